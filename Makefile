@@ -1,0 +1,36 @@
+# Shelfrank: the two commands a fresh machine needs are `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCALE ?= default
+DATA ?= data/mall
+
+.PHONY: demo test bench lint install clean-data
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: install, simulate the default mall, train, index and serve on http://127.0.0.1:8000
+demo: $(STAMP)
+	SCALE=$(SCALE) DATA=$(DATA) bash scripts/demo.sh
+
+## test: install and run the whole suite (2 workers)
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --durations=15
+
+## bench: run the benchmarks; results in bench/results.json and bench/results.md
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+## lint: ruff over the whole tree
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean-data:
+	rm -rf data bench/out

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``make bench``: one ``bench_<area>.py`` per area, run by ``bench.run``."""

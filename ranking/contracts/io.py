@@ -1,0 +1,189 @@
+"""Reading and writing contract tables as Parquet, with validation on every load.
+
+A dataset is a folder holding one ``<table>.parquet`` per contract table. Loading checks
+that every declared column is present with its declared type (safe widening such as
+int32 -> int64 is accepted and cast), that non-nullable columns hold no nulls, and that
+enumerated and bounded columns hold allowed values. Any problem raises
+:class:`ContractError` naming the file and the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ranking.contracts.tables import TABLES, TableContract
+
+
+class ContractError(ValueError):
+    """A table does not meet its contract; the message names the file and the column."""
+
+
+def table_path(data_dir: str | Path, name: str) -> Path:
+    """Where table ``name`` lives inside a dataset folder."""
+    return Path(data_dir) / f"{name}.parquet"
+
+
+def _contract(table: str | TableContract) -> TableContract:
+    if isinstance(table, TableContract):
+        return table
+    try:
+        return TABLES[table]
+    except KeyError:
+        raise ContractError(f"unknown table {table!r}; known: {', '.join(TABLES)}") from None
+
+
+def conform(table: pa.Table, contract: TableContract, source: str) -> pa.Table:
+    """Check ``table`` against ``contract`` and return it with exactly the contract's columns.
+
+    ``source`` names the file (or request) in error messages.
+    """
+    problems = check_table(table, contract, source)
+    if problems:
+        raise ContractError("; ".join(problems))
+    columns = []
+    for col in contract.columns:
+        arr = table.column(col.name)
+        if not arr.type.equals(col.type):
+            arr = arr.cast(col.type, safe=True)
+        columns.append(arr)
+    return pa.Table.from_arrays(columns, schema=contract.schema)
+
+
+def _castable(actual: pa.DataType, wanted: pa.DataType) -> bool:
+    if actual.equals(wanted):
+        return True
+    if pa.types.is_integer(wanted) and pa.types.is_integer(actual):
+        return np.iinfo(actual.to_pandas_dtype()).max <= np.iinfo(wanted.to_pandas_dtype()).max
+    if pa.types.is_floating(wanted) and (pa.types.is_integer(actual) or pa.types.is_floating(actual)):
+        return True
+    if pa.types.is_timestamp(wanted) and pa.types.is_timestamp(actual):
+        return actual.tz is not None
+    return pa.types.is_string(wanted) and (
+        pa.types.is_large_string(actual) or pa.types.is_dictionary(actual)
+    )
+
+
+def check_table(table: pa.Table, contract: TableContract, source: str) -> list[str]:
+    """Every way ``table`` breaks ``contract``, as messages naming ``source`` and the column."""
+    problems: list[str] = []
+    names = set(table.column_names)
+    for col in contract.columns:
+        where = f"{source}: column {col.name!r}"
+        if col.name not in names:
+            problems.append(f"{where} is missing (expected {col.type}: {col.meaning})")
+            continue
+        arr = table.column(col.name)
+        if not _castable(arr.type, col.type):
+            problems.append(f"{where} has type {arr.type}, expected {col.type}")
+            continue
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.cast(col.type)
+        if not col.nullable and arr.null_count:
+            problems.append(f"{where} has {arr.null_count} null value(s) but may not be null")
+        if col.allowed is not None and len(arr):
+            bad = pc.unique(arr.filter(pc.invert(pc.is_in(arr, pa.array(col.allowed))))).drop_null()
+            if len(bad):
+                shown = ", ".join(repr(v) for v in bad.to_pylist()[:5])
+                problems.append(f"{where} holds {shown}; allowed: {', '.join(col.allowed)}")
+        if (col.min is not None or col.max is not None) and len(arr) and arr.null_count < len(arr):
+            lo, hi = pc.min_max(arr).values()
+            lo, hi = lo.as_py(), hi.as_py()
+            if pa.types.is_floating(arr.type) and pc.any(pc.is_nan(arr)).as_py():
+                problems.append(f"{where} holds NaN")
+            if col.min is not None and lo is not None and lo < col.min:
+                problems.append(f"{where} holds {lo}, below its minimum {col.min}")
+            if col.max is not None and hi is not None and hi > col.max:
+                problems.append(f"{where} holds {hi}, above its maximum {col.max}")
+    return problems
+
+
+def read_table(
+    data_dir: str | Path,
+    table: str | TableContract,
+    columns: Iterable[str] | None = None,
+) -> pa.Table:
+    """Load and validate one table of a dataset folder.
+
+    ``columns`` restricts the read to those contract columns (faster on big event tables).
+    Raises :class:`ContractError` when the file is missing, unreadable or breaks its
+    contract.
+    """
+    contract = _contract(table)
+    path = table_path(data_dir, contract.name)
+    if not path.exists():
+        raise ContractError(f"{path}: table {contract.name!r} is missing from {data_dir}")
+    wanted = None
+    if columns is not None:
+        wanted = list(columns)
+        for name in wanted:
+            contract.column(name)
+        contract = TableContract(
+            contract.name,
+            contract.row,
+            tuple(contract.column(n) for n in wanted),
+            contract.group,
+        )
+    try:
+        loaded = pq.read_table(path, columns=wanted)
+    except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+        raise ContractError(f"{path}: not a readable Parquet file ({exc})") from exc
+    except (KeyError, ValueError) as exc:  # a requested column absent from the file
+        raise ContractError(f"{path}: {exc}") from exc
+    return conform(loaded, contract, str(path))
+
+
+def write_table(data_dir: str | Path, table: str | TableContract, data: pa.Table) -> Path:
+    """Validate ``data`` against its contract and write it atomically (tmp file + rename)."""
+    contract = _contract(table)
+    path = table_path(data_dir, contract.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conformed = conform(data, contract, f"{contract.name} (being written)")
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(conformed, tmp, compression="zstd")
+    tmp.replace(path)
+    return path
+
+
+def dataset_tables(data_dir: str | Path) -> list[str]:
+    """Names of the contract tables present in a dataset folder."""
+    return [name for name in TABLES if table_path(data_dir, name).exists()]
+
+
+def validate_dataset(data_dir: str | Path, check_references: bool = True) -> list[str]:
+    """Validate every contract table of a dataset folder; return the problems found.
+
+    Checks each table's columns, types and values, then (with ``check_references``) that
+    foreign keys point at existing rows (e.g. every product's store exists).
+    """
+    problems: list[str] = []
+    loaded: dict[str, pa.Table] = {}
+    for name, contract in TABLES.items():
+        try:
+            loaded[name] = read_table(data_dir, contract)
+        except ContractError as exc:
+            problems.append(str(exc))
+    if not check_references:
+        return problems
+    for name, contract in TABLES.items():
+        if name not in loaded:
+            continue
+        for column, target in contract.references.items():
+            target_table, target_column = target.split(".")
+            if target_table not in loaded:
+                continue
+            values = pc.unique(loaded[name].column(column)).drop_null()
+            known = loaded[target_table].column(target_column)
+            unknown = values.filter(pc.invert(pc.is_in(values, known)))
+            if len(unknown):
+                shown = ", ".join(str(v) for v in unknown.to_pylist()[:5])
+                problems.append(
+                    f"{table_path(data_dir, name)}: column {column!r} has {len(unknown)} value(s) "
+                    f"not found in {target} (e.g. {shown})"
+                )
+    return problems

@@ -1,0 +1,198 @@
+"""Every default of Shelfrank, in one visible settings object.
+
+Sections are plain pydantic models; :class:`Settings` gathers them and reads overrides
+from environment variables ``SHELFRANK_<SECTION>__<FIELD>`` (e.g.
+``SHELFRANK_SCORES__WINDOW_DAYS=60``) and, on the command line, from
+``shelfrank --set scores.window_days=60 ...``. ``shelfrank settings`` prints the
+effective values.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Scale = Literal["small", "default", "large"]
+
+
+class Section(BaseModel):
+    """A settings section: unknown keys are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MallSettings(Section):
+    """The mall itself."""
+
+    timezone: str = Field("Asia/Shanghai", description="local clock for hour-of-day themes")
+
+
+class ScaleShape(Section):
+    """How big a simulated mall is."""
+
+    products: int
+    stores: int
+    brands: int
+    users: int
+    sessions: int
+    days: int
+
+
+SCALES: dict[str, ScaleShape] = {
+    "small": ScaleShape(products=2_000, stores=60, brands=120, users=1_000, sessions=20_000, days=30),
+    "default": ScaleShape(
+        products=50_000, stores=1_000, brands=1_500, users=20_000, sessions=500_000, days=60
+    ),
+    "large": ScaleShape(
+        products=1_000_000,
+        stores=20_000,
+        brands=20_000,
+        users=200_000,
+        sessions=5_000_000,
+        days=60,
+    ),
+}
+
+
+class SimulatorSettings(Section):
+    """The shelf-mall simulator (docs/simulator.md)."""
+
+    scale: Scale = "default"
+    seed: int = 7
+    start_date: date = Field(date(2026, 8, 1), description="first simulated day (mall time)")
+    page_size_search: int = Field(20, ge=1, description="cards shown per search page")
+    page_size_homepage: int = Field(20, ge=1, description="cards shown per homepage page")
+    candidates_per_request: int = Field(40, ge=1, description="products the logging policy ranks")
+    surface_shares: dict[str, float] = Field(
+        {"search": 0.45, "homepage": 0.45, "channel": 0.10},
+        description="share of sessions per surface",
+    )
+    randomised_share: float = Field(
+        0.15, ge=0, le=1, description="share of requests whose top slots the logging policy shuffles"
+    )
+    randomised_top: int = Field(10, ge=2, description="how many top slots a randomised request shuffles")
+    new_store_share: float = Field(0.08, ge=0, le=1, description="stores opened in the last 14 days")
+    chunk_sessions: int = Field(250_000, ge=1_000, description="sessions simulated per chunk")
+
+    def shape(self) -> ScaleShape:
+        return SCALES[self.scale]
+
+
+class ScoreSettings(Section):
+    """Platform scores (docs/scores.md)."""
+
+    window_days: int = Field(90, ge=1, description="rolling window of events counted")
+    half_life_days: float = Field(30.0, gt=0, description="recency weight halves every this many days")
+    prior_strength: float = Field(
+        20.0, ge=0, description="pseudo-events of the category prior in every shrunk rate"
+    )
+    on_time_ship_hours: float = Field(48.0, gt=0, description="shipping within this is on time")
+    store_weights: dict[str, float] = Field(
+        {"product_quality": 0.30, "logistics": 0.30, "service": 0.25, "stability": 0.15},
+        description="weights of the store experience score's dimensions",
+    )
+    product_weights: dict[str, float] = Field(
+        {
+            "information": 0.10,
+            "popularity": 0.20,
+            "quality": 0.25,
+            "service": 0.10,
+            "brand": 0.10,
+            "price": 0.25,
+        },
+        description="weights of the product score's dimensions",
+    )
+    price_advantage_clip: float = Field(0.5, gt=0, description="price advantage is clipped to +-this")
+    demotion_ratio: float = Field(
+        2.0, gt=1, description="quality-return rate this many times the category's flags demotion"
+    )
+    demotion_min_orders: int = Field(20, ge=1, description="orders needed before demotion applies")
+
+
+class RecallSettings(Section):
+    """Candidate recall (search and homepage)."""
+
+    exact_index_max_products: int = Field(100_000, description="above this, FAISS uses HNSW")
+    dense_dim: int = Field(64, ge=8, description="dimension of the text embeddings")
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    rrf_k: int = Field(60, ge=1, description="k of reciprocal-rank fusion")
+    candidates: int = Field(500, ge=1, description="candidates recalled per request")
+
+
+class PathSettings(Section):
+    """Where things live."""
+
+    data_dir: str = Field("data/mall", description="simulated mall written by make demo")
+    models_dir: str = Field("models", description="bundles and the latest pointer")
+    shared_datasets: str = Field("../shared/datasets", description="real public datasets")
+
+
+class BenchSettings(Section):
+    """``make bench``: which scales to measure and where to keep its scratch data."""
+
+    scales: list[Scale] = Field(["small", "default"], description="add 'large' for the 1M run")
+    out_dir: str = Field("bench/out", description="simulated malls and scratch files")
+    results: str = Field("bench/results.json", description="where the results are written")
+
+
+class Settings(BaseSettings):
+    """All of Shelfrank's defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHELFRANK_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    mall: MallSettings = MallSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+    scores: ScoreSettings = ScoreSettings()
+    recall: RecallSettings = RecallSettings()
+    paths: PathSettings = PathSettings()
+    bench: BenchSettings = BenchSettings()
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """Turn ``["scores.window_days=60", ...]`` into a nested dict for :func:`load_settings`.
+
+    Values are parsed as JSON when they can be (numbers, booleans, lists, objects) and
+    kept as strings otherwise.
+    """
+    import json
+
+    nested: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"override {pair!r} is not of the form section.field=value")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = nested
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested
+
+
+def load_settings(overrides: list[str] | None = None) -> Settings:
+    """Settings from defaults, then environment, then ``section.field=value`` overrides."""
+    base = Settings()
+    if not overrides:
+        return base
+    merged = _deep_merge(base.model_dump(), parse_overrides(overrides))
+    return Settings.model_validate(merged)
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

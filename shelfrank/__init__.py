@@ -1,0 +1,1 @@
+"""The ``shelfrank`` command line: composes the training, serving and evaluation commands."""

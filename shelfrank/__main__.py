@@ -1,0 +1,5 @@
+"""``python -m shelfrank`` runs the command line."""
+
+from shelfrank.cli import app
+
+app()

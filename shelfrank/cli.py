@@ -1,0 +1,53 @@
+"""Root of the ``shelfrank`` command: global options and the subcommands of each area.
+
+Command modules import their heavy dependencies inside the command bodies, so
+``shelfrank --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from shelfrank.commands import data, real_data, scores
+from shelfrank.context import current_settings, set_overrides
+
+app = typer.Typer(
+    name="shelfrank",
+    help="Shelfrank: ranking and recommendation for a shelf-style mall.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def main(
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a setting, e.g. --set scores.window_days=60 (repeatable). "
+            "Environment variables SHELFRANK_<SECTION>__<FIELD> work too.",
+        ),
+    ] = None,
+) -> None:
+    """Shelfrank: ranking and recommendation for a shelf-style mall."""
+    try:
+        set_overrides(set_ or [])
+        current_settings()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set") from exc
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the effective settings (defaults, environment and --set) as JSON."""
+    typer.echo(json.dumps(current_settings().model_dump(mode="json"), indent=2, ensure_ascii=False))
+
+
+data.register(app)
+scores.register(app)
+real_data.register(app)

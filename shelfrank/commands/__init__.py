@@ -1,0 +1,1 @@
+"""Subcommands of ``shelfrank``, one module per area; each has ``register(app)``."""

@@ -1,0 +1,62 @@
+"""``shelfrank simulate`` and ``shelfrank validate``: make a mall, check a dataset folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shelfrank.context import current_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate)
+    app.command("validate")(validate)
+
+
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="folder to write the mall's tables to")],
+    scale: Annotated[
+        str | None, typer.Option(help="small | default | large (settings simulator.scale)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (settings simulator.seed)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Simulate a shelf-style mall: catalog, users, sessions, fulfilment, and its hidden truth.
+
+    Observable tables go to OUT/*.parquet; the latent truth (never a feature) to OUT/truth/.
+    """
+    from training.simulator import simulate as run
+
+    settings = current_settings()
+    sim = settings.simulator
+    if scale is not None:
+        if scale not in ("small", "default", "large"):
+            raise typer.BadParameter("must be small, default or large", param_hint="--scale")
+        sim = sim.model_copy(update={"scale": scale})
+    if seed is not None:
+        sim = sim.model_copy(update={"seed": seed})
+    summary = run(out, sim, settings.mall, progress=progress)
+    for table, rows in summary.rows.items():
+        typer.echo(f"{table:>16}: {rows:>12,} rows")
+    typer.echo(f"wrote {out} in {summary.seconds:.1f}s (scale={sim.scale}, seed={sim.seed})")
+
+
+def validate(
+    data: Annotated[Path, typer.Argument(help="dataset folder (one <table>.parquet per table)")],
+    references: Annotated[bool, typer.Option(help="also check foreign keys")] = True,
+) -> None:
+    """Check every table of a dataset folder against its contract; exit 1 on any problem."""
+    from ranking.contracts import dataset_tables, validate_dataset
+
+    if not data.is_dir():
+        typer.echo(f"error: {data} is not a folder", err=True)
+        raise typer.Exit(2)
+    problems = validate_dataset(data, check_references=references)
+    if problems:
+        for problem in problems:
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo(f"{data}: {len(problems)} problem(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{data}: {len(dataset_tables(data))} tables meet their contracts")

@@ -1,0 +1,32 @@
+"""Shared fixtures: a small simulated mall (made once per test session) and the real datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = (REPO / ".." / "shared" / "datasets").resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """``../shared/datasets``; tests that need it skip with the reason when it is absent."""
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(
+            f"real datasets not found at {SHARED_DATASETS} (a fresh clone has no ../shared); "
+            "CI provides them"
+        )
+    return SHARED_DATASETS
+
+
+@pytest.fixture(scope="session")
+def small_mall(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated mall (scale=small, seed=7), written once and shared read-only."""
+    from ranking.settings import MallSettings, SimulatorSettings
+    from training.simulator import simulate
+
+    out = tmp_path_factory.mktemp("small_mall")
+    simulate(out, SimulatorSettings(scale="small", seed=7), MallSettings(), progress=False)
+    return out

@@ -1,0 +1,107 @@
+"""Data contracts: loading a table validates it and names the file and column at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ranking.contracts import TABLES, ContractError, read_table, validate_dataset, write_table
+from ranking.contracts.tables import TIMESTAMP
+
+
+def _brands(**override: object) -> dict:
+    cols = {
+        "brand_id": pa.array([1, 2], pa.int32()),
+        "name": pa.array(["金龙", "Kalo"]),
+        "tier": pa.array(["big_brand", "white_label"]),
+    }
+    cols.update(override)
+    return cols
+
+
+def test_every_column_has_a_meaning_and_every_table_a_row_description() -> None:
+    for table in TABLES.values():
+        assert table.row
+        for col in table.columns:
+            assert len(col.meaning) > 3, f"{table.name}.{col.name} has no meaning"
+
+
+def test_round_trip_keeps_the_contract_schema(tmp_path: Path) -> None:
+    write_table(tmp_path, "brands", pa.table(_brands()))
+    loaded = read_table(tmp_path, "brands")
+    assert loaded.schema.equals(TABLES["brands"].schema, check_metadata=False)
+    assert loaded.column("name").to_pylist() == ["金龙", "Kalo"]
+
+
+def test_missing_column_names_the_file_and_the_column(tmp_path: Path) -> None:
+    cols = _brands()
+    del cols["tier"]
+    pq.write_table(pa.table(cols), tmp_path / "brands.parquet")
+    with pytest.raises(ContractError, match=r"brands\.parquet: column 'tier' is missing"):
+        read_table(tmp_path, "brands")
+
+
+def test_mistyped_column_is_refused(tmp_path: Path) -> None:
+    pq.write_table(pa.table(_brands(brand_id=pa.array(["a", "b"]))), tmp_path / "brands.parquet")
+    with pytest.raises(ContractError, match=r"column 'brand_id' has type string, expected int32"):
+        read_table(tmp_path, "brands")
+
+
+def test_safe_integer_widening_is_accepted_and_narrowing_is_not(tmp_path: Path) -> None:
+    pq.write_table(pa.table(_brands(brand_id=pa.array([1, 2], pa.int8()))), tmp_path / "brands.parquet")
+    assert read_table(tmp_path, "brands").schema.field("brand_id").type == pa.int32()
+    pq.write_table(pa.table(_brands(brand_id=pa.array([1, 2], pa.int64()))), tmp_path / "brands.parquet")
+    with pytest.raises(ContractError, match="brand_id"):
+        read_table(tmp_path, "brands")
+
+
+def test_values_outside_the_allowed_set_or_range_are_named(tmp_path: Path) -> None:
+    pq.write_table(pa.table(_brands(tier=pa.array(["big_brand", "famous"]))), tmp_path / "brands.parquet")
+    with pytest.raises(ContractError, match=r"column 'tier' holds 'famous'"):
+        read_table(tmp_path, "brands")
+    reviews = pa.table({
+        "order_id": pa.array([1], pa.int64()),
+        "timestamp": pa.array([0], pa.int64()).cast(TIMESTAMP),
+        "user_id": pa.array([1], pa.int64()),
+        "product_id": pa.array([1], pa.int64()),
+        "store_id": pa.array([1], pa.int32()),
+        "rating": pa.array([6], pa.int8()),
+    })
+    pq.write_table(reviews, tmp_path / "reviews.parquet")
+    with pytest.raises(ContractError, match=r"column 'rating' holds 6, above its maximum 5"):
+        read_table(tmp_path, "reviews")
+
+
+def test_nulls_in_a_required_column_are_refused(tmp_path: Path) -> None:
+    pq.write_table(pa.table(_brands(name=pa.array(["a", None]))), tmp_path / "brands.parquet")
+    with pytest.raises(ContractError, match=r"column 'name' has 1 null"):
+        read_table(tmp_path, "brands")
+
+
+def test_a_truncated_file_is_a_clear_error_not_a_crash(tmp_path: Path) -> None:
+    write_table(tmp_path, "brands", pa.table(_brands()))
+    path = tmp_path / "brands.parquet"
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ContractError, match=r"brands\.parquet: not a readable Parquet file"):
+        read_table(tmp_path, "brands")
+
+
+def test_missing_table_and_dangling_references_are_reported(tmp_path: Path) -> None:
+    problems = validate_dataset(tmp_path)
+    assert any("table 'products' is missing" in p for p in problems)
+
+
+def test_writing_refuses_data_that_breaks_the_contract(tmp_path: Path) -> None:
+    with pytest.raises(ContractError, match="tier"):
+        write_table(tmp_path, "brands", pa.table(_brands(tier=pa.array(["x", "y"]))))
+    assert not (tmp_path / "brands.parquet").exists()
+
+
+def test_docs_data_md_is_generated_from_the_contracts() -> None:
+    from ranking.contracts.docs import render
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "data.md"
+    assert doc.read_text() == render(), "run: python -m ranking.contracts.docs > docs/data.md"

@@ -1,0 +1,151 @@
+"""How simulated shoppers behave: examination, clicks, carts and purchases.
+
+One model serves both the session simulator (which draws events from it) and the oracle
+(:mod:`training.simulator.truth`, which returns its probabilities), so the truth an
+evaluator scores against is exactly the process that generated the logs.
+
+For a card of product *i* shown to user *u* at hour *h* on surface *s* (query *q* on
+search), at position *p*:
+
+* examination  ``e(p, s) = p ** -eta_s``  (eta: search 0.7, homepage and channel 0.5)
+* interest     search: ``2.5 [leaf = q.leaf] + 1.0 [same top category, other leaf]
+  + 1.0 [brand = q.brand] - 2.0``;
+  homepage/channel: ``clip(log(L * a_u,h(leaf)), -3, 2)`` where ``a_u,h`` is the user's
+  category taste with time-slot theme categories boosted x2.5 in their slot
+* click logit  ``-2.4 + interest + 0.8 appeal + 0.6 (info - 0.5) + 1.0 discount
+  + 0.3 subsidy`` (discount = 1 - price / list price: what the card shows)
+* utility      ``-2.0 + 0.4 interest + 3.0 qs_u (quality - 0.55)
+  - 4.0 ps_u log(price / market price) + 2.0 (reliability - 0.6)
+  + 0.8 ba_u [big brand] + 0.3 subsidy`` (qs, ps, ba: the user's quality sensitivity,
+  price sensitivity and brand affinity; reliability: 0.5 logistics speed + 0.3 service
+  quality + 0.2 stability of the store)
+* P(cart | click) = P(order | cart) = ``sigmoid(utility + 0.5)``
+
+The oracle's gain is ``P(order | examined) = sigmoid(click logit) * sigmoid(u + 0.5)^2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SURFACE_CODES = {"search": 0, "homepage": 1, "channel": 2}
+EXAMINATION_DECAY = np.array([0.7, 0.5, 0.5])
+THEME_BOOST = 2.5
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def examination(position: np.ndarray, surface: np.ndarray) -> np.ndarray:
+    """Probability a card at a 1-based position is looked at, per surface code."""
+    return np.power(np.asarray(position, dtype=np.float64), -EXAMINATION_DECAY[surface])
+
+
+def slot_of_hour(hour: np.ndarray) -> np.ndarray:
+    """0 morning (06-12), 1 afternoon (12-18), 2 evening (18-06)."""
+    h = np.asarray(hour)
+    return np.where((h >= 6) & (h < 12), 0, np.where((h >= 12) & (h < 18), 1, 2))
+
+
+@dataclass
+class BehaviourModel:
+    """The arrays the behaviour model reads; index = id for products, stores and users."""
+
+    leaf_top: np.ndarray
+    leaf_theme_slot: np.ndarray
+    product_leaf: np.ndarray
+    product_brand: np.ndarray
+    product_big_brand: np.ndarray
+    product_store: np.ndarray
+    product_price: np.ndarray
+    product_list_price: np.ndarray
+    product_subsidy: np.ndarray
+    product_quality: np.ndarray
+    product_info: np.ndarray
+    product_appeal: np.ndarray
+    product_market_price: np.ndarray
+    store_reliability: np.ndarray
+    user_affinity: np.ndarray
+    user_price_sensitivity: np.ndarray
+    user_quality_sensitivity: np.ndarray
+    user_brand_affinity: np.ndarray
+
+    def __post_init__(self) -> None:
+        n_leaves = len(self.leaf_top)
+        boost = np.ones((n_leaves, 3))
+        for slot in range(3):
+            boost[self.leaf_theme_slot == slot, slot] = THEME_BOOST
+        self._boost = boost
+        self._norm = self.user_affinity.astype(np.float64) @ boost  # (U, 3)
+
+    def hour_affinity(self, users: np.ndarray, leaves: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """The user's taste for a leaf category at this time slot (sums to 1 over leaves)."""
+        a = self.user_affinity[users, leaves] * self._boost[leaves, slots]
+        return a / self._norm[users, slots]
+
+    def leaf_choice_probabilities(self, users: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """(n, L) probabilities of the leaf a user looks for at a time slot."""
+        a = self.user_affinity[users] * self._boost[:, slots].T
+        return a / a.sum(axis=1, keepdims=True)
+
+    def interest(
+        self,
+        users: np.ndarray,
+        products: np.ndarray,
+        slots: np.ndarray,
+        surfaces: np.ndarray,
+        query_leaf: np.ndarray,
+        query_brand: np.ndarray,
+    ) -> np.ndarray:
+        """How much the user wants this product right now (search: query relevance)."""
+        leaf = self.product_leaf[products]
+        n_leaves = len(self.leaf_top)
+        taste = np.log(n_leaves * self.hour_affinity(users, leaf, slots) + 1e-12)
+        browse = np.clip(taste, -3.0, 2.0)
+        qleaf = np.where(query_leaf >= 0, query_leaf, 0)
+        same_leaf = leaf == query_leaf
+        same_top = (self.leaf_top[leaf] == self.leaf_top[qleaf]) & ~same_leaf
+        brand_hit = (query_brand >= 0) & (self.product_brand[products] == query_brand)
+        search = 2.5 * same_leaf + 1.0 * same_top + 1.0 * brand_hit - 2.0
+        return np.where(surfaces == 0, search, browse)
+
+    def click_logit(self, products: np.ndarray, interest: np.ndarray) -> np.ndarray:
+        discount = 1.0 - self.product_price[products] / self.product_list_price[products]
+        return (
+            -2.4
+            + interest
+            + 0.8 * self.product_appeal[products]
+            + 0.6 * (self.product_info[products] - 0.5)
+            + 1.0 * discount
+            + 0.3 * self.product_subsidy[products]
+        )
+
+    def utility(self, users: np.ndarray, products: np.ndarray, interest: np.ndarray) -> np.ndarray:
+        price_ratio = np.log(self.product_price[products] / self.product_market_price[products])
+        return (
+            -2.0
+            + 0.4 * interest
+            + 3.0 * self.user_quality_sensitivity[users] * (self.product_quality[products] - 0.55)
+            - 4.0 * self.user_price_sensitivity[users] * price_ratio
+            + 2.0 * (self.store_reliability[self.product_store[products]] - 0.6)
+            + 0.8 * self.user_brand_affinity[users] * self.product_big_brand[products]
+            + 0.3 * self.product_subsidy[products]
+        )
+
+    def probabilities(
+        self,
+        users: np.ndarray,
+        products: np.ndarray,
+        slots: np.ndarray,
+        surfaces: np.ndarray,
+        query_leaf: np.ndarray,
+        query_brand: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(P(click | examined), P(order | click)) for aligned arrays of cards."""
+        it = self.interest(users, products, slots, surfaces, query_leaf, query_brand)
+        p_click = sigmoid(self.click_logit(products, it))
+        p_step = sigmoid(self.utility(users, products, it) + 0.5)
+        return p_click, p_step * p_step

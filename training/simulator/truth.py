@@ -1,0 +1,138 @@
+"""The simulator's hidden truth, and the oracle an evaluator scores rankings against.
+
+``truth/`` beside the observable tables holds what the simulator knows and no feature
+may use: the stores' logistics speed, service quality, stability and quality control,
+each product's quality, information completeness, appeal and fair market price, each
+user's category taste and sensitivities, each query's intended category and brand, and
+the examination curve by position. :class:`Truth` loads it and answers, for any cards,
+the true probability of a purchase once examined (the oracle's gain).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from ranking.contracts import read_table
+from training.simulator.behaviour import SURFACE_CODES, BehaviourModel, slot_of_hour
+
+TRUTH_DIR = "truth"
+
+
+class Truth:
+    """Loaded truth of a simulated mall, with the oracle's probabilities."""
+
+    def __init__(self, model: BehaviourModel, query_ids: np.ndarray, query_leaf: np.ndarray,
+                 query_brand: np.ndarray, position_bias: dict[str, np.ndarray],
+                 first_leaf_category: int, params: dict) -> None:
+        self.model = model
+        order = np.argsort(query_ids)
+        self._qids = query_ids[order]
+        self._qleaf = query_leaf[order]
+        self._qbrand = query_brand[order]
+        self.position_bias = position_bias
+        self.first_leaf_category = first_leaf_category
+        self.params = params
+
+    @classmethod
+    def load(cls, data_dir: str | Path) -> Truth:
+        """Load ``data_dir/truth`` together with the observable catalog it refers to."""
+        data_dir = Path(data_dir)
+        tdir = data_dir / TRUTH_DIR
+        if not tdir.is_dir():
+            raise FileNotFoundError(f"{tdir}: no simulator truth here (is {data_dir} simulated?)")
+        products = read_table(data_dir, "products").to_pandas()
+        brands = read_table(data_dir, "brands").to_pandas()
+        categories = read_table(data_dir, "categories").to_pandas()
+        tp = pq.read_table(tdir / "products.parquet").to_pandas()
+        ts = pq.read_table(tdir / "stores.parquet").to_pandas()
+        tu = pq.read_table(tdir / "users.parquet").to_pandas()
+        tq = pq.read_table(tdir / "queries.parquet").to_pandas()
+        bias = pq.read_table(tdir / "position_bias.parquet").to_pandas()
+        affinity = np.load(tdir / "user_affinity.npy", allow_pickle=False)
+        params = json.loads((tdir / "params.json").read_text())
+
+        leaves = categories[categories.level == 1].sort_values("category_id")
+        first_leaf = int(leaves.category_id.min())
+        tops = categories[categories.level == 0].sort_values("category_id")
+        top_index = {cid: i for i, cid in enumerate(tops.category_id)}
+        slot_of = {"grains_oil": 0, "food_daily": 1, "digital": 2, "beauty": 2, "": -1}
+        tier = brands.set_index("brand_id").tier
+        reliability = (
+            0.5 * ts.logistics_speed + 0.3 * ts.service_quality + 0.2 * ts.stability
+        ).to_numpy()
+        model = BehaviourModel(
+            leaf_top=leaves.parent_id.map(top_index).to_numpy(),
+            leaf_theme_slot=leaves.theme.map(slot_of).to_numpy(),
+            product_leaf=(products.category_id - first_leaf).to_numpy(),
+            product_brand=products.brand_id.to_numpy(),
+            product_big_brand=(products.brand_id.map(tier) == "big_brand").to_numpy(),
+            product_store=products.store_id.to_numpy(),
+            product_price=products.price.to_numpy(),
+            product_list_price=products.list_price.to_numpy(),
+            product_subsidy=products.subsidy.to_numpy(),
+            product_quality=tp.quality.to_numpy(),
+            product_info=tp.info_completeness.to_numpy(),
+            product_appeal=tp.appeal.to_numpy(),
+            product_market_price=tp.market_price.to_numpy(),
+            store_reliability=reliability,
+            user_affinity=affinity,
+            user_price_sensitivity=tu.price_sensitivity.to_numpy(),
+            user_quality_sensitivity=tu.quality_sensitivity.to_numpy(),
+            user_brand_affinity=tu.brand_affinity.to_numpy(),
+        )
+        curves = {
+            s: g.sort_values("position").examination.to_numpy() for s, g in bias.groupby("surface")
+        }
+        return cls(
+            model,
+            tq.query_id.to_numpy(),
+            (tq.category_id - first_leaf).to_numpy(),
+            tq.brand_id.fillna(-1).astype(np.int64).to_numpy(),
+            curves,
+            first_leaf,
+            params,
+        )
+
+    def _query_intent(self, query_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        q = np.asarray(query_ids, dtype=np.int64)
+        idx = np.clip(np.searchsorted(self._qids, q), 0, max(len(self._qids) - 1, 0))
+        known = (len(self._qids) > 0) & (self._qids[idx] == q) if len(self._qids) else np.zeros(
+            len(q), bool)
+        return np.where(known, self._qleaf[idx], -1), np.where(known, self._qbrand[idx], -1)
+
+    def purchase_probability(
+        self,
+        user_ids: np.ndarray,
+        product_ids: np.ndarray,
+        hours: np.ndarray,
+        surfaces: np.ndarray,
+        query_ids: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """True P(order | card examined) for aligned arrays of cards.
+
+        ``surfaces`` holds names (search/homepage/channel) or codes 0/1/2; ``query_ids``
+        may hold -1 (or be None) off search. Vectorised; any length.
+        """
+        p_click, p_order = self.click_and_order_probability(
+            user_ids, product_ids, hours, surfaces, query_ids
+        )
+        return p_click * p_order
+
+    def click_and_order_probability(self, user_ids, product_ids, hours, surfaces,
+                                    query_ids=None) -> tuple[np.ndarray, np.ndarray]:
+        """(P(click | examined), P(order | click)) for aligned arrays of cards."""
+        users = np.asarray(user_ids, dtype=np.int64)
+        products = np.asarray(product_ids, dtype=np.int64)
+        surf = np.asarray(surfaces)
+        if surf.dtype.kind in "USO":
+            surf = np.vectorize(SURFACE_CODES.__getitem__, otypes=[np.int64])(surf)
+        surf = np.broadcast_to(surf, users.shape)
+        if query_ids is None:
+            query_ids = np.full(users.shape, -1, dtype=np.int64)
+        qleaf, qbrand = self._query_intent(np.broadcast_to(query_ids, users.shape))
+        slots = slot_of_hour(np.broadcast_to(np.asarray(hours), users.shape))
+        return self.model.probabilities(users, products, slots, surf, qleaf, qbrand)
