@@ -123,6 +123,74 @@ class RecallSettings(Section):
     candidates: int = Field(500, ge=1, description="candidates recalled per request")
 
 
+class TrainingSettings(Section):
+    """Offline LambdaRank training (docs/training.md)."""
+
+    warmup_days: int = Field(7, ge=1, description="first days only build history, no training rows")
+    snapshot_every_days: int = Field(
+        7, ge=1, description="features come from a snapshot taken at most this many days before"
+    )
+    valid_days: int = Field(7, ge=1, description="days before the test days used for early stopping")
+    test_days: int = Field(7, ge=1, description="last days held out for evaluate")
+    history_days: int = Field(90, ge=1, description="user-profile window before each snapshot")
+    keep_requests_without_clicks: bool = Field(
+        False, description="requests with no click carry no LambdaRank gradient; drop by default"
+    )
+    position_debias: bool = Field(True, description="LightGBM position-aware LambdaRank")
+    label_gain: list[float] = Field([0.0, 1.0, 3.0, 7.0], description="gain of grades 0-3")
+    num_leaves: int = Field(63, ge=2)
+    learning_rate: float = Field(0.05, gt=0)
+    min_data_in_leaf: int = Field(50, ge=1)
+    feature_fraction: float = Field(0.9, gt=0, le=1)
+    num_boost_round: int = Field(300, ge=1)
+    early_stopping_rounds: int = Field(30, ge=1)
+    lambdarank_truncation_level: int = Field(20, ge=1)
+    num_threads: int = Field(2, ge=1, description="threads for training (serving uses one)")
+    compile_scorer: bool = Field(True, description="compile the trees with lleaves into the bundle")
+    seed: int = 7
+
+
+class RulesSettings(Section):
+    """Business rules applied after scoring (docs/serving.md); visible in ``explain``."""
+
+    drop_out_of_stock: bool = Field(True, description="remove products with no stock")
+    drop_banned: bool = Field(True, description="remove banned products (governance)")
+    demotion_penalty: float = Field(
+        1.0, ge=0, description="demoted products/stores lose this many score standard deviations"
+    )
+    theme_boost: float = Field(
+        0.25, ge=0, description="time-slot theme products gain this many score standard deviations"
+    )
+    store_diversity_max: int = Field(2, ge=1, description="at most this many cards of one store ...")
+    store_diversity_window: int = Field(6, ge=1, description="... in any this many consecutive slots")
+    exploration_slots: list[int] = Field(
+        [8], description="homepage positions (1-based) given to a random new-store product"
+    )
+    exploration_pool: int = Field(10, ge=1, description="best new-store candidates drawn from")
+
+
+class ServingSettings(Section):
+    """The ranking service (``shelfrank serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, description="uvicorn worker processes")
+    bundle: str = Field("models/latest", description="bundle served at start")
+    admin_token: str = Field("", description="bearer token for /admin/*; empty disables admin")
+    events_dir: str = Field("data/events", description="durable event log (read by training)")
+    default_page_size: int = Field(20, ge=1)
+    max_page_size: int = Field(100, ge=1)
+    max_rerank_candidates: int = Field(1000, ge=1)
+    max_query_chars: int = Field(200, ge=1)
+    max_body_bytes: int = Field(1_000_000, ge=1_024)
+    max_events_per_post: int = Field(5_000, ge=1)
+    similar_k: int = Field(20, ge=1, le=200, description="default size of /similar")
+    cors_origins: list[str] = Field([], description="allowed CORS origins; empty = closed")
+    reload_poll_seconds: float = Field(1.0, gt=0, description="how often workers follow a reload")
+    experiment: str = Field("none", description="experiment name on responses (issue: experiments)")
+    variant: str = Field("default", description="variant name on responses without an experiment")
+
+
 class PathSettings(Section):
     """Where things live."""
 
@@ -150,6 +218,9 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = SimulatorSettings()
     scores: ScoreSettings = ScoreSettings()
     recall: RecallSettings = RecallSettings()
+    training: TrainingSettings = TrainingSettings()
+    rules: RulesSettings = RulesSettings()
+    serving: ServingSettings = ServingSettings()
     paths: PathSettings = PathSettings()
     bench: BenchSettings = BenchSettings()
 

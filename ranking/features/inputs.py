@@ -1,0 +1,132 @@
+"""Turning candidates plus request context into what feature functions read.
+
+:func:`build_inputs` is the one entry for training (millions of logged cards at once)
+and serving (one request's candidates): it looks products, stores and users up in the
+snapshot, tokenises the distinct query texts once, and derives the time slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.recall.tokenize import char_bigrams, tokenize
+from ranking.text import normalise
+
+SURFACES = ("search", "homepage", "channel")
+
+
+def slot_of_hour(hour: np.ndarray) -> np.ndarray:
+    """0 morning (06-12), 1 afternoon (12-18), 2 evening (18-06)."""
+    h = np.asarray(hour)
+    return np.where((h >= 6) & (h < 12), 0, np.where((h >= 12) & (h < 18), 1, 2)).astype(np.int8)
+
+
+@dataclass
+class Requests:
+    """Context of each request in a batch (index = request index)."""
+
+    user_id: np.ndarray  # int64, -1 when anonymous
+    query_text: list[str | None]  # None off search
+    hour: np.ndarray  # local hour of day 0-23
+    surface: np.ndarray  # 0 search, 1 homepage, 2 channel
+
+
+@dataclass
+class QueryBatch:
+    """The distinct queries of a batch, analysed once."""
+
+    texts: list[str]
+    tokens: sp.csr_matrix  # (nq, V) binary over the catalog vocabulary
+    bigrams: sp.csr_matrix  # (nq, B) binary
+    n_tokens: np.ndarray  # tokens per query, known or not
+    n_bigrams: np.ndarray
+    intent: np.ndarray  # (nq, L) P(leaf | query) from its tokens
+
+
+@dataclass
+class FeatureInputs:
+    """Aligned per-candidate arrays plus the snapshot they index into."""
+
+    snapshot: FeatureSnapshot
+    product_row: np.ndarray
+    store_row: np.ndarray
+    user_row: np.ndarray
+    leaf: np.ndarray
+    hour: np.ndarray
+    slot: np.ndarray
+    surface: np.ndarray
+    query_index: np.ndarray  # -1 off search
+    queries: QueryBatch
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.product_row)
+
+
+def analyse_queries(snapshot: FeatureSnapshot, texts: list[str]) -> QueryBatch:
+    """Tokens, character bigrams and category intent of distinct query texts."""
+    text = snapshot.text
+    tok_index, bi_index = text.token_index(), text.bigram_index()
+    rows_t, cols_t, rows_b, cols_b = [], [], [], []
+    n_tok = np.zeros(len(texts), dtype=np.float32)
+    n_bi = np.zeros(len(texts), dtype=np.float32)
+    for i, t in enumerate(texts):
+        toks = set(tokenize(t))
+        bis = set(char_bigrams(t))
+        n_tok[i], n_bi[i] = len(toks), len(bis)
+        known = [tok_index[x] for x in toks if x in tok_index]
+        rows_t += [i] * len(known)
+        cols_t += known
+        kb = [bi_index[x] for x in bis if x in bi_index]
+        rows_b += [i] * len(kb)
+        cols_b += kb
+    shape_t = (len(texts), len(text.vocabulary))
+    shape_b = (len(texts), len(text.bigram_vocabulary))
+    q_tok = sp.csr_matrix((np.ones(len(rows_t), np.float32), (rows_t, cols_t)), shape=shape_t)
+    q_bi = sp.csr_matrix((np.ones(len(rows_b), np.float32), (rows_b, cols_b)), shape=shape_b)
+    intent = np.asarray(q_tok @ text.token_leaf, dtype=np.float32)
+    total = intent.sum(axis=1, keepdims=True)
+    intent = np.divide(intent, total, out=np.zeros_like(intent), where=total > 0)
+    return QueryBatch(texts, q_tok, q_bi, n_tok, n_bi, intent)
+
+
+def build_inputs(
+    snapshot: FeatureSnapshot,
+    product_ids: np.ndarray,
+    request_of_row: np.ndarray,
+    requests: Requests,
+    extra: dict[str, np.ndarray] | None = None,
+) -> FeatureInputs:
+    """Everything the features need for candidates ``product_ids`` of requests ``request_of_row``."""
+    product_ids = np.asarray(product_ids, dtype=np.int64)
+    req = np.asarray(request_of_row, dtype=np.int64)
+    p_row = snapshot.products.rows(product_ids)
+    store_ids = snapshot.products.take("store_id", p_row, missing=-1).astype(np.int64)
+    s_row = np.where(store_ids >= 0, snapshot.stores.rows(store_ids), -1)
+    category = snapshot.products.take("category_id", p_row, missing=-1).astype(np.int64)
+    leaf = np.where(category >= 0, snapshot.leaf_of_category(category), -1)
+    u_row_req = snapshot.users.rows(np.asarray(requests.user_id, dtype=np.int64))
+    hour = np.asarray(requests.hour)[req]
+    # distinct queries of the batch
+    normalised = [normalise(t) if t else None for t in requests.query_text]
+    distinct = sorted({t for t in normalised if t})
+    index = {t: i for i, t in enumerate(distinct)}
+    q_of_req = np.array([index[t] if t else -1 for t in normalised], dtype=np.int64)
+    return FeatureInputs(
+        snapshot=snapshot,
+        product_row=p_row,
+        store_row=s_row,
+        user_row=u_row_req[req],
+        leaf=leaf,
+        hour=hour,
+        slot=slot_of_hour(hour),
+        surface=np.asarray(requests.surface)[req],
+        query_index=q_of_req[req] if len(q_of_req) else np.full(len(req), -1),
+        queries=analyse_queries(snapshot, distinct),
+        extra=extra or {},
+    )

@@ -1,0 +1,58 @@
+"""Personal features: what this user has shown interest in (category at this hour, price
+level, products, stores), from the snapshot's user profiles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.features.inputs import FeatureInputs
+from ranking.features.registry import feature
+
+
+def _known(x: FeatureInputs) -> np.ndarray:
+    return (x.user_row >= 0) & (x.leaf >= 0)
+
+
+@feature("category_affinity_now", "personal",
+         "user's smoothed share of interest in this category in the current time slot")
+def category_affinity_now(x: FeatureInputs) -> np.ndarray:
+    s = x.snapshot.user_leaf_slot
+    if s.shape[0] == 0:
+        return np.full(x.n, np.nan)
+    v = s[np.maximum(x.user_row, 0), np.maximum(x.leaf, 0), x.slot]
+    return np.where(_known(x), v, np.nan)
+
+
+@feature("category_affinity", "personal", "user's smoothed share of interest in this category")
+def category_affinity(x: FeatureInputs) -> np.ndarray:
+    s = x.snapshot.user_leaf
+    if s.shape[0] == 0:
+        return np.full(x.n, np.nan)
+    v = s[np.maximum(x.user_row, 0), np.maximum(x.leaf, 0)]
+    return np.where(_known(x), v, np.nan)
+
+
+@feature("price_band_fit", "personal",
+         "minus the gap between the product's relative price and the user's usual one")
+def price_band_fit(x: FeatureInputs) -> np.ndarray:
+    usual = x.snapshot.users.take("price_level", x.user_row)
+    rel = x.snapshot.products.take("log_price_vs_category", x.product_row)
+    return -np.abs(rel - usual)
+
+
+@feature("bought_before", "personal", "log(1 + units of this product the user bought)",
+         default=0.0)
+def bought_before(x: FeatureInputs) -> np.ndarray:
+    return np.log1p(x.snapshot.bought.lookup(x.user_row, x.product_row))
+
+
+@feature("bought_category_before", "personal",
+         "log(1 + the user's orders in this category): repurchase of consumables", default=0.0)
+def bought_category_before(x: FeatureInputs) -> np.ndarray:
+    return np.log1p(x.snapshot.bought_leaf.lookup(x.user_row, x.leaf))
+
+
+@feature("store_affinity", "personal",
+         "log(1 + the user's weighted clicks, carts and orders at this store)", default=0.0)
+def store_affinity(x: FeatureInputs) -> np.ndarray:
+    return np.log1p(x.snapshot.store_visits.lookup(x.user_row, x.store_row))

@@ -1,0 +1,141 @@
+"""The feature registry: every ranking feature declared once, computed the same way everywhere.
+
+A :class:`Feature` has a name, a group (how ``explain`` groups contributions: product,
+store, price, relevance, personal, context), a dtype, a default used where the value is
+missing, a one-line meaning, and a vectorised ``compute(inputs) -> array`` over a batch of
+candidates. Training and serving both call :func:`compute_features`; the trained bundle
+stores :func:`schema` and serving refuses a bundle whose schema differs from the code's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ranking.features.inputs import FeatureInputs
+
+GROUPS = ("product", "store", "price", "relevance", "personal", "context")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One ranking feature."""
+
+    name: str
+    group: str
+    meaning: str
+    compute: Callable[[FeatureInputs], np.ndarray]
+    default: float = float("nan")
+    dtype: str = "float32"
+
+
+_REGISTRY: dict[str, Feature] = {}
+
+
+def feature(name: str, group: str, meaning: str, default: float = float("nan")):
+    """Decorator: declare ``compute`` as the feature ``name`` (registration order = schema order)."""
+    if group not in GROUPS:
+        raise ValueError(f"feature {name!r}: unknown group {group!r}; groups: {GROUPS}")
+
+    def register(compute: Callable[[FeatureInputs], np.ndarray]) -> Callable:
+        if name in _REGISTRY:
+            raise ValueError(f"feature {name!r} is declared twice")
+        _REGISTRY[name] = Feature(name, group, meaning, compute, default)
+        return compute
+
+    return register
+
+
+def features() -> list[Feature]:
+    """All declared features, in schema order."""
+    _load_definitions()
+    return list(_REGISTRY.values())
+
+
+def feature_names() -> list[str]:
+    return [f.name for f in features()]
+
+
+def schema() -> list[dict]:
+    """The ordered feature schema a bundle stores (name, group, dtype, default, meaning)."""
+    return [
+        {
+            "name": f.name,
+            "group": f.group,
+            "dtype": f.dtype,
+            "default": None if np.isnan(f.default) else f.default,
+            "meaning": f.meaning,
+        }
+        for f in features()
+    ]
+
+
+def schema_hash(rows: list[dict] | None = None) -> str:
+    """A short hash of the schema's names, groups, dtypes and defaults (not the prose)."""
+    rows = schema() if rows is None else rows
+    core = [[r["name"], r["group"], r["dtype"], r["default"]] for r in rows]
+    return hashlib.sha256(json.dumps(core).encode()).hexdigest()[:16]
+
+
+def schema_differences(bundle_schema: list[dict]) -> list[str]:
+    """How a bundle's schema differs from the code's (empty when they match)."""
+    code = schema()
+    problems = []
+    code_names = [r["name"] for r in code]
+    bundle_names = [r["name"] for r in bundle_schema]
+    missing = [n for n in code_names if n not in bundle_names]
+    extra = [n for n in bundle_names if n not in code_names]
+    if missing:
+        problems.append(f"features the code computes but the bundle lacks: {missing}")
+    if extra:
+        problems.append(f"features the bundle expects but the code no longer has: {extra}")
+    if not missing and not extra and code_names != bundle_names:
+        problems.append("the features are in a different order")
+    for c in code:
+        for b in bundle_schema:
+            if b["name"] == c["name"] and (b["group"], b["dtype"], b["default"]) != (
+                c["group"], c["dtype"], c["default"]
+            ):
+                problems.append(f"feature {c['name']!r} changed its group, dtype or default")
+    return problems
+
+
+def compute_features(inputs: FeatureInputs, names: list[str] | None = None) -> np.ndarray:
+    """The (n_candidates, n_features) float32 matrix, columns in schema order.
+
+    Missing values take each feature's default (NaN defaults stay NaN: LightGBM routes them).
+    """
+    chosen = features() if names is None else [_REGISTRY[n] for n in names]
+    out = np.empty((inputs.n, len(chosen)), dtype=np.float32)
+    for j, f in enumerate(chosen):
+        col = np.asarray(f.compute(inputs), dtype=np.float32)
+        if col.shape != (inputs.n,):
+            raise ValueError(f"feature {f.name!r} returned shape {col.shape}, want ({inputs.n},)")
+        if not np.isnan(f.default):
+            col = np.where(np.isnan(col), np.float32(f.default), col)
+        out[:, j] = col
+    return out
+
+
+DEFINITION_MODULES = (
+    "product_features",
+    "price_features",
+    "store_features",
+    "relevance_features",
+    "personal_features",
+    "context_features",
+)
+
+
+def _load_definitions() -> None:
+    """Import the definition modules; their import order is the schema order."""
+    import importlib
+
+    for module in DEFINITION_MODULES:
+        importlib.import_module(f"ranking.features.{module}")

@@ -1,0 +1,108 @@
+"""Relevance features: how well a product answers the search query (NaN off search).
+
+Lexical score is BM25 over the title, brand and category words with binary term
+frequency (titles are short): ``sum over shared tokens t of idf(t) (k1 + 1) /
+(1 + k1 (1 - b + b len / avg len))``, idf = ``log(1 + (N - df + 0.5) / (df + 0.5))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ranking.features.inputs import FeatureInputs
+from ranking.features.registry import feature
+from ranking.text import normalise
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+_BM25_CACHE: dict[int, sp.csr_matrix] = {}
+
+
+def _on_search(x: FeatureInputs) -> np.ndarray:
+    return (x.query_index >= 0) & (x.product_row >= 0)
+
+
+def _pair_dot(q: sp.csr_matrix, p: sp.csr_matrix, x: FeatureInputs) -> np.ndarray:
+    """Row-wise dot of query rows and product rows for every candidate on search."""
+    ok = _on_search(x)
+    out = np.full(x.n, np.nan)
+    if ok.any():
+        a = q[x.query_index[ok]]
+        b = p[x.product_row[ok]]
+        out[ok] = np.asarray(a.multiply(b).sum(axis=1)).ravel()
+    return out
+
+
+def bm25_weights(tokens: sp.csr_matrix) -> sp.csr_matrix:
+    """Per (product, token) BM25 weight of a binary token matrix (cached per matrix)."""
+    key = id(tokens)
+    if key not in _BM25_CACHE:
+        n = tokens.shape[0]
+        df = np.asarray((tokens > 0).sum(axis=0)).ravel()
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        length = np.asarray(tokens.sum(axis=1)).ravel()
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / max(length.mean(), 1e-9))
+        w = tokens.tocoo()
+        data = idf[w.col] * (BM25_K1 + 1) / (1 + norm[w.row])
+        _BM25_CACHE.clear()
+        _BM25_CACHE[key] = sp.csr_matrix((data.astype(np.float32), (w.row, w.col)), shape=tokens.shape)
+    return _BM25_CACHE[key]
+
+
+@feature("lexical_score", "relevance", "BM25 of the query over title, brand and category words")
+def lexical_score(x: FeatureInputs) -> np.ndarray:
+    weights = bm25_weights(x.snapshot.text.product_tokens)
+    return _pair_dot(x.queries.tokens, weights, x)
+
+
+@feature("term_overlap", "relevance", "share of the query's words found in the product's text")
+def term_overlap(x: FeatureInputs) -> np.ndarray:
+    shared = _pair_dot(x.queries.tokens, x.snapshot.text.product_tokens, x)
+    n = x.queries.n_tokens[np.maximum(x.query_index, 0)] if len(x.queries.texts) else 1
+    return shared / np.maximum(n, 1)
+
+
+@feature("char_overlap", "relevance",
+         "share of the query's character bigrams found in the product's text")
+def char_overlap(x: FeatureInputs) -> np.ndarray:
+    shared = _pair_dot(x.queries.bigrams, x.snapshot.text.product_bigrams, x)
+    n = x.queries.n_bigrams[np.maximum(x.query_index, 0)] if len(x.queries.texts) else 1
+    return shared / np.maximum(n, 1)
+
+
+@feature("category_intent", "relevance",
+         "P(product's category | query words), from where the catalog uses those words")
+def category_intent(x: FeatureInputs) -> np.ndarray:
+    ok = _on_search(x) & (x.leaf >= 0)
+    out = np.full(x.n, np.nan)
+    if ok.any():
+        out[ok] = x.queries.intent[x.query_index[ok], x.leaf[ok]]
+    return out
+
+
+@feature("brand_match", "relevance", "1 if the query names the product's brand")
+def brand_match(x: FeatureInputs) -> np.ndarray:
+    ok = _on_search(x)
+    out = np.full(x.n, np.nan)
+    if not ok.any():
+        return out
+    brand = x.snapshot.products.take("brand_id", x.product_row, missing=-1).astype(np.int64)
+    pairs = np.stack([x.query_index[ok], brand[ok]], axis=1)
+    uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    names = x.snapshot.text.brand_names
+    texts = x.queries.texts
+    hit = np.array([
+        float(b in names and normalise(names[b]) in texts[q]) for q, b in uniq.tolist()
+    ], dtype=np.float32)
+    out[ok] = hit[inverse.ravel()]
+    return out
+
+
+@feature("query_length", "relevance", "number of words in the query")
+def query_length(x: FeatureInputs) -> np.ndarray:
+    ok = x.query_index >= 0
+    out = np.full(x.n, np.nan)
+    if ok.any():
+        out[ok] = x.queries.n_tokens[x.query_index[ok]]
+    return out

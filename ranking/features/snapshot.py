@@ -1,0 +1,179 @@
+"""The feature snapshot: what the ranker knows about every entity at one moment.
+
+A :class:`FeatureSnapshot` holds, as of ``as_of_ms``, per product / store / user arrays
+(scores, popularity, profiles), the pairs a user bought or visited, and the catalog text
+(token and character-bigram matrices, token-to-category intent). Training builds one per
+time cut (so no feature sees the future of the requests it is used for); a bundle stores
+the latest, and serving loads it. Saved as ``arrays.npz`` + ``meta.json`` (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass
+class EntityTable:
+    """Columns of one entity type, rows ordered by ascending id."""
+
+    ids: np.ndarray
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Row of each id, -1 where the id is unknown."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(self.ids) == 0:
+            return np.full(ids.shape, -1, dtype=np.int64)
+        pos = np.clip(np.searchsorted(self.ids, ids), 0, len(self.ids) - 1)
+        return np.where(self.ids[pos] == ids, pos, -1)
+
+    def take(self, column: str, rows: np.ndarray, missing: float = np.nan) -> np.ndarray:
+        """``column`` at ``rows`` (float64), ``missing`` where the row is -1."""
+        values = self.columns[column]
+        out = values[np.maximum(rows, 0)].astype(np.float64)
+        return np.where(rows >= 0, out, missing)
+
+
+@dataclass
+class PairSet:
+    """(a, b) pairs with a value, for 'has this user bought this product' lookups."""
+
+    keys: np.ndarray  # sorted a * stride + b
+    values: np.ndarray
+    stride: int
+
+    @classmethod
+    def build(cls, a: np.ndarray, b: np.ndarray, values: np.ndarray, stride: int) -> PairSet:
+        keys = a.astype(np.int64) * stride + b.astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        keys, values = keys[order], values[order]
+        uniq, start = np.unique(keys, return_index=True)
+        summed = np.add.reduceat(values, start) if len(values) else values
+        return cls(uniq, summed.astype(np.float32), stride)
+
+    def lookup(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The pair's value, 0 where absent or where either side is -1."""
+        if len(self.keys) == 0:
+            return np.zeros(len(a), dtype=np.float32)
+        keys = a.astype(np.int64) * self.stride + b.astype(np.int64)
+        pos = np.clip(np.searchsorted(self.keys, keys), 0, len(self.keys) - 1)
+        hit = (self.keys[pos] == keys) & (a >= 0) & (b >= 0)
+        return np.where(hit, self.values[pos], 0.0).astype(np.float32)
+
+
+@dataclass
+class CatalogText:
+    """Tokens of every product title (+ brand and category words) and what tokens mean."""
+
+    vocabulary: list[str]
+    product_tokens: sp.csr_matrix  # (P, V) binary, rows aligned with products.ids
+    bigram_vocabulary: list[str]
+    product_bigrams: sp.csr_matrix  # (P, B) binary
+    token_leaf: np.ndarray  # (V, L) float32: P(leaf | token) from the catalog
+    brand_names: dict[int, str]
+
+    def __post_init__(self) -> None:
+        self._token_index = {t: i for i, t in enumerate(self.vocabulary)}
+        self._bigram_index = {t: i for i, t in enumerate(self.bigram_vocabulary)}
+
+    def token_index(self) -> dict[str, int]:
+        return self._token_index
+
+    def bigram_index(self) -> dict[str, int]:
+        return self._bigram_index
+
+
+@dataclass
+class FeatureSnapshot:
+    """Everything the features read, as of one moment."""
+
+    as_of_ms: int
+    products: EntityTable
+    stores: EntityTable
+    users: EntityTable
+    leaf_ids: np.ndarray  # category_id of each leaf (index = leaf index)
+    leaf_theme_slot: np.ndarray  # 0 morning, 1 afternoon, 2 evening, -1 none
+    user_leaf_slot: np.ndarray  # (U, L, 3) float32 smoothed share of interest per slot
+    user_leaf: np.ndarray  # (U, L) float32 smoothed share of interest overall
+    bought: PairSet  # user row x product row -> units bought
+    bought_leaf: PairSet  # user row x leaf -> orders
+    store_visits: PairSet  # user row x store row -> weighted interactions
+    text: CatalogText
+    meta: dict = field(default_factory=dict)
+
+    def leaf_of_category(self, category_ids: np.ndarray) -> np.ndarray:
+        pos = np.clip(np.searchsorted(self.leaf_ids, category_ids), 0, len(self.leaf_ids) - 1)
+        return np.where(self.leaf_ids[pos] == category_ids, pos, -1)
+
+    # ---- persistence -------------------------------------------------------------------
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {
+            "leaf_ids": self.leaf_ids,
+            "leaf_theme_slot": self.leaf_theme_slot,
+            "user_leaf_slot": self.user_leaf_slot,
+            "user_leaf": self.user_leaf,
+            "token_leaf": self.text.token_leaf,
+        }
+        for name, table in (("products", self.products), ("stores", self.stores),
+                            ("users", self.users)):
+            arrays[f"{name}.ids"] = table.ids
+            for col, values in table.columns.items():
+                arrays[f"{name}.{col}"] = values
+        for name, pairs in (("bought", self.bought), ("bought_leaf", self.bought_leaf),
+                            ("store_visits", self.store_visits)):
+            arrays[f"{name}.keys"] = pairs.keys
+            arrays[f"{name}.values"] = pairs.values
+        for name, m in (("product_tokens", self.text.product_tokens),
+                        ("product_bigrams", self.text.product_bigrams)):
+            arrays[f"{name}.indptr"] = m.indptr
+            arrays[f"{name}.indices"] = m.indices
+            arrays[f"{name}.shape"] = np.array(m.shape)
+        np.savez(folder / "arrays.npz", **arrays)
+        meta = {
+            "as_of_ms": self.as_of_ms,
+            "columns": {n: list(t.columns) for n, t in (("products", self.products),
+                        ("stores", self.stores), ("users", self.users))},
+            "strides": {"bought": self.bought.stride, "bought_leaf": self.bought_leaf.stride,
+                        "store_visits": self.store_visits.stride},
+            "vocabulary": self.text.vocabulary,
+            "bigram_vocabulary": self.text.bigram_vocabulary,
+            "brand_names": {str(k): v for k, v in self.text.brand_names.items()},
+            "meta": self.meta,
+        }
+        (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> FeatureSnapshot:
+        folder = Path(folder)
+        meta = json.loads((folder / "meta.json").read_text())
+        with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
+            a = {k: npz[k] for k in npz.files}
+
+        def table(name: str) -> EntityTable:
+            return EntityTable(a[f"{name}.ids"], {c: a[f"{name}.{c}"] for c in meta["columns"][name]})
+
+        def pairs(name: str) -> PairSet:
+            return PairSet(a[f"{name}.keys"], a[f"{name}.values"], meta["strides"][name])
+
+        def csr(name: str) -> sp.csr_matrix:
+            indices = a[f"{name}.indices"]
+            data = np.ones(len(indices), dtype=np.float32)
+            return sp.csr_matrix((data, indices, a[f"{name}.indptr"]), shape=tuple(a[f"{name}.shape"]))
+
+        text = CatalogText(
+            meta["vocabulary"], csr("product_tokens"), meta["bigram_vocabulary"],
+            csr("product_bigrams"), a["token_leaf"],
+            {int(k): v for k, v in meta["brand_names"].items()},
+        )
+        return cls(
+            meta["as_of_ms"], table("products"), table("stores"), table("users"), a["leaf_ids"],
+            a["leaf_theme_slot"], a["user_leaf_slot"], a["user_leaf"], pairs("bought"),
+            pairs("bought_leaf"), pairs("store_visits"), text, meta["meta"],
+        )

@@ -1,0 +1,104 @@
+"""What flows through the pipeline: the request and the candidate set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SURFACE_CODES = {"search": 0, "homepage": 1, "channel": 2}
+
+
+@dataclass
+class RankRequest:
+    """One ranking call, already validated by the caller (the service or a script)."""
+
+    surface: str
+    page_size: int
+    now_ms: int
+    hour: int
+    user_id: int | None = None
+    query: str | None = None
+    candidates: np.ndarray | None = None  # the caller's own recall (rerank)
+    subsidy_slots: tuple[int, ...] = ()
+    price_min: float | None = None
+    price_max: float | None = None
+    category_id: int | None = None
+    store_id: int | None = None
+    explain: bool = False
+    seed: int = 0  # drives exploration draws; the service derives it from the request id
+
+    @property
+    def surface_code(self) -> int:
+        return SURFACE_CODES[self.surface]
+
+
+@dataclass
+class CandidateSet:
+    """Aligned per-candidate arrays; stages add columns, filters take subsets."""
+
+    product_ids: np.ndarray
+    source_scores: dict[str, np.ndarray] = field(default_factory=dict)  # NaN: not from it
+    source_ranks: dict[str, np.ndarray] = field(default_factory=dict)  # 0: not from it
+    features: np.ndarray | None = None
+    scores: np.ndarray | None = None  # model scores, never changed by rules
+    adjustments: np.ndarray | None = None  # rule moves, added to scores for ordering
+    rule_notes: list[list[dict]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.product_ids = np.asarray(self.product_ids, dtype=np.int64)
+        if self.adjustments is None:
+            self.adjustments = np.zeros(len(self.product_ids))
+        if not self.rule_notes:
+            self.rule_notes = [[] for _ in range(len(self.product_ids))]
+
+    def __len__(self) -> int:
+        return len(self.product_ids)
+
+    @property
+    def sources(self) -> list[list[str]]:
+        """The sources that recalled each candidate (provenance)."""
+        names = list(self.source_ranks)
+        ranked = np.stack([self.source_ranks[n] > 0 for n in names], axis=1) if names else None
+        return [[n for j, n in enumerate(names) if ranked[i, j]] for i in range(len(self))] if names \
+            else [[] for _ in range(len(self))]
+
+    def take(self, rows: np.ndarray) -> CandidateSet:
+        """The candidates at ``rows`` (a boolean mask or indices), every column aligned."""
+        rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.int64)
+        return CandidateSet(
+            product_ids=self.product_ids[rows],
+            source_scores={k: v[rows] for k, v in self.source_scores.items()},
+            source_ranks={k: v[rows] for k, v in self.source_ranks.items()},
+            features=None if self.features is None else self.features[rows],
+            scores=None if self.scores is None else self.scores[rows],
+            adjustments=self.adjustments[rows],
+            rule_notes=[self.rule_notes[i] for i in rows],
+        )
+
+    @classmethod
+    def union(cls, parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> CandidateSet:
+        """Deduplicated union of sources' (product ids, scores) lists, provenance kept.
+
+        Ranks are 1-based in each source's own order; order of the union is by first
+        appearance, sources in the given order.
+        """
+        all_ids = [np.asarray(ids, dtype=np.int64) for ids, _ in parts.values()]
+        merged = np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.int64)
+        _, first = np.unique(merged, return_index=True)
+        product_ids = merged[np.sort(first)]
+        order = np.argsort(product_ids, kind="stable")
+        sorted_ids = product_ids[order]
+        scores, ranks = {}, {}
+        for name, (ids, vals) in parts.items():
+            ids = np.asarray(ids, dtype=np.int64)
+            sc = np.full(len(product_ids), np.nan)
+            rk = np.zeros(len(product_ids), dtype=np.int32)
+            if len(ids):
+                pos = order[np.searchsorted(sorted_ids, ids)]
+                # first occurrence wins inside one source
+                rev = np.arange(len(ids))[::-1]
+                sc[pos[rev]] = np.asarray(vals, dtype=np.float64)[rev]
+                rk[pos[rev]] = (np.arange(len(ids)) + 1)[rev]
+            scores[name], ranks[name] = sc, rk
+        return cls(product_ids, scores, ranks)

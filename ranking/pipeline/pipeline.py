@@ -1,0 +1,153 @@
+"""One pipeline, configured per surface: recall -> filter -> hydrate -> score -> adjust -> place.
+
+Governance and request filters run before feature hydration, so removed candidates cost
+nothing; the scorer never drops or reorders; the selector alone decides the page. Each
+stage's seconds go into ``PipelineResult.timings`` (the service exports them as
+per-stage latency histograms). Explanations (LightGBM ``pred_contrib``) are computed
+only for the placed cards, and only when asked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ranking.features import FeatureSnapshot, compute_features
+from ranking.features.inputs import Requests, build_inputs
+from ranking.model import RankingModel
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.rules import Adjuster, Filter, default_adjusters, default_filters
+from ranking.pipeline.selector import Selector
+from ranking.settings import RulesSettings
+
+
+class CandidateSource(Protocol):
+    """Recalls product ids (best first) with a score, for one request."""
+
+    name: str
+
+    def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
+        ...
+
+
+ExtraFeatures = Callable[[RankRequest, CandidateSet], dict[str, np.ndarray]]
+
+
+class CallerCandidates:
+    """The caller's own candidate list (``/v1/rerank``), in the order given."""
+
+    name = "caller"
+
+    def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(request.candidates if request.candidates is not None else [], dtype=np.int64)
+        return ids, -np.arange(len(ids), dtype=np.float64)
+
+
+@dataclass
+class PipelineResult:
+    cards: CandidateSet  # placed candidates, in page order
+    propensity: np.ndarray
+    dropped: list[dict]
+    timings: dict[str, float]
+    contributions: np.ndarray | None = None  # (cards, features + 1) when explained
+    recalled: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class Pipeline:
+    """A configuration of sources, filters, adjusters and the selector over one bundle."""
+
+    def __init__(
+        self,
+        name: str,
+        sources: Sequence[CandidateSource],
+        snapshot: FeatureSnapshot,
+        model: RankingModel,
+        rules: RulesSettings,
+        recall_k: int = 500,
+        extra_features: Sequence[ExtraFeatures] = (),
+        filters: Sequence[Filter] | None = None,
+        adjusters: Sequence[Adjuster] | None = None,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.name = name
+        self.sources = list(sources)
+        self.snapshot = snapshot
+        self.model = model
+        self.recall_k = recall_k
+        self.extra_features = list(extra_features)
+        self.filters = list(filters) if filters is not None else default_filters(rules)
+        self.adjusters = list(adjusters) if adjusters is not None else default_adjusters(rules)
+        self.selector = Selector(rules)
+        self.executor = executor
+
+    # ---- stages --------------------------------------------------------------------------
+    def _recall(self, request: RankRequest) -> CandidateSet:
+        if len(self.sources) > 1 and self.executor is not None:
+            futures = {s.name: self.executor.submit(s.recall, request, self.recall_k) for s in self.sources}
+            parts = {name: f.result() for name, f in futures.items()}
+        else:
+            parts = {s.name: s.recall(request, self.recall_k) for s in self.sources}
+        return CandidateSet.union(parts)
+
+    def _filter(self, cands: CandidateSet, request: RankRequest) -> tuple[CandidateSet, list[dict]]:
+        dropped: list[dict] = []
+        for f in self.filters:
+            keep, reason = f.apply(cands, request, self.snapshot)
+            for i in np.flatnonzero(~keep):
+                dropped.append({"product_id": int(cands.product_ids[i]), "reason": str(reason[i]),
+                                "stage": f.name})
+            if not keep.all():
+                cands = cands.take(keep)
+        return cands, dropped
+
+    def _hydrate(self, cands: CandidateSet, request: RankRequest) -> None:
+        extra: dict[str, np.ndarray] = {}
+        for provider in self.extra_features:
+            extra.update(provider(request, cands))
+        requests = Requests(
+            user_id=np.array([request.user_id if request.user_id is not None else -1], dtype=np.int64),
+            query_text=[request.query if request.surface == "search" else None],
+            hour=np.array([request.hour]),
+            surface=np.array([request.surface_code]),
+        )
+        inputs = build_inputs(self.snapshot, cands.product_ids, np.zeros(len(cands), dtype=np.int64),
+                              requests, extra=extra)
+        cands.features = compute_features(inputs, self.model.feature_names)
+
+    def run(self, request: RankRequest) -> PipelineResult:
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal t
+            now = time.perf_counter()
+            timings[stage] = now - t
+            t = now
+
+        cands = self._recall(request)
+        recalled = len(cands)
+        lap("recall")
+        cands, dropped = self._filter(cands, request)
+        lap("filter")
+        self._hydrate(cands, request)
+        lap("hydrate")
+        cands.scores = self.model.score(cands.features) if len(cands) else np.zeros(0)
+        lap("score")
+        for adjuster in self.adjusters:
+            adjuster.apply(cands, request, self.snapshot)
+        lap("adjust")
+        rng = np.random.default_rng(request.seed)
+        placement = self.selector.place(cands, request, self.snapshot, rng)
+        page = cands.take(placement.rows)
+        lap("select")
+        contributions = None
+        if request.explain and len(page):
+            contributions = self.model.contributions(page.features)
+            lap("explain")
+        return PipelineResult(page, placement.propensity, dropped, timings, contributions, recalled)

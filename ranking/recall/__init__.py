@@ -1,0 +1,1 @@
+"""Candidate recall: tokenisation, lexical and dense search recall, homepage sources."""
