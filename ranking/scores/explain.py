@@ -1,0 +1,68 @@
+"""Why a store or product has its score: each dimension, the rates and the event counts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.scores.compute import PlatformScores
+from ranking.scores.product_score import PRODUCT_DIMENSIONS
+from ranking.scores.store_experience import STORE_DIMENSIONS
+
+STORE_DETAIL = {
+    "product_quality": [("negative_review_rate", "negative_reviews_n", "reviews_n"),
+                        ("quality_return_rate", "quality_returns_n", "orders_n")],
+    "logistics": [("on_time_ship_rate", "late_shipments_n", None),
+                  ("on_time_delivery_rate", "late_deliveries_n", None)],
+    "service": [("mean_log_response", "tickets_n", None), ("dispute_rate", "disputes_n", "orders_n"),
+                ("resolution_rate", "tickets_n", None)],
+    "stability": [("weekly_orders_cv", "orders_n", None), ("cancellation_rate", "cancelled_n", "orders_n")],
+}
+
+
+def _fmt(x) -> str:
+    if isinstance(x, float | np.floating):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def explain_store(scores: PlatformScores, store_id: int) -> str:
+    if store_id not in scores.stores.index:
+        raise KeyError(f"store {store_id} is not in this dataset")
+    r = scores.stores.loc[store_id]
+    lines = [f"store {store_id}: store experience score {r.store_experience_score:.1f} / 100"
+             + ("  [DEMOTED: quality returns far above its category]" if r.demoted else ""),
+             f"  category {int(r.category_id)}; returning-customer index {r.returning_customer_index:.1f}"
+             f" (repeat-purchase rate {r.repeat_purchase_rate:.3f} of {int(r.buyers_n)} buyers,"
+             f" returning buyers' positive reviews {r.returning_positive_review_rate:.3f})"]
+    for d in STORE_DIMENSIONS:
+        lines.append(f"  {d:<16} {r[f'store_{d}']:6.1f}  (percentile within the category)")
+        for rate, count, denom in STORE_DETAIL[d]:
+            extra = f"{int(r[count])} {count[:-2].replace('_', ' ')}"
+            if denom:
+                extra += f" of {int(r[denom])} {denom[:-2].replace('_', ' ')}"
+            lines.append(f"      {rate.replace('_', ' '):<28} {_fmt(r[rate]):>8}   ({extra})")
+    return "\n".join(lines)
+
+
+def explain_product(scores: PlatformScores, product_id: int) -> str:
+    if product_id not in scores.products.index:
+        raise KeyError(f"product {product_id} is not in this dataset")
+    r = scores.products.loc[product_id]
+    flags = (" [BANNED]" if r.banned else "") + (" [DEMOTED]" if r.demoted else "")
+    lines = [f"product {product_id}: product score {r.product_score:.1f} / 100, "
+             f"grade {r.product_grade}{flags}",
+             f"  store {int(r.store_id)}, category {int(r.category_id)}"]
+    detail = {
+        "information": f"completeness {r.information_raw:.2f} (title, images, attributes)",
+        "popularity": f"CTR {r.ctr:.4f} ({int(r.clicks_n)} clicks / {int(r.impressions_n)} impressions), "
+                      f"CVR {r.cvr:.4f} ({int(r.orders_n)} orders), sales velocity {r.sales_velocity:.3f}",
+        "quality": f"rating {r.rating:.2f} ({int(r.reviews_n)} reviews), quality-return rate "
+                   f"{r.quality_return_rate:.4f} ({int(r.quality_returns_n)} quality returns)",
+        "service": "its store's service dimension",
+        "brand": "brand tier and the brand's orders in this category",
+        "price": f"price advantage {r.price_advantage:+.3f} vs {r.price_advantage_source} "
+                 f"(reference price {r.reference_price:.2f})",
+    }
+    for d in PRODUCT_DIMENSIONS:
+        lines.append(f"  {d:<12} {r[f'product_{d}']:6.1f}   {detail[d]}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Evaluations on real public datasets (Olist, Home Depot, Taobao)."""
