@@ -55,3 +55,11 @@ class BenchContext:
             self.run([*self.shelfrank(), "simulate", "--scale", scale, "--seed", str(self.seed),
                       "--out", str(path), "--no-progress"])
         return path
+
+    def bundle(self, scale: str) -> Path:
+        """A trained bundle for this scale's mall (trained once, then reused): models/latest."""
+        models = self.work_dir / f"models-{scale}"
+        if not (models / "latest" / "manifest.json").exists():
+            self.run([*self.shelfrank(), "train", "--data", str(self.mall(scale)), "--out", str(models),
+                      "--no-progress"])
+        return models / "latest"

@@ -8,6 +8,7 @@ digital & beauty.
 
 from __future__ import annotations
 
+import functools
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -39,6 +40,7 @@ def local_hour(epoch_ms: np.ndarray, timezone: str = "Asia/Shanghai") -> np.ndar
     return np.asarray(idx.hour, dtype=np.int8)
 
 
+@functools.lru_cache(maxsize=64)
 def fixed_offset_ms(timezone: str) -> int | None:
     """The zone's UTC offset in ms if it is constant over 2000-2040 (no DST), else None."""
     zone = ZoneInfo(timezone)

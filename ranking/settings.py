@@ -137,6 +137,9 @@ class TrainingSettings(Section):
         False, description="requests with no click carry no LambdaRank gradient; drop by default"
     )
     position_debias: bool = Field(True, description="LightGBM position-aware LambdaRank")
+    validate_on_randomised: bool = Field(
+        True, description="early-stop on the logged randomised slots only (unbiased by position)"
+    )
     label_gain: list[float] = Field([0.0, 1.0, 3.0, 7.0], description="gain of grades 0-3")
     num_leaves: int = Field(63, ge=2)
     learning_rate: float = Field(0.05, gt=0)
@@ -147,6 +150,7 @@ class TrainingSettings(Section):
     lambdarank_truncation_level: int = Field(20, ge=1)
     num_threads: int = Field(2, ge=1, description="threads for training (serving uses one)")
     compile_scorer: bool = Field(True, description="compile the trees with lleaves into the bundle")
+    dask_scheduler: str = Field("", description="train on this Dask cluster (address); empty = locally")
     seed: int = 7
 
 
@@ -187,8 +191,11 @@ class ServingSettings(Section):
     similar_k: int = Field(20, ge=1, le=200, description="default size of /similar")
     cors_origins: list[str] = Field([], description="allowed CORS origins; empty = closed")
     reload_poll_seconds: float = Field(1.0, gt=0, description="how often workers follow a reload")
-    experiment: str = Field("none", description="experiment name on responses (issue: experiments)")
-    variant: str = Field("default", description="variant name on responses without an experiment")
+    experiment: str = Field("none", description="experiment name on responses outside experiments")
+    variant: str = Field("default", description="variant name on responses outside experiments")
+    experiments_file: str = Field("", description="experiments config (TOML or JSON); empty = none")
+    log_exposures: bool = Field(True, description="log every served card to <events_dir>/exposures")
+    exposure_flush_seconds: float = Field(0.5, gt=0, description="exposures are written this often")
 
 
 class PathSettings(Section):

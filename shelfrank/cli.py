@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from shelfrank.commands import data, real_data, scores
+from shelfrank.commands import data, real_data, scores, training
 from shelfrank.context import current_settings, set_overrides
 
 app = typer.Typer(
@@ -50,4 +50,7 @@ def show_settings() -> None:
 
 data.register(app)
 scores.register(app)
+training.register(app)
 real_data.register(app)
+if __name__ == "__main__":
+    app()

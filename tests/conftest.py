@@ -30,3 +30,27 @@ def small_mall(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("small_mall")
     simulate(out, SimulatorSettings(scale="small", seed=7), MallSettings(), progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def small_models(small_mall: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding one bundle trained on ``small_mall`` (``latest`` points at it)."""
+    from ranking.settings import load_settings
+    from training.train import train_bundle
+
+    models = tmp_path_factory.mktemp("models")
+    settings = load_settings(["training.num_boost_round=60", "training.early_stopping_rounds=15"])
+    train_bundle(small_mall, models, settings, progress=False)
+    return models
+
+
+def record_reliability(name: str, **figures) -> None:
+    """Write a reliability figure for ``python -m bench.reliability`` (only when it asks)."""
+    import json
+    import os
+
+    out = os.environ.get("SHELFRANK_RELIABILITY_OUT")
+    if out:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.json").write_text(json.dumps(figures, default=float))

@@ -56,3 +56,19 @@ def bought_category_before(x: FeatureInputs) -> np.ndarray:
          "log(1 + the user's weighted clicks, carts and orders at this store)", default=0.0)
 def store_affinity(x: FeatureInputs) -> np.ndarray:
     return np.log1p(x.snapshot.store_visits.lookup(x.user_row, x.store_row))
+
+
+@feature("user_big_brand_share", "personal",
+         "share of the user's clicks, carts and orders on big brands (smoothed): brand affinity")
+def user_big_brand_share(x: FeatureInputs) -> np.ndarray:
+    if "big_brand_share" not in x.snapshot.users.columns:
+        return np.full(x.n, np.nan)
+    return x.snapshot.users.take("big_brand_share", x.user_row)
+
+
+@feature("user_discount_taste", "personal",
+         "mean discount of what the user chose minus the mall's mean (smoothed): price sensitivity")
+def user_discount_taste(x: FeatureInputs) -> np.ndarray:
+    if "discount_taste" not in x.snapshot.users.columns:
+        return np.full(x.n, np.nan)
+    return x.snapshot.users.take("discount_taste", x.user_row)

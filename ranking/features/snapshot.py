@@ -25,11 +25,20 @@ class EntityTable:
     columns: dict[str, np.ndarray] = field(default_factory=dict)
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
-        """Row of each id, -1 where the id is unknown."""
+        """Row of each id, -1 where the id is unknown.
+
+        Dense ids (consecutive integers, as catalogs numbered from a sequence are) are a
+        subtraction; others a binary search.
+        """
         ids = np.asarray(ids, dtype=np.int64)
-        if len(self.ids) == 0:
+        n = len(self.ids)
+        if n == 0:
             return np.full(ids.shape, -1, dtype=np.int64)
-        pos = np.clip(np.searchsorted(self.ids, ids), 0, len(self.ids) - 1)
+        first = int(self.ids[0])
+        if int(self.ids[-1]) - first == n - 1:
+            pos = ids - first
+            return np.where((pos >= 0) & (pos < n), pos, -1)
+        pos = np.clip(np.searchsorted(self.ids, ids), 0, n - 1)
         return np.where(self.ids[pos] == ids, pos, -1)
 
     def take(self, column: str, rows: np.ndarray, missing: float = np.nan) -> np.ndarray:

@@ -1,0 +1,93 @@
+"""The ranking model: LightGBM LambdaRank trees, scoring and per-feature explanations.
+
+Loaded from LightGBM's own text format (never a pickle). On the request path it scores
+with one thread, through the trees compiled to machine code by lleaves when the bundle
+carries them (``compiled/model.so``, built at training time, hashed in the manifest;
+about 3.7x faster than ``Booster.predict`` here, scores equal to 1e-14), else through
+LightGBM itself. ``contributions`` always uses LightGBM's ``pred_contrib`` (one column
+per feature plus the bias), which is what ``explain`` shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+
+log = logging.getLogger("shelfrank.model")
+COMPILED_FILE = "model.so"
+
+
+def compiler_available() -> bool:
+    try:
+        import lleaves  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def compile_model(model_file: str | Path, out_file: str | Path) -> float:
+    """Compile a LightGBM text model to a shared object with lleaves; return the seconds."""
+    import lleaves
+
+    started = time.perf_counter()
+    Path(out_file).parent.mkdir(parents=True, exist_ok=True)
+    lleaves.Model(model_file=str(model_file)).compile(cache=str(out_file))
+    return time.perf_counter() - started
+
+
+class RankingModel:
+    """A trained LambdaRank booster and the feature names it expects, in order."""
+
+    def __init__(self, booster: lgb.Booster, compiled=None) -> None:
+        self.booster = booster
+        self.compiled = compiled
+        self.feature_names: list[str] = list(booster.feature_name())
+
+    @property
+    def scorer(self) -> str:
+        return "lleaves" if self.compiled is not None else "lightgbm"
+
+    @classmethod
+    def from_text(cls, text: str) -> RankingModel:
+        return cls(lgb.Booster(model_str=text))
+
+    @classmethod
+    def load(cls, path: str | Path, compiled_file: str | Path | None = None) -> RankingModel:
+        """Load ``model.txt``; use ``compiled_file`` (lleaves) when given, present and loadable."""
+        booster = lgb.Booster(model_file=str(path))
+        compiled = None
+        if compiled_file is not None and Path(compiled_file).exists():
+            try:
+                import lleaves
+
+                compiled = lleaves.Model(model_file=str(path))
+                compiled.compile(cache=str(compiled_file))  # loads the cached object, no compile
+            except Exception as exc:  # missing llvmlite, foreign architecture...
+                log.warning("compiled trees unavailable (%s); scoring with LightGBM", exc)
+                compiled = None
+        return cls(booster, compiled)
+
+    def score(self, features: np.ndarray, num_threads: int = 1) -> np.ndarray:
+        """Model score per candidate (higher ranks first)."""
+        if len(features) == 0:
+            return np.zeros(0)
+        if self.compiled is not None:
+            return self.compiled.predict(np.ascontiguousarray(features, dtype=np.float64),
+                                         n_jobs=num_threads)
+        return self.booster.predict(features, num_threads=num_threads)
+
+    def score_with_lightgbm(self, features: np.ndarray, num_threads: int = 1) -> np.ndarray:
+        return self.booster.predict(features, num_threads=num_threads)
+
+    def contributions(self, features: np.ndarray, num_threads: int = 1) -> np.ndarray:
+        """(n, n_features + 1) per-feature contributions; the last column is the bias."""
+        return self.booster.predict(features, pred_contrib=True, num_threads=num_threads)
+
+    def importance(self) -> dict[str, float]:
+        """Total gain per feature."""
+        gains = self.booster.feature_importance(importance_type="gain")
+        return dict(zip(self.feature_names, map(float, gains), strict=True))

@@ -1,0 +1,115 @@
+"""``shelfrank train`` and ``shelfrank evaluate``: LambdaRank bundles and their offline report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shelfrank.context import current_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+
+
+def train(
+    data: Annotated[Path, typer.Option("--data", help="mall dataset folder (shelfrank simulate)")],
+    out: Annotated[
+        Path, typer.Option("--out", help="models folder; the bundle goes to OUT/<version>")
+    ] = Path("models"),
+    position_debias: Annotated[
+        bool | None, typer.Option(help="position-aware LambdaRank (settings training.position_debias)")
+    ] = None,
+    dask_scheduler: Annotated[
+        str | None, typer.Option(help="train with LightGBM's DaskLGBMRanker on this Dask scheduler")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Build point-in-time features, train LambdaRank, write a bundle and move OUT/latest."""
+    from training.train import train_bundle
+
+    settings = current_settings()
+    if position_debias is not None:
+        settings.training.position_debias = position_debias
+    if dask_scheduler:
+        settings.training.dask_scheduler = dask_scheduler
+    if not data.is_dir():
+        typer.echo(f"error: {data} is not a dataset folder", err=True)
+        raise typer.Exit(2)
+    path, manifest = train_bundle(data, out, settings, progress=progress)
+    t = manifest["training"]
+    typer.echo(f"bundle {path} ({t['num_trees']} trees, best iteration {t['best_iteration']})")
+    typer.echo(f"validation: {json.dumps(t['valid_ndcg'])}")
+    typer.echo(f"features {t['feature_seconds']}s ({t['rows_per_second_features']:,} cards/s), "
+               f"training {t['train_seconds']}s; {out / 'latest'} -> {path.name}")
+
+
+def evaluate(
+    bundle: Annotated[Path, typer.Argument(help="bundle folder, e.g. models/latest")],
+    data: Annotated[Path, typer.Option("--data", help="the mall the bundle was trained on")],
+    report: Annotated[
+        Path | None, typer.Option(help="folder for report.md and plots (default reports/<version>)")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the metrics as JSON")] = None,
+    debias_study: Annotated[
+        bool, typer.Option(help="also train with and without position debiasing and compare them "
+                                "against the oracle (two extra training runs)")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """NDCG@5/10/20, MRR, MAP per surface for the model, the baselines and the oracle."""
+    from ranking.bundle import BundleError
+    from training.evaluate import evaluate_bundle
+    from training.evaluation_report import write_evaluation_report
+
+    settings = current_settings()
+    try:
+        result = evaluate_bundle(bundle, data, settings, progress=progress)
+    except BundleError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    public = {k: v for k, v in result.items() if not k.startswith("_")}
+    _print_table(public)
+    if debias_study:
+        public["debias_study"] = _debias_study(bundle, data, settings, result, progress)
+        typer.echo("\nposition debiasing (oracle NDCG@10 on the test days): "
+                   + json.dumps({k: round(v, 4) for k, v in public["debias_study"].items()}))
+    report_dir = report or Path("reports") / result["bundle"]
+    path = write_evaluation_report(report_dir, result, bundle, data,
+                                   extra_metrics={"debias_study": public["debias_study"]}
+                                   if debias_study else None)
+    typer.echo(f"report: {path}")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(public, indent=2))
+        typer.echo(f"metrics: {json_out}")
+
+
+def _debias_study(bundle: Path, data: Path, settings, result: dict, progress: bool) -> dict:
+    from ranking.bundle import load_bundle
+    from training.dataset import build_ranking_frame
+    from training.debias_study import debias_study
+    from training.mall_data import load_mall
+    from training.train import DaySplit
+
+    manifest = load_bundle(bundle).manifest
+    split = DaySplit(**{k: tuple(v) for k, v in manifest["data"]["split_days"].items()})
+    frame = build_ranking_frame(load_mall(data), settings, progress=progress)
+    oracle = result["_scores"].get("oracle")
+    if oracle is None:
+        raise typer.BadParameter("the debias study needs a simulated mall (DIR/truth)", param_hint="--data")
+    return debias_study(frame, result["_frame"], oracle, split, settings, progress)
+
+
+def _print_table(result: dict) -> None:
+    for surface, table in result["surfaces"].items():
+        cols = list(next(iter(table.values())))
+        typer.echo(f"\n[{surface}]  " + "  ".join(f"{c:>14}" for c in cols))
+        for name, row in table.items():
+            typer.echo(f"{name:>16}  " + "  ".join(f"{row[c]:>14.4f}" for c in cols))
+    if "fraction_of_oracle_ndcg@10" in result:
+        typer.echo(f"\nfraction of oracle NDCG@10: {result['fraction_of_oracle_ndcg@10']:.4f}")

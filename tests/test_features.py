@@ -1,0 +1,152 @@
+"""The feature registry and snapshot: one declared schema, one path, no peeking at the future."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ranking.features import (
+    GROUPS,
+    Requests,
+    build_inputs,
+    compute_features,
+    feature_names,
+    schema,
+    schema_differences,
+    schema_hash,
+)
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.settings import Settings
+from training.dataset import DAY_MS, build_ranking_frame, mall_day_zero_ms
+from training.mall_data import MallTables, load_mall
+from training.snapshot_builder import CatalogCache, build_snapshot
+
+
+@pytest.fixture(scope="module")
+def mall(small_mall: Path) -> MallTables:
+    return load_mall(small_mall)
+
+
+@pytest.fixture(scope="module")
+def snapshot(mall: MallTables) -> FeatureSnapshot:
+    zero = mall_day_zero_ms(mall, "Asia/Shanghai")
+    return build_snapshot(mall, zero + 20 * DAY_MS, Settings())
+
+
+def test_schema_declares_every_feature_once_with_group_and_meaning() -> None:
+    rows = schema()
+    names = [r["name"] for r in rows]
+    assert len(names) == len(set(names)) >= 30
+    assert {r["group"] for r in rows} == set(GROUPS)
+    assert all(len(r["meaning"]) > 10 for r in rows)
+    assert schema_hash() == schema_hash(rows)
+
+
+def test_schema_differences_name_what_changed() -> None:
+    rows = schema()
+    assert schema_differences(rows) == []
+    assert "lacks" in schema_differences(rows[:-1])[0]
+    assert "no longer has" in " ".join(schema_differences([*rows, {**rows[0], "name": "gone"}]))
+    swapped = [rows[1], rows[0], *rows[2:]]
+    assert "different order" in schema_differences(swapped)[0]
+    changed = [{**rows[0], "default": 3.0}, *rows[1:]]
+    assert "changed its group, dtype or default" in schema_differences(changed)[0]
+
+
+def _requests(snapshot: FeatureSnapshot, query: str | None, surface: int) -> Requests:
+    user = int(snapshot.users.ids[0])
+    return Requests(np.array([user]), [query], np.array([9]), np.array([surface]))
+
+
+def test_relevance_features_exist_on_search_only(snapshot: FeatureSnapshot) -> None:
+    ids = snapshot.products.ids[:50]
+    req = np.zeros(len(ids), dtype=np.int64)
+    col = {n: i for i, n in enumerate(feature_names())}
+    search = compute_features(build_inputs(snapshot, ids, req, _requests(snapshot, "rice 大米", 0)))
+    home = compute_features(build_inputs(snapshot, ids, req, _requests(snapshot, None, 1)))
+    assert search.shape == (50, len(col)) and search.dtype == np.float32
+    assert not np.isnan(search[:, col["term_overlap"]]).any()
+    assert np.isnan(home[:, col["term_overlap"]]).all()
+    assert not np.isnan(home[:, col["product_score"]]).any()
+
+
+def test_category_intent_and_brand_match_follow_the_query(mall: MallTables, snapshot) -> None:
+    products = mall["products"]
+    cats = mall["categories"].set_index("category_id")
+    brands = mall["brands"].set_index("brand_id")
+    rice_leaf = int(cats.index[cats.name_en == "rice"][0])
+    rice = products[products.category_id == rice_leaf].iloc[0]
+    other = products[products.category_id != rice_leaf].iloc[0]
+    ids = np.array([rice.product_id, other.product_id])
+    query = f"{brands.name[rice.brand_id]} 大米"
+    x = compute_features(build_inputs(snapshot, ids, np.zeros(2, np.int64), _requests(snapshot, query, 0)))
+    col = {n: i for i, n in enumerate(feature_names())}
+    assert x[0, col["category_intent"]] > 0.5 > x[1, col["category_intent"]]
+    assert x[0, col["brand_match"]] == 1.0
+    assert x[0, col["lexical_score"]] > x[1, col["lexical_score"]]
+
+
+def test_unknown_products_and_users_get_defaults_not_errors(snapshot: FeatureSnapshot) -> None:
+    ids = np.array([10**12, int(snapshot.products.ids[0])])
+    req = Requests(np.array([-1]), ["rice"], np.array([20]), np.array([0]))
+    x = compute_features(build_inputs(snapshot, ids, np.zeros(2, np.int64), req))
+    col = {n: i for i, n in enumerate(feature_names())}
+    assert np.isnan(x[0, col["product_score"]])
+    assert x[0, col["subsidy"]] == 0.0 and x[1, col["bought_before"]] == 0.0
+    assert np.isnan(x[1, col["category_affinity"]])
+
+
+def test_snapshot_round_trips_through_disk(snapshot: FeatureSnapshot, tmp_path: Path) -> None:
+    snapshot.save(tmp_path / "snap")
+    loaded = FeatureSnapshot.load(tmp_path / "snap")
+    ids = snapshot.products.ids[::7]
+    req = Requests(np.array([int(snapshot.users.ids[3])]), ["牛奶 milk"], np.array([14]),
+                   np.array([0]))
+    rows = np.zeros(len(ids), np.int64)
+    a = compute_features(build_inputs(snapshot, ids, rows, req))
+    b = compute_features(build_inputs(loaded, ids, rows, req))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_no_event_at_or_after_the_snapshot_moment_changes_it(mall: MallTables) -> None:
+    zero = mall_day_zero_ms(mall, "Asia/Shanghai")
+    as_of = zero + 15 * DAY_MS
+    settings = Settings()
+    catalog = CatalogCache(mall)
+    full = build_snapshot(mall, as_of, settings, catalog)
+    past = {}
+    for name, frame in mall.tables.items():
+        for col in ("timestamp", "opened_at"):
+            if col in frame.columns and name not in ("stores", "products"):
+                frame = frame[frame[col] < as_of]
+        if name == "shipments":
+            frame = frame[frame.shipped_at < as_of]
+        past[name] = frame
+    truncated = build_snapshot(MallTables(mall.data_dir, past), as_of, settings, catalog)
+    ids = full.products.ids
+    users = full.users.ids[:40]
+    req = Requests(users, ["rice"] * 20 + [None] * 20, np.full(40, 10), np.r_[np.zeros(20), np.ones(20)])
+    rows = np.repeat(np.arange(40), 25)
+    cand = np.resize(ids, len(rows))
+    np.testing.assert_array_equal(
+        compute_features(build_inputs(full, cand, rows, req)),
+        compute_features(build_inputs(truncated, cand, rows, req)),
+    )
+
+
+def test_training_frame_is_point_in_time_and_grouped_by_request(mall: MallTables) -> None:
+    frame = build_ranking_frame(mall, Settings(), progress=False)
+    assert frame.day.min() >= Settings().training.warmup_days
+    assert (np.diff(frame.request_id) >= 0).all()
+    sizes = frame.group_sizes()
+    assert sizes.sum() == len(frame) and sizes.max() <= 20
+    assert set(np.unique(frame.grade)) <= {0, 1, 2, 3}
+
+
+def test_docs_features_md_is_generated_from_the_registry() -> None:
+    from ranking.features.docs import render
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "features.md"
+    assert doc.read_text() == render(), "run: python -m ranking.features.docs > docs/features.md"

@@ -1,0 +1,158 @@
+"""The learning-to-rank dataset: every logged card after the warm-up, with its features,
+its grade and its context, built point-in-time.
+
+Days are counted on the mall's clock from the first logged day. The first
+``warmup_days`` only build history. From then on, every ``snapshot_every_days`` a
+snapshot is taken at local midnight, and the cards of the requests until the next cut
+are featurised from it, so no feature of a request sees events at or after its day's
+cut. Rows are grouped by request (cards in position order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ranking.features import Requests, build_inputs, compute_features, feature_names
+from ranking.mall_clock import fixed_offset_ms
+from ranking.settings import Settings
+from training.labels import grade_impressions
+from training.mall_data import MallTables
+from training.snapshot_builder import CatalogCache, build_snapshot
+
+DAY_MS = 86_400_000
+SURFACE_CODES = {"search": 0, "homepage": 1, "channel": 2}
+ROWS_PER_BATCH = 500_000
+
+
+@dataclass
+class RankingFrame:
+    """Aligned arrays, one entry per logged card, rows of a request contiguous."""
+
+    features: np.ndarray
+    grade: np.ndarray
+    request_id: np.ndarray
+    product_id: np.ndarray
+    user_id: np.ndarray
+    query_id: np.ndarray
+    hour: np.ndarray
+    surface: np.ndarray
+    position: np.ndarray
+    propensity: np.ndarray
+    day: np.ndarray
+    feature_names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.grade)
+
+    def select(self, mask: np.ndarray) -> RankingFrame:
+        kw = {k: v[mask] for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
+        return RankingFrame(**kw, feature_names=self.feature_names)
+
+    def group_sizes(self) -> np.ndarray:
+        """Cards per request, in row order (rows of a request are contiguous)."""
+        change = np.flatnonzero(np.diff(self.request_id)) + 1
+        bounds = np.concatenate([[0], change, [len(self.request_id)]])
+        return np.diff(bounds)
+
+    def requests_with(self, predicate_rows: np.ndarray) -> np.ndarray:
+        """Row mask of the requests in which any row satisfies ``predicate_rows``."""
+        hit = np.unique(self.request_id[predicate_rows])
+        return np.isin(self.request_id, hit)
+
+
+def mall_day_zero_ms(mall: MallTables, timezone: str) -> int:
+    """UTC ms of local midnight of the first logged day."""
+    offset = fixed_offset_ms(timezone) or 0
+    return ((mall.first_ms + offset) // DAY_MS) * DAY_MS - offset
+
+
+def day_index(ts_ms: np.ndarray, zero_ms: int) -> np.ndarray:
+    return ((ts_ms - zero_ms) // DAY_MS).astype(np.int32)
+
+
+def cut_days(n_days: int, settings: Settings) -> list[int]:
+    t = settings.training
+    return list(range(t.warmup_days, n_days, t.snapshot_every_days))
+
+
+def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = True,
+                        days: tuple[int, int] | None = None) -> RankingFrame:
+    """Featurise every logged card after the warm-up, point-in-time (see module docstring).
+
+    ``days`` (first, end) limits the work to the cards of those mall days.
+    """
+    imp = mall["impressions"]
+    zero = mall_day_zero_ms(mall, settings.mall.timezone)
+    day = day_index(imp.timestamp.to_numpy(), zero)
+    n_days = int(day.max()) + 1
+    grade = grade_impressions(imp, mall["clicks"], mall["carts"], mall["orders"])
+    offset = fixed_offset_ms(settings.mall.timezone) or 0
+    hour = (((imp.timestamp.to_numpy() + offset) // 3_600_000) % 24).astype(np.int8)
+    texts = dict(zip(mall["queries"].query_id.to_numpy(), mall["queries"].text, strict=True))
+    catalog = CatalogCache(mall)
+    names = feature_names()
+    cuts = cut_days(n_days, settings)
+    parts: list[RankingFrame] = []
+    wanted = (day >= cuts[0]) if cuts else np.zeros(len(day), bool)
+    if days is not None:
+        wanted &= (day >= days[0]) & (day < days[1])
+    bar = tqdm(total=int(wanted.sum()), desc="building features",
+               unit="card", unit_scale=True, disable=not progress)
+    for k, cut in enumerate(cuts):
+        end = cuts[k + 1] if k + 1 < len(cuts) else n_days
+        in_cut = (day >= cut) & (day < end)
+        if days is not None:
+            in_cut &= (day >= days[0]) & (day < days[1])
+        rows = np.flatnonzero(in_cut)
+        if len(rows) == 0:
+            continue
+        snapshot = build_snapshot(mall, zero + cut * DAY_MS, settings, catalog)
+        for lo in range(0, len(rows), ROWS_PER_BATCH):
+            part = rows[lo:lo + ROWS_PER_BATCH]
+            parts.append(_featurise(imp, part, snapshot, grade, hour, day, texts, names))
+            bar.update(len(part))
+    bar.close()
+    frame = _concat(parts, names)
+    order = np.lexsort((frame.position, frame.request_id))
+    return frame.select(order)
+
+
+def _featurise(imp: pd.DataFrame, rows: np.ndarray, snapshot, grade, hour, day, texts,
+               names) -> RankingFrame:
+    sub = imp.iloc[rows]
+    request_id = sub.request_id.to_numpy()
+    _, first, inverse = np.unique(request_id, return_index=True, return_inverse=True)
+    qid = sub.query_id.to_numpy()
+    q_first = qid[first]
+    surface = sub.surface.map(SURFACE_CODES).to_numpy().astype(np.int8)
+    requests = Requests(
+        user_id=sub.user_id.to_numpy()[first].astype(np.int64),
+        query_text=[texts.get(int(q)) if not np.isnan(q) else None for q in q_first.astype(float)],
+        hour=hour[rows][first],
+        surface=surface[first],
+    )
+    inputs = build_inputs(snapshot, sub.product_id.to_numpy(), inverse.ravel(), requests)
+    return RankingFrame(
+        features=compute_features(inputs),
+        grade=grade[rows],
+        request_id=request_id.astype(np.int64),
+        product_id=sub.product_id.to_numpy().astype(np.int64),
+        user_id=sub.user_id.to_numpy().astype(np.int64),
+        query_id=np.nan_to_num(qid.astype(float), nan=-1).astype(np.int64),
+        hour=hour[rows],
+        surface=surface,
+        position=sub.position.to_numpy().astype(np.int16),
+        propensity=sub.propensity.to_numpy(),
+        day=day[rows],
+        feature_names=names,
+    )
+
+
+def _concat(parts: list[RankingFrame], names: list[str]) -> RankingFrame:
+    keys = [k for k, v in parts[0].__dict__.items() if isinstance(v, np.ndarray)]
+    return RankingFrame(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in keys},
+                        feature_names=names)

@@ -1,0 +1,41 @@
+"""Glue from an evaluation result to ``report.md`` with its plots (training.report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ranking.bundle import load_bundle
+from training.evaluate import importance_frame
+from training.mall_data import load_mall
+from training.position_bias import estimate_position_bias
+from training.report import write_report
+
+SAMPLE = 20_000
+
+
+def position_bias_curves(data_dir: Path, max_position: int = 20) -> tuple[pd.DataFrame | None,
+                                                                          pd.DataFrame | None]:
+    """(estimated from the logged randomisation, true from the simulator) examination curves."""
+    mall = load_mall(data_dir)
+    estimated = estimate_position_bias(mall["impressions"], mall["clicks"], max_position)
+    truth_file = Path(data_dir) / "truth" / "position_bias.parquet"
+    true = pd.read_parquet(truth_file) if truth_file.exists() else None
+    return estimated, true
+
+
+def write_evaluation_report(out_dir: Path, result: dict, bundle_path: Path, data_dir: Path,
+                            extra_metrics: dict | None = None) -> Path:
+    bundle = load_bundle(bundle_path)
+    rng = np.random.default_rng(0)
+    scores = result["_scores"]
+    n = len(next(iter(scores.values())))
+    pick = rng.choice(n, size=min(n, SAMPLE), replace=False)
+    samples = {name: np.asarray(s)[pick] for name, s in scores.items()}
+    estimated, true = position_bias_curves(Path(data_dir))
+    metrics = {k: v for k, v in result.items() if not k.startswith("_")}
+    if extra_metrics:
+        metrics.update(extra_metrics)
+    return write_report(Path(out_dir), metrics, importance_frame(bundle), estimated, true, samples)

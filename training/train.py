@@ -1,0 +1,212 @@
+"""``train_bundle``: from a mall's logs to a verified bundle in ``models/``.
+
+Split by day on the mall clock: the last ``test_days`` are held out for ``evaluate``,
+the ``valid_days`` before them drive early stopping on validation NDCG@10, and the days
+from the end of the warm-up up to there train the model. Requests without a click carry
+no LambdaRank gradient and are dropped from training and validation (settings
+``training.keep_requests_without_clicks``). With ``position_debias`` LightGBM's
+position-aware LambdaRank learns a per-position bias beside the ranking (``Dataset``
+``position``), so the trees explain relevance, not slot.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ranking.bundle import COMPILED_PART, write_bundle
+from ranking.catalog import CATALOG_PART, CardCatalog
+from ranking.model import COMPILED_FILE, compile_model, compiler_available
+from ranking.settings import Settings
+from training.dataset import DAY_MS, RankingFrame, build_ranking_frame, mall_day_zero_ms
+from training.lambdarank import RankingData, train_lambdarank
+from training.mall_data import MallTables, load_mall
+from training.snapshot_builder import build_snapshot
+
+
+@dataclass
+class DaySplit:
+    """Which mall days train, validate and test."""
+
+    train: tuple[int, int]
+    valid: tuple[int, int]
+    test: tuple[int, int]
+
+    def as_dict(self) -> dict:
+        return {k: list(v) for k, v in self.__dict__.items()}
+
+
+def split_days(n_days: int, settings: Settings) -> DaySplit:
+    t = settings.training
+    test_lo = n_days - t.test_days
+    valid_lo = test_lo - t.valid_days
+    if valid_lo <= t.warmup_days:
+        raise ValueError(
+            f"{n_days} logged days are too few for warm-up {t.warmup_days} + validation "
+            f"{t.valid_days} + test {t.test_days} days (settings training.*)"
+        )
+    return DaySplit((t.warmup_days, valid_lo), (valid_lo, test_lo), (test_lo, n_days))
+
+
+def lightgbm_params(settings: Settings) -> dict:
+    t = settings.training
+    return {
+        "objective": "lambdarank",
+        "metric": "ndcg",
+        "eval_at": [5, 10, 20],
+        "label_gain": t.label_gain,
+        "num_leaves": t.num_leaves,
+        "learning_rate": t.learning_rate,
+        "min_data_in_leaf": t.min_data_in_leaf,
+        "feature_fraction": t.feature_fraction,
+        "lambdarank_truncation_level": t.lambdarank_truncation_level,
+        "num_threads": t.num_threads,
+        "seed": t.seed,
+        "deterministic": True,
+        "verbosity": -1,
+    }
+
+
+def ranking_data(frame: RankingFrame, keep_without_clicks: bool) -> RankingData:
+    """LightGBM-ready arrays of a frame (optionally only requests with a click)."""
+    if not keep_without_clicks:
+        frame = frame.select(frame.requests_with(frame.grade > 0))
+    return RankingData(
+        features=frame.features,
+        label=frame.grade.astype(np.int32),
+        group=frame.group_sizes(),
+        position=(frame.position - 1).astype(np.int32),
+        weight=None,
+        feature_names=frame.feature_names,
+    )
+
+
+def randomised_rows(frame: RankingFrame) -> np.ndarray:
+    """Rows in the shuffled slots of requests the logging policy randomised.
+
+    :func:`training.position_bias.shuffled_requests` reads which requests were shuffled
+    off the logged propensities. There, which product sits in which slot does not depend
+    on the product, so clicks compare products without the logging policy's position
+    advantage: an unbiased validation set for early stopping. Empty when the log has no
+    randomisation.
+    """
+    import pandas as pd
+
+    from training.position_bias import shuffled_requests
+
+    below = frame.propensity < 1
+    try:
+        ids, _, _ = shuffled_requests(pd.DataFrame({"request_id": frame.request_id,
+                                                    "propensity": frame.propensity}))
+    except ValueError:
+        return np.zeros(len(frame), dtype=bool)
+    return below & np.isin(frame.request_id, ids)
+
+
+def shuffle_within_requests(frame: RankingFrame, seed: int) -> RankingFrame:
+    """Rows of each request in random order (requests stay contiguous and in order).
+
+    Logged rows come in slot order and clicks favour the top slots, so a metric that breaks
+    score ties by row order (LightGBM's does) would credit slot order to a model whose
+    scores tie; shuffled rows make ties neutral.
+    """
+    sizes = frame.group_sizes()
+    request_index = np.repeat(np.arange(len(sizes)), sizes)
+    order = np.lexsort((np.random.default_rng(seed).random(len(frame)), request_index))
+    return frame.select(order)
+
+
+def validation_frame(frame: RankingFrame, split: DaySplit, settings: Settings) -> RankingFrame:
+    """The validation days' cards (only their randomised slots with ``validate_on_randomised``),
+    rows shuffled within each request."""
+    days = frame.select((frame.day >= split.valid[0]) & (frame.day < split.valid[1]))
+    if settings.training.validate_on_randomised:
+        rows = randomised_rows(days)
+        if rows.sum() >= 1000:
+            days = days.select(rows)
+    return shuffle_within_requests(days, settings.training.seed)
+
+
+def train_model(frame: RankingFrame, split: DaySplit, settings: Settings,
+                position_debias: bool | None = None, progress: bool = True):
+    """Train on the split's train days, early-stop on its validation days."""
+    t = settings.training
+    keep = t.keep_requests_without_clicks
+    train = ranking_data(frame.select((frame.day >= split.train[0]) & (frame.day < split.train[1])), keep)
+    valid = ranking_data(validation_frame(frame, split, settings), keep)
+    debias = t.position_debias if position_debias is None else position_debias
+    if t.dask_scheduler:
+        from training.distributed import train_on_dask
+
+        booster = train_on_dask(train, lightgbm_params(settings), t.num_boost_round, t.dask_scheduler)
+        return booster, train, valid
+    booster = train_lambdarank(
+        train, valid, lightgbm_params(settings), num_boost_round=t.num_boost_round,
+        early_stopping_rounds=t.early_stopping_rounds, position_debias=debias, progress=progress,
+    )
+    return booster, train, valid
+
+
+def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Settings,
+                 progress: bool = True) -> tuple[Path, dict]:
+    """Build features, train, and write a bundle with the serving snapshot; return its path."""
+    started = time.perf_counter()
+    mall = load_mall(data_dir)
+    frame = build_ranking_frame(mall, settings, progress=progress)
+    n_days = int(frame.day.max()) + 1
+    split = split_days(n_days, settings)
+    featurised = time.perf_counter()
+    booster, train, valid = train_model(frame, split, settings, progress=progress)
+    trained = time.perf_counter()
+    snapshot = build_snapshot(mall, _end_of_logs_ms(mall, settings), settings)
+    manifest = {
+        "kind": "lambdarank",
+        "data": _data_summary(mall, frame, split, train, valid),
+        "training": {
+            "params": lightgbm_params(settings),
+            "position_debias": settings.training.position_debias,
+            "best_iteration": booster.best_iteration,
+            "num_trees": booster.num_trees(),
+            "valid_ndcg": {k: float(v) for k, v in booster.best_score.get("valid", {}).items()},
+            "feature_seconds": round(featurised - started, 2),
+            "train_seconds": round(trained - featurised, 2),
+            "rows_per_second_features": round(len(frame) / max(featurised - started, 1e-9)),
+        },
+        "settings": settings.model_dump(mode="json"),
+    }
+    catalog = CardCatalog.from_frames(mall["products"][["product_id", "title"]],
+                                      mall["stores"][["store_id", "name"]])
+    parts = {CATALOG_PART: catalog.save}
+    if settings.training.compile_scorer and compiler_available():
+        def compile_trees(folder: Path) -> None:
+            seconds = compile_model(folder.parent / "model.txt", folder / COMPILED_FILE)
+            manifest["training"]["compile_seconds"] = round(seconds, 2)
+
+        parts[COMPILED_PART] = compile_trees
+    manifest["scorer"] = "lleaves" if COMPILED_PART in parts else "lightgbm"
+    path = write_bundle(models_dir, booster.model_to_string(), snapshot, manifest, parts=parts)
+    return path, manifest
+
+
+def _end_of_logs_ms(mall: MallTables, settings: Settings) -> int:
+    zero = mall_day_zero_ms(mall, settings.mall.timezone)
+    last_day = (mall.last_ms - zero) // DAY_MS
+    return int(zero + (last_day + 1) * DAY_MS)
+
+
+def _data_summary(mall: MallTables, frame: RankingFrame, split: DaySplit, train: RankingData,
+                  valid: RankingData) -> dict:
+    return {
+        "data_dir": str(mall.data_dir),
+        "rows": {name: len(t) for name, t in mall.tables.items()},
+        "days": int(frame.day.max()) + 1,
+        "split_days": split.as_dict(),
+        "train_rows": len(train.label),
+        "train_requests": len(train.group),
+        "valid_rows": len(valid.label),
+        "valid_requests": len(valid.group),
+        "label_counts": {str(g): int((frame.grade == g).sum()) for g in range(4)},
+    }
