@@ -121,6 +121,13 @@ class RecallSettings(Section):
     bm25_b: float = 0.75
     rrf_k: int = Field(60, ge=1, description="k of reciprocal-rank fusion")
     candidates: int = Field(500, ge=1, description="candidates recalled per request")
+    homepage_quotas: dict[str, int] = Field(
+        {"personal": 150, "similar": 80, "trending": 60, "top_categories": 100, "subsidy": 30,
+         "theme": 60, "repurchase": 40, "new_stores": 30},
+        description="candidates each homepage source may add per request",
+    )
+    item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
+    recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
 
 
 class TrainingSettings(Section):

@@ -80,10 +80,12 @@ def cut_days(n_days: int, settings: Settings) -> list[int]:
 
 
 def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = True,
-                        days: tuple[int, int] | None = None) -> RankingFrame:
+                        days: tuple[int, int] | None = None, search=None) -> RankingFrame:
     """Featurise every logged card after the warm-up, point-in-time (see module docstring).
 
-    ``days`` (first, end) limits the work to the cards of those mall days.
+    ``days`` (first, end) limits the work to the cards of those mall days. ``search`` (a
+    :class:`ranking.recall.search.SearchRecall`) supplies the recall-side features
+    (``dense_similarity``) exactly as the service computes them.
     """
     imp = mall["impressions"]
     zero = mall_day_zero_ms(mall, settings.mall.timezone)
@@ -113,7 +115,7 @@ def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = T
         snapshot = build_snapshot(mall, zero + cut * DAY_MS, settings, catalog)
         for lo in range(0, len(rows), ROWS_PER_BATCH):
             part = rows[lo:lo + ROWS_PER_BATCH]
-            parts.append(_featurise(imp, part, snapshot, grade, hour, day, texts, names))
+            parts.append(_featurise(imp, part, snapshot, grade, hour, day, texts, names, search))
             bar.update(len(part))
     bar.close()
     frame = _concat(parts, names)
@@ -122,7 +124,7 @@ def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = T
 
 
 def _featurise(imp: pd.DataFrame, rows: np.ndarray, snapshot, grade, hour, day, texts,
-               names) -> RankingFrame:
+               names, search=None) -> RankingFrame:
     sub = imp.iloc[rows]
     request_id = sub.request_id.to_numpy()
     _, first, inverse = np.unique(request_id, return_index=True, return_inverse=True)
@@ -135,7 +137,11 @@ def _featurise(imp: pd.DataFrame, rows: np.ndarray, snapshot, grade, hour, day, 
         hour=hour[rows][first],
         surface=surface[first],
     )
-    inputs = build_inputs(snapshot, sub.product_id.to_numpy(), inverse.ravel(), requests)
+    extra = {}
+    if search is not None:
+        extra["dense_similarity"] = search.dense_similarity(
+            requests.query_text, inverse.ravel(), sub.product_id.to_numpy().astype(np.int64))
+    inputs = build_inputs(snapshot, sub.product_id.to_numpy(), inverse.ravel(), requests, extra=extra)
     return RankingFrame(
         features=compute_features(inputs),
         grade=grade[rows],

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ranking.bundle import Bundle, load_bundle
+from ranking.recall.search import SearchRecall
 from ranking.settings import Settings
 from training.dataset import RankingFrame, build_ranking_frame
 from training.mall_data import load_mall
@@ -72,7 +73,10 @@ def evaluate_bundle(bundle_path: str | Path, data_dir: str | Path, settings: Set
     bundle = bundle or load_bundle(bundle_path)
     split = bundle.manifest["data"]["split_days"]
     mall = load_mall(data_dir)
-    frame = build_ranking_frame(mall, settings, progress=progress, days=tuple(split["test"]))
+    search_dir = bundle.path / "recall" / "search"
+    search = SearchRecall.load(search_dir) if search_dir.is_dir() else None
+    frame = build_ranking_frame(mall, settings, progress=progress, days=tuple(split["test"]),
+                                search=search)
     if len(frame) == 0:
         raise ValueError(f"{data_dir} has no logged cards on the test days {split['test']}")
     model_scores = bundle.model.score(frame.features, num_threads=settings.training.num_threads)

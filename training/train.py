@@ -20,6 +20,10 @@ import numpy as np
 from ranking.bundle import COMPILED_PART, write_bundle
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.model import COMPILED_FILE, compile_model, compiler_available
+from ranking.recall.bundle_part import PART as RECALL_PART
+from ranking.recall.bundle_part import write_recall_part
+from ranking.recall.homepage import HomepageRecall
+from ranking.recall.search import SearchRecall
 from ranking.settings import Settings
 from training.dataset import DAY_MS, RankingFrame, build_ranking_frame, mall_day_zero_ms
 from training.lambdarank import RankingData, train_lambdarank
@@ -155,13 +159,16 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
     """Build features, train, and write a bundle with the serving snapshot; return its path."""
     started = time.perf_counter()
     mall = load_mall(data_dir)
-    frame = build_ranking_frame(mall, settings, progress=progress)
+    search = build_search_recall(mall, settings)
+    frame = build_ranking_frame(mall, settings, progress=progress, search=search)
     n_days = int(frame.day.max()) + 1
     split = split_days(n_days, settings)
     featurised = time.perf_counter()
     booster, train, valid = train_model(frame, split, settings, progress=progress)
     trained = time.perf_counter()
-    snapshot = build_snapshot(mall, _end_of_logs_ms(mall, settings), settings)
+    end_ms = _end_of_logs_ms(mall, settings)
+    snapshot = build_snapshot(mall, end_ms, settings)
+    homepage = build_homepage_recall(mall, snapshot, end_ms, settings)
     manifest = {
         "kind": "lambdarank",
         "data": _data_summary(mall, frame, split, train, valid),
@@ -179,7 +186,9 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
     }
     catalog = CardCatalog.from_frames(mall["products"][["product_id", "title"]],
                                       mall["stores"][["store_id", "name"]])
-    parts = {CATALOG_PART: catalog.save}
+    manifest["recall"] = {"search": search.manifest, "homepage_quotas": homepage.quotas}
+    parts = {CATALOG_PART: catalog.save,
+             RECALL_PART: lambda folder: write_recall_part(folder, search, homepage)}
     if settings.training.compile_scorer and compiler_available():
         def compile_trees(folder: Path) -> None:
             seconds = compile_model(folder.parent / "model.txt", folder / COMPILED_FILE)
@@ -189,6 +198,24 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
     manifest["scorer"] = "lleaves" if COMPILED_PART in parts else "lightgbm"
     path = write_bundle(models_dir, booster.model_to_string(), snapshot, manifest, parts=parts)
     return path, manifest
+
+
+def build_search_recall(mall: MallTables, settings: Settings) -> SearchRecall:
+    """Search recall over the catalog (titles, brands, categories): no events, no leakage."""
+    r = settings.recall
+    return SearchRecall.build(mall["products"], mall["brands"], mall["categories"], dim=r.dense_dim,
+                              exact_max=r.exact_index_max_products, seed=settings.training.seed)
+
+
+def build_homepage_recall(mall: MallTables, snapshot, as_of_ms: int, settings: Settings) -> HomepageRecall:
+    """Homepage recall fitted on the whole log (it serves after the log ends)."""
+    cats = mall["categories"]
+    consumable = cats[(cats.level == 1) & cats.consumable].category_id.to_numpy()
+    leaves = snapshot.leaf_of_category(consumable.astype(np.int64))
+    r = settings.recall
+    return HomepageRecall.fit(mall.tables, as_of_ms, snapshot, r.homepage_quotas,
+                              consumable_leaves=leaves[leaves >= 0], dim=r.item_embedding_dim,
+                              recent_items=r.recent_items, seed=settings.training.seed)
 
 
 def _end_of_logs_ms(mall: MallTables, settings: Settings) -> int:

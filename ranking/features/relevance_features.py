@@ -106,3 +106,12 @@ def query_length(x: FeatureInputs) -> np.ndarray:
     if ok.any():
         out[ok] = x.queries.n_tokens[x.query_index[ok]]
     return out
+
+
+@feature("dense_similarity", "relevance",
+         "cosine of the query's and the product's char-n-gram LSA embeddings (search recall)")
+def dense_similarity(x: FeatureInputs) -> np.ndarray:
+    value = x.extra.get("dense_similarity")
+    if value is None:
+        return np.full(x.n, np.nan)
+    return np.where(x.query_index >= 0, value, np.nan)

@@ -98,7 +98,11 @@ def _debias_study(bundle: Path, data: Path, settings, result: dict, progress: bo
 
     manifest = load_bundle(bundle).manifest
     split = DaySplit(**{k: tuple(v) for k, v in manifest["data"]["split_days"].items()})
-    frame = build_ranking_frame(load_mall(data), settings, progress=progress)
+    from ranking.recall.search import SearchRecall
+
+    search_dir = Path(bundle).resolve() / "recall" / "search"
+    search = SearchRecall.load(search_dir) if search_dir.is_dir() else None
+    frame = build_ranking_frame(load_mall(data), settings, progress=progress, search=search)
     oracle = result["_scores"].get("oracle")
     if oracle is None:
         raise typer.BadParameter("the debias study needs a simulated mall (DIR/truth)", param_hint="--data")

@@ -1,0 +1,204 @@
+"""The ranking engine: a loaded bundle wired into the search, homepage and rerank pipelines.
+
+Pure Python over numpy (no web framework): the service wraps it in HTTP, offline
+scripts and the closed-loop simulation call it directly. ``Engine.load`` verifies the
+bundle (hashes, feature schema, model/schema agreement) and builds every pipeline once;
+``rank`` turns a :class:`RankRequest` into a page of cards, each with the fields a
+product card shows, its provenance and, when asked, its explanation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ranking.bundle import Bundle, BundleError, load_bundle
+from ranking.catalog import CATALOG_PART, CardCatalog
+from ranking.features import features
+from ranking.pipeline import Pipeline, RankRequest
+from ranking.pipeline.candidates import CandidateSet
+from ranking.pipeline.pipeline import CallerCandidates, CandidateSource, ExtraFeatures
+from ranking.settings import RulesSettings, Settings
+
+PRODUCT_DIMENSIONS = ("product_information", "product_popularity", "product_quality",
+                      "product_service", "product_brand", "product_price")
+STORE_DIMENSIONS = ("store_product_quality", "store_logistics", "store_service", "store_stability",
+                    "returning_customer_index")
+
+# Recall parts register here: part name -> loader(bundle folder, bundle, settings) -> pieces.
+RecallLoader = Callable[[Path, Bundle, Settings], "RecallPieces"]
+RECALL_LOADERS: dict[str, RecallLoader] = {}
+
+
+@dataclass
+class RecallPieces:
+    """What a recall part contributes to the pipelines."""
+
+    search_sources: list[CandidateSource] = field(default_factory=list)
+    homepage_sources: list[CandidateSource] = field(default_factory=list)
+    extra_features: list[ExtraFeatures] = field(default_factory=list)
+    similar: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None
+    manifest: dict = field(default_factory=dict)
+
+
+@dataclass
+class RankedPage:
+    cards: list[dict]
+    dropped: list[dict]
+    timings: dict[str, float]
+    recalled: int
+
+
+class Engine:
+    """Everything needed to rank, from one bundle."""
+
+    def __init__(self, bundle: Bundle, catalog: CardCatalog, settings: Settings,
+                 recall: list[RecallPieces]) -> None:
+        self.bundle = bundle
+        self.catalog = catalog
+        self.settings = settings
+        self.snapshot = bundle.snapshot
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recall")
+        self.recall = recall
+        self.similar_fn = next((r.similar for r in recall if r.similar is not None), None)
+        self._by_rules: dict[str, dict[str, Pipeline]] = {}
+        self.pipelines = self.pipelines_for(settings.rules)
+        by_name = {f.name: f.group for f in features()}
+        self.feature_groups = [by_name.get(n, "other") for n in bundle.model.feature_names]
+
+    def pipelines_for(self, rules: RulesSettings) -> dict[str, Pipeline]:
+        """The three pipelines under these rule settings (built once per distinct rules)."""
+        key = rules.model_dump_json()
+        cached = self._by_rules.get(key)
+        if cached is not None:
+            return cached
+        recall = self.recall
+        common = {"snapshot": self.bundle.snapshot, "model": self.bundle.model, "rules": rules,
+                  "recall_k": self.settings.recall.candidates,
+                  "extra_features": [f for r in recall for f in r.extra_features],
+                  "executor": self.executor}
+        built = {
+            "search": Pipeline("search", [s for r in recall for s in r.search_sources], **common),
+            "homepage": Pipeline("homepage", [s for r in recall for s in r.homepage_sources], **common),
+            "rerank": Pipeline("rerank", [CallerCandidates()], **common),
+        }
+        self._by_rules[key] = built
+        return built
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+    @classmethod
+    def load(cls, path: str | Path, settings: Settings, models_dir: str | Path | None = None) -> Engine:
+        """Load and verify a bundle; raise :class:`BundleError` with the reason if unusable."""
+        bundle = load_bundle(path) if models_dir is None else load_bundle(_inside(path, models_dir))
+        catalog_dir = bundle.path / CATALOG_PART
+        if not catalog_dir.is_dir():
+            raise BundleError(f"{bundle.path}: no {CATALOG_PART}/ part (titles and store names)")
+        catalog = CardCatalog.load(catalog_dir)
+        from ranking.recall import bundle_part  # noqa: F401  (registers the recall loader)
+
+        recall = [loader(bundle.path / part, bundle, settings)
+                  for part, loader in RECALL_LOADERS.items() if (bundle.path / part).is_dir()]
+        return cls(bundle, catalog, settings, recall)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False)
+
+    # ---- ranking -------------------------------------------------------------------------
+    def rank(self, pipeline: str, request: RankRequest, rules: RulesSettings | None = None) -> RankedPage:
+        pipelines = self.pipelines if rules is None else self.pipelines_for(rules)
+        result = pipelines[pipeline].run(request)
+        cards = self._cards(result.cards, result.propensity)
+        if request.explain:
+            self._explain(cards, result.cards, result.contributions)
+        return RankedPage(cards, result.dropped, result.timings, result.recalled)
+
+    def similar(self, product_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.similar_fn is None:
+            raise BundleError("this bundle has no item-to-item index")
+        return self.similar_fn(product_id, k)
+
+    def knows_product(self, product_id: int) -> bool:
+        return bool(self.snapshot.products.rows(np.array([product_id]))[0] >= 0)
+
+    def cards_for(self, product_ids: np.ndarray, scores: np.ndarray) -> list[dict]:
+        c = CandidateSet(np.asarray(product_ids, dtype=np.int64))
+        c.scores = np.asarray(scores, dtype=np.float64)
+        return self._cards(c, np.ones(len(c)))
+
+    def _cards(self, page: CandidateSet, propensity: np.ndarray) -> list[dict]:
+        snap = self.snapshot
+        p_rows = snap.products.rows(page.product_ids)
+        col = lambda name, missing=np.nan: snap.products.take(name, p_rows, missing)  # noqa: E731
+        store_ids = col("store_id", -1).astype(np.int64)
+        s_rows = snap.stores.rows(store_ids)
+        store_score = snap.stores.take("store_experience_score", s_rows)
+        titles = self.catalog.titles_of(page.product_ids)
+        store_names = self.catalog.store_names_of(store_ids)
+        price, adv, subsidy, pscore = col("price"), col("price_advantage"), col("subsidy", 0), \
+            col("product_score")
+        scores = page.scores if page.scores is not None else np.full(len(page), np.nan)
+        sources = page.sources
+        cards = []
+        for i in range(len(page)):
+            cards.append({
+                "product_id": int(page.product_ids[i]),
+                "title": str(titles[i]),
+                "price": _num(price[i]),
+                "price_advantage": _num(adv[i]),
+                "store_id": int(store_ids[i]),
+                "store_name": str(store_names[i]),
+                "store_experience_score": _num(store_score[i]),
+                "product_score": _num(pscore[i]),
+                "subsidy": bool(subsidy[i] > 0),
+                "score": _num(scores[i] + page.adjustments[i]),
+                "model_score": _num(scores[i]),
+                "position": i + 1,
+                "propensity": float(propensity[i]),
+                "sources": sources[i],
+            })
+        return cards
+
+    def _explain(self, cards: list[dict], page: CandidateSet, contributions: np.ndarray | None) -> None:
+        if contributions is None:
+            return
+        names = self.bundle.model.feature_names
+        groups = np.array(self.feature_groups)
+        snap = self.snapshot
+        p_rows = snap.products.rows(page.product_ids)
+        store_ids = snap.products.take("store_id", p_rows, -1).astype(np.int64)
+        s_rows = snap.stores.rows(store_ids)
+        for i, card in enumerate(cards):
+            contrib = contributions[i]
+            by_group = {g: float(contrib[:-1][groups == g].sum()) for g in dict.fromkeys(groups)}
+            top = np.argsort(-np.abs(contrib[:-1]))[:8]
+            card["explanation"] = {
+                "model_score": card["model_score"],
+                "bias": float(contrib[-1]),
+                "groups": {str(k): v for k, v in by_group.items()},
+                "top_features": [{"feature": names[j], "group": str(groups[j]),
+                                  "value": _num(page.features[i, j]),
+                                  "contribution": float(contrib[j])} for j in top],
+                "product_dimensions": {d: _num(snap.products.take(d, p_rows[i:i + 1])[0])
+                                       for d in PRODUCT_DIMENSIONS if d in snap.products.columns},
+                "store_dimensions": {d: _num(snap.stores.take(d, s_rows[i:i + 1])[0])
+                                     for d in STORE_DIMENSIONS if d in snap.stores.columns},
+                "rules": page.rule_notes[i],
+            }
+
+
+def _num(x: float) -> float | None:
+    x = float(x)
+    return None if np.isnan(x) else x
+
+
+def _inside(path: str | Path, models_dir: str | Path) -> Path:
+    from ranking.bundle import resolve_bundle
+
+    return resolve_bundle(path, models_dir)

@@ -1,0 +1,79 @@
+"""The ``recall/`` part of a bundle: search and homepage recall, wired into the pipelines.
+
+``write_recall_part(folder, search, homepage)`` saves both; the engine's loader (registered
+here under the part name ``recall``) loads them and hands the pipelines their candidate
+sources (``lexical``, ``dense`` for search; the eight homepage sources, each its own
+source so provenance is kept), the ``dense_similarity`` feature and ``similar``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ranking.engine import RECALL_LOADERS, RecallPieces
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.recall.homepage import SOURCES, HomepageRecall
+from ranking.recall.search import SearchRecall
+
+PART = "recall"
+
+
+def write_recall_part(folder: Path, search: SearchRecall, homepage: HomepageRecall | None) -> None:
+    search.save(Path(folder) / "search")
+    if homepage is not None:
+        homepage.save(Path(folder) / "homepage")
+
+
+class SearchSource:
+    """One search recall source (``lexical`` or ``dense``) as a pipeline candidate source."""
+
+    def __init__(self, name: str, search: SearchRecall) -> None:
+        self.name = name
+        self._search = search
+
+    def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if not request.query:
+            return np.zeros(0, np.int64), np.zeros(0)
+        fn = self._search.lexical if self.name == "lexical" else self._search.dense
+        return fn(request.query, k)
+
+
+class HomepageSource:
+    """One homepage source, quota from settings."""
+
+    def __init__(self, name: str, homepage: HomepageRecall) -> None:
+        self.name = name
+        self._homepage = homepage
+        self._only = {s: (homepage.quotas.get(s, 0) if s == name else 0) for s in SOURCES}
+
+    def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
+        got = self._homepage.sources(request.user_id, request.hour, self._only)
+        return got.get(self.name, (np.zeros(0, np.int64), np.zeros(0)))
+
+
+def _load(folder: Path, bundle, settings) -> RecallPieces:
+    pieces = RecallPieces()
+    search_dir = folder / "search"
+    if search_dir.is_dir():
+        search = SearchRecall.load(search_dir)
+        pieces.search_sources = [SearchSource("lexical", search), SearchSource("dense", search)]
+
+        def dense_similarity(request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:
+            query = request.query if request.surface == "search" else None
+            return {"dense_similarity": search.dense_similarity(
+                [query], np.zeros(len(cands), np.int64), cands.product_ids)}
+
+        pieces.extra_features.append(dense_similarity)
+        pieces.manifest["search"] = search.manifest
+    home_dir = folder / "homepage"
+    if home_dir.is_dir():
+        homepage = HomepageRecall.load(home_dir)
+        homepage.quotas.update(settings.recall.homepage_quotas)
+        pieces.homepage_sources = [HomepageSource(s, homepage) for s in SOURCES]
+        pieces.similar = homepage.similar
+    return pieces
+
+
+RECALL_LOADERS[PART] = _load

@@ -1,0 +1,24 @@
+"""Reciprocal-rank fusion: ``score(d) = sum over sources of 1 / (k + rank_s(d))`` (k = 60).
+
+Ranks, not raw scores, are fused, so BM25's unbounded scores and cosine similarities mix
+without calibration; a product found by both sources rises above one found by either.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def reciprocal_rank_fusion(lists: list[np.ndarray], k: int = 60, limit: int | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, fused scores) best first, from ranked id lists (best first)."""
+    ids = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists]) if lists else np.zeros(0, np.int64)
+    if len(ids) == 0:
+        return ids, np.zeros(0)
+    contrib = np.concatenate([1.0 / (k + np.arange(1, len(x) + 1)) for x in lists])
+    uniq, inverse = np.unique(ids, return_inverse=True)
+    fused = np.bincount(inverse, weights=contrib)
+    order = np.lexsort((uniq, -fused))
+    if limit is not None:
+        order = order[:limit]
+    return uniq[order], fused[order]

@@ -1,0 +1,137 @@
+"""Candidate recall: tokenisation, BM25, dense FAISS, fusion, homepage sources, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ranking.contracts.frames import load_frames
+from ranking.recall.fusion import reciprocal_rank_fusion
+from ranking.recall.lexical import BM25Index
+from ranking.recall.search import SearchRecall
+from ranking.recall.tokenize import char_bigrams, tokenize
+from ranking.recall.vector_index import VectorIndex
+
+
+def test_tokenize_handles_chinese_and_latin_in_one_text():
+    toks = tokenize("金龙鱼 食用油 5L Cordless Drills，ＡＢＣ")
+    assert {"金", "金龙", "龙鱼", "食用", "用油"} <= set(toks)
+    assert {"cordless", "drill", "5", "l", "abc"} <= set(toks)  # plural stemmed, full-width folded
+    assert char_bigrams("Ab 食用") == ["ab", "b食", "食用"]
+
+
+def test_bm25_puts_the_matching_title_first_and_ignores_unknown_words():
+    texts = ["金龙鱼 食用油 5L", "cordless drill 18v", "食用盐 500g", "drill bits set"]
+    index = BM25Index.build(texts, np.array([10, 11, 12, 13]))
+    ids, scores = index.search("食用油", 3)
+    assert ids[0] == 10 and scores[0] > scores[1]
+    ids, _ = index.search("cordless drills", 2)
+    assert list(ids) == [11, 13]
+    assert len(index.search("zzzz", 5)[0]) == 0
+
+
+def test_rrf_rewards_agreement():
+    ids, scores = reciprocal_rank_fusion([np.array([1, 2, 3]), np.array([3, 4])], k=60)
+    assert ids[0] == 3 and set(ids) == {1, 2, 3, 4}
+
+
+def test_hnsw_is_chosen_above_the_exact_limit_and_its_recall_is_measured(tmp_path):
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(3000, 16)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    index = VectorIndex.build(v, np.arange(3000) + 100, exact_max=1000)
+    assert index.kind == "hnsw"
+    assert index.recall_vs_exact(v[:50], 10) > 0.9
+    index.save(tmp_path)
+    again = VectorIndex.load(tmp_path)
+    _, a = index.search(v[:5], 5)
+    _, b = again.search(v[:5], 5)
+    assert (a == b).all() and a[0, 0] == 100
+
+
+@pytest.fixture(scope="module")
+def catalog(small_mall: Path):
+    return load_frames(small_mall, ["products", "brands", "categories", "queries"])
+
+
+@pytest.fixture(scope="module")
+def search(catalog):
+    return SearchRecall.build(catalog["products"], catalog["brands"], catalog["categories"], dim=32)
+
+
+def test_search_recall_finds_the_queried_category_in_both_languages(search, catalog, small_mall):
+    truth = pd.read_parquet(small_mall / "truth" / "queries.parquet").set_index("query_id")
+    products = catalog["products"].set_index("product_id")
+    queries = catalog["queries"].merge(truth, left_on="query_id", right_index=True).head(60)
+    hits = {"lexical": [], "dense": [], "hybrid": []}
+    for _, q in queries.iterrows():
+        for name in hits:
+            ids, _ = getattr(search, name)(q.text, 20)
+            leaf = products.category_id.reindex(ids).to_numpy()
+            hits[name].append(np.mean(leaf == q.category_id) if len(ids) else 0.0)
+    means = {k: float(np.mean(v)) for k, v in hits.items()}
+    assert means["lexical"] > 0.5 and means["dense"] > 0.4 and means["hybrid"] > 0.5, means
+
+
+def test_dense_similarity_is_the_same_for_one_request_or_a_batch(search, catalog):
+    ids = catalog["products"].product_id.to_numpy()[:30]
+    one = search.dense_similarity(["大米"], np.zeros(30, np.int64), ids)
+    batch = search.dense_similarity([None, "大米"], np.r_[np.zeros(5, np.int64), np.ones(30, np.int64)],
+                                    np.r_[ids[:5], ids])
+    assert np.isnan(batch[:5]).all()
+    np.testing.assert_allclose(batch[5:], one, rtol=1e-6)
+
+
+def test_search_recall_saves_and_loads_identically(search, tmp_path):
+    search.save(tmp_path)
+    again = SearchRecall.load(tmp_path)
+    for q in ("大米", "cordless drill", "面霜 50g"):
+        assert list(again.hybrid(q, 30)[0]) == list(search.hybrid(q, 30)[0])
+    assert search.manifest["recall@100_vs_exact"] == 1.0 and search.manifest["index"] == "exact"
+
+
+def test_homepage_sources_keep_provenance_and_respect_quotas(small_models):
+    from ranking.recall.homepage import SOURCES, HomepageRecall
+
+    homepage = HomepageRecall.load(small_models / "latest" / "recall" / "homepage")
+    users = homepage.user_ids[:40]
+    seen = set()
+    for u in users:
+        got = homepage.sources(int(u), 20)
+        for name, (ids, _) in got.items():
+            assert name in SOURCES and len(ids) <= homepage.quotas[name]
+            seen.add(name)
+    assert {"personal", "similar", "trending", "top_categories", "theme"} <= seen
+    assert len(homepage.merged(int(users[0]), 9, 200)) == len(set(homepage.merged(int(users[0]), 9, 200)))
+    ids, scores = homepage.similar(int(homepage.product_ids[0]), 10)
+    assert len(ids) == 10 and homepage.product_ids[0] not in ids and (np.diff(scores) <= 1e-6).all()
+
+
+def test_homepage_recall_beats_popularity_on_the_next_days_clicks(small_mall):
+    """Fit on the log before the last 5 days; recall@200 of each user's clicks after it."""
+    from ranking.recall.homepage import HomepageRecall
+    from ranking.settings import Settings
+    from training.dataset import DAY_MS
+    from training.mall_data import load_mall
+    from training.snapshot_builder import build_snapshot
+
+    mall = load_mall(small_mall)
+    cut = mall.last_ms - 5 * DAY_MS
+    settings = Settings()
+    snapshot = build_snapshot(mall, cut, settings)
+    homepage = HomepageRecall.fit(mall.tables, cut, snapshot, settings.recall.homepage_quotas)
+    clicks = mall["clicks"]
+    future = clicks[clicks.timestamp >= cut]
+    past_users = set(clicks[clicks.timestamp < cut].user_id)
+    users = [u for u in future.user_id.value_counts().index if u in past_users][:150]
+    popular = set(homepage.product_ids[homepage.a["trending"][:200]].tolist())
+    ours, pop = [], []
+    for u in users:
+        clicked = set(future[future.user_id == u].product_id)
+        ours.append(len(clicked & set(homepage.merged(int(u), 20, 200).tolist())) / len(clicked))
+        pop.append(len(clicked & popular) / len(clicked))
+    # measured on the small mall: 0.61 vs 0.44 (2k products: popularity alone covers a lot)
+    assert np.mean(ours) > 1.2 * np.mean(pop), (np.mean(ours), np.mean(pop))
