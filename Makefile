@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= default
 DATA ?= data/mall
 
-.PHONY: demo test bench lint install clean-data
+.PHONY: demo test bench soak lint install clean-data
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP)
 ## bench: run the benchmarks; results in bench/results.json and bench/results.md
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+## soak: sustained load at saturation (100k requests, memory flat, zero errors); bench/soak.json
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
 
 ## lint: ruff over the whole tree
 lint: $(STAMP)

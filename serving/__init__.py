@@ -1,1 +1,1 @@
-"""serving package."""
+"""The Shelfrank ranking service: FastAPI over the pipelines in :mod:`ranking`."""

@@ -36,6 +36,7 @@ def test_bm25_puts_the_matching_title_first_and_ignores_unknown_words():
 def test_rrf_rewards_agreement():
     ids, scores = reciprocal_rank_fusion([np.array([1, 2, 3]), np.array([3, 4])], k=60)
     assert ids[0] == 3 and set(ids) == {1, 2, 3, 4}
+    assert scores[0] == pytest.approx(1 / 63 + 1 / 61)  # rank 3 in one list, rank 1 in the other
 
 
 def test_hnsw_is_chosen_above_the_exact_limit_and_its_recall_is_measured(tmp_path):

@@ -13,6 +13,7 @@ from shelfrank.context import current_settings
 def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
     app.command("validate")(validate)
+    app.command("merge-events")(merge_events)
 
 
 def simulate(
@@ -60,3 +61,23 @@ def validate(
         typer.echo(f"{data}: {len(problems)} problem(s)", err=True)
         raise typer.Exit(1)
     typer.echo(f"{data}: {len(dataset_tables(data))} tables meet their contracts")
+
+
+def merge_events(
+    data: Annotated[Path, typer.Option("--data", help="dataset folder to start from")],
+    events: Annotated[Path, typer.Option("--events", help="the service's event log (serving.events_dir)")],
+    out: Annotated[Path, typer.Option("--out", help="new dataset folder to write")],
+) -> None:
+    """Append the service's logged impressions, clicks, carts and orders to a copy of a dataset."""
+    from training.event_import import merge_events as run
+
+    try:
+        summary = run(data, events, out)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for table, n in summary.appended.items():
+        typer.echo(f"{table:>12}: +{n:,} rows ({summary.duplicates[table]:,} duplicates dropped)")
+    if summary.partial_lines:
+        typer.echo(f"skipped {summary.partial_lines} torn (never acknowledged) last line(s)")
+    typer.echo(f"wrote {out}; check it with `shelfrank validate {out}`")

@@ -1,0 +1,111 @@
+"""``python -m bench.reliability``: run the reliability checks and write docs/reliability.md.
+
+Runs the fault, bad-input and security tests (they record their figures when
+``SHELFRANK_RELIABILITY_OUT`` is set) and the soak (``bench.soak``: sustained load at
+saturation), then writes the figures — load held, faults survived, bad inputs tried,
+events lost — into ``docs/reliability.md``. Anyone can rerun it; it takes about
+10 minutes here (most of it the 100k-request soak; ``--soak-requests`` shortens it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.context import REPO
+
+TESTS = [
+    "tests/test_service_process.py",
+    "tests/test_service_fuzz.py",
+    "tests/test_service.py",
+    "tests/test_bundle.py",
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--soak-requests", type=int, default=100_000)
+    parser.add_argument("--scale", default="default")
+    parser.add_argument("--out", default=str(REPO / "docs" / "reliability.md"))
+    args = parser.parse_args()
+    figures_dir = Path(tempfile.mkdtemp(prefix="shelfrank-reliability-"))
+    env = {**os.environ, "SHELFRANK_RELIABILITY_OUT": str(figures_dir)}
+    junit = figures_dir / "junit.xml"
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            f"--junitxml={junit}", *TESTS], cwd=REPO, env=env)
+    soak_file = figures_dir / "soak.json"
+    soak = subprocess.run([sys.executable, "-m", "bench.soak", "--scale", args.scale, "--requests",
+                           str(args.soak_requests), "--out", str(soak_file)], cwd=REPO)
+    figures = {p.stem: json.loads(p.read_text()) for p in figures_dir.glob("*.json") if p.stem != "soak"}
+    soak_result = json.loads(soak_file.read_text()) if soak_file.exists() else {}
+    text = render(figures, soak_result, junit, tests.returncode, soak.returncode)
+    Path(args.out).write_text(text)
+    print(text)
+    return 0 if tests.returncode == 0 and soak.returncode == 0 else 1
+
+
+def _junit_counts(junit: Path) -> tuple[int, int, int]:
+    import xml.etree.ElementTree as ET
+
+    if not junit.exists():
+        return 0, 0, 0
+    root = ET.parse(junit).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    total = int(suite.get("tests", 0))
+    failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+    skipped = int(suite.get("skipped", 0))
+    return total, failed, skipped
+
+
+def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) -> str:
+    total, failed, skipped = _junit_counts(junit)
+    k9 = figures.get("kill9_events", {})
+    reload_ = figures.get("reload_under_load", {})
+    fuzz = figures.get("fuzz", {})
+    lines = [
+        "# Reliability",
+        "",
+        f"Produced by `python -m bench.reliability` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
+        f"({os.cpu_count()} CPUs). Rerun it to refresh every figure below.",
+        "",
+        "| what | figure |",
+        "|---|---|",
+        f"| reliability tests run | {total} ({failed} failed, {skipped} skipped) |",
+        f"| load held (soak) | {soak.get('requests', 'not run'):,} requests in {soak.get('seconds', '?')} s "
+        f"at {soak.get('rps', '?')} req/s, {soak.get('workers', '?')} workers, "
+        f"{soak.get('connections', '?')} connections |" if soak else "| load held (soak) | not run |",
+        f"| soak errors | {soak.get('non_2xx', '?')} non-2xx; socket errors: "
+        f"{soak.get('socket_errors') or 'none'} |" if soak else "| soak errors | not run |",
+        f"| soak latency | p50 {soak.get('p50_ms', '?')} ms, p99 {soak.get('p99_ms', '?')} ms |"
+        if soak else "| soak latency | not run |",
+        f"| memory over the soak | {soak.get('rss_mb_after_warmup', '?')} MB after warm-up -> "
+        f"{soak.get('rss_mb_end', '?')} MB at the end ({100 * soak.get('rss_growth', 0):+.2f}%) |"
+        if soak else "| memory | not run |",
+        f"| kill -9 during ingestion | {k9.get('acknowledged', '?')} events acknowledged, "
+        f"**{k9.get('lost', '?')} lost** ({k9.get('workers', '?')} workers) |",
+        f"| reload under load | {reload_.get('requests', '?')} requests during reloads, "
+        f"{reload_.get('failed', '?')} failed; corrupt/foreign bundle refused, old one kept serving |",
+        f"| bad input (schemathesis) | {fuzz.get('cases', '?')} generated requests over "
+        f"{fuzz.get('operations', '?')} operations, {fuzz.get('server_errors', '?')} 5xx |",
+        "",
+        "Also checked by the same tests (pass/fail above): a full disk on the event log answers 503",
+        "with Retry-After while ranking keeps serving; start-up without a bundle answers /readyz 503",
+        "with the reason; a corrupted, truncated or schema-mismatched bundle is refused with the",
+        "reason; oversized bodies get 413 before parsing; admin endpoints need the bearer token",
+        "(constant-time comparison, 401/403); bundle paths cannot escape the models directory;",
+        "nothing is unpickled from disk; CORS is closed unless `serving.cors_origins` is set.",
+        "",
+        f"Exit codes: tests {tests_rc}, soak {soak_rc}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

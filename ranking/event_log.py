@@ -1,0 +1,199 @@
+"""The durable event log: what the service acknowledges, training can read back.
+
+Layout: ``<events_dir>/<table>/<writer>.jsonl`` — one append-only file per table and
+writer process (so several service workers never interleave), one JSON object per line
+in the table's contract shape, timestamps as UTC epoch milliseconds. ``append`` writes a
+whole batch with one ``write`` on an ``O_APPEND`` descriptor and ``fsync``s it before
+returning: once it returns, the events survive ``kill -9`` and power loss of the
+process. A crash mid-write can only leave an unacknowledged partial last line, which
+:func:`read_event_log` skips (and counts).
+
+A full or read-only disk raises :class:`EventLogUnavailableError` (the service answers 503)
+and leaves the files as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from ranking.contracts.io import conform
+from ranking.contracts.tables import TABLES, TIMESTAMP, Column, TableContract
+
+LOGGED_TABLES = ("impressions", "clicks", "carts", "orders")
+EXPOSURES = TableContract(
+    "exposures",
+    "one card the service itself returned (logged after the response, once per request)",
+    (
+        Column("request_id", pa.int64(), "the ranking request"),
+        Column("timestamp", TIMESTAMP, "when the page was ranked"),
+        Column("user_id", pa.int64(), "who asked; null for an anonymous visitor", nullable=True),
+        Column("surface", pa.string(), "search, homepage or channel",
+               allowed=("search", "homepage", "channel")),
+        Column("query_id", pa.int64(), "ranking.text.query_id of the query; null off search",
+               nullable=True),
+        Column("product_id", pa.int64(), "the product on the card"),
+        Column("position", pa.int16(), "1-based slot", min=1),
+        Column("experiment", pa.string(), "experiment(s) the request was in, comma-joined; none"),
+        Column("variant", pa.string(), "variant(s) that served it, comma-joined"),
+        Column("team", pa.string(), "interleaving: the variant that contributed the card",
+               nullable=True),
+        Column("propensity", pa.float64(), "probability of this card at this position",
+               min=0.0, max=1.0),
+        Column("bundle_version", pa.string(), "bundle that scored the card"),
+    ),
+    group="service",
+)
+WRITABLE = {*LOGGED_TABLES, "exposures"}
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+
+
+class EventLogUnavailableError(RuntimeError):
+    """The log cannot take writes now (disk full, read-only, I/O error)."""
+
+
+class EventLog:
+    """Appends validated event batches durably (thread-safe, one instance per process)."""
+
+    def __init__(self, root: str | Path, writer: str | None = None) -> None:
+        self.root = Path(root)
+        self.writer = writer or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._fds: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _fd(self, table: str) -> int:
+        fd = self._fds.get(table)
+        if fd is None:
+            folder = self.root / table
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(folder / f"{self.writer}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fds[table] = fd
+        return fd
+
+    def append(self, batch: dict[str, list[dict]]) -> dict[str, int]:
+        """Durably append rows per table; return how many were written per table."""
+        payloads = {}
+        for table, rows in batch.items():
+            if table not in WRITABLE:
+                raise ValueError(f"table {table!r} is not logged; use one of {sorted(WRITABLE)}")
+            if rows:
+                payloads[table] = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
+                                          for r in rows).encode()
+        with self._lock:
+            try:
+                for table, data in payloads.items():
+                    fd = self._fd(table)
+                    view = memoryview(data)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+                    os.fsync(fd)
+            except OSError as exc:
+                if exc.errno in _DISK_ERRORS:
+                    raise EventLogUnavailableError(f"event log at {self.root} cannot be written: "
+                                              f"{os.strerror(exc.errno)}") from exc
+                raise
+        return {t: len(r) for t, r in batch.items()}
+
+    def close(self) -> None:
+        with self._lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+
+
+@dataclass
+class LogReadReport:
+    tables: dict[str, pa.Table]
+    partial_lines: int
+    files: int
+
+
+def read_event_log(root: str | Path) -> LogReadReport:
+    """Every logged table (and the exposures) as contract-conforming Arrow tables.
+
+    Torn last lines (a crash mid-write, never acknowledged) are skipped and counted.
+    """
+    root = Path(root)
+    out: dict[str, pa.Table] = {}
+    partial = files = 0
+    for table in (*LOGGED_TABLES, "exposures"):
+        contract = EXPOSURES if table == "exposures" else TABLES[table]
+        rows: list[dict] = []
+        for path in sorted((root / table).glob("*.jsonl")) if (root / table).is_dir() else []:
+            files += 1
+            data = path.read_bytes()
+            lines = data.split(b"\n")
+            if lines and lines[-1] != b"":
+                partial += 1  # torn write, never acknowledged
+            for line in lines[:-1]:
+                rows.append(json.loads(line))
+        columns = {}
+        for col in contract.columns:
+            values = [r.get(col.name) for r in rows]
+            if pa.types.is_timestamp(col.type):
+                columns[col.name] = pa.array(values, pa.int64()).cast(col.type)
+            else:
+                columns[col.name] = pa.array(values, col.type)
+        out[table] = conform(pa.table(columns), contract, f"{root / table}")
+    return LogReadReport(out, partial, files)
+
+
+class BufferedAppender:
+    """Collects rows of one table and appends them in batches (one write + fsync per batch).
+
+    For the exposure log, written on every ranking response: a per-request fsync would
+    cost milliseconds on the request path. Rows are flushed every ``every`` seconds by a
+    background thread, when ``max_rows`` accumulate, and on ``close``; a ``kill -9`` can
+    lose at most the last ``every`` seconds of exposures (events posted to ``/v1/events``
+    stay durable per request). A flush that fails keeps its rows for the next attempt.
+    """
+
+    def __init__(self, log: EventLog, table: str, every: float = 0.5, max_rows: int = 20_000) -> None:
+        self.log, self.table, self.every, self.max_rows = log, table, every, max_rows
+        self._rows: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"flush-{table}", daemon=True)
+        self._thread.start()
+
+    def add(self, rows: list[dict]) -> None:
+        with self._lock:
+            self._rows.extend(rows)
+            full = len(self._rows) >= self.max_rows
+        if full:
+            self.flush()
+
+    def flush(self) -> int:
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if not rows:
+            return 0
+        try:
+            self.log.append({self.table: rows})
+        except Exception:
+            with self._lock:
+                self._rows[:0] = rows[-self.max_rows:]
+            raise
+        return len(rows)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.flush()
+            except Exception:  # disk full: keep the rows, try again next tick
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        with contextlib.suppress(Exception):
+            self.flush()

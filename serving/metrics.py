@@ -1,0 +1,52 @@
+"""Prometheus metrics: request latency per endpoint, per pipeline stage, errors, bundle.
+
+With several workers, ``shelfrank serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh
+folder before the workers start, and ``/metrics`` aggregates every worker's samples
+(prometheus_client's multiprocess mode); with one worker the default registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25,
+           0.5, 1.0, 2.5)
+
+REQUEST_SECONDS = Histogram("shelfrank_request_seconds", "HTTP request latency by endpoint",
+                            ["endpoint", "method"], buckets=BUCKETS)
+STAGE_SECONDS = Histogram("shelfrank_stage_seconds", "pipeline stage latency",
+                          ["pipeline", "stage"], buckets=BUCKETS)
+RESPONSES = Counter("shelfrank_responses_total", "responses by endpoint and status",
+                    ["endpoint", "status"])
+ERRORS = Counter("shelfrank_errors_total", "server errors (5xx) by endpoint", ["endpoint"])
+EVENTS = Counter("shelfrank_events_total", "events durably logged, by table", ["table"])
+BUNDLE = Gauge("shelfrank_bundle_info", "the bundle this worker serves (value 1)", ["version"],
+               multiprocess_mode="liveall")
+RELOADS = Counter("shelfrank_reloads_total", "bundle reloads by outcome", ["outcome"])
+
+
+def set_bundle(version: str | None, previous: str | None) -> None:
+    if previous:
+        BUNDLE.labels(previous).set(0)
+    if version:
+        BUNDLE.labels(version).set(1)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text (all workers' when multiprocess mode is on)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,185 @@
+"""Request and response models of the HTTP API (pydantic; OpenAPI is generated from them).
+
+Event models are generated from the data contracts (``ranking.contracts.tables``), so
+``POST /v1/events`` accepts exactly the columns the training pipeline reads, with the
+same allowed values and bounds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ranking.contracts.tables import TABLES, Column
+from ranking.event_log import LOGGED_TABLES
+
+MAX_ID = 2**63 - 1
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Context(Strict):
+    """When the request happens (defaults to now); ``hour`` overrides the local hour."""
+
+    time: datetime | None = Field(None, description="request time (ISO 8601); default now")
+    hour: int | None = Field(None, ge=0, le=23, description="local hour of day, for themes")
+
+
+class Filters(Strict):
+    price_min: float | None = Field(None, ge=0)
+    price_max: float | None = Field(None, ge=0)
+    category_id: int | None = Field(None, ge=0, le=MAX_ID, description="leaf or top-level category")
+    store_id: int | None = Field(None, ge=0, le=MAX_ID)
+
+
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
+PageSize = Annotated[int, Field(ge=1, description="cards wanted (limit: serving.max_page_size)")]
+Slots = Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=20)]
+
+
+class SearchRequest(Strict):
+    query: str = Field(..., min_length=1, description="search text (Chinese or English)")
+    user_id: int | None = Field(None, ge=0, le=MAX_ID)
+    page_size: PageSize = 20
+    filters: Filters | None = None
+    context: Context | None = None
+    subsidy_slots: Slots = Field([], description="1-based positions for subsidy-channel products")
+
+
+class HomepageRequest(Strict):
+    user_id: int | None = Field(None, ge=0, le=MAX_ID, description="absent for an anonymous visitor")
+    page_size: PageSize = 20
+    context: Context | None = None
+    subsidy_slots: Slots = Field([], description="1-based positions for subsidy-channel products")
+
+
+class RerankRequest(Strict):
+    user_id: int | None = Field(None, ge=0, le=MAX_ID)
+    query: str | None = Field(None, min_length=1)
+    surface: Literal["search", "homepage", "channel"]
+    candidates: list[Id] = Field(..., min_length=1)
+    page_size: int | None = Field(None, ge=1, description="default: all candidates")
+    context: Context | None = None
+    subsidy_slots: Slots = []
+
+
+class Explanation(BaseModel):
+    model_score: float | None
+    bias: float
+    groups: dict[str, float]
+    top_features: list[dict[str, Any]]
+    product_dimensions: dict[str, float | None]
+    store_dimensions: dict[str, float | None]
+    rules: list[dict[str, Any]]
+
+
+class Card(BaseModel):
+    product_id: int
+    title: str
+    price: float | None
+    price_advantage: float | None
+    store_id: int
+    store_name: str
+    store_experience_score: float | None
+    product_score: float | None
+    subsidy: bool
+    score: float | None = Field(description="model score plus rule moves (the page order)")
+    model_score: float | None
+    position: int
+    propensity: float = Field(description="probability this card was placed here (exploration < 1)")
+    sources: list[str] = Field(description="recall sources that proposed it")
+    team: str | None = Field(None, description="interleaving: the variant that contributed it")
+    explanation: Explanation | None = None
+
+
+class Dropped(BaseModel):
+    product_id: int
+    reason: str
+    stage: str
+
+
+class RankingResponse(BaseModel):
+    request_id: int
+    query_id: int | None = Field(None, description="id of the normalised query (for impression events)")
+    bundle_version: str
+    experiment: str
+    variant: str
+    cards: list[Card]
+    dropped: list[Dropped]
+
+
+class DemoUsers(BaseModel):
+    users: list[int]
+    hours: dict[str, str]
+
+
+class SimilarResponse(BaseModel):
+    product_id: int
+    bundle_version: str
+    cards: list[Card]
+
+
+class EventsAccepted(BaseModel):
+    accepted: dict[str, int]
+
+
+class ReloadRequest(Strict):
+    bundle: str | None = Field(None, description="bundle folder inside the models directory; "
+                                                 "default: serving.bundle (models/latest)")
+
+
+class ReloadResponse(BaseModel):
+    bundle_version: str
+    previous_version: str | None
+    path: str
+
+
+# ---- event models from the contracts -----------------------------------------------------
+def _python_type(col: Column) -> Any:
+    t = col.type
+    if pa.types.is_timestamp(t):
+        base: Any = datetime | int
+    elif pa.types.is_integer(t):
+        base = int
+    elif pa.types.is_floating(t):
+        base = float
+    elif pa.types.is_boolean(t):
+        base = bool
+    else:
+        base = str
+    if col.allowed:
+        base = Literal[tuple(col.allowed)]
+    constraints = {}
+    if col.min is not None:
+        constraints["ge"] = col.min
+    if col.max is not None:
+        constraints["le"] = col.max
+    if pa.types.is_integer(t):
+        bits = t.bit_width
+        constraints.setdefault("ge", -(2 ** (bits - 1)))
+        constraints.setdefault("le", 2 ** (bits - 1) - 1)
+    annotated = Annotated[base, Field(description=col.meaning, **constraints)]
+    if col.nullable:
+        return (annotated | None, None)
+    return (annotated, ...)
+
+
+def _event_model(table: str) -> type[BaseModel]:
+    contract = TABLES[table]
+    fields = {c.name: _python_type(c) for c in contract.columns}
+    name = "".join(p.capitalize() for p in table.split("_")) + "Event"
+    return create_model(name, __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **fields)
+
+
+EVENT_MODELS = {t: _event_model(t) for t in LOGGED_TABLES}
+
+EventsBatch = create_model(
+    "EventsBatch",
+    __config__=ConfigDict(extra="forbid"),
+    **{t: (list[EVENT_MODELS[t]], Field([], description=TABLES[t].row)) for t in LOGGED_TABLES},
+)

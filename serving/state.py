@@ -1,0 +1,140 @@
+"""The service's state: the engine it serves, hot reload, and the event log.
+
+The current :class:`~ranking.engine.Engine` is one reference; a reload builds and fully
+verifies a new engine off the request path, then swaps the reference (atomic in Python),
+so a request sees either the old bundle or the new one, never a mix, and a bad bundle
+never replaces a good one. With several workers, the worker that took ``/admin/reload``
+records the new bundle in a control file (``<events_dir>/.serving.json``) and every
+other worker picks it up within ``serving.reload_poll_seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+from ranking.bundle import BundleError, resolve_bundle
+from ranking.engine import Engine
+from ranking.event_log import BufferedAppender, EventLog
+from ranking.settings import Settings
+from serving import metrics
+from serving.routing import Router
+
+log = logging.getLogger("shelfrank.serving")
+CONTROL_FILE = ".serving.json"
+
+
+class ServiceState:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.router: Router | None = None
+        self.load_error: str | None = None
+        self._reload_lock = threading.Lock()
+        self.events_dir = Path(settings.serving.events_dir)
+        self.event_log = EventLog(self.events_dir)
+        self.exposures = BufferedAppender(self.event_log, "exposures",
+                                          every=settings.serving.exposure_flush_seconds)
+        self.models_root = Path(settings.serving.bundle).parent
+        self.control_path = self.events_dir / CONTROL_FILE
+        self._control_seen: int | None = None
+
+    @property
+    def engine(self) -> Engine | None:
+        return self.router.default if self.router else None
+
+    def _build(self, wanted: str) -> Router:
+        """Engine for ``wanted`` plus the experiments' engines; BundleError with the reason."""
+        try:
+            engine = Engine.load(resolve_bundle(wanted, self.models_root), self.settings)
+            return Router.build(engine, self.settings, self.models_root, previous=self.router)
+        except (BundleError, OSError, ValueError) as exc:
+            raise BundleError(str(exc)) from exc
+
+    # ---- loading -------------------------------------------------------------------------
+    def _wanted_bundle(self) -> str:
+        if self.control_path.exists():
+            try:
+                return json.loads(self.control_path.read_text())["bundle"]
+            except (OSError, ValueError, KeyError):
+                log.warning("ignoring unreadable %s", self.control_path)
+        return self.settings.serving.bundle
+
+    def load_initial(self) -> None:
+        """Load the configured bundle; on failure keep serving nothing and say why."""
+        wanted = self._wanted_bundle()
+        try:
+            self._swap(self._build(wanted))
+            self.load_error = None
+        except BundleError as exc:
+            self.load_error = f"no bundle loaded from {wanted}: {exc}"
+            log.error(self.load_error)
+        self._remember_control()
+
+    def reload(self, bundle: str | None) -> tuple[Engine, str | None]:
+        """Load, verify and swap in a bundle (inside the models directory); raise BundleError."""
+        wanted = bundle or self.settings.serving.bundle
+        with self._reload_lock:
+            try:
+                router = self._build(wanted)
+            except BundleError:
+                metrics.RELOADS.labels("refused").inc()
+                raise
+            previous = self._swap(router)
+            self.load_error = None
+            self._write_control(str(router.default.bundle.path))
+            metrics.RELOADS.labels("ok").inc()
+            return router.default, previous
+
+    def _swap(self, router: Router) -> str | None:
+        old = self.router
+        self.router = router
+        previous = old.default.version if old else None
+        metrics.set_bundle(router.default.version, previous if previous != router.default.version else None)
+        if old is not None:
+            old.close_unused(router)
+            if old.default is not router.default and old.default not in router.engines.values():
+                old.default.close()
+        return previous
+
+    # ---- multi-worker propagation ------------------------------------------------------
+    def _write_control(self, path: str) -> None:
+        self.events_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.control_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"bundle": path}))
+        os.replace(tmp, self.control_path)
+        self._remember_control()
+
+    def _remember_control(self) -> None:
+        try:
+            self._control_seen = self.control_path.stat().st_mtime_ns
+        except OSError:
+            self._control_seen = None
+
+    def follow_control(self) -> bool:
+        """Reload if another worker moved the control file; True when this worker swapped."""
+        try:
+            mtime = self.control_path.stat().st_mtime_ns
+        except OSError:
+            return False
+        if mtime == self._control_seen:
+            return False
+        self._control_seen = mtime
+        wanted = self._wanted_bundle()
+        current = str(self.engine.bundle.path) if self.engine else None
+        if current and Path(wanted).resolve() == Path(current).resolve():
+            return False
+        with self._reload_lock:
+            try:
+                self._swap(self._build(wanted))
+                self.load_error = None
+                return True
+            except BundleError as exc:
+                log.error("control file asks for %s, refused: %s", wanted, exc)
+                return False
+
+    def write_initial_control(self) -> None:
+        """Called by ``shelfrank serve`` before workers start: they all serve this bundle."""
+        self._write_control(str(Path(self.settings.serving.bundle).resolve()))

@@ -1,0 +1,183 @@
+// Shelfrank demo mall: a homepage shelf and search results as product cards, with
+// "Why this card?" explanations. Impressions and clicks go to /v1/events like a real
+// frontend's would. No build step, no network beyond the service.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { page: null, surface: "homepage" };
+const GROUP_LABELS = { product: "product", store: "store", price: "price", relevance: "relevance",
+  personal: "personal", context: "context" };
+
+function toast(text) {
+  const t = $("toast");
+  t.textContent = text;
+  t.classList.add("show");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => t.classList.remove("show"), 1600);
+}
+
+async function call(method, path, body) {
+  const res = await fetch(path, {
+    method, headers: body ? { "Content-Type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail || data);
+    throw new Error(`${res.status}: ${detail}`);
+  }
+  return data;
+}
+
+function hue(text) {
+  let h = 0;
+  for (const ch of text) h = (h * 31 + ch.codePointAt(0)) % 360;
+  return h;
+}
+
+function fmt(x, digits = 1) { return x === null || x === undefined ? "–" : Number(x).toFixed(digits); }
+
+function cardElement(card) {
+  const el = document.createElement("article");
+  el.className = "card";
+  el.tabIndex = 0;
+  el.dataset.productId = card.product_id;
+  const initial = (card.title || "?").trim().charAt(0).toUpperCase();
+  const h = hue(card.title || String(card.product_id));
+  const adv = card.price_advantage;
+  let advBadge = "";
+  if (adv !== null && Math.abs(adv) >= 0.01) {
+    const pct = Math.round(Math.abs(adv) * 100);
+    advBadge = adv > 0 ? `<span class="badge adv">${pct}% below others</span>`
+                       : `<span class="badge dear">${pct}% above others</span>`;
+  }
+  el.innerHTML = `
+    <span class="slot">${card.position}</span>
+    <div class="img" style="background: linear-gradient(135deg, hsl(${h},55%,55%), hsl(${(h + 40) % 360},60%,42%))">${initial}</div>
+    <div class="body">
+      <div class="title"></div>
+      <div class="price">¥${fmt(card.price, 2)}</div>
+      <div class="badges">
+        ${advBadge}
+        ${card.subsidy ? '<span class="badge subsidy">subsidy</span>' : ""}
+        <span class="badge store" title="store experience score">store ${fmt(card.store_experience_score, 0)}</span>
+        ${card.propensity < 1 ? '<span class="badge explore">new store</span>' : ""}
+      </div>
+      <button class="why-btn" type="button">Why this card?</button>
+    </div>`;
+  el.querySelector(".title").textContent = card.title;
+  el.querySelector(".why-btn").addEventListener("click", (ev) => { ev.stopPropagation(); explain(card); });
+  el.addEventListener("click", () => clicked(card));
+  el.addEventListener("keydown", (ev) => { if (ev.key === "Enter") clicked(card); });
+  return el;
+}
+
+function render(page, title) {
+  state.page = page;
+  $("shelf-title").textContent = title;
+  $("meta").textContent = `${page.cards.length} cards · bundle ${page.bundle_version} · ` +
+    `experiment ${page.experiment} · variant ${page.variant}` +
+    (page.dropped.length ? ` · ${page.dropped.length} removed by rules` : "");
+  const shelf = $("shelf");
+  shelf.replaceChildren(...page.cards.map(cardElement));
+  sendImpressions(page);
+}
+
+function userId() { return Number($("user").value); }
+
+async function sendImpressions(page) {
+  const now = Date.now();
+  const impressions = page.cards.map((c) => ({
+    request_id: page.request_id, timestamp: now, user_id: userId(), surface: state.surface,
+    query_id: page.query_id, product_id: c.product_id, position: c.position,
+    variant: page.variant, propensity: c.propensity,
+  }));
+  try { await call("POST", "/v1/events", { impressions }); }
+  catch (err) { console.warn("impressions not logged", err); }
+}
+
+async function clicked(card) {
+  const page = state.page;
+  try {
+    await call("POST", "/v1/events", { clicks: [{ request_id: page.request_id, timestamp: Date.now(),
+      user_id: userId(), product_id: card.product_id, position: card.position }] });
+    toast(`click on #${card.position} logged`);
+    document.body.dataset.lastClick = String(card.product_id);
+  } catch (err) { toast(`click not logged: ${err.message}`); }
+}
+
+function explain(card) {
+  const e = card.explanation;
+  $("why-title").textContent = card.title;
+  const body = $("why-body");
+  if (!e) { body.textContent = "No explanation on this page."; $("why").showModal(); return; }
+  const groups = Object.entries(e.groups).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+  const maxAbs = Math.max(1e-9, ...groups.map(([, v]) => Math.abs(v)));
+  const bars = groups.map(([g, v]) => {
+    const w = (Math.abs(v) / maxAbs) * 50;
+    const left = v >= 0 ? 50 : 50 - w;
+    return `<span>${GROUP_LABELS[g] || g}</span>
+      <span class="bar-track"><span class="bar-fill ${v >= 0 ? "pos" : "neg"}" style="left:${left}%;width:${w}%"></span></span>
+      <span>${v >= 0 ? "+" : ""}${v.toFixed(3)}</span>`;
+  }).join("");
+  const dims = (obj) => Object.entries(obj).map(([k, v]) => `<span>${k.replaceAll("_", " ")}</span><span>${fmt(v)}</span>`).join("");
+  const rules = e.rules.length
+    ? e.rules.map((r) => `<li><b>${r.rule}</b>: ${r.why}${r.delta !== undefined ? ` (${r.delta >= 0 ? "+" : ""}${r.delta.toFixed(3)})` : ""}</li>`).join("")
+    : "<li>no rule moved this card</li>";
+  const top = e.top_features.map((f) => `<li>${f.feature} = ${fmt(f.value, 3)} → ${f.contribution >= 0 ? "+" : ""}${f.contribution.toFixed(3)}</li>`).join("");
+  body.innerHTML = `
+    <p>Model score ${fmt(e.model_score, 3)} (bias ${fmt(e.bias, 3)}); page score ${fmt(card.score, 3)}.</p>
+    <h4>Contribution by feature group</h4><div class="bars" id="why-bars">${bars}</div>
+    <h4>Product score dimensions</h4><div class="dims">${dims(e.product_dimensions)}</div>
+    <h4>Store experience dimensions</h4><div class="dims">${dims(e.store_dimensions)}</div>
+    <h4>Rules</h4><ul class="rules">${rules}</ul>
+    <h4>Largest single features</h4><ul class="rules">${top}</ul>`;
+  $("why").showModal();
+}
+
+function context() { return { hour: Number($("hour").value) }; }
+
+async function loadHomepage() {
+  state.surface = "homepage";
+  try {
+    const page = await call("POST", "/v1/homepage?explain=true",
+      { user_id: userId(), page_size: 20, context: context() });
+    render(page, `Homepage for user ${userId()} at ${$("hour").value}:00`);
+    $("status").textContent = "";
+  } catch (err) { $("status").textContent = `Homepage unavailable: ${err.message}`; }
+}
+
+async function search(query) {
+  state.surface = "search";
+  try {
+    const page = await call("POST", "/v1/search?explain=true",
+      { query, user_id: userId(), page_size: 20, context: context() });
+    render(page, `Search: “${query}”`);
+    $("status").textContent = page.cards.length ? "" : "No results.";
+  } catch (err) { $("status").textContent = `Search failed: ${err.message}`; }
+}
+
+async function start() {
+  const hour = $("hour");
+  for (let h = 0; h < 24; h++) hour.add(new Option(`${String(h).padStart(2, "0")}:00`, String(h)));
+  hour.value = String(new Date().getHours());
+  try {
+    const demo = await call("GET", "/v1/demo/users?n=24");
+    for (const u of demo.users) $("user").add(new Option(`#${u}`, String(u)));
+  } catch (err) {
+    $("status").textContent = `The service is not ready: ${err.message}`;
+    return;
+  }
+  $("user").addEventListener("change", loadHomepage);
+  hour.addEventListener("change", () => (state.surface === "search" && $("query").value
+    ? search($("query").value) : loadHomepage()));
+  $("search-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = $("query").value.trim();
+    if (q) search(q); else loadHomepage();
+  });
+  await loadHomepage();
+  document.body.dataset.ready = "1";
+}
+
+start();

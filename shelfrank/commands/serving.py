@@ -1,0 +1,50 @@
+"""``shelfrank serve``: the ranking service on uvicorn (one or more worker processes)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shelfrank.context import current_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    bundle: Annotated[Path | None, typer.Option(help="bundle folder (default serving.bundle)")] = None,
+    host: Annotated[str | None, typer.Option(help="interface (default serving.host, loopback)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default serving.port)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="worker processes (default serving.workers)")
+                       ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve search, homepage, rerank, similar, events, metrics and admin reload over HTTP."""
+    import uvicorn
+
+    from serving.main import SETTINGS_ENV
+
+    settings = current_settings()
+    s = settings.serving
+    if bundle is not None:
+        s.bundle = str(bundle)
+    s.host, s.port, s.workers = host or s.host, port or s.port, workers or s.workers
+    if not Path(s.bundle).exists():
+        typer.echo(f"warning: no bundle at {s.bundle}; the service starts with /readyz false "
+                   "(train one with `shelfrank train`, then POST /admin/reload)", err=True)
+    else:
+        from serving.state import ServiceState
+
+        ServiceState(settings).write_initial_control()
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    if s.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shelfrank-metrics-")
+    typer.echo(f"serving {s.bundle} on http://{s.host}:{s.port} with {s.workers} worker(s); "
+               f"API docs at http://{s.host}:{s.port}/docs")
+    uvicorn.run("serving.main:app_factory", factory=True, host=s.host, port=s.port,
+                workers=s.workers, log_level=log_level, access_log=False)

@@ -1,0 +1,223 @@
+"""The ranking service over a real small bundle: endpoints, explanations, rules, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from ranking.settings import load_settings
+from serving.app import create_app
+
+
+def _settings(models: Path, events: Path, **extra: str):
+    overrides = [f"serving.bundle={models / 'latest'}", f"serving.events_dir={events}",
+                 "serving.admin_token=s3cret", *[f"{k}={v}" for k, v in extra.items()]]
+    return load_settings(overrides)
+
+
+@pytest.fixture(scope="module")
+def client(small_models: Path, tmp_path_factory: pytest.TempPathFactory):
+    events = tmp_path_factory.mktemp("events")
+    with TestClient(create_app(_settings(small_models, events))) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def some_products(small_mall: Path) -> np.ndarray:
+    import pyarrow.parquet as pq
+
+    products = pq.read_table(small_mall / "products.parquet").to_pandas()
+    ok = products[(~products.banned) & (products.stock > 0)]
+    return ok.product_id.to_numpy()[:200]
+
+
+def test_ready_with_the_bundle_and_its_manifest(client):
+    ready = client.get("/readyz").json()
+    assert ready["ready"] is True
+    manifest = client.get("/v1/bundle").json()
+    assert manifest["version"] == ready["bundle_version"]
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_rerank_returns_cards_in_score_order_with_card_fields(client, some_products):
+    body = {"surface": "homepage", "user_id": 3, "candidates": some_products[:50].tolist(),
+            "page_size": 20}
+    r = client.post("/v1/rerank", json=body)
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert len(page["cards"]) == 20 and page["request_id"] > 0
+    card = page["cards"][0]
+    for key in ("product_id", "title", "price", "price_advantage", "store_id",
+                "store_experience_score", "subsidy", "score", "position"):
+        assert key in card
+    assert [c["position"] for c in page["cards"]] == list(range(1, 21))
+    assert {c["product_id"] for c in page["cards"]} <= set(body["candidates"])
+    assert all(c["sources"] == ["caller"] for c in page["cards"])
+
+
+def test_unknown_banned_and_out_of_stock_products_are_dropped_and_listed(client, small_mall,
+                                                                         some_products):
+    import pyarrow.parquet as pq
+
+    products = pq.read_table(small_mall / "products.parquet").to_pandas()
+    banned = products[products.banned].product_id.tolist()[:2]
+    body = {"surface": "search", "query": "油", "candidates": [*some_products[:5].tolist(),
+                                                                  *banned, 987654321]}
+    page = client.post("/v1/rerank", json=body).json()
+    reasons = {d["product_id"]: d["reason"] for d in page["dropped"]}
+    assert reasons[987654321] == "unknown_product"
+    for b in banned:
+        assert reasons[b] == "banned"
+    assert len(page["cards"]) + len(page["dropped"]) == len(body["candidates"])
+
+
+def test_explain_gives_group_contributions_that_sum_to_the_model_score(client, some_products):
+    body = {"surface": "homepage", "user_id": 5, "candidates": some_products[:30].tolist(),
+            "page_size": 10}
+    page = client.post("/v1/rerank?explain=true", json=body).json()
+    for card in page["cards"]:
+        e = card["explanation"]
+        assert set(e["groups"]) <= {"product", "store", "price", "relevance", "personal", "context"}
+        assert sum(e["groups"].values()) + e["bias"] == pytest.approx(card["model_score"], abs=1e-6)
+        assert "store_logistics" in e["store_dimensions"]
+        assert isinstance(e["rules"], list)
+
+
+def test_theme_boost_is_visible_in_explain_at_a_themed_hour(client, some_products):
+    body = {"surface": "homepage", "user_id": 5, "candidates": some_products[:200].tolist(),
+            "page_size": 40, "context": {"hour": 9}}
+    page = client.post("/v1/rerank?explain=true", json=body).json()
+    rules = [n["rule"] for c in page["cards"] for n in c["explanation"]["rules"]]
+    assert "theme_boost" in rules
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"surface": "homepage", "candidates": []}, "candidates"),
+    ({"surface": "homepage", "candidates": [1], "page_size": 10_000}, "page_size"),
+    ({"surface": "moon", "candidates": [1]}, "surface"),
+    ({"surface": "search", "candidates": [1]}, "query"),
+    ({"surface": "homepage", "candidates": ["x"]}, "candidates"),
+    ({"surface": "homepage", "candidates": [1], "user_id": -4}, "user_id"),
+    ({"surface": "homepage", "candidates": [1], "bogus": 1}, "bogus"),
+])
+def test_bad_rerank_input_is_a_422_naming_the_field(client, body, field):
+    r = client.post("/v1/rerank", json=body)
+    assert r.status_code == 422, r.text
+    assert field in json.dumps(r.json()["detail"])
+
+
+def test_malformed_json_and_nan_are_4xx(client):
+    r = client.post("/v1/rerank", content=b"{not json", headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500
+    r = client.post("/v1/search", content=b'{"query": "oil", "filters": {"price_min": NaN}}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422
+
+
+def test_oversized_body_is_refused_before_parsing(small_models, tmp_path):
+    app = create_app(_settings(small_models, tmp_path, **{"serving.max_body_bytes": "2048"}))
+    with TestClient(app) as c:
+        r = c.post("/v1/rerank", content=b"x" * 5000, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "limit" in r.json()["detail"]
+
+
+def test_events_are_durable_and_readable_by_training(client, tmp_path):
+    from ranking.event_log import read_event_log
+
+    state = client.app.state.shelfrank
+    batch = {
+        "impressions": [{"request_id": 1, "timestamp": "2026-09-01T10:00:00Z", "user_id": 2,
+                         "surface": "homepage", "query_id": None, "product_id": 3, "position": 1,
+                         "variant": "default", "propensity": 1.0}],
+        "clicks": [{"request_id": 1, "timestamp": 1788256800000, "user_id": 2, "product_id": 3,
+                    "position": 1}],
+    }
+    r = client.post("/v1/events", json=batch)
+    assert r.status_code == 200 and r.json()["accepted"] == {"impressions": 1, "clicks": 1,
+                                                             "carts": 0, "orders": 0}
+    logged = read_event_log(state.events_dir)
+    assert logged.tables["clicks"].num_rows >= 1 and logged.partial_lines == 0
+    bad = {"clicks": [{**batch["clicks"][0], "position": 0}]}
+    assert client.post("/v1/events", json=bad).status_code == 422
+    assert client.post("/v1/events", json={}).status_code == 422
+
+
+def test_admin_reload_needs_the_token_and_refuses_a_bad_bundle(client, small_models, tmp_path):
+    assert client.post("/admin/reload").status_code == 401
+    assert client.post("/admin/reload", headers={"Authorization": "Bearer nope"}).status_code == 403
+    auth = {"Authorization": "Bearer s3cret"}
+    before = client.get("/readyz").json()["bundle_version"]
+    r = client.post("/admin/reload", json={"bundle": "/etc"}, headers=auth)
+    assert r.status_code == 409 and "inside" in r.json()["detail"]
+    r = client.post("/admin/reload", json={}, headers=auth)
+    assert r.status_code == 200 and r.json()["bundle_version"] == before
+    assert client.get("/readyz").json()["bundle_version"] == before
+
+
+def test_without_a_bundle_the_service_says_so(tmp_path):
+    (tmp_path / "models").mkdir()
+    with TestClient(create_app(_settings(tmp_path / "models", tmp_path / "ev"))) as c:
+        r = c.get("/readyz")
+        assert r.status_code == 503 and "no bundle" in r.json()["reason"]
+        r = c.post("/v1/rerank", json={"surface": "homepage", "candidates": [1]})
+        assert r.status_code == 503
+
+
+def test_metrics_expose_latency_per_endpoint_and_stage(client, some_products):
+    client.post("/v1/rerank", json={"surface": "homepage", "candidates": some_products[:5].tolist()})
+    text = client.get("/metrics").text
+    assert 'shelfrank_request_seconds_bucket{endpoint="/v1/rerank"' in text
+    assert 'shelfrank_stage_seconds_bucket{le="0.0005",pipeline="rerank",stage="score"}' in text \
+        or 'pipeline="rerank",stage="score"' in text
+    assert "shelfrank_bundle_info" in text
+
+
+def test_compiled_trees_score_exactly_like_lightgbm(small_models):
+    from ranking.bundle import load_bundle
+
+    bundle = load_bundle(small_models / "latest")
+    assert bundle.model.scorer == "lleaves" and bundle.manifest["scorer"] == "lleaves"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, len(bundle.model.feature_names))).astype(np.float32) * 30
+    x[rng.random(x.shape) < 0.1] = np.nan  # missing values route the same way
+    np.testing.assert_allclose(bundle.model.score(x), bundle.model.score_with_lightgbm(x),
+                               rtol=0, atol=1e-9)
+
+
+def test_logged_events_merge_into_a_dataset_the_next_training_reads(client, small_mall, tmp_path):
+    from ranking.contracts import read_table, validate_dataset
+    from training.event_import import merge_events
+
+    click = {"request_id": 77, "timestamp": "2026-09-02T10:00:00Z", "user_id": 2, "product_id": 5,
+             "position": 2}
+    assert client.post("/v1/events", json={"clicks": [click]}).status_code == 200
+    events = client.app.state.shelfrank.events_dir
+    before = read_table(small_mall, "clicks").num_rows
+    summary = merge_events(small_mall, events, tmp_path / "merged")
+    assert summary.appended["clicks"] >= 1
+    assert read_table(tmp_path / "merged", "clicks").num_rows == before + summary.appended["clicks"]
+    assert validate_dataset(tmp_path / "merged") == []
+    again = merge_events(tmp_path / "merged", events, tmp_path / "merged2")
+    assert again.appended["clicks"] == 0 and again.duplicates["clicks"] >= 1
+
+
+def test_a_full_disk_gives_503_on_events_while_ranking_keeps_serving(client, some_products,
+                                                                     monkeypatch):
+    import errno
+
+    import ranking.event_log as event_log
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(event_log.os, "write", full)
+    click = {"request_id": 1, "timestamp": 1788256800000, "user_id": 2, "product_id": 3, "position": 1}
+    r = client.post("/v1/events", json={"clicks": [click]})
+    assert r.status_code == 503 and "No space left" in r.json()["detail"]
+    assert r.headers["retry-after"] == "30"
+    r = client.post("/v1/rerank", json={"surface": "homepage", "candidates": some_products[:10].tolist()})
+    assert r.status_code == 200

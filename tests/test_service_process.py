@@ -1,0 +1,107 @@
+"""The service as a real process: several workers, kill -9 during ingestion, reload under load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+from conftest import record_reliability
+from service_process import start_service, stop_service
+
+pytestmark = pytest.mark.slow
+
+
+def _click(i: int) -> dict:
+    return {"clicks": [{"request_id": i, "timestamp": 1788256800000 + i, "user_id": 1,
+                        "product_id": i % 50, "position": 1}]}
+
+
+def test_acknowledged_events_survive_kill_9_with_two_workers(small_models, tmp_path):
+    from ranking.event_log import read_event_log
+
+    proc, url = start_service(small_models, tmp_path / "events", workers=2)
+    acknowledged: set[int] = set()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def sender(offset: int) -> None:
+        with httpx.Client(base_url=url, timeout=5) as client:
+            i = offset
+            while not stop.is_set():
+                try:
+                    r = client.post("/v1/events", json=_click(i))
+                except httpx.HTTPError:
+                    return
+                if r.status_code == 200:
+                    with lock:
+                        acknowledged.add(i)
+                i += 4
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 30
+    while len(acknowledged) < 300 and time.time() < deadline:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole server: master and both workers
+    stop.set()
+    for t in threads:
+        t.join()
+    proc.wait()
+    logged = read_event_log(tmp_path / "events").tables["clicks"]
+    ids = set(logged.column("request_id").to_pylist())
+    assert len(acknowledged) >= 300, "the load ran"
+    record_reliability("kill9_events", acknowledged=len(acknowledged), logged=len(ids),
+                       lost=len(acknowledged - ids), workers=2)
+    assert acknowledged <= ids, f"lost {len(acknowledged - ids)} acknowledged events"
+    files = list((tmp_path / "events" / "clicks").glob("*.jsonl"))
+    assert 1 <= len(files) <= 2, "each worker appends to its own file"
+
+
+def test_reload_under_load_fails_no_request_and_reaches_every_worker(small_models, tmp_path):
+    import shutil
+
+    proc, url = start_service(small_models, tmp_path / "events", workers=2)
+    try:
+        second = small_models / "copy-of-latest"
+        if not second.exists():
+            shutil.copytree((small_models / "latest").resolve(), second)
+        failures, done, served = [], threading.Event(), [0]
+        body = {"surface": "homepage", "candidates": list(range(1, 120))}
+
+        def load() -> None:
+            with httpx.Client(base_url=url, timeout=10) as client:
+                while not done.is_set():
+                    r = client.post("/v1/rerank", json=body)
+                    served[0] += 1
+                    if r.status_code != 200:
+                        failures.append(r.status_code)
+
+        threads = [threading.Thread(target=load) for _ in range(3)]
+        for t in threads:
+            t.start()
+        auth = {"Authorization": "Bearer s3cret"}
+        r = httpx.post(f"{url}/admin/reload", json={"bundle": str(second)}, headers=auth, timeout=60)
+        assert r.status_code == 200, r.text
+        bad = small_models / "broken"
+        bad.mkdir(exist_ok=True)
+        r = httpx.post(f"{url}/admin/reload", json={"bundle": str(bad)}, headers=auth, timeout=60)
+        assert r.status_code == 409
+        time.sleep(1.5)
+        done.set()
+        for t in threads:
+            t.join()
+        record_reliability("reload_under_load", requests=served[0], failed=len(failures),
+                           bad_bundle_refused=True)
+        assert failures == []
+        paths = set()
+        for _ in range(30):  # both workers answer; each must serve the copy now
+            with httpx.Client(base_url=url, timeout=5) as fresh:  # new connection: any worker
+                paths.add(fresh.get("/readyz").json()["bundle_path"])
+        assert paths == {str(second.resolve())}
+    finally:
+        stop_service(proc, signal.SIGKILL)
