@@ -91,17 +91,24 @@ def test_reload_under_load_fails_no_request_and_reaches_every_worker(small_model
         bad.mkdir(exist_ok=True)
         r = httpx.post(f"{url}/admin/reload", json={"bundle": str(bad)}, headers=auth, timeout=60)
         assert r.status_code == 409
-        time.sleep(1.5)
+        # the other worker follows the control file (poll 0.2 s, then a full load and verify):
+        # keep the load on until every worker serves the copy, at most 60 s on a busy machine
+        deadline = time.time() + 60
+        paths: set[str] = set()
+        while time.time() < deadline:
+            paths = set()
+            for _ in range(20):  # new connections land on either worker
+                with httpx.Client(base_url=url, timeout=5) as fresh:
+                    paths.add(fresh.get("/readyz").json()["bundle_path"])
+            if paths == {str(second.resolve())}:
+                break
+            time.sleep(0.5)
         done.set()
         for t in threads:
             t.join()
         record_reliability("reload_under_load", requests=served[0], failed=len(failures),
                            bad_bundle_refused=True)
         assert failures == []
-        paths = set()
-        for _ in range(30):  # both workers answer; each must serve the copy now
-            with httpx.Client(base_url=url, timeout=5) as fresh:  # new connection: any worker
-                paths.add(fresh.get("/readyz").json()["bundle_path"])
         assert paths == {str(second.resolve())}
     finally:
         stop_service(proc, signal.SIGKILL)

@@ -7,8 +7,9 @@ the product's leaf category:
   impressions and CVR = orders / clicks, recency weighted and shrunk toward the leaf's
   rate, sales velocity = log(1 + weighted units per window day);
 * **quality** = mean(pct(rating), pct(-quality-return rate)) with rating the weighted mean
-  stars shrunk toward the leaf's mean (``k`` pseudo-reviews) and quality-return rate =
-  quality / not-as-described returns per order, shrunk;
+  stars and quality-return rate = quality / not-as-described returns per order, each shrunk
+  toward a nested prior: leaf -> brand in the leaf -> comparable group
+  (:func:`ranking.scores.shrinkage.nested_prior`; ``k/4`` pseudo-reviews, ``k`` orders);
 * **service** = its store's service dimension (after-sale record), as a percentile of
   the leaf's products;
 * **brand** = pct(tier strength + log(1 + the brand's weighted orders in the leaf)) with
@@ -24,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ranking.scores.shrinkage import category_prior, percentile_within, shrunk_rate
+from ranking.scores.shrinkage import category_prior, nested_prior, percentile_within, shrunk_rate
 
 PRODUCT_DIMENSIONS = ("information", "popularity", "quality", "service", "brand", "price")
 TIER_STRENGTH = {"big_brand": 2.0, "native_fast_growing": 1.0, "white_label": 0.0}
@@ -43,11 +44,13 @@ def product_signals(products: pd.DataFrame, agg: pd.DataFrame, leaf: np.ndarray,
     out["ctr"] = shrunk_rate(clicks, imps, category_prior(clicks, imps, leaf, strength=k), k)
     out["cvr"] = shrunk_rate(orders, clicks, category_prior(orders, clicks, leaf, strength=k), k)
     out["sales_velocity"] = np.log1p(agg.units_w.to_numpy() / window_days)
+    # quality pools along leaf -> brand in leaf -> comparable group (the same item elsewhere)
+    brand_leaf = products.brand_id.to_numpy(np.int64) * 1_000_003 + leaf
+    levels = [leaf, brand_leaf, products.comparable_group_id.to_numpy(np.int64)]
     rsum, rn = agg.rating_sum_w.to_numpy(), agg.reviews_w.to_numpy()
-    leaf_mean = category_prior(rsum, rn, leaf, strength=k / 4)
-    out["rating"] = shrunk_rate(rsum, rn, leaf_mean, k / 4)
+    out["rating"] = shrunk_rate(rsum, rn, nested_prior(rsum, rn, levels, k / 4), k / 4)
     q = agg.quality_returns_w.to_numpy()
-    out["quality_return_rate"] = shrunk_rate(q, orders, category_prior(q, orders, leaf, strength=k), k)
+    out["quality_return_rate"] = shrunk_rate(q, orders, nested_prior(q, orders, levels, k), k)
     title_len = products.title.str.len().to_numpy(np.float64)
     out["information_raw"] = (0.2 * np.minimum(title_len / 30, 1)
                               + 0.4 * np.minimum(products.image_count.to_numpy() / 8, 1)

@@ -59,3 +59,24 @@ def percentile_within(values: np.ndarray, category: np.ndarray, higher_is_better
     rank = frame.groupby("c").v.rank(method="average").to_numpy()
     size = frame.groupby("c").v.transform("size").to_numpy()
     return 100.0 * (rank - 0.5) / size
+
+
+def nested_prior(successes: np.ndarray, trials: np.ndarray, levels: list[np.ndarray],
+                 strength: float) -> np.ndarray:
+    """A prior shrunk down a hierarchy of groupings, coarsest first.
+
+    Starting from the mall rate, each level's pooled rate is shrunk toward the level above:
+    ``p_level = (S_level + k * p_above) / (N_level + k)``. For product quality the levels
+    are leaf category -> brand in the leaf -> comparable group (the same item sold by
+    several stores), so a product with two reviews borrows from the other stores' listings
+    of the same item before it borrows from its category.
+    """
+    s = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    total = float(n.sum())
+    prior = np.full(len(s), float(s.sum()) / total if total > 0 else 0.0)
+    for key in levels:
+        s_l = pd.Series(s).groupby(key).transform("sum").to_numpy()
+        n_l = pd.Series(n).groupby(key).transform("sum").to_numpy()
+        prior = (s_l + strength * prior) / (n_l + strength)
+    return prior
