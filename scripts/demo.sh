@@ -26,16 +26,20 @@ else
   missing+=("scores (issue 3)")
 fi
 if has train; then
-  echo "== train: LambdaRank bundle into models/"
-  $SR train --data "$DATA" --out models
+  if [ -f models/latest/manifest.json ] && [ models/latest/manifest.json -nt "$DATA/impressions.parquet" ]; then
+    echo "== train: models/latest is newer than the mall (delete models/ to retrain)"
+  else
+    echo "== train + index: LambdaRank bundle with search and homepage recall into models/"
+    $SR train --data "$DATA" --out models
+  fi
 else
   missing+=("train + evaluate (issue 4)")
 fi
 if has serve; then
-  echo "== serve: http://127.0.0.1:8000 (Ctrl-C to stop)"
+  echo "== serve: open http://127.0.0.1:8000 for the demo mall, /docs for the API (Ctrl-C to stop)"
   exec $SR serve --bundle models/latest --host 127.0.0.1 --port 8000
 else
-  missing+=("index + serve with the demo page (issues 5, 6, 8)")
+  missing+=("serve with the demo page")
 fi
 echo
 echo "make demo ran every stage that exists today. Not built yet: ${missing[*]}."
