@@ -49,6 +49,8 @@ EXPOSURES = TableContract(
         Column("propensity", pa.float64(), "probability of this card at this position",
                min=0.0, max=1.0),
         Column("bundle_version", pa.string(), "bundle that scored the card"),
+        Column("latency_ms", pa.float32(), "server time to rank the page (latency guardrail)",
+               nullable=True),
     ),
     group="service",
 )

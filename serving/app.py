@@ -131,6 +131,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
 
     def respond(eng: Engine, pipeline: str, request: RankRequest, variant_header: str | None,
                 background: BackgroundTasks) -> dict:
+        started = time.perf_counter()
         router = state.router
         unit = str(request.user_id) if request.user_id is not None else f"request:{request.seed}"
         try:
@@ -157,7 +158,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             "dropped": dropped,
         }
         if limits.log_exposures and cards:
-            background.add_task(_log_exposures, state, request, response)
+            background.add_task(_log_exposures, state, request, response,
+                                (time.perf_counter() - started) * 1000.0)
         # the response model documents the shape; orjson writes it (skipping a second
         # validation pass over cards the engine built) — about 1 ms saved per page
         return Response(content=orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY),
@@ -365,7 +367,7 @@ def _interleave(plan, pipeline: str, request: RankRequest):
     return cards, dropped, version, timings
 
 
-def _log_exposures(state: ServiceState, request: RankRequest, response: dict) -> None:
+def _log_exposures(state: ServiceState, request: RankRequest, response: dict, latency_ms: float) -> None:
     """After the response: one exposure row per served card, batched to disk (never fails it)."""
     qid = query_id(request.query) if request.query else None
     rows = [{
@@ -373,7 +375,7 @@ def _log_exposures(state: ServiceState, request: RankRequest, response: dict) ->
         "surface": request.surface, "query_id": qid, "product_id": c["product_id"],
         "position": c["position"], "experiment": response["experiment"],
         "variant": response["variant"], "team": c.get("team"), "propensity": c["propensity"],
-        "bundle_version": response["bundle_version"],
+        "bundle_version": response["bundle_version"], "latency_ms": round(latency_ms, 3),
     } for c in response["cards"]]
     state.exposures.add(rows)
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from shelfrank.commands import data, real_data, scores, serving, training
+from shelfrank.commands import data, experiments, real_data, scores, serving, training
 from shelfrank.context import current_settings, set_overrides
 
 app = typer.Typer(
@@ -52,6 +52,7 @@ data.register(app)
 scores.register(app)
 training.register(app)
 real_data.register(app)
+experiments.register(app)
 serving.register(app)
 if __name__ == "__main__":
     app()

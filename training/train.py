@@ -12,6 +12,7 @@ position-aware LambdaRank learns a per-position bias beside the ranking (``Datas
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,12 +156,19 @@ def train_model(frame: RankingFrame, split: DaySplit, settings: Settings,
 
 
 def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Settings,
-                 progress: bool = True) -> tuple[Path, dict]:
-    """Build features, train, and write a bundle with the serving snapshot; return its path."""
+                 progress: bool = True, relabel: Callable[[RankingFrame], np.ndarray] | None = None,
+                 kind: str = "lambdarank") -> tuple[Path, dict]:
+    """Build features, train, and write a bundle with the serving snapshot; return its path.
+
+    ``relabel`` replaces the logged grades (e.g. to imitate the logging policy's order,
+    :mod:`training.logging_policy`); ``kind`` names what the bundle is in its manifest.
+    """
     started = time.perf_counter()
     mall = load_mall(data_dir)
     search = build_search_recall(mall, settings)
     frame = build_ranking_frame(mall, settings, progress=progress, search=search)
+    if relabel is not None:
+        frame.grade = np.asarray(relabel(frame), dtype=frame.grade.dtype)
     n_days = int(frame.day.max()) + 1
     split = split_days(n_days, settings)
     featurised = time.perf_counter()
@@ -170,7 +178,7 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
     snapshot = build_snapshot(mall, end_ms, settings)
     homepage = build_homepage_recall(mall, snapshot, end_ms, settings)
     manifest = {
-        "kind": "lambdarank",
+        "kind": kind,
         "data": _data_summary(mall, frame, split, train, valid),
         "training": {
             "params": lightgbm_params(settings),
@@ -215,7 +223,8 @@ def build_homepage_recall(mall: MallTables, snapshot, as_of_ms: int, settings: S
     r = settings.recall
     return HomepageRecall.fit(mall.tables, as_of_ms, snapshot, r.homepage_quotas,
                               consumable_leaves=leaves[leaves >= 0], dim=r.item_embedding_dim,
-                              recent_items=r.recent_items, seed=settings.training.seed)
+                              recent_items=r.recent_items, seed=settings.training.seed,
+                              source_weights=r.homepage_source_weights)
 
 
 def _end_of_logs_ms(mall: MallTables, settings: Settings) -> int:

@@ -71,6 +71,7 @@ def _load(folder: Path, bundle, settings) -> RecallPieces:
     if home_dir.is_dir():
         homepage = HomepageRecall.load(home_dir)
         homepage.quotas.update(settings.recall.homepage_quotas)
+        homepage.source_weights.update(settings.recall.homepage_source_weights)
         pieces.homepage_sources = [HomepageSource(s, homepage) for s in SOURCES]
         pieces.similar = homepage.similar
     return pieces

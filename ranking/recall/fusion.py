@@ -9,13 +9,22 @@ from __future__ import annotations
 import numpy as np
 
 
-def reciprocal_rank_fusion(lists: list[np.ndarray], k: int = 60, limit: int | None = None
-                           ) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, fused scores) best first, from ranked id lists (best first)."""
+def reciprocal_rank_fusion(lists: list[np.ndarray], k: int = 60, limit: int | None = None,
+                           weights: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, fused scores) best first, from ranked id lists (best first).
+
+    ``weights`` (one per list, default 1) scale each source's contributions: weighted RRF,
+    for a source known to be weaker on its own (``sum_s w_s / (k + rank_s(d))``).
+    """
+    if weights is None:
+        weights = [1.0] * len(lists)
+    if len(weights) != len(lists):
+        raise ValueError(f"{len(weights)} weights for {len(lists)} lists")
     ids = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists]) if lists else np.zeros(0, np.int64)
     if len(ids) == 0:
         return ids, np.zeros(0)
-    contrib = np.concatenate([1.0 / (k + np.arange(1, len(x) + 1)) for x in lists])
+    contrib = np.concatenate([w / (k + np.arange(1, len(x) + 1))
+                              for x, w in zip(lists, weights, strict=True)])
     uniq, inverse = np.unique(ids, return_inverse=True)
     fused = np.bincount(inverse, weights=contrib)
     order = np.lexsort((uniq, -fused))

@@ -50,10 +50,18 @@ class SearchRecall:
     @classmethod
     def build(cls, products: pd.DataFrame, brands: pd.DataFrame, categories: pd.DataFrame,
               dim: int = 64, exact_max: int = 100_000, seed: int = 7) -> SearchRecall:
-        started = time.perf_counter()
         products = products.sort_values("product_id")
-        texts = product_texts(products, brands, categories)
-        ids = products.product_id.to_numpy(np.int64)
+        return cls.from_texts(product_texts(products, brands, categories),
+                              products.product_id.to_numpy(np.int64), dim=dim, exact_max=exact_max, seed=seed)
+
+    @classmethod
+    def from_texts(cls, texts: list[str], ids: np.ndarray, dim: int = 64, exact_max: int = 100_000,
+                   seed: int = 7) -> SearchRecall:
+        """Index ``texts`` (one per product id, ids ascending): any catalog, not only the mall's."""
+        started = time.perf_counter()
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) > 1 and not (np.diff(ids) > 0).all():
+            raise ValueError("product ids must be unique and ascending")
         bm25 = BM25Index.build(texts, ids)
         encoder, vectors = TextEncoder.fit(texts, dim=dim, seed=seed)
         index = VectorIndex.build(vectors, ids, exact_max=exact_max)
@@ -74,6 +82,11 @@ class SearchRecall:
         scores, ids = self.index.search(self.encoder.encode([query]), k)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
+
+    def dense_batch(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of shape (queries, k) for many queries at once; id -1 pads."""
+        scores, ids = self.index.search(self.encoder.encode(queries), k)
+        return ids, scores
 
     def hybrid(self, query: str, k: int, rrf_k: int = 60) -> tuple[np.ndarray, np.ndarray]:
         lex, _ = self.lexical(query, k)

@@ -1,9 +1,149 @@
-"""``shelfrank eval``: recall and ranking on real public datasets (being built, issue 5)."""
+"""``shelfrank eval``: search recall, reranking and homepage recall on real public datasets.
+
+``eval split-home-depot`` / ``eval split-taobao`` make a development split of the shared
+files (by query; by last day); ``eval home-depot`` and ``eval taobao`` print a table and
+write the metrics as JSON (shapes in docs/real_data.md).
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from shelfrank.context import current_settings
+
+eval_app = typer.Typer(help="Evaluate recall and ranking on real public datasets.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Nothing registered until the evaluation commands exist."""
+    app.add_typer(eval_app, name="eval")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _table(rows: dict[str, dict[str, float]], title: str) -> None:
+    methods = list(next(iter(rows.values())))
+    typer.echo(f"\n{title}")
+    typer.echo(f"{'metric':<12}" + "".join(f"{m:>14}" for m in methods))
+    for metric, values in rows.items():
+        cells = "".join(
+            f"{values[m]:>14.4f}" if not math.isnan(values[m]) else f"{'n/a':>14}" for m in methods
+        )
+        typer.echo(f"{metric:<12}{cells}")
+
+
+def _write(out: Path | None, result: dict) -> None:
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+        typer.echo(f"\nwrote {out}")
+
+
+@eval_app.command("split-home-depot")
+def split_home_depot(
+    source: Annotated[Path, typer.Argument(help="search_relevance_dev.csv.gz")],
+    out: Annotated[Path, typer.Option("--out", help="folder for train.csv.gz and test.csv.gz")],
+    test_fraction: Annotated[float | None, typer.Option(help="share of queries held out")] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Split Home Depot pairs by query (a query's pairs stay together)."""
+    from training.real_data.home_depot import read_pairs, split_by_query
+
+    rd = current_settings().real_data
+    try:
+        pairs = read_pairs(source)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    fraction = rd.test_fraction if test_fraction is None else test_fraction
+    if not 0 < fraction < 1:
+        _fail("--test-fraction must be between 0 and 1")
+    train, test = split_by_query(pairs, fraction, rd.seed if seed is None else seed)
+    out.mkdir(parents=True, exist_ok=True)
+    train.to_csv(out / "train.csv.gz", index=False)
+    test.to_csv(out / "test.csv.gz", index=False)
+    typer.echo(
+        f"train: {train.search_term.nunique()} queries, {len(train)} pairs; "
+        f"test: {test.search_term.nunique()} queries, {len(test)} pairs -> {out}"
+    )
+
+
+@eval_app.command("split-taobao")
+def split_taobao(
+    source: Annotated[Path, typer.Argument(help="UserBehavior csv(.gz), no header")],
+    out: Annotated[Path, typer.Option("--out", help="folder for train.csv.gz and test.csv.gz")],
+) -> None:
+    """Hold out the last local day (Asia/Shanghai) as the test file."""
+    from training.real_data.taobao import read_events, split_by_last_day
+
+    try:
+        events = read_events(source)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    train, test = split_by_last_day(events)
+    out.mkdir(parents=True, exist_ok=True)
+    train.to_csv(out / "train.csv.gz", index=False, header=False)
+    test.to_csv(out / "test.csv.gz", index=False, header=False)
+    typer.echo(f"train: {len(train)} events; test (last day): {len(test)} events -> {out}")
+
+
+@eval_app.command("home-depot")
+def home_depot(
+    train: Annotated[Path, typer.Option("--train", help="judged pairs the reranker learns from")],
+    test: Annotated[Path, typer.Option("--test", help="judged pairs of the held-out queries")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the metrics here")] = None,
+    progress: Annotated[bool, typer.Option(help="progress bars")] = True,
+) -> None:
+    """Recall@10/100 (lexical, dense, hybrid) and NDCG@10 (random, lexical, LambdaRank)."""
+    from training.real_data.home_depot import evaluate_home_depot, read_pairs
+
+    try:
+        train_pairs, test_pairs = read_pairs(train), read_pairs(test)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    if train_pairs.search_term.nunique() < 10:
+        _fail(f"{train}: {train_pairs.search_term.nunique()} queries; the reranker needs at least 10")
+    result = evaluate_home_depot(train_pairs, test_pairs, current_settings().real_data, progress=progress)
+    typer.echo(
+        f"{result['queries']} test queries with a relevant product, {result['products_indexed']} "
+        f"products indexed ({result['index']['index']} FAISS index, {result['index']['dense_dim']}-d dense)"
+    )
+    _table({"recall@10": result["recall@10"], "recall@100": result["recall@100"]}, "recall")
+    _table(
+        {"ndcg@10": result["ndcg@10"]}, f"reranking the judged products ({result['ndcg_queries']} queries)"
+    )
+    _write(json_out, result)
+
+
+@eval_app.command("taobao")
+def taobao(
+    train: Annotated[Path, typer.Option("--train", help="events the recall and ranker fit on")],
+    test: Annotated[Path, typer.Option("--test", help="the next day's events")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the metrics here")] = None,
+) -> None:
+    """Recall@20/50 and NDCG@20 of next-day interactions (all items; items new to the user)."""
+    from training.real_data.taobao import evaluate_taobao, read_events
+
+    try:
+        train_events, test_events = read_events(train), read_events(test)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    if train_events.timestamp.max() > test_events.timestamp.min():
+        _fail("the test events must come after every train event (split by time)")
+    try:
+        result = evaluate_taobao(train_events, test_events, current_settings())
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"{result['users']} users in both files")
+    for part in ("all", "new"):
+        _table(
+            {m: result[part][m] for m in ("recall@20", "recall@50", "ndcg@20")},
+            f"{part} items ({result[part]['users']} users)",
+        )
+    _write(json_out, result)

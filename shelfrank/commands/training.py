@@ -59,6 +59,10 @@ def evaluate(
         bool, typer.Option(help="also train with and without position debiasing and compare them "
                                 "against the oracle (two extra training runs)")
     ] = False,
+    counterfactual: Annotated[
+        bool, typer.Option(help="also estimate the bundle's clicks, orders and GMV per request from the "
+                                "logging policy's randomised pages (IPS and SNIPS)")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """NDCG@5/10/20, MRR, MAP per surface for the model, the baselines and the oracle."""
@@ -78,6 +82,22 @@ def evaluate(
         public["debias_study"] = _debias_study(bundle, data, settings, result, progress)
         typer.echo("\nposition debiasing (oracle NDCG@10 on the test days): "
                    + json.dumps({k: round(v, 4) for k, v in public["debias_study"].items()}))
+    if counterfactual:
+        from training.counterfactual import counterfactual_estimates
+        from training.mall_data import load_mall
+
+        orders = load_mall(data)["orders"]
+        try:
+            public["counterfactual"] = {
+                name: counterfactual_estimates(result["_frame"], result["_scores"]["model"], orders, surface)
+                for name, surface in (("all", None), ("homepage", 1))}
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo("\ncounterfactual (per request, randomised top slots of the logged pages):")
+        for reward, r in public["counterfactual"]["all"]["rewards"].items():
+            typer.echo(f"  {reward:<7} logging policy {r['logging_policy']:.4f}  IPS {r['ips']:.4f}  "
+                       f"SNIPS {r['snips']:.4f}  estimated lift {r['estimated_lift']:+.1%}")
     report_dir = report or Path("reports") / result["bundle"]
     path = write_evaluation_report(report_dir, result, bundle, data,
                                    extra_metrics={"debias_study": public["debias_study"]}

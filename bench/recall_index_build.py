@@ -1,0 +1,75 @@
+"""One measured run: build search recall (BM25 + LSA + FAISS) over a simulated catalog.
+
+``python -m bench.recall_index_build --scale large --out FILE.json`` builds the catalog's
+titles with the simulator's world generator, indexes them with ``SearchRecall.from_texts``
+(the code ``shelfrank train`` runs), and measures single-query dense search with one
+thread: p50/p99 of encode + FAISS search, and recall@100 against exact search. Run as its
+own process by ``bench/bench_recall.py`` so its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from datetime import date
+
+import faiss
+import numpy as np
+
+from ranking.recall.search import SearchRecall
+from ranking.settings import SCALES, load_settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", default="large")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    settings = load_settings()
+    from training.simulator.world import build_world
+
+    started = time.perf_counter()
+    world = build_world(SCALES[args.scale], 7, date(2026, 1, 1), 0.05, 8 * 3_600_000)
+    titles = list(world.product_title)
+    catalog_seconds = time.perf_counter() - started
+    ids = np.arange(len(titles), dtype=np.int64)
+    del world
+    faiss.omp_set_num_threads(2)
+    t0 = time.perf_counter()
+    recall = SearchRecall.from_texts(
+        titles, ids, dim=settings.recall.dense_dim, exact_max=settings.recall.exact_index_max_products
+    )
+    build_seconds = time.perf_counter() - t0
+    faiss.omp_set_num_threads(1)
+    rng = np.random.default_rng(7)
+    queries = []
+    for i in rng.choice(len(titles), 1000, replace=False):
+        words = titles[i].split()
+        queries.append(" ".join(words[-2:]) if len(words) > 1 else titles[i][:6])
+    latencies = []
+    for q in queries:
+        t = time.perf_counter()
+        recall.dense(q, 100)
+        latencies.append((time.perf_counter() - t) * 1000)
+    q_vec = recall.encoder.encode(queries[:200])
+    recall_100 = recall.index.recall_vs_exact(q_vec, 100)
+    lat = np.array(latencies)
+    out = {
+        "products": len(ids),
+        "catalog_seconds": round(catalog_seconds, 1),
+        "index_build_seconds": round(build_seconds, 1),
+        "index": recall.index.kind,
+        "dense_dim": recall.encoder.dim,
+        "dense_query_p50_ms": round(float(np.percentile(lat, 50)), 3),
+        "dense_query_p99_ms": round(float(np.percentile(lat, 99)), 3),
+        "dense_recall@100_vs_exact": round(float(recall_100), 4),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

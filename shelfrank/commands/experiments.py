@@ -1,0 +1,282 @@
+"""``shelfrank experiment analyze|closed-loop`` and ``shelfrank simulate-traffic``.
+
+``analyze`` reads the service's event log and an experiments config and writes a report;
+``simulate-traffic`` sends simulated shoppers to a running service; ``closed-loop`` does
+the whole loop on loopback: serve control and treatment as an A/B test and an
+interleaving experiment (two experiments in one layer, half the users each), play the
+sessions, analyse the log, estimate the treatment counterfactually from the mall's logs,
+and measure how many sessions each method needs to detect the difference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shelfrank.context import current_settings
+
+experiment_app = typer.Typer(help="Analyse experiments and run the closed loop.", no_args_is_help=True)
+AB, INTERLEAVE = "closed_loop_ab", "closed_loop_interleave"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(experiment_app, name="experiment")
+    app.command("simulate-traffic")(simulate_traffic_command)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _load_config(path: Path):
+    from ranking.experiments import load_experiments
+
+    try:
+        return load_experiments(path)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+
+
+@experiment_app.command("analyze")
+def analyze(
+    events: Annotated[Path, typer.Option("--events", help="the service's event log folder")],
+    config: Annotated[Path, typer.Option("--config", help="the experiments config the service ran")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="report folder (default reports/experiments)")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the analysis as JSON")] = None,
+) -> None:
+    """Per variant: users, requests, CTR, add-to-cart, conversion, GMV/user with 95% intervals and
+    lift; sample-ratio check; latency guardrail; interleaving wins with a sign test."""
+    from training.experiment_analysis import analyse, write_report
+
+    if not events.is_dir():
+        _fail(f"{events}: no event log folder here")
+    cfg = _load_config(config)
+    result = analyse(events, cfg)
+    if result["requests"] == 0:
+        _fail(f"{events}: no exposures logged (was serving.log_exposures on?)")
+    for name, e in result["experiments"].items():
+        typer.echo(f"\n{name} ({e['mode']})")
+        if e["mode"] == "interleave":
+            typer.echo(
+                f"  wins {e['wins']} ties {e['ties']} sign test p={e['sign_test_p_value']:.3g} "
+                f"winner {e['winner']}"
+            )
+            continue
+        srm = e["sample_ratio_mismatch"]
+        typer.echo(
+            f"  sample ratio: users {srm['observed_users']} p={srm['p_value']:.3g}"
+            + ("  MISMATCH" if srm["mismatch"] else "")
+        )
+        for v, d in e["variants"].items():
+            parts = [
+                f"{m}={d[m]['value']:.4g}" + (f" ({d[m]['lift']:+.1%})" if "lift" in d[m] else "")
+                for m in ("ctr", "add_to_cart_rate", "conversion", "gmv_per_user")
+            ]
+            typer.echo(
+                f"  {v:<12} users={d['users']} requests={d['requests']} "
+                + " ".join(parts)
+                + f" p99={d['latency_ms']['p99']:.1f}ms"
+            )
+    path = write_report(result, out or Path("reports") / "experiments")
+    typer.echo(f"\nreport: {path}")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2, default=str))
+
+
+def simulate_traffic_command(
+    url: Annotated[str, typer.Option("--url", help="base URL of a running service")],
+    data: Annotated[Path, typer.Option("--data", help="the simulated mall (users, truth)")],
+    sessions: Annotated[int, typer.Option("--sessions", min=1, help="homepage visits to play")] = 1000,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="experiments config (to check variants)")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64)] = 4,
+    seed: Annotated[int, typer.Option()] = 7,
+    json_out: Annotated[Path | None, typer.Option("--json", help="per-variant summary as JSON")] = None,
+) -> None:
+    """Simulated shoppers visit the homepage over HTTP and click and buy according to the truth."""
+    import httpx
+
+    from training.closed_loop import Shoppers, outcomes_frame, simulate_traffic
+
+    if not (data / "truth").is_dir():
+        _fail(f"{data}: not a simulated mall (no truth/ folder)")
+    if config is not None:
+        _load_config(config)
+    try:
+        httpx.get(f"{url}/readyz", timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        _fail(f"{url} is not a ready Shelfrank service: {exc}")
+    frame = outcomes_frame(simulate_traffic(url, Shoppers(data, seed), sessions, concurrency=concurrency))
+    summary = frame.groupby(frame.variant.fillna("-")).agg(
+        sessions=("session", "size"),
+        clicks_per_session=("clicks", "mean"),
+        orders_per_session=("orders", "mean"),
+        gmv_per_session=("gmv", "mean"),
+        latency_p99_ms=("latency_ms", lambda s: s.quantile(0.99)),
+    )
+    typer.echo(summary.to_string(float_format=lambda x: f"{x:.4f}"))
+    if json_out:
+        json_out.write_text(summary.to_json(orient="index", indent=2))
+
+
+def _link_copy(src: Path, dst: Path) -> None:
+    def link(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    shutil.copytree(src.resolve(), dst, copy_function=link)
+
+
+def _closed_loop_config(models: Path, seed: int) -> dict:
+    def exp(name: str, mode: str) -> dict:
+        return {
+            "name": name,
+            "layer": "closed_loop",
+            "salt": f"{name}-{seed}",
+            "traffic": 0.5,
+            "mode": mode,
+            "surfaces": ["homepage"],
+            "variants": [
+                {"name": "control", "share": 0.5, "bundle": str(models / "control")},
+                {"name": "treatment", "share": 0.5, "bundle": str(models / "treatment")},
+            ],
+        }
+
+    return {"experiments": [exp(AB, "ab"), exp(INTERLEAVE, "interleave")]}
+
+
+@experiment_app.command("closed-loop")
+def closed_loop(
+    data: Annotated[Path, typer.Option("--data", help="the simulated mall both bundles were trained on")],
+    treatment: Annotated[Path, typer.Option("--treatment", help="the candidate bundle")],
+    control: Annotated[
+        str,
+        typer.Option(
+            "--control",
+            help="a bundle folder, or 'logging-policy' for a bundle that imitates the mall's logging policy",
+        ),
+    ] = "logging-policy",
+    sessions: Annotated[int, typer.Option("--sessions", min=100, help="homepage visits in all")] = 20_000,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+    work: Annotated[
+        Path | None, typer.Option(help="folder for the models, log and report (default temp)")
+    ] = None,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Serve control and treatment on loopback, play simulated shoppers, analyse, compare."""
+    from ranking.bundle import BundleError, verify_bundle
+    from ranking.experiments import ExperimentsConfig
+    from shelfrank.local_service import start_service, stop_service
+    from training.closed_loop import Shoppers, outcomes_frame, sessions_to_detect, simulate_traffic
+    from training.experiment_analysis import analyse, write_report
+
+    settings = current_settings()
+    if not (data / "truth").is_dir():
+        _fail(f"{data}: not a simulated mall (no truth/ folder)")
+    work = Path(work or tempfile.mkdtemp(prefix="shelfrank-closed-loop-")).resolve()
+    models = work / "models"
+    if models.exists():
+        shutil.rmtree(models)
+    models.mkdir(parents=True)
+    try:
+        verify_bundle(treatment)
+        if control == "logging-policy":
+            from training.logging_policy import train_logging_policy_bundle
+
+            typer.echo("training a bundle that imitates the logging policy ...")
+            control_path = train_logging_policy_bundle(data, work / "logging-policy-models", settings)
+        else:
+            control_path = Path(control)
+            verify_bundle(control_path)
+    except BundleError as exc:
+        _fail(str(exc))
+    _link_copy(Path(treatment), models / "treatment")
+    _link_copy(control_path, models / "control")
+    config = _closed_loop_config(models, seed)
+    config_path = work / "experiments.json"
+    config_path.write_text(json.dumps(config, indent=2))
+    cfg = ExperimentsConfig.model_validate(config)
+    events = work / "events"
+    shutil.rmtree(events, ignore_errors=True)
+    proc, url = start_service(
+        models, events, extra=[f"serving.experiments_file={config_path}"], bundle=models / "treatment"
+    )
+    try:
+        outcomes = simulate_traffic(url, Shoppers(data, seed), sessions)
+    finally:
+        stop_service(proc)
+    frame = outcomes_frame(outcomes)
+    analysis = analyse(events, cfg)
+    report = write_report(analysis, work / "report")
+    ab = analysis["experiments"][AB]["variants"]
+
+    def block(metric: str) -> dict:
+        t = ab["treatment"][metric]
+        return {
+            "control": ab["control"][metric]["value"],
+            "treatment": t["value"],
+            "lift": t["lift"],
+            "ci95": t["lift_ci95"],
+            "difference_ci95_above_zero": bool(t["lift_ci95"][0] > 0),
+        }
+
+    result: dict = {
+        "sessions": len(frame),
+        "ab": {"gmv_per_session": block("gmv_per_request"), "ctr": block("ctr")},
+        "ab_requests": sum(v["requests"] for v in ab.values()),
+        "ab_analysis": analysis["experiments"][AB],
+        "interleaving": analysis["experiments"][INTERLEAVE],
+    }
+    ab_frame = frame[frame.experiment == AB]
+    il_frame = frame[frame.experiment == INTERLEAVE]
+    result["sessions_to_detect"] = sessions_to_detect(
+        ab_frame, "control", "treatment", il_frame, "clicks", seed=seed
+    )
+    result["sessions_to_detect_gmv_ab"] = sessions_to_detect(
+        ab_frame, "control", "treatment", None, "gmv", seed=seed
+    )["ab"]
+    result["counterfactual"] = _counterfactual(
+        Path(treatment), control_path, data, settings, result["ab"]["gmv_per_session"]["control"]
+    )
+    cf = result["counterfactual"]["gmv_per_session"]["treatment"]
+    online = result["ab"]["gmv_per_session"]["treatment"]
+    result["counterfactual"]["relative_error_vs_online"] = cf / online - 1 if online else math.nan
+    result["report"] = str(report)
+    text = json.dumps(result, indent=2, default=str)
+    typer.echo(text)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text)
+
+
+def _counterfactual(treatment: Path, control: Path, data: Path, settings, control_online: float) -> dict:
+    """SNIPS lift of treatment and control over the mall's logging policy, on its randomised
+    homepage blocks; the treatment's GMV per session = control's online GMV x the ratio."""
+    from training.counterfactual import counterfactual_estimates
+    from training.evaluate import evaluate_bundle
+    from training.mall_data import load_mall
+
+    orders = load_mall(data)["orders"]
+    out: dict = {}
+    for name, path in (("treatment", treatment), ("control", control)):
+        result = evaluate_bundle(path, data, settings, progress=False)
+        est = counterfactual_estimates(result["_frame"], result["_scores"]["model"], orders, surface=1)
+        out[name] = est["rewards"]["gmv"]
+        out[f"{name}_offline_ndcg@10"] = result.get("ndcg@10", {}).get("model")
+    ratio = (1 + out["treatment"]["estimated_lift"]) / (1 + out["control"]["estimated_lift"])
+    out["gmv_per_session"] = {"treatment": control_online * ratio, "estimated_lift_over_control": ratio - 1}
+    return out

@@ -1,0 +1,59 @@
+"""Starting ``shelfrank serve`` as a real process on loopback (tests, closed-loop experiments)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_service(models: Path, events: Path, workers: int = 1, extra: list[str] | None = None,
+                  bundle: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the service on a free loopback port; return (process, base url) once ready."""
+    port = free_port()
+    sets = [f"serving.events_dir={events}", "serving.admin_token=s3cret",
+            "serving.reload_poll_seconds=0.2", *(extra or [])]
+    cmd = [sys.executable, "-m", "shelfrank.cli"]
+    for s in sets:
+        cmd += ["--set", s]
+    cmd += ["serve", "--bundle", str(bundle or models / "latest"), "--port", str(port),
+            "--workers", str(workers), "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode())
+        time.sleep(0.2)
+    stop_service(proc)
+    raise RuntimeError("service did not become ready in 90 s")
+
+
+def stop_service(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -1,0 +1,260 @@
+"""Closed loop: simulated shoppers send real HTTP requests to a running service.
+
+``simulate_traffic`` plays ``sessions`` homepage visits against ``URL``: each session
+draws a user and an hour (the simulator's users; hours from the logged traffic), asks
+``POST /v1/homepage`` for a page, and lets the simulator's behaviour model and truth
+decide what the shopper does with the cards it got: each card at position k is
+examined with the simulator's examination probability, clicked with the truth's
+P(click | examined), bought with P(order | click) (one unit at the card's price).
+Clicks, carts and orders are posted to ``/v1/events`` exactly as the frontend would, so
+the service's own log is what ``shelfrank experiment analyze`` reads. Every session has
+its own random stream (seed, session number), so two arms see the same users at the same
+hours with the same dice ("common random numbers"), which narrows the comparison.
+
+``sessions_to_detect`` measures, by resampling the recorded sessions, how many sessions
+an A/B test (Welch t-test on GMV or clicks per session, two arms) and interleaving (sign
+test on per-session click wins) need to detect the difference at p < 0.05 with 80% power.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SURFACE_HOMEPAGE = 1
+VARIANT_HEADER = "X-Shelfrank-Variant"
+
+
+@dataclass
+class SessionOutcome:
+    session: int
+    user_id: int
+    hour: int
+    request_id: int
+    experiment: str | None
+    variant: str | None
+    cards: int
+    clicks: int
+    orders: int
+    gmv: float
+    wins: dict[str, int]
+    latency_ms: float
+
+
+class Shoppers:
+    """The simulator's users, hours and behaviour, for answering pages."""
+
+    def __init__(self, data_dir: Path, seed: int) -> None:
+        from training.simulator.truth import Truth
+
+        data_dir = Path(data_dir)
+        self.truth = Truth.load(data_dir)
+        users = pd.read_parquet(data_dir / "users.parquet", columns=["user_id"])
+        self.user_ids = users.user_id.to_numpy(np.int64)
+        imp = pd.read_parquet(
+            data_dir / "impressions.parquet", columns=["request_id", "timestamp", "surface"]
+        )
+        imp = imp[imp.surface == "homepage"].drop_duplicates("request_id")
+        from ranking.mall_clock import local_hour, to_epoch_ms
+
+        hours = local_hour(to_epoch_ms(imp.timestamp))
+        counts = np.bincount(hours, minlength=24).astype(float) + 1.0
+        self.hour_p = counts / counts.sum()
+        self.seed = seed
+
+    def draw(self, session: int) -> tuple[int, int, np.random.Generator]:
+        rng = np.random.default_rng([self.seed, session])
+        return int(rng.choice(self.user_ids)), int(rng.choice(24, p=self.hour_p)), rng
+
+    def react(
+        self, user: int, hour: int, cards: list[dict], rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(clicked, ordered) per card, from the truth (dice drawn for 100 slots, in order)."""
+        from training.simulator.behaviour import examination
+
+        n = len(cards)
+        u_exam, u_click, u_order = rng.random(100), rng.random(100), rng.random(100)
+        if n == 0:
+            return np.zeros(0, bool), np.zeros(0, bool)
+        products = np.array([c["product_id"] for c in cards], np.int64)
+        p_click, p_order = self.truth.click_and_order_probability(
+            np.full(n, user), products, np.full(n, hour), np.full(n, SURFACE_HOMEPAGE)
+        )
+        position = np.array([c["position"] for c in cards])
+        examined = u_exam[:n] < examination(position, np.full(n, SURFACE_HOMEPAGE))
+        clicked = examined & (u_click[:n] < p_click)
+        ordered = clicked & (u_order[:n] < p_order)
+        return clicked, ordered
+
+
+def _iso(ms: int) -> str:
+    return pd.Timestamp(ms, unit="ms", tz="UTC").isoformat()
+
+
+def run_session(
+    client, shoppers: Shoppers, session: int, page_size: int, header: str | None, order_base: int
+) -> SessionOutcome:
+    user, hour, rng = shoppers.draw(session)
+    headers = {VARIANT_HEADER: header} if header else {}
+    started = time.perf_counter()
+    r = client.post(
+        "/v1/homepage",
+        json={"user_id": user, "page_size": page_size, "context": {"hour": hour}},
+        headers=headers,
+    )
+    latency = (time.perf_counter() - started) * 1000
+    r.raise_for_status()
+    page = r.json()
+    cards = page["cards"]
+    clicked, ordered = shoppers.react(user, hour, cards, rng)
+    now = int(time.time() * 1000)
+    rid = page["request_id"]
+    batch: dict[str, list[dict]] = {"clicks": [], "carts": [], "orders": []}
+    wins: dict[str, int] = {}
+    gmv = 0.0
+    for i, c in enumerate(cards):
+        if not clicked[i]:
+            continue
+        if c.get("team"):
+            wins[c["team"]] = wins.get(c["team"], 0) + 1
+        batch["clicks"].append(
+            {
+                "request_id": rid,
+                "timestamp": _iso(now),
+                "user_id": user,
+                "product_id": c["product_id"],
+                "position": c["position"],
+            }
+        )
+        if ordered[i]:
+            batch["carts"].append(
+                {
+                    "request_id": rid,
+                    "timestamp": _iso(now + 1),
+                    "user_id": user,
+                    "product_id": c["product_id"],
+                }
+            )
+            batch["orders"].append(
+                {
+                    "order_id": order_base + session * 100 + i,
+                    "request_id": rid,
+                    "timestamp": _iso(now + 2),
+                    "user_id": user,
+                    "product_id": c["product_id"],
+                    "store_id": c["store_id"],
+                    "price_paid": c["price"],
+                    "quantity": 1,
+                    "cancelled": False,
+                }
+            )
+            gmv += float(c["price"])
+    if batch["clicks"]:
+        client.post("/v1/events", json={k: v for k, v in batch.items() if v}).raise_for_status()
+    return SessionOutcome(
+        session,
+        user,
+        hour,
+        rid,
+        page.get("experiment"),
+        page.get("variant"),
+        len(cards),
+        int(clicked.sum()),
+        int(ordered.sum()),
+        gmv,
+        wins,
+        latency,
+    )
+
+
+def simulate_traffic(
+    url: str,
+    shoppers: Shoppers,
+    sessions: int,
+    page_size: int = 20,
+    concurrency: int = 4,
+    header: str | None = None,
+    first_session: int = 0,
+    progress: bool = True,
+) -> list[SessionOutcome]:
+    """Play ``sessions`` visits against the service at ``url``; return what happened."""
+    import httpx
+    from tqdm import tqdm
+
+    order_base = int(time.time()) * 10_000_000
+    with httpx.Client(base_url=url, timeout=30.0) as client, ThreadPoolExecutor(concurrency) as pool:
+        futures = [
+            pool.submit(run_session, client, shoppers, first_session + s, page_size, header, order_base)
+            for s in range(sessions)
+        ]
+        return [f.result() for f in tqdm(futures, desc="sessions", unit="session", disable=not progress)]
+
+
+def outcomes_frame(outcomes: list[SessionOutcome]) -> pd.DataFrame:
+    return pd.DataFrame([asdict(o) for o in outcomes])
+
+
+# ---- how many sessions to detect the difference ----------------------------------------
+def _ab_detects(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, n: int, trials: int) -> float:
+    from scipy import stats
+
+    hits = 0
+    for _ in range(trials):
+        x, y = rng.choice(a, n // 2), rng.choice(b, n // 2)
+        if y.mean() > x.mean() and stats.ttest_ind(y, x, equal_var=False).pvalue < 0.05:
+            hits += 1
+    return hits / trials
+
+
+def _interleave_detects(
+    rng: np.random.Generator, pref: np.ndarray, winner_sign: int, n: int, trials: int
+) -> float:
+    from scipy import stats
+
+    hits = 0
+    for _ in range(trials):
+        s = rng.choice(pref, n)
+        wins, losses = int((s == winner_sign).sum()), int((s == -winner_sign).sum())
+        if wins > losses and stats.binomtest(wins, wins + losses, 0.5).pvalue < 0.05:
+            hits += 1
+    return hits / trials
+
+
+def smallest_n(detects, power: float = 0.8, lo: int = 20, hi: int = 2_000_000) -> int | None:
+    """Smallest session count (on a x1.25 grid) whose detection rate reaches ``power``."""
+    n = lo
+    while n <= hi:
+        if detects(n) >= power:
+            return n
+        n = int(n * 1.25) + 1
+    return None
+
+
+def sessions_to_detect(
+    ab: pd.DataFrame,
+    control: str,
+    treatment: str,
+    interleaved: pd.DataFrame | None,
+    metric: str,
+    seed: int = 7,
+    trials: int = 200,
+) -> dict:
+    """Resampled sessions-to-detect for A/B (on ``metric`` per session) and interleaving."""
+    rng = np.random.default_rng(seed)
+    a = ab[ab.variant == control][metric].to_numpy(float)
+    b = ab[ab.variant == treatment][metric].to_numpy(float)
+    out: dict = {
+        "ab": smallest_n(lambda n: _ab_detects(rng, a, b, n, trials)) if len(a) and len(b) else None,
+        "interleaving": None,
+    }
+    if interleaved is not None and len(interleaved):
+        pref = np.sign(interleaved.wins.map(lambda w: w.get(treatment, 0) - w.get(control, 0)).to_numpy())
+        sign = 1 if (pref > 0).sum() >= (pref < 0).sum() else -1
+        out["interleaving"] = smallest_n(lambda n: _interleave_detects(rng, pref, sign, n, trials))
+        out["interleaving_winner"] = treatment if sign > 0 else control
+    return out

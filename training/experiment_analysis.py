@@ -1,0 +1,318 @@
+"""A/B and interleaving analysis of the service's own logs (``shelfrank experiment analyze``).
+
+Inputs: the event log folder (the service's ``exposures`` plus the ``clicks``, ``carts``
+and ``orders`` callers posted, joined on ``request_id``) and the experiments config.
+
+**A/B** (per experiment in ``mode = "ab"``): the unit of randomisation is the user, so
+every metric is a ratio of per-user sums and its 95% interval comes from the delta
+method over users (``var(X/Y) ~ (var X - 2 r cov(X,Y) + r^2 var Y) / (n mean(Y)^2)``,
+r = mean X / mean Y), which is right when a user makes several requests. Metrics per
+variant: users, requests, CTR (clicks / cards shown), add-to-cart rate (carts /
+requests), conversion (orders / requests), GMV per user and GMV per request
+(sum of price x quantity of non-cancelled orders). The relative lift of each variant
+over the first (control) has a delta-method interval for the ratio of two independent
+estimates. The **sample-ratio-mismatch** check is a chi-square test of users per variant
+against the configured shares (p < 0.001 flags it). **Latency guardrail**: p50/p99 of
+the logged per-request ranking latency per variant, and its relative change.
+
+**Interleaving** (``mode = "interleave"``): every click is credited to the variant whose
+team contributed the clicked card; a request is a win for A, a win for B or a tie, and a
+two-sided sign test (binomial, ties dropped) gives the p-value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+Z95 = 1.959963984540054
+
+
+@dataclass
+class RatioEstimate:
+    value: float
+    ci95: tuple[float, float]
+    se: float
+
+
+def ratio_of_sums(x: np.ndarray, y: np.ndarray) -> RatioEstimate:
+    """sum(x) / sum(y) over units, with a delta-method 95% interval."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n = len(x)
+    if n == 0 or y.sum() == 0:
+        return RatioEstimate(float("nan"), (float("nan"), float("nan")), float("nan"))
+    mx, my = x.mean(), y.mean()
+    r = mx / my
+    if n < 2:
+        return RatioEstimate(float(r), (float("nan"), float("nan")), float("nan"))
+    vx, vy = x.var(ddof=1), y.var(ddof=1)
+    cxy = np.cov(x, y, ddof=1)[0, 1]
+    se = math.sqrt(max(vx - 2 * r * cxy + r * r * vy, 0.0) / n) / my
+    return RatioEstimate(float(r), (float(r - Z95 * se), float(r + Z95 * se)), float(se))
+
+
+def relative_lift(treatment: RatioEstimate, control: RatioEstimate) -> RatioEstimate:
+    """t/c - 1 with the delta-method interval of a ratio of independent estimates."""
+    t, c = treatment.value, control.value
+    if not (np.isfinite(t) and np.isfinite(c)) or c == 0:
+        return RatioEstimate(float("nan"), (float("nan"), float("nan")), float("nan"))
+    lift = t / c - 1
+    se = abs(t / c) * math.sqrt((treatment.se / t) ** 2 + (control.se / c) ** 2) if t != 0 else control.se / c
+    return RatioEstimate(float(lift), (float(lift - Z95 * se), float(lift + Z95 * se)), float(se))
+
+
+def variant_of(experiments: pd.Series, variants: pd.Series, experiment: str) -> pd.Series:
+    """The variant of ``experiment`` from the comma-joined columns (None when not in it)."""
+
+    def pick(e: str, v: str) -> str | None:
+        names, values = (e or "").split(","), (v or "").split(",")
+        for name, value in zip(names, values, strict=False):
+            if name == experiment:
+                return value
+        return None
+
+    return pd.Series(
+        [pick(e, v) for e, v in zip(experiments, variants, strict=True)], index=experiments.index
+    )
+
+
+def request_outcomes(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per served request: who, which experiment/variant, cards, clicks, carts, orders, GMV."""
+    exp = tables["exposures"]
+    if exp.empty:
+        return pd.DataFrame(
+            columns=[
+                "request_id",
+                "user_id",
+                "experiment",
+                "variant",
+                "cards",
+                "clicks",
+                "carts",
+                "orders",
+                "gmv",
+                "latency_ms",
+            ]
+        )
+    req = exp.groupby("request_id").agg(
+        user_id=("user_id", "first"),
+        experiment=("experiment", "first"),
+        variant=("variant", "first"),
+        cards=("product_id", "size"),
+        latency_ms=("latency_ms", "first"),
+        timestamp=("timestamp", "first"),
+    )
+    shown = exp[["request_id", "product_id"]].drop_duplicates()
+
+    def count(name: str) -> pd.Series:
+        t = tables.get(name)
+        if t is None or t.empty:
+            return pd.Series(dtype=float)
+        t = t.dropna(subset=["request_id"]).merge(shown, on=["request_id", "product_id"])
+        return t.groupby("request_id").size()
+
+    req["clicks"] = count("clicks").reindex(req.index).fillna(0)
+    req["carts"] = count("carts").reindex(req.index).fillna(0)
+    orders = tables.get("orders")
+    if orders is not None and not orders.empty:
+        o = orders.dropna(subset=["request_id"])
+        o = o[~o.cancelled.astype(bool)].merge(shown, on=["request_id", "product_id"])
+        o = o.assign(amount=o.price_paid * o.quantity)
+        req["orders"] = o.groupby("request_id").size().reindex(req.index).fillna(0)
+        req["gmv"] = o.groupby("request_id").amount.sum().reindex(req.index).fillna(0.0)
+    else:
+        req["orders"] = 0.0
+        req["gmv"] = 0.0
+    return req.reset_index()
+
+
+def analyse_ab(requests: pd.DataFrame, experiment: str, variants: list[str], shares: list[float]) -> dict:
+    req = requests.assign(arm=variant_of(requests.experiment, requests.variant, experiment))
+    req = req[req.arm.notna()]
+    req = req.assign(unit=req.user_id.fillna(-req.request_id))
+    users = (
+        req.groupby(["arm", "unit"])
+        .agg(
+            requests=("request_id", "size"),
+            cards=("cards", "sum"),
+            clicks=("clicks", "sum"),
+            carts=("carts", "sum"),
+            orders=("orders", "sum"),
+            gmv=("gmv", "sum"),
+        )
+        .reset_index()
+    )
+    per_variant: dict[str, dict] = {}
+    for v in variants:
+        u = users[users.arm == v]
+        ones = np.ones(len(u))
+        metrics = {
+            "ctr": ratio_of_sums(u.clicks, u.cards),
+            "add_to_cart_rate": ratio_of_sums(u.carts, u.requests),
+            "conversion": ratio_of_sums(u.orders, u.requests),
+            "gmv_per_user": ratio_of_sums(u.gmv, ones),
+            "gmv_per_request": ratio_of_sums(u.gmv, u.requests),
+        }
+        lat = req[req.arm == v].latency_ms.dropna()
+        per_variant[v] = {
+            "users": len(u),
+            "requests": int(u.requests.sum()),
+            "metrics": metrics,
+            "latency_ms": {
+                "p50": float(lat.quantile(0.5)) if len(lat) else float("nan"),
+                "p99": float(lat.quantile(0.99)) if len(lat) else float("nan"),
+            },
+        }
+    control = variants[0]
+    out: dict = {"mode": "ab", "control": control, "variants": {}}
+    for v in variants:
+        entry = {
+            "users": per_variant[v]["users"],
+            "requests": per_variant[v]["requests"],
+            "latency_ms": per_variant[v]["latency_ms"],
+        }
+        for name, est in per_variant[v]["metrics"].items():
+            entry[name] = {"value": est.value, "ci95": list(est.ci95)}
+            if v != control:
+                lift = relative_lift(est, per_variant[control]["metrics"][name])
+                entry[name]["lift"] = lift.value
+                entry[name]["lift_ci95"] = list(lift.ci95)
+        if v != control:
+            c99 = per_variant[control]["latency_ms"]["p99"]
+            entry["latency_ms"]["p99_change"] = (
+                (entry["latency_ms"]["p99"] / c99 - 1) if c99 else float("nan")
+            )
+        out["variants"][v] = entry
+    observed = np.array([per_variant[v]["users"] for v in variants], float)
+    if observed.sum() > 0:
+        expected = np.array(shares, float) / sum(shares) * observed.sum()
+        p = float(stats.chisquare(observed, expected).pvalue) if len(variants) > 1 else 1.0
+    else:
+        p = float("nan")
+    out["sample_ratio_mismatch"] = {
+        "observed_users": observed.astype(int).tolist(),
+        "expected_shares": list(shares),
+        "p_value": p,
+        "mismatch": bool(np.isfinite(p) and p < 0.001),
+    }
+    return out
+
+
+def analyse_interleaving(tables: dict[str, pd.DataFrame], experiment: str, variants: list[str]) -> dict:
+    exp = tables["exposures"]
+    exp = exp.assign(arm=variant_of(exp.experiment, exp.variant, experiment))
+    exp = exp[exp.arm.notna() & exp.team.notna()]
+    clicks = tables.get("clicks", pd.DataFrame(columns=["request_id", "product_id"]))
+    credited = clicks.merge(exp[["request_id", "product_id", "team"]], on=["request_id", "product_id"])
+    per = credited.groupby(["request_id", "team"]).size().unstack(fill_value=0)
+    a, b = variants
+    requests = exp.request_id.nunique()
+    ca = per[a] if a in per else pd.Series(0, index=per.index)
+    cb = per[b] if b in per else pd.Series(0, index=per.index)
+    wins_a, wins_b = int((ca > cb).sum()), int((cb > ca).sum())
+    ties = int(requests - wins_a - wins_b)
+    decided = wins_a + wins_b
+    p = float(stats.binomtest(wins_b, decided, 0.5).pvalue) if decided else float("nan")
+    return {
+        "mode": "interleave",
+        "requests": int(requests),
+        "wins": {a: wins_a, b: wins_b},
+        "ties": ties,
+        "preference": (wins_b - wins_a) / decided if decided else float("nan"),
+        "sign_test_p_value": p,
+        "winner": (b if wins_b > wins_a else a) if decided and p < 0.05 else None,
+    }
+
+
+def analyse(events_dir: Path, config) -> dict:
+    """Every experiment of ``config`` (an ExperimentsConfig) over the log in ``events_dir``."""
+    from ranking.event_log import read_event_log
+
+    report = read_event_log(events_dir)
+    tables = {name: t.to_pandas() for name, t in report.tables.items()}
+    requests = request_outcomes(tables)
+    out = {"requests": len(requests), "torn_lines_skipped": report.partial_lines, "experiments": {}}
+    for e in config.experiments:
+        names = [v.name for v in e.variants]
+        if e.mode == "interleave":
+            out["experiments"][e.name] = analyse_interleaving(tables, e.name, names)
+        else:
+            out["experiments"][e.name] = analyse_ab(requests, e.name, names, [v.share for v in e.variants])
+    return out
+
+
+METRIC_LABELS = {
+    "ctr": "CTR",
+    "add_to_cart_rate": "add-to-cart / request",
+    "conversion": "orders / request",
+    "gmv_per_user": "GMV / user",
+    "gmv_per_request": "GMV / request",
+}
+
+
+def write_report(result: dict, out_dir: Path) -> Path:
+    """``report.md`` with a table per experiment and a PNG of each A/B metric with its interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["# Experiment analysis", "", f"{result['requests']} logged requests.", ""]
+    for name, e in result["experiments"].items():
+        lines += [f"## {name} ({e['mode']})", ""]
+        if e["mode"] == "interleave":
+            w = e["wins"]
+            lines += [
+                f"Requests {e['requests']}; wins {w}; ties {e['ties']}; preference "
+                f"{e['preference']:+.3f}; sign test p = {e['sign_test_p_value']:.3g}; winner: "
+                f"{e['winner'] or 'none yet'}.",
+                "",
+            ]
+            continue
+        srm = e["sample_ratio_mismatch"]
+        lines += [
+            f"Sample-ratio check: users {srm['observed_users']} for shares {srm['expected_shares']}, "
+            f"p = {srm['p_value']:.3g}{' **MISMATCH: do not trust this test**' if srm['mismatch'] else ''}.",
+            "",
+            "| variant | users | requests | "
+            + " | ".join(METRIC_LABELS.values())
+            + " | latency p50 / p99 ms |",
+            "|" + "---|" * (len(METRIC_LABELS) + 4),
+        ]
+        for v, d in e["variants"].items():
+            cells = []
+            for m in METRIC_LABELS:
+                s = f"{d[m]['value']:.4g} [{d[m]['ci95'][0]:.4g}, {d[m]['ci95'][1]:.4g}]"
+                if "lift" in d[m]:
+                    s += f" ({d[m]['lift']:+.1%} [{d[m]['lift_ci95'][0]:+.1%}, {d[m]['lift_ci95'][1]:+.1%}])"
+                cells.append(s)
+            lat = d["latency_ms"]
+            lines.append(
+                f"| {v} | {d['users']} | {d['requests']} | "
+                + " | ".join(cells)
+                + f" | {lat['p50']:.2f} / {lat['p99']:.2f} |"
+            )
+        fig, axes = plt.subplots(1, len(METRIC_LABELS), figsize=(3.2 * len(METRIC_LABELS), 3))
+        for ax, (m, label) in zip(axes, METRIC_LABELS.items(), strict=True):
+            names = list(e["variants"])
+            vals = [e["variants"][v][m]["value"] for v in names]
+            err = [
+                [vals[i] - e["variants"][v][m]["ci95"][0] for i, v in enumerate(names)],
+                [e["variants"][v][m]["ci95"][1] - vals[i] for i, v in enumerate(names)],
+            ]
+            ax.bar(names, vals, yerr=err, capsize=4, color=["#888", "#2a7"][: len(names)] + ["#27a"] * 8)
+            ax.set_title(label, fontsize=9)
+        fig.tight_layout()
+        png = f"{name}_metrics.png"
+        fig.savefig(out_dir / png, dpi=90)
+        plt.close(fig)
+        lines += ["", f"![{name}]({png})", ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
