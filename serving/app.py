@@ -368,16 +368,20 @@ def _interleave(plan, pipeline: str, request: RankRequest):
 
 
 def _log_exposures(state: ServiceState, request: RankRequest, response: dict, latency_ms: float) -> None:
-    """After the response: one exposure row per served card, batched to disk (never fails it)."""
-    qid = query_id(request.query) if request.query else None
-    rows = [{
+    """After the response: one exposure line per request, its cards as columns (the reader
+    explodes them into one row per card); batched to disk, never fails the response."""
+    cards = response["cards"]
+    line = {
         "request_id": response["request_id"], "timestamp": request.now_ms, "user_id": request.user_id,
-        "surface": request.surface, "query_id": qid, "product_id": c["product_id"],
-        "position": c["position"], "experiment": response["experiment"],
-        "variant": response["variant"], "team": c.get("team"), "propensity": c["propensity"],
+        "surface": request.surface,
+        "query_id": query_id(request.query) if request.query else None,
+        "experiment": response["experiment"], "variant": response["variant"],
         "bundle_version": response["bundle_version"], "latency_ms": round(latency_ms, 3),
-    } for c in response["cards"]]
-    state.exposures.add(rows)
+        "cards": {"product_id": [c["product_id"] for c in cards], "position": [c["position"] for c in cards],
+                  "team": [c.get("team") for c in cards], "propensity": [c["propensity"] for c in cards]},
+    }
+    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
+    state.exposures.add_line(orjson.dumps(line, option=options))
 
 
 def _event_row(item) -> dict:
