@@ -145,6 +145,20 @@ def test_training_frame_is_point_in_time_and_grouped_by_request(mall: MallTables
     assert set(np.unique(frame.grade)) <= {0, 1, 2, 3}
 
 
+def test_request_sample_keeps_whole_requests_and_their_features(mall: MallTables) -> None:
+    full = build_ranking_frame(mall, Settings(), progress=False)
+    settings = Settings(training={"request_sample": 0.25})
+    part = build_ranking_frame(mall, settings, progress=False)
+    requests = np.unique(full.request_id)
+    kept = np.unique(part.request_id)
+    assert 0.2 < len(kept) / len(requests) < 0.3
+    # every card of a kept request, with the very features the full build gives it
+    in_full = np.isin(full.request_id, kept)
+    assert in_full.sum() == len(part)
+    np.testing.assert_array_equal(full.features[in_full], part.features)
+    np.testing.assert_array_equal(full.grade[in_full], part.grade)
+
+
 def test_docs_features_md_is_generated_from_the_registry() -> None:
     from ranking.features.docs import render
 

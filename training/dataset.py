@@ -79,6 +79,14 @@ def cut_days(n_days: int, settings: Settings) -> list[int]:
     return list(range(t.warmup_days, n_days, t.snapshot_every_days))
 
 
+def sampled_requests(request_id: np.ndarray, share: float) -> np.ndarray:
+    """Whether each row's request is in a deterministic ``share`` of requests (a hash of the
+    request id, so every card of a request goes the same way, whatever the day)."""
+    x = request_id.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    x ^= x >> np.uint64(31)
+    return (x % np.uint64(1 << 20)).astype(np.float64) < share * (1 << 20)
+
+
 def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = True,
                         days: tuple[int, int] | None = None, search=None) -> RankingFrame:
     """Featurise every logged card after the warm-up, point-in-time (see module docstring).
@@ -100,15 +108,16 @@ def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = T
     cuts = cut_days(n_days, settings)
     parts: list[RankingFrame] = []
     wanted = (day >= cuts[0]) if cuts else np.zeros(len(day), bool)
+    sample = settings.training.request_sample
+    if sample < 1.0:
+        wanted &= sampled_requests(imp.request_id.to_numpy(), sample)
     if days is not None:
         wanted &= (day >= days[0]) & (day < days[1])
     bar = tqdm(total=int(wanted.sum()), desc="building features",
                unit="card", unit_scale=True, disable=not progress)
     for k, cut in enumerate(cuts):
         end = cuts[k + 1] if k + 1 < len(cuts) else n_days
-        in_cut = (day >= cut) & (day < end)
-        if days is not None:
-            in_cut &= (day >= days[0]) & (day < days[1])
+        in_cut = (day >= cut) & (day < end) & wanted
         rows = np.flatnonzero(in_cut)
         if len(rows) == 0:
             continue

@@ -14,7 +14,7 @@ this schema (hash `{hash}` today) and is refused when the code's differs.
 
 A blank default means "missing stays NaN" (LightGBM learns where missing values go).
 The snapshot a feature reads is built from events strictly before its moment (see
-docs/training.md).
+docs/ltr_evaluation.md).
 """
 
 

@@ -1,0 +1,67 @@
+"""The large mall end to end (1M products, 5M sessions), only when ``bench.scales`` has 'large'.
+
+Each stage runs as its own process so its wall time and peak memory are its own:
+simulate, score (every store's and product's platform scores), train (point-in-time
+features on a ``training.request_sample`` share of requests, LambdaRank, the search and
+homepage recall indexes, the bundle), evaluate (held-out days against the oracle), and
+serve (the pipelines in process and over loopback with ``bench_serving``'s harness).
+
+``SHELFRANK_BENCH__SCALES='["large"]' python -m bench.run --only bench_large``; about an
+hour on 2 cores and under 20 GB at ``request_sample`` 0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench.bench_serving import _http, _in_process, _payloads
+from bench.context import BenchContext
+
+REQUEST_SAMPLE = os.environ.get("SHELFRANK_BENCH_LARGE_REQUEST_SAMPLE", "0.1")
+
+
+def bench(ctx: BenchContext) -> dict:
+    if "large" not in ctx.scales:
+        return {"skipped": "add 'large' to bench.scales for the 1M-product run"}
+    out: dict = {"request_sample": float(REQUEST_SAMPLE)}
+    cli = ctx.shelfrank()
+    mall = ctx.mall_path("large")
+    if not (mall / "truth" / "params.json").exists():
+        m = ctx.run([*cli, "simulate", "--scale", "large", "--seed", str(ctx.seed), "--out", str(mall),
+                     "--no-progress"])
+        out["simulate_seconds"], out["simulate_peak_mb"] = round(m.seconds, 1), round(m.peak_mb, 1)
+    m = ctx.run([*cli, "scores", "--data", str(mall), "--out", str(ctx.work_dir / "scores-large.parquet")])
+    out["scores_seconds"], out["scores_peak_mb"] = round(m.seconds, 1), round(m.peak_mb, 1)
+    models = ctx.work_dir / "models-large"
+    m = ctx.run([*cli, "--set", f"training.request_sample={REQUEST_SAMPLE}", "train", "--data", str(mall),
+                 "--out", str(models), "--no-progress"])
+    out["train_seconds"], out["train_peak_mb"] = round(m.seconds, 1), round(m.peak_mb, 1)
+    manifest = json.loads((models / "latest" / "manifest.json").read_text())
+    t = manifest["training"]
+    out["train_feature_seconds"] = t["feature_seconds"]
+    out["train_lightgbm_seconds"] = t["train_seconds"]
+    out["train_feature_cards_per_second"] = t["rows_per_second_features"]
+    out["train_rows"] = manifest["data"]["train_rows"]
+    out["train_requests"] = manifest["data"]["train_requests"]
+    search = manifest["recall"]["search"]
+    for key in ("index", "build_seconds", "recall@100_vs_exact"):
+        out[f"search_index_{key}"] = search.get(key)
+    metrics = ctx.work_dir / "eval-large.json"
+    m = ctx.run([*cli, "--set", f"training.request_sample={REQUEST_SAMPLE}", "evaluate",
+                 str(models / "latest"), "--data", str(mall), "--json", str(metrics), "--no-progress"])
+    out["evaluate_seconds"], out["evaluate_peak_mb"] = round(m.seconds, 1), round(m.peak_mb, 1)
+    result = json.loads(metrics.read_text())
+    out["fraction_of_oracle_ndcg@10"] = round(result["fraction_of_oracle_ndcg@10"], 4)
+    for name, value in result["ndcg@10"].items():
+        out[f"ndcg@10_{name}"] = round(value, 4)
+    bundle = models / "latest"
+    payloads = _payloads(bundle)
+    out.update({f"serve_{k}": v for k, v in _in_process(bundle, payloads).items()})
+    if shutil.which("wrk"):
+        with tempfile.TemporaryDirectory() as tmp:
+            out.update({f"serve_{k}": v for k, v in _http(bundle, payloads, 1, Path(tmp)).items()})
+    return out
