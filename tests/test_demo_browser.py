@@ -37,11 +37,27 @@ def _ensure_chromium() -> str | None:
     return None if CHROMIUM.exists() and CHROMEDRIVER.exists() else "chromium still missing after apt-get"
 
 
+def _ensure_cjk_font() -> None:
+    """Best effort: a small CJK font so the screenshots show the Chinese titles (not boxes).
+
+    The page itself needs no font (a user's browser has one); a failure here only makes
+    the screenshots uglier, so it is not a reason to skip.
+    """
+    fc_list = shutil.which("fc-list")
+    if fc_list and subprocess.run([fc_list, ":lang=zh"], capture_output=True, text=True).stdout.strip():
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        return
+    subprocess.run(["apt-get", "install", "-y", "-q", "fonts-wqy-microhei"], capture_output=True,
+                   timeout=300, check=False)
+
+
 @pytest.fixture(scope="module")
 def browser():
     why = _ensure_chromium()
     if why:
         pytest.skip(why)
+    _ensure_cjk_font()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

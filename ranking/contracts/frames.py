@@ -3,6 +3,12 @@
 Training, scoring and evaluation do arithmetic on time (windows, as-of cuts, decay), so
 every timestamp column becomes ``int64`` epoch ms with ``-1`` for null (e.g. an undelivered
 shipment's ``delivered_at``). Every table is validated by :func:`read_table` on the way in.
+
+Memory: the impressions table is ten times any other (100M rows on the large mall), so
+string columns with few distinct values (``surface``, ``variant``) load as categoricals
+(1 byte a row instead of an Arrow string), and Arrow buffers are released as pandas
+takes them (``self_destruct``): loading the large mall peaks near the frame's own size
+rather than twice it.
 """
 
 from __future__ import annotations
@@ -12,12 +18,29 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ranking.contracts.io import read_table
 from ranking.contracts.tables import TABLES
 from ranking.mall_clock import to_epoch_ms
 
 NULL_MS = -1
+CATEGORICAL_MIN_ROWS = 100_000  # smaller tables gain nothing worth a dtype change
+CATEGORICAL_MAX_VALUES = 1_000
+
+
+def _dictionary_encode_low_cardinality(table: pa.Table) -> pa.Table:
+    if table.num_rows < CATEGORICAL_MIN_ROWS:
+        return table
+    for i, field in enumerate(table.schema):
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            continue
+        encoded = pc.dictionary_encode(table.column(i))
+        sizes = [len(chunk.dictionary) for chunk in encoded.chunks]
+        if max(sizes, default=0) <= CATEGORICAL_MAX_VALUES:
+            table = table.set_column(i, field.name, encoded)
+    return table
 
 
 def _is_time_column(name: str) -> bool:
@@ -29,7 +52,9 @@ def load_frames(data_dir: str | Path, names: Iterable[str] | None = None) -> dic
     data_dir = Path(data_dir)
     frames: dict[str, pd.DataFrame] = {}
     for name in names or TABLES:
-        frame = read_table(data_dir, name).to_pandas()
+        table = _dictionary_encode_low_cardinality(read_table(data_dir, name))
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        del table
         for col in frame.columns:
             if _is_time_column(col):
                 values = frame[col]
