@@ -164,3 +164,20 @@ def test_docs_features_md_is_generated_from_the_registry() -> None:
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "features.md"
     assert doc.read_text() == render(), "run: python -m ranking.features.docs > docs/features.md"
+
+
+def test_bm25_weights_follow_the_documented_formula() -> None:
+    import scipy.sparse as sp
+
+    from ranking.features.bm25 import BM25_B, BM25_K1, bm25_matrix
+
+    rng = np.random.default_rng(3)
+    dense = (rng.random((40, 15)) < 0.2).astype(np.float32)
+    dense[0] = 0  # a product with no tokens
+    weights = bm25_matrix(sp.csr_matrix(dense)).toarray()
+    n, df, length = dense.shape[0], dense.sum(axis=0), dense.sum(axis=1)
+    for p, t in zip(*np.nonzero(dense), strict=True):
+        idf = np.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
+        expected = idf * (BM25_K1 + 1) / (1 + BM25_K1 * (1 - BM25_B + BM25_B * length[p] / length.mean()))
+        assert weights[p, t] == pytest.approx(expected, rel=1e-6)
+    assert (weights[dense == 0] == 0).all()

@@ -158,6 +158,26 @@ def test_admin_reload_needs_the_token_and_refuses_a_bad_bundle(client, small_mod
     assert client.get("/readyz").json()["bundle_version"] == before
 
 
+def test_a_bundle_that_cannot_rank_is_refused_at_reload_and_the_old_one_serves(client, some_products,
+                                                                              monkeypatch):
+    from ranking.engine import Engine
+
+    auth = {"Authorization": "Bearer s3cret"}
+    before = client.get("/readyz").json()["bundle_version"]
+
+    def broken(self, pipeline, request, rules=None):
+        raise ValueError("scorer exploded")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Engine, "rank", broken)
+        r = client.post("/admin/reload", json={}, headers=auth)
+    assert r.status_code == 409
+    assert "warm-up" in r.json()["detail"] and "scorer exploded" in r.json()["detail"]
+    assert client.get("/readyz").json()["bundle_version"] == before
+    r = client.post("/v1/rerank", json={"surface": "homepage", "candidates": some_products[:10].tolist()})
+    assert r.status_code == 200 and r.json()["bundle_version"] == before
+
+
 def test_without_a_bundle_the_service_says_so(tmp_path):
     (tmp_path / "models").mkdir()
     with TestClient(create_app(_settings(tmp_path / "models", tmp_path / "ev"))) as c:

@@ -2,7 +2,8 @@
 
 Lexical score is BM25 over the title, brand and category words with binary term
 frequency (titles are short): ``sum over shared tokens t of idf(t) (k1 + 1) /
-(1 + k1 (1 - b + b len / avg len))``, idf = ``log(1 + (N - df + 0.5) / (df + 0.5))``.
+(1 + k1 (1 - b + b len / avg len))``, idf = ``log(1 + (N - df + 0.5) / (df + 0.5))``;
+the product side is precomputed with the snapshot (:mod:`ranking.features.bm25`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,6 @@ import scipy.sparse as sp
 from ranking.features.inputs import FeatureInputs
 from ranking.features.registry import feature
 from ranking.text import normalise
-
-BM25_K1 = 1.2
-BM25_B = 0.75
-_BM25_CACHE: dict[int, sp.csr_matrix] = {}
 
 
 def _on_search(x: FeatureInputs) -> np.ndarray:
@@ -34,26 +31,9 @@ def _pair_dot(q: sp.csr_matrix, p: sp.csr_matrix, x: FeatureInputs) -> np.ndarra
     return out
 
 
-def bm25_weights(tokens: sp.csr_matrix) -> sp.csr_matrix:
-    """Per (product, token) BM25 weight of a binary token matrix (cached per matrix)."""
-    key = id(tokens)
-    if key not in _BM25_CACHE:
-        n = tokens.shape[0]
-        df = np.asarray((tokens > 0).sum(axis=0)).ravel()
-        idf = np.log1p((n - df + 0.5) / (df + 0.5))
-        length = np.asarray(tokens.sum(axis=1)).ravel()
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / max(length.mean(), 1e-9))
-        w = tokens.tocoo()
-        data = idf[w.col] * (BM25_K1 + 1) / (1 + norm[w.row])
-        _BM25_CACHE.clear()
-        _BM25_CACHE[key] = sp.csr_matrix((data.astype(np.float32), (w.row, w.col)), shape=tokens.shape)
-    return _BM25_CACHE[key]
-
-
 @feature("lexical_score", "relevance", "BM25 of the query over title, brand and category words")
 def lexical_score(x: FeatureInputs) -> np.ndarray:
-    weights = bm25_weights(x.snapshot.text.product_tokens)
-    return _pair_dot(x.queries.tokens, weights, x)
+    return _pair_dot(x.queries.tokens, x.snapshot.text.product_bm25, x)
 
 
 @feature("term_overlap", "relevance", "share of the query's words found in the product's text")

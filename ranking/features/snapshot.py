@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from ranking.features.bm25 import bm25_matrix
+
 
 @dataclass
 class EntityTable:
@@ -86,7 +88,10 @@ class CatalogText:
     token_leaf: np.ndarray  # (V, L) float32: P(leaf | token) from the catalog
     brand_names: dict[int, str]
 
+    product_bm25: sp.csr_matrix = field(init=False, repr=False)  # (P, V) BM25 weights
+
     def __post_init__(self) -> None:
+        self.product_bm25 = bm25_matrix(self.product_tokens)
         self._token_index = {t: i for i, t in enumerate(self.vocabulary)}
         self._bigram_index = {t: i for i, t in enumerate(self.bigram_vocabulary)}
 
