@@ -181,3 +181,25 @@ def test_bm25_weights_follow_the_documented_formula() -> None:
         expected = idf * (BM25_K1 + 1) / (1 + BM25_K1 * (1 - BM25_B + BM25_B * length[p] / length.mean()))
         assert weights[p, t] == pytest.approx(expected, rel=1e-6)
     assert (weights[dense == 0] == 0).all()
+
+
+@pytest.mark.parametrize("n_queries", [1, 3, 12])
+def test_relevance_dot_products_agree_between_serving_and_training_paths(mall: MallTables, n_queries,
+                                                                         monkeypatch) -> None:
+    from ranking.features import relevance_features as rel
+
+    snap = build_snapshot(mall, mall.last_ms, Settings())
+    words = [w for w in snap.text.vocabulary if len(w) >= 2][:n_queries * 2]
+    texts = [" ".join(words[2 * i:2 * i + 2]) for i in range(n_queries)]
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.integers(0, n_queries, 300))
+    cand = rng.choice(snap.products.ids, 300)
+    req = Requests(np.resize(snap.users.ids, n_queries), texts, np.full(n_queries, 10),
+                   np.zeros(n_queries))
+    x = build_inputs(snap, cand, rows, req)
+    got = {}
+    for few in (0, 100):  # 0: always the batch path; 100: always query by query
+        monkeypatch.setattr(rel, "FEW_QUERIES", few)
+        got[few] = np.c_[rel.lexical_score(x), rel.term_overlap(x), rel.char_overlap(x)]
+    assert np.isfinite(got[0]).all() and (got[0] > 0).any()
+    np.testing.assert_allclose(got[0], got[100], rtol=1e-5, atol=1e-6)

@@ -13,7 +13,8 @@ import scipy.sparse as sp
 
 from ranking.features.inputs import FeatureInputs
 from ranking.features.registry import feature
-from ranking.text import normalise
+
+FEW_QUERIES = 4  # up to this many distinct queries, dot products go query by query
 
 
 def _on_search(x: FeatureInputs) -> np.ndarray:
@@ -24,10 +25,21 @@ def _pair_dot(q: sp.csr_matrix, p: sp.csr_matrix, x: FeatureInputs) -> np.ndarra
     """Row-wise dot of query rows and product rows for every candidate on search."""
     ok = _on_search(x)
     out = np.full(x.n, np.nan)
-    if ok.any():
-        a = q[x.query_index[ok]]
-        b = p[x.product_row[ok]]
-        out[ok] = np.asarray(a.multiply(b).sum(axis=1)).ravel()
+    if not ok.any():
+        return out
+    q_rows, p_rows = x.query_index[ok], x.product_row[ok]
+    distinct = np.unique(q_rows)
+    if len(distinct) > FEW_QUERIES:  # training batches: one sparse elementwise product
+        out[ok] = np.asarray(q[q_rows].multiply(p[p_rows]).sum(axis=1)).ravel()
+        return out
+    values = np.empty(len(q_rows))
+    for row in distinct.tolist():  # serving: one query, a sparse matrix-vector product
+        mine = q_rows == row
+        dense = np.zeros(q.shape[1], dtype=np.float64)
+        start, end = q.indptr[row], q.indptr[row + 1]
+        dense[q.indices[start:end]] = q.data[start:end]
+        values[mine] = p[p_rows[mine]] @ dense
+    out[ok] = values
     return out
 
 
@@ -68,12 +80,14 @@ def brand_match(x: FeatureInputs) -> np.ndarray:
     if not ok.any():
         return out
     brand = x.snapshot.products.take("brand_id", x.product_row, missing=-1).astype(np.int64)
-    pairs = np.stack([x.query_index[ok], brand[ok]], axis=1)
-    uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    names = x.snapshot.text.brand_names
+    stride = int(brand.max(initial=0)) + 2  # brand -1 (unknown) -> 0
+    keys = x.query_index[ok].astype(np.int64) * stride + (brand[ok] + 1)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    names = x.snapshot.text.normalised_brand_names()
     texts = x.queries.texts
     hit = np.array([
-        float(b in names and normalise(names[b]) in texts[q]) for q, b in uniq.tolist()
+        float(b in names and names[b] in texts[q])
+        for q, b in zip((uniq // stride).tolist(), (uniq % stride - 1).tolist(), strict=True)
     ], dtype=np.float32)
     out[ok] = hit[inverse.ravel()]
     return out

@@ -89,8 +89,12 @@ class Pipeline:
     # ---- stages --------------------------------------------------------------------------
     def _recall(self, request: RankRequest) -> CandidateSet:
         if len(self.sources) > 1 and self.executor is not None:
-            futures = {s.name: self.executor.submit(s.recall, request, self.recall_k) for s in self.sources}
-            parts = {name: f.result() for name, f in futures.items()}
+            # the others run in the pool while this thread runs the last (one handoff fewer)
+            *rest, last = self.sources
+            futures = {s.name: self.executor.submit(s.recall, request, self.recall_k) for s in rest}
+            parts = {last.name: last.recall(request, self.recall_k)}
+            parts.update({name: f.result() for name, f in futures.items()})
+            parts = {s.name: parts[s.name] for s in self.sources}  # sources' order
         else:
             parts = {s.name: s.recall(request, self.recall_k) for s in self.sources}
         return CandidateSet.union(parts)
