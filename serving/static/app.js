@@ -60,7 +60,7 @@ function cardElement(card) {
       <div class="badges">
         ${advBadge}
         ${card.subsidy ? '<span class="badge subsidy">subsidy</span>' : ""}
-        <span class="badge store" title="store experience score">store ${fmt(card.store_experience_score, 0)}</span>
+        <span class="badge store" title="the store's experience score (0-100)">store score ${fmt(card.store_experience_score, 0)}</span>
         ${card.propensity < 1 ? '<span class="badge explore">new store</span>' : ""}
       </div>
       <button class="why-btn" type="button">Why this card?</button>
