@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import threading
 import uuid
@@ -56,10 +57,16 @@ EXPOSURES = TableContract(
 )
 WRITABLE = {*LOGGED_TABLES, "exposures"}
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+log = logging.getLogger("shelfrank.event_log")
 
 
 class EventLogUnavailableError(RuntimeError):
     """The log cannot take writes now (disk full, read-only, I/O error)."""
+
+
+def _check_writable(table: str) -> None:
+    if table not in WRITABLE:
+        raise ValueError(f"table {table!r} is not logged; use one of {sorted(WRITABLE)}")
 
 
 class EventLog:
@@ -84,11 +91,20 @@ class EventLog:
         """Durably append rows per table; return how many were written per table."""
         payloads = {}
         for table, rows in batch.items():
-            if table not in WRITABLE:
-                raise ValueError(f"table {table!r} is not logged; use one of {sorted(WRITABLE)}")
+            _check_writable(table)
             if rows:
                 payloads[table] = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
                                           for r in rows).encode()
+        self._write(payloads)
+        return {t: len(r) for t, r in batch.items()}
+
+    def append_lines(self, table: str, data: bytes) -> None:
+        """Durably append already-serialised JSON lines (one write + fsync)."""
+        _check_writable(table)
+        self._write({table: data})
+
+    def _write(self, payloads: dict[str, bytes]) -> None:
+        """Write every payload whole and fsync its file; a full disk is EventLogUnavailableError."""
         with self._lock:
             try:
                 for table, data in payloads.items():
@@ -98,25 +114,6 @@ class EventLog:
                         written = os.write(fd, view)
                         view = view[written:]
                     os.fsync(fd)
-            except OSError as exc:
-                if exc.errno in _DISK_ERRORS:
-                    raise EventLogUnavailableError(f"event log at {self.root} cannot be written: "
-                                              f"{os.strerror(exc.errno)}") from exc
-                raise
-        return {t: len(r) for t, r in batch.items()}
-
-    def append_lines(self, table: str, data: bytes) -> None:
-        """Durably append already-serialised JSON lines (one write + fsync)."""
-        if table not in WRITABLE:
-            raise ValueError(f"table {table!r} is not logged; use one of {sorted(WRITABLE)}")
-        with self._lock:
-            try:
-                fd = self._fd(table)
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
             except OSError as exc:
                 if exc.errno in _DISK_ERRORS:
                     raise EventLogUnavailableError(f"event log at {self.root} cannot be written: "
@@ -185,13 +182,15 @@ class BufferedAppender:
     every request in flight. Lines are flushed every ``every`` seconds by a background
     thread, when ``max_bytes`` accumulate, and on ``close``; a ``kill -9`` can lose at
     most the last ``every`` seconds of exposures (events posted to ``/v1/events`` stay
-    durable per request). A flush that fails keeps its lines for the next attempt.
+    durable per request). A flush that fails keeps its lines for the next attempt, up to
+    4 x ``max_bytes``; past that it drops them, counts them (``dropped_lines``) and warns.
     """
 
     def __init__(self, log: EventLog, table: str, every: float = 0.5, max_bytes: int = 16 << 20) -> None:
         self.log, self.table, self.every, self.max_bytes = log, table, every, max_bytes
         self._chunks: list[bytes] = []
         self._size = 0
+        self.dropped_lines = 0  # lines given up while the disk stayed full (bounded memory)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"flush-{table}", daemon=True)
@@ -206,10 +205,6 @@ class BufferedAppender:
         if full:
             self.flush()
 
-    def add(self, rows: list[dict]) -> None:
-        for r in rows:
-            self.add_line((json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
-
     def flush(self) -> int:
         with self._lock:
             chunks, self._chunks, self._size = self._chunks, [], 0
@@ -223,8 +218,13 @@ class BufferedAppender:
                 if self._size + len(data) <= 4 * self.max_bytes:  # bounded while the disk is full
                     self._chunks.insert(0, data)
                     self._size += len(data)
+                else:
+                    lost = data.count(b"\n")
+                    self.dropped_lines += lost
+                    log.warning("%s: dropped %d lines (%d so far) after failed flushes: %s",
+                                self.table, lost, self.dropped_lines, self.log.root)
             raise
-        return len(chunks)
+        return data.count(b"\n")  # lines written (a retried chunk holds many)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):

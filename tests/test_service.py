@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -241,3 +242,33 @@ def test_a_full_disk_gives_503_on_events_while_ranking_keeps_serving(client, som
     assert r.headers["retry-after"] == "30"
     r = client.post("/v1/rerank", json={"surface": "homepage", "candidates": some_products[:10].tolist()})
     assert r.status_code == 200
+
+
+def test_exposure_buffer_keeps_lines_through_a_failed_flush_and_bounds_memory(tmp_path, monkeypatch):
+    from ranking.event_log import BufferedAppender, EventLog, EventLogUnavailableError, read_event_log
+
+    event_log = EventLog(tmp_path / "ev")
+    appender = BufferedAppender(event_log, "exposures", every=3600, max_bytes=1000)
+    line = (json.dumps({"request_id": 1, "timestamp": 0, "user_id": 3, "surface": "homepage",
+                        "query_id": None, "experiment": "none", "variant": "default",
+                        "bundle_version": "v1", "latency_ms": 1.0,
+                        "cards": {"product_id": [5], "position": [1], "team": [None], "propensity": [1.0]}})
+            + "\n").encode()
+
+    def disk_full(table, data):
+        raise EventLogUnavailableError("disk full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(event_log, "append_lines", disk_full)
+        appender.add_line(line)
+        with pytest.raises(EventLogUnavailableError):
+            appender.flush()
+        assert appender.dropped_lines == 0  # kept for the next attempt
+        for _ in range(200):  # far past 4 x max_bytes while the disk stays full
+            with contextlib.suppress(EventLogUnavailableError):
+                appender.add_line(line)
+        assert appender.dropped_lines > 0 and appender._size <= 4 * appender.max_bytes + len(line)
+    kept = appender.flush()
+    appender.close()
+    rows = read_event_log(tmp_path / "ev").tables["exposures"]
+    assert kept > 0 and len(rows) == kept and rows.column("product_id").to_pylist() == [5] * kept
