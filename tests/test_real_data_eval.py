@@ -18,31 +18,18 @@ def _run(args: list[str]) -> None:
     assert result.exit_code == 0, result.output
 
 
+def _split_and_eval(dataset: str, source, tmp_path, *extra: str) -> dict:
+    """``eval split-DATASET SOURCE`` then ``eval DATASET`` on its train/test files; the JSON."""
+    _run(["eval", f"split-{dataset}", str(source), "--out", str(tmp_path)])
+    out = tmp_path / f"{dataset}.json"
+    _run(["eval", dataset, "--train", str(tmp_path / "train.csv.gz"), "--test", str(tmp_path / "test.csv.gz"),
+          "--json", str(out), *extra])
+    return json.loads(out.read_text())
+
+
 def test_home_depot_recall_and_reranking_reach_their_bars(shared_datasets, tmp_path):
-    _run(
-        [
-            "eval",
-            "split-home-depot",
-            str(shared_datasets / "home_depot" / "search_relevance_dev.csv.gz"),
-            "--out",
-            str(tmp_path),
-        ]
-    )
-    out = tmp_path / "hd.json"
-    _run(
-        [
-            "eval",
-            "home-depot",
-            "--train",
-            str(tmp_path / "train.csv.gz"),
-            "--test",
-            str(tmp_path / "test.csv.gz"),
-            "--json",
-            str(out),
-            "--no-progress",
-        ]
-    )
-    got = json.loads(out.read_text())
+    got = _split_and_eval("home-depot", shared_datasets / "home_depot" / "search_relevance_dev.csv.gz",
+                          tmp_path, "--no-progress")
     assert got["queries"] > 1000
     assert set(got["recall@10"]) == set(got["recall@100"]) == {"lexical", "dense", "hybrid"}
     # the issue's bar for hybrid recall@100 (BM25 alone is about 0.69 in the literature)
@@ -53,29 +40,8 @@ def test_home_depot_recall_and_reranking_reach_their_bars(shared_datasets, tmp_p
 
 
 def test_taobao_homepage_recall_beats_popularity(shared_datasets, tmp_path):
-    _run(
-        [
-            "eval",
-            "split-taobao",
-            str(shared_datasets / "taobao_userbehavior" / "UserBehavior_until_2017-12-02.csv.gz"),
-            "--out",
-            str(tmp_path),
-        ]
-    )
-    out = tmp_path / "tb.json"
-    _run(
-        [
-            "eval",
-            "taobao",
-            "--train",
-            str(tmp_path / "train.csv.gz"),
-            "--test",
-            str(tmp_path / "test.csv.gz"),
-            "--json",
-            str(out),
-        ]
-    )
-    got = json.loads(out.read_text())
+    got = _split_and_eval(
+        "taobao", shared_datasets / "taobao_userbehavior" / "UserBehavior_until_2017-12-02.csv.gz", tmp_path)
     assert got["users"] > 700
     for part in ("all", "new"):
         assert set(got[part]) >= {"recall@20", "recall@50", "ndcg@20"}

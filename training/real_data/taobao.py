@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranking.features.inputs import slot_of_hour
+from ranking.mall_clock import local_hour
 from ranking.recall.homepage import HomepageCatalog, HomepageRecall
 from ranking.settings import Settings
 
@@ -35,7 +37,6 @@ COLUMNS = ["user_id", "item_id", "category_id", "behavior", "timestamp"]
 BEHAVIORS = ("pv", "cart", "fav", "buy")
 TIMEZONE = "Asia/Shanghai"
 DAY_MS = 86_400_000
-SLOTS = ((6, 12), (12, 18))  # morning, afternoon; the rest is evening (as the mall's slots)
 WEIGHT = {"pv": 1.0, "cart": 2.0, "fav": 2.0, "buy": 4.0}
 
 
@@ -81,16 +82,9 @@ def _tables(events: pd.DataFrame) -> dict[str, pd.DataFrame]:
     }
 
 
-def _slot_of_hour(hour: np.ndarray) -> np.ndarray:
-    return np.where(
-        (hour >= SLOTS[0][0]) & (hour < SLOTS[0][1]),
-        0,
-        np.where((hour >= SLOTS[1][0]) & (hour < SLOTS[1][1]), 1, 2),
-    )
-
-
-def local_hour(seconds: np.ndarray) -> np.ndarray:
-    return pd.to_datetime(seconds, unit="s", utc=True).tz_convert(TIMEZONE).hour.to_numpy()
+def taobao_local_hour(seconds: np.ndarray) -> np.ndarray:
+    """Hour of day on the mall's clock for Taobao's epoch seconds."""
+    return local_hour(np.asarray(seconds, dtype=np.int64) * 1000, TIMEZONE)
 
 
 def build_catalog(train: pd.DataFrame, as_of_ms: int, half_life_days: float = 1.0) -> HomepageCatalog:
@@ -105,7 +99,7 @@ def build_catalog(train: pd.DataFrame, as_of_ms: int, half_life_days: float = 1.
     age = (as_of_ms - train.timestamp.to_numpy(np.int64) * 1000) / DAY_MS
     velocity = np.bincount(p, weights=w * np.power(0.5, age / half_life_days), minlength=len(pid))
     taste = np.zeros((len(uid), len(cats), 3), dtype=np.float32)
-    np.add.at(taste, (u, leaf[p], _slot_of_hour(local_hour(train.timestamp.to_numpy()))), w)
+    np.add.at(taste, (u, leaf[p], slot_of_hour(taobao_local_hour(train.timestamp.to_numpy()))), w)
     # a little of each user's all-day taste in every slot, so a slot they never used still ranks
     taste += 0.25 * taste.sum(axis=2, keepdims=True)
     buys = train[train.behavior == "buy"]
@@ -242,7 +236,7 @@ def candidate_frame(
 
 def _first_hours(later: pd.DataFrame, users: np.ndarray) -> np.ndarray:
     first = later.sort_values("timestamp").groupby("user_id").timestamp.first().reindex(users)
-    return local_hour(first.to_numpy(np.int64))
+    return taobao_local_hour(first.to_numpy(np.int64))
 
 
 def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
