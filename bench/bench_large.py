@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.bench_serving import _http, _in_process, _payloads
+from bench.bench_serving import http_latency, in_process_latency, request_payloads
 from bench.context import BenchContext
 
 REQUEST_SAMPLE = os.environ.get("SHELFRANK_BENCH_LARGE_REQUEST_SAMPLE", "0.1")
@@ -38,11 +38,11 @@ def bench(ctx: BenchContext) -> dict:
         out = _offline(ctx, models)
         stages.write_text(json.dumps(out, indent=2))
     bundle = models / "latest"
-    payloads = _payloads(bundle)
-    out.update({f"serve_{k}": v for k, v in _in_process(bundle, payloads).items()})
+    payloads = request_payloads(bundle)
+    out.update({f"serve_{k}": v for k, v in in_process_latency(bundle, payloads).items()})
     if shutil.which("wrk"):
         with tempfile.TemporaryDirectory() as tmp:
-            out.update({f"serve_{k}": v for k, v in _http(bundle, payloads, 1, Path(tmp)).items()})
+            out.update({f"serve_{k}": v for k, v in http_latency(bundle, payloads, 1, Path(tmp)).items()})
     return out
 
 

@@ -44,7 +44,7 @@ def _time(fn, n: int = 300) -> tuple[float, float]:
     return _percentiles(samples)
 
 
-def _payloads(bundle: Path, n_candidates: int = 500) -> dict[str, list[dict]]:
+def request_payloads(bundle: Path, n_candidates: int = 500) -> dict[str, list[dict]]:
     from ranking.bundle import load_bundle
 
     snap = load_bundle(bundle).snapshot
@@ -65,12 +65,15 @@ def _payloads(bundle: Path, n_candidates: int = 500) -> dict[str, list[dict]]:
     return payloads
 
 
-def _in_process(bundle: Path, payloads: dict) -> dict:
+def in_process_latency(bundle: Path, payloads: dict) -> dict:
     from ranking.engine import Engine
     from ranking.pipeline import RankRequest
+    from ranking.recall.vector_index import set_search_threads
     from ranking.settings import load_settings
 
-    engine = Engine.load(bundle, load_settings())
+    settings = load_settings()
+    set_search_threads(settings.serving.search_threads)  # as the service does
+    engine = Engine.load(bundle, settings)
     out = {}
     model = engine.bundle.model
     rng = np.random.default_rng(1)
@@ -108,13 +111,13 @@ def _in_process(bundle: Path, payloads: dict) -> dict:
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _lua(path: str, bodies: list[dict], folder: Path) -> Path:
+def wrk_script(path: str, bodies: list[dict], folder: Path) -> Path:
     lines = ["bodies = {"] + [f"  {json.dumps(json.dumps(b))}," for b in bodies] + ["}"]
     lines += [
         "i = 0",
@@ -129,7 +132,7 @@ def _lua(path: str, bodies: list[dict], folder: Path) -> Path:
     return script
 
 
-def _wrk(url: str, script: Path, connections: int, seconds: int | None = None) -> dict:
+def run_wrk(url: str, script: Path, connections: int, seconds: int | None = None) -> dict:
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds or SECONDS}s",
                           "--latency", "-s",
                           str(script), url], capture_output=True, text=True, check=True).stdout
@@ -146,8 +149,8 @@ def _wrk(url: str, script: Path, connections: int, seconds: int | None = None) -
             "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(0) if errors else ""}
 
 
-def _http(bundle: Path, payloads: dict, workers: int, work: Path) -> dict:
-    port = _free_port()
+def http_latency(bundle: Path, payloads: dict, workers: int, work: Path) -> dict:
+    port = free_port()
     events = work / f"events-{workers}"
     env = {**os.environ}
     proc = subprocess.Popen(
@@ -169,9 +172,9 @@ def _http(bundle: Path, payloads: dict, workers: int, work: Path) -> dict:
         paths = {"rerank": "/v1/rerank", "search": "/v1/search", "homepage": "/v1/homepage",
                  "noop": "/v1/noop"}
         for name, path in paths.items():
-            script = _lua(path, payloads[name], work)
-            low = _wrk(url, script, 1)
-            high = _wrk(url, script, 8)
+            script = wrk_script(path, payloads[name], work)
+            low = run_wrk(url, script, 1)
+            high = run_wrk(url, script, 8)
             key = f"http_{name}_{workers}w"
             out[f"{key}_p50_ms"], out[f"{key}_p99_ms"] = low["p50_ms"], low["p99_ms"]
             out[f"{key}_rps_c1"], out[f"{key}_rps_c8"] = low["rps"], high["rps"]
@@ -190,13 +193,13 @@ def _http(bundle: Path, payloads: dict, workers: int, work: Path) -> dict:
 
 def bench(ctx: BenchContext) -> dict:
     bundle = ctx.bundle("default")
-    payloads = _payloads(bundle)
+    payloads = request_payloads(bundle)
     out = {"bundle": str(bundle.resolve().name)}
-    out.update(_in_process(bundle, payloads))
+    out.update(in_process_latency(bundle, payloads))
     if shutil.which("wrk") is None:
         out["http"] = "skipped: wrk is not installed (apt-get install wrk)"
         return out
     with tempfile.TemporaryDirectory() as tmp:
         for workers in (1, 2):
-            out.update(_http(bundle, payloads, workers, Path(tmp)))
+            out.update(http_latency(bundle, payloads, workers, Path(tmp)))
     return out

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.bench_serving import _free_port, _lua, _payloads, _wrk
+from bench.bench_serving import free_port, request_payloads, run_wrk, wrk_script
 from bench.context import REPO
 from bench.run import context
 
@@ -45,7 +45,7 @@ def _rss_mb(pid: int) -> float:
 
 def soak(bundle: Path, requests: int, workers: int, connections: int, max_seconds: int,
          tolerance: float) -> dict:
-    port = _free_port()
+    port = free_port()
     work = Path(tempfile.mkdtemp(prefix="shelfrank-soak-"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "shelfrank", "--set", f"serving.events_dir={work / 'events'}", "serve",
@@ -62,9 +62,9 @@ def soak(bundle: Path, requests: int, workers: int, connections: int, max_second
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        script = _lua("/v1/rerank", _payloads(bundle)["rerank"], work)
+        script = wrk_script("/v1/rerank", request_payloads(bundle)["rerank"], work)
         os.environ["SHELFRANK_BENCH_HTTP_SECONDS"] = "5"
-        probe = _wrk(url, script, connections, seconds=5)
+        probe = run_wrk(url, script, connections, seconds=5)
         seconds = int(min(max_seconds, max(30, requests / max(probe["rps"], 1) * 1.1)))
         samples: list[tuple[float, float]] = []
         done = threading.Event()
@@ -77,7 +77,7 @@ def soak(bundle: Path, requests: int, workers: int, connections: int, max_second
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        run = _wrk(url, script, connections, seconds=seconds)
+        run = run_wrk(url, script, connections, seconds=seconds)
         done.set()
         sampler.join()
         served = int(run["rps"] * seconds)

@@ -9,6 +9,7 @@ product card shows, its provenance and, when asked, its explanation.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -109,13 +110,14 @@ class Engine:
         engine.warm_up()
         return engine
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> dict[str, float]:
         """Rank once through every pipeline (with explanations) before serving anything.
 
         A bundle that verifies but cannot rank is refused here, with the reason, instead of
         failing its first requests; and one-time work (lazily built structures, first
         touches of a 1M-product snapshot, the compiled scorer's first call) is paid now, not
-        by the first shopper: on the large mall the first rerank took 1.2 s before this.
+        by the first shopper (``python -m bench.request_path BUNDLE`` prints what each
+        pipeline's warm-up took).
         """
         snap = self.snapshot
         ids = snap.products.ids[: min(200, len(snap.products.ids))]
@@ -129,14 +131,18 @@ class Engine:
             "homepage": RankRequest(surface="homepage", page_size=10, now_ms=snap.as_of_ms, hour=20,
                                     user_id=user, explain=True),
         }
+        self.warm_up_seconds: dict[str, float] = {}
         for name, request in requests.items():
             if name not in self.pipelines:
                 continue
+            started = time.perf_counter()
             try:
                 self.rank(name, request)
             except Exception as exc:  # any failure means this bundle must not serve
                 raise BundleError(f"{self.bundle.path}: the {name} pipeline failed its warm-up "
                                   f"request: {type(exc).__name__}: {exc}") from exc
+            self.warm_up_seconds[name] = time.perf_counter() - started
+        return self.warm_up_seconds
 
     def close(self) -> None:
         self.executor.shutdown(wait=False)

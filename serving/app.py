@@ -34,6 +34,7 @@ from ranking.event_log import EventLogUnavailableError
 from ranking.experiments import team_draft
 from ranking.mall_clock import local_hour
 from ranking.pipeline import RankRequest
+from ranking.recall.vector_index import set_search_threads
 from ranking.settings import Settings
 from ranking.text import query_id
 from serving import metrics
@@ -67,6 +68,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        set_search_threads(limits.search_threads)
         if load:
             await run_in_threadpool(state.load_initial)
         gc.collect()
@@ -158,7 +160,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             "dropped": dropped,
         }
         if limits.log_exposures and cards:
-            # inline, not a BackgroundTask: serialising the line takes ~20 µs, while a
+            # inline, not a BackgroundTask: the line is one orjson call, while a
             # background task is a thread-pool handoff that the connection's next request
             # waits behind (uvicorn finishes one request cycle before the next)
             try:

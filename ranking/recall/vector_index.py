@@ -4,16 +4,34 @@ Vectors are L2-normalised float32, so inner product is cosine similarity. Exact 
 (``IndexFlatIP``) is cheap below ~100k vectors (a few ms); above, HNSW (M=32, efSearch
 128: 0.3 ms p50 and recall@100 0.994 at 1M x 64-d here, docs/performance) with its recall
 against exact search measured on sample queries at build time. One thread on the request
-path. Saved with ``faiss.write_index`` (no pickle).
+path (:func:`set_search_threads`, called by the service). Saved with ``faiss.write_index`` (no pickle).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+_SEARCH_THREADS = [0]  # 0: leave FAISS's default (training builds use every core)
+_APPLIED = threading.local()
+
+
+def set_search_threads(n: int) -> None:
+    """FAISS threads for every later ``VectorIndex.search`` (the service sets
+    ``serving.search_threads``, 1). OpenMP keeps the count per native thread, and requests
+    run on pool threads, so each search applies it in its own thread, once."""
+    _SEARCH_THREADS[0] = n
+
+
+def _apply_search_threads() -> None:
+    n = _SEARCH_THREADS[0]
+    if n and getattr(_APPLIED, "n", 0) != n:
+        faiss.omp_set_num_threads(n)
+        _APPLIED.n = n
 
 
 class VectorIndex:
@@ -39,11 +57,14 @@ class VectorIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores (q, k), ids (q, k)); id -1 where fewer than k exist."""
+        _apply_search_threads()
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, self.size))
-        if self.kind == "hnsw":
-            self.index.hnsw.efSearch = max(self.ef_search, k)
-        scores, rows = self.index.search(q, k)
+        if self.kind == "hnsw":  # per call, not by mutating the shared index (threads)
+            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+            scores, rows = self.index.search(q, k, params=params)
+        else:
+            scores, rows = self.index.search(q, k)
         return scores, np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1)
 
     def vectors(self) -> np.ndarray:
