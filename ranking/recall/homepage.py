@@ -230,7 +230,7 @@ class HomepageRecall:
         if q.get("top_categories", 0) and len(leaves):
             out["top_categories"] = self.product_ids[self._from_leaves(leaves, q["top_categories"])]
         if q.get("trending", 0):
-            # the head is enough (and the whole list is the catalog: 10 ms of isin at 1M)
+            # the head is enough; the whole list is the catalog (an isin over 1M per request)
             trending = self.a["trending"][: TRENDING_HEAD * q["trending"]]
             if len(leaves):
                 mine = np.isin(self.a["product_leaf"][trending], leaves)
