@@ -1,4 +1,8 @@
-"""The ranking model: LightGBM LambdaRank trees, scoring and per-feature explanations.
+"""The ranking model: LightGBM trees, scoring and per-feature explanations.
+
+The trees are either the purchase funnel (a click stage and an order stage merged into one
+model whose raw score is about the log-odds of a purchase, :mod:`training.funnel`) or LambdaRank;
+serving treats both the same: higher raw score ranks first.
 
 Loaded from LightGBM's own text format (never a pickle). On the request path it scores
 with one thread, through the trees compiled to machine code by lleaves when the bundle
@@ -40,7 +44,7 @@ def compile_model(model_file: str | Path, out_file: str | Path) -> float:
 
 
 class RankingModel:
-    """A trained LambdaRank booster and the feature names it expects, in order."""
+    """A trained booster (funnel or LambdaRank) and the feature names it expects, in order."""
 
     def __init__(self, booster: lgb.Booster, compiled=None) -> None:
         self.booster = booster

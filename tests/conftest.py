@@ -39,7 +39,8 @@ def small_models(small_mall: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     from training.train import train_bundle
 
     models = tmp_path_factory.mktemp("models")
-    settings = load_settings(["training.num_boost_round=60", "training.early_stopping_rounds=15"])
+    settings = load_settings(["training.num_boost_round=60", "training.early_stopping_rounds=15",
+                              "training.funnel_num_boost_round=120"])
     train_bundle(small_mall, models, settings, progress=False)
     return models
 

@@ -1,9 +1,11 @@
 """Does position debiasing help? The same model trained with and without it, scored by the oracle.
 
-Trains LambdaRank twice on the same training and validation cards — once with LightGBM's
-position-aware objective (``Dataset(position=...)``), once without — and reports each
-model's NDCG@10 against the simulator's oracle (true purchase probability) on the test
-days, next to the logging policy's. Both runs use the settings' hyperparameters.
+Trains the settings' model (``training.model``) twice on the same training and validation
+cards — once debiased, once not — and reports each model's NDCG@10 against the
+simulator's oracle (true purchase probability) on the test days, next to the logging
+policy's. Debiased means LightGBM's position-aware objective (``Dataset(position=...)``)
+for LambdaRank, and the click stage's examination offset for the funnel. Both runs use the
+settings' hyperparameters.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def debias_study(frame: RankingFrame, test: RankingFrame, oracle_gain: np.ndarra
         return float(np.nanmean(ndcg_at_k(test.request_id, oracle_gain, scores, 10)))
 
     for name, debias in (("with_debiasing", True), ("without_debiasing", False)):
-        booster, _, _ = train_model(frame, split, settings, position_debias=debias, progress=progress)
+        booster = train_model(frame, split, settings, position_debias=debias, progress=progress).booster
         out[f"oracle_ndcg@10_{name}"] = ndcg(booster.predict(test.features,
                                                              num_threads=settings.training.num_threads))
         out[f"trees_{name}"] = booster.num_trees()

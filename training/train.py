@@ -1,12 +1,24 @@
 """``train_bundle``: from a mall's logs to a verified bundle in ``models/``.
 
 Split by day on the mall clock: the last ``test_days`` are held out for ``evaluate``,
-the ``valid_days`` before them drive early stopping on validation NDCG@10, and the days
-from the end of the warm-up up to there train the model. Requests without a click carry
-no LambdaRank gradient and are dropped from training and validation (settings
-``training.keep_requests_without_clicks``). With ``position_debias`` LightGBM's
-position-aware LambdaRank learns a per-position bias beside the ranking (``Dataset``
-``position``), so the trees explain relevance, not slot.
+the ``valid_days`` before them drive early stopping, and the days from the end of the
+warm-up up to there train the model.
+
+Two models (``training.model``):
+
+* ``funnel`` (default, :mod:`training.funnel`): a click stage on every logged card and an
+  order stage on every clicked card, early-stopped on the validation days' log-loss and
+  merged into one LightGBM model; ``position_debias`` gives the click stage the measured
+  examination curve as an offset.
+* ``lambdarank``: LambdaRank on the graded labels, early-stopped on validation NDCG@10.
+  Requests without a click carry no LambdaRank gradient and are dropped from training and
+  validation (``training.keep_requests_without_clicks``). With ``position_debias``
+  LightGBM's position-aware LambdaRank learns a per-position bias beside the ranking
+  (``Dataset`` ``position``), so the trees explain relevance, not slot. Training on a Dask
+  cluster (``training.dask_scheduler``) is always LambdaRank (``DaskLGBMRanker``).
+
+Either way the bundle's ``valid_ndcg`` is NDCG@5/10/20 of the logged grades (gains
+``training.label_gain``) on the validation days' randomised slots, so the two compare.
 """
 
 from __future__ import annotations
@@ -27,8 +39,10 @@ from ranking.recall.homepage import HomepageRecall
 from ranking.recall.search import SearchRecall
 from ranking.settings import Settings
 from training.dataset import DAY_MS, RankingFrame, build_ranking_frame, mall_day_zero_ms
+from training.funnel import funnel_params
 from training.lambdarank import RankingData, train_lambdarank
 from training.mall_data import MallTables, load_mall
+from training.metrics import ndcg_at_k
 from training.snapshot_builder import build_snapshot
 
 
@@ -135,24 +149,68 @@ def validation_frame(frame: RankingFrame, split: DaySplit, settings: Settings) -
     return shuffle_within_requests(days, settings.training.seed)
 
 
+@dataclass
+class TrainedModel:
+    """A trained model, the text to write into the bundle, and what it learnt from."""
+
+    booster: object
+    text: str
+    train: RankingData
+    valid: RankingData
+    facts: dict
+
+
 def train_model(frame: RankingFrame, split: DaySplit, settings: Settings,
-                position_debias: bool | None = None, progress: bool = True):
-    """Train on the split's train days, early-stop on its validation days."""
+                position_debias: bool | None = None, progress: bool = True) -> TrainedModel:
+    """Train on the split's train days, early-stop on its validation days (module doc)."""
     t = settings.training
-    keep = t.keep_requests_without_clicks
-    train = ranking_data(frame.select((frame.day >= split.train[0]) & (frame.day < split.train[1])), keep)
-    valid = ranking_data(validation_frame(frame, split, settings), keep)
     debias = t.position_debias if position_debias is None else position_debias
+    train_frame = frame.select((frame.day >= split.train[0]) & (frame.day < split.train[1]))
+    if t.model == "funnel" and not t.dask_scheduler:
+        from training.funnel import train_funnel
+
+        valid_days = frame.select((frame.day >= split.valid[0]) & (frame.day < split.valid[1]))
+        funnel = train_funnel(train_frame, valid_days, settings,
+                              position_debias=debias, progress=progress)
+        facts = {"model": "funnel", "stages": funnel.stages,
+                 "num_trees": funnel.booster.num_trees(), "best_iteration": None}
+        valid = ranking_data(validation_frame(frame, split, settings), t.keep_requests_without_clicks)
+        facts["valid_ndcg"] = validation_ndcg(funnel.booster, valid, settings)
+        train = ranking_data(train_frame, keep_without_clicks=True)
+        return TrainedModel(funnel.booster, funnel.text, train, valid, facts)
+    keep = t.keep_requests_without_clicks
+    train = ranking_data(train_frame, keep)
+    valid = ranking_data(validation_frame(frame, split, settings), keep)
     if t.dask_scheduler:
         from training.distributed import train_on_dask
 
         booster = train_on_dask(train, lightgbm_params(settings), t.num_boost_round, t.dask_scheduler)
-        return booster, train, valid
-    booster = train_lambdarank(
-        train, valid, lightgbm_params(settings), num_boost_round=t.num_boost_round,
-        early_stopping_rounds=t.early_stopping_rounds, position_debias=debias, progress=progress,
-    )
-    return booster, train, valid
+    else:
+        booster = train_lambdarank(
+            train, valid, lightgbm_params(settings), num_boost_round=t.num_boost_round,
+            early_stopping_rounds=t.early_stopping_rounds, position_debias=debias, progress=progress,
+        )
+    facts = {
+        "model": "lambdarank",
+        "best_iteration": booster.best_iteration,
+        "num_trees": booster.num_trees(),
+        "valid_ndcg": {k: float(v) for k, v in booster.best_score.get("valid", {}).items()},
+    }
+    return TrainedModel(booster, booster.model_to_string(), train, valid, facts)
+
+
+def validation_ndcg(booster, valid: RankingData, settings: Settings) -> dict[str, float]:
+    """NDCG@5/10/20 of the logged grades (gains ``label_gain``) the way LightGBM reports it."""
+    if len(valid) == 0:
+        return {}
+    group = np.repeat(np.arange(len(valid.group)), valid.group)
+    gain = np.asarray(settings.training.label_gain)[valid.label]
+    scores = booster.predict(valid.features, num_threads=settings.training.num_threads)
+    out = {}
+    for k in (5, 10, 20):
+        per_request = ndcg_at_k(group, gain, scores, k)
+        out[f"ndcg@{k}"] = float(np.nanmean(np.where(np.isnan(per_request), 1.0, per_request)))
+    return out
 
 
 def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Settings,
@@ -172,7 +230,8 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
     n_days = int(frame.day.max()) + 1
     split = split_days(n_days, settings)
     featurised = time.perf_counter()
-    booster, train, valid = train_model(frame, split, settings, progress=progress)
+    model = train_model(frame, split, settings, progress=progress)
+    train, valid = model.train, model.valid
     trained = time.perf_counter()
     end_ms = _end_of_logs_ms(mall, settings)
     snapshot = build_snapshot(mall, end_ms, settings)
@@ -181,11 +240,10 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
         "kind": kind,
         "data": _data_summary(mall, frame, split, train, valid),
         "training": {
-            "params": lightgbm_params(settings),
+            **model.facts,
+            "params": (funnel_params(settings) if model.facts["model"] == "funnel"
+                       else lightgbm_params(settings)),
             "position_debias": settings.training.position_debias,
-            "best_iteration": booster.best_iteration,
-            "num_trees": booster.num_trees(),
-            "valid_ndcg": {k: float(v) for k, v in booster.best_score.get("valid", {}).items()},
             "feature_seconds": round(featurised - started, 2),
             "train_seconds": round(trained - featurised, 2),
             "rows_per_second_features": round(len(frame) / max(featurised - started, 1e-9)),
@@ -204,7 +262,7 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
 
         parts[COMPILED_PART] = compile_trees
     manifest["scorer"] = "lleaves" if COMPILED_PART in parts else "lightgbm"
-    path = write_bundle(models_dir, booster.model_to_string(), snapshot, manifest, parts=parts)
+    path = write_bundle(models_dir, model.text, snapshot, manifest, parts=parts)
     return path, manifest
 
 

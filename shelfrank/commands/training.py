@@ -29,7 +29,7 @@ def train(
     ] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
-    """Build point-in-time features, train LambdaRank, write a bundle and move OUT/latest."""
+    """Build point-in-time features, train the ranker (training.model), write a bundle, move OUT/latest."""
     from training.train import train_bundle
 
     settings = current_settings()
@@ -42,7 +42,11 @@ def train(
         raise typer.Exit(2)
     path, manifest = train_bundle(data, out, settings, progress=progress)
     t = manifest["training"]
-    typer.echo(f"bundle {path} ({t['num_trees']} trees, best iteration {t['best_iteration']})")
+    if t["model"] == "funnel":
+        stages = ", ".join(f"{name} {st['best_iteration']}" for name, st in t["stages"].items())
+        typer.echo(f"bundle {path} (funnel: {t['num_trees']} trees; {stages})")
+    else:
+        typer.echo(f"bundle {path} ({t['num_trees']} trees, best iteration {t['best_iteration']})")
     typer.echo(f"validation: {json.dumps(t['valid_ndcg'])}")
     typer.echo(f"features {t['feature_seconds']}s ({t['rows_per_second_features']:,} cards/s), "
                f"training {t['train_seconds']}s; {out / 'latest'} -> {path.name}")
