@@ -232,7 +232,10 @@ class CounterfactualSettings(Section):
     reward_days: int = Field(
         14, ge=1, description="logged days before the test days the reward model learns from")
     reward_request_sample: float = Field(
-        0.3, gt=0, le=1, description="share of those days' homepage requests the reward model reads")
+        0.6, gt=0, le=1, description="share of those days' homepage requests the reward model reads")
+    reward_models: int = Field(
+        3, ge=1, description="reward models, each fitted on a disjoint shard of those requests: the "
+                             "estimate uses their mean, their spread is reported as the model's error")
     reward_num_boost_round: int = Field(120, ge=1)
     reward_num_leaves: int = Field(31, ge=2)
     reward_learning_rate: float = Field(0.08, gt=0)

@@ -141,27 +141,36 @@ def test_paired_lift_interval_covers_a_known_ratio():
     assert got["ci95"][1] - got["ci95"][0] < 0.05  # pairing removes the contexts' spread
 
 
-def test_estimate_bundles_on_the_small_mall(small_mall, small_models):
-    from ranking.settings import load_settings
-    from training.whole_page import estimate_bundles
+def test_evaluate_counterfactual_reports_whole_page_and_randomised_block(small_mall, small_models, tmp_path):
+    import json
 
-    settings = load_settings(["counterfactual.contexts=150", "counterfactual.reward_num_boost_round=30",
-                              "counterfactual.reward_min_data_in_leaf=50"])
-    bundle = small_models / "latest"
-    est = estimate_bundles({"a": bundle, "b": bundle}, small_mall, settings, now_ms=1_790_000_000_000,
-                           progress=False, compare=("a", "b"))
-    assert est["contexts"] == 150
+    from typer.testing import CliRunner
+
+    from shelfrank.cli import app
+
+    out = tmp_path / "eval.json"
+    bundle = str(small_models / "latest")
+    result = CliRunner().invoke(app, [
+        "--set", "counterfactual.contexts=100", "--set", "counterfactual.reward_num_boost_round=20",
+        "evaluate", bundle, "--data", str(small_mall), "--counterfactual", "--counterfactual-control", bundle,
+        "--no-progress", "--report", str(tmp_path / "report"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    cf = json.loads(out.read_text())["counterfactual"]
+    assert {"ips", "snips"} <= set(cf["homepage"]["rewards"]["gmv"])  # the randomised-block estimate
+    wp = cf["whole_page"]
+    assert "whole-page doubly robust" in result.output
+    assert wp["contexts"] == 100
     # the same bundle twice: the same pages, zero lift
-    for r in est["comparison"]["rewards"].values():
+    for r in wp["comparison"]["rewards"].values():
         assert r["treatment"] == r["control"] and r["lift"] == 0
-    a = est["a"]
-    assert a["cards"] == 150 * settings.counterfactual.page_size
+    model = wp["model"]
+    assert model["cards"] == 100 * 20
     for name in ("clicks", "orders", "order_value", "gmv"):
-        r = a["rewards"][name]
+        r = model["rewards"][name]
         assert np.isfinite(r["dr"]) and r["dr"] >= 0 and r["direct"] >= 0
-        assert set(a["lift_over_logging_policy"][name]) == {"lift", "ci95"}
-    assert {"ips", "snips", "dr"} <= set(a["randomised_block"]["rewards"]["gmv"])
+        assert set(model["lift_over_logging_policy"][name]) == {"lift", "ci95"}
+    assert {"ips", "snips", "dr"} <= set(model["randomised_block"]["rewards"]["gmv"])
     # the logging policy's own pages: their logged value, and the reward model's prediction of it
-    lp = est["logging_policy"]["clicks"]
+    lp = wp["logging_policy"]["clicks"]
     assert lp["value"] > 0 and np.isfinite(lp["calibration"])
-    assert est["reward_model"]["examination"][0] == 1.0
+    assert wp["reward_model"]["examination"][0] == 1.0

@@ -53,11 +53,15 @@ POSITION_FEATURE = "slot"
 
 @dataclass
 class RewardModel:
-    """P(click | examined) and P(order | examined) from logged cards, and the slot curve."""
+    """P(click | examined) and P(order | examined) from logged cards, and the slot curve.
+
+    ``click`` and ``order`` are one booster each or lists of them (an ensemble fitted on
+    disjoint request shards: its prediction is their mean; :meth:`members` splits it).
+    """
 
     feature_names: list[str]
-    click: object  # lightgbm.Booster
-    order: object  # lightgbm.Booster
+    click: object  # lightgbm.Booster, or a list of them
+    order: object
     examination: np.ndarray  # [slot - 1] -> relative examination, slot 1 = 1
     units_per_order: float  # logged GMV / (orders x price): quantity net of cancellations
     cards: int = 0  # logged cards it learnt from
@@ -67,12 +71,22 @@ class RewardModel:
         p = np.clip(np.asarray(positions, dtype=np.int64), 1, len(self.examination))
         return self.examination[p - 1]
 
+    def members(self) -> list[RewardModel]:
+        clicks, orders = _as_list(self.click), _as_list(self.order)
+        return [RewardModel(self.feature_names, c, o, self.examination, self.units_per_order,
+                            self.cards // len(clicks)) for c, o in zip(clicks, orders, strict=True)]
+
     def examined_rates(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(P(click | examined), P(order | examined)) per card, predicted at slot 1."""
         x = np.column_stack([np.asarray(features, dtype=np.float32), np.ones(len(features), np.float32)])
         if len(x) == 0:
             return np.zeros(0), np.zeros(0)
-        return self.click.predict(x), self.order.predict(x)
+        return (np.mean([m.predict(x) for m in _as_list(self.click)], axis=0),
+                np.mean([m.predict(x) for m in _as_list(self.order)], axis=0))
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, list | tuple) else [x]
 
 
 def examination_curve(frame: RankingFrame, max_position: int) -> np.ndarray:
@@ -100,9 +114,11 @@ def units_per_order(orders: pd.DataFrame) -> float:
 
 
 def fit_reward_model(frame: RankingFrame, orders: pd.DataFrame | None, cf: CounterfactualSettings,
-                     max_position: int, num_threads: int = 2) -> RewardModel:
-    """Fit the click and order models on ``frame``'s cards (features + slot)."""
+                     max_position: int, num_threads: int = 2, progress: bool = False) -> RewardModel:
+    """Fit the click and order models on ``frame``'s cards (features + slot), one pair per
+    disjoint request shard (``cf.reward_models`` of them, by a hash of the request id)."""
     import lightgbm as lgb
+    from tqdm import tqdm
 
     if len(frame) == 0:
         raise ValueError("no logged cards to learn the reward model from")
@@ -113,10 +129,19 @@ def fit_reward_model(frame: RankingFrame, orders: pd.DataFrame | None, cf: Count
         "bagging_freq": 1, "seed": cf.seed, "num_threads": num_threads, "verbosity": -1,
     }
     names = [*frame.feature_names, POSITION_FEATURE]
-    models = {}
-    for name, label in (("click", frame.grade >= 1), ("order", frame.grade >= 3)):
-        data = lgb.Dataset(x, label=label.astype(np.float32), feature_name=names, free_raw_data=True)
-        models[name] = lgb.train(params, data, num_boost_round=cf.reward_num_boost_round)
+    k = cf.reward_models
+    mixed = frame.request_id.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    shard = (mixed >> np.uint64(40)) % np.uint64(k)
+    models: dict[str, list] = {"click": [], "order": []}
+    bar = tqdm(total=2 * k, desc="reward models", unit="model", disable=not progress, leave=False)
+    for part in range(k):
+        rows = shard == part
+        for name, label in (("click", frame.grade >= 1), ("order", frame.grade >= 3)):
+            data = lgb.Dataset(x[rows], label=label[rows].astype(np.float32), feature_name=names,
+                               free_raw_data=True)
+            models[name].append(lgb.train(params, data, num_boost_round=cf.reward_num_boost_round))
+            bar.update()
+    bar.close()
     return RewardModel(list(frame.feature_names), models["click"], models["order"],
                        examination_curve(frame, max_position), units_per_order(orders), len(frame))
 
@@ -375,7 +400,7 @@ def estimate_bundles(bundles: dict[str, Path], data_dir: str | Path, settings: S
     train = RankingFrame(**{k: v for k, v in train.__dict__.items() if isinstance(v, np.ndarray)
                             and k != "features"}, features=feature_columns(train, names), feature_names=names)
     say(f"{len(logged):,} logged test cards, {len(train):,} reward-model cards")
-    reward = fit_reward_model(train, orders, cf, cf.page_size, settings.training.num_threads)
+    reward = fit_reward_model(train, orders, cf, cf.page_size, settings.training.num_threads, progress)
     del train
     say("reward model fitted")
     contexts = sample_contexts(logged, cf.contexts, cf.per_user, cf.seed)
@@ -404,9 +429,11 @@ def estimate_bundles(bundles: dict[str, Path], data_dir: str | Path, settings: S
         for name, r in own["rewards"].items()}
     all_price = price.reindex(logged.product_id).fillna(0.0).to_numpy()
     per_context: dict[str, dict[str, np.ndarray]] = {}
+    replayed: dict[str, Pages] = {}
     for key, b in loaded.items():
         pages = replay_pages(b.path, contexts, settings, names, cf.page_size, now_ms, progress,
                              f"replay {key}")
+        replayed[key] = pages
         est = whole_page_estimate(pages, contexts, sel, orders, sel_price, reward, cf.max_weight)
         per_context[key] = est.pop("per_context")
         est["lift_over_logging_policy"] = {
@@ -423,6 +450,20 @@ def estimate_bundles(bundles: dict[str, Path], data_dir: str | Path, settings: S
                    **paired_lift(per_context[t][name], per_context[c][name], w),
                    "direct_lift": out[t]["rewards"][name]["direct"] / out[c]["rewards"][name]["direct"] - 1}
             for name in REWARDS}}
+        members = reward.members()
+        if len(members) > 1:
+            # the reward model's own uncertainty: each shard's model alone, on the same pages
+            lifts = {name: [] for name in REWARDS}
+            for m in members:
+                vals = {k: whole_page_estimate(replayed[k], contexts, sel, orders, sel_price, m,
+                                               cf.max_weight)["per_context"] for k in (t, c)}
+                for name in REWARDS:
+                    lifts[name].append(paired_lift(vals[t][name], vals[c][name], w)["lift"])
+            for name in REWARDS:
+                x = np.array(lifts[name])
+                out["comparison"]["rewards"][name]["reward_model_members_lift"] = x.tolist()
+                # members see 1/k of the data each: their spread / sqrt(k) ~ the ensemble's error
+                out["comparison"]["rewards"][name]["reward_model_se"] = float(x.std(ddof=1) / np.sqrt(len(x)))
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 

@@ -262,6 +262,47 @@ def closed_loop(
         json_out.write_text(text)
 
 
+@experiment_app.command("counterfactual")
+def counterfactual_command(
+    data: Annotated[Path, typer.Option("--data", help="the simulated mall both bundles were trained on")],
+    treatment: Annotated[Path, typer.Option("--treatment", help="the candidate bundle")],
+    control: Annotated[Path, typer.Option("--control", help="the control bundle (e.g. a closed loop's "
+                                                            "logging-policy-models/latest)")],
+    online: Annotated[
+        Path | None, typer.Option("--online", help="a closed-loop result JSON to compare with")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+) -> None:
+    """The closed loop's counterfactual step alone: both bundles' homepage GMV per session and
+    the lift, estimated from the mall's logs (no serving), optionally against an online result."""
+    from ranking.bundle import BundleError, verify_bundle
+
+    try:
+        verify_bundle(treatment)
+        verify_bundle(control)
+    except BundleError as exc:
+        _fail(str(exc))
+    settings = current_settings()
+    ab = json.loads(online.read_text())["ab"]["gmv_per_session"] if online else None
+    result = _counterfactual(treatment, control, data, settings, ab["control"] if ab else math.nan)
+    if ab:
+        result["vs_online"] = counterfactual_vs_online(result["gmv_per_session"], ab)
+    text = json.dumps(result, indent=2, default=str)
+    typer.echo(text)
+    g = result["gmv_per_session"]
+    typer.echo(f"\ncounterfactual GMV/session: treatment {g['treatment']:.1f}, control {g['control']:.1f}, "
+               f"lift {g['lift']:+.1%} [{g['lift_ci95'][0]:+.1%}, {g['lift_ci95'][1]:+.1%}] "
+               f"({result['seconds']:.0f}s)")
+    if ab:
+        v = result["vs_online"]
+        typer.echo(f"online lift {v['online_lift']:+.1%} [{v['online_lift_ci95'][0]:+.1%}, "
+                   f"{v['online_lift_ci95'][1]:+.1%}]: inside {v['inside_online_ci95']}, "
+                   f"error {v['lift_error_points'] * 100:+.1f} points")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text)
+
+
 def _counterfactual(treatment: Path, control: Path, data: Path, settings, control_online: float) -> dict:
     """Both bundles' homepage GMV per session estimated from the mall's logs alone.
 
@@ -302,7 +343,10 @@ def _counterfactual(treatment: Path, control: Path, data: Path, settings, contro
             "control": ov["control"],
             "control_ci95": est["control"]["rewards"]["order_value"]["dr_ci95"],
             "lift": ov["lift"],
-            "lift_ci95": ov["ci95"],
+            "lift_ci95": ov["ci95"],  # the contexts' sampling noise only
+            # the reward model's error: each of its shard models alone, and their standard error
+            "lift_reward_model_members": ov.get("reward_model_members_lift"),
+            "lift_reward_model_se": ov.get("reward_model_se"),
             "direct_method_lift": ov["direct_lift"],
             "logging_policy_logged": est["logging_policy"]["order_value"]["value"],
             "control_online": control_online,
