@@ -236,6 +236,32 @@ class ServingSettings(Section):
     exposure_flush_seconds: float = Field(0.5, gt=0, description="exposures are written this often")
 
 
+class CounterfactualSettings(Section):
+    """Off-policy estimates of a bundle's homepage from the mall's logs (docs/experiments.md)."""
+
+    contexts: int = Field(
+        4000, ge=10, description="logged homepage requests of the test days whose pages each bundle "
+                                 "replays (user, hour); the DR correction uses their randomised blocks")
+    page_size: int = Field(20, ge=1, description="cards per replayed page (the closed loop's page)")
+    reward_days: int = Field(
+        14, ge=1, description="logged days before the test days the reward model learns from")
+    reward_request_sample: float = Field(
+        0.6, gt=0, le=1, description="share of those days' homepage requests the reward model reads")
+    reward_models: int = Field(
+        3, ge=1, description="reward models, each fitted on a disjoint shard of those requests: the "
+                             "estimate uses their mean, their spread is reported as the model's error")
+    reward_num_boost_round: int = Field(120, ge=1)
+    reward_num_leaves: int = Field(31, ge=2)
+    reward_learning_rate: float = Field(0.08, gt=0)
+    reward_min_data_in_leaf: int = Field(200, ge=1)
+    max_weight: float = Field(
+        0.0, ge=0, description="clip IPS weights of the DR correction at this value; 0 = no clipping")
+    per_user: bool = Field(
+        True, description="weight contexts so every user counts once (the closed loop draws users "
+                          "uniformly; the logs draw them by activity)")
+    seed: int = 7
+
+
 class RealDataSettings(Section):
     """``shelfrank eval``: evaluation on the shared real datasets (docs/real_data.md)."""
 
@@ -280,6 +306,7 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     serving: ServingSettings = ServingSettings()
     real_data: RealDataSettings = RealDataSettings()
+    counterfactual: CounterfactualSettings = CounterfactualSettings()
     paths: PathSettings = PathSettings()
     bench: BenchSettings = BenchSettings()
 

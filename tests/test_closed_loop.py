@@ -16,6 +16,10 @@ def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall,
         [
             "--set",
             "training.num_boost_round=40",
+            "--set",
+            "counterfactual.contexts=150",
+            "--set",
+            "counterfactual.reward_num_boost_round=30",
             "experiment",
             "closed-loop",
             "--data",
@@ -44,5 +48,11 @@ def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall,
     assert il["requests"] + got["ab_requests"] == 400
     assert il["requests"] > 100
     assert set(got["sessions_to_detect"]) >= {"ab", "interleaving"}
-    assert got["counterfactual"]["gmv_per_session"]["treatment"] > 0
+    cf = got["counterfactual"]
+    assert set(cf["gmv_per_session"]) >= {"treatment", "control", "lift", "lift_ci95"}
+    assert cf["gmv_per_session"]["treatment"] > 0 and cf["gmv_per_session"]["control"] > 0
+    assert set(cf["vs_online"]) >= {"estimated_lift", "online_lift", "online_lift_ci95", "inside_online_ci95",
+                                    "distance_to_online_ci95"}
+    # the previous estimator is reported beside it, under its own name
+    assert {"gmv_snips", "gmv_ips"} <= set(cf["randomised_block"]["treatment"])
     assert (tmp_path / "work" / "report" / "report.md").is_file()

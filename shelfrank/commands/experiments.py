@@ -252,9 +252,8 @@ def closed_loop(
     result["counterfactual"] = _counterfactual(
         Path(treatment), control_path, data, settings, result["ab"]["gmv_per_session"]["control"]
     )
-    cf = result["counterfactual"]["gmv_per_session"]["treatment"]
-    online = result["ab"]["gmv_per_session"]["treatment"]
-    result["counterfactual"]["relative_error_vs_online"] = cf / online - 1 if online else math.nan
+    result["counterfactual"]["vs_online"] = counterfactual_vs_online(
+        result["counterfactual"]["gmv_per_session"], result["ab"]["gmv_per_session"])
     result["report"] = str(report)
     text = json.dumps(result, indent=2, default=str)
     typer.echo(text)
@@ -263,20 +262,115 @@ def closed_loop(
         json_out.write_text(text)
 
 
-def _counterfactual(treatment: Path, control: Path, data: Path, settings, control_online: float) -> dict:
-    """SNIPS lift of treatment and control over the mall's logging policy, on its randomised
-    homepage blocks; the treatment's GMV per session = control's online GMV x the ratio."""
-    from training.counterfactual import counterfactual_estimates
-    from training.evaluate import evaluate_bundle
-    from training.mall_data import load_mall
+@experiment_app.command("counterfactual")
+def counterfactual_command(
+    data: Annotated[Path, typer.Option("--data", help="the simulated mall both bundles were trained on")],
+    treatment: Annotated[Path, typer.Option("--treatment", help="the candidate bundle")],
+    control: Annotated[Path, typer.Option("--control", help="the control bundle (e.g. a closed loop's "
+                                                            "logging-policy-models/latest)")],
+    online: Annotated[
+        Path | None, typer.Option("--online", help="a closed-loop result JSON to compare with")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+) -> None:
+    """The closed loop's counterfactual step alone: both bundles' homepage GMV per session and
+    the lift, estimated from the mall's logs (no serving), optionally against an online result."""
+    from ranking.bundle import BundleError, verify_bundle
 
-    orders = load_mall(data)["orders"]
-    out: dict = {}
-    for name, path in (("treatment", treatment), ("control", control)):
-        result = evaluate_bundle(path, data, settings, progress=False)
-        est = counterfactual_estimates(result["_frame"], result["_scores"]["model"], orders, surface=1)
-        out[name] = est["rewards"]["gmv"]
-        out[f"{name}_offline_ndcg@10"] = result.get("ndcg@10", {}).get("model")
-    ratio = (1 + out["treatment"]["estimated_lift"]) / (1 + out["control"]["estimated_lift"])
-    out["gmv_per_session"] = {"treatment": control_online * ratio, "estimated_lift_over_control": ratio - 1}
+    try:
+        verify_bundle(treatment)
+        verify_bundle(control)
+    except BundleError as exc:
+        _fail(str(exc))
+    settings = current_settings()
+    ab = json.loads(online.read_text())["ab"]["gmv_per_session"] if online else None
+    result = _counterfactual(treatment, control, data, settings, ab["control"] if ab else math.nan)
+    if ab:
+        result["vs_online"] = counterfactual_vs_online(result["gmv_per_session"], ab)
+    text = json.dumps(result, indent=2, default=str)
+    typer.echo(text)
+    g = result["gmv_per_session"]
+    typer.echo(f"\ncounterfactual GMV/session: treatment {g['treatment']:.1f}, control {g['control']:.1f}, "
+               f"lift {g['lift']:+.1%} [{g['lift_ci95'][0]:+.1%}, {g['lift_ci95'][1]:+.1%}] "
+               f"({result['seconds']:.0f}s)")
+    if ab:
+        v = result["vs_online"]
+        typer.echo(f"online lift {v['online_lift']:+.1%} [{v['online_lift_ci95'][0]:+.1%}, "
+                   f"{v['online_lift_ci95'][1]:+.1%}]: inside {v['inside_online_ci95']}, "
+                   f"error {v['lift_error_points'] * 100:+.1f} points")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text)
+
+
+def _counterfactual(treatment: Path, control: Path, data: Path, settings, control_online: float) -> dict:
+    """Both bundles' homepage GMV per session estimated from the mall's logs alone.
+
+    The estimate is the whole-page doubly-robust one (``training/whole_page.py``): each
+    bundle's pages replayed on logged contexts, valued by a reward model learnt from the
+    logs, IPS-corrected where the logs showed the same card in the same slot. GMV per
+    session is the order value (the closed loop's shoppers buy one unit and never cancel).
+    ``randomised_block`` keeps the older IPS / SNIPS estimate (each bundle re-ordering the
+    logging policy's randomised top ten) beside it: a different, narrower estimand.
+    """
+    from training.whole_page import estimate_bundles
+
+    est = estimate_bundles({"treatment": treatment, "control": control}, data, settings,
+                           compare=("treatment", "control"))
+    ov = est["comparison"]["rewards"]["order_value"]
+
+    def block(name: str) -> dict:
+        r = est[name]["randomised_block"]["rewards"]
+        return {"gmv_ips": r["gmv"]["ips"], "gmv_snips": r["gmv"]["snips"],
+                "gmv_logging_policy": r["gmv"]["logging_policy"],
+                "gmv_snips_lift_over_logging_policy": r["gmv"]["estimated_lift"],
+                "order_value_dr": r["order_value"]["dr"], "order_value_dr_lift": r["order_value"]["dr_lift"]}
+
+    old = {name: block(name) for name in ("treatment", "control")}
+    old_ratio = (1 + old["treatment"]["gmv_snips_lift_over_logging_policy"]) / (
+        1 + old["control"]["gmv_snips_lift_over_logging_policy"])
+    old["snips_lift_treatment_over_control"] = old_ratio - 1
+    old["note"] = ("IPS/SNIPS of each bundle re-ordering the logging policy's randomised top-10 blocks "
+                   "(the previous estimator): the bundles' own recall and slots 11-20 are not in it")
+    details = {k: v for k, v in est.items() if k not in ("treatment", "control")}
+    for name in ("treatment", "control"):
+        details[name] = {k: v for k, v in est[name].items() if k != "randomised_block"}
+    return {
+        "method": "whole-page doubly robust (training/whole_page.py)",
+        "gmv_per_session": {
+            "treatment": ov["treatment"],
+            "treatment_ci95": est["treatment"]["rewards"]["order_value"]["dr_ci95"],
+            "control": ov["control"],
+            "control_ci95": est["control"]["rewards"]["order_value"]["dr_ci95"],
+            "lift": ov["lift"],
+            "lift_ci95": ov["ci95"],  # the contexts' sampling noise only
+            # the reward model's error: each of its shard models alone, and their standard error
+            "lift_reward_model_members": ov.get("reward_model_members_lift"),
+            "lift_reward_model_se": ov.get("reward_model_se"),
+            "direct_method_lift": ov["direct_lift"],
+            "logging_policy_logged": est["logging_policy"]["order_value"]["value"],
+            "control_online": control_online,
+        },
+        "supported_share": {name: est[name]["supported_share"] for name in ("treatment", "control")},
+        "randomised_block": old,
+        "seconds": est["seconds"],
+        "details": details,
+    }
+
+
+def counterfactual_vs_online(cf: dict, online: dict) -> dict:
+    """How close the counterfactual GMV per session lands to the online A/B's."""
+    lo, hi = online["ci95"]
+    lift = cf["lift"]
+    out = {
+        "estimated_lift": lift,
+        "online_lift": online["lift"],
+        "online_lift_ci95": [lo, hi],
+        "inside_online_ci95": bool(lo <= lift <= hi),
+        "lift_error_points": lift - online["lift"],
+        # 0 inside the interval, else how far outside it, in lift points
+        "distance_to_online_ci95": max(lo - lift, lift - hi, 0.0),
+    }
+    for arm in ("treatment", "control"):
+        out[f"{arm}_relative_error"] = cf[arm] / online[arm] - 1 if online[arm] else math.nan
     return out

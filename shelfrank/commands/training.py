@@ -64,9 +64,14 @@ def evaluate(
                                 "against the oracle (two extra training runs)")
     ] = False,
     counterfactual: Annotated[
-        bool, typer.Option(help="also estimate the bundle's clicks, orders and GMV per request from the "
-                                "logging policy's randomised pages (IPS and SNIPS)")
+        bool, typer.Option(help="also estimate the bundle's homepage clicks, orders and GMV per request "
+                                "from the mall's logs: whole-page doubly robust, and IPS/SNIPS over the "
+                                "logging policy's randomised slots")
     ] = False,
+    counterfactual_control: Annotated[
+        Path | None, typer.Option(help="with --counterfactual: also estimate this bundle and the lift "
+                                       "of BUNDLE over it (what an A/B test between them would see)")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """NDCG@5/10/20, MRR, MAP per surface for the model, the baselines and the oracle."""
@@ -102,6 +107,8 @@ def evaluate(
         for reward, r in public["counterfactual"]["all"]["rewards"].items():
             typer.echo(f"  {reward:<7} logging policy {r['logging_policy']:.4f}  IPS {r['ips']:.4f}  "
                        f"SNIPS {r['snips']:.4f}  estimated lift {r['estimated_lift']:+.1%}")
+        public["counterfactual"]["whole_page"] = _whole_page(bundle, counterfactual_control, data, settings,
+                                                             progress)
     report_dir = report or Path("reports") / result["bundle"]
     path = write_evaluation_report(report_dir, result, bundle, data,
                                    extra_metrics={"debias_study": public["debias_study"]}
@@ -111,6 +118,33 @@ def evaluate(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(public, indent=2))
         typer.echo(f"metrics: {json_out}")
+
+
+def _whole_page(bundle: Path, control: Path | None, data: Path, settings, progress: bool) -> dict:
+    """Whole-page DR estimate of the bundle's homepage (and the control's), printed and returned."""
+    from training.whole_page import estimate_bundles
+
+    bundles = {"model": bundle} | ({"control": control} if control is not None else {})
+    try:
+        est = estimate_bundles(bundles, data, settings, progress=progress,
+                               compare=("model", "control") if control is not None else None)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"\nwhole-page doubly robust, homepage per request ({est['contexts']} logged contexts, "
+               f"20 cards; 'logged' = the logging policy's own pages on them):")
+    for reward in ("clicks", "orders", "order_value", "gmv"):
+        lp = est["logging_policy"][reward]["value"]
+        line = f"  {reward:<11} logged {lp:10.4f}"
+        for name in bundles:
+            r, lift = est[name]["rewards"][reward], est[name]["lift_over_logging_policy"][reward]
+            line += (f"  {name} DR {r['dr']:10.4f} ({lift['lift']:+.1%} "
+                     f"[{lift['ci95'][0]:+.1%}, {lift['ci95'][1]:+.1%}])")
+        if control is not None:
+            c = est["comparison"]["rewards"][reward]
+            line += f"  model vs control {c['lift']:+.1%} [{c['ci95'][0]:+.1%}, {c['ci95'][1]:+.1%}]"
+        typer.echo(line)
+    return est
 
 
 def _debias_study(bundle: Path, data: Path, settings, result: dict, progress: bool) -> dict:
