@@ -123,12 +123,12 @@ class RecallSettings(Section):
     candidates: int = Field(500, ge=1, description="candidates recalled per request")
     homepage_quotas: dict[str, int] = Field(
         {"recently_viewed": 40, "personal": 150, "similar": 80, "trending": 60, "top_categories": 100,
-         "subsidy": 30, "theme": 60, "repurchase": 40, "new_stores": 30},
+         "recent_categories": 60, "subsidy": 30, "theme": 60, "repurchase": 40, "new_stores": 30},
         description="candidates each homepage source may add per request",
     )
     homepage_source_weights: dict[str, float] = Field(
         {"recently_viewed": 2.0, "repurchase": 1.5, "personal": 1.0, "similar": 1.0, "top_categories": 1.0,
-         "trending": 0.7, "theme": 0.7, "subsidy": 0.5, "new_stores": 0.5},
+         "recent_categories": 1.0, "trending": 0.7, "theme": 0.7, "subsidy": 0.5, "new_stores": 0.5},
         description="weight of each source when the homepage candidates are merged into one ranked list",
     )
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")

@@ -139,13 +139,11 @@ def _ndcg(ranked: np.ndarray, truth: set[int], k: int) -> float:
     return dcg / ideal
 
 
+RANKED_SOURCES = (
+    "recently_viewed", "personal", "similar", "top_categories", "recent_categories", "trending", "repurchase"
+)
 CANDIDATE_FEATURES = (
-    "rank_recently_viewed",
-    "rank_personal",
-    "rank_similar",
-    "rank_top_categories",
-    "rank_trending",
-    "rank_repurchase",
+    *(f"rank_{name}" for name in RANKED_SOURCES),
     "sources",
     "rrf",
     "views",
@@ -196,7 +194,7 @@ def candidate_frame(
     frame = pd.DataFrame(index=wide.index)
     weights = settings.recall.homepage_source_weights
     rrf = np.zeros(len(wide))
-    for name in ("recently_viewed", "personal", "similar", "top_categories", "trending", "repurchase"):
+    for name in RANKED_SOURCES:
         col = wide[name].to_numpy(float) if name in wide else np.full(len(wide), np.nan)
         frame[f"rank_{name}"] = col
         rrf += np.nan_to_num(weights.get(name, 1.0) / (60 + col), nan=0.0)
@@ -279,6 +277,25 @@ def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
     )
 
 
+def _source_recall(frame: pd.DataFrame, truth_by_user: pd.Series, seen_by: pd.Series, k: int) -> dict:
+    """Recall@k of each source's own list (its rank order), over all items and new items."""
+    out: dict = {}
+    for name in RANKED_SOURCES:
+        col = f"rank_{name}"
+        got = frame[frame[col].notna()].sort_values(["user_id", col], kind="stable")
+        lists = {u: g.item_id.to_numpy(np.int64) for u, g in got.groupby("user_id", sort=False)}
+        res: dict[str, list[float]] = {"all": [], "new": []}
+        for user, truth in truth_by_user.items():
+            seen = seen_by[user]
+            ranked = lists.get(user, np.zeros(0, np.int64))
+            res["all"].append(_recall(ranked, truth, k))
+            new = truth - set(seen.tolist())
+            if new:
+                res["new"].append(_recall(ranked[~np.isin(ranked, seen)], new, k))
+        out[name] = {part: round(float(np.mean(v)), 4) for part, v in res.items()}
+    return out
+
+
 def evaluate_taobao(
     train: pd.DataFrame, test: pd.DataFrame, settings: Settings, progress: bool = True
 ) -> dict:
@@ -330,7 +347,7 @@ def evaluate_taobao(
                 for metric, k in ks.items():
                     fn = _ndcg if metric.startswith("ndcg") else _recall
                     scores[part][metric][method].append(fn(ranked, target, k))
-    out: dict = {"users": len(truth_by_user)}
+    out: dict = {"users": len(truth_by_user), "sources": _source_recall(frame, truth_by_user, seen_by, 50)}
     for part in ("all", "new"):
         out[part] = {m: {meth: float(np.mean(v)) for meth, v in d.items()} for m, d in scores[part].items()}
         out[part]["users"] = len(scores[part]["recall@20"]["shelfrank"])
