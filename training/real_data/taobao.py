@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pandas as pd
 
@@ -157,6 +158,9 @@ CANDIDATE_FEATURES = (
     "item_velocity",
     "user_events",
     "category_share",
+    "category_recent",
+    "hours_since_category",
+    "item_hours_since_last",
     "hour",
 )
 
@@ -186,9 +190,15 @@ def candidate_frame(
         source_weights=settings.recall.homepage_source_weights,
     )
     rows: list[tuple[int, int, str, int]] = []
-    for user, hour in zip(users.tolist(), hours.tolist(), strict=True):
-        for source, (ids, _) in recall.sources(int(user), int(hour)).items():
-            rows.extend((user, int(i), source, r + 1) for r, i in enumerate(ids.tolist()))
+    # one query at a time, as on the request path: one FAISS thread (many spin on a busy machine)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(settings.serving.search_threads)
+    try:
+        for user, hour in zip(users.tolist(), hours.tolist(), strict=True):
+            for source, (ids, _) in recall.sources(int(user), int(hour)).items():
+                rows.extend((user, int(i), source, r + 1) for r, i in enumerate(ids.tolist()))
+    finally:
+        faiss.omp_set_num_threads(threads)
     long = pd.DataFrame(rows, columns=["user_id", "item_id", "source", "rank"])
     wide = long.pivot_table(index=["user_id", "item_id"], columns="source", values="rank", aggfunc="min")
     frame = pd.DataFrame(index=wide.index)
@@ -225,6 +235,20 @@ def candidate_frame(
     cats = cat_of_item.reindex(frame.item_id).to_numpy()
     share = uc.reindex(pd.MultiIndex.from_arrays([frame.user_id.to_numpy(), cats])).to_numpy(float)
     frame["category_share"] = np.nan_to_num(share, nan=0.0) / np.maximum(frame.user_events.to_numpy(), 1)
+    # the user's recent taste for the item's category (one-day half-life, behaviour weights)
+    decay = events.behavior.map(WEIGHT).to_numpy(float) * np.power(
+        0.5, (as_of_ms / 1000 - events.timestamp.to_numpy(float)) / 86_400
+    )
+    ucw = pd.Series(decay).groupby([events.user_id.to_numpy(), events.category_id.to_numpy()]).sum()
+    total = ucw.groupby(level=0).sum()
+    cat_key = pd.MultiIndex.from_arrays([frame.user_id.to_numpy(), cats])
+    frame["category_recent"] = np.nan_to_num(ucw.reindex(cat_key).to_numpy(float), nan=0.0) / np.maximum(
+        total.reindex(frame.user_id).to_numpy(float), 1e-9
+    )
+    cat_last = events.groupby(["user_id", "category_id"]).timestamp.max()
+    frame["hours_since_category"] = (as_of_ms / 1000 - cat_last.reindex(cat_key).to_numpy(float)) / 3600
+    item_last = item.timestamp.max().reindex(frame.item_id).to_numpy(float)
+    frame["item_hours_since_last"] = (as_of_ms / 1000 - item_last) / 3600
     frame["hour"] = pd.Series(hours, index=users).reindex(frame.user_id).to_numpy()
     frame = frame.sort_values(["user_id", "rrf"], ascending=[True, False], kind="stable").reset_index(
         drop=True
@@ -237,11 +261,10 @@ def _first_hours(later: pd.DataFrame, users: np.ndarray) -> np.ndarray:
     return taobao_local_hour(first.to_numpy(np.int64))
 
 
-def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
-    """LambdaRank over the candidates of the train file's last day, fitted on the days before."""
-    from training.lambdarank import RankingData, train_lambdarank
-
-    history, target = split_by_last_day(train)
+def _labelled_day(history: pd.DataFrame, target: pd.DataFrame, settings: Settings
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labels, group sizes) of one target day's candidates, recall fitted on ``history``;
+    users with no positive candidate carry no LambdaRank gradient and are dropped."""
     users = np.intersect1d(history.user_id.unique(), target.user_id.unique())
     frame, x = candidate_frame(history, users, _first_hours(target, users), settings)
     truth = set(zip(target.user_id.tolist(), target.item_id.tolist(), strict=True))
@@ -251,7 +274,24 @@ def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
     )
     has_positive = frame.assign(y=label).groupby("user_id").y.transform("max").to_numpy() > 0
     frame, x, label = frame[has_positive], x[has_positive], label[has_positive]
-    group = frame.groupby("user_id", sort=False).size().to_numpy()
+    return x, label, frame.groupby("user_id", sort=False).size().to_numpy()
+
+
+def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
+    """LambdaRank over the candidates of the train file's last ``taobao_ranker_days`` days,
+    each day's recall fitted on the days before it (no day sees its own or later events)."""
+    from training.lambdarank import RankingData, train_lambdarank
+
+    parts = []
+    history = train
+    for _ in range(settings.real_data.taobao_ranker_days):
+        history, target = split_by_last_day(history)
+        if history.empty or target.empty:
+            break
+        parts.append(_labelled_day(history, target, settings))
+    x = np.concatenate([p[0] for p in parts])
+    label = np.concatenate([p[1] for p in parts])
+    group = np.concatenate([p[2] for p in parts])
     params = {
         "objective": "lambdarank",
         "num_leaves": 15,
