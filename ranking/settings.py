@@ -233,6 +233,10 @@ class RealDataSettings(Section):
     taobao_item_embedding_dim: int = Field(64, ge=4, description="co-interaction embedding size for Taobao")
     taobao_recent_items: int = Field(50, ge=1, description="recent items kept per Taobao user")
     taobao_half_life_days: float = Field(1.0, gt=0, description="recency half-life of Taobao interactions")
+    taobao_discovery_source: str = Field(
+        "recent_categories",
+        description="recall source whose order fills the Taobao ranker's slots for items new to the user "
+                    "(empty: the ranker's own order)")
     taobao_ranker_days: int = Field(
         3, ge=1, description="last train days the Taobao reranker learns from (each day's recall fitted on "
                              "the days before it)")

@@ -317,6 +317,28 @@ def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
     )
 
 
+def discovery_order(frame: pd.DataFrame, score: np.ndarray, source: str) -> np.ndarray:
+    """Scores with each user's unseen candidates reordered by ``source``'s rank.
+
+    The ranker keeps deciding how many of the list's slots go to items new to the user
+    and where (the set of scores is unchanged); ``source`` decides which new items fill
+    them, best rank first (the ranker's score breaks ties and orders items the source did
+    not return). The ranker learns new items from a few hundred positives a day and orders
+    them worse than ``recent_categories`` alone; empty ``source`` keeps the ranker's order.
+    """
+    score = np.asarray(score, dtype=float)
+    if not source:
+        return score
+    new = np.flatnonzero((frame[["views", "carts", "favs", "buys"]].sum(axis=1) == 0).to_numpy())
+    user, s = frame.user_id.to_numpy()[new], score[new]
+    rank = np.nan_to_num(frame[f"rank_{source}"].to_numpy(float)[new], nan=np.inf)
+    by_score = new[np.lexsort((-s, user))]
+    by_source = new[np.lexsort((-s, rank, user))]
+    out = score.copy()
+    out[by_source] = score[by_score]
+    return out
+
+
 def _source_recall(frame: pd.DataFrame, truth_by_user: pd.Series, seen_by: pd.Series, k: int) -> dict:
     """Recall@k of each source's own list (its rank order), over all items and new items."""
     out: dict = {}
@@ -336,13 +358,42 @@ def _source_recall(frame: pd.DataFrame, truth_by_user: pd.Series, seen_by: pd.Se
     return out
 
 
+def _ceilings(train: pd.DataFrame, frame: pd.DataFrame, truth_by_user: pd.Series, seen_by: pd.Series,
+              ranked: dict, k: int) -> dict:
+    """What any list could reach, user-averaged like the metrics: the share of the test day's
+    items the user had seen (``history``; ``history@k`` when only k of them may be listed),
+    the share of their new items that exist in the train file at all (``new_in_train``: no
+    recall can name the rest), the candidate pool's recall (any rank), and shelfrank's
+    recall@k split into its seen and new hits (``shelfrank_seen`` + ``shelfrank_new``)."""
+    catalog = set(train.item_id.astype(int).tolist())
+    pool = {u: set(g.item_id.astype(int).tolist()) for u, g in frame.groupby("user_id", sort=False)}
+    res: dict[str, list[float]] = {
+        name: [] for name in ("history", f"history@{k}", "pool_all", "shelfrank_seen", "shelfrank_new")
+    }
+    new_res: dict[str, list[float]] = {"new_in_train": [], "pool_new": []}
+    for user, truth in truth_by_user.items():
+        seen = set(seen_by[user].tolist())
+        again, new = truth & seen, truth - seen
+        cands, top = pool.get(user, set()), set(ranked.get(user, np.zeros(0, np.int64))[:k].tolist())
+        res["history"].append(len(again) / len(truth))
+        res[f"history@{k}"].append(min(len(again), k) / len(truth))
+        res["pool_all"].append(len(truth & cands) / len(truth))
+        res["shelfrank_seen"].append(len(again & top) / len(truth))
+        res["shelfrank_new"].append(len(new & top) / len(truth))
+        if new:
+            new_res["new_in_train"].append(len(new & catalog) / len(new))
+            new_res["pool_new"].append(len(new & cands) / len(new))
+    return {name: round(float(np.mean(v)), 4) for name, v in {**res, **new_res}.items()}
+
+
 def evaluate_taobao(
     train: pd.DataFrame, test: pd.DataFrame, settings: Settings, progress: bool = True
 ) -> dict:
     """The ``shelfrank eval taobao`` metrics.
 
     ``shelfrank``: homepage recall's candidates ordered by a LambdaRank trained on the
-    train file's own last day (the service's recall-then-rank); ``recall_rrf``: the
+    train file's own last days (the service's recall-then-rank), its slots for items new
+    to the user filled in ``taobao_discovery_source`` order; ``recall_rrf``: the
     recall's merged list alone (weighted RRF of the sources); ``popularity``: global.
     """
     from training.lambdarank import predict
@@ -354,7 +405,7 @@ def evaluate_taobao(
     test = test[test.user_id.isin(seen_by.index)]
     users = np.sort(test.user_id.unique())
     frame, x = candidate_frame(train, users, _first_hours(test, users), settings)
-    frame["score"] = predict(ranker, x)
+    frame["score"] = discovery_order(frame, predict(ranker, x), settings.real_data.taobao_discovery_source)
     ranked_model = {
         u: g.item_id.to_numpy(np.int64)
         for u, g in frame.sort_values(["user_id", "score"], ascending=[True, False], kind="stable").groupby(
@@ -387,7 +438,11 @@ def evaluate_taobao(
                 for metric, k in ks.items():
                     fn = _ndcg if metric.startswith("ndcg") else _recall
                     scores[part][metric][method].append(fn(ranked, target, k))
-    out: dict = {"users": len(truth_by_user), "sources": _source_recall(frame, truth_by_user, seen_by, 50)}
+    out: dict = {
+        "users": len(truth_by_user),
+        "sources": _source_recall(frame, truth_by_user, seen_by, 50),
+        "ceilings": _ceilings(train, frame, truth_by_user, seen_by, ranked_model, 50),
+    }
     for part in ("all", "new"):
         out[part] = {m: {meth: float(np.mean(v)) for meth, v in d.items()} for m, d in scores[part].items()}
         out[part]["users"] = len(scores[part]["recall@20"]["shelfrank"])
