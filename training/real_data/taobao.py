@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pandas as pd
 
@@ -139,13 +140,11 @@ def _ndcg(ranked: np.ndarray, truth: set[int], k: int) -> float:
     return dcg / ideal
 
 
+RANKED_SOURCES = (
+    "recently_viewed", "personal", "similar", "top_categories", "recent_categories", "trending", "repurchase"
+)
 CANDIDATE_FEATURES = (
-    "rank_recently_viewed",
-    "rank_personal",
-    "rank_similar",
-    "rank_top_categories",
-    "rank_trending",
-    "rank_repurchase",
+    *(f"rank_{name}" for name in RANKED_SOURCES),
     "sources",
     "rrf",
     "views",
@@ -159,6 +158,9 @@ CANDIDATE_FEATURES = (
     "item_velocity",
     "user_events",
     "category_share",
+    "category_recent",
+    "hours_since_category",
+    "item_hours_since_last",
     "hour",
 )
 
@@ -188,15 +190,21 @@ def candidate_frame(
         source_weights=settings.recall.homepage_source_weights,
     )
     rows: list[tuple[int, int, str, int]] = []
-    for user, hour in zip(users.tolist(), hours.tolist(), strict=True):
-        for source, (ids, _) in recall.sources(int(user), int(hour)).items():
-            rows.extend((user, int(i), source, r + 1) for r, i in enumerate(ids.tolist()))
+    # one query at a time, as on the request path: one FAISS thread (many spin on a busy machine)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(settings.serving.search_threads)
+    try:
+        for user, hour in zip(users.tolist(), hours.tolist(), strict=True):
+            for source, (ids, _) in recall.sources(int(user), int(hour)).items():
+                rows.extend((user, int(i), source, r + 1) for r, i in enumerate(ids.tolist()))
+    finally:
+        faiss.omp_set_num_threads(threads)
     long = pd.DataFrame(rows, columns=["user_id", "item_id", "source", "rank"])
     wide = long.pivot_table(index=["user_id", "item_id"], columns="source", values="rank", aggfunc="min")
     frame = pd.DataFrame(index=wide.index)
     weights = settings.recall.homepage_source_weights
     rrf = np.zeros(len(wide))
-    for name in ("recently_viewed", "personal", "similar", "top_categories", "trending", "repurchase"):
+    for name in RANKED_SOURCES:
         col = wide[name].to_numpy(float) if name in wide else np.full(len(wide), np.nan)
         frame[f"rank_{name}"] = col
         rrf += np.nan_to_num(weights.get(name, 1.0) / (60 + col), nan=0.0)
@@ -227,6 +235,20 @@ def candidate_frame(
     cats = cat_of_item.reindex(frame.item_id).to_numpy()
     share = uc.reindex(pd.MultiIndex.from_arrays([frame.user_id.to_numpy(), cats])).to_numpy(float)
     frame["category_share"] = np.nan_to_num(share, nan=0.0) / np.maximum(frame.user_events.to_numpy(), 1)
+    # the user's recent taste for the item's category (one-day half-life, behaviour weights)
+    decay = events.behavior.map(WEIGHT).to_numpy(float) * np.power(
+        0.5, (as_of_ms / 1000 - events.timestamp.to_numpy(float)) / 86_400
+    )
+    ucw = pd.Series(decay).groupby([events.user_id.to_numpy(), events.category_id.to_numpy()]).sum()
+    total = ucw.groupby(level=0).sum()
+    cat_key = pd.MultiIndex.from_arrays([frame.user_id.to_numpy(), cats])
+    frame["category_recent"] = np.nan_to_num(ucw.reindex(cat_key).to_numpy(float), nan=0.0) / np.maximum(
+        total.reindex(frame.user_id).to_numpy(float), 1e-9
+    )
+    cat_last = events.groupby(["user_id", "category_id"]).timestamp.max()
+    frame["hours_since_category"] = (as_of_ms / 1000 - cat_last.reindex(cat_key).to_numpy(float)) / 3600
+    item_last = item.timestamp.max().reindex(frame.item_id).to_numpy(float)
+    frame["item_hours_since_last"] = (as_of_ms / 1000 - item_last) / 3600
     frame["hour"] = pd.Series(hours, index=users).reindex(frame.user_id).to_numpy()
     frame = frame.sort_values(["user_id", "rrf"], ascending=[True, False], kind="stable").reset_index(
         drop=True
@@ -239,11 +261,10 @@ def _first_hours(later: pd.DataFrame, users: np.ndarray) -> np.ndarray:
     return taobao_local_hour(first.to_numpy(np.int64))
 
 
-def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
-    """LambdaRank over the candidates of the train file's last day, fitted on the days before."""
-    from training.lambdarank import RankingData, train_lambdarank
-
-    history, target = split_by_last_day(train)
+def _labelled_day(history: pd.DataFrame, target: pd.DataFrame, settings: Settings
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labels, group sizes) of one target day's candidates, recall fitted on ``history``;
+    users with no positive candidate carry no LambdaRank gradient and are dropped."""
     users = np.intersect1d(history.user_id.unique(), target.user_id.unique())
     frame, x = candidate_frame(history, users, _first_hours(target, users), settings)
     truth = set(zip(target.user_id.tolist(), target.item_id.tolist(), strict=True))
@@ -253,7 +274,24 @@ def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
     )
     has_positive = frame.assign(y=label).groupby("user_id").y.transform("max").to_numpy() > 0
     frame, x, label = frame[has_positive], x[has_positive], label[has_positive]
-    group = frame.groupby("user_id", sort=False).size().to_numpy()
+    return x, label, frame.groupby("user_id", sort=False).size().to_numpy()
+
+
+def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
+    """LambdaRank over the candidates of the train file's last ``taobao_ranker_days`` days,
+    each day's recall fitted on the days before it (no day sees its own or later events)."""
+    from training.lambdarank import RankingData, train_lambdarank
+
+    parts = []
+    history = train
+    for _ in range(settings.real_data.taobao_ranker_days):
+        history, target = split_by_last_day(history)
+        if history.empty or target.empty:
+            break
+        parts.append(_labelled_day(history, target, settings))
+    x = np.concatenate([p[0] for p in parts])
+    label = np.concatenate([p[1] for p in parts])
+    group = np.concatenate([p[2] for p in parts])
     params = {
         "objective": "lambdarank",
         "num_leaves": 15,
@@ -279,13 +317,83 @@ def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
     )
 
 
+def discovery_order(frame: pd.DataFrame, score: np.ndarray, source: str) -> np.ndarray:
+    """Scores with each user's unseen candidates reordered by ``source``'s rank.
+
+    The ranker keeps deciding how many of the list's slots go to items new to the user
+    and where (the set of scores is unchanged); ``source`` decides which new items fill
+    them, best rank first (the ranker's score breaks ties and orders items the source did
+    not return). The ranker learns new items from a few hundred positives a day and orders
+    them worse than ``recent_categories`` alone; empty ``source`` keeps the ranker's order.
+    """
+    score = np.asarray(score, dtype=float)
+    if not source:
+        return score
+    new = np.flatnonzero((frame[["views", "carts", "favs", "buys"]].sum(axis=1) == 0).to_numpy())
+    user, s = frame.user_id.to_numpy()[new], score[new]
+    rank = np.nan_to_num(frame[f"rank_{source}"].to_numpy(float)[new], nan=np.inf)
+    by_score = new[np.lexsort((-s, user))]
+    by_source = new[np.lexsort((-s, rank, user))]
+    out = score.copy()
+    out[by_source] = score[by_score]
+    return out
+
+
+def _source_recall(frame: pd.DataFrame, truth_by_user: pd.Series, seen_by: pd.Series, k: int) -> dict:
+    """Recall@k of each source's own list (its rank order), over all items and new items."""
+    out: dict = {}
+    for name in RANKED_SOURCES:
+        col = f"rank_{name}"
+        got = frame[frame[col].notna()].sort_values(["user_id", col], kind="stable")
+        lists = {u: g.item_id.to_numpy(np.int64) for u, g in got.groupby("user_id", sort=False)}
+        res: dict[str, list[float]] = {"all": [], "new": []}
+        for user, truth in truth_by_user.items():
+            seen = seen_by[user]
+            ranked = lists.get(user, np.zeros(0, np.int64))
+            res["all"].append(_recall(ranked, truth, k))
+            new = truth - set(seen.tolist())
+            if new:
+                res["new"].append(_recall(ranked[~np.isin(ranked, seen)], new, k))
+        out[name] = {part: round(float(np.mean(v)), 4) for part, v in res.items()}
+    return out
+
+
+def _ceilings(train: pd.DataFrame, frame: pd.DataFrame, truth_by_user: pd.Series, seen_by: pd.Series,
+              ranked: dict, k: int) -> dict:
+    """What any list could reach, user-averaged like the metrics: the share of the test day's
+    items the user had seen (``history``; ``history@k`` when only k of them may be listed),
+    the share of their new items that exist in the train file at all (``new_in_train``: no
+    recall can name the rest), the candidate pool's recall (any rank), and shelfrank's
+    recall@k split into its seen and new hits (``shelfrank_seen`` + ``shelfrank_new``)."""
+    catalog = set(train.item_id.astype(int).tolist())
+    pool = {u: set(g.item_id.astype(int).tolist()) for u, g in frame.groupby("user_id", sort=False)}
+    res: dict[str, list[float]] = {
+        name: [] for name in ("history", f"history@{k}", "pool_all", "shelfrank_seen", "shelfrank_new")
+    }
+    new_res: dict[str, list[float]] = {"new_in_train": [], "pool_new": []}
+    for user, truth in truth_by_user.items():
+        seen = set(seen_by[user].tolist())
+        again, new = truth & seen, truth - seen
+        cands, top = pool.get(user, set()), set(ranked.get(user, np.zeros(0, np.int64))[:k].tolist())
+        res["history"].append(len(again) / len(truth))
+        res[f"history@{k}"].append(min(len(again), k) / len(truth))
+        res["pool_all"].append(len(truth & cands) / len(truth))
+        res["shelfrank_seen"].append(len(again & top) / len(truth))
+        res["shelfrank_new"].append(len(new & top) / len(truth))
+        if new:
+            new_res["new_in_train"].append(len(new & catalog) / len(new))
+            new_res["pool_new"].append(len(new & cands) / len(new))
+    return {name: round(float(np.mean(v)), 4) for name, v in {**res, **new_res}.items()}
+
+
 def evaluate_taobao(
     train: pd.DataFrame, test: pd.DataFrame, settings: Settings, progress: bool = True
 ) -> dict:
     """The ``shelfrank eval taobao`` metrics.
 
     ``shelfrank``: homepage recall's candidates ordered by a LambdaRank trained on the
-    train file's own last day (the service's recall-then-rank); ``recall_rrf``: the
+    train file's own last days (the service's recall-then-rank), its slots for items new
+    to the user filled in ``taobao_discovery_source`` order; ``recall_rrf``: the
     recall's merged list alone (weighted RRF of the sources); ``popularity``: global.
     """
     from training.lambdarank import predict
@@ -297,7 +405,7 @@ def evaluate_taobao(
     test = test[test.user_id.isin(seen_by.index)]
     users = np.sort(test.user_id.unique())
     frame, x = candidate_frame(train, users, _first_hours(test, users), settings)
-    frame["score"] = predict(ranker, x)
+    frame["score"] = discovery_order(frame, predict(ranker, x), settings.real_data.taobao_discovery_source)
     ranked_model = {
         u: g.item_id.to_numpy(np.int64)
         for u, g in frame.sort_values(["user_id", "score"], ascending=[True, False], kind="stable").groupby(
@@ -330,7 +438,11 @@ def evaluate_taobao(
                 for metric, k in ks.items():
                     fn = _ndcg if metric.startswith("ndcg") else _recall
                     scores[part][metric][method].append(fn(ranked, target, k))
-    out: dict = {"users": len(truth_by_user)}
+    out: dict = {
+        "users": len(truth_by_user),
+        "sources": _source_recall(frame, truth_by_user, seen_by, 50),
+        "ceilings": _ceilings(train, frame, truth_by_user, seen_by, ranked_model, 50),
+    }
     for part in ("all", "new"):
         out[part] = {m: {meth: float(np.mean(v)) for meth, v in d.items()} for m, d in scores[part].items()}
         out[part]["users"] = len(scores[part]["recall@20"]["shelfrank"])
