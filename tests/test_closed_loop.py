@@ -56,3 +56,25 @@ def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall,
     # the previous estimator is reported beside it, under its own name
     assert {"gmv_snips", "gmv_ips"} <= set(cf["randomised_block"]["treatment"])
     assert (tmp_path / "work" / "report" / "report.md").is_file()
+
+
+def test_treatment_rules_reach_only_the_treatment_variant_and_unknown_rules_are_refused(tmp_path):
+    from pathlib import Path
+
+    import pytest
+
+    from ranking.experiments import ExperimentsConfig
+    from shelfrank.commands.experiments import _closed_loop_config, _rule_overrides
+
+    rules = _rule_overrides(["value_weight=0.5", "theme_boost=0"])
+    assert rules == {"value_weight": 0.5, "theme_boost": 0}
+    config = _closed_loop_config(Path("/m"), 7, rules)
+    for exp in config["experiments"]:
+        control, treatment = exp["variants"]
+        assert "rules" not in control and treatment["rules"] == rules
+    ExperimentsConfig.model_validate(config)  # known rules pass
+    with pytest.raises(ValueError, match="no_such_rule"):
+        ExperimentsConfig.model_validate(_closed_loop_config(Path("/m"), 7, {"no_such_rule": 1}))
+    result = CliRunner().invoke(app, ["experiment", "closed-loop", "--data", str(tmp_path),
+                                      "--treatment", str(tmp_path), "--treatment-rule", "oops"])
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output

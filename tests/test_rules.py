@@ -7,7 +7,14 @@ import pytest
 
 from ranking.features.snapshot import EntityTable, FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.rules import Demotion, Governance, KnownProducts, RequestFilters, ThemeBoost
+from ranking.pipeline.rules import (
+    Demotion,
+    Governance,
+    KnownProducts,
+    RequestFilters,
+    ThemeBoost,
+    ValueTilt,
+)
 from ranking.pipeline.selector import Selector
 from ranking.settings import RulesSettings
 
@@ -77,6 +84,26 @@ def test_demotion_and_theme_moves_are_in_score_spread_units_and_noted():
     c2 = _scored(snap)
     ThemeBoost(RulesSettings(theme_boost=0.5)).apply(c2, _request(hour=20), snap)  # evening = leaf 12
     assert c2.adjustments[0] == 0 and c2.adjustments[29] > 0
+
+
+def test_value_tilt_adds_weight_times_log_price_over_the_median_and_is_off_by_default():
+    snap = _snapshot(n=5)  # prices 10, 32.5, 55, 77.5, 100
+    c = _scored(snap)
+    ValueTilt(RulesSettings()).apply(c, _request(), snap)
+    assert (c.adjustments == 0).all() and all(not notes for notes in c.rule_notes)
+    ValueTilt(RulesSettings(value_weight=0.5)).apply(c, _request(), snap)
+    price = snap.products.columns["price"].astype(np.float64)
+    np.testing.assert_allclose(c.adjustments, 0.5 * (np.log(price) - np.log(55.0)), rtol=1e-6)
+    assert c.rule_notes[0][0]["why"].startswith("cheaper") and c.rule_notes[4][0]["why"].startswith("dearer")
+    assert c.rule_notes[2] == []  # the median candidate does not move
+    # a unit of weight turns a log-odds score into log expected order value: the ordering
+    # becomes purchase probability x price (same probability -> dearer first)
+    c3 = _scored(snap)
+    c3.scores = np.zeros(5)
+    ValueTilt(RulesSettings(value_weight=1.0)).apply(c3, _request(), snap)
+    assert list(np.argsort(-(c3.scores + c3.adjustments))) == [4, 3, 2, 1, 0]
+    with pytest.raises(ValueError):
+        RulesSettings(value_weight=-1)
 
 
 def _stores_on_page(snap, c, rows):

@@ -6,6 +6,8 @@ unexplained. Adjusters never touch the model score; they add a move to
 ``CandidateSet.adjustments`` and a note per candidate that ``explain`` shows. Moves are
 in units of the candidates' score standard deviation, so a rule means the same on any
 model: ``adjustment = weight x std(model scores)`` (std taken as 1 below two candidates).
+The exception is :class:`ValueTilt`, which trades purchases for order value in the raw
+score's units (log-odds with the funnel model).
 """
 
 from __future__ import annotations
@@ -148,9 +150,38 @@ class ThemeBoost:
                                         "why": f"category is the theme at {request.hour:02d}:00"})
 
 
+@dataclass
+class ValueTilt:
+    """Dearer products move up by ``value_weight x log(price / median candidate price)``.
+
+    Unlike the other adjusters this one is in the model's raw score units, not score
+    deviations: with the funnel model (raw score about the log-odds of a purchase) a weight
+    of 1 ranks by expected order value, purchase probability x price, and 0.5 halfway
+    between purchases and value. It is the mall's choice between orders and GMV, made
+    explicit (docs/serving.md); off (0) by default.
+    """
+
+    settings: RulesSettings
+    name: str = "value_tilt"
+
+    def apply(self, cands, request, snapshot):
+        if self.settings.value_weight == 0 or cands.scores is None or len(cands) == 0:
+            return
+        log_price = np.log(np.maximum(_column(snapshot, cands, "price", missing=np.nan), 0.01))
+        known = np.isfinite(log_price)
+        if not known.any():
+            return
+        delta = np.where(known, self.settings.value_weight * (log_price - np.median(log_price[known])), 0.0)
+        cands.adjustments += delta
+        for i in np.flatnonzero(known & (np.abs(delta) > 1e-9)):
+            cands.rule_notes[i].append({"rule": self.name, "delta": float(delta[i]),
+                                        "why": "dearer than the median candidate" if delta[i] > 0
+                                        else "cheaper than the median candidate"})
+
+
 def default_filters(settings: RulesSettings) -> list[Filter]:
     return [KnownProducts(), Governance(settings), RequestFilters()]
 
 
 def default_adjusters(settings: RulesSettings) -> list[Adjuster]:
-    return [Demotion(settings), ThemeBoost(settings)]
+    return [Demotion(settings), ThemeBoost(settings), ValueTilt(settings)]

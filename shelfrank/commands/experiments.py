@@ -141,7 +141,11 @@ def _link_copy(src: Path, dst: Path) -> None:
     shutil.copytree(src.resolve(), dst, copy_function=link)
 
 
-def _closed_loop_config(models: Path, seed: int) -> dict:
+def _closed_loop_config(models: Path, seed: int, treatment_rules: dict | None = None) -> dict:
+    treatment = {"name": "treatment", "share": 0.5, "bundle": str(models / "treatment")}
+    if treatment_rules:
+        treatment["rules"] = treatment_rules
+
     def exp(name: str, mode: str) -> dict:
         return {
             "name": name,
@@ -152,11 +156,25 @@ def _closed_loop_config(models: Path, seed: int) -> dict:
             "surfaces": ["homepage"],
             "variants": [
                 {"name": "control", "share": 0.5, "bundle": str(models / "control")},
-                {"name": "treatment", "share": 0.5, "bundle": str(models / "treatment")},
+                dict(treatment),
             ],
         }
 
     return {"experiments": [exp(AB, "ab"), exp(INTERLEAVE, "interleave")]}
+
+
+def _rule_overrides(pairs: list[str]) -> dict:
+    """``["value_weight=0.5"]`` -> ``{"value_weight": 0.5}`` (values read as JSON, else text)."""
+    out: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--treatment-rule wants KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 @experiment_app.command("closed-loop")
@@ -176,6 +194,14 @@ def closed_loop(
         Path | None, typer.Option(help="folder for the models, log and report (default temp)")
     ] = None,
     seed: Annotated[int, typer.Option()] = 7,
+    treatment_rule: Annotated[
+        list[str] | None,
+        typer.Option("--treatment-rule", help="KEY=VALUE override of rules.* for the treatment only "
+                                               "(repeatable), e.g. value_weight=0.5"),
+    ] = None,
+    counterfactual: Annotated[
+        bool, typer.Option(help="also estimate both arms from the mall's logs (a few minutes)")
+    ] = True,
 ) -> None:
     """Serve control and treatment on loopback, play simulated shoppers, analyse, compare."""
     from ranking.bundle import BundleError, verify_bundle
@@ -185,6 +211,7 @@ def closed_loop(
     from training.experiment_analysis import analyse, write_report
 
     settings = current_settings()
+    treatment_rules = _rule_overrides(treatment_rule or [])
     if not (data / "truth").is_dir():
         _fail(f"{data}: not a simulated mall (no truth/ folder)")
     work = Path(work or tempfile.mkdtemp(prefix="shelfrank-closed-loop-")).resolve()
@@ -206,10 +233,13 @@ def closed_loop(
         _fail(str(exc))
     _link_copy(Path(treatment), models / "treatment")
     _link_copy(control_path, models / "control")
-    config = _closed_loop_config(models, seed)
+    config = _closed_loop_config(models, seed, treatment_rules)
     config_path = work / "experiments.json"
     config_path.write_text(json.dumps(config, indent=2))
-    cfg = ExperimentsConfig.model_validate(config)
+    try:
+        cfg = ExperimentsConfig.model_validate(config)
+    except ValueError as exc:
+        _fail(f"--treatment-rule: {exc}")
     events = work / "events"
     shutil.rmtree(events, ignore_errors=True)
     proc, url = start_service(
@@ -249,11 +279,17 @@ def closed_loop(
     result["sessions_to_detect_gmv_ab"] = sessions_to_detect(
         ab_frame, "control", "treatment", None, "gmv", seed=seed
     )["ab"]
-    result["counterfactual"] = _counterfactual(
-        Path(treatment), control_path, data, settings, result["ab"]["gmv_per_session"]["control"]
-    )
-    result["counterfactual"]["vs_online"] = counterfactual_vs_online(
-        result["counterfactual"]["gmv_per_session"], result["ab"]["gmv_per_session"])
+    if treatment_rules:
+        result["treatment_rules"] = treatment_rules
+    if counterfactual and treatment_rules:
+        result["counterfactual"] = {"skipped": "the whole-page estimate replays both bundles under the "
+                                               "shared rules, not the treatment's --treatment-rule"}
+    elif counterfactual:
+        result["counterfactual"] = _counterfactual(
+            Path(treatment), control_path, data, settings, result["ab"]["gmv_per_session"]["control"]
+        )
+        result["counterfactual"]["vs_online"] = counterfactual_vs_online(
+            result["counterfactual"]["gmv_per_session"], result["ab"]["gmv_per_session"])
     result["report"] = str(report)
     text = json.dumps(result, indent=2, default=str)
     typer.echo(text)
