@@ -46,10 +46,17 @@ def compile_model(model_file: str | Path, out_file: str | Path) -> float:
 class RankingModel:
     """A trained booster (funnel or LambdaRank) and the feature names it expects, in order."""
 
-    def __init__(self, booster: lgb.Booster, compiled=None) -> None:
+    def __init__(self, booster: lgb.Booster, compiled=None, kind: str = "lambdarank") -> None:
         self.booster = booster
         self.compiled = compiled
         self.feature_names: list[str] = list(booster.feature_name())
+        # "funnel": the raw score is about the log-odds of a purchase (rules may add log prices
+        # to it); "lambdarank": a score without units (the bundle manifest's training.model)
+        self.kind = kind
+
+    @property
+    def score_is_log_odds(self) -> bool:
+        return self.kind == "funnel"
 
     @property
     def scorer(self) -> str:

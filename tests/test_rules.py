@@ -86,10 +86,11 @@ def test_demotion_and_theme_moves_are_in_score_spread_units_and_noted():
     assert c2.adjustments[0] == 0 and c2.adjustments[29] > 0
 
 
-def test_value_tilt_adds_weight_times_log_price_over_the_median_and_is_off_by_default():
+def test_value_tilt_adds_weight_times_log_price_over_the_median_on_log_odds_scores_only():
     snap = _snapshot(n=5)  # prices 10, 32.5, 55, 77.5, 100
     c = _scored(snap)
-    ValueTilt(RulesSettings()).apply(c, _request(), snap)
+    ValueTilt(RulesSettings(value_weight=0.0)).apply(c, _request(), snap)
+    ValueTilt(RulesSettings(value_weight=0.5), score_is_log_odds=False).apply(c, _request(), snap)
     assert (c.adjustments == 0).all() and all(not notes for notes in c.rule_notes)
     ValueTilt(RulesSettings(value_weight=0.5)).apply(c, _request(), snap)
     price = snap.products.columns["price"].astype(np.float64)

@@ -82,7 +82,9 @@ class Pipeline:
         self.recall_k = recall_k
         self.extra_features = list(extra_features)
         self.filters = list(filters) if filters is not None else default_filters(rules)
-        self.adjusters = list(adjusters) if adjusters is not None else default_adjusters(rules)
+        self.adjusters = (list(adjusters) if adjusters is not None
+                          else default_adjusters(
+                              rules, score_is_log_odds=getattr(model, "score_is_log_odds", False)))
         self.selector = Selector(rules)
         self.executor = executor
 

@@ -158,14 +158,17 @@ class ValueTilt:
     deviations: with the funnel model (raw score about the log-odds of a purchase) a weight
     of 1 ranks by expected order value, purchase probability x price, and 0.5 halfway
     between purchases and value. It is the mall's choice between orders and GMV, made
-    explicit (docs/serving.md); off (0) by default.
+    explicit (docs/serving.md). A LambdaRank score has no units to trade a log price
+    against, so with ``score_is_log_odds=False`` the rule does nothing.
     """
 
     settings: RulesSettings
+    score_is_log_odds: bool = True
     name: str = "value_tilt"
 
     def apply(self, cands, request, snapshot):
-        if self.settings.value_weight == 0 or cands.scores is None or len(cands) == 0:
+        if (self.settings.value_weight == 0 or not self.score_is_log_odds or cands.scores is None
+                or len(cands) == 0):
             return
         log_price = np.log(np.maximum(_column(snapshot, cands, "price", missing=np.nan), 0.01))
         known = np.isfinite(log_price)
@@ -183,5 +186,5 @@ def default_filters(settings: RulesSettings) -> list[Filter]:
     return [KnownProducts(), Governance(settings), RequestFilters()]
 
 
-def default_adjusters(settings: RulesSettings) -> list[Adjuster]:
-    return [Demotion(settings), ThemeBoost(settings), ValueTilt(settings)]
+def default_adjusters(settings: RulesSettings, score_is_log_odds: bool = False) -> list[Adjuster]:
+    return [Demotion(settings), ThemeBoost(settings), ValueTilt(settings, score_is_log_odds)]
