@@ -47,6 +47,7 @@ from training.dataset import (
     wanted_rows,
 )
 from training.mall_data import MallTables
+from training.snapshot_builder import CatalogCache
 
 CONNECT_TIMEOUT_S = 10
 IMPRESSION_COLUMNS = ("request_id", "timestamp", "user_id", "surface", "query_id", "product_id",
@@ -110,6 +111,21 @@ def _read_cut(data_dir: str, lo_ms: int, hi_ms: int) -> tuple[MallTables, pd.Dat
     return MallTables(Path(data_dir), tables), cut
 
 
+_CATALOG: dict[tuple, CatalogCache] = {}  # this worker process's, of the latest catalog
+
+
+def _catalog(mall: MallTables) -> CatalogCache:
+    """The worker's :class:`CatalogCache` of this catalog (built once per worker, not per cut:
+    tokenising the catalog costs seconds); keyed by the catalog files' size and mtime."""
+    key = (str(mall.data_dir), *(
+        (st.st_size, st.st_mtime_ns) for st in (table_path(mall.data_dir, name).stat()
+                                                for name in ("products", "categories", "brands"))))
+    if key not in _CATALOG:
+        _CATALOG.clear()
+        _CATALOG[key] = CatalogCache(mall)
+    return _CATALOG[key]
+
+
 def featurise_cut_task(data_dir: str, settings: Settings, zero_ms: int, cut: int, end: int,
                        first_cut: int, days: tuple[int, int] | None, search=None) -> RankingFrame | None:
     """One task: the cards of mall days ``[cut, end)`` featurised from the snapshot at ``cut``."""
@@ -120,7 +136,7 @@ def featurise_cut_task(data_dir: str, settings: Settings, zero_ms: int, cut: int
     if len(rows) == 0:
         return None
     parts = featurise_cut(mall, imp, rows, zero_ms + cut * DAY_MS, settings, columns,
-                          query_texts(mall), search=search)
+                          query_texts(mall), _catalog(mall), search)
     if len(parts) == 1:
         return parts[0]
     keys = [k for k, v in parts[0].__dict__.items() if isinstance(v, np.ndarray)]
@@ -173,7 +189,7 @@ def build_ranking_frame_on_dask(data_dir: str | Path, settings: Settings, schedu
                                          cuts[0], days, shipped, pure=False,
                                          key=f"shelfrank-features-cut{cut}-{os.urandom(4).hex()}"))
         index = {f.key: k for k, f in enumerate(futures)}
-        parts: list[RankingFrame | None] = [None] * len(futures)
+        parts: list[RankingFrame | None] = [None] * len(futures)  # in cut order
         bar = tqdm(total=len(futures), desc="building features (dask, per cut)", unit="cut",
                    disable=not progress)
         cards = 0
@@ -186,10 +202,10 @@ def build_ranking_frame_on_dask(data_dir: str | Path, settings: Settings, schedu
             bar.update(1)
         bar.close()
         del futures
-        present = [p for p in parts if p is not None]
-        if not present:
+        parts = [p for p in parts if p is not None]
+        if not parts:
             raise ValueError("no cards to featurise on those days")
-        return sort_frame(present, feature_names())
+        return sort_frame(parts, feature_names())
     finally:
         if client is not scheduler:
             client.close()
