@@ -87,49 +87,108 @@ def sampled_requests(request_id: np.ndarray, share: float) -> np.ndarray:
     return (x % np.uint64(1 << 20)).astype(np.float64) < share * (1 << 20)
 
 
+def card_columns(imp: pd.DataFrame, mall: MallTables, zero_ms: int,
+                 settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mall day, grade, local hour) of each impression row; each row's own, so a subset of
+    the impressions gets the same values as the whole table."""
+    ts = imp.timestamp.to_numpy()
+    day = day_index(ts, zero_ms)
+    grade = grade_impressions(imp, mall["clicks"], mall["carts"], mall["orders"])
+    offset = fixed_offset_ms(settings.mall.timezone) or 0
+    hour = (((ts + offset) // 3_600_000) % 24).astype(np.int8)
+    return day, grade, hour
+
+
+def wanted_rows(day: np.ndarray, request_id: np.ndarray, first_cut: int | None, settings: Settings,
+                days: tuple[int, int] | None = None) -> np.ndarray:
+    """Rows to featurise: after the warm-up, in the request sample, within ``days``."""
+    wanted = (day >= first_cut) if first_cut is not None else np.zeros(len(day), bool)
+    sample = settings.training.request_sample
+    if sample < 1.0:
+        wanted &= sampled_requests(request_id, sample)
+    if days is not None:
+        wanted &= (day >= days[0]) & (day < days[1])
+    return wanted
+
+
+def query_texts(mall: MallTables) -> dict:
+    return dict(zip(mall["queries"].query_id.to_numpy(), mall["queries"].text, strict=True))
+
+
+def featurise_cut(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray, cut_ms: int,
+                  settings: Settings, columns, texts: dict, catalog: CatalogCache | None = None,
+                  search=None) -> list[RankingFrame]:
+    """One snapshot cut's cards (``rows`` of ``imp``, the cut's days) featurised from the
+    snapshot at ``cut_ms``, in batches of ``ROWS_PER_BATCH`` rows. ``columns`` is
+    :func:`card_columns` of ``imp``. Used by both the local and the Dask builds."""
+    snapshot = build_snapshot(mall, cut_ms, settings, catalog)
+    day, grade, hour = columns
+    names = feature_names()
+    return [_featurise(imp, rows[lo:lo + ROWS_PER_BATCH], snapshot, grade, hour, day, texts,
+                       names, search)
+            for lo in range(0, len(rows), ROWS_PER_BATCH)]
+
+
 def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = True,
                         days: tuple[int, int] | None = None, search=None) -> RankingFrame:
     """Featurise every logged card after the warm-up, point-in-time (see module docstring).
 
     ``days`` (first, end) limits the work to the cards of those mall days. ``search`` (a
     :class:`ranking.recall.search.SearchRecall`) supplies the recall-side features
-    (``dense_similarity``) exactly as the service computes them.
+    (``dense_similarity``) exactly as the service computes them. On a Dask cluster:
+    :func:`training.distributed_features.build_ranking_frame_on_dask` (the same frame).
     """
     imp = mall["impressions"]
     zero = mall_day_zero_ms(mall, settings.mall.timezone)
-    day = day_index(imp.timestamp.to_numpy(), zero)
+    columns = card_columns(imp, mall, zero, settings)
+    day = columns[0]
     n_days = int(day.max()) + 1
-    grade = grade_impressions(imp, mall["clicks"], mall["carts"], mall["orders"])
-    offset = fixed_offset_ms(settings.mall.timezone) or 0
-    hour = (((imp.timestamp.to_numpy() + offset) // 3_600_000) % 24).astype(np.int8)
-    texts = dict(zip(mall["queries"].query_id.to_numpy(), mall["queries"].text, strict=True))
+    texts = query_texts(mall)
     catalog = CatalogCache(mall)
     names = feature_names()
     cuts = cut_days(n_days, settings)
     parts: list[RankingFrame] = []
-    wanted = (day >= cuts[0]) if cuts else np.zeros(len(day), bool)
-    sample = settings.training.request_sample
-    if sample < 1.0:
-        wanted &= sampled_requests(imp.request_id.to_numpy(), sample)
-    if days is not None:
-        wanted &= (day >= days[0]) & (day < days[1])
+    wanted = wanted_rows(day, imp.request_id.to_numpy(), cuts[0] if cuts else None, settings, days)
     bar = tqdm(total=int(wanted.sum()), desc="building features",
                unit="card", unit_scale=True, disable=not progress)
     for k, cut in enumerate(cuts):
         end = cuts[k + 1] if k + 1 < len(cuts) else n_days
-        in_cut = (day >= cut) & (day < end) & wanted
-        rows = np.flatnonzero(in_cut)
+        rows = np.flatnonzero((day >= cut) & (day < end) & wanted)
         if len(rows) == 0:
             continue
-        snapshot = build_snapshot(mall, zero + cut * DAY_MS, settings, catalog)
-        for lo in range(0, len(rows), ROWS_PER_BATCH):
-            part = rows[lo:lo + ROWS_PER_BATCH]
-            parts.append(_featurise(imp, part, snapshot, grade, hour, day, texts, names, search))
-            bar.update(len(part))
+        parts.extend(featurise_cut(mall, imp, rows, zero + cut * DAY_MS, settings, columns, texts,
+                                   catalog, search))
+        bar.update(len(rows))
     bar.close()
-    frame = _concat(parts, names)
-    order = np.lexsort((frame.position, frame.request_id))
-    return frame.select(order)
+    return sort_frame(parts, names)
+
+
+def sort_frame(parts: list[RankingFrame], names: list[str]) -> RankingFrame:
+    """The parts (in cut order) as one frame, rows ordered by request id then position.
+
+    The same rows as concatenating and then sorting, but each part's columns are scattered
+    straight to their sorted rows and the part is dropped (``parts`` is emptied): the peak
+    is about one frame plus one part, not three frames (parts, concatenation, sorted copy).
+    """
+    request_id = np.concatenate([p.request_id for p in parts])
+    position = np.concatenate([p.position for p in parts])
+    order = np.lexsort((position, request_id))
+    del position
+    dest = np.empty_like(order)
+    dest[order] = np.arange(len(order))  # the sorted row of each concatenated row
+    del order
+    keys = [k for k, v in parts[0].__dict__.items() if isinstance(v, np.ndarray)]
+    out = {k: np.empty((len(dest), *getattr(parts[0], k).shape[1:]), getattr(parts[0], k).dtype)
+           for k in keys}
+    lo = 0
+    while parts:
+        part = parts.pop(0)
+        rows = dest[lo:lo + len(part)]
+        for k in keys:
+            out[k][rows] = getattr(part, k)
+        lo += len(part)
+        del part
+    return RankingFrame(**out, feature_names=names)
 
 
 def _featurise(imp: pd.DataFrame, rows: np.ndarray, snapshot, grade, hour, day, texts,

@@ -9,9 +9,9 @@ partitions and LightGBM's socket-based data-parallel learner builds the trees.
 Differences from single-machine training, stated plainly: the Dask ranker has no
 position-aware (``position``) Dataset field and no early stopping, so it trains the
 number of trees that a single-machine run's early stopping chose (or
-``num_boost_round``) on the position-unaware objective. Feature building stays on one
-machine (vectorised numpy over the point-in-time snapshots, ~400k cards/s): at the scales
-here the cards fit one machine's memory, and only the tree building needs the cluster.
+``num_boost_round``) on the position-unaware objective. Feature building runs on the same
+cluster, one task per snapshot cut (:mod:`training.distributed_features`), and the frame
+is gathered here before the train/validation split (docs/scaling.md says why).
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ def train_on_dask(train: RankingData, params: dict[str, Any], num_boost_round: i
                   scheduler: Any, partitions: int | None = None):
     """Fit LambdaRank on a Dask cluster (``scheduler``: address or Client); a local Booster."""
     import dask.array as da
-    from distributed import Client
     from lightgbm.dask import DaskLGBMRanker
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    from training.distributed_features import connect
+
+    client = connect(scheduler)
     try:
         workers = len(client.scheduler_info()["workers"])
         rows_per, groups_per = partition_bounds(train.group, partitions or max(2, workers))
@@ -60,5 +61,5 @@ def train_on_dask(train: RankingData, params: dict[str, Any], num_boost_round: i
         model.fit(x, y, group=g, feature_name=list(train.feature_names))
         return model.to_local().booster_
     finally:
-        if not isinstance(scheduler, Client):
+        if client is not scheduler:
             client.close()

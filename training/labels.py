@@ -25,7 +25,13 @@ def grade_impressions(
     orders: pd.DataFrame,
 ) -> np.ndarray:
     """The grade (0-3) of every impression row, vectorised over all of them."""
-    if len(impressions) and int(impressions.product_id.max()) >= (1 << 22):
+    if len(impressions) == 0:
+        return np.zeros(0, dtype=np.int8)
+    # only events of requests in the impressions' id range can match (a cut's share of the log)
+    lo, hi = impressions.request_id.min(), impressions.request_id.max()
+    clicks, carts, orders = (ev[(ev.request_id >= lo) & (ev.request_id <= hi)]
+                             for ev in (clicks, carts, orders))
+    if int(impressions.product_id.max()) >= (1 << 22):
         return _grade_by_merge(impressions, clicks, carts, orders)
     keys = _keys(impressions.request_id.to_numpy(), impressions.product_id.to_numpy())
     grade = np.zeros(len(impressions), dtype=np.int8)

@@ -196,6 +196,8 @@ def train_model(frame: RankingFrame, split: DaySplit, settings: Settings,
         "num_trees": booster.num_trees(),
         "valid_ndcg": {k: float(v) for k, v in booster.best_score.get("valid", {}).items()},
     }
+    if t.dask_scheduler:  # the Dask ranker has no validation set: score it here
+        facts["valid_ndcg"] = validation_ndcg(booster, valid, settings)
     return TrainedModel(booster, booster.model_to_string(), train, valid, facts)
 
 
@@ -218,13 +220,23 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
                  kind: str = "lambdarank") -> tuple[Path, dict]:
     """Build features, train, and write a bundle with the serving snapshot; return its path.
 
+    With ``training.dask_scheduler`` both feature building (one task per snapshot cut,
+    :mod:`training.distributed_features`) and training (:mod:`training.distributed`) run on
+    that Dask cluster.
+
     ``relabel`` replaces the logged grades (e.g. to imitate the logging policy's order,
     :mod:`training.logging_policy`); ``kind`` names what the bundle is in its manifest.
     """
     started = time.perf_counter()
     mall = load_mall(data_dir)
     search = build_search_recall(mall, settings)
-    frame = build_ranking_frame(mall, settings, progress=progress, search=search)
+    if settings.training.dask_scheduler:
+        from training.distributed_features import build_ranking_frame_on_dask
+
+        frame = build_ranking_frame_on_dask(data_dir, settings, settings.training.dask_scheduler,
+                                            progress=progress, search=search)
+    else:
+        frame = build_ranking_frame(mall, settings, progress=progress, search=search)
     if relabel is not None:
         frame.grade = np.asarray(relabel(frame), dtype=frame.grade.dtype)
     n_days = int(frame.day.max()) + 1

@@ -47,21 +47,30 @@ def _is_time_column(name: str) -> bool:
     return name == "timestamp" or name.endswith("_at")
 
 
-def load_frames(data_dir: str | Path, names: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
-    """Read and validate tables (all by default); timestamp columns become int64 epoch ms."""
+def table_frame(table: pa.Table) -> pd.DataFrame:
+    """A validated Arrow table as pandas: low-cardinality strings categorical, timestamps
+    int64 epoch ms (``-1`` = null), Arrow buffers released as pandas takes them."""
+    table = _dictionary_encode_low_cardinality(table)
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    for col in frame.columns:
+        if _is_time_column(col):
+            values = frame[col]
+            mask = values.isna().to_numpy()
+            ms = np.full(len(frame), NULL_MS, dtype=np.int64)
+            if (~mask).any():
+                ms[~mask] = to_epoch_ms(values[~mask])
+            frame[col] = ms
+    return frame
+
+
+def load_frames(data_dir: str | Path, names: Iterable[str] | None = None,
+                columns: dict[str, Iterable[str]] | None = None) -> dict[str, pd.DataFrame]:
+    """Read and validate tables (all by default); timestamp columns become int64 epoch ms.
+
+    ``columns`` maps a table name to the only columns to read from it.
+    """
     data_dir = Path(data_dir)
-    frames: dict[str, pd.DataFrame] = {}
-    for name in names or TABLES:
-        table = _dictionary_encode_low_cardinality(read_table(data_dir, name))
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
-        del table
-        for col in frame.columns:
-            if _is_time_column(col):
-                values = frame[col]
-                mask = values.isna().to_numpy()
-                ms = np.full(len(frame), NULL_MS, dtype=np.int64)
-                if (~mask).any():
-                    ms[~mask] = to_epoch_ms(values[~mask])
-                frame[col] = ms
-        frames[name] = frame
-    return frames
+    columns = columns or {}
+    return {name: table_frame(read_table(data_dir, name, columns.get(name)))
+            for name in names or TABLES}

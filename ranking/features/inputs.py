@@ -76,8 +76,10 @@ def analyse_queries(snapshot: FeatureSnapshot, texts: list[str]) -> QueryBatch:
     n_tok = np.zeros(len(texts), dtype=np.float32)
     n_bi = np.zeros(len(texts), dtype=np.float32)
     for i, t in enumerate(texts):
-        toks = set(tokenize(t))
-        bis = set(char_bigrams(t))
+        # sorted: a set's order follows the per-process string hash, and the float32 sums
+        # below would round differently in another process (a Dask worker, a replica)
+        toks = sorted(set(tokenize(t)))
+        bis = sorted(set(char_bigrams(t)))
         n_tok[i], n_bi[i] = len(toks), len(bis)
         known = [tok_index[x] for x in toks if x in tok_index]
         rows_t += [i] * len(known)

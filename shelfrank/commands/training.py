@@ -25,11 +25,14 @@ def train(
         bool | None, typer.Option(help="position-aware LambdaRank (settings training.position_debias)")
     ] = None,
     dask_scheduler: Annotated[
-        str | None, typer.Option(help="train with LightGBM's DaskLGBMRanker on this Dask scheduler")
+        str | None, typer.Option(
+            help="build features (one task per snapshot cut) and train LightGBM's DaskLGBMRanker "
+                 "on this Dask scheduler; every worker must see --data at the same path")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Build point-in-time features, train the ranker (training.model), write a bundle, move OUT/latest."""
+    from training.distributed_features import DaskClusterError, check_workers_see, connect
     from training.train import train_bundle
 
     settings = current_settings()
@@ -40,7 +43,17 @@ def train(
     if not data.is_dir():
         typer.echo(f"error: {data} is not a dataset folder", err=True)
         raise typer.Exit(2)
-    path, manifest = train_bundle(data, out, settings, progress=progress)
+    try:
+        if settings.training.dask_scheduler:  # fail before loading anything
+            client = connect(settings.training.dask_scheduler)
+            try:
+                check_workers_see(client, data.resolve())
+            finally:
+                client.close()
+        path, manifest = train_bundle(data, out, settings, progress=progress)
+    except DaskClusterError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     t = manifest["training"]
     if t["model"] == "funnel":
         stages = ", ".join(f"{name} {st['best_iteration']}" for name, st in t["stages"].items())
