@@ -410,3 +410,60 @@ def counterfactual_vs_online(cf: dict, online: dict) -> dict:
     for arm in ("treatment", "control"):
         out[f"{arm}_relative_error"] = cf[arm] / online[arm] - 1 if online[arm] else math.nan
     return out
+
+
+@experiment_app.command("page-value")
+def page_value_command(
+    data: Annotated[Path, typer.Option("--data", help="a simulated mall (needs its truth/ folder)")],
+    treatment: Annotated[Path, typer.Option("--treatment", help="the candidate bundle")],
+    control: Annotated[Path | None, typer.Option("--control", help="a bundle to compare with")] = None,
+    treatment_rule: Annotated[
+        list[str] | None,
+        typer.Option("--treatment-rule", help="KEY=VALUE override of rules.* for the treatment only "
+                                               "(repeatable), e.g. value_weight=0.5"),
+    ] = None,
+    contexts: Annotated[int, typer.Option(min=10, help="closed-loop sessions replayed")] = 3000,
+    seed: Annotated[int, typer.Option(help="the closed loop's seed (same shoppers)")] = 7,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Expected clicks, orders and GMV per homepage page from the simulator's truth: the closed
+    loop's expected result in a minute, without serving or dice (docs/experiments.md)."""
+    from ranking.bundle import BundleError, verify_bundle
+    from ranking.settings import RulesSettings
+    from training.page_value import page_value
+
+    settings = current_settings()
+    rules = _rule_overrides(treatment_rule or [])
+    if not (data / "truth").is_dir():
+        _fail(f"{data}: not a simulated mall (no truth/ folder)")
+    try:
+        verify_bundle(treatment)
+        if control is not None:
+            verify_bundle(control)
+    except BundleError as exc:
+        _fail(str(exc))
+    treatment_settings = settings
+    if rules:
+        try:
+            treatment_settings = settings.model_copy(update={
+                "rules": RulesSettings.model_validate({**settings.rules.model_dump(), **rules})})
+        except ValueError as exc:
+            _fail(f"--treatment-rule: {exc}")
+    result = page_value(data, treatment, settings, control=control, treatment_settings=treatment_settings,
+                        contexts=contexts, seed=seed, progress=progress)
+    if rules:
+        result["treatment_rules"] = rules
+    text = json.dumps(result, indent=2)
+    typer.echo(text)
+    arms = [a for a in ("control", "treatment") if a in result]
+    typer.echo(f"\nper page over {contexts} closed-loop sessions ({result['seconds']:.0f}s):")
+    for outcome in ("clicks", "orders", "gmv"):
+        cells = [f"{a} {result[a][outcome]['per_page']:.3f}" for a in arms]
+        if "lift" in result and result["lift"][outcome]["lift"] is not None:
+            lf = result["lift"][outcome]
+            cells.append(f"lift {lf['lift']:+.1%} [{lf['ci95'][0]:+.1%}, {lf['ci95'][1]:+.1%}]")
+        typer.echo(f"  {outcome:7s} " + ", ".join(cells))
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text)

@@ -1,0 +1,122 @@
+"""Truth page value: what a bundle's homepage earns per visit, computed from the simulator's truth.
+
+On a simulated mall the closed loop's *expected* outcome needs neither a server nor dice.
+The closed loop's shoppers (:class:`training.closed_loop.Shoppers`, the same draws of user
+and hour per session number) ask the bundle's real homepage pipeline for a page
+(:func:`training.whole_page.replay_pages`, the code the service runs, with the bundle's
+rules), and each card is valued with the truth the closed loop rolls its dice against:
+
+``clicks = e(slot) x P(click)``, ``orders = clicks x P(order | click)``, ``GMV = orders x
+price`` (a closed-loop shopper buys one unit),
+
+summed per page. The means per page and the treatment's lift over a control come with 95%
+intervals from a bootstrap over contexts (paired: both arms see the same contexts). Where
+the closed loop's interval is +-15 points after 20,000 sessions and ten minutes, this is
+exact up to the context sample and takes about a page per 10 ms. It is the simulator's
+answer, not an estimate from logs: it needs ``truth/`` and is no substitute for the
+counterfactual estimate a real mall would have to use.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ranking.settings import Settings
+
+SURFACE_HOMEPAGE = 1
+OUTCOMES = ("clicks", "orders", "gmv")
+
+
+def shopper_contexts(data_dir: str | Path, n: int, seed: int) -> pd.DataFrame:
+    """The closed loop's first ``n`` sessions' (user_id, hour)."""
+    from training.closed_loop import Shoppers
+
+    shoppers = Shoppers(Path(data_dir), seed)
+    draws = [shoppers.draw(s)[:2] for s in range(n)]
+    return pd.DataFrame(draws, columns=["user_id", "hour"])
+
+
+def page_outcomes(bundle: str | Path, data_dir: str | Path, contexts: pd.DataFrame, settings: Settings,
+                  page_size: int = 20, progress: bool = False, label: str = "pages") -> dict[str, np.ndarray]:
+    """Expected clicks, orders and GMV of each context's page (arrays aligned with ``contexts``)."""
+    from training.simulator import Truth
+    from training.simulator.behaviour import examination
+    from training.whole_page import replay_pages
+
+    truth = Truth.load(Path(data_dir))
+    pages = replay_pages(bundle, contexts, settings, [], page_size, progress=progress, label=label)
+    users = contexts.user_id.to_numpy(np.int64)[pages.context]
+    hours = contexts.hour.to_numpy(np.int64)[pages.context]
+    surface = np.full(len(users), SURFACE_HOMEPAGE)
+    p_click, p_order = truth.click_and_order_probability(users, pages.product_id, hours, surface)
+    clicks = examination(pages.position, surface) * p_click
+    orders = clicks * p_order
+    n = len(contexts)
+    return {
+        "clicks": np.bincount(pages.context, clicks, minlength=n),
+        "orders": np.bincount(pages.context, orders, minlength=n),
+        "gmv": np.bincount(pages.context, orders * pages.price, minlength=n),
+        "mean_price_shown": np.bincount(pages.context, pages.price, minlength=n)
+        / np.maximum(np.bincount(pages.context, minlength=n), 1),
+    }
+
+
+def _bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
+def summarise(outcomes: dict[str, np.ndarray], idx: np.ndarray) -> dict:
+    out = {}
+    for name in (*OUTCOMES, "mean_price_shown"):
+        values = outcomes[name]
+        boot = values[idx].mean(axis=1)
+        out[name] = {"per_page": float(values.mean()),
+                     "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]}
+    return out
+
+
+def lift(treatment: dict[str, np.ndarray], control: dict[str, np.ndarray], idx: np.ndarray) -> dict:
+    """Relative lift of each outcome with a paired bootstrap interval."""
+    out = {}
+    for name in OUTCOMES:
+        t, c = treatment[name], control[name]
+        if c.mean() <= 0:
+            out[name] = {"lift": None, "ci95": None}
+            continue
+        boot = t[idx].mean(axis=1) / np.maximum(c[idx].mean(axis=1), 1e-12) - 1
+        out[name] = {"lift": float(t.mean() / c.mean() - 1),
+                     "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]}
+    return out
+
+
+def page_value(data_dir: str | Path, treatment: str | Path, settings: Settings,
+               control: str | Path | None = None, treatment_settings: Settings | None = None,
+               contexts: int = 3000, seed: int = 7, page_size: int = 20, resamples: int = 1000,
+               progress: bool = True) -> dict:
+    """Truth page value of ``treatment`` (and ``control``, and the lift) on the closed loop's shoppers.
+
+    ``treatment_settings`` (default ``settings``) lets the treatment run other rules on the
+    same bundle, as ``closed-loop --treatment-rule`` does.
+    """
+    if not (Path(data_dir) / "truth").is_dir():
+        raise ValueError(f"{data_dir}: not a simulated mall (no truth/ folder)")
+    if contexts < 10:
+        raise ValueError(f"contexts must be at least 10, got {contexts}")
+    started = time.perf_counter()
+    ctx = shopper_contexts(data_dir, contexts, seed)
+    idx = _bootstrap_indices(contexts, resamples, seed)
+    arms = {"treatment": page_outcomes(treatment, data_dir, ctx, treatment_settings or settings,
+                                       page_size, progress, "treatment pages")}
+    if control is not None:
+        arms["control"] = page_outcomes(control, data_dir, ctx, settings, page_size, progress,
+                                        "control pages")
+    result: dict = {"contexts": contexts, "page_size": page_size, "seed": seed,
+                    **{name: summarise(o, idx) for name, o in arms.items()}}
+    if control is not None:
+        result["lift"] = lift(arms["treatment"], arms["control"], idx)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
