@@ -56,6 +56,9 @@ def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall,
     # the previous estimator is reported beside it, under its own name
     assert {"gmv_snips", "gmv_ips"} <= set(cf["randomised_block"]["treatment"])
     assert (tmp_path / "work" / "report" / "report.md").is_file()
+    # the clone learns slots (graded 3/2/1/0), which only LambdaRank reads as a ranking
+    clone = json.loads((tmp_path / "work" / "logging-policy-models" / "latest" / "manifest.json").read_text())
+    assert clone["kind"] == "logging-policy-clone" and clone["training"]["model"] == "lambdarank"
 
 
 def test_treatment_rules_reach_only_the_treatment_variant_and_unknown_rules_are_refused(tmp_path):

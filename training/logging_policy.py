@@ -34,6 +34,7 @@ def train_logging_policy_bundle(
     from training.train import train_bundle
 
     cloned = settings.model_copy(deep=True)
+    cloned.training.model = "lambdarank"  # grades are slots, not clicks and orders: no funnel
     cloned.training.position_debias = False
     cloned.training.validate_on_randomised = False
     cloned.training.label_gain = [0.0, 1.0, 3.0, 7.0]
