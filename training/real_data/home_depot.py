@@ -409,12 +409,41 @@ def evaluate_home_depot(
     progress: bool = True,
     sentences: SentenceVectors | None = None,
 ) -> dict:
-    """The ``shelfrank eval home-depot`` metrics (JSON shape in the module docstring of the CLI)."""
+    """The ``shelfrank eval home-depot`` metrics (JSON shape in the module docstring of the CLI).
+
+    With ``settings.home_depot_sentence`` (and no ``sentences`` given), every distinct query
+    and title is embedded with :class:`ranking.recall.sentence.SentenceEncoder` and the
+    reranker gets :data:`SEMANTIC_FEATURES` too; when the ``semantic`` extra is missing the
+    eval keeps the other features and says why under ``sentence_embeddings``.
+    """
     from tqdm import tqdm
 
     from training.lambdarank import predict
 
     started = time.perf_counter()
+    sentence_info: dict = {"used": sentences is not None}
+    if sentences is None and settings.home_depot_sentence:
+        from ranking.recall import sentence
+
+        usable, why = sentence.available()
+        if usable:
+            t0 = time.perf_counter()
+            sentences = SentenceVectors.encode(
+                sentence.SentenceEncoder(),
+                pd.concat([train, test]).search_term.tolist(),
+                pd.concat([train, test]).product_title.tolist(),
+            )
+            sentence_info = {
+                "used": True,
+                "model": "all-MiniLM-L6-v2",
+                "texts": len(sentences.queries.row) + len(sentences.titles.row),
+                "title_tokens": sentence.TITLE_TOKENS,
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        else:
+            sentence_info = {"used": False, "reason": why}
+    elif not settings.home_depot_sentence and sentences is None:
+        sentence_info["reason"] = "off (real_data.home_depot_sentence)"
     catalog = pd.concat([train, test]).drop_duplicates("product_uid").sort_values("product_uid")
     recall = SearchRecall.from_texts(
         catalog.product_title.tolist(),
@@ -475,6 +504,7 @@ def evaluate_home_depot(
         "index": recall.manifest,
         "index_seconds": round(index_seconds, 1),
         "seconds": round(time.perf_counter() - started, 1),
+        "sentence_embeddings": sentence_info,
         "feature_importance": dict(
             sorted(
                 zip(names, (round(float(v), 1) for v in importance), strict=True), key=lambda kv: -kv[1]
