@@ -115,8 +115,6 @@ SEMANTIC_FEATURES = (
     "sentence_rank",
     "sentence_centroid_cosine",
     "sentence_query_centroid",
-    "sentence_neighbour_relevance",
-    "sentence_neighbour_support",
 )
 
 
@@ -141,7 +139,6 @@ class SentenceVectors:
 
     queries: TextVectors
     titles: TextVectors
-    neighbours: QueryNeighbours | None = None  # the train queries' judgements, in this space
 
     @classmethod
     def encode(cls, encoder, queries: list[str], titles: list[str]) -> SentenceVectors:
@@ -156,8 +153,7 @@ class SentenceVectors:
 def sentence_features(sentences: SentenceVectors, pairs: pd.DataFrame) -> np.ndarray:
     """(rows x SEMANTIC_FEATURES) for pairs sorted by query: query-title cosine, its gap to the
     query's best and its rank (0 = best, 1 = worst), cosine to the centroid of the query's
-    other judged titles, the query's cosine to that centroid, and (with
-    ``sentences.neighbours``) :class:`QueryNeighbours` in sentence space."""
+    other judged titles, and the query's cosine to that centroid."""
     n = len(pairs)
     out = np.full((n, len(SEMANTIC_FEATURES)), np.nan, dtype=np.float32)
     queries = pairs.search_term.to_numpy()
@@ -176,8 +172,6 @@ def sentence_features(sentences: SentenceVectors, pairs: pd.DataFrame) -> np.nda
             norms = np.maximum(np.linalg.norm(others, axis=1), 1e-9)
             out[lo:hi, 3] = np.einsum("ij,ij->i", vecs, others) / norms
             out[lo:hi, 4] = (others @ q_vec[qi]) / norms
-        if sentences.neighbours is not None:
-            out[lo:hi, 5], out[lo:hi, 6] = sentences.neighbours.score(str(queries[lo]), q_vec[qi], vecs)
     return out
 
 
@@ -253,21 +247,6 @@ class QueryNeighbours:
             recall.encoder.encode(distinct),
             np.r_[starts, len(train)],
             recall.vectors[pos],
-            train.relevance.to_numpy(np.float32),
-        )
-
-    @classmethod
-    def fit_sentences(cls, sentences: SentenceVectors, train: pd.DataFrame) -> QueryNeighbours:
-        """The same prior with sentence embeddings of queries and titles."""
-        train = train.sort_values(["search_term", "product_uid"], kind="stable")
-        queries = train.search_term.to_numpy()
-        starts = np.flatnonzero(np.r_[True, queries[1:] != queries[:-1]])
-        distinct = [str(queries[i]) for i in starts]
-        return cls(
-            distinct,
-            sentences.queries.of(distinct),
-            np.r_[starts, len(train)],
-            sentences.titles.of(train.product_title.to_numpy()),
             train.relevance.to_numpy(np.float32),
         )
 
@@ -495,8 +474,6 @@ def evaluate_home_depot(
     prior = ProductPrior.fit(train)
     neighbours = QueryNeighbours.fit(recall, train)
     word_lsa = WordLSA(catalog.product_title.tolist(), 128, settings.seed)
-    if sentences is not None:
-        sentences.neighbours = QueryNeighbours.fit_sentences(sentences, train)
     booster = train_reranker(
         recall, train, prior, settings.home_depot_ltr_rounds, settings.seed, neighbours, word_lsa, sentences
     )
