@@ -275,6 +275,10 @@ class RealDataSettings(Section):
     home_depot_relevant: float = Field(2.5, description="relevance (1-3) from which a product is relevant")
     home_depot_dense_dim: int = Field(256, ge=8, description="text embedding size for the Home Depot catalog")
     home_depot_ltr_rounds: int = Field(400, ge=1, description="boosting rounds of the Home Depot reranker")
+    home_depot_sentence: bool = Field(
+        False,
+        description="add all-MiniLM-L6-v2 sentence-embedding features to the Home Depot reranker (needs the "
+                    "`semantic` extra; several minutes of CPU to embed the catalog)")
     taobao_item_embedding_dim: int = Field(64, ge=4, description="co-interaction embedding size for Taobao")
     taobao_recent_items: int = Field(50, ge=1, description="recent items kept per Taobao user")
     taobao_half_life_days: float = Field(1.0, gt=0, description="recency half-life of Taobao interactions")

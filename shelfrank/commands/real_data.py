@@ -99,6 +99,14 @@ def home_depot(
     test: Annotated[Path, typer.Option("--test", help="judged pairs of the held-out queries")],
     json_out: Annotated[Path | None, typer.Option("--json", help="write the metrics here")] = None,
     progress: Annotated[bool, typer.Option(help="progress bars")] = True,
+    sentence: Annotated[
+        bool | None,
+        typer.Option(
+            "--sentence/--no-sentence",
+            help="sentence-embedding features (all-MiniLM-L6-v2, the `semantic` extra; several minutes of "
+                 "CPU); default: real_data.home_depot_sentence",
+        ),
+    ] = None,
 ) -> None:
     """Recall@10/100 (lexical, dense, hybrid) and NDCG@10 (random, lexical, LambdaRank)."""
     from training.real_data.home_depot import evaluate_home_depot, read_pairs
@@ -109,7 +117,16 @@ def home_depot(
         _fail(str(exc))
     if train_pairs.search_term.nunique() < 10:
         _fail(f"{train}: {train_pairs.search_term.nunique()} queries; the reranker needs at least 10")
-    result = evaluate_home_depot(train_pairs, test_pairs, current_settings().real_data, progress=progress)
+    rd = current_settings().real_data
+    if sentence is not None:
+        rd = rd.model_copy(update={"home_depot_sentence": sentence})
+    result = evaluate_home_depot(train_pairs, test_pairs, rd, progress=progress)
+    used = result["sentence_embeddings"]
+    if used["used"]:
+        typer.echo(f"sentence embeddings: {used['texts']} texts embedded in {used['seconds']} s")
+    elif rd.home_depot_sentence:
+        typer.echo(f"sentence embeddings requested but unavailable: {used['reason']}; "
+                   "reranking with the text features only", err=True)
     typer.echo(
         f"{result['queries']} test queries with a relevant product, {result['products_indexed']} "
         f"products indexed ({result['index']['index']} FAISS index, {result['index']['dense_dim']}-d dense)"

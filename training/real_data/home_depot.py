@@ -108,6 +108,71 @@ FEATURES = (
     "word_lsa_cosine",
 )
 NEIGHBOUR_QUERIES = 20
+# with sentence embeddings (:mod:`ranking.recall.sentence`, the ``semantic`` extra)
+SEMANTIC_FEATURES = (
+    "sentence_cosine",
+    "sentence_share_of_best",
+    "sentence_rank",
+    "sentence_centroid_cosine",
+    "sentence_query_centroid",
+)
+
+
+def feature_names(semantic: bool) -> tuple[str, ...]:
+    return FEATURES + SEMANTIC_FEATURES if semantic else FEATURES
+
+
+class TextVectors:
+    """One vector per distinct text."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray) -> None:
+        self.row = {t: i for i, t in enumerate(texts)}
+        self.vectors = vectors
+
+    def of(self, texts) -> np.ndarray:
+        return self.vectors[[self.row[str(t)] for t in texts]]
+
+
+@dataclass
+class SentenceVectors:
+    """Sentence embeddings of every distinct query and title, each text encoded once."""
+
+    queries: TextVectors
+    titles: TextVectors
+
+    @classmethod
+    def encode(cls, encoder, queries: list[str], titles: list[str]) -> SentenceVectors:
+        """Queries in full, titles cut at ``encoder.title_tokens`` (their head names the product)."""
+        queries, titles = sorted(set(queries)), sorted(set(titles))
+        return cls(
+            TextVectors(queries, encoder.encode(queries)),
+            TextVectors(titles, encoder.encode(titles, max_tokens=encoder.title_tokens)),
+        )
+
+
+def sentence_features(sentences: SentenceVectors, pairs: pd.DataFrame) -> np.ndarray:
+    """(rows x SEMANTIC_FEATURES) for pairs sorted by query: query-title cosine, its gap to the
+    query's best and its rank (0 = best, 1 = worst), cosine to the centroid of the query's
+    other judged titles, and the query's cosine to that centroid."""
+    n = len(pairs)
+    out = np.full((n, len(SEMANTIC_FEATURES)), np.nan, dtype=np.float32)
+    queries = pairs.search_term.to_numpy()
+    starts = np.flatnonzero(np.r_[True, queries[1:] != queries[:-1]])
+    ends = np.r_[starts[1:], n]
+    q_vec = sentences.queries.of(queries[starts])
+    t_vec = sentences.titles.of(pairs.product_title.to_numpy())
+    for qi, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+        vecs = t_vec[lo:hi]
+        cos = vecs @ q_vec[qi]
+        out[lo:hi, 0] = cos
+        out[lo:hi, 1] = cos - cos.max()
+        if hi - lo > 1:
+            out[lo:hi, 2] = np.argsort(np.argsort(-cos, kind="stable"), kind="stable") / (hi - lo - 1)
+            others = (vecs.sum(axis=0)[None, :] - vecs) / (hi - lo - 1)
+            norms = np.maximum(np.linalg.norm(others, axis=1), 1e-9)
+            out[lo:hi, 3] = np.einsum("ij,ij->i", vecs, others) / norms
+            out[lo:hi, 4] = (others @ q_vec[qi]) / norms
+    return out
 
 
 @dataclass
@@ -225,8 +290,9 @@ def pair_features(
     is_train: bool,
     neighbours: QueryNeighbours | None = None,
     word_lsa: WordLSA | None = None,
+    sentences: SentenceVectors | None = None,
 ) -> np.ndarray:
-    """(rows x FEATURES) for pairs sorted by query (contiguous groups)."""
+    """(rows x feature_names(sentences is not None)) for pairs sorted by query (contiguous groups)."""
     n = len(pairs)
     out = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
     col = {name: i for i, name in enumerate(FEATURES)}
@@ -276,6 +342,8 @@ def pair_features(
     mean, count = prior.lookup(pids, pairs.relevance.to_numpy(float) if is_train else None)
     out[:, col["product_mean_relevance"]] = mean
     out[:, col["product_judgements"]] = count
+    if sentences is not None:
+        out = np.hstack([out, sentence_features(sentences, pairs)])
     return out
 
 
@@ -293,12 +361,15 @@ def train_reranker(
     seed: int,
     neighbours: QueryNeighbours | None = None,
     word_lsa: WordLSA | None = None,
+    sentences: SentenceVectors | None = None,
 ):
     """A LambdaRank booster on the train queries (no early stopping: a fixed budget)."""
     from training.lambdarank import RankingData, train_lambdarank
 
     train = train.sort_values(["search_term", "product_uid"], kind="stable").reset_index(drop=True)
-    x = pair_features(recall, train, prior, is_train=True, neighbours=neighbours, word_lsa=word_lsa)
+    x = pair_features(
+        recall, train, prior, is_train=True, neighbours=neighbours, word_lsa=word_lsa, sentences=sentences
+    )
     label, gains = _labels(train.relevance.to_numpy(float))
     group = train.groupby("search_term", sort=False).size().to_numpy()
     params = {
@@ -315,7 +386,7 @@ def train_reranker(
         "deterministic": True,
         "force_row_wise": True,
     }
-    data = RankingData(x, label, group, feature_names=list(FEATURES))
+    data = RankingData(x, label, group, feature_names=list(feature_names(sentences is not None)))
     return train_lambdarank(
         data,
         None,
@@ -332,14 +403,47 @@ def recall_at(found: np.ndarray, relevant: set[int], k: int) -> float:
 
 
 def evaluate_home_depot(
-    train: pd.DataFrame, test: pd.DataFrame, settings: RealDataSettings, progress: bool = True
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    settings: RealDataSettings,
+    progress: bool = True,
+    sentences: SentenceVectors | None = None,
 ) -> dict:
-    """The ``shelfrank eval home-depot`` metrics (JSON shape in the module docstring of the CLI)."""
+    """The ``shelfrank eval home-depot`` metrics (JSON shape in the module docstring of the CLI).
+
+    With ``settings.home_depot_sentence`` (and no ``sentences`` given), every distinct query
+    and title is embedded with :class:`ranking.recall.sentence.SentenceEncoder` and the
+    reranker gets :data:`SEMANTIC_FEATURES` too; when the ``semantic`` extra is missing the
+    eval keeps the other features and says why under ``sentence_embeddings``.
+    """
     from tqdm import tqdm
 
     from training.lambdarank import predict
 
     started = time.perf_counter()
+    sentence_info: dict = {"used": sentences is not None}
+    if sentences is None and settings.home_depot_sentence:
+        from ranking.recall import sentence
+
+        usable, why = sentence.available()
+        if usable:
+            t0 = time.perf_counter()
+            sentences = SentenceVectors.encode(
+                sentence.SentenceEncoder(),
+                pd.concat([train, test]).search_term.tolist(),
+                pd.concat([train, test]).product_title.tolist(),
+            )
+            sentence_info = {
+                "used": True,
+                "model": "all-MiniLM-L6-v2",
+                "texts": len(sentences.queries.row) + len(sentences.titles.row),
+                "title_tokens": sentence.TITLE_TOKENS,
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        else:
+            sentence_info = {"used": False, "reason": why}
+    elif not settings.home_depot_sentence and sentences is None:
+        sentence_info["reason"] = "off (real_data.home_depot_sentence)"
     catalog = pd.concat([train, test]).drop_duplicates("product_uid").sort_values("product_uid")
     recall = SearchRecall.from_texts(
         catalog.product_title.tolist(),
@@ -371,10 +475,12 @@ def evaluate_home_depot(
     neighbours = QueryNeighbours.fit(recall, train)
     word_lsa = WordLSA(catalog.product_title.tolist(), 128, settings.seed)
     booster = train_reranker(
-        recall, train, prior, settings.home_depot_ltr_rounds, settings.seed, neighbours, word_lsa
+        recall, train, prior, settings.home_depot_ltr_rounds, settings.seed, neighbours, word_lsa, sentences
     )
     test = test.sort_values(["search_term", "product_uid"], kind="stable").reset_index(drop=True)
-    x_test = pair_features(recall, test, prior, is_train=False, neighbours=neighbours, word_lsa=word_lsa)
+    x_test = pair_features(
+        recall, test, prior, is_train=False, neighbours=neighbours, word_lsa=word_lsa, sentences=sentences
+    )
     group = test.search_term.to_numpy()
     gain = test.relevance.to_numpy(float) - 1.0
     rng = np.random.default_rng(settings.seed)
@@ -386,6 +492,7 @@ def evaluate_home_depot(
     }
     judged = sklearn_ndcg_at_k(group, gain, gain, 10)
     importance = booster.feature_importance("gain")
+    names = feature_names(sentences is not None)
     return {
         "queries": len(queries),
         "recall@10": {s: float(np.mean(found[s][10])) for s in found},
@@ -397,9 +504,10 @@ def evaluate_home_depot(
         "index": recall.manifest,
         "index_seconds": round(index_seconds, 1),
         "seconds": round(time.perf_counter() - started, 1),
+        "sentence_embeddings": sentence_info,
         "feature_importance": dict(
             sorted(
-                zip(FEATURES, (round(float(v), 1) for v in importance), strict=True), key=lambda kv: -kv[1]
+                zip(names, (round(float(v), 1) for v in importance), strict=True), key=lambda kv: -kv[1]
             )
         ),
     }
