@@ -226,7 +226,7 @@ class Engine:
                                        for d in PRODUCT_DIMENSIONS if d in snap.products.columns},
                 "store_dimensions": {d: _num(snap.stores.take(d, s_rows[i:i + 1])[0])
                                      for d in STORE_DIMENSIONS if d in snap.stores.columns},
-                "rules": page.rule_notes[i],
+                "rules": page.notes(i),
             }
 
 

@@ -91,12 +91,15 @@ def test_value_tilt_adds_weight_times_log_price_over_the_median_on_log_odds_scor
     c = _scored(snap)
     ValueTilt(RulesSettings(value_weight=0.0)).apply(c, _request(), snap)
     ValueTilt(RulesSettings(value_weight=0.5), score_is_log_odds=False).apply(c, _request(), snap)
-    assert (c.adjustments == 0).all() and all(not notes for notes in c.rule_notes)
+    assert (c.adjustments == 0).all() and all(not c.notes(i) for i in range(len(c)))
     ValueTilt(RulesSettings(value_weight=0.5)).apply(c, _request(), snap)
     price = snap.products.columns["price"].astype(np.float64)
     np.testing.assert_allclose(c.adjustments, 0.5 * (np.log(price) - np.log(55.0)), rtol=1e-6)
-    assert c.rule_notes[0][0]["why"].startswith("cheaper") and c.rule_notes[4][0]["why"].startswith("dearer")
-    assert c.rule_notes[2] == []  # the median candidate does not move
+    assert c.notes(0)[0]["why"].startswith("cheaper") and c.notes(4)[0]["why"].startswith("dearer")
+    assert c.notes(2) == []  # the median candidate does not move
+    assert c.rule_notes[0] == []  # a vector, not 5 per-candidate notes
+    page = c.take(np.array([4, 0]))  # the notes follow the candidates through take
+    assert page.notes(0)[0]["delta"] == pytest.approx(c.adjustments[4]) and page.notes(1)[0]["delta"] < 0
     # a unit of weight turns a log-odds score into log expected order value: the ordering
     # becomes purchase probability x price (same probability -> dearer first)
     c3 = _scored(snap)

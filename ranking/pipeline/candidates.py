@@ -44,6 +44,9 @@ class CandidateSet:
     scores: np.ndarray | None = None  # model scores, never changed by rules
     adjustments: np.ndarray | None = None  # rule moves, added to scores for ordering
     rule_notes: list[list[dict]] = field(default_factory=list)
+    # rules that move every candidate (value tilt): name -> (move per candidate, why up, why
+    # down); notes are made only for the cards explained (:meth:`notes`), not per candidate
+    rule_moves: dict[str, tuple[np.ndarray, str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.product_ids = np.asarray(self.product_ids, dtype=np.int64)
@@ -74,7 +77,17 @@ class CandidateSet:
             scores=None if self.scores is None else self.scores[rows],
             adjustments=self.adjustments[rows],
             rule_notes=[self.rule_notes[i] for i in rows],
+            rule_moves={k: (v[rows], up, down) for k, (v, up, down) in self.rule_moves.items()},
         )
+
+    def notes(self, i: int) -> list[dict]:
+        """Every rule that moved or placed candidate ``i``, as ``explain`` shows them."""
+        out = list(self.rule_notes[i])
+        for name, (moves, up, down) in self.rule_moves.items():
+            delta = float(moves[i])
+            if abs(delta) > 1e-9:
+                out.append({"rule": name, "delta": delta, "why": up if delta > 0 else down})
+        return out
 
     @classmethod
     def union(cls, parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> CandidateSet:

@@ -176,10 +176,9 @@ class ValueTilt:
             return
         delta = np.where(known, self.settings.value_weight * (log_price - np.median(log_price[known])), 0.0)
         cands.adjustments += delta
-        for i in np.flatnonzero(known & (np.abs(delta) > 1e-9)):
-            cands.rule_notes[i].append({"rule": self.name, "delta": float(delta[i]),
-                                        "why": "dearer than the median candidate" if delta[i] > 0
-                                        else "cheaper than the median candidate"})
+        # every candidate moves: one vector, its notes made only for explained cards
+        cands.rule_moves[self.name] = (delta, "dearer than the median candidate",
+                                       "cheaper than the median candidate")
 
 
 def default_filters(settings: RulesSettings) -> list[Filter]:
