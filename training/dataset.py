@@ -25,6 +25,7 @@ from training.snapshot_builder import CatalogCache, build_snapshot
 
 DAY_MS = 86_400_000
 SURFACE_CODES = {"search": 0, "homepage": 1, "channel": 2}
+SURFACE_NAMES = np.array(list(SURFACE_CODES))  # code -> name
 ROWS_PER_BATCH = 500_000
 
 
@@ -66,8 +67,13 @@ class RankingFrame:
 
 def mall_day_zero_ms(mall: MallTables, timezone: str) -> int:
     """UTC ms of local midnight of the first logged day."""
+    return day_zero_ms(mall.first_ms, timezone)
+
+
+def day_zero_ms(first_ms: int, timezone: str) -> int:
+    """UTC ms of local midnight of the day holding ``first_ms``."""
     offset = fixed_offset_ms(timezone) or 0
-    return ((mall.first_ms + offset) // DAY_MS) * DAY_MS - offset
+    return ((int(first_ms) + offset) // DAY_MS) * DAY_MS - offset
 
 
 def day_index(ts_ms: np.ndarray, zero_ms: int) -> np.ndarray:
@@ -226,7 +232,8 @@ def _featurise(imp: pd.DataFrame, rows: np.ndarray, snapshot, grade, hour, day, 
     )
 
 
-def _concat(parts: list[RankingFrame], names: list[str]) -> RankingFrame:
+def concat_frames(parts: list[RankingFrame], names: list[str]) -> RankingFrame:
+    """The parts' rows one after the other (no sorting)."""
     keys = [k for k, v in parts[0].__dict__.items() if isinstance(v, np.ndarray)]
     return RankingFrame(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in keys},
                         feature_names=names)

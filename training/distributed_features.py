@@ -33,14 +33,15 @@ from ranking.contracts.frames import load_frames, table_frame
 from ranking.contracts.io import read_table, table_path
 from ranking.contracts.tables import TABLES
 from ranking.features import feature_names
-from ranking.mall_clock import fixed_offset_ms
 from ranking.settings import Settings
 from training.dataset import (
     DAY_MS,
     RankingFrame,
     card_columns,
+    concat_frames,
     cut_days,
     day_index,
+    day_zero_ms,
     featurise_cut,
     query_texts,
     sort_frame,
@@ -137,11 +138,7 @@ def featurise_cut_task(data_dir: str, settings: Settings, zero_ms: int, cut: int
         return None
     parts = featurise_cut(mall, imp, rows, zero_ms + cut * DAY_MS, settings, columns,
                           query_texts(mall), _catalog(mall), search)
-    if len(parts) == 1:
-        return parts[0]
-    keys = [k for k, v in parts[0].__dict__.items() if isinstance(v, np.ndarray)]
-    return RankingFrame(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in keys},
-                        feature_names=parts[0].feature_names)
+    return parts[0] if len(parts) == 1 else concat_frames(parts, parts[0].feature_names)
 
 
 def dense_only(search):
@@ -158,8 +155,7 @@ def dense_only(search):
 def mall_days(data_dir: str | Path, settings: Settings) -> tuple[int, int]:
     """(UTC ms of day zero, number of logged days), from the impressions' timestamps only."""
     ts = _timestamps_ms(read_table(data_dir, "impressions", ["timestamp"]))
-    offset = fixed_offset_ms(settings.mall.timezone) or 0
-    zero = ((int(ts.min()) + offset) // DAY_MS) * DAY_MS - offset
+    zero = day_zero_ms(int(ts.min()), settings.mall.timezone)
     n_days = int(day_index(np.array([ts.max()]), zero)[0]) + 1
     return zero, n_days
 

@@ -29,7 +29,6 @@ purchase) are unchanged. The stages' own numbers go to the bundle manifest.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -37,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 from ranking.settings import Settings
-from training.dataset import RankingFrame
-
-SURFACE_NAMES = np.array(["search", "homepage", "channel"])
+from training.dataset import SURFACE_NAMES, RankingFrame
+from training.lambdarank import VALID_NAME, round_progress
+from training.position_bias import estimate_from_frame, propensity_weights
 
 
 @dataclass
@@ -53,7 +52,6 @@ class FunnelModel:
     booster: lgb.Booster
     text: str
     stages: dict[str, dict]
-    examination: pd.DataFrame | None
 
 
 def funnel_params(settings: Settings) -> dict:
@@ -72,28 +70,11 @@ def funnel_params(settings: Settings) -> dict:
     }
 
 
-def surface_names(surface_codes: np.ndarray) -> np.ndarray:
-    return SURFACE_NAMES[np.asarray(surface_codes).astype(np.int64)]
-
-
-def examination_curve(frame: RankingFrame) -> pd.DataFrame:
-    """The position-bias curve of a frame's randomised blocks, per surface (module doc)."""
-    from training.position_bias import estimate_position_bias
-
-    impressions = pd.DataFrame({"request_id": frame.request_id, "position": frame.position,
-                                "propensity": frame.propensity,
-                                "surface": surface_names(frame.surface)})
-    clicks = impressions.loc[frame.grade >= 1, ["request_id", "position"]]
-    return estimate_position_bias(impressions, clicks, max_position=int(frame.position.max()))
-
-
 def examination_offset(frame: RankingFrame, curve: pd.DataFrame | None) -> np.ndarray:
     """``log examination`` of each card's slot on its surface (0 without a curve)."""
     if curve is None or len(frame) == 0:
         return np.zeros(len(frame))
-    from training.position_bias import propensity_weights
-
-    weights = propensity_weights(frame.position, curve, surface_names(frame.surface))
+    weights = propensity_weights(frame.position, curve, SURFACE_NAMES[frame.surface.astype(np.int64)])
     return -np.log(weights)
 
 
@@ -106,23 +87,31 @@ def _negative_sample(grade: np.ndarray, share: float, seed: int) -> tuple[np.nda
     return keep, np.where(clicked[keep], 1.0, 1.0 / share)
 
 
-def _train_stage(name: str, params: dict, features: np.ndarray, label: np.ndarray,
-                 weight: np.ndarray | None, offset: np.ndarray | None,
-                 valid: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
-                 feature_names: list[str], rounds: int, patience: int,
-                 callbacks: list[Callable]) -> tuple[lgb.Booster, dict]:
-    train_set = lgb.Dataset(features, label, weight=weight, init_score=offset,
-                            feature_name=feature_names, free_raw_data=True)
+def _train_stage(label: str, params: dict, train: tuple, valid: tuple, feature_names: list[str],
+                 rounds: int, patience: int, progress: bool) -> tuple[lgb.Booster, dict]:
+    """One binary stage; ``train`` and ``valid`` are (features, label, weight, offset)."""
+    x, y, w, offset = train
+    train_set = lgb.Dataset(x, y, weight=w, init_score=offset, feature_name=feature_names,
+                            free_raw_data=True)
     vx, vy, vw, vo = valid
     valid_set = lgb.Dataset(vx, vy, weight=vw, init_score=vo, reference=train_set)
-    booster = lgb.train(params, train_set, rounds, valid_sets=[valid_set], valid_names=["valid"],
-                        callbacks=[lgb.early_stopping(patience, verbose=False), *callbacks])
+    callbacks = [lgb.early_stopping(patience, verbose=False)]
+    bar = None
+    if progress:
+        bar, update = round_progress(rounds, f"funnel: {label} stage", "binary_logloss")
+        callbacks.append(update)
+    try:
+        booster = lgb.train(params, train_set, rounds, valid_sets=[valid_set], valid_names=[VALID_NAME],
+                            callbacks=callbacks)
+    finally:
+        if bar is not None:
+            bar.close()
     best = booster.best_iteration or booster.current_iteration()
     facts = {
-        "rows": len(label),
-        "positives": int(label.sum()),
+        "rows": len(y),
+        "positives": int(y.sum()),
         "best_iteration": int(best),
-        "valid_logloss": float(booster.best_score["valid"]["binary_logloss"]),
+        "valid_logloss": float(booster.best_score[VALID_NAME]["binary_logloss"]),
     }
     return booster, facts
 
@@ -135,48 +124,27 @@ def train_funnel(train: RankingFrame, valid: RankingFrame, settings: Settings,
         raise ValueError("the training days have no clicks or no orders: the funnel cannot learn")
     params = funnel_params(settings)
     names = list(train.feature_names)
-    curve = examination_curve(train) if position_debias else None
+    curve = estimate_from_frame(train) if position_debias else None
     stages: dict[str, dict] = {}
+    rounds, patience = t.funnel_num_boost_round, t.early_stopping_rounds
 
     keep, weight = _negative_sample(train.grade, t.funnel_negative_share, t.seed)
     vkeep, vweight = _negative_sample(valid.grade, t.funnel_negative_share, t.seed + 1)
     tr, va = train.select(keep), valid.select(vkeep)
-    with _StageBar("funnel: click stage", t.funnel_num_boost_round, progress) as bar:
-        click, stages["click"] = _train_stage(
-            "click", params, tr.features, (tr.grade >= 1).astype(np.float32), weight,
-            examination_offset(tr, curve),
-            (va.features, (va.grade >= 1).astype(np.float32), vweight, examination_offset(va, curve)),
-            names, t.funnel_num_boost_round, t.early_stopping_rounds, [bar])
+    click, stages["click"] = _train_stage(
+        "click", params,
+        (tr.features, (tr.grade >= 1).astype(np.float32), weight, examination_offset(tr, curve)),
+        (va.features, (va.grade >= 1).astype(np.float32), vweight, examination_offset(va, curve)),
+        names, rounds, patience, progress)
     del tr, va
     tr, va = train.select(train.grade >= 1), valid.select(valid.grade >= 1)
-    with _StageBar("funnel: order stage", t.funnel_num_boost_round, progress) as bar:
-        order, stages["order"] = _train_stage(
-            "order", params, tr.features, (tr.grade == 3).astype(np.float32), None, None,
-            (va.features, (va.grade == 3).astype(np.float32), None, None),
-            names, t.funnel_num_boost_round, t.early_stopping_rounds, [bar])
+    order, stages["order"] = _train_stage(
+        "order", params, (tr.features, (tr.grade == 3).astype(np.float32), None, None),
+        (va.features, (va.grade == 3).astype(np.float32), None, None),
+        names, rounds, patience, progress)
     merged = merge_models([click.model_to_string(num_iteration=stages["click"]["best_iteration"]),
                            order.model_to_string(num_iteration=stages["order"]["best_iteration"])])
-    return FunnelModel(lgb.Booster(model_str=merged), merged, stages, curve)
-
-
-class _StageBar:
-    """A tqdm bar as a LightGBM callback (rounds, last validation log-loss)."""
-
-    def __init__(self, desc: str, total: int, enabled: bool) -> None:
-        from tqdm.auto import tqdm
-
-        self._tqdm = tqdm(total=total, desc=desc, unit="round", disable=not enabled)
-
-    def __enter__(self) -> _StageBar:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._tqdm.close()
-
-    def __call__(self, env) -> None:
-        self._tqdm.update(1)
-        if env.evaluation_result_list:
-            self._tqdm.set_postfix_str(f"valid logloss={env.evaluation_result_list[0][2]:.5f}")
+    return FunnelModel(lgb.Booster(model_str=merged), merged, stages)
 
 
 _TREE = re.compile(r"^Tree=\d+\n", flags=re.MULTILINE)

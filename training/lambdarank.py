@@ -148,16 +148,17 @@ def _early_stopping_on_valid_ndcg10(rounds: int) -> Callable:
     return callback
 
 
-def _progress_bar(total: int):
+def round_progress(total: int, desc: str = "lambdarank", metric: str = STOP_METRIC):
+    """(tqdm bar, LightGBM callback): one tick per round, the last validation ``metric``."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc="lambdarank", unit="round", leave=False)
+    bar = tqdm(total=total, desc=desc, unit="round", leave=False)
 
     def callback(env) -> None:
         bar.update(1)
         for r in env.evaluation_result_list or []:
-            if r[0] == VALID_NAME and r[1] == STOP_METRIC:
-                bar.set_postfix({f"valid {STOP_METRIC}": f"{r[2]:.4f}"}, refresh=False)
+            if r[0] == VALID_NAME and r[1] == metric:
+                bar.set_postfix({f"valid {metric}": f"{r[2]:.4f}"}, refresh=False)
 
     callback.order = 20
     return bar, callback
@@ -195,7 +196,7 @@ def train_lambdarank(train: RankingData, valid: RankingData | None, params: dict
         callbacks.append(_early_stopping_on_valid_ndcg10(early_stopping_rounds))
     bar = None
     if progress:
-        bar, update = _progress_bar(num_boost_round)
+        bar, update = round_progress(num_boost_round)
         callbacks.append(update)
     try:
         booster = lgb.train(full, train_set, num_boost_round=num_boost_round, valid_sets=valid_sets,

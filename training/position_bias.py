@@ -199,6 +199,21 @@ def estimate_position_bias(impressions: pd.DataFrame, clicks: pd.DataFrame,
     return pd.concat(frames, ignore_index=True)[COLUMNS]
 
 
+def estimate_from_frame(frame, max_position: int | None = None, by_surface: bool = True) -> pd.DataFrame:
+    """:func:`estimate_position_bias` of a :class:`training.dataset.RankingFrame` (clicks are
+    grade >= 1); per surface name with ``by_surface``, else only the ``all`` curve."""
+    from training.dataset import SURFACE_NAMES
+
+    impressions = pd.DataFrame({"request_id": frame.request_id,
+                                "position": frame.position.astype(np.int64),
+                                "propensity": frame.propensity})
+    if by_surface:
+        impressions["surface"] = SURFACE_NAMES[np.asarray(frame.surface).astype(np.int64)]
+    clicks = impressions.loc[frame.grade >= 1, ["request_id", "position"]]
+    top = int(frame.position.max()) if max_position is None else max_position
+    return estimate_position_bias(impressions, clicks, max_position=top)
+
+
 def propensity_weights(positions: np.ndarray, curve: pd.DataFrame, surfaces: np.ndarray | None = None,
                        max_weight: float | None = None) -> np.ndarray:
     """Inverse-propensity weights ``1 / examination(position)`` for clicks at 1-based slots.

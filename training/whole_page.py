@@ -91,13 +91,9 @@ def _as_list(x) -> list:
 
 def examination_curve(frame: RankingFrame, max_position: int) -> np.ndarray:
     """Relative examination by slot from the frame's shuffled blocks (clicks at grade >= 1)."""
-    from training.position_bias import estimate_position_bias
+    from training.position_bias import estimate_from_frame
 
-    imp = pd.DataFrame({"request_id": frame.request_id, "position": frame.position.astype(np.int64),
-                        "propensity": frame.propensity})
-    hit = frame.grade >= 1
-    clicks = imp.loc[hit, ["request_id", "position"]]
-    curve = estimate_position_bias(imp, clicks, max_position=max_position)
+    curve = estimate_from_frame(frame, max_position, by_surface=False)
     curve = curve[curve.surface == "all"].sort_values("position")
     e = curve.examination.to_numpy(np.float64)
     return np.maximum.accumulate(e[::-1])[::-1] if len(e) else np.ones(max_position)
