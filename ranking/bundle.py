@@ -151,10 +151,10 @@ def load_bundle(path: str | Path) -> Bundle:
     real = resolve_bundle(path)
     manifest = verify_bundle(real)
     try:
-        model = RankingModel.load(real / "model.txt", real / COMPILED_PART / COMPILED_FILE)
+        model = RankingModel.load(real / "model.txt", real / COMPILED_PART / COMPILED_FILE,
+                                  kind=str(manifest.get("training", {}).get("model", "lambdarank")))
     except Exception as exc:  # LightGBM raises its own error types
         raise BundleError(f"{real}: model.txt cannot be loaded ({exc})") from exc
-    model.kind = str(manifest.get("training", {}).get("model", "lambdarank"))
     names = [row["name"] for row in json.loads((real / "feature_schema.json").read_text())]
     if model.feature_names != names:
         raise BundleError(f"{real}: the model's features differ from the bundle's schema")

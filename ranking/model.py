@@ -67,7 +67,8 @@ class RankingModel:
         return cls(lgb.Booster(model_str=text))
 
     @classmethod
-    def load(cls, path: str | Path, compiled_file: str | Path | None = None) -> RankingModel:
+    def load(cls, path: str | Path, compiled_file: str | Path | None = None,
+             kind: str = "lambdarank") -> RankingModel:
         """Load ``model.txt``; use ``compiled_file`` (lleaves) when given, present and loadable."""
         booster = lgb.Booster(model_file=str(path))
         compiled = None
@@ -80,7 +81,7 @@ class RankingModel:
             except Exception as exc:  # missing llvmlite, foreign architecture...
                 log.warning("compiled trees unavailable (%s); scoring with LightGBM", exc)
                 compiled = None
-        return cls(booster, compiled)
+        return cls(booster, compiled, kind)
 
     def score(self, features: np.ndarray, num_threads: int = 1) -> np.ndarray:
         """Model score per candidate (higher ranks first)."""

@@ -75,21 +75,28 @@ class Shoppers:
         self, user: int, hour: int, cards: list[dict], rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """(clicked, ordered) per card, from the truth (dice drawn for 100 slots, in order)."""
-        from training.simulator.behaviour import examination
-
         n = len(cards)
         u_exam, u_click, u_order = rng.random(100), rng.random(100), rng.random(100)
         if n == 0:
             return np.zeros(0, bool), np.zeros(0, bool)
         products = np.array([c["product_id"] for c in cards], np.int64)
-        p_click, p_order = self.truth.click_and_order_probability(
-            np.full(n, user), products, np.full(n, hour), np.full(n, SURFACE_HOMEPAGE)
-        )
         position = np.array([c["position"] for c in cards])
-        examined = u_exam[:n] < examination(position, np.full(n, SURFACE_HOMEPAGE))
+        p_exam, p_click, p_order = self.card_probabilities(np.full(n, user), products, np.full(n, hour),
+                                                           position)
+        examined = u_exam[:n] < p_exam
         clicked = examined & (u_click[:n] < p_click)
         ordered = clicked & (u_order[:n] < p_order)
         return clicked, ordered
+
+    def card_probabilities(self, users: np.ndarray, products: np.ndarray, hours: np.ndarray,
+                           positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(P(examined), P(click | examined), P(order | click)) of homepage cards: what
+        :meth:`react` rolls against, and what ``experiment page-value`` takes expectations of."""
+        from training.simulator.behaviour import examination
+
+        surface = np.full(len(users), SURFACE_HOMEPAGE)
+        p_click, p_order = self.truth.click_and_order_probability(users, products, hours, surface)
+        return examination(positions, surface), p_click, p_order
 
 
 def _iso(ms: int) -> str:

@@ -27,33 +27,25 @@ import pandas as pd
 
 from ranking.settings import Settings
 
-SURFACE_HOMEPAGE = 1
 OUTCOMES = ("clicks", "orders", "gmv")
 
 
-def shopper_contexts(data_dir: str | Path, n: int, seed: int) -> pd.DataFrame:
+def shopper_contexts(shoppers, n: int) -> pd.DataFrame:
     """The closed loop's first ``n`` sessions' (user_id, hour)."""
-    from training.closed_loop import Shoppers
-
-    shoppers = Shoppers(Path(data_dir), seed)
-    draws = [shoppers.draw(s)[:2] for s in range(n)]
-    return pd.DataFrame(draws, columns=["user_id", "hour"])
+    return pd.DataFrame([shoppers.draw(s)[:2] for s in range(n)], columns=["user_id", "hour"])
 
 
-def page_outcomes(bundle: str | Path, data_dir: str | Path, contexts: pd.DataFrame, settings: Settings,
+def page_outcomes(bundle: str | Path, shoppers, contexts: pd.DataFrame, settings: Settings,
                   page_size: int = 20, progress: bool = False, label: str = "pages") -> dict[str, np.ndarray]:
-    """Expected clicks, orders and GMV of each context's page (arrays aligned with ``contexts``)."""
-    from training.simulator import Truth
-    from training.simulator.behaviour import examination
+    """Expected clicks, orders and GMV of each context's page (arrays aligned with ``contexts``),
+    valued with ``shoppers``' (:class:`training.closed_loop.Shoppers`) card probabilities."""
     from training.whole_page import replay_pages
 
-    truth = Truth.load(Path(data_dir))
     pages = replay_pages(bundle, contexts, settings, [], page_size, progress=progress, label=label)
     users = contexts.user_id.to_numpy(np.int64)[pages.context]
     hours = contexts.hour.to_numpy(np.int64)[pages.context]
-    surface = np.full(len(users), SURFACE_HOMEPAGE)
-    p_click, p_order = truth.click_and_order_probability(users, pages.product_id, hours, surface)
-    clicks = examination(pages.position, surface) * p_click
+    p_exam, p_click, p_order = shoppers.card_probabilities(users, pages.product_id, hours, pages.position)
+    clicks = p_exam * p_click
     orders = clicks * p_order
     n = len(contexts)
     return {
@@ -106,13 +98,16 @@ def page_value(data_dir: str | Path, treatment: str | Path, settings: Settings,
         raise ValueError(f"{data_dir}: not a simulated mall (no truth/ folder)")
     if contexts < 10:
         raise ValueError(f"contexts must be at least 10, got {contexts}")
+    from training.closed_loop import Shoppers
+
     started = time.perf_counter()
-    ctx = shopper_contexts(data_dir, contexts, seed)
+    shoppers = Shoppers(Path(data_dir), seed)  # loads the truth once for both arms
+    ctx = shopper_contexts(shoppers, contexts)
     idx = _bootstrap_indices(contexts, resamples, seed)
-    arms = {"treatment": page_outcomes(treatment, data_dir, ctx, treatment_settings or settings,
+    arms = {"treatment": page_outcomes(treatment, shoppers, ctx, treatment_settings or settings,
                                        page_size, progress, "treatment pages")}
     if control is not None:
-        arms["control"] = page_outcomes(control, data_dir, ctx, settings, page_size, progress,
+        arms["control"] = page_outcomes(control, shoppers, ctx, settings, page_size, progress,
                                         "control pages")
     result: dict = {"contexts": contexts, "page_size": page_size, "seed": seed,
                     **{name: summarise(o, idx) for name, o in arms.items()}}

@@ -163,6 +163,13 @@ def _closed_loop_config(models: Path, seed: int, treatment_rules: dict | None = 
     return {"experiments": [exp(AB, "ab"), exp(INTERLEAVE, "interleave")]}
 
 
+TreatmentRules = Annotated[
+    list[str] | None,
+    typer.Option("--treatment-rule", help="KEY=VALUE override of rules.* for the treatment only "
+                                           "(repeatable), e.g. value_weight=0.5"),
+]
+
+
 def _rule_overrides(pairs: list[str]) -> dict:
     """``["value_weight=0.5"]`` -> ``{"value_weight": 0.5}`` (values read as JSON, else text)."""
     out: dict = {}
@@ -194,11 +201,7 @@ def closed_loop(
         Path | None, typer.Option(help="folder for the models, log and report (default temp)")
     ] = None,
     seed: Annotated[int, typer.Option()] = 7,
-    treatment_rule: Annotated[
-        list[str] | None,
-        typer.Option("--treatment-rule", help="KEY=VALUE override of rules.* for the treatment only "
-                                               "(repeatable), e.g. value_weight=0.5"),
-    ] = None,
+    treatment_rule: TreatmentRules = None,
     counterfactual: Annotated[
         bool, typer.Option(help="also estimate both arms from the mall's logs (a few minutes)")
     ] = True,
@@ -417,11 +420,7 @@ def page_value_command(
     data: Annotated[Path, typer.Option("--data", help="a simulated mall (needs its truth/ folder)")],
     treatment: Annotated[Path, typer.Option("--treatment", help="the candidate bundle")],
     control: Annotated[Path | None, typer.Option("--control", help="a bundle to compare with")] = None,
-    treatment_rule: Annotated[
-        list[str] | None,
-        typer.Option("--treatment-rule", help="KEY=VALUE override of rules.* for the treatment only "
-                                               "(repeatable), e.g. value_weight=0.5"),
-    ] = None,
+    treatment_rule: TreatmentRules = None,
     contexts: Annotated[int, typer.Option(min=10, help="closed-loop sessions replayed")] = 3000,
     seed: Annotated[int, typer.Option(help="the closed loop's seed (same shoppers)")] = 7,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
