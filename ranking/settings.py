@@ -206,7 +206,7 @@ class RulesSettings(Section):
         0.1, ge=0, le=2,
         description="funnel bundles: add this x log(price / median candidate price) to the raw score (1 "
                     "ranks by expected order value, 0 by purchase probability); 0.1 keeps homepage orders "
-                    "level with LambdaRank's and raises GMV ~27% (docs/serving.md). No-op on LambdaRank")
+                    "level with LambdaRank's and raises GMV 22% (docs/experiments.md). No-op on LambdaRank")
     store_diversity_max: int = Field(2, ge=1, description="at most this many cards of one store ...")
     store_diversity_window: int = Field(6, ge=1, description="... in any this many consecutive slots")
     exploration_slots: list[int] = Field(
