@@ -47,6 +47,8 @@ EXPOSURES = TableContract(
         Column("variant", pa.string(), "variant(s) that served it, comma-joined"),
         Column("team", pa.string(), "interleaving: the variant that contributed the card",
                nullable=True),
+        Column("shared", pa.bool_(), "interleaving: both variants' pages held the card, so what "
+               "the shopper does with it favours neither", nullable=True),
         Column("propensity", pa.float64(), "probability of this card at this position",
                min=0.0, max=1.0),
         Column("bundle_version", pa.string(), "bundle that scored the card"),

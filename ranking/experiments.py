@@ -54,6 +54,10 @@ class ExperimentConfig(_Strict):
     salt: str = Field(..., min_length=1)
     traffic: float = Field(1.0, gt=0, le=1, description="share of the layer's units")
     mode: Literal["ab", "interleave"] = "ab"
+    credit: Literal["clicks", "orders", "gmv"] = Field(
+        "gmv", description="interleaving: which outcome of a variant's cards names the winner")
+    credit_test: Literal["sign", "mean"] = Field(
+        "sign", description="interleaving: winner by requests won (sign test) or by mean credit")
     surfaces: list[Literal["search", "homepage", "channel"]] = ["search", "homepage", "channel"]
     variants: list[VariantConfig] = Field(..., min_length=1)
 

@@ -361,11 +361,13 @@ def _interleave(plan, pipeline: str, request: RankRequest):
                            np.array([c["product_id"] for c in page_b.cards], dtype=np.int64),
                            request.page_size, rng)
     by_id = [{c["product_id"]: c for c in page_a.cards}, {c["product_id"]: c for c in page_b.cards}]
+    shared = by_id[0].keys() & by_id[1].keys()
     cards = []
     for position, (pid, t) in enumerate(zip(ids.tolist(), team.tolist(), strict=True), start=1):
         card = dict(by_id[t][pid])
         card["position"] = position
         card["team"] = (a.name, b.name)[t]
+        card["shared"] = pid in shared
         cards.append(card)
     kept = {c["product_id"] for c in cards}
     dropped = [d for d in page_a.dropped if d["product_id"] not in kept]
@@ -385,7 +387,8 @@ def _log_exposures(state: ServiceState, request: RankRequest, response: dict, la
         "experiment": response["experiment"], "variant": response["variant"],
         "bundle_version": response["bundle_version"], "latency_ms": round(latency_ms, 3),
         "cards": {"product_id": [c["product_id"] for c in cards], "position": [c["position"] for c in cards],
-                  "team": [c.get("team") for c in cards], "propensity": [c["propensity"] for c in cards]},
+                  "team": [c.get("team") for c in cards], "shared": [c.get("shared") for c in cards],
+                  "propensity": [c["propensity"] for c in cards]},
     }
     options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
     state.exposures.add_line(orjson.dumps(line, option=options))

@@ -94,6 +94,8 @@ class Card(BaseModel):
     propensity: float = Field(description="probability this card was placed here (exploration < 1)")
     sources: list[str] = Field(description="recall sources that proposed it")
     team: str | None = Field(None, description="interleaving: the variant that contributed it")
+    shared: bool | None = Field(None, description="interleaving: both variants' pages held it, so "
+                                                  "its clicks and orders favour neither")
     explanation: Explanation | None = None
 
 

@@ -9,7 +9,7 @@ from ranking.event_log import EventLog
 from ranking.experiments import ExperimentsConfig
 from training.counterfactual import block_ranks, counterfactual_estimates
 from training.dataset import RankingFrame
-from training.experiment_analysis import analyse, ratio_of_sums, relative_lift
+from training.experiment_analysis import analyse, interleaving_credit, ratio_of_sums, relative_lift
 
 CONFIG = ExperimentsConfig.model_validate(
     {
@@ -28,6 +28,7 @@ CONFIG = ExperimentsConfig.model_validate(
                 "salt": "t",
                 "traffic": 0.5,
                 "mode": "interleave",
+                "credit": "clicks",
                 "variants": [{"name": "control", "share": 0.5}, {"name": "treatment", "share": 0.5}],
             },
         ]
@@ -134,7 +135,9 @@ def test_ab_lift_and_its_interval_cover_the_true_effect(tmp_path):
     assert not ab["sample_ratio_mismatch"]["mismatch"]
     assert t["users"] == 600 and t["latency_ms"]["p99"] == 5.0
     il = result["experiments"]["il"]
+    assert il["credit"] == "clicks"
     assert il["winner"] == "treatment" and il["sign_test_p_value"] < 0.01
+    assert il["by_credit"]["clicks"]["mean_difference_ci95"][0] > 0
 
 
 def test_sample_ratio_mismatch_is_flagged(tmp_path):
@@ -214,3 +217,66 @@ def test_counterfactual_refuses_logs_without_randomisation():
 
     with pytest.raises(ValueError, match="randomisation"):
         counterfactual_estimates(frame, np.zeros(len(frame)), pd.DataFrame())
+
+
+def _interleaved_log(root, requests: int = 2000, seed: int = 3) -> None:
+    """Control's cards are clicked more; treatment's are bought as often but dearer, in
+    fewer requests (so GMV's mean favours treatment, its requests won favour neither)."""
+    rng = np.random.default_rng(seed)
+    log = EventLog(root)
+    exposures, clicks, orders = [], [], []
+    for rid in range(1, requests + 1):
+        for pos in range(1, 7):
+            team = "treatment" if pos % 2 else "control"
+            exposures.append({"request_id": rid, "timestamp": 1_767_225_600_000, "user_id": rid,
+                              "surface": "homepage", "query_id": None, "product_id": pos, "position": pos,
+                              "experiment": "il", "variant": "control|treatment", "team": team,
+                              "shared": pos == 1, "propensity": 1.0, "bundle_version": "v",
+                              "latency_ms": 6.0})
+            p_click, p_order, price = (0.2, 0.3, 300.0) if team == "treatment" else (0.4, 0.3, 50.0)
+            if rng.random() < p_click:
+                clicks.append({"request_id": rid, "timestamp": 1_767_225_601_000, "user_id": rid,
+                               "product_id": pos, "position": pos})
+                if rng.random() < p_order:
+                    orders.append({"order_id": rid * 10 + pos, "request_id": rid,
+                                   "timestamp": 1_767_225_602_000, "user_id": rid, "product_id": pos,
+                                   "store_id": 1, "price_paid": price, "quantity": 1, "cancelled": False})
+    log.append({"exposures": exposures, "clicks": clicks, "orders": orders})
+    log.close()
+
+
+def _il_config(**extra) -> ExperimentsConfig:
+    return ExperimentsConfig.model_validate({"experiments": [
+        {"name": "il", "salt": "t", "mode": "interleave", **extra,
+         "variants": [{"name": "control", "share": 0.5}, {"name": "treatment", "share": 0.5}]}]})
+
+
+def test_interleaving_credits_gmv_and_says_when_its_two_tests_disagree(tmp_path):
+    _interleaved_log(tmp_path)
+    il = analyse(tmp_path, _il_config())["experiments"]["il"]
+    assert il["credit"] == "gmv" and il["credit_test"] == "sign"
+    gmv, clicks = il["by_credit"]["gmv"], il["by_credit"]["clicks"]
+    # treatment earns 3 slots x 0.2 x 0.3 x 300 = 54 per request, control 3 x 0.4 x 0.3 x 50 = 18
+    lo, hi = gmv["mean_difference_ci95"]
+    assert lo < 36 < hi and gmv["winner_by_mean"] == "treatment"
+    assert clicks["winner_by_sign_test"] == clicks["winner_by_mean"] == "control"
+    assert abs(il["shared_card_share"] - 1 / 6) < 1e-12
+    assert il["winner"] == "control" and il["tests_disagree"]  # requests won vs money earned
+    by_mean = analyse(tmp_path, _il_config(credit_test="mean"))["experiments"]["il"]
+    assert by_mean["winner"] == "treatment"
+    by_clicks = analyse(tmp_path, _il_config(credit="clicks"))["experiments"]["il"]
+    assert by_clicks["winner"] == "control" and not by_clicks["tests_disagree"]
+    from training.experiment_analysis import load_tables
+
+    tables, _ = load_tables(tmp_path)
+    per = interleaving_credit(tables, "il", ["control", "treatment"])
+    assert len(per) == 2000 and set(per.columns) == {"clicks", "orders", "gmv", "shared"}
+
+
+def test_disagreeing_interleaving_tests_are_flagged():
+    from training.experiment_analysis import credit_test
+
+    # treatment wins 30% of requests by 100, control 60% by 10: more money, fewer wins
+    d = np.r_[np.full(300, 100.0), np.full(600, -10.0), np.zeros(100)]
+    got = credit_test(d, ("control", "treatment"))
+    assert got["winner_by_sign_test"] == "control" and got["winner_by_mean"] == "treatment"

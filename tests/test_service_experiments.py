@@ -16,8 +16,8 @@ AB = {"experiments": [{"name": "theme-test", "layer": "rules", "salt": "x1", "va
     {"name": "control", "share": 0.5},
     {"name": "strong-theme", "share": 0.5, "rules": {"theme_boost": 3.0}}]}]}
 INTERLEAVE = {"experiments": [{"name": "il", "salt": "x2", "mode": "interleave", "variants": [
-    {"name": "no-theme", "share": 0.5, "rules": {"theme_boost": 0.0}},
-    {"name": "strong-theme", "share": 0.5, "rules": {"theme_boost": 5.0}}]}]}
+    {"name": "plain", "share": 0.5, "rules": {"value_weight": 0.0}},
+    {"name": "value-tilt", "share": 0.5, "rules": {"value_weight": 2.0}}]}]}
 
 
 def _client(models: Path, tmp: Path, config: dict) -> TestClient:
@@ -65,7 +65,7 @@ def test_each_user_keeps_a_variant_and_exposures_are_logged_once_per_card(small_
 
 def test_interleaving_mixes_both_variants_and_names_the_contributor(small_models, tmp_path, candidates):
     with _client(small_models, tmp_path, INTERLEAVE) as c:
-        teams = []
+        teams, shared = [], []
         for user in range(10):
             page = c.post("/v1/rerank", json={"surface": "homepage", "user_id": user,
                                               "candidates": candidates, "page_size": 12,
@@ -74,11 +74,15 @@ def test_interleaving_mixes_both_variants_and_names_the_contributor(small_models
             ids = [card["product_id"] for card in page["cards"]]
             assert len(ids) == len(set(ids)) == 12
             teams += [card["team"] for card in page["cards"]]
+            shared += [card["shared"] for card in page["cards"]]
         counts = {t: teams.count(t) for t in set(teams)}
-        assert set(counts) == {"no-theme", "strong-theme"}
-        assert abs(counts["no-theme"] - counts["strong-theme"]) <= 10
+        assert set(counts) == {"plain", "value-tilt"}
+        assert abs(counts["plain"] - counts["value-tilt"]) <= 10
+        # the tilt moves some cards in and out of the page: those are not shared
+        assert set(shared) == {True, False}
     exposures = read_event_log(tmp_path / "ev").tables["exposures"].to_pandas()
-    assert set(exposures.team.dropna()) == {"no-theme", "strong-theme"}
+    assert set(exposures.team.dropna()) == {"plain", "value-tilt"}
+    assert exposures.shared.tolist() == shared
 
 
 def test_a_bad_experiments_file_on_reload_is_refused_and_the_old_setup_serves(small_models, tmp_path,

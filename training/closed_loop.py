@@ -12,8 +12,9 @@ its own random stream (seed, session number), so two arms see the same users at 
 hours with the same dice ("common random numbers"), which narrows the comparison.
 
 ``sessions_to_detect`` measures, by resampling the recorded sessions, how many sessions
-an A/B test (Welch t-test on GMV or clicks per session, two arms) and interleaving (sign
-test on per-session click wins) need to detect the difference at p < 0.05 with 80% power.
+an A/B test (Welch t-test on an outcome per session, two arms) and interleaving (the same
+outcome credited to the team whose card earned it, per session) need to find the A/B
+test's winner at p < 0.05 with 80% power.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ class SessionOutcome:
     clicks: int
     orders: int
     gmv: float
-    wins: dict[str, int]
     latency_ms: float
 
 
@@ -122,13 +122,10 @@ def run_session(
     now = int(time.time() * 1000)
     rid = page["request_id"]
     batch: dict[str, list[dict]] = {"clicks": [], "carts": [], "orders": []}
-    wins: dict[str, int] = {}
     gmv = 0.0
     for i, c in enumerate(cards):
         if not clicked[i]:
             continue
-        if c.get("team"):
-            wins[c["team"]] = wins.get(c["team"], 0) + 1
         batch["clicks"].append(
             {
                 "request_id": rid,
@@ -174,7 +171,6 @@ def run_session(
         int(clicked.sum()),
         int(ordered.sum()),
         gmv,
-        wins,
         latency,
     )
 
@@ -207,27 +203,30 @@ def outcomes_frame(outcomes: list[SessionOutcome]) -> pd.DataFrame:
 
 
 # ---- how many sessions to detect the difference ----------------------------------------
-def _ab_detects(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, n: int, trials: int) -> float:
+def _ab_detects(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, direction: int, n: int,
+                trials: int) -> float:
     from scipy import stats
 
     hits = 0
     for _ in range(trials):
         x, y = rng.choice(a, n // 2), rng.choice(b, n // 2)
-        if y.mean() > x.mean() and stats.ttest_ind(y, x, equal_var=False).pvalue < 0.05:
+        if np.sign(y.mean() - x.mean()) == direction and stats.ttest_ind(y, x, equal_var=False).pvalue < 0.05:
             hits += 1
     return hits / trials
 
 
-def _interleave_detects(
-    rng: np.random.Generator, pref: np.ndarray, winner_sign: int, n: int, trials: int
-) -> float:
+def _interleave_detects(rng: np.random.Generator, difference: np.ndarray, direction: int, n: int,
+                        trials: int, test: str) -> float:
     from scipy import stats
 
     hits = 0
     for _ in range(trials):
-        s = rng.choice(pref, n)
-        wins, losses = int((s == winner_sign).sum()), int((s == -winner_sign).sum())
-        if wins > losses and stats.binomtest(wins, wins + losses, 0.5).pvalue < 0.05:
+        s = rng.choice(difference, n)
+        if test == "sign":
+            wins, losses = int((np.sign(s) == direction).sum()), int((np.sign(s) == -direction).sum())
+            if wins > losses and stats.binomtest(wins, wins + losses, 0.5).pvalue < 0.05:
+                hits += 1
+        elif np.sign(s.mean()) == direction and s.std() > 0 and stats.ttest_1samp(s, 0.0).pvalue < 0.05:
             hits += 1
     return hits / trials
 
@@ -242,26 +241,33 @@ def smallest_n(detects, power: float = 0.8, lo: int = 20, hi: int = 2_000_000) -
     return None
 
 
-def sessions_to_detect(
-    ab: pd.DataFrame,
-    control: str,
-    treatment: str,
-    interleaved: pd.DataFrame | None,
-    metric: str,
-    seed: int = 7,
-    trials: int = 200,
-) -> dict:
-    """Resampled sessions-to-detect for A/B (on ``metric`` per session) and interleaving."""
+def sessions_to_detect(a: np.ndarray, b: np.ndarray, difference: np.ndarray | None,
+                       seed: int = 7, trials: int = 200, reach: int = 25) -> dict:
+    """Sessions an A/B test and interleaving need to find the A/B test's winner.
+
+    ``a`` and ``b``: one outcome per A/B session of control and treatment (e.g. GMV);
+    ``difference``: per interleaved session, the same outcome's credit treatment minus
+    control. The winner is the direction of the A/B difference over all sessions. A
+    resample of n sessions detects it when its test says p < 0.05 in that direction: a
+    Welch t-test over n/2 + n/2 A/B sessions (``ab``); over n interleaved sessions the
+    sign test of wins and losses (``interleaving``, the classic team-draft analysis and
+    ``experiment analyze``'s default) and a t-test of the mean credit difference
+    (``interleaving_mean_test``). Each n is ``trials`` resamples; the answer is the
+    smallest n with 80% power; None when not within ``reach`` times the sessions recorded
+    (resampling far past the data says little, and costs minutes).
+    """
     rng = np.random.default_rng(seed)
-    a = ab[ab.variant == control][metric].to_numpy(float)
-    b = ab[ab.variant == treatment][metric].to_numpy(float)
-    out: dict = {
-        "ab": smallest_n(lambda n: _ab_detects(rng, a, b, n, trials)) if len(a) and len(b) else None,
-        "interleaving": None,
-    }
-    if interleaved is not None and len(interleaved):
-        pref = np.sign(interleaved.wins.map(lambda w: w.get(treatment, 0) - w.get(control, 0)).to_numpy())
-        sign = 1 if (pref > 0).sum() >= (pref < 0).sum() else -1
-        out["interleaving"] = smallest_n(lambda n: _interleave_detects(rng, pref, sign, n, trials))
-        out["interleaving_winner"] = treatment if sign > 0 else control
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = np.asarray(difference if difference is not None else [], float)
+    if not (len(a) and len(b)):
+        return {"winner": None, "ab": None, "interleaving": None, "interleaving_mean_test": None}
+    direction = int(np.sign(b.mean() - a.mean())) or 1
+    hi = reach * (len(a) + len(b) + len(d))
+    out: dict = {"winner": "treatment" if direction > 0 else "control", "searched_up_to": hi,
+                 "ab": smallest_n(lambda n: _ab_detects(rng, a, b, direction, n, trials), hi=hi)}
+    for key, test in (("interleaving", "sign"), ("interleaving_mean_test", "mean")):
+        out[key] = smallest_n(lambda n, t=test: _interleave_detects(rng, d, direction, n, trials, t),
+                              hi=hi) if len(d) else None
+    if out["ab"] and out["interleaving"]:
+        out["ab_over_interleaving"] = out["ab"] / out["interleaving"]
     return out

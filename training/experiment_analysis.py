@@ -15,9 +15,21 @@ estimates. The **sample-ratio-mismatch** check is a chi-square test of users per
 against the configured shares (p < 0.001 flags it). **Latency guardrail**: p50/p99 of
 the logged per-request ranking latency per variant, and its relative change.
 
-**Interleaving** (``mode = "interleave"``): every click is credited to the variant whose
-team contributed the clicked card; a request is a win for A, a win for B or a tie, and a
-two-sided sign test (binomial, ties dropped) gives the p-value.
+**Interleaving** (``mode = "interleave"``): what the shopper did with each card is
+credited to the variant whose team contributed it, three ways: clicks, orders, and GMV
+(price x quantity of the card's non-cancelled orders). Per request the credit difference
+``B - A`` gives the classic wins / losses / ties with a two-sided sign test (binomial,
+ties dropped), and the mean difference per request with a 95% interval and a t-test.
+The experiment's ``credit`` (default GMV, what the mall is run for) and ``credit_test``
+(default the sign test, the classic team-draft analysis) name the winner. The two tests
+ask different questions: the sign test which variant wins more requests, the mean which
+earns more per request. When one variant wins many requests by a little and the other
+a few by a lot (cheap clicks against expensive orders) they can disagree; the analysis
+then says so (``tests_disagree``), and an A/B test of GMV per request is the arbiter.
+Cards both variants' pages held are marked ``shared`` in the log; their share is
+reported (near 1, the variants barely differ and interleaving has little to compare).
+Their credit is kept: team draft gives a shared card to the team that ranks it higher
+more often, so it carries preference, and leaving it out was measured to cost power.
 """
 
 from __future__ import annotations
@@ -203,44 +215,109 @@ def analyse_ab(requests: pd.DataFrame, experiment: str, variants: list[str], sha
     return out
 
 
-def analyse_interleaving(tables: dict[str, pd.DataFrame], experiment: str, variants: list[str]) -> dict:
+CREDITS = ("clicks", "orders", "gmv")
+
+
+def interleaving_credit(tables: dict[str, pd.DataFrame], experiment: str, variants: list[str]
+                        ) -> pd.DataFrame:
+    """Per interleaved request of ``experiment``: each credit's ``B - A`` (columns
+    ``clicks``, ``orders``, ``gmv``) and the share of its cards both pages held
+    (``shared``, NaN for logs written before that column); indexed by request id."""
+    a, b = variants
     exp = tables["exposures"]
     exp = exp.assign(arm=variant_of(exp.experiment, exp.variant, experiment))
     exp = exp[exp.arm.notna() & exp.team.notna()]
-    clicks = tables.get("clicks", pd.DataFrame(columns=["request_id", "product_id"]))
-    credited = clicks.merge(exp[["request_id", "product_id", "team"]], on=["request_id", "product_id"])
-    per = credited.groupby(["request_id", "team"]).size().unstack(fill_value=0)
-    a, b = variants
-    requests = exp.request_id.nunique()
-    ca = per[a] if a in per else pd.Series(0, index=per.index)
-    cb = per[b] if b in per else pd.Series(0, index=per.index)
-    wins_a, wins_b = int((ca > cb).sum()), int((cb > ca).sum())
-    ties = int(requests - wins_a - wins_b)
+    requests = pd.Index(exp.request_id.unique(), name="request_id")
+    cards = exp.assign(side=np.where(exp.team == b, 1.0, np.where(exp.team == a, -1.0, 0.0)))
+    shared = cards.shared.astype(float) if "shared" in cards else pd.Series(np.nan, cards.index)
+    out = pd.DataFrame(index=requests)
+    empty = pd.DataFrame(columns=["request_id", "product_id"])
+    clicks = tables.get("clicks", empty)[["request_id", "product_id"]].assign(value=1.0)
+    orders = tables.get("orders")
+    if orders is None or orders.empty:
+        orders = empty.assign(quantity=0, price_paid=0.0, cancelled=False)
+    orders = orders.dropna(subset=["request_id"])
+    orders = orders[~orders.cancelled.astype(bool)]
+    events = {"clicks": clicks,
+              "orders": orders[["request_id", "product_id"]].assign(value=1.0),
+              "gmv": orders[["request_id", "product_id"]].assign(
+                  value=(orders.price_paid * orders.quantity).astype(float))}
+    keys = cards[["request_id", "product_id", "side"]]
+    for name, ev in events.items():
+        got = ev.merge(keys, on=["request_id", "product_id"])
+        out[name] = (got.value * got.side).groupby(got.request_id).sum().reindex(requests).fillna(0.0)
+    out["shared"] = shared.groupby(cards.request_id).mean().reindex(requests)
+    return out
+
+
+def credit_test(difference: np.ndarray, names: tuple[str, str]) -> dict:
+    """Sign test and mean-difference test of per-request credit differences ``B - A``."""
+    a, b = names
+    d = np.asarray(difference, float)
+    wins_a, wins_b = int((d < 0).sum()), int((d > 0).sum())
     decided = wins_a + wins_b
-    p = float(stats.binomtest(wins_b, decided, 0.5).pvalue) if decided else float("nan")
+    sign_p = float(stats.binomtest(wins_b, decided, 0.5).pvalue) if decided else float("nan")
+    n = len(d)
+    mean = float(d.mean()) if n else float("nan")
+    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    t_p = float(2 * stats.t.sf(abs(mean) / se, n - 1)) if se and np.isfinite(se) and se > 0 else float("nan")
+    return {
+        "wins": {a: wins_a, b: wins_b},
+        "ties": int(n - decided),
+        "preference": (wins_b - wins_a) / decided if decided else float("nan"),
+        "sign_test_p_value": sign_p,
+        "mean_difference": mean,
+        "mean_difference_ci95": [mean - Z95 * se, mean + Z95 * se],
+        "t_test_p_value": t_p,
+        "winner_by_sign_test": (b if wins_b > wins_a else a) if decided and sign_p < 0.05 else None,
+        "winner_by_mean": (b if mean > 0 else a) if np.isfinite(t_p) and t_p < 0.05 else None,
+    }
+
+
+def analyse_interleaving(tables: dict[str, pd.DataFrame], experiment: str, variants: list[str],
+                         credit: str = "gmv", test: str = "sign") -> dict:
+    """Wins, mean credit difference and winner per credit; the headline is ``credit``'s
+    by ``test`` (``sign`` or ``mean``)."""
+    per = interleaving_credit(tables, experiment, variants)
+    by_credit = {name: credit_test(per[name].to_numpy(), tuple(variants)) for name in CREDITS}
+    head = by_credit[credit]
+    sign_winner = head["winner_by_sign_test"]
+    mean_winner = head["winner_by_mean"]
     return {
         "mode": "interleave",
-        "requests": int(requests),
-        "wins": {a: wins_a, b: wins_b},
-        "ties": ties,
-        "preference": (wins_b - wins_a) / decided if decided else float("nan"),
-        "sign_test_p_value": p,
-        "winner": (b if wins_b > wins_a else a) if decided and p < 0.05 else None,
+        "requests": len(per),
+        "credit": credit,
+        "credit_test": test,
+        **{k: v for k, v in head.items() if not k.startswith("winner")},
+        "winner": sign_winner if test == "sign" else mean_winner,
+        "tests_disagree": bool(sign_winner and mean_winner and sign_winner != mean_winner),
+        "shared_card_share": float(per.shared.mean()) if per.shared.notna().any() else None,
+        "by_credit": by_credit,
     }
 
 
 def analyse(events_dir: Path, config) -> dict:
     """Every experiment of ``config`` (an ExperimentsConfig) over the log in ``events_dir``."""
+    tables, torn = load_tables(events_dir)
+    return analyse_tables(tables, config, torn)
+
+
+def load_tables(events_dir: Path) -> tuple[dict[str, pd.DataFrame], int]:
+    """The log's tables as pandas frames, and how many torn last lines were skipped."""
     from ranking.event_log import read_event_log
 
     report = read_event_log(events_dir)
-    tables = {name: t.to_pandas() for name, t in report.tables.items()}
+    return {name: t.to_pandas() for name, t in report.tables.items()}, report.partial_lines
+
+
+def analyse_tables(tables: dict[str, pd.DataFrame], config, torn_lines: int = 0) -> dict:
+    """:func:`analyse` of tables already loaded (:func:`load_tables`)."""
     requests = request_outcomes(tables)
-    out = {"requests": len(requests), "torn_lines_skipped": report.partial_lines, "experiments": {}}
+    out = {"requests": len(requests), "torn_lines_skipped": torn_lines, "experiments": {}}
     for e in config.experiments:
         names = [v.name for v in e.variants]
         if e.mode == "interleave":
-            out["experiments"][e.name] = analyse_interleaving(tables, e.name, names)
+            out["experiments"][e.name] = analyse_interleaving(tables, e.name, names, e.credit, e.credit_test)
         else:
             out["experiments"][e.name] = analyse_ab(requests, e.name, names, [v.share for v in e.variants])
     return out
@@ -267,13 +344,28 @@ def write_report(result: dict, out_dir: Path) -> Path:
     for name, e in result["experiments"].items():
         lines += [f"## {name} ({e['mode']})", ""]
         if e["mode"] == "interleave":
-            w = e["wins"]
+            a, b = list(e["wins"])
+            share = e["shared_card_share"]
             lines += [
-                f"Requests {e['requests']}; wins {w}; ties {e['ties']}; preference "
-                f"{e['preference']:+.3f}; sign test p = {e['sign_test_p_value']:.3g}; winner: "
-                f"{e['winner'] or 'none yet'}.",
+                f"Requests {e['requests']}; winner by **{e['credit']}**, {e['credit_test']} test: "
+                f"**{e['winner'] or 'none yet'}**"
+                + (" (**the sign test and the mean difference disagree: judge by an A/B test**)"
+                   if e["tests_disagree"] else "")
+                + (f"; {share:.0%} of the cards were on both variants' pages" if share is not None else "")
+                + ".",
                 "",
+                f"| credit | wins {a} | wins {b} | ties | sign test p | mean {b} - {a} per request "
+                "[95%] | t-test p | winner (sign / mean) |",
+                "|---|---|---|---|---|---|---|---|",
             ]
+            for credit, c in e["by_credit"].items():
+                lo, hi = c["mean_difference_ci95"]
+                lines.append(
+                    f"| {credit} | {c['wins'][a]} | {c['wins'][b]} | {c['ties']} | "
+                    f"{c['sign_test_p_value']:.3g} | {c['mean_difference']:+.4g} [{lo:+.4g}, {hi:+.4g}] | "
+                    f"{c['t_test_p_value']:.3g} | {c['winner_by_sign_test'] or '-'} / "
+                    f"{c['winner_by_mean'] or '-'} |")
+            lines.append("")
             continue
         srm = e["sample_ratio_mismatch"]
         lines += [

@@ -55,7 +55,8 @@ def analyze(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the analysis as JSON")] = None,
 ) -> None:
     """Per variant: users, requests, CTR, add-to-cart, conversion, GMV/user with 95% intervals and
-    lift; sample-ratio check; latency guardrail; interleaving wins with a sign test."""
+    lift; sample-ratio check; latency guardrail; interleaving credit (clicks, orders, GMV) per
+    request with a sign test and a mean-difference test."""
     from training.experiment_analysis import analyse, write_report
 
     if not events.is_dir():
@@ -67,10 +68,14 @@ def analyze(
     for name, e in result["experiments"].items():
         typer.echo(f"\n{name} ({e['mode']})")
         if e["mode"] == "interleave":
-            typer.echo(
-                f"  wins {e['wins']} ties {e['ties']} sign test p={e['sign_test_p_value']:.3g} "
-                f"winner {e['winner']}"
-            )
+            for credit, c in e["by_credit"].items():
+                lo, hi = c["mean_difference_ci95"]
+                typer.echo(
+                    f"  {credit:<6} wins {c['wins']} ties {c['ties']} sign p={c['sign_test_p_value']:.3g} "
+                    f"mean B-A {c['mean_difference']:+.4g} [{lo:+.4g}, {hi:+.4g}] "
+                    f"p={c['t_test_p_value']:.3g} winner {c['winner_by_sign_test']} / {c['winner_by_mean']}"
+                    + ("  <- headline" if credit == e["credit"] else "")
+                )
             continue
         srm = e["sample_ratio_mismatch"]
         typer.echo(
@@ -211,7 +216,7 @@ def closed_loop(
     from ranking.experiments import ExperimentsConfig
     from shelfrank.local_service import start_service, stop_service
     from training.closed_loop import Shoppers, outcomes_frame, sessions_to_detect, simulate_traffic
-    from training.experiment_analysis import analyse, write_report
+    from training.experiment_analysis import analyse_tables, interleaving_credit, load_tables, write_report
 
     settings = current_settings()
     treatment_rules = _rule_overrides(treatment_rule or [])
@@ -253,7 +258,8 @@ def closed_loop(
     finally:
         stop_service(proc)
     frame = outcomes_frame(outcomes)
-    analysis = analyse(events, cfg)
+    tables, torn = load_tables(events)
+    analysis = analyse_tables(tables, cfg, torn)
     report = write_report(analysis, work / "report")
     ab = analysis["experiments"][AB]["variants"]
 
@@ -275,13 +281,14 @@ def closed_loop(
         "interleaving": analysis["experiments"][INTERLEAVE],
     }
     ab_frame = frame[frame.experiment == AB]
-    il_frame = frame[frame.experiment == INTERLEAVE]
-    result["sessions_to_detect"] = sessions_to_detect(
-        ab_frame, "control", "treatment", il_frame, "clicks", seed=seed
-    )
-    result["sessions_to_detect_gmv_ab"] = sessions_to_detect(
-        ab_frame, "control", "treatment", None, "gmv", seed=seed
-    )["ab"]
+    credit = interleaving_credit(tables, INTERLEAVE, ["control", "treatment"])
+    by_metric = {}
+    for metric in ("gmv", "clicks", "orders"):
+        a = ab_frame[ab_frame.variant == "control"][metric].to_numpy(float)
+        b = ab_frame[ab_frame.variant == "treatment"][metric].to_numpy(float)
+        by_metric[metric] = sessions_to_detect(a, b, credit[metric].to_numpy(), seed=seed)
+    # the headline is GMV: what the A/B block above and the mall are judged by
+    result["sessions_to_detect"] = {"metric": "gmv", **by_metric["gmv"], "by_metric": by_metric}
     if treatment_rules:
         result["treatment_rules"] = treatment_rules
     if counterfactual and treatment_rules:
