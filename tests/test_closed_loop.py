@@ -47,7 +47,18 @@ def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall,
     # every session landed in exactly one of the two experiments, and each was logged once
     assert il["requests"] + got["ab_requests"] == 400
     assert il["requests"] > 100
-    assert set(got["sessions_to_detect"]) >= {"ab", "interleaving"}
+    detect = got["sessions_to_detect"]
+    assert set(detect) >= {"ab", "interleaving", "interleaving_mean_test", "winner", "by_outcome"}
+    assert detect["outcome"] == "gmv" and set(detect["by_outcome"]) == {"gmv", "clicks", "orders"}
+    assert il["credit"] == "gmv" and il["shared_card_share"] is not None
+    # the same numbers again from the log alone
+    again = CliRunner().invoke(app, ["experiment", "sessions-to-detect", "--events",
+                                     str(tmp_path / "work" / "events"), "--json", str(tmp_path / "d.json")])
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "d.json").read_text()) == detect
+    wrong = CliRunner().invoke(app, ["experiment", "sessions-to-detect", "--events",
+                                     str(tmp_path / "work" / "events"), "--ab", "nope"])
+    assert wrong.exit_code == 2 and "nope" in wrong.output
     cf = got["counterfactual"]
     assert set(cf["gmv_per_session"]) >= {"treatment", "control", "lift", "lift_ci95"}
     assert cf["gmv_per_session"]["treatment"] > 0 and cf["gmv_per_session"]["control"] > 0

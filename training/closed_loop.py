@@ -271,3 +271,25 @@ def sessions_to_detect(a: np.ndarray, b: np.ndarray, difference: np.ndarray | No
     if out["ab"] and out["interleaving"]:
         out["ab_over_interleaving"] = out["ab"] / out["interleaving"]
     return out
+
+
+def detection_by_outcome(tables: dict[str, pd.DataFrame], ab_experiment: str, interleave_experiment: str,
+                         control: str, treatment: str, seed: int = 7) -> dict:
+    """:func:`sessions_to_detect` for GMV (the headline), clicks and orders, from an event log
+    holding an A/B experiment and an interleaving of the same two variants."""
+    from training.experiment_analysis import interleaving_credit, request_outcomes, variant_of
+
+    requests = request_outcomes(tables)
+    arm = variant_of(requests.experiment, requests.variant, ab_experiment)
+    credit = interleaving_credit(tables, interleave_experiment, [control, treatment])
+    if not (arm == control).any() or not (arm == treatment).any():
+        raise ValueError(f"the log has no requests of both {control!r} and {treatment!r} in A/B "
+                         f"experiment {ab_experiment!r}")
+    if credit.empty:
+        raise ValueError(f"the log has no requests of interleaving experiment {interleave_experiment!r}")
+    by = {}
+    for outcome in ("gmv", "clicks", "orders"):
+        a = requests.loc[arm == control, outcome].to_numpy(float)
+        b = requests.loc[arm == treatment, outcome].to_numpy(float)
+        by[outcome] = sessions_to_detect(a, b, credit[outcome].to_numpy(), seed=seed)
+    return {"outcome": "gmv", **by["gmv"], "by_outcome": by}

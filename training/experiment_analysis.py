@@ -24,8 +24,9 @@ The experiment's ``credit`` (default GMV, what the mall is run for) and ``credit
 (default the sign test, the classic team-draft analysis) name the winner. The two tests
 ask different questions: the sign test which variant wins more requests, the mean which
 earns more per request. When one variant wins many requests by a little and the other
-a few by a lot (cheap clicks against expensive orders) they can disagree; the analysis
-then says so (``tests_disagree``), and an A/B test of GMV per request is the arbiter.
+a few by a lot (cheap clicks against expensive orders) they point opposite ways; the
+analysis then says so (``tests_disagree``: opposite directions, at least one of them
+significant), and an A/B test of GMV per request is the arbiter.
 Cards both variants' pages held are marked ``shared`` in the log; their share is
 reported (near 1, the variants barely differ and interleaving has little to compare).
 Their credit is kept: team draft gives a shared card to the team that ranks it higher
@@ -290,7 +291,9 @@ def analyse_interleaving(tables: dict[str, pd.DataFrame], experiment: str, varia
         "credit_test": test,
         **{k: v for k, v in head.items() if not k.startswith("winner")},
         "winner": sign_winner if test == "sign" else mean_winner,
-        "tests_disagree": bool(sign_winner and mean_winner and sign_winner != mean_winner),
+        # opposite directions, at least one of them significant
+        "tests_disagree": bool((sign_winner or mean_winner)
+                               and np.sign(head["preference"]) * np.sign(head["mean_difference"]) < 0),
         "shared_card_share": float(per.shared.mean()) if per.shared.notna().any() else None,
         "by_credit": by_credit,
     }

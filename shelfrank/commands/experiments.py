@@ -76,6 +76,9 @@ def analyze(
                     f"p={c['t_test_p_value']:.3g} winner {c['winner_by_sign_test']} / {c['winner_by_mean']}"
                     + ("  <- headline" if credit == e["credit"] else "")
                 )
+            typer.echo(f"  winner by {e['credit']} ({e['credit_test']} test): {e['winner'] or 'none yet'}"
+                       + ("  WARNING: the sign test and the mean difference point opposite ways; "
+                          "judge by an A/B test" if e["tests_disagree"] else ""))
             continue
         srm = e["sample_ratio_mismatch"]
         typer.echo(
@@ -215,8 +218,8 @@ def closed_loop(
     from ranking.bundle import BundleError, verify_bundle
     from ranking.experiments import ExperimentsConfig
     from shelfrank.local_service import start_service, stop_service
-    from training.closed_loop import Shoppers, outcomes_frame, sessions_to_detect, simulate_traffic
-    from training.experiment_analysis import analyse_tables, interleaving_credit, load_tables, write_report
+    from training.closed_loop import Shoppers, detection_by_outcome, outcomes_frame, simulate_traffic
+    from training.experiment_analysis import analyse_tables, load_tables, write_report
 
     settings = current_settings()
     treatment_rules = _rule_overrides(treatment_rule or [])
@@ -280,15 +283,8 @@ def closed_loop(
         "ab_analysis": analysis["experiments"][AB],
         "interleaving": analysis["experiments"][INTERLEAVE],
     }
-    ab_frame = frame[frame.experiment == AB]
-    credit = interleaving_credit(tables, INTERLEAVE, ["control", "treatment"])
-    by_metric = {}
-    for metric in ("gmv", "clicks", "orders"):
-        a = ab_frame[ab_frame.variant == "control"][metric].to_numpy(float)
-        b = ab_frame[ab_frame.variant == "treatment"][metric].to_numpy(float)
-        by_metric[metric] = sessions_to_detect(a, b, credit[metric].to_numpy(), seed=seed)
     # the headline is GMV: what the A/B block above and the mall are judged by
-    result["sessions_to_detect"] = {"metric": "gmv", **by_metric["gmv"], "by_metric": by_metric}
+    result["sessions_to_detect"] = detection_by_outcome(tables, AB, INTERLEAVE, "control", "treatment", seed)
     if treatment_rules:
         result["treatment_rules"] = treatment_rules
     if counterfactual and treatment_rules:
@@ -306,6 +302,44 @@ def closed_loop(
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(text)
+
+
+@experiment_app.command("sessions-to-detect")
+def sessions_to_detect_command(
+    events: Annotated[Path, typer.Option("--events", help="an event log with an A/B experiment and an "
+                                                          "interleaving of the same two variants")],
+    ab: Annotated[str, typer.Option("--ab", help="the A/B experiment's name")] = AB,
+    interleave: Annotated[
+        str, typer.Option("--interleave", help="the interleaving experiment's name")] = INTERLEAVE,
+    control: Annotated[str, typer.Option()] = "control",
+    treatment: Annotated[str, typer.Option()] = "treatment",
+    seed: Annotated[int, typer.Option()] = 7,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+) -> None:
+    """How many sessions an A/B test and interleaving each need to find the A/B winner (80% power),
+    for GMV, clicks and orders, by resampling a log (a closed loop's work folder's events/)."""
+    from training.closed_loop import detection_by_outcome
+    from training.experiment_analysis import load_tables
+
+    if not events.is_dir():
+        _fail(f"{events}: no event log folder here")
+    tables, _ = load_tables(events)
+    try:
+        result = detection_by_outcome(tables, ab, interleave, control, treatment, seed)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"{'outcome':<8} {'winner':<10} {'A/B':>8} {'interleaving (sign)':>20} {'(mean)':>8} "
+               f"{'A/B / il':>9}")
+    for outcome, r in result["by_outcome"].items():
+        def cell(n, r=r):
+            return f"{n:,}" if n else f">{r['searched_up_to']:,}"
+
+        ratio = f"{r['ab_over_interleaving']:.1f}x" if r.get("ab_over_interleaving") else "-"
+        typer.echo(f"{outcome:<8} {r['winner'] or '-':<10} {cell(r['ab']):>8} {cell(r['interleaving']):>20} "
+                   f"{cell(r['interleaving_mean_test']):>8} {ratio:>9}")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2))
 
 
 @experiment_app.command("counterfactual")
