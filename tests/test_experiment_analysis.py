@@ -262,6 +262,12 @@ def test_interleaving_credits_gmv_and_says_when_its_two_tests_disagree(tmp_path)
     assert clicks["winner_by_sign_test"] == clicks["winner_by_mean"] == "control"
     assert abs(il["shared_card_share"] - 1 / 6) < 1e-12
     assert il["winner"] == "control" and il["tests_disagree"]  # requests won vs money earned
+    from training.experiment_analysis import wilson_interval, write_report
+
+    report = write_report(analyse(tmp_path, _il_config()), tmp_path / "report").read_text()
+    assert "disagree" in report and (tmp_path / "report" / "il_wins.png").is_file()
+    lo, hi = wilson_interval(30, 100)  # the textbook example: 0.2189 - 0.3958
+    assert abs(lo - 0.2189) < 1e-3 and abs(hi - 0.3958) < 1e-3
     by_mean = analyse(tmp_path, _il_config(credit_test="mean"))["experiments"]["il"]
     assert by_mean["winner"] == "treatment"
     by_clicks = analyse(tmp_path, _il_config(credit="clicks"))["experiments"]["il"]

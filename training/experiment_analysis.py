@@ -335,6 +335,43 @@ METRIC_LABELS = {
 }
 
 
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial share; (0, 1) with no trials."""
+    if n == 0:
+        return 0.0, 1.0
+    p, z2 = successes / n, Z95**2
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return centre - half, centre + half
+
+
+def _plot_interleaving(e: dict, path: Path) -> None:
+    """Share of decided requests the second variant won, per credit, with a 95% interval
+    (Wilson); 0.5 is no preference."""
+    import matplotlib.pyplot as plt
+
+    a, b = list(e["wins"])
+    credits = list(e["by_credit"])
+    shares, lows, highs = [], [], []
+    for credit in credits:
+        w = e["by_credit"][credit]["wins"]
+        n = w[a] + w[b]
+        p = w[b] / n if n else 0.5
+        lo, hi = wilson_interval(w[b], n)
+        shares.append(p)
+        lows.append(p - lo)
+        highs.append(hi - p)
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    ax.bar(credits, shares, yerr=[lows, highs], capsize=4, color="#2a7")
+    ax.axhline(0.5, color="#888", linewidth=1, linestyle="--")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(f"share of decided requests won by {b}", fontsize=8)
+    ax.set_title(f"interleaving: {b} vs {a}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def write_report(result: dict, out_dir: Path) -> Path:
     """``report.md`` with a table per experiment and a PNG of each A/B metric with its interval."""
     import matplotlib
@@ -368,7 +405,9 @@ def write_report(result: dict, out_dir: Path) -> Path:
                     f"{c['sign_test_p_value']:.3g} | {c['mean_difference']:+.4g} [{lo:+.4g}, {hi:+.4g}] | "
                     f"{c['t_test_p_value']:.3g} | {c['winner_by_sign_test'] or '-'} / "
                     f"{c['winner_by_mean'] or '-'} |")
-            lines.append("")
+            png = f"{name}_wins.png"
+            _plot_interleaving(e, out_dir / png)
+            lines += ["", f"![{name}]({png})", ""]
             continue
         srm = e["sample_ratio_mismatch"]
         lines += [
