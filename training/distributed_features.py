@@ -160,30 +160,42 @@ def mall_days(data_dir: str | Path, settings: Settings) -> tuple[int, int]:
     return zero, n_days
 
 
+def submit_cuts(client, data_dir: Path, settings: Settings, days: tuple[int, int] | None = None,
+                search=None) -> list:
+    """One :func:`featurise_cut_task` future per snapshot cut, in cut order (a part, or None
+    when the cut has no wanted cards); the parts stay on the workers until fetched."""
+    zero, n_days = mall_days(data_dir, settings)
+    cuts = cut_days(n_days, settings)
+    if not cuts:
+        raise ValueError(f"{n_days} logged days end within the warm-up "
+                         f"({settings.training.warmup_days} days): no cards to featurise")
+    light = dense_only(search)
+    shipped = client.scatter(light, broadcast=True) if light is not None else None
+    futures = []
+    for k, cut in enumerate(cuts):
+        end = cuts[k + 1] if k + 1 < len(cuts) else n_days
+        futures.append(client.submit(featurise_cut_task, str(data_dir), settings, zero, cut, end,
+                                     cuts[0], days, shipped, pure=False,
+                                     key=f"shelfrank-features-cut{cut}-{os.urandom(4).hex()}"))
+    return futures
+
+
 def build_ranking_frame_on_dask(data_dir: str | Path, settings: Settings, scheduler: Any,
                                 progress: bool = True, days: tuple[int, int] | None = None,
                                 search=None) -> RankingFrame:
     """:func:`training.dataset.build_ranking_frame` of the mall in ``data_dir``, one Dask task
-    per snapshot cut (module docstring); the same frame, gathered on this machine."""
+    per snapshot cut (module docstring); the same frame, gathered on this machine.
+
+    Training does not use this (:mod:`training.distributed_parts` keeps the parts on the
+    workers); it is the proof that the cluster builds the local frame, and the feature bench.
+    """
     from distributed import as_completed
 
     data_dir = Path(data_dir).resolve()
     client = connect(scheduler)
     try:
         check_workers_see(client, data_dir)
-        zero, n_days = mall_days(data_dir, settings)
-        cuts = cut_days(n_days, settings)
-        if not cuts:
-            raise ValueError(f"{n_days} logged days end within the warm-up "
-                             f"({settings.training.warmup_days} days): no cards to featurise")
-        light = dense_only(search)
-        shipped = client.scatter(light, broadcast=True) if light is not None else None
-        futures = []
-        for k, cut in enumerate(cuts):
-            end = cuts[k + 1] if k + 1 < len(cuts) else n_days
-            futures.append(client.submit(featurise_cut_task, str(data_dir), settings, zero, cut, end,
-                                         cuts[0], days, shipped, pure=False,
-                                         key=f"shelfrank-features-cut{cut}-{os.urandom(4).hex()}"))
+        futures = submit_cuts(client, data_dir, settings, days, search)
         index = {f.key: k for k, f in enumerate(futures)}
         parts: list[RankingFrame | None] = [None] * len(futures)  # in cut order
         bar = tqdm(total=len(futures), desc="building features (dask, per cut)", unit="cut",
