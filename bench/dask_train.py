@@ -2,8 +2,9 @@
 
 Starts a fresh cluster on this machine (``dask scheduler`` and ``dask worker ADDRESS
 --nworkers 2 --nthreads 1``, a new one per run so the workers' peaks are this run's),
-runs ``python -m shelfrank --set training.num_boost_round=N train --data DATA
---dask-scheduler ADDRESS`` as a child process, and prints JSON: the driver's wall time and
+runs ``python -m shelfrank [--set training.num_boost_round=N] train --data DATA
+--dask-scheduler ADDRESS`` as a child process (without ``--rounds``, the settings'
+``num_boost_round``), and prints JSON: the driver's wall time and
 peak RSS (``os.wait4``'s ``ru_maxrss``), each worker's peak RSS, and the bundle manifest's
 feature and training seconds. It imports nothing of the repository, so the same file
 measures any checkout: the code measured is the one on ``PYTHONPATH`` (the cluster's
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+WORKERS = 2  # the cluster measured: dask worker --nworkers 2 --nthreads 1
 
 
 def _peak_gb() -> float:
@@ -46,8 +49,7 @@ def _wait_for(path: Path, seconds: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("data", type=Path, help="a mall folder")
-    parser.add_argument("--rounds", type=int, default=100, help="training.num_boost_round")
-    parser.add_argument("--workers", type=int, default=2, help="dask worker --nworkers")
+    parser.add_argument("--rounds", type=int, help="training.num_boost_round (default: the settings')")
     args = parser.parse_args()
     from distributed import Client
 
@@ -58,13 +60,13 @@ def main() -> None:
                                  "--port", "0", "--no-dashboard"], **quiet)]
     try:
         address = _wait_for(scheduler_file, 60)["address"]
-        cluster.append(subprocess.Popen([_dask(), "worker", address, "--nworkers", str(args.workers),
+        cluster.append(subprocess.Popen([_dask(), "worker", address, "--nworkers", str(WORKERS),
                                          "--nthreads", "1", "--no-dashboard",
                                          "--local-directory", str(work)], **quiet))
         with Client(address) as client:
-            client.wait_for_workers(args.workers, timeout=120)
-        command = [sys.executable, "-m", "shelfrank", "--set",
-                   f"training.num_boost_round={args.rounds}", "train", "--data", str(args.data),
+            client.wait_for_workers(WORKERS, timeout=120)
+        rounds = ["--set", f"training.num_boost_round={args.rounds}"] if args.rounds else []
+        command = [sys.executable, "-m", "shelfrank", *rounds, "train", "--data", str(args.data),
                    "--out", str(work / "models"), "--dask-scheduler", address, "--no-progress"]
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL)

@@ -1,17 +1,21 @@
 """Distributed LambdaRank on an existing Dask cluster (LightGBM's ``DaskLGBMRanker``).
 
-``train_on_dask`` splits the training cards into contiguous partitions at request
-boundaries (LightGBM's Dask ranker needs every query group inside one partition), turns
-them into Dask arrays whose chunks are those partitions, and fits ``DaskLGBMRanker`` with
-the same LambdaRank parameters as single-machine training; each worker holds its
-partitions and LightGBM's socket-based data-parallel learner builds the trees.
+LightGBM's Dask ranker needs every query group inside one chunk of its Dask arrays; each
+worker trains on the chunks it holds and LightGBM's socket-based data-parallel learner
+builds the trees. Two ways in, the same LambdaRank parameters as single-machine training:
+
+* :func:`train_on_dask_parts`, what ``train_bundle`` uses: the train days already live on
+  the workers, one :class:`RankingData` future per snapshot cut
+  (:mod:`training.distributed_parts`); each becomes one chunk (``dask.array.from_delayed``
+  of the future), so the cards never pass through this process. A request lies in one
+  day, so in one part, so in one chunk.
+* :func:`train_on_dask`, for cards already in this process (a frame built locally, e.g.
+  ``training.train.train_model`` in the debiasing study, and the tests' reference): cut
+  into contiguous request-whole partitions and shipped to the cluster.
 
 Differences from single-machine training, stated plainly: the Dask ranker has no
-position-aware (``position``) Dataset field and no early stopping, so it trains the
-number of trees that a single-machine run's early stopping chose (or
-``num_boost_round``) on the position-unaware objective. Feature building runs on the same
-cluster, one task per snapshot cut (:mod:`training.distributed_features`), and the frame
-is gathered here before the train/validation split (docs/scaling.md says why).
+position-aware (``position``) Dataset field and no early stopping, so it trains
+``num_boost_round`` trees on the position-unaware objective.
 """
 
 from __future__ import annotations

@@ -5,16 +5,19 @@ scores and user profiles from events before the cut) and the features of its car
 requests of the cut's days). So the driver submits one task per cut; each task reads the
 mall's Parquet tables from the data directory itself (shared storage, the same path on
 every worker), builds the snapshot and the features with the same code as the local build
-(:func:`training.dataset.featurise_cut`) and returns its rows. The driver gathers the
-parts as they complete (a progress bar over completed cuts), concatenates them in cut
-order and sorts by request and position exactly as :func:`build_ranking_frame` does: the
-frame is identical, row for row.
+(:func:`training.dataset.featurise_cut`) and returns its rows into worker memory
+(:func:`submit_cuts`: futures). Training leaves them there
+(:mod:`training.distributed_parts`). :func:`build_ranking_frame_on_dask` gathers them
+instead, as they complete, and sorts by request and position exactly as
+:func:`training.dataset.build_ranking_frame` does: the frame is identical, row for row,
+which is the proof that the cluster computes the local features (tests) and what the
+feature bench measures.
 
 Impressions are read per task with only the columns needed: the whole history's
 ``timestamp`` and ``product_id`` before the cut (the score windows), and every featurised
 column only for the cut's own days. The other tables (a tenth of the impressions or less)
-are read whole. Why gathered futures rather than Dask dataframes or DuckDB: see
-docs/scaling.md.
+are read whole. Why futures rather than Dask dataframes or DuckDB, and why in worker
+memory rather than Parquet: see docs/scaling.md.
 """
 
 from __future__ import annotations

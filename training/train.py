@@ -15,7 +15,8 @@ Two models (``training.model``):
   validation (``training.keep_requests_without_clicks``). With ``position_debias``
   LightGBM's position-aware LambdaRank learns a per-position bias beside the ranking
   (``Dataset`` ``position``), so the trees explain relevance, not slot. Training on a Dask
-  cluster (``training.dask_scheduler``) is always LambdaRank (``DaskLGBMRanker``).
+  cluster (``training.dask_scheduler``) is always LambdaRank (``DaskLGBMRanker``), the
+  cards left on the workers (:mod:`training.distributed_parts`).
 
 Either way the bundle's ``valid_ndcg`` is NDCG@5/10/20 of the logged grades (gains
 ``training.label_gain``) on the validation days' randomised slots, so the two compare.
