@@ -98,6 +98,116 @@ def test_dask_ranker_matches_single_machine_ndcg(client, local, single):
     assert distributed_ndcg == pytest.approx(single_ndcg, abs=0.02), (single_ndcg, distributed_ndcg)
 
 
+def _cards_in(value) -> int:
+    """Cards (rows of frames, LightGBM arrays or feature matrices) inside a gathered result."""
+    from training.dataset import RankingFrame
+    from training.lambdarank import RankingData
+
+    if isinstance(value, RankingFrame | RankingData):
+        return len(value)
+    if isinstance(value, np.ndarray) and value.ndim == 2:
+        return len(value)
+    if isinstance(value, list | tuple):
+        return sum(_cards_in(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_cards_in(v) for v in value.values())
+    return 0
+
+
+@pytest.fixture(scope="module")
+def held(small_mall, client, local):
+    """Training on the cluster with the cards kept on the workers, and the cards that reached
+    the driver (every ``Client._gather``, which ``Future.result`` and ``Client.gather`` use)."""
+    from distributed import Client
+
+    from training import distributed, distributed_features
+    from training.distributed_parts import train_on_cluster
+
+    settings, _, search, _ = local
+    on_dask = settings.model_copy(deep=True)
+    on_dask.training.num_boost_round = ROUNDS
+    arrived = []
+    gather = Client._gather
+
+    async def counting(self, futures, *args, **kwargs):
+        out = await gather(self, futures, *args, **kwargs)
+        arrived.append(_cards_in(out))
+        return out
+
+    def gathering(*args, **kwargs):
+        raise AssertionError("the training cards were gathered on the driver")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "_gather", counting)
+        patch.setattr(distributed_features, "build_ranking_frame_on_dask", gathering)
+        patch.setattr(distributed, "train_on_dask", gathering)
+        trained = train_on_cluster(small_mall, on_dask, client, search=search, progress=False)
+    return trained, sum(arrived)
+
+
+def test_training_cards_never_reach_the_driver(local, held):
+    _, _, _, frame = local
+    trained, arrived = held
+    split = trained.split
+    valid_days = frame.select((frame.day >= split.valid[0]) & (frame.day < split.valid[1]))
+    train_days = frame.select((frame.day >= split.train[0]) & (frame.day < split.train[1]))
+    assert len(train_days) > len(valid_days) > 0
+    assert arrived == len(valid_days), (arrived, len(valid_days))  # the validation days, no more
+
+
+def test_held_parts_give_the_gathered_frames_split_counts_and_model(client, local, single, held):
+    """Same split, counts and validation set as the gathered frame; the model within a tiny
+    NDCG of the gathered frame's DaskLGBMRanker and within 0.02 of single-machine."""
+    from training.distributed import train_on_dask
+    from training.train import ranking_data, split_days, validation_frame
+
+    settings, _, _, frame = local
+    trained, _ = held
+    split = split_days(int(frame.day.max()) + 1, settings)
+    assert trained.split == split and trained.days == int(frame.day.max()) + 1
+    assert trained.cards == len(frame)
+    assert trained.label_counts == {str(g): int((frame.grade == g).sum()) for g in range(4)}
+    train, params, single_ndcg = single
+    assert (trained.model.train_rows, trained.model.train_requests) == (len(train), len(train.group))
+    valid = ranking_data(validation_frame(frame, split, settings), False)
+    assert np.array_equal(trained.model.valid.features, valid.features, equal_nan=True)
+    assert np.array_equal(trained.model.valid.label, valid.label)
+    assert np.array_equal(trained.model.valid.group, valid.group)
+
+    booster = trained.model.booster
+    assert booster.num_trees() == ROUNDS
+    gathered = train_on_dask(train, params, ROUNDS, client)
+    held_ndcg, gathered_ndcg = test_ndcg(booster, frame, split), test_ndcg(gathered, frame, split)
+    assert held_ndcg == pytest.approx(gathered_ndcg, abs=0.005), (held_ndcg, gathered_ndcg)
+    assert held_ndcg == pytest.approx(single_ndcg, abs=0.02), (held_ndcg, single_ndcg)
+
+
+def test_relabel_runs_on_each_part_as_on_the_gathered_frame(small_mall, client, local):
+    """The logging-policy clone's hook, run per part on the workers: the same grades, counts,
+    train rows and validation set as relabelling the whole frame."""
+    from training.distributed_parts import train_on_cluster
+    from training.logging_policy import position_grades
+    from training.train import ranking_data, validation_frame
+
+    settings, _, search, frame = local
+    cloned = settings.model_copy(deep=True)
+    cloned.training.num_boost_round = 3
+    cloned.training.validate_on_randomised = False
+    trained = train_on_cluster(small_mall, cloned, client, search=search, relabel=position_grades,
+                               progress=False)
+    relabelled = frame.select(np.arange(len(frame)))
+    relabelled.grade = position_grades(frame)
+    assert not np.array_equal(relabelled.grade, frame.grade)
+    assert trained.label_counts == {str(g): int((relabelled.grade == g).sum()) for g in range(4)}
+    split = trained.split
+    train = ranking_data(relabelled.select((relabelled.day >= split.train[0])
+                                           & (relabelled.day < split.train[1])), False)
+    assert (trained.model.train_rows, trained.model.train_requests) == (len(train), len(train.group))
+    valid = ranking_data(validation_frame(relabelled, split, cloned), False)
+    assert np.array_equal(trained.model.valid.label, valid.label)
+    assert np.array_equal(trained.model.valid.features, valid.features, equal_nan=True)
+
+
 def test_train_bundle_on_dask_matches_single_machine(small_mall, client, local, single, tmp_path):
     """End to end: features and trees on the cluster; the bundle's model within 0.02 NDCG@10."""
     import lightgbm as lgb

@@ -54,7 +54,9 @@ class RankingFrame:
         return RankingFrame(**kw, feature_names=self.feature_names)
 
     def group_sizes(self) -> np.ndarray:
-        """Cards per request, in row order (rows of a request are contiguous)."""
+        """Cards per request, in row order (rows of a request are contiguous); none if empty."""
+        if len(self.request_id) == 0:
+            return np.zeros(0, dtype=np.int64)
         change = np.flatnonzero(np.diff(self.request_id)) + 1
         bounds = np.concatenate([[0], change, [len(self.request_id)]])
         return np.diff(bounds)

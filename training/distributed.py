@@ -1,17 +1,21 @@
 """Distributed LambdaRank on an existing Dask cluster (LightGBM's ``DaskLGBMRanker``).
 
-``train_on_dask`` splits the training cards into contiguous partitions at request
-boundaries (LightGBM's Dask ranker needs every query group inside one partition), turns
-them into Dask arrays whose chunks are those partitions, and fits ``DaskLGBMRanker`` with
-the same LambdaRank parameters as single-machine training; each worker holds its
-partitions and LightGBM's socket-based data-parallel learner builds the trees.
+LightGBM's Dask ranker needs every query group inside one chunk of its Dask arrays; each
+worker trains on the chunks it holds and LightGBM's socket-based data-parallel learner
+builds the trees. Two ways in, the same LambdaRank parameters as single-machine training:
+
+* :func:`train_on_dask_parts`, what ``train_bundle`` uses: the train days already live on
+  the workers, one :class:`RankingData` future per snapshot cut
+  (:mod:`training.distributed_parts`); each becomes one chunk (``dask.array.from_delayed``
+  of the future), so the cards never pass through this process. A request lies in one
+  day, so in one part, so in one chunk.
+* :func:`train_on_dask`, for cards already in this process (a frame built locally, e.g.
+  ``training.train.train_model`` in the debiasing study, and the tests' reference): cut
+  into contiguous request-whole partitions and shipped to the cluster.
 
 Differences from single-machine training, stated plainly: the Dask ranker has no
-position-aware (``position``) Dataset field and no early stopping, so it trains the
-number of trees that a single-machine run's early stopping chose (or
-``num_boost_round``) on the position-unaware objective. Feature building runs on the same
-cluster, one task per snapshot cut (:mod:`training.distributed_features`), and the frame
-is gathered here before the train/validation split (docs/scaling.md says why).
+position-aware (``position``) Dataset field and no early stopping, so it trains
+``num_boost_round`` trees on the position-unaware objective.
 """
 
 from __future__ import annotations
@@ -37,11 +41,24 @@ def partition_bounds(group: np.ndarray, partitions: int) -> tuple[np.ndarray, np
     return np.diff(row_bounds), groups_per
 
 
+def _fit(client, x, y, g, feature_names: list[str], params: dict[str, Any], num_boost_round: int):
+    """``DaskLGBMRanker`` on Dask arrays whose chunks hold whole requests; a local Booster."""
+    from lightgbm.dask import DaskLGBMRanker
+
+    p = lambdarank_params(params)
+    for key in ("metric", "eval_at", "num_threads", "deterministic"):
+        p.pop(key, None)
+    p["n_estimators"] = num_boost_round
+    model = DaskLGBMRanker(client=client, **p)
+    model.fit(x, y, group=g, feature_name=list(feature_names))
+    return model.to_local().booster_
+
+
 def train_on_dask(train: RankingData, params: dict[str, Any], num_boost_round: int,
                   scheduler: Any, partitions: int | None = None):
-    """Fit LambdaRank on a Dask cluster (``scheduler``: address or Client); a local Booster."""
+    """Fit LambdaRank on a Dask cluster from cards held here (``scheduler``: address or
+    Client): they are cut into request-whole partitions and shipped; a local Booster."""
     import dask.array as da
-    from lightgbm.dask import DaskLGBMRanker
 
     from training.distributed_features import connect
 
@@ -53,13 +70,24 @@ def train_on_dask(train: RankingData, params: dict[str, Any], num_boost_round: i
         x = da.from_array(train.features, chunks=(tuple(rows_per), n_features))
         y = da.from_array(train.label, chunks=(tuple(rows_per),))
         g = da.from_array(train.group, chunks=(tuple(groups_per),))
-        p = lambdarank_params(params)
-        for key in ("metric", "eval_at", "num_threads", "deterministic"):
-            p.pop(key, None)
-        p["n_estimators"] = num_boost_round
-        model = DaskLGBMRanker(client=client, **p)
-        model.fit(x, y, group=g, feature_name=list(train.feature_names))
-        return model.to_local().booster_
+        return _fit(client, x, y, g, train.feature_names, params, num_boost_round)
     finally:
         if client is not scheduler:
             client.close()
+
+
+def train_on_dask_parts(parts: list[tuple[Any, int, int]], n_features: int, feature_names: list[str],
+                        params: dict[str, Any], num_boost_round: int, client):
+    """Fit LambdaRank from train days held on the workers: ``parts`` are (future of a
+    :class:`RankingData`, rows, requests), one chunk each, no part empty. Only futures and
+    shapes pass through here; the cards stay where they are. A local Booster."""
+    import dask.array as da
+
+    def chunk(data, name: str, shape: tuple[int, ...], dtype) -> Any:
+        part = client.submit(getattr, data, name, key=f"{data.key}-{name}")
+        return da.from_delayed(part, shape=shape, dtype=dtype)
+
+    x = da.concatenate([chunk(d, "features", (rows, n_features), np.float32) for d, rows, _ in parts])
+    y = da.concatenate([chunk(d, "label", (rows,), np.int32) for d, rows, _ in parts])
+    g = da.concatenate([chunk(d, "group", (groups,), np.int64) for d, _, groups in parts])
+    return _fit(client, x, y, g, feature_names, params, num_boost_round)

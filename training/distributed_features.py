@@ -5,16 +5,19 @@ scores and user profiles from events before the cut) and the features of its car
 requests of the cut's days). So the driver submits one task per cut; each task reads the
 mall's Parquet tables from the data directory itself (shared storage, the same path on
 every worker), builds the snapshot and the features with the same code as the local build
-(:func:`training.dataset.featurise_cut`) and returns its rows. The driver gathers the
-parts as they complete (a progress bar over completed cuts), concatenates them in cut
-order and sorts by request and position exactly as :func:`build_ranking_frame` does: the
-frame is identical, row for row.
+(:func:`training.dataset.featurise_cut`) and returns its rows into worker memory
+(:func:`submit_cuts`: futures). Training leaves them there
+(:mod:`training.distributed_parts`). :func:`build_ranking_frame_on_dask` gathers them
+instead, as they complete, and sorts by request and position exactly as
+:func:`training.dataset.build_ranking_frame` does: the frame is identical, row for row,
+which is the proof that the cluster computes the local features (tests) and what the
+feature bench measures.
 
 Impressions are read per task with only the columns needed: the whole history's
 ``timestamp`` and ``product_id`` before the cut (the score windows), and every featurised
 column only for the cut's own days. The other tables (a tenth of the impressions or less)
-are read whole. Why gathered futures rather than Dask dataframes or DuckDB: see
-docs/scaling.md.
+are read whole. Why futures rather than Dask dataframes or DuckDB, and why in worker
+memory rather than Parquet: see docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -160,30 +163,42 @@ def mall_days(data_dir: str | Path, settings: Settings) -> tuple[int, int]:
     return zero, n_days
 
 
+def submit_cuts(client, data_dir: Path, settings: Settings, days: tuple[int, int] | None = None,
+                search=None) -> list:
+    """One :func:`featurise_cut_task` future per snapshot cut, in cut order (a part, or None
+    when the cut has no wanted cards); the parts stay on the workers until fetched."""
+    zero, n_days = mall_days(data_dir, settings)
+    cuts = cut_days(n_days, settings)
+    if not cuts:
+        raise ValueError(f"{n_days} logged days end within the warm-up "
+                         f"({settings.training.warmup_days} days): no cards to featurise")
+    light = dense_only(search)
+    shipped = client.scatter(light, broadcast=True) if light is not None else None
+    futures = []
+    for k, cut in enumerate(cuts):
+        end = cuts[k + 1] if k + 1 < len(cuts) else n_days
+        futures.append(client.submit(featurise_cut_task, str(data_dir), settings, zero, cut, end,
+                                     cuts[0], days, shipped, pure=False,
+                                     key=f"shelfrank-features-cut{cut}-{os.urandom(4).hex()}"))
+    return futures
+
+
 def build_ranking_frame_on_dask(data_dir: str | Path, settings: Settings, scheduler: Any,
                                 progress: bool = True, days: tuple[int, int] | None = None,
                                 search=None) -> RankingFrame:
     """:func:`training.dataset.build_ranking_frame` of the mall in ``data_dir``, one Dask task
-    per snapshot cut (module docstring); the same frame, gathered on this machine."""
+    per snapshot cut (module docstring); the same frame, gathered on this machine.
+
+    Training does not use this (:mod:`training.distributed_parts` keeps the parts on the
+    workers); it is the proof that the cluster builds the local frame, and the feature bench.
+    """
     from distributed import as_completed
 
     data_dir = Path(data_dir).resolve()
     client = connect(scheduler)
     try:
         check_workers_see(client, data_dir)
-        zero, n_days = mall_days(data_dir, settings)
-        cuts = cut_days(n_days, settings)
-        if not cuts:
-            raise ValueError(f"{n_days} logged days end within the warm-up "
-                             f"({settings.training.warmup_days} days): no cards to featurise")
-        light = dense_only(search)
-        shipped = client.scatter(light, broadcast=True) if light is not None else None
-        futures = []
-        for k, cut in enumerate(cuts):
-            end = cuts[k + 1] if k + 1 < len(cuts) else n_days
-            futures.append(client.submit(featurise_cut_task, str(data_dir), settings, zero, cut, end,
-                                         cuts[0], days, shipped, pure=False,
-                                         key=f"shelfrank-features-cut{cut}-{os.urandom(4).hex()}"))
+        futures = submit_cuts(client, data_dir, settings, days, search)
         index = {f.key: k for k, f in enumerate(futures)}
         parts: list[RankingFrame | None] = [None] * len(futures)  # in cut order
         bar = tqdm(total=len(futures), desc="building features (dask, per cut)", unit="cut",

@@ -32,3 +32,11 @@ class MallTables:
 def load_mall(data_dir: str | Path) -> MallTables:
     """Read and validate every table; timestamp columns become int64 epoch ms (-1 = null)."""
     return MallTables(Path(data_dir), load_frames(data_dir))
+
+
+CATALOG_TABLES = ("products", "brands", "categories")
+
+
+def load_catalog(data_dir: str | Path) -> MallTables:
+    """Only the catalog tables (what search recall is built from): no events."""
+    return MallTables(Path(data_dir), load_frames(data_dir, list(CATALOG_TABLES)))

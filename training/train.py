@@ -15,7 +15,8 @@ Two models (``training.model``):
   validation (``training.keep_requests_without_clicks``). With ``position_debias``
   LightGBM's position-aware LambdaRank learns a per-position bias beside the ranking
   (``Dataset`` ``position``), so the trees explain relevance, not slot. Training on a Dask
-  cluster (``training.dask_scheduler``) is always LambdaRank (``DaskLGBMRanker``).
+  cluster (``training.dask_scheduler``) is always LambdaRank (``DaskLGBMRanker``), the
+  cards left on the workers (:mod:`training.distributed_parts`).
 
 Either way the bundle's ``valid_ndcg`` is NDCG@5/10/20 of the logged grades (gains
 ``training.label_gain``) on the validation days' randomised slots, so the two compare.
@@ -41,7 +42,7 @@ from ranking.settings import Settings
 from training.dataset import DAY_MS, RankingFrame, build_ranking_frame, mall_day_zero_ms
 from training.funnel import funnel_params
 from training.lambdarank import RankingData, train_lambdarank
-from training.mall_data import MallTables, load_mall
+from training.mall_data import MallTables, load_catalog, load_mall
 from training.metrics import ndcg_at_k
 from training.snapshot_builder import build_snapshot
 
@@ -155,7 +156,8 @@ class TrainedModel:
 
     booster: object
     text: str
-    train: RankingData
+    train_rows: int
+    train_requests: int
     valid: RankingData
     facts: dict
 
@@ -176,8 +178,8 @@ def train_model(frame: RankingFrame, split: DaySplit, settings: Settings,
                  "num_trees": funnel.booster.num_trees(), "best_iteration": None}
         valid = ranking_data(validation_frame(frame, split, settings), t.keep_requests_without_clicks)
         facts["valid_ndcg"] = validation_ndcg(funnel.booster, valid, settings)
-        train = ranking_data(train_frame, keep_without_clicks=True)
-        return TrainedModel(funnel.booster, funnel.text, train, valid, facts)
+        return TrainedModel(funnel.booster, funnel.text, len(train_frame),
+                            len(train_frame.group_sizes()), valid, facts)
     keep = t.keep_requests_without_clicks
     train = ranking_data(train_frame, keep)
     valid = ranking_data(validation_frame(frame, split, settings), keep)
@@ -198,7 +200,7 @@ def train_model(frame: RankingFrame, split: DaySplit, settings: Settings,
     }
     if t.dask_scheduler:  # the Dask ranker has no validation set: score it here
         facts["valid_ndcg"] = validation_ndcg(booster, valid, settings)
-    return TrainedModel(booster, booster.model_to_string(), train, valid, facts)
+    return TrainedModel(booster, booster.model_to_string(), len(train), len(train.group), valid, facts)
 
 
 def validation_ndcg(booster, valid: RankingData, settings: Settings) -> dict[str, float]:
@@ -222,43 +224,52 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
 
     With ``training.dask_scheduler`` both feature building (one task per snapshot cut,
     :mod:`training.distributed_features`) and training (:mod:`training.distributed`) run on
-    that Dask cluster.
+    that Dask cluster, and the cards stay on its workers: only the validation days and a
+    few counts come here (:mod:`training.distributed_parts`). The mall is loaded after
+    training there, for the serving snapshot.
 
     ``relabel`` replaces the logged grades (e.g. to imitate the logging policy's order,
-    :mod:`training.logging_policy`); ``kind`` names what the bundle is in its manifest.
+    :mod:`training.logging_policy`); on a Dask cluster it runs on each cut's part, so it
+    must grade a card from its own request's rows. ``kind`` names what the bundle is in
+    its manifest.
     """
     started = time.perf_counter()
-    mall = load_mall(data_dir)
-    search = build_search_recall(mall, settings)
     if settings.training.dask_scheduler:
-        from training.distributed_features import build_ranking_frame_on_dask
+        from training.distributed_parts import train_on_cluster
 
-        frame = build_ranking_frame_on_dask(data_dir, settings, settings.training.dask_scheduler,
-                                            progress=progress, search=search)
+        search = build_search_recall(load_catalog(data_dir), settings)
+        on = train_on_cluster(data_dir, settings, settings.training.dask_scheduler, search=search,
+                              relabel=relabel, progress=progress)
+        model, split, cards, days, label_counts = on.model, on.split, on.cards, on.days, on.label_counts
+        feature_seconds, train_seconds = on.feature_seconds, on.train_seconds
+        mall = load_mall(data_dir)  # for the serving snapshot, once the model is trained
     else:
+        mall = load_mall(data_dir)
+        search = build_search_recall(mall, settings)
         frame = build_ranking_frame(mall, settings, progress=progress, search=search)
-    if relabel is not None:
-        frame.grade = np.asarray(relabel(frame), dtype=frame.grade.dtype)
-    n_days = int(frame.day.max()) + 1
-    split = split_days(n_days, settings)
-    featurised = time.perf_counter()
-    model = train_model(frame, split, settings, progress=progress)
-    train, valid = model.train, model.valid
-    trained = time.perf_counter()
+        if relabel is not None:
+            frame.grade = np.asarray(relabel(frame), dtype=frame.grade.dtype)
+        days, cards = int(frame.day.max()) + 1, len(frame)
+        label_counts = {str(g): int((frame.grade == g).sum()) for g in range(4)}
+        split = split_days(days, settings)
+        featurised = time.perf_counter()
+        model = train_model(frame, split, settings, progress=progress)
+        del frame
+        feature_seconds, train_seconds = featurised - started, time.perf_counter() - featurised
     end_ms = _end_of_logs_ms(mall, settings)
     snapshot = build_snapshot(mall, end_ms, settings)
     homepage = build_homepage_recall(mall, snapshot, end_ms, settings)
     manifest = {
         "kind": kind,
-        "data": _data_summary(mall, frame, split, train, valid),
+        "data": _data_summary(mall, days, split, model, label_counts),
         "training": {
             **model.facts,
             "params": (funnel_params(settings) if model.facts["model"] == "funnel"
                        else lightgbm_params(settings)),
             "position_debias": settings.training.position_debias,
-            "feature_seconds": round(featurised - started, 2),
-            "train_seconds": round(trained - featurised, 2),
-            "rows_per_second_features": round(len(frame) / max(featurised - started, 1e-9)),
+            "feature_seconds": round(feature_seconds, 2),
+            "train_seconds": round(train_seconds, 2),
+            "rows_per_second_features": round(cards / max(feature_seconds, 1e-9)),
         },
         "settings": settings.model_dump(mode="json"),
     }
@@ -303,16 +314,16 @@ def _end_of_logs_ms(mall: MallTables, settings: Settings) -> int:
     return int(zero + (last_day + 1) * DAY_MS)
 
 
-def _data_summary(mall: MallTables, frame: RankingFrame, split: DaySplit, train: RankingData,
-                  valid: RankingData) -> dict:
+def _data_summary(mall: MallTables, days: int, split: DaySplit, model: TrainedModel,
+                  label_counts: dict[str, int]) -> dict:
     return {
         "data_dir": str(mall.data_dir),
         "rows": {name: len(t) for name, t in mall.tables.items()},
-        "days": int(frame.day.max()) + 1,
+        "days": days,
         "split_days": split.as_dict(),
-        "train_rows": len(train.label),
-        "train_requests": len(train.group),
-        "valid_rows": len(valid.label),
-        "valid_requests": len(valid.group),
-        "label_counts": {str(g): int((frame.grade == g).sum()) for g in range(4)},
+        "train_rows": model.train_rows,
+        "train_requests": model.train_requests,
+        "valid_rows": len(model.valid.label),
+        "valid_requests": len(model.valid.group),
+        "label_counts": label_counts,
     }
