@@ -29,7 +29,7 @@ if has train; then
   if [ -f models/latest/manifest.json ] && [ models/latest/manifest.json -nt "$DATA/impressions.parquet" ]; then
     echo "== train: models/latest is newer than the mall (delete models/ to retrain)"
   else
-    echo "== train + index: LambdaRank bundle with search and homepage recall into models/"
+    echo "== train + index: the ranking bundle (training.model, default the purchase funnel) with search and homepage recall into models/"
     $SR train --data "$DATA" --out models
   fi
 else
