@@ -24,6 +24,38 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TreeSettings(Section):
+    """The size and pace of one LightGBM model's trees. Each use subclasses it with its own
+    defaults, so overriding one field (``SHELFRANK_TRAINING__FUNNEL__LEARNING_RATE``) keeps
+    that use's defaults for the others."""
+
+    num_leaves: int = Field(31, ge=2)
+    learning_rate: float = Field(0.1, gt=0)
+    min_data_in_leaf: int = Field(200, ge=1)
+    num_boost_round: int = Field(100, ge=1, description="rounds (at most, where early-stopped)")
+
+    def lightgbm_params(self) -> dict:
+        """The LightGBM parameters these settings name (rounds are ``lgb.train``'s argument)."""
+        return {"num_leaves": self.num_leaves, "learning_rate": self.learning_rate,
+                "min_data_in_leaf": self.min_data_in_leaf}
+
+
+class FunnelTreeSettings(TreeSettings):
+    """Each funnel stage's trees (early-stopped). 31 leaves at 0.15: oracle NDCG@10 0.945 with
+    171 trees, scoring as fast as LambdaRank's 91; 63 at 0.08 gave 0.946 with 228 trees, 2.3x
+    slower (docs/ltr_evaluation.md)."""
+
+    learning_rate: float = Field(0.15, gt=0)
+    num_boost_round: int = Field(400, ge=1, description="most rounds per stage (early-stopped)")
+
+
+class RewardTreeSettings(TreeSettings):
+    """Each counterfactual reward model's trees (click and order)."""
+
+    learning_rate: float = Field(0.08, gt=0)
+    num_boost_round: int = Field(120, ge=1)
+
+
 class MallSettings(Section):
     """The mall itself."""
 
@@ -179,12 +211,7 @@ class TrainingSettings(Section):
     lambdarank_truncation_level: int = Field(20, ge=1)
     funnel_negative_share: float = Field(
         0.3, gt=0, le=1, description="funnel click stage: share of unclicked cards it reads (re-weighted)")
-    funnel_num_leaves: int = Field(
-        31, ge=2, description="31 leaves at rate 0.15: oracle NDCG@10 0.945 with 171 trees, scoring as fast "
-                              "as LambdaRank's 91; 63 at 0.08 gave 0.946 with 228 trees, 2.3x slower")
-    funnel_learning_rate: float = Field(0.15, gt=0)
-    funnel_min_data_in_leaf: int = Field(200, ge=1)
-    funnel_num_boost_round: int = Field(400, ge=1, description="funnel: most rounds per stage")
+    funnel: FunnelTreeSettings = FunnelTreeSettings()
     num_threads: int = Field(2, ge=1, description="threads for training (serving uses one)")
     compile_scorer: bool = Field(True, description="compile the trees with lleaves into the bundle")
     dask_scheduler: str = Field("", description="train on this Dask cluster (address); empty = locally")
@@ -257,10 +284,7 @@ class CounterfactualSettings(Section):
     reward_models: int = Field(
         3, ge=1, description="reward models, each fitted on a disjoint shard of those requests: the "
                              "estimate uses their mean, their spread is reported as the model's error")
-    reward_num_boost_round: int = Field(120, ge=1)
-    reward_num_leaves: int = Field(31, ge=2)
-    reward_learning_rate: float = Field(0.08, gt=0)
-    reward_min_data_in_leaf: int = Field(200, ge=1)
+    reward: RewardTreeSettings = RewardTreeSettings()
     max_weight: float = Field(
         0.0, ge=0, description="clip IPS weights of the DR correction at this value; 0 = no clipping")
     per_user: bool = Field(

@@ -40,7 +40,7 @@ def small_models(small_mall: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
     models = tmp_path_factory.mktemp("models")
     settings = load_settings(["training.num_boost_round=60", "training.early_stopping_rounds=15",
-                              "training.funnel_num_boost_round=120"])
+                              "training.funnel.num_boost_round=120"])
     train_bundle(small_mall, models, settings, progress=False)
     return models
 

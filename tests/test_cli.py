@@ -48,6 +48,18 @@ def test_settings_read_environment_overrides(monkeypatch: pytest.MonkeyPatch) ->
     assert '"seed": 99' in result.output
 
 
+def test_one_tree_setting_overridden_keeps_its_models_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ranking.settings import Settings, load_settings
+
+    monkeypatch.setenv("SHELFRANK_TRAINING__FUNNEL__LEARNING_RATE", "0.2")
+    funnel = Settings().training.funnel
+    assert funnel.learning_rate == 0.2 and funnel.num_boost_round == 400  # not the generic default
+    got = load_settings(["counterfactual.reward.num_boost_round=20"]).counterfactual.reward
+    assert got.num_boost_round == 20 and got.learning_rate == 0.08
+    assert load_settings([]).training.funnel.lightgbm_params() == {
+        "num_leaves": 31, "learning_rate": 0.2, "min_data_in_leaf": 200}
+
+
 def test_simulate_then_validate_passes(tmp_path: Path) -> None:
     out = tmp_path / "mall"
     sim = runner.invoke(app, ["simulate", "--scale", "small", "--seed", "3", "--out", str(out),

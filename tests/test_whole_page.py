@@ -151,7 +151,7 @@ def test_evaluate_counterfactual_reports_whole_page_and_randomised_block(small_m
     out = tmp_path / "eval.json"
     bundle = str(small_models / "latest")
     result = CliRunner().invoke(app, [
-        "--set", "counterfactual.contexts=100", "--set", "counterfactual.reward_num_boost_round=20",
+        "--set", "counterfactual.contexts=100", "--set", "counterfactual.reward.num_boost_round=20",
         "evaluate", bundle, "--data", str(small_mall), "--counterfactual", "--counterfactual-control", bundle,
         "--no-progress", "--report", str(tmp_path / "report"), "--json", str(out)])
     assert result.exit_code == 0, result.output

@@ -59,9 +59,7 @@ def funnel_params(settings: Settings) -> dict:
     return {
         "objective": "binary",
         "metric": "binary_logloss",
-        "num_leaves": t.funnel_num_leaves,
-        "learning_rate": t.funnel_learning_rate,
-        "min_data_in_leaf": t.funnel_min_data_in_leaf,
+        **t.funnel.lightgbm_params(),
         "feature_fraction": t.feature_fraction,
         "num_threads": t.num_threads,
         "seed": t.seed,
@@ -126,7 +124,7 @@ def train_funnel(train: RankingFrame, valid: RankingFrame, settings: Settings,
     names = list(train.feature_names)
     curve = estimate_from_frame(train) if position_debias else None
     stages: dict[str, dict] = {}
-    rounds, patience = t.funnel_num_boost_round, t.early_stopping_rounds
+    rounds, patience = t.funnel.num_boost_round, t.early_stopping_rounds
 
     keep, weight = _negative_sample(train.grade, t.funnel_negative_share, t.seed)
     vkeep, vweight = _negative_sample(valid.grade, t.funnel_negative_share, t.seed + 1)

@@ -120,9 +120,9 @@ def fit_reward_model(frame: RankingFrame, orders: pd.DataFrame | None, cf: Count
         raise ValueError("no logged cards to learn the reward model from")
     x = np.column_stack([frame.features.astype(np.float32), frame.position.astype(np.float32)])
     params = {
-        "objective": "binary", "num_leaves": cf.reward_num_leaves, "learning_rate": cf.reward_learning_rate,
-        "min_data_in_leaf": cf.reward_min_data_in_leaf, "feature_fraction": 0.9, "bagging_fraction": 0.8,
-        "bagging_freq": 1, "seed": cf.seed, "num_threads": num_threads, "verbosity": -1,
+        "objective": "binary", **cf.reward.lightgbm_params(), "feature_fraction": 0.9,
+        "bagging_fraction": 0.8, "bagging_freq": 1, "seed": cf.seed, "num_threads": num_threads,
+        "verbosity": -1,
     }
     names = [*frame.feature_names, POSITION_FEATURE]
     k = cf.reward_models
@@ -135,7 +135,7 @@ def fit_reward_model(frame: RankingFrame, orders: pd.DataFrame | None, cf: Count
         for name, label in (("click", frame.grade >= 1), ("order", frame.grade >= 3)):
             data = lgb.Dataset(x[rows], label=label[rows].astype(np.float32), feature_name=names,
                                free_raw_data=True)
-            models[name].append(lgb.train(params, data, num_boost_round=cf.reward_num_boost_round))
+            models[name].append(lgb.train(params, data, num_boost_round=cf.reward.num_boost_round))
             bar.update()
     bar.close()
     return RewardModel(list(frame.feature_names), models["click"], models["order"],
