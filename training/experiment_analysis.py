@@ -372,6 +372,33 @@ def _plot_interleaving(e: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def interleaving_summary(e: dict) -> list[str]:
+    """An interleaving analysis as Markdown: the winner sentence, then a row per credit
+    (the report's section and ``experiment analyze``'s printout)."""
+    a, b = list(e["wins"])
+    share = e["shared_card_share"]
+    lines = [
+        f"Requests {e['requests']}; winner by **{e['credit']}**, {e['credit_test']} test: "
+        f"**{e['winner'] or 'none yet'}**"
+        + (" (**the sign test and the mean difference disagree: judge by an A/B test**)"
+           if e["tests_disagree"] else "")
+        + (f"; {share:.0%} of the cards were on both variants' pages" if share is not None else "")
+        + ".",
+        "",
+        f"| credit | wins {a} | wins {b} | ties | sign test p | mean {b} - {a} per request "
+        "[95%] | t-test p | winner (sign / mean) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for credit, c in e["by_credit"].items():
+        lo, hi = c["mean_difference_ci95"]
+        lines.append(
+            f"| {credit} | {c['wins'][a]} | {c['wins'][b]} | {c['ties']} | "
+            f"{c['sign_test_p_value']:.3g} | {c['mean_difference']:+.4g} [{lo:+.4g}, {hi:+.4g}] | "
+            f"{c['t_test_p_value']:.3g} | {c['winner_by_sign_test'] or '-'} / "
+            f"{c['winner_by_mean'] or '-'} |")
+    return lines
+
+
 def write_report(result: dict, out_dir: Path) -> Path:
     """``report.md`` with a table per experiment and a PNG of each A/B metric with its interval."""
     import matplotlib
@@ -384,27 +411,7 @@ def write_report(result: dict, out_dir: Path) -> Path:
     for name, e in result["experiments"].items():
         lines += [f"## {name} ({e['mode']})", ""]
         if e["mode"] == "interleave":
-            a, b = list(e["wins"])
-            share = e["shared_card_share"]
-            lines += [
-                f"Requests {e['requests']}; winner by **{e['credit']}**, {e['credit_test']} test: "
-                f"**{e['winner'] or 'none yet'}**"
-                + (" (**the sign test and the mean difference disagree: judge by an A/B test**)"
-                   if e["tests_disagree"] else "")
-                + (f"; {share:.0%} of the cards were on both variants' pages" if share is not None else "")
-                + ".",
-                "",
-                f"| credit | wins {a} | wins {b} | ties | sign test p | mean {b} - {a} per request "
-                "[95%] | t-test p | winner (sign / mean) |",
-                "|---|---|---|---|---|---|---|---|",
-            ]
-            for credit, c in e["by_credit"].items():
-                lo, hi = c["mean_difference_ci95"]
-                lines.append(
-                    f"| {credit} | {c['wins'][a]} | {c['wins'][b]} | {c['ties']} | "
-                    f"{c['sign_test_p_value']:.3g} | {c['mean_difference']:+.4g} [{lo:+.4g}, {hi:+.4g}] | "
-                    f"{c['t_test_p_value']:.3g} | {c['winner_by_sign_test'] or '-'} / "
-                    f"{c['winner_by_mean'] or '-'} |")
+            lines += interleaving_summary(e)
             png = f"{name}_wins.png"
             _plot_interleaving(e, out_dir / png)
             lines += ["", f"![{name}]({png})", ""]

@@ -57,7 +57,7 @@ def analyze(
     """Per variant: users, requests, CTR, add-to-cart, conversion, GMV/user with 95% intervals and
     lift; sample-ratio check; latency guardrail; interleaving credit (clicks, orders, GMV) per
     request with a sign test and a mean-difference test."""
-    from training.experiment_analysis import analyse, write_report
+    from training.experiment_analysis import analyse, interleaving_summary, write_report
 
     if not events.is_dir():
         _fail(f"{events}: no event log folder here")
@@ -68,17 +68,8 @@ def analyze(
     for name, e in result["experiments"].items():
         typer.echo(f"\n{name} ({e['mode']})")
         if e["mode"] == "interleave":
-            for credit, c in e["by_credit"].items():
-                lo, hi = c["mean_difference_ci95"]
-                typer.echo(
-                    f"  {credit:<6} wins {c['wins']} ties {c['ties']} sign p={c['sign_test_p_value']:.3g} "
-                    f"mean B-A {c['mean_difference']:+.4g} [{lo:+.4g}, {hi:+.4g}] "
-                    f"p={c['t_test_p_value']:.3g} winner {c['winner_by_sign_test']} / {c['winner_by_mean']}"
-                    + ("  <- headline" if credit == e["credit"] else "")
-                )
-            typer.echo(f"  winner by {e['credit']} ({e['credit_test']} test): {e['winner'] or 'none yet'}"
-                       + ("  WARNING: the sign test and the mean difference point opposite ways; "
-                          "judge by an A/B test" if e["tests_disagree"] else ""))
+            for line in interleaving_summary(e):
+                typer.echo(f"  {line}")
             continue
         srm = e["sample_ratio_mismatch"]
         typer.echo(
