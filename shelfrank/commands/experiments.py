@@ -170,17 +170,14 @@ TreatmentRules = Annotated[
 
 
 def _rule_overrides(pairs: list[str]) -> dict:
-    """``["value_weight=0.5"]`` -> ``{"value_weight": 0.5}`` (values read as JSON, else text)."""
-    out: dict = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            _fail(f"--treatment-rule wants KEY=VALUE, got {pair!r}")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
+    """``["value_weight=0.5"]`` -> ``{"value_weight": 0.5}``, parsed as ``--set`` parses
+    (values read as JSON, else text)."""
+    from ranking.settings import parse_overrides
+
+    try:
+        return parse_overrides(pairs)
+    except ValueError:
+        _fail(f"--treatment-rule wants KEY=VALUE, got {pairs!r}")
 
 
 @experiment_app.command("closed-loop")
