@@ -56,6 +56,9 @@ def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall,
                                      str(tmp_path / "work" / "events"), "--json", str(tmp_path / "d.json")])
     assert again.exit_code == 0, again.output
     assert json.loads((tmp_path / "d.json").read_text()) == detect
+    unshared = CliRunner().invoke(app, ["experiment", "sessions-to-detect", "--events",
+                                        str(tmp_path / "work" / "events"), "--no-credit-shared"])
+    assert unshared.exit_code == 0 and "gmv" in unshared.output
     wrong = CliRunner().invoke(app, ["experiment", "sessions-to-detect", "--events",
                                      str(tmp_path / "work" / "events"), "--ab", "nope"])
     assert wrong.exit_code == 2 and "nope" in wrong.output

@@ -241,7 +241,7 @@ def smallest_n(detects, power: float = 0.8, lo: int = 20, hi: int = 2_000_000) -
     return None
 
 
-def sessions_to_detect(a: np.ndarray, b: np.ndarray, difference: np.ndarray | None,
+def sessions_to_detect(a: np.ndarray, b: np.ndarray, difference: np.ndarray,
                        seed: int = 7, trials: int = 200, reach: int = 25) -> dict:
     """Sessions an A/B test and interleaving need to find the A/B test's winner.
 
@@ -258,7 +258,7 @@ def sessions_to_detect(a: np.ndarray, b: np.ndarray, difference: np.ndarray | No
     """
     rng = np.random.default_rng(seed)
     a, b = np.asarray(a, float), np.asarray(b, float)
-    d = np.asarray(difference if difference is not None else [], float)
+    d = np.asarray(difference, float)
     if not (len(a) and len(b)):
         return {"winner": None, "ab": None, "interleaving": None, "interleaving_mean_test": None}
     direction = int(np.sign(b.mean() - a.mean())) or 1
@@ -274,14 +274,20 @@ def sessions_to_detect(a: np.ndarray, b: np.ndarray, difference: np.ndarray | No
 
 
 def detection_by_outcome(tables: dict[str, pd.DataFrame], ab_experiment: str, interleave_experiment: str,
-                         control: str, treatment: str, seed: int = 7) -> dict:
+                         control: str, treatment: str, seed: int = 7, credit_shared: bool = True) -> dict:
     """:func:`sessions_to_detect` for GMV (the headline), clicks and orders, from an event log
-    holding an A/B experiment and an interleaving of the same two variants."""
+    holding an A/B experiment and an interleaving of the same two variants.
+    ``credit_shared=False`` leaves the cards both pages held out of the interleaving credit
+    (the alternative docs/experiments.md measures)."""
     from training.experiment_analysis import interleaving_credit, request_outcomes, variant_of
 
     requests = request_outcomes(tables)
     arm = variant_of(requests.experiment, requests.variant, ab_experiment)
-    credit = interleaving_credit(tables, interleave_experiment, [control, treatment])
+    credited = tables
+    if not credit_shared:
+        exp = tables["exposures"]
+        credited = {**tables, "exposures": exp[~exp.shared.fillna(False).astype(bool)]}
+    credit = interleaving_credit(credited, interleave_experiment, [control, treatment])
     if not (arm == control).any() or not (arm == treatment).any():
         raise ValueError(f"the log has no requests of both {control!r} and {treatment!r} in A/B "
                          f"experiment {ab_experiment!r}")

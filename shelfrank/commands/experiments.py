@@ -302,6 +302,8 @@ def sessions_to_detect_command(
     control: Annotated[str, typer.Option()] = "control",
     treatment: Annotated[str, typer.Option()] = "treatment",
     seed: Annotated[int, typer.Option()] = 7,
+    credit_shared: Annotated[bool, typer.Option(
+        help="credit the cards both variants' pages held (--no-credit-shared leaves them out)")] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
 ) -> None:
     """How many sessions an A/B test and interleaving each need to find the A/B winner (80% power),
@@ -313,7 +315,7 @@ def sessions_to_detect_command(
         _fail(f"{events}: no event log folder here")
     tables, _ = load_tables(events)
     try:
-        result = detection_by_outcome(tables, ab, interleave, control, treatment, seed)
+        result = detection_by_outcome(tables, ab, interleave, control, treatment, seed, credit_shared)
     except ValueError as exc:
         _fail(str(exc))
     typer.echo(f"{'outcome':<8} {'winner':<10} {'A/B':>8} {'interleaving (sign)':>20} {'(mean)':>8} "
