@@ -163,6 +163,14 @@ class RecallSettings(Section):
          "recent_categories": 1.0, "trending": 0.7, "theme": 0.7, "subsidy": 0.5, "new_stores": 0.5},
         description="weight of each source when the homepage candidates are merged into one ranked list",
     )
+    spelling_correction: bool = Field(
+        True, description="rewrite query words no product text holds to catalog words before search recall "
+                          "(ranking/recall/spelling.py); a request can opt out with spell_correct=false")
+    spelling_min_df: int = Field(2, ge=1, description="products a catalog word needs to be a correction")
+    spelling_max_distance: int = Field(2, ge=0, le=2, description="largest edit distance corrected")
+    spelling_min_length: int = Field(5, ge=2, description="shorter words are never corrected")
+    spelling_min_length_two_edits: int = Field(
+        7, ge=3, description="words need this many letters before a correction two edits away")
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
 

@@ -50,6 +50,11 @@ class BM25Index:
         weights = sp.csc_matrix((w, (coo.row, coo.col)), shape=tf.shape)
         return cls(vocab, weights, np.asarray(product_ids, dtype=np.int64))
 
+    def document_frequency(self) -> dict[str, int]:
+        """Products whose text holds each token (the spelling corrector's word counts)."""
+        df = np.diff(self.weights.indptr)
+        return {token: int(df[j]) for token, j in self.vocabulary.items()}
+
     def query_tokens(self, query: str) -> np.ndarray:
         return np.array(sorted({self.vocabulary[t] for t in tokenize(query) if t in self.vocabulary}),
                         dtype=np.int64)

@@ -7,7 +7,10 @@ and char-n-gram LSA embeddings in FAISS (:mod:`ranking.recall.dense`,
 score; the pipeline keeps each source's score and rank (provenance), and
 :func:`ranking.recall.fusion.reciprocal_rank_fusion` gives the fused list for offline use.
 ``dense_similarity`` (query . product cosine) is a ranking feature for any candidate,
-computed the same way in training and serving.
+computed the same way in training and serving. ``correct(query)`` rewrites words no
+product text holds to catalog words (:mod:`ranking.recall.spelling`) once
+``use_speller`` has built the corrector from the BM25 vocabulary; the service corrects a
+query before recall and features see it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pandas as pd
 from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.lexical import BM25Index
+from ranking.recall.spelling import QuerySpeller, SpellCorrection
 from ranking.recall.vector_index import VectorIndex
 from ranking.text import normalise
 
@@ -46,6 +50,28 @@ class SearchRecall:
         self.vectors = vectors  # (products, dim) aligned with bm25.product_ids (ascending)
         self.product_ids = bm25.product_ids
         self.manifest = manifest
+        self.speller: QuerySpeller | None = None
+
+    def use_speller_from(self, recall_settings) -> SearchRecall:
+        """The corrector as ``recall.spelling_*`` settings say (none when switched off)."""
+        r = recall_settings
+        if not r.spelling_correction:
+            self.speller = None
+            return self
+        return self.use_speller(min_df=r.spelling_min_df, max_distance=r.spelling_max_distance,
+                                min_length=r.spelling_min_length,
+                                min_length_two_edits=r.spelling_min_length_two_edits)
+
+    def use_speller(self, **options) -> SearchRecall:
+        """Build the spelling corrector over this catalog's vocabulary (options: see
+        :class:`QuerySpeller`); ``correct`` is the identity until then."""
+        self.speller = QuerySpeller(self.bm25.document_frequency(), **options)
+        return self
+
+    def correct(self, query: str) -> SpellCorrection:
+        if self.speller is None:
+            return SpellCorrection(query, normalise(query))
+        return self.speller.correct(query)
 
     @classmethod
     def build(cls, products: pd.DataFrame, brands: pd.DataFrame, categories: pd.DataFrame,
