@@ -23,6 +23,7 @@ from ranking.features import features
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.pipeline import CallerCandidates, CandidateSource, ExtraFeatures
+from ranking.recall.spelling import SpellCorrection
 from ranking.settings import RulesSettings, Settings
 
 PRODUCT_DIMENSIONS = ("product_information", "product_popularity", "product_quality",
@@ -43,6 +44,7 @@ class RecallPieces:
     homepage_sources: list[CandidateSource] = field(default_factory=list)
     extra_features: list[ExtraFeatures] = field(default_factory=list)
     similar: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None
+    correct_query: Callable[[str], SpellCorrection] | None = None
     manifest: dict = field(default_factory=dict)
 
 
@@ -66,6 +68,7 @@ class Engine:
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recall")
         self.recall = recall
         self.similar_fn = next((r.similar for r in recall if r.similar is not None), None)
+        self.correct_fn = next((r.correct_query for r in recall if r.correct_query is not None), None)
         self._by_rules: dict[str, dict[str, Pipeline]] = {}
         self.pipelines = self.pipelines_for(settings.rules)
         by_name = {f.name: f.group for f in features()}
@@ -155,6 +158,13 @@ class Engine:
         if request.explain:
             self._explain(cards, result.cards, result.contributions)
         return RankedPage(cards, result.dropped, result.timings, result.recalled)
+
+    def correct_query(self, query: str) -> SpellCorrection:
+        """``query`` with words no product text holds rewritten to catalog words
+        (unchanged when the bundle has no search recall or correction is off)."""
+        if self.correct_fn is None:
+            return SpellCorrection(query, query)
+        return self.correct_fn(query)
 
     def similar(self, product_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.similar_fn is None:

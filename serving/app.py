@@ -132,7 +132,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             raise _field_error("query", "must contain something other than white space")
 
     def respond(eng: Engine, pipeline: str, request: RankRequest, variant_header: str | None,
-                background: BackgroundTasks) -> dict:
+                background: BackgroundTasks, typed_query: str | None = None) -> dict:
         started = time.perf_counter()
         router = state.router
         unit = str(request.user_id) if request.user_id is not None else f"request:{request.seed}"
@@ -153,6 +153,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         response = {
             "request_id": request.seed,
             "query_id": query_id(request.query) if request.query else None,
+            "corrected_query": request.query if typed_query is not None else None,
             "bundle_version": version,
             "experiment": plan.experiment or limits.experiment,
             "variant": plan.variant or limits.variant,
@@ -164,7 +165,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             # background task is a thread-pool handoff that the connection's next request
             # waits behind (uvicorn finishes one request cycle before the next)
             try:
-                _log_exposures(state, request, response, (time.perf_counter() - started) * 1000.0)
+                _log_exposures(state, request, response, (time.perf_counter() - started) * 1000.0,
+                               typed_query)
             except Exception:  # never fail a ranking response over its exposure line
                 log.exception("could not log exposures for request %s", request.seed)
         # the response model documents the shape; orjson writes it (skipping a second
@@ -184,12 +186,15 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         check_query(body.query)
         now_ms, hour = when(body.context)
         f = body.filters
+        fix = eng.correct_query(body.query) if body.spell_correct else None
+        query = fix.text if fix is not None and fix.changed else body.query
         req = RankRequest(surface="search", page_size=body.page_size, now_ms=now_ms, hour=hour,
-                          user_id=body.user_id, query=body.query, explain=explain,
+                          user_id=body.user_id, query=query, explain=explain,
                           subsidy_slots=tuple(body.subsidy_slots), seed=new_request_id(),
                           price_min=f.price_min if f else None, price_max=f.price_max if f else None,
                           category_id=f.category_id if f else None, store_id=f.store_id if f else None)
-        return respond(eng, "search", req, x_shelfrank_variant, background)
+        return respond(eng, "search", req, x_shelfrank_variant, background,
+                       typed_query=body.query if query != body.query else None)
 
     @app.post("/v1/homepage", response_model=RankingResponse, tags=["ranking"])
     def homepage(body: HomepageRequest, background: BackgroundTasks, explain: bool = False,
@@ -376,7 +381,8 @@ def _interleave(plan, pipeline: str, request: RankRequest):
     return cards, dropped, version, timings
 
 
-def _log_exposures(state: ServiceState, request: RankRequest, response: dict, latency_ms: float) -> None:
+def _log_exposures(state: ServiceState, request: RankRequest, response: dict, latency_ms: float,
+                   typed_query: str | None = None) -> None:
     """With the response: one exposure line per request, its cards as columns (the reader
     explodes them into one row per card); batched to disk, never fails the response."""
     cards = response["cards"]
@@ -384,6 +390,7 @@ def _log_exposures(state: ServiceState, request: RankRequest, response: dict, la
         "request_id": response["request_id"], "timestamp": request.now_ms, "user_id": request.user_id,
         "surface": request.surface,
         "query_id": query_id(request.query) if request.query else None,
+        "typed_query_id": query_id(typed_query) if typed_query is not None else None,
         "experiment": response["experiment"], "variant": response["variant"],
         "bundle_version": response["bundle_version"], "latency_ms": round(latency_ms, 3),
         "cards": {"product_id": [c["product_id"] for c in cards], "position": [c["position"] for c in cards],

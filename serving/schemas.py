@@ -49,6 +49,9 @@ class SearchRequest(Strict):
     filters: Filters | None = None
     context: Context | None = None
     subsidy_slots: Slots = Field([], description="1-based positions for subsidy-channel products")
+    spell_correct: bool = Field(
+        True, description="rewrite words no product holds to catalog words first ('did you mean'); false "
+                          "searches exactly as typed (the frontend's 'search instead for ...')")
 
 
 class HomepageRequest(Strict):
@@ -107,7 +110,11 @@ class Dropped(BaseModel):
 
 class RankingResponse(BaseModel):
     request_id: int
-    query_id: int | None = Field(None, description="id of the normalised query (for impression events)")
+    query_id: int | None = Field(None, description="id of the normalised query as searched (for impression "
+                                                    "events): the corrected query when spelling rewrote it")
+    corrected_query: str | None = Field(
+        None, description="the query as searched when spelling correction rewrote the typed one (show "
+                          "'results for ...'); null when it was searched as typed")
     bundle_version: str
     experiment: str
     variant: str

@@ -3,7 +3,8 @@
 ``write_recall_part(folder, search, homepage)`` saves both; the engine's loader (registered
 here under the part name ``recall``) loads them and hands the pipelines their candidate
 sources (``lexical``, ``dense`` for search; the eight homepage sources, each its own
-source so provenance is kept), the ``dense_similarity`` feature and ``similar``.
+source so provenance is kept), the ``dense_similarity`` feature, ``similar`` and the
+query spelling corrector (built from the search vocabulary at load, ``recall.spelling_*``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def _load(folder: Path, bundle, settings) -> RecallPieces:
     pieces = RecallPieces()
     search_dir = folder / "search"
     if search_dir.is_dir():
-        search = SearchRecall.load(search_dir)
+        search = SearchRecall.load(search_dir).use_speller_from(settings.recall)
+        if search.speller is not None:
+            pieces.correct_query = search.correct
         pieces.search_sources = [SearchSource("lexical", search), SearchSource("dense", search)]
 
         def dense_similarity(request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:

@@ -147,13 +147,22 @@ async function loadHomepage() {
   } catch (err) { $("status").textContent = `Homepage unavailable: ${err.message}`; }
 }
 
-async function search(query) {
+async function search(query, asTyped = false) {
   state.surface = "search";
   try {
     const page = await call("POST", "/v1/search?explain=true",
-      { query, user_id: userId(), page_size: 20, context: context() });
-    render(page, `Search: “${query}”`);
-    $("status").textContent = page.cards.length ? "" : "No results.";
+      { query, user_id: userId(), page_size: 20, context: context(), spell_correct: !asTyped });
+    const fixed = page.corrected_query;
+    render(page, fixed ? `Search: results for “${fixed}”` : `Search: “${query}”`);
+    const status = $("status");
+    status.textContent = page.cards.length ? "" : "No results.";
+    if (fixed) {  // "did you mean": offer the query exactly as typed
+      const link = document.createElement("a");
+      link.href = "#";
+      link.textContent = `Search instead for “${query}”`;
+      link.addEventListener("click", (ev) => { ev.preventDefault(); search(query, true); });
+      status.replaceChildren(link);
+    }
   } catch (err) { $("status").textContent = `Search failed: ${err.message}`; }
 }
 
