@@ -107,6 +107,12 @@ def home_depot(
                  "CPU); default: real_data.home_depot_sentence",
         ),
     ] = None,
+    spelling: Annotated[
+        bool | None,
+        typer.Option("--spelling/--no-spelling",
+                     help="correct query typos against the catalog first, as the service does; "
+                          "default: recall.spelling_correction"),
+    ] = None,
 ) -> None:
     """Recall@10/100 (lexical, dense, hybrid) and NDCG@10 (random, lexical, LambdaRank)."""
     from training.real_data.home_depot import evaluate_home_depot, read_pairs
@@ -120,13 +126,20 @@ def home_depot(
     rd = current_settings().real_data
     if sentence is not None:
         rd = rd.model_copy(update={"home_depot_sentence": sentence})
-    result = evaluate_home_depot(train_pairs, test_pairs, rd, progress=progress)
+    recall = current_settings().recall
+    if spelling is not None:
+        recall = recall.model_copy(update={"spelling_correction": spelling})
+    result = evaluate_home_depot(train_pairs, test_pairs, rd, progress=progress, spelling=recall)
     used = result["sentence_embeddings"]
     if used["used"]:
         typer.echo(f"sentence embeddings: {used['texts']} texts embedded in {used['seconds']} s")
     elif rd.home_depot_sentence:
         typer.echo(f"sentence embeddings requested but unavailable: {used['reason']}; "
                    "reranking with the text features only", err=True)
+    fixed = result["spelling"]
+    if fixed["used"]:
+        typer.echo(f"spelling: {fixed['corrected']} of {fixed['queries']} queries corrected "
+                   "against the catalog")
     typer.echo(
         f"{result['queries']} test queries with a relevant product, {result['products_indexed']} "
         f"products indexed ({result['index']['index']} FAISS index, {result['index']['dense_dim']}-d dense)"

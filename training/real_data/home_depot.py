@@ -36,7 +36,8 @@ import pandas as pd
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.search import SearchRecall
 from ranking.recall.tokenize import char_bigrams, tokenize
-from ranking.settings import RealDataSettings
+from ranking.settings import RealDataSettings, RecallSettings
+from ranking.text import normalise
 
 COLUMNS = ("product_uid", "product_title", "search_term", "relevance")
 N_RANDOM_SEEDS = 10
@@ -218,6 +219,19 @@ def _overlap(query: str, title: str, title_tokens: set[str]) -> tuple[float, flo
     return coverage, head, first, number, bigram
 
 
+def query_texts(pairs: pd.DataFrame) -> np.ndarray:
+    """The text the features read for each pair: ``query`` (the spelling-corrected search
+    term, see :func:`with_corrected_queries`) when present, else ``search_term``. Groups
+    stay keyed by ``search_term``, so two typed queries never merge."""
+    return pairs.get("query", pairs.search_term).astype(str).to_numpy()
+
+
+def with_corrected_queries(pairs: pd.DataFrame, recall: SearchRecall) -> pd.DataFrame:
+    """``pairs`` with a ``query`` column: each search term as ``recall.correct`` rewrites it."""
+    fixed = {q: recall.correct(q).text for q in pairs.search_term.unique()}
+    return pairs.assign(query=pairs.search_term.map(fixed))
+
+
 @dataclass
 class QueryNeighbours:
     """What people judged for similar train queries: a query-intent prior for any query.
@@ -240,7 +254,8 @@ class QueryNeighbours:
         train = train.sort_values(["search_term", "product_uid"], kind="stable")
         queries = train.search_term.to_numpy()
         starts = np.flatnonzero(np.r_[True, queries[1:] != queries[:-1]])
-        distinct = [str(queries[i]) for i in starts]
+        texts = query_texts(train)
+        distinct = [str(texts[i]) for i in starts]
         pos = np.searchsorted(recall.product_ids, train.product_uid.to_numpy(np.int64))
         return cls(
             distinct,
@@ -302,7 +317,8 @@ def pair_features(
     titles = pairs.product_title.to_numpy()
     starts = np.flatnonzero(np.r_[True, queries[1:] != queries[:-1]])
     ends = np.r_[starts[1:], n]
-    distinct = [queries[s] for s in starts]
+    texts = query_texts(pairs)
+    distinct = [texts[s] for s in starts]
     q_vec = recall.encoder.encode(distinct)
     for qi, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
         bm = recall.bm25.scores(distinct[qi])
@@ -325,13 +341,13 @@ def pair_features(
             out[rows, col["centroid_cosine"]] = np.einsum("ij,ij->i", vecs, others) / norms
     for i in range(n):
         tt = tokenize(titles[i])
-        cov, head, first, number, bigram = _overlap(queries[i], titles[i], set(tt))
+        cov, head, first, number, bigram = _overlap(texts[i], titles[i], set(tt))
         out[i, col["query_coverage"]] = cov
         out[i, col["head_noun_match"]] = head
         out[i, col["first_word_match"]] = first
         out[i, col["number_match"]] = number
         out[i, col["char_bigram_overlap"]] = bigram
-        out[i, col["query_words"]] = len(tokenize(queries[i]))
+        out[i, col["query_words"]] = len(tokenize(texts[i]))
         out[i, col["title_words"]] = len(tt)
         out[i, col["title_chars"]] = len(titles[i])
     if word_lsa is not None:
@@ -408,8 +424,13 @@ def evaluate_home_depot(
     settings: RealDataSettings,
     progress: bool = True,
     sentences: SentenceVectors | None = None,
+    spelling: RecallSettings | None = None,
 ) -> dict:
     """The ``shelfrank eval home-depot`` metrics (JSON shape in the module docstring of the CLI).
+
+    ``spelling`` (the ``recall`` settings) corrects every query against the catalog's
+    vocabulary as the service does (:mod:`ranking.recall.spelling`) before recall and the
+    reranker's features; ``None`` or ``spelling_correction = false`` keeps them as typed.
 
     With ``settings.home_depot_sentence`` (and no ``sentences`` given), every distinct query
     and title is embedded with :class:`ranking.recall.sentence.SentenceEncoder` and the
@@ -452,6 +473,14 @@ def evaluate_home_depot(
         seed=settings.seed,
     )
     index_seconds = time.perf_counter() - started
+    spelling_info: dict = {"used": False}
+    if spelling is not None and spelling.spelling_correction:
+        recall.use_speller_from(spelling)
+        train, test = with_corrected_queries(train, recall), with_corrected_queries(test, recall)
+        typed = pd.concat([train, test]).drop_duplicates("search_term")
+        changed = int((typed["query"] != typed.search_term.map(normalise)).sum())
+        spelling_info = {"used": True, "queries": len(typed), "corrected": changed,
+                         "corrected_share": round(changed / max(len(typed), 1), 4)}
 
     # recall of relevant products per test query
     relevant = (
@@ -460,10 +489,11 @@ def evaluate_home_depot(
         .product_uid.apply(lambda s: set(s.astype(int)))
     )
     queries = list(relevant.index)
-    dense_ids, _ = recall.dense_batch(queries, 100)
+    searched = [recall.correct(q).text for q in queries]  # as typed when no speller is set
+    dense_ids, _ = recall.dense_batch(searched, 100)
     found: dict[str, dict[int, list[float]]] = {s: {10: [], 100: []} for s in ("lexical", "dense", "hybrid")}
     for i, q in enumerate(tqdm(queries, desc="recall", unit="query", disable=not progress)):
-        lex, _ = recall.lexical(q, 100)
+        lex, _ = recall.lexical(searched[i], 100)
         den = dense_ids[i][dense_ids[i] >= 0]
         hyb, _ = reciprocal_rank_fusion([lex, den], limit=100)
         for name, ids in (("lexical", lex), ("dense", den), ("hybrid", hyb)):
@@ -505,6 +535,7 @@ def evaluate_home_depot(
         "index_seconds": round(index_seconds, 1),
         "seconds": round(time.perf_counter() - started, 1),
         "sentence_embeddings": sentence_info,
+        "spelling": spelling_info,
         "feature_importance": dict(
             sorted(
                 zip(names, (round(float(v), 1) for v in importance), strict=True), key=lambda kv: -kv[1]
