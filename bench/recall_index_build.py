@@ -3,8 +3,10 @@
 ``python -m bench.recall_index_build --scale large --out FILE.json`` builds the catalog's
 titles with the simulator's world generator, indexes them with ``SearchRecall.from_texts``
 (the code ``shelfrank train`` runs), and measures single-query dense search with one
-thread: p50/p99 of encode + FAISS search, and recall@100 against exact search. Run as its
-own process by ``bench/bench_recall.py`` so its peak memory is its own.
+thread: p50/p99 of encode + FAISS search, and recall@100 against exact search; then the
+query spelling corrector over the catalog's vocabulary (build time, index size, and p50/p99
+of correcting a product title with one Latin word misspelt, uncached). Run as its own process by
+``bench/bench_recall.py`` so its peak memory is its own.
 """
 
 from __future__ import annotations
@@ -56,6 +58,25 @@ def main() -> None:
     q_vec = recall.encoder.encode(queries[:200])
     recall_100 = recall.index.recall_vs_exact(q_vec, 100)
     lat = np.array(latencies)
+    t0 = time.perf_counter()
+    recall.use_speller_from(settings.recall)
+    speller_seconds = time.perf_counter() - t0
+    typos, fixed = [], 0
+    for i in rng.choice(len(titles), 1000, replace=False):
+        words = titles[i].lower().split()
+        latin = [j for j, w in enumerate(words) if w.isascii() and w.isalpha() and len(w) >= 5]
+        if latin:  # swap two middle letters of one Latin word: one edit
+            j = latin[int(rng.integers(len(latin)))]
+            w, k = words[j], len(words[j]) // 2
+            words[j] = w[:k - 1] + w[k] + w[k - 1] + w[k + 1:]
+            typos.append((" ".join(words), (words[j], w)))
+    spell_ms = []
+    for q, swap in typos:
+        t = time.perf_counter()
+        got = recall.speller._correct(q)  # uncached: every query pays the full lookup
+        spell_ms.append((time.perf_counter() - t) * 1000)
+        fixed += swap in got.corrections or (swap[0], swap[1].rstrip("s")) in got.corrections
+    spell = np.array(spell_ms)
     out = {
         "products": len(ids),
         "catalog_seconds": round(catalog_seconds, 1),
@@ -65,6 +86,13 @@ def main() -> None:
         "dense_query_p50_ms": round(float(np.percentile(lat, 50)), 3),
         "dense_query_p99_ms": round(float(np.percentile(lat, 99)), 3),
         "dense_recall@100_vs_exact": round(float(recall_100), 4),
+        "speller_build_seconds": round(speller_seconds, 2),
+        "speller_words": len(recall.speller.words),
+        "speller_index_mb": round(recall.speller.index_bytes / 1e6, 1),
+        "speller_correct_p50_ms": round(float(np.percentile(spell, 50)), 3),
+        "speller_correct_p99_ms": round(float(np.percentile(spell, 99)), 3),
+        "speller_typo_titles": len(typos),
+        "speller_typo_titles_restored": round(fixed / max(len(typos), 1), 3),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     with open(args.out, "w") as f:
