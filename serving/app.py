@@ -131,6 +131,13 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         if query is not None and not query.strip():
             raise _field_error("query", "must contain something other than white space")
 
+    def corrected(eng: Engine, query: str | None, spell_correct: bool) -> str | None:
+        """The query to rank with: spelling-corrected unless the caller opted out."""
+        if not query or not spell_correct:
+            return query
+        fix = eng.correct_query(query)
+        return fix.text if fix.changed else query
+
     def respond(eng: Engine, pipeline: str, request: RankRequest, variant_header: str | None,
                 background: BackgroundTasks, typed_query: str | None = None) -> dict:
         started = time.perf_counter()
@@ -186,8 +193,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         check_query(body.query)
         now_ms, hour = when(body.context)
         f = body.filters
-        fix = eng.correct_query(body.query) if body.spell_correct else None
-        query = fix.text if fix is not None and fix.changed else body.query
+        query = corrected(eng, body.query, body.spell_correct)
         req = RankRequest(surface="search", page_size=body.page_size, now_ms=now_ms, hour=hour,
                           user_id=body.user_id, query=query, explain=explain,
                           subsidy_slots=tuple(body.subsidy_slots), seed=new_request_id(),
@@ -220,11 +226,13 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         page_size = body.page_size or min(len(body.candidates), limits.max_page_size)
         check_page(page_size)
         now_ms, hour = when(body.context)
+        query = corrected(eng, body.query, body.spell_correct)
         req = RankRequest(surface=body.surface, page_size=page_size, now_ms=now_ms, hour=hour,
-                          user_id=body.user_id, query=body.query, explain=explain,
+                          user_id=body.user_id, query=query, explain=explain,
                           candidates=np.asarray(body.candidates, dtype=np.int64), seed=new_request_id(),
                           subsidy_slots=tuple(body.subsidy_slots))
-        return respond(eng, "rerank", req, x_shelfrank_variant, background)
+        return respond(eng, "rerank", req, x_shelfrank_variant, background,
+                       typed_query=body.query if query != body.query else None)
 
     @app.get("/v1/products/{product_id}/similar", response_model=SimilarResponse, tags=["ranking"])
     def similar(product_id: int = FastPath(ge=0, le=MAX_ID), k: int = Query(limits.similar_k, ge=1, le=200),

@@ -69,6 +69,9 @@ class RerankRequest(Strict):
     page_size: int | None = Field(None, ge=1, description="default: all candidates")
     context: Context | None = None
     subsidy_slots: Slots = []
+    spell_correct: bool = Field(
+        True, description="relevance features read the query with words no product holds rewritten to "
+                          "catalog words, as /v1/search does; false reads it as typed")
 
 
 class Explanation(BaseModel):

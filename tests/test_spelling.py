@@ -131,7 +131,15 @@ def test_the_service_searches_the_corrected_query_and_says_so(small_models: Path
         assert typed["corrected_query"] is None and typed["query_id"] == query_id("Cookign oil")
         bad = c.post("/v1/search", json={"query": "oil", "spell_correct": "maybe"})
         assert bad.status_code == 422
+        ids = [card["product_id"] for card in fixed["cards"]]
+        rerank = c.post("/v1/rerank", json={"surface": "search", "query": "Cookign oil",
+                                            "candidates": ids}).json()
+        assert rerank["corrected_query"] == "cooking oil" and rerank["query_id"] == query_id("cooking oil")
+        as_typed = c.post("/v1/rerank", json={"surface": "search", "query": "Cookign oil", "candidates": ids,
+                                              "spell_correct": False}).json()
+        assert as_typed["corrected_query"] is None
     exposures = read_event_log(tmp_path).tables["exposures"].to_pandas()
     corrected = exposures[exposures.typed_query_id.notna()]
     assert set(corrected.typed_query_id.astype(np.int64)) == {query_id("Cookign oil")}
     assert set(corrected.query_id) == {query_id("cooking oil")}
+    assert len(corrected.request_id.unique()) == 2  # the corrected search and rerank
