@@ -265,7 +265,7 @@ class ServingSettings(Section):
     max_query_chars: int = Field(200, ge=1)
     search_threads: int = Field(
         1, ge=1, description="FAISS threads per query on the request path (two made single-query "
-                             "search slower on 2 cores: docs/performance)")
+                             "search slower on 2 cores: ../shared/docs/performance.md)")
     max_body_bytes: int = Field(1_000_000, ge=1_024)
     max_events_per_post: int = Field(5_000, ge=1)
     similar_k: int = Field(20, ge=1, le=200, description="default size of /similar")

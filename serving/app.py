@@ -2,7 +2,7 @@
 
 ``create_app(settings)`` builds the app; the bundle loads in the lifespan (so a worker is
 ready only when its engine is), after which the garbage collector's start-up objects are
-frozen and its gen-0 threshold raised (``docs/performance``: full collections otherwise
+frozen and its gen-0 threshold raised (``../shared/docs/performance.md``: full collections otherwise
 land on random requests as 80 ms stalls).
 """
 

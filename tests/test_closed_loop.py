@@ -95,3 +95,35 @@ def test_treatment_rules_reach_only_the_treatment_variant_and_unknown_rules_are_
     result = CliRunner().invoke(app, ["experiment", "closed-loop", "--data", str(tmp_path),
                                       "--treatment", str(tmp_path), "--treatment-rule", "oops"])
     assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
+def test_simulated_shoppers_cart_more_than_they_order_without_changing_clicks_or_orders():
+    """Carts follow the simulator's funnel, P(cart | click) = sqrt(P(order | click)); the
+    cart dice come last, so clicks and orders are the draws they were before carts."""
+    import numpy as np
+
+    from training.closed_loop import Shoppers
+
+    class FixedTruth(Shoppers):
+        def __init__(self) -> None:  # no mall: fixed probabilities per card
+            pass
+
+        def card_probabilities(self, users, products, hours, positions):
+            n = len(users)
+            return np.full(n, 0.9), np.full(n, 0.6), np.full(n, 0.25)
+
+    shoppers = FixedTruth()
+    cards = [{"product_id": i, "position": i + 1} for i in range(20)]
+    clicks = carts = orders = 0
+    for session in range(3000):
+        clicked, carted, ordered = shoppers.react(1, 9, cards, np.random.default_rng([7, session]))
+        # the draws before carts existed: the first three blocks of 100 dice
+        before = np.random.default_rng([7, session])
+        u_exam, u_click, u_order = before.random(100), before.random(100), before.random(100)
+        old_clicked = (u_exam[:20] < 0.9) & (u_click[:20] < 0.6)
+        assert (clicked == old_clicked).all() and (ordered == (old_clicked & (u_order[:20] < 0.25))).all()
+        assert not (ordered & ~carted).any() and not (carted & ~clicked).any()
+        clicks, carts, orders = clicks + clicked.sum(), carts + carted.sum(), orders + ordered.sum()
+    assert abs(carts / clicks - 0.5) < 0.01  # sqrt(0.25)
+    assert abs(orders / clicks - 0.25) < 0.01
+    assert shoppers.react(1, 9, [], np.random.default_rng(0))[1].shape == (0,)

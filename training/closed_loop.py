@@ -73,12 +73,21 @@ class Shoppers:
 
     def react(
         self, user: int, hour: int, cards: list[dict], rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(clicked, ordered) per card, from the truth (dice drawn for 100 slots, in order)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(clicked, carted, ordered) per card, from the truth (dice drawn for 100 slots, in order).
+
+        The simulator's funnel is P(cart | click) = P(order | cart) = sqrt(P(order | click))
+        (``training.simulator.behaviour``). Orders are rolled against P(order | click)
+        directly; a clicked card that was not ordered is carted with probability
+        (sqrt(p) - p) / (1 - p), so P(cart | click) = sqrt(p) and every order was carted.
+        The cart dice come after the others, so clicks and orders are the same draws as
+        before carts were rolled.
+        """
         n = len(cards)
         u_exam, u_click, u_order = rng.random(100), rng.random(100), rng.random(100)
         if n == 0:
-            return np.zeros(0, bool), np.zeros(0, bool)
+            return np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, bool)
+        u_cart = rng.random(100)
         products = np.array([c["product_id"] for c in cards], np.int64)
         position = np.array([c["position"] for c in cards])
         p_exam, p_click, p_order = self.card_probabilities(np.full(n, user), products, np.full(n, hour),
@@ -86,7 +95,10 @@ class Shoppers:
         examined = u_exam[:n] < p_exam
         clicked = examined & (u_click[:n] < p_click)
         ordered = clicked & (u_order[:n] < p_order)
-        return clicked, ordered
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_cart_only = np.where(p_order < 1, (np.sqrt(p_order) - p_order) / (1 - p_order), 0.0)
+        carted = ordered | (clicked & (u_cart[:n] < p_cart_only))
+        return clicked, carted, ordered
 
     def card_probabilities(self, users: np.ndarray, products: np.ndarray, hours: np.ndarray,
                            positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,7 +130,7 @@ def run_session(
     r.raise_for_status()
     page = r.json()
     cards = page["cards"]
-    clicked, ordered = shoppers.react(user, hour, cards, rng)
+    clicked, carted, ordered = shoppers.react(user, hour, cards, rng)
     now = int(time.time() * 1000)
     rid = page["request_id"]
     batch: dict[str, list[dict]] = {"clicks": [], "carts": [], "orders": []}
@@ -135,7 +147,7 @@ def run_session(
                 "position": c["position"],
             }
         )
-        if ordered[i]:
+        if carted[i]:
             batch["carts"].append(
                 {
                     "request_id": rid,
@@ -144,6 +156,7 @@ def run_session(
                     "product_id": c["product_id"],
                 }
             )
+        if ordered[i]:
             batch["orders"].append(
                 {
                     "order_id": order_base + session * 100 + i,

@@ -219,7 +219,7 @@ def validation_ndcg(booster, valid: RankingData, settings: Settings) -> dict[str
 
 def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Settings,
                  progress: bool = True, relabel: Callable[[RankingFrame], np.ndarray] | None = None,
-                 kind: str = "lambdarank") -> tuple[Path, dict]:
+                 kind: str = "ranker") -> tuple[Path, dict]:
     """Build features, train, and write a bundle with the serving snapshot; return its path.
 
     With ``training.dask_scheduler`` both feature building (one task per snapshot cut,
@@ -231,7 +231,7 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
     ``relabel`` replaces the logged grades (e.g. to imitate the logging policy's order,
     :mod:`training.logging_policy`); on a Dask cluster it runs on each cut's part, so it
     must grade a card from its own request's rows. ``kind`` names what the bundle is in
-    its manifest.
+    its manifest (``ranker``, the mall's; the model type is ``training.model``).
     """
     started = time.perf_counter()
     if settings.training.dask_scheduler:

@@ -2,7 +2,7 @@
 
 Vectors are L2-normalised float32, so inner product is cosine similarity. Exact search
 (``IndexFlatIP``) is cheap below ~100k vectors (a few ms); above, HNSW (M=32, efSearch
-128: 0.3 ms p50 and recall@100 0.994 at 1M x 64-d here, docs/performance) with its recall
+128: 0.5 ms p50 and recall@100 0.984 at 1M x 64-d here, ``make bench`` recall_large_*) with its recall
 against exact search measured on sample queries at build time. One thread on the request
 path (:func:`set_search_threads`, called by the service). Saved with ``faiss.write_index`` (no pickle).
 """

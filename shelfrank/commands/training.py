@@ -22,7 +22,9 @@ def train(
         Path, typer.Option("--out", help="models folder; the bundle goes to OUT/<version>")
     ] = Path("models"),
     position_debias: Annotated[
-        bool | None, typer.Option(help="position-aware LambdaRank (settings training.position_debias)")
+        bool | None, typer.Option(help="correct for position bias: lambdarank, LightGBM's position-aware "
+                                          "LambdaRank; funnel, the click stage's examination offset "
+                                          "(settings training.position_debias)")
     ] = None,
     dask_scheduler: Annotated[
         str | None, typer.Option(
