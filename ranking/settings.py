@@ -93,7 +93,7 @@ class SimulatorSettings(Section):
     """The shelf-mall simulator (docs/simulator.md)."""
 
     scale: Scale = "default"
-    seed: int = 7
+    seed: int = Field(7, ge=0)
     start_date: date = Field(date(2026, 8, 1), description="first simulated day (mall time)")
     page_size_search: int = Field(20, ge=1, description="cards shown per search page")
     page_size_homepage: int = Field(20, ge=1, description="cards shown per homepage page")
@@ -223,7 +223,7 @@ class TrainingSettings(Section):
     num_threads: int = Field(2, ge=1, description="threads for training (serving uses one)")
     compile_scorer: bool = Field(True, description="compile the trees with lleaves into the bundle")
     dask_scheduler: str = Field("", description="train on this Dask cluster (address); empty = locally")
-    seed: int = 7
+    seed: int = Field(7, ge=0)
 
 
 class RulesSettings(Section):
@@ -298,14 +298,14 @@ class CounterfactualSettings(Section):
     per_user: bool = Field(
         True, description="weight contexts so every user counts once (the closed loop draws users "
                           "uniformly; the logs draw them by activity)")
-    seed: int = 7
+    seed: int = Field(7, ge=0)
 
 
 class RealDataSettings(Section):
     """``shelfrank eval``: evaluation on the shared real datasets (docs/real_data.md)."""
 
     test_fraction: float = Field(0.2, gt=0, lt=1, description="share of queries held out by `eval split-*`")
-    seed: int = 7
+    seed: int = Field(7, ge=0)
     home_depot_relevant: float = Field(2.5, description="relevance (1-3) from which a product is relevant")
     home_depot_dense_dim: int = Field(256, ge=8, description="text embedding size for the Home Depot catalog")
     home_depot_ltr_rounds: int = Field(400, ge=1, description="boosting rounds of the Home Depot reranker")
@@ -380,8 +380,11 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             value = raw
         node = nested
         parts = key.strip().split(".")
-        for part in parts[:-1]:
+        for i, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override {pair!r} goes inside {'.'.join(parts[:i + 1])}, "
+                                 "which an earlier override set to a value")
         node[parts[-1]] = value
     return nested
 

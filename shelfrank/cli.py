@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from shelfrank.commands import data, experiments, real_data, scores, serving, training
-from shelfrank.context import current_settings, set_overrides
+from shelfrank.context import current_settings, set_overrides, settings_error
 
 app = typer.Typer(
     name="shelfrank",
@@ -39,7 +39,7 @@ def main(
         set_overrides(set_ or [])
         current_settings()
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--set") from exc
+        raise typer.BadParameter(settings_error(exc), param_hint="--set") from exc
 
 
 @app.command("settings")

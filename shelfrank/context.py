@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from ranking.settings import Settings, load_settings
 
 _overrides: list[str] = []
@@ -15,3 +17,20 @@ def set_overrides(pairs: list[str]) -> None:
 def current_settings() -> Settings:
     """The effective settings of this run."""
     return load_settings(_overrides)
+
+
+def settings_error(exc: ValueError) -> str:
+    """One line for bad settings, e.g. ``recall.rrf_k: Input should be a valid integer (got 'abc')``.
+
+    Pydantic's own text spans several lines and ends in a documentation link per error.
+    """
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "settings"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{where}: no such setting")
+        else:
+            parts.append(f"{where}: {err['msg']} (got {err['input']!r})")
+    return "; ".join(parts)

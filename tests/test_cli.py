@@ -101,3 +101,136 @@ def test_simulate_rejects_an_unknown_scale(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", "--scale", "huge", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "small, default or large" in result.output
+
+
+# ---- a wrong input gives one error line and exit 2, never a traceback or a quiet success ----
+def _refused(result, *needles: str) -> None:
+    """Exit 2 with an error naming ``needles``, and no Python exception behind it."""
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    for needle in needles:
+        assert needle in result.output, result.output
+
+
+def test_bad_set_overrides_are_one_line_and_conflicts_do_not_crash() -> None:
+    bad = runner.invoke(app, ["--set", "recall.rrf_k=abc", "settings"])
+    _refused(bad, "recall.rrf_k", "'abc'")
+    assert "errors.pydantic.dev" not in bad.output
+    _refused(runner.invoke(app, ["--set", "nosuch.field=1", "settings"]), "nosuch", "no such setting")
+    clash = runner.invoke(app, ["--set", "scores.window_days=1", "--set", "scores.window_days.x=1",
+                                "settings"])
+    _refused(clash, "scores.window_days")
+
+
+@pytest.mark.parametrize("args", [
+    ["simulate", "--scale", "small", "--out", "{tmp}/mall", "--seed", "-1"],
+    ["--set", "simulator.seed=-1", "settings"],
+    ["eval", "split-home-depot", "{tmp}/pairs.csv", "--out", "{tmp}/split", "--seed", "-1"],
+    ["experiment", "page-value", "--data", "{tmp}", "--treatment", "{tmp}", "--seed", "-1"],
+], ids=["simulate", "set", "split-home-depot", "page-value"])
+def test_negative_seeds_are_refused(args: list[str], tmp_path: Path) -> None:
+    # numpy refuses them deep inside the run, with a traceback
+    _refused(runner.invoke(app, [a.format(tmp=tmp_path) for a in args]), "seed")
+    assert not list(tmp_path.iterdir())
+
+
+def test_serve_refuses_a_bad_port_or_log_level_before_starting() -> None:
+    _refused(runner.invoke(app, ["serve", "--port", "70000"]), "--port")
+    _refused(runner.invoke(app, ["serve", "--log-level", "loud"]), "--log-level", "loud")
+
+
+def test_output_paths_are_checked_before_the_work(small_mall: Path, tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    _refused(runner.invoke(app, ["simulate", "--scale", "small", "--out", str(a_file), "--no-progress"]),
+             f"--out {a_file}", "is a file")
+    _refused(runner.invoke(app, ["scores", "--data", str(small_mall), "--out", str(tmp_path)]),
+             f"--out {tmp_path}", "is a folder")
+    _refused(runner.invoke(app, ["train", "--data", str(small_mall), "--out", str(a_file / "models"),
+                                 "--no-progress"]), f"{a_file} is a file")
+    _refused(runner.invoke(app, ["eval", "split-taobao", "unused", "--out", str(a_file)]), "--out")
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_train_names_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
+    _refused(runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m")]),
+             "categories.parquet")
+    assert not (tmp_path / "m").exists()
+
+
+def test_merge_events_refuses_a_missing_or_foreign_folder(small_mall: Path, tmp_path: Path) -> None:
+    out = tmp_path / "merged"
+    missing = runner.invoke(app, ["merge-events", "--data", str(small_mall), "--events",
+                                  str(tmp_path / "nope"), "--out", str(out)])
+    _refused(missing, "no event log folder")
+    # a dataset folder is no event log: it used to merge nothing and say "wrote"
+    _refused(runner.invoke(app, ["merge-events", "--data", str(small_mall), "--events", str(small_mall),
+                                 "--out", str(out)]), "no event log in this folder")
+    (tmp_path / "events" / "clicks").mkdir(parents=True)
+    (tmp_path / "events" / "clicks" / "w.jsonl").write_text("")
+    _refused(runner.invoke(app, ["merge-events", "--data", str(tmp_path / "events"), "--events",
+                                 str(tmp_path / "events"), "--out", str(out)]), "not a dataset folder")
+    assert not out.exists()
+
+
+def test_scores_olist_and_scores_name_what_is_wrong(small_mall: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    _refused(runner.invoke(app, ["scores", "olist", "--csv", str(empty)]), str(empty))
+    _refused(runner.invoke(app, ["scores", "olist", "--csv", str(tmp_path)]), "not a file")
+    _refused(runner.invoke(app, ["scores", "--data", str(small_mall)]), "needs --out")
+
+
+def test_split_taobao_refuses_one_day_and_names_an_unreadable_file(tmp_path: Path) -> None:
+    one_day = tmp_path / "one-day.csv"
+    one_day.write_text("1,10,100,pv,1512149435\n2,11,100,buy,1512149500\n")
+    _refused(runner.invoke(app, ["eval", "split-taobao", str(one_day), "--out", str(tmp_path / "s")]),
+             "one local day")
+    assert not (tmp_path / "s" / "train.csv.gz").exists()
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(128, 256)) * 4)
+    _refused(runner.invoke(app, ["eval", "split-home-depot", str(binary), "--out", str(tmp_path / "h")]),
+             str(binary), "not a readable CSV")
+
+
+def _one_exposure_log(root: Path, experiment: str) -> None:
+    from ranking.event_log import EventLog
+
+    log = EventLog(root)
+    log.append({"exposures": [{
+        "request_id": 1, "timestamp": 1_767_225_600_000, "user_id": 1, "surface": "homepage",
+        "query_id": None, "product_id": 1, "position": 1, "experiment": experiment, "variant": "control",
+        "team": None, "propensity": 1.0, "bundle_version": "v", "latency_ms": 5.0}]})
+    log.close()
+
+
+def test_experiment_analyze_refuses_a_config_the_log_never_ran(tmp_path: Path) -> None:
+    import json
+
+    _one_exposure_log(tmp_path / "events", "ab")
+    config = tmp_path / "experiments.json"
+    config.write_text(json.dumps({"experiments": [{
+        "name": "other", "layer": "a", "salt": "s", "traffic": 1.0, "mode": "ab",
+        "variants": [{"name": "control", "share": 0.5}, {"name": "treatment", "share": 0.5}]}]}))
+    args = ["experiment", "analyze", "--events", str(tmp_path / "events"), "--out", str(tmp_path / "r")]
+    _refused(runner.invoke(app, [*args, "--config", str(config)]), "other", "it has: ab")
+    config.write_text("{}")
+    _refused(runner.invoke(app, [*args, "--config", str(config)]), "no experiments")
+    assert not (tmp_path / "r").exists()
+
+
+def test_evaluate_and_counterfactual_refuse_wrong_inputs(small_models: Path, small_mall: Path,
+                                                         tmp_path: Path) -> None:
+    bundle = str(small_models / "latest")
+    _refused(runner.invoke(app, ["evaluate", bundle, "--data", str(tmp_path), "--no-progress"]),
+             "categories.parquet")
+    # --counterfactual-control alone used to be ignored after a full evaluation
+    _refused(runner.invoke(app, ["evaluate", bundle, "--data", str(small_mall), "--counterfactual-control",
+                                 bundle, "--no-progress"]), "--counterfactual")
+    _refused(runner.invoke(app, ["evaluate", bundle, "--data", str(small_mall), "--json", str(tmp_path),
+                                 "--no-progress"]), "--json", "is a folder")
+    cf = ["experiment", "counterfactual", "--data", str(small_mall), "--treatment", bundle,
+          "--control", bundle]
+    _refused(runner.invoke(app, [*cf, "--online", str(tmp_path / "nope.json")]), "--online")
+    (tmp_path / "other.json").write_text("{}")
+    _refused(runner.invoke(app, [*cf, "--online", str(tmp_path / "other.json")]), "not a closed-loop result")

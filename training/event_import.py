@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ranking.contracts import read_table, table_path, write_table
+from ranking.contracts import dataset_tables, read_table, table_path, write_table
 from ranking.event_log import LOGGED_TABLES, read_event_log
 
 
@@ -26,9 +26,16 @@ class MergeSummary:
 
 
 def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Path) -> MergeSummary:
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    data_dir, events_dir, out_dir = Path(data_dir), Path(events_dir), Path(out_dir)
     if out_dir.resolve() == data_dir.resolve():
         raise ValueError("write the merged dataset to a new folder (the source stays as it was)")
+    if not dataset_tables(data_dir):
+        raise ValueError(f"{data_dir}: not a dataset folder (no <table>.parquet of the contracts)")
+    if not events_dir.is_dir():
+        raise ValueError(f"{events_dir}: no event log folder here")
+    if not any(any((events_dir / table).glob("*.jsonl")) for table in (*LOGGED_TABLES, "exposures")):
+        raise ValueError(f"{events_dir}: no event log in this folder (no <table>/*.jsonl of "
+                         f"{', '.join(LOGGED_TABLES)})")
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in data_dir.iterdir():
         if path.name.endswith(".parquet") and path.stem not in LOGGED_TABLES:

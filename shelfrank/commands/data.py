@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from shelfrank.commands.paths import output_dir
 from shelfrank.context import current_settings
 
 
@@ -21,7 +22,7 @@ def simulate(
     scale: Annotated[
         str | None, typer.Option(help="small | default | large (settings simulator.scale)")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="random seed (settings simulator.seed)")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="random seed (settings simulator.seed)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Simulate a shelf-style mall: catalog, users, sessions, fulfilment, and its hidden truth.
@@ -38,6 +39,7 @@ def simulate(
         sim = sim.model_copy(update={"scale": scale})
     if seed is not None:
         sim = sim.model_copy(update={"seed": seed})
+    output_dir(out, "--out")
     summary = run(out, sim, settings.mall, progress=progress)
     for table, rows in summary.rows.items():
         typer.echo(f"{table:>16}: {rows:>12,} rows")

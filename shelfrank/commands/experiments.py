@@ -20,7 +20,8 @@ from typing import Annotated
 
 import typer
 
-from shelfrank.context import current_settings
+from shelfrank.commands.paths import output_dir, output_file
+from shelfrank.context import current_settings, settings_error
 
 experiment_app = typer.Typer(help="Analyse experiments and run the closed loop.", no_args_is_help=True)
 AB, INTERLEAVE = "closed_loop_ab", "closed_loop_interleave"
@@ -57,14 +58,23 @@ def analyze(
     """Per variant: users, requests, CTR, add-to-cart, conversion, GMV/user with 95% intervals and
     lift; sample-ratio check; latency guardrail; interleaving credit (clicks, orders, GMV) per
     request with a sign test and a mean-difference test."""
-    from training.experiment_analysis import analyse, interleaving_summary, write_report
+    from training.experiment_analysis import analyse_tables, interleaving_summary, load_tables, write_report
 
     if not events.is_dir():
         _fail(f"{events}: no event log folder here")
+    output_dir(out, "--out")
+    output_file(json_out, "--json")
     cfg = _load_config(config)
-    result = analyse(events, cfg)
+    if not cfg.experiments:
+        _fail(f"{config}: the config defines no experiments")
+    tables, torn = load_tables(events)
+    result = analyse_tables(tables, cfg, torn)
     if result["requests"] == 0:
         _fail(f"{events}: no exposures logged (was serving.log_exposures on?)")
+    logged = set(tables["exposures"].experiment.dropna())
+    if not logged & {e.name for e in cfg.experiments}:
+        _fail(f"{events}: none of the config's experiments ({', '.join(e.name for e in cfg.experiments)}) "
+              f"is in the log (it has: {', '.join(sorted(logged)) or 'none'})")
     for name, e in result["experiments"].items():
         typer.echo(f"\n{name} ({e['mode']})")
         if e["mode"] == "interleave":
@@ -101,7 +111,7 @@ def simulate_traffic_command(
         Path | None, typer.Option("--config", help="experiments config (to check variants)")
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64)] = 4,
-    seed: Annotated[int, typer.Option()] = 7,
+    seed: Annotated[int, typer.Option(min=0)] = 7,
     json_out: Annotated[Path | None, typer.Option("--json", help="per-variant summary as JSON")] = None,
 ) -> None:
     """Simulated shoppers visit the homepage over HTTP and click and buy according to the truth."""
@@ -111,6 +121,7 @@ def simulate_traffic_command(
 
     if not (data / "truth").is_dir():
         _fail(f"{data}: not a simulated mall (no truth/ folder)")
+    output_file(json_out, "--json")
     if config is not None:
         _load_config(config)
     try:
@@ -127,6 +138,7 @@ def simulate_traffic_command(
     )
     typer.echo(summary.to_string(float_format=lambda x: f"{x:.4f}"))
     if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(summary.to_json(orient="index", indent=2))
 
 
@@ -196,7 +208,7 @@ def closed_loop(
     work: Annotated[
         Path | None, typer.Option(help="folder for the models, log and report (default temp)")
     ] = None,
-    seed: Annotated[int, typer.Option()] = 7,
+    seed: Annotated[int, typer.Option(min=0)] = 7,
     treatment_rule: TreatmentRules = None,
     counterfactual: Annotated[
         bool, typer.Option(help="also estimate both arms from the mall's logs (a few minutes)")
@@ -213,6 +225,8 @@ def closed_loop(
     treatment_rules = _rule_overrides(treatment_rule or [])
     if not (data / "truth").is_dir():
         _fail(f"{data}: not a simulated mall (no truth/ folder)")
+    output_dir(work, "--work")
+    output_file(json_out, "--json")
     work = Path(work or tempfile.mkdtemp(prefix="shelfrank-closed-loop-")).resolve()
     models = work / "models"
     if models.exists():
@@ -238,7 +252,7 @@ def closed_loop(
     try:
         cfg = ExperimentsConfig.model_validate(config)
     except ValueError as exc:
-        _fail(f"--treatment-rule: {exc}")
+        _fail(f"--treatment-rule: {settings_error(exc)}")
     events = work / "events"
     shutil.rmtree(events, ignore_errors=True)
     proc, url = start_service(
@@ -301,7 +315,7 @@ def sessions_to_detect_command(
         str, typer.Option("--interleave", help="the interleaving experiment's name")] = INTERLEAVE,
     control: Annotated[str, typer.Option()] = "control",
     treatment: Annotated[str, typer.Option()] = "treatment",
-    seed: Annotated[int, typer.Option()] = 7,
+    seed: Annotated[int, typer.Option(min=0)] = 7,
     credit_shared: Annotated[bool, typer.Option(
         help="credit the cards both variants' pages held (--no-credit-shared leaves them out)")] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
@@ -313,6 +327,7 @@ def sessions_to_detect_command(
 
     if not events.is_dir():
         _fail(f"{events}: no event log folder here")
+    output_file(json_out, "--json")
     tables, _ = load_tables(events)
     try:
         result = detection_by_outcome(tables, ab, interleave, control, treatment, seed, credit_shared)
@@ -346,15 +361,27 @@ def counterfactual_command(
     """The closed loop's counterfactual step alone: both bundles' homepage GMV per session and
     the lift, estimated from the mall's logs (no serving), optionally against an online result."""
     from ranking.bundle import BundleError, verify_bundle
+    from ranking.contracts import ContractError
 
     try:
         verify_bundle(treatment)
         verify_bundle(control)
     except BundleError as exc:
         _fail(str(exc))
+    output_file(json_out, "--json")
     settings = current_settings()
-    ab = json.loads(online.read_text())["ab"]["gmv_per_session"] if online else None
-    result = _counterfactual(treatment, control, data, settings, ab["control"] if ab else math.nan)
+    ab = None
+    if online is not None:
+        try:
+            ab = json.loads(online.read_text())["ab"]["gmv_per_session"]
+        except OSError as exc:
+            _fail(f"--online {online}: cannot read it ({exc.strerror or exc})")
+        except (ValueError, KeyError, TypeError):
+            _fail(f"--online {online}: not a closed-loop result (JSON with ab.gmv_per_session)")
+    try:
+        result = _counterfactual(treatment, control, data, settings, ab["control"] if ab else math.nan)
+    except ContractError as exc:
+        _fail(str(exc))
     if ab:
         result["vs_online"] = counterfactual_vs_online(result["gmv_per_session"], ab)
     text = json.dumps(result, indent=2, default=str)
@@ -453,7 +480,7 @@ def page_value_command(
     control: Annotated[Path | None, typer.Option("--control", help="a bundle to compare with")] = None,
     treatment_rule: TreatmentRules = None,
     contexts: Annotated[int, typer.Option(min=10, help="closed-loop sessions replayed")] = 3000,
-    seed: Annotated[int, typer.Option(help="the closed loop's seed (same shoppers)")] = 7,
+    seed: Annotated[int, typer.Option(min=0, help="the closed loop's seed (same shoppers)")] = 7,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
@@ -467,6 +494,7 @@ def page_value_command(
     rules = _rule_overrides(treatment_rule or [])
     if not (data / "truth").is_dir():
         _fail(f"{data}: not a simulated mall (no truth/ folder)")
+    output_file(json_out, "--json")
     try:
         verify_bundle(treatment)
         if control is not None:
@@ -479,7 +507,7 @@ def page_value_command(
             treatment_settings = settings.model_copy(update={
                 "rules": RulesSettings.model_validate({**settings.rules.model_dump(), **rules})})
         except ValueError as exc:
-            _fail(f"--treatment-rule: {exc}")
+            _fail(f"--treatment-rule: {settings_error(exc)}")
     result = page_value(data, treatment, settings, control=control, treatment_settings=treatment_settings,
                         contexts=contexts, seed=seed, progress=progress)
     if rules:

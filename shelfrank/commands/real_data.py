@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from shelfrank.commands.paths import output_dir, output_file
 from shelfrank.context import current_settings
 
 eval_app = typer.Typer(help="Evaluate recall and ranking on real public datasets.", no_args_is_help=True)
@@ -51,12 +52,13 @@ def split_home_depot(
     source: Annotated[Path, typer.Argument(help="search_relevance_dev.csv.gz")],
     out: Annotated[Path, typer.Option("--out", help="folder for train.csv.gz and test.csv.gz")],
     test_fraction: Annotated[float | None, typer.Option(help="share of queries held out")] = None,
-    seed: Annotated[int | None, typer.Option()] = None,
+    seed: Annotated[int | None, typer.Option(min=0)] = None,
 ) -> None:
     """Split Home Depot pairs by query (a query's pairs stay together)."""
     from training.real_data.home_depot import read_pairs, split_by_query
 
     rd = current_settings().real_data
+    output_dir(out, "--out")
     try:
         pairs = read_pairs(source)
     except (FileNotFoundError, ValueError) as exc:
@@ -82,11 +84,14 @@ def split_taobao(
     """Hold out the last local day (Asia/Shanghai) as the test file."""
     from training.real_data.taobao import read_events, split_by_last_day
 
+    output_dir(out, "--out")
     try:
         events = read_events(source)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     train, test = split_by_last_day(events)
+    if train.empty:
+        _fail(f"{source}: every event is on one local day; nothing is left to train on")
     out.mkdir(parents=True, exist_ok=True)
     train.to_csv(out / "train.csv.gz", index=False, header=False)
     test.to_csv(out / "test.csv.gz", index=False, header=False)
@@ -117,6 +122,7 @@ def home_depot(
     """Recall@10/100 (lexical, dense, hybrid) and NDCG@10 (random, lexical, LambdaRank)."""
     from training.real_data.home_depot import evaluate_home_depot, read_pairs
 
+    output_file(json_out, "--json")
     try:
         train_pairs, test_pairs = read_pairs(train), read_pairs(test)
     except (FileNotFoundError, ValueError) as exc:
@@ -160,6 +166,7 @@ def taobao(
     """Recall@20/50 and NDCG@20 of next-day interactions (all items; items new to the user)."""
     from training.real_data.taobao import evaluate_taobao, read_events
 
+    output_file(json_out, "--json")
     try:
         train_events, test_events = read_events(train), read_events(test)
     except (FileNotFoundError, ValueError) as exc:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from shelfrank.commands.paths import output_file
 from shelfrank.context import current_settings
 
 scores_app = typer.Typer(help="Platform scores (store experience, product score, price advantage).",
@@ -55,7 +56,11 @@ def scores(
         return
     if data is None or out is None:
         typer.echo(ctx.get_help())
+        if data is not None or out is not None or as_of is not None:
+            missing = " and ".join(o for o, v in (("--data", data), ("--out", out)) if v is None)
+            typer.echo(f"error: scores needs {missing} (or a subcommand)", err=True)
         raise typer.Exit(2)
+    output_file(out, "--out")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -104,6 +109,12 @@ def olist(
 
     from training.real_data.olist import olist_lateness_vs_reviews
 
-    if not csv.exists():
-        raise typer.BadParameter(f"{csv} not found", param_hint="--csv")
-    typer.echo(json.dumps(olist_lateness_vs_reviews(csv), indent=2))
+    if not csv.is_file():
+        raise typer.BadParameter(f"{csv} not found" if not csv.exists() else f"{csv} is not a file",
+                                 param_hint="--csv")
+    try:
+        result = olist_lateness_vs_reviews(csv)
+    except (ValueError, OSError) as exc:  # pandas' parser errors are ValueErrors
+        typer.echo(f"error: {csv}: {exc}" if str(csv) not in str(exc) else f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(result, indent=2))

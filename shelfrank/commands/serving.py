@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 def serve(
     bundle: Annotated[Path | None, typer.Option(help="bundle folder (default serving.bundle)")] = None,
     host: Annotated[str | None, typer.Option(help="interface (default serving.host, loopback)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default serving.port)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="port (default serving.port)")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="worker processes (default serving.workers)")
                        ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
@@ -29,6 +29,9 @@ def serve(
 
     from serving.main import SETTINGS_ENV
 
+    if log_level.lower() not in uvicorn.config.LOG_LEVELS:
+        raise typer.BadParameter(f"{log_level!r} is not one of {', '.join(uvicorn.config.LOG_LEVELS)}",
+                                 param_hint="--log-level")
     settings = current_settings()
     s = settings.serving
     if bundle is not None:

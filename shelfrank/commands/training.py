@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from shelfrank.commands.paths import output_dir, output_file
 from shelfrank.context import current_settings
 
 
@@ -34,6 +35,7 @@ def train(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Build point-in-time features, train the ranker (training.model), write a bundle, move OUT/latest."""
+    from ranking.contracts import ContractError
     from training.distributed_features import DaskClusterError, check_workers_see, connect
     from training.train import train_bundle
 
@@ -45,6 +47,7 @@ def train(
     if not data.is_dir():
         typer.echo(f"error: {data} is not a dataset folder", err=True)
         raise typer.Exit(2)
+    output_dir(out, "--out")
     try:
         if settings.training.dask_scheduler:  # fail before loading anything
             client = connect(settings.training.dask_scheduler)
@@ -53,7 +56,7 @@ def train(
             finally:
                 client.close()
         path, manifest = train_bundle(data, out, settings, progress=progress)
-    except DaskClusterError as exc:
+    except (DaskClusterError, ContractError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     t = manifest["training"]
@@ -91,13 +94,19 @@ def evaluate(
 ) -> None:
     """NDCG@5/10/20, MRR, MAP per surface for the model, the baselines and the oracle."""
     from ranking.bundle import BundleError
+    from ranking.contracts import ContractError
     from training.evaluate import evaluate_bundle
     from training.evaluation_report import write_evaluation_report
 
     settings = current_settings()
+    if counterfactual_control is not None and not counterfactual:
+        raise typer.BadParameter("only means something with --counterfactual",
+                                 param_hint="--counterfactual-control")
+    output_dir(report, "--report")
+    output_file(json_out, "--json")
     try:
         result = evaluate_bundle(bundle, data, settings, progress=progress)
-    except BundleError as exc:
+    except (BundleError, ContractError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     public = {k: v for k, v in result.items() if not k.startswith("_")}

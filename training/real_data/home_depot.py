@@ -48,7 +48,10 @@ def read_pairs(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    frame = pd.read_csv(path, encoding="utf-8")
+    try:
+        frame = pd.read_csv(path, encoding="utf-8")
+    except ValueError as exc:  # empty, not text, not CSV (pandas' errors are ValueErrors)
+        raise ValueError(f"{path}: not a readable CSV file ({exc})") from exc
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected {list(COLUMNS)}")

@@ -46,7 +46,10 @@ def read_events(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    frame = pd.read_csv(path, header=None, names=COLUMNS)
+    try:
+        frame = pd.read_csv(path, header=None, names=COLUMNS)
+    except ValueError as exc:  # not text, not CSV (pandas' errors are ValueErrors)
+        raise ValueError(f"{path}: not a readable CSV file ({exc})") from exc
     if frame.empty:
         raise ValueError(f"{path}: no events")
     if frame[["user_id", "item_id", "category_id", "timestamp"]].isna().any().any():
