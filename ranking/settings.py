@@ -361,6 +361,30 @@ class Settings(BaseSettings):
     bench: BenchSettings = BenchSettings()
 
 
+ENV_PREFIX = "SHELFRANK_"
+
+
+def unknown_environment(environ: dict[str, str]) -> list[str]:
+    """``SHELFRANK_<SECTION>__<FIELD>`` variables that name no setting (pydantic-settings
+    would ignore them silently, so a typo like ``SHELFRANK_RECALL__RRFK`` would change
+    nothing). Names without ``__`` (``SHELFRANK_EFFECTIVE_SETTINGS``, the benchmarks' own)
+    are not settings and are left alone."""
+    bad = []
+    for name in environ:
+        if not name.upper().startswith(ENV_PREFIX) or "__" not in name:
+            continue  # settings are SECTION__FIELD; single-underscore names are the tools' own
+        model: Any = Settings
+        for part in name[len(ENV_PREFIX):].lower().split("__"):
+            fields = getattr(model, "model_fields", None)
+            if fields is None:  # a dict setting (e.g. quotas): its keys are free
+                break
+            if part not in fields:
+                bad.append(name)
+                break
+            model = fields[part].annotation
+    return sorted(bad)
+
+
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """Turn ``["scores.window_days=60", ...]`` into a nested dict for :func:`load_settings`.
 

@@ -7,10 +7,12 @@ Command modules import their heavy dependencies inside the command bodies, so
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 import typer
 
+from ranking.settings import Settings, unknown_environment
 from shelfrank.commands import data, experiments, real_data, scores, serving, training
 from shelfrank.context import current_settings, set_overrides, settings_error
 
@@ -35,6 +37,14 @@ def main(
     ] = None,
 ) -> None:
     """Shelfrank: ranking and recommendation for a shelf-style mall."""
+    unknown = unknown_environment(dict(os.environ))
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)}: no such setting (shelfrank settings lists them)",
+                                 param_hint="environment (SHELFRANK_*)")
+    try:
+        Settings()  # the environment alone, so a bad SHELFRANK_* variable is named as such
+    except ValueError as exc:
+        raise typer.BadParameter(settings_error(exc), param_hint="environment (SHELFRANK_*)") from exc
     try:
         set_overrides(set_ or [])
         current_settings()

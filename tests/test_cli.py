@@ -48,6 +48,21 @@ def test_settings_read_environment_overrides(monkeypatch: pytest.MonkeyPatch) ->
     assert '"seed": 99' in result.output
 
 
+def test_bad_environment_settings_are_named_as_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHELFRANK_RECALL__RRFK", "10")  # a typo pydantic-settings would ignore
+    typo = runner.invoke(app, ["settings"])
+    assert typo.exit_code == 2 and "SHELFRANK_RECALL__RRFK" in typo.output and "environment" in typo.output
+    monkeypatch.delenv("SHELFRANK_RECALL__RRFK")
+    monkeypatch.setenv("SHELFRANK_RECALL__RRF_K", "abc")
+    bad = runner.invoke(app, ["settings"])
+    assert bad.exit_code == 2 and "recall.rrf_k" in bad.output and "environment" in bad.output
+    monkeypatch.setenv("SHELFRANK_RECALL__RRF_K", "30")
+    monkeypatch.setenv("SHELFRANK_RECALL__HOMEPAGE_QUOTAS", '{"trending": 5}')  # dict keys are free
+    monkeypatch.setenv("SHELFRANK_TEST_SOMETHING_ELSE", "1")  # not SECTION__FIELD: not a setting
+    ok = runner.invoke(app, ["settings"])
+    assert ok.exit_code == 0 and '"rrf_k": 30' in ok.output and '"trending": 5' in ok.output
+
+
 def test_one_tree_setting_overridden_keeps_its_models_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     from ranking.settings import Settings, load_settings
 

@@ -73,6 +73,7 @@ def merge_events(
     """Append the service's logged impressions, clicks, carts and orders to a copy of a dataset."""
     from training.event_import import merge_events as run
 
+    output_dir(out, "--out")
     try:
         summary = run(data, events, out)
     except (ValueError, OSError) as exc:
