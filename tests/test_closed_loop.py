@@ -62,6 +62,15 @@ def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall,
     wrong = CliRunner().invoke(app, ["experiment", "sessions-to-detect", "--events",
                                      str(tmp_path / "work" / "events"), "--ab", "nope"])
     assert wrong.exit_code == 2 and "nope" in wrong.output
+    # the shoppers posted impressions as a frontend does, so the traffic merges into training rows
+    merged = CliRunner().invoke(app, ["merge-events", "--data", str(small_mall), "--events",
+                                      str(tmp_path / "work" / "events"), "--out", str(tmp_path / "merged")])
+    assert merged.exit_code == 0, merged.output
+    from ranking.event_log import read_event_log
+
+    logged = read_event_log(tmp_path / "work" / "events").tables
+    assert logged["impressions"].num_rows == logged["exposures"].num_rows > 0
+    assert f"impressions: +{logged['impressions'].num_rows:,} rows" in merged.output
     cf = got["counterfactual"]
     assert set(cf["gmv_per_session"]) >= {"treatment", "control", "lift", "lift_ci95"}
     assert cf["gmv_per_session"]["treatment"] > 0 and cf["gmv_per_session"]["control"] > 0

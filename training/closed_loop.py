@@ -6,7 +6,7 @@ draws a user and an hour (the simulator's users; hours from the logged traffic),
 decide what the shopper does with the cards it got: each card at position k is
 examined with the simulator's examination probability, clicked with the truth's
 P(click | examined), bought with P(order | click) (one unit at the card's price).
-Clicks, carts and orders are posted to ``/v1/events`` exactly as the frontend would, so
+Impressions, clicks, carts and orders are posted to ``/v1/events`` exactly as the frontend would, so
 the service's own log is what ``shelfrank experiment analyze`` reads. Every session has
 its own random stream (seed, session number), so two arms see the same users at the same
 hours with the same dice ("common random numbers"), which narrows the comparison.
@@ -133,7 +133,17 @@ def run_session(
     clicked, carted, ordered = shoppers.react(user, hour, cards, rng)
     now = int(time.time() * 1000)
     rid = page["request_id"]
-    batch: dict[str, list[dict]] = {"clicks": [], "carts": [], "orders": []}
+    # every card shown is an impression, posted as the frontend does, so `merge-events` turns
+    # this traffic into training rows (clicks without their impressions train nothing)
+    batch: dict[str, list[dict]] = {
+        "impressions": [
+            {"request_id": rid, "timestamp": _iso(now), "user_id": user, "surface": "homepage",
+             "query_id": None, "product_id": c["product_id"], "position": c["position"],
+             "variant": page.get("variant") or "default", "propensity": c["propensity"]}
+            for c in cards
+        ],
+        "clicks": [], "carts": [], "orders": [],
+    }
     gmv = 0.0
     for i, c in enumerate(cards):
         if not clicked[i]:
@@ -171,7 +181,7 @@ def run_session(
                 }
             )
             gmv += float(c["price"])
-    if batch["clicks"]:
+    if batch["impressions"]:
         client.post("/v1/events", json={k: v for k, v in batch.items() if v}).raise_for_status()
     return SessionOutcome(
         session,
