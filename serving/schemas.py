@@ -2,16 +2,20 @@
 
 Event models are generated from the data contracts (``ranking.contracts.tables``), so
 ``POST /v1/events`` accepts exactly the columns the training pipeline reads, with the
-same allowed values and bounds.
+same allowed values and bounds. Event timestamps (ISO 8601 or UTC epoch milliseconds) must
+fall between 2000-01-01 and one day past the server's clock: anything else is a unit
+mistake (seconds sent as milliseconds) or a broken client clock, and a value past int64
+would make the whole log unreadable to ``merge-events``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from ranking.contracts.tables import TABLES, Column
 from ranking.event_log import LOGGED_TABLES
@@ -152,10 +156,30 @@ class ReloadResponse(BaseModel):
 
 
 # ---- event models from the contracts -----------------------------------------------------
+EVENT_TIME_MIN_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+EVENT_CLOCK_SKEW_MS = 24 * 3600 * 1000  # how far past the server's clock an event may be
+
+
+def event_epoch_ms(value: datetime | int) -> int:
+    """An event time as UTC epoch milliseconds (naive datetimes are UTC), refused outside
+    [2000-01-01, now + 1 day]."""
+    if isinstance(value, datetime):
+        t = value if value.tzinfo else value.replace(tzinfo=UTC)
+        ms = int(t.timestamp() * 1000)
+    else:
+        ms = int(value)
+    if ms < EVENT_TIME_MIN_MS:
+        raise ValueError("before 2000-01-01: expected UTC epoch milliseconds or ISO 8601 "
+                         "(epoch seconds are 1000 times too small)")
+    if ms > time.time() * 1000 + EVENT_CLOCK_SKEW_MS:
+        raise ValueError("more than a day ahead of the server's clock")
+    return ms
+
+
 def _python_type(col: Column) -> Any:
     t = col.type
     if pa.types.is_timestamp(t):
-        base: Any = datetime | int
+        base: Any = Annotated[datetime | int, AfterValidator(event_epoch_ms)]
     elif pa.types.is_integer(t):
         base = int
     elif pa.types.is_floating(t):
