@@ -23,6 +23,7 @@ from ranking.features import features
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.pipeline import CallerCandidates, CandidateSource, ExtraFeatures
+from ranking.pipeline.rules import Governance, KnownProducts
 from ranking.recall.spelling import SpellCorrection
 from ranking.settings import RulesSettings, Settings
 
@@ -167,9 +168,22 @@ class Engine:
         return self.correct_fn(query)
 
     def similar(self, product_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``k`` products nearest to ``product_id``, without the ones governance never
+        shows (banned, out of stock, unknown): the index is asked for more until ``k`` remain
+        or it has no more."""
         if self.similar_fn is None:
             raise BundleError("this bundle has no item-to-item index")
-        return self.similar_fn(product_id, k)
+        filters = [KnownProducts(), Governance(self.settings.rules)]
+        want = k
+        while True:
+            ids, scores = self.similar_fn(product_id, want)
+            cands = CandidateSet(ids)
+            keep = np.ones(len(ids), dtype=bool)
+            for f in filters:
+                keep &= f.apply(cands, None, self.snapshot)[0]
+            if keep.sum() >= k or len(ids) < want:
+                return ids[keep][:k], scores[keep][:k]
+            want *= 2
 
     def knows_product(self, product_id: int) -> bool:
         return bool(self.snapshot.products.rows(np.array([product_id]))[0] >= 0)

@@ -60,3 +60,21 @@ def test_an_event_a_few_hours_ahead_is_accepted_as_clock_skew(client):
     soon = int(time.time() * 1000) + 3 * 3600 * 1000
     r = client.post("/v1/events", json={"clicks": [{**CLICK, "timestamp": soon}]})
     assert r.status_code == 200, r.text
+
+
+def test_similar_products_never_include_banned_or_out_of_stock_ones(client, products):
+    hidden = set(products[products.banned | (products.stock <= 0)].product_id.tolist())
+    shown: set[int] = set()
+    for pid in products.product_id.tolist()[::100]:
+        r = client.get(f"/v1/products/{pid}/similar?k=100")
+        assert r.status_code == 200, r.text
+        cards = r.json()["cards"]
+        assert len(cards) == 100
+        shown |= {c["product_id"] for c in cards}
+    assert not shown & hidden
+
+
+def test_similar_to_a_banned_product_still_answers_with_available_alternatives(client, products):
+    banned = int(products[products.banned].product_id.iloc[0])
+    r = client.get(f"/v1/products/{banned}/similar?k=5")
+    assert r.status_code == 200 and len(r.json()["cards"]) == 5
