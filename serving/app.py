@@ -383,7 +383,7 @@ def _interleave(plan, pipeline: str, request: RankRequest):
         card["shared"] = pid in shared
         cards.append(card)
     kept = {c["product_id"] for c in cards}
-    dropped = [d for d in page_a.dropped if d["product_id"] not in kept]
+    dropped = [d for d in page_a.dropped if d["reason"] == "duplicate" or d["product_id"] not in kept]
     timings = {k: page_a.timings.get(k, 0) + page_b.timings.get(k, 0) for k in page_a.timings}
     version = a.engine.version if a.engine is b.engine else f"{a.engine.version}+{b.engine.version}"
     return cards, dropped, version, timings

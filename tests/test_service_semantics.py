@@ -78,3 +78,13 @@ def test_similar_to_a_banned_product_still_answers_with_available_alternatives(c
     banned = int(products[products.banned].product_id.iloc[0])
     r = client.get(f"/v1/products/{banned}/similar?k=5")
     assert r.status_code == 200 and len(r.json()["cards"]) == 5
+
+
+def test_repeated_rerank_candidates_are_ranked_once_and_each_repeat_is_listed(client, products):
+    ok = products[(~products.banned) & (products.stock > 0)].product_id.tolist()[:3]
+    candidates = [ok[0], ok[1], ok[0], ok[2], ok[0], ok[1]]
+    page = client.post("/v1/rerank", json={"surface": "homepage", "candidates": candidates}).json()
+    assert sorted(c["product_id"] for c in page["cards"]) == sorted(ok)
+    repeats = [(d["product_id"], d["reason"]) for d in page["dropped"]]
+    assert sorted(repeats) == sorted([(ok[0], "duplicate"), (ok[0], "duplicate"), (ok[1], "duplicate")])
+    assert len(page["cards"]) + len(page["dropped"]) == len(candidates)

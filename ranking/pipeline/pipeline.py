@@ -48,6 +48,17 @@ class CallerCandidates:
         return ids, -np.arange(len(ids), dtype=np.float64)
 
 
+def caller_duplicates(candidates: np.ndarray | None) -> list[dict]:
+    """Every repeat of an id in the caller's candidates, as a dropped entry (the first
+    occurrence is the one ranked), so the union's deduplication drops nothing unexplained."""
+    if candidates is None or len(candidates) < 2:
+        return []
+    ids = np.asarray(candidates, dtype=np.int64)
+    repeat = np.ones(len(ids), dtype=bool)
+    repeat[np.unique(ids, return_index=True)[1]] = False
+    return [{"product_id": int(p), "reason": "duplicate", "stage": "recall"} for p in ids[repeat]]
+
+
 @dataclass
 class PipelineResult:
     cards: CandidateSet  # placed candidates, in page order
@@ -140,6 +151,7 @@ class Pipeline:
         recalled = len(cands)
         lap("recall")
         cands, dropped = self._filter(cands, request)
+        dropped = caller_duplicates(request.candidates) + dropped
         lap("filter")
         self._hydrate(cands, request)
         lap("hydrate")
