@@ -71,6 +71,7 @@ class Engine:
         self.similar_fn = next((r.similar for r in recall if r.similar is not None), None)
         self.correct_fn = next((r.correct_query for r in recall if r.correct_query is not None), None)
         self._by_rules: dict[str, dict[str, Pipeline]] = {}
+        self._categories: set[int] | None = None
         self.pipelines = self.pipelines_for(settings.rules)
         by_name = {f.name: f.group for f in features()}
         self.feature_groups = [by_name.get(n, "other") for n in bundle.model.feature_names]
@@ -187,6 +188,17 @@ class Engine:
 
     def knows_product(self, product_id: int) -> bool:
         return bool(self.snapshot.products.rows(np.array([product_id]))[0] >= 0)
+
+    def knows_category(self, category_id: int) -> bool:
+        """A leaf or top-level category that some product of the bundle is in."""
+        if self._categories is None:
+            cols = self.snapshot.products.columns
+            self._categories = {int(c) for name in ("category_id", "top_category_id") if name in cols
+                                for c in np.unique(cols[name])}
+        return category_id in self._categories
+
+    def knows_store(self, store_id: int) -> bool:
+        return bool(self.snapshot.stores.rows(np.array([store_id]))[0] >= 0)
 
     def cards_for(self, product_ids: np.ndarray, scores: np.ndarray) -> list[dict]:
         c = CandidateSet(np.asarray(product_ids, dtype=np.int64))

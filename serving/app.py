@@ -45,6 +45,7 @@ from serving.schemas import (
     DemoUsers,
     EventsAccepted,
     EventsBatch,
+    Filters,
     HomepageRequest,
     RankingResponse,
     ReloadRequest,
@@ -59,7 +60,9 @@ log = logging.getLogger("shelfrank.serving")
 
 
 def _field_error(field: str, msg: str) -> HTTPException:
-    return HTTPException(422, detail=[{"loc": ["body", field], "msg": msg, "type": "value_error"}])
+    """A 422 shaped like pydantic's; a dotted ``field`` (``filters.price_min``) nests in ``loc``."""
+    return HTTPException(422, detail=[{"loc": ["body", *field.split(".")], "msg": msg,
+                                       "type": "value_error"}])
 
 
 def create_app(settings: Settings, load: bool = True) -> FastAPI:
@@ -124,6 +127,29 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     def check_page(page_size: int, field: str = "page_size") -> None:
         if page_size > limits.max_page_size:
             raise _field_error(field, f"at most {limits.max_page_size} (serving.max_page_size)")
+
+    def check_slots(slots: list[int], page_size: int) -> None:
+        """Subsidy slots name distinct positions on the page (else the request cannot be honoured)."""
+        seen: set[int] = set()
+        for slot in slots:
+            if slot in seen:
+                raise _field_error("subsidy_slots", f"position {slot} is listed twice")
+            if slot > page_size:
+                raise _field_error("subsidy_slots", f"position {slot} is past the page "
+                                                    f"({page_size} cards)")
+            seen.add(slot)
+
+    def check_filters(eng: Engine, f: Filters | None) -> None:
+        """Filters that no product could pass are the caller's mistake, not an empty page."""
+        if f is None:
+            return
+        if f.price_min is not None and f.price_max is not None and f.price_min > f.price_max:
+            raise _field_error("filters.price_min", f"{f.price_min} is above price_max {f.price_max}")
+        if f.category_id is not None and not eng.knows_category(f.category_id):
+            raise _field_error("filters.category_id", f"no product of bundle {eng.version} is in "
+                                                      f"category {f.category_id} (leaf or top level)")
+        if f.store_id is not None and not eng.knows_store(f.store_id):
+            raise _field_error("filters.store_id", f"store {f.store_id} is not in bundle {eng.version}")
 
     def check_query(query: str | None) -> None:
         if query is not None and len(query) > limits.max_query_chars:
@@ -191,6 +217,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         """Search results as product cards (lexical + dense recall, reranked, rules applied)."""
         check_page(body.page_size)
         check_query(body.query)
+        check_slots(body.subsidy_slots, body.page_size)
+        check_filters(eng, body.filters)
         now_ms, hour = when(body.context)
         f = body.filters
         query = corrected(eng, body.query, body.spell_correct)
@@ -207,6 +235,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
                x_shelfrank_variant: str | None = Header(None), eng: Engine = Depends(engine)):
         """The homepage shelf for a user at a time of day (multi-source recall, reranked)."""
         check_page(body.page_size)
+        check_slots(body.subsidy_slots, body.page_size)
         now_ms, hour = when(body.context)
         req = RankRequest(surface="homepage", page_size=body.page_size, now_ms=now_ms, hour=hour,
                           user_id=body.user_id, explain=explain, seed=new_request_id(),
@@ -225,6 +254,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             raise _field_error("query", "required when surface is search")
         page_size = body.page_size or min(len(body.candidates), limits.max_page_size)
         check_page(page_size)
+        check_slots(body.subsidy_slots, page_size)
         now_ms, hour = when(body.context)
         query = corrected(eng, body.query, body.spell_correct)
         req = RankRequest(surface=body.surface, page_size=page_size, now_ms=now_ms, hour=hour,

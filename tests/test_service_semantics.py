@@ -88,3 +88,42 @@ def test_repeated_rerank_candidates_are_ranked_once_and_each_repeat_is_listed(cl
     repeats = [(d["product_id"], d["reason"]) for d in page["dropped"]]
     assert sorted(repeats) == sorted([(ok[0], "duplicate"), (ok[0], "duplicate"), (ok[1], "duplicate")])
     assert len(page["cards"]) + len(page["dropped"]) == len(candidates)
+
+
+@pytest.mark.parametrize("filters,field", [
+    ({"price_min": 100, "price_max": 10}, "price_min"),
+    ({"category_id": 99_999}, "category_id"),
+    ({"store_id": 99_999}, "store_id"),
+])
+def test_search_filters_no_product_could_pass_are_a_422_not_an_empty_page(client, filters, field):
+    r = client.post("/v1/search", json={"query": "大米", "filters": filters})
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", "filters", field]]
+
+
+def test_top_level_and_leaf_categories_and_equal_price_bounds_filter(client, small_mall, products):
+    import pyarrow.parquet as pq
+
+    categories = pq.read_table(small_mall / "categories.parquet").to_pandas()
+    top = int(categories[categories.level == 0].category_id.iloc[0])
+    leaves = set(categories[categories.parent_id == top].category_id.astype(int))
+    page = client.post("/v1/search", json={"query": "大米", "filters": {"category_id": top}}).json()
+    in_category = dict(zip(products.product_id, products.category_id, strict=True))
+    assert page["cards"] and all(in_category[c["product_id"]] in leaves for c in page["cards"])
+    leaf = next(iter(leaves))
+    r = client.post("/v1/search", json={"query": "大米", "filters": {"category_id": leaf}})
+    assert r.status_code == 200 and all(in_category[c["product_id"]] == leaf for c in r.json()["cards"])
+    r = client.post("/v1/search", json={"query": "大米", "filters": {"price_min": 20, "price_max": 20}})
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/search", {"query": "大米", "page_size": 5, "subsidy_slots": [2, 7]}),
+    ("/v1/search", {"query": "大米", "subsidy_slots": [1, 1]}),
+    ("/v1/homepage", {"page_size": 5, "subsidy_slots": [6]}),
+    ("/v1/rerank", {"surface": "homepage", "candidates": [1, 2], "subsidy_slots": [3]}),
+])
+def test_subsidy_slots_past_the_page_or_repeated_are_a_422(client, path, body):
+    r = client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", "subsidy_slots"]]
