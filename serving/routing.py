@@ -82,6 +82,11 @@ class Router:
 
     def plan(self, unit: str, surface: str, override: dict[str, str] | None = None) -> Plan:
         base = Arm(self.default, self.settings.rules, self.settings.serving.variant)
+        running = sorted(self.assigner.by_name) if self.assigner is not None else []
+        for name in override or ():
+            if name not in running:  # a forced variant that cannot apply must not pass silently
+                raise ValueError(f"no experiment {name!r} is running (running: "
+                                 f"{', '.join(running) or 'none'})")
         if self.assigner is None:
             return Plan([], base)
         assignments = self.assigner.assign(unit, surface, override)

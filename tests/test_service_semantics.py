@@ -127,3 +127,9 @@ def test_subsidy_slots_past_the_page_or_repeated_are_a_422(client, path, body):
     r = client.post(path, json=body)
     assert r.status_code == 422, r.text
     assert _locs(r) == [["body", "subsidy_slots"]]
+
+
+def test_forcing_a_variant_of_an_experiment_that_is_not_running_is_a_422(client):
+    r = client.post("/v1/homepage", json={}, headers={"X-Shelfrank-Variant": "theme-test=strong"})
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["header", "X-Shelfrank-Variant"]] and "theme-test" in r.text
