@@ -106,7 +106,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     if limits.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=limits.cors_origins,
-                           allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-Variant"])
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", VARIANT_HEADER])
 
     def engine() -> Engine:
         current = state.engine

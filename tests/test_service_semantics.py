@@ -133,3 +133,13 @@ def test_forcing_a_variant_of_an_experiment_that_is_not_running_is_a_422(client)
     r = client.post("/v1/homepage", json={}, headers={"X-Shelfrank-Variant": "theme-test=strong"})
     assert r.status_code == 422, r.text
     assert _locs(r) == [["header", "X-Shelfrank-Variant"]] and "theme-test" in r.text
+
+
+def test_a_browser_on_an_allowed_origin_may_send_the_variant_header(small_models, tmp_path):
+    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}",
+                              'serving.cors_origins=["https://qa.example"]'])
+    with TestClient(create_app(settings, load=False)) as c:
+        r = c.options("/v1/homepage", headers={"Origin": "https://qa.example",
+                                               "Access-Control-Request-Method": "POST",
+                                               "Access-Control-Request-Headers": "X-Shelfrank-Variant"})
+    assert r.status_code == 200, r.text
