@@ -145,8 +145,10 @@ class EventsAccepted(BaseModel):
 
 
 class ReloadRequest(Strict):
-    bundle: str | None = Field(None, description="bundle folder inside the models directory; "
-                                                 "default: serving.bundle (models/latest)")
+    bundle: str | None = Field(None, min_length=1,
+                               description="bundle folder inside the models directory: a name there "
+                                           "('latest', a version) or an absolute path; default: "
+                                           "serving.bundle (models/latest)")
 
 
 class ReloadResponse(BaseModel):

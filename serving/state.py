@@ -74,8 +74,11 @@ class ServiceState:
         self._remember_control()
 
     def reload(self, bundle: str | None) -> tuple[Engine, str | None]:
-        """Load, verify and swap in a bundle (inside the models directory); raise BundleError."""
-        wanted = bundle or self.settings.serving.bundle
+        """Load, verify and swap in a bundle (inside the models directory); raise BundleError.
+
+        A relative ``bundle`` (``latest``, a version folder's name) is read inside the models
+        directory, as the API documents it, not against the server's working directory."""
+        wanted = str(self.models_root / bundle) if bundle else self.settings.serving.bundle
         with self._reload_lock:
             try:
                 router = self._build(wanted)

@@ -143,3 +143,16 @@ def test_a_browser_on_an_allowed_origin_may_send_the_variant_header(small_models
                                                "Access-Control-Request-Method": "POST",
                                                "Access-Control-Request-Headers": "X-Shelfrank-Variant"})
     assert r.status_code == 200, r.text
+
+
+def test_admin_reload_reads_a_bundle_name_inside_the_models_folder(client, small_models: Path):
+    auth = {"Authorization": "Bearer s3cret"}
+    version = (small_models / "latest").resolve().name
+    for name in ("latest", version):
+        r = client.post("/admin/reload", json={"bundle": name}, headers=auth)
+        assert r.status_code == 200, r.text
+        assert r.json()["bundle_version"] == version
+    r = client.post("/admin/reload", json={"bundle": "../.."}, headers=auth)
+    assert r.status_code == 409 and "inside" in r.json()["detail"]
+    r = client.post("/admin/reload", json={"bundle": ""}, headers=auth)
+    assert r.status_code == 422 and _locs(r) == [["body", "bundle"]]
