@@ -253,6 +253,9 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         check_query(body.query)
         if body.surface == "search" and not body.query:
             raise _field_error("query", "required when surface is search")
+        if body.surface != "search" and body.query is not None:
+            raise _field_error("query", f"only read when surface is search (a {body.surface} "
+                                        "page is ranked without one)")
         page_size = body.page_size or min(len(body.candidates), limits.max_page_size)
         check_page(page_size)
         check_slots(body.subsidy_slots, page_size)

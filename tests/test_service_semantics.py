@@ -156,3 +156,10 @@ def test_admin_reload_reads_a_bundle_name_inside_the_models_folder(client, small
     assert r.status_code == 409 and "inside" in r.json()["detail"]
     r = client.post("/admin/reload", json={"bundle": ""}, headers=auth)
     assert r.status_code == 422 and _locs(r) == [["body", "bundle"]]
+
+
+@pytest.mark.parametrize("surface", ["homepage", "channel"])
+def test_a_rerank_query_off_search_is_a_422_not_silently_ignored(client, surface):
+    r = client.post("/v1/rerank", json={"surface": surface, "candidates": [1, 2], "query": "大米"})
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", "query"]]
