@@ -249,3 +249,62 @@ def test_evaluate_and_counterfactual_refuse_wrong_inputs(small_models: Path, sma
     _refused(runner.invoke(app, [*cf, "--online", str(tmp_path / "nope.json")]), "--online")
     (tmp_path / "other.json").write_text("{}")
     _refused(runner.invoke(app, [*cf, "--online", str(tmp_path / "other.json")]), "not a closed-loop result")
+
+
+# ---- degenerate but valid data: a one-line error naming the table or setting ----
+def _mall_copy_with(small_mall: Path, copy: Path, **tables) -> Path:
+    """A copy of the small mall with the given tables replaced (pyarrow tables)."""
+    from ranking.contracts import write_table
+
+    shutil.copytree(small_mall, copy)
+    for name, table in tables.items():
+        write_table(copy, name, table)
+    return copy
+
+
+def _days_after(start, days: int):
+    """The UTC timestamp scalar ``days`` after ``start`` (to cut a log short)."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    return pa.scalar(start + dt.timedelta(days=days), pa.timestamp("ms", tz="UTC"))
+
+
+def test_train_names_a_log_too_short_for_its_split_before_featurising(small_mall: Path,
+                                                                       tmp_path: Path) -> None:
+    """15 days or one day of logs: a traceback from split_days / np.concatenate before."""
+    import pyarrow.compute as pc
+
+    from ranking.contracts import read_table
+
+    imp = read_table(small_mall, "impressions")
+    start = pc.min(imp.column("timestamp")).as_py()
+    for days in (15, 1):
+        end = _days_after(start, days)
+        short = _mall_copy_with(small_mall, tmp_path / f"mall{days}",
+                                impressions=imp.filter(pc.less(imp.column("timestamp"), end)))
+        _refused(runner.invoke(app, ["train", "--data", str(short), "--out", str(tmp_path / "m"),
+                                     "--no-progress"]),
+                 "impressions", f"{days} logged day(s) are too few", "training.*")
+        assert not (tmp_path / "m").exists()
+
+
+def test_train_without_orders_and_evaluate_off_the_test_days_are_one_line(
+        small_mall: Path, small_models: Path, tmp_path: Path) -> None:
+    import pyarrow.compute as pc
+
+    from ranking.contracts import read_table
+
+    orders = read_table(small_mall, "orders")
+    no_orders = _mall_copy_with(small_mall, tmp_path / "no_orders", orders=orders.slice(0, 0))
+    _refused(runner.invoke(app, ["--set", "training.request_sample=0.2", "train", "--data", str(no_orders),
+                                 "--out", str(tmp_path / "m"), "--no-progress"]),
+             "orders", "training.model=lambdarank")
+    imp = read_table(small_mall, "impressions")
+    end = _days_after(pc.min(imp.column("timestamp")).as_py(), 15)
+    early = _mall_copy_with(small_mall, tmp_path / "early",
+                            impressions=imp.filter(pc.less(imp.column("timestamp"), end)))
+    _refused(runner.invoke(app, ["evaluate", str(small_models / "latest"), "--data", str(early),
+                                 "--report", str(tmp_path / "r"), "--no-progress"]),
+             "impressions", "test days")

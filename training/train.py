@@ -39,7 +39,14 @@ from ranking.recall.bundle_part import write_recall_part
 from ranking.recall.homepage import HomepageRecall
 from ranking.recall.search import SearchRecall
 from ranking.settings import Settings
-from training.dataset import DAY_MS, RankingFrame, build_ranking_frame, mall_day_zero_ms
+from training.dataset import (
+    DAY_MS,
+    RankingFrame,
+    TrainingDataError,
+    build_ranking_frame,
+    day_index,
+    mall_day_zero_ms,
+)
 from training.funnel import funnel_params
 from training.lambdarank import RankingData, train_lambdarank
 from training.mall_data import MallTables, load_catalog, load_mall
@@ -64,8 +71,8 @@ def split_days(n_days: int, settings: Settings) -> DaySplit:
     test_lo = n_days - t.test_days
     valid_lo = test_lo - t.valid_days
     if valid_lo <= t.warmup_days:
-        raise ValueError(
-            f"{n_days} logged days are too few for warm-up {t.warmup_days} + validation "
+        raise TrainingDataError(
+            f"impressions: {n_days} logged day(s) are too few for warm-up {t.warmup_days} + validation "
             f"{t.valid_days} + test {t.test_days} days (settings training.*)"
         )
     return DaySplit((t.warmup_days, valid_lo), (valid_lo, test_lo), (test_lo, n_days))
@@ -245,6 +252,7 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
         mall = load_mall(data_dir)  # for the serving snapshot, once the model is trained
     else:
         mall = load_mall(data_dir)
+        split_days(logged_days(mall, settings), settings)  # too few days: say so before featurising
         search = build_search_recall(mall, settings)
         frame = build_ranking_frame(mall, settings, progress=progress, search=search)
         if relabel is not None:
@@ -306,6 +314,14 @@ def build_homepage_recall(mall: MallTables, snapshot, as_of_ms: int, settings: S
                               consumable_leaves=leaves[leaves >= 0], dim=r.item_embedding_dim,
                               recent_items=r.recent_items, seed=settings.training.seed,
                               source_weights=r.homepage_source_weights)
+
+
+def logged_days(mall: MallTables, settings: Settings) -> int:
+    """Mall days from the first impression's to the last one's (0 without impressions)."""
+    if len(mall["impressions"]) == 0:
+        return 0
+    zero = mall_day_zero_ms(mall, settings.mall.timezone)
+    return int(day_index(np.array([mall.last_ms]), zero)[0]) + 1
 
 
 def _end_of_logs_ms(mall: MallTables, settings: Settings) -> int:

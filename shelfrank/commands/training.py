@@ -36,6 +36,7 @@ def train(
 ) -> None:
     """Build point-in-time features, train the ranker (training.model), write a bundle, move OUT/latest."""
     from ranking.contracts import ContractError
+    from training.dataset import TrainingDataError
     from training.distributed_features import DaskClusterError, check_workers_see, connect
     from training.train import train_bundle
 
@@ -56,7 +57,7 @@ def train(
             finally:
                 client.close()
         path, manifest = train_bundle(data, out, settings, progress=progress)
-    except (DaskClusterError, ContractError) as exc:
+    except (DaskClusterError, ContractError, TrainingDataError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     t = manifest["training"]
@@ -95,6 +96,7 @@ def evaluate(
     """NDCG@5/10/20, MRR, MAP per surface for the model, the baselines and the oracle."""
     from ranking.bundle import BundleError
     from ranking.contracts import ContractError
+    from training.dataset import TrainingDataError
     from training.evaluate import evaluate_bundle
     from training.evaluation_report import write_evaluation_report
 
@@ -106,7 +108,7 @@ def evaluate(
     output_file(json_out, "--json")
     try:
         result = evaluate_bundle(bundle, data, settings, progress=progress)
-    except (BundleError, ContractError) as exc:
+    except (BundleError, ContractError, TrainingDataError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     public = {k: v for k, v in result.items() if not k.startswith("_")}
