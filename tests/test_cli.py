@@ -308,3 +308,25 @@ def test_train_without_orders_and_evaluate_off_the_test_days_are_one_line(
     _refused(runner.invoke(app, ["evaluate", str(small_models / "latest"), "--data", str(early),
                                  "--report", str(tmp_path / "r"), "--no-progress"]),
              "impressions", "test days")
+
+
+def test_evaluate_names_a_truth_written_for_another_catalog(small_mall: Path, small_models: Path,
+                                                            tmp_path: Path) -> None:
+    """A leaf category added after simulating (valid data, no products in it) used to crash the
+    oracle in a numpy matmul; without truth/ the same mall evaluates with no oracle."""
+    import pyarrow as pa
+
+    from ranking.contracts import read_table
+
+    cats = read_table(small_mall, "categories")
+    leaf = cats.filter(pa.compute.equal(cats.column("level"), 1)).slice(0, 1).to_pylist()[0]
+    leaf |= {"category_id": max(cats.column("category_id").to_pylist()) + 1, "name_en": "empty leaf"}
+    mall = _mall_copy_with(small_mall, tmp_path / "mall",
+                           categories=pa.concat_tables([cats, pa.Table.from_pylist([leaf], cats.schema)]))
+    args = ["evaluate", str(small_models / "latest"), "--data", str(mall), "--report", str(tmp_path / "r"),
+            "--no-progress"]
+    _refused(runner.invoke(app, args), "truth", "35 leaf categories, categories.parquet has 36", "move truth/ away")
+    shutil.rmtree(mall / "truth")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "oracle" not in result.output

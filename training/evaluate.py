@@ -118,8 +118,12 @@ def _oracle_gain(data_dir: Path, frame: RankingFrame) -> np.ndarray | None:
     if not (data_dir / "truth").is_dir():
         return None
     from training.simulator import Truth
+    from training.simulator.truth import TruthMismatchError
 
-    truth = Truth.load(data_dir)
+    try:
+        truth = Truth.load(data_dir)
+    except TruthMismatchError as exc:
+        raise TrainingDataError(f"{exc}; move truth/ away to evaluate without the oracle") from exc
     return truth.purchase_probability(frame.user_id, frame.product_id, frame.hour,
                                       frame.surface.astype(np.int64), frame.query_id)
 
