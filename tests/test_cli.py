@@ -325,7 +325,8 @@ def test_evaluate_names_a_truth_written_for_another_catalog(small_mall: Path, sm
                            categories=pa.concat_tables([cats, pa.Table.from_pylist([leaf], cats.schema)]))
     args = ["evaluate", str(small_models / "latest"), "--data", str(mall), "--report", str(tmp_path / "r"),
             "--no-progress"]
-    _refused(runner.invoke(app, args), "truth", "35 leaf categories, categories.parquet has 36", "move truth/ away")
+    _refused(runner.invoke(app, args), "truth", "35 leaf categories, categories.parquet has 36",
+             "move truth/ away")
     shutil.rmtree(mall / "truth")
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
