@@ -331,3 +331,22 @@ def test_evaluate_names_a_truth_written_for_another_catalog(small_mall: Path, sm
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "oracle" not in result.output
+
+
+def test_scores_says_when_the_window_is_empty_and_refuses_a_log_with_no_last_event(
+        small_mall: Path, tmp_path: Path) -> None:
+    """Scores as of a moment before the logs were all ~50 with nothing saying why; a mall with
+    no impressions and no orders died on max() of an empty sequence."""
+    from ranking.contracts import read_table
+
+    out = str(tmp_path / "s.parquet")
+    early = runner.invoke(app, ["scores", "--data", str(small_mall), "--as-of", "2026-01-01", "--out", out])
+    assert early.exit_code == 0, early.output
+    assert "0 impressions, 0 clicks, 0 orders, 0 reviews" in early.output
+    assert "warning: no impressions, clicks, orders or reviews in the window" in early.output
+    normal = runner.invoke(app, ["scores", "--data", str(small_mall), "--out", out])
+    assert normal.exit_code == 0 and "warning" not in normal.output, normal.output
+    empty = {t: read_table(small_mall, t).slice(0, 0) for t in ("impressions", "orders")}
+    quiet = _mall_copy_with(small_mall, tmp_path / "quiet", **empty)
+    _refused(runner.invoke(app, ["scores", "--data", str(quiet), "--out", out]),
+             "impressions and orders are both empty", "--as-of")
