@@ -161,3 +161,17 @@ def test_a_log_without_orders_says_the_funnel_cannot_learn_and_what_can() -> Non
     frame.grade[frame.grade == 3] = 1
     with pytest.raises(TrainingDataError, match=r"orders.*training\.model=lambdarank"):
         train_funnel(frame, frame, load_settings([]), position_debias=False, progress=False)
+
+
+def test_lambdarank_on_a_log_without_clicks_names_the_clicks_and_the_setting() -> None:
+    """It used to stop on a bare ``ValueError: no training rows`` traceback."""
+    from ranking.settings import load_settings
+    from training.dataset import TrainingDataError
+    from training.train import DaySplit, train_model
+
+    frame = _synthetic_frame(propensity=1.0, n_requests=60)
+    frame.grade[:] = 0
+    frame.day = (frame.request_id % 30).astype(np.int32)
+    settings = load_settings(["training.model=lambdarank", "training.num_boost_round=3"])
+    with pytest.raises(TrainingDataError, match=r"clicks: .*training\.keep_requests_without_clicks"):
+        train_model(frame, DaySplit((7, 16), (16, 23), (23, 30)), settings, progress=False)

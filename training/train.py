@@ -190,6 +190,11 @@ def train_model(frame: RankingFrame, split: DaySplit, settings: Settings,
     keep = t.keep_requests_without_clicks
     train = ranking_data(train_frame, keep)
     valid = ranking_data(validation_frame(frame, split, settings), keep)
+    for name, data, days in (("training", train, split.train), ("validation", valid, split.valid)):
+        if len(data) == 0:
+            raise TrainingDataError(
+                f"clicks: no request of the {name} days {list(days)} has one, and LambdaRank learns only "
+                "from requests with a click (training.keep_requests_without_clicks)")
     if t.dask_scheduler:
         from training.distributed import train_on_dask
 
