@@ -350,3 +350,26 @@ def test_scores_says_when_the_window_is_empty_and_refuses_a_log_with_no_last_eve
     quiet = _mall_copy_with(small_mall, tmp_path / "quiet", **empty)
     _refused(runner.invoke(app, ["scores", "--data", str(quiet), "--out", out]),
              "impressions and orders are both empty", "--as-of")
+
+
+def test_a_mall_without_search_traffic_trains_and_says_what_the_model_never_saw(small_mall: Path,
+                                                                               tmp_path: Path) -> None:
+    """Homepage only: the bundle still ranks search, so train warns, and evaluate says why there
+    is no search table (both used to pass over it in silence)."""
+    import pyarrow.compute as pc
+
+    from ranking.contracts import read_table
+
+    imp = read_table(small_mall, "impressions")
+    mall = _mall_copy_with(small_mall, tmp_path / "mall",
+                           impressions=imp.filter(pc.equal(imp.column("surface"), "homepage")))
+    fast = ["--set", "training.funnel.num_boost_round=10", "--set", "training.compile_scorer=false"]
+    trained = runner.invoke(app, [*fast, "train", "--data", str(mall), "--out", str(tmp_path / "m"),
+                                  "--no-progress"])
+    assert trained.exit_code == 0, trained.output
+    assert "warning: the training days logged no search or channel cards" in trained.output
+    evaluated = runner.invoke(app, [*fast, "evaluate", str(tmp_path / "m" / "latest"), "--data", str(mall),
+                                    "--report", str(tmp_path / "r"), "--no-progress"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "[homepage]" in evaluated.output and "[search]" not in evaluated.output
+    assert "no search or channel requests on the test days" in evaluated.output

@@ -41,6 +41,7 @@ from ranking.recall.search import SearchRecall
 from ranking.settings import Settings
 from training.dataset import (
     DAY_MS,
+    SURFACE_CODES,
     RankingFrame,
     TrainingDataError,
     build_ranking_frame,
@@ -274,7 +275,7 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
     homepage = build_homepage_recall(mall, snapshot, end_ms, settings)
     manifest = {
         "kind": kind,
-        "data": _data_summary(mall, days, split, model, label_counts),
+        "data": _data_summary(mall, days, split, model, label_counts, settings),
         "training": {
             **model.facts,
             "params": (funnel_params(settings) if model.facts["model"] == "funnel"
@@ -336,7 +337,7 @@ def _end_of_logs_ms(mall: MallTables, settings: Settings) -> int:
 
 
 def _data_summary(mall: MallTables, days: int, split: DaySplit, model: TrainedModel,
-                  label_counts: dict[str, int]) -> dict:
+                  label_counts: dict[str, int], settings: Settings) -> dict:
     return {
         "data_dir": str(mall.data_dir),
         "rows": {name: len(t) for name, t in mall.tables.items()},
@@ -347,4 +348,15 @@ def _data_summary(mall: MallTables, days: int, split: DaySplit, model: TrainedMo
         "valid_rows": len(model.valid.label),
         "valid_requests": len(model.valid.group),
         "label_counts": label_counts,
+        "train_cards_by_surface": train_cards_by_surface(mall, split, settings),
     }
+
+
+def train_cards_by_surface(mall: MallTables, split: DaySplit, settings: Settings) -> dict[str, int]:
+    """Logged cards of the training days per surface: a surface with none (say, a mall that
+    logged no search) is one the model never learnt from, though the bundle still ranks it."""
+    imp = mall["impressions"]
+    day = day_index(imp.timestamp.to_numpy(), mall_day_zero_ms(mall, settings.mall.timezone))
+    on = (day >= split.train[0]) & (day < split.train[1])
+    surface = imp.surface.to_numpy()[on]
+    return {name: int((surface == name).sum()) for name in SURFACE_CODES}

@@ -67,6 +67,10 @@ def train(
     else:
         typer.echo(f"bundle {path} ({t['num_trees']} trees, best iteration {t['best_iteration']})")
     typer.echo(f"validation: {json.dumps(t['valid_ndcg'])}")
+    unseen = [name for name, n in manifest["data"].get("train_cards_by_surface", {}).items() if n == 0]
+    if unseen:
+        typer.echo(f"warning: the training days logged no {' or '.join(unseen)} cards: the model never "
+                   "learnt from those requests, though the bundle will rank them", err=True)
     typer.echo(f"features {t['feature_seconds']}s ({t['rows_per_second_features']:,} cards/s), "
                f"training {t['train_seconds']}s; {out / 'latest'} -> {path.name}")
 
@@ -113,6 +117,10 @@ def evaluate(
         raise typer.Exit(2) from exc
     public = {k: v for k, v in result.items() if not k.startswith("_")}
     _print_table(public)
+    absent = [name for name in ("search", "homepage", "channel") if name not in public["surfaces"]]
+    if absent:
+        typer.echo(f"\nno {' or '.join(absent)} requests on the test days {result['test_days']}: "
+                   "no table for them")
     if debias_study:
         public["debias_study"] = _debias_study(bundle, data, settings, result, progress)
         typer.echo("\nposition debiasing (oracle NDCG@10 on the test days): "
