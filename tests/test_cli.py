@@ -249,3 +249,127 @@ def test_evaluate_and_counterfactual_refuse_wrong_inputs(small_models: Path, sma
     _refused(runner.invoke(app, [*cf, "--online", str(tmp_path / "nope.json")]), "--online")
     (tmp_path / "other.json").write_text("{}")
     _refused(runner.invoke(app, [*cf, "--online", str(tmp_path / "other.json")]), "not a closed-loop result")
+
+
+# ---- degenerate but valid data: a one-line error naming the table or setting ----
+def _mall_copy_with(small_mall: Path, copy: Path, **tables) -> Path:
+    """A copy of the small mall with the given tables replaced (pyarrow tables)."""
+    from ranking.contracts import write_table
+
+    shutil.copytree(small_mall, copy)
+    for name, table in tables.items():
+        write_table(copy, name, table)
+    return copy
+
+
+def _days_after(start, days: int):
+    """The UTC timestamp scalar ``days`` after ``start`` (to cut a log short)."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    return pa.scalar(start + dt.timedelta(days=days), pa.timestamp("ms", tz="UTC"))
+
+
+def test_train_names_a_log_too_short_for_its_split_before_featurising(small_mall: Path,
+                                                                       tmp_path: Path) -> None:
+    """15 days or one day of logs: a traceback from split_days / np.concatenate before."""
+    import pyarrow.compute as pc
+
+    from ranking.contracts import read_table
+
+    imp = read_table(small_mall, "impressions")
+    start = pc.min(imp.column("timestamp")).as_py()
+    for days in (15, 1):
+        end = _days_after(start, days)
+        short = _mall_copy_with(small_mall, tmp_path / f"mall{days}",
+                                impressions=imp.filter(pc.less(imp.column("timestamp"), end)))
+        _refused(runner.invoke(app, ["train", "--data", str(short), "--out", str(tmp_path / "m"),
+                                     "--no-progress"]),
+                 "impressions", f"{days} logged day(s) are too few", "training.*")
+        assert not (tmp_path / "m").exists()
+
+
+def test_train_without_orders_and_evaluate_off_the_test_days_are_one_line(
+        small_mall: Path, small_models: Path, tmp_path: Path) -> None:
+    import pyarrow.compute as pc
+
+    from ranking.contracts import read_table
+
+    orders = read_table(small_mall, "orders")
+    no_orders = _mall_copy_with(small_mall, tmp_path / "no_orders", orders=orders.slice(0, 0))
+    _refused(runner.invoke(app, ["--set", "training.request_sample=0.2", "train", "--data", str(no_orders),
+                                 "--out", str(tmp_path / "m"), "--no-progress"]),
+             "orders", "training.model=lambdarank")
+    imp = read_table(small_mall, "impressions")
+    end = _days_after(pc.min(imp.column("timestamp")).as_py(), 15)
+    early = _mall_copy_with(small_mall, tmp_path / "early",
+                            impressions=imp.filter(pc.less(imp.column("timestamp"), end)))
+    _refused(runner.invoke(app, ["evaluate", str(small_models / "latest"), "--data", str(early),
+                                 "--report", str(tmp_path / "r"), "--no-progress"]),
+             "impressions", "test days")
+
+
+def test_evaluate_names_a_truth_written_for_another_catalog(small_mall: Path, small_models: Path,
+                                                            tmp_path: Path) -> None:
+    """A leaf category added after simulating (valid data, no products in it) used to crash the
+    oracle in a numpy matmul; without truth/ the same mall evaluates with no oracle."""
+    import pyarrow as pa
+
+    from ranking.contracts import read_table
+
+    cats = read_table(small_mall, "categories")
+    leaf = cats.filter(pa.compute.equal(cats.column("level"), 1)).slice(0, 1).to_pylist()[0]
+    leaf |= {"category_id": max(cats.column("category_id").to_pylist()) + 1, "name_en": "empty leaf"}
+    mall = _mall_copy_with(small_mall, tmp_path / "mall",
+                           categories=pa.concat_tables([cats, pa.Table.from_pylist([leaf], cats.schema)]))
+    args = ["evaluate", str(small_models / "latest"), "--data", str(mall), "--report", str(tmp_path / "r"),
+            "--no-progress"]
+    _refused(runner.invoke(app, args), "truth", "35 leaf categories, categories.parquet has 36",
+             "move truth/ away")
+    shutil.rmtree(mall / "truth")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "oracle" not in result.output
+
+
+def test_scores_says_when_the_window_is_empty_and_refuses_a_log_with_no_last_event(
+        small_mall: Path, tmp_path: Path) -> None:
+    """Scores as of a moment before the logs were all ~50 with nothing saying why; a mall with
+    no impressions and no orders died on max() of an empty sequence."""
+    from ranking.contracts import read_table
+
+    out = str(tmp_path / "s.parquet")
+    early = runner.invoke(app, ["scores", "--data", str(small_mall), "--as-of", "2026-01-01", "--out", out])
+    assert early.exit_code == 0, early.output
+    assert "0 impressions, 0 clicks, 0 orders, 0 reviews" in early.output
+    assert "warning: no impressions, clicks, orders or reviews in the window" in early.output
+    normal = runner.invoke(app, ["scores", "--data", str(small_mall), "--out", out])
+    assert normal.exit_code == 0 and "warning" not in normal.output, normal.output
+    empty = {t: read_table(small_mall, t).slice(0, 0) for t in ("impressions", "orders")}
+    quiet = _mall_copy_with(small_mall, tmp_path / "quiet", **empty)
+    _refused(runner.invoke(app, ["scores", "--data", str(quiet), "--out", out]),
+             "impressions and orders are both empty", "--as-of")
+
+
+def test_a_mall_without_search_traffic_trains_and_says_what_the_model_never_saw(small_mall: Path,
+                                                                               tmp_path: Path) -> None:
+    """Homepage only: the bundle still ranks search, so train warns, and evaluate says why there
+    is no search table (both used to pass over it in silence)."""
+    import pyarrow.compute as pc
+
+    from ranking.contracts import read_table
+
+    imp = read_table(small_mall, "impressions")
+    mall = _mall_copy_with(small_mall, tmp_path / "mall",
+                           impressions=imp.filter(pc.equal(imp.column("surface"), "homepage")))
+    fast = ["--set", "training.funnel.num_boost_round=10", "--set", "training.compile_scorer=false"]
+    trained = runner.invoke(app, [*fast, "train", "--data", str(mall), "--out", str(tmp_path / "m"),
+                                  "--no-progress"])
+    assert trained.exit_code == 0, trained.output
+    assert "warning: the training days logged no search or channel cards" in trained.output
+    evaluated = runner.invoke(app, [*fast, "evaluate", str(tmp_path / "m" / "latest"), "--data", str(mall),
+                                    "--report", str(tmp_path / "r"), "--no-progress"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "[homepage]" in evaluated.output and "[search]" not in evaluated.output
+    assert "no search or channel requests on the test days" in evaluated.output

@@ -105,3 +105,34 @@ def test_docs_data_md_is_generated_from_the_contracts() -> None:
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "data.md"
     assert doc.read_text() == render(), "run: python -m ranking.contracts.docs > docs/data.md"
+
+
+def _impressions(request_id: list[int], position: list[int]) -> pa.Table:
+    n = len(request_id)
+    return pa.table({
+        "request_id": pa.array(request_id, pa.int64()),
+        "timestamp": pa.array([1_780_000_000_000] * n, TIMESTAMP),
+        "user_id": pa.array([1] * n, pa.int64()),
+        "surface": pa.array(["homepage"] * n),
+        "query_id": pa.array([None] * n, pa.int64()),
+        "product_id": pa.array(list(range(n)), pa.int64()),
+        "position": pa.array(position, pa.int16()),
+        "variant": pa.array(["logging_policy"] * n),
+        "propensity": pa.array([1.0] * n),
+    })
+
+
+def test_two_impressions_in_one_slot_of_one_page_are_refused_sorted_or_not(tmp_path: Path) -> None:
+    """A log written twice used to pass validate and then crash training's position-bias
+    estimate (or silently double every card's impressions in the scores)."""
+    fine = _impressions([5, 3, 3, 4], [1, 2, 1, 1])  # out of order, no repeat
+    pq.write_table(fine, tmp_path / "impressions.parquet")
+    assert read_table(tmp_path, "impressions").num_rows == 4
+    for table in (_impressions([3, 3, 4, 4, 4], [1, 2, 1, 2, 2]), _impressions([4, 3, 4, 3], [2, 1, 2, 9])):
+        pq.write_table(table, tmp_path / "impressions.parquet")
+        with pytest.raises(ContractError, match=r"impressions\.parquet: 1 row\(s\) repeat the "
+                                                r"\(request_id, position\).*request_id 4, position 2"):
+            read_table(tmp_path, "impressions")
+        assert any("repeat the (request_id, position)" in p for p in validate_dataset(tmp_path))
+    # a read of other columns does not need the key
+    assert read_table(tmp_path, "impressions", columns=["product_id"]).num_rows == 4

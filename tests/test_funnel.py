@@ -115,3 +115,63 @@ def test_the_funnel_ranks_closer_to_the_oracle_than_lambdarank_on_the_small_mall
     # measured: funnel 0.87, LambdaRank 0.78, logging policy 0.68
     assert ndcg_of["funnel"] > ndcg_of["lambdarank"] + 0.03, ndcg_of
     assert ndcg_of["funnel"] > logging_policy + 0.1, (ndcg_of, logging_policy)
+
+
+def _synthetic_frame(propensity: float, n_requests: int = 40, slots: int = 10):
+    """Cards of ``n_requests`` homepage requests with clicks and orders, one propensity for all."""
+    from training.dataset import RankingFrame
+
+    n = n_requests * slots
+    rng = np.random.default_rng(0)
+    grade = np.zeros(n, np.int8)
+    grade[::7] = 1
+    grade[::21] = 3
+    return RankingFrame(
+        features=rng.random((n, 2)).astype(np.float32), grade=grade,
+        request_id=np.repeat(np.arange(n_requests), slots), product_id=np.arange(n),
+        user_id=np.zeros(n), query_id=np.full(n, -1), hour=np.zeros(n, np.int8),
+        surface=np.ones(n, np.int8), position=np.tile(np.arange(1, slots + 1), n_requests),
+        propensity=np.full(n, propensity), day=np.zeros(n, np.int32), feature_names=["a", "b"])
+
+
+def test_a_log_that_cannot_identify_position_bias_is_a_named_data_error() -> None:
+    """It used to be a bare ValueError from the estimator, a traceback out of ``shelfrank train``."""
+    from ranking.settings import load_settings
+    from training.dataset import TrainingDataError
+    from training.funnel import train_funnel
+
+    settings = load_settings(["training.funnel.num_boost_round=3"])
+    frame = _synthetic_frame(propensity=1.0)  # nothing randomised
+    with pytest.raises(TrainingDataError, match=r"position_debias.*--no-position-debias"):
+        train_funnel(frame, frame, settings, position_debias=True, progress=False)
+    # a surface whose randomised slots drew no click at slot 1 has no curve
+    curve = pd.DataFrame({"surface": ["homepage"] * 10, "position": np.arange(1, 11),
+                          "examination": np.nan})
+    with pytest.raises(TrainingDataError, match="homepage"):
+        examination_offset(frame, curve)
+    assert train_funnel(frame, frame, settings, position_debias=False, progress=False).booster.num_trees()
+
+
+def test_a_log_without_orders_says_the_funnel_cannot_learn_and_what_can() -> None:
+    from ranking.settings import load_settings
+    from training.dataset import TrainingDataError
+    from training.funnel import train_funnel
+
+    frame = _synthetic_frame(propensity=1.0)
+    frame.grade[frame.grade == 3] = 1
+    with pytest.raises(TrainingDataError, match=r"orders.*training\.model=lambdarank"):
+        train_funnel(frame, frame, load_settings([]), position_debias=False, progress=False)
+
+
+def test_lambdarank_on_a_log_without_clicks_names_the_clicks_and_the_setting() -> None:
+    """It used to stop on a bare ``ValueError: no training rows`` traceback."""
+    from ranking.settings import load_settings
+    from training.dataset import TrainingDataError
+    from training.train import DaySplit, train_model
+
+    frame = _synthetic_frame(propensity=1.0, n_requests=60)
+    frame.grade[:] = 0
+    frame.day = (frame.request_id % 30).astype(np.int32)
+    settings = load_settings(["training.model=lambdarank", "training.num_boost_round=3"])
+    with pytest.raises(TrainingDataError, match=r"clicks: .*training\.keep_requests_without_clicks"):
+        train_model(frame, DaySplit((7, 16), (16, 23), (23, 30)), settings, progress=False)

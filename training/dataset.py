@@ -29,6 +29,12 @@ SURFACE_NAMES = np.array(list(SURFACE_CODES))  # code -> name
 ROWS_PER_BATCH = 500_000
 
 
+class TrainingDataError(ValueError):
+    """The mall's logs cannot make (or evaluate) a model as the settings ask: too few days,
+    no clicks, no orders, a log whose randomisation says nothing about position bias. The
+    message names the table or the setting; the command line prints it as one line."""
+
+
 @dataclass
 class RankingFrame:
     """Aligned arrays, one entry per logged card, rows of a request contiguous."""
@@ -150,7 +156,7 @@ def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = T
     zero = mall_day_zero_ms(mall, settings.mall.timezone)
     columns = card_columns(imp, mall, zero, settings)
     day = columns[0]
-    n_days = int(day.max()) + 1
+    n_days = int(day.max()) + 1 if len(day) else 0
     texts = query_texts(mall)
     catalog = CatalogCache(mall)
     names = feature_names()
@@ -168,6 +174,11 @@ def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = T
                                    catalog, search))
         bar.update(len(rows))
     bar.close()
+    if not parts:
+        raise TrainingDataError(
+            f"impressions: no logged card to featurise after the {settings.training.warmup_days}-day "
+            f"warm-up (training.warmup_days) in {n_days} logged day(s)"
+            + (f" within days {days}" if days is not None else ""))
     return sort_frame(parts, names)
 
 

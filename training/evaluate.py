@@ -23,7 +23,7 @@ import pandas as pd
 from ranking.bundle import Bundle, load_bundle
 from ranking.recall.search import SearchRecall
 from ranking.settings import Settings
-from training.dataset import RankingFrame, build_ranking_frame
+from training.dataset import RankingFrame, TrainingDataError, build_ranking_frame
 from training.mall_data import load_mall
 from training.metrics import average_precision, mrr, ndcg_at_k
 
@@ -75,10 +75,14 @@ def evaluate_bundle(bundle_path: str | Path, data_dir: str | Path, settings: Set
     mall = load_mall(data_dir)
     search_dir = bundle.path / "recall" / "search"
     search = SearchRecall.load(search_dir) if search_dir.is_dir() else None
-    frame = build_ranking_frame(mall, settings, progress=progress, days=tuple(split["test"]),
-                                search=search)
-    if len(frame) == 0:
-        raise ValueError(f"{data_dir} has no logged cards on the test days {split['test']}")
+    try:
+        frame = build_ranking_frame(mall, settings, progress=progress, days=tuple(split["test"]),
+                                    search=search)
+    except TrainingDataError:
+        frame = None
+    if frame is None or len(frame) == 0:
+        raise TrainingDataError(f"{data_dir}: impressions have no logged card on the bundle's test days "
+                                f"{split['test']}: is this the mall it was trained on?")
     model_scores = bundle.model.score(frame.features, num_threads=settings.training.num_threads)
     oracle = _oracle_gain(Path(data_dir), frame)
     scores = ranker_scores(frame, model_scores, oracle)
@@ -114,8 +118,12 @@ def _oracle_gain(data_dir: Path, frame: RankingFrame) -> np.ndarray | None:
     if not (data_dir / "truth").is_dir():
         return None
     from training.simulator import Truth
+    from training.simulator.truth import TruthMismatchError
 
-    truth = Truth.load(data_dir)
+    try:
+        truth = Truth.load(data_dir)
+    except TruthMismatchError as exc:
+        raise TrainingDataError(f"{exc}; move truth/ away to evaluate without the oracle") from exc
     return truth.purchase_probability(frame.user_id, frame.product_id, frame.hour,
                                       frame.surface.astype(np.int64), frame.query_id)
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ranking.settings import Settings
-from training.dataset import SURFACE_NAMES, RankingFrame
+from training.dataset import SURFACE_NAMES, RankingFrame, TrainingDataError
 from training.lambdarank import VALID_NAME, round_progress
 from training.position_bias import estimate_from_frame, propensity_weights
 
@@ -68,11 +68,31 @@ def funnel_params(settings: Settings) -> dict:
     }
 
 
+_NO_DEBIAS = ("impressions: position debiasing (training.position_debias) needs the logging "
+              "policy's randomised slots: {}; train with --no-position-debias")
+
+
+def _examination_curve(train: RankingFrame) -> pd.DataFrame:
+    """The training days' examination curve, or a :class:`TrainingDataError` saying why the
+    log does not identify one (no randomised requests, a shuffle it does not understand)."""
+    try:
+        return estimate_from_frame(train)
+    except ValueError as exc:
+        raise TrainingDataError(_NO_DEBIAS.format(exc)) from exc
+
+
 def examination_offset(frame: RankingFrame, curve: pd.DataFrame | None) -> np.ndarray:
-    """``log examination`` of each card's slot on its surface (0 without a curve)."""
+    """``log examination`` of each card's slot on its surface (0 without a curve).
+
+    A surface whose randomised slots drew no click at slot 1 has no curve: that is a
+    :class:`TrainingDataError` (the log cannot say how much each slot is examined there).
+    """
     if curve is None or len(frame) == 0:
         return np.zeros(len(frame))
-    weights = propensity_weights(frame.position, curve, SURFACE_NAMES[frame.surface.astype(np.int64)])
+    try:
+        weights = propensity_weights(frame.position, curve, SURFACE_NAMES[frame.surface.astype(np.int64)])
+    except ValueError as exc:
+        raise TrainingDataError(_NO_DEBIAS.format(exc)) from exc
     return -np.log(weights)
 
 
@@ -119,10 +139,14 @@ def train_funnel(train: RankingFrame, valid: RankingFrame, settings: Settings,
     """Train both stages on ``train``, stop each early on ``valid`` (whole validation days)."""
     t = settings.training
     if not (train.grade >= 1).any() or not (train.grade == 3).any():
-        raise ValueError("the training days have no clicks or no orders: the funnel cannot learn")
+        missing = "clicks" if not (train.grade >= 1).any() else "orders"
+        raise TrainingDataError(
+            f"{missing}: none on the training days' logged cards, so the funnel (training.model) "
+            "cannot learn" + ("; training.model=lambdarank learns from clicks alone"
+                              if missing == "orders" else ""))
     params = funnel_params(settings)
     names = list(train.feature_names)
-    curve = estimate_from_frame(train) if position_debias else None
+    curve = _examination_curve(train) if position_debias else None
     stages: dict[str, dict] = {}
     rounds, patience = t.funnel.num_boost_round, t.early_stopping_rounds
 

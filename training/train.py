@@ -39,7 +39,15 @@ from ranking.recall.bundle_part import write_recall_part
 from ranking.recall.homepage import HomepageRecall
 from ranking.recall.search import SearchRecall
 from ranking.settings import Settings
-from training.dataset import DAY_MS, RankingFrame, build_ranking_frame, mall_day_zero_ms
+from training.dataset import (
+    DAY_MS,
+    SURFACE_CODES,
+    RankingFrame,
+    TrainingDataError,
+    build_ranking_frame,
+    day_index,
+    mall_day_zero_ms,
+)
 from training.funnel import funnel_params
 from training.lambdarank import RankingData, train_lambdarank
 from training.mall_data import MallTables, load_catalog, load_mall
@@ -64,8 +72,8 @@ def split_days(n_days: int, settings: Settings) -> DaySplit:
     test_lo = n_days - t.test_days
     valid_lo = test_lo - t.valid_days
     if valid_lo <= t.warmup_days:
-        raise ValueError(
-            f"{n_days} logged days are too few for warm-up {t.warmup_days} + validation "
+        raise TrainingDataError(
+            f"impressions: {n_days} logged day(s) are too few for warm-up {t.warmup_days} + validation "
             f"{t.valid_days} + test {t.test_days} days (settings training.*)"
         )
     return DaySplit((t.warmup_days, valid_lo), (valid_lo, test_lo), (test_lo, n_days))
@@ -183,6 +191,11 @@ def train_model(frame: RankingFrame, split: DaySplit, settings: Settings,
     keep = t.keep_requests_without_clicks
     train = ranking_data(train_frame, keep)
     valid = ranking_data(validation_frame(frame, split, settings), keep)
+    for name, data, days in (("training", train, split.train), ("validation", valid, split.valid)):
+        if len(data) == 0:
+            raise TrainingDataError(
+                f"clicks: no request of the {name} days {list(days)} has one, and LambdaRank learns only "
+                "from requests with a click (training.keep_requests_without_clicks)")
     if t.dask_scheduler:
         from training.distributed import train_on_dask
 
@@ -245,6 +258,7 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
         mall = load_mall(data_dir)  # for the serving snapshot, once the model is trained
     else:
         mall = load_mall(data_dir)
+        split_days(logged_days(mall, settings), settings)  # too few days: say so before featurising
         search = build_search_recall(mall, settings)
         frame = build_ranking_frame(mall, settings, progress=progress, search=search)
         if relabel is not None:
@@ -261,7 +275,7 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
     homepage = build_homepage_recall(mall, snapshot, end_ms, settings)
     manifest = {
         "kind": kind,
-        "data": _data_summary(mall, days, split, model, label_counts),
+        "data": _data_summary(mall, days, split, model, label_counts, settings),
         "training": {
             **model.facts,
             "params": (funnel_params(settings) if model.facts["model"] == "funnel"
@@ -308,6 +322,14 @@ def build_homepage_recall(mall: MallTables, snapshot, as_of_ms: int, settings: S
                               source_weights=r.homepage_source_weights)
 
 
+def logged_days(mall: MallTables, settings: Settings) -> int:
+    """Mall days from the first impression's to the last one's (0 without impressions)."""
+    if len(mall["impressions"]) == 0:
+        return 0
+    zero = mall_day_zero_ms(mall, settings.mall.timezone)
+    return int(day_index(np.array([mall.last_ms]), zero)[0]) + 1
+
+
 def _end_of_logs_ms(mall: MallTables, settings: Settings) -> int:
     zero = mall_day_zero_ms(mall, settings.mall.timezone)
     last_day = (mall.last_ms - zero) // DAY_MS
@@ -315,7 +337,7 @@ def _end_of_logs_ms(mall: MallTables, settings: Settings) -> int:
 
 
 def _data_summary(mall: MallTables, days: int, split: DaySplit, model: TrainedModel,
-                  label_counts: dict[str, int]) -> dict:
+                  label_counts: dict[str, int], settings: Settings) -> dict:
     return {
         "data_dir": str(mall.data_dir),
         "rows": {name: len(t) for name, t in mall.tables.items()},
@@ -326,4 +348,15 @@ def _data_summary(mall: MallTables, days: int, split: DaySplit, model: TrainedMo
         "valid_rows": len(model.valid.label),
         "valid_requests": len(model.valid.group),
         "label_counts": label_counts,
+        "train_cards_by_surface": train_cards_by_surface(mall, split, settings),
     }
+
+
+def train_cards_by_surface(mall: MallTables, split: DaySplit, settings: Settings) -> dict[str, int]:
+    """Logged cards of the training days per surface: a surface with none (say, a mall that
+    logged no search) is one the model never learnt from, though the bundle still ranks it."""
+    imp = mall["impressions"]
+    day = day_index(imp.timestamp.to_numpy(), mall_day_zero_ms(mall, settings.mall.timezone))
+    on = (day >= split.train[0]) & (day < split.train[1])
+    surface = imp.surface.to_numpy()[on]
+    return {name: int((surface == name).sum()) for name in SURFACE_CODES}

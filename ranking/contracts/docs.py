@@ -14,9 +14,10 @@ Every table Shelfrank reads or writes, generated from `ranking/contracts/tables.
 
 A dataset is a folder with one `<table>.parquet` per table. `read_table(folder, name)`
 validates on load: a missing column, a type that cannot be safely widened, a null where
-none may be, a value outside its allowed set or range — each is a `ContractError` naming
-the file and the column. `shelfrank validate FOLDER` runs every check plus the foreign
-keys listed under each table, and exits 1 on any problem.
+none may be, a value outside its allowed set or range, two rows sharing a table's unique
+columns — each is a `ContractError` naming the file and the column. `shelfrank validate
+FOLDER` runs every check plus the foreign keys listed under each table, and exits 1 on
+any problem.
 
 Conventions: timestamps are UTC instants (`timestamp[ms, tz=UTC]`), the mall's local
 clock (Asia/Shanghai by default) gives hours of day; money is yuan; positions are
@@ -41,6 +42,8 @@ def render_table(t: TableContract) -> str:
             extra.append(f"<= {c.max:g}")
         note = f" ({'; '.join(extra)})" if extra else ""
         lines.append(f"| `{c.name}` | `{c.type}` | {c.meaning}{note} |")
+    if t.unique:
+        lines += ["", "Unique: no two rows share " + ", ".join(f"`{c}`" for c in t.unique) + "."]
     if t.references:
         refs = ", ".join(f"`{k}` -> `{v}`" for k, v in t.references.items())
         lines += ["", f"Foreign keys: {refs}."]

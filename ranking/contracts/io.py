@@ -2,9 +2,11 @@
 
 A dataset is a folder holding one ``<table>.parquet`` per contract table. Loading checks
 that every declared column is present with its declared type (safe widening such as
-int32 -> int64 is accepted and cast), that non-nullable columns hold no nulls, and that
-enumerated and bounded columns hold allowed values. Any problem raises
-:class:`ContractError` naming the file and the column.
+int32 -> int64 is accepted and cast), that non-nullable columns hold no nulls, that
+enumerated and bounded columns hold allowed values, and that no two rows share a table's
+``unique`` columns (e.g. two impressions in one slot of one page: a log written twice
+would double every card's impressions and break the randomisation's propensities). Any
+problem raises :class:`ContractError` naming the file and the column.
 """
 
 from __future__ import annotations
@@ -135,7 +137,44 @@ def read_table(
         raise ContractError(f"{path}: not a readable Parquet file ({exc})") from exc
     except (KeyError, ValueError) as exc:  # a requested column absent from the file
         raise ContractError(f"{path}: {exc}") from exc
-    return conform(loaded, contract, str(path))
+    conformed = conform(loaded, contract, str(path))
+    problem = duplicate_rows(conformed, contract, str(path))
+    if problem:
+        raise ContractError(problem)
+    return conformed
+
+
+def duplicate_rows(table: pa.Table, contract: TableContract, source: str) -> str | None:
+    """A message when two rows share all of ``contract.unique`` (None if not, or if the
+    table lacks one of those columns). O(rows) on a table already sorted by them."""
+    if not contract.unique or not set(contract.unique) <= set(table.column_names) or table.num_rows < 2:
+        return None
+    keys = [table.column(c).to_numpy() for c in contract.unique]
+    order = None
+    if not _strictly_increasing(keys):
+        order = np.lexsort(keys[::-1])
+        keys = [k[order] for k in keys]
+    same = np.ones(len(keys[0]) - 1, dtype=bool)
+    for k in keys:
+        same &= k[1:] == k[:-1]
+    n = int(same.sum())
+    if n == 0:
+        return None
+    first = int(np.argmax(same))
+    example = ", ".join(f"{c} {int(k[first])}" for c, k in zip(contract.unique, keys, strict=True))
+    columns = ", ".join(contract.unique)
+    return (f"{source}: {n:,} row(s) repeat the ({columns}) of another row (e.g. {example}); "
+            f"no two rows of {contract.name} may share them: drop the duplicates")
+
+
+def _strictly_increasing(keys: list[np.ndarray]) -> bool:
+    """Whether rows are in strictly increasing lexicographic order of ``keys``."""
+    greater = np.zeros(len(keys[0]) - 1, dtype=bool)
+    equal = np.ones(len(keys[0]) - 1, dtype=bool)
+    for k in keys:
+        greater |= equal & (k[1:] > k[:-1])
+        equal &= k[1:] == k[:-1]
+    return bool(greater.all())
 
 
 def write_table(data_dir: str | Path, table: str | TableContract, data: pa.Table) -> Path:

@@ -42,6 +42,7 @@ class TableContract:
     columns: tuple[Column, ...]
     group: str
     references: dict[str, str] = field(default_factory=dict)
+    unique: tuple[str, ...] = ()  # columns no two rows may share all of (checked when a file is read)
 
     @property
     def schema(self) -> pa.Schema:
@@ -201,6 +202,7 @@ IMPRESSIONS = TableContract(
     ),
     group="events",
     references={"user_id": "users.user_id", "product_id": "products.product_id"},
+    unique=("request_id", "position"),
 )
 
 CLICKS = TableContract(

@@ -36,6 +36,10 @@ SCORE_TABLES = ("categories", "brands", "stores", "products", "reference_prices"
                 "clicks", "orders", "shipments", "returns", "reviews", "service_tickets")
 
 
+class ScoresDataError(ValueError):
+    """A dataset that cannot be scored as asked; the message names the table and the option."""
+
+
 @dataclass
 class PlatformScores:
     as_of_ms: int
@@ -106,9 +110,13 @@ def compute_scores_from_tables(tables: dict[str, pd.DataFrame], as_of_ms: int,
 
 
 def end_of_data_ms(tables: dict[str, pd.DataFrame]) -> int:
-    """Just after the last logged event (the default as-of moment)."""
-    last = max(int(tables[t].timestamp.max()) for t in ("impressions", "orders") if len(tables[t]))
-    return last + 1
+    """Just after the last logged event (the default as-of moment); a :class:`ScoresDataError`
+    when neither impressions nor orders hold a row."""
+    logged = [int(tables[t].timestamp.max()) for t in ("impressions", "orders") if len(tables[t])]
+    if not logged:
+        raise ScoresDataError("impressions and orders are both empty: there is no last event to "
+                              "score as of; pass --as-of")
+    return max(logged) + 1
 
 
 def compute_scores(data_dir: str | Path, as_of: datetime | None, settings: ScoreSettings) -> PlatformScores:

@@ -36,6 +36,7 @@ def train(
 ) -> None:
     """Build point-in-time features, train the ranker (training.model), write a bundle, move OUT/latest."""
     from ranking.contracts import ContractError
+    from training.dataset import TrainingDataError
     from training.distributed_features import DaskClusterError, check_workers_see, connect
     from training.train import train_bundle
 
@@ -56,7 +57,7 @@ def train(
             finally:
                 client.close()
         path, manifest = train_bundle(data, out, settings, progress=progress)
-    except (DaskClusterError, ContractError) as exc:
+    except (DaskClusterError, ContractError, TrainingDataError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     t = manifest["training"]
@@ -66,6 +67,10 @@ def train(
     else:
         typer.echo(f"bundle {path} ({t['num_trees']} trees, best iteration {t['best_iteration']})")
     typer.echo(f"validation: {json.dumps(t['valid_ndcg'])}")
+    unseen = [name for name, n in manifest["data"].get("train_cards_by_surface", {}).items() if n == 0]
+    if unseen:
+        typer.echo(f"warning: the training days logged no {' or '.join(unseen)} cards: the model never "
+                   "learnt from those requests, though the bundle will rank them", err=True)
     typer.echo(f"features {t['feature_seconds']}s ({t['rows_per_second_features']:,} cards/s), "
                f"training {t['train_seconds']}s; {out / 'latest'} -> {path.name}")
 
@@ -95,6 +100,7 @@ def evaluate(
     """NDCG@5/10/20, MRR, MAP per surface for the model, the baselines and the oracle."""
     from ranking.bundle import BundleError
     from ranking.contracts import ContractError
+    from training.dataset import TrainingDataError
     from training.evaluate import evaluate_bundle
     from training.evaluation_report import write_evaluation_report
 
@@ -106,11 +112,15 @@ def evaluate(
     output_file(json_out, "--json")
     try:
         result = evaluate_bundle(bundle, data, settings, progress=progress)
-    except (BundleError, ContractError) as exc:
+    except (BundleError, ContractError, TrainingDataError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     public = {k: v for k, v in result.items() if not k.startswith("_")}
     _print_table(public)
+    absent = [name for name in ("search", "homepage", "channel") if name not in public["surfaces"]]
+    if absent:
+        typer.echo(f"\nno {' or '.join(absent)} requests on the test days {result['test_days']}: "
+                   "no table for them")
     if debias_study:
         public["debias_study"] = _debias_study(bundle, data, settings, result, progress)
         typer.echo("\nposition debiasing (oracle NDCG@10 on the test days): "

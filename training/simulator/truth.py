@@ -57,6 +57,7 @@ class Truth:
 
         leaves = categories[categories.level == 1].sort_values("category_id")
         first_leaf = int(leaves.category_id.min())
+        _check_matches(tdir, products, tp, leaves, affinity)
         tops = categories[categories.level == 0].sort_values("category_id")
         top_index = {cid: i for i, cid in enumerate(tops.category_id)}
         slot_of = {"grains_oil": 0, "food_daily": 1, "digital": 2, "beauty": 2, "": -1}
@@ -136,3 +137,23 @@ class Truth:
         qleaf, qbrand = self._query_intent(np.broadcast_to(query_ids, users.shape))
         slots = slot_of_hour(np.broadcast_to(np.asarray(hours), users.shape))
         return self.model.probabilities(users, products, slots, surf, qleaf, qbrand)
+
+
+class TruthMismatchError(ValueError):
+    """``truth/`` was written for another catalog than the tables beside it."""
+
+
+def _check_matches(tdir: Path, products, truth_products, leaves, affinity: np.ndarray) -> None:
+    """The truth is positional (product row i, leaf i - first leaf): refuse a catalog edited
+    after simulating, which would otherwise mis-score every card or fail in numpy."""
+    if not np.array_equal(truth_products.product_id.to_numpy(), products.product_id.to_numpy()):
+        raise TruthMismatchError(
+            f"{tdir}: the truth describes {len(truth_products):,} products, products.parquet "
+            f"lists {len(products):,} (or in another order): the catalog changed after simulating")
+    contiguous = np.array_equal(leaves.category_id.to_numpy() - leaves.category_id.min(),
+                                np.arange(len(leaves)))
+    if affinity.shape[1] != len(leaves) or not contiguous:
+        raise TruthMismatchError(
+            f"{tdir}: the truth knows {affinity.shape[1]} leaf categories, categories.parquet has "
+            f"{len(leaves)}" + ("" if contiguous else " with gaps in their ids")
+            + ": the catalog changed after simulating")
