@@ -373,3 +373,21 @@ def test_a_mall_without_search_traffic_trains_and_says_what_the_model_never_saw(
     assert evaluated.exit_code == 0, evaluated.output
     assert "[homepage]" in evaluated.output and "[search]" not in evaluated.output
     assert "no search or channel requests on the test days" in evaluated.output
+
+
+def test_merge_events_keeps_the_first_copy_of_a_retried_impression(small_mall: Path, tmp_path: Path) -> None:
+    """A frontend that posts a page's impressions again (a retry, a later timestamp) must not
+    make the merged dataset break the impressions' unique (request_id, position) contract."""
+    import json
+
+    log = tmp_path / "events" / "impressions"
+    log.mkdir(parents=True)
+    row = {"request_id": 9_000_000_001, "timestamp": 1788256800000, "user_id": 2, "surface": "homepage",
+           "query_id": None, "product_id": 3, "position": 1, "variant": "default", "propensity": 1.0}
+    retry = {**row, "timestamp": 1788256801500}
+    (log / "w1.jsonl").write_text(json.dumps(row) + "\n" + json.dumps(retry) + "\n")
+    merged = runner.invoke(app, ["merge-events", "--data", str(small_mall),
+                                 "--events", str(tmp_path / "events"), "--out", str(tmp_path / "merged")])
+    assert merged.exit_code == 0, merged.output
+    assert "impressions: +1 rows (1 duplicates dropped)" in merged.output
+    assert runner.invoke(app, ["validate", str(tmp_path / "merged")]).exit_code == 0

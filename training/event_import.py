@@ -2,7 +2,8 @@
 
 ``merge_events(data_dir, events_dir, out_dir)`` writes a new dataset folder: every table of
 ``data_dir``, with the logged impressions, clicks, carts and orders appended to their
-tables (exact duplicate rows dropped, so merging twice changes nothing). The result is
+tables (exact duplicate rows dropped, so merging twice changes nothing, and rows repeating a
+table's unique key, such as an impression posted again on a retry, keep their first copy). The result is
 validated against the contracts like any dataset; ``data_dir`` is never modified.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ranking.contracts import dataset_tables, read_table, table_path, write_table
+from ranking.contracts import TABLES, dataset_tables, read_table, table_path, write_table
 from ranking.event_log import LOGGED_TABLES, read_event_log
 
 
@@ -51,6 +52,9 @@ def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Pa
         frame = merged.to_pandas()
         before = len(frame)
         frame = frame.drop_duplicates(ignore_index=True)
+        unique = list(TABLES[table].unique)
+        if unique:  # a retried post (same slot of the same page, a later timestamp): keep the first
+            frame = frame.drop_duplicates(subset=unique, keep="first", ignore_index=True)
         duplicates[table] = before - len(frame)
         appended[table] = len(frame) - (base.num_rows if base is not None else 0)
         write_table(out_dir, table, pa.Table.from_pandas(frame, schema=merged.schema,
