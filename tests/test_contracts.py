@@ -136,3 +136,14 @@ def test_two_impressions_in_one_slot_of_one_page_are_refused_sorted_or_not(tmp_p
         assert any("repeat the (request_id, position)" in p for p in validate_dataset(tmp_path))
     # a read of other columns does not need the key
     assert read_table(tmp_path, "impressions", columns=["product_id"]).num_rows == 4
+
+
+def test_an_order_line_written_twice_is_refused(small_mall: Path, tmp_path: Path) -> None:
+    """Orders are unique on (order_id, product_id): a repeated line would count twice in the
+    product score's sales and the store's order counts."""
+    orders = pq.read_table(small_mall / "orders.parquet")
+    assert read_table(small_mall, "orders").num_rows == orders.num_rows
+    pq.write_table(pa.concat_tables([orders, orders.slice(10, 1)]), tmp_path / "orders.parquet")
+    repeat = r"orders\.parquet: 1 row\(s\) repeat the \(order_id, product_id\)"
+    with pytest.raises(ContractError, match=repeat):
+        read_table(tmp_path, "orders")

@@ -252,6 +252,7 @@ ORDERS = TableContract(
         "product_id": "products.product_id",
         "store_id": "stores.store_id",
     },
+    unique=("order_id", "product_id"),  # one line per product of an order: a repeat would count twice
 )
 
 SHIPMENTS = TableContract(
