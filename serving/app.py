@@ -29,6 +29,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ranking.bundle import BundleError
+from ranking.contracts import TABLES
 from ranking.engine import Engine
 from ranking.event_log import EventLogUnavailableError
 from ranking.experiments import team_draft
@@ -300,6 +301,16 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             raise _field_error("impressions", "the batch holds no events")
         if total > limits.max_events_per_post:
             raise _field_error("impressions", f"at most {limits.max_events_per_post} events per post")
+        for table, items in rows.items():  # a row its table's contract could never hold twice
+            key = TABLES[table].unique
+            first: dict[tuple, int] = {}
+            for i, row in enumerate(items):
+                at = first.setdefault(tuple(row[c] for c in key), i) if key else i
+                if at != i:
+                    raise HTTPException(422, detail=[{
+                        "loc": ["body", table, i],
+                        "msg": f"repeats row {at}'s {', '.join(key)}: one {table[:-1]} per "
+                               f"{' and '.join(key)}", "type": "value_error"}])
         try:
             accepted = state.event_log.append(rows)
         except EventLogUnavailableError as exc:

@@ -165,3 +165,22 @@ def test_a_rerank_query_off_search_is_a_422_not_silently_ignored(client, surface
     r = client.post("/v1/rerank", json={"surface": surface, "candidates": [1, 2], "query": "大米"})
     assert r.status_code == 422, r.text
     assert _locs(r) == [["body", "query"]]
+
+
+def test_a_batch_repeating_an_impression_slot_or_an_order_line_is_a_422_and_nothing_is_logged(client):
+    from ranking.event_log import read_event_log
+
+    state = client.app.state.shelfrank
+    before = read_event_log(state.events_dir).tables["orders"].num_rows
+    order = {"order_id": 77, "request_id": 1, "timestamp": 1788256800000, "user_id": 2, "product_id": 3,
+             "store_id": 1, "price_paid": 9.5, "quantity": 1, "cancelled": False}
+    r = client.post("/v1/events", json={"orders": [order, {**order, "product_id": 4}, order]})
+    assert r.status_code == 422 and _locs(r) == [["body", "orders", 2]], r.text
+    assert "order_id, product_id" in r.text
+    impression = {"request_id": 5, "timestamp": 1788256800000, "user_id": 2, "surface": "homepage",
+                  "query_id": None, "product_id": 3, "position": 1, "variant": "default", "propensity": 1.0}
+    r = client.post("/v1/events", json={"impressions": [impression, {**impression, "product_id": 4}]})
+    assert r.status_code == 422 and _locs(r) == [["body", "impressions", 1]], r.text
+    assert read_event_log(state.events_dir).tables["orders"].num_rows == before
+    ok = client.post("/v1/events", json={"orders": [order, {**order, "product_id": 4}]})
+    assert ok.status_code == 200 and ok.json()["accepted"]["orders"] == 2
