@@ -30,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ranking.bundle import BundleError
 from ranking.contracts import TABLES
+from ranking.contracts.io import repeated_rows
 from ranking.engine import Engine
 from ranking.event_log import EventLogUnavailableError
 from ranking.experiments import team_draft
@@ -296,21 +297,19 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         for table in EventsBatch.model_fields:
             items = getattr(body, table)
             total += len(items)
-            rows[table] = [_event_row(item) for item in items]
+            rows[table] = [item.model_dump() for item in items]  # timestamps already epoch ms
         if total == 0:
             raise _field_error("impressions", "the batch holds no events")
         if total > limits.max_events_per_post:
             raise _field_error("impressions", f"at most {limits.max_events_per_post} events per post")
         for table, items in rows.items():  # a row its table's contract could never hold twice
             key = TABLES[table].unique
-            first: dict[tuple, int] = {}
-            for i, row in enumerate(items):
-                at = first.setdefault(tuple(row[c] for c in key), i) if key else i
-                if at != i:
-                    raise HTTPException(422, detail=[{
-                        "loc": ["body", table, i],
-                        "msg": f"repeats row {at}'s {', '.join(key)}: one {table[:-1]} per "
-                               f"{' and '.join(key)}", "type": "value_error"}])
+            repeats = repeated_rows([np.array([r[c] for r in items]) for c in key]) if key else []
+            if len(repeats):
+                raise HTTPException(422, detail=[{
+                    "loc": ["body", table, int(repeats[0])],
+                    "msg": f"repeats an earlier row's {', '.join(key)}: one {table[:-1]} per "
+                           f"{' and '.join(key)}", "type": "value_error"}])
         try:
             accepted = state.event_log.append(rows)
         except EventLogUnavailableError as exc:
@@ -452,11 +451,6 @@ def _log_exposures(state: ServiceState, request: RankRequest, response: dict, la
     }
     options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
     state.exposures.add_line(orjson.dumps(line, option=options))
-
-
-def _event_row(item) -> dict:
-    """One validated event as a log line's fields (its timestamp already epoch ms)."""
-    return item.model_dump()
 
 
 def _json(obj) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -147,3 +148,12 @@ def test_an_order_line_written_twice_is_refused(small_mall: Path, tmp_path: Path
     repeat = r"orders\.parquet: 1 row\(s\) repeat the \(order_id, product_id\)"
     with pytest.raises(ContractError, match=repeat):
         read_table(tmp_path, "orders")
+
+
+def test_repeated_rows_lists_every_later_holder_of_a_key_sorted_or_not() -> None:
+    from ranking.contracts.io import repeated_rows
+
+    a, b = np.array([3, 1, 3, 2, 3, 1]), np.array([9, 5, 9, 5, 8, 5])
+    assert repeated_rows([a, b]).tolist() == [2, 5]  # (3, 9) again at 2, (1, 5) again at 5
+    assert repeated_rows([np.array([1, 2, 3]), np.array([7, 7, 7])]).tolist() == []  # sorted: no sort
+    assert repeated_rows([np.array([4])]).tolist() == []

@@ -147,24 +147,31 @@ def read_table(
 def duplicate_rows(table: pa.Table, contract: TableContract, source: str) -> str | None:
     """A message when two rows share all of ``contract.unique`` (None if not, or if the
     table lacks one of those columns). O(rows) on a table already sorted by them."""
-    if not contract.unique or not set(contract.unique) <= set(table.column_names) or table.num_rows < 2:
+    if not contract.unique or not set(contract.unique) <= set(table.column_names):
         return None
     keys = [table.column(c).to_numpy() for c in contract.unique]
-    order = None
-    if not _strictly_increasing(keys):
-        order = np.lexsort(keys[::-1])
-        keys = [k[order] for k in keys]
-    same = np.ones(len(keys[0]) - 1, dtype=bool)
-    for k in keys:
-        same &= k[1:] == k[:-1]
-    n = int(same.sum())
-    if n == 0:
+    repeats = repeated_rows(keys)
+    if len(repeats) == 0:
         return None
-    first = int(np.argmax(same))
-    example = ", ".join(f"{c} {int(k[first])}" for c, k in zip(contract.unique, keys, strict=True))
+    example = ", ".join(f"{c} {int(k[repeats[0]])}" for c, k in zip(contract.unique, keys, strict=True))
     columns = ", ".join(contract.unique)
-    return (f"{source}: {n:,} row(s) repeat the ({columns}) of another row (e.g. {example}); "
+    return (f"{source}: {len(repeats):,} row(s) repeat the ({columns}) of another row (e.g. {example}); "
             f"no two rows of {contract.name} may share them: drop the duplicates")
+
+
+def repeated_rows(keys: list[np.ndarray]) -> np.ndarray:
+    """Positions, ascending, of the rows whose ``keys`` an earlier row already holds (the
+    first holder of a key is never listed). No sort when the rows are already in strictly
+    increasing key order, as the simulator and a sorted log write them."""
+    n = len(keys[0]) if keys else 0
+    if n < 2 or _strictly_increasing(keys):
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort([np.arange(n), *keys[::-1]])  # by key, then by position
+    same = np.ones(n - 1, dtype=bool)
+    for k in keys:
+        ordered = k[order]
+        same &= ordered[1:] == ordered[:-1]
+    return np.sort(order[1:][same])
 
 
 def _strictly_increasing(keys: list[np.ndarray]) -> bool:
