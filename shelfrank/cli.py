@@ -42,14 +42,15 @@ def main(
         raise typer.BadParameter(f"{', '.join(unknown)}: no such setting (shelfrank settings lists them)",
                                  param_hint="environment (SHELFRANK_*)")
     try:
-        Settings()  # the environment alone, so a bad SHELFRANK_* variable is named as such
-    except ValueError as exc:
-        raise typer.BadParameter(settings_error(exc), param_hint="environment (SHELFRANK_*)") from exc
-    try:
         set_overrides(set_ or [])
         current_settings()
     except ValueError as exc:
-        raise typer.BadParameter(settings_error(exc), param_hint="--set") from exc
+        try:  # blame the environment when it alone is bad, else --set
+            Settings()
+            hint = "--set"
+        except ValueError:
+            hint = "environment (SHELFRANK_*)"
+        raise typer.BadParameter(settings_error(exc), param_hint=hint) from exc
 
 
 @app.command("settings")

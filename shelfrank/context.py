@@ -1,7 +1,9 @@
-"""Settings of the current command-line run (defaults, environment, then ``--set``)."""
+"""What every command of a command-line run shares: its settings (defaults, environment, then
+``--set``) and how it stops on bad input (:func:`fail`: one ``error:`` line, exit 2)."""
 
 from __future__ import annotations
 
+import typer
 from pydantic import ValidationError
 
 from ranking.settings import Settings, load_settings
@@ -34,3 +36,9 @@ def settings_error(exc: ValueError) -> str:
         else:
             parts.append(f"{where}: {err['msg']} (got {err['input']!r})")
     return "; ".join(parts)
+
+
+def fail(message: str) -> None:
+    """Stop the command: ``error: <message>`` on stderr and exit code 2 (bad input)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)

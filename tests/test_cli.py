@@ -391,3 +391,10 @@ def test_merge_events_keeps_the_first_copy_of_a_retried_impression(small_mall: P
     assert merged.exit_code == 0, merged.output
     assert "impressions: +1 rows (1 duplicates dropped)" in merged.output
     assert runner.invoke(app, ["validate", str(tmp_path / "merged")]).exit_code == 0
+
+
+def test_scores_without_options_shows_its_help_and_exits_2() -> None:
+    bare = runner.invoke(app, ["scores"])
+    assert bare.exit_code == 2 and "Usage" in bare.output and "error" not in bare.output
+    half = runner.invoke(app, ["scores", "--data", "somewhere"])
+    assert half.exit_code == 2 and "scores needs --out" in half.output

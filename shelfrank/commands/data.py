@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from shelfrank.commands.paths import output_dir
-from shelfrank.context import current_settings
+from shelfrank.context import current_settings, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -54,8 +54,7 @@ def validate(
     from ranking.contracts import dataset_tables, validate_dataset
 
     if not data.is_dir():
-        typer.echo(f"error: {data} is not a folder", err=True)
-        raise typer.Exit(2)
+        fail(f"{data} is not a folder")
     problems = validate_dataset(data, check_references=references)
     if problems:
         for problem in problems:
@@ -77,8 +76,7 @@ def merge_events(
     try:
         summary = run(data, events, out)
     except (ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(str(exc))
     for table, n in summary.appended.items():
         typer.echo(f"{table:>12}: +{n:,} rows ({summary.duplicates[table]:,} duplicates dropped)")
     if summary.partial_lines:

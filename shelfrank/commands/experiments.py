@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 
 from shelfrank.commands.paths import output_dir, output_file
-from shelfrank.context import current_settings, settings_error
+from shelfrank.context import current_settings, fail, settings_error
 
 experiment_app = typer.Typer(help="Analyse experiments and run the closed loop.", no_args_is_help=True)
 AB, INTERLEAVE = "closed_loop_ab", "closed_loop_interleave"
@@ -32,18 +32,13 @@ def register(app: typer.Typer) -> None:
     app.command("simulate-traffic")(simulate_traffic_command)
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def _load_config(path: Path):
     from ranking.experiments import load_experiments
 
     try:
         return load_experiments(path)
     except (ValueError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @experiment_app.command("analyze")
@@ -61,19 +56,19 @@ def analyze(
     from training.experiment_analysis import analyse_tables, interleaving_summary, load_tables, write_report
 
     if not events.is_dir():
-        _fail(f"{events}: no event log folder here")
+        fail(f"{events}: no event log folder here")
     output_dir(out, "--out")
     output_file(json_out, "--json")
     cfg = _load_config(config)
     if not cfg.experiments:
-        _fail(f"{config}: the config defines no experiments")
+        fail(f"{config}: the config defines no experiments")
     tables, torn = load_tables(events)
     result = analyse_tables(tables, cfg, torn)
     if result["requests"] == 0:
-        _fail(f"{events}: no exposures logged (was serving.log_exposures on?)")
+        fail(f"{events}: no exposures logged (was serving.log_exposures on?)")
     logged = set(tables["exposures"].experiment.dropna())
     if not logged & {e.name for e in cfg.experiments}:
-        _fail(f"{events}: none of the config's experiments ({', '.join(e.name for e in cfg.experiments)}) "
+        fail(f"{events}: none of the config's experiments ({', '.join(e.name for e in cfg.experiments)}) "
               f"is in the log (it has: {', '.join(sorted(logged)) or 'none'})")
     for name, e in result["experiments"].items():
         typer.echo(f"\n{name} ({e['mode']})")
@@ -120,14 +115,14 @@ def simulate_traffic_command(
     from training.closed_loop import Shoppers, outcomes_frame, simulate_traffic
 
     if not (data / "truth").is_dir():
-        _fail(f"{data}: not a simulated mall (no truth/ folder)")
+        fail(f"{data}: not a simulated mall (no truth/ folder)")
     output_file(json_out, "--json")
     if config is not None:
         _load_config(config)
     try:
         httpx.get(f"{url}/readyz", timeout=5).raise_for_status()
     except httpx.HTTPError as exc:
-        _fail(f"{url} is not a ready Shelfrank service: {exc}")
+        fail(f"{url} is not a ready Shelfrank service: {exc}")
     frame = outcomes_frame(simulate_traffic(url, Shoppers(data, seed), sessions, concurrency=concurrency))
     summary = frame.groupby(frame.variant.fillna("-")).agg(
         sessions=("session", "size"),
@@ -189,7 +184,7 @@ def _rule_overrides(pairs: list[str]) -> dict:
     try:
         return parse_overrides(pairs)
     except ValueError:
-        _fail(f"--treatment-rule wants KEY=VALUE, got {pairs!r}")
+        fail(f"--treatment-rule wants KEY=VALUE, got {pairs!r}")
 
 
 @experiment_app.command("closed-loop")
@@ -224,7 +219,7 @@ def closed_loop(
     settings = current_settings()
     treatment_rules = _rule_overrides(treatment_rule or [])
     if not (data / "truth").is_dir():
-        _fail(f"{data}: not a simulated mall (no truth/ folder)")
+        fail(f"{data}: not a simulated mall (no truth/ folder)")
     output_dir(work, "--work")
     output_file(json_out, "--json")
     work = Path(work or tempfile.mkdtemp(prefix="shelfrank-closed-loop-")).resolve()
@@ -243,7 +238,7 @@ def closed_loop(
             control_path = Path(control)
             verify_bundle(control_path)
     except BundleError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _link_copy(Path(treatment), models / "treatment")
     _link_copy(control_path, models / "control")
     config = _closed_loop_config(models, seed, treatment_rules)
@@ -252,7 +247,7 @@ def closed_loop(
     try:
         cfg = ExperimentsConfig.model_validate(config)
     except ValueError as exc:
-        _fail(f"--treatment-rule: {settings_error(exc)}")
+        fail(f"--treatment-rule: {settings_error(exc)}")
     events = work / "events"
     shutil.rmtree(events, ignore_errors=True)
     proc, url = start_service(
@@ -326,13 +321,13 @@ def sessions_to_detect_command(
     from training.experiment_analysis import load_tables
 
     if not events.is_dir():
-        _fail(f"{events}: no event log folder here")
+        fail(f"{events}: no event log folder here")
     output_file(json_out, "--json")
     tables, _ = load_tables(events)
     try:
         result = detection_by_outcome(tables, ab, interleave, control, treatment, seed, credit_shared)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"{'outcome':<8} {'winner':<10} {'A/B':>8} {'interleaving (sign)':>20} {'(mean)':>8} "
                f"{'A/B / il':>9}")
     for outcome, r in result["by_outcome"].items():
@@ -367,7 +362,7 @@ def counterfactual_command(
         verify_bundle(treatment)
         verify_bundle(control)
     except BundleError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     output_file(json_out, "--json")
     settings = current_settings()
     ab = None
@@ -375,13 +370,13 @@ def counterfactual_command(
         try:
             ab = json.loads(online.read_text())["ab"]["gmv_per_session"]
         except OSError as exc:
-            _fail(f"--online {online}: cannot read it ({exc.strerror or exc})")
+            fail(f"--online {online}: cannot read it ({exc.strerror or exc})")
         except (ValueError, KeyError, TypeError):
-            _fail(f"--online {online}: not a closed-loop result (JSON with ab.gmv_per_session)")
+            fail(f"--online {online}: not a closed-loop result (JSON with ab.gmv_per_session)")
     try:
         result = _counterfactual(treatment, control, data, settings, ab["control"] if ab else math.nan)
     except ContractError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if ab:
         result["vs_online"] = counterfactual_vs_online(result["gmv_per_session"], ab)
     text = json.dumps(result, indent=2, default=str)
@@ -493,21 +488,21 @@ def page_value_command(
     settings = current_settings()
     rules = _rule_overrides(treatment_rule or [])
     if not (data / "truth").is_dir():
-        _fail(f"{data}: not a simulated mall (no truth/ folder)")
+        fail(f"{data}: not a simulated mall (no truth/ folder)")
     output_file(json_out, "--json")
     try:
         verify_bundle(treatment)
         if control is not None:
             verify_bundle(control)
     except BundleError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     treatment_settings = settings
     if rules:
         try:
             treatment_settings = settings.model_copy(update={
                 "rules": RulesSettings.model_validate({**settings.rules.model_dump(), **rules})})
         except ValueError as exc:
-            _fail(f"--treatment-rule: {settings_error(exc)}")
+            fail(f"--treatment-rule: {settings_error(exc)}")
     result = page_value(data, treatment, settings, control=control, treatment_settings=treatment_settings,
                         contexts=contexts, seed=seed, progress=progress)
     if rules:

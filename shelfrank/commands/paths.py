@@ -12,12 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import typer
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
+from shelfrank.context import fail
 
 
 def _check_creatable(path: Path, option: str, what: str) -> None:
@@ -26,9 +21,9 @@ def _check_creatable(path: Path, option: str, what: str) -> None:
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        _fail(f"{option} {path}: cannot create this {what}, {ancestor} is a file")
+        fail(f"{option} {path}: cannot create this {what}, {ancestor} is a file")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        _fail(f"{option} {path}: cannot create this {what}, {ancestor} is not writable")
+        fail(f"{option} {path}: cannot create this {what}, {ancestor} is not writable")
 
 
 def output_dir(path: Path | None, option: str) -> None:
@@ -37,9 +32,9 @@ def output_dir(path: Path | None, option: str) -> None:
         return
     if path.exists():
         if not path.is_dir():
-            _fail(f"{option} {path}: is a file, not a folder")
+            fail(f"{option} {path}: is a file, not a folder")
         if not os.access(path, os.W_OK | os.X_OK):
-            _fail(f"{option} {path}: this folder is not writable")
+            fail(f"{option} {path}: this folder is not writable")
     else:
         _check_creatable(path, option, "folder")
 
@@ -50,8 +45,8 @@ def output_file(path: Path | None, option: str) -> None:
         return
     if path.exists():
         if path.is_dir():
-            _fail(f"{option} {path}: is a folder; give a file name")
+            fail(f"{option} {path}: is a folder; give a file name")
         if not os.access(path, os.W_OK):
-            _fail(f"{option} {path}: this file is not writable")
+            fail(f"{option} {path}: this file is not writable")
     else:
         _check_creatable(path, option, "file")

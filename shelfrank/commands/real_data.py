@@ -15,18 +15,13 @@ from typing import Annotated
 import typer
 
 from shelfrank.commands.paths import output_dir, output_file
-from shelfrank.context import current_settings
+from shelfrank.context import current_settings, fail
 
 eval_app = typer.Typer(help="Evaluate recall and ranking on real public datasets.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(eval_app, name="eval")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _table(rows: dict[str, dict[str, float]], title: str) -> None:
@@ -62,10 +57,10 @@ def split_home_depot(
     try:
         pairs = read_pairs(source)
     except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     fraction = rd.test_fraction if test_fraction is None else test_fraction
     if not 0 < fraction < 1:
-        _fail("--test-fraction must be between 0 and 1")
+        fail("--test-fraction must be between 0 and 1")
     train, test = split_by_query(pairs, fraction, rd.seed if seed is None else seed)
     out.mkdir(parents=True, exist_ok=True)
     train.to_csv(out / "train.csv.gz", index=False)
@@ -88,10 +83,10 @@ def split_taobao(
     try:
         events = read_events(source)
     except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     train, test = split_by_last_day(events)
     if train.empty:
-        _fail(f"{source}: every event is on one local day; nothing is left to train on")
+        fail(f"{source}: every event is on one local day; nothing is left to train on")
     out.mkdir(parents=True, exist_ok=True)
     train.to_csv(out / "train.csv.gz", index=False, header=False)
     test.to_csv(out / "test.csv.gz", index=False, header=False)
@@ -126,9 +121,9 @@ def home_depot(
     try:
         train_pairs, test_pairs = read_pairs(train), read_pairs(test)
     except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if train_pairs.search_term.nunique() < 10:
-        _fail(f"{train}: {train_pairs.search_term.nunique()} queries; the reranker needs at least 10")
+        fail(f"{train}: {train_pairs.search_term.nunique()} queries; the reranker needs at least 10")
     rd = current_settings().real_data
     if sentence is not None:
         rd = rd.model_copy(update={"home_depot_sentence": sentence})
@@ -170,13 +165,13 @@ def taobao(
     try:
         train_events, test_events = read_events(train), read_events(test)
     except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if train_events.timestamp.max() > test_events.timestamp.min():
-        _fail("the test events must come after every train event (split by time)")
+        fail("the test events must come after every train event (split by time)")
     try:
         result = evaluate_taobao(train_events, test_events, current_settings())
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"{result['users']} users in both files")
     for part in ("all", "new"):
         _table(

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from shelfrank.commands.paths import output_file
-from shelfrank.context import current_settings
+from shelfrank.context import current_settings, fail
 
 scores_app = typer.Typer(help="Platform scores (store experience, product score, price advantage).",
                          invoke_without_command=True, no_args_is_help=False)
@@ -39,8 +39,7 @@ def _compute(data: Path, as_of: str | None):
     try:
         return compute_scores(data, _as_of(as_of), current_settings().scores)
     except (ContractError, ScoresDataError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(str(exc))
 
 
 def _window_summary(result, window_days: int) -> tuple[str, str | None]:
@@ -81,7 +80,7 @@ def scores(
         typer.echo(ctx.get_help())
         if data is not None or out is not None or as_of is not None:
             missing = " and ".join(o for o, v in (("--data", data), ("--out", out)) if v is None)
-            typer.echo(f"error: scores needs {missing} (or a subcommand)", err=True)
+            fail(f"scores needs {missing} (or a subcommand)")
         raise typer.Exit(2)
     output_file(out, "--out")
     import pyarrow as pa
@@ -142,6 +141,5 @@ def olist(
     try:
         result = olist_lateness_vs_reviews(csv)
     except (ValueError, OSError) as exc:  # pandas' parser errors are ValueErrors
-        typer.echo(f"error: {csv}: {exc}" if str(csv) not in str(exc) else f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(f"{csv}: {exc}" if str(csv) not in str(exc) else str(exc))
     typer.echo(json.dumps(result, indent=2))

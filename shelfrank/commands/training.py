@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from shelfrank.commands.paths import output_dir, output_file
-from shelfrank.context import current_settings
+from shelfrank.context import current_settings, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -46,8 +46,7 @@ def train(
     if dask_scheduler:
         settings.training.dask_scheduler = dask_scheduler
     if not data.is_dir():
-        typer.echo(f"error: {data} is not a dataset folder", err=True)
-        raise typer.Exit(2)
+        fail(f"{data} is not a dataset folder")
     output_dir(out, "--out")
     try:
         if settings.training.dask_scheduler:  # fail before loading anything
@@ -58,8 +57,7 @@ def train(
                 client.close()
         path, manifest = train_bundle(data, out, settings, progress=progress)
     except (DaskClusterError, ContractError, TrainingDataError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     t = manifest["training"]
     if t["model"] == "funnel":
         stages = ", ".join(f"{name} {st['best_iteration']}" for name, st in t["stages"].items())
@@ -113,8 +111,7 @@ def evaluate(
     try:
         result = evaluate_bundle(bundle, data, settings, progress=progress)
     except (BundleError, ContractError, TrainingDataError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(str(exc))
     public = {k: v for k, v in result.items() if not k.startswith("_")}
     _print_table(public)
     absent = [name for name in ("search", "homepage", "channel") if name not in public["surfaces"]]
@@ -135,8 +132,7 @@ def evaluate(
                 name: counterfactual_estimates(result["_frame"], result["_scores"]["model"], orders, surface)
                 for name, surface in (("all", None), ("homepage", 1))}
         except ValueError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+            fail(str(exc))
         typer.echo("\ncounterfactual (per request, randomised top slots of the logged pages):")
         for reward, r in public["counterfactual"]["all"]["rewards"].items():
             typer.echo(f"  {reward:<7} logging policy {r['logging_policy']:.4f}  IPS {r['ips']:.4f}  "
@@ -163,8 +159,7 @@ def _whole_page(bundle: Path, control: Path | None, data: Path, settings, progre
         est = estimate_bundles(bundles, data, settings, progress=progress,
                                compare=("model", "control") if control is not None else None)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(str(exc))
     typer.echo(f"\nwhole-page doubly robust, homepage per request ({est['contexts']} logged contexts, "
                f"20 cards; 'logged' = the logging policy's own pages on them):")
     for reward in ("clicks", "orders", "order_value", "gmv"):
