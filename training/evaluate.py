@@ -78,11 +78,9 @@ def evaluate_bundle(bundle_path: str | Path, data_dir: str | Path, settings: Set
     try:
         frame = build_ranking_frame(mall, settings, progress=progress, days=tuple(split["test"]),
                                     search=search)
-    except TrainingDataError:
-        frame = None
-    if frame is None or len(frame) == 0:
+    except TrainingDataError as exc:  # raised for a frame with no card
         raise TrainingDataError(f"{data_dir}: impressions have no logged card on the bundle's test days "
-                                f"{split['test']}: is this the mall it was trained on?")
+                                f"{split['test']}: is this the mall it was trained on?") from exc
     model_scores = bundle.model.score(frame.features, num_threads=settings.training.num_threads)
     oracle = _oracle_gain(Path(data_dir), frame)
     scores = ranker_scores(frame, model_scores, oracle)

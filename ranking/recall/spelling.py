@@ -35,7 +35,7 @@ from itertools import combinations
 
 import numpy as np
 
-from ranking.recall.tokenize import _stem
+from ranking.recall.tokenize import stem as token_stem
 from ranking.text import normalise
 
 _WORD = re.compile(r"[a-z]+")
@@ -109,7 +109,7 @@ class QuerySpeller:
 
     # ---- one word ------------------------------------------------------------------------
     def _known(self, word: str) -> bool:
-        return _stem(word) in self.df
+        return token_stem(word) in self.df
 
     def _variant(self, word: str) -> bool:
         for suffix in SUFFIXES:
@@ -145,13 +145,13 @@ class QuerySpeller:
         if (len(word) < self.min_length or not word.isalpha() or self._known(word)
                 or self._variant(word) or self._abbreviation(word)):
             return word
-        stem = _stem(word)
+        stem = token_stem(word)
         plural = "s" if stem != word else ""  # the catalog's tokens are singular stems
         if self.max_distance >= 1:
-            near = [c for c in self._candidates(stem, 1) if c[0] == 1]
+            near = self._candidates(stem, 1)  # the stem is unknown: none is 0 edits away
             if near:
                 return near[0][2] + plural
-        splits = [(min(self.df.get(_stem(word[:i]), 0), self.df.get(_stem(word[i:]), 0)), i)
+        splits = [(min(self.df.get(token_stem(word[:i]), 0), self.df.get(token_stem(word[i:]), 0)), i)
                   for i in range(3, len(word) - 2)]
         best = max(splits, default=(0, 0))
         if best[0] >= self.min_df:

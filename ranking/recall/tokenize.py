@@ -22,7 +22,8 @@ def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """The light plural stem every Latin token gets ("drills" -> "drill", "glass" stays)."""
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word
@@ -39,7 +40,7 @@ def tokenize(text: str) -> list[str]:
         elif run[0].isdigit():
             tokens.append(run)
         else:
-            tokens.append(_stem(run))
+            tokens.append(stem(run))
     return tokens
 
 

@@ -37,7 +37,6 @@ from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.search import SearchRecall
 from ranking.recall.tokenize import char_bigrams, tokenize
 from ranking.settings import RealDataSettings, RecallSettings
-from ranking.text import normalise
 
 COLUMNS = ("product_uid", "product_title", "search_term", "relevance")
 N_RANDOM_SEEDS = 10
@@ -224,15 +223,9 @@ def _overlap(query: str, title: str, title_tokens: set[str]) -> tuple[float, flo
 
 def query_texts(pairs: pd.DataFrame) -> np.ndarray:
     """The text the features read for each pair: ``query`` (the spelling-corrected search
-    term, see :func:`with_corrected_queries`) when present, else ``search_term``. Groups
+    term, set by :func:`evaluate_home_depot`) when present, else ``search_term``. Groups
     stay keyed by ``search_term``, so two typed queries never merge."""
     return pairs.get("query", pairs.search_term).astype(str).to_numpy()
-
-
-def with_corrected_queries(pairs: pd.DataFrame, recall: SearchRecall) -> pd.DataFrame:
-    """``pairs`` with a ``query`` column: each search term as ``recall.correct`` rewrites it."""
-    fixed = {q: recall.correct(q).text for q in pairs.search_term.unique()}
-    return pairs.assign(query=pairs.search_term.map(fixed))
 
 
 @dataclass
@@ -477,13 +470,15 @@ def evaluate_home_depot(
     )
     index_seconds = time.perf_counter() - started
     spelling_info: dict = {"used": False}
+    searched: dict[str, str] = {}  # search term -> the text recall and features read
     if spelling is not None and spelling.spelling_correction:
         recall.use_speller_from(spelling)
-        train, test = with_corrected_queries(train, recall), with_corrected_queries(test, recall)
-        typed = pd.concat([train, test]).drop_duplicates("search_term")
-        changed = int((typed["query"] != typed.search_term.map(normalise)).sum())
-        spelling_info = {"used": True, "queries": len(typed), "corrected": changed,
-                         "corrected_share": round(changed / max(len(typed), 1), 4)}
+        fixes = {q: recall.correct(q) for q in pd.concat([train, test]).search_term.unique()}
+        searched = {q: fix.text for q, fix in fixes.items()}
+        train, test = (p.assign(query=p.search_term.map(searched)) for p in (train, test))
+        changed = sum(fix.changed for fix in fixes.values())
+        spelling_info = {"used": True, "queries": len(fixes), "corrected": changed,
+                         "corrected_share": round(changed / max(len(fixes), 1), 4)}
 
     # recall of relevant products per test query
     relevant = (
@@ -492,11 +487,11 @@ def evaluate_home_depot(
         .product_uid.apply(lambda s: set(s.astype(int)))
     )
     queries = list(relevant.index)
-    searched = [recall.correct(q).text for q in queries]  # as typed when no speller is set
-    dense_ids, _ = recall.dense_batch(searched, 100)
+    texts = [searched.get(q, q) for q in queries]
+    dense_ids, _ = recall.dense_batch(texts, 100)
     found: dict[str, dict[int, list[float]]] = {s: {10: [], 100: []} for s in ("lexical", "dense", "hybrid")}
     for i, q in enumerate(tqdm(queries, desc="recall", unit="query", disable=not progress)):
-        lex, _ = recall.lexical(searched[i], 100)
+        lex, _ = recall.lexical(texts[i], 100)
         den = dense_ids[i][dense_ids[i] >= 0]
         hyb, _ = reciprocal_rank_fusion([lex, den], limit=100)
         for name, ids in (("lexical", lex), ("dense", den), ("hybrid", hyb)):
