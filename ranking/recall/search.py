@@ -27,6 +27,7 @@ from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.lexical import BM25Index
 from ranking.recall.spelling import QuerySpeller, SpellCorrection
 from ranking.recall.vector_index import VectorIndex
+from ranking.settings import RecallSettings
 from ranking.text import normalise
 
 
@@ -52,7 +53,7 @@ class SearchRecall:
         self.manifest = manifest
         self.speller: QuerySpeller | None = None
 
-    def use_speller_from(self, recall_settings) -> SearchRecall:
+    def use_speller_from(self, recall_settings: RecallSettings) -> SearchRecall:
         """The corrector as ``recall.spelling_*`` settings say (none when switched off)."""
         r = recall_settings
         if not r.spelling_correction:
