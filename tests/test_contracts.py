@@ -157,3 +157,21 @@ def test_repeated_rows_lists_every_later_holder_of_a_key_sorted_or_not() -> None
     assert repeated_rows([a, b]).tolist() == [2, 5]  # (3, 9) again at 2, (1, 5) again at 5
     assert repeated_rows([np.array([1, 2, 3]), np.array([7, 7, 7])]).tolist() == []  # sorted: no sort
     assert repeated_rows([np.array([4])]).tolist() == []
+
+
+def test_repeated_rows_fast_path_agrees_with_the_exact_sort() -> None:
+    """Unsorted keys are first checked by one sort of a hash of the keys; every answer must
+    be the exact one, with and without repeats, whatever the integer dtypes."""
+    from ranking.contracts.io import repeated_rows
+
+    rng = np.random.default_rng(3)
+    request = rng.permutation(50_000).astype(np.int64) * 1_000_003
+    product = rng.integers(0, 2**40, size=50_000)
+    assert repeated_rows([request, product]).tolist() == []
+    position = np.array([3, 1, 3, 2], dtype=np.int16)  # int16 next to int64, as in a click's key
+    assert repeated_rows([np.array([9, 8, 9, 8]), position]).tolist() == [2]
+    repeated = np.concatenate([request, request[[17, 4]]]), np.concatenate([product, product[[17, 4]]])
+    assert repeated_rows(list(repeated)).tolist() == [50_000, 50_001]
+    same_request_other_product = [np.concatenate([request, request[:1]]),
+                                  np.concatenate([product, product[:1] + 1])]
+    assert repeated_rows(same_request_other_product).tolist() == []
