@@ -175,3 +175,28 @@ def test_repeated_rows_fast_path_agrees_with_the_exact_sort() -> None:
     same_request_other_product = [np.concatenate([request, request[:1]]),
                                   np.concatenate([product, product[:1] + 1])]
     assert repeated_rows(same_request_other_product).tolist() == []
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ("clicks", "request_id, product_id"),
+    ("carts", "request_id, product_id"),
+    ("shipments", "order_id"),
+    ("returns", "order_id, product_id"),
+    ("reviews", "order_id, product_id"),
+    ("service_tickets", "ticket_id"),
+])
+def test_an_event_row_written_twice_is_refused(small_mall: Path, tmp_path: Path, table: str,
+                                               key: str) -> None:
+    """Every event table has a key: a click or cart posted again (a frontend retry) used to
+    count twice in the product score's clicks, the personal features and the experiment
+    counts; a shipment, return, review or ticket written twice, twice in the store scores."""
+    rows = pq.read_table(small_mall / f"{table}.parquet")
+    assert read_table(small_mall, table).num_rows == rows.num_rows  # the simulator holds no repeat
+    again = rows.slice(rows.num_rows // 2, 1)
+    if "timestamp" in rows.column_names:  # a retry a moment later is the same event
+        again = again.set_column(again.column_names.index("timestamp"), "timestamp",
+                                 pa.array([again.column("timestamp")[0].value + 1500], pa.int64())
+                                 .cast(again.schema.field("timestamp").type))
+    pq.write_table(pa.concat_tables([rows, again.cast(rows.schema)]), tmp_path / f"{table}.parquet")
+    with pytest.raises(ContractError, match=rf"{table}\.parquet: 1 row\(s\) repeat the \({key}\)"):
+        read_table(tmp_path, table)
