@@ -112,9 +112,10 @@ def read_table(
 ) -> pa.Table:
     """Load and validate one table of a dataset folder.
 
-    ``columns`` restricts the read to those contract columns (faster on big event tables).
-    Raises :class:`ContractError` when the file is missing, unreadable or breaks its
-    contract.
+    ``columns`` restricts the read to those contract columns (faster on big event tables);
+    the table's unique key is still checked when ``columns`` holds all of it (what is read
+    can then count a repeated row twice). Raises :class:`ContractError` when the file is
+    missing, unreadable or breaks its contract.
     """
     contract = _contract(table)
     path = table_path(data_dir, contract.name)
@@ -130,6 +131,7 @@ def read_table(
             contract.row,
             tuple(contract.column(n) for n in wanted),
             contract.group,
+            unique=contract.unique if set(contract.unique) <= set(wanted) else (),
         )
     try:
         loaded = pq.read_table(path, columns=wanted)
