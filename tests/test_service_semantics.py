@@ -184,3 +184,22 @@ def test_a_batch_repeating_an_impression_slot_or_an_order_line_is_a_422_and_noth
     assert read_event_log(state.events_dir).tables["orders"].num_rows == before
     ok = client.post("/v1/events", json={"orders": [order, {**order, "product_id": 4}]})
     assert ok.status_code == 200 and ok.json()["accepted"]["orders"] == 2
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/search", {"query": "大米"}),
+    ("/v1/homepage", {}),
+    ("/v1/rerank", {"surface": "homepage", "candidates": [1, 2]}),
+])
+@pytest.mark.parametrize("when", ["1999-12-31T23:59:59Z", "3000-01-01T00:00:00", "three days ahead"])
+def test_a_request_time_outside_2000_to_tomorrow_is_a_422_naming_context_time(client, path, body, when):
+    """The events' bound (one check, serving.schemas.bounded_epoch_ms): a request dated in
+    year 3000 used to rank with every recency feature of the snapshot gone negative."""
+    if when == "three days ahead":  # computed at run time: a collected value would differ between workers
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 24 * 3600))
+    r = client.post(path, json={**body, "context": {"time": when}})
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", "context", "time"]]
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 3600))
+    for fine in ("2026-08-15T09:00:00Z", "2026-08-15T09:00:00", soon):  # naive is UTC
+        assert client.post(path, json={**body, "context": {"time": fine}}).status_code == 200
