@@ -293,3 +293,19 @@ def test_an_unknown_product_or_user_is_refused_only_when_the_bundle_covers_the_e
     assert now > snapshot.as_of_ms + 2 * 24 * 3600 * 1000  # the test bundle's mall ended before today
     r = client.post("/v1/events", json={"clicks": [{**unknown, "timestamp": now}]})
     assert r.status_code == 200, r.text
+
+
+def test_a_click_retried_in_a_later_batch_is_accepted_and_merged_once(client, small_mall, tmp_path):
+    """The service cannot see earlier batches; merge-events keeps the first copy of a
+    (request_id, product_id), so the retry (a moment later) is not a second click."""
+    from ranking.contracts import read_table
+    from training.event_import import merge_events
+
+    click = {"request_id": 904, "timestamp": 1788256800000, "user_id": 2, "product_id": 5, "position": 3}
+    for delay in (0, 1500):
+        r = client.post("/v1/events", json={"clicks": [{**click, "timestamp": click["timestamp"] + delay}]})
+        assert r.status_code == 200, r.text
+    merge_events(small_mall, client.app.state.shelfrank.events_dir, tmp_path / "merged")
+    merged = read_table(tmp_path / "merged", "clicks").to_pandas()
+    mine = merged[(merged.request_id == 904) & (merged.product_id == 5)]
+    assert len(mine) == 1 and mine.timestamp.iloc[0].value // 1_000_000 == click["timestamp"]

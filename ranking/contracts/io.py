@@ -161,6 +161,19 @@ def duplicate_rows(table: pa.Table, contract: TableContract, source: str) -> str
             f"no two rows of {contract.name} may share them: drop the duplicates")
 
 
+def first_copies(table: pa.Table, contract: TableContract) -> pa.Table:
+    """``table`` without the rows that repeat an earlier row's ``contract.unique`` key (the
+    first copy is kept: a retry posted in a later batch is the same event again)."""
+    if not contract.unique or table.num_rows < 2:
+        return table
+    repeats = repeated_rows([table.column(c).to_numpy() for c in contract.unique])
+    if len(repeats) == 0:
+        return table
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[repeats] = False
+    return table.filter(pa.array(keep))
+
+
 def repeated_rows(keys: list[np.ndarray]) -> np.ndarray:
     """Positions, ascending, of the rows whose ``keys`` an earlier row already holds (the
     first holder of a key is never listed). No sort when the rows are already in strictly
