@@ -29,8 +29,6 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ranking.bundle import BundleError
-from ranking.contracts import TABLES
-from ranking.contracts.io import repeated_rows
 from ranking.engine import Engine
 from ranking.event_log import EventLogUnavailableError
 from ranking.experiments import team_draft
@@ -40,6 +38,7 @@ from ranking.recall.vector_index import set_search_threads
 from ranking.settings import Settings
 from ranking.text import query_id
 from serving import metrics
+from serving.event_checks import batch_problems
 from serving.limits import BodyLimitMiddleware, TimingMiddleware
 from serving.schemas import (
     MAX_ID,
@@ -302,14 +301,13 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             raise _field_error("impressions", "the batch holds no events")
         if total > limits.max_events_per_post:
             raise _field_error("impressions", f"at most {limits.max_events_per_post} events per post")
-        for table, items in rows.items():  # a row its table's contract could never hold twice
-            key = TABLES[table].unique
-            repeats = repeated_rows([np.array([r[c] for r in items]) for c in key]) if key else []
-            if len(repeats):
-                raise HTTPException(422, detail=[{
-                    "loc": ["body", table, int(repeats[0])],
-                    "msg": f"repeats an earlier row's {', '.join(key)}: one {table[:-1]} per "
-                           f"{' and '.join(key)}", "type": "value_error"}])
+        router = state.router
+        engines = list({id(e): e for e in (router.default, *router.engines.values())}.values()) \
+            if router else []  # catalog checks need a bundle; without one they are skipped
+        problems = batch_problems(rows, engines)
+        if problems:  # the whole batch is refused, every problem named
+            raise HTTPException(422, detail=[{"loc": p.loc, "msg": p.msg, "type": "value_error"}
+                                             for p in problems])
         try:
             accepted = state.event_log.append(rows)
         except EventLogUnavailableError as exc:

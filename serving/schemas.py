@@ -2,10 +2,12 @@
 
 Event models are generated from the data contracts (``ranking.contracts.tables``), so
 ``POST /v1/events`` accepts exactly the columns the training pipeline reads, with the
-same allowed values and bounds. Event timestamps (ISO 8601 or UTC epoch milliseconds) must
-fall between 2000-01-01 and one day past the server's clock: anything else is a unit
-mistake (seconds sent as milliseconds) or a broken client clock, and a value past int64
-would make the whole log unreadable to ``merge-events``.
+same allowed values and bounds. Event timestamps (ISO 8601 or UTC epoch milliseconds) and a
+request's ``context.time`` must fall between 2000-01-01 and one day past the server's
+clock (:func:`bounded_epoch_ms`, the one check of both): anything else is a unit mistake
+(seconds sent as milliseconds) or a broken client clock; a value past int64 would make
+the whole log unreadable to ``merge-events``, and a request dated in year 9999 would rank
+with every recency feature of the snapshot turned into nonsense.
 """
 
 from __future__ import annotations
@@ -27,10 +29,38 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+TIME_MIN_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+CLOCK_SKEW_MS = 24 * 3600 * 1000  # how far past the server's clock an event or request may be
+
+
+def bounded_epoch_ms(value: datetime | int) -> int:
+    """An event's or request's time as UTC epoch milliseconds (naive datetimes are UTC),
+    refused (ValueError) outside [2000-01-01, now + 1 day]."""
+    if isinstance(value, datetime):
+        t = value if value.tzinfo else value.replace(tzinfo=UTC)
+        ms = int(t.timestamp() * 1000)
+    else:
+        ms = int(value)
+    if ms < TIME_MIN_MS:
+        raise ValueError("before 2000-01-01: expected UTC epoch milliseconds or ISO 8601 "
+                         "(epoch seconds are 1000 times too small)")
+    if ms > time.time() * 1000 + CLOCK_SKEW_MS:
+        raise ValueError("more than a day ahead of the server's clock")
+    return ms
+
+
+def _bounded_time(value: datetime | None) -> datetime | None:
+    if value is not None:
+        bounded_epoch_ms(value)
+    return value
+
+
 class Context(Strict):
     """When the request happens (defaults to now); ``hour`` overrides the local hour."""
 
-    time: datetime | None = Field(None, description="request time (ISO 8601); default now")
+    time: Annotated[datetime | None, AfterValidator(_bounded_time)] = Field(
+        None, description="request time (ISO 8601, naive is UTC) between 2000-01-01 and one day "
+                          "past the server's clock; default now")
     hour: int | None = Field(None, ge=0, le=23, description="local hour of day, for themes")
 
 
@@ -158,30 +188,10 @@ class ReloadResponse(BaseModel):
 
 
 # ---- event models from the contracts -----------------------------------------------------
-EVENT_TIME_MIN_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
-EVENT_CLOCK_SKEW_MS = 24 * 3600 * 1000  # how far past the server's clock an event may be
-
-
-def event_epoch_ms(value: datetime | int) -> int:
-    """An event time as UTC epoch milliseconds (naive datetimes are UTC), refused outside
-    [2000-01-01, now + 1 day]."""
-    if isinstance(value, datetime):
-        t = value if value.tzinfo else value.replace(tzinfo=UTC)
-        ms = int(t.timestamp() * 1000)
-    else:
-        ms = int(value)
-    if ms < EVENT_TIME_MIN_MS:
-        raise ValueError("before 2000-01-01: expected UTC epoch milliseconds or ISO 8601 "
-                         "(epoch seconds are 1000 times too small)")
-    if ms > time.time() * 1000 + EVENT_CLOCK_SKEW_MS:
-        raise ValueError("more than a day ahead of the server's clock")
-    return ms
-
-
 def _python_type(col: Column) -> Any:
     t = col.type
     if pa.types.is_timestamp(t):
-        base: Any = Annotated[datetime | int, AfterValidator(event_epoch_ms)]
+        base: Any = Annotated[datetime | int, AfterValidator(bounded_epoch_ms)]
     elif pa.types.is_integer(t):
         base = int
     elif pa.types.is_floating(t):

@@ -135,8 +135,11 @@ def test_two_impressions_in_one_slot_of_one_page_are_refused_sorted_or_not(tmp_p
                                                 r"\(request_id, position\).*request_id 4, position 2"):
             read_table(tmp_path, "impressions")
         assert any("repeat the (request_id, position)" in p for p in validate_dataset(tmp_path))
-    # a read of other columns does not need the key
+    # a read of other columns does not need the key; a read of the key's columns does (the
+    # distributed feature build reads impressions by columns, and would count the repeat)
     assert read_table(tmp_path, "impressions", columns=["product_id"]).num_rows == 4
+    with pytest.raises(ContractError, match=r"repeat the \(request_id, position\)"):
+        read_table(tmp_path, "impressions", columns=["request_id", "position", "product_id"])
 
 
 def test_an_order_line_written_twice_is_refused(small_mall: Path, tmp_path: Path) -> None:
@@ -157,3 +160,46 @@ def test_repeated_rows_lists_every_later_holder_of_a_key_sorted_or_not() -> None
     assert repeated_rows([a, b]).tolist() == [2, 5]  # (3, 9) again at 2, (1, 5) again at 5
     assert repeated_rows([np.array([1, 2, 3]), np.array([7, 7, 7])]).tolist() == []  # sorted: no sort
     assert repeated_rows([np.array([4])]).tolist() == []
+
+
+def test_repeated_rows_fast_path_agrees_with_the_exact_sort() -> None:
+    """Unsorted keys are first checked by one sort of a hash of the keys; every answer must
+    be the exact one, with and without repeats, whatever the integer dtypes."""
+    from ranking.contracts.io import repeated_rows
+
+    rng = np.random.default_rng(3)
+    request = rng.permutation(50_000).astype(np.int64) * 1_000_003
+    product = rng.integers(0, 2**40, size=50_000)
+    assert repeated_rows([request, product]).tolist() == []
+    position = np.array([3, 1, 3, 2], dtype=np.int16)  # int16 next to int64, as in a click's key
+    assert repeated_rows([np.array([9, 8, 9, 8]), position]).tolist() == [2]
+    repeated = np.concatenate([request, request[[17, 4]]]), np.concatenate([product, product[[17, 4]]])
+    assert repeated_rows(list(repeated)).tolist() == [50_000, 50_001]
+    same_request_other_product = [np.concatenate([request, request[:1]]),
+                                  np.concatenate([product, product[:1] + 1])]
+    assert repeated_rows(same_request_other_product).tolist() == []
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ("clicks", "request_id, product_id"),
+    ("carts", "request_id, product_id"),
+    ("shipments", "order_id"),
+    ("returns", "order_id, product_id"),
+    ("reviews", "order_id, product_id"),
+    ("service_tickets", "ticket_id"),
+])
+def test_an_event_row_written_twice_is_refused(small_mall: Path, tmp_path: Path, table: str,
+                                               key: str) -> None:
+    """Every event table has a key: a click or cart posted again (a frontend retry) used to
+    count twice in the product score's clicks, the personal features and the experiment
+    counts; a shipment, return, review or ticket written twice, twice in the store scores."""
+    rows = pq.read_table(small_mall / f"{table}.parquet")
+    assert read_table(small_mall, table).num_rows == rows.num_rows  # the simulator holds no repeat
+    again = rows.slice(rows.num_rows // 2, 1)
+    if "timestamp" in rows.column_names:  # a retry a moment later is the same event
+        again = again.set_column(again.column_names.index("timestamp"), "timestamp",
+                                 pa.array([again.column("timestamp")[0].value + 1500], pa.int64())
+                                 .cast(again.schema.field("timestamp").type))
+    pq.write_table(pa.concat_tables([rows, again.cast(rows.schema)]), tmp_path / f"{table}.parquet")
+    with pytest.raises(ContractError, match=rf"{table}\.parquet: 1 row\(s\) repeat the \({key}\)"):
+        read_table(tmp_path, table)

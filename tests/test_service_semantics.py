@@ -173,7 +173,7 @@ def test_a_batch_repeating_an_impression_slot_or_an_order_line_is_a_422_and_noth
     state = client.app.state.shelfrank
     before = read_event_log(state.events_dir).tables["orders"].num_rows
     order = {"order_id": 77, "request_id": 1, "timestamp": 1788256800000, "user_id": 2, "product_id": 3,
-             "store_id": 1, "price_paid": 9.5, "quantity": 1, "cancelled": False}
+             "store_id": 22, "price_paid": 9.5, "quantity": 1, "cancelled": False}  # 22 sells 3 and 4
     r = client.post("/v1/events", json={"orders": [order, {**order, "product_id": 4}, order]})
     assert r.status_code == 422 and _locs(r) == [["body", "orders", 2]], r.text
     assert "order_id, product_id" in r.text
@@ -184,3 +184,128 @@ def test_a_batch_repeating_an_impression_slot_or_an_order_line_is_a_422_and_noth
     assert read_event_log(state.events_dir).tables["orders"].num_rows == before
     ok = client.post("/v1/events", json={"orders": [order, {**order, "product_id": 4}]})
     assert ok.status_code == 200 and ok.json()["accepted"]["orders"] == 2
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/search", {"query": "大米"}),
+    ("/v1/homepage", {}),
+    ("/v1/rerank", {"surface": "homepage", "candidates": [1, 2]}),
+])
+@pytest.mark.parametrize("when", ["1999-12-31T23:59:59Z", "3000-01-01T00:00:00", "three days ahead"])
+def test_a_request_time_outside_2000_to_tomorrow_is_a_422_naming_context_time(client, path, body, when):
+    """The events' bound (one check, serving.schemas.bounded_epoch_ms): a request dated in
+    year 3000 used to rank with every recency feature of the snapshot gone negative."""
+    if when == "three days ahead":  # computed at run time: a collected value would differ between workers
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 24 * 3600))
+    r = client.post(path, json={**body, "context": {"time": when}})
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", "context", "time"]]
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 3600))
+    for fine in ("2026-08-15T09:00:00Z", "2026-08-15T09:00:00", soon):  # naive is UTC
+        assert client.post(path, json={**body, "context": {"time": fine}}).status_code == 200
+
+
+def _logged(client) -> dict[str, int]:
+    tables = read_event_log(client.app.state.shelfrank.events_dir).tables
+    return {name: t.num_rows for name, t in tables.items()}
+
+
+IMPRESSION = {"request_id": 900, "timestamp": 1788256800000, "user_id": 2, "surface": "homepage",
+              "query_id": None, "product_id": 3, "position": 1, "variant": "default", "propensity": 1.0}
+
+
+def test_a_click_or_cart_posted_twice_in_a_batch_is_a_422_and_nothing_is_logged(client):
+    """Clicks and carts are unique on (request_id, product_id): a card is clicked or not. A
+    frontend retry used to log the row twice and count it twice in every click count."""
+    before = _logged(client)
+    for table, row in (("clicks", {**CLICK, "request_id": 901}),
+                       ("carts", {k: v for k, v in CLICK.items() if k != "position"})):
+        later = {**row, "timestamp": row["timestamp"] + 1500}  # the retry, a moment later
+        r = client.post("/v1/events", json={table: [row, {**row, "product_id": 4}, later]})
+        assert r.status_code == 422 and _locs(r) == [["body", table, 2]], r.text
+        assert "request_id, product_id" in r.text
+    assert _logged(client) == before
+
+
+@pytest.mark.parametrize("surface,query_id", [("search", None), ("homepage", 123), ("channel", 123)])
+def test_an_impression_with_a_query_id_only_off_search_is_a_422(client, surface, query_id):
+    """Training reads a search page's query from its impressions: a search card without
+    one was featurised as if nothing was searched, a homepage card with one as a search."""
+    r = client.post("/v1/events", json={"impressions": [{**IMPRESSION, "surface": surface,
+                                                         "query_id": query_id}]})
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", "impressions", 0, "query_id"]]
+
+
+@pytest.mark.parametrize("field,value", [("user_id", 5), ("surface", "channel")])
+def test_impressions_of_one_page_that_disagree_on_who_or_where_are_a_422(client, field, value):
+    page = [IMPRESSION, {**IMPRESSION, "product_id": 4, "position": 2, field: value}]
+    r = client.post("/v1/events", json={"impressions": page})
+    assert r.status_code == 422 and _locs(r) == [["body", "impressions", 1, field]], r.text
+    assert "row 0 of the same request_id" in r.text
+
+
+def test_clicks_and_orders_that_contradict_their_page_or_order_are_a_422(client):
+    page = [IMPRESSION, {**IMPRESSION, "product_id": 4, "position": 2}]
+    click = {"request_id": 900, "timestamp": 1788256800500, "user_id": 2, "product_id": 4, "position": 2}
+    r = client.post("/v1/events", json={"impressions": page, "clicks": [{**click, "user_id": 5}]})
+    assert r.status_code == 422 and _locs(r) == [["body", "clicks", 0, "user_id"]], r.text
+    r = client.post("/v1/events", json={"impressions": page, "clicks": [{**click, "position": 1}]})
+    assert r.status_code == 422 and _locs(r) == [["body", "clicks", 0, "position"]], r.text
+    assert "at position 2" in r.text
+    order = {"order_id": 901, "request_id": None, "timestamp": 1788256800000, "user_id": 2, "product_id": 3,
+             "store_id": 22, "price_paid": 9.5, "quantity": 1, "cancelled": False}
+    r = client.post("/v1/events", json={"orders": [order, {**order, "product_id": 4, "user_id": 6}]})
+    assert r.status_code == 422 and _locs(r) == [["body", "orders", 1, "user_id"]], r.text
+    # the page's own click, and a click whose page is not in the batch, are fine
+    r = client.post("/v1/events", json={"impressions": page, "clicks": [click, {**click, "request_id": 902}]})
+    assert r.status_code == 200, r.text
+
+
+def test_an_order_line_credited_to_another_store_than_the_products_is_a_422(client, products):
+    """The store scores count orders by the order's store_id: a wrong one credited (or
+    blamed) another store. A listing never changes store, so the bundle's is the truth."""
+    sold_by = dict(zip(products.product_id, products.store_id, strict=True))
+    before = _logged(client)
+    order = {"order_id": 902, "request_id": None, "timestamp": 1788256800000, "user_id": 2, "product_id": 7,
+             "store_id": int(sold_by[7]) + 1, "price_paid": 9.5, "quantity": 1, "cancelled": False}
+    r = client.post("/v1/events", json={"orders": [order]})
+    assert r.status_code == 422 and _locs(r) == [["body", "orders", 0, "store_id"]], r.text
+    assert f"sold by store {sold_by[7]}" in r.text
+    assert _logged(client) == before
+    right = {**order, "store_id": int(sold_by[7])}
+    assert client.post("/v1/events", json={"orders": [right]}).status_code == 200
+
+
+def test_an_unknown_product_or_user_is_refused_only_when_the_bundle_covers_the_events_time(client):
+    """The bundle's catalog holds every product listed (and user signed up) before its
+    snapshot: an id it lacks on an event of that period can only be wrong, and would have
+    dropped out of every count. A later event may name a product newer than the bundle."""
+    before = _logged(client)
+    snapshot = client.app.state.shelfrank.engine.snapshot
+    during = snapshot.as_of_ms - 10 * 24 * 3600 * 1000
+    unknown = {"request_id": 903, "timestamp": during, "user_id": 2, "product_id": 10**12, "position": 1}
+    r = client.post("/v1/events", json={"clicks": [unknown, {**unknown, "product_id": 3, "user_id": 10**12}]})
+    assert r.status_code == 422, r.text
+    assert _locs(r) == [["body", "clicks", 0, "product_id"], ["body", "clicks", 1, "user_id"]]
+    assert _logged(client) == before
+    now = int(time.time() * 1000)
+    assert now > snapshot.as_of_ms + 2 * 24 * 3600 * 1000  # the test bundle's mall ended before today
+    r = client.post("/v1/events", json={"clicks": [{**unknown, "timestamp": now}]})
+    assert r.status_code == 200, r.text
+
+
+def test_a_click_retried_in_a_later_batch_is_accepted_and_merged_once(client, small_mall, tmp_path):
+    """The service cannot see earlier batches; merge-events keeps the first copy of a
+    (request_id, product_id), so the retry (a moment later) is not a second click."""
+    from ranking.contracts import read_table
+    from training.event_import import merge_events
+
+    click = {"request_id": 904, "timestamp": 1788256800000, "user_id": 2, "product_id": 5, "position": 3}
+    for delay in (0, 1500):
+        r = client.post("/v1/events", json={"clicks": [{**click, "timestamp": click["timestamp"] + delay}]})
+        assert r.status_code == 200, r.text
+    merge_events(small_mall, client.app.state.shelfrank.events_dir, tmp_path / "merged")
+    merged = read_table(tmp_path / "merged", "clicks").to_pandas()
+    mine = merged[(merged.request_id == 904) & (merged.product_id == 5)]
+    assert len(mine) == 1 and mine.timestamp.iloc[0].value // 1_000_000 == click["timestamp"]

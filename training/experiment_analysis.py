@@ -306,11 +306,18 @@ def analyse(events_dir: Path, config) -> dict:
 
 
 def load_tables(events_dir: Path) -> tuple[dict[str, pd.DataFrame], int]:
-    """The log's tables as pandas frames, and how many torn last lines were skipped."""
+    """The log's tables as pandas frames, and how many torn last lines were skipped.
+
+    A row repeating its table's unique key (a click or order posted again by a retry, in a
+    later batch: the service accepts it) is dropped, the first copy kept, as ``merge-events``
+    does: otherwise it counted twice in the clicks, orders and GMV of its variant."""
+    from ranking.contracts import TABLES
+    from ranking.contracts.io import first_copies
     from ranking.event_log import read_event_log
 
     report = read_event_log(events_dir)
-    return {name: t.to_pandas() for name, t in report.tables.items()}, report.partial_lines
+    return ({name: (first_copies(t, TABLES[name]) if name in TABLES else t).to_pandas()
+             for name, t in report.tables.items()}, report.partial_lines)
 
 
 def analyse_tables(tables: dict[str, pd.DataFrame], config, torn_lines: int = 0) -> dict:

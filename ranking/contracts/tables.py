@@ -217,6 +217,8 @@ CLICKS = TableContract(
     ),
     group="events",
     references={"user_id": "users.user_id", "product_id": "products.product_id"},
+    # a card is clicked or not (labels and click counts are per card): a second row is a retry
+    unique=("request_id", "product_id"),
 )
 
 CARTS = TableContract(
@@ -230,6 +232,7 @@ CARTS = TableContract(
     ),
     group="events",
     references={"user_id": "users.user_id", "product_id": "products.product_id"},
+    unique=("request_id", "product_id"),  # one add-to-cart per product of a page, as for clicks
 )
 
 ORDERS = TableContract(
@@ -267,6 +270,7 @@ SHIPMENTS = TableContract(
     ),
     group="events",
     references={"order_id": "orders.order_id", "store_id": "stores.store_id"},
+    unique=("order_id",),  # joined to its order's lines: a second row would count them again
 )
 
 RETURNS = TableContract(
@@ -286,6 +290,7 @@ RETURNS = TableContract(
     ),
     group="events",
     references={"order_id": "orders.order_id", "product_id": "products.product_id"},
+    unique=("order_id", "product_id"),  # one return per order line
 )
 
 REVIEWS = TableContract(
@@ -301,6 +306,7 @@ REVIEWS = TableContract(
     ),
     group="events",
     references={"order_id": "orders.order_id", "product_id": "products.product_id"},
+    unique=("order_id", "product_id"),  # one review per order line
 )
 
 SERVICE_TICKETS = TableContract(
@@ -317,6 +323,7 @@ SERVICE_TICKETS = TableContract(
     ),
     group="events",
     references={"order_id": "orders.order_id", "store_id": "stores.store_id"},
+    unique=("ticket_id",),
 )
 
 CATALOG_TABLES = (CATEGORIES, BRANDS, STORES, PRODUCTS, REFERENCE_PRICES)
