@@ -84,6 +84,7 @@ CATEGORIES = TableContract(
         _c("consumable", BOOL, "bought again and again (repurchase recall applies)"),
     ),
     group="catalog",
+    unique=("category_id",),  # one row per id: every join on it assumes so
     references={"parent_id": "categories.category_id"},
 )
 
@@ -102,6 +103,7 @@ BRANDS = TableContract(
         ),
     ),
     group="catalog",
+    unique=("brand_id",),  # one row per id: every join on it assumes so
 )
 
 STORES = TableContract(
@@ -114,6 +116,7 @@ STORES = TableContract(
         _c("region", STR, "province-level region the store ships from"),
     ),
     group="catalog",
+    unique=("store_id",),  # one row per id: every join on it assumes so
 )
 
 PRODUCTS = TableContract(
@@ -140,6 +143,7 @@ PRODUCTS = TableContract(
         _c("listed_at", TIMESTAMP, "when the listing went live"),
     ),
     group="catalog",
+    unique=("product_id",),  # one row per id: every join on it assumes so
     references={
         "store_id": "stores.store_id",
         "brand_id": "brands.brand_id",
@@ -168,6 +172,7 @@ USERS = TableContract(
         _c("signup_at", TIMESTAMP, "when the user signed up"),
     ),
     group="people",
+    unique=("user_id",),  # one row per id: every join on it assumes so
 )
 
 QUERIES = TableContract(
@@ -178,6 +183,7 @@ QUERIES = TableContract(
         _c("text", STR, "the query as typed (Chinese or English)"),
     ),
     group="people",
+    unique=("query_id",),  # one row per id: every join on it assumes so
 )
 
 IMPRESSIONS = TableContract(
