@@ -136,3 +136,32 @@ def test_homepage_recall_beats_popularity_on_the_next_days_clicks(small_mall):
         pop.append(len(clicked & popular) / len(clicked))
     # measured on the small mall: 0.61 vs 0.44 (2k products: popularity alone covers a lot)
     assert np.mean(ours) > 1.2 * np.mean(pop), (np.mean(ours), np.mean(pop))
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_homepage_recall_fits_a_log_of_one_user_without_warnings(small_mall):
+    """One user (degenerate but valid data): the item SVD has a single component. The fit
+    used to warn 'invalid value encountered in divide' (TruncatedSVD's explained-variance
+    ratio, 0 / 0 over one row); any RuntimeWarning fails this test."""
+    from ranking.recall.homepage import HomepageRecall
+    from ranking.settings import Settings
+    from training.mall_data import MallTables, load_mall
+    from training.snapshot_builder import build_snapshot
+
+    mall = load_mall(small_mall)
+    user = int(mall["impressions"].user_id.mode()[0])
+    tables = {name: (t[t.user_id == user] if "user_id" in t.columns else t)
+              for name, t in mall.tables.items()}
+    orders = set(tables["orders"].order_id)
+    tables |= {name: tables[name][tables[name].order_id.isin(orders)]
+               for name in ("shipments", "returns", "service_tickets")}
+    one = MallTables(mall.data_dir, tables)
+    settings = Settings()
+    snapshot = build_snapshot(one, one.last_ms, settings)
+    homepage = HomepageRecall.fit(one.tables, one.last_ms, snapshot, settings.recall.homepage_quotas)
+    assert homepage.user_ids.tolist() == [user] and homepage.a["item_vectors"].shape[1] == 1
+    mine = homepage.sources(user, 20)
+    assert len(mine["recently_viewed"][0]) and np.isfinite(homepage.a["item_vectors"]).all()
+    assert "recently_viewed" not in homepage.sources(None, 20) and len(homepage.merged(None, 20, 50))
+    ids, scores = homepage.similar(int(homepage.product_ids[0]), 5)
+    assert len(ids) == 5 and np.isfinite(scores).all()
