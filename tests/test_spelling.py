@@ -143,3 +143,16 @@ def test_the_service_searches_the_corrected_query_and_says_so(small_models: Path
     assert set(corrected.typed_query_id.astype(np.int64)) == {query_id("Cookign oil")}
     assert set(corrected.query_id) == {query_id("cooking oil")}
     assert len(corrected.request_id.unique()) == 2  # the corrected search and rerank
+
+
+def test_the_search_recall_caches_corrections_and_the_speller_does_not():
+    """The bench times ``QuerySpeller.correct`` as an uncached lookup; the service's owner of
+    the corrector keeps ``recall.spelling_cache_queries`` answers."""
+    recall = SearchRecall.from_texts(["cordless vacuum cleaner", "kitchen faucet"] * 3,
+                                     np.arange(1, 7, dtype=np.int64), dim=4)
+    recall.use_speller_from(load_settings([]).recall)
+    assert recall.correct("vaccum") is recall.correct("vaccum")
+    assert recall.speller.correct("vaccum") is not recall.speller.correct("vaccum")
+    recall.use_speller_from(load_settings(["recall.spelling_cache_queries=0"]).recall)
+    assert recall.correct("vaccum") is not recall.correct("vaccum")
+    assert recall.correct("vaccum").text == "vacuum"

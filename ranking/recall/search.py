@@ -9,7 +9,7 @@ score; the pipeline keeps each source's score and rank (provenance), and
 ``dense_similarity`` (query . product cosine) is a ranking feature for any candidate,
 computed the same way in training and serving. ``correct(query)`` rewrites words no
 product text holds to catalog words (:mod:`ranking.recall.spelling`) once
-``use_speller`` has built the corrector from the BM25 vocabulary; the service corrects a
+``use_speller_from`` has built the corrector from the BM25 vocabulary; the service corrects a
 query before recall and features see it.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -54,25 +55,22 @@ class SearchRecall:
         self.speller: QuerySpeller | None = None
 
     def use_speller_from(self, recall_settings: RecallSettings) -> SearchRecall:
-        """The corrector as ``recall.spelling_*`` settings say (none when switched off)."""
+        """Build the spelling corrector over this catalog's vocabulary as ``recall.spelling_*``
+        settings say (none when switched off: ``correct`` is then the identity)."""
         r = recall_settings
         if not r.spelling_correction:
             self.speller = None
             return self
-        return self.use_speller(min_df=r.spelling_min_df, max_distance=r.spelling_max_distance,
-                                min_length=r.spelling_min_length,
-                                min_length_two_edits=r.spelling_min_length_two_edits)
-
-    def use_speller(self, **options) -> SearchRecall:
-        """Build the spelling corrector over this catalog's vocabulary (options: see
-        :class:`QuerySpeller`); ``correct`` is the identity until then."""
-        self.speller = QuerySpeller(self.bm25.document_frequency(), **options)
+        self.speller = QuerySpeller(self.bm25.document_frequency(), min_df=r.spelling_min_df,
+                                    max_distance=r.spelling_max_distance, min_length=r.spelling_min_length,
+                                    min_length_two_edits=r.spelling_min_length_two_edits)
+        self._cached_correct = lru_cache(maxsize=r.spelling_cache_queries)(self.speller.correct)
         return self
 
     def correct(self, query: str) -> SpellCorrection:
         if self.speller is None:
             return SpellCorrection(query, normalise(query))
-        return self.speller.correct(query)
+        return self._cached_correct(query)
 
     @classmethod
     def build(cls, products: pd.DataFrame, brands: pd.DataFrame, categories: pd.DataFrame,
