@@ -9,8 +9,8 @@ score; the pipeline keeps each source's score and rank (provenance), and
 ``dense_similarity`` (query . product cosine) is a ranking feature for any candidate,
 computed the same way in training and serving. ``correct(query)`` rewrites words no
 product text holds to catalog words (:mod:`ranking.recall.spelling`) once
-``use_speller_from`` has built the corrector from the BM25 vocabulary; the service corrects a
-query before recall and features see it.
+``use_speller_from`` has built the corrector from the BM25 vocabulary (identity until then);
+the service corrects a query through it before recall and features see it.
 """
 
 from __future__ import annotations
@@ -68,8 +68,11 @@ class SearchRecall:
         return self
 
     def correct(self, query: str) -> SpellCorrection:
+        """The query to search: the one place a query is spelling-corrected (the service
+        through ``Engine.correct_query``, the Home Depot eval directly); as typed without a
+        corrector."""
         if self.speller is None:
-            return SpellCorrection(query, normalise(query))
+            return SpellCorrection.as_typed(query)
         return self._cached_correct(query)
 
     @classmethod

@@ -46,11 +46,17 @@ ABBREVIATION_MAX = 5  # a word this short that starts a catalog word is an abbre
 
 @dataclass(frozen=True)
 class SpellCorrection:
-    """``text``: the normalised query as corrected; ``corrections``: (typed, catalog) pairs."""
+    """``text``: the normalised query as corrected (what recall and features read; they
+    normalise anyway); ``corrections``: (typed, catalog) pairs, none when searched as typed."""
 
     typed: str
     text: str
     corrections: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def as_typed(cls, query: str) -> SpellCorrection:
+        """``query`` searched as typed: no corrector, correction off, or nothing to correct."""
+        return cls(query, normalise(query))
 
     @property
     def changed(self) -> bool:
@@ -179,6 +185,6 @@ class QuerySpeller:
                 at = m.end()
                 corrections.append((word, fixed))
         if not corrections:
-            return SpellCorrection(query, text)
+            return SpellCorrection.as_typed(query)
         pieces.append(text[at:])
         return SpellCorrection(query, "".join(pieces), tuple(corrections))
