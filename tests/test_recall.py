@@ -86,6 +86,24 @@ def test_dense_similarity_is_the_same_for_one_request_or_a_batch(search, catalog
     np.testing.assert_allclose(batch[5:], one, rtol=1e-6)
 
 
+def test_a_query_with_no_searchable_words_recalls_nothing_and_has_no_similarity(search, catalog):
+    """Punctuation, symbols or emoji only: BM25 has no token to match, and dense recall used
+    to search with the vector the encoder still made of those characters (arbitrary products)."""
+    from ranking.recall.tokenize import searchable
+
+    blank = ["!!!", "???", "🙂🙂", "¿¡ — … ·", "\u200b", " "]
+    assert not any(searchable(q) for q in blank)
+    assert all(searchable(q) for q in ("a", "5", "大", "ＡＢＣ!", "café", "5L?"))
+    for q in blank:
+        for name in ("lexical", "dense", "hybrid"):
+            assert len(getattr(search, name)(q, 20)[0]) == 0, (q, name)
+    ids, _ = search.dense_batch(["大米", "!!!"], 10)
+    assert (ids[1] == -1).all() and np.array_equal(search.dense("大米", 10)[0], ids[0])
+    products = catalog["products"].product_id.to_numpy()[:10]
+    sims = search.dense_similarity(["!!!", "大米"], np.repeat([0, 1], 5), np.r_[products[:5], products[:5]])
+    assert np.isnan(sims[:5]).all() and np.isfinite(sims[5:]).all()
+
+
 def test_search_recall_saves_and_loads_identically(search, tmp_path):
     search.save(tmp_path)
     again = SearchRecall.load(tmp_path)
