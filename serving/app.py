@@ -36,6 +36,7 @@ from ranking.event_log import EventLogUnavailableError
 from ranking.experiments import team_draft
 from ranking.mall_clock import local_hour
 from ranking.pipeline import RankRequest
+from ranking.recall.tokenize import searchable
 from ranking.recall.vector_index import set_search_threads
 from ranking.settings import Settings
 from ranking.text import query_id
@@ -159,6 +160,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             raise _field_error("query", f"at most {limits.max_query_chars} characters")
         if query is not None and not query.strip():
             raise _field_error("query", "must contain something other than white space")
+        if query is not None and not searchable(query):  # "!!!", "🙂": recall would be arbitrary
+            raise _field_error("query", "query has no searchable words (a-z, 0-9 or Chinese characters)")
 
     def respond(eng: Engine, pipeline: str, request: RankRequest, variant_header: str | None,
                 background: BackgroundTasks, typed_query: str | None = None) -> dict:
