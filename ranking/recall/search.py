@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -59,27 +60,26 @@ class SearchRecall:
         self.product_ids = bm25.product_ids
         self.manifest = manifest
         self.speller: QuerySpeller | None = None
+        self._correct: Callable[[str], SpellCorrection] = SpellCorrection.as_typed
 
     def use_speller_from(self, recall_settings: RecallSettings) -> SearchRecall:
         """Build the spelling corrector over this catalog's vocabulary as ``recall.spelling_*``
         settings say (none when switched off: ``correct`` is then the identity)."""
         r = recall_settings
         if not r.spelling_correction:
-            self.speller = None
+            self.speller, self._correct = None, SpellCorrection.as_typed
             return self
         self.speller = QuerySpeller(self.bm25.document_frequency(), min_df=r.spelling_min_df,
                                     max_distance=r.spelling_max_distance, min_length=r.spelling_min_length,
                                     min_length_two_edits=r.spelling_min_length_two_edits)
-        self._cached_correct = lru_cache(maxsize=r.spelling_cache_queries)(self.speller.correct)
+        self._correct = lru_cache(maxsize=r.spelling_cache_queries)(self.speller.correct)
         return self
 
     def correct(self, query: str) -> SpellCorrection:
         """The query to search: the one place a query is spelling-corrected (the service
         through ``Engine.correct_query``, the Home Depot eval directly); as typed without a
         corrector."""
-        if self.speller is None:
-            return SpellCorrection.as_typed(query)
-        return self._cached_correct(query)
+        return self._correct(query)
 
     @classmethod
     def build(cls, products: pd.DataFrame, brands: pd.DataFrame, categories: pd.DataFrame,
