@@ -73,7 +73,7 @@ def main() -> None:
     spell_ms = []
     for q, swap in typos:
         t = time.perf_counter()
-        got = recall.speller._correct(q)  # uncached: every query pays the full lookup
+        got = recall.speller.correct(q)  # the speller itself: uncached, every query pays the full lookup
         spell_ms.append((time.perf_counter() - t) * 1000)
         fixed += swap in got.corrections or (swap[0], swap[1].rstrip("s")) in got.corrections
     spell = np.array(spell_ms)

@@ -69,7 +69,8 @@ class Engine:
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recall")
         self.recall = recall
         self.similar_fn = next((r.similar for r in recall if r.similar is not None), None)
-        self.correct_fn = next((r.correct_query for r in recall if r.correct_query is not None), None)
+        self.correct_fn = next((r.correct_query for r in recall if r.correct_query is not None),
+                               SpellCorrection.as_typed)
         self._by_rules: dict[str, dict[str, Pipeline]] = {}
         self._categories: set[int] | None = None
         self.pipelines = self.pipelines_for(settings.rules)
@@ -161,12 +162,11 @@ class Engine:
             self._explain(cards, result.cards, result.contributions)
         return RankedPage(cards, result.dropped, result.timings, result.recalled)
 
-    def correct_query(self, query: str) -> SpellCorrection:
-        """``query`` with words no product text holds rewritten to catalog words
-        (unchanged when the bundle has no search recall or correction is off)."""
-        if self.correct_fn is None:
-            return SpellCorrection(query, query)
-        return self.correct_fn(query)
+    def correct_query(self, query: str, spell_correct: bool = True) -> SpellCorrection:
+        """The query to rank with: the search recall's correction (``SearchRecall.correct``),
+        or ``query`` as typed when the request opts out (``spell_correct=False``) or the
+        bundle has no search recall."""
+        return self.correct_fn(query) if spell_correct else SpellCorrection.as_typed(query)
 
     def similar(self, product_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``k`` products nearest to ``product_id``, without the ones governance never

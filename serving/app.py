@@ -34,6 +34,7 @@ from ranking.event_log import EventLogUnavailableError
 from ranking.experiments import team_draft
 from ranking.mall_clock import local_hour
 from ranking.pipeline import RankRequest
+from ranking.recall.tokenize import searchable
 from ranking.recall.vector_index import set_search_threads
 from ranking.settings import Settings
 from ranking.text import query_id
@@ -158,13 +159,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             raise _field_error("query", f"at most {limits.max_query_chars} characters")
         if query is not None and not query.strip():
             raise _field_error("query", "must contain something other than white space")
-
-    def corrected(eng: Engine, query: str | None, spell_correct: bool) -> str | None:
-        """The query to rank with: spelling-corrected unless the caller opted out."""
-        if not query or not spell_correct:
-            return query
-        fix = eng.correct_query(query)
-        return fix.text if fix.changed else query
+        if query is not None and not searchable(query):  # "!!!", "🙂": recall would be arbitrary
+            raise _field_error("query", "query has no searchable words (a-z, 0-9 or Chinese characters)")
 
     def respond(eng: Engine, pipeline: str, request: RankRequest, variant_header: str | None,
                 background: BackgroundTasks, typed_query: str | None = None) -> dict:
@@ -223,14 +219,14 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         check_filters(eng, body.filters)
         now_ms, hour = when(body.context)
         f = body.filters
-        query = corrected(eng, body.query, body.spell_correct)
+        fix = eng.correct_query(body.query, body.spell_correct)
         req = RankRequest(surface="search", page_size=body.page_size, now_ms=now_ms, hour=hour,
-                          user_id=body.user_id, query=query, explain=explain,
+                          user_id=body.user_id, query=fix.text, explain=explain,
                           subsidy_slots=tuple(body.subsidy_slots), seed=new_request_id(),
                           price_min=f.price_min if f else None, price_max=f.price_max if f else None,
                           category_id=f.category_id if f else None, store_id=f.store_id if f else None)
         return respond(eng, "search", req, x_shelfrank_variant, background,
-                       typed_query=body.query if query != body.query else None)
+                       typed_query=fix.typed if fix.changed else None)
 
     @app.post("/v1/homepage", response_model=RankingResponse, tags=["ranking"])
     def homepage(body: HomepageRequest, background: BackgroundTasks, explain: bool = False,
@@ -261,13 +257,13 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         check_page(page_size)
         check_slots(body.subsidy_slots, page_size)
         now_ms, hour = when(body.context)
-        query = corrected(eng, body.query, body.spell_correct)
+        fix = eng.correct_query(body.query, body.spell_correct) if body.query else None
         req = RankRequest(surface=body.surface, page_size=page_size, now_ms=now_ms, hour=hour,
-                          user_id=body.user_id, query=query, explain=explain,
+                          user_id=body.user_id, query=fix.text if fix else None, explain=explain,
                           candidates=np.asarray(body.candidates, dtype=np.int64), seed=new_request_id(),
                           subsidy_slots=tuple(body.subsidy_slots))
         return respond(eng, "rerank", req, x_shelfrank_variant, background,
-                       typed_query=body.query if query != body.query else None)
+                       typed_query=fix.typed if fix and fix.changed else None)
 
     @app.get("/v1/products/{product_id}/similar", response_model=SimilarResponse, tags=["ranking"])
     def similar(product_id: int = FastPath(ge=0, le=MAX_ID), k: int = Query(limits.similar_k, ge=1, le=200),

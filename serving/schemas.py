@@ -77,7 +77,8 @@ Slots = Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=20)]
 
 
 class SearchRequest(Strict):
-    query: str = Field(..., min_length=1, description="search text (Chinese or English)")
+    query: str = Field(..., min_length=1, description="search text (Chinese or English); one without a "
+                       "searchable word (a-z, 0-9, Chinese), e.g. only punctuation or emoji, is a 422")
     user_id: int | None = Field(None, ge=0, le=MAX_ID)
     page_size: PageSize = 20
     filters: Filters | None = None
@@ -97,7 +98,8 @@ class HomepageRequest(Strict):
 
 class RerankRequest(Strict):
     user_id: int | None = Field(None, ge=0, le=MAX_ID)
-    query: str | None = Field(None, min_length=1)
+    query: str | None = Field(None, min_length=1, description="with surface search only; as in /v1/search, "
+                              "one without a searchable word is a 422")
     surface: Literal["search", "homepage", "channel"]
     candidates: list[Id] = Field(..., min_length=1)
     page_size: int | None = Field(None, ge=1, description="default: all candidates")

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from shelfrank.cli import app
@@ -83,6 +84,34 @@ def test_eval_refuses_files_of_the_wrong_shape(tmp_path):
     assert result.exit_code == 2 and "missing column" in result.output
     result = runner.invoke(app, ["eval", "taobao", "--train", str(bad), "--test", str(tmp_path / "none.csv")])
     assert result.exit_code == 2
+
+
+def test_home_depot_counts_a_query_of_punctuation_as_a_miss():
+    """A real query of no searchable words ("!!!", which the service refuses with a 422)
+    runs through recall, correction and reranking: it stays in the query count, recalls
+    nothing in any source (dense recall used to return arbitrary products for it)."""
+    from ranking.settings import load_settings
+    from training.real_data.home_depot import evaluate_home_depot
+
+    rng = np.random.default_rng(0)
+    nouns = ["drill", "hammer", "faucet", "vacuum", "lamp", "hinge", "screen", "cable"]
+    titles = [f"{a} {n} model {i}" for i, (a, n) in
+              enumerate((a, n) for a in ("cordless", "steel", "kitchen", "brass", "white") for n in nouns)]
+    rows = []
+    for q in [f"{a} {n}" for a in ("cordless", "steel", "kitchen", "brass") for n in nouns] + ["!!!"]:
+        for p in rng.choice(len(titles), 5, replace=False):
+            rows.append((int(p) + 1, titles[p], q, 3.0 if titles[p].startswith(q) else 1.0))
+        rows.append((len(titles) + 1, "the product every query wants", q, 3.0))
+    pairs = pd.DataFrame(rows, columns=["product_uid", "product_title", "search_term", "relevance"])
+    test = pairs.search_term.isin(["!!!", "steel lamp", "brass drill"])
+    settings = load_settings(["real_data.home_depot_sentence=false", "real_data.home_depot_ltr_rounds=10",
+                              "real_data.home_depot_dense_dim=8"])
+    got = evaluate_home_depot(pairs[~test].reset_index(drop=True), pairs[test].reset_index(drop=True),
+                              settings.real_data, progress=False, spelling=settings.recall)
+    assert got["queries"] == 3 and got["queries_without_words"] == 1
+    # 41 products, k = 100: the two word queries find every one densely, "!!!" none
+    assert got["recall@100"]["dense"] == got["recall@100"]["hybrid"] == pytest.approx(2 / 3)
+    assert got["recall@100"]["lexical"] <= 2 / 3
 
 
 def test_product_prior_leaves_the_rows_own_label_out():

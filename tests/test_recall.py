@@ -86,6 +86,24 @@ def test_dense_similarity_is_the_same_for_one_request_or_a_batch(search, catalog
     np.testing.assert_allclose(batch[5:], one, rtol=1e-6)
 
 
+def test_a_query_with_no_searchable_words_recalls_nothing_and_has_no_similarity(search, catalog):
+    """Punctuation, symbols or emoji only: BM25 has no token to match, and dense recall used
+    to search with the vector the encoder still made of those characters (arbitrary products)."""
+    from ranking.recall.tokenize import searchable
+
+    blank = ["!!!", "???", "🙂🙂", "¿¡ — … ·", "\u200b", " "]
+    assert not any(searchable(q) for q in blank)
+    assert all(searchable(q) for q in ("a", "5", "大", "ＡＢＣ!", "café", "5L?"))
+    for q in blank:
+        for name in ("lexical", "dense", "hybrid"):
+            assert len(getattr(search, name)(q, 20)[0]) == 0, (q, name)
+    ids, _ = search.dense_batch(["大米", "!!!"], 10)
+    assert (ids[1] == -1).all() and np.array_equal(search.dense("大米", 10)[0], ids[0])
+    products = catalog["products"].product_id.to_numpy()[:10]
+    sims = search.dense_similarity(["!!!", "大米"], np.repeat([0, 1], 5), np.r_[products[:5], products[:5]])
+    assert np.isnan(sims[:5]).all() and np.isfinite(sims[5:]).all()
+
+
 def test_search_recall_saves_and_loads_identically(search, tmp_path):
     search.save(tmp_path)
     again = SearchRecall.load(tmp_path)
@@ -136,3 +154,32 @@ def test_homepage_recall_beats_popularity_on_the_next_days_clicks(small_mall):
         pop.append(len(clicked & popular) / len(clicked))
     # measured on the small mall: 0.61 vs 0.44 (2k products: popularity alone covers a lot)
     assert np.mean(ours) > 1.2 * np.mean(pop), (np.mean(ours), np.mean(pop))
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_homepage_recall_fits_a_log_of_one_user_without_warnings(small_mall):
+    """One user (degenerate but valid data): the item SVD has a single component. The fit
+    used to warn 'invalid value encountered in divide' (TruncatedSVD's explained-variance
+    ratio, 0 / 0 over one row); any RuntimeWarning fails this test."""
+    from ranking.recall.homepage import HomepageRecall
+    from ranking.settings import Settings
+    from training.mall_data import MallTables, load_mall
+    from training.snapshot_builder import build_snapshot
+
+    mall = load_mall(small_mall)
+    user = int(mall["impressions"].user_id.mode()[0])
+    tables = {name: (t[t.user_id == user] if "user_id" in t.columns else t)
+              for name, t in mall.tables.items()}
+    orders = set(tables["orders"].order_id)
+    tables |= {name: tables[name][tables[name].order_id.isin(orders)]
+               for name in ("shipments", "returns", "service_tickets")}
+    one = MallTables(mall.data_dir, tables)
+    settings = Settings()
+    snapshot = build_snapshot(one, one.last_ms, settings)
+    homepage = HomepageRecall.fit(one.tables, one.last_ms, snapshot, settings.recall.homepage_quotas)
+    assert homepage.user_ids.tolist() == [user] and homepage.a["item_vectors"].shape[1] == 1
+    mine = homepage.sources(user, 20)
+    assert len(mine["recently_viewed"][0]) and np.isfinite(homepage.a["item_vectors"]).all()
+    assert "recently_viewed" not in homepage.sources(None, 20) and len(homepage.merged(None, 20, 50))
+    ids, scores = homepage.similar(int(homepage.product_ids[0]), 5)
+    assert len(ids) == 5 and np.isfinite(scores).all()

@@ -167,6 +167,20 @@ def test_a_rerank_query_off_search_is_a_422_not_silently_ignored(client, surface
     assert _locs(r) == [["body", "query"]]
 
 
+@pytest.mark.parametrize("query", ["!!!", "???", "🙂🙂", "¿¡ — …", "\u200b"])
+def test_a_query_with_no_searchable_words_is_a_422_not_a_page_of_arbitrary_products(client, query):
+    """Only punctuation, symbols or emoji: lexical recall found nothing and dense recall
+    searched with whatever vector the encoder made of the characters (a 200 of arbitrary
+    products); a search-surface rerank ranked by relevance features of no words."""
+    for path, body in (("/v1/search", {"query": query}),
+                       ("/v1/rerank", {"surface": "search", "query": query, "candidates": [1, 2]})):
+        r = client.post(path, json=body)
+        assert r.status_code == 422, r.text
+        assert _locs(r) == [["body", "query"]]
+        assert r.json()["detail"][0]["msg"].startswith("query has no searchable words")
+    assert client.post("/v1/search", json={"query": "5L!!"}).status_code == 200  # one number is a word
+
+
 def test_a_batch_repeating_an_impression_slot_or_an_order_line_is_a_422_and_nothing_is_logged(client):
     from ranking.event_log import read_event_log
 

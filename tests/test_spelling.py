@@ -143,3 +143,43 @@ def test_the_service_searches_the_corrected_query_and_says_so(small_models: Path
     assert set(corrected.typed_query_id.astype(np.int64)) == {query_id("Cookign oil")}
     assert set(corrected.query_id) == {query_id("cooking oil")}
     assert len(corrected.request_id.unique()) == 2  # the corrected search and rerank
+
+
+def test_the_search_recall_caches_corrections_and_the_speller_does_not():
+    """The bench times ``QuerySpeller.correct`` as an uncached lookup; the service's owner of
+    the corrector keeps ``recall.spelling_cache_queries`` answers."""
+    recall = SearchRecall.from_texts(["cordless vacuum cleaner", "kitchen faucet"] * 3,
+                                     np.arange(1, 7, dtype=np.int64), dim=4)
+    recall.use_speller_from(load_settings([]).recall)
+    assert recall.correct("vaccum") is recall.correct("vaccum")
+    assert recall.speller.correct("vaccum") is not recall.speller.correct("vaccum")
+    recall.use_speller_from(load_settings(["recall.spelling_cache_queries=0"]).recall)
+    assert recall.correct("vaccum") is not recall.correct("vaccum")
+    assert recall.correct("vaccum").text == "vacuum"
+
+
+def test_searched_as_typed_is_one_correction_whoever_answers(speller):
+    """No corrector, correction off and nothing to correct all give SpellCorrection.as_typed:
+    the typed query, normalised, unchanged."""
+    from ranking.recall.spelling import SpellCorrection
+
+    typed = "Kitchen  FAUCET"
+    as_typed = SpellCorrection(typed, "kitchen faucet")
+    assert speller.correct(typed) == SpellCorrection.as_typed(typed) == as_typed
+    recall = SearchRecall.from_texts(["kitchen faucet", "brass faucet", "kitchen sink"],
+                                     np.arange(1, 4, dtype=np.int64), dim=4)
+    assert recall.correct(typed) == SpellCorrection.as_typed(typed)
+
+
+def test_a_service_with_correction_off_searches_as_typed(small_models: Path, tmp_path: Path):
+    from ranking.event_log import read_event_log
+    from serving.app import create_app
+
+    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}",
+                              "recall.spelling_correction=false"])
+    with TestClient(create_app(settings)) as c:
+        assert c.app.state.shelfrank.engine.correct_query("Cookign oil").changed is False
+        got = c.post("/v1/search", json={"query": "Cookign oil", "page_size": 5}).json()
+        assert got["corrected_query"] is None and got["query_id"] == query_id("Cookign oil")
+    exposures = read_event_log(tmp_path).tables["exposures"].to_pandas()
+    assert len(exposures) and exposures.typed_query_id.isna().all()

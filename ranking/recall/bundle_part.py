@@ -59,8 +59,7 @@ def _load(folder: Path, bundle, settings) -> RecallPieces:
     search_dir = folder / "search"
     if search_dir.is_dir():
         search = SearchRecall.load(search_dir).use_speller_from(settings.recall)
-        if search.speller is not None:
-            pieces.correct_query = search.correct
+        pieces.correct_query = search.correct
         pieces.search_sources = [SearchSource("lexical", search), SearchSource("dense", search)]
 
         def dense_similarity(request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.decomposition import TruncatedSVD
+from sklearn.utils.extmath import randomized_svd, svd_flip
 
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.vector_index import VectorIndex
@@ -118,6 +118,22 @@ def _user_leaf_weights(u: np.ndarray, p: np.ndarray, w: np.ndarray, leaf: np.nda
     return ptr, leaves[top].astype(np.int64), weight[top]
 
 
+def _item_vectors(x: sp.csr_matrix, dim: int, seed: int) -> np.ndarray:
+    """Each item's row of V in a truncated SVD of the user x item matrix, L2-normalised.
+
+    The randomized SVD and sign convention of sklearn's ``TruncatedSVD`` (same vectors), without
+    its explained-variance ratio: nothing reads it, and on a log of one user it is 0 / 0 (the
+    variance across one row), a RuntimeWarning on every fit. The matrix has at most
+    ``min(x.shape)`` components, so one user gives one-dimensional item vectors.
+    """
+    u, _, vt = randomized_svd(x, min(dim, max(2, min(x.shape) - 1)), n_iter=5, n_oversamples=10,
+                              random_state=seed, flip_sign=False)
+    _, vt = svd_flip(u, vt, u_based_decision=False)
+    items = vt.T.astype(np.float32)
+    items /= np.maximum(np.linalg.norm(items, axis=1, keepdims=True), 1e-12)
+    return items
+
+
 def _slot(hour: int) -> int:
     return 0 if 6 <= hour < 12 else 1 if 12 <= hour < 18 else 2
 
@@ -167,10 +183,7 @@ class HomepageRecall:
         w = it.w.to_numpy()[ok] * np.power(0.5, (as_of_ms - t) / DAY_MS / half_life_days)
         x = sp.csr_matrix((w, (u, p)), shape=(len(uid), len(pid)))
         x.sum_duplicates()
-        svd = TruncatedSVD(n_components=min(dim, max(2, min(x.shape) - 1)), random_state=seed)
-        svd.fit(x)
-        items = svd.components_.T.astype(np.float32)
-        items /= np.maximum(np.linalg.norm(items, axis=1, keepdims=True), 1e-12)
+        items = _item_vectors(x, dim, seed)
         index = VectorIndex.build(items, pid)
 
         # each user's strongest distinct items (recency-weighted interaction weight, best first)

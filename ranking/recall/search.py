@@ -7,16 +7,23 @@ and char-n-gram LSA embeddings in FAISS (:mod:`ranking.recall.dense`,
 score; the pipeline keeps each source's score and rank (provenance), and
 :func:`ranking.recall.fusion.reciprocal_rank_fusion` gives the fused list for offline use.
 ``dense_similarity`` (query . product cosine) is a ranking feature for any candidate,
-computed the same way in training and serving. ``correct(query)`` rewrites words no
-product text holds to catalog words (:mod:`ranking.recall.spelling`) once
-``use_speller`` has built the corrector from the BM25 vocabulary; the service corrects a
-query before recall and features see it.
+computed the same way in training and serving. A query with no searchable words
+(:func:`ranking.recall.tokenize.searchable`: only punctuation, symbols, emoji) matches
+nothing in either source and has no similarity: BM25 finds no token, and the dense side
+does not search with the vector the encoder would still make of its characters (arbitrary
+products). The service refuses such a query with a 422 before it gets here.
+``correct(query)`` rewrites words no product text holds to catalog words
+(:mod:`ranking.recall.spelling`) once ``use_speller_from`` has built the corrector from the
+BM25 vocabulary (identity until then); the service corrects a query through it before
+recall and features see it.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +33,7 @@ from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.lexical import BM25Index
 from ranking.recall.spelling import QuerySpeller, SpellCorrection
+from ranking.recall.tokenize import searchable
 from ranking.recall.vector_index import VectorIndex
 from ranking.settings import RecallSettings
 from ranking.text import normalise
@@ -52,27 +60,26 @@ class SearchRecall:
         self.product_ids = bm25.product_ids
         self.manifest = manifest
         self.speller: QuerySpeller | None = None
+        self._correct: Callable[[str], SpellCorrection] = SpellCorrection.as_typed
 
     def use_speller_from(self, recall_settings: RecallSettings) -> SearchRecall:
-        """The corrector as ``recall.spelling_*`` settings say (none when switched off)."""
+        """Build the spelling corrector over this catalog's vocabulary as ``recall.spelling_*``
+        settings say (none when switched off: ``correct`` is then the identity)."""
         r = recall_settings
         if not r.spelling_correction:
-            self.speller = None
+            self.speller, self._correct = None, SpellCorrection.as_typed
             return self
-        return self.use_speller(min_df=r.spelling_min_df, max_distance=r.spelling_max_distance,
-                                min_length=r.spelling_min_length,
-                                min_length_two_edits=r.spelling_min_length_two_edits)
-
-    def use_speller(self, **options) -> SearchRecall:
-        """Build the spelling corrector over this catalog's vocabulary (options: see
-        :class:`QuerySpeller`); ``correct`` is the identity until then."""
-        self.speller = QuerySpeller(self.bm25.document_frequency(), **options)
+        self.speller = QuerySpeller(self.bm25.document_frequency(), min_df=r.spelling_min_df,
+                                    max_distance=r.spelling_max_distance, min_length=r.spelling_min_length,
+                                    min_length_two_edits=r.spelling_min_length_two_edits)
+        self._correct = lru_cache(maxsize=r.spelling_cache_queries)(self.speller.correct)
         return self
 
     def correct(self, query: str) -> SpellCorrection:
-        if self.speller is None:
-            return SpellCorrection(query, normalise(query))
-        return self.speller.correct(query)
+        """The query to search: the one place a query is spelling-corrected (the service
+        through ``Engine.correct_query``, the Home Depot eval directly); as typed without a
+        corrector."""
+        return self._correct(query)
 
     @classmethod
     def build(cls, products: pd.DataFrame, brands: pd.DataFrame, categories: pd.DataFrame,
@@ -106,13 +113,18 @@ class SearchRecall:
         return self.bm25.search(query, k)
 
     def dense(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if not searchable(query):
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         scores, ids = self.index.search(self.encoder.encode([query]), k)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
     def dense_batch(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) of shape (queries, k) for many queries at once; id -1 pads."""
+        """(ids, scores) of shape (queries, k) for many queries at once; id -1 pads (and fills
+        the row of a query with no searchable words)."""
         scores, ids = self.index.search(self.encoder.encode(queries), k)
+        blank = np.array([not searchable(q) for q in queries], dtype=bool)
+        ids[blank], scores[blank] = -1, np.finfo(np.float32).min  # faiss's own padding
         return ids, scores
 
     def hybrid(self, query: str, k: int, rrf_k: int = 60) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +136,7 @@ class SearchRecall:
                          product_ids: np.ndarray) -> np.ndarray:
         """Cosine of each row's query and product embeddings (NaN off search / unknown product)."""
         out = np.full(len(product_ids), np.nan, dtype=np.float32)
-        texts = [normalise(t) if t else None for t in query_texts]
+        texts = [normalise(t) if t and searchable(t) else None for t in query_texts]
         distinct = sorted({t for t in texts if t})
         if not distinct or len(product_ids) == 0:
             return out

@@ -21,7 +21,9 @@ Targets are catalog words with at least ``min_df`` products (a typo in one title
 target). Candidates come from a symmetric-delete index (every word with up to two letters
 deleted, keyed by CRC-32 in sorted numpy arrays: a few MB for 15k words, built in well
 under a second) and are verified by the exact edit distance, so hash collisions cost
-nothing but a comparison.
+nothing but a comparison. ``QuerySpeller.correct`` does the whole lookup on every call;
+the corrector's owner (:meth:`ranking.recall.search.SearchRecall.correct`) keeps recent
+answers in an LRU cache (``recall.spelling_cache_queries``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import re
 import zlib
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -45,11 +46,17 @@ ABBREVIATION_MAX = 5  # a word this short that starts a catalog word is an abbre
 
 @dataclass(frozen=True)
 class SpellCorrection:
-    """``text``: the normalised query as corrected; ``corrections``: (typed, catalog) pairs."""
+    """``text``: the normalised query as corrected (what recall and features read; they
+    normalise anyway); ``corrections``: (typed, catalog) pairs, none when searched as typed."""
 
     typed: str
     text: str
     corrections: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def as_typed(cls, query: str) -> SpellCorrection:
+        """``query`` searched as typed: no corrector, correction off, or nothing to correct."""
+        return cls(query, normalise(query))
 
     @property
     def changed(self) -> bool:
@@ -85,7 +92,7 @@ def _key(text: str) -> int:
 
 class QuerySpeller:
     def __init__(self, document_frequency: dict[str, int], min_df: int = 2, max_distance: int = 2,
-                 min_length: int = 5, min_length_two_edits: int = 7, cache_size: int = 4096) -> None:
+                 min_length: int = 5, min_length_two_edits: int = 7) -> None:
         if not 0 <= max_distance <= 2:
             raise ValueError(f"max_distance must be 0, 1 or 2, not {max_distance}")
         self.df = document_frequency
@@ -101,7 +108,6 @@ class QuerySpeller:
         keys_arr = np.asarray(keys, dtype=np.uint32)
         order = np.argsort(keys_arr, kind="stable")
         self._keys, self._owners = keys_arr[order], np.asarray(owners, dtype=np.int32)[order]
-        self.correct = lru_cache(maxsize=cache_size)(self._correct)
 
     @property
     def index_bytes(self) -> int:
@@ -163,7 +169,8 @@ class QuerySpeller:
         return word
 
     # ---- a query -------------------------------------------------------------------------
-    def _correct(self, query: str) -> SpellCorrection:
+    def correct(self, query: str) -> SpellCorrection:
+        """``query`` with each word no catalog text holds rewritten (uncached: the full lookup)."""
         text = normalise(query)
         pieces, corrections, at = [], [], 0
         for m in _WORD.finditer(text):
@@ -178,6 +185,6 @@ class QuerySpeller:
                 at = m.end()
                 corrections.append((word, fixed))
         if not corrections:
-            return SpellCorrection(query, text)
+            return SpellCorrection.as_typed(query)
         pieces.append(text[at:])
         return SpellCorrection(query, "".join(pieces), tuple(corrections))

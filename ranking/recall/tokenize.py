@@ -5,8 +5,10 @@ overlapping character bigrams ("食用油" -> 食, 用, 油, 食用, 用油): a 
 that contains its words whatever the segmentation. Latin text becomes words and numbers
 after NFKC folding and lower-casing (``ranking.text.normalise``), with a light plural
 stemmer (trailing "s" on words longer than three letters) and units kept glued to numbers
-split apart ("500ml" -> "500", "ml"). ``char_bigrams`` gives the character bigrams of the
-whole text with spaces removed, the unit of the character-overlap feature.
+split apart ("500ml" -> "500", "ml"). Nothing else is a token: a text of only punctuation,
+symbols or emoji ("!!!", "🙂") has none, and ``searchable`` says so. ``char_bigrams`` gives
+the character bigrams of the whole text with spaces removed, the unit of the
+character-overlap feature.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ def stem(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word
+
+
+def searchable(text: str) -> bool:
+    """Whether ``text`` holds a token (a-z word, number, Chinese character) that a product's
+    text could share: the one test of a query with no searchable words."""
+    return _TOKEN.search(normalise(text)) is not None
 
 
 def tokenize(text: str) -> list[str]:

@@ -145,6 +145,9 @@ def home_depot(
         f"{result['queries']} test queries with a relevant product, {result['products_indexed']} "
         f"products indexed ({result['index']['index']} FAISS index, {result['index']['dense_dim']}-d dense)"
     )
+    if result["queries_without_words"]:
+        typer.echo(f"{result['queries_without_words']} test queries have no searchable words "
+                   "(the service refuses them): counted as misses")
     _table({"recall@10": result["recall@10"], "recall@100": result["recall@100"]}, "recall")
     _table(
         {"ndcg@10": result["ndcg@10"]}, f"reranking the judged products ({result['ndcg_queries']} queries)"

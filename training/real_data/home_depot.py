@@ -35,7 +35,7 @@ import pandas as pd
 
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.search import SearchRecall
-from ranking.recall.tokenize import char_bigrams, tokenize
+from ranking.recall.tokenize import char_bigrams, searchable, tokenize
 from ranking.settings import RealDataSettings, RecallSettings
 
 COLUMNS = ("product_uid", "product_title", "search_term", "relevance")
@@ -523,6 +523,9 @@ def evaluate_home_depot(
     names = feature_names(sentences is not None)
     return {
         "queries": len(queries),
+        # no a-z word, number or Chinese character ("!!!"): the service refuses them (422); here
+        # they stay in "queries" and count as misses in every source (nothing is recalled)
+        "queries_without_words": sum(not searchable(t) for t in texts),
         "recall@10": {s: float(np.mean(found[s][10])) for s in found},
         "recall@100": {s: float(np.mean(found[s][100])) for s in found},
         "ndcg@10": ndcg,
