@@ -43,6 +43,10 @@ EXPOSURES = TableContract(
                nullable=True),
         Column("typed_query_id", pa.int64(), "query_id of the query as typed when spelling correction "
                "rewrote it (query_id is then the corrected one); null otherwise", nullable=True),
+        Column("query", pa.string(), "the query text searched (after spelling correction), so "
+               "merge-events can give query_id its text; null off search", nullable=True),
+        Column("typed_query", pa.string(), "the query as typed when spelling correction rewrote it; "
+               "null otherwise", nullable=True),
         Column("product_id", pa.int64(), "the product on the card"),
         Column("position", pa.int16(), "1-based slot", min=1),
         Column("experiment", pa.string(), "experiment(s) the request was in, comma-joined; none"),

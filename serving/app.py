@@ -437,6 +437,7 @@ def _log_exposures(state: ServiceState, request: RankRequest, response: dict, la
         "surface": request.surface,
         "query_id": query_id(request.query) if request.query else None,
         "typed_query_id": query_id(typed_query) if typed_query is not None else None,
+        "query": request.query, "typed_query": typed_query,  # merge-events gives the ids their text
         "experiment": response["experiment"], "variant": response["variant"],
         "bundle_version": response["bundle_version"], "latency_ms": round(latency_ms, 3),
         "cards": {"product_id": [c["product_id"] for c in cards], "position": [c["position"] for c in cards],

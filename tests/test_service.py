@@ -272,3 +272,44 @@ def test_exposure_buffer_keeps_lines_through_a_failed_flush_and_bounds_memory(tm
     appender.close()
     rows = read_event_log(tmp_path / "ev").tables["exposures"]
     assert kept > 0 and len(rows) == kept and rows.column("product_id").to_pylist() == [5] * kept
+
+
+def test_merge_events_gives_the_searched_queries_their_text(small_mall, small_models, tmp_path):
+    """A search impression names its query by id; the exposure log keeps the text (typed and
+    corrected) so merge-events can add it to ``queries``, and training featurises the page
+    as the search it was, not as an empty query."""
+    import time
+
+    import pandas as pd
+
+    from ranking.settings import load_settings
+    from ranking.text import query_id
+    from serving.app import create_app
+    from training.event_import import merge_events
+
+    events = tmp_path / "events"
+    novel = "cooking oil for grandma"
+    known = set(pd.read_parquet(small_mall / "queries.parquet").query_id)
+    assert query_id(novel) not in known and query_id("Cookign oil") not in known
+    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={events}"])
+    now = int(time.time() * 1000)
+    with TestClient(create_app(settings)) as c:
+        pages = [c.post("/v1/search", json={"query": q, "page_size": 3, "user_id": 3}).json()
+                 for q in ("Cookign oil", novel)]
+        assert pages[0]["corrected_query"] == "cooking oil"
+        impressions = [{"request_id": p["request_id"], "timestamp": now, "user_id": 3, "surface": "search",
+                        "query_id": p["query_id"], "product_id": card["product_id"],
+                        "position": card["position"], "variant": "default", "propensity": 1.0}
+                       for p in pages for card in p["cards"]]
+        unlogged = {**impressions[0], "request_id": 10**9, "query_id": query_id("never searched here")}
+        r = c.post("/v1/events", json={"impressions": [*impressions, unlogged]})
+        assert r.status_code == 200, r.text
+    summary = merge_events(small_mall, events, tmp_path / "merged")
+    texts = dict(pd.read_parquet(tmp_path / "merged" / "queries.parquet")[["query_id", "text"]].values)
+    assert texts[query_id(novel)] == novel
+    assert texts[query_id("Cookign oil")].lower() == "cookign oil"
+    assert query_id("cooking oil") in texts
+    assert summary.appended["queries"] == len(set(texts) - known) >= 2
+    assert summary.queries_without_text == 1  # the page whose exposure never reached the log
+    again = merge_events(tmp_path / "merged", events, tmp_path / "merged2")
+    assert again.appended["queries"] == 0

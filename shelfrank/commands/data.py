@@ -69,7 +69,8 @@ def merge_events(
     events: Annotated[Path, typer.Option("--events", help="the service's event log (serving.events_dir)")],
     out: Annotated[Path, typer.Option("--out", help="new dataset folder to write")],
 ) -> None:
-    """Append the service's logged impressions, clicks, carts and orders to a copy of a dataset."""
+    """Append the service's logged impressions, clicks, carts and orders (and the text of the
+    queries it searched) to a copy of a dataset."""
     from training.event_import import merge_events as run
 
     output_dir(out, "--out")
@@ -81,4 +82,9 @@ def merge_events(
         typer.echo(f"{table:>12}: +{n:,} rows ({summary.duplicates[table]:,} duplicates dropped)")
     if summary.partial_lines:
         typer.echo(f"skipped {summary.partial_lines} torn (never acknowledged) last line(s)")
+    if summary.queries_without_text:
+        typer.echo(f"warning: {summary.queries_without_text:,} searched query id(s) of the impressions "
+                   "have no text in queries (their exposures were not logged, or came from a log "
+                   "older than the query text): training featurises those pages as empty searches",
+                   err=True)
     typer.echo(f"wrote {out}; check it with `shelfrank validate {out}`")
