@@ -147,3 +147,17 @@ def test_the_page_fits_a_phone_screen(browser, service):
     assert overflow <= 1, "no horizontal scrolling on a phone"
     _shot(browser, "phone")
     browser.set_window_size(1280, 1600)
+
+
+def test_a_refused_search_shows_the_reason_not_json(browser, service):
+    """A 422 (here a query with no searchable words) reads as the service's reason."""
+    url, _ = service
+    browser.get(url + "/")
+    _wait(browser, "return document.body.dataset.ready === '1'", what="the homepage")
+    box = browser.find_element("id", "query")
+    box.clear()
+    box.send_keys("!!!")
+    browser.find_element("css selector", "#search-form button").click()
+    text = _wait(browser, "return document.getElementById('status').textContent.startsWith('Search failed')"
+                 " && document.getElementById('status').textContent", what="the refusal")
+    assert "no searchable words" in text and "{" not in text and "loc" not in text, text

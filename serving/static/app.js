@@ -16,6 +16,17 @@ function toast(text) {
   toast.timer = setTimeout(() => t.classList.remove("show"), 1600);
 }
 
+// The service's two error shapes (docs/serving.md): {"detail": "reason"} and a 422's
+// {"detail": [{"loc": [...], "msg": "..."}]}; a shopper reads the reasons, not JSON.
+function errorText(status, data) {
+  const detail = data && data.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail) && detail.length) {
+    return detail.map((e) => String(e.msg || "").replace(/^Value error, /, "")).join("; ");
+  }
+  return `error ${status}`;
+}
+
 async function call(method, path, body) {
   const res = await fetch(path, {
     method, headers: body ? { "Content-Type": "application/json" } : {},
@@ -23,8 +34,7 @@ async function call(method, path, body) {
   });
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail || data);
-    throw new Error(`${res.status}: ${detail}`);
+    throw new Error(errorText(res.status, data));
   }
   return data;
 }
