@@ -122,7 +122,12 @@ def test_homepage_sources_keep_provenance_and_respect_quotas(small_models):
         got = homepage.sources(int(u), 20)
         for name, (ids, _) in got.items():
             assert name in SOURCES and len(ids) <= homepage.quotas[name]
+            assert len(np.unique(ids)) == len(ids), f"{name} spends its quota on a repeat"
             seen.add(name)
+        if "similar" in got:  # the seeds' neighbours, not the seeds; the quota filled
+            recent, _ = homepage._recent(homepage._user_row(int(u)))
+            assert not np.isin(got["similar"][0], homepage.product_ids[recent[:3]]).any()
+            assert len(got["similar"][0]) == homepage.quotas["similar"]
     assert {"personal", "similar", "trending", "top_categories", "theme"} <= seen
     assert len(homepage.merged(int(users[0]), 9, 200)) == len(set(homepage.merged(int(users[0]), 9, 200)))
     ids, scores = homepage.similar(int(homepage.product_ids[0]), 10)

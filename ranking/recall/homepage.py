@@ -8,7 +8,7 @@ Fitted offline from the interaction log as of the bundle's snapshot, queried per
 * **personal** — the user's embedding (weighted mean of the co-interaction
   embeddings of their ``recent_items`` strongest items, so new behaviour counts once logged)
   against every item's, in FAISS;
-* **similar** — nearest items to the user's three strongest ones;
+* **similar** — nearest items to the user's three strongest ones (each listed once, never a seed itself);
 * **trending** — recency-weighted sales velocity, within the user's top categories first;
 * **top_categories** — best products (product score x popularity) of the user's three
   favourite leaves at this time slot;
@@ -41,6 +41,7 @@ from sklearn.utils.extmath import randomized_svd, svd_flip
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.vector_index import VectorIndex
 
+SIMILAR_SEEDS = 3  # the user's strongest recent items whose neighbours "similar" lists
 SOURCES = ("recently_viewed", "personal", "similar", "trending", "top_categories", "recent_categories",
            "subsidy", "theme", "repurchase", "new_stores")
 WEIGHTS = {"clicks": 1.0, "carts": 2.0, "orders": 4.0}
@@ -281,9 +282,15 @@ class HomepageRecall:
             seen = set(self.product_ids[recent].tolist())
             out["personal"] = np.array([i for i in ids if i not in seen][: q["personal"]], dtype=np.int64)
         if len(recent) and q.get("similar", 0):
-            _, ids = self.index.search(self.a["item_vectors"][recent[:3]], q["similar"] // 3 + 2)
-            flat = ids[:, 1:].ravel()
-            out["similar"] = flat[flat >= 0][: q["similar"]]
+            seeds = recent[:SIMILAR_SEEDS]
+            # each seed's list alone can fill the quota: the seeds and the neighbours two seeds
+            # share are dropped (6% of the slots on the default mall, which repeats used to fill)
+            _, ids = self.index.search(self.a["item_vectors"][seeds], q["similar"] + len(seeds))
+            share = q["similar"] // len(seeds) + 2  # each seed's nearest, in turn; then the rest
+            flat = np.r_[ids[:, :share].ravel(), ids[:, share:].T.ravel()]
+            flat = flat[(flat >= 0) & ~np.isin(flat, self.product_ids[seeds])]
+            _, first = np.unique(flat, return_index=True)  # two seeds' shared neighbours once
+            out["similar"] = flat[np.sort(first)][: q["similar"]]
         leaves = self._top_leaves(row, hour)
         if q.get("top_categories", 0) and len(leaves):
             out["top_categories"] = self.product_ids[self._from_leaves(leaves, q["top_categories"])]
