@@ -435,7 +435,7 @@ def _log_exposures(state: ServiceState, request: RankRequest, response: dict, la
     line = {
         "request_id": response["request_id"], "timestamp": request.now_ms, "user_id": request.user_id,
         "surface": request.surface,
-        "query_id": query_id(request.query) if request.query else None,
+        "query_id": response["query_id"],
         "typed_query_id": query_id(typed_query) if typed_query is not None else None,
         "query": request.query, "typed_query": typed_query,  # merge-events gives the ids their text
         "experiment": response["experiment"], "variant": response["variant"],
