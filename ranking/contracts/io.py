@@ -180,7 +180,8 @@ def repeated_rows(keys: list[np.ndarray]) -> np.ndarray:
     increasing key order, as the simulator and a sorted log write them; otherwise one sort
     of a 64-bit hash of the keys proves the common case (no repeat) and only a table that
     has a repeat (or a hash collision) pays the exact lexicographic sort. On the large
-    mall's 10.4M clicks, keyed on (request_id, product_id), that is 0.3 s instead of 2.7 s."""
+    mall's 10.4M clicks, keyed on (request_id, product_id), that is 0.19 s where the exact
+    sort takes 2.3 s (``bench_contracts``' ``contracts_large_clicks_key_check_seconds``)."""
     n = len(keys[0]) if keys else 0
     if n < 2 or _strictly_increasing(keys):
         return np.zeros(0, dtype=np.int64)
