@@ -283,8 +283,8 @@ class HomepageRecall:
             out["personal"] = np.array([i for i in ids if i not in seen][: q["personal"]], dtype=np.int64)
         if len(recent) and q.get("similar", 0):
             seeds = recent[:SIMILAR_SEEDS]
-            # each seed's list alone can fill the quota: the seeds and the neighbours two seeds
-            # share are dropped (6% of the slots on the default mall, which repeats used to fill)
+            # each seed's list alone can fill the quota, since the seeds themselves and the
+            # neighbours two seeds share are dropped
             _, ids = self.index.search(self.a["item_vectors"][seeds], q["similar"] + len(seeds))
             share = q["similar"] // len(seeds) + 2  # each seed's nearest, in turn; then the rest
             flat = np.r_[ids[:, :share].ravel(), ids[:, share:].T.ravel()]
