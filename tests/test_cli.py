@@ -389,7 +389,7 @@ def test_merge_events_keeps_the_first_copy_of_a_retried_impression(small_mall: P
     merged = runner.invoke(app, ["merge-events", "--data", str(small_mall),
                                  "--events", str(tmp_path / "events"), "--out", str(tmp_path / "merged")])
     assert merged.exit_code == 0, merged.output
-    assert "impressions: +1 rows (1 duplicates dropped)" in merged.output
+    assert "impressions: +1 rows (1 already there or repeated, dropped)" in merged.output
     assert runner.invoke(app, ["validate", str(tmp_path / "merged")]).exit_code == 0
 
 
