@@ -79,7 +79,8 @@ def merge_events(
     except (ValueError, OSError) as exc:
         fail(str(exc))
     for table, n in summary.appended.items():
-        typer.echo(f"{table:>12}: +{n:,} rows ({summary.duplicates[table]:,} already there or repeated, dropped)")
+        dropped = summary.duplicates[table]
+        typer.echo(f"{table:>12}: +{n:,} rows ({dropped:,} already there or repeated, dropped)")
     if summary.partial_lines:
         typer.echo(f"skipped {summary.partial_lines} torn (never acknowledged) last line(s)")
     if summary.queries_without_text:
