@@ -188,3 +188,17 @@ def test_homepage_recall_fits_a_log_of_one_user_without_warnings(small_mall):
     assert "recently_viewed" not in homepage.sources(None, 20) and len(homepage.merged(None, 20, 50))
     ids, scores = homepage.similar(int(homepage.product_ids[0]), 5)
     assert len(ids) == 5 and np.isfinite(scores).all()
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("titles", [["cordless drill"], ["cordless drill"] * 4],
+                         ids=["one-title", "identical-titles"])
+def test_search_recall_indexes_a_degenerate_catalog_without_warnings(titles):
+    """A catalog of one title, or of identical titles, has no variance across rows: the dense
+    encoder's SVD used to warn 'invalid value encountered in divide' (TruncatedSVD's
+    explained-variance ratio, 0 / 0). Recall must still find every product."""
+    ids = np.arange(100, 100 + len(titles))
+    recall = SearchRecall.from_texts(titles, ids, dim=8)
+    for search in (recall.lexical, recall.dense, recall.hybrid):
+        found, scores = search("cordless drill", 10)
+        assert sorted(found.tolist()) == ids.tolist() and np.isfinite(scores).all()

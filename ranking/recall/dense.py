@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from ranking.recall.svd import truncated_svd
 from ranking.text import normalise
 
 N_FEATURES = 2**16
@@ -60,9 +60,8 @@ class TextEncoder:
         idf = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
         enc = cls(idf, np.zeros((dim, N_FEATURES), np.float32))
         x = enc._tfidf(texts)
-        svd = TruncatedSVD(n_components=min(dim, max(2, x.shape[0] - 1)), random_state=seed)
-        svd.fit(x)
-        enc.components = svd.components_.astype(np.float32)
+        _, _, components = truncated_svd(x, min(dim, max(2, x.shape[0] - 1)), seed)
+        enc.components = components.astype(np.float32)
         return enc, enc.encode(texts)
 
     def save(self, folder: Path) -> None:

@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.utils.extmath import randomized_svd, svd_flip
 
 from ranking.recall.fusion import reciprocal_rank_fusion
+from ranking.recall.svd import truncated_svd
 from ranking.recall.vector_index import VectorIndex
 
 SIMILAR_SEEDS = 3  # the user's strongest recent items whose neighbours "similar" lists
@@ -122,14 +122,11 @@ def _user_leaf_weights(u: np.ndarray, p: np.ndarray, w: np.ndarray, leaf: np.nda
 def _item_vectors(x: sp.csr_matrix, dim: int, seed: int) -> np.ndarray:
     """Each item's row of V in a truncated SVD of the user x item matrix, L2-normalised.
 
-    The randomized SVD and sign convention of sklearn's ``TruncatedSVD`` (same vectors), without
-    its explained-variance ratio: nothing reads it, and on a log of one user it is 0 / 0 (the
-    variance across one row), a RuntimeWarning on every fit. The matrix has at most
-    ``min(x.shape)`` components, so one user gives one-dimensional item vectors.
+    ``truncated_svd`` gives sklearn's ``TruncatedSVD`` vectors without its warning on a log of
+    one user. The matrix has at most ``min(x.shape)`` components, so one user gives
+    one-dimensional item vectors.
     """
-    u, _, vt = randomized_svd(x, min(dim, max(2, min(x.shape) - 1)), n_iter=5, n_oversamples=10,
-                              random_state=seed, flip_sign=False)
-    _, vt = svd_flip(u, vt, u_based_decision=False)
+    _, _, vt = truncated_svd(x, min(dim, max(2, min(x.shape) - 1)), seed)
     items = vt.T.astype(np.float32)
     items /= np.maximum(np.linalg.norm(items, axis=1, keepdims=True), 1e-12)
     return items
