@@ -26,7 +26,9 @@ def test_partitions_never_split_a_request():
 def client():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    # ":0": the scheduler's HTTP server on a free port. None still binds 8787, which the
+    # other test worker's cluster may hold (a "port in use" warning and a leaked socket).
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as c:
         yield c
 

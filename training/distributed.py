@@ -20,6 +20,7 @@ position-aware (``position``) Dataset field and no early stopping, so it trains
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -50,26 +51,41 @@ def _fit(client, x, y, g, feature_names: list[str], params: dict[str, Any], num_
         p.pop(key, None)
     p["n_estimators"] = num_boost_round
     model = DaskLGBMRanker(client=client, **p)
-    model.fit(x, y, group=g, feature_name=list(feature_names))
+    with warnings.catch_warnings():
+        # The sklearn wrapper always passes its own n_jobs (None) and LightGBM's Dask training
+        # then warns that it ignores it: each worker trains with its own thread count.
+        warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored", UserWarning)
+        model.fit(x, y, group=g, feature_name=list(feature_names))
     return model.to_local().booster_
+
+
+def _scattered(client, values: np.ndarray, lengths: np.ndarray):
+    """A Dask array of ``values`` cut into chunks of ``lengths`` rows, each chunk sent straight
+    to a worker (``client.scatter``). ``da.from_array`` would put the whole array into the
+    task graph instead, so every byte would pass through the scheduler (Dask's "Sending
+    large graph" warning)."""
+    import dask.array as da
+
+    ends = np.cumsum(lengths)
+    chunks = [values[end - n:end] for n, end in zip(lengths, ends, strict=True)]
+    futures = client.scatter(chunks)
+    return da.concatenate([da.from_delayed(f, shape=c.shape, dtype=c.dtype)
+                           for f, c in zip(futures, chunks, strict=True)])
 
 
 def train_on_dask(train: RankingData, params: dict[str, Any], num_boost_round: int,
                   scheduler: Any, partitions: int | None = None):
     """Fit LambdaRank on a Dask cluster from cards held here (``scheduler``: address or
     Client): they are cut into request-whole partitions and shipped; a local Booster."""
-    import dask.array as da
-
     from training.distributed_features import connect
 
     client = connect(scheduler)
     try:
         workers = len(client.scheduler_info()["workers"])
         rows_per, groups_per = partition_bounds(train.group, partitions or max(2, workers))
-        n_features = train.features.shape[1]
-        x = da.from_array(train.features, chunks=(tuple(rows_per), n_features))
-        y = da.from_array(train.label, chunks=(tuple(rows_per),))
-        g = da.from_array(train.group, chunks=(tuple(groups_per),))
+        x = _scattered(client, train.features, rows_per)
+        y = _scattered(client, train.label, rows_per)
+        g = _scattered(client, train.group, groups_per)
         return _fit(client, x, y, g, train.feature_names, params, num_boost_round)
     finally:
         if client is not scheduler:
