@@ -14,7 +14,7 @@ from bench.context import BenchContext
 def bench(ctx: BenchContext) -> dict:
     from ranking.contracts.frames import load_frames
     from ranking.scores import compute_scores_from_tables, end_of_data_ms
-    from ranking.scores.compute import SCORE_TABLES
+    from ranking.scores.compute import SCORE_COLUMNS, SCORE_TABLES
     from ranking.settings import ScoreSettings
 
     out: dict = {}
@@ -26,7 +26,7 @@ def bench(ctx: BenchContext) -> dict:
                      str(ctx.work_dir / f"scores-{scale}.parquet")])
         out[f"scores_cli_{scale}_seconds"] = round(m.seconds, 2)
         out[f"scores_cli_{scale}_peak_mb"] = round(m.peak_mb, 1)
-        tables = load_frames(mall, SCORE_TABLES)
+        tables = load_frames(mall, SCORE_TABLES, SCORE_COLUMNS)
         started = time.perf_counter()
         s = compute_scores_from_tables(tables, end_of_data_ms(tables), ScoreSettings())
         out[f"scores_compute_{scale}_seconds"] = round(time.perf_counter() - started, 2)
