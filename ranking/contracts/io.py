@@ -299,12 +299,11 @@ def check_dataset(data_dir: str | Path, check_references: bool = True,
         except ContractError as exc:
             report.problems.append(str(exc))
             continue
-        # keep only what the later checks read, in one chunk (numpy views, no copies)
-        kept = {*contract.references, *(t.split(".")[1] for n, c in TABLES.items()
-                                        for t in c.references.values() if t.split(".")[0] == name),
-                *CONSISTENCY_COLUMNS.get(name, ())}
-        loaded[name] = table.select([c for c in table.column_names if c in kept]).combine_chunks()
-        del table
+        # keep only what the later checks read, each column in one chunk (numpy views, no copies)
+        kept = {*contract.references, *referenced_columns(name), *CONSISTENCY_COLUMNS.get(name, ())}
+        columns = {c: table.column(c) for c in table.column_names if c in kept}
+        del table  # the full table (strings and all) goes before the kept columns are copied
+        loaded[name] = one_chunk(columns)
     if check_references:
         report.problems += dangling_references(data_dir, loaded)
     if consistency.enabled:
@@ -315,6 +314,22 @@ def check_dataset(data_dir: str | Path, check_references: bool = True,
         report.findings = check_consistency(loaded, consistency, progress=rule_progress)
         report.consistency_checked = True
     return report
+
+
+def referenced_columns(name: str) -> set[str]:
+    """The columns of table ``name`` that another table's foreign keys point at."""
+    return {target.split(".")[1] for contract in TABLES.values() for target in contract.references.values()
+            if target.split(".")[0] == name}
+
+
+def one_chunk(columns: dict[str, pa.ChunkedArray]) -> pa.Table:
+    """A table of ``columns``, each combined into one chunk; ``columns`` is emptied as they
+    are, so at most one column is held twice (100M impressions: 0.8 GB, not 3.4 GB)."""
+    names = list(columns)
+    combined = {}
+    for name in names:
+        combined[name] = pa.chunked_array([columns.pop(name).combine_chunks()])
+    return pa.table(combined)
 
 
 def dangling_references(data_dir: str | Path, loaded: dict[str, pa.Table]) -> list[str]:
