@@ -394,3 +394,61 @@ def test_shelfrank_validate_exits_1_on_an_error_and_0_with_printed_warnings(smal
     assert "15 tables meet their contracts and agree with each other (1 warning(s))" in result.output
     strict = runner.invoke(app, ["--set", "consistency.max_unmatched_share=0", "validate", str(lost)])
     assert strict.exit_code == 1 and "error: clicks: 3 of" in strict.output
+
+
+def _event_log(folder: Path, small_mall: Path) -> Path:
+    """A service log of one new page (three cards) and what shoppers did on it: a click on its
+    card, a click by another shopper than the page's, a click on a page never logged, and an
+    order line credited to another store than the product's."""
+    import json
+
+    seller = ms(read_table(small_mall, "products"), "store_id")
+    when, request = 1_788_256_800_000, 9_000_000_001
+    cards = [{"request_id": request, "timestamp": when, "user_id": 2, "surface": "homepage", "query_id": None,
+              "product_id": p, "position": p + 1, "variant": "default", "propensity": 1.0} for p in range(3)]
+    clicks = [{"request_id": r, "timestamp": when + 5_000, "user_id": u, "product_id": p, "position": p + 1}
+              for r, u, p in ((request, 2, 0), (request, 3, 1), (request + 1, 2, 2))]
+    orders = [{"order_id": 10**9, "request_id": request, "timestamp": when + 60_000, "user_id": 2,
+               "product_id": 0, "store_id": int(seller[0] + 1) % 60, "price_paid": 9.9, "quantity": 1,
+               "cancelled": False}]
+    for table, rows in (("impressions", cards), ("clicks", clicks), ("orders", orders)):
+        (folder / table).mkdir(parents=True)
+        (folder / table / "w1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def test_merge_events_counts_the_merged_events_that_break_a_rule(small_mall: Path, tmp_path: Path) -> None:
+    from training.event_import import merge_events
+
+    events = _event_log(tmp_path / "events", small_mall)
+    summary = merge_events(small_mall, events, tmp_path / "merged")
+    assert {(f.rule, f.table): (f.rows, f.checked, f.severity) for f in summary.breaks} == {
+        ("without_impression", "clicks"): (1, 3, ERROR),  # 1 of the 3 merged clicks: not a lost flush
+        ("user_differs_from_impression", "clicks"): (1, 2, ERROR),
+        ("store_differs_from_listing", "orders"): (1, 1, ERROR),
+    }
+    lenient = merge_events(small_mall, events, tmp_path / "lenient",
+                           ConsistencySettings(max_unmatched_share=0.5))
+    assert [f.severity for f in lenient.breaks if f.rule == "without_impression"] == [WARNING]
+    off = merge_events(small_mall, events, tmp_path / "off", ConsistencySettings(enabled=False))
+    assert off.breaks == []
+    # merging again adds nothing, so nothing merged breaks a rule (the dataset still does)
+    again = merge_events(tmp_path / "merged", events, tmp_path / "again")
+    assert sum(again.appended.values()) == 0 and again.breaks == []
+    assert len(validate_dataset(tmp_path / "again")) == 2  # the click's shopper, the order's store
+
+
+def test_shelfrank_merge_events_prints_what_the_merged_events_break(small_mall: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from shelfrank.cli import app
+
+    events = _event_log(tmp_path / "events", small_mall)
+    result = CliRunner().invoke(app, ["--set", "consistency.max_unmatched_share=0.5", "merge-events",
+                                      "--data", str(small_mall), "--events", str(events),
+                                      "--out", str(tmp_path / "merged")])
+    assert result.exit_code == 0, result.output
+    assert "warning: merged clicks: 1 of 3 row(s) (33.333%) break without_impression" in result.output
+    assert "error: merged clicks: 1 of 2 row(s) (50.000%) break user_differs_from_impression" in result.output
+    assert "error: merged orders: 1 of 1 row(s) (100.000%) break store_differs_from_listing" in result.output
+    assert "fix the logging before training on it" in result.output

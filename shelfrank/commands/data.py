@@ -95,12 +95,13 @@ def merge_events(
     out: Annotated[Path, typer.Option("--out", help="new dataset folder to write")],
 ) -> None:
     """Append the service's logged impressions, clicks, carts and orders (and the text of the
-    queries it searched) to a copy of a dataset."""
+    queries it searched) to a copy of a dataset; report the merged events that break the
+    consistency rules (lost cards as warnings, contradictions as errors)."""
     from training.event_import import merge_events as run
 
     output_dir(out, "--out")
     try:
-        summary = run(data, events, out)
+        summary = run(data, events, out, current_settings().consistency)
     except (ValueError, OSError) as exc:
         fail(str(exc))
     for table, n in summary.appended.items():
@@ -113,4 +114,9 @@ def merge_events(
                    "have no text in queries (their exposures were not logged, or came from a log "
                    "older than the query text): training featurises those pages as empty searches",
                    err=True)
+    for finding in summary.breaks:
+        typer.echo(f"{finding.severity}: merged {finding.message()}", err=True)
+    if any(f.severity == "error" for f in summary.breaks):
+        typer.echo("the merged events contradict the dataset: `shelfrank validate` will name every row's "
+                   "rule; fix the logging before training on it", err=True)
     typer.echo(f"wrote {out}; check it with `shelfrank validate {out}`")
