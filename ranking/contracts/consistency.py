@@ -541,7 +541,8 @@ RULES: tuple[Rule, ...] = (
           "no card of its product: it earns the page no order label (a shopper may buy another item "
           "than the cards shown)", without_impression, ("impressions",), "orders", escalates=True),
     _rule("position_differs_from_impression", "clicks", "error", "a click at another position than "
-          "its card was shown at: position-bias estimates and debiasing read the click's slot",
+          "its card was shown at: the log disagrees with itself on where the card was (training "
+          "takes the impression's slot; anything reading the click's own gets another)",
           click_position_differs, ("impressions",)),
     *(_rule("user_differs_from_impression", t, "error", "done by another shopper than the one the "
             "card was shown to: personal features and per-user counts credit the wrong shopper",
@@ -575,10 +576,12 @@ RULES: tuple[Rule, ...] = (
     _rule("shipment_of_cancelled_order", "shipments", "error", "a shipment of an order whose every "
           "line the store cancelled before shipping", shipment_of_cancelled_order, ("orders",)),
     _rule("shipped_before_paid", "shipments", "error", "handed to the carrier before its order was "
-          "paid (beyond the clock tolerance): the logistics score's hours to ship go negative",
+          "paid (beyond the clock tolerance): the logistics score counts it shipped on time, "
+          "whenever it really shipped",
           shipped_before_paid, ("orders",)),
     _rule("delivered_before_shipped", "shipments", "error", "delivered before it was handed to the "
-          "carrier: days in transit go negative", delivered_before_shipped, ()),
+          "carrier: one of the two times is wrong, and the store's punctuality with it",
+          delivered_before_shipped, ()),
     *(_rule("before_order", t, "error", "dated before its order was paid (beyond the clock "
             "tolerance): it cannot be about that order", before_order, ("orders",), t)
       for t in ("returns", "reviews", "service_tickets")),
