@@ -31,7 +31,7 @@ whole columns (a rule over the 100M impressions goes a block of 8M rows at a tim
 find their card by walking their request's page, one vector step per slot, never per row:
 the impressions grouped by ``request_id`` (the order the simulator and the service write
 them; one stable argsort otherwise), a click trying its own slot first. ``bench_contracts``
-measures the pass (``consistency_<scale>_seconds``): 0.8-1.2 s on the default mall's 12M
+measures the pass (``consistency_<scale>_seconds``): 0.55-1.2 s on the default mall's 12M
 rows, 4.7-5.7 s on the large mall's 122M (100M impressions, 10M clicks), on 2 shared cores.
 """
 
