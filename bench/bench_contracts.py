@@ -8,6 +8,10 @@
   catalog) on a full batch of ``serving.max_events_per_post`` real rows of the mall, half
   impressions and half clicks, against the scale's bundle; best of 3. The rows are the
   mall's own, so the check must find no problem (reported as ``..._problems``).
+* the cross-table consistency pass ``shelfrank validate`` runs after the contracts
+  (``ranking.contracts.consistency.check_consistency``, every rule) on the columns it reads,
+  loaded as validate keeps them (one chunk per column): ``consistency_<scale>_seconds``,
+  with the rows read and the rules broken (the simulated mall breaks none).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ def bench(ctx: BenchContext) -> dict:
             out[f"contracts_{scale}_{name}_rows"] = table.num_rows
             out[f"contracts_{scale}_{name}_read_seconds"] = round(read, 3)
             out[f"contracts_{scale}_{name}_key_check_seconds"] = round(check, 3)
+        out.update(_consistency(mall, scale, settings))
         if scale == "large":
             continue  # the batch check does not grow with the mall; the default one says it
         engine = Engine.load(ctx.bundle(scale), settings)
@@ -56,6 +61,26 @@ def bench(ctx: BenchContext) -> dict:
         out[f"events_batch_check_{scale}_ms"] = round(min(times) * 1000, 2)
         out[f"events_batch_check_{scale}_problems"] = len(problems)
     return out
+
+
+def _consistency(mall, scale: str, settings) -> dict:
+    """The consistency pass on the columns it reads, as validate holds them."""
+    from ranking.contracts import read_table
+    from ranking.contracts.consistency import COLUMNS, check_consistency
+    from ranking.contracts.io import one_chunk
+
+    tables = {}
+    for name, columns in COLUMNS.items():
+        table = read_table(mall, name, columns)
+        kept = {c: table.column(c) for c in table.column_names}
+        del table
+        tables[name] = one_chunk(kept)
+    started = time.perf_counter()
+    findings = check_consistency(tables, settings.consistency)
+    seconds = time.perf_counter() - started
+    return {f"consistency_{scale}_rows": sum(t.num_rows for t in tables.values()),
+            f"consistency_{scale}_seconds": round(seconds, 2),
+            f"consistency_{scale}_broken_rules": len(findings)}
 
 
 def _rows(table: pa.Table) -> list[dict]:

@@ -327,6 +327,25 @@ class RealDataSettings(Section):
                              "the days before it)")
 
 
+class ConsistencySettings(Section):
+    """Cross-table consistency of a dataset (``shelfrank validate``, ``merge-events``;
+    ranking/contracts/consistency.py, docs/data.md)."""
+
+    enabled: bool = Field(
+        True, description="validate runs the cross-table rules after the contracts (--no-consistency skips)")
+    clock_tolerance_seconds: float = Field(
+        60.0, ge=0, description="an event may be dated this much before what it follows (its card, its "
+                                "order, the listing, the signup) before it counts as before it: clocks of "
+                                "the app, the service and the order system differ a little")
+    max_unmatched_share: float = Field(
+        0.01, ge=0, le=1, description="clicks, carts or attributed orders without the card they name are a "
+                                      "warning up to this share of their table (exposure logging loses its "
+                                      "last flush on a crash), an error above it (logging was off or broken)")
+    examples: int = Field(5, ge=1, description="example keys shown per broken rule")
+    progress_after_seconds: float = Field(
+        3.0, ge=0, description="validate shows a progress bar once it has taken this long")
+
+
 class PathSettings(Section):
     """Where things live."""
 
@@ -359,6 +378,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = ServingSettings()
     real_data: RealDataSettings = RealDataSettings()
     counterfactual: CounterfactualSettings = CounterfactualSettings()
+    consistency: ConsistencySettings = ConsistencySettings()
     paths: PathSettings = PathSettings()
     bench: BenchSettings = BenchSettings()
 

@@ -9,20 +9,29 @@ corrected) added to ``queries``: a search impression's ``query_id`` is how train
 what was searched, and a query the dataset has no text for would be featurised as an empty
 search. The result is validated against the contracts like any dataset; ``data_dir`` is
 never modified.
+
+The merged rows are then judged by the cross-table consistency rules
+(:mod:`ranking.contracts.consistency`) against the whole merged dataset, so the operator
+sees at merge time how many logged events are lost (a click whose impression never
+reached the log: the label join drops it) or contradict the dataset (a click by another
+shopper than its card's, an order line credited to a store that does not sell the
+product); ``MergeSummary.breaks`` has a finding per broken rule, counting merged rows only.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ranking.contracts import TABLES, dataset_tables, read_table, table_path, write_table
+from ranking.contracts.consistency import COLUMNS, Finding, check_consistency
 from ranking.contracts.io import first_copies
 from ranking.event_log import LOGGED_TABLES, read_event_log
+from ranking.settings import ConsistencySettings
 
 
 @dataclass
@@ -31,9 +40,14 @@ class MergeSummary:
     duplicates: dict[str, int]
     partial_lines: int
     queries_without_text: int = 0  # distinct search query_ids of the impressions with no text
+    breaks: list[Finding] = field(default_factory=list)  # consistency rules the merged rows break
 
 
-def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Path) -> MergeSummary:
+def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Path,
+                 consistency: ConsistencySettings | None = None) -> MergeSummary:
+    """Write ``out_dir``: ``data_dir`` plus the logged events of ``events_dir`` (see the module
+    docstring); the merged rows are judged by the consistency rules unless
+    ``consistency.enabled`` is off."""
     data_dir, events_dir, out_dir = Path(data_dir), Path(events_dir), Path(out_dir)
     if out_dir.resolve() == data_dir.resolve():
         raise ValueError("write the merged dataset to a new folder (the source stays as it was)")
@@ -54,7 +68,7 @@ def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Pa
     logged = read_event_log(events_dir)
     extra = {table: logged.tables[table] for table in LOGGED_TABLES}
     extra["queries"] = _searched_queries(logged.tables["exposures"])
-    appended, duplicates, merged = {}, {}, {}
+    appended, duplicates, merged, first_merged = {}, {}, {}, {}
     for table, rows in extra.items():
         base = read_table(data_dir, table) if table_path(data_dir, table).exists() else None
         both = pa.concat_tables([base, rows]) if base is not None else rows
@@ -62,11 +76,24 @@ def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Pa
         # known) is dropped and the first copy, the dataset's own when it has one, kept
         merged[table] = first_copies(both, TABLES[table])
         duplicates[table] = both.num_rows - merged[table].num_rows
-        appended[table] = merged[table].num_rows - (base.num_rows if base is not None else 0)
+        first_merged[table] = base.num_rows if base is not None else 0  # first_copies keeps the base first
+        appended[table] = merged[table].num_rows - first_merged[table]
         write_table(out_dir, table, merged[table])
     searched = pc.unique(merged["impressions"].column("query_id")).drop_null()
     missing = int(pc.sum(pc.invert(pc.is_in(searched, merged["queries"].column("query_id")))).as_py() or 0)
-    return MergeSummary(appended, duplicates, logged.partial_lines, missing)
+    consistency = consistency or ConsistencySettings()
+    breaks = merged_breaks(out_dir, merged, first_merged, consistency) if consistency.enabled else []
+    return MergeSummary(appended, duplicates, logged.partial_lines, missing, breaks)
+
+
+def merged_breaks(out_dir: Path, merged: dict[str, pa.Table], first_merged: dict[str, int],
+                  consistency: ConsistencySettings) -> list[Finding]:
+    """The consistency rules of the logged tables that their merged rows break, judged
+    against the whole merged dataset in ``out_dir``."""
+    tables = {name: merged[name] if name in merged else read_table(out_dir, name, columns)
+              for name, columns in COLUMNS.items()
+              if name in merged or table_path(out_dir, name).exists()}
+    return check_consistency(tables, consistency, since=first_merged, only=LOGGED_TABLES)
 
 
 def _searched_queries(exposures: pa.Table) -> pa.Table:

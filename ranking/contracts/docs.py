@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+from ranking.contracts.consistency import RULES
 from ranking.contracts.tables import CATALOG_TABLES, EVENT_TABLES, PEOPLE_TABLES, TableContract
+from ranking.settings import ConsistencySettings
 
 INTRO = """# Data contracts
 
@@ -16,8 +18,9 @@ A dataset is a folder with one `<table>.parquet` per table. `read_table(folder, 
 validates on load: a missing column, a type that cannot be safely widened, a null where
 none may be, a value outside its allowed set or range, two rows sharing a table's unique
 columns — each is a `ContractError` naming the file and the column. `shelfrank validate
-FOLDER` runs every check plus the foreign keys listed under each table, and exits 1 on
-any problem.
+FOLDER` runs every check plus the foreign keys listed under each table, then the
+[consistency rules across tables](#consistency-across-tables), and exits 1 on any error
+(consistency warnings are printed and do not fail it).
 
 Conventions: timestamps are UTC instants (`timestamp[ms, tz=UTC]`), the mall's local
 clock (Asia/Shanghai by default) gives hours of day; money is yuan; positions are
@@ -50,12 +53,54 @@ def render_table(t: TableContract) -> str:
     return "\n".join(lines)
 
 
+CONSISTENCY = """## Consistency across tables
+
+Every table can meet its contract while the tables contradict each other: a click on a
+card no impression shows (the label join on `request_id, product_id` drops it without a
+word), an order line credited to a store that does not sell the product (the store
+experience score credits the wrong store), a parcel delivered before it shipped. After
+the contracts, `shelfrank validate` runs the rules below (`ranking/contracts/consistency.py`,
+one small vectorised function per rule); `--no-consistency` (settings
+`consistency.enabled`) skips them, and a progress bar appears once validating has taken
+`consistency.progress_after_seconds`. `shelfrank merge-events` runs the rules of the
+tables it appends to on the merged rows only, and prints how many break each.
+
+Severity: an **error** is a contradiction no correct log holds, and fails validate. A
+**warning** is what real logs legitimately hold a little of (exposure logging loses its
+last unflushed half second when a worker dies; a shopper may buy another item than the
+cards of the page the order is attributed to): it is printed with its count and share,
+and becomes an error above `consistency.max_unmatched_share` ({share:g}) of its table,
+where logging was off or broken rather than a flush lost. Rules that compare times allow
+`consistency.clock_tolerance_seconds` ({tolerance:g} s) of clock difference. A rule judges
+only rows whose references resolve (an unknown id is the foreign-key check's problem).
+The simulated malls (small, default and large) break none of them.
+
+| rule | tables | severity | why |
+|---|---|---|---|
+"""
+
+
+def render_rules() -> str:
+    """One line per rule (the tables it applies to when it means the same in each)."""
+    defaults = ConsistencySettings()
+    lines: dict[tuple[str, str, str], list[str]] = {}
+    for rule in RULES:
+        severity = "warning; error above the share" if rule.escalates else rule.severity
+        lines.setdefault((rule.name, severity, rule.why), []).append(rule.table)
+    rows = [f"| `{name}` | {', '.join(f'`{t}`' for t in tables)} | {severity} | {why} |"
+            for (name, severity, why), tables in lines.items()]
+    intro = CONSISTENCY.format(share=defaults.max_unmatched_share,
+                               tolerance=defaults.clock_tolerance_seconds)
+    return intro + "\n".join(rows) + "\n"
+
+
 def render() -> str:
     parts = [INTRO]
     for title, tables in (("Catalog", CATALOG_TABLES), ("People", PEOPLE_TABLES),
                           ("Events", EVENT_TABLES)):
         parts.append(f"## {title}\n")
         parts.extend(render_table(t) + "\n" for t in tables)
+    parts.append(render_rules())
     return "\n".join(parts)
 
 

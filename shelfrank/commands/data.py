@@ -49,19 +49,44 @@ def simulate(
 def validate(
     data: Annotated[Path, typer.Argument(help="dataset folder (one <table>.parquet per table)")],
     references: Annotated[bool, typer.Option(help="also check foreign keys")] = True,
+    consistency: Annotated[
+        bool | None,
+        typer.Option(help="also check the tables against each other: clicks against the cards shown, "
+                          "order lines against the catalog, after-sale rows against their orders "
+                          "(settings consistency.enabled; skip on a huge dataset in a hurry)"),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar when it takes a while")] = True,
 ) -> None:
-    """Check every table of a dataset folder against its contract; exit 1 on any problem."""
-    from ranking.contracts import dataset_tables, validate_dataset
+    """Check every table of a dataset folder against its contract and the tables against each
+    other; exit 1 on any error (consistency warnings are printed and do not fail)."""
+    from tqdm import tqdm
+
+    from ranking.contracts import dataset_tables
+    from ranking.contracts.io import check_dataset
 
     if not data.is_dir():
         fail(f"{data} is not a folder")
-    problems = validate_dataset(data, check_references=references)
-    if problems:
-        for problem in problems:
+    limits = current_settings().consistency
+    if consistency is not None:
+        limits = limits.model_copy(update={"enabled": consistency})
+    with tqdm(desc="validating", unit="step", disable=not progress, delay=limits.progress_after_seconds,
+              leave=False) as bar:
+        def advance(step: str, steps: int) -> None:
+            bar.total = steps
+            bar.set_postfix_str(step, refresh=False)
+            bar.update(1)
+
+        report = check_dataset(data, check_references=references, consistency=limits, progress=advance)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if report.errors:
+        for problem in report.errors:
             typer.echo(f"error: {problem}", err=True)
-        typer.echo(f"{data}: {len(problems)} problem(s)", err=True)
+        typer.echo(f"{data}: {len(report.errors)} problem(s)", err=True)
         raise typer.Exit(1)
-    typer.echo(f"{data}: {len(dataset_tables(data))} tables meet their contracts")
+    agree = " and agree with each other" if report.consistency_checked else ""
+    warned = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
+    typer.echo(f"{data}: {len(dataset_tables(data))} tables meet their contracts{agree}{warned}")
 
 
 def merge_events(
@@ -70,12 +95,13 @@ def merge_events(
     out: Annotated[Path, typer.Option("--out", help="new dataset folder to write")],
 ) -> None:
     """Append the service's logged impressions, clicks, carts and orders (and the text of the
-    queries it searched) to a copy of a dataset."""
+    queries it searched) to a copy of a dataset; report the merged events that break the
+    consistency rules (lost cards as warnings, contradictions as errors)."""
     from training.event_import import merge_events as run
 
     output_dir(out, "--out")
     try:
-        summary = run(data, events, out)
+        summary = run(data, events, out, current_settings().consistency)
     except (ValueError, OSError) as exc:
         fail(str(exc))
     for table, n in summary.appended.items():
@@ -88,4 +114,9 @@ def merge_events(
                    "have no text in queries (their exposures were not logged, or came from a log "
                    "older than the query text): training featurises those pages as empty searches",
                    err=True)
+    for finding in summary.breaks:
+        typer.echo(f"{finding.severity}: merged {finding.message()}", err=True)
+    if any(f.severity == "error" for f in summary.breaks):
+        typer.echo("the merged events contradict the dataset: `shelfrank validate` will name every row's "
+                   "rule; fix the logging before training on it", err=True)
     typer.echo(f"wrote {out}; check it with `shelfrank validate {out}`")
