@@ -356,7 +356,10 @@ def train_cards_by_surface(mall: MallTables, split: DaySplit, settings: Settings
     """Logged cards of the training days per surface: a surface with none (say, a mall that
     logged no search) is one the model never learnt from, though the bundle still ranks it."""
     imp = mall["impressions"]
-    day = day_index(imp.timestamp.to_numpy(), mall_day_zero_ms(mall, settings.mall.timezone))
-    on = (day >= split.train[0]) & (day < split.train[1])
-    surface = imp.surface.to_numpy()[on]
-    return {name: int((surface == name).sum()) for name in SURFACE_CODES}
+    zero = mall_day_zero_ms(mall, settings.mall.timezone)
+    ts = imp.timestamp.to_numpy()
+    on = (ts >= zero + split.train[0] * DAY_MS) & (ts < zero + split.train[1] * DAY_MS)
+    # counted on the column as loaded (categorical: a byte a row); its numpy form was an object
+    # array of strings, 9 GB and 9 s on the large mall's 100M impressions
+    counts = imp.surface.array[on].value_counts()
+    return {name: int(counts.get(name, 0)) for name in SURFACE_CODES}
