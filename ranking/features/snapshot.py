@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ranking.features.bm25 import bm25_matrix
-from ranking.text import normalise
+from ranking.recall.tokenize import search_form
 
 
 @dataclass
@@ -95,13 +95,14 @@ class CatalogText:
         self.product_bm25 = bm25_matrix(self.product_tokens)
         self._token_index = {t: i for i, t in enumerate(self.vocabulary)}
         self._bigram_index = {t: i for i, t in enumerate(self.bigram_vocabulary)}
-        self._normalised_brands: dict[int, str] | None = None
+        self._brand_search_names: dict[int, str] | None = None
 
-    def normalised_brand_names(self) -> dict[int, str]:
-        """Brand id -> normalised name (what ``brand_match`` looks for in the query)."""
-        if self._normalised_brands is None:
-            self._normalised_brands = {b: normalise(n) for b, n in self.brand_names.items()}
-        return self._normalised_brands
+    def brand_search_names(self) -> dict[int, str]:
+        """Brand id -> the search form of its name (normalised, accents folded: what
+        ``brand_match`` looks for in the query's search form)."""
+        if self._brand_search_names is None:
+            self._brand_search_names = {b: search_form(n) for b, n in self.brand_names.items()}
+        return self._brand_search_names
 
     def token_index(self) -> dict[str, int]:
         return self._token_index
