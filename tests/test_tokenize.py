@@ -1,15 +1,22 @@
 """Tokenisation in any script: accent folding, words and unspaced scripts, what stays
-unsearchable, and search recall over a multilingual catalog."""
+unsearchable, search recall over a multilingual catalog, and bundles saved by tokenizer 1."""
 
 from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ranking.bundle import BundleError, load_bundle
 from ranking.recall.search import SearchRecall
 from ranking.recall.tokenize import (
+    TokenizerVersionError,
     char_bigrams,
     fold,
     search_form,
@@ -140,3 +147,59 @@ def test_queries_in_other_scripts_find_their_titles(shelf):
     assert shelf.lexical("커피", 5)[0][0] == 10
     for q in ("молоко", "コーヒー", "커피"):
         assert len(shelf.dense(q, 5)[0]) == 5, q              # searched, not refused as blank
+
+
+# ---- parts saved by tokenizer version 1 --------------------------------------------------
+def _old(bundle: Path) -> None:
+    """Make ``bundle`` look saved before tokenizer versions were recorded (hashes kept valid)."""
+    for rel in ("snapshot/meta.json", "recall/search/search_manifest.json"):
+        _edit(bundle, rel, lambda d: d.pop("tokenizer_version"))
+    _edit(bundle, "manifest.json", lambda d: d["recall"]["search"].pop("tokenizer_version"))
+
+
+def _edit(bundle: Path, rel: str, change) -> None:
+    path = bundle / rel
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data, ensure_ascii=False))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    if rel in manifest["files"]:
+        manifest["files"][rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        (bundle / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
+
+
+def test_an_old_bundle_of_chinese_and_ascii_text_loads_and_searches_as_before(small_models, tmp_path):
+    from ranking.engine import Engine
+    from ranking.settings import load_settings
+
+    old = tmp_path / "old"
+    shutil.copytree(small_models / "latest", old)
+    _old(old)
+    engine = Engine.load(old, load_settings())  # verified, warmed up
+    assert "tokenizer_version" not in engine.bundle.manifest["recall"]["search"]
+    new = SearchRecall.load(small_models / "latest" / "recall" / "search")
+    again = SearchRecall.load(old / "recall" / "search", engine.snapshot.text.characters())
+    for q in ("大米", "cordless drill", "面霜 50g"):
+        assert list(again.hybrid(q, 30)[0]) == list(new.hybrid(q, 30)[0])
+    with pytest.raises(TokenizerVersionError, match="no catalog text to check"):
+        SearchRecall.load(old / "recall" / "search")
+
+
+def test_an_old_bundle_whose_text_the_tokenizer_now_reads_differently_is_refused(small_models, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(small_models / "latest", old)
+    _old(old)
+    _edit(old, "snapshot/meta.json", lambda d: d["bigram_vocabulary"].extend(["fé", "мо"]))
+    with pytest.raises(BundleError, match=r"tokenizer version 1 .*: é м о; rebuild the bundle"):
+        load_bundle(old)
+
+
+def test_a_search_part_of_accented_text_saved_by_tokenizer_1_is_refused(tmp_path):
+    shelf = SearchRecall.from_texts(["Café Noir", "dark roast"], np.array([1, 2]), dim=2)
+    shelf.save(tmp_path)
+    manifest = json.loads((tmp_path / "search_manifest.json").read_text())
+    assert manifest.pop("tokenizer_version") == 2
+    (tmp_path / "search_manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(TokenizerVersionError, match="é"):
+        SearchRecall.load(tmp_path, set("café noir dark roast"))
+    assert SearchRecall.load(tmp_path, set("cafe noir dark roast")).manifest["products"] == 2

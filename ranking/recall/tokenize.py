@@ -37,17 +37,26 @@ Nothing else is a token: a text of only punctuation, symbols, emoji or invisible
 characters ("!!!", "🙂") has none, and ``searchable`` says so. ``char_bigrams`` gives the
 character bigrams of the whole search form with spaces removed, the unit of the
 character-overlap feature. ASCII text (most queries and many titles) skips the folding.
+
+``TOKENIZER_VERSION`` is saved with everything built from tokens (a bundle's feature
+snapshot and search recall). Version 1 knew only a-z words, numbers and CJK ideographs;
+``require_current_tokens`` lets a version 1 part load when its catalog text has only
+characters both versions read alike (ASCII, CJK ideographs, punctuation and symbols that
+do not fold), and refuses it otherwise with the characters that changed.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from operator import itemgetter
 
 from ranking.text import normalise
+
+TOKENIZER_VERSION = 2
 
 # ---- character classes (built at import from the Unicode database: ~35 ms) -------------
 _ACCENT_BLOCKS = ((0x0300, 0x036F), (0x0483, 0x0489), (0x0591, 0x05C7), (0x0610, 0x061A),
@@ -65,6 +74,7 @@ _IDEOGRAPHS = ((0x3005, 0x3007), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0x
                (0x20000, 0x3FFFF))
 _BMP_END = 0x10000
 _SCANNED_END = 0x20000  # planes 0-1: every letter, mark and digit but the ideographs
+_VERSION_1_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NON_BMP = re.compile("[\U00010000-\U0010ffff]")
 
 
@@ -216,3 +226,40 @@ def char_bigrams(text: str) -> list[str]:
     if len(compact) == 1:
         return [compact]
     return [compact[i : i + 2] for i in range(len(compact) - 1)]
+
+
+# ---- parts built by an older tokenizer --------------------------------------------------
+class TokenizerVersionError(ValueError):
+    """A saved part's tokens were cut by another tokenizer version than this code's."""
+
+
+def read_as_in_version_1(ch: str) -> bool:
+    """Whether this tokenizer reads character ``ch`` exactly as version 1 did, wherever it
+    stands: ASCII and CJK ideographs, and characters that neither version folds nor puts
+    in a token (punctuation, symbols, emoji)."""
+    if ch.isascii() or _VERSION_1_CJK.match(ch):
+        return True
+    patterns = _patterns(ch)
+    return fold(ch) == ch and patterns.token.search(ch) is None and patterns.mark.match(ch) is None
+
+
+def require_current_tokens(version: int, catalog_characters: Iterable[str] | None, part: str) -> None:
+    """Accept a saved ``part`` whose tokens were cut by tokenizer ``version`` if this code
+    would cut the same ones from its catalog text (every character read as before), or
+    raise :class:`TokenizerVersionError` saying why and to rebuild."""
+    if version == TOKENIZER_VERSION:
+        return
+    rebuild = "rebuild the bundle (shelfrank train) with this code"
+    if version != 1:
+        raise TokenizerVersionError(f"{part} was built with tokenizer version {version}, this code "
+                                    f"reads version {TOKENIZER_VERSION}: {rebuild}")
+    if catalog_characters is None:
+        raise TokenizerVersionError(f"{part} was built with tokenizer version 1 and there is no catalog "
+                                    f"text to check it against: {rebuild}")
+    changed = sorted({ch for ch in catalog_characters if not read_as_in_version_1(ch)})
+    if changed:
+        shown = " ".join(changed[:12]) + (f" (+{len(changed) - 12} more)" if len(changed) > 12 else "")
+        raise TokenizerVersionError(
+            f"{part} was built with tokenizer version 1 (a-z words, numbers and Chinese characters "
+            f"only), and its catalog text has characters version {TOKENIZER_VERSION} reads differently "
+            f"(accents folded, words of other scripts): {shown}; {rebuild}")
