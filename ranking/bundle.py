@@ -6,7 +6,8 @@
 summary, metrics). :func:`write_bundle` writes into a hidden temporary folder, renames it
 into place, then moves the ``latest`` symlink atomically (``os.replace``).
 :func:`load_bundle` verifies every hash and the feature schema against the code and raises
-:class:`BundleError` with the reason otherwise.
+:class:`BundleError` with the reason otherwise; so it does for a snapshot whose tokens an
+older tokenizer cut from text the current one reads differently (rebuild such a bundle).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from ranking.features import FeatureSnapshot, schema, schema_differences, schema_hash
 from ranking.model import COMPILED_FILE, RankingModel
+from ranking.recall.tokenize import TokenizerVersionError
 
 MANIFEST = "manifest.json"
 COMPILED_PART = "compiled"
@@ -160,6 +162,8 @@ def load_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"{real}: the model's features differ from the bundle's schema")
     try:
         snapshot = FeatureSnapshot.load(real / "snapshot")
+    except TokenizerVersionError as exc:
+        raise BundleError(f"{real}: {exc}") from exc
     except Exception as exc:
         raise BundleError(f"{real}: the feature snapshot cannot be loaded ({exc})") from exc
     return Bundle(real, manifest, model, snapshot)

@@ -160,7 +160,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         if query is not None and not query.strip():
             raise _field_error("query", "must contain something other than white space")
         if query is not None and not searchable(query):  # "!!!", "🙂": recall would be arbitrary
-            raise _field_error("query", "query has no searchable words (a-z, 0-9 or Chinese characters)")
+            raise _field_error("query", "query has no searchable words (no letter or digit of any script: "
+                                        "only punctuation, symbols or emoji)")
 
     def respond(eng: Engine, pipeline: str, request: RankRequest, variant_header: str | None,
                 background: BackgroundTasks, typed_query: str | None = None) -> dict:

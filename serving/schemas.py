@@ -77,8 +77,9 @@ Slots = Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=20)]
 
 
 class SearchRequest(Strict):
-    query: str = Field(..., min_length=1, description="search text (Chinese or English); one without a "
-                       "searchable word (a-z, 0-9, Chinese), e.g. only punctuation or emoji, is a 422")
+    query: str = Field(..., min_length=1, description="search text in any script (accents do not matter); "
+                       "one without a searchable word (a letter or digit of any script), e.g. only "
+                       "punctuation or emoji, is a 422")
     user_id: int | None = Field(None, ge=0, le=MAX_ID)
     page_size: PageSize = 20
     filters: Filters | None = None

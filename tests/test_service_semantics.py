@@ -178,7 +178,12 @@ def test_a_query_with_no_searchable_words_is_a_422_not_a_page_of_arbitrary_produ
         assert r.status_code == 422, r.text
         assert _locs(r) == [["body", "query"]]
         assert r.json()["detail"][0]["msg"].startswith("query has no searchable words")
-    assert client.post("/v1/search", json={"query": "5L!!"}).status_code == 200  # one number is a word
+    # one number is a word, and so is a word of any script (Cyrillic, kana and accented Latin
+    # were a 422 too while the tokenizer knew only a-z and Chinese)
+    for word in ("5L!!", "молоко", "コーヒー", "café", "커피"):
+        assert client.post("/v1/search", json={"query": word}).status_code == 200, word
+        r = client.post("/v1/rerank", json={"surface": "search", "query": word, "candidates": [1, 2]})
+        assert r.status_code == 200, (word, r.text)
 
 
 def test_a_batch_repeating_an_impression_slot_or_an_order_line_is_a_422_and_nothing_is_logged(client):

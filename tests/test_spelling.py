@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from ranking.recall.lexical import BM25Index
 from ranking.recall.search import SearchRecall
 from ranking.recall.spelling import QuerySpeller, edit_distance
 from ranking.settings import load_settings
@@ -53,6 +54,19 @@ def test_typos_become_catalog_words(speller, typed, meant):
 def test_known_words_variants_and_far_words_are_left_alone(speller, query):
     fix = speller.correct(query)
     assert not fix.changed and fix.corrections == ()
+
+
+def test_words_beyond_a_z_are_left_alone_and_folded_words_are_known():
+    """Only a-z words are corrected; an accented catalog word is known by its folded token
+    ("creme" was unknown next to "crème", and one edit from "crepe"), and Cyrillic or kana
+    queries are searched as typed."""
+    titles = ["Crème brûlée dessert", "Crème fraîche", "Crepe pan", "Crepe maker", "Молоко 1л",
+              "Молоко 2л", "コーヒー豆", "コーヒー粉", "vacuum cleaner", "vacuum bags"]
+    bm25 = BM25Index.build(titles, np.arange(len(titles)))
+    speller = QuerySpeller(bm25.document_frequency())
+    for query in ("creme brulee", "crème brûlée", "молоко", "малоко", "コーヒー", "cafè crepe"):
+        assert not speller.correct(query).changed, query
+    assert speller.correct("vacum bags").text == "vacuum bags"
 
 
 def test_two_edits_only_for_long_words():

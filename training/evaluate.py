@@ -74,7 +74,8 @@ def evaluate_bundle(bundle_path: str | Path, data_dir: str | Path, settings: Set
     split = bundle.manifest["data"]["split_days"]
     mall = load_mall(data_dir)
     search_dir = bundle.path / "recall" / "search"
-    search = SearchRecall.load(search_dir) if search_dir.is_dir() else None
+    search = (SearchRecall.load(search_dir, bundle.snapshot.text.characters())
+              if search_dir.is_dir() else None)
     try:
         frame = build_ranking_frame(mall, settings, progress=progress, days=tuple(split["test"]),
                                     search=search)

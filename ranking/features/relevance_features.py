@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from ranking.features.inputs import FeatureInputs
 from ranking.features.registry import feature
+from ranking.recall.tokenize import fold
 
 FEW_QUERIES = 4  # up to this many distinct queries, dot products go query by query
 
@@ -83,8 +84,8 @@ def brand_match(x: FeatureInputs) -> np.ndarray:
     stride = int(brand.max(initial=0)) + 2  # brand -1 (unknown) -> 0
     keys = x.query_index[ok].astype(np.int64) * stride + (brand[ok] + 1)
     uniq, inverse = np.unique(keys, return_inverse=True)
-    names = x.snapshot.text.normalised_brand_names()
-    texts = x.queries.texts
+    names = x.snapshot.text.brand_search_names()
+    texts = [fold(t) for t in x.queries.texts]  # normalised already: their search forms
     hit = np.array([
         float(b in names and names[b] in texts[q])
         for q, b in zip((uniq // stride).tolist(), (uniq % stride - 1).tolist(), strict=True)

@@ -5,6 +5,9 @@ A :class:`FeatureSnapshot` holds, as of ``as_of_ms``, per product / store / user
 (token and character-bigram matrices, token-to-category intent). Training builds one per
 time cut (so no feature sees the future of the requests it is used for); a bundle stores
 the latest, and serving loads it. Saved as ``arrays.npz`` + ``meta.json`` (no pickle).
+The catalog text records the tokenizer version that cut its tokens; a snapshot saved by
+an older tokenizer loads only if this one reads its catalog text alike
+(:func:`ranking.recall.tokenize.require_current_tokens`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ranking.features.bm25 import bm25_matrix
-from ranking.text import normalise
+from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, search_form
 
 
 @dataclass
@@ -88,6 +91,7 @@ class CatalogText:
     product_bigrams: sp.csr_matrix  # (P, B) binary
     token_leaf: np.ndarray  # (V, L) float32: P(leaf | token) from the catalog
     brand_names: dict[int, str]
+    tokenizer_version: int = TOKENIZER_VERSION  # of the tokens and bigrams above
 
     product_bm25: sp.csr_matrix = field(init=False, repr=False)  # (P, V) BM25 weights
 
@@ -95,13 +99,19 @@ class CatalogText:
         self.product_bm25 = bm25_matrix(self.product_tokens)
         self._token_index = {t: i for i, t in enumerate(self.vocabulary)}
         self._bigram_index = {t: i for i, t in enumerate(self.bigram_vocabulary)}
-        self._normalised_brands: dict[int, str] | None = None
+        self._brand_search_names: dict[int, str] | None = None
 
-    def normalised_brand_names(self) -> dict[int, str]:
-        """Brand id -> normalised name (what ``brand_match`` looks for in the query)."""
-        if self._normalised_brands is None:
-            self._normalised_brands = {b: normalise(n) for b, n in self.brand_names.items()}
-        return self._normalised_brands
+    def brand_search_names(self) -> dict[int, str]:
+        """Brand id -> the search form of its name (normalised, accents folded: what
+        ``brand_match`` looks for in the query's search form)."""
+        if self._brand_search_names is None:
+            self._brand_search_names = {b: search_form(n) for b, n in self.brand_names.items()}
+        return self._brand_search_names
+
+    def characters(self) -> set[str]:
+        """Every character of the catalog text (title, brand, category names): each one is
+        in some character bigram."""
+        return {ch for bigram in self.bigram_vocabulary for ch in bigram}
 
     def token_index(self) -> dict[str, int]:
         return self._token_index
@@ -167,6 +177,7 @@ class FeatureSnapshot:
             "vocabulary": self.text.vocabulary,
             "bigram_vocabulary": self.text.bigram_vocabulary,
             "brand_names": {str(k): v for k, v in self.text.brand_names.items()},
+            "tokenizer_version": self.text.tokenizer_version,
             "meta": self.meta,
         }
         (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
@@ -194,6 +205,9 @@ class FeatureSnapshot:
             csr("product_bigrams"), a["token_leaf"],
             {int(k): v for k, v in meta["brand_names"].items()},
         )
+        # no version: saved before versions were recorded, by tokenizer 1; read as this
+        # version only if it reads every character of the catalog text alike
+        require_current_tokens(meta.get("tokenizer_version", 1), text.characters(), "the feature snapshot")
         return cls(
             meta["as_of_ms"], table("products"), table("stores"), table("users"), a["leaf_ids"],
             a["leaf_theme_slot"], a["user_leaf_slot"], a["user_leaf"], pairs("bought"),

@@ -5,6 +5,9 @@ here under the part name ``recall``) loads them and hands the pipelines their ca
 sources (``lexical``, ``dense`` for search; the eight homepage sources, each its own
 source so provenance is kept), the ``dense_similarity`` feature, ``similar`` and the
 query spelling corrector (built from the search vocabulary at load, ``recall.spelling_*``).
+A search part saved by an older tokenizer loads only if the current one reads the
+bundle's catalog text alike, else it is a :class:`~ranking.bundle.BundleError` saying to
+rebuild (:func:`ranking.recall.tokenize.require_current_tokens`).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ranking.bundle import BundleError
 from ranking.engine import RECALL_LOADERS, RecallPieces
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.recall.homepage import SOURCES, HomepageRecall
 from ranking.recall.search import SearchRecall
+from ranking.recall.tokenize import TokenizerVersionError
 
 PART = "recall"
 
@@ -58,7 +63,11 @@ def _load(folder: Path, bundle, settings) -> RecallPieces:
     pieces = RecallPieces()
     search_dir = folder / "search"
     if search_dir.is_dir():
-        search = SearchRecall.load(search_dir).use_speller_from(settings.recall)
+        try:
+            search = SearchRecall.load(search_dir, bundle.snapshot.text.characters())
+        except TokenizerVersionError as exc:
+            raise BundleError(f"{bundle.path}: {exc}") from exc
+        search.use_speller_from(settings.recall)
         pieces.correct_query = search.correct
         pieces.search_sources = [SearchSource("lexical", search), SearchSource("dense", search)]
 

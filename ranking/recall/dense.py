@@ -4,8 +4,11 @@ Character n-grams (1-3, within word boundaries: they work for Chinese characters
 Latin words alike, and survive typos and plurals) are hashed into 2^16 buckets
 (scikit-learn's stateless ``HashingVectorizer``), weighted by IDF, L2-normalised and
 reduced to ``dim`` dimensions with a truncated SVD fitted on the catalog (latent semantic
-analysis: titles that share n-gram neighbourhoods land close). Saved as two arrays (IDF
-and the SVD components), so encoding a query needs no pickle and no fitted object.
+analysis: titles that share n-gram neighbourhoods land close). The n-grams are cut from
+the tokenizer's search form (:func:`ranking.recall.tokenize.search_form`: normalised, accents
+and letter variants folded), so "cafe" and "café" embed alike, as they share BM25 tokens.
+Saved as two arrays (IDF and the SVD components), so encoding a query needs no pickle and
+no fitted object.
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from ranking.recall.svd import truncated_svd
-from ranking.text import normalise
+from ranking.recall.tokenize import search_form
 
 N_FEATURES = 2**16
 
 
 def _hasher() -> HashingVectorizer:
     return HashingVectorizer(analyzer="char_wb", ngram_range=(1, 3), n_features=N_FEATURES,
-                             alternate_sign=False, norm=None, preprocessor=normalise)
+                             alternate_sign=False, norm=None, preprocessor=search_form)
 
 
 def _l2(m: np.ndarray) -> np.ndarray:

@@ -15,14 +15,16 @@ products). The service refuses such a query with a 422 before it gets here.
 ``correct(query)`` rewrites words no product text holds to catalog words
 (:mod:`ranking.recall.spelling`) once ``use_speller_from`` has built the corrector from the
 BM25 vocabulary (identity until then); the service corrects a query through it before
-recall and features see it.
+recall and features see it. The manifest records the tokenizer version of the BM25 tokens
+and the encoder's n-grams; ``load`` reads a part of an older version only if the current
+tokenizer reads its catalog text alike (:func:`ranking.recall.tokenize.require_current_tokens`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.lexical import BM25Index
 from ranking.recall.spelling import QuerySpeller, SpellCorrection
-from ranking.recall.tokenize import searchable
+from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, searchable
 from ranking.recall.vector_index import VectorIndex
 from ranking.settings import RecallSettings
 from ranking.text import normalise
@@ -102,7 +104,8 @@ class SearchRecall:
         rng = np.random.default_rng(seed)
         sample = vectors[rng.choice(len(vectors), size=min(200, len(vectors)), replace=False)]
         manifest = {
-            "products": len(ids), "vocabulary": len(bm25.vocabulary), "dense_dim": encoder.dim,
+            "products": len(ids), "tokenizer_version": TOKENIZER_VERSION,
+            "vocabulary": len(bm25.vocabulary), "dense_dim": encoder.dim,
             "index": index.kind, "recall@100_vs_exact": index.recall_vs_exact(sample, min(100, len(ids))),
             "build_seconds": round(time.perf_counter() - started, 2),
         }
@@ -159,8 +162,15 @@ class SearchRecall:
         (folder / "search_manifest.json").write_text(json.dumps(self.manifest, indent=2))
 
     @classmethod
-    def load(cls, folder: Path) -> SearchRecall:
+    def load(cls, folder: Path, catalog_characters: Iterable[str] | None = None) -> SearchRecall:
+        """The part saved in ``folder``. One saved before tokenizer versions were recorded
+        (version 1) needs ``catalog_characters``, the characters of the catalog text it was
+        built from (``CatalogText.characters()`` of the bundle's snapshot), to be read as
+        the current version; :class:`~ranking.recall.tokenize.TokenizerVersionError` otherwise."""
         folder = Path(folder)
+        manifest = json.loads((folder / "search_manifest.json").read_text())
+        require_current_tokens(manifest.get("tokenizer_version", 1), catalog_characters,
+                               f"the search recall in {folder}")
         return cls(BM25Index.load(folder), TextEncoder.load(folder / "encoder"),
                    VectorIndex.load(folder / "faiss"), np.load(folder / "vectors.npy", allow_pickle=False),
-                   json.loads((folder / "search_manifest.json").read_text()))
+                   manifest)

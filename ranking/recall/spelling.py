@@ -4,10 +4,14 @@ Shoppers misspell: on the Home Depot queries one in five holds a word that no pr
 contains ("vaccuum", "faucit", "hindges"), and BM25 cannot match a word it has never
 seen. :class:`QuerySpeller` rewrites such words to catalog words, and only those:
 
-* a Latin word whose token (``ranking.recall.tokenize``: lower case, light plural stem) is
-  in the vocabulary is left alone, and so are words shorter than ``min_length``, numbers,
-  Chinese (character bigrams already match any segmentation) and letters fused to digits
-  or Chinese characters ("T恤", "hc22e": model codes and names, not typos);
+* only words of the letters a-z are corrected, towards catalog words of a-z: a word whose
+  token (``ranking.recall.tokenize``: lower case, light plural stem) is in the vocabulary
+  is left alone, and so are words shorter than ``min_length``, numbers, Chinese and the
+  other unspaced scripts (character bigrams already match any segmentation), words with
+  any other letter (accented Latin, which the tokenizer folds to the catalog's spelling
+  anyway; Cyrillic, Greek, Arabic, Hangul...: no edit-distance model of their typos here)
+  and letters fused to digits or other characters ("T恤", "hc22e": model codes and names,
+  not typos);
 * a word that is a suffixed form of a catalog word ("staining" with "stain" in the
   catalog) is left alone: it is a variant, not a typo; so is a short word that starts a
   catalog word ("elec" for "electric"): an abbreviation;
@@ -177,8 +181,8 @@ class QuerySpeller:
             word = m.group()
             glued = (m.start() > 0 and text[m.start() - 1].isalnum()) or (
                 m.end() < len(text) and text[m.end()].isalnum())
-            if glued:  # letters fused to digits or Chinese ("T恤", "hc22e"): a code or a name, not a typo
-                continue
+            if glued:  # fused to digits, Chinese or other letters ("T恤", "hc22e", "café"): a code,
+                continue  # a name or a word of letters beyond a-z, not an a-z typo
             fixed = self.correct_word(word)
             if fixed != word:
                 pieces += [text[at:m.start()], fixed]

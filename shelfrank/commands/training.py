@@ -183,12 +183,12 @@ def _debias_study(bundle: Path, data: Path, settings, result: dict, progress: bo
     from training.mall_data import load_mall
     from training.train import DaySplit
 
-    manifest = load_bundle(bundle).manifest
-    split = DaySplit(**{k: tuple(v) for k, v in manifest["data"]["split_days"].items()})
+    loaded = load_bundle(bundle)
+    split = DaySplit(**{k: tuple(v) for k, v in loaded.manifest["data"]["split_days"].items()})
     from ranking.recall.search import SearchRecall
 
-    search_dir = Path(bundle).resolve() / "recall" / "search"
-    search = SearchRecall.load(search_dir) if search_dir.is_dir() else None
+    search_dir = loaded.path / "recall" / "search"
+    search = SearchRecall.load(search_dir, loaded.snapshot.text.characters()) if search_dir.is_dir() else None
     frame = build_ranking_frame(load_mall(data), settings, progress=progress, search=search)
     oracle = result["_scores"].get("oracle")
     if oracle is None:

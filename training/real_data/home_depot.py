@@ -523,7 +523,7 @@ def evaluate_home_depot(
     names = feature_names(sentences is not None)
     return {
         "queries": len(queries),
-        # no a-z word, number or Chinese character ("!!!"): the service refuses them (422); here
+        # no letter or digit of any script ("!!!"): the service refuses them (422); here
         # they stay in "queries" and count as misses in every source (nothing is recalled)
         "queries_without_words": sum(not searchable(t) for t in texts),
         "recall@10": {s: float(np.mean(found[s][10])) for s in found},

@@ -1,0 +1,205 @@
+"""Tokenisation in any script: accent folding, words and unspaced scripts, what stays
+unsearchable, search recall over a multilingual catalog, and bundles saved by tokenizer 1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ranking.bundle import BundleError, load_bundle
+from ranking.recall.search import SearchRecall
+from ranking.recall.tokenize import (
+    TokenizerVersionError,
+    char_bigrams,
+    fold,
+    search_form,
+    searchable,
+    tokenize,
+)
+from ranking.text import normalise, query_id
+
+
+@pytest.mark.parametrize("text, tokens", [
+    ("金龙鱼 食用油 5L Cordless Drills，ＡＢＣ",
+     ["金", "龙", "鱼", "金龙", "龙鱼", "食", "用", "油", "食用", "用油", "5", "l", "cordless", "drill",
+      "abc"]),
+    ("宝山 premium rice 2.5kg", ["宝", "山", "宝山", "premium", "rice", "2.5", "kg"]),
+    ("T恤 hc22e glass", ["t", "恤", "hc", "22", "e", "glass"]),
+    ("500ml 「大米」!!", ["500", "ml", "大", "米", "大米"]),
+])
+def test_chinese_and_ascii_text_tokenise_exactly_as_before(text, tokens):
+    """The simulated malls (Chinese and ASCII English) keep their tokens, bigrams and query ids."""
+    assert tokenize(text) == tokens
+    assert search_form(text) == normalise(text)
+    assert char_bigrams("Ab 食用") == ["ab", "b食", "食用"]
+    assert query_id("宝山 premium rice") == query_id("宝山  PREMIUM rice ")
+
+
+@pytest.mark.parametrize("text, tokens", [
+    ("Café Crème Brûlée", ["cafe", "creme", "brulee"]),
+    ("CAFÉS", ["cafe"]),                                  # folded, then the Latin plural stem
+    ("Ångström straße", ["angstrom", "strasse"]),          # case folding turns ß into ss
+    ("Smørrebrød Æble Œuf Łódź Điện Þór", ["smorrebrod", "aeble", "oeuf", "lodz", "dien", "thor"]),
+    ("İstanbul phở naïve", ["istanbul", "pho", "naive"]),
+])
+def test_accents_and_letter_variants_fold_so_a_word_matches_either_way(text, tokens):
+    assert tokenize(text) == tokens
+    assert char_bigrams("café") == char_bigrams("cafe")
+
+
+@pytest.mark.parametrize("text, tokens", [
+    ("Молоко 3,2% 1л", ["молоко", "3", "2", "1", "л"]),
+    ("Ёлка автобус", ["елка", "автобус"]),                 # ё folds to е; no "s" stem off Cyrillic
+    ("Καφές ΚΑΦΈΣ", ["καφεσ", "καφεσ"]),                  # tonos dropped, final sigma folded
+    ("커피 머신", ["커피", "머신"]),                          # Hangul is written with spaces
+    ("हल्दी पाउडर", ["हल्दी", "पाउडर"]),                       # Indic vowel signs stay in the word
+    ("قهوة أرابيكا ٥٠٠", ["قهوة", "ارابيكا", "500"]),        # hamza folded, Arabic-Indic digits
+    ("שָׁלוֹם", ["שלום"]),                                   # vowel points dropped
+    ("Kaffee\u00admaschine", ["kaffeemaschine"]),         # a soft hyphen joins
+])
+def test_words_of_every_alphabetic_script_are_tokens(text, tokens):
+    assert tokenize(text) == tokens
+
+
+@pytest.mark.parametrize("text, tokens", [
+    ("コーヒー", ["コ", "ー", "ヒ", "ー", "コー", "ーヒ", "ヒー"]),
+    ("コーヒー豆", ["コ", "ー", "ヒ", "ー", "豆", "コー", "ーヒ", "ヒー", "ー豆"]),
+    ("人々", ["人", "々", "人々"]),
+    ("กาแฟ", ["ก", "า", "แ", "ฟ", "กา", "าแ", "แฟ"]),
+    ("น้ำ", ["น้ํ", "า", "น้ํา"]),                            # a Thai letter keeps its tone mark
+])
+def test_scripts_written_without_spaces_become_characters_and_bigrams(text, tokens):
+    assert tokenize(text) == tokens
+
+
+def test_only_text_without_a_letter_or_digit_is_unsearchable():
+    blank = ["!!!", "???", "🙂🙂", "¿¡ — … ·", "\u200b", " ", "❤️", "「」、。", "\u0301"]
+    words = ["a", "5", "大", "ＡＢＣ!", "café", "5L?", "молоко", "コーヒー", "커피", "กาแฟ", "٥", "🙂 sí"]
+    assert [q for q in blank if searchable(q) or tokenize(q)] == []
+    assert [q for q in words if not searchable(q)] == []
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(max_size=30))
+def test_any_text_tokenises_the_same_from_its_normalised_or_search_form(text):
+    """The corrector hands recall the normalised query and the dense side re-folds it."""
+    tokens = tokenize(text)
+    assert searchable(text) == bool(tokens)
+    assert all(t and " " not in t for t in tokens)
+    assert tokenize(normalise(text)) == tokens
+    assert tokenize(search_form(text)) == tokens
+
+
+def test_folding_skips_only_text_it_would_not_change():
+    """``fold`` returns ASCII, CJK, kana and Hangul text untouched without folding it: the
+    full fold (forced by an accented letter) agrees character by character."""
+    skipped = [*range(0x80), *range(0x3000, 0x3100), *range(0x3400, 0x4DC0), *range(0x4E00, 0xA000),
+               *range(0xAC00, 0xD7A4)]
+    wrong = [hex(cp) for cp in skipped if normalise(chr(cp)) == chr(cp) and chr(cp) not in " \t"
+             and fold(chr(cp) + "é") != chr(cp) + "e"]
+    assert wrong == []
+
+
+# ---- search recall over a catalog in several scripts ------------------------------------
+TITLES = {
+    1: "Café Noir coffee beans 500g",
+    2: "Cafe Bustelo espresso ground",
+    3: "Молоко пастеризованное 3,2% 1л",
+    4: "Кефир 1% 900 мл",
+    5: "コーヒー豆 ブラジル 200g",
+    6: "緑茶 ティーバッグ 50袋",
+    7: "Green tea bags",
+    8: "Crème brûlée dessert",
+    9: "Καφές ελληνικός 250g",
+    10: "커피 원두 1kg",
+    11: "dark roast coffee beans",
+    12: "Чай чёрный листовой",
+}
+
+
+@pytest.fixture(scope="module")
+def shelf() -> SearchRecall:
+    ids = np.array(sorted(TITLES), dtype=np.int64)
+    return SearchRecall.from_texts([TITLES[i] for i in ids], ids, dim=8)
+
+
+def test_accents_do_not_matter_to_search_recall(shelf):
+    assert set(shelf.lexical("cafe", 5)[0]) == {1, 2} == set(shelf.lexical("café", 5)[0])
+    assert shelf.lexical("cafe noir", 5)[0][0] == 1 and shelf.hybrid("cafe noir", 5)[0][0] == 1
+    assert shelf.lexical("creme brulee", 5)[0][0] == 8
+    assert shelf.lexical("ΚΑΦΕΣ", 5)[0][0] == 9
+    np.testing.assert_allclose(shelf.encoder.encode(["café noir"]), shelf.encoder.encode(["cafe noir"]))
+
+
+def test_queries_in_other_scripts_find_their_titles(shelf):
+    assert list(shelf.lexical("молоко", 5)[0]) == [3]
+    assert shelf.hybrid("молоко", 5)[0][0] == 3
+    assert shelf.lexical("чай", 5)[0][0] == 12
+    assert shelf.lexical("コーヒー", 5)[0][0] == 5          # character overlap, no segmentation
+    assert shelf.lexical("ティー", 5)[0][0] == 6
+    assert shelf.lexical("커피", 5)[0][0] == 10
+    for q in ("молоко", "コーヒー", "커피"):
+        assert len(shelf.dense(q, 5)[0]) == 5, q              # searched, not refused as blank
+
+
+# ---- parts saved by tokenizer version 1 --------------------------------------------------
+def _old(bundle: Path) -> None:
+    """Make ``bundle`` look saved before tokenizer versions were recorded (hashes kept valid)."""
+    for rel in ("snapshot/meta.json", "recall/search/search_manifest.json"):
+        _edit(bundle, rel, lambda d: d.pop("tokenizer_version"))
+    _edit(bundle, "manifest.json", lambda d: d["recall"]["search"].pop("tokenizer_version"))
+
+
+def _edit(bundle: Path, rel: str, change) -> None:
+    path = bundle / rel
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data, ensure_ascii=False))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    if rel in manifest["files"]:
+        manifest["files"][rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        (bundle / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
+
+
+def test_an_old_bundle_of_chinese_and_ascii_text_loads_and_searches_as_before(small_models, tmp_path):
+    from ranking.engine import Engine
+    from ranking.settings import load_settings
+
+    old = tmp_path / "old"
+    shutil.copytree(small_models / "latest", old)
+    _old(old)
+    engine = Engine.load(old, load_settings())  # verified, warmed up
+    assert "tokenizer_version" not in engine.bundle.manifest["recall"]["search"]
+    new = SearchRecall.load(small_models / "latest" / "recall" / "search")
+    again = SearchRecall.load(old / "recall" / "search", engine.snapshot.text.characters())
+    for q in ("大米", "cordless drill", "面霜 50g"):
+        assert list(again.hybrid(q, 30)[0]) == list(new.hybrid(q, 30)[0])
+    with pytest.raises(TokenizerVersionError, match="no catalog text to check"):
+        SearchRecall.load(old / "recall" / "search")
+
+
+def test_an_old_bundle_whose_text_the_tokenizer_now_reads_differently_is_refused(small_models, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(small_models / "latest", old)
+    _old(old)
+    _edit(old, "snapshot/meta.json", lambda d: d["bigram_vocabulary"].extend(["fé", "мо"]))
+    with pytest.raises(BundleError, match=r"tokenizer version 1 .*: é м о; rebuild the bundle"):
+        load_bundle(old)
+
+
+def test_a_search_part_of_accented_text_saved_by_tokenizer_1_is_refused(tmp_path):
+    shelf = SearchRecall.from_texts(["Café Noir", "dark roast"], np.array([1, 2]), dim=2)
+    shelf.save(tmp_path)
+    manifest = json.loads((tmp_path / "search_manifest.json").read_text())
+    assert manifest.pop("tokenizer_version") == 2
+    (tmp_path / "search_manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(TokenizerVersionError, match="é"):
+        SearchRecall.load(tmp_path, set("café noir dark roast"))
+    assert SearchRecall.load(tmp_path, set("cafe noir dark roast")).manifest["products"] == 2
