@@ -429,24 +429,23 @@ def before_impression(mall: MallTables, table: str) -> Breach:
 
 def before_listing(mall: MallTables, table: str) -> Breach:
     """An impression, click, cart or order line dated before its product was listed."""
-    listed = mall.col("products", "listed_at")
-
-    def block(rows: slice) -> tuple[np.ndarray, np.ndarray]:
-        at = mall.products.rows(mall.col(table, "product_id")[rows])
-        known = at != NO_ROW
-        return known & (mall.time(table)[rows] < listed[np.maximum(at, 0)] - mall.tolerance_ms), known
-
-    return mall.blockwise(table, block)
+    return _dated_before(mall, table, mall.products, "product_id", mall.col("products", "listed_at"))
 
 
 def before_signup(mall: MallTables, table: str) -> Breach:
     """An impression, click, cart or order line by a shopper before they signed up."""
-    signup = mall.col("users", "signup_at")
+    return _dated_before(mall, table, mall.users, "user_id", mall.col("users", "signup_at"))
+
+
+def _dated_before(mall: MallTables, table: str, entities: KeyIndex, id_column: str,
+                  since: np.ndarray) -> Breach:
+    """Rows of ``table`` dated before ``since`` of the entity their ``id_column`` names (rows
+    naming an unknown entity are not judged), a block of rows at a time."""
 
     def block(rows: slice) -> tuple[np.ndarray, np.ndarray]:
-        at = mall.users.rows(mall.col(table, "user_id")[rows])
+        at = entities.rows(mall.col(table, id_column)[rows])
         known = at != NO_ROW
-        return known & (mall.time(table)[rows] < signup[np.maximum(at, 0)] - mall.tolerance_ms), known
+        return known & (mall.time(table)[rows] < since[np.maximum(at, 0)] - mall.tolerance_ms), known
 
     return mall.blockwise(table, block)
 
