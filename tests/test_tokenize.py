@@ -58,7 +58,7 @@ def test_accents_and_letter_variants_fold_so_a_word_matches_either_way(text, tok
     ("Молоко 3,2% 1л", ["молоко", "3", "2", "1", "л"]),
     ("Ёлка автобус", ["елка", "автобус"]),                 # ё folds to е; no "s" stem off Cyrillic
     ("Καφές ΚΑΦΈΣ", ["καφεσ", "καφεσ"]),                  # tonos dropped, final sigma folded
-    ("커피 머신", ["커피", "머신"]),                          # Hangul is written with spaces
+    ("커피 머신", ["커", "피", "커피", "머", "신", "머신"]),     # Hangul: syllables and bigrams per word
     ("हल्दी पाउडर", ["हल्दी", "पाउडर"]),                       # Indic vowel signs stay in the word
     ("قهوة أرابيكا ٥٠٠", ["قهوة", "ارابيكا", "500"]),        # hamza folded, Arabic-Indic digits
     ("שָׁלוֹם", ["שלום"]),                                   # vowel points dropped
@@ -145,6 +145,8 @@ def test_queries_in_other_scripts_find_their_titles(shelf):
     assert shelf.lexical("コーヒー", 5)[0][0] == 5          # character overlap, no segmentation
     assert shelf.lexical("ティー", 5)[0][0] == 6
     assert shelf.lexical("커피", 5)[0][0] == 10
+    # a Korean word carries its particle, compounds run together: bigrams still find the title
+    assert shelf.lexical("커피를", 5)[0][0] == 10 and shelf.lexical("커피원두", 5)[0][0] == 10
     for q in ("молоко", "コーヒー", "커피"):
         assert len(shelf.dense(q, 5)[0]) == 5, q              # searched, not refused as blank
 

@@ -22,11 +22,13 @@ Tokens are then cut from the search form:
 * scripts written without spaces between words become their characters and overlapping
   character bigrams ("食用油" -> 食, 用, 油, 食用, 用油), so a query matches a title that
   contains its words whatever the segmentation: CJK ideographs (with 々 〆 〇), Japanese
-  hiragana and katakana (with the prolonged sound mark ー), Thai, Lao, Khmer and Myanmar.
+  hiragana and katakana (with the prolonged sound mark ー), Thai, Lao, Khmer and Myanmar;
+  and Hangul, which is written with spaces but glues particles and compounds to a word
+  ("커피를", "커피머신": bigrams let "커피" match them, as Lucene's CJK bigrams do).
   A "character" is a letter with the combining marks that follow it (Thai "น้" is one);
   a run of such scripts is one run, so "コーヒー豆" has the bigram "ー豆";
 * every other letter (Latin, Cyrillic, Greek, Armenian, Georgian, Arabic, Hebrew,
-  Devanagari and the other Indic scripts, Hangul, ...) forms words with the combining
+  Devanagari and the other Indic scripts, ...) forms words with the combining
   marks inside them (Indic vowel signs); a word of Latin letters (a-z after folding) gets
   a light plural stem (trailing "s" on words longer than three letters), words of other
   scripts are kept whole;
@@ -69,7 +71,12 @@ _LETTERS_BY_HAND = {"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð
 # scripts without spaces between words: the letters of these blocks, and the ideographs
 _UNSPACED_BLOCKS = ((0x0E00, 0x0E7F), (0x0E80, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF),
                     (0x19E0, 0x19FF), (0x3040, 0x309F), (0x30A0, 0x30FF), (0x31F0, 0x31FF),
-                    (0xA9E0, 0xA9FF), (0xAA60, 0xAA7F))
+                    (0xA9E0, 0xA9FF), (0xAA60, 0xAA7F),
+                    # Hangul (jamo and syllables): spaced, but a word carries its particles and
+                    # compounds run together ("커피를", "커피머신"), so bigrams, as Lucene's CJK
+                    # bigram filter does, let "커피" match them
+                    (0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7AF),
+                    (0xD7B0, 0xD7FF))
 _IDEOGRAPHS = ((0x3005, 0x3007), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
                (0x20000, 0x3FFFF))
 _BMP_END = 0x10000
