@@ -159,13 +159,13 @@ def http_latency(bundle: Path, payloads: dict, workers: int, work: Path) -> dict
          "warning"], cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        import httpx
+        import httpx2
 
         for _ in range(300):
             try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                if httpx2.get(f"{url}/readyz", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             time.sleep(0.2)
         out = {}

@@ -53,13 +53,13 @@ def soak(bundle: Path, requests: int, workers: int, connections: int, max_second
          "warning"], cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        import httpx
+        import httpx2
 
         for _ in range(600):
             try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                if httpx2.get(f"{url}/readyz", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             time.sleep(0.2)
         script = wrk_script("/v1/rerank", request_payloads(bundle)["rerank"], work)

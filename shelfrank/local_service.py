@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 
 def free_port() -> int:
@@ -36,9 +36,9 @@ def start_service(models: Path, events: Path, workers: int = 1, extra: list[str]
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+            if httpx2.get(f"{url}/readyz", timeout=1).status_code == 200:
                 return proc, url
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
         if proc.poll() is not None:
             raise RuntimeError(proc.stderr.read().decode())

@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 
-import httpx
+import httpx2
 import pytest
 from conftest import record_reliability
 from service_process import start_service, stop_service
@@ -29,12 +29,12 @@ def test_acknowledged_events_survive_kill_9_with_two_workers(small_models, tmp_p
     stop = threading.Event()
 
     def sender(offset: int) -> None:
-        with httpx.Client(base_url=url, timeout=5) as client:
+        with httpx2.Client(base_url=url, timeout=5) as client:
             i = offset
             while not stop.is_set():
                 try:
                     r = client.post("/v1/events", json=_click(i))
-                except httpx.HTTPError:
+                except httpx2.HTTPError:
                     return
                 if r.status_code == 200:
                     with lock:
@@ -74,7 +74,7 @@ def test_reload_under_load_fails_no_request_and_reaches_every_worker(small_model
         body = {"surface": "homepage", "candidates": list(range(1, 120))}
 
         def load() -> None:
-            with httpx.Client(base_url=url, timeout=10) as client:
+            with httpx2.Client(base_url=url, timeout=10) as client:
                 while not done.is_set():
                     r = client.post("/v1/rerank", json=body)
                     served[0] += 1
@@ -85,11 +85,11 @@ def test_reload_under_load_fails_no_request_and_reaches_every_worker(small_model
         for t in threads:
             t.start()
         auth = {"Authorization": "Bearer s3cret"}
-        r = httpx.post(f"{url}/admin/reload", json={"bundle": str(second)}, headers=auth, timeout=60)
+        r = httpx2.post(f"{url}/admin/reload", json={"bundle": str(second)}, headers=auth, timeout=60)
         assert r.status_code == 200, r.text
         bad = small_models / "broken"
         bad.mkdir(exist_ok=True)
-        r = httpx.post(f"{url}/admin/reload", json={"bundle": str(bad)}, headers=auth, timeout=60)
+        r = httpx2.post(f"{url}/admin/reload", json={"bundle": str(bad)}, headers=auth, timeout=60)
         assert r.status_code == 409
         # the other worker follows the control file (poll 0.2 s, then a full load and verify):
         # keep the load on until every worker serves the copy, at most 60 s on a busy machine
@@ -98,7 +98,7 @@ def test_reload_under_load_fails_no_request_and_reaches_every_worker(small_model
         while time.time() < deadline:
             paths = set()
             for _ in range(20):  # new connections land on either worker
-                with httpx.Client(base_url=url, timeout=5) as fresh:
+                with httpx2.Client(base_url=url, timeout=5) as fresh:
                     paths.add(fresh.get("/readyz").json()["bundle_path"])
             if paths == {str(second.resolve())}:
                 break

@@ -209,11 +209,11 @@ def simulate_traffic(
     progress: bool = True,
 ) -> list[SessionOutcome]:
     """Play ``sessions`` visits against the service at ``url``; return what happened."""
-    import httpx
+    import httpx2
     from tqdm import tqdm
 
     order_base = int(time.time()) * 10_000_000
-    with httpx.Client(base_url=url, timeout=30.0) as client, ThreadPoolExecutor(concurrency) as pool:
+    with httpx2.Client(base_url=url, timeout=30.0) as client, ThreadPoolExecutor(concurrency) as pool:
         futures = [
             pool.submit(run_session, client, shoppers, first_session + s, page_size, header, order_base)
             for s in range(sessions)

@@ -110,7 +110,7 @@ def simulate_traffic_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="per-variant summary as JSON")] = None,
 ) -> None:
     """Simulated shoppers visit the homepage over HTTP and click and buy according to the truth."""
-    import httpx
+    import httpx2
 
     from training.closed_loop import Shoppers, outcomes_frame, simulate_traffic
 
@@ -120,8 +120,8 @@ def simulate_traffic_command(
     if config is not None:
         _load_config(config)
     try:
-        httpx.get(f"{url}/readyz", timeout=5).raise_for_status()
-    except httpx.HTTPError as exc:
+        httpx2.get(f"{url}/readyz", timeout=5).raise_for_status()
+    except httpx2.HTTPError as exc:
         fail(f"{url} is not a ready Shelfrank service: {exc}")
     frame = outcomes_frame(simulate_traffic(url, Shoppers(data, seed), sessions, concurrency=concurrency))
     summary = frame.groupby(frame.variant.fillna("-")).agg(
