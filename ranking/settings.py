@@ -341,6 +341,10 @@ class ConsistencySettings(Section):
         0.01, ge=0, le=1, description="clicks, carts or attributed orders without the card they name are a "
                                       "warning up to this share of their table (exposure logging loses its "
                                       "last flush on a crash), an error above it (logging was off or broken)")
+    min_unmatched_rows: int = Field(
+        20, ge=1, description="...and only once at least this many rows are without their card: one "
+                              "click in a merge of three is a lost flush or a stray request id, not "
+                              "logging turned off (it stays a warning, printed with its share)")
     examples: int = Field(5, ge=1, description="example keys shown per broken rule")
     progress_after_seconds: float = Field(
         3.0, ge=0, description="validate shows a progress bar once it has taken this long")

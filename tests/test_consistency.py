@@ -315,6 +315,9 @@ def test_lost_cards_are_an_error_above_the_share_real_logs_lose(mall: Tables) ->
     assert found(many) == {("without_impression", "clicks"): (len(range(0, n, 50)), ERROR)}
     assert found(many, max_unmatched_share=0.05) == {("without_impression", "clicks"):
                                                      (len(range(0, n, 50)), WARNING)}
+    # above the share but fewer rows than consistency.min_unmatched_rows: still a warning
+    few = len(range(0, n, 50))
+    assert found(many, min_unmatched_rows=few + 1) == {("without_impression", "clicks"): (few, WARNING)}
 
 
 def test_a_small_clock_difference_is_tolerated(mall: Tables) -> None:
@@ -340,7 +343,10 @@ def test_since_counts_only_the_rows_from_there_on(mall: Tables) -> None:
     changed = unshown(mall, "clicks", np.array([3, n - 2, n - 1]))
     [finding] = check_consistency(changed, since={"clicks": n - 10})
     assert (finding.rows, finding.checked) == (2, 10)
-    assert finding.severity == ERROR  # 2 of the 10 merged clicks: far above a lost flush
+    assert finding.severity == WARNING  # 2 of the 10 merged clicks: a fifth, but only two rows
+    [finding] = check_consistency(changed, ConsistencySettings(min_unmatched_rows=2),
+                                  since={"clicks": n - 10})
+    assert finding.severity == ERROR  # far above a lost flush once two rows count
 
 
 def _write_changed(small_mall: Path, folder: Path, change: Callable[[Tables], Tables]) -> Path:
@@ -392,7 +398,8 @@ def test_shelfrank_validate_exits_1_on_an_error_and_0_with_printed_warnings(smal
     warning = f"warning: clicks: 3 of {clicks:,} row(s) ({3 / clicks:.3%}) break without_impression"
     assert warning in result.output
     assert "15 tables meet their contracts and agree with each other (1 warning(s))" in result.output
-    strict = runner.invoke(app, ["--set", "consistency.max_unmatched_share=0", "validate", str(lost)])
+    strict = runner.invoke(app, ["--set", "consistency.max_unmatched_share=0", "--set",
+                                 "consistency.min_unmatched_rows=3", "validate", str(lost)])
     assert strict.exit_code == 1 and "error: clicks: 3 of" in strict.output
 
 
@@ -423,12 +430,15 @@ def test_merge_events_counts_the_merged_events_that_break_a_rule(small_mall: Pat
     events = _event_log(tmp_path / "events", small_mall)
     summary = merge_events(small_mall, events, tmp_path / "merged")
     assert {(f.rule, f.table): (f.rows, f.checked, f.severity) for f in summary.breaks} == {
-        ("without_impression", "clicks"): (1, 3, ERROR),  # 1 of the 3 merged clicks: not a lost flush
+        # 1 of the 3 merged clicks: a third, but one click is a stray, not logging turned off
+        ("without_impression", "clicks"): (1, 3, WARNING),
         ("user_differs_from_impression", "clicks"): (1, 2, ERROR),
         ("store_differs_from_listing", "orders"): (1, 1, ERROR),
     }
+    strict = merge_events(small_mall, events, tmp_path / "strict", ConsistencySettings(min_unmatched_rows=1))
+    assert [f.severity for f in strict.breaks if f.rule == "without_impression"] == [ERROR]
     lenient = merge_events(small_mall, events, tmp_path / "lenient",
-                           ConsistencySettings(max_unmatched_share=0.5))
+                           ConsistencySettings(max_unmatched_share=0.5, min_unmatched_rows=1))
     assert [f.severity for f in lenient.breaks if f.rule == "without_impression"] == [WARNING]
     off = merge_events(small_mall, events, tmp_path / "off", ConsistencySettings(enabled=False))
     assert off.breaks == []

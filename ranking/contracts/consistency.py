@@ -23,7 +23,9 @@ Severity is honest about real logs:
   order whose card is not in the impressions (exposure logging loses its last unflushed
   half second when a worker dies; an order attributed to a page may be of another product
   than the cards shown). It is reported with its share, and becomes an error above
-  ``consistency.max_unmatched_share`` (exposure logging off or broken, not a lost flush).
+  ``consistency.max_unmatched_share`` (exposure logging off or broken, not a lost flush),
+  once at least ``consistency.min_unmatched_rows`` are (a merge of three clicks that lost
+  one is not a broken log).
 
 A rule only judges rows whose references resolve (an unknown product or order is the
 foreign-key check's finding, never counted twice here). Everything is vectorised numpy over
@@ -125,7 +127,8 @@ class Rule:
             return None
         checked = (len(broken) if breach.checked is None else int(breach.checked[since:].sum()))
         severity = self.severity
-        if self.escalates and rows > mall.limits.max_unmatched_share * checked:
+        if (self.escalates and rows > mall.limits.max_unmatched_share * checked
+                and rows >= mall.limits.min_unmatched_rows):
             severity = "error"
         at = np.flatnonzero(broken)[: mall.limits.examples] + since
         return Finding(self.name, self.table, severity, rows, checked, mall.example_keys(self.table, at),

@@ -69,10 +69,12 @@ Severity: an **error** is a contradiction no correct log holds, and fails valida
 **warning** is what real logs legitimately hold a little of (exposure logging loses its
 last unflushed half second when a worker dies; a shopper may buy another item than the
 cards of the page the order is attributed to): it is printed with its count and share,
-and becomes an error above `consistency.max_unmatched_share` ({share:g}) of its table,
-where logging was off or broken rather than a flush lost. Rules that compare times allow
-`consistency.clock_tolerance_seconds` ({tolerance:g} s) of clock difference. A rule judges
-only rows whose references resolve (an unknown id is the foreign-key check's problem).
+and becomes an error above `consistency.max_unmatched_share` ({share:g}) of its table
+(and at least `consistency.min_unmatched_rows`, {min_rows}, rows, so a small merge that lost
+one click stays a warning), where logging was off or broken rather than a flush lost.
+Rules that compare times allow `consistency.clock_tolerance_seconds` ({tolerance:g} s) of
+clock difference. A rule judges only rows whose references resolve (an unknown id is the
+foreign-key check's problem).
 The simulated malls (small, default and large) break none of them.
 
 | rule | tables | severity | why |
@@ -89,7 +91,7 @@ def render_rules() -> str:
         lines.setdefault((rule.name, severity, rule.why), []).append(rule.table)
     rows = [f"| `{name}` | {', '.join(f'`{t}`' for t in tables)} | {severity} | {why} |"
             for (name, severity, why), tables in lines.items()]
-    intro = CONSISTENCY.format(share=defaults.max_unmatched_share,
+    intro = CONSISTENCY.format(share=defaults.max_unmatched_share, min_rows=defaults.min_unmatched_rows,
                                tolerance=defaults.clock_tolerance_seconds)
     return intro + "\n".join(rows) + "\n"
 
