@@ -103,6 +103,26 @@ def by_another_shopper(table: str, rows: np.ndarray) -> Callable[[Tables], Table
     return change
 
 
+def card_of_another(name: str, n: int) -> Callable[[Tables], Tables]:
+    """``n`` cards, none its page's first nor clicked, carted or ordered, given another
+    shopper (the earliest to sign up, so no signup rule fires) or another query."""
+    def change(m: Tables) -> Tables:
+        imp = m["impressions"]
+        request, product = ms(imp, "request_id"), ms(imp, "product_id")
+        acted = {(int(r), int(p)) for t in ("clicks", "carts", "orders")
+                 for r, p in zip(ms(m[t], "request_id"), ms(m[t], "product_id"), strict=True)}
+        rows = [i for i in np.flatnonzero(ms(imp, "position") > 1)[:5000]
+                if (int(request[i]), int(product[i])) not in acted][:n]
+        assert len(rows) == n
+        if name == "query_id":
+            return {**m, "impressions": with_values(imp, "query_id", rows, 777)}
+        by_signup = ms(m["users"], "user_id")[np.argsort(ms(m["users"], "signup_at"), kind="stable")]
+        user = ms(imp, "user_id")
+        values = [int(by_signup[1] if user[i] == by_signup[0] else by_signup[0]) for i in rows]
+        return {**m, "impressions": with_values(imp, "user_id", rows, values)}
+    return change
+
+
 def before_its_card(table: str, n: int) -> Callable[[Tables], Tables]:
     def change(m: Tables) -> Tables:
         rows = first(listed_long_before(m, table), n)
@@ -235,6 +255,10 @@ CASES: dict[str, tuple[Callable[[Tables], Tables], dict[tuple[str, str], tuple[i
                                    {("listed_before_store_opened", "products"): (1, ERROR)}),
     "order sold by another store": (order_sold_by_another_store,
                                     {("store_differs_from_listing", "orders"): (2, ERROR)}),
+    "a card shown to another shopper": (card_of_another("user_id", 3),
+                                        {("page_disagrees_on_user", "impressions"): (3, ERROR)}),
+    "a card of another query": (card_of_another("query_id", 2),
+                                {("page_disagrees_on_query", "impressions"): (2, ERROR)}),
     "order lines of two buyers": (lambda m: second_line(m, other_buyer=True),
                                   {("lines_disagree_on_buyer", "orders"): (1, ERROR)}),
     "order lines of two stores": (lambda m: second_line(m, other_buyer=False),

@@ -33,8 +33,9 @@ whole columns (a rule over the 100M impressions goes a block of 8M rows at a tim
 find their card by walking their request's page, one vector step per slot, never per row:
 the impressions grouped by ``request_id`` (the order the simulator and the service write
 them; one stable argsort otherwise), a click trying its own slot first. ``bench_contracts``
-measures the pass (``consistency_<scale>_seconds``): 0.55-1.2 s on the default mall's 12M
-rows, 4.7-5.7 s on the large mall's 122M (100M impressions, 10M clicks), on 2 shared cores.
+measures the pass (``consistency_<scale>_seconds``): 1.4 s on the default mall's 12M rows,
+9.7 s on the large mall's 122M (100M impressions, 10M clicks), on 2 cores; the two page
+rules are about 2 s of that on the large mall.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "stores": ("store_id", "opened_at"),
     "products": ("product_id", "store_id", "listed_at"),
     "users": ("user_id", "signup_at"),
-    "impressions": ("request_id", "timestamp", "user_id", "product_id", "position"),
+    "impressions": ("request_id", "timestamp", "user_id", "query_id", "product_id", "position"),
     "clicks": ("request_id", "timestamp", "user_id", "product_id", "position"),
     "carts": ("request_id", "timestamp", "user_id", "product_id"),
     "orders": ("order_id", "request_id", "timestamp", "user_id", "product_id", "store_id", "cancelled"),
@@ -468,6 +469,23 @@ def order_store_differs_from_listing(mall: MallTables) -> Breach:
     return Breach((row != NO_ROW) & (seller != mall.col("orders", "store_id")), row != NO_ROW)
 
 
+def page_disagrees(mall: MallTables, name: str) -> Breach:
+    """A card whose shopper (or query) is not its page's first card's: the impressions of one
+    request posted in several batches, or by several frontends, disagreeing on who saw the page
+    or what was searched (``/v1/events`` refuses that only within one batch)."""
+    pages = mall.pages
+    values = mall.col("impressions", name)
+    first = values[pages.first_rows()]
+    starts = pages.bounds[:-1]
+    n = len(values)
+    broken = np.zeros(n, dtype=bool)
+    for lo in range(0, n, BLOCK_ROWS):  # page of each row a block at a time: no 100M-row index
+        at = np.arange(lo, min(lo + BLOCK_ROWS, n))
+        rows = pages.row(at)
+        broken[rows] = values[rows] != first[np.searchsorted(starts, at, side="right") - 1]
+    return Breach(broken)
+
+
 def order_lines_disagree(mall: MallTables, name: str) -> Breach:
     """An order line whose buyer (or store) is not its order's first line's."""
     first = mall.orders.buyer if name == "user_id" else mall.orders.store
@@ -563,6 +581,12 @@ RULES: tuple[Rule, ...] = (
     _rule("store_differs_from_listing", "orders", "error", "an order line credited to another store "
           "than the one selling its product (a listing never changes store): the store experience "
           "score credits the wrong store", order_store_differs_from_listing, ("products",)),
+    _rule("page_disagrees_on_user", "impressions", "error", "a card shown to another shopper than "
+          "the rest of its page (a page is one shopper's view): personal features, labels and the "
+          "experiment's per-user split read the wrong shopper", page_disagrees, (), "user_id"),
+    _rule("page_disagrees_on_query", "impressions", "error", "a card of another search than the "
+          "rest of its page, or of a search on a page that was none: query features and relevance "
+          "labels join the wrong query", page_disagrees, (), "query_id"),
     _rule("lines_disagree_on_buyer", "orders", "error", "lines of one order with different buyers: an "
           "order has one buyer", order_lines_disagree, (), "user_id"),
     _rule("lines_disagree_on_store", "orders", "error", "lines of one order from different stores: an "
