@@ -203,3 +203,37 @@ def test_an_event_row_written_twice_is_refused(small_mall: Path, tmp_path: Path,
     pq.write_table(pa.concat_tables([rows, again.cast(rows.schema)]), tmp_path / f"{table}.parquet")
     with pytest.raises(ContractError, match=rf"{table}\.parquet: 1 row\(s\) repeat the \({key}\)"):
         read_table(tmp_path, table)
+
+
+def test_validate_reads_a_big_table_a_row_group_at_a_time(small_mall: Path, tmp_path: Path) -> None:
+    """``check_dataset`` checks a big table a row group at a time and keeps only the columns later
+    checks read: the same columns as a whole read, the same refusals (a bad value names its group;
+    a key repeated across groups is still found)."""
+    from ranking.contracts.io import read_checked_columns
+
+    impressions = read_table(small_mall, "impressions")
+    keep = ["request_id", "user_id", "product_id"]
+
+    def written(table: pa.Table, name: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        pq.write_table(table, folder / "impressions.parquet", row_group_size=100_000)
+        assert pq.ParquetFile(folder / "impressions.parquet").metadata.num_row_groups == 4
+        return folder
+
+    clean = read_checked_columns(written(impressions, "clean"), "impressions", keep)
+    assert clean.equals(impressions.select(keep))
+
+    position = impressions.column("position").to_numpy().copy()
+    position[250_000] = 0  # below the contract's minimum, in the third row group
+    bad = impressions.set_column(6, "position", pa.array(position, pa.int16()))
+    with pytest.raises(ContractError, match=r"\(row group 2\): column 'position' holds 0"):
+        read_checked_columns(written(bad, "bad"), "impressions", keep)
+
+    request = impressions.column("request_id").to_numpy().copy()
+    request[350_000], position = request[0], impressions.column("position").to_numpy().copy()
+    position[350_000] = position[0]  # the first card's page and slot again, three groups later
+    twice = impressions.set_column(0, "request_id", pa.array(request)).set_column(
+        6, "position", pa.array(position, pa.int16()))
+    with pytest.raises(ContractError, match="repeat the"):
+        read_checked_columns(written(twice, "twice"), "impressions", keep)

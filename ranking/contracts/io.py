@@ -150,6 +150,41 @@ def read_table(
     return conformed
 
 
+def read_checked_columns(data_dir: str | Path, table: str | TableContract,
+                         keep: Iterable[str]) -> pa.Table:
+    """The ``keep`` columns of a table checked whole against its contract, as :func:`read_table`
+    checks it, but a Parquet row group at a time: the columns nobody keeps (the impressions'
+    strings and floats) are never all in memory at once. A problem in a file of several row
+    groups names the first group that has it."""
+    contract = _contract(table)
+    path = table_path(data_dir, contract.name)
+    if not path.exists():
+        raise ContractError(f"{path}: table {contract.name!r} is missing from {data_dir}")
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+        raise ContractError(f"{path}: not a readable Parquet file ({exc})") from exc
+    groups = parquet.metadata.num_row_groups
+    if groups < 2:
+        full = read_table(data_dir, contract)
+        return full.select([c.name for c in contract.columns if c.name in set(keep)])
+    wanted = [c.name for c in contract.columns if c.name in {*keep, *contract.unique}]
+    parts = []
+    for group in range(groups):
+        try:
+            rows = parquet.read_row_group(group)
+        except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+            raise ContractError(f"{path}: not a readable Parquet file ({exc})") from exc
+        parts.append(conform(rows, contract, f"{path} (row group {group})").select(wanted))
+        del rows
+    checked = pa.concat_tables(parts)
+    del parts
+    problem = duplicate_rows(checked, contract, str(path))
+    if problem:
+        raise ContractError(problem)
+    return checked.select([c for c in wanted if c in set(keep)])
+
+
 def duplicate_rows(table: pa.Table, contract: TableContract, source: str) -> str | None:
     """A message when two rows share all of ``contract.unique`` (None if not, or if the
     table lacks one of those columns). O(rows) on a table already sorted by them."""
@@ -294,16 +329,15 @@ def check_dataset(data_dir: str | Path, check_references: bool = True,
     for name, contract in TABLES.items():
         if progress is not None:
             progress(f"reading {name}", steps)
+        # keep only what the later checks read, each column in one chunk (numpy views, no copies)
+        kept = {*contract.references, *referenced_columns(name), *CONSISTENCY_COLUMNS.get(name, ())}
         try:
-            table = read_table(data_dir, contract)
+            table = read_checked_columns(data_dir, contract, kept)
         except ContractError as exc:
             report.problems.append(str(exc))
             continue
-        # keep only what the later checks read, each column in one chunk (numpy views, no copies)
-        kept = {*contract.references, *referenced_columns(name), *CONSISTENCY_COLUMNS.get(name, ())}
-        columns = {c: table.column(c) for c in table.column_names if c in kept}
-        del table  # the full table (strings and all) goes before the kept columns are copied
-        loaded[name] = one_chunk(columns)
+        loaded[name] = one_chunk({c: table.column(c) for c in table.column_names})
+        del table
     if check_references:
         report.problems += dangling_references(data_dir, loaded)
     if consistency.enabled:
