@@ -8,7 +8,7 @@ someone who did not buy it, a parcel delivered before it shipped. The labels, th
 experience score and the product score are computed from exactly these joins, so such a
 row is counted wrongly or silently lost.
 
-Each rule is one small function of a :class:`MallTables` (the dataset's tables, with the
+Each rule is one small function of a :class:`JoinedTables` (the dataset's tables, with the
 joins the rules share computed once and cached) returning a :class:`Breach`: the rows of
 one table that break it, of the rows it could check. :data:`RULES` lists every rule with
 its table, severity and why; :func:`check_consistency` runs them and returns a
@@ -114,11 +114,11 @@ class Rule:
     severity: Severity
     why: str
     needs: tuple[str, ...]
-    check: Callable[[MallTables], Breach] = field(repr=False)
+    check: Callable[[JoinedTables], Breach] = field(repr=False)
     # a warning only up to consistency.max_unmatched_share of the table, an error above
     escalates: bool = False
 
-    def find(self, mall: MallTables, since: int = 0) -> Finding | None:
+    def find(self, mall: JoinedTables, since: int = 0) -> Finding | None:
         """The finding on ``mall`` (None when no row breaks the rule); with ``since``, only
         rows from that position on count (the rows a merge appended)."""
         breach = self.check(mall)
@@ -145,7 +145,7 @@ def check_consistency(tables: Mapping[str, pa.Table], limits: ConsistencySetting
     whose rules run (``merge-events``: the rows it appended to the logged tables);
     ``progress`` is called before each rule runs.
     """
-    mall = MallTables(tables, limits or ConsistencySettings())
+    mall = JoinedTables(tables, limits or ConsistencySettings())
     since = since or {}
     judged = set(only) if only is not None else set(tables)
     findings = []
@@ -270,7 +270,7 @@ class Orders:
     all_cancelled: np.ndarray
 
 
-class MallTables:
+class JoinedTables:
     """A dataset's tables as the rules read them: numpy columns (timestamps as epoch ms,
     nulls as -1) and the shared joins, each computed once on first use."""
 
@@ -402,28 +402,28 @@ class MallTables:
 
 # -- the rules --------------------------------------------------------------------------------
 
-def without_impression(mall: MallTables, table: str) -> Breach:
+def without_impression(mall: JoinedTables, table: str) -> Breach:
     """A click, cart or attributed order line whose request shows no card of its product."""
     checked = mall.valid("orders", "request_id") if table == "orders" else None
     missing = mall.cards(table) == NO_ROW
     return Breach(missing if checked is None else missing & checked, checked)
 
 
-def click_position_differs(mall: MallTables) -> Breach:
+def click_position_differs(mall: JoinedTables) -> Breach:
     """A click at another position than the one its card was shown at."""
     card = mall.cards("clicks")
     shown_at = mall.card_value("clicks", "position")
     return Breach((card != NO_ROW) & (shown_at != mall.col("clicks", "position")), card != NO_ROW)
 
 
-def user_differs_from_impression(mall: MallTables, table: str) -> Breach:
+def user_differs_from_impression(mall: JoinedTables, table: str) -> Breach:
     """A click, cart or order line by another shopper than the one its card was shown to."""
     card = mall.cards(table)
     shown_to = mall.card_value(table, "user_id")
     return Breach((card != NO_ROW) & (shown_to != mall.col(table, "user_id")), card != NO_ROW)
 
 
-def before_impression(mall: MallTables, table: str) -> Breach:
+def before_impression(mall: JoinedTables, table: str) -> Breach:
     """A click, cart or order line dated before its card was shown."""
     card = mall.cards(table)
     shown = mall.card_value(table, "timestamp")
@@ -431,17 +431,17 @@ def before_impression(mall: MallTables, table: str) -> Breach:
     return Breach((card != NO_ROW) & early, card != NO_ROW)
 
 
-def before_listing(mall: MallTables, table: str) -> Breach:
+def before_listing(mall: JoinedTables, table: str) -> Breach:
     """An impression, click, cart or order line dated before its product was listed."""
     return _dated_before(mall, table, mall.products, "product_id", mall.col("products", "listed_at"))
 
 
-def before_signup(mall: MallTables, table: str) -> Breach:
+def before_signup(mall: JoinedTables, table: str) -> Breach:
     """An impression, click, cart or order line by a shopper before they signed up."""
     return _dated_before(mall, table, mall.users, "user_id", mall.col("users", "signup_at"))
 
 
-def _dated_before(mall: MallTables, table: str, entities: KeyIndex, id_column: str,
+def _dated_before(mall: JoinedTables, table: str, entities: KeyIndex, id_column: str,
                   since: np.ndarray) -> Breach:
     """Rows of ``table`` dated before ``since`` of the entity their ``id_column`` names (rows
     naming an unknown entity are not judged), a block of rows at a time."""
@@ -454,7 +454,7 @@ def _dated_before(mall: MallTables, table: str, entities: KeyIndex, id_column: s
     return mall.blockwise(table, block)
 
 
-def listing_before_store_opened(mall: MallTables) -> Breach:
+def listing_before_store_opened(mall: JoinedTables) -> Breach:
     """A product listed before the store that sells it opened on the mall."""
     row = mall.stores.rows(mall.col("products", "store_id").astype(np.int64))
     opened = mall.col("stores", "opened_at")[np.maximum(row, 0)]
@@ -462,14 +462,14 @@ def listing_before_store_opened(mall: MallTables) -> Breach:
     return Breach((row != NO_ROW) & early, row != NO_ROW)
 
 
-def order_store_differs_from_listing(mall: MallTables) -> Breach:
+def order_store_differs_from_listing(mall: JoinedTables) -> Breach:
     """An order line credited to another store than the one that sells its product."""
     row = mall.products.rows(mall.col("orders", "product_id"))
     seller = mall.col("products", "store_id")[np.maximum(row, 0)]
     return Breach((row != NO_ROW) & (seller != mall.col("orders", "store_id")), row != NO_ROW)
 
 
-def page_disagrees(mall: MallTables, name: str) -> Breach:
+def page_disagrees(mall: JoinedTables, name: str) -> Breach:
     """A card whose shopper (or query) is not its page's first card's: the impressions of one
     request posted in several batches, or by several frontends, disagreeing on who saw the page
     or what was searched (``/v1/events`` refuses that only within one batch)."""
@@ -486,40 +486,40 @@ def page_disagrees(mall: MallTables, name: str) -> Breach:
     return Breach(broken)
 
 
-def order_lines_disagree(mall: MallTables, name: str) -> Breach:
+def order_lines_disagree(mall: JoinedTables, name: str) -> Breach:
     """An order line whose buyer (or store) is not its order's first line's."""
     first = mall.orders.buyer if name == "user_id" else mall.orders.store
     return Breach(first[mall.orders.lines.group_of_row] != mall.col("orders", name))
 
 
-def store_differs_from_order(mall: MallTables, table: str) -> Breach:
+def store_differs_from_order(mall: JoinedTables, table: str) -> Breach:
     """A shipment, return, review or ticket naming a store none of its order's lines names."""
     known = mall.order_of(table) != NO_ROW
     holds = mall.order_line_with(table, "store_id") != NO_ROW
     return Breach(known & ~holds, known)
 
 
-def product_not_in_order(mall: MallTables, table: str) -> Breach:
+def product_not_in_order(mall: JoinedTables, table: str) -> Breach:
     """A return or review of a product that is not a line of its order."""
     known = mall.order_of(table) != NO_ROW
     holds = mall.order_line_with(table, "product_id") != NO_ROW
     return Breach(known & ~holds, known)
 
 
-def reviewer_is_not_buyer(mall: MallTables) -> Breach:
+def reviewer_is_not_buyer(mall: JoinedTables) -> Breach:
     """A review by someone who is not the order's buyer."""
     known = mall.order_of("reviews") != NO_ROW
     holds = mall.order_line_with("reviews", "user_id") != NO_ROW
     return Breach(known & ~holds, known)
 
 
-def shipment_of_cancelled_order(mall: MallTables) -> Breach:
+def shipment_of_cancelled_order(mall: JoinedTables) -> Breach:
     """A shipment of an order every line of which the store cancelled before shipping."""
     at = mall.order_of("shipments")
     return Breach((at != NO_ROW) & mall.orders.all_cancelled[np.maximum(at, 0)], at != NO_ROW)
 
 
-def shipped_before_paid(mall: MallTables) -> Breach:
+def shipped_before_paid(mall: JoinedTables) -> Breach:
     """A parcel handed to the carrier before its order was paid."""
     at = mall.order_of("shipments")
     paid = mall.orders.paid_at[np.maximum(at, 0)]
@@ -527,14 +527,14 @@ def shipped_before_paid(mall: MallTables) -> Breach:
     return Breach((at != NO_ROW) & early, at != NO_ROW)
 
 
-def delivered_before_shipped(mall: MallTables) -> Breach:
+def delivered_before_shipped(mall: JoinedTables) -> Breach:
     """A parcel delivered before it was handed to the carrier."""
     delivered = mall.valid("shipments", "delivered_at")
     early = mall.col("shipments", "delivered_at") < mall.col("shipments", "shipped_at")
     return Breach(delivered & early, delivered)
 
 
-def before_order(mall: MallTables, table: str) -> Breach:
+def before_order(mall: JoinedTables, table: str) -> Breach:
     """A return, review or service ticket dated before its order was paid."""
     at = mall.order_of(table)
     paid = mall.orders.paid_at[np.maximum(at, 0)]
@@ -543,7 +543,7 @@ def before_order(mall: MallTables, table: str) -> Breach:
 
 def _rule(name: str, table: str, severity: Severity, why: str, check: Callable[..., Breach],
           needs: tuple[str, ...], *args: str, escalates: bool = False) -> Rule:
-    def bound(mall: MallTables) -> Breach:
+    def bound(mall: JoinedTables) -> Breach:
         return check(mall, *args)
 
     return Rule(name, table, severity, why, (table, *needs), bound, escalates)
