@@ -109,6 +109,13 @@ def check_table(table: pa.Table, contract: TableContract, source: str) -> list[s
     return problems
 
 
+def _existing_path(data_dir: str | Path, contract: TableContract) -> Path:
+    path = table_path(data_dir, contract.name)
+    if not path.exists():
+        raise ContractError(f"{path}: table {contract.name!r} is missing from {data_dir}")
+    return path
+
+
 def read_table(
     data_dir: str | Path,
     table: str | TableContract,
@@ -122,9 +129,7 @@ def read_table(
     missing, unreadable or breaks its contract.
     """
     contract = _contract(table)
-    path = table_path(data_dir, contract.name)
-    if not path.exists():
-        raise ContractError(f"{path}: table {contract.name!r} is missing from {data_dir}")
+    path = _existing_path(data_dir, contract)
     wanted = None
     if columns is not None:
         wanted = list(columns)
@@ -157,9 +162,7 @@ def read_checked_columns(data_dir: str | Path, table: str | TableContract,
     strings and floats) are never all in memory at once. A problem in a file of several row
     groups names the first group that has it."""
     contract = _contract(table)
-    path = table_path(data_dir, contract.name)
-    if not path.exists():
-        raise ContractError(f"{path}: table {contract.name!r} is missing from {data_dir}")
+    path = _existing_path(data_dir, contract)
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
