@@ -5,7 +5,10 @@ titles with the simulator's world generator, indexes them with ``SearchRecall.fr
 (the code ``shelfrank train`` runs), and measures single-query dense search with one
 thread: p50/p99 of encode + FAISS search, and recall@100 against exact search; then the
 query spelling corrector over the catalog's vocabulary (build time, index size, and p50/p99
-of correcting a product title with one Latin word misspelt, uncached). Run as its own process by
+of correcting a product title with one Latin word misspelt, uncached); and the tokenizer's
+speed (microseconds per text, best of three passes) over the titles, the queries and a set of
+ten scripts (``tokenize`` runs over every title offline and ``searchable`` on every search
+request). Run as its own process by
 ``bench/bench_recall.py`` so its peak memory is its own.
 """
 
@@ -21,7 +24,23 @@ import faiss
 import numpy as np
 
 from ranking.recall.search import SearchRecall
+from ranking.recall.tokenize import searchable, tokenize
 from ranking.settings import SCALES, load_settings
+
+SCRIPTS = ["Café Noir coffee beans 500g", "Crème brûlée dessert", "молоко пастеризованное 3,2% 1л",
+           "コーヒー豆 ブラジル 200g", "Καφές ελληνικός 250g", "커피 원두 1kg", "กาแฟคั่วบด 250 กรัม",
+           "قهوة عربية ٥٠٠ غرام", "हल्दी पाउडर 200 ग्राम", "Łosoś wędzony 100g"]
+
+
+def microseconds_per_text(fn, texts: list[str], passes: int = 3) -> float:
+    """Best of ``passes`` timed loops of ``fn`` over ``texts``, per text."""
+    best = float("inf")
+    for _ in range(passes):
+        t = time.perf_counter()
+        for text in texts:
+            fn(text)
+        best = min(best, time.perf_counter() - t)
+    return best / max(len(texts), 1) * 1e6
 
 
 def main() -> None:
@@ -77,6 +96,10 @@ def main() -> None:
         spell_ms.append((time.perf_counter() - t) * 1000)
         fixed += swap in got.corrections or (swap[0], swap[1].rstrip("s")) in got.corrections
     spell = np.array(spell_ms)
+    sample = titles[:100_000]
+    tokenize_title_us = microseconds_per_text(tokenize, sample)
+    searchable_query_us = microseconds_per_text(searchable, queries)
+    tokenize_scripts_us = microseconds_per_text(tokenize, SCRIPTS * 500)
     out = {
         "products": len(ids),
         "catalog_seconds": round(catalog_seconds, 1),
@@ -93,6 +116,9 @@ def main() -> None:
         "speller_correct_p99_ms": round(float(np.percentile(spell, 99)), 3),
         "speller_typo_titles": len(typos),
         "speller_typo_titles_restored": round(fixed / max(len(typos), 1), 3),
+        "tokenize_title_us": round(tokenize_title_us, 2),
+        "searchable_query_us": round(searchable_query_us, 2),
+        "tokenize_ten_scripts_us": round(tokenize_scripts_us, 2),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     with open(args.out, "w") as f:
