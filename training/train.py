@@ -360,6 +360,6 @@ def train_cards_by_surface(mall: MallTables, split: DaySplit, settings: Settings
     ts = imp.timestamp.to_numpy()
     on = (ts >= zero + split.train[0] * DAY_MS) & (ts < zero + split.train[1] * DAY_MS)
     # counted on the column as loaded (categorical: a byte a row); its numpy form was an object
-    # array of strings, 9 GB and 9 s on the large mall's 100M impressions
+    # array of strings, the peak of the whole large-mall run (bench.train_memory, docs/scaling.md)
     counts = imp.surface.array[on].value_counts()
     return {name: int(counts.get(name, 0)) for name in SURFACE_CODES}
