@@ -202,3 +202,17 @@ def test_search_recall_indexes_a_degenerate_catalog_without_warnings(titles):
     for search in (recall.lexical, recall.dense, recall.hybrid):
         found, scores = search("cordless drill", 10)
         assert sorted(found.tolist()) == ids.tolist() and np.isfinite(scores).all()
+
+
+def test_the_shared_truncated_svd_gives_sklearns_components() -> None:
+    """``ranking.recall.svd.truncated_svd`` replaced ``TruncatedSVD`` in the dense encoder and the
+    homepage item vectors so that bundles stay the same: same components, signs included."""
+    import scipy.sparse as sp
+    from sklearn.decomposition import TruncatedSVD
+
+    from ranking.recall.svd import truncated_svd
+
+    x = sp.random(400, 300, density=0.05, format="csr", random_state=3, dtype=np.float32)
+    _, _, ours = truncated_svd(x, 16, seed=7)
+    theirs = TruncatedSVD(n_components=16, random_state=7).fit(x).components_
+    np.testing.assert_array_equal(ours, theirs)
