@@ -328,3 +328,16 @@ def test_a_click_retried_in_a_later_batch_is_accepted_and_merged_once(client, sm
     merged = read_table(tmp_path / "merged", "clicks").to_pandas()
     mine = merged[(merged.request_id == 904) & (merged.product_id == 5)]
     assert len(mine) == 1 and mine.timestamp.iloc[0].value // 1_000_000 == click["timestamp"]
+
+
+def test_a_search_in_traditional_chinese_gets_the_page_its_simplified_twin_gets(client):
+    """The simulated catalog is written in simplified characters; a shopper typing
+    traditional ones (Hong Kong, Taiwan) used to match only the characters both scripts
+    share ("平板" of "平板電腦") and got another page."""
+    for traditional, simplified in (("平板電腦", "平板电脑"), ("紙巾", "纸巾"), ("運動鞋 跑步", "运动鞋 跑步")):
+        pages = []
+        for q in (traditional, simplified):
+            r = client.post("/v1/search", json={"query": q, "user_id": 2, "page_size": 20})
+            assert r.status_code == 200, r.text
+            pages.append([c["product_id"] for c in r.json()["cards"]])
+        assert pages[0] == pages[1] and pages[0], traditional

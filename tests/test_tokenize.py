@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ranking.bundle import BundleError, load_bundle
+from ranking.recall.han_variants import SIMPLIFIED, TRADITIONAL
 from ranking.recall.search import SearchRecall
 from ranking.recall.tokenize import (
     TokenizerVersionError,
@@ -98,13 +99,54 @@ def test_any_text_tokenises_the_same_from_its_normalised_or_search_form(text):
 
 
 def test_folding_skips_only_text_it_would_not_change():
-    """``fold`` returns ASCII, CJK, kana and Hangul text untouched without folding it: the
-    full fold (forced by an accented letter) agrees character by character."""
+    """``fold`` gives ASCII, CJK, kana and Hangul text only the traditional -> simplified
+    table: the full fold (forced by an accented letter) agrees character by character, and
+    only the table's characters change."""
     skipped = [*range(0x80), *range(0x3000, 0x3100), *range(0x3400, 0x4DC0), *range(0x4E00, 0xA000),
                *range(0xAC00, 0xD7A4)]
-    wrong = [hex(cp) for cp in skipped if normalise(chr(cp)) == chr(cp) and chr(cp) not in " \t"
-             and fold(chr(cp) + "é") != chr(cp) + "e"]
-    assert wrong == []
+    kept = [chr(cp) for cp in skipped if normalise(chr(cp)) == chr(cp) and chr(cp) not in " \t"]
+    assert [hex(ord(c)) for c in kept if fold(c + "é") != fold(c) + "e"] == []
+    assert {c for c in kept if fold(c) != c} == set(TRADITIONAL) & set(kept)
+
+
+# ---- traditional and simplified Chinese ---------------------------------------------------
+@pytest.mark.parametrize("traditional, simplified", [
+    ("平板電腦", "平板电脑"),
+    ("紙巾 24包", "纸巾 24包"),
+    ("醬油 500ml", "酱油 500ml"),
+    ("運動鞋 透氣", "运动鞋 透气"),
+    ("羽絨服 長款", "羽绒服 长款"),
+    ("電飯煲 Smart", "电饭煲 smart"),
+    ("麵粉 餅乾", "面粉 饼干"),
+])
+def test_traditional_chinese_folds_to_simplified(traditional, simplified):
+    assert search_form(traditional) == search_form(simplified) == normalise(simplified)
+    assert tokenize(traditional) == tokenize(simplified)
+    assert char_bigrams(traditional) == char_bigrams(simplified)
+
+
+def test_the_fold_of_every_traditional_character_is_simplified_and_stays_so():
+    """One character for one, and folding again changes nothing (no chains in the table);
+    characters past the basic block (extension B) fold on the full path too."""
+    assert len(TRADITIONAL) == len(SIMPLIFIED) > 5000
+    assert not set(SIMPLIFIED) & set(TRADITIONAL)
+    folded = fold(TRADITIONAL)
+    assert folded == SIMPLIFIED
+    assert fold(folded) == folded
+    beyond = [(t, s) for t, s in zip(TRADITIONAL, SIMPLIFIED, strict=True) if ord(t) >= 0x20000]
+    assert beyond and all(search_form(t) == s for t, s in beyond[:50])
+
+
+def test_the_table_is_what_opencc_converts():
+    """The table is generated (scripts/build_han_variants.py), not written by hand: OpenCC's
+    t2s conversion of each ideograph gives it again."""
+    pytest.importorskip("opencc", reason="the opencc dev dependency regenerates the table")
+    import runpy
+
+    build = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "build_han_variants.py"))
+    pairs = build["variant_pairs"]()
+    assert "".join(pairs) == TRADITIONAL and "".join(pairs.values()) == SIMPLIFIED, (
+        "regenerate: python scripts/build_han_variants.py > ranking/recall/han_variants.py")
 
 
 # ---- search recall over a catalog in several scripts ------------------------------------
@@ -149,6 +191,36 @@ def test_queries_in_other_scripts_find_their_titles(shelf):
     assert shelf.lexical("커피를", 5)[0][0] == 10 and shelf.lexical("커피원두", 5)[0][0] == 10
     for q in ("молоко", "コーヒー", "커피"):
         assert len(shelf.dense(q, 5)[0]) == 5, q              # searched, not refused as blank
+
+
+HAN_TITLES = {
+    1: "华为 平板电脑 11英寸 128GB",
+    2: "蘋果 平板電腦 10.9吋 256GB",  # written in traditional characters
+    3: "心相印 纸巾 24包",
+    4: "維達 紙巾 抽取式 3層",
+    5: "金龙鱼 食用油 5L",
+    6: "李锦记 醬油 1.6L",
+}
+
+
+@pytest.fixture(scope="module")
+def han_shelf() -> SearchRecall:
+    ids = np.array(sorted(HAN_TITLES), dtype=np.int64)
+    return SearchRecall.from_texts([HAN_TITLES[i] for i in ids], ids, dim=4)
+
+
+@pytest.mark.parametrize("traditional, simplified, expected", [
+    ("平板電腦", "平板电脑", {1, 2}),
+    ("紙巾", "纸巾", {3, 4}),
+    ("醬油", "酱油", {5, 6}),  # 食用油 shares 油
+])
+def test_a_query_in_either_chinese_script_finds_titles_in_both(han_shelf, traditional, simplified, expected):
+    for way in ("lexical", "dense", "hybrid"):
+        t_ids, t_scores = getattr(han_shelf, way)(traditional, 6)
+        s_ids, s_scores = getattr(han_shelf, way)(simplified, 6)
+        assert list(t_ids) == list(s_ids), way
+        np.testing.assert_allclose(t_scores, s_scores, rtol=1e-6)
+    assert set(han_shelf.lexical(traditional, 6)[0]) == expected
 
 
 # ---- parts saved by tokenizer version 1 --------------------------------------------------
@@ -196,11 +268,32 @@ def test_an_old_bundle_whose_text_the_tokenizer_now_reads_differently_is_refused
         load_bundle(old)
 
 
+def test_a_version_2_part_loads_unless_its_catalog_has_traditional_chinese(tmp_path):
+    """Version 3 only adds the traditional -> simplified fold: a part built by version 2
+    over simplified (or any non-Chinese) text has the same tokens and loads; one whose
+    titles hold traditional characters would miss queries the new code folds, so it is
+    refused with the characters named."""
+    shelf = SearchRecall.from_texts(["纸巾 Café", "平板电脑"], np.array([1, 2]), dim=2)
+    shelf.save(tmp_path)
+    manifest = json.loads((tmp_path / "search_manifest.json").read_text())
+    manifest["tokenizer_version"] = 2
+    (tmp_path / "search_manifest.json").write_text(json.dumps(manifest))
+    assert SearchRecall.load(tmp_path, set("纸巾 Café平板电脑")).manifest["products"] == 2
+    with pytest.raises(TokenizerVersionError, match=r"version 2 .*traditional.*: 紙 腦 電; rebuild"):
+        SearchRecall.load(tmp_path, set("紙巾 Café平板電腦"))
+    with pytest.raises(TokenizerVersionError, match="no catalog text to check"):
+        SearchRecall.load(tmp_path)
+    manifest["tokenizer_version"] = 4
+    (tmp_path / "search_manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(TokenizerVersionError, match="version 4, this code reads version 3"):
+        SearchRecall.load(tmp_path, set("纸巾"))
+
+
 def test_a_search_part_of_accented_text_saved_by_tokenizer_1_is_refused(tmp_path):
     shelf = SearchRecall.from_texts(["Café Noir", "dark roast"], np.array([1, 2]), dim=2)
     shelf.save(tmp_path)
     manifest = json.loads((tmp_path / "search_manifest.json").read_text())
-    assert manifest.pop("tokenizer_version") == 2
+    assert manifest.pop("tokenizer_version") == 3
     (tmp_path / "search_manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(TokenizerVersionError, match="é"):
         SearchRecall.load(tmp_path, set("café noir dark roast"))

@@ -15,7 +15,12 @@ their tokens:
 * letters with no decomposition mapped by hand: ø -> o, æ -> ae, œ -> oe, ł -> l,
   đ and ð -> d, þ -> th, ħ -> h, ı -> i, ŧ -> t;
 * digits of every script become ASCII digits ("٥٠٠" -> "500"); soft hyphens, zero-width
-  (non-)joiners, the word joiner, Arabic tatweel and variation selectors are removed.
+  (non-)joiners, the word joiner, Arabic tatweel and variation selectors are removed;
+* traditional Chinese characters become simplified ones ("平板電腦" -> "平板电脑",
+  "紙巾" -> "纸巾"), character by character from OpenCC's table
+  (:mod:`ranking.recall.han_variants`, 5,118 characters), so a shopper typing either script
+  finds titles written in the other. Several traditional characters share one simplified
+  form (發 and 髮 -> 发, 後 -> 后), as they do in simplified writing.
 
 Tokens are then cut from the search form:
 
@@ -42,9 +47,12 @@ character-overlap feature. ASCII text (most queries and many titles) skips the f
 
 ``TOKENIZER_VERSION`` is saved with everything built from tokens (a bundle's feature
 snapshot and search recall). Version 1 knew only a-z words, numbers and CJK ideographs;
-``require_current_tokens`` lets a version 1 part load when its catalog text has only
-characters both versions read alike (ASCII, CJK ideographs, punctuation and symbols that
-do not fold), and refuses it otherwise with the characters that changed.
+version 2 read every script but kept traditional Chinese characters as they were; version 3
+folds them to simplified. ``require_current_tokens`` lets an older part load when its
+catalog text has only characters both versions read alike (for version 1: ASCII,
+simplified or shared CJK ideographs, punctuation and symbols that do not fold; for
+version 2: anything but a traditional character), and refuses it otherwise with the
+characters that changed.
 """
 
 from __future__ import annotations
@@ -56,9 +64,10 @@ from dataclasses import dataclass
 from functools import cache
 from operator import itemgetter
 
+from ranking.recall.han_variants import SIMPLIFIED, TRADITIONAL
 from ranking.text import normalise
 
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 
 # ---- character classes (built at import from the Unicode database: ~35 ms) -------------
 _ACCENT_BLOCKS = ((0x0300, 0x036F), (0x0483, 0x0489), (0x0591, 0x05C7), (0x0610, 0x061A),
@@ -133,6 +142,7 @@ class _Alphabet:
         table: dict[int, str | None] = {cp: None for cp in (*accents, *_INVISIBLE)}
         table.update({ord(k): v for k, v in _LETTERS_BY_HAND.items()})
         table.update(self.digits)
+        table.update(_HAN_FOLD)
         return table
 
 
@@ -150,6 +160,8 @@ class _Patterns:
                    re.compile(f"[^{m}][{m}]*"), re.compile(f"[{m}]"))
 
 
+_HAN_FOLD: dict[int, int] = str.maketrans(TRADITIONAL, SIMPLIFIED)
+_TRADITIONAL = frozenset(TRADITIONAL)  # isdisjoint is 3x faster than translating a title
 _ALPHABET = _Alphabet.scan()
 _FOLD = _ALPHABET.fold_table()
 _BMP = _Patterns.compile(_ALPHABET, _BMP_END)  # any text with no character past U+FFFF
@@ -165,16 +177,20 @@ def _patterns(form: str) -> _Patterns:
 
 
 _ASCII_TOKEN = re.compile(r"[a-z]+|[0-9]+(?:\.[0-9]+)?")
-# what folding can change: a character that is not ASCII, a CJK ideograph, kana or Hangul
+# what folding beyond the traditional -> simplified table can change: a character that is
+# not ASCII, a CJK ideograph (of the basic block or extension A), kana or Hangul
 _FOLDABLE = re.compile(r"[^\x00-\x7f\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]")
 
 
 # ---- the search form ---------------------------------------------------------------------
 def fold(text: str) -> str:
     """An already normalised text folded for matching (case, accents, letter variants,
-    digits, invisible characters: see the module doc); ASCII comes back as it is."""
-    if text.isascii() or _FOLDABLE.search(text) is None:
+    digits, invisible characters, traditional Chinese: see the module doc); ASCII comes back
+    as it is."""
+    if text.isascii():
         return text
+    if _FOLDABLE.search(text) is None:  # Chinese, kana, Hangul and ASCII: only the Han table
+        return text if _TRADITIONAL.isdisjoint(text) else text.translate(_HAN_FOLD)
     decomposed = unicodedata.normalize("NFD", text.casefold())
     return unicodedata.normalize("NFC", decomposed.translate(_FOLD))
 
@@ -240,14 +256,23 @@ class TokenizerVersionError(ValueError):
     """A saved part's tokens were cut by another tokenizer version than this code's."""
 
 
-def read_as_in_version_1(ch: str) -> bool:
-    """Whether this tokenizer reads character ``ch`` exactly as version 1 did, wherever it
-    stands: ASCII and CJK ideographs, and characters that neither version folds nor puts
-    in a token (punctuation, symbols, emoji)."""
-    if ch.isascii() or _VERSION_1_CJK.match(ch):
+def read_as_in_version(version: int, ch: str) -> bool:
+    """Whether this tokenizer reads character ``ch`` exactly as tokenizer ``version`` did,
+    wherever it stands. Version 2 read every character as this one does but a traditional
+    Chinese one; version 1 read alike only ASCII and CJK ideographs, and characters that
+    neither version folds nor puts in a token (punctuation, symbols, emoji)."""
+    if ord(ch) in _HAN_FOLD:
+        return False
+    if version >= 2 or ch.isascii() or _VERSION_1_CJK.match(ch):
         return True
     patterns = _patterns(ch)
     return fold(ch) == ch and patterns.token.search(ch) is None and patterns.mark.match(ch) is None
+
+
+_READ_BY = {1: "a-z words, numbers and Chinese characters only",
+            2: "every script, traditional Chinese kept as written"}
+_READ_NOW = {1: "accents folded, words of other scripts, traditional Chinese folded to simplified",
+             2: "traditional Chinese folded to simplified"}
 
 
 def require_current_tokens(version: int, catalog_characters: Iterable[str] | None, part: str) -> None:
@@ -257,16 +282,16 @@ def require_current_tokens(version: int, catalog_characters: Iterable[str] | Non
     if version == TOKENIZER_VERSION:
         return
     rebuild = "rebuild the bundle (shelfrank train) with this code"
-    if version != 1:
+    if version not in _READ_BY:
         raise TokenizerVersionError(f"{part} was built with tokenizer version {version}, this code "
                                     f"reads version {TOKENIZER_VERSION}: {rebuild}")
     if catalog_characters is None:
-        raise TokenizerVersionError(f"{part} was built with tokenizer version 1 and there is no catalog "
-                                    f"text to check it against: {rebuild}")
-    changed = sorted({ch for ch in catalog_characters if not read_as_in_version_1(ch)})
+        raise TokenizerVersionError(f"{part} was built with tokenizer version {version} and there is no "
+                                    f"catalog text to check it against: {rebuild}")
+    changed = sorted({ch for ch in catalog_characters if not read_as_in_version(version, ch)})
     if changed:
         shown = " ".join(changed[:12]) + (f" (+{len(changed) - 12} more)" if len(changed) > 12 else "")
         raise TokenizerVersionError(
-            f"{part} was built with tokenizer version 1 (a-z words, numbers and Chinese characters "
-            f"only), and its catalog text has characters version {TOKENIZER_VERSION} reads differently "
-            f"(accents folded, words of other scripts): {shown}; {rebuild}")
+            f"{part} was built with tokenizer version {version} ({_READ_BY[version]}), and its catalog "
+            f"text has characters version {TOKENIZER_VERSION} reads differently ({_READ_NOW[version]}): "
+            f"{shown}; {rebuild}")
