@@ -8,7 +8,10 @@ query spelling corrector over the catalog's vocabulary (build time, index size, 
 of correcting a product title with one Latin word misspelt, uncached); and the tokenizer's
 speed (microseconds per text, best of three passes) over the titles, the queries and a set of
 ten scripts (``tokenize`` runs over every title offline and ``searchable`` on every search
-request). Run as its own process by
+request); and how a shopper typing traditional Chinese fares: the Chinese words of 1,000
+titles, searched as written (simplified) and converted to traditional characters with
+OpenCC's phrase-aware s2t (the dev dependency; the rows are absent without it), and the
+mean overlap of the two hybrid top-100 lists. Run as its own process by
 ``bench/bench_recall.py`` so its peak memory is its own.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import time
 from datetime import date
@@ -41,6 +45,35 @@ def microseconds_per_text(fn, texts: list[str], passes: int = 3) -> float:
             fn(text)
         best = min(best, time.perf_counter() - t)
     return best / max(len(texts), 1) * 1e6
+
+
+def traditional_query_rows(recall: SearchRecall, titles: list[str], rng: np.random.Generator) -> dict:
+    """The Chinese words of 1,000 titles as simplified queries and their traditional twins
+    (OpenCC s2t): how many the conversion changes, and the mean overlap of the two queries'
+    hybrid top-100 lists (1.0: the shopper's script does not matter)."""
+    try:
+        import opencc
+    except ImportError:
+        return {}
+    to_traditional = opencc.OpenCC("s2t")
+    han = re.compile(r"[\u4e00-\u9fff]")
+    chinese = [t for t in titles if han.search(t)]
+    queries = []
+    for i in rng.choice(len(chinese), min(1000, len(chinese)), replace=False):
+        words = [w for w in chinese[i].split() if han.search(w)]
+        queries.append(" ".join(words))
+    overlaps, changed = [], 0
+    for simplified in queries:
+        traditional = to_traditional.convert(simplified)
+        changed += traditional != simplified
+        a = set(recall.hybrid(simplified, 100)[0].tolist())
+        b = set(recall.hybrid(traditional, 100)[0].tolist())
+        overlaps.append(len(a & b) / max(len(a), 1))
+    return {
+        "traditional_queries": len(queries),
+        "traditional_queries_changed_share": round(changed / max(len(queries), 1), 3),
+        "traditional_top100_overlap": round(float(np.mean(overlaps)), 4),
+    }
 
 
 def main() -> None:
@@ -100,6 +133,9 @@ def main() -> None:
     tokenize_title_us = microseconds_per_text(tokenize, sample)
     searchable_query_us = microseconds_per_text(searchable, queries)
     tokenize_scripts_us = microseconds_per_text(tokenize, SCRIPTS * 500)
+    chinese_sample = [t for t in sample if re.search(r"[\u4e00-\u9fff]", t)]
+    tokenize_chinese_us = microseconds_per_text(tokenize, chinese_sample)
+    traditional = traditional_query_rows(recall, titles, rng)
     out = {
         "products": len(ids),
         "catalog_seconds": round(catalog_seconds, 1),
@@ -119,6 +155,8 @@ def main() -> None:
         "tokenize_title_us": round(tokenize_title_us, 2),
         "searchable_query_us": round(searchable_query_us, 2),
         "tokenize_ten_scripts_us": round(tokenize_scripts_us, 2),
+        "tokenize_chinese_title_us": round(tokenize_chinese_us, 2),
+        **traditional,
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     with open(args.out, "w") as f:
