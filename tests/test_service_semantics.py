@@ -334,7 +334,8 @@ def test_a_search_in_traditional_chinese_gets_the_page_its_simplified_twin_gets(
     """The simulated catalog is written in simplified characters; a shopper typing
     traditional ones (Hong Kong, Taiwan) used to match only the characters both scripts
     share ("平板" of "平板電腦") and got another page."""
-    for traditional, simplified in (("平板電腦", "平板电脑"), ("紙巾", "纸巾"), ("運動鞋 跑步", "运动鞋 跑步")):
+    twins = (("平板電腦", "平板电脑"), ("紙巾", "纸巾"), ("運動鞋 跑步", "运动鞋 跑步"))
+    for traditional, simplified in twins:
         pages = []
         for q in (traditional, simplified):
             r = client.post("/v1/search", json={"query": q, "user_id": 2, "page_size": 20})
