@@ -169,6 +169,10 @@ class RecallSettings(Section):
     spelling_min_df: int = Field(2, ge=1, description="products a catalog word needs to be a correction")
     spelling_max_distance: int = Field(2, ge=0, le=2, description="largest edit distance corrected")
     spelling_min_length: int = Field(5, ge=2, description="shorter words are never corrected")
+    pinyin_queries: bool = Field(
+        True, description="read a-z query words no product text holds as pinyin of the catalog's Chinese "
+                          "(\"shouji\" -> 手机) before spelling correction (ranking/recall/pinyin.py)")
+    pinyin_min_length: int = Field(4, ge=2, description="letters a word needs to be read as pinyin")
     spelling_min_length_two_edits: int = Field(
         7, ge=3, description="words need this many letters before a correction two edits away")
     spelling_cache_queries: int = Field(

@@ -34,6 +34,7 @@ import pandas as pd
 from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.lexical import BM25Index
+from ranking.recall.pinyin import PinyinReader
 from ranking.recall.spelling import QuerySpeller, SpellCorrection
 from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, searchable
 from ranking.recall.vector_index import VectorIndex
@@ -71,9 +72,13 @@ class SearchRecall:
         if not r.spelling_correction:
             self.speller, self._correct = None, SpellCorrection.as_typed
             return self
-        self.speller = QuerySpeller(self.bm25.document_frequency(), min_df=r.spelling_min_df,
+        df = self.bm25.document_frequency()
+        pinyin = None
+        if r.pinyin_queries:
+            pinyin = PinyinReader(df, min_df=r.spelling_min_df, min_length=r.pinyin_min_length)
+        self.speller = QuerySpeller(df, min_df=r.spelling_min_df,
                                     max_distance=r.spelling_max_distance, min_length=r.spelling_min_length,
-                                    min_length_two_edits=r.spelling_min_length_two_edits)
+                                    min_length_two_edits=r.spelling_min_length_two_edits, pinyin=pinyin)
         self._correct = lru_cache(maxsize=r.spelling_cache_queries)(self.speller.correct)
         return self
 

@@ -15,6 +15,10 @@ seen. :class:`QuerySpeller` rewrites such words to catalog words, and only those
 * a word that is a suffixed form of a catalog word ("staining" with "stain" in the
   catalog) is left alone: it is a variant, not a typo; so is a short word that starts a
   catalog word ("elec" for "electric"): an abbreviation;
+* a word of two or more pinyin syllables that the catalog's Chinese spells
+  (:class:`ranking.recall.pinyin.PinyinReader`, when the owner gives one) becomes that
+  Chinese ("shouji" -> "手机", "pingbandiannao" -> "平板电脑"), from ``min_length`` letters
+  of its own (4: "dami" -> "大米");
 * otherwise, in this order: the most frequent catalog word one edit away (Damerau:
   insert, delete, substitute, swap two neighbours); a split into two catalog words of at
   least three letters ("petscreen" -> "pet screen"); the most frequent word two edits away,
@@ -40,6 +44,7 @@ from itertools import combinations
 
 import numpy as np
 
+from ranking.recall.pinyin import PinyinReader
 from ranking.recall.tokenize import stem as token_stem
 from ranking.text import normalise
 
@@ -96,10 +101,12 @@ def _key(text: str) -> int:
 
 class QuerySpeller:
     def __init__(self, document_frequency: dict[str, int], min_df: int = 2, max_distance: int = 2,
-                 min_length: int = 5, min_length_two_edits: int = 7) -> None:
+                 min_length: int = 5, min_length_two_edits: int = 7,
+                 pinyin: PinyinReader | None = None) -> None:
         if not 0 <= max_distance <= 2:
             raise ValueError(f"max_distance must be 0, 1 or 2, not {max_distance}")
         self.df = document_frequency
+        self.pinyin = pinyin
         self.min_df, self.max_distance = min_df, max_distance
         self.min_length, self.min_length_two_edits = min_length, min_length_two_edits
         self.words = sorted(w for w, n in document_frequency.items()
@@ -152,8 +159,11 @@ class QuerySpeller:
 
     def correct_word(self, word: str) -> str:
         """The catalog word(s) ``word`` most likely meant, or ``word`` itself."""
-        if (len(word) < self.min_length or not word.isalpha() or self._known(word)
-                or self._variant(word) or self._abbreviation(word)):
+        if not word.isalpha() or self._known(word) or self._variant(word) or self._abbreviation(word):
+            return word
+        if self.pinyin is not None and (chinese := self.pinyin.read(word)):
+            return chinese
+        if len(word) < self.min_length:
             return word
         stem = token_stem(word)
         plural = "s" if stem != word else ""  # the catalog's tokens are singular stems

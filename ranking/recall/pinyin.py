@@ -1,0 +1,118 @@
+"""Queries typed in pinyin: "shouji" means 手机, "pingban diannao" 平板电脑.
+
+A shopper on a Latin keyboard, or one who skips the input method's choice, types the
+sound of a Chinese word; BM25 over the catalog's characters cannot match it, and the
+spelling corrector would look for an English word near it. :class:`PinyinReader` reads
+such a word back into the catalog's own Chinese, the way an input method does, with the
+catalog as its language model:
+
+* the reader knows the characters and character bigrams of the catalog's vocabulary (the
+  BM25 tokens of at least ``min_df`` products) and each character's readings without tones
+  (``pypinyin``, every reading of a polyphone: 行 is "xing" and "hang"; ü typed as "v" or
+  "u": 绿 is "lv" and "lu"). A character's usual reading costs nothing, its other ones
+  ``log(OTHER_READING)``: 款 can be read "xin", but "xinxin" should be 新新, not 新款;
+* a word is cut into syllables that some catalog character reads as, and each syllable is
+  given a character so that every neighbouring pair is a bigram of the catalog: a Viterbi
+  search maximising log P(first character) + sum log P(next | previous) + the readings'
+  costs, with the probabilities counted from the products holding them. Fewer, longer syllables win ties
+  ("xian" is 鲜 if the catalog sells it, 西安 only when "xi an" reads better);
+* a word is read only when it has at least two syllables and ``min_length`` letters
+  (one syllable, "bao", names dozens of characters), so the result is always a catalog
+  bigram chain, never a guess from single characters.
+
+:class:`ranking.recall.spelling.QuerySpeller` asks the reader about each a-z word no
+product text holds before its edit-distance search, so a catalog's English words, numbers
+and model codes never reach it, and the rewrite shows as a correction ("shouji" ->
+"手机") in the service's ``corrected_query``. Built at load from the vocabulary in well
+under a second (a few thousand distinct characters), it needs no table in the bundle.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+
+_HAN = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]+$")
+MAX_SYLLABLE = 6  # "zhuang", "chuang", "shuang"
+OTHER_READING = 0.05  # the weight of a character's reading other than its usual one
+
+
+def character_readings(chars: list[str]) -> dict[str, dict[str, float]]:
+    """Each character's toneless readings (every reading of a polyphone), ü written both
+    "v" and "u", as shoppers type it, with their log weights: 0 for the usual reading
+    (pypinyin's first), ``log(OTHER_READING)`` for the others."""
+    from pypinyin import Style, pinyin
+
+    other = math.log(OTHER_READING)
+    out: dict[str, dict[str, float]] = {}
+    for ch in chars:
+        listed = [r for r in pinyin(ch, style=Style.NORMAL, heteronym=True)[0] if r.isascii() and r.isalpha()]
+        weights: dict[str, float] = {}
+        for i, r in enumerate(listed):
+            for spelling in {r, r.replace("v", "u")}:
+                weights[spelling] = max(weights.get(spelling, other), 0.0 if i == 0 else other)
+        out[ch] = weights
+    return out
+
+
+class PinyinReader:
+    """Reads a-z words as pinyin of the catalog's Chinese (see the module doc)."""
+
+    def __init__(self, document_frequency: dict[str, int], min_df: int = 2, min_length: int = 4) -> None:
+        self.min_length = min_length
+        chars = {t: n for t, n in document_frequency.items() if len(t) == 1 and n >= min_df and _HAN.match(t)}
+        bigrams = {t: n for t, n in document_frequency.items()
+                   if len(t) == 2 and n >= min_df and _HAN.match(t) and t[0] in chars and t[1] in chars}
+        total = sum(chars.values()) or 1
+        self._start = {c: math.log(n / total) for c, n in chars.items()}
+        self._next: dict[str, dict[str, float]] = defaultdict(dict)
+        for pair, n in bigrams.items():
+            self._next[pair[0]][pair[1]] = math.log(n / chars[pair[0]])
+        self._by_syllable: dict[str, dict[str, float]] = defaultdict(dict)
+        for ch, readings in (character_readings(sorted(chars)) if chars else {}).items():
+            for r, weight in readings.items():
+                self._by_syllable[r][ch] = weight
+        self.syllables = frozenset(self._by_syllable)
+
+    @property
+    def characters(self) -> int:
+        return len(self._start)
+
+    def read(self, word: str) -> str | None:
+        """The catalog Chinese ``word`` spells in pinyin, or None (not pinyin of two or more
+        characters that the catalog writes next to each other)."""
+        if len(word) < self.min_length or not self.syllables or not (word.isascii() and word.isalpha()):
+            return None
+        n = len(word)
+        # best[i][ch] = (log probability, syllables, characters) of the best reading of
+        # word[:i] ending in character ch
+        best: list[dict[str, tuple[float, int, str]]] = [{} for _ in range(n + 1)]
+        for i in range(n):
+            if i > 0 and not best[i]:
+                continue
+            for j in range(i + 1, min(n, i + MAX_SYLLABLE) + 1):
+                syllable = word[i:j]
+                chars = self._by_syllable.get(syllable)
+                if not chars:
+                    continue
+                if i == 0:
+                    for ch, weight in chars.items():
+                        self._keep(best[j], ch, (self._start[ch] + weight, 1, ch))
+                    continue
+                for last, (score, count, text) in best[i].items():
+                    follow = self._next.get(last)
+                    if not follow:
+                        continue
+                    for ch in chars.keys() & follow.keys():
+                        self._keep(best[j], ch, (score + follow[ch] + chars[ch], count + 1, text + ch))
+        ends = [v for v in best[n].values() if v[1] >= 2]
+        if not ends:
+            return None
+        return max(ends, key=lambda v: (v[0], -v[1], v[2]))[2]
+
+    @staticmethod
+    def _keep(at: dict[str, tuple[float, int, str]], ch: str, candidate: tuple[float, int, str]) -> None:
+        held = at.get(ch)
+        if held is None or (candidate[0], -candidate[1], candidate[2]) > (held[0], -held[1], held[2]):
+            at[ch] = candidate

@@ -1,0 +1,124 @@
+"""Queries typed in pinyin read as the catalog's Chinese: what is read, what is left alone,
+and what the service searches and shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from ranking.recall.pinyin import PinyinReader, character_readings
+from ranking.recall.search import SearchRecall
+from ranking.settings import load_settings
+
+TITLES = [
+    "华为 手机 256GB", "小米 手机 5G", "苹果 平板电脑 11英寸", "联想 平板电脑 wifi",
+    "金龙鱼 食用油 5L", "鲁花 食用油 4L", "李锦记 酱油 1.6L", "雀巢 咖啡 30条", "西湖 绿茶 250g",
+    "银行卡 收纳盒", "进口 大米 5kg", "东北 大米 10kg", "鲜花 礼盒", "portable charger 65W",
+    "rice cooker 5L", "西安 特产 礼盒",
+]
+
+
+@pytest.fixture(scope="module")
+def recall() -> SearchRecall:
+    titles = TITLES * 2  # every bigram in two products: min_df 2
+    return SearchRecall.from_texts(titles, np.arange(1, len(titles) + 1, dtype=np.int64), dim=8)
+
+
+@pytest.fixture(scope="module")
+def reader(recall) -> PinyinReader:
+    return PinyinReader(recall.bm25.document_frequency())
+
+
+@pytest.mark.parametrize("typed, chinese", [
+    ("shouji", "手机"),
+    ("pingbandiannao", "平板电脑"),   # four syllables, every pair a catalog bigram
+    ("diannao", "电脑"),
+    ("shiyongyou", "食用油"),
+    ("jiangyou", "酱油"),
+    ("kafei", "咖啡"),
+    ("dami", "大米"),                 # four letters are enough for two syllables
+    ("lvcha", "绿茶"),                # ü typed as v
+    ("lucha", "绿茶"),                # or as u
+    ("yinhang", "银行"),              # 行 is "xing" and "hang": every reading counts
+    ("xian", "西安"),                 # one syllable (鲜) is never read alone: xi-an is
+    ("xianhua", "鲜花"),
+])
+def test_pinyin_of_catalog_chinese_reads_back(reader, typed, chinese):
+    assert reader.read(typed) == chinese
+
+
+@pytest.mark.parametrize("typed", [
+    "hua",        # one syllable names dozens of characters
+    "ma",
+    "charger",    # not pinyin
+    "banana",     # ba-na-na: syllables, but no catalog bigram chain
+    "shoujj",     # not syllables
+    "zhongguo",   # pinyin, but the catalog does not write it
+    "sh0uji",
+])
+def test_words_that_are_not_pinyin_of_catalog_chinese_are_not_read(reader, typed):
+    assert reader.read(typed) is None
+
+
+def test_readings_cover_polyphones_and_both_spellings_of_u_umlaut():
+    readings = character_readings(["行", "绿", "女", "款"])
+    assert {"xing", "hang"} <= readings["行"].keys()
+    assert {"lv", "lu"} <= readings["绿"].keys() and {"nv", "nu"} <= readings["女"].keys()
+    # the usual reading is free, the others cost: 款 is "kuan", and only rarely "xin"
+    assert readings["行"]["xing"] == 0 > readings["行"]["hang"]
+    assert readings["款"]["kuan"] == 0 > readings["款"]["xin"]
+
+
+def test_a_bigram_in_one_product_is_no_reading():
+    titles = ["中国 茶叶", "手机 壳", "手机 膜"]
+    recall = SearchRecall.from_texts(titles, np.arange(1, 4, dtype=np.int64), dim=4)
+    reader = PinyinReader(recall.bm25.document_frequency(), min_df=2)
+    assert reader.read("shouji") == "手机" and reader.read("zhongguo") is None
+    assert PinyinReader(recall.bm25.document_frequency(), min_df=1).read("zhongguo") == "中国"
+
+
+def test_a_catalog_without_chinese_reads_nothing_and_loads_no_dictionary():
+    reader = PinyinReader({"shouji": 3, "rice": 5})
+    assert reader.characters == 0 and reader.read("shouji") is None
+
+
+def test_the_speller_reads_pinyin_before_correcting_and_keeps_catalog_words(recall):
+    recall.use_speller_from(load_settings([]).recall)
+    fix = recall.correct("Shouji 256GB")
+    assert fix.text == "手机 256gb" and fix.corrections == (("shouji", "手机"),)
+    assert recall.correct("pingban diannao").text == "平板 电脑"
+    assert recall.correct("portable charger").changed is False    # catalog words stay
+    assert recall.correct("portabel chargr").text == "portable charger"  # typos still corrected
+    assert recall.correct("shouji5g").changed is False              # glued to digits: a code
+    found, _ = recall.lexical(recall.correct("kafei").text, 3)
+    assert {TITLES[(i - 1) % len(TITLES)] for i in found} == {"雀巢 咖啡 30条"}
+    recall.use_speller_from(load_settings(["recall.pinyin_queries=false"]).recall)
+    assert recall.correct("shouji").changed is False
+    recall.use_speller_from(load_settings(["recall.pinyin_min_length=7"]).recall)
+    assert recall.correct("shouji").changed is False and recall.correct("diannao").text == "电脑"
+
+
+def test_a_catalog_word_that_is_also_pinyin_is_not_rewritten():
+    titles = ["Dami organic rice", "Dami brown rice", "东北 大米", "进口 大米"]
+    recall = SearchRecall.from_texts(titles, np.arange(1, 5, dtype=np.int64), dim=4)
+    recall.use_speller_from(load_settings([]).recall)
+    assert recall.correct("dami rice").changed is False
+
+
+def test_the_service_searches_a_pinyin_query_as_its_chinese_and_says_so(small_models: Path, tmp_path: Path):
+    from serving.app import create_app
+
+    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}"])
+    with TestClient(create_app(settings)) as c:
+        for typed, chinese in (("shouji", "手机"), ("pingban diannao", "平板 电脑"), ("kafei", "咖啡")):
+            got = c.post("/v1/search", json={"query": typed, "page_size": 10, "user_id": 3})
+            assert got.status_code == 200, got.text
+            want = c.post("/v1/search", json={"query": chinese, "page_size": 10, "user_id": 3}).json()
+            assert got.json()["corrected_query"] == chinese
+            assert [x["product_id"] for x in got.json()["cards"]] == [x["product_id"] for x in want["cards"]]
+            assert want["cards"]
+        typed = c.post("/v1/search", json={"query": "shouji", "spell_correct": False}).json()
+        assert typed["corrected_query"] is None
