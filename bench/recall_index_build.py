@@ -11,7 +11,10 @@ ten scripts (``tokenize`` runs over every title offline and ``searchable`` on ev
 request); and how a shopper typing traditional Chinese fares: the Chinese words of 1,000
 titles, searched as written (simplified) and converted to traditional characters with
 OpenCC's phrase-aware s2t (the dev dependency; the rows are absent without it), and the
-mean overlap of the two hybrid top-100 lists. Run as its own process by
+mean overlap of the two hybrid top-100 lists; and the same Chinese words typed in pinyin
+(``pypinyin.lazy_pinyin``, syllables run together): the share the speller reads back into
+exactly those characters, the hybrid top-100 overlap of the read query with the Chinese one,
+searched as typed (no reader), and the reader's build time and per-word latency. Run as its own process by
 ``bench/bench_recall.py`` so its peak memory is its own.
 """
 
@@ -56,12 +59,7 @@ def traditional_query_rows(recall: SearchRecall, titles: list[str], rng: np.rand
     except ImportError:
         return {}
     to_traditional = opencc.OpenCC("s2t")
-    han = re.compile(r"[\u4e00-\u9fff]")
-    chinese = [t for t in titles if han.search(t)]
-    queries = []
-    for i in rng.choice(len(chinese), min(1000, len(chinese)), replace=False):
-        words = [w for w in chinese[i].split() if han.search(w)]
-        queries.append(" ".join(words))
+    queries = chinese_title_words(titles, rng)
     overlaps, changed = [], 0
     for simplified in queries:
         traditional = to_traditional.convert(simplified)
@@ -73,6 +71,48 @@ def traditional_query_rows(recall: SearchRecall, titles: list[str], rng: np.rand
         "traditional_queries": len(queries),
         "traditional_queries_changed_share": round(changed / max(len(queries), 1), 3),
         "traditional_top100_overlap": round(float(np.mean(overlaps)), 4),
+    }
+
+
+def chinese_title_words(titles: list[str], rng: np.random.Generator, n: int = 1000) -> list[str]:
+    """The Chinese words (white-space separated runs holding a CJK ideograph) of ``n`` titles."""
+    han = re.compile(r"[\u4e00-\u9fff]")
+    chinese = [t for t in titles if han.search(t)]
+    picked = rng.choice(len(chinese), min(n, len(chinese)), replace=False)
+    return [" ".join(w for w in chinese[i].split() if han.search(w)) for i in picked]
+
+
+def pinyin_query_rows(recall: SearchRecall, titles: list[str], rng: np.random.Generator) -> dict:
+    """Chinese title words typed in pinyin: read back exactly, top-100 overlap, speed."""
+    from pypinyin import lazy_pinyin
+
+    from ranking.recall.pinyin import PinyinReader
+
+    t0 = time.perf_counter()
+    reader = PinyinReader(recall.bm25.document_frequency())
+    build_seconds = time.perf_counter() - t0
+    words = [w for q in chinese_title_words(titles, rng) for w in q.split()
+             if re.fullmatch(r"[\u4e00-\u9fff]+", w)]
+    exact, overlaps, as_typed, latencies = 0, [], [], []
+    for word in words:
+        typed = "".join(lazy_pinyin(word))
+        t = time.perf_counter()
+        read = reader.read(typed)
+        latencies.append((time.perf_counter() - t) * 1e6)
+        exact += read == word
+        a = set(recall.hybrid(word, 100)[0].tolist())
+        b = set(recall.hybrid(read or typed, 100)[0].tolist())
+        overlaps.append(len(a & b) / max(len(a), 1))
+        as_typed.append(len(a & set(recall.hybrid(typed, 100)[0].tolist())) / max(len(a), 1))
+    lat = np.array(latencies)
+    return {
+        "pinyin_reader_build_seconds": round(build_seconds, 2),
+        "pinyin_words": len(words),
+        "pinyin_read_exact_share": round(exact / max(len(words), 1), 3),
+        "pinyin_top100_overlap": round(float(np.mean(overlaps)), 4),
+        "pinyin_as_typed_top100_overlap": round(float(np.mean(as_typed)), 4),
+        "pinyin_read_p50_us": round(float(np.percentile(lat, 50)), 1),
+        "pinyin_read_p99_us": round(float(np.percentile(lat, 99)), 1),
     }
 
 
@@ -136,6 +176,7 @@ def main() -> None:
     chinese_sample = [t for t in sample if re.search(r"[\u4e00-\u9fff]", t)]
     tokenize_chinese_us = microseconds_per_text(tokenize, chinese_sample)
     traditional = traditional_query_rows(recall, titles, rng)
+    pinyin = pinyin_query_rows(recall, titles, rng)
     out = {
         "products": len(ids),
         "catalog_seconds": round(catalog_seconds, 1),
@@ -157,6 +198,7 @@ def main() -> None:
         "tokenize_ten_scripts_us": round(tokenize_scripts_us, 2),
         "tokenize_chinese_title_us": round(tokenize_chinese_us, 2),
         **traditional,
+        **pinyin,
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     with open(args.out, "w") as f:
