@@ -166,10 +166,14 @@ TITLES = {
 }
 
 
+def _shelf(titles: dict[int, str], dim: int) -> SearchRecall:
+    ids = np.array(sorted(titles), dtype=np.int64)
+    return SearchRecall.from_texts([titles[i] for i in ids], ids, dim=dim)
+
+
 @pytest.fixture(scope="module")
 def shelf() -> SearchRecall:
-    ids = np.array(sorted(TITLES), dtype=np.int64)
-    return SearchRecall.from_texts([TITLES[i] for i in ids], ids, dim=8)
+    return _shelf(TITLES, dim=8)
 
 
 def test_accents_do_not_matter_to_search_recall(shelf):
@@ -205,8 +209,7 @@ HAN_TITLES = {
 
 @pytest.fixture(scope="module")
 def han_shelf() -> SearchRecall:
-    ids = np.array(sorted(HAN_TITLES), dtype=np.int64)
-    return SearchRecall.from_texts([HAN_TITLES[i] for i in ids], ids, dim=4)
+    return _shelf(HAN_TITLES, dim=4)
 
 
 @pytest.mark.parametrize("traditional, simplified, expected", [
