@@ -342,11 +342,13 @@ class ConsistencySettings(Section):
                                 "order, the listing, the signup) before it counts as before it: clocks of "
                                 "the app, the service and the order system differ a little")
     max_unmatched_share: float = Field(
-        0.01, ge=0, le=1, description="clicks, carts or attributed orders without the card they name are a "
-                                      "warning up to this share of their table (exposure logging loses its "
-                                      "last flush on a crash), an error above it (logging was off or broken)")
+        0.01, ge=0, le=1, description="clicks, carts or attributed orders without the card they name, and "
+                                      "returns or reviews dated before their delivery, are a warning up to "
+                                      "this share of their table (exposure logging loses its last flush on "
+                                      "a crash; a delivery scan comes late), an error above it (logging was "
+                                      "off or broken; after-sale clocks are shifted)")
     min_unmatched_rows: int = Field(
-        20, ge=1, description="...and only once at least this many rows are without their card: one "
+        20, ge=1, description="...and only once at least this many rows break the rule: one "
                               "click in a merge of three is a lost flush or a stray request id, not "
                               "logging turned off (it stays a warning, printed with its share)")
     examples: int = Field(5, ge=1, description="example keys shown per broken rule")

@@ -230,6 +230,21 @@ def after_sale_before_order(table: str) -> Callable[[Tables], Tables]:
     return change
 
 
+def after_sale_before_delivery(table: str, n: int) -> Callable[[Tables], Tables]:
+    """``n`` returns or reviews of delivered orders moved to an hour before the delivery,
+    where that is still after the order was paid (so only this rule breaks)."""
+    def change(m: Tables) -> Tables:
+        t, ship = m[table], m["shipments"]
+        delivered = dict(zip(ms(ship, "order_id").tolist(), ms(ship, "delivered_at").tolist(), strict=True))
+        paid = dict(zip(ms(m["orders"], "order_id").tolist(), ms(m["orders"], "timestamp").tolist(),
+                        strict=True))
+        when = [delivered.get(int(o)) for o in ms(t, "order_id")]
+        rows = first(np.array([i for i, (o, d) in enumerate(zip(ms(t, "order_id"), when, strict=True))
+                               if d is not None and d - 3_600_000 > paid[int(o)] + 60_000]), n)
+        return {**m, table: with_values(t, "timestamp", rows, [when[i] - 3_600_000 for i in rows])}
+    return change
+
+
 WARNING, ERROR = "warning", "error"
 CASES: dict[str, tuple[Callable[[Tables], Tables], dict[tuple[str, str], tuple[int, str]]]] = {
     "click without impression": (click_without_impression, {("without_impression", "clicks"): (3, WARNING)}),
@@ -276,6 +291,11 @@ CASES: dict[str, tuple[Callable[[Tables], Tables], dict[tuple[str, str], tuple[i
                                  {("delivered_before_shipped", "shipments"): (2, ERROR)}),
     **{f"{t} before its order": (after_sale_before_order(t), {("before_order", t): (1, ERROR)})
        for t in ("returns", "reviews", "service_tickets")},
+    **{f"{t} before delivery": (after_sale_before_delivery(t, 2), {("before_delivery", t): (2, WARNING)})
+       for t in ("returns", "reviews")},
+    # past 1% of the reviews and 20 rows: the after-sale clock is shifted, not a late scan
+    "reviews before delivery by the dozen": (after_sale_before_delivery("reviews", 40),
+                                             {("before_delivery", "reviews"): (40, ERROR)}),
 }
 
 

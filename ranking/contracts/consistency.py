@@ -22,10 +22,12 @@ Severity is honest about real logs:
 * ``warning``: what real logs legitimately hold a little of: a click, cart or attributed
   order whose card is not in the impressions (exposure logging loses its last unflushed
   half second when a worker dies; an order attributed to a page may be of another product
-  than the cards shown). It is reported with its share, and becomes an error above
-  ``consistency.max_unmatched_share`` (exposure logging off or broken, not a lost flush),
-  once at least ``consistency.min_unmatched_rows`` are (a merge of three clicks that lost
-  one is not a broken log).
+  than the cards shown); a return or review dated before its parcel's delivery (a shopper
+  confirming receipt before the carrier's scan). It is reported with its share, and becomes
+  an error above ``consistency.max_unmatched_share`` (exposure logging off or broken, not a
+  lost flush; after-sale clocks shifted, not a late scan), once at least
+  ``consistency.min_unmatched_rows`` are (a merge of three clicks that lost one is not a
+  broken log).
 
 A rule only judges rows whose references resolve (an unknown product or order is the
 foreign-key check's finding, never counted twice here). Everything is vectorised numpy over
@@ -541,6 +543,21 @@ def before_order(mall: JoinedTables, table: str) -> Breach:
     return Breach((at != NO_ROW) & (mall.time(table) < paid - mall.tolerance_ms), at != NO_ROW)
 
 
+def before_delivery(mall: JoinedTables, table: str) -> Breach:
+    """A return or review dated before its order's parcel was delivered (of the rows dated
+    after the order was paid and whose parcel has a delivery time: an earlier one is
+    ``before_order``'s, an undelivered parcel is not judged)."""
+    at = mall.order_of(table)
+    parcel_order = mall.order_of("shipments")
+    has = (parcel_order != NO_ROW) & mall.valid("shipments", "delivered_at")
+    delivered = np.full(len(mall.orders.paid_at), -1, dtype=np.int64)
+    delivered[parcel_order[has]] = mall.col("shipments", "delivered_at")[has]
+    order = np.maximum(at, 0)
+    when, paid = mall.time(table), mall.orders.paid_at[order]
+    checked = (at != NO_ROW) & (delivered[order] >= 0) & (when >= paid - mall.tolerance_ms)
+    return Breach(checked & (when < delivered[order] - mall.tolerance_ms), checked)
+
+
 def _rule(name: str, table: str, severity: Severity, why: str, check: Callable[..., Breach],
           needs: tuple[str, ...], *args: str, escalates: bool = False) -> Rule:
     def bound(mall: JoinedTables) -> Breach:
@@ -611,4 +628,12 @@ RULES: tuple[Rule, ...] = (
     *(_rule("before_order", t, "error", "dated before its order was paid (beyond the clock "
             "tolerance): it cannot be about that order", before_order, ("orders",), t)
       for t in ("returns", "reviews", "service_tickets")),
+    _rule("before_delivery", "returns", "warning", "a return dated before its parcel was delivered: "
+          "what is refunded before delivery is a cancellation, and the product score's return rates "
+          "would count it as a return of goods the shopper had (a few are a late delivery scan)",
+          before_delivery, ("orders", "shipments"), "returns", escalates=True),
+    _rule("before_delivery", "reviews", "warning", "a review dated before its parcel was delivered: "
+          "a shopper rates what they received, and the store experience score reads reviews against "
+          "delivery (a few are a shopper confirming receipt before the carrier's scan)",
+          before_delivery, ("orders", "shipments"), "reviews", escalates=True),
 )
