@@ -56,17 +56,23 @@ def test_known_words_variants_and_far_words_are_left_alone(speller, query):
     assert not fix.changed and fix.corrections == ()
 
 
-def test_words_beyond_a_z_are_left_alone_and_folded_words_are_known():
-    """Only a-z words are corrected; an accented catalog word is known by its folded token
-    ("creme" was unknown next to "crème", and one edit from "crepe"), and Cyrillic or kana
-    queries are searched as typed."""
+def test_words_of_every_spaced_script_are_corrected_as_the_tokenizer_folds_them():
+    """An accented catalog word is known by its folded token ("creme" was unknown next to
+    "crème", and one edit from "crepe"); Cyrillic, Greek and accented Latin typos become
+    the catalog's (folded) word; kana, Indic words and words glued to digits stay."""
     titles = ["Crème brûlée dessert", "Crème fraîche", "Crepe pan", "Crepe maker", "Молоко 1л",
-              "Молоко 2л", "コーヒー豆", "コーヒー粉", "vacuum cleaner", "vacuum bags"]
+              "Молоко 2л", "コーヒー豆", "コーヒー粉", "vacuum cleaner", "vacuum bags", "Καφές ελληνικός",
+              "Καφές φίλτρου", "हल्दी पाउडर", "हल्दी साबुत"]
     bm25 = BM25Index.build(titles, np.arange(len(titles)))
     speller = QuerySpeller(bm25.document_frequency())
-    for query in ("creme brulee", "crème brûlée", "молоко", "малоко", "コーヒー", "cafè crepe"):
+    for query in ("creme brulee", "crème brûlée", "молоко", "ΚΑΦΈΣ", "コーヒー", "cafè crepe", "малоко1л",
+                  "हल्दि"):
         assert not speller.correct(query).changed, query
     assert speller.correct("vacum bags").text == "vacuum bags"
+    fixed = speller.correct("малоко 1л")
+    assert fixed.text == "молоко 1л" and fixed.corrections == (("малоко", "молоко"),)
+    assert speller.correct("καφρς").text == "καφεσ"              # the folded token: final sigma, no tonos
+    assert speller.correct("Crèmme fraiche").corrections == (("crèmme", "creme"),)
 
 
 def test_two_edits_only_for_long_words():

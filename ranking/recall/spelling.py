@@ -4,17 +4,19 @@ Shoppers misspell: on the Home Depot queries one in five holds a word that no pr
 contains ("vaccuum", "faucit", "hindges"), and BM25 cannot match a word it has never
 seen. :class:`QuerySpeller` rewrites such words to catalog words, and only those:
 
-* only words of the letters a-z are corrected, towards catalog words of a-z: a word whose
-  token (``ranking.recall.tokenize``: lower case, light plural stem) is in the vocabulary
-  is left alone, and so are words shorter than ``min_length``, numbers, Chinese and the
-  other unspaced scripts (character bigrams already match any segmentation), words with
-  any other letter (accented Latin, which the tokenizer folds to the catalog's spelling
-  anyway; Cyrillic, Greek, Arabic, Hangul...: no edit-distance model of their typos here)
-  and letters fused to digits or other characters ("T恤", "hc22e": model codes and names,
-  not typos);
-* a word that is a suffixed form of a catalog word ("staining" with "stain" in the
-  catalog) is left alone: it is a variant, not a typo; so is a short word that starts a
-  catalog word ("elec" for "electric"): an abbreviation;
+* words of spaced scripts are corrected (Latin, Cyrillic, Greek, Armenian, Georgian...:
+  ``ranking.recall.tokenize.words_in``), each folded first as the tokenizer folds it
+  ("Crème" is "creme", "Ёлка" is "елка"), towards catalog words of such scripts; a word
+  whose token (the folded word, Latin ones with the light plural stem) is in the
+  vocabulary is left alone, and so are words shorter than ``min_length``, numbers, Chinese
+  and the other unspaced scripts (character bigrams already match any segmentation),
+  words whose letters carry combining marks (Devanagari and the other Indic scripts: code
+  point edits are no model of their typos) and letters fused to digits or Chinese ("T恤",
+  "hc22e": model codes and names, not typos). A correction is written as the catalog's
+  token, so it is folded ("crèmme" -> "creme", "малоко" -> "молоко");
+* an a-z word that is a suffixed form of a catalog word ("staining" with "stain" in the
+  catalog) is left alone: it is a variant, not a typo (English suffixes only); so is a
+  short word that starts a catalog word ("elec" for "electric"): an abbreviation;
 * a word of two or more pinyin syllables that the catalog's Chinese spells
   (:class:`ranking.recall.pinyin.PinyinReader`, when the owner gives one) becomes that
   Chinese ("shouji" -> "手机", "pingbandiannao" -> "平板电脑"), from ``min_length`` letters
@@ -36,7 +38,6 @@ answers in an LRU cache (``recall.spelling_cache_queries``).
 
 from __future__ import annotations
 
-import re
 import zlib
 from bisect import bisect_left
 from dataclasses import dataclass, field
@@ -45,10 +46,10 @@ from itertools import combinations
 import numpy as np
 
 from ranking.recall.pinyin import PinyinReader
+from ranking.recall.tokenize import fold, is_word, words_in
 from ranking.recall.tokenize import stem as token_stem
 from ranking.text import normalise
 
-_WORD = re.compile(r"[a-z]+")
 SUFFIXES = ("ings", "ing", "ers", "er", "ed", "es", "en", "ly", "ness", "s")
 ABBREVIATION_MAX = 5  # a word this short that starts a catalog word is an abbreviation ("elec")
 
@@ -110,7 +111,7 @@ class QuerySpeller:
         self.min_df, self.max_distance = min_df, max_distance
         self.min_length, self.min_length_two_edits = min_length, min_length_two_edits
         self.words = sorted(w for w, n in document_frequency.items()
-                            if n >= min_df and len(w) >= 3 and w.isascii() and w.isalpha())
+                            if n >= min_df and len(w) >= 3 and w.isalpha() and is_word(w))
         keys, owners = [], []
         for i, w in enumerate(self.words):
             for d in _deletes(w, max_distance):
@@ -125,10 +126,17 @@ class QuerySpeller:
         return int(self._keys.nbytes + self._owners.nbytes)
 
     # ---- one word ------------------------------------------------------------------------
+    @staticmethod
+    def _token(word: str) -> str:
+        """The catalog's token of a folded word: Latin words lose a plural "s", others stay."""
+        return token_stem(word) if word.isascii() else word
+
     def _known(self, word: str) -> bool:
-        return token_stem(word) in self.df
+        return self._token(word) in self.df
 
     def _variant(self, word: str) -> bool:
+        if not word.isascii():  # English suffixes only
+            return False
         for suffix in SUFFIXES:
             if word.endswith(suffix) and len(word) - len(suffix) >= 3:
                 base = word[: -len(suffix)]
@@ -165,13 +173,13 @@ class QuerySpeller:
             return chinese
         if len(word) < self.min_length:
             return word
-        stem = token_stem(word)
+        stem = self._token(word)
         plural = "s" if stem != word else ""  # the catalog's tokens are singular stems
         if self.max_distance >= 1:
             near = self._candidates(stem, 1)  # the stem is unknown: none is 0 edits away
             if near:
                 return near[0][2] + plural
-        splits = [(min(self.df.get(token_stem(word[:i]), 0), self.df.get(token_stem(word[i:]), 0)), i)
+        splits = [(min(self.df.get(self._token(word[:i]), 0), self.df.get(self._token(word[i:]), 0)), i)
                   for i in range(3, len(word) - 2)]
         best = max(splits, default=(0, 0))
         if best[0] >= self.min_df:
@@ -187,16 +195,15 @@ class QuerySpeller:
         """``query`` with each word no catalog text holds rewritten (uncached: the full lookup)."""
         text = normalise(query)
         pieces, corrections, at = [], [], 0
-        for m in _WORD.finditer(text):
-            word = m.group()
-            glued = (m.start() > 0 and text[m.start() - 1].isalnum()) or (
-                m.end() < len(text) and text[m.end()].isalnum())
-            if glued:  # fused to digits, Chinese or other letters ("T恤", "hc22e", "café"): a code,
-                continue  # a name or a word of letters beyond a-z, not an a-z typo
-            fixed = self.correct_word(word)
-            if fixed != word:
-                pieces += [text[at:m.start()], fixed]
-                at = m.end()
+        for start, end, word in words_in(text):
+            glued = (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum())
+            if glued:  # fused to digits or Chinese ("T恤", "hc22e"): a code or a name, not a typo
+                continue
+            folded = fold(word)  # as the catalog's tokens are: "café" is "cafe"
+            fixed = self.correct_word(folded)
+            if fixed != folded:
+                pieces += [text[at:start], fixed]
+                at = end
                 corrections.append((word, fixed))
         if not corrections:
             return SpellCorrection.as_typed(query)

@@ -177,6 +177,7 @@ def _patterns(form: str) -> _Patterns:
 
 
 _ASCII_TOKEN = re.compile(r"[a-z]+|[0-9]+(?:\.[0-9]+)?")
+_ASCII_WORD = re.compile(r"[a-z]+")
 # what folding beyond the traditional -> simplified table can change: a character that is
 # not ASCII, a CJK ideograph (of the basic block or extension A), kana or Hangul
 _FOLDABLE = re.compile(r"[^\x00-\x7f\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]")
@@ -241,6 +242,20 @@ def tokenize(text: str) -> list[str]:
         else:
             tokens.append(number)
     return tokens
+
+
+def words_in(form: str) -> list[tuple[int, int, str]]:
+    """(start, end, word) of each word of a spaced script in a normalised or search-form
+    text: the letters (with their combining marks) that :func:`tokenize` keeps whole, not
+    numbers nor the characters of unspaced scripts."""
+    if form.isascii():
+        return [(m.start(), m.end(), m.group()) for m in _ASCII_WORD.finditer(form)]
+    return [(m.start(2), m.end(2), m.group(2)) for m in _patterns(form).token.finditer(form) if m.group(2)]
+
+
+def is_word(token: str) -> bool:
+    """Whether ``token`` is one word of a spaced script (Latin, Cyrillic, Greek...)."""
+    return bool(token) and words_in(token) == [(0, len(token), token)]
 
 
 def char_bigrams(text: str) -> list[str]:
