@@ -3,11 +3,14 @@ and what the service searches and shows."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ranking.recall.pinyin import PinyinReader, character_readings
 from ranking.recall.search import SearchRecall
@@ -122,3 +125,20 @@ def test_the_service_searches_a_pinyin_query_as_its_chinese_and_says_so(small_mo
             assert want["cards"]
         typed = c.post("/v1/search", json={"query": "shouji", "spell_correct": False}).json()
         assert typed["corrected_query"] is None
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.text(alphabet=st.sampled_from("shoujipngbadiceklvmrytxzw 手机平板молкоΚαφές5-é"), max_size=24))
+def test_any_query_corrects_without_error_and_a_correction_is_final(query):
+    """Pinyin reading and edit-distance correction over a catalog of three scripts: no text
+    makes them fail, and the corrected query needs no further correction."""
+    speller = _three_script_speller()
+    fixed = speller.correct(query)
+    assert not speller.correct(fixed.text).changed, (query, fixed)
+
+
+@cache
+def _three_script_speller():
+    titles = [*TITLES, "Молоко 1л", "Молоко 2л", "Καφές ελληνικός", "Καφές φίλτρου"] * 2
+    recall = SearchRecall.from_texts(titles, np.arange(1, len(titles) + 1, dtype=np.int64), dim=4)
+    return recall.use_speller_from(load_settings([]).recall).speller
