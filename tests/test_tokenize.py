@@ -106,7 +106,19 @@ def test_folding_skips_only_text_it_would_not_change():
                *range(0xAC00, 0xD7A4)]
     kept = [chr(cp) for cp in skipped if normalise(chr(cp)) == chr(cp) and chr(cp) not in " \t"]
     assert [hex(ord(c)) for c in kept if fold(c + "é") != fold(c) + "e"] == []
-    assert {c for c in kept if fold(c) != c} == set(TRADITIONAL) & set(kept)
+    hiragana = {chr(cp) for cp in range(0x3041, 0x3097)} | {"ゝ", "ゞ"}
+    assert {c for c in kept if fold(c) != c} == (set(TRADITIONAL) | hiragana) & set(kept)
+
+
+@pytest.mark.parametrize("hiragana, katakana", [
+    ("こーひー", "コーヒー"),
+    ("ちょこれーと", "チョコレート"),       # small kana fold to small kana
+    ("ゔぃんてーじ", "ヴィンテージ"),
+    ("さゞなみ", "サヾナミ"),               # the voiced iteration mark
+])
+def test_hiragana_folds_to_katakana(hiragana, katakana):
+    assert search_form(hiragana) == katakana
+    assert tokenize(hiragana) == tokenize(katakana)
 
 
 # ---- traditional and simplified Chinese ---------------------------------------------------
@@ -190,6 +202,7 @@ def test_queries_in_other_scripts_find_their_titles(shelf):
     assert shelf.lexical("чай", 5)[0][0] == 12
     assert shelf.lexical("コーヒー", 5)[0][0] == 5          # character overlap, no segmentation
     assert shelf.lexical("ティー", 5)[0][0] == 6
+    assert shelf.lexical("こーひー", 5)[0][0] == 5          # typed in hiragana: folded to katakana
     assert shelf.lexical("커피", 5)[0][0] == 10
     # a Korean word carries its particle, compounds run together: bigrams still find the title
     assert shelf.lexical("커피를", 5)[0][0] == 10 and shelf.lexical("커피원두", 5)[0][0] == 10
@@ -271,10 +284,10 @@ def test_an_old_bundle_whose_text_the_tokenizer_now_reads_differently_is_refused
         load_bundle(old)
 
 
-def test_a_version_2_part_loads_unless_its_catalog_has_traditional_chinese(tmp_path):
-    """Version 3 only adds the traditional -> simplified fold: a part built by version 2
-    over simplified (or any non-Chinese) text has the same tokens and loads; one whose
-    titles hold traditional characters would miss queries the new code folds, so it is
+def test_a_version_2_part_loads_unless_its_catalog_has_traditional_chinese_or_hiragana(tmp_path):
+    """Version 3 only adds the traditional -> simplified and hiragana -> katakana folds: a
+    part built by version 2 over other text has the same tokens and loads; one whose titles
+    hold traditional characters or hiragana would miss queries the new code folds, so it is
     refused with the characters named."""
     shelf = SearchRecall.from_texts(["纸巾 Café", "平板电脑"], np.array([1, 2]), dim=2)
     shelf.save(tmp_path)
@@ -284,6 +297,8 @@ def test_a_version_2_part_loads_unless_its_catalog_has_traditional_chinese(tmp_p
     assert SearchRecall.load(tmp_path, set("纸巾 Café平板电脑")).manifest["products"] == 2
     with pytest.raises(TokenizerVersionError, match=r"version 2 .*traditional.*: 紙 腦 電; rebuild"):
         SearchRecall.load(tmp_path, set("紙巾 Café平板電腦"))
+    with pytest.raises(TokenizerVersionError, match=r"hiragana to katakana\): こ ひ; rebuild"):
+        SearchRecall.load(tmp_path, set("纸巾 こーひー コーヒー"))
     with pytest.raises(TokenizerVersionError, match="no catalog text to check"):
         SearchRecall.load(tmp_path)
     manifest["tokenizer_version"] = 4

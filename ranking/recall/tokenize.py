@@ -20,7 +20,10 @@ their tokens:
   "紙巾" -> "纸巾"), character by character from OpenCC's table
   (:mod:`ranking.recall.han_variants`, 5,118 characters), so a shopper typing either script
   finds titles written in the other. Several traditional characters share one simplified
-  form (發 and 髮 -> 发, 後 -> 后), as they do in simplified writing.
+  form (發 and 髮 -> 发, 後 -> 后), as they do in simplified writing;
+* hiragana become katakana ("こーひー" -> "コーヒー"): the two kana spell the same sounds,
+  product names are mostly written in katakana and typed in either, as Japanese search
+  engines fold them.
 
 Tokens are then cut from the search form:
 
@@ -47,12 +50,12 @@ character-overlap feature. ASCII text (most queries and many titles) skips the f
 
 ``TOKENIZER_VERSION`` is saved with everything built from tokens (a bundle's feature
 snapshot and search recall). Version 1 knew only a-z words, numbers and CJK ideographs;
-version 2 read every script but kept traditional Chinese characters as they were; version 3
-folds them to simplified. ``require_current_tokens`` lets an older part load when its
-catalog text has only characters both versions read alike (for version 1: ASCII,
-simplified or shared CJK ideographs, punctuation and symbols that do not fold; for
-version 2: anything but a traditional character), and refuses it otherwise with the
-characters that changed.
+version 2 read every script but kept traditional Chinese characters and hiragana as they
+were; version 3 folds them to simplified characters and katakana. ``require_current_tokens``
+lets an older part load when its catalog text has only characters both versions read
+alike (for version 1: ASCII, simplified or shared CJK ideographs, punctuation and symbols
+that do not fold; for version 2: anything but a traditional character or a hiragana), and
+refuses it otherwise with the characters that changed.
 """
 
 from __future__ import annotations
@@ -142,7 +145,7 @@ class _Alphabet:
         table: dict[int, str | None] = {cp: None for cp in (*accents, *_INVISIBLE)}
         table.update({ord(k): v for k, v in _LETTERS_BY_HAND.items()})
         table.update(self.digits)
-        table.update(_HAN_FOLD)
+        table.update(_VARIANT_FOLD)
         return table
 
 
@@ -160,8 +163,12 @@ class _Patterns:
                    re.compile(f"[^{m}][{m}]*"), re.compile(f"[{m}]"))
 
 
-_HAN_FOLD: dict[int, int] = str.maketrans(TRADITIONAL, SIMPLIFIED)
-_TRADITIONAL = frozenset(TRADITIONAL)  # isdisjoint is 3x faster than translating a title
+# hiragana -> katakana (ぁ..ゖ -> ァ..ヶ, the iteration marks ゝゞ -> ヽヾ): one offset
+_HIRAGANA = "".join(map(chr, range(0x3041, 0x3097))) + "ゝゞ"
+_KATAKANA = "".join(map(chr, range(0x30A1, 0x30F7))) + "ヽヾ"
+# the script-variant fold: traditional -> simplified Chinese, hiragana -> katakana
+_VARIANT_FOLD: dict[int, int] = str.maketrans(TRADITIONAL + _HIRAGANA, SIMPLIFIED + _KATAKANA)
+_VARIANTS = frozenset(TRADITIONAL + _HIRAGANA)  # isdisjoint is 3x faster than translating a title
 _ALPHABET = _Alphabet.scan()
 _FOLD = _ALPHABET.fold_table()
 _BMP = _Patterns.compile(_ALPHABET, _BMP_END)  # any text with no character past U+FFFF
@@ -190,8 +197,8 @@ def fold(text: str) -> str:
     as it is."""
     if text.isascii():
         return text
-    if _FOLDABLE.search(text) is None:  # Chinese, kana, Hangul and ASCII: only the Han table
-        return text if _TRADITIONAL.isdisjoint(text) else text.translate(_HAN_FOLD)
+    if _FOLDABLE.search(text) is None:  # Chinese, kana, Hangul and ASCII: only the variant table
+        return text if _VARIANTS.isdisjoint(text) else text.translate(_VARIANT_FOLD)
     decomposed = unicodedata.normalize("NFD", text.casefold())
     return unicodedata.normalize("NFC", decomposed.translate(_FOLD))
 
@@ -274,9 +281,9 @@ class TokenizerVersionError(ValueError):
 def read_as_in_version(version: int, ch: str) -> bool:
     """Whether this tokenizer reads character ``ch`` exactly as tokenizer ``version`` did,
     wherever it stands. Version 2 read every character as this one does but a traditional
-    Chinese one; version 1 read alike only ASCII and CJK ideographs, and characters that
+    Chinese one and hiragana; version 1 read alike only ASCII and CJK ideographs, and characters that
     neither version folds nor puts in a token (punctuation, symbols, emoji)."""
-    if ord(ch) in _HAN_FOLD:
+    if ord(ch) in _VARIANT_FOLD:
         return False
     if version >= 2 or ch.isascii() or _VERSION_1_CJK.match(ch):
         return True
@@ -285,9 +292,9 @@ def read_as_in_version(version: int, ch: str) -> bool:
 
 
 _READ_BY = {1: "a-z words, numbers and Chinese characters only",
-            2: "every script, traditional Chinese kept as written"}
+            2: "every script, traditional Chinese and hiragana kept as written"}
 _READ_NOW = {1: "accents folded, words of other scripts, traditional Chinese folded to simplified",
-             2: "traditional Chinese folded to simplified"}
+             2: "traditional Chinese folded to simplified, hiragana to katakana"}
 
 
 def require_current_tokens(version: int, catalog_characters: Iterable[str] | None, part: str) -> None:
