@@ -24,30 +24,65 @@ catalog as its language model:
 product text holds before its edit-distance search, so a catalog's English words, numbers
 and model codes never reach it, and the rewrite shows as a correction ("shouji" ->
 "手机") in the service's ``corrected_query``. Built at load from the vocabulary in well
-under a second (a few thousand distinct characters), it needs no table in the bundle.
+under a second (a few thousand distinct characters), it needs no table in the bundle, and
+keeps only the readings of the catalog's characters (pypinyin's phrase dictionary is never
+loaded).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import math
+import os
 import re
+import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 
 _HAN = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]+$")
 MAX_SYLLABLE = 6  # "zhuang", "chuang", "shuang"
 OTHER_READING = 0.05  # the weight of a character's reading other than its usual one
+_TONE_MARKS = dict.fromkeys(map(ord, "\u0300\u0301\u0304\u030c"))  # grave, acute, macron, caron
+
+
+def _listed_readings() -> Callable[[str], list[str]]:
+    """A function from a character to its toneless readings as pypinyin lists them (its
+    usual one first). It reads pypinyin's character table (``pinyin_dict.json``) itself:
+    importing pypinyin loads its phrase dictionary too, 55 MB in every service worker for
+    nothing the reader uses (the table read alone: under 20 MB while it is read, then only
+    the catalog's characters are kept). Without that file, pypinyin's own API answers."""
+    spec = importlib.util.find_spec("pypinyin")
+    folder = spec.submodule_search_locations[0] if spec and spec.submodule_search_locations else None
+    path = os.path.join(folder, "pinyin_dict.json") if folder else None
+    if path is None or not os.path.isfile(path):
+        from pypinyin import Style, pinyin
+
+        return lambda ch: pinyin(ch, style=Style.NORMAL, heteronym=True)[0]
+    with open(path, encoding="utf-8") as f:
+        table: dict[str, str] = json.load(f)
+
+    def listed(ch: str) -> list[str]:
+        readings: list[str] = []
+        for r in table.get(str(ord(ch)), "").split(","):
+            plain = unicodedata.normalize("NFC", unicodedata.normalize("NFD", r).translate(_TONE_MARKS))
+            plain = plain.replace("ü", "v")  # pypinyin's NORMAL style writes ü as v
+            if plain and plain not in readings:
+                readings.append(plain)
+        return readings or [ch]  # pypinyin gives a character it cannot read back as itself
+
+    return listed
 
 
 def character_readings(chars: list[str]) -> dict[str, dict[str, float]]:
     """Each character's toneless readings (every reading of a polyphone), ü written both
     "v" and "u", as shoppers type it, with their log weights: 0 for the usual reading
     (pypinyin's first), ``log(OTHER_READING)`` for the others."""
-    from pypinyin import Style, pinyin
-
+    listed_readings = _listed_readings()
     other = math.log(OTHER_READING)
     out: dict[str, dict[str, float]] = {}
     for ch in chars:
-        listed = [r for r in pinyin(ch, style=Style.NORMAL, heteronym=True)[0] if r.isascii() and r.isalpha()]
+        listed = [r for r in listed_readings(ch) if r.isascii() and r.isalpha()]
         weights: dict[str, float] = {}
         for i, r in enumerate(listed):
             for spelling in {r, r.replace("v", "u")}:
