@@ -14,7 +14,8 @@ OpenCC's phrase-aware s2t (the dev dependency; the rows are absent without it), 
 mean overlap of the two hybrid top-100 lists; and the same Chinese words typed in pinyin
 (``pypinyin.lazy_pinyin``, syllables run together): the share the speller reads back into
 exactly those characters, the hybrid top-100 overlap of the read query with the Chinese one,
-searched as typed (no reader), and the reader's build time and per-word latency. Run as its own process by
+searched as typed (no reader), the reader's build time and per-word latency, and the share of
+titles' Chinese words typed as one run ("detaishouji") read back into those words. Run as its own process by
 ``bench/bench_recall.py`` so its peak memory is its own.
 """
 
@@ -91,8 +92,8 @@ def pinyin_query_rows(recall: SearchRecall, titles: list[str], rng: np.random.Ge
     t0 = time.perf_counter()
     reader = PinyinReader(recall.bm25.document_frequency())
     build_seconds = time.perf_counter() - t0
-    words = [w for q in chinese_title_words(titles, rng) for w in q.split()
-             if re.fullmatch(r"[\u4e00-\u9fff]+", w)]
+    queries = chinese_title_words(titles, rng)
+    words = [w for q in queries for w in q.split() if re.fullmatch(r"[\u4e00-\u9fff]+", w)]
     exact, overlaps, as_typed, latencies = 0, [], [], []
     for word in words:
         typed = "".join(lazy_pinyin(word))
@@ -105,6 +106,9 @@ def pinyin_query_rows(recall: SearchRecall, titles: list[str], rng: np.random.Ge
         overlaps.append(len(a & b) / max(len(a), 1))
         as_typed.append(len(a & set(recall.hybrid(typed, 100)[0].tolist())) / max(len(a), 1))
     lat = np.array(latencies)
+    # the title's Chinese words typed as one run ("detaishouji" for "德泰 手机")
+    together = [q for q in queries if len(q.split()) > 1 and re.fullmatch(r"[\u4e00-\u9fff ]+", q)]
+    together_exact = sum(reader.read("".join(lazy_pinyin(q.replace(" ", "")))) == q for q in together)
     return {
         "pinyin_reader_build_seconds": round(build_seconds, 2),
         "pinyin_words": len(words),
@@ -113,6 +117,8 @@ def pinyin_query_rows(recall: SearchRecall, titles: list[str], rng: np.random.Ge
         "pinyin_as_typed_top100_overlap": round(float(np.mean(as_typed)), 4),
         "pinyin_read_p50_us": round(float(np.percentile(lat, 50)), 1),
         "pinyin_read_p99_us": round(float(np.percentile(lat, 99)), 1),
+        "pinyin_run_together_queries": len(together),
+        "pinyin_run_together_read_exact_share": round(together_exact / max(len(together), 1), 3),
     }
 
 

@@ -48,6 +48,8 @@ def reader(recall) -> PinyinReader:
     ("yinhang", "银行"),              # 行 is "xing" and "hang": every reading counts
     ("xian", "西安"),                 # one syllable (鲜) is never read alone: xi-an is
     ("xianhua", "鲜花"),
+    ("xiaomishouji", "小米 手机"),    # two words run together: the titles write them apart
+    ("huaweipingbandiannao", "华为 平板电脑"),
 ])
 def test_pinyin_of_catalog_chinese_reads_back(reader, typed, chinese):
     assert reader.read(typed) == chinese
@@ -116,6 +118,9 @@ def test_the_speller_reads_pinyin_before_correcting_and_keeps_catalog_words(reca
     assert recall.correct("portable charger").changed is False    # catalog words stay
     assert recall.correct("portabel chargr").text == "portable charger"  # typos still corrected
     assert recall.correct("shouji5g").changed is False              # glued to digits: a code
+    # glued to Chinese (the input method switched mid-word): read as pinyin, never edited
+    assert recall.correct("华为shouji").text == "华为手机"
+    assert recall.correct("T恤").changed is False and recall.correct("chargr恤").changed is False
     found, _ = recall.lexical(recall.correct("kafei").text, 3)
     assert {TITLES[(i - 1) % len(TITLES)] for i in found} == {"雀巢 咖啡 30条"}
     recall.use_speller_from(load_settings(["recall.pinyin_queries=false"]).recall)

@@ -16,9 +16,13 @@ catalog as its language model:
   search maximising log P(first character) + sum log P(next | previous) + the readings'
   costs, with the probabilities counted from the products holding them. Fewer, longer syllables win ties
   ("xian" is 鲜 if the catalog sells it, 西安 only when "xi an" reads better);
-* a word is read only when it has at least two syllables and ``min_length`` letters
-  (one syllable, "bao", names dozens of characters), so the result is always a catalog
-  bigram chain, never a guess from single characters.
+* a typed word may hold several Chinese words run together ("xiaomishouji": 小米 手机);
+  starting a new word costs ``log(BREAK)`` and the first character's own probability, so
+  an unbroken chain wins when the catalog writes one;
+* a word is read only when it has at least two syllables and ``min_length`` letters, and
+  every Chinese word of its reading has two characters or more (one syllable, "bao",
+  names dozens of characters), so the result is always catalog bigram chains, never a
+  guess from single characters.
 
 :class:`ranking.recall.spelling.QuerySpeller` asks the reader about each a-z word no
 product text holds before its edit-distance search, so a catalog's English words, numbers
@@ -43,7 +47,18 @@ from collections.abc import Callable
 _HAN = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]+$")
 MAX_SYLLABLE = 6  # "zhuang", "chuang", "shuang"
 OTHER_READING = 0.05  # the weight of a character's reading other than its usual one
+BREAK = math.log(0.1)  # starting another word inside one typed word ("xiaomi|shouji")
 _TONE_MARKS = dict.fromkeys(map(ord, "\u0300\u0301\u0304\u030c"))  # grave, acute, macron, caron
+
+
+def _rank(candidate: tuple[float, int, str]) -> tuple[float, int, str]:
+    """Readings compare by probability, then fewer syllables, then text (deterministic)."""
+    return candidate[0], -candidate[1], candidate[2]
+
+
+def is_han(ch: str) -> bool:
+    """Whether ``ch`` is a CJK ideograph of the basic block or extension A."""
+    return bool(_HAN.match(ch))
 
 
 def _listed_readings() -> Callable[[str], list[str]]:
@@ -115,39 +130,41 @@ class PinyinReader:
         return len(self._start)
 
     def read(self, word: str) -> str | None:
-        """The catalog Chinese ``word`` spells in pinyin, or None (not pinyin of two or more
-        characters that the catalog writes next to each other)."""
+        """The catalog Chinese ``word`` spells in pinyin, or None. A reading is one or more
+        words (space-separated), each two or more characters the catalog writes next to
+        each other: "xiaomishouji" is 小米 手机 when the titles hold "小米" and "手机"."""
         if len(word) < self.min_length or not self.syllables or not (word.isascii() and word.isalpha()):
             return None
         n = len(word)
-        # best[i][ch] = (log probability, syllables, characters) of the best reading of
-        # word[:i] ending in character ch
-        best: list[dict[str, tuple[float, int, str]]] = [{} for _ in range(n + 1)]
+        # best[i][(ch, long)] = (log probability, syllables, text) of the best reading of
+        # word[:i] ending in character ch; long: its word has two characters or more
+        best: list[dict[tuple[str, bool], tuple[float, int, str]]] = [{} for _ in range(n + 1)]
         for i in range(n):
             if i > 0 and not best[i]:
                 continue
+            ended = [v for (_, long), v in best[i].items() if long]  # a word may end here
+            after_word = max(ended, key=_rank) if ended else None
             for j in range(i + 1, min(n, i + MAX_SYLLABLE) + 1):
-                syllable = word[i:j]
-                chars = self._by_syllable.get(syllable)
+                chars = self._by_syllable.get(word[i:j])
                 if not chars:
                     continue
-                if i == 0:
+                if i == 0 or after_word is not None:  # a new word starts with this character
+                    score, count, text = after_word if i else (0.0, 0, "")
                     for ch, weight in chars.items():
-                        self._keep(best[j], ch, (self._start[ch] + weight, 1, ch))
-                    continue
-                for last, (score, count, text) in best[i].items():
+                        self._keep(best[j], (ch, False), (score + (BREAK if i else 0.0) + self._start[ch]
+                                                          + weight, count + 1, f"{text} {ch}" if i else ch))
+                for (last, _), (score, count, text) in best[i].items():
                     follow = self._next.get(last)
                     if not follow:
                         continue
                     for ch in chars.keys() & follow.keys():
-                        self._keep(best[j], ch, (score + follow[ch] + chars[ch], count + 1, text + ch))
-        ends = [v for v in best[n].values() if v[1] >= 2]
-        if not ends:
-            return None
-        return max(ends, key=lambda v: (v[0], -v[1], v[2]))[2]
+                        step = follow[ch] + chars[ch]
+                        self._keep(best[j], (ch, True), (score + step, count + 1, text + ch))
+        ends = [v for (_, long), v in best[n].items() if long]
+        return max(ends, key=_rank)[2] if ends else None
 
     @staticmethod
-    def _keep(at: dict[str, tuple[float, int, str]], ch: str, candidate: tuple[float, int, str]) -> None:
-        held = at.get(ch)
-        if held is None or (candidate[0], -candidate[1], candidate[2]) > (held[0], -held[1], held[2]):
-            at[ch] = candidate
+    def _keep(at: dict, state: tuple[str, bool], candidate: tuple[float, int, str]) -> None:
+        held = at.get(state)
+        if held is None or _rank(candidate) > _rank(held):
+            at[state] = candidate

@@ -12,7 +12,8 @@ seen. :class:`QuerySpeller` rewrites such words to catalog words, and only those
   and the other unspaced scripts (character bigrams already match any segmentation),
   words whose letters carry combining marks (Devanagari and the other Indic scripts: code
   point edits are no model of their typos) and letters fused to digits or Chinese ("T恤",
-  "hc22e": model codes and names, not typos). A correction is written as the catalog's
+  "hc22e": model codes and names, not typos; a word fused only to Chinese may still be
+  read as pinyin, "华为shouji" -> "华为手机"). A correction is written as the catalog's
   token, so it is folded ("crèmme" -> "creme", "малоко" -> "молоко");
 * an a-z word that is a suffixed form of a catalog word ("staining" with "stain" in the
   catalog) is left alone: it is a variant, not a typo (English suffixes only); so is a
@@ -45,7 +46,7 @@ from itertools import combinations
 
 import numpy as np
 
-from ranking.recall.pinyin import PinyinReader
+from ranking.recall.pinyin import PinyinReader, is_han
 from ranking.recall.tokenize import fold, is_word, words_in
 from ranking.recall.tokenize import stem as token_stem
 from ranking.text import normalise
@@ -190,17 +191,26 @@ class QuerySpeller:
                 return far[0][2] + plural
         return word
 
+    def _pinyin_only(self, word: str) -> str:
+        """A word glued to Chinese: read as pinyin (the input method switched mid-word:
+        "华为shouji"), never edit-corrected (a Latin name or code beside Chinese: "T恤")."""
+        if self.pinyin is None or not word.isalpha() or self._known(word):
+            return word
+        return self.pinyin.read(word) or word
+
     # ---- a query -------------------------------------------------------------------------
     def correct(self, query: str) -> SpellCorrection:
         """``query`` with each word no catalog text holds rewritten (uncached: the full lookup)."""
         text = normalise(query)
         pieces, corrections, at = [], [], 0
         for start, end, word in words_in(text):
-            glued = (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum())
-            if glued:  # fused to digits or Chinese ("T恤", "hc22e"): a code or a name, not a typo
+            around = [c for c in (text[start - 1] if start else "", text[end] if end < len(text) else "")
+                      if c.isalnum()]
+            if any(not is_han(c) for c in around):  # fused to digits or letters ("hc22e"): a code
                 continue
             folded = fold(word)  # as the catalog's tokens are: "café" is "cafe"
-            fixed = self.correct_word(folded)
+            # fused to Chinese ("华为shouji", "T恤"): pinyin typed mid-word, or a name
+            fixed = self._pinyin_only(folded) if around else self.correct_word(folded)
             if fixed != folded:
                 pieces += [text[at:start], fixed]
                 at = end
