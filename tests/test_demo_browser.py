@@ -161,3 +161,26 @@ def test_a_refused_search_shows_the_reason_not_json(browser, service):
     text = _wait(browser, "return document.getElementById('status').textContent.startsWith('Search failed')"
                  " && document.getElementById('status').textContent", what="the refusal")
     assert "no searchable words" in text and "{" not in text and "loc" not in text, text
+
+
+def test_a_search_no_title_matches_says_so_and_a_pinyin_one_offers_the_typed_query(browser, service):
+    """Dense recall fills a page for a query no product text holds ("qxzvkw"): the page says
+    it shows the closest titles by spelling, not matches. A pinyin query of a catalog word
+    is read as that word, and the page offers the query as typed."""
+    url, _ = service
+    browser.get(url + "/")
+    _wait(browser, "return document.body.dataset.ready === '1'", what="the homepage")
+
+    def search(query: str, what: str) -> str:
+        box = browser.find_element("id", "query")
+        box.clear()
+        box.send_keys(query)
+        browser.find_element("css selector", "#search-form button").click()
+        return _wait(browser, f"return document.getElementById('shelf-title').textContent.includes("
+                              f"'{what}') && document.getElementById('status').textContent", what=what)
+
+    text = search("qxzvkw", "“qxzvkw”")
+    assert text.startswith("No product mentions “qxzvkw”"), text
+    assert browser.find_elements("css selector", "#shelf .card")
+    text = search("dami", "results for “大米”")
+    assert text == "Search instead for “dami”", text

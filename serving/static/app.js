@@ -165,13 +165,17 @@ async function search(query, asTyped = false) {
     const fixed = page.corrected_query;
     render(page, fixed ? `Search: results for “${fixed}”` : `Search: “${query}”`);
     const status = $("status");
-    status.textContent = page.cards.length ? "" : "No results.";
+    // every card came from dense recall alone: no product text holds a word of the query,
+    // and the page is the closest titles by spelling, not matches (say so)
+    const matched = page.cards.some((c) => (c.sources || []).includes("lexical"));
+    status.textContent = !page.cards.length ? "No results."
+      : matched ? "" : `No product mentions “${fixed || query}”: the closest by spelling.`;
     if (fixed) {  // "did you mean": offer the query exactly as typed
       const link = document.createElement("a");
       link.href = "#";
       link.textContent = `Search instead for “${query}”`;
       link.addEventListener("click", (ev) => { ev.preventDefault(); search(query, true); });
-      status.replaceChildren(link);
+      status.append(matched ? "" : " ", link);
     }
   } catch (err) { $("status").textContent = `Search failed: ${err.message}`; }
 }
