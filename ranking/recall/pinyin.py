@@ -10,7 +10,8 @@ catalog as its language model:
   BM25 tokens of at least ``min_df`` products) and each character's readings without tones
   (``pypinyin``, every reading of a polyphone: 行 is "xing" and "hang"; ü typed as "v" or
   "u": 绿 is "lv" and "lu"). A character's usual reading costs nothing, its other ones
-  ``log(OTHER_READING)``: 款 can be read "xin", but "xinxin" should be 新新, not 新款;
+  ``log(OTHER_READING)``, so an unusual reading (款 as "xin", 大 as "tai") wins only
+  through a much more frequent bigram;
 * a word is cut into syllables that some catalog character reads as, and each syllable is
   given a character so that every neighbouring pair is a bigram of the catalog: a Viterbi
   search maximising log P(first character) + sum log P(next | previous) + the readings'
