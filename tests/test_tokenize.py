@@ -316,3 +316,20 @@ def test_a_search_part_of_accented_text_saved_by_tokenizer_1_is_refused(tmp_path
     with pytest.raises(TokenizerVersionError, match="é"):
         SearchRecall.load(tmp_path, set("café noir dark roast"))
     assert SearchRecall.load(tmp_path, set("cafe noir dark roast")).manifest["products"] == 2
+
+
+def test_every_reader_of_a_bundles_search_part_refuses_one_an_older_tokenizer_cut_differently(
+        small_models, tmp_path):
+    """The service, ``shelfrank evaluate`` and the debias study load the search part through
+    one function: a version 2 part over a catalog with a traditional character is a
+    BundleError (evaluate used to end in a TokenizerVersionError traceback)."""
+    from ranking.recall.bundle_part import load_search_recall
+
+    old = tmp_path / "old"
+    shutil.copytree(small_models / "latest", old)
+    assert load_search_recall(load_bundle(old)).manifest["tokenizer_version"] == 3
+    _edit(old, "recall/search/search_manifest.json", lambda d: d.update(tokenizer_version=2))
+    assert load_search_recall(load_bundle(old)) is not None  # simplified catalog: reads alike
+    _edit(old, "snapshot/meta.json", lambda d: d["bigram_vocabulary"].append("紙巾"))
+    with pytest.raises(BundleError, match=r"tokenizer version 2 .*: 紙; rebuild"):
+        load_search_recall(load_bundle(old))

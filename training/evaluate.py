@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ranking.bundle import Bundle, load_bundle
-from ranking.recall.search import SearchRecall
+from ranking.recall.bundle_part import load_search_recall
 from ranking.settings import Settings
 from training.dataset import RankingFrame, TrainingDataError, build_ranking_frame
 from training.mall_data import load_mall
@@ -73,9 +73,7 @@ def evaluate_bundle(bundle_path: str | Path, data_dir: str | Path, settings: Set
     bundle = bundle or load_bundle(bundle_path)
     split = bundle.manifest["data"]["split_days"]
     mall = load_mall(data_dir)
-    search_dir = bundle.path / "recall" / "search"
-    search = (SearchRecall.load(search_dir, bundle.snapshot.text.characters())
-              if search_dir.is_dir() else None)
+    search = load_search_recall(bundle)
     try:
         frame = build_ranking_frame(mall, settings, progress=progress, days=tuple(split["test"]),
                                     search=search)

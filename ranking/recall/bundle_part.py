@@ -59,14 +59,24 @@ class HomepageSource:
         return got.get(self.name, (np.zeros(0, np.int64), np.zeros(0)))
 
 
+def load_search_recall(bundle) -> SearchRecall | None:
+    """The bundle's search recall (None when it has none), read as this tokenizer reads its
+    snapshot's catalog text; a part an older tokenizer cut differently is a
+    :class:`~ranking.bundle.BundleError` saying to rebuild. The service, ``shelfrank
+    evaluate`` and the debias study all load it here."""
+    search_dir = bundle.path / PART / "search"
+    if not search_dir.is_dir():
+        return None
+    try:
+        return SearchRecall.load(search_dir, bundle.snapshot.text.characters())
+    except TokenizerVersionError as exc:
+        raise BundleError(f"{bundle.path}: {exc}") from exc
+
+
 def _load(folder: Path, bundle, settings) -> RecallPieces:
     pieces = RecallPieces()
-    search_dir = folder / "search"
-    if search_dir.is_dir():
-        try:
-            search = SearchRecall.load(search_dir, bundle.snapshot.text.characters())
-        except TokenizerVersionError as exc:
-            raise BundleError(f"{bundle.path}: {exc}") from exc
+    search = load_search_recall(bundle)
+    if search is not None:
         search.use_speller_from(settings.recall)
         pieces.correct_query = search.correct
         pieces.search_sources = [SearchSource("lexical", search), SearchSource("dense", search)]

@@ -185,10 +185,9 @@ def _debias_study(bundle: Path, data: Path, settings, result: dict, progress: bo
 
     loaded = load_bundle(bundle)
     split = DaySplit(**{k: tuple(v) for k, v in loaded.manifest["data"]["split_days"].items()})
-    from ranking.recall.search import SearchRecall
+    from ranking.recall.bundle_part import load_search_recall
 
-    search_dir = loaded.path / "recall" / "search"
-    search = SearchRecall.load(search_dir, loaded.snapshot.text.characters()) if search_dir.is_dir() else None
+    search = load_search_recall(loaded)
     frame = build_ranking_frame(load_mall(data), settings, progress=progress, search=search)
     oracle = result["_scores"].get("oracle")
     if oracle is None:
