@@ -384,6 +384,16 @@ class JoinedTables:
         return Orders(lines, self.col("orders", "user_id")[first],
                       self.col("orders", "store_id")[first].astype(np.int64), paid, ~shipped_any)
 
+    @cached_property
+    def delivered_at(self) -> np.ndarray:
+        """Per order in :attr:`orders`: when its parcel was delivered (epoch ms), -1 when it
+        has no shipment or is in transit (shipments are unique per order)."""
+        parcel_order = self.order_of("shipments")
+        has = (parcel_order != NO_ROW) & self.valid("shipments", "delivered_at")
+        delivered = np.full(len(self.orders.paid_at), -1, dtype=np.int64)
+        delivered[parcel_order[has]] = self.col("shipments", "delivered_at")[has]
+        return delivered
+
     def order_of(self, table: str) -> np.ndarray:
         """Per row of an after-sale table: its order's position in :attr:`orders`, or ``NO_ROW``."""
         return self._cached(f"order_of:{table}",
@@ -548,10 +558,7 @@ def before_delivery(mall: JoinedTables, table: str) -> Breach:
     after the order was paid and whose parcel has a delivery time: an earlier one is
     ``before_order``'s, an undelivered parcel is not judged)."""
     at = mall.order_of(table)
-    parcel_order = mall.order_of("shipments")
-    has = (parcel_order != NO_ROW) & mall.valid("shipments", "delivered_at")
-    delivered = np.full(len(mall.orders.paid_at), -1, dtype=np.int64)
-    delivered[parcel_order[has]] = mall.col("shipments", "delivered_at")[has]
+    delivered = mall.delivered_at
     order = np.maximum(at, 0)
     when, paid = mall.time(table), mall.orders.paid_at[order]
     checked = (at != NO_ROW) & (delivered[order] >= 0) & (when >= paid - mall.tolerance_ms)

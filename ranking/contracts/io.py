@@ -162,6 +162,7 @@ def read_checked_columns(data_dir: str | Path, table: str | TableContract,
     strings and floats) are never all in memory at once. A problem in a file of several row
     groups names the first group that has it."""
     contract = _contract(table)
+    keep = set(keep)  # read three times below: an iterator would be empty after the first
     path = _existing_path(data_dir, contract)
     try:
         parquet = pq.ParquetFile(path)
@@ -170,7 +171,7 @@ def read_checked_columns(data_dir: str | Path, table: str | TableContract,
     groups = parquet.metadata.num_row_groups
     if groups < 2:
         full = read_table(data_dir, contract)
-        return full.select([c.name for c in contract.columns if c.name in set(keep)])
+        return full.select([c.name for c in contract.columns if c.name in keep])
     wanted = [c.name for c in contract.columns if c.name in {*keep, *contract.unique}]
     parts = []
     for group in range(groups):
@@ -185,7 +186,7 @@ def read_checked_columns(data_dir: str | Path, table: str | TableContract,
     problem = duplicate_rows(checked, contract, str(path))
     if problem:
         raise ContractError(problem)
-    return checked.select([c for c in wanted if c in set(keep)])
+    return checked.select([c for c in wanted if c in keep])
 
 
 def duplicate_rows(table: pa.Table, contract: TableContract, source: str) -> str | None:

@@ -67,7 +67,8 @@ class SearchRecall:
 
     def use_speller_from(self, recall_settings: RecallSettings) -> SearchRecall:
         """Build the spelling corrector over this catalog's vocabulary as ``recall.spelling_*``
-        settings say (none when switched off: ``correct`` is then the identity)."""
+        settings say, with the pinyin reader unless ``recall.pinyin_queries`` is off (none
+        when correction is switched off: ``correct`` is then the identity)."""
         r = recall_settings
         if not r.spelling_correction:
             self.speller, self._correct = None, SpellCorrection.as_typed

@@ -185,16 +185,16 @@ def _patterns(form: str) -> _Patterns:
 
 _ASCII_TOKEN = re.compile(r"[a-z]+|[0-9]+(?:\.[0-9]+)?")
 _ASCII_WORD = re.compile(r"[a-z]+")
-# what folding beyond the traditional -> simplified table can change: a character that is
-# not ASCII, a CJK ideograph (of the basic block or extension A), kana or Hangul
+# what folding beyond the script-variant table (traditional Chinese, hiragana) can change:
+# a character that is not ASCII, a CJK ideograph (basic block or extension A), kana or Hangul
 _FOLDABLE = re.compile(r"[^\x00-\x7f\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]")
 
 
 # ---- the search form ---------------------------------------------------------------------
 def fold(text: str) -> str:
     """An already normalised text folded for matching (case, accents, letter variants,
-    digits, invisible characters, traditional Chinese: see the module doc); ASCII comes back
-    as it is."""
+    digits, invisible characters, traditional Chinese, hiragana: see the module doc); ASCII
+    comes back as it is."""
     if text.isascii():
         return text
     if _FOLDABLE.search(text) is None:  # Chinese, kana, Hangul and ASCII: only the variant table
