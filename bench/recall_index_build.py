@@ -14,9 +14,10 @@ OpenCC's phrase-aware s2t (the dev dependency; the rows are absent without it), 
 mean overlap of the two hybrid top-100 lists; and the same Chinese words typed in pinyin
 (``pypinyin.lazy_pinyin``, syllables run together): the share the speller reads back into
 exactly those characters, the hybrid top-100 overlap of the read query with the Chinese one,
-searched as typed (no reader), the reader's build time and per-word latency, and the share of
-titles' Chinese words typed as one run ("detaishouji") read back into those words. Run as its own process by
-``bench/bench_recall.py`` so its peak memory is its own.
+searched as typed (no reader), the reader's build time and per-word latency, the share of
+titles' Chinese words typed as one run ("detaishouji") read back into those words, and the
+memory a fresh process needs for the readings (the reader's way, and importing pypinyin).
+Run as its own process by ``bench/bench_recall.py`` so its peak memory is its own.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import argparse
 import json
 import re
 import resource
+import subprocess
+import sys
 import time
 from datetime import date
 
@@ -81,6 +84,29 @@ def chinese_title_words(titles: list[str], rng: np.random.Generator, n: int = 10
     chinese = [t for t in titles if han.search(t)]
     picked = rng.choice(len(chinese), min(n, len(chinese)), replace=False)
     return [" ".join(w for w in chinese[i].split() if han.search(w)) for i in picked]
+
+
+def fresh_process_mb(code: str) -> float:
+    """Peak resident memory (MB) a fresh Python process adds while running ``code``: the
+    kernel's high-water mark (VmHWM, which starts afresh at exec; ``ru_maxrss`` would carry
+    over this process's own peak through the fork)."""
+    hwm = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
+    script = f"h0 = {hwm}\n{code}\nprint(({hwm} - h0) / 1024)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return round(float(done.stdout.split()[-1]), 1)
+
+
+def pinyin_memory_rows() -> dict:
+    """What the readings of every basic-block ideograph cost a fresh process, read the way
+    the reader does (pypinyin's character table alone) and by importing pypinyin (which
+    loads its phrase dictionary too)."""
+    every = "[chr(c) for c in range(0x4E00, 0x9FA6)]"
+    return {
+        "pinyin_readings_mb": fresh_process_mb(
+            f"from ranking.recall.pinyin import character_readings\ncharacter_readings({every})"),
+        "pypinyin_import_mb": fresh_process_mb("from pypinyin import Style, pinyin\n"
+                                               "pinyin('手', style=Style.NORMAL, heteronym=True)"),
+    }
 
 
 def pinyin_query_rows(recall: SearchRecall, titles: list[str], rng: np.random.Generator) -> dict:
@@ -182,7 +208,7 @@ def main() -> None:
     chinese_sample = [t for t in sample if re.search(r"[\u4e00-\u9fff]", t)]
     tokenize_chinese_us = microseconds_per_text(tokenize, chinese_sample)
     traditional = traditional_query_rows(recall, titles, rng)
-    pinyin = pinyin_query_rows(recall, titles, rng)
+    pinyin = {**pinyin_query_rows(recall, titles, rng), **pinyin_memory_rows()}
     out = {
         "products": len(ids),
         "catalog_seconds": round(catalog_seconds, 1),

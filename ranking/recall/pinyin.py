@@ -65,9 +65,11 @@ def is_han(ch: str) -> bool:
 def _listed_readings() -> Callable[[str], list[str]]:
     """A function from a character to its toneless readings as pypinyin lists them (its
     usual one first). It reads pypinyin's character table (``pinyin_dict.json``) itself:
-    importing pypinyin loads its phrase dictionary too, 55 MB in every service worker for
-    nothing the reader uses (the table read alone: under 20 MB while it is read, then only
-    the catalog's characters are kept). Without that file, pypinyin's own API answers."""
+    importing pypinyin loads its phrase dictionary too, 56 MB in every service worker for
+    nothing the reader uses; the table alone peaks at 16 MB even for all 20,902 basic-block
+    ideographs, and only the catalog's characters are kept (``make bench`` rows
+    ``recall_*_pypinyin_import_mb``, ``recall_*_pinyin_readings_mb``). Without that file,
+    pypinyin's own API answers."""
     spec = importlib.util.find_spec("pypinyin")
     folder = spec.submodule_search_locations[0] if spec and spec.submodule_search_locations else None
     path = os.path.join(folder, "pinyin_dict.json") if folder else None
