@@ -105,7 +105,14 @@ def test_a_bigram_in_one_product_is_no_reading():
     assert PinyinReader(recall.bm25.document_frequency(), min_df=1).read("zhongguo") == "中国"
 
 
-def test_a_catalog_without_chinese_reads_nothing_and_loads_no_dictionary():
+def test_a_catalog_without_chinese_reads_nothing_and_loads_no_dictionary(monkeypatch):
+    """Home Depot's speller builds a reader too: with no Chinese it never opens pypinyin's table."""
+    from ranking.recall import pinyin as reader_module
+
+    def unwanted():
+        raise AssertionError("the readings table was loaded for a catalog without Chinese")
+
+    monkeypatch.setattr(reader_module, "_listed_readings", unwanted)
     reader = PinyinReader({"shouji": 3, "rice": 5})
     assert reader.characters == 0 and reader.read("shouji") is None
 
