@@ -186,6 +186,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             "request_id": request.seed,
             "query_id": query_id(request.query) if request.query else None,
             "corrected_query": request.query if typed_query is not None else None,
+            "text_match": (any("lexical" in card["sources"] for card in cards)
+                           if pipeline == "search" else None),
             "bundle_version": version,
             "experiment": plan.experiment or limits.experiment,
             "variant": plan.variant or limits.variant,

@@ -155,6 +155,11 @@ class RankingResponse(BaseModel):
     corrected_query: str | None = Field(
         None, description="the query as searched when spelling correction rewrote the typed one (show "
                           "'results for ...'); null when it was searched as typed")
+    text_match: bool | None = Field(
+        None, description="search: whether some card's product text holds a word of the query as "
+                          "searched (a 'lexical' source); false means every card is only the closest "
+                          "title by spelling (dense recall) and the page should say so; null on "
+                          "homepage, channel and rerank pages")
     bundle_version: str
     experiment: str
     variant: str

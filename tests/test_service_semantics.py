@@ -342,3 +342,22 @@ def test_a_search_in_traditional_chinese_gets_the_page_its_simplified_twin_gets(
             assert r.status_code == 200, r.text
             pages.append([c["product_id"] for c in r.json()["cards"]])
         assert pages[0] == pages[1] and pages[0], traditional
+
+
+def test_a_search_page_says_whether_any_card_holds_a_word_of_the_query(client):
+    """Dense recall fills a page for any query; ``text_match`` tells the frontend whether some
+    card's text holds a query word (a lexical source) or the page is only the closest titles
+    by spelling, so it need not scan every card's sources. Other pages carry null."""
+    matched = client.post("/v1/search", json={"query": "大米", "page_size": 10}).json()
+    assert matched["text_match"] is True
+    assert any("lexical" in c["sources"] for c in matched["cards"])
+    nothing = client.post("/v1/search", json={"query": "qxzvkw", "page_size": 10,
+                                              "spell_correct": False}).json()
+    assert nothing["cards"] and nothing["text_match"] is False
+    assert all(c["sources"] == ["dense"] for c in nothing["cards"])
+    home = client.post("/v1/homepage", json={"user_id": 2, "page_size": 5}).json()
+    assert home["cards"] and home["text_match"] is None
+    ids = [c["product_id"] for c in matched["cards"]]
+    reranked = client.post("/v1/rerank", json={"surface": "search", "query": "大米",
+                                               "candidates": ids}).json()
+    assert reranked["text_match"] is None  # the caller's candidates: no recall provenance to read

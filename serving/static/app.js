@@ -165,9 +165,9 @@ async function search(query, asTyped = false) {
     const fixed = page.corrected_query;
     render(page, fixed ? `Search: results for “${fixed}”` : `Search: “${query}”`);
     const status = $("status");
-    // every card came from dense recall alone: no product text holds a word of the query,
-    // and the page is the closest titles by spelling, not matches (say so)
-    const matched = page.cards.some((c) => (c.sources || []).includes("lexical"));
+    // text_match false: every card came from dense recall alone, no product text holds a
+    // word of the query, and the page is the closest titles by spelling (say so)
+    const matched = page.text_match !== false;
     status.textContent = !page.cards.length ? "No results."
       : matched ? "" : `No product mentions “${fixed || query}”: the closest by spelling.`;
     if (fixed) {  // "did you mean": offer the query exactly as typed
