@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Scale = Literal["small", "default", "large"]
@@ -149,9 +149,12 @@ class RecallSettings(Section):
 
     exact_index_max_products: int = Field(100_000, description="above this, FAISS uses HNSW")
     dense_dim: int = Field(64, ge=8, description="dimension of the text embeddings")
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
-    rrf_k: int = Field(60, ge=1, description="k of reciprocal-rank fusion")
+    bm25_k1: float = Field(1.2, ge=0, description="BM25 term-frequency saturation of search recall "
+                           "(baked into the index at shelfrank train; the bundle's manifest records it)")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation of search recall "
+                          "(baked into the index at shelfrank train)")
+    rrf_k: int = Field(60, ge=1, description="k of reciprocal-rank fusion: the homepage recall's merged "
+                       "list and the hybrid list of eval home-depot / eval taobao")
     candidates: int = Field(500, ge=1, description="candidates recalled per request")
     homepage_quotas: dict[str, int] = Field(
         {"recently_viewed": 40, "personal": 150, "similar": 80, "trending": 60, "top_categories": 100,
@@ -265,8 +268,9 @@ class ServingSettings(Section):
     bundle: str = Field("models/latest", description="bundle served at start")
     admin_token: str = Field("", description="bearer token for /admin/*; empty disables admin")
     events_dir: str = Field("data/events", description="durable event log (read by training)")
-    default_page_size: int = Field(20, ge=1)
-    max_page_size: int = Field(100, ge=1)
+    default_page_size: int = Field(20, ge=1, description="cards of a search or homepage request "
+                                   "that names no page_size")
+    max_page_size: int = Field(100, ge=1, description="most cards one request may ask for")
     max_rerank_candidates: int = Field(1000, ge=1)
     max_query_chars: int = Field(200, ge=1)
     search_threads: int = Field(
@@ -282,6 +286,13 @@ class ServingSettings(Section):
     experiments_file: str = Field("", description="experiments config (TOML or JSON); empty = none")
     log_exposures: bool = Field(True, description="log every served card to <events_dir>/exposures")
     exposure_flush_seconds: float = Field(0.5, gt=0, description="exposures are written this often")
+
+    @model_validator(mode="after")
+    def _default_page_fits(self) -> ServingSettings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError(f"default_page_size {self.default_page_size} is above max_page_size "
+                             f"{self.max_page_size}: a request naming no page_size would be refused")
+        return self
 
 
 class CounterfactualSettings(Section):
@@ -320,7 +331,8 @@ class RealDataSettings(Section):
         description="add all-MiniLM-L6-v2 sentence-embedding features to the Home Depot reranker (needs the "
                     "`semantic` extra; several minutes of CPU to embed the catalog)")
     taobao_item_embedding_dim: int = Field(64, ge=4, description="co-interaction embedding size for Taobao")
-    taobao_recent_items: int = Field(50, ge=1, description="recent items kept per Taobao user")
+    taobao_recent_items: int = Field(100, ge=1, description="strongest recent items kept per Taobao user "
+                                     "(the personal and recently-viewed sources read them)")
     taobao_half_life_days: float = Field(1.0, gt=0, description="recency half-life of Taobao interactions")
     taobao_discovery_source: str = Field(
         "recent_categories",

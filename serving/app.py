@@ -216,14 +216,15 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     def search(body: SearchRequest, background: BackgroundTasks, explain: bool = False,
                x_shelfrank_variant: str | None = Header(None), eng: Engine = Depends(engine)):
         """Search results as product cards (lexical + dense recall, reranked, rules applied)."""
-        check_page(body.page_size)
+        page_size = body.page_size or limits.default_page_size
+        check_page(page_size)
         check_query(body.query)
-        check_slots(body.subsidy_slots, body.page_size)
+        check_slots(body.subsidy_slots, page_size)
         check_filters(eng, body.filters)
         now_ms, hour = when(body.context)
         f = body.filters
         fix = eng.correct_query(body.query, body.spell_correct)
-        req = RankRequest(surface="search", page_size=body.page_size, now_ms=now_ms, hour=hour,
+        req = RankRequest(surface="search", page_size=page_size, now_ms=now_ms, hour=hour,
                           user_id=body.user_id, query=fix.text, explain=explain,
                           subsidy_slots=tuple(body.subsidy_slots), seed=new_request_id(),
                           price_min=f.price_min if f else None, price_max=f.price_max if f else None,
@@ -235,10 +236,11 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     def homepage(body: HomepageRequest, background: BackgroundTasks, explain: bool = False,
                x_shelfrank_variant: str | None = Header(None), eng: Engine = Depends(engine)):
         """The homepage shelf for a user at a time of day (multi-source recall, reranked)."""
-        check_page(body.page_size)
-        check_slots(body.subsidy_slots, body.page_size)
+        page_size = body.page_size or limits.default_page_size
+        check_page(page_size)
+        check_slots(body.subsidy_slots, page_size)
         now_ms, hour = when(body.context)
-        req = RankRequest(surface="homepage", page_size=body.page_size, now_ms=now_ms, hour=hour,
+        req = RankRequest(surface="homepage", page_size=page_size, now_ms=now_ms, hour=hour,
                           user_id=body.user_id, explain=explain, seed=new_request_id(),
                           subsidy_slots=tuple(body.subsidy_slots))
         return respond(eng, "homepage", req, x_shelfrank_variant, background)

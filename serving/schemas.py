@@ -81,7 +81,8 @@ class SearchRequest(Strict):
                        "one without a searchable word (a letter or digit of any script), e.g. only "
                        "punctuation or emoji, is a 422")
     user_id: int | None = Field(None, ge=0, le=MAX_ID)
-    page_size: PageSize = 20
+    page_size: PageSize | None = Field(None, description="cards wanted; default serving.default_page_size "
+                                       "(20), at most serving.max_page_size")
     filters: Filters | None = None
     context: Context | None = None
     subsidy_slots: Slots = Field([], description="1-based positions for subsidy-channel products")
@@ -92,7 +93,8 @@ class SearchRequest(Strict):
 
 class HomepageRequest(Strict):
     user_id: int | None = Field(None, ge=0, le=MAX_ID, description="absent for an anonymous visitor")
-    page_size: PageSize = 20
+    page_size: PageSize | None = Field(None, description="cards wanted; default serving.default_page_size "
+                                       "(20), at most serving.max_page_size")
     context: Context | None = None
     subsidy_slots: Slots = Field([], description="1-based positions for subsidy-channel products")
 

@@ -164,6 +164,9 @@ def test_output_paths_are_checked_before_the_work(small_mall: Path, tmp_path: Pa
     _refused(runner.invoke(app, ["train", "--data", str(small_mall), "--out", str(a_file / "models"),
                                  "--no-progress"]), f"{a_file} is a file")
     _refused(runner.invoke(app, ["eval", "split-taobao", "unused", "--out", str(a_file)]), "--out")
+    # without --out, train writes to paths.models_dir: checked the same way
+    _refused(runner.invoke(app, ["--set", f"paths.models_dir={a_file / 'models'}", "train", "--data",
+                                 str(small_mall), "--no-progress"]), f"{a_file} is a file")
     assert not list(tmp_path.glob("*.tmp"))
 
 

@@ -107,7 +107,7 @@ def test_home_depot_counts_a_query_of_punctuation_as_a_miss():
     settings = load_settings(["real_data.home_depot_sentence=false", "real_data.home_depot_ltr_rounds=10",
                               "real_data.home_depot_dense_dim=8"])
     got = evaluate_home_depot(pairs[~test].reset_index(drop=True), pairs[test].reset_index(drop=True),
-                              settings.real_data, progress=False, spelling=settings.recall)
+                              settings.real_data, progress=False, recall_settings=settings.recall)
     assert got["queries"] == 3 and got["queries_without_words"] == 1
     # 41 products, k = 100: the two word queries find every one densely, "!!!" none
     assert got["recall@100"]["dense"] == got["recall@100"]["hybrid"] == pytest.approx(2 / 3)

@@ -313,3 +313,16 @@ def test_merge_events_gives_the_searched_queries_their_text(small_mall, small_mo
     assert summary.queries_without_text == 1  # the page whose exposure never reached the log
     again = merge_events(tmp_path / "merged", events, tmp_path / "merged2")
     assert again.appended["queries"] == 0
+
+
+def test_a_page_that_names_no_size_gets_the_default_page_size_setting(small_models, tmp_path):
+    """``serving.default_page_size`` sizes search and homepage pages that name no page_size
+    (it used to be a setting nothing read: the schema's own 20 applied whatever it said)."""
+    settings = _settings(small_models, tmp_path, **{"serving.default_page_size": "7"})
+    with TestClient(create_app(settings)) as c:
+        search = c.post("/v1/search", json={"query": "大米"}).json()
+        home = c.post("/v1/homepage", json={"user_id": 2}).json()
+        asked = c.post("/v1/search", json={"query": "大米", "page_size": 3}).json()
+        slot = c.post("/v1/homepage", json={"user_id": 2, "subsidy_slots": [8]})
+    assert len(search["cards"]) == 7 and len(home["cards"]) == 7 and len(asked["cards"]) == 3
+    assert slot.status_code == 422 and "7 cards" in slot.text  # slots are checked against that size

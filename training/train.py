@@ -307,7 +307,8 @@ def build_search_recall(mall: MallTables, settings: Settings) -> SearchRecall:
     """Search recall over the catalog (titles, brands, categories): no events, no leakage."""
     r = settings.recall
     return SearchRecall.build(mall["products"], mall["brands"], mall["categories"], dim=r.dense_dim,
-                              exact_max=r.exact_index_max_products, seed=settings.training.seed)
+                              exact_max=r.exact_index_max_products, seed=settings.training.seed,
+                              k1=r.bm25_k1, b=r.bm25_b)
 
 
 def build_homepage_recall(mall: MallTables, snapshot, as_of_ms: int, settings: Settings) -> HomepageRecall:

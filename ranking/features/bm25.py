@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-BM25_K1 = 1.2
-BM25_B = 0.75
+# the feature keeps the default k1 and b whatever recall.bm25_* say: it is computed alike
+# in training and serving from the snapshot
+from ranking.recall.lexical import BM25_B, BM25_K1
 
 
 def bm25_matrix(tokens: sp.csr_matrix) -> sp.csr_matrix:

@@ -1,4 +1,5 @@
-"""Reciprocal-rank fusion: ``score(d) = sum over sources of 1 / (k + rank_s(d))`` (k = 60).
+"""Reciprocal-rank fusion: ``score(d) = sum over sources of 1 / (k + rank_s(d))`` (k = 60 by
+default, settings ``recall.rrf_k``).
 
 Ranks, not raw scores, are fused, so BM25's unbounded scores and cosine similarities mix
 without calibration; a product found by both sources rises above one found by either.
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+RRF_K = 60
 
-def reciprocal_rank_fusion(lists: list[np.ndarray], k: int = 60, limit: int | None = None,
+
+def reciprocal_rank_fusion(lists: list[np.ndarray], k: int = RRF_K, limit: int | None = None,
                            weights: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(ids, fused scores) best first, from ranked id lists (best first).
 

@@ -4,7 +4,8 @@ Why scipy rather than a BM25 library: the index is one CSR matrix of per-(produc
 BM25 weights computed once at build time, so a query is a column slice and a sum — a
 few hundred microseconds at 50k products — and it saves as plain arrays (no pickle).
 ``weight = idf(t) * tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))`` with
-``idf(t) = log(1 + (N - df + 0.5) / (df + 0.5))``, k1 = 1.2, b = 0.75.
+``idf(t) = log(1 + (N - df + 0.5) / (df + 0.5))``; k1 = 1.2 and b = 0.75 by default
+(settings ``recall.bm25_k1``, ``recall.bm25_b``, read when the index is built).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import scipy.sparse as sp
 
 from ranking.recall.tokenize import tokenize
 
+BM25_K1 = 1.2  # term-frequency saturation
+BM25_B = 0.75  # length normalisation
+
 
 class BM25Index:
     def __init__(self, vocabulary: dict[str, int], weights: sp.csc_matrix, product_ids: np.ndarray) -> None:
@@ -25,7 +29,8 @@ class BM25Index:
         self.product_ids = product_ids
 
     @classmethod
-    def build(cls, texts: list[str], product_ids: np.ndarray, k1: float = 1.2, b: float = 0.75) -> BM25Index:
+    def build(cls, texts: list[str], product_ids: np.ndarray, k1: float = BM25_K1,
+              b: float = BM25_B) -> BM25Index:
         vocab: dict[str, int] = {}
         rows, cols, vals = [], [], []
         lengths = np.zeros(len(texts))

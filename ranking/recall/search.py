@@ -33,7 +33,7 @@ import pandas as pd
 
 from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
-from ranking.recall.lexical import BM25Index
+from ranking.recall.lexical import BM25_B, BM25_K1, BM25Index
 from ranking.recall.pinyin import PinyinReader
 from ranking.recall.spelling import QuerySpeller, SpellCorrection
 from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, searchable
@@ -91,27 +91,31 @@ class SearchRecall:
 
     @classmethod
     def build(cls, products: pd.DataFrame, brands: pd.DataFrame, categories: pd.DataFrame,
-              dim: int = 64, exact_max: int = 100_000, seed: int = 7) -> SearchRecall:
+              dim: int = 64, exact_max: int = 100_000, seed: int = 7, k1: float = BM25_K1,
+              b: float = BM25_B) -> SearchRecall:
         products = products.sort_values("product_id")
         return cls.from_texts(product_texts(products, brands, categories),
-                              products.product_id.to_numpy(np.int64), dim=dim, exact_max=exact_max, seed=seed)
+                              products.product_id.to_numpy(np.int64), dim=dim, exact_max=exact_max, seed=seed,
+                              k1=k1, b=b)
 
     @classmethod
     def from_texts(cls, texts: list[str], ids: np.ndarray, dim: int = 64, exact_max: int = 100_000,
-                   seed: int = 7) -> SearchRecall:
-        """Index ``texts`` (one per product id, ids ascending): any catalog, not only the mall's."""
+                   seed: int = 7, k1: float = BM25_K1, b: float = BM25_B) -> SearchRecall:
+        """Index ``texts`` (one per product id, ids ascending): any catalog, not only the mall's.
+        ``k1`` and ``b`` are BM25's (settings ``recall.bm25_k1``, ``recall.bm25_b``): baked into
+        the index's weights here, so they are the manifest's from then on."""
         started = time.perf_counter()
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) > 1 and not (np.diff(ids) > 0).all():
             raise ValueError("product ids must be unique and ascending")
-        bm25 = BM25Index.build(texts, ids)
+        bm25 = BM25Index.build(texts, ids, k1=k1, b=b)
         encoder, vectors = TextEncoder.fit(texts, dim=dim, seed=seed)
         index = VectorIndex.build(vectors, ids, exact_max=exact_max)
         rng = np.random.default_rng(seed)
         sample = vectors[rng.choice(len(vectors), size=min(200, len(vectors)), replace=False)]
         manifest = {
             "products": len(ids), "tokenizer_version": TOKENIZER_VERSION,
-            "vocabulary": len(bm25.vocabulary), "dense_dim": encoder.dim,
+            "vocabulary": len(bm25.vocabulary), "bm25_k1": k1, "bm25_b": b, "dense_dim": encoder.dim,
             "index": index.kind, "recall@100_vs_exact": index.recall_vs_exact(sample, min(100, len(ids))),
             "build_seconds": round(time.perf_counter() - started, 2),
         }

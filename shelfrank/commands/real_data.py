@@ -130,7 +130,7 @@ def home_depot(
     recall = current_settings().recall
     if spelling is not None:
         recall = recall.model_copy(update={"spelling_correction": spelling})
-    result = evaluate_home_depot(train_pairs, test_pairs, rd, progress=progress, spelling=recall)
+    result = evaluate_home_depot(train_pairs, test_pairs, rd, progress=progress, recall_settings=recall)
     used = result["sentence_embeddings"]
     if used["used"]:
         typer.echo(f"sentence embeddings: {used['texts']} texts embedded in {used['seconds']} s")

@@ -20,8 +20,9 @@ def register(app: typer.Typer) -> None:
 def train(
     data: Annotated[Path, typer.Option("--data", help="mall dataset folder (shelfrank simulate)")],
     out: Annotated[
-        Path, typer.Option("--out", help="models folder; the bundle goes to OUT/<version>")
-    ] = Path("models"),
+        Path | None, typer.Option("--out", help="models folder; the bundle goes to OUT/<version> "
+                                                "(default paths.models_dir: models)")
+    ] = None,
     position_debias: Annotated[
         bool | None, typer.Option(help="correct for position bias: lambdarank, LightGBM's position-aware "
                                           "LambdaRank; funnel, the click stage's examination offset "
@@ -41,6 +42,7 @@ def train(
     from training.train import train_bundle
 
     settings = current_settings()
+    out = out if out is not None else Path(settings.paths.models_dir)
     if position_debias is not None:
         settings.training.position_debias = position_debias
     if dask_scheduler:

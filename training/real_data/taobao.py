@@ -13,11 +13,13 @@ categories = those some user bought on two different days), and
 need what Taobao lacks (subsidy channel, new stores, time-slot themes) are empty.
 
 For every user present in both files, the test day's interacted items are the truth:
-**all** of them, and those **new** to the user (not in their train history). The
-ranked list is ``HomepageRecall.merged`` at the hour of the user's first test event;
-for *new*, items the user already saw are excluded first (a discovery shelf), for both
-methods. Popularity ranks items by their train interaction count. Metrics: recall@20,
-recall@50 and binary-gain NDCG@20, averaged over users with at least one truth item.
+**all** of them, and those **new** to the user (not in their train history). Recall's
+sources run at the hour of the user's first test event; ``shelfrank`` orders their union
+with a LambdaRank model trained on earlier days, ``recall_rrf`` by the sources' weighted
+reciprocal-rank fusion (``HomepageRecall.merged``'s order, ``recall.rrf_k``). For *new*,
+items the user already saw are excluded first (a discovery shelf), for every method.
+Popularity ranks items by their train interaction count. Metrics: recall@20, recall@50
+and binary-gain NDCG@20, averaged over users with at least one truth item.
 """
 
 from __future__ import annotations
@@ -187,7 +189,7 @@ def candidate_frame(
         catalog,
         quotas,
         dim=rd.taobao_item_embedding_dim,
-        recent_items=per_source,
+        recent_items=rd.taobao_recent_items,
         half_life_days=rd.taobao_half_life_days,
         seed=rd.seed,
         source_weights=settings.recall.homepage_source_weights,
@@ -210,7 +212,7 @@ def candidate_frame(
     for name in RANKED_SOURCES:
         col = wide[name].to_numpy(float) if name in wide else np.full(len(wide), np.nan)
         frame[f"rank_{name}"] = col
-        rrf += np.nan_to_num(weights.get(name, 1.0) / (60 + col), nan=0.0)
+        rrf += np.nan_to_num(weights.get(name, 1.0) / (settings.recall.rrf_k + col), nan=0.0)
     frame["sources"] = wide.notna().sum(axis=1).to_numpy()
     frame["rrf"] = rrf
     frame = frame.reset_index()
