@@ -153,8 +153,9 @@ class RecallSettings(Section):
                            "(baked into the index at shelfrank train; the bundle's manifest records it)")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation of search recall "
                           "(baked into the index at shelfrank train)")
-    rrf_k: int = Field(60, ge=1, description="k of reciprocal-rank fusion: the homepage recall's merged "
-                       "list and the hybrid list of eval home-depot / eval taobao")
+    rrf_k: int = Field(60, ge=1, description="k of reciprocal-rank fusion in the real-data evals: eval "
+                       "home-depot's hybrid list, eval taobao's recall_rrf (the service fuses nothing: "
+                       "its reranker orders the union of the sources)")
     candidates: int = Field(500, ge=1, description="candidates recalled per request")
     homepage_quotas: dict[str, int] = Field(
         {"recently_viewed": 40, "personal": 150, "similar": 80, "trending": 60, "top_categories": 100,
@@ -332,7 +333,7 @@ class RealDataSettings(Section):
                     "`semantic` extra; several minutes of CPU to embed the catalog)")
     taobao_item_embedding_dim: int = Field(64, ge=4, description="co-interaction embedding size for Taobao")
     taobao_recent_items: int = Field(100, ge=1, description="strongest recent items kept per Taobao user "
-                                     "(the personal and recently-viewed sources read them)")
+                                     "(the recently viewed, personal and similar sources read them)")
     taobao_half_life_days: float = Field(1.0, gt=0, description="recency half-life of Taobao interactions")
     taobao_discovery_source: str = Field(
         "recent_categories",

@@ -34,6 +34,7 @@ from ranking.event_log import EventLogUnavailableError
 from ranking.experiments import team_draft
 from ranking.mall_clock import local_hour
 from ranking.pipeline import RankRequest
+from ranking.recall.bundle_part import LEXICAL
 from ranking.recall.tokenize import searchable
 from ranking.recall.vector_index import set_search_threads
 from ranking.settings import Settings
@@ -186,7 +187,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             "request_id": request.seed,
             "query_id": query_id(request.query) if request.query else None,
             "corrected_query": request.query if typed_query is not None else None,
-            "text_match": (any("lexical" in card["sources"] for card in cards)
+            "text_match": (any(LEXICAL in card["sources"] for card in cards)
                            if pipeline == "search" else None),
             "bundle_version": version,
             "experiment": plan.experiment or limits.experiment,

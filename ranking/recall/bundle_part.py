@@ -24,6 +24,7 @@ from ranking.recall.search import SearchRecall
 from ranking.recall.tokenize import TokenizerVersionError
 
 PART = "recall"
+LEXICAL, DENSE = "lexical", "dense"  # the search sources' names, as cards' ``sources`` show them
 
 
 def write_recall_part(folder: Path, search: SearchRecall, homepage: HomepageRecall | None) -> None:
@@ -42,7 +43,7 @@ class SearchSource:
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
         if not request.query:
             return np.zeros(0, np.int64), np.zeros(0)
-        fn = self._search.lexical if self.name == "lexical" else self._search.dense
+        fn = self._search.lexical if self.name == LEXICAL else self._search.dense
         return fn(request.query, k)
 
 
@@ -79,7 +80,7 @@ def _load(folder: Path, bundle, settings) -> RecallPieces:
     if search is not None:
         search.use_speller_from(settings.recall)
         pieces.correct_query = search.correct
-        pieces.search_sources = [SearchSource("lexical", search), SearchSource("dense", search)]
+        pieces.search_sources = [SearchSource(LEXICAL, search), SearchSource(DENSE, search)]
 
         def dense_similarity(request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:
             query = request.query if request.surface == "search" else None

@@ -318,8 +318,7 @@ class HomepageRecall:
             out["new_stores"] = self.product_ids[self.a["new_stores"][: q["new_stores"]]]
         return {name: (ids, -np.arange(len(ids), dtype=np.float64)) for name, ids in out.items()}
 
-    def merged(self, user_id: int | None, hour: int, k: int, exclude: np.ndarray | None = None,
-               rrf_k: int = RRF_K) -> np.ndarray:
+    def merged(self, user_id: int | None, hour: int, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
         """The union, deduplicated and ranked by weighted reciprocal-rank fusion of the sources.
 
         Each source's weight comes from ``source_weights`` (settings
@@ -334,7 +333,7 @@ class HomepageRecall:
                 ids = ids[~np.isin(ids, exclude)]
             lists.append(ids)
             weights.append(float(self.source_weights.get(name, 1.0)))
-        fused, _ = reciprocal_rank_fusion(lists, k=rrf_k, limit=k, weights=weights)
+        fused, _ = reciprocal_rank_fusion(lists, k=RRF_K, limit=k, weights=weights)
         return fused
 
     def similar(self, product_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ranking.recall.fusion import RRF_K, reciprocal_rank_fusion
+from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.search import SearchRecall
 from ranking.recall.tokenize import char_bigrams, searchable, tokenize
 from ranking.settings import RealDataSettings, RecallSettings
@@ -464,20 +464,20 @@ def evaluate_home_depot(
     elif not settings.home_depot_sentence and sentences is None:
         sentence_info["reason"] = "off (real_data.home_depot_sentence)"
     catalog = pd.concat([train, test]).drop_duplicates("product_uid").sort_values("product_uid")
-    bm25 = {"k1": recall_settings.bm25_k1, "b": recall_settings.bm25_b} if recall_settings else {}
-    rrf_k = recall_settings.rrf_k if recall_settings else RRF_K
+    r = recall_settings or RecallSettings(spelling_correction=False)
     recall = SearchRecall.from_texts(
         catalog.product_title.tolist(),
         catalog.product_uid.to_numpy(np.int64),
         dim=settings.home_depot_dense_dim,
         seed=settings.seed,
-        **bm25,
+        k1=r.bm25_k1,
+        b=r.bm25_b,
     )
     index_seconds = time.perf_counter() - started
     spelling_info: dict = {"used": False}
     searched: dict[str, str] = {}  # search term -> the text recall and features read
-    if recall_settings is not None and recall_settings.spelling_correction:
-        recall.use_speller_from(recall_settings)
+    if r.spelling_correction:
+        recall.use_speller_from(r)
         fixes = {q: recall.correct(q) for q in pd.concat([train, test]).search_term.unique()}
         searched = {q: fix.text for q, fix in fixes.items()}
         train, test = (p.assign(query=p.search_term.map(searched)) for p in (train, test))
@@ -498,7 +498,7 @@ def evaluate_home_depot(
     for i, q in enumerate(tqdm(queries, desc="recall", unit="query", disable=not progress)):
         lex, _ = recall.lexical(texts[i], 100)
         den = dense_ids[i][dense_ids[i] >= 0]
-        hyb, _ = reciprocal_rank_fusion([lex, den], k=rrf_k, limit=100)
+        hyb, _ = reciprocal_rank_fusion([lex, den], k=r.rrf_k, limit=100)
         for name, ids in (("lexical", lex), ("dense", den), ("hybrid", hyb)):
             for k in (10, 100):
                 found[name][k].append(recall_at(ids, relevant[q], k))

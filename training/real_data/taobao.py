@@ -16,7 +16,7 @@ For every user present in both files, the test day's interacted items are the tr
 **all** of them, and those **new** to the user (not in their train history). Recall's
 sources run at the hour of the user's first test event; ``shelfrank`` orders their union
 with a LambdaRank model trained on earlier days, ``recall_rrf`` by the sources' weighted
-reciprocal-rank fusion (``HomepageRecall.merged``'s order, ``recall.rrf_k``). For *new*,
+reciprocal-rank fusion (as ``HomepageRecall.merged`` orders them; k = ``recall.rrf_k``). For *new*,
 items the user already saw are excluded first (a discovery shelf), for every method.
 Popularity ranks items by their train interaction count. Metrics: recall@20, recall@50
 and binary-gain NDCG@20, averaged over users with at least one truth item.
