@@ -10,9 +10,8 @@ product card shows, its provenance and, when asked, its explanation.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +21,10 @@ from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.features import features
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
-from ranking.pipeline.pipeline import CallerCandidates, CandidateSource, ExtraFeatures
+from ranking.pipeline.pipeline import CallerCandidates
 from ranking.pipeline.rules import Governance, KnownProducts
+from ranking.recall.bundle_part import PART as RECALL_PART
+from ranking.recall.bundle_part import RecallPieces, load_recall_part
 from ranking.recall.spelling import SpellCorrection
 from ranking.settings import RulesSettings, Settings
 
@@ -31,23 +32,6 @@ PRODUCT_DIMENSIONS = ("product_information", "product_popularity", "product_qual
                       "product_service", "product_brand", "product_price")
 STORE_DIMENSIONS = ("store_product_quality", "store_logistics", "store_service", "store_stability",
                     "returning_customer_index")
-
-# Recall parts register here: part name -> loader(bundle folder, bundle, settings) -> pieces.
-RecallLoader = Callable[[Path, Bundle, Settings], "RecallPieces"]
-RECALL_LOADERS: dict[str, RecallLoader] = {}
-
-
-@dataclass
-class RecallPieces:
-    """What a recall part contributes to the pipelines."""
-
-    search_sources: list[CandidateSource] = field(default_factory=list)
-    homepage_sources: list[CandidateSource] = field(default_factory=list)
-    extra_features: list[ExtraFeatures] = field(default_factory=list)
-    similar: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None
-    correct_query: Callable[[str], SpellCorrection] | None = None
-    manifest: dict = field(default_factory=dict)
-
 
 @dataclass
 class RankedPage:
@@ -108,10 +92,8 @@ class Engine:
         if not catalog_dir.is_dir():
             raise BundleError(f"{bundle.path}: no {CATALOG_PART}/ part (titles and store names)")
         catalog = CardCatalog.load(catalog_dir)
-        from ranking.recall import bundle_part  # noqa: F401  (registers the recall loader)
-
-        recall = [loader(bundle.path / part, bundle, settings)
-                  for part, loader in RECALL_LOADERS.items() if (bundle.path / part).is_dir()]
+        recall_dir = bundle.path / RECALL_PART
+        recall = [load_recall_part(recall_dir, bundle, settings)] if recall_dir.is_dir() else []
         engine = cls(bundle, catalog, settings, recall)
         engine.warm_up()
         return engine

@@ -1,10 +1,11 @@
 """The ``recall/`` part of a bundle: search and homepage recall, wired into the pipelines.
 
-``write_recall_part(folder, search, homepage)`` saves both; the engine's loader (registered
-here under the part name ``recall``) loads them and hands the pipelines their candidate
-sources (``lexical``, ``dense`` for search; the eight homepage sources, each its own
-source so provenance is kept), the ``dense_similarity`` feature, ``similar`` and the
-query spelling corrector (built from the search vocabulary at load, ``recall.spelling_*``).
+``write_recall_part(folder, search, homepage)`` saves both; ``load_recall_part`` (which
+``Engine.load`` calls when the bundle has a ``recall/`` part) loads them and hands the
+pipelines their candidate sources (``lexical``, ``dense`` for search; the eight homepage
+sources, each its own source so provenance is kept), the ``dense_similarity`` feature,
+``similar`` and the query spelling corrector (built from the search vocabulary at load,
+``recall.spelling_*``).
 A search part saved by an older tokenizer loads only if the current one reads the
 bundle's catalog text alike, else it is a :class:`~ranking.bundle.BundleError` saying to
 rebuild (:func:`ranking.recall.tokenize.require_current_tokens`).
@@ -12,19 +13,34 @@ rebuild (:func:`ranking.recall.tokenize.require_current_tokens`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ranking.bundle import BundleError
-from ranking.engine import RECALL_LOADERS, RecallPieces
 from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.pipeline import CandidateSource, ExtraFeatures
 from ranking.recall.homepage import SOURCES, HomepageRecall
 from ranking.recall.search import SearchRecall
+from ranking.recall.spelling import SpellCorrection
 from ranking.recall.tokenize import TokenizerVersionError
 
 PART = "recall"
 LEXICAL, DENSE = "lexical", "dense"  # the search sources' names, as cards' ``sources`` show them
+
+
+@dataclass
+class RecallPieces:
+    """What a recall part contributes to the pipelines."""
+
+    search_sources: list[CandidateSource] = field(default_factory=list)
+    homepage_sources: list[CandidateSource] = field(default_factory=list)
+    extra_features: list[ExtraFeatures] = field(default_factory=list)
+    similar: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None
+    correct_query: Callable[[str], SpellCorrection] | None = None
+    manifest: dict = field(default_factory=dict)
 
 
 def write_recall_part(folder: Path, search: SearchRecall, homepage: HomepageRecall | None) -> None:
@@ -74,7 +90,8 @@ def load_search_recall(bundle) -> SearchRecall | None:
         raise BundleError(f"{bundle.path}: {exc}") from exc
 
 
-def _load(folder: Path, bundle, settings) -> RecallPieces:
+def load_recall_part(folder: Path, bundle, settings) -> RecallPieces:
+    """The pipelines' pieces from a bundle's ``recall/`` part (folder), under these settings."""
     pieces = RecallPieces()
     search = load_search_recall(bundle)
     if search is not None:
@@ -98,5 +115,3 @@ def _load(folder: Path, bundle, settings) -> RecallPieces:
         pieces.similar = homepage.similar
     return pieces
 
-
-RECALL_LOADERS[PART] = _load
