@@ -24,8 +24,8 @@ def _seconds(fn, repeat: int = 3) -> float:
 
 def bench(ctx: BenchContext) -> dict:
     from ranking.contracts.frames import load_frames
-    from training.metrics import average_precision, mrr, ndcg_at_k, ranking_metrics
-    from training.position_bias import estimate_position_bias
+    from training.evaluation.metrics import average_precision, mrr, ndcg_at_k, ranking_metrics
+    from training.learning.position_bias import estimate_position_bias
 
     rng = np.random.default_rng(0)
     n = REQUESTS * CARDS

@@ -3,7 +3,7 @@
 ``python -m bench.dask_ship`` builds a synthetic ranking set (1M rows x 40 float32 features,
 160 MB, requests of 40 cards), starts a 2-worker ``LocalCluster`` and fits 20 LambdaRank trees
 twice each way: with the arrays put into the graph (``da.from_array``, what ``train_on_dask``
-did) and scattered request-whole chunks (``training.distributed._scattered``, what it does).
+did) and scattered request-whole chunks (``training.dask.lambdarank._scattered``, what it does).
 It prints the wall time of each fit and the warnings Dask raised. docs/scaling.md quotes it.
 """
 
@@ -16,7 +16,7 @@ import dask.array as da
 import numpy as np
 from distributed import Client, LocalCluster
 
-from training.distributed import _fit, _scattered, partition_bounds
+from training.dask.lambdarank import _fit, _scattered, partition_bounds
 
 REQUESTS, CARDS, FEATURES, TREES = 25_000, 40, 40, 20
 

@@ -32,14 +32,14 @@ def main() -> None:
     args = parser.parse_args()
     from ranking.contracts.frames import load_frames
     from ranking.settings import load_settings
-    from training.mall_data import MallTables, load_mall
-    from training.train import build_search_recall
+    from training.data.mall_data import MallTables, load_mall
+    from training.learning.train import build_search_recall
 
     settings = load_settings()
     started = time.perf_counter()
     out: dict = {"mode": args.mode}
     if args.mode == "local":
-        from training.dataset import build_ranking_frame
+        from training.learning.dataset import build_ranking_frame
 
         mall = load_mall(args.data)
         search = build_search_recall(mall, settings)
@@ -49,7 +49,7 @@ def main() -> None:
     else:
         from distributed import Client
 
-        from training.distributed_features import build_ranking_frame_on_dask
+        from training.dask.features import build_ranking_frame_on_dask
 
         catalog = MallTables(args.data, load_frames(args.data, ["products", "brands", "categories"]))
         search = build_search_recall(catalog, settings)

@@ -19,7 +19,7 @@ import traceback
 import psutil
 
 from ranking.settings import load_settings
-from training.train import train_bundle
+from training.learning.train import train_bundle
 
 EVERY_SECONDS = 0.1
 

@@ -1,7 +1,7 @@
 """The ranking model: LightGBM trees, scoring and per-feature explanations.
 
 The trees are either the purchase funnel (a click stage and an order stage merged into one
-model whose raw score is about the log-odds of a purchase, :mod:`training.funnel`) or LambdaRank;
+model whose raw score is about the log-odds of a purchase, :mod:`training.learning.funnel`) or LambdaRank;
 serving treats both the same: higher raw score ranks first.
 
 Loaded from LightGBM's own text format (never a pickle). On the request path it scores

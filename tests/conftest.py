@@ -36,7 +36,7 @@ def small_mall(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def small_models(small_mall: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder holding one bundle trained on ``small_mall`` (``latest`` points at it)."""
     from ranking.settings import load_settings
-    from training.train import train_bundle
+    from training.learning.train import train_bundle
 
     models = tmp_path_factory.mktemp("models")
     settings = load_settings(["training.num_boost_round=60", "training.early_stopping_rounds=15",

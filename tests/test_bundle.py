@@ -12,9 +12,9 @@ import pytest
 from ranking.bundle import BundleError, load_bundle, point_latest, resolve_bundle, write_bundle
 from ranking.features import feature_names
 from ranking.settings import Settings
-from training.dataset import DAY_MS, mall_day_zero_ms
-from training.mall_data import load_mall
-from training.snapshot_builder import build_snapshot
+from training.data.mall_data import load_mall
+from training.learning.dataset import DAY_MS, mall_day_zero_ms
+from training.learning.snapshot_builder import build_snapshot
 
 
 @pytest.fixture(scope="module")

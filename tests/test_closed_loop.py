@@ -111,7 +111,7 @@ def test_simulated_shoppers_cart_more_than_they_order_without_changing_clicks_or
     cart dice come last, so clicks and orders are the draws they were before carts."""
     import numpy as np
 
-    from training.closed_loop import Shoppers
+    from training.experiments.closed_loop import Shoppers
 
     class FixedTruth(Shoppers):
         def __init__(self) -> None:  # no mall: fixed probabilities per card

@@ -467,7 +467,7 @@ def _event_log(folder: Path, small_mall: Path) -> Path:
 
 
 def test_merge_events_counts_the_merged_events_that_break_a_rule(small_mall: Path, tmp_path: Path) -> None:
-    from training.event_import import merge_events
+    from training.data.event_import import merge_events
 
     events = _event_log(tmp_path / "events", small_mall)
     summary = merge_events(small_mall, events, tmp_path / "merged")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.distributed import partition_bounds
+from training.dask.lambdarank import partition_bounds
 
 pytestmark = pytest.mark.slow
 ROUNDS = 40
@@ -37,9 +37,9 @@ def client():
 def local(small_mall):
     """(settings, mall, search recall, the single-machine frame) of the small mall."""
     from ranking.settings import load_settings
-    from training.dataset import build_ranking_frame
-    from training.mall_data import load_mall
-    from training.train import build_search_recall
+    from training.data.mall_data import load_mall
+    from training.learning.dataset import build_ranking_frame
+    from training.learning.train import build_search_recall
 
     settings = load_settings()
     mall = load_mall(small_mall)
@@ -48,8 +48,8 @@ def local(small_mall):
 
 
 def test_frame_built_on_the_cluster_is_the_local_frame(small_mall, client, local):
-    from training.dataset import build_ranking_frame
-    from training.distributed_features import build_ranking_frame_on_dask, frames_equal
+    from training.dask.features import build_ranking_frame_on_dask, frames_equal
+    from training.learning.dataset import build_ranking_frame
 
     settings, mall, search, frame = local
     on_dask = build_ranking_frame_on_dask(small_mall, settings, client, progress=False, search=search)
@@ -66,8 +66,9 @@ def test_frame_built_on_the_cluster_is_the_local_frame(small_mall, client, local
 @pytest.fixture(scope="module")
 def single(local):
     """Single-machine LambdaRank (ROUNDS trees, one thread) and its test-days NDCG@10."""
-    from training.lambdarank import train_lambdarank
-    from training.train import lightgbm_params, ranking_data, split_days
+    from training.learning.day_split import ranking_data, split_days
+    from training.learning.fit import lightgbm_params
+    from training.learning.lambdarank import train_lambdarank
 
     settings, _, _, frame = local
     split = split_days(int(frame.day.max()) + 1, settings)
@@ -78,7 +79,7 @@ def single(local):
 
 
 def test_ndcg(booster, frame, split) -> float:
-    from training.metrics import ndcg_at_k
+    from training.evaluation.metrics import ndcg_at_k
 
     test = frame.select(frame.day >= split.test[0])
     return float(np.nanmean(ndcg_at_k(test.request_id, test.grade.astype(float),
@@ -89,8 +90,8 @@ test_ndcg.__test__ = False  # a helper, not a test
 
 
 def test_dask_ranker_matches_single_machine_ndcg(client, local, single):
-    from training.distributed import train_on_dask
-    from training.train import split_days
+    from training.dask.lambdarank import train_on_dask
+    from training.learning.day_split import split_days
 
     _, _, _, frame = local
     train, params, single_ndcg = single
@@ -102,8 +103,8 @@ def test_dask_ranker_matches_single_machine_ndcg(client, local, single):
 
 def _cards_in(value) -> int:
     """Cards (rows of frames, LightGBM arrays or feature matrices) inside a gathered result."""
-    from training.dataset import RankingFrame
-    from training.lambdarank import RankingData
+    from training.learning.dataset import RankingFrame
+    from training.learning.lambdarank import RankingData
 
     if isinstance(value, RankingFrame | RankingData):
         return len(value)
@@ -122,8 +123,9 @@ def held(small_mall, client, local):
     the driver (every ``Client._gather``, which ``Future.result`` and ``Client.gather`` use)."""
     from distributed import Client
 
-    from training import distributed, distributed_features
-    from training.distributed_parts import train_on_cluster
+    from training.dask import features as distributed_features
+    from training.dask import lambdarank as distributed
+    from training.dask.parts import train_on_cluster
 
     settings, _, search, _ = local
     on_dask = settings.model_copy(deep=True)
@@ -160,8 +162,8 @@ def test_training_cards_never_reach_the_driver(local, held):
 def test_held_parts_give_the_gathered_frames_split_counts_and_model(client, local, single, held):
     """Same split, counts and validation set as the gathered frame; the model within a tiny
     NDCG of the gathered frame's DaskLGBMRanker and within 0.02 of single-machine."""
-    from training.distributed import train_on_dask
-    from training.train import ranking_data, split_days, validation_frame
+    from training.dask.lambdarank import train_on_dask
+    from training.learning.day_split import ranking_data, split_days, validation_frame
 
     settings, _, _, frame = local
     trained, _ = held
@@ -187,9 +189,9 @@ def test_held_parts_give_the_gathered_frames_split_counts_and_model(client, loca
 def test_relabel_runs_on_each_part_as_on_the_gathered_frame(small_mall, client, local):
     """The logging-policy clone's hook, run per part on the workers: the same grades, counts,
     train rows and validation set as relabelling the whole frame."""
-    from training.distributed_parts import train_on_cluster
-    from training.logging_policy import position_grades
-    from training.train import ranking_data, validation_frame
+    from training.dask.parts import train_on_cluster
+    from training.experiments.logging_policy import position_grades
+    from training.learning.day_split import ranking_data, validation_frame
 
     settings, _, search, frame = local
     cloned = settings.model_copy(deep=True)
@@ -214,7 +216,8 @@ def test_train_bundle_on_dask_matches_single_machine(small_mall, client, local, 
     """End to end: features and trees on the cluster; the bundle's model within 0.02 NDCG@10."""
     import lightgbm as lgb
 
-    from training.train import split_days, train_bundle
+    from training.learning.day_split import split_days
+    from training.learning.train import train_bundle
 
     settings, _, _, frame = local
     on_dask = settings.model_copy(deep=True)
@@ -235,8 +238,8 @@ def test_clear_errors_for_an_unreachable_scheduler_and_unseen_data(client, small
     from typer.testing import CliRunner
 
     from shelfrank.cli import app
-    from training import distributed_features
-    from training.distributed_features import DaskClusterError, check_workers_see
+    from training.dask import features as distributed_features
+    from training.dask.features import DaskClusterError, check_workers_see
 
     monkeypatch.setattr(distributed_features, "CONNECT_TIMEOUT_S", 2)
     result = CliRunner().invoke(app, ["train", "--data", str(small_mall), "--out", str(tmp_path),

@@ -9,9 +9,9 @@ import pandas as pd
 
 from ranking.event_log import EventLog
 from ranking.experiments import ExperimentsConfig
-from training.counterfactual import block_ranks, counterfactual_estimates
-from training.dataset import RankingFrame
-from training.experiment_analysis import analyse, interleaving_credit, ratio_of_sums, relative_lift
+from training.experiments.analysis import analyse, interleaving_credit, ratio_of_sums, relative_lift
+from training.experiments.counterfactual import block_ranks, counterfactual_estimates
+from training.learning.dataset import RankingFrame
 
 CONFIG = ExperimentsConfig.model_validate(
     {
@@ -291,7 +291,7 @@ def test_interleaving_credits_gmv_and_says_when_its_two_tests_disagree(tmp_path)
     assert clicks["winner_by_sign_test"] == clicks["winner_by_mean"] == "control"
     assert abs(il["shared_card_share"] - 1 / 6) < 1e-12
     assert il["winner"] == "control" and il["tests_disagree"]  # requests won vs money earned
-    from training.experiment_analysis import wilson_interval, write_report
+    from training.experiments.analysis import wilson_interval, write_report
 
     report = write_report(analyse(tmp_path, _il_config()), tmp_path / "report").read_text()
     assert "disagree" in report and (tmp_path / "report" / "il_wins.png").is_file()
@@ -301,7 +301,7 @@ def test_interleaving_credits_gmv_and_says_when_its_two_tests_disagree(tmp_path)
     assert by_mean["winner"] == "treatment"
     by_clicks = analyse(tmp_path, _il_config(credit="clicks"))["experiments"]["il"]
     assert by_clicks["winner"] == "control" and not by_clicks["tests_disagree"]
-    from training.experiment_analysis import load_tables
+    from training.experiments.analysis import load_tables
 
     tables, _ = load_tables(tmp_path)
     per = interleaving_credit(tables, "il", ["control", "treatment"])
@@ -309,7 +309,7 @@ def test_interleaving_credits_gmv_and_says_when_its_two_tests_disagree(tmp_path)
 
 
 def test_disagreeing_interleaving_tests_are_flagged():
-    from training.experiment_analysis import credit_test
+    from training.experiments.analysis import credit_test
 
     # treatment wins 30% of requests by 100, control 60% by 10: more money, fewer wins
     d = np.r_[np.full(300, 100.0), np.full(600, -10.0), np.zeros(100)]

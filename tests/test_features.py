@@ -19,9 +19,9 @@ from ranking.features import (
 )
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.settings import Settings
-from training.dataset import DAY_MS, build_ranking_frame, mall_day_zero_ms
-from training.mall_data import MallTables, load_mall
-from training.snapshot_builder import CatalogCache, build_snapshot
+from training.data.mall_data import MallTables, load_mall
+from training.learning.dataset import DAY_MS, build_ranking_frame, mall_day_zero_ms
+from training.learning.snapshot_builder import CatalogCache, build_snapshot
 
 
 @pytest.fixture(scope="module")

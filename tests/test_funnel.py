@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.funnel import _negative_sample, examination_offset, merge_models
+from training.learning.funnel import _negative_sample, examination_offset, merge_models
 
 NAMES = [f"f{i}" for i in range(5)]
 
@@ -70,7 +70,7 @@ def test_negative_sampling_keeps_every_click_and_the_expected_count_of_the_rest(
 
 
 def test_examination_offset_is_the_log_of_each_cards_surface_curve() -> None:
-    from training.dataset import RankingFrame
+    from training.learning.dataset import RankingFrame
 
     curve = pd.DataFrame({"surface": ["search"] * 3 + ["homepage"] * 3,
                           "position": [1, 2, 3] * 2,
@@ -88,11 +88,12 @@ def test_examination_offset_is_the_log_of_each_cards_surface_curve() -> None:
 def test_the_funnel_ranks_closer_to_the_oracle_than_lambdarank_on_the_small_mall(small_mall: Path) -> None:
     """The reason it is the default: same cards, same days, scored against the simulator's truth."""
     from ranking.settings import load_settings
-    from training.dataset import build_ranking_frame
-    from training.evaluate import _oracle_gain
-    from training.mall_data import load_mall
-    from training.metrics import ndcg_at_k
-    from training.train import split_days, train_model
+    from training.data.mall_data import load_mall
+    from training.evaluation.evaluate import _oracle_gain
+    from training.evaluation.metrics import ndcg_at_k
+    from training.learning.dataset import build_ranking_frame
+    from training.learning.day_split import split_days
+    from training.learning.fit import train_model
 
     settings = load_settings(["training.num_boost_round=60", "training.early_stopping_rounds=15",
                               "training.funnel.num_boost_round=120", "training.compile_scorer=false"])
@@ -119,7 +120,7 @@ def test_the_funnel_ranks_closer_to_the_oracle_than_lambdarank_on_the_small_mall
 
 def _synthetic_frame(propensity: float, n_requests: int = 40, slots: int = 10):
     """Cards of ``n_requests`` homepage requests with clicks and orders, one propensity for all."""
-    from training.dataset import RankingFrame
+    from training.learning.dataset import RankingFrame
 
     n = n_requests * slots
     rng = np.random.default_rng(0)
@@ -137,8 +138,8 @@ def _synthetic_frame(propensity: float, n_requests: int = 40, slots: int = 10):
 def test_a_log_that_cannot_identify_position_bias_is_a_named_data_error() -> None:
     """It used to be a bare ValueError from the estimator, a traceback out of ``shelfrank train``."""
     from ranking.settings import load_settings
-    from training.dataset import TrainingDataError
-    from training.funnel import train_funnel
+    from training.learning.dataset import TrainingDataError
+    from training.learning.funnel import train_funnel
 
     settings = load_settings(["training.funnel.num_boost_round=3"])
     frame = _synthetic_frame(propensity=1.0)  # nothing randomised
@@ -154,8 +155,8 @@ def test_a_log_that_cannot_identify_position_bias_is_a_named_data_error() -> Non
 
 def test_a_log_without_orders_says_the_funnel_cannot_learn_and_what_can() -> None:
     from ranking.settings import load_settings
-    from training.dataset import TrainingDataError
-    from training.funnel import train_funnel
+    from training.learning.dataset import TrainingDataError
+    from training.learning.funnel import train_funnel
 
     frame = _synthetic_frame(propensity=1.0)
     frame.grade[frame.grade == 3] = 1
@@ -166,8 +167,9 @@ def test_a_log_without_orders_says_the_funnel_cannot_learn_and_what_can() -> Non
 def test_lambdarank_on_a_log_without_clicks_names_the_clicks_and_the_setting() -> None:
     """It used to stop on a bare ``ValueError: no training rows`` traceback."""
     from ranking.settings import load_settings
-    from training.dataset import TrainingDataError
-    from training.train import DaySplit, train_model
+    from training.learning.dataset import TrainingDataError
+    from training.learning.day_split import DaySplit
+    from training.learning.fit import train_model
 
     frame = _synthetic_frame(propensity=1.0, n_requests=60)
     frame.grade[:] = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.labels import CART, CLICK, ORDER, SKIP, _grade_by_merge, grade_impressions
+from training.learning.labels import CART, CLICK, ORDER, SKIP, _grade_by_merge, grade_impressions
 
 
 def _frames():

@@ -1,12 +1,12 @@
-"""Position-aware LambdaRank (training.lambdarank, position_debias=True) ranks by relevance
+"""Position-aware LambdaRank (training.learning.lambdarank, position_debias=True) ranks by relevance
 better than plain LambdaRank when the clicks it learns from are biased by the logged slot."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from training.lambdarank import RankingData, predict, train_lambdarank
-from training.metrics import defined_mean, ndcg_at_k
+from training.evaluation.metrics import defined_mean, ndcg_at_k
+from training.learning.lambdarank import RankingData, predict, train_lambdarank
 
 CARDS = 20
 PARAMS = {"num_leaves": 15, "learning_rate": 0.1, "min_data_in_leaf": 50, "num_threads": 1,

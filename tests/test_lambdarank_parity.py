@@ -1,5 +1,5 @@
-"""The LambdaRank wrapper (training.lambdarank) trains exactly what plain LightGBM trains,
-and our NDCG (training.metrics) is LightGBM's own ndcg@10 on its lambdarank example."""
+"""The LambdaRank wrapper (training.learning.lambdarank) trains exactly what plain LightGBM trains,
+and our NDCG (training.evaluation.metrics) is LightGBM's own ndcg@10 on its lambdarank example."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from training.lambdarank import RankingData, predict, train_lambdarank
-from training.metrics import ndcg_at_k
+from training.evaluation.metrics import ndcg_at_k
+from training.learning.lambdarank import RankingData, predict, train_lambdarank
 
 PARAMS = {
     "objective": "lambdarank",

@@ -1,4 +1,5 @@
-"""Ranking metrics (training.metrics) agree with trec_eval (pytrec_eval) and keep their conventions."""
+"""Ranking metrics (training.evaluation.metrics) agree with trec_eval (pytrec_eval) and keep
+their conventions."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import pytrec_eval
 
-from training.metrics import (
+from training.evaluation.metrics import (
     average_precision,
     defined_mean,
     first_by_group,

@@ -1,4 +1,5 @@
-"""Position bias from the logged randomisation (training.position_bias) recovers the simulator's curve."""
+"""Position bias from the logged randomisation (training.learning.position_bias) recovers the
+simulator's curve."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ranking.contracts.frames import load_frames
-from training.position_bias import estimate_position_bias, propensity_weights, shuffled_requests
+from training.learning.position_bias import estimate_position_bias, propensity_weights, shuffled_requests
 
 
 @pytest.fixture(scope="module")

@@ -138,9 +138,9 @@ def test_homepage_recall_beats_popularity_on_the_next_days_clicks(small_mall):
     """Fit on the log before the last 5 days; recall@200 of each user's clicks after it."""
     from ranking.recall.homepage import HomepageRecall
     from ranking.settings import Settings
-    from training.dataset import DAY_MS
-    from training.mall_data import load_mall
-    from training.snapshot_builder import build_snapshot
+    from training.data.mall_data import load_mall
+    from training.learning.dataset import DAY_MS
+    from training.learning.snapshot_builder import build_snapshot
 
     mall = load_mall(small_mall)
     cut = mall.last_ms - 5 * DAY_MS
@@ -168,8 +168,8 @@ def test_homepage_recall_fits_a_log_of_one_user_without_warnings(small_mall):
     ratio, 0 / 0 over one row); any RuntimeWarning fails this test."""
     from ranking.recall.homepage import HomepageRecall
     from ranking.settings import Settings
-    from training.mall_data import MallTables, load_mall
-    from training.snapshot_builder import build_snapshot
+    from training.data.mall_data import MallTables, load_mall
+    from training.learning.snapshot_builder import build_snapshot
 
     mall = load_mall(small_mall)
     user = int(mall["impressions"].user_id.mode()[0])

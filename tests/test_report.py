@@ -1,4 +1,4 @@
-"""The evaluation report (training.report) is written with its tables and PNG plots."""
+"""The evaluation report (training.evaluation.report) is written with its tables and PNG plots."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.report import (
+from training.evaluation.report import (
     IMPORTANCE_PLOT,
     NDCG_PLOT,
     POSITION_BIAS_PLOT,

@@ -211,7 +211,7 @@ def test_compiled_trees_score_exactly_like_lightgbm(small_models):
 
 def test_logged_events_merge_into_a_dataset_the_next_training_reads(client, small_mall, tmp_path):
     from ranking.contracts import read_table, validate_dataset
-    from training.event_import import merge_events
+    from training.data.event_import import merge_events
 
     click = {"request_id": 77, "timestamp": "2026-09-02T10:00:00Z", "user_id": 2, "product_id": 5,
              "position": 2}
@@ -285,7 +285,7 @@ def test_merge_events_gives_the_searched_queries_their_text(small_mall, small_mo
     from ranking.settings import load_settings
     from ranking.text import query_id
     from serving.app import create_app
-    from training.event_import import merge_events
+    from training.data.event_import import merge_events
 
     events = tmp_path / "events"
     novel = "cooking oil for grandma"

@@ -318,7 +318,7 @@ def test_a_click_retried_in_a_later_batch_is_accepted_and_merged_once(client, sm
     """The service cannot see earlier batches; merge-events keeps the first copy of a
     (request_id, product_id), so the retry (a moment later) is not a second click."""
     from ranking.contracts import read_table
-    from training.event_import import merge_events
+    from training.data.event_import import merge_events
 
     click = {"request_id": 904, "timestamp": 1788256800000, "user_id": 2, "product_id": 5, "position": 3}
     for delay in (0, 1500):

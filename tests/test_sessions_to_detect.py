@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.closed_loop import sessions_to_detect
+from training.experiments.closed_loop import sessions_to_detect
 
 
 def test_a_less_noisy_interleaving_credit_needs_fewer_sessions_and_finds_the_ab_winner():

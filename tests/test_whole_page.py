@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.dataset import RankingFrame
-from training.whole_page import (
+from training.experiments.whole_page import (
     Pages,
     RewardModel,
     logged_pages,
     paired_lift,
     whole_page_estimate,
 )
+from training.learning.dataset import RankingFrame
 
 SLOTS = 5
 EXAM = 1 / np.arange(1, SLOTS + 1) ** 0.7

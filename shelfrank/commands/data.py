@@ -97,7 +97,7 @@ def merge_events(
     """Append the service's logged impressions, clicks, carts and orders (and the text of the
     queries it searched) to a copy of a dataset; report the merged events that break the
     consistency rules (lost cards as warnings, contradictions as errors)."""
-    from training.event_import import merge_events as run
+    from training.data.event_import import merge_events as run
 
     output_dir(out, "--out")
     try:

@@ -53,7 +53,7 @@ def analyze(
     """Per variant: users, requests, CTR, add-to-cart, conversion, GMV/user with 95% intervals and
     lift; sample-ratio check; latency guardrail; interleaving credit (clicks, orders, GMV) per
     request with a sign test and a mean-difference test."""
-    from training.experiment_analysis import analyse_tables, interleaving_summary, load_tables, write_report
+    from training.experiments.analysis import analyse_tables, interleaving_summary, load_tables, write_report
 
     if not events.is_dir():
         fail(f"{events}: no event log folder here")
@@ -112,7 +112,7 @@ def simulate_traffic_command(
     """Simulated shoppers visit the homepage over HTTP and click and buy according to the truth."""
     import httpx2
 
-    from training.closed_loop import Shoppers, outcomes_frame, simulate_traffic
+    from training.experiments.closed_loop import Shoppers, outcomes_frame, simulate_traffic
 
     if not (data / "truth").is_dir():
         fail(f"{data}: not a simulated mall (no truth/ folder)")
@@ -213,8 +213,13 @@ def closed_loop(
     from ranking.bundle import BundleError, verify_bundle
     from ranking.experiments import ExperimentsConfig
     from shelfrank.local_service import start_service, stop_service
-    from training.closed_loop import Shoppers, detection_by_outcome, outcomes_frame, simulate_traffic
-    from training.experiment_analysis import analyse_tables, load_tables, write_report
+    from training.experiments.analysis import analyse_tables, load_tables, write_report
+    from training.experiments.closed_loop import (
+        Shoppers,
+        detection_by_outcome,
+        outcomes_frame,
+        simulate_traffic,
+    )
 
     settings = current_settings()
     treatment_rules = _rule_overrides(treatment_rule or [])
@@ -230,7 +235,7 @@ def closed_loop(
     try:
         verify_bundle(treatment)
         if control == "logging-policy":
-            from training.logging_policy import train_logging_policy_bundle
+            from training.experiments.logging_policy import train_logging_policy_bundle
 
             typer.echo("training a bundle that imitates the logging policy ...")
             control_path = train_logging_policy_bundle(data, work / "logging-policy-models", settings)
@@ -317,8 +322,8 @@ def sessions_to_detect_command(
 ) -> None:
     """How many sessions an A/B test and interleaving each need to find the A/B winner (80% power),
     for GMV, clicks and orders, by resampling a log (a closed loop's work folder's events/)."""
-    from training.closed_loop import detection_by_outcome
-    from training.experiment_analysis import load_tables
+    from training.experiments.analysis import load_tables
+    from training.experiments.closed_loop import detection_by_outcome
 
     if not events.is_dir():
         fail(f"{events}: no event log folder here")
@@ -398,14 +403,14 @@ def counterfactual_command(
 def _counterfactual(treatment: Path, control: Path, data: Path, settings, control_online: float) -> dict:
     """Both bundles' homepage GMV per session estimated from the mall's logs alone.
 
-    The estimate is the whole-page doubly-robust one (``training/whole_page.py``): each
+    The estimate is the whole-page doubly-robust one (``training/experiments/whole_page.py``): each
     bundle's pages replayed on logged contexts, valued by a reward model learnt from the
     logs, IPS-corrected where the logs showed the same card in the same slot. GMV per
     session is the order value (the closed loop's shoppers buy one unit and never cancel).
     ``randomised_block`` keeps the older IPS / SNIPS estimate (each bundle re-ordering the
     logging policy's randomised top ten) beside it: a different, narrower estimand.
     """
-    from training.whole_page import estimate_bundles
+    from training.experiments.whole_page import estimate_bundles
 
     est = estimate_bundles({"treatment": treatment, "control": control}, data, settings,
                            compare=("treatment", "control"))
@@ -428,7 +433,7 @@ def _counterfactual(treatment: Path, control: Path, data: Path, settings, contro
     for name in ("treatment", "control"):
         details[name] = {k: v for k, v in est[name].items() if k != "randomised_block"}
     return {
-        "method": "whole-page doubly robust (training/whole_page.py)",
+        "method": "whole-page doubly robust (training/experiments/whole_page.py)",
         "gmv_per_session": {
             "treatment": ov["treatment"],
             "treatment_ci95": est["treatment"]["rewards"]["order_value"]["dr_ci95"],
@@ -483,7 +488,7 @@ def page_value_command(
     loop's expected result in a minute, without serving or dice (docs/experiments.md)."""
     from ranking.bundle import BundleError, verify_bundle
     from ranking.settings import RulesSettings
-    from training.page_value import page_value
+    from training.experiments.page_value import page_value
 
     settings = current_settings()
     rules = _rule_overrides(treatment_rule or [])

@@ -37,9 +37,9 @@ def train(
 ) -> None:
     """Build point-in-time features, train the ranker (training.model), write a bundle, move OUT/latest."""
     from ranking.contracts import ContractError
-    from training.dataset import TrainingDataError
-    from training.distributed_features import DaskClusterError, check_workers_see, connect
-    from training.train import train_bundle
+    from training.dask.features import DaskClusterError, check_workers_see, connect
+    from training.learning.dataset import TrainingDataError
+    from training.learning.train import train_bundle
 
     settings = current_settings()
     out = out if out is not None else Path(settings.paths.models_dir)
@@ -100,9 +100,9 @@ def evaluate(
     """NDCG@5/10/20, MRR, MAP per surface for the model, the baselines and the oracle."""
     from ranking.bundle import BundleError
     from ranking.contracts import ContractError
-    from training.dataset import TrainingDataError
-    from training.evaluate import evaluate_bundle
-    from training.evaluation_report import write_evaluation_report
+    from training.evaluation.bundle_report import write_evaluation_report
+    from training.evaluation.evaluate import evaluate_bundle
+    from training.learning.dataset import TrainingDataError
 
     settings = current_settings()
     if counterfactual_control is not None and not counterfactual:
@@ -125,8 +125,8 @@ def evaluate(
         typer.echo("\nposition debiasing (oracle NDCG@10 on the test days): "
                    + json.dumps({k: round(v, 4) for k, v in public["debias_study"].items()}))
     if counterfactual:
-        from training.counterfactual import counterfactual_estimates
-        from training.mall_data import load_mall
+        from training.data.mall_data import load_mall
+        from training.experiments.counterfactual import counterfactual_estimates
 
         orders = load_mall(data)["orders"]
         try:
@@ -154,7 +154,7 @@ def evaluate(
 
 def _whole_page(bundle: Path, control: Path | None, data: Path, settings, progress: bool) -> dict:
     """Whole-page DR estimate of the bundle's homepage (and the control's), printed and returned."""
-    from training.whole_page import estimate_bundles
+    from training.experiments.whole_page import estimate_bundles
 
     bundles = {"model": bundle} | ({"control": control} if control is not None else {})
     try:
@@ -180,10 +180,10 @@ def _whole_page(bundle: Path, control: Path | None, data: Path, settings, progre
 
 def _debias_study(bundle: Path, data: Path, settings, result: dict, progress: bool) -> dict:
     from ranking.bundle import load_bundle
-    from training.dataset import build_ranking_frame
-    from training.debias_study import debias_study
-    from training.mall_data import load_mall
-    from training.train import DaySplit
+    from training.data.mall_data import load_mall
+    from training.evaluation.debias_study import debias_study
+    from training.learning.dataset import build_ranking_frame
+    from training.learning.day_split import DaySplit
 
     loaded = load_bundle(bundle)
     split = DaySplit(**{k: tuple(v) for k, v in loaded.manifest["data"]["split_days"].items()})

@@ -376,7 +376,7 @@ def train_reranker(
     sentences: SentenceVectors | None = None,
 ):
     """A LambdaRank booster on the train queries (no early stopping: a fixed budget)."""
-    from training.lambdarank import RankingData, train_lambdarank
+    from training.learning.lambdarank import RankingData, train_lambdarank
 
     train = train.sort_values(["search_term", "product_uid"], kind="stable").reset_index(drop=True)
     x = pair_features(
@@ -437,7 +437,7 @@ def evaluate_home_depot(
     """
     from tqdm import tqdm
 
-    from training.lambdarank import predict
+    from training.learning.lambdarank import predict
 
     started = time.perf_counter()
     sentence_info: dict = {"used": sentences is not None}

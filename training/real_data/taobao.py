@@ -285,7 +285,7 @@ def _labelled_day(history: pd.DataFrame, target: pd.DataFrame, settings: Setting
 def train_candidate_ranker(train: pd.DataFrame, settings: Settings):
     """LambdaRank over the candidates of the train file's last ``taobao_ranker_days`` days,
     each day's recall fitted on the days before it (no day sees its own or later events)."""
-    from training.lambdarank import RankingData, train_lambdarank
+    from training.learning.lambdarank import RankingData, train_lambdarank
 
     parts = []
     history = train
@@ -401,7 +401,7 @@ def evaluate_taobao(
     to the user filled in ``taobao_discovery_source`` order; ``recall_rrf``: the
     recall's merged list alone (weighted RRF of the sources); ``popularity``: global.
     """
-    from training.lambdarank import predict
+    from training.learning.lambdarank import predict
 
     started = time.perf_counter()
     ranker = train_candidate_ranker(train, settings)

@@ -6,11 +6,11 @@ builds the trees. Two ways in, the same LambdaRank parameters as single-machine 
 
 * :func:`train_on_dask_parts`, what ``train_bundle`` uses: the train days already live on
   the workers, one :class:`RankingData` future per snapshot cut
-  (:mod:`training.distributed_parts`); each becomes one chunk (``dask.array.from_delayed``
+  (:mod:`training.dask.parts`); each becomes one chunk (``dask.array.from_delayed``
   of the future), so the cards never pass through this process. A request lies in one
   day, so in one part, so in one chunk.
 * :func:`train_on_dask`, for cards already in this process (a frame built locally, e.g.
-  ``training.train.train_model`` in the debiasing study, and the tests' reference): cut
+  ``training.learning.fit.train_model`` in the debiasing study, and the tests' reference): cut
   into contiguous request-whole partitions and shipped to the cluster.
 
 Differences from single-machine training, stated plainly: the Dask ranker has no
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from training.lambdarank import RankingData, lambdarank_params
+from training.learning.lambdarank import RankingData, lambdarank_params
 
 
 def partition_bounds(group: np.ndarray, partitions: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +77,7 @@ def train_on_dask(train: RankingData, params: dict[str, Any], num_boost_round: i
                   scheduler: Any, partitions: int | None = None):
     """Fit LambdaRank on a Dask cluster from cards held here (``scheduler``: address or
     Client): they are cut into request-whole partitions and shipped; a local Booster."""
-    from training.distributed_features import connect
+    from training.dask.features import connect
 
     client = connect(scheduler)
     try:

@@ -23,9 +23,9 @@ import pandas as pd
 from ranking.bundle import Bundle, load_bundle
 from ranking.recall.bundle_part import load_search_recall
 from ranking.settings import Settings
-from training.dataset import RankingFrame, TrainingDataError, build_ranking_frame
-from training.mall_data import load_mall
-from training.metrics import average_precision, mrr, ndcg_at_k
+from training.data.mall_data import load_mall
+from training.evaluation.metrics import average_precision, mrr, ndcg_at_k
+from training.learning.dataset import RankingFrame, TrainingDataError, build_ranking_frame
 
 SURFACE_NAMES = {0: "search", 1: "homepage", 2: "channel"}
 CUTOFFS = (5, 10, 20)

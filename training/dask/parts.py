@@ -1,6 +1,6 @@
 """Training on a Dask cluster with the cards left on the workers: one held part per cut.
 
-The feature tasks (:func:`training.distributed_features.submit_cuts`, one per weekly
+The feature tasks (:func:`training.dask.features.submit_cuts`, one per weekly
 snapshot cut) return their parts into worker memory as futures; nothing is gathered.
 Then, per part and on the worker that holds it:
 
@@ -9,22 +9,22 @@ Then, per part and on the worker that holds it:
 2. :func:`part_facts` sends back what the split and the manifest need: rows, last day,
    cards per grade (a few integers);
 3. the driver splits the days exactly as single-machine training does
-   (:func:`training.train.split_days` on the last day of all parts), and each part is cut
-   into its train days (:func:`train_days`: :func:`training.train.ranking_data`, so
+   (:func:`training.learning.day_split.split_days` on the last day of all parts), and each part is cut
+   into its train days (:func:`train_days`: :func:`training.learning.day_split.ranking_data`, so
    ``keep_requests_without_clicks`` drops whole requests) and its validation days
    (:func:`valid_days`). Test days stay on the workers and are dropped with the part.
 
 Only the validation days come to the driver: sorted as the gathered frame sorts them, they
-go through :func:`training.train.validation_frame` (randomised slots, rows shuffled within
+go through :func:`training.learning.day_split.validation_frame` (randomised slots, rows shuffled within
 requests) unchanged, so validation NDCG is the gathered path's. The train days become Dask
-arrays with one chunk per part (:func:`training.distributed.train_on_dask_parts`); every
+arrays with one chunk per part (:func:`training.dask.lambdarank.train_on_dask_parts`); every
 request lies in one chunk because it lies in one part.
 
 ``relabel`` runs per part on the workers, so it must grade a card from its own request's
-rows (``training.logging_policy.position_grades`` grades a card from its slot); a hook
+rows (``training.experiments.logging_policy.position_grades`` grades a card from its slot); a hook
 that needed the whole frame would need the gathered path
-(:func:`training.distributed_features.build_ranking_frame_on_dask` and
-:func:`training.train.train_model`), which no caller has today.
+(:func:`training.dask.features.build_ranking_frame_on_dask` and
+:func:`training.learning.fit.train_model`), which no caller has today.
 """
 
 from __future__ import annotations
@@ -41,17 +41,10 @@ from tqdm import tqdm
 
 from ranking.features import feature_names
 from ranking.settings import Settings
-from training.dataset import RankingFrame, sort_frame
-from training.lambdarank import RankingData
-from training.train import (
-    DaySplit,
-    TrainedModel,
-    lightgbm_params,
-    ranking_data,
-    split_days,
-    validation_frame,
-    validation_ndcg,
-)
+from training.learning.dataset import RankingFrame, sort_frame
+from training.learning.day_split import DaySplit, ranking_data, split_days, validation_frame
+from training.learning.fit import TrainedModel, lightgbm_params, validation_ndcg
+from training.learning.lambdarank import RankingData
 
 GRADES = 4
 
@@ -130,11 +123,11 @@ def train_on_cluster(data_dir: str | Path, settings: Settings, scheduler: Any, s
                      relabel: Callable[[RankingFrame], np.ndarray] | None = None,
                      progress: bool = True) -> ClusterTraining:
     """Features and LambdaRank on the Dask cluster, the training cards never leaving the
-    workers (module docstring); the same model facts as :func:`training.train.train_model`."""
+    workers (module docstring); the same model facts as :func:`training.learning.fit.train_model`."""
     from distributed import as_completed
 
-    from training.distributed import train_on_dask_parts
-    from training.distributed_features import check_workers_see, connect, submit_cuts
+    from training.dask.features import check_workers_see, connect, submit_cuts
+    from training.dask.lambdarank import train_on_dask_parts
 
     started = time.perf_counter()
     data_dir = Path(data_dir).resolve()

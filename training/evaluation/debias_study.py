@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from ranking.settings import Settings
-from training.dataset import RankingFrame
-from training.metrics import ndcg_at_k
-from training.train import DaySplit, train_model
+from training.evaluation.metrics import ndcg_at_k
+from training.learning.dataset import RankingFrame
+from training.learning.day_split import DaySplit
+from training.learning.fit import train_model
 
 
 def debias_study(frame: RankingFrame, test: RankingFrame, oracle_gain: np.ndarray, split: DaySplit,

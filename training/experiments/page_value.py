@@ -1,9 +1,9 @@
 """Truth page value: what a bundle's homepage earns per visit, computed from the simulator's truth.
 
 On a simulated mall the closed loop's *expected* outcome needs neither a server nor dice.
-The closed loop's shoppers (:class:`training.closed_loop.Shoppers`, the same draws of user
+The closed loop's shoppers (:class:`training.experiments.closed_loop.Shoppers`, the same draws of user
 and hour per session number) ask the bundle's real homepage pipeline for a page
-(:func:`training.whole_page.replay_pages`, the code the service runs, with the bundle's
+(:func:`training.experiments.whole_page.replay_pages`, the code the service runs, with the bundle's
 rules), and each card is valued with the truth the closed loop rolls its dice against:
 
 ``clicks = e(slot) x P(click)``, ``orders = clicks x P(order | click)``, ``GMV = orders x
@@ -38,8 +38,8 @@ def shopper_contexts(shoppers, n: int) -> pd.DataFrame:
 def page_outcomes(bundle: str | Path, shoppers, contexts: pd.DataFrame, settings: Settings,
                   page_size: int = 20, progress: bool = False, label: str = "pages") -> dict[str, np.ndarray]:
     """Expected clicks, orders and GMV of each context's page (arrays aligned with ``contexts``),
-    valued with ``shoppers``' (:class:`training.closed_loop.Shoppers`) card probabilities."""
-    from training.whole_page import replay_pages
+    valued with ``shoppers``' (:class:`training.experiments.closed_loop.Shoppers`) card probabilities."""
+    from training.experiments.whole_page import replay_pages
 
     pages = replay_pages(bundle, contexts, settings, [], page_size, progress=progress, label=label)
     users = contexts.user_id.to_numpy(np.int64)[pages.context]
@@ -98,7 +98,7 @@ def page_value(data_dir: str | Path, treatment: str | Path, settings: Settings,
         raise ValueError(f"{data_dir}: not a simulated mall (no truth/ folder)")
     if contexts < 10:
         raise ValueError(f"contexts must be at least 10, got {contexts}")
-    from training.closed_loop import Shoppers
+    from training.experiments.closed_loop import Shoppers
 
     started = time.perf_counter()
     shoppers = Shoppers(Path(data_dir), seed)  # loads the truth once for both arms

@@ -1,6 +1,6 @@
 """Whole-page counterfactual: what a bundle's homepage would earn, from another policy's logs.
 
-The randomised-block estimator (:mod:`training.counterfactual`) only re-orders the ten
+The randomised-block estimator (:mod:`training.experiments.counterfactual`) only re-orders the ten
 products the logging policy put in its top slots. A bundle serves something else: its
 own recall over the catalogue, its own rules, twenty cards. Most of the products on its
 pages were never shown to that shopper by the logging policy, so no propensity exists for
@@ -10,7 +10,7 @@ whole-page value without a model**. What they do identify is
 * a **reward model**: the probability that a card is clicked / ordered *once examined*,
   learnt from logged cards (the bundle's own feature set plus the slot, LightGBM), and
 * the **examination curve**: clicks by slot on the logging policy's shuffled blocks
-  (:func:`training.position_bias.estimate_position_bias`; a power law beyond the block).
+  (:func:`training.learning.position_bias.estimate_position_bias`; a power law beyond the block).
 
 The estimate is **doubly robust** (Dudik et al., 2011) on the part of the page the logs
 support and **direct** on the rest. For logged homepage contexts ``x`` (user, hour) the
@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ranking.settings import CounterfactualSettings, Settings
-from training.dataset import RankingFrame
+from training.learning.dataset import RankingFrame
 
 SURFACE_HOMEPAGE = 1
 POSITION_FEATURE = "slot"
@@ -91,7 +91,7 @@ def _as_list(x) -> list:
 
 def examination_curve(frame: RankingFrame, max_position: int) -> np.ndarray:
     """Relative examination by slot from the frame's shuffled blocks (clicks at grade >= 1)."""
-    from training.position_bias import estimate_from_frame
+    from training.learning.position_bias import estimate_from_frame
 
     curve = estimate_from_frame(frame, max_position, by_surface=False)
     curve = curve[curve.surface == "all"].sort_values("position")
@@ -224,7 +224,7 @@ def sample_contexts(frame: RankingFrame, n: int, per_user: bool, seed: int) -> p
 def logged_rewards(frame: RankingFrame, orders: pd.DataFrame | None,
                    price: np.ndarray) -> dict[str, np.ndarray]:
     """Per logged card: clicks, orders, order value (orders x price) and GMV."""
-    from training.counterfactual import card_rewards
+    from training.experiments.counterfactual import card_rewards
 
     base = card_rewards(frame, orders)
     return {"clicks": base["clicks"], "orders": base["orders"], "order_value": base["orders"] * price,
@@ -350,7 +350,7 @@ def whole_page_estimate(pages: Pages, contexts: pd.DataFrame, logged: RankingFra
 
 def _homepage_frame(mall, settings: Settings, days: tuple[int, int], sample: float = 1.0) -> RankingFrame:
     """Featurised logged homepage cards of ``days`` (all features; a hashed share of requests)."""
-    from training.dataset import build_ranking_frame
+    from training.learning.dataset import build_ranking_frame
 
     if sample < 1:
         settings = settings.model_copy(deep=True)
@@ -372,7 +372,7 @@ def estimate_bundles(bundles: dict[str, Path], data_dir: str | Path, settings: S
     (IPS / SNIPS of the bundle re-ordering the logged randomised top slots) beside it.
     """
     from ranking.bundle import load_bundle
-    from training.mall_data import load_mall
+    from training.data.mall_data import load_mall
 
     cf = settings.counterfactual
     loaded = {k: load_bundle(p) for k, p in bundles.items()}
@@ -468,11 +468,11 @@ def block_estimates(frame: RankingFrame, scores: np.ndarray, orders: pd.DataFram
                     reward: RewardModel, max_weight: float = 0.0) -> dict:
     """The bundle re-ordering the logged randomised blocks: IPS, SNIPS and DR per request.
 
-    The estimand of :func:`training.counterfactual.counterfactual_estimates` (same
+    The estimand of :func:`training.experiments.counterfactual.counterfactual_estimates` (same
     blocks, same products), with the reward model as the DR baseline: ``sum_cards e(new
     slot) r(card) + sum_cards [new slot = logged slot] / p (y - e(logged slot) r(card))``.
     """
-    from training.counterfactual import block_ranks, counterfactual_estimates
+    from training.experiments.counterfactual import block_ranks, counterfactual_estimates
 
     base = counterfactual_estimates(frame, scores, orders, surface=SURFACE_HOMEPAGE)
     rows = np.flatnonzero((frame.propensity < 1.0) & (frame.surface == SURFACE_HOMEPAGE))

@@ -302,7 +302,7 @@ def detection_by_outcome(tables: dict[str, pd.DataFrame], ab_experiment: str, in
     holding an A/B experiment and an interleaving of the same two variants.
     ``credit_shared=False`` leaves the cards both pages held out of the interleaving credit
     (the alternative docs/experiments.md measures)."""
-    from training.experiment_analysis import interleaving_credit, request_outcomes, variant_of
+    from training.experiments.analysis import interleaving_credit, request_outcomes, variant_of
 
     requests = request_outcomes(tables)
     arm = variant_of(requests.experiment, requests.variant, ab_experiment)

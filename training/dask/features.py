@@ -5,11 +5,11 @@ scores and user profiles from events before the cut) and the features of its car
 requests of the cut's days). So the driver submits one task per cut; each task reads the
 mall's Parquet tables from the data directory itself (shared storage, the same path on
 every worker), builds the snapshot and the features with the same code as the local build
-(:func:`training.dataset.featurise_cut`) and returns its rows into worker memory
+(:func:`training.learning.dataset.featurise_cut`) and returns its rows into worker memory
 (:func:`submit_cuts`: futures). Training leaves them there
-(:mod:`training.distributed_parts`). :func:`build_ranking_frame_on_dask` gathers them
+(:mod:`training.dask.parts`). :func:`build_ranking_frame_on_dask` gathers them
 instead, as they complete, and sorts by request and position exactly as
-:func:`training.dataset.build_ranking_frame` does: the frame is identical, row for row,
+:func:`training.learning.dataset.build_ranking_frame` does: the frame is identical, row for row,
 which is the proof that the cluster computes the local features (tests) and what the
 feature bench measures.
 
@@ -37,7 +37,8 @@ from ranking.contracts.io import read_table, table_path
 from ranking.contracts.tables import TABLES
 from ranking.features import feature_names
 from ranking.settings import Settings
-from training.dataset import (
+from training.data.mall_data import MallTables
+from training.learning.dataset import (
     DAY_MS,
     RankingFrame,
     card_columns,
@@ -50,8 +51,7 @@ from training.dataset import (
     sort_frame,
     wanted_rows,
 )
-from training.mall_data import MallTables
-from training.snapshot_builder import CatalogCache
+from training.learning.snapshot_builder import CatalogCache
 
 CONNECT_TIMEOUT_S = 10
 IMPRESSION_COLUMNS = ("request_id", "timestamp", "user_id", "surface", "query_id", "product_id",
@@ -186,10 +186,10 @@ def submit_cuts(client, data_dir: Path, settings: Settings, days: tuple[int, int
 def build_ranking_frame_on_dask(data_dir: str | Path, settings: Settings, scheduler: Any,
                                 progress: bool = True, days: tuple[int, int] | None = None,
                                 search=None) -> RankingFrame:
-    """:func:`training.dataset.build_ranking_frame` of the mall in ``data_dir``, one Dask task
+    """:func:`training.learning.dataset.build_ranking_frame` of the mall in ``data_dir``, one Dask task
     per snapshot cut (module docstring); the same frame, gathered on this machine.
 
-    Training does not use this (:mod:`training.distributed_parts` keeps the parts on the
+    Training does not use this (:mod:`training.dask.parts` keeps the parts on the
     workers); it is the proof that the cluster builds the local frame, and the feature bench.
     """
     from distributed import as_completed

@@ -19,9 +19,9 @@ from tqdm import tqdm
 from ranking.features import Requests, build_inputs, compute_features, feature_names
 from ranking.mall_clock import fixed_offset_ms
 from ranking.settings import Settings
-from training.labels import grade_impressions
-from training.mall_data import MallTables
-from training.snapshot_builder import CatalogCache, build_snapshot
+from training.data.mall_data import MallTables
+from training.learning.labels import grade_impressions
+from training.learning.snapshot_builder import CatalogCache, build_snapshot
 
 DAY_MS = 86_400_000
 SURFACE_CODES = {"search": 0, "homepage": 1, "channel": 2}
@@ -150,7 +150,7 @@ def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = T
     ``days`` (first, end) limits the work to the cards of those mall days. ``search`` (a
     :class:`ranking.recall.search.SearchRecall`) supplies the recall-side features
     (``dense_similarity``) exactly as the service computes them. On a Dask cluster:
-    :func:`training.distributed_features.build_ranking_frame_on_dask` (the same frame).
+    :func:`training.dask.features.build_ranking_frame_on_dask` (the same frame).
     """
     imp = mall["impressions"]
     zero = mall_day_zero_ms(mall, settings.mall.timezone)

@@ -200,9 +200,9 @@ def estimate_position_bias(impressions: pd.DataFrame, clicks: pd.DataFrame,
 
 
 def estimate_from_frame(frame, max_position: int | None = None, by_surface: bool = True) -> pd.DataFrame:
-    """:func:`estimate_position_bias` of a :class:`training.dataset.RankingFrame` (clicks are
+    """:func:`estimate_position_bias` of a :class:`training.learning.dataset.RankingFrame` (clicks are
     grade >= 1); per surface name with ``by_surface``, else only the ``all`` curve."""
-    from training.dataset import SURFACE_NAMES
+    from training.learning.dataset import SURFACE_NAMES
 
     impressions = pd.DataFrame({"request_id": frame.request_id,
                                 "position": frame.position.astype(np.int64),

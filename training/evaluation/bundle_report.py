@@ -1,4 +1,4 @@
-"""Glue from an evaluation result to ``report.md`` with its plots (training.report)."""
+"""Glue from an evaluation result to ``report.md`` with its plots (training.evaluation.report)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from ranking.bundle import load_bundle
-from training.evaluate import importance_frame
-from training.mall_data import load_mall
-from training.position_bias import estimate_position_bias
-from training.report import write_report
+from training.data.mall_data import load_mall
+from training.evaluation.evaluate import importance_frame
+from training.evaluation.report import write_report
+from training.learning.position_bias import estimate_position_bias
 
 SAMPLE = 20_000
 

@@ -16,7 +16,7 @@ from ranking.features.catalog_text import build_catalog_text
 from ranking.features.snapshot import EntityTable, FeatureSnapshot, PairSet
 from ranking.mall_clock import local_hour
 from ranking.settings import Settings
-from training.mall_data import MallTables
+from training.data.mall_data import MallTables
 
 DAY_MS = 86_400_000
 SMOOTHING = 5.0

@@ -9,7 +9,7 @@ logged grades learns it only from requests with a click and from orders, which a
 * **click stage** (binary log-loss) on every logged card of the training days, clicked or
   not. Position bias enters as a fixed offset, ``log examination(slot, surface)``, from the
   curve measured on the logging policy's randomised blocks
-  (:func:`training.position_bias.estimate_position_bias`): ``P(click) = sigmoid(f(x) +
+  (:func:`training.learning.position_bias.estimate_position_bias`): ``P(click) = sigmoid(f(x) +
   log e(slot))``, about ``e(slot) x sigmoid(f(x))`` for the small click rates of a shelf,
   so the trees learn how attractive a card is *as if shown in slot 1*. No position
   feature exists, so serving needs none. Unclicked cards are sampled
@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 from ranking.settings import Settings
-from training.dataset import SURFACE_NAMES, RankingFrame, TrainingDataError
-from training.lambdarank import VALID_NAME, round_progress
-from training.position_bias import estimate_from_frame, propensity_weights
+from training.learning.dataset import SURFACE_NAMES, RankingFrame, TrainingDataError
+from training.learning.lambdarank import VALID_NAME, round_progress
+from training.learning.position_bias import estimate_from_frame, propensity_weights
 
 
 @dataclass

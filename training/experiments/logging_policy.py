@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ranking.settings import Settings
-from training.dataset import RankingFrame
+from training.learning.dataset import RankingFrame
 
 KIND = "logging-policy-clone"
 
@@ -31,7 +31,7 @@ def train_logging_policy_bundle(
     data_dir: str | Path, models_dir: str | Path, settings: Settings, progress: bool = True
 ) -> Path:
     """Train and write the clone bundle; return its folder."""
-    from training.train import train_bundle
+    from training.learning.train import train_bundle
 
     cloned = settings.model_copy(deep=True)
     cloned.training.model = "lambdarank"  # grades are slots, not clicks and orders: no funnel

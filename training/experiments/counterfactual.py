@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.dataset import RankingFrame
+from training.learning.dataset import RankingFrame
 
 
 def card_rewards(frame: RankingFrame, orders: pd.DataFrame | None) -> dict[str, np.ndarray]:
