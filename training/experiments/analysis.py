@@ -11,9 +11,10 @@ variant: users, requests, CTR (clicks / cards shown), add-to-cart rate (carts /
 requests), conversion (orders / requests), GMV per user and GMV per request
 (sum of price x quantity of non-cancelled orders). The relative lift of each variant
 over the first (control) has a delta-method interval for the ratio of two independent
-estimates. The **sample-ratio-mismatch** check is a chi-square test of users per variant
-against the configured shares (p < 0.001 flags it). **Latency guardrail**: p50/p99 of
-the logged per-request ranking latency per variant, and its relative change.
+estimates (both intervals: :mod:`training.stats`). The **sample-ratio-mismatch** check
+is a chi-square test of users per variant against the configured shares (p < 0.001 flags
+it). **Latency guardrail**: p50/p99 of the logged per-request ranking latency per variant,
+and its relative change.
 
 **Interleaving** (``mode = "interleave"``): what the shopper did with each card is
 credited to the variant whose team contributed it, three ways: clicks, orders, and GMV
@@ -35,48 +36,13 @@ more often, so it carries preference, and leaving it out was measured to cost po
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-Z95 = 1.959963984540054
-
-
-@dataclass
-class RatioEstimate:
-    value: float
-    ci95: tuple[float, float]
-    se: float
-
-
-def ratio_of_sums(x: np.ndarray, y: np.ndarray) -> RatioEstimate:
-    """sum(x) / sum(y) over units, with a delta-method 95% interval."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    n = len(x)
-    if n == 0 or y.sum() == 0:
-        return RatioEstimate(float("nan"), (float("nan"), float("nan")), float("nan"))
-    mx, my = x.mean(), y.mean()
-    r = mx / my
-    if n < 2:
-        return RatioEstimate(float(r), (float("nan"), float("nan")), float("nan"))
-    vx, vy = x.var(ddof=1), y.var(ddof=1)
-    cxy = np.cov(x, y, ddof=1)[0, 1]
-    se = math.sqrt(max(vx - 2 * r * cxy + r * r * vy, 0.0) / n) / my
-    return RatioEstimate(float(r), (float(r - Z95 * se), float(r + Z95 * se)), float(se))
-
-
-def relative_lift(treatment: RatioEstimate, control: RatioEstimate) -> RatioEstimate:
-    """t/c - 1 with the delta-method interval of a ratio of independent estimates."""
-    t, c = treatment.value, control.value
-    if not (np.isfinite(t) and np.isfinite(c)) or c == 0:
-        return RatioEstimate(float("nan"), (float("nan"), float("nan")), float("nan"))
-    lift = t / c - 1
-    se = abs(t / c) * math.sqrt((treatment.se / t) ** 2 + (control.se / c) ** 2) if t != 0 else control.se / c
-    return RatioEstimate(float(lift), (float(lift - Z95 * se), float(lift + Z95 * se)), float(se))
+from training.stats import mean_se, normal_ci95, ratio_of_sums, relative_lift, wilson_interval
 
 
 def variant_of(experiments: pd.Series, variants: pd.Series, experiment: str) -> pd.Series:
@@ -260,7 +226,7 @@ def credit_test(difference: np.ndarray, names: tuple[str, str]) -> dict:
     sign_p = float(stats.binomtest(wins_b, decided, 0.5).pvalue) if decided else float("nan")
     n = len(d)
     mean = float(d.mean()) if n else float("nan")
-    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    se = mean_se(d)
     t_p = float(2 * stats.t.sf(abs(mean) / se, n - 1)) if se and np.isfinite(se) and se > 0 else float("nan")
     return {
         "wins": {a: wins_a, b: wins_b},
@@ -268,7 +234,7 @@ def credit_test(difference: np.ndarray, names: tuple[str, str]) -> dict:
         "preference": (wins_b - wins_a) / decided if decided else float("nan"),
         "sign_test_p_value": sign_p,
         "mean_difference": mean,
-        "mean_difference_ci95": [mean - Z95 * se, mean + Z95 * se],
+        "mean_difference_ci95": normal_ci95(mean, se),
         "t_test_p_value": t_p,
         "winner_by_sign_test": (b if wins_b > wins_a else a) if decided and sign_p < 0.05 else None,
         "winner_by_mean": (b if mean > 0 else a) if np.isfinite(t_p) and t_p < 0.05 else None,
@@ -340,16 +306,6 @@ METRIC_LABELS = {
     "gmv_per_user": "GMV / user",
     "gmv_per_request": "GMV / request",
 }
-
-
-def wilson_interval(successes: int, n: int) -> tuple[float, float]:
-    """95% Wilson score interval of a binomial share; (0, 1) with no trials."""
-    if n == 0:
-        return 0.0, 1.0
-    p, z2 = successes / n, Z95**2
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return centre - half, centre + half
 
 
 def _plot_interleaving(e: dict, path: Path) -> None:

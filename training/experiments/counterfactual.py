@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from training.learning.dataset import RankingFrame
+from training.stats import mean_se, normal_ci95
 
 
 def card_rewards(frame: RankingFrame, orders: pd.DataFrame | None) -> dict[str, np.ndarray]:
@@ -82,11 +83,10 @@ def counterfactual_estimates(
         logged = float(rr.sum() / n_requests)
         # per-request IPS terms for a normal interval
         per_req = pd.Series(weight * rr).groupby(req).sum().to_numpy()
-        se = float(per_req.std(ddof=1) / np.sqrt(n_requests)) if n_requests > 1 else float("nan")
         out["rewards"][name] = {
             "logging_policy": logged,
             "ips": ips,
-            "ips_ci95": [ips - 1.96 * se, ips + 1.96 * se],
+            "ips_ci95": normal_ci95(ips, mean_se(per_req)),
             "snips": snips,
             "estimated_lift": snips / logged - 1 if logged else float("nan"),
         }

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ranking.settings import Settings
+from training.stats import bootstrap_indices, bootstrap_lift, bootstrap_mean
 
 OUTCOMES = ("clicks", "orders", "gmv")
 
@@ -57,32 +58,18 @@ def page_outcomes(bundle: str | Path, shoppers, contexts: pd.DataFrame, settings
     }
 
 
-def _bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-
-
 def summarise(outcomes: dict[str, np.ndarray], idx: np.ndarray) -> dict:
+    """Per-page mean of each outcome with its bootstrap interval over contexts."""
     out = {}
     for name in (*OUTCOMES, "mean_price_shown"):
-        values = outcomes[name]
-        boot = values[idx].mean(axis=1)
-        out[name] = {"per_page": float(values.mean()),
-                     "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]}
+        boot = bootstrap_mean(outcomes[name], idx)
+        out[name] = {"per_page": boot["mean"], "ci95": boot["ci95"]}
     return out
 
 
 def lift(treatment: dict[str, np.ndarray], control: dict[str, np.ndarray], idx: np.ndarray) -> dict:
     """Relative lift of each outcome with a paired bootstrap interval."""
-    out = {}
-    for name in OUTCOMES:
-        t, c = treatment[name], control[name]
-        if c.mean() <= 0:
-            out[name] = {"lift": None, "ci95": None}
-            continue
-        boot = t[idx].mean(axis=1) / np.maximum(c[idx].mean(axis=1), 1e-12) - 1
-        out[name] = {"lift": float(t.mean() / c.mean() - 1),
-                     "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]}
-    return out
+    return {name: bootstrap_lift(treatment[name], control[name], idx) for name in OUTCOMES}
 
 
 def page_value(data_dir: str | Path, treatment: str | Path, settings: Settings,
@@ -103,7 +90,7 @@ def page_value(data_dir: str | Path, treatment: str | Path, settings: Settings,
     started = time.perf_counter()
     shoppers = Shoppers(Path(data_dir), seed)  # loads the truth once for both arms
     ctx = shopper_contexts(shoppers, contexts)
-    idx = _bootstrap_indices(contexts, resamples, seed)
+    idx = bootstrap_indices(contexts, resamples, seed)
     arms = {"treatment": page_outcomes(treatment, shoppers, ctx, treatment_settings or settings,
                                        page_size, progress, "treatment pages")}
     if control is not None:

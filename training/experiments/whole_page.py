@@ -46,6 +46,7 @@ import pandas as pd
 
 from ranking.settings import CounterfactualSettings, Settings
 from training.learning.dataset import RankingFrame
+from training.stats import mean_se, normal_ci95, paired_lift, weighted_mean_ci
 
 SURFACE_HOMEPAGE = 1
 POSITION_FEATURE = "slot"
@@ -257,32 +258,6 @@ def logged_pages(frame: RankingFrame, contexts: pd.DataFrame, price: np.ndarray,
                  features=feature_columns(frame, names)[keep], propensity=frame.propensity[keep])
 
 
-def _weighted_mean_ci(values: np.ndarray, weights: np.ndarray) -> tuple[float, list[float]]:
-    """Weighted mean and a normal 95% interval (ratio-estimator variance over contexts)."""
-    sw = weights.sum()
-    mean = float((weights * values).sum() / sw)
-    n = len(values)
-    if n < 2:
-        return mean, [float("nan"), float("nan")]
-    z = weights * (values - mean) / sw * n
-    se = float(z.std(ddof=1) / np.sqrt(n))
-    return mean, [mean - 1.96 * se, mean + 1.96 * se]
-
-
-def paired_lift(treatment: np.ndarray, control: np.ndarray, weights: np.ndarray) -> dict:
-    """Lift of the weighted mean of ``treatment`` over ``control`` per context (the same
-    contexts for both), with a delta-method 95% interval. It covers the contexts' sampling
-    noise, not the reward model's error."""
-    t, c = float((weights * treatment).sum()), float((weights * control).sum())
-    if c <= 0:
-        return {"lift": float("nan"), "ci95": [float("nan"), float("nan")]}
-    ratio = t / c
-    n = len(weights)
-    z = weights * (treatment - ratio * control) / (c / n)
-    se = float(z.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    return {"lift": ratio - 1, "ci95": [ratio - 1 - 1.96 * se, ratio - 1 + 1.96 * se]}
-
-
 REWARDS = ("clicks", "orders", "order_value", "gmv")
 
 
@@ -340,8 +315,8 @@ def whole_page_estimate(pages: Pages, contexts: pd.DataFrame, logged: RankingFra
     for name, v in card_value.items():
         dm_ctx = np.bincount(pages.context, weights=v, minlength=n_ctx)
         corr_ctx = np.bincount(m_ctx, weights=w[match] * (ys[name] - predicted[name]), minlength=n_ctx)
-        dm, dm_ci = _weighted_mean_ci(dm_ctx, weights)
-        dr, dr_ci = _weighted_mean_ci(dm_ctx + corr_ctx, weights)
+        dm, dm_ci = weighted_mean_ci(dm_ctx, weights)
+        dr, dr_ci = weighted_mean_ci(dm_ctx + corr_ctx, weights)
         out["rewards"][name] = {"direct": dm, "direct_ci95": dm_ci, "dr": dr, "dr_ci95": dr_ci,
                                 "correction": dr - dm}
         out["per_context"][name] = dm_ctx + corr_ctx
@@ -459,7 +434,7 @@ def estimate_bundles(bundles: dict[str, Path], data_dir: str | Path, settings: S
                 x = np.array(lifts[name])
                 out["comparison"]["rewards"][name]["reward_model_members_lift"] = x.tolist()
                 # members see 1/k of the data each: their spread / sqrt(k) ~ the ensemble's error
-                out["comparison"]["rewards"][name]["reward_model_se"] = float(x.std(ddof=1) / np.sqrt(len(x)))
+                out["comparison"]["rewards"][name]["reward_model_se"] = mean_se(x)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -494,9 +469,8 @@ def block_estimates(frame: RankingFrame, scores: np.ndarray, orders: pd.DataFram
         dr_terms = e_new * r + w * (ys[name] - e_old * r)
         per_req = pd.Series(dr_terms).groupby(req).sum().to_numpy()
         dr = float(per_req.sum() / n_req)
-        se = float(per_req.std(ddof=1) / np.sqrt(n_req)) if n_req > 1 else float("nan")
         logged = float(ys[name].sum() / n_req)
         out["rewards"][name] = {**b, "logging_policy": logged, "dr": dr,
-                                "dr_ci95": [dr - 1.96 * se, dr + 1.96 * se],
+                                "dr_ci95": normal_ci95(dr, mean_se(per_req)),
                                 "dr_lift": dr / logged - 1 if logged else float("nan")}
     return out

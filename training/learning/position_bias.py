@@ -43,9 +43,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from training.stats import log_ratio_ci95
+
 ALL = "all"
 SURFACE_ORDER = ("search", "homepage", "channel")
-Z95 = 1.959963984540054
 COLUMNS = ["surface", "position", "examination", "ci_low", "ci_high", "impressions", "clicks", "method"]
 
 
@@ -104,8 +105,7 @@ def _curve_from_matrix(clicks: np.ndarray, shown: np.ndarray) -> pd.DataFrame:
         var_log = (np.diag(cov) / click_n**2 + cov[0, 0] / click_n[0] ** 2
                    - 2 * cov[0] / (click_n * click_n[0]))
         se = np.sqrt(np.maximum(var_log, 0.0))
-    low = ratio * np.exp(-Z95 * se)
-    high = ratio * np.exp(Z95 * se)
+    low, high = log_ratio_ci95(ratio, se)
     low[0] = high[0] = 1.0
     return pd.DataFrame({
         "position": np.arange(1, slots + 1),
