@@ -13,6 +13,7 @@ from training.evaluation.metrics import (
     first_by_group,
     group_ids,
     mean_by,
+    mean_ndcg_at_k,
     mrr,
     ndcg_at_k,
     ranking_metrics,
@@ -161,3 +162,12 @@ def test_bad_inputs_are_refused_with_clear_errors():
         ndcg_at_k([1, 1], [-1.0, 0.0], [0.0, 1.0], 5)
     with pytest.raises(ValueError, match="no rows"):
         mrr([], [], [])
+
+
+def test_mean_ndcg_skips_or_counts_groups_without_gain():
+    group = np.array([1, 1, 2, 2])
+    gain = np.array([0.0, 1.0, 0.0, 0.0])  # group 2 has no positive gain: no defined NDCG
+    score = np.array([1.0, 0.0, 1.0, 0.0])  # group 1 ranks its relevant row second
+    first = 1 / np.log2(3)
+    assert mean_ndcg_at_k(group, gain, score, 10) == pytest.approx(first)
+    assert mean_ndcg_at_k(group, gain, score, 10, undefined=1.0) == pytest.approx((first + 1) / 2)

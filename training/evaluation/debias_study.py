@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ranking.settings import Settings
-from training.evaluation.metrics import ndcg_at_k
+from training.evaluation.metrics import mean_ndcg_at_k
 from training.learning.dataset import RankingFrame
 from training.learning.day_split import DaySplit
 from training.learning.fit import train_model
@@ -22,16 +22,14 @@ from training.learning.fit import train_model
 def debias_study(frame: RankingFrame, test: RankingFrame, oracle_gain: np.ndarray, split: DaySplit,
                  settings: Settings, progress: bool = False) -> dict:
     out: dict[str, float | int] = {}
-
-    def ndcg(scores: np.ndarray) -> float:
-        return float(np.nanmean(ndcg_at_k(test.request_id, oracle_gain, scores, 10)))
-
+    group = test.request_id
     for name, debias in (("with_debiasing", True), ("without_debiasing", False)):
         booster = train_model(frame, split, settings, position_debias=debias, progress=progress).booster
-        out[f"oracle_ndcg@10_{name}"] = ndcg(booster.predict(test.features,
-                                                             num_threads=settings.training.num_threads))
+        scores = booster.predict(test.features, num_threads=settings.training.num_threads)
+        out[f"oracle_ndcg@10_{name}"] = mean_ndcg_at_k(group, oracle_gain, scores, 10)
         out[f"trees_{name}"] = booster.num_trees()
-    out["oracle_ndcg@10_logging_policy"] = ndcg(-test.position.astype(np.float64))
+    out["oracle_ndcg@10_logging_policy"] = mean_ndcg_at_k(group, oracle_gain,
+                                                          -test.position.astype(np.float64), 10)
     out["gain_from_debiasing"] = (out["oracle_ndcg@10_with_debiasing"]
                                   - out["oracle_ndcg@10_without_debiasing"])
     return out

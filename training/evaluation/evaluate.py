@@ -24,7 +24,7 @@ from ranking.bundle import Bundle, load_bundle
 from ranking.recall.bundle_part import load_search_recall
 from ranking.settings import Settings
 from training.data.mall_data import load_mall
-from training.evaluation.metrics import average_precision, mrr, ndcg_at_k
+from training.evaluation.metrics import average_precision, mean_ndcg_at_k, mrr
 from training.learning.dataset import RankingFrame, TrainingDataError, build_ranking_frame
 
 SURFACE_NAMES = {0: "search", 1: "homepage", 2: "channel"}
@@ -59,10 +59,10 @@ def metric_table(frame: RankingFrame, scores: dict[str, np.ndarray], gain: np.nd
         row: dict[str, float] = {}
         if gain is not None:
             for k in CUTOFFS:
-                row[f"ndcg@{k}"] = float(np.nanmean(ndcg_at_k(group, gain, s, k)))
+                row[f"ndcg@{k}"] = mean_ndcg_at_k(group, gain, s, k)
         row["mrr"] = float(np.nanmean(mrr(group, clicked, s)))
         row["map"] = float(np.nanmean(average_precision(group, clicked, s)))
-        row["logged_ndcg@10"] = float(np.nanmean(ndcg_at_k(group, graded, s, 10)))
+        row["logged_ndcg@10"] = mean_ndcg_at_k(group, graded, s, 10)
         out[name] = row
     return out
 

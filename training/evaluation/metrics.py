@@ -222,6 +222,19 @@ def ndcg_at_k(group: np.ndarray, gain: np.ndarray, score: np.ndarray, k: int,
     return groups.publish(_ndcg_sorted(groups, seg, rank, gain[order], ideal, k, exponential))
 
 
+def mean_ndcg_at_k(group: np.ndarray, gain: np.ndarray, score: np.ndarray, k: int,
+                   exponential: bool = False, undefined: float | None = None) -> float:
+    """Mean NDCG@k over groups, the one average every report uses.
+
+    A group without positive gain is skipped (``undefined=None``), or counted as
+    ``undefined`` (LightGBM's ``ndcg@k`` counts it as 1, so validation NDCG passes 1.0).
+    """
+    per_group = ndcg_at_k(group, gain, score, k, exponential)
+    if undefined is not None:
+        per_group = np.where(np.isnan(per_group), undefined, per_group)
+    return float(np.nanmean(per_group))
+
+
 def mrr(group: np.ndarray, gain: np.ndarray, score: np.ndarray, k: int | None = None) -> np.ndarray:
     """Reciprocal rank of the first relevant row (``gain > 0``) per group.
 

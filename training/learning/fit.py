@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ranking.settings import Settings
-from training.evaluation.metrics import ndcg_at_k
+from training.evaluation.metrics import mean_ndcg_at_k
 from training.learning.dataset import RankingFrame, TrainingDataError
 from training.learning.day_split import DaySplit, ranking_data, validation_frame
 from training.learning.lambdarank import RankingData, train_lambdarank
@@ -115,10 +115,6 @@ def validation_ndcg(booster, valid: RankingData, settings: Settings) -> dict[str
     group = np.repeat(np.arange(len(valid.group)), valid.group)
     gain = np.asarray(settings.training.label_gain)[valid.label]
     scores = booster.predict(valid.features, num_threads=settings.training.num_threads)
-    out = {}
-    for k in (5, 10, 20):
-        per_request = ndcg_at_k(group, gain, scores, k)
-        out[f"ndcg@{k}"] = float(np.nanmean(np.where(np.isnan(per_request), 1.0, per_request)))
-    return out
+    return {f"ndcg@{k}": mean_ndcg_at_k(group, gain, scores, k, undefined=1.0) for k in (5, 10, 20)}
 
 
