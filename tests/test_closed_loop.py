@@ -90,17 +90,18 @@ def test_treatment_rules_reach_only_the_treatment_variant_and_unknown_rules_are_
     import pytest
 
     from ranking.experiments import ExperimentsConfig
-    from shelfrank.commands.experiments import _closed_loop_config, _rule_overrides
+    from ranking.settings import parse_overrides
+    from training.experiments.closed_loop_run import closed_loop_config
 
-    rules = _rule_overrides(["value_weight=0.5", "theme_boost=0"])
+    rules = parse_overrides(["value_weight=0.5", "theme_boost=0"])
     assert rules == {"value_weight": 0.5, "theme_boost": 0}
-    config = _closed_loop_config(Path("/m"), 7, rules)
+    config = closed_loop_config(Path("/m"), 7, rules)
     for exp in config["experiments"]:
         control, treatment = exp["variants"]
         assert "rules" not in control and treatment["rules"] == rules
     ExperimentsConfig.model_validate(config)  # known rules pass
     with pytest.raises(ValueError, match="no_such_rule"):
-        ExperimentsConfig.model_validate(_closed_loop_config(Path("/m"), 7, {"no_such_rule": 1}))
+        ExperimentsConfig.model_validate(closed_loop_config(Path("/m"), 7, {"no_such_rule": 1}))
     result = CliRunner().invoke(app, ["experiment", "closed-loop", "--data", str(tmp_path),
                                       "--treatment", str(tmp_path), "--treatment-rule", "oops"])
     assert result.exit_code == 2 and "KEY=VALUE" in result.output

@@ -274,7 +274,7 @@ def test_interleaving_credits_gmv_and_says_when_its_two_tests_disagree(tmp_path)
     assert clicks["winner_by_sign_test"] == clicks["winner_by_mean"] == "control"
     assert abs(il["shared_card_share"] - 1 / 6) < 1e-12
     assert il["winner"] == "control" and il["tests_disagree"]  # requests won vs money earned
-    from training.experiments.analysis import write_report
+    from training.experiments.analysis_report import write_report
 
     report = write_report(analyse(tmp_path, _il_config()), tmp_path / "report").read_text()
     assert "disagree" in report and (tmp_path / "report" / "il_wins.png").is_file()

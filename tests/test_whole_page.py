@@ -6,12 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.experiments.whole_page import (
-    Pages,
-    RewardModel,
-    logged_pages,
-    whole_page_estimate,
-)
+from training.experiments.page_replay import Pages, logged_pages
+from training.experiments.reward_model import RewardModel
+from training.experiments.whole_page import whole_page_estimate
 from training.learning.dataset import RankingFrame
 from training.stats import paired_lift
 

@@ -5,16 +5,19 @@
 the whole loop on loopback: serve control and treatment as an A/B test and an
 interleaving experiment (two experiments in one layer, half the users each), play the
 sessions, analyse the log, estimate the treatment counterfactually from the mall's logs,
-and measure how many sessions each method needs to detect the difference.
+and measure how many sessions each method needs to detect the difference. The use cases
+live in ``training/experiments/`` (``closed_loop_run``, ``counterfactual_vs_online``,
+``page_value``, ``analysis``); this module parses arguments, starts the local service the
+closed loop plays against, and prints.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -22,9 +25,9 @@ import typer
 
 from shelfrank.commands.paths import output_dir, output_file
 from shelfrank.context import current_settings, fail, settings_error
+from training.experiments.closed_loop_run import AB, INTERLEAVE, LOGGING_POLICY
 
 experiment_app = typer.Typer(help="Analyse experiments and run the closed loop.", no_args_is_help=True)
-AB, INTERLEAVE = "closed_loop_ab", "closed_loop_interleave"
 
 
 def register(app: typer.Typer) -> None:
@@ -53,7 +56,8 @@ def analyze(
     """Per variant: users, requests, CTR, add-to-cart, conversion, GMV/user with 95% intervals and
     lift; sample-ratio check; latency guardrail; interleaving credit (clicks, orders, GMV) per
     request with a sign test and a mean-difference test."""
-    from training.experiments.analysis import analyse_tables, interleaving_summary, load_tables, write_report
+    from training.experiments.analysis import analyse_tables, load_tables
+    from training.experiments.analysis_report import interleaving_summary, write_report
 
     if not events.is_dir():
         fail(f"{events}: no event log folder here")
@@ -137,38 +141,6 @@ def simulate_traffic_command(
         json_out.write_text(summary.to_json(orient="index", indent=2))
 
 
-def _link_copy(src: Path, dst: Path) -> None:
-    def link(a: str, b: str) -> None:
-        try:
-            os.link(a, b)
-        except OSError:
-            shutil.copy2(a, b)
-
-    shutil.copytree(src.resolve(), dst, copy_function=link)
-
-
-def _closed_loop_config(models: Path, seed: int, treatment_rules: dict | None = None) -> dict:
-    treatment = {"name": "treatment", "share": 0.5, "bundle": str(models / "treatment")}
-    if treatment_rules:
-        treatment["rules"] = treatment_rules
-
-    def exp(name: str, mode: str) -> dict:
-        return {
-            "name": name,
-            "layer": "closed_loop",
-            "salt": f"{name}-{seed}",
-            "traffic": 0.5,
-            "mode": mode,
-            "surfaces": ["homepage"],
-            "variants": [
-                {"name": "control", "share": 0.5, "bundle": str(models / "control")},
-                dict(treatment),
-            ],
-        }
-
-    return {"experiments": [exp(AB, "ab"), exp(INTERLEAVE, "interleave")]}
-
-
 TreatmentRules = Annotated[
     list[str] | None,
     typer.Option("--treatment-rule", help="KEY=VALUE override of rules.* for the treatment only "
@@ -197,7 +169,7 @@ def closed_loop(
             "--control",
             help="a bundle folder, or 'logging-policy' for a bundle that imitates the mall's logging policy",
         ),
-    ] = "logging-policy",
+    ] = LOGGING_POLICY,
     sessions: Annotated[int, typer.Option("--sessions", min=100, help="homepage visits in all")] = 20_000,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
     work: Annotated[
@@ -211,15 +183,7 @@ def closed_loop(
 ) -> None:
     """Serve control and treatment on loopback, play simulated shoppers, analyse, compare."""
     from ranking.bundle import BundleError, verify_bundle
-    from ranking.experiments import ExperimentsConfig
-    from shelfrank.local_service import start_service, stop_service
-    from training.experiments.analysis import analyse_tables, load_tables, write_report
-    from training.experiments.closed_loop import (
-        Shoppers,
-        detection_by_outcome,
-        outcomes_frame,
-        simulate_traffic,
-    )
+    from training.experiments.closed_loop_run import control_bundle, run_closed_loop, stage
 
     settings = current_settings()
     treatment_rules = _rule_overrides(treatment_rule or [])
@@ -228,82 +192,36 @@ def closed_loop(
     output_dir(work, "--work")
     output_file(json_out, "--json")
     work = Path(work or tempfile.mkdtemp(prefix="shelfrank-closed-loop-")).resolve()
-    models = work / "models"
-    if models.exists():
-        shutil.rmtree(models)
-    models.mkdir(parents=True)
     try:
         verify_bundle(treatment)
-        if control == "logging-policy":
-            from training.experiments.logging_policy import train_logging_policy_bundle
-
-            typer.echo("training a bundle that imitates the logging policy ...")
-            control_path = train_logging_policy_bundle(data, work / "logging-policy-models", settings)
-        else:
-            control_path = Path(control)
-            verify_bundle(control_path)
+        control_path = control_bundle(control, data, work, settings, say=typer.echo)
     except BundleError as exc:
         fail(str(exc))
-    _link_copy(Path(treatment), models / "treatment")
-    _link_copy(control_path, models / "control")
-    config = _closed_loop_config(models, seed, treatment_rules)
-    config_path = work / "experiments.json"
-    config_path.write_text(json.dumps(config, indent=2))
     try:
-        cfg = ExperimentsConfig.model_validate(config)
+        setup = stage(work, treatment, control_path, seed, treatment_rules)
     except ValueError as exc:
         fail(f"--treatment-rule: {settings_error(exc)}")
-    events = work / "events"
-    shutil.rmtree(events, ignore_errors=True)
-    proc, url = start_service(
-        models, events, extra=[f"serving.experiments_file={config_path}"], bundle=models / "treatment"
-    )
-    try:
-        outcomes = simulate_traffic(url, Shoppers(data, seed), sessions)
-    finally:
-        stop_service(proc)
-    frame = outcomes_frame(outcomes)
-    tables, torn = load_tables(events)
-    analysis = analyse_tables(tables, cfg, torn)
-    report = write_report(analysis, work / "report")
-    ab = analysis["experiments"][AB]["variants"]
-
-    def block(metric: str) -> dict:
-        t = ab["treatment"][metric]
-        return {
-            "control": ab["control"][metric]["value"],
-            "treatment": t["value"],
-            "lift": t["lift"],
-            "ci95": t["lift_ci95"],
-            "difference_ci95_above_zero": bool(t["lift_ci95"][0] > 0),
-        }
-
-    result: dict = {
-        "sessions": len(frame),
-        "ab": {"gmv_per_session": block("gmv_per_request"), "ctr": block("ctr")},
-        "ab_requests": sum(v["requests"] for v in ab.values()),
-        "ab_analysis": analysis["experiments"][AB],
-        "interleaving": analysis["experiments"][INTERLEAVE],
-    }
-    # the headline is GMV: what the A/B block above and the mall are judged by
-    result["sessions_to_detect"] = detection_by_outcome(tables, AB, INTERLEAVE, "control", "treatment", seed)
-    if treatment_rules:
-        result["treatment_rules"] = treatment_rules
-    if counterfactual and treatment_rules:
-        result["counterfactual"] = {"skipped": "the whole-page estimate replays both bundles under the "
-                                               "shared rules, not the treatment's --treatment-rule"}
-    elif counterfactual:
-        result["counterfactual"] = _counterfactual(
-            Path(treatment), control_path, data, settings, result["ab"]["gmv_per_session"]["control"]
-        )
-        result["counterfactual"]["vs_online"] = counterfactual_vs_online(
-            result["counterfactual"]["gmv_per_session"], result["ab"]["gmv_per_session"])
-    result["report"] = str(report)
+    result = run_closed_loop(setup, data, treatment, control_path, sessions, seed, settings, _served,
+                             treatment_rules=treatment_rules, counterfactual=counterfactual)
     text = json.dumps(result, indent=2, default=str)
     typer.echo(text)
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(text)
+
+
+@contextmanager
+def _served(models: Path, events: Path, config_path: Path) -> Iterator[str]:
+    """The service on loopback serving the closed loop's config; its base URL."""
+    from shelfrank.local_service import start_service, stop_service
+
+    proc, url = start_service(
+        models, events, extra=[f"serving.experiments_file={config_path}"], bundle=models / "treatment"
+    )
+    try:
+        yield url
+    finally:
+        stop_service(proc)
 
 
 @experiment_app.command("sessions-to-detect")
@@ -362,6 +280,10 @@ def counterfactual_command(
     the lift, estimated from the mall's logs (no serving), optionally against an online result."""
     from ranking.bundle import BundleError, verify_bundle
     from ranking.contracts import ContractError
+    from training.experiments.counterfactual_vs_online import (
+        counterfactual_vs_online,
+        estimate_gmv_per_session,
+    )
 
     try:
         verify_bundle(treatment)
@@ -379,7 +301,8 @@ def counterfactual_command(
         except (ValueError, KeyError, TypeError):
             fail(f"--online {online}: not a closed-loop result (JSON with ab.gmv_per_session)")
     try:
-        result = _counterfactual(treatment, control, data, settings, ab["control"] if ab else math.nan)
+        result = estimate_gmv_per_session(treatment, control, data, settings,
+                                          ab["control"] if ab else math.nan)
     except ContractError as exc:
         fail(str(exc))
     if ab:
@@ -398,79 +321,6 @@ def counterfactual_command(
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(text)
-
-
-def _counterfactual(treatment: Path, control: Path, data: Path, settings, control_online: float) -> dict:
-    """Both bundles' homepage GMV per session estimated from the mall's logs alone.
-
-    The estimate is the whole-page doubly-robust one (``training/experiments/whole_page.py``): each
-    bundle's pages replayed on logged contexts, valued by a reward model learnt from the
-    logs, IPS-corrected where the logs showed the same card in the same slot. GMV per
-    session is the order value (the closed loop's shoppers buy one unit and never cancel).
-    ``randomised_block`` keeps the older IPS / SNIPS estimate (each bundle re-ordering the
-    logging policy's randomised top ten) beside it: a different, narrower estimand.
-    """
-    from training.experiments.whole_page import estimate_bundles
-
-    est = estimate_bundles({"treatment": treatment, "control": control}, data, settings,
-                           compare=("treatment", "control"))
-    ov = est["comparison"]["rewards"]["order_value"]
-
-    def block(name: str) -> dict:
-        r = est[name]["randomised_block"]["rewards"]
-        return {"gmv_ips": r["gmv"]["ips"], "gmv_snips": r["gmv"]["snips"],
-                "gmv_logging_policy": r["gmv"]["logging_policy"],
-                "gmv_snips_lift_over_logging_policy": r["gmv"]["estimated_lift"],
-                "order_value_dr": r["order_value"]["dr"], "order_value_dr_lift": r["order_value"]["dr_lift"]}
-
-    old = {name: block(name) for name in ("treatment", "control")}
-    old_ratio = (1 + old["treatment"]["gmv_snips_lift_over_logging_policy"]) / (
-        1 + old["control"]["gmv_snips_lift_over_logging_policy"])
-    old["snips_lift_treatment_over_control"] = old_ratio - 1
-    old["note"] = ("IPS/SNIPS of each bundle re-ordering the logging policy's randomised top-10 blocks "
-                   "(the previous estimator): the bundles' own recall and slots 11-20 are not in it")
-    details = {k: v for k, v in est.items() if k not in ("treatment", "control")}
-    for name in ("treatment", "control"):
-        details[name] = {k: v for k, v in est[name].items() if k != "randomised_block"}
-    return {
-        "method": "whole-page doubly robust (training/experiments/whole_page.py)",
-        "gmv_per_session": {
-            "treatment": ov["treatment"],
-            "treatment_ci95": est["treatment"]["rewards"]["order_value"]["dr_ci95"],
-            "control": ov["control"],
-            "control_ci95": est["control"]["rewards"]["order_value"]["dr_ci95"],
-            "lift": ov["lift"],
-            "lift_ci95": ov["ci95"],  # the contexts' sampling noise only
-            # the reward model's error: each of its shard models alone, and their standard error
-            "lift_reward_model_members": ov.get("reward_model_members_lift"),
-            "lift_reward_model_se": ov.get("reward_model_se"),
-            "direct_method_lift": ov["direct_lift"],
-            "logging_policy_logged": est["logging_policy"]["order_value"]["value"],
-            "control_online": control_online,
-        },
-        "supported_share": {name: est[name]["supported_share"] for name in ("treatment", "control")},
-        "randomised_block": old,
-        "seconds": est["seconds"],
-        "details": details,
-    }
-
-
-def counterfactual_vs_online(cf: dict, online: dict) -> dict:
-    """How close the counterfactual GMV per session lands to the online A/B's."""
-    lo, hi = online["ci95"]
-    lift = cf["lift"]
-    out = {
-        "estimated_lift": lift,
-        "online_lift": online["lift"],
-        "online_lift_ci95": [lo, hi],
-        "inside_online_ci95": bool(lo <= lift <= hi),
-        "lift_error_points": lift - online["lift"],
-        # 0 inside the interval, else how far outside it, in lift points
-        "distance_to_online_ci95": max(lo - lift, lift - hi, 0.0),
-    }
-    for arm in ("treatment", "control"):
-        out[f"{arm}_relative_error"] = cf[arm] / online[arm] - 1 if online[arm] else math.nan
-    return out
 
 
 @experiment_app.command("page-value")

@@ -3,7 +3,7 @@
 On a simulated mall the closed loop's *expected* outcome needs neither a server nor dice.
 The closed loop's shoppers (:class:`training.experiments.closed_loop.Shoppers`, the same draws of user
 and hour per session number) ask the bundle's real homepage pipeline for a page
-(:func:`training.experiments.whole_page.replay_pages`, the code the service runs, with the bundle's
+(:func:`training.experiments.page_replay.replay_pages`, the code the service runs, with the bundle's
 rules), and each card is valued with the truth the closed loop rolls its dice against:
 
 ``clicks = e(slot) x P(click)``, ``orders = clicks x P(order | click)``, ``GMV = orders x
@@ -40,7 +40,7 @@ def page_outcomes(bundle: str | Path, shoppers, contexts: pd.DataFrame, settings
                   page_size: int = 20, progress: bool = False, label: str = "pages") -> dict[str, np.ndarray]:
     """Expected clicks, orders and GMV of each context's page (arrays aligned with ``contexts``),
     valued with ``shoppers``' (:class:`training.experiments.closed_loop.Shoppers`) card probabilities."""
-    from training.experiments.whole_page import replay_pages
+    from training.experiments.page_replay import replay_pages
 
     pages = replay_pages(bundle, contexts, settings, [], page_size, progress=progress, label=label)
     users = contexts.user_id.to_numpy(np.int64)[pages.context]

@@ -30,6 +30,9 @@ extrapolation error. The report says how much of each page had logged support.
 ``w_x``: the closed loop draws shoppers uniformly, the logs by activity; with
 ``per_user`` each user's contexts share one unit of weight.
 
+The reward model is :mod:`training.experiments.reward_model`, the replayed and logged pages
+:mod:`training.experiments.page_replay`; this module makes the estimate.
+
 Rewards per page: ``clicks``, ``orders``, ``order_value`` (orders x price: a shopper
 buying one unit, as the closed loop's do) and ``gmv`` (order value x the logged units per
 order net of cancellations).
@@ -38,225 +41,24 @@ order net of cancellations).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ranking.settings import CounterfactualSettings, Settings
+from ranking.settings import Settings
+from training.experiments.page_replay import (
+    SURFACE_HOMEPAGE,
+    Pages,
+    feature_columns,
+    logged_pages,
+    logged_rewards,
+    replay_pages,
+    sample_contexts,
+)
+from training.experiments.reward_model import RewardModel, fit_reward_model
 from training.learning.dataset import RankingFrame
 from training.stats import mean_se, normal_ci95, paired_lift, weighted_mean_ci
-
-SURFACE_HOMEPAGE = 1
-POSITION_FEATURE = "slot"
-
-
-@dataclass
-class RewardModel:
-    """P(click | examined) and P(order | examined) from logged cards, and the slot curve.
-
-    ``click`` and ``order`` are one booster each or lists of them (an ensemble fitted on
-    disjoint request shards: its prediction is their mean; :meth:`members` splits it).
-    """
-
-    feature_names: list[str]
-    click: object  # lightgbm.Booster, or a list of them
-    order: object
-    examination: np.ndarray  # [slot - 1] -> relative examination, slot 1 = 1
-    units_per_order: float  # logged GMV / (orders x price): quantity net of cancellations
-    cards: int = 0  # logged cards it learnt from
-
-    def slot_examination(self, positions: np.ndarray) -> np.ndarray:
-        """Examination of 1-based slots (the last curve value beyond the curve)."""
-        p = np.clip(np.asarray(positions, dtype=np.int64), 1, len(self.examination))
-        return self.examination[p - 1]
-
-    def members(self) -> list[RewardModel]:
-        clicks, orders = _as_list(self.click), _as_list(self.order)
-        return [RewardModel(self.feature_names, c, o, self.examination, self.units_per_order,
-                            self.cards // len(clicks)) for c, o in zip(clicks, orders, strict=True)]
-
-    def examined_rates(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(P(click | examined), P(order | examined)) per card, predicted at slot 1."""
-        x = np.column_stack([np.asarray(features, dtype=np.float32), np.ones(len(features), np.float32)])
-        if len(x) == 0:
-            return np.zeros(0), np.zeros(0)
-        return (np.mean([m.predict(x) for m in _as_list(self.click)], axis=0),
-                np.mean([m.predict(x) for m in _as_list(self.order)], axis=0))
-
-
-def _as_list(x) -> list:
-    return list(x) if isinstance(x, list | tuple) else [x]
-
-
-def examination_curve(frame: RankingFrame, max_position: int) -> np.ndarray:
-    """Relative examination by slot from the frame's shuffled blocks (clicks at grade >= 1)."""
-    from training.learning.position_bias import estimate_from_frame
-
-    curve = estimate_from_frame(frame, max_position, by_surface=False)
-    curve = curve[curve.surface == "all"].sort_values("position")
-    e = curve.examination.to_numpy(np.float64)
-    return np.maximum.accumulate(e[::-1])[::-1] if len(e) else np.ones(max_position)
-
-
-def units_per_order(orders: pd.DataFrame) -> float:
-    """Logged GMV (price x quantity, cancelled orders excluded) per unit of price ordered."""
-    if orders is None or len(orders) == 0:
-        return 1.0
-    paid = float(orders.price_paid.sum())
-    kept = ~orders.cancelled.astype(bool)
-    gmv = float((orders.price_paid * orders.quantity)[kept].sum())
-    return gmv / paid if paid > 0 else 1.0
-
-
-def fit_reward_model(frame: RankingFrame, orders: pd.DataFrame | None, cf: CounterfactualSettings,
-                     max_position: int, num_threads: int = 2, progress: bool = False) -> RewardModel:
-    """Fit the click and order models on ``frame``'s cards (features + slot), one pair per
-    disjoint request shard (``cf.reward_models`` of them, by a hash of the request id)."""
-    import lightgbm as lgb
-    from tqdm import tqdm
-
-    if len(frame) == 0:
-        raise ValueError("no logged cards to learn the reward model from")
-    x = np.column_stack([frame.features.astype(np.float32), frame.position.astype(np.float32)])
-    params = {
-        "objective": "binary", **cf.reward.lightgbm_params(), "feature_fraction": 0.9,
-        "bagging_fraction": 0.8, "bagging_freq": 1, "seed": cf.seed, "num_threads": num_threads,
-        "verbosity": -1,
-    }
-    names = [*frame.feature_names, POSITION_FEATURE]
-    k = cf.reward_models
-    mixed = frame.request_id.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    shard = (mixed >> np.uint64(40)) % np.uint64(k)
-    models: dict[str, list] = {"click": [], "order": []}
-    bar = tqdm(total=2 * k, desc="reward models", unit="model", disable=not progress, leave=False)
-    for part in range(k):
-        rows = shard == part
-        for name, label in (("click", frame.grade >= 1), ("order", frame.grade >= 3)):
-            data = lgb.Dataset(x[rows], label=label[rows].astype(np.float32), feature_name=names,
-                               free_raw_data=True)
-            models[name].append(lgb.train(params, data, num_boost_round=cf.reward.num_boost_round))
-            bar.update()
-    bar.close()
-    return RewardModel(list(frame.feature_names), models["click"], models["order"],
-                       examination_curve(frame, max_position), units_per_order(orders), len(frame))
-
-
-@dataclass
-class Pages:
-    """Replayed pages, one row per card: its context, slot, product, price and features."""
-
-    context: np.ndarray
-    position: np.ndarray
-    product_id: np.ndarray
-    price: np.ndarray
-    features: np.ndarray
-    seconds: float = 0.0
-    # the target policy's probability of this card in this slot; None = 1 (a deterministic page)
-    propensity: np.ndarray | None = None
-
-
-def replay_pages(bundle_path: str | Path, contexts: pd.DataFrame, settings: Settings,
-                 feature_names: list[str], page_size: int, now_ms: int | None = None,
-                 progress: bool = False, label: str = "replay") -> Pages:
-    """Run the bundle's homepage pipeline for each context (``user_id``, ``hour``).
-
-    ``now_ms`` defaults to the wall clock, as the service's requests carry. Features come
-    back in ``feature_names`` order (the reward model's), computed by the pipeline itself.
-    """
-    from tqdm import tqdm
-
-    from ranking.engine import Engine
-    from ranking.pipeline import RankRequest
-
-    now = int(time.time() * 1000) if now_ms is None else int(now_ms)
-    engine = Engine.load(bundle_path, settings)
-    try:
-        model_names = list(engine.bundle.model.feature_names)
-        missing = [n for n in feature_names if n not in model_names]
-        if missing:
-            raise ValueError(f"{bundle_path}: the pipeline does not compute {missing[:5]}")
-        cols = np.array([model_names.index(n) for n in feature_names], dtype=np.int64)
-        pipe = engine.pipelines["homepage"]
-        started = time.perf_counter()
-        parts: list[tuple[int, np.ndarray, np.ndarray]] = []
-        users = contexts.user_id.to_numpy(np.int64)
-        hours = contexts.hour.to_numpy(np.int64)
-        for c in tqdm(range(len(contexts)), desc=label, unit="page", disable=not progress, leave=False):
-            request = RankRequest(surface="homepage", page_size=page_size, now_ms=now,
-                                  hour=int(hours[c]), user_id=int(users[c]), seed=c + 1)
-            res = pipe.run(request)
-            feats = res.cards.features if res.cards.features is not None else np.zeros((0, len(model_names)))
-            parts.append((c, res.cards.product_ids, feats[:, cols]))
-        seconds = time.perf_counter() - started
-        snap = engine.snapshot
-        ids = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-        price = snap.products.take("price", snap.products.rows(ids), np.nan).astype(np.float64)
-    finally:
-        engine.close()
-    sizes = np.array([len(p[1]) for p in parts], dtype=np.int64)
-    return Pages(
-        context=np.repeat(np.arange(len(parts)), sizes),
-        position=np.concatenate([np.arange(1, n + 1) for n in sizes]) if len(sizes)
-        else np.zeros(0, np.int64),
-        product_id=ids,
-        price=np.nan_to_num(price, nan=0.0),
-        features=np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, len(feature_names))),
-        seconds=seconds,
-    )
-
-
-def sample_contexts(frame: RankingFrame, n: int, per_user: bool, seed: int) -> pd.DataFrame:
-    """Up to ``n`` logged homepage requests (request_id, user_id, hour, weight), drawn at random."""
-    first = np.r_[True, frame.request_id[1:] != frame.request_id[:-1]]
-    hp = first & (frame.surface == SURFACE_HOMEPAGE)
-    req = pd.DataFrame({"request_id": frame.request_id[hp], "user_id": frame.user_id[hp],
-                        "hour": frame.hour[hp]}).drop_duplicates("request_id")
-    if len(req) > n:
-        req = req.sample(n, random_state=seed)
-    req = req.sort_values("request_id", ignore_index=True)
-    w = 1.0 / req.groupby("user_id").request_id.transform("size").to_numpy(np.float64) if per_user \
-        else np.ones(len(req))
-    req["weight"] = w / w.mean()
-    return req
-
-
-def logged_rewards(frame: RankingFrame, orders: pd.DataFrame | None,
-                   price: np.ndarray) -> dict[str, np.ndarray]:
-    """Per logged card: clicks, orders, order value (orders x price) and GMV."""
-    from training.experiments.counterfactual import card_rewards
-
-    base = card_rewards(frame, orders)
-    return {"clicks": base["clicks"], "orders": base["orders"], "order_value": base["orders"] * price,
-            "gmv": base["gmv"]}
-
-
-def feature_columns(frame: RankingFrame, names: list[str]) -> np.ndarray:
-    """``frame``'s features in ``names`` order."""
-    if list(frame.feature_names) == list(names):
-        return frame.features
-    missing = [n for n in names if n not in frame.feature_names]
-    if missing:
-        raise ValueError(f"the logged frame lacks features {missing[:5]}")
-    return frame.features[:, [frame.feature_names.index(n) for n in names]]
-
-
-def logged_pages(frame: RankingFrame, contexts: pd.DataFrame, price: np.ndarray,
-                 names: list[str]) -> Pages:
-    """The logging policy's own pages on ``contexts``, as a stochastic target policy.
-
-    Each logged card keeps its logged propensity as the target's probability, so the DR
-    weight of every logged card is 1 and the DR value of these pages is exactly their logged
-    reward; their direct value is the reward model's prediction of it (its calibration).
-    """
-    ctx = pd.Series(np.arange(len(contexts)), index=contexts.request_id.to_numpy()).reindex(frame.request_id)
-    keep = ctx.notna().to_numpy()
-    return Pages(context=ctx.to_numpy()[keep].astype(np.int64),
-                 position=frame.position[keep].astype(np.int64),
-                 product_id=frame.product_id[keep].astype(np.int64), price=np.asarray(price, float)[keep],
-                 features=feature_columns(frame, names)[keep], propensity=frame.propensity[keep])
-
 
 REWARDS = ("clicks", "orders", "order_value", "gmv")
 
