@@ -67,7 +67,7 @@ def test_one_tree_setting_overridden_keeps_its_models_defaults(monkeypatch: pyte
     from ranking.settings import Settings, load_settings
 
     monkeypatch.setenv("SHELFRANK_TRAINING__FUNNEL__LEARNING_RATE", "0.2")
-    funnel = Settings().training.learning.funnel
+    funnel = Settings().training.funnel
     assert funnel.learning_rate == 0.2 and funnel.num_boost_round == 400  # not the generic default
     got = load_settings(["counterfactual.reward.num_boost_round=20"]).counterfactual.reward
     assert got.num_boost_round == 20 and got.learning_rate == 0.08

@@ -1,4 +1,6 @@
-"""``shelfrank train`` and ``shelfrank evaluate``: LambdaRank bundles and their offline report."""
+"""``shelfrank train`` and ``shelfrank evaluate``: ranking bundles (the purchase funnel by default,
+LambdaRank on request, ``training.model``) and their offline report; the work is in
+``training/learning/`` and ``training/evaluation/``, this module parses and prints."""
 
 from __future__ import annotations
 
@@ -114,14 +116,23 @@ def evaluate(
         result = evaluate_bundle(bundle, data, settings, progress=progress)
     except (BundleError, ContractError, TrainingDataError) as exc:
         fail(str(exc))
-    public = {k: v for k, v in result.items() if not k.startswith("_")}
+    public = dict(result.metrics)
     _print_table(public)
     absent = [name for name in ("search", "homepage", "channel") if name not in public["surfaces"]]
     if absent:
-        typer.echo(f"\nno {' or '.join(absent)} requests on the test days {result['test_days']}: "
+        typer.echo(f"\nno {' or '.join(absent)} requests on the test days {public['test_days']}: "
                    "no table for them")
     if debias_study:
-        public["debias_study"] = _debias_study(bundle, data, settings, result, progress)
+        from training.evaluation.debias_study import bundle_debias_study
+
+        if result.oracle_gain is None:
+            raise typer.BadParameter("the debias study needs a simulated mall (DIR/truth)",
+                                     param_hint="--data")
+        try:
+            public["debias_study"] = bundle_debias_study(bundle, data, settings, result.frame,
+                                                         result.oracle_gain, progress)
+        except TrainingDataError as exc:
+            fail(str(exc))
         typer.echo("\nposition debiasing (oracle NDCG@10 on the test days): "
                    + json.dumps({k: round(v, 4) for k, v in public["debias_study"].items()}))
     if counterfactual:
@@ -131,7 +142,7 @@ def evaluate(
         orders = load_mall(data)["orders"]
         try:
             public["counterfactual"] = {
-                name: counterfactual_estimates(result["_frame"], result["_scores"]["model"], orders, surface)
+                name: counterfactual_estimates(result.frame, result.scores["model"], orders, surface)
                 for name, surface in (("all", None), ("homepage", 1))}
         except ValueError as exc:
             fail(str(exc))
@@ -141,7 +152,7 @@ def evaluate(
                        f"SNIPS {r['snips']:.4f}  estimated lift {r['estimated_lift']:+.1%}")
         public["counterfactual"]["whole_page"] = _whole_page(bundle, counterfactual_control, data, settings,
                                                              progress)
-    report_dir = report or Path("reports") / result["bundle"]
+    report_dir = report or Path("reports") / public["bundle"]
     path = write_evaluation_report(report_dir, result, bundle, data,
                                    extra_metrics={"debias_study": public["debias_study"]}
                                    if debias_study else None)
@@ -176,25 +187,6 @@ def _whole_page(bundle: Path, control: Path | None, data: Path, settings, progre
             line += f"  model vs control {c['lift']:+.1%} [{c['ci95'][0]:+.1%}, {c['ci95'][1]:+.1%}]"
         typer.echo(line)
     return est
-
-
-def _debias_study(bundle: Path, data: Path, settings, result: dict, progress: bool) -> dict:
-    from ranking.bundle import load_bundle
-    from training.data.mall_data import load_mall
-    from training.evaluation.debias_study import debias_study
-    from training.learning.dataset import build_ranking_frame
-    from training.learning.day_split import DaySplit
-
-    loaded = load_bundle(bundle)
-    split = DaySplit(**{k: tuple(v) for k, v in loaded.manifest["data"]["split_days"].items()})
-    from ranking.recall.bundle_part import load_search_recall
-
-    search = load_search_recall(loaded)
-    frame = build_ranking_frame(load_mall(data), settings, progress=progress, search=search)
-    oracle = result["_scores"].get("oracle")
-    if oracle is None:
-        raise typer.BadParameter("the debias study needs a simulated mall (DIR/truth)", param_hint="--data")
-    return debias_study(frame, result["_frame"], oracle, split, settings, progress)
 
 
 def _print_table(result: dict) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ranking.bundle import load_bundle
 from training.data.mall_data import load_mall
-from training.evaluation.evaluate import importance_frame
+from training.evaluation.evaluate import Evaluation, importance_frame
 from training.evaluation.report import write_report
 from training.learning.position_bias import estimate_position_bias
 
@@ -26,16 +26,18 @@ def position_bias_curves(data_dir: Path, max_position: int = 20) -> tuple[pd.Dat
     return estimated, true
 
 
-def write_evaluation_report(out_dir: Path, result: dict, bundle_path: Path, data_dir: Path,
+def write_evaluation_report(out_dir: Path, result: Evaluation, bundle_path: Path, data_dir: Path,
                             extra_metrics: dict | None = None) -> Path:
+    """``report.md`` of an evaluation: its metrics (plus ``extra_metrics``), the bundle's feature
+    importance, the position-bias curves and a sample of each ranker's scores."""
     bundle = load_bundle(bundle_path)
     rng = np.random.default_rng(0)
-    scores = result["_scores"]
+    scores = result.scores
     n = len(next(iter(scores.values())))
     pick = rng.choice(n, size=min(n, SAMPLE), replace=False)
     samples = {name: np.asarray(s)[pick] for name, s in scores.items()}
     estimated, true = position_bias_curves(Path(data_dir))
-    metrics = {k: v for k, v in result.items() if not k.startswith("_")}
+    metrics = dict(result.metrics)
     if extra_metrics:
         metrics.update(extra_metrics)
     return write_report(Path(out_dir), metrics, importance_frame(bundle), estimated, true, samples)

@@ -10,6 +10,8 @@ settings' hyperparameters.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ranking.settings import Settings
@@ -17,6 +19,23 @@ from training.evaluation.metrics import mean_ndcg_at_k
 from training.learning.dataset import RankingFrame
 from training.learning.day_split import DaySplit
 from training.learning.fit import train_model
+
+
+def bundle_debias_study(bundle_path: Path, data_dir: Path, settings: Settings, frame_days: RankingFrame,
+                        oracle_gain: np.ndarray, progress: bool = False) -> dict:
+    """:func:`debias_study` on a bundle's own day split: the mall's cards rebuilt with the
+    bundle's search recall, scored on ``frame_days`` (an evaluation's test-day cards) by
+    their oracle gain (a simulated mall's)."""
+    from ranking.bundle import load_bundle
+    from ranking.recall.bundle_part import load_search_recall
+    from training.data.mall_data import load_mall
+    from training.learning.dataset import build_ranking_frame
+
+    loaded = load_bundle(bundle_path)
+    split = DaySplit(**{k: tuple(v) for k, v in loaded.manifest["data"]["split_days"].items()})
+    frame = build_ranking_frame(load_mall(data_dir), settings, progress=progress,
+                                search=load_search_recall(loaded))
+    return debias_study(frame, frame_days, oracle_gain, split, settings, progress)
 
 
 def debias_study(frame: RankingFrame, test: RankingFrame, oracle_gain: np.ndarray, split: DaySplit,

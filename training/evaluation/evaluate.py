@@ -15,6 +15,7 @@ alone), ``lexical`` (BM25, search only) and ``random``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +68,22 @@ def metric_table(frame: RankingFrame, scores: dict[str, np.ndarray], gain: np.nd
     return out
 
 
+@dataclass
+class Evaluation:
+    """What :func:`evaluate_bundle` measured, and the cards and scores it measured them on."""
+
+    metrics: dict  # JSON-ready: bundle, data_dir, test_days, requests, cards, surfaces, NDCG
+    frame: RankingFrame  # the test days' logged cards
+    scores: dict[str, np.ndarray]  # per ranker (model, baselines, oracle on a simulated mall)
+
+    @property
+    def oracle_gain(self) -> np.ndarray | None:
+        """Each card's true purchase probability (None off a simulated mall)."""
+        return self.scores.get("oracle")
+
+
 def evaluate_bundle(bundle_path: str | Path, data_dir: str | Path, settings: Settings,
-                    progress: bool = True, bundle: Bundle | None = None) -> dict:
+                    progress: bool = True, bundle: Bundle | None = None) -> Evaluation:
     """Metrics of the bundle and the baselines on the bundle's test days (see module doc)."""
     bundle = bundle or load_bundle(bundle_path)
     split = bundle.manifest["data"]["split_days"]
@@ -106,9 +121,7 @@ def evaluate_bundle(bundle_path: str | Path, data_dir: str | Path, settings: Set
         result["ndcg@10"] = {name: m["ndcg@10"] for name, m in overall.items()}
         result["fraction_of_oracle_ndcg@10"] = overall["model"]["ndcg@10"] / overall["oracle"]["ndcg@10"]
     result["logged_ndcg@10"] = {name: m["logged_ndcg@10"] for name, m in overall.items()}
-    result["_frame"] = frame
-    result["_scores"] = scores
-    return result
+    return Evaluation(result, frame, scores)
 
 
 def _oracle_gain(data_dir: Path, frame: RankingFrame) -> np.ndarray | None:
