@@ -22,6 +22,7 @@ def test_homepage_sources_and_merged_list_equal_the_pre_component_output():
     assert got.keys() == expected.keys()
     for key in expected:
         assert got[key] == expected[key], key
+        assert list(got[key]) == list(expected[key]), f"{key}: sources listed in another order"
 
 
 def test_the_golden_mall_exercises_every_source():
