@@ -22,8 +22,8 @@ from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.features import features
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
+from ranking.pipeline.filters import Governance, KnownProducts
 from ranking.pipeline.pipeline import CallerCandidates, CandidateSource, ExtraFeatures
-from ranking.pipeline.rules import Governance, KnownProducts
 from ranking.recall.spelling import SpellCorrection
 from ranking.settings import RulesSettings, Settings
 
