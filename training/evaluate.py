@@ -23,11 +23,12 @@ import pandas as pd
 from ranking.bundle import Bundle, load_bundle
 from ranking.recall.bundle_part import load_search_recall
 from ranking.settings import Settings
+from ranking.surfaces import SURFACES
 from training.dataset import RankingFrame, TrainingDataError, build_ranking_frame
 from training.mall_data import load_mall
 from training.metrics import average_precision, mrr, ndcg_at_k
 
-SURFACE_NAMES = {0: "search", 1: "homepage", 2: "channel"}
+SURFACE_NAMES = dict(enumerate(SURFACES))
 CUTOFFS = (5, 10, 20)
 
 

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from ranking.settings import Settings
-from training.dataset import SURFACE_NAMES, RankingFrame, TrainingDataError
+from ranking.surfaces import SURFACE_NAMES
+from training.dataset import RankingFrame, TrainingDataError
 from training.lambdarank import VALID_NAME, round_progress
 from training.position_bias import estimate_from_frame, propensity_weights
 

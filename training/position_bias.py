@@ -43,8 +43,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ranking.surfaces import SURFACES
+
 ALL = "all"
-SURFACE_ORDER = ("search", "homepage", "channel")
+SURFACE_ORDER = SURFACES
 Z95 = 1.959963984540054
 COLUMNS = ["surface", "position", "examination", "ci_low", "ci_high", "impressions", "clicks", "method"]
 
@@ -202,7 +204,7 @@ def estimate_position_bias(impressions: pd.DataFrame, clicks: pd.DataFrame,
 def estimate_from_frame(frame, max_position: int | None = None, by_surface: bool = True) -> pd.DataFrame:
     """:func:`estimate_position_bias` of a :class:`training.dataset.RankingFrame` (clicks are
     grade >= 1); per surface name with ``by_surface``, else only the ``all`` curve."""
-    from training.dataset import SURFACE_NAMES
+    from ranking.surfaces import SURFACE_NAMES
 
     impressions = pd.DataFrame({"request_id": frame.request_id,
                                 "position": frame.position.astype(np.int64),

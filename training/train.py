@@ -39,9 +39,9 @@ from ranking.recall.bundle_part import write_recall_part
 from ranking.recall.homepage import HomepageRecall
 from ranking.recall.search import SearchRecall
 from ranking.settings import Settings
+from ranking.surfaces import SURFACE_CODES
 from training.dataset import (
     DAY_MS,
-    SURFACE_CODES,
     RankingFrame,
     TrainingDataError,
     build_ranking_frame,

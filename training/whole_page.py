@@ -45,9 +45,10 @@ import numpy as np
 import pandas as pd
 
 from ranking.settings import CounterfactualSettings, Settings
+from ranking.surfaces import HOMEPAGE, SURFACE_CODES
 from training.dataset import RankingFrame
 
-SURFACE_HOMEPAGE = 1
+SURFACE_HOMEPAGE = SURFACE_CODES[HOMEPAGE]
 POSITION_FEATURE = "slot"
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SURFACE_CODES = {"search": 0, "homepage": 1, "channel": 2}
+from ranking.surfaces import SURFACE_CODES
 
 
 @dataclass

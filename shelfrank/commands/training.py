@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ranking.surfaces import SURFACES
 from shelfrank.commands.paths import output_dir, output_file
 from shelfrank.context import current_settings, fail
 
@@ -116,7 +117,7 @@ def evaluate(
         fail(str(exc))
     public = {k: v for k, v in result.items() if not k.startswith("_")}
     _print_table(public)
-    absent = [name for name in ("search", "homepage", "channel") if name not in public["surfaces"]]
+    absent = [name for name in SURFACES if name not in public["surfaces"]]
     if absent:
         typer.echo(f"\nno {' or '.join(absent)} requests on the test days {result['test_days']}: "
                    "no table for them")
