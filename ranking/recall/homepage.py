@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ranking.pipeline.candidates import RankRequest
 from ranking.recall.fusion import RRF_K, reciprocal_rank_fusion
 from ranking.recall.homepage_sources import (
     FittedHomepage,
@@ -237,7 +238,7 @@ class HomepageRecall:
         """The shopper as every source reads them, hydrated from this recall's tables."""
         return self.shopper.build(user_id, hour)
 
-    def context_for(self, request) -> ShopperContext:
+    def context_for(self, request: RankRequest) -> ShopperContext:
         """The request's shopper context, built once however many sources ask (concurrently):
         kept in the request's ``hydrated`` memo under this recall, the user and the hour."""
         key = (self, request.user_id, request.hour)
