@@ -21,8 +21,8 @@ from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.features import features
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
+from ranking.pipeline.filters import Governance, KnownProducts
 from ranking.pipeline.pipeline import CallerCandidates
-from ranking.pipeline.rules import Governance, KnownProducts
 from ranking.recall.bundle_part import PART as RECALL_PART
 from ranking.recall.bundle_part import RecallPieces, load_recall_part
 from ranking.recall.spelling import SpellCorrection

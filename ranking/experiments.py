@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ranking.settings import RulesSettings
+from ranking.surfaces import SURFACES, Surface
 
 
 class _Strict(BaseModel):
@@ -58,7 +59,7 @@ class ExperimentConfig(_Strict):
         "gmv", description="interleaving: which outcome of a variant's cards names the winner")
     credit_test: Literal["sign", "mean"] = Field(
         "sign", description="interleaving: winner by requests won (sign test) or by mean credit")
-    surfaces: list[Literal["search", "homepage", "channel"]] = ["search", "homepage", "channel"]
+    surfaces: list[Surface] = list(SURFACES)
     variants: list[VariantConfig] = Field(..., min_length=1)
 
     @model_validator(mode="after")

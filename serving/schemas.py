@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from ranking.contracts.tables import TABLES, Column
 from ranking.event_log import LOGGED_TABLES
+from ranking.surfaces import Surface
 
 MAX_ID = 2**63 - 1
 
@@ -103,7 +104,7 @@ class RerankRequest(Strict):
     user_id: int | None = Field(None, ge=0, le=MAX_ID)
     query: str | None = Field(None, min_length=1, description="with surface search only; as in /v1/search, "
                               "one without a searchable word is a 422")
-    surface: Literal["search", "homepage", "channel"]
+    surface: Surface
     candidates: list[Id] = Field(..., min_length=1)
     page_size: int | None = Field(None, ge=1, description="default: all candidates")
     context: Context | None = None

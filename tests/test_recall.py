@@ -125,7 +125,7 @@ def test_homepage_sources_keep_provenance_and_respect_quotas(small_models):
             assert len(np.unique(ids)) == len(ids), f"{name} spends its quota on a repeat"
             seen.add(name)
         if "similar" in got:  # the seeds' neighbours, not the seeds; the quota filled
-            recent, _ = homepage._recent(homepage._user_row(int(u)))
+            recent = homepage.context(int(u), 20).recent_items
             assert not np.isin(got["similar"][0], homepage.product_ids[recent[:3]]).any()
             assert len(got["similar"][0]) == homepage.quotas["similar"]
     assert {"personal", "similar", "trending", "top_categories", "theme"} <= seen

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from ranking.surfaces import SURFACES
+
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
-SURFACES = ("search", "homepage", "channel")
 BRAND_TIERS = ("big_brand", "native_fast_growing", "white_label")
 RETURN_REASONS = ("quality", "not_as_described", "no_reason", "other")
 THEMES = ("grains_oil", "food_daily", "digital", "beauty", "")

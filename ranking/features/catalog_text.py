@@ -1,9 +1,10 @@
 """Catalog text for relevance features: each product's words and character bigrams.
 
 A product's text is its title plus its brand name and its category's Chinese and English
-names, tokenised by :mod:`ranking.recall.tokenize`. ``token_leaf`` says where the catalog
-uses each word: row t is ``idf(t) * P(leaf | t)`` (share of products containing t in each
-leaf), so a query's category intent is the normalised sum of its words' rows.
+names (:func:`ranking.product_text.product_texts` without the top category), tokenised
+by :mod:`ranking.recall.tokenize`. ``token_leaf`` says where the catalog uses each word:
+row t is ``idf(t) * P(leaf | t)`` (share of products containing t in each leaf), so a
+query's category intent is the normalised sum of its words' rows.
 """
 
 from __future__ import annotations
@@ -13,16 +14,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ranking.features.snapshot import CatalogText
+from ranking.product_text import product_texts
 from ranking.recall.tokenize import char_bigrams, tokenize
-
-
-def product_texts(products: pd.DataFrame, brands: pd.DataFrame, categories: pd.DataFrame) -> list[str]:
-    """Title + brand + category names of each product, in ``products`` row order."""
-    brand = products.brand_id.map(brands.set_index("brand_id").name).fillna("")
-    cats = categories.set_index("category_id")
-    zh = products.category_id.map(cats.name).fillna("")
-    en = products.category_id.map(cats.name_en).fillna("")
-    return (products.title + " " + brand + " " + zh + " " + en).tolist()
 
 
 def _binary_matrix(docs: list[list[str]]) -> tuple[list[str], sp.csr_matrix]:
@@ -50,7 +43,7 @@ def build_catalog_text(
     n_leaves: int,
 ) -> CatalogText:
     """Token and bigram matrices of the catalog (rows in ``products`` order) and word intents."""
-    texts = product_texts(products, brands, categories)
+    texts = product_texts(products, brands, categories, top_category=False)
     vocab, tokens = _binary_matrix([tokenize(t) for t in texts])
     bigram_vocab, bigrams = _binary_matrix([char_bigrams(t) for t in texts])
     n = tokens.shape[0]

@@ -16,8 +16,6 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.recall.tokenize import char_bigrams, tokenize
 from ranking.text import normalise
 
-SURFACES = ("search", "homepage", "channel")
-
 
 def slot_of_hour(hour: np.ndarray) -> np.ndarray:
     """0 morning (06-12), 1 afternoon (12-18), 2 evening (18-06)."""

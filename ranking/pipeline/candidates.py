@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SURFACE_CODES = {"search": 0, "homepage": 1, "channel": 2}
+from ranking.surfaces import SURFACE_CODES
 
 
 @dataclass
@@ -27,6 +27,8 @@ class RankRequest:
     store_id: int | None = None
     explain: bool = False
     seed: int = 0  # drives exploration draws; the service derives it from the request id
+    # what stages hydrate once per request and share (the homepage's shopper context), by key
+    hydrated: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def surface_code(self) -> int:

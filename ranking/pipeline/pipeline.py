@@ -20,8 +20,9 @@ import numpy as np
 from ranking.features import FeatureSnapshot, compute_features
 from ranking.features.inputs import Requests, build_inputs
 from ranking.model import RankingModel
+from ranking.pipeline.adjusters import Adjuster, default_adjusters
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.rules import Adjuster, Filter, default_adjusters, default_filters
+from ranking.pipeline.filters import Filter, default_filters
 from ranking.pipeline.selector import Selector
 from ranking.settings import RulesSettings
 

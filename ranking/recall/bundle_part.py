@@ -2,7 +2,7 @@
 
 ``write_recall_part(folder, search, homepage)`` saves both; ``load_recall_part`` (which
 ``Engine.load`` calls when the bundle has a ``recall/`` part) loads them and hands the
-pipelines their candidate sources (``lexical``, ``dense`` for search; the eight homepage
+pipelines their candidate sources (``lexical``, ``dense`` for search; the ten homepage
 sources, each its own source so provenance is kept), the ``dense_similarity`` feature,
 ``similar`` and the query spelling corrector (built from the search vocabulary at load,
 ``recall.spelling_*``).
@@ -64,7 +64,8 @@ class SearchSource:
 
 
 class HomepageSource:
-    """One homepage source, quota from settings."""
+    """One homepage source, quota from settings; the request's shopper context is built
+    once and shared by all ten."""
 
     def __init__(self, name: str, homepage: HomepageRecall) -> None:
         self.name = name
@@ -72,7 +73,8 @@ class HomepageSource:
         self._only = {s: (homepage.quotas.get(s, 0) if s == name else 0) for s in SOURCES}
 
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
-        got = self._homepage.sources(request.user_id, request.hour, self._only)
+        got = self._homepage.sources(request.user_id, request.hour, self._only,
+                                     self._homepage.context_for(request))
         return got.get(self.name, (np.zeros(0, np.int64), np.zeros(0)))
 
 

@@ -1,21 +1,20 @@
-"""Homepage recall: ten small candidate sources, run per request, merged with provenance.
+"""Homepage recall: fitted offline, ten small candidate sources run per request, merged with provenance.
 
-Fitted offline from the interaction log as of the bundle's snapshot, queried per request:
+Fitted from the interaction log as of the bundle's snapshot (:meth:`HomepageRecall.fit`,
+or :meth:`HomepageRecall.fit_catalog` over any catalog), queried per request: the shopper
+is hydrated once (:class:`~ranking.recall.homepage_sources.context.ShopperContext`), then
+each source in :data:`~ranking.recall.homepage_sources.HOMEPAGE_SOURCES` order adds its
+candidates. The sources, one class per file in :mod:`ranking.recall.homepage_sources`:
 
 * **recently_viewed** — the user's own items, strongest first (interaction weight x
-  recency, "continue shopping"): on real data (Taobao) the single strongest predictor of
-  tomorrow's clicks;
-* **personal** — the user's embedding (weighted mean of the co-interaction
-  embeddings of their ``recent_items`` strongest items, so new behaviour counts once logged)
-  against every item's, in FAISS;
-* **similar** — nearest items to the user's three strongest ones (each listed once, never a seed itself);
+  recency, "continue shopping");
+* **personal** — nearest items to the user's taste vector (weighted mean of their recent
+  items' co-interaction embeddings), in FAISS;
+* **similar** — nearest items to the user's three strongest ones (each once, never a seed);
+* **top_categories** — best products of the user's three favourite leaves at this slot;
+* **recent_categories** — the most widely used products of every leaf the user touched
+  lately, weighted by the user's recency-weighted interactions there;
 * **trending** — recency-weighted sales velocity, within the user's top categories first;
-* **top_categories** — best products (product score x popularity) of the user's three
-  favourite leaves at this time slot;
-* **recent_categories** — the most widely used products (distinct users) of every leaf
-  the user touched lately, each leaf weighted by the user's recency-weighted interactions
-  there: on Taobao the best single source of items new to the user (recall@50 of new
-  items 0.012, vs 0.003 for the next best);
 * **subsidy** — the big-brand subsidy channel's best products;
 * **theme** — best products of the current time-slot theme's categories;
 * **repurchase** — consumable categories the user bought before (and those products);
@@ -30,6 +29,7 @@ extra dependency, and good enough that personal recall beats popularity by a wid
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,11 +37,19 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ranking.pipeline.candidates import RankRequest
 from ranking.recall.fusion import RRF_K, reciprocal_rank_fusion
+from ranking.recall.homepage_sources import (
+    FittedHomepage,
+    ShopperContext,
+    ShopperContextBuilder,
+    build_sources,
+)
 from ranking.recall.svd import truncated_svd
 from ranking.recall.vector_index import VectorIndex
 
-SIMILAR_SEEDS = 3  # the user's strongest recent items whose neighbours "similar" lists
+# the homepage pipeline's source order (cards' provenance lists them so); the recall itself
+# runs them in HOMEPAGE_SOURCES order, as sources() lists them
 SOURCES = ("recently_viewed", "personal", "similar", "trending", "top_categories", "recent_categories",
            "subsidy", "theme", "repurchase", "new_stores")
 WEIGHTS = {"clicks": 1.0, "carts": 2.0, "orders": 4.0}
@@ -95,7 +103,6 @@ class HomepageCatalog:
         )
 
 
-TRENDING_HEAD = 50  # the user's categories are looked for in the top 50 x quota trending items
 RECENT_LEAVES = 20  # recent_categories looks at the user's 20 strongest leaves
 
 
@@ -131,10 +138,6 @@ def _item_vectors(x: sp.csr_matrix, dim: int, seed: int) -> np.ndarray:
     return items
 
 
-def _slot(hour: int) -> int:
-    return 0 if 6 <= hour < 12 else 1 if 12 <= hour < 18 else 2
-
-
 class HomepageRecall:
     def __init__(self, arrays: dict[str, np.ndarray], index: VectorIndex, quotas: dict[str, int],
                  source_weights: dict[str, float] | None = None) -> None:
@@ -144,6 +147,9 @@ class HomepageRecall:
         self.source_weights = dict(source_weights or {})
         self.product_ids = arrays["product_ids"]
         self.user_ids = arrays["user_ids"]
+        self.components = build_sources(FittedHomepage(arrays, index), self.quotas)
+        self.shopper = ShopperContextBuilder(arrays)
+        self._hydrate_lock = threading.Lock()
 
     # ---- fitting ---------------------------------------------------------------------
     @classmethod
@@ -228,95 +234,36 @@ class HomepageRecall:
         return cls(arrays, index, dict(quotas), source_weights)
 
     # ---- per request -------------------------------------------------------------------
-    def _user_row(self, user_id: int | None) -> int:
-        if user_id is None:
-            return -1
-        pos = int(np.searchsorted(self.user_ids, user_id))
-        return pos if pos < len(self.user_ids) and self.user_ids[pos] == user_id else -1
+    def context(self, user_id: int | None, hour: int) -> ShopperContext:
+        """The shopper as every source reads them, hydrated from this recall's tables."""
+        return self.shopper.build(user_id, hour)
 
-    def _recent(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = self.a["recent_ptr"][row], self.a["recent_ptr"][row + 1]
-        return self.a["recent_items"][lo:hi], self.a["recent_weights"][lo:hi]
+    def context_for(self, request: RankRequest) -> ShopperContext:
+        """The request's shopper context, built once however many sources ask (concurrently):
+        kept in the request's ``hydrated`` memo under this recall, the user and the hour."""
+        key = (self, request.user_id, request.hour)
+        with self._hydrate_lock:
+            context = request.hydrated.get(key)
+            if context is None:
+                context = request.hydrated[key] = self.context(request.user_id, request.hour)
+        return context
 
-    def _top_leaves(self, row: int, hour: int, n: int = 3) -> np.ndarray:
-        if row < 0 or len(self.a["user_leaf_slot"]) == 0:
-            return np.zeros(0, dtype=np.int64)
-        taste = self.a["user_leaf_slot"][row, :, _slot(hour)]
-        return np.argsort(-taste, kind="stable")[:n]
+    def sources(self, user_id: int | None, hour: int, quotas: dict[str, int] | None = None,
+                context: ShopperContext | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each source's (product ids, scores), best first, in :data:`HOMEPAGE_SOURCES` order.
 
-    def _from_leaves(self, leaves: np.ndarray, k: int) -> np.ndarray:
-        ptr, by_leaf = self.a["leaf_ptr"], self.a["by_leaf"]
-        per = max(1, k // max(len(leaves), 1))
-        parts = [by_leaf[ptr[lf]:min(ptr[lf + 1], ptr[lf] + per)] for lf in leaves]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-    def _recent_categories(self, row: int, k: int) -> np.ndarray:
-        """Rows of the best ``k`` products by leaf weight x reach over the user's recent leaves."""
-        lo, hi = self.a["user_leaf_ptr"][row], self.a["user_leaf_ptr"][row + 1]
-        leaves, lw = self.a["user_leaf"][lo:hi], self.a["user_leaf_weight"][lo:hi]
-        if not len(leaves):
-            return np.zeros(0, np.int64)
-        ptr, by_reach = self.a["leaf_ptr"], self.a["by_leaf_reach"]
-        parts = [by_reach[ptr[lf]:min(ptr[lf + 1], ptr[lf] + k)] for lf in leaves]
-        rows = np.concatenate(parts)
-        score = np.repeat(lw, [len(x) for x in parts]) * self.a["reach"][rows]
-        return rows[np.argsort(-score, kind="stable")[:k]]
-
-    def sources(self, user_id: int | None, hour: int, quotas: dict[str, int] | None = None
-                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Each source's (product ids, scores), best first."""
+        ``quotas`` override the recall's for this call (0 skips a source); a source with
+        nothing to add is left out. ``context`` is the request's, when already hydrated.
+        """
         q = {**self.quotas, **(quotas or {})}
-        row = self._user_row(user_id)
-        out: dict[str, np.ndarray] = {}
-        recent, weights = self._recent(row) if row >= 0 else (np.zeros(0, np.int64), np.zeros(0))
-        if len(recent) and q.get("recently_viewed", 0):
-            out["recently_viewed"] = self.product_ids[recent[: q["recently_viewed"]]]
-        if len(recent) and q.get("personal", 0):
-            vec = (self.a["item_vectors"][recent] * weights[:, None]).sum(axis=0, keepdims=True)
-            _, ids = self.index.search(vec, q["personal"] + len(recent))
-            ids = ids[0][ids[0] >= 0]
-            seen = set(self.product_ids[recent].tolist())
-            out["personal"] = np.array([i for i in ids if i not in seen][: q["personal"]], dtype=np.int64)
-        if len(recent) and q.get("similar", 0):
-            seeds = recent[:SIMILAR_SEEDS]
-            # each seed's list alone can fill the quota, since the seeds themselves and the
-            # neighbours two seeds share are dropped
-            _, ids = self.index.search(self.a["item_vectors"][seeds], q["similar"] + len(seeds))
-            share = q["similar"] // len(seeds) + 2  # each seed's nearest, in turn; then the rest
-            flat = np.r_[ids[:, :share].ravel(), ids[:, share:].T.ravel()]
-            flat = flat[(flat >= 0) & ~np.isin(flat, self.product_ids[seeds])]
-            _, first = np.unique(flat, return_index=True)  # two seeds' shared neighbours once
-            out["similar"] = flat[np.sort(first)][: q["similar"]]
-        leaves = self._top_leaves(row, hour)
-        if q.get("top_categories", 0) and len(leaves):
-            out["top_categories"] = self.product_ids[self._from_leaves(leaves, q["top_categories"])]
-        if q.get("recent_categories", 0) and row >= 0 and "user_leaf_ptr" in self.a:
-            got = self._recent_categories(row, q["recent_categories"])
-            if len(got):
-                out["recent_categories"] = self.product_ids[got]
-        if q.get("trending", 0):
-            # the head is enough; the whole list is the catalog (an isin over 1M per request)
-            trending = self.a["trending"][: TRENDING_HEAD * q["trending"]]
-            if len(leaves):
-                mine = np.isin(self.a["product_leaf"][trending], leaves)
-                trending = np.r_[trending[mine][: q["trending"] // 2], trending[~mine]]
-            out["trending"] = self.product_ids[trending[: q["trending"]]]
-        if q.get("subsidy", 0):
-            out["subsidy"] = self.product_ids[self.a["subsidy"][: q["subsidy"]]]
-        if q.get("theme", 0):
-            theme_leaves = np.flatnonzero(self.a["leaf_theme_slot"] == _slot(hour))
-            out["theme"] = self.product_ids[self._from_leaves(theme_leaves, q["theme"])]
-        if q.get("repurchase", 0) and row >= 0 and len(self.a["consumable_leaf"]):
-            stride = int(self.a["bought_stride"][0])
-            keys = self.a["bought_keys"]
-            lo, hi = np.searchsorted(keys, [row * stride, (row + 1) * stride])
-            bought = keys[lo:hi] - row * stride
-            consumable = bought[np.isin(bought, self.a["consumable_leaf"])]
-            if len(consumable):
-                out["repurchase"] = self.product_ids[self._from_leaves(consumable, q["repurchase"])]
-        if q.get("new_stores", 0):
-            out["new_stores"] = self.product_ids[self.a["new_stores"][: q["new_stores"]]]
-        return {name: (ids, -np.arange(len(ids), dtype=np.float64)) for name, ids in out.items()}
+        context = context if context is not None else self.context(user_id, hour)
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for source in self.components:
+            k = q.get(source.name, 0)
+            ids = source.candidates(context, k) if k else ()
+            if len(ids):
+                out[source.name] = (ids, -np.arange(len(ids), dtype=np.float64))
+        return out
 
     def merged(self, user_id: int | None, hour: int, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
         """The union, deduplicated and ranked by weighted reciprocal-rank fusion of the sources.

@@ -1,7 +1,8 @@
 """Search recall: BM25 and dense text embeddings over the catalog, fused; built offline.
 
 ``SearchRecall.build(products, brands, categories)`` indexes each product's title, brand
-name and category names (Chinese and English) twice: BM25 (:mod:`ranking.recall.lexical`)
+name and leaf and top category names (Chinese and English;
+:func:`ranking.product_text.product_texts`) twice: BM25 (:mod:`ranking.recall.lexical`)
 and char-n-gram LSA embeddings in FAISS (:mod:`ranking.recall.dense`,
 :mod:`ranking.recall.vector_index`). Per query each source returns its top ``k`` with its
 score; the pipeline keeps each source's score and rank (provenance), and
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranking.product_text import product_texts
 from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.lexical import BM25_B, BM25_K1, BM25Index
@@ -40,19 +42,6 @@ from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, s
 from ranking.recall.vector_index import VectorIndex
 from ranking.settings import RecallSettings
 from ranking.text import normalise
-
-
-def product_texts(products: pd.DataFrame, brands: pd.DataFrame, categories: pd.DataFrame) -> list[str]:
-    """Title + brand name + leaf and top category names (Chinese and English)."""
-    brand = products.brand_id.map(brands.set_index("brand_id").name).fillna("")
-    cats = categories.set_index("category_id")
-    leaf_zh = products.category_id.map(cats.name).fillna("")
-    leaf_en = products.category_id.map(cats.name_en).fillna("")
-    parent = products.category_id.map(cats.parent_id)
-    top_zh = parent.map(cats.name).fillna("")
-    top_en = parent.map(cats.name_en).fillna("")
-    parts = [products.title.fillna(""), brand, leaf_zh, leaf_en, top_zh, top_en]
-    return [" ".join(x for x in row if x) for row in zip(*parts, strict=True)]
 
 
 class SearchRecall:
@@ -94,7 +83,7 @@ class SearchRecall:
               dim: int = 64, exact_max: int = 100_000, seed: int = 7, k1: float = BM25_K1,
               b: float = BM25_B) -> SearchRecall:
         products = products.sort_values("product_id")
-        return cls.from_texts(product_texts(products, brands, categories),
+        return cls.from_texts(product_texts(products, brands, categories, top_category=True),
                               products.product_id.to_numpy(np.int64), dim=dim, exact_max=exact_max, seed=seed,
                               k1=k1, b=b)
 

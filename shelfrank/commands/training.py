@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from ranking.surfaces import SURFACES
 from shelfrank.commands.paths import output_dir, output_file
 from shelfrank.context import current_settings, fail
 
@@ -118,7 +119,7 @@ def evaluate(
         fail(str(exc))
     public = dict(result.metrics)
     _print_table(public)
-    absent = [name for name in ("search", "homepage", "channel") if name not in public["surfaces"]]
+    absent = [name for name in SURFACES if name not in public["surfaces"]]
     if absent:
         typer.echo(f"\nno {' or '.join(absent)} requests on the test days {public['test_days']}: "
                    "no table for them")

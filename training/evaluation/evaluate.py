@@ -24,11 +24,12 @@ import pandas as pd
 from ranking.bundle import Bundle, load_bundle
 from ranking.recall.bundle_part import load_search_recall
 from ranking.settings import Settings
+from ranking.surfaces import SURFACES
 from training.data.mall_data import load_mall
 from training.evaluation.metrics import average_precision, mean_ndcg_at_k, mrr
 from training.learning.dataset import RankingFrame, TrainingDataError, build_ranking_frame
 
-SURFACE_NAMES = {0: "search", 1: "homepage", 2: "channel"}
+SURFACE_NAMES = dict(enumerate(SURFACES))
 CUTOFFS = (5, 10, 20)
 
 

@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranking.surfaces import SURFACES
+
 NDCG_PLOT = "ndcg_by_model.png"
 IMPORTANCE_PLOT = "feature_importance.png"
 POSITION_BIAS_PLOT = "position_bias.png"
 SCORES_PLOT = "score_distributions.png"
 TOP_FEATURES = 25
 METRIC_ORDER = ("ndcg@5", "ndcg@10", "ndcg@20", "mrr", "map", "logged_ndcg@10")
-SURFACE_ORDER = ("all", "search", "homepage", "channel")
+SURFACE_ORDER = ("all", *SURFACES)
 RANKER_ORDER = ("oracle", "model", "logging_policy", "popularity", "product_score", "lexical", "random")
 
 

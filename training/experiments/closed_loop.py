@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SURFACE_HOMEPAGE = 1
+from ranking.surfaces import HOMEPAGE, SURFACE_CODES
+
+SURFACE_HOMEPAGE = SURFACE_CODES[HOMEPAGE]
 VARIANT_HEADER = "X-Shelfrank-Variant"
 
 

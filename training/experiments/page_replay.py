@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ranking.settings import Settings
+from ranking.surfaces import HOMEPAGE, SURFACE_CODES
 from training.learning.dataset import RankingFrame
 
-SURFACE_HOMEPAGE = 1
+SURFACE_HOMEPAGE = SURFACE_CODES[HOMEPAGE]
 
 
 @dataclass

@@ -19,13 +19,12 @@ from tqdm import tqdm
 from ranking.features import Requests, build_inputs, compute_features, feature_names
 from ranking.mall_clock import fixed_offset_ms
 from ranking.settings import Settings
+from ranking.surfaces import SURFACE_CODES
 from training.data.mall_data import MallTables
 from training.learning.labels import grade_impressions
 from training.learning.snapshot_builder import CatalogCache, build_snapshot
 
 DAY_MS = 86_400_000
-SURFACE_CODES = {"search": 0, "homepage": 1, "channel": 2}
-SURFACE_NAMES = np.array(list(SURFACE_CODES))  # code -> name
 ROWS_PER_BATCH = 500_000
 
 

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from ranking.settings import Settings
-from training.learning.dataset import SURFACE_NAMES, RankingFrame, TrainingDataError
+from ranking.surfaces import SURFACE_NAMES
+from training.learning.dataset import RankingFrame, TrainingDataError
 from training.learning.lambdarank import VALID_NAME, round_progress
 from training.learning.position_bias import estimate_from_frame, propensity_weights
 

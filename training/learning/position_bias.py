@@ -43,10 +43,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ranking.surfaces import SURFACES
 from training.stats import log_ratio_ci95
 
 ALL = "all"
-SURFACE_ORDER = ("search", "homepage", "channel")
+SURFACE_ORDER = SURFACES
 COLUMNS = ["surface", "position", "examination", "ci_low", "ci_high", "impressions", "clicks", "method"]
 
 
@@ -202,7 +203,7 @@ def estimate_position_bias(impressions: pd.DataFrame, clicks: pd.DataFrame,
 def estimate_from_frame(frame, max_position: int | None = None, by_surface: bool = True) -> pd.DataFrame:
     """:func:`estimate_position_bias` of a :class:`training.learning.dataset.RankingFrame` (clicks are
     grade >= 1); per surface name with ``by_surface``, else only the ``all`` curve."""
-    from training.learning.dataset import SURFACE_NAMES
+    from ranking.surfaces import SURFACE_NAMES
 
     impressions = pd.DataFrame({"request_id": frame.request_id,
                                 "position": frame.position.astype(np.int64),

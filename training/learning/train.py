@@ -24,10 +24,10 @@ from ranking.recall.bundle_part import write_recall_part
 from ranking.recall.homepage import HomepageRecall
 from ranking.recall.search import SearchRecall
 from ranking.settings import Settings
+from ranking.surfaces import SURFACE_CODES
 from training.data.mall_data import MallTables, load_catalog, load_mall
 from training.learning.dataset import (
     DAY_MS,
-    SURFACE_CODES,
     RankingFrame,
     build_ranking_frame,
     mall_day_zero_ms,

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SURFACE_CODES = {"search": 0, "homepage": 1, "channel": 2}
 EXAMINATION_DECAY = np.array([0.7, 0.5, 0.5])
 THEME_BOOST = 2.5
 

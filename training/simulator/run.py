@@ -12,8 +12,9 @@ from tqdm import tqdm
 
 from ranking.mall_clock import fixed_offset_ms
 from ranking.settings import MallSettings, SimulatorSettings
+from ranking.surfaces import SURFACE_NAMES
 from ranking.text import query_id
-from training.simulator.behaviour import EXAMINATION_DECAY, SURFACE_CODES, BehaviourModel
+from training.simulator.behaviour import EXAMINATION_DECAY, BehaviourModel
 from training.simulator.fulfilment import fulfil
 from training.simulator.sessions import QueryBook, SessionSimulator, plan_sessions
 from training.simulator.truth import TRUTH_DIR
@@ -28,7 +29,6 @@ from training.simulator.vocabulary import (
 from training.simulator.world import World, build_world
 from training.simulator.writer import TableWriter, write_once
 
-SURFACE_NAMES = np.array(list(SURFACE_CODES))
 EVENT_TABLES = ("impressions", "clicks", "carts", "orders", "shipments", "returns", "reviews",
                 "service_tickets")
 

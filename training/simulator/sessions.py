@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ranking.surfaces import SURFACE_CODES
 from training.simulator.behaviour import (
-    SURFACE_CODES,
     BehaviourModel,
     examination,
     slot_of_hour,

@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ranking.contracts import read_table
-from training.simulator.behaviour import SURFACE_CODES, BehaviourModel, slot_of_hour
+from ranking.surfaces import SURFACE_CODES
+from training.simulator.behaviour import BehaviourModel, slot_of_hour
 
 TRUTH_DIR = "truth"
 

@@ -1,0 +1,37 @@
+"""Theme boost: products of the time-slot theme in force at the request's hour move up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.features.inputs import slot_of_hour
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.adjusters.spread import score_spread
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.columns import product_column
+from ranking.settings import RulesSettings
+
+
+@dataclass
+class ThemeBoost:
+    """Products of the time-slot theme in force at the request's hour move up by
+    ``rules.theme_boost`` score deviations."""
+
+    settings: RulesSettings
+    name: str = "theme_boost"
+
+    def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot) -> None:
+        if self.settings.theme_boost == 0 or cands.scores is None:
+            return
+        category = product_column(snapshot, cands, "category_id", missing=-1).astype(np.int64)
+        leaf = snapshot.leaf_of_category(category)
+        theme_slot = np.where(leaf >= 0, snapshot.leaf_theme_slot[np.maximum(leaf, 0)], -1)
+        now_slot = int(slot_of_hour(np.array([request.hour]))[0])
+        hit = theme_slot == now_slot
+        delta = self.settings.theme_boost * score_spread(cands.scores)
+        cands.adjustments[hit] += delta
+        for i in np.flatnonzero(hit):
+            cands.rule_notes[i].append({"rule": self.name, "delta": delta,
+                                        "why": f"category is the theme at {request.hour:02d}:00"})

@@ -1,0 +1,43 @@
+"""Value tilt: the mall's explicit choice between orders and order value (GMV)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.columns import product_column
+from ranking.settings import RulesSettings
+
+
+@dataclass
+class ValueTilt:
+    """Dearer products move up by ``value_weight x log(price / median candidate price)``.
+
+    Unlike the other adjusters this one is in the model's raw score units, not score
+    deviations: with the funnel model (raw score about the log-odds of a purchase) a weight
+    of 1 ranks by expected order value, purchase probability x price, and 0.5 halfway
+    between purchases and value. It is the mall's choice between orders and GMV, made
+    explicit (docs/serving.md). A LambdaRank score has no units to trade a log price
+    against, so with ``score_is_log_odds=False`` the rule does nothing.
+    """
+
+    settings: RulesSettings
+    score_is_log_odds: bool = True
+    name: str = "value_tilt"
+
+    def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot) -> None:
+        if (self.settings.value_weight == 0 or not self.score_is_log_odds or cands.scores is None
+                or len(cands) == 0):
+            return
+        log_price = np.log(np.maximum(product_column(snapshot, cands, "price", missing=np.nan), 0.01))
+        known = np.isfinite(log_price)
+        if not known.any():
+            return
+        delta = np.where(known, self.settings.value_weight * (log_price - np.median(log_price[known])), 0.0)
+        cands.adjustments += delta
+        # every candidate moves: one vector, its notes made only for explained cards
+        cands.rule_moves[self.name] = (delta, "dearer than the median candidate",
+                                       "cheaper than the median candidate")

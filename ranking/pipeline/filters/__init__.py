@@ -1,0 +1,35 @@
+"""Filters: remove candidates that must not be shown, each removal with its reason.
+
+A filter returns a keep mask and, for every removed candidate, why (``banned``,
+``out_of_stock``, ``unknown_product``, ``filter:price_min``...): nothing vanishes
+unexplained. One filter per file; :func:`default_filters` is the order the pipeline runs.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.filters.governance import Governance
+from ranking.pipeline.filters.known_products import KnownProducts
+from ranking.pipeline.filters.request_filters import RequestFilters
+from ranking.settings import RulesSettings
+
+
+class Filter(Protocol):
+    name: str
+
+    def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """(keep mask, reason per candidate; reasons of kept ones are ignored)."""
+        ...
+
+
+def default_filters(settings: RulesSettings) -> list[Filter]:
+    return [KnownProducts(), Governance(settings), RequestFilters()]
+
+
+__all__ = ["Filter", "Governance", "KnownProducts", "RequestFilters", "default_filters"]

@@ -1,0 +1,30 @@
+"""The governance filter: banned products and products without stock are never shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.columns import product_column
+from ranking.settings import RulesSettings
+
+
+@dataclass
+class Governance:
+    """Banned products and products without stock are never shown (``rules.drop_banned``,
+    ``rules.drop_out_of_stock``)."""
+
+    settings: RulesSettings
+    name: str = "governance"
+
+    def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
+              ) -> tuple[np.ndarray, np.ndarray]:
+        reason = np.full(len(cands), "", dtype=object)
+        if self.settings.drop_out_of_stock:
+            reason[product_column(snapshot, cands, "stock", missing=1.0) <= 0] = "out_of_stock"
+        if self.settings.drop_banned:
+            reason[product_column(snapshot, cands, "banned") > 0] = "banned"
+        return reason == "", reason

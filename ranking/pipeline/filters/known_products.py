@@ -1,0 +1,22 @@
+"""The known-products filter: ids the bundle does not know are dropped as ``unknown_product``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+
+
+@dataclass
+class KnownProducts:
+    """Drops ids the bundle does not know (a caller's stale or mistyped candidates)."""
+
+    name: str = "known_products"
+
+    def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
+              ) -> tuple[np.ndarray, np.ndarray]:
+        keep = snapshot.products.rows(cands.product_ids) >= 0
+        return keep, np.where(keep, "", "unknown_product")

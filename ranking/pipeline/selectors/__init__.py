@@ -1,0 +1,39 @@
+"""Placement policies: the selectors that fill a page's slots, run in sequence.
+
+Each selector fills some of the empty slots of one :class:`PageDraft` (the candidates in
+rank order, their stores, the slots placed so far and each slot's propensity) and notes
+why on the cards it placed. :func:`default_selectors` is the order
+:class:`~ranking.pipeline.selector.Selector` runs them: requested subsidy slots, then
+new-store exploration slots, then every other slot with store diversity.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.selectors.draft import PageDraft
+from ranking.pipeline.selectors.exploration_slots import ExplorationSlots
+from ranking.pipeline.selectors.store_diversity import StoreDiversity
+from ranking.pipeline.selectors.subsidy_slots import SubsidySlots
+from ranking.settings import RulesSettings
+
+
+class PagePolicy(Protocol):
+    name: str
+
+    def fill(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot,
+             rng: np.random.Generator) -> None:
+        """Place candidates into some of ``page``'s empty slots."""
+        ...
+
+
+def default_selectors(settings: RulesSettings) -> list[PagePolicy]:
+    return [SubsidySlots(), ExplorationSlots(settings), StoreDiversity(settings)]
+
+
+__all__ = ["ExplorationSlots", "PageDraft", "PagePolicy", "StoreDiversity", "SubsidySlots",
+           "default_selectors"]

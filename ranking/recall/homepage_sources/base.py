@@ -1,0 +1,68 @@
+"""What every homepage source shares: the fitted tables it reads and the one protocol.
+
+A source is a small object with a ``name``, a ``quota`` (settings
+``recall.homepage_quotas``, read when asked, so a bundle's quotas updated after load
+count) and ``candidates(context, k)``: up to ``k`` product ids, best first, for the
+shopper in the per-request :class:`~ranking.recall.homepage_sources.context.ShopperContext`.
+A source that has nothing for this shopper returns no ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ranking.recall.homepage_sources.context import ShopperContext
+from ranking.recall.vector_index import VectorIndex
+
+NO_IDS = np.zeros(0, dtype=np.int64)
+
+
+class ShopperSource(Protocol):
+    """One homepage candidate source."""
+
+    name: str
+
+    @property
+    def quota(self) -> int:
+        ...
+
+    def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
+        """Up to ``k`` product ids, best first (none when the source has nothing to add)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FittedHomepage:
+    """The homepage recall's fitted arrays (see ``HomepageRecall.fit_catalog``) and its
+    item-vector index, as the sources read them."""
+
+    arrays: Mapping[str, np.ndarray]
+    index: VectorIndex
+
+    @property
+    def product_ids(self) -> np.ndarray:
+        return self.arrays["product_ids"]
+
+    def from_leaves(self, leaves: np.ndarray, k: int) -> np.ndarray:
+        """Product rows: the best ``k / len(leaves)`` (at least one) by merit of each leaf, in turn."""
+        ptr, by_leaf = self.arrays["leaf_ptr"], self.arrays["by_leaf"]
+        per = max(1, k // max(len(leaves), 1))
+        parts = [by_leaf[ptr[lf]:min(ptr[lf + 1], ptr[lf] + per)] for lf in leaves]
+        return np.concatenate(parts) if parts else NO_IDS
+
+
+@dataclass
+class QuotaSource:
+    """A source bound to the fitted tables and the recall's quotas (shared, live)."""
+
+    fitted: FittedHomepage
+    quotas: Mapping[str, int]
+    name = ""
+
+    @property
+    def quota(self) -> int:
+        return int(self.quotas.get(self.name, 0))

@@ -1,0 +1,19 @@
+"""``repurchase``: best products of the consumable leaves the shopper bought in before."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
+from ranking.recall.homepage_sources.context import ShopperContext
+
+
+class Repurchase(QuotaSource):
+    name = "repurchase"
+
+    def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
+        bought = context.bought_leaves
+        consumable = bought[np.isin(bought, self.fitted.arrays["consumable_leaf"])]
+        if not len(consumable):
+            return NO_IDS
+        return self.fitted.product_ids[self.fitted.from_leaves(consumable, k)]

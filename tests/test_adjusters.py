@@ -1,0 +1,69 @@
+"""The adjusters, each alone: how far they move a candidate, and the note they leave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rules_mall import rules_request, rules_snapshot, scored
+
+from ranking.pipeline.adjusters import Demotion, ThemeBoost, ValueTilt, default_adjusters, score_spread
+from ranking.settings import RulesSettings
+
+
+def test_demotion_moves_flagged_products_and_stores_down_in_score_spread_units():
+    snap = rules_snapshot()
+    snap.products.columns["demoted"][2] = 1
+    snap.stores.columns["demoted"][1] = 1  # products 1, 4, 7, ... belong to store 1
+    c = scored(snap)
+    spread = float(np.std(c.scores))
+    Demotion(RulesSettings(demotion_penalty=2.0)).apply(c, rules_request(), snap)
+    assert c.adjustments[[2, 4]] == pytest.approx([-2.0 * spread] * 2)
+    assert c.adjustments[0] == 0 and c.adjustments[3] == 0
+    assert c.rule_notes[2][0]["rule"] == "demotion" and c.scores[2] == -2  # model score untouched
+    assert c.rule_notes[2][0]["why"].startswith("product") and c.rule_notes[4][0]["why"].startswith("store")
+
+
+def test_theme_boost_moves_the_slots_theme_up_in_score_spread_units():
+    snap = rules_snapshot()
+    c = scored(snap)
+    spread = float(np.std(c.scores))
+    ThemeBoost(RulesSettings(theme_boost=0.5)).apply(c, rules_request(hour=9), snap)  # morning = leaf 11
+    assert c.adjustments[0] == pytest.approx(0.5 * spread) and c.adjustments[29] == 0
+    assert c.rule_notes[0][0]["why"] == "category is the theme at 09:00"
+    c2 = scored(snap)
+    ThemeBoost(RulesSettings(theme_boost=0.5)).apply(c2, rules_request(hour=20), snap)  # evening = leaf 12
+    assert c2.adjustments[0] == 0 and c2.adjustments[29] > 0
+
+
+def test_score_spread_is_the_std_or_one_when_undefined():
+    assert score_spread(np.array([1.0, 3.0])) == 1.0 and score_spread(np.array([0.0, 4.0])) == 2.0
+    assert score_spread(np.array([5.0])) == 1.0 and score_spread(np.array([2.0, 2.0])) == 1.0
+
+
+def test_default_adjusters_run_demotion_theme_then_value():
+    names = [a.name for a in default_adjusters(RulesSettings(), score_is_log_odds=True)]
+    assert names == ["demotion", "theme_boost", "value_tilt"]
+
+
+def test_value_tilt_adds_weight_times_log_price_over_the_median_on_log_odds_scores_only():
+    snap = rules_snapshot(n=5)  # prices 10, 32.5, 55, 77.5, 100
+    c = scored(snap)
+    ValueTilt(RulesSettings(value_weight=0.0)).apply(c, rules_request(), snap)
+    ValueTilt(RulesSettings(value_weight=0.5), score_is_log_odds=False).apply(c, rules_request(), snap)
+    assert (c.adjustments == 0).all() and all(not c.notes(i) for i in range(len(c)))
+    ValueTilt(RulesSettings(value_weight=0.5)).apply(c, rules_request(), snap)
+    price = snap.products.columns["price"].astype(np.float64)
+    np.testing.assert_allclose(c.adjustments, 0.5 * (np.log(price) - np.log(55.0)), rtol=1e-6)
+    assert c.notes(0)[0]["why"].startswith("cheaper") and c.notes(4)[0]["why"].startswith("dearer")
+    assert c.notes(2) == []  # the median candidate does not move
+    assert c.rule_notes[0] == []  # a vector, not 5 per-candidate notes
+    page = c.take(np.array([4, 0]))  # the notes follow the candidates through take
+    assert page.notes(0)[0]["delta"] == pytest.approx(c.adjustments[4]) and page.notes(1)[0]["delta"] < 0
+    # a unit of weight turns a log-odds score into log expected order value: the ordering
+    # becomes purchase probability x price (same probability -> dearer first)
+    c3 = scored(snap)
+    c3.scores = np.zeros(5)
+    ValueTilt(RulesSettings(value_weight=1.0)).apply(c3, rules_request(), snap)
+    assert list(np.argsort(-(c3.scores + c3.adjustments))) == [4, 3, 2, 1, 0]
+    with pytest.raises(ValueError):
+        RulesSettings(value_weight=-1)

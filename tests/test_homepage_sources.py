@@ -1,0 +1,165 @@
+"""Each homepage source, alone, on a tiny synthetic mall: what it lists and in what order."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from homepage_mall import tiny_mall, tiny_recall
+
+from ranking.pipeline.candidates import RankRequest
+from ranking.recall.homepage_sources import HOMEPAGE_SOURCES, ShopperContext
+from ranking.recall.homepage_sources.new_stores import NewStores
+from ranking.recall.homepage_sources.personal import Personal
+from ranking.recall.homepage_sources.recent_categories import RecentCategories
+from ranking.recall.homepage_sources.recently_viewed import RecentlyViewed
+from ranking.recall.homepage_sources.repurchase import Repurchase
+from ranking.recall.homepage_sources.similar import Similar
+from ranking.recall.homepage_sources.subsidy import Subsidy
+from ranking.recall.homepage_sources.theme import Theme
+from ranking.recall.homepage_sources.top_categories import TopCategories
+from ranking.recall.homepage_sources.trending import Trending
+
+USER = 107
+
+
+@pytest.fixture(scope="module")
+def mall():
+    return tiny_mall()[2]
+
+
+@pytest.fixture(scope="module")
+def recall():
+    return tiny_recall()
+
+
+def _source(recall, cls):
+    return next(s for s in recall.components if isinstance(s, cls))
+
+
+def _row(mall, product_ids) -> np.ndarray:
+    return np.searchsorted(mall.product_ids, product_ids)
+
+
+def test_every_source_is_run_once_in_order_with_its_quota(recall):
+    assert [type(s) for s in recall.components] == list(HOMEPAGE_SOURCES)
+    assert len({s.name for s in recall.components}) == 10
+    recall.quotas["subsidy"] = 3  # quotas updated after load count
+    assert _source(recall, Subsidy).quota == 3
+    assert len(recall.sources(USER, 9)["subsidy"][0]) == 3
+    recall.quotas["subsidy"] = 6
+    assert "subsidy" not in recall.sources(USER, 9, {"subsidy": 0})
+
+
+def test_the_shopper_context_holds_the_user_and_is_empty_for_strangers(recall):
+    c = recall.context(USER, 14)
+    assert c.known and c.slot == 1 and len(c.recent_items) == 10 and len(c.top_leaves) == 3
+    assert (np.diff(c.recent_weights) <= 0).all() and (np.diff(c.recent_leaf_weights) <= 0).all()
+    stranger = recall.context(999, 14)
+    assert not stranger.known and not len(stranger.recent_items) and not len(stranger.top_leaves)
+    assert recall.context(None, 3).slot == 2 and recall.context(None, 6).slot == 0
+
+
+def test_the_shopper_context_is_built_once_per_request_however_many_sources_ask(recall):
+    request = RankRequest(surface="homepage", page_size=10, now_ms=0, hour=20, user_id=USER)
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(recall.context_for(request))) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in seen}) == 1
+    other = RankRequest(surface="homepage", page_size=10, now_ms=0, hour=20, user_id=USER)
+    assert recall.context_for(other) is not seen[0]
+
+
+def test_recently_viewed_lists_the_strongest_recent_items_first(recall):
+    c = recall.context(USER, 9)
+    got = _source(recall, RecentlyViewed).candidates(c, 4)
+    assert got.tolist() == recall.product_ids[c.recent_items[:4]].tolist()
+    assert not len(_source(recall, RecentlyViewed).candidates(recall.context(None, 9), 4))
+
+
+def test_personal_is_the_nearest_to_the_taste_vector_never_an_item_already_seen(recall):
+    c = recall.context(USER, 9)
+    got = _source(recall, Personal).candidates(c, 8)
+    vectors = recall.a["item_vectors"]
+    taste = (vectors[c.recent_items] * c.recent_weights[:, None]).sum(axis=0)
+    sim = vectors @ taste
+    sim[c.recent_items] = -np.inf
+    assert got.tolist() == recall.product_ids[np.argsort(-sim, kind="stable")[:8]].tolist()
+
+
+def test_similar_lists_the_seeds_neighbours_seed_by_seed_never_a_seed(recall):
+    c = recall.context(USER, 9)
+    got = _source(recall, Similar).candidates(c, 30)
+    seeds = c.recent_items[:3]
+    assert len(got) == 30 and len(set(got.tolist())) == 30
+    assert not np.isin(got, recall.product_ids[seeds]).any()
+    vectors = recall.a["item_vectors"]
+    nearest = []
+    for s in seeds:
+        sim = vectors @ vectors[s]
+        sim[seeds] = -np.inf
+        nearest.append(int(recall.product_ids[np.argmax(sim)]))
+    assert got[0] == nearest[0] and set(nearest) <= set(got.tolist())
+
+
+def test_top_categories_share_the_quota_over_the_favourite_leaves_best_first(recall, mall):
+    c = recall.context(USER, 21)
+    got = _source(recall, TopCategories).candidates(c, 9)
+    rows = _row(mall, got)
+    assert mall.live[rows].all() and set(mall.leaf[rows]) <= set(c.top_leaves.tolist())
+    for lf in c.top_leaves:
+        mine = rows[mall.leaf[rows] == lf]
+        best = np.flatnonzero((mall.leaf == lf) & mall.live)
+        assert mine.tolist() == best[np.argsort(-mall.merit[best], kind="stable")][:3].tolist()
+
+
+def test_recent_categories_rank_by_leaf_weight_times_reach(recall, mall):
+    c = recall.context(USER, 21)
+    got = _source(recall, RecentCategories).candidates(c, 12)
+    rows = _row(mall, got)
+    weight = dict(zip(c.recent_leaves.tolist(), c.recent_leaf_weights.tolist(), strict=True))
+    assert set(mall.leaf[rows]) <= set(weight)
+    score = np.array([weight[lf] for lf in mall.leaf[rows]]) * recall.a["reach"][rows]
+    assert (np.diff(score) <= 1e-6).all() and len(got) == 12
+
+
+def test_trending_takes_half_from_the_favourite_leaves_then_the_mall_by_velocity(recall, mall):
+    c = recall.context(USER, 8)
+    got = _source(recall, Trending).candidates(c, 10)
+    rows = _row(mall, got)
+    mine = np.isin(mall.leaf[rows], c.top_leaves)
+    assert mine[:5].all() and not mine[5:].any()
+    assert (np.diff(mall.velocity[rows[:5]]) <= 0).all() and (np.diff(mall.velocity[rows[5:]]) <= 0).all()
+    anonymous = _source(recall, Trending).candidates(recall.context(None, 8), 10)
+    live = np.flatnonzero(mall.live)
+    by_velocity = live[np.argsort(-mall.velocity[live], kind="stable")]
+    assert anonymous.tolist() == mall.product_ids[by_velocity[:10]].tolist()
+
+
+@pytest.mark.parametrize("cls, flag", [(Subsidy, "subsidy"), (NewStores, "new_store")])
+def test_subsidy_and_new_stores_list_their_pools_best_products(recall, mall, cls, flag):
+    got = _source(recall, cls).candidates(recall.context(None, 8), 4)
+    pool = np.flatnonzero(getattr(mall, flag) & mall.live)
+    assert got.tolist() == mall.product_ids[pool[np.argsort(-mall.merit[pool], kind="stable")][:4]].tolist()
+
+
+def test_theme_lists_the_leaves_themed_at_the_requests_slot(recall, mall):
+    for hour, slot in ((8, 0), (14, 1), (21, 2)):
+        got = _source(recall, Theme).candidates(recall.context(None, hour), 12)
+        themed = np.flatnonzero(mall.leaf_theme_slot == slot)
+        assert len(got) and np.isin(mall.leaf[_row(mall, got)], themed).all()
+
+
+def test_repurchase_lists_only_consumable_leaves_the_shopper_bought(recall, mall):
+    source = _source(recall, Repurchase)
+    c = recall.context(USER, 8)
+    bought = replace(c, bought_leaves=np.array([1, 2, 7]))
+    got = source.candidates(bought, 10)
+    assert len(got) and set(mall.leaf[_row(mall, got)]) == {1, 7}  # 2 is not consumable
+    assert not len(source.candidates(replace(c, bought_leaves=np.array([2, 3])), 10))
+    assert not len(source.candidates(ShopperContext(user_id=None, hour=8, slot=0), 10))
