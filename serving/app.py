@@ -31,7 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from ranking.bundle import BundleError
 from ranking.engine import Engine
 from ranking.event_log import EventLogUnavailableError
-from ranking.experiments import team_draft
+from ranking.experiments import VARIANT_HEADER, team_draft
 from ranking.mall_clock import local_hour
 from ranking.pipeline import RankRequest
 from ranking.recall.bundle_part import LEXICAL
@@ -390,9 +390,6 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         return {"bundle_version": eng.version, "previous_version": previous, "path": str(eng.bundle.path)}
 
     return app
-
-
-VARIANT_HEADER = "X-Shelfrank-Variant"
 
 
 def _parse_override(header: str | None) -> dict[str, str] | None:

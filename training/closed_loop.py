@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranking.experiments import VARIANT_HEADER
+
 SURFACE_HOMEPAGE = 1
-VARIANT_HEADER = "X-Shelfrank-Variant"
 
 
 @dataclass
