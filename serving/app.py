@@ -34,8 +34,6 @@ from ranking.event_log import EventLogUnavailableError
 from ranking.experiments import VARIANT_HEADER, team_draft
 from ranking.mall_clock import local_hour
 from ranking.pipeline import RankRequest
-from ranking.recall.bundle_part import LEXICAL
-from ranking.recall.tokenize import searchable
 from ranking.recall.vector_index import set_search_threads
 from ranking.settings import Settings
 from ranking.text import query_id
@@ -160,7 +158,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             raise _field_error("query", f"at most {limits.max_query_chars} characters")
         if query is not None and not query.strip():
             raise _field_error("query", "must contain something other than white space")
-        if query is not None and not searchable(query):  # "!!!", "🙂": recall would be arbitrary
+        if query is not None and not Engine.searchable(query):  # "!!!", "🙂": recall would be arbitrary
             raise _field_error("query", "query has no searchable words (no letter or digit of any script: "
                                         "only punctuation, symbols or emoji)")
 
@@ -178,17 +176,16 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             arm = plan.primary
             page = arm.engine.rank(pipeline, request, arm.rules)
             cards, dropped, version = page.cards, page.dropped, arm.engine.version
-            timings = page.timings
+            timings, text_match = page.timings, page.text_match
         else:
-            cards, dropped, version, timings = _interleave(plan, pipeline, request)
+            cards, dropped, version, timings, text_match = _interleave(plan, pipeline, request)
         for stage, seconds in timings.items():
             metrics.STAGE_SECONDS.labels(pipeline, stage).observe(seconds)
         response = {
             "request_id": request.seed,
             "query_id": query_id(request.query) if request.query else None,
             "corrected_query": request.query if typed_query is not None else None,
-            "text_match": (any(LEXICAL in card["sources"] for card in cards)
-                           if pipeline == "search" else None),
+            "text_match": text_match,
             "bundle_version": version,
             "experiment": plan.experiment or limits.experiment,
             "variant": plan.variant or limits.variant,
@@ -427,7 +424,12 @@ def _interleave(plan, pipeline: str, request: RankRequest):
     dropped = [d for d in page_a.dropped if d["reason"] == "duplicate" or d["product_id"] not in kept]
     timings = {k: page_a.timings.get(k, 0) + page_b.timings.get(k, 0) for k in page_a.timings}
     version = a.engine.version if a.engine is b.engine else f"{a.engine.version}+{b.engine.version}"
-    return cards, dropped, version, timings
+    text_match = None
+    if page_a.text_matched is not None and page_b.text_matched is not None:  # search: as each arm said
+        matched = [{c["product_id"]: m for c, m in zip(p.cards, p.text_matched, strict=True)}
+                   for p in (page_a, page_b)]
+        text_match = any(matched[t][pid] for pid, t in zip(ids.tolist(), team.tolist(), strict=True))
+    return cards, dropped, version, timings, text_match
 
 
 def _log_exposures(state: ServiceState, request: RankRequest, response: dict, latency_ms: float,

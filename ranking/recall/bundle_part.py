@@ -81,6 +81,7 @@ def _load(folder: Path, bundle, settings) -> RecallPieces:
         search.use_speller_from(settings.recall)
         pieces.correct_query = search.correct
         pieces.search_sources = [SearchSource(LEXICAL, search), SearchSource(DENSE, search)]
+        pieces.text_sources = [LEXICAL]  # a lexical card's text holds a word of the query
 
         def dense_similarity(request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:
             query = request.query if request.surface == "search" else None
