@@ -26,6 +26,7 @@ from ranking.pipeline.pipeline import CallerCandidates
 from ranking.recall.bundle_part import PART as RECALL_PART
 from ranking.recall.bundle_part import RecallPieces, load_recall_part
 from ranking.recall.spelling import SpellCorrection
+from ranking.recall.tokenize import searchable
 from ranking.settings import RulesSettings, Settings
 
 PRODUCT_DIMENSIONS = ("product_information", "product_popularity", "product_quality",
@@ -39,6 +40,12 @@ class RankedPage:
     dropped: list[dict]
     timings: dict[str, float]
     recalled: int
+    text_matched: list[bool] | None = None  # search: per card, a query word is in its text
+
+    @property
+    def text_match(self) -> bool | None:
+        """Search: whether some card's text holds a word of the query (None off search)."""
+        return any(self.text_matched) if self.text_matched is not None else None
 
 
 class Engine:
@@ -55,6 +62,7 @@ class Engine:
         self.similar_fn = next((r.similar for r in recall if r.similar is not None), None)
         self.correct_fn = next((r.correct_query for r in recall if r.correct_query is not None),
                                SpellCorrection.as_typed)
+        self.text_sources = {name for r in recall for name in r.text_sources}
         self._by_rules: dict[str, dict[str, Pipeline]] = {}
         self._categories: set[int] | None = None
         self.pipelines = self.pipelines_for(settings.rules)
@@ -142,7 +150,15 @@ class Engine:
         cards = self._cards(result.cards, result.propensity)
         if request.explain:
             self._explain(cards, result.cards, result.contributions)
-        return RankedPage(cards, result.dropped, result.timings, result.recalled)
+        text = ([not self.text_sources.isdisjoint(c["sources"]) for c in cards]
+                if pipeline == "search" else None)
+        return RankedPage(cards, result.dropped, result.timings, result.recalled, text)
+
+    @staticmethod
+    def searchable(query: str) -> bool:
+        """Whether the query holds a word or character that a product's text could share
+        (not only punctuation, symbols or emoji); search recall of one without is arbitrary."""
+        return searchable(query)
 
     def correct_query(self, query: str, spell_correct: bool = True) -> SpellCorrection:
         """The query to rank with: the search recall's correction (``SearchRecall.correct``),

@@ -14,6 +14,9 @@ Changing a salt reshuffles an experiment's units without touching the other laye
 ``mode = "interleave"`` (exactly two variants) serves every unit of the experiment a
 team-draft interleaving of both variants' rankings and records which variant
 contributed each card.
+
+A client forces variants (QA, the closed loop) with the header :data:`VARIANT_HEADER`,
+``experiment=variant[,experiment=variant]``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ranking.settings import RulesSettings
 from ranking.surfaces import SURFACES, Surface
+
+VARIANT_HEADER = "X-Shelfrank-Variant"  # forces a request's variants: experiment=variant[,...]
 
 
 class _Strict(BaseModel):

@@ -4,6 +4,8 @@
 and the :class:`~ranking.experiments.Assigner`. ``plan`` applies the request's
 assignments layer by layer (a variant's bundle and rule overrides replace the current
 ones), and for an interleaving experiment returns the two arms to merge.
+:func:`forced_variants` reads the header QA uses to force variants
+(:data:`~ranking.experiments.VARIANT_HEADER`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from pathlib import Path
 
 from ranking.bundle import resolve_bundle
 from ranking.engine import Engine
-from ranking.experiments import Assigner, Assignment, ExperimentsConfig, load_experiments
+from ranking.experiments import (
+    VARIANT_HEADER,
+    Assigner,
+    Assignment,
+    ExperimentsConfig,
+    load_experiments,
+)
 from ranking.settings import RulesSettings, Settings
 
 
@@ -99,3 +107,16 @@ class Router:
             else:
                 base = self._arm(base, a.experiment, a.variant)
         return Plan(assignments, base, interleave)
+
+
+def forced_variants(header: str | None) -> dict[str, str] | None:
+    """``experiment=variant[,experiment=variant]`` (QA forcing a variant); ValueError if malformed."""
+    if not header:
+        return None
+    out = {}
+    for part in header.split(","):
+        name, sep, variant = part.partition("=")
+        if not sep or not name.strip() or not variant.strip():
+            raise ValueError(f"{VARIANT_HEADER} must look like 'experiment=variant', got {part!r}")
+        out[name.strip()] = variant.strip()
+    return out

@@ -41,6 +41,7 @@ class RecallPieces:
     similar: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None
     correct_query: Callable[[str], SpellCorrection] | None = None
     manifest: dict = field(default_factory=dict)
+    text_sources: list[str] = field(default_factory=list)  # search sources matching query words
 
 
 def write_recall_part(folder: Path, search: SearchRecall, homepage: HomepageRecall | None) -> None:
@@ -100,6 +101,7 @@ def load_recall_part(folder: Path, bundle, settings) -> RecallPieces:
         search.use_speller_from(settings.recall)
         pieces.correct_query = search.correct
         pieces.search_sources = [SearchSource(LEXICAL, search), SearchSource(DENSE, search)]
+        pieces.text_sources = [LEXICAL]  # a lexical card's text holds a word of the query
 
         def dense_similarity(request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:
             query = request.query if request.surface == "search" else None

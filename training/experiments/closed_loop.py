@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranking.experiments import VARIANT_HEADER
 from ranking.surfaces import HOMEPAGE, SURFACE_CODES
 
 SURFACE_HOMEPAGE = SURFACE_CODES[HOMEPAGE]
-VARIANT_HEADER = "X-Shelfrank-Variant"
 
 
 @dataclass

@@ -1,0 +1,121 @@
+"""Ranking endpoints: search, homepage, rerank, similar products (and the bench's no-op).
+
+Each ranking endpoint validates its body (:mod:`serving.validation`), corrects the
+query's spelling with the engine, builds the engine's request once
+(:func:`serving.rank_requests.rank_request`) and serves the page under the request's
+experiment plan (:mod:`serving.pages`). ``/v1/products/{id}/similar`` reads the
+default ``k`` from settings, so :func:`ranking_router` builds the router per app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import Path as FastPath
+from fastapi.responses import Response
+
+from ranking.bundle import BundleError
+from ranking.engine import Engine
+from ranking.settings import ServingSettings
+from serving.dependencies import engine, service_state
+from serving.pages import page_response, serve_page
+from serving.rank_requests import RankingBody, new_request_id, page_size_for, rank_request
+from serving.schemas import (
+    MAX_ID,
+    HomepageRequest,
+    RankingResponse,
+    RerankRequest,
+    SearchRequest,
+    SimilarResponse,
+)
+from serving.state import ServiceState
+from serving.validation import check_homepage, check_rerank, check_search
+
+
+@dataclass
+class RankingCall:
+    """What every ranking endpoint takes besides its body: the query string's ``explain``,
+    the forced-variants header, the serving engine (503 without one) and the state."""
+
+    explain: bool
+    variant_header: str | None
+    engine: Engine
+    state: ServiceState
+
+    @property
+    def limits(self) -> ServingSettings:
+        return self.state.settings.serving
+
+    def serve(self, pipeline: str, body: RankingBody, page_size: int) -> Response:
+        """A validated body ranked: its query spell-corrected by the engine (unless the body
+        opts out), the engine's request built, the page served under the experiment plan."""
+        query = getattr(body, "query", None)  # a homepage has none
+        fix = self.engine.correct_query(query, body.spell_correct) if query else None
+        request = rank_request(body, page_size, fix.text if fix else None, self.explain, new_request_id(),
+                               self.state.settings.mall.timezone)
+        page = serve_page(self.state, pipeline, request, self.variant_header,
+                          fix.typed if fix and fix.changed else None)
+        return page_response(self.state, page)
+
+
+def ranking_call(explain: bool = False, x_shelfrank_variant: str | None = Header(None),
+                 eng: Engine = Depends(engine), state: ServiceState = Depends(service_state)) -> RankingCall:
+    return RankingCall(explain, x_shelfrank_variant, eng, state)
+
+
+def search(body: SearchRequest, call: RankingCall = Depends(ranking_call)) -> Response:
+    """Search results as product cards (lexical + dense recall, reranked, rules applied)."""
+    page_size = page_size_for(body, call.limits)
+    check_search(body, page_size, call.limits, call.engine)
+    return call.serve("search", body, page_size)
+
+
+def homepage(body: HomepageRequest, call: RankingCall = Depends(ranking_call)) -> Response:
+    """The homepage shelf for a user at a time of day (multi-source recall, reranked)."""
+    page_size = page_size_for(body, call.limits)
+    check_homepage(body, page_size, call.limits)
+    return call.serve("homepage", body, page_size)
+
+
+def rerank(body: RerankRequest, call: RankingCall = Depends(ranking_call)) -> Response:
+    """Rerank the caller's own candidates; unknown ids are dropped and listed."""
+    page_size = page_size_for(body, call.limits)
+    check_rerank(body, page_size, call.limits)
+    return call.serve("rerank", body, page_size)
+
+
+def similar_cards(eng: Engine, product_id: int, k: int) -> dict:
+    """The ``/similar`` response: 404 for a product the bundle does not know (or no index)."""
+    if not eng.knows_product(product_id):
+        raise HTTPException(404, detail=f"product {product_id} is not in bundle {eng.version}")
+    try:
+        ids, scores = eng.similar(product_id, k)
+    except BundleError as exc:
+        raise HTTPException(404, detail=str(exc)) from exc
+    return {"product_id": product_id, "bundle_version": eng.version, "cards": eng.cards_for(ids, scores)}
+
+
+def noop(body: RerankRequest) -> dict:
+    """Parses and validates a rerank payload, ranks nothing: the HTTP + JSON floor (bench)."""
+    return {"candidates": len(body.candidates)}
+
+
+def _similar_endpoint(default_k: int):
+    def similar(product_id: int = FastPath(ge=0, le=MAX_ID), k: int = Query(default_k, ge=1, le=200),
+                eng: Engine = Depends(engine)) -> dict:
+        """Products similar to this one (item-to-item co-interaction embeddings)."""
+        return similar_cards(eng, product_id, k)
+    return similar
+
+
+def ranking_router(limits: ServingSettings) -> APIRouter:
+    """The ranking routes; ``/similar``'s default ``k`` is ``serving.similar_k``."""
+    router = APIRouter()
+    for path, endpoint in (("/v1/search", search), ("/v1/homepage", homepage), ("/v1/rerank", rerank)):
+        router.add_api_route(path, endpoint, methods=["POST"], response_model=RankingResponse,
+                             tags=["ranking"])
+    router.add_api_route("/v1/products/{product_id}/similar", _similar_endpoint(limits.similar_k),
+                         methods=["GET"], response_model=SimilarResponse, tags=["ranking"])
+    router.add_api_route("/v1/noop", noop, methods=["POST"], include_in_schema=False, response_model=None)
+    return router
