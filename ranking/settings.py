@@ -10,12 +10,35 @@ effective values.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    SerializationInfo,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Scale = Literal["small", "default", "large"]
+SECRET_MASK = "**********"
+REVEAL_SECRETS = {"reveal_secrets": True}  # serialisation context of the one dump that keeps them
+
+
+def _masked(value: SecretStr, info: SerializationInfo) -> str:
+    """A secret in JSON: masked (empty stays empty, so "admin disabled" still shows), unless
+    the dump is the service's own hand-over to its workers (:func:`settings_json_with_secrets`)."""
+    if info.context and info.context.get("reveal_secrets"):
+        return value.get_secret_value()
+    return SECRET_MASK if value.get_secret_value() else ""
+
+
+# a setting that must never reach a bundle, a log or a response: ``SecretStr`` (its repr and
+# str are masked, reading it takes ``.get_secret_value()``) whose JSON is masked too
+Secret = Annotated[SecretStr, PlainSerializer(_masked, return_type=str, when_used="json")]
 
 
 class Section(BaseModel):
@@ -267,7 +290,9 @@ class ServingSettings(Section):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, description="uvicorn worker processes")
     bundle: str = Field("models/latest", description="bundle served at start")
-    admin_token: str = Field("", description="bearer token for /admin/*; empty disables admin")
+    admin_token: Secret = Field(SecretStr(""), description="bearer token for /admin/*; empty disables "
+                                "admin. A secret: masked in every dump (bundle manifest, `shelfrank "
+                                "settings`, /v1/bundle)")
     events_dir: str = Field("data/events", description="durable event log (read by training)")
     default_page_size: int = Field(20, ge=1, description="cards of a search or homepage request "
                                    "that names no page_size")
@@ -456,6 +481,49 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
                                  "which an earlier override set to a value")
         node[parts[-1]] = value
     return nested
+
+
+def secret_fields(model: type[BaseModel] | None = None,
+                  prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The path (section, field) of every secret setting, for redacting dumps written before
+    secrets were masked (an old bundle's manifest)."""
+    out = []
+    for name, info in (model or Settings).model_fields.items():
+        kind = info.annotation
+        if kind is SecretStr:
+            out.append((*prefix, name))
+        elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            out += secret_fields(kind, (*prefix, name))
+    return out
+
+
+def redact_secrets(dumped: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a settings dump (``model_dump(mode="json")``, possibly an old one holding a
+    secret in clear) with every secret setting masked."""
+    out = json_copy(dumped)
+    for path in secret_fields():
+        node = out
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(path[-1]):
+            node[path[-1]] = SECRET_MASK
+    return out
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts and lists copied, leaves shared)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
+
+
+def settings_json_with_secrets(settings: Settings) -> str:
+    """The settings as JSON with the secrets in clear: only for ``shelfrank serve`` handing its
+    effective settings to its own worker processes (``SHELFRANK_EFFECTIVE_SETTINGS``); every
+    other dump masks them."""
+    return settings.model_dump_json(context=REVEAL_SECRETS)
 
 
 def load_settings(overrides: list[str] | None = None) -> Settings:

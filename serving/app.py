@@ -365,10 +365,10 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     @app.get("/v1/bundle", tags=["operations"])
     def bundle(eng: Engine = Depends(engine)):
         """The served bundle's manifest."""
-        return eng.bundle.manifest
+        return eng.bundle.public_manifest
 
     def admin(authorization: str | None = Header(None)) -> None:
-        token = limits.admin_token
+        token = limits.admin_token.get_secret_value()
         if not authorization or not authorization.startswith("Bearer "):
             raise HTTPException(401, detail="admin endpoints need 'Authorization: Bearer <token>'",
                                 headers={"WWW-Authenticate": "Bearer"})
