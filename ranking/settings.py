@@ -312,6 +312,18 @@ class ServingSettings(Section):
     experiments_file: str = Field("", description="experiments config (TOML or JSON); empty = none")
     log_exposures: bool = Field(True, description="log every served card to <events_dir>/exposures")
     exposure_flush_seconds: float = Field(0.5, gt=0, description="exposures are written this often")
+    events_min_free_mb: float = Field(
+        64.0, ge=0, description="the event log refuses writes (503) when a write would leave less than "
+                                "this much free space on its file system, before the disk is full; 0 = off")
+    event_past_days: float = Field(
+        365.0, gt=0, description="POST /v1/events refuses an event dated more than this before the "
+                                 "server's clock (a unit mistake or a replayed log, not a live event)")
+    event_future_seconds: float = Field(
+        300.0, ge=0, description="...or more than this after it (clocks of phones and servers differ "
+                                 "by seconds, not the hours a forged or broken clock gives)")
+    max_price_paid: float = Field(1_000_000.0, gt=0, description="largest unit price an order line may "
+                                  "report, yuan (1e300 would swamp every price and GMV figure)")
+    max_order_quantity: int = Field(999, ge=1, le=32767, description="most units one order line may report")
 
     @model_validator(mode="after")
     def _default_page_fits(self) -> ServingSettings:
@@ -390,6 +402,16 @@ class ConsistencySettings(Section):
                               "click in a merge of three is a lost flush or a stray request id, not "
                               "logging turned off (it stays a warning, printed with its share)")
     examples: int = Field(5, ge=1, description="example keys shown per broken rule")
+    burst_events_per_second: int = Field(
+        1_000, ge=1, description="merge-events warns of a client that sent more events than this within "
+                                 "one second (by the service's receipt time; clients without an "
+                                 "identity count as one)")
+    funnel_seconds: float = Field(
+        10.0, gt=0, description="an impression -> click -> cart -> order of one card completed within "
+                                "this is faster than shoppers are ...")
+    funnel_min_users: int = Field(
+        20, ge=2, description="...and merge-events warns of a product for which at least this many "
+                              "distinct shoppers did so: a fabricated funnel inflating its labels and scores")
     progress_after_seconds: float = Field(
         3.0, ge=0, description="validate shows a progress bar once it has taken this long")
 

@@ -311,7 +311,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
             raise HTTPException(422, detail=[{"loc": p.loc, "msg": p.msg, "type": "value_error"}
                                              for p in problems])
         try:
-            accepted = state.event_log.append(rows)
+            accepted = state.event_log.append(rows, client=None)  # identity: authentication (later)
         except EventLogUnavailableError as exc:
             raise HTTPException(503, detail=str(exc), headers={"Retry-After": "30"}) from exc
         for table, n in accepted.items():
