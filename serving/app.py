@@ -306,7 +306,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         router = state.router
         engines = list({id(e): e for e in (router.default, *router.engines.values())}.values()) \
             if router else []  # catalog checks need a bundle; without one they are skipped
-        problems = batch_problems(rows, engines)
+        problems = batch_problems(rows, engines, limits)
         if problems:  # the whole batch is refused, every problem named
             raise HTTPException(422, detail=[{"loc": p.loc, "msg": p.msg, "type": "value_error"}
                                              for p in problems])
