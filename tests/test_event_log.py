@@ -70,8 +70,10 @@ def test_a_partial_write_on_a_full_disk_is_truncated_away_and_the_next_batch_sta
     ids = _read_ids(tmp_path)
     assert ids == list(range(1, 11)) + list(range(200, 210))
     assert log.incidents["rolled_back"] == 1
-    record_reliability("event_log_torn_write", partial_writes=1, acknowledged=len(ids), lost=0,
-                       unreadable=len(read_event_log(tmp_path).skipped))
+    acknowledged = 10 + 10  # the two appends that returned
+    record_reliability("event_log_torn_write", partial_writes=len(full.sizes_after_partial),
+                       acknowledged=acknowledged, lost=acknowledged - len(set(ids)),
+                       unreadable=len(read_event_log(tmp_path, skip_bad=True).skipped))
 
 
 def test_a_batch_over_several_tables_is_undone_in_every_table_when_one_write_fails(
@@ -134,6 +136,9 @@ def test_a_rotated_file_is_left_alone_and_appends_land_in_a_new_file_at_the_path
     log.append({"clicks": _clicks(20, 5)})
     assert _read_ids(tmp_path) == list(range(20, 25))
     assert log.incidents["rotated"] == 2 and log.incidents["deleted"] == 0
+    kept = [len(p.read_text().splitlines()) for p in (tmp_path / "clicks.shipped").iterdir()]
+    record_reliability("event_log_rotation", rotations=log.incidents["rotated"],
+                       lost_after_rotation=15 - sum(kept) - len(_read_ids(tmp_path)))
 
 
 def test_a_deleted_file_is_recreated_and_the_loss_is_logged(tmp_path: Path,
@@ -146,7 +151,8 @@ def test_a_deleted_file_is_recreated_and_the_loss_is_logged(tmp_path: Path,
     assert "was deleted" in caplog.text and "acknowledged" in caplog.text
     assert _read_ids(tmp_path) == list(range(10, 15))  # nothing went to the unlinked inode
     assert log.incidents["deleted"] == 1
-    record_reliability("event_log_rotation", rotations=1, deletions=1, lost_after_reopen=0)
+    record_reliability("event_log_deletion", deletions=log.incidents["deleted"],
+                       lost_after_reopen=5 - len(_read_ids(tmp_path)))
 
 
 def test_the_reader_names_the_file_and_line_of_a_bad_record(tmp_path: Path) -> None:
