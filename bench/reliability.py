@@ -25,6 +25,9 @@ TESTS = [
     "tests/test_service_fuzz.py",
     "tests/test_service.py",
     "tests/test_bundle.py",
+    "tests/test_event_log.py",
+    "tests/test_event_plausibility.py",
+    "tests/test_secrets.py",
 ]
 
 
@@ -68,6 +71,10 @@ def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) 
     k9 = figures.get("kill9_events", {})
     reload_ = figures.get("reload_under_load", {})
     fuzz = figures.get("fuzz", {})
+    torn = figures.get("event_log_torn_write", {})
+    moved = figures.get("event_log_rotation", {})
+    removed = figures.get("event_log_deletion", {})
+    poison = figures.get("poisoning", {})
     lines = [
         "# Reliability",
         "",
@@ -93,13 +100,26 @@ def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) 
         f"{reload_.get('failed', '?')} failed; corrupt/foreign bundle refused, old one kept serving |",
         f"| bad input (schemathesis) | {fuzz.get('cases', '?')} generated requests over "
         f"{fuzz.get('operations', '?')} operations, {fuzz.get('server_errors', '?')} 5xx |",
+        f"| torn write (disk fills mid-write, then frees) | {torn.get('partial_writes', '?')} partial "
+        f"write(s) truncated back, {torn.get('acknowledged', '?')} events acknowledged, "
+        f"**{torn.get('lost', '?')} lost, {torn.get('unreadable', '?')} unreadable** |",
+        f"| log rotated (mv of the file, of its folder) under the writer | {moved.get('rotations', '?')} "
+        f"rotation(s), **{moved.get('lost_after_rotation', '?')} events lost** |",
+        f"| log deleted (rm) under the writer | {removed.get('deletions', '?')} deletion(s), logged and "
+        f"counted; **{removed.get('lost_after_reopen', '?')} events lost** after it (those in the deleted "
+        "file go with it) |",
+        f"| poisoning attempts (issue 24's list) | {poison.get('refused', '?')} of "
+        f"{poison.get('attempts', '?')} refused with a 422 naming the field |",
         "",
         "Also checked by the same tests (pass/fail above): a full disk on the event log answers 503",
         "with Retry-After while ranking keeps serving; start-up without a bundle answers /readyz 503",
         "with the reason; a corrupted, truncated or schema-mismatched bundle is refused with the",
         "reason; oversized bodies get 413 before parsing; admin endpoints need the bearer token",
         "(constant-time comparison, 401/403); bundle paths cannot escape the models directory;",
-        "nothing is unpickled from disk; CORS is closed unless `serving.cors_origins` is set.",
+        "nothing is unpickled from disk; CORS is closed unless `serving.cors_origins` is set; the",
+        "admin token appears in no file a training run writes, nor in /v1/bundle; a crash's torn",
+        "tail is quarantined on open; writes stop at the free-space watermark; merge-events names",
+        "every bad line's file:line and flags a burst or a crowd's instant funnel (docs/security.md).",
         "",
         f"Exit codes: tests {tests_rc}, soak {soak_rc}.",
         "",

@@ -24,6 +24,7 @@ from pathlib import Path
 from ranking.features import FeatureSnapshot, schema, schema_differences, schema_hash
 from ranking.model import COMPILED_FILE, RankingModel
 from ranking.recall.tokenize import TokenizerVersionError
+from ranking.settings import redact_secrets
 
 MANIFEST = "manifest.json"
 COMPILED_PART = "compiled"
@@ -46,6 +47,15 @@ class Bundle:
     @property
     def version(self) -> str:
         return self.manifest["version"]
+
+    @property
+    def public_manifest(self) -> dict:
+        """The manifest as the service shows it: secret settings masked, even in a bundle
+        trained before secrets were masked in the manifest (such a bundle's manifest.json on
+        disk still holds the secret in clear: retrain it, or rotate the secret)."""
+        if "settings" not in self.manifest:
+            return self.manifest
+        return {**self.manifest, "settings": redact_secrets(self.manifest["settings"])}
 
 
 def _sha256(path: Path) -> str:

@@ -3,31 +3,44 @@
 Layout: ``<events_dir>/<table>/<writer>.jsonl`` — one append-only file per table and
 writer process (so several service workers never interleave), one JSON object per line
 in the table's contract shape, timestamps as UTC epoch milliseconds. ``append`` writes a
-whole batch with one ``write`` on an ``O_APPEND`` descriptor and ``fsync``s it before
-returning: once it returns, the events survive ``kill -9`` and power loss of the
-process. A crash mid-write can only leave an unacknowledged partial last line, which
-:func:`read_event_log` skips (and counts).
+whole batch with one ``write`` per table on an ``O_APPEND`` descriptor and ``fsync``s it
+before returning: once it returns, the events survive ``kill -9`` and power loss of the
+process. Each event line of ``append`` also carries who sent it and when the service got
+it (``_client``, ``_received_ms``: keys the contracts do not name, so training ignores them
+and ``merge-events`` reads them to flag bursts; docs/data.md).
 
-A full or read-only disk raises :class:`EventLogUnavailableError` (the service answers 503)
-and leaves the files as they were.
+The files never tear (:mod:`ranking.append_file`): a failed or short write is truncated
+back (a batch over several tables is undone in every table), a torn tail left by a crash
+is cut off and quarantined when the file is opened, a nearly full disk is refused before
+it is full, and a file moved away or deleted is reopened by path (a deletion logged as
+the loss it is). A full, nearly full or read-only disk raises
+:class:`EventLogUnavailableError` (the service answers 503) and leaves the files as they were.
+
+:func:`read_event_log` (:mod:`ranking.event_reader`) reads it back, naming the file and
+line of any bad record.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
 import threading
+import time
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from ranking.contracts.io import conform
-from ranking.contracts.tables import TABLES, TIMESTAMP, Column, TableContract
+from ranking.append_file import DISK_ERRORS, AppendOnlyFile, EventLogUnavailableError
+from ranking.contracts.tables import TIMESTAMP, Column, TableContract
+
+if TYPE_CHECKING:
+    from ranking.event_reader import LogReadReport
 
 LOGGED_TABLES = ("impressions", "clicks", "carts", "orders")
 EXPOSURES = TableContract(
@@ -64,12 +77,9 @@ EXPOSURES = TableContract(
     group="service",
 )
 WRITABLE = {*LOGGED_TABLES, "exposures"}
-_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+CLIENT_KEY, RECEIVED_KEY = "_client", "_received_ms"  # per event line: who sent it, when it arrived
 log = logging.getLogger("shelfrank.event_log")
-
-
-class EventLogUnavailableError(RuntimeError):
-    """The log cannot take writes now (disk full, read-only, I/O error)."""
+__all__ = ["BufferedAppender", "EventLog", "EventLogUnavailableError", "read_event_log"]
 
 
 def _check_writable(table: str) -> None:
@@ -78,30 +88,46 @@ def _check_writable(table: str) -> None:
 
 
 class EventLog:
-    """Appends validated event batches durably (thread-safe, one instance per process)."""
+    """Appends validated event batches durably (thread-safe, one instance per process).
 
-    def __init__(self, root: str | Path, writer: str | None = None) -> None:
+    ``min_free_mb`` is the free-space watermark (``serving.events_min_free_mb``);
+    ``on_incident`` is told each torn tail repaired, file rotated or deleted and write rolled
+    back (the service counts them as a metric); :attr:`incidents` sums them.
+    """
+
+    def __init__(self, root: str | Path, writer: str | None = None, min_free_mb: float = 0,
+                 on_incident: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
         self.writer = writer or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._fds: dict[str, int] = {}
+        self.min_free_bytes = int(min_free_mb * 2**20)
+        self.on_incident = on_incident
+        self._files: dict[str, AppendOnlyFile] = {}
         self._lock = threading.Lock()
 
-    def _fd(self, table: str) -> int:
-        fd = self._fds.get(table)
-        if fd is None:
-            folder = self.root / table
-            folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(folder / f"{self.writer}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            self._fds[table] = fd
-        return fd
+    def _file(self, table: str) -> AppendOnlyFile:
+        f = self._files.get(table)
+        if f is None:
+            f = AppendOnlyFile(self.root / table / f"{self.writer}.jsonl", self.min_free_bytes,
+                               self.on_incident)
+            self._files[table] = f
+        return f
 
-    def append(self, batch: dict[str, list[dict]]) -> dict[str, int]:
-        """Durably append rows per table; return how many were written per table."""
+    @property
+    def incidents(self) -> Counter[str]:
+        """Torn tails repaired, files rotated or deleted, writes rolled back, over every table."""
+        return sum((f.incidents for f in self._files.values()), Counter())
+
+    def append(self, batch: dict[str, list[dict]], client: str | None = None) -> dict[str, int]:
+        """Durably append rows per table, each line marked with ``client`` (who sent the batch;
+        None until the service authenticates its callers) and the time it arrived; return
+        how many were written per table."""
         payloads = {}
+        origin = {CLIENT_KEY: client, RECEIVED_KEY: int(time.time() * 1000)}
         for table, rows in batch.items():
             _check_writable(table)
             if rows:
-                payloads[table] = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
+                payloads[table] = "".join(json.dumps({**r, **origin}, ensure_ascii=False,
+                                                     separators=(",", ":")) + "\n"
                                           for r in rows).encode()
         self._write(payloads)
         return {t: len(r) for t, r in batch.items()}
@@ -112,71 +138,37 @@ class EventLog:
         self._write({table: data})
 
     def _write(self, payloads: dict[str, bytes]) -> None:
-        """Write every payload whole and fsync its file; a full disk is EventLogUnavailableError."""
+        """Write every payload whole and fsync its file, or none of them: a failure truncates
+        every file of the batch back; a full disk is EventLogUnavailableError."""
         with self._lock:
+            before: dict[str, int] = {}
             try:
                 for table, data in payloads.items():
-                    fd = self._fd(table)
-                    view = memoryview(data)
-                    while view:
-                        written = os.write(fd, view)
-                        view = view[written:]
-                    os.fsync(fd)
-            except OSError as exc:
-                if exc.errno in _DISK_ERRORS:
+                    f = self._file(table)
+                    before[table] = f.size()
+                    f.write(data)
+            except (OSError, EventLogUnavailableError) as exc:
+                for table, size in before.items():  # the tables already written: not acknowledged
+                    self._files[table].truncate_to(size)
+                if isinstance(exc, OSError) and exc.errno in DISK_ERRORS:
                     raise EventLogUnavailableError(f"event log at {self.root} cannot be written: "
                                                    f"{os.strerror(exc.errno)}") from exc
                 raise
 
     def close(self) -> None:
         with self._lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
+            for f in self._files.values():
+                f.close()
+            self._files.clear()
 
 
-@dataclass
-class LogReadReport:
-    tables: dict[str, pa.Table]
-    partial_lines: int
-    files: int
+def read_event_log(root: str | Path, skip_bad: bool = False) -> LogReadReport:
+    """Every logged table as contract-conforming Arrow tables, per file what was read; a bad
+    line raises :class:`ranking.event_reader.BadEventLinesError` naming ``file:line`` unless
+    ``skip_bad`` (:func:`ranking.event_reader.read_log`)."""
+    from ranking.event_reader import read_log
 
-
-def read_event_log(root: str | Path) -> LogReadReport:
-    """Every logged table (and the exposures) as contract-conforming Arrow tables.
-
-    Torn last lines (a crash mid-write, never acknowledged) are skipped and counted.
-    """
-    root = Path(root)
-    out: dict[str, pa.Table] = {}
-    partial = files = 0
-    for table in (*LOGGED_TABLES, "exposures"):
-        contract = EXPOSURES if table == "exposures" else TABLES[table]
-        rows: list[dict] = []
-        for path in sorted((root / table).glob("*.jsonl")) if (root / table).is_dir() else []:
-            files += 1
-            data = path.read_bytes()
-            lines = data.split(b"\n")
-            if lines and lines[-1] != b"":
-                partial += 1  # torn write, never acknowledged
-            for line in lines[:-1]:
-                row = json.loads(line)
-                cards = row.pop("cards", None)
-                if cards is None:
-                    rows.append(row)
-                else:  # one exposure line per request, its cards as columns
-                    names = list(cards)
-                    rows.extend({**row, **dict(zip(names, values, strict=True))}
-                                for values in zip(*(cards[n] for n in names), strict=True))
-        columns = {}
-        for col in contract.columns:
-            values = [r.get(col.name) for r in rows]
-            if pa.types.is_timestamp(col.type):
-                columns[col.name] = pa.array(values, pa.int64()).cast(col.type)
-            else:
-                columns[col.name] = pa.array(values, col.type)
-        out[table] = conform(pa.table(columns), contract, f"{root / table}")
-    return LogReadReport(out, partial, files)
+    return read_log(root, skip_bad)
 
 
 class BufferedAppender:

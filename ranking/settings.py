@@ -10,12 +10,35 @@ effective values.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    SerializationInfo,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Scale = Literal["small", "default", "large"]
+SECRET_MASK = "**********"
+REVEAL_SECRETS = {"reveal_secrets": True}  # serialisation context of the one dump that keeps them
+
+
+def _masked(value: SecretStr, info: SerializationInfo) -> str:
+    """A secret in JSON: masked (empty stays empty, so "admin disabled" still shows), unless
+    the dump is the service's own hand-over to its workers (:func:`settings_json_with_secrets`)."""
+    if info.context and info.context.get("reveal_secrets"):
+        return value.get_secret_value()
+    return SECRET_MASK if value.get_secret_value() else ""
+
+
+# a setting that must never reach a bundle, a log or a response: ``SecretStr`` (its repr and
+# str are masked, reading it takes ``.get_secret_value()``) whose JSON is masked too
+Secret = Annotated[SecretStr, PlainSerializer(_masked, return_type=str, when_used="json")]
 
 
 class Section(BaseModel):
@@ -267,7 +290,9 @@ class ServingSettings(Section):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, description="uvicorn worker processes")
     bundle: str = Field("models/latest", description="bundle served at start")
-    admin_token: str = Field("", description="bearer token for /admin/*; empty disables admin")
+    admin_token: Secret = Field(SecretStr(""), description="bearer token for /admin/*; empty disables "
+                                "admin. A secret: masked in every dump (bundle manifest, `shelfrank "
+                                "settings`, /v1/bundle)")
     events_dir: str = Field("data/events", description="durable event log (read by training)")
     default_page_size: int = Field(20, ge=1, description="cards of a search or homepage request "
                                    "that names no page_size")
@@ -287,6 +312,18 @@ class ServingSettings(Section):
     experiments_file: str = Field("", description="experiments config (TOML or JSON); empty = none")
     log_exposures: bool = Field(True, description="log every served card to <events_dir>/exposures")
     exposure_flush_seconds: float = Field(0.5, gt=0, description="exposures are written this often")
+    events_min_free_mb: float = Field(
+        64.0, ge=0, description="the event log refuses writes (503) when a write would leave less than "
+                                "this much free space on its file system, before the disk is full; 0 = off")
+    event_past_days: float = Field(
+        365.0, gt=0, description="POST /v1/events refuses an event dated more than this before the "
+                                 "server's clock (a unit mistake or a replayed log, not a live event)")
+    event_future_seconds: float = Field(
+        300.0, ge=0, description="...or more than this after it (clocks of phones and servers differ "
+                                 "by seconds, not the hours a forged or broken clock gives)")
+    max_price_paid: float = Field(1_000_000.0, gt=0, description="largest unit price an order line may "
+                                  "report, yuan (1e300 would swamp every price and GMV figure)")
+    max_order_quantity: int = Field(999, ge=1, le=32767, description="most units one order line may report")
 
     @model_validator(mode="after")
     def _default_page_fits(self) -> ServingSettings:
@@ -365,6 +402,16 @@ class ConsistencySettings(Section):
                               "click in a merge of three is a lost flush or a stray request id, not "
                               "logging turned off (it stays a warning, printed with its share)")
     examples: int = Field(5, ge=1, description="example keys shown per broken rule")
+    burst_events_per_second: int = Field(
+        1_000, ge=1, description="merge-events warns of a client that sent more events than this within "
+                                 "one second (by the service's receipt time; clients without an "
+                                 "identity count as one)")
+    funnel_seconds: float = Field(
+        10.0, gt=0, description="an impression -> click -> cart -> order of one card completed within "
+                                "this is faster than shoppers are ...")
+    funnel_min_users: int = Field(
+        20, ge=2, description="...and merge-events warns of a product for which at least this many "
+                              "distinct shoppers did so: a fabricated funnel inflating its labels and scores")
     progress_after_seconds: float = Field(
         3.0, ge=0, description="validate shows a progress bar once it has taken this long")
 
@@ -456,6 +503,49 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
                                  "which an earlier override set to a value")
         node[parts[-1]] = value
     return nested
+
+
+def secret_fields(model: type[BaseModel] | None = None,
+                  prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The path (section, field) of every secret setting, for redacting dumps written before
+    secrets were masked (an old bundle's manifest)."""
+    out = []
+    for name, info in (model or Settings).model_fields.items():
+        kind = info.annotation
+        if kind is SecretStr:
+            out.append((*prefix, name))
+        elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            out += secret_fields(kind, (*prefix, name))
+    return out
+
+
+def redact_secrets(dumped: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a settings dump (``model_dump(mode="json")``, possibly an old one holding a
+    secret in clear) with every secret setting masked."""
+    out = json_copy(dumped)
+    for path in secret_fields():
+        node = out
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(path[-1]):
+            node[path[-1]] = SECRET_MASK
+    return out
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts and lists copied, leaves shared)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
+
+
+def settings_json_with_secrets(settings: Settings) -> str:
+    """The settings as JSON with the secrets in clear: only for ``shelfrank serve`` handing its
+    effective settings to its own worker processes (``SHELFRANK_EFFECTIVE_SETTINGS``); every
+    other dump masks them."""
+    return settings.model_dump_json(context=REVEAL_SECRETS)
 
 
 def load_settings(overrides: list[str] | None = None) -> Settings:

@@ -32,7 +32,7 @@ def admin(authorization: str | None = Header(None),
           state: ServiceState = Depends(service_state)) -> None:
     """``Authorization: Bearer <serving.admin_token>``, compared in constant time: 401
     without it, 403 with a wrong token or when no token is configured."""
-    token = state.settings.serving.admin_token
+    token = state.settings.serving.admin_token.get_secret_value()
     if not authorization or not authorization.startswith("Bearer "):
         raise HTTPException(401, detail="admin endpoints need 'Authorization: Bearer <token>'",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -29,6 +29,10 @@ RESPONSES = Counter("shelfrank_responses_total", "responses by endpoint and stat
                     ["endpoint", "status"])
 ERRORS = Counter("shelfrank_errors_total", "server errors (5xx) by endpoint", ["endpoint"])
 EVENTS = Counter("shelfrank_events_total", "events durably logged, by table", ["table"])
+EVENT_LOG_INCIDENTS = Counter(
+    "shelfrank_event_log_incidents_total", "event log files repaired or reopened, by kind: torn_tail "
+    "(cut and quarantined on open), rotated (moved away), deleted (acknowledged events lost with it), "
+    "rolled_back (a failed write truncated back)", ["kind"])
 BUNDLE = Gauge("shelfrank_bundle_info", "the bundle this worker serves (value 1)", ["version"],
                multiprocess_mode="liveall")
 RELOADS = Counter("shelfrank_reloads_total", "bundle reloads by outcome", ["outcome"])

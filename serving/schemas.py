@@ -7,7 +7,10 @@ request's ``context.time`` must fall between 2000-01-01 and one day past the ser
 clock (:func:`bounded_epoch_ms`, the one check of both): anything else is a unit mistake
 (seconds sent as milliseconds) or a broken client clock; a value past int64 would make
 the whole log unreadable to ``merge-events``, and a request dated in year 9999 would rank
-with every recency feature of the snapshot turned into nonsense.
+with every recency feature of the snapshot turned into nonsense. Events are held to tighter,
+configurable bounds on top (:mod:`serving.event_checks`: minutes of clock skew, not a day).
+Event ids are never negative and an event's free text (``variant``) is at most
+:data:`EVENT_TEXT_MAX_CHARS` characters.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ranking.event_log import LOGGED_TABLES
 from ranking.surfaces import Surface
 
 MAX_ID = 2**63 - 1
+EVENT_TEXT_MAX_CHARS = 200  # an event's free text (a variant name): a 10k-character one is junk
 
 
 class Strict(BaseModel):
@@ -213,7 +217,11 @@ def _python_type(col: Column) -> Any:
         base = str
     if col.allowed:
         base = Literal[tuple(col.allowed)]
-    constraints = {}
+    constraints: dict[str, Any] = {}
+    if pa.types.is_integer(t) and col.name.endswith("_id"):
+        constraints["ge"] = 0  # ids are never negative (a -1 would join nothing, silently)
+    if pa.types.is_string(t) and not col.allowed:
+        constraints["max_length"] = EVENT_TEXT_MAX_CHARS
     if col.min is not None:
         constraints["ge"] = col.min
     if col.max is not None:

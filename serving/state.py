@@ -34,7 +34,8 @@ class ServiceState:
         self.load_error: str | None = None
         self._reload_lock = threading.Lock()
         self.events_dir = Path(settings.serving.events_dir)
-        self.event_log = EventLog(self.events_dir)
+        self.event_log = EventLog(self.events_dir, min_free_mb=settings.serving.events_min_free_mb,
+                                  on_incident=lambda kind: metrics.EVENT_LOG_INCIDENTS.labels(kind).inc())
         self.exposures = BufferedAppender(self.event_log, "exposures",
                                           every=settings.serving.exposure_flush_seconds)
         self.models_root = Path(settings.serving.bundle).parent

@@ -58,10 +58,15 @@ def test_event_timestamps_outside_2000_to_tomorrow_are_refused_and_not_logged(cl
     assert timestamp not in logged.tables["clicks"].column("timestamp").cast("int64").to_pylist()
 
 
-def test_an_event_a_few_hours_ahead_is_accepted_as_clock_skew(client):
-    soon = int(time.time() * 1000) + 3 * 3600 * 1000
+def test_an_event_a_minute_ahead_is_accepted_as_clock_skew_and_hours_ahead_is_not(client):
+    """Issue 24: an event 23 h ahead was accepted; clocks differ by seconds (serving.event_future_seconds)."""
+    soon = int(time.time() * 1000) + 60 * 1000
     r = client.post("/v1/events", json={"clicks": [{**CLICK, "timestamp": soon}]})
     assert r.status_code == 200, r.text
+    later = int(time.time() * 1000) + 23 * 3600 * 1000
+    r = client.post("/v1/events", json={"clicks": [{**CLICK, "request_id": 2, "timestamp": later}]})
+    assert r.status_code == 422 and _locs(r) == [["body", "clicks", 0, "timestamp"]], r.text
+    assert "serving.event_future_seconds" in r.text
 
 
 def test_similar_products_never_include_banned_or_out_of_stock_ones(client, products):

@@ -82,6 +82,42 @@ The simulated malls (small, default and large) break none of them.
 """
 
 
+EVENT_LOG = """## The service's event log
+
+`POST /v1/events` appends each accepted batch to `<serving.events_dir>/<table>/<writer>.jsonl`
+(one file per table and worker process, one JSON object per line in the table's contract
+shape, timestamps as UTC epoch milliseconds, fsync'd before the 200; `ranking/event_log.py`).
+Every event line also carries two keys no contract names, so training never reads them:
+
+| key | type | meaning |
+|---|---|---|
+| `_client` | string or null | who posted the batch (its authenticated identity; null for now) |
+| `_received_ms` | int | when the service accepted the batch (its clock, UTC epoch ms) |
+
+`shelfrank merge-events` reads them to warn of traffic that looks fabricated
+(`ranking/contracts/suspicious.py`): a client that sent more than
+`consistency.burst_events_per_second` ({burst:,}) events within one second (clients without an
+identity count as one), and a product for which at least `consistency.funnel_min_users`
+({users}) distinct shoppers each went impression -> click -> cart -> order of one card within
+`consistency.funnel_seconds` ({seconds:g} s). Lines written before these keys existed have none
+and are never flagged.
+
+The reader (`ranking/event_reader.py`) says per file how many lines it read and how many
+were bad; a bad line (not a JSON object, a value of the wrong type, missing, or outside
+the contract) is named `file:line` with the error, and stops `merge-events` (exit 2,
+nothing written) unless `--skip-bad`, which lists every line it leaves out. A last line
+without its newline is a torn tail (a file being written, or a crash): never acknowledged,
+reported per file and not read; the writer cuts it off into `<writer>.jsonl.torn` when it
+next opens the file.
+"""
+
+
+def render_event_log() -> str:
+    defaults = ConsistencySettings()
+    return EVENT_LOG.format(burst=defaults.burst_events_per_second, users=defaults.funnel_min_users,
+                            seconds=defaults.funnel_seconds)
+
+
 def render_rules() -> str:
     """One line per rule (the tables it applies to when it means the same in each)."""
     defaults = ConsistencySettings()
@@ -103,6 +139,7 @@ def render() -> str:
         parts.append(f"## {title}\n")
         parts.extend(render_table(t) + "\n" for t in tables)
     parts.append(render_rules())
+    parts.append(render_event_log())
     return "\n".join(parts)
 
 

@@ -38,12 +38,12 @@ def events(body: EventsBatch, background: BackgroundTasks,
     rows = {table: [item.model_dump() for item in getattr(body, table)]  # timestamps already epoch ms
             for table in EventsBatch.model_fields}
     check_event_count(sum(len(r) for r in rows.values()), state.settings.serving.max_events_per_post)
-    problems = batch_problems(rows, loaded_engines(state.router))
+    problems = batch_problems(rows, loaded_engines(state.router), state.settings.serving)
     if problems:  # the whole batch is refused, every problem named
         raise HTTPException(422, detail=[{"loc": p.loc, "msg": p.msg, "type": "value_error"}
                                          for p in problems])
     try:
-        accepted = state.event_log.append(rows)
+        accepted = state.event_log.append(rows, client=None)  # identity: authentication (later)
     except EventLogUnavailableError as exc:
         raise HTTPException(503, detail=str(exc), headers={"Retry-After": "30"}) from exc
     background.add_task(after_events, accepted)

@@ -43,7 +43,7 @@ def prometheus() -> Response:
 @router.get("/v1/bundle", tags=["operations"], response_model=None)
 def bundle(eng: Engine = Depends(engine)) -> dict:
     """The served bundle's manifest."""
-    return eng.bundle.manifest
+    return eng.bundle.public_manifest
 
 
 @router.post("/admin/reload", response_model=ReloadResponse, tags=["admin"],

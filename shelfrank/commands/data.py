@@ -93,22 +93,36 @@ def merge_events(
     data: Annotated[Path, typer.Option("--data", help="dataset folder to start from")],
     events: Annotated[Path, typer.Option("--events", help="the service's event log (serving.events_dir)")],
     out: Annotated[Path, typer.Option("--out", help="new dataset folder to write")],
+    skip_bad: Annotated[bool, typer.Option(help="leave out log lines that cannot be read, listing each "
+                                                "one, instead of stopping on them")] = False,
 ) -> None:
     """Append the service's logged impressions, clicks, carts and orders (and the text of the
-    queries it searched) to a copy of a dataset; report the merged events that break the
-    consistency rules (lost cards as warnings, contradictions as errors)."""
+    queries it searched) to a copy of a dataset; report per log file what it held, the merged
+    events that break the consistency rules (lost cards as warnings, contradictions as errors)
+    and traffic that looks fabricated (warnings). A bad log line stops it (exit 1, every
+    file:line named) unless --skip-bad."""
+    from ranking.event_reader import BadEventLinesError
     from training.data.event_import import merge_events as run
 
     output_dir(out, "--out")
     try:
-        summary = run(data, events, out, current_settings().consistency)
+        summary = run(data, events, out, current_settings().consistency, skip_bad=skip_bad)
+    except BadEventLinesError as exc:
+        fail(f"{exc}\nnothing was merged: fix or move those lines, or rerun with --skip-bad to leave "
+             "them out")
     except (ValueError, OSError) as exc:
         fail(str(exc))
+    for read in summary.files:
+        typer.echo(f"read {read.describe()}")
+    for bad in summary.skipped:
+        typer.echo(f"skipped {bad}", err=True)
     for table, n in summary.appended.items():
         dropped = summary.duplicates[table]
         typer.echo(f"{table:>12}: +{n:,} rows ({dropped:,} already there or repeated, dropped)")
     if summary.partial_lines:
         typer.echo(f"skipped {summary.partial_lines} torn (never acknowledged) last line(s)")
+    for suspicion in summary.suspicions:
+        typer.echo(f"warning: suspicious traffic: {suspicion.message}", err=True)
     if summary.queries_without_text:
         typer.echo(f"warning: {summary.queries_without_text:,} searched query id(s) of the impressions "
                    "have no text in queries (their exposures were not logged, or came from a log "

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ranking.settings import settings_json_with_secrets
 from shelfrank.context import current_settings
 
 
@@ -44,7 +45,7 @@ def serve(
         from serving.state import ServiceState
 
         ServiceState(settings).write_initial_control()
-    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    os.environ[SETTINGS_ENV] = settings_json_with_secrets(settings)  # the workers need the token
     if s.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shelfrank-metrics-")
     typer.echo(f"serving {s.bundle} on http://{s.host}:{s.port} with {s.workers} worker(s); "

@@ -16,6 +16,13 @@ sees at merge time how many logged events are lost (a click whose impression nev
 reached the log: the label join drops it) or contradict the dataset (a click by another
 shopper than its card's, an order line credited to a store that does not sell the
 product); ``MergeSummary.breaks`` has a finding per broken rule, counting merged rows only.
+
+The log is read file by file (:mod:`ranking.event_reader`): ``MergeSummary.files`` says what
+each file held; a bad line stops the merge with an error naming every ``file:line`` (nothing
+is written) unless ``skip_bad``, and then every skipped line is listed in
+``MergeSummary.skipped``. The logged rows are also searched for traffic that looks
+fabricated (:mod:`ranking.contracts.suspicious`: a burst from one client, a crowd completing
+one product's whole funnel within seconds), returned as warnings in ``MergeSummary.suspicions``.
 """
 
 from __future__ import annotations
@@ -30,7 +37,9 @@ import pyarrow.compute as pc
 from ranking.contracts import TABLES, dataset_tables, read_table, table_path, write_table
 from ranking.contracts.consistency import COLUMNS, Finding, check_consistency
 from ranking.contracts.io import first_copies
+from ranking.contracts.suspicious import Suspicion, suspicious_traffic
 from ranking.event_log import LOGGED_TABLES, read_event_log
+from ranking.event_reader import BadLine, FileRead
 from ranking.settings import ConsistencySettings
 
 
@@ -41,13 +50,18 @@ class MergeSummary:
     partial_lines: int
     queries_without_text: int = 0  # distinct search query_ids of the impressions with no text
     breaks: list[Finding] = field(default_factory=list)  # consistency rules the merged rows break
+    files: list[FileRead] = field(default_factory=list)  # what each log file held
+    skipped: list[BadLine] = field(default_factory=list)  # bad lines left out (skip_bad only)
+    suspicions: list[Suspicion] = field(default_factory=list)  # traffic that looks fabricated
 
 
 def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Path,
-                 consistency: ConsistencySettings | None = None) -> MergeSummary:
+                 consistency: ConsistencySettings | None = None, skip_bad: bool = False) -> MergeSummary:
     """Write ``out_dir``: ``data_dir`` plus the logged events of ``events_dir`` (see the module
     docstring); the merged rows are judged by the consistency rules unless
-    ``consistency.enabled`` is off."""
+    ``consistency.enabled`` is off. A bad log line raises
+    :class:`ranking.event_reader.BadEventLinesError` before anything is written, unless
+    ``skip_bad``."""
     data_dir, events_dir, out_dir = Path(data_dir), Path(events_dir), Path(out_dir)
     if out_dir.resolve() == data_dir.resolve():
         raise ValueError("write the merged dataset to a new folder (the source stays as it was)")
@@ -58,6 +72,7 @@ def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Pa
     if not any(any((events_dir / table).glob("*.jsonl")) for table in (*LOGGED_TABLES, "exposures")):
         raise ValueError(f"{events_dir}: no event log in this folder (no <table>/*.jsonl of "
                          f"{', '.join(LOGGED_TABLES)})")
+    logged = read_event_log(events_dir, skip_bad=skip_bad)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {*LOGGED_TABLES, "queries"}
     for path in data_dir.iterdir():
@@ -65,7 +80,6 @@ def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Pa
             shutil.copy2(path, out_dir / path.name)
         elif path.is_dir() and path.name == "truth":
             shutil.copytree(path, out_dir / "truth", dirs_exist_ok=True)
-    logged = read_event_log(events_dir)
     extra = {table: logged.tables[table] for table in LOGGED_TABLES}
     extra["queries"] = _searched_queries(logged.tables["exposures"])
     appended, duplicates, merged, first_merged = {}, {}, {}, {}
@@ -83,7 +97,9 @@ def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Pa
     missing = int(pc.sum(pc.invert(pc.is_in(searched, merged["queries"].column("query_id")))).as_py() or 0)
     consistency = consistency or ConsistencySettings()
     breaks = merged_breaks(out_dir, merged, first_merged, consistency) if consistency.enabled else []
-    return MergeSummary(appended, duplicates, logged.partial_lines, missing, breaks)
+    suspicions = suspicious_traffic(extra, logged.origins, consistency)
+    return MergeSummary(appended, duplicates, logged.partial_lines, missing, breaks, logged.files,
+                        logged.skipped, suspicions)
 
 
 def merged_breaks(out_dir: Path, merged: dict[str, pa.Table], first_merged: dict[str, int],
