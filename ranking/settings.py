@@ -383,6 +383,11 @@ class LiveSettings(Section):
         {"recent": 1.0, "covisit": 1.0, "frozen": 0.5, "popular": 0.1},
         description="weight of each live recall list in its reciprocal-rank fusion "
                     "(ranking/live/recall.py)")
+    recall_recency_decay: float = Field(
+        0.97, gt=0, le=1, description="live recall orders the shopper's own items by the sum over their "
+                                      "interactions of this ** (interactions since), ...")
+    recall_leaf_boost: float = Field(5.0, ge=1, description="... times this for items of the leaf the "
+                                     "shopper is in now (that of their last interaction)")
     recall_skip_current: bool = Field(
         True, description="live recall leaves out the item the shopper interacted with last (the one "
                           "they are on; its neighbours still count)")
