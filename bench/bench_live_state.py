@@ -4,9 +4,9 @@ A :class:`ranking.live.LiveState` with the default ``live.*`` settings is given 
 ``LIVE_PRODUCTS`` products (1,000 leaves, 20,000 stores and brands), then synthetic logged
 rows in batches of ``BATCH`` (what ``/v1/events`` takes at most): a page of 20 impressions for
 one shopper in 20, and 1 + ``FILL`` clicks for each of ``LIVE_SHOPPERS`` shoppers (so every
-shopper has a row and the rings hold real values). Reported: resident memory added by the state (RSS, which counts
-the id maps' Python objects too) against the goal of 2 GB, the state's own count of array
-bytes per part, and events applied per second in batches and one row at a time (the
+shopper has a row and the rings hold real values). Reported: resident memory added by the
+state (RSS, which counts the id maps' Python objects too) against the goal of 2 GB, the
+state's own count of array bytes per part, and events applied per second in batches and one row at a time (the
 service's smallest post). ``SHELFRANK_LIVE_BENCH_SHOPPERS`` / ``..._PRODUCTS`` scale it down.
 """
 
