@@ -380,13 +380,13 @@ class LiveSettings(Section):
     recall_seeds: int = Field(5, ge=1, description="last distinct items whose co-visited neighbours "
                               "live recall lists")
     recall_source_weights: dict[str, float] = Field(
-        {"recent": 1.0, "covisit": 1.0, "frozen": 0.5, "popular": 0.1},
+        {"recent": 1.0, "covisit": 0.5, "frozen": 0.2, "popular": 0.05},
         description="weight of each live recall list in its reciprocal-rank fusion "
                     "(ranking/live/recall.py)")
     recall_recency_decay: float = Field(
         0.97, gt=0, le=1, description="live recall orders the shopper's own items by the sum over their "
                                       "interactions of this ** (interactions since), ...")
-    recall_leaf_boost: float = Field(5.0, ge=1, description="... times this for items of the leaf the "
+    recall_leaf_boost: float = Field(3.0, ge=1, description="... times this for items of the leaf the "
                                      "shopper is in now (that of their last interaction)")
     recall_skip_current: bool = Field(
         True, description="live recall leaves out the item the shopper interacted with last (the one "

@@ -8,7 +8,10 @@ shared UserBehavior files (pv = click, fav and cart = cart, buy = order; seconds
 
 :func:`evaluate_next_item` fits the homepage recall on TRAIN (as ``eval taobao`` does:
 :func:`training.real_data.taobao.build_catalog` and ``HomepageRecall.fit_catalog``) and
-replays TRAIN into a :class:`ranking.live.LiveState`. It then replays TEST in time order:
+replays TRAIN into a :class:`ranking.live.LiveState` (told each item's category, and the
+catalog's consumable categories: bought by some shopper on two days, as ``eval taobao``
+defines them, so a bought item of any other category is not listed again). It then
+replays TEST in time order:
 for every event of a shopper with an earlier event whose item differs from that shopper's
 previous item, three lists of 20 are taken *before* the event is ingested: ``popularity``
 (train's most interacted items), ``frozen`` (``HomepageRecall.merged``: no test event
@@ -127,8 +130,10 @@ def _describe_items(state: LiveState, events: pd.DataFrame) -> None:
     state.catalog.describe(items.item_id.to_numpy(np.int64), leaf=items.category_id.to_numpy(np.int64))
 
 
-def _fit_frozen(train: pd.DataFrame, keys: list[str], settings: Settings) -> tuple[HomepageRecall, dict]:
-    """Homepage recall fitted on TRAIN (each shopper a user id of the fit), as ``eval taobao`` fits it."""
+def _fit_frozen(train: pd.DataFrame, keys: list[str], settings: Settings
+                ) -> tuple[HomepageRecall, dict, np.ndarray]:
+    """Homepage recall fitted on TRAIN (each shopper a user id of the fit), as ``eval taobao`` fits it;
+    also the consumable categories of its catalog (some shopper bought there on two days)."""
     from training.real_data.taobao import _tables, build_catalog
 
     codes, names = pd.factorize(pd.Series(keys))
@@ -138,13 +143,14 @@ def _fit_frozen(train: pd.DataFrame, keys: list[str], settings: Settings) -> tup
                           "timestamp": train.timestamp_ms.to_numpy() // 1000})
     as_of_ms = int(train.timestamp_ms.max()) + 1
     rd = settings.real_data
+    catalog = build_catalog(frame, as_of_ms, rd.taobao_half_life_days)
     recall = HomepageRecall.fit_catalog(
-        _tables(frame), as_of_ms, build_catalog(frame, as_of_ms, rd.taobao_half_life_days),
+        _tables(frame), as_of_ms, catalog,
         settings.recall.homepage_quotas, dim=rd.taobao_item_embedding_dim,
-        recent_items=rd.taobao_recent_items,
-        half_life_days=rd.taobao_half_life_days, seed=rd.seed,
+        recent_items=rd.taobao_recent_items, half_life_days=rd.taobao_half_life_days, seed=rd.seed,
         source_weights=settings.recall.homepage_source_weights)
-    return recall, {name: code for code, name in enumerate(names)}
+    categories = np.unique(frame.drop_duplicates("item_id").category_id.to_numpy(np.int64))
+    return recall, {name: code for code, name in enumerate(names)}, categories[catalog.consumable_leaves]
 
 
 def _score(ranked: np.ndarray, item: int) -> tuple[float, float]:
@@ -159,10 +165,11 @@ def evaluate_next_item(train: pd.DataFrame, test: pd.DataFrame, settings: Settin
     test = test.sort_values("timestamp_ms", kind="stable").reset_index(drop=True)
     sessions: dict[str, int] = {}
     train_keys = _shopper_keys(train, sessions)
-    recall, code_of = _fit_frozen(train, train_keys, settings)
+    recall, code_of, consumable = _fit_frozen(train, train_keys, settings)
     popular = train.item_id.value_counts(sort=True).index.to_numpy(np.int64)[:200]
     state = LiveState(settings.live)
     _describe_items(state, pd.concat([train, test]))  # the catalog: which leaf each item is in
+    state.apply("categories", [{"category_id": int(c), "consumable": True} for c in consumable])
     state.replay(_log_tables(train))
     fit_seconds = time.perf_counter() - started
     last_item = dict(zip(train_keys, train.item_id.tolist(), strict=True))  # each shopper's latest
