@@ -61,12 +61,14 @@ def live_candidates(state: LiveState, view: ShopperView, frozen: np.ndarray, pop
                     k: int) -> np.ndarray:
     """The shopper's ``k`` homepage candidates: recent, co-visited, frozen and popular, fused."""
     s = state.settings
-    recent = own_items(view, s.recall_recency_decay, s.recall_leaf_boost)
-    lists = {"recent": recent[recent != view.items[0]] if s.recall_skip_current and len(recent) else recent,
+    lists = {"recent": own_items(view, s.recall_recency_decay, s.recall_leaf_boost),
              "covisit": covisited(state, view, s.recall_seeds),
              "frozen": np.asarray(frozen, np.int64), "popular": np.asarray(popular, np.int64)}
-    if len(view.exclude):
-        lists = {name: ids[~np.isin(ids, view.exclude)] for name, ids in lists.items()}
+    exclude = view.exclude
+    if s.recall_skip_current and len(view.items):
+        exclude = np.append(exclude, view.items[0])  # the item the shopper is on now
+    if len(exclude):
+        lists = {name: ids[~np.isin(ids, exclude)] for name, ids in lists.items()}
     weights = s.recall_source_weights
     used = [name for name in lists if weights.get(name, 0.0) > 0 and len(lists[name])]
     fused, _ = reciprocal_rank_fusion([lists[n] for n in used], k=s.recall_rrf_k, limit=k,
