@@ -381,6 +381,56 @@ class RealDataSettings(Section):
                              "the days before it)")
 
 
+class LiveSettings(Section):
+    """The live state: what shoppers did seconds ago, kept bounded (ranking/live/, docs/live.md).
+    Every cap and window here bounds memory; the durable event log keeps everything."""
+
+    recent_interactions: int = Field(50, ge=1, le=1000, description="clicks, carts and orders kept per "
+                                     "shopper (a ring: the oldest goes first)")
+    recent_queries: int = Field(8, ge=1, le=100, description="search queries kept per shopper")
+    bought_items: int = Field(12, ge=1, le=1000, description="paid items kept per shopper")
+    ignored_items: int = Field(12, ge=1, le=1000, description="cards shown without a click kept per "
+                               "shopper (the least recently shown goes first)")
+    ignore_after_impressions: int = Field(3, ge=1, description="a card shown this many times without "
+                                          "a click within ignore_window_hours stops coming back")
+    ignore_window_hours: float = Field(24.0, gt=0, description="impressions without a click older than "
+                                       "this are forgotten")
+    session_ttl_hours: float = Field(24.0, gt=0, description="an anonymous session idle this long is "
+                                     "forgotten (its events stay in the log)")
+    hour_bucket_minutes: int = Field(10, ge=1, le=60, description="bucket of the last-hour counters "
+                                     "(60 / this buckets per product and store)")
+    day_bucket_minutes: int = Field(60, ge=5, le=1440, description="bucket of the last-day counters")
+    ctr_prior_impressions: float = Field(50.0, ge=0, description="impressions of the mall-wide CTR "
+                                         "added to a product's own before its live CTR is computed")
+    trend_prior: float = Field(1.0, gt=0, description="interactions added to both sides of the trend "
+                               "(last hour vs the last day's hourly mean), so one click is no trend")
+    covisit_neighbours: int = Field(20, ge=1, le=200, description="co-visited items kept per item "
+                                    "(the weakest goes when a stronger one comes)")
+    covisit_lookback: int = Field(5, ge=1, description="each interaction pairs with the shopper's "
+                                  "previous this many")
+    covisit_window_minutes: float = Field(60.0, gt=0, description="...when they came at most this long "
+                                          "before it")
+    covisit_half_life_hours: float = Field(72.0, gt=0, description="co-visitation weights halve every "
+                                           "this many hours")
+    covisit_backward_weight: float = Field(0.5, ge=0, description="weight of 'b then a' in a's "
+                                           "neighbours relative to 'a then b' (1: symmetric)")
+    recall_seeds: int = Field(5, ge=1, description="last distinct items whose co-visited neighbours "
+                              "live recall lists")
+    recall_source_weights: dict[str, float] = Field(
+        {"recent": 1.0, "covisit": 0.5, "frozen": 0.2, "popular": 0.05},
+        description="weight of each live recall list in its reciprocal-rank fusion "
+                    "(ranking/live/recall.py)")
+    recall_recency_decay: float = Field(
+        0.97, gt=0, le=1, description="live recall orders the shopper's own items by the sum over their "
+                                      "interactions of this ** (interactions since), ...")
+    recall_leaf_boost: float = Field(3.0, ge=1, description="... times this for items of the leaf the "
+                                     "shopper is in now (that of their last interaction)")
+    recall_skip_current: bool = Field(
+        True, description="live recall leaves out the item the shopper interacted with last (the one "
+                          "they are on; its neighbours still count)")
+    recall_rrf_k: int = Field(10, ge=1, description="k of that fusion (small: the top of each list counts)")
+
+
 class ConsistencySettings(Section):
     """Cross-table consistency of a dataset (``shelfrank validate``, ``merge-events``;
     ranking/contracts/consistency.py, docs/data.md)."""
@@ -447,6 +497,7 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     serving: ServingSettings = ServingSettings()
     real_data: RealDataSettings = RealDataSettings()
+    live: LiveSettings = LiveSettings()
     counterfactual: CounterfactualSettings = CounterfactualSettings()
     consistency: ConsistencySettings = ConsistencySettings()
     paths: PathSettings = PathSettings()

@@ -1,8 +1,8 @@
 """``shelfrank eval``: search recall, reranking and homepage recall on real public datasets.
 
 ``eval split-home-depot`` / ``eval split-taobao`` make a development split of the shared
-files (by query; by last day); ``eval home-depot`` and ``eval taobao`` print a table and
-write the metrics as JSON (shapes in docs/real_data.md).
+files (by query; by last day); ``eval home-depot``, ``eval taobao`` and ``eval next-item``
+print a table and write the metrics as JSON (shapes in docs/real_data.md).
 """
 
 from __future__ import annotations
@@ -188,4 +188,29 @@ def taobao(
         f"candidate pool recall all {c['pool_all']:.3f}, new {c['pool_new']:.3f}; "
         f"shelfrank recall@50 = seen {c['shelfrank_seen']:.3f} + new {c['shelfrank_new']:.3f}"
     )
+    _write(json_out, result)
+
+
+@eval_app.command("next-item")
+def next_item(
+    train: Annotated[Path, typer.Option("--train", help="events the homepage recall and the live state "
+                                        "start from")],
+    test: Annotated[Path, typer.Option("--test", help="later events, replayed in time order")],
+    fmt: Annotated[str, typer.Option("--format", help="events (CSV: session_id,user_id,item_id,timestamp"
+                                     "[,category_id,event]) or taobao (UserBehavior)")] = "events",
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the metrics here")] = None,
+) -> None:
+    """Recall@20 and MRR@20 of each shopper's next item: popularity, frozen recall, live recall."""
+    from training.real_data.next_item import next_item_eval
+
+    output_file(json_out, "--json")
+    if fmt not in ("events", "taobao"):
+        fail(f"--format must be events or taobao, not {fmt!r}")
+    try:
+        result = next_item_eval(train, test, fmt, current_settings())
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(f"{result['events']} next-item events of {result['shoppers']} shoppers "
+               f"({result['test_events']} test events, {result['seconds']} s)")
+    _table({"recall@20": result["recall@20"], "mrr@20": result["mrr@20"]}, "next item")
     _write(json_out, result)

@@ -1,0 +1,132 @@
+"""A batch of logged rows as numpy columns, checked: the live state's only input shape.
+
+Rows come in the event log's contract shapes (``ranking.contracts.tables``: impressions,
+clicks, carts, orders), as JSON-like dicts or an Arrow table, plus an optional
+``session_id`` (a string of at most 128 characters) beside ``user_id``, which may then be
+null: the session is the shopper. A row that names no shopper, or a session id that is not
+a short string, is refused with :class:`LiveInputError` saying which row and why (the
+service answers 4xx); nothing is dropped silently.
+
+Times are kept as int32 seconds since 2020-01-01 UTC (:func:`to_live_seconds`), half the
+size of epoch milliseconds, good until 2088.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+MAX_SESSION_ID_CHARS = 128
+EPOCH_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
+KINDS = ("click", "cart", "order")  # what the interaction ring holds (impressions are counted apart)
+KIND_CODE = {"impressions": -1, "clicks": 0, "carts": 1, "orders": 2}
+Rows = Sequence[Mapping[str, Any]] | pa.Table
+
+
+class LiveInputError(ValueError):
+    """A row the live state cannot take, with the reason (a 4xx for the service)."""
+
+
+def to_live_seconds(epoch_ms: np.ndarray | int) -> np.ndarray:
+    """Epoch milliseconds as the live state's int32 seconds since 2020-01-01."""
+    return ((np.asarray(epoch_ms, dtype=np.int64) - EPOCH_MS) // 1000).astype(np.int32)
+
+
+def to_epoch_ms(seconds: np.ndarray | int) -> np.ndarray:
+    """The live state's seconds back to epoch milliseconds."""
+    return np.asarray(seconds, dtype=np.int64) * 1000 + EPOCH_MS
+
+
+@dataclass
+class EventBatch:
+    """One table's rows as columns; ``user_id`` is -1 where the row names only a session."""
+
+    table: str
+    kind: np.ndarray  # int8 per row: KIND_CODE of its table (-1 impression)
+    time: np.ndarray  # int32 live seconds
+    user_id: np.ndarray  # int64, -1 = none
+    session_id: list[str | None]
+    product_id: np.ndarray  # int64
+    request_id: np.ndarray  # int64, -1 = none
+    query_id: np.ndarray  # int64, -1 = none
+    store_id: np.ndarray  # int32, -1 = none
+    gmv: np.ndarray  # float32 (orders: price_paid x quantity)
+    cancelled: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+
+def _columns(rows: Rows) -> dict[str, list]:
+    if isinstance(rows, pa.Table):
+        table = rows
+        if "timestamp" in table.column_names and pa.types.is_timestamp(table.schema.field("timestamp").type):
+            table = table.set_column(table.column_names.index("timestamp"), "timestamp",
+                                     table.column("timestamp").cast(pa.int64()))
+        return table.to_pydict()
+    names = {key for row in rows for key in row}
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def _ints(values: list, name: str, table: str, required: bool) -> np.ndarray:
+    if required and any(v is None for v in values):
+        bad = next(i for i, v in enumerate(values) if v is None)
+        raise LiveInputError(f"{table} row {bad}: {name} is missing")
+    try:
+        return np.array([-1 if v is None else int(v) for v in values], dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise LiveInputError(f"{table}: {name} must be integers ({exc})") from exc
+
+
+def _sessions(values: list, table: str) -> list[str | None]:
+    for i, v in enumerate(values):
+        if v is not None and (not isinstance(v, str) or not v or len(v) > MAX_SESSION_ID_CHARS):
+            raise LiveInputError(f"{table} row {i}: session_id must be a non-empty string of at most "
+                                 f"{MAX_SESSION_ID_CHARS} characters")
+    return [v if v is not None else None for v in values]
+
+
+def event_batch(table: str, rows: Rows) -> EventBatch:
+    """Check ``rows`` of a logged ``table`` and return them as columns."""
+    if table not in KIND_CODE:
+        raise LiveInputError(f"table {table!r} is not a shopper event; use one of {sorted(KIND_CODE)}")
+    cols = _columns(rows)
+    n = len(next(iter(cols.values()))) if cols else 0
+    def col(name: str) -> list:
+        return cols.get(name) or [None] * n
+    times = _ints(col("timestamp"), "timestamp", table, required=True)
+    users = _ints(col("user_id"), "user_id", table, required=False)
+    sessions = _sessions(col("session_id"), table)
+    for i, (u, s) in enumerate(zip(users.tolist(), sessions, strict=True)):
+        if u < 0 and s is None:
+            raise LiveInputError(f"{table} row {i}: names no shopper (user_id or session_id)")
+    gmv = np.zeros(n, np.float32)
+    if table == "orders":
+        price = np.array([float(v or 0.0) for v in col("price_paid")])
+        quantity = np.array([1 if v is None else int(v) for v in col("quantity")])
+        gmv = (price * quantity).astype(np.float32)
+    return EventBatch(
+        table=table, kind=np.full(n, KIND_CODE[table], np.int8), time=to_live_seconds(times), user_id=users,
+        session_id=sessions,
+        product_id=_ints(col("product_id"), "product_id", table, required=True),
+        request_id=_ints(col("request_id"), "request_id", table, required=False),
+        query_id=_ints(col("query_id"), "query_id", table, required=False),
+        store_id=_ints(col("store_id"), "store_id", table, required=False).astype(np.int32),
+        gmv=gmv, cancelled=np.array([bool(v) for v in col("cancelled")], dtype=bool),
+    )
+
+
+def concat_batches(batches: list[EventBatch]) -> EventBatch:
+    """One batch of several tables' rows (replay applies a chunk's clicks, carts and orders at once,
+    in time order)."""
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(b, name) for b in batches])
+    return EventBatch(
+        table="+".join(b.table for b in batches), kind=cat("kind"), time=cat("time"), user_id=cat("user_id"),
+        session_id=[s for b in batches for s in b.session_id], product_id=cat("product_id"),
+        request_id=cat("request_id"), query_id=cat("query_id"), store_id=cat("store_id"), gmv=cat("gmv"),
+        cancelled=cat("cancelled"))

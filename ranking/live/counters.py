@@ -1,0 +1,123 @@
+"""Windowed counters per product or per store: impressions, clicks, carts, orders and GMV
+over the last hour and the last day, in bucketed rings.
+
+A :class:`BucketRing` splits its window into equal buckets (last hour: 6 x 10 minutes; last
+day: 24 x 1 hour, settings ``live.hour_bucket_minutes`` / ``live.day_bucket_minutes``). All
+rows share one clock: when time enters a new bucket its column is zeroed for every row at
+once, so adding is one ``np.add.at`` and memory is rows x buckets x 5 float32 whatever the
+traffic. An event older than the window is not counted in it (the log still holds it:
+``outside_window`` says how many). A read at ``now`` sums the buckets inside
+``(now - window, now]``.
+
+:class:`WindowedCounters` pairs the two rings and derives the live signals: CTR over the
+last day shrunk toward the mall-wide CTR (``ctr_prior_impressions`` impressions of it), and
+trend = (last-hour interactions + prior) / (the last day's hourly mean + prior).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.live.catalog import grown
+
+METRICS = ("impressions", "clicks", "carts", "orders", "gmv")
+IMPRESSIONS, CLICKS, CARTS, ORDERS, GMV = range(len(METRICS))
+
+
+class BucketRing:
+    """One window of ``buckets`` x ``bucket_seconds``, per row, for the five metrics."""
+
+    def __init__(self, buckets: int, bucket_seconds: int) -> None:
+        self.buckets, self.width = buckets, bucket_seconds
+        self.values = np.zeros((0, buckets, len(METRICS)), np.float32)
+        self.stamp = np.full(buckets, -(2**62), np.int64)  # absolute bucket each slot holds (none yet)
+        self.totals = np.zeros((buckets, len(METRICS)), np.float64)  # all rows, per slot
+        self.outside_window = 0
+
+    @property
+    def seconds(self) -> int:
+        return self.buckets * self.width
+
+    def reserve(self, rows: int) -> None:
+        self.values = grown(self.values, rows, 0)
+
+    def add(self, rows: np.ndarray, times: np.ndarray, metric: int, amounts: np.ndarray) -> None:
+        """Add ``amounts`` of one metric to rows at times (a batch may span buckets)."""
+        bucket = times.astype(np.int64) // self.width
+        if not len(bucket):
+            return
+        one = bucket.min() == bucket.max()  # the usual case: skip the unique
+        for b in ([bucket[0]] if one else np.unique(bucket)):
+            slot = int(b % self.buckets)
+            sel = bucket == b
+            if self.stamp[slot] > b or b <= self.stamp.max() - self.buckets:
+                self.outside_window += int(sel.sum())
+                continue
+            if self.stamp[slot] < b:  # time entered a new bucket: it starts empty for everyone
+                self.values[:, slot, :] = 0
+                self.totals[slot] = 0
+                self.stamp[slot] = b
+            np.add.at(self.values[:, slot, metric], rows[sel], amounts[sel])
+            self.totals[slot, metric] += float(amounts[sel].sum())
+
+    def live_slots(self, now: int) -> np.ndarray:
+        """Slots whose bucket lies inside the window ending at ``now``."""
+        current = now // self.width
+        return np.flatnonzero((self.stamp > current - self.buckets) & (self.stamp <= current))
+
+    def sums(self, rows: np.ndarray, now: int) -> np.ndarray:
+        """rows x 5 sums over the window ending at ``now`` (rows never counted read 0)."""
+        slots = self.live_slots(now)
+        out = np.zeros((len(rows), len(METRICS)), np.float64)
+        known = (rows >= 0) & (rows < len(self.values))
+        if len(slots) and known.any():
+            out[known] = self.values[rows[known]][:, slots, :].sum(axis=1)
+        return out
+
+    def total(self, now: int) -> np.ndarray:
+        """The five metrics summed over every row in the window."""
+        return self.totals[self.live_slots(now)].sum(axis=0)
+
+
+class WindowedCounters:
+    """Last-hour and last-day counters of one kind of row (products or stores)."""
+
+    def __init__(self, hour_bucket_minutes: int, day_bucket_minutes: int, ctr_prior_impressions: float,
+                 trend_prior: float) -> None:
+        self.hour = BucketRing(max(1, 60 // hour_bucket_minutes), hour_bucket_minutes * 60)
+        self.day = BucketRing(max(1, 1440 // day_bucket_minutes), day_bucket_minutes * 60)
+        self.ctr_prior_impressions, self.trend_prior = ctr_prior_impressions, trend_prior
+
+    def reserve(self, rows: int) -> None:
+        self.hour.reserve(rows)
+        self.day.reserve(rows)
+
+    def add(self, rows: np.ndarray, times: np.ndarray, metric: int,
+            amounts: np.ndarray | None = None) -> None:
+        ok = rows >= 0
+        values = np.ones(int(ok.sum()), np.float32) if amounts is None else amounts[ok].astype(np.float32)
+        for ring in (self.hour, self.day):
+            ring.add(rows[ok], times[ok], metric, values)
+
+    def last_hour(self, rows: np.ndarray, now: int) -> np.ndarray:
+        return self.hour.sums(rows, now)
+
+    def last_day(self, rows: np.ndarray, now: int) -> np.ndarray:
+        return self.day.sums(rows, now)
+
+    def ctr(self, rows: np.ndarray, now: int) -> np.ndarray:
+        """Last-day clicks / impressions, shrunk toward the mall's last-day CTR."""
+        day, mall = self.last_day(rows, now), self.day.total(now)
+        prior = mall[CLICKS] / mall[IMPRESSIONS] if mall[IMPRESSIONS] > 0 else 0.0
+        k = self.ctr_prior_impressions
+        return (day[:, CLICKS] + k * prior) / np.maximum(day[:, IMPRESSIONS] + k, 1e-9)
+
+    def trend(self, rows: np.ndarray, now: int) -> np.ndarray:
+        """Last-hour interactions (clicks, carts, orders) over the last day's hourly mean; 1 = steady."""
+        act = slice(CLICKS, ORDERS + 1)
+        hour = self.last_hour(rows, now)[:, act].sum(axis=1)
+        day = self.last_day(rows, now)[:, act].sum(axis=1) * (self.hour.seconds / self.day.seconds)
+        return (hour + self.trend_prior) / (day + self.trend_prior)
+
+    def nbytes(self) -> int:
+        return self.hour.values.nbytes + self.day.values.nbytes

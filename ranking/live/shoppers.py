@@ -1,0 +1,97 @@
+"""Who a row is: a signed-in user, or an anonymous session, as a dense shopper row.
+
+A row naming a ``user_id`` is that user's; a row naming only a ``session_id`` is the
+session's own (anonymous) shopper. When a row names both and the session had an anonymous
+shopper, that shopper folds into the user (:meth:`ShopperRows.resolve` reports the fold;
+the history merges it) and the session then means the user. Anonymous sessions idle for the
+TTL are forgotten and their rows reused (:meth:`ShopperRows.expire`), so anonymous traffic
+cannot grow the state without bound; users keep their rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.live.catalog import grown
+
+NEVER = np.iinfo(np.int32).min
+
+
+class ShopperRows:
+    """User ids and session ids to shopper rows; sessions fold into users."""
+
+    def __init__(self) -> None:
+        self.users: dict[int, int] = {}
+        self.sessions: dict[str, int] = {}
+        self.anonymous = np.zeros(0, bool)
+        self.last_seen = np.zeros(0, np.int32)
+        self._free: list[int] = []
+        self.rows = 0  # rows ever handed out (free ones included)
+
+    def _new_row(self, anonymous: bool) -> int:
+        if self._free:
+            row = self._free.pop()
+        else:
+            row = self.rows
+            self.rows += 1
+            self.anonymous = grown(self.anonymous, self.rows, False)
+            self.last_seen = grown(self.last_seen, self.rows, NEVER)
+        self.anonymous[row] = anonymous
+        self.last_seen[row] = NEVER
+        return row
+
+    def resolve(self, user_ids: np.ndarray, session_ids: list[str | None], times: np.ndarray
+                ) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Shopper rows of a batch (new ones made), and the (anonymous row, user row) folds it causes."""
+        out = np.empty(len(user_ids), np.int64)
+        folds: list[tuple[int, int]] = []
+        users, sessions = self.users, self.sessions
+        for i, (user, session) in enumerate(zip(user_ids.tolist(), session_ids, strict=True)):
+            if user >= 0:
+                row = users.get(user)
+                if row is None:
+                    row = users[user] = self._new_row(False)
+                if session is not None:
+                    before = sessions.get(session)
+                    if before is not None and before != row and self.anonymous[before]:
+                        folds.append((before, row))
+                        self.anonymous[before] = False  # freed once the history has merged it
+                    sessions[session] = row
+            else:
+                row = sessions.get(session)  # type: ignore[arg-type]
+                if row is None:
+                    row = sessions[session] = self._new_row(True)  # type: ignore[index]
+            out[i] = row
+        np.maximum.at(self.last_seen, out, times)
+        return out, folds
+
+    def release(self, row: int) -> None:
+        """A folded or expired anonymous row may be reused."""
+        self._free.append(row)
+
+    def find(self, user_id: int | None, session_id: str | None) -> int:
+        """The shopper row of a request (the user's if signed in, else the session's); -1 unknown."""
+        if user_id is not None:
+            return self.users.get(int(user_id), -1)
+        if session_id is not None:
+            return self.sessions.get(session_id, -1)
+        return -1
+
+    def expire(self, now: int, ttl_seconds: int) -> list[int]:
+        """Forget sessions idle since ``now - ttl``; return the anonymous rows to clear."""
+        cutoff = now - ttl_seconds
+        gone = [s for s, row in self.sessions.items() if self.last_seen[row] < cutoff]
+        cleared = []
+        for session in gone:
+            row = self.sessions.pop(session)
+            if self.anonymous[row]:
+                self.anonymous[row] = False
+                cleared.append(row)
+        return cleared
+
+    def nbytes(self) -> int:
+        import sys
+
+        entries = 56 * len(self.users) + 120 * len(self.sessions)  # key, value objects
+        return (sys.getsizeof(self.users) + sys.getsizeof(self.sessions) + entries
+                + self.anonymous.nbytes + self.last_seen.nbytes)

@@ -1,0 +1,265 @@
+"""The live state: a bounded, rebuildable view of the event log, and its read API.
+
+:class:`LiveState` takes logged rows (``apply(table, rows)``: impressions, clicks, carts and
+orders in the contract shapes, plus ``products`` and ``categories`` rows of the catalog) and
+keeps, per shopper, the bounded history (:mod:`ranking.live.history`), per product and per
+store the windowed counters (:mod:`ranking.live.counters`), and item-to-item co-visitation
+(:mod:`ranking.live.covisitation`). :meth:`LiveState.replay` rebuilds it from the durable
+log's tables in time order, the way a worker starts and the way training replays a day.
+:meth:`LiveState.shopper_view` is what a request reads: a :class:`ShopperView`.
+Every cap and window comes from settings ``live.*``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from ranking.live.batch import (
+    KINDS,
+    EventBatch,
+    Rows,
+    concat_batches,
+    event_batch,
+    to_epoch_ms,
+    to_live_seconds,
+)
+from ranking.live.catalog import LiveCatalog
+from ranking.live.counters import CARTS, CLICKS, GMV, IMPRESSIONS, ORDERS, WindowedCounters
+from ranking.live.covisitation import CoVisitation
+from ranking.live.history import ShopperHistory
+from ranking.live.shoppers import ShopperRows
+from ranking.settings import LiveSettings
+
+REPLAY_ORDER = ("impressions", "clicks", "carts", "orders")  # within one replay chunk
+METRIC = {0: CLICKS, 1: CARTS, 2: ORDERS}
+ORDER = 2
+EMPTY_I64 = np.zeros(0, np.int64)
+
+
+@dataclass
+class ShopperView:
+    """What one request knows of its shopper, newest first; ids are the mall's (product_id...)."""
+
+    user_id: int | None
+    session_id: str | None
+    known: bool
+    now_ms: int
+    items: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    times_ms: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    kinds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # index into KINDS
+    leaves: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    stores: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    brands: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    queries: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    query_times_ms: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    bought: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    ignored: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    ignored_shown: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    exclude: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+
+    def recent_items(self, n: int | None = None) -> np.ndarray:
+        """Distinct items, most recent interaction first."""
+        _, first = np.unique(self.items, return_index=True)
+        return self.items[np.sort(first)][:n]
+
+    def leaf_affinity(self, within_ms: int) -> dict[int, float]:
+        """Share of the interactions of the last ``within_ms`` per leaf (this session's intent)."""
+        recent = self.leaves[(self.times_ms >= self.now_ms - within_ms) & (self.leaves >= 0)]
+        counts = Counter(recent.tolist())
+        return {leaf: c / len(recent) for leaf, c in counts.items()}
+
+
+class LiveState:
+    """Shoppers, products and stores as of the last applied event."""
+
+    def __init__(self, settings: LiveSettings | None = None) -> None:
+        s = self.settings = settings or LiveSettings()
+        self.catalog = LiveCatalog()
+        self.shoppers = ShopperRows()
+        self.history = ShopperHistory(s.recent_interactions, s.recent_queries, s.bought_items,
+                                      s.ignored_items, int(s.ignore_window_hours * 3600))
+        counters = (s.hour_bucket_minutes, s.day_bucket_minutes, s.ctr_prior_impressions, s.trend_prior)
+        self.products = WindowedCounters(*counters)
+        self.stores = WindowedCounters(*counters)
+        self.covisitation = CoVisitation(s.covisit_neighbours, s.covisit_half_life_hours * 3600,
+                                         s.covisit_backward_weight)
+        self.clock = np.iinfo(np.int32).min  # live seconds of the latest event applied
+        self._next_sweep = np.iinfo(np.int64).min
+        self.applied: Counter[str] = Counter()
+
+    # ---- writing -------------------------------------------------------------------------
+    def apply(self, table: str, rows: Rows) -> int:
+        """Apply logged rows of one table; return how many. Bad rows raise LiveInputError."""
+        if table in ("products", "categories"):
+            rows_list = rows.to_pylist() if isinstance(rows, pa.Table) else list(rows)
+            (self.catalog.apply_products if table == "products" else self.catalog.apply_categories)(rows_list)
+            self.applied[table] += len(rows_list)
+            return len(rows_list)
+        batch = event_batch(table, rows)
+        self._apply_batch(batch)
+        self.applied[table] += len(batch)
+        return len(batch)
+
+    def _apply_batch(self, batch: EventBatch) -> None:
+        """Apply a checked batch: impressions only, or interactions (clicks, carts, orders) only."""
+        if not len(batch):
+            return
+        order = np.argsort(batch.time, kind="stable")
+        shoppers, folds = self.shoppers.resolve(batch.user_id[order], [batch.session_id[i] for i in order],
+                                                batch.time[order])
+        self.history.reserve(self.shoppers.rows)
+        items = self._item_rows(batch, order)
+        stores = self.catalog.store_rows_of(items, batch.store_id[order])
+        self.stores.reserve(len(self.catalog.stores))
+        times = batch.time[order]
+        if batch.kind[0] < 0:
+            self._impressions(batch, order, shoppers, items, stores, times)
+        else:
+            self._interactions(batch, order, shoppers, items, stores, times)
+        for source, target in folds:
+            self.history.fold(source, target)
+            self.shoppers.release(source)
+        self._advance(int(times.max()))
+
+    def _item_rows(self, batch: EventBatch, order: np.ndarray) -> np.ndarray:
+        items = self.catalog.product_rows(batch.product_id[order])
+        if (batch.kind == ORDER).any():
+            self.catalog.describe(batch.product_id[order], store=batch.store_id[order])
+        n = len(self.catalog.products)
+        self.products.reserve(n)
+        self.covisitation.reserve(n)
+        return items
+
+    def _impressions(self, batch: EventBatch, order: np.ndarray, shoppers: np.ndarray, items: np.ndarray,
+                     stores: np.ndarray, times: np.ndarray) -> None:
+        self.products.add(items, times, IMPRESSIONS)
+        self.stores.add(stores, times, IMPRESSIONS)
+        self.history.ignored.show(shoppers, items, times)
+        query, request = batch.query_id[order], batch.request_id[order]
+        searched = np.flatnonzero(query >= 0)
+        if len(searched):  # one query per request (a page holds many cards)
+            _, first = np.unique(np.c_[shoppers[searched], request[searched]], axis=0, return_index=True)
+            pick = searched[np.sort(first)]
+            self.history.queries.push(shoppers[pick], {"query": query[pick], "time": times[pick]})
+
+    def _interactions(self, batch: EventBatch, order: np.ndarray, shoppers: np.ndarray, items: np.ndarray,
+                      stores: np.ndarray, times: np.ndarray) -> None:
+        counted = ~batch.cancelled[order]  # a cancelled order is an interaction, not a sale
+        kinds = batch.kind[order]
+        for kind, metric in METRIC.items():
+            sel = counted & (kinds == kind)
+            if sel.any():
+                self.products.add(items[sel], times[sel], metric)
+                self.stores.add(stores[sel], times[sel], metric)
+        sold = counted & (kinds == ORDER)
+        if sold.any():
+            gmv = batch.gmv[order][sold]
+            self.products.add(items[sold], times[sold], GMV, gmv)
+            self.stores.add(stores[sold], times[sold], GMV, gmv)
+            self.history.bought.push(shoppers[sold], {"item": items[sold], "time": times[sold]})
+        seq = self.history.interactions.push(shoppers, {"item": items, "time": times, "kind": kinds})
+        self.history.ignored.clear(shoppers, items)
+        self._learn_covisitation(shoppers, items, times, seq)
+
+    def _learn_covisitation(self, shoppers: np.ndarray, items: np.ndarray, times: np.ndarray,
+                            seq: np.ndarray) -> None:
+        s = self.settings
+        ring = self.history.interactions
+        here = ring.held(shoppers, seq)
+        before, after, weight, when = [], [], [], []
+        for j in range(1, min(s.covisit_lookback, ring.size - 1) + 1):
+            ok = here & ring.held(shoppers, seq - j)
+            prev = np.where(ok, ring.at(shoppers, seq - j, "item"), -1)
+            gap = times - ring.at(shoppers, seq - j, "time")
+            ok &= (gap <= s.covisit_window_minutes * 60) & (prev != items)
+            before.append(prev[ok])
+            after.append(items[ok])
+            weight.append(np.full(int(ok.sum()), 1.0 / j, np.float32))
+            when.append(times[ok])
+        self.covisitation.learn(np.concatenate(before), np.concatenate(after), np.concatenate(weight),
+                                np.concatenate(when))
+
+    def _advance(self, latest: int) -> None:
+        self.clock = max(self.clock, latest)
+        if self.clock >= self._next_sweep:
+            ttl = int(self.settings.session_ttl_hours * 3600)
+            for row in self.shoppers.expire(self.clock, ttl):
+                self.history.clear(row)
+                self.shoppers.release(row)
+            self._next_sweep = self.clock + max(60, ttl // 24)
+
+    def replay(self, tables: Mapping[str, pa.Table], chunk_minutes: float = 60.0) -> int:
+        """Rebuild from logged tables (as ``read_event_log`` returns them), in time order: each
+        chunk of ``chunk_minutes`` applies its impressions, then its clicks, carts and orders
+        together in time order."""
+        times = {t: tables[t].column("timestamp").cast(pa.int64()).to_numpy()
+                 for t in REPLAY_ORDER if t in tables and tables[t].num_rows}
+        if not times:
+            return 0
+        width = int(chunk_minutes * 60_000)
+        chunk = {t: v // width for t, v in times.items()}
+        applied = 0
+        for c in np.unique(np.concatenate(list(chunk.values()))):
+            parts = {t: event_batch(t, tables[t].filter(pa.array(chunk[t] == c))) for t in chunk}
+            parts = {t: b for t, b in parts.items() if len(b)}
+            for t, b in parts.items():
+                self.applied[t] += len(b)
+                applied += len(b)
+            if "impressions" in parts:
+                self._apply_batch(parts.pop("impressions"))
+            if parts:
+                self._apply_batch(concat_batches(list(parts.values())))
+        return applied
+
+    # ---- reading -------------------------------------------------------------------------
+    def now_ms(self, at_ms: int | None = None) -> int:
+        """The state's clock in epoch ms (a request's own time if later)."""
+        clock = int(to_epoch_ms(self.clock)) if self.clock > np.iinfo(np.int32).min else 0
+        return max(clock, at_ms or 0)
+
+    def shopper_view(self, user_id: int | None, session_id: str | None = None, at_ms: int | None = None
+                     ) -> ShopperView:
+        """The shopper of a request: the user's if ``user_id`` is set (their folded sessions
+        included), else the session's; an unknown shopper gets an empty view."""
+        now_ms = self.now_ms(at_ms)
+        row = self.shoppers.find(user_id, session_id)
+        if row < 0:
+            return ShopperView(user_id, session_id, False, now_ms)
+        h, cat, pid = self.history, self.catalog, self.catalog.products.ids
+        it, q, b = h.interactions.read(row), h.queries.read(row), h.bought.read(row)
+        now = int(to_live_seconds(now_ms))
+        ignored, shown = h.ignored.read(row, now)
+        bought_leaf = cat.leaf[b["item"]]
+        final = ~np.isin(bought_leaf, cat.consumable_leaves)  # bought non-consumables do not come back
+        tired = shown >= self.settings.ignore_after_impressions
+        exclude = np.unique(np.r_[pid[b["item"][final]], pid[ignored[tired]]])
+        return ShopperView(
+            user_id, session_id, True, now_ms, items=pid[it["item"]], times_ms=to_epoch_ms(it["time"]),
+            kinds=it["kind"], leaves=cat.leaf[it["item"]].astype(np.int64),
+            stores=cat.store[it["item"]].astype(np.int64), brands=cat.brand[it["item"]].astype(np.int64),
+            queries=q["query"], query_times_ms=to_epoch_ms(q["time"]), bought=pid[b["item"]],
+            ignored=pid[ignored], ignored_shown=shown, exclude=exclude,
+        )
+
+    def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
+        """Live counters of candidates: last-hour and last-day clicks, orders, GMV, CTR and trend."""
+        rows = self.catalog.products.find(np.asarray(product_ids, np.int64))
+        now = int(to_live_seconds(self.now_ms(at_ms)))
+        hour, day = self.products.last_hour(rows, now), self.products.last_day(rows, now)
+        return {"hour_impressions": hour[:, IMPRESSIONS], "hour_clicks": hour[:, CLICKS],
+                "day_clicks": day[:, CLICKS], "day_orders": day[:, ORDERS], "day_gmv": day[:, GMV],
+                "ctr": self.products.ctr(rows, now), "trend": self.products.trend(rows, now)}
+
+    def nbytes(self) -> dict[str, int]:
+        """Bytes held per part (numpy arrays exactly; id maps approximately)."""
+        return {"shoppers": self.shoppers.nbytes(), "history": self.history.nbytes(),
+                "catalog": self.catalog.nbytes(), "product_counters": self.products.nbytes(),
+                "store_counters": self.stores.nbytes(), "covisitation": self.covisitation.nbytes()}
+
+
+__all__ = ["KINDS", "LiveState", "ShopperView"]

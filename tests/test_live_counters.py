@@ -1,0 +1,34 @@
+"""Windowed counters: a bucket leaves the window when time passes it, and the live signals follow."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.live.counters import CLICKS, IMPRESSIONS, BucketRing, WindowedCounters
+
+
+def test_a_bucket_ring_sums_its_window_and_forgets_what_left_it() -> None:
+    ring = BucketRing(buckets=6, bucket_seconds=600)  # the last hour
+    ring.reserve(2)
+    ring.add(np.array([0, 0, 1]), np.array([0, 100, 700]), CLICKS, np.ones(3, np.float32))
+    assert ring.sums(np.array([0, 1]), now=700)[:, CLICKS].tolist() == [2, 1]
+    assert ring.sums(np.array([0, 1]), now=3600)[:, CLICKS].tolist() == [0, 1]  # row 0's bucket left
+    ring.add(np.array([1]), np.array([7200]), CLICKS, np.ones(1, np.float32))  # an hour later
+    assert ring.sums(np.array([0, 1]), now=7200)[:, CLICKS].tolist() == [0, 1]
+    ring.add(np.array([0]), np.array([100]), CLICKS, np.ones(1, np.float32))  # older than the window
+    assert ring.outside_window == 1 and ring.sums(np.array([0]), now=7200)[0, CLICKS] == 0
+    assert ring.total(7200)[CLICKS] == 1
+
+
+def test_live_ctr_is_shrunk_toward_the_mall_and_trend_sees_a_burst() -> None:
+    c = WindowedCounters(10, 60, ctr_prior_impressions=10, trend_prior=1)
+    c.reserve(2)
+    t = np.full(40, 50_000)
+    c.add(np.r_[np.zeros(20, int), np.ones(20, int)], t, IMPRESSIONS)
+    c.add(np.zeros(10, int), np.full(10, 50_000), CLICKS)  # row 0: 10 of 20; mall: 10 of 40
+    ctr = c.ctr(np.array([0, 1, -1]), now=50_000)
+    assert np.allclose(ctr, [(10 + 10 * 0.25) / 30, (0 + 2.5) / 30, 0.25])
+    # a burst in the last hour against a quiet day: trend above 1; no activity: 1
+    c.add(np.zeros(5, int), np.full(5, 50_000 - 20 * 3600), CLICKS)
+    trend = c.trend(np.array([0, 1]), now=50_000)
+    assert trend[0] > 5 and trend[1] == 1.0

@@ -1,0 +1,51 @@
+"""Per-shopper history stays bounded: rings keep the last N, ignored cards keep the most recent."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.live.history import IgnoredCards, Ring, ShopperHistory
+
+
+def test_a_ring_keeps_the_last_n_values_per_row_newest_first() -> None:
+    ring = Ring(3, {"item": np.dtype(np.int32), "time": np.dtype(np.int32)})
+    ring.reserve(2)
+    rows = np.array([0, 0, 1, 0, 0, 0])
+    seq = ring.push(rows, {"item": np.arange(6, dtype=np.int32), "time": np.arange(6, dtype=np.int32)})
+    assert seq.tolist() == [0, 1, 0, 2, 3, 4]
+    assert ring.read(0)["item"].tolist() == [5, 4, 3]  # 0 and 1 fell out: never more than 3
+    assert ring.read(1)["item"].tolist() == [2]
+    ring.push(np.array([1] * 10), {"item": np.arange(10, 20, dtype=np.int32),
+                                   "time": np.arange(10, dtype=np.int32)})
+    assert ring.read(1)["item"].tolist() == [19, 18, 17]
+    assert ring.held(np.array([0, 0]), np.array([1, 2])).tolist() == [False, True]
+
+
+def test_ignored_cards_count_showings_and_forget_a_clicked_or_old_card() -> None:
+    cards = IgnoredCards(2, window_seconds=100)
+    cards.reserve(1)
+    row = np.array([0])
+    for t in (0, 10, 20):
+        cards.show(row, np.array([7]), np.array([t]))
+    items, shown = cards.read(0, now=20)
+    assert items.tolist() == [7] and shown.tolist() == [3]
+    cards.show(np.array([0, 0]), np.array([8, 9]), np.array([30, 31]))  # two new cards, two slots
+    items, _ = cards.read(0, now=31)
+    assert sorted(items.tolist()) == [8, 9]  # 7 was the least recently shown: it went
+    cards.clear(row, np.array([8]))
+    assert cards.read(0, now=31)[0].tolist() == [9]
+    assert cards.read(0, now=200)[0].tolist() == []  # outside the window
+
+
+def test_folding_merges_two_histories_by_time_and_empties_the_source() -> None:
+    h = ShopperHistory(interactions=4, queries=2, bought=2, ignored=2, ignore_window_seconds=100)
+    h.reserve(2)
+    h.interactions.push(np.array([0, 0]), {"item": np.array([1, 2], np.int32),
+                                          "time": np.array([10, 30], np.int32),
+                                          "kind": np.zeros(2, np.int8)})
+    h.interactions.push(np.array([1, 1]), {"item": np.array([3, 4], np.int32),
+                                          "time": np.array([20, 40], np.int32),
+                                          "kind": np.zeros(2, np.int8)})
+    h.fold(0, 1)
+    assert h.interactions.read(1)["item"].tolist() == [4, 2, 3, 1]
+    assert h.interactions.read(0)["item"].tolist() == []

@@ -1,0 +1,133 @@
+"""The live state facade: logged rows in, a shopper view out; bounded, folding, rebuildable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from ranking.live import LiveState
+from ranking.live.batch import LiveInputError
+from ranking.settings import LiveSettings
+
+T = 1_700_000_000_000
+MIN = 60_000
+
+
+def _click(t: int, product: int, user: int | None = 1, session: str | None = None) -> dict:
+    return {"request_id": t, "timestamp": T + t, "user_id": user, "session_id": session,
+            "product_id": product,
+            "position": 1}
+
+
+def _state(**kw) -> LiveState:
+    s = LiveState(LiveSettings(**kw))
+    s.apply("products", [{"product_id": p, "category_id": 100 + p % 2, "store_id": 7, "brand_id": 3}
+                         for p in range(1, 40)])
+    s.apply("categories", [{"category_id": 100, "consumable": True},
+                           {"category_id": 101, "consumable": False}])
+    return s
+
+
+def test_a_shopper_keeps_only_the_last_n_interactions() -> None:
+    s = _state(recent_interactions=5)
+    s.apply("clicks", [_click(i * MIN, 1 + i) for i in range(12)])
+    view = s.shopper_view(1)
+    assert view.items.tolist() == [12, 11, 10, 9, 8]
+    assert view.leaves.tolist() == [100, 101, 100, 101, 100] and set(view.stores.tolist()) == {7}
+    assert s.history.interactions.cols["item"].shape[1] == 5
+
+
+def test_an_anonymous_session_folds_into_the_user_who_signs_in() -> None:
+    s = _state()
+    s.apply("clicks", [_click(0, 3, None, "sess-a"), _click(MIN, 4, None, "sess-a")])
+    assert s.shopper_view(None, "sess-a").items.tolist() == [4, 3]
+    s.apply("clicks", [_click(2 * MIN, 5, user=9)])
+    s.apply("clicks", [_click(3 * MIN, 6, user=9, session="sess-a")])  # signs in
+    assert s.shopper_view(9).items.tolist() == [6, 5, 4, 3]  # merged by time
+    s.apply("clicks", [_click(4 * MIN, 7, None, "sess-a")])  # the session is the user now
+    assert s.shopper_view(9).items[0] == 7 and s.shopper_view(None, "sess-a").items[0] == 7
+
+
+def test_idle_anonymous_sessions_are_forgotten_and_their_rows_reused() -> None:
+    s = _state(session_ttl_hours=1)
+    s.apply("clicks", [_click(0, 3, None, "old")])
+    rows = s.shoppers.rows
+    s.apply("clicks", [_click(3 * 60 * MIN, 4, None, "new")])
+    s.apply("clicks", [_click(5 * 60 * MIN, 5, None, "newer")])
+    assert not s.shopper_view(None, "old").known
+    assert s.shoppers.rows <= rows + 1  # the forgotten row was reused
+
+
+def test_bought_non_consumables_and_often_ignored_cards_are_excluded() -> None:
+    s = _state(ignore_after_impressions=2)
+    order = {"order_id": 1, "request_id": 1, "user_id": 1, "store_id": 7, "price_paid": 5.0, "quantity": 1,
+             "cancelled": False}
+    s.apply("orders", [{**order, "timestamp": T, "product_id": p} for p in (2, 3)])
+    shown = [{"request_id": r, "timestamp": T + r * MIN, "user_id": 1, "surface": "homepage",
+              "query_id": None,
+              "product_id": 20, "position": 1} for r in (1, 2)]
+    s.apply("impressions", shown)
+    view = s.shopper_view(1)
+    assert view.bought.tolist() == [3, 2]
+    assert view.exclude.tolist() == [3, 20]  # 2 is consumable (leaf 100); 20 was shown twice unclicked
+    s.apply("clicks", [_click(3 * MIN, 20)])
+    assert 20 not in s.shopper_view(1).exclude
+    signals = s.product_signals(np.array([2, 20, 99]))
+    assert signals["day_orders"].tolist() == [1, 0, 0] and signals["day_gmv"][0] == 5.0
+
+
+def test_bad_rows_are_refused_with_a_reason() -> None:
+    s = _state()
+    with pytest.raises(LiveInputError, match="names no shopper"):
+        s.apply("clicks", [_click(0, 1, user=None)])
+    with pytest.raises(LiveInputError, match="at most 128"):
+        s.apply("clicks", [_click(0, 1, user=None, session="x" * 129)])
+    with pytest.raises(LiveInputError, match="product_id is missing"):
+        s.apply("clicks", [{**_click(0, 1), "product_id": None}])
+    with pytest.raises(LiveInputError, match="not a shopper event"):
+        s.apply("returns", [])
+    assert s.applied["clicks"] == 0
+
+
+def test_replaying_the_log_gives_the_state_row_by_row_applying_gives() -> None:
+    rng = np.random.default_rng(3)
+    rows = [_click(int(t) * 1000, int(p), int(u)) for t, p, u in
+            zip(np.sort(rng.integers(0, 7200, 300)), rng.integers(1, 40, 300), rng.integers(1, 20, 300),
+                strict=True)]
+    one = _state(covisit_neighbours=50)  # room for every pair: no truncation order to differ
+    for row in rows:
+        one.apply("clicks", [row])
+    table = pa.table({k: [r[k] for r in rows] for k in ("timestamp", "user_id", "product_id")})
+    two = _state(covisit_neighbours=50)
+    assert two.replay({"clicks": table}) == 300
+    for user in range(1, 20):
+        assert one.shopper_view(user).items.tolist() == two.shopper_view(user).items.tolist()
+    now = int(one.clock)
+    for item in range(40):
+        (n1, w1), (n2, w2) = (s.covisitation.neighbours(np.array([item]), now) for s in (one, two))
+        a = dict(zip(n1[0].tolist(), w1[0].tolist(), strict=True))
+        b = dict(zip(n2[0].tolist(), w2[0].tolist(), strict=True))
+        assert a.keys() == b.keys() and np.allclose([a[k] for k in a], [b[k] for k in a], rtol=1e-3)
+
+
+def test_a_state_rebuilt_from_the_durable_event_log_matches_the_one_that_applied_it(tmp_path) -> None:
+    from ranking.event_log import EventLog, read_event_log
+
+    clicks = [{k: v for k, v in _click(i * MIN, 1 + i % 7, user=1 + i % 3).items() if k != "session_id"}
+              for i in range(30)]
+    shown = [{"request_id": 99, "timestamp": T, "user_id": 1, "surface": "search", "query_id": 5,
+              "product_id": p, "position": p, "variant": "default", "propensity": 1.0} for p in (30, 31)]
+    log = EventLog(tmp_path, writer="w")
+    log.append({"impressions": shown, "clicks": clicks})
+    log.close()
+    live = _state()
+    live.apply("impressions", shown)
+    live.apply("clicks", clicks)
+    rebuilt = _state()
+    assert rebuilt.replay(read_event_log(tmp_path).tables) == 32
+    for user in (1, 2, 3):
+        a, b = live.shopper_view(user), rebuilt.shopper_view(user)
+        assert a.items.tolist() == b.items.tolist() and a.queries.tolist() == b.queries.tolist() == (
+            [5] if user == 1 else [])
+        assert a.ignored.tolist() == b.ignored.tolist()
