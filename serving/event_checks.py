@@ -184,9 +184,8 @@ def _known_listings(orders: list[dict], engines: list[Engine]) -> pa.Table:
         at = products.rows(ids)
         found = (at >= 0) & (store < 0)
         store[found] = products.columns["store_id"][at[found]]
-    known = store >= 0
-    return pa.table({"product_id": ids[known], "store_id": store[known].astype(np.int32),
-                     "listed_at": np.zeros(int(known.sum()), dtype=np.int64)})
+    known = store >= 0  # the rule reads no listing time: only the two columns it joins
+    return pa.table({"product_id": ids[known], "store_id": store[known].astype(np.int32)})
 
 
 def _first_of_group(mall: JoinedTables, table: str, i: int) -> int:
@@ -201,14 +200,16 @@ def _disagrees(mall: JoinedTables, rows: dict, table: str, i: int, field: str) -
             f"({rows[table][j][field]!r})")
 
 
-def _not_the_cards(mall: JoinedTables, rows: dict, table: str, i: int, field: str) -> str:
-    card = rows["impressions"][int(mall.cards(table)[i])]
-    r = rows[table][i]
-    what = "shopper" if field == "user_id" else "position"
-    return (f"{r[field]}, but this batch's impressions show product {r['product_id']} of request "
-            f"{r['request_id']} to {what} {card[field]}" if what == "shopper" else
-            f"{r[field]}, but this batch's impressions show product {r['product_id']} at position "
-            f"{card[field]} of request {r['request_id']}")
+def _not_the_cards_shopper(mall: JoinedTables, rows: dict, table: str, i: int, field: str) -> str:
+    r, card = rows[table][i], rows["impressions"][int(mall.cards(table)[i])]
+    return (f"{r['user_id']} is not the shopper of request {r['request_id']} ({card['user_id']}, in this "
+            "batch's impressions)")
+
+
+def _not_the_cards_position(mall: JoinedTables, rows: dict, table: str, i: int, field: str) -> str:
+    r, card = rows[table][i], rows["impressions"][int(mall.cards(table)[i])]
+    return (f"{r['position']}, but this batch's impressions show product {r['product_id']} at position "
+            f"{card['position']} of request {r['request_id']}")
 
 
 def _not_the_seller(mall: JoinedTables, rows: dict, table: str, i: int, field: str) -> str:
@@ -220,12 +221,10 @@ def _not_the_seller(mall: JoinedTables, rows: dict, table: str, i: int, field: s
 _DETAILS: dict[str, Callable[[JoinedTables, dict, str, int, str], str]] = {
     "page_disagrees_on_user": _disagrees, "page_disagrees_on_query": _disagrees,
     "lines_disagree_on_buyer": _disagrees, "lines_disagree_on_store": _disagrees,
-    "user_differs_from_impression": _not_the_cards, "position_differs_from_impression": _not_the_cards,
+    "user_differs_from_impression": _not_the_cards_shopper,
+    "position_differs_from_impression": _not_the_cards_position,
     "store_differs_from_listing": _not_the_seller,
 }
-
-
-
 
 
 def against_catalog(rows: dict[str, list[dict]], engines: list[Engine]) -> list[Problem]:

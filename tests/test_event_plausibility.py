@@ -144,3 +144,22 @@ def test_merge_events_stops_on_a_bad_line_naming_it_unless_told_to_skip(small_ma
     assert f"skipped {path}:3: not an event record" in skipped.output
     assert f"read {path}: 4 line(s), 1 bad" in skipped.output
     assert "clicks: +3 rows" in skipped.output
+
+
+def test_the_service_runs_the_consistency_modules_own_rules() -> None:
+    """One definition of each rule: every rule the service applies is a rule of
+    ranking/contracts/consistency.py (a renamed rule cannot silently drop out of the service)."""
+    from ranking.contracts.consistency import RULES
+    from serving.event_checks import SERVICE_RULES
+
+    assert set(SERVICE_RULES) <= {(r.name, r.table) for r in RULES}
+
+
+def test_order_lines_of_one_order_from_two_stores_are_refused_by_the_consistency_rule() -> None:
+    from serving.event_checks import batch_problems
+
+    lines = [{**ORDER, "product_id": 3, "store_id": 4}, {**ORDER, "product_id": 5, "store_id": 6}]
+    problems = batch_problems({"orders": lines}, now_ms=NOW)
+    assert [(p.table, p.row, p.field) for p in problems] == [("orders", 1, "store_id")]
+    assert "6 disagrees with orders row 0 of the same order_id (4)" in problems[0].msg
+    assert "one shipment from one store" in problems[0].msg  # the rule's own why
