@@ -1,0 +1,47 @@
+"""The engine's page says what serving used to compute from recall internals: which cards
+matched a word of the query (``RankedPage.text_matched``) and whether a query has a
+searchable word (``Engine.searchable``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ranking.engine import Engine
+from ranking.pipeline import RankRequest
+from ranking.settings import load_settings
+
+
+@pytest.fixture(scope="module")
+def engine(small_models: Path):
+    eng = Engine.load(small_models / "latest", load_settings([]))
+    yield eng
+    eng.close()
+
+
+def _request(engine: Engine, **fields) -> RankRequest:
+    return RankRequest(page_size=20, now_ms=engine.snapshot.as_of_ms, hour=12, user_id=None, **fields)
+
+
+def test_a_search_page_marks_the_cards_lexical_recall_proposed(engine: Engine) -> None:
+    titles = engine.catalog.titles_of(engine.snapshot.products.ids[:200])
+    word = Counter(w for t in titles for w in str(t).lower().split()).most_common(1)[0][0]
+    page = engine.rank("search", _request(engine, surface="search", query=word))
+    assert page.cards and len(page.text_matched) == len(page.cards)
+    assert page.text_matched == ["lexical" in c["sources"] for c in page.cards]
+    assert page.text_match is True
+
+
+def test_pages_off_search_say_nothing_about_text(engine: Engine) -> None:
+    ids = np.asarray(engine.snapshot.products.ids[:30], dtype=np.int64)
+    assert engine.rank("homepage", _request(engine, surface="homepage")).text_match is None
+    rerank = engine.rank("rerank", _request(engine, surface="search", query="oil", candidates=ids))
+    assert rerank.text_matched is None
+
+
+def test_a_query_of_only_symbols_is_not_searchable() -> None:
+    assert not any(Engine.searchable(q) for q in ("!!!", "🙂🙂", "\u200b", "  "))
+    assert all(Engine.searchable(q) for q in ("5L!!", "молоко", "コーヒー", "café"))
