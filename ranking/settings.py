@@ -599,6 +599,15 @@ def settings_json_with_secrets(settings: Settings) -> str:
     return settings.model_dump_json(context=REVEAL_SECRETS)
 
 
+def with_rule_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
+    """``settings`` with some ``rules.*`` replaced (an experiment arm's own business rules),
+    validated as the rules section is; a ``ValueError`` names a bad key or value."""
+    if not overrides:
+        return settings
+    rules = RulesSettings.model_validate({**settings.rules.model_dump(), **overrides})
+    return settings.model_copy(update={"rules": rules})
+
+
 def load_settings(overrides: list[str] | None = None) -> Settings:
     """Settings from defaults, then environment, then ``section.field=value`` overrides."""
     base = Settings()

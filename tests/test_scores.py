@@ -165,3 +165,17 @@ def test_late_delivery_goes_with_worse_reviews_on_real_olist_orders(shared_datas
     assert result["spearman_days_late_vs_review"] < -0.2  # measured: -0.353
     assert result["spearman_on_time_vs_review"] > 0.2  # measured: +0.348
     assert result["mean_review_late"] < result["mean_review_on_time"] - 1  # 1.90 vs 3.77
+
+
+def test_the_window_summary_counts_the_events_scores_rest_on_and_warns_when_empty(scores, tables):
+    from ranking.scores.explain import window_summary
+
+    line, warning = window_summary(scores, ScoreSettings().window_days)
+    assert line.startswith("window ") and "UTC: " in line
+    assert f"{int(scores.products.impressions_n.sum()):,} impressions" in line
+    assert f"{int(scores.stores.orders_n.sum()):,} orders" in line
+    assert warning is None  # the test mall has orders in its window
+    first_event_ms = int(tables["impressions"].timestamp.min())  # epoch ms: nothing happened before it
+    early = compute_scores_from_tables(tables, first_event_ms, ScoreSettings())
+    _, warning = window_summary(early, ScoreSettings().window_days)
+    assert warning is not None and "prior" in warning

@@ -71,3 +71,16 @@ def test_a_default_page_size_above_the_largest_page_is_refused() -> None:
     with pytest.raises(ValidationError, match="default_page_size 200 is above max_page_size 100"):
         ServingSettings(default_page_size=200)
     assert load_settings(["serving.default_page_size=7"]).serving.default_page_size == 7
+
+
+def test_an_arms_rule_overrides_replace_only_those_rules_and_are_validated() -> None:
+    from ranking.settings import with_rule_overrides
+
+    base = Settings()
+    arm = with_rule_overrides(base, {"value_weight": base.rules.value_weight + 0.25})
+    assert arm.rules.value_weight == pytest.approx(base.rules.value_weight + 0.25)
+    assert arm.rules.model_dump(exclude={"value_weight"}) == base.rules.model_dump(exclude={"value_weight"})
+    assert base.rules.value_weight != arm.rules.value_weight  # the base is not changed
+    assert with_rule_overrides(base, {}) is base
+    with pytest.raises(ValueError, match="no_such_rule"):
+        with_rule_overrides(base, {"no_such_rule": 1})

@@ -1,8 +1,10 @@
-"""Why a store or product has its score: each dimension, the rates and the event counts."""
+"""Why a store or product has its score: each dimension, the rates and the event counts; and
+what a whole score run rests on (its window and event counts, with a warning when empty)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ranking.scores.compute import PlatformScores
 from ranking.scores.product_score import PRODUCT_DIMENSIONS
@@ -66,3 +68,23 @@ def explain_product(scores: PlatformScores, product_id: int) -> str:
     for d in PRODUCT_DIMENSIONS:
         lines.append(f"  {d:<12} {r[f'product_{d}']:6.1f}   {detail[d]}")
     return "\n".join(lines)
+
+
+def window_summary(result: PlatformScores, window_days: int) -> tuple[str, str | None]:
+    """What the scores rest on (the window and its event counts) and a warning when it holds
+    no events or no orders: the rates are then their category's prior, the percentiles ties."""
+    end = pd.Timestamp(result.as_of_ms, unit="ms", tz="UTC")
+    s, p = result.stores, result.products
+    counts = {"impressions": int(p.impressions_n.sum()), "clicks": int(p.clicks_n.sum()),
+              "orders": int(s.orders_n.sum()), "reviews": int(s.reviews_n.sum())}
+    line = (f"window {end - pd.Timedelta(days=window_days):%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC: "
+            + ", ".join(f"{n:,} {name}" for name, n in counts.items()))
+    warning = None
+    if not any(counts.values()):
+        warning = ("warning: no impressions, clicks, orders or reviews in the window: every store's and "
+                   "product's event rates are their category's prior (scores ~50); check --as-of and "
+                   "scores.window_days")
+    elif not counts["orders"]:
+        warning = ("warning: no orders in the window: every order-based rate (returns, shipping, "
+                   "cancellations, sales) is its category's prior")
+    return line, warning

@@ -337,7 +337,7 @@ def page_value_command(
     """Expected clicks, orders and GMV per homepage page from the simulator's truth: the closed
     loop's expected result in a minute, without serving or dice (docs/experiments.md)."""
     from ranking.bundle import BundleError, verify_bundle
-    from ranking.settings import RulesSettings
+    from ranking.settings import with_rule_overrides
     from training.experiments.page_value import page_value
 
     settings = current_settings()
@@ -351,13 +351,10 @@ def page_value_command(
             verify_bundle(control)
     except BundleError as exc:
         fail(str(exc))
-    treatment_settings = settings
-    if rules:
-        try:
-            treatment_settings = settings.model_copy(update={
-                "rules": RulesSettings.model_validate({**settings.rules.model_dump(), **rules})})
-        except ValueError as exc:
-            fail(f"--treatment-rule: {settings_error(exc)}")
+    try:
+        treatment_settings = with_rule_overrides(settings, rules)
+    except ValueError as exc:
+        fail(f"--treatment-rule: {settings_error(exc)}")
     result = page_value(data, treatment, settings, control=control, treatment_settings=treatment_settings,
                         contexts=contexts, seed=seed, progress=progress)
     if rules:

@@ -42,28 +42,6 @@ def _compute(data: Path, as_of: str | None):
         fail(str(exc))
 
 
-def _window_summary(result, window_days: int) -> tuple[str, str | None]:
-    """What the scores rest on (the window and its event counts) and a warning when it holds
-    no events or no orders: the rates are then their category's prior, the percentiles ties."""
-    import pandas as pd
-
-    end = pd.Timestamp(result.as_of_ms, unit="ms", tz="UTC")
-    s, p = result.stores, result.products
-    counts = {"impressions": int(p.impressions_n.sum()), "clicks": int(p.clicks_n.sum()),
-              "orders": int(s.orders_n.sum()), "reviews": int(s.reviews_n.sum())}
-    line = (f"window {end - pd.Timedelta(days=window_days):%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC: "
-            + ", ".join(f"{n:,} {name}" for name, n in counts.items()))
-    warning = None
-    if not any(counts.values()):
-        warning = ("warning: no impressions, clicks, orders or reviews in the window: every store's and "
-                   "product's event rates are their category's prior (scores ~50); check --as-of and "
-                   "scores.window_days")
-    elif not counts["orders"]:
-        warning = ("warning: no orders in the window: every order-based rate (returns, shipping, "
-                   "cancellations, sales) is its category's prior")
-    return line, warning
-
-
 @scores_app.callback()
 def scores(
     ctx: typer.Context,
@@ -86,6 +64,8 @@ def scores(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from ranking.scores.explain import window_summary
+
     started = time.perf_counter()
     result = _compute(data, as_of)
     frame = result.to_frame()
@@ -98,7 +78,7 @@ def scores(
                f"{int(s.demoted.sum())} demoted), {len(p):,} products (grades "
                + ", ".join(f"{g} {n}" for g, n in p.product_grade.value_counts().sort_index().items())
                + f"; {int(p.banned.sum())} banned, {int(p.demoted.sum())} demoted)")
-    window, warning = _window_summary(result, current_settings().scores.window_days)
+    window, warning = window_summary(result, current_settings().scores.window_days)
     typer.echo(window)
     if warning:
         typer.echo(warning, err=True)
