@@ -34,52 +34,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
 from ranking.append_file import DISK_ERRORS, AppendOnlyFile, EventLogUnavailableError
-from ranking.contracts.tables import TIMESTAMP, Column, TableContract
+from ranking.event_tables import CLIENT_KEY, EXPOSURES, LOGGED_TABLES, RECEIVED_KEY, WRITABLE
 
 if TYPE_CHECKING:
     from ranking.event_reader import LogReadReport
 
-LOGGED_TABLES = ("impressions", "clicks", "carts", "orders")
-EXPOSURES = TableContract(
-    "exposures",
-    "one card the service itself returned (logged after the response, once per request)",
-    (
-        Column("request_id", pa.int64(), "the ranking request"),
-        Column("timestamp", TIMESTAMP, "when the page was ranked"),
-        Column("user_id", pa.int64(), "who asked; null for an anonymous visitor", nullable=True),
-        Column("surface", pa.string(), "search, homepage or channel",
-               allowed=("search", "homepage", "channel")),
-        Column("query_id", pa.int64(), "ranking.text.query_id of the query; null off search",
-               nullable=True),
-        Column("typed_query_id", pa.int64(), "query_id of the query as typed when spelling correction "
-               "rewrote it (query_id is then the corrected one); null otherwise", nullable=True),
-        Column("query", pa.string(), "the query text searched (after spelling correction), so "
-               "merge-events can give query_id its text; null off search", nullable=True),
-        Column("typed_query", pa.string(), "the query as typed when spelling correction rewrote it; "
-               "null otherwise", nullable=True),
-        Column("product_id", pa.int64(), "the product on the card"),
-        Column("position", pa.int16(), "1-based slot", min=1),
-        Column("experiment", pa.string(), "experiment(s) the request was in, comma-joined; none"),
-        Column("variant", pa.string(), "variant(s) that served it, comma-joined"),
-        Column("team", pa.string(), "interleaving: the variant that contributed the card",
-               nullable=True),
-        Column("shared", pa.bool_(), "interleaving: both variants' pages held the card, so what "
-               "the shopper does with it favours neither", nullable=True),
-        Column("propensity", pa.float64(), "probability of this card at this position",
-               min=0.0, max=1.0),
-        Column("bundle_version", pa.string(), "bundle that scored the card"),
-        Column("latency_ms", pa.float32(), "server time to rank the page (latency guardrail)",
-               nullable=True),
-    ),
-    group="service",
-)
-WRITABLE = {*LOGGED_TABLES, "exposures"}
-CLIENT_KEY, RECEIVED_KEY = "_client", "_received_ms"  # per event line: who sent it, when it arrived
 log = logging.getLogger("shelfrank.event_log")
-__all__ = ["BufferedAppender", "EventLog", "EventLogUnavailableError", "read_event_log"]
+__all__ = ["CLIENT_KEY", "EXPOSURES", "LOGGED_TABLES", "RECEIVED_KEY", "WRITABLE", "BufferedAppender",
+           "EventLog", "EventLogUnavailableError", "read_event_log"]
 
 
 def _check_writable(table: str) -> None:

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from ranking.contracts.io import conform
 from ranking.contracts.tables import TABLES, Column
-from ranking.event_log import CLIENT_KEY, EXPOSURES, LOGGED_TABLES, RECEIVED_KEY
+from ranking.event_tables import CLIENT_KEY, EXPOSURES, LOGGED_TABLES, RECEIVED_KEY
 
 SHOWN_BAD = 20  # bad lines an error message lists before "... and N more"
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
