@@ -154,3 +154,32 @@ def test_a_state_rebuilt_from_the_durable_event_log_matches_the_one_that_applied
         assert a.items.tolist() == b.items.tolist() and a.queries.tolist() == b.queries.tolist() == (
             [5] if user == 1 else [])
         assert a.ignored.tolist() == b.ignored.tolist()
+
+
+def test_live_counters_forget_what_left_their_window(make_state) -> None:
+    s = make_state()
+    s.apply("impressions", [{"request_id": 1, "timestamp": T, "user_id": 1, "surface": "homepage",
+                             "query_id": None, "product_id": p, "position": 1} for p in [1] * 4 + [2] * 4])
+    s.apply("clicks", [_click(MIN, 1), _click(2 * MIN, 1), _click(3 * MIN, 2)])
+    ids = np.array([1, 2, 3])
+    now = s.product_signals(ids)
+    assert now["hour_clicks"].tolist() == [2, 1, 0] and now["hour_impressions"].tolist() == [4, 4, 0]
+    assert now["trend"][0] > now["trend"][1] > now["trend"][2] == 1.0
+    assert now["ctr"][0] > now["ctr"][2] > now["ctr"][1] > 0  # an unseen product reads the mall's CTR
+    later = s.product_signals(ids, at_ms=T + 3 * 60 * MIN)  # the hour is over, the day is not
+    assert later["hour_clicks"].tolist() == [0, 0, 0] and later["day_clicks"].tolist() == [2, 1, 0]
+    s.apply("clicks", [_click(26 * 60 * MIN, 3)])  # a day later: only the new click counts
+    after = s.product_signals(ids)
+    assert after["day_clicks"].tolist() == [0, 0, 1] and after["hour_clicks"].tolist() == [0, 0, 1]
+
+
+def test_co_visitation_learns_from_a_shoppers_consecutive_items(make_state) -> None:
+    s = make_state(covisit_backward_weight=0.5)
+    s.apply("clicks", [_click(0, 1), _click(MIN, 2), _click(2 * MIN, 3)])
+    s.apply("clicks", [_click(3 * 60 * MIN, 9)])  # hours later: outside the window, no pair
+    ids, weights = s.neighbours(np.array([1, 2, 9, 77]))
+    one = dict(zip(ids[0].tolist(), weights[0].tolist(), strict=True))
+    assert ids[0][:2].tolist() == [2, 3] and np.isclose(one[3] / one[2], 0.5, rtol=1e-3)  # 1 / distance
+    two = dict(zip(ids[1].tolist(), weights[1].tolist(), strict=True))
+    assert np.isclose(two[1] / two[3], 0.5, rtol=1e-3)  # backward half as strong as forward
+    assert ids[2][0] == -1 and ids[3][0] == -1 and weights[3].sum() == 0

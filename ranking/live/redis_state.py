@@ -536,7 +536,8 @@ class RedisLiveState:
         nothing of this prefix (new, flushed, restarted without persistence, expired), or its
         latest applied event is older than the log's latest."""
         position = self.log_position()
-        return position["clock_ms"] == 0 or position["clock_ms"] < log_last_event_ms
+        log_last = int(to_epoch_ms(to_live_seconds(log_last_event_ms)))  # the state keeps whole seconds
+        return position["clock_ms"] == 0 or position["clock_ms"] < log_last
 
     def clear(self) -> int:
         """Delete every key of this prefix (before a rebuild); return how many."""
