@@ -44,7 +44,14 @@ import pyarrow as pa
 
 from ranking.live.batch import EventBatch, Rows, event_batch, replay_chunks, to_epoch_ms, to_live_seconds
 from ranking.live.redis_client import connect, guarded
-from ranking.live.redis_scripts import CLOCK_MAX, COVISIT_LEARN, IGNORED_SHOW
+from ranking.live.redis_scripts import (
+    CLOCK_MAX,
+    COVISIT_LEARN,
+    HDEL_MANY,
+    HINCR_MANY,
+    IGNORED_SHOW,
+    PUSH_CAPPED,
+)
 from ranking.live.state import ShopperView
 from ranking.settings import LiveSettings
 
@@ -89,6 +96,9 @@ class RedisLiveState:
         self._ignored = self.redis.register_script(IGNORED_SHOW)
         self._covisit = self.redis.register_script(COVISIT_LEARN)
         self._clock_max = self.redis.register_script(CLOCK_MAX)
+        self._pushed = self.redis.register_script(PUSH_CAPPED)
+        self._incr = self.redis.register_script(HINCR_MANY)
+        self._unignore = self.redis.register_script(HDEL_MANY)
         self._next_sweep = NEVER
         self.applied: Counter[str] = Counter()
 
@@ -193,10 +203,11 @@ class RedisLiveState:
         store = _field_values(self.redis.hmget(self._key("cat", "store"), uniq.tolist()))[inverse]
         return np.where(named >= 0, named, store)
 
-    def _count(self, pipe: Any, ids: dict[str, np.ndarray], times: np.ndarray, metric: str,
+    def _count(self, incr: list[object], ids: dict[str, np.ndarray], times: np.ndarray, metric: str,
                amounts: np.ndarray | None, clock: int) -> None:
-        """Add a metric to products' (``pc``) and stores' (``sc``) buckets of both windows; an event
-        older than a window (by the state's clock) is not counted in it, as in LiveState."""
+        """Add a metric to products' (``pc``) and stores' (``sc``) buckets of both windows (as
+        :data:`HINCR_MANY` arguments); an event older than a window (by the state's clock) is not
+        counted in it, as in LiveState."""
         for kind, rows in ids.items():
             ok = rows >= 0
             values = np.ones(int(ok.sum())) if amounts is None else amounts[ok].astype(np.float64)
@@ -207,41 +218,38 @@ class RedisLiveState:
                 sums = np.bincount(inverse.ravel(), weights=values[keep], minlength=len(keys))
                 for b in np.unique(keys[:, 0]).tolist():
                     sel = keys[:, 0] == b
-                    key = self._key(kind, window, b)
-                    fields = {f"{i}:{metric}": float(v) for i, v in
-                              zip(keys[sel, 1].tolist(), sums[sel].tolist(), strict=True)}
-                    for field, value in fields.items():
-                        pipe.hincrbyfloat(key, field, value)
-                    pipe.hincrbyfloat(key, f"*:{metric}", float(sums[sel].sum()))
-                    pipe.expire(key, buckets * width + width)
+                    fields = " ".join(f"{i}:{metric} {v!r}" for i, v in
+                                      zip(keys[sel, 1].tolist(), sums[sel].tolist(), strict=True))
+                    incr += [self._key(kind, window, b), buckets * width + width,
+                             f"{fields} *:{metric} {float(sums[sel].sum())!r}"]
 
     def _push(self, pipe: Any, shoppers: np.ndarray, part: str, entries: list[str], size: int,
-              read: int = 0) -> list[tuple[str, np.ndarray]]:
-        """LPUSH each shopper's entries (in time order) to their capped list; with ``read``, also
-        LRANGE the list's head in the same transaction."""
+              read: int = -1) -> list[tuple[str, np.ndarray]]:
+        """Push each shopper's entries (in time order) onto their capped list in one script call;
+        with ``read`` >= 0 the call also returns each list's new entries and ``read`` more."""
         groups = _groups(shoppers)
+        args: list[object] = [size, read]
         for shopper, rows in groups:
-            key = f"{shopper}:{part}"
-            pipe.lpush(key, *[entries[i] for i in rows.tolist()])
-            pipe.ltrim(key, 0, size - 1)
-            pipe.expire(key, self._ttl(shopper))
-            if read:
-                pipe.lrange(key, 0, len(rows) + read - 1)
+            args += [f"{shopper}:{part}", self._ttl(shopper), " ".join(entries[i] for i in rows.tolist())]
+        self._pushed(keys=[], args=args, client=pipe)
         return groups
 
     def _impressions(self, shoppers: np.ndarray, products: np.ndarray, stores: np.ndarray, times: np.ndarray,
                      query: np.ndarray, request: np.ndarray, clock: int) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        self._count(pipe, {"pc": products, "sc": stores}, times, "i", None, clock)
+        incr: list[object] = []
+        self._count(incr, {"pc": products, "sc": stores}, times, "i", None, clock)
+        self._incr(keys=[], args=incr, client=pipe)
+        shown_args: list[object] = [self.ignore_window, self.settings.ignored_items]
         for shopper, rows in _groups(shoppers):
             cards, inverse = np.unique(products[rows], return_inverse=True)
             shown = np.bincount(inverse, minlength=len(cards))
             last = np.full(len(cards), NEVER, np.int64)
             np.maximum.at(last, inverse, times[rows])
-            newest = np.lexsort((cards, -last))
-            args = [a for i in newest.tolist() for a in (int(cards[i]), int(shown[i]), int(last[i]))]
-            self._ignored(keys=[f"{shopper}:ig"], client=pipe,
-                          args=[self.ignore_window, self.settings.ignored_items, self._ttl(shopper), *args])
+            newest = np.lexsort((cards, -last)).tolist()
+            shown_args += [f"{shopper}:ig", self._ttl(shopper),
+                           " ".join(f"{cards[i]} {shown[i]} {last[i]}" for i in newest)]
+        self._ignored(keys=[], args=shown_args, client=pipe)
         searched = np.flatnonzero(query >= 0)
         if len(searched):  # one query per request (a page holds many cards)
             first: dict[tuple[str, int], int] = {}
@@ -256,26 +264,25 @@ class RedisLiveState:
                       batch: EventBatch, order: np.ndarray, clock: int) -> None:
         s = self.settings
         kinds, counted = batch.kind[order], ~batch.cancelled[order]  # a cancelled order is no sale
-        pipe = self.redis.pipeline(transaction=False)
+        pipe, incr = self.redis.pipeline(transaction=False), []
         for kind, metric in KIND_FIELD.items():
             sel = counted & (kinds == kind)
             if sel.any():
-                self._count(pipe, {"pc": products[sel], "sc": stores[sel]}, times[sel], metric, None, clock)
+                self._count(incr, {"pc": products[sel], "sc": stores[sel]}, times[sel], metric, None, clock)
         sold = counted & (kinds == ORDER)
         if sold.any():
             gmv = batch.gmv[order][sold]
-            self._count(pipe, {"pc": products[sold], "sc": stores[sold]}, times[sold], "g", gmv, clock)
+            self._count(incr, {"pc": products[sold], "sc": stores[sold]}, times[sold], "g", gmv, clock)
             self._push(pipe, shoppers[sold], "b", [f"{p},{t}" for p, t in
                                                    zip(products[sold].tolist(), times[sold].tolist(),
                                                        strict=True)], s.bought_items)
-        for shopper, rows in _groups(shoppers):
-            pipe.hdel(f"{shopper}:ig", *products[rows].tolist())
-        pipe.execute()
-        history = self.redis.pipeline(transaction=True)
+        self._incr(keys=[], args=incr, client=pipe)
         entries = [f"{p},{t},{k}" for p, t, k in zip(products.tolist(), times.tolist(), kinds.tolist(),
                                                       strict=True)]
-        groups = self._push(history, shoppers, "it", entries, s.recent_interactions, read=s.covisit_lookback)
-        held = history.execute()[3::4]
+        groups = self._push(pipe, shoppers, "it", entries, s.recent_interactions, read=s.covisit_lookback)
+        clicked = [(f"{shopper}:ig", " ".join(map(str, products[rows].tolist()))) for shopper, rows in groups]
+        self._unignore(keys=[], args=[a for pair in clicked for a in pair], client=pipe)
+        held = pipe.execute()[-2]
         self._learn_covisitation(groups, held, products, times)
 
     def _learn_covisitation(self, groups: list[tuple[str, np.ndarray]], held: list[list[bytes]],
@@ -323,11 +330,10 @@ class RedisLiveState:
         pairs, inverse = np.unique(np.c_[src, dst], axis=0, return_inverse=True)
         total = np.bincount(inverse.ravel(), weights=w, minlength=len(pairs))
         args: list[object] = [self.prefix, now, half_life, s.covisit_neighbours, self.user_ttl]
-        for item in np.unique(pairs[:, 0]).tolist():
-            sel = np.flatnonzero(pairs[:, 0] == item)
-            args += [item, len(sel)]
-            for i in sel.tolist():
-                args += [int(pairs[i, 1]), repr(float(total[i]))]
+        items, first = np.unique(pairs[:, 0], return_index=True)
+        for item, sel in zip(items.tolist(), np.split(np.arange(len(pairs)), first[1:]), strict=True):
+            args += [item, " ".join(f"{d} {w!r}" for d, w in zip(pairs[sel, 1].tolist(), total[sel].tolist(),
+                                                                  strict=True))]
         self._covisit(keys=[], args=args)
 
     def _fold(self, source: str, target: str) -> None:
@@ -351,8 +357,9 @@ class RedisLiveState:
                 write.expire(f"{target}:{part}", self.user_ttl)
         cards = sorted(((int(k), *map(int, v.split(b","))) for k, v in got[6].items()), key=lambda c: -c[2])
         if cards:
-            args = [self.ignore_window, s.ignored_items, self.user_ttl, *np.ravel(cards).tolist()]
-            self._ignored(keys=[f"{target}:ig"], client=write, args=args)
+            payload = " ".join(f"{item} {shown} {last}" for item, shown, last in cards)
+            self._ignored(keys=[], client=write,
+                          args=[self.ignore_window, s.ignored_items, f"{target}:ig", self.user_ttl, payload])
         write.delete(*[f"{source}:{part}" for part in HISTORY])
         write.execute()
 
