@@ -211,3 +211,17 @@ def test_a_full_server_refuses_writes_with_the_same_error(own_server) -> None:
             state.apply("clicks", [{"request_id": i, "timestamp": T + i, "user_id": i, "product_id": i % 997,
                                     "position": 1} for i in range(lo, lo + 2_000)])
     state.shopper_view(1)  # reads still answer
+
+
+def test_live_recall_proposes_the_same_homepage_candidates_from_either_backend(redis_url) -> None:
+    from ranking.live.recall import live_candidates
+
+    embedded, shared = _fill(LiveState(LiveSettings())), _fill(_redis(redis_url))
+    frozen, popular = np.arange(40, 20, -1), np.arange(1, 60)
+    proposed = 0
+    for user in range(1, 12):
+        a = live_candidates(embedded, embedded.shopper_view(user), frozen, popular, k=20)
+        b = live_candidates(shared, shared.shopper_view(user), frozen, popular, k=20)
+        assert a.tolist() == b.tolist(), user
+        proposed += len(a)
+    assert proposed == 11 * 20
