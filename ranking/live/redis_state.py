@@ -117,7 +117,7 @@ class RedisLiveState:
             rows_list = rows.to_pylist() if isinstance(rows, pa.Table) else list(rows)
             with guarded(self.url):
                 (self._products if table == "products" else self._categories)(rows_list)
-                self.redis.hincrby(self._key("log"), table, len(rows_list))
+                self._mark({table: len(rows_list)})
             self.applied[table] += len(rows_list)
             return len(rows_list)
         batch = event_batch(table, rows)
@@ -155,11 +155,15 @@ class RedisLiveState:
                 self._fold(source, target)
             self._advance(int(times.max()))
         if counts:
-            pipe = self.redis.pipeline(transaction=False)
-            for table, n in counts.items():
-                pipe.hincrby(self._key("log"), table, n)
-            pipe.expire(self._key("log"), self.user_ttl)
-            pipe.execute()
+            self._mark(counts)
+
+    def _mark(self, counts: Mapping[str, int]) -> None:
+        """Count applied rows per table in the log-position marker (after their writes)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for table, n in counts.items():
+            pipe.hincrby(self._key("log"), table, n)
+        pipe.expire(self._key("log"), self.user_ttl)
+        pipe.execute()
 
     def _resolve(self, users: np.ndarray, sessions: list[str | None], times: np.ndarray
                  ) -> tuple[np.ndarray, list[tuple[str, str]]]:
