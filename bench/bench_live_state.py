@@ -11,9 +11,10 @@ service's smallest post). ``SHELFRANK_LIVE_BENCH_SHOPPERS`` / ``..._PRODUCTS`` s
 
 Both backends side by side: the same load goes into a :class:`ranking.live.redis_state.
 RedisLiveState` on a private ``redis-server`` (a free loopback port, no persistence) within
-``SHELFRANK_LIVE_BENCH_REDIS_SECONDS`` (300 s) of applying; its memory is Redis's own count
-(INFO memory ``used_memory``), measured after the catalog and after the shoppers loaded, and
-projected linearly to ``LIVE_SHOPPERS`` when the time bound stopped the load early (the
+``SHELFRANK_LIVE_BENCH_REDIS_SECONDS`` (300 s) of applying, 100,000 shoppers at a time (each
+slice gets the embedded load's pages and three rounds of clicks); its memory is Redis's own
+count (INFO memory ``used_memory``), measured after the catalog and after the shoppers loaded,
+and projected linearly to ``LIVE_SHOPPERS`` when the time bound stopped the load early (the
 ``live_redis_shoppers_loaded`` figure says how many went in). For each backend also the
 event-to-visible latency: one click applied, then read back in the shopper's view, p50 / p99
 over ``VISIBLE_SAMPLES`` (goal p99 <= 1 s). Without the redis-server binary the Redis figures
@@ -171,18 +172,24 @@ def _redis_bench(ctx: BenchContext) -> dict:
 
 
 def _redis_load(state, rng: np.random.Generator, empty: int, catalog: int) -> dict:
+    """The embedded load, a slice of shoppers at a time (their pages, then their three rounds of
+    clicks), until every shopper is in or REDIS_SECONDS have passed: the shoppers loaded carry
+    the full load, so memory projects linearly from them."""
     deadline = time.perf_counter() + REDIS_SECONDS
     shoppers = np.arange(1, LIVE_SHOPPERS + 1, dtype=np.int64)
-    loaded = shoppers
-    pages = np.repeat(shoppers[: LIVE_SHOPPERS // 20], 20)
-    applied, seconds = _apply_all(state, "impressions", pages, rng, T0, deadline)
-    share = 1.0
-    for round_ in range(1 + FILL):  # each round a prefix of shoppers, as far as the time bound allows
-        n, s = _apply_all(state, "clicks", loaded, rng, T0 + (round_ + 1) * 60_000, deadline)
-        applied, seconds = applied + n, seconds + s
-        if round_ == 0:
-            loaded = shoppers[:n]
-            share = max(n, 1) / LIVE_SHOPPERS
+    applied, seconds, loaded = 0, 0.0, 0
+    for lo in range(0, LIVE_SHOPPERS, 20 * BATCH):
+        if time.perf_counter() > deadline:
+            break
+        part = shoppers[lo:lo + 20 * BATCH]
+        slices = [("impressions", np.repeat(part[: len(part) // 20], 20), T0)]
+        slices += [("clicks", rng.permutation(part), T0 + (r + 1) * 60_000) for r in range(1 + FILL)]
+        for table, users, t0 in slices:
+            n, took = _apply_all(state, table, users, rng, t0)
+            applied, seconds = applied + n, seconds + took
+        loaded = lo + len(part)
+    share = loaded / LIVE_SHOPPERS
+    loaded = shoppers[:loaded]
     used = state.nbytes()["redis_used_memory"] - empty
     projected = catalog + (used - catalog) / share
     one = rng.permutation(loaded)[:1_000]
