@@ -429,6 +429,25 @@ class LiveSettings(Section):
         True, description="live recall leaves out the item the shopper interacted with last (the one "
                           "they are on; its neighbours still count)")
     recall_rrf_k: int = Field(10, ge=1, description="k of that fusion (small: the top of each list counts)")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="the Redis live-state backend's server "
+        "(ranking/live/redis_state.py; docs/operations.md says how to install and start one)")
+    redis_prefix: str = Field(
+        "shelfrank:", min_length=1, description="every Redis key of the live state starts with this, so "
+        "several malls (or a test) share one server without seeing each other's keys")
+    redis_timeout_seconds: float = Field(
+        0.5, gt=0, description="a Redis call (one pipeline read or write) that takes longer fails with "
+        "LiveBackendError, and the service ranks from the bundle's frozen state: short, so a stalled "
+        "server costs a request this much at most")
+    redis_connect_timeout_seconds: float = Field(
+        0.2, gt=0, description="connecting to Redis fails with LiveBackendError after this long (an "
+        "unreachable server is not retried inside a request)")
+    redis_pool_size: int = Field(16, ge=1, description="Redis connections one process keeps at most "
+                                 "(one per concurrent request using the live state)")
+    redis_shopper_ttl_hours: float = Field(
+        720.0, gt=0, description="a signed-in shopper's Redis keys (history, queries, bought, ignored "
+        "cards) and each product's co-visitation expire this long after their last write: Redis memory "
+        "stays bounded by the active shoppers and products; the durable event log keeps everything")
 
 
 class ConsistencySettings(Section):

@@ -55,3 +55,45 @@ def record_reliability(name: str, **figures) -> None:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.json").write_text(json.dumps(figures, default=float))
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory):
+    """A private redis-server (free loopback port, no persistence) for this test session; the
+    tests that need it skip, saying why, only when the redis-server binary is absent."""
+    import shutil
+
+    from redis_server import MISSING, RedisServer
+
+    if shutil.which("redis-server") is None:
+        pytest.skip(MISSING)
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def live_backend(request: pytest.FixtureRequest):
+    """Makes a live state of each backend from LiveSettings: the embedded LiveState, and a
+    RedisLiveState on the private server under a prefix of its own (so tests share nothing)."""
+    import uuid
+
+    from ranking.live import LiveState
+    from ranking.settings import LiveSettings
+
+    if request.param == "embedded":
+        yield lambda settings=None: LiveState(settings or LiveSettings())
+        return
+    from ranking.live.redis_state import RedisLiveState
+
+    url, made = request.getfixturevalue("redis_url"), []
+
+    def make(settings: LiveSettings | None = None) -> RedisLiveState:
+        update = {"redis_url": url, "redis_prefix": f"test-{uuid.uuid4().hex[:12]}:"}
+        made.append(RedisLiveState((settings or LiveSettings()).model_copy(update=update)))
+        return made[-1]
+
+    yield make
+    for state in made:
+        state.clear()
+        state.close()

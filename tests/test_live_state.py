@@ -1,4 +1,7 @@
-"""The live state facade: logged rows in, a shopper view out; bounded, folding, rebuildable."""
+"""The live state facade: logged rows in, a shopper view out; bounded, folding, rebuildable.
+
+Every test runs against both backends (the ``live_backend`` fixture of conftest.py): the
+embedded :class:`LiveState` and :class:`RedisLiveState` on a private redis-server."""
 
 from __future__ import annotations
 
@@ -20,26 +23,38 @@ def _click(t: int, product: int, user: int | None = 1, session: str | None = Non
             "position": 1}
 
 
-def _state(**kw) -> LiveState:
-    s = LiveState(LiveSettings(**kw))
-    s.apply("products", [{"product_id": p, "category_id": 100 + p % 2, "store_id": 7, "brand_id": 3}
-                         for p in range(1, 40)])
-    s.apply("categories", [{"category_id": 100, "consumable": True},
-                           {"category_id": 101, "consumable": False}])
-    return s
+def _held_interactions(s, user: int) -> int:
+    """How many interactions the backend holds for a user (not just shows)."""
+    if isinstance(s, LiveState):
+        row = s.shoppers.find(user, None)
+        assert s.history.interactions.cols["item"].shape[1] == s.settings.recent_interactions
+        return int(min(s.history.interactions.count[row], s.history.interactions.size))
+    return int(s.redis.llen(f"{s.prefix}u:{user}:it"))
 
 
-def test_a_shopper_keeps_only_the_last_n_interactions() -> None:
-    s = _state(recent_interactions=5)
+@pytest.fixture
+def make_state(live_backend):
+    def make(**kw):
+        s = live_backend(LiveSettings(**kw))
+        s.apply("products", [{"product_id": p, "category_id": 100 + p % 2, "store_id": 7, "brand_id": 3}
+                             for p in range(1, 40)])
+        s.apply("categories", [{"category_id": 100, "consumable": True},
+                               {"category_id": 101, "consumable": False}])
+        return s
+    return make
+
+
+def test_a_shopper_keeps_only_the_last_n_interactions(make_state) -> None:
+    s = make_state(recent_interactions=5)
     s.apply("clicks", [_click(i * MIN, 1 + i) for i in range(12)])
     view = s.shopper_view(1)
     assert view.items.tolist() == [12, 11, 10, 9, 8]
     assert view.leaves.tolist() == [100, 101, 100, 101, 100] and set(view.stores.tolist()) == {7}
-    assert s.history.interactions.cols["item"].shape[1] == 5
+    assert _held_interactions(s, 1) == 5  # bounded where it is stored, not only in what is shown
 
 
-def test_an_anonymous_session_folds_into_the_user_who_signs_in() -> None:
-    s = _state()
+def test_an_anonymous_session_folds_into_the_user_who_signs_in(make_state) -> None:
+    s = make_state()
     s.apply("clicks", [_click(0, 3, None, "sess-a"), _click(MIN, 4, None, "sess-a")])
     assert s.shopper_view(None, "sess-a").items.tolist() == [4, 3]
     s.apply("clicks", [_click(2 * MIN, 5, user=9)])
@@ -49,18 +64,22 @@ def test_an_anonymous_session_folds_into_the_user_who_signs_in() -> None:
     assert s.shopper_view(9).items[0] == 7 and s.shopper_view(None, "sess-a").items[0] == 7
 
 
-def test_idle_anonymous_sessions_are_forgotten_and_their_rows_reused() -> None:
-    s = _state(session_ttl_hours=1)
+def test_idle_anonymous_sessions_are_forgotten_and_their_rows_reused(make_state) -> None:
+    s = make_state(session_ttl_hours=1)
     s.apply("clicks", [_click(0, 3, None, "old")])
-    rows = s.shoppers.rows
+    rows = s.shoppers.rows if isinstance(s, LiveState) else 0
     s.apply("clicks", [_click(3 * 60 * MIN, 4, None, "new")])
     s.apply("clicks", [_click(5 * 60 * MIN, 5, None, "newer")])
     assert not s.shopper_view(None, "old").known
-    assert s.shoppers.rows <= rows + 1  # the forgotten row was reused
+    if isinstance(s, LiveState):
+        assert s.shoppers.rows <= rows + 1  # the forgotten row was reused
+    else:  # the forgotten session's keys are gone, not only hidden
+        assert not s.redis.exists(*[f"{s.prefix}s:old:{part}" for part in ("it", "q", "b", "ig")])
+        assert s.redis.exists(f"{s.prefix}s:newer:it")
 
 
-def test_bought_non_consumables_and_often_ignored_cards_are_excluded() -> None:
-    s = _state(ignore_after_impressions=2)
+def test_bought_non_consumables_and_often_ignored_cards_are_excluded(make_state) -> None:
+    s = make_state(ignore_after_impressions=2)
     order = {"order_id": 1, "request_id": 1, "user_id": 1, "store_id": 7, "price_paid": 5.0, "quantity": 1,
              "cancelled": False}
     s.apply("orders", [{**order, "timestamp": T, "product_id": p} for p in (2, 3)])
@@ -77,8 +96,8 @@ def test_bought_non_consumables_and_often_ignored_cards_are_excluded() -> None:
     assert signals["day_orders"].tolist() == [1, 0, 0] and signals["day_gmv"][0] == 5.0
 
 
-def test_bad_rows_are_refused_with_a_reason() -> None:
-    s = _state()
+def test_bad_rows_are_refused_with_a_reason(make_state) -> None:
+    s = make_state()
     with pytest.raises(LiveInputError, match="names no shopper"):
         s.apply("clicks", [_click(0, 1, user=None)])
     with pytest.raises(LiveInputError, match="at most 128"):
@@ -90,28 +109,32 @@ def test_bad_rows_are_refused_with_a_reason() -> None:
     assert s.applied["clicks"] == 0
 
 
-def test_replaying_the_log_gives_the_state_row_by_row_applying_gives() -> None:
+def test_replaying_the_log_gives_the_state_row_by_row_applying_gives(make_state) -> None:
     rng = np.random.default_rng(3)
     rows = [_click(int(t) * 1000, int(p), int(u)) for t, p, u in
             zip(np.sort(rng.integers(0, 7200, 300)), rng.integers(1, 40, 300), rng.integers(1, 20, 300),
                 strict=True)]
-    one = _state(covisit_neighbours=50)  # room for every pair: no truncation order to differ
+    one = make_state(covisit_neighbours=50)  # room for every pair: no truncation order to differ
     for row in rows:
         one.apply("clicks", [row])
     table = pa.table({k: [r[k] for r in rows] for k in ("timestamp", "user_id", "product_id")})
-    two = _state(covisit_neighbours=50)
+    two = make_state(covisit_neighbours=50)
     assert two.replay({"clicks": table}) == 300
     for user in range(1, 20):
         assert one.shopper_view(user).items.tolist() == two.shopper_view(user).items.tolist()
-    now = int(one.clock)
+    learnt = 0
     for item in range(40):
-        (n1, w1), (n2, w2) = (s.covisitation.neighbours(np.array([item]), now) for s in (one, two))
+        (n1, w1), (n2, w2) = (s.neighbours(np.array([item])) for s in (one, two))
         a = dict(zip(n1[0].tolist(), w1[0].tolist(), strict=True))
         b = dict(zip(n2[0].tolist(), w2[0].tolist(), strict=True))
+        a.pop(-1, None), b.pop(-1, None)
+        learnt += len(a)
         assert a.keys() == b.keys() and np.allclose([a[k] for k in a], [b[k] for k in a], rtol=1e-3)
+    assert learnt > 40  # the shoppers' sessions taught pairs
 
 
-def test_a_state_rebuilt_from_the_durable_event_log_matches_the_one_that_applied_it(tmp_path) -> None:
+def test_a_state_rebuilt_from_the_durable_event_log_matches_the_one_that_applied_it(make_state,
+                                                                                   tmp_path) -> None:
     from ranking.event_log import EventLog, read_event_log
 
     clicks = [{k: v for k, v in _click(i * MIN, 1 + i % 7, user=1 + i % 3).items() if k != "session_id"}
@@ -121,13 +144,42 @@ def test_a_state_rebuilt_from_the_durable_event_log_matches_the_one_that_applied
     log = EventLog(tmp_path, writer="w")
     log.append({"impressions": shown, "clicks": clicks})
     log.close()
-    live = _state()
+    live = make_state()
     live.apply("impressions", shown)
     live.apply("clicks", clicks)
-    rebuilt = _state()
+    rebuilt = make_state()
     assert rebuilt.replay(read_event_log(tmp_path).tables) == 32
     for user in (1, 2, 3):
         a, b = live.shopper_view(user), rebuilt.shopper_view(user)
         assert a.items.tolist() == b.items.tolist() and a.queries.tolist() == b.queries.tolist() == (
             [5] if user == 1 else [])
         assert a.ignored.tolist() == b.ignored.tolist()
+
+
+def test_live_counters_forget_what_left_their_window(make_state) -> None:
+    s = make_state()
+    s.apply("impressions", [{"request_id": 1, "timestamp": T, "user_id": 1, "surface": "homepage",
+                             "query_id": None, "product_id": p, "position": 1} for p in [1] * 4 + [2] * 4])
+    s.apply("clicks", [_click(MIN, 1), _click(2 * MIN, 1), _click(3 * MIN, 2)])
+    ids = np.array([1, 2, 3])
+    now = s.product_signals(ids)
+    assert now["hour_clicks"].tolist() == [2, 1, 0] and now["hour_impressions"].tolist() == [4, 4, 0]
+    assert now["trend"][0] > now["trend"][1] > now["trend"][2] == 1.0
+    assert now["ctr"][0] > now["ctr"][2] > now["ctr"][1] > 0  # an unseen product reads the mall's CTR
+    later = s.product_signals(ids, at_ms=T + 3 * 60 * MIN)  # the hour is over, the day is not
+    assert later["hour_clicks"].tolist() == [0, 0, 0] and later["day_clicks"].tolist() == [2, 1, 0]
+    s.apply("clicks", [_click(26 * 60 * MIN, 3)])  # a day later: only the new click counts
+    after = s.product_signals(ids)
+    assert after["day_clicks"].tolist() == [0, 0, 1] and after["hour_clicks"].tolist() == [0, 0, 1]
+
+
+def test_co_visitation_learns_from_a_shoppers_consecutive_items(make_state) -> None:
+    s = make_state(covisit_backward_weight=0.5)
+    s.apply("clicks", [_click(0, 1), _click(MIN, 2), _click(2 * MIN, 3)])
+    s.apply("clicks", [_click(3 * 60 * MIN, 9)])  # hours later: outside the window, no pair
+    ids, weights = s.neighbours(np.array([1, 2, 9, 77]))
+    one = dict(zip(ids[0].tolist(), weights[0].tolist(), strict=True))
+    assert ids[0][:2].tolist() == [2, 3] and np.isclose(one[3] / one[2], 0.5, rtol=1e-3)  # 1 / distance
+    two = dict(zip(ids[1].tolist(), weights[1].tolist(), strict=True))
+    assert np.isclose(two[1] / two[3], 0.5, rtol=1e-3)  # backward half as strong as forward
+    assert ids[2][0] == -1 and ids[3][0] == -1 and weights[3].sum() == 0

@@ -6,7 +6,10 @@ user or anonymous session, and the session folding into the user), :mod:`.histor
 shopper: recent interactions, queries, bought items, cards ignored), :mod:`.counters`
 (windowed counters per product and per store), :mod:`.covisitation` (item-to-item, learnt
 from sessions), :mod:`.state` (the :class:`LiveState` facade) and :mod:`.recall` (live
-candidates). Pure numpy; nothing here imports the web or training code.
+candidates). Pure numpy; nothing here imports the web or training code. The same state in
+Redis for several hosts: :mod:`.redis_state` (``RedisLiveState``), :mod:`.redis_client` (the
+connection and ``LiveBackendError``), :mod:`.redis_scripts` (its atomic Lua steps); redis-py is
+imported only by them, when that backend is chosen.
 """
 
 from ranking.live.state import LiveState, ShopperView

@@ -13,7 +13,7 @@ size of epoch milliseconds, good until 2088.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,3 +130,27 @@ def concat_batches(batches: list[EventBatch]) -> EventBatch:
         session_id=[s for b in batches for s in b.session_id], product_id=cat("product_id"),
         request_id=cat("request_id"), query_id=cat("query_id"), store_id=cat("store_id"), gmv=cat("gmv"),
         cancelled=cat("cancelled"))
+
+
+REPLAY_ORDER = ("impressions", "clicks", "carts", "orders")  # within one replay chunk
+
+
+def replay_chunks(tables: Mapping[str, pa.Table], chunk_minutes: float = 60.0
+                  ) -> Iterator[tuple[dict[str, int], list[EventBatch]]]:
+    """The logged tables (as ``read_event_log`` returns them) in time order, the way every live
+    backend replays them: per chunk of ``chunk_minutes``, the rows per table and the batches to
+    apply, its impressions first, then its clicks, carts and orders together in time order."""
+    times = {t: tables[t].column("timestamp").cast(pa.int64()).to_numpy()
+             for t in REPLAY_ORDER if t in tables and tables[t].num_rows}
+    if not times:
+        return
+    width = int(chunk_minutes * 60_000)
+    chunk = {t: v // width for t, v in times.items()}
+    for c in np.unique(np.concatenate(list(chunk.values()))):
+        parts = {t: event_batch(t, tables[t].filter(pa.array(chunk[t] == c))) for t in chunk}
+        parts = {t: b for t, b in parts.items() if len(b)}
+        counts = {t: len(b) for t, b in parts.items()}
+        batches = [parts.pop("impressions")] if "impressions" in parts else []
+        if parts:
+            batches.append(concat_batches(list(parts.values())))
+        yield counts, batches

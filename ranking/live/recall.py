@@ -20,28 +20,30 @@ back. Nothing here is fitted: the lists and weights are the whole model.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ranking.live.state import LiveState, ShopperView
 from ranking.recall.fusion import reciprocal_rank_fusion
 
+if TYPE_CHECKING:
+    from ranking.live.redis_state import RedisLiveState
 
-def covisited(state: LiveState, view: ShopperView, seeds: int) -> np.ndarray:
-    """Product ids co-visited with the shopper's last ``seeds`` distinct items, strongest first."""
+
+def covisited(state: LiveState | RedisLiveState, view: ShopperView, seeds: int) -> np.ndarray:
+    """Product ids co-visited with the shopper's last ``seeds`` distinct items, strongest first
+    (either backend: it reads ``state.neighbours``)."""
     recent = view.recent_items(seeds)
     if not len(recent):
         return np.zeros(0, np.int64)
-    rows = state.catalog.products.find(recent)
-    rows, recent = rows[rows >= 0], recent[rows >= 0]
-    now = int(state.clock)
-    neighbour, weight = state.covisitation.neighbours(rows, now)
+    neighbour, weight = state.neighbours(recent)  # the view's items are all known to the state
     weight = weight / np.maximum(weight[:, :1], 1e-12)  # each seed's strongest counts 1
-    weight *= (1.0 / np.arange(1, len(rows) + 1, dtype=np.float32))[:, None]
+    weight *= (1.0 / np.arange(1, len(neighbour) + 1, dtype=np.float32))[:, None]
     held = neighbour >= 0
     if not held.any():
         return np.zeros(0, np.int64)
-    ids = state.catalog.products.ids[neighbour[held]]
-    uniq, inverse = np.unique(ids, return_inverse=True)
+    uniq, inverse = np.unique(neighbour[held], return_inverse=True)
     score = np.bincount(inverse, weights=weight[held])
     return uniq[np.lexsort((uniq, -score))]
 
@@ -57,8 +59,8 @@ def own_items(view: ShopperView, decay: float, leaf_boost: float) -> np.ndarray:
     return uniq[np.lexsort((first, -score))]
 
 
-def live_candidates(state: LiveState, view: ShopperView, frozen: np.ndarray, popular: np.ndarray,
-                    k: int) -> np.ndarray:
+def live_candidates(state: LiveState | RedisLiveState, view: ShopperView, frozen: np.ndarray,
+                    popular: np.ndarray, k: int) -> np.ndarray:
     """The shopper's ``k`` homepage candidates: recent, co-visited, frozen and popular, fused."""
     s = state.settings
     lists = {"recent": own_items(view, s.recall_recency_decay, s.recall_leaf_boost),

@@ -23,8 +23,8 @@ from ranking.live.batch import (
     KINDS,
     EventBatch,
     Rows,
-    concat_batches,
     event_batch,
+    replay_chunks,
     to_epoch_ms,
     to_live_seconds,
 )
@@ -35,7 +35,6 @@ from ranking.live.history import ShopperHistory
 from ranking.live.shoppers import ShopperRows
 from ranking.settings import LiveSettings
 
-REPLAY_ORDER = ("impressions", "clicks", "carts", "orders")  # within one replay chunk
 METRIC = {0: CLICKS, 1: CARTS, 2: ORDERS}
 ORDER = 2
 EMPTY_I64 = np.zeros(0, np.int64)
@@ -196,24 +195,13 @@ class LiveState:
     def replay(self, tables: Mapping[str, pa.Table], chunk_minutes: float = 60.0) -> int:
         """Rebuild from logged tables (as ``read_event_log`` returns them), in time order: each
         chunk of ``chunk_minutes`` applies its impressions, then its clicks, carts and orders
-        together in time order."""
-        times = {t: tables[t].column("timestamp").cast(pa.int64()).to_numpy()
-                 for t in REPLAY_ORDER if t in tables and tables[t].num_rows}
-        if not times:
-            return 0
-        width = int(chunk_minutes * 60_000)
-        chunk = {t: v // width for t, v in times.items()}
+        together in time order (:func:`ranking.live.batch.replay_chunks`)."""
         applied = 0
-        for c in np.unique(np.concatenate(list(chunk.values()))):
-            parts = {t: event_batch(t, tables[t].filter(pa.array(chunk[t] == c))) for t in chunk}
-            parts = {t: b for t, b in parts.items() if len(b)}
-            for t, b in parts.items():
-                self.applied[t] += len(b)
-                applied += len(b)
-            if "impressions" in parts:
-                self._apply_batch(parts.pop("impressions"))
-            if parts:
-                self._apply_batch(concat_batches(list(parts.values())))
+        for counts, batches in replay_chunks(tables, chunk_minutes):
+            self.applied.update(counts)
+            applied += sum(counts.values())
+            for batch in batches:
+                self._apply_batch(batch)
         return applied
 
     # ---- reading -------------------------------------------------------------------------
@@ -254,6 +242,16 @@ class LiveState:
         return {"hour_impressions": hour[:, IMPRESSIONS], "hour_clicks": hour[:, CLICKS],
                 "day_clicks": day[:, CLICKS], "day_orders": day[:, ORDERS], "day_gmv": day[:, GMV],
                 "ctr": self.products.ctr(rows, now), "trend": self.products.trend(rows, now)}
+
+    def neighbours(self, product_ids: np.ndarray, at_ms: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Co-visited neighbours of products: (product ids, decayed weights), products x
+        ``covisit_neighbours``, strongest first; -1 / 0 where empty or the product is unknown."""
+        rows = self.catalog.products.find(np.asarray(product_ids, np.int64)).astype(np.int64)
+        now = int(to_live_seconds(self.now_ms(at_ms)))
+        n, w = self.covisitation.neighbours(np.where(rows >= 0, rows, 2**31), now)
+        known = self.catalog.products.ids
+        ids = np.where(n >= 0, known[np.maximum(n, 0)], -1) if len(known) else np.full(n.shape, -1)
+        return ids.astype(np.int64), w
 
     def nbytes(self) -> dict[str, int]:
         """Bytes held per part (numpy arrays exactly; id maps approximately)."""
