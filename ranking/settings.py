@@ -429,6 +429,18 @@ class LiveSettings(Section):
         True, description="live recall leaves out the item the shopper interacted with last (the one "
                           "they are on; its neighbours still count)")
     recall_rrf_k: int = Field(10, ge=1, description="k of that fusion (small: the top of each list counts)")
+    backend: Literal["embedded", "redis", "off"] = Field(
+        "embedded", description="where the service keeps the live state (ranking/live/backend.py): "
+                                "'embedded' (each worker replays and tails the event log at "
+                                "serving.events_dir; one host, no server), 'redis' (several hosts), "
+                                "'off' (pages from the bundle's frozen state only)")
+    poll_ms: int = Field(100, ge=5, le=5000, description="embedded backend: each worker reads the lines "
+                         "appended to every writer's event log files this often (an event acknowledged "
+                         "by any worker is visible to all within about this)")
+    exclude_surfaces: list[str] = Field(
+        ["search", "homepage", "channel"], description="surfaces whose pages leave out the shopper's "
+        "bought non-consumables and cards ignored ignore_after_impressions times "
+        "(ranking/pipeline/filters/live_history.py; rerank follows its request's surface)")
 
 
 class ConsistencySettings(Section):
