@@ -437,6 +437,12 @@ class LiveSettings(Section):
     poll_ms: int = Field(100, ge=5, le=5000, description="embedded backend: each worker reads the lines "
                          "appended to every writer's event log files this often (an event acknowledged "
                          "by any worker is visible to all within about this)")
+    intent_boost: float = Field(1.0, ge=0, description="session intent: a candidate of a leaf holding "
+                                "share s of the shopper's interactions of the last intent_window_minutes "
+                                "moves up s x this score deviations (ranking/pipeline/adjusters/"
+                                "session_intent.py); 0 turns it off")
+    intent_window_minutes: float = Field(30.0, gt=0, description="...the minutes that count as the "
+                                         "shopper's current intent")
     exclude_surfaces: list[str] = Field(
         ["search", "homepage", "channel"], description="surfaces whose pages leave out the shopper's "
         "bought non-consumables and cards ignored ignore_after_impressions times "
