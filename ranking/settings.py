@@ -443,7 +443,7 @@ class LiveSettings(Section):
                                 "session_intent.py); 0 turns it off")
     intent_window_minutes: float = Field(30.0, gt=0, description="...the minutes that count as the "
                                          "shopper's current intent")
-    exclude_surfaces: list[str] = Field(
+    exclude_surfaces: list[Literal["search", "homepage", "channel"]] = Field(
         ["search", "homepage", "channel"], description="surfaces whose pages leave out the shopper's "
         "bought non-consumables and cards ignored ignore_after_impressions times "
         "(ranking/pipeline/filters/live_history.py; rerank follows its request's surface)")
