@@ -79,7 +79,7 @@ class Engine:
         common = {"snapshot": self.bundle.snapshot, "model": self.bundle.model, "rules": rules,
                   "recall_k": self.settings.recall.candidates,
                   "extra_features": [f for r in recall for f in r.extra_features],
-                  "executor": self.executor}
+                  "executor": self.executor, "live": self.settings.live}
         built = {
             "search": Pipeline("search", [s for r in recall for s in r.search_sources], **common),
             "homepage": Pipeline("homepage", [s for r in recall for s in r.homepage_sources], **common),
@@ -183,6 +183,11 @@ class Engine:
             if keep.sum() >= k or len(ids) < want:
                 return ids[keep][:k], scores[keep][:k]
             want *= 2
+
+    def product_leaves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(product ids, their leaf rows, consumable leaf rows) as the homepage recall knows them,
+        for the live state's catalog; None for a bundle without homepage recall."""
+        return next((r.product_leaves for r in self.recall if r.product_leaves is not None), None)
 
     def knows_product(self, product_id: int) -> bool:
         return bool(self.snapshot.products.rows(np.array([product_id]))[0] >= 0)

@@ -9,6 +9,9 @@ skips nothing silently:
   :class:`BadLine` naming ``file:line`` and the error. By default any bad line raises
   :class:`BadEventLinesError` listing them all; with ``skip_bad`` they are left out and listed
   in :attr:`LogReadReport.skipped` (an exposure line is one request: all its cards go).
+* an event of an anonymous shopper (a ``session_id`` and no ``user_id``: the live state
+  follows it, training has no user to give it) is left out of the tables and counted per file
+  (``anonymous``), not read as a bad line. Old logs, written before ``session_id``, read as before.
 * a last line without its newline is a torn tail: a file still being written, or a crash
   the writer has not yet repaired (it cuts and quarantines such a tail when it reopens the
   file). It was never acknowledged; it is reported per file (``torn_tail_bytes``), not read.
@@ -57,11 +60,14 @@ class FileRead:
     lines: int = 0
     bad: int = 0
     torn_tail_bytes: int = 0
+    anonymous: int = 0  # events naming only a session (left out of the training tables)
 
     def describe(self) -> str:
         torn = (f"; a torn last line of {self.torn_tail_bytes} bytes not read (being written, or a "
                 "crash: never acknowledged)" if self.torn_tail_bytes else "")
-        return f"{self.path}: {self.lines:,} line(s), {self.bad:,} bad{torn}"
+        anonymous = (f", {self.anonymous:,} anonymous (session only, not in the tables)"
+                     if self.anonymous else "")
+        return f"{self.path}: {self.lines:,} line(s), {self.bad:,} bad{anonymous}{torn}"
 
 
 class BadEventLinesError(ValueError):
@@ -140,6 +146,9 @@ def _read_file(path: Path, table: str, parsed: _Rows) -> FileRead:
             rows = _exploded(row)
         except (ValueError, TypeError, AttributeError) as exc:
             parsed.bad[at] = f"not an event record ({exc})"
+            continue
+        if table != "exposures" and row.get("user_id") is None and row.get("session_id"):
+            read.anonymous += 1
             continue
         parsed.rows.extend(rows)
         parsed.line_of_row.extend([at] * len(rows))

@@ -448,6 +448,24 @@ class LiveSettings(Section):
         720.0, gt=0, description="a signed-in shopper's Redis keys (history, queries, bought, ignored "
         "cards) and each product's co-visitation expire this long after their last write: Redis memory "
         "stays bounded by the active shoppers and products; the durable event log keeps everything")
+    backend: Literal["embedded", "redis", "off"] = Field(
+        "embedded", description="where the service keeps the live state (ranking/live/backend.py): "
+                                "'embedded' (each worker replays and tails the event log at "
+                                "serving.events_dir; one host, no server), 'redis' (several hosts), "
+                                "'off' (pages from the bundle's frozen state only)")
+    poll_ms: int = Field(100, ge=5, le=5000, description="embedded backend: each worker reads the lines "
+                         "appended to every writer's event log files this often (an event acknowledged "
+                         "by any worker is visible to all within about this)")
+    intent_boost: float = Field(1.0, ge=0, description="session intent: a candidate of a leaf holding "
+                                "share s of the shopper's interactions of the last intent_window_minutes "
+                                "moves up s x this score deviations (ranking/pipeline/adjusters/"
+                                "session_intent.py); 0 turns it off")
+    intent_window_minutes: float = Field(30.0, gt=0, description="...the minutes that count as the "
+                                         "shopper's current intent")
+    exclude_surfaces: list[Literal["search", "homepage", "channel"]] = Field(
+        ["search", "homepage", "channel"], description="surfaces whose pages leave out the shopper's "
+        "bought non-consumables and cards ignored ignore_after_impressions times "
+        "(ranking/pipeline/filters/live_history.py; rerank follows its request's surface)")
 
 
 class ConsistencySettings(Section):

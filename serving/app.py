@@ -6,7 +6,8 @@ routes live in :mod:`serving.routes` (ranking, events, demo, operations). The bu
 loads in the lifespan (so a worker is ready only when its engine is), after which the
 garbage collector's start-up objects are frozen and its gen-0 threshold raised
 (``../shared/docs/performance.md``: full collections otherwise land on random requests
-as 80 ms stalls); a watcher follows reloads made by other workers.
+as 80 ms stalls); the live state then replays and follows the event log (:mod:`serving.live`);
+a watcher follows reloads made by other workers.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from ranking.experiments import VARIANT_HEADER
 from ranking.recall.vector_index import set_search_threads
 from ranking.settings import Settings
 from serving.limits import BodyLimitMiddleware, TimingMiddleware
-from serving.routes import demo, events, ops
+from serving.live import start_live, stop_live
+from serving.routes import demo, events, live, ops
 from serving.routes.ranking import ranking_router
 from serving.state import ServiceState
 
@@ -57,6 +59,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.include_router(demo.router)
     app.mount("/static", demo.static_files(), name="static")
     app.include_router(ops.router)
+    app.include_router(live.router)
     return app
 
 
@@ -75,6 +78,7 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     set_search_threads(limits.search_threads)
     if load:
         await run_in_threadpool(state.load_initial)
+    await run_in_threadpool(start_live, state)
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
@@ -83,6 +87,7 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     watcher.cancel()
     with suppress(asyncio.CancelledError):
         await watcher
+    stop_live(state)
     state.exposures.close()
     state.event_log.close()
     if state.engine:

@@ -237,8 +237,8 @@ def against_catalog(rows: dict[str, list[dict]], engines: list[Engine]) -> list[
         ts = np.array([r["timestamp"] for r in items], dtype=np.int64)
         old = ts < covered_until
         for name, entity in (("product_id", "products"), ("user_id", "users")):
-            ids = np.array([r[name] for r in items], dtype=np.int64)
-            known = np.zeros(len(ids), dtype=bool)
+            ids = np.array([-1 if r[name] is None else r[name] for r in items], dtype=np.int64)
+            known = ids < 0  # an anonymous shopper (session only) names no user
             for e in engines:
                 known |= getattr(e.snapshot, entity).rows(ids) >= 0
             for i in np.flatnonzero(old & ~known).tolist():

@@ -35,6 +35,9 @@ EVENT_LOG_INCIDENTS = Counter(
     "rolled_back (a failed write truncated back)", ["kind"])
 BUNDLE = Gauge("shelfrank_bundle_info", "the bundle this worker serves (value 1)", ["version"],
                multiprocess_mode="liveall")
+LIVE_DEGRADED = Counter(
+    "shelfrank_live_degraded_total", "ranking requests (or a start) that fell back to the bundle's frozen "
+    "state because the live state failed, by reason: start (the backend could not start), read", ["reason"])
 RELOADS = Counter("shelfrank_reloads_total", "bundle reloads by outcome", ["outcome"])
 
 

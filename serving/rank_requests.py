@@ -4,7 +4,7 @@ One function (:func:`rank_request`) builds the ranking call of every ranking end
 (search, homepage, rerank): the surface, the page size (the body's, else
 ``serving.default_page_size``; a rerank without one ranks all its candidates, at most
 ``serving.max_page_size``), the request time and mall-clock hour, the filters, the
-caller's candidates and the subsidy slots. Pure: the seed (the response's
+caller's candidates, the subsidy slots and the shopper's session. Pure: the seed (the response's
 ``request_id``) and the query as searched (after spelling) are given.
 """
 
@@ -61,6 +61,7 @@ def rank_request(body: RankingBody, page_size: int, query: str | None, explain: 
     candidates = body.candidates if isinstance(body, RerankRequest) else None
     return RankRequest(
         surface=surface, page_size=page_size, now_ms=now_ms, hour=hour, user_id=body.user_id,
+        session_id=body.session_id,
         query=query, explain=explain, subsidy_slots=tuple(body.subsidy_slots), seed=seed,
         candidates=np.asarray(candidates, dtype=np.int64) if candidates is not None else None,
         price_min=f.price_min if f else None, price_max=f.price_max if f else None,

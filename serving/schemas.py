@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
 from ranking.contracts.tables import TABLES, Column
 from ranking.event_log import LOGGED_TABLES
@@ -76,6 +76,13 @@ class Filters(Strict):
     store_id: int | None = Field(None, ge=0, le=MAX_ID)
 
 
+SESSION_ID_MAX_CHARS = 128
+SessionId = Annotated[str, Field(
+    min_length=1, max_length=SESSION_ID_MAX_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$",
+    description="an anonymous shopper's session (1 to 128 printable characters, no control "
+                "characters): a shopper without an account is followed by session, and a session "
+                "whose events later also carry a user_id folds into that user",
+    examples=["s-3f9c2a71"])]
 Id = Annotated[int, Field(ge=0, le=MAX_ID)]
 PageSize = Annotated[int, Field(ge=1, description="cards wanted (limit: serving.max_page_size)")]
 Slots = Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=20)]
@@ -86,6 +93,7 @@ class SearchRequest(Strict):
                        "one without a searchable word (a letter or digit of any script), e.g. only "
                        "punctuation or emoji, is a 422")
     user_id: int | None = Field(None, ge=0, le=MAX_ID)
+    session_id: SessionId | None = None
     page_size: PageSize | None = Field(None, description="cards wanted; default serving.default_page_size "
                                        "(20), at most serving.max_page_size")
     filters: Filters | None = None
@@ -98,6 +106,7 @@ class SearchRequest(Strict):
 
 class HomepageRequest(Strict):
     user_id: int | None = Field(None, ge=0, le=MAX_ID, description="absent for an anonymous visitor")
+    session_id: SessionId | None = None
     page_size: PageSize | None = Field(None, description="cards wanted; default serving.default_page_size "
                                        "(20), at most serving.max_page_size")
     context: Context | None = None
@@ -106,6 +115,7 @@ class HomepageRequest(Strict):
 
 class RerankRequest(Strict):
     user_id: int | None = Field(None, ge=0, le=MAX_ID)
+    session_id: SessionId | None = None
     query: str | None = Field(None, min_length=1, description="with surface search only; as in /v1/search, "
                               "one without a searchable word is a 422")
     surface: Surface
@@ -236,11 +246,28 @@ def _python_type(col: Column) -> Any:
     return (annotated, ...)
 
 
+class ShopperEvent(BaseModel):
+    """An event row names its shopper: a ``user_id``, a ``session_id``, or both (the session then
+    folds into the user)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _names_a_shopper(self) -> ShopperEvent:
+        if getattr(self, "user_id", None) is None and getattr(self, "session_id", None) is None:
+            raise ValueError("names no shopper: give user_id, session_id (anonymous) or both")
+        return self
+
+
 def _event_model(table: str) -> type[BaseModel]:
     contract = TABLES[table]
     fields = {c.name: _python_type(c) for c in contract.columns}
+    annotated, _ = fields["user_id"]
+    fields["user_id"] = (annotated | None, Field(None, description="the signed-in shopper; absent for an "
+                                                 "anonymous one (then session_id is required)"))
+    fields["session_id"] = (SessionId | None, None)
     name = "".join(p.capitalize() for p in table.split("_")) + "Event"
-    return create_model(name, __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **fields)
+    return create_model(name, __base__=ShopperEvent, **fields)
 
 
 EVENT_MODELS = {t: _event_model(t) for t in LOGGED_TABLES}

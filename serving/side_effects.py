@@ -44,7 +44,7 @@ def exposure_line(page: ServedPage) -> bytes:
     typed = page.typed_query
     line = {
         "request_id": body["request_id"], "timestamp": request.now_ms, "user_id": request.user_id,
-        "surface": request.surface,
+        "session_id": request.session_id, "surface": request.surface,
         "query_id": body["query_id"],
         "typed_query_id": query_id(typed) if typed is not None else None,
         "query": request.query, "typed_query": typed,  # merge-events gives the ids their text

@@ -19,6 +19,7 @@ from pathlib import Path
 from ranking.bundle import BundleError, resolve_bundle
 from ranking.engine import Engine
 from ranking.event_log import BufferedAppender, EventLog
+from ranking.live.backend import LiveBackend
 from ranking.settings import Settings
 from serving import metrics
 from serving.routing import Router
@@ -41,6 +42,7 @@ class ServiceState:
         self.models_root = Path(settings.serving.bundle).parent
         self.control_path = self.events_dir / CONTROL_FILE
         self._control_seen: int | None = None
+        self.live: LiveBackend | None = None  # the live state: serving/live.py starts and stops it
 
     @property
     def engine(self) -> Engine | None:

@@ -86,6 +86,7 @@ def test_the_api_keeps_its_paths_and_operation_ids() -> None:
         ("/metrics", "get", "prometheus_metrics_get", ["operations"]),
         ("/v1/bundle", "get", "bundle_v1_bundle_get", ["operations"]),
         ("/admin/reload", "post", "reload_admin_reload_post", ["admin"]),
+        ("/admin/live/shopper", "get", "live_shopper_admin_live_shopper_get", ["admin"]),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,10 @@ class RankRequest:
     store_id: int | None = None
     explain: bool = False
     seed: int = 0  # drives exploration draws; the service derives it from the request id
+    session_id: str | None = None  # an anonymous shopper's session (or a signed-in user's)
+    # the shopper's live view (ranking.live.ShopperView), read by the homepage context and the
+    # live_history filter; None: the bundle's frozen state only (live off or degraded)
+    shopper: Any = field(default=None, repr=False, compare=False)
     # what stages hydrate once per request and share (the homepage's shopper context), by key
     hydrated: dict = field(default_factory=dict, repr=False, compare=False)
 

@@ -24,7 +24,7 @@ from ranking.pipeline.adjusters import Adjuster, default_adjusters
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.filters import Filter, default_filters
 from ranking.pipeline.selector import Selector
-from ranking.settings import RulesSettings
+from ranking.settings import LiveSettings, RulesSettings
 
 
 class CandidateSource(Protocol):
@@ -86,6 +86,7 @@ class Pipeline:
         filters: Sequence[Filter] | None = None,
         adjusters: Sequence[Adjuster] | None = None,
         executor: ThreadPoolExecutor | None = None,
+        live: LiveSettings | None = None,
     ) -> None:
         self.name = name
         self.sources = list(sources)
@@ -93,10 +94,11 @@ class Pipeline:
         self.model = model
         self.recall_k = recall_k
         self.extra_features = list(extra_features)
-        self.filters = list(filters) if filters is not None else default_filters(rules)
+        self.filters = list(filters) if filters is not None else default_filters(rules, live)
         self.adjusters = (list(adjusters) if adjusters is not None
                           else default_adjusters(
-                              rules, score_is_log_odds=getattr(model, "score_is_log_odds", False)))
+                              rules, score_is_log_odds=getattr(model, "score_is_log_odds", False),
+                              live=live))
         self.selector = Selector(rules)
         self.executor = executor
 

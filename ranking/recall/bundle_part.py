@@ -42,6 +42,8 @@ class RecallPieces:
     correct_query: Callable[[str], SpellCorrection] | None = None
     manifest: dict = field(default_factory=dict)
     text_sources: list[str] = field(default_factory=list)  # search sources matching query words
+    # (product ids, their leaf rows, consumable leaf rows) of the homepage recall, for the live state
+    product_leaves: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def write_recall_part(folder: Path, search: SearchRecall, homepage: HomepageRecall | None) -> None:
@@ -117,5 +119,8 @@ def load_recall_part(folder: Path, bundle, settings) -> RecallPieces:
         homepage.source_weights.update(settings.recall.homepage_source_weights)
         pieces.homepage_sources = [HomepageSource(s, homepage) for s in SOURCES]
         pieces.similar = homepage.similar
+        if "product_leaf" in homepage.a:
+            pieces.product_leaves = (homepage.a["product_ids"], homepage.a["product_leaf"],
+                                     homepage.a["consumable_leaf"])
     return pieces
 

@@ -32,6 +32,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,9 @@ from ranking.recall.homepage_sources import (
 )
 from ranking.recall.svd import truncated_svd
 from ranking.recall.vector_index import VectorIndex
+
+if TYPE_CHECKING:
+    from ranking.live.state import ShopperView
 
 # the homepage pipeline's source order (cards' provenance lists them so); the recall itself
 # runs them in HOMEPAGE_SOURCES order, as sources() lists them
@@ -234,9 +238,10 @@ class HomepageRecall:
         return cls(arrays, index, dict(quotas), source_weights)
 
     # ---- per request -------------------------------------------------------------------
-    def context(self, user_id: int | None, hour: int) -> ShopperContext:
-        """The shopper as every source reads them, hydrated from this recall's tables."""
-        return self.shopper.build(user_id, hour)
+    def context(self, user_id: int | None, hour: int, live: ShopperView | None = None) -> ShopperContext:
+        """The shopper as every source reads them, hydrated from this recall's tables and,
+        when given, the shopper's live view."""
+        return self.shopper.build(user_id, hour, live)
 
     def context_for(self, request: RankRequest) -> ShopperContext:
         """The request's shopper context, built once however many sources ask (concurrently):
@@ -245,7 +250,8 @@ class HomepageRecall:
         with self._hydrate_lock:
             context = request.hydrated.get(key)
             if context is None:
-                context = request.hydrated[key] = self.context(request.user_id, request.hour)
+                context = request.hydrated[key] = self.context(request.user_id, request.hour,
+                                                               request.shopper)
         return context
 
     def sources(self, user_id: int | None, hour: int, quotas: dict[str, int] | None = None,

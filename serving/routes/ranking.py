@@ -19,6 +19,7 @@ from ranking.bundle import BundleError
 from ranking.engine import Engine
 from ranking.settings import ServingSettings
 from serving.dependencies import engine, service_state
+from serving.live import shopper_view
 from serving.pages import page_response, serve_page
 from serving.rank_requests import RankingBody, new_request_id, page_size_for, rank_request
 from serving.schemas import (
@@ -49,11 +50,13 @@ class RankingCall:
 
     def serve(self, pipeline: str, body: RankingBody, page_size: int) -> Response:
         """A validated body ranked: its query spell-corrected by the engine (unless the body
-        opts out), the engine's request built, the page served under the experiment plan."""
+        opts out), the engine's request built with the shopper's live view (:mod:`serving.live`),
+        the page served under the experiment plan."""
         query = getattr(body, "query", None)  # a homepage has none
         fix = self.engine.correct_query(query, body.spell_correct) if query else None
         request = rank_request(body, page_size, fix.text if fix else None, self.explain, new_request_id(),
                                self.state.settings.mall.timezone)
+        request.shopper = shopper_view(self.state, request.user_id, request.session_id, request.now_ms)
         page = serve_page(self.state, pipeline, request, self.variant_header,
                           fix.typed if fix and fix.changed else None)
         return page_response(self.state, page)

@@ -15,11 +15,12 @@ from typing import Protocol
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.adjusters.demotion import Demotion
+from ranking.pipeline.adjusters.session_intent import SessionIntent
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.adjusters.theme_boost import ThemeBoost
 from ranking.pipeline.adjusters.value_tilt import ValueTilt
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.settings import RulesSettings
+from ranking.settings import LiveSettings, RulesSettings
 
 
 class Adjuster(Protocol):
@@ -29,8 +30,11 @@ class Adjuster(Protocol):
         ...
 
 
-def default_adjusters(settings: RulesSettings, score_is_log_odds: bool = False) -> list[Adjuster]:
-    return [Demotion(settings), ThemeBoost(settings), ValueTilt(settings, score_is_log_odds)]
+def default_adjusters(settings: RulesSettings, score_is_log_odds: bool = False,
+                      live: LiveSettings | None = None) -> list[Adjuster]:
+    return [Demotion(settings), ThemeBoost(settings), SessionIntent(live or LiveSettings()),
+            ValueTilt(settings, score_is_log_odds)]
 
 
-__all__ = ["Adjuster", "Demotion", "ThemeBoost", "ValueTilt", "default_adjusters", "score_spread"]
+__all__ = ["Adjuster", "Demotion", "SessionIntent", "ThemeBoost", "ValueTilt", "default_adjusters",
+           "score_spread"]

@@ -1,7 +1,7 @@
 """Filters: remove candidates that must not be shown, each removal with its reason.
 
 A filter returns a keep mask and, for every removed candidate, why (``banned``,
-``out_of_stock``, ``unknown_product``, ``filter:price_min``...): nothing vanishes
+``out_of_stock``, ``unknown_product``, ``filter:price_min``, ``bought``, ``ignored``...): nothing vanishes
 unexplained. One filter per file; :func:`default_filters` is the order the pipeline runs.
 """
 
@@ -15,8 +15,9 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.filters.governance import Governance
 from ranking.pipeline.filters.known_products import KnownProducts
+from ranking.pipeline.filters.live_history import LiveHistory
 from ranking.pipeline.filters.request_filters import RequestFilters
-from ranking.settings import RulesSettings
+from ranking.settings import LiveSettings, RulesSettings
 
 
 class Filter(Protocol):
@@ -28,8 +29,8 @@ class Filter(Protocol):
         ...
 
 
-def default_filters(settings: RulesSettings) -> list[Filter]:
-    return [KnownProducts(), Governance(settings), RequestFilters()]
+def default_filters(settings: RulesSettings, live: LiveSettings | None = None) -> list[Filter]:
+    return [KnownProducts(), Governance(settings), RequestFilters(), LiveHistory(live or LiveSettings())]
 
 
-__all__ = ["Filter", "Governance", "KnownProducts", "RequestFilters", "default_filters"]
+__all__ = ["Filter", "Governance", "KnownProducts", "LiveHistory", "RequestFilters", "default_filters"]

@@ -5,21 +5,31 @@ the user's row, their strongest recent items (recency-weighted interaction weigh
 their favourite leaves at this time slot, the leaves they touched lately and the leaves
 they bought. :class:`ShopperContextBuilder` fills it from the bundle's frozen tables.
 
-It is the place a live layer plugs in next: the shopper's live recent interactions from
-the event stream, session intent, live counters of the candidates. Such a layer adds
-fields (with defaults) and a builder step; the sources that do not read them are untouched.
+With the shopper's live view (:class:`ranking.live.ShopperView`: what they did seconds ago,
+as the event log says), the builder merges it in front of the frozen history
+(:meth:`ShopperContextBuilder.add_live`): the live items, newest first, lead
+``recent_items`` (so recently_viewed, personal and similar follow them), the leaves of the
+live items lead ``recent_leaves`` (recent_categories), and the leaves of live purchases join
+``bought_leaves`` (repurchase). A shopper the bundle does not know (a new user, an anonymous
+session) is then known by their live history alone. Without a live view (live off, degraded,
+or a shopper with no live history) the context is exactly the frozen one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ranking.mall_clock import slot_index
 
+if TYPE_CHECKING:
+    from ranking.live.state import ShopperView
+
 TOP_LEAVES = 3  # top_categories and trending read the user's three favourite leaves at this slot
+LIVE_DECAY = 0.8  # a live item's weight: the frozen top weight x (1 + this ** its recency rank)
 
 
 def _empty(dtype: type = np.int64) -> np.ndarray:
@@ -45,10 +55,12 @@ class ShopperContext:
     recent_leaves: np.ndarray = field(default_factory=_empty)  # strongest first
     recent_leaf_weights: np.ndarray = field(default_factory=lambda: _empty(np.float32))
     bought_leaves: np.ndarray = field(default_factory=_empty)  # ascending
+    live: bool = False  # the live view added something
 
     @property
     def known(self) -> bool:
-        return self.row >= 0
+        """The bundle knows the user, or the live state knows the shopper."""
+        return self.row >= 0 or self.live
 
 
 class ShopperContextBuilder:
@@ -57,15 +69,50 @@ class ShopperContextBuilder:
     def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
         self.a = arrays
 
-    def build(self, user_id: int | None, hour: int) -> ShopperContext:
+    def build(self, user_id: int | None, hour: int, live: ShopperView | None = None) -> ShopperContext:
         context = ShopperContext(user_id=user_id, hour=hour, slot=int(slot_index(hour)),
                                  row=self.user_row(user_id))
-        if context.known:
+        if context.row >= 0:
             self.add_recent_items(context)
             self.add_top_leaves(context)
             self.add_recent_leaves(context)
             self.add_bought_leaves(context)
+        if live is not None and live.known and len(live.items) + len(live.bought):
+            self.add_live(context, live)
         return context
+
+    def product_rows(self, product_ids: np.ndarray) -> np.ndarray:
+        """Rows of product ids in the fitted tables (-1 for a product the bundle does not know)."""
+        ids = self.a["product_ids"]
+        if not len(ids) or not len(product_ids):
+            return np.full(len(product_ids), -1, np.int64)
+        pos = np.minimum(np.searchsorted(ids, product_ids), len(ids) - 1)
+        return np.where(ids[pos] == product_ids, pos, -1).astype(np.int64)
+
+    def add_live(self, c: ShopperContext, live: ShopperView) -> None:
+        """The live history in front of the frozen one (see the module docstring)."""
+        rows = self.product_rows(live.recent_items())
+        rows = rows[rows >= 0]
+        top = float(c.recent_weights.max()) if len(c.recent_weights) else 1.0
+        live_w = (top * LIVE_DECAY ** np.arange(len(rows))).astype(np.float32) + top
+        old = ~np.isin(c.recent_items, rows)
+        c.recent_items = np.r_[rows, c.recent_items[old]].astype(np.int64)
+        c.recent_weights = np.r_[live_w, c.recent_weights[old]].astype(np.float32)
+        leaf = self.a["product_leaf"][rows] if "product_leaf" in self.a else np.zeros(0, np.int64)
+        leaf = leaf[leaf >= 0]
+        if len(leaf):
+            leaves, first, counts = np.unique(leaf, return_index=True, return_counts=True)
+            order = np.lexsort((first, -counts))  # most touched first, then most recent
+            top_leaf = float(c.recent_leaf_weights.max()) if len(c.recent_leaf_weights) else 1.0
+            weights = (top_leaf + top_leaf * counts[order] / counts.sum()).astype(np.float32)
+            keep = ~np.isin(c.recent_leaves, leaves)
+            c.recent_leaves = np.r_[leaves[order], c.recent_leaves[keep]].astype(np.int64)
+            c.recent_leaf_weights = np.r_[weights, c.recent_leaf_weights[keep]].astype(np.float32)
+        bought = self.product_rows(np.asarray(live.bought, np.int64))
+        if len(bought) and "product_leaf" in self.a:
+            b_leaf = self.a["product_leaf"][bought[bought >= 0]]
+            c.bought_leaves = np.union1d(c.bought_leaves, b_leaf[b_leaf >= 0]).astype(np.int64)
+        c.live = True
 
     def user_row(self, user_id: int | None) -> int:
         if user_id is None:

@@ -1,0 +1,49 @@
+"""Choosing the live-state backend: the one place the service asks for its live state.
+
+:func:`open_live_state` reads ``live.backend``: ``"embedded"`` gives an
+:class:`~ranking.live.embedded.EmbeddedLiveState` over ``serving.events_dir`` (each worker
+replays and tails the log; no server), ``"off"`` gives None (pages from the bundle's frozen
+state only), ``"redis"`` (several hosts) is wired here when its backend lands. Every backend
+has :class:`~ranking.live.state.LiveState`'s public methods plus ``start()`` and ``stop()``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ranking.live.embedded import EmbeddedLiveState
+from ranking.live.state import ShopperView
+from ranking.settings import Settings
+
+
+class LiveBackendError(RuntimeError):
+    """The configured live-state backend cannot be opened (the service then serves frozen pages)."""
+
+
+class LiveBackend(Protocol):
+    """What the service and the pipeline use of a live state, whichever backend holds it."""
+
+    def start(self) -> int: ...
+
+    def stop(self) -> None: ...
+
+    def shopper_view(self, user_id: int | None, session_id: str | None = None,
+                     at_ms: int | None = None) -> ShopperView: ...
+
+    def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]: ...
+
+    def describe_catalog(self, product_ids: np.ndarray, leaf: np.ndarray,
+                         consumable_leaves: np.ndarray) -> None: ...
+
+
+def open_live_state(settings: Settings) -> LiveBackend | None:
+    """The live state ``live.backend`` asks for (not started); None when it is ``"off"``."""
+    backend = settings.live.backend
+    if backend == "off":
+        return None
+    if backend == "embedded":
+        return EmbeddedLiveState(settings.live, settings.serving.events_dir)
+    raise LiveBackendError(f"live.backend={backend!r} is not available in this build yet; use "
+                           "'embedded' (one host) or 'off'")

@@ -1,0 +1,168 @@
+"""The embedded live-state backend: each worker keeps its own :class:`LiveState`, a view of the log.
+
+:class:`EmbeddedLiveState` needs no server. At :meth:`~EmbeddedLiveState.start` it replays
+the durable event log (``serving.events_dir``: every writer's files, the service's own
+exposures as impressions), then a background thread tails it (:class:`LogTail`) every
+``live.poll_ms`` and applies the lines appended since. A worker's own accepted batch
+reaches its state the same way, so the state is a function of the log alone: a worker that
+is killed and restarted rebuilds the same state, and an event acknowledged by any worker is
+seen by every worker one poll later.
+
+Reads and writes share one lock (a request reads a consistent state; an apply takes
+milliseconds). It has :class:`LiveState`'s public reading and writing methods, so the
+service and the pipeline do not know which backend they hold (:mod:`ranking.live.backend`).
+A client impression and the service's exposure of the same card (request id, product) are
+one showing: the second is not applied again (a bounded memory of recent cards).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ranking.live.batch import LiveInputError, Rows
+from ranking.live.log_tail import LogTail
+from ranking.live.state import REPLAY_ORDER, LiveState, ShopperView
+from ranking.settings import LiveSettings
+
+log = logging.getLogger("shelfrank.live")
+SHOWN_MEMORY = 200_000  # (request id, product) pairs remembered to count a card shown once
+
+
+class EmbeddedLiveState:
+    """A :class:`LiveState` fed by tailing the event log under ``events_dir``."""
+
+    def __init__(self, settings: LiveSettings, events_dir: str | Path) -> None:
+        self.settings = settings
+        self.state = LiveState(settings)
+        self.tail = LogTail(Path(events_dir))
+        self.lock = threading.RLock()
+        self.rejected_rows = 0  # rows of the log the live state could not take (logged)
+        self.polls = 0
+        self._leaf_of: tuple[np.ndarray, np.ndarray] | None = None
+        self._shown: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- following the log ---------------------------------------------------------------
+    def start(self) -> int:
+        """Replay the whole log, then follow it in the background; return the rows replayed."""
+        replayed = self.catch_up()
+        self._thread = threading.Thread(target=self._run, name="live-tail", daemon=True)
+        self._thread.start()
+        return replayed
+
+    def catch_up(self) -> int:
+        """Apply every line appended since the last look; return how many rows."""
+        rows = self.tail.poll()
+        self.polls += 1
+        rows["impressions"] = self._first_showings(rows.get("impressions", []))
+        tables = {t: _table(rows[t]) for t in REPLAY_ORDER if rows.get(t)}
+        if not tables:
+            return 0
+        with self.lock:
+            self._describe(np.unique(np.concatenate([t.column("product_id").to_numpy(zero_copy_only=False)
+                                                     for t in tables.values()]).astype(np.int64)))
+            try:
+                return self.state.replay(tables)
+            except LiveInputError as exc:
+                return self._apply_one_by_one(tables, exc)
+
+    def _apply_one_by_one(self, tables: dict[str, pa.Table], first: LiveInputError) -> int:
+        """A batch holding a row the state refuses: apply the others, count and log that one."""
+        log.error("the live state refused a logged row (%s); applying the rest row by row", first)
+        applied = 0
+        for table in REPLAY_ORDER:
+            for row in tables[table].to_pylist() if table in tables else []:
+                try:
+                    applied += self.state.replay({table: pa.Table.from_pylist([row])})
+                except LiveInputError:
+                    self.rejected_rows += 1
+        return applied
+
+    def _first_showings(self, rows: list[dict]) -> list[dict]:
+        """Impressions of cards not already applied (a client's impression and the service's
+        exposure of one card are one showing); rows naming no shopper are left out."""
+        out = []
+        for r in rows:
+            if r.get("user_id") is None and not r.get("session_id"):
+                continue  # an anonymous visitor without a session: no shopper to follow
+            key = (r.get("request_id"), r.get("product_id"))
+            if key in self._shown:
+                continue
+            self._shown[key] = None
+            if len(self._shown) > SHOWN_MEMORY:
+                self._shown.popitem(last=False)
+            out.append(r)
+        return out
+
+    def _run(self) -> None:
+        every = self.settings.poll_ms / 1000.0
+        while not self._stop.wait(every):
+            try:
+                self.catch_up()
+            except Exception:  # never let the tail die: log and try again next poll
+                log.exception("tailing the event log failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.tail.close()
+
+    # ---- LiveState's API, under the lock ------------------------------------------------
+    def apply(self, table: str, rows: Rows) -> int:
+        with self.lock:
+            return self.state.apply(table, rows)
+
+    def replay(self, tables: Mapping[str, pa.Table], chunk_minutes: float = 60.0) -> int:
+        with self.lock:
+            return self.state.replay(tables, chunk_minutes)
+
+    def shopper_view(self, user_id: int | None, session_id: str | None = None, at_ms: int | None = None
+                     ) -> ShopperView:
+        with self.lock:
+            return self.state.shopper_view(user_id, session_id, at_ms)
+
+    def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
+        with self.lock:
+            return self.state.product_signals(product_ids, at_ms)
+
+    def describe_catalog(self, product_ids: np.ndarray, leaf: np.ndarray, consumable_leaves: np.ndarray
+                         ) -> None:
+        """What the bundle knows of products (their leaf rows) and which leaves are consumable.
+        Products are described when the log first names them (memory grows with the products
+        shoppers touch, not the catalog); the ones already named are described now."""
+        order = np.argsort(product_ids, kind="stable")
+        with self.lock:
+            self._leaf_of = (np.asarray(product_ids, np.int64)[order], np.asarray(leaf, np.int32)[order])
+            self.state.catalog.apply_categories([{"category_id": int(c), "consumable": True}
+                                                 for c in consumable_leaves])
+            self._describe(self.state.catalog.products.ids)
+
+    def _describe(self, product_ids: np.ndarray) -> None:
+        if self._leaf_of is None or not len(product_ids):
+            return
+        ids, leaf = self._leaf_of
+        pos = np.minimum(np.searchsorted(ids, product_ids), max(len(ids) - 1, 0))
+        known = (ids[pos] == product_ids) if len(ids) else np.zeros(len(product_ids), bool)
+        if known.any():
+            self.state.catalog.describe(product_ids[known], leaf=leaf[pos[known]])
+
+    def nbytes(self) -> dict[str, int]:
+        with self.lock:
+            return self.state.nbytes()
+
+
+def _table(rows: list[dict]) -> pa.Table:
+    """Logged rows as an Arrow table for :meth:`LiveState.replay` (only the columns it reads)."""
+    names = ("timestamp", "user_id", "session_id", "product_id", "request_id", "query_id", "store_id",
+             "price_paid", "quantity", "cancelled")
+    present = [n for n in names if any(n in r for r in rows)]
+    return pa.table({n: [r.get(n) for r in rows] for n in present})

@@ -1,0 +1,131 @@
+"""Following the durable event log: the complete lines every writer appended since the last look.
+
+:class:`LogTail` watches ``<events_dir>/<table>/*.jsonl`` (:mod:`ranking.event_log`: one
+file per table and writer process) for the tables the live state takes. Each
+:meth:`LogTail.poll` returns, per table, the rows of the lines appended since the previous
+poll, from every writer, new files included. It keeps an open descriptor and an offset per
+path, so:
+
+* **torn tails** — only complete lines (ending in a newline) are parsed; the offset stays
+  at the start of a last line still being written, which the next poll reads whole. A
+  writer that cut a torn tail off on restart (:mod:`ranking.append_file`) wrote its next
+  lines from that same offset, so they are read and the torn bytes never are;
+* **rotation** — a file moved away (a new inode at the path) is read to its end through the
+  old descriptor, then the new file at the path is read from its start;
+* **bad lines** — a line that is not a JSON object is counted (``bad_lines``) and logged
+  with its file, never applied.
+
+Exposure lines (one request, its cards as columns) come back as one impression row per card.
+The first poll reads every file from its start: that is the replay a worker does at start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("shelfrank.live")
+TAILED_TABLES = ("impressions", "clicks", "carts", "orders", "exposures")
+READ_CHUNK = 1 << 22
+
+
+@dataclass
+class _Followed:
+    """One file being followed: its descriptor, identity and the end of its last complete line read."""
+
+    path: Path
+    fd: int
+    identity: tuple[int, int]
+    offset: int = 0  # just after the last complete line read
+
+
+@dataclass
+class LogTail:
+    """New complete lines of every writer's files under ``root`` (see the module docstring)."""
+
+    root: Path
+    tables: tuple[str, ...] = TAILED_TABLES
+    bad_lines: int = 0
+    lines_read: int = 0
+    _files: dict[Path, _Followed] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+
+    def poll(self) -> dict[str, list[dict]]:
+        """Rows of the lines appended since the last poll, per table (exposures as impressions)."""
+        out: dict[str, list[dict]] = {t: [] for t in self.tables if t != "exposures"}
+        for table in self.tables:
+            folder = self.root / table
+            if not folder.is_dir():
+                continue
+            target = out["impressions"] if table == "exposures" else out[table]
+            for path in sorted(folder.glob("*.jsonl")):
+                for raw in self._new_lines(path):
+                    target.extend(self._rows(raw, path, table == "exposures"))
+        return out
+
+    def _new_lines(self, path: Path) -> list[bytes]:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return []
+        f = self._files.get(path)
+        lines: list[bytes] = []
+        if f is not None and f.identity != (st.st_dev, st.st_ino):  # rotated: finish the old file
+            lines += self._read(f)
+            os.close(f.fd)
+            f = None
+        if f is None:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                return lines
+            ident = os.fstat(fd)
+            f = self._files[path] = _Followed(path, fd, (ident.st_dev, ident.st_ino))
+        return lines + self._read(f)
+
+    def _read(self, f: _Followed) -> list[bytes]:
+        """Complete lines from the offset on; the offset stops after the last newline, so an
+        unfinished line is read again whole next time (or replaced, when its writer cut it)."""
+        size = os.fstat(f.fd).st_size
+        if size < f.offset:  # shorter than what was read whole: only a truncation by hand does this
+            log.error("%s: shorter (%d bytes) than the complete lines already applied (%d); following "
+                      "it from its end", f.path, size, f.offset)
+            f.offset = size
+        chunks = []
+        at = f.offset
+        while at < size:
+            data = os.pread(f.fd, min(READ_CHUNK, size - at), at)
+            if not data:
+                break
+            at += len(data)
+            chunks.append(data)
+        buffer = b"".join(chunks)
+        end = buffer.rfind(b"\n") + 1
+        f.offset += end
+        return buffer[:end].splitlines()
+
+    def _rows(self, raw: bytes, path: Path, exposure: bool) -> list[dict]:
+        self.lines_read += 1
+        try:
+            row = json.loads(raw)
+            if not isinstance(row, dict):
+                raise ValueError(f"a JSON {type(row).__name__}, not an object")
+            if not exposure:
+                return [row]
+            cards = row.pop("cards")
+            return [{**row, "product_id": p, "position": pos}
+                    for p, pos in zip(cards["product_id"], cards["position"], strict=True)]
+        except (ValueError, TypeError, KeyError) as exc:
+            self.bad_lines += 1
+            log.error("%s: a line the live state cannot read (%s); not applied", path, exc)
+            return []
+
+    def close(self) -> None:
+        for f in self._files.values():
+            os.close(f.fd)
+        self._files.clear()

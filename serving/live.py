@@ -1,0 +1,69 @@
+"""The live state inside the service: started with the app, read once per ranking request.
+
+:func:`start_live` opens the backend ``live.backend`` names (:func:`ranking.live.backend.open_live_state`),
+tells it the bundle's product leaves, replays the event log and starts following it; the
+app's lifespan calls it after the bundle loads and :func:`stop_live` on shutdown. It is
+kept on ``ServiceState.live`` (None when off or when it could not start).
+:func:`shopper_view` is what a ranking request reads: the shopper's live view, or None —
+the bundle's frozen pages — when the backend is off, failed to start, or fails on this read.
+A failure never fails the request: it counts ``shelfrank_live_degraded_total{reason}`` and
+logs one line per reason and worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ranking.live.backend import open_live_state
+from ranking.live.state import ShopperView
+from serving import metrics
+from serving.state import ServiceState
+
+log = logging.getLogger("shelfrank.live")
+_logged: set[str] = set()
+
+
+def degraded(reason: str, detail: object) -> None:
+    """Count a fall back to the frozen state; log the first of each reason."""
+    metrics.LIVE_DEGRADED.labels(reason).inc()
+    if reason not in _logged:
+        _logged.add(reason)
+        log.error("live state degraded (%s): %s; pages come from the bundle's frozen state", reason, detail)
+
+
+def start_live(state: ServiceState) -> None:
+    """Open, describe, replay and start following the live state (blocking: run off the loop)."""
+    try:
+        live = open_live_state(state.settings)
+        if live is None:
+            return
+        leaves = state.engine.product_leaves() if state.engine else None
+        if leaves is not None:
+            live.describe_catalog(*leaves)
+        started = time.perf_counter()
+        rows = live.start()
+        log.info("live state: %d logged rows replayed in %.2f s", rows, time.perf_counter() - started)
+        state.live = live
+    except Exception as exc:  # a backend that cannot start: frozen pages, never a failed start
+        degraded("start", exc)
+
+
+def stop_live(state: ServiceState) -> None:
+    if state.live is not None:
+        state.live.stop()
+        state.live = None
+
+
+def shopper_view(state: ServiceState, user_id: int | None, session_id: str | None,
+                 now_ms: int) -> ShopperView | None:
+    """The request's shopper as the live state knows them; None for the frozen pages."""
+    live = state.live
+    if live is None or (user_id is None and session_id is None):
+        return None
+    try:
+        view = live.shopper_view(user_id, session_id, now_ms)
+    except Exception as exc:  # a backend down or full: the frozen pages, never a 5xx
+        degraded("read", exc)
+        return None
+    return view if view.known else None

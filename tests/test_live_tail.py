@@ -1,0 +1,121 @@
+"""The embedded live state follows the event log: every writer, torn tails, rotation, restarts."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from ranking.event_log import EventLog
+from ranking.live.backend import LiveBackendError, open_live_state
+from ranking.live.embedded import EmbeddedLiveState
+from ranking.live.log_tail import LogTail
+from ranking.settings import LiveSettings, load_settings
+
+T0 = 1_788_256_800_000
+
+
+def click(i: int, user: int | None = 1, product: int | None = None, session: str | None = None) -> dict:
+    return {"request_id": i, "timestamp": T0 + i * 1000, "user_id": user, "session_id": session,
+            "product_id": product if product is not None else 100 + i, "position": 1}
+
+
+def test_tail_reads_every_writer_and_only_complete_lines(tmp_path):
+    a, b = EventLog(tmp_path, writer="a"), EventLog(tmp_path, writer="b")
+    tail = LogTail(tmp_path)
+    a.append({"clicks": [click(1)]})
+    b.append({"clicks": [click(2), click(3)]})
+    assert sorted(r["request_id"] for r in tail.poll()["clicks"]) == [1, 2, 3]
+    assert tail.poll()["clicks"] == []  # nothing new
+    path = tmp_path / "clicks" / "a.jsonl"
+    with open(path, "ab") as f:  # a line still being written
+        f.write(b'{"request_id": 4, "timestamp": ')
+    assert tail.poll()["clicks"] == []
+    with open(path, "ab") as f:
+        f.write(f'{T0}, "user_id": 1, "product_id": 9, "position": 1}}\n'.encode())
+    assert [r["request_id"] for r in tail.poll()["clicks"]] == [4]
+
+
+def test_tail_follows_rotation_and_a_torn_tail_cut_by_its_writer(tmp_path):
+    log = EventLog(tmp_path, writer="w")
+    tail = LogTail(tmp_path)
+    log.append({"clicks": [click(1)]})
+    assert len(tail.poll()["clicks"]) == 1
+    log.append({"clicks": [click(2)]})
+    path = tmp_path / "clicks" / "w.jsonl"
+    os.rename(path, path.with_suffix(".jsonl.1"))  # logrotate moves it away ...
+    log.append({"clicks": [click(3)]})  # ... the writer goes on in a new file at the path
+    assert sorted(r["request_id"] for r in tail.poll()["clicks"]) == [2, 3]
+    with open(path, "ab") as f:  # a crash mid-line ...
+        f.write(b'{"request_id": 99')
+    assert tail.poll()["clicks"] == []
+    EventLog(tmp_path, writer="w").append({"clicks": [click(5)]})  # ... the restarted writer cuts it
+    assert [r["request_id"] for r in tail.poll()["clicks"]] == [5]
+
+
+def _same(a, b) -> None:
+    for name in ("items", "times_ms", "kinds", "leaves", "bought", "ignored", "ignored_shown", "exclude"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def test_embedded_state_sees_appends_within_a_poll_and_a_restart_rebuilds_it(tmp_path):
+    settings = LiveSettings(poll_ms=20)
+    log = EventLog(tmp_path, writer="other-worker")
+    log.append({"clicks": [click(1, product=7)]})
+    live = EmbeddedLiveState(settings, tmp_path)
+    assert live.start() == 1
+    try:
+        sent = time.perf_counter()
+        log.append({"clicks": [click(2, product=8)], "orders": [
+            {"order_id": 1, "request_id": 2, "timestamp": T0 + 3000, "user_id": 1, "session_id": None,
+             "product_id": 8, "store_id": 3, "price_paid": 10.0, "quantity": 1, "cancelled": False}]})
+        while 8 not in live.shopper_view(1).items.tolist():
+            assert time.perf_counter() - sent < 1.0, "not visible within a second"
+            time.sleep(0.005)
+        before = live.shopper_view(1, at_ms=T0 + 10_000)
+    finally:
+        live.stop()
+    assert before.items.tolist()[:2] == [8, 8] and before.bought.tolist() == [8]
+    assert 8 in before.exclude.tolist(), "a bought product of an unknown (non-consumable) leaf stays away"
+    restarted = EmbeddedLiveState(settings, tmp_path)
+    restarted.catch_up()
+    _same(before, restarted.shopper_view(1, at_ms=T0 + 10_000))
+
+
+def test_a_session_is_followed_and_folds_into_the_user_who_signs_in(tmp_path):
+    log = EventLog(tmp_path, writer="w")
+    live = EmbeddedLiveState(LiveSettings(), tmp_path)
+    log.append({"clicks": [click(1, user=None, product=5, session="s-1"),
+                           click(2, user=None, product=6, session="s-1")]})
+    live.catch_up()
+    assert live.shopper_view(None, "s-1").items.tolist() == [6, 5]
+    assert not live.shopper_view(42).known
+    log.append({"clicks": [click(3, user=42, product=7, session="s-1")]})
+    live.catch_up()
+    assert live.shopper_view(42).items.tolist() == [7, 6, 5], "the session's history is the user's now"
+
+
+def test_a_card_shown_by_the_service_and_reported_by_the_client_counts_once(tmp_path):
+    log = EventLog(tmp_path, writer="w")
+    live = EmbeddedLiveState(LiveSettings(ignore_after_impressions=2), tmp_path)
+    exposure = {"request_id": 1, "timestamp": T0, "user_id": 9, "session_id": None, "surface": "homepage",
+                "cards": {"product_id": [50, 51], "position": [1, 2]}}
+    impression = {"request_id": 1, "timestamp": T0, "user_id": 9, "surface": "homepage", "query_id": None,
+                  "product_id": 50, "position": 1, "variant": "v", "propensity": 1.0}
+    log.append({"exposures": [exposure], "impressions": [impression]})
+    live.catch_up()
+    assert live.shopper_view(9).exclude.tolist() == [], "one showing each"
+    log.append({"exposures": [{**exposure, "request_id": 2}]})
+    live.catch_up()
+    view = live.shopper_view(9)
+    assert sorted(view.exclude.tolist()) == [50, 51] and view.ignored_shown.tolist() == [2, 2]
+
+
+def test_the_factory_picks_the_backend_the_setting_names(tmp_path):
+    events = f"serving.events_dir={tmp_path}"
+    assert isinstance(open_live_state(load_settings([events])), EmbeddedLiveState)
+    assert open_live_state(load_settings([events, "live.backend=off"])) is None
+    with pytest.raises(LiveBackendError, match="redis"):
+        open_live_state(load_settings([events, "live.backend=redis"]))
