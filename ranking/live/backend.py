@@ -14,12 +14,11 @@ from typing import Protocol
 import numpy as np
 
 from ranking.live.embedded import EmbeddedLiveState
+from ranking.live.errors import LiveBackendError
 from ranking.live.state import ShopperView
 from ranking.settings import Settings
 
-
-class LiveBackendError(RuntimeError):
-    """The configured live-state backend cannot be opened (the service then serves frozen pages)."""
+__all__ = ["LiveBackend", "LiveBackendError", "open_live_state"]
 
 
 class LiveBackend(Protocol):
@@ -45,5 +44,6 @@ def open_live_state(settings: Settings) -> LiveBackend | None:
         return None
     if backend == "embedded":
         return EmbeddedLiveState(settings.live, settings.serving.events_dir)
-    raise LiveBackendError(f"live.backend={backend!r} is not available in this build yet; use "
+    raise LiveBackendError(f"live.backend={backend!r}: the Redis live state (ranking/live/redis_state.py) is "
+                           "not yet wired into the service (docs/live.md); use "
                            "'embedded' (one host) or 'off'")

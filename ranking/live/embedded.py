@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ranking.live.batch import LiveInputError, Rows
+from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows
 from ranking.live.log_tail import LogTail
-from ranking.live.state import REPLAY_ORDER, LiveState, ShopperView
+from ranking.live.state import LiveState, ShopperView
 from ranking.settings import LiveSettings
 
 log = logging.getLogger("shelfrank.live")

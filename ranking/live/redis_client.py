@@ -14,14 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from ranking.live.errors import LiveBackendError
 from ranking.settings import LiveSettings
 
 if TYPE_CHECKING:
     import redis
-
-
-class LiveBackendError(RuntimeError):
-    """The live-state backend failed or timed out; the caller degrades to the frozen state."""
 
 
 def connect(settings: LiveSettings) -> redis.Redis:
