@@ -36,11 +36,14 @@ EVENT_TABLES = ("impressions", "clicks", "carts", "orders", "shipments", "return
 
 @dataclass
 class SimulationSummary:
-    """What a simulation wrote: rows per table and how long it took."""
+    """What a simulation wrote: rows per table, sessions and their requests (pages), and how
+    long it took."""
 
     out_dir: Path
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    sessions: int = 0
+    requests: int = 0
 
 
 def behaviour_model(world: World, mission_sibling_share: float) -> BehaviourModel:
@@ -170,8 +173,7 @@ def simulate(
         w.close()
         summary.rows[name] = w.rows
     truth_requests.close()
-    summary.rows["sessions"] = n_sessions
-    summary.rows["requests"] = request_base - 1
+    summary.sessions, summary.requests = n_sessions, request_base - 1
 
     ordered = sorted(query_texts.values())
     summary.rows["queries"] = write_once(out, "queries", {
