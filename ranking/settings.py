@@ -131,6 +131,26 @@ class SimulatorSettings(Section):
     randomised_top: int = Field(10, ge=2, description="how many top slots a randomised request shuffles")
     new_store_share: float = Field(0.08, ge=0, le=1, description="stores opened in the last 14 days")
     chunk_sessions: int = Field(250_000, ge=1_000, description="sessions simulated per chunk")
+    session_max_pages: int = Field(
+        6, ge=1, le=50, description="page budget of a session: a shopper leaves after this many requests "
+                                    "at the latest (the scale's sessions count is divided by the expected "
+                                    "pages per session, so the requests simulated stay about the same)")
+    session_continue_probability: float = Field(
+        0.6, ge=0, lt=1, description="after a page without an order the shopper asks for another with this "
+                                     "probability (else fatigue ends the session); an order ends it")
+    session_page_gap_seconds: tuple[int, int] = Field(
+        (20, 180), description="seconds between two pages of a session (uniform between the two)")
+    mission_boost: float = Field(
+        1.0, ge=0, description="logit added to the click interest (and 0.4 x it to the purchase utility, as "
+                               "every interest) of a product of the session's mission leaf on its first page")
+    mission_sibling_share: float = Field(
+        0.4, ge=0, le=1, description="share of the mission boost a product of a sibling leaf (same top "
+                                     "category) gets")
+    mission_half_life_pages: float = Field(
+        3.0, gt=0, description="the mission boost halves every this many pages of the session")
+    mission_search_share: float = Field(
+        0.7, ge=0, le=1, description="share of a session's search pages that query the mission leaf (the "
+                                     "others a leaf of the shopper's taste at the hour)")
 
     def shape(self) -> ScaleShape:
         return SCALES[self.scale]

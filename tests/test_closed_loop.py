@@ -45,7 +45,8 @@ def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall,
         assert block["ci95"][0] <= block["lift"] <= block["ci95"][1]
     il = got["interleaving"]
     # every session landed in exactly one of the two experiments, and each was logged once
-    assert il["requests"] + got["ab_requests"] == 400
+    # (a session is several pages: one request each)
+    assert got["pages"] > 400 and il["requests"] + got["ab_requests"] == got["pages"]
     assert il["requests"] > 100
     detect = got["sessions_to_detect"]
     assert set(detect) >= {"ab", "interleaving", "interleaving_mean_test", "winner", "by_outcome"}

@@ -59,7 +59,10 @@ def test_estimated_curve_is_close_to_the_simulators_true_curve_on_slots_1_to_10(
     for surface in ("search", "homepage"):  # ~1,300 shuffled requests each
         rows = identified[identified.surface == surface]
         error = (rows.examination - rows.examination_true).abs()
-        assert error.max() < 0.08, rows
+        # 0.08 held on the one-page-per-session mall; with multi-page sessions seed 7's homepage
+        # slot 2 lands 0.092 off (2.4 standard errors: slot 1 drew high), seeds 8 and 9 0.042
+        # and 0.039, with no bias (mean errors -0.015..0.004): sampling noise of ~1,300 requests
+        assert error.max() < 0.10, rows
     # the 95% intervals cover the truth about 95% of the time (27 slots 2..10 on 3 surfaces)
     later = identified[identified.position > 1]
     covered = (later.ci_low <= later.examination_true) & (later.examination_true <= later.ci_high)

@@ -43,6 +43,8 @@ def simulate(
     summary = run(out, sim, settings.mall, progress=progress)
     for table, rows in summary.rows.items():
         typer.echo(f"{table:>16}: {rows:>12,} rows")
+    typer.echo(f"{summary.sessions:,} sessions of {summary.requests:,} requests "
+               f"({summary.requests / max(summary.sessions, 1):.2f} pages per session)")
     typer.echo(f"wrote {out} in {summary.seconds:.1f}s (scale={sim.scale}, seed={sim.seed})")
 
 

@@ -105,7 +105,8 @@ def analyze(
 def simulate_traffic_command(
     url: Annotated[str, typer.Option("--url", help="base URL of a running service")],
     data: Annotated[Path, typer.Option("--data", help="the simulated mall (users, truth)")],
-    sessions: Annotated[int, typer.Option("--sessions", min=1, help="homepage visits to play")] = 1000,
+    sessions: Annotated[int, typer.Option("--sessions", min=1, help="homepage sessions to play (each "
+                                                                    "several pages)")] = 1000,
     config: Annotated[
         Path | None, typer.Option("--config", help="experiments config (to check variants)")
     ] = None,
@@ -127,9 +128,11 @@ def simulate_traffic_command(
         httpx2.get(f"{url}/readyz", timeout=5).raise_for_status()
     except httpx2.HTTPError as exc:
         fail(f"{url} is not a ready Shelfrank service: {exc}")
-    frame = outcomes_frame(simulate_traffic(url, Shoppers(data, seed), sessions, concurrency=concurrency))
+    shoppers = Shoppers(data, seed, current_settings().simulator)
+    frame = outcomes_frame(simulate_traffic(url, shoppers, sessions, concurrency=concurrency))
     summary = frame.groupby(frame.variant.fillna("-")).agg(
         sessions=("session", "size"),
+        pages_per_session=("pages", "mean"),
         clicks_per_session=("clicks", "mean"),
         orders_per_session=("orders", "mean"),
         gmv_per_session=("gmv", "mean"),
@@ -218,6 +221,67 @@ def _served(models: Path, events: Path, config_path: Path) -> Iterator[str]:
     proc, url = start_service(
         models, events, extra=[f"serving.experiments_file={config_path}"], bundle=models / "treatment"
     )
+    try:
+        yield url
+    finally:
+        stop_service(proc)
+
+
+@experiment_app.command("arms")
+def arms_command(
+    data: Annotated[Path, typer.Option("--data", help="a simulated mall (needs its truth/ folder)")],
+    bundle: Annotated[Path, typer.Option("--bundle", help="the bundle every arm serves")],
+    arm: Annotated[list[str], typer.Option("--arm", help="an arm's name (twice: control first, then "
+                                                         "treatment), e.g. --arm frozen --arm live")],
+    arm_set: Annotated[list[str] | None, typer.Option(
+        "--arm-set", help="NAME:section.key=value, a settings override of one arm's service "
+                          "(repeatable), e.g. frozen:live.backend=off")] = None,
+    sessions: Annotated[int, typer.Option("--sessions", min=10, help="sessions played per arm")] = 2000,
+    seed: Annotated[int, typer.Option(min=0, help="the shoppers' seed (the same in both arms)")] = 7,
+    work: Annotated[Path | None, typer.Option(help="folder for each arm's event log (default temp)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+) -> None:
+    """One bundle served under two arms' settings (e.g. live vs frozen), the same multi-page sessions
+    played against each, GMV per session compared paired with a 95% interval (docs/simulator.md)."""
+    from ranking.bundle import BundleError, verify_bundle
+    from training.experiments.session_arms import check_arms, run_arms
+
+    arms: dict[str, list[str]] = {name: [] for name in arm}
+    for pair in arm_set or []:
+        name, sep, override = pair.partition(":")
+        if not sep or name not in arms or "=" not in override:
+            fail(f"--arm-set wants NAME:section.key=value with NAME one of {', '.join(arms)}, got {pair!r}")
+        arms[name].append(override)
+    if not (data / "truth").is_dir():
+        fail(f"{data}: not a simulated mall (no truth/ folder)")
+    try:
+        check_arms(arms)
+        verify_bundle(bundle)
+    except BundleError as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(f"--arm: {settings_error(exc)}")
+    output_dir(work, "--work")
+    output_file(json_out, "--json")
+    work = Path(work or tempfile.mkdtemp(prefix="shelfrank-arms-")).resolve()
+    result = run_arms(data, bundle.resolve(), arms, sessions, seed, current_settings(), _served_arm, work)
+    text = json.dumps(result, indent=2)
+    typer.echo(text)
+    g = result["comparison"]["gmv"]
+    typer.echo(f"\nGMV per session, {result['treatment']} - {result['control']}: "
+               f"{g['difference_per_session']:+.2f} [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}], "
+               f"lift {g['lift']:+.1%} over {result['comparison']['paired_sessions']} paired sessions")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text)
+
+
+@contextmanager
+def _served_arm(bundle: Path, events: Path, overrides: list[str]) -> Iterator[str]:
+    """The service on loopback serving ``bundle`` with one arm's settings overrides; its base URL."""
+    from shelfrank.local_service import start_service, stop_service
+
+    proc, url = start_service(bundle.parent, events, extra=overrides, bundle=bundle)
     try:
         yield url
     finally:

@@ -1,15 +1,20 @@
 """Closed loop: simulated shoppers send real HTTP requests to a running service.
 
-``simulate_traffic`` plays ``sessions`` homepage visits against ``URL``: each session
-draws a user and an hour (the simulator's users; hours from the logged traffic), asks
-``POST /v1/homepage`` for a page, and lets the simulator's behaviour model and truth
-decide what the shopper does with the cards it got: each card at position k is
+``simulate_traffic`` plays ``sessions`` homepage sessions against ``URL``: each session
+draws a user, an hour (the simulator's users; hours from the logged traffic) and a
+mission (the leaf the shopper is shopping for now, as the simulator draws it), then asks
+``POST /v1/homepage`` for page after page and lets the simulator's behaviour model and
+truth decide what the shopper does with the cards it got: each card at position k is
 examined with the simulator's examination probability, clicked with the truth's
-P(click | examined), bought with P(order | click) (one unit at the card's price).
-Impressions, clicks, carts and orders are posted to ``/v1/events`` exactly as the frontend would, so
-the service's own log is what ``shelfrank experiment analyze`` reads. Every session has
-its own random stream (seed, session number), so two arms see the same users at the same
-hours with the same dice ("common random numbers"), which narrows the comparison.
+P(click | examined) under the mission's pull on that page, bought with P(order | click)
+(one unit at the card's price). Each page's impressions, clicks, carts and orders are
+posted to ``/v1/events`` exactly as the frontend would, before the next page is asked
+for, so a live service can react within the session and the service's own log is what
+``shelfrank experiment analyze`` reads. The session ends on an order, on fatigue or at
+the page budget (simulator settings). Every session, and every page of it, has its own
+random stream (seed, session number, page), so two arms see the same users at the same
+hours with the same missions and dice ("common random numbers"), which narrows the
+comparison.
 
 ``sessions_to_detect`` measures, by resampling the recorded sessions, how many sessions
 an A/B test (Welch t-test on an outcome per session, two arms) and interleaving (the same
@@ -28,9 +33,11 @@ import numpy as np
 import pandas as pd
 
 from ranking.experiments import VARIANT_HEADER
+from ranking.settings import SimulatorSettings
 from ranking.surfaces import HOMEPAGE, SURFACE_CODES
 
 SURFACE_HOMEPAGE = SURFACE_CODES[HOMEPAGE]
+MAX_PAGES = 50  # simulator.session_max_pages' bound: order ids of a session's pages never collide
 
 
 @dataclass
@@ -38,24 +45,32 @@ class SessionOutcome:
     session: int
     user_id: int
     hour: int
-    request_id: int
+    request_id: int  # the session's first page
     experiment: str | None
     variant: str | None
     cards: int
     clicks: int
     orders: int
     gmv: float
-    latency_ms: float
+    latency_ms: float  # mean over the session's pages
+    pages: int = 1
+    mission_category_id: int = -1
 
 
 class Shoppers:
-    """The simulator's users, hours and behaviour, for answering pages."""
+    """The simulator's users, hours, missions and behaviour, for answering pages.
 
-    def __init__(self, data_dir: Path, seed: int) -> None:
+    A session is a shopper (user, hour) with a mission (a leaf drawn from their taste at
+    that hour, as the simulator draws it) browsing up to ``session_max_pages`` homepage
+    pages; the mission's pull fades by ``mission_half_life_pages`` (simulator settings).
+    """
+
+    def __init__(self, data_dir: Path, seed: int, simulator: SimulatorSettings | None = None) -> None:
         from training.simulator.truth import Truth
 
         data_dir = Path(data_dir)
         self.truth = Truth.load(data_dir)
+        self.sessions = simulator or SimulatorSettings()
         users = pd.read_parquet(data_dir / "users.parquet", columns=["user_id"])
         self.user_ids = users.user_id.to_numpy(np.int64)
         imp = pd.read_parquet(
@@ -73,8 +88,32 @@ class Shoppers:
         rng = np.random.default_rng([self.seed, session])
         return int(rng.choice(self.user_ids)), int(rng.choice(24, p=self.hour_p)), rng
 
+    def mission(self, session: int, user: int, hour: int) -> int:
+        """The session's mission leaf (index), from its own random stream."""
+        from training.simulator.behaviour import slot_of_hour
+
+        slot = slot_of_hour(np.array([hour]))
+        probs = self.truth.model.leaf_choice_probabilities(np.array([user]), slot)[0]
+        return int(np.random.default_rng([self.seed, session, 0]).choice(len(probs), p=probs / probs.sum()))
+
+    def mission_strength(self, page: int) -> float:
+        from training.simulator.behaviour import mission_strength
+
+        s = self.sessions
+        return float(mission_strength(np.array(page), s.mission_boost, s.mission_half_life_pages))
+
+    def page_rng(self, session: int, page: int) -> np.random.Generator:
+        """The dice of one page of one session: the same in every arm (common random numbers)."""
+        return np.random.default_rng([self.seed, session, 1 + page])
+
+    def goes_on(self, rng: np.random.Generator, ordered: np.ndarray, page: int) -> bool:
+        """After a page: an order ends the session, as do fatigue and the page budget."""
+        tired = rng.random() >= self.sessions.session_continue_probability
+        return not (ordered.any() or tired or page + 1 >= self.sessions.session_max_pages)
+
     def react(
-        self, user: int, hour: int, cards: list[dict], rng: np.random.Generator
+        self, user: int, hour: int, cards: list[dict], rng: np.random.Generator,
+        mission: tuple[int, float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(clicked, carted, ordered) per card, from the truth (dice drawn for 100 slots, in order).
 
@@ -83,7 +122,7 @@ class Shoppers:
         directly; a clicked card that was not ordered is carted with probability
         (sqrt(p) - p) / (1 - p), so P(cart | click) = sqrt(p) and every order was carted.
         The cart dice come after the others, so clicks and orders are the same draws as
-        before carts were rolled.
+        before carts were rolled. ``mission``: (leaf index, strength) of the session's page.
         """
         n = len(cards)
         u_exam, u_click, u_order = rng.random(100), rng.random(100), rng.random(100)
@@ -92,8 +131,12 @@ class Shoppers:
         u_cart = rng.random(100)
         products = np.array([c["product_id"] for c in cards], np.int64)
         position = np.array([c["position"] for c in cards])
-        p_exam, p_click, p_order = self.card_probabilities(np.full(n, user), products, np.full(n, hour),
-                                                           position)
+        args = (np.full(n, user), products, np.full(n, hour), position)
+        if mission is None:
+            p_exam, p_click, p_order = self.card_probabilities(*args)
+        else:
+            p_exam, p_click, p_order = self.card_probabilities(
+                *args, mission_leaf=np.full(n, mission[0]), mission_strength=np.full(n, mission[1]))
         examined = u_exam[:n] < p_exam
         clicked = examined & (u_click[:n] < p_click)
         ordered = clicked & (u_order[:n] < p_order)
@@ -103,13 +146,16 @@ class Shoppers:
         return clicked, carted, ordered
 
     def card_probabilities(self, users: np.ndarray, products: np.ndarray, hours: np.ndarray,
-                           positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                           positions: np.ndarray, mission_leaf: np.ndarray | None = None,
+                           mission_strength: np.ndarray | None = None
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(P(examined), P(click | examined), P(order | click)) of homepage cards: what
         :meth:`react` rolls against, and what ``experiment page-value`` takes expectations of."""
         from training.simulator.behaviour import examination
 
         surface = np.full(len(users), SURFACE_HOMEPAGE)
-        p_click, p_order = self.truth.click_and_order_probability(users, products, hours, surface)
+        p_click, p_order = self.truth.click_and_order_probability(
+            users, products, hours, surface, mission_leaf=mission_leaf, mission_strength=mission_strength)
         return examination(positions, surface), p_click, p_order
 
 
@@ -117,26 +163,11 @@ def _iso(ms: int) -> str:
     return pd.Timestamp(ms, unit="ms", tz="UTC").isoformat()
 
 
-def run_session(
-    client, shoppers: Shoppers, session: int, page_size: int, header: str | None, order_base: int
-) -> SessionOutcome:
-    user, hour, rng = shoppers.draw(session)
-    headers = {VARIANT_HEADER: header} if header else {}
-    started = time.perf_counter()
-    r = client.post(
-        "/v1/homepage",
-        json={"user_id": user, "page_size": page_size, "context": {"hour": hour}},
-        headers=headers,
-    )
-    latency = (time.perf_counter() - started) * 1000
-    r.raise_for_status()
-    page = r.json()
-    cards = page["cards"]
-    clicked, carted, ordered = shoppers.react(user, hour, cards, rng)
-    now = int(time.time() * 1000)
-    rid = page["request_id"]
-    # every card shown is an impression, posted as the frontend does, so `merge-events` turns
-    # this traffic into training rows (clicks without their impressions train nothing)
+def page_events(page: dict, user: int, clicked: np.ndarray, carted: np.ndarray, ordered: np.ndarray,
+                order_base: int) -> tuple[dict[str, list[dict]], float]:
+    """The events a frontend posts for one page (every card shown is an impression, so
+    ``merge-events`` turns the traffic into training rows), and the page's GMV."""
+    cards, rid, now = page["cards"], page["request_id"], int(time.time() * 1000)
     batch: dict[str, list[dict]] = {
         "impressions": [
             {"request_id": rid, "timestamp": _iso(now), "user_id": user, "surface": "homepage",
@@ -150,54 +181,53 @@ def run_session(
     for i, c in enumerate(cards):
         if not clicked[i]:
             continue
-        batch["clicks"].append(
-            {
-                "request_id": rid,
-                "timestamp": _iso(now),
-                "user_id": user,
-                "product_id": c["product_id"],
-                "position": c["position"],
-            }
-        )
+        base = {"request_id": rid, "user_id": user, "product_id": c["product_id"]}
+        batch["clicks"].append({**base, "timestamp": _iso(now), "position": c["position"]})
         if carted[i]:
-            batch["carts"].append(
-                {
-                    "request_id": rid,
-                    "timestamp": _iso(now + 1),
-                    "user_id": user,
-                    "product_id": c["product_id"],
-                }
-            )
+            batch["carts"].append({**base, "timestamp": _iso(now + 1)})
         if ordered[i]:
-            batch["orders"].append(
-                {
-                    "order_id": order_base + session * 100 + i,
-                    "request_id": rid,
-                    "timestamp": _iso(now + 2),
-                    "user_id": user,
-                    "product_id": c["product_id"],
-                    "store_id": c["store_id"],
-                    "price_paid": c["price"],
-                    "quantity": 1,
-                    "cancelled": False,
-                }
-            )
+            batch["orders"].append({**base, "order_id": order_base + i, "timestamp": _iso(now + 2),
+                                    "store_id": c["store_id"], "price_paid": c["price"], "quantity": 1,
+                                    "cancelled": False})
             gmv += float(c["price"])
-    if batch["impressions"]:
-        client.post("/v1/events", json={k: v for k, v in batch.items() if v}).raise_for_status()
-    return SessionOutcome(
-        session,
-        user,
-        hour,
-        rid,
-        page.get("experiment"),
-        page.get("variant"),
-        len(cards),
-        int(clicked.sum()),
-        int(ordered.sum()),
-        gmv,
-        latency,
-    )
+    return {k: v for k, v in batch.items() if v}, gmv
+
+
+def run_session(
+    client, shoppers: Shoppers, session: int, page_size: int, header: str | None, order_base: int
+) -> SessionOutcome:
+    """One shopper's session: page after page, each page's events posted before the next
+    page is asked for (so a live service can react), until an order, fatigue or the budget."""
+    user, hour, _ = shoppers.draw(session)
+    leaf = shoppers.mission(session, user, hour)
+    headers = {VARIANT_HEADER: header} if header else {}
+    pages: list[dict] = []
+    totals = {"cards": 0, "clicks": 0, "orders": 0, "gmv": 0.0, "latency": 0.0}
+    for n in range(shoppers.sessions.session_max_pages):
+        rng = shoppers.page_rng(session, n)
+        started = time.perf_counter()
+        r = client.post("/v1/homepage", headers=headers,
+                        json={"user_id": user, "page_size": page_size, "context": {"hour": hour}})
+        totals["latency"] += (time.perf_counter() - started) * 1000
+        r.raise_for_status()
+        page = r.json()
+        pages.append(page)
+        clicked, carted, ordered = shoppers.react(user, hour, page["cards"], rng,
+                                                  (leaf, shoppers.mission_strength(n)))
+        batch, gmv = page_events(page, user, clicked, carted, ordered,
+                                 order_base + (session * MAX_PAGES + n) * 100)
+        if batch:
+            client.post("/v1/events", json=batch).raise_for_status()
+        for key, value in (("cards", len(page["cards"])), ("clicks", int(clicked.sum())),
+                           ("orders", int(ordered.sum())), ("gmv", gmv)):
+            totals[key] += value
+        if not shoppers.goes_on(rng, ordered, n):
+            break
+    first = pages[0]
+    return SessionOutcome(session, user, hour, first["request_id"], first.get("experiment"),
+                          first.get("variant"), totals["cards"], totals["clicks"], totals["orders"],
+                          totals["gmv"], totals["latency"] / len(pages), len(pages),
+                          int(shoppers.truth.first_leaf_category + leaf))
 
 
 def simulate_traffic(

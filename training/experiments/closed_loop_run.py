@@ -138,7 +138,7 @@ def run_closed_loop(setup: ClosedLoopSetup, data: Path, treatment: Path, control
     events = setup.work / "events"
     shutil.rmtree(events, ignore_errors=True)
     with serve(setup.models, events, setup.config_path) as url:
-        outcomes = simulate_traffic(url, Shoppers(data, seed), sessions)
+        outcomes = simulate_traffic(url, Shoppers(data, seed, settings.simulator), sessions)
     frame = outcomes_frame(outcomes)
     tables, torn = load_tables(events)
     analysis = analyse_tables(tables, setup.config, torn)
@@ -146,6 +146,7 @@ def run_closed_loop(setup: ClosedLoopSetup, data: Path, treatment: Path, control
     ab = analysis["experiments"][AB]["variants"]
     result: dict = {
         "sessions": len(frame),
+        "pages": int(frame.pages.sum()),  # requests: a session is several homepage pages
         "ab": {"gmv_per_session": ab_block(ab, "gmv_per_request"), "ctr": ab_block(ab, "ctr")},
         "ab_requests": sum(v["requests"] for v in ab.values()),
         "ab_analysis": analysis["experiments"][AB],

@@ -7,7 +7,10 @@ and hour per session number) ask the bundle's real homepage pipeline for a page
 rules), and each card is valued with the truth the closed loop rolls its dice against:
 
 ``clicks = e(slot) x P(click)``, ``orders = clicks x P(order | click)``, ``GMV = orders x
-price`` (a closed-loop shopper buys one unit),
+price`` (a closed-loop shopper buys one unit), with the session's mission (the closed
+loop's draw for that session) at its strength on a session's first page: the value is
+that of the first page of each closed-loop session (later pages depend on what the
+shopper did, which only the closed loop plays),
 
 summed per page. The means per page and the treatment's lift over a control come with 95%
 intervals from a bootstrap over contexts (paired: both arms see the same contexts). Where
@@ -32,8 +35,12 @@ OUTCOMES = ("clicks", "orders", "gmv")
 
 
 def shopper_contexts(shoppers, n: int) -> pd.DataFrame:
-    """The closed loop's first ``n`` sessions' (user_id, hour)."""
-    return pd.DataFrame([shoppers.draw(s)[:2] for s in range(n)], columns=["user_id", "hour"])
+    """The closed loop's first ``n`` sessions' (user_id, hour, mission_leaf)."""
+    rows = []
+    for s in range(n):
+        user, hour, _ = shoppers.draw(s)
+        rows.append((user, hour, shoppers.mission(s, user, hour)))
+    return pd.DataFrame(rows, columns=["user_id", "hour", "mission_leaf"])
 
 
 def page_outcomes(bundle: str | Path, shoppers, contexts: pd.DataFrame, settings: Settings,
@@ -45,7 +52,10 @@ def page_outcomes(bundle: str | Path, shoppers, contexts: pd.DataFrame, settings
     pages = replay_pages(bundle, contexts, settings, [], page_size, progress=progress, label=label)
     users = contexts.user_id.to_numpy(np.int64)[pages.context]
     hours = contexts.hour.to_numpy(np.int64)[pages.context]
-    p_exam, p_click, p_order = shoppers.card_probabilities(users, pages.product_id, hours, pages.position)
+    mission = contexts.mission_leaf.to_numpy(np.int64)[pages.context]
+    p_exam, p_click, p_order = shoppers.card_probabilities(
+        users, pages.product_id, hours, pages.position, mission_leaf=mission,
+        mission_strength=np.full(len(mission), shoppers.mission_strength(0)))
     clicks = p_exam * p_click
     orders = clicks * p_order
     n = len(contexts)
@@ -88,7 +98,7 @@ def page_value(data_dir: str | Path, treatment: str | Path, settings: Settings,
     from training.experiments.closed_loop import Shoppers
 
     started = time.perf_counter()
-    shoppers = Shoppers(Path(data_dir), seed)  # loads the truth once for both arms
+    shoppers = Shoppers(Path(data_dir), seed, settings.simulator)  # loads the truth once for both arms
     ctx = shopper_contexts(shoppers, contexts)
     idx = bootstrap_indices(contexts, resamples, seed)
     arms = {"treatment": page_outcomes(treatment, shoppers, ctx, treatment_settings or settings,

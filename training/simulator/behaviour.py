@@ -20,6 +20,11 @@ search), at position *p*:
   price sensitivity and brand affinity; reliability: 0.5 logistics speed + 0.3 service
   quality + 0.2 stability of the store)
 * P(cart | click) = P(order | cart) = ``sigmoid(utility + 0.5)``
+* mission      within a multi-page session the shopper shops for one leaf now (the
+  session's mission, :mod:`training.simulator.sessions`): ``m_j [leaf = mission]
+  + sibling_share m_j [same top category, other leaf]`` is added to the interest on every
+  surface, where ``m_j = mission_boost 0.5 ** (j / half_life_pages)`` on the session's page
+  ``j`` (0-based); ``m_j`` is 0 off a session (the oracle's default)
 
 The oracle's gain is ``P(order | examined) = sigmoid(click logit) * sigmoid(u + 0.5)^2``.
 """
@@ -32,6 +37,12 @@ import numpy as np
 
 EXAMINATION_DECAY = np.array([0.7, 0.5, 0.5])
 THEME_BOOST = 2.5
+
+
+def mission_strength(page: np.ndarray, boost: float, half_life_pages: float) -> np.ndarray:
+    """The mission's pull on a session's page ``page`` (0-based): it fades by half every
+    ``half_life_pages`` pages."""
+    return boost * np.power(0.5, np.asarray(page, dtype=np.float64) / half_life_pages)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -71,6 +82,7 @@ class BehaviourModel:
     user_price_sensitivity: np.ndarray
     user_quality_sensitivity: np.ndarray
     user_brand_affinity: np.ndarray
+    mission_sibling_share: float
 
     def __post_init__(self) -> None:
         n_leaves = len(self.leaf_top)
@@ -98,8 +110,11 @@ class BehaviourModel:
         surfaces: np.ndarray,
         query_leaf: np.ndarray,
         query_brand: np.ndarray,
+        mission_leaf: np.ndarray | None = None,
+        mission_strength: np.ndarray | None = None,
     ) -> np.ndarray:
-        """How much the user wants this product right now (search: query relevance)."""
+        """How much the user wants this product right now (search: query relevance), plus
+        the session mission's pull (``mission_leaf`` -1 or ``mission_strength`` 0: none)."""
         leaf = self.product_leaf[products]
         n_leaves = len(self.leaf_top)
         taste = np.log(n_leaves * self.hour_affinity(users, leaf, slots) + 1e-12)
@@ -109,7 +124,21 @@ class BehaviourModel:
         same_top = (self.leaf_top[leaf] == self.leaf_top[qleaf]) & ~same_leaf
         brand_hit = (query_brand >= 0) & (self.product_brand[products] == query_brand)
         search = 2.5 * same_leaf + 1.0 * same_top + 1.0 * brand_hit - 2.0
-        return np.where(surfaces == 0, search, browse)
+        base = np.where(surfaces == 0, search, browse)
+        if mission_leaf is None or mission_strength is None:
+            return base
+        return base + self.mission_pull(products, mission_leaf, mission_strength)
+
+    def mission_pull(self, products: np.ndarray, mission_leaf: np.ndarray,
+                     mission_strength: np.ndarray) -> np.ndarray:
+        """The interest a session's mission adds to each card: its strength on the mission
+        leaf, ``mission_sibling_share`` of it on the leaf's siblings, 0 elsewhere."""
+        leaf = self.product_leaf[products]
+        mission = np.asarray(mission_leaf)
+        safe = np.where(mission >= 0, mission, 0)
+        in_leaf = (leaf == mission) & (mission >= 0)
+        sibling = (self.leaf_top[leaf] == self.leaf_top[safe]) & ~in_leaf & (mission >= 0)
+        return np.asarray(mission_strength) * (in_leaf + self.mission_sibling_share * sibling)
 
     def click_logit(self, products: np.ndarray, interest: np.ndarray) -> np.ndarray:
         discount = 1.0 - self.product_price[products] / self.product_list_price[products]
@@ -142,9 +171,12 @@ class BehaviourModel:
         surfaces: np.ndarray,
         query_leaf: np.ndarray,
         query_brand: np.ndarray,
+        mission_leaf: np.ndarray | None = None,
+        mission_strength: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(P(click | examined), P(order | click)) for aligned arrays of cards."""
-        it = self.interest(users, products, slots, surfaces, query_leaf, query_brand)
+        it = self.interest(users, products, slots, surfaces, query_leaf, query_brand, mission_leaf,
+                           mission_strength)
         p_click = sigmoid(self.click_logit(products, it))
         p_step = sigmoid(self.utility(users, products, it) + 0.5)
         return p_click, p_step * p_step

@@ -29,20 +29,24 @@ from training.simulator.vocabulary import (
 from training.simulator.world import World, build_world
 from training.simulator.writer import TableWriter, write_once
 
+PILOT_SESSIONS = 2_000
 EVENT_TABLES = ("impressions", "clicks", "carts", "orders", "shipments", "returns", "reviews",
                 "service_tickets")
 
 
 @dataclass
 class SimulationSummary:
-    """What a simulation wrote: rows per table and how long it took."""
+    """What a simulation wrote: rows per table, sessions and their requests (pages), and how
+    long it took."""
 
     out_dir: Path
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    sessions: int = 0
+    requests: int = 0
 
 
-def behaviour_model(world: World) -> BehaviourModel:
+def behaviour_model(world: World, mission_sibling_share: float) -> BehaviourModel:
     """The behaviour model of a freshly built world (the oracle rebuilds it from files)."""
     return BehaviourModel(
         leaf_top=world.leaf_top,
@@ -63,7 +67,43 @@ def behaviour_model(world: World) -> BehaviourModel:
         user_price_sensitivity=world.user_price_sensitivity,
         user_quality_sensitivity=world.user_quality_sensitivity,
         user_brand_affinity=world.user_brand_affinity,
+        mission_sibling_share=mission_sibling_share,
     )
+
+
+def session_count(settings: SimulatorSettings, world: World, sim: SessionSimulator) -> int:
+    """Sessions to simulate: the scale's count divided by the pages a session has on average
+    (measured on a pilot of up to ``PILOT_SESSIONS`` sessions whose events are thrown away),
+    so a scale's requests, rows and time stay about what they were with one page per session."""
+    n = min(PILOT_SESSIONS, settings.shape().sessions)
+    pilot = plan_sessions(world, n, settings.surface_shares, settings.seed)
+    ev = sim.run_chunk(pilot, 0, n, 1, 0, np.random.default_rng([settings.seed, 3]))
+    pages = len(ev.requests["request_id"]) / n
+    return max(1, round(settings.shape().sessions / pages))
+
+
+class RequestTruthWriter:
+    """Streams the session truth of every request to ``truth/requests.parquet``."""
+
+    def __init__(self, tdir: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.schema = pa.schema([("request_id", pa.int64()), ("session_id", pa.int64()),
+                                 ("page", pa.int16()), ("mission_category_id", pa.int32()),
+                                 ("mission_strength", pa.float64()), ("mission_revealed", pa.bool_())])
+        self.path = tdir / "requests.parquet"
+        self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+
+    def write(self, requests: dict[str, np.ndarray], world: World) -> None:
+        import pyarrow as pa
+
+        cols = {k: v for k, v in requests.items() if k != "mission_leaf"}
+        cols["mission_category_id"] = world.leaf_category_id[requests["mission_leaf"]].astype(np.int32)
+        self.writer.write_table(pa.table({f.name: cols[f.name] for f in self.schema}, schema=self.schema))
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def simulate(
@@ -86,27 +126,33 @@ def simulate(
     (out / TRUTH_DIR).mkdir(exist_ok=True)
     shape = settings.shape()
     summary = SimulationSummary(out)
-    bar = tqdm(total=shape.sessions, desc="simulating sessions", unit="session",
+    bar = tqdm(total=shape.sessions, desc="simulating requests", unit="request",
                disable=not progress, unit_scale=True)
 
     world = build_world(
         shape, settings.seed, settings.start_date, settings.new_store_share, tz_offset
     )
     summary.rows.update(_write_catalog(out, world, tz_offset))
-    model = behaviour_model(world)
-    plan = plan_sessions(world, shape.sessions, settings.surface_shares, settings.seed)
+    model = behaviour_model(world, settings.mission_sibling_share)
     sim = SessionSimulator(world, model, settings, tz_offset)
+    n_sessions = session_count(settings, world, sim)
+    plan = plan_sessions(world, n_sessions, settings.surface_shares, settings.seed)
 
     writers = {name: TableWriter(out, name) for name in EVENT_TABLES}
+    truth_requests = RequestTruthWriter(out / TRUTH_DIR)
     query_texts: dict[int, tuple[int, str, int, int]] = {}
     n_brands = len(world.brand_name)
     order_base = 0
     ticket_base = 0
+    request_base = 1
     chunk = settings.chunk_sessions
-    for i, lo in enumerate(range(0, shape.sessions, chunk)):
-        hi = min(lo + chunk, shape.sessions)
+    for i, lo in enumerate(range(0, n_sessions, chunk)):
+        hi = min(lo + chunk, n_sessions)
         rng = np.random.default_rng([settings.seed, 2, i])
-        ev = sim.run_chunk(plan, lo, hi, request_base=lo + 1, order_base=order_base, rng=rng)
+        ev = sim.run_chunk(plan, lo, hi, request_base=request_base, order_base=order_base, rng=rng)
+        request_base += len(ev.requests["request_id"])
+        truth_requests.write(ev.requests, world)
+        bar.update(len(ev.requests["request_id"]))
         imp = ev.impressions
         combos = imp.pop("query_combo")
         qids = _query_ids(combos, query_texts, world, n_brands)
@@ -122,11 +168,12 @@ def simulate(
             writers[name].write(cols)
         order_base += len(ev.orders["order_id"])
         ticket_base += len(after["service_tickets"]["ticket_id"])
-        bar.update(hi - lo)
     bar.close()
     for name, w in writers.items():
         w.close()
         summary.rows[name] = w.rows
+    truth_requests.close()
+    summary.sessions, summary.requests = n_sessions, request_base - 1
 
     ordered = sorted(query_texts.values())
     summary.rows["queries"] = write_once(out, "queries", {
@@ -283,4 +330,9 @@ def _write_truth(out: Path, w: World, queries: list[tuple[int, str, int, int]],
         "days": w.days,
         "randomised_share": settings.randomised_share,
         "randomised_top": settings.randomised_top,
+        "mission_boost": settings.mission_boost,
+        "mission_sibling_share": settings.mission_sibling_share,
+        "mission_half_life_pages": settings.mission_half_life_pages,
+        "session_max_pages": settings.session_max_pages,
+        "session_continue_probability": settings.session_continue_probability,
     }, indent=2, sort_keys=True))

@@ -4,8 +4,11 @@
 may use: the stores' logistics speed, service quality, stability and quality control,
 each product's quality, information completeness, appeal and fair market price, each
 user's category taste and sensitivities, each query's intended category and brand, and
-the examination curve by position. :class:`Truth` loads it and answers, for any cards,
-the true probability of a purchase once examined (the oracle's gain).
+the examination curve by position, and every logged request's session truth (session,
+page, the mission leaf the shopper was shopping for, its strength on that page, and
+whether an earlier page had revealed it). :class:`Truth` loads it and answers, for any
+cards, the true probability of a purchase once examined (the oracle's gain), with or
+without the session's mission (what an in-session signal could earn).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ class Truth:
 
     def __init__(self, model: BehaviourModel, query_ids: np.ndarray, query_leaf: np.ndarray,
                  query_brand: np.ndarray, position_bias: dict[str, np.ndarray],
-                 first_leaf_category: int, params: dict) -> None:
+                 first_leaf_category: int, params: dict, requests=None) -> None:
         self.model = model
         order = np.argsort(query_ids)
         self._qids = query_ids[order]
@@ -37,6 +40,12 @@ class Truth:
         self.position_bias = position_bias
         self.first_leaf_category = first_leaf_category
         self.params = params
+        self.requests = requests  # per request: session, page, mission (None before missions)
+        if requests is not None:
+            r = requests.sort_values("request_id")
+            self._rids = r.request_id.to_numpy(np.int64)
+            self._rleaf = (r.mission_category_id.to_numpy(np.int64) - first_leaf_category)
+            self._rstrength = r.mission_strength.to_numpy(np.float64)
 
     @classmethod
     def load(cls, data_dir: str | Path) -> Truth:
@@ -85,10 +94,13 @@ class Truth:
             user_price_sensitivity=tu.price_sensitivity.to_numpy(),
             user_quality_sensitivity=tu.quality_sensitivity.to_numpy(),
             user_brand_affinity=tu.brand_affinity.to_numpy(),
+            mission_sibling_share=float(params.get("mission_sibling_share", 0.0)),
         )
         curves = {
             s: g.sort_values("position").examination.to_numpy() for s, g in bias.groupby("surface")
         }
+        requests = (pq.read_table(tdir / "requests.parquet").to_pandas()
+                    if (tdir / "requests.parquet").exists() else None)
         return cls(
             model,
             tq.query_id.to_numpy(),
@@ -97,6 +109,7 @@ class Truth:
             curves,
             first_leaf,
             params,
+            requests,
         )
 
     def _query_intent(self, query_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,6 +119,20 @@ class Truth:
             len(q), bool)
         return np.where(known, self._qleaf[idx], -1), np.where(known, self._qbrand[idx], -1)
 
+    def session_mission(self, request_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mission leaf index, mission strength) of logged requests; (-1, 0) for a request
+        the truth does not know (or a mall simulated before missions)."""
+        q = np.asarray(request_ids, dtype=np.int64)
+        if self.requests is None or not len(self._rids):
+            return np.full(q.shape, -1, np.int64), np.zeros(q.shape)
+        idx = np.clip(np.searchsorted(self._rids, q), 0, len(self._rids) - 1)
+        known = self._rids[idx] == q
+        return np.where(known, self._rleaf[idx], -1), np.where(known, self._rstrength[idx], 0.0)
+
+    def mission_leaf_of(self, category_ids: np.ndarray) -> np.ndarray:
+        """Leaf index of leaf category ids (the truth's positional leaves)."""
+        return np.asarray(category_ids, dtype=np.int64) - self.first_leaf_category
+
     def purchase_probability(
         self,
         user_ids: np.ndarray,
@@ -113,19 +140,25 @@ class Truth:
         hours: np.ndarray,
         surfaces: np.ndarray,
         query_ids: np.ndarray | None = None,
+        mission_leaf: np.ndarray | None = None,
+        mission_strength: np.ndarray | None = None,
     ) -> np.ndarray:
         """True P(order | card examined) for aligned arrays of cards.
 
         ``surfaces`` holds names (search/homepage/channel) or codes 0/1/2; ``query_ids``
-        may hold -1 (or be None) off search. Vectorised; any length.
+        may hold -1 (or be None) off search. ``mission_leaf`` (leaf index, -1 none) and
+        ``mission_strength`` (e.g. :meth:`session_mission` of the cards' requests) add the
+        session's mission; without them the card is valued as if outside any session.
+        Vectorised; any length.
         """
         p_click, p_order = self.click_and_order_probability(
-            user_ids, product_ids, hours, surfaces, query_ids
+            user_ids, product_ids, hours, surfaces, query_ids, mission_leaf, mission_strength
         )
         return p_click * p_order
 
-    def click_and_order_probability(self, user_ids, product_ids, hours, surfaces,
-                                    query_ids=None) -> tuple[np.ndarray, np.ndarray]:
+    def click_and_order_probability(self, user_ids, product_ids, hours, surfaces, query_ids=None,
+                                    mission_leaf=None, mission_strength=None
+                                    ) -> tuple[np.ndarray, np.ndarray]:
         """(P(click | examined), P(order | click)) for aligned arrays of cards."""
         users = np.asarray(user_ids, dtype=np.int64)
         products = np.asarray(product_ids, dtype=np.int64)
@@ -137,7 +170,11 @@ class Truth:
             query_ids = np.full(users.shape, -1, dtype=np.int64)
         qleaf, qbrand = self._query_intent(np.broadcast_to(query_ids, users.shape))
         slots = slot_of_hour(np.broadcast_to(np.asarray(hours), users.shape))
-        return self.model.probabilities(users, products, slots, surf, qleaf, qbrand)
+        if mission_leaf is not None and mission_strength is not None:
+            mission_leaf = np.broadcast_to(np.asarray(mission_leaf, np.int64), users.shape)
+            mission_strength = np.broadcast_to(np.asarray(mission_strength, np.float64), users.shape)
+        return self.model.probabilities(users, products, slots, surf, qleaf, qbrand, mission_leaf,
+                                        mission_strength)
 
 
 class TruthMismatchError(ValueError):
