@@ -36,6 +36,9 @@ EVENT_LOG_INCIDENTS = Counter(
 BUNDLE = Gauge("shelfrank_bundle_info", "the bundle this worker serves (value 1)", ["version"],
                multiprocess_mode="liveall")
 RELOADS = Counter("shelfrank_reloads_total", "bundle reloads by outcome", ["outcome"])
+SHED = Counter("shelfrank_shed_total", "requests refused with 503 by backpressure (serving.max_in_flight)")
+TIMEOUTS = Counter("shelfrank_read_timeouts_total",
+                   "requests whose body stalled past serving.body_timeout_seconds")
 
 
 def set_bundle(version: str | None, previous: str | None) -> None:
