@@ -1,0 +1,78 @@
+"""Readiness tells the truth and a reload is all-or-nothing (issue 24, defect 8).
+
+Before this change ``/readyz`` stayed 200 after ``rm -rf`` of the served bundle, and a
+reload whose control file could not be written (a full events disk) had already swapped
+the taking worker: a 500, the workers split across two bundles and a stray
+``.serving.<pid>.tmp`` left behind. Both tests below failed there.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from ranking.settings import load_settings
+from serving import state as state_module
+from serving.app import create_app
+
+AUTH = {"Authorization": "Bearer s3cret"}
+
+
+def _models_with_two_bundles(small_models: Path, root: Path) -> Path:
+    models = root / "models"
+    models.mkdir()
+    real = (small_models / "latest").resolve()
+    shutil.copytree(real, models / "first")
+    shutil.copytree(real, models / "second")
+    return models
+
+
+def _client(models: Path, events: Path) -> TestClient:
+    settings = load_settings([f"serving.bundle={models / 'first'}", f"serving.events_dir={events}",
+                              "serving.admin_token=s3cret"])
+    return TestClient(create_app(settings))
+
+
+def test_readyz_turns_503_when_the_served_bundle_is_removed_from_disk(small_models, tmp_path):
+    models = _models_with_two_bundles(small_models, tmp_path)
+    with _client(models, tmp_path / "events") as client:
+        assert client.get("/readyz").status_code == 200
+        shutil.rmtree(models / "first")
+        r = client.get("/readyz")
+        assert r.status_code == 503, r.text
+        assert "gone from disk" in r.json()["reason"]
+        r = client.post("/admin/reload", json={"bundle": "second"}, headers=AUTH)
+        assert r.status_code == 200, r.text
+        assert client.get("/readyz").status_code == 200
+
+
+def test_a_reload_that_cannot_be_recorded_swaps_nothing_and_leaves_no_temp_file(
+        small_models, tmp_path, monkeypatch):
+    models = _models_with_two_bundles(small_models, tmp_path)
+    events = tmp_path / "events"
+    with _client(models, events) as client:
+        before = client.get("/readyz").json()["bundle_path"]
+        control_before = (events / ".serving.json").read_text() if (events / ".serving.json").exists() \
+            else None
+
+        def disk_full(fd):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(state_module.os, "fsync", disk_full)
+            r = client.post("/admin/reload", json={"bundle": "second"}, headers=AUTH)
+        assert r.status_code == 503, r.text
+        assert "still serves" in r.json()["detail"] and r.headers["retry-after"]
+        assert client.get("/readyz").json()["bundle_path"] == before  # this worker did not swap
+        control_after = (events / ".serving.json").read_text() if (events / ".serving.json").exists() \
+            else None
+        assert control_after == control_before  # so no other worker will either
+        assert list(events.glob(".serving.*.tmp")) == []
+        r = client.post("/admin/reload", json={"bundle": "second"}, headers=AUTH)  # space is back
+        assert r.status_code == 200, r.text
+        assert client.get("/readyz").json()["bundle_path"] == str((models / "second").resolve())
+        assert client.post("/v1/rerank", json={"surface": "homepage",
+                                               "candidates": list(range(1, 50))}).status_code == 200
