@@ -58,11 +58,15 @@ def test_a_reload_that_cannot_be_recorded_swaps_nothing_and_leaves_no_temp_file(
         control_before = (events / ".serving.json").read_text() if (events / ".serving.json").exists() \
             else None
 
-        def disk_full(fd):
-            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace = state_module.os.replace
+
+        def disk_full_for_the_control_file(src, dst, *args, **kwargs):
+            if str(dst).endswith(".serving.json"):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real_replace(src, dst, *args, **kwargs)
 
         with monkeypatch.context() as patched:
-            patched.setattr(state_module.os, "fsync", disk_full)
+            patched.setattr(state_module.os, "replace", disk_full_for_the_control_file)
             r = client.post("/admin/reload", json={"bundle": "second"}, headers=AUTH)
         assert r.status_code == 503, r.text
         assert "still serves" in r.json()["detail"] and r.headers["retry-after"]
