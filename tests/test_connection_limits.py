@@ -14,6 +14,7 @@ import time
 from urllib.parse import urlparse
 
 import pytest
+from conftest import record_reliability
 
 from shelfrank.local_service import start_service, stop_service
 
@@ -61,6 +62,7 @@ def test_an_oversized_unfinished_header_gets_431_and_the_connection_is_closed(se
             pass  # closed on us mid-send: what we want
         data, _ = _read_until_closed(sock, 5)
     assert data.startswith(b"HTTP/1.1 431"), data[:120]
+    record_reliability("header_flood", sent_mb=1, cap_bytes=8192, status=431)
 
 
 def test_a_header_that_trickles_in_is_cut_at_the_header_deadline(service):
@@ -70,6 +72,7 @@ def test_a_header_that_trickles_in_is_cut_at_the_header_deadline(service):
         data, took = _read_until_closed(sock, 6)
     assert data.startswith(b"HTTP/1.1 408"), data[:120]
     assert took < 4
+    record_reliability("slow_header", deadline_s=1, closed_after_s=round(took, 2))
 
 
 def test_a_silent_connection_is_closed_at_the_header_deadline(service):
@@ -88,6 +91,7 @@ def test_a_stalled_body_gets_408_and_ordinary_requests_still_work(service):
         data, took = _read_until_closed(sock, 6)
     assert data.startswith(b"HTTP/1.1 408"), data[:120]
     assert took < 4
+    record_reliability("slow_body", deadline_s=1, answered_408_after_s=round(took, 2))
     with _connect(url) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data, _ = _read_until_closed(sock, 5)
@@ -111,7 +115,9 @@ def test_sigterm_turns_readyz_503_then_exits_despite_a_stalled_body(small_models
         assert r.status_code == 503 and "draining" in r.json()["reason"]
         assert httpx2.get(f"{url}/healthz", timeout=5).status_code == 200  # still serving
         proc.wait(20)  # drain 2 s + graceful shutdown 3 s, though the body never comes
-        assert time.monotonic() - started < 12
+        took = time.monotonic() - started
+        assert took < 12
+        record_reliability("sigterm_stalled_body", drain_s=2, exited_after_s=round(took, 2))
         stalled.close()
     finally:
         stop_service(proc, signal.SIGKILL)
