@@ -5,8 +5,10 @@ an asyncio httpx2 client at 16, 64 and 256 connections for ``--seconds`` each, e
 connection posting ``/v1/rerank`` (200 candidates) in a loop. Per level: requests
 answered, the share shed with 503 (backpressure, ``serving.max_in_flight``), the admitted
 (200) requests' p50 and p99, other statuses and client errors. The client is Python on
-the same 2 cores, so throughput is a floor; the point is the admitted p99 staying bounded
-while the shed share grows. Bounded in count and time; loopback only.
+the same 2 cores, so its throughput is a floor and its latencies include its own
+scheduling; where ``wrk`` is installed the same levels are also driven by wrk (C, one
+thread), whose latency percentiles cover every answer, admitted and shed together.
+Bounded in count and time; loopback only.
 
 Reload rows: one process's resident memory after each of ``--reloads`` reloads
 (``ServiceState.reload`` alternating two copies of the bundle), after ``gc.collect()``.
@@ -19,9 +21,11 @@ import argparse
 import asyncio
 import gc
 import json
+import re
 import resource
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +33,7 @@ from pathlib import Path
 import httpx2
 import numpy as np
 
+from bench.bench_serving import wrk_script
 from bench.context import REPO
 from bench.run import context
 from shelfrank.local_service import start_service, stop_service
@@ -68,12 +73,35 @@ async def _drive(url: str, connections: int, seconds: float, body: dict) -> dict
             "client_errors": errors}
 
 
-def load_rows(bundle: Path, workers: int, seconds: float) -> list[dict]:
+def _wrk(url: str, script: Path, connections: int, seconds: float) -> dict:
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s",
+                          str(script), url], capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 1)
+
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"connections": connections, "answered": total,
+            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "non_2xx_share": round((int(bad.group(1)) if bad else 0) / max(total, 1), 4),
+            "all_p50_ms": ms("50"), "all_p99_ms": ms("99"),
+            "socket_errors": errors.group(0) if errors else ""}
+
+
+def load_rows(bundle: Path, workers: int, seconds: float, sets: list[str]) -> dict:
     work = Path(tempfile.mkdtemp(prefix="shelfrank-overload-"))
-    proc, url = start_service(bundle.parent, work / "events", workers=workers, bundle=bundle)
+    proc, url = start_service(bundle.parent, work / "events", workers=workers, bundle=bundle, extra=sets)
     body = {"surface": "homepage", "candidates": list(range(1, 201)), "page_size": 20}
     try:
-        return [asyncio.run(_drive(url, c, seconds, body)) for c in LEVELS]
+        rows = {"python": [asyncio.run(_drive(url, c, seconds, body)) for c in LEVELS]}
+        if shutil.which("wrk"):
+            script = wrk_script("/v1/rerank", [body], work)
+            rows["wrk"] = [_wrk(url, script, c, seconds) for c in LEVELS]
+        return rows
     finally:
         stop_service(proc, signal.SIGTERM)
         shutil.rmtree(work, ignore_errors=True)
@@ -118,11 +146,13 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--reloads", type=int, default=100)
+    parser.add_argument("--set", dest="sets", action="append", default=[],
+                        help="a serving setting for the served process, e.g. serving.max_in_flight=8")
     parser.add_argument("--out", default=str(REPO / "bench" / "overload.json"))
     args = parser.parse_args()
     bundle = Path(args.bundle) if args.bundle else context().bundle(args.scale)
-    result = {"bundle": str(bundle.resolve().name), "workers": args.workers,
-              "load": load_rows(bundle, args.workers, args.seconds),
+    result = {"bundle": str(bundle.resolve().name), "workers": args.workers, "sets": args.sets,
+              **load_rows(bundle, args.workers, args.seconds, args.sets),
               "reload_memory": reload_memory(bundle, args.reloads)}
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

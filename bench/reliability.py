@@ -145,11 +145,19 @@ def render_overload(overload: dict, figures: dict, rc: int) -> str:
              f"{overload.get('bundle', '?')}; a Python client on the same cores, so req/s is a floor):",
              "", "| connections | answered req/s | shed (503) | admitted p50 | admitted p99 | other |",
              "|---|---|---|---|---|---|"]
-    for row in overload.get("load", []):
+    for row in overload.get("python", []):
         other = {**row["other_statuses"], **({"client errors": row["client_errors"]}
                                              if row["client_errors"] else {})}
         lines.append(f"| {row['connections']} | {row['rps']} | {100 * (row['shed_share'] or 0):.1f}% | "
                      f"{row['admitted_p50_ms']} ms | {row['admitted_p99_ms']} ms | {other or 'none'} |")
+    if overload.get("wrk"):
+        lines += ["", "The same levels driven by wrk (its percentiles cover every answer, admitted "
+                  "and shed):",
+                  "", "| connections | req/s | 503 share | p50 (all) | p99 (all) | socket errors |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['connections']} | {r['rps']} | {100 * r['non_2xx_share']:.1f}% | "
+                  f"{r['all_p50_ms']} ms | {r['all_p99_ms']} ms | {r['socket_errors'] or 'none'} |"
+                  for r in overload["wrk"]]
     mem = overload.get("reload_memory", {})
     header = figures.get("header_flood", {})
     slow_h, slow_b = figures.get("slow_header", {}), figures.get("slow_body", {})

@@ -325,7 +325,7 @@ class ServingSettings(Section):
                                   "report, yuan (1e300 would swamp every price and GMV figure)")
     max_order_quantity: int = Field(999, ge=1, le=32767, description="most units one order line may report")
     max_in_flight: int = Field(
-        32, ge=1, description="backpressure: requests one worker works on at once; others queue (health, "
+        8, ge=1, description="backpressure: requests one worker works on at once; others queue (health, "
                               "readiness and metrics are never queued)")
     queue_timeout_seconds: float = Field(
         0.25, ge=0, description="backpressure: how long a request may wait for one of the max_in_flight "
