@@ -80,3 +80,44 @@ def test_a_reload_that_cannot_be_recorded_swaps_nothing_and_leaves_no_temp_file(
         assert client.get("/readyz").json()["bundle_path"] == str((models / "second").resolve())
         assert client.post("/v1/rerank", json={"surface": "homepage",
                                                "candidates": list(range(1, 50))}).status_code == 200
+
+
+def _workers(proc) -> list[int]:
+    kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    return [int(k) for k in kids if "resource_tracker" not in Path(f"/proc/{k}/cmdline").read_text()]
+
+
+def _readiness(url: str, n: int = 12) -> set[int]:
+    """/readyz over ``n`` fresh connections, so both workers answer."""
+    import httpx2
+
+    codes = set()
+    for _ in range(n):
+        with httpx2.Client(base_url=url, timeout=10) as fresh:
+            codes.add(fresh.get("/readyz").status_code)
+    return codes
+
+
+def test_after_kill_9_every_worker_agrees_with_the_bundle_on_disk(small_models, tmp_path):
+    """A killed worker is respawned with the bundle before it answers; once the bundle folder
+    is removed every worker, respawned or not, says 503 (before: the survivor said 200 and
+    the respawned one 503, alternating on one port)."""
+    import os
+    import signal
+    import time
+
+    from shelfrank.local_service import start_service, stop_service
+
+    models = _models_with_two_bundles(small_models, tmp_path)
+    proc, url = start_service(models, tmp_path / "events", workers=2, bundle=models / "first")
+    try:
+        os.kill(_workers(proc)[-1], signal.SIGKILL)
+        for _ in range(8):
+            assert _readiness(url) == {200}  # the respawned worker took no traffic before loading
+            time.sleep(0.5)
+        shutil.rmtree(models / "first")
+        os.kill(_workers(proc)[-1], signal.SIGKILL)
+        time.sleep(3)  # the respawned worker fails to load the removed bundle and starts unready
+        assert _readiness(url) == {503}
+    finally:
+        stop_service(proc, signal.SIGKILL)
