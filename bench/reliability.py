@@ -1,8 +1,9 @@
 """``python -m bench.reliability``: run the reliability checks and write docs/reliability.md.
 
 Runs the fault, bad-input and security tests (they record their figures when
-``SHELFRANK_RELIABILITY_OUT`` is set) and the soak (``bench.soak``: sustained load at
-saturation), then writes the figures — load held, faults survived, bad inputs tried,
+``SHELFRANK_RELIABILITY_OUT`` is set), the soak (``bench.soak``: sustained load at
+saturation) and the overload run (``bench.overload``: 16, 64 and 256 connections past
+saturation, memory over 100 reloads), then writes the figures — load held, faults survived, bad inputs tried,
 events lost — into ``docs/reliability.md``. Anyone can rerun it; it takes about
 10 minutes here (most of it the 100k-request soak; ``--soak-requests`` shortens it).
 """
@@ -28,6 +29,9 @@ TESTS = [
     "tests/test_event_log.py",
     "tests/test_event_plausibility.py",
     "tests/test_secrets.py",
+    "tests/test_admission.py",
+    "tests/test_connection_limits.py",
+    "tests/test_reload_safety.py",
 ]
 
 
@@ -35,6 +39,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--soak-requests", type=int, default=100_000)
     parser.add_argument("--scale", default="default")
+    parser.add_argument("--overload-seconds", type=float, default=15.0)
+    parser.add_argument("--bundle", help="bundle for the overload run (default: the scale's)")
     parser.add_argument("--out", default=str(REPO / "docs" / "reliability.md"))
     args = parser.parse_args()
     figures_dir = Path(tempfile.mkdtemp(prefix="shelfrank-reliability-"))
@@ -45,12 +51,17 @@ def main() -> int:
     soak_file = figures_dir / "soak.json"
     soak = subprocess.run([sys.executable, "-m", "bench.soak", "--scale", args.scale, "--requests",
                            str(args.soak_requests), "--out", str(soak_file)], cwd=REPO)
+    overload_file = figures_dir / "overload.json"
+    where = ["--bundle", args.bundle] if args.bundle else ["--scale", args.scale]
+    overload = subprocess.run([sys.executable, "-m", "bench.overload", *where, "--seconds",
+                               str(args.overload_seconds), "--out", str(overload_file)], cwd=REPO)
     figures = {p.stem: json.loads(p.read_text()) for p in figures_dir.glob("*.json") if p.stem != "soak"}
     soak_result = json.loads(soak_file.read_text()) if soak_file.exists() else {}
     text = render(figures, soak_result, junit, tests.returncode, soak.returncode)
+    text += render_overload(figures.get("overload", {}), figures, overload.returncode)
     Path(args.out).write_text(text)
     print(text)
-    return 0 if tests.returncode == 0 and soak.returncode == 0 else 1
+    return 0 if tests.returncode == soak.returncode == overload.returncode == 0 else 1
 
 
 def _junit_counts(junit: Path) -> tuple[int, int, int]:
@@ -124,6 +135,47 @@ def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) 
         f"Exit codes: tests {tests_rc}, soak {soak_rc}.",
         "",
     ]
+    return "\n".join(lines)
+
+
+def render_overload(overload: dict, figures: dict, rc: int) -> str:
+    """The backpressure, attack and reload-memory rows (issue 24, defects 5-8)."""
+    lines = ["## Overload, slow clients and reloads", "",
+             f"`python -m bench.overload` ({overload.get('workers', '?')} workers, bundle "
+             f"{overload.get('bundle', '?')}; a Python client on the same cores, so req/s is a floor):",
+             "", "| connections | answered req/s | shed (503) | admitted p50 | admitted p99 | other |",
+             "|---|---|---|---|---|---|"]
+    for row in overload.get("python", []):
+        other = {**row["other_statuses"], **({"client errors": row["client_errors"]}
+                                             if row["client_errors"] else {})}
+        lines.append(f"| {row['connections']} | {row['rps']} | {100 * (row['shed_share'] or 0):.1f}% | "
+                     f"{row['admitted_p50_ms']} ms | {row['admitted_p99_ms']} ms | {other or 'none'} |")
+    if overload.get("wrk"):
+        lines += ["", "The same levels driven by wrk (its percentiles cover every answer, admitted "
+                  "and shed):",
+                  "", "| connections | req/s | 503 share | p50 (all) | p99 (all) | socket errors |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['connections']} | {r['rps']} | {100 * r['non_2xx_share']:.1f}% | "
+                  f"{r['all_p50_ms']} ms | {r['all_p99_ms']} ms | {r['socket_errors'] or 'none'} |"
+                  for r in overload["wrk"]]
+    mem = overload.get("reload_memory", {})
+    header = figures.get("header_flood", {})
+    slow_h, slow_b = figures.get("slow_header", {}), figures.get("slow_body", {})
+    term = figures.get("sigterm_stalled_body", {})
+    lines += ["", "| what | figure |", "|---|---|",
+              f"| memory over {mem.get('reloads', '?')} reloads (one process, after gc) | "
+              f"{mem.get('rss_mb_after_5', '?')} MB after 5 -> {mem.get('rss_mb_end', '?')} MB at the end "
+              f"({mem.get('growth_mb', '?')} MB), max {mem.get('rss_mb_max', '?')} MB |",
+              f"| unfinished header flood ({header.get('sent_mb', '?')} MB on one connection) | "
+              f"{header.get('status', '?')} at the {header.get('cap_bytes', '?')}-byte cap, "
+              "connection closed |",
+              f"| header sent half, never finished | 408 and closed after "
+              f"{slow_h.get('closed_after_s', '?')} s (deadline {slow_h.get('deadline_s', '?')} s) |",
+              f"| body stalled mid-way | 408 and closed after {slow_b.get('answered_408_after_s', '?')} s "
+              f"(deadline {slow_b.get('deadline_s', '?')} s) |",
+              f"| SIGTERM with a stalled body open | /readyz 503 while draining, exited after "
+              f"{term.get('exited_after_s', '?')} s (drain {term.get('drain_s', '?')} s) |",
+              "", f"Exit code: overload {rc}.", ""]
     return "\n".join(lines)
 
 

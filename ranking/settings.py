@@ -344,6 +344,33 @@ class ServingSettings(Section):
     max_price_paid: float = Field(1_000_000.0, gt=0, description="largest unit price an order line may "
                                   "report, yuan (1e300 would swamp every price and GMV figure)")
     max_order_quantity: int = Field(999, ge=1, le=32767, description="most units one order line may report")
+    max_in_flight: int = Field(
+        8, ge=1, description="backpressure: requests one worker works on at once; others queue (health, "
+                              "readiness and metrics are never queued)")
+    queue_timeout_seconds: float = Field(
+        0.25, ge=0, description="backpressure: how long a request may wait for one of the max_in_flight "
+                                "slots before it is shed with 503 and Retry-After (bounds admitted latency)")
+    retry_after_seconds: int = Field(1, ge=0, description="Retry-After sent with a shed request's 503")
+    max_connections: int = Field(
+        1024, ge=1, description="per worker: open connections plus running requests beyond which uvicorn "
+                                "answers 503 (its limit_concurrency)")
+    backlog: int = Field(2048, ge=1, description="listen backlog of the server socket")
+    max_header_bytes: int = Field(
+        16_384, ge=1_024, description="largest request line plus headers a connection may send; past it "
+                                      "the connection gets 431 and is closed before more is buffered")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="a request's line and headers must arrive within this of its first byte "
+                                "(or of the connection opening), else the connection is closed (slowloris)")
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, description="each read of a request body must arrive within this, else 408 and the "
+                                "connection is closed (a stalled body no longer holds a worker or shutdown)")
+    keep_alive_seconds: int = Field(5, ge=1, description="an idle keep-alive connection is closed after this")
+    drain_seconds: float = Field(
+        1.0, ge=0, description="on SIGTERM /readyz answers 503 for this long while requests are still "
+                               "served, so the load balancer stops sending before the server drains")
+    graceful_shutdown_seconds: float = Field(
+        20.0, gt=0, description="after draining, requests still running this long are cut and the worker "
+                                "exits (uvicorn's timeout_graceful_shutdown)")
 
     @model_validator(mode="after")
     def _default_page_fits(self) -> ServingSettings:

@@ -7,7 +7,11 @@ loads in the lifespan (so a worker is ready only when its engine is), after whic
 garbage collector's start-up objects are frozen and its gen-0 threshold raised
 (``../shared/docs/performance.md``: full collections otherwise land on random requests
 as 80 ms stalls); the live state then replays and follows the event log (:mod:`serving.live`);
-a watcher follows reloads made by other workers.
+a watcher follows reloads made by other workers. Backpressure
+(:mod:`serving.admission`) is the outermost layer, so a shed request costs no parsing;
+then the body's read deadline and size limit. At SIGTERM the worker first turns
+``/readyz`` to 503 for ``serving.drain_seconds`` while it still serves, then lets uvicorn
+drain (its ``timeout_graceful_shutdown`` bounds that).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -28,7 +34,8 @@ from fastapi.responses import Response
 from ranking.experiments import VARIANT_HEADER
 from ranking.recall.vector_index import set_search_threads
 from ranking.settings import Settings
-from serving.limits import BodyLimitMiddleware, TimingMiddleware
+from serving.admission import AdmissionMiddleware
+from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
 from serving.live import start_live, stop_live
 from serving.routes import demo, events, live, ops
 from serving.routes.ranking import ranking_router
@@ -50,6 +57,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_middleware(TimingMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, seconds=limits.body_timeout_seconds)
     if limits.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=limits.cors_origins,
                            allow_methods=["GET", "POST"],
@@ -60,6 +68,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.mount("/static", demo.static_files(), name="static")
     app.include_router(ops.router)
     app.include_router(live.router)
+    app.add_middleware(AdmissionMiddleware, max_in_flight=limits.max_in_flight,
+                       queue_seconds=limits.queue_timeout_seconds, retry_after=limits.retry_after_seconds)
     return app
 
 
@@ -83,6 +93,7 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     watcher = asyncio.create_task(_follow_reloads(state, limits.reload_poll_seconds))
+    _drain_before_exit(state, limits.drain_seconds)
     yield
     watcher.cancel()
     with suppress(asyncio.CancelledError):
@@ -101,3 +112,26 @@ async def _follow_reloads(state: ServiceState, every: float) -> None:
             await run_in_threadpool(state.follow_control)
         except Exception:  # never let the watcher die
             log.exception("following the reload control file failed")
+
+
+def _drain_before_exit(state: ServiceState, seconds: float) -> None:
+    """At the first SIGTERM mark the worker draining (``/readyz`` 503) and hand the signal to
+    the server's own handler ``seconds`` later; a second SIGTERM hands it on at once.
+
+    Only where the server installed a Python handler in this (main) thread, as uvicorn does."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    server_handler = signal.getsignal(signal.SIGTERM)
+    if not callable(server_handler):
+        return
+    loop = asyncio.get_running_loop()
+
+    def on_sigterm(signum, frame) -> None:
+        if state.draining:
+            server_handler(signum, frame)
+            return
+        state.draining = True
+        log.warning("SIGTERM: /readyz answers 503, draining in %s s", seconds)
+        loop.call_soon_threadsafe(loop.call_later, seconds, server_handler, signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

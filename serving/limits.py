@@ -1,25 +1,32 @@
-"""Pure-ASGI middleware: refuse oversized bodies before parsing; time every request.
+"""Pure-ASGI middleware: refuse oversized or stalled bodies before parsing; time every request.
 
 ``BodyLimitMiddleware`` answers 413 from the ``Content-Length`` header alone, and for a
 chunked body stops reading (413) as soon as it passes the limit, so an oversized body is
 never buffered or parsed. ``TimingMiddleware`` records latency per route template and
-status in the Prometheus metrics, and counts 5xx as errors.
+status in the Prometheus metrics, and counts 5xx as errors. ``BodyTimeoutMiddleware``
+gives each read of a request body ``serving.body_timeout_seconds``: a client that stops
+sending mid-body gets 408 and its connection is closed, so it holds neither a slot nor a
+graceful shutdown (the header read timeout is the server protocol's:
+:mod:`serving.protocol`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from contextlib import suppress
 
 import orjson
 
 from serving import metrics
 
 
-async def _reject(send, status: int, detail: str) -> None:
+async def _reject(send, status: int, detail: str, close: bool = False) -> None:
     body = orjson.dumps({"detail": detail})
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -68,6 +75,59 @@ class BodyLimitMiddleware:
             if not started:
                 await _reject(send, 413, f"body is over the {self.max_bytes}-byte limit "
                                          "(serving.max_body_bytes)")
+
+
+class BodyStalledError(Exception):
+    pass
+
+
+class BodyTimeoutMiddleware:
+    """Each body read must arrive within ``seconds``; else 408 and the connection closes.
+
+    The stall is raised inside the app's ``receive``; a framework may turn that into its own
+    error (FastAPI answers 400 "error parsing the body"), so the response is replaced by the
+    408 on its way out."""
+
+    def __init__(self, app, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = body_done = stalled = False
+
+        async def timed_receive():
+            nonlocal body_done, stalled
+            if body_done:  # after the body only a disconnect can come: no deadline on waiting for it
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.seconds)
+            except TimeoutError:
+                stalled = True
+                metrics.TIMEOUTS.inc()
+                raise BodyStalledError from None
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def guarded_send(message):
+            nonlocal started
+            if stalled:
+                if not started:
+                    started = True
+                    await self._timed_out(send)
+                return  # the app's own answer to the stall is dropped
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with suppress(BodyStalledError):
+            await self.app(scope, timed_receive, guarded_send)
+        if stalled and not started:
+            await self._timed_out(send)
+
+    async def _timed_out(self, send) -> None:
+        await _reject(send, 408, f"request body stalled: no data for {self.seconds} s "
+                                 "(serving.body_timeout_seconds)", close=True)
 
 
 class TimingMiddleware:

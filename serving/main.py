@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from ranking.settings import Settings, load_settings
 from serving.app import create_app
+from serving.protocol import configure
 
 SETTINGS_ENV = "SHELFRANK_EFFECTIVE_SETTINGS"
 
@@ -21,4 +22,5 @@ SETTINGS_ENV = "SHELFRANK_EFFECTIVE_SETTINGS"
 def app_factory() -> FastAPI:
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings.model_validate_json(raw) if raw else load_settings()
+    configure(settings.serving)  # the connection protocol's head limits, before any connection
     return create_app(settings)

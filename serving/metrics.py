@@ -39,6 +39,9 @@ LIVE_DEGRADED = Counter(
     "shelfrank_live_degraded_total", "ranking requests (or a start) that fell back to the bundle's frozen "
     "state because the live state failed, by reason: start (the backend could not start), read", ["reason"])
 RELOADS = Counter("shelfrank_reloads_total", "bundle reloads by outcome", ["outcome"])
+SHED = Counter("shelfrank_shed_total", "requests refused with 503 by backpressure (serving.max_in_flight)")
+TIMEOUTS = Counter("shelfrank_read_timeouts_total",
+                   "requests whose body stalled past serving.body_timeout_seconds")
 
 
 def set_bundle(version: str | None, previous: str | None) -> None:

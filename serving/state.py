@@ -5,7 +5,11 @@ verifies a new engine off the request path, then swaps the reference (atomic in 
 so a request sees either the old bundle or the new one, never a mix, and a bad bundle
 never replaces a good one. With several workers, the worker that took ``/admin/reload``
 records the new bundle in a control file (``<events_dir>/.serving.json``) and every
-other worker picks it up within ``serving.reload_poll_seconds``.
+other worker picks it up within ``serving.reload_poll_seconds``. The control file is
+written before the taking worker swaps: a reload that cannot be recorded (a full disk)
+swaps nothing anywhere and leaves no temporary file, so the workers never split across
+two bundles. :meth:`ServiceState.not_ready` is readiness: a bundle loaded, its folder
+still on disk, and the worker not draining for shutdown.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 import threading
 from pathlib import Path
 
-from ranking.bundle import BundleError, resolve_bundle
+from ranking.bundle import MANIFEST, BundleError, resolve_bundle
 from ranking.engine import Engine
 from ranking.event_log import BufferedAppender, EventLog
 from ranking.live.backend import LiveBackend
@@ -26,6 +30,10 @@ from serving.routing import Router
 
 log = logging.getLogger("shelfrank.serving")
 CONTROL_FILE = ".serving.json"
+
+
+class ReloadNotRecordedError(Exception):
+    """The control file could not be written: no worker swapped."""
 
 
 class ServiceState:
@@ -43,6 +51,7 @@ class ServiceState:
         self.control_path = self.events_dir / CONTROL_FILE
         self._control_seen: int | None = None
         self.live: LiveBackend | None = None  # the live state: serving/live.py starts and stops it
+        self.draining = False  # set at SIGTERM: /readyz answers 503 while requests still run
 
     @property
     def engine(self) -> Engine | None:
@@ -88,11 +97,30 @@ class ServiceState:
             except BundleError:
                 metrics.RELOADS.labels("refused").inc()
                 raise
+            try:
+                self._write_control(str(router.default.bundle.path))
+            except OSError as exc:
+                if self.router is not None:
+                    router.close_unused(self.router)
+                if self.engine is not router.default:
+                    router.default.close()
+                metrics.RELOADS.labels("not_recorded").inc()
+                raise ReloadNotRecordedError(f"could not record the reload in {self.control_path}: "
+                                             f"{exc}") from exc
             previous = self._swap(router)
             self.load_error = None
-            self._write_control(str(router.default.bundle.path))
             metrics.RELOADS.labels("ok").inc()
             return router.default, previous
+
+    def not_ready(self) -> str | None:
+        """Why this worker should take no traffic now, or None when it is ready."""
+        if self.draining:
+            return "draining for shutdown"
+        if self.engine is None:
+            return self.load_error or "no bundle loaded"
+        if not (self.engine.bundle.path / MANIFEST).is_file():
+            return f"the served bundle {self.engine.bundle.path} is gone from disk"
+        return None
 
     def _swap(self, router: Router) -> str | None:
         old = self.router
@@ -109,8 +137,15 @@ class ServiceState:
     def _write_control(self, path: str) -> None:
         self.events_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.control_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"bundle": path}))
-        os.replace(tmp, self.control_path)
+        try:
+            with open(tmp, "w") as f:
+                f.write(json.dumps({"bundle": path}))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.control_path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
         self._remember_control()
 
     def _remember_control(self) -> None:

@@ -12,7 +12,7 @@ from ranking.engine import Engine
 from serving import metrics
 from serving.dependencies import admin, engine, service_state
 from serving.schemas import ReloadRequest, ReloadResponse
-from serving.state import ServiceState
+from serving.state import ReloadNotRecordedError, ServiceState
 
 router = APIRouter()
 
@@ -25,9 +25,11 @@ def healthz() -> dict:
 
 @router.get("/readyz", tags=["operations"], response_model=None)
 def readyz(state: ServiceState = Depends(service_state)) -> dict | Response:
-    """Ready when a verified bundle is loaded (503 with the reason otherwise)."""
-    if state.engine is None:
-        return Response(content=orjson.dumps({"ready": False, "reason": state.load_error}),
+    """Ready when a verified bundle is loaded and still on disk and the worker is not shutting
+    down (503 with the reason otherwise). Each worker answers for itself."""
+    reason = state.not_ready()
+    if reason is not None:
+        return Response(content=orjson.dumps({"ready": False, "reason": reason}),
                         status_code=503, media_type="application/json")
     return {"ready": True, "bundle_version": state.engine.version,
             "bundle_path": str(state.engine.bundle.path)}
@@ -50,9 +52,14 @@ def bundle(eng: Engine = Depends(engine)) -> dict:
              dependencies=[Depends(admin)])
 async def reload(body: ReloadRequest | None = None,
                  state: ServiceState = Depends(service_state)) -> dict:
-    """Load a bundle, verify it fully, swap it in; a bad bundle is refused (409)."""
+    """Load a bundle, verify it fully, swap it in; a bad bundle is refused (409), a reload
+    that cannot be recorded for the other workers swaps nothing (503)."""
     try:
         eng, previous = await run_in_threadpool(state.reload, body.bundle if body else None)
+    except ReloadNotRecordedError as exc:
+        raise HTTPException(503, detail=f"reload not done, every worker still serves "
+                                        f"{state.engine.version if state.engine else 'nothing'}: {exc}",
+                            headers={"Retry-After": "5"}) from exc
     except BundleError as exc:
         raise HTTPException(409, detail=f"bundle refused, still serving "
                                         f"{state.engine.version if state.engine else 'nothing'}: "

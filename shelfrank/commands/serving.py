@@ -29,6 +29,7 @@ def serve(
     import uvicorn
 
     from serving.main import SETTINGS_ENV
+    from serving.protocol import PROTOCOL
 
     if log_level.lower() not in uvicorn.config.LOG_LEVELS:
         raise typer.BadParameter(f"{log_level!r} is not one of {', '.join(uvicorn.config.LOG_LEVELS)}",
@@ -51,4 +52,8 @@ def serve(
     typer.echo(f"serving {s.bundle} on http://{s.host}:{s.port} with {s.workers} worker(s); "
                f"API docs at http://{s.host}:{s.port}/docs")
     uvicorn.run("serving.main:app_factory", factory=True, host=s.host, port=s.port,
-                workers=s.workers, log_level=log_level, access_log=False)
+                workers=s.workers, log_level=log_level, access_log=False, http=PROTOCOL,
+                limit_concurrency=s.max_connections, backlog=s.backlog,
+                timeout_keep_alive=s.keep_alive_seconds,
+                timeout_graceful_shutdown=s.graceful_shutdown_seconds,
+                h11_max_incomplete_event_size=s.max_header_bytes)

@@ -1,0 +1,123 @@
+"""Readiness tells the truth and a reload is all-or-nothing (issue 24, defect 8).
+
+Before this change ``/readyz`` stayed 200 after ``rm -rf`` of the served bundle, and a
+reload whose control file could not be written (a full events disk) had already swapped
+the taking worker: a 500, the workers split across two bundles and a stray
+``.serving.<pid>.tmp`` left behind. Both tests below failed there.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from ranking.settings import load_settings
+from serving import state as state_module
+from serving.app import create_app
+
+AUTH = {"Authorization": "Bearer s3cret"}
+
+
+def _models_with_two_bundles(small_models: Path, root: Path) -> Path:
+    models = root / "models"
+    models.mkdir()
+    real = (small_models / "latest").resolve()
+    shutil.copytree(real, models / "first")
+    shutil.copytree(real, models / "second")
+    return models
+
+
+def _client(models: Path, events: Path) -> TestClient:
+    settings = load_settings([f"serving.bundle={models / 'first'}", f"serving.events_dir={events}",
+                              "serving.admin_token=s3cret"])
+    return TestClient(create_app(settings))
+
+
+def test_readyz_turns_503_when_the_served_bundle_is_removed_from_disk(small_models, tmp_path):
+    models = _models_with_two_bundles(small_models, tmp_path)
+    with _client(models, tmp_path / "events") as client:
+        assert client.get("/readyz").status_code == 200
+        shutil.rmtree(models / "first")
+        r = client.get("/readyz")
+        assert r.status_code == 503, r.text
+        assert "gone from disk" in r.json()["reason"]
+        r = client.post("/admin/reload", json={"bundle": "second"}, headers=AUTH)
+        assert r.status_code == 200, r.text
+        assert client.get("/readyz").status_code == 200
+
+
+def test_a_reload_that_cannot_be_recorded_swaps_nothing_and_leaves_no_temp_file(
+        small_models, tmp_path, monkeypatch):
+    models = _models_with_two_bundles(small_models, tmp_path)
+    events = tmp_path / "events"
+    with _client(models, events) as client:
+        before = client.get("/readyz").json()["bundle_path"]
+        control_before = (events / ".serving.json").read_text() if (events / ".serving.json").exists() \
+            else None
+
+        real_replace = state_module.os.replace
+
+        def disk_full_for_the_control_file(src, dst, *args, **kwargs):
+            if str(dst).endswith(".serving.json"):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real_replace(src, dst, *args, **kwargs)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(state_module.os, "replace", disk_full_for_the_control_file)
+            r = client.post("/admin/reload", json={"bundle": "second"}, headers=AUTH)
+        assert r.status_code == 503, r.text
+        assert "still serves" in r.json()["detail"] and r.headers["retry-after"]
+        assert client.get("/readyz").json()["bundle_path"] == before  # this worker did not swap
+        control_after = (events / ".serving.json").read_text() if (events / ".serving.json").exists() \
+            else None
+        assert control_after == control_before  # so no other worker will either
+        assert list(events.glob(".serving.*.tmp")) == []
+        r = client.post("/admin/reload", json={"bundle": "second"}, headers=AUTH)  # space is back
+        assert r.status_code == 200, r.text
+        assert client.get("/readyz").json()["bundle_path"] == str((models / "second").resolve())
+        assert client.post("/v1/rerank", json={"surface": "homepage",
+                                               "candidates": list(range(1, 50))}).status_code == 200
+
+
+def _workers(proc) -> list[int]:
+    kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    return [int(k) for k in kids if "resource_tracker" not in Path(f"/proc/{k}/cmdline").read_text()]
+
+
+def _readiness(url: str, n: int = 12) -> set[int]:
+    """/readyz over ``n`` fresh connections, so both workers answer."""
+    import httpx2
+
+    codes = set()
+    for _ in range(n):
+        with httpx2.Client(base_url=url, timeout=10) as fresh:
+            codes.add(fresh.get("/readyz").status_code)
+    return codes
+
+
+def test_after_kill_9_every_worker_agrees_with_the_bundle_on_disk(small_models, tmp_path):
+    """A killed worker is respawned with the bundle before it answers; once the bundle folder
+    is removed every worker, respawned or not, says 503 (before: the survivor said 200 and
+    the respawned one 503, alternating on one port)."""
+    import os
+    import signal
+    import time
+
+    from shelfrank.local_service import start_service, stop_service
+
+    models = _models_with_two_bundles(small_models, tmp_path)
+    proc, url = start_service(models, tmp_path / "events", workers=2, bundle=models / "first")
+    try:
+        os.kill(_workers(proc)[-1], signal.SIGKILL)
+        for _ in range(8):
+            assert _readiness(url) == {200}  # the respawned worker took no traffic before loading
+            time.sleep(0.5)
+        shutil.rmtree(models / "first")
+        os.kill(_workers(proc)[-1], signal.SIGKILL)
+        time.sleep(3)  # the respawned worker fails to load the removed bundle and starts unready
+        assert _readiness(url) == {503}
+    finally:
+        stop_service(proc, signal.SIGKILL)
