@@ -154,7 +154,8 @@ def http_latency(bundle: Path, payloads: dict, workers: int, work: Path) -> dict
     events = work / f"events-{workers}"
     env = {**os.environ}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shelfrank", "--set", f"serving.events_dir={events}", "serve",
+        [sys.executable, "-m", "shelfrank", "--set", "serving.access_log=false",
+         "--set", f"serving.events_dir={events}", "serve",
          "--bundle", str(bundle), "--port", str(port), "--workers", str(workers), "--log-level",
          "warning"], cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

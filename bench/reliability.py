@@ -32,6 +32,7 @@ TESTS = [
     "tests/test_admission.py",
     "tests/test_connection_limits.py",
     "tests/test_reload_safety.py",
+    "tests/test_serving_auth.py",
 ]
 
 
@@ -86,6 +87,8 @@ def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) 
     moved = figures.get("event_log_rotation", {})
     removed = figures.get("event_log_deletion", {})
     poison = figures.get("poisoning", {})
+    unauth = figures.get("ingestion_auth", {})
+    burst = figures.get("ingestion_auth_burst", {})
     lines = [
         "# Reliability",
         "",
@@ -121,6 +124,11 @@ def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) 
         "file go with it) |",
         f"| poisoning attempts (issue 24's list) | {poison.get('refused', '?')} of "
         f"{poison.get('attempts', '?')} refused with a 422 naming the field |",
+        f"| unauthenticated or wrong-token writes (tokens set) | {unauth.get('refused', '?')} of "
+        f"{unauth.get('unauthenticated', '?')} refused (401/403), nothing written |",
+        f"| a flood from one client (issue 24: 100,000 clicks at once) | {burst.get('posted', '?'):,} "
+        f"posted, {burst.get('accepted', '?'):,} accepted (the burst), {burst.get('refused', '?'):,} "
+        "refused with 429 and Retry-After |" if burst else "| a flood from one client | not run |",
         "",
         "Also checked by the same tests (pass/fail above): a full disk on the event log answers 503",
         "with Retry-After while ranking keeps serving; start-up without a bundle answers /readyz 503",

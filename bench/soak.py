@@ -48,7 +48,8 @@ def soak(bundle: Path, requests: int, workers: int, connections: int, max_second
     port = free_port()
     work = Path(tempfile.mkdtemp(prefix="shelfrank-soak-"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shelfrank", "--set", f"serving.events_dir={work / 'events'}", "serve",
+        [sys.executable, "-m", "shelfrank", "--set", "serving.access_log=false",
+         "--set", f"serving.events_dir={work / 'events'}", "serve",
          "--bundle", str(bundle), "--port", str(port), "--workers", str(workers), "--log-level",
          "warning"], cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -9,6 +9,7 @@ effective values.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -39,6 +40,10 @@ def _masked(value: SecretStr, info: SerializationInfo) -> str:
 # a setting that must never reach a bundle, a log or a response: ``SecretStr`` (its repr and
 # str are masked, reading it takes ``.get_secret_value()``) whose JSON is masked too
 Secret = Annotated[SecretStr, PlainSerializer(_masked, return_type=str, when_used="json")]
+
+
+CLIENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+RESERVED_CLIENTS = {"operator", "anonymous"}  # the admin token's identity; no credential
 
 
 class Section(BaseModel):
@@ -312,7 +317,31 @@ class ServingSettings(Section):
     bundle: str = Field("models/latest", description="bundle served at start")
     admin_token: Secret = Field(SecretStr(""), description="bearer token for /admin/*; empty disables "
                                 "admin. A secret: masked in every dump (bundle manifest, `shelfrank "
-                                "settings`, /v1/bundle)")
+                                "settings`, /v1/bundle). When set (or any client token is), every write "
+                                "endpoint needs a bearer credential and /metrics and /readyz's details "
+                                "need this token (docs/security.md)")
+    client_tokens: dict[str, Secret] = Field(
+        {}, description="write credentials of the clients (one per frontend at least): name -> bearer "
+                        "token, e.g. SHELFRANK_SERVING__CLIENT_TOKENS='{\"web\": \"...\"}'. The name is "
+                        "recorded with every event batch and in the access log, never the token. With "
+                        "no client token and no admin_token, writes are open (the demo) and the service "
+                        "says so. Secrets: masked in every dump")
+    write_rate_per_second: float = Field(
+        1_000.0, ge=0, description="events (rows) per second one client may post, per worker (a token "
+                                   "bucket; with N workers a client gets up to N times this); 0 = no limit")
+    write_burst: int = Field(
+        10_000, ge=1, description="events one client may post at once before the rate applies (the "
+                                  "bucket's size; at least max_events_per_post, so a full batch can pass)")
+    login_failures: int = Field(
+        5, ge=1, description="wrong bearer tokens (admin or client) one remote address may send before "
+                             "it is locked out")
+    login_lockout_seconds: float = Field(
+        60.0, gt=0, description="how long a locked-out address gets 429 with Retry-After; the count of "
+                                "its failures is forgotten after this long without one")
+    access_log: bool = Field(
+        True, description="one JSON line per request on the `shelfrank.access` logger (time, method, "
+                          "path template, status, latency, client name or anonymous, remote address; "
+                          "never a token or a body)")
     events_dir: str = Field("data/events", description="durable event log (read by training)")
     default_page_size: int = Field(20, ge=1, description="cards of a search or homepage request "
                                    "that names no page_size")
@@ -377,6 +406,24 @@ class ServingSettings(Section):
         if self.default_page_size > self.max_page_size:
             raise ValueError(f"default_page_size {self.default_page_size} is above max_page_size "
                              f"{self.max_page_size}: a request naming no page_size would be refused")
+        return self
+
+    @model_validator(mode="after")
+    def _clients_are_distinct(self) -> ServingSettings:
+        tokens = [t.get_secret_value() for t in self.client_tokens.values()]
+        for name, token in zip(self.client_tokens, tokens, strict=True):
+            if not CLIENT_NAME.fullmatch(name) or name in RESERVED_CLIENTS:
+                raise ValueError(f"client name {name!r}: letters, digits, '.', '_' or '-' (at most 64), "
+                                 f"not {' or '.join(sorted(RESERVED_CLIENTS))}")
+            if not token:
+                raise ValueError(f"client {name!r} has an empty token")
+        admin = self.admin_token.get_secret_value()
+        if len(set(tokens)) < len(tokens) or (admin and admin in tokens):
+            raise ValueError("every client token must differ from the others and from admin_token "
+                             "(a token names exactly one client)")
+        if self.write_rate_per_second and self.write_burst < self.max_events_per_post:
+            raise ValueError(f"write_burst {self.write_burst} is below max_events_per_post "
+                             f"{self.max_events_per_post}: a full batch could never be accepted")
         return self
 
 

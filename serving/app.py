@@ -34,9 +34,12 @@ from fastapi.responses import Response
 from ranking.experiments import VARIANT_HEADER
 from ranking.recall.vector_index import set_search_threads
 from ranking.settings import Settings
+from serving.access_log import AccessLogMiddleware, ensure_handler
 from serving.admission import AdmissionMiddleware
+from serving.auth import ServiceAuth
 from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
 from serving.live import start_live, stop_live
+from serving.responses import ERROR_RESPONSES
 from serving.routes import demo, events, live, ops
 from serving.routes.ranking import ranking_router
 from serving.state import ServiceState
@@ -52,12 +55,18 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         version="1",
         summary="Ranking and recommendation for a shelf-style mall: search, homepage, rerank.",
         lifespan=lambda app: _lifespan(app, load),
+        responses=ERROR_RESPONSES,
     )
     app.state.shelfrank = ServiceState(settings)
+    app.state.shelfrank_auth = ServiceAuth(limits)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Exception, server_error)
     app.add_middleware(TimingMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     app.add_middleware(BodyTimeoutMiddleware, seconds=limits.body_timeout_seconds)
+    if limits.access_log:
+        ensure_handler()
+        app.add_middleware(AccessLogMiddleware)
     if limits.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=limits.cors_origins,
                            allow_methods=["GET", "POST"],
@@ -81,11 +90,20 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> Resp
                     media_type="application/json")
 
 
+async def server_error(request: Request, exc: Exception) -> Response:
+    """An unhandled error: logged with its traceback, answered as the documented JSON shape
+    (not Starlette's plain-text page), naming nothing of the internals."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Response(content=orjson.dumps({"detail": "internal server error"}), status_code=500,
+                    media_type="application/json")
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     state: ServiceState = app.state.shelfrank
     limits = state.settings.serving
     set_search_threads(limits.search_threads)
+    app.state.shelfrank_auth.announce()
     if load:
         await run_in_threadpool(state.load_initial)
     await run_in_threadpool(start_live, state)

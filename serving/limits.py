@@ -52,19 +52,26 @@ class BodyLimitMiddleware:
                     return await _reject(send, 413, f"body of {declared} bytes is over the "
                                                     f"{self.max_bytes}-byte limit (serving.max_body_bytes)")
         seen = 0
+        over = False  # the body passed the limit: whatever the app answers, the caller gets 413
         started = False
 
         async def limited_receive():
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    over = True
                     raise BodyTooLargeError
             return message
 
         async def tracking_send(message):
             nonlocal started
+            if over:  # FastAPI turns the read error into a 400 "error parsing the body": not that
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._too_large(send)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -73,8 +80,11 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLargeError:
             if not started:
-                await _reject(send, 413, f"body is over the {self.max_bytes}-byte limit "
-                                         "(serving.max_body_bytes)")
+                await self._too_large(send)
+
+    async def _too_large(self, send) -> None:
+        await _reject(send, 413, f"body is over the {self.max_bytes}-byte limit "
+                                 "(serving.max_body_bytes)")
 
 
 class BodyStalledError(Exception):

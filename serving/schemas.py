@@ -11,6 +11,11 @@ with every recency feature of the snapshot turned into nonsense. Events are held
 configurable bounds on top (:mod:`serving.event_checks`: minutes of clock skew, not a day).
 Event ids are never negative and an event's free text (``variant``) is at most
 :data:`EVENT_TEXT_MAX_CHARS` characters.
+
+Numbers and flags are strict (:data:`Int`, :data:`Float`, :data:`Bool`): ``true`` is not a
+page size of 1 nor ``"20"`` one of 20, ``1`` is not ``true``; a float takes a JSON integer
+(JSON has one number type). Times stay ISO 8601 strings or epoch integers: JSON has no
+date type.
 """
 
 from __future__ import annotations
@@ -20,13 +25,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, create_model, model_validator
 
 from ranking.contracts.tables import TABLES, Column
 from ranking.event_log import LOGGED_TABLES
 from ranking.surfaces import Surface
 
 MAX_ID = 2**63 - 1
+Int = Annotated[int, Strict()]  # refuses booleans and numeric strings
+Float = Annotated[float, Strict()]  # takes an integer, refuses booleans and strings
+Bool = Annotated[bool, Strict()]  # refuses 0, 1 and "true"
 EVENT_TEXT_MAX_CHARS = 200  # an event's free text (a variant name): a 10k-character one is junk
 
 
@@ -66,14 +74,14 @@ class Context(Strict):
     time: Annotated[datetime | None, AfterValidator(_bounded_time)] = Field(
         None, description="request time (ISO 8601, naive is UTC) between 2000-01-01 and one day "
                           "past the server's clock; default now")
-    hour: int | None = Field(None, ge=0, le=23, description="local hour of day, for themes")
+    hour: Int | None = Field(None, ge=0, le=23, description="local hour of day, for themes")
 
 
 class Filters(Strict):
-    price_min: float | None = Field(None, ge=0)
-    price_max: float | None = Field(None, ge=0)
-    category_id: int | None = Field(None, ge=0, le=MAX_ID, description="leaf or top-level category")
-    store_id: int | None = Field(None, ge=0, le=MAX_ID)
+    price_min: Float | None = Field(None, ge=0)
+    price_max: Float | None = Field(None, ge=0)
+    category_id: Int | None = Field(None, ge=0, le=MAX_ID, description="leaf or top-level category")
+    store_id: Int | None = Field(None, ge=0, le=MAX_ID)
 
 
 SESSION_ID_MAX_CHARS = 128
@@ -83,29 +91,29 @@ SessionId = Annotated[str, Field(
                 "characters): a shopper without an account is followed by session, and a session "
                 "whose events later also carry a user_id folds into that user",
     examples=["s-3f9c2a71"])]
-Id = Annotated[int, Field(ge=0, le=MAX_ID)]
-PageSize = Annotated[int, Field(ge=1, description="cards wanted (limit: serving.max_page_size)")]
-Slots = Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=20)]
+Id = Annotated[Int, Field(ge=0, le=MAX_ID)]
+PageSize = Annotated[Int, Field(ge=1, description="cards wanted (limit: serving.max_page_size)")]
+Slots = Annotated[list[Annotated[Int, Field(ge=1)]], Field(max_length=20)]
 
 
 class SearchRequest(Strict):
     query: str = Field(..., min_length=1, description="search text in any script (accents do not matter); "
                        "one without a searchable word (a letter or digit of any script), e.g. only "
                        "punctuation or emoji, is a 422")
-    user_id: int | None = Field(None, ge=0, le=MAX_ID)
+    user_id: Int | None = Field(None, ge=0, le=MAX_ID)
     session_id: SessionId | None = None
     page_size: PageSize | None = Field(None, description="cards wanted; default serving.default_page_size "
                                        "(20), at most serving.max_page_size")
     filters: Filters | None = None
     context: Context | None = None
     subsidy_slots: Slots = Field([], description="1-based positions for subsidy-channel products")
-    spell_correct: bool = Field(
+    spell_correct: Bool = Field(
         True, description="rewrite words no product holds to catalog words first ('did you mean'); false "
                           "searches exactly as typed (the frontend's 'search instead for ...')")
 
 
 class HomepageRequest(Strict):
-    user_id: int | None = Field(None, ge=0, le=MAX_ID, description="absent for an anonymous visitor")
+    user_id: Int | None = Field(None, ge=0, le=MAX_ID, description="absent for an anonymous visitor")
     session_id: SessionId | None = None
     page_size: PageSize | None = Field(None, description="cards wanted; default serving.default_page_size "
                                        "(20), at most serving.max_page_size")
@@ -114,16 +122,16 @@ class HomepageRequest(Strict):
 
 
 class RerankRequest(Strict):
-    user_id: int | None = Field(None, ge=0, le=MAX_ID)
+    user_id: Int | None = Field(None, ge=0, le=MAX_ID)
     session_id: SessionId | None = None
     query: str | None = Field(None, min_length=1, description="with surface search only; as in /v1/search, "
                               "one without a searchable word is a 422")
     surface: Surface
     candidates: list[Id] = Field(..., min_length=1)
-    page_size: int | None = Field(None, ge=1, description="default: all candidates")
+    page_size: Int | None = Field(None, ge=1, description="default: all candidates")
     context: Context | None = None
     subsidy_slots: Slots = []
-    spell_correct: bool = Field(
+    spell_correct: Bool = Field(
         True, description="relevance features read the query with words no product holds rewritten to "
                           "catalog words, as /v1/search does; false reads it as typed")
 
@@ -216,13 +224,13 @@ class ReloadResponse(BaseModel):
 def _python_type(col: Column) -> Any:
     t = col.type
     if pa.types.is_timestamp(t):
-        base: Any = Annotated[datetime | int, AfterValidator(bounded_epoch_ms)]
+        base: Any = Annotated[datetime | Int, AfterValidator(bounded_epoch_ms)]
     elif pa.types.is_integer(t):
-        base = int
+        base = Int
     elif pa.types.is_floating(t):
-        base = float
+        base = Float
     elif pa.types.is_boolean(t):
-        base = bool
+        base = Bool
     else:
         base = str
     if col.allowed:

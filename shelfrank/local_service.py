@@ -23,8 +23,10 @@ def start_service(models: Path, events: Path, workers: int = 1, extra: list[str]
                   bundle: Path | None = None) -> tuple[subprocess.Popen, str]:
     """Start the service on a free loopback port; return (process, base url) once ready."""
     port = free_port()
+    # no access log: stderr is a pipe read only if the start fails, and a line per request
+    # would fill it (64 KB) and block the server mid-run
     sets = [f"serving.events_dir={events}", "serving.admin_token=s3cret",
-            "serving.reload_poll_seconds=0.2", *(extra or [])]
+            "serving.reload_poll_seconds=0.2", "serving.access_log=false", *(extra or [])]
     cmd = [sys.executable, "-m", "shelfrank.cli"]
     for s in sets:
         cmd += ["--set", s]

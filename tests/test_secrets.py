@@ -89,3 +89,14 @@ def test_serve_hands_the_token_to_its_workers_and_nothing_else_does() -> None:
     assert "hand-over" not in settings.model_dump_json() and "hand-over" not in repr(settings)
     worker = Settings.model_validate_json(settings_json_with_secrets(settings))
     assert worker.serving.admin_token.get_secret_value() == "hand-over"
+
+
+def test_client_tokens_are_secrets_too_set_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHELFRANK_SERVING__CLIENT_TOKENS", '{"web": "web-secret-456"}')
+    shown = runner.invoke(app, ["settings"])
+    assert shown.exit_code == 0 and "web-secret-456" not in shown.output
+    assert f'"web": "{SECRET_MASK}"' in shown.output  # the name stays visible
+    settings = load_settings([])
+    assert "web-secret-456" not in settings.model_dump_json() and "web-secret-456" not in repr(settings)
+    worker = Settings.model_validate_json(settings_json_with_secrets(settings))
+    assert worker.serving.client_tokens["web"].get_secret_value() == "web-secret-456"

@@ -13,10 +13,14 @@ from fastapi.testclient import TestClient
 from ranking.settings import load_settings
 from serving.app import create_app
 
+WRITER = {"Authorization": "Bearer web-token"}  # the "web" client's write credential
+OPERATOR = {"Authorization": "Bearer s3cret"}
+
 
 def _settings(models: Path, events: Path, **extra: str):
     overrides = [f"serving.bundle={models / 'latest'}", f"serving.events_dir={events}",
-                 "serving.admin_token=s3cret", *[f"{k}={v}" for k, v in extra.items()]]
+                 "serving.admin_token=s3cret", 'serving.client_tokens={"web": "web-token"}',
+                 *[f"{k}={v}" for k, v in extra.items()]]
     return load_settings(overrides)
 
 
@@ -137,14 +141,14 @@ def test_events_are_durable_and_readable_by_training(client, tmp_path):
         "clicks": [{"request_id": 1, "timestamp": 1788256800000, "user_id": 2, "product_id": 3,
                     "position": 1}],
     }
-    r = client.post("/v1/events", json=batch)
+    r = client.post("/v1/events", json=batch, headers=WRITER)
     assert r.status_code == 200 and r.json()["accepted"] == {"impressions": 1, "clicks": 1,
                                                              "carts": 0, "orders": 0}
     logged = read_event_log(state.events_dir)
     assert logged.tables["clicks"].num_rows >= 1 and logged.partial_lines == 0
     bad = {"clicks": [{**batch["clicks"][0], "position": 0}]}
-    assert client.post("/v1/events", json=bad).status_code == 422
-    assert client.post("/v1/events", json={}).status_code == 422
+    assert client.post("/v1/events", json=bad, headers=WRITER).status_code == 422
+    assert client.post("/v1/events", json={}, headers=WRITER).status_code == 422
 
 
 def test_admin_reload_needs_the_token_and_refuses_a_bad_bundle(client, small_models, tmp_path):
@@ -190,7 +194,7 @@ def test_without_a_bundle_the_service_says_so(tmp_path):
 
 def test_metrics_expose_latency_per_endpoint_and_stage(client, some_products):
     client.post("/v1/rerank", json={"surface": "homepage", "candidates": some_products[:5].tolist()})
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=OPERATOR).text
     assert 'shelfrank_request_seconds_bucket{endpoint="/v1/rerank"' in text
     assert 'shelfrank_stage_seconds_bucket{le="0.0005",pipeline="rerank",stage="score"}' in text \
         or 'pipeline="rerank",stage="score"' in text
@@ -215,7 +219,7 @@ def test_logged_events_merge_into_a_dataset_the_next_training_reads(client, smal
 
     click = {"request_id": 77, "timestamp": "2026-09-02T10:00:00Z", "user_id": 2, "product_id": 5,
              "position": 2}
-    assert client.post("/v1/events", json={"clicks": [click]}).status_code == 200
+    assert client.post("/v1/events", json={"clicks": [click]}, headers=WRITER).status_code == 200
     events = client.app.state.shelfrank.events_dir
     before = read_table(small_mall, "clicks").num_rows
     summary = merge_events(small_mall, events, tmp_path / "merged")
@@ -237,7 +241,7 @@ def test_a_full_disk_gives_503_on_events_while_ranking_keeps_serving(client, som
 
     monkeypatch.setattr(event_log.os, "write", full)
     click = {"request_id": 1, "timestamp": 1788256800000, "user_id": 2, "product_id": 3, "position": 1}
-    r = client.post("/v1/events", json={"clicks": [click]})
+    r = client.post("/v1/events", json={"clicks": [click]}, headers=WRITER)
     assert r.status_code == 503 and "No space left" in r.json()["detail"]
     assert r.headers["retry-after"] == "30"
     r = client.post("/v1/rerank", json={"surface": "homepage", "candidates": some_products[:10].tolist()})
@@ -302,7 +306,7 @@ def test_merge_events_gives_the_searched_queries_their_text(small_mall, small_mo
                         "position": card["position"], "variant": "default", "propensity": 1.0}
                        for p in pages for card in p["cards"]]
         unlogged = {**impressions[0], "request_id": 10**9, "query_id": query_id("never searched here")}
-        r = c.post("/v1/events", json={"impressions": [*impressions, unlogged]})
+        r = c.post("/v1/events", json={"impressions": [*impressions, unlogged]}, headers=WRITER)
         assert r.status_code == 200, r.text
     summary = merge_events(small_mall, events, tmp_path / "merged")
     texts = dict(pd.read_parquet(tmp_path / "merged" / "queries.parquet")[["query_id", "text"]].values)
@@ -326,3 +330,17 @@ def test_a_page_that_names_no_size_gets_the_default_page_size_setting(small_mode
         slot = c.post("/v1/homepage", json={"user_id": 2, "subsidy_slots": [8]})
     assert len(search["cards"]) == 7 and len(home["cards"]) == 7 and len(asked["cards"]) == 3
     assert slot.status_code == 422 and "7 cards" in slot.text  # slots are checked against that size
+
+
+def test_readiness_shows_the_bundle_path_only_to_the_operator(client):
+    public = client.get("/readyz").json()
+    assert public["ready"] is True and "bundle_path" not in public and public["writes"] == "authenticated"
+    assert "/" not in json.dumps(public)
+    private = client.get("/readyz", headers=OPERATOR).json()
+    assert private["bundle_path"] == str(client.app.state.shelfrank.engine.bundle.path)
+
+
+@pytest.mark.parametrize("page_size", [True, "20"])
+def test_a_page_size_must_be_a_json_integer(client, page_size):
+    r = client.post("/v1/homepage", json={"page_size": page_size})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "page_size"]

@@ -13,6 +13,7 @@ from conftest import record_reliability
 from service_process import start_service, stop_service
 
 pytestmark = pytest.mark.slow
+OPERATOR = {"Authorization": "Bearer s3cret"}  # start_service sets serving.admin_token=s3cret: writes need it
 
 
 def _click(i: int) -> dict:
@@ -33,7 +34,7 @@ def test_acknowledged_events_survive_kill_9_with_two_workers(small_models, tmp_p
             i = offset
             while not stop.is_set():
                 try:
-                    r = client.post("/v1/events", json=_click(i))
+                    r = client.post("/v1/events", json=_click(i), headers=OPERATOR)
                 except httpx2.HTTPError:
                     return
                 if r.status_code == 200:
@@ -99,7 +100,7 @@ def test_reload_under_load_fails_no_request_and_reaches_every_worker(small_model
             paths = set()
             for _ in range(20):  # new connections land on either worker
                 with httpx2.Client(base_url=url, timeout=5) as fresh:
-                    paths.add(fresh.get("/readyz").json()["bundle_path"])
+                    paths.add(fresh.get("/readyz", headers=auth).json()["bundle_path"])
             if paths == {str(second.resolve())}:
                 break
             time.sleep(0.5)

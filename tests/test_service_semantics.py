@@ -22,8 +22,8 @@ from serving.app import create_app
 def client(small_models: Path, tmp_path_factory: pytest.TempPathFactory):
     events = tmp_path_factory.mktemp("events")
     settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={events}",
-                              "serving.admin_token=s3cret"])
-    with TestClient(create_app(settings)) as c:
+                              "serving.admin_token=s3cret", 'serving.client_tokens={"app": "app-token"}'])
+    with TestClient(create_app(settings), headers={"Authorization": "Bearer app-token"}) as c:
         yield c
 
 

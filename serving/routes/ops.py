@@ -1,4 +1,10 @@
-"""Operations: liveness, readiness, Prometheus metrics, the bundle's manifest, admin reload."""
+"""Operations: liveness, readiness, Prometheus metrics, the bundle's manifest, admin reload.
+
+``/readyz`` answers everyone 200 or 503 with no path in the body (load balancers need no
+token); its details (the bundle's path, why no bundle is loaded) go only to a caller with
+the operator token. ``/metrics`` needs the operator token when one is set, ``/admin/*``
+always (:mod:`serving.auth`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ from fastapi.responses import Response
 from ranking.bundle import BundleError
 from ranking.engine import Engine
 from serving import metrics
-from serving.dependencies import admin, engine, service_state
+from serving.auth import ServiceAuth, admin, operator_view, sees_details, service_auth
+from serving.dependencies import engine, service_state
+from serving.responses import OPERATOR_ERRORS, errors
 from serving.schemas import ReloadRequest, ReloadResponse
 from serving.state import ReloadNotRecordedError, ServiceState
 
@@ -23,33 +31,51 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["operations"], response_model=None)
-def readyz(state: ServiceState = Depends(service_state)) -> dict | Response:
-    """Ready when a verified bundle is loaded and still on disk and the worker is not shutting
-    down (503 with the reason otherwise). Each worker answers for itself."""
+def readiness(state: ServiceState, auth: ServiceAuth, details: bool) -> dict:
+    """``/readyz``'s body: ready or not (a verified bundle loaded and still on disk, the worker
+    not draining), the bundle version, whether writes are open; the bundle's path and the
+    reason it is not ready only with ``details`` (the operator token)."""
     reason = state.not_ready()
-    if reason is not None:
-        return Response(content=orjson.dumps({"ready": False, "reason": reason}),
-                        status_code=503, media_type="application/json")
-    return {"ready": True, "bundle_version": state.engine.version,
-            "bundle_path": str(state.engine.bundle.path)}
+    body: dict = {"ready": reason is None,
+                  "bundle_version": state.engine.version if state.engine else None,
+                  "writes": "open" if auth.open_writes else "authenticated"}
+    if details:
+        body["bundle_path"] = str(state.engine.bundle.path) if state.engine else None
+        body["reason"] = reason
+    elif reason is not None:  # a public body names no path
+        body["reason"] = ("draining for shutdown" if state.draining
+                          else "not ready (the operator token shows why)")
+    return body
 
 
-@router.get("/metrics", tags=["operations"], response_model=None)
+@router.get("/readyz", tags=["operations"], response_model=None, responses={**errors(503), **OPERATOR_ERRORS})
+def readyz(state: ServiceState = Depends(service_state), auth: ServiceAuth = Depends(service_auth),
+           details: bool = Depends(sees_details)) -> dict | Response:
+    """Ready when a verified bundle is loaded (503 otherwise). The body names no path unless
+    the caller sends the operator token (then: the bundle's path, the reason it is not ready)."""
+    body = readiness(state, auth, details)
+    if not body["ready"]:
+        return Response(content=orjson.dumps(body), status_code=503, media_type="application/json")
+    return body
+
+
+@router.get("/metrics", tags=["operations"], response_model=None, dependencies=[Depends(operator_view)],
+            responses=OPERATOR_ERRORS)
 def prometheus() -> Response:
-    """Prometheus exposition: latency per endpoint and stage, errors, bundle version."""
+    """Prometheus exposition: latency per endpoint and stage, errors, bundle version. Needs the
+    operator token when one is set."""
     body, content_type = metrics.render()
     return Response(content=body, media_type=content_type)
 
 
-@router.get("/v1/bundle", tags=["operations"], response_model=None)
+@router.get("/v1/bundle", tags=["operations"], response_model=None, responses=errors(503))
 def bundle(eng: Engine = Depends(engine)) -> dict:
     """The served bundle's manifest."""
     return eng.bundle.public_manifest
 
 
 @router.post("/admin/reload", response_model=ReloadResponse, tags=["admin"],
-             dependencies=[Depends(admin)])
+             dependencies=[Depends(admin)], responses={**OPERATOR_ERRORS, **errors(409)})
 async def reload(body: ReloadRequest | None = None,
                  state: ServiceState = Depends(service_state)) -> dict:
     """Load a bundle, verify it fully, swap it in; a bad bundle is refused (409), a reload

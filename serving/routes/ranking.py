@@ -22,6 +22,7 @@ from serving.dependencies import engine, service_state
 from serving.live import shopper_view
 from serving.pages import page_response, serve_page
 from serving.rank_requests import RankingBody, new_request_id, page_size_for, rank_request
+from serving.responses import errors
 from serving.schemas import (
     MAX_ID,
     HomepageRequest,
@@ -117,8 +118,9 @@ def ranking_router(limits: ServingSettings) -> APIRouter:
     router = APIRouter()
     for path, endpoint in (("/v1/search", search), ("/v1/homepage", homepage), ("/v1/rerank", rerank)):
         router.add_api_route(path, endpoint, methods=["POST"], response_model=RankingResponse,
-                             tags=["ranking"])
+                             tags=["ranking"], responses=errors(503))
     router.add_api_route("/v1/products/{product_id}/similar", _similar_endpoint(limits.similar_k),
-                         methods=["GET"], response_model=SimilarResponse, tags=["ranking"])
+                         methods=["GET"], response_model=SimilarResponse, tags=["ranking"],
+                         responses=errors(404, 503))
     router.add_api_route("/v1/noop", noop, methods=["POST"], include_in_schema=False, response_model=None)
     return router

@@ -215,11 +215,14 @@ def closed_loop(
 
 @contextmanager
 def _served(models: Path, events: Path, config_path: Path) -> Iterator[str]:
-    """The service on loopback serving the closed loop's config; its base URL."""
+    """The service on loopback serving the closed loop's config; its base URL. Its simulated
+    shoppers post events as an unauthenticated frontend at full speed, so this private
+    loopback service keeps writes open (no token) and unthrottled."""
     from shelfrank.local_service import start_service, stop_service
 
     proc, url = start_service(
-        models, events, extra=[f"serving.experiments_file={config_path}"], bundle=models / "treatment"
+        models, events, extra=[f"serving.experiments_file={config_path}", "serving.admin_token=",
+                               "serving.write_rate_per_second=0"], bundle=models / "treatment"
     )
     try:
         yield url
