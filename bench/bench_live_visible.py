@@ -30,7 +30,7 @@ def _visible_after(url: str, user: int, product: int) -> tuple[float, float]:
     now = int(time.time() * 1000)
     click = {"clicks": [{"request_id": user, "timestamp": now, "user_id": user, "product_id": product,
                          "position": 1}]}
-    r = httpx2.post(f"{url}/v1/events", json=click, timeout=10)
+    r = httpx2.post(f"{url}/v1/events", json=click, timeout=10, headers=ADMIN)
     r.raise_for_status()
     acked = time.perf_counter()
     streak, start = 0, (0.0, 0.0)

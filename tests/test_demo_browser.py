@@ -74,7 +74,8 @@ def browser():
 @pytest.fixture(scope="module")
 def service(small_models, tmp_path_factory):
     events = tmp_path_factory.mktemp("browser-events")
-    proc, url = start_service(small_models, events)
+    # the demo page posts its clicks from the browser, as `make demo` serves it: writes open (no token)
+    proc, url = start_service(small_models, events, extra=["serving.admin_token="])
     yield url, events
     stop_service(proc)
 

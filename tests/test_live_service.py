@@ -52,7 +52,8 @@ def test_three_clicks_on_a_leaf_reach_every_workers_next_homepage_within_a_secon
         target = int(np.bincount(leaf[leaf >= 0]).argmax())  # the mall's biggest leaf (its "phones")
         before = _in_leaf(url, body, leaf_of, target)
         now = int(time.time() * 1000)
-        r = httpx2.post(f"{url}/v1/events", json=_clicks(ids[leaf == target][:3], now, user_id=user))
+        clicks = _clicks(ids[leaf == target][:3], now, user_id=user)
+        r = httpx2.post(f"{url}/v1/events", headers=ADMIN, json=clicks)
         assert r.status_code == 200, r.text
         acked = time.perf_counter()
         streak, streak_start, seen = 0, None, []
@@ -96,13 +97,13 @@ def test_a_session_folds_into_its_user_and_kill_9_keeps_the_live_state(small_mod
     try:
         now = int(time.time() * 1000)
         anonymous = _clicks(ids[:2], now, session_id="s-anon")
-        assert httpx2.post(f"{url}/v1/events", json=anonymous).status_code == 200
+        assert httpx2.post(f"{url}/v1/events", headers=ADMIN, json=anonymous).status_code == 200
         anon = _wait_view(url, lambda v: len(v["items"]) == 2, session_id="s-anon")
         assert anon["items"] == [int(ids[1]), int(ids[0])]
         page = httpx2.post(f"{url}/v1/homepage", json={"session_id": "s-anon"})
         assert page.status_code == 200 and page.json()["cards"]
         signed_in = _clicks(ids[2:3], now + 10, user_id=user, session_id="s-anon")
-        assert httpx2.post(f"{url}/v1/events", json=signed_in).status_code == 200
+        assert httpx2.post(f"{url}/v1/events", headers=ADMIN, json=signed_in).status_code == 200
         folded = _wait_view(url, lambda v: len(v["items"]) == 3, user_id=user)
         assert folded["items"] == [int(ids[2]), int(ids[1]), int(ids[0])], "the session is the user's now"
         for bad in ("", "x" * 129, "tab\there"):
@@ -110,9 +111,9 @@ def test_a_session_folds_into_its_user_and_kill_9_keeps_the_live_state(small_mod
                                ("/v1/rerank", {"surface": "homepage", "candidates": [1]})):
                 r = httpx2.post(f"{url}{path}", json={**body, "session_id": bad})
                 assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "session_id"], r.text
-            r = httpx2.post(f"{url}/v1/events", json=_clicks(ids[:1], now, session_id=bad))
+            r = httpx2.post(f"{url}/v1/events", headers=ADMIN, json=_clicks(ids[:1], now, session_id=bad))
             assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "session_id", r.text
-        r = httpx2.post(f"{url}/v1/events", json=_clicks(ids[:1], now))
+        r = httpx2.post(f"{url}/v1/events", headers=ADMIN, json=_clicks(ids[:1], now))
         assert r.status_code == 422 and "names no shopper" in r.text
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -54,7 +54,7 @@ def test_a_reload_that_cannot_be_recorded_swaps_nothing_and_leaves_no_temp_file(
     models = _models_with_two_bundles(small_models, tmp_path)
     events = tmp_path / "events"
     with _client(models, events) as client:
-        before = client.get("/readyz").json()["bundle_path"]
+        before = client.get("/readyz", headers=AUTH).json()["bundle_path"]
         control_before = (events / ".serving.json").read_text() if (events / ".serving.json").exists() \
             else None
 
@@ -70,14 +70,14 @@ def test_a_reload_that_cannot_be_recorded_swaps_nothing_and_leaves_no_temp_file(
             r = client.post("/admin/reload", json={"bundle": "second"}, headers=AUTH)
         assert r.status_code == 503, r.text
         assert "still serves" in r.json()["detail"] and r.headers["retry-after"]
-        assert client.get("/readyz").json()["bundle_path"] == before  # this worker did not swap
+        assert client.get("/readyz", headers=AUTH).json()["bundle_path"] == before  # this worker did not swap
         control_after = (events / ".serving.json").read_text() if (events / ".serving.json").exists() \
             else None
         assert control_after == control_before  # so no other worker will either
         assert list(events.glob(".serving.*.tmp")) == []
         r = client.post("/admin/reload", json={"bundle": "second"}, headers=AUTH)  # space is back
         assert r.status_code == 200, r.text
-        assert client.get("/readyz").json()["bundle_path"] == str((models / "second").resolve())
+        assert client.get("/readyz", headers=AUTH).json()["bundle_path"] == str((models / "second").resolve())
         assert client.post("/v1/rerank", json={"surface": "homepage",
                                                "candidates": list(range(1, 50))}).status_code == 200
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from serving.dependencies import admin, service_state
+from serving.auth import admin
+from serving.dependencies import service_state
 from serving.schemas import MAX_ID, SESSION_ID_MAX_CHARS
 from serving.state import ServiceState
 

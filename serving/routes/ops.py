@@ -42,9 +42,10 @@ def readiness(state: ServiceState, auth: ServiceAuth, details: bool) -> dict:
     if details:
         body["bundle_path"] = str(state.engine.bundle.path) if state.engine else None
         body["reason"] = reason
-    elif reason is not None:  # a public body names no path
+    elif reason is not None:  # a public body says why in words, naming no path
         body["reason"] = ("draining for shutdown" if state.draining
-                          else "not ready (the operator token shows why)")
+                          else "no bundle loaded (the operator token shows why)" if state.engine is None
+                          else "the served bundle is gone from disk (the operator token shows which)")
     return body
 
 

@@ -284,7 +284,10 @@ def _served_arm(bundle: Path, events: Path, overrides: list[str]) -> Iterator[st
     """The service on loopback serving ``bundle`` with one arm's settings overrides; its base URL."""
     from shelfrank.local_service import start_service, stop_service
 
-    proc, url = start_service(bundle.parent, events, extra=overrides, bundle=bundle)
+    # simulated shoppers post as an unauthenticated frontend at full speed: this private loopback
+    # service keeps writes open and unthrottled, as the closed loop's does (an arm may override)
+    open_writes = ["serving.admin_token=", "serving.write_rate_per_second=0"]
+    proc, url = start_service(bundle.parent, events, extra=[*open_writes, *overrides], bundle=bundle)
     try:
         yield url
     finally:
