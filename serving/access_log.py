@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from datetime import UTC, datetime
 
 import orjson
 
 from serving.auth import CLIENT_SCOPE_KEY
+from serving.limits import observed
 
 access_log = logging.getLogger("shelfrank.access")
 
@@ -57,16 +57,5 @@ class AccessLogMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        status = 500
-
-        async def capture(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            access_log.info(access_line(scope, status, time.perf_counter() - started))
+        await observed(self.app, scope, receive, send,
+                       lambda status, seconds: access_log.info(access_line(scope, status, seconds)))

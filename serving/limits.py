@@ -140,6 +140,24 @@ class BodyTimeoutMiddleware:
                                  "(serving.body_timeout_seconds)", close=True)
 
 
+async def observed(app, scope, receive, send, done) -> None:
+    """Run ``app`` and then call ``done(status, seconds)`` once it has answered, or has failed
+    (status 500): the one status-and-latency capture the timing and access-log middlewares share."""
+    started = time.perf_counter()
+    status = 500
+
+    async def capture(message):
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    try:
+        await app(scope, receive, capture)
+    finally:
+        done(status, time.perf_counter() - started)
+
+
 class TimingMiddleware:
     def __init__(self, app) -> None:
         self.app = app
@@ -147,22 +165,12 @@ class TimingMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        status = 500
 
-        async def capture(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = scope.get("route")
-            endpoint = getattr(route, "path", "unmatched")
-            metrics.REQUEST_SECONDS.labels(endpoint, scope.get("method", "")).observe(
-                time.perf_counter() - started)
+        def record(status: int, seconds: float) -> None:
+            endpoint = getattr(scope.get("route"), "path", "unmatched")
+            metrics.REQUEST_SECONDS.labels(endpoint, scope.get("method", "")).observe(seconds)
             metrics.RESPONSES.labels(endpoint, str(status)).inc()
             if status >= 500:
                 metrics.ERRORS.labels(endpoint).inc()
+
+        await observed(self.app, scope, receive, send, record)
