@@ -22,6 +22,7 @@ from ranking.features import features
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.filters import Governance, KnownProducts
+from ranking.pipeline.live_features import LiveFeatures
 from ranking.pipeline.pipeline import CallerCandidates
 from ranking.recall.bundle_part import PART as RECALL_PART
 from ranking.recall.bundle_part import RecallPieces, load_recall_part
@@ -78,7 +79,8 @@ class Engine:
         recall = self.recall
         common = {"snapshot": self.bundle.snapshot, "model": self.bundle.model, "rules": rules,
                   "recall_k": self.settings.recall.candidates,
-                  "extra_features": [f for r in recall for f in r.extra_features],
+                  "extra_features": [f for r in recall for f in r.extra_features]
+                  + [LiveFeatures(self.bundle.snapshot, self.settings.live)],
                   "executor": self.executor, "live": self.settings.live}
         built = {
             "search": Pipeline("search", [s for r in recall for s in r.search_sources], **common),

@@ -6,6 +6,8 @@ app's lifespan calls it after the bundle loads and :func:`stop_live` on shutdown
 kept on ``ServiceState.live`` (None when off or when it could not start).
 :func:`shopper_view` is what a ranking request reads: the shopper's live view, or None —
 the bundle's frozen pages — when the backend is off, failed to start, or fails on this read.
+:func:`live_signals` is the request's reader of the candidates' live counters (the live
+features, :mod:`ranking.pipeline.live_features`), None when the backend is off.
 A failure never fails the request: it counts ``shelfrank_live_degraded_total{reason}`` and
 logs one line per reason and worker.
 """
@@ -14,6 +16,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+
+import numpy as np
 
 from ranking.live.backend import open_live_state
 from ranking.live.state import ShopperView
@@ -67,3 +72,23 @@ def shopper_view(state: ServiceState, user_id: int | None, session_id: str | Non
         degraded("read", exc)
         return None
     return view if view.known else None
+
+
+SignalsReader = Callable[[np.ndarray, int], "dict[str, np.ndarray] | None"]
+
+
+def live_signals(state: ServiceState) -> SignalsReader | None:
+    """The candidates' live counters for the live features (``product_signals``), or None when
+    the backend is off; a failed read counts as degraded (``signals``) and leaves them missing."""
+    live = state.live
+    if live is None:
+        return None
+
+    def read(product_ids: np.ndarray, now_ms: int) -> dict[str, np.ndarray] | None:
+        try:
+            return live.product_signals(product_ids, now_ms)
+        except Exception as exc:  # a backend down or full: the features stay missing, never a 5xx
+            degraded("signals", exc)
+            return None
+
+    return read
