@@ -567,6 +567,10 @@ class LiveSettings(Section):
         30.0, gt=0, description="live feature recent_item_interest: a shopper's interaction with the "
                                 "candidate counts half as much every this many minutes "
                                 "(ranking/live/features.py)")
+    log_feature_share: float = Field(
+        0.0, ge=0, le=1, description="share of served pages (hashed request id) whose exposure line "
+                                     "also logs the cards' live feature values as served, so training's "
+                                     "replay can be checked against real traffic; 0: none")
     feature_kind_weights: list[float] = Field(
         [1.0, 2.0, 4.0], min_length=3, max_length=3,
         description="...and counts this much for a click, a cart, an order")

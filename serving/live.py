@@ -7,7 +7,8 @@ kept on ``ServiceState.live`` (None when off or when it could not start).
 :func:`shopper_view` is what a ranking request reads: the shopper's live view, or None —
 the bundle's frozen pages — when the backend is off, failed to start, or fails on this read.
 :func:`live_signals` is the request's reader of the candidates' live counters (the live
-features, :mod:`ranking.pipeline.live_features`), None when the backend is off.
+features, :mod:`ranking.pipeline.live_features`), None when the backend is off;
+:func:`logs_features` picks the share of requests whose served live values are logged.
 A failure never fails the request: it counts ``shelfrank_live_degraded_total{reason}`` and
 logs one line per reason and worker.
 """
@@ -72,6 +73,15 @@ def shopper_view(state: ServiceState, user_id: int | None, session_id: str | Non
         degraded("read", exc)
         return None
     return view if view.known else None
+
+
+def logs_features(request_id: int, share: float) -> bool:
+    """Whether this request's exposure line logs its live feature values: a deterministic
+    ``share`` of requests by a hash of the request id (``live.log_feature_share``)."""
+    if share <= 0:
+        return False
+    x = (int(request_id) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    return (x >> 44) < share * (1 << 20)
 
 
 SignalsReader = Callable[[np.ndarray, int], "dict[str, np.ndarray] | None"]

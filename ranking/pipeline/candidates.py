@@ -35,6 +35,7 @@ class RankRequest:
     # the live state's counters of products: ``live_signals(product_ids, now_ms)`` ->
     # ``LiveState.product_signals``; None: no live state (the live features stay missing)
     live_signals: Any = field(default=None, repr=False, compare=False)
+    log_features: bool = False  # return the placed cards' live feature values (live.log_feature_share)
     # what stages hydrate once per request and share (the homepage's shopper context), by key
     hydrated: dict = field(default_factory=dict, repr=False, compare=False)
 
