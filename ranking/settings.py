@@ -356,6 +356,12 @@ class ServingSettings(Section):
     similar_k: int = Field(20, ge=1, le=200, description="default size of /similar")
     cors_origins: list[str] = Field([], description="allowed CORS origins; empty = closed")
     reload_poll_seconds: float = Field(1.0, gt=0, description="how often workers follow a reload")
+    malloc_mmap_threshold_kb: int = Field(
+        128, ge=0, le=32768, description="glibc only: blocks at least this big get their own mmap, "
+        "returned to the system when freed, so a reload's old bundle does not stay mapped "
+        "(serving/allocator.py; 0 leaves the allocator's dynamic threshold)")
+    malloc_arenas: int = Field(2, ge=0, le=64, description="glibc only: malloc arenas per worker "
+                               "(fewer arenas, less memory kept in holes; 0 leaves glibc's default)")
     experiment: str = Field("none", description="experiment name on responses outside experiments")
     variant: str = Field("default", description="variant name on responses outside experiments")
     experiments_file: str = Field("", description="experiments config (TOML or JSON); empty = none")
