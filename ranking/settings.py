@@ -143,6 +143,10 @@ class SimulatorSettings(Section):
     session_continue_probability: float = Field(
         0.6, ge=0, lt=1, description="after a page without an order the shopper asks for another with this "
                                      "probability (else fatigue ends the session); an order ends it")
+    closed_loop_think_ms: float = Field(
+        300.0, ge=0, le=60_000, description="the closed loop's shopper pauses this long after posting a "
+        "page's events before asking for the next page (a real shopper reads for seconds; the live state "
+        "sees an event within live.poll_ms plus its apply, so 0 would ask before it could react)")
     session_page_gap_seconds: tuple[int, int] = Field(
         (20, 180), description="seconds between two pages of a session (uniform between the two)")
     mission_boost: float = Field(
