@@ -117,5 +117,8 @@ def test_the_factory_picks_the_backend_the_setting_names(tmp_path):
     events = f"serving.events_dir={tmp_path}"
     assert isinstance(open_live_state(load_settings([events])), EmbeddedLiveState)
     assert open_live_state(load_settings([events, "live.backend=off"])) is None
-    with pytest.raises(LiveBackendError, match="redis"):
-        open_live_state(load_settings([events, "live.backend=redis"]))
+    redis_backend = open_live_state(load_settings([events, "live.backend=redis"]))  # not started: no server
+    assert type(redis_backend).__name__ == "RedisLiveBackend"
+    with pytest.raises(LiveBackendError, match="not a live-state backend"):
+        open_live_state(load_settings([events]).model_copy(update={"live": LiveSettings.model_construct(
+            backend="memcached")}))

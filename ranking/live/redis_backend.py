@@ -114,8 +114,6 @@ class RedisLiveBackend:
     def start(self) -> int:
         """Take the applier lock if free and catch up (resume or replay); follow in the background.
         Return the rows applied now (0 for a reader). Redis being down does not fail the start."""
-        self.events_dir.mkdir(parents=True, exist_ok=True)
-        self.log_id = log_id(self.events_dir)
         applied = self.catch_up()
         self._thread = threading.Thread(target=self._run, name="live-redis-applier", daemon=True)
         self._thread.start()
@@ -124,6 +122,9 @@ class RedisLiveBackend:
     def catch_up(self) -> int:
         """One poll: take the lock if free; as the applier apply the rows appended since the
         positions stored in Redis. Return the rows applied (0 on a failure, which is reported)."""
+        if not self.log_id:
+            self.events_dir.mkdir(parents=True, exist_ok=True)
+            self.log_id = log_id(self.events_dir)
         if not self.applying and not self._take_lock():
             return 0
         try:
