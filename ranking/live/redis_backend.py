@@ -6,8 +6,8 @@
 
 * **One applier per host log.** Every worker of a host shares the events dir; the one holding an
   exclusive ``flock`` on ``<events_dir>/.live-applier.lock`` tails the log (:class:`LogTail`) every
-  ``live.poll_ms`` and applies the new rows to Redis; the others only read. Every worker tries
-  the lock each poll, so when the applier dies (kill -9 frees the lock) another one takes over.
+  ``live.poll_ms`` and applies the new rows to Redis (its pid is in the lock file); the others
+  only read. Every worker tries the lock each poll, so when the applier dies (kill -9 frees the lock) another one takes over.
 * **Positions in Redis.** After each applied poll the tail's positions (file under the events
   dir, inode, offset) are stored at ``<prefix>logpos:<log id>``, the log id being a uuid written
   once in ``<events_dir>/.live-log-id`` (hosts with their own logs do not clash). A new applier
@@ -149,6 +149,8 @@ class RedisLiveBackend:
         except BlockingIOError:
             os.close(fd)
             return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())  # who applies, for operators (and the tests)
         self._lock_fd = fd
         log.info("live state: this worker (pid %d) applies %s to Redis", os.getpid(), self.events_dir)
         return True
