@@ -184,3 +184,31 @@ def test_redis_views_are_the_embedded_ones_with_leaves_and_one_showing_per_card(
             np.testing.assert_allclose(values, backend.product_signals(ids, T0 + 9000)[name], err_msg=name)
     finally:
         backend.stop()
+
+
+def test_a_hung_redis_costs_one_read_the_timeout_then_reads_skip_it(server, tmp_path):
+    import os
+    import signal
+
+    prefix, events = f"t-{uuid.uuid4().hex[:8]}:", tmp_path / "events"
+    EventLog(events, writer="w").append({"clicks": [click(1, product=7)]})
+    backend = _backend(server, events, prefix=prefix, redis_retry_ms=1500, redis_timeout_seconds=0.3)
+    try:
+        backend.catch_up()
+        assert backend.shopper_view(1).items.tolist() == [7]
+        os.kill(server.process.pid, signal.SIGSTOP)  # hung: connections open, no answer
+        try:
+            took = []
+            for _ in range(20):
+                started = time.perf_counter()
+                with pytest.raises(LiveBackendError):
+                    backend.shopper_view(1)
+                took.append(time.perf_counter() - started)
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        assert 0.25 < took[0] < 1.0, "the first read waits for the timeout"
+        assert max(took[1:]) < 0.01, f"the others do not ask: {took}"
+        time.sleep(1.5)
+        assert backend.shopper_view(1).items.tolist() == [7], "asked again after live.redis_retry_ms"
+    finally:
+        backend.stop()
