@@ -7,7 +7,8 @@
 * **One applier per host log.** Every worker of a host shares the events dir; the one holding an
   exclusive ``flock`` on ``<events_dir>/.live-applier.lock`` tails the log (:class:`LogTail`) every
   ``live.poll_ms`` and applies the new rows to Redis (its pid is in the lock file); the others
-  only read. Every worker tries the lock each poll, so when the applier dies (kill -9 frees the lock) another one takes over.
+  only read. Every worker tries the lock each poll, so when the applier dies (kill -9 frees the
+  lock) another one takes over.
 * **Positions in Redis.** After each applied poll the tail's positions (file under the events
   dir, inode, offset) are stored at ``<prefix>logpos:<log id>``, the log id being a uuid written
   once in ``<events_dir>/.live-log-id`` (hosts with their own logs do not clash). A new applier
