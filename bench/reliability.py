@@ -33,6 +33,7 @@ TESTS = [
     "tests/test_connection_limits.py",
     "tests/test_reload_safety.py",
     "tests/test_serving_auth.py",
+    "tests/test_live_redis_service.py",
 ]
 
 
@@ -93,6 +94,7 @@ def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) 
     poison = figures.get("poisoning", {})
     unauth = figures.get("ingestion_auth", {})
     burst = figures.get("ingestion_auth_burst", {})
+    redis_down = figures.get("live_redis_stopped_mid_load", {})
     lines = [
         "# Reliability",
         "",
@@ -133,6 +135,11 @@ def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) 
         f"| a flood from one client (issue 24: 100,000 clicks at once) | {burst.get('posted', '?'):,} "
         f"posted, {burst.get('accepted', '?'):,} accepted (the burst), {burst.get('refused', '?'):,} "
         "refused with 429 and Retry-After |" if burst else "| a flood from one client | not run |",
+        f"| Redis (the live state) stopped under ranking load, 2 workers | {redis_down.get('requests')} "
+        f"ranking requests, **{redis_down.get('failed')} failed** (frozen pages, p99 "
+        f"{redis_down.get('p99_ms')} ms); the events posted meanwhile live "
+        f"{redis_down.get('seconds_to_live_again')} s after it was back |" if redis_down
+        else "| Redis stopped under ranking load | not run |",
         "",
         "Also checked by the same tests (pass/fail above): a full disk on the event log answers 503",
         "with Retry-After while ranking keeps serving; start-up without a bundle answers /readyz 503",

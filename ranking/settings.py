@@ -546,6 +546,10 @@ class LiveSettings(Section):
     redis_connect_timeout_seconds: float = Field(
         0.2, gt=0, description="connecting to Redis fails with LiveBackendError after this long (an "
         "unreachable server is not retried inside a request)")
+    redis_retry_ms: int = Field(
+        1000, ge=0, le=600_000, description="after a Redis read fails, a worker's ranking requests do not "
+        "ask Redis for this long (they get the bundle's frozen state at once), so a dead or stalled server "
+        "does not cost every request the timeout; the first request after it tries again")
     redis_pool_size: int = Field(16, ge=1, description="Redis connections one process keeps at most "
                                  "(one per concurrent request using the live state)")
     redis_shopper_ttl_hours: float = Field(
@@ -557,7 +561,8 @@ class LiveSettings(Section):
                                 "'embedded' (each worker replays and tails the event log at "
                                 "serving.events_dir; one host, no server), 'redis' (several hosts), "
                                 "'off' (pages from the bundle's frozen state only)")
-    poll_ms: int = Field(100, ge=5, le=5000, description="embedded backend: each worker reads the lines "
+    poll_ms: int = Field(100, ge=5, le=5000, description="each worker (embedded backend), or the host's "
+                         "one applier (redis backend: ranking/live/redis_backend.py), reads the lines "
                          "appended to every writer's event log files this often (an event acknowledged "
                          "by any worker is visible to all within about this)")
     intent_boost: float = Field(1.0, ge=0, description="session intent: a candidate of a leaf holding "
