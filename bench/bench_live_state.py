@@ -127,7 +127,7 @@ def _event_to_visible(state, shoppers: np.ndarray, rng: np.random.Generator, t0:
 
 
 @contextmanager
-def _redis_server():
+def private_redis():
     """A private redis-server on a free loopback port, no persistence; stopped after."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -158,7 +158,7 @@ def _redis_bench(ctx: BenchContext) -> dict:
     from ranking.settings import LiveSettings
 
     rng = np.random.default_rng(ctx.seed)
-    with _redis_server() as url:
+    with private_redis() as url:
         state = RedisLiveState(LiveSettings(redis_url=url, redis_prefix="bench:", redis_timeout_seconds=30))
         empty = state.nbytes()["redis_used_memory"]
         for lo in range(0, LIVE_PRODUCTS, 50_000):

@@ -1,7 +1,10 @@
 """Event to visible: how long after ``/v1/events`` answers 200 every worker's live state has it.
 
-A 2-worker ``shelfrank serve`` (embedded live state, ``live.poll_ms`` default) on loopback
-over the small mall's bundle. Each trial posts one click of a new shopper, then asks
+A 2-worker ``shelfrank serve`` (``live.poll_ms`` default) on loopback over the small mall's
+bundle, on each live backend: embedded (``live_visible_*``), and Redis (``live_visible_redis_*``;
+a private ``redis-server``, skipped when the binary is absent). Run alone:
+``python -m bench.bench_live_visible WORKDIR [--backend embedded|redis] [--redis-url URL]``
+(Redis without a url: a private server). Each trial posts one click of a new shopper, then asks
 ``GET /admin/live/shopper`` for that shopper on fresh connections (the kernel spreads them
 over both workers) until ``STREAK`` answers in a row hold the click; the time from the 200 to
 the first of them bounds the trial's event-to-visible time: from below by when that request
@@ -12,7 +15,10 @@ of both over ``TRIALS`` trials (``SHELFRANK_LIVE_VISIBLE_TRIALS``), against the 
 from __future__ import annotations
 
 import os
+import shutil
 import time
+import uuid
+from contextlib import nullcontext
 
 import httpx2
 import numpy as np
@@ -47,29 +53,52 @@ def _visible_after(url: str, user: int, product: int) -> tuple[float, float]:
 
 
 def bench(ctx: BenchContext) -> dict:
+    """Both backends (Redis on a private server, when redis-server is installed)."""
+    out = measure(ctx, "embedded")
+    if shutil.which("redis-server") is None:
+        return {**out, "live_visible_redis": "skipped: redis-server is not installed "
+                                             "(scripts/install_redis.sh)"}
+    return {**out, **measure(ctx, "redis")}
+
+
+def measure(ctx: BenchContext, backend: str, redis_url: str | None = None) -> dict:
+    """TRIALS trials on one backend; keys ``live_visible_[redis_]...``."""
+    from bench.bench_live_state import private_redis
     from shelfrank.local_service import start_service, stop_service
 
     bundle = ctx.bundle("small")
     with np.load(bundle / "recall" / "homepage" / "homepage.npz", allow_pickle=False) as z:
         products, users = z["product_ids"], z["user_ids"]
-    proc, url = start_service(bundle.parent, ctx.work_dir / f"live-events-{time.time_ns()}", workers=2)
-    try:
-        first = int(users.max()) + 1
-        seconds = np.array([_visible_after(url, first + i, int(products[i % len(products)]))
-                            for i in range(TRIALS)])
-    finally:
-        stop_service(proc)
+    server = private_redis() if backend == "redis" and redis_url is None else nullcontext(redis_url)
+    with server as url_of_redis:
+        sets = [f"live.backend={backend}"]
+        if backend == "redis":
+            sets += [f"live.redis_url={url_of_redis}", f"live.redis_prefix=bench-{uuid.uuid4().hex[:10]}:"]
+        proc, url = start_service(bundle.parent, ctx.work_dir / f"live-events-{time.time_ns()}", workers=2,
+                                  extra=sets)
+        try:
+            first = int(users.max()) + 1
+            seconds = np.array([_visible_after(url, first + i, int(products[i % len(products)]))
+                                for i in range(TRIALS)])
+        finally:
+            stop_service(proc)
     ms = {f"{bound}_p{q}": round(float(np.percentile(seconds[:, j], q)) * 1000, 1)
           for j, bound in enumerate(("asked", "answered")) for q in (50, 99)}
-    return {"live_visible_trials": TRIALS, "live_visible_workers": 2,
-            **{f"live_visible_{k}_ms": v for k, v in ms.items()},
-            "live_visible_answered_max_ms": round(float(seconds[:, 1].max()) * 1000, 1),
-            "live_visible_goal_ms": 1000}
+    key = "live_visible_" if backend == "embedded" else f"live_visible_{backend}_"
+    return {f"{key}trials": TRIALS, f"{key}workers": 2, **{f"{key}{k}_ms": v for k, v in ms.items()},
+            f"{key}answered_max_ms": round(float(seconds[:, 1].max()) * 1000, 1), f"{key}goal_ms": 1000}
+
 
 if __name__ == "__main__":
+    import argparse
     import json
-    import sys
     from pathlib import Path
 
-    work = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/tmp/shelfrank-bench")
-    print(json.dumps(bench(BenchContext(work, ["small"], None)), indent=2))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("work", nargs="?", default="/tmp/shelfrank-bench", help="scratch and cached malls")
+    parser.add_argument("--backend", choices=("embedded", "redis", "both"), default="both")
+    parser.add_argument("--redis-url", help="a Redis server to use (default: a private redis-server)")
+    args = parser.parse_args()
+    ctx = BenchContext(Path(args.work), ["small"], None)
+    result = bench(ctx) if args.backend == "both" else measure(ctx, args.backend, args.redis_url)
+    print(json.dumps(result, indent=2))

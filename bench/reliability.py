@@ -33,6 +33,7 @@ TESTS = [
     "tests/test_connection_limits.py",
     "tests/test_reload_safety.py",
     "tests/test_serving_auth.py",
+    "tests/test_live_redis_service.py",
 ]
 
 
@@ -42,6 +43,7 @@ def main() -> int:
     parser.add_argument("--scale", default="default")
     parser.add_argument("--overload-seconds", type=float, default=15.0)
     parser.add_argument("--bundle", help="bundle for the overload run (default: the scale's)")
+    parser.add_argument("--reloads", type=int, default=100, help="reloads under load (bench.reload_memory)")
     parser.add_argument("--out", default=str(REPO / "docs" / "reliability.md"))
     args = parser.parse_args()
     figures_dir = Path(tempfile.mkdtemp(prefix="shelfrank-reliability-"))
@@ -56,13 +58,16 @@ def main() -> int:
     where = ["--bundle", args.bundle] if args.bundle else ["--scale", args.scale]
     overload = subprocess.run([sys.executable, "-m", "bench.overload", *where, "--seconds",
                                str(args.overload_seconds), "--out", str(overload_file)], cwd=REPO)
+    reloads = subprocess.run([sys.executable, "-m", "bench.reload_memory", *where, "--reloads",
+                              str(args.reloads), "--out", str(figures_dir / "reload_memory.json")], cwd=REPO)
     figures = {p.stem: json.loads(p.read_text()) for p in figures_dir.glob("*.json") if p.stem != "soak"}
     soak_result = json.loads(soak_file.read_text()) if soak_file.exists() else {}
     text = render(figures, soak_result, junit, tests.returncode, soak.returncode)
     text += render_overload(figures.get("overload", {}), figures, overload.returncode)
+    text += render_reload_memory(figures.get("reload_memory", {}), reloads.returncode)
     Path(args.out).write_text(text)
     print(text)
-    return 0 if tests.returncode == soak.returncode == overload.returncode == 0 else 1
+    return 0 if tests.returncode == soak.returncode == overload.returncode == reloads.returncode == 0 else 1
 
 
 def _junit_counts(junit: Path) -> tuple[int, int, int]:
@@ -89,6 +94,7 @@ def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) 
     poison = figures.get("poisoning", {})
     unauth = figures.get("ingestion_auth", {})
     burst = figures.get("ingestion_auth_burst", {})
+    redis_down = figures.get("live_redis_stopped_mid_load", {})
     lines = [
         "# Reliability",
         "",
@@ -129,6 +135,11 @@ def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) 
         f"| a flood from one client (issue 24: 100,000 clicks at once) | {burst.get('posted', '?'):,} "
         f"posted, {burst.get('accepted', '?'):,} accepted (the burst), {burst.get('refused', '?'):,} "
         "refused with 429 and Retry-After |" if burst else "| a flood from one client | not run |",
+        f"| Redis (the live state) stopped under ranking load, 2 workers | {redis_down.get('requests')} "
+        f"ranking requests, **{redis_down.get('failed')} failed** (frozen pages, p99 "
+        f"{redis_down.get('p99_ms')} ms); the events posted meanwhile live "
+        f"{redis_down.get('seconds_to_live_again')} s after it was back |" if redis_down
+        else "| Redis stopped under ranking load | not run |",
         "",
         "Also checked by the same tests (pass/fail above): a full disk on the event log answers 503",
         "with Retry-After while ranking keeps serving; start-up without a bundle answers /readyz 503",
@@ -185,6 +196,27 @@ def render_overload(overload: dict, figures: dict, rc: int) -> str:
               f"{term.get('exited_after_s', '?')} s (drain {term.get('drain_s', '?')} s) |",
               "", f"Exit code: overload {rc}.", ""]
     return "\n".join(lines)
+
+
+def render_reload_memory(mem: dict, rc: int) -> str:
+    """Each worker's memory over many reloads under load (issue 24, defect 7)."""
+    load = mem.get("load", {})
+    lines = ["## Memory over reloads under load", "",
+             f"`python -m bench.reload_memory`: {mem.get('reloads', '?')} reloads alternating two copies "
+             f"of bundle {mem.get('bundle', '?')} at {mem.get('workers', '?')} workers while "
+             f"{mem.get('connections', '?')} connections post `/v1/rerank` ({load.get('driver', '?')}: "
+             f"{load.get('answered', '?')} answered, {load.get('non_2xx', load.get('failed', '?'))} non-2xx, "
+             f"socket errors: {load.get('socket_errors') or 'none'}); reloads not seen by every worker "
+             f"within 30 s: {mem.get('reloads_not_seen_by_every_worker_in_30s', '?')}; respawned workers: "
+             f"{mem.get('respawned_workers', '?')}.", "",
+             "| worker | RSS before reloads | after 5 | at the end | growth after 5 | max | every 10 |",
+             "|---|---|---|---|---|---|---|"]
+    before = mem.get("rss_mb_before_reloads", {})
+    for w in mem.get("per_worker", []):
+        lines.append(f"| {w['pid']} | {before.get(str(w['pid']), '?')} MB | {w['rss_mb_after_5']} MB | "
+                     f"{w['rss_mb_end']} MB | {w['growth_mb']:+} MB | {w['rss_mb_max']} MB | "
+                     f"{', '.join(str(x) for x in w['every_10'])} |")
+    return "\n".join([*lines, "", f"Exit code: reload_memory {rc}.", ""])
 
 
 if __name__ == "__main__":

@@ -143,6 +143,10 @@ class SimulatorSettings(Section):
     session_continue_probability: float = Field(
         0.6, ge=0, lt=1, description="after a page without an order the shopper asks for another with this "
                                      "probability (else fatigue ends the session); an order ends it")
+    closed_loop_think_ms: float = Field(
+        300.0, ge=0, le=60_000, description="the closed loop's shopper pauses this long after posting a "
+        "page's events before asking for the next page (a real shopper reads for seconds; the live state "
+        "sees an event within live.poll_ms plus its apply, so 0 would ask before it could react)")
     session_page_gap_seconds: tuple[int, int] = Field(
         (20, 180), description="seconds between two pages of a session (uniform between the two)")
     mission_boost: float = Field(
@@ -359,6 +363,12 @@ class ServingSettings(Section):
     similar_k: int = Field(20, ge=1, le=200, description="default size of /similar")
     cors_origins: list[str] = Field([], description="allowed CORS origins; empty = closed")
     reload_poll_seconds: float = Field(1.0, gt=0, description="how often workers follow a reload")
+    malloc_mmap_threshold_kb: int = Field(
+        128, ge=0, le=32768, description="glibc only: blocks at least this big get their own mmap, "
+        "returned to the system when freed, so a reload's old bundle does not stay mapped "
+        "(serving/allocator.py; 0 leaves the allocator's dynamic threshold)")
+    malloc_arenas: int = Field(2, ge=0, le=64, description="glibc only: malloc arenas per worker "
+                               "(fewer arenas, less memory kept in holes; 0 leaves glibc's default)")
     experiment: str = Field("none", description="experiment name on responses outside experiments")
     variant: str = Field("default", description="variant name on responses outside experiments")
     experiments_file: str = Field("", description="experiments config (TOML or JSON); empty = none")
@@ -539,6 +549,10 @@ class LiveSettings(Section):
     redis_connect_timeout_seconds: float = Field(
         0.2, gt=0, description="connecting to Redis fails with LiveBackendError after this long (an "
         "unreachable server is not retried inside a request)")
+    redis_retry_ms: int = Field(
+        1000, ge=0, le=600_000, description="after a Redis read fails, a worker's ranking requests do not "
+        "ask Redis for this long (they get the bundle's frozen state at once), so a dead or stalled server "
+        "does not cost every request the timeout; the first request after it tries again")
     redis_pool_size: int = Field(16, ge=1, description="Redis connections one process keeps at most "
                                  "(one per concurrent request using the live state)")
     redis_shopper_ttl_hours: float = Field(
@@ -550,7 +564,8 @@ class LiveSettings(Section):
                                 "'embedded' (each worker replays and tails the event log at "
                                 "serving.events_dir; one host, no server), 'redis' (several hosts), "
                                 "'off' (pages from the bundle's frozen state only)")
-    poll_ms: int = Field(100, ge=5, le=5000, description="embedded backend: each worker reads the lines "
+    poll_ms: int = Field(100, ge=5, le=5000, description="each worker (embedded backend), or the host's "
+                         "one applier (redis backend: ranking/live/redis_backend.py), reads the lines "
                          "appended to every writer's event log files this often (an event acknowledged "
                          "by any worker is visible to all within about this)")
     intent_boost: float = Field(1.0, ge=0, description="session intent: a candidate of a leaf holding "

@@ -36,6 +36,7 @@ from ranking.recall.vector_index import set_search_threads
 from ranking.settings import Settings
 from serving.access_log import AccessLogMiddleware, ensure_handler
 from serving.admission import AdmissionMiddleware
+from serving.allocator import tune_allocator
 from serving.auth import ServiceAuth
 from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
 from serving.live import start_live, stop_live
@@ -103,6 +104,7 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     state: ServiceState = app.state.shelfrank
     limits = state.settings.serving
     set_search_threads(limits.search_threads)
+    tune_allocator(limits.malloc_mmap_threshold_kb, limits.malloc_arenas)  # before any bundle is loaded
     app.state.shelfrank_auth.announce()
     if load:
         await run_in_threadpool(state.load_initial)

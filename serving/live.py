@@ -10,7 +10,8 @@ the bundle's frozen pages — when the backend is off, failed to start, or fails
 features, :mod:`ranking.pipeline.live_features`), None when the backend is off;
 :func:`logs_features` picks the share of requests whose served live values are logged.
 A failure never fails the request: it counts ``shelfrank_live_degraded_total{reason}`` and
-logs one line per reason and worker.
+logs one line per reason and worker; the Redis backend's applier reports a failed apply the same
+way (reason ``apply``: the rows stay in the log and are applied again next poll).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def degraded(reason: str, detail: object) -> None:
 def start_live(state: ServiceState) -> None:
     """Open, describe, replay and start following the live state (blocking: run off the loop)."""
     try:
-        live = open_live_state(state.settings)
+        live = open_live_state(state.settings, on_failure=degraded)
         if live is None:
             return
         leaves = state.engine.product_leaves() if state.engine else None

@@ -26,6 +26,7 @@ from ranking.event_log import BufferedAppender, EventLog
 from ranking.live.backend import LiveBackend
 from ranking.settings import Settings
 from serving import metrics
+from serving.allocator import release_free_memory
 from serving.routing import Router
 
 log = logging.getLogger("shelfrank.serving")
@@ -131,6 +132,8 @@ class ServiceState:
             old.close_unused(router)
             if old.default is not router.default and old.default not in router.engines.values():
                 old.default.close()
+            del old
+            release_free_memory()  # the old bundle's pages back to the system (serving/allocator.py)
         return previous
 
     # ---- multi-worker propagation ------------------------------------------------------

@@ -4,6 +4,8 @@ A shopper clicks three products of one leaf; the next homepage of that shopper, 
 worker, holds more products of that leaf within a second. kill -9 and a restart keep the live
 state; an anonymous session is followed and folds into the user who signs in; a bad
 session_id is a 422 naming it; with the live state off or failing the pages are the frozen ones.
+The behaviour tests run against both backends (``live_sets``: embedded, and Redis on the
+session's private redis-server under a prefix of each test's own).
 """
 
 from __future__ import annotations
@@ -11,16 +13,26 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 import httpx2
 import numpy as np
 import pytest
-from service_process import start_service, stop_service
+from service_process import free_port, start_service, stop_service
 
 pytestmark = pytest.mark.slow
 ADMIN = {"Authorization": "Bearer s3cret"}
 STREAK = 6  # consecutive fresh connections (so both workers) that must show the change
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def live_sets(request: pytest.FixtureRequest) -> list[str]:
+    """The service settings of each live backend (Redis: the session's server, a fresh prefix)."""
+    if request.param == "embedded":
+        return ["live.backend=embedded"]
+    return ["live.backend=redis", f"live.redis_url={request.getfixturevalue('redis_url')}",
+            f"live.redis_prefix=svc-{uuid.uuid4().hex[:10]}:"]
 
 
 def _catalog(models: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,13 +52,14 @@ def _clicks(products, now_ms: int, **shopper) -> dict:
                         **shopper} for i, p in enumerate(products)]}
 
 
-def test_three_clicks_on_a_leaf_reach_every_workers_next_homepage_within_a_second(small_models, tmp_path):
+def test_three_clicks_on_a_leaf_reach_every_workers_next_homepage_within_a_second(small_models, tmp_path,
+                                                                                  live_sets):
     from conftest import record_reliability
 
     ids, leaf, users = _catalog(small_models)
     leaf_of = dict(zip(ids.tolist(), leaf.tolist(), strict=True))
     user = int(users.max()) + 1000  # a new user: the bundle knows nothing of them
-    proc, url = start_service(small_models, tmp_path / "events", workers=2)
+    proc, url = start_service(small_models, tmp_path / "events", workers=2, extra=live_sets)
     try:
         body = {"user_id": user, "page_size": 20}
         target = int(np.bincount(leaf[leaf >= 0]).argmax())  # the mall's biggest leaf (its "phones")
@@ -67,7 +80,8 @@ def test_three_clicks_on_a_leaf_reach_every_workers_next_homepage_within_a_secon
                 streak, streak_start = 0, None
             assert time.perf_counter() - acked < 5, f"no change in 5 s: {seen}"
         visible = streak_start - acked
-        record_reliability("live_visible_2_workers", seconds=round(visible, 3), before=before, after=seen[-1])
+        name = "live_visible_2_workers" + ("_redis" if "live.backend=redis" in live_sets else "")
+        record_reliability(name, seconds=round(visible, 3), before=before, after=seen[-1])
         assert visible < 1.0, f"visible on every worker after {visible:.2f} s"
         assert seen[-1] >= before + 2, f"leaf {target}: {before} cards before, {seen[-1]} after"
     finally:
@@ -90,10 +104,10 @@ def _wait_view(url: str, check, **who) -> dict:
         time.sleep(0.05)
 
 
-def test_a_session_folds_into_its_user_and_kill_9_keeps_the_live_state(small_models, tmp_path):
+def test_a_session_folds_into_its_user_and_kill_9_keeps_the_live_state(small_models, tmp_path, live_sets):
     ids, _, users = _catalog(small_models)
     user = int(users.max()) + 2000
-    proc, url = start_service(small_models, tmp_path / "events")
+    proc, url = start_service(small_models, tmp_path / "events", extra=live_sets)
     try:
         now = int(time.time() * 1000)
         anonymous = _clicks(ids[:2], now, session_id="s-anon")
@@ -117,7 +131,7 @@ def test_a_session_folds_into_its_user_and_kill_9_keeps_the_live_state(small_mod
         assert r.status_code == 422 and "names no shopper" in r.text
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        proc, url = start_service(small_models, tmp_path / "events")
+        proc, url = start_service(small_models, tmp_path / "events", extra=live_sets)
         assert _view(url, user_id=user) == folded, "the restarted worker rebuilt the same live view"
     finally:
         stop_service(proc)
@@ -134,17 +148,21 @@ def test_without_a_live_state_the_pages_are_the_frozen_ones(small_models, tmp_pa
     from serving.app import create_app
 
     ids, _, users = _catalog(small_models)
-    for backend in ("off", "redis"):  # redis is not in this build: the backend fails to start
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
+    for backend in ("off", "redis"):  # redis: a server that is not there, so every read fails
         settings = load_settings([f"serving.events_dir={tmp_path / backend}", f"live.backend={backend}",
-                                  f"serving.bundle={small_models / 'latest'}"])
+                                  f"serving.bundle={small_models / 'latest'}",
+                                  f"live.redis_url={unreachable}"])
         app = create_app(settings)
         with TestClient(app) as client:
-            assert app.state.shelfrank.live is None
+            assert (app.state.shelfrank.live is None) == (backend == "off"), "Redis down fails no start"
             clicks = _clicks(ids[:3], int(time.time() * 1000), user_id=int(users[0]))
             assert client.post("/v1/events", json=clicks).status_code == 200
             assert client.post("/v1/homepage", json={"user_id": int(users[0])}).status_code == 200
-            degraded = 'shelfrank_live_degraded_total{reason="start"}' in client.get("/metrics").text
-            assert degraded == (backend == "redis")
+            metrics = client.get("/metrics").text
+            for reason in ("read", "apply"):
+                counted = f'shelfrank_live_degraded_total{{reason="{reason}"}}' in metrics
+                assert counted == (backend == "redis"), reason
             engine = app.state.shelfrank.engine
             rules, home = settings.rules, engine.pipelines["homepage"]
             log_odds = getattr(home.model, "score_is_log_odds", False)

@@ -117,5 +117,34 @@ def test_the_factory_picks_the_backend_the_setting_names(tmp_path):
     events = f"serving.events_dir={tmp_path}"
     assert isinstance(open_live_state(load_settings([events])), EmbeddedLiveState)
     assert open_live_state(load_settings([events, "live.backend=off"])) is None
-    with pytest.raises(LiveBackendError, match="redis"):
-        open_live_state(load_settings([events, "live.backend=redis"]))
+    redis_backend = open_live_state(load_settings([events, "live.backend=redis"]))  # not started: no server
+    assert type(redis_backend).__name__ == "RedisLiveBackend"
+    with pytest.raises(LiveBackendError, match="not a live-state backend"):
+        open_live_state(load_settings([events]).model_copy(update={"live": LiveSettings.model_construct(
+            backend="memcached")}))
+
+
+def test_a_tail_resumes_from_exported_positions_and_rereads_a_replaced_file(tmp_path):
+    log = EventLog(tmp_path, writer="w")
+    log.append({"clicks": [click(1)], "carts": [click(2)]})
+    first = LogTail(tmp_path)
+    first.poll()
+    positions = first.positions()
+    assert set(positions) == {"clicks/w.jsonl", "carts/w.jsonl"}
+    first.close()
+    log.append({"clicks": [click(3)]})
+    carts = tmp_path / "carts" / "w.jsonl"
+    carts.rename(tmp_path / "carts-old.jsonl")  # replaced while no tail ran: a new inode at the path
+    EventLog(tmp_path, writer="w").append({"carts": [click(4)]})
+    resumed = LogTail(tmp_path)
+    assert resumed.resume(positions) == 1, "the replaced file is not resumed"
+    rows = resumed.poll()
+    assert [r["request_id"] for r in rows["clicks"]] == [3], "only what was appended since"
+    assert [r["request_id"] for r in rows["carts"]] == [4], "the new file from its start"
+    resumed.close()
+    clicks = tmp_path / "clicks" / "w.jsonl"
+    shorter = {**positions, "clicks/w.jsonl": (clicks.stat().st_ino, clicks.stat().st_size + 1)}
+    again = LogTail(tmp_path)
+    assert again.resume(shorter) == 0, "a file shorter than its offset is another file"
+    assert sorted(r["request_id"] for r in again.poll()["clicks"]) == [1, 3]
+    again.close()

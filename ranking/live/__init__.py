@@ -9,7 +9,9 @@ from sessions), :mod:`.state` (the :class:`LiveState` facade) and :mod:`.recall`
 candidates). Pure numpy; nothing here imports the web or training code. The same state in
 Redis for several hosts: :mod:`.redis_state` (``RedisLiveState``), :mod:`.redis_client` (the
 connection and ``LiveBackendError``), :mod:`.redis_scripts` (its atomic Lua steps); redis-py is
-imported only by them, when that backend is chosen.
+imported only by them, when that backend is chosen. What the service opens (:mod:`.backend`):
+:mod:`.embedded` (each worker tails the log) or :mod:`.redis_backend` (one applier per host log
+feeds Redis), both following the log with :mod:`.log_tail` and :mod:`.log_rows`.
 """
 
 from ranking.live.state import LiveState, ShopperView

@@ -3,12 +3,14 @@
 :func:`open_live_state` reads ``live.backend``: ``"embedded"`` gives an
 :class:`~ranking.live.embedded.EmbeddedLiveState` over ``serving.events_dir`` (each worker
 replays and tails the log; no server), ``"off"`` gives None (pages from the bundle's frozen
-state only), ``"redis"`` (several hosts) is wired here when its backend lands. Every backend
-has :class:`~ranking.live.state.LiveState`'s public methods plus ``start()`` and ``stop()``.
+state only), ``"redis"`` gives a :class:`~ranking.live.redis_backend.RedisLiveBackend` (several
+hosts share one Redis; each host's one applier feeds it from its own log). Every backend has
+:class:`~ranking.live.state.LiveState`'s public reading methods plus ``start()`` and ``stop()``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -37,13 +39,17 @@ class LiveBackend(Protocol):
                          consumable_leaves: np.ndarray) -> None: ...
 
 
-def open_live_state(settings: Settings) -> LiveBackend | None:
-    """The live state ``live.backend`` asks for (not started); None when it is ``"off"``."""
+def open_live_state(settings: Settings, on_failure: Callable[[str, Exception], None] | None = None
+                    ) -> LiveBackend | None:
+    """The live state ``live.backend`` asks for (not started); None when it is ``"off"``.
+    ``on_failure(reason, exc)`` hears of failures a backend survives (Redis: a failed apply)."""
     backend = settings.live.backend
     if backend == "off":
         return None
     if backend == "embedded":
         return EmbeddedLiveState(settings.live, settings.serving.events_dir)
-    raise LiveBackendError(f"live.backend={backend!r}: the Redis live state (ranking/live/redis_state.py) is "
-                           "not yet wired into the service (docs/live.md); use "
-                           "'embedded' (one host) or 'off'")
+    if backend == "redis":
+        from ranking.live.redis_backend import RedisLiveBackend  # imports redis-py: only when chosen
+
+        return RedisLiveBackend(settings.live, settings.serving.events_dir, on_failure)
+    raise LiveBackendError(f"live.backend={backend!r}: not a live-state backend ('embedded', 'redis', 'off')")

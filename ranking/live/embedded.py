@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,12 +26,12 @@ import numpy as np
 import pyarrow as pa
 
 from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows
+from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
 from ranking.live.log_tail import LogTail
 from ranking.live.state import LiveState, ShopperView
 from ranking.settings import LiveSettings
 
 log = logging.getLogger("shelfrank.live")
-SHOWN_MEMORY = 200_000  # (request id, product) pairs remembered to count a card shown once
 
 
 class EmbeddedLiveState:
@@ -45,8 +44,8 @@ class EmbeddedLiveState:
         self.lock = threading.RLock()
         self.rejected_rows = 0  # rows of the log the live state could not take (logged)
         self.polls = 0
-        self._leaf_of: tuple[np.ndarray, np.ndarray] | None = None
-        self._shown: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._leaves: BundleLeaves | None = None
+        self._first_showings = FirstShowings()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -63,12 +62,11 @@ class EmbeddedLiveState:
         rows = self.tail.poll()
         self.polls += 1
         rows["impressions"] = self._first_showings(rows.get("impressions", []))
-        tables = {t: _table(rows[t]) for t in REPLAY_ORDER if rows.get(t)}
+        tables = log_tables(rows)
         if not tables:
             return 0
         with self.lock:
-            self._describe(np.unique(np.concatenate([t.column("product_id").to_numpy(zero_copy_only=False)
-                                                     for t in tables.values()]).astype(np.int64)))
+            self._describe(products_named(tables))
             try:
                 return self.state.replay(tables)
             except LiveInputError as exc:
@@ -85,22 +83,6 @@ class EmbeddedLiveState:
                 except LiveInputError:
                     self.rejected_rows += 1
         return applied
-
-    def _first_showings(self, rows: list[dict]) -> list[dict]:
-        """Impressions of cards not already applied (a client's impression and the service's
-        exposure of one card are one showing); rows naming no shopper are left out."""
-        out = []
-        for r in rows:
-            if r.get("user_id") is None and not r.get("session_id"):
-                continue  # an anonymous visitor without a session: no shopper to follow
-            key = (r.get("request_id"), r.get("product_id"))
-            if key in self._shown:
-                continue
-            self._shown[key] = None
-            if len(self._shown) > SHOWN_MEMORY:
-                self._shown.popitem(last=False)
-            out.append(r)
-        return out
 
     def _run(self) -> None:
         every = self.settings.poll_ms / 1000.0
@@ -139,30 +121,20 @@ class EmbeddedLiveState:
         """What the bundle knows of products (their leaf rows) and which leaves are consumable.
         Products are described when the log first names them (memory grows with the products
         shoppers touch, not the catalog); the ones already named are described now."""
-        order = np.argsort(product_ids, kind="stable")
         with self.lock:
-            self._leaf_of = (np.asarray(product_ids, np.int64)[order], np.asarray(leaf, np.int32)[order])
+            self._leaves = BundleLeaves(product_ids, leaf)
             self.state.catalog.apply_categories([{"category_id": int(c), "consumable": True}
                                                  for c in consumable_leaves])
             self._describe(self.state.catalog.products.ids)
 
     def _describe(self, product_ids: np.ndarray) -> None:
-        if self._leaf_of is None or not len(product_ids):
+        if self._leaves is None:
             return
-        ids, leaf = self._leaf_of
-        pos = np.minimum(np.searchsorted(ids, product_ids), max(len(ids) - 1, 0))
-        known = (ids[pos] == product_ids) if len(ids) else np.zeros(len(product_ids), bool)
-        if known.any():
-            self.state.catalog.describe(product_ids[known], leaf=leaf[pos[known]])
+        ids, leaf = self._leaves.of(product_ids)
+        if len(ids):
+            self.state.catalog.describe(ids, leaf=leaf)
 
     def nbytes(self) -> dict[str, int]:
         with self.lock:
             return self.state.nbytes()
 
-
-def _table(rows: list[dict]) -> pa.Table:
-    """Logged rows as an Arrow table for :meth:`LiveState.replay` (only the columns it reads)."""
-    names = ("timestamp", "user_id", "session_id", "product_id", "request_id", "query_id", "store_id",
-             "price_paid", "quantity", "cancelled")
-    present = [n for n in names if any(n in r for r in rows)]
-    return pa.table({n: [r.get(n) for r in rows] for n in present})

@@ -17,6 +17,10 @@ path, so:
 
 Exposure lines (one request, its cards as columns) come back as one impression row per card.
 The first poll reads every file from its start: that is the replay a worker does at start.
+:meth:`LogTail.positions` exports where each file was read to (path under the root, inode,
+offset) and :meth:`LogTail.resume` starts a new tail from such positions (the Redis backend
+keeps them in Redis, so a new applier goes on where the last one stopped): a file whose inode
+changed, or that is now shorter than its offset, is a different file and is read from its start.
 """
 
 from __future__ import annotations
@@ -124,6 +128,32 @@ class LogTail:
             self.bad_lines += 1
             log.error("%s: a line the live state cannot read (%s); not applied", path, exc)
             return []
+
+    def positions(self) -> dict[str, tuple[int, int]]:
+        """Where each followed file was read to: its path under the root -> (inode, offset)."""
+        return {f.path.relative_to(self.root).as_posix(): (f.identity[1], f.offset)
+                for f in self._files.values()}
+
+    def resume(self, positions: dict[str, tuple[int, int]]) -> int:
+        """Follow the files of ``positions`` from their offsets (a fresh tail only); a path whose
+        inode differs or that is shorter than its offset is left to be read from its start.
+        Return how many files were resumed."""
+        resumed = 0
+        for name, (inode, offset) in positions.items():
+            path = self.root / name
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            st = os.fstat(fd)
+            if st.st_ino != inode or st.st_size < offset or path in self._files:
+                log.warning("%s: not the file read before (inode %d, %d bytes, was %d up to %d); read from "
+                            "its start", path, st.st_ino, st.st_size, inode, offset)
+                os.close(fd)
+                continue
+            self._files[path] = _Followed(path, fd, (st.st_dev, st.st_ino), offset)
+            resumed += 1
+        return resumed
 
     def close(self) -> None:
         for f in self._files.values():

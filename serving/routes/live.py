@@ -2,13 +2,15 @@
 
 For operators and the tests: the shopper's recent items (newest first), their leaves, what
 they bought, the cards they ignored and what the pages leave out, as the worker answering
-sees them. 404 when the live state is off or degraded, or does not know the shopper.
+sees them. 404 when the live state is off or degraded, or does not know the shopper; 503 with
+the reason when its backend (Redis) fails on this read.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
+from ranking.live.errors import LiveBackendError
 from serving.auth import admin
 from serving.dependencies import service_state
 from serving.schemas import MAX_ID, SESSION_ID_MAX_CHARS
@@ -28,7 +30,10 @@ def live_shopper(user_id: int | None = Query(None, ge=0, le=MAX_ID),
                                           "type": "value_error"}])
     if state.live is None:
         raise HTTPException(404, detail="the live state is off or degraded on this worker")
-    view = state.live.shopper_view(user_id, session_id)
+    try:
+        view = state.live.shopper_view(user_id, session_id)
+    except LiveBackendError as exc:
+        raise HTTPException(503, detail=f"the live state's backend failed: {exc}") from exc
     if not view.known:
         raise HTTPException(404, detail="the live state does not know this shopper")
     return {"user_id": view.user_id, "session_id": view.session_id, "now_ms": view.now_ms,

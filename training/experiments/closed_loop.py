@@ -223,6 +223,7 @@ def run_session(
             totals[key] += value
         if not shoppers.goes_on(rng, ordered, n):
             break
+        time.sleep(shoppers.sessions.closed_loop_think_ms / 1000.0)  # reading the page, as a shopper would
     first = pages[0]
     return SessionOutcome(session, user, hour, first["request_id"], first.get("experiment"),
                           first.get("variant"), totals["cards"], totals["clicks"], totals["orders"],

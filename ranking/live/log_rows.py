@@ -1,0 +1,83 @@
+"""What both backends do with the rows :class:`~ranking.live.log_tail.LogTail` read, before applying them.
+
+:class:`FirstShowings` keeps a card shown once: a client's impression and the service's
+exposure of the same card (request id, product) are one showing, the second is left out (a
+bounded memory of recent cards), as are impressions naming no shopper. :class:`BundleLeaves`
+is the bundle's product -> leaf lookup a backend describes products with when the log first
+names them. :func:`log_tables` turns a poll's rows into the Arrow tables
+:meth:`LiveState.replay` (or ``RedisLiveState.replay``) takes, in replay order.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import pyarrow as pa
+
+from ranking.live.batch import REPLAY_ORDER
+
+SHOWN_MEMORY = 200_000  # (request id, product) pairs remembered to count a card shown once
+TABLE_COLUMNS = ("timestamp", "user_id", "session_id", "product_id", "request_id", "query_id", "store_id",
+                 "price_paid", "quantity", "cancelled")
+
+
+class FirstShowings:
+    """Impressions of cards not already seen (see the module docstring)."""
+
+    def __init__(self, memory: int = SHOWN_MEMORY) -> None:
+        self.memory = memory
+        self._shown: OrderedDict[tuple[int, int], None] = OrderedDict()
+
+    def __call__(self, rows: list[dict]) -> list[dict]:
+        out = []
+        for r in rows:
+            if r.get("user_id") is None and not r.get("session_id"):
+                continue  # an anonymous visitor without a session: no shopper to follow
+            key = (r.get("request_id"), r.get("product_id"))
+            if key in self._shown:
+                continue
+            self._shown[key] = None
+            if len(self._shown) > self.memory:
+                self._shown.popitem(last=False)
+            out.append(r)
+        return out
+
+    def clear(self) -> None:
+        self._shown.clear()
+
+
+class BundleLeaves:
+    """The bundle's product leaves, looked up for the products the log names."""
+
+    def __init__(self, product_ids: np.ndarray, leaf: np.ndarray) -> None:
+        order = np.argsort(product_ids, kind="stable")
+        self.ids = np.asarray(product_ids, np.int64)[order]
+        self.leaf = np.asarray(leaf, np.int32)[order]
+
+    def of(self, product_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the product ids the bundle knows, their leaves)."""
+        product_ids = np.asarray(product_ids, np.int64)
+        if not len(self.ids) or not len(product_ids):
+            return np.zeros(0, np.int64), np.zeros(0, np.int32)
+        pos = np.minimum(np.searchsorted(self.ids, product_ids), len(self.ids) - 1)
+        known = self.ids[pos] == product_ids
+        return product_ids[known], self.leaf[pos[known]]
+
+
+def log_tables(rows: dict[str, list[dict]]) -> dict[str, pa.Table]:
+    """A poll's rows as Arrow tables (only the columns the state reads), in replay order."""
+    return {t: _table(rows[t]) for t in REPLAY_ORDER if rows.get(t)}
+
+
+def products_named(tables: dict[str, pa.Table]) -> np.ndarray:
+    """The distinct product ids the tables name."""
+    if not tables:
+        return np.zeros(0, np.int64)
+    return np.unique(np.concatenate([t.column("product_id").to_numpy(zero_copy_only=False)
+                                     for t in tables.values()]).astype(np.int64))
+
+
+def _table(rows: list[dict]) -> pa.Table:
+    present = [n for n in TABLE_COLUMNS if any(n in r for r in rows)]
+    return pa.table({n: [r.get(n) for r in rows] for n in present})

@@ -1,0 +1,290 @@
+"""The Redis live-state backend of the service: one applier per host log, every worker reads Redis.
+
+:class:`RedisLiveBackend` has the :class:`~ranking.live.backend.LiveBackend` methods over a
+:class:`~ranking.live.redis_state.RedisLiveState`. Each host keeps its own durable event log
+(``serving.events_dir``); several hosts share one Redis (``live.redis_url``, ``live.redis_prefix``).
+
+* **One applier per host log.** Every worker of a host shares the events dir; the one holding an
+  exclusive ``flock`` on ``<events_dir>/.live-applier.lock`` tails the log (:class:`LogTail`) every
+  ``live.poll_ms`` and applies the new rows to Redis (its pid is in the lock file); the others
+  only read. Every worker tries the lock each poll, so when the applier dies (kill -9 frees the
+  lock) another one takes over.
+* **Positions in Redis.** After each applied poll the tail's positions (file under the events
+  dir, inode, offset) are stored at ``<prefix>logpos:<log id>``, the log id being a uuid written
+  once in ``<events_dir>/.live-log-id`` (hosts with their own logs do not clash). A new applier
+  resumes from them, without replaying; when Redis holds none (new, flushed, restarted without
+  persistence, or they vanished while this applier ran) the whole log is replayed from its start.
+  Delivery is at least once: a crash or a failing call between the apply and storing the
+  positions applies that poll again (counters and lists may hold its rows twice).
+* **Failures never lose data.** A failed apply keeps the poll's rows pending and the positions
+  unchanged; they are applied again next poll (the log is the truth; the HTTP layer acknowledged
+  them once they were durable there). Each failure is reported to ``on_failure("apply", exc)``
+  (the service counts and logs it).
+* **Reads fail fast.** A read that fails raises ``LiveBackendError`` (the service ranks from the
+  bundle's frozen state) and, for ``live.redis_retry_ms``, later reads raise at once without
+  asking Redis, so a dead server does not cost every request the timeout.
+
+Products get their bundle leaf in Redis when the applier first sees them in the log (and the
+consumable leaves once per applier), as the embedded backend describes them; an impression and
+the service's exposure of one card count once (:class:`~ranking.live.log_rows.FirstShowings`,
+per applier: a client impression read by a new applier for a card the old one applied counts
+again).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ranking.live.batch import LiveInputError, event_batch
+from ranking.live.errors import LiveBackendError
+from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
+from ranking.live.log_tail import LogTail
+from ranking.live.redis_client import guarded
+from ranking.live.redis_state import RedisLiveState
+from ranking.live.state import ShopperView
+from ranking.settings import LiveSettings
+
+log = logging.getLogger("shelfrank.live")
+LOCK_FILE = ".live-applier.lock"
+LOG_ID_FILE = ".live-log-id"
+Pending = tuple[dict[str, pa.Table], dict[str, tuple[int, int]]]
+
+
+def log_id(events_dir: Path) -> str:
+    """This event log's stable id: the uuid in ``<events_dir>/.live-log-id``, written once (the
+    first worker to link its file wins, the others read it)."""
+    path = events_dir / LOG_ID_FILE
+    if not path.exists():
+        tmp = events_dir / f"{LOG_ID_FILE}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        tmp.write_text(uuid.uuid4().hex + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+class RedisLiveBackend:
+    """The live state in Redis, fed from this host's event log by one applier (module docstring)."""
+
+    def __init__(self, settings: LiveSettings, events_dir: str | Path,
+                 on_failure: Callable[[str, Exception], None] | None = None,
+                 state: RedisLiveState | None = None) -> None:
+        self.settings = settings
+        self.events_dir = Path(events_dir)
+        self.state = state if state is not None else RedisLiveState(settings)
+        self.on_failure = on_failure or (lambda reason, exc: None)
+        self.log_id = ""
+        self.tail: LogTail | None = None  # only while this worker is the applier
+        self.rejected_rows = 0  # rows of the log the live state could not take (logged)
+        self.apply_failures = 0
+        self.replays = 0  # times this worker replayed the whole log (Redis held no positions)
+        self._lock_fd: int | None = None
+        self._pending: Pending | None = None
+        self._stored = False  # positions stored by this applier (so their absence means Redis lost them)
+        self._failing = False
+        self._showings = FirstShowings()
+        self._leaves: BundleLeaves | None = None
+        self._consumable: list[int] = []
+        self._consumable_sent = False
+        self._described: set[int] = set()
+        self._skip_until = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- the applier -----------------------------------------------------------------------
+    @property
+    def applying(self) -> bool:
+        """Whether this worker holds the host's applier lock."""
+        return self._lock_fd is not None
+
+    def start(self) -> int:
+        """Take the applier lock if free and catch up (resume or replay); follow in the background.
+        Return the rows applied now (0 for a reader). Redis being down does not fail the start."""
+        applied = self.catch_up()
+        self._thread = threading.Thread(target=self._run, name="live-redis-applier", daemon=True)
+        self._thread.start()
+        return applied
+
+    def catch_up(self) -> int:
+        """One poll: take the lock if free; as the applier apply the rows appended since the
+        positions stored in Redis. Return the rows applied (0 on a failure, which is reported)."""
+        if not self.log_id:
+            self.events_dir.mkdir(parents=True, exist_ok=True)
+            self.log_id = log_id(self.events_dir)
+        if not self.applying and not self._take_lock():
+            return 0
+        try:
+            applied = self._apply_pending()
+        except LiveBackendError as exc:
+            self.apply_failures += 1
+            if not self._failing:
+                log.warning("live state: applying the event log to Redis failed (%s); the rows stay in the "
+                            "log and are applied again next poll", exc)
+            self._failing = True
+            self.on_failure("apply", exc)
+            return 0
+        if self._failing:
+            log.warning("live state: applying to Redis works again")
+            self._failing = False
+        return applied
+
+    def _take_lock(self) -> bool:
+        fd = os.open(self.events_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())  # who applies, for operators (and the tests)
+        self._lock_fd = fd
+        log.info("live state: this worker (pid %d) applies %s to Redis", os.getpid(), self.events_dir)
+        return True
+
+    def _positions_key(self) -> str:
+        return f"{self.state.prefix}logpos:{self.log_id}"
+
+    def _apply_pending(self) -> int:
+        stored = self._stored_positions()
+        if self.tail is None or (stored is None and self._stored):
+            self._open_tail(stored)
+        if self._pending is None:
+            rows = self.tail.poll()
+            rows["impressions"] = self._showings(rows.get("impressions", []))
+            self._pending = (log_tables(rows), self.tail.positions())
+        tables, positions = self._pending
+        applied = self._apply(tables) if tables else 0
+        with guarded(self.state.url):
+            self.state.redis.set(self._positions_key(), json.dumps(positions), ex=self.state.user_ttl)
+        self._pending, self._stored = None, True
+        return applied
+
+    def _stored_positions(self) -> dict[str, tuple[int, int]] | None:
+        with guarded(self.state.url):
+            held = self.state.redis.get(self._positions_key())
+        return None if held is None else {k: (int(v[0]), int(v[1])) for k, v in json.loads(held).items()}
+
+    def _open_tail(self, stored: dict[str, tuple[int, int]] | None) -> None:
+        """A fresh tail: from the stored positions, or (none stored) from the log's start."""
+        if self.tail is not None:
+            self.tail.close()
+        self.tail, self._pending = LogTail(self.events_dir), None
+        self._showings.clear()
+        self._described.clear()
+        self._consumable_sent = False
+        if stored is None:
+            self.replays += 1
+            log.warning("live state: Redis holds no position of log %s (new, flushed or restarted); "
+                        "replaying the whole event log", self.log_id)
+        else:
+            resumed = self.tail.resume(stored)
+            log.info("live state: resuming log %s from its positions in Redis (%d files)", self.log_id,
+                     resumed)
+
+    def _apply(self, tables: dict[str, pa.Table]) -> int:
+        """Describe the products first named, then replay the rows (a row the state refuses is
+        logged, counted and left out; the others are applied)."""
+        self._describe(products_named(tables))
+        try:
+            for table, rows in tables.items():
+                event_batch(table, rows)  # check every row before anything is written
+        except LiveInputError as exc:
+            tables = self._without_bad_rows(tables, exc)
+        return self.state.replay(tables) if tables else 0
+
+    def _without_bad_rows(self, tables: dict[str, pa.Table], first: LiveInputError) -> dict[str, pa.Table]:
+        log.error("the live state refused a logged row (%s); leaving out each row it refuses", first)
+        out = {}
+        for table, rows in tables.items():
+            good = []
+            for row in rows.to_pylist():
+                try:
+                    event_batch(table, [row])
+                    good.append(row)
+                except LiveInputError:
+                    self.rejected_rows += 1
+            if good:
+                out[table] = pa.Table.from_pylist(good)
+        return out
+
+    def _describe(self, product_ids: np.ndarray) -> None:
+        if self._leaves is None:
+            return
+        if not self._consumable_sent and self._consumable:
+            self.state.apply("categories", [{"category_id": c, "consumable": True} for c in self._consumable])
+            self._consumable_sent = True
+        new = np.array([p for p in product_ids.tolist() if p not in self._described], np.int64)
+        ids, leaf = self._leaves.of(new)
+        if len(ids):
+            self.state.apply("products", [{"product_id": p, "category_id": c}
+                                          for p, c in zip(ids.tolist(), leaf.tolist(), strict=True)])
+        self._described.update(new.tolist())
+
+    def _run(self) -> None:
+        every = self.settings.poll_ms / 1000.0
+        while not self._stop.wait(every):
+            try:
+                self.catch_up()
+            except Exception:  # never let the applier die: log and try again next poll
+                log.exception("applying the event log to Redis failed")
+
+    def stop(self) -> None:
+        """Stop following, release the applier lock (another worker takes it) and the connections."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.tail is not None:
+            self.tail.close()
+            self.tail = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        self.state.close()
+
+    # ---- reading (every worker) ----------------------------------------------------------------
+    def describe_catalog(self, product_ids: np.ndarray, leaf: np.ndarray, consumable_leaves: np.ndarray
+                         ) -> None:
+        """The bundle's product leaves and consumable leaves; the applier writes them to Redis for
+        the products the log names (nothing is asked of Redis here)."""
+        self._leaves = BundleLeaves(product_ids, leaf)
+        self._consumable = [int(c) for c in consumable_leaves]
+        self._consumable_sent = False
+        self._described.clear()
+
+    def _read(self, call: Callable[..., Any], *args: Any) -> Any:
+        if time.monotonic() < self._skip_until:
+            raise LiveBackendError(f"Redis failed less than live.redis_retry_ms="
+                                   f"{self.settings.redis_retry_ms} ago; not asked")
+        try:
+            return call(*args)
+        except LiveBackendError:
+            self._skip_until = time.monotonic() + self.settings.redis_retry_ms / 1000.0
+            raise
+
+    def shopper_view(self, user_id: int | None, session_id: str | None = None, at_ms: int | None = None
+                     ) -> ShopperView:
+        return self._read(self.state.shopper_view, user_id, session_id, at_ms)
+
+    def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
+        return self._read(self.state.product_signals, product_ids, at_ms)
+
+    def neighbours(self, product_ids: np.ndarray, at_ms: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self._read(self.state.neighbours, product_ids, at_ms)
+
+
+__all__ = ["LOCK_FILE", "LOG_ID_FILE", "RedisLiveBackend", "log_id"]
