@@ -22,6 +22,7 @@ from ranking.features import features
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.filters import Governance, KnownProducts
+from ranking.pipeline.live_features import LiveFeatures
 from ranking.pipeline.pipeline import CallerCandidates
 from ranking.recall.bundle_part import PART as RECALL_PART
 from ranking.recall.bundle_part import RecallPieces, load_recall_part
@@ -41,6 +42,7 @@ class RankedPage:
     timings: dict[str, float]
     recalled: int
     text_matched: list[bool] | None = None  # search: per card, a query word is in its text
+    live_features: dict[str, list] | None = None  # per live feature, the cards' values (when asked)
 
     @property
     def text_match(self) -> bool | None:
@@ -78,7 +80,8 @@ class Engine:
         recall = self.recall
         common = {"snapshot": self.bundle.snapshot, "model": self.bundle.model, "rules": rules,
                   "recall_k": self.settings.recall.candidates,
-                  "extra_features": [f for r in recall for f in r.extra_features],
+                  "extra_features": [f for r in recall for f in r.extra_features]
+                  + [LiveFeatures(self.bundle.snapshot, self.settings.live)],
                   "executor": self.executor, "live": self.settings.live}
         built = {
             "search": Pipeline("search", [s for r in recall for s in r.search_sources], **common),
@@ -152,7 +155,9 @@ class Engine:
             self._explain(cards, result.cards, result.contributions)
         text = ([not self.text_sources.isdisjoint(c["sources"]) for c in cards]
                 if pipeline == "search" else None)
-        return RankedPage(cards, result.dropped, result.timings, result.recalled, text)
+        live = live_values(self.bundle.model.feature_names, self.feature_groups, result.cards.features) \
+            if request.log_features else None
+        return RankedPage(cards, result.dropped, result.timings, result.recalled, text, live)
 
     @staticmethod
     def searchable(query: str) -> bool:
@@ -267,6 +272,14 @@ class Engine:
                                      for d in STORE_DIMENSIONS if d in snap.stores.columns},
                 "rules": page.notes(i),
             }
+
+
+def live_values(names: list[str], groups: list[str], values: np.ndarray | None) -> dict[str, list] | None:
+    """The placed cards' live feature values as served, per feature (None where missing)."""
+    if values is None:
+        return None
+    return {n: [_num(v) for v in values[:, j]] for j, (n, g) in enumerate(zip(names, groups, strict=True))
+            if g == "live"}
 
 
 def _num(x: float) -> float | None:

@@ -247,6 +247,9 @@ class TrainingSettings(Section):
     valid_days: int = Field(7, ge=1, description="days before the test days used for early stopping")
     test_days: int = Field(7, ge=1, description="last days held out for evaluate")
     history_days: int = Field(90, ge=1, description="user-profile window before each snapshot")
+    live_features: bool = Field(
+        True, description="replay the logs through the live state to compute the live features of every "
+                          "training card (training/learning/live_replay.py); off: they stay missing")
     keep_requests_without_clicks: bool = Field(
         False, description="requests with no click carry no LambdaRank gradient; drop by default"
     )
@@ -575,6 +578,17 @@ class LiveSettings(Section):
         ["search", "homepage", "channel"], description="surfaces whose pages leave out the shopper's "
         "bought non-consumables and cards ignored ignore_after_impressions times "
         "(ranking/pipeline/filters/live_history.py; rerank follows its request's surface)")
+    feature_half_life_minutes: float = Field(
+        30.0, gt=0, description="live feature recent_item_interest: a shopper's interaction with the "
+                                "candidate counts half as much every this many minutes "
+                                "(ranking/live/features.py)")
+    log_feature_share: float = Field(
+        0.0, ge=0, le=1, description="share of served pages (hashed request id) whose exposure line "
+                                     "also logs the cards' live feature values as served, so training's "
+                                     "replay can be checked against real traffic; 0: none")
+    feature_kind_weights: list[float] = Field(
+        [1.0, 2.0, 4.0], min_length=3, max_length=3,
+        description="...and counts this much for a click, a cart, an order")
 
 
 class ConsistencySettings(Section):

@@ -6,6 +6,9 @@ app's lifespan calls it after the bundle loads and :func:`stop_live` on shutdown
 kept on ``ServiceState.live`` (None when off or when it could not start).
 :func:`shopper_view` is what a ranking request reads: the shopper's live view, or None —
 the bundle's frozen pages — when the backend is off, failed to start, or fails on this read.
+:func:`live_signals` is the request's reader of the candidates' live counters (the live
+features, :mod:`ranking.pipeline.live_features`), None when the backend is off;
+:func:`logs_features` picks the share of requests whose served live values are logged.
 A failure never fails the request: it counts ``shelfrank_live_degraded_total{reason}`` and
 logs one line per reason and worker; the Redis backend's applier reports a failed apply the same
 way (reason ``apply``: the rows stay in the log and are applied again next poll).
@@ -15,6 +18,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+
+import numpy as np
 
 from ranking.live.backend import open_live_state
 from ranking.live.state import ShopperView
@@ -68,3 +74,32 @@ def shopper_view(state: ServiceState, user_id: int | None, session_id: str | Non
         degraded("read", exc)
         return None
     return view if view.known else None
+
+
+def logs_features(request_id: int, share: float) -> bool:
+    """Whether this request's exposure line logs its live feature values: a deterministic
+    ``share`` of requests by a hash of the request id (``live.log_feature_share``)."""
+    if share <= 0:
+        return False
+    x = (int(request_id) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    return (x >> 44) < share * (1 << 20)
+
+
+SignalsReader = Callable[[np.ndarray, int], "dict[str, np.ndarray] | None"]
+
+
+def live_signals(state: ServiceState) -> SignalsReader | None:
+    """The candidates' live counters for the live features (``product_signals``), or None when
+    the backend is off; a failed read counts as degraded (``signals``) and leaves them missing."""
+    live = state.live
+    if live is None:
+        return None
+
+    def read(product_ids: np.ndarray, now_ms: int) -> dict[str, np.ndarray] | None:
+        try:
+            return live.product_signals(product_ids, now_ms)
+        except Exception as exc:  # a backend down or full: the features stay missing, never a 5xx
+            degraded("signals", exc)
+            return None
+
+    return read

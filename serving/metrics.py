@@ -39,7 +39,8 @@ LIVE_DEGRADED = Counter(
     "shelfrank_live_degraded_total", "ranking requests (or a start) that fell back to the bundle's frozen "
     "state because the live state failed, by reason: start (the backend could not start), read (a ranking "
     "request's read failed, or was skipped for live.redis_retry_ms after one did), apply (the Redis "
-    "backend's applier could not write a poll of the log; it is applied again next poll)", ["reason"])
+    "backend's applier could not write a poll of the log; it is applied again next poll), signals (the "
+    "candidates' live counters could not be read: the live features stay missing)", ["reason"])
 RELOADS = Counter("shelfrank_reloads_total", "bundle reloads by outcome", ["outcome"])
 SHED = Counter("shelfrank_shed_total", "requests refused with 503 by backpressure (serving.max_in_flight)")
 TIMEOUTS = Counter("shelfrank_read_timeouts_total",

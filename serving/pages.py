@@ -62,7 +62,7 @@ def serve_page(state: ServiceState, pipeline: str, request: RankRequest, variant
         "dropped": page.dropped,
     }
     return ServedPage(pipeline, request, body, page.timings, (time.perf_counter() - started) * 1000.0,
-                      typed_query)
+                      typed_query, page.live_features)
 
 
 def page_response(state: ServiceState, page: ServedPage) -> Response:

@@ -36,6 +36,7 @@ class ServedPage:
     timings: dict[str, float]  # seconds per pipeline stage
     latency_ms: float  # from the built request to the built response
     typed_query: str | None = None  # the query as typed, when spelling rewrote it
+    live_features: dict | None = None  # the cards' live feature values, for live.log_feature_share
 
 
 def exposure_line(page: ServedPage) -> bytes:
@@ -54,6 +55,8 @@ def exposure_line(page: ServedPage) -> bytes:
                   "team": [c.get("team") for c in cards], "shared": [c.get("shared") for c in cards],
                   "propensity": [c["propensity"] for c in cards]},
     }
+    if page.live_features:
+        line["live_features"] = page.live_features  # per feature, the cards' values (None: missing)
     return orjson.dumps(line, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE)
 
 

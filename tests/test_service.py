@@ -86,7 +86,7 @@ def test_explain_gives_group_contributions_that_sum_to_the_model_score(client, s
     page = client.post("/v1/rerank?explain=true", json=body).json()
     for card in page["cards"]:
         e = card["explanation"]
-        assert set(e["groups"]) <= {"product", "store", "price", "relevance", "personal", "context"}
+        assert set(e["groups"]) <= {"product", "store", "price", "relevance", "personal", "context", "live"}
         assert sum(e["groups"].values()) + e["bias"] == pytest.approx(card["model_score"], abs=1e-6)
         assert "store_logistics" in e["store_dimensions"]
         assert isinstance(e["rules"], list)

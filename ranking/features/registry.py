@@ -1,7 +1,7 @@
 """The feature registry: every ranking feature declared once, computed the same way everywhere.
 
 A :class:`Feature` has a name, a group (how ``explain`` groups contributions: product,
-store, price, relevance, personal, context), a dtype, a default used where the value is
+store, price, relevance, personal, context, live), a dtype, a default used where the value is
 missing, a one-line meaning, and a vectorised ``compute(inputs) -> array`` over a batch of
 candidates. Training and serving both call :func:`compute_features`; the trained bundle
 stores :func:`schema` and serving refuses a bundle whose schema differs from the code's.
@@ -20,7 +20,7 @@ import numpy as np
 if TYPE_CHECKING:
     from ranking.features.inputs import FeatureInputs
 
-GROUPS = ("product", "store", "price", "relevance", "personal", "context")
+GROUPS = ("product", "store", "price", "relevance", "personal", "context", "live")
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,7 @@ DEFINITION_MODULES = (
     "relevance_features",
     "personal_features",
     "context_features",
+    "live_features",
 )
 
 

@@ -104,6 +104,13 @@ class LiveState:
         self.applied[table] += len(batch)
         return len(batch)
 
+    def apply_batch(self, batch: EventBatch) -> int:
+        """Apply an already checked batch (:func:`ranking.live.batch.event_batch`, or training's
+        columns of a validated table); return how many rows."""
+        self._apply_batch(batch)
+        self.applied[batch.table] += len(batch)
+        return len(batch)
+
     def _apply_batch(self, batch: EventBatch) -> None:
         """Apply a checked batch: impressions only, or interactions (clicks, carts, orders) only."""
         if not len(batch):

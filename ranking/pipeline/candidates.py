@@ -32,6 +32,10 @@ class RankRequest:
     # the shopper's live view (ranking.live.ShopperView), read by the homepage context and the
     # live_history filter; None: the bundle's frozen state only (live off or degraded)
     shopper: Any = field(default=None, repr=False, compare=False)
+    # the live state's counters of products: ``live_signals(product_ids, now_ms)`` ->
+    # ``LiveState.product_signals``; None: no live state (the live features stay missing)
+    live_signals: Any = field(default=None, repr=False, compare=False)
+    log_features: bool = False  # return the placed cards' live feature values (live.log_feature_share)
     # what stages hydrate once per request and share (the homepage's shopper context), by key
     hydrated: dict = field(default_factory=dict, repr=False, compare=False)
 

@@ -19,7 +19,7 @@ from ranking.bundle import BundleError
 from ranking.engine import Engine
 from ranking.settings import ServingSettings
 from serving.dependencies import engine, service_state
-from serving.live import shopper_view
+from serving.live import live_signals, logs_features, shopper_view
 from serving.pages import page_response, serve_page
 from serving.rank_requests import RankingBody, new_request_id, page_size_for, rank_request
 from serving.responses import errors
@@ -58,6 +58,8 @@ class RankingCall:
         request = rank_request(body, page_size, fix.text if fix else None, self.explain, new_request_id(),
                                self.state.settings.mall.timezone)
         request.shopper = shopper_view(self.state, request.user_id, request.session_id, request.now_ms)
+        request.live_signals = live_signals(self.state)
+        request.log_features = logs_features(request.seed, self.state.settings.live.log_feature_share)
         page = serve_page(self.state, pipeline, request, self.variant_header,
                           fix.typed if fix and fix.changed else None)
         return page_response(self.state, page)

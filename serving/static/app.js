@@ -6,7 +6,7 @@
 const $ = (id) => document.getElementById(id);
 const state = { page: null, surface: "homepage" };
 const GROUP_LABELS = { product: "product", store: "store", price: "price", relevance: "relevance",
-  personal: "personal", context: "context" };
+  personal: "personal", context: "context", live: "live (minutes ago)" };
 
 function toast(text) {
   const t = $("toast");

@@ -51,12 +51,14 @@ from training.learning.dataset import (
     sort_frame,
     wanted_rows,
 )
+from training.learning.live_replay import live_feature_rows
 from training.learning.snapshot_builder import CatalogCache
 
 CONNECT_TIMEOUT_S = 10
 IMPRESSION_COLUMNS = ("request_id", "timestamp", "user_id", "surface", "query_id", "product_id",
                       "position", "propensity")
-HISTORY_COLUMNS = ("timestamp", "product_id")  # what the score windows read of impressions
+# what the score windows read of impressions, and the live replay (shopper, request, query)
+HISTORY_COLUMNS = ("timestamp", "product_id", "user_id", "request_id", "query_id")
 OTHER_TABLES = tuple(name for name in TABLES if name != "impressions")
 
 
@@ -140,8 +142,19 @@ def featurise_cut_task(data_dir: str, settings: Settings, zero_ms: int, cut: int
     if len(rows) == 0:
         return None
     parts = featurise_cut(mall, imp, rows, zero_ms + cut * DAY_MS, settings, columns,
-                          query_texts(mall), _catalog(mall), search)
+                          query_texts(mall), _catalog(mall), search, _live_rows(mall, imp, rows, settings))
     return parts[0] if len(parts) == 1 else concat_frames(parts, parts[0].feature_names)
+
+
+def _live_rows(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray,
+               settings: Settings) -> np.ndarray | None:
+    """The cut's live columns: the logs before the cut (history) and the cut's own
+    impressions replayed from the start, as the local build does (the same values)."""
+    if not settings.training.live_features:
+        return None
+    tables = dict(mall.tables)
+    tables["impressions"] = pd.concat([mall["impressions"], imp[list(HISTORY_COLUMNS)]], ignore_index=True)
+    return live_feature_rows(MallTables(mall.data_dir, tables), imp, rows, settings)
 
 
 def dense_only(search):

@@ -5,7 +5,10 @@ Days are counted on the mall's clock from the first logged day. The first
 ``warmup_days`` only build history. From then on, every ``snapshot_every_days`` a
 snapshot is taken at local midnight, and the cards of the requests until the next cut
 are featurised from it, so no feature of a request sees events at or after its day's
-cut. Rows are grouped by request (cards in position order).
+cut. The live features differ by design: the logs are replayed through a live state
+(:mod:`training.learning.live_replay`) and each request reads it as it stood just before
+the request (events strictly before its timestamp), as the service reads its live state.
+Rows are grouped by request (cards in position order).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from ranking.features import Requests, build_inputs, compute_features, feature_names
+from ranking.live.features import LIVE_COLUMNS
 from ranking.mall_clock import fixed_offset_ms
 from ranking.settings import Settings
 from ranking.surfaces import SURFACE_CODES
 from training.data.mall_data import MallTables
 from training.learning.labels import grade_impressions
+from training.learning.live_replay import live_feature_rows
 from training.learning.snapshot_builder import CatalogCache, build_snapshot
 
 DAY_MS = 86_400_000
@@ -130,15 +135,17 @@ def query_texts(mall: MallTables) -> dict:
 
 def featurise_cut(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray, cut_ms: int,
                   settings: Settings, columns, texts: dict, catalog: CatalogCache | None = None,
-                  search=None) -> list[RankingFrame]:
+                  search=None, live: np.ndarray | None = None) -> list[RankingFrame]:
     """One snapshot cut's cards (``rows`` of ``imp``, the cut's days) featurised from the
     snapshot at ``cut_ms``, in batches of ``ROWS_PER_BATCH`` rows. ``columns`` is
-    :func:`card_columns` of ``imp``. Used by both the local and the Dask builds."""
+    :func:`card_columns` of ``imp``; ``live`` the live columns of ``rows``
+    (:func:`training.learning.live_replay.live_feature_rows`; None: missing). Used by both
+    the local and the Dask builds."""
     snapshot = build_snapshot(mall, cut_ms, settings, catalog)
     day, grade, hour = columns
     names = feature_names()
     return [_featurise(imp, rows[lo:lo + ROWS_PER_BATCH], snapshot, grade, hour, day, texts,
-                       names, search)
+                       names, search, None if live is None else live[lo:lo + ROWS_PER_BATCH])
             for lo in range(0, len(rows), ROWS_PER_BATCH)]
 
 
@@ -162,6 +169,9 @@ def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = T
     cuts = cut_days(n_days, settings)
     parts: list[RankingFrame] = []
     wanted = wanted_rows(day, imp.request_id.to_numpy(), cuts[0] if cuts else None, settings, days)
+    wanted_index = np.flatnonzero(wanted)
+    live = (live_feature_rows(mall, imp, wanted_index, settings, progress)
+            if settings.training.live_features else None)
     bar = tqdm(total=int(wanted.sum()), desc="building features",
                unit="card", unit_scale=True, disable=not progress)
     for k, cut in enumerate(cuts):
@@ -169,8 +179,9 @@ def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = T
         rows = np.flatnonzero((day >= cut) & (day < end) & wanted)
         if len(rows) == 0:
             continue
+        live_rows = None if live is None else live[np.searchsorted(wanted_index, rows)]
         parts.extend(featurise_cut(mall, imp, rows, zero + cut * DAY_MS, settings, columns, texts,
-                                   catalog, search))
+                                   catalog, search, live_rows))
         bar.update(len(rows))
     bar.close()
     if not parts:
@@ -210,7 +221,7 @@ def sort_frame(parts: list[RankingFrame], names: list[str]) -> RankingFrame:
 
 
 def _featurise(imp: pd.DataFrame, rows: np.ndarray, snapshot, grade, hour, day, texts,
-               names, search=None) -> RankingFrame:
+               names, search=None, live: np.ndarray | None = None) -> RankingFrame:
     sub = imp.iloc[rows]
     request_id = sub.request_id.to_numpy()
     _, first, inverse = np.unique(request_id, return_index=True, return_inverse=True)
@@ -227,6 +238,8 @@ def _featurise(imp: pd.DataFrame, rows: np.ndarray, snapshot, grade, hour, day, 
     if search is not None:
         extra["dense_similarity"] = search.dense_similarity(
             requests.query_text, inverse.ravel(), sub.product_id.to_numpy().astype(np.int64))
+    if live is not None:
+        extra.update({name: live[:, j] for j, name in enumerate(LIVE_COLUMNS)})
     inputs = build_inputs(snapshot, sub.product_id.to_numpy(), inverse.ravel(), requests, extra=extra)
     return RankingFrame(
         features=compute_features(inputs),

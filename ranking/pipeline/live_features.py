@@ -1,0 +1,43 @@
+"""The pipeline's live-feature provider: the request's live view and the candidates' live
+counters, as the columns the registry's ``live`` group reads.
+
+One of the pipeline's ``extra_features`` providers (run in hydrate). It reads the request's
+``shopper`` (a :class:`~ranking.live.state.ShopperView`, or None) and ``live_signals`` (the
+live state's ``product_signals``, or None), looks the leaf category of the candidates and
+of the shopper's items up in the bundle's snapshot, and calls
+:func:`ranking.live.features.live_feature_columns` — the function training calls on its
+replayed state, so each live feature has one definition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.live.features import live_feature_columns
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.settings import LiveSettings
+
+
+class LiveFeatures:
+    """``provider(request, cands) -> {live column: per-candidate array}`` over one snapshot."""
+
+    name = "live"
+
+    def __init__(self, snapshot: FeatureSnapshot, settings: LiveSettings) -> None:
+        self.snapshot = snapshot
+        self.settings = settings
+
+    def leaves(self, product_ids: np.ndarray) -> np.ndarray:
+        """Leaf category ids of products (-1 for one the snapshot does not hold)."""
+        products = self.snapshot.products
+        rows = products.rows(np.asarray(product_ids, np.int64))
+        return np.nan_to_num(products.take("category_id", rows, missing=-1), nan=-1).astype(np.int64)
+
+    def __call__(self, request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:
+        view = request.shopper
+        reader = request.live_signals
+        signals = reader(cands.product_ids, request.now_ms) if reader is not None and len(cands) else None
+        item_leaves = self.leaves(view.items) if view is not None else None
+        return live_feature_columns(view, signals, cands.product_ids, self.leaves(cands.product_ids),
+                                    item_leaves, request.now_ms, self.settings)
