@@ -117,7 +117,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wrk_script(path: str, bodies: list[dict], folder: Path) -> Path:
+# counts every answer that is not a 200 by status; wrk prints them at the end ("status 503: 12")
+STATUS_COUNTER = """
+statuses = {}
+threads = {}
+setup = function(thread) table.insert(threads, thread) end
+response = function(status, headers, body)
+  if status ~= 200 then statuses[status] = (statuses[status] or 0) + 1 end
+end
+done = function(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    for code, n in pairs(t:get("statuses")) do io.write(string.format("status %d: %d\\n", code, n)) end
+  end
+end
+"""
+
+
+def wrk_script(path: str, bodies: list[dict], folder: Path, count_statuses: bool = False) -> Path:
+    """A wrk script posting ``bodies`` in turn to ``path``; with ``count_statuses`` it also prints
+    the count of each non-200 status (``run_wrk`` returns them as ``statuses``)."""
     lines = ["bodies = {"] + [f"  {json.dumps(json.dumps(b))}," for b in bodies] + ["}"]
     lines += [
         "i = 0",
@@ -127,6 +145,8 @@ def wrk_script(path: str, bodies: list[dict], folder: Path) -> Path:
         f'  return wrk.format("POST", "{path}", nil, bodies[i])',
         "end",
     ]
+    if count_statuses:
+        lines.append(STATUS_COUNTER)
     script = folder / f"{path.strip('/').replace('/', '_')}.lua"
     script.write_text("\n".join(lines))
     return script
@@ -145,8 +165,10 @@ def run_wrk(url: str, script: Path, connections: int, seconds: int | None = None
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
+    statuses = {code: int(n) for code, n in re.findall(r"^status (\d+): (\d+)$", out, re.M)}
     return {"p50_ms": ms("50"), "p99_ms": ms("99"), "rps": rps,
-            "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(0) if errors else ""}
+            "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(0) if errors else "",
+            "statuses": statuses}
 
 
 def http_latency(bundle: Path, payloads: dict, workers: int, work: Path) -> dict:

@@ -107,7 +107,8 @@ def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) 
         f"| load held (soak) | {soak.get('requests', 'not run'):,} requests in {soak.get('seconds', '?')} s "
         f"at {soak.get('rps', '?')} req/s, {soak.get('workers', '?')} workers, "
         f"{soak.get('connections', '?')} connections |" if soak else "| load held (soak) | not run |",
-        f"| soak errors | {soak.get('non_2xx', '?')} non-2xx; socket errors: "
+        f"| soak errors | {soak.get('failed', '?')} failed, {soak.get('shed_503', '?')} shed with 503 by "
+        f"backpressure (of {soak.get('non_2xx', '?')} non-2xx); socket errors: "
         f"{soak.get('socket_errors') or 'none'} |" if soak else "| soak errors | not run |",
         f"| soak latency | p50 {soak.get('p50_ms', '?')} ms, p99 {soak.get('p99_ms', '?')} ms |"
         if soak else "| soak latency | not run |",
