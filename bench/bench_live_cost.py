@@ -17,9 +17,7 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -115,7 +113,7 @@ def ingestion(bundle: Path, work: Path) -> dict:
     proc, url = start_service(bundle.parent, events, workers=2, bundle=bundle,
                               extra=["serving.write_rate_per_second=0"])
     try:
-        got = _wrk_posts(url, _ingest_script(work, np.asarray(products)), 8, SECONDS)
+        got = run_wrk(url, _ingest_script(work, np.asarray(products)), 8, SECONDS)
         acknowledged = (got["requests"] - got["non_2xx"]) * BATCH
         time.sleep(2.0)
         lines = sum(sum(1 for _ in p.open()) for p in (events / "clicks").glob("*.jsonl"))
@@ -134,15 +132,6 @@ def ingestion(bundle: Path, work: Path) -> dict:
             "ingest_lost_on_disk": max(acknowledged - lines, 0),
             "ingest_sampled_shoppers": len(sample), "ingest_sampled_missing_in_live": int(missing),
             "ingest_goal_events_per_s": 5000}
-
-
-def _wrk_posts(url: str, script: Path, connections: int, seconds: int) -> dict:
-    """wrk's count of requests answered and of non-2xx answers."""
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"requests": int(re.search(r"(\d+) requests in", out).group(1)),
-            "non_2xx": int(bad.group(1)) if bad else 0}
 
 
 def bench(ctx: BenchContext) -> dict:

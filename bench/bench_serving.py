@@ -167,6 +167,7 @@ def run_wrk(url: str, script: Path, connections: int, seconds: int | None = None
     errors = re.search(r"Socket errors:.*", out)
     statuses = {code: int(n) for code, n in re.findall(r"^status (\d+): (\d+)$", out, re.M)}
     return {"p50_ms": ms("50"), "p99_ms": ms("99"), "rps": rps,
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
             "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(0) if errors else "",
             "statuses": statuses}
 

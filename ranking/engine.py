@@ -19,6 +19,7 @@ import numpy as np
 from ranking.bundle import Bundle, BundleError, load_bundle
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.features import features
+from ranking.live.features import LIVE_COLUMNS
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.filters import Governance, KnownProducts
@@ -78,10 +79,14 @@ class Engine:
         if cached is not None:
             return cached
         recall = self.recall
+        # the live columns cost a counters read per request: only for a model that reads them,
+        # or when served values are logged
+        reads_live = (bool(set(LIVE_COLUMNS) & set(self.bundle.model.feature_names))
+                      or self.settings.live.log_feature_share > 0)
         common = {"snapshot": self.bundle.snapshot, "model": self.bundle.model, "rules": rules,
                   "recall_k": self.settings.recall.candidates,
                   "extra_features": [f for r in recall for f in r.extra_features]
-                  + [LiveFeatures(self.bundle.snapshot, self.settings.live)],
+                  + ([LiveFeatures(self.bundle.snapshot, self.settings.live)] if reads_live else []),
                   "executor": self.executor, "live": self.settings.live}
         built = {
             "search": Pipeline("search", [s for r in recall for s in r.search_sources], **common),
