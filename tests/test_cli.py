@@ -330,7 +330,8 @@ def test_evaluate_names_a_truth_written_for_another_catalog(small_mall: Path, sm
     leaf |= {"category_id": max(cats.column("category_id").to_pylist()) + 1, "name_en": "empty leaf"}
     mall = _mall_copy_with(small_mall, tmp_path / "mall",
                            categories=pa.concat_tables([cats, pa.Table.from_pylist([leaf], cats.schema)]))
-    args = ["evaluate", str(small_models / "latest"), "--data", str(mall), "--report", str(tmp_path / "r"),
+    args = ["--set", "training.live_features=false",  # the truth check, not the replay
+            "evaluate", str(small_models / "latest"), "--data", str(mall), "--report", str(tmp_path / "r"),
             "--no-progress"]
     _refused(runner.invoke(app, args), "truth", "35 leaf categories, categories.parquet has 36",
              "move truth/ away")
@@ -370,7 +371,8 @@ def test_a_mall_without_search_traffic_trains_and_says_what_the_model_never_saw(
     imp = read_table(small_mall, "impressions")
     mall = _mall_copy_with(small_mall, tmp_path / "mall",
                            impressions=imp.filter(pc.equal(imp.column("surface"), "homepage")))
-    fast = ["--set", "training.funnel.num_boost_round=10", "--set", "training.compile_scorer=false"]
+    fast = ["--set", "training.funnel.num_boost_round=10", "--set", "training.compile_scorer=false",
+            "--set", "training.live_features=false"]
     trained = runner.invoke(app, [*fast, "train", "--data", str(mall), "--out", str(tmp_path / "m"),
                                   "--no-progress"])
     assert trained.exit_code == 0, trained.output

@@ -9,13 +9,19 @@ from typer.testing import CliRunner
 from shelfrank.cli import app
 
 
-def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall, small_models, tmp_path):
+def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall, small_models, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.setenv("SHELFRANK_LIVE__POLL_MS", "10")  # the service started below reads it
     out = tmp_path / "result.json"
     result = CliRunner().invoke(
         app,
         [
             "--set",
             "training.num_boost_round=40",
+            "--set",  # the control clone is trained only to be a second arm: no live replay
+            "training.live_features=false",
+            "--set",  # shoppers read a page for 30 ms and the service (env below) polls its log
+            "simulator.closed_loop_think_ms=30",  # every 10 ms: the next page reacts to the last
             "--set",
             "counterfactual.contexts=150",
             "--set",

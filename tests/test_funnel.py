@@ -96,7 +96,8 @@ def test_the_funnel_ranks_closer_to_the_oracle_than_lambdarank_on_the_small_mall
     from training.learning.fit import train_model
 
     settings = load_settings(["training.num_boost_round=60", "training.early_stopping_rounds=15",
-                              "training.funnel.num_boost_round=120", "training.compile_scorer=false"])
+                              "training.funnel.num_boost_round=120", "training.compile_scorer=false",
+                              "training.live_features=false"])  # the two objectives, not the replay
     frame = build_ranking_frame(load_mall(small_mall), settings, progress=False)
     split = split_days(int(frame.day.max()) + 1, settings)
     test = frame.select(frame.day >= split.test[0])

@@ -140,6 +140,7 @@ def test_evaluate_counterfactual_reports_whole_page_and_randomised_block(small_m
     bundle = str(small_models / "latest")
     result = CliRunner().invoke(app, [
         "--set", "counterfactual.contexts=100", "--set", "counterfactual.reward.num_boost_round=20",
+        "--set", "training.live_features=false",  # the estimators, not the replay
         "evaluate", bundle, "--data", str(small_mall), "--counterfactual", "--counterfactual-control", bundle,
         "--no-progress", "--report", str(tmp_path / "report"), "--json", str(out)])
     assert result.exit_code == 0, result.output
