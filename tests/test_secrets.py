@@ -21,7 +21,7 @@ from shelfrank.cli import app
 
 runner = CliRunner()
 FAST = ["--set", "training.num_boost_round=30", "--set", "training.early_stopping_rounds=10",
-        "--set", "training.funnel.num_boost_round=40"]
+        "--set", "training.funnel.num_boost_round=40", "--set", "training.live_features=false"]
 
 
 @pytest.fixture(scope="module")
