@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import math
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = (REPO / ".." / "shared" / "datasets").resolve()
+
+# Tests post events with fixed dates from September 2026 (after the small mall's snapshot).
+# The service refuses events more than serving.event_past_days (365) before its clock, so
+# from late summer 2027 on those dates would be refused: widen the bound to reach them (with
+# a month to spare) in this process and the services it starts. Until then nothing changes;
+# the test of the bound itself sets 365 explicitly.
+FIXED_EVENT_DATES_FROM_MS = 1_785_542_400_000  # 2026-08-01T00:00:00Z
+_days_back = (time.time() * 1000 - FIXED_EVENT_DATES_FROM_MS) / 86_400_000 + 30
+if _days_back > 365:
+    os.environ.setdefault("SHELFRANK_SERVING__EVENT_PAST_DAYS", str(math.ceil(_days_back)))
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,8 @@ IMPLAUSIBLE = [
 @pytest.fixture(scope="module")
 def client(small_models: Path, tmp_path_factory: pytest.TempPathFactory):
     events = tmp_path_factory.mktemp("events")
-    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={events}"])
+    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={events}",
+                              "serving.event_past_days=365"])  # the bound under test (conftest may widen it)
     with TestClient(create_app(settings)) as c:
         yield c
 
