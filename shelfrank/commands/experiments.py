@@ -279,6 +279,49 @@ def arms_command(
         json_out.write_text(text)
 
 
+@experiment_app.command("catalog-change")
+def catalog_change_command(
+    data: Annotated[Path, typer.Option("--data", help="a simulated mall (needs its truth/ folder)")],
+    bundle: Annotated[Path, typer.Option("--bundle", help="the bundle served")],
+    sessions: Annotated[int, typer.Option("--sessions", min=20, help="sessions played, half before "
+                                                                     "the change and half after")] = 2000,
+    cut_products: Annotated[int, typer.Option("--cut-products", min=1, help="how many products' prices "
+                                                                             "are cut")] = 20,
+    cut_share: Annotated[float, typer.Option(
+        "--cut-share", min=0.01, max=0.9, help="the price cut, as a share of the price")] = 0.3,
+    seed: Annotated[int, typer.Option(min=0, help="the shoppers' seed")] = 7,
+    work: Annotated[Path | None, typer.Option(help="folder for the event log (default temp)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+) -> None:
+    """Ban the most shown product and cut the prices of the next ones halfway through a closed
+    loop, through the catalog API; what the log shows after (docs/simulator.md)."""
+    from ranking.bundle import BundleError, verify_bundle
+    from training.experiments.catalog_change import run_catalog_change
+
+    if not (data / "truth").is_dir():
+        fail(f"{data}: not a simulated mall (no truth/ folder)")
+    try:
+        verify_bundle(bundle)
+    except BundleError as exc:
+        fail(str(exc))
+    output_dir(work, "--work")
+    output_file(json_out, "--json")
+    work = Path(work or tempfile.mkdtemp(prefix="shelfrank-catalog-change-")).resolve()
+    result = run_catalog_change(data, bundle.resolve(), sessions, seed, current_settings().simulator,
+                                _served_arm, work, cut_products, cut_share)
+    text = json.dumps(result, indent=2)
+    typer.echo(text)
+    ban, orders = result["ban"], result["price_cut"]["order_share"]
+    typer.echo(f"\nbanned product {ban['product_id']}: {ban['impressions_before']} impressions before, "
+               f"{ban['impressions_after']} after it was visible ({result['visible_after_ms']} ms)")
+    before, after = orders["before"]["share"], orders["after"]["share"]
+    typer.echo(f"cut products' share of orders: {before:.2%} -> {after:.2%} "
+               f"({orders['difference']:+.2%} [{orders['ci95'][0]:+.2%}, {orders['ci95'][1]:+.2%}])")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text)
+
+
 @contextmanager
 def _served_arm(bundle: Path, events: Path, overrides: list[str]) -> Iterator[str]:
     """The service on loopback serving ``bundle`` with one arm's settings overrides; its base URL."""

@@ -106,6 +106,17 @@ class Shoppers:
         """The dice of one page of one session: the same in every arm (common random numbers)."""
         return np.random.default_rng([self.seed, session, 1 + page])
 
+    def set_prices(self, prices: dict[int, float]) -> None:
+        """A price change reported mid-run: the truth values those products at their new price
+        from now on (the model indexes products by id, as :meth:`card_probabilities` passes them)."""
+        model = self.truth.model
+        price = model.product_price.copy()  # pages in flight keep the array they read
+        ids = np.fromiter(prices, np.int64, len(prices))
+        if len(ids) and (ids.min() < 0 or ids.max() >= len(price)):
+            raise ValueError(f"products {ids.tolist()} are not all in the simulated catalog")
+        price[ids] = np.fromiter(prices.values(), np.float64, len(prices))
+        model.product_price = price
+
     def goes_on(self, rng: np.random.Generator, ordered: np.ndarray, page: int) -> bool:
         """After a page: an order ends the session, as do fatigue and the page budget."""
         tired = rng.random() >= self.sessions.session_continue_probability
@@ -240,13 +251,17 @@ def simulate_traffic(
     header: str | None = None,
     first_session: int = 0,
     progress: bool = True,
+    token: str | None = None,
 ) -> list[SessionOutcome]:
-    """Play ``sessions`` visits against the service at ``url``; return what happened."""
+    """Play ``sessions`` visits against the service at ``url``; return what happened
+    (``token``: the bearer the frontend writes its events with, when the service wants one)."""
     import httpx2
     from tqdm import tqdm
 
     order_base = int(time.time()) * 10_000_000
-    with httpx2.Client(base_url=url, timeout=30.0) as client, ThreadPoolExecutor(concurrency) as pool:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    with httpx2.Client(base_url=url, timeout=30.0, headers=headers) as client, \
+            ThreadPoolExecutor(concurrency) as pool:
         futures = [
             pool.submit(run_session, client, shoppers, first_session + s, page_size, header, order_base)
             for s in range(sessions)
