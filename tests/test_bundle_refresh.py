@@ -209,6 +209,39 @@ def test_a_bundle_whose_schema_the_new_snapshot_cannot_fill_is_refused(
         p for p in (tmp_path / "models").iterdir() if not p.name.startswith(".refresh")]
 
 
+def _last_week_as_an_event_log(small_mall: Path, early_mall: Path, folder: Path) -> Path:
+    """The week the early mall lacks, written as the service writes its event log."""
+    from ranking.event_log import EventLog
+
+    log = EventLog(folder, writer="w1")
+    for name in ("impressions", "clicks", "carts", "orders"):
+        full, early = read_table(small_mall, name), read_table(early_mall, name)
+        week = full.filter(pc.greater(full.column("timestamp"), pc.max(early.column("timestamp"))))
+        week = week.set_column(week.schema.get_field_index("timestamp"), "timestamp",
+                               pc.cast(week.column("timestamp"), pa.int64()))
+        rows = week.to_pylist()
+        for start in range(0, len(rows), 5000):
+            log.append({name: rows[start:start + 5000]}, client="test")
+    log.close()
+    return folder
+
+
+def test_a_refresh_with_the_services_event_log_equals_one_on_the_merged_data(
+        early_models, early_mall, small_mall, tmp_path) -> None:
+    events = _last_week_as_an_event_log(small_mall, early_mall, tmp_path / "events")
+    logged = refresh_bundle(early_models / "latest", early_mall, tmp_path / "a", Settings(),
+                            events_dir=events)
+    whole = refresh_bundle(early_models / "latest", small_mall, tmp_path / "b", Settings())
+    assert logged.manifest["refresh"]["events_dir"] == str(events)
+    assert logged.manifest["refresh"]["as_of_ms"] == whole.manifest["refresh"]["as_of_ms"]
+    assert logged.changed_products > 0
+    with np.load(logged.path / "snapshot/arrays.npz") as a, np.load(whole.path / "snapshot/arrays.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    assert not [p for p in (tmp_path / "a").iterdir() if p.name.startswith(".refresh")]
+
+
 def test_the_command_refreshes_and_refuses_in_one_line(early_models, early_mall, later_mall,
                                                        tmp_path) -> None:
     runner = CliRunner()
