@@ -233,6 +233,9 @@ def test_a_refresh_with_the_services_event_log_equals_one_on_the_merged_data(
                             events_dir=events)
     whole = refresh_bundle(early_models / "latest", small_mall, tmp_path / "b", Settings())
     assert logged.manifest["refresh"]["events_dir"] == str(events)
+    week = {name: read_table(small_mall, name).num_rows - read_table(early_mall, name).num_rows
+            for name in ("impressions", "clicks", "carts", "orders")}
+    assert logged.manifest["refresh"]["merged_events"] == week
     assert logged.manifest["refresh"]["as_of_ms"] == whole.manifest["refresh"]["as_of_ms"]
     assert logged.changed_products > 0
     with np.load(logged.path / "snapshot/arrays.npz") as a, np.load(whole.path / "snapshot/arrays.npz") as b:

@@ -52,6 +52,8 @@ def refresh(
     from ranking.contracts import ContractError
     from training.learning.refresh import RefreshRefusedError, refresh_bundle
 
+    if not bundle.is_dir():
+        fail(f"{bundle} is not a bundle folder")
     if not data.is_dir():
         fail(f"{data} is not a dataset folder")
     if events is not None and not events.is_dir():
@@ -69,4 +71,9 @@ def refresh(
     typer.echo(f"recomputed {', '.join(r['recomputed'])}: {result.changed_products:,} product scores "
                f"and {result.changed_stores:,} store scores moved; kept {len(r['kept'])} files "
                f"({r['kept_by']})")
+    if "merged_events" in r:
+        typer.echo("merged from --events: " + (", ".join(f"{n:,} {t}" for t, n in r["merged_events"].items())
+                                              or "nothing new"))
+        for finding in r["merge_findings"]:  # as shelfrank merge-events reports them
+            typer.echo(f"warning: {finding}", err=True)
     typer.echo(f"in {result.seconds:.1f}s" + (f"; {out / 'latest'} -> {result.path.name}" if latest else ""))

@@ -169,7 +169,8 @@ def _load_parent(bundle_path: str | Path) -> Bundle:
     try:
         return load_bundle(bundle_path)
     except BundleError as exc:
-        raise RefreshRefusedError(f"the bundle cannot be refreshed: {exc} (retrain it)") from exc
+        raise RefreshRefusedError(f"the bundle cannot be refreshed: {exc} (a bundle this code cannot "
+                                  "load is retrained with shelfrank train, not refreshed)") from exc
 
 
 def _moved(old: np.ndarray, new: np.ndarray) -> int:
@@ -200,18 +201,23 @@ def refresh_bundle(bundle_path: str | Path, data_dir: str | Path, models_dir: st
     """Write a refreshed version of ``bundle_path`` under ``models_dir`` (see the module docstring)."""
     started = time.perf_counter()
     parent = _load_parent(bundle_path)
-    Path(models_dir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".refresh-", dir=models_dir) as tmp:  # a merged dataset
-        data = Path(data_dir)
-        if events_dir is not None:
-            from training.data.event_import import merge_events
+    merged_note: dict = {}
+    if events_dir is None:
+        snapshot, as_of = _build(parent, Path(data_dir), settings, as_of_ms)
+    else:
+        from training.data.event_import import merge_events
 
-            merge_events(data_dir, events_dir, Path(tmp) / "data", settings.consistency)
-            data = Path(tmp) / "data"
-        snapshot, as_of = _build(parent, data, settings, as_of_ms)
+        Path(models_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".refresh-", dir=models_dir) as tmp:
+            merged = Path(tmp) / "data"  # the dataset plus the log; --data stays as it is
+            summary = merge_events(data_dir, events_dir, merged, settings.consistency)
+            merged_note = {"merged_events": {t: n for t, n in summary.appended.items() if n},
+                           "merge_findings": [f"{f.table}: {f.rows} of {f.checked} merged rows break "
+                                              f"{f.rule} ({f.severity})" for f in summary.breaks]}
+            snapshot, as_of = _build(parent, merged, settings, as_of_ms)
     record = {"as_of": _iso(as_of), "as_of_ms": as_of, "data_dir": str(data_dir),
               "events_dir": str(events_dir) if events_dir is not None else None,
-              "recomputed": [f"{SNAPSHOT_PART}/"], "what": RECOMPUTED}
+              "recomputed": [f"{SNAPSHOT_PART}/"], "what": RECOMPUTED, **merged_note}
     old, new = parent.snapshot, snapshot
     changed_p = _moved(old.products.columns["product_score"], new.products.columns["product_score"])
     changed_s = _moved(old.stores.columns["store_experience_score"],
