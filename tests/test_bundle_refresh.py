@@ -266,6 +266,20 @@ def test_the_command_refreshes_and_refuses_in_one_line(early_models, early_mall,
     assert result.exit_code == 2 and "not an ISO date" in result.output
 
 
+def _served_paths_once_all_are(url: str, wanted: str, seconds: float = 60) -> set[str]:
+    """The bundle paths the workers answer with, polled until all are ``wanted`` or time is up
+    (the other worker follows the control file: a poll, then a full load and verify)."""
+    deadline, paths = time.time() + seconds, set()
+    while time.time() < deadline and paths != {wanted}:
+        paths = set()
+        for _ in range(20):  # new connections land on either worker
+            with httpx2.Client(base_url=url, timeout=5) as fresh:
+                paths.add(fresh.get("/readyz", headers={"Authorization": "Bearer s3cret"})
+                          .json()["bundle_path"])
+        time.sleep(0.2)
+    return paths
+
+
 @pytest.mark.slow
 def test_the_service_hot_swaps_a_refresh_under_load_and_keeps_its_model(early_models, later_mall,
                                                                         tmp_path) -> None:
@@ -296,13 +310,7 @@ def test_the_service_hot_swaps_a_refresh_under_load_and_keeps_its_model(early_mo
         result = refresh_bundle(models / "latest", later_mall[0], models, Settings())
         r = httpx2.post(f"{url}/admin/reload", json={"bundle": "latest"}, headers=auth, timeout=120)
         assert r.status_code == 200, r.text
-        deadline, paths = time.time() + 60, set()
-        while time.time() < deadline and paths != {str(result.path.resolve())}:
-            paths = set()
-            for _ in range(20):  # new connections land on either worker
-                with httpx2.Client(base_url=url, timeout=5) as fresh:
-                    paths.add(fresh.get("/readyz", headers=auth).json()["bundle_path"])
-            time.sleep(0.2)
+        paths = _served_paths_once_all_are(url, str(result.path.resolve()))
         done.set()
         for t in threads:
             t.join()
