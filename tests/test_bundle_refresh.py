@@ -124,8 +124,12 @@ def test_a_refresh_keeps_the_model_recall_and_catalog_byte_for_byte(early_models
 def test_a_refresh_on_the_bundles_own_data_rebuilds_its_training_snapshot_exactly(
         early_models, early_mall, tmp_path) -> None:
     """The same builder as training: refreshing a bundle with the data it was trained on
-    gives back the very snapshot training wrote, array for array."""
-    result = refresh_bundle(early_models / "latest", early_mall, tmp_path / "models", Settings(),
+    gives back the very snapshot training wrote, array for array; under the scores and history
+    settings the bundle was trained with, whatever the current ones say (the model learnt its
+    features under those)."""
+    changed = load_settings(["scores.window_days=30", "scores.prior_strength=5",
+                             "training.history_days=7"])
+    result = refresh_bundle(early_models / "latest", early_mall, tmp_path / "models", changed,
                             move_latest=False)
     parent = (early_models / "latest").resolve()
     assert not (tmp_path / "models" / "latest").exists()
