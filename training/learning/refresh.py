@@ -153,15 +153,15 @@ def _window(parent: Bundle, mall: MallTables, settings: Settings, as_of_ms: int 
     cut, data_end = parent.snapshot.as_of_ms, end_of_logs_ms(mall, settings)
     if data_end < cut:
         raise RefreshRefusedError(f"the data ends at {_iso(data_end)}, before the bundle's cut {_iso(cut)}: "
-                             "it is older than the bundle (refresh with the mall's newer tables, "
-                             "or --events to merge the service's log)")
+                                  "it is older than the bundle (refresh with the mall's newer tables, "
+                                  "or --events to merge the service's log)")
     as_of = data_end if as_of_ms is None else int(as_of_ms)
     if as_of < cut:
         raise RefreshRefusedError(f"as of {_iso(as_of)} is before the bundle's cut {_iso(cut)}: a refresh "
-                             "moves a bundle forward, never back (serve an older bundle instead)")
+                                  "moves a bundle forward, never back (serve an older bundle instead)")
     if as_of > data_end:
         raise RefreshRefusedError(f"as of {_iso(as_of)} is after the data's end {_iso(data_end)}: the "
-                             "events since are missing (merge them with --events)")
+                                  "events since are missing (merge them with --events)")
     return as_of
 
 
