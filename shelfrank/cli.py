@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from ranking.settings import Settings, unknown_environment
-from shelfrank.commands import data, experiments, real_data, scores, serving, training
+from shelfrank.commands import data, experiments, real_data, score_refresh, scores, serving, training
 from shelfrank.context import current_settings, set_overrides, settings_error
 
 app = typer.Typer(
@@ -61,6 +61,7 @@ def show_settings() -> None:
 
 data.register(app)
 scores.register(app)
+score_refresh.register(app)
 training.register(app)
 real_data.register(app)
 experiments.register(app)

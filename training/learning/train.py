@@ -78,7 +78,7 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
         model = train_model(frame, split, settings, progress=progress)
         del frame
         feature_seconds, train_seconds = featurised - started, time.perf_counter() - featurised
-    end_ms = _end_of_logs_ms(mall, settings)
+    end_ms = end_of_logs_ms(mall, settings)
     snapshot = build_snapshot(mall, end_ms, settings)
     homepage = build_homepage_recall(mall, snapshot, end_ms, settings)
     manifest = {
@@ -131,7 +131,8 @@ def build_homepage_recall(mall: MallTables, snapshot, as_of_ms: int, settings: S
                               source_weights=r.homepage_source_weights)
 
 
-def _end_of_logs_ms(mall: MallTables, settings: Settings) -> int:
+def end_of_logs_ms(mall: MallTables, settings: Settings) -> int:
+    """The cut a bundle's snapshot is as of: the end (mall midnight) of the last logged day."""
     zero = mall_day_zero_ms(mall, settings.mall.timezone)
     last_day = (mall.last_ms - zero) // DAY_MS
     return int(zero + (last_day + 1) * DAY_MS)
