@@ -1,0 +1,78 @@
+"""The merchant traffic report over a served small bundle: the endpoint and the CLI count the
+cards the service really returned, need the operator token, and name an unknown store."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from ranking.settings import load_settings
+from serving.app import create_app
+from shelfrank.cli import app as cli
+
+OPERATOR = {"Authorization": "Bearer s3cret"}
+
+
+@pytest.fixture(scope="module")
+def served(small_models: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A service that has answered 12 homepage pages; (client, events dir, cards per store)."""
+    events = tmp_path_factory.mktemp("events")
+    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={events}",
+                              "serving.admin_token=s3cret"])
+    with TestClient(create_app(settings)) as client:
+        shown: Counter = Counter()
+        for user in range(12):
+            page = client.post("/v1/homepage", json={"user_id": user, "page_size": 10})
+            assert page.status_code == 200, page.text
+            shown.update(card["store_id"] for card in page.json()["cards"])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the exposure lines are flushed every half second
+            lines = sum(p.read_text().count("\n") for p in (events / "exposures").glob("*.jsonl"))
+            if lines == 12:
+                break
+            time.sleep(0.1)
+        yield client, events, shown
+
+
+def test_the_endpoint_counts_the_cards_the_service_returned(served):
+    client, _, shown = served
+    store, cards = shown.most_common(1)[0]
+    r = client.get(f"/v1/merchant/stores/{store}/traffic", headers=OPERATOR)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    for window in ("day", "week"):
+        w = report["windows"][window]
+        assert w["cards_shown"] == sum(shown.values()) == 120 and w["store_cards"] == cards
+        assert w["exposure_share"] == pytest.approx(cards / 120)
+        assert w["category_stores"] >= 1 and w["category_cards"] >= cards
+    assert sum(report["grade_mix"].values()) > 0
+    assert set(report["windows"]["week"]["policy_rules"]) >= {"demotion", "fold_floor_grade_d"}
+
+
+def test_the_endpoint_needs_the_operator_token_and_names_an_unknown_store(served):
+    client, _, shown = served
+    store = next(iter(shown))
+    assert client.get(f"/v1/merchant/stores/{store}/traffic").status_code == 401
+    assert client.get(f"/v1/merchant/stores/{store}/traffic",
+                      headers={"Authorization": "Bearer nope"}).status_code == 403
+    missing = client.get("/v1/merchant/stores/987654/traffic", headers=OPERATOR)
+    assert missing.status_code == 404 and "store 987654 is not in the scores" in missing.text
+    assert client.get("/v1/merchant/stores/-1/traffic", headers=OPERATOR).status_code == 422
+
+
+def test_the_cli_prints_the_same_report_from_the_log_and_the_bundle(served, small_models: Path):
+    _, events, shown = served
+    store, cards = shown.most_common(1)[0]
+    result = CliRunner().invoke(cli, ["scores", "explain", "--store", str(store), "--events", str(events),
+                                      "--bundle", str(small_models / "latest")])
+    assert result.exit_code == 0, result.output
+    assert f"last day: {cards:,} of 120 cards shown = {cards / 120:.2%}" in result.output
+    assert "grade mix:" in result.output
+    unknown = CliRunner().invoke(cli, ["scores", "explain", "--store", "987654", "--events", str(events),
+                                       "--bundle", str(small_models / "latest")])
+    assert unknown.exit_code == 1 and "store 987654 is not in the scores" in unknown.output
