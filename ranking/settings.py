@@ -331,13 +331,15 @@ class RulesSettings(Section):
         75.0, ge=0, le=100, description="stores with an experience score at or above this gain "
                                         "traffic_store_boost")
     traffic_store_boost: float = Field(
-        0.2, ge=0, description="score standard deviations the products of a store at or above "
-                               "traffic_store_boost_min gain")
+        0.1, ge=0, description="score standard deviations the products of a store at or above "
+                               "traffic_store_boost_min gain; 0.1 raises those stores' share of the "
+                               "first 6 homepage slots by a quarter for 1% of orders on the small mall, "
+                               "0.2 by half for 1.6% (docs/scores.md)")
     traffic_store_penalty_below: float = Field(
         25.0, ge=0, le=100, description="stores with an experience score below this lose "
                                         "traffic_store_penalty")
     traffic_store_penalty: float = Field(
-        0.2, ge=0, description="score standard deviations the products of a store below "
+        0.1, ge=0, description="score standard deviations the products of a store below "
                                "traffic_store_penalty_below lose")
 
 
