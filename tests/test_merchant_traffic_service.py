@@ -76,3 +76,26 @@ def test_the_cli_prints_the_same_report_from_the_log_and_the_bundle(served, smal
     unknown = CliRunner().invoke(cli, ["scores", "explain", "--store", "987654", "--events", str(events),
                                        "--bundle", str(small_models / "latest")])
     assert unknown.exit_code == 1 and "store 987654 is not in the scores" in unknown.output
+
+
+def test_the_cli_reads_scores_computed_from_the_mall_with_data(served, small_mall: Path):
+    _, events, shown = served
+    store, cards = shown.most_common(1)[0]
+    result = CliRunner().invoke(cli, ["scores", "explain", "--data", str(small_mall), "--store", str(store),
+                                      "--events", str(events)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"store {store}: store experience score")  # the score explanation
+    assert f"last week: {cards:,} of 120 cards shown = {cards / 120:.2%}" in result.output
+    neither = CliRunner().invoke(cli, ["scores", "explain", "--store", str(store)])
+    assert neither.exit_code == 2 and "give --data" in neither.output
+
+
+def test_scores_policy_prints_the_policy_in_force():
+    from ranking.pipeline.traffic_policy_text import policy_table
+    from ranking.settings import load_settings
+
+    result = CliRunner().invoke(cli, ["--set", "rules.traffic_fold=3", "scores", "policy"])
+    assert result.exit_code == 0, result.output
+    settings = load_settings(["rules.traffic_fold=3"])
+    assert result.output.strip() == policy_table(settings.rules, settings.scores).strip()
+    assert "never placed in the first 3 positions" in result.output
