@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -99,3 +100,27 @@ def test_scores_policy_prints_the_policy_in_force():
     settings = load_settings(["rules.traffic_fold=3"])
     assert result.output.strip() == policy_table(settings.rules, settings.scores).strip()
     assert "never placed in the first 3 positions" in result.output
+
+
+def test_a_served_page_explains_the_policy_on_its_cards(served):
+    """Products of the small mall's stores scoring 75+ carry the policy's up-move in explain;
+    grade D products stay out of the first 6 positions."""
+    client = served[0]
+    snap = client.app.state.shelfrank.engine.snapshot
+    p, ids = snap.products.columns, snap.products.ids
+    stores = snap.stores.rows(p["store_id"].astype(np.int64))
+    store_score = snap.stores.take("store_experience_score", stores, missing=np.nan)
+    ok = (p["banned"] == 0) & (p["stock"] > 0)
+    boosted = {int(i) for i in ids[ok & (store_score >= 75)][:30]}
+    grade_d = {int(i) for i in ids[ok & (p["product_score"] < 40) & (store_score < 75)][:30]}
+    assert len(boosted) >= 10 and len(grade_d) >= 10
+    body = {"surface": "homepage", "user_id": 1, "candidates": sorted(boosted | grade_d), "page_size": 20}
+    page = client.post("/v1/rerank?explain=true", json=body)
+    assert page.status_code == 200, page.text
+    cards = page.json()["cards"]
+    for card in cards:
+        notes = [n["why"] for n in card["explanation"]["rules"] if n["rule"] == "traffic_policy"]
+        if card["product_id"] in boosted:
+            assert any("moved up by the traffic policy" in why for why in notes), card["explanation"]
+    d_positions = [c["position"] for c in cards if c["product_id"] in grade_d]
+    assert d_positions and min(d_positions) > 6
