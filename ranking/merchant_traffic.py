@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ranking.features.snapshot import FeatureSnapshot
-from ranking.pipeline.traffic_grades import grades_of, slot_eligible
+from ranking.pipeline.traffic_grades import grade_codes, grades_of, slot_eligible
 from ranking.settings import RulesSettings, ScoreSettings
 
 DAY_MS = 86_400_000
@@ -115,7 +115,7 @@ def _policy_hits(tables: TrafficTables, store_id: int, rules: RulesSettings) -> 
     n = len(mine)
     hits = {"demotion": mine.demoted.to_numpy() | bool(tables.stores.at[store_id, "demoted"])}
     if rules.traffic_policy:
-        eligible = slot_eligible(grades, np.full(n, score), rules)
+        eligible = slot_eligible(grade_codes(mine.product_score.to_numpy()), np.full(n, score), rules)
         hits.update({
             "store_boost": np.full(n, known and score >= rules.traffic_store_boost_min
                                    and rules.traffic_store_boost > 0),

@@ -14,7 +14,7 @@ from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.pipeline import Pipeline
 from ranking.pipeline.selector import Selector
 from ranking.pipeline.selectors import ExplorationSlots, FoldFloor, StoreDiversity, SubsidySlots
-from ranking.pipeline.traffic_grades import grades_of, slot_eligible
+from ranking.pipeline.traffic_grades import grade_codes, grades_of, slot_eligible
 from ranking.pipeline.traffic_policy_text import BEGIN, END, policy_section
 from ranking.settings import LiveSettings, RulesSettings, Settings
 
@@ -36,7 +36,7 @@ def test_grades_follow_the_product_score_floors_and_unknown_is_no_grade():
 
 def test_slot_eligibility_needs_an_eligible_grade_and_store_score_unless_unknown_or_off():
     rules = RulesSettings(traffic_slot_grades=["A", "B"], traffic_slot_min_store_score=40)
-    grades = np.array(["A", "B", "C", "D", "A", "", "B"])
+    grades = grade_codes(np.array([90, 70, 50, 10, 85, np.nan, 65]))  # A B C D A - B
     stores = np.array([50, 40, 90, 90, 39.9, 10, np.nan])
     assert list(slot_eligible(grades, stores, rules)) == [True, True, False, False, False, False, True]
     assert slot_eligible(grades, stores, RulesSettings(traffic_policy=False)).all()
@@ -51,11 +51,12 @@ def test_store_score_boost_and_penalty_move_exactly_those_stores_cards_and_say_w
     TrafficPolicy(rules).apply(c, rules_request(), snap)
     store = np.arange(30) % 3
     assert c.adjustments[store == 0] == pytest.approx([0.3 * spread] * 10)
-    assert (c.adjustments[store == 1] == 0).all() and all(not c.rule_notes[i] for i in range(1, 30, 3))
+    assert (c.adjustments[store == 1] == 0).all() and all(not c.notes(i) for i in range(1, 30, 3))
     assert c.adjustments[store == 2] == pytest.approx([-0.5 * spread] * 10)
-    assert c.rule_notes[0] == [{"rule": "traffic_policy", "delta": pytest.approx(0.3 * spread),
-                                "why": "store score 80 (at least 75): moved up by the traffic policy"}]
-    assert c.rule_notes[2][0]["why"] == "store score 10 (below 25): moved down by the traffic policy"
+    assert c.notes(0) == [{"rule": "traffic_policy", "delta": pytest.approx(0.3 * spread),
+                           "why": "store score at least 75: moved up by the traffic policy"}]
+    assert c.notes(2)[0]["why"] == "store score below 25: moved down by the traffic policy"
+    assert c.take(np.array([2, 0])).notes(1)[0]["delta"] == pytest.approx(0.3 * spread)  # kept through take
     assert (c.scores == -np.arange(30)).all()  # the model score is never touched
 
 
@@ -74,8 +75,8 @@ def test_the_campaign_boost_goes_only_to_eligible_theme_products_and_the_rest_sa
     assert c.rule_notes[3] == [{"rule": "traffic_policy",
                                 "why": "not in the 09:00 campaign: grade C: subsidy slots and campaigns "
                                        "need grade A/B"}]
-    assert c.rule_notes[4][0]["why"] == ("not in the 09:00 campaign: store score 30: subsidy slots and "
-                                         "campaigns need a store score of at least 40")
+    assert c.rule_notes[4][0]["why"] == ("not in the 09:00 campaign: store score below 40: subsidy slots "
+                                         "and campaigns need at least that")
     assert all(not c.rule_notes[i] for i in range(15, 30))  # not the theme: untouched
 
 

@@ -16,7 +16,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.columns import product_column
-from ranking.pipeline.traffic_grades import eligible_candidates, ineligible_why
+from ranking.pipeline.traffic_grades import GRADE_LETTERS, eligible_candidates, ineligible_why
 from ranking.settings import RulesSettings
 
 
@@ -38,13 +38,16 @@ class ThemeBoost:
         theme = theme_slot == now_slot
         hit = theme
         if self.settings.traffic_policy and theme.any():
-            eligible, grades, stores = eligible_candidates(snapshot, cands, self.settings)
+            eligible, codes, _ = eligible_candidates(snapshot, cands, self.settings)
             hit = theme & eligible
-            for i in np.flatnonzero(theme & ~eligible):
-                cands.rule_notes[i].append({
-                    "rule": "traffic_policy",
-                    "why": f"not in the {request.hour:02d}:00 campaign: "
-                           + ineligible_why(str(grades[i]), float(stores[i]), self.settings)})
+            left_out = np.flatnonzero(theme & ~eligible)
+            # the grade that keeps it out, or "" when the grade is fine and the store score is not
+            grades = GRADE_LETTERS[codes[left_out]]
+            keys = np.where(np.isin(grades, list(self.settings.traffic_slot_grades)), "", grades)
+            reasons = {k: {"rule": "traffic_policy", "why": f"not in the {request.hour:02d}:00 campaign: "
+                           + ineligible_why(k, self.settings)} for k in set(keys.tolist())}
+            for i, key in zip(left_out, keys.tolist(), strict=True):
+                cands.rule_notes[i].append(reasons[key])  # one note per reason, shared
         delta = self.settings.theme_boost * score_spread(cands.scores)
         cands.adjustments[hit] += delta
         for i in np.flatnonzero(hit):

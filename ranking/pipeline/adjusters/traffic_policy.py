@@ -3,7 +3,8 @@
 Products of a store scoring at least ``rules.traffic_store_boost_min`` move up by
 ``rules.traffic_store_boost`` score deviations; those of a store scoring below
 ``rules.traffic_store_penalty_below`` move down by ``rules.traffic_store_penalty``. Each moved
-card says so in ``explain``. The grade half of the policy is placement: the subsidy slots and the
+card says so in ``explain`` (one vector of moves: the notes are made only for the cards
+explained). The grade half of the policy is placement: the subsidy slots and the
 campaign boost take only slot-eligible products (:mod:`ranking.pipeline.traffic_grades`) and
 grade D stays below the fold (:mod:`ranking.pipeline.selectors.fold_floor`). With
 ``rules.traffic_policy`` off nothing moves.
@@ -29,28 +30,26 @@ class TrafficPolicy:
     settings: RulesSettings
     name: str = "traffic_policy"
 
-    def moves(self, store_scores: np.ndarray, spread: float) -> tuple[np.ndarray, np.ndarray]:
-        """Each candidate's move and whether it was boosted (True), penalised (False) or neither
-        (the move is 0)."""
+    def moves(self, store_scores: np.ndarray, spread: float) -> np.ndarray:
+        """Each candidate's move: up for a store at or above the boost line, down below the
+        penalty line, 0 otherwise (and for an unknown store score)."""
         r = self.settings
         known = np.isfinite(store_scores)
         score = np.where(known, store_scores, 0.0)
-        boosted = known & (score >= r.traffic_store_boost_min) & (r.traffic_store_boost > 0)
-        penalised = known & (score < r.traffic_store_penalty_below) & (r.traffic_store_penalty > 0)
-        delta = np.where(boosted, r.traffic_store_boost * spread, 0.0)
-        delta = np.where(penalised & ~boosted, -r.traffic_store_penalty * spread, delta)
-        return delta, boosted
+        boosted = known & (score >= r.traffic_store_boost_min)
+        penalised = known & (score < r.traffic_store_penalty_below) & ~boosted
+        return np.where(boosted, r.traffic_store_boost * spread,
+                        np.where(penalised, -r.traffic_store_penalty * spread, 0.0))
 
     def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot) -> None:
         if not self.settings.traffic_policy or cands.scores is None or not len(cands):
             return
-        stores = candidate_store_scores(snapshot, cands)
-        delta, boosted = self.moves(stores, score_spread(cands.scores))
+        delta = self.moves(candidate_store_scores(snapshot, cands), score_spread(cands.scores))
+        if not delta.any():
+            return
         cands.adjustments += delta
         r = self.settings
-        for i in np.flatnonzero(delta != 0):
-            why = (f"store score {stores[i]:.0f} (at least {r.traffic_store_boost_min:g}): moved up by the "
-                   "traffic policy" if boosted[i] else
-                   f"store score {stores[i]:.0f} (below {r.traffic_store_penalty_below:g}): moved down by "
-                   "the traffic policy")
-            cands.rule_notes[i].append({"rule": self.name, "delta": float(delta[i]), "why": why})
+        # one vector; the notes are made only for the cards explained (CandidateSet.notes)
+        cands.rule_moves[self.name] = (
+            delta, f"store score at least {r.traffic_store_boost_min:g}: moved up by the traffic policy",
+            f"store score below {r.traffic_store_penalty_below:g}: moved down by the traffic policy")

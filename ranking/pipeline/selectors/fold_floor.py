@@ -20,7 +20,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.store_diversity import StoreDiversity
-from ranking.pipeline.traffic_grades import candidate_grades
+from ranking.pipeline.traffic_grades import GRADES, candidate_grades
 from ranking.settings import RulesSettings
 
 
@@ -36,12 +36,12 @@ class FoldFloor:
         fold = min(self.settings.traffic_fold, page.size)
         if not self.settings.traffic_policy or fold == 0:
             return
-        grade_d = candidate_grades(snapshot, cands) == "D"
+        grade_d = candidate_grades(snapshot, cands) == GRADES.index("D")
         if not grade_d.any():
             return
-        stream = [int(r) for r in page.order if not page.used[r]]
-        in_fold_by_score = set(stream[:fold])
-        others = [r for r in stream if not grade_d[r]]
+        stream = page.order[~page.used[page.order]]
+        in_fold_by_score = stream[:fold]
+        others = stream[~grade_d[stream]].tolist()
         diversity = StoreDiversity(self.settings)
         for p in range(fold):
             if page.slots[p] >= 0:
@@ -53,6 +53,6 @@ class FoldFloor:
                 break
             page.put(p, chosen)
         why = f"grade D: kept below position {self.settings.traffic_fold} by the traffic policy"
-        for r in sorted(in_fold_by_score):
+        for r in sorted(int(r) for r in in_fold_by_score):
             if grade_d[r] and not page.used[r]:
                 cands.rule_notes[r].append({"rule": self.name, "why": why})

@@ -14,7 +14,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.columns import product_column
 from ranking.pipeline.selectors.draft import PageDraft
-from ranking.pipeline.traffic_grades import eligible_candidates
+from ranking.pipeline.traffic_grades import GRADE_LETTERS, eligible_candidates
 from ranking.settings import RulesSettings
 
 
@@ -47,8 +47,9 @@ class SubsidySlots:
             page.put(slot - 1, r)
             cands.rule_notes[r].append({"rule": self.name, "position": slot,
                                         "why": "big-brand subsidy channel slot requested"})
-            if grades is not None and grades[r]:
+            if grades is not None and grades[r] >= 0:
                 cands.rule_notes[r].append({"rule": "traffic_policy", "why": (
-                    f"grade {grades[r]}, store score {stores[r]:.0f}: eligible for subsidy slots "
+                    f"grade {GRADE_LETTERS[grades[r]]}, store score {stores[r]:.0f}: eligible for subsidy "
+                    f"slots "
                     f"(grade {'/'.join(self.settings.traffic_slot_grades)}, store score at least "
                     f"{self.settings.traffic_slot_min_store_score:g})")})
