@@ -6,7 +6,8 @@ on (the settings in force) and off (``rules.traffic_policy=false``). Reported pe
 truth page value (expected clicks, orders, GMV per page, as ``shelfrank experiment page-value``)
 and the share of cards, and of cards in the first ``rules.traffic_fold`` positions, by product
 grade and by store band (at or above ``traffic_store_boost_min``, below
-``traffic_store_penalty_below``, between); the lift of on over off with 95% bootstrap intervals.
+``traffic_store_penalty_below``, between); the lift of on over off with 95% bootstrap intervals;
+and what the policy costs in time: the adjust and select stages' milliseconds per page.
 """
 
 from __future__ import annotations
@@ -41,6 +42,33 @@ def _shares(pages, snapshot, settings: Settings) -> dict:
     return out
 
 
+def stage_ms(bundle: Path, settings: Settings, pages: int = 300) -> dict:
+    """Median and p99 milliseconds of the adjust and select stages per homepage page, policy on
+    and off, alternated twice over the same requests (the second round is reported)."""
+    from ranking.engine import Engine
+    from ranking.pipeline import RankRequest
+
+    engine = Engine.load(bundle, settings)
+    arms = {"on": settings.rules, "off": with_rule_overrides(settings, {"traffic_policy": False}).rules}
+    out: dict = {}
+    try:
+        for _ in range(2):
+            for name, rules in arms.items():
+                pipe = engine.pipelines_for(rules)["homepage"]
+                times: dict[str, list[float]] = {"adjust": [], "select": []}
+                for user in range(pages):
+                    result = pipe.run(RankRequest(surface="homepage", page_size=20, now_ms=0, hour=user % 24,
+                                                  user_id=user, seed=user))
+                    for stage, values in times.items():
+                        values.append(result.timings[stage] * 1000)
+                for stage, values in times.items():
+                    out[f"{name}_{stage}_ms_p50"] = round(float(np.median(values)), 3)
+                    out[f"{name}_{stage}_ms_p99"] = round(float(np.percentile(values, 99)), 3)
+    finally:
+        engine.close()
+    return out
+
+
 def run(data: Path, bundle: Path, contexts: int, seed: int, settings: Settings) -> dict:
     from ranking.bundle import load_bundle
     from training.experiments.closed_loop import Shoppers
@@ -61,6 +89,7 @@ def run(data: Path, bundle: Path, contexts: int, seed: int, settings: Settings) 
         pages = replay_pages(bundle, ctx, arm, [], 20)
         result[name] = {**summarise(outcomes[name], idx), **_shares(pages, snapshot, arm)}
     result["lift_on_over_off"] = lift(outcomes["on"], outcomes["off"], idx)
+    result["stages"] = stage_ms(bundle, settings)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 
