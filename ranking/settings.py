@@ -313,6 +313,34 @@ class RulesSettings(Section):
         [8], description="homepage positions (1-based) given to a random new-store product"
     )
     exploration_pool: int = Field(10, ge=1, description="best new-store candidates drawn from")
+    # the traffic policy: what a product grade and a store experience score earn or lose, after
+    # the model (docs/scores.md "Traffic policy", generated from these fields and their defaults)
+    traffic_policy: bool = Field(
+        True, description="apply the traffic policy below; off, pages are as without it (the grade "
+                          "and store score stay model features)")
+    traffic_slot_grades: list[Literal["A", "B", "C", "D"]] = Field(
+        ["A", "B"], description="product grades eligible for the big-brand subsidy slots and the "
+                                "time-slot campaign (theme) boost")
+    traffic_slot_min_store_score: float = Field(
+        40.0, ge=0, le=100, description="store experience score a product's store needs for the "
+                                        "subsidy slots and the campaign boost")
+    traffic_fold: int = Field(
+        6, ge=0, description="grade D products are never placed in the first this many positions of "
+                             "a page while a product of another grade is left (0: no floor)")
+    traffic_store_boost_min: float = Field(
+        75.0, ge=0, le=100, description="stores with an experience score at or above this gain "
+                                        "traffic_store_boost")
+    traffic_store_boost: float = Field(
+        0.1, ge=0, description="score standard deviations the products of a store at or above "
+                               "traffic_store_boost_min gain; 0.1 raises those stores' share of the "
+                               "first 6 homepage slots by a quarter for 1% of orders on the small mall, "
+                               "0.2 by half for 1.6% (docs/scores.md)")
+    traffic_store_penalty_below: float = Field(
+        25.0, ge=0, le=100, description="stores with an experience score below this lose "
+                                        "traffic_store_penalty")
+    traffic_store_penalty: float = Field(
+        0.1, ge=0, description="score standard deviations the products of a store below "
+                               "traffic_store_penalty_below lose")
 
 
 class ServingSettings(Section):

@@ -41,7 +41,7 @@ from serving.auth import ServiceAuth
 from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
 from serving.live import start_live, stop_live
 from serving.responses import ERROR_RESPONSES
-from serving.routes import demo, events, live, ops
+from serving.routes import demo, events, live, merchant, ops
 from serving.routes.ranking import ranking_router
 from serving.state import ServiceState
 
@@ -78,6 +78,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.mount("/static", demo.static_files(), name="static")
     app.include_router(ops.router)
     app.include_router(live.router)
+    app.include_router(merchant.router)
     app.add_middleware(AdmissionMiddleware, max_in_flight=limits.max_in_flight,
                        queue_seconds=limits.queue_timeout_seconds, retry_after=limits.retry_after_seconds)
     return app

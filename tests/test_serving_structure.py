@@ -87,6 +87,8 @@ def test_the_api_keeps_its_paths_and_operation_ids() -> None:
         ("/v1/bundle", "get", "bundle_v1_bundle_get", ["operations"]),
         ("/admin/reload", "post", "reload_admin_reload_post", ["admin"]),
         ("/admin/live/shopper", "get", "live_shopper_admin_live_shopper_get", ["admin"]),
+        ("/v1/merchant/stores/{store_id}/traffic", "get",
+         "store_traffic_report_v1_merchant_stores__store_id__traffic_get", ["merchant"]),
     ]
 
 

@@ -31,8 +31,13 @@ PRODUCT_DIMENSIONS = ("information", "popularity", "quality", "service", "brand"
 TIER_STRENGTH = {"big_brand": 2.0, "native_fast_growing": 1.0, "white_label": 0.0}
 
 
+GRADE_FLOORS = (("A", 80.0), ("B", 60.0), ("C", 40.0))  # the lowest score of each grade; below: D
+
+
 def grade(score: np.ndarray) -> np.ndarray:
-    return np.select([score >= 80, score >= 60, score >= 40], ["A", "B", "C"], "D")
+    """Each product score's grade, A-D (:data:`GRADE_FLOORS`); NaN (no score) is D."""
+    score = np.asarray(score)
+    return np.select([score >= floor for _, floor in GRADE_FLOORS], [g for g, _ in GRADE_FLOORS], "D")
 
 
 def product_signals(products: pd.DataFrame, agg: pd.DataFrame, leaf: np.ndarray, k: float,

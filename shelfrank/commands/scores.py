@@ -87,22 +87,78 @@ def scores(
 
 @scores_app.command("explain")
 def explain(
-    data: Annotated[Path, typer.Option("--data", help="dataset folder")],
+    data: Annotated[Path | None, typer.Option("--data", help="dataset folder (scores computed from "
+                                                             "it); without it: the bundle's scores")] = None,
     store: Annotated[int | None, typer.Option(help="a store id")] = None,
     product: Annotated[int | None, typer.Option(help="a product id")] = None,
     as_of: Annotated[str | None, typer.Option(help="as of this ISO date/time (UTC)")] = None,
+    events: Annotated[Path | None, typer.Option(help="an event log folder (serving.events_dir): add the "
+                                                     "store's traffic report from its exposures")] = None,
+    bundle: Annotated[Path | None, typer.Option(help="bundle whose scores the traffic report reads "
+                                                     "without --data (default serving.bundle)")] = None,
 ) -> None:
-    """Print a store's or product's score, each dimension and the event counts behind it."""
+    """Print a store's or product's score, each dimension and the event counts behind it; with
+    --events a store's traffic: exposure share against its category, grade mix, the traffic
+    policy's rules on its cards, and what would raise it (docs/scores.md)."""
     from ranking.scores.explain import explain_product, explain_store
 
     if (store is None) == (product is None):
         raise typer.BadParameter("give exactly one of --store or --product")
-    result = _compute(data, as_of)
+    if data is None and (events is None or store is None):
+        raise typer.BadParameter("give --data (or --store with --events to read a bundle's scores)")
+    result = _compute(data, as_of) if data is not None else None
     try:
-        typer.echo(explain_store(result, store) if store is not None else explain_product(result, product))
+        if result is not None:
+            typer.echo(explain_store(result, store) if store is not None
+                       else explain_product(result, product))
+        if events is not None and store is not None:
+            typer.echo(_traffic_report(store, events, data, result, bundle, as_of))
     except KeyError as exc:
         typer.echo(f"error: {exc.args[0]}", err=True)
         raise typer.Exit(1) from exc
+
+
+def _traffic_report(store: int, events: Path, data: Path | None, result, bundle: Path | None,
+                    as_of: str | None) -> str:
+    """The merchant traffic report of ``store`` (ranking.merchant_traffic), printed."""
+    from ranking.merchant_traffic import format_report, read_exposures, store_traffic
+
+    if not events.is_dir():
+        raise typer.BadParameter(f"{events} is not an event log folder", param_hint="--events")
+    settings = current_settings()
+    tables = _traffic_tables(data, result, bundle or Path(settings.serving.bundle))
+    moment = _as_of(as_of)
+    as_of_ms = int(moment.timestamp() * 1000) if moment is not None else None
+    report = store_traffic(tables, read_exposures(str(events)), store, settings.rules, settings.scores,
+                           as_of_ms)
+    return format_report(report)
+
+
+def _traffic_tables(data: Path | None, result, bundle: Path):
+    from ranking.merchant_traffic import tables_from_scores, tables_from_snapshot
+
+    if result is not None:
+        import pandas as pd
+
+        catalog = pd.read_parquet(data / "products.parquet", columns=["product_id", "subsidy"])
+        return tables_from_scores(result.stores, result.products,
+                                  catalog.set_index("product_id").subsidy.astype(bool))
+    from ranking.bundle import BundleError, load_bundle
+
+    try:
+        return tables_from_snapshot(load_bundle(bundle).snapshot)
+    except BundleError as exc:
+        fail(str(exc))
+
+
+@scores_app.command("policy")
+def policy() -> None:
+    """Print the traffic policy in force (what each grade and store score earns or loses), the
+    table docs/scores.md publishes for the default settings."""
+    from ranking.pipeline.traffic_policy_text import policy_table
+
+    settings = current_settings()
+    typer.echo(policy_table(settings.rules, settings.scores))
 
 
 @scores_app.command("olist")

@@ -18,6 +18,7 @@ from ranking.pipeline.adjusters.demotion import Demotion
 from ranking.pipeline.adjusters.session_intent import SessionIntent
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.adjusters.theme_boost import ThemeBoost
+from ranking.pipeline.adjusters.traffic_policy import TrafficPolicy
 from ranking.pipeline.adjusters.value_tilt import ValueTilt
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.settings import LiveSettings, RulesSettings
@@ -32,9 +33,11 @@ class Adjuster(Protocol):
 
 def default_adjusters(settings: RulesSettings, score_is_log_odds: bool = False,
                       live: LiveSettings | None = None) -> list[Adjuster]:
-    return [Demotion(settings), ThemeBoost(settings), SessionIntent(live or LiveSettings()),
+    return [Demotion(settings), TrafficPolicy(settings), ThemeBoost(settings),
+            SessionIntent(live or LiveSettings()),
             ValueTilt(settings, score_is_log_odds)]
 
 
-__all__ = ["Adjuster", "Demotion", "SessionIntent", "ThemeBoost", "ValueTilt", "default_adjusters",
+__all__ = ["Adjuster", "Demotion", "SessionIntent", "ThemeBoost", "TrafficPolicy", "ValueTilt",
+           "default_adjusters",
            "score_spread"]

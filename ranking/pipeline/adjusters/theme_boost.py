@@ -1,4 +1,9 @@
-"""Theme boost: products of the time-slot theme in force at the request's hour move up."""
+"""Theme boost: products of the time-slot theme in force at the request's hour move up.
+
+The theme is the mall's campaign of the hour; under the traffic policy only slot-eligible
+products (grade and store score, :mod:`ranking.pipeline.traffic_grades`) get it, and a
+theme product left out says why in ``explain``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.columns import product_column
+from ranking.pipeline.traffic_grades import GRADE_LETTERS, eligible_candidates, ineligible_why
 from ranking.settings import RulesSettings
 
 
@@ -29,7 +35,19 @@ class ThemeBoost:
         leaf = snapshot.leaf_of_category(category)
         theme_slot = np.where(leaf >= 0, snapshot.leaf_theme_slot[np.maximum(leaf, 0)], -1)
         now_slot = int(slot_of_hour(np.array([request.hour]))[0])
-        hit = theme_slot == now_slot
+        theme = theme_slot == now_slot
+        hit = theme
+        if self.settings.traffic_policy and theme.any():
+            eligible, codes, _ = eligible_candidates(snapshot, cands, self.settings)
+            hit = theme & eligible
+            left_out = np.flatnonzero(theme & ~eligible)
+            # the grade that keeps it out, or "" when the grade is fine and the store score is not
+            grades = GRADE_LETTERS[codes[left_out]]
+            keys = np.where(np.isin(grades, list(self.settings.traffic_slot_grades)), "", grades)
+            reasons = {k: {"rule": "traffic_policy", "why": f"not in the {request.hour:02d}:00 campaign: "
+                           + ineligible_why(k, self.settings)} for k in set(keys.tolist())}
+            for i, key in zip(left_out, keys.tolist(), strict=True):
+                cands.rule_notes[i].append(reasons[key])  # one note per reason, shared
         delta = self.settings.theme_boost * score_spread(cands.scores)
         cands.adjustments[hit] += delta
         for i in np.flatnonzero(hit):

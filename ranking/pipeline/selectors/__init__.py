@@ -4,7 +4,8 @@ Each selector fills some of the empty slots of one :class:`PageDraft` (the candi
 rank order, their stores, the slots placed so far and each slot's propensity) and notes
 why on the cards it placed. :func:`default_selectors` is the order
 :class:`~ranking.pipeline.selector.Selector` runs them: requested subsidy slots, then
-new-store exploration slots, then every other slot with store diversity.
+new-store exploration slots, then the traffic policy's fold floor (no grade D in the first
+``rules.traffic_fold`` slots), then every other slot with store diversity.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.exploration_slots import ExplorationSlots
+from ranking.pipeline.selectors.fold_floor import FoldFloor
 from ranking.pipeline.selectors.store_diversity import StoreDiversity
 from ranking.pipeline.selectors.subsidy_slots import SubsidySlots
 from ranking.settings import RulesSettings
@@ -32,8 +34,8 @@ class PagePolicy(Protocol):
 
 
 def default_selectors(settings: RulesSettings) -> list[PagePolicy]:
-    return [SubsidySlots(), ExplorationSlots(settings), StoreDiversity(settings)]
+    return [SubsidySlots(settings), ExplorationSlots(settings), FoldFloor(settings), StoreDiversity(settings)]
 
 
-__all__ = ["ExplorationSlots", "PageDraft", "PagePolicy", "StoreDiversity", "SubsidySlots",
+__all__ = ["ExplorationSlots", "FoldFloor", "PageDraft", "PagePolicy", "StoreDiversity", "SubsidySlots",
            "default_selectors"]

@@ -1,0 +1,58 @@
+"""Fold floor: grade D products stay out of the first ``rules.traffic_fold`` positions.
+
+The traffic policy's rule for grade D (:mod:`ranking.pipeline.traffic_grades`): each open slot
+among the first ``traffic_fold`` gets the best remaining candidate of another grade (or none),
+keeping store diversity where it can (the diversity selector's own test). A grade D card that
+would have been in the fold by score says so in ``explain`` ("grade D: kept below position 6 by
+the traffic policy"). When only grade D candidates are left the slot stays open and store
+diversity fills it (the floor gives way rather than leave a page short). Slots placed before it
+(a requested subsidy slot: eligible grades only; a new-store exploration slot) are left alone.
+With ``rules.traffic_policy`` off or ``traffic_fold`` 0 it places nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.selectors.draft import PageDraft
+from ranking.pipeline.selectors.store_diversity import StoreDiversity
+from ranking.pipeline.traffic_grades import GRADES, candidate_grades
+from ranking.settings import RulesSettings
+
+
+@dataclass
+class FoldFloor:
+    """Grade D below the fold (module docstring)."""
+
+    settings: RulesSettings
+    name: str = "traffic_policy"
+
+    def fill(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot,
+             rng: np.random.Generator) -> None:
+        fold = min(self.settings.traffic_fold, page.size)
+        if not self.settings.traffic_policy or fold == 0:
+            return
+        grade_d = candidate_grades(snapshot, cands) == GRADES.index("D")
+        if not grade_d.any():
+            return
+        stream = page.order[~page.used[page.order]]
+        in_fold_by_score = stream[:fold]
+        others = stream[~grade_d[stream]].tolist()
+        diversity = StoreDiversity(self.settings)
+        for p in range(fold):
+            if page.slots[p] >= 0:
+                continue
+            chosen = next((r for r in others if not page.used[r] and diversity.fits(page, r, p)), -1)
+            if chosen < 0:
+                chosen = next((r for r in others if not page.used[r]), -1)
+            if chosen < 0:
+                break
+            page.put(p, chosen)
+        why = f"grade D: kept below position {self.settings.traffic_fold} by the traffic policy"
+        for r in sorted(int(r) for r in in_fold_by_score):
+            if grade_d[r] and not page.used[r]:
+                cands.rule_notes[r].append({"rule": self.name, "why": why})

@@ -1,0 +1,79 @@
+"""What the traffic policy reads of a candidate: its product grade and its store's experience score.
+
+The grade is the product score's (A >= 80, B >= 60, C >= 40, else D:
+:data:`ranking.scores.product_score.GRADE_FLOORS`); a product the snapshot has no score for
+has no grade (``""``) and no policy rule touches it. A candidate is **slot eligible** (the
+big-brand subsidy slots, the time-slot campaign boost) when its grade is one of
+``rules.traffic_slot_grades`` and its store scores at least ``rules.traffic_slot_min_store_score``
+(an unknown grade or store score does not count against it); with ``rules.traffic_policy`` off
+every candidate is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.candidates import CandidateSet
+from ranking.pipeline.columns import product_column
+from ranking.scores.product_score import GRADE_FLOORS
+from ranking.settings import RulesSettings
+
+GRADES = (*(g for g, _ in GRADE_FLOORS), "D")  # best first
+_FLOORS_UP = np.array(sorted(floor for _, floor in GRADE_FLOORS))  # C, B, A floors, ascending
+GRADE_LETTERS = np.array([*GRADES, ""])  # by grade code; code -1 (no score) reads as ""
+
+
+def grade_codes(scores: np.ndarray) -> np.ndarray:
+    """Each product score's grade as its index in :data:`GRADES` (0 = A), -1 where it is missing."""
+    scores = np.asarray(scores, dtype=np.float64)
+    codes = len(_FLOORS_UP) - np.searchsorted(_FLOORS_UP, np.nan_to_num(scores, nan=-np.inf), side="right")
+    return np.where(np.isfinite(scores), codes, -1)
+
+
+def grades_of(scores: np.ndarray) -> np.ndarray:
+    """Each product score's grade letter, ``""`` where the score is missing (NaN)."""
+    return GRADE_LETTERS[grade_codes(scores)]
+
+
+def candidate_grades(snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:
+    """Each candidate's product grade code (:func:`grade_codes`; -1: no score)."""
+    return grade_codes(product_column(snapshot, cands, "product_score", missing=np.nan))
+
+
+def candidate_store_scores(snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:
+    """Each candidate's store experience score (NaN: unknown store or no score)."""
+    store_ids = product_column(snapshot, cands, "store_id", missing=-1).astype(np.int64)
+    if "store_experience_score" not in snapshot.stores.columns:
+        return np.full(len(cands), np.nan)
+    rows = snapshot.stores.rows(store_ids)
+    return snapshot.stores.take("store_experience_score", rows, missing=np.nan).astype(np.float64)
+
+
+def slot_eligible(codes: np.ndarray, store_scores: np.ndarray, rules: RulesSettings) -> np.ndarray:
+    """Whether each product (its grade code, its store's score) may take a subsidy slot or the
+    campaign boost (module docstring)."""
+    if not rules.traffic_policy:
+        return np.ones(len(codes), dtype=bool)
+    allowed = np.array([g in rules.traffic_slot_grades for g in GRADES] + [True])  # last: no grade
+    store_scores = np.asarray(store_scores, dtype=np.float64)
+    good_store = ~np.isfinite(store_scores) | (np.nan_to_num(store_scores, nan=0.0)
+                                                >= rules.traffic_slot_min_store_score)
+    return allowed[np.asarray(codes)] & good_store
+
+
+def ineligible_why(grade: str, rules: RulesSettings) -> str:
+    """Why a product is not slot eligible, in a merchant's words: its ``grade``, or (``""``) its
+    store's score."""
+    if grade:
+        return f"grade {grade}: subsidy slots and campaigns need grade {'/'.join(rules.traffic_slot_grades)}"
+    return (f"store score below {rules.traffic_slot_min_store_score:g}: subsidy slots and campaigns need "
+            "at least that")
+
+
+def eligible_candidates(snapshot: FeatureSnapshot, cands: CandidateSet, rules: RulesSettings
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slot eligible, grade codes, store scores) of every candidate."""
+    grades = candidate_grades(snapshot, cands)
+    stores = candidate_store_scores(snapshot, cands)
+    return slot_eligible(grades, stores, rules), grades, stores
