@@ -10,7 +10,9 @@ the add's wall time (goal: under 30 s), search p50/p99 before and during the add
 p99 under 15 ms), and how far the frozen BM25 statistics are from updated ones (the mean
 relative difference of the new rows' weights; and how much every existing weight would have
 moved had they been updated, which is why they are not). Run alone:
-``python -m bench.bench_new_products [BUNDLE]`` (default: the bench's default-scale bundle).
+``python -m bench.bench_new_products [BUNDLE [SECTION.FIELD=VALUE ...]]`` (default: the bench's
+default-scale bundle; e.g. ``live.new_products_switch_interval_ms=0`` for the interpreter's
+own switch interval).
 """
 
 from __future__ import annotations
@@ -112,8 +114,8 @@ def bm25_drift(engine: Engine, rows: list[dict]) -> dict[str, float]:
             "bm25_avgdl_frozen": float(stats.avgdl), "bm25_avgdl_updated": float(avgdl_new)}
 
 
-def measure(bundle: Path) -> dict:
-    engine = Engine.load(bundle, load_settings([]))
+def measure(bundle: Path, overrides: list[str] | None = None) -> dict:
+    engine = Engine.load(bundle, load_settings(overrides or []))
     products_before = len(engine.snapshot.products.ids)
     queries = [w for w in engine.snapshot.text.vocabulary if len(w) >= 2][:400]
     rows = synthetic_rows(engine, PRODUCTS)
@@ -144,5 +146,5 @@ def bench(ctx: BenchContext) -> dict:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("bench/out/models-default/latest")
-    for key, value in measure(target).items():
+    for key, value in measure(target, sys.argv[2:]).items():  # then settings: live.x=y ...
         print(f"{key}: {value}")

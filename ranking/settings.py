@@ -593,7 +593,9 @@ class LiveSettings(Section):
         0.5, ge=0, description="while ranking.live.new_products adds a batch (seconds of Python "
                                "work), the interpreter's thread switch interval, so request threads "
                                "are not queued behind it for the default 5 ms each time they wait for "
-                               "the GIL (docs/catalog.md, 'New products'); 0: leave it as it is")
+                               "the GIL (docs/catalog.md, 'New products': p99 of search during "
+                               "10,000 adds, median of four runs, 167 ms against 210 at 5 ms); 0: "
+                               "leave it as it is")
 
 
 class ConsistencySettings(Section):

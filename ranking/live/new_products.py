@@ -25,7 +25,8 @@ view (:class:`ranking.row_lookup.RowLookup`). One batch at a time per engine (a 
 A batch is seconds of Python work on the request threads' interpreter: while it runs, the
 thread switch interval is ``live.new_products_switch_interval_ms`` (0.5 ms, not 5), so a
 request thread waiting for the GIL waits a tenth as long each time (search p99 during
-10,000 adds 311 -> 113 ms on the shared machine, ``bench/bench_new_products.py``).
+10,000 adds, four alternating runs each on the shared machine: 83-239 ms, median 167, against
+164-317 ms, median 210, at the default 5 ms; ``bench/bench_new_products.py``, docs/catalog.md).
 """
 
 from __future__ import annotations
