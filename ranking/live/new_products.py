@@ -43,10 +43,10 @@ import numpy as np
 import pandas as pd
 
 from ranking.catalog import CardCatalog
-from ranking.features.snapshot import EntityTable, FeatureSnapshot
+from ranking.features.snapshot import CatalogText, EntityTable, FeatureSnapshot
 from ranking.live.new_product_homepage import append_homepage
 from ranking.live.new_product_listing import listing_columns
-from ranking.live.new_product_search import append_search, bm25_settings, search_statistics
+from ranking.live.new_product_search import SearchAppend, append_search, bm25_settings, search_statistics
 from ranking.live.new_product_text import CategoryWords, FrozenBm25, append_catalog_text
 from ranking.recall.tokenize import tokenize
 
@@ -142,9 +142,9 @@ class _Batch:
     """One batch's new state, built aside from what requests read."""
 
     products: EntityTable
-    text: Any
+    text: CatalogText
     catalog: CardCatalog
-    search: Any = None
+    search: SearchAppend | None = None
     homepage: dict[str, np.ndarray] | None = None
 
 
