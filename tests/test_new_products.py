@@ -275,3 +275,22 @@ def test_insertion_keeps_the_existing_order_and_places_by_key():
     leaf = np.array([0, 0, 1, 1, 1, 0])
     order, ptr = insert_by_leaf(np.array([0, 1, 2, 3]), np.array([0, 2, 4]), leaf, key, np.array([5, 4]))
     assert order.tolist() == [0, 5, 1, 2, 4, 3] and ptr.tolist() == [0, 3, 6]
+
+
+def test_an_hnsw_index_takes_new_products_by_clone_and_add_without_training():
+    from ranking.live.new_product_search import append_search
+    from ranking.recall.search import SearchRecall
+    from ranking.recall.tokenize import tokenize
+
+    texts = [f"{w} kettle steel {i}" for i, w in enumerate(["red", "blue", "green", "black", "white"] * 8)]
+    search = SearchRecall.from_texts(texts, np.arange(len(texts)), dim=8, exact_max=10)
+    assert search.index.kind == "hnsw"
+    before = search.index
+    stats = search_statistics(search.bm25, 1.2, 0.75)
+    new_text = "purple teapot porcelain"
+    added = append_search(search, [tokenize(new_text)], [new_text], np.array([1000]), stats)
+    added.publish(search)
+    assert before.index.ntotal == len(texts)  # the index requests were reading is untouched
+    assert search.index.index.ntotal == len(texts) + 1 and search.index.kind == "hnsw"
+    assert search.lexical("teapot", 3)[0].tolist() == [1000]
+    assert 1000 in search.dense(new_text, 3)[0]
