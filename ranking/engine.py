@@ -210,6 +210,11 @@ class Engine:
                                 for c in np.unique(cols[name])}
         return category_id in self._categories
 
+    def forget_categories(self) -> None:
+        """Products were added after load (:mod:`ranking.live.new_products`): ``knows_category``
+        reads the product table anew."""
+        self._categories = None
+
     def knows_store(self, store_id: int) -> bool:
         return bool(self.snapshot.stores.rows(np.array([store_id]))[0] >= 0)
 

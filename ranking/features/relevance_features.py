@@ -29,6 +29,10 @@ def _pair_dot(q: sp.csr_matrix, p: sp.csr_matrix, x: FeatureInputs) -> np.ndarra
     if not ok.any():
         return out
     q_rows, p_rows = x.query_index[ok], x.product_row[ok]
+    if q.shape[1] < p.shape[1]:
+        # words were added to the catalog text after the queries were read against it
+        # (ranking.live.new_products appends columns, never renumbers them): same columns, wider
+        q = sp.csr_matrix((q.data, q.indices, q.indptr), shape=(q.shape[0], p.shape[1]))
     distinct = np.unique(q_rows)
     if len(distinct) > FEW_QUERIES:  # training batches: one sparse elementwise product
         out[ok] = np.asarray(q[q_rows].multiply(p[p_rows]).sum(axis=1)).ravel()

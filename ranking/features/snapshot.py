@@ -21,14 +21,26 @@ import scipy.sparse as sp
 
 from ranking.features.bm25 import bm25_matrix
 from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, search_form
+from ranking.row_lookup import RowLookup
 
 
 @dataclass
 class EntityTable:
-    """Columns of one entity type, rows ordered by ascending id."""
+    """Columns of one entity type, rows ordered by ascending id as built.
+
+    Rows are only ever appended (products listed after the bundle was built:
+    :mod:`ranking.live.new_products`), so a row once handed out keeps meaning the same id;
+    an appended id below the last one leaves the ids unsorted, and ``rows`` then looks ids
+    up through a sorted view (:class:`ranking.row_lookup.RowLookup`) instead.
+    """
 
     ids: np.ndarray
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    _lookup: RowLookup | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        lookup = RowLookup(self.ids)
+        self._lookup = None if lookup.ascending else lookup
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Row of each id, -1 where the id is unknown.
@@ -40,6 +52,8 @@ class EntityTable:
         n = len(self.ids)
         if n == 0:
             return np.full(ids.shape, -1, dtype=np.int64)
+        if self._lookup is not None:
+            return self._lookup.rows(ids)
         first = int(self.ids[0])
         if int(self.ids[-1]) - first == n - 1:
             pos = ids - first
@@ -77,7 +91,9 @@ class PairSet:
             return np.zeros(len(a), dtype=np.float32)
         keys = a.astype(np.int64) * self.stride + b.astype(np.int64)
         pos = np.clip(np.searchsorted(self.keys, keys), 0, len(self.keys) - 1)
-        hit = (self.keys[pos] == keys) & (a >= 0) & (b >= 0)
+        # b beyond the stride (a product row appended after the pairs were built) has no
+        # pair: its key would otherwise alias row b - stride of the next a
+        hit = (self.keys[pos] == keys) & (a >= 0) & (b >= 0) & (b < self.stride)
         return np.where(hit, self.values[pos], 0.0).astype(np.float32)
 
 

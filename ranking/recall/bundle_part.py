@@ -44,6 +44,9 @@ class RecallPieces:
     text_sources: list[str] = field(default_factory=list)  # search sources matching query words
     # (product ids, their leaf rows, consumable leaf rows) of the homepage recall, for the live state
     product_leaves: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # the recall objects themselves, for adding products after load (ranking.live.new_products)
+    search: SearchRecall | None = None
+    homepage: HomepageRecall | None = None
 
 
 def write_recall_part(folder: Path, search: SearchRecall, homepage: HomepageRecall | None) -> None:
@@ -101,6 +104,7 @@ def load_recall_part(folder: Path, bundle, settings) -> RecallPieces:
     search = load_search_recall(bundle)
     if search is not None:
         search.use_speller_from(settings.recall)
+        pieces.search = search
         pieces.correct_query = search.correct
         pieces.search_sources = [SearchSource(LEXICAL, search), SearchSource(DENSE, search)]
         pieces.text_sources = [LEXICAL]  # a lexical card's text holds a word of the query
@@ -117,6 +121,7 @@ def load_recall_part(folder: Path, bundle, settings) -> RecallPieces:
         homepage = HomepageRecall.load(home_dir)
         homepage.quotas.update(settings.recall.homepage_quotas)
         homepage.source_weights.update(settings.recall.homepage_source_weights)
+        pieces.homepage = homepage
         pieces.homepage_sources = [HomepageSource(s, homepage) for s in SOURCES]
         pieces.similar = homepage.similar
         if "product_leaf" in homepage.a:

@@ -48,6 +48,7 @@ from ranking.recall.homepage_sources import (
 )
 from ranking.recall.svd import truncated_svd
 from ranking.recall.vector_index import VectorIndex
+from ranking.row_lookup import RowLookup
 
 if TYPE_CHECKING:
     from ranking.live.state import ShopperView
@@ -153,7 +154,18 @@ class HomepageRecall:
         self.user_ids = arrays["user_ids"]
         self.components = build_sources(FittedHomepage(arrays, index), self.quotas)
         self.shopper = ShopperContextBuilder(arrays)
+        self._rows = RowLookup(self.product_ids)
         self._hydrate_lock = threading.Lock()
+
+    def replace_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Swap in fitted arrays that hold more products (rows appended, every existing row
+        kept: :mod:`ranking.live.new_products`). Readers of rows go first and the builder
+        that hands rows out last, so a concurrent request never holds a row its sources lack."""
+        self.a = arrays
+        self.components = build_sources(FittedHomepage(arrays, self.index), self.quotas)
+        self.product_ids = arrays["product_ids"]
+        self._rows = RowLookup(self.product_ids)
+        self.shopper = ShopperContextBuilder(arrays)
 
     # ---- fitting ---------------------------------------------------------------------
     @classmethod
@@ -290,8 +302,8 @@ class HomepageRecall:
         return fused
 
     def similar(self, product_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        pos = int(np.searchsorted(self.product_ids, product_id))
-        if pos >= len(self.product_ids) or self.product_ids[pos] != product_id:
+        pos = int(self._rows.rows(np.array([product_id]))[0])
+        if pos < 0:
             return np.zeros(0, np.int64), np.zeros(0)
         scores, ids = self.index.search(self.a["item_vectors"][pos:pos + 1], k + 1)
         keep = (ids[0] >= 0) & (ids[0] != product_id)

@@ -40,6 +40,7 @@ from ranking.recall.pinyin import PinyinReader
 from ranking.recall.spelling import QuerySpeller, SpellCorrection
 from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, searchable
 from ranking.recall.vector_index import VectorIndex
+from ranking.row_lookup import RowLookup
 from ranking.settings import RecallSettings
 from ranking.text import normalise
 
@@ -48,8 +49,9 @@ class SearchRecall:
     def __init__(self, bm25: BM25Index, encoder: TextEncoder, index: VectorIndex,
                  vectors: np.ndarray, manifest: dict) -> None:
         self.bm25, self.encoder, self.index = bm25, encoder, index
-        self.vectors = vectors  # (products, dim) aligned with bm25.product_ids (ascending)
+        self.vectors = vectors  # (products, dim) aligned with bm25.product_ids (ascending as built)
         self.product_ids = bm25.product_ids
+        self._rows = RowLookup(self.product_ids)
         self.manifest = manifest
         self.speller: QuerySpeller | None = None
         self._correct: Callable[[str], SpellCorrection] = SpellCorrection.as_typed
@@ -71,6 +73,16 @@ class SearchRecall:
                                     min_length_two_edits=r.spelling_min_length_two_edits, pinyin=pinyin)
         self._correct = lru_cache(maxsize=r.spelling_cache_queries)(self.speller.correct)
         return self
+
+    def replace_products(self, bm25: BM25Index, index: VectorIndex, vectors: np.ndarray) -> None:
+        """Swap in indexes that hold more products (appended rows: every existing row kept;
+        :mod:`ranking.live.new_products`), in an order that keeps concurrent queries whole:
+        the row-aligned vectors before the id lookup that hands their rows out."""
+        self.vectors = vectors
+        self.index = index
+        self.bm25 = bm25
+        self.product_ids = bm25.product_ids
+        self._rows = RowLookup(bm25.product_ids)
 
     def correct(self, query: str) -> SpellCorrection:
         """The query to search: the one place a query is spelling-corrected (the service
@@ -145,10 +157,11 @@ class SearchRecall:
         q_vec = self.encoder.encode(distinct)
         q_of_req = np.array([distinct.index(t) if t else -1 for t in texts], dtype=np.int64)
         q = q_of_req[np.asarray(request_of_row, dtype=np.int64)]
-        pos = np.clip(np.searchsorted(self.product_ids, product_ids), 0, len(self.product_ids) - 1)
-        known = (self.product_ids[pos] == product_ids) & (q >= 0)
+        pos = self._rows.rows(np.asarray(product_ids, dtype=np.int64))  # before the vectors (swap order)
+        vectors = self.vectors
+        known = (pos >= 0) & (q >= 0)
         rows = np.flatnonzero(known)
-        out[rows] = np.einsum("ij,ij->i", q_vec[q[rows]], self.vectors[pos[rows]])
+        out[rows] = np.einsum("ij,ij->i", q_vec[q[rows]], vectors[pos[rows]])
         return out
 
     # ---- persistence -----------------------------------------------------------------

@@ -92,6 +92,10 @@ def build_snapshot(mall: MallTables, as_of_ms: int, settings: Settings,
         "stock": products.stock.to_numpy().astype(np.float32),
         "banned": products.banned.to_numpy().astype(np.float32),
         "demoted": _flag(ps, "demoted"),
+        # not features: what a product listed after the bundle was built is priced against
+        # (ranking.live.new_products) and when each listing went live (epoch ms)
+        "comparable_group_id": products.comparable_group_id.to_numpy().astype(np.int64),
+        "listed_at": products.listed_at.to_numpy().astype(np.float64),
     }
     for col in PRODUCT_SCORE_COLUMNS:
         p_cols[col] = ps[col].to_numpy().astype(np.float32)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ranking.mall_clock import slot_index
+from ranking.row_lookup import RowLookup
 
 if TYPE_CHECKING:
     from ranking.live.state import ShopperView
@@ -68,6 +69,7 @@ class ShopperContextBuilder:
 
     def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
         self.a = arrays
+        self._rows = RowLookup(arrays["product_ids"]) if "product_ids" in arrays else None
 
     def build(self, user_id: int | None, hour: int, live: ShopperView | None = None) -> ShopperContext:
         context = ShopperContext(user_id=user_id, hour=hour, slot=int(slot_index(hour)),
@@ -83,11 +85,9 @@ class ShopperContextBuilder:
 
     def product_rows(self, product_ids: np.ndarray) -> np.ndarray:
         """Rows of product ids in the fitted tables (-1 for a product the bundle does not know)."""
-        ids = self.a["product_ids"]
-        if not len(ids) or not len(product_ids):
+        if self._rows is None or not len(product_ids):
             return np.full(len(product_ids), -1, np.int64)
-        pos = np.minimum(np.searchsorted(ids, product_ids), len(ids) - 1)
-        return np.where(ids[pos] == product_ids, pos, -1).astype(np.int64)
+        return self._rows.rows(np.asarray(product_ids, dtype=np.int64))
 
     def add_live(self, c: ShopperContext, live: ShopperView) -> None:
         """The live history in front of the frozen one (see the module docstring)."""

@@ -22,6 +22,8 @@ class Personal(QuotaSource):
             return NO_IDS
         vectors = self.fitted.arrays["item_vectors"][recent]
         taste = (vectors * context.recent_weights[:, None]).sum(axis=0, keepdims=True)
+        if not taste.any():  # only products listed after the fit (zero vectors): no taste yet
+            return NO_IDS
         _, ids = self.fitted.index.search(taste, k + len(recent))
         ids = ids[0][ids[0] >= 0]
         seen = set(self.fitted.product_ids[recent].tolist())

@@ -15,11 +15,14 @@ class Similar(QuotaSource):
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         seeds = context.recent_items[:SIMILAR_SEEDS]
+        vectors = self.fitted.arrays["item_vectors"][seeds]
+        # a product listed after the fit has no co-interactions yet (a zero vector): no seed
+        seeds, vectors = seeds[vectors.any(axis=1)], vectors[vectors.any(axis=1)]
         if not len(seeds):
             return NO_IDS
         # each seed's list alone can fill the quota, since the seeds themselves and the
         # neighbours two seeds share are dropped
-        _, ids = self.fitted.index.search(self.fitted.arrays["item_vectors"][seeds], k + len(seeds))
+        _, ids = self.fitted.index.search(vectors, k + len(seeds))
         share = k // len(seeds) + 2  # each seed's nearest, in turn; then the rest
         flat = np.r_[ids[:, :share].ravel(), ids[:, share:].T.ravel()]
         flat = flat[(flat >= 0) & ~np.isin(flat, self.fitted.product_ids[seeds])]

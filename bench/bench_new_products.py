@@ -1,0 +1,150 @@
+"""New products without a rebuild: adding 10,000 to a default-scale bundle, and search meanwhile.
+
+Loads the default scale's bundle in-process, makes ``PRODUCTS`` (10,000;
+``SHELFRANK_NEW_PRODUCTS``) synthetic listings with realistic titles (an existing title of
+the same leaf, its words shuffled, a new brand word and a model code: new vocabulary as a
+mall gets it), and adds them with :func:`ranking.live.new_products.add_products` in batches
+of ``BATCH`` (one swap per batch) while a thread runs search requests
+(``Engine.rank("search")``, queries drawn from the catalog vocabulary) in a loop. Reported:
+the add's wall time (goal: under 30 s), search p50/p99 before and during the add (goal:
+p99 under 15 ms), and how far the frozen BM25 statistics are from updated ones (the mean
+relative difference of the new rows' weights; and how much every existing weight would have
+moved had they been updated, which is why they are not). Run alone:
+``python -m bench.bench_new_products [BUNDLE [SECTION.FIELD=VALUE ...]]`` (default: the bench's
+default-scale bundle; e.g. ``live.new_products_switch_interval_ms=0`` for the interpreter's
+own switch interval).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.context import BenchContext
+from ranking.engine import Engine
+from ranking.live.new_products import add_products, frozen_state
+from ranking.pipeline import RankRequest
+from ranking.recall.tokenize import tokenize
+from ranking.settings import load_settings
+
+PRODUCTS = int(os.environ.get("SHELFRANK_NEW_PRODUCTS", 10_000))
+BATCH = int(os.environ.get("SHELFRANK_NEW_PRODUCTS_BATCH", 1_000))
+THREADS = 1  # one request at a time, as wrk's one connection in bench/request_path.py
+
+
+def synthetic_rows(engine: Engine, n: int, seed: int = 11) -> list[dict]:
+    """``n`` listings shaped like random existing ones, with new brand words and model codes."""
+    rng = np.random.default_rng(seed)
+    snap = engine.snapshot
+    c = snap.products.columns
+    rows = rng.integers(0, len(snap.products.ids), n)
+    titles = engine.catalog.titles_of(snap.products.ids[rows])
+    start = int(snap.products.ids.max()) + 1
+    out = []
+    for i, (row, title) in enumerate(zip(rows.tolist(), titles, strict=True)):
+        words = str(title).split()
+        rng.shuffle(words)
+        brand = "".join(rng.choice(list("bcdfgklmnprstvz"), 3)) + "".join(rng.choice(list("aeiou"), 2))
+        out.append({"product_id": start + i, "store_id": int(c["store_id"][row]),
+                    "brand_id": int(c["brand_id"][row]),
+                    "category_id": int(c["category_id"][row]), "comparable_group_id": 10**12 + i // 3,
+                    "title": f"{brand.title()} {' '.join(words)} X{rng.integers(100, 999)}",
+                    "price": float(c["price"][row]) * float(rng.uniform(0.8, 1.2)),
+                    "list_price": float(c["list_price"][row]), "stock": int(rng.integers(0, 300)),
+                    "subsidy": bool(rng.random() < 0.1), "banned": False, "listed_at": int(snap.as_of_ms)})
+    return out
+
+
+def _searcher(engine: Engine, queries: list[str], stop: threading.Event, out: list[float], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    snap = engine.snapshot
+    while not stop.is_set():
+        q = queries[int(rng.integers(len(queries)))]
+        started = time.perf_counter()
+        engine.rank("search", RankRequest(surface="search", page_size=20, now_ms=snap.as_of_ms, hour=12,
+                                          user_id=int(snap.users.ids[int(rng.integers(len(snap.users.ids)))]),
+                                          query=q))
+        out.append((time.perf_counter() - started) * 1000)
+
+
+def _latencies(engine: Engine, queries: list[str], work) -> tuple[list[float], float]:
+    """Search latencies (ms) of ``THREADS`` threads while ``work()`` runs; and its seconds."""
+    stop, times = threading.Event(), []
+    threads = [threading.Thread(target=_searcher, args=(engine, queries, stop, times, i))
+               for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    started = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - started
+    stop.set()
+    for t in threads:
+        t.join()
+    return times, seconds
+
+
+def bm25_drift(engine: Engine, rows: list[dict]) -> dict[str, float]:
+    """Frozen against updated BM25 statistics for the search index after these rows."""
+    stats = frozen_state(engine).search_stats
+    search = next(r.search for r in engine.recall if r.search is not None)
+    n_old = stats.documents
+    w = search.bm25.weights.tocsr()
+    df_all = np.diff(search.bm25.weights.tocsc().indptr)
+    n_all = w.shape[0]
+    idf_new = np.log1p((n_all - df_all + 0.5) / (df_all + 0.5))
+    lengths = np.array([len(tokenize(r["title"])) for r in rows], dtype=np.float64)
+    avgdl_new = (stats.avgdl * n_old + lengths.sum()) / n_all
+    k1, b = stats.k1, stats.b
+    old_rows = w[:n_old].tocoo()
+    # per existing weight: idf ratio and length-norm ratio had the statistics been updated
+    ratio_idf = idf_new[old_rows.col] / stats.idf[old_rows.col]
+    frozen_norm = (k1 + 1) / np.maximum(old_rows.data / stats.idf[old_rows.col], 1e-9) - 1
+    length = (frozen_norm / k1 - (1 - b)) * stats.avgdl / b
+    new_norm = k1 * (1 - b + b * length / avgdl_new)
+    moved = ratio_idf * (1 + frozen_norm) / (1 + new_norm) - 1
+    new_rows = w[n_old:].tocoo()
+    new_ratio = idf_new[new_rows.col] / stats.idf[new_rows.col]
+    return {"bm25_existing_weight_change_if_updated_mean": float(np.mean(np.abs(moved))),
+            "bm25_new_row_idf_vs_updated_mean": float(np.mean(np.abs(new_ratio - 1))),
+            "bm25_avgdl_frozen": float(stats.avgdl), "bm25_avgdl_updated": float(avgdl_new)}
+
+
+def measure(bundle: Path, overrides: list[str] | None = None) -> dict:
+    engine = Engine.load(bundle, load_settings(overrides or []))
+    products_before = len(engine.snapshot.products.ids)
+    queries = [w for w in engine.snapshot.text.vocabulary if len(w) >= 2][:400]
+    rows = synthetic_rows(engine, PRODUCTS)
+    baseline, _ = _latencies(engine, queries, lambda: time.sleep(5))
+
+    def add_all() -> None:
+        for i in range(0, len(rows), BATCH):
+            add_products(engine, rows[i:i + BATCH])
+
+    during, add_seconds = _latencies(engine, queries, add_all)
+    added = len(engine.snapshot.products.ids) - products_before
+    out = {"new_products_bundle_products": products_before, "new_products_added": added,
+           "new_products_batch": BATCH, "new_products_add_seconds": round(add_seconds, 2),
+           "new_products_search_threads": THREADS,
+           "new_products_search_baseline_p50_ms": round(float(np.percentile(baseline, 50)), 2),
+           "new_products_search_baseline_p99_ms": round(float(np.percentile(baseline, 99)), 2),
+           "new_products_search_during_p50_ms": round(float(np.percentile(during, 50)), 2),
+           "new_products_search_during_p99_ms": round(float(np.percentile(during, 99)), 2),
+           "new_products_search_during_requests": len(during)}
+    out.update({f"new_products_{k}": round(v, 4) for k, v in bm25_drift(engine, rows).items()})
+    engine.close()
+    return out
+
+
+def bench(ctx: BenchContext) -> dict:
+    return measure(ctx.bundle("default"))
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("bench/out/models-default/latest")
+    for key, value in measure(target, sys.argv[2:]).items():  # then settings: live.x=y ...
+        print(f"{key}: {value}")

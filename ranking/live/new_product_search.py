@@ -1,0 +1,102 @@
+"""New products in the search recall: BM25 rows and dense vectors appended, nothing rebuilt.
+
+**Lexical.** The BM25 index (:class:`~ranking.recall.lexical.BM25Index`) stores weights,
+not the statistics they came from; :func:`search_statistics` reads them back: the document
+count and each word's document frequency are the matrix's shape and column counts, the
+average length is solved from the weights themselves (per product: the norm from a word
+seen once, the term counts from that norm, the average length from both; the median over
+products, exact wherever a product has a word it holds once). New rows are weighted with
+those frozen statistics (:class:`~ranking.live.new_product_text.FrozenBm25`), so every
+existing product's score for every query is what it was; a word first seen in added
+products gets the IDF of its frequency among them and becomes a column of its own.
+
+**Dense.** New texts are embedded by the bundle's own encoder (the fitted IDF and LSA
+projection: :class:`~ranking.recall.dense.TextEncoder`) and added to a *clone* of the
+FAISS index (``IndexFlatIP`` or ``IndexHNSWFlat``: neither needs training, both take
+``add``); the clone is swapped in, because FAISS does not allow ``add`` while another thread
+searches the same index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from ranking.live.new_product_text import FrozenBm25, stack_rows, vocabulary_rows
+from ranking.recall.lexical import BM25_B, BM25_K1, BM25Index
+from ranking.recall.search import SearchRecall
+from ranking.recall.vector_index import VectorIndex
+
+
+def search_statistics(bm25: BM25Index, k1: float, b: float) -> FrozenBm25:
+    """The statistics the index's weights were computed with (see the module docstring)."""
+    w = bm25.weights.tocsr()
+    n = w.shape[0]
+    df = np.diff(bm25.weights.tocsc().indptr)
+    idf = np.log1p((n - df + 0.5) / (df + 0.5))
+    if w.nnz == 0:
+        return FrozenBm25(idf, 1.0, n, k1, b)
+    rows = np.repeat(np.arange(n), np.diff(w.indptr))
+    ratio = w.data / np.maximum(idf[w.indices], 1e-12)  # tf (k1 + 1) / (tf + norm)
+    implied = (k1 + 1) / np.maximum(ratio, 1e-12) - 1  # the norm, were tf 1: largest for tf 1
+    norm = np.full(n, -np.inf)
+    np.maximum.at(norm, rows, implied)
+    tf = np.rint(ratio * norm[rows] / np.maximum(k1 + 1 - ratio, 1e-12))
+    length = np.bincount(rows, weights=np.maximum(tf, 1), minlength=n)
+    excess = norm - k1 * (1 - b)
+    ok = (np.diff(w.indptr) > 0) & (excess > 1e-6)
+    avgdl = float(np.median(b * k1 * length[ok] / excess[ok])) if ok.any() else 1.0
+    return FrozenBm25(idf, avgdl, n, k1, b)
+
+
+@dataclass
+class SearchAppend:
+    """The search recall's appended state, built aside; :meth:`publish` swaps it in."""
+
+    bm25: BM25Index
+    index: VectorIndex
+    vectors: np.ndarray
+    new_words: int
+
+    def publish(self, search: SearchRecall) -> None:
+        search.replace_products(self.bm25, self.index, self.vectors)
+
+
+def append_lexical(bm25: BM25Index, docs: list[list[str]], ids: np.ndarray,
+                   stats: FrozenBm25) -> tuple[BM25Index, int]:
+    """A new index: ``bm25``'s rows, then rows of these token lists (see the module docstring)."""
+    vocabulary = dict(bm25.vocabulary)
+    words = [""] * len(vocabulary)
+    for word, j in vocabulary.items():
+        words[j] = word
+    before = len(words)
+    tf = vocabulary_rows(docs, vocabulary, words, binary=False)
+    stats.grow(np.bincount(tf.indices, minlength=len(words))[before:])
+    lengths = np.asarray([len(d) for d in docs], dtype=np.float64)
+    weights = stack_rows(bm25.weights.tocsr(), stats.weights(tf, lengths)).tocsc()
+    return BM25Index(vocabulary, weights, np.r_[bm25.product_ids, ids].astype(np.int64)), len(words) - before
+
+
+def append_dense(search: SearchRecall, texts: list[str], ids: np.ndarray) -> tuple[VectorIndex, np.ndarray]:
+    """A cloned vector index with these texts' embeddings added, and the row-aligned vectors."""
+    vectors = np.ascontiguousarray(search.encoder.encode(texts), dtype=np.float32)
+    old = search.index
+    clone = faiss.clone_index(old.index)
+    clone.add(vectors)
+    index = VectorIndex(clone, np.r_[old.ids, ids].astype(np.int64), old.kind, old.dim, old.ef_search)
+    return index, np.r_[search.vectors, vectors].astype(np.float32)
+
+
+def append_search(search: SearchRecall, docs: list[list[str]], texts: list[str], ids: np.ndarray,
+                  stats: FrozenBm25) -> SearchAppend:
+    """Both sides for these products (token lists for BM25, texts for the encoder)."""
+    bm25, new_words = append_lexical(search.bm25, docs, ids, stats)
+    index, vectors = append_dense(search, texts, ids)
+    return SearchAppend(bm25, index, vectors, new_words)
+
+
+def bm25_settings(search: SearchRecall) -> tuple[float, float]:
+    """The k1 and b the index was built with (its manifest's; the defaults before they were recorded)."""
+    return float(search.manifest.get("bm25_k1", BM25_K1)), float(search.manifest.get("bm25_b", BM25_B))
