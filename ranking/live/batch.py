@@ -61,18 +61,30 @@ class EventBatch:
         return len(self.time)
 
 
-def _columns(rows: Rows) -> dict[str, list]:
+Column = list | pa.ChunkedArray  # an Arrow table's columns stay Arrow until read
+
+
+def _columns(rows: Rows) -> dict[str, Column]:
     if isinstance(rows, pa.Table):
         table = rows
         if "timestamp" in table.column_names and pa.types.is_timestamp(table.schema.field("timestamp").type):
             table = table.set_column(table.column_names.index("timestamp"), "timestamp",
                                      table.column("timestamp").cast(pa.int64()))
-        return table.to_pydict()
+        return {name: table.column(name) for name in table.column_names}
     names = {key for row in rows for key in row}
     return {name: [row.get(name) for row in rows] for name in names}
 
 
-def _ints(values: list, name: str, table: str, required: bool) -> np.ndarray:
+def _pylist(values: Column) -> list:
+    return values.to_pylist() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _ints(values: Column, name: str, table: str, required: bool) -> np.ndarray:
+    if (isinstance(values, pa.ChunkedArray) and pa.types.is_signed_integer(values.type)
+            and not (required and values.null_count)):
+        # an integer Arrow column (the event log's, read back): no Python int per row
+        return values.fill_null(-1).to_numpy().astype(np.int64)
+    values = _pylist(values)
     if required and any(v is None for v in values):
         bad = next(i for i, v in enumerate(values) if v is None)
         raise LiveInputError(f"{table} row {bad}: {name} is missing")
@@ -96,18 +108,19 @@ def event_batch(table: str, rows: Rows) -> EventBatch:
         raise LiveInputError(f"table {table!r} is not a shopper event; use one of {sorted(KIND_CODE)}")
     cols = _columns(rows)
     n = len(next(iter(cols.values()))) if cols else 0
-    def col(name: str) -> list:
-        return cols.get(name) or [None] * n
+    def col(name: str) -> Column:
+        return cols[name] if name in cols and len(cols[name]) else [None] * n
     times = _ints(col("timestamp"), "timestamp", table, required=True)
     users = _ints(col("user_id"), "user_id", table, required=False)
-    sessions = _sessions(col("session_id"), table)
-    for i, (u, s) in enumerate(zip(users.tolist(), sessions, strict=True)):
-        if u < 0 and s is None:
-            raise LiveInputError(f"{table} row {i}: names no shopper (user_id or session_id)")
+    sessions = _sessions(_pylist(col("session_id")), table)
+    nobody = (users < 0) & np.fromiter((s is None for s in sessions), bool, n)
+    if nobody.any():
+        raise LiveInputError(f"{table} row {int(np.argmax(nobody))}: names no shopper "
+                             "(user_id or session_id)")
     gmv = np.zeros(n, np.float32)
     if table == "orders":
-        price = np.array([float(v or 0.0) for v in col("price_paid")])
-        quantity = np.array([1 if v is None else int(v) for v in col("quantity")])
+        price = np.array([float(v or 0.0) for v in _pylist(col("price_paid"))])
+        quantity = np.array([1 if v is None else int(v) for v in _pylist(col("quantity"))])
         gmv = (price * quantity).astype(np.float32)
     return EventBatch(
         table=table, kind=np.full(n, KIND_CODE[table], np.int8), time=to_live_seconds(times), user_id=users,
@@ -116,7 +129,7 @@ def event_batch(table: str, rows: Rows) -> EventBatch:
         request_id=_ints(col("request_id"), "request_id", table, required=False),
         query_id=_ints(col("query_id"), "query_id", table, required=False),
         store_id=_ints(col("store_id"), "store_id", table, required=False).astype(np.int32),
-        gmv=gmv, cancelled=np.array([bool(v) for v in col("cancelled")], dtype=bool),
+        gmv=gmv, cancelled=np.array([bool(v) for v in _pylist(col("cancelled"))], dtype=bool),
     )
 
 
