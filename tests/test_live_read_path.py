@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from ranking.live import LiveState
-from ranking.live import features as F
+from ranking.live import features as live_features
 from ranking.live.batch import event_batch, replay_chunks, to_live_seconds
 from ranking.live.counters import CLICKS, GMV, IMPRESSIONS, ORDERS
 from ranking.settings import LiveSettings
@@ -58,7 +58,7 @@ def reference_columns(view, signals, ids, leaves, item_leaves, now_ms, s: LiveSe
         return at, uniq[at] == keys
 
     n = len(ids)
-    out = {name: np.full(n, np.nan, np.float32) for name in F.LIVE_COLUMNS}
+    out = {name: np.full(n, np.nan, np.float32) for name in live_features.LIVE_COLUMNS}
     if view is not None and view.known:
         age = np.maximum(now_ms - view.times_ms, 0).astype(np.float64)
         recent = item_leaves[(age <= s.intent_window_minutes * 60_000) & (item_leaves >= 0)]
@@ -71,7 +71,8 @@ def reference_columns(view, signals, ids, leaves, item_leaves, now_ms, s: LiveSe
         interest = np.zeros(n, np.float32)
         if len(view.items):
             kw = np.asarray(s.feature_kind_weights, np.float64)
-            w = kw[np.clip(view.kinds, 0, len(kw) - 1)] * np.power(0.5, age / (s.feature_half_life_minutes * 60_000))
+            half_life = s.feature_half_life_minutes * 60_000
+            w = kw[np.clip(view.kinds, 0, len(kw) - 1)] * np.power(0.5, age / half_life)
             uniq, inverse = np.unique(view.items, return_inverse=True)
             per = np.bincount(inverse.ravel(), weights=w, minlength=len(uniq))
             at, hit = lookup(uniq, ids)
@@ -105,7 +106,7 @@ def _stream(seed: int) -> tuple[LiveState, list[tuple[int | None, str | None]], 
     state = LiveState(LiveSettings(ignore_after_impressions=2, recent_interactions=12))
     state.apply("products", [{"product_id": int(p), "category_id": int(p % 7), "store_id": int(p % 5),
                               "brand_id": int(p % 3)} for p in PRODUCTS])
-    state.apply("categories", [{"category_id": 2, "consumable": True}, {"category_id": 5, "consumable": True}])
+    state.apply("categories", [{"category_id": c, "consumable": True} for c in (2, 5)])
     shoppers = [(int(u), None) for u in range(1, 25)] + [(None, f"s{k}") for k in range(8)]
     t = T0
     for step in range(120):
@@ -133,7 +134,7 @@ def _stream(seed: int) -> tuple[LiveState, list[tuple[int | None, str | None]], 
 def test_views_and_signals_equal_the_reference(seed):
     state, shoppers, t = _stream(seed)
     for now in (t, t + 3_600_000, t + 30 * 3_600_000):
-        for user, session in shoppers + [(999, None)]:
+        for user, session in [*shoppers, (999, None)]:
             view = state.shopper_view(user, session, now)
             if view.known:
                 ref = reference_exclude(state, user, session, now)
@@ -157,9 +158,9 @@ def test_live_feature_columns_equal_the_reference(seed):
         leaves = np.where(ids >= 1_000, ids % 7, -1).astype(np.int64)
         item_leaves = np.where(rng.random(len(view.items)) < 0.1, -1, view.items % 7).astype(np.int64)
         signals = state.product_signals(ids, t)
-        got = F.live_feature_columns(view, signals, ids, leaves, item_leaves, t, s)
+        got = live_features.live_feature_columns(view, signals, ids, leaves, item_leaves, t, s)
         ref = reference_columns(view, signals, ids, leaves, item_leaves, t, s)
-        for key in F.LIVE_COLUMNS:
+        for key in live_features.LIVE_COLUMNS:
             np.testing.assert_array_equal(got[key], ref[key], err_msg=key)
 
 
@@ -170,7 +171,8 @@ def _logged_rows(seed: int, n: int = 300) -> list[dict]:
         user = None if rng.random() < 0.3 else int(rng.integers(1, 50))
         rows.append({"timestamp": T0 + int(rng.integers(0, 7_200_000)), "user_id": user,
                      "session_id": f"s{i % 9}" if user is None or rng.random() < 0.2 else None,
-                     "product_id": int(rng.integers(1, 1_000)), "request_id": None if rng.random() < 0.1 else i,
+                     "product_id": int(rng.integers(1, 1_000)),
+                     "request_id": None if rng.random() < 0.1 else i,
                      "query_id": int(rng.integers(1, 20)) if rng.random() < 0.5 else None,
                      "store_id": int(rng.integers(1, 9)) if rng.random() < 0.5 else None,
                      "price_paid": float(rng.uniform(1, 90)), "quantity": int(rng.integers(1, 3)),
@@ -182,9 +184,9 @@ def _logged_rows(seed: int, n: int = 300) -> list[dict]:
 def test_a_logged_arrow_table_gives_the_batch_its_rows_give(table):
     rows = _logged_rows(len(table))
     arrow = pa.Table.from_pylist(rows)
+    stamped = arrow.cast(arrow.schema.set(0, pa.field("timestamp", pa.timestamp("ms"))))
     for got, ref in ((event_batch(table, arrow), event_batch(table, rows)),
-                     (event_batch(table, arrow.cast(arrow.schema.set(0, pa.field("timestamp", pa.timestamp("ms"))))),
-                      event_batch(table, rows))):
+                     (event_batch(table, stamped), event_batch(table, rows))):
         for name in ("kind", "time", "user_id", "product_id", "request_id", "query_id", "store_id", "gmv",
                      "cancelled"):
             a, b = getattr(got, name), getattr(ref, name)
@@ -211,3 +213,101 @@ def test_applying_prepared_chunks_is_replaying_the_tables():
     for user in range(1, 50):
         va, vb = a.shopper_view(user, None, T0 + 7_200_000), b.shopper_view(user, None, T0 + 7_200_000)
         assert np.array_equal(va.items, vb.items) and np.array_equal(va.ignored_shown, vb.ignored_shown)
+
+
+# ---- whole pages: the service's path with the live state, before and after -------------------
+def reference_shopper_view(self: LiveState, user_id, session_id=None, at_ms=None):
+    """LiveState.shopper_view as it was (np.isin, np.r_, the sort whatever the shopper)."""
+    from ranking.live.batch import to_epoch_ms
+    from ranking.live.state import ShopperView
+
+    now_ms = self.now_ms(at_ms)
+    row = self.shoppers.find(user_id, session_id)
+    if row < 0:
+        return ShopperView(user_id, session_id, False, now_ms)
+    h, cat, pid = self.history, self.catalog, self.catalog.products.ids
+    it, q, b = h.interactions.read(row), h.queries.read(row), h.bought.read(row)
+    now = int(to_live_seconds(now_ms))
+    ignored, shown = h.ignored.read(row, now)
+    final = ~np.isin(cat.leaf[b["item"]], cat.consumable_leaves)
+    tired = shown >= self.settings.ignore_after_impressions
+    exclude = np.unique(np.r_[pid[b["item"][final]], pid[ignored[tired]]])
+    return ShopperView(
+        user_id, session_id, True, now_ms, items=pid[it["item"]], times_ms=to_epoch_ms(it["time"]),
+        kinds=it["kind"], leaves=cat.leaf[it["item"]].astype(np.int64),
+        stores=cat.store[it["item"]].astype(np.int64), brands=cat.brand[it["item"]].astype(np.int64),
+        queries=q["query"], query_times_ms=to_epoch_ms(q["time"]), bought=pid[b["item"]],
+        ignored=pid[ignored], ignored_shown=shown, exclude=exclude)
+
+
+def _pages(engine, state: LiveState | None, requests: list) -> list[list[tuple]]:
+    import copy
+
+    pages = []
+    for name, request in requests:
+        request = copy.copy(request)
+        request.hydrated = {}
+        if state is not None:
+            view = state.shopper_view(request.user_id, request.session_id, request.now_ms)
+            request.shopper = view if view.known else None
+            request.live_signals = state.product_signals
+        page = engine.rank(name, request)
+        pages.append([(c["product_id"], c["score"], c["model_score"], c["propensity"], tuple(c["sources"]))
+                      for c in page.cards])
+    return pages
+
+
+def test_pages_with_the_live_state_are_the_pages_the_pre_change_code_served(small_models, monkeypatch):
+    import ranking.live.state as state_module
+    import ranking.pipeline.adjusters.session_intent as intent_module
+    import ranking.pipeline.filters.live_history as history_module
+    import ranking.pipeline.live_features as provider_module
+    import ranking.recall.homepage_sources.context as context_module
+    from ranking.engine import Engine
+    from ranking.pipeline import RankRequest
+    from ranking.settings import load_settings
+
+    settings = load_settings(["live.ignore_after_impressions=2"])
+    engine = Engine.load(small_models / "latest", settings)
+    snap = engine.snapshot
+    rng = np.random.default_rng(4)
+    ok = snap.products.ids[(snap.products.columns["stock"] > 0) & (snap.products.columns["banned"] == 0)]
+    products = rng.choice(ok, 60, replace=False)
+    state = LiveState(settings.live)
+    ids, leaves, consumable = engine.product_leaves()
+    state.catalog.describe(ids, leaf=leaves)
+    state.apply("categories", [{"category_id": int(c), "consumable": True} for c in consumable])
+    users = [int(u) for u in rng.choice(snap.users.ids, 10, replace=False)] + [10**9]
+    t = T0
+    for step in range(150):
+        t += int(rng.integers(1_000, 60_000))
+        user = users[int(rng.integers(len(users)))]
+        shown = rng.choice(products, 8, replace=False)
+        state.apply("impressions", [{"user_id": user, "timestamp": t, "product_id": int(p),
+                                     "request_id": step, "position": i + 1} for i, p in enumerate(shown)])
+        table = str(rng.choice(["clicks", "clicks", "carts", "orders"]))
+        rows = [{"user_id": user, "timestamp": t + 1 + i, "product_id": int(p), "request_id": step}
+                for i, p in enumerate(rng.choice(shown, int(rng.integers(0, 3)), replace=False))]
+        if table == "orders":
+            rows = [{**r, "store_id": 1, "price_paid": 9.5, "quantity": 1, "cancelled": False} for r in rows]
+        if rows:
+            state.apply(table, rows)
+    words = [w for w in snap.text.vocabulary if len(w) >= 3][:40]
+    now = t + 60_000
+    requests = []
+    for i, user in enumerate(users):
+        requests.append(("homepage", RankRequest("homepage", 20, now, 20, user_id=user, seed=i)))
+        requests.append(("search", RankRequest("search", 20, now, 20, user_id=user, seed=i, query=words[i])))
+    assert any(len(state.shopper_view(u, None, now).exclude) for u in users), "some shopper excludes cards"
+
+    pages = _pages(engine, state, requests)
+    assert pages != _pages(engine, None, requests), "the live state changes these pages"
+    monkeypatch.setattr(LiveState, "shopper_view", reference_shopper_view)
+    monkeypatch.setattr(LiveState, "product_signals",
+                        lambda self, ids, at_ms=None: reference_signals(self, ids, at_ms))
+    monkeypatch.setattr(provider_module, "live_feature_columns", reference_columns)
+    for module in (state_module, intent_module, history_module, context_module):
+        monkeypatch.setattr(module, "isin_few", np.isin)
+    before = _pages(engine, state, requests)
+    assert sum(len(p) for p in pages) > 300
+    assert pages == before

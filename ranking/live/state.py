@@ -33,6 +33,7 @@ from ranking.live.counters import CARTS, CLICKS, GMV, IMPRESSIONS, ORDERS, Windo
 from ranking.live.covisitation import CoVisitation
 from ranking.live.history import ShopperHistory
 from ranking.live.shoppers import ShopperRows
+from ranking.membership import isin_few
 from ranking.settings import LiveSettings
 
 METRIC = {0: CLICKS, 1: CARTS, 2: ORDERS}
@@ -249,7 +250,7 @@ class LiveState:
         come back) and cards shown ``ignore_after_impressions`` times without a click."""
         cat, pid = self.catalog, self.catalog.products.ids
         tired = ignored[shown >= self.settings.ignore_after_impressions]
-        final = bought[~np.isin(cat.leaf[bought], cat.consumable_leaves)] if len(bought) else bought
+        final = bought[~isin_few(cat.leaf[bought], cat.consumable_leaves)] if len(bought) else bought
         if not len(final) and not len(tired):  # the usual shopper: nothing to sort
             return EMPTY_I64
         return np.unique(np.concatenate([pid[final], pid[tired]]))
