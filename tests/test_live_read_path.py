@@ -311,3 +311,23 @@ def test_pages_with_the_live_state_are_the_pages_the_pre_change_code_served(smal
     before = _pages(engine, state, requests)
     assert sum(len(p) for p in pages) > 300
     assert pages == before
+
+
+@pytest.mark.parametrize("live_slots", [1, 2, 3, 5, 6])
+def test_window_sums_equal_the_reference_however_many_buckets_are_live(live_slots):
+    from ranking.live.counters import BucketRing
+
+    rng = np.random.default_rng(live_slots)
+    ring = BucketRing(6, 600)
+    ring.reserve(400)
+    for b in range(live_slots):
+        ring.add(rng.integers(0, 400, 3_000), np.full(3_000, b * 600 + 5), int(rng.integers(0, 5)),
+                 rng.random(3_000).astype(np.float32))
+    rows = np.r_[rng.integers(-1, 450, 500)].astype(np.int32)
+    now = (live_slots - 1) * 600 + 10
+    slots = ring.live_slots(now)
+    assert len(slots) == live_slots
+    known = (rows >= 0) & (rows < len(ring.values))
+    ref = np.zeros((len(rows), 5))
+    ref[known] = ring.values[rows[known]][:, slots, :].sum(axis=1)
+    assert np.array_equal(ring.sums(rows, now), ref)

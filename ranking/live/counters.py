@@ -71,8 +71,18 @@ class BucketRing:
         out = np.zeros((len(rows), len(METRICS)), np.float64)
         known = (rows >= 0) & (rows < len(self.values))
         if len(slots) and known.any():
-            out[known] = self.values[rows[known]][:, slots, :].sum(axis=1)
+            out[known] = self._gather(rows[known], slots).sum(axis=1)
         return out
+
+    def _gather(self, rows: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """rows x slots x 5 values, contiguous (the same array whichever way it is gathered):
+        every slot live (a mall running for a whole window) needs no slot gather, a slot or
+        two (a fresh state) are gathered directly, not after copying all the rows' buckets."""
+        if len(slots) == self.buckets:
+            return self.values[rows]
+        if len(slots) <= 2:
+            return self.values[rows[:, None], slots]
+        return self.values[rows][:, slots, :]
 
     def total(self, now: int) -> np.ndarray:
         """The five metrics summed over every row in the window."""
