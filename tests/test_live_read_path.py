@@ -194,6 +194,17 @@ def test_a_logged_arrow_table_gives_the_batch_its_rows_give(table):
         assert got.session_id == ref.session_id
 
 
+def test_columns_the_log_holds_only_nulls_of_give_what_their_rows_give():
+    nulls = {"query_id": None, "session_id": None}
+    rows = [{k: v for k, v in r.items() if k != "store_id"} | nulls
+            for r in _logged_rows(3, 50) if r["user_id"] is not None]
+    arrow = pa.Table.from_pylist(rows)
+    assert pa.types.is_null(arrow.schema.field("query_id").type)
+    got, ref = event_batch("impressions", arrow), event_batch("impressions", rows)
+    assert np.array_equal(got.query_id, ref.query_id) and got.session_id == ref.session_id
+    assert np.array_equal(got.store_id, ref.store_id) and got.store_id.dtype == ref.store_id.dtype
+
+
 def test_an_arrow_table_missing_a_required_value_or_a_shopper_is_still_refused_saying_which_row():
     rows = _logged_rows(5, 10)
     rows[3]["product_id"] = None

@@ -76,14 +76,16 @@ def _columns(rows: Rows) -> dict[str, Column]:
 
 
 def _pylist(values: Column) -> list:
-    return values.to_pylist() if isinstance(values, pa.ChunkedArray) else values
+    if not isinstance(values, pa.ChunkedArray):
+        return values
+    return [None] * len(values) if pa.types.is_null(values.type) else values.to_pylist()
 
 
 def _ints(values: Column, name: str, table: str, required: bool) -> np.ndarray:
     if (isinstance(values, pa.ChunkedArray) and pa.types.is_signed_integer(values.type)
             and not (required and values.null_count)):
         # an integer Arrow column (the event log's, read back): no Python int per row
-        return values.fill_null(-1).to_numpy().astype(np.int64)
+        return (values.fill_null(-1) if values.null_count else values).to_numpy().astype(np.int64)
     values = _pylist(values)
     if required and any(v is None for v in values):
         bad = next(i for i, v in enumerate(values) if v is None)
@@ -113,7 +115,7 @@ def event_batch(table: str, rows: Rows) -> EventBatch:
     times = _ints(col("timestamp"), "timestamp", table, required=True)
     users = _ints(col("user_id"), "user_id", table, required=False)
     sessions = _sessions(_pylist(col("session_id")), table)
-    nobody = (users < 0) & np.fromiter((s is None for s in sessions), bool, n)
+    nobody = (users < 0) & np.array([s is None for s in sessions], dtype=bool)
     if nobody.any():
         raise LiveInputError(f"{table} row {int(np.argmax(nobody))}: names no shopper "
                              "(user_id or session_id)")
@@ -159,8 +161,11 @@ def replay_chunks(tables: Mapping[str, pa.Table], chunk_minutes: float = 60.0
         return
     width = int(chunk_minutes * 60_000)
     chunk = {t: v // width for t, v in times.items()}
-    for c in np.unique(np.concatenate(list(chunk.values()))):
-        parts = {t: event_batch(t, tables[t].filter(pa.array(chunk[t] == c))) for t in chunk}
+    chunks = np.unique(np.concatenate(list(chunk.values())))
+    whole = len(chunks) == 1  # the usual poll: one chunk is the tables whole, no filter to run
+    for c in chunks:
+        parts = {t: event_batch(t, tables[t] if whole else tables[t].filter(pa.array(chunk[t] == c)))
+                 for t in chunk}
         parts = {t: b for t, b in parts.items() if len(b)}
         counts = {t: len(b) for t, b in parts.items()}
         batches = [parts.pop("impressions")] if "impressions" in parts else []
