@@ -262,9 +262,10 @@ def _pages(engine, state: LiveState | None, requests: list) -> list[list[tuple]]
             view = state.shopper_view(request.user_id, request.session_id, request.now_ms)
             request.shopper = view if view.known else None
             request.live_signals = state.product_signals
+        request.log_features = True  # and the live feature values the model read, as served
         page = engine.rank(name, request)
         pages.append([(c["product_id"], c["score"], c["model_score"], c["propensity"], tuple(c["sources"]))
-                      for c in page.cards])
+                      for c in page.cards] + [page.live_features])
     return pages
 
 
@@ -278,8 +279,10 @@ def test_pages_with_the_live_state_are_the_pages_the_pre_change_code_served(smal
     from ranking.pipeline import RankRequest
     from ranking.settings import load_settings
 
-    settings = load_settings(["live.ignore_after_impressions=2"])
+    # log_feature_share > 0: the live-feature provider runs whatever the model reads
+    settings = load_settings(["live.ignore_after_impressions=2", "live.log_feature_share=1.0"])
     engine = Engine.load(small_models / "latest", settings)
+    assert any(getattr(p, "name", "") == "live" for p in engine.pipelines["search"].extra_features)
     snap = engine.snapshot
     rng = np.random.default_rng(4)
     ok = snap.products.ids[(snap.products.columns["stock"] > 0) & (snap.products.columns["banned"] == 0)]
@@ -320,7 +323,7 @@ def test_pages_with_the_live_state_are_the_pages_the_pre_change_code_served(smal
     for module in (state_module, intent_module, history_module, context_module):
         monkeypatch.setattr(module, "isin_few", np.isin)
     before = _pages(engine, state, requests)
-    assert sum(len(p) for p in pages) > 300
+    assert sum(len(p) - 1 for p in pages) > 300
     assert pages == before
 
 
