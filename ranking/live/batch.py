@@ -61,18 +61,32 @@ class EventBatch:
         return len(self.time)
 
 
-def _columns(rows: Rows) -> dict[str, list]:
+Column = list | pa.ChunkedArray  # an Arrow table's columns stay Arrow until read
+
+
+def _columns(rows: Rows) -> dict[str, Column]:
     if isinstance(rows, pa.Table):
         table = rows
         if "timestamp" in table.column_names and pa.types.is_timestamp(table.schema.field("timestamp").type):
             table = table.set_column(table.column_names.index("timestamp"), "timestamp",
                                      table.column("timestamp").cast(pa.int64()))
-        return table.to_pydict()
+        return {name: table.column(name) for name in table.column_names}
     names = {key for row in rows for key in row}
     return {name: [row.get(name) for row in rows] for name in names}
 
 
-def _ints(values: list, name: str, table: str, required: bool) -> np.ndarray:
+def _pylist(values: Column) -> list:
+    if not isinstance(values, pa.ChunkedArray):
+        return values
+    return [None] * len(values) if pa.types.is_null(values.type) else values.to_pylist()
+
+
+def _ints(values: Column, name: str, table: str, required: bool) -> np.ndarray:
+    if (isinstance(values, pa.ChunkedArray) and pa.types.is_signed_integer(values.type)
+            and not (required and values.null_count)):
+        # an integer Arrow column (the event log's, read back): no Python int per row
+        return (values.fill_null(-1) if values.null_count else values).to_numpy().astype(np.int64)
+    values = _pylist(values)
     if required and any(v is None for v in values):
         bad = next(i for i, v in enumerate(values) if v is None)
         raise LiveInputError(f"{table} row {bad}: {name} is missing")
@@ -96,18 +110,19 @@ def event_batch(table: str, rows: Rows) -> EventBatch:
         raise LiveInputError(f"table {table!r} is not a shopper event; use one of {sorted(KIND_CODE)}")
     cols = _columns(rows)
     n = len(next(iter(cols.values()))) if cols else 0
-    def col(name: str) -> list:
-        return cols.get(name) or [None] * n
+    def col(name: str) -> Column:
+        return cols[name] if name in cols and len(cols[name]) else [None] * n
     times = _ints(col("timestamp"), "timestamp", table, required=True)
     users = _ints(col("user_id"), "user_id", table, required=False)
-    sessions = _sessions(col("session_id"), table)
-    for i, (u, s) in enumerate(zip(users.tolist(), sessions, strict=True)):
-        if u < 0 and s is None:
-            raise LiveInputError(f"{table} row {i}: names no shopper (user_id or session_id)")
+    sessions = _sessions(_pylist(col("session_id")), table)
+    nobody = (users < 0) & np.array([s is None for s in sessions], dtype=bool)
+    if nobody.any():
+        raise LiveInputError(f"{table} row {int(np.argmax(nobody))}: names no shopper "
+                             "(user_id or session_id)")
     gmv = np.zeros(n, np.float32)
     if table == "orders":
-        price = np.array([float(v or 0.0) for v in col("price_paid")])
-        quantity = np.array([1 if v is None else int(v) for v in col("quantity")])
+        price = np.array([float(v or 0.0) for v in _pylist(col("price_paid"))])
+        quantity = np.array([1 if v is None else int(v) for v in _pylist(col("quantity"))])
         gmv = (price * quantity).astype(np.float32)
     return EventBatch(
         table=table, kind=np.full(n, KIND_CODE[table], np.int8), time=to_live_seconds(times), user_id=users,
@@ -116,7 +131,7 @@ def event_batch(table: str, rows: Rows) -> EventBatch:
         request_id=_ints(col("request_id"), "request_id", table, required=False),
         query_id=_ints(col("query_id"), "query_id", table, required=False),
         store_id=_ints(col("store_id"), "store_id", table, required=False).astype(np.int32),
-        gmv=gmv, cancelled=np.array([bool(v) for v in col("cancelled")], dtype=bool),
+        gmv=gmv, cancelled=np.array([bool(v) for v in _pylist(col("cancelled"))], dtype=bool),
     )
 
 
@@ -146,8 +161,11 @@ def replay_chunks(tables: Mapping[str, pa.Table], chunk_minutes: float = 60.0
         return
     width = int(chunk_minutes * 60_000)
     chunk = {t: v // width for t, v in times.items()}
-    for c in np.unique(np.concatenate(list(chunk.values()))):
-        parts = {t: event_batch(t, tables[t].filter(pa.array(chunk[t] == c))) for t in chunk}
+    chunks = np.unique(np.concatenate(list(chunk.values())))
+    whole = len(chunks) == 1  # the usual poll: one chunk is the tables whole, no filter to run
+    for c in chunks:
+        parts = {t: event_batch(t, tables[t] if whole else tables[t].filter(pa.array(chunk[t] == c)))
+                 for t in chunk}
         parts = {t: b for t, b in parts.items() if len(b)}
         counts = {t: len(b) for t, b in parts.items()}
         batches = [parts.pop("impressions")] if "impressions" in parts else []

@@ -11,6 +11,7 @@ Unknown attributes are -1.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,8 @@ class IdRows:
 
     def find(self, ids: np.ndarray) -> np.ndarray:
         """Rows of ``ids``; -1 for an id never seen."""
-        get = self._rows.get
-        return np.fromiter((get(i, -1) for i in np.asarray(ids, np.int64).tolist()), np.int32, len(ids))
+        ids = np.asarray(ids, np.int64).tolist()
+        return np.fromiter(map(self._rows.get, ids, repeat(-1, len(ids))), np.int32, len(ids))
 
     def add(self, ids: np.ndarray) -> np.ndarray:
         """Rows of ``ids``, new ids given the next free rows."""

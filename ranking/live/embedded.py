@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows
+from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows, replay_chunks
 from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
 from ranking.live.log_tail import LogTail
 from ranking.live.state import LiveState, ShopperView
@@ -65,12 +65,19 @@ class EmbeddedLiveState:
         tables = log_tables(rows)
         if not tables:
             return 0
+        named = products_named(tables)
+        try:  # rows checked and made columns before the lock: requests wait only for the apply
+            chunks = list(replay_chunks(tables))
+        except LiveInputError as exc:
+            chunks, refused = None, exc
         with self.lock:
-            self._describe(products_named(tables))
+            self._describe(named)
             try:
-                return self.state.replay(tables)
+                if chunks is not None:
+                    return self.state.apply_chunks(chunks)
             except LiveInputError as exc:
-                return self._apply_one_by_one(tables, exc)
+                refused = exc
+            return self._apply_one_by_one(tables, refused)
 
     def _apply_one_by_one(self, tables: dict[str, pa.Table], first: LiveInputError) -> int:
         """A batch holding a row the state refuses: apply the others, count and log that one."""

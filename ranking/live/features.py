@@ -71,7 +71,7 @@ def session_leaf_affinity(leaves: np.ndarray, item_leaves: np.ndarray, age_ms: n
     out = np.zeros(len(leaves), np.float32)
     if len(recent):
         uniq, counts = np.unique(recent, return_counts=True)
-        at = np.clip(np.searchsorted(uniq, leaves), 0, len(uniq) - 1)
+        at = np.minimum(np.searchsorted(uniq, leaves), len(uniq) - 1)
         hit = uniq[at] == leaves
         out[hit] = (counts[at[hit]] / len(recent)).astype(np.float32)
     out[leaves < 0] = np.nan
@@ -88,7 +88,7 @@ def recent_item_interest(ids: np.ndarray, items: np.ndarray, kinds: np.ndarray, 
     weight = kind_weights[np.clip(kinds, 0, len(kind_weights) - 1)] * np.power(0.5, age_ms / half_life_ms)
     uniq, inverse = np.unique(items, return_inverse=True)
     per_item = np.bincount(inverse.ravel(), weights=weight, minlength=len(uniq))
-    at = np.clip(np.searchsorted(uniq, ids), 0, len(uniq) - 1)
+    at = np.minimum(np.searchsorted(uniq, ids), len(uniq) - 1)
     hit = uniq[at] == ids
     out[hit] = per_item[at[hit]].astype(np.float32)
     return out
@@ -105,7 +105,7 @@ def minutes_since_leaf_touch(leaves: np.ndarray, item_leaves: np.ndarray, age_ms
     order = np.lexsort((age, leaf))  # by leaf, youngest first
     uniq, first = np.unique(leaf[order], return_index=True)
     youngest = age[order][first]
-    at = np.clip(np.searchsorted(uniq, leaves), 0, len(uniq) - 1)
+    at = np.minimum(np.searchsorted(uniq, leaves), len(uniq) - 1)
     hit = (uniq[at] == leaves) & (leaves >= 0)
     out[hit] = (youngest[at[hit]] / 60_000.0).astype(np.float32)
     return out
@@ -119,7 +119,7 @@ def ignored_impressions(ids: np.ndarray, ignored: np.ndarray, shown: np.ndarray)
         return out
     order = np.argsort(ignored, kind="stable")
     uniq = np.asarray(ignored, np.int64)[order]
-    at = np.clip(np.searchsorted(uniq, ids), 0, len(uniq) - 1)
+    at = np.minimum(np.searchsorted(uniq, ids), len(uniq) - 1)
     hit = uniq[at] == ids
     out[hit] = np.asarray(shown)[order][at[hit]].astype(np.float32)
     return out
@@ -131,5 +131,5 @@ def leaf_lookup(known_ids: np.ndarray, known_leaves: np.ndarray, product_ids: np
     ids = np.asarray(product_ids, np.int64)
     if not len(known_ids):
         return np.full(len(ids), -1, np.int64)
-    at = np.clip(np.searchsorted(known_ids, ids), 0, len(known_ids) - 1)
+    at = np.minimum(np.searchsorted(known_ids, ids), len(known_ids) - 1)
     return np.where(known_ids[at] == ids, np.asarray(known_leaves, np.int64)[at], -1)

@@ -59,8 +59,8 @@ class Ring:
     def read(self, row: int) -> dict[str, np.ndarray]:
         """Every held value of one row, newest first."""
         n = int(min(self.count[row], self.size)) if row < len(self.count) else 0
-        seq = self.count[row] - 1 - np.arange(n) if n else np.zeros(0, np.int64)
-        return {name: array[row, seq % self.size] for name, array in self.cols.items()}
+        at = (self.count[row] - 1 - np.arange(n)) % self.size if n else np.zeros(0, np.int64)
+        return {name: array[row, at] for name, array in self.cols.items()}
 
     def replace(self, row: int, values: dict[str, np.ndarray]) -> None:
         """Set one row to ``values`` (oldest first; the last ``size`` are kept)."""

@@ -31,15 +31,17 @@ class FirstShowings:
 
     def __call__(self, rows: list[dict]) -> list[dict]:
         out = []
+        shown, memory = self._shown, self.memory
         for r in rows:
-            if r.get("user_id") is None and not r.get("session_id"):
+            get = r.get
+            if get("user_id") is None and not get("session_id"):
                 continue  # an anonymous visitor without a session: no shopper to follow
-            key = (r.get("request_id"), r.get("product_id"))
-            if key in self._shown:
+            key = (get("request_id"), get("product_id"))
+            if key in shown:
                 continue
-            self._shown[key] = None
-            if len(self._shown) > self.memory:
-                self._shown.popitem(last=False)
+            shown[key] = None
+            if len(shown) > memory:
+                shown.popitem(last=False)
             out.append(r)
         return out
 
@@ -79,5 +81,5 @@ def products_named(tables: dict[str, pa.Table]) -> np.ndarray:
 
 
 def _table(rows: list[dict]) -> pa.Table:
-    present = [n for n in TABLE_COLUMNS if any(n in r for r in rows)]
-    return pa.table({n: [r.get(n) for r in rows] for n in present})
+    keys = set().union(*rows)  # one pass over the rows' keys, not one per column
+    return pa.table({n: [r.get(n) for r in rows] for n in TABLE_COLUMNS if n in keys})

@@ -36,6 +36,17 @@ TAILED_TABLES = ("impressions", "clicks", "carts", "orders", "exposures")
 READ_CHUNK = 1 << 22
 
 
+def _logs_in(folder: Path) -> list[Path]:
+    """The ``*.jsonl`` files of a table's folder, by name (none when there is no folder): one
+    ``scandir``, where ``is_dir`` and ``glob`` cost a poll several hundred microseconds."""
+    try:
+        with os.scandir(folder) as entries:
+            names = sorted(e.name for e in entries if e.name.endswith(".jsonl"))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [folder / name for name in names]
+
+
 @dataclass
 class _Followed:
     """One file being followed: its descriptor, identity and the end of its last complete line read."""
@@ -64,10 +75,8 @@ class LogTail:
         out: dict[str, list[dict]] = {t: [] for t in self.tables if t != "exposures"}
         for table in self.tables:
             folder = self.root / table
-            if not folder.is_dir():
-                continue
             target = out["impressions"] if table == "exposures" else out[table]
-            for path in sorted(folder.glob("*.jsonl")):
+            for path in _logs_in(folder):
                 for raw in self._new_lines(path):
                     target.extend(self._rows(raw, path, table == "exposures"))
         return out

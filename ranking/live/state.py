@@ -13,7 +13,7 @@ Every cap and window comes from settings ``live.*``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +33,7 @@ from ranking.live.counters import CARTS, CLICKS, GMV, IMPRESSIONS, ORDERS, Windo
 from ranking.live.covisitation import CoVisitation
 from ranking.live.history import ShopperHistory
 from ranking.live.shoppers import ShopperRows
+from ranking.membership import isin_few
 from ranking.settings import LiveSettings
 
 METRIC = {0: CLICKS, 1: CARTS, 2: ORDERS}
@@ -203,8 +204,14 @@ class LiveState:
         """Rebuild from logged tables (as ``read_event_log`` returns them), in time order: each
         chunk of ``chunk_minutes`` applies its impressions, then its clicks, carts and orders
         together in time order (:func:`ranking.live.batch.replay_chunks`)."""
+        return self.apply_chunks(replay_chunks(tables, chunk_minutes))
+
+    def apply_chunks(self, chunks: Iterable[tuple[dict[str, int], list[EventBatch]]]) -> int:
+        """Apply what :func:`ranking.live.batch.replay_chunks` made of logged tables; return the
+        rows. :meth:`replay` is both steps; a backend that shares the state with readers checks
+        and converts the rows (the first step) before it takes its lock for this one."""
         applied = 0
-        for counts, batches in replay_chunks(tables, chunk_minutes):
+        for counts, batches in chunks:
             self.applied.update(counts)
             applied += sum(counts.values())
             for batch in batches:
@@ -229,10 +236,7 @@ class LiveState:
         it, q, b = h.interactions.read(row), h.queries.read(row), h.bought.read(row)
         now = int(to_live_seconds(now_ms))
         ignored, shown = h.ignored.read(row, now)
-        bought_leaf = cat.leaf[b["item"]]
-        final = ~np.isin(bought_leaf, cat.consumable_leaves)  # bought non-consumables do not come back
-        tired = shown >= self.settings.ignore_after_impressions
-        exclude = np.unique(np.r_[pid[b["item"][final]], pid[ignored[tired]]])
+        exclude = self._exclude(b["item"], ignored, shown)
         return ShopperView(
             user_id, session_id, True, now_ms, items=pid[it["item"]], times_ms=to_epoch_ms(it["time"]),
             kinds=it["kind"], leaves=cat.leaf[it["item"]].astype(np.int64),
@@ -241,14 +245,24 @@ class LiveState:
             ignored=pid[ignored], ignored_shown=shown, exclude=exclude,
         )
 
+    def _exclude(self, bought: np.ndarray, ignored: np.ndarray, shown: np.ndarray) -> np.ndarray:
+        """Product ids a shopper is not shown again: bought non-consumables (a consumable may
+        come back) and cards shown ``ignore_after_impressions`` times without a click."""
+        cat, pid = self.catalog, self.catalog.products.ids
+        tired = ignored[shown >= self.settings.ignore_after_impressions]
+        final = bought[~isin_few(cat.leaf[bought], cat.consumable_leaves)] if len(bought) else bought
+        if not len(final) and not len(tired):  # the usual shopper: nothing to sort
+            return EMPTY_I64
+        return np.unique(np.concatenate([pid[final], pid[tired]]))
+
     def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
         """Live counters of candidates: last-hour and last-day clicks, orders, GMV, CTR and trend."""
         rows = self.catalog.products.find(np.asarray(product_ids, np.int64))
         now = int(to_live_seconds(self.now_ms(at_ms)))
-        hour, day = self.products.last_hour(rows, now), self.products.last_day(rows, now)
+        hour, day, ctr, trend = self.products.signals(rows, now)
         return {"hour_impressions": hour[:, IMPRESSIONS], "hour_clicks": hour[:, CLICKS],
                 "day_clicks": day[:, CLICKS], "day_orders": day[:, ORDERS], "day_gmv": day[:, GMV],
-                "ctr": self.products.ctr(rows, now), "trend": self.products.trend(rows, now)}
+                "ctr": ctr, "trend": trend}
 
     def neighbours(self, product_ids: np.ndarray, at_ms: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Co-visited neighbours of products: (product ids, decayed weights), products x

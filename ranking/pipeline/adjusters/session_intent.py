@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
+from ranking.membership import isin_few
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.columns import product_column
@@ -41,7 +42,7 @@ class SessionIntent:
         share = np.fromiter(affinity.values(), np.float64, len(affinity))
         at = np.searchsorted(leaves[np.argsort(leaves)], leaf)
         order = np.argsort(leaves)
-        hit = np.isin(leaf, leaves) & (leaf >= 0)
+        hit = isin_few(leaf, leaves) & (leaf >= 0)
         if not hit.any():
             return
         moves = np.zeros(len(cands))

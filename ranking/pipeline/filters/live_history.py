@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
+from ranking.membership import isin_few
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.settings import LiveSettings
 
@@ -33,8 +34,8 @@ class LiveHistory:
         view = request.shopper if request is not None else None
         if view is None or not len(view.exclude) or request.surface not in self.settings.exclude_surfaces:
             return reason == "", reason
-        out = np.isin(cands.product_ids, view.exclude)
-        bought = np.isin(cands.product_ids, view.bought)
+        out = isin_few(cands.product_ids, view.exclude)
+        bought = isin_few(cands.product_ids, view.bought)
         reason[out & bought] = "bought"
         reason[out & ~bought] = "ignored"
         return reason == "", reason

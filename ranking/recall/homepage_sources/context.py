@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ranking.mall_clock import slot_index
+from ranking.membership import isin_few
 from ranking.row_lookup import RowLookup
 
 if TYPE_CHECKING:
@@ -95,9 +96,9 @@ class ShopperContextBuilder:
         rows = rows[rows >= 0]
         top = float(c.recent_weights.max()) if len(c.recent_weights) else 1.0
         live_w = (top * LIVE_DECAY ** np.arange(len(rows))).astype(np.float32) + top
-        old = ~np.isin(c.recent_items, rows)
-        c.recent_items = np.r_[rows, c.recent_items[old]].astype(np.int64)
-        c.recent_weights = np.r_[live_w, c.recent_weights[old]].astype(np.float32)
+        old = ~isin_few(c.recent_items, rows)
+        c.recent_items = np.concatenate([rows, c.recent_items[old]]).astype(np.int64)
+        c.recent_weights = np.concatenate([live_w, c.recent_weights[old]]).astype(np.float32)
         leaf = self.a["product_leaf"][rows] if "product_leaf" in self.a else np.zeros(0, np.int64)
         leaf = leaf[leaf >= 0]
         if len(leaf):
@@ -105,9 +106,9 @@ class ShopperContextBuilder:
             order = np.lexsort((first, -counts))  # most touched first, then most recent
             top_leaf = float(c.recent_leaf_weights.max()) if len(c.recent_leaf_weights) else 1.0
             weights = (top_leaf + top_leaf * counts[order] / counts.sum()).astype(np.float32)
-            keep = ~np.isin(c.recent_leaves, leaves)
-            c.recent_leaves = np.r_[leaves[order], c.recent_leaves[keep]].astype(np.int64)
-            c.recent_leaf_weights = np.r_[weights, c.recent_leaf_weights[keep]].astype(np.float32)
+            keep = ~isin_few(c.recent_leaves, leaves)
+            c.recent_leaves = np.concatenate([leaves[order], c.recent_leaves[keep]]).astype(np.int64)
+            c.recent_leaf_weights = np.concatenate([weights, c.recent_leaf_weights[keep]]).astype(np.float32)
         bought = self.product_rows(np.asarray(live.bought, np.int64))
         if len(bought) and "product_leaf" in self.a:
             b_leaf = self.a["product_leaf"][bought[bought >= 0]]
