@@ -118,22 +118,23 @@ class EventStream:
         applied, self.done = end - self.done, end
         return applied
 
-
     def product_signals(self, product_ids: np.ndarray, at_ms: np.ndarray, live: LiveSettings
                         ) -> dict[str, np.ndarray]:
         """What the live features read of ``LiveState.product_signals`` (``ctr``, ``trend``,
         ``hour_clicks``) for each product at its own ``at_ms``, as a state fed every event strictly
         before it in time order holds them: an event counts from its time until its bucket
         leaves the window (``BucketRing.window_start``; in time order none arrives outside its
-        window), the counts are whole numbers (exact in float32), and the formulas are the
-        counters' own (``shrunk_ctr``, ``WindowedCounters.trend_of``)."""
+        window), the counts are whole numbers (exact in the rings' float32 below 2**24 a product and
+        window), and the formulas are the counters' own (``shrunk_ctr``,
+        ``WindowedCounters.trend_of``)."""
         counters = WindowedCounters(live.hour_bucket_minutes, live.day_bucket_minutes,
                                     live.ctr_prior_impressions, live.trend_prior)
         imp, act = self.batches
         kept = ~act.cancelled  # a cancelled order is an interaction, not a sale
-        events = {-1: (imp.product_id, self.event_ms[0])}
-        events.update({k: (act.product_id[kept & (act.kind == k)], self.event_ms[1][kept & (act.kind == k)])
-                       for k in (0, 1, 2)})
+        events = {-1: (imp.product_id, self.event_ms[0])}  # -1 impressions, then KIND_CODE 0-2
+        for k in (0, 1, 2):
+            sel = kept & (act.kind == k)
+            events[k] = (act.product_id[sel], self.event_ms[1][sel])
         pid, at_ms = np.asarray(product_ids, np.int64), np.asarray(at_ms, np.int64)
         now = to_live_seconds(at_ms).astype(np.int64)
         hour_from = to_epoch_ms(counters.hour.window_start(now))
