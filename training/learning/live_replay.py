@@ -124,48 +124,71 @@ class EventStream:
         ``hour_clicks``) for each product at its own ``at_ms``, as a state fed every event strictly
         before it in time order holds them: an event counts from its time until its bucket
         leaves the window (``BucketRing.window_start``; in time order none arrives outside its
-        window), the counts are whole numbers (exact in the rings' float32 below 2**24 a product and
-        window), and the formulas are the counters' own (``shrunk_ctr``,
-        ``WindowedCounters.trend_of``)."""
+        window), the counts are whole numbers (exact in the rings' float32 below 2**24 a product
+        and window), and the formulas are the counters' own (``shrunk_ctr``,
+        ``WindowedCounters.trend_of``). Cards go in chunks, so the memory added is the outputs'."""
         counters = WindowedCounters(live.hour_bucket_minutes, live.day_bucket_minutes,
                                     live.ctr_prior_impressions, live.trend_prior)
         imp, act = self.batches
         kept = ~act.cancelled  # a cancelled order is an interaction, not a sale
-        events = {-1: (imp.product_id, self.event_ms[0])}  # -1 impressions, then KIND_CODE 0-2
+        picked = {-1: (imp.product_id, self.event_ms[0])}  # -1 impressions, then KIND_CODE 0-2
         for k in (0, 1, 2):
             sel = kept & (act.kind == k)
-            events[k] = (act.product_id[sel], self.event_ms[1][sel])
+            picked[k] = (act.product_id[sel], self.event_ms[1][sel])
+        events = {k: EventTimes(ids, ms) for k, (ids, ms) in picked.items()}
+        # the mall's impressions and clicks: every event as one product's
+        mall = {k: EventTimes(np.zeros(len(picked[k][1]), np.int64), picked[k][1]) for k in (-1, 0)}
         pid, at_ms = np.asarray(product_ids, np.int64), np.asarray(at_ms, np.int64)
-        now = to_live_seconds(at_ms).astype(np.int64)
-        hour_from = to_epoch_ms(counters.hour.window_start(now))
-        day_from = to_epoch_ms(counters.day.window_start(now))
-        hour = {k: window_counts(*events[k], pid, hour_from, at_ms) for k in (0, 1, 2)}
-        day = {k: window_counts(*events[k], pid, day_from, at_ms) for k in (-1, 0, 1, 2)}
-        anywhere = np.zeros(len(pid), np.int64)  # the mall's totals: every event as one product
-        mall = {k: window_counts(np.zeros_like(events[k][0]), events[k][1], anywhere, day_from, at_ms)
-                for k in (-1, 0)}
-        return {"ctr": shrunk_ctr(day[0], day[-1], mall[0], mall[-1], counters.ctr_prior_impressions),
-                "trend": counters.trend_of(hour[0] + hour[1] + hour[2], day[0] + day[1] + day[2]),
-                "hour_clicks": hour[0]}
-
-
-def window_counts(event_ids: np.ndarray, event_ms: np.ndarray, ids: np.ndarray, from_ms: np.ndarray,
-                  to_ms: np.ndarray) -> np.ndarray:
-    """For each of ``ids``: how many events of that id have a time in ``[from_ms, to_ms)`` (float64)."""
-    out = np.zeros(len(ids), np.float64)
-    if not len(event_ids) or not len(ids):
+        out = {name: np.zeros(len(pid), np.float64) for name in ("ctr", "trend", "hour_clicks")}
+        for lo in range(0, len(pid), SIGNAL_CHUNK):
+            ids, to = pid[lo:lo + SIGNAL_CHUNK], at_ms[lo:lo + SIGNAL_CHUNK]
+            now = to_live_seconds(to).astype(np.int64)
+            hour_from = to_epoch_ms(counters.hour.window_start(now))
+            day_from = to_epoch_ms(counters.day.window_start(now))
+            hour = {k: events[k].count(ids, hour_from, to) for k in (0, 1, 2)}
+            day = {k: events[k].count(ids, day_from, to) for k in (-1, 0, 1, 2)}
+            anywhere = np.zeros(len(ids), np.int64)
+            mall_day = {k: mall[k].count(anywhere, day_from, to) for k in (-1, 0)}
+            out["ctr"][lo:lo + SIGNAL_CHUNK] = shrunk_ctr(day[0], day[-1], mall_day[0], mall_day[-1],
+                                                          counters.ctr_prior_impressions)
+            out["trend"][lo:lo + SIGNAL_CHUNK] = counters.trend_of(hour[0] + hour[1] + hour[2],
+                                                                   day[0] + day[1] + day[2])
+            out["hour_clicks"][lo:lo + SIGNAL_CHUNK] = hour[0]
         return out
-    uniq = np.unique(event_ids)
-    base = min(int(event_ms.min()), int(from_ms.min()))
-    span = max(int(event_ms.max()), int(to_ms.max())) - base + 1
-    if len(uniq) * span >= 2**62:
-        raise ValueError(f"{len(uniq)} ids over {span} ms: keys overflow int64")
-    keys = np.sort(np.searchsorted(uniq, event_ids) * span + (event_ms - base))
-    at = np.clip(np.searchsorted(uniq, ids), 0, len(uniq) - 1)
-    hit = uniq[at] == ids
-    lo = np.searchsorted(keys, at[hit] * span + (from_ms[hit] - base))
-    out[hit] = np.searchsorted(keys, at[hit] * span + (to_ms[hit] - base)) - lo
-    return out
+
+
+SIGNAL_CHUNK = 1 << 20  # cards counted at once
+
+
+class EventTimes:
+    """Events of one kind as (id, epoch ms) keys, sorted, to count an id's events in a time range."""
+
+    def __init__(self, ids: np.ndarray, ms: np.ndarray) -> None:
+        self.ids = np.unique(ids)
+        self.first = int(ms.min()) if len(ms) else 0
+        self.span = int(ms.max()) - self.first + 2 if len(ms) else 1  # times first .. last + 1
+        if len(self.ids) * self.span >= 2**62:
+            raise ValueError(f"{len(self.ids)} ids over {self.span} ms: keys overflow int64")
+        keys = np.searchsorted(self.ids, ids).astype(np.int64)
+        keys *= self.span
+        keys += ms
+        keys -= self.first
+        keys.sort()
+        self.keys = keys
+
+    def count(self, ids: np.ndarray, from_ms: np.ndarray, to_ms: np.ndarray) -> np.ndarray:
+        """For each of ``ids``: how many of its events have a time in ``[from_ms, to_ms)`` (float64)."""
+        out = np.zeros(len(ids), np.float64)
+        if not len(self.keys) or not len(ids):
+            return out
+        at = np.clip(np.searchsorted(self.ids, ids), 0, len(self.ids) - 1)
+        hit = self.ids[at] == ids
+        base = at[hit] * self.span
+        # times outside first .. last + 1 count as those bounds: no event lies beyond them
+        lo = np.clip(from_ms[hit] - self.first, 0, self.span - 1)
+        hi = np.clip(to_ms[hit] - self.first, 0, self.span - 1)
+        out[hit] = np.searchsorted(self.keys, base + hi) - np.searchsorted(self.keys, base + lo)
+        return out
 
 
 def live_feature_rows(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray, settings: Settings,
@@ -216,23 +239,31 @@ class ShopperRounds:
         n = len(stream.ms)
         read_at = np.searchsorted(stream.ms, read_ms, side="left")
         # the time-ordered replay's batches: the stream's, also cut where a request reads
+        cut = np.zeros(n, np.int32)
         bounds = np.union1d(stream.starts, read_at)
-        segment = np.searchsorted(bounds, np.arange(n), side="right") - 1
+        cut[bounds[(bounds > 0) & (bounds < n)]] = 1
+        segment = np.cumsum(cut, dtype=np.int32)
+        del cut
         shoppers, shopper = np.unique(stream.shopper, return_inverse=True)
-        by_shopper = np.lexsort((np.arange(n), shopper))  # each shopper's events in stream order
-        sh, seg = shopper[by_shopper], segment[by_shopper]
-        piece = np.cumsum(np.r_[True, (np.diff(sh) != 0) | (np.diff(seg) != 0)]) - 1
-        first_piece = piece[np.searchsorted(sh, sh)]  # the shopper's first piece
-        self.round = np.empty(n, np.int64)
-        self.round[by_shopper] = piece - first_piece
-        self.count = int(self.round.max()) + 1 if n else 0
+        by_shopper = np.argsort(shopper, kind="stable")  # each shopper's events in stream order
+        sh, seg = shopper[by_shopper].astype(np.int32), segment[by_shopper]
+        del shopper, segment
+        new = np.ones(n, bool)
+        new[1:] = (sh[1:] != sh[:-1]) | (seg[1:] != seg[:-1])
+        piece = np.cumsum(new, dtype=np.int32) - 1  # pieces numbered in (shopper, time) order
+        del seg, new
+        first = np.flatnonzero(np.r_[True, sh[1:] != sh[:-1]]) if n else np.zeros(0, np.int64)
+        piece -= np.repeat(piece[first], np.diff(np.r_[first, n]))  # each shopper's pieces from 0
+        self.round = np.empty(n, np.int32)
+        self.round[by_shopper] = piece
+        self.count = int(piece.max()) + 1 if n else 0
         # a request reads after its shopper's pieces that start before it: one past the last one's round
-        key = sh * (n + 1) + by_shopper
         at = np.clip(np.searchsorted(shoppers, read_users), 0, max(len(shoppers) - 1, 0))
         found = (read_users >= 0) & (shoppers[at] == read_users) if n else np.zeros(len(read_ms), bool)
+        key = sh.astype(np.int64) * (n + 1) + by_shopper
         before = np.searchsorted(key, at * (n + 1) + read_at, side="left") - 1  # its last event before
         had = found & (before >= 0) & (sh[np.maximum(before, 0)] == at)
-        self.read_round = np.where(had, self.round[by_shopper[np.maximum(before, 0)]] + 1, 0)
+        self.read_round = np.where(had, piece[np.maximum(before, 0)] + 1, 0)
 
     def __len__(self) -> int:
         return self.count + 1
@@ -245,7 +276,7 @@ class ShopperRounds:
         ids = np.concatenate([b.product_id for b in stream.batches])[stream.source_order]
         _, first = np.unique(ids, return_index=True)
         state.catalog.product_rows(ids[np.sort(first)])
-        events = np.lexsort((np.arange(len(self.round)), self.round))  # by round, then stream order
+        events = np.argsort(self.round, kind="stable")  # by round, then stream order
         cut = np.searchsorted(self.round[events], np.arange(self.count + 1))
         reads = np.argsort(self.read_round, kind="stable")
         read_cut = np.searchsorted(self.read_round[reads], np.arange(self.count + 2))
