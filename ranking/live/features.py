@@ -58,7 +58,10 @@ def requests_live_columns(views: ShopperViews, signals: Mapping[str, np.ndarray]
     card_of = np.asarray(card_of, np.int64)
     out = {name: np.full(n, np.nan, np.float32) for name in LIVE_COLUMNS}
     known = views.known[card_of] if n else np.zeros(0, bool)
-    if known.any():
+    if known.all() and n:
+        out.update(_shopper_columns(views, card_of, ids, np.asarray(leaves, np.int64),
+                                    np.asarray(item_leaves, np.int64), settings))
+    elif known.any():
         cols = _shopper_columns(views, card_of, ids, np.asarray(leaves, np.int64),
                                 np.asarray(item_leaves, np.int64), settings)
         for name, col in cols.items():
@@ -74,6 +77,9 @@ class Keys:
     """(request, id) pairs as single int64 keys, one scale for every array compared."""
 
     def __init__(self, requests: int, *values: np.ndarray) -> None:
+        self.single = requests <= 1  # one request (the service's): the ids themselves are the keys
+        if self.single:
+            return
         held = [v for v in values if len(v)]
         self.low = min([int(v.min()) for v in held] + [-1])
         self.span = max([int(v.max()) for v in held] + [0]) - self.low + 1
@@ -81,20 +87,21 @@ class Keys:
             raise ValueError(f"{requests} requests x ids spanning {self.span}: keys overflow int64")
 
     def __call__(self, of: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return of * self.span + (values - self.low)
+        return values if self.single else of * self.span + (values - self.low)
 
 
 def find(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(position, found) of each key in ``sorted_keys`` (the first of equal ones)."""
-    at = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)  # np.clip costs more
     return at, sorted_keys[at] == keys
 
 
 def _shopper_columns(views: ShopperViews, card_of: np.ndarray, ids: np.ndarray, leaves: np.ndarray,
                      item_leaves: np.ndarray, s: LiveSettings) -> dict[str, np.ndarray]:
     v = views
-    age_ms = np.maximum(v.now_ms[v.item_of] - v.times_ms, 0).astype(np.float64)
     key = Keys(len(v.known), ids, leaves, v.items, item_leaves, v.ignored)
+    now_ms = v.now_ms[0] if key.single else v.now_ms[v.item_of]
+    age_ms = np.maximum(now_ms - v.times_ms, 0).astype(np.float64)
     window_ms, half_life_ms = s.intent_window_minutes * 60_000, s.feature_half_life_minutes * 60_000
     weights = np.asarray(s.feature_kind_weights, np.float64)
     return {
@@ -116,10 +123,11 @@ def session_leaf_affinity(key: Keys, card_of: np.ndarray, leaves: np.ndarray, it
     recent = (age_ms <= window_ms) & (item_leaves >= 0)
     out = np.zeros(len(leaves), np.float32)
     if recent.any():
-        per_request = np.bincount(item_of[recent], minlength=int(card_of.max()) + 1)
         uniq, counts = np.unique(key(item_of[recent], item_leaves[recent]), return_counts=True)
         at, hit = find(uniq, key(card_of, leaves))
-        out[hit] = (counts[at[hit]] / per_request[card_of[hit]]).astype(np.float32)
+        per_request = (np.count_nonzero(recent) if key.single
+                       else np.bincount(item_of[recent], minlength=int(card_of.max()) + 1)[card_of[hit]])
+        out[hit] = (counts[at[hit]] / per_request).astype(np.float32)
     out[leaves < 0] = np.nan
     return out
 
