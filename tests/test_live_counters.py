@@ -32,3 +32,20 @@ def test_live_ctr_is_shrunk_toward_the_mall_and_trend_sees_a_burst() -> None:
     c.add(np.zeros(5, int), np.full(5, 50_000 - 20 * 3600), CLICKS)
     trend = c.trend(np.array([0, 1]), now=50_000)
     assert trend[0] > 5 and trend[1] == 1.0
+
+
+def test_window_start_is_the_first_second_a_read_counts() -> None:
+    """What training's replay counts (events from window_start(now) up to now) is what the ring sums
+    when events arrive in time order."""
+    rng = np.random.default_rng(2)
+    ring = BucketRing(buckets=6, bucket_seconds=600)
+    ring.reserve(1)
+    times = np.sort(rng.integers(0, 20_000, 400))
+    for now in (0, 599, 600, 3599, 3600, 4199, 4200, 9_999, 15_000, 19_999):
+        fresh = BucketRing(buckets=6, bucket_seconds=600)
+        fresh.reserve(1)
+        upto = times[times <= now]
+        fresh.add(np.zeros(len(upto), np.int64), upto, CLICKS, np.ones(len(upto), np.float32))
+        counted = ((upto >= ring.window_start(now)) & (upto <= now)).sum()
+        assert fresh.sums(np.array([0]), now)[0, CLICKS] == counted
+    assert ring.window_start(4199) == 600 and ring.window_start(np.array([4200]))[0] == 1200

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ranking.features import compute_features, feature_names, features
-from ranking.live.features import LIVE_COLUMNS, leaf_lookup, live_feature_columns
+from ranking.live.features import LIVE_COLUMNS, leaf_lookup, live_feature_columns, requests_live_columns
 from ranking.live.state import LiveState
 from ranking.settings import LiveSettings, Settings
 from training.data.mall_data import MallTables
@@ -99,6 +99,33 @@ def test_without_a_view_or_signals_every_column_is_missing() -> None:
     state.apply("clicks", [click(10, T0 - MIN, user=2)])
     unknown = columns(state, [10], T0, user=1)  # a shopper the state never saw: unknown, not zero
     assert np.isnan(unknown["recent_item_interest"]).all() and not np.isnan(unknown["live_ctr"]).any()
+
+
+def test_many_requests_at_once_get_each_requests_own_columns() -> None:
+    """requests_live_columns (training's replay) is live_feature_columns (the service's), request
+    by request."""
+    rng, offered = np.random.default_rng(11), [*LEAF, 99]  # 99: a product of unknown leaf
+    state = LiveState(SETTINGS)
+    for k in range(30):
+        user, t = int(rng.integers(1, 5)), T0 - (30 - k) * 3 * MIN
+        state.apply("impressions", shown(rng.choice(offered, 4).tolist(), t, user=user, request=k))
+        state.apply("clicks" if k % 3 else "carts", [click(int(rng.choice(list(LEAF))), t + 5000, user=user)])
+    users = np.array([1, 2, 3, 4, 7, 2, 1])  # 7: unknown
+    at = np.array([T0, T0, T0 - 20 * MIN, T0, T0, T0 + 40 * MIN, T0 - 60 * MIN])
+    cards = [rng.choice(offered, int(rng.integers(1, 6))) for _ in users]
+    views = state.shopper_views(users, at)
+    ids = np.concatenate(cards)
+    card_of = np.repeat(np.arange(len(users)), [len(c) for c in cards])
+    each = [state.product_signals(c, int(t)) for c, t in zip(cards, at, strict=True)]
+    signals = {k: np.concatenate([s[k] for s in each]) for k in ("ctr", "trend", "hour_clicks")}
+    many = requests_live_columns(views, signals, card_of, ids, leaf_lookup(*KNOWN, ids),
+                                 leaf_lookup(*KNOWN, views.items), SETTINGS)
+    for i, (user, t) in enumerate(zip(users.tolist(), at.tolist(), strict=True)):
+        one = columns(state, cards[i].tolist(), t, user=user)
+        for name in LIVE_COLUMNS:
+            np.testing.assert_array_equal(many[name][card_of == i], one[name], err_msg=name)
+    assert np.isnan(many["recent_item_interest"][card_of == 4]).all()  # the unknown shopper
+    assert (np.nan_to_num(many["ignored_impressions"]) > 0).any() and (many["recent_item_interest"] > 0).any()
 
 
 def test_registry_live_group_reads_the_columns_or_stays_missing() -> None:

@@ -49,3 +49,29 @@ def test_folding_merges_two_histories_by_time_and_empties_the_source() -> None:
     h.fold(0, 1)
     assert h.interactions.read(1)["item"].tolist() == [4, 2, 3, 1]
     assert h.interactions.read(0)["item"].tolist() == []
+
+
+def test_reading_many_rows_at_once_gives_each_rows_own_read() -> None:
+    rng = np.random.default_rng(3)
+    ring = Ring(4, {"item": np.dtype(np.int32), "time": np.dtype(np.int32)})
+    ring.reserve(5)
+    rows = rng.integers(0, 4, 30)  # row 4 never pushed, row 9 never reserved
+    ring.push(rows, {"item": np.arange(30, dtype=np.int32), "time": np.arange(30, dtype=np.int32)})
+    asked = np.array([2, 4, 0, 9, 2, 1, 3])
+    of, values = ring.read_rows(asked)
+    for i, row in enumerate(asked.tolist()):
+        one = ring.read(row) if row < 5 else {"item": np.zeros(0), "time": np.zeros(0)}
+        assert values["item"][of == i].tolist() == one["item"].tolist()
+        assert values["time"][of == i].tolist() == one["time"].tolist()
+
+    cards = IgnoredCards(3, window_seconds=50)
+    cards.reserve(4)
+    for t in range(0, 100, 5):  # cards shown at different times, some often, one clicked
+        cards.show(rng.integers(0, 4, 6), rng.integers(0, 8, 6).astype(np.int32), np.full(6, t))
+    cards.clear(np.array([1]), np.array([3]))
+    asked, nows = np.array([3, 0, 1, 3, 2, 7]), np.array([95, 95, 120, 140, 60, 95])
+    of, items, shown = cards.read_rows(asked, nows)
+    for i, (row, now) in enumerate(zip(asked.tolist(), nows.tolist(), strict=True)):
+        one = cards.read(row, now)
+        assert items[of == i].tolist() == one[0].tolist() and shown[of == i].tolist() == one[1].tolist()
+    assert len(cards.read_rows(np.array([0]), np.array([95]))[1]) > 0  # the test reads something

@@ -183,3 +183,65 @@ def test_co_visitation_learns_from_a_shoppers_consecutive_items(make_state) -> N
     two = dict(zip(ids[1].tolist(), weights[1].tolist(), strict=True))
     assert np.isclose(two[1] / two[3], 0.5, rtol=1e-3)  # backward half as strong as forward
     assert ids[2][0] == -1 and ids[3][0] == -1 and weights[3].sum() == 0
+
+
+def _page(t: int, user: int, products: list[int], query: int | None = None) -> list[dict]:
+    return [{"request_id": T + t + user, "timestamp": T + t, "user_id": user, "product_id": p,
+             "position": i + 1, "query_id": query} for i, p in enumerate(products)]
+
+
+def test_shopper_batches_applied_shopper_by_shopper_give_the_time_ordered_views() -> None:
+    """apply_shopper_batch (training's replay) out of global time order, each shopper's own
+    batches in order, gives every view a time-ordered apply gives (product rows handed out in
+    time order first: cards shown at once compete for the ignored slots in row order);
+    counters stay untouched."""
+    from ranking.live.batch import event_batch
+
+    rng = np.random.default_rng(5)
+    batches = []  # (user, table, rows) in time order; pages bigger than the 12 ignored slots
+    for k in range(60):
+        user, t = int(rng.integers(1, 5)), k * 90_000
+        batches.append((user, "impressions", _page(t, user, rng.choice(40, 16, replace=False).tolist(),
+                                                   query=k if k % 3 == 0 else None)))
+        clicks = [_click(t // 1000 * 1000 + 5000 + i, int(p), user) for i, p in enumerate(rng.choice(40, 3))]
+        batches.append((user, "clicks" if k % 4 else "orders",
+                        [{**c, "store_id": 7, "price_paid": 2.0, "quantity": 1, "cancelled": k % 8 == 0}
+                         for c in clicks]))
+    ordered, by_shopper = LiveState(), LiveState()
+    for _, table, rows in batches:
+        ordered.apply(table, rows)
+    seen = [r["product_id"] for _, _, rows in batches for r in rows]
+    by_shopper.catalog.product_rows(np.array(list(dict.fromkeys(seen))))
+    for user in range(1, 5):
+        for who, table, rows in batches:
+            if who == user:
+                by_shopper.apply_shopper_batch(event_batch(table, rows))
+    now = T + 60 * 90_000
+    assert by_shopper.products.day.values.sum() == 0 and by_shopper.covisitation.weight.sum() == 0
+    for user in range(1, 5):
+        a, b = ordered.shopper_view(user, None, now), by_shopper.shopper_view(user, None, now)
+        for name in ("items", "times_ms", "kinds", "queries", "bought", "ignored", "ignored_shown",
+                     "exclude"):
+            assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
+    assert len(a.ignored) > 8 and len(a.queries) and len(a.bought)  # every part was exercised
+
+
+def test_shopper_views_read_many_users_each_at_its_own_time() -> None:
+    s = LiveState(LiveSettings(ignore_window_hours=0.5))
+    for k in range(40):
+        s.apply("impressions", _page(k * 60_000, k % 3 + 1, [k % 7, k % 5 + 10, 30]))
+        s.apply("clicks", [_click(k * 60_000 + 5000, k % 9, k % 3 + 1)])
+    users, at = np.array([2, 9, 1, -1, 2, 3]), np.array([T + 40 * MIN, T, T + 40 * MIN, T, T + 90 * MIN, T])
+    views = s.shopper_views(users, at)
+    assert views.known.tolist() == [True, False, True, False, True, True]
+    for i, (user, t) in enumerate(zip(users.tolist(), at.tolist(), strict=True)):
+        if user < 0 or user == 9:
+            assert not (views.item_of == i).any() and not (views.ignored_of == i).any()
+            continue
+        one = s.shopper_view(user, None, t)
+        assert views.items[views.item_of == i].tolist() == one.items.tolist()
+        assert views.times_ms[views.item_of == i].tolist() == one.times_ms.tolist()
+        assert views.kinds[views.item_of == i].tolist() == one.kinds.tolist()
+        assert views.ignored[views.ignored_of == i].tolist() == one.ignored.tolist()
+        assert views.ignored_shown[views.ignored_of == i].tolist() == one.ignored_shown.tolist()
+    assert (views.ignored_of == 0).any() and not (views.ignored_of == 4).any()  # 90 min later: outside

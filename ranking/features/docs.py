@@ -22,13 +22,14 @@ NOTES = {
 (docs/live.md). One function computes its columns, `ranking/live/features.py::live_feature_columns`
 (the shopper's `ShopperView`, the candidates' `product_signals`, their leaf categories, now):
 the service calls it in the pipeline's hydrate (`ranking/pipeline/live_features.py`, from the
-request's live view and the live state's counters), training calls it on a live state replayed
-from the logs up to each logged request, events strictly before it
-(`training/learning/live_replay.py`, setting `training.live_features`). Without a live state
-(live off or degraded, a shopper it does not know) the columns are missing, as for a card
-training could not replay. `tests/test_live_feature_parity.py` checks that both compute the
-same values on the small mall. What the replay costs and the group's share of the model's
-gain (9.2% on the small mall): docs/live.md, "Live features in the model".
+request's live view and the live state's counters), training calls its many-request form
+(`requests_live_columns`, the same code) on the logs replayed up to each logged request,
+events strictly before it (`training/learning/live_replay.py`, setting
+`training.live_features`). Without a live state (live off or degraded, a shopper it does not
+know) the columns are missing, as for a card training could not replay.
+`tests/test_live_feature_parity.py` checks that both compute the same values on the small
+mall. What the replay costs and the group's share of the model's gain (9.2% on the small
+mall): docs/live.md, "Live features in the model".
 """,
 }
 

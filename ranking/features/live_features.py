@@ -1,9 +1,10 @@
 """Live features: what the shopper and the candidate did minutes ago, from the live state.
 
 Each reads its per-candidate column from ``FeatureInputs.extra``, where
-:func:`ranking.live.features.live_feature_columns` (the one definition, called by the
-service's hydrate and by training's log replay) put it. A batch without them (no live state,
-live off or degraded) gets NaN: "unknown", which LightGBM routes like a missing value.
+:func:`ranking.live.features.live_feature_columns` (the one definition: the service's hydrate
+calls it, training's log replay its many-request form ``requests_live_columns``) put it. A
+batch without them (no live state, live off or degraded) gets NaN: "unknown", which LightGBM
+routes like a missing value.
 """
 
 from __future__ import annotations

@@ -60,6 +60,12 @@ class BucketRing:
             np.add.at(self.values[:, slot, metric], rows[sel], amounts[sel])
             self.totals[slot, metric] += float(amounts[sel].sum())
 
+    def window_start(self, now: np.ndarray | int) -> np.ndarray | int:
+        """The first live second counted by a read at ``now``: the start of the oldest bucket of
+        the window ``(now - window, now]`` (an event applied in time order is counted by every
+        read until its bucket leaves that window)."""
+        return (now // self.width - self.buckets + 1) * self.width
+
     def live_slots(self, now: int) -> np.ndarray:
         """Slots whose bucket lies inside the window ending at ``now``."""
         current = now // self.width
@@ -87,6 +93,16 @@ class BucketRing:
     def total(self, now: int) -> np.ndarray:
         """The five metrics summed over every row in the window."""
         return self.totals[self.live_slots(now)].sum(axis=0)
+
+
+def shrunk_ctr(clicks: np.ndarray, impressions: np.ndarray, mall_clicks: np.ndarray | float,
+               mall_impressions: np.ndarray | float, prior_impressions: float) -> np.ndarray:
+    """Clicks / impressions shrunk toward the mall's CTR (``prior_impressions`` of it; 0 when the
+    mall has no impression)."""
+    clicked, shown = np.asarray(mall_clicks, np.float64), np.asarray(mall_impressions, np.float64)
+    prior = np.divide(clicked, shown, out=np.zeros(np.shape(clicked)), where=shown > 0)
+    k = prior_impressions
+    return (clicks + k * prior) / np.maximum(impressions + k, 1e-9)
 
 
 class WindowedCounters:
@@ -132,15 +148,16 @@ class WindowedCounters:
 
     def _ctr(self, day: np.ndarray, now: int) -> np.ndarray:
         mall = self.day.total(now)
-        prior = mall[CLICKS] / mall[IMPRESSIONS] if mall[IMPRESSIONS] > 0 else 0.0
-        k = self.ctr_prior_impressions
-        return (day[:, CLICKS] + k * prior) / np.maximum(day[:, IMPRESSIONS] + k, 1e-9)
+        return shrunk_ctr(day[:, CLICKS], day[:, IMPRESSIONS], mall[CLICKS], mall[IMPRESSIONS],
+                          self.ctr_prior_impressions)
 
     def _trend(self, hour_sums: np.ndarray, day_sums: np.ndarray) -> np.ndarray:
         act = slice(CLICKS, ORDERS + 1)
-        hour = hour_sums[:, act].sum(axis=1)
-        day = day_sums[:, act].sum(axis=1) * (self.hour.seconds / self.day.seconds)
-        return (hour + self.trend_prior) / (day + self.trend_prior)
+        return self.trend_of(hour_sums[:, act].sum(axis=1), day_sums[:, act].sum(axis=1))
+
+    def trend_of(self, hour: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Trend from last-hour and last-day interaction counts."""
+        return (hour + self.trend_prior) / (day * (self.hour.seconds / self.day.seconds) + self.trend_prior)
 
     def nbytes(self) -> int:
         return self.hour.values.nbytes + self.day.values.nbytes

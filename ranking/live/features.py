@@ -3,9 +3,12 @@ counters turned into per-candidate columns.
 
 :func:`live_feature_columns` is called by the service (the pipeline's hydrate, through
 :class:`ranking.pipeline.live_features.LiveFeatures`, on the request's
-:class:`~ranking.live.state.ShopperView` and the live state's ``product_signals``) and by
-training (:mod:`training.learning.live_replay`, on a :class:`~ranking.live.state.LiveState`
-replayed from the logs up to each logged request). The registry's ``live`` group
+:class:`~ranking.live.state.ShopperView` and the live state's ``product_signals``).
+:func:`requests_live_columns` computes the same columns for many requests at once (their
+views as one :class:`~ranking.live.state.ShopperViews`, each card naming its request): training
+calls it (:mod:`training.learning.live_replay`, on a :class:`~ranking.live.state.LiveState`
+replayed from the logs up to each logged request), and the one-request function is that
+function on one request, so a feature has one definition. The registry's ``live`` group
 (:mod:`ranking.features.live_features`) reads these columns from ``FeatureInputs.extra``.
 
 Missing stays NaN: without a view (live off or degraded, a shopper the state does not know)
@@ -21,7 +24,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ranking.live.state import ShopperView
+from ranking.live.state import ShopperView, ShopperViews
 from ranking.settings import LiveSettings
 
 SHOPPER_COLUMNS = ("session_leaf_affinity", "recent_item_interest", "minutes_since_leaf_touch",
@@ -37,11 +40,32 @@ def live_feature_columns(view: ShopperView | None, signals: Mapping[str, np.ndar
     category ids ``leaves``, -1 unknown) for the shopper ``view`` (``item_leaves``: the leaf
     category ids of ``view.items``) at ``now_ms``, from the candidates' live ``signals``."""
     ids = np.asarray(product_ids, np.int64)
+    views = ShopperViews.of(view, now_ms)
+    item_leaves = item_leaves if views.known[0] and item_leaves is not None else np.zeros(len(views.items))
+    return requests_live_columns(views, signals, np.zeros(len(ids), np.int64), ids, leaves, item_leaves,
+                                 settings)
+
+
+def requests_live_columns(views: ShopperViews, signals: Mapping[str, np.ndarray] | None,
+                          card_of: np.ndarray, product_ids: np.ndarray, leaves: np.ndarray,
+                          item_leaves: np.ndarray, settings: LiveSettings) -> dict[str, np.ndarray]:
+    """:func:`live_feature_columns` of several requests at once: ``views`` holds each request's
+    shopper and time, ``card_of`` each candidate's request (an index into ``views``),
+    ``item_leaves`` the leaves of ``views.items``, ``signals`` each candidate's live counters
+    as of its request."""
+    ids = np.asarray(product_ids, np.int64)
     n = len(ids)
+    card_of = np.asarray(card_of, np.int64)
     out = {name: np.full(n, np.nan, np.float32) for name in LIVE_COLUMNS}
-    if view is not None and view.known:
-        out.update(_shopper_columns(view, ids, np.asarray(leaves, np.int64),
-                                    np.asarray(item_leaves, np.int64), now_ms, settings))
+    known = views.known[card_of] if n else np.zeros(0, bool)
+    if known.all() and n:
+        out.update(_shopper_columns(views, card_of, ids, np.asarray(leaves, np.int64),
+                                    np.asarray(item_leaves, np.int64), settings))
+    elif known.any():
+        cols = _shopper_columns(views, card_of, ids, np.asarray(leaves, np.int64),
+                                np.asarray(item_leaves, np.int64), settings)
+        for name, col in cols.items():
+            out[name][known] = col[known]
     if signals is not None and n:
         out["live_ctr"] = np.asarray(signals["ctr"], np.float32)
         out["live_trend"] = np.asarray(signals["trend"], np.float32)
@@ -49,78 +73,109 @@ def live_feature_columns(view: ShopperView | None, signals: Mapping[str, np.ndar
     return out
 
 
-def _shopper_columns(view: ShopperView, ids: np.ndarray, leaves: np.ndarray, item_leaves: np.ndarray,
-                     now_ms: int, s: LiveSettings) -> dict[str, np.ndarray]:
-    age_ms = np.maximum(now_ms - view.times_ms, 0).astype(np.float64)
+class Keys:
+    """(request, id) pairs as single int64 keys, one scale for every array compared."""
+
+    def __init__(self, requests: int, *values: np.ndarray) -> None:
+        self.single = requests <= 1  # one request (the service's): the ids themselves are the keys
+        if self.single:
+            return
+        held = [v for v in values if len(v)]
+        self.low = min([int(v.min()) for v in held] + [-1])
+        self.span = max([int(v.max()) for v in held] + [0]) - self.low + 1
+        if requests * self.span >= 2**62:
+            raise ValueError(f"{requests} requests x ids spanning {self.span}: keys overflow int64")
+
+    def __call__(self, of: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return values if self.single else of * self.span + (values - self.low)
+
+
+def find(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position, found) of each key in ``sorted_keys`` (the first of equal ones)."""
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)  # np.clip costs more
+    return at, sorted_keys[at] == keys
+
+
+def _shopper_columns(views: ShopperViews, card_of: np.ndarray, ids: np.ndarray, leaves: np.ndarray,
+                     item_leaves: np.ndarray, s: LiveSettings) -> dict[str, np.ndarray]:
+    v = views
+    key = Keys(len(v.known), ids, leaves, v.items, item_leaves, v.ignored)
+    now_ms = v.now_ms[0] if key.single else v.now_ms[v.item_of]
+    age_ms = np.maximum(now_ms - v.times_ms, 0).astype(np.float64)
+    window_ms, half_life_ms = s.intent_window_minutes * 60_000, s.feature_half_life_minutes * 60_000
+    weights = np.asarray(s.feature_kind_weights, np.float64)
     return {
-        "session_leaf_affinity": session_leaf_affinity(leaves, item_leaves, age_ms,
-                                                       s.intent_window_minutes * 60_000),
-        "recent_item_interest": recent_item_interest(ids, view.items, view.kinds, age_ms,
-                                                     s.feature_half_life_minutes * 60_000,
-                                                     np.asarray(s.feature_kind_weights, np.float64)),
-        "minutes_since_leaf_touch": minutes_since_leaf_touch(leaves, item_leaves, age_ms),
-        "ignored_impressions": ignored_impressions(ids, view.ignored, view.ignored_shown),
+        "session_leaf_affinity": session_leaf_affinity(key, card_of, leaves, v.item_of, item_leaves, age_ms,
+                                                       window_ms),
+        "recent_item_interest": recent_item_interest(key, card_of, ids, v.item_of, v.items, v.kinds, age_ms,
+                                                     half_life_ms, weights),
+        "minutes_since_leaf_touch": minutes_since_leaf_touch(key, card_of, leaves, v.item_of, item_leaves,
+                                                             age_ms),
+        "ignored_impressions": ignored_impressions(key, card_of, ids, v.ignored_of, v.ignored,
+                                                   v.ignored_shown),
     }
 
 
-def session_leaf_affinity(leaves: np.ndarray, item_leaves: np.ndarray, age_ms: np.ndarray,
-                          window_ms: float) -> np.ndarray:
+def session_leaf_affinity(key: Keys, card_of: np.ndarray, leaves: np.ndarray, item_of: np.ndarray,
+                          item_leaves: np.ndarray, age_ms: np.ndarray, window_ms: float) -> np.ndarray:
     """Share of the shopper's interactions of the last ``window_ms`` in each candidate's leaf
     (0 when none falls in the window; NaN for a candidate of unknown leaf)."""
-    recent = item_leaves[(age_ms <= window_ms) & (item_leaves >= 0)]
+    recent = (age_ms <= window_ms) & (item_leaves >= 0)
     out = np.zeros(len(leaves), np.float32)
-    if len(recent):
-        uniq, counts = np.unique(recent, return_counts=True)
-        at = np.minimum(np.searchsorted(uniq, leaves), len(uniq) - 1)
-        hit = uniq[at] == leaves
-        out[hit] = (counts[at[hit]] / len(recent)).astype(np.float32)
+    if recent.any():
+        uniq, counts = np.unique(key(item_of[recent], item_leaves[recent]), return_counts=True)
+        at, hit = find(uniq, key(card_of, leaves))
+        per_request = (np.count_nonzero(recent) if key.single
+                       else np.bincount(item_of[recent], minlength=int(card_of.max()) + 1)[card_of[hit]])
+        out[hit] = (counts[at[hit]] / per_request).astype(np.float32)
     out[leaves < 0] = np.nan
     return out
 
 
-def recent_item_interest(ids: np.ndarray, items: np.ndarray, kinds: np.ndarray, age_ms: np.ndarray,
-                         half_life_ms: float, kind_weights: np.ndarray) -> np.ndarray:
+def recent_item_interest(key: Keys, card_of: np.ndarray, ids: np.ndarray, item_of: np.ndarray,
+                         items: np.ndarray, kinds: np.ndarray, age_ms: np.ndarray, half_life_ms: float,
+                         kind_weights: np.ndarray) -> np.ndarray:
     """Sum over the shopper's interactions with each candidate of kind weight x 0.5 ** (age /
     half-life): the candidate itself clicked, carted or ordered moments ago."""
     out = np.zeros(len(ids), np.float32)
     if not len(items) or not len(ids):
         return out
     weight = kind_weights[np.clip(kinds, 0, len(kind_weights) - 1)] * np.power(0.5, age_ms / half_life_ms)
-    uniq, inverse = np.unique(items, return_inverse=True)
-    per_item = np.bincount(inverse.ravel(), weights=weight, minlength=len(uniq))
-    at = np.minimum(np.searchsorted(uniq, ids), len(uniq) - 1)
-    hit = uniq[at] == ids
+    uniq, inverse = np.unique(key(item_of, items), return_inverse=True)
+    per_item = np.bincount(inverse.ravel(), weights=weight, minlength=len(uniq))  # in view order
+    at, hit = find(uniq, key(card_of, ids))
     out[hit] = per_item[at[hit]].astype(np.float32)
     return out
 
 
-def minutes_since_leaf_touch(leaves: np.ndarray, item_leaves: np.ndarray, age_ms: np.ndarray) -> np.ndarray:
+def minutes_since_leaf_touch(key: Keys, card_of: np.ndarray, leaves: np.ndarray, item_of: np.ndarray,
+                             item_leaves: np.ndarray, age_ms: np.ndarray) -> np.ndarray:
     """Minutes since the shopper's last interaction in each candidate's leaf (NaN: never, as far
     as the view's ring remembers)."""
     out = np.full(len(leaves), np.nan, np.float32)
     held = item_leaves >= 0
     if not held.any():
         return out
-    leaf, age = item_leaves[held], age_ms[held]
-    order = np.lexsort((age, leaf))  # by leaf, youngest first
+    leaf, age = key(item_of[held], item_leaves[held]), age_ms[held]
+    order = np.lexsort((age, leaf))  # by request and leaf, youngest first
     uniq, first = np.unique(leaf[order], return_index=True)
     youngest = age[order][first]
-    at = np.minimum(np.searchsorted(uniq, leaves), len(uniq) - 1)
-    hit = (uniq[at] == leaves) & (leaves >= 0)
+    at, hit = find(uniq, key(card_of, leaves))
+    hit &= leaves >= 0
     out[hit] = (youngest[at[hit]] / 60_000.0).astype(np.float32)
     return out
 
 
-def ignored_impressions(ids: np.ndarray, ignored: np.ndarray, shown: np.ndarray) -> np.ndarray:
+def ignored_impressions(key: Keys, card_of: np.ndarray, ids: np.ndarray, ignored_of: np.ndarray,
+                        ignored: np.ndarray, shown: np.ndarray) -> np.ndarray:
     """Times each candidate was shown to the shopper without a click since (within
     ``live.ignore_window_hours``; 0 when never or clicked since)."""
     out = np.zeros(len(ids), np.float32)
     if not len(ignored) or not len(ids):
         return out
-    order = np.argsort(ignored, kind="stable")
-    uniq = np.asarray(ignored, np.int64)[order]
-    at = np.minimum(np.searchsorted(uniq, ids), len(uniq) - 1)
-    hit = uniq[at] == ids
+    keys = key(ignored_of, np.asarray(ignored, np.int64))
+    order = np.argsort(keys, kind="stable")
+    at, hit = find(keys[order], key(card_of, ids))
     out[hit] = np.asarray(shown)[order][at[hit]].astype(np.float32)
     return out
 

@@ -62,6 +62,19 @@ class Ring:
         at = (self.count[row] - 1 - np.arange(n)) % self.size if n else np.zeros(0, np.int64)
         return {name: array[row, at] for name, array in self.cols.items()}
 
+    def read_rows(self, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`read` of several rows at once, concatenated: (the index into ``rows`` of each
+        value, the values), each row's newest first."""
+        rows = np.asarray(rows, np.int64)
+        inside = rows < len(self.count)
+        n = np.zeros(len(rows), np.int64)
+        n[inside] = np.minimum(self.count[rows[inside]], self.size)
+        of = np.repeat(np.arange(len(rows)), n)
+        back = np.arange(len(of)) - np.repeat(np.cumsum(n) - n, n)
+        r = rows[of]
+        slot = (self.count[r] - 1 - back) % self.size
+        return of, {name: array[r, slot] for name, array in self.cols.items()}
+
     def replace(self, row: int, values: dict[str, np.ndarray]) -> None:
         """Set one row to ``values`` (oldest first; the last ``size`` are kept)."""
         n = len(next(iter(values.values())))
@@ -145,6 +158,22 @@ class IgnoredCards:
         items, shown = self.item[row][ok], self.shown[row][ok].astype(np.int64)
         order = np.argsort(-shown, kind="stable")
         return items[order], shown[order]
+
+    def read_rows(self, rows: np.ndarray, nows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`read` of several rows, each at its own ``now``, concatenated: (the index into
+        ``rows`` of each card, item rows, times shown), each row's most shown first."""
+        rows = np.asarray(rows, np.int64)
+        if not len(self.item):
+            return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
+        inside = rows < len(self.item)  # a row never reserved holds nothing
+        r = np.where(inside, rows, 0)
+        item, shown = self.item[r], self.shown[r].astype(np.int64)
+        since = (np.asarray(nows, np.int64) - self.window)[:, None]
+        ok = (item >= 0) & (self.last[r] >= since) & inside[:, None]
+        of, slot = np.nonzero(ok)  # by row, then slot
+        order = np.lexsort((-shown[of, slot], of))  # stable: ties keep the slot order
+        of, slot = of[order], slot[order]
+        return of, item[of, slot], shown[of, slot]
 
     def reset(self, row: int) -> None:
         self.item[row], self.shown[row], self.last[row] = -1, 0, NEVER

@@ -7,7 +7,10 @@ store the windowed counters (:mod:`ranking.live.counters`), and item-to-item co-
 (:mod:`ranking.live.covisitation`). :meth:`LiveState.replay` rebuilds it from the durable
 log's tables in time order, the way a worker starts and the way training replays a day.
 :meth:`LiveState.shopper_view` is what a request reads: a :class:`ShopperView`.
-Every cap and window comes from settings ``live.*``.
+Training's live replay (:mod:`training.learning.live_replay`) uses two more:
+:meth:`LiveState.apply_shopper_batch` (only the shoppers' part of a batch, so shoppers' batches
+may come out of global time order) and :meth:`LiveState.shopper_views` (many requests' views at
+once, as one :class:`ShopperViews`). Every cap and window comes from settings ``live.*``.
 """
 
 from __future__ import annotations
@@ -74,6 +77,32 @@ class ShopperView:
         return {leaf: c / len(recent) for leaf, c in counts.items()}
 
 
+@dataclass
+class ShopperViews:
+    """Several requests' shoppers at once, as :class:`ShopperView` columns concatenated in
+    request order (each request's newest first); ``item_of`` / ``ignored_of`` give each
+    entry's request (an index into ``known`` and ``now_ms``)."""
+
+    known: np.ndarray  # bool per request
+    now_ms: np.ndarray  # int64 per request
+    item_of: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    items: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    times_ms: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    kinds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    ignored_of: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    ignored: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    ignored_shown: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+
+    @classmethod
+    def of(cls, view: ShopperView | None, now_ms: int) -> ShopperViews:
+        """One request's view (None: live off or degraded) at ``now_ms``."""
+        if view is None or not view.known:
+            return cls(np.zeros(1, bool), np.full(1, now_ms, np.int64))
+        return cls(np.ones(1, bool), np.full(1, now_ms, np.int64), np.zeros(len(view.items), np.int64),
+                   view.items, view.times_ms, view.kinds, np.zeros(len(view.ignored), np.int64),
+                   view.ignored, view.ignored_shown)
+
+
 class LiveState:
     """Shoppers, products and stores as of the last applied event."""
 
@@ -112,26 +141,52 @@ class LiveState:
         self.applied[batch.table] += len(batch)
         return len(batch)
 
+    def apply_shopper_batch(self, batch: EventBatch) -> int:
+        """Apply only what shopper views read (interactions, queries, bought items, ignored
+        cards, folds) of a checked batch; return how many rows. For a replay that reads views
+        alone and so may apply shoppers' batches out of global time order, each shopper's own in
+        order (training's live replay): the counters, co-visitation and the clock are untouched."""
+        if len(batch):
+            order, shoppers, items, times, folds = self._shopper_rows(batch)
+            if batch.kind[0] < 0:
+                self._remember_impressions(batch, order, shoppers, items, times)
+            else:
+                self._remember_interactions(batch, order, shoppers, items, times)
+            self._fold(folds)
+        self.applied[batch.table] += len(batch)
+        return len(batch)
+
     def _apply_batch(self, batch: EventBatch) -> None:
         """Apply a checked batch: impressions only, or interactions (clicks, carts, orders) only."""
         if not len(batch):
             return
+        order, shoppers, items, times, folds = self._shopper_rows(batch)
+        stores = self.catalog.store_rows_of(items, batch.store_id[order])
+        self.stores.reserve(len(self.catalog.stores))
+        if batch.kind[0] < 0:
+            self.products.add(items, times, IMPRESSIONS)
+            self.stores.add(stores, times, IMPRESSIONS)
+            self._remember_impressions(batch, order, shoppers, items, times)
+        else:
+            self._count_interactions(batch, order, items, stores, times)
+            seq = self._remember_interactions(batch, order, shoppers, items, times)
+            self._learn_covisitation(shoppers, items, times, seq)
+        self._fold(folds)
+        self._advance(int(times.max()))
+
+    def _shopper_rows(self, batch: EventBatch
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """The batch's time order, its shoppers' rows, item rows and times (in that order), and folds."""
         order = np.argsort(batch.time, kind="stable")
         shoppers, folds = self.shoppers.resolve(batch.user_id[order], [batch.session_id[i] for i in order],
                                                 batch.time[order])
         self.history.reserve(self.shoppers.rows)
-        items = self._item_rows(batch, order)
-        stores = self.catalog.store_rows_of(items, batch.store_id[order])
-        self.stores.reserve(len(self.catalog.stores))
-        times = batch.time[order]
-        if batch.kind[0] < 0:
-            self._impressions(batch, order, shoppers, items, stores, times)
-        else:
-            self._interactions(batch, order, shoppers, items, stores, times)
+        return order, shoppers, self._item_rows(batch, order), batch.time[order], folds
+
+    def _fold(self, folds: list[tuple[int, int]]) -> None:
         for source, target in folds:
             self.history.fold(source, target)
             self.shoppers.release(source)
-        self._advance(int(times.max()))
 
     def _item_rows(self, batch: EventBatch, order: np.ndarray) -> np.ndarray:
         items = self.catalog.product_rows(batch.product_id[order])
@@ -142,10 +197,8 @@ class LiveState:
         self.covisitation.reserve(n)
         return items
 
-    def _impressions(self, batch: EventBatch, order: np.ndarray, shoppers: np.ndarray, items: np.ndarray,
-                     stores: np.ndarray, times: np.ndarray) -> None:
-        self.products.add(items, times, IMPRESSIONS)
-        self.stores.add(stores, times, IMPRESSIONS)
+    def _remember_impressions(self, batch: EventBatch, order: np.ndarray, shoppers: np.ndarray,
+                              items: np.ndarray, times: np.ndarray) -> None:
         self.history.ignored.show(shoppers, items, times)
         query, request = batch.query_id[order], batch.request_id[order]
         searched = np.flatnonzero(query >= 0)
@@ -154,8 +207,8 @@ class LiveState:
             pick = searched[np.sort(first)]
             self.history.queries.push(shoppers[pick], {"query": query[pick], "time": times[pick]})
 
-    def _interactions(self, batch: EventBatch, order: np.ndarray, shoppers: np.ndarray, items: np.ndarray,
-                      stores: np.ndarray, times: np.ndarray) -> None:
+    def _count_interactions(self, batch: EventBatch, order: np.ndarray, items: np.ndarray, stores: np.ndarray,
+                            times: np.ndarray) -> None:
         counted = ~batch.cancelled[order]  # a cancelled order is an interaction, not a sale
         kinds = batch.kind[order]
         for kind, metric in METRIC.items():
@@ -168,10 +221,17 @@ class LiveState:
             gmv = batch.gmv[order][sold]
             self.products.add(items[sold], times[sold], GMV, gmv)
             self.stores.add(stores[sold], times[sold], GMV, gmv)
+
+    def _remember_interactions(self, batch: EventBatch, order: np.ndarray, shoppers: np.ndarray,
+                               items: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Push the interactions (and sales) to their shoppers' rings; return their sequence numbers."""
+        kinds = batch.kind[order]
+        sold = ~batch.cancelled[order] & (kinds == ORDER)
+        if sold.any():
             self.history.bought.push(shoppers[sold], {"item": items[sold], "time": times[sold]})
         seq = self.history.interactions.push(shoppers, {"item": items, "time": times, "kind": kinds})
         self.history.ignored.clear(shoppers, items)
-        self._learn_covisitation(shoppers, items, times, seq)
+        return seq
 
     def _learn_covisitation(self, shoppers: np.ndarray, items: np.ndarray, times: np.ndarray,
                             seq: np.ndarray) -> None:
@@ -255,6 +315,21 @@ class LiveState:
             return EMPTY_I64
         return np.unique(np.concatenate([pid[final], pid[tired]]))
 
+    def shopper_views(self, user_ids: np.ndarray, at_ms: np.ndarray) -> ShopperViews:
+        """What :meth:`shopper_view` reads for the features (interactions, ignored cards) of
+        several signed-in users (-1: none, unknown), each at its own ``at_ms`` (taken as is, not
+        raised to the state's clock: a replay applying shoppers out of global time order)."""
+        find = self.shoppers.users.get
+        rows = np.fromiter((find(u, -1) for u in np.asarray(user_ids, np.int64).tolist()), np.int64,
+                           len(user_ids))
+        known, now_ms = rows >= 0, np.asarray(at_ms, np.int64)
+        back = np.flatnonzero(known)
+        h, pid = self.history, self.catalog.products.ids
+        of, it = h.interactions.read_rows(rows[known])
+        ig_of, ignored, shown = h.ignored.read_rows(rows[known], to_live_seconds(now_ms[known]))
+        return ShopperViews(known, now_ms, back[of], pid[it["item"]], to_epoch_ms(it["time"]), it["kind"],
+                            back[ig_of], pid[ignored], shown)
+
     def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
         """Live counters of candidates: last-hour and last-day clicks, orders, GMV, CTR and trend."""
         rows = self.catalog.products.find(np.asarray(product_ids, np.int64))
@@ -281,4 +356,4 @@ class LiveState:
                 "store_counters": self.stores.nbytes(), "covisitation": self.covisitation.nbytes()}
 
 
-__all__ = ["KINDS", "LiveState", "ShopperView"]
+__all__ = ["KINDS", "LiveState", "ShopperView", "ShopperViews"]

@@ -5,8 +5,9 @@ One of the pipeline's ``extra_features`` providers (run in hydrate). It reads th
 ``shopper`` (a :class:`~ranking.live.state.ShopperView`, or None) and ``live_signals`` (the
 live state's ``product_signals``, or None), looks the leaf category of the candidates and
 of the shopper's items up in the bundle's snapshot, and calls
-:func:`ranking.live.features.live_feature_columns` — the function training calls on its
-replayed state, so each live feature has one definition.
+:func:`ranking.live.features.live_feature_columns` — the one-request form of
+``requests_live_columns``, which training calls on its replayed state, so each live feature
+has one definition.
 """
 
 from __future__ import annotations
