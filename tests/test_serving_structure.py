@@ -87,6 +87,9 @@ def test_the_api_keeps_its_paths_and_operation_ids() -> None:
         ("/v1/bundle", "get", "bundle_v1_bundle_get", ["operations"]),
         ("/admin/reload", "post", "reload_admin_reload_post", ["admin"]),
         ("/admin/live/shopper", "get", "live_shopper_admin_live_shopper_get", ["admin"]),
+        ("/v1/catalog/products", "put", "put_products_v1_catalog_products_put", ["catalog"]),
+        ("/v1/catalog/bans", "post", "post_bans_v1_catalog_bans_post", ["catalog"]),
+        ("/v1/catalog/stores", "put", "put_stores_v1_catalog_stores_put", ["catalog"]),
     ]
 
 
