@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from ranking.contracts.tables import PRODUCTS, STORES, Column
+from ranking.contracts.tables import PRODUCTS, STORES, TIMESTAMP, Column, TableContract
 
 PRODUCT_CHANGES, BANS, STORE_CHANGES = "catalog_products", "catalog_bans", "catalog_stores"
 CATALOG_TABLES = (PRODUCT_CHANGES, BANS, STORE_CHANGES)
@@ -254,3 +254,26 @@ def check_stores(rows: list, known: KnownCatalog, received_ms: int) -> tuple[lis
     if problems:
         raise CatalogInputError(problems)
     return out, new
+
+
+PRODUCT_CHANGES_HISTORY = TableContract(
+    "product_changes",
+    "one catalog change of one product, as the service logged it (merge-events writes it beside the "
+    "merged products table, so training can see prices, stock and bans as they were at any moment)",
+    (
+        Column("product_id", pa.int64(), "the product changed"),
+        Column("changed_at", TIMESTAMP, "when the change happened (changed_at, else when it was received)"),
+        Column("received_at", TIMESTAMP, "when the service received it", nullable=True),
+        Column("kind", pa.string(), "what changed",
+               allowed=("upsert", "ban", "unban", "store_ban", "store_unban")),
+        Column("price", pa.float64(), "the new price (upsert), null when unchanged", nullable=True),
+        Column("list_price", pa.float64(), "the new list price, null when unchanged", nullable=True),
+        Column("stock", pa.int32(), "the new stock, null when unchanged", nullable=True),
+        Column("subsidy", pa.bool_(), "the new subsidy flag, null when unchanged", nullable=True),
+        Column("banned", pa.bool_(), "banned from this moment (its own ban or its store's), null when "
+               "unchanged", nullable=True),
+        Column("reason", pa.string(), "a ban's reason", nullable=True),
+        Column("client", pa.string(), "who sent it", nullable=True),
+    ),
+    group="service",
+)
