@@ -120,3 +120,50 @@ def test_a_price_change_shows_on_the_card_and_in_the_features(engine: Engine, tm
     catalog.follower.catch_up()
     again = {c["product_id"]: c for c in reloaded.rank("rerank", request).cards}[target]
     assert again["price"] == new_price and again["price_advantage"] == card["price_advantage"]
+
+
+def test_a_new_product_goes_to_the_hook_and_its_bans_and_stock_apply_once_it_exists(small_models: Path,
+                                                                                    tmp_path: Path) -> None:
+    """The hook is the newprod part's interface, ``add_products(engine, rows) -> int``; here a
+    minimal one that appends the rows to the engine's product table (ids above the bundle's)."""
+    from ranking.features.snapshot import EntityTable
+
+    engine = Engine.load(small_models / "latest", load_settings(["live.backend=off"]))
+    handed: list[list[dict]] = []
+
+    def add_products(target: Engine, rows: list[dict]) -> int:
+        handed.append(rows)
+        table = target.snapshot.products
+        ids = np.r_[table.ids, [r["product_id"] for r in rows]].astype(np.int64)
+        def value(r: dict, name: str) -> float:
+            v = r.get(name, np.nan)
+            return np.nan if isinstance(v, str) else float(v)
+
+        cols = {name: np.r_[values, np.nan_to_num([value(r, name) for r in rows], nan=-1)
+                            if values.dtype.kind in "iu" else [value(r, name) for r in rows]].astype(values.dtype)
+                for name, values in table.columns.items()}
+        target.snapshot.products = EntityTable(ids, cols)
+        return len(rows)
+
+    catalog = Catalog([engine], tmp_path / "events")
+    known = engine.snapshot.products
+    template = {c: float(v[0]) for c, v in known.columns.items()}
+    new_id = int(known.ids.max()) + 1
+    row = {"product_id": new_id, "store_id": int(template["store_id"]), "brand_id": int(template["brand_id"]),
+           "category_id": int(template["category_id"]), "comparable_group_id": 1, "title": "新品 大米",
+           "attribute_count": 3, "image_count": 2, "price": 9.9, "list_price": 12.0, "stock": 5,
+           "subsidy": False}
+    catalog.products([row])
+    assert catalog.follower.state.complete(new_id)
+    assert engine.snapshot.products.rows(np.array([new_id]))[0] < 0, "the engine does not know it yet"
+    catalog.products([{"product_id": new_id, "stock": 0}])  # known now (to the checks), not to the engine
+    catalog.follower.hook = add_products
+    catalog.follower.catch_up()
+    assert [r["product_id"] for r in handed[0]] == [new_id] and handed[0][0]["title"] == "新品 大米"
+    page = _page(engine, "rerank", surface="channel", candidates=np.array([new_id]), page_size=1)
+    assert page == [], "the stock-out sent before the product existed applies"
+    catalog.products([{"product_id": new_id, "stock": 4}])
+    assert _page(engine, "rerank", surface="channel", candidates=np.array([new_id]), page_size=1) == [new_id]
+    catalog.ban(product_ids=[new_id])
+    assert _page(engine, "rerank", surface="channel", candidates=np.array([new_id]), page_size=1) == []
+    assert len(handed) == 1, "handed once"

@@ -36,6 +36,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ranking.catalog_changes import CATALOG_TABLES
 from ranking.contracts import TABLES, dataset_tables, read_table, table_path, write_table
 from ranking.contracts.consistency import COLUMNS, Finding, check_consistency
 from ranking.contracts.io import first_copies
@@ -73,9 +74,10 @@ def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Pa
         raise ValueError(f"{data_dir}: not a dataset folder (no <table>.parquet of the contracts)")
     if not events_dir.is_dir():
         raise ValueError(f"{events_dir}: no event log folder here")
-    if not any(any((events_dir / table).glob("*.jsonl")) for table in (*LOGGED_TABLES, "exposures")):
+    if not any(any((events_dir / table).glob("*.jsonl"))
+               for table in (*LOGGED_TABLES, "exposures", *CATALOG_TABLES)):
         raise ValueError(f"{events_dir}: no event log in this folder (no <table>/*.jsonl of "
-                         f"{', '.join(LOGGED_TABLES)})")
+                         f"{', '.join((*LOGGED_TABLES, *CATALOG_TABLES))})")
     logged = read_event_log(events_dir, skip_bad=skip_bad)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {*LOGGED_TABLES, "queries"}
