@@ -139,8 +139,11 @@ def test_a_new_product_goes_to_the_hook_and_its_bans_and_stock_apply_once_it_exi
             v = r.get(name, np.nan)
             return np.nan if isinstance(v, str) else float(v)
 
-        cols = {name: np.r_[values, np.nan_to_num([value(r, name) for r in rows], nan=-1)
-                            if values.dtype.kind in "iu" else [value(r, name) for r in rows]].astype(values.dtype)
+        def added(name: str, values: np.ndarray) -> np.ndarray:
+            new = np.array([value(r, name) for r in rows])
+            return np.nan_to_num(new, nan=-1) if values.dtype.kind in "iu" else new
+
+        cols = {name: np.r_[values, added(name, values)].astype(values.dtype)
                 for name, values in table.columns.items()}
         target.snapshot.products = EntityTable(ids, cols)
         return len(rows)
