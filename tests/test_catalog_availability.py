@@ -120,6 +120,11 @@ def test_a_price_change_shows_on_the_card_and_in_the_features(engine: Engine, tm
     catalog.follower.catch_up()
     again = {c["product_id"]: c for c in reloaded.rank("rerank", request).cards}[target]
     assert again["price"] == new_price and again["price_advantage"] == card["price_advantage"]
+    fresh = Engine.load(small_models / "latest", engine.settings).snapshot.products
+    reloaded.snapshot.products = fresh  # as a hot swap of the score tables would
+    catalog.follower.reapply()
+    swapped = {c["product_id"]: c for c in reloaded.rank("rerank", request).cards}[target]
+    assert swapped["price"] == new_price, "reapply lays the changes over a swapped table at once"
 
 
 def test_a_new_product_goes_to_the_hook_and_its_bans_and_stock_apply_once_it_exists(small_models: Path,

@@ -98,6 +98,14 @@ class CatalogFollower:
                     raise
             return len(rows)
 
+    def reapply(self) -> int:
+        """Lay every change so far over every engine again, now: for whoever swaps an engine's
+        product table for a fresh one (a hot swap of the score and feature tables) and must not
+        lose the catalog's changes until the next poll. Return the rows read meanwhile."""
+        with self.lock:
+            self._overlaid = weakref.WeakSet()
+        return self.catch_up()
+
     def _overlay(self, engine: Any, folded: Folded) -> None:
         fresh = engine not in self._overlaid
         if not fresh and not folded and not self._waiting(engine):
