@@ -76,9 +76,10 @@ class CatalogFollower:
         (0 when the feed fails now: it is read again every poll)."""
         try:
             rows = self.catch_up()
-        except Exception:
+        except Exception as exc:
             self.failures += 1
-            log.exception("catalog: reading the changes at start failed; retrying every poll")
+            log.error("catalog: reading the changes at start failed (%s: %s); retrying every poll",
+                      type(exc).__name__, exc)
             rows = 0
         self._thread = threading.Thread(target=self._run, name="catalog-follower", daemon=True)
         self._thread.start()
@@ -141,17 +142,25 @@ class CatalogFollower:
             taken = self.hook(engine, rows)
             log.info("catalog: %d new products handed to the new-product hook, %s taken", len(rows), taken)
         except Exception:  # the hook's failure must not stop the catalog: bans and prices still apply
-            log.exception("catalog: the new-product hook failed on %d products", len(rows))
+            log.exception("catalog: the new-product hook failed on %d products (not retried)", len(rows))
         return set(new)
 
     def _run(self) -> None:
         every = self.poll_ms / 1000.0
+        failing = False
         while not self._stop.wait(every):
             try:
                 self.catch_up()
-            except Exception:  # never let the follower die: the rows stay in the feed, read again
+            except Exception as exc:  # never let the follower die: the rows stay in the feed, read again
                 self.failures += 1
-                log.exception("following the catalog changes failed")
+                if not failing:  # one line when it starts failing (Redis down: every poll would fail)
+                    log.error("following the catalog changes failed (%s: %s); retrying every poll",
+                              type(exc).__name__, exc)
+                failing = True
+                continue
+            if failing:
+                log.warning("following the catalog changes works again")
+                failing = False
 
     def stop(self) -> None:
         self._stop.set()

@@ -70,8 +70,8 @@ def _write(state: ServiceState, table: str, rows: list[dict], follower: CatalogF
                             headers={"Retry-After": "30"}) from exc
     try:
         follower.catch_up()
-    except Exception:  # durable already: the follower's own poll applies it
-        log.exception("catalog: applying at once failed; the next poll applies it")
+    except Exception as exc:  # durable already: the follower's own poll applies it
+        log.warning("catalog: applying at once failed (%s); the next poll applies it", type(exc).__name__)
 
 
 @router.put("/v1/catalog/products", response_model=CatalogApplied, responses=CATALOG_ERRORS)
