@@ -5,8 +5,9 @@
 (:mod:`ranking.catalog_changes`: a 422 names every bad row and field, and nothing is written),
 append it to the event log with one write and an fsync, and only then answer 200 with what was
 accepted (new and updated). Every worker of every host applies it within about ``live.poll_ms``
-(:mod:`ranking.live.catalog_follower`); the answering worker applies it before it answers, so
-its next page already shows it. More rows than ``catalog.max_rows_per_request`` (ids than
+(:mod:`ranking.live.catalog_follower`); with the embedded backend the answering worker applies
+it before it answers, so its next page already shows it (Redis: after the applier's next poll).
+More rows than ``catalog.max_rows_per_request`` (ids than
 ``catalog.max_ban_ids``) is a 413 with the limit; the operator token is required (401, 403).
 """
 
