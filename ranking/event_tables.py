@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from ranking.catalog_changes import CATALOG_TABLES
 from ranking.contracts.tables import TIMESTAMP, Column, TableContract
 from ranking.surfaces import SURFACES
 
@@ -45,5 +46,5 @@ EXPOSURES = TableContract(
     ),
     group="service",
 )
-WRITABLE = {*LOGGED_TABLES, "exposures"}
+WRITABLE = {*LOGGED_TABLES, "exposures", *CATALOG_TABLES}  # catalog changes: ranking/catalog_changes.py
 CLIENT_KEY, RECEIVED_KEY = "_client", "_received_ms"  # per event line: who sent it, when it arrived

@@ -677,6 +677,29 @@ class BenchSettings(Section):
     results: str = Field("bench/results.json", description="where the results are written")
 
 
+class CatalogSettings(Section):
+    """The live catalog: product upserts, bans and stores changed through the API or
+    ``shelfrank catalog apply``, logged durably and overlaid on every worker's engine
+    (ranking/catalog_changes.py, ranking/live/catalog_*.py, docs/catalog.md)."""
+
+    max_rows_per_request: int = Field(
+        10_000, ge=1, description="product or store rows one PUT /v1/catalog/... may carry (413 above); "
+                                  "the CLI sends bigger files in chunks of this many")
+    max_ban_ids: int = Field(
+        100_000, ge=1, description="product_ids plus store_ids one POST /v1/catalog/bans may name "
+                                   "(413 above)")
+    new_product_hook: str = Field(
+        "ranking.live.new_products:add_products",
+        description="'module:function' called as function(engine, rows) -> int with the contract rows of "
+                    "products the served bundle does not know, so they can be added to its indexes; when it "
+                    "cannot be imported the rows are kept and their bans, stock and prices apply once "
+                    "the product exists")
+    redis_stream_max_len: int = Field(
+        0, ge=0, description="redis backend: the catalog change stream every worker reads is trimmed "
+                             "to about this many batches (0: never; a worker starting reads it whole, so "
+                             "trimming loses older changes for new workers of other hosts)")
+
+
 class Settings(BaseSettings):
     """All of Shelfrank's defaults."""
 
@@ -697,6 +720,7 @@ class Settings(BaseSettings):
     consistency: ConsistencySettings = ConsistencySettings()
     paths: PathSettings = PathSettings()
     bench: BenchSettings = BenchSettings()
+    catalog: CatalogSettings = CatalogSettings()
 
 
 ENV_PREFIX = "SHELFRANK_"

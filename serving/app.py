@@ -38,10 +38,11 @@ from serving.access_log import AccessLogMiddleware, ensure_handler
 from serving.admission import AdmissionMiddleware
 from serving.allocator import tune_allocator
 from serving.auth import ServiceAuth
+from serving.catalog import start_catalog, stop_catalog
 from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
 from serving.live import start_live, stop_live
 from serving.responses import ERROR_RESPONSES
-from serving.routes import demo, events, live, merchant, ops
+from serving.routes import catalog, demo, events, live, merchant, ops
 from serving.routes.ranking import ranking_router
 from serving.state import ServiceState
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(live.router)
     app.include_router(merchant.router)
+    app.include_router(catalog.router)
     app.add_middleware(AdmissionMiddleware, max_in_flight=limits.max_in_flight,
                        queue_seconds=limits.queue_timeout_seconds, retry_after=limits.retry_after_seconds)
     return app
@@ -110,6 +112,7 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     if load:
         await run_in_threadpool(state.load_initial)
     await run_in_threadpool(start_live, state)
+    await run_in_threadpool(start_catalog, state)
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
@@ -119,6 +122,7 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     watcher.cancel()
     with suppress(asyncio.CancelledError):
         await watcher
+    stop_catalog(state)
     stop_live(state)
     state.exposures.close()
     state.event_log.close()

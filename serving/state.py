@@ -24,6 +24,7 @@ from ranking.bundle import MANIFEST, BundleError, resolve_bundle
 from ranking.engine import Engine
 from ranking.event_log import BufferedAppender, EventLog
 from ranking.live.backend import LiveBackend
+from ranking.live.catalog_follower import CatalogFollower
 from ranking.settings import Settings
 from serving import metrics
 from serving.allocator import release_free_memory
@@ -52,6 +53,7 @@ class ServiceState:
         self.control_path = self.events_dir / CONTROL_FILE
         self._control_seen: int | None = None
         self.live: LiveBackend | None = None  # the live state: serving/live.py starts and stops it
+        self.catalog: CatalogFollower | None = None  # the live catalog: serving/catalog.py starts it
         self.draining = False  # set at SIGTERM: /readyz answers 503 while requests still run
 
     @property

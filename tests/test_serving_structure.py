@@ -89,6 +89,9 @@ def test_the_api_keeps_its_paths_and_operation_ids() -> None:
         ("/admin/live/shopper", "get", "live_shopper_admin_live_shopper_get", ["admin"]),
         ("/v1/merchant/stores/{store_id}/traffic", "get",
          "store_traffic_report_v1_merchant_stores__store_id__traffic_get", ["merchant"]),
+        ("/v1/catalog/products", "put", "put_products_v1_catalog_products_put", ["catalog"]),
+        ("/v1/catalog/bans", "post", "post_bans_v1_catalog_bans_post", ["catalog"]),
+        ("/v1/catalog/stores", "put", "put_stores_v1_catalog_stores_put", ["catalog"]),
     ]
 
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ranking.live.catalog_follower import CatalogFeed
 from ranking.live.embedded import EmbeddedLiveState
 from ranking.live.errors import LiveBackendError
 from ranking.live.state import ShopperView
@@ -38,6 +39,8 @@ class LiveBackend(Protocol):
     def describe_catalog(self, product_ids: np.ndarray, leaf: np.ndarray,
                          consumable_leaves: np.ndarray) -> None: ...
 
+    def catalog_feed(self) -> CatalogFeed: ...
+
 
 def open_live_state(settings: Settings, on_failure: Callable[[str, Exception], None] | None = None
                     ) -> LiveBackend | None:
@@ -51,5 +54,6 @@ def open_live_state(settings: Settings, on_failure: Callable[[str, Exception], N
     if backend == "redis":
         from ranking.live.redis_backend import RedisLiveBackend  # imports redis-py: only when chosen
 
-        return RedisLiveBackend(settings.live, settings.serving.events_dir, on_failure)
+        return RedisLiveBackend(settings.live, settings.serving.events_dir, on_failure,
+                                catalog_stream_max_len=settings.catalog.redis_stream_max_len)
     raise LiveBackendError(f"live.backend={backend!r}: not a live-state backend ('embedded', 'redis', 'off')")

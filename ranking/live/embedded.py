@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows, replay_chunks
+from ranking.live.catalog_feed import LogCatalogFeed
 from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
 from ranking.live.log_tail import LogTail
 from ranking.live.state import LiveState, ShopperView
@@ -140,6 +141,10 @@ class EmbeddedLiveState:
         ids, leaf = self._leaves.of(product_ids)
         if len(ids):
             self.state.catalog.describe(ids, leaf=leaf)
+
+    def catalog_feed(self) -> LogCatalogFeed:
+        """The catalog changes of this host's log, read by each worker (:mod:`ranking.live.catalog_feed`)."""
+        return LogCatalogFeed(self.tail.root)
 
     def nbytes(self) -> dict[str, int]:
         with self.lock:

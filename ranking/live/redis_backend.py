@@ -16,6 +16,10 @@
   persistence, or they vanished while this applier ran) the whole log is replayed from its start.
   Delivery is at least once: a crash or a failing call between the apply and storing the
   positions applies that poll again (counters and lists may hold its rows twice).
+* **Catalog changes.** The applier also reads the catalog tables of its log
+  (:mod:`ranking.catalog_changes`) and pushes each poll's rows as one entry of the stream
+  ``<prefix>catalog`` before it applies the events and stores the positions (at least once);
+  every worker of every host follows that stream (:meth:`RedisLiveBackend.catalog_feed`).
 * **Failures never lose data.** A failed apply keeps the poll's rows pending and the positions
   unchanged; they are applied again next poll (the log is the truth; the HTTP layer acknowledged
   them once they were durable there). Each failure is reported to ``on_failure("apply", exc)``
@@ -47,10 +51,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ranking.catalog_changes import CATALOG_TABLES
 from ranking.live.batch import LiveInputError, event_batch
+from ranking.live.catalog_feed import RedisCatalogFeed, in_received_order, push_catalog_rows
 from ranking.live.errors import LiveBackendError
 from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
-from ranking.live.log_tail import LogTail
+from ranking.live.log_tail import TAILED_TABLES, LogTail
 from ranking.live.redis_client import guarded
 from ranking.live.redis_state import RedisLiveState
 from ranking.live.state import ShopperView
@@ -59,7 +65,7 @@ from ranking.settings import LiveSettings
 log = logging.getLogger("shelfrank.live")
 LOCK_FILE = ".live-applier.lock"
 LOG_ID_FILE = ".live-log-id"
-Pending = tuple[dict[str, pa.Table], dict[str, tuple[int, int]]]
+Pending = tuple[dict[str, pa.Table], list[tuple[str, dict]], dict[str, tuple[int, int]]]
 
 
 def log_id(events_dir: Path) -> str:
@@ -83,8 +89,9 @@ class RedisLiveBackend:
 
     def __init__(self, settings: LiveSettings, events_dir: str | Path,
                  on_failure: Callable[[str, Exception], None] | None = None,
-                 state: RedisLiveState | None = None) -> None:
+                 state: RedisLiveState | None = None, catalog_stream_max_len: int = 0) -> None:
         self.settings = settings
+        self.catalog_stream_max_len = catalog_stream_max_len  # catalog.redis_stream_max_len
         self.events_dir = Path(events_dir)
         self.state = state if state is not None else RedisLiveState(settings)
         self.on_failure = on_failure or (lambda reason, exc: None)
@@ -165,9 +172,12 @@ class RedisLiveBackend:
             self._open_tail(stored)
         if self._pending is None:
             rows = self.tail.poll()
+            catalog = in_received_order(rows)
             rows["impressions"] = self._showings(rows.get("impressions", []))
-            self._pending = (log_tables(rows), self.tail.positions())
-        tables, positions = self._pending
+            self._pending = (log_tables(rows), catalog, self.tail.positions())
+        tables, catalog, positions = self._pending
+        push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, catalog,
+                          self.catalog_stream_max_len)  # first: a failed apply pushes it again, harmless
         applied = self._apply(tables) if tables else 0
         with guarded(self.state.url):
             self.state.redis.set(self._positions_key(), json.dumps(positions), ex=self.state.user_ttl)
@@ -183,7 +193,7 @@ class RedisLiveBackend:
         """A fresh tail: from the stored positions, or (none stored) from the log's start."""
         if self.tail is not None:
             self.tail.close()
-        self.tail, self._pending = LogTail(self.events_dir), None
+        self.tail, self._pending = LogTail(self.events_dir, tables=TAILED_TABLES + CATALOG_TABLES), None
         self._showings.clear()
         self._described.clear()
         self._consumable_sent = False
@@ -257,6 +267,10 @@ class RedisLiveBackend:
         self.state.close()
 
     # ---- reading (every worker) ----------------------------------------------------------------
+    def catalog_feed(self) -> RedisCatalogFeed:
+        """The catalog changes every host's applier pushed (:mod:`ranking.live.catalog_feed`)."""
+        return RedisCatalogFeed(self.state.redis, self.state.url, self.state.prefix)
+
     def describe_catalog(self, product_ids: np.ndarray, leaf: np.ndarray, consumable_leaves: np.ndarray
                          ) -> None:
         """The bundle's product leaves and consumable leaves; the applier writes them to Redis for

@@ -12,10 +12,10 @@ def product_column(snapshot: FeatureSnapshot, cands: CandidateSet, column: str, 
                    ) -> np.ndarray:
     """Each candidate's ``column`` of the product table (``missing`` for unknown products, and
     for every candidate when the snapshot has no such column)."""
-    rows = snapshot.products.rows(cands.product_ids)
-    if column not in snapshot.products.columns:
+    products = snapshot.products  # read once: the live catalog swaps the table whole
+    if column not in products.columns:
         return np.full(len(cands), missing)
-    return snapshot.products.take(column, rows, missing=missing)
+    return products.take(column, products.rows(cands.product_ids), missing=missing)
 
 
 def store_flag(snapshot: FeatureSnapshot, store_ids: np.ndarray, column: str) -> np.ndarray:

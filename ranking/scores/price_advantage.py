@@ -76,14 +76,12 @@ def price_advantage(products: pd.DataFrame, reference_prices: pd.DataFrame, rati
 
     # (a) median of the other stores' live listings of the group
     others = median_of_others(group, price, live)
-    adv_group = (others - price) / others
 
     # (b) outside reference prices observed in the window
     ref = reference_prices[in_window(reference_prices.observed_at.to_numpy(np.int64), as_of_ms,
                                      window_days)]
     med = ref.groupby("comparable_group_id").price.median()
     outside = pd.Series(group).map(med).to_numpy(np.float64)
-    adv_ref = (outside - price) / outside
 
     # (c) the leaf's price for similar quality: log price ~ a_leaf + b * rating
     logp = np.log(np.maximum(price, 0.01))
@@ -93,18 +91,39 @@ def price_advantage(products: pd.DataFrame, reference_prices: pd.DataFrame, rati
     dx, dy = rating - xm, logp - ym
     b = float((dx * dy).sum() / max((dx * dx).sum(), 1e-12))
     expected = np.exp(ym + b * dx)
-    adv_cat = (expected - price) / expected
 
+    parts = combine_advantage(price, others, outside, expected, clip)
+    return pd.DataFrame({**parts, "outside_price": outside, "category_price": expected},
+                        index=products.product_id.to_numpy())
+
+
+def combine_advantage(price: np.ndarray, others: np.ndarray, outside: np.ndarray, expected: np.ndarray,
+                      clip: float) -> dict[str, np.ndarray]:
+    """The advantage from its three references (module docstring): the other stores' median
+    ``others`` (a), the outside median ``outside`` (b), the leaf's price for similar quality
+    ``expected`` (c); NaN where a reference does not exist."""
+    adv_group = (others - price) / others
+    adv_ref = (outside - price) / outside
+    adv_cat = (expected - price) / expected
     has_a, has_b = ~np.isnan(adv_group), ~np.isnan(adv_ref)
     count = has_a.astype(float) + has_b
     both = (np.where(has_a, adv_group, 0.0) + np.where(has_b, adv_ref, 0.0)) / np.maximum(count, 1)
     adv = np.where(has_a | has_b, both, adv_cat)
     source = np.where(has_a & has_b, "comparable_group+reference",
                       np.where(has_a, "comparable_group", np.where(has_b, "reference", "category")))
-    return pd.DataFrame({
+    return {
         "price_advantage": np.clip(adv, -clip, clip),
         "price_advantage_source": source,
         "price_advantage_comparable_group": adv_group,
         "price_advantage_reference": adv_ref,
         "reference_price": np.where(has_a, others, np.where(has_b, outside, expected)),
-    }, index=products.product_id.to_numpy())
+    }
+
+
+def group_price_advantage(group: np.ndarray, price: np.ndarray, live: np.ndarray, outside: np.ndarray,
+                          expected: np.ndarray, clip: float) -> np.ndarray:
+    """Price advantage of listings given whole comparable groups (the live catalog recomputes
+    the groups a price or a ban changed with this, as scoring does): (a) from these listings,
+    (b) and (c) as scored (``outside_price``, ``category_price`` of the snapshot)."""
+    others = median_of_others(group, price, live)
+    return combine_advantage(price, others, outside, expected, clip)["price_advantage"]

@@ -121,6 +121,11 @@ def merge_events(
     for table, n in summary.appended.items():
         dropped = summary.duplicates[table]
         typer.echo(f"{table:>12}: +{n:,} rows ({dropped:,} already there or repeated, dropped)")
+    if summary.catalog:
+        c = summary.catalog
+        typer.echo(f"     catalog: {c['changes']:,} changes folded: {c['products_changed']:,} products "
+                   f"changed, {c['products_added']:,} added, {c['stores']:,} stores; product_changes: "
+                   f"{c['history_rows']:,} rows")
     if summary.partial_lines:
         typer.echo(f"skipped {summary.partial_lines} torn (never acknowledged) last line(s)")
     for suspicion in summary.suspicions:

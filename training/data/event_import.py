@@ -5,10 +5,12 @@
 tables (a row repeating its table's unique key, such as an impression posted again on a
 retry or a row merged before, is dropped for its first copy, so merging twice changes
 nothing), and the text of every query the service searched (logged with its exposures, as typed and as
-corrected) added to ``queries``: a search impression's ``query_id`` is how training finds
-what was searched, and a query the dataset has no text for would be featurised as an empty
-search. The result is validated against the contracts like any dataset; ``data_dir`` is
-never modified.
+corrected) added to ``queries``, and the catalog change log folded in
+(:mod:`training.data.catalog_import`: the products and stores as of the end of the log, and a
+``product_changes`` history for point-in-time prices, stock and bans). A search impression's
+``query_id`` is how training finds what was searched, and a query the dataset has no text for
+would be featurised as an empty search. The result is validated against the contracts like any
+dataset; ``data_dir`` is never modified.
 
 The merged rows are then judged by the cross-table consistency rules
 (:mod:`ranking.contracts.consistency`) against the whole merged dataset, so the operator
@@ -34,6 +36,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ranking.catalog_changes import CATALOG_TABLES
 from ranking.contracts import TABLES, dataset_tables, read_table, table_path, write_table
 from ranking.contracts.consistency import COLUMNS, Finding, check_consistency
 from ranking.contracts.io import first_copies
@@ -41,6 +44,7 @@ from ranking.contracts.suspicious import Suspicion, suspicious_traffic
 from ranking.event_log import LOGGED_TABLES, read_event_log
 from ranking.event_reader import BadLine, FileRead
 from ranking.settings import ConsistencySettings
+from training.data.catalog_import import fold_catalog
 
 
 @dataclass
@@ -53,6 +57,7 @@ class MergeSummary:
     files: list[FileRead] = field(default_factory=list)  # what each log file held
     skipped: list[BadLine] = field(default_factory=list)  # bad lines left out (skip_bad only)
     suspicions: list[Suspicion] = field(default_factory=list)  # traffic that looks fabricated
+    catalog: dict[str, int] = field(default_factory=dict)  # the catalog changes folded (catalog_import)
 
 
 def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Path,
@@ -69,9 +74,10 @@ def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Pa
         raise ValueError(f"{data_dir}: not a dataset folder (no <table>.parquet of the contracts)")
     if not events_dir.is_dir():
         raise ValueError(f"{events_dir}: no event log folder here")
-    if not any(any((events_dir / table).glob("*.jsonl")) for table in (*LOGGED_TABLES, "exposures")):
+    if not any(any((events_dir / table).glob("*.jsonl"))
+               for table in (*LOGGED_TABLES, "exposures", *CATALOG_TABLES)):
         raise ValueError(f"{events_dir}: no event log in this folder (no <table>/*.jsonl of "
-                         f"{', '.join(LOGGED_TABLES)})")
+                         f"{', '.join((*LOGGED_TABLES, *CATALOG_TABLES))})")
     logged = read_event_log(events_dir, skip_bad=skip_bad)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {*LOGGED_TABLES, "queries"}
@@ -93,13 +99,14 @@ def merge_events(data_dir: str | Path, events_dir: str | Path, out_dir: str | Pa
         first_merged[table] = base.num_rows if base is not None else 0  # first_copies keeps the base first
         appended[table] = merged[table].num_rows - first_merged[table]
         write_table(out_dir, table, merged[table])
+    catalog = fold_catalog(events_dir, out_dir)  # before the consistency rules read the products
     searched = pc.unique(merged["impressions"].column("query_id")).drop_null()
     missing = int(pc.sum(pc.invert(pc.is_in(searched, merged["queries"].column("query_id")))).as_py() or 0)
     consistency = consistency or ConsistencySettings()
     breaks = merged_breaks(out_dir, merged, first_merged, consistency) if consistency.enabled else []
     suspicions = suspicious_traffic(extra, logged.origins, consistency)
     return MergeSummary(appended, duplicates, logged.partial_lines, missing, breaks, logged.files,
-                        logged.skipped, suspicions)
+                        logged.skipped, suspicions, catalog)
 
 
 def merged_breaks(out_dir: Path, merged: dict[str, pa.Table], first_merged: dict[str, int],

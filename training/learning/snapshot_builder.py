@@ -26,8 +26,8 @@ SLOT_OF_THEME = {"grains_oil": 0, "food_daily": 1, "digital": 2, "beauty": 2, ""
 PRODUCT_SCORE_COLUMNS = (
     "product_score", "product_information", "product_popularity", "product_quality",
     "product_service", "product_brand", "product_price", "price_advantage", "ctr", "cvr",
-    "sales_velocity", "rating",
-)
+    "sales_velocity", "rating", "outside_price", "category_price",  # the last two: the live catalog's
+)                                                                      # price advantage (docs/catalog.md)
 STORE_SCORE_COLUMNS = (
     "store_experience_score", "store_product_quality", "store_logistics", "store_service",
     "store_stability", "returning_customer_index",
@@ -82,6 +82,7 @@ def build_snapshot(mall: MallTables, as_of_ms: int, settings: Settings,
     p_cols = {
         "store_id": products.store_id.to_numpy().astype(np.int64),
         "category_id": products.category_id.to_numpy().astype(np.int64),
+        "comparable_group_id": products.comparable_group_id.to_numpy().astype(np.int64),
         "brand_id": products.brand_id.to_numpy().astype(np.int64),
         "top_category_id": catalog.top_category_id,
         "price": products.price.to_numpy(),
@@ -92,9 +93,8 @@ def build_snapshot(mall: MallTables, as_of_ms: int, settings: Settings,
         "stock": products.stock.to_numpy().astype(np.float32),
         "banned": products.banned.to_numpy().astype(np.float32),
         "demoted": _flag(ps, "demoted"),
-        # not features: what a product listed after the bundle was built is priced against
-        # (ranking.live.new_products) and when each listing went live (epoch ms)
-        "comparable_group_id": products.comparable_group_id.to_numpy().astype(np.int64),
+        # not a feature: when each listing went live (epoch ms; ranking.live.new_products);
+        # comparable_group_id above is what a live price change or a new listing is priced against
         "listed_at": products.listed_at.to_numpy().astype(np.float64),
     }
     for col in PRODUCT_SCORE_COLUMNS:

@@ -1,4 +1,6 @@
-"""The governance filter: banned products and products without stock are never shown."""
+"""The governance filter: banned products, products of banned stores and products without stock
+are never shown (read from the snapshot's product columns, which the live catalog overlays:
+ranking/live/catalog_overlay.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from ranking.settings import RulesSettings
 
 @dataclass
 class Governance:
-    """Banned products and products without stock are never shown (``rules.drop_banned``,
-    ``rules.drop_out_of_stock``)."""
+    """Banned products (and every product of a banned store) and products without stock are
+    never shown (``rules.drop_banned``, ``rules.drop_out_of_stock``)."""
 
     settings: RulesSettings
     name: str = "governance"
@@ -26,5 +28,6 @@ class Governance:
         if self.settings.drop_out_of_stock:
             reason[product_column(snapshot, cands, "stock", missing=1.0) <= 0] = "out_of_stock"
         if self.settings.drop_banned:
+            reason[product_column(snapshot, cands, "store_banned") > 0] = "store_banned"
             reason[product_column(snapshot, cands, "banned") > 0] = "banned"
         return reason == "", reason

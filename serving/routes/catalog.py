@@ -1,0 +1,124 @@
+"""The catalog API: product upserts, bans and stores, durable once acknowledged (operator token).
+
+``PUT /v1/catalog/products`` (a JSON list of product upserts), ``POST /v1/catalog/bans`` and
+``PUT /v1/catalog/stores`` check the body against the contracts and the catalog being served
+(:mod:`ranking.catalog_changes`: a 422 names every bad row and field, and nothing is written),
+append it to the event log with one write and an fsync, and only then answer 200 with what was
+accepted (new and updated). Every worker of every host applies it within about ``live.poll_ms``
+(:mod:`ranking.live.catalog_follower`); with the embedded backend the answering worker applies
+it before it answers, so its next page already shows it (Redis: after the applier's next poll).
+More rows than ``catalog.max_rows_per_request`` (ids than
+``catalog.max_ban_ids``) is a 413 with the limit; the operator token is required (401, 403).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException
+
+from ranking.catalog_changes import (
+    BANS,
+    PRODUCT_CHANGES,
+    STORE_CHANGES,
+    CatalogInputError,
+    check_ban,
+    check_products,
+    check_stores,
+)
+from ranking.event_log import EventLogUnavailableError
+from ranking.live.catalog_follower import CatalogFollower
+from serving.auth import admin
+from serving.catalog_schemas import BAN_EXAMPLES, PRODUCT_EXAMPLES, STORE_EXAMPLES, BanApplied, CatalogApplied
+from serving.dependencies import engine, service_state
+from serving.responses import errors
+from serving.routes.events import unavailable_reason
+from serving.state import ServiceState
+
+log = logging.getLogger("shelfrank.catalog")
+router = APIRouter(tags=["catalog"], dependencies=[Depends(admin)])
+CATALOG_ERRORS = errors(401, 403, 413, 429, 503)
+
+
+def _follower(state: ServiceState) -> CatalogFollower:
+    if state.catalog is None:
+        raise HTTPException(503, detail="the live catalog is not running on this worker",
+                            headers={"Retry-After": "5"})
+    return state.catalog
+
+
+def _too_many(count: int, limit: int, what: str, setting: str) -> None:
+    if count > limit:
+        raise HTTPException(413, detail=f"{count} {what} in one request: at most {limit} ({setting}); "
+                                        "send them in several requests")
+
+
+def _refused(exc: CatalogInputError) -> HTTPException:
+    return HTTPException(422, detail=[{"loc": p.loc, "msg": p.msg, "type": "value_error"}
+                                      for p in exc.problems])
+
+
+def _write(state: ServiceState, table: str, rows: list[dict], follower: CatalogFollower) -> None:
+    """Append durably (503 when the log cannot be written), then apply on this worker at once."""
+    try:
+        state.event_log.append({table: rows}, client="operator")
+    except EventLogUnavailableError as exc:
+        log.error("catalog change refused: %s", exc)
+        raise HTTPException(503, detail=f"the event log cannot be written now ({unavailable_reason(exc)}); "
+                                        "nothing was written, retry later",
+                            headers={"Retry-After": "30"}) from exc
+    try:
+        follower.catch_up()
+    except Exception as exc:  # durable already: the follower's own poll applies it
+        log.warning("catalog: applying at once failed (%s); the next poll applies it", type(exc).__name__)
+
+
+@router.put("/v1/catalog/products", response_model=CatalogApplied, responses=CATALOG_ERRORS)
+def put_products(body: list[Any] = Body(..., openapi_examples=PRODUCT_EXAMPLES),
+                 state: ServiceState = Depends(service_state), served=Depends(engine)) -> dict:
+    """Upsert products: a new product carries every ``products`` column (``banned`` and
+    ``listed_at`` may be left out), a known one only ``product_id`` and what changes; its
+    ``store_id`` never changes. ``changed_at`` (epoch ms or ISO 8601) says when the change
+    happened (default: now). Durable once 200."""
+    _too_many(len(body), state.settings.catalog.max_rows_per_request, "rows", "catalog.max_rows_per_request")
+    follower = _follower(state)
+    try:
+        rows, new = check_products(body, follower.view(served), int(time.time() * 1000))
+    except CatalogInputError as exc:
+        raise _refused(exc) from exc
+    _write(state, PRODUCT_CHANGES, rows, follower)
+    return {"accepted": len(rows), "new": new, "updated": len(rows) - new}
+
+
+@router.post("/v1/catalog/bans", response_model=BanApplied, responses=CATALOG_ERRORS)
+def post_bans(body: Any = Body(..., openapi_examples=BAN_EXAMPLES),
+              state: ServiceState = Depends(service_state), served=Depends(engine)) -> dict:
+    """Ban (or with ``unban: true`` lift the ban of) products and whole stores, with a reason.
+    Every id must be known. Durable once 200."""
+    limit = state.settings.catalog.max_ban_ids
+    if isinstance(body, dict):
+        named = sum(len(body[k]) for k in ("product_ids", "store_ids") if isinstance(body.get(k), list))
+        _too_many(named, limit, "ids", "catalog.max_ban_ids")
+    follower = _follower(state)
+    try:
+        row = check_ban(body, follower.view(served), int(time.time() * 1000), limit)
+    except CatalogInputError as exc:
+        raise _refused(exc) from exc
+    _write(state, BANS, [row], follower)
+    return {"products": len(row["product_ids"]), "stores": len(row["store_ids"]), "unban": row["unban"]}
+
+
+@router.put("/v1/catalog/stores", response_model=CatalogApplied, responses=CATALOG_ERRORS)
+def put_stores(body: list[Any] = Body(..., openapi_examples=STORE_EXAMPLES),
+               state: ServiceState = Depends(service_state), served=Depends(engine)) -> dict:
+    """Add (or rename) stores: each a whole ``stores`` contract row. Durable once 200."""
+    _too_many(len(body), state.settings.catalog.max_rows_per_request, "rows", "catalog.max_rows_per_request")
+    follower = _follower(state)
+    try:
+        rows, new = check_stores(body, follower.view(served), int(time.time() * 1000))
+    except CatalogInputError as exc:
+        raise _refused(exc) from exc
+    _write(state, STORE_CHANGES, rows, follower)
+    return {"accepted": len(rows), "new": new, "updated": len(rows) - new}
