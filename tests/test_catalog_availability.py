@@ -175,3 +175,40 @@ def test_a_new_product_goes_to_the_hook_and_its_bans_and_stock_apply_once_it_exi
     catalog.ban(product_ids=[new_id])
     assert _page(engine, "rerank", surface="channel", candidates=np.array([new_id]), page_size=1) == []
     assert len(handed) == 1, "handed once"
+
+
+def test_a_new_product_through_the_catalog_is_searchable_priced_and_bannable(small_models: Path,
+                                                                             tmp_path: Path) -> None:
+    """The two halves of issue 26 joined: the catalog's follower hands a new product to the real
+    ``ranking.live.new_products.add_products`` (the setting's default hook); the product is then
+    found by search, re-priced and banned like any other, and a product of its id below the
+    bundle's largest (not appended in id order) too."""
+    from ranking.live.catalog_follower import load_hook
+
+    engine = Engine.load(small_models / "latest", load_settings(["live.backend=off"]))
+    catalog = Catalog([engine], tmp_path / "events")
+    catalog.follower.hook = load_hook(engine.settings.catalog.new_product_hook)  # as serving/catalog.py
+    assert catalog.follower.hook is not None
+    known = engine.snapshot.products
+    first = int(np.flatnonzero((known.columns["banned"] == 0) & (known.columns["stock"] > 0))[0])
+    template = {c: float(v[first]) for c, v in known.columns.items()}
+    gap = np.setdiff1d(np.arange(int(known.ids.min()), int(known.ids.max())), known.ids)
+    high, low = int(known.ids.max()) + 7, int(gap[0]) if len(gap) else int(known.ids.max()) + 9
+    rows = [{"product_id": pid, "store_id": int(template["store_id"]), "brand_id": int(template["brand_id"]),
+             "category_id": int(template["category_id"]), "comparable_group_id": 10**9 + pid,
+             "title": f"zorblax{word} thermos cup", "attribute_count": 5, "image_count": 4, "price": 59.0,
+             "list_price": 79.0, "stock": 10, "subsidy": False}
+            for pid, word in ((high, "alpha"), (low, "beta"))]
+    catalog.products(rows)
+    for pid, word in ((high, "alpha"), (low, "beta")):
+        cards = {c["product_id"]: c for c in engine.rank("search", RankRequest(
+            surface="search", query=f"zorblax{word}", page_size=40, now_ms=engine.snapshot.as_of_ms,
+            hour=20)).cards}  # the only product holding the word; where the model puts it is its own matter
+        assert pid in cards and cards[pid]["price"] == 59.0 and "lexical" in cards[pid]["sources"], word
+    catalog.products([{"product_id": high, "price": 39.0}])
+    search = dict(surface="search", query="zorblaxalpha", page_size=40)
+    card = {c["product_id"]: c for c in engine.rank("search", RankRequest(
+        **search, now_ms=engine.snapshot.as_of_ms, hour=20)).cards}[high]
+    assert card["price"] == 39.0
+    catalog.ban(product_ids=[high])
+    assert high not in _page(engine, "search", **search)
