@@ -121,7 +121,8 @@ def _read_log(events: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     orders = (orders.select(["request_id", "timestamp", "product_id"]).to_pandas() if orders is not None
               else pd.DataFrame({"request_id": [], "timestamp": [], "product_id": []}))
     for frame in (exp, orders):
-        frame["timestamp"] = pd.to_datetime(frame.timestamp, utc=True).astype("int64") // 1_000_000
+        stamps = pd.to_datetime(frame.timestamp, utc=True)  # whatever unit the log's type has
+        frame["timestamp"] = (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
     return exp, orders
 
 
