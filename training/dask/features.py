@@ -163,8 +163,8 @@ def dense_only(search):
     if search is None:
         return None
     light = object.__new__(type(search))
-    light.__dict__.update(encoder=search.encoder, vectors=search.vectors,
-                          product_ids=search.product_ids, bm25=None, index=None, manifest={})
+    light.__dict__.update(encoder=search.encoder, vectors=search.vectors, product_ids=search.product_ids,
+                          _rows=search._rows, bm25=None, index=None, manifest={})
     return light
 
 
