@@ -4,6 +4,7 @@ received the rows, torn tails never read; and the Redis stream the host's applie
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -18,9 +19,15 @@ from ranking.settings import LiveSettings
 
 
 def _write(events: Path) -> None:
+    # Two writers' lines are ordered by the millisecond each was received: changes two workers
+    # receive in the same millisecond (concurrent requests) apply in table order, so the three
+    # writes here are a few milliseconds apart (on a fast disk they used to share one and the
+    # order under test was left to chance)
     first, second = EventLog(events, writer="a"), EventLog(events, writer="b")
     first.append({PRODUCT_CHANGES: [{"product_id": 1, "price": 5.0}]})
+    time.sleep(0.003)
     second.append({BANS: [{"product_ids": [1], "store_ids": [], "reason": "x", "unban": False}]})
+    time.sleep(0.003)
     first.append({PRODUCT_CHANGES: [{"product_id": 1, "price": 4.0, "banned": False}]})
 
 
