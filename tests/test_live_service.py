@@ -142,7 +142,7 @@ def test_without_a_live_state_the_pages_are_the_frozen_ones(small_models, tmp_pa
 
     from ranking.live.embedded import EmbeddedLiveState
     from ranking.pipeline import Pipeline, RankRequest
-    from ranking.pipeline.adjusters import Demotion, ThemeBoost, ValueTilt
+    from ranking.pipeline.adjusters import Demotion, ThemeBoost, TrafficPolicy, ValueTilt
     from ranking.pipeline.filters import Governance, KnownProducts, RequestFilters
     from ranking.settings import load_settings
     from serving.app import create_app
@@ -168,7 +168,8 @@ def test_without_a_live_state_the_pages_are_the_frozen_ones(small_models, tmp_pa
             log_odds = getattr(home.model, "score_is_log_odds", False)
             frozen = Pipeline("homepage", home.sources, home.snapshot, home.model, rules, home.recall_k,
                               home.extra_features, [KnownProducts(), Governance(rules), RequestFilters()],
-                              [Demotion(rules), ThemeBoost(rules), ValueTilt(rules, log_odds)])
+                              [Demotion(rules), TrafficPolicy(rules), ThemeBoost(rules),
+                               ValueTilt(rules, log_odds)])
             request = dict(surface="homepage", page_size=20, now_ms=int(time.time() * 1000), hour=20,
                            user_id=int(users[0]), seed=11)
             page, expected = home.run(RankRequest(**request)), frozen.run(RankRequest(**request))
