@@ -3,14 +3,16 @@
 From the listing itself: store, brand, leaf and top category, price, list price, stock,
 subsidy, ban, comparable group and ``listed_at`` (epoch ms). From the bundle:
 
-* ``price_advantage`` with the function training uses
-  (:func:`ranking.scores.price_advantage.median_of_others`): against the median price of
-  the other live listings of its comparable group (the snapshot's ``comparable_group_id``
-  column, -1 where a bundle built before it was recorded does not say, plus the products
-  added since), else against its leaf's typical price (the geometric mean, the category
-  reference for a product of average rating); outside reference prices are not in a
-  bundle. Clipped to ``scores.price_advantage_clip``. ``product_price`` is its percentile
-  among its leaf's advantages;
+* ``price_advantage`` with the functions scoring uses
+  (:func:`ranking.scores.price_advantage.median_of_others` and ``combine_advantage``):
+  against the median price of the other live listings of its comparable group (the
+  snapshot's ``comparable_group_id`` column, -1 where a bundle built before it was recorded
+  does not say, plus the products added since) and the outside price its group already has
+  in the bundle (``outside_price``, NaN when none was observed), else against its leaf's
+  typical price (``category_price``: the geometric mean, the category reference for a
+  product of average rating). Clipped to ``scores.price_advantage_clip``. The two
+  references are kept on the row, so a later price change re-prices it as the live catalog
+  re-prices any listing. ``product_price`` is its percentile among its leaf's advantages;
 * ``log_price_vs_category`` against the leaf's median log price; ``big_brand`` as the
   brand's other products say (0 for a brand the bundle does not know); ``top_category_id``
   as the leaf's products say;
@@ -29,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ranking.features.snapshot import FeatureSnapshot
-from ranking.scores.price_advantage import median_of_others
+from ranking.scores.price_advantage import combine_advantage, median_of_others
 
 HISTORY_COLUMNS = ("product_score", "product_information", "product_popularity", "product_quality",
                    "product_service", "product_brand", "ctr", "cvr", "rating")
@@ -65,11 +67,28 @@ def price_advantages(snapshot: FeatureSnapshot, new: pd.DataFrame, new_leaf: np.
     others = np.full(len(all_price), np.nan)
     others[members] = median_of_others(all_group[members], all_price[members], all_live[members])
     others = others[len(price):]
-    logp = np.log(np.maximum(price, 0.01))
-    typical = np.exp(_leaf_mean(logp, leaf, new_leaf))
-    reference = np.where(np.isnan(others), typical, others)
-    advantage = np.clip((reference - new_price) / reference, -clip, clip)
+    refs = price_references(snapshot, new, new_leaf, leaf)
+    outside = refs.get("outside_price", np.full(len(new), np.nan))
+    advantage = combine_advantage(new_price, others, outside, refs["category_price"], clip)["price_advantage"]
     return advantage, _percentiles(np.asarray(cols["price_advantage"], np.float64), leaf, new_leaf, advantage)
+
+
+def price_references(snapshot: FeatureSnapshot, new: pd.DataFrame, new_leaf: np.ndarray, leaf: np.ndarray
+                     ) -> dict[str, np.ndarray]:
+    """The references the live catalog re-prices a listing against (its ``outside_price``: the
+    outside median its comparable group already has in the bundle, NaN when none was observed;
+    its ``category_price``: the leaf's typical price, the reference the advantage above falls
+    back to), for bundles whose snapshot keeps them."""
+    cols = snapshot.products.columns
+    out: dict[str, np.ndarray] = {}
+    if "outside_price" in cols and GROUP in cols:
+        known = ~np.isnan(np.asarray(cols["outside_price"], np.float64))
+        out["outside_price"] = _by_key(np.asarray(cols[GROUP], np.int64)[known],
+                                       np.asarray(cols["outside_price"], np.float64)[known],
+                                       new.comparable_group_id.to_numpy(np.int64), np.nan)
+    logp = np.log(np.maximum(np.asarray(cols["price"], np.float64), 0.01))
+    out["category_price"] = np.exp(_leaf_mean(logp, leaf, new_leaf))
+    return out
 
 
 def _leaf_mean(values: np.ndarray, leaf: np.ndarray, new_leaf: np.ndarray) -> np.ndarray:
@@ -123,6 +142,7 @@ def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -
     median = _leaf_median(logp, category, new_cat, np.ones(len(logp), bool))
     out["log_price_vs_category"] = np.log(np.maximum(price, 0.01)) - np.nan_to_num(median, nan=0.0)
     out["price_advantage"], out["product_price"] = price_advantages(snapshot, new, new_cat, category, clip)
+    out.update({k: v for k, v in price_references(snapshot, new, new_cat, category).items() if k in cols})
     cold = np.asarray(cols["sales_velocity"], np.float64) == 0 if "sales_velocity" in cols else \
         np.ones(len(category), bool)
     for name in HISTORY_COLUMNS:
