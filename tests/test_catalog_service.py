@@ -131,3 +131,55 @@ def test_bans_stock_prices_and_store_bans_reach_every_worker_within_a_second(sma
         _seen_within(url, candidates, lambda c: banned in c and set(of_store) <= set(c), acked)
     finally:
         stop_service(proc)
+
+
+def _searched(url: str, query: str) -> set[int]:
+    r = httpx2.post(f"{url}/v1/search", json={"query": query, "page_size": 40}, timeout=10)
+    assert r.status_code == 200, r.text
+    return {c["product_id"] for c in r.json()["cards"]}
+
+
+def _search_within(url: str, query: str, check, acked: float, limit: float = 5.0) -> float:
+    """Seconds from ``acked`` to the first of STREAK searches in a row (fresh connections, so
+    both workers) for which ``check`` holds of the page's product ids."""
+    streak, start = 0, None
+    while streak < STREAK:
+        asked = time.perf_counter()
+        if check(_searched(url, query)):
+            streak, start = streak + 1, start or asked
+        else:
+            streak, start = 0, None
+        assert time.perf_counter() - acked < limit, "not visible on every worker within the limit"
+    return max(0.0, start - acked)
+
+
+def test_a_new_product_is_searchable_on_every_worker_within_a_second_and_after_a_restart(
+        small_models, tmp_path, live_sets):
+    from conftest import record_reliability
+
+    snap = FeatureSnapshot.load(small_models / "latest" / "snapshot")
+    cols = snap.products.columns
+    row = int(np.flatnonzero((cols["banned"] == 0) & (cols["stock"] > 0))[0])
+    pid = int(snap.products.ids.max()) + 11
+    listing = {"product_id": pid, "store_id": int(cols["store_id"][row]),
+               "brand_id": int(cols["brand_id"][row]), "category_id": int(cols["category_id"][row]),
+               "comparable_group_id": 10**12 + pid,
+               "title": "zorblaxgamma thermos cup", "attribute_count": 5, "image_count": 4, "price": 59.0,
+               "list_price": 79.0, "stock": 10, "subsidy": False}
+    proc, url = start_service(small_models, tmp_path / "events", workers=2, extra=live_sets)
+    try:
+        assert pid not in _searched(url, "zorblaxgamma")
+        acked = _send(url, "PUT", "/v1/catalog/products", [listing])
+        seconds = {"new_product": _search_within(url, "zorblaxgamma", lambda ids: pid in ids, acked)}
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc, url = start_service(small_models, tmp_path / "events", workers=2, extra=live_sets)
+        for _ in range(STREAK):  # every worker, at its first answers after the restart
+            assert pid in _searched(url, "zorblaxgamma")
+        acked = _send(url, "POST", "/v1/catalog/bans", {"product_ids": [pid], "reason": "counterfeit"})
+        seconds["new_product_ban"] = _search_within(url, "zorblaxgamma", lambda ids: pid not in ids, acked)
+        backend = "redis" if "live.backend=redis" in live_sets else "embedded"
+        record_reliability(f"catalog_new_product_2_workers_{backend}", **seconds)
+        assert max(seconds.values()) < 1.0, seconds
+    finally:
+        stop_service(proc)
