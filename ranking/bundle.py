@@ -16,7 +16,8 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,11 +81,7 @@ def write_bundle(
     created = datetime.now(UTC)
     digest = hashlib.sha256(model_text.encode()).hexdigest()[:8]
     version = f"{created.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
-    tmp = models_dir / f".tmp-{version}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with staged_version(models_dir, version) as tmp:
         (tmp / "model.txt").write_text(model_text)
         (tmp / "feature_schema.json").write_text(json.dumps(schema(), indent=2, ensure_ascii=False))
         snapshot.save(tmp / "snapshot")
@@ -101,14 +98,25 @@ def write_bundle(
             "files": files,
         }
         (tmp / MANIFEST).write_text(json.dumps(full, indent=2, ensure_ascii=False, default=float))
-        final = models_dir / version
-        tmp.rename(final)
+    if move_latest:
+        point_latest(models_dir, version)
+    return models_dir / version
+
+
+@contextmanager
+def staged_version(models_dir: Path, version: str) -> Iterator[Path]:
+    """A hidden folder to write bundle ``version`` into: renamed to ``models_dir/version`` when
+    the block ends, removed (nothing half-written left) when it raises."""
+    tmp = models_dir / f".tmp-{version}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        yield tmp
+        tmp.rename(models_dir / version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if move_latest:
-        point_latest(models_dir, version)
-    return final
 
 
 def point_latest(models_dir: str | Path, version: str) -> None:

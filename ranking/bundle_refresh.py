@@ -20,7 +20,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ranking.bundle import MANIFEST, Bundle, BundleError, _sha256, point_latest
+from ranking.bundle import MANIFEST, Bundle, BundleError, _sha256, point_latest, staged_version
 from ranking.features import FeatureSnapshot, schema_hash
 
 SNAPSHOT_PART = "snapshot"
@@ -65,11 +65,7 @@ def write_refreshed_bundle(models_dir: str | Path, parent: Bundle, snapshot: Fea
     final = models_dir / version
     if final.exists():
         raise BundleError(f"{final} already exists (a bundle written this second): refresh again")
-    tmp = models_dir / f".tmp-{version}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with staged_version(models_dir, version) as tmp:
         how = {_keep(parent.path / rel, tmp / rel) for rel in kept}
         snapshot.save(tmp / SNAPSHOT_PART)
         files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
@@ -84,10 +80,6 @@ def write_refreshed_bundle(models_dir: str | Path, parent: Bundle, snapshot: Fea
         manifest.update(refresh=record, version=version, created_at=created.isoformat(timespec="seconds"),
                         feature_schema_hash=schema_hash(), files=files)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=float))
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if move_latest:
         point_latest(models_dir, version)
     return final
