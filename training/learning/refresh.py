@@ -177,9 +177,34 @@ def _moved(old: np.ndarray, new: np.ndarray) -> int:
     return int((~np.isclose(old, new, equal_nan=True)).sum()) if old.shape == new.shape else len(new)
 
 
+def bundles_catalog_only(mall: MallTables, parent: Bundle) -> tuple[MallTables, dict[str, int]]:
+    """The mall without the products and stores listed after the bundle was built (the live
+    catalog adds them; ``merge-events`` folds them into the tables), with every row of them:
+    a refresh keeps the bundle's search index and cards, so it scores the bundle's catalog,
+    and the service's live catalog lays the later listings over the refreshed engine again
+    (docs/catalog.md). How many products, stores and rows were left out."""
+    products, stores = parent.snapshot.products.ids, parent.snapshot.stores.ids
+    new_products = ~mall["products"].product_id.isin(products)
+    new_stores = ~mall["stores"].store_id.isin(stores)
+    if not new_products.any() and not new_stores.any():
+        return mall, {}
+    tables, rows = {}, 0
+    for name, frame in mall.tables.items():
+        keep = np.ones(len(frame), bool)
+        if "product_id" in frame:
+            keep &= frame.product_id.isin(products).to_numpy()
+        elif "store_id" in frame:
+            keep &= frame.store_id.isin(stores).to_numpy()
+        rows += int((~keep).sum()) if name not in ("products", "stores") else 0
+        tables[name] = frame if keep.all() else frame[keep].reset_index(drop=True)
+    return MallTables(mall.data_dir, tables), {"products": int(new_products.sum()),
+                                               "stores": int(new_stores.sum()), "event_rows": rows}
+
+
 def _build(parent: Bundle, data_dir: Path, settings: Settings, as_of_ms: int | None):
-    """The new snapshot of ``data_dir`` and its as-of moment, or RefreshRefusedError."""
-    mall = load_mall(data_dir)
+    """The new snapshot of ``data_dir``, its as-of moment and what was left out of the
+    bundle's catalog (:func:`bundles_catalog_only`), or RefreshRefusedError."""
+    mall, left_out = bundles_catalog_only(load_mall(data_dir), parent)
     built_with = snapshot_settings(parent, settings)
     as_of = _window(parent, mall, built_with, as_of_ms)
     catalog = CatalogCache(mall)
@@ -192,7 +217,7 @@ def _build(parent: Bundle, data_dir: Path, settings: Settings, as_of_ms: int | N
     if problems:
         raise RefreshRefusedError("the feature schema would change: " + "; ".join(problems)
                              + " (retrain with shelfrank train)")
-    return snapshot, as_of
+    return snapshot, as_of, left_out
 
 
 def refresh_bundle(bundle_path: str | Path, data_dir: str | Path, models_dir: str | Path,
@@ -203,7 +228,7 @@ def refresh_bundle(bundle_path: str | Path, data_dir: str | Path, models_dir: st
     parent = _load_parent(bundle_path)
     merged_note: dict = {}
     if events_dir is None:
-        snapshot, as_of = _build(parent, Path(data_dir), settings, as_of_ms)
+        snapshot, as_of, left_out = _build(parent, Path(data_dir), settings, as_of_ms)
     else:
         from training.data.event_import import merge_events
 
@@ -214,10 +239,12 @@ def refresh_bundle(bundle_path: str | Path, data_dir: str | Path, models_dir: st
             merged_note = {"merged_events": {t: n for t, n in summary.appended.items() if n},
                            "merge_findings": [f"{f.table}: {f.rows} of {f.checked} merged rows break "
                                               f"{f.rule} ({f.severity})" for f in summary.breaks]}
-            snapshot, as_of = _build(parent, merged, settings, as_of_ms)
+            snapshot, as_of, left_out = _build(parent, merged, settings, as_of_ms)
     record = {"as_of": _iso(as_of), "as_of_ms": as_of, "data_dir": str(data_dir),
               "events_dir": str(events_dir) if events_dir is not None else None,
               "recomputed": [f"{SNAPSHOT_PART}/"], "what": RECOMPUTED, **merged_note}
+    if left_out:
+        record["left_out_listed_after_the_bundle"] = left_out
     old, new = parent.snapshot, snapshot
     changed_p = _moved(old.products.columns["product_score"], new.products.columns["product_score"])
     changed_s = _moved(old.stores.columns["store_experience_score"],
