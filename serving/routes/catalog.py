@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException
@@ -30,6 +31,7 @@ from ranking.catalog_changes import (
 )
 from ranking.event_log import EventLogUnavailableError
 from ranking.live.catalog_follower import CatalogFollower
+from ranking.live.catalog_state import CatalogView
 from serving.auth import admin
 from serving.catalog_schemas import BAN_EXAMPLES, PRODUCT_EXAMPLES, STORE_EXAMPLES, BanApplied, CatalogApplied
 from serving.dependencies import engine, service_state
@@ -60,6 +62,20 @@ def _refused(exc: CatalogInputError) -> HTTPException:
                                       for p in exc.problems])
 
 
+def _accept(state: ServiceState, served, table: str, check: Callable[[CatalogView, int], Any]) -> Any:
+    """The one path of every catalog write: ``check`` the body against what the served engine
+    and the changes so far know (422 naming the fields), append it durably, apply it here;
+    what ``check`` returned (its first item, a list of rows or one row, is what is written)."""
+    follower = _follower(state)
+    try:
+        checked = check(follower.view(served), int(time.time() * 1000))
+    except CatalogInputError as exc:
+        raise _refused(exc) from exc
+    rows = checked[0] if isinstance(checked, tuple) else [checked]
+    _write(state, table, rows, follower)
+    return checked
+
+
 def _write(state: ServiceState, table: str, rows: list[dict], follower: CatalogFollower) -> None:
     """Append durably (503 when the log cannot be written), then apply on this worker at once."""
     try:
@@ -83,12 +99,7 @@ def put_products(body: list[Any] = Body(..., openapi_examples=PRODUCT_EXAMPLES),
     ``store_id`` never changes. ``changed_at`` (epoch ms or ISO 8601) says when the change
     happened (default: now). Durable once 200."""
     _too_many(len(body), state.settings.catalog.max_rows_per_request, "rows", "catalog.max_rows_per_request")
-    follower = _follower(state)
-    try:
-        rows, new = check_products(body, follower.view(served), int(time.time() * 1000))
-    except CatalogInputError as exc:
-        raise _refused(exc) from exc
-    _write(state, PRODUCT_CHANGES, rows, follower)
+    rows, new = _accept(state, served, PRODUCT_CHANGES, lambda view, now: check_products(body, view, now))
     return {"accepted": len(rows), "new": new, "updated": len(rows) - new}
 
 
@@ -101,12 +112,7 @@ def post_bans(body: Any = Body(..., openapi_examples=BAN_EXAMPLES),
     if isinstance(body, dict):
         named = sum(len(body[k]) for k in ("product_ids", "store_ids") if isinstance(body.get(k), list))
         _too_many(named, limit, "ids", "catalog.max_ban_ids")
-    follower = _follower(state)
-    try:
-        row = check_ban(body, follower.view(served), int(time.time() * 1000), limit)
-    except CatalogInputError as exc:
-        raise _refused(exc) from exc
-    _write(state, BANS, [row], follower)
+    row = _accept(state, served, BANS, lambda view, now: check_ban(body, view, now, limit))
     return {"products": len(row["product_ids"]), "stores": len(row["store_ids"]), "unban": row["unban"]}
 
 
@@ -115,10 +121,5 @@ def put_stores(body: list[Any] = Body(..., openapi_examples=STORE_EXAMPLES),
                state: ServiceState = Depends(service_state), served=Depends(engine)) -> dict:
     """Add (or rename) stores: each a whole ``stores`` contract row. Durable once 200."""
     _too_many(len(body), state.settings.catalog.max_rows_per_request, "rows", "catalog.max_rows_per_request")
-    follower = _follower(state)
-    try:
-        rows, new = check_stores(body, follower.view(served), int(time.time() * 1000))
-    except CatalogInputError as exc:
-        raise _refused(exc) from exc
-    _write(state, STORE_CHANGES, rows, follower)
+    rows, new = _accept(state, served, STORE_CHANGES, lambda view, now: check_stores(body, view, now))
     return {"accepted": len(rows), "new": new, "updated": len(rows) - new}
