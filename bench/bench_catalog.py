@@ -20,16 +20,13 @@ skipped when the binary is absent). Run alone:
 from __future__ import annotations
 
 import os
-import shutil
 import time
-import uuid
-from contextlib import nullcontext
-from pathlib import Path
 
 import httpx2
 import numpy as np
 
 from bench.context import BenchContext
+from bench.live_backends import backend_cli, both_backends, events_dir, served_on
 
 TRIALS = int(os.environ.get("SHELFRANK_CATALOG_VISIBLE_TRIALS", 60))
 STREAK = 6
@@ -92,37 +89,23 @@ def _bulk(url: str, ids: np.ndarray, prices: np.ndarray, candidates: list[int]) 
 
 def bench(ctx: BenchContext) -> dict:
     """Both backends (Redis on a private server, when redis-server is installed)."""
-    out = measure(ctx, "embedded")
-    if shutil.which("redis-server") is None:
-        return {**out, "catalog_visible_redis": "skipped: redis-server is not installed"}
-    return {**out, **measure(ctx, "redis")}
+    return both_backends(ctx, measure, "catalog_visible_redis")
 
 
 def measure(ctx: BenchContext, backend: str, redis_url: str | None = None) -> dict:
     """TRIALS trials and one bulk PUT on one backend; keys ``catalog_[redis_]...``."""
-    from bench.bench_live_state import private_redis
     from ranking.features.snapshot import FeatureSnapshot
-    from shelfrank.local_service import start_service, stop_service
 
     bundle = ctx.bundle("small")
     snap = FeatureSnapshot.load(bundle / "snapshot")
     cols = snap.products.columns
     ok = np.flatnonzero((cols["banned"] == 0) & (cols["stock"] > 0))
     ids, prices = snap.products.ids[ok], cols["price"][ok]
-    server = private_redis() if backend == "redis" and redis_url is None else nullcontext(redis_url)
-    with server as url_of_redis:
-        sets = [f"live.backend={backend}"]
-        if backend == "redis":
-            sets += [f"live.redis_url={url_of_redis}", f"live.redis_prefix=bench-{uuid.uuid4().hex[:10]}:"]
-        events = ctx.work_dir / f"catalog-events-{time.time_ns()}"
-        proc, url = start_service(bundle.parent, events, workers=2, extra=sets)
-        try:
-            candidates = ids[:20].tolist()
-            seconds = np.array([_trial(url, i, candidates[(i // 3) % 10], candidates,
-                                       float(prices[(i // 3) % 10])) for i in range(TRIALS)])
-            bulk = _bulk(url, ids, prices, candidates)
-        finally:
-            stop_service(proc)
+    with served_on(bundle, events_dir(ctx, "catalog"), backend, redis_url) as url:
+        candidates = ids[:20].tolist()
+        seconds = np.array([_trial(url, i, candidates[(i // 3) % 10], candidates,
+                                   float(prices[(i // 3) % 10])) for i in range(TRIALS)])
+        bulk = _bulk(url, ids, prices, candidates)
     key = "catalog_visible_" if backend == "embedded" else f"catalog_visible_{backend}_"
     ms = {f"{key}{bound}_p{q}_ms": round(float(np.percentile(seconds[:, j], q)) * 1000, 1)
           for j, bound in enumerate(("asked", "answered")) for q in (50, 99)}
@@ -133,14 +116,4 @@ def measure(ctx: BenchContext, backend: str, redis_url: str | None = None) -> di
 
 
 if __name__ == "__main__":
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("work", nargs="?", default="/tmp/shelfrank-bench", help="scratch and cached malls")
-    parser.add_argument("--backend", choices=("embedded", "redis", "both"), default="both")
-    parser.add_argument("--redis-url", help="a Redis server to use (default: a private redis-server)")
-    args = parser.parse_args()
-    ctx = BenchContext(Path(args.work), ["small"], None)
-    result = bench(ctx) if args.backend == "both" else measure(ctx, args.backend, args.redis_url)
-    print(json.dumps(result, indent=2))
+    backend_cli(__doc__, bench, measure)

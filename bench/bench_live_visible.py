@@ -15,15 +15,13 @@ of both over ``TRIALS`` trials (``SHELFRANK_LIVE_VISIBLE_TRIALS``), against the 
 from __future__ import annotations
 
 import os
-import shutil
 import time
-import uuid
-from contextlib import nullcontext
 
 import httpx2
 import numpy as np
 
 from bench.context import BenchContext
+from bench.live_backends import backend_cli, both_backends, events_dir, served_on
 
 TRIALS = int(os.environ.get("SHELFRANK_LIVE_VISIBLE_TRIALS", 100))
 STREAK = 6
@@ -54,34 +52,19 @@ def _visible_after(url: str, user: int, product: int) -> tuple[float, float]:
 
 def bench(ctx: BenchContext) -> dict:
     """Both backends (Redis on a private server, when redis-server is installed)."""
-    out = measure(ctx, "embedded")
-    if shutil.which("redis-server") is None:
-        return {**out, "live_visible_redis": "skipped: redis-server is not installed "
-                                             "(scripts/install_redis.sh)"}
-    return {**out, **measure(ctx, "redis")}
+    return both_backends(ctx, measure, "live_visible_redis")
 
 
 def measure(ctx: BenchContext, backend: str, redis_url: str | None = None) -> dict:
     """TRIALS trials on one backend; keys ``live_visible_[redis_]...``."""
-    from bench.bench_live_state import private_redis
-    from shelfrank.local_service import start_service, stop_service
 
     bundle = ctx.bundle("small")
     with np.load(bundle / "recall" / "homepage" / "homepage.npz", allow_pickle=False) as z:
         products, users = z["product_ids"], z["user_ids"]
-    server = private_redis() if backend == "redis" and redis_url is None else nullcontext(redis_url)
-    with server as url_of_redis:
-        sets = [f"live.backend={backend}"]
-        if backend == "redis":
-            sets += [f"live.redis_url={url_of_redis}", f"live.redis_prefix=bench-{uuid.uuid4().hex[:10]}:"]
-        proc, url = start_service(bundle.parent, ctx.work_dir / f"live-events-{time.time_ns()}", workers=2,
-                                  extra=sets)
-        try:
-            first = int(users.max()) + 1
-            seconds = np.array([_visible_after(url, first + i, int(products[i % len(products)]))
-                                for i in range(TRIALS)])
-        finally:
-            stop_service(proc)
+    with served_on(bundle, events_dir(ctx, "live"), backend, redis_url) as url:
+        first = int(users.max()) + 1
+        seconds = np.array([_visible_after(url, first + i, int(products[i % len(products)]))
+                            for i in range(TRIALS)])
     ms = {f"{bound}_p{q}": round(float(np.percentile(seconds[:, j], q)) * 1000, 1)
           for j, bound in enumerate(("asked", "answered")) for q in (50, 99)}
     key = "live_visible_" if backend == "embedded" else f"live_visible_{backend}_"
@@ -90,15 +73,4 @@ def measure(ctx: BenchContext, backend: str, redis_url: str | None = None) -> di
 
 
 if __name__ == "__main__":
-    import argparse
-    import json
-    from pathlib import Path
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("work", nargs="?", default="/tmp/shelfrank-bench", help="scratch and cached malls")
-    parser.add_argument("--backend", choices=("embedded", "redis", "both"), default="both")
-    parser.add_argument("--redis-url", help="a Redis server to use (default: a private redis-server)")
-    args = parser.parse_args()
-    ctx = BenchContext(Path(args.work), ["small"], None)
-    result = bench(ctx) if args.backend == "both" else measure(ctx, args.backend, args.redis_url)
-    print(json.dumps(result, indent=2))
+    backend_cli(__doc__, bench, measure)
