@@ -13,7 +13,6 @@ import hashlib
 import json
 import shutil
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -295,7 +294,7 @@ def _served_paths_once_all_are(url: str, wanted: str, seconds: float = 60) -> se
 @pytest.mark.slow
 def test_the_service_hot_swaps_a_refresh_under_load_and_keeps_its_model(early_models, later_mall,
                                                                         tmp_path) -> None:
-    from service_process import start_service, stop_service
+    from service_process import background_load, start_service, stop_service
 
     models = tmp_path / "models"
     parent = load_bundle(early_models / "latest")
@@ -306,28 +305,13 @@ def test_the_service_hot_swaps_a_refresh_under_load_and_keeps_its_model(early_mo
     try:
         body = {"surface": "homepage", "candidates": [int(i) for i in parent.snapshot.products.ids[:60]]}
         before = httpx2.post(f"{url}/v1/rerank?explain=true", json=body, timeout=30).json()
-        failures, done, served = [], threading.Event(), [0]
-
-        def load() -> None:
-            with httpx2.Client(base_url=url, timeout=30) as client:
-                while not done.is_set():
-                    r = client.post("/v1/rerank?explain=true", json=body)
-                    served[0] += 1
-                    if r.status_code != 200:
-                        failures.append(r.status_code)
-
-        threads = [threading.Thread(target=load) for _ in range(3)]
-        for t in threads:
-            t.start()
-        result = refresh_bundle(models / "latest", later_mall[0], models, Settings())
-        r = httpx2.post(f"{url}/admin/reload", json={"bundle": "latest"}, headers=auth, timeout=120)
-        assert r.status_code == 200, r.text
-        paths = _served_paths_once_all_are(url, str(result.path.resolve()))
-        done.set()
-        for t in threads:
-            t.join()
+        with background_load(url, "/v1/rerank?explain=true", body) as load:
+            result = refresh_bundle(models / "latest", later_mall[0], models, Settings())
+            r = httpx2.post(f"{url}/admin/reload", json={"bundle": "latest"}, headers=auth, timeout=120)
+            assert r.status_code == 200, r.text
+            paths = _served_paths_once_all_are(url, str(result.path.resolve()))
         assert paths == {str(result.path.resolve())}, "every worker serves the refreshed bundle"
-        assert failures == [] and served[0] > 0
+        assert load.failures == [] and load.served > 0
         after = httpx2.post(f"{url}/v1/rerank?explain=true", json=body, timeout=30).json()
         served_manifest = httpx2.get(f"{url}/v1/bundle", timeout=10).json()
     finally:

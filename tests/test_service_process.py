@@ -10,7 +10,7 @@ import time
 import httpx2
 import pytest
 from conftest import record_reliability
-from service_process import start_service, stop_service
+from service_process import background_load, start_service, stop_service
 
 pytestmark = pytest.mark.slow
 OPERATOR = {"Authorization": "Bearer s3cret"}  # start_service sets serving.admin_token=s3cret: writes need it
@@ -71,45 +71,30 @@ def test_reload_under_load_fails_no_request_and_reaches_every_worker(small_model
         second = small_models / "copy-of-latest"
         if not second.exists():
             shutil.copytree((small_models / "latest").resolve(), second)
-        failures, done, served = [], threading.Event(), [0]
         body = {"surface": "homepage", "candidates": list(range(1, 120))}
-
-        def load() -> None:
-            with httpx2.Client(base_url=url, timeout=10) as client:
-                while not done.is_set():
-                    r = client.post("/v1/rerank", json=body)
-                    served[0] += 1
-                    if r.status_code != 200:
-                        failures.append(r.status_code)
-
-        threads = [threading.Thread(target=load) for _ in range(3)]
-        for t in threads:
-            t.start()
         auth = {"Authorization": "Bearer s3cret"}
-        r = httpx2.post(f"{url}/admin/reload", json={"bundle": str(second)}, headers=auth, timeout=60)
-        assert r.status_code == 200, r.text
-        bad = small_models / "broken"
-        bad.mkdir(exist_ok=True)
-        r = httpx2.post(f"{url}/admin/reload", json={"bundle": str(bad)}, headers=auth, timeout=60)
-        assert r.status_code == 409
-        # the other worker follows the control file (poll 0.2 s, then a full load and verify):
-        # keep the load on until every worker serves the copy, at most 60 s on a busy machine
-        deadline = time.time() + 60
-        paths: set[str] = set()
-        while time.time() < deadline:
-            paths = set()
-            for _ in range(20):  # new connections land on either worker
-                with httpx2.Client(base_url=url, timeout=5) as fresh:
-                    paths.add(fresh.get("/readyz", headers=auth).json()["bundle_path"])
-            if paths == {str(second.resolve())}:
-                break
-            time.sleep(0.5)
-        done.set()
-        for t in threads:
-            t.join()
-        record_reliability("reload_under_load", requests=served[0], failed=len(failures),
+        with background_load(url, "/v1/rerank", body, timeout=10) as load:
+            r = httpx2.post(f"{url}/admin/reload", json={"bundle": str(second)}, headers=auth, timeout=60)
+            assert r.status_code == 200, r.text
+            bad = small_models / "broken"
+            bad.mkdir(exist_ok=True)
+            r = httpx2.post(f"{url}/admin/reload", json={"bundle": str(bad)}, headers=auth, timeout=60)
+            assert r.status_code == 409
+            # the other worker follows the control file (poll 0.2 s, then a full load and verify):
+            # keep the load on until every worker serves the copy, at most 60 s on a busy machine
+            deadline = time.time() + 60
+            paths: set[str] = set()
+            while time.time() < deadline:
+                paths = set()
+                for _ in range(20):  # new connections land on either worker
+                    with httpx2.Client(base_url=url, timeout=5) as fresh:
+                        paths.add(fresh.get("/readyz", headers=auth).json()["bundle_path"])
+                if paths == {str(second.resolve())}:
+                    break
+                time.sleep(0.5)
+        record_reliability("reload_under_load", requests=load.served, failed=len(load.failures),
                            bad_bundle_refused=True)
-        assert failures == []
+        assert load.failures == []
         assert paths == {str(second.resolve())}
     finally:
         stop_service(proc, signal.SIGKILL)
