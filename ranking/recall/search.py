@@ -84,6 +84,16 @@ class SearchRecall:
         self.product_ids = bm25.product_ids
         self._rows = RowLookup(bm25.product_ids)
 
+    def dense_only(self) -> SearchRecall:
+        """This recall reduced to what :meth:`dense_similarity` reads (encoder, vectors and the
+        id -> row lookup), so shipping it to Dask workers does not carry the BM25 postings or
+        the FAISS index; the copy knows its own fields, so a new one cannot be forgotten."""
+        light = object.__new__(type(self))
+        light.__dict__.update(encoder=self.encoder, vectors=self.vectors, product_ids=self.product_ids,
+                              _rows=self._rows, bm25=None, index=None, manifest={}, speller=None,
+                              _correct=SpellCorrection.as_typed)
+        return light
+
     def correct(self, query: str) -> SpellCorrection:
         """The query to search: the one place a query is spelling-corrected (the service
         through ``Engine.correct_query``, the Home Depot eval directly); as typed without a

@@ -157,17 +157,6 @@ def _live_rows(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray,
     return live_feature_rows(MallTables(mall.data_dir, tables), imp, rows, settings)
 
 
-def dense_only(search):
-    """``search`` reduced to what ``dense_similarity`` reads (encoder, vectors, product ids),
-    so shipping it to the workers does not carry the BM25 postings or the FAISS index."""
-    if search is None:
-        return None
-    light = object.__new__(type(search))
-    light.__dict__.update(encoder=search.encoder, vectors=search.vectors, product_ids=search.product_ids,
-                          _rows=search._rows, bm25=None, index=None, manifest={})
-    return light
-
-
 def mall_days(data_dir: str | Path, settings: Settings) -> tuple[int, int]:
     """(UTC ms of day zero, number of logged days), from the impressions' timestamps only."""
     ts = _timestamps_ms(read_table(data_dir, "impressions", ["timestamp"]))
@@ -185,7 +174,7 @@ def submit_cuts(client, data_dir: Path, settings: Settings, days: tuple[int, int
     if not cuts:
         raise ValueError(f"{n_days} logged days end within the warm-up "
                          f"({settings.training.warmup_days} days): no cards to featurise")
-    light = dense_only(search)
+    light = search.dense_only() if search is not None else None
     shipped = client.scatter(light, broadcast=True) if light is not None else None
     futures = []
     for k, cut in enumerate(cuts):
