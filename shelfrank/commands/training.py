@@ -118,6 +118,8 @@ def evaluate(
     except (BundleError, ContractError, TrainingDataError) as exc:
         fail(str(exc))
     public = dict(result.metrics)
+    if result.oracle_gain is None:
+        public["without_truth"] = _without_truth(result, data)
     _print_table(public)
     absent = [name for name in SURFACES if name not in public["surfaces"]]
     if absent:
@@ -156,12 +158,37 @@ def evaluate(
     report_dir = report or Path("reports") / public["bundle"]
     path = write_evaluation_report(report_dir, result, bundle, data,
                                    extra_metrics={"debias_study": public["debias_study"]}
-                                   if debias_study else None)
+                                   if debias_study else None, no_truth=public.get("without_truth"))
     typer.echo(f"report: {path}")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(public, indent=2))
         typer.echo(f"metrics: {json_out}")
+
+
+def _without_truth(result, data: Path) -> dict:
+    """On data without simulator truth, print first what decides (training.evaluation.no_truth)."""
+    from training.data.mall_data import load_mall
+    from training.evaluation.no_truth import no_truth_summary
+
+    summary = no_truth_summary(result, load_mall(data)["orders"])
+    estimate = summary["counterfactual"]
+    if estimate:
+        typer.echo(f"no simulator truth: counterfactual estimate first ({estimate['requests']:,} randomised "
+                   "pages, per page):")
+        for reward, r in estimate["rewards"].items():
+            typer.echo(f"  {reward:<7} logging policy {r['logging_policy']:.4f}  "
+                       f"model SNIPS {r['snips']:.4f}  "
+                       f"estimated lift {r['estimated_lift']:+.1%}")
+    else:
+        typer.echo(f"no simulator truth; {summary['counterfactual_missing']}")
+    plan = summary["interleaving_plan"]
+    for credit, needed in plan["pages_needed"].items():
+        cells = ", ".join(f"{n:,} at a {p} win rate" for p, n in needed.items() if n is not None)
+        typer.echo(f"interleaving by {credit}: {plan['deciding_share'][credit]:.1%} of pages decide; "
+                   f"{cells or 'no page decides'} (pages needed, 80% power)")
+    typer.echo(f"\n{summary['click_metric_bias']}")
+    return summary
 
 
 def _whole_page(bundle: Path, control: Path | None, data: Path, settings, progress: bool) -> dict:
