@@ -154,3 +154,14 @@ def test_a_value_outside_the_contract_names_the_value_map_to_fix_it() -> None:
     stock = TABLES["products"].column("stock")
     _, bad = convert_column(pd.Series(["1", "-3", "99999999999"]), stock)
     assert [b.row for b in bad] == [1, 2]
+
+
+def test_the_guides_worked_mapping_is_a_mapping_the_importer_accepts(tmp_path: Path) -> None:
+    """docs/bring_your_own_mall.md's example names only real tables, columns and keys."""
+    guide = (Path(__file__).parents[1] / "docs" / "bring_your_own_mall.md").read_text(encoding="utf-8")
+    block = "# mapping.toml" + guide.split("```toml\n# mapping.toml")[1].split("```")[0]
+    mapping = load_mapping(_tiny_mapping(tmp_path, block))
+    assert set(REQUIRED_TABLES) <= set(mapping.tables)
+    impressions = mapping.tables["impressions"]
+    assert impressions.query_text == "keyword" and impressions.defaults["propensity"] == 1.0
+    assert mapping.tables["products"].values["subsidy"] == {"是": True, "否": False}
