@@ -24,8 +24,9 @@ LOCAL_FORMAT = "%Y/%m/%d %H:%M:%S.%f"
 
 
 def _export_csv_mall(mall: Path, out: Path) -> Path:
-    """Write ``mall``'s tables as a shop's CSV export would hold them (renamed columns, local
-    times, its own surface names, yes/no booleans, query text instead of ids) and a mapping."""
+    """Write ``mall``'s tables as a shop's export would hold them (CSV with renamed columns, local
+    times, its own surface names, yes/no booleans; the impressions as Parquet with epoch-ms times
+    and the query text instead of ids) and a mapping."""
     out.mkdir()
     mapping: dict = {"tables": {}}
     texts = read_table(mall, "queries").to_pandas().set_index("query_id").text
@@ -36,7 +37,10 @@ def _export_csv_mall(mall: Path, out: Path) -> Path:
             src = f"src_{col.name}"
             entry["columns"][col.name] = src
             values = frame.pop(col.name)
-            if col.type.equals(TABLES["impressions"].column("timestamp").type):
+            if name == "impressions" and col.name == "timestamp":  # a Parquet export in epoch ms
+                frame[src] = (values - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+                entry["timestamps"][col.name] = "epoch_ms"
+            elif col.type.equals(TABLES["impressions"].column("timestamp").type):
                 local = values.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
                 frame[src] = local.dt.strftime(LOCAL_FORMAT)
                 entry["timestamps"][col.name] = LOCAL_FORMAT
@@ -56,7 +60,11 @@ def _export_csv_mall(mall: Path, out: Path) -> Path:
                 frame.pop(f"src_{col}")
                 del entry["columns"][col]
             entry["defaults"] = {"variant": "logged", "propensity": 1.0}
-        frame.to_csv(out / entry["file"], index=False)
+        if name == "impressions":
+            entry["file"] = "impressions_export.parquet"
+            frame.to_parquet(out / entry["file"], index=False)
+        else:
+            frame.to_csv(out / entry["file"], index=False)
         mapping["tables"][name] = entry
     path = out / "mapping.json"
     path.write_text(json.dumps(mapping, indent=1), encoding="utf-8")

@@ -31,16 +31,18 @@ from training.data.column_conversion import BadCell, convert_column, empty_cells
 from training.data.import_mapping import ImportMapping, MappingError, TableMapping, load_mapping
 
 REQUIRED_TABLES = ("categories", "brands", "stores", "products", "users", "impressions", "clicks", "orders")
-LOST_WITHOUT = {
-    "reference_prices": "no outside-market price: the price-competitiveness features and the value "
-                        "dimension of the product score are missing",
-    "queries": "search impressions without query text: search pages are featurised as empty searches",
-    "carts": "no add-to-cart: the cart grade of the labels and the cart rates of the scores are zero",
-    "shipments": "no fulfilment: the store experience score's logistics dimension is unknown (neutral)",
-    "returns": "no returns: the product score's return rates are unknown (neutral)",
-    "reviews": "no ratings: the product and store scores' rating dimensions are unknown (neutral)",
-    "service_tickets": "no customer service: the store experience score's service dimension is unknown "
-                       "(neutral)",
+LOST_WITHOUT = {  # docs/bring_your_own_mall.md says the same, table by table
+    "reference_prices": "no outside-market price: the price advantage falls back to the other stores' "
+                        "listings of the same comparable group, or the category's price-for-rating fit",
+    "queries": "no query text: search pages are featurised as empty searches (map the impressions' "
+               "query_text instead)",
+    "carts": "no add-to-cart: the labels lose their cart grade and homepage recall the cart weight",
+    "shipments": "no fulfilment: the store experience score's logistics dimension has no data (every "
+                 "store scores 50)",
+    "returns": "no returns: product and store quality rest on ratings alone, nothing is demoted for returns",
+    "reviews": "no ratings: product and store quality rest on returns alone",
+    "service_tickets": "no customer service: the store experience score's service dimension has no data "
+                       "(every store ties at the middle)",
 }
 SHOWN_PER_COLUMN = 5
 QUERY_ID_SOURCE = "__query_id_from_text"
@@ -159,10 +161,11 @@ def _hash_query_text(frame: pd.DataFrame, mapping: TableMapping) -> tuple[pd.Dat
     text = frame[mapping.query_text]
     searched = ~empty_cells(text)
     ids = pd.Series([None] * len(frame), dtype=object)
-    ids[searched] = [query_id(str(t)) for t in text[searched]]
+    typed = text[searched].astype(str)
+    ids[searched] = typed.map({t: query_id(t) for t in typed.unique()})  # hash each text once
     frame = frame.assign(**{QUERY_ID_SOURCE: ids})
     queries = pa.table({"query_id": pa.array(ids[searched].to_numpy(dtype="int64")),
-                        "text": pa.array(text[searched].astype(str).tolist(), pa.string())})
+                        "text": pa.array(typed.tolist(), pa.string())})
     return frame, first_copies(queries, TABLES["queries"])
 
 
