@@ -42,7 +42,7 @@ LOST_WITHOUT = {  # docs/bring_your_own_mall.md says the same, table by table
     "returns": "no returns: product and store quality rest on ratings alone, nothing is demoted for returns",
     "reviews": "no ratings: product and store quality rest on returns alone",
     "service_tickets": "no customer service: the store experience score's service dimension has no data "
-                       "(every store ties at the middle)",
+                       "(every store scores 50)",
 }
 SHOWN_PER_COLUMN = 5
 QUERY_ID_SOURCE = "__query_id_from_text"
