@@ -91,3 +91,25 @@ def test_sign_test_pages_follow_the_one_sample_proportion_formula() -> None:
     assert sign_test_pages(0.6, 1.0) == 194
     assert sign_test_pages(0.6, 0.5) == 388  # half the pages are ties
     assert sign_test_pages(0.6, 0.0) is None and sign_test_pages(0.5, 1.0) is None
+
+
+def test_the_report_draws_no_chart_without_data(tmp_path: Path) -> None:
+    """Click metrics only: the ranker plot shows MRR and says it favours the logging policy; a
+    ranker whose scores are all missing gets no histogram; no curve and no importance, no plot."""
+    import numpy as np
+
+    from training.evaluation.report import SCORES_PLOT, write_report
+
+    rankers = {"model": {"mrr": 0.44, "map": 0.35}, "logging_policy": {"mrr": 0.61, "map": 0.48}}
+    samples = {"model": np.linspace(0, 1, 500), "lexical": np.full(500, np.nan)}
+    report = write_report(tmp_path, {"surfaces": {"all": rankers}}, None, None, None, samples,
+                          lead=["## lead", ""], no_position_bias="nothing was randomised")
+    text = report.read_text()
+    assert text.startswith("# Offline evaluation report\n\n## lead")
+    assert "MRR on logged clicks by ranker (favours the logging policy)" in text
+    assert "No curve: nothing was randomised." in text
+    assert sorted(_plots_are_drawn(report)) == sorted([MRR_PLOT, SCORES_PLOT])
+    assert not (tmp_path / NDCG_PLOT).exists() and not (tmp_path / POSITION_BIAS_PLOT).exists()
+    only_missing = write_report(tmp_path / "b", {"surfaces": {"all": rankers}}, None, None, None,
+                                {"lexical": np.full(10, np.nan)})
+    assert _plots_are_drawn(only_missing) == [MRR_PLOT]

@@ -76,6 +76,8 @@ def test_a_csv_mall_round_trips_through_import_validate_and_train(small_mall: Pa
     imported = runner.invoke(app, ["import", str(mapping), "--out", str(tmp_path / "mall")])
     assert imported.exit_code == 0, imported.output
     assert "returns:" in imported.output and "empty: no returns" in imported.output
+    again = runner.invoke(app, ["import", str(mapping), "--out", str(tmp_path / "mall")])
+    assert again.exit_code == 2 and "already holds a dataset" in again.output
     validated = runner.invoke(app, ["validate", str(tmp_path / "mall"), "--no-progress"])
     assert validated.exit_code == 0, validated.output
     for name in ("products", "clicks", "orders"):  # the same rows as the simulated mall's
