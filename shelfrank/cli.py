@@ -13,7 +13,17 @@ from typing import Annotated
 import typer
 
 from ranking.settings import Settings, unknown_environment
-from shelfrank.commands import catalog, data, experiments, real_data, score_refresh, scores, serving, training
+from shelfrank.commands import (
+    catalog,
+    data,
+    experiments,
+    importing,
+    real_data,
+    score_refresh,
+    scores,
+    serving,
+    training,
+)
 from shelfrank.context import current_settings, set_overrides, settings_error
 
 app = typer.Typer(
@@ -67,5 +77,6 @@ real_data.register(app)
 experiments.register(app)
 serving.register(app)
 catalog.register(app)
+importing.register(app)
 if __name__ == "__main__":
     app()

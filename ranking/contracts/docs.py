@@ -26,6 +26,11 @@ Conventions: timestamps are UTC instants (`timestamp[ms, tz=UTC]`), the mall's l
 clock (Asia/Shanghai by default) gives hours of day; money is yuan; positions are
 1-based; `query_id` is a stable 53-bit hash of the normalised query text
 (`ranking.text.query_id`), exact even through float64.
+
+A real mall's own exports (CSV or Parquet, its own column names) come in through
+`shelfrank import` and a mapping file: [Bring your own mall](bring_your_own_mall.md) says
+which tables and columns are required, what is lost without the optional ones, and what to
+put in `propensity` and `variant` when pages were never randomised.
 """
 
 

@@ -100,7 +100,8 @@ def evaluate(
     ] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
-    """NDCG@5/10/20, MRR, MAP per surface for the model, the baselines and the oracle."""
+    """NDCG@5/10/20, MRR, MAP per surface for the model, the baselines and the oracle; on data without
+    simulator truth, the counterfactual estimate and an interleaving plan first."""
     from ranking.bundle import BundleError
     from ranking.contracts import ContractError
     from training.evaluation.bundle_report import write_evaluation_report
@@ -109,8 +110,7 @@ def evaluate(
 
     settings = current_settings()
     if counterfactual_control is not None and not counterfactual:
-        raise typer.BadParameter("only means something with --counterfactual",
-                                 param_hint="--counterfactual-control")
+        raise typer.BadParameter("needs --counterfactual", param_hint="--counterfactual-control")
     output_dir(report, "--report")
     output_file(json_out, "--json")
     try:
@@ -118,50 +118,86 @@ def evaluate(
     except (BundleError, ContractError, TrainingDataError) as exc:
         fail(str(exc))
     public = dict(result.metrics)
+    if result.oracle_gain is None:
+        public["without_truth"] = _without_truth(result, data)
     _print_table(public)
     absent = [name for name in SURFACES if name not in public["surfaces"]]
     if absent:
         typer.echo(f"\nno {' or '.join(absent)} requests on the test days {public['test_days']}: "
                    "no table for them")
     if debias_study:
-        from training.evaluation.debias_study import bundle_debias_study
-
-        if result.oracle_gain is None:
-            raise typer.BadParameter("the debias study needs a simulated mall (DIR/truth)",
-                                     param_hint="--data")
-        try:
-            public["debias_study"] = bundle_debias_study(bundle, data, settings, result.frame,
-                                                         result.oracle_gain, progress)
-        except TrainingDataError as exc:
-            fail(str(exc))
-        typer.echo("\nposition debiasing (oracle NDCG@10 on the test days): "
-                   + json.dumps({k: round(v, 4) for k, v in public["debias_study"].items()}))
+        public["debias_study"] = _debias_study(bundle, data, settings, result, progress)
     if counterfactual:
-        from training.data.mall_data import load_mall
-        from training.experiments.counterfactual import counterfactual_estimates
-
-        orders = load_mall(data)["orders"]
-        try:
-            public["counterfactual"] = {
-                name: counterfactual_estimates(result.frame, result.scores["model"], orders, surface)
-                for name, surface in (("all", None), ("homepage", 1))}
-        except ValueError as exc:
-            fail(str(exc))
-        typer.echo("\ncounterfactual (per request, randomised top slots of the logged pages):")
-        for reward, r in public["counterfactual"]["all"]["rewards"].items():
-            typer.echo(f"  {reward:<7} logging policy {r['logging_policy']:.4f}  IPS {r['ips']:.4f}  "
-                       f"SNIPS {r['snips']:.4f}  estimated lift {r['estimated_lift']:+.1%}")
-        public["counterfactual"]["whole_page"] = _whole_page(bundle, counterfactual_control, data, settings,
-                                                             progress)
-    report_dir = report or Path("reports") / public["bundle"]
-    path = write_evaluation_report(report_dir, result, bundle, data,
-                                   extra_metrics={"debias_study": public["debias_study"]}
-                                   if debias_study else None)
+        public["counterfactual"] = _counterfactual(bundle, counterfactual_control, data, settings, result,
+                                                   progress)
+    extra = {"debias_study": public["debias_study"]} if debias_study else None
+    path = write_evaluation_report(report or Path("reports") / public["bundle"], result, bundle, data, extra,
+                                   no_truth=public.get("without_truth"))
     typer.echo(f"report: {path}")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(public, indent=2))
         typer.echo(f"metrics: {json_out}")
+
+
+def _debias_study(bundle: Path, data: Path, settings, result, progress: bool) -> dict:
+    """Oracle NDCG@10 with and without position debiasing (two extra trainings), printed."""
+    from training.evaluation.debias_study import bundle_debias_study
+    from training.learning.dataset import TrainingDataError
+
+    if result.oracle_gain is None:
+        raise typer.BadParameter("the debias study needs a simulated mall (DIR/truth)", param_hint="--data")
+    try:
+        study = bundle_debias_study(bundle, data, settings, result.frame, result.oracle_gain, progress)
+    except TrainingDataError as exc:
+        fail(str(exc))
+    typer.echo("\nposition debiasing (oracle NDCG@10 on the test days): "
+               + json.dumps({k: round(v, 4) for k, v in study.items()}))
+    return study
+
+
+def _counterfactual(bundle: Path, control: Path | None, data: Path, settings, result, progress: bool) -> dict:
+    """Randomised-block IPS/SNIPS (all surfaces, homepage) and the whole-page estimate, printed."""
+    from training.data.mall_data import load_mall
+    from training.experiments.counterfactual import counterfactual_estimates
+
+    orders = load_mall(data)["orders"]
+    try:
+        out = {name: counterfactual_estimates(result.frame, result.scores["model"], orders, surface)
+               for name, surface in (("all", None), ("homepage", 1))}
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo("\ncounterfactual (per request, randomised top slots of the logged pages):")
+    for reward, r in out["all"]["rewards"].items():
+        typer.echo(f"  {reward:<7} logging policy {r['logging_policy']:.4f}  IPS {r['ips']:.4f}  "
+                   f"SNIPS {r['snips']:.4f}  estimated lift {r['estimated_lift']:+.1%}")
+    out["whole_page"] = _whole_page(bundle, control, data, settings, progress)
+    return out
+
+
+def _without_truth(result, data: Path) -> dict:
+    """On data without simulator truth, print first what decides (training.evaluation.no_truth)."""
+    from training.data.mall_data import load_mall
+    from training.evaluation.no_truth import no_truth_summary
+
+    summary = no_truth_summary(result, load_mall(data)["orders"])
+    estimate = summary["counterfactual"]
+    if estimate:
+        typer.echo(f"no simulator truth: counterfactual estimate first ({estimate['requests']:,} randomised "
+                   "pages, per page):")
+        for reward, r in estimate["rewards"].items():
+            typer.echo(f"  {reward:<7} logging policy {r['logging_policy']:.4f}  "
+                       f"model SNIPS {r['snips']:.4f}  "
+                       f"estimated lift {r['estimated_lift']:+.1%}")
+    else:
+        typer.echo(f"no simulator truth; {summary['counterfactual_missing']}")
+    plan = summary["interleaving_plan"]
+    for credit, needed in plan["pages_needed"].items():
+        cells = ", ".join(f"{n:,} at a {p} win rate" for p, n in needed.items() if n is not None)
+        typer.echo(f"interleaving by {credit}: {plan['deciding_share'][credit]:.1%} of pages decide; "
+                   f"{cells or 'no page decides'} (pages needed, 80% power)")
+    typer.echo(f"\n{summary['click_metric_bias']}")
+    return summary
 
 
 def _whole_page(bundle: Path, control: Path | None, data: Path, settings, progress: bool) -> dict:

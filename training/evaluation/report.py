@@ -6,6 +6,18 @@ four plots - NDCG@10 by ranker per surface, the top-25 features by gain, the pos
 bias curve estimated from the logged randomisation against the simulator's true one,
 and the score distribution of each ranker. Figures are drawn on
 ``matplotlib.figure.Figure`` objects (Agg canvas, no pyplot state, no display needed).
+
+On data without truth (a real mall) the report leads with ``lead`` (the counterfactual
+estimate, the interleaving plan and the click-metric bias: training.evaluation.no_truth),
+the ranker plot shows MRR on logged clicks (there is no NDCG on true gains to draw), the
+position-bias plot has no true curve and says so in its title, and no plot is drawn
+without data (no randomisation: no position-bias plot, with the reason in its place).
+
+On data without truth (a real mall) the report leads with ``lead`` (the counterfactual
+estimate, the interleaving plan and the click-metric bias: training.evaluation.no_truth),
+the ranker plot shows MRR on logged clicks (there is no NDCG on true gains to draw), the
+position-bias plot has no true curve and says so in its title, and no plot is drawn
+without data (no randomisation: no position-bias plot, with the reason in its place).
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import pandas as pd
 from ranking.surfaces import SURFACES
 
 NDCG_PLOT = "ndcg_by_model.png"
+MRR_PLOT = "mrr_on_logged_clicks.png"
 IMPORTANCE_PLOT = "feature_importance.png"
 POSITION_BIAS_PLOT = "position_bias.png"
 SCORES_PLOT = "score_distributions.png"
@@ -69,7 +82,8 @@ def _metric_table(rankers: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def plot_ndcg_by_model(surfaces: Mapping, path: Path, metric: str = "ndcg@10") -> Path:
+def plot_ndcg_by_model(surfaces: Mapping, path: Path, metric: str = "ndcg@10",
+                       title: str | None = None) -> Path:
     """Grouped bars: one group per surface, one bar per ranker."""
     rankers = _ordered({r for rs in surfaces.values() for r in rs}, RANKER_ORDER)
     names = list(surfaces)
@@ -84,7 +98,7 @@ def plot_ndcg_by_model(surfaces: Mapping, path: Path, metric: str = "ndcg@10") -
     ax.set_xticks(np.arange(len(names)), names)
     ax.set_ylabel(metric.upper().replace("NDCG", "NDCG"))
     ax.set_ylim(0, 1.05)
-    ax.set_title(f"{metric} by ranker and surface")
+    ax.set_title(title or f"{metric} by ranker and surface")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncols=min(4, len(rankers)), loc="upper center", bbox_to_anchor=(0.5, -0.08))
     fig.savefig(path)
@@ -149,14 +163,15 @@ def plot_position_bias(estimated: pd.DataFrame, true: pd.DataFrame | None, path:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
     axes[-1].legend(handles.values(), handles.keys(), fontsize=8)
-    fig.suptitle("Position bias: estimated from randomised requests vs true")
+    fig.suptitle("Position bias: estimated from randomised requests"
+                 + (" vs true (simulator)" if true is not None and len(true) else ""))
     fig.savefig(path)
     return path
 
 
 def plot_score_distributions(samples: Mapping[str, np.ndarray], path: Path, bins: int = 50) -> Path:
     """One histogram per ranker of its scores on a sample of cards (scales differ)."""
-    names = _ordered(samples, RANKER_ORDER)
+    names = [n for n in _ordered(samples, RANKER_ORDER) if np.isfinite(np.asarray(samples[n], float)).any()]
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     fig = _figure(4.0 * cols, 2.8 * rows)
@@ -176,16 +191,20 @@ def plot_score_distributions(samples: Mapping[str, np.ndarray], path: Path, bins
 
 def write_report(out_dir: str | Path, metrics: dict, feature_importance: pd.DataFrame,
                  position_bias: pd.DataFrame | None, true_position_bias: pd.DataFrame | None,
-                 score_samples: dict[str, np.ndarray]) -> Path:
+                 score_samples: dict[str, np.ndarray], lead: list[str] | None = None,
+                 no_position_bias: str | None = None) -> Path:
     """Write ``out_dir/report.md`` and its PNG plots; return the report's path.
 
     ``metrics``: ``{"surfaces": {surface: {ranker: {"ndcg@10": x, ...}}},
     "fraction_of_oracle_ndcg@10": x, ...}``; other scalar entries are listed as run facts.
+    ``lead``: markdown lines put first (the no-truth summary); ``no_position_bias``: why
+    there is no position-bias curve, said in its place.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     surfaces = _surfaces(metrics)
-    lines = ["# Offline evaluation report", ""]
+    truth = any("ndcg@10" in m for rankers in surfaces.values() for m in rankers.values())
+    lines = ["# Offline evaluation report", "", *(lead or [])]
     fraction = metrics.get("fraction_of_oracle_ndcg@10")
     if fraction is not None:
         lines += [f"**Model NDCG@10 as a fraction of the oracle's: {_fmt(fraction)}**", ""]
@@ -198,28 +217,46 @@ def write_report(out_dir: str | Path, metrics: dict, feature_importance: pd.Data
     lines += [
         "NDCG@k uses the oracle gain (the true purchase probability of a card once examined) where "
         "the data has a truth; MRR and MAP count logged clicks as relevant. Requests without any "
-        "positive gain are skipped in the means.",
+        "positive gain are skipped in the means." if truth else
+        "No truth: MRR, MAP and logged NDCG@10 count logged clicks as relevant, so they favour the "
+        "logging policy (see above). Requests without any click are skipped in the means.",
         "",
     ]
     for surface, rankers in surfaces.items():
         lines += [f"## {surface}", "", _metric_table(rankers), ""]
-    plots = [("NDCG@10 by ranker", plot_ndcg_by_model(surfaces, out / NDCG_PLOT))]
-    if feature_importance is not None and len(feature_importance):
-        plots.append(("Feature importance",
-                      plot_feature_importance(feature_importance, out / IMPORTANCE_PLOT)))
-    if position_bias is not None and len(position_bias):
-        plots.append(("Position bias", plot_position_bias(position_bias, true_position_bias,
-                                                          out / POSITION_BIAS_PLOT)))
-    if score_samples:
-        plots.append(("Score distributions", plot_score_distributions(score_samples, out / SCORES_PLOT)))
+    plots = _plots(out, surfaces, truth, feature_importance, position_bias, true_position_bias, score_samples)
     lines += ["## Plots", ""]
     for title, path in plots:
         lines += [f"### {title}", "", f"![{title}]({path.name})", ""]
     if position_bias is not None and len(position_bias):
         lines += ["### Position bias (estimated)", "", _position_bias_table(position_bias), ""]
+    elif no_position_bias:
+        lines += ["### Position bias", "", f"No curve: {no_position_bias}.", ""]
     report = out / "report.md"
     report.write_text("\n".join(lines), encoding="utf-8")
     return report
+
+
+def _plots(out: Path, surfaces: Mapping, truth: bool, feature_importance: pd.DataFrame | None,
+           position_bias: pd.DataFrame | None, true_position_bias: pd.DataFrame | None,
+           score_samples: dict[str, np.ndarray]) -> list[tuple[str, Path]]:
+    """Every plot that has data to draw, with the title it goes under."""
+    if truth:
+        plots = [("NDCG@10 (true purchase probability) by ranker",
+                  plot_ndcg_by_model(surfaces, out / NDCG_PLOT))]
+    else:
+        title = "MRR on logged clicks by ranker (favours the logging policy)"
+        plots = [(title, plot_ndcg_by_model(surfaces, out / MRR_PLOT, "mrr", title))]
+    if feature_importance is not None and len(feature_importance):
+        plots.append(("Feature importance",
+                      plot_feature_importance(feature_importance, out / IMPORTANCE_PLOT)))
+    if position_bias is not None and len(position_bias):
+        has_true = true_position_bias is not None and len(true_position_bias)
+        plots.append(("Position bias: estimated" + (" vs true (simulator)" if has_true else ""),
+                      plot_position_bias(position_bias, true_position_bias, out / POSITION_BIAS_PLOT)))
+    if any(np.isfinite(np.asarray(v, float)).any() for v in score_samples.values()):
+        plots.append(("Score distributions", plot_score_distributions(score_samples, out / SCORES_PLOT)))
+    return plots
 
 
 def _position_bias_table(curve: pd.DataFrame) -> str:
