@@ -134,7 +134,7 @@ class LiveShopper(BaseModel):
     now_ms: int
     items: list[int] = Field(description="recent products, newest first")
     times_ms: list[int]
-    kinds: list[str] = Field(description="what the shopper did to each (view, click, cart, order)")
+    kinds: list[int] = Field(description="what the shopper did to each: 0 click, 1 cart, 2 order")
     leaves: list[int] = Field(description="the leaf categories of the recent items")
     bought: list[int]
     ignored: list[int] = Field(description="cards shown often and never clicked")
@@ -155,12 +155,14 @@ NOT_READY = dict(draining=("draining for shutdown (take the worker out of rotati
 METRICS_OK = dict(exposition=("Prometheus text exposition (excerpt)",
                               "# TYPE shelfrank_events_total counter\n"
                               "shelfrank_events_total{table=\"clicks\"} 1523.0\n"))
-BUNDLE_OK = dict(manifest=("the manifest (excerpt)", {
-    "version": BUNDLE, "created_at": "2026-12-05T01:30:00Z", "objective": "funnel",
-    "files": {"model.txt": "9f2c...e1"}, "settings": {"serving": {"admin_token": "**********"}}}))
-LIVE_SHOPPER_OK = dict(shopper=("a shopper who viewed and carted rice", {
+BUNDLE_OK = dict(manifest=("the manifest (an excerpt: data, training and recall facts left out)", {
+    "kind": "ranker", "version": BUNDLE, "created_at": "2026-12-05T01:30:00+00:00", "scorer": "lleaves",
+    "feature_schema_hash": "5e0b7c2a", "settings": {"serving": {"admin_token": "**********"}},
+    "files": {"model.txt": "9f2c4d1e...", "feature_schema.json": "0a7b..."}}))
+
+LIVE_SHOPPER_OK = dict(shopper=("a shopper who clicked one rice and carted another", {
     "user_id": 18085, "session_id": None, "now_ms": 1796471200000, "items": [1017, 2044],
-    "times_ms": [1796471190000, 1796471100000], "kinds": ["cart", "click"], "leaves": [103, 103],
+    "times_ms": [1796471190000, 1796471100000], "kinds": [1, 0], "leaves": [103, 103],
     "bought": [], "ignored": [612], "ignored_shown": [4], "exclude": []}))
 TRAFFIC_OK = dict(report=("a store's last day and week (the week's window left out here)", {
     "store_id": 12, "category_id": 1,
@@ -169,9 +171,11 @@ TRAFFIC_OK = dict(report=("a store's last day and week (the week's window left o
     "windows": {"day": {"cards_shown": 48210, "store_cards": 402, "exposure_share": 0.0083,
                         "category_cards": 9100, "category_stores": 31, "category_average_share": 0.0061,
                         "vs_category_average": 1.37, "unknown_product_cards": 0,
-                        "policy_rules": {"theme_boost": 120, "store_boost": 402, "grade_d_fold": 0}}},
+                        "policy_rules": {"demotion": 0, "store_boost": 402, "store_penalty": 0,
+                                         "fold_floor_grade_d": 3, "no_campaign_boost": 11,
+                                         "no_subsidy_slot": 0}}},
     "grade_mix": {"A": 14, "B": 22, "C": 6, "D": 1, "unknown": 0},
     "policy_rules_note": "cards of the store shown in the window that each rule applies to, "
                          "recomputed from today's scores and the settings in force",
-    "raise_it": [{"dimension": "delivery_speed", "score": 61.0, "category_median": 70.5, "gap": -9.5,
-                  "how": "ship within 24 hours"}]}))
+    "raise_it": [{"dimension": "store_logistics", "score": 61.0, "category_median": 70.5, "gap": -9.5,
+                  "how": "ship within 48 hours of payment and deliver by the promised day"}]}))
