@@ -42,7 +42,7 @@ from serving.catalog import start_catalog, stop_catalog
 from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
 from serving.live import start_live, stop_live
 from serving.responses import ERROR_RESPONSES
-from serving.routes import catalog, demo, events, live, merchant, ops
+from serving.routes import catalog, demo, docs, events, live, merchant, ops
 from serving.routes.ranking import ranking_router
 from serving.state import ServiceState
 
@@ -58,6 +58,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         summary="Ranking and recommendation for a shelf-style mall: search, homepage, rerank.",
         lifespan=lambda app: _lifespan(app, load),
         responses=ERROR_RESPONSES,
+        docs_url=None,  # FastAPI's pages load their assets from a CDN: serving/routes/docs.py
+        redoc_url=None,
     )
     app.state.shelfrank = ServiceState(settings)
     app.state.shelfrank_auth = ServiceAuth(limits)
@@ -81,6 +83,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.include_router(live.router)
     app.include_router(merchant.router)
     app.include_router(catalog.router)
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS_PATH, docs.asset_files(), name="docs-assets")
     app.add_middleware(AdmissionMiddleware, max_in_flight=limits.max_in_flight,
                        queue_seconds=limits.queue_timeout_seconds, retry_after=limits.retry_after_seconds)
     return app

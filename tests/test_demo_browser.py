@@ -52,8 +52,9 @@ def _ensure_cjk_font() -> None:
                    timeout=300, check=False)
 
 
-@pytest.fixture(scope="module")
-def browser():
+def launch_chromium(*extra_args: str):
+    """A headless Chromium driven by Selenium, with ``extra_args`` on its command line (the test
+    is skipped with the reason when Chromium cannot be had); the caller quits it."""
     why = _ensure_chromium()
     if why:
         pytest.skip(why)
@@ -63,10 +64,17 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1600",
+                *extra_args):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = launch_chromium()
     yield driver
     driver.quit()
 

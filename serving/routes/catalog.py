@@ -32,6 +32,7 @@ from ranking.catalog_changes import (
 from ranking.event_log import EventLogUnavailableError
 from ranking.live.catalog_follower import CatalogFollower
 from ranking.live.catalog_state import CatalogView
+from serving.api_examples import BAN_OK, CATALOG_OK, ok
 from serving.auth import admin
 from serving.catalog_schemas import BAN_EXAMPLES, PRODUCT_EXAMPLES, STORE_EXAMPLES, BanApplied, CatalogApplied
 from serving.dependencies import engine, service_state
@@ -41,7 +42,8 @@ from serving.state import ServiceState
 
 log = logging.getLogger("shelfrank.catalog")
 router = APIRouter(tags=["catalog"], dependencies=[Depends(admin)])
-CATALOG_ERRORS = errors(401, 403, 413, 429, 503)
+CATALOG_ERRORS = errors(401, 403, 413, 422, 429, 503)
+CATALOG_ANSWERS = {**ok(**CATALOG_OK), **CATALOG_ERRORS}
 
 
 def _follower(state: ServiceState) -> CatalogFollower:
@@ -91,7 +93,7 @@ def _write(state: ServiceState, table: str, rows: list[dict], follower: CatalogF
         log.warning("catalog: applying at once failed (%s); the next poll applies it", type(exc).__name__)
 
 
-@router.put("/v1/catalog/products", response_model=CatalogApplied, responses=CATALOG_ERRORS)
+@router.put("/v1/catalog/products", response_model=CatalogApplied, responses=CATALOG_ANSWERS)
 def put_products(body: list[Any] = Body(..., openapi_examples=PRODUCT_EXAMPLES),
                  state: ServiceState = Depends(service_state), served=Depends(engine)) -> dict:
     """Upsert products: a new product carries every ``products`` column (``banned`` and
@@ -103,7 +105,7 @@ def put_products(body: list[Any] = Body(..., openapi_examples=PRODUCT_EXAMPLES),
     return {"accepted": len(rows), "new": new, "updated": len(rows) - new}
 
 
-@router.post("/v1/catalog/bans", response_model=BanApplied, responses=CATALOG_ERRORS)
+@router.post("/v1/catalog/bans", response_model=BanApplied, responses={**ok(**BAN_OK), **CATALOG_ERRORS})
 def post_bans(body: Any = Body(..., openapi_examples=BAN_EXAMPLES),
               state: ServiceState = Depends(service_state), served=Depends(engine)) -> dict:
     """Ban (or with ``unban: true`` lift the ban of) products and whole stores, with a reason.
@@ -116,7 +118,7 @@ def post_bans(body: Any = Body(..., openapi_examples=BAN_EXAMPLES),
     return {"products": len(row["product_ids"]), "stores": len(row["store_ids"]), "unban": row["unban"]}
 
 
-@router.put("/v1/catalog/stores", response_model=CatalogApplied, responses=CATALOG_ERRORS)
+@router.put("/v1/catalog/stores", response_model=CatalogApplied, responses=CATALOG_ANSWERS)
 def put_stores(body: list[Any] = Body(..., openapi_examples=STORE_EXAMPLES),
                state: ServiceState = Depends(service_state), served=Depends(engine)) -> dict:
     """Add (or rename) stores: each a whole ``stores`` contract row. Durable once 200."""

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ranking.engine import Engine
 from ranking.features import FeatureSnapshot
+from serving.api_examples import DEMO_USERS_OK, ok
 from serving.dependencies import engine
 from serving.responses import errors
 from serving.schemas import DemoUsers
@@ -43,7 +44,8 @@ def demo_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html")
 
 
-@router.get("/v1/demo/users", response_model=DemoUsers, tags=["demo"], responses=errors(503))
+@router.get("/v1/demo/users", response_model=DemoUsers, tags=["demo"],
+            responses={**ok(**DEMO_USERS_OK), **errors(422, 503)})
 def demo_users(n: int = Query(24, ge=1, le=200), eng: Engine = Depends(engine)) -> dict:
     """Users to pick on the demo page (the most active ones in the bundle's snapshot)."""
     return {"users": most_active_users(eng.snapshot, n), "hours": THEMES}

@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import os
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Request
 
 from ranking.engine import Engine
 from ranking.event_log import EventLogUnavailableError
+from serving.api_examples import EVENTS, EVENTS_OK, ok
 from serving.auth import ServiceAuth, remote_address, service_auth, writer
 from serving.dependencies import service_state
 from serving.event_checks import batch_problems
@@ -60,8 +61,9 @@ def check_rate(auth: ServiceAuth, key: str, events: int) -> None:
                             headers=retry_after(wait))
 
 
-@router.post("/v1/events", response_model=EventsAccepted, tags=["events"], responses=WRITE_ERRORS)
-def events(body: EventsBatch, background: BackgroundTasks, request: Request,
+@router.post("/v1/events", response_model=EventsAccepted, tags=["events"],
+             responses={**ok(**EVENTS_OK), **WRITE_ERRORS})
+def events(background: BackgroundTasks, request: Request, body: EventsBatch = Body(openapi_examples=EVENTS),
            client: str | None = Depends(writer), auth: ServiceAuth = Depends(service_auth),
            state: ServiceState = Depends(service_state)) -> dict:
     """Impressions, clicks, carts and orders in the data-contract shape; durable once 200.

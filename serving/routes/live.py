@@ -11,15 +11,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from ranking.live.errors import LiveBackendError
+from serving.api_examples import LIVE_SHOPPER_OK, LiveShopper, ok
 from serving.auth import admin
 from serving.dependencies import service_state
+from serving.responses import OPERATOR_ERRORS, errors
 from serving.schemas import MAX_ID, SESSION_ID_MAX_CHARS
 from serving.state import ServiceState
 
 router = APIRouter()
 
 
-@router.get("/admin/live/shopper", tags=["admin"], dependencies=[Depends(admin)], response_model=None)
+SHOPPER_REASONS = {404: "the live state is off or degraded on this worker, or does not know the shopper",
+                   503: "the live state's backend (Redis) failed on this read, or the worker is overloaded"}
+
+
+@router.get("/admin/live/shopper", tags=["admin"], dependencies=[Depends(admin)], response_model=None,
+            responses={**ok(LiveShopper, **LIVE_SHOPPER_OK), **OPERATOR_ERRORS,
+                       **errors(404, 422, 503, reasons=SHOPPER_REASONS)})
 def live_shopper(user_id: int | None = Query(None, ge=0, le=MAX_ID),
                  session_id: str | None = Query(None, min_length=1, max_length=SESSION_ID_MAX_CHARS,
                                                 pattern=r"^[^\x00-\x1f\x7f]+$"),

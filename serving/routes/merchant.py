@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ranking.engine import Engine
 from ranking.merchant_traffic import read_exposures, store_traffic, tables_from_snapshot
+from serving.api_examples import TRAFFIC_OK, ok
 from serving.auth import admin
 from serving.dependencies import engine, service_state
 from serving.responses import OPERATOR_ERRORS, errors
@@ -37,8 +38,8 @@ def traffic_report(eng: Engine, state: ServiceState, store_id: int) -> dict:
 
 
 @router.get("/v1/merchant/stores/{store_id}/traffic", tags=["merchant"], dependencies=[Depends(admin)],
-            response_model=None, responses={**OPERATOR_ERRORS, **errors(503), 404: {
-                **errors(404)[404], "description": "the store is not in the served bundle's scores"}})
+            response_model=None, responses={**ok(**TRAFFIC_OK), **OPERATOR_ERRORS, **errors(
+                404, 422, 503, reasons={404: "the store is not in the served bundle's scores"})})
 async def store_traffic_report(store_id: int = Path(ge=0, le=MAX_ID), eng: Engine = Depends(engine),
                                state: ServiceState = Depends(service_state)) -> dict:
     """A store's exposure share (last day, last week) against its category's average store, its

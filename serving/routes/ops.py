@@ -9,23 +9,36 @@ always (:mod:`serving.auth`).
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from ranking.bundle import BundleError
 from ranking.engine import Engine
 from serving import metrics
+from serving.api_examples import (
+    BUNDLE_OK,
+    HEALTH_OK,
+    METRICS_OK,
+    NOT_READY,
+    READY_OK,
+    RELOAD,
+    RELOAD_OK,
+    Health,
+    Readiness,
+    examples,
+    ok,
+)
 from serving.auth import ServiceAuth, admin, operator_view, sees_details, service_auth
 from serving.dependencies import engine, service_state
-from serving.responses import OPERATOR_ERRORS, errors
+from serving.responses import OPERATOR_ERRORS, errors, json_errors
 from serving.schemas import ReloadRequest, ReloadResponse
 from serving.state import ReloadNotRecordedError, ServiceState
 
 router = APIRouter()
 
 
-@router.get("/healthz", tags=["operations"], response_model=None)
+@router.get("/healthz", tags=["operations"], response_model=None, responses=ok(Health, **HEALTH_OK))
 def healthz() -> dict:
     """The process is up."""
     return {"status": "ok"}
@@ -49,7 +62,13 @@ def readiness(state: ServiceState, auth: ServiceAuth, details: bool) -> dict:
     return body
 
 
-@router.get("/readyz", tags=["operations"], response_model=None, responses={**errors(503), **OPERATOR_ERRORS})
+NOT_READY_RESPONSE = {503: {"model": Readiness,
+                            "description": "not ready: no bundle, its folder gone, or draining",
+                            "content": {"application/json": {"examples": examples(**NOT_READY)}}}}
+
+
+@router.get("/readyz", tags=["operations"], response_model=None,
+            responses={**ok(Readiness, **READY_OK), **NOT_READY_RESPONSE, **OPERATOR_ERRORS, **errors(422)})
 def readyz(state: ServiceState = Depends(service_state), auth: ServiceAuth = Depends(service_auth),
            details: bool = Depends(sees_details)) -> dict | Response:
     """Ready when a verified bundle is loaded (503 otherwise). The body names no path unless
@@ -61,7 +80,9 @@ def readyz(state: ServiceState = Depends(service_state), auth: ServiceAuth = Dep
 
 
 @router.get("/metrics", tags=["operations"], response_model=None, dependencies=[Depends(operator_view)],
-            responses=OPERATOR_ERRORS)
+            response_class=PlainTextResponse,
+            responses={**ok(None, "text/plain", **METRICS_OK),
+                       **json_errors(400, 401, 403, 408, 413, 422, 429, 500)})
 def prometheus() -> Response:
     """Prometheus exposition: latency per endpoint and stage, errors, bundle version. Needs the
     operator token when one is set."""
@@ -69,15 +90,17 @@ def prometheus() -> Response:
     return Response(content=body, media_type=content_type)
 
 
-@router.get("/v1/bundle", tags=["operations"], response_model=None, responses=errors(503))
+@router.get("/v1/bundle", tags=["operations"], response_model=None,
+            responses={**ok(**BUNDLE_OK), **errors(503)})
 def bundle(eng: Engine = Depends(engine)) -> dict:
     """The served bundle's manifest."""
     return eng.bundle.public_manifest
 
 
 @router.post("/admin/reload", response_model=ReloadResponse, tags=["admin"],
-             dependencies=[Depends(admin)], responses={**OPERATOR_ERRORS, **errors(409)})
-async def reload(body: ReloadRequest | None = None,
+             dependencies=[Depends(admin)],
+             responses={**ok(**RELOAD_OK), **OPERATOR_ERRORS, **errors(409, 422, 503)})
+async def reload(body: ReloadRequest | None = Body(None, openapi_examples=RELOAD),
                  state: ServiceState = Depends(service_state)) -> dict:
     """Load a bundle, verify it fully, swap it in; a bad bundle is refused (409), a reload
     that cannot be recorded for the other workers swaps nothing (503)."""

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
 from fastapi import Path as FastPath
 from fastapi.responses import Response
 
 from ranking.bundle import BundleError
 from ranking.engine import Engine
 from ranking.settings import ServingSettings
+from serving.api_examples import HOMEPAGE, RANKING_OK, RERANK, SEARCH, SIMILAR_OK, ok
 from serving.dependencies import engine, service_state
 from serving.live import live_signals, logs_features, shopper_view
 from serving.pages import page_response, serve_page
@@ -70,21 +71,24 @@ def ranking_call(explain: bool = False, x_shelfrank_variant: str | None = Header
     return RankingCall(explain, x_shelfrank_variant, eng, state)
 
 
-def search(body: SearchRequest, call: RankingCall = Depends(ranking_call)) -> Response:
+def search(body: SearchRequest = Body(openapi_examples=SEARCH),
+           call: RankingCall = Depends(ranking_call)) -> Response:
     """Search results as product cards (lexical + dense recall, reranked, rules applied)."""
     page_size = page_size_for(body, call.limits)
     check_search(body, page_size, call.limits, call.engine)
     return call.serve("search", body, page_size)
 
 
-def homepage(body: HomepageRequest, call: RankingCall = Depends(ranking_call)) -> Response:
+def homepage(body: HomepageRequest = Body(openapi_examples=HOMEPAGE),
+             call: RankingCall = Depends(ranking_call)) -> Response:
     """The homepage shelf for a user at a time of day (multi-source recall, reranked)."""
     page_size = page_size_for(body, call.limits)
     check_homepage(body, page_size, call.limits)
     return call.serve("homepage", body, page_size)
 
 
-def rerank(body: RerankRequest, call: RankingCall = Depends(ranking_call)) -> Response:
+def rerank(body: RerankRequest = Body(openapi_examples=RERANK),
+           call: RankingCall = Depends(ranking_call)) -> Response:
     """Rerank the caller's own candidates; unknown ids are dropped and listed."""
     page_size = page_size_for(body, call.limits)
     check_rerank(body, page_size, call.limits)
@@ -120,9 +124,9 @@ def ranking_router(limits: ServingSettings) -> APIRouter:
     router = APIRouter()
     for path, endpoint in (("/v1/search", search), ("/v1/homepage", homepage), ("/v1/rerank", rerank)):
         router.add_api_route(path, endpoint, methods=["POST"], response_model=RankingResponse,
-                             tags=["ranking"], responses=errors(503))
+                             tags=["ranking"], responses={**ok(**RANKING_OK), **errors(422, 503)})
     router.add_api_route("/v1/products/{product_id}/similar", _similar_endpoint(limits.similar_k),
                          methods=["GET"], response_model=SimilarResponse, tags=["ranking"],
-                         responses=errors(404, 503))
+                         responses={**ok(**SIMILAR_OK), **errors(404, 422, 503)})
     router.add_api_route("/v1/noop", noop, methods=["POST"], include_in_schema=False, response_model=None)
     return router
