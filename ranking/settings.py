@@ -235,6 +235,17 @@ class RecallSettings(Section):
         4096, ge=0, description="distinct queries whose correction is kept (LRU, per process); 0 = none")
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
+    # search honesty (ranking/recall/query_words.py)
+    subword_min_length: int = Field(
+        4, ge=2, description="letters a query word no product text holds needs before it matches the catalog "
+                             "words it is part of (\"phone\" -> \"smartphone\")")
+    subword_max_expansions: int = Field(
+        8, ge=0, description="catalog words (most frequent first) a query word part of them expands to; 0 = "
+                             "no sub-word matching")
+    subword_weight: float = Field(
+        0.1, ge=0, le=1, description="share of a whole-word match's BM25 weight a sub-word match gets "
+                                     "(on the Home Depot dev split 0.5 and 0.25 cost one query its "
+                                     "recall@100, 0.1 none: docs/search_honesty.md)")
 
 
 class TrainingSettings(Section):
