@@ -105,3 +105,15 @@ def test_new_products_keep_the_sub_word_settings(recall: SearchRecall) -> None:
     bigger = SearchRecall.from_texts([*TEXTS, "Honor smartphone 手机"], np.arange(1, len(TEXTS) + 2), dim=8)
     fresh.replace_products(bigger.bm25, bigger.index, bigger.vectors)
     assert fresh.query_words.bm25 is bigger.bm25 and fresh.query_words.max_expansions == 0
+
+
+def test_the_plain_query_shortcut_gives_what_the_word_masks_give(recall: SearchRecall) -> None:
+    masked = QueryWordMatcher(recall.bm25, min_length=4, max_expansions=8, weight=0.1)
+    masked._plain = lambda query, words: False  # the general path, for comparison
+    for query in ("cordless vacuum", "rice cooker 5kg", "vacuum vacuum"):
+        assert recall.query_words._plain(query, recall.query_words.words(query))
+        ids, scores = masked.lexical(query, 10)
+        plain_ids, plain_scores = recall.lexical(query, 10)
+        assert ids.tolist() == plain_ids.tolist() and np.allclose(scores, plain_scores)
+    assert not recall.query_words._plain("华为手机", recall.query_words.words("华为手机"))
+    assert not recall.query_words._plain("phone", recall.query_words.words("phone"))

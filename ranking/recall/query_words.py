@@ -143,6 +143,8 @@ class QueryWordMatcher:
 
     def _holding(self, parts: tuple[tuple[int, ...], ...]) -> int:
         """Products holding one column of every part."""
+        if len(parts) == 1 and len(parts[0]) == 1:  # one column: its document frequency
+            return int(self._df[parts[0][0]])
         return int(self._mask(parts).sum())
 
     def _make(self, text: str, parts: tuple[tuple[int, ...], ...], **kw) -> QueryWord:
@@ -215,11 +217,20 @@ class QueryWordMatcher:
             out[:, k] = held
         return out
 
+    def _plain(self, query: str, words: QueryWords) -> bool:
+        """Whether each query token is a whole word's only column (no character of a longer
+        Chinese word, no sub-word match): then BM25's own hits are the products holding a word."""
+        single = {w.parts[0][0] for w in words.words if len(w.parts) == 1 and len(w.parts[0]) == 1}
+        simple = all(not w.inside and (len(w.parts) == 1 and len(w.parts[0]) <= 1) for w in words.words)
+        return simple and set(self.bm25.query_tokens(query).tolist()) == single
+
     def lexical(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """BM25's top ``k`` among products holding at least one query word (ids, scores): a
         sub-word match adds ``weight`` of its BM25 weight; one shared character of a longer
         word recalls nothing."""
         words = self.words(query)
+        if self._plain(query, words):  # every token is a whole word the catalog holds: BM25 as it was
+            return self.bm25.search(query, k)
         s = self.bm25.scores(query)
         w = self.bm25.weights
         hit = np.zeros(len(s), dtype=bool)
