@@ -35,7 +35,6 @@ one word, so a single shared character no longer recalls a product.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -198,7 +197,14 @@ class QueryWordMatcher:
             return ()
         if self._catalog_words is None:
             self._catalog_words = "\n".join(t for t in self.bm25.vocabulary if is_word(t))
-        found = set(re.findall(f"[^\\n]*{re.escape(token)}[^\\n]*", self._catalog_words)) - {token}
+        text, found = self._catalog_words, set()
+        at = text.find(token)
+        while at >= 0:  # each catalog word (line) holding it: str.find, no regex backtracking
+            start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+            end = len(text) if end < 0 else end
+            found.add(text[start:end])
+            at = text.find(token, end)
+        found.discard(token)
         vocab = self.bm25.vocabulary
         return tuple(sorted(found, key=lambda t: (-self._df[vocab[t]], t))[: self.max_expansions])
 
