@@ -232,7 +232,8 @@ class RecallSettings(Section):
     spelling_min_length_two_edits: int = Field(
         7, ge=3, description="words need this many letters before a correction two edits away")
     spelling_cache_queries: int = Field(
-        4096, ge=0, description="distinct queries whose correction is kept (LRU, per process); 0 = none")
+        4096, ge=0, description="distinct queries whose correction, and whose query words "
+                              "(ranking/recall/query_words.py), are kept (LRU, per process); 0 = none")
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
     # search honesty (ranking/recall/query_words.py, ranking/pipeline/filters/relevance_floor.py)
