@@ -4,7 +4,9 @@ Pure Python over numpy (no web framework): the service wraps it in HTTP, offline
 scripts and the closed-loop simulation call it directly. ``Engine.load`` verifies the
 bundle (hashes, feature schema, model/schema agreement) and builds every pipeline once;
 ``rank`` turns a :class:`RankRequest` into a page of cards, each with the fields a
-product card shows, its provenance and, when asked, its explanation.
+product card shows, its provenance and, when asked, its explanation; a search page also
+says which query words each card and the page matched, and gives a notice when the
+strongest words are in no product (:mod:`ranking.recall.page_words`).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from ranking.features import features
 from ranking.live.features import LIVE_COLUMNS
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
-from ranking.pipeline.filters import Governance, KnownProducts
+from ranking.pipeline.filters import Governance, KnownProducts, default_filters
+from ranking.pipeline.filters.relevance_floor import RelevanceFloor
 from ranking.pipeline.live_features import LiveFeatures
 from ranking.pipeline.pipeline import CallerCandidates
+from ranking.recall.bundle_part import DENSE, RecallPieces, load_recall_part
 from ranking.recall.bundle_part import PART as RECALL_PART
-from ranking.recall.bundle_part import RecallPieces, load_recall_part
+from ranking.recall.page_words import count_cards, page_words
 from ranking.recall.spelling import SpellCorrection
 from ranking.recall.tokenize import searchable
 from ranking.settings import RulesSettings, Settings
@@ -42,13 +46,20 @@ class RankedPage:
     dropped: list[dict]
     timings: dict[str, float]
     recalled: int
-    text_matched: list[bool] | None = None  # search: per card, a query word is in its text
+    text_matched: list[bool] | None = None  # search: per card, the query's strongest word is in its text
     live_features: dict[str, list] | None = None  # per live feature, the cards' values (when asked)
+    query_words: list[dict] | None = None  # search: per query word, cards and catalog products holding it
+    notice: dict | None = None  # search: partial-match or no-match notice
 
     @property
     def text_match(self) -> bool | None:
-        """Search: whether some card's text holds a word of the query (None off search)."""
+        """Search: whether some card's text holds the query's strongest word (None off search)."""
         return any(self.text_matched) if self.text_matched is not None else None
+
+    def words_counted_on(self, cards: list[dict]) -> list[dict] | None:
+        """Search: this page's query words with their ``cards`` counted over ``cards`` (a page
+        merged from several, as interleaving makes); None off search."""
+        return None if self.query_words is None else count_cards(self.query_words, cards)
 
 
 class Engine:
@@ -66,6 +77,7 @@ class Engine:
         self.correct_fn = next((r.correct_query for r in recall if r.correct_query is not None),
                                SpellCorrection.as_typed)
         self.text_sources = {name for r in recall for name in r.text_sources}
+        self.search = next((r.search for r in recall if r.search is not None), None)
         self._by_rules: dict[str, dict[str, Pipeline]] = {}
         self._categories: set[int] | None = None
         self.pipelines = self.pipelines_for(settings.rules)
@@ -88,8 +100,13 @@ class Engine:
                   "extra_features": [f for r in recall for f in r.extra_features]
                   + ([LiveFeatures(self.bundle.snapshot, self.settings.live)] if reads_live else []),
                   "executor": self.executor, "live": self.settings.live}
+        search_filters = default_filters(rules, self.settings.live)
+        if self.search is not None:
+            floor = self.settings.recall.relevance_floor
+            search_filters.append(RelevanceFloor(floor, self.text_sources, DENSE))
         built = {
-            "search": Pipeline("search", [s for r in recall for s in r.search_sources], **common),
+            "search": Pipeline("search", [s for r in recall for s in r.search_sources],
+                               filters=search_filters, **common),
             "homepage": Pipeline("homepage", [s for r in recall for s in r.homepage_sources], **common),
             "rerank": Pipeline("rerank", [CallerCandidates()], **common),
         }
@@ -158,11 +175,16 @@ class Engine:
         cards = self._cards(result.cards, result.propensity)
         if request.explain:
             self._explain(cards, result.cards, result.contributions)
-        text = ([not self.text_sources.isdisjoint(c["sources"]) for c in cards]
-                if pipeline == "search" else None)
         live = live_values(self.bundle.model.feature_names, self.feature_groups, result.cards.features) \
             if request.log_features else None
-        return RankedPage(cards, result.dropped, result.timings, result.recalled, text, live)
+        page = RankedPage(cards, result.dropped, result.timings, result.recalled, None, live)
+        if pipeline == "search" and self.search is not None and request.query:
+            said = page_words(self.search.query_words, request.query, cards)
+            page.text_matched, page.query_words = said.text_matched, said.query_words
+            page.notice = said.notice
+        elif pipeline == "search":
+            page.text_matched = [not self.text_sources.isdisjoint(c["sources"]) for c in cards]
+        return page
 
     @staticmethod
     def searchable(query: str) -> bool:

@@ -232,9 +232,26 @@ class RecallSettings(Section):
     spelling_min_length_two_edits: int = Field(
         7, ge=3, description="words need this many letters before a correction two edits away")
     spelling_cache_queries: int = Field(
-        4096, ge=0, description="distinct queries whose correction is kept (LRU, per process); 0 = none")
+        4096, ge=0, description="distinct queries whose correction, and whose query words "
+                              "(ranking/recall/query_words.py), are kept (LRU, per process); 0 = none")
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
+    # search honesty (ranking/recall/query_words.py, ranking/pipeline/filters/relevance_floor.py)
+    subword_min_length: int = Field(
+        4, ge=2, description="letters a query word no product text holds needs before it matches the catalog "
+                             "words it is part of (\"phone\" -> \"smartphone\")")
+    subword_max_expansions: int = Field(
+        8, ge=0, description="catalog words (most frequent first) a query word part of them expands to; 0 = "
+                             "no sub-word matching")
+    subword_weight: float = Field(
+        0.1, ge=0, le=1, description="share of a whole-word match's BM25 weight a sub-word match gets "
+                                     "(on the Home Depot dev split 0.5 and 0.25 cost one query its "
+                                     "recall@100, 0.1 none: docs/search_honesty.md)")
+    relevance_floor: float = Field(
+        0.9, ge=-1, le=1, description="dense similarity (cosine) a search candidate holding no query word "
+                                      "needs to be ranked at all; below it the candidate is dropped "
+                                      "(reason below_relevance_floor): chosen on the default mall, where "
+                                      "queries the catalog lacks reach at most 0.89 and held ones 0.91+")
 
 
 class TrainingSettings(Section):

@@ -39,7 +39,8 @@ def interleave(plan: Plan, pipeline: str, request: RankRequest) -> tuple[RankedP
     timings = {k: pages[0].timings.get(k, 0) + pages[1].timings.get(k, 0) for k in pages[0].timings}
     version = a.engine.version if a.engine is b.engine else f"{a.engine.version}+{b.engine.version}"
     merged = RankedPage(cards, dropped, timings, pages[0].recalled + pages[1].recalled,
-                        _text_matched(pages, picks))
+                        _text_matched(pages, picks), query_words=pages[0].words_counted_on(cards),
+                        notice=pages[0].notice)
     return merged, version
 
 

@@ -55,6 +55,8 @@ def serve_page(state: ServiceState, pipeline: str, request: RankRequest, variant
         "query_id": query_id(request.query) if request.query else None,
         "corrected_query": request.query if typed_query is not None else None,
         "text_match": page.text_match,
+        "query_words": page.query_words,
+        "notice": page.notice,
         "bundle_version": version,
         "experiment": plan.experiment or limits.experiment,
         "variant": plan.variant or limits.variant,

@@ -165,12 +165,34 @@ class Card(BaseModel):
     shared: bool | None = Field(None, description="interleaving: both variants' pages held it, so "
                                                   "its clicks and orders favour neither")
     explanation: Explanation | None = None
+    matched_words: list[str] | None = Field(
+        None, description="search: the query words this card's title, brand or category text holds (a "
+                          "word the catalog lacks as a whole matched inside longer catalog words counts); "
+                          "null off search")
 
 
 class Dropped(BaseModel):
     product_id: int
     reason: str
     stage: str
+
+
+class QueryWordCount(BaseModel):
+    word: str = Field(description="a query word as searched (Latin words lightly stemmed; a Chinese "
+                                  "word is a run of characters whose bigrams the catalog holds)")
+    cards: int = Field(description="cards of this page whose text holds it")
+    products: int = Field(description="catalog products whose text holds it (0: no product matches it)")
+    matched_inside: list[str] = Field(description="catalog words it matched as part of, when the catalog "
+                                                  "lacks it as a whole word (\"phone\" -> smartphone)")
+
+
+class SearchNotice(BaseModel):
+    kind: Literal["partial", "no_match"] = Field(
+        description="partial: the strongest query words are in no product, others matched; no_match: no "
+                    "query word is in any product and the cards are only the closest by text similarity")
+    unmatched: list[str] = Field(description="query words no product holds")
+    matched: list[str] = Field(description="query words some product holds")
+    message: str = Field(description="the notice in words, for the page to show")
 
 
 class RankingResponse(BaseModel):
@@ -181,10 +203,16 @@ class RankingResponse(BaseModel):
         None, description="the query as searched when spelling correction rewrote the typed one (show "
                           "'results for ...'); null when it was searched as typed")
     text_match: bool | None = Field(
-        None, description="search: whether some card's product text holds a word of the query as "
-                          "searched (a 'lexical' source); false means every card is only the closest "
-                          "title by spelling (dense recall) and the page should say so; null on "
-                          "homepage, channel and rerank pages")
+        None, description="search: whether some card's product text holds the query's strongest word "
+                          "(highest IDF; a word no product holds is the strongest); false means no card "
+                          "holds it and the page should say so (see notice); null on homepage, channel "
+                          "and rerank pages")
+    query_words: list[QueryWordCount] | None = Field(
+        None, description="search: each query word with the cards of this page and the catalog products "
+                          "that hold it; null off search")
+    notice: SearchNotice | None = Field(
+        None, description="search: set when the query's strongest words are in no product (partial or "
+                          "no match); null when every word matched or off search")
     bundle_version: str
     experiment: str
     variant: str

@@ -31,7 +31,10 @@ def test_a_search_page_marks_the_cards_lexical_recall_proposed(engine: Engine) -
     word = Counter(w for t in titles for w in str(t).lower().split()).most_common(1)[0][0]
     page = engine.rank("search", _request(engine, surface="search", query=word))
     assert page.cards and len(page.text_matched) == len(page.cards)
-    assert page.text_matched == ["lexical" in c["sources"] for c in page.cards]
+    # a card matches when it holds the query's strongest word; every lexical card holds a word
+    strongest = max(page.query_words, key=lambda w: (-w["products"], -page.query_words.index(w)))["word"]
+    assert page.text_matched == [strongest in c["matched_words"] for c in page.cards]
+    assert all(c["matched_words"] for c in page.cards if "lexical" in c["sources"])
     assert page.text_match is True
 
 

@@ -353,16 +353,20 @@ def test_a_search_in_traditional_chinese_gets_the_page_its_simplified_twin_gets(
 
 
 def test_a_search_page_says_whether_any_card_holds_a_word_of_the_query(client):
-    """Dense recall fills a page for any query; ``text_match`` tells the frontend whether some
-    card's text holds a query word (a lexical source) or the page is only the closest titles
-    by spelling, so it need not scan every card's sources. Other pages carry null."""
+    """``text_match`` tells the frontend whether some card's text holds the query's strongest
+    word, so it need not scan every card's sources; a query no product holds gets a no-match
+    notice, and its dense-only candidates below the relevance floor are dropped with that
+    reason, never shown as if they matched. Other pages carry null."""
     matched = client.post("/v1/search", json={"query": "大米", "page_size": 10}).json()
-    assert matched["text_match"] is True
+    assert matched["text_match"] is True and matched["notice"] is None
     assert any("lexical" in c["sources"] for c in matched["cards"])
+    assert matched["query_words"][0]["word"] == "大米" and matched["query_words"][0]["products"] > 0
     nothing = client.post("/v1/search", json={"query": "qxzvkw", "page_size": 10,
                                               "spell_correct": False}).json()
-    assert nothing["cards"] and nothing["text_match"] is False
-    assert all(c["sources"] == ["dense"] for c in nothing["cards"])
+    assert nothing["text_match"] is False and nothing["notice"]["kind"] == "no_match"
+    assert nothing["notice"]["unmatched"] == ["qxzvkw"]
+    assert all(c["sources"] == ["dense"] and c["matched_words"] == [] for c in nothing["cards"])
+    assert "below_relevance_floor" in {d["reason"] for d in nothing["dropped"]}
     home = client.post("/v1/homepage", json={"user_id": 2, "page_size": 5}).json()
     assert home["cards"] and home["text_match"] is None
     ids = [c["product_id"] for c in matched["cards"]]

@@ -104,6 +104,7 @@ def load_recall_part(folder: Path, bundle, settings) -> RecallPieces:
     search = load_search_recall(bundle)
     if search is not None:
         search.use_speller_from(settings.recall)
+        search.use_query_words_from(settings.recall)
         pieces.search = search
         pieces.correct_query = search.correct
         pieces.search_sources = [SearchSource(LEXICAL, search), SearchSource(DENSE, search)]

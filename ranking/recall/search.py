@@ -19,6 +19,11 @@ BM25 vocabulary (identity until then); the service corrects a query through it b
 recall and features see it. The manifest records the tokenizer version of the BM25 tokens
 and the encoder's n-grams; ``load`` reads a part of an older version only if the current
 tokenizer reads its catalog text alike (:func:`ranking.recall.tokenize.require_current_tokens`).
+Lexical recall and the words a page may claim it matched go through the query's words
+(:mod:`ranking.recall.query_words`): a product must hold a whole query word (not one
+character of a Chinese word) to be recalled lexically, and a word no product holds matches
+the catalog words it is part of; ``use_query_words_from`` sets that matching from the
+``recall.subword_*`` settings (their defaults until called).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.lexical import BM25_B, BM25_K1, BM25Index
 from ranking.recall.pinyin import PinyinReader
+from ranking.recall.query_words import QueryWordMatcher
 from ranking.recall.spelling import QuerySpeller, SpellCorrection
 from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, searchable
 from ranking.recall.vector_index import VectorIndex
@@ -55,6 +61,18 @@ class SearchRecall:
         self.manifest = manifest
         self.speller: QuerySpeller | None = None
         self._correct: Callable[[str], SpellCorrection] = SpellCorrection.as_typed
+        self._query_settings = RecallSettings()  # until use_query_words_from
+        self.query_words = self._matcher(self._query_settings)
+
+    def _matcher(self, r: RecallSettings) -> QueryWordMatcher:
+        return QueryWordMatcher(self.bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
+                                cache=r.spelling_cache_queries)
+
+    def use_query_words_from(self, recall_settings: RecallSettings) -> SearchRecall:
+        """Match query words as the ``recall.subword_*`` settings say (sub-word length, cap, weight)."""
+        self._query_settings = recall_settings
+        self.query_words = self._matcher(recall_settings)
+        return self
 
     def use_speller_from(self, recall_settings: RecallSettings) -> SearchRecall:
         """Build the spelling corrector over this catalog's vocabulary as ``recall.spelling_*``
@@ -83,6 +101,7 @@ class SearchRecall:
         self.bm25 = bm25
         self.product_ids = bm25.product_ids
         self._rows = RowLookup(bm25.product_ids)
+        self.query_words = self._matcher(self._query_settings)
 
     def dense_only(self) -> SearchRecall:
         """This recall reduced to what :meth:`dense_similarity` reads (encoder, vectors and the
@@ -91,7 +110,8 @@ class SearchRecall:
         light = object.__new__(type(self))
         light.__dict__.update(encoder=self.encoder, vectors=self.vectors, product_ids=self.product_ids,
                               _rows=self._rows, bm25=None, index=None, manifest={}, speller=None,
-                              _correct=SpellCorrection.as_typed)
+                              _correct=SpellCorrection.as_typed, query_words=None,
+                              _query_settings=self._query_settings)
         return light
 
     def correct(self, query: str) -> SpellCorrection:
@@ -134,7 +154,7 @@ class SearchRecall:
 
     # ---- queries ---------------------------------------------------------------------
     def lexical(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.bm25.search(query, k)
+        return self.query_words.lexical(query, k)
 
     def dense(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         if not searchable(query):

@@ -251,6 +251,25 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def pieces(text: str) -> list[tuple[bool, list[str]]]:
+    """The runs :func:`tokenize` cuts ``text`` into, in order, each as (unspaced, units):
+    an unspaced-script run with its characters (each with its combining marks), or a word
+    (Latin ones lightly stemmed) or number as one unit. The query's words are made from these
+    (:mod:`ranking.recall.query_words`)."""
+    form = search_form(text)
+    if form.isascii():
+        return [(False, [run if run[0].isdigit() else stem(run)]) for run in _ASCII_TOKEN.findall(form)]
+    patterns = _patterns(form)
+    out: list[tuple[bool, list[str]]] = []
+    for unspaced, word, number in patterns.token.findall(form):
+        if unspaced:
+            chars = patterns.cluster.findall(unspaced) if patterns.mark.search(unspaced) else list(unspaced)
+            out.append((True, chars))
+        else:
+            out.append((False, [stem(word) if word and word.isascii() else (word or number)]))
+    return out
+
+
 def words_in(form: str) -> list[tuple[int, int, str]]:
     """(start, end, word) of each word of a spaced script in a normalised or search-form
     text: the letters (with their combining marks) that :func:`tokenize` keeps whole, not

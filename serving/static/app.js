@@ -165,10 +165,10 @@ async function search(query, asTyped = false) {
     const fixed = page.corrected_query;
     render(page, fixed ? `Search: results for “${fixed}”` : `Search: “${query}”`);
     const status = $("status");
-    // text_match false: every card came from dense recall alone, no product text holds a
-    // word of the query, and the page is the closest titles by spelling (say so)
-    const matched = page.text_match !== false;
-    status.textContent = !page.cards.length ? "No results."
+    // notice: the query's strongest words are in no product (partial or no match), in the
+    // service's words; text_match false without one: no card holds the strongest word
+    const matched = page.text_match !== false && !page.notice;
+    status.textContent = page.notice ? page.notice.message : !page.cards.length ? "No results."
       : matched ? "" : `No product mentions “${fixed || query}”: the closest by spelling.`;
     if (fixed) {  // "did you mean": offer the query exactly as typed
       const link = document.createElement("a");

@@ -473,6 +473,7 @@ def evaluate_home_depot(
         k1=r.bm25_k1,
         b=r.bm25_b,
     )
+    recall.use_query_words_from(r)  # sub-word matching as the recall settings say
     index_seconds = time.perf_counter() - started
     spelling_info: dict = {"used": False}
     searched: dict[str, str] = {}  # search term -> the text recall and features read

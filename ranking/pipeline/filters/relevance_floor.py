@@ -1,0 +1,41 @@
+"""The search relevance floor: a candidate holding no query word needs dense similarity.
+
+Lexical recall keeps only products holding a whole query word
+(:mod:`ranking.recall.query_words`); a candidate only the dense source proposed shares no
+word with the query and is there for its text embedding alone. When its similarity (the
+dense source's cosine) is below ``recall.relevance_floor`` it is dropped with the reason
+``below_relevance_floor``, so a query the catalog lacks ("电钻", "华为") is not answered
+with rice cookers or coffee that merely share a character. Search pages only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+
+REASON = "below_relevance_floor"
+
+
+class RelevanceFloor:
+    """Drop candidates no text source proposed whose similarity source score is under the floor."""
+
+    name = "relevance_floor"
+
+    def __init__(self, floor: float, text_sources: set[str], similarity_source: str) -> None:
+        self.floor = floor
+        self.text_sources = set(text_sources)
+        self.similarity_source = similarity_source
+
+    def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
+              ) -> tuple[np.ndarray, np.ndarray]:
+        keep = np.ones(len(cands), dtype=bool)
+        for name in self.text_sources & set(cands.source_ranks):
+            keep &= cands.source_ranks[name] == 0  # True: no text source proposed it (yet)
+        similarity = cands.source_scores.get(self.similarity_source)
+        if similarity is None:
+            similarity = np.full(len(cands), np.nan)
+        low = ~(np.nan_to_num(similarity, nan=-np.inf) >= self.floor)
+        keep = ~(keep & low)
+        return keep, np.where(keep, "", REASON)

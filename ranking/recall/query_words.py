@@ -1,0 +1,254 @@
+"""The query's words and which of them each product holds: what search may claim it matched.
+
+BM25 scores a product for any query token it shares, and the tokens of Chinese (and the
+other unspaced scripts) are single characters as well as bigrams, so before this a title
+sharing one character with a two-character word ("华" of "华为") counted as a text match,
+as did a title holding only "cordless" of "cordless drill". Here the query is cut into the
+*words* a shopper would name (:class:`QueryWords`), each held or not by each product:
+
+* a word of a spaced script, or a number, is one word, held by a product whose text has
+  it (a Latin one lightly stemmed, as BM25 reads it). One that no product text holds, of
+  at least ``recall.subword_min_length`` letters, is held by the catalog words it is part
+  of ("phone" inside "smartphone"), at most ``recall.subword_max_expansions`` of them, most
+  frequent first: a vocabulary expansion done once per query over the index's own words
+  (no extra index; a substring scan of a few thousand words). Those matches add
+  ``recall.subword_weight`` of their BM25 weight to the lexical score. A small English
+  stop list ("for", "with", ...) never makes a word strong or a notice;
+* an unspaced run (Chinese, Japanese, Thai, Korean) is cut where its character bigrams stop
+  occurring in the catalog: each stretch of consecutive bigrams the catalog holds is one
+  word, held by a product holding all of them ("平板电脑": 平板, 板电, 电脑); the characters no
+  held bigram covers form the words no product matches ("华为手机" -> 手机 held, 华为 not). A
+  lone character is a word only when the run is that one character, so one shared
+  character of a longer word never matches.
+
+Cross-script matching comes from the catalog itself: every product's text carries its leaf
+and top category names in Chinese and English (:func:`ranking.product_text.product_texts`),
+so "smartphone" and "手机" find the same shelf; the operator's synonym list is not here.
+
+The strongest word is the one with the highest IDF (a word no product holds has the
+highest of all); a card *matches* the query (``text_match``) when it holds that word. A
+query whose strongest words no product holds gets a notice: partial when other words
+matched ("no product matches 'drill'; showing results for 'cordless'"), none when nothing
+did. Lexical recall (:meth:`QueryWordMatcher.lexical`) keeps only products holding at least
+one word, so a single shared character no longer recalls a product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ranking.recall.lexical import BM25Index
+from ranking.recall.tokenize import is_word, pieces
+from ranking.row_lookup import RowLookup
+
+# Lucene's default English stop set: never the strong word, never in a notice
+STOP_WORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no",
+    "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to",
+    "was", "will", "with"))
+
+
+@dataclass(frozen=True)
+class QueryWord:
+    """One word of the query: its text, the index columns that hold it, how many products do."""
+
+    text: str
+    parts: tuple[tuple[int, ...], ...]  # a product holds the word if it holds one column of each part
+    products: int  # catalog products holding it
+    idf: float
+    stop: bool = False
+    inside: tuple[str, ...] = ()  # catalog words it matched as part of (sub-word expansion)
+
+
+@dataclass(frozen=True)
+class QueryWords:
+    """The words of one query, in query order."""
+
+    words: tuple[QueryWord, ...]
+
+    @property
+    def content(self) -> list[QueryWord]:
+        """The words that can be strong or named in a notice (stop words only if nothing else)."""
+        kept = [w for w in self.words if not w.stop]
+        return kept or list(self.words)
+
+    @property
+    def strongest(self) -> QueryWord | None:
+        """The content word with the highest IDF (the first of equals)."""
+        content = self.content
+        return max(content, key=lambda w: w.idf) if content else None
+
+    def notice(self, shown: bool = True) -> dict | None:
+        """A partial-match or no-match notice when some content word no product holds; else
+        None. ``shown``: whether the page has cards (a no-match page may have none: the
+        relevance floor keeps unrelated products off it)."""
+        content = self.content
+        missing = [w.text for w in content if w.products == 0]
+        if not missing:
+            return None
+        held = [w.text for w in content if w.products > 0]
+        quoted = " ".join(missing)
+        if held:
+            return {"kind": "partial", "unmatched": missing, "matched": held,
+                    "message": f"No product matches '{quoted}'; showing results for '{' '.join(held)}'."}
+        closest = "; showing the closest products by text similarity only." if shown else "."
+        return {"kind": "no_match", "unmatched": missing, "matched": [],
+                "message": f"No product matches '{quoted}'{closest}"}
+
+
+def _idf(n: int, df: int) -> float:
+    return float(np.log1p((n - df + 0.5) / (df + 0.5)))
+
+
+class QueryWordMatcher:
+    """Query words over one BM25 index (its vocabulary and postings), with sub-word matching."""
+
+    def __init__(self, bm25: BM25Index, min_length: int, max_expansions: int, weight: float,
+                 cache: int = 4096) -> None:
+        self.bm25 = bm25
+        self.min_length, self.max_expansions, self.weight = min_length, max_expansions, weight
+        self._rows = RowLookup(bm25.product_ids)
+        self._df = np.diff(bm25.weights.indptr)
+        self._catalog_words: str | None = None  # "\n"-joined spaced-script vocabulary, built on first use
+        self.words = lru_cache(maxsize=cache)(self._words)
+
+    # ---- the query's words -------------------------------------------------------------
+    def _words(self, query: str) -> QueryWords:
+        out: list[QueryWord] = []
+        for unspaced, units in pieces(query):
+            out += self._run_words(units) if unspaced else [self._word(units[0])]
+        return QueryWords(tuple(out))
+
+    def _column_rows(self, j: int) -> np.ndarray:
+        """Index rows of the products holding vocabulary column ``j``."""
+        w = self.bm25.weights
+        return w.indices[w.indptr[j]:w.indptr[j + 1]]
+
+    def _mask(self, parts: tuple[tuple[int, ...], ...]) -> np.ndarray:
+        """Per index row: whether the product holds one column of every part."""
+        held = np.zeros(len(self.bm25.product_ids), dtype=bool)
+        if not parts or any(not p for p in parts):
+            return held
+        held[:] = True
+        for part in parts:
+            mask = np.zeros(len(held), dtype=bool)
+            for j in part:
+                mask[self._column_rows(j)] = True
+            held &= mask
+        return held
+
+    def _holding(self, parts: tuple[tuple[int, ...], ...]) -> int:
+        """Products holding one column of every part."""
+        if len(parts) == 1 and len(parts[0]) == 1:  # one column: its document frequency
+            return int(self._df[parts[0][0]])
+        return int(self._mask(parts).sum())
+
+    def _make(self, text: str, parts: tuple[tuple[int, ...], ...], **kw) -> QueryWord:
+        df = self._holding(parts)
+        return QueryWord(text, parts, df, _idf(len(self.bm25.product_ids), df), **kw)
+
+    def _word(self, token: str) -> QueryWord:
+        vocab = self.bm25.vocabulary
+        stop = token in STOP_WORDS
+        if token in vocab:
+            return self._make(token, ((vocab[token],),), stop=stop)
+        inside = self.expansions(token)
+        return self._make(token, (tuple(vocab[t] for t in inside),), stop=stop, inside=inside)
+
+    def _run_words(self, chars: list[str]) -> list[QueryWord]:
+        vocab = self.bm25.vocabulary
+        if len(chars) == 1:
+            col = vocab.get(chars[0])
+            return [self._make(chars[0], ((col,),) if col is not None else ((),))]
+        held = [chars[i] + chars[i + 1] in vocab for i in range(len(chars) - 1)]
+        covered = [False] * len(chars)
+        words: list[tuple[int, QueryWord]] = []
+        i = 0
+        while i < len(held):
+            if not held[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(held) and held[j + 1]:
+                j += 1
+            covered[i:j + 2] = [True] * (j + 2 - i)
+            parts = tuple((vocab[chars[b] + chars[b + 1]],) for b in range(i, j + 1))
+            words.append((i, self._make("".join(chars[i:j + 2]), parts)))
+            i = j + 1
+        i = 0
+        while i < len(chars):  # characters no held bigram covers: words no product matches
+            if covered[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(chars) and not covered[j + 1]:
+                j += 1
+            words.append((i, self._make("".join(chars[i:j + 1]), ((),))))
+            i = j + 1
+        return [w for _, w in sorted(words, key=lambda p: p[0])]
+
+    def expansions(self, token: str) -> tuple[str, ...]:
+        """Catalog words (spaced scripts) holding ``token`` inside them, most frequent first,
+        capped; none for a short token, a number or a token the catalog holds itself."""
+        if self.max_expansions == 0 or len(token) < self.min_length or not is_word(token):
+            return ()
+        if self._catalog_words is None:
+            self._catalog_words = "\n".join(t for t in self.bm25.vocabulary if is_word(t))
+        text, found = self._catalog_words, set()
+        at = text.find(token)
+        while at >= 0:  # each catalog word (line) holding it: str.find, no regex backtracking
+            start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+            end = len(text) if end < 0 else end
+            found.add(text[start:end])
+            at = text.find(token, end)
+        found.discard(token)
+        vocab = self.bm25.vocabulary
+        return tuple(sorted(found, key=lambda t: (-self._df[vocab[t]], t))[: self.max_expansions])
+
+    # ---- products holding them ---------------------------------------------------------
+    def held(self, words: QueryWords, product_ids: np.ndarray) -> np.ndarray:
+        """(products, words) booleans: whether each product's text holds each word (False for
+        a product the index does not know)."""
+        rows = self._rows.rows(np.asarray(product_ids, dtype=np.int64))
+        out = np.zeros((len(rows), len(words.words)), dtype=bool)
+        for k, word in enumerate(words.words):
+            if word.products == 0:
+                continue
+            held = rows >= 0
+            for part in word.parts:
+                held &= np.isin(rows, np.concatenate([self._column_rows(j) for j in part]))
+            out[:, k] = held
+        return out
+
+    def _plain(self, query: str, words: QueryWords) -> bool:
+        """Whether each query token is a whole word's only column (no character of a longer
+        Chinese word, no sub-word match): then BM25's own hits are the products holding a word."""
+        single = {w.parts[0][0] for w in words.words if len(w.parts) == 1 and len(w.parts[0]) == 1}
+        simple = all(not w.inside and (len(w.parts) == 1 and len(w.parts[0]) <= 1) for w in words.words)
+        return simple and set(self.bm25.query_tokens(query).tolist()) == single
+
+    def lexical(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """BM25's top ``k`` among products holding at least one query word (ids, scores): a
+        sub-word match adds ``weight`` of its BM25 weight; one shared character of a longer
+        word recalls nothing."""
+        words = self.words(query)
+        if self._plain(query, words):  # every token is a whole word the catalog holds: BM25 as it was
+            return self.bm25.search(query, k)
+        s = self.bm25.scores(query)
+        w = self.bm25.weights
+        hit = np.zeros(len(s), dtype=bool)
+        for word in words.words:
+            if word.products == 0:
+                continue
+            hit |= self._mask(word.parts)
+            for j in (word.parts[0] if word.inside else ()):
+                lo, hi = w.indptr[j], w.indptr[j + 1]
+                s[w.indices[lo:hi]] += self.weight * w.data[lo:hi]
+        hits = np.flatnonzero(hit & (s > 0))
+        if len(hits) > k:
+            hits = hits[np.argpartition(-s[hits], k - 1)[:k]]
+        order = hits[np.lexsort((self.bm25.product_ids[hits], -s[hits]))]
+        return self.bm25.product_ids[order], s[order]

@@ -1,0 +1,119 @@
+"""The query's words (ranking/recall/query_words.py): what a product must hold to be a text
+match, sub-word matching, Chinese words never matched on one shared character, and the
+partial-match and no-match notices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ranking.recall.query_words import QueryWordMatcher
+from ranking.recall.search import SearchRecall
+from ranking.settings import RecallSettings
+
+TEXTS = [
+    "Dyson cordless vacuum cleaner 数码 吸尘器",  # 1
+    "Midea cordless vacuum cleaner 吸尘器",  # 2
+    "华润 大米 5kg rice",  # 3
+    "华丰 咖啡 coffee",  # 4
+    "Apple smartphone 128gb 手机",  # 5
+    "Xiaomi smartphone 手机 红米",  # 6
+    "Lenovo tablet 平板电脑",  # 7
+    "headphone wireless 耳机",  # 8
+    "olive oil 橄榄油 cooking",  # 9
+    "rice cooker 电饭煲",  # 10
+]
+IDS = np.arange(1, len(TEXTS) + 1, dtype=np.int64)
+
+
+@pytest.fixture(scope="module")
+def recall() -> SearchRecall:
+    return SearchRecall.from_texts(TEXTS, IDS, dim=8)
+
+
+def _words(recall: SearchRecall, query: str) -> dict[str, int]:
+    return {w.text: w.products for w in recall.query_words.words(query).words}
+
+
+def test_a_chinese_word_never_matches_on_one_shared_character(recall: SearchRecall) -> None:
+    # 华为 shares 华 with the 华润 and 华丰 brands; 电钻 shares 电 with 电饭煲
+    for query in ("华为", "电钻"):
+        assert _words(recall, query) == {query: 0}
+        assert len(recall.lexical(query, 10)[0]) == 0
+        notice = recall.query_words.words(query).notice()
+        assert notice["kind"] == "no_match" and notice["unmatched"] == [query]
+    assert recall.query_words.words("华为").notice(shown=False)["message"] == "No product matches '华为'."
+
+
+def test_a_chinese_run_is_cut_where_its_bigrams_stop_occurring(recall: SearchRecall) -> None:
+    assert _words(recall, "平板电脑") == {"平板电脑": 1}
+    assert _words(recall, "华为手机") == {"华为": 0, "手机": 2}
+    assert set(recall.lexical("华为手机", 10)[0].tolist()) == {5, 6}
+    assert _words(recall, "米") == {"米": 2}  # a lone character is a word when it is the whole run
+
+
+def test_a_strong_word_missing_gives_a_partial_notice(recall: SearchRecall) -> None:
+    words = recall.query_words.words("cordless drill")
+    assert _words(recall, "cordless drill") == {"cordless": 2, "drill": 0}
+    assert words.strongest.text == "drill"
+    assert words.notice() == {"kind": "partial", "unmatched": ["drill"], "matched": ["cordless"],
+                              "message": "No product matches 'drill'; showing results for 'cordless'."}
+    ids = recall.lexical("cordless drill", 10)[0]
+    assert set(ids.tolist()) == {1, 2}
+    assert recall.query_words.held(words, ids).tolist() == [[True, False], [True, False]]
+
+
+def test_every_word_matched_gives_no_notice_and_stop_words_never_are_strong(recall: SearchRecall) -> None:
+    assert recall.query_words.words("rice cooker").notice() is None
+    words = recall.query_words.words("rice for cooking")
+    assert [w.text for w in words.content] == ["rice", "cooking"]  # "for" is in no product, but a stop word
+    assert words.notice() is None and words.strongest.text == "cooking"
+
+
+def test_a_word_no_product_holds_matches_the_catalog_words_it_is_part_of(recall: SearchRecall) -> None:
+    words = recall.query_words.words("phone")
+    (phone,) = words.words
+    assert phone.products == 3 and set(phone.inside) == {"smartphone", "headphone"}
+    assert words.notice() is None
+    ids, scores = recall.lexical("phone", 10)
+    assert set(ids.tolist()) == {5, 6, 8}
+    whole = recall.bm25.scores("smartphone")[recall.bm25.product_ids == 5][0]
+    assert scores[ids == 5][0] == pytest.approx(RecallSettings().subword_weight * whole, rel=1e-5)
+
+
+def test_sub_word_matching_follows_its_settings(recall: SearchRecall) -> None:
+    capped = QueryWordMatcher(recall.bm25, min_length=4, max_expansions=1, weight=0.5)
+    assert capped.expansions("phone") == ("smartphone",)  # the more frequent first
+    short = QueryWordMatcher(recall.bm25, min_length=6, max_expansions=8, weight=0.5)
+    assert short.expansions("phone") == () and short.words("phone").words[0].products == 0
+    off = SearchRecall.from_texts(TEXTS, IDS, dim=8).use_query_words_from(
+        RecallSettings(subword_max_expansions=0))
+    assert len(off.lexical("phone", 10)[0]) == 0
+    assert recall.query_words.expansions("oil") == ()  # held as a whole word: not expanded
+
+
+def test_a_latin_query_without_sub_words_recalls_what_bm25_recalls(recall: SearchRecall) -> None:
+    for query in ("cordless vacuum", "rice cooker 5kg", "coffee"):
+        ids, scores = recall.lexical(query, 10)
+        bm_ids, bm_scores = recall.bm25.search(query, 10)
+        assert ids.tolist() == bm_ids.tolist() and np.allclose(scores, bm_scores)
+
+
+def test_new_products_keep_the_sub_word_settings(recall: SearchRecall) -> None:
+    fresh = SearchRecall.from_texts(TEXTS, IDS, dim=8).use_query_words_from(
+        RecallSettings(subword_max_expansions=0))
+    bigger = SearchRecall.from_texts([*TEXTS, "Honor smartphone 手机"], np.arange(1, len(TEXTS) + 2), dim=8)
+    fresh.replace_products(bigger.bm25, bigger.index, bigger.vectors)
+    assert fresh.query_words.bm25 is bigger.bm25 and fresh.query_words.max_expansions == 0
+
+
+def test_the_plain_query_shortcut_gives_what_the_word_masks_give(recall: SearchRecall) -> None:
+    masked = QueryWordMatcher(recall.bm25, min_length=4, max_expansions=8, weight=0.1)
+    masked._plain = lambda query, words: False  # the general path, for comparison
+    for query in ("cordless vacuum", "rice cooker 5kg", "vacuum vacuum"):
+        assert recall.query_words._plain(query, recall.query_words.words(query))
+        ids, scores = masked.lexical(query, 10)
+        plain_ids, plain_scores = recall.lexical(query, 10)
+        assert ids.tolist() == plain_ids.tolist() and np.allclose(scores, plain_scores)
+    assert not recall.query_words._plain("华为手机", recall.query_words.words("华为手机"))
+    assert not recall.query_words._plain("phone", recall.query_words.words("phone"))
