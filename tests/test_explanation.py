@@ -130,3 +130,24 @@ def test_the_explanation_is_typed_in_the_openapi_schema(small_models, tmp_path):
     for name in ("Baseline", "Contribution", "Dimension", "RuleNote"):
         for field, spec in schemas[name]["properties"].items():
             assert spec.get("description"), f"{name}.{field} has no description"
+
+
+def test_every_adjuster_and_selector_rule_has_a_name_for_people():
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    import ranking.pipeline.adjusters as adjusters
+    import ranking.pipeline.selectors as selectors
+
+    names = set()
+    for package in (adjusters, selectors):
+        for module in pkgutil.iter_modules(package.__path__):
+            mod = importlib.import_module(f"{package.__name__}.{module.name}")
+            for obj in vars(mod).values():
+                if dataclasses.is_dataclass(obj) and obj.__module__ == mod.__name__:
+                    field = {f.name: f for f in dataclasses.fields(obj)}.get("name")
+                    if field is not None and isinstance(field.default, str):
+                        names.add(field.default)
+    assert {"value_tilt", "traffic_policy", "theme_boost", "store_diversity"} <= names
+    assert names <= set(RULES), f"rules without a label in ranking/explanation.py RULES: {names - set(RULES)}"
