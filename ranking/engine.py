@@ -20,6 +20,7 @@ import numpy as np
 
 from ranking.bundle import Bundle, BundleError, load_bundle
 from ranking.catalog import CATALOG_PART, CardCatalog
+from ranking.explanation import explain_page
 from ranking.features import features
 from ranking.live.features import LIVE_COLUMNS
 from ranking.pipeline import Pipeline, RankRequest
@@ -35,10 +36,6 @@ from ranking.recall.spelling import SpellCorrection
 from ranking.recall.tokenize import searchable
 from ranking.settings import RulesSettings, Settings
 
-PRODUCT_DIMENSIONS = ("product_information", "product_popularity", "product_quality",
-                      "product_service", "product_brand", "product_price")
-STORE_DIMENSIONS = ("store_product_quality", "store_logistics", "store_service", "store_stability",
-                    "returning_customer_index")
 
 @dataclass
 class RankedPage:
@@ -174,7 +171,8 @@ class Engine:
         result = pipelines[pipeline].run(request)
         cards = self._cards(result.cards, result.propensity)
         if request.explain:
-            self._explain(cards, result.cards, result.contributions)
+            self._explain(cards, result.cards, result.contributions,
+                          request.query if request.surface == "search" else None)
         live = live_values(self.bundle.model.feature_names, self.feature_groups, result.cards.features) \
             if request.log_features else None
         page = RankedPage(cards, result.dropped, result.timings, result.recalled, None, live)
@@ -278,32 +276,10 @@ class Engine:
             })
         return cards
 
-    def _explain(self, cards: list[dict], page: CandidateSet, contributions: np.ndarray | None) -> None:
-        if contributions is None:
-            return
-        names = self.bundle.model.feature_names
-        groups = np.array(self.feature_groups)
-        snap = self.snapshot
-        p_rows = snap.products.rows(page.product_ids)
-        store_ids = snap.products.take("store_id", p_rows, -1).astype(np.int64)
-        s_rows = snap.stores.rows(store_ids)
-        for i, card in enumerate(cards):
-            contrib = contributions[i]
-            by_group = {g: float(contrib[:-1][groups == g].sum()) for g in dict.fromkeys(groups)}
-            top = np.argsort(-np.abs(contrib[:-1]))[:8]
-            card["explanation"] = {
-                "model_score": card["model_score"],
-                "bias": float(contrib[-1]),
-                "groups": {str(k): v for k, v in by_group.items()},
-                "top_features": [{"feature": names[j], "group": str(groups[j]),
-                                  "value": _num(page.features[i, j]),
-                                  "contribution": float(contrib[j])} for j in top],
-                "product_dimensions": {d: _num(snap.products.take(d, p_rows[i:i + 1])[0])
-                                       for d in PRODUCT_DIMENSIONS if d in snap.products.columns},
-                "store_dimensions": {d: _num(snap.stores.take(d, s_rows[i:i + 1])[0])
-                                     for d in STORE_DIMENSIONS if d in snap.stores.columns},
-                "rules": page.notes(i),
-            }
+    def _explain(self, cards: list[dict], page: CandidateSet, contributions: np.ndarray | None,
+                 query: str | None) -> None:
+        if contributions is not None:
+            explain_page(cards, page, contributions, self.bundle.model.feature_names, self.snapshot, query)
 
 
 def live_values(names: list[str], groups: list[str], values: np.ndarray | None) -> dict[str, list] | None:

@@ -136,14 +136,68 @@ class RerankRequest(Strict):
                           "catalog words, as /v1/search does; false reads it as typed")
 
 
+class Baseline(BaseModel):
+    """What the contributions are measured against (``ranking/explanation.py``)."""
+
+    label: str = Field(description='"average card": what a merchant reads for the baseline')
+    average_card: float = Field(description="the model's score of the average training card (LightGBM's "
+                                            "bias), in model-score units")
+    not_applicable: float = Field(description="the contributions of this card's missing or not-applicable "
+                                              "figures, moved into the baseline so they count as nothing")
+    not_applicable_features: list[str] = Field(
+        description="those features: missing values, and brand_match when the query names no brand (on a "
+                    "page without a query every relevance feature)")
+
+
+class Contribution(BaseModel):
+    """One feature's share of the model score."""
+
+    feature: str = Field(description="the feature's name in the registry (docs/features.md)")
+    label: str = Field(description="what it means, for a merchant")
+    group: str = Field(description="product, store, price, relevance, personal, context or live")
+    value: float | None = Field(description="the value the model read, raw (null: missing)")
+    unit: str = Field(description="how `shown` reads it (ranking/features/units.py)")
+    shown: str = Field(description='the value in its unit: "3.1%", "0.99/day", "72/100", "yes"')
+    contribution: float = Field(description="its contribution to the model score (model-score units)")
+
+
+class Dimension(BaseModel):
+    """One dimension of the product score or the store experience score."""
+
+    dimension: str = Field(description="its column name")
+    label: str = Field(description="what it measures, for a merchant")
+    score: float | None = Field(description="0-100 (mostly a percentile within the category; null: unknown)")
+    shown: str = Field(description='the score on its scale, "72/100"')
+
+
+class RuleNote(BaseModel):
+    """A business rule that moved or placed the card (docs/serving.md, "Business rules")."""
+
+    model_config = ConfigDict(extra="allow")  # a rule may add its own figures
+
+    rule: str = Field(description="the rule's name in settings and code")
+    label: str = Field(description="what a merchant reads: the rule named for what it does")
+    does: str = Field(description="what the rule does, in one line")
+    why: str = Field(description="why it acted on this card")
+    delta: float | None = Field(None, description="how far it moved the card's score (model-score units)")
+    position: int | None = Field(None, description="the position it placed the card at")
+    propensity: float | None = Field(None, description="the chance of this placement (exploration)")
+
+
 class Explanation(BaseModel):
+    """Why the card scored so: ``bias`` + the sum of ``groups`` = ``model_score`` exactly."""
+
     model_score: float | None
-    bias: float
-    groups: dict[str, float]
-    top_features: list[dict[str, Any]]
-    product_dimensions: dict[str, float | None]
-    store_dimensions: dict[str, float | None]
-    rules: list[dict[str, Any]]
+    bias: float = Field(description="the baseline the contributions are measured against: "
+                                    "baseline.average_card + baseline.not_applicable")
+    baseline: Baseline
+    groups: dict[str, float] = Field(description="contributions summed by feature group; a missing or "
+                                                 "not-applicable feature contributes 0, so a page without "
+                                                 "a query has relevance 0")
+    top_features: list[Contribution] = Field(description="the eight largest non-zero contributions")
+    product_dimensions: list[Dimension] = Field(description="the product score's dimensions, 0-100")
+    store_dimensions: list[Dimension] = Field(description="the store experience score's dimensions, 0-100")
+    rules: list[RuleNote] = Field(description="every rule that moved or placed the card")
 
 
 class Card(BaseModel):

@@ -14,7 +14,8 @@ def _known(x: FeatureInputs) -> np.ndarray:
 
 
 @feature("category_affinity_now", "personal",
-         "user's smoothed share of interest in this category in the current time slot")
+         "user's smoothed share of interest in this category in the current time slot",
+         label="shopper's interest in this category at this hour", unit="percent")
 def category_affinity_now(x: FeatureInputs) -> np.ndarray:
     s = x.snapshot.user_leaf_slot
     if s.shape[0] == 0:
@@ -23,7 +24,8 @@ def category_affinity_now(x: FeatureInputs) -> np.ndarray:
     return np.where(_known(x), v, np.nan)
 
 
-@feature("category_affinity", "personal", "user's smoothed share of interest in this category")
+@feature("category_affinity", "personal", "user's smoothed share of interest in this category",
+         label="shopper's interest in this category", unit="percent")
 def category_affinity(x: FeatureInputs) -> np.ndarray:
     s = x.snapshot.user_leaf
     if s.shape[0] == 0:
@@ -33,7 +35,8 @@ def category_affinity(x: FeatureInputs) -> np.ndarray:
 
 
 @feature("price_band_fit", "personal",
-         "minus the gap between the product's relative price and the user's usual one")
+         "minus the gap between the product's relative price and the user's usual one",
+         label="fits the shopper's usual price band", unit="number")
 def price_band_fit(x: FeatureInputs) -> np.ndarray:
     usual = x.snapshot.users.take("price_level", x.user_row)
     rel = x.snapshot.products.take("log_price_vs_category", x.product_row)
@@ -41,25 +44,29 @@ def price_band_fit(x: FeatureInputs) -> np.ndarray:
 
 
 @feature("bought_before", "personal", "log(1 + units of this product the user bought)",
-         default=0.0)
+         default=0.0,
+         label="units the shopper bought before", unit="log1p_count")
 def bought_before(x: FeatureInputs) -> np.ndarray:
     return np.log1p(x.snapshot.bought.lookup(x.user_row, x.product_row))
 
 
 @feature("bought_category_before", "personal",
-         "log(1 + the user's orders in this category): repurchase of consumables", default=0.0)
+         "log(1 + the user's orders in this category): repurchase of consumables", default=0.0,
+         label="shopper's orders in this category", unit="log1p_count")
 def bought_category_before(x: FeatureInputs) -> np.ndarray:
     return np.log1p(x.snapshot.bought_leaf.lookup(x.user_row, x.leaf))
 
 
 @feature("store_affinity", "personal",
-         "log(1 + the user's weighted clicks, carts and orders at this store)", default=0.0)
+         "log(1 + the user's weighted clicks, carts and orders at this store)", default=0.0,
+         label="shopper's visits to this store (weighted)", unit="log1p_count")
 def store_affinity(x: FeatureInputs) -> np.ndarray:
     return np.log1p(x.snapshot.store_visits.lookup(x.user_row, x.store_row))
 
 
 @feature("user_big_brand_share", "personal",
-         "share of the user's clicks, carts and orders on big brands (smoothed): brand affinity")
+         "share of the user's clicks, carts and orders on big brands (smoothed): brand affinity",
+         label="shopper's big-brand share", unit="percent")
 def user_big_brand_share(x: FeatureInputs) -> np.ndarray:
     if "big_brand_share" not in x.snapshot.users.columns:
         return np.full(x.n, np.nan)
@@ -67,7 +74,8 @@ def user_big_brand_share(x: FeatureInputs) -> np.ndarray:
 
 
 @feature("user_discount_taste", "personal",
-         "mean discount of what the user chose minus the mall's mean (smoothed): price sensitivity")
+         "mean discount of what the user chose minus the mall's mean (smoothed): price sensitivity",
+         label="shopper's taste for discounts (vs the mall)", unit="signed_percent")
 def user_discount_taste(x: FeatureInputs) -> np.ndarray:
     if "discount_taste" not in x.snapshot.users.columns:
         return np.full(x.n, np.nan)

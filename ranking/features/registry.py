@@ -2,7 +2,9 @@
 
 A :class:`Feature` has a name, a group (how ``explain`` groups contributions: product,
 store, price, relevance, personal, context, live), a dtype, a default used where the value is
-missing, a one-line meaning, and a vectorised ``compute(inputs) -> array`` over a batch of
+missing, a one-line meaning, a label and a unit for people (what an explanation shows a
+merchant: "conversion rate (orders per click)" in percent; :mod:`ranking.features.units`
+formats the values), and a vectorised ``compute(inputs) -> array`` over a batch of
 candidates. Training and serving both call :func:`compute_features`; the trained bundle
 stores :func:`schema` and serving refuses a bundle whose schema differs from the code's.
 """
@@ -33,20 +35,24 @@ class Feature:
     compute: Callable[[FeatureInputs], np.ndarray]
     default: float = float("nan")
     dtype: str = "float32"
+    label: str = ""  # what a merchant reads in an explanation
+    unit: str = "number"  # how its value is shown (ranking.features.units.UNITS)
 
 
 _REGISTRY: dict[str, Feature] = {}
 
 
-def feature(name: str, group: str, meaning: str, default: float = float("nan")):
-    """Decorator: declare ``compute`` as the feature ``name`` (registration order = schema order)."""
+def feature(name: str, group: str, meaning: str, default: float = float("nan"), *, label: str = "",
+            unit: str = "number"):
+    """Decorator: declare ``compute`` as the feature ``name`` (registration order = schema order);
+    ``label`` and ``unit`` are how an explanation names and shows it (a test requires both)."""
     if group not in GROUPS:
         raise ValueError(f"feature {name!r}: unknown group {group!r}; groups: {GROUPS}")
 
     def register(compute: Callable[[FeatureInputs], np.ndarray]) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"feature {name!r} is declared twice")
-        _REGISTRY[name] = Feature(name, group, meaning, compute, default)
+        _REGISTRY[name] = Feature(name, group, meaning, compute, default, label=label, unit=unit)
         return compute
 
     return register

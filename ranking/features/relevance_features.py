@@ -48,12 +48,14 @@ def _pair_dot(q: sp.csr_matrix, p: sp.csr_matrix, x: FeatureInputs) -> np.ndarra
     return out
 
 
-@feature("lexical_score", "relevance", "BM25 of the query over title, brand and category words")
+@feature("lexical_score", "relevance", "BM25 of the query over title, brand and category words",
+         label="query words in the text (BM25)", unit="number")
 def lexical_score(x: FeatureInputs) -> np.ndarray:
     return _pair_dot(x.queries.tokens, x.snapshot.text.product_bm25, x)
 
 
-@feature("term_overlap", "relevance", "share of the query's words found in the product's text")
+@feature("term_overlap", "relevance", "share of the query's words found in the product's text",
+         label="query words found", unit="percent")
 def term_overlap(x: FeatureInputs) -> np.ndarray:
     shared = _pair_dot(x.queries.tokens, x.snapshot.text.product_tokens, x)
     n = x.queries.n_tokens[np.maximum(x.query_index, 0)] if len(x.queries.texts) else 1
@@ -61,7 +63,8 @@ def term_overlap(x: FeatureInputs) -> np.ndarray:
 
 
 @feature("char_overlap", "relevance",
-         "share of the query's character bigrams found in the product's text")
+         "share of the query's character bigrams found in the product's text",
+         label="query characters found", unit="percent")
 def char_overlap(x: FeatureInputs) -> np.ndarray:
     shared = _pair_dot(x.queries.bigrams, x.snapshot.text.product_bigrams, x)
     n = x.queries.n_bigrams[np.maximum(x.query_index, 0)] if len(x.queries.texts) else 1
@@ -69,7 +72,8 @@ def char_overlap(x: FeatureInputs) -> np.ndarray:
 
 
 @feature("category_intent", "relevance",
-         "P(product's category | query words), from where the catalog uses those words")
+         "P(product's category | query words), from where the catalog uses those words",
+         label="category fits the query", unit="percent")
 def category_intent(x: FeatureInputs) -> np.ndarray:
     ok = _on_search(x) & (x.leaf >= 0)
     out = np.full(x.n, np.nan)
@@ -78,7 +82,8 @@ def category_intent(x: FeatureInputs) -> np.ndarray:
     return out
 
 
-@feature("brand_match", "relevance", "1 if the query names the product's brand")
+@feature("brand_match", "relevance", "1 if the query names the product's brand",
+         label="query names its brand", unit="flag")
 def brand_match(x: FeatureInputs) -> np.ndarray:
     ok = _on_search(x)
     out = np.full(x.n, np.nan)
@@ -98,7 +103,8 @@ def brand_match(x: FeatureInputs) -> np.ndarray:
     return out
 
 
-@feature("query_length", "relevance", "number of words in the query")
+@feature("query_length", "relevance", "number of words in the query",
+         label="query length (words)", unit="count")
 def query_length(x: FeatureInputs) -> np.ndarray:
     ok = x.query_index >= 0
     out = np.full(x.n, np.nan)
@@ -108,7 +114,8 @@ def query_length(x: FeatureInputs) -> np.ndarray:
 
 
 @feature("dense_similarity", "relevance",
-         "cosine of the query's and the product's char-n-gram LSA embeddings (search recall)")
+         "cosine of the query's and the product's char-n-gram LSA embeddings (search recall)",
+         label="spelling similarity to the query", unit="number")
 def dense_similarity(x: FeatureInputs) -> np.ndarray:
     value = x.extra.get("dense_similarity")
     if value is None:

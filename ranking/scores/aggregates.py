@@ -118,9 +118,11 @@ def aggregate(tables: dict[str, pd.DataFrame], as_of_ms: int, settings: ScoreSet
     per_store["ships_known_w"] = _sum(s_idx, sw * ship_known, n_s)
     per_store["ships_on_time_w"] = _sum(s_idx, sw * ship_on_time, n_s)
     per_store["late_shipments_n"] = _sum(s_idx, (ship_known & ~ship_on_time).astype(float), n_s)
+    per_store["shipments_n"] = _sum(s_idx, ship_known.astype(float), n_s)  # the late ones' denominator
     per_store["deliveries_known_w"] = _sum(s_idx, sw * deliver_known, n_s)
     per_store["deliveries_on_time_w"] = _sum(s_idx, sw * deliver_on_time, n_s)
     per_store["late_deliveries_n"] = _sum(s_idx, (deliver_known & ~deliver_on_time).astype(float), n_s)
+    per_store["deliveries_n"] = _sum(s_idx, deliver_known.astype(float), n_s)
     per_store["days_late_w"] = _sum(s_idx, sw * days_late * deliver_known, n_s)
 
     # reviews and returns
@@ -155,6 +157,7 @@ def aggregate(tables: dict[str, pd.DataFrame], as_of_ms: int, settings: ScoreSet
     per_store["disputes_w"] = _sum(k_s, kw * tick.escalated_to_dispute.to_numpy(bool), n_s)
     per_store["disputes_n"] = _sum(k_s, tick.escalated_to_dispute.to_numpy(bool).astype(float), n_s)
     per_store["resolved_w"] = _sum(k_s, kw * tick.resolved.to_numpy(bool), n_s)
+    per_store["resolved_n"] = _sum(k_s, tick.resolved.to_numpy(bool).astype(float), n_s)
 
     # order-volume steadiness: coefficient of variation of weekly order counts
     weeks = max(1, w_days // 7)

@@ -130,18 +130,25 @@ function explain(card) {
       <span class="bar-track"><span class="bar-fill ${v >= 0 ? "pos" : "neg"}" style="left:${left}%;width:${w}%"></span></span>
       <span>${v >= 0 ? "+" : ""}${v.toFixed(3)}</span>`;
   }).join("");
-  const dims = (obj) => Object.entries(obj).map(([k, v]) => `<span>${k.replaceAll("_", " ")}</span><span>${fmt(v)}</span>`).join("");
+  const signed = (x) => (x === null || x === undefined ? "" : `${x >= 0 ? "+" : ""}${x.toFixed(3)}`);
+  const dims = (list) => list.map((d) => `<span>${d.label}</span><span>${d.shown}</span>`).join("");
   const rules = e.rules.length
-    ? e.rules.map((r) => `<li><b>${r.rule}</b>: ${r.why}${r.delta !== undefined ? ` (${r.delta >= 0 ? "+" : ""}${r.delta.toFixed(3)})` : ""}</li>`).join("")
+    ? e.rules.map((r) => `<li><b>${r.label}</b>: ${r.why}${r.delta !== null && r.delta !== undefined ? ` (${signed(r.delta)})` : ""}
+      <br><small>${r.does}</small></li>`).join("")
     : "<li>no rule moved this card</li>";
-  const top = e.top_features.map((f) => `<li>${f.feature} = ${fmt(f.value, 3)} → ${f.contribution >= 0 ? "+" : ""}${f.contribution.toFixed(3)}</li>`).join("");
+  const top = e.top_features.map((f) => `<li>${f.label}: ${f.shown} → ${signed(f.contribution)}</li>`).join("");
+  const b = e.baseline;
+  const missing = b.not_applicable_features.length
+    ? ` (${b.not_applicable_features.length} figures missing or not applicable here count as nothing: their ${signed(b.not_applicable)} joins it)`
+    : "";
   body.innerHTML = `
-    <p>Model score ${fmt(e.model_score, 3)} (bias ${fmt(e.bias, 3)}); page score ${fmt(card.score, 3)}.</p>
+    <p>Model score ${fmt(e.model_score, 3)}: ${b.label} ${fmt(b.average_card, 3)}${missing}, plus the contributions below
+      (score units); after the rules, page score ${fmt(card.score, 3)}.</p>
     <h4>Contribution by feature group</h4><div class="bars" id="why-bars">${bars}</div>
-    <h4>Product score dimensions</h4><div class="dims">${dims(e.product_dimensions)}</div>
-    <h4>Store experience dimensions</h4><div class="dims">${dims(e.store_dimensions)}</div>
-    <h4>Rules</h4><ul class="rules">${rules}</ul>
-    <h4>Largest single features</h4><ul class="rules">${top}</ul>`;
+    <h4>Largest single features</h4><ul class="rules" id="why-features">${top}</ul>
+    <h4>Product score dimensions (0-100)</h4><div class="dims">${dims(e.product_dimensions)}</div>
+    <h4>Store experience dimensions (0-100)</h4><div class="dims">${dims(e.store_dimensions)}</div>
+    <h4>Rules</h4><ul class="rules">${rules}</ul>`;
   $("why").showModal();
 }
 

@@ -100,7 +100,7 @@ def explain(
     """Print a store's or product's score, each dimension and the event counts behind it; with
     --events a store's traffic: exposure share against its category, grade mix, the traffic
     policy's rules on its cards, and what would raise it (docs/scores.md)."""
-    from ranking.scores.explain import explain_product, explain_store
+    from ranking.scores.explain import Names, explain_product, explain_store, load_names
 
     if (store is None) == (product is None):
         raise typer.BadParameter("give exactly one of --store or --product")
@@ -109,8 +109,10 @@ def explain(
     result = _compute(data, as_of) if data is not None else None
     try:
         if result is not None:
-            typer.echo(explain_store(result, store) if store is not None
-                       else explain_product(result, product))
+            names = load_names(data) if data is not None else Names()
+            k = current_settings().scores.prior_strength
+            typer.echo(explain_store(result, store, names, k) if store is not None
+                       else explain_product(result, product, names, k))
         if events is not None and store is not None:
             typer.echo(_traffic_report(store, events, data, result, bundle, as_of))
     except KeyError as exc:
