@@ -36,7 +36,7 @@ def category_affinity(x: FeatureInputs) -> np.ndarray:
          "minus the gap between the product's relative price and the user's usual one")
 def price_band_fit(x: FeatureInputs) -> np.ndarray:
     usual = x.snapshot.users.take("price_level", x.user_row)
-    rel = x.snapshot.products.take("log_price_vs_category", x.product_row)
+    rel = x.product_column("log_price_vs_category")
     return -np.abs(rel - usual)
 
 
