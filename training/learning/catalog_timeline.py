@@ -66,26 +66,31 @@ class CatalogTimeline:
         h = h.sort_values(["changed_at", "received_at"], kind="stable").reset_index(drop=True)
         return cls(h, originals.set_index("product_id"))
 
-    def over(self, snapshot: FeatureSnapshot, clip: float) -> SnapshotTimeline:
-        """The timeline of the snapshot's products (see the module docstring)."""
+    def over(self, snapshot: FeatureSnapshot, clip: float, since_ms: int = -1,
+             until_ms: int | None = None) -> SnapshotTimeline:
+        """The timeline of the snapshot's products (see the module docstring), for requests from
+        ``since_ms`` to ``until_ms`` (inclusive; None: every change): the changes before are
+        folded into the starting state, the ones after left out, so a cut replays only its own."""
         cols = snapshot.products.columns
         group = cols["comparable_group_id"].astype(np.int64)
         rows_changed = snapshot.products.rows(self.history.product_id.to_numpy(np.int64))
-        known = rows_changed >= 0
-        members = np.flatnonzero(np.isin(group, np.unique(group[rows_changed[known]])))
+        times = self.history.changed_at.to_numpy(np.int64)
+        # every changed product starts from its original, even when its changes come later
+        members = np.flatnonzero(np.isin(group, np.unique(group[rows_changed[rows_changed >= 0]])))
+        known = (rows_changed >= 0) & (times <= (np.iinfo(np.int64).max if until_ms is None else until_ms))
         local = np.full(len(group), -1, np.int64)
         local[members] = np.arange(len(members))
-        state = self._start(snapshot, members)
-        replay = _Replay(group[members], state, cols, members, clip)
+        replay = _Replay(group[members], self._start(snapshot, members), cols, members, clip)
+        change_local, times = local[rows_changed[known]], times[known]
+        changes = self.history[known].to_dict("records")
+        ahead = int(np.searchsorted(times, since_ms, side="right"))
+        for i in range(ahead):
+            replay.apply(int(change_local[i]), changes[i])
         replay.record(np.arange(len(members)), -1)
-        h = self.history[known]
-        change_local = local[rows_changed[known]]
-        times = h.changed_at.to_numpy(np.int64)
-        changes = h.to_dict("records")
-        for lo, hi in _runs(times):
-            for i in range(lo, hi):
+        for lo, hi in _runs(times[ahead:]):
+            for i in range(ahead + lo, ahead + hi):
                 replay.apply(int(change_local[i]), changes[i])
-            replay.reprice(change_local[lo:hi], int(times[lo]))
+            replay.reprice(change_local[ahead + lo:ahead + hi], int(times[ahead + lo]))
         return replay.timeline(local, snapshot)
 
     def _start(self, snapshot: FeatureSnapshot, members: np.ndarray) -> dict[str, np.ndarray]:

@@ -148,7 +148,10 @@ def featurise_cut(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray, cut_ms:
     the local and the Dask builds."""
     snapshot = build_snapshot(mall, cut_ms, settings, catalog)
     timeline = timeline if timeline is not None else CatalogTimeline.load(mall.data_dir)
-    at = None if timeline is None else timeline.over(snapshot, settings.scores.price_advantage_clip)
+    at = None
+    if timeline is not None and len(rows):
+        when = imp.timestamp.to_numpy()[rows]
+        at = timeline.over(snapshot, settings.scores.price_advantage_clip, int(when.min()), int(when.max()))
     day, grade, hour = columns
     names = feature_names()
     return [_featurise(imp, rows[lo:lo + ROWS_PER_BATCH], snapshot, grade, hour, day, texts,
