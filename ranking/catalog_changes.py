@@ -277,3 +277,21 @@ PRODUCT_CHANGES_HISTORY = TableContract(
     ),
     group="service",
 )
+
+
+PRODUCT_ORIGINALS = TableContract(
+    "product_originals",
+    "a product's catalog values before its first logged change (merge-events writes it beside "
+    "product_changes: the merged products table holds the state after the last change, so a request "
+    "before the first change is trained with these)",
+    (
+        Column("product_id", pa.int64(), "the product changed"),
+        Column("price", pa.float64(), "its price before the first change"),
+        Column("list_price", pa.float64(), "its list price before the first change"),
+        Column("stock", pa.int32(), "its stock before the first change"),
+        Column("subsidy", pa.bool_(), "its subsidy flag before the first change"),
+        Column("banned", pa.bool_(), "its own ban before the first change (a store ban is a change)"),
+    ),
+    group="service",
+    unique=("product_id",),
+)

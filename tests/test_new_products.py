@@ -175,15 +175,16 @@ def test_new_products_are_eligible_for_the_sources_that_need_no_history(engine):
                           _like(engine, row, gone, "Brimblewood sold out shelf", stock=0)])
     ids = home.product_ids
     in_leaf = set(ids[home.a["by_leaf"][home.a["leaf_ptr"][leaf]:home.a["leaf_ptr"][leaf + 1]]].tolist())
-    assert {pid, sub} <= in_leaf and gone not in in_leaf  # the fit keeps only live products
+    assert {pid, sub, gone} <= in_leaf  # the lists keep every product, the mask says which are live
     assert sub in set(ids[home.a["subsidy"]].tolist()) and pid not in set(ids[home.a["subsidy"]].tolist())
     everyone = {s: 100_000 for s in ("top_categories", "subsidy", "theme", "trending", "recent_categories")}
     user = int(snap.users.ids[0])
     got = home.sources(user, 12, everyone)
     assert sub in got["subsidy"][0]
     assert pid in got["trending"][0]
+    assert not any(gone in ids_ for ids_, _ in got.values())  # sold out: no source hands it out
     # the leaf's merit order is kept: the existing rows' order is unchanged by the insertion
-    old = [i for i in ids[home.a["by_leaf"]] if i not in (pid, sub)]
+    old = [i for i in ids[home.a["by_leaf"]] if i not in (pid, sub, gone)]
     fresh = Engine.load(engine.bundle.path, load_settings([]))
     assert old == fresh.recall[0].homepage.product_ids[fresh.recall[0].homepage.a["by_leaf"]].tolist()
     fresh.close()

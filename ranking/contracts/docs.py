@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ranking.catalog_changes import PRODUCT_CHANGES_HISTORY, PRODUCT_ORIGINALS
 from ranking.contracts.consistency import RULES
 from ranking.contracts.tables import CATALOG_TABLES, EVENT_TABLES, PEOPLE_TABLES, TableContract
 from ranking.settings import ConsistencySettings
@@ -117,6 +118,21 @@ next opens the file.
 """
 
 
+CATALOG_HISTORY = """## The catalog history (merge-events)
+
+`shelfrank merge-events` folds the service's catalog change log (docs/catalog.md) into the merged
+dataset: `products` and `stores` hold the state after the last change, and two more tables keep
+what came before, so training gives each request its products' prices, stock, subsidy and bans
+as they were at its time (`training/learning/catalog_timeline.py`: the last change at or before
+the request, else the original values). A dataset without them trains on `products` as it is.
+"""
+
+
+def render_catalog_history() -> str:
+    tables = (PRODUCT_CHANGES_HISTORY, PRODUCT_ORIGINALS)
+    return CATALOG_HISTORY + "\n" + "\n".join(render_table(t) + "\n" for t in tables)
+
+
 def render_event_log() -> str:
     defaults = ConsistencySettings()
     return EVENT_LOG.format(burst=defaults.burst_events_per_second, users=defaults.funnel_min_users,
@@ -144,6 +160,7 @@ def render() -> str:
         parts.append(f"## {title}\n")
         parts.extend(render_table(t) + "\n" for t in tables)
     parts.append(render_rules())
+    parts.append(render_catalog_history())
     parts.append(render_event_log())
     return "\n".join(parts)
 

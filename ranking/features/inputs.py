@@ -60,10 +60,20 @@ class FeatureInputs:
     query_index: np.ndarray  # -1 off search
     queries: QueryBatch
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    # per candidate, a product column as it was at the request (training's point in time:
+    # training.learning.catalog_timeline); NaN where the snapshot's value stands
+    as_of: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
         return len(self.product_row)
+
+    def product_column(self, column: str) -> np.ndarray:
+        """Each candidate's product ``column`` (float64, NaN where unknown): the snapshot's,
+        or where :attr:`as_of` holds a value for the candidate, that one."""
+        values = self.snapshot.products.take(column, self.product_row)
+        given = self.as_of.get(column)
+        return values if given is None else np.where(np.isnan(given), values, given)
 
 
 def analyse_queries(snapshot: FeatureSnapshot, texts: list[str]) -> QueryBatch:
@@ -104,8 +114,10 @@ def build_inputs(
     request_of_row: np.ndarray,
     requests: Requests,
     extra: dict[str, np.ndarray] | None = None,
+    as_of: dict[str, np.ndarray] | None = None,
 ) -> FeatureInputs:
-    """Everything the features need for candidates ``product_ids`` of requests ``request_of_row``."""
+    """Everything the features need for candidates ``product_ids`` of requests ``request_of_row``;
+    ``as_of``: product columns per candidate as they were at its request (NaN: the snapshot's)."""
     product_ids = np.asarray(product_ids, dtype=np.int64)
     req = np.asarray(request_of_row, dtype=np.int64)
     p_row = snapshot.products.rows(product_ids)
@@ -132,4 +144,5 @@ def build_inputs(
         query_index=q_of_req[req] if len(q_of_req) else np.full(len(req), -1),
         queries=analyse_queries(snapshot, distinct),
         extra=extra or {},
+        as_of=as_of or {},
     )

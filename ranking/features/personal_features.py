@@ -39,7 +39,7 @@ def category_affinity(x: FeatureInputs) -> np.ndarray:
          label="fits the shopper's usual price band", unit="number")
 def price_band_fit(x: FeatureInputs) -> np.ndarray:
     usual = x.snapshot.users.take("price_level", x.user_row)
-    rel = x.snapshot.products.take("log_price_vs_category", x.product_row)
+    rel = x.product_column("log_price_vs_category")
     return -np.abs(rel - usual)
 
 

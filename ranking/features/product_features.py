@@ -9,7 +9,7 @@ from ranking.features.registry import feature
 
 
 def _p(x: FeatureInputs, column: str) -> np.ndarray:
-    return x.snapshot.products.take(column, x.product_row)
+    return x.product_column(column)
 
 
 @feature("product_score", "product", "the mall's product score, 0-100",

@@ -6,7 +6,9 @@ the rows into its :class:`~ranking.live.catalog_state.CatalogState` and swaps ea
 engine's product table for the overlaid one (:func:`~ranking.live.catalog_overlay.overlay_products`):
 only the touched products for an engine already overlaid, every change so far for an engine
 it has not seen (a reload, an experiment's bundle). Readers never wait: one attribute
-assignment per engine.
+assignment per engine. After each overlay the engine's homepage recalls read which products
+their ranked lists may hand out from the new table (``HomepageRecall.follow_catalog``), so a
+product restocked or unbanned after the bundle was built returns to the homepage sources.
 
 Products the engine does not know (new products) are handed to the hook
 ``catalog.new_product_hook`` (``function(engine, rows) -> int``, the newprod part's
@@ -115,6 +117,9 @@ class CatalogFollower:
         added = self._hand_new_products(engine)
         target = None if fresh else Folded(folded.products | added, folded.store_bans, folded.stores)
         snapshot.products = overlay_products(snapshot.products, self.state, target, self.clip)
+        for recall in getattr(engine, "recall", ()):  # restocked / unbanned back on the homepage lists
+            if getattr(recall, "homepage", None) is not None:
+                recall.homepage.follow_catalog(snapshot.products)
         if fresh or folded.stores:
             engine.catalog = overlay_store_names(engine.catalog, self.state)
         self._overlaid.add(engine)

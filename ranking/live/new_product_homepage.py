@@ -8,8 +8,10 @@ a new product has the leaf's cold-product score and no velocity) inside its leaf
 (``by_leaf``: **top_categories**, **theme**, **repurchase**), by reach inside its leaf
 (``by_leaf_reach``: **recent_categories**), by merit in **subsidy** (subsidised ones) and
 **new_stores** (products of a store opened in the last 30 days), and at the tail of
-**trending** (no sales). Only live ones (in stock, not banned), as the fit keeps. An existing
-list keeps its order: new rows are inserted, never re-sorted with the old ones.
+**trending** (no sales). As the fit keeps them: all of them, their availability (in stock,
+not banned) appended to the ``available`` mask the sources read (a bundle fitted before the
+lists kept unavailable products, without that mask: only the live ones). An existing list keeps
+its order: new rows are inserted, never re-sorted with the old ones.
 
 **recently_viewed** lists them once the shopper's live history names them (their rows now
 exist). **personal** and **similar** cannot: they search item vectors learnt from
@@ -73,6 +75,9 @@ def append_homepage(arrays: dict[str, np.ndarray], products: EntityTable, stores
     p_rows = products.rows(new_ids)
     take = lambda name, missing=0.0: products.take(name, p_rows, missing)  # noqa: E731
     live = (take("stock") > 0) & (take("banned") == 0)
+    if "available" in a:  # the lists hold every product; the mask says which are live
+        a["available"] = np.r_[a["available"], live].astype(bool)
+        live = np.ones(len(new_ids), bool)
     store_rows = stores.rows(take("store_id", -1).astype(np.int64))
     new_store = stores.take("new_store", store_rows, 0.0) > 0 if "new_store" in stores.columns \
         else np.zeros(len(new_ids), bool)

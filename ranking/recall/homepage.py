@@ -20,6 +20,11 @@ candidates. The sources, one class per file in :mod:`ranking.recall.homepage_sou
 * **repurchase** — consumable categories the user bought before (and those products);
 * **new_stores** — best products of stores opened in the last 30 days (exploration pool).
 
+The ranked lists keep every product, available at fitting time or not; which ones the sources
+may hand out is one mask (:mod:`~ranking.recall.homepage_sources.availability`), the bundle's
+at load, the live catalog's once it follows (:meth:`HomepageRecall.follow_catalog`), so a
+restocked or unbanned product returns to the homepage within the live catalog's poll.
+
 Item embeddings: a truncated SVD of the user x item matrix (clicks 1, carts 2, orders 4,
 recency weighted; items L2-normalised): cheap to fit (seconds at default scale), no
 extra dependency, and good enough that personal recall beats popularity by a wide margin
@@ -41,6 +46,7 @@ import scipy.sparse as sp
 from ranking.pipeline.candidates import RankRequest
 from ranking.recall.fusion import RRF_K, reciprocal_rank_fusion
 from ranking.recall.homepage_sources import (
+    Availability,
     FittedHomepage,
     ShopperContext,
     ShopperContextBuilder,
@@ -152,7 +158,8 @@ class HomepageRecall:
         self.source_weights = dict(source_weights or {})
         self.product_ids = arrays["product_ids"]
         self.user_ids = arrays["user_ids"]
-        self.components = build_sources(FittedHomepage(arrays, index), self.quotas)
+        self.availability = Availability(arrays.get("available"))
+        self.components = build_sources(FittedHomepage(arrays, index, self.availability), self.quotas)
         self.shopper = ShopperContextBuilder(arrays)
         self._rows = RowLookup(self.product_ids)
         self._hydrate_lock = threading.Lock()
@@ -162,10 +169,19 @@ class HomepageRecall:
         kept: :mod:`ranking.live.new_products`). Readers of rows go first and the builder
         that hands rows out last, so a concurrent request never holds a row its sources lack."""
         self.a = arrays
-        self.components = build_sources(FittedHomepage(arrays, self.index), self.quotas)
+        mask, given = self.availability.mask, arrays.get("available")
+        if mask is not None and given is not None and len(given) > len(mask):
+            self.availability.mask = np.r_[mask, given[len(mask):]]  # the new rows as listed
+        self.components = build_sources(FittedHomepage(arrays, self.index, self.availability), self.quotas)
         self.product_ids = arrays["product_ids"]
         self._rows = RowLookup(self.product_ids)
         self.shopper = ShopperContextBuilder(arrays)
+
+    def follow_catalog(self, products) -> None:
+        """Which products the lists may hand out, from the live product table (an
+        :class:`~ranking.features.snapshot.EntityTable` with ``stock``, ``banned`` and, once the
+        live catalog overlaid it, ``store_banned``): called by the live catalog after each overlay."""
+        self.availability.follow(self.product_ids, products)
 
     # ---- fitting ---------------------------------------------------------------------
     @classmethod
@@ -219,7 +235,8 @@ class HomepageRecall:
         merit, velocity, live, leaf = catalog.merit, catalog.velocity, catalog.live, catalog.leaf
 
         def ranked(mask: np.ndarray, key: np.ndarray) -> np.ndarray:
-            rows = np.flatnonzero(mask & live)
+            # every product, available or not: the availability mask skips the unavailable ones
+            rows = np.flatnonzero(mask)
             return rows[np.argsort(-key[rows], kind="stable")].astype(np.int64)
 
         by_leaf = ranked(leaf >= 0, merit)
@@ -246,6 +263,7 @@ class HomepageRecall:
             "consumable_leaf": np.asarray(catalog.consumable_leaves, dtype=np.int64),
             "bought_keys": catalog.bought_keys,
             "bought_stride": np.array([catalog.bought_stride]),
+            "available": np.asarray(live, bool),
         }
         return cls(arrays, index, dict(quotas), source_weights)
 

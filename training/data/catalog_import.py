@@ -10,7 +10,13 @@ in the order the service received them) and writes into the merged dataset folde
 * ``product_changes`` (:data:`ranking.catalog_changes.PRODUCT_CHANGES_HISTORY`): one row per change
   of one product with its time (a store ban: a row for each product of that store), so a training
   run can take the state of any product as of a request's timestamp (the last change at or
-  before it, else the dataset's original row): prices, stock and bans as they were.
+  before it, else its original row): prices, stock and bans as they were;
+* ``product_originals`` (:data:`ranking.catalog_changes.PRODUCT_ORIGINALS`): each changed product's
+  values before its first change (the dataset's row before the merge laid the changes over it).
+
+Merging a dataset that already holds both (a dataset merged before) appends the new history to
+its history and keeps its originals, so the timeline runs from the first merge on
+(:mod:`training.learning.catalog_timeline` reads both).
 """
 
 from __future__ import annotations
@@ -19,9 +25,17 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ranking.catalog_changes import BANS, CHANGED_KEY, PRODUCT_CHANGES, PRODUCT_CHANGES_HISTORY
+from ranking.catalog_changes import (
+    BANS,
+    CHANGED_KEY,
+    PRODUCT_CHANGES,
+    PRODUCT_CHANGES_HISTORY,
+    PRODUCT_ORIGINALS,
+)
 from ranking.contracts import read_table, write_table
+from ranking.contracts.io import table_path
 from ranking.event_tables import CLIENT_KEY, RECEIVED_KEY
 from ranking.live.catalog_feed import LogCatalogFeed
 from ranking.live.catalog_state import CatalogState
@@ -64,6 +78,28 @@ def _products(base: pd.DataFrame, state: CatalogState) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _originals(base: pd.DataFrame, history: pa.Table) -> pa.Table:
+    """The dataset's values (before this merge) of every product the history changes."""
+    changed = set(history.column("product_id").to_pylist())
+    rows = base[base.product_id.isin(changed)]
+    return pa.Table.from_pandas(rows[["product_id", *VALUES, "banned"]], preserve_index=False)
+
+
+def _with_earlier(out_dir: Path, history: pa.Table, originals: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """A dataset merged before keeps its history (this merge's rows after it) and its
+    originals (a product it already knew keeps the values before its first change ever)."""
+    if not table_path(out_dir, PRODUCT_CHANGES_HISTORY.name).exists():
+        return history, originals
+    earlier = read_table(out_dir, PRODUCT_CHANGES_HISTORY)
+    history = pa.concat_tables([earlier, history.cast(earlier.schema)])
+    if table_path(out_dir, PRODUCT_ORIGINALS.name).exists():
+        kept = read_table(out_dir, PRODUCT_ORIGINALS)
+        known = pa.array(kept.column("product_id").to_pylist(), pa.int64())
+        new = originals.filter(pc.invert(pc.is_in(originals.column("product_id"), known)))
+        originals = pa.concat_tables([kept, new.cast(kept.schema)])
+    return history, originals
+
+
 def fold_catalog(events_dir: Path, out_dir: Path) -> dict[str, int]:
     """Lay the log's catalog changes over ``out_dir``'s products and stores and write the history;
     return counts (changes read, products changed and added, stores added, history rows)."""
@@ -88,7 +124,9 @@ def fold_catalog(events_dir: Path, out_dir: Path) -> dict[str, int]:
         write_table(out_dir, "stores", table)
     store_products = merged.groupby("store_id").product_id.apply(list).to_dict()
     history = _history(pairs, store_products)
+    history, originals = _with_earlier(out_dir, history, _originals(products, history))
     write_table(out_dir, PRODUCT_CHANGES_HISTORY, history)
+    write_table(out_dir, PRODUCT_ORIGINALS, originals)
     return {"changes": len(pairs), "products_changed": len(known & set(state.products)),
             "products_added": len(set(merged.product_id) - known), "stores": len(state.stores),
             "history_rows": history.num_rows}

@@ -8,7 +8,9 @@ are featurised from it, so no feature of a request sees events at or after its d
 cut. The live features differ by design: the logs are replayed through a live state
 (:mod:`training.learning.live_replay`) and each request reads it as it stood just before
 the request (events strictly before its timestamp), as the service reads its live state.
-Rows are grouped by request (cards in position order).
+So do the catalog's prices, stock, subsidy and bans of a merged dataset with a change history:
+each card reads its product's values as of its request (the last change at or before it;
+:mod:`training.learning.catalog_timeline`). Rows are grouped by request (cards in position order).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ranking.mall_clock import fixed_offset_ms
 from ranking.settings import Settings
 from ranking.surfaces import SURFACE_CODES
 from training.data.mall_data import MallTables
+from training.learning.catalog_timeline import CatalogTimeline
 from training.learning.labels import grade_impressions
 from training.learning.live_replay import live_feature_rows
 from training.learning.snapshot_builder import CatalogCache, build_snapshot
@@ -135,17 +138,24 @@ def query_texts(mall: MallTables) -> dict:
 
 def featurise_cut(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray, cut_ms: int,
                   settings: Settings, columns, texts: dict, catalog: CatalogCache | None = None,
-                  search=None, live: np.ndarray | None = None) -> list[RankingFrame]:
+                  search=None, live: np.ndarray | None = None,
+                  timeline: CatalogTimeline | None = None) -> list[RankingFrame]:
     """One snapshot cut's cards (``rows`` of ``imp``, the cut's days) featurised from the
     snapshot at ``cut_ms``, in batches of ``ROWS_PER_BATCH`` rows. ``columns`` is
     :func:`card_columns` of ``imp``; ``live`` the live columns of ``rows``
-    (:func:`training.learning.live_replay.live_feature_rows`; None: missing). Used by both
+    (:func:`training.learning.live_replay.live_feature_rows`; None: missing); ``timeline`` the
+    dataset's catalog history (None: read from ``mall.data_dir``, if it has one). Used by both
     the local and the Dask builds."""
     snapshot = build_snapshot(mall, cut_ms, settings, catalog)
+    timeline = timeline if timeline is not None else CatalogTimeline.load(mall.data_dir)
+    at = None
+    if timeline is not None and len(rows):
+        when = imp.timestamp.to_numpy()[rows]
+        at = timeline.over(snapshot, settings.scores.price_advantage_clip, int(when.min()), int(when.max()))
     day, grade, hour = columns
     names = feature_names()
     return [_featurise(imp, rows[lo:lo + ROWS_PER_BATCH], snapshot, grade, hour, day, texts,
-                       names, search, None if live is None else live[lo:lo + ROWS_PER_BATCH])
+                       names, search, None if live is None else live[lo:lo + ROWS_PER_BATCH], at)
             for lo in range(0, len(rows), ROWS_PER_BATCH)]
 
 
@@ -168,6 +178,7 @@ def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = T
     names = feature_names()
     cuts = cut_days(n_days, settings)
     parts: list[RankingFrame] = []
+    timeline = CatalogTimeline.load(mall.data_dir)
     wanted = wanted_rows(day, imp.request_id.to_numpy(), cuts[0] if cuts else None, settings, days)
     wanted_index = np.flatnonzero(wanted)
     live = (live_feature_rows(mall, imp, wanted_index, settings, progress)
@@ -181,7 +192,7 @@ def build_ranking_frame(mall: MallTables, settings: Settings, progress: bool = T
             continue
         live_rows = None if live is None else live[np.searchsorted(wanted_index, rows)]
         parts.extend(featurise_cut(mall, imp, rows, zero + cut * DAY_MS, settings, columns, texts,
-                                   catalog, search, live_rows))
+                                   catalog, search, live_rows, timeline))
         bar.update(len(rows))
     bar.close()
     if not parts:
@@ -221,7 +232,7 @@ def sort_frame(parts: list[RankingFrame], names: list[str]) -> RankingFrame:
 
 
 def _featurise(imp: pd.DataFrame, rows: np.ndarray, snapshot, grade, hour, day, texts,
-               names, search=None, live: np.ndarray | None = None) -> RankingFrame:
+               names, search=None, live: np.ndarray | None = None, at=None) -> RankingFrame:
     sub = imp.iloc[rows]
     request_id = sub.request_id.to_numpy()
     _, first, inverse = np.unique(request_id, return_index=True, return_inverse=True)
@@ -240,7 +251,9 @@ def _featurise(imp: pd.DataFrame, rows: np.ndarray, snapshot, grade, hour, day, 
             requests.query_text, inverse.ravel(), sub.product_id.to_numpy().astype(np.int64))
     if live is not None:
         extra.update({name: live[:, j] for j, name in enumerate(LIVE_COLUMNS)})
-    inputs = build_inputs(snapshot, sub.product_id.to_numpy(), inverse.ravel(), requests, extra=extra)
+    as_of = None if at is None else at.values(sub.product_id.to_numpy(), sub.timestamp.to_numpy())
+    inputs = build_inputs(snapshot, sub.product_id.to_numpy(), inverse.ravel(), requests, extra=extra,
+                          as_of=as_of)
     return RankingFrame(
         features=compute_features(inputs),
         grade=grade[rows],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ranking.recall.homepage_sources.availability import Availability
 from ranking.recall.homepage_sources.base import FittedHomepage, QuotaSource, ShopperSource
 from ranking.recall.homepage_sources.context import ShopperContext, ShopperContextBuilder
 from ranking.recall.homepage_sources.new_stores import NewStores
@@ -35,5 +36,5 @@ def build_sources(fitted: FittedHomepage, quotas: Mapping[str, int]) -> list[Sho
     return [cls(fitted, quotas) for cls in HOMEPAGE_SOURCES]
 
 
-__all__ = ["HOMEPAGE_SOURCES", "FittedHomepage", "ShopperContext", "ShopperContextBuilder",
+__all__ = ["HOMEPAGE_SOURCES", "Availability", "FittedHomepage", "ShopperContext", "ShopperContextBuilder",
            "ShopperSource", "build_sources"]

@@ -10,11 +10,12 @@ A source that has nothing for this shopper returns no ids.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from ranking.recall.homepage_sources.availability import Availability
 from ranking.recall.homepage_sources.context import ShopperContext
 from ranking.recall.vector_index import VectorIndex
 
@@ -37,11 +38,17 @@ class ShopperSource(Protocol):
 
 @dataclass(frozen=True)
 class FittedHomepage:
-    """The homepage recall's fitted arrays (see ``HomepageRecall.fit_catalog``) and its
-    item-vector index, as the sources read them."""
+    """The homepage recall's fitted arrays (see ``HomepageRecall.fit_catalog``), its
+    item-vector index and which products its ranked lists may hand out now, as the sources
+    read them."""
 
     arrays: Mapping[str, np.ndarray]
     index: VectorIndex
+    availability: Availability = field(default_factory=lambda: Availability(None))
+
+    def head(self, name: str, k: int) -> np.ndarray:
+        """Product rows: the first ``k`` available of the ranked list ``name``."""
+        return self.availability.first(self.arrays[name], k)
 
     @property
     def product_ids(self) -> np.ndarray:
@@ -51,7 +58,7 @@ class FittedHomepage:
         """Product rows: the best ``k / len(leaves)`` (at least one) by merit of each leaf, in turn."""
         ptr, by_leaf = self.arrays["leaf_ptr"], self.arrays["by_leaf"]
         per = max(1, k // max(len(leaves), 1))
-        parts = [by_leaf[ptr[lf]:min(ptr[lf + 1], ptr[lf] + per)] for lf in leaves]
+        parts = [self.availability.first(by_leaf[ptr[lf]:ptr[lf + 1]], per) for lf in leaves]
         return np.concatenate(parts) if parts else NO_IDS
 
 

@@ -12,4 +12,4 @@ class NewStores(QuotaSource):
     name = "new_stores"
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
-        return self.fitted.product_ids[self.fitted.arrays["new_stores"][:k]]
+        return self.fitted.product_ids[self.fitted.head("new_stores", k)]

@@ -12,4 +12,4 @@ class Subsidy(QuotaSource):
     name = "subsidy"
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
-        return self.fitted.product_ids[self.fitted.arrays["subsidy"][:k]]
+        return self.fitted.product_ids[self.fitted.head("subsidy", k)]

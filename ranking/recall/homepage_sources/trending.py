@@ -16,7 +16,7 @@ class Trending(QuotaSource):
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         # the head is enough; the whole list is the catalog (an isin over 1M per request)
-        trending = self.fitted.arrays["trending"][: TRENDING_HEAD * k]
+        trending = self.fitted.head("trending", TRENDING_HEAD * k)
         if len(context.top_leaves):
             mine = np.isin(self.fitted.arrays["product_leaf"][trending], context.top_leaves)
             trending = np.r_[trending[mine][: k // 2], trending[~mine]]
