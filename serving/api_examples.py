@@ -81,18 +81,48 @@ CARD = {"product_id": 1017, "title": "五常大米 稻花香 5kg", "price": 59.0
         "store_id": 12, "store_name": "新农优选旗舰店", "store_experience_score": 82.4,
         "product_score": 77.9, "subsidy": False, "score": 1.84, "model_score": 1.71, "position": 1,
         "propensity": 1.0, "sources": ["lexical", "dense"], "team": None, "shared": None,
-        "explanation": None}
+        "explanation": None, "matched_words": ["大米"]}
+EXPLANATION = {
+    "model_score": 1.71, "bias": -2.49,
+    "baseline": {"label": "average card", "average_card": -2.672, "not_applicable": 0.182,
+                 "not_applicable_features": ["brand_match"]},
+    "groups": {"product": 1.807, "personal": 0.516, "relevance": 0.31, "price": 0.233,
+               "context": -0.081, "store": 0.006, "live": -0.104},
+    "top_features": [{"feature": "cvr", "label": "conversion rate (orders per click)", "group": "product",
+                      "value": 0.311, "unit": "rate", "shown": "31.1%", "contribution": 1.258}],
+    "product_dimensions": [{"dimension": "product_quality", "label": "product quality", "score": 74.3,
+                            "shown": "74/100"}],
+    "store_dimensions": [{"dimension": "store_logistics", "label": "store logistics", "score": 92.1,
+                          "shown": "92/100"}],
+    "rules": [{"rule": "value_tilt", "label": "order-value tilt", "why": "dearer than the median candidate",
+               "does": "nudges dearer candidates up a little when the surface favours order value; not a "
+                       "judgement of the price", "delta": 0.011}]}
 PAGE = {"request_id": 7731200455, "query_id": 3141592653, "corrected_query": None, "text_match": True,
+        "query_words": [{"word": "大米", "cards": 2, "products": 143, "matched_inside": []}], "notice": None,
         "bundle_version": BUNDLE, "experiment": EXPERIMENT, "variant": VARIANT,
         "cards": [CARD, {**CARD, "product_id": 2044, "title": "东北大米 长粒香 10kg", "price": 89.9,
                          "price_advantage": -0.03, "store_id": 31, "store_name": "黑土地粮油",
                          "store_experience_score": 74.0, "product_score": 70.2, "score": 1.52,
                          "model_score": 1.52, "position": 2, "sources": ["lexical"]}],
         "dropped": [{"product_id": 3120, "reason": "out_of_stock", "stage": "governance"}]}
-HOMEPAGE_PAGE = {**PAGE, "query_id": None, "text_match": None,
-                 "cards": [{**CARD, "sources": ["repurchase", "theme"], "subsidy": True}], "dropped": []}
+HOMEPAGE_PAGE = {**PAGE, "query_id": None, "text_match": None, "query_words": None,
+                 "cards": [{**CARD, "sources": ["repurchase", "theme"], "subsidy": True,
+                            "matched_words": None}],
+                 "dropped": []}
 RANKING_OK = dict(page=("a page of cards (two shown), best first", PAGE),
                   homepage=("a homepage card from two recall sources", HOMEPAGE_PAGE),
+                  explained=("a card with its explanation (?explain=true)",
+                             {**PAGE, "cards": [{**CARD, "explanation": EXPLANATION}], "dropped": []}),
+                  partial=("a query the catalog only partly holds: the page says so",
+                           {**PAGE, "text_match": False, "cards": [{**CARD, "product_id": 5120,
+                            "title": "Tapex classic vacuum cleaner cordless", "matched_words": ["cordless"]}],
+                            "query_words": [{"word": "cordless", "cards": 1, "products": 61,
+                                             "matched_inside": []},
+                                            {"word": "drill", "cards": 0, "products": 0,
+                                             "matched_inside": []}],
+                            "notice": {"kind": "partial", "unmatched": ["drill"], "matched": ["cordless"],
+                                       "message": "No product matches 'drill'; showing results for "
+                                                  "'cordless'."}, "dropped": []}),
                   corrected=("a misspelt query searched as the catalog word it meant",
                              {**PAGE, "corrected_query": "大米", "cards": [CARD], "dropped": []}))
 SIMILAR_OK = dict(similar=("products like 1017", {"product_id": 1017, "bundle_version": BUNDLE,
