@@ -20,6 +20,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.shelf_spread import ShelfSpread
+from ranking.pipeline.selectors.window_caps import first_fitting
 from ranking.pipeline.traffic_grades import GRADES, candidate_grades
 from ranking.settings import RulesSettings
 
@@ -41,18 +42,15 @@ class FoldFloor:
             return
         stream = page.order[~page.used[page.order]]
         in_fold_by_score = stream[:fold]
-        others = stream[~grade_d[stream]].tolist()
+        others = stream[~grade_d[stream]]
         caps = ShelfSpread(self.settings).caps(page, cands, request, snapshot)
         for p in range(fold):
             if page.slots[p] >= 0:
                 continue
-            chosen = next((r for r in others if not page.used[r]
-                           and all(c.allows(page, np.array([r]), p)[0] for c in caps)), -1)
-            if chosen < 0:
-                chosen = next((r for r in others if not page.used[r]), -1)
-            if chosen < 0:
+            left = others[~page.used[others]]
+            if not len(left):
                 break
-            page.put(p, chosen)
+            page.put(p, int(left[max(first_fitting(page, left, p, caps), 0)]))
         why = f"grade D: kept below position {self.settings.traffic_fold} by the traffic policy"
         for r in sorted(int(r) for r in in_fold_by_score):
             if grade_d[r] and not page.used[r]:

@@ -11,8 +11,9 @@ one first), and the card placed says which cap gave way and why.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,27 +33,45 @@ class WindowCap:
     window: int
     held_why: Callable[[int], str]  # key -> why a card of it waited
     relaxed_why: str  # why a card that breaks the cap was placed anyway
+    codes: np.ndarray = field(init=False)  # keys as 0..n-1, n for not counted (a lookup per slot)
+    uncounted: int = field(init=False)  # n
 
-    def blocked(self, page: PageDraft, p: int) -> np.ndarray:
-        """Keys that may not take 0-based slot ``p``: some window holding ``p`` is full of them."""
-        lo, hi = max(0, p - self.window + 1), min(page.size, p + self.window)
-        seg = page.slots[lo:hi]
-        keys = np.where(seg >= 0, self.keys[np.maximum(seg, 0)], -1)
-        present = np.unique(keys[keys >= 0])
-        if not len(present):
-            return present
-        hits = np.zeros((len(present), len(keys) + 1), dtype=np.int64)
-        np.cumsum(keys[None, :] == present[:, None], axis=1, out=hits[:, 1:])
-        starts = np.arange(lo, p + 1) - lo
-        ends = np.minimum(starts + self.window, hi - lo)
-        return present[((hits[:, ends] - hits[:, starts]) >= self.most).any(axis=1)]
+    def __post_init__(self) -> None:
+        counted = self.keys >= 0
+        uniq, inverse = np.unique(self.keys[counted], return_inverse=True)
+        self.uncounted = len(uniq)
+        self.codes = np.full(len(self.keys), self.uncounted, dtype=np.int64)
+        self.codes[counted] = inverse
+
+    def blocked(self, page: PageDraft, p: int) -> set[int]:
+        """Codes that may not take 0-based slot ``p``: some window holding ``p`` is full of them
+        (one pass of a sliding count over the at most ``2 x window`` slots around ``p``)."""
+        lo, hi, w = max(0, p - self.window + 1), min(page.size, p + self.window), self.window
+        ks = [int(self.codes[q]) if q >= 0 else self.uncounted for q in page.slots[lo:hi].tolist()]
+        counts = Counter(ks[:w])
+        out = {k for k, n in counts.items() if n >= self.most}
+        for start in range(1, p - lo + 1):
+            counts[ks[start - 1]] -= 1
+            if start + w - 1 < len(ks):
+                new = ks[start + w - 1]
+                counts[new] += 1
+                if counts[new] >= self.most:
+                    out.add(new)
+        out.discard(self.uncounted)
+        return out
+
+    def bad(self, page: PageDraft, p: int) -> np.ndarray:
+        """Per code (and one last for not counted), whether it may not take 0-based slot ``p``."""
+        bad = np.zeros(self.uncounted + 1, dtype=bool)
+        if self.most == 0:
+            bad[:-1] = True
+        else:
+            bad[list(self.blocked(page, p))] = True
+        return bad
 
     def allows(self, page: PageDraft, rows: np.ndarray, p: int) -> np.ndarray:
         """Whether each candidate of ``rows`` may take 0-based slot ``p``."""
-        keys = self.keys[rows]
-        if self.most == 0:
-            return keys < 0
-        return (keys < 0) | ~np.isin(keys, self.blocked(page, p))
+        return ~self.bad(page, p)[self.codes[rows]]
 
 
 def first_fitting(page: PageDraft, rows: np.ndarray, p: int, caps: Sequence[WindowCap]) -> int:
@@ -68,30 +87,46 @@ def first_fitting(page: PageDraft, rows: np.ndarray, p: int, caps: Sequence[Wind
     return -1
 
 
+def _choose(page: PageDraft, rows: np.ndarray, p: int, caps: Sequence[WindowCap]
+            ) -> tuple[int, int, np.ndarray]:
+    """The index into ``rows`` of the card for slot ``p``, how many caps (first first) gave way
+    for it, and which caps allow each of ``rows[:index + 1]`` (caps x cards)."""
+    bad = [cap.bad(page, p) for cap in caps]
+    for part in (rows[:HEAD], rows):
+        allowed = np.stack([~b[cap.codes[part]] for b, cap in zip(bad, caps, strict=True)])
+        ok = allowed.all(axis=0)
+        if ok.any() or len(part) == len(rows):
+            break
+    relaxed = 0
+    while not ok.any():
+        relaxed += 1
+        ok = allowed[relaxed:].all(axis=0)
+    i = int(np.argmax(ok))
+    return i, relaxed, allowed[:, : i + 1]
+
+
 def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap]) -> None:
     """Fill every empty slot in score order under ``caps``, relaxing them in order when nothing
     left fits (module docstring)."""
-    held: dict[int, set[int]] = {}  # row -> caps (indexes) that passed it over
+    held = np.zeros((len(page.stores), len(caps)), dtype=bool)  # card x cap that passed it over
     for p in range(page.size):
         if page.slots[p] >= 0:
             continue
         rows = page.order[~page.used[page.order]]
         if not len(rows):
             break
-        relaxed, i = 0, first_fitting(page, rows, p, caps)
-        while i < 0:
-            relaxed += 1
-            i = first_fitting(page, rows, p, caps[relaxed:])
-        passed = rows[:i]
-        for c, cap in enumerate(caps):
-            for r in passed[~cap.allows(page, passed, p)].tolist():
-                held.setdefault(r, set()).add(c)
+        if not caps:
+            page.put(p, int(rows[0]))
+            continue
+        i, relaxed, allowed = _choose(page, rows, p, caps)
+        held[rows[:i]] |= ~allowed[:, :i].T
         row = int(rows[i])
-        broken = [c for c in range(relaxed) if not caps[c].allows(page, rows[i:i + 1], p)[0]]
+        broken = [c for c in range(relaxed) if not allowed[c, i]]
         page.put(p, row)
-        for c in sorted(held.pop(row, set()) - set(broken)):
-            cands.rule_notes[row].append({"rule": caps[c].rule, "position": p + 1,
-                                          "why": caps[c].held_why(int(caps[c].keys[row]))})
+        for c in np.flatnonzero(held[row]).tolist():
+            if c not in broken:
+                cands.rule_notes[row].append({"rule": caps[c].rule, "position": p + 1,
+                                              "why": caps[c].held_why(int(caps[c].keys[row]))})
         for c in broken:
             cands.rule_notes[row].append({"rule": caps[c].rule, "position": p + 1,
                                           "why": caps[c].relaxed_why})
