@@ -8,7 +8,8 @@ overrides as JSON; the settings in force are the arm ``default``). Reported per 
 page value (expected clicks, orders, GMV per page, as ``shelfrank experiment page-value``), leaf
 categories and brands per page, the largest leaf category's and brand's share of a page, the
 subsidy share of the cards; each arm's lift over off with 95% paired bootstrap intervals; and
-the select stage's milliseconds per homepage page, off and default.
+the select stage's milliseconds per homepage page, off and default; and the page mix of the
+demo page's homepages (its 24 users at 9, 15 and 21 h), off and default.
 """
 
 from __future__ import annotations
@@ -30,15 +31,15 @@ def page_mix(pages, snapshot) -> dict:
     share of a page, and the share of subsidy cards."""
     rows = snapshot.products.rows(pages.product_id)
     out: dict = {}
-    for name, column in (("leaf", "category_id"), ("brand", "brand_id")):
+    for plural, name, column in (("leaves", "leaf", "category_id"), ("brands", "brand", "brand_id")):
         keys = snapshot.products.take(column, rows, missing=-1).astype(np.int64)
         per_page, largest = [], []
         for c in np.unique(pages.context):
             counts = np.unique(keys[pages.context == c], return_counts=True)[1]
             per_page.append(len(counts))
             largest.append(counts.max() / counts.sum())
-        out[f"{name}s_per_page"] = round(float(np.mean(per_page)), 2)
-        out[f"{name}s_per_page_min"] = int(np.min(per_page))
+        out[f"{plural}_per_page"] = round(float(np.mean(per_page)), 2)
+        out[f"{plural}_per_page_min"] = int(np.min(per_page))
         out[f"largest_{name}_share"] = round(float(np.mean(largest)), 3)
         out[f"largest_{name}_share_max"] = round(float(np.max(largest)), 3)
     subsidy = snapshot.products.take("subsidy", rows, missing=0.0) > 0
@@ -68,6 +69,33 @@ def select_ms(bundle: Path, arms: dict[str, Settings], pages: int = 300) -> dict
     return out
 
 
+def demo_mix(bundle: Path, arms: dict[str, Settings], hours: tuple[int, ...] = (9, 15, 21)) -> dict:
+    """:func:`page_mix` of the demo page's homepages: its 24 users (``/v1/demo/users``) at ``hours``."""
+    import pandas as pd
+
+    from ranking.engine import Engine
+    from ranking.pipeline import RankRequest
+    from serving.routes.demo import most_active_users
+
+    engine = Engine.load(bundle, next(iter(arms.values())))
+    out: dict = {}
+    try:
+        users = most_active_users(engine.snapshot, 24)
+        for name, arm in arms.items():
+            ids, context = [], []
+            for c, (user, hour) in enumerate((u, h) for u in users for h in hours):
+                request = RankRequest(surface="homepage", page_size=20, hour=hour, seed=c,
+                                      now_ms=engine.snapshot.as_of_ms, user_id=user)
+                page = engine.rank("homepage", request, arm.rules)
+                ids += [card["product_id"] for card in page.cards]
+                context += [c] * len(page.cards)
+            pages = pd.DataFrame({"product_id": np.array(ids, np.int64), "context": np.array(context)})
+            out[name] = page_mix(pages, engine.snapshot)
+    finally:
+        engine.close()
+    return out
+
+
 def run(data: Path, bundle: Path, contexts: int, seed: int, settings: Settings,
         arms: dict[str, dict]) -> dict:
     from ranking.bundle import load_bundle
@@ -91,6 +119,7 @@ def run(data: Path, bundle: Path, contexts: int, seed: int, settings: Settings,
         result[name] = {**summarise(outcomes[name], idx), **page_mix(pages, snapshot)}
         if name != "off":
             result[name]["lift_over_off"] = lift(outcomes[name], outcomes["off"], idx)
+    result["demo_users"] = demo_mix(bundle, {"off": settled["off"], "default": settings})
     result["stages"] = select_ms(bundle, {"off": settled["off"], "default": settings})
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
