@@ -61,12 +61,19 @@ class WindowCap:
         return out
 
     def bad(self, page: PageDraft, p: int) -> np.ndarray:
-        """Per code (and one last for not counted), whether it may not take 0-based slot ``p``."""
-        bad = np.zeros(self.uncounted + 1, dtype=bool)
+        """Per code (and one last for not counted), whether it may not take 0-based slot ``p``.
+        While no slot after ``p`` within the window is placed (a page filled from the top), only
+        the window ending at ``p`` can be full: one count of its cards."""
         if self.most == 0:
-            bad[:-1] = True
+            bad = np.ones(self.uncounted + 1, dtype=bool)
+        elif (page.slots[p + 1: p + self.window] < 0).all():
+            before = page.slots[max(0, p - self.window + 1): p]
+            counts = np.bincount(self.codes[before[before >= 0]], minlength=self.uncounted + 1)
+            bad = counts >= self.most
         else:
+            bad = np.zeros(self.uncounted + 1, dtype=bool)
             bad[list(self.blocked(page, p))] = True
+        bad[-1] = False
         return bad
 
     def allows(self, page: PageDraft, rows: np.ndarray, p: int) -> np.ndarray:
