@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ranking.surfaces import Surface
+
 Scale = Literal["small", "default", "large"]
 SECRET_MASK = "**********"
 REVEAL_SECRETS = {"reveal_secrets": True}  # serialisation context of the one dump that keeps them
@@ -358,6 +360,28 @@ class RulesSettings(Section):
     traffic_store_penalty: float = Field(
         0.1, ge=0, description="score standard deviations the products of a store below "
                                "traffic_store_penalty_below lose")
+    # shelf spread (ranking/pipeline/selectors/shelf_spread.py, docs/serving.md "Shelf spread"): per
+    # surface, after the model; a cap of 0 turns that spread off on that surface
+    spread_window: dict[Surface, Annotated[int, Field(ge=1)]] = Field(
+        {"homepage": 10, "channel": 10, "search": 10},
+        description="per surface: the category and brand caps hold in any this many consecutive slots")
+    spread_category_max: dict[Surface, Annotated[int, Field(ge=0)]] = Field(
+        {"homepage": 3, "channel": 3, "search": 0},
+        description="per surface: at most this many cards of one leaf category in any spread_window "
+                    "slots (0: no cap). 3 in 10 is the loosest cap tried that puts at least 4 leaves on "
+                    "every 20-card homepage (2-5 before); it costs about a tenth of the first page's "
+                    "simulated orders (docs/serving.md \"Shelf spread\"). Search keeps its query's "
+                    "category: off")
+    spread_brand_max: dict[Surface, Annotated[int, Field(ge=0)]] = Field(
+        {"homepage": 2, "channel": 2, "search": 3},
+        description="per surface: at most this many cards of one brand in any spread_window slots (0: no "
+                    "cap); 2 in 10 costs nothing measurable on the simulated homepage")
+    subsidy_share_max: dict[Surface, Annotated[float, Field(ge=0, le=1)]] = Field(
+        {"homepage": 0.3, "channel": 0.3, "search": 1.0},
+        description="per surface: at most this share of a page's cards in the big-brand subsidy channel "
+                    "(requested subsidy slots count; 1: no cap), so the subsidy badge means something: "
+                    "95% of homepage cards carried it. 0.3 costs a tenth of simulated homepage orders, "
+                    "0.2 a seventh, 0.5 a twenty-fifth; search leaves it to the query (1)")
 
 
 class ServingSettings(Section):

@@ -20,6 +20,8 @@ from ranking.pipeline.pipeline import Pipeline
 from ranking.settings import RulesSettings
 
 GOLDEN = Path(__file__).parent / "data" / "page_placement_golden.json"
+# the shelf spread came after the golden pages: with its caps off they must be the same
+SPREAD_OFF = {"spread_category_max": {}, "spread_brand_max": {}, "subsidy_share_max": {}}
 CASES = [  # (seed, surface, hour, subsidy slots, exploration slots, log-odds scores)
     (1, "homepage", 9, (1, 4), (3, 8), True), (2, "homepage", 14, (), (2, 5, 9), False),
     (3, "search", 20, (2,), (3,), True), (4, "homepage", 22, (1, 2, 3), (4, 6), False),
@@ -59,7 +61,7 @@ def place_pages() -> list[dict]:
         ids = rng.permutation(np.r_[snapshot.products.ids, [9991, 9992]])[:110]
         cands = CandidateSet(ids)
         rules = RulesSettings(exploration_slots=list(exploration), store_diversity_max=2,
-                              store_diversity_window=5)
+                              store_diversity_window=5, **SPREAD_OFF)
         request = RankRequest(surface=surface, page_size=24, now_ms=0, hour=hour,
                               subsidy_slots=subsidy_slots, seed=seed)
         model = type("M", (), {"score_is_log_odds": log_odds})()

@@ -13,7 +13,7 @@ from ranking.pipeline.adjusters import Demotion, SessionIntent, ThemeBoost, Traf
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.pipeline import Pipeline
 from ranking.pipeline.selector import Selector
-from ranking.pipeline.selectors import ExplorationSlots, FoldFloor, StoreDiversity, SubsidySlots
+from ranking.pipeline.selectors import ExplorationSlots, FoldFloor, ShelfSpread, StoreDiversity, SubsidySlots
 from ranking.pipeline.traffic_grades import grade_codes, grades_of, slot_eligible
 from ranking.pipeline.traffic_policy_text import BEGIN, END, policy_section
 from ranking.settings import LiveSettings, RulesSettings, Settings
@@ -158,7 +158,7 @@ def test_the_policy_off_leaves_pages_and_explanations_as_without_it():
     off = RulesSettings(traffic_policy=False)
     without = _pages(off, adjusters=[Demotion(off), ThemeBoost(off), SessionIntent(LiveSettings()),
                                      ValueTilt(off, True)],
-                     selectors=[SubsidySlots(), ExplorationSlots(off), StoreDiversity(off)])
+                     selectors=[SubsidySlots(), ExplorationSlots(off), ShelfSpread(off)])
     assert _pages(off) == without
     assert _pages(RulesSettings()) != without  # on, the same catalog gets other pages
 

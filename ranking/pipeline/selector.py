@@ -10,10 +10,14 @@ The placement policies run in sequence over one :class:`~ranking.pipeline.select
    ``rules.exploration_slots`` get a product of a new store drawn uniformly from the
    ``rules.exploration_pool`` best new-store candidates; its propensity (1 / pool size)
    is logged with the impression so counterfactual evaluation can use it.
-3. **Everything else** in order of score + adjustments, subject to **store diversity**:
-   at most ``store_diversity_max`` cards of one store in any ``store_diversity_window``
-   consecutive slots. A card that would break it waits for the next slot where it fits;
-   when nothing else is left the rule is relaxed (and the note says so).
+3. **The fold floor** — grade D below the first ``rules.traffic_fold`` positions.
+4. **Everything else** in order of score + adjustments, subject to the **shelf spread**
+   (:mod:`ranking.pipeline.selectors.shelf_spread`): per surface, at most so many cards of one
+   leaf category and of one brand in any ``spread_window`` consecutive slots, store
+   diversity (at most ``store_diversity_max`` cards of one store in any
+   ``store_diversity_window``), and at most ``subsidy_share_max`` of the page in the subsidy
+   channel. A card that would break a cap waits for the next slot where it fits; when
+   nothing else is left the caps give way one at a time (and the note says which).
 
 Deterministic cards have propensity 1. Ties in score are broken by product id.
 """

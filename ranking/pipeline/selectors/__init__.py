@@ -5,7 +5,8 @@ rank order, their stores, the slots placed so far and each slot's propensity) an
 why on the cards it placed. :func:`default_selectors` is the order
 :class:`~ranking.pipeline.selector.Selector` runs them: requested subsidy slots, then
 new-store exploration slots, then the traffic policy's fold floor (no grade D in the first
-``rules.traffic_fold`` slots), then every other slot with store diversity.
+``rules.traffic_fold`` slots), then every other slot with the shelf spread (leaf category,
+brand and store caps in a sliding window, the surface's subsidy share).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.exploration_slots import ExplorationSlots
 from ranking.pipeline.selectors.fold_floor import FoldFloor
+from ranking.pipeline.selectors.shelf_spread import ShelfSpread
 from ranking.pipeline.selectors.store_diversity import StoreDiversity
 from ranking.pipeline.selectors.subsidy_slots import SubsidySlots
 from ranking.settings import RulesSettings
@@ -34,8 +36,8 @@ class PagePolicy(Protocol):
 
 
 def default_selectors(settings: RulesSettings) -> list[PagePolicy]:
-    return [SubsidySlots(settings), ExplorationSlots(settings), FoldFloor(settings), StoreDiversity(settings)]
+    return [SubsidySlots(settings), ExplorationSlots(settings), FoldFloor(settings), ShelfSpread(settings)]
 
 
-__all__ = ["ExplorationSlots", "FoldFloor", "PageDraft", "PagePolicy", "StoreDiversity", "SubsidySlots",
-           "default_selectors"]
+__all__ = ["ExplorationSlots", "FoldFloor", "PageDraft", "PagePolicy", "ShelfSpread", "StoreDiversity",
+           "SubsidySlots", "default_selectors"]

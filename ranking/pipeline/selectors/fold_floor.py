@@ -2,7 +2,7 @@
 
 The traffic policy's rule for grade D (:mod:`ranking.pipeline.traffic_grades`): each open slot
 among the first ``traffic_fold`` gets the best remaining candidate of another grade (or none),
-keeping store diversity where it can (the diversity selector's own test). A grade D card that
+keeping the shelf spread's caps (store, category, brand, subsidy share) where it can. A grade D card that
 would have been in the fold by score says so in ``explain`` ("grade D: kept below position 6 by
 the traffic policy"). When only grade D candidates are left the slot stays open and store
 diversity fills it (the floor gives way rather than leave a page short). Slots placed before it
@@ -19,7 +19,8 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
-from ranking.pipeline.selectors.store_diversity import StoreDiversity
+from ranking.pipeline.selectors.shelf_spread import ShelfSpread
+from ranking.pipeline.selectors.window_caps import first_fitting
 from ranking.pipeline.traffic_grades import GRADES, candidate_grades
 from ranking.settings import RulesSettings
 
@@ -41,17 +42,15 @@ class FoldFloor:
             return
         stream = page.order[~page.used[page.order]]
         in_fold_by_score = stream[:fold]
-        others = stream[~grade_d[stream]].tolist()
-        diversity = StoreDiversity(self.settings)
+        others = stream[~grade_d[stream]]
+        caps = ShelfSpread(self.settings).caps(page, cands, request, snapshot)
         for p in range(fold):
             if page.slots[p] >= 0:
                 continue
-            chosen = next((r for r in others if not page.used[r] and diversity.fits(page, r, p)), -1)
-            if chosen < 0:
-                chosen = next((r for r in others if not page.used[r]), -1)
-            if chosen < 0:
+            left = others[~page.used[others]]
+            if not len(left):
                 break
-            page.put(p, chosen)
+            page.put(p, int(left[max(first_fitting(page, left, p, caps), 0)]))
         why = f"grade D: kept below position {self.settings.traffic_fold} by the traffic policy"
         for r in sorted(int(r) for r in in_fold_by_score):
             if grade_d[r] and not page.used[r]:

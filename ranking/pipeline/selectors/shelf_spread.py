@@ -1,0 +1,70 @@
+"""Shelf spread: every slot left, in score order, spread over leaf categories, brands and stores,
+with the page's share of big-brand subsidy cards held to the surface's policy.
+
+Per surface (``rules.spread_*`` and ``rules.subsidy_share_max``, keyed by the request's surface):
+at most ``spread_category_max`` cards of one leaf category and ``spread_brand_max`` of one brand
+in any ``spread_window`` consecutive slots (0: that cap is off), the store cap of
+:mod:`~ranking.pipeline.selectors.store_diversity`, and at most ``subsidy_share_max`` x page size
+subsidy cards on the page (slots placed before it, such as requested subsidy slots, count).
+Search keeps its query's category (the default category cap there is off) and spreads brands.
+A card passed over says which cap held it back; when nothing left fits, the caps give way in
+the order category, brand, store, subsidy share, and the card placed says which one did.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.columns import product_column
+from ranking.pipeline.selectors.draft import PageDraft
+from ranking.pipeline.selectors.store_diversity import StoreDiversity
+from ranking.pipeline.selectors.window_caps import WindowCap, fill_in_order
+from ranking.settings import RulesSettings
+
+
+def _keys(snapshot: FeatureSnapshot, cands: CandidateSet, column: str) -> np.ndarray:
+    return product_column(snapshot, cands, column, missing=-1).astype(np.int64)
+
+
+@dataclass
+class ShelfSpread:
+    """Fills the remaining slots in score order under the spread caps (module docstring)."""
+
+    settings: RulesSettings
+    name: str = "shelf_spread"
+
+    def caps(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
+             ) -> list[WindowCap]:
+        """This page's caps, in the order they give way."""
+        r, surface = self.settings, request.surface
+        window = r.spread_window.get(surface, page.size)
+        caps = []
+        for rule, column, most, what in (
+                ("category_spread", "category_id", r.spread_category_max.get(surface, 0), "category"),
+                ("brand_spread", "brand_id", r.spread_brand_max.get(surface, 0), "brand")):
+            if most > 0:
+                caps.append(WindowCap(
+                    rule, _keys(snapshot, cands, column), most, window,
+                    lambda key, most=most, what=what: (
+                        f"at most {most} cards of {what} {key} in any {window} consecutive slots"),
+                    f"{what} spread relaxed: no candidate of another {what} left"))
+        caps.append(StoreDiversity(r).cap(page))
+        share = r.subsidy_share_max.get(surface, 1.0)
+        if share < 1:
+            most = math.floor(share * page.size + 1e-9)
+            subsidy = np.where(product_column(snapshot, cands, "subsidy") > 0, 0, -1)
+            caps.append(WindowCap(
+                "subsidy_share", subsidy, most, page.size,
+                lambda _key: f"at most {most} big-brand subsidy cards on a {page.size}-card {surface} "
+                             f"page ({share:.0%}, the {surface} policy)",
+                "subsidy share relaxed: no candidate outside the subsidy channel left"))
+        return caps
+
+    def fill(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot,
+             rng: np.random.Generator) -> None:
+        fill_in_order(page, cands, self.caps(page, cands, request, snapshot))

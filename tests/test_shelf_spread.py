@@ -1,0 +1,146 @@
+"""The shelf spread: leaf category and brand caps in a sliding window, the surface's subsidy share,
+relaxed only when nothing else is left, and each move explained."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rules_mall import rules_request, rules_snapshot
+
+from ranking.pipeline.candidates import CandidateSet
+from ranking.pipeline.selector import Selector
+from ranking.pipeline.selectors.draft import PageDraft
+from ranking.pipeline.selectors.window_caps import WindowCap
+from ranking.settings import RulesSettings
+
+SURFACES = ("homepage", "channel", "search")
+
+
+def _mall(n: int = 60, leaves: int = 4, brands: int = 6, stores: int = 12):
+    snap = rules_snapshot(n=n, stores=stores)
+    cols = snap.products.columns
+    cols["category_id"] = (10 + np.arange(n) // (n // leaves)).astype(np.float32)  # leaf blocks in id order
+    cols["brand_id"] = (np.arange(n) % brands).astype(np.float32)
+    snap.leaf_ids = np.unique(cols["category_id"]).astype(np.int64)
+    return snap
+
+
+def _scored(snap) -> CandidateSet:
+    c = CandidateSet(snap.products.ids)
+    c.scores = -np.arange(len(c), dtype=np.float64)  # score order = id order: leaf after leaf
+    return c
+
+
+def _rules(**kw) -> RulesSettings:
+    base = {"exploration_slots": [], "store_diversity_max": 20, "spread_category_max": {},
+            "spread_brand_max": {}, "subsidy_share_max": {}, "traffic_policy": False}
+    return RulesSettings(**{**base, **kw})
+
+
+def _place(snap, rules, **request):
+    c = _scored(snap)
+    placed = Selector(rules).place(c, rules_request(**request), snap, np.random.default_rng(0))
+    return c, placed.rows
+
+
+def _column(snap, c, rows, name):
+    return snap.products.take(name, snap.products.rows(c.product_ids[rows])).astype(int)
+
+
+@pytest.mark.parametrize("most,window", [(2, 6), (3, 10), (1, 4)])
+def test_the_category_cap_holds_in_every_window_and_the_waiting_cards_say_why(most, window):
+    snap = _mall()
+    rules = _rules(spread_category_max={"homepage": most}, spread_window={"homepage": window})
+    c, rows = _place(snap, rules, surface="homepage", page_size=20)
+    leaves = _column(snap, c, rows, "category_id")
+    assert len(rows) == 20 and len(set(rows.tolist())) == 20
+    for start in range(20):
+        assert max(np.unique(leaves[start:start + window], return_counts=True)[1]) <= most
+    # by score alone the page would hold only the first leaf; a full window needs this many
+    assert len(set(leaves.tolist())) >= min(4, -(-window // most))
+    notes = [n for r in rows for n in c.rule_notes[r] if n["rule"] == "category_spread"]
+    assert notes and all(n["why"].startswith(f"at most {most} cards of category 1")
+                         and n["why"].endswith(f" in any {window} consecutive slots") for n in notes)
+    _, plain = _place(snap, _rules(), surface="homepage", page_size=20)
+    assert list(plain) == list(range(20))  # caps off: score order
+
+
+def test_one_category_pool_relaxes_the_category_cap_and_says_so():
+    snap = _mall(n=30, leaves=1)
+    rules = _rules(spread_category_max={"homepage": 2}, spread_window={"homepage": 10})
+    c, rows = _place(snap, rules, surface="homepage", page_size=12)
+    assert list(rows) == list(range(12))  # the page is filled, in score order
+    relaxed = [n["why"] for r in rows for n in c.rule_notes[r] if n["rule"] == "category_spread"]
+    assert relaxed and set(relaxed) == {"category spread relaxed: no candidate of another category left"}
+    assert not c.rule_notes[0] and not c.rule_notes[1]  # the first two fit the cap
+
+
+def test_search_keeps_its_category_by_default_and_spreads_brands():
+    snap = _mall(n=60, leaves=1)
+    brand = np.where(np.arange(60) < 40, 0, 1 + np.arange(60) % 4)  # one brand holds the best 40
+    snap.products.columns["brand_id"] = brand.astype(np.float32)
+    defaults = RulesSettings()
+    assert defaults.spread_category_max["search"] == 0 and defaults.spread_brand_max["search"] > 0
+    rules = _rules(spread_category_max=defaults.spread_category_max, spread_brand_max={"search": 3},
+                   spread_window={"search": 10})
+    c, rows = _place(snap, rules, surface="search", page_size=20)
+    brands = _column(snap, c, rows, "brand_id")
+    for start in range(20):
+        assert np.bincount(brands[start:start + 10]).max() <= 3
+    assert not any(n["rule"] == "category_spread" for r in rows for n in c.rule_notes[r])
+    assert any(n["rule"] == "brand_spread" and "brand 0" in n["why"] for r in rows for n in c.rule_notes[r])
+
+
+def test_the_subsidy_share_follows_the_surface_policy_and_requested_slots_count():
+    snap = _mall()
+    snap.products.columns["subsidy"][:30] = 1  # the best half is all subsidised
+    rules = _rules(subsidy_share_max={"homepage": 0.2, "search": 1.0})
+    c, rows = _place(snap, rules, surface="homepage", page_size=10)
+    subsidy = _column(snap, c, rows, "subsidy")
+    assert subsidy.sum() == 2 and list(subsidy[:2]) == [1, 1]  # the best two, then the rest wait
+    waited = [n["why"] for r in rows for n in c.rule_notes[r] if n["rule"] == "subsidy_share"]
+    assert not waited  # the cards held back are not on the page; the ones shown were never held
+    c, rows = _place(snap, rules, surface="homepage", page_size=10, subsidy_slots=(5, 6))
+    assert _column(snap, c, rows, "subsidy").sum() == 2  # the requested slots took the share
+    c, rows = _place(snap, rules, surface="search", page_size=10)
+    assert _column(snap, c, rows, "subsidy").sum() == 10  # search's policy here: no cap
+
+
+def test_a_subsidy_share_of_zero_gives_way_only_when_nothing_else_is_left():
+    snap = _mall(n=12, leaves=1)
+    snap.products.columns["subsidy"][:9] = 1
+    c, rows = _place(snap, _rules(subsidy_share_max={"channel": 0.0}), surface="channel", page_size=6)
+    assert list(rows[:3]) == [9, 10, 11]  # the unsubsidised first
+    last = c.rule_notes[int(rows[3])]
+    assert {n["rule"] for n in last} == {"subsidy_share"}
+    assert "relaxed" in last[0]["why"]
+
+
+def test_window_cap_blocks_exactly_the_keys_some_window_holds_full():
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        n, size, window, most = 40, int(rng.integers(3, 16)), int(rng.integers(1, 8)), int(rng.integers(1, 4))
+        keys = rng.integers(-1, 4, n)
+        page = PageDraft(np.arange(n), np.zeros(n, dtype=np.int64), size)
+        filled = rng.choice(size, int(rng.integers(0, size)), replace=False)
+        for p, r in zip(filled, rng.permutation(n)[: len(filled)], strict=True):
+            page.put(int(p), int(r))
+        cap = WindowCap("x", keys, most, window, str, "relaxed")
+        p = int(rng.choice(np.flatnonzero(page.slots < 0)))  # an open slot, as the filler asks
+        rows = np.arange(n)
+        got = cap.allows(page, rows, p)
+        for r in rows:
+            fits = keys[r] < 0 or all(
+                sum(1 for q in page.slots[s:s + window] if q >= 0 and keys[q] == keys[r]) < most
+                for s in range(max(0, p - window + 1), p + 1))
+            assert got[r] == fits
+
+
+def test_the_spread_settings_are_per_surface_and_checked():
+    with pytest.raises(ValueError):
+        RulesSettings(spread_window={"homepage": 0})
+    with pytest.raises(ValueError):
+        RulesSettings(subsidy_share_max={"homepage": 1.5})
+    with pytest.raises(ValueError):
+        RulesSettings(spread_brand_max={"front_page": 2})
+    assert set(RulesSettings().spread_category_max) == set(SURFACES)
