@@ -50,6 +50,13 @@ RULES: dict[str, tuple[str, str]] = {
                      "subsidy channel"),
     "exploration": ("new-store exploration slot", "a position given at random to a new store's product"),
     "store_diversity": ("one store at a time", "at most so many cards of one store in a window of slots"),
+    "shelf_spread": ("a varied shelf", "fills the page in score order under the category, brand, store "
+                     "and subsidy-share caps"),
+    "category_spread": ("one category at a time", "at most so many cards of one leaf category in a "
+                        "window of slots, so a shelf is not one kind of product"),
+    "brand_spread": ("one brand at a time", "at most so many cards of one brand in a window of slots"),
+    "subsidy_share": ("the surface's subsidy share", "at most the surface's policy share of big-brand "
+                      "subsidy cards on a page, so the badge keeps its meaning"),
 }
 
 
