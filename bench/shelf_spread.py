@@ -23,7 +23,8 @@ import numpy as np
 
 from ranking.settings import Settings, load_settings, with_rule_overrides
 
-SPREAD_OFF = {"spread_category_max": {}, "spread_brand_max": {}, "subsidy_share_max": {}}
+SPREAD_OFF = {"spread_category_max": {}, "spread_brand_max": {}, "subsidy_share_max": {},
+              "spread_min_categories": {}}
 
 
 def page_mix(pages, snapshot) -> dict:

@@ -54,6 +54,8 @@ RULES: dict[str, tuple[str, str]] = {
                      "and subsidy-share caps"),
     "category_spread": ("one category at a time", "at most so many cards of one leaf category in a "
                         "window of slots, so a shelf is not one kind of product"),
+    "min_categories": ("more kinds of product", "a page shows at least so many categories: the best card "
+                       "of a missing one takes a bottom slot of a repeated one"),
     "brand_spread": ("one brand at a time", "at most so many cards of one brand in a window of slots"),
     "subsidy_share": ("the surface's subsidy share", "at most the surface's policy share of big-brand "
                       "subsidy cards on a page, so the badge keeps its meaning"),

@@ -366,22 +366,28 @@ class RulesSettings(Section):
         {"homepage": 10, "channel": 10, "search": 10},
         description="per surface: the category and brand caps hold in any this many consecutive slots")
     spread_category_max: dict[Surface, Annotated[int, Field(ge=0)]] = Field(
-        {"homepage": 3, "channel": 3, "search": 0},
+        {"homepage": 0, "channel": 0, "search": 0},
         description="per surface: at most this many cards of one leaf category in any spread_window "
-                    "slots (0: no cap). 3 in 10 is the loosest cap tried that puts at least 4 leaves on "
-                    "every 20-card homepage (2-5 before); it costs about a tenth of the first page's "
-                    "simulated orders (docs/serving.md \"Shelf spread\"). Search keeps its query's "
-                    "category: off")
+                    "slots (0: no cap). Off by default: on the simulated homepage 3 in 10 cost a tenth of "
+                    "the first page's orders and a fifth of its GMV, where spread_min_categories gives "
+                    "every page 4 leaves for 0.3% of orders (docs/serving.md \"Shelf spread\")")
+    spread_min_categories: dict[Surface, Annotated[int, Field(ge=0)]] = Field(
+        {"homepage": 4, "channel": 4, "search": 0},
+        description="per surface: a page shows at least this many leaf categories when its candidates "
+                    "hold them (0 or 1: off): the best candidate of a missing leaf takes the lowest slot "
+                    "of a repeated one (min-groups, docs/serving.md \"Shelf spread\"; -0.3% of simulated "
+                    "homepage orders for 4). Search keeps its query's category: off")
     spread_brand_max: dict[Surface, Annotated[int, Field(ge=0)]] = Field(
         {"homepage": 2, "channel": 2, "search": 3},
         description="per surface: at most this many cards of one brand in any spread_window slots (0: no "
                     "cap); 2 in 10 costs nothing measurable on the simulated homepage")
     subsidy_share_max: dict[Surface, Annotated[float, Field(ge=0, le=1)]] = Field(
-        {"homepage": 0.3, "channel": 0.3, "search": 1.0},
+        {"homepage": 0.5, "channel": 0.5, "search": 1.0},
         description="per surface: at most this share of a page's cards in the big-brand subsidy channel "
                     "(requested subsidy slots count; 1: no cap), so the subsidy badge means something: "
-                    "95% of homepage cards carried it. 0.3 costs a tenth of simulated homepage orders, "
-                    "0.2 a seventh, 0.5 a twenty-fifth; search leaves it to the query (1)")
+                    "95% of homepage cards carried it. On the simulated homepage 0.5 costs 4% of orders "
+                    "and gains clicks, 0.3 a tenth of orders, 0.2 a seventh (docs/serving.md \"Shelf "
+                    "spread\"); search leaves it to the query (1)")
 
 
 class ServingSettings(Section):

@@ -21,7 +21,8 @@ from ranking.settings import RulesSettings
 
 GOLDEN = Path(__file__).parent / "data" / "page_placement_golden.json"
 # the shelf spread came after the golden pages: with its caps off they must be the same
-SPREAD_OFF = {"spread_category_max": {}, "spread_brand_max": {}, "subsidy_share_max": {}}
+SPREAD_OFF = {"spread_category_max": {}, "spread_brand_max": {}, "subsidy_share_max": {},
+              "spread_min_categories": {}}
 CASES = [  # (seed, surface, hour, subsidy slots, exploration slots, log-odds scores)
     (1, "homepage", 9, (1, 4), (3, 8), True), (2, "homepage", 14, (), (2, 5, 9), False),
     (3, "search", 20, (2,), (3,), True), (4, "homepage", 22, (1, 2, 3), (4, 6), False),

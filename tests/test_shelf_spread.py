@@ -33,6 +33,7 @@ def _scored(snap) -> CandidateSet:
 
 def _rules(**kw) -> RulesSettings:
     base = {"exploration_slots": [], "store_diversity_max": 20, "spread_category_max": {},
+            "spread_min_categories": {},
             "spread_brand_max": {}, "subsidy_share_max": {}, "traffic_policy": False}
     return RulesSettings(**{**base, **kw})
 

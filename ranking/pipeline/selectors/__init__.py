@@ -6,7 +6,8 @@ why on the cards it placed. :func:`default_selectors` is the order
 :class:`~ranking.pipeline.selector.Selector` runs them: requested subsidy slots, then
 new-store exploration slots, then the traffic policy's fold floor (no grade D in the first
 ``rules.traffic_fold`` slots), then every other slot with the shelf spread (leaf category,
-brand and store caps in a sliding window, the surface's subsidy share).
+brand and store caps in a sliding window, the surface's subsidy share), and last the fewest
+categories a page shows (bottom cards of repeated leaves swapped for the best of missing ones).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.exploration_slots import ExplorationSlots
 from ranking.pipeline.selectors.fold_floor import FoldFloor
+from ranking.pipeline.selectors.min_categories import MinCategories
 from ranking.pipeline.selectors.shelf_spread import ShelfSpread
 from ranking.pipeline.selectors.store_diversity import StoreDiversity
 from ranking.pipeline.selectors.subsidy_slots import SubsidySlots
@@ -36,8 +38,10 @@ class PagePolicy(Protocol):
 
 
 def default_selectors(settings: RulesSettings) -> list[PagePolicy]:
-    return [SubsidySlots(settings), ExplorationSlots(settings), FoldFloor(settings), ShelfSpread(settings)]
+    return [SubsidySlots(settings), ExplorationSlots(settings), FoldFloor(settings), ShelfSpread(settings),
+            MinCategories(settings)]
 
 
-__all__ = ["ExplorationSlots", "FoldFloor", "PageDraft", "PagePolicy", "ShelfSpread", "StoreDiversity",
+__all__ = ["ExplorationSlots", "FoldFloor", "MinCategories", "PageDraft", "PagePolicy", "ShelfSpread",
+           "StoreDiversity",
            "SubsidySlots", "default_selectors"]
