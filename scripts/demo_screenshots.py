@@ -7,7 +7,7 @@ browser tests do) against a running service::
     .venv/bin/shelfrank serve --bundle models/latest &
     .venv/bin/python scripts/demo_screenshots.py --url http://127.0.0.1:8000 --out docs/screenshots
 
-Writes one PNG per view and ``pages.json``: for each view the status line, the page
+Writes one JPEG per view and ``pages.json``: for each view the status line, the page
 title and every card's title, category and badges, so what a screenshot shows can be
 read (and diffed) without opening it.
 """
@@ -52,8 +52,18 @@ def _wait(driver, script: str, timeout: float = 30.0):
     raise TimeoutError(f"timed out waiting for: {script}")
 
 
+def _save(driver, out: Path, name: str) -> None:
+    """The screenshot as a JPEG (a fifth of the PNG's size, so a set can live in docs/)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
+    image.save(out / f"{name}.jpg", quality=80, optimize=True)
+
+
 def _record(driver, out: Path, name: str, pages: dict) -> None:
-    driver.save_screenshot(str(out / f"{name}.png"))
+    _save(driver, out, name)
     pages[name] = {"title": driver.find_element("id", "shelf-title").text,
                    "status": driver.find_element("id", "status").text,
                    "cards": driver.execute_script(CARDS_JS)}
@@ -96,7 +106,7 @@ def _explanation(driver, out: Path, pages: dict) -> None:
     driver.find_element("css selector", "#shelf .card .why-btn").click()
     _wait(driver, "return document.getElementById('why').open")
     time.sleep(0.3)
-    driver.save_screenshot(str(out / "explanation.png"))
+    _save(driver, out, "explanation")
     pages["explanation"] = {"text": driver.find_element("id", "why").text}
 
 
