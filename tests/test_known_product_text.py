@@ -13,6 +13,7 @@ from ranking.live.known_product_text import retext_products
 from ranking.live.new_product_homepage import merit_of
 from ranking.live.new_product_text import replace_rows
 from ranking.pipeline import RankRequest
+from ranking.recall.search import SearchRecall
 from ranking.settings import load_settings
 
 
@@ -144,3 +145,23 @@ def test_replace_rows_and_move_to_leaf_on_small_arrays():
     assert arrays["by_leaf"].tolist() == [0, 1, 2, 5, 3, 4]  # copy-on-write
     back = move_to_leaf(out, products, np.array([5, 1]), np.array([1, 1]))
     assert back["by_leaf"].tolist() == [0, 2, 5, 1, 3, 4] and back["leaf_ptr"].tolist() == [0, 2, 6]
+
+
+@pytest.mark.parametrize("exact_max", [100_000, 0])  # an exact index, then an HNSW one
+def test_replace_search_on_both_index_kinds(exact_max):
+    from ranking.live.new_product_search import bm25_settings, replace_search, search_statistics
+
+    texts = [f"{a} {b} kettle" for a in ("steel", "glass", "copper", "iron", "clay")
+             for b in ("tall", "short", "wide", "narrow")]
+    search = SearchRecall.from_texts(texts, np.arange(1, len(texts) + 1), dim=8, exact_max=exact_max)
+    other = search.bm25.weights.tocsr()[5].toarray()
+    stats = search_statistics(search.bm25, *bm25_settings(search))
+    made = replace_search(search, np.array([3]), [["porcelain", "teapot"]], ["porcelain teapot"], stats)
+    made.publish(search)
+    assert search.lexical("porcelain", 5)[0].tolist() == [3]
+    assert texts[2] == "steel wide kettle" and 3 not in search.lexical("wide", 20)[0].tolist()
+    assert 7 in search.lexical("wide", 20)[0].tolist()  # "glass wide kettle" still is
+    assert np.array_equal(search.bm25.weights.tocsr()[5].toarray()[:, :other.shape[1]], other)
+    ids = search.index.search(search.vectors[np.flatnonzero(search.product_ids == 3)], 40)[1][0]
+    assert ids[0] == 3 and (ids == 3).sum() == 1  # the old vector's row answers no id
+    assert search.index.kind == ("exact" if exact_max else "hnsw")
