@@ -165,3 +165,30 @@ def test_replace_search_on_both_index_kinds(exact_max):
     ids = search.index.search(search.vectors[np.flatnonzero(search.product_ids == 3)], 40)[1][0]
     assert ids[0] == 3 and (ids == 3).sum() == 1  # the old vector's row answers no id
     assert search.index.kind == ("exact" if exact_max else "hnsw")
+
+
+def test_the_follower_re_indexes_after_its_overlay_and_retries_a_failed_one(engine, tmp_path, monkeypatch):
+    from test_catalog_availability import Catalog
+
+    import ranking.live.catalog_follower as follower_module
+
+    pid = _live_product(engine, 6)
+    search = _search_recall(engine)
+    catalog = Catalog([engine], tmp_path / "events")
+    real, calls = follower_module.retext_products, []
+
+    def failing_once(eng, rows):
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise RuntimeError("planted")
+        return real(eng, rows)
+
+    monkeypatch.setattr(follower_module, "retext_products", failing_once)
+    catalog.products([{"product_id": pid, "title": "vorpalquine teapot", "price": 12.5}])
+    assert pid not in search.lexical("vorpalquine", 5)[0].tolist()  # the re-index failed ...
+    row = int(engine.snapshot.products.rows(np.array([pid]))[0])
+    assert float(engine.snapshot.products.columns["price"][row]) == 12.5  # ... the price applied
+    catalog.follower.catch_up()  # the next poll: no new rows, the re-index retried
+    assert search.lexical("vorpalquine", 5)[0].tolist() == [pid]
+    assert engine.catalog.titles_of(np.array([pid]))[0] == "vorpalquine teapot"
+    assert calls == [1, 1]

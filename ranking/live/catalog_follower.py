@@ -120,29 +120,35 @@ class CatalogFollower:
         added = self._hand_new_products(engine)
         target = None if fresh else Folded(folded.products | added, folded.store_bans, folded.stores)
         snapshot.products = overlay_products(snapshot.products, self.state, target, self.clip)
-        self._retext(engine, None if fresh else folded.products)
+        retexted = self._retext(engine, None if fresh else folded.products)
         snapshot = engine.snapshot
         for recall in getattr(engine, "recall", ()):  # restocked / unbanned back on the homepage lists
             if getattr(recall, "homepage", None) is not None:
                 recall.homepage.follow_catalog(snapshot.products)
         if fresh or folded.stores:
             engine.catalog = overlay_store_names(engine.catalog, self.state)
-        self._overlaid.add(engine)
+        if retexted:
+            self._overlaid.add(engine)
+        else:  # the whole overlay (and the re-index) again next poll
+            self._overlaid.discard(engine)
 
-    def _retext(self, engine: Any, products: set[int] | None) -> None:
+    def _retext(self, engine: Any, products: set[int] | None) -> bool:
         """Re-index the known products of ``products`` (None: every changed product) whose title,
-        brand or category changed (:mod:`ranking.live.known_product_text`)."""
+        brand or category changed (:mod:`ranking.live.known_product_text`); False when that failed
+        (bans, stock and prices are applied all the same; the re-index is retried next poll)."""
         ids = self.state.products.keys() if products is None else products
         rows = [self.state.products[p] for p in ids if self.state.products[p].keys() & set(TEXT_FIELDS)]
         if not rows or not hasattr(engine, "recall"):
-            return
+            return True
         try:
             changed = retext_products(engine, rows)
-        except Exception:  # like the hook: bans, stock and prices still apply
-            log.exception("catalog: re-indexing %d products whose text changed failed", len(rows))
-            return
+        except Exception:
+            log.exception("catalog: re-indexing %d products whose text changed failed (retried next poll)",
+                          len(rows))
+            return False
         if changed:
             log.info("catalog: %d known products re-indexed (title, brand or category)", changed)
+        return True
 
     def _waiting(self, engine: Any) -> bool:
         """Whether some complete new product is not yet in this engine (the hook may take it now)."""
