@@ -14,7 +14,9 @@ Products the engine does not know (new products) are handed to the hook
 ``catalog.new_product_hook`` (``function(engine, rows) -> int``, the newprod part's
 ``ranking.live.new_products.add_products``) once their rows are complete; when it cannot be
 imported, or has not taken them yet, their rows stay in the state, so their bans, stock and
-prices apply as soon as the engine knows them.
+prices apply as soon as the engine knows them. A known product whose title, brand or category
+changed is re-indexed in the engine (:func:`~ranking.live.known_product_text.retext_products`:
+search, catalog text, card, category columns, homepage leaf lists) after each overlay.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 
 from ranking.live.catalog_overlay import overlay_products, overlay_store_names
 from ranking.live.catalog_state import CatalogState, CatalogView, Folded
+from ranking.live.known_product_text import TEXT_FIELDS, retext_products
 
 log = logging.getLogger("shelfrank.catalog")
 NewProductsHook = Callable[[Any, list[dict]], int]
@@ -117,12 +120,35 @@ class CatalogFollower:
         added = self._hand_new_products(engine)
         target = None if fresh else Folded(folded.products | added, folded.store_bans, folded.stores)
         snapshot.products = overlay_products(snapshot.products, self.state, target, self.clip)
+        retexted = self._retext(engine, None if fresh else folded.products)
+        snapshot = engine.snapshot
         for recall in getattr(engine, "recall", ()):  # restocked / unbanned back on the homepage lists
             if getattr(recall, "homepage", None) is not None:
                 recall.homepage.follow_catalog(snapshot.products)
         if fresh or folded.stores:
             engine.catalog = overlay_store_names(engine.catalog, self.state)
-        self._overlaid.add(engine)
+        if retexted:
+            self._overlaid.add(engine)
+        else:  # the whole overlay (and the re-index) again next poll
+            self._overlaid.discard(engine)
+
+    def _retext(self, engine: Any, products: set[int] | None) -> bool:
+        """Re-index the known products of ``products`` (None: every changed product) whose title,
+        brand or category changed (:mod:`ranking.live.known_product_text`); False when that failed
+        (bans, stock and prices are applied all the same; the re-index is retried next poll)."""
+        ids = self.state.products.keys() if products is None else products
+        rows = [self.state.products[p] for p in ids if self.state.products[p].keys() & set(TEXT_FIELDS)]
+        if not rows or not hasattr(engine, "recall"):
+            return True
+        try:
+            changed = retext_products(engine, rows)
+        except Exception:
+            log.exception("catalog: re-indexing %d products whose text changed failed (retried next poll)",
+                          len(rows))
+            return False
+        if changed:
+            log.info("catalog: %d known products re-indexed (title, brand or category)", changed)
+        return True
 
     def _waiting(self, engine: Any) -> bool:
         """Whether some complete new product is not yet in this engine (the hook may take it now)."""

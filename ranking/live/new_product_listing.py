@@ -38,7 +38,7 @@ HISTORY_COLUMNS = ("product_score", "product_information", "product_popularity",
 GROUP, LISTED = "comparable_group_id", "listed_at"
 
 
-def _leaf_median(values: np.ndarray, leaf: np.ndarray, new_leaf: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def leaf_median(values: np.ndarray, leaf: np.ndarray, new_leaf: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per new row: the median of ``values`` over its leaf's ``mask`` rows (the mask's median, else NaN)."""
     ok = mask & ~np.isnan(values)
     by_leaf = pd.Series(values[ok]).groupby(leaf[ok]).median()
@@ -46,7 +46,7 @@ def _leaf_median(values: np.ndarray, leaf: np.ndarray, new_leaf: np.ndarray, mas
     return pd.Series(new_leaf).map(by_leaf).fillna(overall).to_numpy(np.float64)
 
 
-def _by_key(keys: np.ndarray, values: np.ndarray, new_keys: np.ndarray, missing: float) -> np.ndarray:
+def first_by_key(keys: np.ndarray, values: np.ndarray, new_keys: np.ndarray, missing: float) -> np.ndarray:
     """The first value each key has among existing rows, for every new key (``missing`` when none)."""
     first = pd.Series(values).groupby(keys).first()
     return pd.Series(new_keys).map(first).fillna(missing).to_numpy(np.float64)
@@ -83,7 +83,7 @@ def price_references(snapshot: FeatureSnapshot, new: pd.DataFrame, new_leaf: np.
     out: dict[str, np.ndarray] = {}
     if "outside_price" in cols and GROUP in cols:
         known = ~np.isnan(np.asarray(cols["outside_price"], np.float64))
-        out["outside_price"] = _by_key(np.asarray(cols[GROUP], np.int64)[known],
+        out["outside_price"] = first_by_key(np.asarray(cols[GROUP], np.int64)[known],
                                        np.asarray(cols["outside_price"], np.float64)[known],
                                        new.comparable_group_id.to_numpy(np.int64), np.nan)
     logp = np.log(np.maximum(np.asarray(cols["price"], np.float64), 0.01))
@@ -127,11 +127,11 @@ def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -
     out: dict[str, np.ndarray] = {
         "store_id": new.store_id.to_numpy(np.int64), "category_id": new_cat,
         "brand_id": new.brand_id.to_numpy(np.int64),
-        "top_category_id": _by_key(category, np.asarray(cols["top_category_id"], np.float64), new_cat,
+        "top_category_id": first_by_key(category, np.asarray(cols["top_category_id"], np.float64), new_cat,
                                    np.nan),
         "price": price, "list_price": new.list_price.to_numpy(np.float64),
         "subsidy": new.subsidy.to_numpy(bool).astype(np.float64),
-        "big_brand": _by_key(np.asarray(cols["brand_id"], np.int64),
+        "big_brand": first_by_key(np.asarray(cols["brand_id"], np.int64),
                              np.asarray(cols["big_brand"], np.float64), new.brand_id.to_numpy(np.int64), 0.0),
         "stock": new.stock.to_numpy(np.float64), "banned": new.banned.to_numpy(bool).astype(np.float64),
         "demoted": np.zeros(len(new)), "sales_velocity": np.zeros(len(new)),
@@ -139,7 +139,7 @@ def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -
     }
     out["top_category_id"] = np.where(np.isnan(out["top_category_id"]), new_cat, out["top_category_id"])
     logp = np.log(np.maximum(np.asarray(cols["price"], np.float64), 0.01))
-    median = _leaf_median(logp, category, new_cat, np.ones(len(logp), bool))
+    median = leaf_median(logp, category, new_cat, np.ones(len(logp), bool))
     out["log_price_vs_category"] = np.log(np.maximum(price, 0.01)) - np.nan_to_num(median, nan=0.0)
     out["price_advantage"], out["product_price"] = price_advantages(snapshot, new, new_cat, category, clip)
     out.update({k: v for k, v in price_references(snapshot, new, new_cat, category).items() if k in cols})
@@ -147,7 +147,7 @@ def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -
         np.ones(len(category), bool)
     for name in HISTORY_COLUMNS:
         if name in cols:
-            out[name] = _leaf_median(np.asarray(cols[name], np.float64), category, new_cat, cold)
+            out[name] = leaf_median(np.asarray(cols[name], np.float64), category, new_cat, cold)
     for name, values in cols.items():
         if name not in out:
             integer = np.issubdtype(values.dtype, np.integer)

@@ -1,4 +1,5 @@
-"""New products in the search recall: BM25 rows and dense vectors appended, nothing rebuilt.
+"""Products in the search recall without a rebuild: BM25 rows and dense vectors appended (new
+products) or replaced (known products whose text changed: :mod:`ranking.live.known_product_text`).
 
 **Lexical.** The BM25 index (:class:`~ranking.recall.lexical.BM25Index`) stores weights,
 not the statistics they came from; :func:`search_statistics` reads them back: the document
@@ -23,11 +24,13 @@ from dataclasses import dataclass
 
 import faiss
 import numpy as np
+import scipy.sparse as sp
 
-from ranking.live.new_product_text import FrozenBm25, stack_rows, vocabulary_rows
+from ranking.live.new_product_text import FrozenBm25, replace_rows, stack_rows, vocabulary_rows
 from ranking.recall.lexical import BM25_B, BM25_K1, BM25Index
 from ranking.recall.search import SearchRecall
 from ranking.recall.vector_index import VectorIndex
+from ranking.row_lookup import RowLookup
 
 
 def search_statistics(bm25: BM25Index, k1: float, b: float) -> FrozenBm25:
@@ -64,9 +67,10 @@ class SearchAppend:
         search.replace_products(self.bm25, self.index, self.vectors)
 
 
-def append_lexical(bm25: BM25Index, docs: list[list[str]], ids: np.ndarray,
-                   stats: FrozenBm25) -> tuple[BM25Index, int]:
-    """A new index: ``bm25``'s rows, then rows of these token lists (see the module docstring)."""
+def lexical_rows(bm25: BM25Index, docs: list[list[str]], stats: FrozenBm25
+                 ) -> tuple[dict[str, int], sp.csr_matrix, int]:
+    """BM25 rows of these token lists with the frozen ``stats`` (grown with the words first seen
+    here, which get columns of their own): the grown vocabulary, the rows, how many new words."""
     vocabulary = dict(bm25.vocabulary)
     words = [""] * len(vocabulary)
     for word, j in vocabulary.items():
@@ -75,13 +79,25 @@ def append_lexical(bm25: BM25Index, docs: list[list[str]], ids: np.ndarray,
     tf = vocabulary_rows(docs, vocabulary, words, binary=False)
     stats.grow(np.bincount(tf.indices, minlength=len(words))[before:])
     lengths = np.asarray([len(d) for d in docs], dtype=np.float64)
-    weights = stack_rows(bm25.weights.tocsr(), stats.weights(tf, lengths)).tocsc()
-    return BM25Index(vocabulary, weights, np.r_[bm25.product_ids, ids].astype(np.int64)), len(words) - before
+    return vocabulary, stats.weights(tf, lengths), len(words) - before
+
+
+def append_lexical(bm25: BM25Index, docs: list[list[str]], ids: np.ndarray,
+                   stats: FrozenBm25) -> tuple[BM25Index, int]:
+    """A new index: ``bm25``'s rows, then rows of these token lists (see the module docstring)."""
+    vocabulary, rows, new_words = lexical_rows(bm25, docs, stats)
+    weights = stack_rows(bm25.weights.tocsr(), rows).tocsc()
+    return BM25Index(vocabulary, weights, np.r_[bm25.product_ids, ids].astype(np.int64)), new_words
+
+
+def encode(search: SearchRecall, texts: list[str]) -> np.ndarray:
+    """The bundle's encoder's vectors of these texts (float32, C order: what FAISS takes)."""
+    return np.ascontiguousarray(search.encoder.encode(texts), dtype=np.float32)
 
 
 def append_dense(search: SearchRecall, texts: list[str], ids: np.ndarray) -> tuple[VectorIndex, np.ndarray]:
     """A cloned vector index with these texts' embeddings added, and the row-aligned vectors."""
-    vectors = np.ascontiguousarray(search.encoder.encode(texts), dtype=np.float32)
+    vectors = encode(search, texts)
     old = search.index
     clone = faiss.clone_index(old.index)
     clone.add(vectors)
@@ -94,6 +110,50 @@ def append_search(search: SearchRecall, docs: list[list[str]], texts: list[str],
     """Both sides for these products (token lists for BM25, texts for the encoder)."""
     bm25, new_words = append_lexical(search.bm25, docs, ids, stats)
     index, vectors = append_dense(search, texts, ids)
+    return SearchAppend(bm25, index, vectors, new_words)
+
+
+def replace_lexical(bm25: BM25Index, rows: np.ndarray, docs: list[list[str]],
+                    stats: FrozenBm25) -> tuple[BM25Index, int]:
+    """A new index: ``bm25`` with its rows ``rows`` (distinct) weighted anew from these token
+    lists with the frozen ``stats``; every other row, and the statistics, as they were."""
+    vocabulary, new_rows, new_words = lexical_rows(bm25, docs, stats)
+    weights = replace_rows(bm25.weights.tocsr(), rows, new_rows).tocsc()
+    return BM25Index(vocabulary, weights, bm25.product_ids), new_words
+
+
+def replace_dense(search: SearchRecall, ids: np.ndarray, texts: list[str]) -> tuple[VectorIndex, np.ndarray]:
+    """A new vector index in which products ``ids`` have these texts' embeddings, and the
+    search's row-aligned vectors likewise. An exact index is rebuilt from its vectors with
+    theirs replaced (a copy: no search waits); an HNSW graph cannot move a vector, so a clone
+    gets the new ones added and the old ones' rows answer id -1 (dropped by every caller)."""
+    vectors = encode(search, texts)
+    old = search.index
+    index_rows = RowLookup(old.ids).rows(ids)
+    if old.kind == "exact":
+        stored = old.index.reconstruct_n(0, old.size).copy()
+        stored[index_rows[index_rows >= 0]] = vectors[index_rows >= 0]
+        flat = faiss.IndexFlatIP(old.dim)
+        flat.add(np.ascontiguousarray(stored))
+        index = VectorIndex(flat, old.ids, old.kind, old.dim, old.ef_search)
+    else:
+        clone = faiss.clone_index(old.index)
+        clone.add(vectors)
+        kept = old.ids.copy()
+        kept[index_rows[index_rows >= 0]] = -1
+        index = VectorIndex(clone, np.r_[kept, ids].astype(np.int64), old.kind, old.dim, old.ef_search)
+    aligned = search.vectors.copy()
+    search_rows = RowLookup(search.product_ids).rows(ids)
+    aligned[search_rows[search_rows >= 0]] = vectors[search_rows >= 0]
+    return index, aligned
+
+
+def replace_search(search: SearchRecall, ids: np.ndarray, docs: list[list[str]], texts: list[str],
+                   stats: FrozenBm25) -> SearchAppend:
+    """Both sides of these known products (distinct ids the search holds) built anew."""
+    rows = RowLookup(search.product_ids).rows(ids)
+    bm25, new_words = replace_lexical(search.bm25, rows, docs, stats)
+    index, vectors = replace_dense(search, ids, texts)
     return SearchAppend(bm25, index, vectors, new_words)
 
 

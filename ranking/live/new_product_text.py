@@ -146,10 +146,28 @@ def stack_rows(old: sp.csr_matrix, new: sp.csr_matrix) -> sp.csr_matrix:
                           indptr), shape=(old.shape[0] + new.shape[0], new.shape[1]))
 
 
-def append_catalog_text(text: CatalogText, feature_texts: list[str], categories: np.ndarray,
-                        leaves: np.ndarray, words: CategoryWords, stats: FrozenBm25) -> CatalogText:
-    """A copy of ``text`` with rows for products of these texts (title + brand) and leaf
-    categories appended (see the module docstring); ``stats`` grows with the new words."""
+def replace_rows(old: sp.csr_matrix, rows: np.ndarray, new: sp.csr_matrix) -> sp.csr_matrix:
+    """``old`` with its rows ``rows`` (distinct) replaced by ``new``'s, widened to ``new``'s columns."""
+    stacked = stack_rows(old, new)
+    order = np.arange(old.shape[0])
+    order[np.asarray(rows, np.int64)] = old.shape[0] + np.arange(new.shape[0])
+    return sp.csr_matrix(stacked[order])
+
+
+@dataclass
+class TextRows:
+    """Catalog-text rows of some products, and a copy of the text with the words they brought."""
+
+    text: CatalogText  # vocabularies and ``token_leaf`` grown; product rows not yet changed
+    tokens: sp.csr_matrix
+    bigrams: sp.csr_matrix
+    bm25: sp.csr_matrix
+
+
+def catalog_text_rows(text: CatalogText, feature_texts: list[str], categories: np.ndarray,
+                      leaves: np.ndarray, words: CategoryWords, stats: FrozenBm25) -> TextRows:
+    """Rows for products of these texts (title + brand) and leaf categories, weighted with the
+    frozen ``stats`` (which grow with the new words, as ``token_leaf`` does)."""
     docs = [sorted(set(tokenize(t)) | set(words.feature_tokens.get(int(c), []))) for t, c in
             zip(feature_texts, categories, strict=True)]
     bigram_docs = [sorted(set(char_bigrams(t)) | set(words.feature_bigrams.get(int(c), []))) for t, c in
@@ -164,13 +182,34 @@ def append_catalog_text(text: CatalogText, feature_texts: list[str], categories:
     bm25 = stats.weights(tokens, np.diff(tokens.indptr).astype(np.float64))
     out = copy.copy(text)  # no __post_init__: the existing BM25 rows stay as they are
     out.vocabulary, out.bigram_vocabulary = vocab, bigram_vocab
-    out.product_tokens = stack_rows(text.product_tokens, tokens)
-    out.product_bigrams = stack_rows(text.product_bigrams, bigrams)
-    out.product_bm25 = stack_rows(text.product_bm25, bm25)
     intents = new_word_intents(tokens[:, first_new:], leaves, text.token_leaf.shape[1], stats.documents)
     out.token_leaf = np.r_[text.token_leaf, intents]
     out._token_index, out._bigram_index = token_index, bigram_index
+    return TextRows(out, tokens, bigrams, bm25)
+
+
+def append_catalog_text(text: CatalogText, feature_texts: list[str], categories: np.ndarray,
+                        leaves: np.ndarray, words: CategoryWords, stats: FrozenBm25) -> CatalogText:
+    """A copy of ``text`` with rows for products of these texts (title + brand) and leaf
+    categories appended (see the module docstring); ``stats`` grows with the new words."""
+    rows = catalog_text_rows(text, feature_texts, categories, leaves, words, stats)
+    out = rows.text
+    out.product_tokens = stack_rows(text.product_tokens, rows.tokens)
+    out.product_bigrams = stack_rows(text.product_bigrams, rows.bigrams)
+    out.product_bm25 = stack_rows(text.product_bm25, rows.bm25)
     return out
+
+
+def product_texts(snapshot_text: CatalogText, words: CategoryWords, titles: Sequence[str],
+                  brand_ids: np.ndarray, categories: np.ndarray
+                  ) -> tuple[list[str], list[list[str]], list[str]]:
+    """Per product: its own text (title and brand name: the catalog text's), its search index
+    tokens (with its leaf's search words) and its text for the dense encoder."""
+    brands = [snapshot_text.brand_names.get(int(b), "") for b in np.asarray(brand_ids, np.int64)]
+    own = [f"{t} {b}".strip() for t, b in zip(titles, brands, strict=True)]
+    docs = [tokenize(t) + words.search_tokens.get(int(c), []) for t, c in zip(own, categories, strict=True)]
+    texts = [f"{t} {words.display_words(int(c))}".strip() for t, c in zip(own, categories, strict=True)]
+    return own, docs, texts
 
 
 def new_word_intents(tokens: sp.csr_matrix, leaves: np.ndarray, n_leaves: int, documents: int) -> np.ndarray:

@@ -47,8 +47,7 @@ from ranking.features.snapshot import CatalogText, EntityTable, FeatureSnapshot
 from ranking.live.new_product_homepage import append_homepage
 from ranking.live.new_product_listing import listing_columns
 from ranking.live.new_product_search import SearchAppend, append_search, bm25_settings, search_statistics
-from ranking.live.new_product_text import CategoryWords, FrozenBm25, append_catalog_text
-from ranking.recall.tokenize import tokenize
+from ranking.live.new_product_text import CategoryWords, FrozenBm25, append_catalog_text, product_texts
 
 if TYPE_CHECKING:
     from ranking.engine import Engine
@@ -82,11 +81,11 @@ def frozen_state(engine: Engine) -> FrozenState:
         return state
 
 
-def _search_of(engine: Engine) -> SearchRecall | None:
+def search_of(engine: Engine) -> SearchRecall | None:
     return next((r.search for r in engine.recall if r.search is not None), None)
 
 
-def _homepage_of(engine: Engine) -> HomepageRecall | None:
+def homepage_of(engine: Engine) -> HomepageRecall | None:
     return next((r.homepage for r in engine.recall if r.homepage is not None), None)
 
 
@@ -101,11 +100,11 @@ def unknown_rows(engine: Engine, rows: list[dict]) -> pd.DataFrame:
     return frame[~known].reset_index(drop=True)
 
 
-def _prepare(engine: Engine, state: FrozenState) -> None:
+def prepare(engine: Engine, state: FrozenState) -> None:
     """The bundle's statistics and category words, once per engine (before any add)."""
     if state.words is not None:
         return
-    snap, search = engine.snapshot, _search_of(engine)
+    snap, search = engine.snapshot, search_of(engine)
     categories = np.asarray(snap.products.columns["category_id"], np.int64)
     search_category = None
     if search is not None:
@@ -153,21 +152,18 @@ def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> _Batch:
     ids = new.product_id.to_numpy(np.int64)
     categories = new.category_id.to_numpy(np.int64)
     leaves = snap.leaf_of_category(categories)
-    brands = [snap.text.brand_names.get(int(b), "") for b in new.brand_id.to_numpy(np.int64)]
     titles = new.title.fillna("").astype(str).to_numpy(object)
-    own = [f"{t} {b}".strip() for t, b in zip(titles, brands, strict=True)]
     words = state.words
+    brands = new.brand_id.to_numpy(np.int64)
+    own, docs, texts = product_texts(snap.text, words, list(titles), brands, categories)
     listing = listing_columns(snap, new, engine.settings.scores.price_advantage_clip)
     products = _products_table(snap.products, ids, listing)
     batch = _Batch(products, append_catalog_text(snap.text, own, categories, leaves, words, state.text_stats),
                    _card_catalog(engine.catalog, ids, titles))
-    search = _search_of(engine)
+    search = search_of(engine)
     if search is not None:
-        docs = [tokenize(t) + words.search_tokens.get(int(c), [])
-                for t, c in zip(own, categories, strict=True)]
-        texts = [f"{t} {words.display_words(int(c))}".strip() for t, c in zip(own, categories, strict=True)]
         batch.search = append_search(search, docs, texts, ids, state.search_stats)
-    homepage = _homepage_of(engine)
+    homepage = homepage_of(engine)
     if homepage is not None:
         batch.homepage = append_homepage(homepage.a, products, snap.stores, ids, leaves)
     return batch
@@ -176,12 +172,12 @@ def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> _Batch:
 def _publish(engine: Engine, batch: _Batch) -> None:
     """Swap every part in, in the order of the module docstring."""
     engine.catalog = batch.catalog
-    search = _search_of(engine)
+    search = search_of(engine)
     if batch.search is not None and search is not None:
         batch.search.publish(search)
         if batch.search.new_words:  # new words become spelling targets
             search.use_speller_from(engine.settings.recall)
-    homepage = _homepage_of(engine)
+    homepage = homepage_of(engine)
     if batch.homepage is not None and homepage is not None:
         homepage.replace_arrays(batch.homepage)
     engine.snapshot.text = batch.text
@@ -194,7 +190,7 @@ _SWITCH_LOCK = threading.Lock()
 
 
 @contextmanager
-def _switch_interval(ms: float) -> Iterator[None]:
+def switch_interval(ms: float) -> Iterator[None]:
     """The interpreter's thread switch interval at ``ms`` while inside (0: unchanged); the
     saved one is restored when the last of overlapping adds (several engines) leaves."""
     if ms <= 0:
@@ -220,10 +216,10 @@ def add_products(engine: Engine, rows: list[dict]) -> int:
     if not rows:
         return 0
     state = frozen_state(engine)
-    with state.lock, _switch_interval(engine.settings.live.new_products_switch_interval_ms):
+    with state.lock, switch_interval(engine.settings.live.new_products_switch_interval_ms):
         new = unknown_rows(engine, rows)
         if new.empty:
             return 0
-        _prepare(engine, state)
+        prepare(engine, state)
         _publish(engine, _build(engine, state, new))
         return len(new)
