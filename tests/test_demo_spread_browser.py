@@ -23,7 +23,10 @@ def test_the_demo_homepage_spreads_leaf_categories_and_subsidy_badges(browser, s
     url, _ = service
     browser.get(url + "/")
     _wait(browser, "return document.body.dataset.ready === '1'", what="the homepage")
-    browser.execute_script("const h = document.getElementById('hour'); h.value = arguments[0];"
+    # blank the title first: when the page opened at this very hour its title already says so,
+    # and the cards read below would be replaced by the render the change starts
+    browser.execute_script("document.getElementById('shelf-title').textContent = '';"
+                           "const h = document.getElementById('hour'); h.value = arguments[0];"
                            "h.dispatchEvent(new Event('change'));", str(hour))
     _wait(browser, f"return document.getElementById('shelf-title').textContent.endsWith(' at {hour}:00')",
           what=f"the homepage at {hour}:00")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-SURFACES = {0: "search", 1: "homepage", 2: "channel"}
+from ranking.surfaces import SURFACES
 
 UNITS: dict[str, str] = {
     "score": "a 0-100 score (percentile or points)",
@@ -54,7 +54,7 @@ def format_value(value: float | None, unit: str) -> str:
         "log_yuan": lambda: f"¥{math.exp(x):,.2f}",
         "log_ratio": lambda: f"x{math.exp(x):.2f}",
         "stars": lambda: f"{x:.1f}/5",
-        "surface": lambda: SURFACES.get(round(x), f"{x:g}"),
+        "surface": lambda: SURFACES[round(x)] if 0 <= round(x) < len(SURFACES) else f"{x:g}",
         "hour": lambda: f"{int(x) % 24:02d}:00",
         "minutes": lambda: f"{x:,.0f} min",
         "ratio": lambda: f"x{x:.2f}",
