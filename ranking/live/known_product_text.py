@@ -37,16 +37,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ranking.catalog import CardCatalog
-from ranking.features.snapshot import CatalogText, EntityTable
+from ranking.features.snapshot import EntityTable
 from ranking.live.known_product_leaf import move_to_leaf
 from ranking.live.new_product_listing import first_by_key, leaf_median
-from ranking.live.new_product_search import SearchAppend, replace_search
+from ranking.live.new_product_search import replace_search
 from ranking.live.new_product_text import catalog_text_rows, product_texts, replace_rows
 from ranking.live.new_products import (
+    CatalogBatch,
     FrozenState,
     frozen_state,
     homepage_of,
     prepare,
+    publish,
     search_of,
     switch_interval,
 )
@@ -129,16 +131,7 @@ def recategorised_products(table: EntityTable, rows: np.ndarray, change: TextCha
     return EntityTable(table.ids, cols)
 
 
-@dataclass
-class _Batch:
-    catalog: CardCatalog
-    text: CatalogText
-    products: EntityTable
-    search: SearchAppend | None = None
-    homepage: dict[str, np.ndarray] | None = None
-
-
-def _build(engine: Engine, state: FrozenState, change: TextChanges) -> _Batch:
+def _build(engine: Engine, state: FrozenState, change: TextChanges) -> CatalogBatch:
     snap = engine.snapshot
     rows = snap.products.rows(change.ids)
     leaves = snap.leaf_of_category(change.categories)
@@ -149,7 +142,8 @@ def _build(engine: Engine, state: FrozenState, change: TextChanges) -> _Batch:
     text.product_bigrams = replace_rows(snap.text.product_bigrams, rows, made.bigrams)
     text.product_bm25 = replace_rows(snap.text.product_bm25, rows, made.bm25)
     products = recategorised_products(snap.products, rows, change)
-    batch = _Batch(retitled_catalog(engine.catalog, change.ids, change.titles), text, products)
+    batch = CatalogBatch(products=products, text=text,
+                         catalog=retitled_catalog(engine.catalog, change.ids, change.titles))
     search = search_of(engine)
     if search is not None:
         held = RowLookup(search.product_ids).rows(change.ids) >= 0
@@ -164,22 +158,6 @@ def _build(engine: Engine, state: FrozenState, change: TextChanges) -> _Batch:
     return batch
 
 
-def _publish(engine: Engine, batch: _Batch) -> None:
-    """Swap every part in, in the order of the module docstring."""
-    engine.catalog = batch.catalog
-    search = search_of(engine)
-    if batch.search is not None and search is not None:
-        batch.search.publish(search)
-        if batch.search.new_words:  # new words become spelling targets
-            search.use_speller_from(engine.settings.recall)
-    homepage = homepage_of(engine)
-    if batch.homepage is not None and homepage is not None:
-        homepage.replace_arrays(batch.homepage)
-    engine.snapshot.text = batch.text
-    engine.snapshot.products = batch.products
-    engine.forget_categories()
-
-
 def retext_products(engine: Engine, rows: list[dict]) -> int:
     """Re-index the known products of these change rows whose title, brand or category changed;
     how many (see the module docstring)."""
@@ -191,5 +169,5 @@ def retext_products(engine: Engine, rows: list[dict]) -> int:
         change = text_changes(engine, rows)
         if not len(change):
             return 0
-        _publish(engine, _build(engine, state, change))
+        publish(engine, _build(engine, state, change))
         return len(change)

@@ -137,8 +137,9 @@ def _card_catalog(old: CardCatalog, ids: np.ndarray, titles: np.ndarray) -> Card
 
 
 @dataclass
-class _Batch:
-    """One batch's new state, built aside from what requests read."""
+class CatalogBatch:
+    """One batch's new state, built aside from what requests read (new products here, a known
+    product's new text in :mod:`ranking.live.known_product_text`), swapped in by :func:`publish`."""
 
     products: EntityTable
     text: CatalogText
@@ -147,7 +148,7 @@ class _Batch:
     homepage: dict[str, np.ndarray] | None = None
 
 
-def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> _Batch:
+def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatch:
     snap: FeatureSnapshot = engine.snapshot
     ids = new.product_id.to_numpy(np.int64)
     categories = new.category_id.to_numpy(np.int64)
@@ -158,8 +159,8 @@ def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> _Batch:
     own, docs, texts = product_texts(snap.text, words, list(titles), brands, categories)
     listing = listing_columns(snap, new, engine.settings.scores.price_advantage_clip)
     products = _products_table(snap.products, ids, listing)
-    batch = _Batch(products, append_catalog_text(snap.text, own, categories, leaves, words, state.text_stats),
-                   _card_catalog(engine.catalog, ids, titles))
+    text = append_catalog_text(snap.text, own, categories, leaves, words, state.text_stats)
+    batch = CatalogBatch(products, text, _card_catalog(engine.catalog, ids, titles))
     search = search_of(engine)
     if search is not None:
         batch.search = append_search(search, docs, texts, ids, state.search_stats)
@@ -169,7 +170,7 @@ def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> _Batch:
     return batch
 
 
-def _publish(engine: Engine, batch: _Batch) -> None:
+def publish(engine: Engine, batch: CatalogBatch) -> None:
     """Swap every part in, in the order of the module docstring."""
     engine.catalog = batch.catalog
     search = search_of(engine)
@@ -221,5 +222,5 @@ def add_products(engine: Engine, rows: list[dict]) -> int:
         if new.empty:
             return 0
         prepare(engine, state)
-        _publish(engine, _build(engine, state, new))
+        publish(engine, _build(engine, state, new))
         return len(new)
