@@ -35,4 +35,8 @@ def test_a_query_the_catalog_lacks_shows_the_partial_match_notice(browser, servi
     assert text.startswith("No product matches 'qxzvkw'; showing results for "), text
     cards = browser.find_elements("css selector", "#shelf .card")
     assert cards, "the word the catalog holds still finds products"
+    # each card says which query words its text holds: the held word, never the lacking one
+    lines = [c.find_element("css selector", ".matched").text for c in cards]
+    assert any(line.startswith("matches: ") for line in lines), lines
+    assert all("qxzvkw" not in line for line in lines), lines
     _shot(browser, "search-partial-match")

@@ -66,6 +66,7 @@ function cardElement(card) {
     <div class="img" style="background: linear-gradient(135deg, hsl(${h},55%,55%), hsl(${(h + 40) % 360},60%,42%))">${initial}</div>
     <div class="body">
       <div class="title"></div>
+      <div class="matched"></div>
       <div class="price">¥${fmt(card.price, 2)}</div>
       <div class="badges">
         ${advBadge}
@@ -76,6 +77,12 @@ function cardElement(card) {
       <button class="why-btn" type="button">Why this card?</button>
     </div>`;
   el.querySelector(".title").textContent = card.title;
+  // search: which query words this card's text holds (none: recalled by meaning alone)
+  const matched = el.querySelector(".matched");
+  if (Array.isArray(card.matched_words)) {
+    matched.textContent = card.matched_words.length ? `matches: ${card.matched_words.join(", ")}`
+                                                    : "no query word in its text";
+  } else matched.remove();
   el.querySelector(".why-btn").addEventListener("click", (ev) => { ev.stopPropagation(); explain(card); });
   el.addEventListener("click", () => clicked(card));
   el.addEventListener("keydown", (ev) => { if (ev.key === "Enter") clicked(card); });
