@@ -408,6 +408,12 @@ class ServingSettings(Section):
                         "recorded with every event batch and in the access log, never the token. With "
                         "no client token and no admin_token, writes are open (the demo) and the service "
                         "says so. Secrets: masked in every dump")
+    merchant_tokens: dict[Annotated[int, Field(ge=0)], Secret] = Field(
+        {}, description="a store's own bearer token, by store id, e.g. SHELFRANK_SERVING__MERCHANT_TOKENS="
+                        "'{\"17\": \"...\"}': it may upsert its own store's products (PUT "
+                        "/v1/catalog/products) and store row (PUT /v1/catalog/stores) and read its own "
+                        "traffic report, nothing else (no bans, events or admin). The event log records "
+                        "its changes as merchant:<store id> (docs/security.md)")
     write_rate_per_second: float = Field(
         1_000.0, ge=0, description="events (rows) per second one client may post, per worker (a token "
                                    "bucket; with N workers a client gets up to N times this); 0 = no limit")
@@ -505,10 +511,14 @@ class ServingSettings(Section):
                                  f"not {' or '.join(sorted(RESERVED_CLIENTS))}")
             if not token:
                 raise ValueError(f"client {name!r} has an empty token")
+        for store, token in self.merchant_tokens.items():
+            if not token.get_secret_value():
+                raise ValueError(f"merchant {store} has an empty token")
+        tokens += [t.get_secret_value() for t in self.merchant_tokens.values()]
         admin = self.admin_token.get_secret_value()
         if len(set(tokens)) < len(tokens) or (admin and admin in tokens):
-            raise ValueError("every client token must differ from the others and from admin_token "
-                             "(a token names exactly one client)")
+            raise ValueError("every client and merchant token must differ from the others and from "
+                             "admin_token (a token names exactly one caller)")
         if self.write_rate_per_second and self.write_burst < self.max_events_per_post:
             raise ValueError(f"write_burst {self.write_burst} is below max_events_per_post "
                              f"{self.max_events_per_post}: a full batch could never be accepted")

@@ -8,7 +8,11 @@ operator's; ``serving.client_tokens``, one per frontend) and lives on
   log records with the batch and the access log prints: a client's name, ``operator`` for
   the operator token, or None when no token is configured at all (the demo: writes are open
   and the service says so in its start-up log and ``/readyz``);
-* :func:`admin` guards ``/admin/*``: the operator token, always (403 when none is set);
+* :func:`admin` guards ``/admin/*`` and the bans: the operator token, always (403 when none is set);
+* :func:`store_scope` guards the catalog's product and store upserts and the merchant traffic
+  report: the operator token (every store) or a merchant's own token (``serving.merchant_tokens``:
+  its store only, which the route enforces); it yields the store a merchant may touch, None
+  for the operator;
 * :func:`operator_view` guards ``/metrics``: the operator token when one is set;
 * :func:`sees_details` tells ``/readyz`` whether to show paths and reasons.
 
@@ -31,6 +35,7 @@ from serving.rate_limit import LoginThrottle, RateLimiter, retry_after
 log = logging.getLogger("shelfrank.serving")
 CLIENT_SCOPE_KEY = "shelfrank.client"  # the caller's name on the ASGI scope, for the access log
 OPERATOR = "operator"
+MERCHANT = "merchant:"  # a merchant token's caller name is merchant:<store id>
 BEARER = "Bearer "
 
 
@@ -41,13 +46,19 @@ class ServiceAuth:
         self.operator_token = limits.admin_token.get_secret_value().encode()
         self.clients = [(name, token.get_secret_value().encode())
                         for name, token in limits.client_tokens.items()]
+        self.clients += [(f"{MERCHANT}{store}", token.get_secret_value().encode())
+                         for store, token in limits.merchant_tokens.items()]
         self.writes = RateLimiter(limits.write_rate_per_second, limits.write_burst)
         self.logins = LoginThrottle(limits.login_failures, limits.login_lockout_seconds)
 
     @property
     def open_writes(self) -> bool:
-        """No token configured at all: anyone may write (the demo)."""
-        return not self.operator_token and not self.clients
+        """No operator or client token configured: anyone may post events (the demo)."""
+        return not self.operator_token and not any(not n.startswith(MERCHANT) for n, _ in self.clients)
+
+    @property
+    def merchants(self) -> bool:
+        return any(n.startswith(MERCHANT) for n, _ in self.clients)
 
     def identify(self, token: str) -> str | None:
         """The name ``token`` belongs to (a client, or ``operator``), else None; every
@@ -111,12 +122,33 @@ def _check(request: Request, auth: ServiceAuth, token: str) -> str:
 def writer(request: Request, authorization: str | None = Header(None),
            auth: ServiceAuth = Depends(service_auth)) -> str | None:
     """The writing client's name (None when writes are open): 401 without a bearer token,
-    403 with a wrong one, 429 while the address is locked out."""
+    403 with a wrong one or a merchant's, 429 while the address is locked out."""
     if auth.open_writes:
         return None
     name = _check(request, auth, _bearer(authorization, "writes"))
+    if name.startswith(MERCHANT):
+        raise HTTPException(403, detail="a merchant token may change only its own store's catalog "
+                                        "and read its traffic report")
     _record(request, name)
     return name
+
+
+def store_scope(request: Request, authorization: str | None = Header(None),
+                auth: ServiceAuth = Depends(service_auth)) -> int | None:
+    """None for the operator token (every store), the store id for a merchant's own token; 401
+    without a token, 403 with a wrong or a client's one (or when neither an operator nor a
+    merchant token is configured), 429 while locked out."""
+    token = _bearer(authorization, "catalog changes and merchant reports")
+    if not auth.operator_token and not auth.merchants:
+        raise HTTPException(403, detail="the catalog is read-only: set serving.admin_token "
+                                        "(or serving.merchant_tokens)")
+    name = _check(request, auth, token)
+    _record(request, name)
+    if name == OPERATOR:
+        return None
+    if name.startswith(MERCHANT):
+        return int(name[len(MERCHANT):])
+    raise HTTPException(403, detail="this needs the operator token or the store's own merchant token")
 
 
 def admin(request: Request, authorization: str | None = Header(None),

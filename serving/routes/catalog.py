@@ -8,7 +8,9 @@ accepted (new and updated). Every worker of every host applies it within about `
 (:mod:`ranking.live.catalog_follower`); with the embedded backend the answering worker applies
 it before it answers, so its next page already shows it (Redis: after the applier's next poll).
 More rows than ``catalog.max_rows_per_request`` (ids than
-``catalog.max_ban_ids``) is a 413 with the limit; the operator token is required (401, 403).
+``catalog.max_ban_ids``) is a 413 with the limit. Bans need the operator token; product and store
+upserts the operator token or a merchant's own (``serving.merchant_tokens``), which may touch only
+its own store's rows: a row of another store is a 403 naming it, and nothing is written (401, 403).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ranking.event_log import EventLogUnavailableError
 from ranking.live.catalog_follower import CatalogFollower
 from ranking.live.catalog_state import CatalogView
 from serving.api_examples import BAN_OK, CATALOG_OK, ok
-from serving.auth import admin
+from serving.auth import MERCHANT, OPERATOR, admin, store_scope
 from serving.catalog_schemas import BAN_EXAMPLES, PRODUCT_EXAMPLES, STORE_EXAMPLES, BanApplied, CatalogApplied
 from serving.dependencies import engine, service_state
 from serving.responses import errors
@@ -41,7 +43,7 @@ from serving.routes.events import unavailable_reason
 from serving.state import ServiceState
 
 log = logging.getLogger("shelfrank.catalog")
-router = APIRouter(tags=["catalog"], dependencies=[Depends(admin)])
+router = APIRouter(tags=["catalog"])
 CATALOG_ERRORS = errors(401, 403, 413, 422, 429, 503)
 CATALOG_ANSWERS = {**ok(**CATALOG_OK), **CATALOG_ERRORS}
 
@@ -64,24 +66,43 @@ def _refused(exc: CatalogInputError) -> HTTPException:
                                       for p in exc.problems])
 
 
-def _accept(state: ServiceState, served, table: str, check: Callable[[CatalogView, int], Any]) -> Any:
+def _accept(state: ServiceState, served, table: str, check: Callable[[CatalogView, int], Any],
+            store: int | None = None) -> Any:
     """The one path of every catalog write: ``check`` the body against what the served engine
-    and the changes so far know (422 naming the fields), append it durably, apply it here;
-    what ``check`` returned (its first item, a list of rows or one row, is what is written)."""
+    and the changes so far know (422 naming the fields), hold a merchant to its own ``store``
+    (403), append it durably, apply it here; what ``check`` returned (its first item, a list of
+    rows or one row, is what is written)."""
     follower = _follower(state)
+    view = follower.view(served)
     try:
-        checked = check(follower.view(served), int(time.time() * 1000))
+        checked = check(view, int(time.time() * 1000))
     except CatalogInputError as exc:
         raise _refused(exc) from exc
     rows = checked[0] if isinstance(checked, tuple) else [checked]
-    _write(state, table, rows, follower)
+    if store is not None:
+        _own_store_only(view, rows, store)
+    _write(state, table, rows, follower, OPERATOR if store is None else f"{MERCHANT}{store}")
     return checked
 
 
-def _write(state: ServiceState, table: str, rows: list[dict], follower: CatalogFollower) -> None:
+def _own_store_only(view: CatalogView, rows: list[dict], store: int) -> None:
+    """403 naming the rows of another store than the merchant's: a known product's store is the
+    catalog's (an upsert never moves it), a new one's or a store row's is its own ``store_id``."""
+    def store_of(row: dict) -> int | None:
+        known = view.store_of(int(row["product_id"])) if "product_id" in row else None
+        return known if known is not None else row.get("store_id")
+
+    others = [row.get("product_id", row.get("store_id")) for row in rows if store_of(row) != store]
+    if others:
+        raise HTTPException(403, detail=f"store {store}'s merchant token changes only its own store's rows: "
+                                        f"{len(others)} belong to another store ({others[:10]}); nothing "
+                                        "was written")
+
+
+def _write(state: ServiceState, table: str, rows: list[dict], follower: CatalogFollower, client: str) -> None:
     """Append durably (503 when the log cannot be written), then apply on this worker at once."""
     try:
-        state.event_log.append({table: rows}, client="operator")
+        state.event_log.append({table: rows}, client=client)
     except EventLogUnavailableError as exc:
         log.error("catalog change refused: %s", exc)
         raise HTTPException(503, detail=f"the event log cannot be written now ({unavailable_reason(exc)}); "
@@ -95,19 +116,22 @@ def _write(state: ServiceState, table: str, rows: list[dict], follower: CatalogF
 
 @router.put("/v1/catalog/products", response_model=CatalogApplied, responses=CATALOG_ANSWERS)
 def put_products(body: list[Any] = Body(..., openapi_examples=PRODUCT_EXAMPLES),
-                 state: ServiceState = Depends(service_state), served=Depends(engine)) -> dict:
+                 state: ServiceState = Depends(service_state), served=Depends(engine),
+                 store: int | None = Depends(store_scope)) -> dict:
     """Upsert products: a new product carries every ``products`` column (``banned`` and
     ``listed_at`` may be left out), a known one only ``product_id`` and what changes; its
     ``store_id`` never changes. ``changed_at`` (epoch ms or ISO 8601) says when the change
     happened (default: now). Durable once 200."""
     _too_many(len(body), state.settings.catalog.max_rows_per_request, "rows", "catalog.max_rows_per_request")
-    rows, new = _accept(state, served, PRODUCT_CHANGES, lambda view, now: check_products(body, view, now))
+    rows, new = _accept(state, served, PRODUCT_CHANGES, lambda view, now: check_products(body, view, now),
+                        store)
     return {"accepted": len(rows), "new": new, "updated": len(rows) - new}
 
 
 @router.post("/v1/catalog/bans", response_model=BanApplied, responses={**ok(**BAN_OK), **CATALOG_ERRORS})
 def post_bans(body: Any = Body(..., openapi_examples=BAN_EXAMPLES),
-              state: ServiceState = Depends(service_state), served=Depends(engine)) -> dict:
+              state: ServiceState = Depends(service_state), served=Depends(engine),
+              _operator: None = Depends(admin)) -> dict:
     """Ban (or with ``unban: true`` lift the ban of) products and whole stores, with a reason.
     Every id must be known. Durable once 200."""
     limit = state.settings.catalog.max_ban_ids
@@ -120,8 +144,9 @@ def post_bans(body: Any = Body(..., openapi_examples=BAN_EXAMPLES),
 
 @router.put("/v1/catalog/stores", response_model=CatalogApplied, responses=CATALOG_ANSWERS)
 def put_stores(body: list[Any] = Body(..., openapi_examples=STORE_EXAMPLES),
-               state: ServiceState = Depends(service_state), served=Depends(engine)) -> dict:
+               state: ServiceState = Depends(service_state), served=Depends(engine),
+               store: int | None = Depends(store_scope)) -> dict:
     """Add (or rename) stores: each a whole ``stores`` contract row. Durable once 200."""
     _too_many(len(body), state.settings.catalog.max_rows_per_request, "rows", "catalog.max_rows_per_request")
-    rows, new = _accept(state, served, STORE_CHANGES, lambda view, now: check_stores(body, view, now))
+    rows, new = _accept(state, served, STORE_CHANGES, lambda view, now: check_stores(body, view, now), store)
     return {"accepted": len(rows), "new": new, "updated": len(rows) - new}

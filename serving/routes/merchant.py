@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from ranking.engine import Engine
 from ranking.merchant_traffic import read_exposures, store_traffic, tables_from_snapshot
 from serving.api_examples import TRAFFIC_OK, ok
-from serving.auth import admin
+from serving.auth import store_scope
 from serving.dependencies import engine, service_state
 from serving.responses import OPERATOR_ERRORS, errors
 from serving.schemas import MAX_ID
@@ -37,11 +37,15 @@ def traffic_report(eng: Engine, state: ServiceState, store_id: int) -> dict:
         raise HTTPException(404, detail=f"{exc.args[0]} of bundle {eng.version}") from exc
 
 
-@router.get("/v1/merchant/stores/{store_id}/traffic", tags=["merchant"], dependencies=[Depends(admin)],
-            response_model=None, responses={**ok(**TRAFFIC_OK), **OPERATOR_ERRORS, **errors(
+@router.get("/v1/merchant/stores/{store_id}/traffic", tags=["merchant"], response_model=None,
+            responses={**ok(**TRAFFIC_OK), **OPERATOR_ERRORS, **errors(
                 404, 422, 503, reasons={404: "the store is not in the served bundle's scores"})})
 async def store_traffic_report(store_id: int = Path(ge=0, le=MAX_ID), eng: Engine = Depends(engine),
-                               state: ServiceState = Depends(service_state)) -> dict:
+                               state: ServiceState = Depends(service_state),
+                               caller: int | None = Depends(store_scope)) -> dict:
     """A store's exposure share (last day, last week) against its category's average store, its
-    grade mix, the traffic policy's rules on its cards and what would raise it (docs/scores.md)."""
+    grade mix, the traffic policy's rules on its cards and what would raise it (docs/scores.md).
+    The operator token reads any store's; a merchant's own token only its store's (403)."""
+    if caller is not None and caller != store_id:
+        raise HTTPException(403, detail=f"store {caller}'s merchant token reads only its own report")
     return await run_in_threadpool(traffic_report, eng, state, store_id)
