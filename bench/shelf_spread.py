@@ -97,6 +97,48 @@ def demo_mix(bundle: Path, arms: dict[str, Settings], hours: tuple[int, ...] = (
     return out
 
 
+RULES_OFF = {**SPREAD_OFF, "traffic_policy": False, "theme_boost": 0.0, "value_weight": 0.0,
+             "exploration_slots": []}
+
+
+def candidate_subsidy(bundle: Path, settings: Settings, hours: tuple[int, ...] = (9, 15, 21)) -> dict:
+    """Why homepages were nearly all subsidy cards: over the demo page's homepages (24 users at
+    ``hours``), every candidate ranked with every adjuster and placement rule off (``RULES_OFF``):
+    the subsidised share of the candidates, of each recall source's candidates, and of the first
+    20 by model score, and the candidates' mean conversion rate, subsidised or not."""
+    from collections import Counter
+
+    from ranking.engine import Engine
+    from ranking.pipeline import RankRequest
+    from serving.routes.demo import most_active_users
+
+    rules = with_rule_overrides(settings, RULES_OFF).rules
+    engine = Engine.load(bundle, settings)
+    shown, subsidised, top, top_subsidised, ids = Counter(), Counter(), 0, 0, []
+    try:
+        users = most_active_users(engine.snapshot, 24)
+        for c, (user, hour) in enumerate((u, h) for u in users for h in hours):
+            request = RankRequest(surface="homepage", page_size=5000, hour=hour, seed=c,
+                                  now_ms=engine.snapshot.as_of_ms, user_id=user)
+            cards = engine.rank("homepage", request, rules).cards
+            ids += [card["product_id"] for card in cards]
+            for card in cards:
+                for source in [*card["sources"], "all"]:
+                    shown[source] += 1
+                    subsidised[source] += bool(card["subsidy"])
+            best = sorted(cards, key=lambda card: -card["model_score"])[:20]
+            top, top_subsidised = top + len(best), top_subsidised + sum(bool(x["subsidy"]) for x in best)
+        rows = engine.snapshot.products.rows(np.array(ids, np.int64))
+        cvr = engine.snapshot.products.take("cvr", rows, missing=np.nan)
+        flag = engine.snapshot.products.take("subsidy", rows, missing=0.0) > 0
+    finally:
+        engine.close()
+    return {"candidates": shown["all"], "first_20_by_model_score": round(top_subsidised / top, 3),
+            "mean_cvr_subsidised": round(float(np.nanmean(cvr[flag])), 3),
+            "mean_cvr_other": round(float(np.nanmean(cvr[~flag])), 3),
+            "by_source": {k: round(subsidised[k] / n, 3) for k, n in sorted(shown.items())}}
+
+
 def run(data: Path, bundle: Path, contexts: int, seed: int, settings: Settings,
         arms: dict[str, dict]) -> dict:
     from ranking.bundle import load_bundle
@@ -136,7 +178,13 @@ def main() -> None:
     parser.add_argument("--arm", action="append", default=[],
                         help="NAME=JSON: an arm with these rules overrides (spread settings)")
     parser.add_argument("--out", type=Path, help="write the result here as JSON")
+    parser.add_argument("--candidates-only", action="store_true",
+                        help="only the demo homepages' candidates' subsidy shares, every rule off "
+                             "(candidate_subsidy; --data is not read)")
     args = parser.parse_args()
+    if args.candidates_only:
+        print(json.dumps(candidate_subsidy(args.bundle, load_settings(args.set)), indent=2))
+        return
     arms = {}
     for spec in args.arm:
         name, sep, raw = spec.partition("=")

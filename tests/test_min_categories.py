@@ -4,7 +4,6 @@ bottom cards of repeated leaves for the best of missing ones, and says so."""
 from __future__ import annotations
 
 import numpy as np
-from rules_mall import rules_request
 from test_shelf_spread import _column, _mall, _place, _rules
 
 from ranking.settings import RulesSettings
@@ -73,4 +72,3 @@ def test_the_default_shows_four_categories_on_homepage_and_channel_and_none_is_f
     defaults = RulesSettings()
     assert defaults.spread_min_categories["homepage"] >= 4 and defaults.spread_min_categories["channel"] >= 4
     assert defaults.spread_min_categories["search"] == 0
-    assert rules_request(surface="homepage").surface == "homepage"
