@@ -38,6 +38,9 @@ class RankRequest:
     log_features: bool = False  # return the placed cards' live feature values (live.log_feature_share)
     # what stages hydrate once per request and share (the homepage's shopper context), by key
     hydrated: dict = field(default_factory=dict, repr=False, compare=False)
+    # the operator's rules and synonyms in force (ranking.merchandising.MerchandisingBook); None:
+    # none (offline callers, or the service before its first book)
+    merchandising: Any = field(default=None, repr=False, compare=False)
 
     @property
     def surface_code(self) -> int:
