@@ -7,12 +7,6 @@
   holds a draft.
 
 The service keeps the book current from the durable change log (every worker, both live-state
-backends); offline callers pass a book of their own or none (no rules).
+backends); offline callers pass a book of their own or none (no rules). Import the
+submodules (``from ranking.merchandising.rule import Rule``): this package imports nothing.
 """
-
-from ranking.merchandising.book import EMPTY_BOOK, MerchandisingBook
-from ranking.merchandising.rule import Rule, RuleAction, RuleMatch, RuleSchedule, RuleTarget
-from ranking.merchandising.synonym import Synonym
-
-__all__ = ["EMPTY_BOOK", "MerchandisingBook", "Rule", "RuleAction", "RuleMatch", "RuleSchedule",
-           "RuleTarget", "Synonym"]
