@@ -58,9 +58,8 @@ def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet
     scores = {k: np.concatenate([v, np.full(len(new), np.nan)]) for k, v in cands.source_scores.items()}
     ranks = {k: np.concatenate([v, np.zeros(len(new), dtype=v.dtype)]) for k, v in cands.source_ranks.items()}
     rank = np.zeros(n, dtype=np.int32)
-    rows = {int(p): i for i, p in enumerate(ids)}
-    for r, p in enumerate(pinned):
-        rank[rows[int(p)]] = r + 1
+    order = np.argsort(ids, kind="stable")
+    rank[order[np.searchsorted(ids[order], pinned)]] = np.arange(1, len(pinned) + 1)
     scores[PINNED], ranks[PINNED] = np.where(rank > 0, 0.0, np.nan), rank
     out = CandidateSet(ids, scores, ranks)
     out.rule_notes = [*cands.rule_notes[:n_old], *([] for _ in range(len(new)))]
@@ -74,7 +73,9 @@ def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, ma
     pins = pins_of(found)
     if not pins:
         return PinPlan(placed, failed)
-    rows = {int(p): i for i, p in enumerate(product_ids)}
+    wanted = np.asarray([p.product_id for p in pins], dtype=np.int64)
+    at = np.flatnonzero(np.isin(product_ids, wanted))  # only the pinned products' rows, vectorised
+    rows = {int(product_ids[i]): int(i) for i in at}
     taken: set[int] = set()
     done: set[int] = set()
     for pin in pins:
