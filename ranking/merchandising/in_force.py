@@ -32,6 +32,7 @@ class RulesInForce:
     rules: tuple[Rule, ...]
     skipped: int = 0
     _by_kind: dict[str, tuple[Rule, ...]] = field(default_factory=dict, compare=False)
+    derived: dict = field(default_factory=dict, compare=False)  # what stages derive once (the pins)
 
     def __post_init__(self) -> None:
         by_kind: dict[str, list[Rule]] = {k: [] for k in ACTIONS}

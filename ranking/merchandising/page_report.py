@@ -37,9 +37,11 @@ def _failed_pins(found: RulesInForce, cands: CandidateSet, dropped: list[dict], 
                  max_pins: int) -> tuple[list[dict], set[str]]:
     plan = plan_pins(found, cands.product_ids, size, max_pins)
     removed: dict[int, str] = {}
-    if any(why == "removed" for _, why in plan.failed):
+    lost = {pin.product_id for pin, why in plan.failed if why == "removed"}
+    if lost:
         for d in dropped:
-            removed.setdefault(d["product_id"], d["reason"])
+            if d["product_id"] in lost:
+                removed.setdefault(d["product_id"], d["reason"])
     out = []
     for pin, why in plan.failed:
         if why == "removed":
@@ -79,7 +81,7 @@ def report_page(found: RulesInForce | None, cands: CandidateSet, page: Candidate
     pinned_at = {n["position"]: n["rule_id"] for notes in page.rule_notes for n in notes
                  if n.get("rule") == "merch_pin"}
     _note_page(found, page, pinned_at)
-    removed_by = {d["reason"] for d in dropped if d["stage"] == STAGE}
+    removed_by = {d["reason"] for d in dropped if d["stage"] == STAGE} if found.of("hide", "filter") else set()
     moved = _moved(cands)
     redirects = sorted(found.of("redirect"),
                        key=lambda r: (-r.priority, -(r.updated_ms or r.created_ms or 0)))

@@ -40,10 +40,15 @@ class PinPlan:
 
 
 def pins_of(found: RulesInForce | None) -> list[Pin]:
+    """The pins of the rules in force, in the conflict order (worked out once per request)."""
     if found is None:
         return []
-    return [Pin(rule, int(p), int(at)) for rule in found.of("pin")
+    pins = found.derived.get("pins")
+    if pins is None:
+        pins = found.derived["pins"] = [
+            Pin(rule, int(p), int(at)) for rule in found.of("pin")
             for p, at in zip(rule.action.pin, rule.action.pin_positions(), strict=True)]
+    return pins
 
 
 def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet:
