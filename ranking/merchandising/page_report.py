@@ -81,7 +81,8 @@ def report_page(found: RulesInForce | None, cands: CandidateSet, page: Candidate
     pinned_at = {n["position"]: n["rule_id"] for notes in page.rule_notes for n in notes
                  if n.get("rule") == "merch_pin"}
     _note_page(found, page, pinned_at)
-    removed_by = {d["reason"] for d in dropped if d["stage"] == STAGE} if found.of("hide", "filter") else set()
+    removed_by = ({d["reason"] for d in dropped if d["stage"] == STAGE} if found.of("hide", "filter")
+                  else set())
     moved = _moved(cands)
     redirects = sorted(found.of("redirect"),
                        key=lambda r: (-r.priority, -(r.updated_ms or r.created_ms or 0)))
