@@ -21,6 +21,7 @@ import numpy as np
 
 from ranking.merchandising.in_force import RulesInForce
 from ranking.merchandising.rule import Rule
+from ranking.merchandising.targets import among
 from ranking.pipeline.candidates import CandidateSet
 
 PINNED = "pinned"  # the candidate source of pinned products, as a card's ``sources`` shows it
@@ -57,18 +58,19 @@ def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet
     if not pins:
         return cands
     pinned = np.asarray(list(dict.fromkeys(p.product_id for p in pins)), dtype=np.int64)
-    new = pinned[~np.isin(pinned, cands.product_ids)]
+    inside = cands.product_ids[among(cands.product_ids, pinned)]
+    new = pinned[~among(pinned, inside)]
     n_old, n = len(cands), len(cands) + len(new)
     ids = np.concatenate([cands.product_ids, new])
     scores = {k: np.concatenate([v, np.full(len(new), np.nan)]) for k, v in cands.source_scores.items()}
     ranks = {k: np.concatenate([v, np.zeros(len(new), dtype=v.dtype)]) for k, v in cands.source_ranks.items()}
     rank = np.zeros(n, dtype=np.int32)
-    order = np.argsort(ids, kind="stable")
-    rank[order[np.searchsorted(ids[order], pinned)]] = np.arange(1, len(pinned) + 1)
+    rows = np.flatnonzero(among(ids, pinned))
+    first = {p: i + 1 for i, p in enumerate(pinned.tolist())}
+    rank[rows] = [first[p] for p in ids[rows].tolist()]
     scores[PINNED], ranks[PINNED] = np.where(rank > 0, 0.0, np.nan), rank
-    out = CandidateSet(ids, scores, ranks)
-    out.rule_notes = [*cands.rule_notes[:n_old], *([] for _ in range(len(new)))]
-    return out
+    notes = [*cands.rule_notes[:n_old], *([] for _ in range(len(new)))]
+    return CandidateSet(ids, scores, ranks, rule_notes=notes)
 
 
 def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, max_pins: int) -> PinPlan:
@@ -79,7 +81,7 @@ def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, ma
     if not pins:
         return PinPlan(placed, failed)
     wanted = np.asarray([p.product_id for p in pins], dtype=np.int64)
-    at = np.flatnonzero(np.isin(product_ids, wanted))  # only the pinned products' rows, vectorised
+    at = np.flatnonzero(among(product_ids, wanted))  # only the pinned products' rows, vectorised
     rows = {int(product_ids[i]): int(i) for i in at}
     taken: set[int] = set()
     done: set[int] = set()

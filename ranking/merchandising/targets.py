@@ -14,6 +14,15 @@ from ranking.pipeline.candidates import CandidateSet
 from ranking.recall.tokenize import search_form
 
 
+def among(values: np.ndarray, few: object) -> np.ndarray:
+    """``np.isin(values, few)`` for the few ids a rule names: one broadcast comparison, several
+    times faster than ``np.isin``'s sort for a handful of ids (a rule names at most 100)."""
+    wanted = np.asarray(few, dtype=np.int64).ravel()
+    if len(wanted) > 128:
+        return np.isin(values, wanted)
+    return (np.asarray(values)[:, None] == wanted[None, :]).any(axis=1)
+
+
 def brand_ids(snapshot: FeatureSnapshot, brand: str) -> np.ndarray:
     """The ids of the catalog's brands called ``brand`` (or numbered so); empty when none."""
     text = snapshot.text
@@ -71,7 +80,7 @@ def target_mask(target: object, cands: CandidateSet, snapshot: FeatureSnapshot,
     shares the column reads between the rules of one request."""
     product_ids = getattr(target, "product_ids", None)
     if product_ids is not None:
-        return np.isin(cands.product_ids, np.asarray(product_ids, dtype=np.int64))
+        return among(cands.product_ids, product_ids)
     col = columns or Columns(snapshot, cands)
     store_id = getattr(target, "store_id", None)
     if store_id is not None:

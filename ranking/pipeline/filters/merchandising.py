@@ -14,7 +14,7 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.merchandising.in_force import REASON_PREFIX, STAGE, rule_name, rules_in_force
-from ranking.merchandising.targets import Columns, target_mask
+from ranking.merchandising.targets import Columns, among, target_mask
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.settings import MerchandisingSettings
 
@@ -35,7 +35,7 @@ class MerchandisingFilter:
         columns = Columns(snapshot, cands)
         for rule in found.of("hide", "filter"):
             if rule.action.hide is not None:
-                out = np.isin(cands.product_ids, np.asarray(rule.action.hide, dtype=np.int64))
+                out = among(cands.product_ids, rule.action.hide)
                 why = f"{REASON_PREFIX}hide:{rule_name(rule)}"
             else:
                 out = ~target_mask(rule.action.filter, cands, snapshot, columns)
