@@ -30,6 +30,8 @@ from ranking.recall.tokenize import search_form, tokenize
 # the order actions are applied in; boost and bury share a rank (they add up)
 ACTION_ORDER = {"hide": 0, "filter": 1, "pin": 2, "boost": 3, "bury": 3, "redirect": 4}
 assert set(ACTION_ORDER) == set(ACTIONS)
+# the mall's time slot of each local hour (ranking.mall_clock.time_slot, read once, not per request)
+SLOT_OF_HOUR = tuple(str(time_slot(h)) for h in range(24))
 # how specific each match field is: an exact query beats a word, a word a category, ...
 SPECIFICITY = {"query": 16, "normalised_query": 8, "contains": 4, "category_id": 2, "surface": 1,
                "homepage": 1}
@@ -100,7 +102,7 @@ class CompiledRule:
             inside = lo <= hour < hi if lo < hi else (hour >= lo or hour < hi)
             if not inside:
                 return False
-        return self.slots is None or str(time_slot(hour)) in self.slots
+        return self.slots is None or SLOT_OF_HOUR[hour % 24] in self.slots
 
     def holds(self, view: RequestView) -> bool:
         """Every match field given holds for the request."""
