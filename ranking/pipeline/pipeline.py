@@ -92,6 +92,7 @@ class Pipeline:
         executor: ThreadPoolExecutor | None = None,
         live: LiveSettings | None = None,
         merchandising: MerchandisingSettings | None = None,
+        adds_pinned: bool = True,
     ) -> None:
         self.name = name
         self.sources = list(sources)
@@ -100,6 +101,9 @@ class Pipeline:
         self.recall_k = recall_k
         self.extra_features = list(extra_features)
         self.merchandising = merchandising or MerchandisingSettings()
+        # pinned products join the recalled candidates; False for a caller's own list (rerank),
+        # where a pin places only a product the caller gave
+        self.adds_pinned = adds_pinned
         self.filters = (list(filters) if filters is not None
                         else default_filters(rules, live, self.merchandising))
         self.adjusters = (list(adjusters) if adjusters is not None
@@ -160,7 +164,8 @@ class Pipeline:
         cands = self._recall(request)
         recalled = len(cands)
         found = rules_in_force(request, self.merchandising)  # the operator's rules (None: none)
-        cands = with_pinned(cands, found)
+        if self.adds_pinned:
+            cands = with_pinned(cands, found)
         lap("recall")
         cands, dropped = self._filter(cands, request)
         dropped = caller_duplicates(request.candidates) + dropped
