@@ -5,6 +5,12 @@ nothing; the scorer never drops or reorders; the selector alone decides the page
 stage's seconds go into ``PipelineResult.timings`` (the service exports them as
 per-stage latency histograms). Explanations (LightGBM ``pred_contrib``) are computed
 only for the placed cards, and only when asked.
+
+The operator's rules in force for the request (``RankRequest.merchandising``,
+:mod:`ranking.merchandising`) join each stage: pinned products are added to the recalled
+candidates, hides and filters are a filter, boosts and buries an adjuster, pins the first
+selector; after placement the page reports pins not honoured, the redirect and the rules applied
+(``PipelineResult.extra``). No book: none of it runs.
 """
 
 from __future__ import annotations
