@@ -6,7 +6,9 @@ bundle (hashes, feature schema, model/schema agreement) and builds every pipelin
 ``rank`` turns a :class:`RankRequest` into a page of cards, each with the fields a
 product card shows, its provenance and, when asked, its explanation; a search page also
 says which query words each card and the page matched, and gives a notice when the
-strongest words are in no product (:mod:`ranking.recall.page_words`).
+strongest words are in no product (:mod:`ranking.recall.page_words`). The request's book
+(``RankRequest.merchandising``) adds its synonym terms to search recall and the page records
+the sets that fired (``RankedPage.synonyms``); no book or an empty one changes nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
 from ranking.live.features import LIVE_COLUMNS
+from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.filters import Governance, KnownProducts, default_filters
@@ -47,6 +50,8 @@ class RankedPage:
     live_features: dict[str, list] | None = None  # per live feature, the cards' values (when asked)
     query_words: list[dict] | None = None  # search: per query word, cards and catalog products holding it
     notice: dict | None = None  # search: partial-match or no-match notice
+    # search: the operator's synonym sets that fired, [{"id", "terms_added"}]; None when none did
+    synonyms: list[dict] | None = None
 
     @property
     def text_match(self) -> bool | None:
@@ -177,9 +182,11 @@ class Engine:
             if request.log_features else None
         page = RankedPage(cards, result.dropped, result.timings, result.recalled, None, live)
         if pipeline == "search" and self.search is not None and request.query:
-            said = page_words(self.search.query_words, request.query, cards)
+            rewrite = rewrite_of(request)  # the book's synonyms (the lexical source computed it)
+            said = page_words(self.search.query_words, request.query, cards, rewrite)
             page.text_matched, page.query_words = said.text_matched, said.query_words
             page.notice = said.notice
+            page.synonyms = rewrite.record() if rewrite else None
         elif pipeline == "search":
             page.text_matched = [not self.text_sources.isdisjoint(c["sources"]) for c in cards]
         return page

@@ -757,6 +757,17 @@ class CatalogSettings(Section):
                              "trimming loses older changes for new workers of other hosts)")
 
 
+class MerchandisingSettings(Section):
+    """Operator rules and synonyms (ranking/merchandising/, docs/merchandising.md)."""
+
+    # SYN
+    synonym_weight: float = Field(
+        0.5, gt=0, le=1, description="share of its own BM25 weight an operator's synonym term scores for "
+                                     "a product holding it, as an alternative of the query words it "
+                                     "stands for: a title holding both gets the larger, not the sum "
+                                     "(ranking/recall/query_words.py, docs/merchandising.md)")
+
+
 class Settings(BaseSettings):
     """All of Shelfrank's defaults."""
 
@@ -778,6 +789,7 @@ class Settings(BaseSettings):
     paths: PathSettings = PathSettings()
     bench: BenchSettings = BenchSettings()
     catalog: CatalogSettings = CatalogSettings()
+    merchandising: MerchandisingSettings = MerchandisingSettings()
 
 
 ENV_PREFIX = "SHELFRANK_"

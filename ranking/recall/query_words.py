@@ -23,7 +23,11 @@ as did a title holding only "cordless" of "cordless drill". Here the query is cu
 
 Cross-script matching comes from the catalog itself: every product's text carries its leaf
 and top category names in Chinese and English (:func:`ranking.product_text.product_texts`),
-so "smartphone" and "手机" find the same shelf; the operator's synonym list is not here.
+so "smartphone" and "手机" find the same shelf. The operator's synonym sets
+(:mod:`ranking.merchandising.synonym_index`) come in as a ``rewrite``: :meth:`QueryWordMatcher.lexical`
+also searches their terms as alternatives of the words they stand for (:meth:`QueryWordMatcher.scores`),
+and :meth:`QueryWordMatcher.words_with` counts a product holding a term as holding the word, so a
+search for "phone" that finds "手机" titles is a text match, not a no-match page.
 
 The strongest word is the one with the highest IDF (a word no product holds has the
 highest of all); a card *matches* the query (``text_match``) when it holds that word. A
@@ -35,8 +39,9 @@ one word, so a single shared character no longer recalls a product.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +66,7 @@ class QueryWord:
     idf: float
     stop: bool = False
     inside: tuple[str, ...] = ()  # catalog words it matched as part of (sub-word expansion)
+    synonyms: tuple[str, ...] = ()  # the operator's terms that stand for it (QueryRewrite)
 
 
 @dataclass(frozen=True)
@@ -210,16 +216,22 @@ class QueryWordMatcher:
 
     # ---- products holding them ---------------------------------------------------------
     def held(self, words: QueryWords, product_ids: np.ndarray) -> np.ndarray:
-        """(products, words) booleans: whether each product's text holds each word (False for
-        a product the index does not know)."""
+        """(products, words) booleans: whether each product's text holds each word, or one of
+        the synonym terms standing for it (False for a product the index does not know)."""
         rows = self._rows.rows(np.asarray(product_ids, dtype=np.int64))
         out = np.zeros((len(rows), len(words.words)), dtype=bool)
         for k, word in enumerate(words.words):
             if word.products == 0:
                 continue
             held = rows >= 0
-            for part in word.parts:
-                held &= np.isin(rows, np.concatenate([self._column_rows(j) for j in part]))
+            if all(word.parts):
+                for part in word.parts:
+                    held &= np.isin(rows, np.concatenate([self._column_rows(j) for j in part]))
+            else:  # no product holds the word as typed: only its synonyms can
+                held = np.zeros(len(rows), dtype=bool)
+            if word.synonyms:
+                by_synonym = self._synonyms_mask(word.synonyms)
+                held |= (rows >= 0) & by_synonym[np.maximum(rows, 0)]
             out[:, k] = held
         return out
 
@@ -230,13 +242,25 @@ class QueryWordMatcher:
         simple = all(not w.inside and (len(w.parts) == 1 and len(w.parts[0]) <= 1) for w in words.words)
         return simple and set(self.bm25.query_tokens(query).tolist()) == single
 
-    def lexical(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def lexical(self, query: str, k: int, rewrite: Any = None,
+                synonym_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
         """BM25's top ``k`` among products holding at least one query word (ids, scores): a
         sub-word match adds ``weight`` of its BM25 weight; one shared character of a longer
-        word recalls nothing."""
+        word recalls nothing. ``rewrite`` (a :class:`~ranking.merchandising.synonym_index.QueryRewrite`)
+        adds the operator's synonym terms as alternatives of the words they stand for
+        (:meth:`scores`)."""
         words = self.words(query)
-        if self._plain(query, words):  # every token is a whole word the catalog holds: BM25 as it was
+        if not rewrite and self._plain(query, words):  # every token a whole catalog word: BM25 as it was
             return self.bm25.search(query, k)
+        s, hit = self.scores(query, rewrite, synonym_weight)
+        hits = np.flatnonzero(hit & (s > 0))
+        if len(hits) > k:
+            hits = hits[np.argpartition(-s[hits], k - 1)[:k]]
+        order = hits[np.lexsort((self.bm25.product_ids[hits], -s[hits]))]
+        return self.bm25.product_ids[order], s[order]
+
+    def _typed_scores(self, query: str, words: QueryWords) -> tuple[np.ndarray, np.ndarray]:
+        """(BM25 with sub-word matches, holds a word) per index row, for the words as typed."""
         s = self.bm25.scores(query)
         w = self.bm25.weights
         hit = np.zeros(len(s), dtype=bool)
@@ -247,8 +271,65 @@ class QueryWordMatcher:
             for j in (word.parts[0] if word.inside else ()):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
                 s[w.indices[lo:hi]] += self.weight * w.data[lo:hi]
-        hits = np.flatnonzero(hit & (s > 0))
-        if len(hits) > k:
-            hits = hits[np.argpartition(-s[hits], k - 1)[:k]]
-        order = hits[np.lexsort((self.bm25.product_ids[hits], -s[hits]))]
-        return self.bm25.product_ids[order], s[order]
+        return s, hit
+
+    def scores(self, query: str, rewrite: Any = None,
+               synonym_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """(lexical score, recalled) per index row. With a ``rewrite`` each match's words
+        score the larger of their own BM25 and ``synonym_weight`` times the best synonym
+        term's (a term counts for a product holding all its words): a title with "手机" answers
+        "phone case" through the synonym, below a title with "phone" itself (weight < 1), and
+        a title holding both is not counted twice."""
+        s, hit = self._typed_scores(query, self.words(query))
+        for alternative in (rewrite.alternatives if rewrite else ()):
+            best = np.zeros(len(s), dtype=np.float64)
+            for term in alternative.terms:
+                mask = self._term_mask(term)
+                if mask is None:
+                    continue
+                term_scores, _ = self._typed_scores(term, self.words(term))
+                np.maximum(best, np.where(mask, synonym_weight * term_scores, 0.0), out=best)
+                hit |= mask
+            own = self.bm25.scores(alternative.text)
+            s = s + np.maximum(best - own, 0.0)
+        return s, hit
+
+    # ---- the operator's synonyms (ranking.merchandising.synonym_index) -----------------
+    def _term_mask(self, term: str) -> np.ndarray | None:
+        """Per index row: whether the product holds every content word of ``term`` (None when
+        no product does)."""
+        content = self.words(term).content
+        if not content or any(w.products == 0 for w in content):
+            return None
+        mask = self._mask(content[0].parts)
+        for word in content[1:]:
+            mask &= self._mask(word.parts)
+        return mask if mask.any() else None
+
+    def _synonyms_mask(self, terms: tuple[str, ...]) -> np.ndarray:
+        held = np.zeros(len(self.bm25.product_ids), dtype=bool)
+        for mask in map(self._term_mask, terms):
+            if mask is not None:
+                held |= mask
+        return held
+
+    def words_with(self, query: str, rewrite: Any = None) -> QueryWords:
+        """The query's words with the synonym terms that stand for each (a word a match of
+        ``rewrite`` covers): a product holding a term holds the word, so the word's product
+        count and IDF, the strongest word and the notice count those products too."""
+        words = self.words(query)
+        if not rewrite:
+            return words
+        out = []
+        for word in words.words:
+            covering = [a for a in rewrite.alternatives if a.covers(word.text)]
+            terms = tuple(dict.fromkeys(t for a in covering for t in a.terms))
+            if not terms:
+                out.append(word)
+                continue
+            held = self._synonyms_mask(terms)
+            if word.products:
+                held |= self._mask(word.parts)
+            df = int(held.sum())
+            out.append(replace(word, products=df, idf=_idf(len(held), df), synonyms=terms))
+        return QueryWords(tuple(out))
