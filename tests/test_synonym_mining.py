@@ -109,3 +109,38 @@ def test_mining_the_home_depot_train_queries_finds_a_known_pair(shared_datasets,
     mined = {s.terms[0]: s.terms[1:] for s in read_synonyms(out)}
     assert len(mined) >= 5
     assert "trimmer" in mined["weed"]  # "weed eater" queries lead to string trimmers
+
+
+def test_the_home_depot_eval_searches_the_synonyms_it_is_given() -> None:
+    """``eval home-depot --synonyms``: a test query whose relevant titles lack its word ("fridge")
+    is found lexically only through the set, and the JSON says how many queries it rewrote."""
+    import numpy as np
+
+    from ranking.settings import load_settings
+    from training.real_data.home_depot import evaluate_home_depot
+
+    rng = np.random.default_rng(0)
+    nouns = ["drill", "hammer", "refrigerator", "vacuum", "lamp", "hinge", "screen", "cable"]
+    titles = [f"{a} {n} model {i}" for i, (a, n) in
+              enumerate((a, n) for a in ("cordless", "steel", "kitchen", "brass", "white") for n in nouns)]
+    rows = []
+    for q in [f"{a} {n}" for a in ("cordless", "steel", "kitchen", "brass") for n in nouns] + ["fridge"]:
+        for p in rng.choice(len(titles), 5, replace=False):
+            rows.append((int(p) + 1, titles[p], q, 3.0 if titles[p].startswith(q) else 1.0))
+    fridges = [i for i, t in enumerate(titles) if "refrigerator" in t]
+    rows += [(i + 1, titles[i], "fridge", 3.0) for i in fridges]
+    pairs = pd.DataFrame(rows, columns=["product_uid", "product_title", "search_term", "relevance"])
+    test = pairs.search_term.isin(["fridge", "steel lamp"])
+    settings = load_settings(["real_data.home_depot_sentence=false", "real_data.home_depot_ltr_rounds=10",
+                              "real_data.home_depot_dense_dim=8", "recall.spelling_correction=false"])
+    train, held_out = pairs[~test].reset_index(drop=True), pairs[test].reset_index(drop=True)
+    plain = evaluate_home_depot(train, held_out, settings.real_data, progress=False,
+                                recall_settings=settings.recall)
+    fridge = Synonym(terms=["fridge", "refrigerator"], one_way=True, reason="planted")
+    got = evaluate_home_depot(train, held_out, settings.real_data, progress=False,
+                              recall_settings=settings.recall, synonyms=[fridge],
+                              merchandising=settings.merchandising)
+    assert plain["synonyms"]["test_queries_rewritten"] == 0
+    assert got["synonyms"]["sets"] == 1 and got["synonyms"]["test_queries_rewritten"] == 1
+    # two test queries: "steel lamp" finds its product either way, "fridge" only through the set
+    assert got["recall@10"]["lexical"] == pytest.approx(plain["recall@10"]["lexical"] + 0.5)

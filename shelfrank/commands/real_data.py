@@ -113,13 +113,20 @@ def home_depot(
                      help="correct query typos against the catalog first, as the service does; "
                           "default: recall.spelling_correction"),
     ] = None,
+    synonyms: Annotated[
+        Path | None,
+        typer.Option("--synonyms", help="synonym sets (JSON, e.g. from shelfrank synonyms mine) each query "
+                                        "also searches, after spelling, as the service does"),
+    ] = None,
 ) -> None:
     """Recall@10/100 (lexical, dense, hybrid) and NDCG@10 (random, lexical, LambdaRank)."""
+    from training.merchandising.synonym_mining import read_synonyms
     from training.real_data.home_depot import evaluate_home_depot, read_pairs
 
     output_file(json_out, "--json")
     try:
         train_pairs, test_pairs = read_pairs(train), read_pairs(test)
+        synonym_sets = read_synonyms(synonyms) if synonyms is not None else None
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     if train_pairs.search_term.nunique() < 10:
@@ -130,7 +137,8 @@ def home_depot(
     recall = current_settings().recall
     if spelling is not None:
         recall = recall.model_copy(update={"spelling_correction": spelling})
-    result = evaluate_home_depot(train_pairs, test_pairs, rd, progress=progress, recall_settings=recall)
+    result = evaluate_home_depot(train_pairs, test_pairs, rd, progress=progress, recall_settings=recall,
+                                 synonyms=synonym_sets, merchandising=current_settings().merchandising)
     used = result["sentence_embeddings"]
     if used["used"]:
         typer.echo(f"sentence embeddings: {used['texts']} texts embedded in {used['seconds']} s")
@@ -145,6 +153,9 @@ def home_depot(
         f"{result['queries']} test queries with a relevant product, {result['products_indexed']} "
         f"products indexed ({result['index']['index']} FAISS index, {result['index']['dense_dim']}-d dense)"
     )
+    if synonym_sets is not None:
+        typer.echo(f"synonyms: {len(synonym_sets)} sets, {result['synonyms']['test_queries_rewritten']} "
+                   "test queries rewritten")
     if result["queries_without_words"]:
         typer.echo(f"{result['queries_without_words']} test queries have no searchable words "
                    "(the service refuses them): counted as misses")
