@@ -312,11 +312,9 @@ def pair_features(
     is_train: bool,
     neighbours: QueryNeighbours | None = None,
     word_lsa: WordLSA | None = None,
-    sentences: SentenceVectors | None = None,
-    synonyms: SynonymIndex | None = None,
+    sentences: SentenceVectors | None = None, synonyms: SynonymIndex | None = None,
 ) -> np.ndarray:
-    """(rows x feature_names(sentences is not None)) for pairs sorted by query (contiguous groups);
-    ``synonyms``: the bm25 features read the query with the sets' terms (:func:`lexical_scores`)."""
+    """(rows x feature_names(sentences is not None)) for pairs sorted by query (synonyms: lexical_scores)."""
     n = len(pairs)
     out = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
     col = {name: i for i, name in enumerate(FEATURES)}
@@ -423,6 +421,24 @@ def train_reranker(
     )
 
 
+def _recall_found(recall: SearchRecall, texts: list[str], rewrites: list, relevant: pd.Series,
+                  queries: list[str], rrf_k: int, progress: bool) -> dict[str, dict[int, list[float]]]:
+    """Per source (lexical with each query's synonym rewrite, dense, their fusion) and k (10,
+    100): each test query's recall@k of its relevant products."""
+    from tqdm import tqdm
+
+    dense_ids, _ = recall.dense_batch(texts, 100)
+    found: dict[str, dict[int, list[float]]] = {s: {10: [], 100: []} for s in ("lexical", "dense", "hybrid")}
+    for i, q in enumerate(tqdm(queries, desc="recall", unit="query", disable=not progress)):
+        lex, _ = recall.lexical(texts[i], 100, rewrites[i])
+        den = dense_ids[i][dense_ids[i] >= 0]
+        hyb, _ = reciprocal_rank_fusion([lex, den], k=rrf_k, limit=100)
+        for name, ids in (("lexical", lex), ("dense", den), ("hybrid", hyb)):
+            for k in (10, 100):
+                found[name][k].append(recall_at(ids, relevant[q], k))
+    return found
+
+
 def _expanded_dense(recall: SearchRecall, texts: list[str], rewrites: list, relevant: pd.Series,
                     queries: list[str], rrf_k: int) -> dict:
     """Over the rewritten test queries: dense and hybrid recall@100 with the dense side reading the
@@ -463,10 +479,8 @@ def evaluate_home_depot(
 ) -> dict:
     """The ``shelfrank eval home-depot`` metrics (JSON shape in the module docstring of the CLI).
 
-    ``synonyms`` (operator synonym sets, e.g. mined from the train file by ``shelfrank synonyms
-    mine``): each query, after spelling correction, also searches the terms of the sets that
-    fire on it, as the service's lexical recall does (weighted ``merchandising.synonym_weight``),
-    and the reranker's BM25 features read them too; the dense side reads the query as searched.
+    ``synonyms`` (e.g. ``shelfrank synonyms mine``'s): each corrected query also searches their
+    terms as the service's lexical recall does, and the reranker's BM25 features read them too.
 
     ``recall_settings`` (the ``recall`` section) gives BM25's ``bm25_k1`` and ``bm25_b``, the
     hybrid list's ``rrf_k``, and spelling: every query is corrected against the catalog's
@@ -479,8 +493,6 @@ def evaluate_home_depot(
     reranker gets :data:`SEMANTIC_FEATURES` too; when the ``semantic`` extra is missing the
     eval keeps the other features and says why under ``sentence_embeddings``.
     """
-    from tqdm import tqdm
-
     from training.learning.lambdarank import predict
 
     started = time.perf_counter()
@@ -540,17 +552,9 @@ def evaluate_home_depot(
     )
     queries = list(relevant.index)
     texts = [searched.get(q, q) for q in queries]
-    dense_ids, _ = recall.dense_batch(texts, 100)
-    found: dict[str, dict[int, list[float]]] = {s: {10: [], 100: []} for s in ("lexical", "dense", "hybrid")}
     rewrites = [index.rewrite(t) if index is not None else None for t in texts]
+    found = _recall_found(recall, texts, rewrites, relevant, queries, r.rrf_k, progress)
     expanded = _expanded_dense(recall, texts, rewrites, relevant, queries, r.rrf_k) if index else {}
-    for i, q in enumerate(tqdm(queries, desc="recall", unit="query", disable=not progress)):
-        lex, _ = recall.lexical(texts[i], 100, rewrites[i])
-        den = dense_ids[i][dense_ids[i] >= 0]
-        hyb, _ = reciprocal_rank_fusion([lex, den], k=r.rrf_k, limit=100)
-        for name, ids in (("lexical", lex), ("dense", den), ("hybrid", hyb)):
-            for k in (10, 100):
-                found[name][k].append(recall_at(ids, relevant[q], k))
 
     # reranking the judged products of each test query
     prior = ProductPrior.fit(train)
