@@ -16,7 +16,8 @@ the price of the wider recall, not of the index), how many queries a set fired o
 the book's compile time (once per book change, not per request); and the synonym work alone
 (``rewrite_*``, ``lexical_none_*`` / ``lexical_synonyms_*``: one query's lexical recall without
 and with its rewrite, no threads), which a loaded machine blurs less. The issue's goal: at most
-+1 ms p99 at one worker. ``make bench`` runs it on the default bundle (``bench(ctx)``).
++1 ms p99 at one worker. ``make bench`` runs it on the default bundle
+(:mod:`bench.bench_merch_synonyms`).
 """
 
 from __future__ import annotations
@@ -137,13 +138,6 @@ def run(bundle: Path, sets: int, queries: int, seed: int = 7) -> dict:
                 "compile_ms": round(compile_ms, 1), **result}
     finally:
         engine.close()
-
-
-def bench(ctx) -> dict:
-    """``make bench``: the default scale's bundle (or the first scale's), 10,000 sets."""
-    scale = "default" if "default" in ctx.scales else ctx.scales[0]
-    got = run(ctx.bundle(scale), 10_000, 300, ctx.seed)
-    return {f"merch_synonyms_{scale}_{k}": v for k, v in got.items() if k != "bundle"}
 
 
 def main() -> None:

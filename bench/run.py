@@ -27,8 +27,7 @@ FIRST = ["bench_simulator"]
 
 
 def discover() -> list[str]:
-    """``bench_*.py``, and the merchandising benchmarks (``merch_*.py``, each a ``bench(ctx)``)."""
-    names = sorted(p.stem for pattern in ("bench_*.py", "merch_*.py") for p in (REPO / "bench").glob(pattern))
+    names = sorted(p.stem for p in (REPO / "bench").glob("bench_*.py"))
     return [n for n in FIRST if n in names] + [n for n in names if n not in FIRST]
 
 
