@@ -6,7 +6,9 @@ bundle (hashes, feature schema, model/schema agreement) and builds every pipelin
 ``rank`` turns a :class:`RankRequest` into a page of cards, each with the fields a
 product card shows, its provenance and, when asked, its explanation; a search page also
 says which query words each card and the page matched, and gives a notice when the
-strongest words are in no product (:mod:`ranking.recall.page_words`).
+strongest words are in no product (:mod:`ranking.recall.page_words`). The request's book
+(``RankRequest.merchandising``) adds its synonym terms to search recall and the page records
+the sets that fired (``RankedPage.synonyms``); no book or an empty one changes nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
 from ranking.live.features import LIVE_COLUMNS
+from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.filters import Governance, KnownProducts, default_filters
@@ -51,6 +54,8 @@ class RankedPage:
     # instead (ranking.merchandising.page_report)
     rules_applied: list[str] = field(default_factory=list)
     redirect: dict | None = None
+    # search: the operator's synonym sets that fired, [{"id", "terms_added"}]; None when none did
+    synonyms: list[dict] | None = None
 
     @property
     def text_match(self) -> bool | None:
@@ -184,9 +189,11 @@ class Engine:
                           rules_applied=result.extra.get("rules_applied", []),
                           redirect=result.extra.get("redirect"))
         if pipeline == "search" and self.search is not None and request.query:
-            said = page_words(self.search.query_words, request.query, cards)
+            rewrite = rewrite_of(request)  # the book's synonyms (the lexical source computed it)
+            said = page_words(self.search.query_words, request.query, cards, rewrite)
             page.text_matched, page.query_words = said.text_matched, said.query_words
             page.notice = said.notice
+            page.synonyms = rewrite.record() if rewrite else None
         elif pipeline == "search":
             page.text_matched = [not self.text_sources.isdisjoint(c["sources"]) for c in cards]
         return page

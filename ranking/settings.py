@@ -767,6 +767,28 @@ class MerchandisingSettings(Section):
     max_pins_per_page: int = Field(
         10, ge=0, description="at most this many pinned positions on one page (the first rules' pins, in "
                               "the conflict order); further pins are not placed and the page says so")
+    # SYN
+    synonym_weight: float = Field(
+        0.5, gt=0, le=1, description="share of its own BM25 weight an operator's synonym term scores for "
+                                     "a product holding it, as an alternative of the query words it "
+                                     "stands for: a title holding both gets the larger, not the sum "
+                                     "(ranking/recall/query_words.py, docs/merchandising.md)")
+    mine_min_relevance: float = Field(
+        2.5, description="shelfrank synonyms mine: a query-log row with a relevance column counts as the "
+                         "query leading to the product from this relevance (a clicks column: one click)")
+    mine_min_support: int = Field(
+        3, ge=1, description="shelfrank synonyms mine: distinct products a (query word, title word) pair "
+                             "needs before it is proposed")
+    mine_min_confidence: float = Field(
+        0.2, gt=0, le=1, description="shelfrank synonyms mine: share of the products a query word leads "
+                                     "to (without their titles holding it) on which the pair is seen")
+    mine_max_spelling_similarity: float = Field(
+        0.75, gt=0, le=1, description="shelfrank synonyms mine: a pair whose spellings are at least this "
+                                     "alike (difflib ratio) is a typo for spelling correction, not a "
+                                     "synonym (\"vanitie\"/\"vanity\" 0.77)")
+    mine_max_targets: int = Field(
+        3, ge=1, le=49, description="shelfrank synonyms mine: title words proposed per query word (one "
+                                    "one-way set each query word, strongest first)")
 
 
 class Settings(BaseSettings):

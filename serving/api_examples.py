@@ -97,7 +97,8 @@ EXPLANATION = {
     "rules": [{"rule": "value_tilt", "label": "order-value tilt", "why": "dearer than the median candidate",
                "does": "nudges dearer candidates up a little when the surface favours order value; not a "
                        "judgement of the price", "delta": 0.011}]}
-PAGE = {"request_id": 7731200455, "query_id": 3141592653, "corrected_query": None, "text_match": True,
+PAGE = {"request_id": 7731200455, "query_id": 3141592653, "corrected_query": None, "synonyms": None,
+        "text_match": True,
         "query_words": [{"word": "大米", "cards": 2, "products": 143, "matched_inside": []}], "notice": None,
         "bundle_version": BUNDLE, "experiment": EXPERIMENT, "variant": VARIANT,
         "cards": [CARD, {**CARD, "product_id": 2044, "title": "东北大米 长粒香 10kg", "price": 89.9,

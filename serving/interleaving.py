@@ -41,7 +41,7 @@ def interleave(plan: Plan, pipeline: str, request: RankRequest) -> tuple[RankedP
     merged = RankedPage(cards, dropped, timings, pages[0].recalled + pages[1].recalled,
                         _text_matched(pages, picks), query_words=pages[0].words_counted_on(cards),
                         notice=pages[0].notice, rules_applied=pages[0].rules_applied,
-                        redirect=pages[0].redirect)
+                        redirect=pages[0].redirect, synonyms=pages[0].synonyms)
     return merged, version
 
 

@@ -54,6 +54,7 @@ def serve_page(state: ServiceState, pipeline: str, request: RankRequest, variant
         "request_id": request.seed,
         "query_id": query_id(request.query) if request.query else None,
         "corrected_query": request.query if typed_query is not None else None,
+        "synonyms": page.synonyms,
         "text_match": page.text_match,
         "query_words": page.query_words,
         "notice": page.notice,

@@ -244,6 +244,14 @@ class QueryWordCount(BaseModel):
     products: int = Field(description="catalog products whose text holds it (0: no product matches it)")
     matched_inside: list[str] = Field(description="catalog words it matched as part of, when the catalog "
                                                   "lacks it as a whole word (\"phone\" -> smartphone)")
+    synonyms: list[str] = Field([], description="the operator's synonym terms standing for it: a card "
+                                                "holding one holds the word (absent when none)")
+
+
+class SynonymFired(BaseModel):
+    id: str | None = Field(description="the synonym set's id (null: a preview's draft set)")
+    terms_added: list[str] = Field(description="terms the query also searched, as alternatives of the "
+                                               "words they stand for")
 
 
 class SearchNotice(BaseModel):
@@ -262,6 +270,10 @@ class RankingResponse(BaseModel):
     corrected_query: str | None = Field(
         None, description="the query as searched when spelling correction rewrote the typed one (show "
                           "'results for ...'); null when it was searched as typed")
+    synonyms: list[SynonymFired] | None = Field(
+        None, description="search: the operator's synonym sets that fired on the query as searched (after "
+                          "spelling correction), each with the terms it added to recall; null when none "
+                          "did (docs/merchandising.md)")
     text_match: bool | None = Field(
         None, description="search: whether some card's product text holds the query's strongest word "
                           "(highest IDF; a word no product holds is the strongest); false means no card "

@@ -22,6 +22,7 @@ from shelfrank.commands import (
     score_refresh,
     scores,
     serving,
+    synonyms,
     training,
 )
 from shelfrank.context import current_settings, set_overrides, settings_error
@@ -78,5 +79,6 @@ experiments.register(app)
 serving.register(app)
 catalog.register(app)
 importing.register(app)
+synonyms.register(app)
 if __name__ == "__main__":
     app()

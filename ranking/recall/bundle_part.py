@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ranking.bundle import BundleError
+from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.pipeline import CandidateSource, ExtraFeatures
 from ranking.recall.homepage import SOURCES, HomepageRecall
@@ -65,8 +66,9 @@ class SearchSource:
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
         if not request.query:
             return np.zeros(0, np.int64), np.zeros(0)
-        fn = self._search.lexical if self.name == LEXICAL else self._search.dense
-        return fn(request.query, k)
+        if self.name == LEXICAL:  # with the operator's synonyms, when the request's book has some
+            return self._search.lexical(request.query, k, rewrite_of(request))
+        return self._search.dense(request.query, k)
 
 
 class HomepageSource:
@@ -105,6 +107,7 @@ def load_recall_part(folder: Path, bundle, settings) -> RecallPieces:
     if search is not None:
         search.use_speller_from(settings.recall)
         search.use_query_words_from(settings.recall)
+        search.use_synonyms_from(settings.merchandising)
         pieces.search = search
         pieces.correct_query = search.correct
         pieces.search_sources = [SearchSource(LEXICAL, search), SearchSource(DENSE, search)]

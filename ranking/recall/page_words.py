@@ -5,13 +5,15 @@ placed cards: each card gets ``matched_words`` (the query words its title, brand
 category text holds, sub-word matches named by the query word) and ``text_match`` (it holds
 the strongest word); the page gets, per word, how many of its cards and of the catalog's
 products hold it, and the partial-match or no-match notice when the strongest words are in
-no product. :func:`count_cards` recounts a page made of cards from several pages
-(interleaving).
+no product. A word the operator's synonyms stand for (:mod:`ranking.merchandising.synonym_index`)
+is held by a card holding one of its terms. :func:`count_cards` recounts a page made of cards
+from several pages (interleaving).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,9 +27,11 @@ class PageWords:
     notice: dict | None
 
 
-def page_words(matcher: QueryWordMatcher, query: str, cards: list[dict]) -> PageWords:
-    """Mark each card with ``matched_words`` and say what the page matched of ``query``."""
-    words: QueryWords = matcher.words(query)
+def page_words(matcher: QueryWordMatcher, query: str, cards: list[dict], rewrite: Any = None) -> PageWords:
+    """Mark each card with ``matched_words`` and say what the page matched of ``query``; with
+    the operator's synonym ``rewrite`` a card holding a term holds the word it stands for, and
+    the page's word lists the terms (``synonyms``)."""
+    words: QueryWords = matcher.words_with(query, rewrite)
     content = words.content
     index = [words.words.index(w) for w in content]
     held = matcher.held(words, np.array([c["product_id"] for c in cards], dtype=np.int64))[:, index] \
@@ -36,8 +40,8 @@ def page_words(matcher: QueryWordMatcher, query: str, cards: list[dict]) -> Page
     top = content.index(strongest) if strongest is not None else None
     for card, row in zip(cards, held, strict=True):
         card["matched_words"] = [w.text for w, h in zip(content, row, strict=True) if h]
-    summary = [{"word": w.text, "products": w.products, "matched_inside": list(w.inside), "cards": 0}
-               for w in content]
+    summary = [{"word": w.text, "products": w.products, "matched_inside": list(w.inside), "cards": 0,
+                **({"synonyms": list(w.synonyms)} if w.synonyms else {})} for w in content]
     return PageWords([bool(top is not None and row[top]) for row in held], count_cards(summary, cards),
                      words.notice(shown=bool(cards)))
 

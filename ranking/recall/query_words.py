@@ -23,7 +23,11 @@ as did a title holding only "cordless" of "cordless drill". Here the query is cu
 
 Cross-script matching comes from the catalog itself: every product's text carries its leaf
 and top category names in Chinese and English (:func:`ranking.product_text.product_texts`),
-so "smartphone" and "手机" find the same shelf; the operator's synonym list is not here.
+so "smartphone" and "手机" find the same shelf. The operator's synonym sets
+(:mod:`ranking.merchandising.synonym_index`) come in as a ``rewrite``: :meth:`QueryWordMatcher.lexical`
+also searches their terms as alternatives of the words they stand for (:meth:`QueryWordMatcher.scores`),
+and :meth:`QueryWordMatcher.words_with` counts a product holding a term as holding the word, so a
+search for "phone" that finds "手机" titles is a text match, not a no-match page.
 
 The strongest word is the one with the highest IDF (a word no product holds has the
 highest of all); a card *matches* the query (``text_match``) when it holds that word. A
@@ -35,8 +39,9 @@ one word, so a single shared character no longer recalls a product.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +66,7 @@ class QueryWord:
     idf: float
     stop: bool = False
     inside: tuple[str, ...] = ()  # catalog words it matched as part of (sub-word expansion)
+    synonyms: tuple[str, ...] = ()  # the operator's terms that stand for it (QueryRewrite)
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,8 @@ class QueryWordMatcher:
         self.bm25 = bm25
         self.min_length, self.max_expansions, self.weight = min_length, max_expansions, weight
         self._rows = RowLookup(bm25.product_ids)
+        if not bm25.weights.has_sorted_indices:  # postings in row order: looked up by binary search
+            bm25.weights.sort_indices()
         self._df = np.diff(bm25.weights.indptr)
         self._catalog_words: str | None = None  # "\n"-joined spaced-script vocabulary, built on first use
         self.words = lru_cache(maxsize=cache)(self._words)
@@ -210,16 +218,21 @@ class QueryWordMatcher:
 
     # ---- products holding them ---------------------------------------------------------
     def held(self, words: QueryWords, product_ids: np.ndarray) -> np.ndarray:
-        """(products, words) booleans: whether each product's text holds each word (False for
-        a product the index does not know)."""
+        """(products, words) booleans: whether each product's text holds each word, or one of
+        the synonym terms standing for it (False for a product the index does not know)."""
         rows = self._rows.rows(np.asarray(product_ids, dtype=np.int64))
         out = np.zeros((len(rows), len(words.words)), dtype=bool)
         for k, word in enumerate(words.words):
             if word.products == 0:
                 continue
             held = rows >= 0
-            for part in word.parts:
-                held &= np.isin(rows, np.concatenate([self._column_rows(j) for j in part]))
+            if all(word.parts):
+                for part in word.parts:
+                    held &= np.isin(rows, np.concatenate([self._column_rows(j) for j in part]))
+            else:  # no product holds the word as typed: only its synonyms can
+                held = np.zeros(len(rows), dtype=bool)
+            if word.synonyms:
+                held |= (rows >= 0) & self._synonym_mask(word.synonyms)[np.maximum(rows, 0)]
             out[:, k] = held
         return out
 
@@ -230,25 +243,138 @@ class QueryWordMatcher:
         simple = all(not w.inside and (len(w.parts) == 1 and len(w.parts[0]) <= 1) for w in words.words)
         return simple and set(self.bm25.query_tokens(query).tolist()) == single
 
-    def lexical(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def lexical(self, query: str, k: int, rewrite: Any = None,
+                synonym_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
         """BM25's top ``k`` among products holding at least one query word (ids, scores): a
         sub-word match adds ``weight`` of its BM25 weight; one shared character of a longer
-        word recalls nothing."""
+        word recalls nothing. ``rewrite`` (a :class:`~ranking.merchandising.synonym_index.QueryRewrite`)
+        adds the operator's synonym terms as alternatives of the words they stand for
+        (:meth:`scores`)."""
         words = self.words(query)
-        if self._plain(query, words):  # every token is a whole word the catalog holds: BM25 as it was
+        if not rewrite and self._plain(query, words):  # every token a whole catalog word: BM25 as it was
             return self.bm25.search(query, k)
-        s = self.bm25.scores(query)
-        w = self.bm25.weights
-        hit = np.zeros(len(s), dtype=bool)
-        for word in words.words:
-            if word.products == 0:
-                continue
-            hit |= self._mask(word.parts)
-            for j in (word.parts[0] if word.inside else ()):
-                lo, hi = w.indptr[j], w.indptr[j + 1]
-                s[w.indices[lo:hi]] += self.weight * w.data[lo:hi]
+        s, hit = self.scores(query, rewrite, synonym_weight)
         hits = np.flatnonzero(hit & (s > 0))
         if len(hits) > k:
             hits = hits[np.argpartition(-s[hits], k - 1)[:k]]
         order = hits[np.lexsort((self.bm25.product_ids[hits], -s[hits]))]
         return self.bm25.product_ids[order], s[order]
+
+    def _text_scores(self, text: str, words: QueryWords, columns: bool = False) -> np.ndarray:
+        """Per index row: BM25 of ``text`` plus ``weight`` of its sub-word matches; ``columns``:
+        summed column by column in numpy (a synonym term: scipy's fancy indexing costs about
+        0.3 ms a call, a term's few postings far less)."""
+        w = self.bm25.weights
+        if columns:
+            s = np.zeros(len(self.bm25.product_ids), dtype=w.dtype)
+            for j in self.bm25.query_tokens(text):
+                lo, hi = w.indptr[j], w.indptr[j + 1]
+                s[w.indices[lo:hi]] += w.data[lo:hi]
+        else:
+            s = self.bm25.scores(text)
+        for word in words.words:
+            for j in (word.parts[0] if word.inside and word.products else ()):
+                lo, hi = w.indptr[j], w.indptr[j + 1]
+                s[w.indices[lo:hi]] += self.weight * w.data[lo:hi]
+        return s
+
+    def _typed_scores(self, query: str, words: QueryWords) -> tuple[np.ndarray, np.ndarray]:
+        """(BM25 with sub-word matches, holds a word) per index row, for the words as typed."""
+        if self._plain(query, words):  # every token a whole word: a product holds one iff it scores
+            s = self.bm25.scores(query)
+            return s, s > 0
+        hit = np.zeros(len(self.bm25.product_ids), dtype=bool)
+        for word in words.words:
+            if word.products:
+                hit |= self._mask(word.parts)
+        return self._text_scores(query, words), hit
+
+    def scores(self, query: str, rewrite: Any = None,
+               synonym_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """(lexical score, recalled) per index row. With a ``rewrite`` each match's words
+        score the larger of their own BM25 and ``synonym_weight`` times the best synonym
+        term's (a term counts for a product holding all its words): a title with "手机" answers
+        "phone case" through the synonym, a title holding both is not counted twice. A term
+        no product holds costs a cached lookup; one some do, one sparse column sum."""
+        s, hit = self._typed_scores(query, self.words(query))
+        for alternative in (rewrite.alternatives if rewrite else ()):
+            best, held = None, []
+            for term in alternative.terms:
+                rows = self._term_rows(term)
+                if rows is None:
+                    continue
+                if best is None:
+                    best = np.zeros(len(s), dtype=s.dtype)
+                best[rows] = np.maximum(best[rows], synonym_weight * self._term_scores(term, rows))
+                held.append(rows)
+            if best is None:
+                continue
+            rows = np.concatenate(held)  # a row twice gets the same value twice: no unique needed
+            own = self._text_scores(alternative.text, self.words(alternative.text), columns=True)[rows]
+            s[rows] = s[rows] + np.maximum(best[rows] - own, 0)
+            hit[rows] = True
+        return s, hit
+
+    # ---- the operator's synonyms (ranking.merchandising.synonym_index) -----------------
+    def _word_rows(self, word: QueryWord) -> np.ndarray:
+        """Sorted index rows of the products holding ``word`` as typed (one column of each part)."""
+        out: np.ndarray | None = None
+        for part in word.parts:
+            if not part:
+                return np.zeros(0, dtype=np.int64)
+            rows = self._column_rows(part[0]) if len(part) == 1 else \
+                np.unique(np.concatenate([self._column_rows(j) for j in part]))
+            out = rows if out is None else np.intersect1d(out, rows, assume_unique=True)
+        return out if out is not None else np.zeros(0, dtype=np.int64)
+
+    def _term_rows(self, term: str) -> np.ndarray | None:
+        """Sorted index rows of the products holding every content word of ``term`` (None when
+        no product does)."""
+        content = self.words(term).content
+        if not content or any(w.products == 0 for w in content):
+            return None
+        rows = self._word_rows(content[0])
+        for word in content[1:]:
+            rows = np.intersect1d(rows, self._word_rows(word), assume_unique=True)
+        return rows if len(rows) else None
+
+    def _term_scores(self, term: str, rows: np.ndarray) -> np.ndarray:
+        """The lexical score of ``term`` at the index ``rows`` holding it (:meth:`_term_rows`): a
+        term of one whole-word token is that column's postings as they are."""
+        w = self.bm25.weights
+        words = self.words(term)
+        tokens = self.bm25.query_tokens(term)
+        if len(tokens) == 1 and len(words.words) == 1 and not words.words[0].inside:
+            lo, hi = w.indptr[tokens[0]], w.indptr[tokens[0] + 1]
+            if hi - lo == len(rows):  # the rows are the column's postings
+                return w.data[lo:hi]
+        return self._text_scores(term, words, columns=True)[rows]
+
+    def _synonym_mask(self, terms: tuple[str, ...]) -> np.ndarray:
+        """Per index row: whether the product holds one of ``terms``."""
+        held = np.zeros(len(self.bm25.product_ids), dtype=bool)
+        for rows in map(self._term_rows, terms):
+            if rows is not None:
+                held[rows] = True
+        return held
+
+    def words_with(self, query: str, rewrite: Any = None) -> QueryWords:
+        """The query's words with the synonym terms that stand for each (a word a match of
+        ``rewrite`` covers): a product holding a term holds the word, so the word's product
+        count and IDF, the strongest word and the notice count those products too."""
+        words = self.words(query)
+        if not rewrite:
+            return words
+        out = []
+        for word in words.words:
+            covering = [a for a in rewrite.alternatives if a.covers(word.text)]
+            terms = tuple(dict.fromkeys(t for a in covering for t in a.terms))
+            if not terms:
+                out.append(word)
+                continue
+            held = self._synonym_mask(terms)
+            if word.products:
+                held[self._word_rows(word)] = True
+            df = int(held.sum())
+            out.append(replace(word, products=df, idf=_idf(len(self.bm25.product_ids), df), synonyms=terms))
+        return QueryWords(tuple(out))

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ from ranking.recall.spelling import QuerySpeller, SpellCorrection
 from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, searchable
 from ranking.recall.vector_index import VectorIndex
 from ranking.row_lookup import RowLookup
-from ranking.settings import RecallSettings
+from ranking.settings import MerchandisingSettings, RecallSettings
 from ranking.text import normalise
 
 
@@ -63,6 +64,7 @@ class SearchRecall:
         self._correct: Callable[[str], SpellCorrection] = SpellCorrection.as_typed
         self._query_settings = RecallSettings()  # until use_query_words_from
         self.query_words = self._matcher(self._query_settings)
+        self.synonym_weight = MerchandisingSettings().synonym_weight  # until use_synonyms_from
 
     def _matcher(self, r: RecallSettings) -> QueryWordMatcher:
         return QueryWordMatcher(self.bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
@@ -72,6 +74,11 @@ class SearchRecall:
         """Match query words as the ``recall.subword_*`` settings say (sub-word length, cap, weight)."""
         self._query_settings = recall_settings
         self.query_words = self._matcher(recall_settings)
+        return self
+
+    def use_synonyms_from(self, merchandising: MerchandisingSettings) -> SearchRecall:
+        """Weigh the operator's synonym terms as ``merchandising.synonym_weight`` says."""
+        self.synonym_weight = merchandising.synonym_weight
         return self
 
     def use_speller_from(self, recall_settings: RecallSettings) -> SearchRecall:
@@ -111,7 +118,7 @@ class SearchRecall:
         light.__dict__.update(encoder=self.encoder, vectors=self.vectors, product_ids=self.product_ids,
                               _rows=self._rows, bm25=None, index=None, manifest={}, speller=None,
                               _correct=SpellCorrection.as_typed, query_words=None,
-                              _query_settings=self._query_settings)
+                              _query_settings=self._query_settings, synonym_weight=self.synonym_weight)
         return light
 
     def correct(self, query: str) -> SpellCorrection:
@@ -153,8 +160,10 @@ class SearchRecall:
         return cls(bm25, encoder, index, vectors, manifest)
 
     # ---- queries ---------------------------------------------------------------------
-    def lexical(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.query_words.lexical(query, k)
+    def lexical(self, query: str, k: int, rewrite: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Lexical recall of ``query``, with the synonym ``rewrite``'s terms as alternatives
+        of the words they stand for (:meth:`QueryWordMatcher.scores`)."""
+        return self.query_words.lexical(query, k, rewrite, self.synonym_weight)
 
     def dense(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         if not searchable(query):

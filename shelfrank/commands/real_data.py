@@ -93,6 +93,34 @@ def split_taobao(
     typer.echo(f"train: {len(train)} events; test (last day): {len(test)} events -> {out}")
 
 
+def _say_home_depot(result: dict, sentence_asked: bool, synonyms_given: bool) -> None:
+    """Print what ``eval home-depot`` measured: what it used, then the recall and NDCG tables."""
+    used = result["sentence_embeddings"]
+    if used["used"]:
+        typer.echo(f"sentence embeddings: {used['texts']} texts embedded in {used['seconds']} s")
+    elif sentence_asked:
+        typer.echo(f"sentence embeddings requested but unavailable: {used['reason']}; "
+                   "reranking with the text features only", err=True)
+    fixed = result["spelling"]
+    if fixed["used"]:
+        typer.echo(f"spelling: {fixed['corrected']} of {fixed['queries']} queries corrected "
+                   "against the catalog")
+    typer.echo(
+        f"{result['queries']} test queries with a relevant product, {result['products_indexed']} "
+        f"products indexed ({result['index']['index']} FAISS index, {result['index']['dense_dim']}-d dense)"
+    )
+    if synonyms_given:
+        said = result["synonyms"]
+        typer.echo(f"synonyms: {said['sets']} sets, {said['test_queries_rewritten']} test queries rewritten")
+    if result["queries_without_words"]:
+        typer.echo(f"{result['queries_without_words']} test queries have no searchable words "
+                   "(the service refuses them): counted as misses")
+    _table({"recall@10": result["recall@10"], "recall@100": result["recall@100"]}, "recall")
+    _table(
+        {"ndcg@10": result["ndcg@10"]}, f"reranking the judged products ({result['ndcg_queries']} queries)"
+    )
+
+
 @eval_app.command("home-depot")
 def home_depot(
     train: Annotated[Path, typer.Option("--train", help="judged pairs the reranker learns from")],
@@ -113,13 +141,20 @@ def home_depot(
                      help="correct query typos against the catalog first, as the service does; "
                           "default: recall.spelling_correction"),
     ] = None,
+    synonyms: Annotated[
+        Path | None,
+        typer.Option("--synonyms", help="synonym sets (JSON, e.g. from shelfrank synonyms mine) each query "
+                                        "also searches, after spelling, as the service does"),
+    ] = None,
 ) -> None:
     """Recall@10/100 (lexical, dense, hybrid) and NDCG@10 (random, lexical, LambdaRank)."""
+    from training.merchandising.synonym_mining import read_synonyms
     from training.real_data.home_depot import evaluate_home_depot, read_pairs
 
     output_file(json_out, "--json")
     try:
         train_pairs, test_pairs = read_pairs(train), read_pairs(test)
+        synonym_sets = read_synonyms(synonyms) if synonyms is not None else None
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     if train_pairs.search_term.nunique() < 10:
@@ -130,28 +165,9 @@ def home_depot(
     recall = current_settings().recall
     if spelling is not None:
         recall = recall.model_copy(update={"spelling_correction": spelling})
-    result = evaluate_home_depot(train_pairs, test_pairs, rd, progress=progress, recall_settings=recall)
-    used = result["sentence_embeddings"]
-    if used["used"]:
-        typer.echo(f"sentence embeddings: {used['texts']} texts embedded in {used['seconds']} s")
-    elif rd.home_depot_sentence:
-        typer.echo(f"sentence embeddings requested but unavailable: {used['reason']}; "
-                   "reranking with the text features only", err=True)
-    fixed = result["spelling"]
-    if fixed["used"]:
-        typer.echo(f"spelling: {fixed['corrected']} of {fixed['queries']} queries corrected "
-                   "against the catalog")
-    typer.echo(
-        f"{result['queries']} test queries with a relevant product, {result['products_indexed']} "
-        f"products indexed ({result['index']['index']} FAISS index, {result['index']['dense_dim']}-d dense)"
-    )
-    if result["queries_without_words"]:
-        typer.echo(f"{result['queries_without_words']} test queries have no searchable words "
-                   "(the service refuses them): counted as misses")
-    _table({"recall@10": result["recall@10"], "recall@100": result["recall@100"]}, "recall")
-    _table(
-        {"ndcg@10": result["ndcg@10"]}, f"reranking the judged products ({result['ndcg_queries']} queries)"
-    )
+    result = evaluate_home_depot(train_pairs, test_pairs, rd, progress=progress, recall_settings=recall,
+                                 synonyms=synonym_sets, merchandising=current_settings().merchandising)
+    _say_home_depot(result, rd.home_depot_sentence, synonym_sets is not None)
     _write(json_out, result)
 
 

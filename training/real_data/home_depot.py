@@ -33,10 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ranking.merchandising.synonym import Synonym
+from ranking.merchandising.synonym_index import SynonymIndex
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.search import SearchRecall
 from ranking.recall.tokenize import char_bigrams, searchable, tokenize
-from ranking.settings import RealDataSettings, RecallSettings
+from ranking.settings import MerchandisingSettings, RealDataSettings, RecallSettings
 
 COLUMNS = ("product_uid", "product_title", "search_term", "relevance")
 N_RANDOM_SEEDS = 10
@@ -294,6 +296,15 @@ class WordLSA:
         return (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
 
+def lexical_scores(recall: SearchRecall, query: str, synonyms: SynonymIndex | None) -> np.ndarray:
+    """BM25 of ``query`` over every product; with synonym sets that fire on it, the lexical
+    recall's score with their terms as alternatives (:meth:`QueryWordMatcher.scores`)."""
+    rewrite = synonyms.rewrite(query) if synonyms is not None else None
+    if not rewrite:
+        return recall.bm25.scores(query)
+    return recall.query_words.scores(query, rewrite, recall.synonym_weight)[0]
+
+
 def pair_features(
     recall: SearchRecall,
     pairs: pd.DataFrame,
@@ -301,9 +312,9 @@ def pair_features(
     is_train: bool,
     neighbours: QueryNeighbours | None = None,
     word_lsa: WordLSA | None = None,
-    sentences: SentenceVectors | None = None,
+    sentences: SentenceVectors | None = None, synonyms: SynonymIndex | None = None,
 ) -> np.ndarray:
-    """(rows x feature_names(sentences is not None)) for pairs sorted by query (contiguous groups)."""
+    """(rows x feature_names(sentences is not None)) for pairs sorted by query (synonyms: lexical_scores)."""
     n = len(pairs)
     out = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
     col = {name: i for i, name in enumerate(FEATURES)}
@@ -317,7 +328,7 @@ def pair_features(
     distinct = [texts[s] for s in starts]
     q_vec = recall.encoder.encode(distinct)
     for qi, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
-        bm = recall.bm25.scores(distinct[qi])
+        bm = lexical_scores(recall, distinct[qi], synonyms)
         rows = slice(lo, hi)
         out[rows, col["bm25"]] = bm[pos[lo:hi]]
         best = float(bm.max())
@@ -374,14 +385,14 @@ def train_reranker(
     neighbours: QueryNeighbours | None = None,
     word_lsa: WordLSA | None = None,
     sentences: SentenceVectors | None = None,
+    synonyms: SynonymIndex | None = None,
 ):
     """A LambdaRank booster on the train queries (no early stopping: a fixed budget)."""
     from training.learning.lambdarank import RankingData, train_lambdarank
 
     train = train.sort_values(["search_term", "product_uid"], kind="stable").reset_index(drop=True)
-    x = pair_features(
-        recall, train, prior, is_train=True, neighbours=neighbours, word_lsa=word_lsa, sentences=sentences
-    )
+    x = pair_features(recall, train, prior, is_train=True, neighbours=neighbours, word_lsa=word_lsa,
+                      sentences=sentences, synonyms=synonyms)
     label, gains = _labels(train.relevance.to_numpy(float))
     group = train.groupby("search_term", sort=False).size().to_numpy()
     params = {
@@ -410,6 +421,48 @@ def train_reranker(
     )
 
 
+def _recall_found(recall: SearchRecall, texts: list[str], rewrites: list, relevant: pd.Series,
+                  queries: list[str], rrf_k: int, progress: bool) -> dict[str, dict[int, list[float]]]:
+    """Per source (lexical with each query's synonym rewrite, dense, their fusion) and k (10,
+    100): each test query's recall@k of its relevant products."""
+    from tqdm import tqdm
+
+    dense_ids, _ = recall.dense_batch(texts, 100)
+    found: dict[str, dict[int, list[float]]] = {s: {10: [], 100: []} for s in ("lexical", "dense", "hybrid")}
+    for i, q in enumerate(tqdm(queries, desc="recall", unit="query", disable=not progress)):
+        lex, _ = recall.lexical(texts[i], 100, rewrites[i])
+        den = dense_ids[i][dense_ids[i] >= 0]
+        hyb, _ = reciprocal_rank_fusion([lex, den], k=rrf_k, limit=100)
+        for name, ids in (("lexical", lex), ("dense", den), ("hybrid", hyb)):
+            for k in (10, 100):
+                found[name][k].append(recall_at(ids, relevant[q], k))
+    return found
+
+
+def _expanded_dense(recall: SearchRecall, texts: list[str], rewrites: list, relevant: pd.Series,
+                    queries: list[str], rrf_k: int) -> dict:
+    """Over the rewritten test queries: dense and hybrid recall@100 with the dense side reading the
+    query as searched and reading it with the added terms appended (what the service does not
+    do; measured here to say why)."""
+    rows = [i for i, rw in enumerate(rewrites) if rw]
+    if not rows:
+        return {}
+    out: dict = {"rewritten_queries": len(rows)}
+    for name, dense_texts in (("as_searched", [texts[i] for i in rows]),
+                              ("expanded", [rewrites[i].expanded(texts[i]) for i in rows])):
+        ids, _ = recall.dense_batch(dense_texts, 100)
+        dense, hybrid = [], []
+        for n, i in enumerate(rows):
+            den = ids[n][ids[n] >= 0]
+            lex, _ = recall.lexical(texts[i], 100, rewrites[i])
+            hyb, _ = reciprocal_rank_fusion([lex, den], k=rrf_k, limit=100)
+            dense.append(recall_at(den, relevant[queries[i]], 100))
+            hybrid.append(recall_at(hyb, relevant[queries[i]], 100))
+        out[f"dense_recall@100_{name}"] = float(np.mean(dense))
+        out[f"hybrid_recall@100_{name}"] = float(np.mean(hybrid))
+    return out
+
+
 def recall_at(found: np.ndarray, relevant: set[int], k: int) -> float:
     return len(relevant & set(found[:k].tolist())) / len(relevant)
 
@@ -421,8 +474,13 @@ def evaluate_home_depot(
     progress: bool = True,
     sentences: SentenceVectors | None = None,
     recall_settings: RecallSettings | None = None,
+    synonyms: list[Synonym] | None = None,
+    merchandising: MerchandisingSettings | None = None,
 ) -> dict:
     """The ``shelfrank eval home-depot`` metrics (JSON shape in the module docstring of the CLI).
+
+    ``synonyms`` (e.g. ``shelfrank synonyms mine``'s): each corrected query also searches their
+    terms as the service's lexical recall does, and the reranker's BM25 features read them too.
 
     ``recall_settings`` (the ``recall`` section) gives BM25's ``bm25_k1`` and ``bm25_b``, the
     hybrid list's ``rrf_k``, and spelling: every query is corrected against the catalog's
@@ -435,8 +493,6 @@ def evaluate_home_depot(
     reranker gets :data:`SEMANTIC_FEATURES` too; when the ``semantic`` extra is missing the
     eval keeps the other features and says why under ``sentence_embeddings``.
     """
-    from tqdm import tqdm
-
     from training.learning.lambdarank import predict
 
     started = time.perf_counter()
@@ -474,6 +530,8 @@ def evaluate_home_depot(
         b=r.bm25_b,
     )
     recall.use_query_words_from(r)  # sub-word matching as the recall settings say
+    recall.use_synonyms_from(merchandising or MerchandisingSettings())
+    index = SynonymIndex(synonyms) if synonyms else None
     index_seconds = time.perf_counter() - started
     spelling_info: dict = {"used": False}
     searched: dict[str, str] = {}  # search term -> the text recall and features read
@@ -494,27 +552,19 @@ def evaluate_home_depot(
     )
     queries = list(relevant.index)
     texts = [searched.get(q, q) for q in queries]
-    dense_ids, _ = recall.dense_batch(texts, 100)
-    found: dict[str, dict[int, list[float]]] = {s: {10: [], 100: []} for s in ("lexical", "dense", "hybrid")}
-    for i, q in enumerate(tqdm(queries, desc="recall", unit="query", disable=not progress)):
-        lex, _ = recall.lexical(texts[i], 100)
-        den = dense_ids[i][dense_ids[i] >= 0]
-        hyb, _ = reciprocal_rank_fusion([lex, den], k=r.rrf_k, limit=100)
-        for name, ids in (("lexical", lex), ("dense", den), ("hybrid", hyb)):
-            for k in (10, 100):
-                found[name][k].append(recall_at(ids, relevant[q], k))
+    rewrites = [index.rewrite(t) if index is not None else None for t in texts]
+    found = _recall_found(recall, texts, rewrites, relevant, queries, r.rrf_k, progress)
+    expanded = _expanded_dense(recall, texts, rewrites, relevant, queries, r.rrf_k) if index else {}
 
     # reranking the judged products of each test query
     prior = ProductPrior.fit(train)
     neighbours = QueryNeighbours.fit(recall, train)
     word_lsa = WordLSA(catalog.product_title.tolist(), 128, settings.seed)
-    booster = train_reranker(
-        recall, train, prior, settings.home_depot_ltr_rounds, settings.seed, neighbours, word_lsa, sentences
-    )
+    booster = train_reranker(recall, train, prior, settings.home_depot_ltr_rounds, settings.seed, neighbours,
+                             word_lsa, sentences, synonyms=index)
     test = test.sort_values(["search_term", "product_uid"], kind="stable").reset_index(drop=True)
-    x_test = pair_features(
-        recall, test, prior, is_train=False, neighbours=neighbours, word_lsa=word_lsa, sentences=sentences
-    )
+    x_test = pair_features(recall, test, prior, is_train=False, neighbours=neighbours, word_lsa=word_lsa,
+                           sentences=sentences, synonyms=index)
     group = test.search_term.to_numpy()
     gain = test.relevance.to_numpy(float) - 1.0
     rng = np.random.default_rng(settings.seed)
@@ -543,6 +593,8 @@ def evaluate_home_depot(
         "seconds": round(time.perf_counter() - started, 1),
         "sentence_embeddings": sentence_info,
         "spelling": spelling_info,
+        "synonyms": {"sets": len(synonyms or ()), "test_queries_rewritten": sum(map(bool, rewrites)),
+                     **expanded},
         "feature_importance": dict(
             sorted(
                 zip(names, (round(float(v), 1) for v in importance), strict=True), key=lambda kv: -kv[1]

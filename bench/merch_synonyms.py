@@ -1,0 +1,157 @@
+"""Search latency with 10,000 operator synonym sets against none, through the engine.
+
+``python -m bench.merch_synonyms BUNDLE [--sets 10000] [--queries 300] [--out FILE.json]``
+loads the bundle (read only) as the service does and ranks 20-card search pages for a query
+mix (the README's queries, then single and paired title words of the catalog, seeded), each
+query three times in turn: with no book (``none``), with ``--sets`` long-tail sets none of which
+fires (``idle``: the index's own cost) and with ``--sets`` sets that fire (``synonyms``), so every
+arm sees the same machine load. The sets are built from the bundle's own vocabulary as a mall's list
+would look: every catalog word (Latin of three letters or more, Chinese bigrams) in two two-way
+sets, ``[zq<i>, word i, word i+1]`` (a shopper's word the catalog lacks and two catalog words:
+a query holding a catalog word fires two sets and also searches two other catalog words, the
+costly case), and the rest long-tail sets of words no query here holds (they fill the index).
+It prints and writes p50/p99 per arm, the difference to ``none``, the mean candidates recalled per arm
+(synonyms recall more products, which the filters, features and model then rank: that work is
+the price of the wider recall, not of the index), how many queries a set fired on, and
+the book's compile time (once per book change, not per request); and the synonym work alone
+(``rewrite_*``, ``lexical_none_*`` / ``lexical_synonyms_*``: one query's lexical recall without
+and with its rewrite, no threads), which a loaded machine blurs less. The issue's goal: at most
++1 ms p99 at one worker. ``make bench`` runs it on the default bundle
+(:mod:`bench.bench_merch_synonyms`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ranking.engine import Engine
+from ranking.merchandising.book import MerchandisingBook
+from ranking.merchandising.synonym import Synonym
+from ranking.pipeline import RankRequest
+from ranking.recall.tokenize import is_word
+from ranking.settings import load_settings
+
+README_QUERIES = ("大米", "cordless drill", "cooking oil", "phone", "平板电脑", "rice cooker")
+
+
+def synonym_sets(engine: Engine, n: int) -> list[Synonym]:
+    """``n`` sets over the bundle's vocabulary (module docstring), catalog words first."""
+    df = engine.search.bm25.document_frequency()
+    words = sorted((t for t in df if (is_word(t) and len(t) >= 3) or (len(t) == 2 and not t.isascii())),
+                   key=lambda t: (-df[t], t))
+    sets: list[Synonym] = []
+    for i, word in enumerate(words[:n]):  # word i with its neighbour: each catalog word in two sets
+        neighbour = words[(i + 1) % len(words)]
+        sets.append(Synonym(terms=[f"zq{i}", word, neighbour], reason="bench", id=f"catalog-{i}"))
+    return sets + tail_sets(n - len(sets), start=len(sets))
+
+
+def tail_sets(n: int, start: int = 0) -> list[Synonym]:
+    """``n`` long-tail sets of words no catalog text or query here holds."""
+    return [Synonym(terms=[f"tail{i}", f"longtail{i} word", f"尾巴{i}"], reason="bench", id=f"tail-{i}")
+            for i in range(start, start + n)]
+
+
+def query_mix(engine: Engine, count: int, seed: int) -> list[str]:
+    """The README's queries, then title words and word pairs drawn from the catalog."""
+    rng = np.random.default_rng(seed)
+    ids = engine.snapshot.products.ids
+    titles = engine.catalog.titles_of(ids[rng.choice(len(ids), size=count, replace=True)])
+    out = list(README_QUERIES)
+    for title in titles:
+        words = [w for w in str(title).split() if not w[0].isdigit()]
+        if not words:
+            continue
+        k = int(rng.integers(1, min(2, len(words)) + 1))
+        start = int(rng.integers(0, len(words) - k + 1))
+        out.append(" ".join(words[start:start + k]))
+    return out[:count]
+
+
+def measure(engine: Engine, queries: list[str], books: dict[str, MerchandisingBook | None]) -> dict:
+    """Each query ranked under every arm's book in turn (the order rotating per query);
+    per-arm latencies (ms), candidates and the queries a set fired on."""
+    arms = list(books)
+    times: dict[str, list[float]] = {arm: [] for arm in arms}
+    recalled: dict[str, list[int]] = {arm: [] for arm in arms}
+    fired: dict[str, int] = dict.fromkeys(arms, 0)
+    for i, query in enumerate(queries):
+        for arm in arms[i % len(arms):] + arms[:i % len(arms)]:
+            request = RankRequest(surface="search", page_size=20, now_ms=engine.snapshot.as_of_ms, hour=12,
+                                  query=query, seed=i, merchandising=books[arm])
+            started = time.perf_counter()
+            page = engine.rank("search", request)
+            times[arm].append((time.perf_counter() - started) * 1000.0)
+            recalled[arm].append(page.recalled)
+            fired[arm] += bool(page.synonyms)
+    out: dict = {"queries": len(queries)}
+    for arm in arms:
+        out[f"{arm}_p50_ms"] = round(float(np.percentile(times[arm], 50)), 2)
+        out[f"{arm}_p99_ms"] = round(float(np.percentile(times[arm], 99)), 2)
+        out[f"{arm}_mean_candidates"] = round(float(np.mean(recalled[arm])), 1)
+        out[f"{arm}_queries_fired"] = fired[arm]
+    for arm in arms[1:]:
+        out[f"{arm}_p50_added_ms"] = round(out[f"{arm}_p50_ms"] - out["none_p50_ms"], 2)
+        out[f"{arm}_p99_added_ms"] = round(out[f"{arm}_p99_ms"] - out["none_p99_ms"], 2)
+    return out
+
+
+def measure_lexical(engine: Engine, queries: list[str], book: MerchandisingBook) -> dict:
+    """The synonym part alone, with no threads around it: each query's rewrite, and its lexical
+    recall (``recall.candidates`` products) without and with the rewrite, in turn."""
+    index, search, k = book.synonym_index, engine.search, engine.settings.recall.candidates
+    times: dict[str, list[float]] = {"rewrite": [], "lexical_none": [], "lexical_synonyms": []}
+    for query in queries:
+        started = time.perf_counter()
+        rewrite = index.rewrite(query)
+        times["rewrite"].append((time.perf_counter() - started) * 1000.0)
+        for name, carried in (("lexical_none", None), ("lexical_synonyms", rewrite)):
+            started = time.perf_counter()
+            search.lexical(query, k, carried)
+            times[name].append((time.perf_counter() - started) * 1000.0)
+    return {f"{name}_{q}_ms": round(float(np.percentile(ms, q)), 3) for name, ms in times.items()
+            for q in (50, 99)}
+
+
+def run(bundle: Path, sets: int, queries: int, seed: int = 7) -> dict:
+    engine = Engine.load(bundle, load_settings([]))
+    try:
+        built = synonym_sets(engine, sets)
+        started = time.perf_counter()
+        book = MerchandisingBook(synonyms=tuple(built))
+        index = book.synonym_index
+        compile_ms = (time.perf_counter() - started) * 1000.0
+        idle = MerchandisingBook(synonyms=tuple(tail_sets(sets)))  # 10,000 sets, none fires
+        books = {"none": None, "idle": idle, "synonyms": book}
+        mix = query_mix(engine, queries, seed)
+        for query in mix[:20]:  # warm every arm's caches (query words, first touches)
+            for carried in books.values():
+                engine.rank("search", RankRequest(surface="search", page_size=20, hour=12, query=query,
+                                                  now_ms=engine.snapshot.as_of_ms, merchandising=carried))
+        result = measure(engine, mix, books) | measure_lexical(engine, mix, book)
+        return {"bundle": str(bundle), "sets": len(index), "terms": index.terms,
+                "compile_ms": round(compile_ms, 1), **result}
+    finally:
+        engine.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--sets", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    got = run(args.bundle, args.sets, args.queries)
+    print(json.dumps(got, ensure_ascii=False, indent=1))
+    if args.out is not None:
+        args.out.write_text(json.dumps(got, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
