@@ -263,6 +263,11 @@ class TrainingSettings(Section):
     snapshot_every_days: int = Field(
         7, ge=1, description="features come from a snapshot taken at most this many days before"
     )
+    point_in_time_scores: bool = Field(
+        True, description="with a catalog change history (merge-events), each snapshot's scores, leaf price "
+                          "medians and shopper profiles read the prices, stock and bans as of the snapshot, "
+                          "not the merged (final) catalog (docs/catalog.md, Training: point in time); "
+                          "off: the final catalog, as before")
     valid_days: int = Field(7, ge=1, description="days before the test days used for early stopping")
     test_days: int = Field(7, ge=1, description="last days held out for evaluate")
     history_days: int = Field(90, ge=1, description="user-profile window before each snapshot")

@@ -146,8 +146,8 @@ def featurise_cut(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray, cut_ms:
     (:func:`training.learning.live_replay.live_feature_rows`; None: missing); ``timeline`` the
     dataset's catalog history (None: read from ``mall.data_dir``, if it has one). Used by both
     the local and the Dask builds."""
-    snapshot = build_snapshot(mall, cut_ms, settings, catalog)
     timeline = timeline if timeline is not None else CatalogTimeline.load(mall.data_dir)
+    snapshot = build_snapshot(mall, cut_ms, settings, catalog, timeline)
     at = None
     if timeline is not None and len(rows):
         when = imp.timestamp.to_numpy()[rows]
