@@ -54,9 +54,9 @@ def _rows(frame: RankingFrame, keep: np.ndarray) -> pd.DataFrame:
     return out.sort_index()
 
 
-@pytest.mark.parametrize("every", [7, 1])
-def test_events_after_a_rows_day_do_not_change_its_features(small_mall: Path, every: int) -> None:
-    settings = load_settings([*FAST, f"training.snapshot_every_days={every}"])
+@pytest.mark.parametrize("cadence", [7, 1])
+def test_events_after_a_rows_day_do_not_change_its_features(small_mall: Path, cadence: int) -> None:
+    settings = load_settings([*FAST, f"training.score_cadence_days={cadence}"])
     mall = load_mall(small_mall)
     end = mall_day_zero_ms(mall, settings.mall.timezone) + 14 * DAY_MS
     whole = build_ranking_frame(mall, settings, progress=False, days=(7, 14))
@@ -103,11 +103,11 @@ def _before(data: Path, settings_list: list[str], at_ms: int) -> pd.DataFrame:
     return _rows(frame, when.reindex(frame.request_id).to_numpy() < at_ms)
 
 
-@pytest.mark.parametrize("every", [7, 1])
+@pytest.mark.parametrize("cadence", [7, 1])
 def test_rows_before_a_late_catalog_change_read_the_catalog_of_their_time(
-        small_mall: Path, late_changes, every: int) -> None:
+        small_mall: Path, late_changes, cadence: int) -> None:
     merged, at_ms, changed = late_changes
-    settings = [*FAST, f"training.snapshot_every_days={every}"]
+    settings = [*FAST, f"training.score_cadence_days={cadence}"]
     base = _before(small_mall, settings, at_ms)
     seen = _before(merged, settings, at_ms)
     assert len(base) > 100_000 and base.index.equals(seen.index)
