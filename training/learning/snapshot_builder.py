@@ -99,14 +99,14 @@ def _platform_scores(mall: MallTables, as_of_ms: int, settings: Settings,
 
 def catalog_as_of(catalog: CatalogCache, as_of_ms: int, settings: Settings,
                   timeline: CatalogTimeline | None) -> tuple[CatalogCache, pd.DataFrame | None]:
-    """The catalog as of ``as_of_ms`` and the products table its scores read (a listing not yet
-    listed counts as not live), when the dataset has a change history and
+    """The catalog as of ``as_of_ms`` and the products table its scores read (the listings of that
+    moment: one first sent later is neither scored, ranked against nor counted in a median; its
+    scores stay missing), when the dataset has a change history and
     ``training.point_in_time_scores`` is on; else the catalog unchanged and None (the final table)."""
     if timeline is None or not settings.training.point_in_time_scores:
         return catalog, None
     products, exists = timeline.products_as_of(catalog.products, as_of_ms)
-    scored = products.assign(banned=products.banned.to_numpy(bool) | ~exists)
-    return catalog.as_of(products, exists), scored
+    return catalog.as_of(products, exists), products[exists].reset_index(drop=True)
 
 
 def build_snapshot(mall: MallTables, as_of_ms: int, settings: Settings,
