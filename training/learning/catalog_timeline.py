@@ -16,6 +16,10 @@ references). :meth:`SnapshotTimeline.values` then gives each (product, request t
 of its last change at or before that time, and ``log_price_vs_category`` moved by the change of log
 price against the snapshot. Products outside the touched groups are NaN: the snapshot's values
 stand. A dataset without ``product_changes`` has no timeline and trains exactly as before.
+
+:meth:`CatalogTimeline.products_as_of` gives the whole products table as it stood at a moment
+(a snapshot's midnight): what that snapshot's scores, leaf price medians and shopper profiles read
+(:func:`training.learning.snapshot_builder.catalog_as_of`).
 """
 
 from __future__ import annotations

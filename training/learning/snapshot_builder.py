@@ -5,6 +5,9 @@ Platform scores come from :mod:`ranking.scores` (as of the same moment); user pr
 stores visited) from clicks (weight 1), carts (2) and orders (4) in the
 ``training.history_days`` before the moment. Interest shares are smoothed toward the
 mall-wide share with 5 pseudo-interactions, so a user with two clicks is not certain.
+Given a dataset's catalog change history, the catalog too is the moment's
+(:func:`catalog_as_of`): the scores, the leaf price medians and the profiles read the prices,
+stock and bans of then, not the merged final table (``training.point_in_time_scores``).
 """
 
 from __future__ import annotations
