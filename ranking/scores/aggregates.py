@@ -20,13 +20,24 @@ from ranking.settings import ScoreSettings
 
 QUALITY_REASONS = ("quality", "not_as_described")
 HOUR_MS = 3_600_000
+DENSE_SPAN = 4  # index_of's table: an id range up to this many times the ids' count
 
 
 def index_of(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
-    """Position of each id in ``sorted_ids`` (-1 when absent)."""
+    """Position of each id in ``sorted_ids`` (-1 when absent).
+
+    Ids spanning a range at most ``DENSE_SPAN`` times their count (a mall's product and store
+    ids) are looked up in a table of the range, a gather instead of a binary search: training
+    builds a snapshot a day, each counting millions of impressions by product."""
     ids = np.asarray(ids, dtype=np.int64)
     if len(sorted_ids) == 0:
         return np.full(len(ids), -1)
+    lo, hi = int(sorted_ids[0]), int(sorted_ids[-1])
+    if hi - lo < DENSE_SPAN * len(sorted_ids):
+        table = np.full(hi - lo + 1, -1, dtype=np.int64)
+        table[np.asarray(sorted_ids, dtype=np.int64) - lo] = np.arange(len(sorted_ids))
+        inside = (ids >= lo) & (ids <= hi)
+        return np.where(inside, table[np.where(inside, ids - lo, 0)], -1)
     pos = np.clip(np.searchsorted(sorted_ids, ids), 0, len(sorted_ids) - 1)
     return np.where(sorted_ids[pos] == ids, pos, -1)
 

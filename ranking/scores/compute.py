@@ -64,6 +64,19 @@ def _top_category(categories: pd.DataFrame, category_ids: np.ndarray) -> np.ndar
     return top.fillna(pd.Series(category_ids)).to_numpy(np.int64)
 
 
+def main_category(store_row: np.ndarray, category: np.ndarray, n_stores: int) -> np.ndarray:
+    """Each store's most frequent category among its products (the smallest id on a tie, as
+    ``Series.mode`` orders them), -1 for a store without products. Vectorised: counts of the
+    (store, category) pairs, the first of each store's sorted by count down then id up."""
+    pairs = pd.DataFrame({"s": store_row, "c": category}).groupby(["s", "c"]).size().reset_index(name="n")
+    pairs = pairs.sort_values(["s", "n", "c"], ascending=[True, False, True], kind="stable")
+    first = pairs.drop_duplicates("s")
+    out = np.full(n_stores, -1, dtype=np.int64)
+    keep = (first.s.to_numpy() >= 0) & (first.s.to_numpy() < n_stores)
+    out[first.s.to_numpy()[keep]] = first.c.to_numpy(np.int64)[keep]
+    return out
+
+
 def compute_scores_from_tables(tables: dict[str, pd.DataFrame], as_of_ms: int,
                                settings: ScoreSettings) -> PlatformScores:
     """Scores as of ``as_of_ms`` from events strictly before it (see the module docstring)."""
@@ -77,8 +90,7 @@ def compute_scores_from_tables(tables: dict[str, pd.DataFrame], as_of_ms: int,
     p_store = index_of(products.store_id.to_numpy(), sid)
 
     # a store's category: the top-level category most of its products are in
-    main = (pd.DataFrame({"s": p_store, "c": top}).groupby("s").c.agg(lambda c: c.mode().iloc[0]))
-    store_cat = pd.Series(np.arange(len(sid))).map(main).fillna(-1).to_numpy(np.int64)
+    store_cat = main_category(p_store, top, len(sid))
 
     rates = store_rates(agg.stores, store_cat, k)
     s_dims = store_dimensions(rates, store_cat)

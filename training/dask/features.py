@@ -1,7 +1,8 @@
-"""Feature building on a Dask cluster: one task per weekly snapshot cut.
+"""Feature building on a Dask cluster: one task per snapshot cut (a week by default).
 
-Each cut's work is independent of the others: its point-in-time snapshot (platform
-scores and user profiles from events before the cut) and the features of its cards (the
+Each cut's work is independent of the others: its point-in-time snapshots (platform
+scores and user profiles from events before each day of the cut, ``training.score_cadence_days``)
+and the features of its cards (the
 requests of the cut's days). So the driver submits one task per cut; each task reads the
 mall's Parquet tables from the data directory itself (shared storage, the same path on
 every worker), builds the snapshot and the features with the same code as the local build
@@ -141,20 +142,20 @@ def featurise_cut_task(data_dir: str, settings: Settings, zero_ms: int, cut: int
     rows = np.flatnonzero(wanted)
     if len(rows) == 0:
         return None
-    parts = featurise_cut(mall, imp, rows, zero_ms + cut * DAY_MS, settings, columns,
-                          query_texts(mall), _catalog(mall), search, _live_rows(mall, imp, rows, settings))
+    upto = _with_cut_impressions(mall, imp)
+    live = live_feature_rows(upto, imp, rows, settings) if settings.training.live_features else None
+    parts = featurise_cut(upto, imp, rows, zero_ms + cut * DAY_MS, settings, columns,
+                          query_texts(mall), _catalog(mall), search, live)
     return parts[0] if len(parts) == 1 else concat_frames(parts, parts[0].feature_names)
 
 
-def _live_rows(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray,
-               settings: Settings) -> np.ndarray | None:
-    """The cut's live columns: the logs before the cut (history) and the cut's own
-    impressions replayed from the start, as the local build does (the same values)."""
-    if not settings.training.live_features:
-        return None
+def _with_cut_impressions(mall: MallTables, imp: pd.DataFrame) -> MallTables:
+    """The mall with the cut's own impressions after the history: the live replay reads them from
+    the start, and the daily snapshots within the cut (training.score_cadence_days) count the
+    ones before each, as the local build does (the same values)."""
     tables = dict(mall.tables)
     tables["impressions"] = pd.concat([mall["impressions"], imp[list(HISTORY_COLUMNS)]], ignore_index=True)
-    return live_feature_rows(MallTables(mall.data_dir, tables), imp, rows, settings)
+    return MallTables(mall.data_dir, tables)
 
 
 def mall_days(data_dir: str | Path, settings: Settings) -> tuple[int, int]:

@@ -16,6 +16,10 @@ references). :meth:`SnapshotTimeline.values` then gives each (product, request t
 of its last change at or before that time, and ``log_price_vs_category`` moved by the change of log
 price against the snapshot. Products outside the touched groups are NaN: the snapshot's values
 stand. A dataset without ``product_changes`` has no timeline and trains exactly as before.
+
+:meth:`CatalogTimeline.products_as_of` gives the whole products table as it stood at a moment
+(a snapshot's midnight): what that snapshot's scores, leaf price medians and shopper profiles read
+(:func:`training.learning.snapshot_builder.catalog_as_of`).
 """
 
 from __future__ import annotations
@@ -92,6 +96,46 @@ class CatalogTimeline:
                 replay.apply(int(change_local[i]), changes[i])
             replay.reprice(change_local[ahead + lo:ahead + hi], int(times[ahead + lo]))
         return replay.timeline(local, snapshot)
+
+    def products_as_of(self, products: pd.DataFrame, as_of_ms: int) -> tuple[pd.DataFrame, np.ndarray]:
+        """``products`` (the merged, final table, sorted by ``product_id``) as the catalog stood just
+        before ``as_of_ms``, and whether each product existed then.
+
+        A changed product starts from its original, then takes the last value of each of ``price``,
+        ``list_price``, ``stock`` and ``subsidy`` a change before the moment sent; ``banned`` is its
+        own last ban (an upsert's flag, a ban, an unban) or its store's (a store ban, an unban).
+        A product without an original (a new listing) existed only once a change had been sent.
+        Products no change touched keep their row. Vectorised: one group-by per column."""
+        out = products.reset_index(drop=True).copy()
+        ids = out.product_id.to_numpy(np.int64)
+        h = self.history[self.history.changed_at.to_numpy(np.int64) < as_of_ms]
+        has_original = np.isin(ids, self.originals.index.to_numpy(np.int64))
+        changed_ever = np.isin(ids, self.history.product_id.to_numpy(np.int64))
+        exists = ~changed_ever | has_original | np.isin(ids, h.product_id.to_numpy(np.int64))
+        rows = np.flatnonzero(has_original)
+        first = self.originals.loc[ids[rows]]
+        for name in (*STATE[:4], "banned"):
+            out[name] = _assign(out[name], rows, first[name].to_numpy())
+        out["banned"] = _assign(out["banned"], np.flatnonzero(changed_ever & ~has_original), False)
+        kind = h.kind.to_numpy()
+        flags = {
+            "own": np.where(kind == "upsert", h.banned.to_numpy(float, na_value=np.nan),
+                            np.where(kind == "ban", 1.0, np.where(kind == "unban", 0.0, np.nan))),
+            "store": np.where(kind == "store_ban", 1.0, np.where(kind == "store_unban", 0.0, np.nan)),
+        }
+        latest = pd.DataFrame({"product_id": h.product_id.to_numpy(np.int64),
+                               **{n: h[n].to_numpy(float, na_value=np.nan) for n in STATE[:4]},
+                               **flags}).groupby("product_id").last()  # last non-null, in time order
+        at = np.searchsorted(ids, latest.index.to_numpy(np.int64))
+        known = (at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == latest.index.to_numpy(np.int64))
+        at, latest = at[known], latest[known]
+        for name in STATE[:4]:
+            sent = latest[name].notna().to_numpy()
+            out[name] = _assign(out[name], at[sent], latest[name].to_numpy()[sent])
+        own = np.where(latest.own.notna(), latest.own, out.banned.to_numpy(float)[at])
+        banned = (own == 1) | (latest.store.fillna(0).to_numpy() == 1)
+        out["banned"] = _assign(out["banned"], at, banned)
+        return out, exists
 
     def _start(self, snapshot: FeatureSnapshot, members: np.ndarray) -> dict[str, np.ndarray]:
         cols = snapshot.products.columns
@@ -188,6 +232,13 @@ class SnapshotTimeline:
         moved = np.log(np.maximum(out["price"], 0.01)) - np.log(np.maximum(base_price, 0.01))
         out["log_price_vs_category"] = self.snapshot.products.take("log_price_vs_category", rows) + moved
         return out
+
+
+def _assign(column: pd.Series, rows: np.ndarray, values: np.ndarray) -> pd.Series:
+    """``column`` with ``values`` at positional ``rows``, in the column's own dtype."""
+    array = column.to_numpy().copy()
+    array[rows] = np.asarray(values).astype(array.dtype)
+    return pd.Series(array, index=column.index, name=column.name)
 
 
 def _runs(times: np.ndarray) -> list[tuple[int, int]]:

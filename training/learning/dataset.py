@@ -2,12 +2,14 @@
 its grade and its context, built point-in-time.
 
 Days are counted on the mall's clock from the first logged day. The first
-``warmup_days`` only build history. From then on, every ``snapshot_every_days`` a
-snapshot is taken at local midnight, and the cards of the requests until the next cut
-are featurised from it, so no feature of a request sees events at or after its day's
-cut. The live features differ by design: the logs are replayed through a live state
-(:mod:`training.learning.live_replay`) and each request reads it as it stood just before
-the request (events strictly before its timestamp), as the service reads its live state.
+``warmup_days`` only build history. From then on the cards are featurised a cut of
+``snapshot_every_days`` at a time, and within it each card reads the snapshot taken at local
+midnight at the start of its ``score_cadence_days`` period (daily by default: the scores, profiles
+and leaf price medians the service reads are the daily ``shelfrank scores``), so no feature of a
+request sees events at or after its day's midnight. The live features differ by design: the
+logs are replayed through a live state (:mod:`training.learning.live_replay`) and each
+request reads it as it stood just before the request (events strictly before its
+timestamp), as the service reads its live state.
 So do the catalog's prices, stock, subsidy and bans of a merged dataset with a change history:
 each card reads its product's values as of its request (the last change at or before it;
 :mod:`training.learning.catalog_timeline`). Rows are grouped by request (cards in position order).
@@ -140,14 +142,32 @@ def featurise_cut(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray, cut_ms:
                   settings: Settings, columns, texts: dict, catalog: CatalogCache | None = None,
                   search=None, live: np.ndarray | None = None,
                   timeline: CatalogTimeline | None = None) -> list[RankingFrame]:
-    """One snapshot cut's cards (``rows`` of ``imp``, the cut's days) featurised from the
-    snapshot at ``cut_ms``, in batches of ``ROWS_PER_BATCH`` rows. ``columns`` is
-    :func:`card_columns` of ``imp``; ``live`` the live columns of ``rows``
+    """One snapshot cut's cards (``rows`` of ``imp``, the cut's days): each card featurised from
+    the snapshot at the start of its ``training.score_cadence_days`` period within the cut (the
+    cut's first moment ``cut_ms`` with a cadence of a cut or more), in batches of
+    ``ROWS_PER_BATCH`` rows. ``mall`` must hold the events up to the cut's last snapshot.
+    ``columns`` is :func:`card_columns` of ``imp``; ``live`` the live columns of ``rows``
     (:func:`training.learning.live_replay.live_feature_rows`; None: missing); ``timeline`` the
     dataset's catalog history (None: read from ``mall.data_dir``, if it has one). Used by both
     the local and the Dask builds."""
-    snapshot = build_snapshot(mall, cut_ms, settings, catalog)
     timeline = timeline if timeline is not None else CatalogTimeline.load(mall.data_dir)
+    period = settings.training.score_cadence_days * DAY_MS
+    start = cut_ms + (imp.timestamp.to_numpy()[rows] - cut_ms) // period * period
+    parts: list[RankingFrame] = []
+    for at_ms in np.unique(start):  # requests keep one timestamp: a request is in one period
+        mine = start == at_ms
+        parts.extend(_featurise_snapshot(mall, imp, rows[mine], int(at_ms), settings, columns, texts,
+                                         catalog, search, None if live is None else live[mine], timeline))
+    return parts
+
+
+def _featurise_snapshot(mall: MallTables, imp: pd.DataFrame, rows: np.ndarray, at_ms: int,
+                        settings: Settings, columns, texts: dict, catalog: CatalogCache | None,
+                        search, live: np.ndarray | None,
+                        timeline: CatalogTimeline | None) -> list[RankingFrame]:
+    """The cards ``rows`` featurised from the snapshot at ``at_ms`` (and the catalog as of each
+    request, given a ``timeline``)."""
+    snapshot = build_snapshot(mall, at_ms, settings, catalog, timeline)
     at = None
     if timeline is not None and len(rows):
         when = imp.timestamp.to_numpy()[rows]

@@ -5,9 +5,14 @@ Platform scores come from :mod:`ranking.scores` (as of the same moment); user pr
 stores visited) from clicks (weight 1), carts (2) and orders (4) in the
 ``training.history_days`` before the moment. Interest shares are smoothed toward the
 mall-wide share with 5 pseudo-interactions, so a user with two clicks is not certain.
+Given a dataset's catalog change history, the catalog too is the moment's
+(:func:`catalog_as_of`): the scores, the leaf price medians and the profiles read the prices,
+stock and bans of then, not the merged final table (``training.point_in_time_scores``).
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pandas as pd
@@ -17,6 +22,7 @@ from ranking.features.snapshot import EntityTable, FeatureSnapshot, PairSet
 from ranking.mall_clock import local_hour
 from ranking.settings import Settings
 from training.data.mall_data import MallTables
+from training.learning.catalog_timeline import CatalogTimeline
 
 DAY_MS = 86_400_000
 SMOOTHING = 5.0
@@ -47,9 +53,7 @@ class CatalogCache:
         pos = np.searchsorted(self.leaf_ids, products.category_id.to_numpy())
         pos = np.clip(pos, 0, len(self.leaf_ids) - 1)
         self.product_leaf = np.where(self.leaf_ids[pos] == products.category_id.to_numpy(), pos, -1)
-        log_price = np.log(np.maximum(products.price.to_numpy(), 0.01))
-        median = pd.Series(log_price).groupby(self.product_leaf).transform("median").to_numpy()
-        self.log_price_vs_category = log_price - median
+        self.log_price_vs_category = log_price_vs_category(products.price.to_numpy(), self.product_leaf)
         tiers = mall["brands"].set_index("brand_id").tier
         self.big_brand = (products.brand_id.map(tiers) == "big_brand").to_numpy()
         parent = cats.set_index("category_id").parent_id
@@ -57,6 +61,28 @@ class CatalogCache:
         self.top_category_id = top.fillna(products.category_id).to_numpy().astype(np.int64)
         self.text = build_catalog_text(products, mall["brands"], cats, self.product_leaf,
                                        len(self.leaf_ids))
+
+    def as_of(self, products: pd.DataFrame, exists: np.ndarray) -> CatalogCache:
+        """This catalog with ``products`` (the same rows, their prices, stock and bans as of a
+        moment: :meth:`CatalogTimeline.products_as_of`) and the leaf price medians of the
+        products that ``exists`` then; the text, leaves and brands are shared."""
+        at = copy.copy(self)
+        at.products = products
+        at.log_price_vs_category = log_price_vs_category(products.price.to_numpy(), self.product_leaf,
+                                                         exists)
+        return at
+
+
+def log_price_vs_category(price: np.ndarray, leaf: np.ndarray, counted: np.ndarray | None = None
+                          ) -> np.ndarray:
+    """Log price minus the median log price of its leaf, over the ``counted`` products (all by
+    default): the category price median a price is read against."""
+    log_price = np.log(np.maximum(price.astype(np.float64), 0.01))
+    whole = pd.Series(log_price).groupby(leaf).transform("median").to_numpy()
+    if counted is None:
+        return log_price - whole
+    part = pd.Series(np.where(counted, log_price, np.nan)).groupby(leaf).transform("median").to_numpy()
+    return log_price - np.where(np.isnan(part), whole, part)  # a leaf with none counted: all of it
 
 
 def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -66,18 +92,35 @@ def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].fillna(False).to_numpy().astype(np.float32)
 
 
-def _platform_scores(mall: MallTables, as_of_ms: int, settings: Settings):
+def _platform_scores(mall: MallTables, as_of_ms: int, settings: Settings,
+                     products: pd.DataFrame | None = None):
     from ranking.scores import compute_scores_from_tables
 
-    return compute_scores_from_tables(mall.tables, as_of_ms, settings.scores)
+    tables = mall.tables if products is None else {**mall.tables, "products": products}
+    return compute_scores_from_tables(tables, as_of_ms, settings.scores)
+
+
+def catalog_as_of(catalog: CatalogCache, as_of_ms: int, settings: Settings,
+                  timeline: CatalogTimeline | None) -> tuple[CatalogCache, pd.DataFrame | None]:
+    """The catalog as of ``as_of_ms`` and the products table its scores read (the listings of that
+    moment: one first sent later is neither scored, ranked against nor counted in a median; its
+    scores stay missing), when the dataset has a change history and
+    ``training.point_in_time_scores`` is on; else the catalog unchanged and None (the final table)."""
+    if timeline is None or not settings.training.point_in_time_scores:
+        return catalog, None
+    products, exists = timeline.products_as_of(catalog.products, as_of_ms)
+    return catalog.as_of(products, exists), products[exists].reset_index(drop=True)
 
 
 def build_snapshot(mall: MallTables, as_of_ms: int, settings: Settings,
-                   catalog: CatalogCache | None = None) -> FeatureSnapshot:
-    """The snapshot as of ``as_of_ms``: nothing at or after that moment is used."""
-    catalog = catalog or CatalogCache(mall)
+                   catalog: CatalogCache | None = None,
+                   timeline: CatalogTimeline | None = None) -> FeatureSnapshot:
+    """The snapshot as of ``as_of_ms``: no event at or after that moment is used, nor (given the
+    dataset's ``timeline``) any catalog change: scores, leaf price medians and profiles read the
+    prices and bans of that moment (:func:`catalog_as_of`)."""
+    catalog, scored = catalog_as_of(catalog or CatalogCache(mall), as_of_ms, settings, timeline)
     products = catalog.products
-    scores = _platform_scores(mall, as_of_ms, settings)
+    scores = _platform_scores(mall, as_of_ms, settings, scored)
     ps = scores.products.reindex(products.product_id)
     p_cols = {
         "store_id": products.store_id.to_numpy().astype(np.int64),
@@ -154,8 +197,9 @@ def _user_profiles(mall: MallTables, catalog: CatalogCache, user_ids: np.ndarray
     slot = local_hour(it.timestamp.to_numpy()[ok], settings.mall.timezone)
     slot = np.where((slot >= 6) & (slot < 12), 0, np.where((slot >= 12) & (slot < 18), 1, 2))
 
-    counts = np.zeros((n_u, n_l, 3), dtype=np.float32)
-    np.add.at(counts, (u_row, leaf, slot), w)
+    # one bincount over the flat (user, leaf, slot) cell: np.add.at was most of a profile's time
+    cell = (u_row.astype(np.int64) * n_l + leaf) * 3 + slot
+    counts = np.bincount(cell, weights=w, minlength=n_u * n_l * 3).astype(np.float32).reshape(n_u, n_l, 3)
     prior_ls = counts.sum(axis=0) + 1.0
     prior_ls /= prior_ls.sum(axis=0, keepdims=True)  # (L, 3) mall-wide share per slot
     totals = counts.sum(axis=1, keepdims=True)  # (U, 1, 3)
