@@ -42,7 +42,7 @@ from serving.catalog import start_catalog, stop_catalog
 from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
 from serving.live import start_live, stop_live
 from serving.responses import ERROR_RESPONSES
-from serving.routes import catalog, demo, docs, events, live, merchant, ops
+from serving.routes import catalog, console, demo, docs, events, live, merchant, ops
 from serving.routes.ranking import ranking_router
 from serving.state import ServiceState
 
@@ -83,6 +83,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.include_router(live.router)
     app.include_router(merchant.router)
     app.include_router(catalog.router)
+    app.include_router(console.router)
     app.include_router(docs.router)
     app.mount(docs.ASSETS_PATH, docs.asset_files(), name="docs-assets")
     app.add_middleware(AdmissionMiddleware, max_in_flight=limits.max_in_flight,
