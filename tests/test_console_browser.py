@@ -1,0 +1,121 @@
+"""The operator console in a real headless Chromium (issue 28): sign in with the operator token,
+create a pin rule in the page for a query, preview it (the pinned card first with the draft, not
+without), save it, then the shopper's own search puts the pinned card first; the merchant view
+shows a store's traffic report.
+
+Reuses the browser fixture and helpers of ``tests/test_demo_browser.py``; the service is started
+with the operator token (the demo page's fixture starts one without)."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+from service_process import start_service, stop_service
+from selenium.webdriver.support.ui import Select
+from test_demo_browser import _shot, _wait, browser  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.slow
+TOKEN = "s3cret"  # start_service's serving.admin_token
+OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def console(small_models, tmp_path_factory):
+    events = tmp_path_factory.mktemp("console-events")
+    proc, url = start_service(small_models, events)
+    yield url
+    stop_service(proc)
+
+
+def _sign_in(driver, url: str, token: str = TOKEN) -> None:
+    driver.get(url + "/console")
+    _wait(driver, "return document.body.dataset.ready === '1'", what="the console")
+    if driver.find_element("id", "login").is_displayed():
+        box = driver.find_element("id", "token")
+        box.clear()
+        box.send_keys(token)
+        driver.find_element("css selector", "#login-form button").click()
+
+
+def _type(driver, selector: str, text: str) -> None:
+    box = driver.find_element("css selector", selector)
+    box.clear()
+    box.send_keys(text)
+
+
+def _a_query_and_its_fifth_card(url: str) -> tuple[str, int, list[int]]:
+    """A query of a real title whose search page has at least 5 cards, and that page's 5th card
+    (exploration slots draw per request, so another request may place it elsewhere)."""
+    home = httpx2.post(f"{url}/v1/homepage", json={"user_id": 1, "page_size": 20}, timeout=30).json()
+    for card in home["cards"]:
+        query = card["title"].split()[0] if " " in card["title"] else card["title"][:2]
+        page = httpx2.post(f"{url}/v1/search", json={"query": query, "user_id": 1, "page_size": 20},
+                           timeout=30).json()
+        ids = [c["product_id"] for c in page["cards"]]
+        if len(ids) >= 5:
+            return query, ids[4], ids
+    raise AssertionError("no query of the homepage's titles finds 5 cards")
+
+
+def test_a_wrong_token_is_refused_in_words(browser, console):  # noqa: F811
+    browser.execute_script("sessionStorage.clear()") if browser.current_url.startswith(console) else None
+    _sign_in(browser, console, "not-the-token")
+    text = _wait(browser, "return document.getElementById('status').textContent.startsWith('Not signed in')"
+                 " && document.getElementById('status').textContent", what="the refusal")
+    assert "wrong token" in text and "{" not in text, text
+    assert not browser.find_element("id", "tabs").is_displayed()
+
+
+def test_create_preview_and_save_a_pin_then_the_shopper_sees_it_first(browser, console):  # noqa: F811
+    query, pinned, ids = _a_query_and_its_fifth_card(console)
+    _sign_in(browser, console)
+    _wait(browser, "return !document.getElementById('tabs').hidden", what="signed in")
+    browser.find_element("id", "new-rule").click()
+    _type(browser, "#rule-form input[name=query]", query)
+    Select(browser.find_element("css selector", "#rule-form select[name=kind]")).select_by_value("pin")
+    _type(browser, "#rule-form input[name=ids]", str(pinned))
+    _type(browser, "#rule-form input[name=reason]", "browser test: pin the fifth card")
+    browser.find_element("id", "rule-preview").click()
+    _wait(browser, "return document.body.dataset.previewed", what="the preview")
+    _shot(browser, "console-preview")
+    first = browser.execute_script(
+        "return [...document.querySelectorAll('#pv-with .pcard')].map(e => Number(e.dataset.productId))")
+    before = browser.execute_script(
+        "return [...document.querySelectorAll('#pv-without .pcard')].map(e => Number(e.dataset.productId))")
+    assert first[0] == pinned and before[0] != pinned, (first[:5], before[:5])
+    notes = browser.find_elements("css selector", "#pv-with .pcard:first-child .note.merch")
+    assert notes, "the pinned card's explanation names the rule"
+
+    # save it from the form, then the shopper's own search shows it first
+    browser.find_element("css selector", "#tabs button[data-tab=rules]").click()
+    browser.find_element("id", "rule-save").click()
+    rule_id = _wait(browser, "return document.body.dataset.savedRule", what="the saved rule")
+    _wait(browser, f"return !!document.querySelector('#rules tr[data-rule-id=\"{rule_id}\"]')",
+          what="the rule in the list")
+    _shot(browser, "console-rules")
+    page = httpx2.post(f"{console}/v1/search", json={"query": query, "user_id": 1, "page_size": 20},
+                       timeout=30).json()
+    assert page["cards"][0]["product_id"] == pinned
+
+    # its history names the operator and the reason
+    browser.find_element("css selector", f"#rules tr[data-rule-id=\"{rule_id}\"] .hist").click()
+    _wait(browser, "return document.getElementById('history').open", what="the history")
+    text = browser.find_element("id", "history-list").text
+    assert "browser test: pin the fifth card" in text and "operator" in text, text
+    browser.find_element("css selector", "#history .close").click()
+
+
+def test_the_merchant_view_shows_a_stores_traffic_report(browser, console):  # noqa: F811
+    home = httpx2.post(f"{console}/v1/homepage", json={"user_id": 2, "page_size": 10}, timeout=30).json()
+    store = home["cards"][0]["store_id"]
+    _sign_in(browser, console)
+    _wait(browser, "return !document.getElementById('tabs').hidden", what="signed in")
+    browser.find_element("css selector", "#tabs button[data-tab=merchant]").click()
+    _type(browser, "#mv-store", str(store))
+    browser.find_element("css selector", "#merchant-form button").click()
+    _wait(browser, "return !!document.getElementById('mv-score')", what="the traffic report")
+    text = browser.find_element("id", "merchant-report").text
+    expected = httpx2.get(f"{console}/v1/merchant/stores/{store}/traffic", headers=OPERATOR, timeout=30).json()
+    assert f"Store {store}" in text and "exposure share" in text and "Grade mix" in text
+    assert f"{expected['store_experience_score']:.1f}" in browser.find_element("id", "mv-score").text
+    _shot(browser, "console-merchant")
