@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,10 @@ class RankedPage:
     live_features: dict[str, list] | None = None  # per live feature, the cards' values (when asked)
     query_words: list[dict] | None = None  # search: per query word, cards and catalog products holding it
     notice: dict | None = None  # search: partial-match or no-match notice
+    # the operator's rules that acted on this request, and the page the front end should open
+    # instead (ranking.merchandising.page_report)
+    rules_applied: list[str] = field(default_factory=list)
+    redirect: dict | None = None
 
     @property
     def text_match(self) -> bool | None:
@@ -96,8 +100,9 @@ class Engine:
                   "recall_k": self.settings.recall.candidates,
                   "extra_features": [f for r in recall for f in r.extra_features]
                   + ([LiveFeatures(self.bundle.snapshot, self.settings.live)] if reads_live else []),
-                  "executor": self.executor, "live": self.settings.live}
-        search_filters = default_filters(rules, self.settings.live)
+                  "executor": self.executor, "live": self.settings.live,
+                  "merchandising": self.settings.merchandising}
+        search_filters = default_filters(rules, self.settings.live, self.settings.merchandising)
         if self.search is not None:
             floor = self.settings.recall.relevance_floor
             search_filters.append(RelevanceFloor(floor, self.text_sources, DENSE))
@@ -175,7 +180,9 @@ class Engine:
                           request.query if request.surface == "search" else None)
         live = live_values(self.bundle.model.feature_names, self.feature_groups, result.cards.features) \
             if request.log_features else None
-        page = RankedPage(cards, result.dropped, result.timings, result.recalled, None, live)
+        page = RankedPage(cards, result.dropped, result.timings, result.recalled, None, live,
+                          rules_applied=result.extra.get("rules_applied", []),
+                          redirect=result.extra.get("redirect"))
         if pipeline == "search" and self.search is not None and request.query:
             said = page_words(self.search.query_words, request.query, cards)
             page.text_matched, page.query_words = said.text_matched, said.query_words

@@ -59,6 +59,17 @@ RULES: dict[str, tuple[str, str]] = {
     "brand_spread": ("one brand at a time", "at most so many cards of one brand in a window of slots"),
     "subsidy_share": ("the surface's subsidy share", "at most the surface's policy share of big-brand "
                       "subsidy cards on a page, so the badge keeps its meaning"),
+    # the operator's merchandising rules (ranking/merchandising/, docs/merchandising.md); each note
+    # names the rule (rule_id) and gives its reason
+    "merchandising": ("the operator's rules", "per-query rules an operator set: pins, hides, boosts, "
+                      "buries, filters and redirects"),
+    "merch_pin": ("pinned by the operator", "an operator's rule put this product at this position"),
+    "merch_pinned_above": ("below pinned cards", "products an operator pinned above this card moved it "
+                           "down"),
+    "merch_boost": ("operator boost", "an operator's rule moved these products up by a stated amount"),
+    "merch_bury": ("operator bury", "an operator's rule moved these products down by a stated amount"),
+    "merch_filter": ("operator filter", "an operator's rule shows only one category's or brand's "
+                     "products for this query"),
 }
 
 

@@ -757,6 +757,18 @@ class CatalogSettings(Section):
                              "trimming loses older changes for new workers of other hosts)")
 
 
+class MerchandisingSettings(Section):
+    """Operator rules and synonyms (ranking/merchandising/, docs/merchandising.md)."""
+
+    # RULES
+    max_rules_per_request: int = Field(
+        50, ge=1, description="at most this many rules in force are applied to one request: the highest "
+                              "priority, then the most specific, then the newest; the rest are skipped")
+    max_pins_per_page: int = Field(
+        10, ge=0, description="at most this many pinned positions on one page (the first rules' pins, in "
+                              "the conflict order); further pins are not placed and the page says so")
+
+
 class Settings(BaseSettings):
     """All of Shelfrank's defaults."""
 
@@ -778,6 +790,7 @@ class Settings(BaseSettings):
     paths: PathSettings = PathSettings()
     bench: BenchSettings = BenchSettings()
     catalog: CatalogSettings = CatalogSettings()
+    merchandising: MerchandisingSettings = MerchandisingSettings()
 
 
 ENV_PREFIX = "SHELFRANK_"

@@ -40,7 +40,8 @@ def interleave(plan: Plan, pipeline: str, request: RankRequest) -> tuple[RankedP
     version = a.engine.version if a.engine is b.engine else f"{a.engine.version}+{b.engine.version}"
     merged = RankedPage(cards, dropped, timings, pages[0].recalled + pages[1].recalled,
                         _text_matched(pages, picks), query_words=pages[0].words_counted_on(cards),
-                        notice=pages[0].notice)
+                        notice=pages[0].notice, rules_applied=pages[0].rules_applied,
+                        redirect=pages[0].redirect)
     return merged, version
 
 

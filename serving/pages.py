@@ -62,6 +62,8 @@ def serve_page(state: ServiceState, pipeline: str, request: RankRequest, variant
         "variant": plan.variant or limits.variant,
         "cards": page.cards,
         "dropped": page.dropped,
+        "rules_applied": page.rules_applied,
+        "redirect": page.redirect,
     }
     return ServedPage(pipeline, request, body, page.timings, (time.perf_counter() - started) * 1000.0,
                       typed_query, page.live_features)

@@ -225,6 +225,12 @@ class Card(BaseModel):
                           "null off search")
 
 
+class PageRedirect(BaseModel):
+    rule_id: str = Field(description="the redirect rule's id")
+    channel: str | None = Field(None, description="the channel path to open (starts with /)")
+    category_id: int | None = Field(None, description="the category page to open")
+
+
 class Dropped(BaseModel):
     product_id: int
     reason: str
@@ -272,6 +278,13 @@ class RankingResponse(BaseModel):
     variant: str
     cards: list[Card]
     dropped: list[Dropped]
+    rules_applied: list[str] = Field(
+        default_factory=list, description="ids of the operator's merchandising rules that acted on this "
+                                          "page (removed, pinned, moved or filtered a card, or redirected), "
+                                          "in the conflict order (docs/merchandising.md)")
+    redirect: PageRedirect | None = Field(
+        None, description="an operator's redirect rule in force: the front end should open this channel "
+                          "path or category page instead (the cards are still ranked); null when none")
 
 
 class DemoUsers(BaseModel):

@@ -19,12 +19,16 @@ import numpy as np
 
 from ranking.features import FeatureSnapshot, compute_features
 from ranking.features.inputs import Requests, build_inputs
+from ranking.merchandising.in_force import rules_in_force
+from ranking.merchandising.page_report import report_page
+from ranking.merchandising.pins import with_pinned
 from ranking.model import RankingModel
 from ranking.pipeline.adjusters import Adjuster, default_adjusters
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.filters import Filter, default_filters
 from ranking.pipeline.selector import Selector
-from ranking.settings import LiveSettings, RulesSettings
+from ranking.pipeline.selectors import default_selectors
+from ranking.settings import LiveSettings, MerchandisingSettings, RulesSettings
 
 
 class CandidateSource(Protocol):
@@ -87,6 +91,7 @@ class Pipeline:
         adjusters: Sequence[Adjuster] | None = None,
         executor: ThreadPoolExecutor | None = None,
         live: LiveSettings | None = None,
+        merchandising: MerchandisingSettings | None = None,
     ) -> None:
         self.name = name
         self.sources = list(sources)
@@ -94,12 +99,14 @@ class Pipeline:
         self.model = model
         self.recall_k = recall_k
         self.extra_features = list(extra_features)
-        self.filters = list(filters) if filters is not None else default_filters(rules, live)
+        self.merchandising = merchandising or MerchandisingSettings()
+        self.filters = (list(filters) if filters is not None
+                        else default_filters(rules, live, self.merchandising))
         self.adjusters = (list(adjusters) if adjusters is not None
                           else default_adjusters(
                               rules, score_is_log_odds=getattr(model, "score_is_log_odds", False),
-                              live=live))
-        self.selector = Selector(rules)
+                              live=live, merchandising=self.merchandising))
+        self.selector = Selector(rules, default_selectors(rules, self.merchandising))
         self.executor = executor
 
     # ---- stages --------------------------------------------------------------------------
@@ -152,6 +159,8 @@ class Pipeline:
 
         cands = self._recall(request)
         recalled = len(cands)
+        found = rules_in_force(request, self.merchandising)  # the operator's rules (None: none)
+        cands = with_pinned(cands, found)
         lap("recall")
         cands, dropped = self._filter(cands, request)
         dropped = caller_duplicates(request.candidates) + dropped
@@ -166,9 +175,13 @@ class Pipeline:
         rng = np.random.default_rng(request.seed)
         placement = self.selector.place(cands, request, self.snapshot, rng)
         page = cands.take(placement.rows)
+        report = report_page(found, cands, page, dropped, min(request.page_size, len(cands)),
+                             self.merchandising.max_pins_per_page)
+        dropped += report.dropped
         lap("select")
         contributions = None
         if request.explain and len(page):
             contributions = self.model.contributions(page.features)
             lap("explain")
-        return PipelineResult(page, placement.propensity, dropped, timings, contributions, recalled)
+        return PipelineResult(page, placement.propensity, dropped, timings, contributions, recalled,
+                              {"rules_applied": report.rules_applied, "redirect": report.redirect})

@@ -15,13 +15,14 @@ from typing import Protocol
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.adjusters.demotion import Demotion
+from ranking.pipeline.adjusters.merchandising import MerchandisingMoves
 from ranking.pipeline.adjusters.session_intent import SessionIntent
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.adjusters.theme_boost import ThemeBoost
 from ranking.pipeline.adjusters.traffic_policy import TrafficPolicy
 from ranking.pipeline.adjusters.value_tilt import ValueTilt
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.settings import LiveSettings, RulesSettings
+from ranking.settings import LiveSettings, MerchandisingSettings, RulesSettings
 
 
 class Adjuster(Protocol):
@@ -32,12 +33,14 @@ class Adjuster(Protocol):
 
 
 def default_adjusters(settings: RulesSettings, score_is_log_odds: bool = False,
-                      live: LiveSettings | None = None) -> list[Adjuster]:
+                      live: LiveSettings | None = None,
+                      merchandising: MerchandisingSettings | None = None) -> list[Adjuster]:
     return [Demotion(settings), TrafficPolicy(settings), ThemeBoost(settings),
             SessionIntent(live or LiveSettings()),
-            ValueTilt(settings, score_is_log_odds)]
+            ValueTilt(settings, score_is_log_odds), MerchandisingMoves(merchandising)]
 
 
-__all__ = ["Adjuster", "Demotion", "SessionIntent", "ThemeBoost", "TrafficPolicy", "ValueTilt",
+__all__ = ["Adjuster", "Demotion", "MerchandisingMoves", "SessionIntent", "ThemeBoost", "TrafficPolicy",
+           "ValueTilt",
            "default_adjusters",
            "score_spread"]

@@ -5,7 +5,8 @@ Lexical recall keeps only products holding a whole query word
 word with the query and is there for its text embedding alone. When its similarity (the
 dense source's cosine) is below ``recall.relevance_floor`` it is dropped with the reason
 ``below_relevance_floor``, so a query the catalog lacks ("电钻", "华为") is not answered
-with rice cookers or coffee that merely share a character. Search pages only.
+with rice cookers or coffee that merely share a character. Search pages only. A product an
+operator's rule pinned (the ``pinned`` source) is kept: the rule says it belongs to this query.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
+from ranking.merchandising.pins import PINNED
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 
 REASON = "below_relevance_floor"
@@ -33,6 +35,8 @@ class RelevanceFloor:
         keep = np.ones(len(cands), dtype=bool)
         for name in self.text_sources & set(cands.source_ranks):
             keep &= cands.source_ranks[name] == 0  # True: no text source proposed it (yet)
+        if PINNED in cands.source_ranks:  # the operator pinned it for this query: relevant by decree
+            keep &= cands.source_ranks[PINNED] == 0
         similarity = cands.source_scores.get(self.similarity_source)
         if similarity is None:
             similarity = np.full(len(cands), np.nan)

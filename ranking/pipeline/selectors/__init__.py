@@ -3,7 +3,8 @@
 Each selector fills some of the empty slots of one :class:`PageDraft` (the candidates in
 rank order, their stores, the slots placed so far and each slot's propensity) and notes
 why on the cards it placed. :func:`default_selectors` is the order
-:class:`~ranking.pipeline.selector.Selector` runs them: requested subsidy slots, then
+:class:`~ranking.pipeline.selector.Selector` runs them: the operator's pinned slots
+(:mod:`.pinned_slots`), then requested subsidy slots, then
 new-store exploration slots, then the traffic policy's fold floor (no grade D in the first
 ``rules.traffic_fold`` slots), then every other slot with the shelf spread (leaf category,
 brand and store caps in a sliding window, the surface's subsidy share), and last the fewest
@@ -22,10 +23,11 @@ from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.exploration_slots import ExplorationSlots
 from ranking.pipeline.selectors.fold_floor import FoldFloor
 from ranking.pipeline.selectors.min_categories import MinCategories
+from ranking.pipeline.selectors.pinned_slots import PinnedSlots
 from ranking.pipeline.selectors.shelf_spread import ShelfSpread
 from ranking.pipeline.selectors.store_diversity import StoreDiversity
 from ranking.pipeline.selectors.subsidy_slots import SubsidySlots
-from ranking.settings import RulesSettings
+from ranking.settings import MerchandisingSettings, RulesSettings
 
 
 class PagePolicy(Protocol):
@@ -37,11 +39,13 @@ class PagePolicy(Protocol):
         ...
 
 
-def default_selectors(settings: RulesSettings) -> list[PagePolicy]:
-    return [SubsidySlots(settings), ExplorationSlots(settings), FoldFloor(settings), ShelfSpread(settings),
-            MinCategories(settings)]
+def default_selectors(settings: RulesSettings,
+                      merchandising: MerchandisingSettings | None = None) -> list[PagePolicy]:
+    return [PinnedSlots(merchandising), SubsidySlots(settings), ExplorationSlots(settings),
+            FoldFloor(settings), ShelfSpread(settings), MinCategories(settings)]
 
 
-__all__ = ["ExplorationSlots", "FoldFloor", "MinCategories", "PageDraft", "PagePolicy", "ShelfSpread",
+__all__ = ["ExplorationSlots", "FoldFloor", "MinCategories", "PageDraft", "PagePolicy", "PinnedSlots",
+           "ShelfSpread",
            "StoreDiversity",
            "SubsidySlots", "default_selectors"]

@@ -1,0 +1,74 @@
+"""The operator's rules in force for one request, found once and shared by the pipeline's stages.
+
+The merchandising filter (hide, filter), the pinned candidates, the pinned slots, the boost and
+bury adjuster and the page's report all read :func:`rules_in_force`: the request's book
+(``RankRequest.merchandising``) asked once (``book.rule_index.matching``), kept in
+``request.hydrated`` for the request's other stages. No book, an empty one, or no rule matching:
+``None``, and every stage returns at once (a page without rules costs one dict read).
+
+At most ``merchandising.max_rules_per_request`` rules apply: the most important by priority, then
+specificity, then newer (the conflict order without the action's rank); the rest are counted in
+``skipped``. Each rule's effect on a page names the rule (:data:`REASON_PREFIX` in ``dropped``,
+``rule_id`` in a card's note), so the page's ``rules_applied`` is read back from what it shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ranking.merchandising.rule import Rule
+from ranking.merchandising.rule_index import specificity
+from ranking.settings import MerchandisingSettings
+
+KEY = "merchandising"
+STAGE = "merchandising"  # the ``stage`` of every dropped entry a rule makes
+REASON_PREFIX = "rule_"  # dropped reasons: rule_hide:<id>, rule_filter:<id>, rule_pin:<id>:<why>
+
+
+@dataclass(frozen=True)
+class RulesInForce:
+    """The rules applied to one request, in the conflict order, and how many were skipped."""
+
+    rules: tuple[Rule, ...]
+    skipped: int = 0
+    _by_kind: dict[str, tuple[Rule, ...]] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        for kind in ("hide", "filter", "pin", "boost", "bury", "redirect"):
+            self._by_kind[kind] = tuple(r for r in self.rules if r.action.kind == kind)
+
+    def of(self, *kinds: str) -> tuple[Rule, ...]:
+        """This request's rules of these actions, in the conflict order."""
+        if len(kinds) == 1:
+            return self._by_kind[kinds[0]]
+        return tuple(r for r in self.rules if r.action.kind in kinds)
+
+
+def rule_name(rule: Rule) -> str:
+    """How a page names a rule: its id (a draft without one: ``draft``)."""
+    return rule.id if rule.id is not None else "draft"
+
+
+def _importance(rule: Rule) -> tuple:
+    newer = rule.updated_ms if rule.updated_ms is not None else (rule.created_ms or 0)
+    return (-rule.priority, -specificity(rule), -newer, rule.id or "")
+
+
+def rules_in_force(request: object, settings: MerchandisingSettings | None = None) -> RulesInForce | None:
+    """The request's rules in force (module docstring), found once per request and book."""
+    book = getattr(request, "merchandising", None)
+    hydrated: dict = getattr(request, "hydrated", {})
+    cached = hydrated.get(KEY)
+    if cached is not None and cached[0] is book:
+        return cached[1]
+    found = None
+    if book is not None and book.rules:
+        matched = book.rule_index.matching(request)
+        limit = (settings or MerchandisingSettings()).max_rules_per_request
+        skipped = max(0, len(matched) - limit)
+        if skipped:
+            kept = {id(r) for r in sorted(matched, key=_importance)[:limit]}
+            matched = [r for r in matched if id(r) in kept]
+        found = RulesInForce(tuple(matched), skipped) if matched else None
+    hydrated[KEY] = (book, found)
+    return found

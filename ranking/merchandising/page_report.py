@@ -1,0 +1,98 @@
+"""What a page says about the operator's rules: unhonoured pins, displaced cards, redirect, rules applied.
+
+After placement (:func:`report_page`):
+
+* every pin that could not be honoured is a ``dropped`` entry, stage ``merchandising``, reason
+  ``rule_pin:<rule id>:<why>``: the filter's reason when the product was removed (``banned``,
+  ``out_of_stock``, ``unknown_product``, ``rule_hide:<id>``...), else ``position_taken``,
+  ``pinned_earlier``, ``beyond_page`` or ``over_limit`` (:mod:`.pins`). The product may still
+  be on the page by its own score: the entry says its pin was not kept;
+* every card below a pinned position that no pin placed gets a ``merch_pinned_above`` note (the
+  pinned cards above it moved it down); with a filter rule in force every card gets a
+  ``merch_filter`` note naming it;
+* ``redirect``: the redirect rule of the highest priority, then the newest, as
+  ``{"rule_id", "channel"}`` or ``{"rule_id", "category_id"}``;
+* ``rules_applied``: the ids of the rules that acted on this request (removed a candidate, placed
+  a pin, moved a candidate, filtered the page, redirected), in the conflict order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ranking.merchandising.in_force import REASON_PREFIX, STAGE, RulesInForce, rule_name
+from ranking.merchandising.pins import plan_pins
+from ranking.merchandising.targets import describe
+from ranking.pipeline.candidates import CandidateSet
+
+
+@dataclass
+class RulesReport:
+    dropped: list[dict] = field(default_factory=list)
+    rules_applied: list[str] = field(default_factory=list)
+    redirect: dict | None = None
+
+
+def _failed_pins(found: RulesInForce, cands: CandidateSet, dropped: list[dict], size: int,
+                 max_pins: int) -> tuple[list[dict], set[str]]:
+    removed = {}
+    for d in dropped:
+        removed.setdefault(d["product_id"], d["reason"])
+    plan = plan_pins(found, cands.product_ids, size, max_pins)
+    out = []
+    for pin, why in plan.failed:
+        if why == "removed":
+            why = removed.get(pin.product_id, "not_a_candidate")
+        out.append({"product_id": pin.product_id, "reason": f"{REASON_PREFIX}pin:{rule_name(pin.rule)}:{why}",
+                    "stage": STAGE})
+    return out, {rule_name(pin.rule) for pin, _ in plan.placed}
+
+
+def _note_page(found: RulesInForce, page: CandidateSet, pinned_at: dict[int, str]) -> None:
+    filters = [{"rule": "merch_filter", "rule_id": rule_name(r),
+                "why": f"{r.reason} (only {describe(r.action.filter)})"} for r in found.of("filter")]
+    above = 0
+    for i in range(len(page)):
+        position = i + 1
+        if position in pinned_at:
+            above += 1
+        elif above:
+            ids = sorted({v for k, v in pinned_at.items() if k < position})
+            page.rule_notes[i].append({
+                "rule": "merch_pinned_above", "rule_ids": ids,
+                "why": f"{above} pinned card{'s' if above > 1 else ''} above moved it down"})
+        page.rule_notes[i].extend(dict(n) for n in filters)
+
+
+def _moved(found: RulesInForce, cands: CandidateSet) -> set[str]:
+    if not found.of("boost", "bury"):
+        return set()
+    return {n["rule_id"] for notes in cands.rule_notes for n in notes
+            if n.get("rule") in ("merch_boost", "merch_bury")}
+
+
+def report_page(found: RulesInForce | None, cands: CandidateSet, page: CandidateSet, dropped: list[dict],
+                size: int, max_pins: int) -> RulesReport:
+    """The page's rules report (module docstring); ``cands`` are the candidates placed from."""
+    if found is None:
+        return RulesReport()
+    pin_dropped, pinned = _failed_pins(found, cands, dropped, size, max_pins)
+    pinned_at = {n["position"]: n["rule_id"] for notes in page.rule_notes for n in notes
+                 if n.get("rule") == "merch_pin"}
+    _note_page(found, page, pinned_at)
+    removed_by = {d["reason"] for d in dropped if d["stage"] == STAGE}
+    moved = _moved(found, cands)
+    redirects = sorted(found.of("redirect"),
+                       key=lambda r: (-r.priority, -(r.updated_ms or r.created_ms or 0)))
+    redirect = None
+    if redirects:
+        r = redirects[0]
+        redirect = {"rule_id": rule_name(r), **r.action.redirect.model_dump(exclude_none=True)}
+    applied = []
+    for r in found.rules:
+        name, kind = rule_name(r), r.action.kind
+        if (f"{REASON_PREFIX}{kind}:{name}" in removed_by or (kind == "pin" and name in pinned)
+                or (kind in ("boost", "bury") and name in moved)
+                or (kind == "filter" and len(page)) or (redirect is not None and r is redirects[0])):
+            applied.append(name)
+    return RulesReport(pin_dropped, list(dict.fromkeys(applied)), redirect)

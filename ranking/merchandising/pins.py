@@ -1,0 +1,96 @@
+"""Pins: the pinned products added as candidates, and which pin gets which position.
+
+:func:`with_pinned` adds every product a pin rule in force names to the recalled candidates, as
+the ``pinned`` source, so a pinned product recall did not bring still gets features, a score
+and an explanation, and still meets the filters (a banned, sold-out, unknown or hidden product
+is removed there: the governance filter wins over a pin).
+
+:func:`plan_pins` walks the pins in the conflict order (rule_index.py: priority, specificity,
+newer; inside a rule, its products in order) and gives each its position unless it cannot be
+honoured: the product was removed (the filter's reason), the position is past the page, another
+pin took it first (``position_taken``), the product is already pinned higher (``pinned_earlier``)
+or the page has ``merchandising.max_pins_per_page`` pins already (``over_limit``). The pinned
+slots selector places the plan; the page reports the rest (:mod:`.page_report`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.merchandising.in_force import RulesInForce
+from ranking.merchandising.rule import Rule
+from ranking.pipeline.candidates import CandidateSet
+
+PINNED = "pinned"  # the candidate source of pinned products, as a card's ``sources`` shows it
+
+
+@dataclass(frozen=True)
+class Pin:
+    rule: Rule
+    product_id: int
+    position: int  # 1-based
+
+
+@dataclass(frozen=True)
+class PinPlan:
+    placed: list[tuple[Pin, int]]  # (pin, candidate row), in the order placed
+    failed: list[tuple[Pin, str]]  # (pin, why not honoured)
+
+
+def pins_of(found: RulesInForce | None) -> list[Pin]:
+    if found is None:
+        return []
+    return [Pin(rule, int(p), int(at)) for rule in found.of("pin")
+            for p, at in zip(rule.action.pin, rule.action.pin_positions(), strict=True)]
+
+
+def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet:
+    """``cands`` plus the pinned products it lacks, every pinned one marked by the ``pinned`` source."""
+    pins = pins_of(found)
+    if not pins:
+        return cands
+    pinned = np.asarray(list(dict.fromkeys(p.product_id for p in pins)), dtype=np.int64)
+    new = pinned[~np.isin(pinned, cands.product_ids)]
+    n_old, n = len(cands), len(cands) + len(new)
+    ids = np.concatenate([cands.product_ids, new])
+    scores = {k: np.concatenate([v, np.full(len(new), np.nan)]) for k, v in cands.source_scores.items()}
+    ranks = {k: np.concatenate([v, np.zeros(len(new), dtype=v.dtype)]) for k, v in cands.source_ranks.items()}
+    rank = np.zeros(n, dtype=np.int32)
+    rows = {int(p): i for i, p in enumerate(ids)}
+    for r, p in enumerate(pinned):
+        rank[rows[int(p)]] = r + 1
+    scores[PINNED], ranks[PINNED] = np.where(rank > 0, 0.0, np.nan), rank
+    out = CandidateSet(ids, scores, ranks)
+    out.rule_notes = [*cands.rule_notes[:n_old], *([] for _ in range(len(new)))]
+    return out
+
+
+def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, max_pins: int) -> PinPlan:
+    """Which pin takes which position on a ``size``-card page of these candidates (module docstring)."""
+    placed: list[tuple[Pin, int]] = []
+    failed: list[tuple[Pin, str]] = []
+    pins = pins_of(found)
+    if not pins:
+        return PinPlan(placed, failed)
+    rows = {int(p): i for i, p in enumerate(product_ids)}
+    taken: set[int] = set()
+    done: set[int] = set()
+    for pin in pins:
+        row = rows.get(pin.product_id)
+        if row is None:
+            failed.append((pin, "removed"))
+        elif pin.product_id in done:
+            failed.append((pin, "pinned_earlier"))
+        elif pin.position > size:
+            failed.append((pin, "beyond_page"))
+        elif pin.position in taken:
+            failed.append((pin, "position_taken"))
+        elif len(placed) >= max_pins:
+            failed.append((pin, "over_limit"))
+        else:
+            placed.append((pin, row))
+            taken.add(pin.position)
+            done.add(pin.product_id)
+    return PinPlan(placed, failed)

@@ -1,0 +1,43 @@
+"""The operator's hide and filter rules: candidates removed before hydration, each naming its rule.
+
+``hide`` removes the rule's products (reason ``rule_hide:<id>``); ``filter`` keeps only a category's
+(leaf or top) or a brand's products (the others: ``rule_filter:<id>``). Hides come first, then
+filters, in the conflict order (:mod:`ranking.merchandising.rule_index`): a candidate removed by
+several rules names the first. No rule in force: nothing is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.merchandising.in_force import REASON_PREFIX, STAGE, rule_name, rules_in_force
+from ranking.merchandising.targets import target_mask
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.settings import MerchandisingSettings
+
+
+@dataclass
+class MerchandisingFilter:
+    """Hide and filter rules in force for the request (module docstring)."""
+
+    settings: MerchandisingSettings | None = None
+    name: str = STAGE
+
+    def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
+              ) -> tuple[np.ndarray, np.ndarray]:
+        found = rules_in_force(request, self.settings)
+        if found is None or not found.of("hide", "filter"):
+            return np.ones(len(cands), dtype=bool), np.full(len(cands), "", dtype=object)
+        reason = np.full(len(cands), "", dtype=object)
+        for rule in found.of("hide", "filter"):
+            if rule.action.hide is not None:
+                out = np.isin(cands.product_ids, np.asarray(rule.action.hide, dtype=np.int64))
+                why = f"{REASON_PREFIX}hide:{rule_name(rule)}"
+            else:
+                out = ~target_mask(rule.action.filter, cands, snapshot)
+                why = f"{REASON_PREFIX}filter:{rule_name(rule)}"
+            reason[out & (reason == "")] = why
+        return reason == "", reason
