@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from service_process import start_service, stop_service
 from selenium.webdriver.support.ui import Select
+from service_process import start_service, stop_service
 from test_demo_browser import _shot, _wait, browser  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
@@ -28,13 +28,13 @@ def console(small_models, tmp_path_factory):
 
 
 def _sign_in(driver, url: str, token: str = TOKEN) -> None:
+    """The console opened afresh (no token kept in the tab), ``token`` typed into its prompt."""
+    driver.get(url + "/console")
+    driver.execute_script("sessionStorage.clear()")
     driver.get(url + "/console")
     _wait(driver, "return document.body.dataset.ready === '1'", what="the console")
-    if driver.find_element("id", "login").is_displayed():
-        box = driver.find_element("id", "token")
-        box.clear()
-        box.send_keys(token)
-        driver.find_element("css selector", "#login-form button").click()
+    _type(driver, "#token", token)
+    driver.find_element("css selector", "#login-form button").click()
 
 
 def _type(driver, selector: str, text: str) -> None:
@@ -43,7 +43,7 @@ def _type(driver, selector: str, text: str) -> None:
     box.send_keys(text)
 
 
-def _a_query_and_its_fifth_card(url: str) -> tuple[str, int, list[int]]:
+def _a_query_and_its_fifth_card(url: str) -> tuple[str, int]:
     """A query of a real title whose search page has at least 5 cards, and that page's 5th card
     (exploration slots draw per request, so another request may place it elsewhere)."""
     home = httpx2.post(f"{url}/v1/homepage", json={"user_id": 1, "page_size": 20}, timeout=30).json()
@@ -53,12 +53,11 @@ def _a_query_and_its_fifth_card(url: str) -> tuple[str, int, list[int]]:
                            timeout=30).json()
         ids = [c["product_id"] for c in page["cards"]]
         if len(ids) >= 5:
-            return query, ids[4], ids
+            return query, ids[4]
     raise AssertionError("no query of the homepage's titles finds 5 cards")
 
 
 def test_a_wrong_token_is_refused_in_words(browser, console):  # noqa: F811
-    browser.execute_script("sessionStorage.clear()") if browser.current_url.startswith(console) else None
     _sign_in(browser, console, "not-the-token")
     text = _wait(browser, "return document.getElementById('status').textContent.startsWith('Not signed in')"
                  " && document.getElementById('status').textContent", what="the refusal")
@@ -67,7 +66,7 @@ def test_a_wrong_token_is_refused_in_words(browser, console):  # noqa: F811
 
 
 def test_create_preview_and_save_a_pin_then_the_shopper_sees_it_first(browser, console):  # noqa: F811
-    query, pinned, ids = _a_query_and_its_fifth_card(console)
+    query, pinned = _a_query_and_its_fifth_card(console)
     _sign_in(browser, console)
     _wait(browser, "return !document.getElementById('tabs').hidden", what="signed in")
     browser.find_element("id", "new-rule").click()
@@ -115,7 +114,8 @@ def test_the_merchant_view_shows_a_stores_traffic_report(browser, console):  # n
     browser.find_element("css selector", "#merchant-form button").click()
     _wait(browser, "return !!document.getElementById('mv-score')", what="the traffic report")
     text = browser.find_element("id", "merchant-report").text
-    expected = httpx2.get(f"{console}/v1/merchant/stores/{store}/traffic", headers=OPERATOR, timeout=30).json()
+    expected = httpx2.get(f"{console}/v1/merchant/stores/{store}/traffic", headers=OPERATOR,
+                          timeout=30).json()
     assert f"Store {store}" in text and "exposure share" in text and "Grade mix" in text
     assert f"{expected['store_experience_score']:.1f}" in browser.find_element("id", "mv-score").text
     _shot(browser, "console-merchant")

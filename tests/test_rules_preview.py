@@ -155,3 +155,35 @@ def test_moved_lists_every_changed_position_in_the_draft_pages_order():
         {"product_id": 4, "title": "t4", "before": None, "after": 3},
         {"product_id": 2, "title": "t2", "before": 2, "after": None},
     ]
+
+
+def test_a_pin_draft_puts_the_product_first_only_on_the_draft_page(served):
+    client, _ = served
+    search = _a_search(client)
+    r = _preview(client, {"surface": "search", "request": search})
+    cards = [c["product_id"] for c in r.json()["without_draft"]["cards"]]
+    pinned = cards[4]
+    draft = {"match": {"query": search["query"]}, "action": {"pin": [pinned]}, "reason": "pin the fifth"}
+    out = _preview(client, {"surface": "search", "request": search, "draft": draft}).json()
+    without = [c["product_id"] for c in out["without_draft"]["cards"]]
+    with_draft = out["with_draft"]["cards"]
+    assert with_draft[0]["product_id"] == pinned and without[0] != pinned
+    assert out["with_draft"]["rules_applied"] == [DRAFT_ID] and out["without_draft"]["rules_applied"] == []
+    notes = with_draft[0]["explanation"]["rules"]
+    assert any(n["rule"] == "merch_pin" and n.get("rule_id") == DRAFT_ID for n in notes), notes
+    assert {"product_id": pinned, "title": with_draft[0]["title"], "before": without.index(pinned) + 1,
+            "after": 1} in out["moved"]
+
+
+def test_a_hide_draft_removes_the_card_and_says_where_it_was(served):
+    client, _ = served
+    home = {"user_id": 5, "page_size": 10}
+    first = _preview(client, {"surface": "homepage", "request": home}).json()["without_draft"]["cards"][0]
+    draft = {"match": {"homepage": True}, "action": {"hide": [first["product_id"]]}, "reason": "under review"}
+    out = _preview(client, {"surface": "homepage", "request": home, "draft": draft}).json()
+    before = [c["product_id"] for c in out["without_draft"]["cards"]]
+    assert first["product_id"] not in [c["product_id"] for c in out["with_draft"]["cards"]]
+    assert {"product_id": first["product_id"], "title": first["title"],
+            "before": before.index(first["product_id"]) + 1, "after": None} in out["moved"]
+    assert any(d["product_id"] == first["product_id"] and DRAFT_ID in d["reason"]
+               for d in out["with_draft"]["dropped"]), out["with_draft"]["dropped"]
