@@ -92,6 +92,7 @@ def test_the_api_keeps_its_paths_and_operation_ids() -> None:
         ("/v1/catalog/products", "put", "put_products_v1_catalog_products_put", ["catalog"]),
         ("/v1/catalog/bans", "post", "post_bans_v1_catalog_bans_post", ["catalog"]),
         ("/v1/catalog/stores", "put", "put_stores_v1_catalog_stores_put", ["catalog"]),
+        ("/v1/rules/preview", "post", "rules_preview_v1_rules_preview_post", ["merchandising"]),
     ]
 
 
