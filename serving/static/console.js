@@ -339,11 +339,11 @@ async function remove(kind, id) {
 
 async function history(kind, id, what) {
   try {
-    const changes = listOf(await call("GET", `/v1/${kind}/${encodeURIComponent(id)}/history`), "history");
+    const changes = listOf(await call("GET", `/v1/${kind}/${encodeURIComponent(id)}/history`), "changes");
     $("history-title").textContent = `History of ${id}: ${what}`;
     $("history-list").replaceChildren(...changes.map((c) => {
       const li = document.createElement("li");
-      const item = c.item || c.rule || c.synonym;
+      const item = c.after || c.before;  // the item after the change (before it, for a deletion)
       li.innerHTML = `<b>${esc(c.op)}</b> by ${esc(c.author || "?")} · ${when(c.changed_ms)}
         <br>${esc(c.reason || "")}${item ? `<pre class="json">${esc(JSON.stringify(item, null, 1))}</pre>` : ""}`;
       return li;
