@@ -51,6 +51,11 @@ class PreviewResponse(BaseModel):
                                                     "the draft")
     moved: list[PreviewMove] = Field(description="every product whose position changed, by its position "
                                                  "with the draft (then without)")
+    draft_problems: list[str] = Field(
+        default_factory=list, description="what the draft rule could never do on the served catalog (a pin "
+                                          "of an unknown, banned or sold-out product, a filter or hide that "
+                                          "empties the page, a target naming nothing): saving it would be "
+                                          "refused or reported")
 
 
 PREVIEW_EXAMPLES = {
@@ -70,4 +75,5 @@ _PINNED = [{**PAGE["cards"][1], "position": 1}, {**CARD, "position": 2}]
 PREVIEW_OK = dict(pin=("the pinned rice moves from 2 to 1", {
     "without_draft": PAGE, "with_draft": {**PAGE, "cards": _PINNED},
     "moved": [{"product_id": 2044, "title": PAGE["cards"][1]["title"], "before": 2, "after": 1},
-              {"product_id": CARD["product_id"], "title": CARD["title"], "before": 1, "after": 2}]}))
+              {"product_id": CARD["product_id"], "title": CARD["title"], "before": 1, "after": 2}],
+    "draft_problems": []}))

@@ -6,7 +6,10 @@ of rules and synonyms the service hands every request), then ranks it twice thro
 :func:`serving.pages.serve_page` under the same experiment arm, request id and seed: once with
 the request's own book (the page the shopper gets now) and once with the draft book (the draft
 rule and synonym set added, the ``without`` ids left out). Nothing is logged: a preview is not a
-shopper's page. :func:`moved` lists each product whose position differs.
+shopper's page. :func:`moved` lists each product whose position differs, and ``draft_problems``
+what the draft rule could never do on the served catalog
+(:func:`ranking.merchandising.problems.rule_problems`: a pin of a banned or sold-out product, a
+filter that empties the page ...), said before the operator saves it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 
 from ranking.merchandising.book import EMPTY_BOOK, MerchandisingBook
+from ranking.merchandising.problems import rule_problems
 from serving.console_schemas import PreviewRequest
 from serving.pages import serve_page
 from serving.rank_requests import RankingBody, page_size_for
@@ -88,5 +92,6 @@ def preview(body: PreviewRequest, call: RankingCall) -> dict[str, Any]:
     for b in (book, draft_book(book, body)):
         ranked = replace(request, merchandising=b, hydrated={})
         pages.append(serve_page(call.state, body.surface, ranked, call.variant_header, typed).body)
+    problems = rule_problems(body.draft, call.engine, call.state.settings.merchandising) if body.draft else []
     return {"without_draft": pages[0], "with_draft": pages[1],
-            "moved": moved(pages[0]["cards"], pages[1]["cards"])}
+            "moved": moved(pages[0]["cards"], pages[1]["cards"]), "draft_problems": problems}

@@ -187,3 +187,15 @@ def test_a_hide_draft_removes_the_card_and_says_where_it_was(served):
             "before": before.index(first["product_id"]) + 1, "after": None} in out["moved"]
     assert any(d["product_id"] == first["product_id"] and DRAFT_ID in d["reason"]
                for d in out["with_draft"]["dropped"]), out["with_draft"]["dropped"]
+
+
+def test_a_draft_that_could_never_act_says_why_before_it_is_saved(served):
+    client, _ = served
+    draft = {"match": {"homepage": True}, "action": {"pin": [987654321]}, "reason": "a typo'd product id"}
+    out = _preview(client, {"surface": "homepage", "request": {"user_id": 6}, "draft": draft}).json()
+    assert out["draft_problems"] and "987654321" in out["draft_problems"][0], out["draft_problems"]
+    # the page itself says the pin was not kept
+    assert any(d["product_id"] == 987654321 and d["reason"].startswith(f"rule_pin:{DRAFT_ID}:")
+               for d in out["with_draft"]["dropped"]), out["with_draft"]["dropped"]
+    ok = _preview(client, {"surface": "homepage", "request": {"user_id": 6}}).json()
+    assert ok["draft_problems"] == []

@@ -379,7 +379,9 @@ function renderSide(page, list, meta, moves) {
   if (page.corrected_query) extra.push(`searched “${page.corrected_query}”`);
   if (page.synonyms && page.synonyms.length) extra.push(`synonyms ${page.synonyms.map((s) => s.id).join(", ")}`);
   if (page.rules_applied && page.rules_applied.length) extra.push(`rules ${page.rules_applied.join(", ")}`);
-  if (page.redirect) extra.push(`redirect ${JSON.stringify(page.redirect)}`);
+  if (page.redirect) extra.push(`redirect to ${page.redirect.channel || "category " + page.redirect.category_id}`);
+  const byRules = page.dropped.filter((d) => d.reason.startsWith("rule_"));
+  if (byRules.length) extra.push(`removed or not pinned by rules: ${byRules.map((d) => `#${d.product_id} (${d.reason})`).join(", ")}`);
   $(meta).textContent = `${page.cards.length} cards · request ${page.request_id}${extra.length ? " · " + extra.join(" · ") : ""}`;
   $(list).replaceChildren(...page.cards.map((c) => previewCard(c, moves && moves.get(c.product_id))));
 }
@@ -406,7 +408,9 @@ async function runPreview(ev) {
       li.textContent = `#${m.product_id} ${m.title || ""}: ${m.before ?? "—"} → ${m.after ?? "—"}`;
       return li;
     }));
-    status(out.moved.length ? "" : "The draft moves nothing on this page.");
+    const problems = out.draft_problems || [];
+    status(problems.length ? `The draft could not do what it says: ${problems.join("; ")}`
+      : out.moved.length ? "" : "The draft moves nothing on this page.");
     document.body.dataset.previewed = String(Date.now());
   } catch (err) { status(`Preview failed: ${err.message}`); }
 }
