@@ -138,7 +138,9 @@ function renderRules() {
     const tr = document.createElement("tr");
     tr.dataset.ruleId = r.id;
     const st = ruleState(r);
-    tr.innerHTML = `<td><span class="state ${st}">${st === "active" ? "active now" : st}</span></td>
+    const daily = r.schedule && (r.schedule.hours || r.schedule.slots);
+    const label = st !== "active" ? st : daily ? "active, its hours only" : "active now";
+    tr.innerHTML = `<td><span class="state ${st}">${label}</span></td>
       <td>${esc(matchText(r.match))}</td><td>${esc(actionText(r.action))}</td>
       <td>${esc(scheduleText(r.schedule))}</td>
       <td>${esc(r.reason)}<br><small>${esc(r.author || "")} · ${when(r.updated_ms || r.created_ms)}</small></td>
