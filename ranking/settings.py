@@ -768,6 +768,21 @@ class MerchandisingSettings(Section):
         10, ge=0, description="at most this many pinned positions on one page (the first rules' pins, in "
                               "the conflict order); further pins are not placed and the page says so")
 
+    # STORE
+    max_rules: int = Field(
+        5_000, ge=1, description="rules the book may hold at once; a create or an import past it is a 413 "
+                                 "naming the limit, and nothing is written")
+    max_synonym_sets: int = Field(
+        50_000, ge=1, description="synonym sets the book may hold at once (413 past it)")
+    max_synonym_terms: int = Field(
+        500_000, ge=1, description="terms over every synonym set together (413 past it)")
+    max_item_bytes: int = Field(
+        16_384, ge=256, description="bytes of one rule's or synonym set's JSON as stored (413 above)")
+    max_import_bytes: int = Field(
+        32_000_000, ge=1_024, description="body of POST /v1/merchandising/import (413 above): the one "
+                                          "route allowed past serving.max_body_bytes, so a whole book "
+                                          "of 10,000s of synonyms imports in one validated request")
+
 
 class Settings(BaseSettings):
     """All of Shelfrank's defaults."""

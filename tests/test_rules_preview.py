@@ -105,21 +105,28 @@ def test_a_bad_draft_or_request_is_a_422_naming_the_field(served, body, loc):
     assert any(e["loc"][:len(loc)] == loc for e in r.json()["detail"]), r.json()
 
 
+def _exposure_lines(events: Path) -> int:
+    return sum(p.read_text().count("\n") for p in (events / "exposures").glob("*.jsonl"))
+
+
+def _settled_lines(events: Path) -> int:
+    """The exposure lines once the buffer (flushed every half second) has stopped growing."""
+    seen = _exposure_lines(events)
+    while True:
+        time.sleep(0.7)
+        now = _exposure_lines(events)
+        if now == seen:
+            return now
+        seen = now
+
+
 def test_a_preview_logs_no_exposure(served):
     client, events = served
-    before = sum(p.read_text().count("\n") for p in (events / "exposures").glob("*.jsonl"))
+    before = _settled_lines(events)  # the earlier tests' shopper pages flushed
     for _ in range(3):
         assert _preview(client, {"surface": "homepage", "request": {"user_id": 4}}).status_code == 200
     assert client.post("/v1/homepage", json={"user_id": 4}).status_code == 200
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # the exposure lines are flushed every half second
-        after = sum(p.read_text().count("\n") for p in (events / "exposures").glob("*.jsonl"))
-        if after > before:
-            break
-        time.sleep(0.1)
-    time.sleep(0.6)
-    after = sum(p.read_text().count("\n") for p in (events / "exposures").glob("*.jsonl"))
-    assert after - before == 1  # the shopper's page only
+    assert _settled_lines(events) - before == 1  # the shopper's page only
 
 
 def test_the_console_page_is_served(served):

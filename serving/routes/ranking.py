@@ -22,6 +22,7 @@ from ranking.settings import ServingSettings
 from serving.api_examples import HOMEPAGE, RANKING_OK, RERANK, SEARCH, SIMILAR_OK, ok
 from serving.dependencies import engine, service_state
 from serving.live import live_signals, logs_features, shopper_view
+from serving.merchandising import current_book
 from serving.pages import page_response, serve_page
 from serving.rank_requests import RankingBody, new_request_id, page_size_for, rank_request
 from serving.responses import errors
@@ -63,6 +64,7 @@ class RankingCall:
         request.shopper = shopper_view(self.state, request.user_id, request.session_id, request.now_ms)
         request.live_signals = live_signals(self.state)
         request.log_features = logs_features(request.seed, self.state.settings.live.log_feature_share)
+        request.merchandising = current_book(self.state)  # the rules and synonyms in force, read once
         return request, fix.typed if fix and fix.changed else None
 
     def serve(self, pipeline: str, body: RankingBody, page_size: int) -> Response:
