@@ -206,3 +206,31 @@ def test_a_draft_that_could_never_act_says_why_before_it_is_saved(served):
                for d in out["with_draft"]["dropped"]), out["with_draft"]["dropped"]
     ok = _preview(client, {"surface": "homepage", "request": {"user_id": 6}}).json()
     assert ok["draft_problems"] == []
+
+
+def test_the_preview_ranks_with_the_stored_rules_without_the_listed_ids_and_an_edit(served):
+    client, _ = served
+    search = _a_search(client)
+    cards = [c["product_id"] for c in _preview(client, {"surface": "search", "request": search})
+             .json()["without_draft"]["cards"]]
+    stored = {"match": {"query": search["query"]}, "action": {"pin": [cards[3]]}, "reason": "stored pin"}
+    r = client.post("/v1/rules", json=stored, headers=OPERATOR)
+    assert r.status_code == 201, r.text
+    rule_id = r.json()["id"]
+    try:
+        deadline = time.monotonic() + 5  # the book reaches every worker within a second
+        while client.post("/v1/search", json=search).json()["cards"][0]["product_id"] != cards[3]:
+            assert time.monotonic() < deadline, "the stored rule never reached the shopper's page"
+            time.sleep(0.1)
+        out = _preview(client, {"surface": "search", "request": search, "without": [rule_id]}).json()
+        assert out["without_draft"]["cards"][0]["product_id"] == cards[3]
+        assert out["without_draft"]["rules_applied"] == [rule_id] and out["with_draft"]["rules_applied"] == []
+        assert any(m["product_id"] == cards[3] and m["before"] == 1 and m["after"] != 1 for m in out["moved"])
+        # an edit's preview: the draft carries the stored rule's id and replaces it
+        edit = {**stored, "action": {"pin": [cards[6]]}, "id": rule_id}
+        out = _preview(client, {"surface": "search", "request": search, "draft": edit}).json()
+        assert out["with_draft"]["cards"][0]["product_id"] == cards[6]
+        assert out["with_draft"]["rules_applied"] == [rule_id]
+    finally:
+        gone = client.delete(f"/v1/rules/{rule_id}", params={"reason": "test over"}, headers=OPERATOR)
+        assert gone.status_code == 200, gone.text
