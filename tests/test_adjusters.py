@@ -42,7 +42,8 @@ def test_score_spread_is_the_std_or_one_when_undefined():
 
 def test_default_adjusters_run_demotion_theme_then_value():
     names = [a.name for a in default_adjusters(RulesSettings(), score_is_log_odds=True)]
-    assert names == ["demotion", "traffic_policy", "theme_boost", "session_intent", "value_tilt"]
+    assert names == ["demotion", "traffic_policy", "theme_boost", "session_intent", "value_tilt",
+                     "merchandising"]
 
 
 def test_value_tilt_adds_weight_times_log_price_over_the_median_on_log_odds_scores_only():

@@ -73,7 +73,7 @@ def test_no_book_an_empty_book_or_no_match_removes_nothing():
         keep, _ = MerchandisingFilter().apply(c, request, snap)
         assert keep.all()
         MerchandisingMoves().apply(c, request, snap)
-        assert not c.adjustments.any() and not any(c.rule_notes)
+        assert not c.adjustments.any() and not any(c.rule_notes) and not c.noted_moves
 
 
 def test_boost_and_bury_add_up_with_a_note_each():
@@ -85,10 +85,12 @@ def test_boost_and_bury_add_up_with_a_note_each():
     MerchandisingMoves().apply(c, req(*rules), snap)
     # product 110: brand 0 (row 10), store 1; product 111: brand 1, store 2
     assert c.adjustments[10] == 2 - 0.5 and c.adjustments[11] == 2 - 1
-    assert [n["rule_id"] for n in c.rule_notes[10]] == ["down", "up"]  # same rank, same priority: by id
-    assert c.rule_notes[10][0] == {"rule": "merch_bury", "rule_id": "down", "delta": -0.5,
-                                   "why": "why down (bury brand 0 by 0.5)"}
-    assert c.adjustments[1] == 0 and not c.rule_notes[1]  # brand 1, store 1: untouched
+    assert [n["rule_id"] for n in c.notes(10)] == ["down", "up"]  # same rank, same priority: by id
+    assert c.notes(10)[0] == {"rule": "merch_bury", "rule_id": "down", "delta": -0.5,
+                              "why": "why down (bury brand 0 by 0.5)"}
+    assert c.adjustments[1] == 0 and not c.notes(1)  # brand 1, store 1: untouched
+    page = c.take(np.array([11, 10]))  # the notes follow the cards placed
+    assert [n["delta"] for n in page.notes(0)] == [-1, 2] and [n["delta"] for n in page.notes(1)] == [-0.5, 2]
     assert c.scores[10] == -10  # the model score is never changed
 
 

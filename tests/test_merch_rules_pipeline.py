@@ -12,6 +12,7 @@ import pytest
 
 from ranking.engine import Engine
 from ranking.merchandising.book import MerchandisingBook
+from ranking.merchandising.problems import rule_problems
 from ranking.merchandising.rule import Rule
 from ranking.pipeline import RankRequest
 from ranking.settings import load_settings
@@ -132,3 +133,18 @@ def test_a_boost_moves_a_card_up_and_says_by_how_much(engine, word):
     note = next(n for n in page.cards[0]["explanation"]["rules"] if n["rule"] == "merch_boost")
     assert note["delta"] == 50 and note["rule_id"] == "up"
     assert page.cards[0]["score"] >= page.cards[0]["model_score"] + 49  # the move is in the ranking score
+
+
+def test_rule_problems_read_the_engines_catalog(engine, word, monkeypatch):
+    base = rank(engine, "search", word)
+    pid = showable_not_on(engine, base, word)
+    pin = rule("p", {"pin": [pid]}, {"query": word})
+    assert rule_problems(pin, engine) == []
+    stock = engine.snapshot.products.columns["stock"].copy()
+    stock[engine.snapshot.products.rows(np.array([pid]))[0]] = 0
+    monkeypatch.setitem(engine.snapshot.products.columns, "stock", stock)
+    assert rule_problems(pin, engine) == [
+        f"pin: product {pid} is sold out: it would not show until restocked"]
+    unknown = int(engine.snapshot.products.ids.max()) + 1
+    assert rule_problems(rule("u", {"pin": [unknown]}, {"query": word}), engine) == [
+        f"pin: product {unknown} is not in the catalog"]

@@ -77,8 +77,9 @@ def test_the_selector_runs_its_policies_in_sequence_and_only_those():
     from ranking.pipeline.selectors import StoreDiversity, SubsidySlots, default_selectors
 
     settings = RulesSettings(store_diversity_max=10, exploration_slots=[])
-    assert [p.name for p in default_selectors(settings)] == ["subsidy_slot", "exploration", "traffic_policy",
-                                                             "shelf_spread", "min_categories"]
+    assert [p.name for p in default_selectors(settings)] == ["merch_pin", "subsidy_slot", "exploration",
+                                                             "traffic_policy", "shelf_spread",
+                                                             "min_categories"]
     snap = rules_snapshot()
     snap.products.columns["subsidy"][[20]] = 1
     request = rules_request(page_size=5, subsidy_slots=(2,))

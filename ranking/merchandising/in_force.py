@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ranking.merchandising.rule import Rule, RuleSchedule
+from ranking.merchandising.rule import ACTIONS, Rule, RuleSchedule
 from ranking.merchandising.rule_index import schedule_in_force, specificity
 from ranking.settings import MerchandisingSettings
 
@@ -36,16 +36,20 @@ class RulesInForce:
     rules: tuple[Rule, ...]
     skipped: int = 0
     _by_kind: dict[str, tuple[Rule, ...]] = field(default_factory=dict, compare=False)
+    derived: dict = field(default_factory=dict, compare=False)  # what stages derive once (the pins)
 
     def __post_init__(self) -> None:
-        for kind in ("hide", "filter", "pin", "boost", "bury", "redirect"):
-            self._by_kind[kind] = tuple(r for r in self.rules if r.action.kind == kind)
+        by_kind: dict[str, list[Rule]] = {k: [] for k in ACTIONS}
+        for r in self.rules:
+            by_kind[r.action.kind].append(r)
+        self._by_kind.update({k: tuple(v) for k, v in by_kind.items()})
+        self._by_kind["boost+bury"] = tuple(r for r in self.rules if r.action.boost or r.action.bury)
+        self._by_kind["hide+filter"] = self._by_kind["hide"] + self._by_kind["filter"]
 
     def of(self, *kinds: str) -> tuple[Rule, ...]:
-        """This request's rules of these actions, in the conflict order."""
-        if len(kinds) == 1:
-            return self._by_kind[kinds[0]]
-        return tuple(r for r in self.rules if r.action.kind in kinds)
+        """This request's rules of these actions (one, or ``"boost", "bury"`` / ``"hide", "filter"``),
+        in the conflict order."""
+        return self._by_kind["+".join(kinds)]
 
 
 def rule_name(rule: Rule) -> str:

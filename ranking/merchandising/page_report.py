@@ -35,10 +35,13 @@ class RulesReport:
 
 def _failed_pins(found: RulesInForce, cands: CandidateSet, dropped: list[dict], size: int,
                  max_pins: int) -> tuple[list[dict], set[str]]:
-    removed = {}
-    for d in dropped:
-        removed.setdefault(d["product_id"], d["reason"])
     plan = plan_pins(found, cands.product_ids, size, max_pins)
+    removed: dict[int, str] = {}
+    lost = {pin.product_id for pin, why in plan.failed if why == "removed"}
+    if lost:
+        for d in dropped:
+            if d["product_id"] in lost:
+                removed.setdefault(d["product_id"], d["reason"])
     out = []
     for pin, why in plan.failed:
         if why == "removed":
@@ -64,11 +67,9 @@ def _note_page(found: RulesInForce, page: CandidateSet, pinned_at: dict[int, str
         page.rule_notes[i].extend(dict(n) for n in filters)
 
 
-def _moved(found: RulesInForce, cands: CandidateSet) -> set[str]:
-    if not found.of("boost", "bury"):
-        return set()
-    return {n["rule_id"] for notes in cands.rule_notes for n in notes
-            if n.get("rule") in ("merch_boost", "merch_bury")}
+def _moved(cands: CandidateSet) -> set[str]:
+    return {note["rule_id"] for note, _ in cands.noted_moves
+            if note.get("rule") in ("merch_boost", "merch_bury")}
 
 
 def report_page(found: RulesInForce | None, cands: CandidateSet, page: CandidateSet, dropped: list[dict],
@@ -80,8 +81,9 @@ def report_page(found: RulesInForce | None, cands: CandidateSet, page: Candidate
     pinned_at = {n["position"]: n["rule_id"] for notes in page.rule_notes for n in notes
                  if n.get("rule") == "merch_pin"}
     _note_page(found, page, pinned_at)
-    removed_by = {d["reason"] for d in dropped if d["stage"] == STAGE}
-    moved = _moved(found, cands)
+    removed_by = ({d["reason"] for d in dropped if d["stage"] == STAGE} if found.of("hide", "filter")
+                  else set())
+    moved = _moved(cands)
     redirects = sorted(found.of("redirect"),
                        key=lambda r: (-r.priority, -(r.updated_ms or r.created_ms or 0)))
     redirect = None

@@ -21,6 +21,7 @@ import numpy as np
 
 from ranking.merchandising.in_force import RulesInForce
 from ranking.merchandising.rule import Rule
+from ranking.merchandising.targets import among
 from ranking.pipeline.candidates import CandidateSet
 
 PINNED = "pinned"  # the candidate source of pinned products, as a card's ``sources`` shows it
@@ -40,10 +41,15 @@ class PinPlan:
 
 
 def pins_of(found: RulesInForce | None) -> list[Pin]:
+    """The pins of the rules in force, in the conflict order (worked out once per request)."""
     if found is None:
         return []
-    return [Pin(rule, int(p), int(at)) for rule in found.of("pin")
+    pins = found.derived.get("pins")
+    if pins is None:
+        pins = found.derived["pins"] = [
+            Pin(rule, int(p), int(at)) for rule in found.of("pin")
             for p, at in zip(rule.action.pin, rule.action.pin_positions(), strict=True)]
+    return pins
 
 
 def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet:
@@ -52,19 +58,19 @@ def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet
     if not pins:
         return cands
     pinned = np.asarray(list(dict.fromkeys(p.product_id for p in pins)), dtype=np.int64)
-    new = pinned[~np.isin(pinned, cands.product_ids)]
+    inside = cands.product_ids[among(cands.product_ids, pinned)]
+    new = pinned[~among(pinned, inside)]
     n_old, n = len(cands), len(cands) + len(new)
     ids = np.concatenate([cands.product_ids, new])
     scores = {k: np.concatenate([v, np.full(len(new), np.nan)]) for k, v in cands.source_scores.items()}
     ranks = {k: np.concatenate([v, np.zeros(len(new), dtype=v.dtype)]) for k, v in cands.source_ranks.items()}
     rank = np.zeros(n, dtype=np.int32)
-    rows = {int(p): i for i, p in enumerate(ids)}
-    for r, p in enumerate(pinned):
-        rank[rows[int(p)]] = r + 1
+    rows = np.flatnonzero(among(ids, pinned))
+    first = {p: i + 1 for i, p in enumerate(pinned.tolist())}
+    rank[rows] = [first[p] for p in ids[rows].tolist()]
     scores[PINNED], ranks[PINNED] = np.where(rank > 0, 0.0, np.nan), rank
-    out = CandidateSet(ids, scores, ranks)
-    out.rule_notes = [*cands.rule_notes[:n_old], *([] for _ in range(len(new)))]
-    return out
+    notes = [*cands.rule_notes[:n_old], *([] for _ in range(len(new)))]
+    return CandidateSet(ids, scores, ranks, rule_notes=notes)
 
 
 def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, max_pins: int) -> PinPlan:
@@ -74,7 +80,9 @@ def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, ma
     pins = pins_of(found)
     if not pins:
         return PinPlan(placed, failed)
-    rows = {int(p): i for i, p in enumerate(product_ids)}
+    wanted = np.asarray([p.product_id for p in pins], dtype=np.int64)
+    at = np.flatnonzero(among(product_ids, wanted))  # only the pinned products' rows, vectorised
+    rows = {int(product_ids[i]): int(i) for i in at}
     taken: set[int] = set()
     done: set[int] = set()
     for pin in pins:

@@ -11,8 +11,16 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet
-from ranking.pipeline.columns import product_column
 from ranking.recall.tokenize import search_form
+
+
+def among(values: np.ndarray, few: object) -> np.ndarray:
+    """``np.isin(values, few)`` for the few ids a rule names: one broadcast comparison, several
+    times faster than ``np.isin``'s sort for a handful of ids (a rule names at most 100)."""
+    wanted = np.asarray(few, dtype=np.int64).ravel()
+    if len(wanted) > 128:
+        return np.isin(values, wanted)
+    return (np.asarray(values)[:, None] == wanted[None, :]).any(axis=1)
 
 
 def brand_ids(snapshot: FeatureSnapshot, brand: str) -> np.ndarray:
@@ -35,33 +43,55 @@ def _brands_by_name(text: object) -> dict[str, list[int]]:
     return found
 
 
-def in_category(snapshot: FeatureSnapshot, cands: CandidateSet, category_id: int) -> np.ndarray:
+class Columns:
+    """The candidates' product columns (store, leaf and top category, brand), each read once for
+    all the rules of one request."""
+
+    def __init__(self, snapshot: FeatureSnapshot, cands: CandidateSet) -> None:
+        self.snapshot, self.cands = snapshot, cands
+        self._rows: np.ndarray | None = None
+        self._cols: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str) -> np.ndarray:
+        col = self._cols.get(name)
+        if col is None:
+            products = self.snapshot.products
+            if name not in products.columns:
+                col = np.full(len(self.cands), -1.0)
+            else:
+                if self._rows is None:
+                    self._rows = products.rows(self.cands.product_ids)
+                col = products.take(name, self._rows, missing=-1)
+            self._cols[name] = col
+        return col
+
+
+def in_category(snapshot: FeatureSnapshot, cands: CandidateSet, category_id: int,
+                columns: Columns | None = None) -> np.ndarray:
     """Candidates whose leaf or top-level category is ``category_id``."""
-    leaf = product_column(snapshot, cands, "category_id", missing=-1)
-    top = product_column(snapshot, cands, "top_category_id", missing=-1)
-    return (leaf == category_id) | (top == category_id)
+    col = columns or Columns(snapshot, cands)
+    return (col("category_id") == category_id) | (col("top_category_id") == category_id)
 
 
-def of_brand(snapshot: FeatureSnapshot, cands: CandidateSet, brand: str) -> np.ndarray:
-    ids = brand_ids(snapshot, brand)
-    if not len(ids):
-        return np.zeros(len(cands), dtype=bool)
-    return np.isin(product_column(snapshot, cands, "brand_id", missing=-1).astype(np.int64), ids)
-
-
-def target_mask(target: object, cands: CandidateSet, snapshot: FeatureSnapshot) -> np.ndarray:
+def target_mask(target: object, cands: CandidateSet, snapshot: FeatureSnapshot,
+                columns: Columns | None = None) -> np.ndarray:
     """Candidates named by a :class:`~ranking.merchandising.rule.RuleTarget` or
-    :class:`~ranking.merchandising.rule.Only` (whichever single field it gives)."""
+    :class:`~ranking.merchandising.rule.Only` (whichever single field it gives); ``columns``
+    shares the column reads between the rules of one request."""
     product_ids = getattr(target, "product_ids", None)
     if product_ids is not None:
-        return np.isin(cands.product_ids, np.asarray(product_ids, dtype=np.int64))
+        return among(cands.product_ids, product_ids)
+    col = columns or Columns(snapshot, cands)
     store_id = getattr(target, "store_id", None)
     if store_id is not None:
-        return product_column(snapshot, cands, "store_id", missing=-1) == store_id
+        return col("store_id") == store_id
     category_id = getattr(target, "category_id", None)
     if category_id is not None:
-        return in_category(snapshot, cands, category_id)
-    return of_brand(snapshot, cands, target.brand)  # type: ignore[attr-defined]
+        return in_category(snapshot, cands, category_id, col)
+    ids = brand_ids(snapshot, target.brand)  # type: ignore[attr-defined]
+    if not len(ids):
+        return np.zeros(len(cands), dtype=bool)
+    return np.isin(col("brand_id").astype(np.int64), ids)
 
 
 def describe(target: object) -> str:

@@ -61,6 +61,9 @@ class CandidateSet:
     # rules that move every candidate (value tilt): name -> (move per candidate, why up, why
     # down); notes are made only for the cards explained (:meth:`notes`), not per candidate
     rule_moves: dict[str, tuple[np.ndarray, str, str]] = field(default_factory=dict)
+    # rules that move some candidates by a stated amount (the operator's boosts and buries): (the
+    # note, move per candidate); like rule_moves, noted only for the cards explained (:meth:`notes`)
+    noted_moves: list[tuple[dict, np.ndarray]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.product_ids = np.asarray(self.product_ids, dtype=np.int64)
@@ -92,6 +95,7 @@ class CandidateSet:
             adjustments=self.adjustments[rows],
             rule_notes=[self.rule_notes[i] for i in rows],
             rule_moves={k: (v[rows], up, down) for k, (v, up, down) in self.rule_moves.items()},
+            noted_moves=[(note, v[rows]) for note, v in self.noted_moves],
         )
 
     def notes(self, i: int) -> list[dict]:
@@ -101,6 +105,9 @@ class CandidateSet:
             delta = float(moves[i])
             if abs(delta) > 1e-9:
                 out.append({"rule": name, "delta": delta, "why": up if delta > 0 else down})
+        for note, moves in self.noted_moves:
+            if moves[i] != 0:
+                out.append({**note, "delta": float(moves[i])})
         return out
 
     @classmethod

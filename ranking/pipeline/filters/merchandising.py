@@ -14,7 +14,7 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.merchandising.in_force import REASON_PREFIX, STAGE, rule_name, rules_in_force
-from ranking.merchandising.targets import target_mask
+from ranking.merchandising.targets import Columns, among, target_mask
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.settings import MerchandisingSettings
 
@@ -32,12 +32,13 @@ class MerchandisingFilter:
         if found is None or not found.of("hide", "filter"):
             return np.ones(len(cands), dtype=bool), np.full(len(cands), "", dtype=object)
         reason = np.full(len(cands), "", dtype=object)
+        columns = Columns(snapshot, cands)
         for rule in found.of("hide", "filter"):
             if rule.action.hide is not None:
-                out = np.isin(cands.product_ids, np.asarray(rule.action.hide, dtype=np.int64))
+                out = among(cands.product_ids, rule.action.hide)
                 why = f"{REASON_PREFIX}hide:{rule_name(rule)}"
             else:
-                out = ~target_mask(rule.action.filter, cands, snapshot)
+                out = ~target_mask(rule.action.filter, cands, snapshot, columns)
                 why = f"{REASON_PREFIX}filter:{rule_name(rule)}"
             reason[out & (reason == "")] = why
         return reason == "", reason
