@@ -221,3 +221,20 @@ def test_a_ranking_request_carries_the_book_in_force(mall, monkeypatch):
     assert client.post("/v1/search", json={"query": "大米", "page_size": 5}).status_code == 200
     assert rid in [r.id for r in seen[-1].rules]
     assert seen[-1] is client.app.state.shelfrank.merchandising.book
+
+
+def test_only_the_import_may_pass_serving_max_body_bytes_up_to_its_own_limit():
+    settings = load_settings(["serving.max_body_bytes=2048", "merchandising.max_import_bytes=8192",
+                              "serving.admin_token=op-s3cret"])
+    client = TestClient(create_app(settings, load=False))  # no lifespan: the routes answer 503
+    file = {"rules": [], "synonyms": [{**PHONE, "terms": [f"w{i:02d}" * 20, "x"]} for i in range(20)]}
+    size = len(json.dumps(file))
+    assert 2048 < size < 8192
+    assert client.post("/v1/merchandising/import", json=file, headers=OPERATOR).status_code == 503
+    bigger = {**file, "synonyms": file["synonyms"] * 4}
+    assert len(json.dumps(bigger)) > 8192
+    over = client.post("/v1/merchandising/import", json=bigger, headers=OPERATOR)
+    assert over.status_code == 413 and "merchandising.max_import_bytes" in over.text
+    elsewhere = client.post("/v1/synonyms", json={**PHONE, "terms": [f"w{i:02d}" * 20 for i in range(40)]},
+                            headers=OPERATOR)
+    assert elsewhere.status_code == 413 and "serving.max_body_bytes" in elsewhere.text
