@@ -136,10 +136,12 @@ def test_bad_input_is_a_422_naming_the_field_and_nothing_is_written(mall):
     assert naive.status_code == 422 and "time zone" in naive.text
     refused = client.post("/v1/rules", json=_rule([ok[0], banned, sold_out, 10**12]), headers=OPERATOR)
     assert refused.status_code == 422, refused.text
-    why = {tuple(d["loc"]): d["msg"] for d in refused.json()["detail"]}
-    assert set(why) == {("body", "action", "pin", i) for i in (1, 2, 3)}
-    assert "banned" in why[("body", "action", "pin", 1)] and "sold out" in why[("body", "action", "pin", 2)]
-    assert "not in the served catalog" in why[("body", "action", "pin", 3)]
+    detail = refused.json()["detail"]
+    assert all(d["loc"][:3] == ["body", "action", "pin"] for d in detail)
+    said = " | ".join(d["msg"] for d in detail)  # each refused product named with its reason
+    for pid, why in ((banned, "banned"), (sold_out, "sold out"), (10**12, "not in the")):
+        assert any(str(pid) in d["msg"] and why in d["msg"] for d in detail), said
+    assert str(ok[0]) not in said
     assert client.post("/v1/synonyms", json={**PHONE, "terms": ["phone", "Phone"]},
                        headers=OPERATOR).status_code == 422
     nope = client.request("DELETE", "/v1/rules/r-nope", json={"reason": "x"}, headers=OPERATOR)
@@ -188,9 +190,9 @@ def test_export_then_import_round_trips_and_replace_deletes_the_rest(mall):
     bad = {**exported, "rules": [*exported["rules"], {**kept, "id": "s-wrong"}, _rule([banned])]}
     refused = client.post("/v1/merchandising/import", params={"mode": "replace"}, json=bad, headers=OPERATOR)
     assert refused.status_code == 422
-    locs = {tuple(d["loc"]) for d in refused.json()["detail"]}
+    locs = {tuple(d["loc"][:4]) for d in refused.json()["detail"]}
     n = len(exported["rules"])
-    assert locs == {("body", "rules", n, "id"), ("body", "rules", n + 1, "action", "pin", 0)}
+    assert locs == {("body", "rules", n, "id"), ("body", "rules", n + 1, "action")}
     assert client.get(f"/v1/rules/{extra['id']}", headers=OPERATOR).status_code == 200  # nothing written
 
     edited = {**exported, "rules": [{**kept, "priority": 9}]}
