@@ -18,6 +18,7 @@ from shelfrank.commands import (
     data,
     experiments,
     importing,
+    merchandising,
     real_data,
     score_refresh,
     scores,
@@ -77,6 +78,7 @@ real_data.register(app)
 experiments.register(app)
 serving.register(app)
 catalog.register(app)
+merchandising.register(app)
 importing.register(app)
 if __name__ == "__main__":
     app()

@@ -96,6 +96,9 @@ def _second_host_sees_them(models: Path, tmp_path: Path, live_sets: list[str], r
         there, acked = _create(url, "/v1/rules", {"match": {"query": "牛奶"}, "action": {"hide": [1]},
                                                   "reason": "from the other host"})
         seconds = _within(lambda: _listed(first), lambda seen: there in seen[0], acked, limit=3.0)
+        from conftest import record_reliability
+
+        record_reliability("merchandising_visible_other_host_redis", rule=seconds)
         assert seconds < 1.0, seconds
     finally:
         stop_service(other)

@@ -116,3 +116,13 @@ def test_the_follower_folds_another_hosts_lines_from_the_redis_stream_once(tmp_p
     assert [r.id for r in follower.book.rules] == ["r-mine", "r-theirs"]
     assert client.xlen(f"{prefix}{MERCH_STREAM}") == 1 and not client.exists(f"{prefix}catalog")
     follower.stop()
+
+
+@pytest.mark.parametrize("index", ["rule_index", "synonym_index"])
+def test_a_new_book_is_published_with_its_indexes_built(tmp_path: Path, index: str):
+    pytest.importorskip(f"ranking.merchandising.{index}", reason=f"ranking.merchandising.{index} comes with "
+                        "the RULES / SYN parts of issue 28, not merged on this branch yet")
+    EventLog(tmp_path).append({MERCH_RULES: [_put("r-a", "大米", 1000)[1]]}, client="operator")
+    follower = MerchFollower([LogCatalogFeed(tmp_path, MERCH_TABLES)], poll_ms=50)
+    follower.catch_up()
+    assert index in vars(follower.book)  # built before any request asked for it
