@@ -128,6 +128,7 @@ def test_edit_and_delete_with_a_reason_reach_the_audit_trail(browser, console): 
     assert made.status_code == 201, made.text
     rule_id = made.json()["id"]
     _sign_in(browser, console)
+    _wait(browser, "return !document.getElementById('tab-rules').hidden", what="the rules tab")
     row = f"#rules tr[data-rule-id=\"{rule_id}\"]"
     _wait(browser, f"return !!document.querySelector('{row}')", what="the rule in the list")
     # edit: the form is filled from the rule; a new reason and a second product are saved with PUT
@@ -157,6 +158,7 @@ def test_a_synonym_set_made_in_the_page_is_stored(browser, console):  # noqa: F8
     _sign_in(browser, console)
     _wait(browser, "return !document.getElementById('tabs').hidden", what="signed in")
     browser.find_element("css selector", "#tabs button[data-tab=synonyms]").click()
+    _wait(browser, "return !document.getElementById('tab-synonyms').hidden", what="the synonyms tab")
     _type(browser, "#synonym-form input[name=terms]", "phone, 手机, smartphone")
     browser.find_element("css selector", "#synonym-form input[name=one_way]").click()
     _type(browser, "#synonym-form input[name=reason]", "shoppers type phone")
