@@ -110,7 +110,7 @@ class Engine:
             "search": Pipeline("search", [s for r in recall for s in r.search_sources],
                                filters=search_filters, **common),
             "homepage": Pipeline("homepage", [s for r in recall for s in r.homepage_sources], **common),
-            "rerank": Pipeline("rerank", [CallerCandidates()], **common),
+            "rerank": Pipeline("rerank", [CallerCandidates()], adds_pinned=False, **common),
         }
         self._by_rules[key] = built
         return built

@@ -148,3 +148,18 @@ def test_rule_problems_read_the_engines_catalog(engine, word, monkeypatch):
     unknown = int(engine.snapshot.products.ids.max()) + 1
     assert rule_problems(rule("u", {"pin": [unknown]}, {"query": word}), engine) == [
         f"pin: product {unknown} is not in the catalog"]
+
+
+def test_a_rerank_pin_places_only_a_product_the_caller_gave(engine, word):
+    ids = np.asarray(engine.snapshot.products.ids[:40], dtype=np.int64)
+    cols = engine.snapshot.products.columns
+    ok = [int(p) for i, p in enumerate(ids) if cols["stock"][i] > 0 and cols["banned"][i] == 0]
+    given, outside = ok[5], int(engine.snapshot.products.ids[-1])
+    book = MerchandisingBook((rule("r", {"pin": [outside, given]}, {"homepage": True}),))
+    request = RankRequest(surface="homepage", page_size=10, now_ms=engine.snapshot.as_of_ms, hour=9,
+                          candidates=np.asarray(ok, dtype=np.int64), merchandising=book)
+    page = engine.rank("rerank", request)
+    assert [c["product_id"] for c in page.cards][1] == given
+    assert outside not in [c["product_id"] for c in page.cards]
+    report = {"product_id": outside, "reason": "rule_pin:r:not_a_candidate", "stage": "merchandising"}
+    assert report in page.dropped

@@ -80,6 +80,10 @@ def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, ma
     pins = pins_of(found)
     if not pins:
         return PinPlan(placed, failed)
+    key = ("plan", np.asarray(product_ids).tobytes(), size, max_pins)  # the selector's, then the report's
+    cached = found.derived.get(key) if found is not None else None
+    if cached is not None:
+        return cached
     wanted = np.asarray([p.product_id for p in pins], dtype=np.int64)
     at = np.flatnonzero(among(product_ids, wanted))  # only the pinned products' rows, vectorised
     rows = {int(product_ids[i]): int(i) for i in at}
@@ -101,4 +105,5 @@ def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, ma
             placed.append((pin, row))
             taken.add(pin.position)
             done.add(pin.product_id)
-    return PinPlan(placed, failed)
+    plan = found.derived[key] = PinPlan(placed, failed)  # type: ignore[union-attr]
+    return plan

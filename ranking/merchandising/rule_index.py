@@ -30,6 +30,8 @@ from ranking.recall.tokenize import search_form, tokenize
 # the order actions are applied in; boost and bury share a rank (they add up)
 ACTION_ORDER = {"hide": 0, "filter": 1, "pin": 2, "boost": 3, "bury": 3, "redirect": 4}
 assert set(ACTION_ORDER) == set(ACTIONS)
+# the mall's time slot of each local hour (ranking.mall_clock.time_slot, read once, not per request)
+SLOT_OF_HOUR = tuple(str(time_slot(h)) for h in range(24))
 # how specific each match field is: an exact query beats a word, a word a category, ...
 SPECIFICITY = {"query": 16, "normalised_query": 8, "contains": 4, "category_id": 2, "surface": 1,
                "homepage": 1}
@@ -47,7 +49,7 @@ def specificity(rule: Rule) -> int:
 def schedule_in_force(start_ms: int | None, end_ms: int | None, hours: Sequence[int] | None,
                       slots: Collection[str] | None, now_ms: int, hour: int) -> bool:
     """A schedule's reading at ``now_ms`` and the mall's local ``hour``: ``start`` inclusive, ``end``
-    exclusive, ``hours`` ``[from, to)`` wrapping midnight, ``slots`` by :func:`time_slot`."""
+    exclusive, ``hours`` ``[from, to)`` wrapping midnight, ``slots`` by :data:`SLOT_OF_HOUR`."""
     if start_ms is not None and now_ms < start_ms:
         return False
     if end_ms is not None and now_ms >= end_ms:
@@ -57,7 +59,7 @@ def schedule_in_force(start_ms: int | None, end_ms: int | None, hours: Sequence[
         inside = lo <= hour < hi if lo < hi else (hour >= lo or hour < hi)
         if not inside:
             return False
-    return slots is None or str(time_slot(hour)) in slots
+    return slots is None or SLOT_OF_HOUR[hour % 24] in slots
 
 
 def _epoch_ms(value: object) -> int | None:

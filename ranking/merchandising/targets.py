@@ -7,6 +7,8 @@ normalisation (case, width, accents, traditional/simplified), or by its numeric 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
@@ -26,10 +28,15 @@ def among(values: np.ndarray, few: object) -> np.ndarray:
 def brand_ids(snapshot: FeatureSnapshot, brand: str) -> np.ndarray:
     """The ids of the catalog's brands called ``brand`` (or numbered so); empty when none."""
     text = snapshot.text
-    ids = list(_brands_by_name(text).get(search_form(brand), ())) if text is not None else []
+    ids = list(_brands_by_name(text).get(_form(brand), ())) if text is not None else []
     if brand.strip().isdigit():
         ids.append(int(brand.strip()))
     return np.asarray(sorted(set(ids)), dtype=np.int64)
+
+
+@lru_cache(maxsize=4096)
+def _form(brand: str) -> str:
+    return search_form(brand)
 
 
 def _brands_by_name(text: object) -> dict[str, list[int]]:

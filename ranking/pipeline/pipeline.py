@@ -5,6 +5,12 @@ nothing; the scorer never drops or reorders; the selector alone decides the page
 stage's seconds go into ``PipelineResult.timings`` (the service exports them as
 per-stage latency histograms). Explanations (LightGBM ``pred_contrib``) are computed
 only for the placed cards, and only when asked.
+
+The operator's rules in force for the request (``RankRequest.merchandising``,
+:mod:`ranking.merchandising`) join each stage: pinned products are added to the recalled
+candidates, hides and filters are a filter, boosts and buries an adjuster, pins the first
+selector; after placement the page reports pins not honoured, the redirect and the rules applied
+(``PipelineResult.extra``). No book: none of it runs.
 """
 
 from __future__ import annotations
@@ -92,6 +98,7 @@ class Pipeline:
         executor: ThreadPoolExecutor | None = None,
         live: LiveSettings | None = None,
         merchandising: MerchandisingSettings | None = None,
+        adds_pinned: bool = True,
     ) -> None:
         self.name = name
         self.sources = list(sources)
@@ -100,6 +107,9 @@ class Pipeline:
         self.recall_k = recall_k
         self.extra_features = list(extra_features)
         self.merchandising = merchandising or MerchandisingSettings()
+        # pinned products join the recalled candidates; False for a caller's own list (rerank),
+        # where a pin places only a product the caller gave
+        self.adds_pinned = adds_pinned
         self.filters = (list(filters) if filters is not None
                         else default_filters(rules, live, self.merchandising))
         self.adjusters = (list(adjusters) if adjusters is not None
@@ -160,7 +170,8 @@ class Pipeline:
         cands = self._recall(request)
         recalled = len(cands)
         found = rules_in_force(request, self.merchandising)  # the operator's rules (None: none)
-        cands = with_pinned(cands, found)
+        if self.adds_pinned:
+            cands = with_pinned(cands, found)
         lap("recall")
         cands, dropped = self._filter(cands, request)
         dropped = caller_duplicates(request.candidates) + dropped
