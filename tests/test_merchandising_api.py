@@ -256,3 +256,14 @@ def test_only_the_import_may_pass_serving_max_body_bytes_up_to_its_own_limit():
     elsewhere = client.post("/v1/synonyms", json={**PHONE, "terms": [f"w{i:02d}" * 20 for i in range(40)]},
                             headers=OPERATOR)
     assert elsewhere.status_code == 413 and "serving.max_body_bytes" in elsewhere.text
+
+
+def test_a_log_that_cannot_be_written_is_a_503_and_nothing_is_served(small_models: Path, tmp_path: Path):
+    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}",
+                              "serving.admin_token=op-s3cret", "serving.events_min_free_mb=1000000000"])
+    with TestClient(create_app(settings)) as client:  # free space always under the watermark
+        r = client.post("/v1/synonyms", json=PHONE, headers=OPERATOR)
+        assert r.status_code == 503 and "nothing was written" in r.text and r.headers["Retry-After"]
+        assert client.get("/v1/synonyms", headers=OPERATOR).json() == {"version": 0, "synonyms": []}
+    assert not list(tmp_path.glob("merch_*/*.jsonl")) or not any(
+        p.read_text() for p in tmp_path.glob("merch_*/*.jsonl"))
