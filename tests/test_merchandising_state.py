@@ -126,3 +126,17 @@ def test_a_new_book_is_published_with_its_indexes_built(tmp_path: Path, index: s
     follower = MerchFollower([LogCatalogFeed(tmp_path, MERCH_TABLES)], poll_ms=50)
     follower.catch_up()
     assert index in vars(follower.book)  # built before any request asked for it
+
+
+def test_redis_down_does_not_stop_this_hosts_changes_reaching_the_book(tmp_path: Path):
+    import redis
+    from redis_server import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    client = redis.Redis.from_url(dead, socket_connect_timeout=0.2, socket_timeout=0.2)
+    EventLog(tmp_path).append({MERCH_RULES: [_put("r-a", "大米", 1000)[1]]}, client="operator")
+    feeds = [LogCatalogFeed(tmp_path, MERCH_TABLES), RedisCatalogFeed(client, dead, "x:", MERCH_STREAM)]
+    follower = MerchFollower(feeds, poll_ms=50)
+    assert follower.catch_up() == 1 and [r.id for r in follower.book.rules] == ["r-a"]
+    assert follower.failures == 1
+    follower.stop()
