@@ -168,3 +168,35 @@ def test_a_synonym_set_made_in_the_page_is_stored(browser, console):  # noqa: F8
     listed = httpx2.get(f"{console}/v1/synonyms", headers=OPERATOR, timeout=30).json()["synonyms"]
     assert [(s["terms"], s["one_way"], s["author"]) for s in listed] == [
         (["phone", "手机", "smartphone"], True, "operator")]
+
+
+def test_a_scheduled_boost_made_in_the_form_is_stored_as_typed_and_listed_as_scheduled(browser, console):  # noqa: F811
+    _sign_in(browser, console)
+    _wait(browser, "return !document.getElementById('tab-rules').hidden", what="the rules tab")
+    browser.find_element("id", "new-rule").click()
+    _type(browser, "#rule-form input[name=contains]", "奶")
+    Select(browser.find_element("css selector", "#rule-form select[name=kind]")).select_by_value("boost")
+    Select(browser.find_element("css selector", "#rule-form select[name=target]")).select_by_value("store_id")
+    _type(browser, "#rule-form input[name=target_value]", "3")
+    _type(browser, "#rule-form input[name=by]", "0.5")
+    # datetime-local takes its value from script (typing into it depends on the browser's locale)
+    browser.execute_script("""const f = document.getElementById('rule-form').elements;
+        f.start.value = '2030-01-01T08:00'; f.end.value = '2030-01-08T08:00';
+        f.start.dispatchEvent(new Event('input', {bubbles: true}));""")
+    _type(browser, "#rule-form input[name=hour_from]", "22")
+    _type(browser, "#rule-form input[name=hour_to]", "6")
+    _type(browser, "#rule-form input[name=reason]", "night campaign next year")
+    browser.find_element("id", "rule-save").click()
+    rule_id = _wait(browser, "return document.body.dataset.savedRule", what="the saved rule")
+    stored = httpx2.get(f"{console}/v1/rules/{rule_id}", headers=OPERATOR, timeout=30).json()
+    assert {k: v for k, v in stored["match"].items() if v not in (None, False)} == {"contains": "奶"}
+    assert stored["action"] == {"boost": {"target": {"store_id": 3}, "by": 0.5}}
+    offset = browser.execute_script("return -new Date('2030-01-01T08:00').getTimezoneOffset()")
+    start = stored["schedule"]["start"]
+    assert start.startswith("2030-01-01T08:00:00") or offset != 0, start  # the browser's own zone
+    assert stored["schedule"]["hours"] == [22, 6] and stored["schedule"]["end"] > start
+    row = f"#rules tr[data-rule-id=\"{rule_id}\"]"
+    _wait(browser, f"return !!document.querySelector('{row}')", what="the rule in the list")
+    assert browser.find_element("css selector", f"{row} .state").text == "scheduled"
+    httpx2.request("DELETE", f"{console}/v1/rules/{rule_id}", params={"reason": "test over"},
+                   headers=OPERATOR)

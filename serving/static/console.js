@@ -467,6 +467,7 @@ function start() {
   $("rule-state").addEventListener("change", renderRules);
   $("synonym-search").addEventListener("input", renderSynonyms);
   $("rule-form").addEventListener("input", syncActionFields);
+  $("rule-form").addEventListener("change", syncActionFields);  // a select picked without an input event
   $("rule-form").addEventListener("submit", saveRule);
   $("new-rule").addEventListener("click", clearRuleForm);
   $("rule-cancel").addEventListener("click", clearRuleForm);
