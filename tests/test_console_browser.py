@@ -20,9 +20,18 @@ OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def console(small_models, tmp_path_factory):
+def merchant_store(small_mall) -> int:
+    """The store given a merchant token (``m-token``): the first product's."""
+    import pyarrow.parquet as pq
+
+    return int(pq.read_table(small_mall / "products.parquet", columns=["store_id"]).column(0)[0].as_py())
+
+
+@pytest.fixture(scope="module")
+def console(small_models, tmp_path_factory, merchant_store):
     events = tmp_path_factory.mktemp("console-events")
-    proc, url = start_service(small_models, events)
+    proc, url = start_service(small_models, events,
+                              extra=[f'serving.merchant_tokens={{"{merchant_store}": "m-token"}}'])
     yield url
     stop_service(proc)
 
@@ -200,3 +209,46 @@ def test_a_scheduled_boost_made_in_the_form_is_stored_as_typed_and_listed_as_sch
     assert browser.find_element("css selector", f"{row} .state").text == "scheduled"
     httpx2.request("DELETE", f"{console}/v1/rules/{rule_id}", params={"reason": "test over"},
                    headers=OPERATOR)
+
+
+def test_a_merchant_token_reads_its_own_stores_report_only(browser, console, merchant_store):  # noqa: F811
+    _sign_in(browser, console)
+    _wait(browser, "return !document.getElementById('tabs').hidden", what="signed in")
+    browser.find_element("css selector", "#tabs button[data-tab=merchant]").click()
+    _type(browser, "#mv-token", "m-token")
+    _type(browser, "#mv-store", str(merchant_store))
+    browser.find_element("css selector", "#merchant-form button").click()
+    _wait(browser, "return !!document.getElementById('mv-score')", what="the store's own report")
+    assert f"Store {merchant_store}" in browser.find_element("id", "merchant-report").text
+    _type(browser, "#mv-store", str(merchant_store + 1))
+    browser.find_element("css selector", "#merchant-form button").click()
+    text = _wait(browser, "return document.getElementById('status').textContent.startsWith('No report')"
+                 " && document.getElementById('status').textContent", what="the refusal")
+    assert "reads only its own report" in text, text
+    assert not browser.find_element("id", "tabs").get_attribute("hidden")  # still signed in
+
+
+def test_a_homepage_preview_hides_the_card_for_that_shopper(browser, console):  # noqa: F811
+    _sign_in(browser, console)
+    _wait(browser, "return !document.getElementById('tab-rules').hidden", what="the rules tab")
+    now = httpx2.post(f"{console}/v1/rules/preview", headers=OPERATOR, timeout=30, json={
+        "surface": "homepage", "request": {"user_id": 2, "page_size": 20}}).json()
+    first = now["without_draft"]["cards"][0]
+    browser.find_element("id", "new-rule").click()
+    surface = Select(browser.find_element("css selector", "#rule-form select[name=surface]"))
+    surface.select_by_visible_text("homepage")
+    Select(browser.find_element("css selector", "#rule-form select[name=kind]")).select_by_value("hide")
+    _type(browser, "#rule-form input[name=ids]", str(first["product_id"]))
+    _type(browser, "#rule-form input[name=reason]", "under investigation")
+    browser.find_element("id", "rule-preview").click()
+    _wait(browser, "return !document.getElementById('tab-preview').hidden", what="the preview tab")
+    assert browser.find_element("id", "pv-surface").get_attribute("value") == "homepage"
+    _type(browser, "#pv-user", "2")
+    browser.execute_script("delete document.body.dataset.previewed")
+    browser.find_element("css selector", "#preview-form button").click()
+    _wait(browser, "return document.body.dataset.previewed", what="the homepage preview")
+    ids = {side: browser.execute_script(
+        f"return [...document.querySelectorAll('#pv-{side} .pcard')].map(e => Number(e.dataset.productId))")
+        for side in ("without", "with")}
+    assert first["product_id"] in ids["without"] and first["product_id"] not in ids["with"], ids
+    assert "removed or not pinned by rules" in browser.find_element("id", "pv-meta-with").text
