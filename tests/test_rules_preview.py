@@ -236,3 +236,15 @@ def test_the_preview_ranks_with_the_stored_rules_without_the_listed_ids_and_an_e
     finally:
         gone = client.delete(f"/v1/rules/{rule_id}", params={"reason": "test over"}, headers=OPERATOR)
         assert gone.status_code == 200, gone.text
+
+
+def test_a_draft_synonym_set_is_ranked_into_the_draft_page(served):
+    """The draft set rides in the draft book (what recall reads of it is the synonym part's)."""
+    client, _ = served
+    body = {"surface": "search", "request": {"query": "phone", "page_size": 10},
+            "draft_synonym": {"terms": ["phone", "手机", "smartphone"], "one_way": True, "reason": "typed"}}
+    r = _preview(client, body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["without_draft"]["request_id"] == out["with_draft"]["request_id"]
+    assert out["draft_problems"] == []  # a synonym set is not a rule: nothing to check against pins
