@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from ranking.catalog_changes import CATALOG_TABLES
 from ranking.contracts.tables import TIMESTAMP, Column, TableContract
+from ranking.merchandising.changes import MERCH_TABLES
 from ranking.surfaces import SURFACES
 
 LOGGED_TABLES = ("impressions", "clicks", "carts", "orders")
@@ -46,5 +47,6 @@ EXPOSURES = TableContract(
     ),
     group="service",
 )
-WRITABLE = {*LOGGED_TABLES, "exposures", *CATALOG_TABLES}  # catalog changes: ranking/catalog_changes.py
+WRITABLE = {*LOGGED_TABLES, "exposures", *CATALOG_TABLES,  # catalog changes: ranking/catalog_changes.py
+            *MERCH_TABLES}  # rules and synonyms: ranking/merchandising/changes.py
 CLIENT_KEY, RECEIVED_KEY = "_client", "_received_ms"  # per event line: who sent it, when it arrived

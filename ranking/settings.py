@@ -802,6 +802,21 @@ class MerchandisingSettings(Section):
         3, ge=1, le=49, description="shelfrank synonyms mine: title words proposed per query word (one "
                                     "one-way set each query word, strongest first)")
 
+    # STORE
+    max_rules: int = Field(
+        5_000, ge=1, description="rules the book may hold at once; a create or an import past it is a 413 "
+                                 "naming the limit, and nothing is written")
+    max_synonym_sets: int = Field(
+        50_000, ge=1, description="synonym sets the book may hold at once (413 past it)")
+    max_synonym_terms: int = Field(
+        500_000, ge=1, description="terms over every synonym set together (413 past it)")
+    max_item_bytes: int = Field(
+        16_384, ge=256, description="bytes of one rule's or synonym set's JSON as stored (413 above)")
+    max_import_bytes: int = Field(
+        32_000_000, ge=1_024, description="body of POST /v1/merchandising/import (413 above): the one "
+                                          "route allowed past serving.max_body_bytes, so a whole book "
+                                          "of 10,000s of synonyms imports in one validated request")
+
 
 class Settings(BaseSettings):
     """All of Shelfrank's defaults."""

@@ -41,8 +41,9 @@ from serving.auth import ServiceAuth
 from serving.catalog import start_catalog, stop_catalog
 from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
 from serving.live import start_live, stop_live
+from serving.merchandising import IMPORT_PATH, start_merchandising, stop_merchandising
 from serving.responses import ERROR_RESPONSES
-from serving.routes import catalog, demo, docs, events, live, merchant, ops
+from serving.routes import catalog, console, demo, docs, events, live, merchandising, merchant, ops
 from serving.routes.ranking import ranking_router
 from serving.state import ServiceState
 
@@ -66,7 +67,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(Exception, server_error)
     app.add_middleware(TimingMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes, paths={
+        IMPORT_PATH: (settings.merchandising.max_import_bytes, "merchandising.max_import_bytes")})
     app.add_middleware(BodyTimeoutMiddleware, seconds=limits.body_timeout_seconds)
     if limits.access_log:
         ensure_handler()
@@ -83,6 +85,8 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.include_router(live.router)
     app.include_router(merchant.router)
     app.include_router(catalog.router)
+    app.include_router(merchandising.router)
+    app.include_router(console.router)
     app.include_router(docs.router)
     app.mount(docs.ASSETS_PATH, docs.asset_files(), name="docs-assets")
     app.add_middleware(AdmissionMiddleware, max_in_flight=limits.max_in_flight,
@@ -117,6 +121,7 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
         await run_in_threadpool(state.load_initial)
     await run_in_threadpool(start_live, state)
     await run_in_threadpool(start_catalog, state)
+    await run_in_threadpool(start_merchandising, state)
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
@@ -126,6 +131,7 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     watcher.cancel()
     with suppress(asyncio.CancelledError):
         await watcher
+    stop_merchandising(state)
     stop_catalog(state)
     stop_live(state)
     state.exposures.close()

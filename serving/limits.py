@@ -35,22 +35,27 @@ class BodyTooLargeError(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app, max_bytes: int) -> None:
+    """``max_bytes`` (``serving.max_body_bytes``) for every path but those of ``paths``: path ->
+    (its own limit, the setting that names it), e.g. the merchandising import's."""
+
+    def __init__(self, app, max_bytes: int, paths: dict[str, tuple[int, str]] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.paths = paths or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit, setting = self.paths.get(scope.get("path", ""), (self.max_bytes, "serving.max_body_bytes"))
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     return await _reject(send, 400, "invalid Content-Length")
-                if declared > self.max_bytes:
+                if declared > limit:
                     return await _reject(send, 413, f"body of {declared} bytes is over the "
-                                                    f"{self.max_bytes}-byte limit (serving.max_body_bytes)")
+                                                    f"{limit}-byte limit ({setting})")
         seen = 0
         over = False  # the body passed the limit: whatever the app answers, the caller gets 413
         started = False
@@ -60,7 +65,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     over = True
                     raise BodyTooLargeError
             return message
@@ -70,7 +75,7 @@ class BodyLimitMiddleware:
             if over:  # FastAPI turns the read error into a 400 "error parsing the body": not that
                 if message["type"] == "http.response.start" and not started:
                     started = True
-                    await self._too_large(send)
+                    await self._too_large(send, limit, setting)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -80,11 +85,10 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLargeError:
             if not started:
-                await self._too_large(send)
+                await self._too_large(send, limit, setting)
 
-    async def _too_large(self, send) -> None:
-        await _reject(send, 413, f"body is over the {self.max_bytes}-byte limit "
-                                 "(serving.max_body_bytes)")
+    async def _too_large(self, send, limit: int, setting: str) -> None:
+        await _reject(send, 413, f"body is over the {limit}-byte limit ({setting})")
 
 
 class BodyStalledError(Exception):

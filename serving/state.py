@@ -25,6 +25,7 @@ from ranking.engine import Engine
 from ranking.event_log import BufferedAppender, EventLog
 from ranking.live.backend import LiveBackend
 from ranking.live.catalog_follower import CatalogFollower
+from ranking.live.merch_follower import MerchFollower
 from ranking.settings import Settings
 from serving import metrics
 from serving.allocator import release_free_memory
@@ -54,6 +55,7 @@ class ServiceState:
         self._control_seen: int | None = None
         self.live: LiveBackend | None = None  # the live state: serving/live.py starts and stops it
         self.catalog: CatalogFollower | None = None  # the live catalog: serving/catalog.py starts it
+        self.merchandising: MerchFollower | None = None  # rules and synonyms: serving/merchandising.py
         self.draining = False  # set at SIGTERM: /readyz answers 503 while requests still run
 
     @property

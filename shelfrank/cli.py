@@ -18,6 +18,7 @@ from shelfrank.commands import (
     data,
     experiments,
     importing,
+    merchandising,
     real_data,
     score_refresh,
     scores,
@@ -78,6 +79,7 @@ real_data.register(app)
 experiments.register(app)
 serving.register(app)
 catalog.register(app)
+merchandising.register(app)
 importing.register(app)
 synonyms.register(app)
 if __name__ == "__main__":

@@ -69,6 +69,9 @@ def test_create_app_only_wires() -> None:
     assert nested == []
 
 
+MERCH = ["merchandising"]
+
+
 def test_the_api_keeps_its_paths_and_operation_ids() -> None:
     spec = create_app(load_settings([]), load=False).openapi()
     ops = [(path, method, op["operationId"], op.get("tags"))
@@ -92,6 +95,37 @@ def test_the_api_keeps_its_paths_and_operation_ids() -> None:
         ("/v1/catalog/products", "put", "put_products_v1_catalog_products_put", ["catalog"]),
         ("/v1/catalog/bans", "post", "post_bans_v1_catalog_bans_post", ["catalog"]),
         ("/v1/catalog/stores", "put", "put_stores_v1_catalog_stores_put", ["catalog"]),
+        ("/v1/rules", "get",
+         "list_rules_v1_rules_get", MERCH),
+        ("/v1/rules", "post",
+         "create_rule_v1_rules_post", MERCH),
+        ("/v1/rules/{rule_id}", "get",
+         "get_rule_v1_rules__rule_id__get", MERCH),
+        ("/v1/rules/{rule_id}", "put",
+         "replace_rule_v1_rules__rule_id__put", MERCH),
+        ("/v1/rules/{rule_id}", "delete",
+         "delete_rule_v1_rules__rule_id__delete", MERCH),
+        ("/v1/rules/{rule_id}/history", "get",
+         "rule_history_v1_rules__rule_id__history_get", MERCH),
+        ("/v1/synonyms", "get",
+         "list_synonyms_v1_synonyms_get", MERCH),
+        ("/v1/synonyms", "post",
+         "create_synonym_v1_synonyms_post", MERCH),
+        ("/v1/synonyms/{synonym_id}", "get",
+         "get_synonym_v1_synonyms__synonym_id__get", MERCH),
+        ("/v1/synonyms/{synonym_id}", "put",
+         "replace_synonym_v1_synonyms__synonym_id__put", MERCH),
+        ("/v1/synonyms/{synonym_id}", "delete",
+         "delete_synonym_v1_synonyms__synonym_id__delete", MERCH),
+        ("/v1/synonyms/{synonym_id}/history", "get",
+         "synonym_history_v1_synonyms__synonym_id__history_get", MERCH),
+        ("/v1/merchandising/history", "get",
+         "merchandising_history_v1_merchandising_history_get", MERCH),
+        ("/v1/merchandising/export", "get",
+         "export_book_v1_merchandising_export_get", MERCH),
+        ("/v1/merchandising/import", "post",
+         "import_book_v1_merchandising_import_post", MERCH),
+        ("/v1/rules/preview", "post", "rules_preview_v1_rules_preview_post", MERCH),
     ]
 
 

@@ -41,6 +41,11 @@ class LiveBackend(Protocol):
 
     def catalog_feed(self) -> CatalogFeed: ...
 
+    def merch_feed(self) -> CatalogFeed | None:
+        """The rule and synonym changes of other hosts (Redis), or None when this host's log is all
+        there is (embedded): :mod:`ranking.live.merch_follower`."""
+        ...
+
 
 def open_live_state(settings: Settings, on_failure: Callable[[str, Exception], None] | None = None
                     ) -> LiveBackend | None:

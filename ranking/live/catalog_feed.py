@@ -28,47 +28,53 @@ STREAM = "catalog"
 READ_BATCH = 1000  # stream entries read per call (an entry is one applier poll's rows)
 
 
-def in_received_order(rows: dict[str, list[dict]]) -> list[tuple[str, dict]]:
-    """A poll's catalog rows as ``(table, row)`` pairs, in the order the service received them."""
-    pairs = [(table, row) for table in CATALOG_TABLES for row in rows.get(table, [])]
+def in_received_order(rows: dict[str, list[dict]], tables: tuple[str, ...] = CATALOG_TABLES
+                      ) -> list[tuple[str, dict]]:
+    """A poll's rows of ``tables`` (the catalog's, or the merchandising changes') as ``(table, row)``
+    pairs, in the order the service received them."""
+    pairs = [(table, row) for table in tables for row in rows.get(table, [])]
     pairs.sort(key=lambda p: p[1].get(RECEIVED_KEY) or 0)
     return pairs
 
 
 class LogCatalogFeed:
-    """The catalog tables of this host's event log (module docstring)."""
+    """The catalog tables of this host's event log (module docstring); ``tables`` others of the
+    same kind (the merchandising changes: :mod:`ranking.live.merch_follower`)."""
 
-    def __init__(self, events_dir: str | Path) -> None:
-        self.tail = LogTail(Path(events_dir), tables=CATALOG_TABLES)
+    def __init__(self, events_dir: str | Path, tables: tuple[str, ...] = CATALOG_TABLES) -> None:
+        self.tables = tables
+        self.tail = LogTail(Path(events_dir), tables=tables)
 
     def poll(self) -> list[tuple[str, dict]]:
-        return in_received_order(self.tail.poll())
+        return in_received_order(self.tail.poll(), self.tables)
 
     def close(self) -> None:
         self.tail.close()
 
 
-def stream_key(prefix: str) -> str:
-    return f"{prefix}{STREAM}"
+def stream_key(prefix: str, stream: str = STREAM) -> str:
+    return f"{prefix}{stream}"
 
 
-def push_catalog_rows(redis: Any, url: str, prefix: str, pairs: list[tuple[str, dict]], max_len: int) -> None:
-    """One stream entry holding a poll's catalog rows (the applier; LiveBackendError on failure)."""
+def push_catalog_rows(redis: Any, url: str, prefix: str, pairs: list[tuple[str, dict]], max_len: int,
+                      stream: str = STREAM) -> None:
+    """One entry of ``stream`` (the catalog's, or another change stream) holding a poll's rows (the
+    applier; LiveBackendError on failure)."""
     if not pairs:
         return
     payload = json.dumps([[t, r] for t, r in pairs], ensure_ascii=False, separators=(",", ":"))
     with guarded(url):
         if max_len:
-            redis.xadd(stream_key(prefix), {"rows": payload}, maxlen=max_len, approximate=True)
+            redis.xadd(stream_key(prefix, stream), {"rows": payload}, maxlen=max_len, approximate=True)
         else:
-            redis.xadd(stream_key(prefix), {"rows": payload})
+            redis.xadd(stream_key(prefix, stream), {"rows": payload})
 
 
 class RedisCatalogFeed:
-    """The Redis stream of catalog changes, from its start (module docstring)."""
+    """The Redis stream of catalog changes (or ``stream``'s), from its start (module docstring)."""
 
-    def __init__(self, redis: Any, url: str, prefix: str) -> None:
-        self.redis, self.url, self.key = redis, url, stream_key(prefix)
+    def __init__(self, redis: Any, url: str, prefix: str, stream: str = STREAM) -> None:
+        self.redis, self.url, self.key = redis, url, stream_key(prefix, stream)
         self.last_id: bytes | str = "0-0"
 
     def poll(self) -> list[tuple[str, dict]]:

@@ -146,6 +146,11 @@ class EmbeddedLiveState:
         """The catalog changes of this host's log, read by each worker (:mod:`ranking.live.catalog_feed`)."""
         return LogCatalogFeed(self.tail.root)
 
+    def merch_feed(self) -> None:
+        """None: every worker reads the rule and synonym changes from this host's log itself
+        (:mod:`ranking.live.merch_follower`)."""
+        return None
+
     def nbytes(self) -> dict[str, int]:
         with self.lock:
             return self.state.nbytes()

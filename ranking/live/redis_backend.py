@@ -20,6 +20,10 @@
   (:mod:`ranking.catalog_changes`) and pushes each poll's rows as one entry of the stream
   ``<prefix>catalog`` before it applies the events and stores the positions (at least once);
   every worker of every host follows that stream (:meth:`RedisLiveBackend.catalog_feed`).
+* **Merchandising changes.** Likewise the rule and synonym changes
+  (:mod:`ranking.merchandising.changes`) go to their own stream ``<prefix>merchandising``, never
+  trimmed (a worker that starts must read every rule in force; they are few), which every worker
+  follows (:meth:`RedisLiveBackend.merch_feed`, :mod:`ranking.live.merch_follower`).
 * **Failures never lose data.** A failed apply keeps the poll's rows pending and the positions
   unchanged; they are applied again next poll (the log is the truth; the HTTP layer acknowledged
   them once they were durable there). Each failure is reported to ``on_failure("apply", exc)``
@@ -57,15 +61,18 @@ from ranking.live.catalog_feed import RedisCatalogFeed, in_received_order, push_
 from ranking.live.errors import LiveBackendError
 from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
 from ranking.live.log_tail import TAILED_TABLES, LogTail
+from ranking.live.merch_follower import MERCH_STREAM
 from ranking.live.redis_client import guarded
 from ranking.live.redis_state import RedisLiveState
 from ranking.live.state import ShopperView
+from ranking.merchandising.changes import MERCH_TABLES
 from ranking.settings import LiveSettings
 
 log = logging.getLogger("shelfrank.live")
 LOCK_FILE = ".live-applier.lock"
 LOG_ID_FILE = ".live-log-id"
-Pending = tuple[dict[str, pa.Table], list[tuple[str, dict]], dict[str, tuple[int, int]]]
+Pairs = list[tuple[str, dict]]
+Pending = tuple[dict[str, pa.Table], Pairs, Pairs, dict[str, tuple[int, int]]]  # tables, catalog, merch, at
 
 
 def log_id(events_dir: Path) -> str:
@@ -172,12 +179,13 @@ class RedisLiveBackend:
             self._open_tail(stored)
         if self._pending is None:
             rows = self.tail.poll()
-            catalog = in_received_order(rows)
+            catalog, merch = in_received_order(rows), in_received_order(rows, MERCH_TABLES)
             rows["impressions"] = self._showings(rows.get("impressions", []))
-            self._pending = (log_tables(rows), catalog, self.tail.positions())
-        tables, catalog, positions = self._pending
+            self._pending = (log_tables(rows), catalog, merch, self.tail.positions())
+        tables, catalog, merch, positions = self._pending
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, catalog,
                           self.catalog_stream_max_len)  # first: a failed apply pushes it again, harmless
+        push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, merch, 0, MERCH_STREAM)
         applied = self._apply(tables) if tables else 0
         with guarded(self.state.url):
             self.state.redis.set(self._positions_key(), json.dumps(positions), ex=self.state.user_ttl)
@@ -193,7 +201,8 @@ class RedisLiveBackend:
         """A fresh tail: from the stored positions, or (none stored) from the log's start."""
         if self.tail is not None:
             self.tail.close()
-        self.tail, self._pending = LogTail(self.events_dir, tables=TAILED_TABLES + CATALOG_TABLES), None
+        self.tail, self._pending = LogTail(self.events_dir,
+                                                 tables=TAILED_TABLES + CATALOG_TABLES + MERCH_TABLES), None
         self._showings.clear()
         self._described.clear()
         self._consumable_sent = False
@@ -270,6 +279,10 @@ class RedisLiveBackend:
     def catalog_feed(self) -> RedisCatalogFeed:
         """The catalog changes every host's applier pushed (:mod:`ranking.live.catalog_feed`)."""
         return RedisCatalogFeed(self.state.redis, self.state.url, self.state.prefix)
+
+    def merch_feed(self) -> RedisCatalogFeed:
+        """The rule and synonym changes every host's applier pushed (never trimmed)."""
+        return RedisCatalogFeed(self.state.redis, self.state.url, self.state.prefix, MERCH_STREAM)
 
     def describe_catalog(self, product_ids: np.ndarray, leaf: np.ndarray, consumable_leaves: np.ndarray
                          ) -> None:

@@ -10,14 +10,18 @@ At most ``merchandising.max_rules_per_request`` rules apply: the most important 
 specificity, then newer (the conflict order without the action's rank); the rest are counted in
 ``skipped``. Each rule's effect on a page names the rule (:data:`REASON_PREFIX` in ``dropped``,
 ``rule_id`` in a card's note), so the page's ``rules_applied`` is read back from what it shows.
+
+:func:`schedule_holds` is one schedule's reading at a moment (the STORE part's ``GET
+/v1/rules?active=true``), the same reading the index applies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from ranking.merchandising.rule import ACTIONS, Rule
-from ranking.merchandising.rule_index import specificity
+from ranking.merchandising.rule import ACTIONS, Rule, RuleSchedule
+from ranking.merchandising.rule_index import schedule_in_force, specificity
 from ranking.settings import MerchandisingSettings
 
 KEY = "merchandising"
@@ -76,3 +80,14 @@ def rules_in_force(request: object, settings: MerchandisingSettings | None = Non
         found = RulesInForce(tuple(matched), skipped) if matched else None
     hydrated[KEY] = (book, found)
     return found
+
+
+def schedule_holds(schedule: RuleSchedule, now_ms: int, hour: int) -> bool:
+    """Whether ``schedule`` is in force at ``now_ms`` (UTC epoch ms) and the mall's local ``hour``:
+    what ``GET /v1/rules?active=true`` lists, read exactly as :class:`RuleIndex` reads it
+    (:func:`ranking.merchandising.rule_index.schedule_in_force`)."""
+    def ms(value: datetime | None) -> int | None:
+        return None if value is None else int(value.timestamp() * 1000)
+
+    return schedule_in_force(ms(schedule.start), ms(schedule.end), schedule.hours, schedule.slots,
+                             now_ms, hour)

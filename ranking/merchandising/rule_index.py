@@ -20,7 +20,7 @@ higher ``priority``, then the more specific match (:func:`specificity`), then th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from ranking.mall_clock import time_slot
@@ -44,6 +44,22 @@ def specificity(rule: Rule) -> int:
     if m.homepage and m.surface == "homepage":
         given.discard("surface")
     return sum(SPECIFICITY[k] for k in given)
+
+
+def schedule_in_force(start_ms: int | None, end_ms: int | None, hours: Sequence[int] | None,
+                      slots: Collection[str] | None, now_ms: int, hour: int) -> bool:
+    """A schedule's reading at ``now_ms`` and the mall's local ``hour``: ``start`` inclusive, ``end``
+    exclusive, ``hours`` ``[from, to)`` wrapping midnight, ``slots`` by :data:`SLOT_OF_HOUR`."""
+    if start_ms is not None and now_ms < start_ms:
+        return False
+    if end_ms is not None and now_ms >= end_ms:
+        return False
+    if hours is not None:
+        lo, hi = hours
+        inside = lo <= hour < hi if lo < hi else (hour >= lo or hour < hi)
+        if not inside:
+            return False
+    return slots is None or SLOT_OF_HOUR[hour % 24] in slots
 
 
 def _epoch_ms(value: object) -> int | None:
@@ -93,16 +109,7 @@ class CompiledRule:
         return ("surface", self.surface)
 
     def in_force(self, now_ms: int, hour: int) -> bool:
-        if self.start_ms is not None and now_ms < self.start_ms:
-            return False
-        if self.end_ms is not None and now_ms >= self.end_ms:
-            return False
-        if self.hours is not None:
-            lo, hi = self.hours
-            inside = lo <= hour < hi if lo < hi else (hour >= lo or hour < hi)
-            if not inside:
-                return False
-        return self.slots is None or SLOT_OF_HOUR[hour % 24] in self.slots
+        return schedule_in_force(self.start_ms, self.end_ms, self.hours, self.slots, now_ms, hour)
 
     def holds(self, view: RequestView) -> bool:
         """Every match field given holds for the request."""

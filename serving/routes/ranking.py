@@ -17,10 +17,12 @@ from fastapi.responses import Response
 
 from ranking.bundle import BundleError
 from ranking.engine import Engine
+from ranking.pipeline import RankRequest
 from ranking.settings import ServingSettings
 from serving.api_examples import HOMEPAGE, RANKING_OK, RERANK, SEARCH, SIMILAR_OK, ok
 from serving.dependencies import engine, service_state
 from serving.live import live_signals, logs_features, shopper_view
+from serving.merchandising import current_book
 from serving.pages import page_response, serve_page
 from serving.rank_requests import RankingBody, new_request_id, page_size_for, rank_request
 from serving.responses import errors
@@ -50,10 +52,11 @@ class RankingCall:
     def limits(self) -> ServingSettings:
         return self.state.settings.serving
 
-    def serve(self, pipeline: str, body: RankingBody, page_size: int) -> Response:
-        """A validated body ranked: its query spell-corrected by the engine (unless the body
-        opts out), the engine's request built with the shopper's live view (:mod:`serving.live`),
-        the page served under the experiment plan."""
+    def prepare(self, body: RankingBody, page_size: int) -> tuple[RankRequest, str | None]:
+        """A validated body as the engine's request, and the query as typed when spelling
+        rewrote it: its query spell-corrected by the engine (unless the body opts out), the
+        request built with the shopper's live view (:mod:`serving.live`). The operator's
+        preview (:mod:`serving.merchandising_preview`) ranks the same request."""
         query = getattr(body, "query", None)  # a homepage has none
         fix = self.engine.correct_query(query, body.spell_correct) if query else None
         request = rank_request(body, page_size, fix.text if fix else None, self.explain, new_request_id(),
@@ -61,8 +64,13 @@ class RankingCall:
         request.shopper = shopper_view(self.state, request.user_id, request.session_id, request.now_ms)
         request.live_signals = live_signals(self.state)
         request.log_features = logs_features(request.seed, self.state.settings.live.log_feature_share)
-        page = serve_page(self.state, pipeline, request, self.variant_header,
-                          fix.typed if fix and fix.changed else None)
+        request.merchandising = current_book(self.state)  # the rules and synonyms in force, read once
+        return request, fix.typed if fix and fix.changed else None
+
+    def serve(self, pipeline: str, body: RankingBody, page_size: int) -> Response:
+        """A validated body ranked (:meth:`prepare`), the page served under the experiment plan."""
+        request, typed = self.prepare(body, page_size)
+        page = serve_page(self.state, pipeline, request, self.variant_header, typed)
         return page_response(self.state, page)
 
 
