@@ -11,7 +11,7 @@ synonym).
 (``merchandising.*``: 413 naming the limit), one append with an fsync of every line (503 when the
 log cannot be written; nothing is acknowledged that is not durable), then the fold on this
 worker before it answers, so its next page already shows the change. :func:`rule_refusals` is
-the one place a rule is checked against the served catalog (a 422 naming each product).
+the one place a rule is checked against the served catalog (a 422 naming each problem).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ranking.live.catalog_feed import LogCatalogFeed
 from ranking.live.merch_follower import MerchFollower
 from ranking.merchandising.book import MerchandisingBook
 from ranking.merchandising.changes import DELETE, MERCH_RULES, MERCH_TABLES
-from ranking.merchandising.pin_check import pin_problems
+from ranking.merchandising.problems import rule_problems
 from ranking.merchandising.rule import Rule
 from serving.routes.events import unavailable_reason
 from serving.state import ServiceState
@@ -76,10 +76,12 @@ def item_json(item: Any) -> dict:
 
 
 def rule_refusals(rule: Rule, served: Any) -> list[dict]:
-    """422 details for what the served catalog cannot honour in ``rule`` (a pin of an unknown,
-    banned or sold-out product); the RULES part's ``rule_problems`` plugs in here at the merge."""
-    return [{"loc": loc, "msg": msg, "type": "value_error"}
-            for loc, msg in pin_problems(rule, served.snapshot.products)]
+    """422 details for what ``rule`` could never do on the served catalog
+    (:func:`~ranking.merchandising.problems.rule_problems`: a pin of an unknown, banned or
+    sold-out product, more pins than a page places, a filter or hide that empties a page, a
+    target or redirect naming nothing), each at the rule's action."""
+    return [{"loc": ["body", "action", rule.action.kind], "msg": msg, "type": "value_error"}
+            for msg in rule_problems(rule, served, served.settings.merchandising)]
 
 
 def check_limits(book: MerchandisingBook, lines: list[tuple[str, dict]], state: ServiceState) -> None:
