@@ -42,6 +42,16 @@ def test_the_filter_drops_bought_non_consumables_and_ignored_cards_saying_which(
     assert keep.all()
 
 
+def test_a_pinned_card_is_not_dropped_as_ignored_but_a_bought_one_still_goes():
+    view = _state().shopper_view(5)
+    cands = CandidateSet(np.array([10, 11, 12, 13, 14]))
+    cands.source_ranks["pinned"] = np.array([1, 0, 2, 0, 0], dtype=np.int32)  # 10 ignored, 12 bought
+    keep, reason = LiveHistory(LiveSettings()).apply(
+        cands, RankRequest("homepage", 10, T0, 12, user_id=5, shopper=view), None)
+    assert keep.tolist() == [True, True, False, True, True], "the pin outlives the shopper passing it by"
+    assert reason[2] == "bought"
+
+
 def test_the_context_puts_the_live_history_in_front_of_the_frozen_one():
     arrays = {"product_ids": np.array([10, 11, 12, 13], np.int64), "product_leaf": np.array([0, 1, 1, 2]),
               "user_ids": np.array([1], np.int64), "recent_ptr": np.array([0, 1]),

@@ -6,7 +6,10 @@ its ``exclude`` holds the products the shopper bought whose leaf is not consumab
 come back) and the cards shown ``live.ignore_after_impressions`` times within
 ``live.ignore_window_hours`` without a click (``ignored``). It runs on the surfaces of
 ``live.exclude_surfaces`` (a rerank follows its request's surface); without a live view
-(live off or degraded) it keeps everything.
+(live off or degraded) it keeps everything. A product an operator's rule pins (the ``pinned``
+source, :mod:`ranking.merchandising.pins`) is never dropped as ``ignored``: the pin is the
+operator's decision for every shopper, and a pin that vanished after a few views would look
+broken; a bought non-consumable still goes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.membership import isin_few
+from ranking.merchandising.pins import PINNED
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.settings import LiveSettings
 
@@ -36,6 +40,8 @@ class LiveHistory:
             return reason == "", reason
         out = isin_few(cands.product_ids, view.exclude)
         bought = isin_few(cands.product_ids, view.bought)
+        if PINNED in cands.source_ranks:  # pinned by the operator: kept unless bought
+            out &= bought | (cands.source_ranks[PINNED] == 0)
         reason[out & bought] = "bought"
         reason[out & ~bought] = "ignored"
         return reason == "", reason
