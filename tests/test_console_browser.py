@@ -39,6 +39,9 @@ def console(small_models, tmp_path_factory, merchant_store):
 def _sign_in(driver, url: str, token: str = TOKEN) -> None:
     """The console opened afresh (no token kept in the tab), ``token`` typed into its prompt."""
     driver.get(url + "/console")
+    # a token kept from an earlier test signs the page in on load and stores the token again when
+    # /readyz answers: clear only after that, or the reload below may find it signed in
+    _wait(driver, "return document.body.dataset.ready === '1'", what="the console")
     driver.execute_script("sessionStorage.clear()")
     driver.get(url + "/console")
     _wait(driver, "return document.body.dataset.ready === '1'", what="the console")
