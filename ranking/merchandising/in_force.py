@@ -18,10 +18,9 @@ specificity, then newer (the conflict order without the action's rank); the rest
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from ranking.merchandising.rule import ACTIONS, Rule, RuleSchedule
-from ranking.merchandising.rule_index import schedule_in_force, specificity
+from ranking.merchandising.rule_index import epoch_ms, importance, schedule_in_force
 from ranking.settings import MerchandisingSettings
 
 KEY = "merchandising"
@@ -57,11 +56,6 @@ def rule_name(rule: Rule) -> str:
     return rule.id if rule.id is not None else "draft"
 
 
-def _importance(rule: Rule) -> tuple:
-    newer = rule.updated_ms if rule.updated_ms is not None else (rule.created_ms or 0)
-    return (-rule.priority, -specificity(rule), -newer, rule.id or "")
-
-
 def rules_in_force(request: object, settings: MerchandisingSettings | None = None) -> RulesInForce | None:
     """The request's rules in force (module docstring), found once per request and book."""
     book = getattr(request, "merchandising", None)
@@ -75,7 +69,7 @@ def rules_in_force(request: object, settings: MerchandisingSettings | None = Non
         limit = (settings or MerchandisingSettings()).max_rules_per_request
         skipped = max(0, len(matched) - limit)
         if skipped:
-            kept = {id(r) for r in sorted(matched, key=_importance)[:limit]}
+            kept = {id(r) for r in sorted(matched, key=importance)[:limit]}
             matched = [r for r in matched if id(r) in kept]
         found = RulesInForce(tuple(matched), skipped) if matched else None
     hydrated[KEY] = (book, found)
@@ -86,8 +80,5 @@ def schedule_holds(schedule: RuleSchedule, now_ms: int, hour: int) -> bool:
     """Whether ``schedule`` is in force at ``now_ms`` (UTC epoch ms) and the mall's local ``hour``:
     what ``GET /v1/rules?active=true`` lists, read exactly as :class:`RuleIndex` reads it
     (:func:`ranking.merchandising.rule_index.schedule_in_force`)."""
-    def ms(value: datetime | None) -> int | None:
-        return None if value is None else int(value.timestamp() * 1000)
-
-    return schedule_in_force(ms(schedule.start), ms(schedule.end), schedule.hours, schedule.slots,
-                             now_ms, hour)
+    return schedule_in_force(epoch_ms(schedule.start), epoch_ms(schedule.end), schedule.hours,
+                             schedule.slots, now_ms, hour)

@@ -10,7 +10,7 @@ After placement (:func:`report_page`):
 * every card below a pinned position that no pin placed gets a ``merch_pinned_above`` note (the
   pinned cards above it moved it down); with a filter rule in force every card gets a
   ``merch_filter`` note naming it;
-* ``redirect``: the redirect rule of the highest priority, then the newest, as
+* ``redirect``: the first redirect rule in the conflict order (priority, specificity, newer), as
   ``{"rule_id", "channel"}`` or ``{"rule_id", "category_id"}``;
 * ``rules_applied``: the ids of the rules that acted on this request (removed a candidate, placed
   a pin, moved a candidate, filtered the page, redirected), in the conflict order.
@@ -84,8 +84,7 @@ def report_page(found: RulesInForce | None, cands: CandidateSet, page: Candidate
     removed_by = ({d["reason"] for d in dropped if d["stage"] == STAGE} if found.of("hide", "filter")
                   else set())
     moved = _moved(cands)
-    redirects = sorted(found.of("redirect"),
-                       key=lambda r: (-r.priority, -(r.updated_ms or r.created_ms or 0)))
+    redirects = found.of("redirect")  # in the conflict order: the first one wins
     redirect = None
     if redirects:
         r = redirects[0]

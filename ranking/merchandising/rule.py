@@ -21,7 +21,7 @@ the export file's (``model_dump(mode="json", exclude_none=True)``).
 
 When rules collide the order is: hide, then filter, then pins (a position goes to the higher
 ``priority``, then the more specific match, then the newer rule), then boosts and buries (they
-add up), then redirect (the highest priority, then the newest). The docs carry the same order.
+add up), then redirect (the first in that order wins). The docs carry the same order.
 """
 
 from __future__ import annotations

@@ -46,6 +46,13 @@ def specificity(rule: Rule) -> int:
     return sum(SPECIFICITY[k] for k in given)
 
 
+def importance(rule: Rule) -> tuple:
+    """The conflict order inside one action (sort ascending): the higher ``priority``, then the
+    more specific match, then the newer rule (``updated_ms``, else ``created_ms``), then the id."""
+    newer = rule.updated_ms if rule.updated_ms is not None else (rule.created_ms or 0)
+    return (-rule.priority, -specificity(rule), -newer, rule.id or "")
+
+
 def schedule_in_force(start_ms: int | None, end_ms: int | None, hours: Sequence[int] | None,
                       slots: Collection[str] | None, now_ms: int, hour: int) -> bool:
     """A schedule's reading at ``now_ms`` and the mall's local ``hour``: ``start`` inclusive, ``end``
@@ -62,7 +69,7 @@ def schedule_in_force(start_ms: int | None, end_ms: int | None, hours: Sequence[
     return slots is None or SLOT_OF_HOUR[hour % 24] in slots
 
 
-def _epoch_ms(value: object) -> int | None:
+def epoch_ms(value: object) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)  # type: ignore[attr-defined]
 
 
@@ -85,14 +92,12 @@ class CompiledRule:
     @classmethod
     def of(cls, rule: Rule) -> CompiledRule:
         m, s = rule.match, rule.schedule
-        newer = rule.updated_ms if rule.updated_ms is not None else (rule.created_ms or 0)
-        order = (ACTION_ORDER[rule.action.kind], -rule.priority, -specificity(rule), -newer, rule.id or "")
-        return cls(rule, order,
+        return cls(rule, (ACTION_ORDER[rule.action.kind], *importance(rule)),
                    m.query.strip() if m.query is not None else None,
                    search_form(m.normalised_query) if m.normalised_query is not None else None,
                    frozenset(tokenize(m.contains)) if m.contains is not None else frozenset(),
                    m.category_id, "homepage" if m.homepage else m.surface,
-                   _epoch_ms(s.start), _epoch_ms(s.end),
+                   epoch_ms(s.start), epoch_ms(s.end),
                    tuple(s.hours) if s.hours is not None else None,
                    frozenset(s.slots) if s.slots is not None else None)
 
