@@ -116,6 +116,7 @@ class CatalogText:
         self._token_index = {t: i for i, t in enumerate(self.vocabulary)}
         self._bigram_index = {t: i for i, t in enumerate(self.bigram_vocabulary)}
         self._brand_search_names: dict[int, str] | None = None
+        self._brands_by_search_name: dict[str, list[int]] | None = None
 
     def brand_search_names(self) -> dict[int, str]:
         """Brand id -> the search form of its name (normalised, accents folded: what
@@ -123,6 +124,16 @@ class CatalogText:
         if self._brand_search_names is None:
             self._brand_search_names = {b: search_form(n) for b, n in self.brand_names.items()}
         return self._brand_search_names
+
+    def brands_by_search_name(self) -> dict[str, list[int]]:
+        """The search form of a brand name -> the brand ids so named (an operator's rule names a
+        brand as the catalog writes it)."""
+        if self._brands_by_search_name is None:
+            found: dict[str, list[int]] = {}
+            for brand, name in self.brand_search_names().items():
+                found.setdefault(name, []).append(int(brand))
+            self._brands_by_search_name = found
+        return self._brands_by_search_name
 
     def characters(self) -> set[str]:
         """Every character of the catalog text (title, brand, category names): each one is

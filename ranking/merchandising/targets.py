@@ -28,7 +28,7 @@ def among(values: np.ndarray, few: object) -> np.ndarray:
 def brand_ids(snapshot: FeatureSnapshot, brand: str) -> np.ndarray:
     """The ids of the catalog's brands called ``brand`` (or numbered so); empty when none."""
     text = snapshot.text
-    ids = list(_brands_by_name(text).get(_form(brand), ())) if text is not None else []
+    ids = list(text.brands_by_search_name().get(_form(brand), ())) if text is not None else []
     if brand.strip().isdigit():
         ids.append(int(brand.strip()))
     return np.asarray(sorted(set(ids)), dtype=np.int64)
@@ -37,17 +37,6 @@ def brand_ids(snapshot: FeatureSnapshot, brand: str) -> np.ndarray:
 @lru_cache(maxsize=4096)
 def _form(brand: str) -> str:
     return search_form(brand)
-
-
-def _brands_by_name(text: object) -> dict[str, list[int]]:
-    """Brand ids by the search form of their name, built once per catalog text (kept on it)."""
-    found = getattr(text, "_brands_by_search_name", None)
-    if found is None:
-        found = {}
-        for brand, name in text.brand_search_names().items():  # type: ignore[attr-defined]
-            found.setdefault(name, []).append(int(brand))
-        text._brands_by_search_name = found  # type: ignore[attr-defined]
-    return found
 
 
 class Columns:
