@@ -48,6 +48,10 @@ import numpy as np
 from ranking.recall.lexical import BM25Index
 from ranking.recall.tokenize import is_word, pieces
 from ranking.row_lookup import RowLookup
+from ranking.settings import MerchandisingSettings
+
+# merchandising.synonym_weight's default, for callers without settings (the service passes its own)
+SYNONYM_WEIGHT: float = MerchandisingSettings.model_fields["synonym_weight"].default
 
 # Lucene's default English stop set: never the strong word, never in a notice
 STOP_WORDS = frozenset((
@@ -244,7 +248,7 @@ class QueryWordMatcher:
         return simple and set(self.bm25.query_tokens(query).tolist()) == single
 
     def lexical(self, query: str, k: int, rewrite: Any = None,
-                synonym_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+                synonym_weight: float = SYNONYM_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
         """BM25's top ``k`` among products holding at least one query word (ids, scores): a
         sub-word match adds ``weight`` of its BM25 weight; one shared character of a longer
         word recalls nothing. ``rewrite`` (a :class:`~ranking.merchandising.synonym_index.QueryRewrite`)
@@ -290,7 +294,7 @@ class QueryWordMatcher:
         return self._text_scores(query, words), hit
 
     def scores(self, query: str, rewrite: Any = None,
-               synonym_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+               synonym_weight: float = SYNONYM_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
         """(lexical score, recalled) per index row. With a ``rewrite`` each match's words
         score the larger of their own BM25 and ``synonym_weight`` times the best synonym
         term's (a term counts for a product holding all its words): a title with "手机" answers

@@ -43,7 +43,7 @@ from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.lexical import BM25_B, BM25_K1, BM25Index
 from ranking.recall.pinyin import PinyinReader
-from ranking.recall.query_words import QueryWordMatcher
+from ranking.recall.query_words import SYNONYM_WEIGHT, QueryWordMatcher
 from ranking.recall.spelling import QuerySpeller, SpellCorrection
 from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, searchable
 from ranking.recall.vector_index import VectorIndex
@@ -64,7 +64,7 @@ class SearchRecall:
         self._correct: Callable[[str], SpellCorrection] = SpellCorrection.as_typed
         self._query_settings = RecallSettings()  # until use_query_words_from
         self.query_words = self._matcher(self._query_settings)
-        self.synonym_weight = MerchandisingSettings().synonym_weight  # until use_synonyms_from
+        self.synonym_weight = SYNONYM_WEIGHT  # until use_synonyms_from
 
     def _matcher(self, r: RecallSettings) -> QueryWordMatcher:
         return QueryWordMatcher(self.bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
