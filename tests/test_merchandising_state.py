@@ -51,6 +51,25 @@ def test_lines_in_any_order_and_twice_fold_into_one_book():
     assert [s.id for s in book.synonyms] == ["s-a"] and book.version == len(lines)
 
 
+def _synonym(sid: str, at: int) -> tuple[str, dict]:
+    item = {"terms": ["phone", "手机"], "reason": "x", "id": sid, "created_ms": at}
+    return MERCH_SYNONYMS, change_line(PUT, sid, item, "operator", "x", at)
+
+
+def test_a_change_of_one_kind_hands_the_other_kinds_built_index_on():
+    state = MerchandisingState()
+    state.fold([_put("r-a", "大米", 1000), _synonym("s-a", 900)])
+    first = state.book
+    rules, synonyms = first.rule_index, first.synonym_index  # built, as the follower does
+    state.fold([_put("r-b", "牛奶", 2000)])
+    assert state.book.synonyms is first.synonyms and state.book.synonym_index is synonyms
+    assert state.book.rule_index is not rules and len(state.book.rule_index) == 2
+    second = state.book.rule_index
+    state.fold([_synonym("s-b", 3000)])
+    assert state.book.rule_index is second, "a synonym change keeps the rules' index"
+    assert state.book.synonym_index is not synonyms and len(state.book.synonyms) == 2
+
+
 def test_history_keeps_each_change_with_the_item_before_and_after():
     state = MerchandisingState()
     first, second = _put("r-a", "大米", 1000), _put("r-a", "小米", 2000)

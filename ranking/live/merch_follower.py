@@ -19,7 +19,8 @@ A feed that fails (Redis down) is read again next poll; the others still fold.
 
 A new book's indexes (``book.rule_index``, ``book.synonym_index``: built lazily, once per book) are
 built here, before the book is published, so no request pays for compiling 10,000 synonym sets
-after a change; an index module not installed yet (a part of issue 28 not merged) is skipped.
+after a change; a change of rules only hands the synonym index on unchanged, and the other way
+round (:meth:`~ranking.merchandising.book.MerchandisingBook.succeeded_by`).
 """
 
 from __future__ import annotations
@@ -37,12 +38,10 @@ MERCH_STREAM = "merchandising"
 
 
 def warmed(book: MerchandisingBook) -> MerchandisingBook:
-    """``book`` with its indexes built (module docstring); a missing index module is skipped."""
+    """``book`` with its indexes built (module docstring)."""
     for index in ("rule_index", "synonym_index"):
         try:
             getattr(book, index)
-        except ModuleNotFoundError:
-            pass
         except Exception:  # the request that needs it raises the same, where it is reported
             log.exception("merchandising: building the book's %s failed", index)
     return book

@@ -46,7 +46,7 @@ class MerchandisingState:
 
     def fold(self, pairs: Iterable[tuple[str, dict]]) -> int:
         """Fold ``(table, line)`` pairs; publish a new book when any was new; return how many were."""
-        new = 0
+        new, changed = 0, set()
         for table, line in pairs:
             change = line.get("change")
             if table not in KINDS or not change or change in self._seen:
@@ -59,8 +59,9 @@ class MerchandisingState:
             if held is None or _order(held[1]) < _order(line):
                 self._latest[line["id"]] = (table, line)
                 self._take(table, line)
+                changed.add(table)
         if new:
-            self._publish()
+            self._publish(changed)
         return new
 
     def _take(self, table: str, line: dict) -> None:
@@ -75,13 +76,17 @@ class MerchandisingState:
             log.error("merchandising: %s %s in the log no longer passes its checks, not served: %s",
                       KIND_NAMES[table], line["id"], exc)
 
-    def _publish(self) -> None:
-        def key(item: Any) -> tuple[int, str]:
-            return item.created_ms or 0, item.id or ""
+    def _publish(self, changed: set[str]) -> None:
+        """A new book (one assignment); a kind no line of ``changed`` touched keeps its tuple, so
+        its built index is handed on (:meth:`MerchandisingBook.succeeded_by`)."""
+        def of(kind: type, table: str, held: tuple) -> tuple:
+            if table not in changed:
+                return held
+            return tuple(sorted((i for i in self._items.values() if isinstance(i, kind)),
+                                key=lambda i: (i.created_ms or 0, i.id or "")))
 
-        rules = sorted((i for i in self._items.values() if isinstance(i, Rule)), key=key)
-        synonyms = sorted((i for i in self._items.values() if isinstance(i, Synonym)), key=key)
-        self.book = MerchandisingBook(tuple(rules), tuple(synonyms), len(self._seen))  # one assignment
+        self.book = self.book.succeeded_by(of(Rule, MERCH_RULES, self.book.rules),
+                                           of(Synonym, MERCH_SYNONYMS, self.book.synonyms), len(self._seen))
 
     def get(self, item_id: str) -> Any | None:
         """The rule or synonym set of ``item_id`` in force, or None (unknown or deleted)."""
