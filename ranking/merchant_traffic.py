@@ -33,6 +33,7 @@ import pandas as pd
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.traffic_grades import grade_codes, grades_of, slot_eligible
+from ranking.scores.compute import main_category as store_main_category
 from ranking.settings import RulesSettings, ScoreSettings
 
 DAY_MS = 86_400_000
@@ -66,9 +67,11 @@ class TrafficTables:
 
 
 def main_category(product_store: np.ndarray, product_top: np.ndarray) -> pd.Series:
-    """Each store's main top-level category: the one most of its products are in (smallest on a tie)."""
-    frame = pd.DataFrame({"s": product_store, "c": product_top})
-    return frame.groupby("s").c.agg(lambda c: c.mode().iloc[0]).astype(np.int64)
+    """Each store's main top-level category, by store id: the one most of its products are in
+    (smallest on a tie; the scores' own vectorised count, :func:`ranking.scores.compute.main_category`)."""
+    stores, rows = np.unique(np.asarray(product_store, dtype=np.int64), return_inverse=True)
+    return pd.Series(store_main_category(rows, np.asarray(product_top, dtype=np.int64), len(stores)),
+                     index=stores)
 
 
 def tables_from_snapshot(snapshot: FeatureSnapshot) -> TrafficTables:
