@@ -140,3 +140,11 @@ def test_tables_from_a_snapshot_give_each_store_its_main_top_level_category():
     report = store_traffic(tables, pd.DataFrame({"product_id": [4], "timestamp": [0]}), 8, RulesSettings(),
                            ScoreSettings())
     assert report["grade_mix"] == {"A": 0, "B": 1, "C": 0, "D": 0, "unknown": 1}
+
+
+def test_a_stores_main_category_is_the_one_most_of_its_products_are_in_smallest_on_a_tie():
+    from ranking.merchant_traffic import main_category
+
+    stores = np.array([40, 40, 40, 7, 7, 93])
+    tops = np.array([3, 3, 1, 5, 2, 9])
+    assert main_category(stores, tops).to_dict() == {7: 2, 40: 3, 93: 9}
