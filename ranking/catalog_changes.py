@@ -36,7 +36,9 @@ PRODUCT_CHANGES, BANS, STORE_CHANGES = "catalog_products", "catalog_bans", "cata
 CATALOG_TABLES = (PRODUCT_CHANGES, BANS, STORE_CHANGES)
 CHANGED_KEY = "changed_ms"  # per line: when the change happened (epoch ms)
 CHANGED_FIELD = "changed_at"  # what a caller may send for it
-DEFAULTED = {"banned": False}  # a new product may leave these out (listed_at: the change time)
+# a new product may leave these out (listed_at: the change time): banned, and the contract's
+# optional columns (the trust and offer attributes, subsidy depth)
+DEFAULTED = {"banned": False, **{c.name: c.default for c in PRODUCTS.columns if c.default is not None}}
 OVERLAID = ("price", "list_price", "stock", "subsidy", "banned", "comparable_group_id")
 MAX_TEXT = 1000
 _INT_BITS = {pa.int8(): 8, pa.int16(): 16, pa.int32(): 32, pa.int64(): 64}

@@ -237,3 +237,40 @@ def test_validate_reads_a_big_table_a_row_group_at_a_time(small_mall: Path, tmp_
         6, "position", pa.array(position, pa.int16()))
     with pytest.raises(ContractError, match="repeat the"):
         read_checked_columns(written(twice, "twice"), "impressions", keep)
+
+
+def test_an_optional_column_a_file_lacks_reads_as_its_default(tmp_path: Path) -> None:
+    """A mall that records no trust attributes (an older export) reads False and 0, not an error."""
+    import pyarrow.parquet as pq
+
+    from ranking.contracts import read_table
+    from ranking.contracts.tables import PRODUCTS
+
+    optional = [c.name for c in PRODUCTS.columns if c.default is not None]
+    assert "free_shipping" in optional and "subsidy_depth" in optional
+    required = [c for c in PRODUCTS.columns if c.default is None]
+    row = {"product_id": 1, "store_id": 1, "brand_id": 1, "category_id": 1, "comparable_group_id": 1,
+           "title": "t", "attribute_count": 0, "image_count": 1, "price": 1.0, "list_price": 2.0,
+           "stock": 3, "subsidy": False, "banned": False, "listed_at": 0}
+    table = pa.table({c.name: pa.array([row[c.name]]).cast(c.type) for c in required})
+    pq.write_table(table, tmp_path / "products.parquet")
+    read = read_table(tmp_path, "products")
+    assert read.column("free_shipping").to_pylist() == [False]
+    assert read.column("subsidy_depth").to_pylist() == [0.0]
+    assert read_table(tmp_path, "products", ["product_id", "pay_later"]).column("pay_later").to_pylist() == [False]
+    # a wrongly typed optional column is still refused, naming it
+    pq.write_table(table.append_column("pay_later", pa.array(["yes"])), tmp_path / "products.parquet")
+    with pytest.raises(ContractError, match="pay_later"):
+        read_table(tmp_path, "products")
+
+
+def test_an_optional_table_a_dataset_lacks_reads_empty(tmp_path: Path) -> None:
+    from ranking.contracts import read_table
+    from ranking.contracts.tables import CREATOR_TABLES
+
+    for contract in CREATOR_TABLES:
+        assert contract.optional
+        assert read_table(tmp_path, contract.name).num_rows == 0
+    assert read_table(tmp_path, "creators", ["creator_id"]).column_names == ["creator_id"]
+    with pytest.raises(ContractError, match="missing"):
+        read_table(tmp_path, "orders")

@@ -16,6 +16,7 @@ from ranking.contracts.io import (
 )
 from ranking.contracts.tables import (
     CATALOG_TABLES,
+    CREATOR_TABLES,
     EVENT_TABLES,
     PEOPLE_TABLES,
     TABLES,
@@ -25,6 +26,7 @@ from ranking.contracts.tables import (
 
 __all__ = [
     "CATALOG_TABLES",
+    "CREATOR_TABLES",
     "EVENT_TABLES",
     "PEOPLE_TABLES",
     "TABLES",

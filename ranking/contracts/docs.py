@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from ranking.catalog_changes import PRODUCT_CHANGES_HISTORY, PRODUCT_ORIGINALS
 from ranking.contracts.consistency import RULES
-from ranking.contracts.tables import CATALOG_TABLES, EVENT_TABLES, PEOPLE_TABLES, TableContract
+from ranking.contracts.tables import (
+    CATALOG_TABLES,
+    CREATOR_TABLES,
+    EVENT_TABLES,
+    PEOPLE_TABLES,
+    TableContract,
+)
 from ranking.settings import ConsistencySettings
 
 INTRO = """# Data contracts
@@ -36,7 +42,8 @@ put in `propensity` and `variant` when pages were never randomised.
 
 
 def render_table(t: TableContract) -> str:
-    lines = [f"### `{t.name}`", "", f"One row: {t.row}.", "", "| column | type | meaning |",
+    optional = " Optional: a dataset without this file has none." if t.optional else ""
+    lines = [f"### `{t.name}`", "", f"One row: {t.row}.{optional}", "", "| column | type | meaning |",
              "|---|---|---|"]
     for c in t.columns:
         extra = []
@@ -49,6 +56,8 @@ def render_table(t: TableContract) -> str:
             extra.append(f">= {c.min:g}")
         if c.max is not None:
             extra.append(f"<= {c.max:g}")
+        if c.default is not None:
+            extra.append(f"optional: `{c.default}` when the file lacks it")
         note = f" ({'; '.join(extra)})" if extra else ""
         lines.append(f"| `{c.name}` | `{c.type}` | {c.meaning}{note} |")
     if t.unique:
@@ -156,7 +165,7 @@ def render_rules() -> str:
 def render() -> str:
     parts = [INTRO]
     for title, tables in (("Catalog", CATALOG_TABLES), ("People", PEOPLE_TABLES),
-                          ("Events", EVENT_TABLES)):
+                          ("Events", EVENT_TABLES), ("Creators (optional)", CREATOR_TABLES)):
         parts.append(f"## {title}\n")
         parts.extend(render_table(t) + "\n" for t in tables)
     parts.append(render_rules())

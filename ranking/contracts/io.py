@@ -49,6 +49,7 @@ def conform(table: pa.Table, contract: TableContract, source: str) -> pa.Table:
 
     ``source`` names the file (or request) in error messages.
     """
+    table = with_defaults(table, contract)
     problems = check_table(table, contract, source)
     if problems:
         raise ContractError("; ".join(problems))
@@ -59,6 +60,21 @@ def conform(table: pa.Table, contract: TableContract, source: str) -> pa.Table:
             arr = arr.cast(col.type, safe=True)
         columns.append(arr)
     return pa.Table.from_arrays(columns, schema=contract.schema)
+
+
+def with_defaults(table: pa.Table, contract: TableContract) -> pa.Table:
+    """``table`` with every optional column it lacks (a column with a ``default``) added,
+    each row holding the default."""
+    for col in contract.columns:
+        if col.default is not None and col.name not in table.column_names:
+            table = table.append_column(pa.field(col.name, col.type, nullable=col.nullable),
+                                        pa.array([col.default] * table.num_rows, type=col.type))
+    return table
+
+
+def empty_table(contract: TableContract) -> pa.Table:
+    """A table of ``contract`` with no rows (an optional table a dataset does not have)."""
+    return contract.schema.empty_table()
 
 
 def _castable(actual: pa.DataType, wanted: pa.DataType) -> bool:
@@ -129,6 +145,9 @@ def read_table(
     missing, unreadable or breaks its contract.
     """
     contract = _contract(table)
+    if contract.optional and not table_path(data_dir, contract.name).exists():
+        empty = empty_table(contract)
+        return empty if columns is None else empty.select(list(columns))
     path = _existing_path(data_dir, contract)
     wanted = None
     if columns is not None:
@@ -143,6 +162,9 @@ def read_table(
             unique=contract.unique if set(contract.unique) <= set(wanted) else (),
         )
     try:
+        if wanted is not None:  # an optional column the file lacks is filled by conform, not read
+            present = set(pq.read_schema(path).names)
+            wanted = [n for n in wanted if n in present or contract.column(n).default is None]
         loaded = pq.read_table(path, columns=wanted)
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
         raise ContractError(f"{path}: not a readable Parquet file ({exc})") from exc
@@ -163,6 +185,8 @@ def read_checked_columns(data_dir: str | Path, table: str | TableContract,
     groups names the first group that has it."""
     contract = _contract(table)
     keep = set(keep)  # read three times below: an iterator would be empty after the first
+    if contract.optional and not table_path(data_dir, contract.name).exists():
+        return empty_table(contract).select([c.name for c in contract.columns if c.name in keep])
     path = _existing_path(data_dir, contract)
     try:
         parquet = pq.ParquetFile(path)

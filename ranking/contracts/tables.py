@@ -32,6 +32,9 @@ class Column:
     allowed: tuple[str, ...] | None = None
     min: float | None = None
     max: float | None = None
+    # an optional column: a file without it is read as if every row held ``default`` (a mall
+    # that does not record free shipping has none); None: the column is required
+    default: object | None = None
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class TableContract:
     group: str
     references: dict[str, str] = field(default_factory=dict)
     unique: tuple[str, ...] = ()  # columns no two rows may share all of (checked when a file is read)
-
+    optional: bool = False  # a dataset without this file reads it as an empty table
     @property
     def schema(self) -> pa.Schema:
         return pa.schema(
@@ -142,6 +145,18 @@ PRODUCTS = TableContract(
         _c("subsidy", BOOL, "in the big-brand subsidy channel"),
         _c("banned", BOOL, "blocked by governance (counterfeit or violating)"),
         _c("listed_at", TIMESTAMP, "when the listing went live"),
+        # trust and offer attributes shoppers filter and compare on (ranking.badges): optional,
+        # a mall that does not record one reads False
+        _c("free_shipping", BOOL, "ships free, remote regions included (包邮)", default=False),
+        _c("freight_insurance", BOOL, "return shipping paid by freight insurance (退货补运费)",
+           default=False),
+        _c("seven_day_returns", BOOL, "7-day no-reason returns (七天无理由退货)", default=False),
+        _c("authentic_guarantee", BOOL, "authenticity guarantee: pays nine times a fake's price "
+           "(假一赔九)", default=False),
+        _c("pay_later", BOOL, "pay later or in instalments (先用后付、分期)", default=False),
+        _c("multi_item_discount", BOOL, "a discount for buying several (多件多折)", default=False),
+        _c("subsidy_depth", F64, "share of the list price the platform's subsidy pays (0 none, "
+           "0.2 a fifth); 0 off the subsidy channel", min=0.0, max=1.0, default=0.0),
     ),
     group="catalog",
     unique=("product_id",),  # one row per id: every join on it assumes so
@@ -333,7 +348,53 @@ SERVICE_TICKETS = TableContract(
     unique=("ticket_id",),
 )
 
+CREATORS = TableContract(
+    "creators",
+    "a creator (带货达人, an affiliate) who distributes products through content",
+    (
+        _c("creator_id", I64, "creator identifier"),
+        _c("name", STR, "display name"),
+        _c("joined_at", TIMESTAMP, "when the creator joined the affiliate programme"),
+    ),
+    group="creators",
+    unique=("creator_id",),
+    optional=True,
+)
+
+CREATOR_CONTENT = TableContract(
+    "creator_content",
+    "one piece of content (a video or a post) by a creator featuring one product",
+    (
+        _c("content_id", I64, "content identifier"),
+        _c("creator_id", I64, "the creator who published it"),
+        _c("product_id", I64, "the product it features and links to"),
+        _c("published_at", TIMESTAMP, "when it was published"),
+        _c("views", I64, "times it was viewed", min=0),
+        _c("engagements", I64, "likes, comments and shares it drew", min=0),
+        _c("reports", I64, "times viewers reported it as misleading", min=0),
+    ),
+    group="creators",
+    unique=("content_id",),
+    optional=True,
+    references={"creator_id": "creators.creator_id", "product_id": "products.product_id"},
+)
+
+CREATOR_ORDERS = TableContract(
+    "creator_orders",
+    "an order line a creator's content brought (the affiliate attribution of the sale)",
+    (
+        _c("order_id", I64, "the order"),
+        _c("product_id", I64, "the product of the order line"),
+        _c("creator_id", I64, "the creator credited with the sale"),
+    ),
+    group="creators",
+    unique=("order_id", "product_id"),  # one creator per order line
+    optional=True,
+    references={"creator_id": "creators.creator_id", "order_id": "orders.order_id"},
+)
+
 CATALOG_TABLES = (CATEGORIES, BRANDS, STORES, PRODUCTS, REFERENCE_PRICES)
+CREATOR_TABLES = (CREATORS, CREATOR_CONTENT, CREATOR_ORDERS)
 PEOPLE_TABLES = (USERS, QUERIES)
 EVENT_TABLES = (
     IMPRESSIONS,
@@ -346,5 +407,5 @@ EVENT_TABLES = (
     SERVICE_TICKETS,
 )
 TABLES: dict[str, TableContract] = {
-    t.name: t for t in (*CATALOG_TABLES, *PEOPLE_TABLES, *EVENT_TABLES)
+    t.name: t for t in (*CATALOG_TABLES, *PEOPLE_TABLES, *EVENT_TABLES, *CREATOR_TABLES)
 }

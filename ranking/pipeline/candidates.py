@@ -26,6 +26,12 @@ class RankRequest:
     price_max: float | None = None
     category_id: int | None = None
     store_id: int | None = None
+    # badges every card must carry (ranking.badges codes; the request's ``free_shipping=true``)
+    badges: tuple[str, ...] = ()
+    # a channel page (ranking.surfaces.CHANNEL_PAGES) on the channel surface: "subsidy" (the
+    # big-brand subsidy channel) or "category" (browsing ``category_id`` with no query); None off
+    # a channel
+    channel: str | None = None
     explain: bool = False
     seed: int = 0  # drives exploration draws; the service derives it from the request id
     session_id: str | None = None  # an anonymous shopper's session (or a signed-in user's)

@@ -20,8 +20,11 @@ from ranking.contracts.tables import TABLES
 def to_arrow(name: str, columns: dict[str, np.ndarray | list]) -> pa.Table:
     """Build a contract table from numpy columns (ms timestamps, -1 = null if nullable)."""
     contract = TABLES[name]
-    arrays = []
+    arrays, names = [], []
     for col in contract.columns:
+        if col.name not in columns and col.default is not None:
+            continue  # an optional column not simulated: conform fills its default
+        names.append(col.name)
         values = columns[col.name]
         if isinstance(values, list):
             arrays.append(pa.array(values, type=col.type))
@@ -36,8 +39,7 @@ def to_arrow(name: str, columns: dict[str, np.ndarray | list]) -> pa.Table:
         else:
             arr = pa.array(values, mask=mask).cast(col.type)
         arrays.append(arr)
-    return conform(pa.Table.from_arrays(arrays, names=[c.name for c in contract.columns]),
-                   contract, f"simulated {name}")
+    return conform(pa.Table.from_arrays(arrays, names=names), contract, f"simulated {name}")
 
 
 class TableWriter:
