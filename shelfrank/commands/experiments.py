@@ -514,7 +514,8 @@ def channel_pacing_command(
     typer.echo(text)
     for name, arm in result["arms"].items():
         typer.echo(f"{name:8s} pacing error (mean |delivered/promise - 1|) "
-                   f"{arm['mean_abs_pacing_error']:.3f} over {arm['brands']} brands, orders {arm['orders']:.1f}, GMV {arm['gmv']:.0f}")
+                   f"{arm['mean_abs_pacing_error']:.3f} over {arm['brands']} brands, "
+                   f"orders {arm['orders']:.1f}, GMV {arm['gmv']:.0f}")
     for outcome, lf in result["paced_over_unpaced"].items():
         low, high = lf["ci95"]
         typer.echo(f"paced over unpaced {outcome}: {lf['lift']:+.1%} [{low:+.1%}, {high:+.1%}]")
