@@ -286,6 +286,16 @@ class Engine:
         reads the product table anew."""
         self._categories = None
 
+    def top_categories(self) -> list[dict]:
+        """The top-level categories with their available products, most first (the category bar)."""
+        products = self.snapshot.products
+        if "top_category_id" not in products.columns:
+            return []
+        available = (products.columns["stock"] > 0) & (products.columns["banned"] == 0)
+        ids, counts = np.unique(products.columns["top_category_id"][available], return_counts=True)
+        return [{"category_id": int(c), "products": int(n)} for c, n in
+                sorted(zip(ids, counts, strict=True), key=lambda x: (-x[1], x[0]))]
+
     def subsidy_brands(self) -> np.ndarray:
         """Brand ids with a product the subsidy channel may show now (its participating brands)."""
         snap = self.snapshot

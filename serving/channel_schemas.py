@@ -24,6 +24,15 @@ class ChannelResponse(RankingResponse):
     pacing: PacingNote | None = Field(None, description="the subsidy channel: whether its pacing ran")
 
 
+class CategoryEntry(BaseModel):
+    category_id: int
+    products: int = Field(description="its products in stock and not banned")
+
+
+class TopCategories(BaseModel):
+    categories: list[CategoryEntry] = Field(description="top-level categories, most products first")
+
+
 class BrandPacing(BaseModel):
     brand_id: int
     promise: int = Field(description="impressions promised today (channels.pacing_daily_promise or the "
@@ -55,6 +64,8 @@ SUBSIDY_OK = dict(page=("the subsidy channel: eligible big-brand products, paced
 CATEGORY_OK = dict(page=("a category page: the category's products, ranked by the model", {
     **HOMEPAGE_PAGE, "cards": [{**HOMEPAGE_PAGE["cards"][0], "sources": ["category", "personal"]}],
     "channel": "category", "category_id": 12, "pacing": None}))
+CATEGORIES_OK = dict(bar=("the category bar", {"categories": [{"category_id": 4, "products": 412},
+                                                               {"category_id": 1, "products": 388}]}))
 PACING_OK = dict(report=("two brands at noon: one behind, one ahead", {
     "live": True, "day_start_ms": 1796313600000, "minute_of_day": 720.0, "due_share": 0.3069,
     "curve": "mall", "mean_abs_pacing_error": 0.4563,

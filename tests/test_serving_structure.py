@@ -85,6 +85,7 @@ def test_the_api_keeps_its_paths_and_operation_ids() -> None:
         ("/v1/channel/subsidy", "post", "subsidy_channel_v1_channel_subsidy_post", ["channels"]),
         ("/v1/channel/category/{category_id}", "post", "category_page_v1_channel_category__category_id__post",
          ["channels"]),
+        ("/v1/channel/categories", "get", "top_categories_v1_channel_categories_get", ["channels"]),
         ("/v1/channel/subsidy/pacing", "get", "subsidy_pacing_v1_channel_subsidy_pacing_get", ["channels"]),
         ("/v1/events", "post", "events_v1_events_post", ["events"]),
         ("/v1/demo/users", "get", "demo_users_v1_demo_users_get", ["demo"]),

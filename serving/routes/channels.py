@@ -25,12 +25,14 @@ from ranking.surfaces import CATEGORY_CHANNEL, CHANNEL, SUBSIDY_CHANNEL
 from serving.api_examples import ok
 from serving.auth import operator_view
 from serving.channel_schemas import (
+    CATEGORIES_OK,
     CATEGORY_OK,
     CHANNEL_BODY,
     PACING_OK,
     SUBSIDY_OK,
     ChannelResponse,
     PacingReport,
+    TopCategories,
 )
 from serving.dependencies import engine, service_state
 from serving.live import channel_exposures
@@ -88,6 +90,11 @@ def category_page(category_id: int = FastPath(ge=0, le=MAX_ID),
     return serve_channel(call, body, CATEGORY_CHANNEL, category_id)
 
 
+def top_categories(eng: Engine = Depends(engine)) -> dict:
+    """The top-level categories a category page can browse (the demo page's category bar)."""
+    return {"categories": eng.top_categories()}
+
+
 def subsidy_pacing(eng: Engine = Depends(engine), state: ServiceState = Depends(service_state)) -> dict:
     """Each participating brand's daily promise, impressions delivered today, due by now, pacing error."""
     now_ms = int(time.time() * 1000)
@@ -104,6 +111,8 @@ router.add_api_route("/v1/channel/subsidy", subsidy_channel, methods=["POST"], r
 router.add_api_route("/v1/channel/category/{category_id}", category_page, methods=["POST"],
                      response_model=ChannelResponse, tags=["channels"],
                      responses={**ok(**CATEGORY_OK), **errors(404, 422, 503)})
+router.add_api_route("/v1/channel/categories", top_categories, methods=["GET"], response_model=TopCategories,
+                     tags=["channels"], responses={**ok(**CATEGORIES_OK), **errors(503)})
 router.add_api_route("/v1/channel/subsidy/pacing", subsidy_pacing, methods=["GET"],
                      response_model=PacingReport, tags=["channels"], dependencies=[Depends(operator_view)],
                      responses={**ok(**PACING_OK), **errors(401, 403, 422, 429, 503)})
