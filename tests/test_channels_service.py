@@ -130,3 +130,23 @@ def test_without_live_state_the_page_says_pacing_is_off(small_models, tmp_path):
         assert page["pacing"]["on"] is False and "live state" in page["pacing"]["why"]
         assert page["cards"], "served unpaced"
         assert c.get("/v1/channel/subsidy/pacing", headers=OPERATOR).json()["live"] is False
+
+
+def test_the_operators_rules_for_a_category_on_the_channel_apply_to_its_page(client, catalog):
+    top = int(catalog.top.value_counts().index[1])
+    page = client.post(f"/v1/channel/category/{top}", json={"user_id": 4}).json()
+    pinned = page["cards"][-1]["product_id"]
+    rule = {"match": {"category_id": top, "surface": "channel"}, "action": {"pin": [pinned]},
+            "reason": "the category page's lead product this week"}
+    created = client.post("/v1/rules", json=rule, headers=OPERATOR)
+    assert created.status_code in (200, 201), created.text
+    deadline, first = time.monotonic() + 10, None
+    while time.monotonic() < deadline:
+        again = client.post(f"/v1/channel/category/{top}", json={"user_id": 4}).json()
+        first = again["cards"][0]["product_id"]
+        if first == pinned:
+            break
+        time.sleep(0.1)
+    assert first == pinned and created.json()["id"] in again["rules_applied"]
+    homepage = client.post("/v1/homepage", json={"user_id": 4}).json()
+    assert created.json()["id"] not in homepage["rules_applied"], "the rule is for the channel surface"
