@@ -870,6 +870,10 @@ class ChannelSettings(Section):
     pacing_hourly_traffic: list[Annotated[float, Field(ge=0)]] = Field(
         list(MALL_HOURLY_TRAFFIC), min_length=24, max_length=24,
         description="the mall's traffic per local hour 0-23 (any scale), the pace of the mall curve")
+    closed_loop_share: float = Field(
+        0.0, ge=0, le=1, description="share of the closed loop's sessions (experiment closed-loop) that "
+                                     "browse the subsidy channel (POST /v1/channel/subsidy) instead of the "
+                                     "homepage (the simulated mall sends 10% of its sessions to the channel)")
     # CATEGORY PAGES
     category_candidates: int = Field(
         400, ge=1, description="products of the category a category page recalls by its prior (product "

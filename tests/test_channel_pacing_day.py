@@ -30,3 +30,18 @@ def test_pacing_brings_the_brands_closer_to_their_promise(small_mall: Path, smal
     for outcome in ("orders", "gmv"):
         lift = result["paced_over_unpaced"][outcome]
         assert lift["ci95"][0] <= lift["lift"] <= lift["ci95"][1]
+
+
+def test_the_closed_loop_sends_its_channel_share_to_the_subsidy_channel():
+    from training.experiments.closed_loop import Shoppers
+
+    class NoMall(Shoppers):
+        def __init__(self, share: float) -> None:  # only the session draws: no mall needed
+            self.seed, self.channel_share = 7, share
+
+    assert {NoMall(0.0).surface_of(s) for s in range(200)} == {"homepage"}
+    assert {NoMall(1.0).surface_of(s) for s in range(200)} == {"channel"}
+    share = np.mean([NoMall(0.3).surface_of(s) == "channel" for s in range(4000)])
+    assert abs(share - 0.3) < 0.03
+    # a session's surface is its own draw: the same session is the same shopper in both arms
+    assert [NoMall(0.3).surface_of(s) for s in range(50)] == [NoMall(0.3).surface_of(s) for s in range(50)]
