@@ -60,6 +60,8 @@ RULES: dict[str, tuple[str, str]] = {
     "subsidy_share": ("the surface's subsidy share", "at most the surface's policy share of big-brand "
                       "subsidy cards on a page, so the badge keeps its meaning"),
     # the channel pages (ranking/channel_pacing.py, docs/channels.md)
+    "subsidy_theme": ("the subsidy channel's theme and sessions", "the adjuster behind channel_theme and "
+                      "subsidy_session"),
     "channel_theme": ("the channel's theme of the hour", "on the subsidy channel, products of the time "
                       "slot's themed category lead the slot"),
     "subsidy_session": ("timed subsidy session", "during a subsidy session (06:00, 12:00, 18:00) the "

@@ -150,3 +150,13 @@ def test_the_operators_rules_for_a_category_on_the_channel_apply_to_its_page(cli
     assert first == pinned and created.json()["id"] in again["rules_applied"]
     homepage = client.post("/v1/homepage", json={"user_id": 4}).json()
     assert created.json()["id"] not in homepage["rules_applied"], "the rule is for the channel surface"
+
+
+def test_the_pacing_report_reads_as_a_table(client):
+    from serving.channel_report import pacing_lines
+
+    report = client.get("/v1/channel/subsidy/pacing", headers=OPERATOR).json()
+    lines = pacing_lines(report)
+    assert lines[1].split() == ["brand", "promise", "delivered", "due", "error"]
+    assert len(lines) == len(report["brands"]) + 3 and lines[-1].startswith("mean |pacing error|")
+    assert {int(line.split()[0]) for line in lines[2:-1]} == {b["brand_id"] for b in report["brands"]}
