@@ -27,6 +27,9 @@ from ranking.features import features
 from ranking.live.features import LIVE_COLUMNS
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
+from ranking.pipeline.adjusters import default_adjusters
+from ranking.pipeline.adjusters.exposure_pacing import ExposurePacing
+from ranking.pipeline.adjusters.subsidy_theme import SubsidyTheme
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.filters import Governance, KnownProducts, default_filters
 from ranking.pipeline.filters.relevance_floor import RelevanceFloor
@@ -34,10 +37,13 @@ from ranking.pipeline.live_features import LiveFeatures
 from ranking.pipeline.pipeline import CallerCandidates
 from ranking.recall.bundle_part import DENSE, RecallPieces, load_recall_part
 from ranking.recall.bundle_part import PART as RECALL_PART
+from ranking.recall.category_browse import CategoryBrowse, InCategory
 from ranking.recall.page_words import count_cards, page_words
 from ranking.recall.spelling import SpellCorrection
+from ranking.recall.subsidy_channel import SubsidyChannel, subsidy_eligible
 from ranking.recall.tokenize import searchable
 from ranking.settings import RulesSettings, Settings
+from ranking.surfaces import CATEGORY_CHANNEL, CHANNEL, SUBSIDY_CHANNEL
 
 
 @dataclass
@@ -117,8 +123,32 @@ class Engine:
             "homepage": Pipeline("homepage", [s for r in recall for s in r.homepage_sources], **common),
             "rerank": Pipeline("rerank", [CallerCandidates()], adds_pinned=False, **common),
         }
+        built.update(self._channel_pipelines(rules, common))
         self._by_rules[key] = built
         return built
+
+    def _channel_pipelines(self, rules: RulesSettings, common: dict) -> dict[str, Pipeline]:
+        """The channel pages (docs/channels.md): ``subsidy``, the big-brand subsidy channel (its own
+        eligible recall, the theme and session boosts and the brands' exposure pacing before the
+        operator's moves; every card is a subsidy card, so the surface's subsidy share does not
+        cap it), and ``category``, a category browsed without a query (its prior recall and the
+        homepage's sources restricted to it)."""
+        channels, timezone = self.settings.channels, self.settings.mall.timezone
+        score_is_log_odds = getattr(self.bundle.model, "score_is_log_odds", False)
+        *before, operator = default_adjusters(rules, score_is_log_odds, self.settings.live,
+                                              self.settings.merchandising)
+        subsidy_rules = rules.model_copy(update={"subsidy_share_max": {**rules.subsidy_share_max,
+                                                                       CHANNEL: 1.0}})
+        snap = self.bundle.snapshot
+        return {
+            SUBSIDY_CHANNEL: Pipeline(
+                SUBSIDY_CHANNEL, [SubsidyChannel(snap, channels)],
+                adjusters=[*before, SubsidyTheme(channels, timezone), ExposurePacing(channels, timezone),
+                           operator], **{**common, "rules": subsidy_rules}),
+            CATEGORY_CHANNEL: Pipeline(
+                CATEGORY_CHANNEL, [CategoryBrowse(snap, channels)]
+                + [InCategory(s, snap) for r in self.recall for s in r.homepage_sources], **common),
+        }
 
     @property
     def version(self) -> str:
@@ -158,7 +188,14 @@ class Engine:
                                   user_id=user, query=word, explain=True),
             "homepage": RankRequest(surface="homepage", page_size=10, now_ms=snap.as_of_ms, hour=20,
                                     user_id=user, explain=True),
+            SUBSIDY_CHANNEL: RankRequest(surface=CHANNEL, page_size=10, now_ms=snap.as_of_ms, hour=12,
+                                         user_id=user, explain=True, channel=SUBSIDY_CHANNEL,
+                                         channel_exposures={}),
         }
+        if "category_id" in snap.products.columns and len(snap.products.ids):
+            requests[CATEGORY_CHANNEL] = RankRequest(
+                surface=CHANNEL, page_size=10, now_ms=snap.as_of_ms, hour=20, user_id=user, explain=True,
+                channel=CATEGORY_CHANNEL, category_id=int(snap.products.columns["category_id"][0]))
         self.warm_up_seconds: dict[str, float] = {}
         for name, request in requests.items():
             if name not in self.pipelines:
@@ -248,6 +285,22 @@ class Engine:
         """Products were added after load (:mod:`ranking.live.new_products`): ``knows_category``
         reads the product table anew."""
         self._categories = None
+
+    def top_categories(self) -> list[dict]:
+        """The top-level categories with their available products, most first (the category bar)."""
+        products = self.snapshot.products
+        if "top_category_id" not in products.columns:
+            return []
+        available = (products.columns["stock"] > 0) & (products.columns["banned"] == 0)
+        ids, counts = np.unique(products.columns["top_category_id"][available], return_counts=True)
+        return [{"category_id": int(c), "products": int(n)} for c, n in
+                sorted(zip(ids, counts, strict=True), key=lambda x: (-x[1], x[0]))]
+
+    def subsidy_brands(self) -> np.ndarray:
+        """Brand ids with a product the subsidy channel may show now (its participating brands)."""
+        snap = self.snapshot
+        rows = np.flatnonzero(subsidy_eligible(snap, self.settings.channels))
+        return np.unique(snap.products.take("brand_id", rows, missing=-1).astype(np.int64))
 
     def knows_store(self, store_id: int) -> bool:
         return bool(self.snapshot.stores.rows(np.array([store_id]))[0] >= 0)

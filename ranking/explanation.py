@@ -59,6 +59,15 @@ RULES: dict[str, tuple[str, str]] = {
     "brand_spread": ("one brand at a time", "at most so many cards of one brand in a window of slots"),
     "subsidy_share": ("the surface's subsidy share", "at most the surface's policy share of big-brand "
                       "subsidy cards on a page, so the badge keeps its meaning"),
+    # the channel pages (ranking/channel_pacing.py, docs/channels.md)
+    "subsidy_theme": ("the subsidy channel's theme and sessions", "the adjuster behind channel_theme and "
+                      "subsidy_session"),
+    "channel_theme": ("the channel's theme of the hour", "on the subsidy channel, products of the time "
+                      "slot's themed category lead the slot"),
+    "subsidy_session": ("timed subsidy session", "during a subsidy session (06:00, 12:00, 18:00) the "
+                        "theme's deepest subsidies move up, in proportion to their subsidy depth"),
+    "exposure_pacing": ("brand exposure pacing", "on the subsidy channel, a brand behind the pace of its "
+                        "daily exposure promise moves up, one ahead of it moves down"),
     # the operator's merchandising rules (ranking/merchandising/, docs/merchandising.md); each note
     # names the rule (rule_id) and gives its reason
     "merchandising": ("the operator's rules", "per-query rules an operator set: pins, hides, boosts, "

@@ -817,6 +817,68 @@ class MerchandisingSettings(Section):
                                           "route allowed past serving.max_body_bytes, so a whole book "
                                           "of 10,000s of synonyms imports in one validated request")
 
+# the mall's share of a day's traffic per local hour (0-23): the simulator's session hours
+MALL_HOURLY_TRAFFIC = (2.0, 1.0, 0.6, 0.4, 0.4, 0.6, 1.5, 3.0, 4.5, 5.0, 5.0, 5.0, 5.5, 4.5, 4.0, 4.0, 4.5,
+                       5.0, 5.5, 6.5, 7.5, 8.0, 6.5, 4.0)
+
+
+class ChannelSettings(Section):
+    """The channel pages: the big-brand subsidy channel and category browsing (docs/channels.md)."""
+
+    # SUBSIDY CHANNEL: eligibility
+    subsidy_min_store_score: float = Field(
+        60.0, ge=0, le=100, description="store experience score a product's store needs for the subsidy "
+                                        "channel (大牌大补); below it the product is not recalled there")
+    subsidy_requires_authentic: bool = Field(
+        True, description="the subsidy channel takes only products with the authenticity guarantee "
+                          "(假一赔九) when the mall records it (some product has it); a mall without the "
+                          "column, or where none has it, is not filtered on it")
+    subsidy_candidates: int = Field(
+        400, ge=1, description="eligible products the subsidy channel recalls per request, by merit "
+                               "(product score) then subsidy depth")
+    # SUBSIDY CHANNEL: the slot's theme and the timed subsidy sessions
+    subsidy_theme_boost: float = Field(
+        3.0, ge=0, description="on the subsidy channel, products of the time slot's theme move up by this "
+                               "many score deviations, so they lead the slot (the rules.theme_boost of every "
+                               "surface comes on top)")
+    subsidy_session_hours: list[Annotated[int, Field(ge=0, le=23)]] = Field(
+        [6, 12, 18], description="mall-local hours at which a timed subsidy session starts on the slot's "
+                                 "theme")
+    subsidy_session_minutes: int = Field(
+        60, ge=1, le=360, description="how long each subsidy session lasts")
+    subsidy_session_boost: float = Field(
+        1.0, ge=0, description="during a session, a theme product moves up by this many score deviations "
+                               "times its subsidy depth over the deepest theme subsidy among the candidates "
+                               "(the deepest gets all of it)")
+    # SUBSIDY CHANNEL: exposure pacing
+    pacing: bool = Field(
+        True, description="pace each participating brand's exposure on the subsidy channel to its daily "
+                          "promise (needs the live state; without it the page says pacing is off)")
+    pacing_daily_promise: int = Field(
+        500, ge=0, description="impressions on the subsidy channel promised to each participating brand "
+                               "per mall-local day")
+    pacing_brand_promises: dict[int, Annotated[int, Field(ge=0)]] = Field(
+        {}, description="per brand id, a daily promise other than pacing_daily_promise")
+    pacing_strength: float = Field(
+        2.0, ge=0, description="score deviations a brand moves at most: up when behind its pace, down when "
+                               "ahead (linear in the relative gap, clipped at one promise-to-date); on the "
+                               "simulated day 2 takes the end-of-day pacing error from 0.47 to 0.25 for no "
+                               "measurable GMV (docs/channels.md)")
+    pacing_curve: Literal["mall", "flat"] = Field(
+        "mall", description="how much of a day's promise is due by an hour: the share of the day's traffic "
+                            "elapsed on pacing_hourly_traffic (mall) or of the day's hours (flat)")
+    pacing_hourly_traffic: list[Annotated[float, Field(ge=0)]] = Field(
+        list(MALL_HOURLY_TRAFFIC), min_length=24, max_length=24,
+        description="the mall's traffic per local hour 0-23 (any scale), the pace of the mall curve")
+    closed_loop_share: float = Field(
+        0.0, ge=0, le=1, description="share of the closed loop's sessions (experiment closed-loop) that "
+                                     "browse the subsidy channel (POST /v1/channel/subsidy) instead of the "
+                                     "homepage (the simulated mall sends 10% of its sessions to the channel)")
+    # CATEGORY PAGES
+    category_candidates: int = Field(
+        400, ge=1, description="products of the category a category page recalls by its prior (product "
+                               "score x (1 + popularity)), before the personal sources restricted to it")
+
 
 class Settings(BaseSettings):
     """All of Shelfrank's defaults."""
@@ -840,6 +902,7 @@ class Settings(BaseSettings):
     bench: BenchSettings = BenchSettings()
     catalog: CatalogSettings = CatalogSettings()
     merchandising: MerchandisingSettings = MerchandisingSettings()
+    channels: ChannelSettings = ChannelSettings()
 
 
 ENV_PREFIX = "SHELFRANK_"

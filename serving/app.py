@@ -43,7 +43,7 @@ from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMid
 from serving.live import start_live, stop_live
 from serving.merchandising import IMPORT_PATH, start_merchandising, stop_merchandising
 from serving.responses import ERROR_RESPONSES
-from serving.routes import catalog, console, demo, docs, events, live, merchandising, merchant, ops
+from serving.routes import catalog, channels, console, demo, docs, events, live, merchandising, merchant, ops
 from serving.routes.ranking import ranking_router
 from serving.state import ServiceState
 
@@ -78,6 +78,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
                            allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", VARIANT_HEADER])
     app.include_router(ranking_router(limits))
+    app.include_router(channels.router)
     app.include_router(events.router)
     app.include_router(demo.router)
     app.mount("/static", demo.static_files(), name="static")

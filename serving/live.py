@@ -103,3 +103,16 @@ def live_signals(state: ServiceState) -> SignalsReader | None:
             return None
 
     return read
+
+
+def channel_exposures(state: ServiceState, since_ms: int) -> dict[int, int] | None:
+    """The subsidy channel's served impressions per product id since ``since_ms`` (its pacing), or
+    None when the live state is off, or the read fails (degraded ``pacing``): pacing is then off."""
+    live = state.live
+    if live is None or not hasattr(live, "channel_exposures"):
+        return None
+    try:
+        return live.channel_exposures(since_ms)
+    except Exception as exc:  # a backend down: the channel is served unpaced, never a 5xx
+        degraded("pacing", exc)
+        return None

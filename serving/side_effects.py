@@ -55,6 +55,8 @@ def exposure_line(page: ServedPage) -> bytes:
                   "team": [c.get("team") for c in cards], "shared": [c.get("shared") for c in cards],
                   "propensity": [c["propensity"] for c in cards]},
     }
+    if request.channel is not None:
+        line["channel"] = request.channel  # a channel page (subsidy, category): its pacing counts it
     if page.live_features:
         line["live_features"] = page.live_features  # per feature, the cards' values (None: missing)
     return orjson.dumps(line, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE)

@@ -41,6 +41,10 @@ class LiveBackend(Protocol):
 
     def catalog_feed(self) -> CatalogFeed: ...
 
+    def channel_exposures(self, since_ms: int) -> dict[int, int]:
+        """The subsidy channel's served impressions per product id since ``since_ms`` (pacing)."""
+        ...
+
     def merch_feed(self) -> CatalogFeed | None:
         """The rule and synonym changes of other hosts (Redis), or None when this host's log is all
         there is (embedded): :mod:`ranking.live.merch_follower`."""

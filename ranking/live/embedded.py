@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows, replay_chunks
 from ranking.live.catalog_feed import LogCatalogFeed
+from ranking.live.channel_exposures import ChannelExposures
 from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
 from ranking.live.log_tail import LogTail
 from ranking.live.state import LiveState, ShopperView
@@ -47,6 +48,7 @@ class EmbeddedLiveState:
         self.polls = 0
         self._leaves: BundleLeaves | None = None
         self._first_showings = FirstShowings()
+        self.channel = ChannelExposures()  # the subsidy channel's served impressions (pacing)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -62,6 +64,8 @@ class EmbeddedLiveState:
         """Apply every line appended since the last look; return how many rows."""
         rows = self.tail.poll()
         self.polls += 1
+        with self.lock:  # every showing counts toward a brand's promise, not only the first
+            self.channel.add(rows.get("impressions", []))
         rows["impressions"] = self._first_showings(rows.get("impressions", []))
         tables = log_tables(rows)
         if not tables:
@@ -123,6 +127,11 @@ class EmbeddedLiveState:
     def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
         with self.lock:
             return self.state.product_signals(product_ids, at_ms)
+
+    def channel_exposures(self, since_ms: int) -> dict[int, int]:
+        """The subsidy channel's impressions per product id from ``since_ms``'s hour on."""
+        with self.lock:
+            return self.channel.since(since_ms)
 
     def describe_catalog(self, product_ids: np.ndarray, leaf: np.ndarray, consumable_leaves: np.ndarray
                          ) -> None:

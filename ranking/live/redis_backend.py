@@ -48,6 +48,7 @@ import os
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ import pyarrow as pa
 from ranking.catalog_changes import CATALOG_TABLES
 from ranking.live.batch import LiveInputError, event_batch
 from ranking.live.catalog_feed import RedisCatalogFeed, in_received_order, push_catalog_rows
+from ranking.live.channel_exposures import HOUR_MS, KEEP_HOURS, channel_rows
 from ranking.live.errors import LiveBackendError
 from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
 from ranking.live.log_tail import TAILED_TABLES, LogTail
@@ -180,17 +182,42 @@ class RedisLiveBackend:
         if self._pending is None:
             rows = self.tail.poll()
             catalog, merch = in_received_order(rows), in_received_order(rows, MERCH_TABLES)
+            channel = channel_rows(rows.get("impressions", []))  # every showing counts toward a promise
             rows["impressions"] = self._showings(rows.get("impressions", []))
-            self._pending = (log_tables(rows), catalog, merch, self.tail.positions())
-        tables, catalog, merch, positions = self._pending
+            self._pending = (log_tables(rows), catalog, merch, self.tail.positions(), channel)
+        tables, catalog, merch, positions, channel = self._pending
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, catalog,
                           self.catalog_stream_max_len)  # first: a failed apply pushes it again, harmless
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, merch, 0, MERCH_STREAM)
         applied = self._apply(tables) if tables else 0
-        with guarded(self.state.url):
-            self.state.redis.set(self._positions_key(), json.dumps(positions), ex=self.state.user_ttl)
+        with guarded(self.state.url):  # the channel's counts with the positions, once (one transaction)
+            pipe = self.state.redis.pipeline(transaction=True)
+            for (hour, product), n in channel.items():
+                pipe.hincrby(self._channel_key(hour), str(product), n)
+                pipe.expire(self._channel_key(hour), KEEP_HOURS * 3600)
+            pipe.set(self._positions_key(), json.dumps(positions), ex=self.state.user_ttl)
+            pipe.execute()
         self._pending, self._stored = None, True
         return applied
+
+    def _channel_key(self, hour: int) -> str:
+        return f"{self.state.prefix}chexp:{hour}"
+
+    def channel_exposures(self, since_ms: int) -> dict[int, int]:
+        """The subsidy channel's impressions per product id from ``since_ms``'s hour on (a day)."""
+        return self._read(self._channel_since, since_ms)
+
+    def _channel_since(self, since_ms: int) -> dict[int, int]:
+        first = since_ms // HOUR_MS
+        with guarded(self.state.url):
+            pipe = self.state.redis.pipeline(transaction=False)
+            for hour in range(first, first + 25):
+                pipe.hgetall(self._channel_key(hour))
+            held = pipe.execute()
+        total: Counter = Counter()
+        for counts in held:
+            total.update({int(k): int(v) for k, v in counts.items()})
+        return dict(total)
 
     def _stored_positions(self) -> dict[str, tuple[int, int]] | None:
         with guarded(self.state.url):

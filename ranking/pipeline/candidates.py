@@ -32,6 +32,9 @@ class RankRequest:
     # big-brand subsidy channel) or "category" (browsing ``category_id`` with no query); None off
     # a channel
     channel: str | None = None
+    # the subsidy channel's pacing: impressions served on it today (since mall-local midnight) per
+    # product id, from the live state; None: no live state, pacing off (ranking/channel_pacing.py)
+    channel_exposures: Any = field(default=None, repr=False, compare=False)
     explain: bool = False
     seed: int = 0  # drives exploration draws; the service derives it from the request id
     session_id: str | None = None  # an anonymous shopper's session (or a signed-in user's)

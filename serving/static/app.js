@@ -163,6 +163,7 @@ function context() { return { hour: Number($("hour").value) }; }
 
 async function loadHomepage() {
   state.surface = "homepage";
+  document.body.dataset.channel = "";
   try {
     const page = await call("POST", "/v1/homepage?explain=true",
       { user_id: userId(), page_size: 20, context: context() });
@@ -194,6 +195,53 @@ async function search(query, asTyped = false) {
   } catch (err) { $("status").textContent = `Search failed: ${err.message}`; }
 }
 
+// ---- channels: the big-brand subsidy channel and category pages (docs/channels.md) ----------
+function markTab(id) {
+  for (const b of $("channels").querySelectorAll("button")) b.classList.toggle("active", b.id === id);
+}
+
+async function openChannel(path, title, tab) {
+  state.surface = "channel";
+  state.reloadChannel = () => openChannel(path, title, tab);
+  markTab(tab);
+  try {
+    const page = await call("POST", `${path}?explain=true`,
+      { user_id: userId(), page_size: 20, context: context() });
+    render(page, title);
+    document.body.dataset.channel = page.channel;
+    document.body.dataset.categoryId = page.category_id === null ? "" : String(page.category_id);
+    const pacing = page.pacing;
+    $("status").textContent = pacing && !pacing.on ? `Exposure pacing is off: ${pacing.why}` : "";
+  } catch (err) { $("status").textContent = `${title} unavailable: ${err.message}`; }
+}
+
+function openSubsidy() {
+  return openChannel("/v1/channel/subsidy", `大牌大补 big-brand subsidies at ${$("hour").value}:00`,
+    "subsidy-tab");
+}
+
+function openCategory(id) {
+  return openChannel(`/v1/channel/category/${id}`, `Category ${id}`, `category-${id}`);
+}
+
+async function startChannels() {
+  $("home-tab").addEventListener("click", () => { markTab("home-tab"); loadHomepage(); });
+  $("subsidy-tab").addEventListener("click", openSubsidy);
+  try {
+    const { categories } = await call("GET", "/v1/channel/categories");
+    for (const c of categories) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.id = `category-${c.category_id}`;
+      b.dataset.categoryId = c.category_id;
+      b.textContent = `Category ${c.category_id}`;
+      b.title = `${c.products} products`;
+      b.addEventListener("click", () => openCategory(c.category_id));
+      $("category-bar").append(b);
+    }
+  } catch (err) { console.warn("no category bar", err); }
+}
+
 async function start() {
   const hour = $("hour");
   for (let h = 0; h < 24; h++) hour.add(new Option(`${String(h).padStart(2, "0")}:00`, String(h)));
@@ -207,12 +255,13 @@ async function start() {
   }
   $("user").addEventListener("change", loadHomepage);
   hour.addEventListener("change", () => (state.surface === "search" && $("query").value
-    ? search($("query").value) : loadHomepage()));
+    ? search($("query").value) : state.surface === "channel" ? state.reloadChannel() : loadHomepage()));
   $("search-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const q = $("query").value.trim();
     if (q) search(q); else loadHomepage();
   });
+  await startChannels();
   await loadHomepage();
   document.body.dataset.ready = "1";
 }

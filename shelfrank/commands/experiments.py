@@ -485,3 +485,40 @@ def page_value_command(
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(text)
+
+
+@experiment_app.command("channel-pacing")
+def channel_pacing_command(
+    data: Annotated[Path, typer.Option("--data", help="a simulated mall (needs its truth/ folder)")],
+    bundle: Annotated[Path, typer.Option("--bundle", help="the bundle serving the subsidy channel")],
+    pages: Annotated[int, typer.Option(min=10, help="subsidy-channel pages in the simulated day")] = 400,
+    page_size: Annotated[int, typer.Option(min=1, max=100, help="cards per page")] = 20,
+    seed: Annotated[int, typer.Option(min=0, help="the day's draws (the same in both arms)")] = 7,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+) -> None:
+    """One simulated day of the subsidy channel with its brands' pacing on and off: the
+    end-of-day pacing error against each brand's daily promise, and the orders and GMV it costs
+    (docs/channels.md)."""
+    from ranking.bundle import BundleError, verify_bundle
+    from training.experiments.channel_pacing import channel_pacing
+
+    if not (data / "truth").is_dir():
+        fail(f"{data}: not a simulated mall (no truth/ folder)")
+    output_file(json_out, "--json")
+    try:
+        verify_bundle(bundle)
+    except BundleError as exc:
+        fail(str(exc))
+    result = channel_pacing(bundle, data, current_settings(), pages=pages, page_size=page_size, seed=seed)
+    text = json.dumps(result, indent=2)
+    typer.echo(text)
+    for name, arm in result["arms"].items():
+        typer.echo(f"{name:8s} pacing error (mean |delivered/promise - 1|) "
+                   f"{arm['mean_abs_pacing_error']:.3f} over {arm['brands']} brands, "
+                   f"orders {arm['orders']:.1f}, GMV {arm['gmv']:.0f}")
+    for outcome, lf in result["paced_over_unpaced"].items():
+        low, high = lf["ci95"]
+        typer.echo(f"paced over unpaced {outcome}: {lf['lift']:+.1%} [{low:+.1%}, {high:+.1%}]")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text)

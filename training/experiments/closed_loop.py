@@ -34,7 +34,7 @@ import pandas as pd
 
 from ranking.experiments import VARIANT_HEADER
 from ranking.settings import SimulatorSettings
-from ranking.surfaces import HOMEPAGE, SURFACE_CODES
+from ranking.surfaces import CHANNEL, HOMEPAGE, SURFACE_CODES
 
 SURFACE_HOMEPAGE = SURFACE_CODES[HOMEPAGE]
 MAX_PAGES = 50  # simulator.session_max_pages' bound: order ids of a session's pages never collide
@@ -55,6 +55,7 @@ class SessionOutcome:
     latency_ms: float  # mean over the session's pages
     pages: int = 1
     mission_category_id: int = -1
+    surface: str = HOMEPAGE  # homepage, or channel: the session browsed the subsidy channel
 
 
 class Shoppers:
@@ -65,7 +66,8 @@ class Shoppers:
     pages; the mission's pull fades by ``mission_half_life_pages`` (simulator settings).
     """
 
-    def __init__(self, data_dir: Path, seed: int, simulator: SimulatorSettings | None = None) -> None:
+    def __init__(self, data_dir: Path, seed: int, simulator: SimulatorSettings | None = None,
+                 channel_share: float = 0.0) -> None:
         from training.simulator.truth import Truth
 
         data_dir = Path(data_dir)
@@ -83,6 +85,15 @@ class Shoppers:
         counts = np.bincount(hours, minlength=24).astype(float) + 1.0
         self.hour_p = counts / counts.sum()
         self.seed = seed
+        self.channel_share = channel_share  # channels.closed_loop_share: sessions on the subsidy channel
+
+    def surface_of(self, session: int) -> str:
+        """The surface a session browses: the subsidy channel for ``channel_share`` of sessions
+        (its own random stream, so the other draws are those of a homepage-only loop)."""
+        if self.channel_share <= 0:
+            return HOMEPAGE
+        return CHANNEL if np.random.default_rng([self.seed, session, 99]).random() < self.channel_share \
+            else HOMEPAGE
 
     def draw(self, session: int) -> tuple[int, int, np.random.Generator]:
         rng = np.random.default_rng([self.seed, session])
@@ -124,7 +135,7 @@ class Shoppers:
 
     def react(
         self, user: int, hour: int, cards: list[dict], rng: np.random.Generator,
-        mission: tuple[int, float] | None = None,
+        mission: tuple[int, float] | None = None, surface: str = HOMEPAGE,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(clicked, carted, ordered) per card, from the truth (dice drawn for 100 slots, in order).
 
@@ -143,11 +154,12 @@ class Shoppers:
         products = np.array([c["product_id"] for c in cards], np.int64)
         position = np.array([c["position"] for c in cards])
         args = (np.full(n, user), products, np.full(n, hour), position)
+        on = {} if surface == HOMEPAGE else {"surface": surface}  # the channel's examination and pull
         if mission is None:
-            p_exam, p_click, p_order = self.card_probabilities(*args)
+            p_exam, p_click, p_order = self.card_probabilities(*args, **on)
         else:
             p_exam, p_click, p_order = self.card_probabilities(
-                *args, mission_leaf=np.full(n, mission[0]), mission_strength=np.full(n, mission[1]))
+                *args, mission_leaf=np.full(n, mission[0]), mission_strength=np.full(n, mission[1]), **on)
         examined = u_exam[:n] < p_exam
         clicked = examined & (u_click[:n] < p_click)
         ordered = clicked & (u_order[:n] < p_order)
@@ -158,13 +170,13 @@ class Shoppers:
 
     def card_probabilities(self, users: np.ndarray, products: np.ndarray, hours: np.ndarray,
                            positions: np.ndarray, mission_leaf: np.ndarray | None = None,
-                           mission_strength: np.ndarray | None = None
+                           mission_strength: np.ndarray | None = None, surface: str = HOMEPAGE
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(P(examined), P(click | examined), P(order | click)) of homepage cards: what
-        :meth:`react` rolls against, and what ``experiment page-value`` takes expectations of."""
+        """(P(examined), P(click | examined), P(order | click)) of homepage (or ``surface``) cards:
+        what :meth:`react` rolls against, and what ``experiment page-value`` takes expectations of."""
         from training.simulator.behaviour import examination
 
-        surface = np.full(len(users), SURFACE_HOMEPAGE)
+        surface = np.full(len(users), SURFACE_CODES[surface])
         p_click, p_order = self.truth.click_and_order_probability(
             users, products, hours, surface, mission_leaf=mission_leaf, mission_strength=mission_strength)
         return examination(positions, surface), p_click, p_order
@@ -175,13 +187,13 @@ def _iso(ms: int) -> str:
 
 
 def page_events(page: dict, user: int, clicked: np.ndarray, carted: np.ndarray, ordered: np.ndarray,
-                order_base: int) -> tuple[dict[str, list[dict]], float]:
+                order_base: int, surface: str = HOMEPAGE) -> tuple[dict[str, list[dict]], float]:
     """The events a frontend posts for one page (every card shown is an impression, so
     ``merge-events`` turns the traffic into training rows), and the page's GMV."""
     cards, rid, now = page["cards"], page["request_id"], int(time.time() * 1000)
     batch: dict[str, list[dict]] = {
         "impressions": [
-            {"request_id": rid, "timestamp": _iso(now), "user_id": user, "surface": "homepage",
+            {"request_id": rid, "timestamp": _iso(now), "user_id": user, "surface": surface,
              "query_id": None, "product_id": c["product_id"], "position": c["position"],
              "variant": page.get("variant") or "default", "propensity": c["propensity"]}
             for c in cards
@@ -211,22 +223,24 @@ def run_session(
     page is asked for (so a live service can react), until an order, fatigue or the budget."""
     user, hour, _ = shoppers.draw(session)
     leaf = shoppers.mission(session, user, hour)
+    surface = shoppers.surface_of(session)
+    path = "/v1/channel/subsidy" if surface == CHANNEL else "/v1/homepage"
     headers = {VARIANT_HEADER: header} if header else {}
     pages: list[dict] = []
     totals = {"cards": 0, "clicks": 0, "orders": 0, "gmv": 0.0, "latency": 0.0}
     for n in range(shoppers.sessions.session_max_pages):
         rng = shoppers.page_rng(session, n)
         started = time.perf_counter()
-        r = client.post("/v1/homepage", headers=headers,
+        r = client.post(path, headers=headers,
                         json={"user_id": user, "page_size": page_size, "context": {"hour": hour}})
         totals["latency"] += (time.perf_counter() - started) * 1000
         r.raise_for_status()
         page = r.json()
         pages.append(page)
         clicked, carted, ordered = shoppers.react(user, hour, page["cards"], rng,
-                                                  (leaf, shoppers.mission_strength(n)))
+                                                  (leaf, shoppers.mission_strength(n)), surface)
         batch, gmv = page_events(page, user, clicked, carted, ordered,
-                                 order_base + (session * MAX_PAGES + n) * 100)
+                                 order_base + (session * MAX_PAGES + n) * 100, surface)
         if batch:
             client.post("/v1/events", json=batch).raise_for_status()
         for key, value in (("cards", len(page["cards"])), ("clicks", int(clicked.sum())),
@@ -239,7 +253,7 @@ def run_session(
     return SessionOutcome(session, user, hour, first["request_id"], first.get("experiment"),
                           first.get("variant"), totals["cards"], totals["clicks"], totals["orders"],
                           totals["gmv"], totals["latency"] / len(pages), len(pages),
-                          int(shoppers.truth.first_leaf_category + leaf))
+                          int(shoppers.truth.first_leaf_category + leaf), surface)
 
 
 def simulate_traffic(

@@ -138,7 +138,8 @@ def run_closed_loop(setup: ClosedLoopSetup, data: Path, treatment: Path, control
     events = setup.work / "events"
     shutil.rmtree(events, ignore_errors=True)
     with serve(setup.models, events, setup.config_path) as url:
-        outcomes = simulate_traffic(url, Shoppers(data, seed, settings.simulator), sessions)
+        outcomes = simulate_traffic(url, Shoppers(data, seed, settings.simulator,
+                                                              settings.channels.closed_loop_share), sessions)
     frame = outcomes_frame(outcomes)
     tables, torn = load_tables(events)
     analysis = analyse_tables(tables, setup.config, torn)

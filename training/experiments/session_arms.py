@@ -74,7 +74,7 @@ def run_arms(data: Path, bundle: Path, arms: dict[str, list[str]], sessions: int
     from training.experiments.closed_loop import Shoppers, outcomes_frame, simulate_traffic
 
     check_arms(arms)
-    shoppers = Shoppers(data, seed, settings.simulator)
+    shoppers = Shoppers(data, seed, settings.simulator, settings.channels.closed_loop_share)
     frames = {}
     for name, overrides in arms.items():
         events = work / name / "events"

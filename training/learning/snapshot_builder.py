@@ -140,6 +140,11 @@ def build_snapshot(mall: MallTables, as_of_ms: int, settings: Settings,
         # comparable_group_id above is what a live price change or a new listing is priced against
         "listed_at": products.listed_at.to_numpy().astype(np.float64),
     }
+    # not features: the subsidy channel's eligibility and depth (ranking/recall/subsidy_channel.py);
+    # a mall without the optional columns reads their defaults
+    for col in ("authentic_guarantee", "subsidy_depth"):
+        if col in products:
+            p_cols[col] = products[col].to_numpy().astype(np.float32)
     for col in PRODUCT_SCORE_COLUMNS:
         p_cols[col] = ps[col].to_numpy().astype(np.float32)
     stores = mall["stores"].sort_values("store_id")

@@ -1,0 +1,60 @@
+"""The subsidy channel's served impressions per product, per hour, for pacing its brands' promises.
+
+Fed from the service's exposure lines of the event log (rows with ``surface == "channel"`` and
+``channel == "subsidy"``, one per card), by whichever backend tails the log: the embedded state
+counts them in memory (:class:`ChannelExposures`, every worker tails every worker's log), the
+Redis backend's applier into one hash per UTC hour (``chexp:<hour>``, kept two days) that every
+host reads. :meth:`ChannelExposures.since` sums the hours from a moment on (the mall-local
+midnight, :func:`ranking.channel_pacing.day_start_ms`; a zone whose midnight is not on a UTC hour
+counts from the hour before). Bounded: at most :data:`KEEP_HOURS` hours x the channel's products.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ranking.surfaces import CHANNEL, SUBSIDY_CHANNEL
+
+HOUR_MS = 3_600_000
+KEEP_HOURS = 48
+
+
+def channel_rows(rows: Iterable[Mapping[str, Any]]) -> Counter:
+    """(UTC hour, product id) -> impressions of the subsidy channel's rows among logged impressions."""
+    counts: Counter = Counter()
+    for row in rows:
+        if row.get("surface") == CHANNEL and row.get("channel") == SUBSIDY_CHANNEL:
+            try:
+                counts[(int(row["timestamp"]) // HOUR_MS, int(row["product_id"]))] += 1
+            except (KeyError, TypeError, ValueError):
+                continue  # the live state refuses such a row with its reason; it is not an exposure
+    return counts
+
+
+class ChannelExposures:
+    """In memory: impressions per product per UTC hour, the last :data:`KEEP_HOURS` hours."""
+
+    def __init__(self) -> None:
+        self.hours: dict[int, Counter] = {}
+
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Count the subsidy channel's rows; return how many."""
+        counts = channel_rows(rows)
+        for (hour, product), n in counts.items():
+            self.hours.setdefault(hour, Counter())[product] += n
+        if self.hours:
+            latest = max(self.hours)
+            for hour in [h for h in self.hours if h <= latest - KEEP_HOURS]:
+                del self.hours[hour]
+        return sum(counts.values())
+
+    def since(self, since_ms: int) -> dict[int, int]:
+        """Impressions per product id in the hours from ``since_ms``'s hour on."""
+        first = since_ms // HOUR_MS
+        total: Counter = Counter()
+        for hour, counts in self.hours.items():
+            if hour >= first:
+                total.update(counts)
+        return dict(total)
