@@ -840,6 +840,15 @@ class MerchandisingSettings(Section):
                                           "of 10,000s of synonyms imports in one validated request")
 
 
+class BadgeSettings(Section):
+    """Card badges: the trust and offer attributes, the subsidy flag and new listings
+    (ranking/badges.py, docs/offers.md)."""
+
+    new_product_days: float = Field(
+        14.0, gt=0, description="a listing younger than this many days at the request's time carries the "
+                                "new_product badge on its card (and passes a new_product filter)")
+
+
 class Settings(BaseSettings):
     """All of Shelfrank's defaults."""
 
@@ -862,6 +871,7 @@ class Settings(BaseSettings):
     bench: BenchSettings = BenchSettings()
     catalog: CatalogSettings = CatalogSettings()
     merchandising: MerchandisingSettings = MerchandisingSettings()
+    badges: BadgeSettings = BadgeSettings()
 
 
 ENV_PREFIX = "SHELFRANK_"

@@ -17,6 +17,7 @@ import copy
 import numpy as np
 import pandas as pd
 
+from ranking.card_badges import OFFER_COLUMNS
 from ranking.features.catalog_text import build_catalog_text
 from ranking.features.snapshot import EntityTable, FeatureSnapshot, PairSet
 from ranking.mall_clock import local_hour
@@ -132,6 +133,8 @@ def build_snapshot(mall: MallTables, as_of_ms: int, settings: Settings,
         "list_price": products.list_price.to_numpy(),
         "subsidy": products.subsidy.to_numpy().astype(np.float32),
         "big_brand": catalog.big_brand.astype(np.float32),
+        # the trust and offer attributes and subsidy depth (ranking.features.offer_features)
+        **{c: products[c].to_numpy().astype(np.float32) for c in OFFER_COLUMNS},
         "log_price_vs_category": catalog.log_price_vs_category.astype(np.float32),
         "stock": products.stock.to_numpy().astype(np.float32),
         "banned": products.banned.to_numpy().astype(np.float32),
