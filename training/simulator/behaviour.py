@@ -27,9 +27,9 @@ search), at position *p*:
   ``j`` (0-based); ``m_j`` is 0 off a session (the oracle's default)
 * offers       the trust and offer attributes (:mod:`training.simulator.offers`), each term
   times ``k = offer_effect`` (1 by default, 0 switches them off):
-  click logit ``+ 0.15 k [free shipping]``; utility ``+ k (0.2 [free shipping]
-  + 0.6 ra_u [freight insurance] + 0.5 ra_u [7-day returns]
-  + 0.6 ba_u [big brand] [authenticity guarantee] + 0.8 ps_u x_i [pay later])``
+  click logit ``+ 0.1 k [free shipping]``; utility ``+ k (0.1 [free shipping]
+  + 0.3 ra_u [freight insurance] + 0.2 ra_u [7-day returns]
+  + 0.3 ba_u [big brand] [authenticity guarantee] + 0.4 ps_u x_i [pay later])``
   (ra: the user's risk aversion; x_i = clip(log10(price) - 2, 0, 1), how expensive the
   item is); a multi-item discount on a consumable raises the quantity ordered
   (``1 + Poisson(0.5 + 0.4 [multi-item discount])`` instead of ``1 + Poisson(0.5)``)
@@ -178,7 +178,7 @@ class BehaviourModel:
             + 0.6 * (self.product_info[products] - 0.5)
             + 1.0 * discount
             + 0.3 * self.product_subsidy[products]
-            + self.offer_effect * 0.15 * self._offer["free_shipping"][products]
+            + self.offer_effect * 0.1 * self._offer["free_shipping"][products]
         )
 
     def offer_utility(self, users: np.ndarray, products: np.ndarray) -> np.ndarray:
@@ -186,12 +186,12 @@ class BehaviourModel:
         o = {name: flag[products] for name, flag in self._offer.items()}
         risk = self.user_risk_aversion[users]
         return self.offer_effect * (
-            0.2 * o["free_shipping"]
-            + 0.6 * risk * o["freight_insurance"]
-            + 0.5 * risk * o["seven_day_returns"]
-            + 0.6 * self.user_brand_affinity[users] * self.product_big_brand[products]
+            0.1 * o["free_shipping"]
+            + 0.3 * risk * o["freight_insurance"]
+            + 0.2 * risk * o["seven_day_returns"]
+            + 0.3 * self.user_brand_affinity[users] * self.product_big_brand[products]
             * o["authentic_guarantee"]
-            + 0.8 * self.user_price_sensitivity[users] * self._expensive[products] * o["pay_later"]
+            + 0.4 * self.user_price_sensitivity[users] * self._expensive[products] * o["pay_later"]
         )
 
     def multi_item_quantity(self, products: np.ndarray) -> np.ndarray:
