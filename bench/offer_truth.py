@@ -3,8 +3,9 @@
 ``python -m bench.offer_truth DATA`` reads a simulated mall's logged impressions and its
 truth, and prints the oracle's mean P(order | examined) of those cards with the behaviour
 model's offer terms as simulated and with them switched off (``offer_effect`` 0), overall
-and for the cards of each attribute, by the shopper's risk aversion (below / above 0.5) for
-freight insurance and 7-day returns. One JSON object.
+and, for the cards carrying each attribute, what that attribute alone adds (the oracle with it
+against the oracle with only its flags switched off), over all shoppers and by risk aversion
+(at least / below 0.5). One JSON object.
 """
 
 from __future__ import annotations
@@ -41,14 +42,17 @@ def offer_value(data_dir: str, max_cards: int = 400_000) -> dict:
     out = {"cards": int(n), "offer_effect": simulated, "mean_p_order_with": float(with_terms.mean()),
            "mean_p_order_without": float(without.mean()),
            "lift": float(with_terms.mean() / without.mean() - 1.0), "by_attribute": {}}
+    groups = (("all", np.ones(n, bool)), ("risk_averse", risk >= 0.5), ("risk_taking", risk < 0.5))
     for name in ATTRIBUTE_BADGES:
-        has = truth.model.product_offers[name][cols["product_id"]].astype(bool)
+        flags = truth.model.set_offer(name, np.zeros(len(truth.model.product_leaf)))
+        alone = p_order(simulated)  # every other term as simulated, this attribute switched off
+        truth.model.set_offer(name, flags)
+        has = flags[cols["product_id"]] > 0
         row = {"share_of_cards": float(has.mean())}
-        groups = (("all", np.ones(n, bool)), ("risk_averse", risk >= 0.5), ("risk_taking", risk < 0.5))
         for label, users in groups:
             sel = has & users
             if sel.any():
-                row[f"lift_{label}"] = float(with_terms[sel].mean() / without[sel].mean() - 1.0)
+                row[f"lift_{label}"] = float(with_terms[sel].mean() / alone[sel].mean() - 1.0)
         out["by_attribute"][name] = row
     return out
 

@@ -94,3 +94,15 @@ def test_the_oracle_reads_the_attributes_and_risk_aversion_back(small_mall: Path
     gain = on / off
     assert gain[0] > gain[1] > 1.0  # freight insurance matters more to the risk-averse shopper
     assert np.array_equal(expensive(np.array([50.0, 100.0, 1000.0, 5000.0])), [0.0, 0.0, 1.0, 1.0])
+
+
+def test_offer_truth_values_each_attribute_on_the_cards_that_carry_it(small_mall: Path) -> None:
+    from bench.offer_truth import offer_value
+
+    value = offer_value(str(small_mall), max_cards=60_000)
+    assert value["mean_p_order_with"] > value["mean_p_order_without"] > 0
+    each = value["by_attribute"]
+    assert each["freight_insurance"]["lift_risk_averse"] > each["freight_insurance"]["lift_risk_taking"] > 0
+    assert each["seven_day_returns"]["lift_risk_averse"] > each["seven_day_returns"]["lift_risk_taking"] > 0
+    assert each["free_shipping"]["lift_all"] > 0 and each["pay_later"]["lift_all"] > 0
+    assert each["multi_item_discount"]["lift_all"] == 0  # it raises the quantity, not P(order)

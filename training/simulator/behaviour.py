@@ -194,6 +194,12 @@ class BehaviourModel:
             + 0.4 * self.user_price_sensitivity[users] * self._expensive[products] * o["pay_later"]
         )
 
+    def set_offer(self, name: str, flags: np.ndarray) -> np.ndarray:
+        """Replace one attribute's flags (a what-if: the oracle without it); return the old ones."""
+        old = self._offer[name]
+        self._offer[name] = np.asarray(flags, dtype=np.float64)
+        return old
+
     def multi_item_quantity(self, products: np.ndarray) -> np.ndarray:
         """What a multi-item discount adds to the Poisson mean of a consumable's quantity."""
         return self.offer_effect * 0.4 * self._offer["multi_item_discount"][products]
