@@ -122,3 +122,17 @@ def service_url(small_models, tmp_path_factory):
     proc, url = start_service(small_models, tmp_path_factory.mktemp("badge_events"), workers=1)
     yield url
     stop_service(proc)
+
+
+def test_similar_cards_carry_the_badges_of_the_catalog(small_models, service_url):
+    snap = FeatureSnapshot.load(small_models / "latest" / "snapshot")
+    cols = snap.products.columns
+    pid = int(snap.products.ids[np.flatnonzero(cols["stock"] > 0)[0]])
+    r = httpx2.get(f"{service_url}/v1/products/{pid}/similar?k=10", timeout=10)
+    assert r.status_code == 200, r.text
+    cards = r.json()["cards"]
+    assert cards
+    rows = snap.products.rows(np.array([c["product_id"] for c in cards]))
+    for card, row in zip(cards, rows, strict=True):
+        for code in ("free_shipping", "freight_insurance", "seven_day_returns", "pay_later"):
+            assert (code in card["badges"]) == bool(cols[code][row] > 0), (card["product_id"], code)
