@@ -5,7 +5,8 @@ codes are part of the API: a front end maps them to its own icons and words, so 
 never renamed. Six come straight from a product's trust and offer attributes (the catalog
 columns of the same name, :data:`ranking.contracts.tables.PRODUCTS`); ``subsidy`` is the
 big-brand subsidy channel's flag; ``new_product`` is a listing younger than
-``rules.new_product_days``.
+``badges.new_product_days`` at the request's time
+(:mod:`ranking.card_badges` reads them for a page).
 """
 
 from __future__ import annotations

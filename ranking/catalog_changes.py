@@ -39,7 +39,11 @@ CHANGED_FIELD = "changed_at"  # what a caller may send for it
 # a new product may leave these out (listed_at: the change time): banned, and the contract's
 # optional columns (the trust and offer attributes, subsidy depth)
 DEFAULTED = {"banned": False, **{c.name: c.default for c in PRODUCTS.columns if c.default is not None}}
-OVERLAID = ("price", "list_price", "stock", "subsidy", "banned", "comparable_group_id")
+# the product columns a change lays over the served snapshot (ranking.live.catalog_overlay):
+# prices, stock, the subsidy flag, bans, the comparable group, and the trust and offer
+# attributes with subsidy depth (a merchant turning free shipping on changes the card's badge)
+OVERLAID = ("price", "list_price", "stock", "subsidy", "banned", "comparable_group_id",
+            *(c.name for c in PRODUCTS.columns if c.default is not None))
 MAX_TEXT = 1000
 _INT_BITS = {pa.int8(): 8, pa.int16(): 16, pa.int32(): 32, pa.int64(): 64}
 

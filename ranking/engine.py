@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ranking.bundle import Bundle, BundleError, load_bundle
+from ranking.card_badges import badge_lists, badge_matrix
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
@@ -112,8 +113,9 @@ class Engine:
                   "extra_features": [f for r in recall for f in r.extra_features]
                   + ([LiveFeatures(self.bundle.snapshot, self.settings.live)] if reads_live else []),
                   "executor": self.executor, "live": self.settings.live,
-                  "merchandising": self.settings.merchandising}
-        search_filters = default_filters(rules, self.settings.live, self.settings.merchandising)
+                  "merchandising": self.settings.merchandising, "badges": self.settings.badges}
+        search_filters = default_filters(rules, self.settings.live, self.settings.merchandising,
+                                         self.settings.badges)
         if self.search is not None:
             floor = self.settings.recall.relevance_floor
             search_filters.append(RelevanceFloor(floor, self.text_sources, DENSE))
@@ -216,7 +218,7 @@ class Engine:
     def rank(self, pipeline: str, request: RankRequest, rules: RulesSettings | None = None) -> RankedPage:
         pipelines = self.pipelines if rules is None else self.pipelines_for(rules)
         result = pipelines[pipeline].run(request)
-        cards = self._cards(result.cards, result.propensity)
+        cards = self._cards(result.cards, result.propensity, request.now_ms)
         if request.explain:
             self._explain(cards, result.cards, result.contributions,
                           request.query if request.surface == "search" else None)
@@ -305,12 +307,13 @@ class Engine:
     def knows_store(self, store_id: int) -> bool:
         return bool(self.snapshot.stores.rows(np.array([store_id]))[0] >= 0)
 
-    def cards_for(self, product_ids: np.ndarray, scores: np.ndarray) -> list[dict]:
+    def cards_for(self, product_ids: np.ndarray, scores: np.ndarray, now_ms: int | None = None) -> list[dict]:
+        """Cards of given products and scores (``/similar``); badges as of ``now_ms`` (default now)."""
         c = CandidateSet(np.asarray(product_ids, dtype=np.int64))
         c.scores = np.asarray(scores, dtype=np.float64)
-        return self._cards(c, np.ones(len(c)))
+        return self._cards(c, np.ones(len(c)), int(time.time() * 1000) if now_ms is None else now_ms)
 
-    def _cards(self, page: CandidateSet, propensity: np.ndarray) -> list[dict]:
+    def _cards(self, page: CandidateSet, propensity: np.ndarray, now_ms: int) -> list[dict]:
         snap = self.snapshot
         p_rows = snap.products.rows(page.product_ids)
         col = lambda name, missing=np.nan: snap.products.take(name, p_rows, missing)  # noqa: E731
@@ -323,6 +326,8 @@ class Engine:
             col("product_score")
         scores = page.scores if page.scores is not None else np.full(len(page), np.nan)
         sources = page.sources
+        badges = badge_lists(badge_matrix(snap.products, page.product_ids, now_ms,
+                                          self.settings.badges.new_product_days))
         cards = []
         for i in range(len(page)):
             cards.append({
@@ -335,6 +340,7 @@ class Engine:
                 "store_experience_score": _num(store_score[i]),
                 "product_score": _num(pscore[i]),
                 "subsidy": bool(subsidy[i] > 0),
+                "badges": badges[i],
                 "score": _num(scores[i] + page.adjustments[i]),
                 "model_score": _num(scores[i]),
                 "position": i + 1,

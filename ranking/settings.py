@@ -20,10 +20,12 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
     SerializationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ranking.badges import ATTRIBUTE_BADGES
 from ranking.surfaces import Surface
 
 Scale = Literal["small", "default", "large"]
@@ -162,6 +164,26 @@ class SimulatorSettings(Section):
     mission_search_share: float = Field(
         0.7, ge=0, le=1, description="share of a session's search pages that query the mission leaf (the "
                                      "others a leaf of the shopper's taste at the hour)")
+    # the trust and offer attributes (training/simulator/offers.py, docs/offers.md)
+    offer_rates: dict[str, float] = Field(
+        {"free_shipping": 0.55, "freight_insurance": 0.3, "seven_day_returns": 0.5,
+         "authentic_guarantee": 0.1, "pay_later": 0.25, "multi_item_discount": 0.2},
+        description="base share of products offering each trust and offer attribute, before a big "
+                    "brand, a reliable store, the category and the price pull it up or down")
+    offer_effect: float = Field(
+        1.0, ge=0, description="scales the behaviour model's trust and offer terms (free shipping, freight "
+                               "insurance and 7-day returns for risk-averse shoppers, ...): 0 makes shoppers "
+                               "ignore them; the oracle reads it back from truth/params.json")
+
+    @field_validator("offer_rates")
+    @classmethod
+    def _every_offer_has_a_rate(cls, rates: dict[str, float]) -> dict[str, float]:
+        missing = set(ATTRIBUTE_BADGES) - set(rates)
+        wrong = {k for k, v in rates.items() if k not in ATTRIBUTE_BADGES or not 0 < v < 1}
+        if missing or wrong:
+            raise ValueError(f"offer_rates needs a share in (0, 1) for exactly {ATTRIBUTE_BADGES}; "
+                             f"missing {sorted(missing)}, wrong {sorted(wrong)}")
+        return rates
 
     def shape(self) -> ScaleShape:
         return SCALES[self.scale]
@@ -880,6 +902,15 @@ class ChannelSettings(Section):
                                "score x (1 + popularity)), before the personal sources restricted to it")
 
 
+class BadgeSettings(Section):
+    """Card badges: the trust and offer attributes, the subsidy flag and new listings
+    (ranking/badges.py, docs/offers.md)."""
+
+    new_product_days: float = Field(
+        14.0, gt=0, description="a listing younger than this many days at the request's time carries the "
+                                "new_product badge on its card (and passes a new_product filter)")
+
+
 class Settings(BaseSettings):
     """All of Shelfrank's defaults."""
 
@@ -903,6 +934,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     merchandising: MerchandisingSettings = MerchandisingSettings()
     channels: ChannelSettings = ChannelSettings()
+    badges: BadgeSettings = BadgeSettings()
 
 
 ENV_PREFIX = "SHELFRANK_"

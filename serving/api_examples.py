@@ -43,12 +43,15 @@ SEARCH = examples(
                "context": {"time": "2026-12-05T20:30:00+08:00"}}),
     anonymous=("an anonymous shopper, searched exactly as typed",
                {"query": "cordless vacuum", "session_id": "s-3f9c2a71", "spell_correct": False}),
+    free_shipping=("only products that ship free and can be paid later",
+                   {"query": "手机", "user_id": 9635, "free_shipping": True, "pay_later": True}),
 )
 HOMEPAGE = examples(
     shopper=("a shopper's homepage at 9 in the morning (the grains & oil theme)",
              {"user_id": 18085, "page_size": 20, "context": {"hour": 9}}),
     anonymous=("an anonymous visitor's first page", {"session_id": "s-3f9c2a71", "page_size": 12}),
     subsidy=("two subsidy-channel slots", {"user_id": 9635, "subsidy_slots": [2, 7]}),
+    free_shipping=("only free-shipping products on the shelf", {"user_id": 9635, "free_shipping": True}),
 )
 RERANK = examples(
     search=("the caller's own search candidates, reranked for 大米",
@@ -79,7 +82,8 @@ RELOAD = examples(
 # ---- responses ------------------------------------------------------------------------------
 CARD = {"product_id": 1017, "title": "五常大米 稻花香 5kg", "price": 59.0, "price_advantage": 0.12,
         "store_id": 12, "store_name": "新农优选旗舰店", "store_experience_score": 82.4,
-        "product_score": 77.9, "subsidy": False, "score": 1.84, "model_score": 1.71, "position": 1,
+        "product_score": 77.9, "subsidy": False, "badges": ["free_shipping", "seven_day_returns"],
+        "score": 1.84, "model_score": 1.71, "position": 1,
         "propensity": 1.0, "sources": ["lexical", "dense"], "team": None, "shared": None,
         "explanation": None, "matched_words": ["大米"]}
 EXPLANATION = {
@@ -108,6 +112,7 @@ PAGE = {"request_id": 7731200455, "query_id": 3141592653, "corrected_query": Non
         "dropped": [{"product_id": 3120, "reason": "out_of_stock", "stage": "governance"}]}
 HOMEPAGE_PAGE = {**PAGE, "query_id": None, "text_match": None, "query_words": None,
                  "cards": [{**CARD, "sources": ["repurchase", "theme"], "subsidy": True,
+                            "badges": ["free_shipping", "authentic_guarantee", "subsidy"],
                             "matched_words": None}],
                  "dropped": []}
 RANKING_OK = dict(page=("a page of cards (two shown), best first", PAGE),

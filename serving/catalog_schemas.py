@@ -30,13 +30,18 @@ class BanApplied(BaseModel):
 PRODUCT_EXAMPLES = {
     "update": {"summary": "a price cut and a restock of a known product",
                "value": [{"product_id": 1017, "price": 59.0, "stock": 120}]},
+    "free_shipping": {"summary": "a merchant turns free shipping and pay later on (the cards' badges and the "
+                               "free_shipping / pay_later filters follow within a second)",
+                      "value": [{"product_id": 1017, "free_shipping": True, "pay_later": True}]},
     "sold_out": {"summary": "a product sold out (it leaves every page)",
                  "value": [{"product_id": 1017, "stock": 0}]},
-    "new": {"summary": "a new product (every products column)",
+    "new": {"summary": "a new product (every required products column; the trust and offer attributes "
+                       "default to false)",
             "value": [{"product_id": 990001, "store_id": 12, "brand_id": 7, "category_id": 103,
                        "comparable_group_id": 5551, "title": "五常大米 5kg", "attribute_count": 8,
                        "image_count": 5, "price": 69.9, "list_price": 89.0, "stock": 300,
-                       "subsidy": False, "changed_at": "2026-12-05T09:30:00+08:00"}]},
+                       "subsidy": False, "free_shipping": True, "seven_day_returns": True,
+                       "changed_at": "2026-12-05T09:30:00+08:00"}]},
 }
 BAN_EXAMPLES = {
     "ban": {"summary": "ban a counterfeit and a whole store",

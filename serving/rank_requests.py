@@ -3,9 +3,9 @@
 One function (:func:`rank_request`) builds the ranking call of every ranking endpoint
 (search, homepage, rerank): the surface, the page size (the body's, else
 ``serving.default_page_size``; a rerank without one ranks all its candidates, at most
-``serving.max_page_size``), the request time and mall-clock hour, the filters, the
-caller's candidates, the subsidy slots and the shopper's session. Pure: the seed (the response's
-``request_id``) and the query as searched (after spelling) are given.
+``serving.max_page_size``), the request time and mall-clock hour, the filters (the badge
+filters too), the caller's candidates, the subsidy slots and the shopper's session. Pure: the
+seed (the response's ``request_id``) and the query as searched (after spelling) are given.
 """
 
 from __future__ import annotations
@@ -65,4 +65,5 @@ def rank_request(body: RankingBody, page_size: int, query: str | None, explain: 
         query=query, explain=explain, subsidy_slots=tuple(body.subsidy_slots), seed=seed,
         candidates=np.asarray(candidates, dtype=np.int64) if candidates is not None else None,
         price_min=f.price_min if f else None, price_max=f.price_max if f else None,
-        category_id=f.category_id if f else None, store_id=f.store_id if f else None)
+        category_id=f.category_id if f else None, store_id=f.store_id if f else None,
+        badges=body.required_badges())

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 import pyarrow as pa
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, create_model, model_validator
 
+from ranking.badges import ATTRIBUTE_BADGES, Badge
 from ranking.contracts.tables import TABLES, Column
 from ranking.event_log import LOGGED_TABLES
 from ranking.surfaces import Surface
@@ -96,7 +97,32 @@ PageSize = Annotated[Int, Field(ge=1, description="cards wanted (limit: serving.
 Slots = Annotated[list[Annotated[Int, Field(ge=1)]], Field(max_length=20)]
 
 
-class SearchRequest(Strict):
+def _badge_field(code: str, meaning: str) -> Any:
+    return Field(None, description=f"true: only products that {meaning} (cards carrying the `{code}` badge; "
+                                   f"the others are listed in `dropped` with reason `filter:{code}`); false "
+                                   "or absent: no filter", examples=[True])
+
+
+class BadgeFilters(Strict):
+    """The trust and offer filters every ranking body takes (search, homepage, rerank and the
+    channel pages): ``true`` keeps only products carrying that badge (docs/offers.md)."""
+
+    free_shipping: Bool | None = _badge_field("free_shipping", "ship free (包邮)")
+    freight_insurance: Bool | None = _badge_field("freight_insurance", "have return shipping paid by "
+                                                  "freight insurance (退货补运费)")
+    seven_day_returns: Bool | None = _badge_field("seven_day_returns", "take 7-day no-reason returns")
+    authentic_guarantee: Bool | None = _badge_field("authentic_guarantee", "carry the authenticity "
+                                                    "guarantee (假一赔九)")
+    pay_later: Bool | None = _badge_field("pay_later", "can be paid later or in instalments (先用后付、分期)")
+    multi_item_discount: Bool | None = _badge_field("multi_item_discount",
+                                                    "discount buying several (多件多折)")
+
+    def required_badges(self) -> tuple[str, ...]:
+        """The badge codes asked for (the fields set to true), in ranking.badges order."""
+        return tuple(code for code in ATTRIBUTE_BADGES if getattr(self, code) is True)
+
+
+class SearchRequest(BadgeFilters):
     query: str = Field(..., min_length=1, description="search text in any script (accents do not matter); "
                        "one without a searchable word (a letter or digit of any script), e.g. only "
                        "punctuation or emoji, is a 422")
@@ -112,7 +138,7 @@ class SearchRequest(Strict):
                           "searches exactly as typed (the frontend's 'search instead for ...')")
 
 
-class HomepageRequest(Strict):
+class HomepageRequest(BadgeFilters):
     user_id: Int | None = Field(None, ge=0, le=MAX_ID, description="absent for an anonymous visitor")
     session_id: SessionId | None = None
     page_size: PageSize | None = Field(None, description="cards wanted; default serving.default_page_size "
@@ -121,7 +147,7 @@ class HomepageRequest(Strict):
     subsidy_slots: Slots = Field([], description="1-based positions for subsidy-channel products")
 
 
-class RerankRequest(Strict):
+class RerankRequest(BadgeFilters):
     user_id: Int | None = Field(None, ge=0, le=MAX_ID)
     session_id: SessionId | None = None
     query: str | None = Field(None, min_length=1, description="with surface search only; as in /v1/search, "
@@ -210,6 +236,14 @@ class Card(BaseModel):
     store_experience_score: float | None
     product_score: float | None
     subsidy: bool
+    badges: list[Badge] = Field(
+        description="the badges the card carries, stable codes in this order: free_shipping, "
+                    "freight_insurance, seven_day_returns, authentic_guarantee, pay_later, "
+                    "multi_item_discount (the product's trust and offer attributes), subsidy (the big-brand "
+                    "subsidy channel), "
+                    "new_product (listed within badges.new_product_days of the request's time); a front end "
+                    "maps each code to its own words and icon (docs/offers.md)",
+        examples=[["free_shipping", "seven_day_returns", "subsidy"]])
     score: float | None = Field(description="model score plus rule moves (the page order)")
     model_score: float | None
     position: int

@@ -41,5 +41,5 @@ def test_request_filters_apply_the_callers_price_category_and_store():
 
 def test_default_filters_run_known_products_then_governance_then_the_callers():
     assert [f.name for f in default_filters(RulesSettings())] == ["known_products", "governance",
-                                                                 "request_filters", "live_history",
+                                                                 "request_filters", "badges", "live_history",
                                                                  "merchandising"]

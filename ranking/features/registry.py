@@ -131,6 +131,7 @@ def compute_features(inputs: FeatureInputs, names: list[str] | None = None) -> n
 
 DEFINITION_MODULES = (
     "product_features",
+    "offer_features",
     "price_features",
     "store_features",
     "relevance_features",

@@ -30,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ranking.card_badges import OFFER_COLUMNS
+from ranking.contracts.tables import PRODUCTS
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.scores.price_advantage import combine_advantage, median_of_others
 
@@ -137,6 +139,10 @@ def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -
         "demoted": np.zeros(len(new)), "sales_velocity": np.zeros(len(new)),
         GROUP: new.comparable_group_id.to_numpy(np.int64), LISTED: epoch_ms(new.listed_at),
     }
+    for name in OFFER_COLUMNS:  # trust and offer attributes: the row's (its default when not sent)
+        default = float(PRODUCTS.column(name).default)
+        out[name] = (new[name].fillna(default).to_numpy(np.float64) if name in new
+                     else np.full(len(new), default))
     out["top_category_id"] = np.where(np.isnan(out["top_category_id"]), new_cat, out["top_category_id"])
     logp = np.log(np.maximum(np.asarray(cols["price"], np.float64), 0.01))
     median = leaf_median(logp, category, new_cat, np.ones(len(logp), bool))

@@ -34,7 +34,7 @@ from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.filters import Filter, default_filters
 from ranking.pipeline.selector import Selector
 from ranking.pipeline.selectors import default_selectors
-from ranking.settings import LiveSettings, MerchandisingSettings, RulesSettings
+from ranking.settings import BadgeSettings, LiveSettings, MerchandisingSettings, RulesSettings
 
 
 class CandidateSource(Protocol):
@@ -99,6 +99,7 @@ class Pipeline:
         live: LiveSettings | None = None,
         merchandising: MerchandisingSettings | None = None,
         adds_pinned: bool = True,
+        badges: BadgeSettings | None = None,
     ) -> None:
         self.name = name
         self.sources = list(sources)
@@ -111,7 +112,7 @@ class Pipeline:
         # where a pin places only a product the caller gave
         self.adds_pinned = adds_pinned
         self.filters = (list(filters) if filters is not None
-                        else default_filters(rules, live, self.merchandising))
+                        else default_filters(rules, live, self.merchandising, badges))
         self.adjusters = (list(adjusters) if adjusters is not None
                           else default_adjusters(
                               rules, score_is_log_odds=getattr(model, "score_is_log_odds", False),

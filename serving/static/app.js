@@ -1,5 +1,5 @@
-// Shelfrank demo mall: a homepage shelf and search results as product cards, with
-// "Why this card?" explanations. Impressions and clicks go to /v1/events like a real
+// Shelfrank demo mall: a homepage shelf and search results as product cards, with their
+// badges (free shipping, pay later, ...), two badge filters and "Why this card?" explanations. Impressions and clicks go to /v1/events like a real
 // frontend's would. No build step, no network beyond the service.
 "use strict";
 
@@ -45,6 +45,39 @@ function hue(text) {
   return h;
 }
 
+// ---- badges and offer filters (docs/offers.md) ----------------------------------------
+// A card's badges are stable codes (the response's `badges`); the page words each in
+// Chinese and English. The filter checkboxes add `free_shipping: true` / `pay_later: true`
+// to the ranking bodies and re-query.
+const BADGE_LABELS = {
+  free_shipping: "包邮 free shipping", freight_insurance: "运费险 freight insurance",
+  seven_day_returns: "7天无理由 7-day returns", authentic_guarantee: "假一赔九 authentic",
+  pay_later: "先用后付 pay later", multi_item_discount: "多件多折 multi-buy discount",
+  subsidy: "大牌大补 subsidy", new_product: "新品 new",
+};
+
+function badgeLabel(code) { return BADGE_LABELS[code] || code; }
+
+function offerBadges(card) {
+  return (card.badges || []).map((code) =>
+    `<span class="badge offer ${code === "subsidy" ? "subsidy" : ""}" data-badge="${code}">${badgeLabel(code)}</span>`)
+    .join("");
+}
+
+function offerFilters() {
+  const asked = {};
+  for (const box of document.querySelectorAll("#offer-filters input[data-badge]")) {
+    if (box.checked) asked[box.dataset.badge] = true;
+  }
+  return asked;
+}
+
+function watchOfferFilters(requery) {
+  for (const box of document.querySelectorAll("#offer-filters input[data-badge]")) {
+    box.addEventListener("change", requery);
+  }
+}
+
 function fmt(x, digits = 1) { return x === null || x === undefined ? "–" : Number(x).toFixed(digits); }
 
 function cardElement(card) {
@@ -70,7 +103,7 @@ function cardElement(card) {
       <div class="price">¥${fmt(card.price, 2)}</div>
       <div class="badges">
         ${advBadge}
-        ${card.subsidy ? '<span class="badge subsidy">subsidy</span>' : ""}
+        ${offerBadges(card)}
         <span class="badge store" title="the store's experience score (0-100)">store score ${fmt(card.store_experience_score, 0)}</span>
         ${card.propensity < 1 ? '<span class="badge explore">new store</span>' : ""}
       </div>
@@ -166,7 +199,7 @@ async function loadHomepage() {
   document.body.dataset.channel = "";
   try {
     const page = await call("POST", "/v1/homepage?explain=true",
-      { user_id: userId(), page_size: 20, context: context() });
+      { user_id: userId(), page_size: 20, context: context(), ...offerFilters() });
     render(page, `Homepage for user ${userId()} at ${$("hour").value}:00`);
     $("status").textContent = "";
   } catch (err) { $("status").textContent = `Homepage unavailable: ${err.message}`; }
@@ -176,7 +209,8 @@ async function search(query, asTyped = false) {
   state.surface = "search";
   try {
     const page = await call("POST", "/v1/search?explain=true",
-      { query, user_id: userId(), page_size: 20, context: context(), spell_correct: !asTyped });
+      { query, user_id: userId(), page_size: 20, context: context(), spell_correct: !asTyped,
+        ...offerFilters() });
     const fixed = page.corrected_query;
     render(page, fixed ? `Search: results for “${fixed}”` : `Search: “${query}”`);
     const status = $("status");
@@ -255,6 +289,8 @@ async function start() {
   }
   $("user").addEventListener("change", loadHomepage);
   hour.addEventListener("change", () => (state.surface === "search" && $("query").value
+    ? search($("query").value) : state.surface === "channel" ? state.reloadChannel() : loadHomepage()));
+  watchOfferFilters(() => (state.surface === "search" && $("query").value
     ? search($("query").value) : state.surface === "channel" ? state.reloadChannel() : loadHomepage()));
   $("search-form").addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -17,6 +17,7 @@ import copy
 import numpy as np
 import pandas as pd
 
+from ranking.card_badges import OFFER_COLUMNS
 from ranking.features.catalog_text import build_catalog_text
 from ranking.features.snapshot import EntityTable, FeatureSnapshot, PairSet
 from ranking.mall_clock import local_hour
@@ -132,6 +133,9 @@ def build_snapshot(mall: MallTables, as_of_ms: int, settings: Settings,
         "list_price": products.list_price.to_numpy(),
         "subsidy": products.subsidy.to_numpy().astype(np.float32),
         "big_brand": catalog.big_brand.astype(np.float32),
+        # the trust and offer attributes and subsidy depth (ranking.features.offer_features); the
+        # subsidy channel reads authentic_guarantee and subsidy_depth too (ranking/recall/subsidy_channel.py)
+        **{c: products[c].to_numpy().astype(np.float32) for c in OFFER_COLUMNS},
         "log_price_vs_category": catalog.log_price_vs_category.astype(np.float32),
         "stock": products.stock.to_numpy().astype(np.float32),
         "banned": products.banned.to_numpy().astype(np.float32),
@@ -140,11 +144,6 @@ def build_snapshot(mall: MallTables, as_of_ms: int, settings: Settings,
         # comparable_group_id above is what a live price change or a new listing is priced against
         "listed_at": products.listed_at.to_numpy().astype(np.float64),
     }
-    # not features: the subsidy channel's eligibility and depth (ranking/recall/subsidy_channel.py);
-    # a mall without the optional columns reads their defaults
-    for col in ("authentic_guarantee", "subsidy_depth"):
-        if col in products:
-            p_cols[col] = products[col].to_numpy().astype(np.float32)
     for col in PRODUCT_SCORE_COLUMNS:
         p_cols[col] = ps[col].to_numpy().astype(np.float32)
     stores = mall["stores"].sort_values("store_id")

@@ -25,6 +25,14 @@ search), at position *p*:
   + sibling_share m_j [same top category, other leaf]`` is added to the interest on every
   surface, where ``m_j = mission_boost 0.5 ** (j / half_life_pages)`` on the session's page
   ``j`` (0-based); ``m_j`` is 0 off a session (the oracle's default)
+* offers       the trust and offer attributes (:mod:`training.simulator.offers`), each term
+  times ``k = offer_effect`` (1 by default, 0 switches them off):
+  click logit ``+ 0.1 k [free shipping]``; utility ``+ k (0.1 [free shipping]
+  + 0.3 ra_u [freight insurance] + 0.2 ra_u [7-day returns]
+  + 0.3 ba_u [big brand] [authenticity guarantee] + 0.4 ps_u x_i [pay later])``
+  (ra: the user's risk aversion; x_i = clip(log10(price) - 2, 0, 1), how expensive the
+  item is); a multi-item discount on a consumable raises the quantity ordered
+  (``1 + Poisson(0.5 + 0.4 [multi-item discount])`` instead of ``1 + Poisson(0.5)``)
 
 The oracle's gain is ``P(order | examined) = sigmoid(click logit) * sigmoid(u + 0.5)^2``.
 """
@@ -35,7 +43,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ranking.badges import ATTRIBUTE_BADGES
+
 EXAMINATION_DECAY = np.array([0.7, 0.5, 0.5])
+OFFER_NAMES = ATTRIBUTE_BADGES  # the trust and offer attributes, one product column each
 THEME_BOOST = 2.5
 
 
@@ -43,6 +54,12 @@ def mission_strength(page: np.ndarray, boost: float, half_life_pages: float) -> 
     """The mission's pull on a session's page ``page`` (0-based): it fades by half every
     ``half_life_pages`` pages."""
     return boost * np.power(0.5, np.asarray(page, dtype=np.float64) / half_life_pages)
+
+
+def expensive(price: np.ndarray) -> np.ndarray:
+    """How expensive an item feels, 0 under 100 yuan rising to 1 at 1,000 and above (where
+    pay later matters)."""
+    return np.clip(np.log10(np.maximum(np.asarray(price, dtype=np.float64), 1.0)) - 2.0, 0.0, 1.0)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -83,8 +100,20 @@ class BehaviourModel:
     user_quality_sensitivity: np.ndarray
     user_brand_affinity: np.ndarray
     mission_sibling_share: float
+    # the trust and offer attributes (badge code -> (P,) bool) and the users' risk aversion;
+    # None: a mall without them (every term 0)
+    product_offers: dict[str, np.ndarray] | None = None
+    user_risk_aversion: np.ndarray | None = None
+    offer_effect: float = 1.0
 
     def __post_init__(self) -> None:
+        n_p = len(self.product_leaf)
+        offers = self.product_offers or {}
+        self._offer = {name: np.asarray(offers.get(name, np.zeros(n_p, bool)), dtype=np.float64)
+                       for name in OFFER_NAMES}
+        if self.user_risk_aversion is None:
+            self.user_risk_aversion = np.zeros(len(self.user_affinity))
+        self._expensive = expensive(self.product_price)
         n_leaves = len(self.leaf_top)
         boost = np.ones((n_leaves, 3))
         for slot in range(3):
@@ -149,7 +178,31 @@ class BehaviourModel:
             + 0.6 * (self.product_info[products] - 0.5)
             + 1.0 * discount
             + 0.3 * self.product_subsidy[products]
+            + self.offer_effect * 0.1 * self._offer["free_shipping"][products]
         )
+
+    def offer_utility(self, users: np.ndarray, products: np.ndarray) -> np.ndarray:
+        """What the trust and offer attributes add to the purchase utility (module docstring)."""
+        o = {name: flag[products] for name, flag in self._offer.items()}
+        risk = self.user_risk_aversion[users]
+        return self.offer_effect * (
+            0.1 * o["free_shipping"]
+            + 0.3 * risk * o["freight_insurance"]
+            + 0.2 * risk * o["seven_day_returns"]
+            + 0.3 * self.user_brand_affinity[users] * self.product_big_brand[products]
+            * o["authentic_guarantee"]
+            + 0.4 * self.user_price_sensitivity[users] * self._expensive[products] * o["pay_later"]
+        )
+
+    def set_offer(self, name: str, flags: np.ndarray) -> np.ndarray:
+        """Replace one attribute's flags (a what-if: the oracle without it); return the old ones."""
+        old = self._offer[name]
+        self._offer[name] = np.asarray(flags, dtype=np.float64)
+        return old
+
+    def multi_item_quantity(self, products: np.ndarray) -> np.ndarray:
+        """What a multi-item discount adds to the Poisson mean of a consumable's quantity."""
+        return self.offer_effect * 0.4 * self._offer["multi_item_discount"][products]
 
     def utility(self, users: np.ndarray, products: np.ndarray, interest: np.ndarray) -> np.ndarray:
         price_ratio = np.log(self.product_price[products] / self.product_market_price[products])
@@ -161,6 +214,7 @@ class BehaviourModel:
             + 2.0 * (self.store_reliability[self.product_store[products]] - 0.6)
             + 0.8 * self.user_brand_affinity[users] * self.product_big_brand[products]
             + 0.3 * self.product_subsidy[products]
+            + self.offer_utility(users, products)
         )
 
     def probabilities(

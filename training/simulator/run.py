@@ -16,6 +16,7 @@ from ranking.surfaces import SURFACE_NAMES
 from ranking.text import query_id
 from training.simulator.behaviour import EXAMINATION_DECAY, BehaviourModel
 from training.simulator.fulfilment import fulfil
+from training.simulator.offers import Offers, draw_offers
 from training.simulator.sessions import QueryBook, SessionSimulator, plan_sessions
 from training.simulator.truth import TRUTH_DIR
 from training.simulator.vocabulary import (
@@ -46,7 +47,8 @@ class SimulationSummary:
     requests: int = 0
 
 
-def behaviour_model(world: World, mission_sibling_share: float) -> BehaviourModel:
+def behaviour_model(world: World, mission_sibling_share: float, offers: Offers | None = None,
+                    offer_effect: float = 1.0) -> BehaviourModel:
     """The behaviour model of a freshly built world (the oracle rebuilds it from files)."""
     return BehaviourModel(
         leaf_top=world.leaf_top,
@@ -68,6 +70,9 @@ def behaviour_model(world: World, mission_sibling_share: float) -> BehaviourMode
         user_quality_sensitivity=world.user_quality_sensitivity,
         user_brand_affinity=world.user_brand_affinity,
         mission_sibling_share=mission_sibling_share,
+        product_offers=offers.flags if offers else None,
+        user_risk_aversion=offers.user_risk_aversion if offers else None,
+        offer_effect=offer_effect,
     )
 
 
@@ -132,8 +137,9 @@ def simulate(
     world = build_world(
         shape, settings.seed, settings.start_date, settings.new_store_share, tz_offset
     )
-    summary.rows.update(_write_catalog(out, world, tz_offset))
-    model = behaviour_model(world, settings.mission_sibling_share)
+    offers = draw_offers(world, settings.offer_rates, settings.seed)
+    summary.rows.update(_write_catalog(out, world, tz_offset, offers))
+    model = behaviour_model(world, settings.mission_sibling_share, offers, settings.offer_effect)
     sim = SessionSimulator(world, model, settings, tz_offset)
     n_sessions = session_count(settings, world, sim)
     plan = plan_sessions(world, n_sessions, settings.surface_shares, settings.seed)
@@ -180,7 +186,7 @@ def simulate(
         "query_id": np.array([q[0] for q in ordered], dtype=np.int64),
         "text": [q[1] for q in ordered],
     })
-    _write_truth(out, world, ordered, settings)
+    _write_truth(out, world, ordered, settings, offers)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -215,7 +221,7 @@ def _query_ids(combos: np.ndarray, book: dict[int, tuple[int, str, int, int]], w
     return out
 
 
-def _write_catalog(out: Path, w: World, tz_offset: int) -> dict[str, int]:
+def _write_catalog(out: Path, w: World, tz_offset: int, offers: Offers) -> dict[str, int]:
     rows: dict[str, int] = {}
     cats = {"category_id": [], "parent_id": [], "level": [], "name": [], "name_en": [],
             "theme": [], "consumable": []}
@@ -260,6 +266,8 @@ def _write_catalog(out: Path, w: World, tz_offset: int) -> dict[str, int]:
         "subsidy": w.product_subsidy,
         "banned": w.product_banned,
         "listed_at": w.product_listed_ms,
+        **offers.flags,
+        "subsidy_depth": offers.subsidy_depth,
     })
     rows["reference_prices"] = write_once(out, "reference_prices", {
         "comparable_group_id": w.reference_group.astype(np.int64),
@@ -277,7 +285,7 @@ def _write_catalog(out: Path, w: World, tz_offset: int) -> dict[str, int]:
 
 
 def _write_truth(out: Path, w: World, queries: list[tuple[int, str, int, int]],
-                 settings: SimulatorSettings) -> None:
+                 settings: SimulatorSettings, offers: Offers) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -308,6 +316,7 @@ def _write_truth(out: Path, w: World, queries: list[tuple[int, str, int, int]],
         "quality_sensitivity": w.user_quality_sensitivity,
         "brand_affinity": w.user_brand_affinity,
         "language_en": w.user_language_en,
+        "risk_aversion": offers.user_risk_aversion,
     })
     np.save(tdir / "user_affinity.npy", w.user_affinity, allow_pickle=False)
     put("queries", {
@@ -335,4 +344,5 @@ def _write_truth(out: Path, w: World, queries: list[tuple[int, str, int, int]],
         "mission_half_life_pages": settings.mission_half_life_pages,
         "session_max_pages": settings.session_max_pages,
         "session_continue_probability": settings.session_continue_probability,
+        "offer_effect": settings.offer_effect,
     }, indent=2, sort_keys=True))

@@ -331,7 +331,7 @@ class SessionSimulator:
                  "product_id": prod[k].astype(np.int64)}
         o_prod = prod[o]
         consumable = w.leaf_consumable[w.product_leaf[o_prod]]
-        qty = 1 + rng.poisson(np.where(consumable, 0.5, 0.1))
+        qty = 1 + rng.poisson(np.where(consumable, 0.5 + self.m.multi_item_quantity(o_prod), 0.1))
         orders = {"order_id": order_base + np.arange(len(o_prod), dtype=np.int64), "request_id": rid[o],
                   "timestamp": order_ts[o], "user_id": usr[o], "product_id": o_prod.astype(np.int64),
                   "store_id": w.product_store[o_prod].astype(np.int32), "price_paid": w.product_price[o_prod],

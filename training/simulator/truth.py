@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from ranking.badges import ATTRIBUTE_BADGES
 from ranking.contracts import read_table
 from ranking.surfaces import SURFACE_CODES
 from training.simulator.behaviour import BehaviourModel, slot_of_hour
@@ -95,6 +96,9 @@ class Truth:
             user_quality_sensitivity=tu.quality_sensitivity.to_numpy(),
             user_brand_affinity=tu.brand_affinity.to_numpy(),
             mission_sibling_share=float(params.get("mission_sibling_share", 0.0)),
+            product_offers={name: products[name].to_numpy() for name in ATTRIBUTE_BADGES},
+            user_risk_aversion=(tu.risk_aversion.to_numpy() if "risk_aversion" in tu else None),
+            offer_effect=float(params.get("offer_effect", 0.0)),
         )
         curves = {
             s: g.sort_values("position").examination.to_numpy() for s, g in bias.groupby("surface")
