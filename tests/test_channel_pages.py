@@ -61,8 +61,10 @@ def test_the_subsidy_channel_shows_only_eligible_products(engine, small_mall):
 def test_the_authenticity_guarantee_is_required_only_when_the_mall_records_it(engine):
     snap = engine.snapshot
     settings = ChannelSettings()
-    before = subsidy_eligible(snap, settings)
     cols = dict(snap.products.columns)
+    cols["authentic_guarantee"] = np.zeros(len(snap.products.ids), np.float32)  # the simulator records it
+    before = subsidy_eligible(dataclasses.replace(snap, products=EntityTable(snap.products.ids, dict(cols))),
+                              settings)
     guaranteed = np.zeros(len(snap.products.ids), np.float32)
     guaranteed[np.flatnonzero(before)[::2]] = 1  # half of the eligible ones carry the guarantee
     cols["authentic_guarantee"] = guaranteed
