@@ -25,6 +25,15 @@ search), at position *p*:
   + sibling_share m_j [same top category, other leaf]`` is added to the interest on every
   surface, where ``m_j = mission_boost 0.5 ** (j / half_life_pages)`` on the session's page
   ``j`` (0-based); ``m_j`` is 0 off a session (the oracle's default)
+* creators     ``+ creator_lift * pull_i`` on both the click logit and the utility, with
+  ``pull_i`` = max(0, 2 (r - 0.5)) of the best creator featuring the product (r: the mean
+  of its latent content quality, judgement and conduct; 0 when none:
+  :mod:`training.simulator.creators`); the oracle includes it (``truth/products.parquet``
+  ``creator_pull``)
+* loyalty      ``+ loyalty_bond_weight * l_u * b_u,store`` on the utility: the shopper's
+  latent loyalty times the bond their past orders at the store built
+  (:mod:`training.simulator.loyalty`); the oracle leaves it out (it values a card for a
+  shopper with no history at the store)
 
 The oracle's gain is ``P(order | examined) = sigmoid(click logit) * sigmoid(u + 0.5)^2``.
 """
@@ -34,6 +43,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from training.simulator.loyalty import Bonds
 
 EXAMINATION_DECAY = np.array([0.7, 0.5, 0.5])
 THEME_BOOST = 2.5
@@ -83,6 +94,9 @@ class BehaviourModel:
     user_quality_sensitivity: np.ndarray
     user_brand_affinity: np.ndarray
     mission_sibling_share: float
+    product_creator_pull: np.ndarray | None = None  # (P,) 0-1 (training.simulator.creators)
+    creator_lift: float = 0.0
+    bonds: Bonds | None = None  # user-store loyalty (training.simulator.loyalty); None: none
 
     def __post_init__(self) -> None:
         n_leaves = len(self.leaf_top)
@@ -149,7 +163,13 @@ class BehaviourModel:
             + 0.6 * (self.product_info[products] - 0.5)
             + 1.0 * discount
             + 0.3 * self.product_subsidy[products]
+            + self._creator_term(products)
         )
+
+    def _creator_term(self, products: np.ndarray) -> np.ndarray | float:
+        if self.product_creator_pull is None or self.creator_lift == 0:
+            return 0.0
+        return self.creator_lift * self.product_creator_pull[products]
 
     def utility(self, users: np.ndarray, products: np.ndarray, interest: np.ndarray) -> np.ndarray:
         price_ratio = np.log(self.product_price[products] / self.product_market_price[products])
@@ -161,6 +181,8 @@ class BehaviourModel:
             + 2.0 * (self.store_reliability[self.product_store[products]] - 0.6)
             + 0.8 * self.user_brand_affinity[users] * self.product_big_brand[products]
             + 0.3 * self.product_subsidy[products]
+            + self._creator_term(products)
+            + (0.0 if self.bonds is None else self.bonds.utility(users, self.product_store[products]))
         )
 
     def probabilities(
