@@ -133,6 +133,7 @@ DEFINITION_MODULES = (
     "product_features",
     "price_features",
     "store_features",
+    "creator_features",
     "relevance_features",
     "personal_features",
     "context_features",
