@@ -134,3 +134,16 @@ def test_a_mall_without_creators_computes_every_other_score(scores, small_mall: 
         scores.stores.store_experience_score.to_numpy())
     assert (bare.stores.returning_content == 50).all()
     assert bare.stores.returning_customer_index.between(0, 100).all()
+
+
+def test_explain_names_a_creators_three_reputations_and_refuses_an_unknown_one(scores):
+    from ranking.scores.explain import explain_creator
+
+    cid = int(scores.creators.index[0])
+    text = explain_creator(scores, cid)
+    assert f"creator reputation {scores.creators.creator_reputation[cid]:.1f} / 100" in text
+    assert all(f"  {r} " in text for r in ("content", "product", "service"))
+    with pytest.raises(KeyError):
+        explain_creator(scores, 10**9)
+    frame = scores.to_frame()
+    assert (frame.entity == "creator").sum() == len(scores.creators)

@@ -97,3 +97,14 @@ def test_each_dimension_follows_the_latent_truth_it_measures(scores, small_mall:
     assert rho("returning_service", "service_quality") > 0.25
     assert rho("returning_content", "content_quality") > 0.45
     assert rho("returning_repeat", "bond") > 0.15
+
+
+def test_explain_shows_the_four_dimensions_and_their_rates(scores, tables):
+    from ranking.scores.explain import explain_store
+
+    store = _busiest_store(tables)
+    text = explain_store(scores, store)
+    for label in ("quality and value for money", "pre- and after-sale service", "content interaction",
+                  "repeat purchase", "content engagement rate", "repeat-purchase rate"):
+        assert label in text, label
+    assert f"returning-customer index {scores.stores.returning_customer_index[store]:.1f} / 100" in text

@@ -57,10 +57,14 @@ class PlatformScores:
     creators: pd.DataFrame | None = None  # index creator_id; empty for a mall without creators
 
     def to_frame(self) -> pd.DataFrame:
-        """One long table: entity ('store' | 'product'), id, then every column."""
+        """One long table: entity ('store' | 'product' | 'creator'), id, then every column."""
         s = self.stores.reset_index().rename(columns={"store_id": "id"}).assign(entity="store")
         p = self.products.reset_index().rename(columns={"product_id": "id"}).assign(entity="product")
-        out = pd.concat([s, p], ignore_index=True, sort=False)
+        parts = [s, p]
+        if self.creators is not None and len(self.creators):
+            c = self.creators.reset_index().rename(columns={"creator_id": "id"})
+            parts.append(c.assign(entity="creator"))
+        out = pd.concat(parts, ignore_index=True, sort=False)
         out.insert(0, "as_of", pd.Timestamp(self.as_of_ms, unit="ms", tz="UTC"))
         return out[["as_of", "entity", "id", *[c for c in out.columns if c not in ("as_of", "entity", "id")]]]
 
@@ -134,6 +138,7 @@ def compute_scores_from_tables(tables: dict[str, pd.DataFrame], as_of_ms: int,
     s_out = pd.concat([s_dims, rates, rci, r_rates, content.add_prefix("content_"), agg.stores], axis=1)
     s_out.insert(0, "store_experience_score", store_experience_score(s_dims, settings))
     s_out["category_id"] = store_cat
+    s_out["value_products_n"] = value[:, 1]
     s_out["demoted"] = demotion_flags(agg.stores.quality_returns_w.to_numpy(),
                                       agg.stores.orders_w.to_numpy(), agg.stores.orders_n.to_numpy(),
                                       store_cat, settings.demotion_ratio, settings.demotion_min_orders)
