@@ -364,7 +364,9 @@ def _write_truth(out: Path, w: World, queries: list[tuple[int, str, int, int]],
 
 def chunk_bounds(ts_ms: np.ndarray, max_sessions: int, max_days: float) -> list[tuple[int, int]]:
     """(lo, hi) session ranges of at most ``max_sessions`` sessions and ``max_days`` days each
-    (sessions are in time order), so loyalty bonds learn between chunks."""
+    (sessions are in time order), so loyalty bonds learn between chunks. Request ids follow time
+    within a chunk; a session begun just before a cut may log a later page after the next chunk's
+    first, with a lower id (docs/simulator.md)."""
     out, lo, n = [], 0, len(ts_ms)
     span = int(max_days * DAY_MS)
     while lo < n:
