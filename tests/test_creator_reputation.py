@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import spearmanr
 
 from ranking.contracts.frames import load_frames
 from ranking.scores import compute_scores, compute_scores_from_tables, end_of_data_ms
@@ -105,12 +104,15 @@ def scores(tables):
 
 
 def test_the_score_follows_the_creators_latent_traits(scores, small_mall: Path):
-    truth = pd.read_parquet(small_mall / "truth" / "creators.parquet").set_index("creator_id")
-    c = scores.creators.join(truth)
-    assert len(c) == len(truth) > 20
-    # measured on the small mall (seed 7): 0.41 and 0.996
-    assert spearmanr(c.creator_reputation, c.reputation).statistic > 0.25
-    assert spearmanr(c.creator_content, c.content_quality).statistic > 0.8
+    from training.evaluation.score_truth import truth_correlations
+
+    assert len(scores.creators) == len(pd.read_parquet(small_mall / "truth" / "creators.parquet")) > 20
+    rho = truth_correlations(scores, small_mall)
+    # measured on the small mall (seed 7): 0.41, 0.996, 0.45, 0.57
+    assert rho["creator_reputation_vs_reputation"] > 0.25
+    assert rho["creator_content_vs_content_quality"] > 0.8
+    assert rho["creator_product_vs_product_judgement"] > 0.2
+    assert rho["creator_service_vs_service_conduct"] > 0.25
 
 
 def test_a_product_carries_its_best_creators_score_and_others_none(scores, tables):

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import spearmanr
 
 from ranking.contracts.frames import load_frames
 from ranking.scores import compute_scores_from_tables, end_of_data_ms
@@ -72,31 +70,14 @@ def test_more_engaging_content_never_lowers_the_content_dimension(tables, scores
 
 
 def test_each_dimension_follows_the_latent_truth_it_measures(scores, small_mall: Path):
-    d = small_mall / "truth"
-    st = pd.read_parquet(d / "stores.parquet").set_index("store_id")
-    tp = pd.read_parquet(d / "products.parquet")
-    products = pd.read_parquet(small_mall / "products.parquet")
-    tp["store_id"] = products.store_id.to_numpy()
-    tp["value"] = -np.log(products.price.to_numpy() / tp.market_price.to_numpy())
-    st["value"] = tp.groupby("store_id").value.mean()
-    creators = pd.read_parquet(d / "creators.parquet").set_index("creator_id")
-    content = pd.read_parquet(small_mall / "creator_content.parquet")
-    content["store_id"] = products.set_index("product_id").store_id.reindex(content.product_id).to_numpy()
-    content["q"] = creators.content_quality.reindex(content.creator_id).to_numpy() * content.views
-    by = content.groupby("store_id")
-    st["content_quality"] = by.q.sum() / by.views.sum()
-    st["bond"] = pd.read_parquet(d / "loyalty_bonds.parquet").groupby("store_id").bond.mean()
-    s = scores.stores.join(st)
+    from training.evaluation.score_truth import truth_correlations
 
-    def rho(a: str, b: str) -> float:
-        m = s[[a, b]].dropna()
-        return spearmanr(m[a], m[b]).statistic
-
+    rho = truth_correlations(scores, small_mall)
     # measured on the small mall (seed 7): 0.40, 0.45, 0.72, 0.33
-    assert rho("returning_quality_value", "value") > 0.2
-    assert rho("returning_service", "service_quality") > 0.25
-    assert rho("returning_content", "content_quality") > 0.45
-    assert rho("returning_repeat", "bond") > 0.15
+    assert rho["returning_quality_value_vs_value"] > 0.2
+    assert rho["returning_service_vs_service_quality"] > 0.25
+    assert rho["returning_content_vs_content_quality"] > 0.45
+    assert rho["returning_repeat_vs_bond"] > 0.15
 
 
 def test_explain_shows_the_four_dimensions_and_their_rates(scores, tables):
