@@ -174,20 +174,8 @@ def simulate(
         writers["impressions"].write(imp)
         writers["clicks"].write(ev.clicks)
         writers["carts"].write(ev.carts)
-        credited = creators.attribute(ev.orders["product_id"], np.random.default_rng([settings.seed, 6, i]))
-        misled = np.where(credited >= 0, 1.0 - creators.conduct[np.maximum(credited, 0)], 0.0) \
-            if creators.count else None
-        after = fulfil(world, ev.orders, ticket_base, rng, misled)
-        bonds.record(ev.orders["user_id"], ev.orders["store_id"].astype(np.int64),
-                     *order_outcomes(ev.orders, after, world.leaf_promised_days[world.product_leaf[
-                         ev.orders["product_id"]]]))
-        if creators.count:
-            writers["creator_orders"].write({"order_id": ev.orders["order_id"][credited >= 0],
-                                             "product_id": ev.orders["product_id"][credited >= 0],
-                                             "creator_id": credited[credited >= 0]})
-        writers["orders"].write(ev.orders)
-        for name, cols in after.items():
-            writers[name].write(cols)
+        after = _after_orders(world, creators, bonds, ev.orders, ticket_base, rng,
+                              np.random.default_rng([settings.seed, 6, i]), writers)
         order_base += len(ev.orders["order_id"])
         ticket_base += len(after["service_tickets"]["ticket_id"])
     bar.close()
@@ -206,6 +194,29 @@ def simulate(
     _write_people_truth(out / TRUTH_DIR, creators, bonds)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _after_orders(world: World, creators: Creators, bonds: Bonds, orders: dict[str, np.ndarray],
+                  ticket_base: int, rng: np.random.Generator, attribution_rng: np.random.Generator,
+                  writers: dict[str, TableWriter]) -> dict[str, dict[str, np.ndarray]]:
+    """A chunk's orders credited to creators, fulfilled, queued as loyalty outcomes and written
+    with what followed them (returned)."""
+    credited = creators.attribute(orders["product_id"], attribution_rng)
+    misled = (np.where(credited >= 0, 1.0 - creators.conduct[np.maximum(credited, 0)], 0.0)
+              if creators.count else None)
+    after = fulfil(world, orders, ticket_base, rng, misled)
+    promised = world.leaf_promised_days[world.product_leaf[orders["product_id"]]]
+    bonds.record(orders["user_id"], orders["store_id"].astype(np.int64),
+                 *order_outcomes(orders, after, promised))
+    if creators.count:
+        mine = credited >= 0
+        writers["creator_orders"].write({"order_id": orders["order_id"][mine],
+                                         "product_id": orders["product_id"][mine],
+                                         "creator_id": credited[mine]})
+    writers["orders"].write(orders)
+    for name, cols in after.items():
+        writers[name].write(cols)
+    return after
 
 
 def _query_ids(combos: np.ndarray, book: dict[int, tuple[int, str, int, int]], world: World,
