@@ -149,3 +149,18 @@ def test_explain_names_a_creators_three_reputations_and_refuses_an_unknown_one(s
         explain_creator(scores, 10**9)
     frame = scores.to_frame()
     assert (frame.entity == "creator").sum() == len(scores.creators)
+
+
+def test_the_cli_explains_a_creator_and_wants_exactly_one_entity(small_mall: Path):
+    from typer.testing import CliRunner
+
+    from shelfrank.cli import app as cli
+
+    ok = CliRunner().invoke(cli, ["scores", "explain", "--data", str(small_mall), "--creator", "0"])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("creator 0: creator reputation ")
+    both = CliRunner().invoke(cli, ["scores", "explain", "--data", str(small_mall), "--creator", "0",
+                                    "--store", "1"])
+    assert both.exit_code == 2 and "exactly one of --store, --product or --creator" in both.output
+    unknown = CliRunner().invoke(cli, ["scores", "explain", "--data", str(small_mall), "--creator", "99999"])
+    assert unknown.exit_code == 1
