@@ -16,6 +16,7 @@ def bench(ctx: BenchContext) -> dict:
     from ranking.scores import compute_scores_from_tables, end_of_data_ms
     from ranking.scores.compute import SCORE_COLUMNS, SCORE_TABLES
     from ranking.settings import ScoreSettings
+    from training.evaluation.score_truth import truth_correlations
 
     out: dict = {}
     for scale in ctx.scales:
@@ -40,4 +41,6 @@ def bench(ctx: BenchContext) -> dict:
         for dim, latent in (("product_quality", "quality"), ("product_information", "info_completeness")):
             rho = spearmanr(pr[dim], pr[latent]).statistic
             out[f"scores_{scale}_spearman_{dim}_vs_{latent}"] = round(float(rho), 3)
+        for pair, rho in truth_correlations(s, mall).items():  # issue 29: creators, returning customers
+            out[f"scores_{scale}_spearman_{pair}"] = round(rho, 3)
     return out

@@ -51,7 +51,8 @@ def dimension_advice(scores: ScoreSettings) -> dict[str, str]:
                            "the promised day",
         "store_service": "answer buyers faster, fewer disputes, resolve more service tickets",
         "store_stability": "steadier weekly orders and fewer cancellations",
-        "returning_customer_index": "more buyers who come back, and better reviews from them",
+        "returning_customer_index": "better quality for the price, service before and after the sale, "
+                                    "engaging honest content, and buyers who come back and review well",
     }
 
 

@@ -164,6 +164,30 @@ class SimulatorSettings(Section):
     mission_search_share: float = Field(
         0.7, ge=0, le=1, description="share of a session's search pages that query the mission leaf (the "
                                      "others a leaf of the shopper's taste at the hour)")
+    # creators and loyalty (training/simulator/creators.py, loyalty.py; docs/simulator.md)
+    creators_per_thousand_products: float = Field(
+        20.0, ge=0, description="creators (带货达人) per thousand products, so each scale has its own count; "
+                                "0 = a mall without creators (no creator tables are written)")
+    creator_products_mean: float = Field(
+        5.0, ge=1, description="products a creator features on average (1 + Poisson); each picked from a "
+                               "pool of random listings by the creator's latent product judgement")
+    creator_attribution_share: float = Field(
+        0.5, ge=0, le=1, description="share of the orders of a featured product attributed to one of the "
+                                     "creators featuring it (creator_orders)")
+    creator_lift: float = Field(
+        0.4, ge=0, description="logit added to the click and the purchase utility of a product per unit of "
+                               "its creator pull (0-1: how far above average its best creator is)")
+    loyalty_bond_weight: float = Field(
+        1.5, ge=0, description="purchase-utility logit of a full user-store bond (+1) for a fully loyal "
+                               "shopper (latent loyalty 1); a bond of -1 subtracts it")
+    loyalty_bond_step: float = Field(
+        0.35, ge=0, le=1, description="how far one order's outcome moves the user-store bond (toward +1 "
+                                      "for a delivered-on-time, kept, well-reviewed order, toward -1 for a "
+                                      "bad one)")
+    loyalty_update_days: float = Field(
+        2.0, gt=0, description="sessions are simulated in chunks of at most this many days so the bonds "
+                               "learn between them from the outcomes known by then")
+
     # the trust and offer attributes (training/simulator/offers.py, docs/offers.md)
     offer_rates: dict[str, float] = Field(
         {"free_shipping": 0.55, "freight_insurance": 0.3, "seven_day_returns": 0.5,
@@ -218,6 +242,15 @@ class ScoreSettings(Section):
         2.0, gt=1, description="quality-return rate this many times the category's flags demotion"
     )
     demotion_min_orders: int = Field(20, ge=1, description="orders needed before demotion applies")
+    creator_weights: dict[str, float] = Field(
+        {"content": 1 / 3, "product": 1 / 3, "service": 1 / 3},
+        description="weights of the creator reputation score's (带货口碑分) three reputations")
+    creator_prior_views: float = Field(
+        2000.0, ge=0, description="pseudo-views of the mall's rates in a creator's shrunk engagement and "
+                                  "report rates (content reputation); other creator rates use prior_strength")
+    returning_customer_weights: dict[str, float] = Field(
+        {"quality_value": 0.25, "service": 0.25, "content": 0.25, "repeat": 0.25},
+        description="weights of the returning-customer index's four dimensions")
 
 
 class RecallSettings(Section):

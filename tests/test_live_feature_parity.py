@@ -27,7 +27,9 @@ from training.data.mall_data import load_mall
 from training.learning.dataset import build_ranking_frame
 from training.learning.live_replay import EventStream
 
-SAMPLED = 12
+# 12 drew no card with a session leaf affinity once issue 29 changed the small mall (188 of the
+# day's 654 requests have one; 163 of 643 before): 16 requests, seed 0, exercise every live feature
+SAMPLED = 16
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ranking.scores import compute_scores
-from ranking.scores.explain import STORE_DETAIL, Rate, explain_store, load_names, rate_line
+from ranking.scores.explain import RETURNING_DETAIL, STORE_DETAIL, Rate, explain_store, load_names, rate_line
 from ranking.settings import ScoreSettings
 from shelfrank.cli import app as cli
 
@@ -47,7 +47,8 @@ def test_every_store_rate_is_labelled_smoothed_and_raw_with_the_store_and_catego
     assert names.categories[int(scores.stores.loc[store, "category_id"])] in text
     assert "shrunk toward the category's rate by 20 pseudo-events" in text
     rate_lines = [line for line in text.splitlines() if line.startswith("      ")]
-    assert len(rate_lines) == sum(len(v) for v in STORE_DETAIL.values())
+    # the store score's rates, then the returning-customer dimensions' (indented one level more)
+    assert len(rate_lines) == sum(len(v) for v in (*STORE_DETAIL.values(), *RETURNING_DETAIL.values()))
     assert all(" smoothed " in line and "raw: " in line for line in rate_lines)
     r = scores.stores.loc[store]
     assert f"raw: {int(r.late_shipments_n)} late of {int(r.shipments_n)} shipments" in text

@@ -25,8 +25,6 @@ def _digest(folder: Path) -> dict[str, str]:
 
 def test_small_mall_writes_every_contract_table_and_they_validate(small_mall: Path) -> None:
     for name in TABLES:
-        if TABLES[name].optional:  # the creators' tables: until the simulator has creators
-            continue
         assert (small_mall / f"{name}.parquet").exists(), name
         assert read_table(small_mall, name).num_rows > 0, name
     assert validate_dataset(small_mall) == []
@@ -128,7 +126,7 @@ def test_oracle_ranks_the_query_category_first_on_search(small_mall: Path) -> No
 
 def test_truth_is_kept_apart_from_the_observable_tables(small_mall: Path) -> None:
     observable = {p.stem for p in small_mall.glob("*.parquet")}
-    assert observable == {n for n in TABLES if not TABLES[n].optional}  # creators: not simulated yet
+    assert observable == set(TABLES)
     for name in TABLES:
         cols = set(TABLES[name].schema.names)
         assert not cols & {"quality", "logistics_speed", "service_quality", "market_price"}

@@ -134,6 +134,7 @@ DEFINITION_MODULES = (
     "offer_features",
     "price_features",
     "store_features",
+    "creator_features",
     "relevance_features",
     "personal_features",
     "context_features",

@@ -42,10 +42,38 @@ def store_stability(x: FeatureInputs) -> np.ndarray:
     return _s(x, "store_stability")
 
 
-@feature("returning_customer_index", "store", "repeat purchase and returning buyers' reviews, 0-100",
+@feature("returning_customer_index", "store", "returning-customer index: its four dimensions combined, 0-100",
          label="returning customers", unit="score")
 def returning_customer_index(x: FeatureInputs) -> np.ndarray:
     return _s(x, "returning_customer_index")
+
+
+@feature("returning_quality_value", "store", "returning-customer dimension: quality and value for money "
+         "(positive reviews, quality returns, price advantage), 0-100",
+         label="quality and value for money", unit="score")
+def returning_quality_value(x: FeatureInputs) -> np.ndarray:
+    return _s(x, "returning_quality_value")
+
+
+@feature("returning_service", "store", "returning-customer dimension: pre- and after-sale service "
+         "(cancellations, shipping, tickets, disputes, resolution, response), 0-100",
+         label="pre- and after-sale service", unit="score")
+def returning_service(x: FeatureInputs) -> np.ndarray:
+    return _s(x, "returning_service")
+
+
+@feature("returning_content", "store", "returning-customer dimension: content interaction (engagement "
+         "and reports of creator content featuring its products), 0-100",
+         label="content interaction", unit="score")
+def returning_content(x: FeatureInputs) -> np.ndarray:
+    return _s(x, "returning_content")
+
+
+@feature("returning_repeat", "store", "returning-customer dimension: repeat purchase and returning "
+         "buyers' positive reviews, 0-100",
+         label="repeat purchase", unit="score")
+def returning_repeat(x: FeatureInputs) -> np.ndarray:
+    return _s(x, "returning_repeat")
 
 
 @feature("new_store", "store", "1 if the store opened less than 30 days before the snapshot",

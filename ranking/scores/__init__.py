@@ -1,5 +1,6 @@
 """Platform scores from raw events: store experience score, product score, price advantage,
-returning-customer index and governance flags (docs/scores.md)."""
+returning-customer index (four dimensions), creator reputation and governance flags
+(docs/scores.md)."""
 
 from ranking.scores.compute import (
     PlatformScores,

@@ -148,6 +148,8 @@ def aggregate(tables: dict[str, pd.DataFrame], as_of_ms: int, settings: ScoreSet
     per_store["reviews_n"] = _sum(r_s, np.ones(len(rev)), n_s)
     per_store["negative_reviews_w"] = _sum(r_s, rw * (rating <= 2), n_s)
     per_store["negative_reviews_n"] = _sum(r_s, (rating <= 2).astype(float), n_s)
+    per_store["positive_reviews_w"] = _sum(r_s, rw * (rating >= 4), n_s)
+    per_store["positive_reviews_n"] = _sum(r_s, (rating >= 4).astype(float), n_s)
     ret, tw = window(tables["returns"])
     quality = ret.reason.isin(QUALITY_REASONS).to_numpy()
     t_p = index_of(ret.product_id.to_numpy(), pid)

@@ -19,6 +19,12 @@ import numpy as np
 import pandas as pd
 
 from ranking.scores.aggregates import aggregate, index_of
+from ranking.scores.creator_reputation import (
+    CREATOR_TABLES,
+    content_counts,
+    creator_reputation,
+    product_creator_reputation,
+)
 from ranking.scores.governance import demotion_flags
 from ranking.scores.price_advantage import price_advantage
 from ranking.scores.product_score import (
@@ -28,12 +34,12 @@ from ranking.scores.product_score import (
     product_score,
     product_signals,
 )
-from ranking.scores.returning_customers import returning_customer_index
+from ranking.scores.returning_customers import returning_customer_index, returning_rates
 from ranking.scores.store_experience import store_dimensions, store_experience_score, store_rates
 from ranking.settings import ScoreSettings
 
 SCORE_TABLES = ("categories", "brands", "stores", "products", "reference_prices", "impressions",
-                "clicks", "orders", "shipments", "returns", "reviews", "service_tickets")
+                "clicks", "orders", "shipments", "returns", "reviews", "service_tickets", *CREATOR_TABLES)
 # impressions are ten times any other table and the scores count them per product in time:
 # reading their other seven columns tripled the large mall's peak memory (100M rows)
 SCORE_COLUMNS = {"impressions": ("timestamp", "product_id")}
@@ -48,12 +54,17 @@ class PlatformScores:
     as_of_ms: int
     stores: pd.DataFrame  # index store_id
     products: pd.DataFrame  # index product_id
+    creators: pd.DataFrame | None = None  # index creator_id; empty for a mall without creators
 
     def to_frame(self) -> pd.DataFrame:
-        """One long table: entity ('store' | 'product'), id, then every column."""
+        """One long table: entity ('store' | 'product' | 'creator'), id, then every column."""
         s = self.stores.reset_index().rename(columns={"store_id": "id"}).assign(entity="store")
         p = self.products.reset_index().rename(columns={"product_id": "id"}).assign(entity="product")
-        out = pd.concat([s, p], ignore_index=True, sort=False)
+        parts = [s, p]
+        if self.creators is not None and len(self.creators):
+            c = self.creators.reset_index().rename(columns={"creator_id": "id"})
+            parts.append(c.assign(entity="creator"))
+        out = pd.concat(parts, ignore_index=True, sort=False)
         out.insert(0, "as_of", pd.Timestamp(self.as_of_ms, unit="ms", tz="UTC"))
         return out[["as_of", "entity", "id", *[c for c in out.columns if c not in ("as_of", "entity", "id")]]]
 
@@ -94,13 +105,6 @@ def compute_scores_from_tables(tables: dict[str, pd.DataFrame], as_of_ms: int,
 
     rates = store_rates(agg.stores, store_cat, k)
     s_dims = store_dimensions(rates, store_cat)
-    rci = returning_customer_index(agg.stores, store_cat, k)
-    s_out = pd.concat([s_dims, rates, rci, agg.stores], axis=1)
-    s_out.insert(0, "store_experience_score", store_experience_score(s_dims, settings))
-    s_out["category_id"] = store_cat
-    s_out["demoted"] = demotion_flags(agg.stores.quality_returns_w.to_numpy(),
-                                      agg.stores.orders_w.to_numpy(), agg.stores.orders_n.to_numpy(),
-                                      store_cat, settings.demotion_ratio, settings.demotion_min_orders)
 
     signals = product_signals(products, agg.products, leaf, k, settings.window_days)
     adv = price_advantage(products, tables["reference_prices"], signals.rating.to_numpy(), leaf,
@@ -121,7 +125,38 @@ def compute_scores_from_tables(tables: dict[str, pd.DataFrame], as_of_ms: int,
                                       leaf, settings.demotion_ratio, settings.demotion_min_orders)
     p_out["store_id"] = products.store_id.to_numpy()
     p_out["category_id"] = leaf
-    return PlatformScores(int(as_of_ms), s_out, p_out)
+    creators = creator_reputation(tables, as_of_ms, settings)
+    p_out["creator_reputation"] = product_creator_reputation(
+        tables.get("creator_content"), creators, products.product_id.to_numpy(np.int64), as_of_ms)
+
+    value = np.zeros((len(sid), 2))  # per store: summed price advantage, products
+    on = p_store >= 0
+    np.add.at(value, p_store[on], np.c_[np.nan_to_num(adv.price_advantage.to_numpy()[on]), np.ones(on.sum())])
+    content = _store_content(tables, products, sid, as_of_ms, settings.window_days)
+    r_rates = returning_rates(agg.stores, store_cat, k, value, content, settings.creator_prior_views)
+    rci = returning_customer_index(r_rates, rates, store_cat, settings.returning_customer_weights)
+    s_out = pd.concat([s_dims, rates, rci, r_rates, content.add_prefix("content_"), agg.stores], axis=1)
+    s_out.insert(0, "store_experience_score", store_experience_score(s_dims, settings))
+    s_out["category_id"] = store_cat
+    s_out["value_products_n"] = value[:, 1]
+    s_out["demoted"] = demotion_flags(agg.stores.quality_returns_w.to_numpy(),
+                                      agg.stores.orders_w.to_numpy(), agg.stores.orders_n.to_numpy(),
+                                      store_cat, settings.demotion_ratio, settings.demotion_min_orders)
+    return PlatformScores(int(as_of_ms), s_out, p_out, creators)
+
+
+def _store_content(tables: dict[str, pd.DataFrame], products: pd.DataFrame, sid: np.ndarray,
+                   as_of_ms: int, window_days: int) -> pd.DataFrame:
+    """Views, engagements and reports of the window's creator content, per store of the
+    featured product (zeros for a mall without creators)."""
+    content = tables.get("creator_content")
+    if content is None:
+        content = pd.DataFrame({c: np.zeros(0, np.int64) for c in
+                                ("product_id", "published_at", "views", "engagements", "reports")})
+    store_of = pd.Series(products.store_id.to_numpy(np.int64), index=products.product_id.to_numpy())
+    content = content.assign(store_id=store_of.reindex(content.product_id.to_numpy()).fillna(-1)
+                             .to_numpy(np.int64))
+    return content_counts(content, sid, "store_id", as_of_ms, window_days)
 
 
 def end_of_data_ms(tables: dict[str, pd.DataFrame]) -> int:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ranking.scores.compute import PlatformScores
 from ranking.scores.product_score import PRODUCT_DIMENSIONS
+from ranking.scores.returning_customers import RETURNING_DIMENSIONS
 from ranking.scores.store_experience import STORE_DIMENSIONS
 
 SMOOTHED = ("smoothed = recency-weighted over the window and shrunk toward the category's rate by "
@@ -50,6 +51,32 @@ STORE_DETAIL = {
                   Rate("cancellation rate", "cancellation_rate", "cancelled_n", "cancelled", "orders_n",
                        "orders")],
 }
+
+RETURNING_DETAIL = {
+    "quality_value": [Rate("positive-review rate", "positive_review_rate", "positive_reviews_n", "positive",
+                           "reviews_n", "reviews"),
+                      Rate("quality-return rate", "quality_return_rate", "quality_returns_n",
+                           "quality returns", "orders_n", "orders"),
+                      Rate("value (mean price advantage)", "value_for_money", "value_products_n",
+                           "products")],
+    "service": [Rate("cancellation rate", "cancellation_rate", "cancelled_n", "cancelled", "orders_n",
+                     "orders"),
+                STORE_DETAIL["logistics"][0],
+                Rate("ticket rate", "ticket_rate", "tickets_n", "tickets", "orders_n", "orders"),
+                Rate("dispute rate", "dispute_rate", "disputes_n", "disputes", "orders_n", "orders"),
+                Rate("resolution rate", "resolution_rate", "resolved_n", "resolved", "tickets_n", "tickets"),
+                STORE_DETAIL["service"][0]],
+    "content": [Rate("content engagement rate", "content_engagement_rate", "content_engagements_n",
+                     "engagements", "content_views_n", "views"),
+                Rate("content report rate", "content_report_rate", "content_reports_n", "reports",
+                     "content_views_n", "views")],
+    "repeat": [Rate("repeat-purchase rate", "repeat_purchase_rate", "returning_buyers_n", "returning buyers",
+                    "buyers_n", "buyers"),
+               Rate("returning buyers' good reviews", "returning_positive_review_rate",
+                    "returning_positive_reviews_n", "positive", "returning_reviews_n", "reviews")],
+}
+RETURNING_LABELS = {"quality_value": "quality and value for money", "service": "pre- and after-sale service",
+                    "content": "content interaction", "repeat": "repeat purchase"}
 
 
 @dataclass
@@ -115,14 +142,36 @@ def explain_store(scores: PlatformScores, store_id: int, names: Names | None = N
              + ("  [DEMOTED: quality returns far above its category]" if r.demoted else ""),
              f"  name {names.stores.get(store_id, '(unknown)')}; "
              f"category {names.category(int(r.category_id))}",
-             f"  returning-customer index {r.returning_customer_index:.1f} / 100"
-             f" (repeat-purchase rate {r.repeat_purchase_rate:.3f} of {int(r.buyers_n)} buyers,"
-             f" returning buyers' positive reviews {r.returning_positive_review_rate:.3f}; smoothed)",
              "  " + SMOOTHED.format(k=prior_strength)]
     for d in STORE_DIMENSIONS:
         lines.append(f"  {d:<16} {r[f'store_{d}']:5.1f} / 100  (percentile of its rates within the category)")
         lines.extend(rate_line(r, rate) for rate in STORE_DETAIL[d])
+    lines.append(f"  returning-customer index {r.returning_customer_index:.1f} / 100 (its four dimensions, "
+                 "scores.returning_customer_weights)")
+    for d in RETURNING_DIMENSIONS:
+        lines.append(f"    {RETURNING_LABELS[d]:<28} {r[f'returning_{d}']:5.1f} / 100")
+        lines.extend("  " + rate_line(r, rate) for rate in RETURNING_DETAIL[d])
     return "\n".join(lines)
+
+
+def explain_creator(scores: PlatformScores, creator_id: int) -> str:
+    """A creator's reputation score, its three reputations and the counts behind them."""
+    c = scores.creators
+    if c is None or creator_id not in c.index:
+        raise KeyError(f"creator {creator_id} is not in this dataset")
+    r = c.loc[creator_id]
+    return "\n".join([
+        f"creator {creator_id}: creator reputation {r.creator_reputation:.1f} / 100, grade {r.creator_grade}",
+        f"  content {r.creator_content:5.1f} / 100   engagement rate smoothed {r.engagement_rate:.4f}, "
+        f"report rate smoothed {r.report_rate:.5f}; raw: {int(r.engagements_n)} engagements and "
+        f"{int(r.reports_n)} reports of {int(r.views_n)} views",
+        f"  product {r.creator_product:5.1f} / 100   quality-return rate smoothed "
+        f"{r.quality_return_rate:.4f}, negative-review rate smoothed {r.negative_review_rate:.4f}; "
+        f"raw: {int(r.orders_n)} attributed orders",
+        f"  service {r.creator_service:5.1f} / 100   ticket rate smoothed {r.ticket_rate:.4f}, dispute rate "
+        f"smoothed {r.dispute_rate:.4f}, mean log first response {r.mean_log_response:.2f}",
+        "  percentiles among all creators; rates recency-weighted over the window and shrunk toward "
+        "the mall's"])
 
 
 def explain_product(scores: PlatformScores, product_id: int, names: Names | None = None,
@@ -158,6 +207,9 @@ def explain_product(scores: PlatformScores, product_id: int, names: Names | None
         first, *rest = detail[d]
         lines.append(f"  {d:<12} {r[f'product_{d}']:5.1f} / 100   {first}")
         lines.extend(f"  {'':<12} {'':>11}   {line}" for line in rest)
+    if "creator_reputation" in r and np.isfinite(r.creator_reputation):
+        lines.append(f"  creators' reputation {r.creator_reputation:.1f} / 100 (the best creator "
+                     "featuring it; not part of the product score)")
     return "\n".join(lines)
 
 

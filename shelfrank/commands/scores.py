@@ -91,19 +91,20 @@ def explain(
                                                              "it); without it: the bundle's scores")] = None,
     store: Annotated[int | None, typer.Option(help="a store id")] = None,
     product: Annotated[int | None, typer.Option(help="a product id")] = None,
+    creator: Annotated[int | None, typer.Option(help="a creator id (带货口碑分)")] = None,
     as_of: Annotated[str | None, typer.Option(help="as of this ISO date/time (UTC)")] = None,
     events: Annotated[Path | None, typer.Option(help="an event log folder (serving.events_dir): add the "
                                                      "store's traffic report from its exposures")] = None,
     bundle: Annotated[Path | None, typer.Option(help="bundle whose scores the traffic report reads "
                                                      "without --data (default serving.bundle)")] = None,
 ) -> None:
-    """Print a store's or product's score, each dimension and the event counts behind it; with
+    """Print a store's, product's or creator's score, each dimension and the event counts behind it; with
     --events a store's traffic: exposure share against its category, grade mix, the traffic
     policy's rules on its cards, and what would raise it (docs/scores.md)."""
-    from ranking.scores.explain import Names, explain_product, explain_store, load_names
+    from ranking.scores.explain import Names, explain_creator, explain_product, explain_store, load_names
 
-    if (store is None) == (product is None):
-        raise typer.BadParameter("give exactly one of --store or --product")
+    if sum(x is not None for x in (store, product, creator)) != 1:
+        raise typer.BadParameter("give exactly one of --store, --product or --creator")
     if data is None and (events is None or store is None):
         raise typer.BadParameter("give --data (or --store with --events to read a bundle's scores)")
     result = _compute(data, as_of) if data is not None else None
@@ -112,7 +113,8 @@ def explain(
             names = load_names(data) if data is not None else Names()
             k = current_settings().scores.prior_strength
             typer.echo(explain_store(result, store, names, k) if store is not None
-                       else explain_product(result, product, names, k))
+                       else explain_product(result, product, names, k) if product is not None
+                       else explain_creator(result, creator))
         if events is not None and store is not None:
             typer.echo(_traffic_report(store, events, data, result, bundle, as_of))
     except KeyError as exc:

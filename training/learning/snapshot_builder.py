@@ -33,11 +33,13 @@ SLOT_OF_THEME = {"grains_oil": 0, "food_daily": 1, "digital": 2, "beauty": 2, ""
 PRODUCT_SCORE_COLUMNS = (
     "product_score", "product_information", "product_popularity", "product_quality",
     "product_service", "product_brand", "product_price", "price_advantage", "ctr", "cvr",
-    "sales_velocity", "rating", "outside_price", "category_price",  # the last two: the live catalog's
-)                                                                      # price advantage (docs/catalog.md)
+    "sales_velocity", "rating", "outside_price", "category_price",  # these two: the live catalog's
+    "creator_reputation",                                            # price advantage (docs/catalog.md)
+)
 STORE_SCORE_COLUMNS = (
     "store_experience_score", "store_product_quality", "store_logistics", "store_service",
-    "store_stability", "returning_customer_index",
+    "store_stability", "returning_customer_index", "returning_quality_value", "returning_service",
+    "returning_content", "returning_repeat",
 )
 
 

@@ -33,6 +33,15 @@ search), at position *p*:
   (ra: the user's risk aversion; x_i = clip(log10(price) - 2, 0, 1), how expensive the
   item is); a multi-item discount on a consumable raises the quantity ordered
   (``1 + Poisson(0.5 + 0.4 [multi-item discount])`` instead of ``1 + Poisson(0.5)``)
+* creators     ``+ creator_lift * pull_i`` on both the click logit and the utility, with
+  ``pull_i`` = max(0, 2 (r - 0.5)) of the best creator featuring the product (r: the mean
+  of its latent content quality, judgement and conduct; 0 when none:
+  :mod:`training.simulator.creators`); the oracle includes it (``truth/products.parquet``
+  ``creator_pull``)
+* loyalty      ``+ loyalty_bond_weight * l_u * b_u,store`` on the utility: the shopper's
+  latent loyalty times the bond their past orders at the store built
+  (:mod:`training.simulator.loyalty`); the oracle leaves it out (it values a card for a
+  shopper with no history at the store)
 
 The oracle's gain is ``P(order | examined) = sigmoid(click logit) * sigmoid(u + 0.5)^2``.
 """
@@ -44,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ranking.badges import ATTRIBUTE_BADGES
+from training.simulator.loyalty import Bonds
 
 EXAMINATION_DECAY = np.array([0.7, 0.5, 0.5])
 OFFER_NAMES = ATTRIBUTE_BADGES  # the trust and offer attributes, one product column each
@@ -105,6 +115,9 @@ class BehaviourModel:
     product_offers: dict[str, np.ndarray] | None = None
     user_risk_aversion: np.ndarray | None = None
     offer_effect: float = 1.0
+    product_creator_pull: np.ndarray | None = None  # (P,) 0-1 (training.simulator.creators)
+    creator_lift: float = 0.0
+    bonds: Bonds | None = None  # user-store loyalty (training.simulator.loyalty); None: none
 
     def __post_init__(self) -> None:
         n_p = len(self.product_leaf)
@@ -179,6 +192,7 @@ class BehaviourModel:
             + 1.0 * discount
             + 0.3 * self.product_subsidy[products]
             + self.offer_effect * 0.1 * self._offer["free_shipping"][products]
+            + self._creator_term(products)
         )
 
     def offer_utility(self, users: np.ndarray, products: np.ndarray) -> np.ndarray:
@@ -204,6 +218,11 @@ class BehaviourModel:
         """What a multi-item discount adds to the Poisson mean of a consumable's quantity."""
         return self.offer_effect * 0.4 * self._offer["multi_item_discount"][products]
 
+    def _creator_term(self, products: np.ndarray) -> np.ndarray | float:
+        if self.product_creator_pull is None or self.creator_lift == 0:
+            return 0.0
+        return self.creator_lift * self.product_creator_pull[products]
+
     def utility(self, users: np.ndarray, products: np.ndarray, interest: np.ndarray) -> np.ndarray:
         price_ratio = np.log(self.product_price[products] / self.product_market_price[products])
         return (
@@ -215,6 +234,8 @@ class BehaviourModel:
             + 0.8 * self.user_brand_affinity[users] * self.product_big_brand[products]
             + 0.3 * self.product_subsidy[products]
             + self.offer_utility(users, products)
+            + self._creator_term(products)
+            + (0.0 if self.bonds is None else self.bonds.utility(users, self.product_store[products]))
         )
 
     def probabilities(

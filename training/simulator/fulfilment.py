@@ -15,6 +15,10 @@ All of it follows the store's and product's latent truth (never observed directl
   with median ``30 + 3600 (1 - service_quality)^2`` seconds; resolved with
   ``p = 0.55 + 0.43 service_quality``; an unresolved ticket escalates to a dispute with
   ``p = 0.2 + 0.6 (1 - service_quality)``
+* an order a creator's content brought (:mod:`training.simulator.creators`) follows the
+  creator's conduct too, with ``misled = 1 - service_conduct`` (0 for other orders): not as
+  described ``+ 0.10 misled^2``, ticket ``+ 0.25 misled``, first response median
+  ``+ 1800 misled`` seconds, dispute ``+ 0.3 misled``
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ REASONS = np.array(["quality", "not_as_described", "no_reason", "other"])
 
 
 def fulfil(world: World, orders: dict[str, np.ndarray], ticket_base: int,
-           rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
+           rng: np.random.Generator, misled: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Shipments, returns, reviews and service tickets for a chunk of orders.
 
-    Adds the ``cancelled`` column to ``orders`` in place.
+    Adds the ``cancelled`` column to ``orders`` in place. ``misled``: per order, how far a
+    creator who brought it oversold it (0 none; see the module docstring).
     """
     w = world
     n = len(orders["order_id"])
@@ -44,6 +49,7 @@ def fulfil(world: World, orders: dict[str, np.ndarray], ticket_base: int,
     stability = w.store_stability[store]
     quality = w.product_quality[prod]
     info = w.product_info[prod]
+    misled = np.zeros(n) if misled is None else misled
 
     cancelled = rng.random(n) < 0.01 + 0.10 * (1 - stability)
     orders["cancelled"] = cancelled
@@ -68,7 +74,7 @@ def fulfil(world: World, orders: dict[str, np.ndarray], ticket_base: int,
     p = np.stack(
         [
             0.01 + 0.30 * (1 - quality) ** 2,
-            0.01 + 0.12 * (1 - info) ** 2,
+            0.01 + 0.12 * (1 - info) ** 2 + 0.10 * misled ** 2,
             np.full(n, 0.03),
             np.full(n, 0.01),
         ],
@@ -105,11 +111,11 @@ def fulfil(world: World, orders: dict[str, np.ndarray], ticket_base: int,
 
     opened_at = np.where(delivered, delivered_at, ts) + rng.integers(HOUR_MS, DAY_MS * 3, size=n)
     ticket = (
-        (rng.random(n) < 0.04 + 0.30 * late + 0.60 * returned) & (opened_at < end)
+        (rng.random(n) < 0.04 + 0.30 * late + 0.60 * returned + 0.25 * misled) & (opened_at < end)
     )
-    response = rng.lognormal(np.log(30 + 3600 * (1 - service) ** 2), 0.8)
+    response = rng.lognormal(np.log(30 + 3600 * (1 - service) ** 2 + 1800 * misled), 0.8)
     resolved = rng.random(n) < 0.55 + 0.43 * service
-    dispute = ~resolved & (rng.random(n) < 0.2 + 0.6 * (1 - service))
+    dispute = ~resolved & (rng.random(n) < 0.2 + 0.6 * (1 - service) + 0.3 * misled)
     m = int(ticket.sum())
     tickets = {
         "ticket_id": ticket_base + np.arange(m, dtype=np.int64),

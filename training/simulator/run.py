@@ -15,8 +15,10 @@ from ranking.settings import MallSettings, SimulatorSettings
 from ranking.surfaces import SURFACE_NAMES
 from ranking.text import query_id
 from training.simulator.behaviour import EXAMINATION_DECAY, BehaviourModel
+from training.simulator.creators import Creators, build_creators, creator_rows, truth_rows
 from training.simulator.fulfilment import fulfil
 from training.simulator.offers import Offers, draw_offers
+from training.simulator.loyalty import Bonds, build_bonds, order_outcomes
 from training.simulator.sessions import QueryBook, SessionSimulator, plan_sessions
 from training.simulator.truth import TRUTH_DIR
 from training.simulator.vocabulary import (
@@ -27,7 +29,7 @@ from training.simulator.vocabulary import (
     TREE,
     leaves,
 )
-from training.simulator.world import World, build_world
+from training.simulator.world import DAY_MS, World, build_world
 from training.simulator.writer import TableWriter, write_once
 
 PILOT_SESSIONS = 2_000
@@ -48,8 +50,10 @@ class SimulationSummary:
 
 
 def behaviour_model(world: World, mission_sibling_share: float, offers: Offers | None = None,
-                    offer_effect: float = 1.0) -> BehaviourModel:
-    """The behaviour model of a freshly built world (the oracle rebuilds it from files)."""
+                    offer_effect: float = 1.0, creators: Creators | None = None,
+                    creator_lift: float = 0.0, bonds: Bonds | None = None) -> BehaviourModel:
+    """The behaviour model of a freshly built world (the oracle rebuilds it from files, without
+    the loyalty ``bonds``: :mod:`training.simulator.loyalty`)."""
     return BehaviourModel(
         leaf_top=world.leaf_top,
         leaf_theme_slot=world.leaf_theme_slot,
@@ -73,6 +77,9 @@ def behaviour_model(world: World, mission_sibling_share: float, offers: Offers |
         product_offers=offers.flags if offers else None,
         user_risk_aversion=offers.user_risk_aversion if offers else None,
         offer_effect=offer_effect,
+        product_creator_pull=None if creators is None else creators.product_pull,
+        creator_lift=creator_lift,
+        bonds=bonds,
     )
 
 
@@ -139,21 +146,27 @@ def simulate(
     )
     offers = draw_offers(world, settings.offer_rates, settings.seed)
     summary.rows.update(_write_catalog(out, world, tz_offset, offers))
-    model = behaviour_model(world, settings.mission_sibling_share, offers, settings.offer_effect)
+    creators = build_creators(world, settings)
+    if creators.count:
+        summary.rows.update(_write_creators(out, creators))
+    bonds = build_bonds(world, settings)
+    model = behaviour_model(world, settings.mission_sibling_share, offers, settings.offer_effect, creators,
+                            settings.creator_lift, bonds)
     sim = SessionSimulator(world, model, settings, tz_offset)
     n_sessions = session_count(settings, world, sim)
     plan = plan_sessions(world, n_sessions, settings.surface_shares, settings.seed)
 
-    writers = {name: TableWriter(out, name) for name in EVENT_TABLES}
+    writers = {name: TableWriter(out, name) for name in EVENT_TABLES
+               + (("creator_orders",) if creators.count else ())}
     truth_requests = RequestTruthWriter(out / TRUTH_DIR)
     query_texts: dict[int, tuple[int, str, int, int]] = {}
     n_brands = len(world.brand_name)
     order_base = 0
     ticket_base = 0
     request_base = 1
-    chunk = settings.chunk_sessions
-    for i, lo in enumerate(range(0, n_sessions, chunk)):
-        hi = min(lo + chunk, n_sessions)
+    for i, (lo, hi) in enumerate(chunk_bounds(plan.ts_ms[:n_sessions], settings.chunk_sessions,
+                                              settings.loyalty_update_days)):
+        bonds.learn(int(plan.ts_ms[lo]))
         rng = np.random.default_rng([settings.seed, 2, i])
         ev = sim.run_chunk(plan, lo, hi, request_base=request_base, order_base=order_base, rng=rng)
         request_base += len(ev.requests["request_id"])
@@ -168,10 +181,8 @@ def simulate(
         writers["impressions"].write(imp)
         writers["clicks"].write(ev.clicks)
         writers["carts"].write(ev.carts)
-        after = fulfil(world, ev.orders, ticket_base, rng)
-        writers["orders"].write(ev.orders)
-        for name, cols in after.items():
-            writers[name].write(cols)
+        after = _after_orders(world, creators, bonds, ev.orders, ticket_base, rng,
+                              np.random.default_rng([settings.seed, 6, i]), writers)
         order_base += len(ev.orders["order_id"])
         ticket_base += len(after["service_tickets"]["ticket_id"])
     bar.close()
@@ -187,8 +198,32 @@ def simulate(
         "text": [q[1] for q in ordered],
     })
     _write_truth(out, world, ordered, settings, offers)
+    _write_people_truth(out / TRUTH_DIR, creators, bonds)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _after_orders(world: World, creators: Creators, bonds: Bonds, orders: dict[str, np.ndarray],
+                  ticket_base: int, rng: np.random.Generator, attribution_rng: np.random.Generator,
+                  writers: dict[str, TableWriter]) -> dict[str, dict[str, np.ndarray]]:
+    """A chunk's orders credited to creators, fulfilled, queued as loyalty outcomes and written
+    with what followed them (returned)."""
+    credited = creators.attribute(orders["product_id"], attribution_rng)
+    misled = (np.where(credited >= 0, 1.0 - creators.conduct[np.maximum(credited, 0)], 0.0)
+              if creators.count else None)
+    after = fulfil(world, orders, ticket_base, rng, misled)
+    promised = world.leaf_promised_days[world.product_leaf[orders["product_id"]]]
+    bonds.record(orders["user_id"], orders["store_id"].astype(np.int64),
+                 *order_outcomes(orders, after, promised))
+    if creators.count:
+        mine = credited >= 0
+        writers["creator_orders"].write({"order_id": orders["order_id"][mine],
+                                         "product_id": orders["product_id"][mine],
+                                         "creator_id": credited[mine]})
+    writers["orders"].write(orders)
+    for name, cols in after.items():
+        writers[name].write(cols)
+    return after
 
 
 def _query_ids(combos: np.ndarray, book: dict[int, tuple[int, str, int, int]], world: World,
@@ -309,7 +344,7 @@ def _write_truth(out: Path, w: World, queries: list[tuple[int, str, int, int]],
         "appeal": w.product_appeal,
         "market_price": w.product_market_price,
         "logging_popularity": w.product_popularity,
-    })
+    })  # creator_pull and users' loyalty: added by _write_people_truth
     put("users", {
         "user_id": np.arange(len(w.user_region), dtype=np.int64),
         "price_sensitivity": w.user_price_sensitivity,
@@ -341,8 +376,46 @@ def _write_truth(out: Path, w: World, queries: list[tuple[int, str, int, int]],
         "randomised_top": settings.randomised_top,
         "mission_boost": settings.mission_boost,
         "mission_sibling_share": settings.mission_sibling_share,
+        "creator_lift": settings.creator_lift,
         "mission_half_life_pages": settings.mission_half_life_pages,
         "session_max_pages": settings.session_max_pages,
         "session_continue_probability": settings.session_continue_probability,
         "offer_effect": settings.offer_effect,
     }, indent=2, sort_keys=True))
+
+
+def chunk_bounds(ts_ms: np.ndarray, max_sessions: int, max_days: float) -> list[tuple[int, int]]:
+    """(lo, hi) session ranges of at most ``max_sessions`` sessions and ``max_days`` days each
+    (sessions are in time order), so loyalty bonds learn between chunks. Request ids follow time
+    within a chunk; a session begun just before a cut may log a later page after the next chunk's
+    first, with a lower id (docs/simulator.md)."""
+    out, lo, n = [], 0, len(ts_ms)
+    span = int(max_days * DAY_MS)
+    while lo < n:
+        hi = min(lo + max_sessions, int(np.searchsorted(ts_ms, ts_ms[lo] + span)), n)
+        hi = max(hi, lo + 1)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def _write_creators(out: Path, creators: Creators) -> dict[str, int]:
+    return {"creators": write_once(out, "creators", creator_rows(creators)),
+            "creator_content": write_once(out, "creator_content", creators.content)}
+
+
+def _write_people_truth(tdir: Path, creators: Creators, bonds: Bonds) -> None:
+    """Creators' traits, each product's creator pull, users' loyalty and the final bonds."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def put(name: str, table: pa.Table) -> None:
+        pq.write_table(table, tdir / f"{name}.parquet", compression="zstd")
+
+    if creators.count:
+        put("creators", pa.table(truth_rows(creators)))
+    products = pq.read_table(tdir / "products.parquet")
+    put("products", products.append_column("creator_pull", pa.array(creators.product_pull)))
+    users = pq.read_table(tdir / "users.parquet")
+    put("users", users.append_column("loyalty", pa.array(bonds.loyalty)))
+    put("loyalty_bonds", pa.table(bonds.rows()))

@@ -6,9 +6,11 @@ each product's quality, information completeness, appeal and fair market price, 
 user's category taste and sensitivities, each query's intended category and brand, and
 the examination curve by position, and every logged request's session truth (session,
 page, the mission leaf the shopper was shopping for, its strength on that page, and
-whether an earlier page had revealed it). :class:`Truth` loads it and answers, for any
+whether an earlier page had revealed it), the creators' traits and each product's creator
+pull, each user's loyalty and the final user-store bonds. :class:`Truth` loads it and answers, for any
 cards, the true probability of a purchase once examined (the oracle's gain), with or
-without the session's mission (what an in-session signal could earn).
+without the session's mission (what an in-session signal could earn). The oracle includes
+the creator pull but not the loyalty bonds (:mod:`training.simulator.loyalty`).
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ class Truth:
             product_offers={name: products[name].to_numpy() for name in ATTRIBUTE_BADGES},
             user_risk_aversion=(tu.risk_aversion.to_numpy() if "risk_aversion" in tu else None),
             offer_effect=float(params.get("offer_effect", 0.0)),
+            product_creator_pull=tp.creator_pull.to_numpy() if "creator_pull" in tp else None,
+            creator_lift=float(params.get("creator_lift", 0.0)),
         )
         curves = {
             s: g.sort_values("position").examination.to_numpy() for s, g in bias.groupby("surface")
