@@ -17,8 +17,8 @@ from ranking.text import query_id
 from training.simulator.behaviour import EXAMINATION_DECAY, BehaviourModel
 from training.simulator.creators import Creators, build_creators, creator_rows, truth_rows
 from training.simulator.fulfilment import fulfil
-from training.simulator.offers import Offers, draw_offers
 from training.simulator.loyalty import Bonds, build_bonds, order_outcomes
+from training.simulator.offers import Offers, draw_offers
 from training.simulator.sessions import QueryBook, SessionSimulator, plan_sessions
 from training.simulator.truth import TRUTH_DIR
 from training.simulator.vocabulary import (
