@@ -53,7 +53,8 @@ def test_more_disputes_never_raise_the_service_dimension(tables, scores):
     tick.loc[tick.store_id == store, "escalated_to_dispute"] = True
     t["service_tickets"] = tick
     after = compute_scores_from_tables(t, end_of_data_ms(tables), ScoreSettings()).stores
-    assert after.returning_service[store] < scores.stores.returning_service[store]
+    # a percentile: a store already last on disputes in its category stays where it is (41.7 on seed 7)
+    assert after.returning_service[store] <= scores.stores.returning_service[store]
 
 
 def test_more_engaging_content_never_lowers_the_content_dimension(tables, scores):
