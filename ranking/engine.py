@@ -106,7 +106,7 @@ class Engine:
                   "extra_features": [f for r in recall for f in r.extra_features]
                   + ([LiveFeatures(self.bundle.snapshot, self.settings.live)] if reads_live else []),
                   "executor": self.executor, "live": self.settings.live,
-                  "merchandising": self.settings.merchandising}
+                  "merchandising": self.settings.merchandising, "cold_start": self.settings.cold_start}
         search_filters = default_filters(rules, self.settings.live, self.settings.merchandising)
         if self.search is not None:
             floor = self.settings.recall.relevance_floor

@@ -34,7 +34,7 @@ from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.filters import Filter, default_filters
 from ranking.pipeline.selector import Selector
 from ranking.pipeline.selectors import default_selectors
-from ranking.settings import LiveSettings, MerchandisingSettings, RulesSettings
+from ranking.settings import ColdStartSettings, LiveSettings, MerchandisingSettings, RulesSettings
 
 
 class CandidateSource(Protocol):
@@ -99,6 +99,7 @@ class Pipeline:
         live: LiveSettings | None = None,
         merchandising: MerchandisingSettings | None = None,
         adds_pinned: bool = True,
+        cold_start: ColdStartSettings | None = None,
     ) -> None:
         self.name = name
         self.sources = list(sources)
@@ -116,7 +117,7 @@ class Pipeline:
                           else default_adjusters(
                               rules, score_is_log_odds=getattr(model, "score_is_log_odds", False),
                               live=live, merchandising=self.merchandising))
-        self.selector = Selector(rules, default_selectors(rules, self.merchandising))
+        self.selector = Selector(rules, default_selectors(rules, self.merchandising, cold_start))
         self.executor = executor
 
     # ---- stages --------------------------------------------------------------------------
