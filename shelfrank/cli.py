@@ -15,6 +15,7 @@ import typer
 from ranking.settings import Settings, unknown_environment
 from shelfrank.commands import (
     catalog,
+    cold_start,
     data,
     experiments,
     importing,
@@ -81,6 +82,7 @@ serving.register(app)
 catalog.register(app)
 merchandising.register(app)
 importing.register(app)
+cold_start.register(app)
 synonyms.register(app)
 if __name__ == "__main__":
     app()
