@@ -1,6 +1,8 @@
-"""``shelfrank cold-start report|week``: the new products and their stages as the bandit sees
-them, and the simulated week that measures what cold start earns and costs (docs/cold_start.md).
-The use cases are ``ranking.cold_start.report`` and ``training.experiments.cold_start_week``."""
+"""``shelfrank cold-start report|hold-out|week``: the new products and their stages as the bandit
+sees them, a simulated mall with some new stores' products held back to arrive later, and the
+simulated week that measures what cold start earns and costs (docs/cold_start.md). The use cases
+are ``ranking.cold_start.report`` and ``training.experiments.cold_start_arrivals`` /
+``cold_start_week``."""
 
 from __future__ import annotations
 
@@ -71,6 +73,9 @@ def week_command(
     sessions: Annotated[int, typer.Option("--sessions", min=10, help="sessions per arm")] = 2000,
     days: Annotated[int, typer.Option("--days", min=1, help="days the sessions span")] = 7,
     seed: Annotated[int, typer.Option(min=0, help="the shoppers' seed (the same in both arms)")] = 7,
+    arrivals: Annotated[Path | None, typer.Option(
+        "--arrivals", help="products rows (Parquet, shelfrank cold-start hold-out's arrivals.parquet) "
+                           "listed through the live catalog path during the week")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
 ) -> None:
     """A simulated week of homepage sessions with cold start off, then on (the same shoppers):
@@ -85,10 +90,15 @@ def week_command(
     except BundleError as exc:
         fail(str(exc))
     output_file(json_out, "--json")
+    import pandas as pd
+
+    if arrivals is not None and not arrivals.is_file():
+        fail(f"{arrivals}: no such file (--arrivals)")
+    rows = pd.read_parquet(arrivals) if arrivals is not None else None
     base = current_overrides()
     result = run_cold_start_week(data, bundle.resolve(), {"off": [*base, "cold_start.enabled=false"],
                                                           "on": [*base, "cold_start.enabled=true"]},
-                                 sessions, days, seed)
+                                 sessions, days, seed, arrivals=rows)
     text = json.dumps(result, indent=2)
     typer.echo(text)
     c, t = result["arms"]["off"], result["arms"]["on"]
@@ -98,6 +108,30 @@ def week_command(
                f"({cmp['new_share_of_orders']['difference']:+.1%}); "
                f"GMV {c['gmv']:,.0f} -> {t['gmv']:,.0f} ({cmp['gmv_per_session']['relative']:+.1%}), orders "
                f"{c['orders']:,} -> {t['orders']:,} over {result['sessions']:,} sessions per arm")
+    if rows is not None:
+        came = (c["arrived_share_of_orders"]["value"], t["arrived_share_of_orders"]["value"])
+        typer.echo(f"{len(rows):,} products listed during the week: their share of orders "
+                   f"{came[0]:.1%} off, {came[1]:.1%} on")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(text)
+
+
+@cold_start_app.command("hold-out")
+def hold_out_command(
+    data: Annotated[Path, typer.Option("--data", help="a simulated mall")],
+    out: Annotated[Path, typer.Option("--out", help="folder for the mall without the held-out products")],
+    share: Annotated[float, typer.Option("--share", min=0.0, max=1.0, help="share of the new stores whose "
+                                                                         "products are held out")] = 0.5,
+    seed: Annotated[int, typer.Option(min=0, help="which new stores are drawn")] = 7,
+) -> None:
+    """Copy a simulated mall without some new stores' products and their events; the held-out
+    products go to OUT/arrivals.parquet, for ``cold-start week --arrivals``."""
+    from training.experiments.cold_start_arrivals import ARRIVALS, hold_out_mall
+
+    if not (data / "products.parquet").is_file():
+        fail(f"{data}: not a dataset folder (no products.parquet)")
+    if out.resolve() == data.resolve():
+        fail("--out must be another folder than --data")
+    rows = hold_out_mall(data, out, share, seed)
+    typer.echo(f"held out {len(rows):,} products of {rows.store_id.nunique():,} new stores: {out / ARRIVALS}")

@@ -14,9 +14,11 @@ to the arm's live state before the next page. A product is *new* as cold start c
 of the page's time, the default settings, alike in both arms): its share of the orders and of
 the GMV, and the arms' orders and GMV per session, paired by session, are the result.
 
-What it does not do: no product is listed during the week (the new products are the simulated
-world's new stores' products, 0 to 14 days old when the week starts); only the homepage is
-played (search and channel pages have no simulated shopper here).
+Products arriving during the week: ``arrivals`` (the ``products`` rows a held-out mall kept
+back, :mod:`training.experiments.cold_start_arrivals`) are listed through the live catalog path at
+times spread over the week; their own share of the orders is reported too. Without them the new
+products are the simulated world's new stores' products, 0 to 14 days old when the week starts.
+Only the homepage is played (search and channel pages have no simulated shopper here).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import pandas as pd
 from ranking.cold_start.newness import new_products
 from ranking.mall_clock import fixed_offset_ms
 from ranking.settings import ColdStartSettings, Settings, load_settings
+from training.experiments.cold_start_arrivals import Arrivals
 from training.stats import bootstrap_ci95, bootstrap_indices, mean_se, normal_ci95
 
 DAY_MS, HOUR_MS, PAGE_GAP_MS = 86_400_000, 3_600_000, 15_000
@@ -49,6 +52,9 @@ class WeekSession:
     new_orders: int = 0
     gmv: float = 0.0
     new_gmv: float = 0.0
+    arrived_impressions: int = 0  # of products listed during the week (--arrivals)
+    arrived_orders: int = 0
+    arrived_gmv: float = 0.0
 
 
 def schedule(shoppers, sessions: int, days: int, start_ms: int, timezone: str) -> list[WeekSession]:
@@ -92,7 +98,7 @@ def apply_page(state, user: int, now: int, rid: int, cards: list[dict], clicked:
 
 
 def play_session(engine, state, shoppers, week: WeekSession, page_size: int,
-                 newness: ColdStartSettings) -> None:
+                 newness: ColdStartSettings, arrived: np.ndarray) -> None:
     """One shopper's pages (until an order, fatigue or the budget), counted into ``week``."""
     from ranking.pipeline import RankRequest
 
@@ -112,6 +118,10 @@ def play_session(engine, state, shoppers, week: WeekSession, page_size: int,
         ids = np.array([c["product_id"] for c in cards], np.int64)
         new = np.logical_or(*new_products(engine.snapshot, ids, now, newness)) if len(ids) else ids > 0
         price = np.array([c["price"] or 0.0 for c in cards])
+        came = np.isin(ids, arrived)
+        week.arrived_impressions += int(came.sum())
+        week.arrived_orders += int((ordered & came).sum())
+        week.arrived_gmv += float(price[ordered & came].sum())
         week.pages += 1
         week.impressions += len(cards)
         week.new_impressions += int(new.sum())
@@ -125,8 +135,10 @@ def play_session(engine, state, shoppers, week: WeekSession, page_size: int,
 
 
 def play_arm(data: Path, bundle: Path, overrides: list[str], sessions: int, days: int, seed: int,
-             page_size: int, progress: bool) -> pd.DataFrame:
-    """One arm's week: its settings, its engine and live state, every session in time order."""
+             page_size: int, progress: bool, arrivals: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One arm's week: its settings, its engine and live state, every session in time order, and
+    ``arrivals`` (held-out ``products`` rows) listed during it
+    (:class:`training.experiments.cold_start_arrivals.Arrivals`)."""
     from tqdm import tqdm
 
     from ranking.engine import Engine
@@ -138,8 +150,13 @@ def play_arm(data: Path, bundle: Path, overrides: list[str], sessions: int, days
         state = live_state_for(engine, settings)
         shoppers = Shoppers(data, seed, settings.simulator)
         weeks = schedule(shoppers, sessions, days, engine.snapshot.as_of_ms, settings.mall.timezone)
+        coming = (None if arrivals is None or not len(weeks)
+                  else Arrivals(arrivals, weeks[0].now_ms, days, seed))
+        arrived = np.zeros(0, np.int64) if arrivals is None else arrivals.product_id.to_numpy(np.int64)
         for week in tqdm(weeks, desc="sessions", unit="session", disable=not progress):
-            play_session(engine, state, shoppers, week, page_size, ColdStartSettings())
+            if coming is not None:
+                coming.list_due(engine, state, week.now_ms)
+            play_session(engine, state, shoppers, week, page_size, ColdStartSettings(), arrived)
     finally:
         engine.close()
     return pd.DataFrame([asdict(w) for w in weeks]).sort_values("session").reset_index(drop=True)
@@ -150,12 +167,13 @@ def arm_figures(frame: pd.DataFrame, idx: np.ndarray) -> dict:
     percentile bootstrap intervals over sessions."""
     out: dict = {"sessions": len(frame), "pages": int(frame.pages.sum()), "orders": int(frame.orders.sum()),
                  "gmv": float(frame.gmv.sum()), "new_orders": int(frame.new_orders.sum())}
-    for name, part, whole in (("impressions", "new_impressions", "impressions"),
-                              ("orders", "new_orders", "orders"), ("gmv", "new_gmv", "gmv")):
-        x, y = frame[part].to_numpy(float), frame[whole].to_numpy(float)
-        share = float(x.sum() / max(y.sum(), 1e-12))
-        boot = x[idx].sum(axis=1) / np.maximum(y[idx].sum(axis=1), 1e-12)
-        out[f"new_share_of_{name}"] = {"value": share, "ci95": bootstrap_ci95(boot)}
+    out["arrived_orders"] = int(frame.arrived_orders.sum())
+    for who in ("new", "arrived"):
+        for name in ("impressions", "orders", "gmv"):
+            x, y = frame[f"{who}_{name}"].to_numpy(float), frame[name].to_numpy(float)
+            share = float(x.sum() / max(y.sum(), 1e-12))
+            boot = x[idx].sum(axis=1) / np.maximum(y[idx].sum(axis=1), 1e-12)
+            out[f"{who}_share_of_{name}"] = {"value": share, "ci95": bootstrap_ci95(boot)}
     for name in ("gmv", "orders"):
         v = frame[name].to_numpy(float)
         mean = float(v.mean())
@@ -174,28 +192,31 @@ def compare_week(control: pd.DataFrame, treatment: pd.DataFrame, idx: np.ndarray
         out[f"{name}_per_session"] = {"difference": float(d.mean()), "ci95": normal_ci95(float(d.mean()),
                                                                                        mean_se(d)),
                                       "relative": float(d.sum() / total) if total else None}
-    share = {}
-    for arm, f in (("c", control), ("t", treatment)):
-        x, y = f.new_orders.to_numpy(float), f.orders.to_numpy(float)
-        share[arm] = (float(x.sum() / max(y.sum(), 1e-12)),
-                      x[idx].sum(axis=1) / np.maximum(y[idx].sum(axis=1), 1e-12))
-    out["new_share_of_orders"] = {"difference": share["t"][0] - share["c"][0],
-                                  "ci95": bootstrap_ci95(share["t"][1] - share["c"][1])}
+    for who in ("new", "arrived"):
+        share = {}
+        for arm, f in (("c", control), ("t", treatment)):
+            x, y = f[f"{who}_orders"].to_numpy(float), f.orders.to_numpy(float)
+            share[arm] = (float(x.sum() / max(y.sum(), 1e-12)),
+                          x[idx].sum(axis=1) / np.maximum(y[idx].sum(axis=1), 1e-12))
+        out[f"{who}_share_of_orders"] = {"difference": share["t"][0] - share["c"][0],
+                                         "ci95": bootstrap_ci95(share["t"][1] - share["c"][1])}
     return out
 
 
 def run_cold_start_week(data: Path, bundle: Path, arms: dict[str, list[str]], sessions: int, days: int,
-                        seed: int, page_size: int = 20, progress: bool = True) -> dict:
-    """Play the week under each arm (``arms``: name -> settings overrides, control first) and
-    compare them; the figures of :func:`arm_figures` and :func:`compare_week`."""
+                        seed: int, page_size: int = 20, progress: bool = True,
+                        arrivals: pd.DataFrame | None = None) -> dict:
+    """Play the week under each arm (``arms``: name -> settings overrides, control first), listing
+    ``arrivals`` during it, and compare them; the figures of :func:`arm_figures` and
+    :func:`compare_week`."""
     if len(arms) != 2:
         raise ValueError(f"two arms (control, then treatment), got {len(arms)}")
-    frames = {name: play_arm(data, bundle, o, sessions, days, seed, page_size, progress)
+    frames = {name: play_arm(data, bundle, o, sessions, days, seed, page_size, progress, arrivals)
               for name, o in arms.items()}
     idx = bootstrap_indices(sessions, 1000, seed)
     control, treatment = list(arms)
     return {"sessions": sessions, "days": days, "seed": seed, "bundle": str(bundle),
-            "page_size": page_size,
+            "page_size": page_size, "arrivals": 0 if arrivals is None else len(arrivals),
             "arms": {n: {"overrides": arms[n], **arm_figures(f, idx)} for n, f in frames.items()},
             "control": control, "treatment": treatment,
             "comparison": compare_week(frames[control], frames[treatment], idx)}
