@@ -113,8 +113,8 @@ def epoch_ms(values: pd.Series) -> np.ndarray:
     """Timestamps as epoch milliseconds (the contracts' numbers as they are; datetimes converted)."""
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(np.float64)
-    stamps = pd.to_datetime(values, utc=True)
-    return (stamps.astype("int64") // 1_000_000).to_numpy(np.float64)
+    stamps = pd.to_datetime(values, utc=True)  # of any resolution (ns, us, ms): counted in ms
+    return ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ms")).to_numpy(np.float64)
 
 
 def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -> dict[str, np.ndarray]:

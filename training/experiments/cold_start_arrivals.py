@@ -15,8 +15,9 @@ beside the tables holds the held-out ``products`` rows.
 
 ``Arrivals`` lists them during a week: each product at ``start + u * days`` (u uniform, drawn
 from the seed), through :func:`ranking.live.new_products.add_products` (the catalog API's path:
-searchable, rankable, on the homepage; ``listed_at`` is the listing time) and into the live
-state's catalog.
+searchable, rankable, on the homepage; ``listed_at`` is the listing time, in epoch ms as the
+API's change time) and into the live state's catalog (its ``products`` rows, as the service's
+change log feeds it).
 """
 
 from __future__ import annotations
@@ -100,12 +101,9 @@ class Arrivals:
         if due <= self.listed:
             return 0
         batch = self.rows.iloc[self.listed:due].copy()
-        batch["listed_at"] = pd.to_datetime(self.at_ms[self.listed:due], unit="ms", utc=True)
-        rows = [{k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for k, v in r.items()}
-                for r in batch.to_dict("records")]
+        batch["listed_at"] = self.at_ms[self.listed:due]  # epoch ms, as the catalog API's change time
+        rows = batch.to_dict("records")
         added = add_products(engine, rows)
-        ids, leaves, _ = engine.product_leaves()
-        mine = np.isin(ids, batch.product_id.to_numpy(np.int64))
-        state.catalog.describe(ids[mine], leaf=leaves[mine])
+        state.apply("products", rows)  # the live state's catalog, as the service's change log feeds it
         self.listed = due
         return added
