@@ -830,10 +830,11 @@ class ColdStartSettings(Section):
                                                         "change time)")
     new_store_days: int = Field(30, ge=0, description="a product of a store opened less than this many days "
                                                       "before the request is new, whatever its age")
-    slots: dict[str, list[int]] = Field(
+    slots: dict[Surface, list[Annotated[int, Field(ge=1)]]] = Field(
         {"homepage": [5, 15], "channel": [4, 12], "search": [6]},
-        description="the budget: per surface (homepage, channel, search, rerank), the positions (1-based) "
-                    "given to a new product drawn by the bandit; a surface not named gets none")
+        description="the budget: per surface (homepage, channel, search; a rerank request's page gets its "
+                    "surface's), the positions (1-based) given to a new product drawn by the bandit; a "
+                    "surface not named gets none")
     pool_max: int = Field(30, ge=1, description="the bandit draws from at most this many exploring "
                                                 "candidates, best ranked first")
     prior_strength: float = Field(

@@ -134,3 +134,14 @@ def test_the_view_adds_the_live_days_counts_to_the_bundles():
     assert view.posterior.orders.tolist() == [12.0, 10.0]
     alone = cold_start_view(snap, snap.products.ids, NOW, None, settings, LeafRates.of(snap, 200.0))
     assert alone.posterior.impressions.tolist() == [1000.0, 1000.0]  # no live state: the bundle's only
+
+
+def test_the_budget_names_surfaces_and_positions_or_is_refused():
+    from pydantic import ValidationError
+
+    from ranking.settings import load_settings
+
+    assert load_settings(['cold_start.slots={"search": []}']).cold_start.slots["search"] == []
+    for bad in ('{"hompage": [3]}', '{"homepage": [0]}'):
+        with pytest.raises(ValidationError):
+            load_settings([f"cold_start.slots={bad}"])
