@@ -22,6 +22,7 @@ subsidy, ban, comparable group and ``listed_at`` (epoch ms). From the bundle:
   without events toward its leaf, so the model never saw NaN in these columns, and a NaN
   would send every tree down a branch no training row took; ``sales_velocity`` is 0.
 
+Cold start's window counts (``impressions_n``, ``clicks_n``, ``orders_n``) are 0: nothing yet.
 Any other column (one a later part adds) is NaN, or 0 for integer columns.
 """
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ranking.cold_start.posterior import COUNTS
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.scores.price_advantage import combine_advantage, median_of_others
 
@@ -145,6 +147,9 @@ def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -
     out.update({k: v for k, v in price_references(snapshot, new, new_cat, category).items() if k in cols})
     cold = np.asarray(cols["sales_velocity"], np.float64) == 0 if "sales_velocity" in cols else \
         np.ones(len(category), bool)
+    for name in COUNTS:  # cold start's window counts: a product just listed has none yet
+        if name in cols:
+            out[name] = np.zeros(len(new))
     for name in HISTORY_COLUMNS:
         if name in cols:
             out[name] = leaf_median(np.asarray(cols[name], np.float64), category, new_cat, cold)
