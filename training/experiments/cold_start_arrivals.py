@@ -24,9 +24,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from ranking.engine import Engine
+    from ranking.live import LiveState
 
 BY_PRODUCT = ("impressions", "clicks", "carts", "orders", "returns", "reviews")
 BY_ORDER = ("shipments", "service_tickets")
@@ -46,8 +52,8 @@ def _without(path: Path, out: Path, column: str, values: set[int]) -> np.ndarray
     return drop
 
 
-def pa_array(values):
-    import pyarrow as pa
+def pa_array(values: set[int] | np.ndarray) -> pa.Array:
+    """A pyarrow array of ids (a set sorted) or of a mask."""
 
     return pa.array(sorted(values) if isinstance(values, set) else values)
 
@@ -93,7 +99,7 @@ class Arrivals:
         self.rows, self.at_ms = rows.iloc[order].reset_index(drop=True), self.at_ms[order]
         self.listed = 0
 
-    def list_due(self, engine, state, now_ms: int) -> int:
+    def list_due(self, engine: Engine, state: LiveState, now_ms: int) -> int:
         """List every product due by ``now_ms`` not listed yet; how many were listed."""
         from ranking.live.new_products import add_products
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,11 @@ from ranking.mall_clock import fixed_offset_ms
 from ranking.settings import ColdStartSettings, Settings, load_settings
 from training.experiments.cold_start_arrivals import Arrivals
 from training.stats import bootstrap_ci95, bootstrap_indices, mean_se, normal_ci95
+
+if TYPE_CHECKING:
+    from ranking.engine import Engine
+    from ranking.live import LiveState
+    from training.experiments.closed_loop import Shoppers
 
 DAY_MS, HOUR_MS, PAGE_GAP_MS = 86_400_000, 3_600_000, 15_000
 
@@ -57,7 +63,7 @@ class WeekSession:
     arrived_gmv: float = 0.0
 
 
-def schedule(shoppers, sessions: int, days: int, start_ms: int, timezone: str) -> list[WeekSession]:
+def schedule(shoppers: Shoppers, sessions: int, days: int, start_ms: int, timezone: str) -> list[WeekSession]:
     """The week's sessions in time order: day by session number, the shoppers' hour (local)."""
     offset = fixed_offset_ms(timezone) or 0
     midnight = (start_ms + offset) // DAY_MS * DAY_MS + DAY_MS - offset  # the next local midnight
@@ -70,7 +76,7 @@ def schedule(shoppers, sessions: int, days: int, start_ms: int, timezone: str) -
     return sorted(out, key=lambda w: (w.now_ms, w.session))
 
 
-def live_state_for(engine, settings: Settings):
+def live_state_for(engine: Engine, settings: Settings) -> LiveState:
     """An embedded live state that knows the bundle's products and leaves."""
     from ranking.live import LiveState
 
@@ -81,7 +87,7 @@ def live_state_for(engine, settings: Settings):
     return state
 
 
-def apply_page(state, user: int, now: int, rid: int, cards: list[dict], clicked: np.ndarray,
+def apply_page(state: LiveState, user: int, now: int, rid: int, cards: list[dict], clicked: np.ndarray,
                carted: np.ndarray, ordered: np.ndarray) -> None:
     """The page's impressions, clicks, carts and orders, as a frontend would post them."""
     state.apply("impressions", [{"user_id": user, "timestamp": now, "product_id": c["product_id"],
@@ -97,7 +103,7 @@ def apply_page(state, user: int, now: int, rid: int, cards: list[dict], clicked:
             state.apply(table, rows)
 
 
-def play_session(engine, state, shoppers, week: WeekSession, page_size: int,
+def play_session(engine: Engine, state: LiveState, shoppers: Shoppers, week: WeekSession, page_size: int,
                  newness: ColdStartSettings, arrived: np.ndarray) -> None:
     """One shopper's pages (until an order, fatigue or the budget), counted into ``week``."""
     from ranking.pipeline import RankRequest
