@@ -66,18 +66,18 @@ class ColdStartSlots:
     def _note(self, cands: CandidateSet, view: ColdStartView, at: np.ndarray,
               placed: dict[int, tuple[int, float, int]]) -> None:
         post = view.posterior
+        mean, leaf = post.order_mean.tolist(), post.leaf_order_rate.tolist()
+        shown, ordered = post.impressions.tolist(), post.orders.tolist()
         for r in view.rows.tolist():
             k = int(at[r])
             why = "new product" if view.new_product[r] else "new store's product"
-            note = {"rule": self.name, "stage": str(view.stage[k]),
-                    "posterior_mean": float(post.order_mean[k]), "leaf_rate": float(post.leaf_order_rate[k]),
-                    "impressions": float(post.impressions[k]), "orders": float(post.orders[k])}
+            note = {"rule": self.name, "stage": str(view.stage[k]), "posterior_mean": mean[k],
+                    "leaf_rate": leaf[k], "impressions": shown[k], "orders": ordered[k]}
             if r in placed:
                 slot, p, n = placed[r]
                 note.update(position=slot, propensity=p, why=(
                     f"{why}: cold-start slot drawn by Thompson sampling from {n} exploring new "
-                    f"products (order rate {post.order_mean[k]:.2%} expected, its leaf "
-                    f"{post.leaf_order_rate[k]:.2%})"))
+                    f"products (order rate {mean[k]:.2%} expected, its leaf {leaf[k]:.2%})"))
             else:
                 note["why"] = f"{why} in cold start, stage {view.stage[k]}, ranked by the model"
             cands.rule_notes[r].append(note)
