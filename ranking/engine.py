@@ -113,7 +113,8 @@ class Engine:
                   "extra_features": [f for r in recall for f in r.extra_features]
                   + ([LiveFeatures(self.bundle.snapshot, self.settings.live)] if reads_live else []),
                   "executor": self.executor, "live": self.settings.live,
-                  "merchandising": self.settings.merchandising, "badges": self.settings.badges}
+                  "merchandising": self.settings.merchandising, "badges": self.settings.badges,
+                  "cold_start": self.settings.cold_start}
         search_filters = default_filters(rules, self.settings.live, self.settings.merchandising,
                                          self.settings.badges)
         if self.search is not None:

@@ -49,6 +49,9 @@ RULES: dict[str, tuple[str, str]] = {
     "subsidy_slot": ("subsidy channel slot", "a position the caller reserved for the big-brand "
                      "subsidy channel"),
     "exploration": ("new-store exploration slot", "a position given at random to a new store's product"),
+    "cold_start": ("cold start for new products", "a new product (or a new store's) explored by the "
+                   "cold-start bandit: a budgeted slot drawn by Thompson sampling on its order-rate "
+                   "posterior, with its stage (exploring, graduated, retired) and propensity"),
     "store_diversity": ("one store at a time", "at most so many cards of one store in a window of slots"),
     "shelf_spread": ("a varied shelf", "fills the page in score order under the category, brand, store "
                      "and subsidy-share caps"),

@@ -944,6 +944,40 @@ class BadgeSettings(Section):
                                 "new_product badge on its card (and passes a new_product filter)")
 
 
+class ColdStartSettings(Section):
+    """Cold start for new products and new stores' products: exploration slots filled by a
+    Thompson-sampling bandit with leaf-category priors, its budget per surface and its
+    graduation (ranking/cold_start/, docs/cold_start.md)."""
+
+    enabled: bool = Field(True, description="place cold-start exploration slots (off: the slots rank as "
+                                            "any other position)")
+    new_product_days: int = Field(14, ge=0, description="a product listed less than this many days "
+                                                        "before the request is new (live listings: their "
+                                                        "change time)")
+    new_store_days: int = Field(30, ge=0, description="a product of a store opened less than this many days "
+                                                      "before the request is new, whatever its age")
+    slots: dict[Surface, list[Annotated[int, Field(ge=1)]]] = Field(
+        {"homepage": [5, 15], "channel": [4, 12], "search": [6]},
+        description="the budget: per surface (homepage, channel, search; a rerank request's page gets its "
+                    "surface's), the positions (1-based) given to a new product drawn by the bandit; a "
+                    "surface not named gets none")
+    pool_max: int = Field(30, ge=1, description="the bandit draws from at most this many exploring "
+                                                "candidates, best ranked first")
+    prior_strength: float = Field(
+        200.0, gt=0, description="the leaf category's order and click rates count as this many impressions "
+                                 "of prior evidence in each new product's Beta posterior")
+    graduation_impressions: int = Field(
+        1000, ge=1, description="a new product with this many impressions (the bundle's window plus the "
+                                "live last day) graduates: it ranks like any other, with no exploration")
+    retire_confidence: float = Field(
+        0.95, gt=0.5, lt=1, description="a new product whose order rate is below its leaf's mean with at "
+                                        "least this posterior probability is retired from exploration")
+    propensity_draws: int = Field(
+        500, ge=10, description="Monte Carlo draws of the same posterior a logged propensity is estimated "
+                                "from (the placed draw is one of them, so it is at least 1 / draws); "
+                                "each slot costs draws x pool Beta samples (500 x 30: about 1 ms)")
+
+
 class Settings(BaseSettings):
     """All of Shelfrank's defaults."""
 
@@ -968,6 +1002,7 @@ class Settings(BaseSettings):
     merchandising: MerchandisingSettings = MerchandisingSettings()
     channels: ChannelSettings = ChannelSettings()
     badges: BadgeSettings = BadgeSettings()
+    cold_start: ColdStartSettings = ColdStartSettings()
 
 
 ENV_PREFIX = "SHELFRANK_"

@@ -16,6 +16,7 @@ from ranking.settings import Settings, unknown_environment
 from shelfrank.commands import (
     catalog,
     channels,
+    cold_start,
     data,
     experiments,
     importing,
@@ -83,6 +84,7 @@ catalog.register(app)
 merchandising.register(app)
 importing.register(app)
 channels.register(app)
+cold_start.register(app)
 synonyms.register(app)
 if __name__ == "__main__":
     app()

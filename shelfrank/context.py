@@ -16,6 +16,11 @@ def set_overrides(pairs: list[str]) -> None:
     _overrides[:] = pairs
 
 
+def current_overrides() -> list[str]:
+    """The root command's ``--set`` pairs (for a use case that loads settings per arm)."""
+    return list(_overrides)
+
+
 def current_settings() -> Settings:
     """The effective settings of this run."""
     return load_settings(_overrides)

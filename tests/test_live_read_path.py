@@ -48,7 +48,7 @@ def reference_signals(state: LiveState, product_ids: np.ndarray, at_ms: int) -> 
              / (day[:, act].sum(axis=1) * (p.hour.seconds / p.day.seconds) + p.trend_prior))
     return {"hour_impressions": hour[:, IMPRESSIONS], "hour_clicks": hour[:, CLICKS],
             "day_clicks": day[:, CLICKS], "day_orders": day[:, ORDERS], "day_gmv": day[:, GMV],
-            "ctr": ctr, "trend": trend}
+            "day_impressions": day[:, IMPRESSIONS], "ctr": ctr, "trend": trend}
 
 
 def reference_columns(view, signals, ids, leaves, item_leaves, now_ms, s: LiveSettings) -> dict:

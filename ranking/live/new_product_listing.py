@@ -22,6 +22,7 @@ subsidy, ban, comparable group and ``listed_at`` (epoch ms). From the bundle:
   without events toward its leaf, so the model never saw NaN in these columns, and a NaN
   would send every tree down a branch no training row took; ``sales_velocity`` is 0.
 
+Cold start's window counts (``impressions_n``, ``clicks_n``, ``orders_n``) are 0: nothing yet.
 Any other column (one a later part adds) is NaN, or 0 for integer columns.
 """
 
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ranking.card_badges import OFFER_COLUMNS
+from ranking.cold_start.posterior import COUNTS
 from ranking.contracts.tables import PRODUCTS
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.scores.price_advantage import combine_advantage, median_of_others
@@ -115,8 +117,8 @@ def epoch_ms(values: pd.Series) -> np.ndarray:
     """Timestamps as epoch milliseconds (the contracts' numbers as they are; datetimes converted)."""
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(np.float64)
-    stamps = pd.to_datetime(values, utc=True)
-    return (stamps.astype("int64") // 1_000_000).to_numpy(np.float64)
+    stamps = pd.to_datetime(values, utc=True)  # of any resolution (ns, us, ms): counted in ms
+    return ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ms")).to_numpy(np.float64)
 
 
 def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -> dict[str, np.ndarray]:
@@ -151,6 +153,9 @@ def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -
     out.update({k: v for k, v in price_references(snapshot, new, new_cat, category).items() if k in cols})
     cold = np.asarray(cols["sales_velocity"], np.float64) == 0 if "sales_velocity" in cols else \
         np.ones(len(category), bool)
+    for name in COUNTS:  # cold start's window counts: a product just listed has none yet
+        if name in cols:
+            out[name] = np.zeros(len(new))
     for name in HISTORY_COLUMNS:
         if name in cols:
             out[name] = leaf_median(np.asarray(cols[name], np.float64), category, new_cat, cold)

@@ -510,7 +510,7 @@ class RedisLiveState:
         trend = ((hour[:, act].sum(axis=1) + s.trend_prior)
                  / (day[:, act].sum(axis=1) * (hb * hw / (db * dw)) + s.trend_prior))
         return {"hour_impressions": hour[:, i], "hour_clicks": hour[:, c], "day_clicks": day[:, c],
-                "day_orders": day[:, o], "day_gmv": day[:, g],
+                "day_orders": day[:, o], "day_gmv": day[:, g], "day_impressions": day[:, i],
                 "ctr": (day[:, c] + k * prior) / np.maximum(day[:, i] + k, 1e-9), "trend": trend}
 
     def neighbours(self, product_ids: np.ndarray, at_ms: int | None = None) -> tuple[np.ndarray, np.ndarray]:

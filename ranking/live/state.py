@@ -331,13 +331,14 @@ class LiveState:
                             back[ig_of], pid[ignored], shown)
 
     def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
-        """Live counters of candidates: last-hour and last-day clicks, orders, GMV, CTR and trend."""
+        """Live counters of candidates: last-hour and last-day clicks, orders, GMV, CTR and trend (and the
+        last day's impressions, which cold start's posteriors count)."""
         rows = self.catalog.products.find(np.asarray(product_ids, np.int64))
         now = int(to_live_seconds(self.now_ms(at_ms)))
         hour, day, ctr, trend = self.products.signals(rows, now)
         return {"hour_impressions": hour[:, IMPRESSIONS], "hour_clicks": hour[:, CLICKS],
                 "day_clicks": day[:, CLICKS], "day_orders": day[:, ORDERS], "day_gmv": day[:, GMV],
-                "ctr": ctr, "trend": trend}
+                "day_impressions": day[:, IMPRESSIONS], "ctr": ctr, "trend": trend}
 
     def neighbours(self, product_ids: np.ndarray, at_ms: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Co-visited neighbours of products: (product ids, decayed weights), products x

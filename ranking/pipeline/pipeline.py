@@ -34,7 +34,13 @@ from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.filters import Filter, default_filters
 from ranking.pipeline.selector import Selector
 from ranking.pipeline.selectors import default_selectors
-from ranking.settings import BadgeSettings, LiveSettings, MerchandisingSettings, RulesSettings
+from ranking.settings import (
+    BadgeSettings,
+    ColdStartSettings,
+    LiveSettings,
+    MerchandisingSettings,
+    RulesSettings,
+)
 
 
 class CandidateSource(Protocol):
@@ -100,6 +106,7 @@ class Pipeline:
         merchandising: MerchandisingSettings | None = None,
         adds_pinned: bool = True,
         badges: BadgeSettings | None = None,
+        cold_start: ColdStartSettings | None = None,
     ) -> None:
         self.name = name
         self.sources = list(sources)
@@ -117,7 +124,7 @@ class Pipeline:
                           else default_adjusters(
                               rules, score_is_log_odds=getattr(model, "score_is_log_odds", False),
                               live=live, merchandising=self.merchandising))
-        self.selector = Selector(rules, default_selectors(rules, self.merchandising))
+        self.selector = Selector(rules, default_selectors(rules, self.merchandising, cold_start))
         self.executor = executor
 
     # ---- stages --------------------------------------------------------------------------

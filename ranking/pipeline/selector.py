@@ -10,6 +10,9 @@ The placement policies run in sequence over one :class:`~ranking.pipeline.select
    ``rules.exploration_slots`` get a product of a new store drawn uniformly from the
    ``rules.exploration_pool`` best new-store candidates; its propensity (1 / pool size)
    is logged with the impression so counterfactual evaluation can use it.
+2b. **Cold-start slots** — with the engine's ``cold_start`` settings, the surface's budget
+   positions get a new product drawn by Thompson sampling (:mod:`.selectors.cold_start`,
+   docs/cold_start.md), its propensity logged the same way.
 3. **The fold floor** — grade D below the first ``rules.traffic_fold`` positions.
 4. **Everything else** in order of score + adjustments, subject to the **shelf spread**
    (:mod:`ranking.pipeline.selectors.shelf_spread`): per surface, at most so many cards of one

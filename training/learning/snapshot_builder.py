@@ -36,6 +36,8 @@ PRODUCT_SCORE_COLUMNS = (
     "sales_velocity", "rating", "outside_price", "category_price",  # these two: the live catalog's
     "creator_reputation",                                            # price advantage (docs/catalog.md)
 )
+# each product's impressions, clicks and orders in the scores' window (ranking.cold_start.posterior)
+COLD_START_COUNTS = ("impressions_n", "clicks_n", "orders_n")
 STORE_SCORE_COLUMNS = (
     "store_experience_score", "store_product_quality", "store_logistics", "store_service",
     "store_stability", "returning_customer_index", "returning_quality_value", "returning_service",
@@ -148,11 +150,14 @@ def build_snapshot(mall: MallTables, as_of_ms: int, settings: Settings,
     }
     for col in PRODUCT_SCORE_COLUMNS:
         p_cols[col] = ps[col].to_numpy().astype(np.float32)
+    for col in COLD_START_COUNTS:  # not features: the scores' window counts cold start's posteriors read
+        p_cols[col] = np.nan_to_num(ps[col].to_numpy()).astype(np.float32)
     stores = mall["stores"].sort_values("store_id")
     ss = scores.stores.reindex(stores.store_id)
     s_cols = {col: ss[col].to_numpy().astype(np.float32) for col in STORE_SCORE_COLUMNS}
     s_cols["demoted"] = _flag(ss, "demoted")
     opened = stores.opened_at.to_numpy()
+    s_cols["opened_at"] = opened.astype(np.float64)  # not a feature: cold start's new stores
     s_cols["new_store"] = ((opened > as_of_ms - NEW_STORE_DAYS * DAY_MS) &
                            (opened <= as_of_ms)).astype(np.float32)
 

@@ -24,7 +24,7 @@ from ranking.pipeline.columns import product_column
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.settings import RulesSettings
 
-PLACED_BY_OTHERS = frozenset({"subsidy_slot", "exploration"})
+PLACED_BY_OTHERS = frozenset({"subsidy_slot", "exploration", "cold_start"})
 
 
 @dataclass
@@ -77,7 +77,8 @@ class MinCategories:
             row = int(rows[p])
             if row < 0 or keys[p] < 0 or (keys == keys[p]).sum() < 2 or page.propensity[p] < 1:
                 continue
-            if any(note.get("rule") in PLACED_BY_OTHERS for note in cands.rule_notes[row]):
+            if any(note.get("rule") in PLACED_BY_OTHERS and "position" in note
+                   for note in cands.rule_notes[row]):
                 continue
             return p
         return -1

@@ -1,0 +1,45 @@
+"""Who is new: a product listed less than ``cold_start.new_product_days`` before the request,
+or any product of a store opened less than ``cold_start.new_store_days`` before it.
+
+``listed_at`` is the product table's listing time (epoch ms; a product added live through the
+catalog API carries its change time, :mod:`ranking.live.new_product_listing`). A store's
+``opened_at`` is in bundles built since cold start; an older bundle has only the ``new_store``
+flag (opened in the 30 days before the snapshot), which is used instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.settings import ColdStartSettings
+
+DAY_MS = 86_400_000
+
+
+def _within(stamp: np.ndarray, now_ms: int, days: int) -> np.ndarray:
+    """Whether each time (NaN: unknown) lies in the ``days`` before ``now_ms`` (not after it)."""
+    ok = ~np.isnan(stamp)
+    s = np.where(ok, stamp, 0.0)
+    return ok & (s > now_ms - days * DAY_MS) & (s <= now_ms)
+
+
+def new_products(snapshot: FeatureSnapshot, product_ids: np.ndarray, now_ms: int,
+                 settings: ColdStartSettings) -> tuple[np.ndarray, np.ndarray]:
+    """(new product, new store) per product id: listed within the product window, and of a
+    store opened within the store window. A product is in cold start when either holds."""
+    products = snapshot.products
+    rows = products.rows(np.asarray(product_ids, np.int64))
+    listed = products.take("listed_at", rows) if "listed_at" in products.columns \
+        else np.full(len(rows), np.nan)
+    new_product = _within(listed, now_ms, settings.new_product_days)
+    stores = snapshot.stores
+    store_ids = products.take("store_id", rows, missing=-1)
+    s_rows = stores.rows(np.nan_to_num(store_ids, nan=-1).astype(np.int64))
+    if "opened_at" in stores.columns:
+        new_store = _within(stores.take("opened_at", s_rows), now_ms, settings.new_store_days)
+    elif "new_store" in stores.columns:
+        new_store = stores.take("new_store", s_rows, missing=0.0) > 0
+    else:
+        new_store = np.zeros(len(rows), dtype=bool)
+    return new_product, new_store

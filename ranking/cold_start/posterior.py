@@ -1,0 +1,115 @@
+"""Each new product's Beta posteriors on its order rate and click rate per impression.
+
+**Prior: its leaf category.** The bundle's snapshot holds every product's counts over the
+scores' window (``impressions_n``, ``clicks_n``, ``orders_n``; a bundle without them counts
+nothing). A leaf's order rate is ``(orders in the leaf + s * mall rate) / (impressions in the
+leaf + s)`` with ``s = cold_start.prior_strength`` (a leaf with little traffic leans on the
+mall's rate), and likewise its click rate. A new product starts at ``Beta(s * r, s * (1 - r))``
+with ``r`` its leaf's rate: the leaf's rate, worth ``s`` impressions of evidence.
+
+**Evidence: its own counts.** The bundle's counts plus, when the service has a live state,
+the live last day's (``RankRequest.live_signals``: ``day_impressions``, ``day_clicks``,
+``day_orders``; the embedded and the Redis backend alike). Without a live state the posterior
+is the bundle's and does not move between bundles. The bundle's window and the live day can
+overlap when a bundle is less than a day old, and an event then counts twice (the posterior is
+a little more confident than it should be; docs/cold_start.md).
+
+``alpha = s * r + orders``, ``beta = s * (1 - r) + max(impressions - orders, 0)``.
+
+Worked example: a leaf with 40 orders and 20,000 impressions in a mall at 0.2% gives
+``r = (40 + 200 * 0.002) / (20,000 + 200) = 0.0020``; a new product of it with 300 impressions
+and 3 orders has ``Beta(0.4 + 3, 199.6 + 297) = Beta(3.4, 496.6)``, mean 0.0068.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.features.snapshot import FeatureSnapshot
+
+COUNTS = ("impressions_n", "clicks_n", "orders_n")
+
+
+@dataclass
+class LeafRates:
+    """Order and click rates per leaf category, and the mall's, from the bundle's counts."""
+
+    leaves: np.ndarray  # sorted leaf ids
+    order_rate: np.ndarray
+    click_rate: np.ndarray
+    mall_order_rate: float
+    mall_click_rate: float
+
+    @classmethod
+    def of(cls, snapshot: FeatureSnapshot, strength: float) -> LeafRates:
+        """The rates of every leaf of ``snapshot``'s product table (``strength``: the mall's
+        rate's weight, in impressions)."""
+        cols = snapshot.products.columns
+        leaf = np.asarray(cols["category_id"], np.int64)
+        imps, clicks, orders = (np.nan_to_num(np.asarray(cols[c], np.float64)) if c in cols
+                                else np.zeros(len(leaf)) for c in COUNTS)
+        leaves, inverse = np.unique(leaf, return_inverse=True)
+        i_leaf = np.bincount(inverse, imps, len(leaves))
+        total = max(float(imps.sum()), 1e-9)
+        mall_o, mall_c = float(orders.sum()) / total, float(clicks.sum()) / total
+        o_leaf = np.bincount(inverse, orders, len(leaves))
+        c_leaf = np.bincount(inverse, clicks, len(leaves))
+        return cls(leaves, (o_leaf + strength * mall_o) / (i_leaf + strength),
+                   (c_leaf + strength * mall_c) / (i_leaf + strength), mall_o, mall_c)
+
+    def rates(self, leaf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(order rate, click rate) of each leaf id; a leaf the bundle does not hold gets the mall's."""
+        leaf = np.asarray(leaf, np.int64)
+        if not len(self.leaves):
+            return np.full(len(leaf), self.mall_order_rate), np.full(len(leaf), self.mall_click_rate)
+        pos = np.clip(np.searchsorted(self.leaves, leaf), 0, len(self.leaves) - 1)
+        known = self.leaves[pos] == leaf
+        return (np.where(known, self.order_rate[pos], self.mall_order_rate),
+                np.where(known, self.click_rate[pos], self.mall_click_rate))
+
+
+@dataclass
+class Posteriors:
+    """Per product: Beta(alpha, beta) of the order rate and of the click rate, the counts
+    they hold and the leaf's order rate (the prior mean)."""
+
+    order_alpha: np.ndarray
+    order_beta: np.ndarray
+    click_alpha: np.ndarray
+    click_beta: np.ndarray
+    impressions: np.ndarray
+    clicks: np.ndarray
+    orders: np.ndarray
+    leaf_order_rate: np.ndarray
+
+    @property
+    def order_mean(self) -> np.ndarray:
+        return self.order_alpha / (self.order_alpha + self.order_beta)
+
+    @property
+    def click_mean(self) -> np.ndarray:
+        return self.click_alpha / (self.click_alpha + self.click_beta)
+
+
+def posteriors(order_rate: np.ndarray, click_rate: np.ndarray, impressions: np.ndarray, clicks: np.ndarray,
+               orders: np.ndarray, strength: float) -> Posteriors:
+    """The Beta posteriors of products with these prior rates and counts (module docstring)."""
+    imps = np.maximum(np.asarray(impressions, np.float64), 0)
+    clicks = np.clip(np.asarray(clicks, np.float64), 0, imps)
+    orders = np.clip(np.asarray(orders, np.float64), 0, imps)
+    r_o = np.clip(order_rate, 1e-6, 1 - 1e-6)
+    r_c = np.clip(click_rate, 1e-6, 1 - 1e-6)
+    return Posteriors(strength * r_o + orders, strength * (1 - r_o) + imps - orders,
+                      strength * r_c + clicks, strength * (1 - r_c) + imps - clicks,
+                      imps, clicks, orders, np.asarray(order_rate, np.float64))
+
+
+def bundle_counts(snapshot: FeatureSnapshot, product_ids: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(impressions, clicks, orders) of products in the bundle's window (0 where unknown or not
+    held: a product listed live, or a bundle built before cold start)."""
+    products = snapshot.products
+    rows = products.rows(np.asarray(product_ids, np.int64))
+    return tuple(np.nan_to_num(products.take(c, rows, missing=0.0)) if c in products.columns
+                 else np.zeros(len(rows)) for c in COUNTS)

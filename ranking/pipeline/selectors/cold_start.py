@@ -1,0 +1,83 @@
+"""Cold-start slots: positions of the surface's budget given to a new product, drawn by
+Thompson sampling over the new candidates still exploring (:mod:`ranking.cold_start`).
+
+The budget is ``cold_start.slots[surface]`` (homepage, channel pages, search; 1-based
+positions). For each open budget position, the pool is the ``cold_start.pool_max`` best-ranked
+unplaced candidates in stage ``exploring`` (on search they have all passed the query's
+relevance floor, which runs as a filter before placement); one draw of their order-rate
+posteriors picks the card and its propensity (Monte Carlo of the same posteriors,
+``cold_start.propensity_draws``) is logged on the card. Every new candidate gets a
+``cold_start`` note with its stage and posterior mean, so a new product ranked normally shows
+its stage in ``explain`` too; a placed card's note adds its position and propensity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ranking.cold_start.bandit import thompson_draw
+from ranking.cold_start.stages import EXPLORING
+from ranking.cold_start.view import ColdStartView, LeafRateCache, cold_start_view
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.selectors.draft import PageDraft
+from ranking.settings import ColdStartSettings
+
+
+@dataclass
+class ColdStartSlots:
+    """The cold-start bandit's exploration slots (see the module docstring)."""
+
+    settings: ColdStartSettings
+    name: str = "cold_start"
+    rates: LeafRateCache = field(default_factory=LeafRateCache, repr=False)
+
+    def fill(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot,
+             rng: np.random.Generator) -> None:
+        s = self.settings
+        positions = sorted(set(s.slots.get(request.surface, []))) if s.enabled else []
+        if not positions or not len(cands):
+            return
+        view = cold_start_view(snapshot, cands.product_ids, request.now_ms, request.live_signals, s,
+                               self.rates.of(snapshot, s.prior_strength))
+        if not len(view.rows):
+            return
+        at = np.full(len(cands), -1, np.int64)  # candidate row -> its index among the new ones
+        at[view.rows] = np.arange(len(view.rows))
+        exploring = np.zeros(len(cands), dtype=bool)
+        exploring[view.rows] = view.stage == EXPLORING
+        placed: dict[int, tuple[int, float, int]] = {}
+        for slot in positions:
+            if not page.is_open(slot):
+                continue
+            pool = page.order[exploring[page.order] & ~page.used[page.order]][: s.pool_max]
+            if not len(pool):
+                break
+            k = at[pool]
+            pick, propensity = thompson_draw(view.posterior.order_alpha[k], view.posterior.order_beta[k],
+                                             rng, s.propensity_draws)
+            r = int(pool[pick])
+            page.put(slot - 1, r, float(propensity[pick]))
+            placed[r] = (slot, float(propensity[pick]), len(pool))
+        self._note(cands, view, at, placed)
+
+    def _note(self, cands: CandidateSet, view: ColdStartView, at: np.ndarray,
+              placed: dict[int, tuple[int, float, int]]) -> None:
+        post = view.posterior
+        mean, leaf = post.order_mean.tolist(), post.leaf_order_rate.tolist()
+        shown, ordered = post.impressions.tolist(), post.orders.tolist()
+        for r in view.rows.tolist():
+            k = int(at[r])
+            why = "new product" if view.new_product[r] else "new store's product"
+            note = {"rule": self.name, "stage": str(view.stage[k]), "posterior_mean": mean[k],
+                    "leaf_rate": leaf[k], "impressions": shown[k], "orders": ordered[k]}
+            if r in placed:
+                slot, p, n = placed[r]
+                note.update(position=slot, propensity=p, why=(
+                    f"{why}: cold-start slot drawn by Thompson sampling from {n} exploring new "
+                    f"products (order rate {mean[k]:.2%} expected, its leaf {leaf[k]:.2%})"))
+            else:
+                note["why"] = f"{why} in cold start, stage {view.stage[k]}, ranked by the model"
+            cands.rule_notes[r].append(note)

@@ -1,0 +1,147 @@
+"""Cold start's bandit: who is new, the leaf prior and the posterior, Thompson sampling's
+propensities, graduation and retirement (ranking/cold_start/)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rules_mall import rules_snapshot
+
+from ranking.cold_start import (
+    EXPLORING,
+    GRADUATED,
+    RETIRED,
+    LeafRates,
+    cold_start_view,
+    new_products,
+    posteriors,
+    stages,
+    thompson_draw,
+)
+from ranking.cold_start.newness import DAY_MS
+from ranking.settings import ColdStartSettings
+
+NOW = 100 * DAY_MS
+
+
+def counted_snapshot():
+    """30 products, leaf 11 (rows 0-14) converting 1% of impressions, leaf 12 (15-29) 0.1%."""
+    snap = rules_snapshot()
+    cols = snap.products.columns
+    cols["listed_at"] = np.full(30, NOW - 90 * DAY_MS, np.float64)
+    cols["impressions_n"] = np.full(30, 1000.0, np.float32)
+    cols["clicks_n"] = np.where(np.arange(30) < 15, 50.0, 20.0).astype(np.float32)
+    cols["orders_n"] = np.where(np.arange(30) < 15, 10.0, 1.0).astype(np.float32)
+    snap.stores.columns["opened_at"] = np.full(3, NOW - 400 * DAY_MS, np.float64)
+    return snap
+
+
+def test_new_means_listed_in_the_product_window_or_of_a_store_in_the_store_window():
+    snap = counted_snapshot()
+    snap.products.columns["listed_at"][[0, 1, 2]] = [NOW - 13 * DAY_MS, NOW - 15 * DAY_MS, NOW + DAY_MS]
+    snap.stores.columns["opened_at"][2] = NOW - 29 * DAY_MS  # products 2, 5, 8, ... are store 2's
+    new_product, new_store = new_products(snap, snap.products.ids, NOW, ColdStartSettings())
+    assert np.flatnonzero(new_product).tolist() == [0]  # 15 days is past 14; a future listing is not new
+    assert np.flatnonzero(new_store).tolist() == list(range(2, 30, 3))
+    narrow = ColdStartSettings(new_product_days=10, new_store_days=20)
+    assert not any(a.any() for a in new_products(snap, snap.products.ids, NOW, narrow))
+
+
+def test_a_bundle_without_opened_at_reads_the_new_store_flag():
+    snap = counted_snapshot()
+    del snap.stores.columns["opened_at"]
+    snap.stores.columns["new_store"][1] = 1
+    _, new_store = new_products(snap, snap.products.ids, NOW, ColdStartSettings())
+    assert np.flatnonzero(new_store).tolist() == list(range(1, 30, 3))
+
+
+def test_leaf_rates_are_the_leaf_counts_shrunk_toward_the_mall():
+    snap = counted_snapshot()
+    rates = LeafRates.of(snap, strength=200.0)
+    mall = (150 + 15) / 30_000
+    assert rates.mall_order_rate == pytest.approx(mall)
+    order, click = rates.rates(np.array([11, 12, 99]))
+    assert order[0] == pytest.approx((150 + 200 * mall) / (15_000 + 200))  # 0.99%
+    assert order[1] == pytest.approx((15 + 200 * mall) / (15_000 + 200))
+    assert order[2] == pytest.approx(mall)  # a leaf the bundle does not hold: the mall's rate
+    assert click[0] == pytest.approx((750 + 200 * 1050 / 30_000) / 15_200)
+
+
+def test_the_posterior_is_the_prior_plus_the_counts():
+    # the docstring's worked example: leaf rate 0.002, 300 impressions, 3 orders
+    post = posteriors(np.array([0.002]), np.array([0.05]), np.array([300.0]), np.array([12.0]),
+                      np.array([3.0]), strength=200.0)
+    assert post.order_alpha[0] == pytest.approx(3.4) and post.order_beta[0] == pytest.approx(496.6)
+    assert post.order_mean[0] == pytest.approx(3.4 / 500)
+    assert post.click_alpha[0] == pytest.approx(22.0) and post.click_beta[0] == pytest.approx(478.0)
+    fresh = posteriors(np.array([0.002]), np.array([0.05]), np.zeros(1), np.zeros(1), np.zeros(1), 200.0)
+    assert fresh.order_mean[0] == pytest.approx(0.002)  # no evidence: the leaf's rate
+
+
+def test_propensities_sum_to_one_over_the_pool_and_the_placed_one_is_drawn_with_its_own():
+    alpha, beta = np.array([3.0, 5.0, 2.0, 8.0]), np.array([300.0, 300.0, 300.0, 300.0])
+    pick, p = thompson_draw(alpha, beta, np.random.default_rng(1), 2000)
+    assert p.sum() == pytest.approx(1.0) and p[pick] >= 1 / 2000
+    assert np.argmax(p) == 3  # the highest posterior mean wins most draws
+    exact = _exact_propensities(alpha, beta)
+    assert np.abs(p - exact).max() < 0.04  # Monte Carlo of 2,000 draws: within a few standard errors
+
+
+def _exact_propensities(alpha, beta):
+    samples = np.random.default_rng(99).beta(alpha, beta, size=(400_000, len(alpha)))
+    return np.bincount(samples.argmax(axis=1), minlength=len(alpha)) / len(samples)
+
+
+def test_the_draw_is_the_same_for_the_same_seed():
+    alpha, beta = np.arange(1.0, 11.0), np.full(10, 400.0)
+    a = thompson_draw(alpha, beta, np.random.default_rng(7), 500)
+    b = thompson_draw(alpha, beta, np.random.default_rng(7), 500)
+    assert a[0] == b[0] and np.array_equal(a[1], b[1])
+    picks = {thompson_draw(alpha, beta, np.random.default_rng(s), 50)[0] for s in range(40)}
+    assert len(picks) > 2, "different seeds explore different products"
+
+
+def test_a_pool_of_one_is_placed_with_propensity_one():
+    pick, p = thompson_draw(np.array([1.0]), np.array([9.0]), np.random.default_rng(0), 100)
+    assert pick == 0 and p.tolist() == [1.0]
+
+
+def test_graduation_by_impressions_and_retirement_below_the_leaf():
+    settings = ColdStartSettings(graduation_impressions=1000, retire_confidence=0.95)
+    rate = np.full(4, 0.01)
+    post = posteriors(rate, rate * 5, np.array([0.0, 1000.0, 900.0, 900.0]), np.zeros(4),
+                      np.array([0.0, 0.0, 0.0, 18.0]), strength=200.0)
+    assert stages(post, settings).tolist() == [EXPLORING, GRADUATED, RETIRED, EXPLORING]
+    lenient = ColdStartSettings(graduation_impressions=5000, retire_confidence=0.99999)
+    assert stages(post, lenient)[2] == EXPLORING
+
+
+def test_the_view_adds_the_live_days_counts_to_the_bundles():
+    snap = counted_snapshot()
+    snap.products.columns["listed_at"][[3, 4]] = NOW - DAY_MS
+    calls = []
+
+    def live(ids, at_ms):
+        calls.append((ids.tolist(), at_ms))
+        n = len(ids)
+        return {"day_impressions": np.full(n, 100.0), "day_clicks": np.full(n, 5.0),
+                "day_orders": np.array([2.0, 0.0])}
+
+    settings = ColdStartSettings()
+    view = cold_start_view(snap, snap.products.ids, NOW, live, settings, LeafRates.of(snap, 200.0))
+    assert view.rows.tolist() == [3, 4] and calls == [([103, 104], NOW)]
+    assert view.posterior.impressions.tolist() == [1100.0, 1100.0]
+    assert view.posterior.orders.tolist() == [12.0, 10.0]
+    alone = cold_start_view(snap, snap.products.ids, NOW, None, settings, LeafRates.of(snap, 200.0))
+    assert alone.posterior.impressions.tolist() == [1000.0, 1000.0]  # no live state: the bundle's only
+
+
+def test_the_budget_names_surfaces_and_positions_or_is_refused():
+    from pydantic import ValidationError
+
+    from ranking.settings import load_settings
+
+    assert load_settings(['cold_start.slots={"search": []}']).cold_start.slots["search"] == []
+    for bad in ('{"hompage": [3]}', '{"homepage": [0]}'):
+        with pytest.raises(ValidationError):
+            load_settings([f"cold_start.slots={bad}"])
