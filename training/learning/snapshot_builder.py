@@ -34,7 +34,8 @@ PRODUCT_SCORE_COLUMNS = (
     "product_score", "product_information", "product_popularity", "product_quality",
     "product_service", "product_brand", "product_price", "price_advantage", "ctr", "cvr",
     "sales_velocity", "rating", "outside_price", "category_price",  # these two: the live catalog's
-    "creator_reputation",                                            # price advantage (docs/catalog.md)
+    # price advantage (docs/catalog.md); then the best reputation among creators featuring it
+    "creator_reputation",
 )
 # each product's impressions, clicks and orders in the scores' window (ranking.cold_start.posterior)
 COLD_START_COUNTS = ("impressions_n", "clicks_n", "orders_n")
