@@ -84,7 +84,7 @@ def test_simulate_then_validate_passes(tmp_path: Path) -> None:
     assert "impressions" in sim.output
     result = runner.invoke(app, ["validate", str(out)])
     assert result.exit_code == 0, result.output
-    assert "15 tables meet their contracts" in result.output
+    assert "18 tables meet their contracts" in result.output
 
 
 def test_validate_fails_clearly_on_a_corrupted_table(small_mall: Path, tmp_path: Path) -> None:
