@@ -23,7 +23,8 @@ def test_pacing_brings_the_brands_closer_to_their_promise(small_mall: Path, smal
     # promises summing to about the day's impressions (11 brands x 110 ~ 60 pages x 20 cards). The
     # guarantee is not required here: with it only 18 of the small mall's products are eligible, every
     # page shows all of them and pacing has nothing to choose (35 without it)
-    settings = load_settings(["channels.pacing_daily_promise=110", "channels.subsidy_requires_authentic=false"])
+    settings = load_settings(["channels.pacing_daily_promise=110",
+                              "channels.subsidy_requires_authentic=false"])
     result = channel_pacing(small_models / "latest", small_mall, settings, pages=60, page_size=20)
     paced, unpaced = result["arms"]["paced"], result["arms"]["unpaced"]
     assert paced["impressions"] == unpaced["impressions"] == 60 * 20
