@@ -29,6 +29,16 @@ from ranking.settings import load_settings
 pytestmark = pytest.mark.slow
 live_sets = catalog_service.live_sets  # the fixture: each backend, Redis under a prefix of its own
 HOUR = 20
+# The test's shopper asks for the same 100-card page dozens of times at one request time, and the
+# service logs every page as impressions: from the third showing without a click the live-history
+# filter drops a card as ``ignored`` (live.ignore_after_impressions, 3), which the pick's engine
+# (live off) never does. Only 12 cards per shopper are tracked (live.ignored_items) and cards shown
+# at the same time enter by product row, so which ones get dropped depends on the ids: since the
+# issue-29 mall the moved product (341) is among the 12 lowest ids of the page and came and went
+# (shown 3 times, dropped, forgotten when newer cards took its slot, shown again); before, the moved
+# product (1224) was never tracked. The service here counts no card as ignored within the test, so it
+# serves the page the pick saw; tests/test_live_pipeline.py covers the filter.
+NOT_IGNORED = ["live.ignore_after_impressions=65535"]
 
 
 def _homepage_ids(engine: Engine, user: int) -> dict[int, list[str]]:
@@ -103,7 +113,8 @@ def test_a_retitled_and_a_recategorised_product_reach_every_worker_within_a_seco
         dense = _search_cards(url, second)
         return pid in new and pid not in old and "dense" in dense.get(pid, {}).get("sources", [])
 
-    proc, url = start_service(small_models, tmp_path / "events", workers=2, extra=live_sets)
+    sets = [*live_sets, *NOT_IGNORED]
+    proc, url = start_service(small_models, tmp_path / "events", workers=2, extra=sets)
     try:
         for _ in range(STREAK):
             assert pid not in _search_cards(url, "zorblaxomega")
@@ -122,7 +133,7 @@ def test_a_retitled_and_a_recategorised_product_reach_every_worker_within_a_seco
 
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        proc, url = start_service(small_models, tmp_path / "events", workers=2, extra=live_sets)
+        proc, url = start_service(small_models, tmp_path / "events", workers=2, extra=sets)
         for _ in range(STREAK):  # every worker, at its first answers after the restart
             assert found_anew()
             assert _search_cards(url, "quizzleprime")[pid]["title"] == second
