@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from ranking.engine import Engine
     from ranking.live import LiveState
 
-BY_PRODUCT = ("impressions", "clicks", "carts", "orders", "returns", "reviews")
+BY_PRODUCT = ("impressions", "clicks", "carts", "orders", "returns", "reviews", "creator_content",
+              "creator_orders")  # the creators' tables: only when the mall has them
 BY_ORDER = ("shipments", "service_tickets")
 ARRIVALS = "arrivals.parquet"
 NEW_STORE_DAYS = 14  # the simulator's new stores opened in its last 14 days
