@@ -972,10 +972,10 @@ class ColdStartSettings(Section):
     retire_confidence: float = Field(
         0.95, gt=0.5, lt=1, description="a new product whose order rate is below its leaf's mean with at "
                                         "least this posterior probability is retired from exploration")
-    propensity_draws: int = Field(
-        500, ge=10, description="Monte Carlo draws of the same posterior a logged propensity is estimated "
-                                "from (the placed draw is one of them, so it is at least 1 / draws); "
-                                "each slot costs draws x pool Beta samples (500 x 30: about 1 ms)")
+    propensity_grid: int = Field(
+        256, ge=32, le=65_536, description="quadrature points of a placement's exact propensity (each pool "
+                                           "member's chance of the highest draw); 256 is within about 1e-4 "
+                                           "of the integral")
 
 
 class Settings(BaseSettings):

@@ -5,8 +5,8 @@ The budget is ``cold_start.slots[surface]`` (homepage, channel pages, search; 1-
 positions). For each open budget position, the pool is the ``cold_start.pool_max`` best-ranked
 unplaced candidates in stage ``exploring`` (on search they have all passed the query's
 relevance floor, which runs as a filter before placement); one draw of their order-rate
-posteriors picks the card and its propensity (Monte Carlo of the same posteriors,
-``cold_start.propensity_draws``) is logged on the card. Every new candidate gets a
+posteriors picks the card and its exact propensity (each member's chance of the highest draw,
+by quadrature on ``cold_start.propensity_grid`` points) is logged on the card. Every new candidate gets a
 ``cold_start`` note with its stage and posterior mean, so a new product ranked normally shows
 its stage in ``explain`` too; a placed card's note adds its position and propensity.
 """
@@ -57,7 +57,7 @@ class ColdStartSlots:
                 break
             k = at[pool]
             pick, propensity = thompson_draw(view.posterior.order_alpha[k], view.posterior.order_beta[k],
-                                             rng, s.propensity_draws)
+                                             rng, s.propensity_grid)
             r = int(pool[pick])
             page.put(slot - 1, r, float(propensity[pick]))
             placed[r] = (slot, float(propensity[pick]), len(pool))

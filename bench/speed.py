@@ -1,0 +1,184 @@
+"""Issue 30's speed goals over HTTP with everything on: ``python -m bench.speed BUNDLE --out DIR``.
+
+The service (``shelfrank serve``, live state ``embedded``, store diversity on as by default)
+serves ``BUNDLE`` with a book of 1,000 operator rules and 10,000 synonym sets imported through
+``POST /v1/merchandising/import`` (the rules of :mod:`bench.merch_rules`, the sets of
+:mod:`bench.merch_synonyms`: every catalog word in two sets, so every search rewrites), and
+every shopper of the payloads first gets ``CLICKS_PER_SHOPPER`` live clicks (the live arm
+reads a real history). Then:
+
+1. **One worker, one connection** (wrk, ``SHELFRANK_BENCH_HTTP_SECONDS`` each): p50/p99 of
+   search (Zipf-distributed frequent title words, a fifth filtered to a category, so rules
+   and synonyms fire), homepage, rerank of 500 candidates and the no-op endpoint (parses the
+   rerank body, ranks nothing), and each page's p99 as a multiple of the no-op's.
+   Goal: search, homepage and rerank-500 p99 <= 5 ms.
+2. **A flame graph per page** (``py-spy record``, when installed): the worker sampled while
+   wrk drives that page, written as ``DIR/flame-<page>.svg`` (and speedscope JSON).
+3. **Two workers, 16 connections**, the three pages mixed in turn: requests per second, p99
+   and how many answers were shed (503). wrk's percentiles cover every answer; with none shed
+   they are the admitted requests' p99. Goal: >= 600 requests/s with admitted p99 < 50 ms.
+
+The 1M-product goal (search p99 <= 10 ms) is :mod:`bench.bench_large`'s serving stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+import numpy as np
+
+from bench.bench_live_cost import ADMIN, _warm
+from bench.bench_serving import SECONDS, STATUS_COUNTER, request_payloads, run_wrk, wrk_script
+from bench.merch_rules import build_book, frequent_words, requests
+from bench.merch_synonyms import synonym_sets
+from shelfrank.local_service import start_service, stop_service
+
+RULES, SYNONYMS = 1000, 10_000
+PAGES = {"search": "/v1/search", "homepage": "/v1/homepage", "rerank": "/v1/rerank", "noop": "/v1/noop"}
+GOAL_P99_MS = 5.0
+
+
+def workload(bundle: Path) -> tuple[dict, dict[str, list[dict]]]:
+    """(the merchandising file to import, the request bodies per page)."""
+    from ranking.engine import Engine
+    from ranking.settings import load_settings
+
+    engine = Engine.load(bundle, load_settings([]))
+    try:
+        words = frequent_words(engine)
+        book = build_book(engine, words)
+        rules = [{**r.model_dump(mode="json", exclude_none=True), "id": f"r-{r.id}"} for r in book.rules]
+        sets = [{**s.model_dump(mode="json", exclude_none=True), "id": f"s-{s.id}"}
+                for s in synonym_sets(engine, SYNONYMS)]
+        payloads = request_payloads(bundle)
+        users = [p["user_id"] for p in payloads["homepage"]]
+        search = [{"query": b["query"], "user_id": users[i % len(users)], "page_size": 20,
+                   **({"filters": {"category_id": b["category_id"]}} if b["category_id"] is not None else {})}
+                  for i, b in enumerate(requests(engine, words)["search"][:200])]
+    finally:
+        engine.close()
+    bodies = {"search": search, "homepage": payloads["homepage"], "rerank": payloads["rerank"],
+              "noop": payloads["rerank"]}
+    return {"format": 1, "rules": rules, "synonyms": sets}, bodies
+
+
+def _strip(rule_or_set: dict) -> dict:
+    return {k: v for k, v in rule_or_set.items() if k not in {"author", "created_ms", "updated_ms"}}
+
+
+def prepare(url: str, book: dict, bodies: dict[str, list[dict]], products: np.ndarray) -> dict:
+    """Import the book, check every rule and set is in force, give the shoppers live clicks."""
+    file = {"format": 1, "rules": [_strip(r) for r in book["rules"]],
+            "synonyms": [_strip(s) for s in book["synonyms"]]}
+    r = httpx2.post(f"{url}/v1/merchandising/import?mode=replace", json=file, headers=ADMIN, timeout=300)
+    r.raise_for_status()
+    rules = httpx2.get(f"{url}/v1/rules?active=true", headers=ADMIN, timeout=60).json()
+    synonyms = httpx2.get(f"{url}/v1/synonyms", headers=ADMIN, timeout=60).json()
+    in_force = {"rules_active": len(rules.get("rules", rules)), "synonym_sets": len(synonyms.get("synonyms",
+                                                                                               synonyms))}
+    _warm(url, {"homepage": bodies["homepage"], "search": bodies["search"]}, products)
+    return in_force
+
+
+def mixed_script(bodies: dict[str, list[dict]], folder: Path) -> Path:
+    """A wrk script posting search, homepage and rerank bodies in turn, counting non-200s."""
+    rows = [(PAGES[p], b) for i in range(50) for p in ("search", "homepage", "rerank")
+            for b in [bodies[p][i % len(bodies[p])]]]
+    lines = ["calls = {"] + [f"  {{{json.dumps(path)}, {json.dumps(json.dumps(b))}}}," for path, b in rows]
+    lines += ["}", "i = 0", 'wrk.headers["Content-Type"] = "application/json"',
+              "request = function()", "  i = i % #calls + 1",
+              '  return wrk.format("POST", calls[i][1], nil, calls[i][2])', "end", STATUS_COUNTER]
+    script = folder / "mixed.lua"
+    script.write_text("\n".join(lines))
+    return script
+
+
+def flame(pid: int, url: str, script: Path, out: Path, seconds: int) -> str:
+    """Sample the service (and its workers) with py-spy while wrk drives one page."""
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if spy is None:
+        return "skipped: py-spy is not installed (pip install py-spy)"
+    record = subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "250",
+                               "--duration", str(seconds), "--format", "flamegraph", "--output", str(out)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1)
+    run_wrk(url, script, 1, seconds)
+    _, err = record.communicate(timeout=seconds + 60)
+    return str(out) if out.exists() else f"failed: {err.decode()[-300:]}"
+
+
+def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path) -> dict:
+    products = np.unique(np.concatenate([b["candidates"] for b in bodies["rerank"]]))
+    proc, url = start_service(bundle.parent, work / "events-1", workers=1, bundle=bundle,
+                              extra=["live.backend=embedded", "serving.write_rate_per_second=0"])
+    try:
+        out: dict = prepare(url, book, bodies, products)
+        for page, path in PAGES.items():
+            low = run_wrk(url, wrk_script(path, bodies[page], work, count_statuses=True), 1)
+            out[f"{page}_p50_ms"], out[f"{page}_p99_ms"] = low["p50_ms"], low["p99_ms"]
+            out[f"{page}_rps_c1"], out[f"{page}_non_200"] = low["rps"], sum(low["statuses"].values())
+        for page in ("search", "homepage", "rerank"):
+            out[f"{page}_p99_vs_noop"] = round(out[f"{page}_p99_ms"] / out["noop_p99_ms"], 1)
+            out[f"{page}_p99_goal_met"] = out[f"{page}_p99_ms"] <= GOAL_P99_MS
+        for page in ("search", "homepage", "rerank"):
+            out[f"flame_{page}"] = flame(proc.pid, url, wrk_script(PAGES[page], bodies[page], work),
+                                         out_dir / f"flame-{page}.svg", SECONDS)
+        return out
+    finally:
+        stop_service(proc)
+
+
+def two_workers(bundle: Path, book: dict, bodies: dict, work: Path) -> dict:
+    products = np.unique(np.concatenate([b["candidates"] for b in bodies["rerank"]]))
+    proc, url = start_service(bundle.parent, work / "events-2", workers=2, bundle=bundle,
+                              extra=["live.backend=embedded", "serving.write_rate_per_second=0"])
+    try:
+        prepare(url, book, bodies, products)
+        time.sleep(2)  # the other worker follows the book and the clicks
+        high = run_wrk(url, mixed_script(bodies, work), 16)
+        return {"mixed_2w_c16_rps": high["rps"], "mixed_2w_c16_p50_ms": high["p50_ms"],
+                "mixed_2w_c16_p99_ms": high["p99_ms"], "mixed_2w_c16_requests": high["requests"],
+                "mixed_2w_c16_shed_503": high["statuses"].get("503", 0),
+                "mixed_2w_c16_other_non_200": sum(n for c, n in high["statuses"].items() if c != "503"),
+                "mixed_2w_goal_met": high["rps"] >= 600 and high["p99_ms"] < 50
+                and not high["statuses"]}
+    finally:
+        stop_service(proc)
+
+
+def run(bundle: Path, out_dir: Path) -> dict:
+    """The whole measurement (module docstring); flame graphs go to ``out_dir``."""
+    if shutil.which("wrk") is None:
+        return {"skipped": "wrk is not installed (apt-get install wrk)"}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    book, bodies = workload(bundle)
+    out: dict = {"bundle": bundle.resolve().name, "rules": len(book["rules"]),
+                 "synonym_sets": len(book["synonyms"]), "seconds_per_run": SECONDS}
+    with tempfile.TemporaryDirectory() as tmp:
+        out.update(one_worker(bundle, book, bodies, Path(tmp), out_dir))
+        out.update(two_workers(bundle, book, bodies, Path(tmp)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("bench/out/speed"))
+    args = parser.parse_args()
+    result = run(args.bundle, args.out)
+    (args.out / "speed.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
