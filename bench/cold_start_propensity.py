@@ -19,7 +19,8 @@ from ranking.cold_start.bandit import win_probabilities
 from ranking.settings import ColdStartSettings
 
 
-def monte_carlo(alpha: np.ndarray, beta: np.ndarray, rng: np.random.Generator, draws: int = 500) -> np.ndarray:
+def monte_carlo(alpha: np.ndarray, beta: np.ndarray, rng: np.random.Generator,
+                draws: int = 500) -> np.ndarray:
     samples = rng.beta(alpha[None, :], beta[None, :], size=(draws, len(alpha)))
     return np.bincount(samples.argmax(axis=1), minlength=len(alpha)) / draws
 

@@ -14,4 +14,5 @@ from ranking.cold_start.stages import EXPLORING, GRADUATED, RETIRED, STAGES, sta
 from ranking.cold_start.view import ColdStartView, LeafRateCache, cold_start_view
 
 __all__ = ["EXPLORING", "GRADUATED", "RETIRED", "STAGES", "ColdStartView", "LeafRateCache", "LeafRates",
-           "Posteriors", "cold_start_view", "new_products", "posteriors", "stages", "thompson_draw", "win_probabilities"]
+           "Posteriors", "cold_start_view", "new_products", "posteriors", "stages", "thompson_draw",
+           "win_probabilities"]
