@@ -1,0 +1,127 @@
+"""Where a page's time goes, component by component: ``python -m bench.request_components BUNDLE``.
+
+Loads the bundle as the service does (``Engine.load``, GC frozen after loading), wraps every
+component of every pipeline with a timer (each recall source, filter, adjuster and selector,
+the feature build and the model) and ranks ``--requests`` pages per pipeline in turn, one at
+a time, on :mod:`bench.bench_serving`'s payloads. Prints each pipeline's mean ms per request
+and each component's mean ms (components under 0.02 ms are left out; recall sources run in the
+recall pool, so they overlap). ``--profile`` adds cProfile's top functions by own time.
+``--set key=value`` overrides settings as the CLI does. Use it to find what a change should
+target; :mod:`bench.speed` measures the same pages over HTTP with everything on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import functools
+import gc
+import pstats
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from bench.bench_serving import request_payloads
+
+TOTALS: dict[str, float] = defaultdict(float)
+
+
+def _wrap(obj: object, method: str, label: str) -> None:
+    inner = getattr(obj, method)
+
+    @functools.wraps(inner)
+    def timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            TOTALS[label] += time.perf_counter() - started
+
+    setattr(obj, method, timed)
+
+
+def instrument(engine) -> None:
+    """Wrap every pipeline's components (and the shared model) with timers."""
+    import ranking.pipeline.pipeline as pipeline_module
+
+    models = set()
+    for name, p in engine.pipelines.items():
+        groups = (("recall", p.sources, "recall"), ("filter", p.filters, "apply"),
+                  ("adjust", p.adjusters, "apply"), ("select", p.selector.policies, "fill"))
+        for kind, parts, method in groups:
+            for part in parts:
+                _wrap(part, method, f"{name} {kind}: {getattr(part, 'name', type(part).__name__)}")
+        for stage in ("_recall", "_filter", "_hydrate"):
+            _wrap(p, stage, f"{name} stage {stage.strip('_')}")
+        _wrap(p.selector, "place", f"{name} stage select")
+        if id(p.model) not in models:
+            models.add(id(p.model))
+            _wrap(p.model, "score", "model: score")
+    for fn in ("compute_features", "build_inputs", "report_page", "rules_in_force"):
+        inner = getattr(pipeline_module, fn)
+
+        def timed(*args, _inner=inner, _fn=fn, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _inner(*args, **kwargs)
+            finally:
+                TOTALS[f"function: {_fn}"] += time.perf_counter() - started
+
+        setattr(pipeline_module, fn, timed)
+    _wrap(engine, "_cards", "engine: cards")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--pipelines", default="homepage,search,rerank")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--profile", action="store_true", help="also cProfile's top functions")
+    parser.add_argument("--set", action="append", default=[], help="settings override key=value")
+    args = parser.parse_args()
+    from ranking.engine import Engine
+    from ranking.pipeline import RankRequest
+    from ranking.recall.vector_index import set_search_threads
+    from ranking.settings import load_settings
+
+    settings = load_settings(args.set)
+    set_search_threads(settings.serving.search_threads)
+    payloads = request_payloads(args.bundle)
+    engine = Engine.load(args.bundle, settings)
+    instrument(engine)
+    gc.collect()
+    gc.freeze()
+
+    def request(pipeline: str, i: int) -> RankRequest:
+        p = payloads[pipeline][i % len(payloads[pipeline])]
+        candidates = np.asarray(p["candidates"]) if pipeline == "rerank" else None
+        return RankRequest(surface="search" if pipeline == "search" else "homepage", page_size=20,
+                           now_ms=engine.snapshot.as_of_ms, hour=12 + i % 10, user_id=p["user_id"],
+                           query=p.get("query"), candidates=candidates, seed=i)
+
+    for pipeline in args.pipelines.split(","):
+        for i in range(30):
+            engine.rank(pipeline, request(pipeline, i))
+        TOTALS.clear()
+        profiler = cProfile.Profile() if args.profile else None
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        for i in range(args.requests):
+            engine.rank(pipeline, request(pipeline, i))
+        if profiler:
+            profiler.disable()
+        mean = (time.perf_counter() - started) / args.requests * 1e3
+        print(f"== {pipeline}: {mean:.2f} ms per request (mean of {args.requests})")
+        for label, seconds in sorted(TOTALS.items(), key=lambda kv: -kv[1]):
+            if seconds / args.requests * 1e3 >= 0.02:
+                print(f"  {seconds / args.requests * 1e3:7.3f} ms  {label}")
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()
