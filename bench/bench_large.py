@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.bench_serving import http_latency, in_process_latency, request_payloads
 from bench.context import BenchContext
+from bench.speed import run as run_speed
 
 REQUEST_SAMPLE = os.environ.get("SHELFRANK_BENCH_LARGE_REQUEST_SAMPLE", "0.1")
 
@@ -43,6 +44,9 @@ def bench(ctx: BenchContext) -> dict:
     if shutil.which("wrk"):
         with tempfile.TemporaryDirectory() as tmp:
             out.update({f"serve_{k}": v for k, v in http_latency(bundle, payloads, 1, Path(tmp)).items()})
+        # issue 30's goal (search p99 <= 10 ms at 1M products): one worker with everything on
+        speed = run_speed(bundle.resolve(), ctx.work_dir / "speed-large", two=False)
+        out.update({f"serve_all_on_{k}": v for k, v in speed.items()})
     return out
 
 

@@ -18,7 +18,8 @@ reads a real history). Then:
    and how many answers were shed (503). wrk's percentiles cover every answer; with none shed
    they are the admitted requests' p99. Goal: >= 600 requests/s with admitted p99 < 50 ms.
 
-The 1M-product goal (search p99 <= 10 ms) is :mod:`bench.bench_large`'s serving stage.
+The 1M-product goal (search p99 <= 10 ms) is :mod:`bench.bench_large`'s serving stage, which runs
+the one-worker part of this on the large bundle.
 """
 
 from __future__ import annotations
@@ -155,8 +156,9 @@ def two_workers(bundle: Path, book: dict, bodies: dict, work: Path) -> dict:
         stop_service(proc)
 
 
-def run(bundle: Path, out_dir: Path) -> dict:
-    """The whole measurement (module docstring); flame graphs go to ``out_dir``."""
+def run(bundle: Path, out_dir: Path, two: bool = True) -> dict:
+    """The whole measurement (module docstring; ``two=False`` leaves out the two-worker run);
+    flame graphs go to ``out_dir``."""
     if shutil.which("wrk") is None:
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -165,7 +167,8 @@ def run(bundle: Path, out_dir: Path) -> dict:
                  "synonym_sets": len(book["synonyms"]), "seconds_per_run": SECONDS}
     with tempfile.TemporaryDirectory() as tmp:
         out.update(one_worker(bundle, book, bodies, Path(tmp), out_dir))
-        out.update(two_workers(bundle, book, bodies, Path(tmp)))
+        if two:
+            out.update(two_workers(bundle, book, bodies, Path(tmp)))
     return out
 
 
