@@ -48,8 +48,8 @@ PAGES = {"search": "/v1/search", "homepage": "/v1/homepage", "rerank": "/v1/rera
 GOAL_P99_MS = 5.0
 
 
-def workload(bundle: Path) -> tuple[dict, dict[str, list[dict]]]:
-    """(the merchandising file to import, the request bodies per page)."""
+def workload(bundle: Path, synonyms: int = SYNONYMS) -> tuple[dict, dict[str, list[dict]]]:
+    """(the merchandising file to import, the request bodies per page); ``synonyms`` sets."""
     from ranking.engine import Engine
     from ranking.settings import load_settings
 
@@ -59,7 +59,7 @@ def workload(bundle: Path) -> tuple[dict, dict[str, list[dict]]]:
         book = build_book(engine, words)
         rules = [{**r.model_dump(mode="json", exclude_none=True), "id": f"r-{r.id}"} for r in book.rules]
         sets = [{**s.model_dump(mode="json", exclude_none=True), "id": f"s-{s.id}"}
-                for s in synonym_sets(engine, SYNONYMS)]
+                for s in synonym_sets(engine, synonyms)]
         payloads = request_payloads(bundle)
         users = [p["user_id"] for p in payloads["homepage"]]
         search = [{"query": b["query"], "user_id": users[i % len(users)], "page_size": 20,
