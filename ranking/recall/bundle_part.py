@@ -68,7 +68,7 @@ class SearchSource:
             return np.zeros(0, np.int64), np.zeros(0)
         if self.name == LEXICAL:  # with the operator's synonyms, when the request's book has some
             return self._search.lexical(request.query, k, rewrite_of(request))
-        return self._search.dense(request.query, k)
+        return self._search.dense(request.query, k, request.hydrated)  # the query's vector kept
 
 
 # the homepage sources that scan the item vectors (FAISS releases the GIL while it scans):
@@ -121,8 +121,8 @@ def load_recall_part(folder: Path, bundle, settings) -> RecallPieces:
 
         def dense_similarity(request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:
             query = request.query if request.surface == "search" else None
-            return {"dense_similarity": search.dense_similarity(
-                [query], np.zeros(len(cands), np.int64), cands.product_ids)}
+            return {"dense_similarity": search.dense_similarity(  # the dense source's query vector
+                [query], np.zeros(len(cands), np.int64), cands.product_ids, request.hydrated)}
 
         pieces.extra_features.append(dense_similarity)
         pieces.manifest["search"] = search.manifest
