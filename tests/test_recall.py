@@ -249,3 +249,16 @@ def test_a_requests_query_is_encoded_once_for_the_dense_source_and_the_feature(s
         assert np.array_equal(ids, search.dense("大米", 20)[0])
     finally:
         search.encoder.encode = encode
+
+
+def test_bm25_scores_are_scipys_column_sums_bit_for_bit(search):
+    bm25 = search.bm25
+    vocabulary = sorted(bm25.vocabulary)
+    rng = np.random.default_rng(3)
+    queries = ["大米", "", "!!!"] + [" ".join(rng.choice(vocabulary, size=n)) for n in (1, 2, 3, 5, 8) * 20]
+    for query in queries:
+        cols = bm25.query_tokens(query)
+        want = (np.asarray(bm25.weights[:, cols].sum(axis=1)).ravel() if len(cols)
+                else np.zeros(len(bm25.product_ids), np.float32))
+        got = bm25.scores(query)
+        assert got.dtype == want.dtype and np.array_equal(got.view(np.uint32), want.view(np.uint32))
