@@ -135,3 +135,29 @@ def test_a_restock_reaches_every_workers_homepage_within_a_second(small_models: 
         assert max(seconds.values()) < 1.0, seconds
     finally:
         stop_service(proc)
+
+
+def test_the_cached_available_segments_match_first_and_follow_a_new_mask() -> None:
+    rows = np.array([5, 3, 9, 1, 7, 0, 2, 14, 11, 4], np.int64)
+    ptr = np.array([0, 4, 4, 10], np.int64)  # three segments, the middle one empty
+    mask = np.ones(12, bool)
+    mask[[3, 9, 7, 11]] = False
+    availability = Availability(mask)
+
+    def expected(k: int) -> list[list[int]]:
+        return [availability.first(rows[ptr[i]:ptr[i + 1]], k).tolist() for i in range(3)]
+
+    for k in (1, 2, 5):
+        got = availability.first_of_segments(rows, ptr, np.array([0, 1, 2]), k)
+        assert [g.tolist() for g in got] == expected(k)
+    assert availability.head(rows, 4).tolist() == availability.first(rows, 4).tolist() == [5, 1, 0, 2]
+    kept = availability.segments(rows, ptr)[0]
+    assert availability.segments(rows, ptr)[0] is kept  # computed once for this mask and list
+    availability.mask = np.ones(12, bool)  # the live catalog restocks everything: a new mask
+    assert availability.head(rows, 4).tolist() == [5, 3, 9, 1]
+    again = availability.first_of_segments(rows, ptr, np.array([2, 0]), 2)
+    assert [g.tolist() for g in again] == [[7, 0], [5, 3]]
+    copy = rows.copy()  # a replaced list (new products appended) is read afresh
+    copy[0] = 6
+    assert availability.head(copy, 2).tolist() == [6, 3]
+    assert Availability(None).first_of_segments(rows, ptr, np.array([2]), 2)[0].tolist() == [7, 0]

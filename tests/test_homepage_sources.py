@@ -163,3 +163,24 @@ def test_repurchase_lists_only_consumable_leaves_the_shopper_bought(recall, mall
     assert len(got) and set(mall.leaf[_row(mall, got)]) == {1, 7}  # 2 is not consumable
     assert not len(source.candidates(replace(c, bought_leaves=np.array([2, 3])), 10))
     assert not len(source.candidates(ShopperContext(user_id=None, hour=8, slot=0), 10))
+
+
+def test_one_source_asked_alone_lists_what_all_ten_list(recall):
+    from ranking.recall.bundle_part import POOLED_HOMEPAGE, HomepageSource
+
+    for user, hour in ((USER, 9), (USER, 20), (999, 14), (None, 3)):
+        context = recall.context(user, hour)
+        every = recall.sources(user, hour, context=context)
+        for name in recall.quotas:
+            got = recall.source(name, context, recall.quotas[name])
+            assert (got is None) == (name not in every)
+            if got is not None:
+                assert np.array_equal(got[0], every[name][0]) and np.array_equal(got[1], every[name][1])
+        assert recall.source("subsidy", context, 0) is None
+        request = RankRequest(surface="homepage", page_size=10, now_ms=0, hour=hour, user_id=user)
+        for name in recall.quotas:
+            source = HomepageSource(name, recall)
+            ids, scores = source.recall(request, 500)
+            assert np.array_equal(ids, every.get(name, (np.zeros(0, np.int64),))[0])
+            assert ids.dtype == np.int64 and scores.dtype == np.float64
+            assert source.pooled == (name in POOLED_HOMEPAGE)

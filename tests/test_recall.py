@@ -216,3 +216,49 @@ def test_the_shared_truncated_svd_gives_sklearns_components() -> None:
     _, _, ours = truncated_svd(x, 16, seed=7)
     theirs = TruncatedSVD(n_components=16, random_state=7).fit(x).components_
     np.testing.assert_array_equal(ours, theirs)
+
+
+def test_the_encoder_gives_the_scipy_expressions_vectors_bit_for_bit(search):
+    import scipy.sparse as sp
+
+    enc = search.encoder
+    texts = ["大米", "café crème 500g", "", "!!!", "iPhone 15 Pro Max 256GB 深空黑色", "大米 大米 rice"]
+
+    def scipy_tfidf(batch: list[str]) -> sp.csr_matrix:  # the expression _tfidf replaced
+        counts = enc.hasher.transform(batch).astype(np.float32)
+        x = counts.multiply(enc.idf[None, :]).tocsr()
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        return sp.diags(1.0 / np.maximum(norms, 1e-12)) @ x
+
+    for batch in (texts, *[[t] for t in texts]):
+        want = np.asarray(scipy_tfidf(batch) @ enc.components.T)
+        got = np.asarray(enc._tfidf(batch) @ enc.components.T)
+        assert np.array_equal(want.view(np.uint32), got.view(np.uint32))
+
+
+def test_a_requests_query_is_encoded_once_for_the_dense_source_and_the_feature(search, catalog):
+    calls = []
+    encode = search.encoder.encode
+    search.encoder.encode = lambda texts: calls.append(list(texts)) or encode(texts)
+    try:
+        memo: dict = {}
+        ids, _ = search.dense("大米", 20, memo)
+        sims = search.dense_similarity(["大米"], np.zeros(len(ids), np.int64), ids, memo)
+        assert calls == [["大米"]]
+        assert np.array_equal(sims, search.dense_similarity(["大米"], np.zeros(len(ids), np.int64), ids))
+        assert np.array_equal(ids, search.dense("大米", 20)[0])
+    finally:
+        search.encoder.encode = encode
+
+
+def test_bm25_scores_are_scipys_column_sums_bit_for_bit(search):
+    bm25 = search.bm25
+    vocabulary = sorted(bm25.vocabulary)
+    rng = np.random.default_rng(3)
+    queries = ["大米", "", "!!!"] + [" ".join(rng.choice(vocabulary, size=n)) for n in (1, 2, 3, 5, 8) * 20]
+    for query in queries:
+        cols = bm25.query_tokens(query)
+        want = (np.asarray(bm25.weights[:, cols].sum(axis=1)).ravel() if len(cols)
+                else np.zeros(len(bm25.product_ids), np.float32))
+        got = bm25.scores(query)
+        assert got.dtype == want.dtype and np.array_equal(got.view(np.uint32), want.view(np.uint32))

@@ -68,7 +68,13 @@ class SearchSource:
             return np.zeros(0, np.int64), np.zeros(0)
         if self.name == LEXICAL:  # with the operator's synonyms, when the request's book has some
             return self._search.lexical(request.query, k, rewrite_of(request))
-        return self._search.dense(request.query, k)
+        return self._search.dense(request.query, k, request.hydrated)  # the query's vector kept
+
+
+# the homepage sources that scan the item vectors (FAISS releases the GIL while it scans):
+# the only ones worth a hop to the recall pool; the others cost less than the hop
+# (0.02-0.3 ms each) and run on the request's thread (Pipeline._recall reads ``pooled``)
+POOLED_HOMEPAGE = frozenset({"personal", "similar"})
 
 
 class HomepageSource:
@@ -78,12 +84,12 @@ class HomepageSource:
     def __init__(self, name: str, homepage: HomepageRecall) -> None:
         self.name = name
         self._homepage = homepage
-        self._only = {s: (homepage.quotas.get(s, 0) if s == name else 0) for s in SOURCES}
+        self._quota = homepage.quotas.get(name, 0)  # as of load, as the settings gave them
+        self.pooled = name in POOLED_HOMEPAGE
 
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
-        got = self._homepage.sources(request.user_id, request.hour, self._only,
-                                     self._homepage.context_for(request))
-        return got.get(self.name, (np.zeros(0, np.int64), np.zeros(0)))
+        got = self._homepage.source(self.name, self._homepage.context_for(request), self._quota)
+        return got if got is not None else (np.zeros(0, np.int64), np.zeros(0))
 
 
 def load_search_recall(bundle) -> SearchRecall | None:
@@ -115,8 +121,8 @@ def load_recall_part(folder: Path, bundle, settings) -> RecallPieces:
 
         def dense_similarity(request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:
             query = request.query if request.surface == "search" else None
-            return {"dense_similarity": search.dense_similarity(
-                [query], np.zeros(len(cands), np.int64), cands.product_ids)}
+            return {"dense_similarity": search.dense_similarity(  # the dense source's query vector
+                [query], np.zeros(len(cands), np.int64), cands.product_ids, request.hydrated)}
 
         pieces.extra_features.append(dense_similarity)
         pieces.manifest["search"] = search.manifest

@@ -46,10 +46,27 @@ class TextEncoder:
         return self.components.shape[0]
 
     def _tfidf(self, texts: list[str]) -> sp.csr_matrix:
-        counts = self.hasher.transform(texts).astype(np.float32)
-        x = counts.multiply(self.idf[None, :]).tocsr()
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-        return sp.diags(1.0 / np.maximum(norms, 1e-12)) @ x
+        """Counts x IDF, each row L2-normalised, computed on the CSR arrays directly.
+
+        The same float32 arithmetic, in the same order, as the scipy expression it replaces
+        (``counts.multiply(idf)``, ``sqrt(x.multiply(x).sum(axis=1))`` -- a ``reduceat`` of each
+        row's squares in column order -- then ``diags(1 / norms) @ x``, which leaves each row's
+        entries in reverse column order, the order ``@ components.T`` then sums them in), so
+        every vector, the catalog's and a query's, is bit for bit what it was; without the
+        65,536-wide diagonal matrices scipy builds twice per call (about 0.4 of a query's
+        0.55 ms)."""
+        counts = self.hasher.transform(texts)  # CSR, columns ascending, duplicates summed
+        indptr, indices = counts.indptr, counts.indices
+        data = counts.data.astype(np.float32) * self.idf[indices]
+        nnz = np.diff(indptr)
+        filled = np.flatnonzero(nnz)
+        squares = np.zeros(len(nnz), np.float32)
+        if len(filled):
+            squares[filled] = np.add.reduceat(data * data, indptr[filled])
+        scale = np.float32(1.0) / np.maximum(np.sqrt(squares), np.float32(1e-12))
+        data = data * np.repeat(scale, nnz)
+        reverse = np.repeat(indptr[:-1] + indptr[1:] - 1, nnz) - np.arange(len(data))
+        return sp.csr_matrix((data[reverse], indices[reverse], indptr), shape=counts.shape)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """(n, dim) L2-normalised embeddings."""

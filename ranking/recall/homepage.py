@@ -160,6 +160,7 @@ class HomepageRecall:
         self.user_ids = arrays["user_ids"]
         self.availability = Availability(arrays.get("available"))
         self.components = build_sources(FittedHomepage(arrays, index, self.availability), self.quotas)
+        self._by_name = {c.name: c for c in self.components}
         self.shopper = ShopperContextBuilder(arrays)
         self._rows = RowLookup(self.product_ids)
         self._hydrate_lock = threading.Lock()
@@ -173,6 +174,7 @@ class HomepageRecall:
         if mask is not None and given is not None and len(given) > len(mask):
             self.availability.mask = np.r_[mask, given[len(mask):]]  # the new rows as listed
         self.components = build_sources(FittedHomepage(arrays, self.index, self.availability), self.quotas)
+        self._by_name = {c.name: c for c in self.components}
         self.product_ids = arrays["product_ids"]
         self._rows = RowLookup(self.product_ids)
         self.shopper = ShopperContextBuilder(arrays)
@@ -295,11 +297,18 @@ class HomepageRecall:
         context = context if context is not None else self.context(user_id, hour)
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for source in self.components:
-            k = q.get(source.name, 0)
-            ids = source.candidates(context, k) if k else ()
-            if len(ids):
-                out[source.name] = (ids, -np.arange(len(ids), dtype=np.float64))
+            got = self.source(source.name, context, q.get(source.name, 0))
+            if got is not None:
+                out[source.name] = got
         return out
+
+    def source(self, name: str, context: ShopperContext, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """One source's (product ids, scores) as :meth:`sources` lists it, None when it has
+        nothing to add (or ``k`` is 0): what the pipeline's source for ``name`` asks, without
+        going through the other nine."""
+        component = self._by_name.get(name)
+        ids = component.candidates(context, k) if k and component is not None else ()
+        return (ids, -np.arange(len(ids), dtype=np.float64)) if len(ids) else None
 
     def merged(self, user_id: int | None, hour: int, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
         """The union, deduplicated and ranked by weighted reciprocal-rank fusion of the sources.

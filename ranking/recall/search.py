@@ -165,10 +165,22 @@ class SearchRecall:
         of the words they stand for (:meth:`QueryWordMatcher.scores`)."""
         return self.query_words.lexical(query, k, rewrite, self.synonym_weight)
 
-    def dense(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def query_vectors(self, texts: list[str], memo: dict | None = None) -> np.ndarray:
+        """``encoder.encode(texts)``; one text's row is kept in ``memo`` (a request's
+        ``hydrated`` dict) when given, so the dense source and the ``dense_similarity`` feature
+        of one search page encode its query once (about 0.5 ms each), row for row the same."""
+        if memo is None or len(texts) != 1:
+            return self.encoder.encode(texts)
+        key = (self, "query_vector", texts[0])
+        vector = memo.get(key)
+        if vector is None:
+            vector = memo[key] = self.encoder.encode(texts)
+        return vector
+
+    def dense(self, query: str, k: int, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         if not searchable(query):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        scores, ids = self.index.search(self.encoder.encode([query]), k)
+        scores, ids = self.index.search(self.query_vectors([query], memo), k)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
@@ -186,14 +198,15 @@ class SearchRecall:
         return reciprocal_rank_fusion([lex, den], rrf_k, limit=k)
 
     def dense_similarity(self, query_texts: list[str | None], request_of_row: np.ndarray,
-                         product_ids: np.ndarray) -> np.ndarray:
-        """Cosine of each row's query and product embeddings (NaN off search / unknown product)."""
+                         product_ids: np.ndarray, memo: dict | None = None) -> np.ndarray:
+        """Cosine of each row's query and product embeddings (NaN off search / unknown product);
+        ``memo``: see :meth:`query_vectors`."""
         out = np.full(len(product_ids), np.nan, dtype=np.float32)
         texts = [normalise(t) if t and searchable(t) else None for t in query_texts]
         distinct = sorted({t for t in texts if t})
         if not distinct or len(product_ids) == 0:
             return out
-        q_vec = self.encoder.encode(distinct)
+        q_vec = self.query_vectors(distinct, memo)
         q_of_req = np.array([distinct.index(t) if t else -1 for t in texts], dtype=np.int64)
         q = q_of_req[np.asarray(request_of_row, dtype=np.int64)]
         pos = self._rows.rows(np.asarray(product_ids, dtype=np.int64))  # before the vectors (swap order)

@@ -48,7 +48,7 @@ class FittedHomepage:
 
     def head(self, name: str, k: int) -> np.ndarray:
         """Product rows: the first ``k`` available of the ranked list ``name``."""
-        return self.availability.first(self.arrays[name], k)
+        return self.availability.head(self.arrays[name], k)
 
     @property
     def product_ids(self) -> np.ndarray:
@@ -58,7 +58,7 @@ class FittedHomepage:
         """Product rows: the best ``k / len(leaves)`` (at least one) by merit of each leaf, in turn."""
         ptr, by_leaf = self.arrays["leaf_ptr"], self.arrays["by_leaf"]
         per = max(1, k // max(len(leaves), 1))
-        parts = [self.availability.first(by_leaf[ptr[lf]:ptr[lf + 1]], per) for lf in leaves]
+        parts = self.availability.first_of_segments(by_leaf, ptr, leaves, per)
         return np.concatenate(parts) if parts else NO_IDS
 
 

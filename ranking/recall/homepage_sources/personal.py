@@ -26,5 +26,5 @@ class Personal(QuotaSource):
             return NO_IDS
         _, ids = self.fitted.index.search(taste, k + len(recent))
         ids = ids[0][ids[0] >= 0]
-        seen = set(self.fitted.product_ids[recent].tolist())
-        return np.array([i for i in ids if i not in seen][:k], dtype=np.int64)
+        # the ones already seen dropped, in order (a mask, not a Python loop over k + 20 ids)
+        return ids[~np.isin(ids, self.fitted.product_ids[recent])][:k].astype(np.int64)

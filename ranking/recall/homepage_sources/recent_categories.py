@@ -22,7 +22,7 @@ class RecentCategories(QuotaSource):
             return NO_IDS
         a = self.fitted.arrays
         ptr, by_reach = a["leaf_ptr"], a["by_leaf_reach"]
-        parts = [self.fitted.availability.first(by_reach[ptr[lf]:ptr[lf + 1]], k) for lf in leaves]
+        parts = self.fitted.availability.first_of_segments(by_reach, ptr, leaves, k)
         rows = np.concatenate(parts)
         score = np.repeat(context.recent_leaf_weights, [len(x) for x in parts]) * a["reach"][rows]
         return self.fitted.product_ids[rows[np.argsort(-score, kind="stable")[:k]]]

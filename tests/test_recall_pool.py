@@ -1,0 +1,46 @@
+"""The recall stage's fan-out: sources that cost less than a pool hop run on the request's thread."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ranking.pipeline.candidates import RankRequest
+from ranking.pipeline.pipeline import Pipeline
+from ranking.settings import RulesSettings
+
+
+class Listed:
+    def __init__(self, name: str, ids: list[int], pooled: bool | None) -> None:
+        self.name, self.ids, self.threads = name, np.asarray(ids, np.int64), []
+        if pooled is not None:
+            self.pooled = pooled
+
+    def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
+        self.threads.append(threading.current_thread().name)
+        return self.ids[:k], -np.arange(len(self.ids[:k]), dtype=np.float64)
+
+
+def _pipeline(sources, executor) -> Pipeline:
+    model = type("M", (), {"score_is_log_odds": True})()
+    return Pipeline("p", sources, None, model, RulesSettings(), recall_k=3, executor=executor)
+
+
+def test_cheap_sources_run_on_the_requests_thread_and_the_union_keeps_the_sources_order() -> None:
+    request = RankRequest(surface="homepage", page_size=5, now_ms=0, hour=9)
+    lists = [("a", [1, 2, 3, 4], False), ("b", [3, 5], True), ("c", [6, 1], False), ("d", [7, 5, 8], True)]
+    with ThreadPoolExecutor(2, thread_name_prefix="pool") as pool:
+        pooled = [Listed(n, ids, p) for n, ids, p in lists]
+        got = _pipeline(pooled, pool)._recall(request)
+        serial = _pipeline([Listed(n, ids, p) for n, ids, p in lists], None)._recall(request)
+        here = threading.current_thread().name
+        assert [s.threads for s in pooled if not s.pooled] == [[here], [here]]
+        assert all(t.startswith("pool") for s in pooled if s.pooled for t in s.threads)
+        # no cheap source (search): the last source runs here, the others in the pool
+        plain = [Listed("x", [1], None), Listed("y", [2], None)]
+        _pipeline(plain, pool)._recall(request)
+        assert plain[0].threads[0].startswith("pool") and plain[1].threads == [here]
+    assert got.product_ids.tolist() == serial.product_ids.tolist() == [1, 2, 3, 5, 6, 7, 8]
+    assert got.sources == serial.sources
