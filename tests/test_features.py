@@ -98,6 +98,21 @@ def test_unknown_products_and_users_get_defaults_not_errors(snapshot: FeatureSna
     assert np.isnan(x[1, col["category_affinity"]])
 
 
+def test_inputs_column_reads_what_the_table_take_gives(snapshot: FeatureSnapshot) -> None:
+    # the batch's row masks are made once (FeatureInputs.rows_of); every read must still equal
+    # EntityTable.take, NaN for an unknown product, store or user
+    known_user = int(snapshot.users.ids[0])
+    ids = np.array([int(snapshot.products.ids[1]), 10**12, int(snapshot.products.ids[0])])
+    req = Requests(np.array([known_user, -1]), [None, None], np.array([9, 9]), np.array([1, 1]))
+    x = build_inputs(snapshot, ids, np.array([0, 1, 0]), req)
+    for table, rows in (("products", x.product_row), ("stores", x.store_row), ("users", x.user_row)):
+        entity = getattr(snapshot, table)
+        for column in entity.columns:
+            np.testing.assert_array_equal(x.column(table, column), entity.take(column, rows))
+    assert np.isnan(x.column("products", "price")[1]) and np.isnan(x.column("users", "price_level")[1])
+    assert x.rows_of("products") is x.rows_of("products")  # made once per batch
+
+
 def test_snapshot_round_trips_through_disk(snapshot: FeatureSnapshot, tmp_path: Path) -> None:
     snapshot.save(tmp_path / "snap")
     loaded = FeatureSnapshot.load(tmp_path / "snap")

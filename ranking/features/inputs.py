@@ -64,14 +64,34 @@ class FeatureInputs:
     # training.learning.catalog_timeline); NaN where the snapshot's value stands
     as_of: dict[str, np.ndarray] = field(default_factory=dict)
 
+    # per table, each candidate's row clipped to 0 and whether it is known: made once per batch
+    # (``rows_of``) instead of once per column read (about 40 reads per served request)
+    _rows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+
     @property
     def n(self) -> int:
         return len(self.product_row)
 
+    def rows_of(self, table: str) -> tuple[np.ndarray, np.ndarray]:
+        """(row clipped to 0, row known) of each candidate in the snapshot's ``table``
+        ("products", "stores" or "users"), computed on the first read."""
+        hit = self._rows.get(table)
+        if hit is None:
+            rows = {"products": self.product_row, "stores": self.store_row, "users": self.user_row}[table]
+            hit = self._rows[table] = (np.maximum(rows, 0), rows >= 0)
+        return hit
+
+    def column(self, table: str, column: str) -> np.ndarray:
+        """Each candidate's ``column`` of the snapshot's ``table`` (float64, NaN where unknown):
+        what ``EntityTable.take`` gives, the row masks made once per batch."""
+        safe, known = self.rows_of(table)
+        values = getattr(self.snapshot, table).columns[column][safe].astype(np.float64)
+        return np.where(known, values, np.nan)
+
     def product_column(self, column: str) -> np.ndarray:
         """Each candidate's product ``column`` (float64, NaN where unknown): the snapshot's,
         or where :attr:`as_of` holds a value for the candidate, that one."""
-        values = self.snapshot.products.take(column, self.product_row)
+        values = self.column("products", column)
         given = self.as_of.get(column)
         return values if given is None else np.where(np.isnan(given), values, given)
 

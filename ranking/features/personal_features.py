@@ -38,7 +38,7 @@ def category_affinity(x: FeatureInputs) -> np.ndarray:
          "minus the gap between the product's relative price and the user's usual one",
          label="fits the shopper's usual price band", unit="number")
 def price_band_fit(x: FeatureInputs) -> np.ndarray:
-    usual = x.snapshot.users.take("price_level", x.user_row)
+    usual = x.column("users", "price_level")
     rel = x.product_column("log_price_vs_category")
     return -np.abs(rel - usual)
 
@@ -70,7 +70,7 @@ def store_affinity(x: FeatureInputs) -> np.ndarray:
 def user_big_brand_share(x: FeatureInputs) -> np.ndarray:
     if "big_brand_share" not in x.snapshot.users.columns:
         return np.full(x.n, np.nan)
-    return x.snapshot.users.take("big_brand_share", x.user_row)
+    return x.column("users", "big_brand_share")
 
 
 @feature("user_discount_taste", "personal",
@@ -79,4 +79,4 @@ def user_big_brand_share(x: FeatureInputs) -> np.ndarray:
 def user_discount_taste(x: FeatureInputs) -> np.ndarray:
     if "discount_taste" not in x.snapshot.users.columns:
         return np.full(x.n, np.nan)
-    return x.snapshot.users.take("discount_taste", x.user_row)
+    return x.column("users", "discount_taste")

@@ -17,7 +17,7 @@ def price_advantage(x: FeatureInputs) -> np.ndarray:
 @feature("price_competitiveness", "price", "price dimension of the product score, 0-100",
          label="price competitiveness", unit="score")
 def price_competitiveness(x: FeatureInputs) -> np.ndarray:
-    return x.snapshot.products.take("product_price", x.product_row)
+    return x.column("products", "product_price")
 
 
 @feature("log_price", "price", "log of the selling price in yuan",

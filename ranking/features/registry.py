@@ -123,9 +123,11 @@ def compute_features(inputs: FeatureInputs, names: list[str] | None = None) -> n
         col = np.asarray(f.compute(inputs), dtype=np.float32)
         if col.shape != (inputs.n,):
             raise ValueError(f"feature {f.name!r} returned shape {col.shape}, want ({inputs.n},)")
-        if not np.isnan(f.default):
-            col = np.where(np.isnan(col), np.float32(f.default), col)
         out[:, j] = col
+        if not np.isnan(f.default):
+            # filled in place in the output column (``col`` may be the caller's own array)
+            filled = out[:, j]
+            filled[np.isnan(filled)] = np.float32(f.default)
     return out
 
 

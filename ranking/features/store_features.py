@@ -9,7 +9,7 @@ from ranking.features.registry import feature
 
 
 def _s(x: FeatureInputs, column: str) -> np.ndarray:
-    return x.snapshot.stores.take(column, x.store_row)
+    return x.column("stores", column)
 
 
 @feature("store_experience_score", "store", "the mall's store experience score, 0-100",

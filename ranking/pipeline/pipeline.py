@@ -148,11 +148,16 @@ class Pipeline:
         dropped: list[dict] = []
         for f in self.filters:
             keep, reason = f.apply(cands, request, self.snapshot)
-            for i in np.flatnonzero(~keep):
-                dropped.append({"product_id": int(cands.product_ids[i]), "reason": str(reason[i]),
-                                "stage": f.name})
-            if not keep.all():
-                cands = cands.take(keep)
+            if keep.all():
+                continue
+            # the dropped entries from whole arrays (``tolist`` makes the Python ints and strs at
+            # once): indexing numpy scalars one candidate at a time cost about 1 ms on a search
+            gone = ~keep
+            ids = cands.product_ids[gone].tolist()
+            reasons = map(str, np.asarray(reason)[gone].tolist())
+            dropped += [{"product_id": p, "reason": r, "stage": f.name}
+                        for p, r in zip(ids, reasons, strict=True)]
+            cands = cands.take(keep)
         return cands, dropped
 
     def _hydrate(self, cands: CandidateSet, request: RankRequest) -> None:

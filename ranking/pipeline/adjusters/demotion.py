@@ -28,7 +28,7 @@ class Demotion:
         hit = product_flag | store_flag(snapshot, store_ids, "demoted")
         delta = -self.settings.demotion_penalty * score_spread(cands.scores)
         cands.adjustments[hit] += delta
-        for i in np.flatnonzero(hit):
+        for i in np.flatnonzero(hit).tolist():
             why = "product" if product_flag[i] else "store"
             cands.rule_notes[i].append({"rule": self.name, "delta": delta,
                                         "why": f"{why} quality returns far above its category"})

@@ -50,7 +50,7 @@ class ExposurePacing:
         gap = np.where((brands >= 0) & (promise > 0), pace_gap(got, due, promise), 0.0)
         moves = (self.settings.pacing_strength * score_spread(cands.scores) * gap)[inverse]
         cands.adjustments += moves
-        for i in np.flatnonzero(moves != 0):
+        for i in np.flatnonzero(moves != 0).tolist():
             j = inverse[i]
             state = "behind" if gap[j] > 0 else "ahead of"
             cands.rule_notes[i].append({

@@ -46,10 +46,11 @@ class SessionIntent:
         if not hit.any():
             return
         moves = np.zeros(len(cands))
-        moves[hit] = self.settings.intent_boost * share[order][at[hit]] * score_spread(cands.scores)
+        share_of_leaf = share[order]  # once, not per noted candidate
+        moves[hit] = self.settings.intent_boost * share_of_leaf[at[hit]] * score_spread(cands.scores)
         cands.adjustments += moves
-        for i in np.flatnonzero(hit):
+        for i in np.flatnonzero(hit).tolist():
             cands.rule_notes[i].append({"rule": self.name, "delta": float(moves[i]),
-                                        "why": f"{share[order][at[i]]:.0%} of the shopper's last "
+                                        "why": f"{share_of_leaf[at[i]]:.0%} of the shopper's last "
                                                f"{self.settings.intent_window_minutes:g} minutes was in "
                                                "this category"})

@@ -63,7 +63,7 @@ class SubsidyTheme:
             cands.adjustments[theme] += lead
             note = {"rule": "channel_theme", "delta": lead,
                     "why": f"the subsidy channel's theme at {request.hour:02d}:00"}
-            for i in np.flatnonzero(theme):
+            for i in np.flatnonzero(theme).tolist():
                 cands.rule_notes[i].append(note)
         start = in_session(request.hour * 60 + minute_of_day(request.now_ms, self.timezone) % 60,
                            self.settings)
@@ -74,7 +74,7 @@ class SubsidyTheme:
         weight = depth / deepest if deepest > 0 else np.ones(len(cands))
         moves = np.where(theme, self.settings.subsidy_session_boost * spread * weight, 0.0)
         cands.adjustments += moves
-        for i in np.flatnonzero(moves > 0):
+        for i in np.flatnonzero(moves > 0).tolist():
             cands.rule_notes[i].append({"rule": "subsidy_session", "delta": float(moves[i]),
                                         "why": f"the {start:02d}:00 subsidy session: subsidy depth "
                                                f"{depth[i]:.0%} of the theme's deepest {deepest:.0%}"})

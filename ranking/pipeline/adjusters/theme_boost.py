@@ -46,10 +46,10 @@ class ThemeBoost:
             keys = np.where(np.isin(grades, list(self.settings.traffic_slot_grades)), "", grades)
             reasons = {k: {"rule": "traffic_policy", "why": f"not in the {request.hour:02d}:00 campaign: "
                            + ineligible_why(k, self.settings)} for k in set(keys.tolist())}
-            for i, key in zip(left_out, keys.tolist(), strict=True):
+            for i, key in zip(left_out.tolist(), keys.tolist(), strict=True):
                 cands.rule_notes[i].append(reasons[key])  # one note per reason, shared
         delta = self.settings.theme_boost * score_spread(cands.scores)
         cands.adjustments[hit] += delta
-        for i in np.flatnonzero(hit):
+        for i in np.flatnonzero(hit).tolist():
             cands.rule_notes[i].append({"rule": self.name, "delta": delta,
                                         "why": f"category is the theme at {request.hour:02d}:00"})
