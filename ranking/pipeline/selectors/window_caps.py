@@ -54,6 +54,8 @@ class WindowCap:
             if k >= 0:
                 counts[k] = counts.get(k, 0) + 1
         out = {k for k, n in counts.items() if n >= most}
+        if max(ks[p - lo + 1:], default=-1) < 0:
+            return out  # nothing counted after p (a page filled from the top): later windows hold less
         for start in range(1, p - lo + 1):
             old = ks[start - 1]
             if old >= 0:
