@@ -34,7 +34,7 @@ class SubsidySlots:
         if self.settings is not None and self.settings.traffic_policy:
             eligible, grades, stores = eligible_candidates(snapshot, cands, self.settings)
             subsidy &= eligible
-        rows = [int(r) for r in page.order if subsidy[r]]
+        rows = page.order[subsidy[page.order]].tolist()
         for slot in sorted(set(request.subsidy_slots)):
             if not page.is_open(slot):
                 continue
