@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import contains
 
 import numpy as np
 
@@ -39,13 +40,13 @@ class WindowCap:
     def __post_init__(self) -> None:
         self.key_list = np.asarray(self.keys, np.int64).tolist()
 
-    def blocked(self, slot_keys: list[int], p: int) -> set[int] | None:
-        """Keys that may not take 0-based slot ``p`` (None: every counted key, the cap is 0):
-        some window holding ``p`` is full of them. ``slot_keys`` is this cap's key of each slot's
-        card (-1: empty or not counted); one sliding count over the at most ``2 x window`` slots
-        around ``p``."""
+    def blocked(self, slot_keys: list[int], p: int) -> set[int]:
+        """Keys that may not take 0-based slot ``p`` (never -1, not counted): some window holding
+        ``p`` is full of them (every counted key when the cap is 0). ``slot_keys`` is this cap's
+        key of each slot's card (-1: empty or not counted); one sliding count over the at most
+        ``2 x window`` slots around ``p``."""
         if self.most <= 0:
-            return None
+            return set(self.key_list) - {-1}
         w, most = self.window, self.most
         lo = max(0, p - w + 1)
         ks = slot_keys[lo:min(len(slot_keys), p + w)]
@@ -72,8 +73,7 @@ class WindowCap:
         """Whether each candidate of ``rows`` may take 0-based slot ``p``."""
         keys = self.key_list
         blocked = self.blocked([keys[r] if r >= 0 else -1 for r in page.slots.tolist()], p)
-        return np.array([keys[r] < 0 or (blocked is not None and keys[r] not in blocked)
-                         for r in np.asarray(rows).tolist()], dtype=bool)
+        return np.array([keys[r] not in blocked for r in np.asarray(rows).tolist()], dtype=bool)
 
 
 class PageCaps:
@@ -84,6 +84,7 @@ class PageCaps:
         self.page, self.caps = page, list(caps)
         slots = page.slots.tolist()
         self.slot_keys = [[c.key_list[r] if r >= 0 else -1 for r in slots] for c in self.caps]
+        self.row_keys = list(zip(*(c.key_list for c in self.caps), strict=True))  # per candidate, per cap
 
     def put(self, p: int, row: int) -> None:
         """Place candidate ``row`` at 0-based slot ``p``."""
@@ -91,33 +92,35 @@ class PageCaps:
         for cap, keys in zip(self.caps, self.slot_keys, strict=True):
             keys[p] = cap.key_list[row]
 
-    def _checks(self, p: int) -> list[tuple[list[int], set[int] | None]]:
-        return [(cap.key_list, cap.blocked(keys, p))
-                for cap, keys in zip(self.caps, self.slot_keys, strict=True)]
+    def blocked(self, p: int) -> list[set[int]]:
+        """Per cap, the keys that may not take 0-based slot ``p``."""
+        return [cap.blocked(keys, p) for cap, keys in zip(self.caps, self.slot_keys, strict=True)]
 
-    def first_fitting(self, rows: list[int], p: int) -> int:
-        """Index into ``rows`` of the first candidate every cap allows at slot ``p`` (-1: none)."""
-        checks = self._checks(p)
+    def first_fitting(self, rows: list[int], p: int, blocked: list[set[int]] | None = None) -> int:
+        """Index into ``rows`` of the first candidate every cap allows at slot ``p`` (-1: none);
+        one C-level membership test per cap and card (most cards passed over are refused)."""
+        blocked = self.blocked(p) if blocked is None else blocked
+        row_keys = self.row_keys
         for j, r in enumerate(rows):
-            if all(keys[r] < 0 or (b is not None and keys[r] not in b) for keys, b in checks):
+            if not any(map(contains, blocked, row_keys[r])):
                 return j
         return -1
 
-    def choose(self, rows: list[int], p: int) -> tuple[int, int, list[list[int]]]:
-        """The index into ``rows`` of the card for slot ``p``, how many caps (first first) gave way
-        for it, and the caps that refuse each of ``rows[:index + 1]``: the first card every cap
-        allows, else the first of those that need the fewest caps relaxed."""
-        checks = self._checks(p)
-        refused: list[list[int]] = []
-        best, need = -1, len(checks) + 1
+    def relaxing(self, rows: list[int], blocked: list[set[int]]) -> tuple[int, int]:
+        """When no card fits: (index into ``rows`` of the first card that needs the fewest caps
+        relaxed, first first; how many)."""
+        best, need = -1, len(blocked) + 1
         for j, r in enumerate(rows):
-            bad = [c for c, (keys, b) in enumerate(checks) if keys[r] >= 0 and (b is None or keys[r] in b)]
-            refused.append(bad)
-            if not bad:
-                return j, 0, refused
-            if bad[-1] + 1 < need:
-                best, need = j, bad[-1] + 1
-        return best, need, refused[: best + 1]
+            keys = self.row_keys[r]
+            last = max((c for c, b in enumerate(blocked) if keys[c] in b), default=-1)
+            if last + 1 < need:
+                best, need = j, last + 1
+        return best, need
+
+
+def _held(keys: tuple[int, ...], row: int, passed: list[tuple[list[set[int]], list[int]]]) -> set[int]:
+    """The caps that refused card ``row`` (its key per cap: ``keys``) at a slot that passed it over."""
+    return {c for blocked, over in passed if row in over for c, k in enumerate(keys) if k in blocked[c]}
 
 
 def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap]) -> None:
@@ -125,7 +128,7 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
     left fits (module docstring)."""
     rows = page.order[~page.used[page.order]].tolist()
     state = PageCaps(page, caps)
-    held: dict[int, set[int]] = {}  # card -> caps that passed it over
+    passed: list[tuple[list[set[int]], list[int]]] = []  # per slot filled: blocked keys, cards passed over
     for p, slot in enumerate(page.slots.tolist()):
         if slot >= 0:
             continue
@@ -134,13 +137,16 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
         if not caps:
             page.put(p, rows.pop(0))
             continue
-        i, relaxed, refused = state.choose(rows, p)
-        for j in range(i):
-            held.setdefault(rows[j], set()).update(refused[j])
+        blocked = state.blocked(p)
+        i, relaxed = state.first_fitting(rows, p, blocked), 0
+        if i < 0:
+            i, relaxed = state.relaxing(rows, blocked)
+        passed.append((blocked, rows[:i]))
         row = rows.pop(i)
-        broken = [c for c in refused[i] if c < relaxed]
+        keys = state.row_keys[row]
+        broken = [c for c in range(relaxed) if keys[c] in blocked[c]]
         state.put(p, row)
-        for c in sorted(held.get(row, ())):
+        for c in sorted(_held(keys, row, passed)):
             if c not in broken:
                 cands.rule_notes[row].append({"rule": caps[c].rule, "position": p + 1,
                                               "why": caps[c].held_why(int(caps[c].keys[row]))})
