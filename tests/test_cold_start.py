@@ -162,3 +162,27 @@ def test_the_budget_names_surfaces_and_positions_or_is_refused():
     for bad in ('{"hompage": [3]}', '{"homepage": [0]}'):
         with pytest.raises(ValidationError):
             load_settings([f"cold_start.slots={bad}"])
+
+
+def test_below_leaf_is_scipys_beta_cdf_exactly_edges_included():
+    from scipy.stats import beta as beta_distribution
+
+    from ranking.cold_start.posterior import Posteriors
+    from ranking.cold_start.stages import below_leaf
+
+    rng = np.random.default_rng(3)
+    a = np.concatenate([rng.gamma(1.0, 3.0, 200), [0.0, -1.0, np.nan, 2.0, 2.0, 2.0, 2.0]])
+    b = np.concatenate([rng.gamma(2.0, 300.0, 200), [5.0, 5.0, 5.0, 0.0, 5.0, 5.0, 5.0]])
+    x = np.concatenate([rng.uniform(0, 0.02, 200), [0.1, 0.1, 0.1, 0.1, 0.0, 1.0, np.nan]])
+    post = Posteriors(a, b, a, b, a, a, a, x)
+    np.testing.assert_array_equal(below_leaf(post), beta_distribution.cdf(x, a, b))
+
+
+def test_nan_to_is_numpys_nan_to_num():
+    from ranking.cold_start.posterior import nan_to
+
+    x = np.array([0.0, -0.0, 1.5, -2.0, np.nan, np.inf, -np.inf, 3e300, np.nan])
+    for nan in (0.0, -1.0):
+        got, want = nan_to(x, nan=nan), np.nan_to_num(x, nan=nan)
+        np.testing.assert_array_equal(got, want)
+        assert np.array_equal(np.signbit(got), np.signbit(want))

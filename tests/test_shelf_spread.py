@@ -8,9 +8,10 @@ import pytest
 from rules_mall import rules_request, rules_snapshot
 
 from ranking.pipeline.candidates import CandidateSet
+from ranking.pipeline.columns import product_column
 from ranking.pipeline.selector import Selector
 from ranking.pipeline.selectors.draft import PageDraft
-from ranking.pipeline.selectors.window_caps import WindowCap
+from ranking.pipeline.selectors.window_caps import PageCaps, WindowCap
 from ranking.settings import RulesSettings
 
 SURFACES = ("homepage", "channel", "search")
@@ -135,6 +136,35 @@ def test_window_cap_blocks_exactly_the_keys_some_window_holds_full():
                 sum(1 for q in page.slots[s:s + window] if q >= 0 and keys[q] == keys[r]) < most
                 for s in range(max(0, p - window + 1), p + 1))
             assert got[r] == fits
+
+
+def test_page_caps_first_fitting_is_the_first_card_every_cap_allows():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n, size = 40, int(rng.integers(3, 16))
+        caps = [WindowCap(str(c), rng.integers(-1, 5, n), int(rng.integers(0, 3)), int(rng.integers(1, 8)),
+                          str, "relaxed") for c in range(int(rng.integers(1, 4)))]
+        page = PageDraft(np.arange(n), np.zeros(n, dtype=np.int64), size)
+        filled = rng.choice(size, int(rng.integers(0, size)), replace=False)
+        for p, r in zip(filled, rng.permutation(n)[: len(filled)], strict=True):
+            page.put(int(p), int(r))
+        p = int(rng.choice(np.flatnonzero(page.slots < 0)))
+        rows = [int(r) for r in rng.permutation(n) if not page.used[r]]
+        ok = np.all([cap.allows(page, np.array(rows), p) for cap in caps], axis=0)
+        want = int(np.argmax(ok)) if ok.any() else -1
+        assert PageCaps(page, caps).first_fitting(rows, p) == want
+
+
+def test_a_page_reads_each_candidate_column_once():
+    snap = _mall()
+    c = _scored(snap)
+    page = PageDraft(np.arange(len(c)), np.zeros(len(c), dtype=np.int64), 10)
+    first = page.column(snap, c, "brand_id", missing=-1)
+    np.testing.assert_array_equal(first, product_column(snap, c, "brand_id", missing=-1))
+    snap.products.columns["brand_id"] = snap.products.columns["brand_id"] + 1  # a catalog swap mid-page
+    assert page.column(snap, c, "brand_id", missing=-1) is first  # the page keeps the view it placed from
+    assert PageDraft(page.order, page.stores, 10).column(snap, c, "brand_id", missing=-1)[0] == first[0] + 1
+    assert (page.column(snap, c, "no_such_column", missing=3.0) == 3.0).all()
 
 
 def test_the_spread_settings_are_per_surface_and_checked():

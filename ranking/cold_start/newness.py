@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ranking.cold_start.posterior import nan_to
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.settings import ColdStartSettings
 
@@ -25,17 +26,19 @@ def _within(stamp: np.ndarray, now_ms: int, days: int) -> np.ndarray:
 
 
 def new_products(snapshot: FeatureSnapshot, product_ids: np.ndarray, now_ms: int,
-                 settings: ColdStartSettings) -> tuple[np.ndarray, np.ndarray]:
+                 settings: ColdStartSettings, rows: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """(new product, new store) per product id: listed within the product window, and of a
-    store opened within the store window. A product is in cold start when either holds."""
+    store opened within the store window. A product is in cold start when either holds.
+    ``rows``: the products' rows of the product table when the caller has them."""
     products = snapshot.products
-    rows = products.rows(np.asarray(product_ids, np.int64))
+    rows = products.rows(np.asarray(product_ids, np.int64)) if rows is None else rows
     listed = products.take("listed_at", rows) if "listed_at" in products.columns \
         else np.full(len(rows), np.nan)
     new_product = _within(listed, now_ms, settings.new_product_days)
     stores = snapshot.stores
     store_ids = products.take("store_id", rows, missing=-1)
-    s_rows = stores.rows(np.nan_to_num(store_ids, nan=-1).astype(np.int64))
+    s_rows = stores.rows(nan_to(store_ids, nan=-1).astype(np.int64))
     if "opened_at" in stores.columns:
         new_store = _within(stores.take("opened_at", s_rows), now_ms, settings.new_store_days)
     elif "new_store" in stores.columns:

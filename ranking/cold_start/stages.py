@@ -13,7 +13,7 @@ store opened) is no longer new and has no stage.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import beta as beta_distribution
+from scipy.special import betainc
 
 from ranking.cold_start.posterior import Posteriors
 from ranking.settings import ColdStartSettings
@@ -23,8 +23,18 @@ STAGES = (EXPLORING, GRADUATED, RETIRED)
 
 
 def below_leaf(post: Posteriors) -> np.ndarray:
-    """Posterior probability that each product's order rate is below its leaf's rate."""
-    return beta_distribution.cdf(post.leaf_order_rate, post.order_alpha, post.order_beta)
+    """Posterior probability that each product's order rate is below its leaf's rate.
+
+    The Beta CDF, ``scipy.stats.beta.cdf``'s values exactly (the regularised incomplete beta
+    function inside (0, 1), 0 at or below 0, 1 at or above 1, NaN for a non-positive parameter
+    or an unknown rate), without its argument parsing: that cost about 0.1 ms a request."""
+    x, a, b = (np.asarray(v, np.float64) for v in (post.leaf_order_rate, post.order_alpha, post.order_beta))
+    valid = (a > 0) & (b > 0)
+    out = np.where(valid & (x >= 1), 1.0, 0.0)
+    inside = valid & (x > 0) & (x < 1)
+    out[inside] = betainc(a[inside], b[inside], x[inside])
+    out[~valid | np.isnan(x)] = np.nan
+    return out
 
 
 def stages(post: Posteriors, settings: ColdStartSettings) -> np.ndarray:

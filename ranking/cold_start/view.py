@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ranking.cold_start.newness import new_products
-from ranking.cold_start.posterior import LeafRates, Posteriors, bundle_counts, posteriors
+from ranking.cold_start.posterior import LeafRates, Posteriors, bundle_counts, nan_to, posteriors
 from ranking.cold_start.stages import stages
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.settings import ColdStartSettings
@@ -63,13 +63,15 @@ def cold_start_view(snapshot: FeatureSnapshot, product_ids: np.ndarray, now_ms: 
     """Cold start's view of ``product_ids`` at ``now_ms`` (``live_signals``: the request's reader of
     the live counters, or None)."""
     product_ids = np.asarray(product_ids, np.int64)
-    new_product, new_store = new_products(snapshot, product_ids, now_ms, settings)
+    products = snapshot.products  # read once (the live catalog swaps it whole), rows looked up once
+    p_rows = products.rows(product_ids)
+    new_product, new_store = new_products(snapshot, product_ids, now_ms, settings, rows=p_rows)
     new = new_product | new_store
     rows = np.flatnonzero(new)
     ids = product_ids[rows]
-    leaf = snapshot.products.take("category_id", snapshot.products.rows(ids), missing=-1)
-    order_rate, click_rate = rates.rates(np.nan_to_num(leaf, nan=-1).astype(np.int64))
-    b_imps, b_clicks, b_orders = bundle_counts(snapshot, ids)
+    leaf = products.take("category_id", p_rows[rows], missing=-1)
+    order_rate, click_rate = rates.rates(nan_to(leaf, nan=-1).astype(np.int64))
+    b_imps, b_clicks, b_orders = bundle_counts(snapshot, ids, rows=p_rows[rows])
     l_imps, l_clicks, l_orders = live_counts(live_signals, ids, now_ms)
     post = posteriors(order_rate, click_rate, b_imps + l_imps, b_clicks + l_clicks, b_orders + l_orders,
                       settings.prior_strength)

@@ -61,17 +61,17 @@ class ColdStartSlots:
             r = int(pool[pick])
             page.put(slot - 1, r, float(propensity[pick]))
             placed[r] = (slot, float(propensity[pick]), len(pool))
-        self._note(cands, view, at, placed)
+        self._note(cands, view, placed)
 
-    def _note(self, cands: CandidateSet, view: ColdStartView, at: np.ndarray,
-              placed: dict[int, tuple[int, float, int]]) -> None:
+    def _note(self, cands: CandidateSet, view: ColdStartView, placed: dict[int, tuple[int, float, int]]
+              ) -> None:
         post = view.posterior
         mean, leaf = post.order_mean.tolist(), post.leaf_order_rate.tolist()
         shown, ordered = post.impressions.tolist(), post.orders.tolist()
-        for r in view.rows.tolist():
-            k = int(at[r])
-            why = "new product" if view.new_product[r] else "new store's product"
-            note = {"rule": self.name, "stage": str(view.stage[k]), "posterior_mean": mean[k],
+        stage, new_product = view.stage.tolist(), view.new_product[view.rows].tolist()  # plain values
+        for k, r in enumerate(view.rows.tolist()):  # k: its index among the new ones
+            why = "new product" if new_product[k] else "new store's product"
+            note = {"rule": self.name, "stage": stage[k], "posterior_mean": mean[k],
                     "leaf_rate": leaf[k], "impressions": shown[k], "orders": ordered[k]}
             if r in placed:
                 slot, p, n = placed[r]
@@ -79,5 +79,5 @@ class ColdStartSlots:
                     f"{why}: cold-start slot drawn by Thompson sampling from {n} exploring new "
                     f"products (order rate {mean[k]:.2%} expected, its leaf {leaf[k]:.2%})"))
             else:
-                note["why"] = f"{why} in cold start, stage {view.stage[k]}, ranked by the model"
+                note["why"] = f"{why} in cold start, stage {stage[k]}, ranked by the model"
             cands.rule_notes[r].append(note)

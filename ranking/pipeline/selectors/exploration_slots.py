@@ -33,10 +33,10 @@ class ExplorationSlots:
         for slot in self.settings.exploration_slots:
             if not page.is_open(slot):
                 continue
-            pool = [r for r in page.order if new[r] and not page.used[r]][: self.settings.exploration_pool]
-            if not pool:
+            pool = page.order[new[page.order] & ~page.used[page.order]][: self.settings.exploration_pool]
+            if not len(pool):
                 break
-            r = pool[int(rng.integers(len(pool)))]
+            r = int(pool[int(rng.integers(len(pool)))])
             page.put(slot - 1, r, 1.0 / len(pool))
             cands.rule_notes[r].append({
                 "rule": self.name, "position": slot, "propensity": 1.0 / len(pool),

@@ -20,8 +20,8 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.shelf_spread import ShelfSpread
-from ranking.pipeline.selectors.window_caps import first_fitting
-from ranking.pipeline.traffic_grades import GRADES, candidate_grades
+from ranking.pipeline.selectors.window_caps import PageCaps
+from ranking.pipeline.traffic_grades import GRADES, grade_codes
 from ranking.settings import RulesSettings
 
 
@@ -37,20 +37,20 @@ class FoldFloor:
         fold = min(self.settings.traffic_fold, page.size)
         if not self.settings.traffic_policy or fold == 0:
             return
-        grade_d = candidate_grades(snapshot, cands) == GRADES.index("D")
+        scores = page.column(snapshot, cands, "product_score", missing=np.nan)
+        grade_d = grade_codes(scores) == GRADES.index("D")
         if not grade_d.any():
             return
         stream = page.order[~page.used[page.order]]
         in_fold_by_score = stream[:fold]
-        others = stream[~grade_d[stream]]
-        caps = ShelfSpread(self.settings).caps(page, cands, request, snapshot)
+        left = stream[~grade_d[stream]].tolist()  # the other grades in score order, as plain ints
+        caps = PageCaps(page, ShelfSpread(self.settings).caps(page, cands, request, snapshot))
         for p in range(fold):
             if page.slots[p] >= 0:
                 continue
-            left = others[~page.used[others]]
-            if not len(left):
+            if not left:
                 break
-            page.put(p, int(left[max(first_fitting(page, left, p, caps), 0)]))
+            caps.put(p, left.pop(max(caps.first_fitting(left, p), 0)))
         why = f"grade D: kept below position {self.settings.traffic_fold} by the traffic policy"
         for r in sorted(int(r) for r in in_fold_by_score):
             if grade_d[r] and not page.used[r]:

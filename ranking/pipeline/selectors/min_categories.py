@@ -20,7 +20,6 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.columns import product_column
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.settings import RulesSettings
 
@@ -40,8 +39,8 @@ class MinCategories:
         placed = page.slots[page.slots >= 0]
         if need <= 1 or not len(placed):
             return
-        leaf = product_column(snapshot, cands, "category_id", missing=-1).astype(np.int64)
-        subsidy = product_column(snapshot, cands, "subsidy") > 0
+        leaf = page.column(snapshot, cands, "category_id", missing=-1).astype(np.int64)
+        subsidy = page.column(snapshot, cands, "subsidy") > 0
         share = self.settings.subsidy_share_max.get(request.surface, 1.0)
         subsidy_room = (math.floor(share * page.size + 1e-9) - int(subsidy[placed].sum())
                         if share < 1 else page.size)

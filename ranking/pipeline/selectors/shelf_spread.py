@@ -20,15 +20,14 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.columns import product_column
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.store_diversity import StoreDiversity
 from ranking.pipeline.selectors.window_caps import WindowCap, fill_in_order
 from ranking.settings import RulesSettings
 
 
-def _keys(snapshot: FeatureSnapshot, cands: CandidateSet, column: str) -> np.ndarray:
-    return product_column(snapshot, cands, column, missing=-1).astype(np.int64)
+def _keys(page: PageDraft, snapshot: FeatureSnapshot, cands: CandidateSet, column: str) -> np.ndarray:
+    return page.column(snapshot, cands, column, missing=-1).astype(np.int64)
 
 
 @dataclass
@@ -40,7 +39,12 @@ class ShelfSpread:
 
     def caps(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
              ) -> list[WindowCap]:
-        """This page's caps, in the order they give way."""
+        """This page's caps, in the order they give way (built once per page: the fold floor
+        keeps them too)."""
+        return page.once("shelf_spread caps", lambda: self._caps(page, cands, request, snapshot))
+
+    def _caps(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
+              ) -> list[WindowCap]:
         r, surface = self.settings, request.surface
         window = r.spread_window.get(surface, page.size)
         caps = []
@@ -49,7 +53,7 @@ class ShelfSpread:
                 ("brand_spread", "brand_id", r.spread_brand_max.get(surface, 0), "brand")):
             if most > 0:
                 caps.append(WindowCap(
-                    rule, _keys(snapshot, cands, column), most, window,
+                    rule, _keys(page, snapshot, cands, column), most, window,
                     lambda key, most=most, what=what: (
                         f"at most {most} cards of {what} {key} in any {window} consecutive slots"),
                     f"{what} spread relaxed: no candidate of another {what} left"))
@@ -57,7 +61,7 @@ class ShelfSpread:
         share = r.subsidy_share_max.get(surface, 1.0)
         if share < 1:
             most = math.floor(share * page.size + 1e-9)
-            subsidy = np.where(product_column(snapshot, cands, "subsidy") > 0, 0, -1)
+            subsidy = np.where(page.column(snapshot, cands, "subsidy") > 0, 0, -1)
             caps.append(WindowCap(
                 "subsidy_share", subsidy, most, page.size,
                 lambda _key: f"at most {most} big-brand subsidy cards on a {page.size}-card {surface} "

@@ -12,7 +12,6 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.columns import product_column
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.traffic_grades import GRADE_LETTERS, eligible_candidates
 from ranking.settings import RulesSettings
@@ -30,12 +29,12 @@ class SubsidySlots:
              rng: np.random.Generator) -> None:
         if not request.subsidy_slots:
             return
-        subsidy = product_column(snapshot, cands, "subsidy") > 0
+        subsidy = page.column(snapshot, cands, "subsidy") > 0
         grades = stores = None
         if self.settings is not None and self.settings.traffic_policy:
             eligible, grades, stores = eligible_candidates(snapshot, cands, self.settings)
             subsidy &= eligible
-        rows = [int(r) for r in page.order if subsidy[r]]
+        rows = page.order[subsidy[page.order]].tolist()
         for slot in sorted(set(request.subsidy_slots)):
             if not page.is_open(slot):
                 continue
