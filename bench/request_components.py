@@ -4,7 +4,8 @@ Loads the bundle as the service does (``Engine.load``, GC frozen after loading),
 component of every pipeline with a timer (each recall source, filter, adjuster and selector,
 the feature build and the model) and ranks ``--requests`` pages per pipeline in turn, one at
 a time, on :mod:`bench.bench_serving`'s payloads. Prints each pipeline's mean ms per request
-and each component's mean ms (components under 0.02 ms are left out; recall sources run in the
+(wall, and the process's CPU ms, which a shared machine's load moves less) and each component's
+mean ms (components under 0.02 ms are left out; recall sources run in the
 recall pool, so they overlap). ``--profile`` adds cProfile's top functions by own time.
 ``--set key=value`` overrides settings as the CLI does. Use it to find what a change should
 target; :mod:`bench.speed` measures the same pages over HTTP with everything on.
@@ -106,7 +107,7 @@ def main() -> None:
             engine.rank(pipeline, request(pipeline, i))
         TOTALS.clear()
         profiler = cProfile.Profile() if args.profile else None
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
         for i in range(args.requests):
@@ -114,7 +115,9 @@ def main() -> None:
         if profiler:
             profiler.disable()
         mean = (time.perf_counter() - started) / args.requests * 1e3
-        print(f"== {pipeline}: {mean:.2f} ms per request (mean of {args.requests})")
+        cpu = (time.process_time() - cpu_started) / args.requests * 1e3  # every thread's CPU: less
+        print(f"== {pipeline}: {mean:.2f} ms per request, {cpu:.2f} ms CPU "  # moved by others' load
+              f"(mean of {args.requests})")
         for label, seconds in sorted(TOTALS.items(), key=lambda kv: -kv[1]):
             if seconds / args.requests * 1e3 >= 0.02:
                 print(f"  {seconds / args.requests * 1e3:7.3f} ms  {label}")
