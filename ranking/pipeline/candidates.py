@@ -102,7 +102,7 @@ class CandidateSet:
             features=None if self.features is None else self.features[rows],
             scores=None if self.scores is None else self.scores[rows],
             adjustments=self.adjustments[rows],
-            rule_notes=[self.rule_notes[i] for i in rows],
+            rule_notes=[self.rule_notes[i] for i in rows.tolist()],  # Python ints index a list faster
             rule_moves={k: (v[rows], up, down) for k, (v, up, down) in self.rule_moves.items()},
             noted_moves=[(note, v[rows]) for note, v in self.noted_moves],
         )
