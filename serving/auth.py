@@ -83,7 +83,9 @@ class ServiceAuth:
                      " and the operator" if self.operator_token else "")
 
 
-def service_auth(request: Request) -> ServiceAuth:
+async def service_auth(request: Request) -> ServiceAuth:
+    """The app's credentials; a coroutine, so FastAPI reads it on the loop, not in the thread pool
+    (:mod:`serving.dependencies`)."""
     return request.app.state.shelfrank_auth
 
 

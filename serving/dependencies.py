@@ -3,6 +3,10 @@
 The :class:`~serving.state.ServiceState` lives on ``app.state.shelfrank`` (set by
 ``create_app``); routes reach it and the engine it serves only through these functions
 (and who is calling through :mod:`serving.auth`), so a route module holds no state of its own.
+
+They are ``async``: FastAPI runs a plain ``def`` dependency in the thread pool, one handoff
+(and GIL round trip) per dependency per request, which for these attribute reads cost more than
+the reads; as coroutines they run on the event loop at once (nothing here blocks).
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ from ranking.engine import Engine
 from serving.state import ServiceState
 
 
-def service_state(request: Request) -> ServiceState:
+async def service_state(request: Request) -> ServiceState:
     """The service's state (engine, router, event log) of the app serving this request."""
     return request.app.state.shelfrank
 
 
-def engine(state: ServiceState = Depends(service_state)) -> Engine:
+async def engine(state: ServiceState = Depends(service_state)) -> Engine:
     """The engine serving now; 503 while no bundle is loaded (the reason names paths, so it goes
     to the log and to ``/readyz`` with the operator token, not to every caller)."""
     current = state.engine

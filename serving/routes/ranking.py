@@ -74,8 +74,11 @@ class RankingCall:
         return page_response(self.state, page)
 
 
-def ranking_call(explain: bool = False, x_shelfrank_variant: str | None = Header(None),
-                 eng: Engine = Depends(engine), state: ServiceState = Depends(service_state)) -> RankingCall:
+async def ranking_call(explain: bool = False, x_shelfrank_variant: str | None = Header(None),
+                       eng: Engine = Depends(engine),
+                       state: ServiceState = Depends(service_state)) -> RankingCall:
+    """The call's context; a coroutine, so FastAPI builds it on the loop without a thread-pool
+    handoff (:mod:`serving.dependencies`)."""
     return RankingCall(explain, x_shelfrank_variant, eng, state)
 
 
