@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,28 +35,56 @@ def shared_datasets() -> Path:
     return SHARED_DATASETS
 
 
-@pytest.fixture(scope="session")
-def small_mall(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small simulated mall (scale=small, seed=7), written once and shared read-only."""
-    from ranking.settings import MallSettings, SimulatorSettings
-    from training.simulator import simulate
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """The folder ``name`` that ``make`` fills, made once per test run and shared read-only.
 
-    out = tmp_path_factory.mktemp("small_mall")
-    simulate(out, SimulatorSettings(scale="small", seed=7), MallSettings(), progress=False)
+    Under ``pytest -n 2`` each xdist worker is its own process with its own session fixtures,
+    so every worker used to simulate the small mall and train its bundle again (about 25-45 s
+    each on the 2-core CI machine). The folder lives in the run's base temp directory, which
+    all workers of one run share; the first worker to ask makes it under an exclusive lock,
+    the others wait on that lock and then read it. A folder left half made by a crash has no
+    ``NAME.complete`` marker beside it and is made again. Without xdist this is the session's
+    own temp dir.
+    """
+    import fcntl
+    import shutil
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # popen-gwN's parent: one folder per run, shared by its workers
+    out, done = root / name, root / f"{name}.complete"  # beside it: tests list the folder
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            make(out)
+            done.touch()
     return out
 
 
 @pytest.fixture(scope="session")
+def small_mall(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated mall (scale=small, seed=7), written once per run and shared read-only."""
+    from ranking.settings import MallSettings, SimulatorSettings
+    from training.simulator import simulate
+
+    return made_once(tmp_path_factory, "small_mall",
+                     lambda out: simulate(out, SimulatorSettings(scale="small", seed=7), MallSettings(),
+                                          progress=False))
+
+
+@pytest.fixture(scope="session")
 def small_models(small_mall: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder holding one bundle trained on ``small_mall`` (``latest`` points at it)."""
+    """A models folder holding one bundle trained on ``small_mall`` (``latest`` points at it),
+    trained once per run and shared read-only."""
     from ranking.settings import load_settings
     from training.learning.train import train_bundle
 
-    models = tmp_path_factory.mktemp("models")
     settings = load_settings(["training.num_boost_round=60", "training.early_stopping_rounds=15",
                               "training.funnel.num_boost_round=120"])
-    train_bundle(small_mall, models, settings, progress=False)
-    return models
+    return made_once(tmp_path_factory, "models",
+                     lambda models: train_bundle(small_mall, models, settings, progress=False))
 
 
 def record_reliability(name: str, **figures) -> None:
