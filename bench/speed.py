@@ -179,8 +179,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--out", type=Path, default=Path("bench/out/speed"))
+    parser.add_argument("--two-workers-only", action="store_true", help="only the two-worker mixed run")
     args = parser.parse_args()
-    result = run(args.bundle, args.out)
+    if args.two_workers_only:
+        book, bodies = workload(args.bundle)
+        with tempfile.TemporaryDirectory() as tmp:
+            result = two_workers(args.bundle, book, bodies, Path(tmp))
+        args.out.mkdir(parents=True, exist_ok=True)
+    else:
+        result = run(args.bundle, args.out)
     (args.out / "speed.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
 
