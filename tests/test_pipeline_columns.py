@@ -6,7 +6,7 @@ import numpy as np
 from rules_mall import rules_snapshot, scored
 
 from ranking.features.snapshot import EntityTable
-from ranking.pipeline.columns import candidate_rows, product_column
+from ranking.pipeline.columns import product_column
 
 
 def test_product_column_is_the_tables_take_with_missing_for_unknown_products():
@@ -23,16 +23,16 @@ def test_product_column_is_the_tables_take_with_missing_for_unknown_products():
 def test_rows_are_looked_up_once_and_anew_for_a_swapped_table_or_another_candidate_set():
     snap = rules_snapshot()
     c = scored(snap, [100, 101, 102])
-    first = candidate_rows(snap.products, c)
-    assert candidate_rows(snap.products, c)[0] is first[0]  # cached on the candidate set
+    first = c.rows_in(snap.products)
+    assert c.rows_in(snap.products)[0] is first[0]  # cached on the candidate set
     # the live catalog swaps the table whole: a product listed since is known in the new one
     old = snap.products
     snap.products = EntityTable(np.r_[old.ids, 5], {k: np.r_[v, v[:1]] for k, v in old.columns.items()})
     assert snap.products.rows(np.array([5]))[0] == len(old.ids)  # appended below: unsorted lookup
-    again = candidate_rows(snap.products, c)
+    again = c.rows_in(snap.products)
     assert again[0] is not first[0]
     np.testing.assert_array_equal(again[0], first[0])
     added = scored(snap, [5, 100])
-    assert candidate_rows(snap.products, added)[1].all()
+    assert added.rows_in(snap.products)[1].all()
     taken = c.take(np.array([2, 0]))
-    np.testing.assert_array_equal(candidate_rows(snap.products, taken)[0], first[0][[2, 0]])
+    np.testing.assert_array_equal(taken.rows_in(snap.products)[0], first[0][[2, 0]])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ranking.features.snapshot import FeatureSnapshot
+from ranking.features.snapshot import FeatureSnapshot, located
 from ranking.recall.tokenize import char_bigrams, tokenize
 from ranking.text import normalise
 
@@ -78,15 +78,13 @@ class FeatureInputs:
         hit = self._rows.get(table)
         if hit is None:
             rows = {"products": self.product_row, "stores": self.store_row, "users": self.user_row}[table]
-            hit = self._rows[table] = (np.maximum(rows, 0), rows >= 0)
+            hit = self._rows[table] = located(rows)
         return hit
 
     def column(self, table: str, column: str) -> np.ndarray:
-        """Each candidate's ``column`` of the snapshot's ``table`` (float64, NaN where unknown):
-        what ``EntityTable.take`` gives, the row masks made once per batch."""
-        safe, known = self.rows_of(table)
-        values = getattr(self.snapshot, table).columns[column][safe].astype(np.float64)
-        return np.where(known, values, np.nan)
+        """Each candidate's ``column`` of the snapshot's ``table`` (float64, NaN where unknown),
+        the row masks made once per batch."""
+        return getattr(self.snapshot, table).take_located(column, self.rows_of(table))
 
     def product_column(self, column: str) -> np.ndarray:
         """Each candidate's product ``column`` (float64, NaN where unknown): the snapshot's,

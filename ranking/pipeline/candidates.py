@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ranking.features.snapshot import EntityTable, located
 from ranking.surfaces import SURFACE_CODES
 
 
@@ -73,6 +74,18 @@ class CandidateSet:
     # rules that move some candidates by a stated amount (the operator's boosts and buries): (the
     # note, move per candidate); like rule_moves, noted only for the cards explained (:meth:`notes`)
     noted_moves: list[tuple[dict, np.ndarray]] = field(default_factory=list)
+    # (product table, its located rows) of the last :meth:`rows_in`: filters, adjusters and
+    # selectors read about 18 product columns per request, each of which looked every candidate
+    # up again. A set made by ``take`` starts empty; a swapped table (the live catalog replaces
+    # it whole) is looked up anew.
+    _rows: tuple | None = field(default=None, repr=False, compare=False)
+
+    def rows_in(self, products: EntityTable) -> tuple[np.ndarray, np.ndarray]:
+        """Each candidate's row in ``products``, :func:`~ranking.features.snapshot.located`
+        (for ``EntityTable.take_located``), looked up once per table."""
+        if self._rows is None or self._rows[0] is not products or self._rows[1] is not self.product_ids:
+            self._rows = (products, self.product_ids, located(products.rows(self.product_ids)))
+        return self._rows[2]
 
     def __post_init__(self) -> None:
         self.product_ids = np.asarray(self.product_ids, dtype=np.int64)
