@@ -1,7 +1,10 @@
 """What every command of a command-line run shares: its settings (defaults, environment, then
-``--set``) and how it stops on bad input (:func:`fail`: one ``error:`` line, exit 2)."""
+``--set``), how it reads a time option (:func:`iso_time`) and how it stops on bad input
+(:func:`fail`: one ``error:`` line, exit 2)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import typer
 from pydantic import ValidationError
@@ -47,3 +50,21 @@ def fail(message: str) -> None:
     """Stop the command: ``error: <message>`` on stderr and exit code 2 (bad input)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def iso_time(value: str | None, option: str) -> datetime | None:
+    """An ISO date or time option (None passes); a bad one is the option's usage error."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO date or time: {value!r}", param_hint=option) from exc
+
+
+def iso_time_ms(value: str | None, option: str) -> int | None:
+    """:func:`iso_time` as UTC epoch milliseconds (a naive time is UTC)."""
+    moment = iso_time(value, option)
+    if moment is None:
+        return None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)

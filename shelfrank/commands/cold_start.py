@@ -7,14 +7,13 @@ are ``ranking.cold_start.report`` and ``training.experiments.cold_start_arrivals
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from shelfrank.commands.paths import output_file
-from shelfrank.context import current_overrides, current_settings, fail
+from shelfrank.context import current_overrides, current_settings, fail, iso_time_ms
 
 cold_start_app = typer.Typer(help="Cold start for new products: report and simulated week.",
                              no_args_is_help=True)
@@ -22,16 +21,6 @@ cold_start_app = typer.Typer(help="Cold start for new products: report and simul
 
 def register(app: typer.Typer) -> None:
     app.add_typer(cold_start_app, name="cold-start")
-
-
-def _at_ms(value: str | None, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"not an ISO date or time: {value!r}", param_hint="--at") from exc
-    return int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 @cold_start_app.command("report")
@@ -52,7 +41,9 @@ def report_command(
         snapshot = load_bundle(bundle).snapshot
     except BundleError as exc:
         fail(str(exc))
-    report = cold_start_report(snapshot, _at_ms(at, snapshot.as_of_ms), current_settings().cold_start)
+    at_ms = iso_time_ms(at, "--at")
+    report = cold_start_report(snapshot, snapshot.as_of_ms if at_ms is None else at_ms,
+                               current_settings().cold_start)
     typer.echo(f"{len(report['products']):,} new products: "
                + ", ".join(f"{n:,} {s}" for s, n in report["stages"].items()))
     typer.echo(f"{'product':>8} {'store':>6} {'leaf':>6} {'impr':>7} {'clicks':>6} {'orders':>6} "

@@ -14,23 +14,11 @@ import typer
 
 from shelfrank.commands.paths import output_dir
 from shelfrank.commands.scores import scores_app
-from shelfrank.context import current_settings, fail
+from shelfrank.context import current_settings, fail, iso_time_ms
 
 
 def register(app: typer.Typer) -> None:
     scores_app.command("refresh")(refresh)
-
-
-def _as_of_ms(value: str | None) -> int | None:
-    from datetime import UTC, datetime
-
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"not an ISO date or time: {value!r}", param_hint="--as-of") from exc
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 def refresh(
@@ -61,7 +49,7 @@ def refresh(
     out = out if out is not None else bundle.absolute().parent
     output_dir(out, "--out")
     try:
-        result = refresh_bundle(bundle, data, out, current_settings(), _as_of_ms(as_of), events,
+        result = refresh_bundle(bundle, data, out, current_settings(), iso_time_ms(as_of, "--as-of"), events,
                                 move_latest=latest)
     except (RefreshRefusedError, ContractError, ValueError) as exc:  # a bad event line, a bundle
         fail(f"refused: {exc}" if isinstance(exc, RefreshRefusedError) else str(exc))

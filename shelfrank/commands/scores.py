@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from shelfrank.commands.paths import output_file
-from shelfrank.context import current_settings, fail
+from shelfrank.context import current_settings, fail, iso_time
 
 scores_app = typer.Typer(help="Platform scores (store experience, product score, price advantage).",
                          invoke_without_command=True, no_args_is_help=False)
@@ -18,15 +17,6 @@ scores_app = typer.Typer(help="Platform scores (store experience, product score,
 
 def register(app: typer.Typer) -> None:
     app.add_typer(scores_app, name="scores")
-
-
-def _as_of(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"not an ISO date or time: {value!r}", param_hint="--as-of") from exc
 
 
 def _compute(data: Path, as_of: str | None):
@@ -37,7 +27,7 @@ def _compute(data: Path, as_of: str | None):
     if not data.is_dir():
         raise typer.BadParameter(f"{data} is not a dataset folder", param_hint="--data")
     try:
-        return compute_scores(data, _as_of(as_of), current_settings().scores)
+        return compute_scores(data, iso_time(as_of, "--as-of"), current_settings().scores)
     except (ContractError, ScoresDataError) as exc:
         fail(str(exc))
 
@@ -131,7 +121,7 @@ def _traffic_report(store: int, events: Path, data: Path | None, result, bundle:
         raise typer.BadParameter(f"{events} is not an event log folder", param_hint="--events")
     settings = current_settings()
     tables = _traffic_tables(data, result, bundle or Path(settings.serving.bundle))
-    moment = _as_of(as_of)
+    moment = iso_time(as_of, "--as-of")
     as_of_ms = int(moment.timestamp() * 1000) if moment is not None else None
     report = store_traffic(tables, read_exposures(str(events)), store, settings.rules, settings.scores,
                            as_of_ms)
