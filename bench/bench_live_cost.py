@@ -34,7 +34,7 @@ SAMPLE = 100
 FIRST_USER = 900_000_000  # ingestion shoppers: ids no bundle knows
 
 
-def _warm(url: str, payloads: dict, products: np.ndarray) -> None:
+def give_live_clicks(url: str, payloads: dict, products: np.ndarray) -> None:
     """Give each shopper of the payloads a live history of clicks."""
     rng = np.random.default_rng(3)
     now = int(time.time() * 1000) - 60_000
@@ -57,7 +57,7 @@ def page_cost(bundle: Path, work: Path) -> dict:
         proc, url = start_service(bundle.parent, work / f"events-{arm}", workers=1, bundle=bundle,
                                   extra=[f"live.backend={arm}", "serving.write_rate_per_second=0"])
         try:
-            _warm(url, payloads, products)
+            give_live_clicks(url, payloads, products)
             for name in ("search", "homepage"):
                 got = run_wrk(url, wrk_script(f"/v1/{name}", payloads[name], work), 1)
                 out[f"live_cost_{name}_{arm}_p50_ms"] = got["p50_ms"]

@@ -61,16 +61,7 @@ def instrument(engine) -> None:
             models.add(id(p.model))
             _wrap(p.model, "score", "model: score")
     for fn in ("compute_features", "build_inputs", "report_page", "rules_in_force"):
-        inner = getattr(pipeline_module, fn)
-
-        def timed(*args, _inner=inner, _fn=fn, **kwargs):
-            started = time.perf_counter()
-            try:
-                return _inner(*args, **kwargs)
-            finally:
-                TOTALS[f"function: {_fn}"] += time.perf_counter() - started
-
-        setattr(pipeline_module, fn, timed)
+        _wrap(pipeline_module, fn, f"function: {fn}")  # a module's function, as the pipeline calls it
     _wrap(engine, "_cards", "engine: cards")
 
 

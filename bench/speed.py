@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx2
 import numpy as np
 
-from bench.bench_live_cost import ADMIN, _warm
+from bench.bench_live_cost import ADMIN, give_live_clicks
 from bench.bench_serving import SECONDS, STATUS_COUNTER, request_payloads, run_wrk, wrk_script
 from bench.merch_rules import build_book, frequent_words, requests
 from bench.merch_synonyms import synonym_sets
@@ -87,7 +87,7 @@ def prepare(url: str, book: dict, bodies: dict[str, list[dict]], products: np.nd
     synonyms = httpx2.get(f"{url}/v1/synonyms", headers=ADMIN, timeout=60).json()
     in_force = {"rules_active": len(rules.get("rules", rules)), "synonym_sets": len(synonyms.get("synonyms",
                                                                                                synonyms))}
-    _warm(url, {"homepage": bodies["homepage"], "search": bodies["search"]}, products)
+    give_live_clicks(url, {"homepage": bodies["homepage"], "search": bodies["search"]}, products)
     return in_force
 
 
