@@ -85,8 +85,7 @@ def prepare(url: str, book: dict, bodies: dict[str, list[dict]], products: np.nd
     r.raise_for_status()
     rules = httpx2.get(f"{url}/v1/rules?active=true", headers=ADMIN, timeout=60).json()
     synonyms = httpx2.get(f"{url}/v1/synonyms", headers=ADMIN, timeout=60).json()
-    in_force = {"rules_active": len(rules.get("rules", rules)), "synonym_sets": len(synonyms.get("synonyms",
-                                                                                               synonyms))}
+    in_force = {"rules_active": len(rules["rules"]), "synonym_sets": len(synonyms["synonyms"])}
     give_live_clicks(url, {"homepage": bodies["homepage"], "search": bodies["search"]}, products)
     return in_force
 
