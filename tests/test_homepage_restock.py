@@ -80,11 +80,11 @@ def test_the_lists_hold_unavailable_products_the_mask_skips() -> None:
     ranked = np.array([5, 3, 9, 1, 7, 0, 2], np.int64)
     mask = np.ones(12, bool)
     mask[[3, 9, 7]] = False
-    first = Availability(mask).first
+    first = Availability(mask).head
     assert first(ranked, 3).tolist() == [5, 1, 0]
     assert first(ranked, 10).tolist() == [5, 1, 0, 2]  # deeper than the head when too much is out
     assert first(np.array([14, 3, 11]), 2).tolist() == [14, 11]  # rows past the mask: listed later
-    assert Availability(None).first(ranked, 3).tolist() == [5, 3, 9]  # an older bundle: as listed
+    assert Availability(None).head(ranked, 3).tolist() == [5, 3, 9]  # an older bundle: as listed
 
 
 def _restock_pick(models: Path, tmp_path: Path) -> tuple[list[int], int, int]:
@@ -137,7 +137,7 @@ def test_a_restock_reaches_every_workers_homepage_within_a_second(small_models: 
         stop_service(proc)
 
 
-def test_the_cached_available_segments_match_first_and_follow_a_new_mask() -> None:
+def test_the_cached_available_segments_hold_each_segments_available_rows_and_follow_a_new_mask() -> None:
     rows = np.array([5, 3, 9, 1, 7, 0, 2, 14, 11, 4], np.int64)
     ptr = np.array([0, 4, 4, 10], np.int64)  # three segments, the middle one empty
     mask = np.ones(12, bool)
@@ -145,12 +145,15 @@ def test_the_cached_available_segments_match_first_and_follow_a_new_mask() -> No
     availability = Availability(mask)
 
     def expected(k: int) -> list[list[int]]:
-        return [availability.first(rows[ptr[i]:ptr[i + 1]], k).tolist() for i in range(3)]
+        def available(r: int) -> bool:
+            return r >= len(availability.mask) or bool(availability.mask[r])
+
+        return [[r for r in rows[ptr[i]:ptr[i + 1]].tolist() if available(r)][:k] for i in range(3)]
 
     for k in (1, 2, 5):
         got = availability.first_of_segments(rows, ptr, np.array([0, 1, 2]), k)
         assert [g.tolist() for g in got] == expected(k)
-    assert availability.head(rows, 4).tolist() == availability.first(rows, 4).tolist() == [5, 1, 0, 2]
+    assert availability.head(rows, 4).tolist() == [5, 1, 0, 2]
     kept = availability.segments(rows, ptr)[0]
     assert availability.segments(rows, ptr)[0] is kept  # computed once for this mask and list
     availability.mask = np.ones(12, bool)  # the live catalog restocks everything: a new mask

@@ -13,7 +13,7 @@ A bundle fitted before the lists kept unavailable products has no mask: every li
 The sources read a list's available rows through :meth:`Availability.segments`: the list with
 its unavailable rows removed, per segment (a leaf of ``by_leaf``), computed once per mask and
 list and kept until either is replaced, so a request slices it instead of masking each leaf's
-head again (``first`` per leaf cost about 20 us a call, 25 calls a homepage).
+head again (masking each leaf's head cost about 20 us a call, 25 calls a homepage).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import numpy as np
 if TYPE_CHECKING:
     from ranking.features.snapshot import EntityTable
 
-HEAD_SLACK = 16  # a list's head is read 2k + this deep first, deeper only when too much is out
 
 
 class Availability:
@@ -51,25 +50,12 @@ class Availability:
             out = np.where(known, out, before | (np.arange(len(out)) >= len(self.mask)))
         self.mask = out  # one assignment: a reader sees the old mask or the new one
 
-    def first(self, rows: np.ndarray, k: int) -> np.ndarray:
-        """The first ``k`` available rows of the ranked ``rows``."""
-        mask = self.mask
-        if mask is None or k <= 0 or not len(rows):
-            return rows[:k]
-        depth = min(len(rows), 2 * k + HEAD_SLACK)
-        while True:
-            head = rows[:depth]
-            ok = (head >= len(mask)) | mask[np.minimum(head, len(mask) - 1)]
-            got = head[ok]
-            if len(got) >= k or depth >= len(rows):
-                return got[:k]
-            depth = min(len(rows), depth * 4)
-
     def segments(self, rows: np.ndarray, ptr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``rows`` cut into segments by ``ptr`` (segment ``i`` is ``rows[ptr[i]:ptr[i + 1]]``; None:
-        one segment, the whole list), the unavailable rows removed: ``kept[kept_ptr[i]:kept_ptr[i + 1]][:k]``
-        is ``first`` of segment ``i``. Cached for this mask, list and pointers (recomputed once
-        after any of them is replaced)."""
+        one segment, the whole list), the unavailable rows removed:
+        ``kept[kept_ptr[i]:kept_ptr[i + 1]][:k]`` is the first ``k`` available rows of segment
+        ``i``. Cached for this mask, list and pointers (recomputed once after any of them is
+        replaced)."""
         mask = self.mask
         if mask is None:
             return rows, (np.array([0, len(rows)], np.int64) if ptr is None else ptr)
@@ -87,12 +73,13 @@ class Availability:
         return kept, kept_ptr
 
     def head(self, rows: np.ndarray, k: int) -> np.ndarray:
-        """``first(rows, k)`` from the cached available rows of the whole list."""
+        """The first ``k`` available rows of the ranked ``rows``, from the cached available rows."""
         return self.segments(rows)[0][:k] if k > 0 else rows[:k]
 
     def first_of_segments(self, rows: np.ndarray, ptr: np.ndarray, segments: np.ndarray,
                           k: int) -> list[np.ndarray]:
-        """``first(rows[ptr[i]:ptr[i + 1]], k)`` of each segment ``i`` in ``segments``, in turn."""
+        """The first ``k`` available rows of each segment ``i`` (``rows[ptr[i]:ptr[i + 1]]``) in
+        ``segments``, in turn."""
         kept, kept_ptr = self.segments(rows, ptr)
         starts, ends = kept_ptr[segments], kept_ptr[np.asarray(segments) + 1]
         return [kept[lo:min(hi, lo + k)] for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)]
