@@ -60,11 +60,12 @@ class ShelfSpread:
         caps.append(StoreDiversity(r).cap(page))
         share = r.subsidy_share_max.get(surface, 1.0)
         if share < 1:
-            most = math.floor(share * page.size + 1e-9)
+            size = page.size  # the reason below must not hold the page: the page's memo keeps these
+            most = math.floor(share * size + 1e-9)  # caps, so it would be a cycle left to the GC
             subsidy = np.where(page.column(snapshot, cands, "subsidy") > 0, 0, -1)
             caps.append(WindowCap(
-                "subsidy_share", subsidy, most, page.size,
-                lambda _key: f"at most {most} big-brand subsidy cards on a {page.size}-card {surface} "
+                "subsidy_share", subsidy, most, size,
+                lambda _key: f"at most {most} big-brand subsidy cards on a {size}-card {surface} "
                              f"page ({share:.0%}, the {surface} policy)",
                 "subsidy share relaxed: no candidate outside the subsidy channel left"))
         return caps
