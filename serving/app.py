@@ -42,6 +42,7 @@ from serving.catalog import start_catalog, stop_catalog
 from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
 from serving.live import start_live, stop_live
 from serving.merchandising import IMPORT_PATH, start_merchandising, stop_merchandising
+from serving.page_route import start_page_threads, stop_page_threads
 from serving.responses import ERROR_RESPONSES
 from serving.routes import catalog, channels, console, demo, docs, events, live, merchandising, merchant, ops
 from serving.routes.ranking import ranking_router
@@ -128,7 +129,9 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     gc.set_threshold(50_000, 20, 100)
     watcher = asyncio.create_task(_follow_reloads(state, limits.reload_poll_seconds))
     _drain_before_exit(state, limits.drain_seconds)
+    start_page_threads(app, limits.max_in_flight)
     yield
+    stop_page_threads(app)
     watcher.cancel()
     with suppress(asyncio.CancelledError):
         await watcher
