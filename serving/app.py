@@ -7,7 +7,8 @@ loads in the lifespan (so a worker is ready only when its engine is), after whic
 garbage collector's start-up objects are frozen and its gen-0 threshold raised
 (``../shared/docs/performance.md``: full collections otherwise land on random requests
 as 80 ms stalls); the live state then replays and follows the event log (:mod:`serving.live`);
-a watcher follows reloads made by other workers. Backpressure
+a watcher follows reloads made by other workers; the ranking pages' threads
+(:mod:`serving.page_route`) live as long as the lifespan. Backpressure
 (:mod:`serving.admission`) is the outermost layer, so a shed request costs no parsing;
 then the body's read deadline and size limit. At SIGTERM the worker first turns
 ``/readyz`` to 503 for ``serving.drain_seconds`` while it still serves, then lets uvicorn

@@ -55,7 +55,8 @@ def test_a_body_is_validated_as_fastapi_validates_it() -> None:
     assert body == SearchRequest.model_validate({"query": "rice", "user_id": 3, "page_size": 20})
     assert parse_body(RerankRequest, b'{"surface": "homepage", "candidates": [1, 2]}').candidates == [1, 2]
     for bad in (b"", b"{", b"[1]", b'{"query": "rice", "page_size": "20"}', b'{"query": "rice", "x": 1}',
-                b'{"query": NaN}', '{"query": "\u7c73"}'.encode("utf-16")):
+                b'{"query": NaN}', '{"query": "\u7c73"}'.encode("utf-16"), b'{"query": "\\ud800"}',
+                b'{"query": "rice", "user_id": 18446744073709551616}'):  # orjson: a float, json: an int
         assert parse_body(SearchRequest, bad) is None  # FastAPI's handler answers these
 
 
