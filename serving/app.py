@@ -7,7 +7,8 @@ loads in the lifespan (so a worker is ready only when its engine is), after whic
 garbage collector's start-up objects are frozen and its gen-0 threshold raised
 (``../shared/docs/performance.md``: full collections otherwise land on random requests
 as 80 ms stalls); the live state then replays and follows the event log (:mod:`serving.live`);
-a watcher follows reloads made by other workers. Backpressure
+a watcher follows reloads made by other workers; the ranking pages' threads
+(:mod:`serving.page_route`) live as long as the lifespan. Backpressure
 (:mod:`serving.admission`) is the outermost layer, so a shed request costs no parsing;
 then the body's read deadline and size limit. At SIGTERM the worker first turns
 ``/readyz`` to 503 for ``serving.drain_seconds`` while it still serves, then lets uvicorn
@@ -42,6 +43,7 @@ from serving.catalog import start_catalog, stop_catalog
 from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
 from serving.live import start_live, stop_live
 from serving.merchandising import IMPORT_PATH, start_merchandising, stop_merchandising
+from serving.page_route import start_page_threads, stop_page_threads
 from serving.responses import ERROR_RESPONSES
 from serving.routes import catalog, channels, console, demo, docs, events, live, merchandising, merchant, ops
 from serving.routes.ranking import ranking_router
@@ -128,7 +130,9 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     gc.set_threshold(50_000, 20, 100)
     watcher = asyncio.create_task(_follow_reloads(state, limits.reload_poll_seconds))
     _drain_before_exit(state, limits.drain_seconds)
+    start_page_threads(app, limits.max_in_flight)
     yield
+    stop_page_threads(app)
     watcher.cancel()
     with suppress(asyncio.CancelledError):
         await watcher

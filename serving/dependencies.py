@@ -3,6 +3,8 @@
 The :class:`~serving.state.ServiceState` lives on ``app.state.shelfrank`` (set by
 ``create_app``); routes reach it and the engine it serves only through these functions
 (and who is calling through :mod:`serving.auth`), so a route module holds no state of its own.
+The ranking pages' fast path (:mod:`serving.page_route`) reads the same two attributes itself
+for a plain request and leaves any other to these.
 
 They are ``async``: FastAPI runs a plain ``def`` dependency in the thread pool, one handoff
 (and GIL round trip) per dependency per request, which for these attribute reads cost more than

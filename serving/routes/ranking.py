@@ -23,6 +23,7 @@ from serving.api_examples import HOMEPAGE, RANKING_OK, RERANK, SEARCH, SIMILAR_O
 from serving.dependencies import engine, service_state
 from serving.live import live_signals, logs_features, shopper_view
 from serving.merchandising import current_book
+from serving.page_route import PageRoute
 from serving.pages import page_response, serve_page
 from serving.rank_requests import RankingBody, new_request_id, page_size_for, rank_request
 from serving.responses import errors
@@ -82,6 +83,13 @@ async def ranking_call(explain: bool = False, x_shelfrank_variant: str | None = 
     return RankingCall(explain, x_shelfrank_variant, eng, state)
 
 
+class RankingRoute(PageRoute):
+    """Search, homepage and rerank: parsed and handed to a page thread directly
+    (:mod:`serving.page_route`), with the context :func:`ranking_call` builds."""
+
+    make_call = RankingCall
+
+
 def search(body: SearchRequest = Body(openapi_examples=SEARCH),
            call: RankingCall = Depends(ranking_call)) -> Response:
     """Search results as product cards (lexical + dense recall, reranked, rules applied)."""
@@ -135,7 +143,8 @@ def ranking_router(limits: ServingSettings) -> APIRouter:
     router = APIRouter()
     for path, endpoint in (("/v1/search", search), ("/v1/homepage", homepage), ("/v1/rerank", rerank)):
         router.add_api_route(path, endpoint, methods=["POST"], response_model=RankingResponse,
-                             tags=["ranking"], responses={**ok(**RANKING_OK), **errors(422, 503)})
+                             tags=["ranking"], responses={**ok(**RANKING_OK), **errors(422, 503)},
+                             route_class_override=RankingRoute)
     router.add_api_route("/v1/products/{product_id}/similar", _similar_endpoint(limits.similar_k),
                          methods=["GET"], response_model=SimilarResponse, tags=["ranking"],
                          responses={**ok(**SIMILAR_OK), **errors(404, 422, 503)})

@@ -1,0 +1,142 @@
+"""A ranking page's fast path through FastAPI: the plain request parsed directly, the page
+ranked on the service's own page threads.
+
+FastAPI's request handler costs a page about as much as the no-op endpoint's whole answer
+before the endpoint runs (``bench.http_path``; docs/serving.md, "The HTTP path's own cost"): it
+solves the dependency tree (the state, the engine, the call's context: query, header and cookie
+maps built per dependency, a cache key per dependency), decodes the body with ``json.loads``
+behind an ``email.message`` content-type parse, validates it through the body field, and hops
+to the worker thread through anyio (the async library lookup, the capacity limiter, run
+variables). :class:`PageRoute` is an ``APIRoute`` (so OpenAPI, matching, the metrics' route
+template and the exception handlers are FastAPI's, from the endpoint's signature as before)
+whose handler takes the **plain** request itself:
+
+* ``Content-Type: application/json`` exactly, a query string that is empty or just
+  ``explain=true``/``explain=false``, at most one variant header (non-empty), an engine loaded;
+* the body read once, decoded by ``orjson`` and validated by the model in Python mode, as
+  FastAPI validates it (``json.loads`` then the model): the same values, the same strictness;
+* the endpoint run on :data:`PAGE_THREADS` (``serving.max_in_flight`` threads: admission lets
+  no more pages in at once, so a page never waits for a thread), and, like anyio, a cancelled
+  request still waits for its page to finish before the slot is given back.
+
+Anything else (another content type, other query parameters, a body that does not decode or
+validate, no engine, no page threads outside the lifespan) goes to FastAPI's own handler,
+which answers exactly as before: every 422 (the body's, the header's, the query's), 400 and 503
+is FastAPI's. Only a well-formed request takes the short way, and it reaches the same endpoint
+with the same arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+
+from ranking.experiments import VARIANT_HEADER
+
+PAGE_THREADS = "shelfrank_page_threads"  # the executor's name on ``app.state``
+EXPLAIN = {b"": False, b"explain=false": False, b"explain=true": True}  # query strings taken as is
+_VARIANT = VARIANT_HEADER.lower().encode("latin-1")
+
+
+def start_page_threads(app: FastAPI, threads: int) -> None:
+    """The page threads of ``app`` (``serving.max_in_flight``), for the lifespan."""
+    setattr(app.state, PAGE_THREADS, ThreadPoolExecutor(threads, thread_name_prefix="shelfrank-page"))
+
+
+def stop_page_threads(app: FastAPI) -> None:
+    """Pages still ranking finish on their threads; new ones take FastAPI's path."""
+    executor = getattr(app.state, PAGE_THREADS, None)
+    setattr(app.state, PAGE_THREADS, None)
+    if executor is not None:
+        executor.shutdown(wait=False)
+
+
+def plain_request(scope: dict) -> tuple[bool, str | None] | None:
+    """(``explain``, the variant header) of a request FastAPI would read the same way, or None:
+    a JSON body, no query but ``explain``, at most one non-empty variant header."""
+    explain = EXPLAIN.get(scope.get("query_string", b""))
+    if explain is None:
+        return None
+    json_body, variant = False, None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            if json_body or value != b"application/json":
+                return None
+            json_body = True
+        elif name == _VARIANT:
+            if variant is not None or not value:
+                return None
+            variant = value.decode("latin-1")  # as Starlette's Headers decode it
+    return (explain, variant) if json_body else None
+
+
+def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel | None:
+    """``raw`` as ``model``, validated as FastAPI validates a decoded body; None if it is not one
+    (FastAPI's handler then answers, with its own 422 or 400)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        return None
+
+
+async def in_page_thread(executor: ThreadPoolExecutor, fn: Callable[..., Response], *args: Any) -> Response:
+    """``fn(*args)`` on a page thread. A cancellation waits for the page to finish and is then
+    raised, as anyio's ``run_sync`` does: admission's slot is held while the page ranks."""
+    future = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.done():
+                raise
+            cancelled = True
+            continue
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
+
+
+class PageRoute(APIRoute):
+    """A ranking endpoint ``endpoint(body, call)`` with FastAPI's handler as the fallback;
+    ``make_call(explain, variant_header, engine, state)`` builds the call's context (a subclass
+    sets it: :class:`serving.routes.ranking.RankingRoute`)."""
+
+    make_call: Callable[..., Any]
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        fastapi_handler = super().get_route_handler()
+        endpoint, make_call = self.endpoint, type(self).make_call
+        model = self.body_field.field_info.annotation
+
+        async def handle(request: Request) -> Response:
+            plain = plain_request(request.scope)
+            state = request.app.state.shelfrank
+            engine = state.engine  # read once, as the dependency did: a reload swaps it
+            executor = getattr(request.app.state, PAGE_THREADS, None)
+            if plain is None or engine is None or executor is None:
+                return await fastapi_handler(request)
+            try:
+                raw = await request.body()  # Starlette keeps the bytes for a fallback
+            except Exception:  # too large, stalled, disconnected: FastAPI's 400, which the limits rewrite
+                return await fastapi_handler(request)
+            body = parse_body(model, raw)
+            if body is None:
+                return await fastapi_handler(request)
+            return await in_page_thread(executor, endpoint, body, make_call(*plain, engine, state))
+
+        return handle

@@ -1,0 +1,109 @@
+"""The ranking pages' fast path (:mod:`serving.page_route`): it takes only what FastAPI would read
+the same way, validates bodies exactly as FastAPI does, and holds a cancelled page until it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
+
+from ranking.experiments import VARIANT_HEADER
+from serving.page_route import (
+    PAGE_THREADS,
+    PageRoute,
+    in_page_thread,
+    parse_body,
+    plain_request,
+    start_page_threads,
+    stop_page_threads,
+)
+from serving.schemas import RerankRequest, SearchRequest
+
+JSON = (b"content-type", b"application/json")
+VARIANT = VARIANT_HEADER.lower().encode()
+
+
+def _scope(query: bytes = b"", headers: tuple = (JSON,)) -> dict:
+    return {"query_string": query, "headers": list(headers)}
+
+
+def test_a_plain_request_gives_explain_and_the_variant_header() -> None:
+    assert plain_request(_scope()) == (False, None)
+    assert plain_request(_scope(b"explain=true")) == (True, None)
+    assert plain_request(_scope(b"explain=false", (JSON, (VARIANT, b"exp:b")))) == (False, "exp:b")
+
+
+@pytest.mark.parametrize("scope", [
+    _scope(b"explain=yes"), _scope(b"explain=true&x=1"), _scope(b"x=1"),  # FastAPI parses these
+    _scope(headers=()), _scope(headers=((b"content-type", b"text/plain"),)),
+    _scope(headers=((b"content-type", b"application/json; charset=utf-8"),)),
+    _scope(headers=(JSON, JSON)), _scope(headers=(JSON, (VARIANT, b""))),
+    _scope(headers=(JSON, (VARIANT, b"a:b"), (VARIANT, b"c:d"))),
+])
+def test_anything_else_is_left_to_fastapi(scope: dict) -> None:
+    assert plain_request(scope) is None
+
+
+def test_a_body_is_validated_as_fastapi_validates_it() -> None:
+    body = parse_body(SearchRequest, b'{"query": "rice", "user_id": 3, "page_size": 20}')
+    assert body == SearchRequest.model_validate({"query": "rice", "user_id": 3, "page_size": 20})
+    assert parse_body(RerankRequest, b'{"surface": "homepage", "candidates": [1, 2]}').candidates == [1, 2]
+    for bad in (b"", b"{", b"[1]", b'{"query": "rice", "page_size": "20"}', b'{"query": "rice", "x": 1}',
+                b'{"query": NaN}', '{"query": "\u7c73"}'.encode("utf-16"), b'{"query": "\\ud800"}',
+                b'{"query": "rice", "user_id": 18446744073709551616}'):  # orjson: a float, json: an int
+        assert parse_body(SearchRequest, bad) is None  # FastAPI's handler answers these
+
+
+def test_a_cancelled_page_is_waited_for_before_the_cancellation_is_raised() -> None:
+    finished = threading.Event()
+
+    def page() -> str:
+        time.sleep(0.2)
+        finished.set()
+        return "page"
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as executor:
+            task = asyncio.create_task(in_page_thread(executor, page))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert finished.is_set()  # the slot was held until the page ended
+            assert await in_page_thread(executor, page) == "page"
+
+    asyncio.run(run())
+
+
+def test_plain_requests_rank_on_the_page_threads_and_the_rest_through_fastapi() -> None:
+    seen: list[tuple[str, object]] = []
+
+    class Route(PageRoute):
+        def make_call(explain, variant, engine, state):  # noqa: N805 (a plain function, as RankingCall)
+            return explain, variant
+
+    def endpoint(body: SearchRequest, call: tuple = Depends(lambda: (False, None))) -> JSONResponse:
+        seen.append((threading.current_thread().name, call))
+        return JSONResponse({"query": body.query})
+
+    app = FastAPI()
+    app.state.shelfrank = type("State", (), {"engine": object()})()
+    router = APIRouter()
+    router.add_api_route("/page", endpoint, methods=["POST"], route_class_override=Route)
+    app.include_router(router)
+    start_page_threads(app, 2)
+    try:
+        with TestClient(app) as client:
+            assert client.post("/page?explain=true", json={"query": "rice"}).json() == {"query": "rice"}
+            bad = client.post("/page", json={"query": "rice", "page_size": "20"})
+            assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "page_size"]
+    finally:
+        stop_page_threads(app)
+    assert seen[0][0].startswith("shelfrank-page") and seen[0][1] == (True, None)
+    assert getattr(app.state, PAGE_THREADS) is None
