@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ranking.membership import isin_few
 from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
 from ranking.recall.homepage_sources.context import ShopperContext
 
@@ -24,7 +25,7 @@ class Similar(QuotaSource):
         # neighbours two seeds share are dropped
         _, ids = self.fitted.index.search(vectors, k + len(seeds))
         share = k // len(seeds) + 2  # each seed's nearest, in turn; then the rest
-        flat = np.r_[ids[:, :share].ravel(), ids[:, share:].T.ravel()]
-        flat = flat[(flat >= 0) & ~np.isin(flat, self.fitted.product_ids[seeds])]
+        flat = np.concatenate([ids[:, :share].ravel(), ids[:, share:].T.ravel()])
+        flat = flat[(flat >= 0) & ~isin_few(flat, self.fitted.product_ids[seeds])]
         _, first = np.unique(flat, return_index=True)  # two seeds' shared neighbours once
         return flat[np.sort(first)][:k]
