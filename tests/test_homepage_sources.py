@@ -221,3 +221,25 @@ def test_trending_and_theme_follow_a_new_mask_as_a_fresh_recall_would(recall, ma
         recall.availability.mask = before
     for cls in (Trending, Theme):  # and back to the old lists under the old mask
         assert _source(recall, cls).candidates(c, 10).tolist() == kept[cls].tolist()
+
+
+def test_similar_keeps_each_seeds_faiss_row_as_one_search_of_the_seeds_returns_it(recall, monkeypatch):
+    import ranking.recall.homepage_sources.similar as similar_module
+
+    source = Similar(recall.components[0].fitted, recall.quotas)  # an empty memo
+    c = recall.context(USER, 8)
+    seeds = c.recent_items[:3]
+    vectors = recall.a["item_vectors"][seeds]
+    _, searched = recall.index.search(vectors, 7)
+    assert source.neighbours_of(seeds, vectors, 7).tolist() == searched.tolist()
+    calls = []
+    monkeypatch.setattr(source.fitted.index, "search", lambda *a: calls.append(a) or (None, searched))
+    assert source.neighbours_of(seeds[::-1], vectors[::-1], 7).tolist() == searched[::-1].tolist()
+    assert not calls  # every seed kept: no scan
+    monkeypatch.undo()
+    for _ in range(2):  # a fresh memo, then a full one: the list a source with no memo would give
+        fresh = Similar(recall.components[0].fitted, recall.quotas).candidates(c, 4)
+        assert source.candidates(c, 4).tolist() == fresh.tolist()
+    monkeypatch.setattr(similar_module, "SEED_MEMO", 2)  # bounded: the oldest seeds leave first
+    source.neighbours_of(seeds[:1], vectors[:1], 5)
+    assert len(source.neighbours) == 2 and (int(seeds[0]), 5) in source.neighbours
