@@ -184,3 +184,62 @@ def test_one_source_asked_alone_lists_what_all_ten_list(recall):
             assert np.array_equal(ids, every.get(name, (np.zeros(0, np.int64),))[0])
             assert ids.dtype == np.int64 and scores.dtype == np.float64
             assert source.pooled == (name in POOLED_HOMEPAGE)
+
+
+def test_the_per_mask_values_are_kept_until_the_mask_is_replaced_and_read_only(recall):
+    source = _source(recall, Theme)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.arange(3)
+
+    first = source.per_mask("k", compute)
+    assert source.per_mask("k", compute) is first and len(calls) == 1  # computed once per mask
+    with pytest.raises(ValueError):
+        first[0] = 9  # a caller cannot change what the next request reads
+    before = recall.availability.mask
+    try:
+        recall.availability.mask = np.ones(len(recall.product_ids), bool)  # the live catalog's new mask
+        assert source.per_mask("k", compute) is not first and len(calls) == 2
+    finally:
+        recall.availability.mask = before
+
+
+def test_trending_and_theme_follow_a_new_mask_as_a_fresh_recall_would(recall, mall):
+    c = recall.context(USER, 8)
+    kept = {cls: _source(recall, cls).candidates(c, 10) for cls in (Trending, Theme)}
+    before = recall.availability.mask
+    gone = np.r_[kept[Trending][:3], kept[Theme][:3]]  # sold out since
+    try:
+        recall.availability.mask = before & ~np.isin(recall.product_ids, gone)
+        for cls in (Trending, Theme):
+            got = _source(recall, cls).candidates(c, 10)
+            fresh = cls(recall.components[0].fitted, recall.quotas).candidates(c, 10)  # nothing kept
+            assert got.tolist() == fresh.tolist() and not np.isin(got, gone).any()
+    finally:
+        recall.availability.mask = before
+    for cls in (Trending, Theme):  # and back to the old lists under the old mask
+        assert _source(recall, cls).candidates(c, 10).tolist() == kept[cls].tolist()
+
+
+def test_similar_keeps_each_seeds_faiss_row_as_one_search_of_the_seeds_returns_it(recall, monkeypatch):
+    import ranking.recall.homepage_sources.similar as similar_module
+
+    source = Similar(recall.components[0].fitted, recall.quotas)  # an empty memo
+    c = recall.context(USER, 8)
+    seeds = c.recent_items[:3]
+    vectors = recall.a["item_vectors"][seeds]
+    _, searched = recall.index.search(vectors, 7)
+    assert source.neighbours_of(seeds, vectors, 7).tolist() == searched.tolist()
+    calls = []
+    monkeypatch.setattr(source.fitted.index, "search", lambda *a: calls.append(a) or (None, searched))
+    assert source.neighbours_of(seeds[::-1], vectors[::-1], 7).tolist() == searched[::-1].tolist()
+    assert not calls  # every seed kept: no scan
+    monkeypatch.undo()
+    for _ in range(2):  # a fresh memo, then a full one: the list a source with no memo would give
+        fresh = Similar(recall.components[0].fitted, recall.quotas).candidates(c, 4)
+        assert source.candidates(c, 4).tolist() == fresh.tolist()
+    monkeypatch.setattr(similar_module, "SEED_MEMO", 2)  # bounded: the oldest seeds leave first
+    source.neighbours_of(seeds[:1], vectors[:1], 5)
+    assert len(source.neighbours) == 2 and (int(seeds[0]), 5) in source.neighbours

@@ -240,6 +240,7 @@ def test_a_requests_query_is_encoded_once_for_the_dense_source_and_the_feature(s
     calls = []
     encode = search.encoder.encode
     search.encoder.encode = lambda texts: calls.append(list(texts)) or encode(texts)
+    search._kept_vectors.clear()  # earlier tests' queries kept
     try:
         memo: dict = {}
         ids, _ = search.dense("大米", 20, memo)
@@ -262,3 +263,22 @@ def test_bm25_scores_are_scipys_column_sums_bit_for_bit(search):
                 else np.zeros(len(bm25.product_ids), np.float32))
         got = bm25.scores(query)
         assert got.dtype == want.dtype and np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_a_query_is_encoded_once_across_requests_as_a_fresh_encode_gives_it(search, monkeypatch):
+    import ranking.recall.search as search_module
+
+    calls = []
+    encode = search.encoder.encode
+    monkeypatch.setattr(search.encoder, "encode", lambda texts: calls.append(list(texts)) or encode(texts))
+    monkeypatch.setattr(search, "_kept_vectors", {})
+    first = search.query_vectors(["大米 面粉"], {})
+    again = search.query_vectors(["大米 面粉"], {})  # another request, its own memo
+    assert calls == [["大米 面粉"]] and again is first
+    assert np.array_equal(first.view(np.uint32), encode(["大米 面粉"]).view(np.uint32))
+    assert not first.flags.writeable  # a caller cannot change the next request's vector
+    monkeypatch.setattr(search_module, "QUERY_VECTORS_KEPT", 2)  # bounded: the oldest text leaves
+    for text in ("油", "米", "面"):
+        search.query_vectors([text], {})
+    assert list(search._kept_vectors) == ["米", "面"]
+    assert search.dense_only()._kept_vectors == {}  # the light copy keeps its own

@@ -141,20 +141,23 @@ class CandidateSet:
         """
         all_ids = [np.asarray(ids, dtype=np.int64) for ids, _ in parts.values()]
         merged = np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.int64)
-        _, first = np.unique(merged, return_index=True)
-        product_ids = merged[np.sort(first)]
-        order = np.argsort(product_ids, kind="stable")
-        sorted_ids = product_ids[order]
-        scores, ranks = {}, {}
-        for name, (ids, vals) in parts.items():
-            ids = np.asarray(ids, dtype=np.int64)
-            sc = np.full(len(product_ids), np.nan)
-            rk = np.zeros(len(product_ids), dtype=np.int32)
-            if len(ids):
-                pos = order[np.searchsorted(sorted_ids, ids)]
-                # first occurrence wins inside one source
-                rev = np.arange(len(ids))[::-1]
-                sc[pos[rev]] = np.asarray(vals, dtype=np.float64)[rev]
-                rk[pos[rev]] = (np.arange(len(ids)) + 1)[rev]
-            scores[name], ranks[name] = sc, rk
+        # one sort for everything (np.unique's): the distinct ids by first appearance, and each
+        # listed id's position among them; a search and a sort per source cost about 0.25 ms
+        sorted_ids, first, inverse = np.unique(merged, return_index=True, return_inverse=True)
+        by_first = np.argsort(first)  # first appearances are distinct: any sort gives one order
+        product_ids = sorted_ids[by_first]
+        where = np.empty(len(first), dtype=np.int64)
+        where[by_first] = np.arange(len(first))
+        n, lengths = len(product_ids), [len(ids) for ids in all_ids]
+        source = np.repeat(np.arange(len(all_ids)), lengths)
+        starts = np.repeat(np.cumsum([0, *lengths])[:-1], lengths)
+        cell = source * n + where[inverse.ravel()]  # (source, candidate) of every listed id
+        vals = [np.asarray(v, dtype=np.float64) for _, v in parts.values()]
+        sc = np.full((len(all_ids), n), np.nan)
+        rk = np.zeros((len(all_ids), n), dtype=np.int32)
+        # written in reverse, so the first occurrence inside one source wins
+        sc.ravel()[cell[::-1]] = (np.concatenate(vals) if vals else np.zeros(0))[::-1]
+        rk.ravel()[cell[::-1]] = (np.arange(len(merged)) - starts + 1)[::-1]
+        scores = {name: sc[i] for i, name in enumerate(parts)}
+        ranks = {name: rk[i] for i, name in enumerate(parts)}
         return cls(product_ids, scores, ranks)

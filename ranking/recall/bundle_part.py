@@ -71,10 +71,12 @@ class SearchSource:
         return self._search.dense(request.query, k, request.hydrated)  # the query's vector kept
 
 
-# the homepage sources that scan the item vectors (FAISS releases the GIL while it scans):
-# the only ones worth a hop to the recall pool; the others cost less than the hop
-# (0.02-0.3 ms each) and run on the request's thread (Pipeline._recall reads ``pooled``)
-POOLED_HOMEPAGE = frozenset({"personal", "similar"})
+# the homepage source that scans the item vectors every request (FAISS releases the GIL while
+# it scans): the only one worth a hop to the recall pool; the others cost less than the hop
+# (0.02-0.3 ms each) and run on the request's thread (Pipeline._recall reads ``pooled``).
+# ``similar`` scans only for a seed it has not kept yet (Similar.neighbours): pooled, it cost
+# the recall stage more wall and CPU than inline (docs/speed.md)
+POOLED_HOMEPAGE = frozenset({"personal"})
 
 
 class HomepageSource:

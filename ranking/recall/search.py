@@ -51,6 +51,8 @@ from ranking.row_lookup import RowLookup
 from ranking.settings import MerchandisingSettings, RecallSettings
 from ranking.text import normalise
 
+QUERY_VECTORS_KEPT = 4096  # query texts whose dense vectors are kept (64 floats each: ~1 MB)
+
 
 class SearchRecall:
     def __init__(self, bm25: BM25Index, encoder: TextEncoder, index: VectorIndex,
@@ -65,6 +67,9 @@ class SearchRecall:
         self._query_settings = RecallSettings()  # until use_query_words_from
         self.query_words = self._matcher(self._query_settings)
         self.synonym_weight = SYNONYM_WEIGHT  # until use_synonyms_from
+        # query text -> its vector (read-only): a text's vector never changes for this encoder,
+        # and encoding it cost about 0.25 ms a search page; up to QUERY_VECTORS_KEPT, oldest out
+        self._kept_vectors: dict[str, np.ndarray] = {}
 
     def _matcher(self, r: RecallSettings) -> QueryWordMatcher:
         return QueryWordMatcher(self.bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
@@ -118,7 +123,8 @@ class SearchRecall:
         light.__dict__.update(encoder=self.encoder, vectors=self.vectors, product_ids=self.product_ids,
                               _rows=self._rows, bm25=None, index=None, manifest={}, speller=None,
                               _correct=SpellCorrection.as_typed, query_words=None,
-                              _query_settings=self._query_settings, synonym_weight=self.synonym_weight)
+                              _query_settings=self._query_settings, synonym_weight=self.synonym_weight,
+                              _kept_vectors={})
         return light
 
     def correct(self, query: str) -> SpellCorrection:
@@ -168,13 +174,27 @@ class SearchRecall:
     def query_vectors(self, texts: list[str], memo: dict | None = None) -> np.ndarray:
         """``encoder.encode(texts)``; one text's row is kept in ``memo`` (a request's
         ``hydrated`` dict) when given, so the dense source and the ``dense_similarity`` feature
-        of one search page encode its query once (about 0.5 ms each), row for row the same."""
+        of one search page encode its query once (about 0.5 ms each), row for row the same,
+        and across requests for the last :data:`QUERY_VECTORS_KEPT` texts (a repeated query is
+        not encoded again: the same encoder gives the same row)."""
         if memo is None or len(texts) != 1:
             return self.encoder.encode(texts)
         key = (self, "query_vector", texts[0])
         vector = memo.get(key)
         if vector is None:
-            vector = memo[key] = self.encoder.encode(texts)
+            vector = memo[key] = self._kept_vector(texts[0])
+        return vector
+
+    def _kept_vector(self, text: str) -> np.ndarray:
+        """``encoder.encode([text])`` (1 x dim, read-only), kept per text, oldest out."""
+        kept = self._kept_vectors
+        vector = kept.get(text)
+        if vector is None:
+            vector = self.encoder.encode([text])
+            vector.flags.writeable = False
+            kept[text] = vector
+            while len(kept) > QUERY_VECTORS_KEPT:  # dicts keep insertion order
+                kept.pop(next(iter(kept)), None)
         return vector
 
     def dense(self, query: str, k: int, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -9,9 +9,9 @@ A source that has nothing for this shopper returns no ids.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from ranking.recall.homepage_sources.context import ShopperContext
 from ranking.recall.vector_index import VectorIndex
 
 NO_IDS = np.zeros(0, dtype=np.int64)
+T = TypeVar("T")
 
 
 class ShopperSource(Protocol):
@@ -69,7 +70,28 @@ class QuotaSource:
     fitted: FittedHomepage
     quotas: Mapping[str, int]
     name = ""
+    # (mask, {key: value}): what :meth:`per_mask` computed under the current availability mask
+    _memo: tuple = field(default_factory=lambda: (None, {}), init=False, repr=False, compare=False)
 
     @property
     def quota(self) -> int:
         return int(self.quotas.get(self.name, 0))
+
+    def per_mask(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, kept until the availability mask is replaced: for a value that depends
+        only on the fitted lists and the mask (and ``key``), not on the shopper. The live catalog
+        replaces the mask at each poll that changes it (never writes it in place), and
+        ``HomepageRecall.replace_arrays`` builds new sources, so neither can leave a stale
+        value. Arrays kept here are read-only (a caller writing into one would fail loudly)."""
+        mask = self.fitted.availability.mask
+        held_mask, values = self._memo
+        if held_mask is not mask:
+            values = {}
+            self._memo = (mask, values)  # one assignment: a concurrent reader sees old or new
+        if key not in values:
+            value = compute()
+            for array in value if isinstance(value, tuple) else (value,):
+                if isinstance(array, np.ndarray):
+                    array.flags.writeable = False
+            values[key] = value
+        return values[key]

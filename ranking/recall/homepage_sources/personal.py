@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ranking.membership import isin_few
 from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
 from ranking.recall.homepage_sources.context import ShopperContext
 
@@ -26,5 +27,6 @@ class Personal(QuotaSource):
             return NO_IDS
         _, ids = self.fitted.index.search(taste, k + len(recent))
         ids = ids[0][ids[0] >= 0]
-        # the ones already seen dropped, in order (a mask, not a Python loop over k + 20 ids)
-        return ids[~np.isin(ids, self.fitted.product_ids[recent])][:k].astype(np.int64)
+        # the ones already seen dropped, in order (a mask, not a Python loop over k + 20 ids;
+        # isin_few: np.isin built a table over the id range, about 0.1 ms a call)
+        return ids[~isin_few(ids, self.fitted.product_ids[recent])][:k].astype(np.int64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ranking.membership import isin_few
 from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
 from ranking.recall.homepage_sources.context import ShopperContext
 
@@ -13,7 +14,7 @@ class Repurchase(QuotaSource):
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         bought = context.bought_leaves
-        consumable = bought[np.isin(bought, self.fitted.arrays["consumable_leaf"])]
+        consumable = bought[isin_few(bought, self.fitted.arrays["consumable_leaf"])]  # np.isin: ~0.1 ms
         if not len(consumable):
             return NO_IDS
         return self.fitted.product_ids[self.fitted.from_leaves(consumable, k)]

@@ -12,5 +12,9 @@ class Theme(QuotaSource):
     name = "theme"
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
-        theme_leaves = np.flatnonzero(self.fitted.arrays["leaf_theme_slot"] == context.slot)
+        # the same for every shopper at this slot: kept per availability mask (about 0.1 ms)
+        return self.per_mask((context.slot, k), lambda: self._ids(context.slot, k))
+
+    def _ids(self, slot: int, k: int) -> np.ndarray:
+        theme_leaves = np.flatnonzero(self.fitted.arrays["leaf_theme_slot"] == slot)
         return self.fitted.product_ids[self.fitted.from_leaves(theme_leaves, k)]

@@ -15,9 +15,21 @@ class Trending(QuotaSource):
     name = "trending"
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
-        # the head is enough; the whole list is the catalog (an isin over 1M per request)
-        trending = self.fitted.head("trending", TRENDING_HEAD * k)
+        trending, leaves, top_leaf = self.per_mask(k, lambda: self._head(k))
         if len(context.top_leaves):
-            mine = np.isin(self.fitted.arrays["product_leaf"][trending], context.top_leaves)
-            trending = np.r_[trending[mine][: k // 2], trending[~mine]]
+            # a table over the leaves (-1, no leaf, reads the extra last entry, never set) instead
+            # of comparing 50 x quota leaves with each favourite one: np.isin's answer, in ~10 us
+            favourite = np.zeros(max(top_leaf, int(context.top_leaves.max())) + 2, bool)
+            favourite[context.top_leaves] = True
+            mine = favourite[leaves]
+            trending = np.concatenate([trending[mine][: k // 2], trending[~mine]])
         return self.fitted.product_ids[trending[:k]]
+
+    def _head(self, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The head's rows, their leaves and the largest leaf: the same for every shopper until
+        the mask changes, so kept per mask (taking them per request, and np.isin's table over
+        the leaves, cost about 0.2 ms a homepage). The head is enough; the whole list is the
+        catalog."""
+        rows = self.fitted.head("trending", TRENDING_HEAD * k)
+        leaves = self.fitted.arrays["product_leaf"][rows]
+        return rows, leaves, int(leaves.max(initial=0))
