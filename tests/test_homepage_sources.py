@@ -240,6 +240,7 @@ def test_similar_keeps_each_seeds_faiss_row_as_one_search_of_the_seeds_returns_i
     for _ in range(2):  # a fresh memo, then a full one: the list a source with no memo would give
         fresh = Similar(recall.components[0].fitted, recall.quotas).candidates(c, 4)
         assert source.candidates(c, 4).tolist() == fresh.tolist()
-    monkeypatch.setattr(similar_module, "SEED_MEMO", 2)  # bounded: the oldest seeds leave first
+    source.neighbours.size = 2  # bounded: the oldest seeds leave first
     source.neighbours_of(seeds[:1], vectors[:1], 5)
     assert len(source.neighbours) == 2 and (int(seeds[0]), 5) in source.neighbours
+    assert Similar(recall.components[0].fitted, recall.quotas).neighbours.size == similar_module.SEED_MEMO

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ranking.bounded_memo import BoundedMemo
 from ranking.contracts.frames import load_frames
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.lexical import BM25Index
@@ -236,11 +237,11 @@ def test_the_encoder_gives_the_scipy_expressions_vectors_bit_for_bit(search):
         assert np.array_equal(want.view(np.uint32), got.view(np.uint32))
 
 
-def test_a_requests_query_is_encoded_once_for_the_dense_source_and_the_feature(search, catalog):
+def test_a_requests_query_is_encoded_once_for_the_dense_source_and_the_feature(search, catalog, monkeypatch):
     calls = []
     encode = search.encoder.encode
     search.encoder.encode = lambda texts: calls.append(list(texts)) or encode(texts)
-    search._kept_vectors.clear()  # earlier tests' queries kept
+    monkeypatch.setattr(search, "_kept_vectors", BoundedMemo(4))  # not earlier tests' queries
     try:
         memo: dict = {}
         ids, _ = search.dense("大米", 20, memo)
@@ -266,19 +267,17 @@ def test_bm25_scores_are_scipys_column_sums_bit_for_bit(search):
 
 
 def test_a_query_is_encoded_once_across_requests_as_a_fresh_encode_gives_it(search, monkeypatch):
-    import ranking.recall.search as search_module
-
     calls = []
     encode = search.encoder.encode
     monkeypatch.setattr(search.encoder, "encode", lambda texts: calls.append(list(texts)) or encode(texts))
-    monkeypatch.setattr(search, "_kept_vectors", {})
+    monkeypatch.setattr(search, "_kept_vectors", BoundedMemo(2))  # bounded: the oldest text leaves
     first = search.query_vectors(["大米 面粉"], {})
     again = search.query_vectors(["大米 面粉"], {})  # another request, its own memo
     assert calls == [["大米 面粉"]] and again is first
     assert np.array_equal(first.view(np.uint32), encode(["大米 面粉"]).view(np.uint32))
     assert not first.flags.writeable  # a caller cannot change the next request's vector
-    monkeypatch.setattr(search_module, "QUERY_VECTORS_KEPT", 2)  # bounded: the oldest text leaves
     for text in ("油", "米", "面"):
         search.query_vectors([text], {})
-    assert list(search._kept_vectors) == ["米", "面"]
-    assert search.dense_only()._kept_vectors == {}  # the light copy keeps its own
+    assert "大米 面粉" not in search._kept_vectors and "油" not in search._kept_vectors
+    assert "米" in search._kept_vectors and "面" in search._kept_vectors
+    assert len(search.dense_only()._kept_vectors) == 0  # the light copy keeps its own

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ranking.bounded_memo import BoundedMemo
 from ranking.product_text import product_texts
 from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
@@ -69,7 +70,7 @@ class SearchRecall:
         self.synonym_weight = SYNONYM_WEIGHT  # until use_synonyms_from
         # query text -> its vector (read-only): a text's vector never changes for this encoder,
         # and encoding it cost about 0.25 ms a search page; up to QUERY_VECTORS_KEPT, oldest out
-        self._kept_vectors: dict[str, np.ndarray] = {}
+        self._kept_vectors: BoundedMemo[str, np.ndarray] = BoundedMemo(QUERY_VECTORS_KEPT)
 
     def _matcher(self, r: RecallSettings) -> QueryWordMatcher:
         return QueryWordMatcher(self.bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
@@ -124,7 +125,7 @@ class SearchRecall:
                               _rows=self._rows, bm25=None, index=None, manifest={}, speller=None,
                               _correct=SpellCorrection.as_typed, query_words=None,
                               _query_settings=self._query_settings, synonym_weight=self.synonym_weight,
-                              _kept_vectors={})
+                              _kept_vectors=BoundedMemo(QUERY_VECTORS_KEPT))
         return light
 
     def correct(self, query: str) -> SpellCorrection:
@@ -187,14 +188,11 @@ class SearchRecall:
 
     def _kept_vector(self, text: str) -> np.ndarray:
         """``encoder.encode([text])`` (1 x dim, read-only), kept per text, oldest out."""
-        kept = self._kept_vectors
-        vector = kept.get(text)
+        vector = self._kept_vectors.get(text)
         if vector is None:
             vector = self.encoder.encode([text])
             vector.flags.writeable = False
-            kept[text] = vector
-            while len(kept) > QUERY_VECTORS_KEPT:  # dicts keep insertion order
-                kept.pop(next(iter(kept)), None)
+            self._kept_vectors.put(text, vector)
         return vector
 
     def dense(self, query: str, k: int, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:

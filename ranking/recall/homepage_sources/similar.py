@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ranking.bounded_memo import BoundedMemo
 from ranking.membership import isin_few
 from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
 from ranking.recall.homepage_sources.context import ShopperContext
@@ -26,7 +27,8 @@ class Similar(QuotaSource):
     name = "similar"
     # (seed row, k) -> the seed's FAISS row of k ids, as one search of the seeds returns it
     # (faiss answers each query alone below 20 queries: stacked or not, row for row the same)
-    neighbours: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    neighbours: BoundedMemo = field(default_factory=lambda: BoundedMemo(SEED_MEMO), init=False, repr=False,
+                                    compare=False)
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         seeds = context.recent_items[:SIMILAR_SEEDS]
@@ -54,7 +56,5 @@ class Similar(QuotaSource):
             _, found = self.fitted.index.search(vectors[missing], k)
             for i, row in zip(missing, found, strict=True):
                 row.flags.writeable = False
-                rows[i] = self.neighbours[keys[i]] = row
-            while len(self.neighbours) > SEED_MEMO:  # the oldest out (dicts keep insertion order)
-                self.neighbours.pop(next(iter(self.neighbours)), None)
+                rows[i] = self.neighbours.put(keys[i], row)  # the oldest out past SEED_MEMO
         return np.stack(rows)

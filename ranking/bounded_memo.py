@@ -1,0 +1,44 @@
+"""A bounded memo shared by request threads: values kept per key, the oldest out past a size.
+
+Recall keeps results that never change for a bundle (a seed's neighbours, a query text's
+vector) across requests. Several request threads read and fill one memo at once, so eviction
+must not iterate a dict another thread is growing (``next(iter(d))`` then raises
+``RuntimeError: dictionary changed size during iteration``): puts take a lock, gets do not
+(one dict lookup is atomic under the interpreter lock).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedMemo(Generic[K, V]):
+    """At most ``size`` values; the first kept goes first (no reordering on a hit: a hit stays
+    lock-free)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        return self._values.get(key)
+
+    def put(self, key: K, value: V) -> V:
+        """Keep ``value`` for ``key``; the oldest go past ``size``. Returns ``value``."""
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values

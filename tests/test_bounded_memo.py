@@ -1,0 +1,36 @@
+"""BoundedMemo keeps at most its size, the oldest out, and survives threads filling it at once."""
+
+from __future__ import annotations
+
+import threading
+
+from ranking.bounded_memo import BoundedMemo
+
+
+def test_the_oldest_leaves_past_the_size_and_a_hit_does_not_reorder():
+    memo: BoundedMemo[str, int] = BoundedMemo(2)
+    assert memo.put("a", 1) == 1 and memo.get("a") == 1
+    memo.put("b", 2)
+    assert memo.get("a") == 1  # a hit: "a" stays the oldest
+    memo.put("c", 3)
+    assert memo.get("a") is None and memo.get("b") == 2 and memo.get("c") == 3 and len(memo) == 2
+
+
+def test_threads_filling_one_memo_never_break_it():
+    memo: BoundedMemo[tuple[int, int], int] = BoundedMemo(50)
+    errors: list[BaseException] = []
+
+    def fill(t: int) -> None:
+        try:
+            for i in range(20_000):
+                memo.put((t, i), i)
+                memo.get((t, i - 1))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fill, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(memo) == 50
