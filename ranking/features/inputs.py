@@ -8,6 +8,7 @@ snapshot, tokenises the distinct query texts once, and derives the time slot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -15,6 +16,9 @@ import scipy.sparse as sp
 from ranking.features.snapshot import FeatureSnapshot, located
 from ranking.recall.tokenize import char_bigrams, tokenize
 from ranking.text import normalise
+
+if TYPE_CHECKING:
+    from ranking.features.product_table import ProductFeatureTable
 
 
 def slot_of_hour(hour: np.ndarray) -> np.ndarray:
@@ -63,6 +67,9 @@ class FeatureInputs:
     # per candidate, a product column as it was at the request (training's point in time:
     # training.learning.catalog_timeline); NaN where the snapshot's value stands
     as_of: dict[str, np.ndarray] = field(default_factory=dict)
+    # the per-product features of the table ``product_row`` indexes, computed once per table
+    # (ranking.features.product_table.ProductFeatureTable); None: each computed per batch
+    per_product: ProductFeatureTable | None = None
 
     # per table, each candidate's row clipped to 0 and whether it is known: made once per batch
     # (``rows_of``) instead of once per column read (about 40 reads per served request)
@@ -133,16 +140,26 @@ def build_inputs(
     requests: Requests,
     extra: dict[str, np.ndarray] | None = None,
     as_of: dict[str, np.ndarray] | None = None,
+    per_product: ProductFeatureTable | None = None,
 ) -> FeatureInputs:
     """Everything the features need for candidates ``product_ids`` of requests ``request_of_row``;
-    ``as_of``: product columns per candidate as they were at its request (NaN: the snapshot's)."""
+    ``as_of``: product columns per candidate as they were at its request (NaN: the snapshot's);
+    ``per_product``: the snapshot's per-product feature table (serving: rows, store rows and
+    leaves are read from it, and ``compute_features`` gathers its features; not with ``as_of``)."""
     product_ids = np.asarray(product_ids, dtype=np.int64)
     req = np.asarray(request_of_row, dtype=np.int64)
-    p_row = snapshot.products.rows(product_ids)
-    store_ids = snapshot.products.take("store_id", p_row, missing=-1).astype(np.int64)
-    s_row = np.where(store_ids >= 0, snapshot.stores.rows(store_ids), -1)
-    category = snapshot.products.take("category_id", p_row, missing=-1).astype(np.int64)
-    leaf = np.where(category >= 0, snapshot.leaf_of_category(category), -1)
+    if per_product is not None and not as_of:
+        # the table's own products (the live catalog may swap the snapshot's meanwhile); a
+        # row of -1 reads the table's last entry, the unknown product's -1
+        p_row = per_product.products.rows(product_ids)
+        s_row, leaf = per_product.store_row[p_row], per_product.leaf[p_row]
+    else:
+        per_product = None
+        p_row = snapshot.products.rows(product_ids)
+        store_ids = snapshot.products.take("store_id", p_row, missing=-1).astype(np.int64)
+        s_row = np.where(store_ids >= 0, snapshot.stores.rows(store_ids), -1)
+        category = snapshot.products.take("category_id", p_row, missing=-1).astype(np.int64)
+        leaf = np.where(category >= 0, snapshot.leaf_of_category(category), -1)
     u_row_req = snapshot.users.rows(np.asarray(requests.user_id, dtype=np.int64))
     hour = np.asarray(requests.hour)[req]
     # distinct queries of the batch
@@ -163,4 +180,5 @@ def build_inputs(
         queries=analyse_queries(snapshot, distinct),
         extra=extra or {},
         as_of=as_of or {},
+        per_product=per_product,
     )

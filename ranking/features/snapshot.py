@@ -174,6 +174,9 @@ class FeatureSnapshot:
     store_visits: PairSet  # user row x store row -> weighted interactions
     text: CatalogText
     meta: dict = field(default_factory=dict)
+    # what serving derives from the tables above once instead of per request, by key (the
+    # per-product feature matrix: ranking.features.per_product, which says what invalidates it)
+    derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def leaf_of_category(self, category_ids: np.ndarray) -> np.ndarray:
         pos = np.clip(np.searchsorted(self.leaf_ids, category_ids), 0, len(self.leaf_ids) - 1)
