@@ -11,8 +11,9 @@ import pytest
 
 from ranking.catalog_changes import BANS, PRODUCT_CHANGES
 from ranking.features import Requests, build_inputs, compute_features, feature_names
+from ranking.features.inputs import analyse_queries, no_queries
 from ranking.features.per_product import CACHE_KEY, per_product_names, product_feature_table
-from ranking.features.snapshot import EntityTable, FeatureSnapshot
+from ranking.features.snapshot import CatalogText, EntityTable, FeatureSnapshot
 from ranking.live.catalog_overlay import overlay_products
 from ranking.live.catalog_state import CatalogState
 from ranking.settings import Settings
@@ -133,3 +134,17 @@ def test_training_with_columns_as_of_the_request_computes_them(snapshot: Feature
     assert inputs.per_product is None
     log_price = compute_features(inputs, feature_names())[:, feature_names().index("log_price")]
     np.testing.assert_array_equal(log_price[:-1], np.float32(np.log(3.0)))
+
+
+def test_the_empty_query_batch_is_made_once_per_catalog_text(snapshot: FeatureSnapshot) -> None:
+    snap = _swapped(snapshot)
+    first = no_queries(snap)
+    assert no_queries(snap) is first
+    fresh = analyse_queries(snap, [])
+    assert first.texts == [] and first.tokens.shape == fresh.tokens.shape
+    assert first.bigrams.shape == fresh.bigrams.shape and first.intent.shape == fresh.intent.shape
+    text = snap.text
+    snap.text = CatalogText([*text.vocabulary, "brandnewword"], text.product_tokens,
+                            text.bigram_vocabulary, text.product_bigrams, text.token_leaf, text.brand_names)
+    wider = no_queries(snap)
+    assert wider is not first and wider.tokens.shape == (0, len(text.vocabulary) + 1)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from ranking.features.snapshot import FeatureSnapshot, located
+from ranking.features.snapshot import CatalogText, FeatureSnapshot, located
 from ranking.recall.tokenize import char_bigrams, tokenize
 from ranking.text import normalise
 
@@ -101,9 +101,11 @@ class FeatureInputs:
         return values if given is None else np.where(np.isnan(given), values, given)
 
 
-def analyse_queries(snapshot: FeatureSnapshot, texts: list[str]) -> QueryBatch:
-    """Tokens, character bigrams and category intent of distinct query texts."""
-    text = snapshot.text
+def analyse_queries(snapshot: FeatureSnapshot, texts: list[str], text: CatalogText | None = None
+                    ) -> QueryBatch:
+    """Tokens, character bigrams and category intent of distinct query texts, against ``text``
+    (None: the snapshot's catalog text)."""
+    text = snapshot.text if text is None else text
     tok_index, bi_index = text.token_index(), text.bigram_index()
     rows_t, cols_t, rows_b, cols_b = [], [], [], []
     n_tok = np.zeros(len(texts), dtype=np.float32)
@@ -131,6 +133,17 @@ def analyse_queries(snapshot: FeatureSnapshot, texts: list[str]) -> QueryBatch:
     total = intent.sum(axis=1, keepdims=True)
     intent = np.divide(intent, total, out=np.zeros_like(intent), where=total > 0)
     return QueryBatch(texts, q_tok, q_bi, n_tok, n_bi, intent)
+
+
+def no_queries(snapshot: FeatureSnapshot) -> QueryBatch:
+    """``analyse_queries(snapshot, [])``, made once per catalog text (a batch off search has no
+    query; building its two empty sparse matrices cost about 0.1 ms a homepage). New products
+    swap ``snapshot.text`` for a wider one, which gets its own."""
+    cached = snapshot.derived.get("no_queries")
+    if cached is None or cached[0] is not snapshot.text:
+        text = snapshot.text  # read once: another thread may swap it
+        cached = snapshot.derived["no_queries"] = (text, analyse_queries(snapshot, [], text))
+    return cached[1]
 
 
 def build_inputs(
@@ -177,7 +190,7 @@ def build_inputs(
         slot=slot_of_hour(hour),
         surface=np.asarray(requests.surface)[req],
         query_index=q_of_req[req] if len(q_of_req) else np.full(len(req), -1),
-        queries=analyse_queries(snapshot, distinct),
+        queries=analyse_queries(snapshot, distinct) if distinct else no_queries(snapshot),
         extra=extra or {},
         as_of=as_of or {},
         per_product=per_product,

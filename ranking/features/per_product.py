@@ -25,9 +25,11 @@ Training (a product column ``as_of`` its request) does not use it.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ranking.features.inputs import FeatureInputs, analyse_queries
+from ranking.features.inputs import FeatureInputs, no_queries
 from ranking.features.product_table import ProductFeatureTable
 from ranking.features.registry import Feature, compute_features, features
 from ranking.features.snapshot import FeatureSnapshot
@@ -46,6 +48,11 @@ def is_per_product(f: Feature) -> bool:
 
 def per_product_names(names: list[str] | None = None) -> tuple[str, ...]:
     """The per-product features among ``names`` (None: every feature), in their order."""
+    return _per_product_names(None if names is None else tuple(names))
+
+
+@functools.lru_cache(maxsize=16)  # a request asks for the model's names: one lookup, not a registry walk
+def _per_product_names(names: tuple[str, ...] | None) -> tuple[str, ...]:
     chosen = {f.name for f in features() if is_per_product(f)}
     return tuple(n for n in (names if names is not None else [f.name for f in features()])
                  if n in chosen)
@@ -83,6 +90,6 @@ def build_product_feature_table(snapshot: FeatureSnapshot, names: tuple[str, ...
     none = np.full(n + 1, -1, dtype=np.int64)
     zeros = np.zeros(n + 1, dtype=np.int64)
     inputs = FeatureInputs(view, p_row, s_row, none, leaf, zeros, zeros.astype(np.int8), zeros, none,
-                           analyse_queries(snapshot, []))
+                           no_queries(snapshot))
     matrix = compute_features(inputs, list(names)) if names else np.zeros((n + 1, 0), np.float32)
     return ProductFeatureTable(products, stores, names, matrix, s_row, leaf)
