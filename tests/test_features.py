@@ -233,3 +233,21 @@ def test_pair_lookup_of_one_user_equals_the_lookup_through_every_pair() -> None:
         assert one.dtype == many.dtype == np.float32
         np.testing.assert_array_equal(one, many)
     assert pairs.lookup(np.full(3, 5), b[a == 5][:3]).min() > 0  # its own pairs are found
+
+
+def test_query_matrices_are_the_canonical_csr_scipy_makes_from_pairs() -> None:
+    import scipy.sparse as sp
+
+    from ranking.features.inputs import _binary_rows
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        n_queries, rows, cols = int(rng.integers(0, 6)), [], []
+        for i in range(n_queries):
+            known = rng.choice(50, size=int(rng.integers(0, 8)), replace=False).tolist()
+            rows, cols = rows + [i] * len(known), cols + known
+        made = _binary_rows(rows, cols, (n_queries, 50))
+        want = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_queries, 50))
+        assert made.dtype == want.dtype and made.shape == want.shape
+        for part in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(made, part), getattr(want, part))
