@@ -4,6 +4,7 @@ when the live catalog or a score refresh swaps the product or store table."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,12 @@ import pytest
 from ranking.catalog_changes import BANS, PRODUCT_CHANGES
 from ranking.features import Requests, build_inputs, compute_features, feature_names
 from ranking.features.inputs import analyse_queries, no_queries
-from ranking.features.per_product import CACHE_KEY, per_product_names, product_feature_table
+from ranking.features.per_product import (
+    CACHE_KEY,
+    per_product_names,
+    product_feature_table,
+    ready_product_feature_table,
+)
 from ranking.features.snapshot import CatalogText, EntityTable, FeatureSnapshot
 from ranking.live.catalog_overlay import overlay_products
 from ranking.live.catalog_state import CatalogState
@@ -148,3 +154,24 @@ def test_the_empty_query_batch_is_made_once_per_catalog_text(snapshot: FeatureSn
                             text.bigram_vocabulary, text.product_bigrams, text.token_leaf, text.brand_names)
     wider = no_queries(snap)
     assert wider is not first and wider.tokens.shape == (0, len(text.vocabulary) + 1)
+
+
+def test_the_request_path_never_waits_for_a_build(snapshot: FeatureSnapshot) -> None:
+    snap = _swapped(snapshot)
+    assert ready_product_feature_table(snap, feature_names()) is None  # built aside, meanwhile none
+    deadline = time.monotonic() + 30
+    while (ready := ready_product_feature_table(snap, feature_names())) is None:
+        assert time.monotonic() < deadline, "the background build did not finish"
+        time.sleep(0.01)
+    np.testing.assert_array_equal(ready.matrix, product_feature_table(snap, feature_names()).matrix)
+    products = snap.products
+    snap.products = EntityTable(products.ids, {**products.columns, "rating": products.columns["rating"] * 0})
+    assert ready_product_feature_table(snap, feature_names()) is None  # a swap: stale until rebuilt
+    while (again := ready_product_feature_table(snap, feature_names())) is None:
+        assert time.monotonic() < deadline, "the background rebuild did not finish"
+        time.sleep(0.01)
+    assert again is not ready and again.products is snap.products
+    ids = _ids(snap)
+    requests = _requests(snap, None, 1, 9, -1)
+    np.testing.assert_array_equal(_features(snap, ids, requests, cached=True),
+                                  _features(snap, ids, requests, cached=False))

@@ -20,12 +20,16 @@ snapshot holds another object. Nothing changes a table in place: the live catalo
 (prices, stock, offers, bans: :func:`ranking.live.catalog_overlay.overlay_products`) and new
 products (:mod:`ranking.live.new_products`) swap in a new products table, and a score refresh is
 a new bundle with a new snapshot, so each invalidates the table by being another object.
-Training (a product column ``as_of`` its request) does not use it.
+Training (a product column ``as_of`` its request) does not use it. The pipeline asks through
+:func:`ready_product_feature_table`, which builds a stale table in a background thread and lets
+the request meanwhile compute the features itself, so a catalog change costs no request a build.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import threading
 
 import numpy as np
 
@@ -39,6 +43,8 @@ from ranking.features.snapshot import FeatureSnapshot
 PER_PRODUCT_MODULES = ("product_features", "offer_features", "price_features", "store_features",
                        "creator_features")
 CACHE_KEY = "per_product_features"
+BUILD_LOCK_KEY = "per_product_features_building"
+log = logging.getLogger("shelfrank.features")
 
 
 def is_per_product(f: Feature) -> bool:
@@ -70,6 +76,38 @@ def product_feature_table(snapshot: FeatureSnapshot, names: list[str] | None = N
     built = build_product_feature_table(snapshot, wanted)
     snapshot.derived[CACHE_KEY] = built
     return built
+
+
+def ready_product_feature_table(snapshot: FeatureSnapshot, names: list[str] | None = None
+                                ) -> ProductFeatureTable | None:
+    """The request path's view: the current table, or None while it is (re)built in a background
+    thread, so no request waits for a build (about 30-70 ms for 50,000 products on the loaded
+    2-core machine, after every catalog change the follower lays over the table). With None, the
+    request computes these features itself, to the same values. One build per snapshot at a time."""
+    wanted = per_product_names(names)
+    cached = snapshot.derived.get(CACHE_KEY)
+    if cached is not None and cached.holds(snapshot, wanted):
+        return cached
+    building = snapshot.derived.setdefault(BUILD_LOCK_KEY, threading.Lock())
+    if building.acquire(blocking=False):
+        threading.Thread(target=_build_aside, args=(snapshot, wanted, building), daemon=True,
+                         name="per-product-features").start()
+    return None
+
+
+def _build_aside(snapshot: FeatureSnapshot, wanted: tuple[str, ...], building: threading.Lock) -> None:
+    """Build until the table holds the snapshot's tables (they may be swapped again meanwhile; at
+    most three tries, the next request starts another), then let the next build start."""
+    try:
+        for _ in range(3):
+            cached = snapshot.derived.get(CACHE_KEY)
+            if cached is not None and cached.holds(snapshot, wanted):
+                return
+            snapshot.derived[CACHE_KEY] = build_product_feature_table(snapshot, wanted)
+    except Exception:  # the requests keep computing the features themselves
+        log.exception("per-product feature table not built")
+    finally:
+        building.release()
 
 
 def build_product_feature_table(snapshot: FeatureSnapshot, names: tuple[str, ...]) -> ProductFeatureTable:
