@@ -218,3 +218,36 @@ def test_relevance_dot_products_agree_between_serving_and_training_paths(mall: M
         got[few] = np.c_[rel.lexical_score(x), rel.term_overlap(x), rel.char_overlap(x)]
     assert np.isfinite(got[0]).all() and (got[0] > 0).any()
     np.testing.assert_allclose(got[0], got[100], rtol=1e-5, atol=1e-6)
+
+
+def test_pair_lookup_of_one_user_equals_the_lookup_through_every_pair() -> None:
+    from ranking.features.snapshot import PairSet
+
+    rng = np.random.default_rng(4)
+    a, b = rng.integers(0, 40, 2_000), rng.integers(0, 300, 2_000)
+    pairs = PairSet.build(a, b, rng.random(2_000).astype(np.float32), stride=300)
+    wanted = rng.integers(-2, 305, 400)  # unknown rows and rows past the stride included
+    for user in (-1, 0, 7, 39, 45):
+        one = pairs.lookup(np.full(len(wanted), user), wanted)  # a served request: one user
+        many = pairs.lookup(np.r_[np.full(len(wanted), user), user + 1], np.r_[wanted, 0])[:-1]  # two users
+        assert one.dtype == many.dtype == np.float32
+        np.testing.assert_array_equal(one, many)
+    assert pairs.lookup(np.full(3, 5), b[a == 5][:3]).min() > 0  # its own pairs are found
+
+
+def test_query_matrices_are_the_canonical_csr_scipy_makes_from_pairs() -> None:
+    import scipy.sparse as sp
+
+    from ranking.features.inputs import _binary_rows
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        n_queries, rows, cols = int(rng.integers(0, 6)), [], []
+        for i in range(n_queries):
+            known = rng.choice(50, size=int(rng.integers(0, 8)), replace=False).tolist()
+            rows, cols = rows + [i] * len(known), cols + known
+        made = _binary_rows(rows, cols, (n_queries, 50))
+        want = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_queries, 50))
+        assert made.dtype == want.dtype and made.shape == want.shape
+        for part in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(made, part), getattr(want, part))

@@ -8,13 +8,17 @@ snapshot, tokenises the distinct query texts once, and derives the time slot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
-from ranking.features.snapshot import FeatureSnapshot, located
+from ranking.features.snapshot import CatalogText, FeatureSnapshot, located
 from ranking.recall.tokenize import char_bigrams, tokenize
 from ranking.text import normalise
+
+if TYPE_CHECKING:
+    from ranking.features.product_table import ProductFeatureTable
 
 
 def slot_of_hour(hour: np.ndarray) -> np.ndarray:
@@ -63,6 +67,9 @@ class FeatureInputs:
     # per candidate, a product column as it was at the request (training's point in time:
     # training.learning.catalog_timeline); NaN where the snapshot's value stands
     as_of: dict[str, np.ndarray] = field(default_factory=dict)
+    # the per-product features of the table ``product_row`` indexes, computed once per table
+    # (ranking.features.product_table.ProductFeatureTable); None: each computed per batch
+    per_product: ProductFeatureTable | None = None
 
     # per table, each candidate's row clipped to 0 and whether it is known: made once per batch
     # (``rows_of``) instead of once per column read (about 40 reads per served request)
@@ -94,9 +101,27 @@ class FeatureInputs:
         return values if given is None else np.where(np.isnan(given), values, given)
 
 
-def analyse_queries(snapshot: FeatureSnapshot, texts: list[str]) -> QueryBatch:
-    """Tokens, character bigrams and category intent of distinct query texts."""
-    text = snapshot.text
+def _binary_rows(rows: list[int], cols: list[int], shape: tuple[int, int]) -> sp.csr_matrix:
+    """The binary CSR matrix with a 1 at each (row, col): ``rows`` ascending, each row's
+    columns distinct (a query's distinct known tokens). Made directly in canonical form (each
+    row's columns sorted), as scipy's ``csr_matrix((ones, (rows, cols)))`` makes it but
+    without its pass through COO and the duplicate summing (about 0.1 ms a matrix, two a search)."""
+    indptr = np.zeros(shape[0] + 1, dtype=np.int32)
+    np.cumsum(np.bincount(np.asarray(rows, dtype=np.int64), minlength=shape[0]), out=indptr[1:])
+    indices = np.asarray(cols, dtype=np.int32)
+    for start, end in zip(indptr[:-1].tolist(), indptr[1:].tolist(), strict=True):
+        indices[start:end].sort()
+    ones = np.ones(len(indices), dtype=np.float32)
+    matrix = sp.csr_matrix((ones, indices, indptr), shape=shape)
+    matrix.has_canonical_format = True  # sorted and distinct: scipy need not check again
+    return matrix
+
+
+def analyse_queries(snapshot: FeatureSnapshot, texts: list[str], text: CatalogText | None = None
+                    ) -> QueryBatch:
+    """Tokens, character bigrams and category intent of distinct query texts, against ``text``
+    (None: the snapshot's catalog text)."""
+    text = snapshot.text if text is None else text
     tok_index, bi_index = text.token_index(), text.bigram_index()
     rows_t, cols_t, rows_b, cols_b = [], [], [], []
     n_tok = np.zeros(len(texts), dtype=np.float32)
@@ -115,8 +140,8 @@ def analyse_queries(snapshot: FeatureSnapshot, texts: list[str]) -> QueryBatch:
         cols_b += kb
     shape_t = (len(texts), len(text.vocabulary))
     shape_b = (len(texts), len(text.bigram_vocabulary))
-    q_tok = sp.csr_matrix((np.ones(len(rows_t), np.float32), (rows_t, cols_t)), shape=shape_t)
-    q_bi = sp.csr_matrix((np.ones(len(rows_b), np.float32), (rows_b, cols_b)), shape=shape_b)
+    q_tok = _binary_rows(rows_t, cols_t, shape_t)
+    q_bi = _binary_rows(rows_b, cols_b, shape_b)
     # the rows of the query tokens only: ``q_tok @ token_leaf`` made scipy copy the whole
     # (V, L) matrix per call (``python -m bench.request_path``: the hydrate stage)
     intent = np.zeros((len(texts), text.token_leaf.shape[1]), dtype=np.float32)
@@ -126,6 +151,17 @@ def analyse_queries(snapshot: FeatureSnapshot, texts: list[str]) -> QueryBatch:
     return QueryBatch(texts, q_tok, q_bi, n_tok, n_bi, intent)
 
 
+def no_queries(snapshot: FeatureSnapshot) -> QueryBatch:
+    """``analyse_queries(snapshot, [])``, made once per catalog text (a batch off search has no
+    query; building its two empty sparse matrices cost about 0.1 ms a homepage). New products
+    swap ``snapshot.text`` for a wider one, which gets its own."""
+    cached = snapshot.derived.get("no_queries")
+    if cached is None or cached[0] is not snapshot.text:
+        text = snapshot.text  # read once: another thread may swap it
+        cached = snapshot.derived["no_queries"] = (text, analyse_queries(snapshot, [], text))
+    return cached[1]
+
+
 def build_inputs(
     snapshot: FeatureSnapshot,
     product_ids: np.ndarray,
@@ -133,16 +169,26 @@ def build_inputs(
     requests: Requests,
     extra: dict[str, np.ndarray] | None = None,
     as_of: dict[str, np.ndarray] | None = None,
+    per_product: ProductFeatureTable | None = None,
 ) -> FeatureInputs:
     """Everything the features need for candidates ``product_ids`` of requests ``request_of_row``;
-    ``as_of``: product columns per candidate as they were at its request (NaN: the snapshot's)."""
+    ``as_of``: product columns per candidate as they were at its request (NaN: the snapshot's);
+    ``per_product``: the snapshot's per-product feature table (serving: rows, store rows and
+    leaves are read from it, and ``compute_features`` gathers its features; not with ``as_of``)."""
     product_ids = np.asarray(product_ids, dtype=np.int64)
     req = np.asarray(request_of_row, dtype=np.int64)
-    p_row = snapshot.products.rows(product_ids)
-    store_ids = snapshot.products.take("store_id", p_row, missing=-1).astype(np.int64)
-    s_row = np.where(store_ids >= 0, snapshot.stores.rows(store_ids), -1)
-    category = snapshot.products.take("category_id", p_row, missing=-1).astype(np.int64)
-    leaf = np.where(category >= 0, snapshot.leaf_of_category(category), -1)
+    if per_product is not None and not as_of:
+        # the table's own products (the live catalog may swap the snapshot's meanwhile); a
+        # row of -1 reads the table's last entry, the unknown product's -1
+        p_row = per_product.products.rows(product_ids)
+        s_row, leaf = per_product.store_row[p_row], per_product.leaf[p_row]
+    else:
+        per_product = None
+        p_row = snapshot.products.rows(product_ids)
+        store_ids = snapshot.products.take("store_id", p_row, missing=-1).astype(np.int64)
+        s_row = np.where(store_ids >= 0, snapshot.stores.rows(store_ids), -1)
+        category = snapshot.products.take("category_id", p_row, missing=-1).astype(np.int64)
+        leaf = np.where(category >= 0, snapshot.leaf_of_category(category), -1)
     u_row_req = snapshot.users.rows(np.asarray(requests.user_id, dtype=np.int64))
     hour = np.asarray(requests.hour)[req]
     # distinct queries of the batch
@@ -160,7 +206,8 @@ def build_inputs(
         slot=slot_of_hour(hour),
         surface=np.asarray(requests.surface)[req],
         query_index=q_of_req[req] if len(q_of_req) else np.full(len(req), -1),
-        queries=analyse_queries(snapshot, distinct),
+        queries=analyse_queries(snapshot, distinct) if distinct else no_queries(snapshot),
         extra=extra or {},
         as_of=as_of or {},
+        per_product=per_product,
     )

@@ -99,12 +99,28 @@ class PairSet:
         """The pair's value, 0 where absent or where either side is -1."""
         if len(self.keys) == 0:
             return np.zeros(len(a), dtype=np.float32)
+        if len(a) and (a == a[0]).all():
+            return self._lookup_one(int(a[0]), np.asarray(b, dtype=np.int64))
         keys = a.astype(np.int64) * self.stride + b.astype(np.int64)
         pos = np.clip(np.searchsorted(self.keys, keys), 0, len(self.keys) - 1)
         # b beyond the stride (a product row appended after the pairs were built) has no
         # pair: its key would otherwise alias row b - stride of the next a
         hit = (self.keys[pos] == keys) & (a >= 0) & (b >= 0) & (b < self.stride)
         return np.where(hit, self.values[pos], 0.0).astype(np.float32)
+
+    def _lookup_one(self, a: int, b: np.ndarray) -> np.ndarray:
+        """``lookup`` for one ``a`` (a served request's user): the b of that a's pairs only, found
+        in its own short slice of the keys instead of every key (3 lookups a request cost about
+        0.15-0.3 ms through the whole table). The same values."""
+        if a < 0:
+            return np.zeros(len(b), dtype=np.float32)
+        base = a * self.stride
+        lo, hi = np.searchsorted(self.keys, [base, base + self.stride]).tolist()
+        if lo == hi:
+            return np.zeros(len(b), dtype=np.float32)
+        mine = self.keys[lo:hi] - base  # this a's b, ascending, each in [0, stride)
+        pos = np.minimum(np.searchsorted(mine, b), hi - lo - 1)
+        return np.where(mine[pos] == b, self.values[lo + pos], 0.0).astype(np.float32)
 
 
 @dataclass
@@ -174,6 +190,9 @@ class FeatureSnapshot:
     store_visits: PairSet  # user row x store row -> weighted interactions
     text: CatalogText
     meta: dict = field(default_factory=dict)
+    # what serving derives from the tables above once instead of per request, by key (the
+    # per-product feature matrix: ranking.features.per_product, which says what invalidates it)
+    derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def leaf_of_category(self, category_ids: np.ndarray) -> np.ndarray:
         pos = np.clip(np.searchsorted(self.leaf_ids, category_ids), 0, len(self.leaf_ids) - 1)

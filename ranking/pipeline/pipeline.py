@@ -25,6 +25,7 @@ import numpy as np
 
 from ranking.features import FeatureSnapshot, compute_features
 from ranking.features.inputs import Requests, build_inputs
+from ranking.features.per_product import ready_product_feature_table
 from ranking.merchandising.in_force import rules_in_force
 from ranking.merchandising.page_report import report_page
 from ranking.merchandising.pins import with_pinned
@@ -170,8 +171,11 @@ class Pipeline:
             hour=np.array([request.hour]),
             surface=np.array([request.surface_code]),
         )
+        # the per-product features of the current product table, computed once per table (not
+        # per request: ranking.features.per_product says what rebuilds it); None while rebuilding
+        table = ready_product_feature_table(self.snapshot, self.model.feature_names)
         inputs = build_inputs(self.snapshot, cands.product_ids, np.zeros(len(cands), dtype=np.int64),
-                              requests, extra=extra)
+                              requests, extra=extra, per_product=table)
         cands.features = compute_features(inputs, self.model.feature_names)
 
     def run(self, request: RankRequest) -> PipelineResult:
