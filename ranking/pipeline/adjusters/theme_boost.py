@@ -50,6 +50,8 @@ class ThemeBoost:
                 cands.rule_notes[i].append(reasons[key])  # one note per reason, shared
         delta = self.settings.theme_boost * score_spread(cands.scores)
         cands.adjustments[hit] += delta
+        # one note shared by every card it moved (a third of a homepage's candidates: a dict each
+        # cost about 0.1 ms); notes are read, never changed, after they are written
+        note = {"rule": self.name, "delta": delta, "why": f"category is the theme at {request.hour:02d}:00"}
         for i in np.flatnonzero(hit).tolist():
-            cands.rule_notes[i].append({"rule": self.name, "delta": delta,
-                                        "why": f"category is the theme at {request.hour:02d}:00"})
+            cands.rule_notes[i].append(note)
