@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ranking.badges import ATTRIBUTE_BADGES, BADGES, NEW_PRODUCT
-from ranking.features.snapshot import EntityTable
+from ranking.features.snapshot import EntityTable, located
 
 DAY_MS = 86_400_000
 # the product columns of the trust and offer attributes and the subsidy depth: what the
@@ -22,17 +22,18 @@ DAY_MS = 86_400_000
 OFFER_COLUMNS: tuple[str, ...] = (*ATTRIBUTE_BADGES, "subsidy_depth")
 
 
-def badge_matrix(products: EntityTable, product_ids: np.ndarray, now_ms: int, new_product_days: float
-                 ) -> np.ndarray:
-    """(n, len(BADGES)) booleans: whether each product carries each badge."""
+def badge_matrix(products: EntityTable, product_ids: np.ndarray, now_ms: int, new_product_days: float,
+                 rows: np.ndarray | None = None) -> np.ndarray:
+    """(n, len(BADGES)) booleans: whether each product carries each badge (``rows``: the
+    products' rows of ``products`` when the caller has them)."""
     ids = np.asarray(product_ids, dtype=np.int64)
-    rows = products.rows(ids)
+    at = located(products.rows(ids) if rows is None else rows)  # the masks once for every column
     out = np.zeros((len(ids), len(BADGES)), dtype=bool)
     for j, code in enumerate(BADGES):
         column = "listed_at" if code == NEW_PRODUCT else code
         if column not in products.columns:
             continue
-        values = products.take(column, rows, missing=np.nan)
+        values = products.take_located(column, at, missing=np.nan)
         if code == NEW_PRODUCT:
             out[:, j] = (now_ms - values) < new_product_days * DAY_MS  # NaN (unknown) compares False
         else:
@@ -42,5 +43,4 @@ def badge_matrix(products: EntityTable, product_ids: np.ndarray, now_ms: int, ne
 
 def badge_lists(matrix: np.ndarray) -> list[list[str]]:
     """Each row's badge codes, in :data:`BADGES` order (what a card carries)."""
-    codes = np.array(BADGES, dtype=object)
-    return [codes[row].tolist() for row in matrix]
+    return [[c for c, on in zip(BADGES, row, strict=True) if on] for row in matrix.tolist()]

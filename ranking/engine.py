@@ -25,6 +25,7 @@ from ranking.card_badges import badge_lists, badge_matrix
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
+from ranking.features.snapshot import located
 from ranking.live.features import LIVE_COLUMNS
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
@@ -316,8 +317,10 @@ class Engine:
 
     def _cards(self, page: CandidateSet, propensity: np.ndarray, now_ms: int) -> list[dict]:
         snap = self.snapshot
-        p_rows = snap.products.rows(page.product_ids)
-        col = lambda name, missing=np.nan: snap.products.take(name, p_rows, missing)  # noqa: E731
+        products = snap.products  # read once: the live catalog swaps the table whole
+        p_rows = products.rows(page.product_ids)
+        at = located(p_rows)  # the rows' masks once for every column
+        col = lambda name, missing=np.nan: products.take_located(name, at, missing)  # noqa: E731
         store_ids = col("store_id", -1).astype(np.int64)
         s_rows = snap.stores.rows(store_ids)
         store_score = snap.stores.take("store_experience_score", s_rows)
@@ -327,8 +330,8 @@ class Engine:
             col("product_score")
         scores = page.scores if page.scores is not None else np.full(len(page), np.nan)
         sources = page.sources
-        badges = badge_lists(badge_matrix(snap.products, page.product_ids, now_ms,
-                                          self.settings.badges.new_product_days))
+        badges = badge_lists(badge_matrix(products, page.product_ids, now_ms,
+                                          self.settings.badges.new_product_days, rows=p_rows))
         # whole columns to Python values once (numpy scalars one by one cost ~1 µs each)
         ids, stores = page.product_ids.tolist(), store_ids.tolist()
         price, adv, store_score, pscore = _nums(price), _nums(adv), _nums(store_score), _nums(pscore)

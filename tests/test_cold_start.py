@@ -19,6 +19,7 @@ from ranking.cold_start import (
     thompson_draw,
     win_probabilities,
 )
+from ranking.cold_start.bandit import FLOOR, PoolQuadrature, grid_points
 from ranking.cold_start.newness import DAY_MS
 from ranking.settings import ColdStartSettings
 
@@ -116,6 +117,48 @@ def test_the_draw_is_the_same_for_the_same_seed():
     assert a[0] == b[0] and np.array_equal(a[1], b[1])
     picks = {thompson_draw(alpha, beta, np.random.default_rng(s))[0] for s in range(40)}
     assert len(picks) > 2, "different seeds explore different products"
+
+
+def _win_by_logs(alpha, beta, grid=256):
+    """The quadrature as first written (the others' product as exp of a sum of logs)."""
+    x = grid_points(alpha, beta, grid)
+    log_pdf = np.outer(alpha - 1, np.log(x)) + np.outer(beta - 1, np.log1p(-x))
+    pdf = np.exp(log_pdf - log_pdf.max(axis=1, keepdims=True))
+    pdf /= pdf.sum(axis=1, keepdims=True)
+    log_cdf = np.log(np.maximum(np.cumsum(pdf, axis=1) - 0.5 * pdf, FLOOR))
+    wins = (pdf * np.exp(log_cdf.sum(axis=0) - log_cdf)).sum(axis=1)
+    return wins / wins.sum()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_product_of_the_others_cdfs_is_the_sum_of_their_logs_to_1e12(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    alpha = 0.05 + rng.integers(0, 4, n) + rng.gamma(1.0, 2.0, n)
+    beta = 20 + rng.integers(0, 2000, n).astype(float)
+    assert np.allclose(win_probabilities(alpha, beta), _win_by_logs(alpha, beta), rtol=1e-12, atol=1e-300)
+
+
+def test_the_pool_quadrature_keeps_rows_while_the_grid_holds_and_starts_anew_when_it_moves():
+    rng = np.random.default_rng(3)
+    alpha, beta = 0.4 + rng.integers(0, 4, 31).astype(float), 199.6 + rng.integers(0, 400, 31)
+    quad, keys = PoolQuadrature(256), list(range(31))
+    first = quad(keys[:30], alpha[:30], beta[:30])
+    assert np.allclose(first, win_probabilities(alpha[:30], beta[:30]), rtol=1e-12)
+    kept = dict(quad._rows)
+    second = [*keys[:4], *keys[5:]]  # the pick leaves, the next candidate joins
+    same_grid = np.array_equal(grid_points(alpha[second], beta[second], 256), quad._x)
+    assert np.allclose(quad(second, alpha[second], beta[second]),
+                       win_probabilities(alpha[second], beta[second]), rtol=1e-12)
+    if same_grid:
+        assert all(quad._rows[k][0] is kept[k][0] for k in keys[5:30])  # reused, not recomputed
+    wide = np.r_[alpha[:5], 40.0], np.r_[beta[:5], 100.0]  # a member far above: the grid moves
+    assert np.allclose(quad([*keys[:5], 99], *wide), win_probabilities(*wide), rtol=1e-12)
+    assert set(quad._rows) == {*keys[:5], 99}  # rows of the old grid dropped
+    a, b = PoolQuadrature(256).draw(keys[:30], alpha[:30], beta[:30], np.random.default_rng(5))
+    c, d = thompson_draw(alpha[:30], beta[:30], np.random.default_rng(5))
+    assert a == c and np.allclose(b, d, rtol=1e-12)  # the same draw from the same stream
+    assert PoolQuadrature().draw([7], alpha[:1], beta[:1], np.random.default_rng(0))[0] == 0
 
 
 def test_a_pool_of_one_is_placed_with_propensity_one():

@@ -101,9 +101,11 @@ class CandidateSet:
     def sources(self) -> list[list[str]]:
         """The sources that recalled each candidate (provenance)."""
         names = list(self.source_ranks)
-        ranked = np.stack([self.source_ranks[n] > 0 for n in names], axis=1) if names else None
-        return [[n for j, n in enumerate(names) if ranked[i, j]] for i in range(len(self))] if names \
-            else [[] for _ in range(len(self))]
+        if not names:
+            return [[] for _ in range(len(self))]
+        # as Python bools at once: a numpy scalar per card and source cost ~0.1 ms a page
+        ranked = np.stack([self.source_ranks[n] > 0 for n in names], axis=1).tolist()
+        return [[n for n, on in zip(names, row, strict=True) if on] for row in ranked]
 
     def take(self, rows: np.ndarray) -> CandidateSet:
         """The candidates at ``rows`` (a boolean mask or indices), every column aligned."""

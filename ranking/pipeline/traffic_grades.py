@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ranking.features.snapshot import FeatureSnapshot
+from ranking.features.snapshot import EntityTable, FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet
-from ranking.pipeline.columns import product_column
+from ranking.pipeline.derived_columns import DerivedColumn
 from ranking.scores.product_score import GRADE_FLOORS
 from ranking.settings import RulesSettings
 
@@ -38,18 +38,42 @@ def grades_of(scores: np.ndarray) -> np.ndarray:
     return GRADE_LETTERS[grade_codes(scores)]
 
 
+def _product_grades(scores: np.ndarray) -> np.ndarray:
+    """Every product's grade code, then -1 (an unknown product)."""
+    return np.r_[grade_codes(np.asarray(scores).astype(np.float64)), -1].astype(np.int64)
+
+
+def _product_store_scores(store_ids: np.ndarray, stores: EntityTable, scores: np.ndarray | None
+                          ) -> np.ndarray:
+    """Every product's store experience score (NaN: unknown store or no score), then an unknown
+    product's (store -1)."""
+    ids = np.r_[np.asarray(store_ids).astype(np.float64), -1].astype(np.int64)  # as product_column reads
+    if scores is None:
+        return np.full(len(ids), np.nan)
+    return stores.take("store_experience_score", stores.rows(ids), missing=np.nan).astype(np.float64)
+
+
+# per product, kept while the columns they read are the same arrays (ranking/pipeline/derived_columns.py):
+# the adjusters and selectors read them for every request (store lookups about 30 us each time)
+GRADES_OF_PRODUCTS = DerivedColumn(_product_grades)
+STORE_SCORES_OF_PRODUCTS = DerivedColumn(_product_store_scores)
+
+
 def candidate_grades(snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:
     """Each candidate's product grade code (:func:`grade_codes`; -1: no score)."""
-    return grade_codes(product_column(snapshot, cands, "product_score", missing=np.nan))
+    products = snapshot.products  # read once: the live catalog swaps the table whole
+    if "product_score" not in products.columns:
+        return np.full(len(cands), -1, dtype=np.int64)
+    return GRADES_OF_PRODUCTS.candidates(products, cands, products.columns["product_score"])
 
 
 def candidate_store_scores(snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:
     """Each candidate's store experience score (NaN: unknown store or no score)."""
-    store_ids = product_column(snapshot, cands, "store_id", missing=-1).astype(np.int64)
-    if "store_experience_score" not in snapshot.stores.columns:
+    products, stores = snapshot.products, snapshot.stores
+    if "store_id" not in products.columns:
         return np.full(len(cands), np.nan)
-    rows = snapshot.stores.rows(store_ids)
-    return snapshot.stores.take("store_experience_score", rows, missing=np.nan).astype(np.float64)
+    return STORE_SCORES_OF_PRODUCTS.candidates(products, cands, products.columns["store_id"], stores,
+                                               stores.columns.get("store_experience_score"))
 
 
 def slot_eligible(codes: np.ndarray, store_scores: np.ndarray, rules: RulesSettings) -> np.ndarray:
@@ -59,8 +83,8 @@ def slot_eligible(codes: np.ndarray, store_scores: np.ndarray, rules: RulesSetti
         return np.ones(len(codes), dtype=bool)
     allowed = np.array([g in rules.traffic_slot_grades for g in GRADES] + [True])  # last: no grade
     store_scores = np.asarray(store_scores, dtype=np.float64)
-    good_store = ~np.isfinite(store_scores) | (np.nan_to_num(store_scores, nan=0.0)
-                                                >= rules.traffic_slot_min_store_score)
+    # an unknown (non-finite) score passes before the comparison is read: no np.nan_to_num (~20 us)
+    good_store = ~np.isfinite(store_scores) | (store_scores >= rules.traffic_slot_min_store_score)
     return allowed[np.asarray(codes)] & good_store
 
 

@@ -28,7 +28,8 @@ class Demotion:
         hit = product_flag | store_flag(snapshot, store_ids, "demoted")
         delta = -self.settings.demotion_penalty * score_spread(cands.scores)
         cands.adjustments[hit] += delta
-        for i in np.flatnonzero(hit).tolist():
-            why = "product" if product_flag[i] else "store"
-            cands.rule_notes[i].append({"rule": self.name, "delta": delta,
-                                        "why": f"{why} quality returns far above its category"})
+        notes = {flag: {"rule": self.name, "delta": delta,  # one per reason, shared by its cards
+                        "why": f"{'product' if flag else 'store'} quality returns far above its category"}
+                 for flag in (True, False)}
+        for i, flag in zip(np.flatnonzero(hit).tolist(), product_flag[hit].tolist(), strict=True):
+            cands.rule_notes[i].append(notes[flag])

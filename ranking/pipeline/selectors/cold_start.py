@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ranking.cold_start.bandit import thompson_draw
+from ranking.cold_start.bandit import PoolQuadrature
 from ranking.cold_start.stages import EXPLORING
 from ranking.cold_start.view import ColdStartView, LeafRateCache, cold_start_view
 from ranking.features.snapshot import FeatureSnapshot
@@ -49,6 +49,7 @@ class ColdStartSlots:
         exploring = np.zeros(len(cands), dtype=bool)
         exploring[view.rows] = view.stage == EXPLORING
         placed: dict[int, tuple[int, float, int]] = {}
+        quadrature = PoolQuadrature(s.propensity_grid)  # the slots' pools share most members
         for slot in positions:
             if not page.is_open(slot):
                 continue
@@ -56,8 +57,8 @@ class ColdStartSlots:
             if not len(pool):
                 break
             k = at[pool]
-            pick, propensity = thompson_draw(view.posterior.order_alpha[k], view.posterior.order_beta[k],
-                                             rng, s.propensity_grid)
+            pick, propensity = quadrature.draw(pool.tolist(), view.posterior.order_alpha[k],
+                                               view.posterior.order_beta[k], rng)
             r = int(pool[pick])
             page.put(slot - 1, r, float(propensity[pick]))
             placed[r] = (slot, float(propensity[pick]), len(pool))

@@ -50,6 +50,9 @@ class WindowCap:
         w, most = self.window, self.most
         lo = max(0, p - w + 1)
         ks = slot_keys[lo:min(len(slot_keys), p + w)]
+        counted = [k for k in ks if k >= 0]
+        if len(counted) < most or (most > 1 and len(set(counted)) == len(counted)):
+            return set()  # no key often enough around p (C-level checks: the loops below cost ~3 us)
         counts: dict[int, int] = {}
         for k in ks[:w]:
             if k >= 0:

@@ -1,0 +1,44 @@
+"""Product columns derived from other arrays (a product's grade code, its store's experience
+score, its leaf's theme slot), computed once per version of those arrays instead of once per
+request, and read for a request's candidates with one take.
+
+Each :class:`DerivedColumn` keeps the arrays it was built from and builds anew when any of them
+is another object. The live catalog never writes into a served array: it copies a changed
+column and swaps the table whole (``ranking/live/catalog_overlay.py``, ``new_products.py``), so
+a changed column is a new object. A request that reads one version while another is being built
+reads a consistent pair (the memo is one tuple, replaced at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ranking.features.snapshot import EntityTable
+from ranking.pipeline.candidates import CandidateSet
+
+
+class DerivedColumn:
+    """``build(*sources)``: one value per product row and, last, the value of a product the table
+    does not know; kept while every source is the same object."""
+
+    def __init__(self, build: Callable[..., np.ndarray]) -> None:
+        self.build = build
+        self._memo: tuple[tuple[Any, ...], np.ndarray] | None = None
+
+    def of(self, *sources: Any) -> np.ndarray:
+        """The column for these sources (built on the first call with them)."""
+        memo = self._memo
+        if memo is None or len(memo[0]) != len(sources) or any(
+                a is not b for a, b in zip(memo[0], sources, strict=True)):
+            memo = self._memo = (sources, self.build(*sources))
+        return memo[1]
+
+    def candidates(self, products: EntityTable, cands: CandidateSet, *sources: Any) -> np.ndarray:
+        """Each candidate's value (the unknown product's value where ``products`` lacks it);
+        ``sources`` are read from the same ``products`` table."""
+        column = self.of(*sources)
+        safe, known = cands.rows_in(products)
+        return column[np.where(known, safe, len(column) - 1)]
