@@ -37,6 +37,14 @@ class BoundedMemo(Generic[K, V]):
                 self._values.popitem(last=False)
         return value
 
+    def __getstate__(self) -> dict:
+        """Pickled (training ships recall to its workers) as an empty memo of the same size:
+        the kept values are a cache, and a lock cannot be pickled."""
+        return {"size": self.size}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["size"])
+
     def __len__(self) -> int:
         return len(self._values)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 
 from ranking.bounded_memo import BoundedMemo
@@ -34,3 +35,12 @@ def test_threads_filling_one_memo_never_break_it():
     for t in threads:
         t.join()
     assert not errors and len(memo) == 50
+
+
+def test_a_pickled_memo_is_an_empty_one_of_the_same_size():
+    memo: BoundedMemo[str, int] = BoundedMemo(3)
+    memo.put("a", 1)
+    copy = pickle.loads(pickle.dumps(memo))  # training's workers get recall pickled
+    assert copy.size == 3 and len(copy) == 0
+    copy.put("b", 2)
+    assert copy.get("b") == 2 and memo.get("b") is None
