@@ -16,9 +16,8 @@ import gc
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 from bench.bench_serving import request_payloads
+from bench.request_components import payload_request
 
 
 def main() -> None:
@@ -27,18 +26,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
     from ranking.engine import Engine
-    from ranking.pipeline import RankRequest
     from ranking.settings import load_settings
 
     payloads = request_payloads(args.bundle)
     engine = Engine.load(args.bundle, load_settings([]))
 
-    def request(pipeline: str, i: int) -> RankRequest:
-        p = payloads[pipeline][i % len(payloads[pipeline])]
-        candidates = np.asarray(p["candidates"]) if pipeline == "rerank" else None
-        return RankRequest(surface="search" if pipeline == "search" else "homepage", page_size=20,
-                           now_ms=engine.snapshot.as_of_ms, hour=12 + i % 10, user_id=p["user_id"],
-                           query=p.get("query"), candidates=candidates, seed=i)
+    def request(pipeline: str, i: int):
+        return payload_request(engine, payloads, pipeline, i)
 
     try:
         for pipeline in ("homepage", "search", "rerank"):

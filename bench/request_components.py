@@ -65,6 +65,18 @@ def instrument(engine) -> None:
     _wrap(engine, "_cards", "engine: cards")
 
 
+def payload_request(engine, payloads: dict[str, list[dict]], pipeline: str, i: int):
+    """The ``i``-th engine request of ``pipeline`` from :func:`bench.bench_serving.request_payloads`
+    (its seed ``i``, hours 12-21 in turn, the bundle's clock)."""
+    from ranking.pipeline import RankRequest
+
+    p = payloads[pipeline][i % len(payloads[pipeline])]
+    candidates = np.asarray(p["candidates"]) if pipeline == "rerank" else None
+    return RankRequest(surface="search" if pipeline == "search" else "homepage", page_size=20,
+                       now_ms=engine.snapshot.as_of_ms, hour=12 + i % 10, user_id=p["user_id"],
+                       query=p.get("query"), candidates=candidates, seed=i)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path)
@@ -87,11 +99,7 @@ def main() -> None:
     gc.freeze()
 
     def request(pipeline: str, i: int) -> RankRequest:
-        p = payloads[pipeline][i % len(payloads[pipeline])]
-        candidates = np.asarray(p["candidates"]) if pipeline == "rerank" else None
-        return RankRequest(surface="search" if pipeline == "search" else "homepage", page_size=20,
-                           now_ms=engine.snapshot.as_of_ms, hour=12 + i % 10, user_id=p["user_id"],
-                           query=p.get("query"), candidates=candidates, seed=i)
+        return payload_request(engine, payloads, pipeline, i)
 
     for pipeline in args.pipelines.split(","):
         for i in range(30):
