@@ -4,10 +4,12 @@ partial-match and no-match notices."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from ranking.recall.query_words import QueryWordMatcher
+from ranking.recall.query_words import QueryWordMatcher, QueryWords, in_sorted
 from ranking.recall.search import SearchRecall
 from ranking.settings import RecallSettings
 
@@ -117,3 +119,23 @@ def test_the_plain_query_shortcut_gives_what_the_word_masks_give(recall: SearchR
         assert ids.tolist() == plain_ids.tolist() and np.allclose(scores, plain_scores)
     assert not recall.query_words._plain("华为手机", recall.query_words.words("华为手机"))
     assert not recall.query_words._plain("phone", recall.query_words.words("phone"))
+
+
+def test_in_sorted_is_isin_against_the_joined_lists() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        lists = [np.unique(rng.integers(0, 60, size=rng.integers(0, 12))) for _ in range(rng.integers(0, 4))]
+        rows = rng.integers(-1, 65, size=rng.integers(0, 25))
+        joined = np.concatenate(lists) if lists else np.zeros(0, np.int64)
+        assert in_sorted(rows, lists).tolist() == np.isin(rows, joined).tolist()
+
+
+def test_a_card_holds_a_word_through_its_parts_or_a_synonym_term(recall: SearchRecall) -> None:
+    words = recall.query_words.words("vacuum 手机")
+    ids = np.array([1, 2, 5, 6, 9, 999], dtype=np.int64)  # 999: a product the index does not know
+    held = recall.query_words.held(words, ids)
+    assert held[:, 0].tolist() == [True, True, False, False, False, False]
+    assert held[:, 1].tolist() == [False, False, True, True, False, False]
+    phone = replace(recall.query_words.words("phone").words[0], synonyms=("手机", "橄榄油"))
+    held = recall.query_words.held(QueryWords((phone,)), ids)
+    assert held[:, 0].tolist() == [False, False, True, True, True, False]

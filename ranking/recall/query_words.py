@@ -109,6 +109,17 @@ class QueryWords:
                 "message": f"No product matches '{quoted}'{closest}"}
 
 
+def in_sorted(rows: np.ndarray, postings: list[np.ndarray]) -> np.ndarray:
+    """Whether each of ``rows`` (a page's few cards) is in one of the sorted ``postings``: a
+    binary search per card and list. ``np.isin`` against the lists joined built a table as wide
+    as the catalog's rows, or sorted the lists, on every call."""
+    out = np.zeros(len(rows), dtype=bool)
+    for post in postings:
+        if len(post):
+            out |= post[np.minimum(np.searchsorted(post, rows), len(post) - 1)] == rows
+    return out
+
+
 def _idf(n: int, df: int) -> float:
     return float(np.log1p((n - df + 0.5) / (df + 0.5)))
 
@@ -232,11 +243,12 @@ class QueryWordMatcher:
             held = rows >= 0
             if all(word.parts):
                 for part in word.parts:
-                    held &= np.isin(rows, np.concatenate([self._column_rows(j) for j in part]))
+                    held &= in_sorted(rows, [self._column_rows(j) for j in part])
             else:  # no product holds the word as typed: only its synonyms can
                 held = np.zeros(len(rows), dtype=bool)
             if word.synonyms:
-                held |= (rows >= 0) & self._synonym_mask(word.synonyms)[np.maximum(rows, 0)]
+                terms = [r for r in map(self._term_rows, word.synonyms) if r is not None]
+                held |= (rows >= 0) & in_sorted(rows, terms)
             out[:, k] = held
         return out
 
