@@ -17,6 +17,7 @@ import argparse
 import cProfile
 import functools
 import gc
+import os
 import pstats
 import time
 from collections import defaultdict
@@ -122,6 +123,8 @@ def main() -> None:
                 print(f"  {seconds / args.requests * 1e3:7.3f} ms  {label}")
         if profiler:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            if os.environ.get("SHELFRANK_PROFILE_CALLERS"):
+                pstats.Stats(profiler).sort_stats("tottime").print_callers(os.environ["SHELFRANK_PROFILE_CALLERS"])
     engine.close()
 
 

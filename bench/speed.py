@@ -10,13 +10,16 @@ reads a real history). Then:
 1. **One worker, one connection** (wrk, ``SHELFRANK_BENCH_HTTP_SECONDS`` each): p50/p99 of
    search (Zipf-distributed frequent title words, a fifth filtered to a category, so rules
    and synonyms fire), homepage, rerank of 500 candidates and the no-op endpoint (parses the
-   rerank body, ranks nothing), and each page's p99 as a multiple of the no-op's.
+   rerank body, ranks nothing), and each page's p99 as a multiple of the no-op's. Beside them,
+   ``<page>_service_cpu_ms``: the service process's CPU (every thread: the page, the event
+   loop, the live state's background work on the page's exposures) over the run, per request.
    Goal: search, homepage and rerank-500 p99 <= 5 ms.
 2. **A flame graph per page** (``py-spy record``, when installed): the worker sampled while
    wrk drives that page, written as ``DIR/flame-<page>.svg`` (and speedscope JSON).
 3. **Two workers, 16 connections**, the three pages mixed in turn: requests per second, p99
    and how many answers were shed (503). wrk's percentiles cover every answer; with none shed
-   they are the admitted requests' p99. Goal: >= 600 requests/s with admitted p99 < 50 ms.
+   they are the admitted requests' p99, and ``mixed_2w_c16_service_cpu_ms`` is both workers'
+   CPU per request. Goal: >= 600 requests/s with admitted p99 < 50 ms.
 
 The 1M-product goal (search p99 <= 10 ms) is :mod:`bench.bench_large`'s serving stage, which runs
 the one-worker part of this on the large bundle.
@@ -36,6 +39,7 @@ from pathlib import Path
 
 import httpx2
 import numpy as np
+import psutil
 
 from bench.bench_live_cost import ADMIN, give_live_clicks
 from bench.bench_serving import SECONDS, STATUS_COUNTER, request_payloads, run_wrk, wrk_script
@@ -117,6 +121,29 @@ def flame(pid: int, url: str, script: Path, out: Path, seconds: int) -> str:
     return str(out) if out.exists() else f"failed: {err.decode()[-300:]}"
 
 
+def service_cpu_seconds(pid: int) -> float:
+    """The service's CPU seconds so far: its process and every worker under it, every thread
+    (the pages, the event loop, the live state's background threads)."""
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def driven(pid: int, url: str, script: Path, connections: int) -> dict:
+    """wrk's figures plus the service's CPU ms per answered request over the same run: the
+    whole process's cost of a page, which bounds what a core can serve."""
+    before = service_cpu_seconds(pid)
+    out = run_wrk(url, script, connections)
+    out["cpu_ms_per_request"] = round(1000 * (service_cpu_seconds(pid) - before) / max(out["requests"], 1), 3)
+    return out
+
+
 def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path) -> dict:
     products = np.unique(np.concatenate([b["candidates"] for b in bodies["rerank"]]))
     proc, url = start_service(bundle.parent, work / "events-1", workers=1, bundle=bundle,
@@ -124,8 +151,9 @@ def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path
     try:
         out: dict = prepare(url, book, bodies, products)
         for page, path in PAGES.items():
-            low = run_wrk(url, wrk_script(path, bodies[page], work, count_statuses=True), 1)
+            low = driven(proc.pid, url, wrk_script(path, bodies[page], work, count_statuses=True), 1)
             out[f"{page}_p50_ms"], out[f"{page}_p99_ms"] = low["p50_ms"], low["p99_ms"]
+            out[f"{page}_service_cpu_ms"] = low["cpu_ms_per_request"]
             out[f"{page}_rps_c1"], out[f"{page}_non_200"] = low["rps"], sum(low["statuses"].values())
         for page in ("search", "homepage", "rerank"):
             out[f"{page}_p99_vs_noop"] = round(out[f"{page}_p99_ms"] / out["noop_p99_ms"], 1)
@@ -147,8 +175,9 @@ def two_workers(bundle: Path, book: dict, bodies: dict, work: Path) -> dict:
         time.sleep(WARM_SECONDS)  # the other worker follows the book (compiling its indexes) and the clicks
         script = mixed_script(bodies, work)
         run_wrk(url, script, 16, WARM_SECONDS)  # warm-up, not counted: both workers' first pages
-        high = run_wrk(url, script, 16)
+        high = driven(proc.pid, url, script, 16)
         return {"mixed_2w_c16_rps": high["rps"], "mixed_2w_c16_p50_ms": high["p50_ms"],
+                "mixed_2w_c16_service_cpu_ms": high["cpu_ms_per_request"],
                 "mixed_2w_c16_p99_ms": high["p99_ms"], "mixed_2w_c16_requests": high["requests"],
                 "mixed_2w_c16_shed_503": high["statuses"].get("503", 0),
                 "mixed_2w_c16_other_non_200": sum(n for c, n in high["statuses"].items() if c != "503"),
