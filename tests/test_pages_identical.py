@@ -5,9 +5,16 @@ in ``tests/golden/pages.json`` card for card: ids, order, scores, explanations, 
 notes and rules applied.
 
 Only what changes from run to run by design is left out (``timings``, the served time, the
-bundle's folder name, trace ids), and floats are compared at 9 significant digits (the compiled
-trees and LightGBM agree to about 1e-14). The request ids (the ranking's seeds) and the
-requests' times are fixed, so cold start draws the same products.
+bundle's folder name, trace ids). The request ids (the ranking's seeds) and the requests' times
+are fixed, so cold start draws the same products.
+
+The small bundle is trained by the test session itself, and its float32 text embeddings (a
+randomized SVD through BLAS) and FAISS's inner products take the machine's SIMD paths: on
+another CPU a dense similarity differs in its last bits (seen: 0.719291985 against 0.719292223,
+a few float32 ulps), and two candidates whose dense scores tie that closely are recalled in the
+other order. So floats are recorded at 9 significant digits but compared to a relative 1e-5
+(a page's logic changes a value by far more), and ``dropped`` (listed in recall order) is
+compared as a set; cards, their order and everything else are compared exactly.
 
 A change that alters a page on purpose re-records the file, and says why in its commit:
 ``SHELFRANK_RECORD_PAGES=1 pytest tests/test_pages_identical.py`` (then review ``git diff``).
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import time
 from datetime import UTC, datetime
@@ -43,6 +51,44 @@ def _canonical(value):
     if isinstance(value, list):
         return [_canonical(v) for v in value]
     return value
+
+
+def _differences(got, want, path: str = "") -> list[str]:
+    """Where ``got`` differs from ``want`` (module docstring: floats to a relative 1e-5,
+    ``dropped`` as a set), as paths."""
+    if isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return [] if math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-9) else [f"{path}: {got} != {want}"]
+    if type(got) is not type(want):
+        return [f"{path}: {got!r} != {want!r}"]
+    if isinstance(want, dict):
+        if sorted(got) != sorted(want):
+            return [f"{path}: keys {sorted(got)} != {sorted(want)}"]
+        out = []
+        for key in want:
+            g, w = got[key], want[key]
+            if key == "dropped":
+                g, w = (sorted(v, key=lambda d: json.dumps(d, sort_keys=True)) for v in (g, w))
+            out += _differences(g, w, f"{path}/{key}")
+        return out
+    if isinstance(want, list):
+        if len(got) != len(want):
+            return [f"{path}: {len(got)} items != {len(want)}"]
+        return [d for i, (g, w) in enumerate(zip(got, want, strict=True))
+                for d in _differences(g, w, f"{path}[{i}]")]
+    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
+
+
+def test_differences_tolerate_last_bits_and_dropped_order_only() -> None:
+    page = {"cards": [{"product_id": 1, "score": 0.719291985}, {"product_id": 2, "score": 1.5}],
+            "dropped": [{"product_id": 7, "reason": "x"}, {"product_id": 8, "reason": "x"}]}
+    near = {"cards": [{"product_id": 1, "score": 0.719292223}, {"product_id": 2, "score": 1.5}],
+            "dropped": [{"product_id": 8, "reason": "x"}, {"product_id": 7, "reason": "x"}]}
+    assert _differences(near, page) == []
+    swapped = {**page, "cards": page["cards"][::-1]}
+    assert _differences(swapped, page)  # card order is exact
+    moved = {**page, "cards": [{"product_id": 1, "score": 0.7193}, page["cards"][1]]}
+    assert _differences(moved, page) == ["/cards[0]/score: 0.7193 != 0.719291985"]
+    assert _differences({**page, "dropped": page["dropped"][:1]}, page)
 
 
 @pytest.fixture(scope="module")
@@ -153,4 +199,5 @@ def test_every_page_is_the_recorded_one(served):
     recorded = json.loads(GOLDEN.read_text())
     assert sorted(pages) == sorted(recorded)
     for name in recorded:
-        assert pages[name] == recorded[name], f"page {name} changed (see the module docstring)"
+        changed = _differences(pages[name], recorded[name])
+        assert not changed, f"page {name} changed (see the module docstring): {changed[:10]}"
