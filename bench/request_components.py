@@ -5,8 +5,9 @@ component of every pipeline with a timer (each recall source, filter, adjuster a
 the feature build and the model) and ranks ``--requests`` pages per pipeline in turn, one at
 a time, on :mod:`bench.bench_serving`'s payloads. Prints each pipeline's mean ms per request
 (wall, and the process's CPU ms, which a shared machine's load moves less) and each component's
-mean ms (components under 0.02 ms are left out; recall sources run in the
-recall pool, so they overlap). ``--profile`` adds cProfile's top functions by own time.
+mean ms (components under 0.02 ms are left out; recall sources run in the recall pool, so they
+overlap); ``--features`` adds each feature computed per request. ``--profile`` adds cProfile's
+top functions by own time.
 ``--set key=value`` overrides settings as the CLI does. Use it to find what a change should
 target; :mod:`bench.speed` measures the same pages over HTTP with everything on.
 """
@@ -42,6 +43,23 @@ def _wrap(obj: object, method: str, label: str) -> None:
             TOTALS[label] += time.perf_counter() - started
 
     setattr(obj, method, timed)
+
+
+def instrument_features() -> None:
+    """Wrap every registered feature's ``compute`` with a timer."""
+    from ranking.features.registry import features
+
+    for f in features():
+        inner = f.compute
+
+        def timed(inputs, _inner=inner, _label=f"feature: {f.name}"):
+            started = time.perf_counter()
+            try:
+                return _inner(inputs)
+            finally:
+                TOTALS[_label] += time.perf_counter() - started
+
+        object.__setattr__(f, "compute", timed)  # a frozen dataclass
 
 
 def instrument(engine) -> None:
@@ -84,6 +102,9 @@ def main() -> None:
     parser.add_argument("--pipelines", default="homepage,search,rerank")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--profile", action="store_true", help="also cProfile's top functions")
+    parser.add_argument("--features", action="store_true",
+                        help="also each feature's compute, as 'feature: NAME' (those the per-product table "
+                             "gathers are not computed per request and do not show)")
     parser.add_argument("--set", action="append", default=[], help="settings override key=value")
     args = parser.parse_args()
     from ranking.engine import Engine
@@ -96,6 +117,8 @@ def main() -> None:
     payloads = request_payloads(args.bundle)
     engine = Engine.load(args.bundle, settings)
     instrument(engine)
+    if args.features:
+        instrument_features()
     gc.collect()
     gc.freeze()
 

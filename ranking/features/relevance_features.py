@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from ranking.features.inputs import FeatureInputs
 from ranking.features.registry import feature
+from ranking.features.sparse_rows import row_dots
 from ranking.recall.tokenize import fold
 
 FEW_QUERIES = 4  # up to this many distinct queries, dot products go query by query
@@ -38,12 +39,10 @@ def _pair_dot(q: sp.csr_matrix, p: sp.csr_matrix, x: FeatureInputs) -> np.ndarra
         out[ok] = np.asarray(q[q_rows].multiply(p[p_rows]).sum(axis=1)).ravel()
         return out
     values = np.empty(len(q_rows))
-    for row in distinct.tolist():  # serving: one query, a sparse matrix-vector product
+    for row in distinct.tolist():  # serving: one query, the candidates' rows gathered directly
         mine = q_rows == row
-        dense = np.zeros(q.shape[1], dtype=np.float64)
         start, end = q.indptr[row], q.indptr[row + 1]
-        dense[q.indices[start:end]] = q.data[start:end]
-        values[mine] = p[p_rows[mine]] @ dense
+        values[mine] = row_dots(p, p_rows[mine], q.indices[start:end], q.data[start:end])
     out[ok] = values
     return out
 
