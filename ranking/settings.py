@@ -125,6 +125,11 @@ class SimulatorSettings(Section):
     """The shelf-mall simulator (docs/simulator.md)."""
 
     scale: Scale = "default"
+    sessions: int | None = Field(
+        None, ge=1, description="requests (pages) to simulate instead of the scale's (its `sessions`; "
+                                "None: the scale's): the large scale's 1M-product catalog with fewer "
+                                "requests trains on one machine (training's live-feature replay holds "
+                                "every event in memory)")
     seed: int = Field(7, ge=0)
     start_date: date = Field(date(2026, 8, 1), description="first simulated day (mall time)")
     page_size_search: int = Field(20, ge=1, description="cards shown per search page")
@@ -210,7 +215,8 @@ class SimulatorSettings(Section):
         return rates
 
     def shape(self) -> ScaleShape:
-        return SCALES[self.scale]
+        shape = SCALES[self.scale]
+        return shape if self.sessions is None else shape.model_copy(update={"sessions": self.sessions})
 
 
 class ScoreSettings(Section):

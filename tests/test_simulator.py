@@ -137,3 +137,11 @@ def test_scales_have_the_documented_shape(scale: str) -> None:
     shape = SimulatorSettings(scale=scale).shape()
     expected = {"small": (2_000, 20_000), "default": (50_000, 500_000), "large": (1_000_000, 5_000_000)}
     assert (shape.products, shape.sessions) == expected[scale]
+
+
+def test_sessions_override_the_scale_s_and_keep_its_catalog() -> None:
+    shape = SimulatorSettings(scale="large", sessions=500_000).shape()
+    assert (shape.products, shape.stores, shape.sessions) == (1_000_000, 20_000, 500_000)
+    assert SimulatorSettings(scale="large").shape().sessions == 5_000_000  # the preset untouched
+    with pytest.raises(ValueError):
+        SimulatorSettings(sessions=0)
