@@ -1,9 +1,12 @@
-"""What flows through the pipeline: the candidate set's union keeps every source's provenance."""
+"""What flows through the pipeline: the candidate set's union keeps every source's provenance, its
+rule notes are made only when asked for, and its ``take`` keeps notes and located rows aligned."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from ranking.features.snapshot import EntityTable
 from ranking.pipeline.candidates import CandidateSet
 
 
@@ -29,3 +32,48 @@ def test_union_keeps_a_sources_first_listing_of_an_id_and_takes_empty_sources():
     assert c.source_ranks["a"].dtype == np.int32
     nothing = (np.zeros(0, np.int64), np.zeros(0))
     assert not len(CandidateSet.union({})) and not len(CandidateSet.union({"a": nothing}))
+
+
+def test_rule_notes_are_made_only_when_asked_for_and_read_as_a_list_of_lists():
+    c = CandidateSet(np.arange(50_000))
+    assert len(c.rule_notes) == 50_000 and not c.rule_notes._lists  # no list made for a new set
+    c.rule_notes[3].append({"rule": "a"})
+    assert c.rule_notes[3] is c.rule_notes[3] and c.rule_notes[-49_997] == [{"rule": "a"}]
+    assert c.rule_notes[4] == [] and len(c.rule_notes._lists) == 2  # a read makes one, as a list
+    with pytest.raises(IndexError):
+        c.rule_notes[50_000]
+    small = CandidateSet(np.arange(4))
+    small.rule_notes[1].append({"rule": "b"})
+    assert small.rule_notes == [[], [{"rule": "b"}], [], []] and list(small.rule_notes) == small.rule_notes[:]
+    assert any(small.rule_notes) and small.notes(1) == [{"rule": "b"}]
+    given = [[], [{"rule": "c"}]]
+    held = CandidateSet(np.array([1, 2]), rule_notes=given)
+    assert held.rule_notes[1] is given[1] and held.rule_notes == given  # a list of lists given
+
+
+def test_take_shares_the_notes_made_so_far_in_its_own_order():
+    c = CandidateSet(np.arange(10, 20))
+    c.rule_notes[2].append({"rule": "a"})
+    c.rule_notes[7].append({"rule": "b"})
+    page = c.take(np.array([7, 0, 2]))
+    assert page.rule_notes == [[{"rule": "b"}], [], [{"rule": "a"}]]
+    page.rule_notes[0].append({"rule": "c"})  # the same list as the parent's, as before
+    assert c.rule_notes[7] == [{"rule": "b"}, {"rule": "c"}]
+    kept = c.take(np.arange(10) % 3 == 2)  # rows 2, 5, 8
+    assert kept.rule_notes == [[{"rule": "a"}], [], []] and len(c.take(np.zeros(10, bool)).rule_notes) == 0
+    assert c.take(np.array([-3])).rule_notes == [[{"rule": "b"}, {"rule": "c"}]]  # from the end
+
+
+def test_take_carries_the_located_rows_and_a_swapped_table_is_looked_up_anew():
+    table = EntityTable(np.arange(100, 200), {"price": np.arange(100.0)})
+    c = CandidateSet(np.array([150, 999, 120, 130]))
+    calls = []
+    rows = table.rows
+    table.rows = lambda ids: calls.append(len(ids)) or rows(ids)  # type: ignore[method-assign]
+    c.rows_in(table)
+    taken = c.take(np.array([True, True, False, True]))
+    safe, known = taken.rows_in(table)
+    assert calls == [4] and safe.tolist() == [50, 0, 30] and known.tolist() == [True, False, True]
+    assert c.take(np.array([1])).rows_in(table)[1].tolist() == [False] and calls == [4]
+    swapped = EntityTable(np.arange(90, 190), {"price": np.arange(100.0)})  # the live catalog's swap
+    assert taken.rows_in(swapped)[0].tolist() == [60, 0, 40]
