@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ranking.features.snapshot import EntityTable
-from ranking.pipeline.candidates import CandidateSet
+from ranking.pipeline.candidates import CandidateSet, first_listings
 
 
 def test_union_deduplicates_and_keeps_provenance():
@@ -77,3 +77,23 @@ def test_take_carries_the_located_rows_and_a_swapped_table_is_looked_up_anew():
     assert c.take(np.array([1])).rows_in(table)[1].tolist() == [False] and calls == [4]
     swapped = EntityTable(np.arange(90, 190), {"price": np.arange(100.0)})  # the live catalog's swap
     assert taken.rows_in(swapped)[0].tolist() == [60, 0, 40]
+
+
+def _first_listings_by_unique(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union's former way: np.unique's stable argsort, then the first appearances in order."""
+    distinct, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    by_first = np.argsort(first)
+    where = np.empty(len(first), dtype=np.int64)
+    where[by_first] = np.arange(len(first))
+    return distinct[by_first], where[inverse.ravel()]
+
+
+@pytest.mark.parametrize("low, high", [(0, 60), (0, 50_000), (-40, 40), (0, 2**62), (2**40, 2**40 + 9)])
+def test_first_listings_is_the_unique_way_for_any_ids(low, high):
+    rng = np.random.default_rng(high % 1000)
+    for size in (0, 1, 2, 7, 640, 1_000, 3_000):
+        ids = rng.integers(low, high, size, dtype=np.int64)
+        product_ids, where = first_listings(ids)
+        expected_ids, expected_where = _first_listings_by_unique(ids)
+        assert product_ids.tolist() == expected_ids.tolist() and where.tolist() == expected_where.tolist()
+        assert (product_ids[where] == ids).all()

@@ -158,17 +158,11 @@ class CandidateSet:
         """
         all_ids = [np.asarray(ids, dtype=np.int64) for ids, _ in parts.values()]
         merged = np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.int64)
-        # one sort for everything (np.unique's): the distinct ids by first appearance, and each
-        # listed id's position among them; a search and a sort per source cost about 0.25 ms
-        sorted_ids, first, inverse = np.unique(merged, return_index=True, return_inverse=True)
-        by_first = np.argsort(first)  # first appearances are distinct: any sort gives one order
-        product_ids = sorted_ids[by_first]
-        where = np.empty(len(first), dtype=np.int64)
-        where[by_first] = np.arange(len(first))
+        product_ids, where = first_listings(merged)
         n, lengths = len(product_ids), [len(ids) for ids in all_ids]
         source = np.repeat(np.arange(len(all_ids)), lengths)
         starts = np.repeat(np.cumsum([0, *lengths])[:-1], lengths)
-        cell = source * n + where[inverse.ravel()]  # (source, candidate) of every listed id
+        cell = source * n + where  # (source, candidate) of every listed id
         vals = [np.asarray(v, dtype=np.float64) for _, v in parts.values()]
         sc = np.full((len(all_ids), n), np.nan)
         rk = np.zeros((len(all_ids), n), dtype=np.int32)
@@ -178,3 +172,34 @@ class CandidateSet:
         scores = {name: sc[i] for i, name in enumerate(parts)}
         ranks = {name: rk[i] for i, name in enumerate(parts)}
         return cls(product_ids, scores, ranks)
+
+
+def first_listings(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct ``ids`` by first appearance, each listed id's index among them), from one
+    sort of the listed ids (int64).
+
+    The sort is of ``id << b | position`` keys (``b`` bits hold a position) when the ids fit:
+    the keys are distinct, so numpy's fastest (unstable, vectorised) sort of the values gives
+    the stable order, about 5x cheaper than ``np.unique``'s stable argsort over a search's
+    ~1,000 listed ids. Negative or huge ids take the stable argsort.
+    """
+    m = len(ids)
+    if not m:
+        return ids, np.zeros(0, dtype=np.int64)
+    bits = m.bit_length()
+    if ids.view(np.uint64).max() < 1 << (62 - bits):  # as uint64 a negative id is past any bound
+        keys = np.sort((ids << bits) | np.arange(m))
+        ordered, order = keys >> bits, keys & ((1 << bits) - 1)
+    else:
+        order = np.argsort(ids, kind="stable")
+        ordered = ids[order]
+    starts = np.empty(m, dtype=bool)  # each distinct id's first place in the sorted order
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    firsts = order[starts]  # each distinct id's first listing (sorted by id, so by position among equals)
+    is_first = np.zeros(m, dtype=bool)
+    is_first[firsts] = True
+    candidate = (np.cumsum(is_first) - 1)[firsts]  # each distinct id's index by first appearance
+    where = np.empty(m, dtype=np.int64)
+    where[order] = candidate[np.cumsum(starts) - 1]
+    return ids[is_first], where
