@@ -157,7 +157,8 @@ class Pipeline:
             ids = cands.product_ids[gone].tolist()
             reason = np.asarray(reason)[gone]  # a numpy str array's tolist is str already (~25 us a search)
             reasons = reason.tolist() if reason.dtype.kind == "U" else map(str, reason.tolist())
-            dropped += [{"product_id": p, "reason": r, "stage": f.name}
+            stage = f.name  # read once, not per entry (a search drops ~460)
+            dropped += [{"product_id": p, "reason": r, "stage": stage}
                         for p, r in zip(ids, reasons, strict=True)]
             cands = cands.take(keep)
         return cands, dropped
