@@ -35,4 +35,5 @@ def test_a_candidate_without_a_dense_score_is_under_any_floor_but_minus_infinity
     keep, reason = RelevanceFloor(0.1, {"lexical"}, "dense").apply(cands, None, None)
     assert keep.tolist() == [True, False, True] and reason.tolist() == ["", REASON, ""]
     assert RelevanceFloor(-np.inf, {"lexical"}, "dense").apply(cands, None, None)[0].all()
-    assert RelevanceFloor(np.nan, {"lexical"}, "dense").apply(cands, None, None)[0].tolist() == [True, False, False]
+    nan_floor = RelevanceFloor(np.nan, {"lexical"}, "dense")  # nothing is at a NaN floor
+    assert nan_floor.apply(cands, None, None)[0].tolist() == [True, False, False]
