@@ -1,10 +1,13 @@
-"""What flows through the pipeline: the candidate set's union keeps every source's provenance."""
+"""What flows through the pipeline: the candidate set's union keeps every source's provenance, its
+rule notes are made only when asked for, and its ``take`` keeps notes and located rows aligned."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from ranking.pipeline.candidates import CandidateSet
+from ranking.features.snapshot import EntityTable
+from ranking.pipeline.candidates import CandidateSet, first_listings
 
 
 def test_union_deduplicates_and_keeps_provenance():
@@ -29,3 +32,79 @@ def test_union_keeps_a_sources_first_listing_of_an_id_and_takes_empty_sources():
     assert c.source_ranks["a"].dtype == np.int32
     nothing = (np.zeros(0, np.int64), np.zeros(0))
     assert not len(CandidateSet.union({})) and not len(CandidateSet.union({"a": nothing}))
+
+
+def test_rule_notes_are_made_only_when_asked_for_and_read_as_a_list_of_lists():
+    c = CandidateSet(np.arange(50_000))
+    assert len(c.rule_notes) == 50_000 and not c.rule_notes._lists  # no list made for a new set
+    c.rule_notes[3].append({"rule": "a"})
+    assert c.rule_notes[3] is c.rule_notes[3] and c.rule_notes[-49_997] == [{"rule": "a"}]
+    assert c.rule_notes[4] == [] and len(c.rule_notes._lists) == 2  # a read makes one, as a list
+    with pytest.raises(IndexError):
+        c.rule_notes[50_000]
+    small = CandidateSet(np.arange(4))
+    small.rule_notes[1].append({"rule": "b"})
+    assert small.rule_notes == [[], [{"rule": "b"}], [], []] and list(small.rule_notes) == small.rule_notes[:]
+    assert any(small.rule_notes) and small.notes(1) == [{"rule": "b"}]
+    given = [[], [{"rule": "c"}]]
+    held = CandidateSet(np.array([1, 2]), rule_notes=given)
+    assert held.rule_notes[1] is given[1] and held.rule_notes == given  # a list of lists given
+
+
+def test_take_shares_the_notes_made_so_far_in_its_own_order():
+    c = CandidateSet(np.arange(10, 20))
+    c.rule_notes[2].append({"rule": "a"})
+    c.rule_notes[7].append({"rule": "b"})
+    page = c.take(np.array([7, 0, 2]))
+    assert page.rule_notes == [[{"rule": "b"}], [], [{"rule": "a"}]]
+    page.rule_notes[0].append({"rule": "c"})  # the same list as the parent's, as before
+    assert c.rule_notes[7] == [{"rule": "b"}, {"rule": "c"}]
+    kept = c.take(np.arange(10) % 3 == 2)  # rows 2, 5, 8
+    assert kept.rule_notes == [[{"rule": "a"}], [], []] and len(c.take(np.zeros(10, bool)).rule_notes) == 0
+    assert c.take(np.array([-3])).rule_notes == [[{"rule": "b"}, {"rule": "c"}]]  # from the end
+
+
+def test_take_carries_the_located_rows_and_a_swapped_table_is_looked_up_anew():
+    table = EntityTable(np.arange(100, 200), {"price": np.arange(100.0)})
+    c = CandidateSet(np.array([150, 999, 120, 130]))
+    calls = []
+    rows = table.rows
+    table.rows = lambda ids: calls.append(len(ids)) or rows(ids)  # type: ignore[method-assign]
+    c.rows_in(table)
+    taken = c.take(np.array([True, True, False, True]))
+    safe, known = taken.rows_in(table)
+    assert calls == [4] and safe.tolist() == [50, 0, 30] and known.tolist() == [True, False, True]
+    assert c.take(np.array([1])).rows_in(table)[1].tolist() == [False] and calls == [4]
+    swapped = EntityTable(np.arange(90, 190), {"price": np.arange(100.0)})  # the live catalog's swap
+    assert taken.rows_in(swapped)[0].tolist() == [60, 0, 40]
+
+
+def _first_listings_by_unique(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union's former way: np.unique's stable argsort, then the first appearances in order."""
+    distinct, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    by_first = np.argsort(first)
+    where = np.empty(len(first), dtype=np.int64)
+    where[by_first] = np.arange(len(first))
+    return distinct[by_first], where[inverse.ravel()]
+
+
+@pytest.mark.parametrize("low, high", [(0, 60), (0, 50_000), (-40, 40), (0, 2**62), (2**40, 2**40 + 9)])
+def test_first_listings_is_the_unique_way_for_any_ids(low, high):
+    rng = np.random.default_rng(high % 1000)
+    for size in (0, 1, 2, 7, 640, 1_000, 3_000):
+        ids = rng.integers(low, high, size, dtype=np.int64)
+        product_ids, where = first_listings(ids)
+        expected_ids, expected_where = _first_listings_by_unique(ids)
+        assert product_ids.tolist() == expected_ids.tolist() and where.tolist() == expected_where.tolist()
+        assert (product_ids[where] == ids).all()
+
+
+def test_padded_notes_share_the_lists_made_and_make_none_for_the_added_candidates():
+    c = CandidateSet(np.arange(5))
+    c.rule_notes[1].append({"rule": "a"})
+    grown = CandidateSet(np.arange(8), rule_notes=c.rule_notes.padded(8))
+    assert grown.rule_notes == [[], [{"rule": "a"}], [], [], [], [], [], []]
+    assert grown.rule_notes[1] is c.rule_notes[1]
+    assert len(grown.rule_notes._lists) == 1  # the comparison made none: only asking does
+    with pytest.raises(ValueError):
+        c.rule_notes.padded(4)

@@ -60,7 +60,7 @@ def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet
     pinned = np.asarray(list(dict.fromkeys(p.product_id for p in pins)), dtype=np.int64)
     inside = cands.product_ids[among(cands.product_ids, pinned)]
     new = pinned[~among(pinned, inside)]
-    n_old, n = len(cands), len(cands) + len(new)
+    n = len(cands) + len(new)
     ids = np.concatenate([cands.product_ids, new])
     scores = {k: np.concatenate([v, np.full(len(new), np.nan)]) for k, v in cands.source_scores.items()}
     ranks = {k: np.concatenate([v, np.zeros(len(new), dtype=v.dtype)]) for k, v in cands.source_ranks.items()}
@@ -69,8 +69,8 @@ def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet
     first = {p: i + 1 for i, p in enumerate(pinned.tolist())}
     rank[rows] = [first[p] for p in ids[rows].tolist()]
     scores[PINNED], ranks[PINNED] = np.where(rank > 0, 0.0, np.nan), rank
-    notes = [*cands.rule_notes[:n_old], *([] for _ in range(len(new)))]
-    return CandidateSet(ids, scores, ranks, rule_notes=notes)
+    # the recalled candidates' notes shared, none made for the added ones (rule_notes.RuleNotes)
+    return CandidateSet(ids, scores, ranks, rule_notes=cands.rule_notes.padded(n))
 
 
 def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, max_pins: int) -> PinPlan:

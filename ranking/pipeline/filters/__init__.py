@@ -28,7 +28,8 @@ class Filter(Protocol):
 
     def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
               ) -> tuple[np.ndarray, np.ndarray]:
-        """(keep mask, reason per candidate; reasons of kept ones are ignored)."""
+        """(keep mask, reason per candidate: strs, in an object or a numpy str array; reasons of
+        kept ones are ignored)."""
         ...
 
 

@@ -25,7 +25,7 @@ class BadgeFilter:
               ) -> tuple[np.ndarray, np.ndarray]:
         reason = np.full(len(cands), "", dtype=object)
         if not request.badges or not len(cands):
-            return reason == "", reason
+            return np.ones(len(cands), dtype=bool), reason
         unknown = sorted(set(request.badges) - set(BADGES))
         if unknown:
             raise ValueError(f"unknown badge codes {unknown}; the codes are {list(BADGES)}")

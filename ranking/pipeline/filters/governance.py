@@ -11,6 +11,7 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.columns import product_column
+from ranking.pipeline.filters.reasons import drop
 from ranking.settings import RulesSettings
 
 
@@ -25,9 +26,10 @@ class Governance:
     def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
               ) -> tuple[np.ndarray, np.ndarray]:
         reason = np.full(len(cands), "", dtype=object)
+        keep = np.ones(len(cands), dtype=bool)  # from the masks: comparing the reasons costs more
         if self.settings.drop_out_of_stock:
-            reason[product_column(snapshot, cands, "stock", missing=1.0) <= 0] = "out_of_stock"
+            drop(keep, reason, product_column(snapshot, cands, "stock", missing=1.0) <= 0, "out_of_stock")
         if self.settings.drop_banned:
-            reason[product_column(snapshot, cands, "store_banned") > 0] = "store_banned"
-            reason[product_column(snapshot, cands, "banned") > 0] = "banned"
-        return reason == "", reason
+            drop(keep, reason, product_column(snapshot, cands, "store_banned") > 0, "store_banned")
+            drop(keep, reason, product_column(snapshot, cands, "banned") > 0, "banned")
+        return keep, reason

@@ -37,7 +37,7 @@ class LiveHistory:
         reason = np.full(len(cands), "", dtype=object)
         view = request.shopper if request is not None else None
         if view is None or not len(view.exclude) or request.surface not in self.settings.exclude_surfaces:
-            return reason == "", reason
+            return np.ones(len(cands), dtype=bool), reason
         out = isin_few(cands.product_ids, view.exclude)
         bought = isin_few(cands.product_ids, view.bought)
         if PINNED in cands.source_ranks:  # pinned by the operator: kept unless bought

@@ -16,6 +16,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.merchandising.in_force import REASON_PREFIX, STAGE, rule_name, rules_in_force
 from ranking.merchandising.targets import Columns, among, target_mask
 from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.filters.reasons import drop
 from ranking.settings import MerchandisingSettings
 
 
@@ -32,6 +33,7 @@ class MerchandisingFilter:
         if found is None or not found.of("hide", "filter"):
             return np.ones(len(cands), dtype=bool), np.full(len(cands), "", dtype=object)
         reason = np.full(len(cands), "", dtype=object)
+        keep = np.ones(len(cands), dtype=bool)  # not a comparison of the reasons per rule
         columns = Columns(snapshot, cands)
         for rule in found.of("hide", "filter"):
             if rule.action.hide is not None:
@@ -40,5 +42,5 @@ class MerchandisingFilter:
             else:
                 out = ~target_mask(rule.action.filter, cands, snapshot, columns)
                 why = f"{REASON_PREFIX}filter:{rule_name(rule)}"
-            reason[out & (reason == "")] = why
-        return reason == "", reason
+            drop(keep, reason, out, why, first_wins=True)
+        return keep, reason

@@ -40,6 +40,9 @@ class RelevanceFloor:
         similarity = cands.source_scores.get(self.similarity_source)
         if similarity is None:
             similarity = np.full(len(cands), np.nan)
-        low = ~(np.nan_to_num(similarity, nan=-np.inf) >= self.floor)
-        keep = ~(keep & low)
-        return keep, np.where(keep, "", REASON)
+        # below the floor or NaN (no dense score), except that a floor of -inf keeps every one
+        low = ~(similarity >= self.floor) if self.floor != -np.inf else np.zeros(len(cands), dtype=bool)
+        gone = keep & low
+        reason = np.full(len(cands), "", dtype=object)  # one str object for all (a str array's
+        reason[gone] = REASON  # tolist makes one per candidate: ~460 on a search)
+        return ~gone, reason

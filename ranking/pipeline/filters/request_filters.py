@@ -9,6 +9,7 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.columns import product_column
+from ranking.pipeline.filters.reasons import drop
 
 
 @dataclass
@@ -20,16 +21,19 @@ class RequestFilters:
     def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
               ) -> tuple[np.ndarray, np.ndarray]:
         reason = np.full(len(cands), "", dtype=object)
-        price = product_column(snapshot, cands, "price", missing=np.nan)
-        if request.price_min is not None:
-            reason[~(price >= request.price_min)] = "filter:price_min"
-        if request.price_max is not None:
-            reason[~(price <= request.price_max)] = "filter:price_max"
+        keep = np.ones(len(cands), dtype=bool)  # from the masks: comparing the reasons costs more
+        if request.price_min is not None or request.price_max is not None:  # no price read otherwise
+            price = product_column(snapshot, cands, "price", missing=np.nan)
+            if request.price_min is not None:
+                drop(keep, reason, ~(price >= request.price_min), "filter:price_min")
+            if request.price_max is not None:
+                drop(keep, reason, ~(price <= request.price_max), "filter:price_max")
         if request.category_id is not None:
             leaf = product_column(snapshot, cands, "category_id", missing=-1)
             top = product_column(snapshot, cands, "top_category_id", missing=-1)
-            reason[(leaf != request.category_id) & (top != request.category_id)] = "filter:category"
+            out = (leaf != request.category_id) & (top != request.category_id)
+            drop(keep, reason, out, "filter:category")
         if request.store_id is not None:
             store = product_column(snapshot, cands, "store_id", missing=-1)
-            reason[store != request.store_id] = "filter:store"
-        return reason == "", reason
+            drop(keep, reason, store != request.store_id, "filter:store")
+        return keep, reason

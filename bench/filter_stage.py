@@ -1,0 +1,122 @@
+"""The candidate set's own costs, steadier than a whole page: ``python -m bench.filter_stage BUNDLE``.
+
+Loads the bundle as the service does and, for ``--requests`` pages per pipeline (the payloads of
+:mod:`bench.bench_serving`, as :mod:`bench.request_components` builds them), asks each recall
+source once and keeps its list. It then runs, ``--rounds`` times over those same lists:
+
+- ``union``: :meth:`CandidateSet.union` of the sources' lists;
+- ``filter``: the pipeline's filter stage (``Pipeline._filter``) on a fresh union, its filters and
+  the stage's own work (each dropping filter's ``take``, the dropped entries);
+- ``take20``: a page's ``take`` of 20 rows of the filtered set (the selection's);
+
+and prints, per pipeline, the lowest round's mean CPU ms per request (the thread's CPU time: on a
+shared machine another process's load lifts whole rounds' wall time; the lowest is the code's
+own cost). ``--recall`` also
+times the search recall stage both ways (``Pipeline._recall`` with the recall pool, and every
+source on the request's thread), wall and the process's CPU (every thread's) per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.bench_serving import request_payloads
+from bench.request_components import payload_request
+
+
+def _lowest(rounds: int, seen: list, step) -> float:
+    """The lowest round's mean CPU ms (this thread's) per item of ``step(item)`` over ``seen``: on
+    two loaded cores every round waits for the CPU, so a round's wall time is the load's."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.thread_time()
+        for item in seen:
+            step(item)
+        best = min(best, (time.thread_time() - started) / len(seen) * 1e3)
+    return best
+
+
+def _stages(engine, name: str, payloads: dict, args: argparse.Namespace) -> None:
+    from ranking.merchandising.in_force import rules_in_force
+    from ranking.merchandising.pins import with_pinned
+    from ranking.pipeline.candidates import CandidateSet
+
+    pipeline = engine.pipelines[name]
+    seen = []
+    for i in range(args.requests):
+        request = payload_request(engine, payloads, name, i)
+        parts = {s.name: s.recall(request, pipeline.recall_k) for s in pipeline.sources}
+        seen.append((parts, request, rules_in_force(request, pipeline.merchandising)))
+    filtered = [pipeline._filter(with_pinned(CandidateSet.union(p), f), r)[0] for p, r, f in seen]
+    gc.collect()
+    gc.freeze()
+    union = _lowest(args.rounds, seen, lambda s: CandidateSet.union(s[0]))
+    both = _lowest(args.rounds, seen,
+                   lambda s: pipeline._filter(with_pinned(CandidateSet.union(s[0]), s[2]), s[1]))
+    take = _lowest(args.rounds, filtered, lambda c: c.take(np.arange(min(20, len(c)))))
+    size = sum(len(CandidateSet.union(p)) for p, _, _ in seen) / len(seen)
+    kept = sum(len(c) for c in filtered) / len(filtered)
+    print(f"{name} (CPU): union {union:.3f} ms, filter {both - union:.3f} ms (union + filter {both:.3f}), "
+          f"take20 {take * 1e3:.1f} us; {size:.0f} recalled, {kept:.0f} kept "
+          f"(lowest of {args.rounds} rounds' means over {len(seen)} requests)")
+
+
+def _recall_both_ways(engine, payloads: dict, args: argparse.Namespace) -> None:
+    from ranking.pipeline.candidates import CandidateSet
+
+    pipeline = engine.pipelines["search"]
+    requests = [payload_request(engine, payloads, "search", i) for i in range(args.requests)]
+
+    def pooled(request) -> None:
+        pipeline._recall(request)
+
+    def inline(request) -> None:
+        CandidateSet.union({s.name: s.recall(request, pipeline.recall_k) for s in pipeline.sources})
+
+    for way in (pooled, inline):
+        for r in requests:
+            way(r)  # the query vectors kept, as on the bench's repeated queries
+    best = {"pooled": [float("inf")] * 2, "inline": [float("inf")] * 2}
+    for _ in range(args.rounds):
+        for label, way in (("pooled", pooled), ("inline", inline)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            for r in requests:
+                way(r)
+            spent = ((time.perf_counter() - wall) / len(requests) * 1e3,
+                     (time.process_time() - cpu) / len(requests) * 1e3)
+            best[label] = [min(b, s) for b, s in zip(best[label], spent, strict=True)]
+    for label, (wall, cpu) in best.items():
+        print(f"search recall {label}: {wall:.3f} ms wall, {cpu:.3f} ms CPU per request "
+              f"(lowest of {args.rounds} rounds, each alternating the two)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--pipelines", default="search,homepage,rerank")
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--recall", action="store_true", help="also the search recall, pooled and inline")
+    args = parser.parse_args()
+    from ranking.engine import Engine
+    from ranking.recall.vector_index import set_search_threads
+    from ranking.settings import load_settings
+
+    settings = load_settings([])
+    set_search_threads(settings.serving.search_threads)  # as the service does
+    payloads = request_payloads(args.bundle)
+    engine = Engine.load(args.bundle, settings)
+    for name in args.pipelines.split(","):
+        _stages(engine, name, payloads, args)
+    if args.recall:
+        _recall_both_ways(engine, payloads, args)
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""A candidate set's rule notes: each candidate's list of notes, made when something asks for it.
+
+``CandidateSet.rule_notes[i]`` is candidate ``i``'s list of notes (dicts), and the adjusters and
+selectors append to it (``cands.rule_notes[i].append(note)``). Most candidates never get a note:
+a search recalls about 640 candidates, most are filtered out, and only a few dozen of the rest
+are noted. :class:`RuleNotes` reads like that list of lists, but holds only the lists asked for
+(by index, iteration or slice), so a set of any size starts at no cost and a ``take`` of it
+carries only the lists made so far.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, SupportsIndex, overload
+
+import numpy as np
+
+
+class RuleNotes(Sequence[list[dict]]):
+    """``n`` candidates' lists of notes, each list made (empty) when it is first asked for.
+
+    Reads as a list of ``n`` lists: ``notes[i]`` (negative ``i`` from the end, ``IndexError``
+    past it) is the same list object every time, so appending to it notes the candidate;
+    iterating or slicing makes every list it yields. :meth:`take` shares the lists made so far
+    with the new set, as a list of lists taken by index shares them: a note added later to a
+    list made before the take shows in both sets, a list first made after it belongs to one.
+    """
+
+    __slots__ = ("_lists", "_n")
+
+    def __init__(self, n: int, lists: dict[int, list[dict]] | None = None) -> None:
+        self._n = int(n)
+        self._lists: dict[int, list[dict]] = {} if lists is None else lists
+
+    @classmethod
+    def of(cls, lists: Iterable[list[dict]]) -> RuleNotes:
+        """The notes of a list of lists (one per candidate); its non-empty lists are held as they
+        are (the same objects), its empty ones made anew when asked for."""
+        lists = list(lists)
+        return cls(len(lists), {i: notes for i, notes in enumerate(lists) if notes})
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> list[dict]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[list[dict]]: ...
+
+    def __getitem__(self, i: SupportsIndex | slice) -> list[dict] | list[list[dict]]:
+        if isinstance(i, slice):
+            return [self._made(j) for j in range(*i.indices(self._n))]
+        at = operator.index(i)
+        if at < 0:
+            at += self._n
+        if not 0 <= at < self._n:
+            raise IndexError("rule notes index out of range")
+        return self._made(at)
+
+    def _made(self, at: int) -> list[dict]:
+        notes = self._lists.get(at)
+        if notes is None:
+            notes = self._lists.setdefault(at, [])  # setdefault: two readers get one list
+        return notes
+
+    def __iter__(self) -> Iterator[list[dict]]:
+        return (self._made(at) for at in range(self._n))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RuleNotes | list):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self._lists_read(), other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the list of lists it stands for
+
+    def _lists_read(self) -> Iterator[list[dict]]:
+        """Every candidate's notes without making the missing lists (a fresh empty one each)."""
+        return (self._lists.get(at) or [] for at in range(self._n))
+
+    def __repr__(self) -> str:
+        return f"RuleNotes({list(self._lists_read())!r})"
+
+    def padded(self, n: int) -> RuleNotes:
+        """These notes followed by ``n - len(self)`` more candidates' (none made yet), sharing the
+        lists made so far (candidates added after these, as the pinned products are)."""
+        if n < self._n:
+            raise ValueError(f"padded to {n}, fewer than the {self._n} candidates noted")
+        return RuleNotes(n, dict(self._lists))
+
+    def take(self, rows: np.ndarray) -> RuleNotes:
+        """The notes of the candidates at ``rows`` (indices, in the new set's order), sharing the
+        lists made so far; nothing to walk when none is (the filter stage's takes)."""
+        if not self._lists:
+            return RuleNotes(len(rows))
+        lists = self._lists
+        at: list[Any] = np.where(rows < 0, rows + self._n, rows).tolist()
+        return RuleNotes(len(at), {j: lists[r] for j, r in enumerate(at) if r in lists})
