@@ -71,12 +71,14 @@ class SearchSource:
         return self._search.dense(request.query, k, request.hydrated)  # the query's vector kept
 
 
-# the homepage source that scans the item vectors every request (FAISS releases the GIL while
-# it scans): the only one worth a hop to the recall pool; the others cost less than the hop
-# (0.02-0.3 ms each) and run on the request's thread (Pipeline._recall reads ``pooled``).
-# ``similar`` scans only for a seed it has not kept yet (Similar.neighbours): pooled, it cost
-# the recall stage more wall and CPU than inline (docs/speed.md)
-POOLED_HOMEPAGE = frozenset({"personal"})
+# the homepage sources that hop to the recall pool: none. Every source costs less than the hop
+# (0.02-0.3 ms each) or, ``personal``'s one FAISS scan (~0.5 ms, the GIL released while it
+# scans), overlaps too little with the others (~0.25 ms on the request's thread) to pay for it:
+# pooled, the recall stage took as much wall time and ~0.2 ms more CPU a homepage (thread
+# wake-ups and GIL hand-offs; the request thread's waits for the GIL showed up in cProfile as
+# ``np.arange``, which releases it). ``similar`` scans only for a seed it has not kept yet
+# (Similar.neighbours). Pipeline._recall reads ``pooled``; docs/speed.md has the measurements
+POOLED_HOMEPAGE: frozenset[str] = frozenset()
 
 
 class HomepageSource:
