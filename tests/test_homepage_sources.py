@@ -244,3 +244,44 @@ def test_similar_keeps_each_seeds_faiss_row_as_one_search_of_the_seeds_returns_i
     source.neighbours_of(seeds[:1], vectors[:1], 5)
     assert len(source.neighbours) == 2 and (int(seeds[0]), 5) in source.neighbours
     assert Similar(recall.components[0].fitted, recall.quotas).neighbours.size == similar_module.SEED_MEMO
+
+
+def test_personal_keeps_each_shoppers_list_until_their_recent_items_change(recall, monkeypatch):
+    import pickle
+
+    import ranking.recall.homepage_sources.personal as personal_module
+
+    source = Personal(recall.components[0].fitted, recall.quotas)  # an empty memo
+    c = recall.context(USER, 9)
+    first = source.candidates(c, 8)
+    assert first.tolist() == Personal(recall.components[0].fitted, recall.quotas).search(c, 8).tolist()
+    with pytest.raises(ValueError):
+        first[0] = 0  # kept: read-only for the next request
+    # a live click moved the shopper's history: scanned again, as a source with no memo lists it
+    clicked = replace(c, recent_items=np.r_[c.recent_items[1:], c.recent_items[:1]],
+                      recent_weights=c.recent_weights.copy())
+    expected = Personal(recall.components[0].fitted, recall.quotas).search(clicked, 8)
+    calls = []
+    real = source.fitted.index.search
+    monkeypatch.setattr(source.fitted.index, "search", lambda *a: calls.append(a) or real(*a))
+    assert source.candidates(replace(c), 8) is first and not calls  # the same shopper: no scan
+    assert len(source.candidates(c, 5)) == 5 and len(calls) == 1  # another quota: scanned
+    assert source.candidates(clicked, 8).tolist() == expected.tolist() and len(calls) == 2
+    reweighted = replace(c, recent_weights=c.recent_weights * 2)  # same items, other weights: scanned
+    source.candidates(reweighted, 8)
+    assert len(calls) == 3
+    monkeypatch.undo()
+    source.lists.size = 2  # bounded: the oldest shoppers leave first
+    source.candidates(reweighted, 3)
+    assert len(source.lists) == 2
+    assert Personal(recall.components[0].fitted, recall.quotas).lists.size == personal_module.PERSONAL_MEMO
+    assert not len(pickle.loads(pickle.dumps(source)).lists)  # training's workers: an empty memo
+
+
+def test_a_recall_given_new_products_starts_personal_with_an_empty_memo(recall):
+    c = recall.context(USER, 9)
+    _source(recall, Personal).candidates(c, 8)
+    assert len(_source(recall, Personal).lists)
+    fresh = tiny_recall()
+    fresh.replace_arrays(dict(fresh.a))  # what ranking.live.new_products does, with its new rows
+    assert not len(_source(fresh, Personal).lists)
