@@ -285,3 +285,25 @@ def test_a_recall_given_new_products_starts_personal_with_an_empty_memo(recall):
     fresh = tiny_recall()
     fresh.replace_arrays(dict(fresh.a))  # what ranking.live.new_products does, with its new rows
     assert not len(_source(fresh, Personal).lists)
+
+
+def _interleaved_with_numpy(ids: np.ndarray, seed_ids: np.ndarray, k: int) -> np.ndarray:
+    """The numpy form ``Similar`` used before ``interleaved`` (the reference)."""
+    share = k // len(ids) + 2
+    flat = np.concatenate([ids[:, :share].ravel(), ids[:, share:].T.ravel()])
+    flat = flat[(flat >= 0) & ~np.isin(flat, seed_ids)]
+    _, first = np.unique(flat, return_index=True)
+    return flat[np.sort(first)][:k]
+
+
+def test_similars_interleaving_is_the_numpy_forms_list():
+    from ranking.recall.homepage_sources.similar import interleaved
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        seeds, k = int(rng.integers(1, 4)), int(rng.integers(1, 40))
+        ids = rng.integers(0, 60, (seeds, k + seeds))  # small id range: shared neighbours and seeds
+        ids[rng.random(ids.shape) < 0.1] = -1  # faiss pads
+        seed_ids = rng.choice(60, seeds, replace=False)
+        got = interleaved(list(ids), seed_ids, k)
+        assert got.dtype == np.int64 and got.tolist() == _interleaved_with_numpy(ids, seed_ids, k).tolist()
