@@ -40,6 +40,28 @@ def test_score_spread_is_the_std_or_one_when_undefined():
     assert score_spread(np.array([5.0])) == 1.0 and score_spread(np.array([2.0, 2.0])) == 1.0
 
 
+def test_score_spread_is_kept_per_scores_array_and_thread(monkeypatch):
+    import threading
+
+    import ranking.pipeline.adjusters.spread as spread_module
+
+    scores = np.array([0.0, 4.0])
+    assert score_spread(scores) == 2.0
+    calls = []
+    real = spread_module._spread
+    monkeypatch.setattr(spread_module, "_spread", lambda a: calls.append(1) or real(a))
+    assert score_spread(scores) == 2.0 and not calls  # the page's next adjuster: kept
+    assert score_spread(np.array([0.0, 4.0])) == 2.0 and len(calls) == 1  # another page's array
+    assert score_spread(np.array([0.0, 8.0])) == 4.0 and len(calls) == 2
+    other = []
+    thread = threading.Thread(target=lambda page=scores: other.append(score_spread(page)))
+    thread.start()
+    thread.join()
+    assert other == [2.0] and len(calls) == 3  # each thread keeps its own
+    del scores  # a freed array is never read back, even if a new one takes its address
+    assert score_spread(np.array([1.0, 3.0])) == 1.0 and len(calls) == 4
+
+
 def test_default_adjusters_run_demotion_theme_then_value():
     names = [a.name for a in default_adjusters(RulesSettings(), score_is_log_odds=True)]
     assert names == ["demotion", "traffic_policy", "theme_boost", "session_intent", "value_tilt",
