@@ -35,6 +35,14 @@ def test_theme_boost_moves_the_slots_theme_up_in_score_spread_units():
     assert c2.adjustments[0] == 0 and c2.adjustments[29] > 0
 
 
+def test_theme_boosts_slot_of_the_hour_is_slot_of_hours():
+    from ranking.features.inputs import slot_of_hour
+    from ranking.pipeline.adjusters.theme_boost import slot_now
+
+    for hour in [*range(-2, 27), np.int64(7), 13.0]:
+        assert slot_now(hour) == int(slot_of_hour(np.array([hour]))[0])
+
+
 def test_score_spread_is_the_std_or_one_when_undefined():
     assert score_spread(np.array([1.0, 3.0])) == 1.0 and score_spread(np.array([0.0, 4.0])) == 2.0
     assert score_spread(np.array([5.0])) == 1.0 and score_spread(np.array([2.0, 2.0])) == 1.0
