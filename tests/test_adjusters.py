@@ -23,6 +23,31 @@ def test_demotion_moves_flagged_products_and_stores_down_in_score_spread_units()
     assert c.rule_notes[2][0]["why"].startswith("product") and c.rule_notes[4][0]["why"].startswith("store")
 
 
+def test_demotion_follows_a_replaced_flag_column_or_store_table():
+    snap = rules_snapshot()
+    demotion = Demotion(RulesSettings(demotion_penalty=2.0))
+    c = scored(snap)
+    demotion.apply(c, rules_request(), snap)
+    assert not c.adjustments.any()
+    flags = snap.products.columns["demoted"].copy()
+    flags[3] = 1
+    snap.products.columns["demoted"] = flags  # the live catalog swaps a changed column, never writes it
+    c = scored(snap)
+    demotion.apply(c, rules_request(), snap)
+    assert c.adjustments.nonzero()[0].tolist() == [3] and c.rule_notes[3][0]["why"].startswith("product")
+    store_flags = snap.stores.columns["demoted"].copy()
+    store_flags[1] = 1  # products 1, 4, 7, ...
+    snap.stores.columns["demoted"] = store_flags
+    c = scored(snap)
+    demotion.apply(c, rules_request(), snap)
+    assert c.adjustments.nonzero()[0].tolist()[:4] == [1, 3, 4, 7]
+    assert c.rule_notes[4][0]["why"].startswith("store") and c.rule_notes[3][0]["why"].startswith("product")
+    del snap.stores.columns["demoted"]  # a bundle without store flags: only the product's count
+    c = scored(snap)
+    demotion.apply(c, rules_request(), snap)
+    assert c.adjustments.nonzero()[0].tolist() == [3]
+
+
 def test_theme_boost_moves_the_slots_theme_up_in_score_spread_units():
     snap = rules_snapshot()
     c = scored(snap)
