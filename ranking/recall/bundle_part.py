@@ -73,11 +73,13 @@ class SearchSource:
 
 # the homepage sources that hop to the recall pool: none. Every source costs less than the hop
 # (0.02-0.3 ms each) or, ``personal``'s one FAISS scan (~0.5 ms, the GIL released while it
-# scans), overlaps too little with the others (~0.25 ms on the request's thread) to pay for it:
-# pooled, the recall stage took as much wall time and ~0.2 ms more CPU a homepage (thread
-# wake-ups and GIL hand-offs; the request thread's waits for the GIL showed up in cProfile as
-# ``np.arange``, which releases it). ``similar`` scans only for a seed it has not kept yet
-# (Similar.neighbours). Pipeline._recall reads ``pooled``; docs/speed.md has the measurements
+# scans; none once the shopper's list is kept, Personal.lists), overlaps too little with the others
+# to pay for it. The recall stage alone on the demo bundle, every request a new shopper, personal
+# pooled and not in turn in one process (load 3-4 on 2 cores): CPU median 2.02 ms pooled, 1.71
+# inline; wall median 2.57 and 2.74. Pooled, the request thread lost the GIL to the pool thread on
+# most homepages for up to a switch interval (5 ms), which cProfile showed inside ``np.arange``.
+# ``similar`` scans only for a seed it has not kept yet (Similar.neighbours). Pipeline._recall
+# reads ``pooled``
 POOLED_HOMEPAGE: frozenset[str] = frozenset()
 
 
