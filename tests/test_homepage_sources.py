@@ -72,7 +72,40 @@ def test_the_shopper_context_is_built_once_per_request_however_many_sources_ask(
         t.join()
     assert len({id(c) for c in seen}) == 1
     other = RankRequest(surface="homepage", page_size=10, now_ms=0, hour=20, user_id=USER)
-    assert recall.context_for(other) is not seen[0]
+    assert recall.context_for(other) is seen[0]  # the same shopper and hour: the kept context
+    later = RankRequest(surface="homepage", page_size=10, now_ms=0, hour=9, user_id=USER)
+    assert recall.context_for(later) is not seen[0]
+
+
+def test_the_shopper_context_is_kept_until_the_live_view_moves(recall):
+    from ranking.live.state import ShopperView
+
+    items = recall.product_ids[[5, 9, 5]]
+    view = ShopperView(user_id=USER, session_id=None, known=True, now_ms=0, items=items)
+    kept = recall.context(USER, 14, view)
+    assert kept.live and kept.recent_items[0] == 5
+    again = ShopperView(user_id=USER, session_id=None, known=True, now_ms=1, items=items.copy())
+    assert recall.context(USER, 14, again) is kept  # the next page, nothing new: no rebuild
+    with pytest.raises(ValueError):
+        kept.recent_items[0] = 1  # shared by the requests: read-only
+    clicked = ShopperView(user_id=USER, session_id=None, known=True, now_ms=2,
+                          items=np.r_[recall.product_ids[[11]], items])
+    bought = ShopperView(user_id=USER, session_id=None, known=True, now_ms=2, items=items,
+                         bought=recall.product_ids[[9]])
+    for moved in (clicked, bought):  # a click, a purchase: built again, as a builder with no memo builds it
+        got = recall.context(USER, 14, moved)
+        fresh = recall.shopper.fresh(USER, 14, moved)
+        assert got is not kept and got.live
+        for name in ("recent_items", "recent_weights", "recent_leaves", "recent_leaf_weights",
+                     "bought_leaves"):
+            assert getattr(got, name).tolist() == getattr(fresh, name).tolist()
+    assert recall.context(USER, 14, clicked).recent_items[0] == 11
+    assert recall.context(USER, 14) is not kept and not recall.context(USER, 14).live  # no live view
+    builder = type(recall.shopper)(recall.a)
+    builder.kept.size = 2  # bounded: the oldest leave first
+    for hour in (1, 2, 3):
+        builder.build(USER, hour)
+    assert len(builder.kept) == 2 and (USER, 1) not in builder.kept
 
 
 def test_recently_viewed_lists_the_strongest_recent_items_first(recall):
@@ -278,13 +311,14 @@ def test_personal_keeps_each_shoppers_list_until_their_recent_items_change(recal
     assert not len(pickle.loads(pickle.dumps(source)).lists)  # training's workers: an empty memo
 
 
-def test_a_recall_given_new_products_starts_personal_with_an_empty_memo(recall):
+def test_a_recall_given_new_products_starts_personal_and_the_contexts_with_empty_memos(recall):
     c = recall.context(USER, 9)
     _source(recall, Personal).candidates(c, 8)
     assert len(_source(recall, Personal).lists)
     fresh = tiny_recall()
+    fresh.context(USER, 9)
     fresh.replace_arrays(dict(fresh.a))  # what ranking.live.new_products does, with its new rows
-    assert not len(_source(fresh, Personal).lists)
+    assert not len(_source(fresh, Personal).lists) and not len(fresh.shopper.kept)  # nothing kept
 
 
 def _interleaved_with_numpy(ids: np.ndarray, seed_ids: np.ndarray, k: int) -> np.ndarray:
