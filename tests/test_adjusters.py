@@ -23,6 +23,31 @@ def test_demotion_moves_flagged_products_and_stores_down_in_score_spread_units()
     assert c.rule_notes[2][0]["why"].startswith("product") and c.rule_notes[4][0]["why"].startswith("store")
 
 
+def test_demotion_follows_a_replaced_flag_column_or_store_table():
+    snap = rules_snapshot()
+    demotion = Demotion(RulesSettings(demotion_penalty=2.0))
+    c = scored(snap)
+    demotion.apply(c, rules_request(), snap)
+    assert not c.adjustments.any()
+    flags = snap.products.columns["demoted"].copy()
+    flags[3] = 1
+    snap.products.columns["demoted"] = flags  # the live catalog swaps a changed column, never writes it
+    c = scored(snap)
+    demotion.apply(c, rules_request(), snap)
+    assert c.adjustments.nonzero()[0].tolist() == [3] and c.rule_notes[3][0]["why"].startswith("product")
+    store_flags = snap.stores.columns["demoted"].copy()
+    store_flags[1] = 1  # products 1, 4, 7, ...
+    snap.stores.columns["demoted"] = store_flags
+    c = scored(snap)
+    demotion.apply(c, rules_request(), snap)
+    assert c.adjustments.nonzero()[0].tolist()[:4] == [1, 3, 4, 7]
+    assert c.rule_notes[4][0]["why"].startswith("store") and c.rule_notes[3][0]["why"].startswith("product")
+    del snap.stores.columns["demoted"]  # a bundle without store flags: only the product's count
+    c = scored(snap)
+    demotion.apply(c, rules_request(), snap)
+    assert c.adjustments.nonzero()[0].tolist() == [3]
+
+
 def test_theme_boost_moves_the_slots_theme_up_in_score_spread_units():
     snap = rules_snapshot()
     c = scored(snap)
@@ -35,9 +60,39 @@ def test_theme_boost_moves_the_slots_theme_up_in_score_spread_units():
     assert c2.adjustments[0] == 0 and c2.adjustments[29] > 0
 
 
+def test_theme_boosts_slot_of_the_hour_is_slot_of_hours():
+    from ranking.features.inputs import slot_of_hour
+    from ranking.pipeline.adjusters.theme_boost import slot_now
+
+    for hour in [*range(-2, 27), np.int64(7), 13.0]:
+        assert slot_now(hour) == int(slot_of_hour(np.array([hour]))[0])
+
+
 def test_score_spread_is_the_std_or_one_when_undefined():
     assert score_spread(np.array([1.0, 3.0])) == 1.0 and score_spread(np.array([0.0, 4.0])) == 2.0
     assert score_spread(np.array([5.0])) == 1.0 and score_spread(np.array([2.0, 2.0])) == 1.0
+
+
+def test_score_spread_is_kept_per_scores_array_and_thread(monkeypatch):
+    import threading
+
+    import ranking.pipeline.adjusters.spread as spread_module
+
+    scores = np.array([0.0, 4.0])
+    assert score_spread(scores) == 2.0
+    calls = []
+    real = spread_module._spread
+    monkeypatch.setattr(spread_module, "_spread", lambda a: calls.append(1) or real(a))
+    assert score_spread(scores) == 2.0 and not calls  # the page's next adjuster: kept
+    assert score_spread(np.array([0.0, 4.0])) == 2.0 and len(calls) == 1  # another page's array
+    assert score_spread(np.array([0.0, 8.0])) == 4.0 and len(calls) == 2
+    other = []
+    thread = threading.Thread(target=lambda page=scores: other.append(score_spread(page)))
+    thread.start()
+    thread.join()
+    assert other == [2.0] and len(calls) == 3  # each thread keeps its own
+    del scores  # a freed array is never read back, even if a new one takes its address
+    assert score_spread(np.array([1.0, 3.0])) == 1.0 and len(calls) == 4
 
 
 def test_default_adjusters_run_demotion_theme_then_value():

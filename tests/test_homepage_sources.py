@@ -72,7 +72,40 @@ def test_the_shopper_context_is_built_once_per_request_however_many_sources_ask(
         t.join()
     assert len({id(c) for c in seen}) == 1
     other = RankRequest(surface="homepage", page_size=10, now_ms=0, hour=20, user_id=USER)
-    assert recall.context_for(other) is not seen[0]
+    assert recall.context_for(other) is seen[0]  # the same shopper and hour: the kept context
+    later = RankRequest(surface="homepage", page_size=10, now_ms=0, hour=9, user_id=USER)
+    assert recall.context_for(later) is not seen[0]
+
+
+def test_the_shopper_context_is_kept_until_the_live_view_moves(recall):
+    from ranking.live.state import ShopperView
+
+    items = recall.product_ids[[5, 9, 5]]
+    view = ShopperView(user_id=USER, session_id=None, known=True, now_ms=0, items=items)
+    kept = recall.context(USER, 14, view)
+    assert kept.live and kept.recent_items[0] == 5
+    again = ShopperView(user_id=USER, session_id=None, known=True, now_ms=1, items=items.copy())
+    assert recall.context(USER, 14, again) is kept  # the next page, nothing new: no rebuild
+    with pytest.raises(ValueError):
+        kept.recent_items[0] = 1  # shared by the requests: read-only
+    clicked = ShopperView(user_id=USER, session_id=None, known=True, now_ms=2,
+                          items=np.r_[recall.product_ids[[11]], items])
+    bought = ShopperView(user_id=USER, session_id=None, known=True, now_ms=2, items=items,
+                         bought=recall.product_ids[[9]])
+    for moved in (clicked, bought):  # a click, a purchase: built again, as a builder with no memo builds it
+        got = recall.context(USER, 14, moved)
+        fresh = recall.shopper.fresh(USER, 14, moved)
+        assert got is not kept and got.live
+        for name in ("recent_items", "recent_weights", "recent_leaves", "recent_leaf_weights",
+                     "bought_leaves"):
+            assert getattr(got, name).tolist() == getattr(fresh, name).tolist()
+    assert recall.context(USER, 14, clicked).recent_items[0] == 11
+    assert recall.context(USER, 14) is not kept and not recall.context(USER, 14).live  # no live view
+    builder = type(recall.shopper)(recall.a)
+    builder.kept.size = 2  # bounded: the oldest leave first
+    for hour in (1, 2, 3):
+        builder.build(USER, hour)
+    assert len(builder.kept) == 2 and (USER, 1) not in builder.kept
 
 
 def test_recently_viewed_lists_the_strongest_recent_items_first(recall):
@@ -244,3 +277,67 @@ def test_similar_keeps_each_seeds_faiss_row_as_one_search_of_the_seeds_returns_i
     source.neighbours_of(seeds[:1], vectors[:1], 5)
     assert len(source.neighbours) == 2 and (int(seeds[0]), 5) in source.neighbours
     assert Similar(recall.components[0].fitted, recall.quotas).neighbours.size == similar_module.SEED_MEMO
+
+
+def test_personal_keeps_each_shoppers_list_until_their_recent_items_change(recall, monkeypatch):
+    import pickle
+
+    import ranking.recall.homepage_sources.personal as personal_module
+
+    source = Personal(recall.components[0].fitted, recall.quotas)  # an empty memo
+    c = recall.context(USER, 9)
+    first = source.candidates(c, 8)
+    assert first.tolist() == Personal(recall.components[0].fitted, recall.quotas).search(c, 8).tolist()
+    with pytest.raises(ValueError):
+        first[0] = 0  # kept: read-only for the next request
+    # a live click moved the shopper's history: scanned again, as a source with no memo lists it
+    clicked = replace(c, recent_items=np.r_[c.recent_items[1:], c.recent_items[:1]],
+                      recent_weights=c.recent_weights.copy())
+    expected = Personal(recall.components[0].fitted, recall.quotas).search(clicked, 8)
+    calls = []
+    real = source.fitted.index.search
+    monkeypatch.setattr(source.fitted.index, "search", lambda *a: calls.append(a) or real(*a))
+    assert source.candidates(replace(c), 8) is first and not calls  # the same shopper: no scan
+    assert len(source.candidates(c, 5)) == 5 and len(calls) == 1  # another quota: scanned
+    assert source.candidates(clicked, 8).tolist() == expected.tolist() and len(calls) == 2
+    reweighted = replace(c, recent_weights=c.recent_weights * 2)  # same items, other weights: scanned
+    source.candidates(reweighted, 8)
+    assert len(calls) == 3
+    monkeypatch.undo()
+    source.lists.size = 2  # bounded: the oldest shoppers leave first
+    source.candidates(reweighted, 3)
+    assert len(source.lists) == 2
+    assert Personal(recall.components[0].fitted, recall.quotas).lists.size == personal_module.PERSONAL_MEMO
+    assert not len(pickle.loads(pickle.dumps(source)).lists)  # training's workers: an empty memo
+
+
+def test_a_recall_given_new_products_starts_personal_and_the_contexts_with_empty_memos(recall):
+    c = recall.context(USER, 9)
+    _source(recall, Personal).candidates(c, 8)
+    assert len(_source(recall, Personal).lists)
+    fresh = tiny_recall()
+    fresh.context(USER, 9)
+    fresh.replace_arrays(dict(fresh.a))  # what ranking.live.new_products does, with its new rows
+    assert not len(_source(fresh, Personal).lists) and not len(fresh.shopper.kept)  # nothing kept
+
+
+def _interleaved_with_numpy(ids: np.ndarray, seed_ids: np.ndarray, k: int) -> np.ndarray:
+    """The numpy form ``Similar`` used before ``interleaved`` (the reference)."""
+    share = k // len(ids) + 2
+    flat = np.concatenate([ids[:, :share].ravel(), ids[:, share:].T.ravel()])
+    flat = flat[(flat >= 0) & ~np.isin(flat, seed_ids)]
+    _, first = np.unique(flat, return_index=True)
+    return flat[np.sort(first)][:k]
+
+
+def test_similars_interleaving_is_the_numpy_forms_list():
+    from ranking.recall.homepage_sources.similar import interleaved
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        seeds, k = int(rng.integers(1, 4)), int(rng.integers(1, 40))
+        ids = rng.integers(0, 60, (seeds, k + seeds))  # small id range: shared neighbours and seeds
+        ids[rng.random(ids.shape) < 0.1] = -1  # faiss pads
+        seed_ids = rng.choice(60, seeds, replace=False)
+        got = interleaved(list(ids), seed_ids, k)
+        assert got.dtype == np.int64 and got.tolist() == _interleaved_with_numpy(ids, seed_ids, k).tolist()

@@ -44,3 +44,24 @@ def test_cheap_sources_run_on_the_requests_thread_and_the_union_keeps_the_source
         assert plain[0].threads[0].startswith("pool") and plain[1].threads == [here]
     assert got.product_ids.tolist() == serial.product_ids.tolist() == [1, 2, 3, 5, 6, 7, 8]
     assert got.sources == serial.sources
+
+
+def test_every_homepage_source_runs_on_the_requests_thread() -> None:
+    # personal's pooled FAISS scan cost more CPU than it overlapped (GIL hand-offs, docs/speed.md)
+    from homepage_mall import tiny_recall
+
+    from ranking.recall.bundle_part import HomepageSource
+    from ranking.recall.homepage import SOURCES
+
+    recall = tiny_recall()
+    sources = [HomepageSource(name, recall) for name in SOURCES]
+    assert not [s.name for s in sources if s.pooled]
+
+    class NoPool:
+        def submit(self, *args, **kwargs):
+            raise AssertionError("a homepage source was sent to the recall pool")
+
+    request = RankRequest(surface="homepage", page_size=5, now_ms=0, hour=9, user_id=107)
+    got = _pipeline(sources, NoPool())._recall(request)
+    assert got.product_ids.tolist() == _pipeline(sources, None)._recall(request).product_ids.tolist()
+    assert len(got)

@@ -71,12 +71,16 @@ class SearchSource:
         return self._search.dense(request.query, k, request.hydrated)  # the query's vector kept
 
 
-# the homepage source that scans the item vectors every request (FAISS releases the GIL while
-# it scans): the only one worth a hop to the recall pool; the others cost less than the hop
-# (0.02-0.3 ms each) and run on the request's thread (Pipeline._recall reads ``pooled``).
-# ``similar`` scans only for a seed it has not kept yet (Similar.neighbours): pooled, it cost
-# the recall stage more wall and CPU than inline (docs/speed.md)
-POOLED_HOMEPAGE = frozenset({"personal"})
+# the homepage sources that hop to the recall pool: none. Every source costs less than the hop
+# (0.02-0.3 ms each) or, ``personal``'s one FAISS scan (~0.5 ms, the GIL released while it
+# scans; none once the shopper's list is kept, Personal.lists), overlaps too little with the others
+# to pay for it. The recall stage alone on the demo bundle, every request a new shopper, personal
+# pooled and not in turn in one process (load 3-4 on 2 cores): CPU median 2.02 ms pooled, 1.71
+# inline; wall median 2.57 and 2.74. Pooled, the request thread lost the GIL to the pool thread on
+# most homepages for up to a switch interval (5 ms), which cProfile showed inside ``np.arange``.
+# ``similar`` scans only for a seed it has not kept yet (Similar.neighbours). Pipeline._recall
+# reads ``pooled``
+POOLED_HOMEPAGE: frozenset[str] = frozenset()
 
 
 class HomepageSource:

@@ -1,4 +1,9 @@
-"""Demotion: products or stores flagged by governance move down by ``rules.demotion_penalty``."""
+"""Demotion: products or stores flagged by governance move down by ``rules.demotion_penalty``.
+
+Which products are flagged, and why (the product itself, else its store), is one code per
+product built once per version of the columns it reads (:mod:`ranking.pipeline.derived_columns`),
+not looked up per request (the product and store columns and the store rows: about 30 us a page).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ranking.features.snapshot import FeatureSnapshot
+from ranking.features.snapshot import EntityTable, FeatureSnapshot
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.columns import product_column, store_flag
+from ranking.pipeline.derived_columns import DerivedColumn
 from ranking.settings import RulesSettings
+
+PRODUCT, STORE = 1, 2  # a flagged product's code: its own flag, or (only) its store's
+
+
+def _demotion_codes(product_ids: np.ndarray, product_demoted: np.ndarray | None,
+                    store_ids: np.ndarray | None, stores: EntityTable, store_demoted: np.ndarray | None
+                    ) -> np.ndarray:
+    """Every product's code (0 not flagged, :data:`PRODUCT`, :data:`STORE`), then an unknown
+    product's (0), read as ``product_column`` and ``store_flag`` read a candidate's."""
+    n = len(product_ids)
+    flagged = np.zeros(n + 1, bool)
+    if product_demoted is not None:
+        flagged[:n] = np.asarray(product_demoted).astype(np.float64) > 0
+    ids = np.full(n + 1, -1, np.int64)
+    if store_ids is not None:  # as product_column reads it (float64, missing -1), then as ints
+        ids = np.r_[np.asarray(store_ids).astype(np.float64), -1].astype(np.int64)
+    store = np.zeros(n + 1, bool)
+    if store_demoted is not None:
+        store = stores.take("demoted", stores.rows(ids), missing=0.0) > 0
+    return np.where(flagged, PRODUCT, np.where(store, STORE, 0)).astype(np.int8)
+
+
+DEMOTION_CODES = DerivedColumn(_demotion_codes)
 
 
 @dataclass
@@ -23,13 +51,15 @@ class Demotion:
     def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot) -> None:
         if self.settings.demotion_penalty == 0 or cands.scores is None:
             return
-        product_flag = product_column(snapshot, cands, "demoted") > 0
-        store_ids = product_column(snapshot, cands, "store_id", missing=-1).astype(np.int64)
-        hit = product_flag | store_flag(snapshot, store_ids, "demoted")
+        products, stores = snapshot.products, snapshot.stores  # read once: swapped whole
+        codes = DEMOTION_CODES.candidates(products, cands, products.ids, products.columns.get("demoted"),
+                                          products.columns.get("store_id"), stores,
+                                          stores.columns.get("demoted"))
+        hit = codes > 0
         delta = -self.settings.demotion_penalty * score_spread(cands.scores)
-        cands.adjustments[hit] += delta
-        notes = {flag: {"rule": self.name, "delta": delta,  # one per reason, shared by its cards
-                        "why": f"{'product' if flag else 'store'} quality returns far above its category"}
-                 for flag in (True, False)}
-        for i, flag in zip(np.flatnonzero(hit).tolist(), product_flag[hit].tolist(), strict=True):
-            cands.rule_notes[i].append(notes[flag])
+        np.add(cands.adjustments, delta, out=cands.adjustments, where=hit)
+        notes = {code: {"rule": self.name, "delta": delta,  # one per reason, shared by its cards
+                        "why": f"{whose} quality returns far above its category"}
+                 for code, whose in ((PRODUCT, "product"), (STORE, "store"))}
+        for i, code in zip(np.flatnonzero(hit).tolist(), codes[hit].tolist(), strict=True):
+            cands.rule_notes[i].append(notes[code])

@@ -13,6 +13,12 @@ live items lead ``recent_leaves`` (recent_categories), and the leaves of live pu
 ``bought_leaves`` (repurchase). A shopper the bundle does not know (a new user, an anonymous
 session) is then known by their live history alone. Without a live view (live off, degraded,
 or a shopper with no live history) the context is exactly the frozen one.
+
+A context depends only on the user, the hour and the live view's items and purchases (and the
+fitted tables, which a builder never sees change: ``HomepageRecall.replace_arrays`` makes a new
+builder), so the builder keeps each one it built under those (:attr:`ShopperContextBuilder.kept`,
+bounded, its arrays read-only): merging a live view cost about 0.2 ms a homepage, the frozen
+context alone about 40 us. A new click or purchase is another key: built again.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ranking.bounded_memo import BoundedMemo
 from ranking.mall_clock import slot_index
 from ranking.membership import isin_few
 from ranking.row_lookup import RowLookup
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
 
 TOP_LEAVES = 3  # top_categories and trending read the user's three favourite leaves at this slot
 LIVE_DECAY = 0.8  # a live item's weight: the frozen top weight x (1 + this ** its recency rank)
+CONTEXT_MEMO = 4_096  # contexts kept (a few small arrays each: about 6 MB when full)
 
 
 def _empty(dtype: type = np.int64) -> np.ndarray:
@@ -71,8 +79,26 @@ class ShopperContextBuilder:
     def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
         self.a = arrays
         self._rows = RowLookup(arrays["product_ids"]) if "product_ids" in arrays else None
+        # (user, hour[, live items' bytes, live purchases' bytes]) -> the context built for them
+        self.kept: BoundedMemo = BoundedMemo(CONTEXT_MEMO)
 
     def build(self, user_id: int | None, hour: int, live: ShopperView | None = None) -> ShopperContext:
+        """The shopper's context, as :meth:`fresh` builds it: kept per user, hour and live view's
+        items and purchases (shared by the requests that read it: never written after it is built)."""
+        merged = live is not None and live.known and len(live.items) + len(live.bought) > 0
+        key = (user_id, hour) if not merged else (user_id, hour, np.asarray(live.items, np.int64).tobytes(),
+                                                  np.asarray(live.bought, np.int64).tobytes())
+        context = self.kept.get(key)
+        if context is None:
+            context = self.fresh(user_id, hour, live if merged else None)
+            for value in vars(context).values():
+                if isinstance(value, np.ndarray):
+                    value.flags.writeable = False
+            self.kept.put(key, context)  # the oldest out past CONTEXT_MEMO
+        return context
+
+    def fresh(self, user_id: int | None, hour: int, live: ShopperView | None = None) -> ShopperContext:
+        """The shopper's context, built from the fitted tables and the live view (nothing kept)."""
         context = ShopperContext(user_id=user_id, hour=hour, slot=int(slot_index(hour)),
                                  row=self.user_row(user_id))
         if context.row >= 0:
