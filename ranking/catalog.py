@@ -28,7 +28,9 @@ class CardCatalog:
     def _lookup(ids: np.ndarray, keys: np.ndarray, values: np.ndarray, missing: str) -> np.ndarray:
         if len(keys) == 0:
             return np.full(len(ids), missing, dtype=object)
-        pos = np.clip(np.searchsorted(keys, ids), 0, len(keys) - 1)
+        # np.minimum/np.maximum, not np.clip: the same positions without its wrapper (~8 us a call,
+        # two a page)
+        pos = np.minimum(np.maximum(keys.searchsorted(ids), 0), len(keys) - 1)
         return np.where(keys[pos] == ids, values[pos], missing)
 
     def titles_of(self, product_ids: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ranking.bundle import Bundle, BundleError, load_bundle
-from ranking.card_badges import badge_lists, badge_matrix
+from ranking.card_badges import CardBadges
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
@@ -94,6 +94,7 @@ class Engine:
         self.search = next((r.search for r in recall if r.search is not None), None)
         self._by_rules: dict[str, dict[str, Pipeline]] = {}
         self._categories: set[int] | None = None
+        self._badges = CardBadges()  # every product's steady badges, per version of their columns
         self.pipelines = self.pipelines_for(settings.rules)
         by_name = {f.name: f.group for f in features()}
         self.feature_groups = [by_name.get(n, "other") for n in bundle.model.feature_names]
@@ -330,8 +331,7 @@ class Engine:
             col("product_score")
         scores = page.scores if page.scores is not None else np.full(len(page), np.nan)
         sources = page.sources
-        badges = badge_lists(badge_matrix(products, page.product_ids, now_ms,
-                                          self.settings.badges.new_product_days, rows=p_rows))
+        badges = self._badges.lists(products, at, now_ms, self.settings.badges.new_product_days)
         # whole columns to Python values once (numpy scalars one by one cost ~1 µs each)
         ids, stores = page.product_ids.tolist(), store_ids.tolist()
         price, adv, store_score, pscore = _nums(price), _nums(adv), _nums(store_score), _nums(pscore)

@@ -121,3 +121,63 @@ def test_a_free_shipping_request_drops_the_others_with_their_reason(engine):
         assert page.cards and all("free_shipping" in c["badges"] for c in page.cards), surface
         reasons = {d["reason"] for d in page.dropped}
         assert "filter:free_shipping" in reasons, surface
+
+
+def _random_offers(seed: int):
+    snap = rules_snapshot(n=30)
+    cols, rng = snap.products.columns, np.random.default_rng(seed)
+    for code in ATTRIBUTE_BADGES:
+        cols[code] = rng.choice([0.0, 1.0, np.nan], 30).astype(np.float32)
+    cols["subsidy"] = rng.choice([0.0, 0.5, np.nan], 30)
+    cols["listed_at"] = rng.choice([0.0, 20 * DAY_MS, np.nan], 30)
+    return snap
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_card_badges_kept_per_column_version_are_badge_matrix_lists(seed):
+    from ranking.card_badges import CardBadges
+    from ranking.features.snapshot import located
+
+    snap = _random_offers(seed)
+    products, kept = snap.products, CardBadges()
+    ids = np.r_[products.ids[::-1], 999, products.ids[:5]]  # an unknown id, repeats
+    now = 22 * DAY_MS
+    for days in (14, 1.5):
+        assert kept.lists(products, located(products.rows(ids)), now, days) == \
+            badge_lists(badge_matrix(products, ids, now, days))
+    del products.columns["listed_at"]  # a bundle without listing times: no new_product
+    assert kept.lists(products, located(products.rows(ids)), now, 14) == \
+        badge_lists(badge_matrix(products, ids, now, 14))
+
+
+def test_card_badges_follow_a_replaced_column_and_keep_the_others():
+    from ranking.card_badges import CardBadges
+    from ranking.features.snapshot import located
+
+    snap = _random_offers(7)
+    products, kept = snap.products, CardBadges()
+    steady = kept.steady(products)
+    assert kept.steady(products) is steady  # kept while nothing changed
+    before = kept._memo[2]
+    column = products.columns["free_shipping"].copy()  # the live catalog copies a changed column
+    column[:] = 1 - np.nan_to_num(column)
+    products.columns["free_shipping"] = column
+    ids = products.ids
+    got = kept.lists(products, located(products.rows(ids)), 22 * DAY_MS, 14)
+    assert got == badge_lists(badge_matrix(products, ids, 22 * DAY_MS, 14))
+    after = kept._memo[2]
+    changed = [j for j, (a, b) in enumerate(zip(before, after, strict=True)) if a is not b]
+    assert changed == [BADGES.index("free_shipping")]  # only that column's bit was computed anew
+    products.columns.pop("pay_later")  # a column gone: nobody carries it
+    assert not any("pay_later" in badges for badges in kept.lists(products, located(products.rows(ids)),
+                                                                   22 * DAY_MS, 14))
+
+
+def test_a_pickled_card_badges_is_an_empty_one():
+    import pickle
+
+    from ranking.card_badges import CardBadges
+
+    kept = CardBadges()
+    kept.steady(_random_offers(1).products)
+    assert pickle.loads(pickle.dumps(kept))._memo is None

@@ -48,3 +48,15 @@ def test_pages_off_search_say_nothing_about_text(engine: Engine) -> None:
 def test_a_query_of_only_symbols_is_not_searchable() -> None:
     assert not any(Engine.searchable(q) for q in ("!!!", "🙂🙂", "\u200b", "  "))
     assert all(Engine.searchable(q) for q in ("5L!!", "молоко", "コーヒー", "café"))
+
+
+def test_card_catalog_lookups_find_known_ids_and_leave_the_rest_blank():
+    from ranking.catalog import CardCatalog
+
+    cat = CardCatalog(np.array([3, 5, 9]), np.array(["a", "b", "c"], dtype=object), np.array([1, 4]),
+                      np.array(["s1", "s4"], dtype=object))
+    assert cat.titles_of(np.array([9, 3, 4, 0, 10, 5])).tolist() == ["c", "a", "", "", "", "b"]
+    assert cat.store_names_of(np.array([4, 2, -1, 1, 7])).tolist() == ["s4", "", "", "s1", ""]
+    empty = CardCatalog(np.zeros(0, np.int64), np.zeros(0, dtype=object), np.zeros(0, np.int64),
+                        np.zeros(0, dtype=object))
+    assert empty.titles_of(np.array([1])).tolist() == [""]

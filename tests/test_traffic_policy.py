@@ -117,6 +117,18 @@ def test_grade_d_stays_below_the_fold_and_only_the_cards_it_pushed_say_so():
     assert list(placed.rows) == [0, 1, 2]
 
 
+def test_the_fold_floor_reads_the_grades_of_the_current_product_scores():
+    snap = graded_snapshot(np.full(30, 50.0), [50, 50, 50])
+    rules = RulesSettings(traffic_fold=4, store_diversity_max=10)
+    placed = Selector(rules).place(scored(snap), rules_request(page_size=10), snap, np.random.default_rng(0))
+    assert list(placed.rows[:4]) == [0, 1, 2, 3]
+    column = snap.products.columns["product_score"].copy()  # the live catalog copies a changed column
+    column[[0, 2]] = 20  # now grade D
+    snap.products.columns["product_score"] = column
+    placed = Selector(rules).place(scored(snap), rules_request(page_size=10), snap, np.random.default_rng(0))
+    assert list(placed.rows[:4]) == [1, 3, 4, 5]
+
+
 def test_the_fold_floor_keeps_store_diversity_inside_the_fold():
     scores = np.full(30, 50.0)
     scores[[1, 2]] = 20  # stores 1 and 2's best cards are grade D: store 0's are next

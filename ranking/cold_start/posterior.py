@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ranking.features.snapshot import FeatureSnapshot
+from ranking.features.snapshot import EntityTable, FeatureSnapshot
 
 COUNTS = ("impressions_n", "clicks_n", "orders_n")
 BIG = float(np.finfo(np.float64).max)
@@ -60,7 +60,12 @@ class LeafRates:
     def of(cls, snapshot: FeatureSnapshot, strength: float) -> LeafRates:
         """The rates of every leaf of ``snapshot``'s product table (``strength``: the mall's
         rate's weight, in impressions)."""
-        cols = snapshot.products.columns
+        return cls.of_table(snapshot.products, strength)
+
+    @classmethod
+    def of_table(cls, products: EntityTable, strength: float) -> LeafRates:
+        """:meth:`of` a product table."""
+        cols = products.columns
         leaf = np.asarray(cols["category_id"], np.int64)
         imps, clicks, orders = (np.nan_to_num(np.asarray(cols[c], np.float64)) if c in cols
                                 else np.zeros(len(leaf)) for c in COUNTS)

@@ -7,15 +7,17 @@ swaps the table whole when it lists a product, and the rates are then computed a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ranking.cold_start.newness import new_products
-from ranking.cold_start.posterior import LeafRates, Posteriors, bundle_counts, nan_to, posteriors
+from ranking.cold_start.newness import listed_at, newness, store_facts
+from ranking.cold_start.posterior import LeafRates, Posteriors, posteriors
+from ranking.cold_start.product_facts import ProductFacts, numbers
 from ranking.cold_start.stages import stages
-from ranking.features.snapshot import FeatureSnapshot
+from ranking.features.snapshot import EntityTable, FeatureSnapshot
 from ranking.settings import ColdStartSettings
 
 LIVE_COUNTS = ("day_impressions", "day_clicks", "day_orders")
@@ -65,13 +67,37 @@ def cold_start_view(snapshot: FeatureSnapshot, product_ids: np.ndarray, now_ms: 
     product_ids = np.asarray(product_ids, np.int64)
     products = snapshot.products  # read once (the live catalog swaps it whole), rows looked up once
     p_rows = products.rows(product_ids)
-    new_product, new_store = new_products(snapshot, product_ids, now_ms, settings, rows=p_rows)
+    new_product, new_store = newness(listed_at(products, p_rows),
+                                     *store_facts(products, snapshot.stores, p_rows), now_ms, settings)
+    return _view(product_ids, new_product, new_store, lambda rows: numbers(products, p_rows[rows], rates),
+                 now_ms, live_signals, settings)
+
+
+def table_view(products: EntityTable, product_ids: np.ndarray, at: tuple[np.ndarray, np.ndarray],
+               now_ms: int, live_signals: Any, settings: ColdStartSettings, facts: ProductFacts
+               ) -> ColdStartView:
+    """:func:`cold_start_view` with the products' rows of ``products`` already located (``at``:
+    :func:`~ranking.features.snapshot.located`) and the facts of every row of that same table
+    (:class:`~ranking.cold_start.product_facts.ProductFactsTable`): the same view, gathered."""
+    safe, known = at
+    index = np.where(known, safe, len(facts.numbers) - 1)  # an unknown product: the facts' last row
+    listed = (products.take_located("listed_at", at) if "listed_at" in products.columns
+              else np.full(len(safe), np.nan))
+    new_product, new_store = newness(
+        listed, None if facts.opened is None else facts.opened[index],
+        None if facts.flag is None else facts.flag[index], now_ms, settings)
+    return _view(np.asarray(product_ids, np.int64), new_product, new_store,
+                 lambda rows: facts.numbers[index[rows]], now_ms, live_signals, settings)
+
+
+def _view(product_ids: np.ndarray, new_product: np.ndarray, new_store: np.ndarray,
+          numbers_of: Callable[[np.ndarray], np.ndarray], now_ms: int, live_signals: Any,
+          settings: ColdStartSettings) -> ColdStartView:
+    """The view from newness and ``numbers_of(rows)``: the new ones' ProductFacts numbers."""
     new = new_product | new_store
     rows = np.flatnonzero(new)
     ids = product_ids[rows]
-    leaf = products.take("category_id", p_rows[rows], missing=-1)
-    order_rate, click_rate = rates.rates(nan_to(leaf, nan=-1).astype(np.int64))
-    b_imps, b_clicks, b_orders = bundle_counts(snapshot, ids, rows=p_rows[rows])
+    order_rate, click_rate, b_imps, b_clicks, b_orders = numbers_of(rows).T
     l_imps, l_clicks, l_orders = live_counts(live_signals, ids, now_ms)
     post = posteriors(order_rate, click_rate, b_imps + l_imps, b_clicks + l_clicks, b_orders + l_orders,
                       settings.prior_strength)

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ranking.cold_start.bandit import PoolQuadrature
+from ranking.cold_start.product_facts import ProductFactsTable
 from ranking.cold_start.stages import EXPLORING
-from ranking.cold_start.view import ColdStartView, LeafRateCache, cold_start_view
+from ranking.cold_start.view import ColdStartView, table_view
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
@@ -32,7 +33,8 @@ class ColdStartSlots:
 
     settings: ColdStartSettings
     name: str = "cold_start"
-    rates: LeafRateCache = field(default_factory=LeafRateCache, repr=False)
+    # every product's store opening, leaf rates and bundle counts, per version of the catalog
+    facts: ProductFactsTable = field(default_factory=ProductFactsTable, repr=False)
 
     def fill(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot,
              rng: np.random.Generator) -> None:
@@ -40,8 +42,9 @@ class ColdStartSlots:
         positions = sorted(set(s.slots.get(request.surface, []))) if s.enabled else []
         if not positions or not len(cands):
             return
-        view = cold_start_view(snapshot, cands.product_ids, request.now_ms, request.live_signals, s,
-                               self.rates.of(snapshot, s.prior_strength))
+        products = snapshot.products  # read once: the live catalog swaps the table whole
+        view = table_view(products, cands.product_ids, cands.rows_in(products), request.now_ms,
+                          request.live_signals, s, self.facts.of(products, snapshot.stores, s.prior_strength))
         if not len(view.rows):
             return
         at = np.full(len(cands), -1, np.int64)  # candidate row -> its index among the new ones

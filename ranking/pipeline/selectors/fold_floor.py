@@ -21,7 +21,7 @@ from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.shelf_spread import ShelfSpread
 from ranking.pipeline.selectors.window_caps import PageCaps
-from ranking.pipeline.traffic_grades import GRADES, grade_codes
+from ranking.pipeline.traffic_grades import GRADES, candidate_grades
 from ranking.settings import RulesSettings
 
 
@@ -37,8 +37,7 @@ class FoldFloor:
         fold = min(self.settings.traffic_fold, page.size)
         if not self.settings.traffic_policy or fold == 0:
             return
-        scores = page.column(snapshot, cands, "product_score", missing=np.nan)
-        grade_d = grade_codes(scores) == GRADES.index("D")
+        grade_d = candidate_grades(snapshot, cands) == GRADES.index("D")  # kept per catalog version
         if not grade_d.any():
             return
         stream = page.order[~page.used[page.order]]

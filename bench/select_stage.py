@@ -1,0 +1,108 @@
+"""The select stage and the cards alone, steadier than a whole page:
+``python -m bench.select_stage BUNDLE``.
+
+Loads the bundle as the service does, ranks ``--requests`` pages per pipeline (the payloads of
+:mod:`bench.bench_serving`, through :func:`bench.request_components.payload_request`) and keeps
+each page's adjusted candidates and its placed page. It then places those same candidates
+(each selector timed on its own, the page's notes reset each time) and builds the page's cards
+``--rounds`` times, and prints per pipeline the lowest round's mean ms per request of each
+selector, the whole placement and the cards: on a shared machine another process's load lifts
+whole rounds, and the lowest is the stage's own cost. Every round must place the same rows as
+the ranked page (it stops otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import cProfile
+import gc
+import os
+import pstats
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.bench_serving import request_payloads
+from bench.request_components import payload_request
+
+
+def _timed(policy, spent: dict[str, float]):
+    inner = policy.fill
+
+    def fill(*args):
+        started = time.perf_counter()
+        inner(*args)
+        spent[policy.name] = spent.get(policy.name, 0.0) + time.perf_counter() - started
+
+    return fill
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--pipelines", default="homepage,search,rerank")
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--profile", action="store_true", help="cProfile's top functions of the replays")
+    args = parser.parse_args()
+    from ranking.engine import Engine
+    from ranking.settings import load_settings
+
+    payloads = request_payloads(args.bundle)
+    engine = Engine.load(args.bundle, load_settings([]))
+    for name in args.pipelines.split(","):
+        pipeline = engine.pipelines[name]
+        selector, seen = pipeline.selector, []
+        place = selector.place
+
+        def keep(cands, request, snapshot, rng, place=place, seen=seen):
+            notes = [list(n) for n in cands.rule_notes]
+            placement = place(cands, request, snapshot, rng)
+            seen.append((copy.copy(cands), notes, request, placement.rows))
+            return placement
+
+        selector.place = keep
+        for i in range(args.requests):
+            engine.rank(name, payload_request(engine, payloads, name, i))
+        selector.place = place
+        gc.collect()
+        gc.freeze()
+        spent: dict[str, float] = {}
+        for policy in selector.policies:
+            policy.fill = _timed(policy, spent)
+        best: dict[str, float] = {}
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler:
+            profiler.enable()
+        for _ in range(args.rounds):
+            spent.clear()
+            spent.update(place=0.0, cards=0.0)
+            for cands, notes, request, rows in seen:
+                cands.rule_notes = [list(n) for n in notes]
+                started = time.perf_counter()
+                placement = place(cands, request, engine.snapshot, np.random.default_rng(request.seed))
+                spent["place"] += time.perf_counter() - started
+                if not np.array_equal(placement.rows, rows):
+                    raise SystemExit(f"{name}: a replayed page placed other rows")
+                page = cands.take(placement.rows)
+                started = time.perf_counter()
+                engine._cards(page, placement.propensity, request.now_ms)
+                spent["cards"] += time.perf_counter() - started
+            for k, v in spent.items():
+                best[k] = min(best.get(k, float("inf")), v / len(seen) * 1e3)
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+            if os.environ.get("SHELFRANK_PROFILE_CALLEES"):
+                pstats.Stats(profiler).print_callees(os.environ["SHELFRANK_PROFILE_CALLEES"])
+        for policy in selector.policies:
+            del policy.fill
+        parts = ", ".join(f"{k} {v:.3f}" for k, v in best.items())
+        print(f"{name}: {parts} ms (lowest of {args.rounds} rounds' means over {len(seen)} requests)")
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()
