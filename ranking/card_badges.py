@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ranking.badges import ATTRIBUTE_BADGES, BADGES, NEW_PRODUCT
+from ranking.built_aside import BuiltAside
 from ranking.features.snapshot import EntityTable, located
 
 DAY_MS = 86_400_000
@@ -61,43 +62,57 @@ class CardBadges:
     gathers one byte per card and tests the listing time. Each column's bit is computed as
     :func:`badge_matrix` tests it, over every row of the product table (and, last, a product it
     does not know), again when that column, or the table's ids, is another object: the live catalog
-    copies a changed column and swaps it in, so only that column's bit is computed anew. The memo
-    is one tuple, replaced at once, so concurrent pages read a consistent version."""
+    copies a changed column and swaps it in, so only that column's bit is computed anew. The bits
+    are built in a background thread (:class:`~ranking.built_aside.BuiltAside`: 1.4 ms in full at
+    50,000 products, about 20 times that at 1M); meanwhile a page computes its cards' badges with
+    :func:`badge_matrix` itself, to the same lists."""
 
     def __init__(self) -> None:
-        self._memo: tuple[Any, tuple[Any, ...], tuple[np.ndarray, ...], np.ndarray] | None = None
+        self._bits: BuiltAside[tuple[tuple[np.ndarray, ...], np.ndarray]] = BuiltAside("card-badges")
 
     def steady(self, products: EntityTable) -> np.ndarray:
-        """Each product row's steady badges as bits of :data:`BADGES` order (an unknown product: last)."""
-        ids, columns = products.ids, tuple(products.columns.get(c) for c in STEADY)
-        memo = self._memo
-        if memo is not None and memo[0] is ids and all(a is b for a, b in zip(memo[1], columns, strict=True)):
-            return memo[3]
-        rows = np.r_[np.arange(len(ids)), -1]
-        bits = []
-        for j, (code, column) in enumerate(zip(STEADY, columns, strict=True)):
-            if memo is not None and memo[0] is ids and memo[1][j] is column:
-                bits.append(memo[2][j])  # this column did not change
-                continue
-            one = (products.take_located(code, located(rows), missing=np.nan) > 0 if column is not None
-                   else np.zeros(len(rows), dtype=bool))  # badge_matrix's test of the column
-            bits.append(one.astype(np.uint8) << BADGES.index(code))
-        combined = np.bitwise_or.reduce(bits) if bits else np.zeros(len(rows), dtype=np.uint8)
-        self._memo = (ids, columns, tuple(bits), combined)
-        return combined
+        """Each product row's steady badges as bits of :data:`BADGES` order (an unknown product:
+        last), built on this thread when they are not."""
+        return self._bits.now(_sources(products), _build(products))[2]
 
     def lists(self, products: EntityTable, at: tuple[np.ndarray, np.ndarray], now_ms: int,
               new_product_days: float) -> list[list[str]]:
         """Each located row's badge codes (``at``: :func:`located` rows of ``products``), the same as
         ``badge_lists(badge_matrix(...))``."""
         safe, known = at
-        steady = self.steady(products)
+        built = self._bits.ready(_sources(products), _build(products))
+        if built is None:  # built aside after a catalog change: this page computes its own
+            rows = np.where(known, safe, -1)
+            matrix = badge_matrix(products, products.ids[safe], now_ms, new_product_days, rows=rows)
+            return badge_lists(matrix)
+        steady = built[2]
         masks = steady[np.where(known, safe, len(steady) - 1)].astype(np.int64)
         if "listed_at" in products.columns:
             listed = products.take_located("listed_at", at, missing=np.nan)
             masks |= np.where((now_ms - listed) < new_product_days * DAY_MS, NEW_BIT, 0)
         return [list(LISTS[m]) for m in masks.tolist()]
 
-    def __getstate__(self) -> dict:
-        return {"_memo": None}
 
+BadgeBits = tuple[tuple[Any, ...], tuple[np.ndarray, ...], np.ndarray]  # sources, each column's bit, combined
+
+
+def _sources(products: EntityTable) -> tuple[Any, ...]:
+    return (products.ids, *(products.columns.get(c) for c in STEADY))
+
+
+def _build(products: EntityTable):
+    """Every row's steady bits; a column that is the same object as in ``last``'s sources keeps its bit."""
+    def build(sources: tuple[Any, ...], last: BadgeBits | None) -> BadgeBits:
+        ids, columns = sources[0], sources[1:]
+        rows = np.r_[np.arange(len(ids)), -1]
+        bits = []
+        for j, (code, column) in enumerate(zip(STEADY, columns, strict=True)):
+            if last is not None and last[0][0] is ids and last[0][1 + j] is column:
+                bits.append(last[1][j])  # this column did not change
+                continue
+            one = (products.take_located(code, located(rows), missing=np.nan) > 0 if column is not None
+                   else np.zeros(len(rows), dtype=bool))  # badge_matrix's test of the column
+            bits.append(one.astype(np.uint8) << BADGES.index(code))
+        combined = np.bitwise_or.reduce(bits) if bits else np.zeros(len(rows), dtype=np.uint8)
+        return sources, tuple(bits), combined
+    return build

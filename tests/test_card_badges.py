@@ -139,13 +139,18 @@ def test_card_badges_kept_per_column_version_are_badge_matrix_lists(seed):
     from ranking.features.snapshot import located
 
     snap = _random_offers(seed)
-    products, kept = snap.products, CardBadges()
+    products = snap.products
     ids = np.r_[products.ids[::-1], 999, products.ids[:5]]  # an unknown id, repeats
     now = 22 * DAY_MS
-    for days in (14, 1.5):
-        assert kept.lists(products, located(products.rows(ids)), now, days) == \
-            badge_lists(badge_matrix(products, ids, now, days))
+    for built in (False, True):  # a page before the bits are built (it computes its own), and after
+        kept = CardBadges()
+        if built:
+            kept.steady(products)
+        for days in (14, 1.5):
+            assert kept.lists(products, located(products.rows(ids)), now, days) == \
+                badge_lists(badge_matrix(products, ids, now, days))
     del products.columns["listed_at"]  # a bundle without listing times: no new_product
+    kept.steady(products)
     assert kept.lists(products, located(products.rows(ids)), now, 14) == \
         badge_lists(badge_matrix(products, ids, now, 14))
 
@@ -158,17 +163,20 @@ def test_card_badges_follow_a_replaced_column_and_keep_the_others():
     products, kept = snap.products, CardBadges()
     steady = kept.steady(products)
     assert kept.steady(products) is steady  # kept while nothing changed
-    before = kept._memo[2]
+    before = kept._bits._memo[1][1]
     column = products.columns["free_shipping"].copy()  # the live catalog copies a changed column
     column[:] = 1 - np.nan_to_num(column)
     products.columns["free_shipping"] = column
     ids = products.ids
-    got = kept.lists(products, located(products.rows(ids)), 22 * DAY_MS, 14)
+    got = kept.lists(products, located(products.rows(ids)), 22 * DAY_MS, 14)  # computed by the page
     assert got == badge_lists(badge_matrix(products, ids, 22 * DAY_MS, 14))
-    after = kept._memo[2]
+    _wait_built(kept._bits)  # the page started the build aside
+    assert kept.lists(products, located(products.rows(ids)), 22 * DAY_MS, 14) == got
+    after = kept._bits._memo[1][1]
     changed = [j for j, (a, b) in enumerate(zip(before, after, strict=True)) if a is not b]
     assert changed == [BADGES.index("free_shipping")]  # only that column's bit was computed anew
     products.columns.pop("pay_later")  # a column gone: nobody carries it
+    kept.steady(products)
     assert not any("pay_later" in badges for badges in kept.lists(products, located(products.rows(ids)),
                                                                    22 * DAY_MS, 14))
 
@@ -180,4 +188,14 @@ def test_a_pickled_card_badges_is_an_empty_one():
 
     kept = CardBadges()
     kept.steady(_random_offers(1).products)
-    assert pickle.loads(pickle.dumps(kept))._memo is None
+    assert pickle.loads(pickle.dumps(kept))._bits._memo is None
+
+
+def _wait_built(aside) -> None:
+    """Until ``aside``'s build in the background is done."""
+    import time
+
+    deadline = time.time() + 10
+    while aside._building.locked():
+        assert time.time() < deadline, "the build aside did not finish"
+        time.sleep(0.005)

@@ -97,3 +97,17 @@ def test_a_pickled_table_is_an_empty_one():
     again = copy.of(snap.products, snap.stores, 200.0)
     assert again is not first
     np.testing.assert_array_equal(again.numbers, first.numbers)
+
+
+def test_a_request_gets_no_table_until_it_is_built_aside_then_the_same_facts():
+    import time
+
+    snap, settings = counted_snapshot(), ColdStartSettings()
+    table = ProductFactsTable()
+    assert table.ready(snap.products, snap.stores, settings.prior_strength) is None  # never built here
+    deadline = time.time() + 10
+    while (facts := table.ready(snap.products, snap.stores, settings.prior_strength)) is None:
+        assert time.time() < deadline, "the facts were not built aside"
+        time.sleep(0.005)
+    want = ProductFactsTable().of(snap.products, snap.stores, settings.prior_strength)
+    assert np.array_equal(facts.numbers, want.numbers, equal_nan=True)

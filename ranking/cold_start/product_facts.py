@@ -10,7 +10,9 @@ product the table does not know) with the very functions a request used, and a r
 its candidates' rows. The table is built anew when any array it reads is another object: the
 live catalog never writes into a served array, it copies a changed column and swaps the table
 whole. A request reading one version while another is built reads a consistent pair (the memo
-is one tuple, replaced at once). 50,000 products: 50,001 x 5 float64 and one more column, 2.4 MB.
+is one tuple, replaced at once). It is built in a background thread: meanwhile a request computes
+its candidates' facts itself, as before the table (:func:`~ranking.cold_start.view.cold_start_view`,
+the same values). 50,000 products: 50,001 x 5 float64 and one more column, 2.4 MB.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ranking.built_aside import BuiltAside
 from ranking.cold_start.newness import store_facts
 from ranking.cold_start.posterior import COUNTS, LeafRates, nan_to
 from ranking.features.snapshot import EntityTable
@@ -61,21 +64,24 @@ def _sources(products: EntityTable, stores: EntityTable) -> tuple[Any, ...]:
 
 class ProductFactsTable:
     """The :class:`ProductFacts` of every row of the product table last asked about and then of an
-    unknown product (its last row), built once per version of what they are read from."""
+    unknown product (its last row), built once per version of what they are read from, in a
+    background thread on the request path (:class:`~ranking.built_aside.BuiltAside`)."""
 
     def __init__(self) -> None:
-        self._memo: tuple[tuple[Any, ...], float, ProductFacts] | None = None
+        self._table: BuiltAside[ProductFacts] = BuiltAside("cold-start-facts")
+
+    def ready(self, products: EntityTable, stores: EntityTable, strength: float) -> ProductFacts | None:
+        """The facts of ``products`` (their stores in ``stores``) with the leaf rates' prior
+        ``strength``, or None while they are built aside (the request computes its own)."""
+        return self._table.ready((*_sources(products, stores), strength), _build(products, stores, strength))
 
     def of(self, products: EntityTable, stores: EntityTable, strength: float) -> ProductFacts:
-        """The facts of ``products`` (their stores in ``stores``) with the leaf rates' prior
-        ``strength``."""
-        sources, memo = _sources(products, stores), self._memo
-        if memo is None or memo[1] != strength or any(
-                a is not b for a, b in zip(memo[0], sources, strict=True)):
-            rows = np.r_[np.arange(len(products.ids)), -1]
-            facts = ProductFacts.of(products, stores, rows, LeafRates.of_table(products, strength))
-            memo = self._memo = (sources, strength, facts)
-        return memo[2]
+        """:meth:`ready`, built on this thread when it is not."""
+        return self._table.now((*_sources(products, stores), strength), _build(products, stores, strength))
 
-    def __getstate__(self) -> dict:
-        return {"_memo": None}  # rebuilt from the tables where it is used
+
+def _build(products: EntityTable, stores: EntityTable, strength: float):
+    def build(sources: tuple, last: ProductFacts | None) -> ProductFacts:
+        rows = np.r_[np.arange(len(products.ids)), -1]
+        return ProductFacts.of(products, stores, rows, LeafRates.of_table(products, strength))
+    return build

@@ -20,7 +20,7 @@ import numpy as np
 from ranking.cold_start.bandit import PoolQuadrature
 from ranking.cold_start.product_facts import ProductFactsTable
 from ranking.cold_start.stages import EXPLORING
-from ranking.cold_start.view import ColdStartView, table_view
+from ranking.cold_start.view import ColdStartView, LeafRateCache, cold_start_view, table_view
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
@@ -35,6 +35,8 @@ class ColdStartSlots:
     name: str = "cold_start"
     # every product's store opening, leaf rates and bundle counts, per version of the catalog
     facts: ProductFactsTable = field(default_factory=ProductFactsTable, repr=False)
+    # the leaf rates a request computes its own facts with while ``facts`` is built aside
+    rates: LeafRateCache = field(default_factory=LeafRateCache, repr=False)
 
     def fill(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot,
              rng: np.random.Generator) -> None:
@@ -43,8 +45,13 @@ class ColdStartSlots:
         if not positions or not len(cands):
             return
         products = snapshot.products  # read once: the live catalog swaps the table whole
-        view = table_view(products, cands.product_ids, cands.rows_in(products), request.now_ms,
-                          request.live_signals, s, self.facts.of(products, snapshot.stores, s.prior_strength))
+        facts = self.facts.ready(products, snapshot.stores, s.prior_strength)
+        if facts is None:  # built aside after a catalog change: this request computes its own
+            view = cold_start_view(snapshot, cands.product_ids, request.now_ms, request.live_signals, s,
+                                   self.rates.of(snapshot, s.prior_strength))
+        else:
+            view = table_view(products, cands.product_ids, cands.rows_in(products), request.now_ms,
+                              request.live_signals, s, facts)
         if not len(view.rows):
             return
         at = np.full(len(cands), -1, np.int64)  # candidate row -> its index among the new ones
