@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import gc
 import time
-from pathlib import Path
 
 import numpy as np
 
 from bench.bench_serving import request_payloads
-from bench.request_components import payload_request
+from bench.request_components import payload_request, stage_arguments
 
 
 def _lowest(rounds: int, seen: list, step) -> float:
@@ -96,11 +95,7 @@ def _recall_both_ways(engine, payloads: dict, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle", type=Path)
-    parser.add_argument("--pipelines", default="search,homepage,rerank")
-    parser.add_argument("--requests", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=15)
+    parser = stage_arguments(__doc__, "search,homepage,rerank")
     parser.add_argument("--recall", action="store_true", help="also the search recall, pooled and inline")
     args = parser.parse_args()
     from ranking.engine import Engine

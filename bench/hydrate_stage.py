@@ -11,26 +11,17 @@ code is the same before and after a hydrate change, so it should not move.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import gc
 import time
-from pathlib import Path
-
-import numpy as np
 
 from bench.bench_serving import request_payloads
+from bench.request_components import payload_request, stage_arguments
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle", type=Path)
-    parser.add_argument("--pipelines", default="homepage,search,rerank")
-    parser.add_argument("--requests", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=15)
-    args = parser.parse_args()
+    args = stage_arguments(__doc__).parse_args()
     from ranking.engine import Engine
-    from ranking.pipeline import RankRequest
     from ranking.settings import load_settings
 
     payloads = request_payloads(args.bundle)
@@ -45,12 +36,7 @@ def main() -> None:
 
         pipeline._hydrate = keep
         for i in range(args.requests):
-            p = payloads[name][i % len(payloads[name])]
-            engine.rank(name, RankRequest(
-                surface="search" if name == "search" else "homepage", page_size=20,
-                now_ms=engine.snapshot.as_of_ms, hour=12 + i % 10, user_id=p["user_id"],
-                query=p.get("query"), seed=i,
-                candidates=np.asarray(p["candidates"]) if name == "rerank" else None))
+            engine.rank(name, payload_request(engine, payloads, name, i))
         pipeline._hydrate = hydrate
         gc.collect()
         gc.freeze()

@@ -84,6 +84,17 @@ def instrument(engine) -> None:
     _wrap(engine, "_cards", "engine: cards")
 
 
+def stage_arguments(doc: str, pipelines: str = "homepage,search,rerank") -> argparse.ArgumentParser:
+    """The arguments the one-stage benchmarks share (``bench.hydrate_stage``, ``bench.select_stage``,
+    ``bench.filter_stage``): the bundle, the pipelines, the requests replayed and the rounds."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--pipelines", default=pipelines)
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=15)
+    return parser
+
+
 def payload_request(engine, payloads: dict[str, list[dict]], pipeline: str, i: int):
     """The ``i``-th engine request of ``pipeline`` from :func:`bench.bench_serving.request_payloads`
     (its seed ``i``, hours 12-21 in turn, the bundle's clock)."""

@@ -13,19 +13,17 @@ the ranked page (it stops otherwise).
 
 from __future__ import annotations
 
-import argparse
 import copy
 import cProfile
 import gc
 import os
 import pstats
 import time
-from pathlib import Path
 
 import numpy as np
 
 from bench.bench_serving import request_payloads
-from bench.request_components import payload_request
+from bench.request_components import payload_request, stage_arguments
 
 
 def _timed(policy, spent: dict[str, float]):
@@ -40,14 +38,11 @@ def _timed(policy, spent: dict[str, float]):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle", type=Path)
-    parser.add_argument("--pipelines", default="homepage,search,rerank")
-    parser.add_argument("--requests", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=15)
+    parser = stage_arguments(__doc__)
     parser.add_argument("--profile", action="store_true", help="cProfile's top functions of the replays")
     args = parser.parse_args()
     from ranking.engine import Engine
+    from ranking.pipeline.rule_notes import RuleNotes
     from ranking.settings import load_settings
 
     payloads = request_payloads(args.bundle)
@@ -80,7 +75,7 @@ def main() -> None:
             spent.clear()
             spent.update(place=0.0, cards=0.0)
             for cands, notes, request, rows in seen:
-                cands.rule_notes = [list(n) for n in notes]
+                cands.rule_notes = RuleNotes.of([list(n) for n in notes])  # as recalled, each round
                 started = time.perf_counter()
                 placement = place(cands, request, engine.snapshot, np.random.default_rng(request.seed))
                 spent["place"] += time.perf_counter() - started
