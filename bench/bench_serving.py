@@ -44,7 +44,10 @@ def _time(fn, n: int = 300) -> tuple[float, float]:
     return _percentiles(samples)
 
 
-def request_payloads(bundle: Path, n_candidates: int = 500) -> dict[str, list[dict]]:
+def request_payloads(bundle: Path, n_candidates: int = 500, count: int = 50) -> dict[str, list[dict]]:
+    """``count`` payloads per page (shoppers drawn from the bundle's users, two-word queries from
+    its vocabulary); the benches cycle through them, so a shopper or query repeats every
+    ``count`` requests (what the kept per-shopper and per-query results count on)."""
     from ranking.bundle import load_bundle
 
     snap = load_bundle(bundle).snapshot
@@ -54,7 +57,7 @@ def request_payloads(bundle: Path, n_candidates: int = 500) -> dict[str, list[di
     users = snap.users.ids
     vocab = [w for w in snap.text.vocabulary if len(w) >= 2][:2000]
     payloads: dict[str, list[dict]] = {"rerank": [], "search": [], "homepage": []}
-    for _ in range(50):
+    for _ in range(count):
         user = int(rng.choice(users))
         payloads["rerank"].append({"surface": "homepage", "user_id": user, "page_size": 20,
                                    "candidates": rng.choice(ok, n_candidates, replace=False).tolist()})

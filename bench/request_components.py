@@ -6,7 +6,9 @@ the feature build and the model) and ranks ``--requests`` pages per pipeline in 
 a time, on :mod:`bench.bench_serving`'s payloads. Prints each pipeline's mean ms per request
 (wall, and the process's CPU ms, which a shared machine's load moves less) and each component's
 mean ms (components under 0.02 ms are left out; recall sources run in the recall pool, so they
-overlap); ``--features`` adds each feature computed per request. ``--profile`` adds cProfile's
+overlap); ``--features`` adds each feature computed per request; ``--distinct N`` draws N
+payloads per page (default 50: shoppers and queries repeat, as in ``bench.speed``; above
+``--requests`` + 30 every measured request is a new shopper and a new query). ``--profile`` adds cProfile's
 top functions by own time.
 ``--set key=value`` overrides settings as the CLI does. Use it to find what a change should
 target; :mod:`bench.speed` measures the same pages over HTTP with everything on.
@@ -113,6 +115,10 @@ def main() -> None:
     parser.add_argument("--pipelines", default="homepage,search,rerank")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--profile", action="store_true", help="also cProfile's top functions")
+    parser.add_argument("--distinct", type=int, default=50,
+                        help="payloads per page: shoppers and queries repeat every this many requests "
+                             "(50, as bench.speed); more than --requests + 30 makes every measured "
+                             "request a shopper and a query not seen before (the kept results miss)")
     parser.add_argument("--features", action="store_true",
                         help="also each feature's compute, as 'feature: NAME' (those the per-product table "
                              "gathers are not computed per request and do not show)")
@@ -125,7 +131,7 @@ def main() -> None:
 
     settings = load_settings(args.set)
     set_search_threads(settings.serving.search_threads)
-    payloads = request_payloads(args.bundle)
+    payloads = request_payloads(args.bundle, count=args.distinct)
     engine = Engine.load(args.bundle, settings)
     instrument(engine)
     if args.features:
@@ -144,7 +150,7 @@ def main() -> None:
         started, cpu_started = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
-        for i in range(args.requests):
+        for i in range(30, 30 + args.requests):  # after the warm-up's payloads
             engine.rank(pipeline, request(pipeline, i))
         if profiler:
             profiler.disable()
