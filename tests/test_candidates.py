@@ -108,3 +108,27 @@ def test_padded_notes_share_the_lists_made_and_make_none_for_the_added_candidate
     assert len(grown.rule_notes._lists) == 1  # the comparison made none: only asking does
     with pytest.raises(ValueError):
         c.rule_notes.padded(4)
+
+
+def test_rule_notes_append_notes_rows_as_appending_one_by_one():
+    from ranking.pipeline.rule_notes import RuleNotes
+
+    shared, a, b = {"rule": "x"}, {"rule": "a"}, {"rule": "b"}
+    bulk, one_by_one = RuleNotes(5), RuleNotes(5)
+    bulk[3].append(a)  # a list made before
+    one_by_one[3].append(a)
+    bulk.append([1, 3], shared)
+    bulk.append([0, 3], [a, b])
+    for i in (1, 3):
+        one_by_one[i].append(shared)
+    one_by_one[0].append(a)
+    one_by_one[3].append(b)
+    assert bulk == one_by_one and list(bulk) == [[a], [shared], [], [a, shared, b], []]
+    assert bulk[1][0] is shared and bulk[3][1] is shared  # the one dict, shared
+    bulk.append([], shared)
+    with pytest.raises(IndexError):
+        bulk.append([5], shared)
+    with pytest.raises(IndexError):
+        bulk.append([-1], shared)
+    with pytest.raises(ValueError):
+        bulk.append([0, 1], [a])

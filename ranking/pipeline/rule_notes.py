@@ -82,6 +82,24 @@ class RuleNotes(Sequence[list[dict]]):
     def __repr__(self) -> str:
         return f"RuleNotes({list(self._lists_read())!r})"
 
+    def append(self, rows: Sequence[int], notes: dict | Sequence[dict]) -> None:
+        """Note candidates ``rows`` (0-based, in range): ``notes`` one dict shared by all of them or
+        one per row. What ``notes[i].append(note)`` row by row does, without a lookup per row
+        through :meth:`__getitem__` (an adjuster notes a third of a homepage's candidates)."""
+        if len(rows) and (min(rows) < 0 or max(rows) >= self._n):
+            raise IndexError("rule notes index out of range")
+        each = notes if not isinstance(notes, dict) else None
+        if each is not None and len(each) != len(rows):
+            raise ValueError(f"{len(each)} notes for {len(rows)} rows")
+        lists = self._lists
+        for k, at in enumerate(rows):
+            note = notes if each is None else each[k]
+            held = lists.get(at)
+            if held is None:
+                lists[at] = [note]
+            else:
+                held.append(note)
+
     def padded(self, n: int) -> RuleNotes:
         """These notes followed by ``n - len(self)`` more candidates' (none made yet), sharing the
         lists made so far (candidates added after these, as the pinned products are)."""

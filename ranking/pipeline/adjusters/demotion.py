@@ -61,5 +61,4 @@ class Demotion:
         notes = {code: {"rule": self.name, "delta": delta,  # one per reason, shared by its cards
                         "why": f"{whose} quality returns far above its category"}
                  for code, whose in ((PRODUCT, "product"), (STORE, "store"))}
-        for i, code in zip(np.flatnonzero(hit).tolist(), codes[hit].tolist(), strict=True):
-            cands.rule_notes[i].append(notes[code])
+        cands.rule_notes.append(np.flatnonzero(hit).tolist(), [notes[c] for c in codes[hit].tolist()])
