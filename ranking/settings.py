@@ -297,6 +297,10 @@ class RecallSettings(Section):
     spelling_cache_queries: int = Field(
         4096, ge=0, description="distinct queries whose correction, and whose query words "
                               "(ranking/recall/query_words.py), are kept (LRU, per process); 0 = none")
+    lexical_cache_queries: int = Field(
+        1024, ge=0, description="distinct (query, synonym rewrite) pairs whose lexical recall and "
+                                "query words are kept per catalog version (ranking/recall/query_words.py): "
+                                "a repeated query skips its BM25 scoring; 0 = none")
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
     # search honesty (ranking/recall/query_words.py, ranking/pipeline/filters/relevance_floor.py)

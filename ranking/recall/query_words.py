@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from ranking.bounded_memo import BoundedMemo
 from ranking.recall.lexical import BM25Index
 from ranking.recall.tokenize import is_word, pieces
 from ranking.row_lookup import RowLookup
@@ -120,6 +121,12 @@ def in_sorted(rows: np.ndarray, postings: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def rewrite_key(rewrite: Any) -> tuple:
+    """What of a synonym rewrite the lexical recall and the words read: each match's query units
+    and terms (the sets' ids and the record change no score and no word)."""
+    return tuple((a.matched, a.terms) for a in rewrite.alternatives) if rewrite else ()
+
+
 def _idf(n: int, df: int) -> float:
     return float(np.log1p((n - df + 0.5) / (df + 0.5)))
 
@@ -128,7 +135,7 @@ class QueryWordMatcher:
     """Query words over one BM25 index (its vocabulary and postings), with sub-word matching."""
 
     def __init__(self, bm25: BM25Index, min_length: int, max_expansions: int, weight: float,
-                 cache: int = 4096) -> None:
+                 cache: int = 4096, results: int = 1024) -> None:
         self.bm25 = bm25
         self.min_length, self.max_expansions, self.weight = min_length, max_expansions, weight
         self._rows = RowLookup(bm25.product_ids)
@@ -137,6 +144,10 @@ class QueryWordMatcher:
         self._df = np.diff(bm25.weights.indptr)
         self._catalog_words: str | None = None  # "\n"-joined spaced-script vocabulary, built on first use
         self.words = lru_cache(maxsize=cache)(self._words)
+        # (query, rewrite, k, weight) -> lexical recall, and (query, rewrite) -> words_with: read-only
+        # results of this index, which never changes in place (new products or texts make a new
+        # index and so a new matcher, :meth:`SearchRecall.replace_products`)
+        self._kept: BoundedMemo[tuple, Any] = BoundedMemo(results)
 
     # ---- the query's words -------------------------------------------------------------
     def _words(self, query: str) -> QueryWords:
@@ -265,7 +276,21 @@ class QueryWordMatcher:
         sub-word match adds ``weight`` of its BM25 weight; one shared character of a longer
         word recalls nothing. ``rewrite`` (a :class:`~ranking.merchandising.synonym_index.QueryRewrite`)
         adds the operator's synonym terms as alternatives of the words they stand for
-        (:meth:`scores`)."""
+        (:meth:`scores`). Kept per (query, rewrite, ``k``, weight) for the last
+        ``recall.lexical_cache_queries`` of them (read-only arrays): at 1M products a query's
+        scoring touches hundreds of thousands of postings, the same for every repeat."""
+        key = ("lexical", query, rewrite_key(rewrite), k, synonym_weight)
+        kept = self._kept.get(key)
+        if kept is None:
+            kept = self._lexical(query, k, rewrite, synonym_weight)
+            for a in kept:
+                a.flags.writeable = False
+            if self._kept.size:
+                self._kept.put(key, kept)
+        return kept
+
+    def _lexical(self, query: str, k: int, rewrite: Any,
+                 synonym_weight: float) -> tuple[np.ndarray, np.ndarray]:
         words = self.words(query)
         if not rewrite and self._plain(query, words):  # every token a whole catalog word: BM25 as it was
             return self.bm25.search(query, k)
@@ -377,10 +402,21 @@ class QueryWordMatcher:
     def words_with(self, query: str, rewrite: Any = None) -> QueryWords:
         """The query's words with the synonym terms that stand for each (a word a match of
         ``rewrite`` covers): a product holding a term holds the word, so the word's product
-        count and IDF, the strongest word and the notice count those products too."""
+        count and IDF, the strongest word and the notice count those products too. Kept as
+        :meth:`lexical` keeps its recall."""
         words = self.words(query)
         if not rewrite:
             return words
+        key = ("words_with", query, rewrite_key(rewrite))
+        kept = self._kept.get(key)
+        if kept is None:
+            kept = self._words_with(words, rewrite)
+            if self._kept.size:
+                self._kept.put(key, kept)
+        return kept
+
+    def _words_with(self, words: QueryWords, rewrite: Any) -> QueryWords:
+        """:meth:`words_with`, made."""
         out = []
         for word in words.words:
             covering = [a for a in rewrite.alternatives if a.covers(word.text)]

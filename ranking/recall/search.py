@@ -74,7 +74,7 @@ class SearchRecall:
 
     def _matcher(self, r: RecallSettings) -> QueryWordMatcher:
         return QueryWordMatcher(self.bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
-                                cache=r.spelling_cache_queries)
+                                cache=r.spelling_cache_queries, results=r.lexical_cache_queries)
 
     def use_query_words_from(self, recall_settings: RecallSettings) -> SearchRecall:
         """Match query words as the ``recall.subword_*`` settings say (sub-word length, cap, weight)."""

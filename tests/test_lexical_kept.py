@@ -1,0 +1,98 @@
+"""Kept lexical recall (ranking/recall/query_words.py, ``recall.lexical_cache_queries``): a repeated
+query and rewrite get the same read-only result without scoring again; the result is the one a
+matcher keeping nothing gives; a new product or a new text (a new index) is never answered
+from the old index's results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ranking.live.new_product_search import bm25_settings, replace_search, search_statistics
+from ranking.merchandising.synonym import Synonym
+from ranking.merchandising.synonym_index import SynonymIndex
+from ranking.recall.query_words import QueryWordMatcher, rewrite_key
+from ranking.recall.search import SearchRecall
+from ranking.settings import RecallSettings
+
+TEXTS = ["华为 手机壳 透明", "小米 手机 5G 大内存", "phone case leather", "rice cooker 5L",
+         "cordless drill 18v", "battery drill kit", "手机 phone stand", "smartphone charger"]
+IDS = np.arange(1, len(TEXTS) + 1, dtype=np.int64)
+PHONE = Synonym(terms=["phone", "手机"], reason="shoppers type phone", id="phone")
+DRILL = Synonym(terms=["cordless drill", "battery drill"], reason="same tool", id="drill")
+QUERIES = ("phone", "phone case", "cordless drill", "手机", "华为手机", "phon", "rice cooker", "kettle")
+
+
+@pytest.fixture()
+def recall() -> SearchRecall:
+    return SearchRecall.from_texts(TEXTS, IDS, dim=4)
+
+
+def _rewrites(query: str) -> list:
+    return [None, SynonymIndex([PHONE, DRILL]).rewrite(query)]
+
+
+def test_a_repeated_query_gets_the_kept_read_only_result_a_keepless_matcher_gives(recall) -> None:
+    r = RecallSettings()
+    keepless = QueryWordMatcher(recall.bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
+                                results=0)
+    scored = []
+    keepless._lexical = _counting(keepless._lexical, scored)
+    matcher = recall.query_words
+    matcher._lexical = _counting(matcher._lexical, made := [])
+    for query in QUERIES:
+        for rewrite in _rewrites(query):
+            first = matcher.lexical(query, 5, rewrite)
+            again = matcher.lexical(query, 5, rewrite)
+            assert again[0] is first[0] and again[1] is first[1]
+            assert not first[0].flags.writeable and not first[1].flags.writeable
+            want = keepless.lexical(query, 5, rewrite)
+            assert first[0].tolist() == want[0].tolist() and first[1].tobytes() == want[1].tobytes()
+            keepless.lexical(query, 5, rewrite)
+    distinct = {(q, rewrite_key(r)) for q in QUERIES for r in _rewrites(q)}
+    assert len(made) == len(distinct) > len(QUERIES)  # each (query, rewrite) scored once
+    assert len(scored) == 4 * len(QUERIES)  # the keepless matcher scored every call
+
+
+def _counting(inner, calls: list):
+    def counted(*args):
+        calls.append(args)
+        return inner(*args)
+    return counted
+
+
+def test_the_key_is_the_query_the_rewrite_k_and_the_weight(recall) -> None:
+    matcher = recall.query_words
+    phone = SynonymIndex([PHONE]).rewrite("phone")
+    renamed = SynonymIndex([Synonym(terms=["phone", "手机"], reason="other", id="other")]).rewrite("phone")
+    # the set's id scores nothing
+    assert matcher.lexical("phone", 5, phone) is matcher.lexical("phone", 5, renamed)
+    assert matcher.lexical("phone", 5)[0].tolist() != matcher.lexical("phone", 5, phone)[0].tolist()
+    assert len(matcher.lexical("phone", 1, phone)[0]) == 1
+    weak, strong = matcher.lexical("phone", 5, phone, 0.5), matcher.lexical("phone", 5, phone, 1.0)
+    assert weak[1].tolist() != strong[1].tolist()
+    assert matcher.words_with("phone", phone) is matcher.words_with("phone", renamed)
+    assert matcher.words_with("phone", phone).words[0].synonyms == ("手机",)
+
+
+def test_the_setting_sizes_the_kept_results() -> None:
+    recall = SearchRecall.from_texts(TEXTS, IDS, dim=4)
+    recall.use_query_words_from(RecallSettings(lexical_cache_queries=2))
+    for query in QUERIES:
+        recall.lexical(query, 5)
+    assert len(recall.query_words._kept) == 2
+    off = SearchRecall.from_texts(TEXTS, IDS, dim=4)
+    off.use_query_words_from(RecallSettings(lexical_cache_queries=0))
+    assert off.lexical("phone", 5)[0] is not off.lexical("phone", 5)[0]
+
+
+def test_new_products_and_new_texts_are_never_answered_from_the_old_index(recall) -> None:
+    assert 9 not in recall.lexical("kettle", 5)[0].tolist()
+    bigger = SearchRecall.from_texts([*TEXTS, "electric kettle 1.7L"], np.arange(1, len(TEXTS) + 2), dim=4)
+    recall.replace_products(bigger.bm25, bigger.index, bigger.vectors)
+    assert recall.lexical("kettle", 5)[0].tolist() == [9]
+    stats = search_statistics(recall.bm25, *bm25_settings(recall))
+    assert 4 not in recall.lexical("teapot", 5)[0].tolist()
+    made = replace_search(recall, np.array([4]), [["porcelain", "teapot"]], ["porcelain teapot"], stats)
+    recall.replace_products(made.bm25, made.index, made.vectors)
+    assert recall.lexical("teapot", 5)[0].tolist() == [4]
