@@ -297,10 +297,11 @@ class RecallSettings(Section):
     spelling_cache_queries: int = Field(
         4096, ge=0, description="distinct queries whose correction, and whose query words "
                               "(ranking/recall/query_words.py), are kept (LRU, per process); 0 = none")
-    lexical_cache_queries: int = Field(
-        1024, ge=0, description="distinct (query, synonym rewrite) pairs whose lexical recall and "
-                                "query words are kept per catalog version (ranking/recall/query_words.py): "
-                                "a repeated query skips its BM25 scoring; 0 = none")
+    search_results_kept: int = Field(
+        1024, ge=0, description="distinct queries (with their synonym rewrite) whose lexical recall, "
+                                "query words and dense recall are kept per search index "
+                                "(ranking/recall/query_words.py, search.py): a repeated query skips its "
+                                "BM25 scoring and its vector scan; 0 = none")
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
     # search honesty (ranking/recall/query_words.py, ranking/pipeline/filters/relevance_floor.py)

@@ -277,7 +277,7 @@ class QueryWordMatcher:
         word recalls nothing. ``rewrite`` (a :class:`~ranking.merchandising.synonym_index.QueryRewrite`)
         adds the operator's synonym terms as alternatives of the words they stand for
         (:meth:`scores`). Kept per (query, rewrite, ``k``, weight) for the last
-        ``recall.lexical_cache_queries`` of them (read-only arrays): at 1M products a query's
+        ``recall.search_results_kept`` of them (read-only arrays): at 1M products a query's
         scoring touches hundreds of thousands of postings, the same for every repeat."""
         key = ("lexical", query, rewrite_key(rewrite), k, synonym_weight)
         kept = self._kept.get(key)

@@ -1,7 +1,7 @@
-"""Kept lexical recall (ranking/recall/query_words.py, ``recall.lexical_cache_queries``): a repeated
-query and rewrite get the same read-only result without scoring again; the result is the one a
-matcher keeping nothing gives; a new product or a new text (a new index) is never answered
-from the old index's results."""
+"""Kept search recall (ranking/recall/query_words.py and search.py, ``recall.search_results_kept``):
+a repeated query and rewrite get the same read-only lexical and dense result without scoring
+again; the result is the one keeping nothing gives; a new product or a new text (a new index)
+is never answered from the old index's results."""
 
 from __future__ import annotations
 
@@ -77,12 +77,12 @@ def test_the_key_is_the_query_the_rewrite_k_and_the_weight(recall) -> None:
 
 def test_the_setting_sizes_the_kept_results() -> None:
     recall = SearchRecall.from_texts(TEXTS, IDS, dim=4)
-    recall.use_query_words_from(RecallSettings(lexical_cache_queries=2))
+    recall.use_query_words_from(RecallSettings(search_results_kept=2))
     for query in QUERIES:
         recall.lexical(query, 5)
     assert len(recall.query_words._kept) == 2
     off = SearchRecall.from_texts(TEXTS, IDS, dim=4)
-    off.use_query_words_from(RecallSettings(lexical_cache_queries=0))
+    off.use_query_words_from(RecallSettings(search_results_kept=0))
     assert off.lexical("phone", 5)[0] is not off.lexical("phone", 5)[0]
 
 
@@ -96,3 +96,19 @@ def test_new_products_and_new_texts_are_never_answered_from_the_old_index(recall
     made = replace_search(recall, np.array([4]), [["porcelain", "teapot"]], ["porcelain teapot"], stats)
     recall.replace_products(made.bm25, made.index, made.vectors)
     assert recall.lexical("teapot", 5)[0].tolist() == [4]
+
+
+def test_dense_recall_is_kept_beside_the_index_that_answered(recall) -> None:
+    first = recall.dense("phone case", 4)
+    assert recall.dense("phone case", 4)[0] is first[0] and not first[0].flags.writeable
+    fresh = SearchRecall.from_texts(TEXTS, IDS, dim=4)
+    fresh.use_query_words_from(RecallSettings(search_results_kept=0))
+    want = fresh.dense("phone case", 4)
+    assert first[0].tolist() == want[0].tolist() and first[1].tobytes() == want[1].tobytes()
+    assert recall.dense("phone case", 3)[0].tolist() == want[0][:3].tolist()  # k is in the key
+    assert fresh.dense("phone case", 4)[0] is not fresh.dense("phone case", 4)[0]  # 0 keeps none
+    bigger = SearchRecall.from_texts([*TEXTS, "phone case phone case"], np.arange(1, len(TEXTS) + 2), dim=4)
+    recall.replace_products(bigger.bm25, bigger.index, bigger.vectors)
+    _, ids = bigger.index.search(recall.query_vectors(["phone case"]), 4)  # this recall's encoder
+    assert recall.dense("phone case", 4)[0].tolist() == ids[0].tolist()
+    assert 9 in ids[0].tolist() and 9 not in first[0].tolist()
