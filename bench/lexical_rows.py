@@ -8,7 +8,7 @@ with it (``synonyms``), ``--rounds`` times, on this thread (no pool, no page aro
 CPU ms per query (``time.thread_time``, which a shared machine moves less than wall) and
 p50/p99 wall ms per arm, for the first round (``first``: each query scored; a query the mix
 repeats is kept from its first time) and the later ones (``again``: the kept results,
-``recall.lexical_cache_queries``). At 1M products this is most of a search page (docs/speed.md); it is
+``recall.search_results_kept``). At 1M products this is most of a search page (docs/speed.md); it is
 the measure of :mod:`ranking.recall.postings`.
 """
 

@@ -147,7 +147,9 @@ def measure(engine: Engine, book: MerchandisingBook, reqs: dict[str, list[dict]]
 
 def run(bundle: Path) -> dict:
     """The whole measurement (module docstring) on ``bundle``."""
-    engine = Engine.load(bundle, load_settings([]))
+    # no kept search recall: each arm asks the same queries in turn, and a kept result would let
+    # the second arm skip the recall the first paid for (docs/recall.md)
+    engine = Engine.load(bundle, load_settings(["recall.search_results_kept=0"]))
     try:
         words = frequent_words(engine)
         book = build_book(engine, words)

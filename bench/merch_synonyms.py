@@ -119,7 +119,9 @@ def measure_lexical(engine: Engine, queries: list[str], book: MerchandisingBook)
 
 
 def run(bundle: Path, sets: int, queries: int, seed: int = 7) -> dict:
-    engine = Engine.load(bundle, load_settings([]))
+    # no kept search recall: each arm asks the same queries in turn, and a kept result would let
+    # the second arm skip the recall the first paid for (docs/recall.md)
+    engine = Engine.load(bundle, load_settings(["recall.search_results_kept=0"]))
     try:
         built = synonym_sets(engine, sets)
         started = time.perf_counter()
