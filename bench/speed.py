@@ -21,6 +21,17 @@ reads a real history). Then:
    they are the admitted requests' p99, and ``mixed_2w_c16_service_cpu_ms`` is both workers'
    CPU per request. Goal: >= 600 requests/s with admitted p99 < 50 ms.
 
+**Repeating or new shoppers and queries.** By default the pages cycle through 50 shoppers
+(search: 200 frequent-word queries), so the results the service keeps per shopper and per query
+text hit on nearly every request. ``--distinct N`` (or ``SHELFRANK_BENCH_DISTINCT=N``) makes every
+measured request a shopper and a query not seen before: N bodies per page from
+:func:`bench.bench_serving.request_payloads`' drawing (what ``bench.request_components --distinct``
+uses), no shopper in two pages and no query twice (:func:`distinct_bodies`); the mixed run's
+measured requests start after its warm-up's. Pick N above the requests a run makes (wrk gives
+about 100-200 pages a second at one connection). The JSON says which case ran (``payloads``,
+``payloads_per_page``) and, per run, whether every measured request was new
+(``<page>_every_request_new``, ``mixed_2w_c16_every_request_new``: false once wrk wrapped around).
+
 The 1M-product goal (search p99 <= 10 ms) is :mod:`bench.bench_large`'s serving stage, which runs
 the one-worker part of this on the large bundle.
 """
@@ -51,10 +62,34 @@ RULES, SYNONYMS = 1000, 10_000
 PAGES = {"search": "/v1/search", "homepage": "/v1/homepage", "rerank": "/v1/rerank", "noop": "/v1/noop"}
 GOAL_P99_MS = 5.0
 WARM_SECONDS = 5  # before the two-worker run: the second worker compiles the imported book meanwhile
+DISTINCT = int(os.environ.get("SHELFRANK_BENCH_DISTINCT", "0"))  # 0: the repeating payloads
 
 
-def workload(bundle: Path, synonyms: int = SYNONYMS) -> tuple[dict, dict[str, list[dict]]]:
-    """(the merchandising file to import, the request bodies per page); ``synonyms`` sets."""
+def distinct_bodies(bundle: Path, per_page: int) -> dict[str, list[dict]]:
+    """``per_page`` bodies per page, each a shopper no other body has (on any page) and, for
+    search, a query no other search has: :func:`bench.bench_serving.request_payloads`' drawing,
+    its repeats skipped, the first ``per_page`` kept draws to search, the next to homepage, the
+    next to rerank (and the no-op). ValueError when the bundle has too few shoppers."""
+    drawn = request_payloads(bundle, count=4 * per_page)
+    users, queries, kept = set(), set(), []
+    for i, search in enumerate(drawn["search"]):
+        if search["user_id"] in users or search["query"] in queries:
+            continue
+        users.add(search["user_id"])
+        queries.add(search["query"])
+        kept.append(i)
+    if len(kept) < 3 * per_page:
+        raise ValueError(f"{bundle} gives only {len(kept)} distinct shoppers and queries in "
+                         f"{4 * per_page} draws; {3 * per_page} are needed for --distinct {per_page}")
+    bodies = {page: [drawn[page][i] for i in kept[n * per_page:(n + 1) * per_page]]
+              for n, page in enumerate(("search", "homepage", "rerank"))}
+    bodies["noop"] = bodies["rerank"]
+    return bodies
+
+
+def workload(bundle: Path, synonyms: int = SYNONYMS, distinct: int = 0) -> tuple[dict, dict[str, list[dict]]]:
+    """(the merchandising file to import, the request bodies per page); ``synonyms`` sets;
+    ``distinct`` > 0: :func:`distinct_bodies` instead of the repeating bodies."""
     from ranking.engine import Engine
     from ranking.settings import load_settings
 
@@ -72,8 +107,9 @@ def workload(bundle: Path, synonyms: int = SYNONYMS) -> tuple[dict, dict[str, li
                   for i, b in enumerate(requests(engine, words)["search"][:200])]
     finally:
         engine.close()
-    bodies = {"search": search, "homepage": payloads["homepage"], "rerank": payloads["rerank"],
-              "noop": payloads["rerank"]}
+    bodies = distinct_bodies(bundle, distinct) if distinct else \
+        {"search": search, "homepage": payloads["homepage"], "rerank": payloads["rerank"],
+         "noop": payloads["rerank"]}
     return {"format": 1, "rules": rules, "synonyms": sets}, bodies
 
 
@@ -94,15 +130,17 @@ def prepare(url: str, book: dict, bodies: dict[str, list[dict]], products: np.nd
     return in_force
 
 
-def mixed_script(bodies: dict[str, list[dict]], folder: Path) -> Path:
-    """A wrk script posting search, homepage and rerank bodies in turn, counting non-200s."""
-    rows = [(PAGES[p], b) for i in range(50) for p in ("search", "homepage", "rerank")
+def mixed_script(bodies: dict[str, list[dict]], folder: Path, rounds: int = 50, start: int = 0,
+                 name: str = "mixed") -> Path:
+    """A wrk script posting search, homepage and rerank bodies in turn (``rounds`` of each),
+    counting non-200s; it begins after the first ``start`` calls."""
+    rows = [(PAGES[p], b) for i in range(rounds) for p in ("search", "homepage", "rerank")
             for b in [bodies[p][i % len(bodies[p])]]]
     lines = ["calls = {"] + [f"  {{{json.dumps(path)}, {json.dumps(json.dumps(b))}}}," for path, b in rows]
-    lines += ["}", "i = 0", 'wrk.headers["Content-Type"] = "application/json"',
+    lines += ["}", f"i = {start % len(rows)}", 'wrk.headers["Content-Type"] = "application/json"',
               "request = function()", "  i = i % #calls + 1",
               '  return wrk.format("POST", calls[i][1], nil, calls[i][2])', "end", STATUS_COUNTER]
-    script = folder / "mixed.lua"
+    script = folder / f"{name}.lua"
     script.write_text("\n".join(lines))
     return script
 
@@ -144,7 +182,13 @@ def driven(pid: int, url: str, script: Path, connections: int) -> dict:
     return out
 
 
-def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path) -> dict:
+def payload_case(distinct: int) -> dict:
+    """Which payloads a run measured, for its JSON (module docstring)."""
+    return {"payloads": "distinct" if distinct else "repeating",
+            "payloads_per_page": distinct or 50}  # repeating: request_payloads' 50 (search: 200 queries)
+
+
+def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path, distinct: int = 0) -> dict:
     products = np.unique(np.concatenate([b["candidates"] for b in bodies["rerank"]]))
     proc, url = start_service(bundle.parent, work / "events-1", workers=1, bundle=bundle,
                               extra=["live.backend=embedded", "serving.write_rate_per_second=0"])
@@ -155,6 +199,8 @@ def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path
             out[f"{page}_p50_ms"], out[f"{page}_p99_ms"] = low["p50_ms"], low["p99_ms"]
             out[f"{page}_service_cpu_ms"] = low["cpu_ms_per_request"]
             out[f"{page}_rps_c1"], out[f"{page}_non_200"] = low["rps"], sum(low["statuses"].values())
+            out[f"{page}_requests_c1"] = low["requests"]
+            out[f"{page}_every_request_new"] = bool(distinct) and low["requests"] <= len(bodies[page])
         for page in ("search", "homepage", "rerank"):
             out[f"{page}_p99_vs_noop"] = round(out[f"{page}_p99_ms"] / out["noop_p99_ms"], 1)
             out[f"{page}_p99_goal_met"] = out[f"{page}_p99_ms"] <= GOAL_P99_MS
@@ -166,17 +212,20 @@ def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path
         stop_service(proc)
 
 
-def two_workers(bundle: Path, book: dict, bodies: dict, work: Path) -> dict:
+def two_workers(bundle: Path, book: dict, bodies: dict, work: Path, distinct: int = 0) -> dict:
     products = np.unique(np.concatenate([b["candidates"] for b in bodies["rerank"]]))
     proc, url = start_service(bundle.parent, work / "events-2", workers=2, bundle=bundle,
                               extra=["live.backend=embedded", "serving.write_rate_per_second=0"])
     try:
         prepare(url, book, bodies, products)
         time.sleep(WARM_SECONDS)  # the other worker follows the book (compiling its indexes) and the clicks
-        script = mixed_script(bodies, work)
-        run_wrk(url, script, 16, WARM_SECONDS)  # warm-up, not counted: both workers' first pages
-        high = driven(proc.pid, url, script, 16)
-        return {"mixed_2w_c16_rps": high["rps"], "mixed_2w_c16_p50_ms": high["p50_ms"],
+        rounds = distinct or 50
+        warm = run_wrk(url, mixed_script(bodies, work, rounds), 16, WARM_SECONDS)  # not counted: both
+        # workers' first pages; with distinct bodies the measured run begins where the warm-up stopped
+        start = warm["requests"] if distinct else 0
+        high = driven(proc.pid, url, mixed_script(bodies, work, rounds, start, "mixed-measured"), 16)
+        return {"mixed_2w_c16_every_request_new": bool(distinct) and start + high["requests"] <= 3 * rounds,
+                "mixed_2w_c16_rps": high["rps"], "mixed_2w_c16_p50_ms": high["p50_ms"],
                 "mixed_2w_c16_service_cpu_ms": high["cpu_ms_per_request"],
                 "mixed_2w_c16_p99_ms": high["p99_ms"], "mixed_2w_c16_requests": high["requests"],
                 "mixed_2w_c16_shed_503": high["statuses"].get("503", 0),
@@ -187,35 +236,43 @@ def two_workers(bundle: Path, book: dict, bodies: dict, work: Path) -> dict:
         stop_service(proc)
 
 
-def run(bundle: Path, out_dir: Path, two: bool = True) -> dict:
-    """The whole measurement (module docstring; ``two=False`` leaves out the two-worker run);
-    flame graphs go to ``out_dir``."""
+def run(bundle: Path, out_dir: Path, two: bool = True, distinct: int = 0) -> dict:
+    """The whole measurement (module docstring; ``two=False`` leaves out the two-worker run;
+    ``distinct`` > 0: every measured request a new shopper and query); flame graphs go to ``out_dir``."""
     if shutil.which("wrk") is None:
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
     out_dir.mkdir(parents=True, exist_ok=True)
-    book, bodies = workload(bundle)
+    book, bodies = workload(bundle, distinct=distinct)
     out: dict = {"bundle": bundle.resolve().name, "rules": len(book["rules"]),
-                 "synonym_sets": len(book["synonyms"]), "seconds_per_run": SECONDS}
+                 "synonym_sets": len(book["synonyms"]), "seconds_per_run": SECONDS, **payload_case(distinct)}
     with tempfile.TemporaryDirectory() as tmp:
-        out.update(one_worker(bundle, book, bodies, Path(tmp), out_dir))
+        out.update(one_worker(bundle, book, bodies, Path(tmp), out_dir, distinct))
         if two:
-            out.update(two_workers(bundle, book, bodies, Path(tmp)))
+            out.update(two_workers(bundle, book, bodies, Path(tmp), distinct))
     return out
 
 
-def main() -> None:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--out", type=Path, default=Path("bench/out/speed"))
     parser.add_argument("--two-workers-only", action="store_true", help="only the two-worker mixed run")
-    args = parser.parse_args()
+    parser.add_argument("--distinct", type=int, default=DISTINCT, metavar="N",
+                        help="N bodies per page, every measured request a shopper and a query not seen "
+                             "before (default SHELFRANK_BENCH_DISTINCT, else 0: 50 repeating shoppers)")
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = arguments()
     if args.two_workers_only:
-        book, bodies = workload(args.bundle)
+        book, bodies = workload(args.bundle, distinct=args.distinct)
         with tempfile.TemporaryDirectory() as tmp:
-            result = two_workers(args.bundle, book, bodies, Path(tmp))
+            result = {**payload_case(args.distinct),
+                      **two_workers(args.bundle, book, bodies, Path(tmp), args.distinct)}
         args.out.mkdir(parents=True, exist_ok=True)
     else:
-        result = run(args.bundle, args.out)
+        result = run(args.bundle, args.out, distinct=args.distinct)
     (args.out / "speed.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
 

@@ -1,14 +1,19 @@
 """The speed benchmark's set-up (bench/speed.py) is valid: its book of 1,000 rules and its synonym
 sets (the first 1,000 of its 10,000) import into the real app and are in force, its search
-bodies are accepted, and its mixed wrk script posts the three pages in turn."""
+bodies are accepted, and its mixed wrk script posts the three pages in turn; with ``--distinct N``
+every body is a shopper (and a query) of its own, drawn by ``request_payloads``."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
-from bench.speed import PAGES, RULES, mixed_script, workload
+import bench.speed
+from bench.bench_serving import request_payloads
+from bench.speed import PAGES, RULES, arguments, distinct_bodies, mixed_script, payload_case, workload
 from ranking.settings import load_settings
 from serving.app import create_app
 
@@ -34,3 +39,58 @@ def test_the_benchmark_book_imports_whole_and_its_requests_are_served(small_mode
         assert any(applied), "the benchmark's searches meet the rules they are meant to exercise"
     script = mixed_script(bodies, tmp_path).read_text()
     assert all(f'"{PAGES[p]}"' in script for p in ("search", "homepage", "rerank"))
+
+
+def test_distinct_bodies_give_every_request_its_own_shopper_and_query(small_models: Path) -> None:
+    bundle = (small_models / "latest").resolve()
+    n = 12
+    bodies = distinct_bodies(bundle, n)
+    assert {page: len(b) for page, b in bodies.items()} == dict.fromkeys(PAGES, n)
+    assert bodies["noop"] is bodies["rerank"]
+    shoppers = [b["user_id"] for page in ("search", "homepage", "rerank") for b in bodies[page]]
+    assert len(set(shoppers)) == 3 * n  # no shopper twice, on one page or across pages
+    assert len({b["query"] for b in bodies["search"]}) == n
+    drawn = request_payloads(bundle, count=4 * n)  # the same drawing, not a copy of it
+    for page in ("search", "homepage", "rerank"):
+        assert all(b in drawn[page] for b in bodies[page])
+
+
+def _drawing(users: list[int], queries: list[str]):
+    def drawn(bundle, count: int = 50) -> dict[str, list[dict]]:
+        rows = [(users[i % len(users)], queries[i % len(queries)]) for i in range(count)]
+        return {"search": [{"query": q, "user_id": u, "page_size": 20} for u, q in rows],
+                "homepage": [{"user_id": u, "page_size": 20} for u, _ in rows],
+                "rerank": [{"user_id": u, "candidates": [1, 2]} for u, _ in rows]}
+    return drawn
+
+
+def test_repeated_shoppers_or_queries_are_skipped_and_too_few_refused(monkeypatch) -> None:
+    queries = ["a b", "c d", "a b", "e f"]
+    monkeypatch.setattr(bench.speed, "request_payloads", _drawing(list(range(100)), queries))
+    bodies = distinct_bodies(Path("x"), 1)  # queries repeat every two draws: draws 0, 1 and 3 kept
+    assert [b["query"] for b in bodies["search"]] == ["a b"]
+    assert [b["user_id"] for page in ("search", "homepage", "rerank") for b in bodies[page]] == [0, 1, 3]
+    few = _drawing([1, 2, 3, 4, 5], [str(i) for i in range(99)])
+    monkeypatch.setattr(bench.speed, "request_payloads", few)
+    with pytest.raises(ValueError, match="only 5 distinct shoppers"):
+        distinct_bodies(Path("x"), 2)
+
+
+def test_the_mixed_script_of_distinct_bodies_begins_after_the_warm_up(tmp_path: Path) -> None:
+    bodies = {p: [{"user_id": i, "page": p} for i in range(4)] for p in PAGES}
+    script = mixed_script(bodies, tmp_path, rounds=4, start=5, name="measured").read_text()
+    assert script.count('"/v1/search"') == 4 and "\ni = 5\n" in script
+    assert (tmp_path / "measured.lua").exists()
+    assert "\ni = 0\n" in mixed_script(bodies, tmp_path, rounds=4, start=12).read_text()  # wrapped
+
+
+def test_the_case_is_chosen_by_flag_or_environment_and_recorded(monkeypatch) -> None:
+    assert arguments(["b"]).distinct == 0 and arguments(["b", "--distinct", "900"]).distinct == 900
+    assert payload_case(0) == {"payloads": "repeating", "payloads_per_page": 50}
+    assert payload_case(900) == {"payloads": "distinct", "payloads_per_page": 900}
+    monkeypatch.setenv("SHELFRANK_BENCH_DISTINCT", "700")
+    try:
+        assert importlib.reload(bench.speed).arguments(["b"]).distinct == 700
+    finally:
+        monkeypatch.delenv("SHELFRANK_BENCH_DISTINCT")
+        importlib.reload(bench.speed)
