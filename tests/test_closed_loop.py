@@ -32,6 +32,8 @@ def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall,
             "counterfactual.contexts=150",
             "--set",
             "counterfactual.reward.num_boost_round=30",
+            "--set",  # the counterfactual block's keys and positive estimates are checked here, its
+            "counterfactual.reward_request_sample=0.2",  # accuracy in test_whole_page: 17k cards, not 50k
             "experiment",
             "closed-loop",
             "--data",

@@ -24,6 +24,7 @@ test's winner at p < 0.05 with 80% power.
 
 from __future__ import annotations
 
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -288,16 +289,40 @@ def outcomes_frame(outcomes: list[SessionOutcome]) -> pd.DataFrame:
 
 
 # ---- how many sessions to detect the difference ----------------------------------------
+# Each resample is drawn as before (the same calls on the same generator, in the same order);
+# the tests then run over a block of resamples at once (a row each, so each row's statistic is
+# the one a 1-D call gives) instead of one scipy call per resample, the cost of this search.
+# Blocks hold at most this many values (a resample of n sessions is a row of n).
+_BLOCK_VALUES = 1 << 21
+
+
+def _blocks(trials: int, width: int) -> list[int]:
+    """Resamples per block: ``trials`` in blocks of at most ``_BLOCK_VALUES`` values."""
+    per = max(1, _BLOCK_VALUES // max(width, 1))
+    return [min(per, trials - start) for start in range(0, trials, per)]
+
+
 def _ab_detects(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, direction: int, n: int,
                 trials: int) -> float:
     from scipy import stats
 
-    hits = 0
-    for _ in range(trials):
-        x, y = rng.choice(a, n // 2), rng.choice(b, n // 2)
-        if np.sign(y.mean() - x.mean()) == direction and stats.ttest_ind(y, x, equal_var=False).pvalue < 0.05:
-            hits += 1
+    hits, m = 0, n // 2
+    for size in _blocks(trials, 2 * m):
+        x, y = np.empty((size, m)), np.empty((size, m))
+        for i in range(size):
+            x[i], y[i] = rng.choice(a, m), rng.choice(b, m)
+        rows = np.sign(y.mean(axis=1) - x.mean(axis=1)) == direction
+        if rows.any():
+            hits += int((stats.ttest_ind(y[rows], x[rows], axis=1, equal_var=False).pvalue < 0.05).sum())
     return hits / trials
+
+
+@functools.lru_cache(maxsize=65536)
+def _sign_test_p(wins: int, games: int) -> float:
+    """The two-sided binomial test's p of ``wins`` in ``games`` at 0.5 (a pure function of both)."""
+    from scipy import stats
+
+    return float(stats.binomtest(wins, games, 0.5).pvalue)
 
 
 def _interleave_detects(rng: np.random.Generator, difference: np.ndarray, direction: int, n: int,
@@ -305,14 +330,18 @@ def _interleave_detects(rng: np.random.Generator, difference: np.ndarray, direct
     from scipy import stats
 
     hits = 0
-    for _ in range(trials):
-        s = rng.choice(difference, n)
+    for size in _blocks(trials, n):
+        s = np.empty((size, n))
+        for i in range(size):
+            s[i] = rng.choice(difference, n)
         if test == "sign":
-            wins, losses = int((np.sign(s) == direction).sum()), int((np.sign(s) == -direction).sum())
-            if wins > losses and stats.binomtest(wins, wins + losses, 0.5).pvalue < 0.05:
-                hits += 1
-        elif np.sign(s.mean()) == direction and s.std() > 0 and stats.ttest_1samp(s, 0.0).pvalue < 0.05:
-            hits += 1
+            wins, losses = (np.sign(s) == direction).sum(axis=1), (np.sign(s) == -direction).sum(axis=1)
+            hits += sum(_sign_test_p(int(w), int(w + v)) < 0.05 for w, v in zip(wins, losses, strict=True)
+                        if w > v)
+            continue
+        rows = (np.sign(s.mean(axis=1)) == direction) & (s.std(axis=1) > 0)
+        if rows.any():
+            hits += int((stats.ttest_1samp(s[rows], 0.0, axis=1).pvalue < 0.05).sum())
     return hits / trials
 
 

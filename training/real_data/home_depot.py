@@ -78,16 +78,20 @@ def split_by_query(pairs: pd.DataFrame, test_fraction: float, seed: int) -> tupl
 def sklearn_ndcg_at_k(group: np.ndarray, gain: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
     """Per-group NDCG@k exactly as ``sklearn.metrics.ndcg_score`` defines it (ties averaged).
 
-    Vectorised by hand because sklearn needs one call per list length. Groups must be
-    contiguous. Returns one value per group, in order of first appearance.
+    One group at a time through the function ``ndcg_score`` computes with, after the checks
+    ``ndcg_score`` runs on every call (its parameter and target-type validation took about 85%
+    of the time over the Home Depot test split's 1,645 lists; the values are the same, bit for
+    bit: tests/test_real_data_eval.py). Groups must be contiguous; gains non-negative and
+    finite. Returns one value per group, in order of first appearance.
     """
-    from sklearn.metrics import ndcg_score
+    from sklearn.metrics._ranking import _ndcg_sample_scores
 
     out = []
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     ends = np.r_[starts[1:], len(group)]
     for lo, hi in zip(starts, ends, strict=True):
-        out.append(ndcg_score(gain[None, lo:hi], score[None, lo:hi], k=k) if hi - lo > 1 else np.nan)
+        one = _ndcg_sample_scores(gain[None, lo:hi], score[None, lo:hi], k=k, ignore_ties=False)
+        out.append(float(np.average(one)) if hi - lo > 1 else np.nan)
     return np.asarray(out, dtype=np.float64)
 
 
