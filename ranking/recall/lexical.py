@@ -79,12 +79,26 @@ class BM25Index:
         return s
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best-scoring products (ids, scores), by score then id. A query of one
+        token reads its column's postings as they are (sorted postings: the rows and scores the
+        catalog-long sum would give, in the same order), with no array as long as the catalog."""
+        cols = self.query_tokens(query)
+        w = self.weights
+        if len(cols) == 1 and w.has_sorted_indices:
+            lo, hi = w.indptr[cols[0]], w.indptr[cols[0] + 1]
+            hit, s = w.indices[lo:hi], w.data[lo:hi]
+            return self._top(hit[s > 0].astype(np.int64), s[s > 0], k)
         s = self.scores(query)
         hit = np.flatnonzero(s > 0)
+        return self._top(hit, s[hit], k)
+
+    def _top(self, hit: np.ndarray, s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best of rows ``hit`` (ascending) scoring ``s``: ids and scores by score, then id."""
         if len(hit) > k:
-            hit = hit[np.argpartition(-s[hit], k - 1)[:k]]
-        order = hit[np.lexsort((self.product_ids[hit], -s[hit]))]
-        return self.product_ids[order], s[order]
+            top = np.argpartition(-s, k - 1)[:k]
+            hit, s = hit[top], s[top]
+        order = np.lexsort((self.product_ids[hit], -s))
+        return self.product_ids[hit[order]], s[order]
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
