@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.merch_synonyms import query_mix, synonym_sets
+from bench.merch_synonyms import query_mix, synonym_arguments, synonym_sets
 from ranking.engine import Engine
 from ranking.merchandising.book import MerchandisingBook
 from ranking.settings import load_settings
@@ -63,10 +63,7 @@ def run(bundle: Path, sets: int, queries: int, rounds: int, seed: int = 7) -> di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle", type=Path)
-    parser.add_argument("--sets", type=int, default=10_000)
-    parser.add_argument("--queries", type=int, default=300)
+    parser = synonym_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     print(json.dumps(run(args.bundle, args.sets, args.queries, args.rounds)))

@@ -142,11 +142,16 @@ def run(bundle: Path, sets: int, queries: int, seed: int = 7) -> dict:
         engine.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def synonym_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The bundle, ``--sets`` and ``--queries`` (this bench's and :mod:`bench.lexical_rows`')."""
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--sets", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
+    return parser
+
+
+def main() -> None:
+    parser = synonym_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     got = run(args.bundle, args.sets, args.queries)
