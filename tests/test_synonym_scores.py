@@ -1,0 +1,114 @@
+"""Synonym-aware lexical scores (ranking/recall/query_words.py, QueryWordMatcher.scores and
+lexical): the same ids and float32 scores, bit for bit, as the scoring written plainly (kept below
+as the reference, for changes that make it faster), on a random catalog of Latin and Chinese
+words with every word in two synonym sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ranking.merchandising.synonym import Synonym
+from ranking.merchandising.synonym_index import Alternative, QueryRewrite, SynonymIndex
+from ranking.recall.query_words import QueryWordMatcher
+from ranking.recall.search import SearchRecall
+from ranking.settings import RecallSettings
+
+LATIN = ["cordless", "drill", "battery", "phone", "smartphone", "case", "leather", "rice", "cooker",
+         "oil", "olive", "kit", "stand", "charger", "wireless", "headphones", "lamp", "desk"]
+CHINESE = ["手机", "手机壳", "电饭煲", "大米", "橄榄油", "平板电脑", "充电器", "耳机", "台灯", "华为"]
+
+
+# ---- the reference: each alternative's own score summed anew over the catalog -------------
+def _reference_text_scores(m: QueryWordMatcher, text: str) -> np.ndarray:
+    w, s = m.bm25.weights, np.zeros(len(m.bm25.product_ids), dtype=np.float32)
+    for j in m.bm25.query_tokens(text):
+        s[w.indices[w.indptr[j]:w.indptr[j + 1]]] += w.data[w.indptr[j]:w.indptr[j + 1]]
+    for word in m.words(text).words:
+        for j in (word.parts[0] if word.inside and word.products else ()):
+            s[w.indices[w.indptr[j]:w.indptr[j + 1]]] += m.weight * w.data[w.indptr[j]:w.indptr[j + 1]]
+    return s
+
+
+def _reference_scores(m: QueryWordMatcher, query: str, rewrite, weight: float):
+    s, hit = m._typed_scores(query, m.words(query))
+    for alternative in (rewrite.alternatives if rewrite else ()):
+        best, held = None, []
+        for term in alternative.terms:
+            rows = m._term_rows(term)
+            if rows is None:
+                continue
+            best = np.zeros(len(s), dtype=s.dtype) if best is None else best
+            best[rows] = np.maximum(best[rows], weight * _reference_text_scores(m, term)[rows])
+            held.append(rows)
+        if best is None:
+            continue
+        rows = np.concatenate(held)
+        own = _reference_text_scores(m, alternative.text)[rows]
+        s[rows] = s[rows] + np.maximum(best[rows] - own, 0)
+        hit[rows] = True
+    return s, hit
+
+
+def _reference_lexical(m: QueryWordMatcher, query: str, k: int, rewrite, weight: float):
+    s, hit = _reference_scores(m, query, rewrite, weight)
+    hits = np.flatnonzero(hit & (s > 0))
+    if len(hits) > k:
+        hits = hits[np.argpartition(-s[hits], k - 1)[:k]]
+    order = hits[np.lexsort((m.bm25.product_ids[hits], -s[hits]))]
+    return m.bm25.product_ids[order], s[order]
+
+
+@pytest.fixture(scope="module")
+def mall() -> tuple[QueryWordMatcher, list[str], SynonymIndex]:
+    rng = np.random.default_rng(11)
+    words = LATIN + CHINESE
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 7))) for _ in range(3000)]
+    recall = SearchRecall.from_texts(texts, np.arange(10, 3010) * 3, dim=4)
+    recall.use_query_words_from(RecallSettings(search_results_kept=0))  # every call scored
+    # every word in two sets, as bench.merch_synonyms builds them; a shopper's word with a part
+    sets = [Synonym(terms=[f"zq{i}", w, words[(i + 1) % len(words)]], reason="t", id=f"s{i}")
+            for i, w in enumerate(words)]
+    sets += [Synonym(terms=["phon", "手机", "wireless charger"], one_way=True, reason="t", id="x"),
+             # whole-query matches (the index gives them instead of their words' matches)
+             Synonym(terms=["cordless drill", "battery kit"], reason="t", id="y"),
+             Synonym(terms=["rice cooker", "电饭煲"], reason="t", id="z")]
+    queries = [*words, "phon", "cordless drill", "rice cooker",
+               "cordles drill", "华为手机", "手机壳 leather", "平板", "olive oil 大米",
+               "zq3", "wireless headphones", "ri", "headph", "charger 充电器 lamp", "desk lamp 台灯"]
+    return recall.query_words, queries, SynonymIndex(sets)
+
+
+@pytest.mark.parametrize("k", [5, 60, 5000])  # k below, near and above the recalled count
+def test_lexical_recall_is_the_reference_bit_for_bit(mall, k: int) -> None:
+    matcher, queries, synonyms = mall
+    fired = 0
+    for query in queries:
+        for rewrite in (None, synonyms.rewrite(query)):
+            fired += bool(rewrite)
+            want_ids, want_scores = _reference_lexical(matcher, query, k, rewrite, 0.5)
+            got_ids, got_scores = matcher.lexical(query, k, rewrite, 0.5)
+            assert got_ids.tolist() == want_ids.tolist(), query
+            assert got_scores.dtype == want_scores.dtype and got_scores.tobytes() == want_scores.tobytes()
+    assert fired > len(queries) // 2  # the synonym path ran
+
+
+def test_scores_over_the_catalog_are_the_reference_bit_for_bit(mall) -> None:
+    matcher, queries, synonyms = mall
+    for query in queries:
+        rewrite = synonyms.rewrite(query)
+        want_s, want_hit = _reference_scores(matcher, query, rewrite, 0.5)
+        got_s, got_hit = matcher.scores(query, rewrite, 0.5)
+        assert got_s.tobytes() == want_s.tobytes() and got_hit.tolist() == want_hit.tolist(), query
+
+
+def test_a_rewrite_carrying_a_word_match_then_a_whole_query_match_scores_as_the_reference(mall) -> None:
+    """The index gives non-overlapping matches, but a rewrite may carry a word's match before a
+    whole-query match (any caller may build one): each match reads the words' own scores."""
+    matcher, _, _ = mall
+    rewrite = QueryRewrite(alternatives=(Alternative(("drill",), ("kit", "stand"), ("w",)),
+                                         Alternative(("cordless", "drill"), ("battery kit",), ("y",))),
+                           terms_added=("kit", "stand", "battery kit"))
+    want_s, want_hit = _reference_scores(matcher, "cordless drill", rewrite, 0.5)
+    got_s, got_hit = matcher.scores("cordless drill", rewrite, 0.5)
+    assert got_s.tobytes() == want_s.tobytes() and got_hit.tolist() == want_hit.tolist()
