@@ -94,3 +94,17 @@ def test_the_case_is_chosen_by_flag_or_environment_and_recorded(monkeypatch) -> 
     finally:
         monkeypatch.delenv("SHELFRANK_BENCH_DISTINCT")
         importlib.reload(bench.speed)
+
+
+def test_first_visits_runs_the_one_worker_pages_with_new_shoppers_prefixed(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run(bundle, out_dir, two=True, distinct=0):
+        calls.append((bundle, out_dir, two, distinct))
+        return {"bundle": "b", "rules": 1000, "synonym_sets": 10, "payloads": "distinct",
+                "search_p99_ms": 9.0}
+
+    monkeypatch.setattr(bench.speed, "run", fake_run)
+    got = bench.speed.first_visits(Path("B"), tmp_path)
+    assert calls == [(Path("B"), tmp_path, False, bench.speed.FIRST_VISITS)]
+    assert got == {"first_visit_payloads": "distinct", "first_visit_search_p99_ms": 9.0}
