@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
+
+import numpy as np
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -30,12 +33,21 @@ class BoundedMemo(Generic[K, V]):
         return self._values.get(key)
 
     def put(self, key: K, value: V) -> V:
-        """Keep ``value`` for ``key``; the oldest go past ``size``. Returns ``value``."""
+        """Keep ``value`` for ``key``; the oldest go past ``size`` (a memo of size 0 keeps
+        nothing). Returns ``value``."""
+        if self.size <= 0:
+            return value
         with self._lock:
             self._values[key] = value
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
         return value
+
+    def kept(self, key: K, make: Callable[[], V]) -> V:
+        """The value kept for ``key``, else ``make()``'s, kept. Two threads missing the same key
+        at once both make it (the values are equal; the later put stays)."""
+        value = self._values.get(key)
+        return self.put(key, make()) if value is None else value
 
     def __getstate__(self) -> dict:
         """Pickled (training ships recall to its workers) as an empty memo of the same size:
@@ -50,3 +62,12 @@ class BoundedMemo(Generic[K, V]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._values
+
+
+def read_only(value: V) -> V:
+    """``value`` with its arrays made read-only (an array, or the arrays of a tuple): a kept
+    value is shared by every request thread, so none may write into it."""
+    for a in value if isinstance(value, tuple) else (value,):
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
+    return value

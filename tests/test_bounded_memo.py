@@ -44,3 +44,25 @@ def test_a_pickled_memo_is_an_empty_one_of_the_same_size():
     assert copy.size == 3 and len(copy) == 0
     copy.put("b", 2)
     assert copy.get("b") == 2 and memo.get("b") is None
+
+
+def test_kept_makes_a_value_once_and_a_memo_of_size_zero_keeps_nothing():
+    made = []
+
+    def make(value):
+        return lambda: made.append(value) or value
+
+    memo: BoundedMemo[str, int] = BoundedMemo(2)
+    assert memo.kept("a", make(1)) == 1 and memo.kept("a", make(9)) == 1 and made == [1]
+    off: BoundedMemo[str, int] = BoundedMemo(0)
+    assert off.kept("a", make(2)) == 2 and off.kept("a", make(3)) == 3 and len(off) == 0
+    assert off.put("b", 4) == 4 and len(off) == 0
+
+
+def test_read_only_freezes_an_array_and_a_tuples_arrays():
+    import numpy as np
+
+    from ranking.bounded_memo import read_only
+
+    one, pair = read_only(np.arange(3)), read_only((np.arange(2), np.ones(2), "text"))
+    assert not one.flags.writeable and not pair[0].flags.writeable and not pair[1].flags.writeable

@@ -87,7 +87,8 @@ class BM25Index:
         if len(cols) == 1 and w.has_sorted_indices:
             lo, hi = w.indptr[cols[0]], w.indptr[cols[0] + 1]
             hit, s = w.indices[lo:hi], w.data[lo:hi]
-            return self._top(hit[s > 0].astype(np.int64), s[s > 0], k)
+            positive = s > 0
+            return self._top(hit[positive].astype(np.int64), s[positive], k)
         s = self.scores(query)
         hit = np.flatnonzero(s > 0)
         return self._top(hit, s[hit], k)

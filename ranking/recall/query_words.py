@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ranking.bounded_memo import BoundedMemo
+from ranking.bounded_memo import BoundedMemo, read_only
 from ranking.recall.lexical import BM25Index
 from ranking.recall.tokenize import is_word, pieces
 from ranking.row_lookup import RowLookup
@@ -279,15 +279,8 @@ class QueryWordMatcher:
         (:meth:`scores`). Kept per (query, rewrite, ``k``, weight) for the last
         ``recall.search_results_kept`` of them (read-only arrays): at 1M products a query's
         scoring touches hundreds of thousands of postings, the same for every repeat."""
-        key = ("lexical", query, rewrite_key(rewrite), k, synonym_weight)
-        kept = self._kept.get(key)
-        if kept is None:
-            kept = self._lexical(query, k, rewrite, synonym_weight)
-            for a in kept:
-                a.flags.writeable = False
-            if self._kept.size:
-                self._kept.put(key, kept)
-        return kept
+        return self._kept.kept(("lexical", query, rewrite_key(rewrite), k, synonym_weight),
+                               lambda: read_only(self._lexical(query, k, rewrite, synonym_weight)))
 
     def _lexical(self, query: str, k: int, rewrite: Any,
                  synonym_weight: float) -> tuple[np.ndarray, np.ndarray]:
@@ -407,13 +400,8 @@ class QueryWordMatcher:
         words = self.words(query)
         if not rewrite:
             return words
-        key = ("words_with", query, rewrite_key(rewrite))
-        kept = self._kept.get(key)
-        if kept is None:
-            kept = self._words_with(words, rewrite)
-            if self._kept.size:
-                self._kept.put(key, kept)
-        return kept
+        return self._kept.kept(("words_with", query, rewrite_key(rewrite)),
+                               lambda: self._words_with(words, rewrite))
 
     def _words_with(self, words: QueryWords, rewrite: Any) -> QueryWords:
         """:meth:`words_with`, made."""

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ranking.bounded_memo import BoundedMemo
+from ranking.bounded_memo import BoundedMemo, read_only
 from ranking.product_text import product_texts
 from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
@@ -197,12 +197,7 @@ class SearchRecall:
 
     def _kept_vector(self, text: str) -> np.ndarray:
         """``encoder.encode([text])`` (1 x dim, read-only), kept per text, oldest out."""
-        vector = self._kept_vectors.get(text)
-        if vector is None:
-            vector = self.encoder.encode([text])
-            vector.flags.writeable = False
-            self._kept_vectors.put(text, vector)
-        return vector
+        return self._kept_vectors.kept(text, lambda: read_only(self.encoder.encode([text])))
 
     def dense(self, query: str, k: int, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` products whose text embeddings are nearest the query's (ids, cosines), kept
@@ -211,16 +206,13 @@ class SearchRecall:
         if not searchable(query):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         index, kept = self._dense_kept
-        found = kept.get((query, k))
-        if found is None:
+
+        def scan() -> tuple[np.ndarray, np.ndarray]:
             scores, ids = index.search(self.query_vectors([query], memo), k)
             keep = ids[0] >= 0
-            found = ids[0][keep], scores[0][keep]
-            for a in found:
-                a.flags.writeable = False
-            if kept.size:
-                kept.put((query, k), found)
-        return found
+            return read_only((ids[0][keep], scores[0][keep]))
+
+        return kept.kept((query, k), scan)
 
     def dense_batch(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of shape (queries, k) for many queries at once; id -1 pads (and fills

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ranking.bounded_memo import BoundedMemo
+from ranking.bounded_memo import BoundedMemo, read_only
 from ranking.mall_clock import slot_index
 from ranking.membership import isin_few
 from ranking.row_lookup import RowLookup
@@ -88,14 +88,12 @@ class ShopperContextBuilder:
         merged = live is not None and live.known and len(live.items) + len(live.bought) > 0
         key = (user_id, hour) if not merged else (user_id, hour, np.asarray(live.items, np.int64).tobytes(),
                                                   np.asarray(live.bought, np.int64).tobytes())
-        context = self.kept.get(key)
-        if context is None:
+        def made() -> ShopperContext:
             context = self.fresh(user_id, hour, live if merged else None)
-            for value in vars(context).values():
-                if isinstance(value, np.ndarray):
-                    value.flags.writeable = False
-            self.kept.put(key, context)  # the oldest out past CONTEXT_MEMO
-        return context
+            read_only(tuple(vars(context).values()))
+            return context
+
+        return self.kept.kept(key, made)  # the oldest out past CONTEXT_MEMO
 
     def fresh(self, user_id: int | None, hour: int, live: ShopperView | None = None) -> ShopperContext:
         """The shopper's context, built from the fitted tables and the live view (nothing kept)."""

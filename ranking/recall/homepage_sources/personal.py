@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ranking.bounded_memo import BoundedMemo
+from ranking.bounded_memo import BoundedMemo, read_only
 from ranking.membership import isin_few
 from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
 from ranking.recall.homepage_sources.context import ShopperContext
@@ -38,12 +38,7 @@ class Personal(QuotaSource):
             return NO_IDS
         weights = np.asarray(context.recent_weights, np.float32)
         key = (np.asarray(recent, np.int64).tobytes(), weights.tobytes(), k)
-        kept = self.lists.get(key)
-        if kept is None:
-            kept = self.search(context, k)
-            kept.flags.writeable = False
-            self.lists.put(key, kept)  # the oldest out past PERSONAL_MEMO
-        return kept
+        return self.lists.kept(key, lambda: read_only(self.search(context, k)))  # oldest out past the size
 
     def search(self, context: ShopperContext, k: int) -> np.ndarray:
         """The list, scanned: the ``k`` nearest items to the taste vector the shopper has not seen."""
