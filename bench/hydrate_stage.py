@@ -12,11 +12,10 @@ code is the same before and after a hydrate change, so it should not move.
 from __future__ import annotations
 
 import copy
-import gc
 import time
 
 from bench.bench_serving import request_payloads
-from bench.request_components import payload_request, stage_arguments
+from bench.request_components import replay, stage_arguments
 
 
 def main() -> None:
@@ -34,12 +33,7 @@ def main() -> None:
             seen.append((copy.copy(cands), request))
             return hydrate(cands, request)
 
-        pipeline._hydrate = keep
-        for i in range(args.requests):
-            engine.rank(name, payload_request(engine, payloads, name, i))
-        pipeline._hydrate = hydrate
-        gc.collect()
-        gc.freeze()
+        replay(engine, name, payloads, args.requests, pipeline, "_hydrate", keep)
         best = {"hydrate": float("inf"), "score": float("inf")}
         for _ in range(args.rounds):
             spent = dict.fromkeys(best, 0.0)

@@ -97,6 +97,22 @@ def stage_arguments(doc: str, pipelines: str = "homepage,search,rerank") -> argp
     return parser
 
 
+def replay(engine, name: str, payloads: dict[str, list[dict]], requests: int, owner: object, method: str,
+           wrapper) -> None:
+    """Rank ``requests`` pages of pipeline ``name`` with ``owner.method`` replaced by ``wrapper``
+    (which keeps the stage's inputs), restore it, then freeze the GC: how the one-stage benchmarks
+    collect the inputs they time."""
+    inner = getattr(owner, method)
+    setattr(owner, method, wrapper)
+    try:
+        for i in range(requests):
+            engine.rank(name, payload_request(engine, payloads, name, i))
+    finally:
+        setattr(owner, method, inner)
+    gc.collect()
+    gc.freeze()
+
+
 def payload_request(engine, payloads: dict[str, list[dict]], pipeline: str, i: int):
     """The ``i``-th engine request of ``pipeline`` from :func:`bench.bench_serving.request_payloads`
     (its seed ``i``, hours 12-21 in turn, the bundle's clock)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import cProfile
-import gc
 import os
 import pstats
 import time
@@ -23,7 +22,7 @@ import time
 import numpy as np
 
 from bench.bench_serving import request_payloads
-from bench.request_components import payload_request, stage_arguments
+from bench.request_components import replay, stage_arguments
 
 
 def _timed(policy, spent: dict[str, float]):
@@ -58,12 +57,7 @@ def main() -> None:
             seen.append((copy.copy(cands), notes, request, placement.rows))
             return placement
 
-        selector.place = keep
-        for i in range(args.requests):
-            engine.rank(name, payload_request(engine, payloads, name, i))
-        selector.place = place
-        gc.collect()
-        gc.freeze()
+        replay(engine, name, payloads, args.requests, selector, "place", keep)
         spent: dict[str, float] = {}
         for policy in selector.policies:
             policy.fill = _timed(policy, spent)

@@ -138,18 +138,27 @@ def test_window_cap_blocks_exactly_the_keys_some_window_holds_full():
             assert got[r] == fits
 
 
+def _random_page(rng: np.random.Generator, n: int, slots: tuple[int, int], keys: int, most: int, window: int,
+                 caps: int) -> tuple[list[WindowCap], PageDraft, int]:
+    """Random caps over ``n`` candidates (keys below ``keys``, -1 uncounted; at most below ``most``
+    in windows below ``window``; 1 to ``caps`` - 1 caps), a page of a random size in ``slots``
+    partly filled at random, and an empty slot of it."""
+    size = int(rng.integers(*slots))
+    made = [WindowCap(str(c), rng.integers(-1, keys, n), int(rng.integers(0, most)),
+                      int(rng.integers(1, window)), str, "relaxed")
+            for c in range(int(rng.integers(1, caps)))]
+    page = PageDraft(np.arange(n), np.zeros(n, dtype=np.int64), size)
+    filled = rng.choice(size, int(rng.integers(0, size)), replace=False)
+    for p, r in zip(filled, rng.permutation(n)[: len(filled)], strict=True):
+        page.put(int(p), int(r))
+    return made, page, int(rng.choice(np.flatnonzero(page.slots < 0)))
+
+
 def test_page_caps_first_fitting_is_the_first_card_every_cap_allows():
     rng = np.random.default_rng(7)
     for _ in range(200):
-        n, size = 40, int(rng.integers(3, 16))
-        caps = [WindowCap(str(c), rng.integers(-1, 5, n), int(rng.integers(0, 3)), int(rng.integers(1, 8)),
-                          str, "relaxed") for c in range(int(rng.integers(1, 4)))]
-        page = PageDraft(np.arange(n), np.zeros(n, dtype=np.int64), size)
-        filled = rng.choice(size, int(rng.integers(0, size)), replace=False)
-        for p, r in zip(filled, rng.permutation(n)[: len(filled)], strict=True):
-            page.put(int(p), int(r))
-        p = int(rng.choice(np.flatnonzero(page.slots < 0)))
-        rows = [int(r) for r in rng.permutation(n) if not page.used[r]]
+        caps, page, p = _random_page(rng, n=40, slots=(3, 16), keys=5, most=3, window=8, caps=4)
+        rows = [int(r) for r in rng.permutation(40) if not page.used[r]]
         ok = np.all([cap.allows(page, np.array(rows), p) for cap in caps], axis=0)
         want = int(np.argmax(ok)) if ok.any() else -1
         assert PageCaps(page, caps).first_fitting(rows, p) == want
@@ -170,17 +179,10 @@ def test_page_caps_relaxing_is_the_first_card_needing_the_fewest_caps_relaxed():
     rng = np.random.default_rng(11)
     seen = set()
     for _ in range(400):
-        n, size = 30, int(rng.integers(3, 12))
-        caps = [WindowCap(str(c), rng.integers(-1, 3, n), int(rng.integers(0, 2)), int(rng.integers(1, 6)),
-                          str, "relaxed") for c in range(int(rng.integers(1, 5)))]
-        page = PageDraft(np.arange(n), np.zeros(n, dtype=np.int64), size)
-        filled = rng.choice(size, int(rng.integers(0, size)), replace=False)
-        for p, r in zip(filled, rng.permutation(n)[: len(filled)], strict=True):
-            page.put(int(p), int(r))
-        p = int(rng.choice(np.flatnonzero(page.slots < 0)))
+        caps, page, p = _random_page(rng, n=30, slots=(3, 12), keys=3, most=2, window=6, caps=5)
         state = PageCaps(page, caps)
         blocked = state.blocked(p)
-        rows = [int(r) for r in rng.permutation(n) if not page.used[r]]
+        rows = [int(r) for r in rng.permutation(30) if not page.used[r]]
         rows = [r for r in rows if any(state.row_keys[r][c] in b for c, b in enumerate(blocked))]  # none fits
         want = _relaxing_by_scoring_every_card(state, rows, blocked)
         assert state.relaxing(rows, blocked) == want
