@@ -8,8 +8,9 @@ with it (``synonyms``), ``--rounds`` times, on this thread (no pool, no page aro
 CPU ms per query (``time.thread_time``, which a shared machine moves less than wall) and
 p50/p99 wall ms per arm, for the first round (``first``: each query scored; a query the mix
 repeats is kept from its first time) and the later ones (``again``: the kept results,
-``recall.search_results_kept``). At 1M products this is most of a search page (docs/speed.md); it is
-the measure of :mod:`ranking.recall.postings`.
+``recall.search_results_kept``), and how many products a query's rewritten recall ranks before
+its top ``k`` (``synonyms_recalled_p50``/``p90``). At 1M products a first-time query's lexical
+recall is most of a search page (docs/speed.md, "Stop 40").
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ def measure(engine: Engine, queries: list[str], rewrites: list, rounds: int) -> 
     return out
 
 
+def recalled(engine: Engine, queries: list[str], rewrites: list) -> dict:
+    """How many products each query's lexical recall ranks before its top ``k`` (holding a word
+    or a synonym term: the rows it scores), with its rewrite: p50 and p90 over the mix."""
+    search = engine.search
+    held = [int(search.query_words.scores(q, r, search.synonym_weight)[1].sum())
+            for q, r in zip(queries, rewrites, strict=True)]
+    return {f"synonyms_recalled_p{q}": int(np.percentile(held, q)) for q in (50, 90)}
+
+
 def run(bundle: Path, sets: int, queries: int, rounds: int, seed: int = 7) -> dict:
     engine = Engine.load(bundle, load_settings([]))
     try:
@@ -57,7 +67,7 @@ def run(bundle: Path, sets: int, queries: int, rounds: int, seed: int = 7) -> di
         measure(engine, warm, [index.rewrite(q) for q in warm], 1)
         return {"bundle": bundle.resolve().name, "products": len(engine.search.product_ids), "sets": sets,
                 "queries": len(mix), "distinct": len(set(mix)), "rewritten": sum(bool(r) for r in rewrites),
-                "rounds": rounds, **measure(engine, mix, rewrites, rounds)}
+                "rounds": rounds, **measure(engine, mix, rewrites, rounds), **recalled(engine, mix, rewrites)}
     finally:
         engine.close()
 

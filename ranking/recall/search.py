@@ -202,7 +202,7 @@ class SearchRecall:
     def dense(self, query: str, k: int, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` products whose text embeddings are nearest the query's (ids, cosines), kept
         per (query, ``k``) beside the index that answered (``recall.search_results_kept``,
-        read-only arrays): an exact scan of 50,000 x 64 costs ~0.9 ms, the same every repeat."""
+        read-only arrays): the scan gives the same answer every repeat (docs/recall.md)."""
         if not searchable(query):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         index, kept = self._dense_kept
