@@ -31,6 +31,9 @@ import numpy as np
 from bench.bench_serving import request_payloads
 
 TOTALS: dict[str, float] = defaultdict(float)
+# ``--app --profile``: the profiler the app's engine turns on around each page (its worker thread;
+# cProfile sees only the thread that enabled it)
+IN_WORKER: dict[str, cProfile.Profile | None] = {"profiler": None}
 
 
 def _wrap(obj: object, method: str, label: str) -> None:
@@ -125,6 +128,97 @@ def payload_request(engine, payloads: dict[str, list[dict]], pipeline: str, i: i
                        query=p.get("query"), candidates=candidates, seed=i)
 
 
+def measure(rank, pipeline: str, args: argparse.Namespace) -> None:
+    """Rank 30 warm-up pages of ``pipeline`` then ``args.requests`` measured ones (``rank(pipeline,
+    i)`` ranks the ``i``-th) and print the mean ms per request and each component's."""
+    for i in range(30):
+        rank(pipeline, i)
+    TOTALS.clear()
+    profiler = cProfile.Profile() if args.profile else None
+    here = profiler if not args.app else None  # the app's pages run on its worker threads
+    IN_WORKER["profiler"] = profiler if args.app else None
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if here:
+        here.enable()
+    for i in range(30, 30 + args.requests):  # after the warm-up's payloads
+        rank(pipeline, i)
+    if here:
+        here.disable()
+    IN_WORKER["profiler"] = None
+    mean = (time.perf_counter() - started) / args.requests * 1e3
+    cpu = (time.process_time() - cpu_started) / args.requests * 1e3  # every thread's CPU: less
+    print(f"== {pipeline}: {mean:.2f} ms per request, {cpu:.2f} ms CPU "  # moved by others' load
+          f"(mean of {args.requests})")
+    for label, seconds in sorted(TOTALS.items(), key=lambda kv: -kv[1]):
+        if seconds / args.requests * 1e3 >= 0.02:
+            print(f"  {seconds / args.requests * 1e3:7.3f} ms  {label}")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        if os.environ.get("SHELFRANK_PROFILE_CALLERS"):
+            pstats.Stats(profiler).sort_stats("tottime").print_callers(os.environ["SHELFRANK_PROFILE_CALLERS"])
+
+
+def _profile_in_worker(engine) -> None:
+    """``engine.rank`` turns :data:`IN_WORKER`'s profiler on around each page, on its own thread."""
+    inner = engine.rank
+
+    @functools.wraps(inner)
+    def rank(*args, **kwargs):
+        profiler = IN_WORKER["profiler"]
+        if profiler is None:
+            return inner(*args, **kwargs)
+        profiler.enable()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            profiler.disable()
+
+    engine.rank = rank
+
+
+def app_main(args: argparse.Namespace) -> None:
+    """``--app``: the pages through the real app's ASGI callable with everything on, as
+    :mod:`bench.http_path` sets it up (live state ``embedded``, the merchandising book of
+    :mod:`bench.speed`, the shoppers' live clicks), the app's engine instrumented. The CPU per
+    request is the process's: the page, the event loop and the live state's background work."""
+    import asyncio
+    import tempfile
+
+    from bench.http_path import PAGES, call, set_up
+    from ranking.settings import load_settings
+    from serving.app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="request-components-") as work:
+        settings = load_settings([f"serving.bundle={args.bundle}", f"serving.events_dir={work}",
+                                  "serving.admin_token=s3cret", "live.backend=embedded",
+                                  "serving.write_rate_per_second=0", "serving.access_log=false", *args.set])
+        app = create_app(settings)
+        loop = asyncio.new_event_loop()
+        lifespan = app.router.lifespan_context(app)
+        loop.run_until_complete(lifespan.__aenter__())
+        try:
+            bodies = loop.run_until_complete(set_up(app, args.bundle, True))
+            engine = app.state.shelfrank.engine
+            instrument(engine)
+            _profile_in_worker(engine)
+            if args.features:
+                instrument_features()
+            gc.collect()
+            gc.freeze()
+
+            def rank(pipeline: str, i: int) -> None:
+                batch = bodies[pipeline]
+                page = call(app, "POST", PAGES[pipeline], batch[i % len(batch)])
+                status, text = loop.run_until_complete(page)
+                assert status == 200, (pipeline, status, text[:300])
+
+            for pipeline in args.pipelines.split(","):
+                measure(rank, pipeline, args)
+        finally:
+            loop.run_until_complete(lifespan.__aexit__(None, None, None))
+            loop.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path)
@@ -139,12 +233,18 @@ def main() -> None:
                         help="also each feature's compute, as 'feature: NAME' (those the per-product table "
                              "gathers are not computed per request and do not show)")
     parser.add_argument("--set", action="append", default=[], help="settings override key=value")
+    parser.add_argument("--app", action="store_true",
+                        help="through the real app with everything on (live state, the merchandising "
+                             "book, the shoppers' live clicks), as bench.http_path; --distinct is "
+                             "ignored (bench.speed's bodies)")
     args = parser.parse_args()
     from ranking.engine import Engine
-    from ranking.pipeline import RankRequest
     from ranking.recall.vector_index import set_search_threads
     from ranking.settings import load_settings
 
+    if args.app:
+        app_main(args)
+        return
     settings = load_settings(args.set)
     set_search_threads(settings.serving.search_threads)
     payloads = request_payloads(args.bundle, count=args.distinct)
@@ -155,32 +255,11 @@ def main() -> None:
     gc.collect()
     gc.freeze()
 
-    def request(pipeline: str, i: int) -> RankRequest:
-        return payload_request(engine, payloads, pipeline, i)
+    def rank(pipeline: str, i: int) -> None:
+        engine.rank(pipeline, payload_request(engine, payloads, pipeline, i))
 
     for pipeline in args.pipelines.split(","):
-        for i in range(30):
-            engine.rank(pipeline, request(pipeline, i))
-        TOTALS.clear()
-        profiler = cProfile.Profile() if args.profile else None
-        started, cpu_started = time.perf_counter(), time.process_time()
-        if profiler:
-            profiler.enable()
-        for i in range(30, 30 + args.requests):  # after the warm-up's payloads
-            engine.rank(pipeline, request(pipeline, i))
-        if profiler:
-            profiler.disable()
-        mean = (time.perf_counter() - started) / args.requests * 1e3
-        cpu = (time.process_time() - cpu_started) / args.requests * 1e3  # every thread's CPU: less
-        print(f"== {pipeline}: {mean:.2f} ms per request, {cpu:.2f} ms CPU "  # moved by others' load
-              f"(mean of {args.requests})")
-        for label, seconds in sorted(TOTALS.items(), key=lambda kv: -kv[1]):
-            if seconds / args.requests * 1e3 >= 0.02:
-                print(f"  {seconds / args.requests * 1e3:7.3f} ms  {label}")
-        if profiler:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-            if os.environ.get("SHELFRANK_PROFILE_CALLERS"):
-                pstats.Stats(profiler).sort_stats("tottime").print_callers(os.environ["SHELFRANK_PROFILE_CALLERS"])
+        measure(rank, pipeline, args)
     engine.close()
 
 

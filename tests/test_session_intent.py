@@ -1,0 +1,52 @@
+"""Session intent alone: how far a candidate of the shopper's current leaves moves, and its note."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rules_mall import rules_request, rules_snapshot, scored
+
+from ranking.pipeline.adjusters.session_intent import SessionIntent
+from ranking.pipeline.adjusters.spread import score_spread
+from ranking.settings import LiveSettings
+
+
+class View:
+    """A live view whose last minutes were spent in ``shares`` (leaf position -> share)."""
+
+    def __init__(self, shares: dict[int, float]) -> None:
+        self.shares = shares
+
+    def leaf_affinity(self, within_ms: int) -> dict[int, float]:
+        return dict(self.shares)
+
+
+def test_candidates_of_the_shoppers_leaves_move_by_their_share_and_each_gets_its_leafs_note():
+    snap = rules_snapshot()  # products 100-114 in leaf 11 (position 0), 115-129 in leaf 12 (1)
+    ids = np.array([120, 101, 999, 125, 100, 114, 129], np.int64)  # 999: not in the catalog
+    c = scored(snap, ids)
+    c.rule_notes[1].append({"rule": "earlier"})  # a note already there stays first
+    settings = LiveSettings(intent_boost=0.5, intent_window_minutes=30)
+    SessionIntent(settings).apply(c, rules_request(shopper=View({0: 0.75, 1: 0.25, 77: 1.0})), snap)
+    spread = score_spread(c.scores)
+    leaf = {120: 1, 101: 0, 125: 1, 100: 0, 114: 0, 129: 1}
+    share = {0: 0.75, 1: 0.25}
+    for i, product in enumerate(ids.tolist()):
+        notes = [n for n in c.rule_notes[i] if n["rule"] == "session_intent"]
+        if product not in leaf:
+            assert c.adjustments[i] == 0 and notes == []
+            continue
+        assert c.adjustments[i] == pytest.approx(0.5 * share[leaf[product]] * spread)
+        assert notes == [{"rule": "session_intent", "delta": float(c.adjustments[i]),
+                          "why": f"{share[leaf[product]]:.0%} of the shopper's last 30 minutes was in this category"}]
+    assert c.rule_notes[1][0] == {"rule": "earlier"} and len(c.rule_notes[1]) == 2
+    assert c.rule_notes[0][0] is c.rule_notes[3][0]  # one note per leaf, shared by its cards
+
+
+def test_no_view_or_no_leaf_of_the_page_moves_nothing():
+    snap = rules_snapshot()
+    settings = LiveSettings(intent_boost=0.5, intent_window_minutes=30)
+    for view in (None, View({}), View({77: 1.0})):  # 77: a leaf none of the candidates is in
+        c = scored(snap)
+        SessionIntent(settings).apply(c, rules_request(shopper=view), snap)
+        assert not c.adjustments.any() and not any(c.rule_notes)
