@@ -10,8 +10,8 @@ from rules_mall import rules_request, rules_snapshot
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.columns import product_column
 from ranking.pipeline.selector import Selector
-from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors import window_caps
+from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.window_caps import PageCaps, WindowCap
 from ranking.settings import RulesSettings
 
