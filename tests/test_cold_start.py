@@ -144,21 +144,41 @@ def test_the_pool_quadrature_keeps_rows_while_the_grid_holds_and_starts_anew_whe
     alpha, beta = 0.4 + rng.integers(0, 4, 31).astype(float), 199.6 + rng.integers(0, 400, 31)
     quad, keys = PoolQuadrature(256), list(range(31))
     first = quad(keys[:30], alpha[:30], beta[:30])
-    assert np.allclose(first, win_probabilities(alpha[:30], beta[:30]), rtol=1e-12)
-    kept = dict(quad._rows)
+    assert np.array_equal(first, win_probabilities(alpha[:30], beta[:30]))
+    kept = dict(quad._at)
     second = [*keys[:4], *keys[5:]]  # the pick leaves, the next candidate joins
     same_grid = np.array_equal(grid_points(alpha[second], beta[second], 256), quad._x)
-    assert np.allclose(quad(second, alpha[second], beta[second]),
-                       win_probabilities(alpha[second], beta[second]), rtol=1e-12)
+    assert np.array_equal(quad(second, alpha[second], beta[second]),
+                          win_probabilities(alpha[second], beta[second]))  # the same floats
     if same_grid:
-        assert all(quad._rows[k][0] is kept[k][0] for k in keys[5:30])  # reused, not recomputed
+        assert all(quad._at[k] == kept[k] for k in keys[5:30])  # reused, not recomputed
     wide = np.r_[alpha[:5], 40.0], np.r_[beta[:5], 100.0]  # a member far above: the grid moves
-    assert np.allclose(quad([*keys[:5], 99], *wide), win_probabilities(*wide), rtol=1e-12)
-    assert set(quad._rows) == {*keys[:5], 99}  # rows of the old grid dropped
+    assert np.array_equal(quad([*keys[:5], 99], *wide), win_probabilities(*wide))
+    assert np.array_equal(quad._x, grid_points(*wide, 256))
+    assert set(quad._at) == {*keys[:5], 99}  # rows of the old grid dropped
     a, b = PoolQuadrature(256).draw(keys[:30], alpha[:30], beta[:30], np.random.default_rng(5))
     c, d = thompson_draw(alpha[:30], beta[:30], np.random.default_rng(5))
     assert a == c and np.allclose(b, d, rtol=1e-12)  # the same draw from the same stream
     assert PoolQuadrature().draw([7], alpha[:1], beta[:1], np.random.default_rng(0))[0] == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_pools_propensities_are_the_same_floats_whatever_the_quadrature_kept(seed):
+    """Successive pools of one request (a pick leaves, the next candidate joins, sometimes one
+    far off that moves the grid) against each pool computed alone: bit for bit."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    alpha = 0.05 + rng.integers(0, 4, n) + rng.gamma(1.0, 2.0, n)
+    beta = 20 + rng.integers(0, 2000, n).astype(float)
+    alpha[rng.integers(0, n, 3)] = 30.0  # a few far above the rest move the grid when they join
+    quad, pool, nxt = PoolQuadrature(256), list(range(30)), 30
+    for _ in range(12):
+        p = quad(pool, alpha[pool], beta[pool])
+        assert np.array_equal(p, win_probabilities(alpha[pool], beta[pool]))
+        assert np.array_equal(quad._x, grid_points(alpha[pool], beta[pool], 256))
+        pool.pop(int(rng.integers(len(pool))))
+        pool.append(nxt)
+        nxt += 1
 
 
 def test_a_pool_of_one_is_placed_with_propensity_one():

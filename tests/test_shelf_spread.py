@@ -10,6 +10,7 @@ from rules_mall import rules_request, rules_snapshot
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.columns import product_column
 from ranking.pipeline.selector import Selector
+from ranking.pipeline.selectors import window_caps
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.window_caps import PageCaps, WindowCap
 from ranking.settings import RulesSettings
@@ -233,3 +234,19 @@ def test_the_spread_settings_are_per_surface_and_checked():
     with pytest.raises(ValueError):
         RulesSettings(spread_brand_max={"front_page": 2})
     assert set(RulesSettings().spread_category_max) == set(SURFACES)
+
+
+def test_the_fold_floor_and_the_shelf_spread_share_one_set_of_card_keys(monkeypatch):
+    import ranking.pipeline.selectors.shelf_spread as shelf_spread
+
+    made, inner = [], window_caps.row_keys
+    for module in (window_caps, shelf_spread):  # wherever a PageCaps or a selector would make them
+        monkeypatch.setattr(module, "row_keys", lambda caps: made.append(1) or inner(caps))
+    snap = _mall()
+    snap.products.columns["product_score"] = np.where(np.arange(60) % 3 == 0, 20.0, 90.0).astype(np.float32)
+    rules = _rules(traffic_policy=True, traffic_fold=6, spread_brand_max={"homepage": 1},
+                   spread_window={"homepage": 6})
+    c, rows = _place(snap, rules, surface="homepage", page_size=20)
+    grades = _column(snap, c, rows, "product_score")
+    assert len(rows) == 20 and (grades[:6] > 40).all() and (grades < 40).any()  # the fold floor placed
+    assert made == [1]  # made once per page: the fold floor's and the spread's PageCaps share them

@@ -33,21 +33,33 @@ SPAN = 10.0  # the grid covers each member's posterior mean +/- this many standa
 FLOOR = 1e-300  # a CDF below this counts as this (the product of the others stays finite)
 
 
-def grid_points(alpha: np.ndarray, beta: np.ndarray, grid: int) -> np.ndarray:
-    """The quadrature's midpoints (never 0 or 1) over every member's mean +/- SPAN sds."""
+def member_bounds(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each member's posterior mean -/+ SPAN standard deviations (what the grid spans)."""
     mean = alpha / (alpha + beta)
     sd = np.sqrt(alpha * beta / ((alpha + beta) ** 2 * (alpha + beta + 1)))
-    lo = max(float(np.min(mean - SPAN * sd)), 0.0)
-    hi = min(float(np.max(mean + SPAN * sd)), 1.0)
+    return mean - SPAN * sd, mean + SPAN * sd
+
+
+def grid_from(lo: float, hi: float, grid: int) -> np.ndarray:
+    """The quadrature's ``grid`` midpoints over ``[max(lo, 0), min(hi, 1)]``."""
+    lo, hi = max(lo, 0.0), min(hi, 1.0)
     step = (hi - lo) / grid
     return lo + step * (np.arange(grid) + 0.5)
 
 
-def member_rows(alpha: np.ndarray, beta: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def grid_points(alpha: np.ndarray, beta: np.ndarray, grid: int) -> np.ndarray:
+    """The quadrature's midpoints (never 0 or 1) over every member's mean +/- SPAN sds."""
+    lo, hi = member_bounds(alpha, beta)
+    return grid_from(float(np.min(lo)), float(np.max(hi)), grid)
+
+
+def member_rows(alpha: np.ndarray, beta: np.ndarray, x: np.ndarray,
+                logs: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(each member's mass at each point of ``x``, summing to 1 over the grid; its CDF at each
     midpoint, at least half the mass there, floored at FLOOR). Row by row: a member's rows do not
-    depend on the others."""
-    log_pdf = (alpha - 1)[:, None] * np.log(x) + (beta - 1)[:, None] * np.log1p(-x)
+    depend on the others. ``logs``: ``(log(x), log1p(-x))`` when the caller keeps them."""
+    log_x, log_1mx = (np.log(x), np.log1p(-x)) if logs is None else logs
+    log_pdf = (alpha - 1)[:, None] * log_x + (beta - 1)[:, None] * log_1mx
     log_pdf -= log_pdf.max(axis=1, keepdims=True)
     pdf = np.exp(log_pdf, out=log_pdf)
     pdf /= pdf.sum(axis=1, keepdims=True)
@@ -73,38 +85,61 @@ def win_probabilities(alpha: np.ndarray, beta: np.ndarray, grid: int = 256) -> n
 class PoolQuadrature:
     """:func:`win_probabilities` for the successive pools of one request, each member's rows
     kept (by its key) while the grid stays the same. Lives for one request: a member's key must
-    name the same posterior throughout."""
+    name the same posterior throughout.
+
+    Kept per key: the member's span (:func:`member_bounds`, as Python floats: the grid spans their
+    least and greatest, the floats ``np.min`` and ``np.max`` pick), and while the grid holds its
+    density and CDF rows, one row each of two matrices gathered with one take per pool (the grid's
+    logs too). A pool is then a handful of numpy calls on top of its new members' rows."""
 
     def __init__(self, grid: int = 256) -> None:
         self.grid = grid
+        self._bounds: dict[Hashable, tuple[float, float]] = {}
+        self._span: tuple[float, float] | None = None  # the grid's (least lo, greatest hi)
         self._x: np.ndarray | None = None
-        self._rows: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
+        self._logs: tuple[np.ndarray, np.ndarray] | None = None
+        self._at: dict[Hashable, int] = {}  # key -> its row of _pdf and _cdf (on grid _x)
+        self._pdf = self._cdf = np.zeros((0, grid))
 
     def __call__(self, keys: Sequence[Hashable], alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
         alpha, beta = np.asarray(alpha, np.float64), np.asarray(beta, np.float64)
         if len(alpha) == 1:
             return np.ones(1)
-        x = grid_points(alpha, beta, self.grid)
-        if self._x is None or not np.array_equal(x, self._x):
-            self._x, self._rows = x, {}
-        new = [i for i, k in enumerate(keys) if k not in self._rows]
+        self._on_grid(keys, alpha, beta)
+        at = self._at
+        new = [i for i, k in enumerate(keys) if k not in at]
         if len(new) == len(keys):  # nothing kept: the pool's rows in one batch
-            pdf, cdf = member_rows(alpha, beta, x)
-            self._rows.update(zip(keys, zip(pdf, cdf, strict=True), strict=True))
-        else:
-            if new:
-                rows = zip(*member_rows(alpha[new], beta[new], x), strict=True)
-                self._rows.update(zip([keys[i] for i in new], rows, strict=True))
-            pdf = np.stack([self._rows[k][0] for k in keys])
-            cdf = np.stack([self._rows[k][1] for k in keys])
-        return pool_wins(pdf, cdf)
+            self._pdf, self._cdf = pdf, cdf = member_rows(alpha, beta, self._x, self._logs)
+            self._at = {k: i for i, k in enumerate(keys)}
+            return pool_wins(pdf, cdf)
+        if new:
+            pdf, cdf = member_rows(alpha[new], beta[new], self._x, self._logs)
+            at.update((keys[i], len(self._pdf) + j) for j, i in enumerate(new))
+            self._pdf, self._cdf = np.concatenate((self._pdf, pdf)), np.concatenate((self._cdf, cdf))
+        rows = [at[k] for k in keys]
+        return pool_wins(self._pdf[rows], self._cdf[rows])
+
+    def _on_grid(self, keys: Sequence[Hashable], alpha: np.ndarray, beta: np.ndarray) -> None:
+        """Set the pool's grid (:func:`grid_points`' points), dropping the kept rows when it moved."""
+        bounds = self._bounds
+        new = [i for i, k in enumerate(keys) if k not in bounds]
+        if new:
+            lo, hi = member_bounds(alpha[new], beta[new])
+            spans = zip(lo.tolist(), hi.tolist(), strict=True)
+            bounds.update(zip([keys[i] for i in new], spans, strict=True))
+        spans = [bounds[k] for k in keys]
+        span = (max(min(s[0] for s in spans), 0.0), min(max(s[1] for s in spans), 1.0))
+        if span != self._span:  # the points are the span's: the same span, the same points
+            self._span, self._x = span, grid_from(*span, self.grid)
+            self._logs, self._at = (np.log(self._x), np.log1p(-self._x)), {}
 
     def draw(self, keys: Sequence[Hashable], alpha: np.ndarray, beta: np.ndarray, rng: np.random.Generator
              ) -> tuple[int, np.ndarray]:
         """:func:`thompson_draw` of the pool ``keys`` (the same draw from ``rng``)."""
         if len(keys) == 1:
             return 0, np.ones(1)
-        pick = int(np.argmax(rng.beta(np.asarray(alpha, np.float64), np.asarray(beta, np.float64))))
+        alpha, beta = np.asarray(alpha, np.float64), np.asarray(beta, np.float64)
+        pick = int(np.argmax(rng.beta(alpha, beta)))
         return pick, self(keys, alpha, beta)
 
 

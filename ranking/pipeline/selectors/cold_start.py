@@ -13,6 +13,7 @@ its stage in ``explain`` too; a placed card's note adds its position and propens
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,15 +81,24 @@ class ColdStartSlots:
         mean, leaf = post.order_mean.tolist(), post.leaf_order_rate.tolist()
         shown, ordered = post.impressions.tolist(), post.orders.tolist()
         stage, new_product = view.stage.tolist(), view.new_product[view.rows].tolist()  # plain values
-        for k, r in enumerate(view.rows.tolist()):  # k: its index among the new ones
-            why = "new product" if new_product[k] else "new store's product"
+        rows, notes = view.rows.tolist(), []
+        for k, r in enumerate(rows):  # k: its index among the new ones
             note = {"rule": self.name, "stage": stage[k], "posterior_mean": mean[k],
                     "leaf_rate": leaf[k], "impressions": shown[k], "orders": ordered[k]}
             if r in placed:
                 slot, p, n = placed[r]
+                why = "new product" if new_product[k] else "new store's product"
                 note.update(position=slot, propensity=p, why=(
                     f"{why}: cold-start slot drawn by Thompson sampling from {n} exploring new "
                     f"products (order rate {mean[k]:.2%} expected, its leaf {leaf[k]:.2%})"))
             else:
-                note["why"] = f"{why} in cold start, stage {stage[k]}, ranked by the model"
-            cands.rule_notes[r].append(note)
+                note["why"] = _ranked_why(new_product[k], stage[k])
+            notes.append(note)
+        cands.rule_notes.append(rows, notes)
+
+
+@functools.cache
+def _ranked_why(new_product: bool, stage: str) -> str:
+    """The note of a new candidate the bandit did not place (a few strings, made once each)."""
+    why = "new product" if new_product else "new store's product"
+    return f"{why} in cold start, stage {stage}, ranked by the model"

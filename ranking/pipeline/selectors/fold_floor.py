@@ -43,7 +43,9 @@ class FoldFloor:
         stream = page.order[~page.used[page.order]]
         in_fold_by_score = stream[:fold]
         left = stream[~grade_d[stream]].tolist()  # the other grades in score order, as plain ints
-        caps = PageCaps(page, ShelfSpread(self.settings).caps(page, cands, request, snapshot))
+        spread = ShelfSpread(self.settings)
+        caps = PageCaps(page, spread.caps(page, cands, request, snapshot),
+                        spread.keys(page, cands, request, snapshot))  # the shelf spread's, made once
         for p in range(fold):
             if page.slots[p] >= 0:
                 continue

@@ -79,15 +79,22 @@ class WindowCap:
         return np.array([keys[r] not in blocked for r in np.asarray(rows).tolist()], dtype=bool)
 
 
+def row_keys(caps: Sequence[WindowCap]) -> list[tuple[int, ...]]:
+    """Each candidate's key per cap (what :class:`PageCaps` tests a card with)."""
+    return list(zip(*(c.key_list for c in caps), strict=True))
+
+
 class PageCaps:
     """Caps over one page as plain ints: each cap's key of every slot's card, kept up to date
-    by :meth:`put` (the one way cards are placed while it is in use)."""
+    by :meth:`put` (the one way cards are placed while it is in use). ``keys``: :func:`row_keys`
+    of these caps when the caller keeps them (the fold floor and the shelf spread share one)."""
 
-    def __init__(self, page: PageDraft, caps: Sequence[WindowCap]) -> None:
+    def __init__(self, page: PageDraft, caps: Sequence[WindowCap], keys: list[tuple[int, ...]] | None = None
+                 ) -> None:
         self.page, self.caps = page, list(caps)
         slots = page.slots.tolist()
         self.slot_keys = [[c.key_list[r] if r >= 0 else -1 for r in slots] for c in self.caps]
-        self.row_keys = list(zip(*(c.key_list for c in self.caps), strict=True))  # per candidate, per cap
+        self.row_keys = row_keys(self.caps) if keys is None else keys  # per candidate, per cap
 
     def put(self, p: int, row: int) -> None:
         """Place candidate ``row`` at 0-based slot ``p``."""
@@ -125,17 +132,19 @@ class PageCaps:
         return -1, len(blocked) + 1  # no rows
 
 
-def _held(keys: tuple[int, ...], row: int, passed: list[tuple[list[set[int]], list[int]]]) -> set[int]:
-    """The caps that refused card ``row`` (its key per cap: ``keys``) at a slot that passed it over."""
-    return {c for blocked, over in passed if row in over for c, k in enumerate(keys) if k in blocked[c]}
+def _held(keys: tuple[int, ...], passed: list[list[set[int]]]) -> set[int]:
+    """The caps that refused a card (its key per cap: ``keys``) at the slots that passed it over
+    (``passed``: each such slot's blocked keys per cap)."""
+    return {c for blocked in passed for c, k in enumerate(keys) if k in blocked[c]}
 
 
-def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap]) -> None:
+def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap],
+                  keys: list[tuple[int, ...]] | None = None) -> None:
     """Fill every empty slot in score order under ``caps``, relaxing them in order when nothing
-    left fits (module docstring)."""
+    left fits (module docstring); ``keys``: their :func:`row_keys` when the caller keeps them."""
     rows = page.order[~page.used[page.order]].tolist()
-    state = PageCaps(page, caps)
-    passed: list[tuple[list[set[int]], list[int]]] = []  # per slot filled: blocked keys, cards passed over
+    state = PageCaps(page, caps, keys)
+    passed: dict[int, list[list[set[int]]]] = {}  # per card passed over: each such slot's blocked keys
     for p, slot in enumerate(page.slots.tolist()):
         if slot >= 0:
             continue
@@ -148,12 +157,13 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
         i, relaxed = state.first_fitting(rows, p, blocked), 0
         if i < 0:
             i, relaxed = state.relaxing(rows, blocked)
-        passed.append((blocked, rows[:i]))
+        for r in rows[:i]:
+            passed.setdefault(r, []).append(blocked)
         row = rows.pop(i)
         keys = state.row_keys[row]
         broken = [c for c in range(relaxed) if keys[c] in blocked[c]]
         state.put(p, row)
-        for c in sorted(_held(keys, row, passed)):
+        for c in sorted(_held(keys, passed.get(row, ()))):
             if c not in broken:
                 cands.rule_notes[row].append({"rule": caps[c].rule, "position": p + 1,
                                               "why": caps[c].held_why(int(caps[c].keys[row]))})
