@@ -148,3 +148,28 @@ def test_a_tail_resumes_from_exported_positions_and_rereads_a_replaced_file(tmp_
     assert again.resume(shorter) == 0, "a file shorter than its offset is another file"
     assert sorted(r["request_id"] for r in again.poll()["clicks"]) == [1, 3]
     again.close()
+
+
+def test_an_exposure_line_becomes_one_slim_impression_row_per_card(tmp_path):
+    log = EventLog(tmp_path, writer="w")
+    exposure = {"request_id": 7, "timestamp": T0, "user_id": 9, "session_id": None, "surface": "channel",
+                "channel": "subsidy", "query_id": None, "variant": "b", "latency_ms": 3.2, "query": "大米",
+                "live_features": {"live_ctr": [0.1, 0.2]},
+                "cards": {"product_id": [50, 51], "position": [1, 2], "propensity": [1.0, 0.5]}}
+    log.append({"exposures": [exposure]})
+    rows = LogTail(tmp_path).poll()["impressions"]
+    shared = {"request_id": 7, "timestamp": T0, "user_id": 9, "session_id": None, "query_id": None,
+              "surface": "channel", "channel": "subsidy"}
+    assert rows == [{**shared, "product_id": 50, "position": 1}, {**shared, "product_id": 51, "position": 2}]
+
+
+def test_a_line_only_the_standard_library_parses_is_still_read(tmp_path):
+    path = tmp_path / "clicks" / "w.jsonl"
+    path.parent.mkdir()
+    # an integer past 64 bits and a NaN: orjson refuses both, json (what the tail used before) reads them
+    path.write_bytes(f'{{"request_id": 1, "timestamp": {T0}, "user_id": 1, "product_id": 9, '
+                     f'"note": 123456789012345678901234567890, "score": NaN}}\n'.encode())
+    tail = LogTail(tmp_path)
+    [row] = tail.poll()["clicks"]
+    assert row["note"] == 123456789012345678901234567890 and row["score"] != row["score"]
+    assert tail.bad_lines == 0

@@ -37,8 +37,8 @@ def test_candidates_of_the_shoppers_leaves_move_by_their_share_and_each_gets_its
             assert c.adjustments[i] == 0 and notes == []
             continue
         assert c.adjustments[i] == pytest.approx(0.5 * share[leaf[product]] * spread)
-        assert notes == [{"rule": "session_intent", "delta": float(c.adjustments[i]),
-                          "why": f"{share[leaf[product]]:.0%} of the shopper's last 30 minutes was in this category"}]
+        why = f"{share[leaf[product]]:.0%} of the shopper's last 30 minutes was in this category"
+        assert notes == [{"rule": "session_intent", "delta": float(c.adjustments[i]), "why": why}]
     assert c.rule_notes[1][0] == {"rule": "earlier"} and len(c.rule_notes[1]) == 2
     assert c.rule_notes[0][0] is c.rule_notes[3][0]  # one note per leaf, shared by its cards
 
