@@ -173,3 +173,15 @@ def test_a_line_only_the_standard_library_parses_is_still_read(tmp_path):
     [row] = tail.poll()["clicks"]
     assert row["note"] == 123456789012345678901234567890 and row["score"] != row["score"]
     assert tail.bad_lines == 0
+
+
+def test_rows_become_the_same_columns_whether_or_not_every_row_holds_every_field():
+    import pyarrow as pa
+
+    from ranking.live.log_rows import TABLE_COLUMNS, log_tables
+
+    whole = [click(i, session="s") for i in range(5)]
+    ragged = [click(0), {"request_id": 1, "timestamp": T0, "product_id": 5}, {**click(2), "store_id": 3}]
+    for rows in (whole, ragged, whole[:1]):
+        expected = pa.table({n: [r.get(n) for r in rows] for n in TABLE_COLUMNS if any(n in r for r in rows)})
+        assert log_tables({"clicks": rows})["clicks"].equals(expected)

@@ -11,6 +11,7 @@ names them. :func:`log_tables` turns a poll's rows into the Arrow tables
 from __future__ import annotations
 
 from collections import OrderedDict
+from operator import itemgetter
 
 import numpy as np
 import pyarrow as pa
@@ -82,4 +83,11 @@ def products_named(tables: dict[str, pa.Table]) -> np.ndarray:
 
 def _table(rows: list[dict]) -> pa.Table:
     keys = set().union(*rows)  # one pass over the rows' keys, not one per column
-    return pa.table({n: [r.get(n) for r in rows] for n in TABLE_COLUMNS if n in keys})
+    names = [n for n in TABLE_COLUMNS if n in keys]
+    try:  # every row holds every column (a table's rows usually do): one C-level pass
+        columns = list(zip(*map(itemgetter(*names), rows), strict=True)) if len(names) > 1 else None
+    except KeyError:  # a row without one of them: None there
+        columns = None
+    if columns is None:
+        columns = [[r.get(n) for r in rows] for n in names]
+    return pa.table({n: list(c) for n, c in zip(names, columns, strict=True)})
