@@ -158,6 +158,15 @@ def measure(rank, pipeline: str, args: argparse.Namespace) -> None:
             pstats.Stats(profiler).sort_stats("tottime").print_callers(os.environ["SHELFRANK_PROFILE_CALLERS"])
 
 
+def ready(engine, features: bool) -> None:
+    """Instrument ``engine`` (and every feature when ``features``), then freeze the GC as the service does."""
+    instrument(engine)
+    if features:
+        instrument_features()
+    gc.collect()
+    gc.freeze()
+
+
 def _profile_in_worker(engine) -> None:
     """``engine.rank`` turns :data:`IN_WORKER`'s profiler on around each page, on its own thread."""
     inner = engine.rank
@@ -199,12 +208,8 @@ def app_main(args: argparse.Namespace) -> None:
         try:
             bodies = loop.run_until_complete(set_up(app, args.bundle, True))
             engine = app.state.shelfrank.engine
-            instrument(engine)
             _profile_in_worker(engine)
-            if args.features:
-                instrument_features()
-            gc.collect()
-            gc.freeze()
+            ready(engine, args.features)
 
             def rank(pipeline: str, i: int) -> None:
                 batch = bodies[pipeline]
@@ -249,11 +254,7 @@ def main() -> None:
     set_search_threads(settings.serving.search_threads)
     payloads = request_payloads(args.bundle, count=args.distinct)
     engine = Engine.load(args.bundle, settings)
-    instrument(engine)
-    if args.features:
-        instrument_features()
-    gc.collect()
-    gc.freeze()
+    ready(engine, args.features)
 
     def rank(pipeline: str, i: int) -> None:
         engine.rank(pipeline, payload_request(engine, payloads, pipeline, i))
