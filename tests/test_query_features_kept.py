@@ -1,0 +1,106 @@
+"""A search's query features: one gather for the BM25 and token dots, nothing read off search,
+and the query's analysis kept per catalog text (ranking.features.relevance_features, inputs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from ranking.features import Requests, build_inputs
+from ranking.features.inputs import analyse_queries, query_batch
+from ranking.features.snapshot import CatalogText, FeatureSnapshot
+from ranking.features.sparse_rows import hit_dots, row_dots, row_hits, stores_alike
+from ranking.settings import Settings
+from training.data.mall_data import load_mall
+from training.learning.dataset import DAY_MS, mall_day_zero_ms
+from training.learning.snapshot_builder import build_snapshot
+
+
+@pytest.fixture(scope="module")
+def snapshot(small_mall: Path) -> FeatureSnapshot:
+    mall = load_mall(small_mall)
+    return build_snapshot(mall, mall_day_zero_ms(mall, "Asia/Shanghai") + 20 * DAY_MS, Settings())
+
+
+def _own(snapshot: FeatureSnapshot, text: CatalogText | None = None) -> FeatureSnapshot:
+    """A snapshot sharing the fixture's tables (with ``text``), so a test may swap them."""
+    s = snapshot
+    return FeatureSnapshot(s.as_of_ms, s.products, s.stores, s.users, s.leaf_ids, s.leaf_theme_slot,
+                           s.user_leaf_slot, s.user_leaf, s.bought, s.bought_leaf, s.store_visits,
+                           s.text if text is None else text, s.meta)
+
+
+def _search(snapshot: FeatureSnapshot, query: str | None, n: int = 300):
+    ids = np.random.default_rng(3).choice(snapshot.products.ids, n)
+    req = Requests(np.array([-1]), [query], np.array([10]), np.array([0 if query else 1]))
+    return build_inputs(snapshot, ids, np.zeros(n, dtype=np.int64), req)
+
+
+def _query(snapshot: FeatureSnapshot) -> str:
+    """Three catalog words."""
+    return " ".join([w for w in snapshot.text.vocabulary if len(w) >= 2][:3])
+
+
+def test_one_gather_serves_the_bm25_and_token_dots_to_the_bit(snapshot: FeatureSnapshot, monkeypatch) -> None:
+    from ranking.features import relevance_features as rel
+
+    x = _search(snapshot, _query(snapshot))
+    gathers = []
+    monkeypatch.setattr(rel, "row_hits", lambda *a: gathers.append(a[0]) or row_hits(*a))
+    lexical, terms = rel.lexical_score(x), rel.term_overlap(x)
+    assert len(gathers) == 1  # term_overlap reads lexical_score's gather
+    q, text = x.queries.tokens, snapshot.text
+    cols, vals = q.indices[q.indptr[0]:q.indptr[1]], q.data[q.indptr[0]:q.indptr[1]]
+    want = row_dots(text.product_bm25, x.product_row, cols, vals)  # its own gather, as before
+    assert (want > 0).any()
+    assert np.array_equal(lexical.view(np.int64), want.view(np.int64))
+    shared = row_dots(text.product_tokens, x.product_row, cols, vals)
+    assert np.array_equal(terms, shared / max(x.queries.n_tokens[0], 1))
+
+
+def test_a_matrix_stored_otherwise_gets_its_own_gather() -> None:
+    rng = np.random.default_rng(1)
+    tokens = sp.random(40, 30, density=0.3, format="csr", dtype=np.float32, random_state=rng)
+    tokens.data[:] = 1
+    weights = tokens.copy()
+    weights.data = rng.random(len(weights.data)).astype(np.float32)
+    rows, cols, vals = rng.integers(0, 40, 25), np.array([2, 7, 11, 19]), np.ones(4)
+    hits = row_hits(tokens, rows, cols)
+    assert stores_alike(hits, tokens, weights)
+    assert np.array_equal(hit_dots(hits, weights.data, vals), row_dots(weights, rows, cols, vals))
+    edited = weights.copy()  # one gathered row stored in another order: no longer alike
+    r = int(rows[0])
+    a, b = edited.indptr[r], edited.indptr[r + 1]
+    assert b - a > 1
+    edited.indices[a:b], edited.data[a:b] = edited.indices[a:b][::-1].copy(), edited.data[a:b][::-1].copy()
+    assert not stores_alike(hits, tokens, edited)
+
+
+def test_off_search_the_relevance_features_read_no_text(snapshot: FeatureSnapshot) -> None:
+    from ranking.features import relevance_features as rel
+
+    x = _search(snapshot, None)
+    x.snapshot = _own(snapshot, text=None)  # any read of the catalog text would raise
+    for f in (rel.lexical_score, rel.term_overlap, rel.char_overlap, rel.category_intent, rel.brand_match):
+        assert np.isnan(f(x)).all()
+
+
+def test_a_query_is_analysed_once_per_catalog_text(snapshot: FeatureSnapshot) -> None:
+    snap = _own(snapshot)
+    query = _query(snap)
+    first = query_batch(snap, [query])
+    assert query_batch(snap, [query]) is first  # kept
+    fresh = analyse_queries(snap, [query])
+    assert (first.tokens != fresh.tokens).nnz == 0 and (first.bigrams != fresh.bigrams).nnz == 0
+    np.testing.assert_array_equal(first.intent, fresh.intent)
+    assert not first.intent.flags.writeable and not first.tokens.data.flags.writeable  # shared
+    assert query_batch(snap, [query, "x"]) is not query_batch(snap, [query, "x"])  # training: not kept
+    text = snap.text  # new words swap the text: the query is read against the new one
+    snap.text = CatalogText([*text.vocabulary, "brandnewword"], text.product_tokens, text.bigram_vocabulary,
+                            text.product_bigrams, text.token_leaf, text.brand_names)
+    wider = query_batch(snap, [query])
+    assert wider is not first and wider.tokens.shape == (1, len(text.vocabulary) + 1)
+    assert query_batch(snap, [query]) is wider
