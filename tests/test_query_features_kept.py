@@ -104,3 +104,37 @@ def test_a_query_is_analysed_once_per_catalog_text(snapshot: FeatureSnapshot) ->
     wider = query_batch(snap, [query])
     assert wider is not first and wider.tokens.shape == (1, len(text.vocabulary) + 1)
     assert query_batch(snap, [query]) is wider
+
+
+def test_the_live_provider_reads_leaves_kept_per_products_table(snapshot: FeatureSnapshot,
+                                                                monkeypatch) -> None:
+    from ranking.features.snapshot import EntityTable
+    from ranking.pipeline import live_features
+    from ranking.pipeline.candidates import CandidateSet, RankRequest
+    from ranking.settings import LiveSettings
+
+    snap = _own(snapshot)
+    provider = live_features.LiveFeatures(snap, LiveSettings())
+    seen = []
+    monkeypatch.setattr(live_features, "live_feature_columns", lambda *a: seen.append(a[3]) or {})
+    builds = []
+    kept = live_features.LEAF_CATEGORIES
+    monkeypatch.setattr(kept, "build", lambda *a, build=kept.build: builds.append(1) or build(*a))
+    monkeypatch.setattr(kept, "_memo", None)
+    ids = np.r_[snap.products.ids[:50], 10**12]  # the last unknown
+    request = RankRequest("homepage", 20, 0, 10)
+    provider(request, CandidateSet(ids))
+    provider(request, CandidateSet(ids[::-1]))
+    assert len(builds) == 1  # once per products table, not per request
+    np.testing.assert_array_equal(seen[-1], provider.leaves(ids[::-1]))
+    np.testing.assert_array_equal(seen[0], provider.leaves(ids))
+    assert seen[0][-1] == -1
+    products = snap.products  # a catalog change swaps the table: its leaves are read anew
+    moved = products.columns["category_id"].copy()
+    assert (moved[:50] != moved[60]).any()
+    moved[:50] = moved[60]
+    snap.products = EntityTable(products.ids, {**products.columns, "category_id": moved})
+    provider(request, CandidateSet(ids))
+    assert len(builds) == 2
+    np.testing.assert_array_equal(seen[-1], provider.leaves(ids))
+    assert (seen[-1][:50] == moved[60]).all()
