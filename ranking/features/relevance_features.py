@@ -29,27 +29,49 @@ def _off_search(x: FeatureInputs) -> bool:
     return not len(x.queries.texts)
 
 
+def _search_rows(x: FeatureInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """(which candidates are on search, their query rows, their product rows, the distinct query
+    rows): made once per batch for the three dot features (kept in the batch's ``shared``)."""
+    made = x.shared.get("search_rows")
+    if made is None:
+        ok = _on_search(x)
+        q_rows, p_rows = x.query_index[ok], x.product_row[ok]
+        made = x.shared["search_rows"] = (ok, q_rows, p_rows, np.unique(q_rows).tolist())
+    return made
+
+
 def _pair_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], x: FeatureInputs) -> list[np.ndarray]:
     """Row-wise dots of query rows and each of ``matrices``' product rows for every candidate on
-    search. Serving gathers the candidates' rows of the first matrix once; a later matrix that
-    stores those rows alike (the BM25 weights of the token matrix) reads the same gather."""
-    outs = [np.full(x.n, np.nan) for _ in matrices]
-    ok = _on_search(x)
-    if not ok.any():
-        return outs
-    q_rows, p_rows = x.query_index[ok], x.product_row[ok]
+    search (NaN elsewhere). Serving gathers the candidates' rows of the first matrix once; a later
+    matrix that stores those rows alike (the BM25 weights of the token matrix) reads the same gather."""
+    ok, q_rows, p_rows, distinct = _search_rows(x)
+    if not len(q_rows):
+        return [np.full(x.n, np.nan) for _ in matrices]
     first = matrices[0]
     if q.shape[1] < first.shape[1]:
         # words were added to the catalog text after the queries were read against it
         # (ranking.live.new_products appends columns, never renumbers them): same columns, wider
         q = sp.csr_matrix((q.data, q.indices, q.indptr), shape=(q.shape[0], first.shape[1]))
-    distinct = np.unique(q_rows)
     if len(distinct) > FEW_QUERIES:  # training batches: one sparse elementwise product
-        for out, p in zip(outs, matrices, strict=True):
-            out[ok] = np.asarray(q[q_rows].multiply(p[p_rows]).sum(axis=1)).ravel()
-        return outs
+        values = [np.asarray(q[q_rows].multiply(p[p_rows]).sum(axis=1), dtype=np.float64).ravel()
+                  for p in matrices]  # float64, as the NaN-filled columns they were written into
+    else:
+        values = _few_query_dots(q, matrices, q_rows, p_rows, distinct)
+    if len(q_rows) == x.n:  # every candidate on search (a served search): the values as they are
+        return values
+    outs = [np.full(x.n, np.nan) for _ in matrices]
+    for out, value in zip(outs, values, strict=True):
+        out[ok] = value
+    return outs
+
+
+def _few_query_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], q_rows: np.ndarray,
+                    p_rows: np.ndarray, distinct: list[int]) -> list[np.ndarray]:
+    """:func:`_pair_dots`' values for a batch of few queries (serving: one), query by query, the
+    candidates' rows of the first matrix gathered directly and once for every matrix stored alike."""
+    first = matrices[0]
     values = [np.empty(len(q_rows)) for _ in matrices]
-    for row in distinct.tolist():  # serving: one query, the candidates' rows gathered directly
+    for row in distinct:
         mine = q_rows == row if len(distinct) > 1 else slice(None)
         start, end = q.indptr[row], q.indptr[row + 1]
         columns, weights = q.indices[start:end], q.data[start:end]
@@ -57,9 +79,7 @@ def _pair_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], x: Feature
         for value, p in zip(values, matrices, strict=True):
             value[mine] = (hit_dots(hits, p.data, weights) if p is first or stores_alike(hits, first, p)
                            else row_dots(p, p_rows[mine], columns, weights))
-    for out, value in zip(outs, values, strict=True):
-        out[ok] = value
-    return outs
+    return values
 
 
 def _token_dots(x: FeatureInputs) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +163,8 @@ def brand_match(x: FeatureInputs) -> np.ndarray:
 @feature("query_length", "relevance", "number of words in the query",
          label="query length (words)", unit="count")
 def query_length(x: FeatureInputs) -> np.ndarray:
+    if _off_search(x):
+        return np.full(x.n, np.nan)
     ok = x.query_index >= 0
     out = np.full(x.n, np.nan)
     if ok.any():
@@ -155,6 +177,6 @@ def query_length(x: FeatureInputs) -> np.ndarray:
          label="spelling similarity to the query", unit="number")
 def dense_similarity(x: FeatureInputs) -> np.ndarray:
     value = x.extra.get("dense_similarity")
-    if value is None:
+    if value is None or _off_search(x):
         return np.full(x.n, np.nan)
     return np.where(x.query_index >= 0, value, np.nan)
