@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from ranking.features import Requests, build_inputs
+from ranking.features import Requests, build_inputs, feature_names
 from ranking.features.inputs import analyse_queries, query_batch
 from ranking.features.snapshot import CatalogText, FeatureSnapshot
 from ranking.features.sparse_rows import hit_dots, row_dots, row_hits, stores_alike
@@ -39,14 +39,22 @@ def _search(snapshot: FeatureSnapshot, query: str | None, n: int = 300):
     return build_inputs(snapshot, ids, np.zeros(n, dtype=np.int64), req)
 
 
+def _relevance():
+    """The relevance definitions, imported after the registry loaded every module in schema order
+    (imported first, they would register first and reorder the schema for the whole session)."""
+    feature_names()
+    from ranking.features import relevance_features
+
+    return relevance_features
+
+
 def _query(snapshot: FeatureSnapshot) -> str:
     """Three catalog words."""
     return " ".join([w for w in snapshot.text.vocabulary if len(w) >= 2][:3])
 
 
 def test_one_gather_serves_the_bm25_and_token_dots_to_the_bit(snapshot: FeatureSnapshot, monkeypatch) -> None:
-    from ranking.features import relevance_features as rel
-
+    rel = _relevance()
     x = _search(snapshot, _query(snapshot))
     gathers = []
     monkeypatch.setattr(rel, "row_hits", lambda *a: gathers.append(a[0]) or row_hits(*a))
@@ -80,11 +88,13 @@ def test_a_matrix_stored_otherwise_gets_its_own_gather() -> None:
 
 
 def test_off_search_the_relevance_features_read_no_text(snapshot: FeatureSnapshot) -> None:
-    from ranking.features import relevance_features as rel
-
+    rel = _relevance()
     x = _search(snapshot, None)
     x.snapshot = _own(snapshot, text=None)  # any read of the catalog text would raise
-    for f in (rel.lexical_score, rel.term_overlap, rel.char_overlap, rel.category_intent, rel.brand_match):
+    x.query_index = None  # nor the candidates' queries
+    x.extra["dense_similarity"] = np.zeros(x.n)
+    for f in (rel.lexical_score, rel.term_overlap, rel.char_overlap, rel.category_intent, rel.brand_match,
+              rel.query_length, rel.dense_similarity):
         assert np.isnan(f(x)).all()
 
 
@@ -138,3 +148,40 @@ def test_the_live_provider_reads_leaves_kept_per_products_table(snapshot: Featur
     assert len(builds) == 2
     np.testing.assert_array_equal(seen[-1], provider.leaves(ids))
     assert (seen[-1][:50] == moved[60]).all()
+
+
+def test_the_batch_path_keeps_float64_dots(snapshot: FeatureSnapshot, monkeypatch) -> None:
+    rel = _relevance()
+    x = _search(snapshot, _query(snapshot))
+    monkeypatch.setattr(rel, "FEW_QUERIES", 0)  # the training batches' sparse product
+    lexical, terms = rel.lexical_score(x), rel.term_overlap(x)
+    q, text = x.queries.tokens, snapshot.text
+    for got, p in ((lexical, text.product_bm25), (terms, text.product_tokens)):
+        want = np.asarray(q[x.query_index].multiply(p[x.product_row]).sum(axis=1)).ravel().astype(np.float64)
+        if p is text.product_tokens:
+            want = want / max(x.queries.n_tokens[0], 1)
+        assert got.dtype == np.float64
+        assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_a_page_s_matrix_is_written_by_rows_to_the_same_bits(snapshot: FeatureSnapshot, monkeypatch,
+                                                            interleaved: bool) -> None:
+    from ranking.features import compute_features, registry
+    from ranking.features.per_product import per_product_names, product_feature_table
+
+    names = feature_names()
+    if interleaved:  # a per-product feature between two others: the gather writes scattered rows
+        gathered = per_product_names(names)
+        names = [n for n in names if n != gathered[3]]
+        names.insert(names.index("lexical_score") + 1, gathered[3])
+    snap = _own(snapshot)
+    x = _search(snap, _query(snap))
+    x.per_product = product_feature_table(snap, names)
+    by_rows = compute_features(x, names)  # a page: under SMALL_BATCH
+    monkeypatch.setattr(registry, "SMALL_BATCH", 0)  # as a training batch: by columns
+    x.shared.clear()
+    by_columns = compute_features(x, names)
+    assert by_rows.flags.c_contiguous and by_rows.dtype == np.float32 and by_rows.shape == (x.n, len(names))
+    assert np.array_equal(by_rows.view(np.int32), by_columns.view(np.int32))
+    assert np.isfinite(by_rows).any(axis=0).sum() > 40
