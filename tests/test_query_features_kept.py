@@ -3,6 +3,7 @@ and the query's analysis kept per catalog text (ranking.features.relevance_featu
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,8 @@ def test_a_query_is_analysed_once_per_catalog_text(snapshot: FeatureSnapshot) ->
     wider = query_batch(snap, [query])
     assert wider is not first and wider.tokens.shape == (1, len(text.vocabulary) + 1)
     assert query_batch(snap, [query]) is wider
+    again = pickle.loads(pickle.dumps(snap))  # training ships snapshots to its workers: kept as empty
+    assert query_batch(again, [query]) is not wider and len(again.derived["query_batches"][1]) == 1
 
 
 def test_the_live_provider_reads_leaves_kept_per_products_table(snapshot: FeatureSnapshot,
