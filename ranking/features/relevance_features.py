@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from ranking.features.inputs import FeatureInputs
 from ranking.features.registry import feature
-from ranking.features.sparse_rows import row_dots
+from ranking.features.sparse_rows import hit_dots, row_dots, row_hits, stores_alike
 from ranking.recall.tokenize import fold
 
 FEW_QUERIES = 4  # up to this many distinct queries, dot products go query by query
@@ -23,41 +23,93 @@ def _on_search(x: FeatureInputs) -> np.ndarray:
     return (x.query_index >= 0) & (x.product_row >= 0)
 
 
-def _pair_dot(q: sp.csr_matrix, p: sp.csr_matrix, x: FeatureInputs) -> np.ndarray:
-    """Row-wise dot of query rows and product rows for every candidate on search."""
-    ok = _on_search(x)
-    out = np.full(x.n, np.nan)
-    if not ok.any():
-        return out
-    q_rows, p_rows = x.query_index[ok], x.product_row[ok]
-    if q.shape[1] < p.shape[1]:
+def _off_search(x: FeatureInputs) -> bool:
+    """Whether no candidate of the batch has a query (a homepage, a rerank): every relevance
+    feature is then NaN, and none need build its masks."""
+    return not len(x.queries.texts)
+
+
+def _search_rows(x: FeatureInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """(which candidates are on search, their query rows, their product rows, the distinct query
+    rows): made once per batch for the three dot features (kept in the batch's ``shared``)."""
+    made = x.shared.get("search_rows")
+    if made is None:
+        ok = _on_search(x)
+        q_rows, p_rows = x.query_index[ok], x.product_row[ok]
+        made = x.shared["search_rows"] = (ok, q_rows, p_rows, np.unique(q_rows).tolist())
+    return made
+
+
+def _pair_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], x: FeatureInputs) -> list[np.ndarray]:
+    """Row-wise dots of query rows and each of ``matrices``' product rows for every candidate on
+    search (NaN elsewhere). Serving gathers the candidates' rows of the first matrix once; a later
+    matrix that stores those rows alike (the BM25 weights of the token matrix) reads the same gather."""
+    ok, q_rows, p_rows, distinct = _search_rows(x)
+    if not len(q_rows):
+        return [np.full(x.n, np.nan) for _ in matrices]
+    first = matrices[0]
+    if q.shape[1] < first.shape[1]:
         # words were added to the catalog text after the queries were read against it
         # (ranking.live.new_products appends columns, never renumbers them): same columns, wider
-        q = sp.csr_matrix((q.data, q.indices, q.indptr), shape=(q.shape[0], p.shape[1]))
-    distinct = np.unique(q_rows)
+        q = sp.csr_matrix((q.data, q.indices, q.indptr), shape=(q.shape[0], first.shape[1]))
     if len(distinct) > FEW_QUERIES:  # training batches: one sparse elementwise product
-        out[ok] = np.asarray(q[q_rows].multiply(p[p_rows]).sum(axis=1)).ravel()
-        return out
-    values = np.empty(len(q_rows))
-    for row in distinct.tolist():  # serving: one query, the candidates' rows gathered directly
-        mine = q_rows == row
+        values = [np.asarray(q[q_rows].multiply(p[p_rows]).sum(axis=1), dtype=np.float64).ravel()
+                  for p in matrices]  # float64, as the NaN-filled columns they were written into
+    else:
+        values = _few_query_dots(q, matrices, q_rows, p_rows, distinct)
+    if len(q_rows) == x.n:  # every candidate on search (a served search): the values as they are
+        return values
+    outs = [np.full(x.n, np.nan) for _ in matrices]
+    for out, value in zip(outs, values, strict=True):
+        out[ok] = value
+    return outs
+
+
+def _few_query_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], q_rows: np.ndarray,
+                    p_rows: np.ndarray, distinct: list[int]) -> list[np.ndarray]:
+    """:func:`_pair_dots`' values for a batch of few queries (serving: one), query by query, the
+    candidates' rows of the first matrix gathered directly and once for every matrix stored alike."""
+    first = matrices[0]
+    values = [np.empty(len(q_rows)) for _ in matrices]
+    for row in distinct:
+        mine = q_rows == row if len(distinct) > 1 else slice(None)
         start, end = q.indptr[row], q.indptr[row + 1]
-        values[mine] = row_dots(p, p_rows[mine], q.indices[start:end], q.data[start:end])
-    out[ok] = values
-    return out
+        columns, weights = q.indices[start:end], q.data[start:end]
+        hits = row_hits(first, p_rows[mine], columns)
+        for value, p in zip(values, matrices, strict=True):
+            value[mine] = (hit_dots(hits, p.data, weights) if p is first or stores_alike(hits, first, p)
+                           else row_dots(p, p_rows[mine], columns, weights))
+    return values
+
+
+def _token_dots(x: FeatureInputs) -> tuple[np.ndarray, np.ndarray]:
+    """(the BM25 dot, the count of shared tokens) of every candidate: ``lexical_score`` and
+    ``term_overlap`` read the same candidates' rows of two matrices stored alike, so the first
+    of them to run gathers them for both (kept in the batch's ``shared``, by the path taken)."""
+    key = ("token_dots", FEW_QUERIES)
+    made = x.shared.get(key)
+    if made is None:
+        text = x.snapshot.text
+        tokens, bm25 = _pair_dots(x.queries.tokens, (text.product_tokens, text.product_bm25), x)
+        made = x.shared[key] = (bm25, tokens)
+    return made
 
 
 @feature("lexical_score", "relevance", "BM25 of the query over title, brand and category words",
          label="query words in the text (BM25)", unit="number")
 def lexical_score(x: FeatureInputs) -> np.ndarray:
-    return _pair_dot(x.queries.tokens, x.snapshot.text.product_bm25, x)
+    if _off_search(x):
+        return np.full(x.n, np.nan)
+    return _token_dots(x)[0]
 
 
 @feature("term_overlap", "relevance", "share of the query's words found in the product's text",
          label="query words found", unit="percent")
 def term_overlap(x: FeatureInputs) -> np.ndarray:
-    shared = _pair_dot(x.queries.tokens, x.snapshot.text.product_tokens, x)
-    n = x.queries.n_tokens[np.maximum(x.query_index, 0)] if len(x.queries.texts) else 1
+    if _off_search(x):
+        return np.full(x.n, np.nan)
+    shared = _token_dots(x)[1]
+    n = x.queries.n_tokens[np.maximum(x.query_index, 0)]
     return shared / np.maximum(n, 1)
 
 
@@ -65,8 +117,10 @@ def term_overlap(x: FeatureInputs) -> np.ndarray:
          "share of the query's character bigrams found in the product's text",
          label="query characters found", unit="percent")
 def char_overlap(x: FeatureInputs) -> np.ndarray:
-    shared = _pair_dot(x.queries.bigrams, x.snapshot.text.product_bigrams, x)
-    n = x.queries.n_bigrams[np.maximum(x.query_index, 0)] if len(x.queries.texts) else 1
+    if _off_search(x):
+        return np.full(x.n, np.nan)
+    shared = _pair_dots(x.queries.bigrams, (x.snapshot.text.product_bigrams,), x)[0]
+    n = x.queries.n_bigrams[np.maximum(x.query_index, 0)]
     return shared / np.maximum(n, 1)
 
 
@@ -74,6 +128,8 @@ def char_overlap(x: FeatureInputs) -> np.ndarray:
          "P(product's category | query words), from where the catalog uses those words",
          label="category fits the query", unit="percent")
 def category_intent(x: FeatureInputs) -> np.ndarray:
+    if _off_search(x):
+        return np.full(x.n, np.nan)
     ok = _on_search(x) & (x.leaf >= 0)
     out = np.full(x.n, np.nan)
     if ok.any():
@@ -84,6 +140,8 @@ def category_intent(x: FeatureInputs) -> np.ndarray:
 @feature("brand_match", "relevance", "1 if the query names the product's brand",
          label="query names its brand", unit="flag")
 def brand_match(x: FeatureInputs) -> np.ndarray:
+    if _off_search(x):
+        return np.full(x.n, np.nan)
     ok = _on_search(x)
     out = np.full(x.n, np.nan)
     if not ok.any():
@@ -105,6 +163,8 @@ def brand_match(x: FeatureInputs) -> np.ndarray:
 @feature("query_length", "relevance", "number of words in the query",
          label="query length (words)", unit="count")
 def query_length(x: FeatureInputs) -> np.ndarray:
+    if _off_search(x):
+        return np.full(x.n, np.nan)
     ok = x.query_index >= 0
     out = np.full(x.n, np.nan)
     if ok.any():
@@ -117,6 +177,6 @@ def query_length(x: FeatureInputs) -> np.ndarray:
          label="spelling similarity to the query", unit="number")
 def dense_similarity(x: FeatureInputs) -> np.ndarray:
     value = x.extra.get("dense_similarity")
-    if value is None:
+    if value is None or _off_search(x):
         return np.full(x.n, np.nan)
     return np.where(x.query_index >= 0, value, np.nan)

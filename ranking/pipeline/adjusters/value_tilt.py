@@ -12,6 +12,18 @@ from ranking.pipeline.columns import product_column
 from ranking.settings import RulesSettings
 
 
+def middle(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty float64 array without NaN, to the bit (the middle order
+    statistic, or the two middle ones' sum halved, as ``np.mean`` of two values computes it) from one
+    ``np.partition``: np.median's checks and reductions cost ~15 us a page more."""
+    n = len(values)
+    k = n // 2
+    if n % 2:
+        return np.partition(values, k)[k]
+    part = np.partition(values, (k - 1, k))
+    return (part[k - 1] + part[k]) / 2
+
+
 @dataclass
 class ValueTilt:
     """Dearer products move up by ``value_weight x log(price / median candidate price)``.
@@ -36,7 +48,7 @@ class ValueTilt:
         known = np.isfinite(log_price)
         if not known.any():
             return
-        delta = np.where(known, self.settings.value_weight * (log_price - np.median(log_price[known])), 0.0)
+        delta = np.where(known, self.settings.value_weight * (log_price - middle(log_price[known])), 0.0)
         cands.adjustments += delta
         # every candidate moves: one vector, its notes made only for explained cards
         cands.rule_moves[self.name] = (delta, "dearer than the median candidate",
