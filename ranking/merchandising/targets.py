@@ -45,7 +45,6 @@ class Columns:
 
     def __init__(self, snapshot: FeatureSnapshot, cands: CandidateSet) -> None:
         self.snapshot, self.cands = snapshot, cands
-        self._rows: np.ndarray | None = None
         self._cols: dict[str, np.ndarray] = {}
 
     def __call__(self, name: str) -> np.ndarray:
@@ -54,10 +53,8 @@ class Columns:
             products = self.snapshot.products
             if name not in products.columns:
                 col = np.full(len(self.cands), -1.0)
-            else:
-                if self._rows is None:
-                    self._rows = products.rows(self.cands.product_ids)
-                col = products.take(name, self._rows, missing=-1)
+            else:  # the candidates' rows looked up once per table (CandidateSet.rows_in)
+                col = products.take_located(name, self.cands.rows_in(products), missing=-1)
             self._cols[name] = col
         return col
 
@@ -88,6 +85,31 @@ def target_mask(target: object, cands: CandidateSet, snapshot: FeatureSnapshot,
     if not len(ids):
         return np.zeros(len(cands), dtype=bool)
     return np.isin(col("brand_id").astype(np.int64), ids)
+
+
+# the targets :func:`target_masks` compares together: the target's field, the product columns it matches
+BATCHED = (("category_id", ("category_id", "top_category_id")), ("store_id", ("store_id",)))
+
+
+def target_masks(targets: list, cands: CandidateSet, snapshot: FeatureSnapshot,
+                 columns: Columns | None = None) -> np.ndarray:
+    """:func:`target_mask` of each of ``targets``, one row each (``len(targets)`` by candidates):
+    the category and store targets compared in one broadcast each, the others one by one."""
+    col = columns or Columns(snapshot, cands)
+    out = np.zeros((len(targets), len(cands)), dtype=bool)
+    for field_name, compare in BATCHED:
+        at = [i for i, t in enumerate(targets) if getattr(t, field_name, None) is not None]
+        if not at:
+            continue
+        wanted = np.asarray([getattr(targets[i], field_name) for i in at], dtype=np.float64)
+        hit = np.zeros((len(at), len(cands)), dtype=bool)
+        for name in compare:
+            hit |= col(name)[None, :] == wanted[:, None]
+        out[at] = hit
+    for i, t in enumerate(targets):
+        if getattr(t, "category_id", None) is None and getattr(t, "store_id", None) is None:
+            out[i] = target_mask(t, cands, snapshot, col)
+    return out
 
 
 def describe(target: object) -> str:
