@@ -19,7 +19,7 @@ from ranking.merchandising.page_report import report_page
 from ranking.merchandising.pins import plan_pins
 from ranking.merchandising.rule import Rule, RuleTarget
 from ranking.merchandising.rule_index import RuleIndex
-from ranking.merchandising.targets import target_mask, target_masks
+from ranking.merchandising.targets import among, target_mask, target_masks
 from ranking.pipeline.adjusters import MerchandisingMoves
 from ranking.settings import MerchandisingSettings
 
@@ -172,3 +172,13 @@ def test_two_pins_above_a_card_name_both_rules():
                                    "why": "1 pinned card above moved it down"}]
     assert page.rule_notes[4] == [{"rule": "merch_pinned_above", "rule_ids": ["p", "q"],
                                    "why": "2 pinned cards above moved it down"}]
+
+
+@pytest.mark.parametrize("k", [0, 1, 4, 5, 30, 100])
+def test_among_is_isin_whichever_way_it_compares(k):
+    rng = np.random.default_rng(k)
+    for _ in range(50):
+        values, few = rng.integers(-3, 60, int(rng.integers(0, 80))), rng.integers(-3, 60, k)
+        got = among(values, few)
+        assert got.dtype == bool and got.tolist() == np.isin(values, few).tolist()
+    assert among(np.array([5, 200]), np.arange(10)).tolist() == [True, False]  # past the largest id

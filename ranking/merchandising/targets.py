@@ -15,14 +15,25 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet
 from ranking.recall.tokenize import search_form
 
+COMPARED = 4  # ids :func:`among` compares one by one (more: a binary search)
+
 
 def among(values: np.ndarray, few: object) -> np.ndarray:
-    """``np.isin(values, few)`` for the few ids a rule names: one broadcast comparison, several
-    times faster than ``np.isin``'s sort for a handful of ids (a rule names at most 100)."""
+    """``np.isin(values, few)`` for the few ids a rule names (at most 100), several times faster
+    than ``np.isin``'s sort: one comparison per id for up to :data:`COMPARED` ids, else a binary
+    search of each value among the ids sorted (not a values-by-ids broadcast: reducing its short
+    rows cost ~25 us for 500 candidates)."""
     wanted = np.asarray(few, dtype=np.int64).ravel()
-    if len(wanted) > 128:
-        return np.isin(values, wanted)
-    return (np.asarray(values)[:, None] == wanted[None, :]).any(axis=1)
+    values = np.asarray(values)
+    if len(wanted) <= COMPARED:
+        hit = np.zeros(values.shape, dtype=bool)
+        for one in wanted.tolist():
+            hit |= values == one
+        return hit
+    ids = np.sort(wanted)
+    at = np.searchsorted(ids, values)
+    at[at == len(ids)] = 0  # past the largest id: compared with the first, never equal
+    return ids[at] == values
 
 
 def brand_ids(snapshot: FeatureSnapshot, brand: str) -> np.ndarray:
