@@ -41,7 +41,7 @@ class PinPlan:
 
 
 def pins_of(found: RulesInForce | None) -> list[Pin]:
-    """The pins of the rules in force, in the conflict order (worked out once per request)."""
+    """The pins of the rules in force, in the conflict order (worked out once per set of rules)."""
     if found is None:
         return []
     pins = found.shared.get("pins")  # shared by the requests under the same rules (in_force.py)
