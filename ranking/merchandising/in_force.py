@@ -6,6 +6,12 @@ bury adjuster and the page's report all read :func:`rules_in_force`: the request
 ``request.hydrated`` for the request's other stages. No book, an empty one, or no rule matching:
 ``None``, and every stage returns at once (a page without rules costs one dict read).
 
+What matched is kept across requests in the book's index (``RuleIndex.kept``) per query,
+category, surface, mall-local hour and rule limit, with the span of ``now_ms`` it holds over (up
+to the nearest ``start`` or ``end`` of a rule matching the request: :meth:`RuleIndex.matching_span`),
+so a rule starting or ending takes effect on the next page; a new book has a new index, so a
+rule change is matched afresh. A head query's request is matched once, not per page.
+
 At most ``merchandising.max_rules_per_request`` rules apply: the most important by priority, then
 specificity, then newer (the conflict order without the action's rank); the rest are counted in
 ``skipped``. Each rule's effect on a page names the rule (:data:`REASON_PREFIX` in ``dropped``,
@@ -20,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ranking.merchandising.rule import ACTIONS, Rule, RuleSchedule
-from ranking.merchandising.rule_index import epoch_ms, importance, schedule_in_force
+from ranking.merchandising.rule_index import RuleIndex, epoch_ms, importance, schedule_in_force
 from ranking.settings import MerchandisingSettings
 
 KEY = "merchandising"
@@ -30,25 +36,37 @@ REASON_PREFIX = "rule_"  # dropped reasons: rule_hide:<id>, rule_filter:<id>, ru
 
 @dataclass(frozen=True)
 class RulesInForce:
-    """The rules applied to one request, in the conflict order, and how many were skipped."""
+    """The rules applied to one request, in the conflict order, and how many were skipped.
+
+    ``shared`` holds what every request under the same rules derives alike (the rules by action,
+    the pins, the moves), made once and shared by the requests the index's memo serves (read by
+    many request threads: only ever filled, each value whole in one assignment); ``derived`` is
+    this request's own (the pin plan of its candidates: :meth:`for_request` gives a fresh one)."""
 
     rules: tuple[Rule, ...]
     skipped: int = 0
-    _by_kind: dict[str, tuple[Rule, ...]] = field(default_factory=dict, compare=False)
-    derived: dict = field(default_factory=dict, compare=False)  # what stages derive once (the pins)
+    shared: dict = field(default_factory=dict, compare=False)
+    derived: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        if "kinds" in self.shared:
+            return
         by_kind: dict[str, list[Rule]] = {k: [] for k in ACTIONS}
         for r in self.rules:
             by_kind[r.action.kind].append(r)
-        self._by_kind.update({k: tuple(v) for k, v in by_kind.items()})
-        self._by_kind["boost+bury"] = tuple(r for r in self.rules if r.action.boost or r.action.bury)
-        self._by_kind["hide+filter"] = self._by_kind["hide"] + self._by_kind["filter"]
+        kinds = {k: tuple(v) for k, v in by_kind.items()}
+        kinds["boost+bury"] = tuple(r for r in self.rules if r.action.boost or r.action.bury)
+        kinds["hide+filter"] = kinds["hide"] + kinds["filter"]
+        self.shared["kinds"] = kinds
 
     def of(self, *kinds: str) -> tuple[Rule, ...]:
         """This request's rules of these actions (one, or ``"boost", "bury"`` / ``"hide", "filter"``),
         in the conflict order."""
-        return self._by_kind["+".join(kinds)]
+        return self.shared["kinds"]["+".join(kinds)]
+
+    def for_request(self) -> RulesInForce:
+        """The same rules for another request: ``shared`` shared, ``derived`` its own."""
+        return RulesInForce(self.rules, self.skipped, self.shared)
 
 
 def rule_name(rule: Rule) -> str:
@@ -65,14 +83,29 @@ def rules_in_force(request: object, settings: MerchandisingSettings | None = Non
         return cached[1]
     found = None
     if book is not None and book.rules:
-        matched = book.rule_index.matching(request)
-        limit = (settings or MerchandisingSettings()).max_rules_per_request
-        skipped = max(0, len(matched) - limit)
-        if skipped:
-            kept = {id(r) for r in sorted(matched, key=importance)[:limit]}
-            matched = [r for r in matched if id(r) in kept]
-        found = RulesInForce(tuple(matched), skipped) if matched else None
+        found = _kept(book.rule_index, request, (settings or MerchandisingSettings()).max_rules_per_request)
+        found = found.for_request() if found is not None else None
     hydrated[KEY] = (book, found)
+    return found
+
+
+def _kept(index: RuleIndex, request: object, limit: int) -> RulesInForce | None:
+    """The rules in force for the request's query, category, surface and hour, kept in the
+    index's memo (``index.kept``) with the span of ``now_ms`` they hold over
+    (:meth:`RuleIndex.matching_span`): a request outside the span is matched again."""
+    now_ms = int(getattr(request, "now_ms", 0))
+    key = (getattr(request, "query", None), getattr(request, "category_id", None),
+           getattr(request, "surface", ""), int(getattr(request, "hour", 0)), limit)
+    held = index.kept.get(key)
+    if held is not None and held[0] <= now_ms < held[1]:
+        return held[2]
+    matched, since, until = index.matching_span(request)
+    skipped = max(0, len(matched) - limit)
+    if skipped:
+        kept = {id(r) for r in sorted(matched, key=importance)[:limit]}
+        matched = [r for r in matched if id(r) in kept]
+    found = RulesInForce(tuple(matched), skipped) if matched else None
+    index.kept.put(key, (since, until, found))
     return found
 
 

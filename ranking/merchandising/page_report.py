@@ -52,19 +52,21 @@ def _failed_pins(found: RulesInForce, cands: CandidateSet, dropped: list[dict], 
 
 
 def _note_page(found: RulesInForce, page: CandidateSet, pinned_at: dict[int, str]) -> None:
-    filters = [{"rule": "merch_filter", "rule_id": rule_name(r),
-                "why": f"{r.reason} (only {describe(r.action.filter)})"} for r in found.of("filter")]
-    above = 0
+    filters = _said(found)["filters"]
+    if not pinned_at and not filters:
+        return
+    above, ids = 0, []
     for i in range(len(page)):
         position = i + 1
         if position in pinned_at:
             above += 1
+            ids = sorted({*ids, pinned_at[position]})
         elif above:
-            ids = sorted({v for k, v in pinned_at.items() if k < position})
             page.rule_notes[i].append({
-                "rule": "merch_pinned_above", "rule_ids": ids,
+                "rule": "merch_pinned_above", "rule_ids": list(ids),
                 "why": f"{above} pinned card{'s' if above > 1 else ''} above moved it down"})
-        page.rule_notes[i].extend(dict(n) for n in filters)
+        if filters:
+            page.rule_notes[i].extend(dict(n) for n in filters)
 
 
 def _moved(cands: CandidateSet) -> set[str]:
@@ -72,28 +74,40 @@ def _moved(cands: CandidateSet) -> set[str]:
             if note.get("rule") in ("merch_boost", "merch_bury")}
 
 
+def _said(found: RulesInForce) -> dict:
+    """What the report says of the rules in force whatever the page, made once per set of rules
+    (``found.shared``, read by every request under them): each rule's name, action and removal
+    reason, the filter rules' notes and the redirect (copied before a page holds them)."""
+    said = found.shared.get("report")
+    if said is None:
+        redirects = found.of("redirect")  # in the conflict order: the first one wins
+        redirect = None
+        if redirects:
+            r = redirects[0]
+            redirect = {"rule_id": rule_name(r), **r.action.redirect.model_dump(exclude_none=True)}
+        said = found.shared["report"] = {
+            "rules": [(rule_name(r), r.action.kind, f"{REASON_PREFIX}{r.action.kind}:{rule_name(r)}",
+                       redirects and r is redirects[0]) for r in found.rules],
+            "filters": [{"rule": "merch_filter", "rule_id": rule_name(r), "why": f"{r.reason} (only "
+                         f"{describe(r.action.filter)})"} for r in found.of("filter")],
+            "redirect": redirect, "removes": bool(found.of("hide", "filter")), "pins": bool(found.of("pin"))}
+    return said
+
+
 def report_page(found: RulesInForce | None, cands: CandidateSet, page: CandidateSet, dropped: list[dict],
                 size: int, max_pins: int) -> RulesReport:
     """The page's rules report (module docstring); ``cands`` are the candidates placed from."""
     if found is None:
         return RulesReport()
-    pin_dropped, pinned = _failed_pins(found, cands, dropped, size, max_pins)
-    pinned_at = {n["position"]: n["rule_id"] for notes in page.rule_notes for n in notes
-                 if n.get("rule") == "merch_pin"}
+    said = _said(found)
+    pin_dropped, pinned = _failed_pins(found, cands, dropped, size, max_pins) if said["pins"] else ([], set())
+    pinned_at = ({n["position"]: n["rule_id"] for notes in page.rule_notes for n in notes
+                  if n.get("rule") == "merch_pin"} if said["pins"] else {})
     _note_page(found, page, pinned_at)
-    removed_by = ({d["reason"] for d in dropped if d["stage"] == STAGE} if found.of("hide", "filter")
-                  else set())
+    removed_by = {d["reason"] for d in dropped if d["stage"] == STAGE} if said["removes"] else set()
     moved = _moved(cands)
-    redirects = found.of("redirect")  # in the conflict order: the first one wins
-    redirect = None
-    if redirects:
-        r = redirects[0]
-        redirect = {"rule_id": rule_name(r), **r.action.redirect.model_dump(exclude_none=True)}
-    applied = []
-    for r in found.rules:
-        name, kind = rule_name(r), r.action.kind
-        if (f"{REASON_PREFIX}{kind}:{name}" in removed_by or (kind == "pin" and name in pinned)
-                or (kind in ("boost", "bury") and name in moved)
-                or (kind == "filter" and len(page)) or (redirect is not None and r is redirects[0])):
-            applied.append(name)
+    applied = [name for name, kind, removal, redirects in said["rules"]
+               if removal in removed_by or (kind == "pin" and name in pinned) or redirects
+               or (kind in ("boost", "bury") and name in moved) or (kind == "filter" and len(page))]
+    redirect = dict(said["redirect"]) if said["redirect"] is not None else None
     return RulesReport(pin_dropped, list(dict.fromkeys(applied)), redirect)

@@ -41,32 +41,45 @@ class PinPlan:
 
 
 def pins_of(found: RulesInForce | None) -> list[Pin]:
-    """The pins of the rules in force, in the conflict order (worked out once per request)."""
+    """The pins of the rules in force, in the conflict order (worked out once per set of rules)."""
     if found is None:
         return []
-    pins = found.derived.get("pins")
+    pins = found.shared.get("pins")  # shared by the requests under the same rules (in_force.py)
     if pins is None:
-        pins = found.derived["pins"] = [
+        pins = found.shared["pins"] = [
             Pin(rule, int(p), int(at)) for rule in found.of("pin")
             for p, at in zip(rule.action.pin, rule.action.pin_positions(), strict=True)]
     return pins
 
 
+def pinned_ids(found: RulesInForce) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """(each pin's product id, in the pins' order; the pinned products once each, in order; each
+    pinned product's 1-based place in that order), made once per set of rules (``found.shared``,
+    read-only arrays: every request under the same rules reads them)."""
+    made = found.shared.get("pinned_ids")
+    if made is None:
+        pins = pins_of(found)
+        wanted = np.asarray([p.product_id for p in pins], dtype=np.int64)
+        pinned = np.asarray(list(dict.fromkeys(p.product_id for p in pins)), dtype=np.int64)
+        wanted.flags.writeable = pinned.flags.writeable = False
+        first = {p: i + 1 for i, p in enumerate(pinned.tolist())}
+        made = found.shared["pinned_ids"] = (wanted, pinned, first)
+    return made
+
+
 def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet:
     """``cands`` plus the pinned products it lacks, every pinned one marked by the ``pinned`` source."""
-    pins = pins_of(found)
-    if not pins:
+    if not pins_of(found):
         return cands
-    pinned = np.asarray(list(dict.fromkeys(p.product_id for p in pins)), dtype=np.int64)
-    inside = cands.product_ids[among(cands.product_ids, pinned)]
-    new = pinned[~among(pinned, inside)]
+    _, pinned, first = pinned_ids(found)  # type: ignore[arg-type]
+    held = np.flatnonzero(among(cands.product_ids, pinned))  # the recalled candidates pinned
+    new = pinned[~among(pinned, cands.product_ids[held])]
     n = len(cands) + len(new)
     ids = np.concatenate([cands.product_ids, new])
     scores = {k: np.concatenate([v, np.full(len(new), np.nan)]) for k, v in cands.source_scores.items()}
     ranks = {k: np.concatenate([v, np.zeros(len(new), dtype=v.dtype)]) for k, v in cands.source_ranks.items()}
     rank = np.zeros(n, dtype=np.int32)
-    rows = np.flatnonzero(among(ids, pinned))
-    first = {p: i + 1 for i, p in enumerate(pinned.tolist())}
+    rows = np.concatenate([held, np.arange(len(cands), n)])  # every pinned row: the recalled, the added
     rank[rows] = [first[p] for p in ids[rows].tolist()]
     scores[PINNED], ranks[PINNED] = np.where(rank > 0, 0.0, np.nan), rank
     # the recalled candidates' notes shared, none made for the added ones (rule_notes.RuleNotes)
@@ -84,7 +97,7 @@ def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, ma
     cached = found.derived.get(key) if found is not None else None
     if cached is not None:
         return cached
-    wanted = np.asarray([p.product_id for p in pins], dtype=np.int64)
+    wanted = pinned_ids(found)[0]  # type: ignore[arg-type]
     at = np.flatnonzero(among(product_ids, wanted))  # only the pinned products' rows, vectorised
     rows = {int(product_ids[i]): int(i) for i in at}
     taken: set[int] = set()

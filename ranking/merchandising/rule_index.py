@@ -20,9 +20,11 @@ higher ``priority``, then the more specific match (:func:`specificity`), then th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from ranking.bounded_memo import BoundedMemo
 from ranking.mall_clock import time_slot
 from ranking.merchandising.rule import ACTIONS, Rule
 from ranking.recall.tokenize import search_form, tokenize
@@ -33,6 +35,8 @@ assert set(ACTION_ORDER) == set(ACTIONS)
 # the mall's time slot of each local hour (ranking.mall_clock.time_slot, read once, not per request)
 SLOT_OF_HOUR = tuple(str(time_slot(h)) for h in range(24))
 # how specific each match field is: an exact query beats a word, a word a category, ...
+# requests' rules in force kept per index (query, category, surface, hour: in_force.py)
+KEPT = 4096
 SPECIFICITY = {"query": 16, "normalised_query": 8, "contains": 4, "category_id": 2, "surface": 1,
                "homepage": 1}
 
@@ -158,6 +162,8 @@ class RuleIndex:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.by_key: dict[tuple, list[CompiledRule]] = {}
+        # what :func:`ranking.merchandising.in_force.rules_in_force` keeps per request key
+        self.kept: BoundedMemo[tuple, tuple] = BoundedMemo(KEPT)
         for rule in rules:
             compiled = CompiledRule.of(rule)
             self.by_key.setdefault(compiled.key(), []).append(compiled)
@@ -169,11 +175,27 @@ class RuleIndex:
     def matching(self, request: object) -> list[Rule]:
         """The rules in force now for ``request`` (a :class:`~ranking.pipeline.RankRequest`), in
         the documented order (module docstring)."""
+        return self.matching_span(request)[0]
+
+    def matching_span(self, request: object) -> tuple[list[Rule], float, float]:
+        """:meth:`matching`, and the span ``[since, until)`` of ``now_ms`` over which the same
+        request at the same ``hour`` is under the same rules: between the nearest ``start`` /
+        ``end`` instants of the rules matching it (a schedule's reading changes only there;
+        ``-inf`` / ``inf`` when none bounds it)."""
         if not self.by_key:
-            return []
+            return [], -math.inf, math.inf
         view = RequestView.of(request)
         now_ms, hour = int(getattr(request, "now_ms", 0)), int(getattr(request, "hour", 0))
-        found = [c for key in view.match_keys() for c in self.by_key.get(key, ())
-                 if c.holds(view) and c.in_force(now_ms, hour)]
+        held = [c for key in view.match_keys() for c in self.by_key.get(key, ()) if c.holds(view)]
+        found = [c for c in held if c.in_force(now_ms, hour)]
         found.sort(key=lambda c: c.order)
-        return [c.rule for c in found]
+        since, until = -math.inf, math.inf
+        for c in held:
+            for instant in (c.start_ms, c.end_ms):
+                if instant is None:
+                    continue
+                if instant <= now_ms:
+                    since = max(since, instant)
+                else:
+                    until = min(until, instant)
+        return [c.rule for c in found], since, until
