@@ -94,7 +94,8 @@ def one_blas_thread(monkeypatch: pytest.MonkeyPatch):
     ``make test`` runs two xdist workers on the two cores, so OpenBLAS's second thread has no core
     of its own: its threads wait on each other, and a small product (a query against 8,000 train
     queries, 256 floats each) took 2-26 ms instead of 0.35 on one thread. The Home Depot eval
-    took 138 s of wall with two threads and 64 s with one on this machine beside other work. Only
+    took 138 s of wall with two threads and 64 s with one on this machine beside other work (on a
+    quiet machine the two are even: 48 and 51 s). Only
     the last bits of BLAS's sums change with the thread count (as they do from one machine to
     another), so the evals' figures move a little: their bars are the same."""
     from threadpoolctl import threadpool_limits
