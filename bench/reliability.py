@@ -83,11 +83,19 @@ def _junit_counts(junit: Path) -> tuple[int, int, int]:
     return total, failed, skipped
 
 
+def fuzz_totals(figures: dict) -> dict:
+    """The fuzz's groups (``fuzz_GROUP`` figures, one test each) added up; {} when none ran."""
+    groups = [f for name, f in figures.items() if name.startswith("fuzz_")]
+    if not groups:
+        return {}
+    return {key: sum(g[key] for g in groups) for key in ("operations", "cases", "server_errors")}
+
+
 def render(figures: dict, soak: dict, junit: Path, tests_rc: int, soak_rc: int) -> str:
     total, failed, skipped = _junit_counts(junit)
     k9 = figures.get("kill9_events", {})
     reload_ = figures.get("reload_under_load", {})
-    fuzz = figures.get("fuzz", {})
+    fuzz = fuzz_totals(figures)
     torn = figures.get("event_log_torn_write", {})
     moved = figures.get("event_log_rotation", {})
     removed = figures.get("event_log_deletion", {})

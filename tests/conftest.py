@@ -87,6 +87,24 @@ def small_models(small_mall: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                      lambda models: train_bundle(small_mall, models, settings, progress=False))
 
 
+@pytest.fixture
+def one_blas_thread(monkeypatch: pytest.MonkeyPatch):
+    """numpy's and scipy's BLAS on one thread for the test, here and in the processes it starts.
+
+    ``make test`` runs two xdist workers on the two cores, so OpenBLAS's second thread has no core
+    of its own: its threads wait on each other, and a small product (a query against 8,000 train
+    queries, 256 floats each) took 2-26 ms instead of 0.35 on one thread. The Home Depot eval
+    took 138 s of wall with two threads and 64 s with one on this machine beside other work (on a
+    quiet machine the two are even: 48 and 51 s). Only
+    the last bits of BLAS's sums change with the thread count (as they do from one machine to
+    another), so the evals' figures move a little: their bars are the same."""
+    from threadpoolctl import threadpool_limits
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def record_reliability(name: str, **figures) -> None:
     """Write a reliability figure for ``python -m bench.reliability`` (only when it asks)."""
     import json

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from shelfrank.cli import app
@@ -15,6 +16,7 @@ from shelfrank.cli import app
 SESSIONS = 200
 
 
+@pytest.mark.usefixtures("one_blas_thread")  # here and in the service: tests/conftest.py
 def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall, small_models, tmp_path,
                                                                      monkeypatch):
     monkeypatch.setenv("SHELFRANK_LIVE__POLL_MS", "10")  # the service started below reads it

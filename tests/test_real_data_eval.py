@@ -28,6 +28,7 @@ def _split_and_eval(dataset: str, source, tmp_path, *extra: str) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.usefixtures("one_blas_thread")  # half the wall under xdist: tests/conftest.py
 def test_home_depot_recall_and_reranking_reach_their_bars(shared_datasets, tmp_path):
     got = _split_and_eval("home-depot", shared_datasets / "home_depot" / "search_relevance_dev.csv.gz",
                           tmp_path, "--no-progress")
@@ -43,6 +44,7 @@ def test_home_depot_recall_and_reranking_reach_their_bars(shared_datasets, tmp_p
     assert ndcg["ltr"] > ndcg["lexical"] > ndcg["random"] > 0.85
 
 
+@pytest.mark.usefixtures("one_blas_thread")
 def test_taobao_homepage_recall_beats_popularity(shared_datasets, tmp_path):
     got = _split_and_eval(
         "taobao", shared_datasets / "taobao_userbehavior" / "UserBehavior_until_2017-12-02.csv.gz", tmp_path)
@@ -139,3 +141,18 @@ def test_sklearn_ndcg_matches_sklearn_per_query():
     for g in range(30):
         m = group == g
         assert got[g] == ndcg_score(gain[None, m], score[None, m], k=10)  # the same, bit for bit
+
+
+def test_one_blas_thread_caps_blas_here_and_in_the_processes_a_test_starts(one_blas_thread):
+    import os
+    import subprocess
+    import sys
+
+    from threadpoolctl import threadpool_info
+
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas), blas
+    code = ("import numpy, threadpoolctl; print(max(p['num_threads'] "
+            "for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas'))")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    assert child.stdout.strip() == "1", child.stderr
