@@ -20,9 +20,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	SCALE=$(SCALE) DATA=$(DATA) bash scripts/demo.sh
 
-## test: install and run the whole suite (2 workers)
+## test: install and run the whole suite (2 workers). BLAS on one thread per worker: two workers
+## already fill the two cores, and OpenBLAS's second thread only waits on the other worker (the
+## Home Depot eval took twice the wall with it on a busy machine: tests/conftest.py one_blas_thread)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --durations=15
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --durations=15
 
 ## bench: run the benchmarks; results in bench/results.json and bench/results.md
 bench: $(STAMP)
