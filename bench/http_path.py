@@ -92,6 +92,19 @@ async def call(app, method: str, path: str, body: bytes = b"",
     return out["status"], b"".join(out["body"])
 
 
+def bench_app(bundle: Path, work: str | Path, overrides: list[str] | tuple[str, ...] = ()):
+    """The real app on ``bundle`` as the in-process benches run it: live state ``embedded``, events
+    under ``work``, the bench's operator token, no write limit and no access log (``overrides``:
+    more ``key=value`` settings)."""
+    from ranking.settings import load_settings
+    from serving.app import create_app
+
+    return create_app(load_settings([f"serving.bundle={bundle}", f"serving.events_dir={work}",
+                                     "serving.admin_token=s3cret", "live.backend=embedded",
+                                     "serving.write_rate_per_second=0", "serving.access_log=false",
+                                     *overrides]))
+
+
 async def set_up(app, bundle: Path, book: bool) -> dict[str, list[bytes]]:
     """The book imported (unless ``book`` is false), the shoppers' clicks posted: the bodies per page."""
     from bench.bench_live_cost import CLICKS_PER_SHOPPER
@@ -145,14 +158,8 @@ async def measure(app, bodies: dict[str, list[bytes]], requests: int, clocks: Cl
 async def run(bundle: Path, requests: int, rounds: int, book: bool) -> dict:
     import gc
 
-    from ranking.settings import load_settings
-    from serving.app import create_app
-
     with tempfile.TemporaryDirectory(prefix="http-path-") as work:
-        settings = load_settings([f"serving.bundle={bundle}", f"serving.events_dir={work}",
-                                  "serving.admin_token=s3cret", "live.backend=embedded",
-                                  "serving.write_rate_per_second=0", "serving.access_log=false"])
-        app = create_app(settings)
+        app = bench_app(bundle, work)
         clocks = Clocks()
         async with app.router.lifespan_context(app):
             bodies = await set_up(app, bundle, book)

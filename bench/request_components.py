@@ -193,15 +193,10 @@ def app_main(args: argparse.Namespace) -> None:
     import asyncio
     import tempfile
 
-    from bench.http_path import PAGES, call, set_up
-    from ranking.settings import load_settings
-    from serving.app import create_app
+    from bench.http_path import PAGES, bench_app, call, set_up
 
     with tempfile.TemporaryDirectory(prefix="request-components-") as work:
-        settings = load_settings([f"serving.bundle={args.bundle}", f"serving.events_dir={work}",
-                                  "serving.admin_token=s3cret", "live.backend=embedded",
-                                  "serving.write_rate_per_second=0", "serving.access_log=false", *args.set])
-        app = create_app(settings)
+        app = bench_app(args.bundle, work, args.set)
         loop = asyncio.new_event_loop()
         lifespan = app.router.lifespan_context(app)
         loop.run_until_complete(lifespan.__aenter__())

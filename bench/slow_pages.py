@@ -43,15 +43,10 @@ def thread_cpu() -> dict[str, float]:
 
 async def serve(bundle: Path, page: str, requests: int, overrides: list[str]) -> list[dict]:
     """Each page's wall ms, process CPU ms and CPU ms per thread while it was served."""
-    from bench.http_path import PAGES, call, set_up
-    from ranking.settings import load_settings
-    from serving.app import create_app
+    from bench.http_path import PAGES, bench_app, call, set_up
 
     with tempfile.TemporaryDirectory(prefix="slow-pages-") as work:
-        settings = load_settings([f"serving.bundle={bundle}", f"serving.events_dir={work}",
-                                  "serving.admin_token=s3cret", "live.backend=embedded",
-                                  "serving.write_rate_per_second=0", "serving.access_log=false", *overrides])
-        app = create_app(settings)
+        app = bench_app(bundle, work, overrides)
         async with app.router.lifespan_context(app):
             bodies = (await set_up(app, bundle, True))[page]
             gc.collect()

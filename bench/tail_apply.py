@@ -63,6 +63,7 @@ def main() -> None:
                 started = time.thread_time()
                 rows = live.catch_up()
                 batches.append(((time.thread_time() - started) * 1000, rows))
+        live.stop()  # never started: closes the tail's descriptors
     ms, rows = np.array([b[0] for b in batches[3:]]), np.array([b[1] for b in batches[3:]])
     print(json.dumps({"batches": len(ms), "lines_per_batch": args.batch,
                       "rows_per_batch": float(np.median(rows)),

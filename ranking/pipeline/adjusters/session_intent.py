@@ -40,8 +40,8 @@ class SessionIntent:
         leaf = snapshot.leaf_of_category(category)
         leaves = np.fromiter(affinity, np.int64, len(affinity))
         share = np.fromiter(affinity.values(), np.float64, len(affinity))
-        at = np.searchsorted(leaves[np.argsort(leaves)], leaf)
         order = np.argsort(leaves)
+        at = np.searchsorted(leaves[order], leaf)
         hit = isin_few(leaf, leaves) & (leaf >= 0)
         if not hit.any():
             return
