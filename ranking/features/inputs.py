@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from ranking.bounded_memo import BoundedMemo
+from ranking.bounded_memo import BoundedMemo, read_only
 from ranking.features.snapshot import CatalogText, FeatureSnapshot, located
 from ranking.recall.tokenize import char_bigrams, tokenize
 from ranking.text import normalise
@@ -190,9 +190,8 @@ def query_batch(snapshot: FeatureSnapshot, texts: list[str]) -> QueryBatch:
 
 def _read_only(batch: QueryBatch) -> QueryBatch:
     """``batch`` with every array it holds made read-only (a kept batch is shared by threads)."""
-    for a in (batch.tokens.data, batch.tokens.indices, batch.tokens.indptr, batch.bigrams.data,
-              batch.bigrams.indices, batch.bigrams.indptr, batch.n_tokens, batch.n_bigrams, batch.intent):
-        a.flags.writeable = False
+    read_only((batch.tokens.data, batch.tokens.indices, batch.tokens.indptr, batch.bigrams.data,
+               batch.bigrams.indices, batch.bigrams.indptr, batch.n_tokens, batch.n_bigrams, batch.intent))
     return batch
 
 
