@@ -12,7 +12,9 @@ reads a real history). Then:
    and synonyms fire), homepage, rerank of 500 candidates and the no-op endpoint (parses the
    rerank body, ranks nothing), and each page's p99 as a multiple of the no-op's. Beside them,
    ``<page>_service_cpu_ms``: the service process's CPU (every thread: the page, the event
-   loop, the live state's background work on the page's exposures) over the run, per request.
+   loop, the live state's background work on the page's exposures) over the run, per request,
+   and ``<page>_thread_cpu_ms``: the same split by what each thread does (the page threads,
+   the event loop, the recall pool, the live tail, the followers: :mod:`bench.thread_cpu`).
    Goal: search, homepage and rerank-500 p99 <= 5 ms.
 2. **A flame graph per page** (``py-spy record``, when installed): the worker sampled while
    wrk drives that page, written as ``DIR/flame-<page>.svg`` (and speedscope JSON).
@@ -43,7 +45,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -56,6 +57,7 @@ from bench.bench_live_cost import ADMIN, give_live_clicks
 from bench.bench_serving import SECONDS, STATUS_COUNTER, request_payloads, run_wrk, wrk_script
 from bench.merch_rules import build_book, frequent_words, requests
 from bench.merch_synonyms import synonym_sets
+from bench.thread_cpu import by_role, py_spy, thread_names, thread_seconds
 from shelfrank.local_service import start_service, stop_service
 
 RULES, SYNONYMS = 1000, 10_000
@@ -147,7 +149,7 @@ def mixed_script(bodies: dict[str, list[dict]], folder: Path, rounds: int = 50, 
 
 def flame(pid: int, url: str, script: Path, out: Path, seconds: int) -> str:
     """Sample the service (and its workers) with py-spy while wrk drives one page."""
-    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    spy = py_spy()
     if spy is None:
         return "skipped: py-spy is not installed (pip install py-spy)"
     record = subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "250",
@@ -173,12 +175,15 @@ def service_cpu_seconds(pid: int) -> float:
     return total
 
 
-def driven(pid: int, url: str, script: Path, connections: int) -> dict:
+def driven(pid: int, url: str, script: Path, connections: int, threads: bool = False) -> dict:
     """wrk's figures plus the service's CPU ms per answered request over the same run: the
-    whole process's cost of a page, which bounds what a core can serve."""
-    before = service_cpu_seconds(pid)
+    whole process's cost of a page, which bounds what a core can serve; ``threads``: also that
+    CPU split by what each thread does (``thread_cpu_ms``, :mod:`bench.thread_cpu`)."""
+    before, per_thread = service_cpu_seconds(pid), thread_seconds(pid) if threads else None
     out = run_wrk(url, script, connections)
     out["cpu_ms_per_request"] = round(1000 * (service_cpu_seconds(pid) - before) / max(out["requests"], 1), 3)
+    if per_thread is not None:
+        out["thread_cpu_ms"] = by_role(per_thread, thread_seconds(pid), thread_names(pid), out["requests"])
     return out
 
 
@@ -195,9 +200,10 @@ def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path
     try:
         out: dict = prepare(url, book, bodies, products)
         for page, path in PAGES.items():
-            low = driven(proc.pid, url, wrk_script(path, bodies[page], work, count_statuses=True), 1)
+            low = driven(proc.pid, url, wrk_script(path, bodies[page], work, count_statuses=True), 1, True)
             out[f"{page}_p50_ms"], out[f"{page}_p99_ms"] = low["p50_ms"], low["p99_ms"]
             out[f"{page}_service_cpu_ms"] = low["cpu_ms_per_request"]
+            out[f"{page}_thread_cpu_ms"] = low["thread_cpu_ms"]
             out[f"{page}_rps_c1"], out[f"{page}_non_200"] = low["rps"], sum(low["statuses"].values())
             out[f"{page}_requests_c1"] = low["requests"]
             out[f"{page}_every_request_new"] = bool(distinct) and low["requests"] <= len(bodies[page])
