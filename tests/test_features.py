@@ -20,13 +20,20 @@ from ranking.features import (
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.settings import Settings
 from training.data.mall_data import MallTables, load_mall
-from training.learning.dataset import DAY_MS, build_ranking_frame, mall_day_zero_ms
+from training.learning.dataset import DAY_MS, RankingFrame, build_ranking_frame, mall_day_zero_ms
 from training.learning.snapshot_builder import CatalogCache, build_snapshot
 
 
 @pytest.fixture(scope="module")
 def mall(small_mall: Path) -> MallTables:
     return load_mall(small_mall)
+
+
+@pytest.fixture(scope="module")
+def full_frame(mall: MallTables) -> RankingFrame:
+    """The small mall's whole training frame at the default settings, built once for the module's
+    tests that read it (~10 s a build)."""
+    return build_ranking_frame(mall, Settings(), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +158,8 @@ def test_no_event_at_or_after_the_snapshot_moment_changes_it(mall: MallTables) -
     )
 
 
-def test_training_frame_is_point_in_time_and_grouped_by_request(mall: MallTables) -> None:
-    frame = build_ranking_frame(mall, Settings(), progress=False)
+def test_training_frame_is_point_in_time_and_grouped_by_request(full_frame: RankingFrame) -> None:
+    frame = full_frame
     assert frame.day.min() >= Settings().training.warmup_days
     assert (np.diff(frame.request_id) >= 0).all()
     sizes = frame.group_sizes()
@@ -160,8 +167,9 @@ def test_training_frame_is_point_in_time_and_grouped_by_request(mall: MallTables
     assert set(np.unique(frame.grade)) <= {0, 1, 2, 3}
 
 
-def test_request_sample_keeps_whole_requests_and_their_features(mall: MallTables) -> None:
-    full = build_ranking_frame(mall, Settings(), progress=False)
+def test_request_sample_keeps_whole_requests_and_their_features(mall: MallTables,
+                                                                full_frame: RankingFrame) -> None:
+    full = full_frame
     settings = Settings(training={"request_sample": 0.25})
     part = build_ranking_frame(mall, settings, progress=False)
     requests = np.unique(full.request_id)

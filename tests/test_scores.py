@@ -34,6 +34,35 @@ def test_the_hand_worked_example_of_docs_scores_md():
     assert (others[0] - 90) / others[0] == pytest.approx(0.1818, abs=1e-4)
 
 
+def _pandas_percentile(values: np.ndarray, category: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """percentile_within as pandas' grouped average rank and size gave it (the reference)."""
+    v = np.asarray(values, dtype=np.float64)
+    frame = pd.DataFrame({"v": v if higher_is_better else -v, "c": category})
+    rank = frame.groupby("c").v.rank(method="average").to_numpy()
+    return 100.0 * (rank - 0.5) / frame.groupby("c").v.transform("size").to_numpy()
+
+
+def test_percentile_within_is_pandas_grouped_average_rank_bit_for_bit():
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        n = int(rng.integers(0, 120))
+        if trial % 2:  # ties, signed zeros, infinities
+            values = rng.choice([0.0, -0.0, 1.0, 2.5, np.inf, -np.inf, 1e-300], n)
+        else:
+            values = np.round(rng.normal(size=n), int(rng.integers(0, 3)))
+        values[rng.random(n) < 0.15] = np.nan  # NaN ranks NaN and still counts in its category
+        category = rng.integers(-1, int(rng.integers(1, 9)), n).astype([np.int64, np.int32][trial % 2])
+        for higher in (True, False):
+            got = percentile_within(values, category, higher)
+            want = _pandas_percentile(values, category, higher)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    # float categories take pandas' path: NaN categories rank NaN
+    got = percentile_within(np.array([1.0, 2.0, 3.0]), np.array([0.0, np.nan, 0.0]))
+    np.testing.assert_array_equal(got, [25.0, np.nan, 75.0])
+
+
 @pytest.fixture(scope="module")
 def tables(small_mall: Path) -> dict[str, pd.DataFrame]:
     return load_frames(small_mall)

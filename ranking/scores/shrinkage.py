@@ -52,13 +52,51 @@ def shrunk_by_category(successes: np.ndarray, trials: np.ndarray, category: np.n
 
 def percentile_within(values: np.ndarray, category: np.ndarray, higher_is_better: bool = True
                       ) -> np.ndarray:
-    """0-100 percentile of each value among its category's (average ranks for ties)."""
+    """0-100 percentile of each value among its category's (average ranks for ties; NaN for a
+    NaN value, which still counts in its category's size).
+
+    Integer categories (every caller's: leaf, main category, one group) are ranked with one sort
+    (:func:`_sorted_ranks`), the very floats pandas' grouped average rank gives (a tie's
+    average of whole ranks is a half-integer, exact in float64; tested against it): a daily
+    training snapshot asks for about 20 of these, and pandas' groupby rank and size were ~10%
+    of building a training frame. Other categories go through pandas."""
     v = np.asarray(values, dtype=np.float64)
     v = v if higher_is_better else -v
-    frame = pd.DataFrame({"v": v, "c": category})
-    rank = frame.groupby("c").v.rank(method="average").to_numpy()
-    size = frame.groupby("c").v.transform("size").to_numpy()
+    c = np.asarray(category)
+    if c.dtype.kind in "iub" and len(c) == len(v):
+        rank, size = _sorted_ranks(v, c)
+    else:
+        frame = pd.DataFrame({"v": v, "c": category})
+        rank = frame.groupby("c").v.rank(method="average").to_numpy()
+        size = frame.groupby("c").v.transform("size").to_numpy()
     return 100.0 * (rank - 0.5) / size
+
+
+def _sorted_ranks(v: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's average rank (1-based, NaN for NaN) within its category and the category's
+    size, from one sort by (category, value): NaNs sort last, so the values rank among
+    themselves; a run of equal values shares the mean of its first and last rank."""
+    n = len(v)
+    if n == 0:
+        return np.empty(0), np.empty(0, np.int64)
+    order = np.lexsort((v, c))
+    cs, vs = c[order], v[order]
+    new_group = np.ones(n, bool)
+    new_group[1:] = cs[1:] != cs[:-1]
+    starts = np.flatnonzero(new_group)
+    group = np.cumsum(new_group) - 1
+    at = np.arange(n) - starts[group] + 1  # the 1-based rank in the category, ties apart
+    new_run = new_group.copy()
+    new_run[1:] |= vs[1:] != vs[:-1]  # NaN != NaN: each NaN a run of its own
+    run_starts = np.flatnonzero(new_run)
+    run = np.cumsum(new_run) - 1
+    run_ends = np.r_[run_starts[1:], n] - 1
+    sorted_rank = (at[run_starts][run] + at[run_ends][run]) / 2.0
+    sorted_rank[np.isnan(vs)] = np.nan
+    rank, size = np.empty(n), np.empty(n, np.int64)
+    rank[order] = sorted_rank
+    size[order] = np.diff(np.r_[starts, n])[group]
+    return rank, size
 
 
 def nested_prior(successes: np.ndarray, trials: np.ndarray, levels: list[np.ndarray],
