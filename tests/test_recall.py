@@ -237,6 +237,26 @@ def test_the_encoder_gives_the_scipy_expressions_vectors_bit_for_bit(search):
         assert np.array_equal(want.view(np.uint32), got.view(np.uint32))
 
 
+def test_fit_hashes_the_catalog_once_and_its_vectors_are_encodes(monkeypatch):
+    from ranking.recall import dense
+    from ranking.recall.dense import TextEncoder
+
+    texts = ["大米 5kg 东北", "café crème 500g", "", "iPhone 15 深空黑色", "大米 rice", "bolt M6"] * 7
+    hashed = []
+    make = dense._hasher
+
+    def counting_hasher():
+        h = make()
+        transform = h.transform
+        h.transform = lambda batch: hashed.append(len(batch)) or transform(batch)
+        return h
+
+    monkeypatch.setattr(dense, "_hasher", counting_hasher)
+    enc, vectors = TextEncoder.fit(texts, dim=4)
+    assert hashed == [len(texts)]  # the catalog hashed once (it was three times: ~half of fit)
+    assert np.array_equal(vectors.view(np.uint32), enc.encode(texts).view(np.uint32))
+
+
 def test_a_requests_query_is_encoded_once_for_the_dense_source_and_the_feature(search, catalog, monkeypatch):
     calls = []
     encode = search.encoder.encode
