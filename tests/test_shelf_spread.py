@@ -165,6 +165,25 @@ def test_page_caps_first_fitting_is_the_first_card_every_cap_allows():
         assert PageCaps(page, caps).first_fitting(rows, p) == want
 
 
+def test_page_caps_blocked_is_the_sliding_count_of_every_window_whatever_the_fill_order():
+    """The page's slots per key give :meth:`WindowCap.blocked`'s sets (a sliding count over the
+    slots around ``p``) on pages filled in any order, also after cards are put below the slot."""
+    rng = np.random.default_rng(5)
+    seen = 0
+    for _ in range(300):
+        caps, page, _p = _random_page(rng, n=40, slots=(3, 24), keys=4, most=4, window=9, caps=4)
+        state = PageCaps(page, caps)
+        free = [int(r) for r in rng.permutation(40) if not page.used[r]]
+        for p in rng.permutation(page.size).tolist():  # slots in any order, filled ones too
+            want = [cap.blocked([cap.key_list[r] if r >= 0 else -1 for r in page.slots.tolist()], p)
+                    for cap in caps]
+            assert state.blocked(p) == want
+            seen += any(want)
+            if page.slots[p] < 0 and free:
+                state.put(p, free.pop())
+    assert seen > 500  # most cases block some key
+
+
 def _relaxing_by_scoring_every_card(state: PageCaps, rows: list[int], blocked: list[set[int]]
                                     ) -> tuple[int, int]:
     """The first card needing the fewest caps relaxed, by scoring every card (the old way)."""

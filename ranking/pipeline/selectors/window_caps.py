@@ -15,6 +15,7 @@ the latter cost about 1.8 ms of a homepage request, this about 0.2 ms, with the 
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import contains
@@ -85,26 +86,58 @@ def row_keys(caps: Sequence[WindowCap]) -> list[tuple[int, ...]]:
 
 
 class PageCaps:
-    """Caps over one page as plain ints: each cap's key of every slot's card, kept up to date
-    by :meth:`put` (the one way cards are placed while it is in use). ``keys``: :func:`row_keys`
-    of these caps when the caller keeps them (the fold floor and the shelf spread share one)."""
+    """Caps over one page as plain ints: per cap, the slots holding each key, kept up to date by
+    :meth:`put` (the one way cards are placed while it is in use). ``keys``: :func:`row_keys` of
+    these caps when the caller keeps them (the fold floor and the shelf spread share one).
+
+    :meth:`blocked` reads only the keys held by at least ``most`` slots anywhere on the page (most
+    pages have a handful): a key held by fewer can fill no window. That is exact whatever order
+    the slots were filled in (cold start's and exploration's slots are placed before the spread
+    fills), where :meth:`WindowCap.blocked` counted the ``2 x window`` slots around each slot
+    for every cap (about 12 us a slot on a homepage)."""
 
     def __init__(self, page: PageDraft, caps: Sequence[WindowCap], keys: list[tuple[int, ...]] | None = None
                  ) -> None:
         self.page, self.caps = page, list(caps)
-        slots = page.slots.tolist()
-        self.slot_keys = [[c.key_list[r] if r >= 0 else -1 for r in slots] for c in self.caps]
         self.row_keys = row_keys(self.caps) if keys is None else keys  # per candidate, per cap
+        self.at: list[dict[int, list[int]]] = [{} for _ in self.caps]  # per cap: key -> its slots, ascending
+        self.crowded: list[set[int]] = [set() for _ in self.caps]  # per cap: keys in >= ``most`` slots
+        for p, r in enumerate(page.slots.tolist()):
+            if r >= 0:
+                self._hold(p, r)
+
+    def _hold(self, p: int, row: int) -> None:
+        for cap, at, crowded in zip(self.caps, self.at, self.crowded, strict=True):
+            k = cap.key_list[row]
+            if k >= 0:
+                slots = at.setdefault(k, [])
+                insort(slots, p)
+                if len(slots) >= cap.most:
+                    crowded.add(k)
 
     def put(self, p: int, row: int) -> None:
         """Place candidate ``row`` at 0-based slot ``p``."""
         self.page.put(p, row)
-        for cap, keys in zip(self.caps, self.slot_keys, strict=True):
-            keys[p] = cap.key_list[row]
+        self._hold(p, row)
 
     def blocked(self, p: int) -> list[set[int]]:
-        """Per cap, the keys that may not take 0-based slot ``p``."""
-        return [cap.blocked(keys, p) for cap, keys in zip(self.caps, self.slot_keys, strict=True)]
+        """Per cap, the keys that may not take 0-based slot ``p`` (:meth:`WindowCap.blocked`'s sets):
+        a key whose ``most`` consecutive slots and ``p`` span fewer than ``window`` slots."""
+        out = []
+        for cap, at, crowded in zip(self.caps, self.at, self.crowded, strict=True):
+            most, w = cap.most, cap.window
+            if most <= 0:
+                out.append(set(cap.key_list) - {-1})
+                continue
+            full = set()
+            for k in crowded:
+                slots = at[k]
+                for i in range(len(slots) - most + 1):
+                    if max(slots[i + most - 1], p) - min(slots[i], p) < w:
+                        full.add(k)
+                        break
+            out.append(full)
+        return out
 
     def first_fitting(self, rows: list[int], p: int, blocked: list[set[int]] | None = None) -> int:
         """Index into ``rows`` of the first candidate every cap allows at slot ``p`` (-1: none);
