@@ -141,8 +141,18 @@ class PageCaps:
 
     def first_fitting(self, rows: list[int], p: int, blocked: list[set[int]] | None = None) -> int:
         """Index into ``rows`` of the first candidate every cap allows at slot ``p`` (-1: none);
-        one C-level membership test per cap and card (most cards passed over are refused)."""
+        one C-level membership test per cap that blocks any key and card (most cards passed over
+        are refused by one cap: a homepage's subsidy share once half its slots are subsidy cards)."""
         blocked = self.blocked(p) if blocked is None else blocked
+        live = [c for c, keys in enumerate(blocked) if keys]
+        if not live:
+            return 0 if rows else -1
+        if len(live) == 1:
+            keys, refused = self.caps[live[0]].key_list, blocked[live[0]]
+            for j, r in enumerate(rows):
+                if keys[r] not in refused:
+                    return j
+            return -1
         row_keys = self.row_keys
         for j, r in enumerate(rows):
             if not any(map(contains, blocked, row_keys[r])):
@@ -174,10 +184,16 @@ def _held(keys: tuple[int, ...], passed: list[list[set[int]]]) -> set[int]:
 def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap],
                   keys: list[tuple[int, ...]] | None = None) -> None:
     """Fill every empty slot in score order under ``caps``, relaxing them in order when nothing
-    left fits (module docstring); ``keys``: their :func:`row_keys` when the caller keeps them."""
-    rows = page.order[~page.used[page.order]].tolist()
+    left fits (module docstring); ``keys``: their :func:`row_keys` when the caller keeps them.
+
+    A card passed over at a slot is one ranked above the card placed there (``rows`` keeps score
+    order), so each slot that passed cards over keeps (its card's rank, its blocked keys), and a
+    card placed later looks up the slots that passed it over by rank: one entry a slot instead
+    of one per card passed over (about 10 a homepage slot once its subsidy share is full)."""
+    ranked = page.order[~page.used[page.order]].tolist()  # the cards left, in score order
+    rows = list(ranked)  # those not placed yet
     state = PageCaps(page, caps, keys)
-    passed: dict[int, list[list[set[int]]]] = {}  # per card passed over: each such slot's blocked keys
+    passing: list[tuple[int, list[set[int]]]] = []  # per slot that passed cards over: (rank placed, blocked)
     for p, slot in enumerate(page.slots.tolist()):
         if slot >= 0:
             continue
@@ -190,13 +206,17 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
         i, relaxed = state.first_fitting(rows, p, blocked), 0
         if i < 0:
             i, relaxed = state.relaxing(rows, blocked)
-        for r in rows[:i]:
-            passed.setdefault(r, []).append(blocked)
         row = rows.pop(i)
+        passed: list[list[set[int]]] = []
+        if passing or i:  # else no card was ever passed over: its rank is not needed
+            rank = ranked.index(row, i)  # rows lost only cards placed, fewer than the slots
+            passed = [b for placed_rank, b in passing if placed_rank > rank]
+            if i:
+                passing.append((rank, blocked))
         keys = state.row_keys[row]
         broken = [c for c in range(relaxed) if keys[c] in blocked[c]]
         state.put(p, row)
-        for c in sorted(_held(keys, passed.get(row, ()))):
+        for c in sorted(_held(keys, passed)):
             if c not in broken:
                 cands.rule_notes[row].append({"rule": caps[c].rule, "position": p + 1,
                                               "why": caps[c].held_why(int(caps[c].keys[row]))})
