@@ -238,7 +238,7 @@ def _relaxing_by_scoring_every_card(state: PageCaps, rows: list[int], blocked: l
     """The first card needing the fewest caps relaxed, by scoring every card (the old way)."""
     best, need = -1, len(blocked) + 1
     for j, r in enumerate(rows):
-        last = max((c for c, b in enumerate(blocked) if state.row_keys[r][c] in b), default=-1)
+        last = max((c for c, b in enumerate(blocked) if state.keys(r)[c] in b), default=-1)
         if last + 1 < need:
             best, need = j, last + 1
     return best, need
@@ -252,7 +252,7 @@ def test_page_caps_relaxing_is_the_first_card_needing_the_fewest_caps_relaxed():
         state = PageCaps(page, caps)
         blocked = state.blocked(p)
         rows = [int(r) for r in rng.permutation(30) if not page.used[r]]
-        rows = [r for r in rows if any(state.row_keys[r][c] in b for c, b in enumerate(blocked))]  # none fits
+        rows = [r for r in rows if any(state.keys(r)[c] in b for c, b in enumerate(blocked))]  # none fits
         want = _relaxing_by_scoring_every_card(state, rows, blocked)
         assert state.relaxing(rows, blocked) == want
         seen.add(want[1])
@@ -304,12 +304,11 @@ def test_the_spread_settings_are_per_surface_and_checked():
     assert set(RulesSettings().spread_category_max) == set(SURFACES)
 
 
-def test_the_fold_floor_and_the_shelf_spread_share_one_set_of_card_keys(monkeypatch):
+def test_the_fold_floor_and_the_shelf_spread_share_one_set_of_caps(monkeypatch):
     import ranking.pipeline.selectors.shelf_spread as shelf_spread
 
-    made, inner = [], window_caps.row_keys
-    for module in (window_caps, shelf_spread):  # wherever a PageCaps or a selector would make them
-        monkeypatch.setattr(module, "row_keys", lambda caps: made.append(1) or inner(caps))
+    made, inner = [], shelf_spread.ShelfSpread._caps
+    monkeypatch.setattr(shelf_spread.ShelfSpread, "_caps", lambda *a: made.append(1) or inner(*a))
     snap = _mall()
     snap.products.columns["product_score"] = np.where(np.arange(60) % 3 == 0, 20.0, 90.0).astype(np.float32)
     rules = _rules(traffic_policy=True, traffic_fold=6, spread_brand_max={"homepage": 1},

@@ -18,7 +18,6 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import contains
 
 import numpy as np
 
@@ -80,15 +79,11 @@ class WindowCap:
         return np.array([keys[r] not in blocked for r in np.asarray(rows).tolist()], dtype=bool)
 
 
-def row_keys(caps: Sequence[WindowCap]) -> list[tuple[int, ...]]:
-    """Each candidate's key per cap (what :class:`PageCaps` tests a card with)."""
-    return list(zip(*(c.key_list for c in caps), strict=True))
-
-
 class PageCaps:
     """Caps over one page as plain ints: per cap, the slots holding each key, kept up to date by
-    :meth:`put` (the one way cards are placed while it is in use). ``keys``: :func:`row_keys` of
-    these caps when the caller keeps them (the fold floor and the shelf spread share one).
+    :meth:`put` (the one way cards are placed while it is in use). A card is tested with each
+    blocking cap's :attr:`WindowCap.key_list` (no per-candidate tuple of keys: a page tests a few
+    dozen of its 200-500 candidates, and zipping every candidate's keys cost ~30 us a page).
 
     :meth:`blocked` reads only the keys held by at least ``most`` slots anywhere on the page (most
     pages have a handful): a key held by fewer can fill no window. That is exact whatever order
@@ -96,10 +91,8 @@ class PageCaps:
     fills), where :meth:`WindowCap.blocked` counted the ``2 x window`` slots around each slot
     for every cap (about 12 us a slot on a homepage)."""
 
-    def __init__(self, page: PageDraft, caps: Sequence[WindowCap], keys: list[tuple[int, ...]] | None = None
-                 ) -> None:
+    def __init__(self, page: PageDraft, caps: Sequence[WindowCap]) -> None:
         self.page, self.caps = page, list(caps)
-        self.row_keys = row_keys(self.caps) if keys is None else keys  # per candidate, per cap
         self.at: list[dict[int, list[int]]] = [{} for _ in self.caps]  # per cap: key -> its slots, ascending
         self.crowded: list[set[int]] = [set() for _ in self.caps]  # per cap: keys in >= ``most`` slots
         for p, r in enumerate(page.slots.tolist()):
@@ -139,25 +132,26 @@ class PageCaps:
             out.append(full)
         return out
 
+    def keys(self, row: int) -> tuple[int, ...]:
+        """Candidate ``row``'s key per cap."""
+        return tuple(cap.key_list[row] for cap in self.caps)
+
+    def _refusing(self, blocked: list[set[int]], first: int = 0) -> list[tuple[list[int], set[int]]]:
+        """(key per candidate, blocked keys) of the caps from ``first`` on that block any key."""
+        return [(self.caps[c].key_list, keys) for c, keys in enumerate(blocked) if c >= first and keys]
+
     def first_fitting(self, rows: list[int], p: int, blocked: list[set[int]] | None = None) -> int:
         """Index into ``rows`` of the first candidate every cap allows at slot ``p`` (-1: none);
-        one C-level membership test per cap that blocks any key and card (most cards passed over
-        are refused by one cap: a homepage's subsidy share once half its slots are subsidy cards)."""
-        blocked = self.blocked(p) if blocked is None else blocked
-        live = [c for c, keys in enumerate(blocked) if keys]
-        if not live:
-            return 0 if rows else -1
-        if len(live) == 1:
-            keys, refused = self.caps[live[0]].key_list, blocked[live[0]]
+        only the caps that block a key test a card (most cards passed over are refused by one cap:
+        a homepage's subsidy share once half its slots are subsidy cards)."""
+        refusing = self._refusing(self.blocked(p) if blocked is None else blocked)
+        if len(refusing) == 1:
+            (keys, refused), = refusing
             for j, r in enumerate(rows):
                 if keys[r] not in refused:
                     return j
             return -1
-        row_keys = self.row_keys
-        for j, r in enumerate(rows):
-            if not any(map(contains, blocked, row_keys[r])):
-                return j
-        return -1
+        return _first_allowed(rows, refusing)
 
     def relaxing(self, rows: list[int], blocked: list[set[int]]) -> tuple[int, int]:
         """When no card fits: (index into ``rows`` of the first card that needs the fewest caps
@@ -166,13 +160,23 @@ class PageCaps:
         pass stopping at its first such card. On search pages (brand and store caps) the first card
         nearly always needs only the brand cap relaxed, so the pass stops there; scoring every card
         (about 60 left) cost ~60 us a relaxed slot, 3.5 slots a page."""
-        row_keys = self.row_keys
         for k in range(1, len(blocked) + 1):
-            later = blocked[k:]
-            for j, r in enumerate(rows):
-                if not any(map(contains, later, row_keys[r][k:])):
-                    return j, k
+            j = _first_allowed(rows, self._refusing(blocked, k))
+            if j >= 0:
+                return j, k
         return -1, len(blocked) + 1  # no rows
+
+
+def _first_allowed(rows: list[int], refusing: list[tuple[list[int], set[int]]]) -> int:
+    """Index into ``rows`` of the first card no cap of ``refusing`` (key per candidate, blocked
+    keys) refuses; -1: none."""
+    for j, r in enumerate(rows):
+        for keys, refused in refusing:
+            if keys[r] in refused:
+                break
+        else:
+            return j
+    return -1
 
 
 def _held(keys: tuple[int, ...], passed: list[list[set[int]]]) -> set[int]:
@@ -181,10 +185,9 @@ def _held(keys: tuple[int, ...], passed: list[list[set[int]]]) -> set[int]:
     return {c for blocked in passed for c, k in enumerate(keys) if k in blocked[c]}
 
 
-def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap],
-                  keys: list[tuple[int, ...]] | None = None) -> None:
+def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap]) -> None:
     """Fill every empty slot in score order under ``caps``, relaxing them in order when nothing
-    left fits (module docstring); ``keys``: their :func:`row_keys` when the caller keeps them.
+    left fits (module docstring).
 
     A card passed over at a slot is one ranked above the card placed there (``rows`` keeps score
     order), so each slot that passed cards over keeps (its card's rank, its blocked keys), and a
@@ -192,7 +195,7 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
     of one per card passed over (about 10 a homepage slot once its subsidy share is full)."""
     ranked = page.order[~page.used[page.order]].tolist()  # the cards left, in score order
     rows = list(ranked)  # those not placed yet
-    state = PageCaps(page, caps, keys)
+    state = PageCaps(page, caps)
     passing: list[tuple[int, list[set[int]]]] = []  # per slot that passed cards over: (rank placed, blocked)
     for p, slot in enumerate(page.slots.tolist()):
         if slot >= 0:
@@ -213,7 +216,7 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
             passed = [b for placed_rank, b in passing if placed_rank > rank]
             if i:
                 passing.append((rank, blocked))
-        keys = state.row_keys[row]
+        keys = state.keys(row)
         broken = [c for c in range(relaxed) if keys[c] in blocked[c]]
         state.put(p, row)
         for c in sorted(_held(keys, passed)):
