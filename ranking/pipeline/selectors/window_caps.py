@@ -9,8 +9,10 @@ order given (the first one first), and the card placed says which cap gave way a
 
 Speed: a page has 20-50 slots and the first fitting card is almost always among the first few
 candidates, so the filler works on plain Python ints (:class:`PageCaps`: each cap's key per
-candidate and per slot, read once per page) instead of numpy calls per slot and candidate;
-the latter cost about 1.8 ms of a homepage request, this about 0.2 ms, with the same pages.
+candidate, read once per page, and the slots each key holds) instead of numpy calls per slot and
+candidate; the latter cost about 1.8 ms of a homepage request, this about 0.2 ms, with the same
+pages. A slot's blocked keys are read from the few keys that hold ``most`` slots, not counted
+around the slot (:meth:`PageCaps.blocked`).
 """
 
 from __future__ import annotations
