@@ -132,3 +132,13 @@ def test_rule_notes_append_notes_rows_as_appending_one_by_one():
         bulk.append([-1], shared)
     with pytest.raises(ValueError):
         bulk.append([0, 1], [a])
+
+
+def test_sources_are_each_cards_recalling_sources_in_the_sources_order():
+    rng = np.random.default_rng(2)
+    names = [f"s{j}" for j in range(7)]
+    ranks = {n: np.where(rng.random(30) < 0.2, rng.integers(1, 50, 30), 0) for n in names}
+    c = CandidateSet(np.arange(30), source_ranks=ranks)
+    assert c.sources == [[n for n in names if ranks[n][i] > 0] for i in range(30)]
+    assert any(len(s) > 1 for s in c.sources) and any(not s for s in c.sources)
+    assert CandidateSet(np.arange(0), source_ranks={n: np.zeros(0) for n in names}).sources == []

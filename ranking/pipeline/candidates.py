@@ -108,9 +108,14 @@ class CandidateSet:
         names = list(self.source_ranks)
         if not names:
             return [[] for _ in range(len(self))]
-        # as Python bools at once: a numpy scalar per card and source cost ~0.1 ms a page
-        ranked = np.stack([self.source_ranks[n] > 0 for n in names], axis=1).tolist()
-        return [[n for n, on in zip(names, row, strict=True) if on] for row in ranked]
+        # each source's recalled rows as Python ints, appended in the sources' order: a numpy
+        # scalar per card and source cost ~0.1 ms a page, a (cards x sources) table of bools
+        # stacked and scanned per card ~50 us on a 20-card homepage of ten sources, this ~15
+        out: list[list[str]] = [[] for _ in range(len(self))]
+        for n in names:
+            for i in (self.source_ranks[n] > 0).nonzero()[0].tolist():
+                out[i].append(n)
+        return out
 
     def take(self, rows: np.ndarray) -> CandidateSet:
         """The candidates at ``rows`` (a boolean mask or indices), every column aligned."""

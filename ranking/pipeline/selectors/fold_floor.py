@@ -44,8 +44,7 @@ class FoldFloor:
         in_fold_by_score = stream[:fold]
         left = stream[~grade_d[stream]].tolist()  # the other grades in score order, as plain ints
         spread = ShelfSpread(self.settings)
-        caps = PageCaps(page, spread.caps(page, cands, request, snapshot),
-                        spread.keys(page, cands, request, snapshot))  # the shelf spread's, made once
+        caps = PageCaps(page, spread.caps(page, cands, request, snapshot))  # the spread's, made once a page
         for p in range(fold):
             if page.slots[p] >= 0:
                 continue

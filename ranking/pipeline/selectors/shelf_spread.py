@@ -22,7 +22,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.store_diversity import StoreDiversity
-from ranking.pipeline.selectors.window_caps import WindowCap, fill_in_order, row_keys
+from ranking.pipeline.selectors.window_caps import WindowCap, fill_in_order
 from ranking.settings import RulesSettings
 
 
@@ -42,12 +42,6 @@ class ShelfSpread:
         """This page's caps, in the order they give way (built once per page: the fold floor
         keeps them too)."""
         return page.once("shelf_spread caps", lambda: self._caps(page, cands, request, snapshot))
-
-    def keys(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
-             ) -> list[tuple[int, ...]]:
-        """Each candidate's key per cap of :meth:`caps` (:func:`row_keys`), made once per page: the
-        fold floor tests cards with them too (plain ints and tuples: the page's memo may keep them)."""
-        return page.once("shelf_spread keys", lambda: row_keys(self.caps(page, cands, request, snapshot)))
 
     def _caps(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
               ) -> list[WindowCap]:
@@ -78,5 +72,4 @@ class ShelfSpread:
 
     def fill(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot,
              rng: np.random.Generator) -> None:
-        fill_in_order(page, cands, self.caps(page, cands, request, snapshot),
-                      self.keys(page, cands, request, snapshot))
+        fill_in_order(page, cands, self.caps(page, cands, request, snapshot))

@@ -9,15 +9,17 @@ order given (the first one first), and the card placed says which cap gave way a
 
 Speed: a page has 20-50 slots and the first fitting card is almost always among the first few
 candidates, so the filler works on plain Python ints (:class:`PageCaps`: each cap's key per
-candidate and per slot, read once per page) instead of numpy calls per slot and candidate;
-the latter cost about 1.8 ms of a homepage request, this about 0.2 ms, with the same pages.
+candidate, read once per page, and the slots each key holds) instead of numpy calls per slot and
+candidate; the latter cost about 1.8 ms of a homepage request, this about 0.2 ms, with the same
+pages. A slot's blocked keys are read from the few keys that hold ``most`` slots, not counted
+around the slot (:meth:`PageCaps.blocked`).
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import contains
 
 import numpy as np
 
@@ -79,42 +81,79 @@ class WindowCap:
         return np.array([keys[r] not in blocked for r in np.asarray(rows).tolist()], dtype=bool)
 
 
-def row_keys(caps: Sequence[WindowCap]) -> list[tuple[int, ...]]:
-    """Each candidate's key per cap (what :class:`PageCaps` tests a card with)."""
-    return list(zip(*(c.key_list for c in caps), strict=True))
-
-
 class PageCaps:
-    """Caps over one page as plain ints: each cap's key of every slot's card, kept up to date
-    by :meth:`put` (the one way cards are placed while it is in use). ``keys``: :func:`row_keys`
-    of these caps when the caller keeps them (the fold floor and the shelf spread share one)."""
+    """Caps over one page as plain ints: per cap, the slots holding each key, kept up to date by
+    :meth:`put` (the one way cards are placed while it is in use). A card is tested with each
+    blocking cap's :attr:`WindowCap.key_list` (no per-candidate tuple of keys: a page tests a few
+    dozen of its 200-500 candidates, and zipping every candidate's keys cost ~30 us a page).
 
-    def __init__(self, page: PageDraft, caps: Sequence[WindowCap], keys: list[tuple[int, ...]] | None = None
-                 ) -> None:
+    :meth:`blocked` reads only the keys held by at least ``most`` slots anywhere on the page (most
+    pages have a handful): a key held by fewer can fill no window. That is exact whatever order
+    the slots were filled in (cold start's and exploration's slots are placed before the spread
+    fills), where :meth:`WindowCap.blocked` counted the ``2 x window`` slots around each slot
+    for every cap (about 12 us a slot on a homepage)."""
+
+    def __init__(self, page: PageDraft, caps: Sequence[WindowCap]) -> None:
         self.page, self.caps = page, list(caps)
-        slots = page.slots.tolist()
-        self.slot_keys = [[c.key_list[r] if r >= 0 else -1 for r in slots] for c in self.caps]
-        self.row_keys = row_keys(self.caps) if keys is None else keys  # per candidate, per cap
+        self.at: list[dict[int, list[int]]] = [{} for _ in self.caps]  # per cap: key -> its slots, ascending
+        self.crowded: list[set[int]] = [set() for _ in self.caps]  # per cap: keys in >= ``most`` slots
+        for p, r in enumerate(page.slots.tolist()):
+            if r >= 0:
+                self._hold(p, r)
+
+    def _hold(self, p: int, row: int) -> None:
+        for cap, at, crowded in zip(self.caps, self.at, self.crowded, strict=True):
+            k = cap.key_list[row]
+            if k >= 0:
+                slots = at.setdefault(k, [])
+                insort(slots, p)
+                if len(slots) >= cap.most:
+                    crowded.add(k)
 
     def put(self, p: int, row: int) -> None:
         """Place candidate ``row`` at 0-based slot ``p``."""
         self.page.put(p, row)
-        for cap, keys in zip(self.caps, self.slot_keys, strict=True):
-            keys[p] = cap.key_list[row]
+        self._hold(p, row)
 
     def blocked(self, p: int) -> list[set[int]]:
-        """Per cap, the keys that may not take 0-based slot ``p``."""
-        return [cap.blocked(keys, p) for cap, keys in zip(self.caps, self.slot_keys, strict=True)]
+        """Per cap, the keys that may not take 0-based slot ``p`` (:meth:`WindowCap.blocked`'s sets):
+        a key whose ``most`` consecutive slots and ``p`` span fewer than ``window`` slots."""
+        out = []
+        for cap, at, crowded in zip(self.caps, self.at, self.crowded, strict=True):
+            most, w = cap.most, cap.window
+            if most <= 0:
+                out.append(set(cap.key_list) - {-1})
+                continue
+            full = set()
+            for k in crowded:
+                slots = at[k]
+                for i in range(len(slots) - most + 1):
+                    if max(slots[i + most - 1], p) - min(slots[i], p) < w:
+                        full.add(k)
+                        break
+            out.append(full)
+        return out
+
+    def keys(self, row: int) -> tuple[int, ...]:
+        """Candidate ``row``'s key per cap."""
+        return tuple(cap.key_list[row] for cap in self.caps)
+
+    def _refusing(self, blocked: list[set[int]], first: int = 0) -> list[tuple[list[int], set[int]]]:
+        """(key per candidate, blocked keys) of the caps from ``first`` on that block any key."""
+        return [(self.caps[c].key_list, keys) for c, keys in enumerate(blocked) if c >= first and keys]
 
     def first_fitting(self, rows: list[int], p: int, blocked: list[set[int]] | None = None) -> int:
         """Index into ``rows`` of the first candidate every cap allows at slot ``p`` (-1: none);
-        one C-level membership test per cap and card (most cards passed over are refused)."""
-        blocked = self.blocked(p) if blocked is None else blocked
-        row_keys = self.row_keys
-        for j, r in enumerate(rows):
-            if not any(map(contains, blocked, row_keys[r])):
-                return j
-        return -1
+        only the caps that block a key test a card (most cards passed over are refused by one cap:
+        a homepage's subsidy share once half its slots are subsidy cards)."""
+        refusing = self._refusing(self.blocked(p) if blocked is None else blocked)
+        if len(refusing) == 1:
+            (keys, refused), = refusing
+            for j, r in enumerate(rows):
+                if keys[r] not in refused:
+                    return j
+            return -1
+        return _first_allowed(rows, refusing)
 
     def relaxing(self, rows: list[int], blocked: list[set[int]]) -> tuple[int, int]:
         """When no card fits: (index into ``rows`` of the first card that needs the fewest caps
@@ -123,13 +162,23 @@ class PageCaps:
         pass stopping at its first such card. On search pages (brand and store caps) the first card
         nearly always needs only the brand cap relaxed, so the pass stops there; scoring every card
         (about 60 left) cost ~60 us a relaxed slot, 3.5 slots a page."""
-        row_keys = self.row_keys
         for k in range(1, len(blocked) + 1):
-            later = blocked[k:]
-            for j, r in enumerate(rows):
-                if not any(map(contains, later, row_keys[r][k:])):
-                    return j, k
+            j = _first_allowed(rows, self._refusing(blocked, k))
+            if j >= 0:
+                return j, k
         return -1, len(blocked) + 1  # no rows
+
+
+def _first_allowed(rows: list[int], refusing: list[tuple[list[int], set[int]]]) -> int:
+    """Index into ``rows`` of the first card no cap of ``refusing`` (key per candidate, blocked
+    keys) refuses; -1: none."""
+    for j, r in enumerate(rows):
+        for keys, refused in refusing:
+            if keys[r] in refused:
+                break
+        else:
+            return j
+    return -1
 
 
 def _held(keys: tuple[int, ...], passed: list[list[set[int]]]) -> set[int]:
@@ -138,13 +187,18 @@ def _held(keys: tuple[int, ...], passed: list[list[set[int]]]) -> set[int]:
     return {c for blocked in passed for c, k in enumerate(keys) if k in blocked[c]}
 
 
-def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap],
-                  keys: list[tuple[int, ...]] | None = None) -> None:
+def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap]) -> None:
     """Fill every empty slot in score order under ``caps``, relaxing them in order when nothing
-    left fits (module docstring); ``keys``: their :func:`row_keys` when the caller keeps them."""
-    rows = page.order[~page.used[page.order]].tolist()
-    state = PageCaps(page, caps, keys)
-    passed: dict[int, list[list[set[int]]]] = {}  # per card passed over: each such slot's blocked keys
+    left fits (module docstring).
+
+    A card passed over at a slot is one ranked above the card placed there (``rows`` keeps score
+    order), so each slot that passed cards over keeps (its card's rank, its blocked keys), and a
+    card placed later looks up the slots that passed it over by rank: one entry a slot instead
+    of one per card passed over (about 10 a homepage slot once its subsidy share is full)."""
+    ranked = page.order[~page.used[page.order]].tolist()  # the cards left, in score order
+    rows = list(ranked)  # those not placed yet
+    state = PageCaps(page, caps)
+    passing: list[tuple[int, list[set[int]]]] = []  # per slot that passed cards over: (rank placed, blocked)
     for p, slot in enumerate(page.slots.tolist()):
         if slot >= 0:
             continue
@@ -157,13 +211,17 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
         i, relaxed = state.first_fitting(rows, p, blocked), 0
         if i < 0:
             i, relaxed = state.relaxing(rows, blocked)
-        for r in rows[:i]:
-            passed.setdefault(r, []).append(blocked)
         row = rows.pop(i)
-        keys = state.row_keys[row]
+        passed: list[list[set[int]]] = []
+        if passing or i:  # else no card was ever passed over: its rank is not needed
+            rank = ranked.index(row, i)  # rows lost only cards placed, fewer than the slots
+            passed = [b for placed_rank, b in passing if placed_rank > rank]
+            if i:
+                passing.append((rank, blocked))
+        keys = state.keys(row)
         broken = [c for c in range(relaxed) if keys[c] in blocked[c]]
         state.put(p, row)
-        for c in sorted(_held(keys, passed.get(row, ()))):
+        for c in sorted(_held(keys, passed)):
             if c not in broken:
                 cands.rule_notes[row].append({"rule": caps[c].rule, "position": p + 1,
                                               "why": caps[c].held_why(int(caps[c].keys[row]))})
