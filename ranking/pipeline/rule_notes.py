@@ -112,14 +112,16 @@ class RuleNotes(Sequence[list[dict]]):
     def __repr__(self) -> str:
         return f"RuleNotes({list(self._lists_read())!r})"
 
-    def append(self, rows: Sequence[int], notes: dict | Sequence[dict]) -> None:
+    def append(self, rows: Sequence[int] | np.ndarray, notes: dict | Sequence[dict]) -> None:
         """Note candidates ``rows`` (0-based, in range): ``notes`` one dict shared by all of them or
         one per row. What ``notes[i].append(note)`` row by row does; the notes wait as one
         mapping until a row's list is asked for (class docstring), so noting ~300 rows of which
         20 are shown costs one ``dict`` built in C, not a list made per row."""
-        if isinstance(rows, np.ndarray):
+        if isinstance(rows, np.ndarray):  # bounds by numpy, not by Python over the listed rows
+            if len(rows) and (rows.min() < 0 or rows.max() >= self._n):
+                raise IndexError("rule notes index out of range")
             rows = rows.tolist()
-        if len(rows) and (min(rows) < 0 or max(rows) >= self._n):
+        elif len(rows) and (min(rows) < 0 or max(rows) >= self._n):
             raise IndexError("rule notes index out of range")
         each = notes if not isinstance(notes, dict) else None
         if each is not None and len(each) != len(rows):
@@ -148,8 +150,9 @@ class RuleNotes(Sequence[list[dict]]):
             return RuleNotes(len(rows))
         at: list[Any] = np.where(rows < 0, rows + self._n, rows).tolist()
         if self._waiting:  # the taken rows' lists are made now, so both sets share them
-            taken = set(at)
-            for due in {r for held in self._waiting for r in held.keys() & taken}:
-                self._made(due)
+            waiting = self._waiting
+            for r in set(at):  # a page's 20 rows looked up, not every waiting row listed
+                if any(r in held for held in waiting):
+                    self._made(r)
         lists = self._lists
         return RuleNotes(len(at), {j: lists[r] for j, r in enumerate(at) if r in lists})

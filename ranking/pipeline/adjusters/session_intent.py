@@ -61,4 +61,4 @@ class SessionIntent:
                      "why": f"{share_of_leaf[a]:.0%} of the shopper's last "
                             f"{self.settings.intent_window_minutes:g} minutes was in this category"}
                  for a, f in zip(firsts.tolist(), first_row.tolist(), strict=True)}
-        cands.rule_notes.append(rows.tolist(), list(map(notes.__getitem__, leaf_at.tolist())))
+        cands.rule_notes.append(rows, list(map(notes.__getitem__, leaf_at.tolist())))
