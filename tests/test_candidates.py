@@ -132,4 +132,3 @@ def test_rule_notes_append_notes_rows_as_appending_one_by_one():
         bulk.append([-1], shared)
     with pytest.raises(ValueError):
         bulk.append([0, 1], [a])
-
