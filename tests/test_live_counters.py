@@ -49,3 +49,22 @@ def test_window_start_is_the_first_second_a_read_counts() -> None:
         counted = ((upto >= ring.window_start(now)) & (upto <= now)).sum()
         assert fresh.sums(np.array([0]), now)[0, CLICKS] == counted
     assert ring.window_start(4199) == 600 and ring.window_start(np.array([4200]))[0] == 1200
+
+
+def test_signals_ctr_and_trend_equal_their_plain_formulas_to_the_bit() -> None:
+    """The one-mall CTR prior in Python floats and the trend's three columns added in turn give
+    the bits the numpy forms (0-d ``np.divide``, a strided ``sum(axis=1)``) gave."""
+    from ranking.live.counters import CLICKS, ORDERS, WindowedCounters, shrunk_ctr
+
+    rng = np.random.default_rng(11)
+    c = WindowedCounters(10, 60, 50.0, 2.0)
+    for mall_clicks, mall_shown in ((3.0, 7.0), (0.0, 0.0), (np.float64(1 / 3), np.float64(0.7))):
+        clicks, shown = rng.random(40) * 9, rng.random(40) * 90
+        plain = np.divide(np.asarray(mall_clicks, np.float64), np.asarray(mall_shown, np.float64),
+                          out=np.zeros(()), where=np.asarray(mall_shown) > 0)
+        expected = (clicks + 50.0 * plain) / np.maximum(shown + 50.0, 1e-9)
+        assert shrunk_ctr(clicks, shown, mall_clicks, mall_shown, 50.0).tobytes() == expected.tobytes()
+    hour, day = rng.standard_normal((300, 5)) * 1e3, rng.random((300, 5)) * 1e4
+    act = slice(CLICKS, ORDERS + 1)
+    plain = c.trend_of(hour[:, act].sum(axis=1), day[:, act].sum(axis=1))
+    assert c._trend(hour, day).tobytes() == plain.tobytes()

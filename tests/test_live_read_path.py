@@ -271,7 +271,6 @@ def _pages(engine, state: LiveState | None, requests: list) -> list[list[tuple]]
 
 def test_pages_with_the_live_state_are_the_pages_the_pre_change_code_served(small_models, monkeypatch):
     import ranking.live.state as state_module
-    import ranking.pipeline.adjusters.session_intent as intent_module
     import ranking.pipeline.filters.live_history as history_module
     import ranking.pipeline.live_features as provider_module
     import ranking.recall.homepage_sources.context as context_module
@@ -320,7 +319,7 @@ def test_pages_with_the_live_state_are_the_pages_the_pre_change_code_served(smal
     monkeypatch.setattr(LiveState, "product_signals",
                         lambda self, ids, at_ms=None: reference_signals(self, ids, at_ms))
     monkeypatch.setattr(provider_module, "live_feature_columns", reference_columns)
-    for module in (state_module, intent_module, history_module, context_module):
+    for module in (state_module, history_module, context_module):  # session intent: no isin_few since ab98763
         monkeypatch.setattr(module, "isin_few", np.isin)
     before = _pages(engine, state, requests)
     assert sum(len(p) - 1 for p in pages) > 300

@@ -245,3 +245,27 @@ def test_shopper_views_read_many_users_each_at_its_own_time() -> None:
         assert views.ignored[views.ignored_of == i].tolist() == one.ignored.tolist()
         assert views.ignored_shown[views.ignored_of == i].tolist() == one.ignored_shown.tolist()
     assert (views.ignored_of == 0).any() and not (views.ignored_of == 4).any()  # 90 min later: outside
+
+
+def test_id_rows_find_by_id_array_and_by_dict_alike_and_turn_the_array_off_for_a_far_id() -> None:
+    from ranking.live.catalog import DENSE_FLOOR, IdRows
+
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 5_000, 3_000)
+    rows = IdRows()
+    got = np.concatenate([rows.add(chunk) for chunk in np.array_split(ids, 7)])
+    first = {}
+    for i in ids.tolist():
+        first.setdefault(i, len(first))
+    assert got.tolist() == [first[i] for i in ids.tolist()] and got.dtype == np.int32
+    assert rows._by_id is not None  # small ids: found with one take
+    asked = np.r_[ids[:50], [-1, -(2**62), 5_000, 2**40, 4_999_999]]
+    expected = [first.get(i, -1) for i in asked.tolist()]
+    assert rows.find(asked).tolist() == expected and rows.find(asked).dtype == np.int32
+    assert rows.find(np.zeros(0, np.int64)).tolist() == []
+    rows.add(np.array([DENSE_FLOOR + 7, 3]))  # an id far past the rows: the dict from now on
+    assert rows._by_id is None
+    assert rows.find(asked).tolist() == expected
+    assert rows.find(np.array([DENSE_FLOOR + 7])).tolist() == [len(first)]
+    negative = IdRows()
+    assert negative.add(np.array([-5, 2, -5])).tolist() == [0, 1, 0] and negative._by_id is None

@@ -50,3 +50,24 @@ def test_no_view_or_no_leaf_of_the_page_moves_nothing():
         c = scored(snap)
         SessionIntent(settings).apply(c, rules_request(shopper=view), snap)
         assert not c.adjustments.any() and not any(c.rule_notes)
+
+
+def test_a_products_table_swapped_with_new_categories_moves_candidates_by_their_new_leaf():
+    """The leaf per product is kept per products table (``LEAF_POSITIONS``): a table swapped
+    whole, as the live catalog swaps it, is read anew."""
+    from ranking.features.snapshot import EntityTable
+
+    snap = rules_snapshot()  # 100-114 in leaf 11 (position 0), 115-129 in leaf 12 (1)
+    settings = LiveSettings(intent_boost=0.5, intent_window_minutes=30)
+    view = View({0: 1.0})
+    ids = np.array([101, 120], np.int64)
+    before = scored(snap, ids)
+    SessionIntent(settings).apply(before, rules_request(shopper=view), snap)
+    assert before.adjustments[0] > 0 and before.adjustments[1] == 0
+    columns = dict(snap.products.columns)
+    columns["category_id"] = np.where(snap.products.ids == 120, 11, columns["category_id"]).astype(np.float32)
+    snap.products = EntityTable(snap.products.ids, columns)  # 120 moved to leaf 11
+    after = scored(snap, ids)
+    SessionIntent(settings).apply(after, rules_request(shopper=view), snap)
+    assert after.adjustments[1] == pytest.approx(after.adjustments[0]) and after.adjustments[1] > 0
+    assert after.rule_notes[1][0]["why"] == "100% of the shopper's last 30 minutes was in this category"

@@ -16,13 +16,24 @@ from typing import Any
 
 import numpy as np
 
+# IdRows keeps a by-id array while every id is below max(DENSE_FLOOR, DENSE_PER_ROW x its rows)
+DENSE_FLOOR, DENSE_PER_ROW = 1 << 21, 8
+
 
 class IdRows:
-    """Int64 ids to dense int32 rows, handed out in arrival order."""
+    """Int64 ids to dense int32 rows, handed out in arrival order.
+
+    While every id seen is a small non-negative integer (below ``max(DENSE_FLOOR, DENSE_PER_ROW x
+    rows)``, as a catalog numbered from a sequence is), the rows are also kept in an array indexed
+    by id, so :meth:`find` is one take instead of a dict lookup per id (a page's ~500 candidates:
+    ~30 us of a live page's ~130 us of counters); an id beyond that turns the array off for good.
+    """
 
     def __init__(self) -> None:
         self._rows: dict[int, int] = {}
         self._ids = np.zeros(0, np.int64)
+        # row of each id below len - 1 (-1: never seen), then -1 for every id past it; None: off
+        self._by_id: np.ndarray | None = np.full(1, -1, np.int32)
 
     @property
     def ids(self) -> np.ndarray:
@@ -34,8 +45,12 @@ class IdRows:
 
     def find(self, ids: np.ndarray) -> np.ndarray:
         """Rows of ``ids``; -1 for an id never seen."""
-        ids = np.asarray(ids, np.int64).tolist()
-        return np.fromiter(map(self._rows.get, ids, repeat(-1, len(ids))), np.int32, len(ids))
+        ids = np.asarray(ids, np.int64)
+        by_id = self._by_id
+        if by_id is not None:  # a negative id is past the end as uint64: the last slot's -1
+            return by_id[np.minimum(ids.view(np.uint64), len(by_id) - 1)]
+        listed = ids.tolist()
+        return np.fromiter(map(self._rows.get, listed, repeat(-1, len(listed))), np.int32, len(listed))
 
     def add(self, ids: np.ndarray) -> np.ndarray:
         """Rows of ``ids``, new ids given the next free rows."""
@@ -47,14 +62,32 @@ class IdRows:
             self._rows.update(zip(new, range(start, start + len(new)), strict=True))
             self._ids = grown(self._ids, len(self._rows), -1)
             self._ids[start:len(self._rows)] = new
+            self._index(np.asarray(new, np.int64), start)
             rows[missing] = self.find(np.asarray(ids, np.int64)[missing])
         return rows
+
+    def _index(self, new: np.ndarray, start: int) -> None:
+        """Rows ``start``... of ids ``new`` in the by-id array (grown, or turned off, as needed)."""
+        by_id = self._by_id
+        if by_id is None:
+            return
+        low, high = int(new.min()), int(new.max())
+        if low < 0 or high >= max(DENSE_FLOOR, DENSE_PER_ROW * len(self._rows)):
+            self._by_id = None
+            return
+        if high >= len(by_id) - 1:
+            wider = np.full(max(high + 2, 2 * len(by_id)), -1, np.int32)
+            wider[: len(by_id) - 1] = by_id[:-1]
+            by_id = wider
+        by_id[new] = np.arange(start, start + len(new), dtype=np.int32)
+        self._by_id = by_id
 
     def nbytes(self) -> int:
         """Approximate memory: the dict's table and its int objects, plus the id array."""
         import sys
 
-        return sys.getsizeof(self._rows) + 56 * len(self._rows) + self._ids.nbytes  # 2 ints an entry
+        dense = 0 if self._by_id is None else self._by_id.nbytes
+        return sys.getsizeof(self._rows) + 56 * len(self._rows) + self._ids.nbytes + dense  # 2 ints an entry
 
 
 def grown(array: np.ndarray, rows: int, fill: float | int) -> np.ndarray:

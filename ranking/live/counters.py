@@ -99,9 +99,14 @@ def shrunk_ctr(clicks: np.ndarray, impressions: np.ndarray, mall_clicks: np.ndar
                mall_impressions: np.ndarray | float, prior_impressions: float) -> np.ndarray:
     """Clicks / impressions shrunk toward the mall's CTR (``prior_impressions`` of it; 0 when the
     mall has no impression)."""
+    k = prior_impressions
+    if isinstance(mall_clicks, float | np.floating) and isinstance(mall_impressions, float | np.floating):
+        # one mall (a request's): the same float64 division in Python, not four numpy calls
+        shown = float(mall_impressions)
+        prior = float(mall_clicks) / shown if shown > 0 else 0.0
+        return (clicks + k * prior) / np.maximum(impressions + k, 1e-9)
     clicked, shown = np.asarray(mall_clicks, np.float64), np.asarray(mall_impressions, np.float64)
     prior = np.divide(clicked, shown, out=np.zeros(np.shape(clicked)), where=shown > 0)
-    k = prior_impressions
     return (clicks + k * prior) / np.maximum(impressions + k, 1e-9)
 
 
@@ -152,8 +157,12 @@ class WindowedCounters:
                           self.ctr_prior_impressions)
 
     def _trend(self, hour_sums: np.ndarray, day_sums: np.ndarray) -> np.ndarray:
-        act = slice(CLICKS, ORDERS + 1)
-        return self.trend_of(hour_sums[:, act].sum(axis=1), day_sums[:, act].sum(axis=1))
+        # the three columns added in turn: the same sums as ``[:, CLICKS:ORDERS + 1].sum(axis=1)``
+        # (numpy adds a row's three in order), at a fifth of the cost of a strided reduction
+        def acted(sums: np.ndarray) -> np.ndarray:
+            return sums[:, CLICKS] + sums[:, CARTS] + sums[:, ORDERS]
+
+        return self.trend_of(acted(hour_sums), acted(day_sums))
 
     def trend_of(self, hour: np.ndarray, day: np.ndarray) -> np.ndarray:
         """Trend from last-hour and last-day interaction counts."""

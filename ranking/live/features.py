@@ -104,30 +104,58 @@ def _shopper_columns(views: ShopperViews, card_of: np.ndarray, ids: np.ndarray, 
     age_ms = np.maximum(now_ms - v.times_ms, 0).astype(np.float64)
     window_ms, half_life_ms = s.intent_window_minutes * 60_000, s.feature_half_life_minutes * 60_000
     weights = np.asarray(s.feature_kind_weights, np.float64)
+    touches = LeafTouches.of(key, card_of, leaves, v.item_of, item_leaves, age_ms)
     return {
-        "session_leaf_affinity": session_leaf_affinity(key, card_of, leaves, v.item_of, item_leaves, age_ms,
-                                                       window_ms),
+        "session_leaf_affinity": session_leaf_affinity(touches, card_of, leaves, window_ms),
         "recent_item_interest": recent_item_interest(key, card_of, ids, v.item_of, v.items, v.kinds, age_ms,
                                                      half_life_ms, weights),
-        "minutes_since_leaf_touch": minutes_since_leaf_touch(key, card_of, leaves, v.item_of, item_leaves,
-                                                             age_ms),
+        "minutes_since_leaf_touch": minutes_since_leaf_touch(touches, leaves),
         "ignored_impressions": ignored_impressions(key, card_of, ids, v.ignored_of, v.ignored,
                                                    v.ignored_shown),
     }
 
 
-def session_leaf_affinity(key: Keys, card_of: np.ndarray, leaves: np.ndarray, item_of: np.ndarray,
-                          item_leaves: np.ndarray, age_ms: np.ndarray, window_ms: float) -> np.ndarray:
+class LeafTouches:
+    """The shopper's interactions in a known leaf grouped by (request, leaf), and each
+    candidate's group: what the leaf share and the minutes since a leaf touch both look up (one
+    sort and one search for the two columns)."""
+
+    def __init__(self, single: bool, item_of: np.ndarray, age: np.ndarray, group: np.ndarray,
+                 youngest: np.ndarray, at: np.ndarray, hit: np.ndarray) -> None:
+        self.single = single  # one request's (the service's)
+        self.item_of, self.age, self.group = item_of, age, group  # the grouped interactions, sorted
+        self.youngest = youngest  # per group: the youngest interaction's age (ms)
+        self.at, self.hit = at, hit  # per candidate: its group, and whether it has one
+
+    @classmethod
+    def of(cls, key: Keys, card_of: np.ndarray, leaves: np.ndarray, item_of: np.ndarray,
+           item_leaves: np.ndarray, age_ms: np.ndarray) -> LeafTouches | None:
+        """None when no interaction is in a known leaf."""
+        held = item_leaves >= 0
+        if not held.any():
+            return None
+        leaf, age = key(item_of[held], item_leaves[held]), age_ms[held]
+        order = np.lexsort((age, leaf))  # by request and leaf, youngest first
+        leaf, age = leaf[order], age[order]
+        first = np.empty(len(leaf), bool)
+        first[0] = True
+        np.not_equal(leaf[1:], leaf[:-1], out=first[1:])
+        at, hit = find(leaf[first], key(card_of, leaves))
+        return cls(key.single, item_of[held][order], age, np.cumsum(first) - 1, age[first], at, hit)
+
+
+def session_leaf_affinity(touches: LeafTouches | None, card_of: np.ndarray, leaves: np.ndarray,
+                          window_ms: float) -> np.ndarray:
     """Share of the shopper's interactions of the last ``window_ms`` in each candidate's leaf
     (0 when none falls in the window; NaN for a candidate of unknown leaf)."""
-    recent = (age_ms <= window_ms) & (item_leaves >= 0)
     out = np.zeros(len(leaves), np.float32)
-    if recent.any():
-        uniq, counts = np.unique(key(item_of[recent], item_leaves[recent]), return_counts=True)
-        at, hit = find(uniq, key(card_of, leaves))
-        per_request = (np.count_nonzero(recent) if key.single
-                       else np.bincount(item_of[recent], minlength=int(card_of.max()) + 1)[card_of[hit]])
-        out[hit] = (counts[at[hit]] / per_request).astype(np.float32)
+    recent = touches.age <= window_ms if touches is not None else None
+    if recent is not None and recent.any():
+        counts = np.bincount(touches.group[recent], minlength=len(touches.youngest))
+        hit = touches.hit & (counts[touches.at] > 0)
+        per_request = np.count_nonzero(recent) if touches.single else np.bincount(
+            touches.item_of[recent], minlength=int(card_of.max()) + 1)[card_of[hit]]
+        out[hit] = (counts[touches.at[hit]] / per_request).astype(np.float32)
     out[leaves < 0] = np.nan
     return out
 
@@ -148,21 +176,14 @@ def recent_item_interest(key: Keys, card_of: np.ndarray, ids: np.ndarray, item_o
     return out
 
 
-def minutes_since_leaf_touch(key: Keys, card_of: np.ndarray, leaves: np.ndarray, item_of: np.ndarray,
-                             item_leaves: np.ndarray, age_ms: np.ndarray) -> np.ndarray:
+def minutes_since_leaf_touch(touches: LeafTouches | None, leaves: np.ndarray) -> np.ndarray:
     """Minutes since the shopper's last interaction in each candidate's leaf (NaN: never, as far
     as the view's ring remembers)."""
     out = np.full(len(leaves), np.nan, np.float32)
-    held = item_leaves >= 0
-    if not held.any():
+    if touches is None:
         return out
-    leaf, age = key(item_of[held], item_leaves[held]), age_ms[held]
-    order = np.lexsort((age, leaf))  # by request and leaf, youngest first
-    uniq, first = np.unique(leaf[order], return_index=True)
-    youngest = age[order][first]
-    at, hit = find(uniq, key(card_of, leaves))
-    hit &= leaves >= 0
-    out[hit] = (youngest[at[hit]] / 60_000.0).astype(np.float32)
+    hit = touches.hit & (leaves >= 0)
+    out[hit] = (touches.youngest[touches.at[hit]] / 60_000.0).astype(np.float32)
     return out
 
 

@@ -43,9 +43,9 @@ class LiveFeatures:
 
     def leaves(self, product_ids: np.ndarray) -> np.ndarray:
         """Leaf category ids of products (-1 for one the snapshot does not hold)."""
-        products = self.snapshot.products
-        rows = products.rows(np.asarray(product_ids, np.int64))
-        return np.nan_to_num(products.take("category_id", rows, missing=-1), nan=-1).astype(np.int64)
+        products = self.snapshot.products  # read once: the live catalog swaps the table whole
+        column = LEAF_CATEGORIES.of(products.columns["category_id"])
+        return column[products.rows(np.asarray(product_ids, np.int64))]  # row -1: the unknown's -1
 
     def __call__(self, request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:
         view = request.shopper

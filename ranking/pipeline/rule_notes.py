@@ -5,7 +5,9 @@ selectors append to it (``cands.rule_notes[i].append(note)``). Most candidates n
 a search recalls about 640 candidates, most are filtered out, and only a few dozen of the rest
 are noted. :class:`RuleNotes` reads like that list of lists, but holds only the lists asked for
 (by index, iteration or slice), so a set of any size starts at no cost and a ``take`` of it
-carries only the lists made so far.
+carries only the lists made so far. Notes added in bulk (:meth:`RuleNotes.append`: an adjuster
+notes a third to a half of a page's candidates, of which 20 are shown) are held as one mapping
+per call and moved into a candidate's list only when that list is asked for.
 """
 
 from __future__ import annotations
@@ -25,13 +27,20 @@ class RuleNotes(Sequence[list[dict]]):
     iterating or slicing makes every list it yields. :meth:`take` shares the lists made so far
     with the new set, as a list of lists taken by index shares them: a note added later to a
     list made before the take shows in both sets, a list first made after it belongs to one.
+
+    :meth:`append`'s notes wait, one ``{row: note}`` mapping per call in call order, until the
+    row's list is asked for (read, appended to, iterated, compared or taken): then they join it
+    in the order they were added, after the notes it held, before any added later. So a list
+    reads as if each note had been appended when it was added, as long as nobody keeps a list
+    from before a bulk append and appends to it afterwards (the pipeline's stages ask again).
     """
 
-    __slots__ = ("_lists", "_n")
+    __slots__ = ("_lists", "_n", "_waiting")
 
     def __init__(self, n: int, lists: dict[int, list[dict]] | None = None) -> None:
         self._n = int(n)
         self._lists: dict[int, list[dict]] = {} if lists is None else lists
+        self._waiting: list[dict[int, dict]] = []  # append's notes not yet in a list, oldest first
 
     @classmethod
     def of(cls, lists: Iterable[list[dict]]) -> RuleNotes:
@@ -61,9 +70,27 @@ class RuleNotes(Sequence[list[dict]]):
 
     def _made(self, at: int) -> list[dict]:
         notes = self._lists.get(at)
+        if self._waiting:
+            due = [held.pop(at) for held in self._waiting if at in held]
+            if due:
+                if notes is None:
+                    notes = self._lists.setdefault(at, [])
+                notes.extend(due)
         if notes is None:
             notes = self._lists.setdefault(at, [])  # setdefault: two readers get one list
         return notes
+
+    def _made_all(self) -> None:
+        """Every waiting note moved into its row's list (in the order they were added)."""
+        lists = self._lists
+        for held in self._waiting:
+            for at, note in held.items():
+                notes = lists.get(at)
+                if notes is None:
+                    lists[at] = [note]
+                else:
+                    notes.append(note)
+        self._waiting = []
 
     def __iter__(self) -> Iterator[list[dict]]:
         return (self._made(at) for at in range(self._n))
@@ -77,41 +104,55 @@ class RuleNotes(Sequence[list[dict]]):
 
     def _lists_read(self) -> Iterator[list[dict]]:
         """Every candidate's notes without making the missing lists (a fresh empty one each)."""
-        return (self._lists.get(at) or [] for at in range(self._n))
+        if not self._waiting:
+            return (self._lists.get(at) or [] for at in range(self._n))
+        return ((self._lists.get(at) or []) + [held[at] for held in self._waiting if at in held]
+                for at in range(self._n))
 
     def __repr__(self) -> str:
         return f"RuleNotes({list(self._lists_read())!r})"
 
-    def append(self, rows: Sequence[int], notes: dict | Sequence[dict]) -> None:
+    def append(self, rows: Sequence[int] | np.ndarray, notes: dict | Sequence[dict]) -> None:
         """Note candidates ``rows`` (0-based, in range): ``notes`` one dict shared by all of them or
-        one per row. What ``notes[i].append(note)`` row by row does, without a lookup per row
-        through :meth:`__getitem__` (an adjuster notes a third of a homepage's candidates)."""
-        if len(rows) and (min(rows) < 0 or max(rows) >= self._n):
+        one per row. What ``notes[i].append(note)`` row by row does; the notes wait as one
+        mapping until a row's list is asked for (class docstring), so noting ~300 rows of which
+        20 are shown costs one ``dict`` built in C, not a list made per row."""
+        if isinstance(rows, np.ndarray):  # bounds by numpy, not by Python over the listed rows
+            if len(rows) and (rows.min() < 0 or rows.max() >= self._n):
+                raise IndexError("rule notes index out of range")
+            rows = rows.tolist()
+        elif len(rows) and (min(rows) < 0 or max(rows) >= self._n):
             raise IndexError("rule notes index out of range")
         each = notes if not isinstance(notes, dict) else None
         if each is not None and len(each) != len(rows):
             raise ValueError(f"{len(each)} notes for {len(rows)} rows")
-        lists = self._lists
-        for k, at in enumerate(rows):
-            note = notes if each is None else each[k]
-            held = lists.get(at)
-            if held is None:
-                lists[at] = [note]
-            else:
-                held.append(note)
+        if not len(rows):
+            return
+        held = dict.fromkeys(rows, notes) if each is None else dict(zip(rows, each, strict=True))
+        if len(held) == len(rows):
+            self._waiting.append(held)
+            return
+        for k, at in enumerate(rows):  # a row named twice: noted twice, in turn
+            self._made(at).append(notes if each is None else each[k])
 
     def padded(self, n: int) -> RuleNotes:
         """These notes followed by ``n - len(self)`` more candidates' (none made yet), sharing the
         lists made so far (candidates added after these, as the pinned products are)."""
         if n < self._n:
             raise ValueError(f"padded to {n}, fewer than the {self._n} candidates noted")
+        self._made_all()  # the lists are shared: made before, as they were
         return RuleNotes(n, dict(self._lists))
 
     def take(self, rows: np.ndarray) -> RuleNotes:
         """The notes of the candidates at ``rows`` (indices, in the new set's order), sharing the
         lists made so far; nothing to walk when none is (the filter stage's takes)."""
-        if not self._lists:
+        if not self._lists and not self._waiting:
             return RuleNotes(len(rows))
-        lists = self._lists
         at: list[Any] = np.where(rows < 0, rows + self._n, rows).tolist()
+        if self._waiting:  # the taken rows' lists are made now, so both sets share them
+            waiting = self._waiting
+            for r in set(at):  # a page's 20 rows looked up, not every waiting row listed
+                if any(r in held for held in waiting):
+                    self._made(r)
+        lists = self._lists
         return RuleNotes(len(at), {j: lists[r] for j, r in enumerate(at) if r in lists})

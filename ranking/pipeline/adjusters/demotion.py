@@ -61,4 +61,4 @@ class Demotion:
         notes = {code: {"rule": self.name, "delta": delta,  # one per reason, shared by its cards
                         "why": f"{whose} quality returns far above its category"}
                  for code, whose in ((PRODUCT, "product"), (STORE, "store"))}
-        cands.rule_notes.append(np.flatnonzero(hit).tolist(), [notes[c] for c in codes[hit].tolist()])
+        cands.rule_notes.append(np.flatnonzero(hit), list(map(notes.__getitem__, codes[hit].tolist())))

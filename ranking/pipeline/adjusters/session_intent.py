@@ -10,16 +10,34 @@ Without a live view (live off or degraded, a shopper with no recent interaction)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
-from ranking.membership import isin_few
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.columns import product_column
+from ranking.pipeline.derived_columns import DerivedColumn
 from ranking.settings import LiveSettings
+
+
+def _leaf_positions(category: np.ndarray, snapshot: FeatureSnapshot, leaf_ids: np.ndarray) -> np.ndarray:
+    """Every product's leaf position (``leaf_of_category`` of its category read as
+    ``product_column`` reads it: float64, then int), then an unknown product's (category -1);
+    ``leaf_ids``: the snapshot's, which ``leaf_of_category`` reads."""
+    return snapshot.leaf_of_category(np.r_[np.asarray(category).astype(np.float64), -1].astype(np.int64))
+
+
+# the leaf position per product, built once per product table and leaf list, not per request (a
+# take, a cast and a binary search per candidate)
+LEAF_POSITIONS = DerivedColumn(_leaf_positions)
+
+
+@functools.lru_cache(maxsize=4096)
+def _why(share: float, window_minutes: float) -> str:
+    """A leaf's note text (a share is a count over the window's interactions: few distinct)."""
+    return f"{share:.0%} of the shopper's last {window_minutes:g} minutes was in this category"
 
 
 @dataclass
@@ -36,13 +54,18 @@ class SessionIntent:
         affinity = view.leaf_affinity(int(self.settings.intent_window_minutes * 60_000))
         if not affinity:
             return
-        category = product_column(snapshot, cands, "category_id", missing=-1).astype(np.int64)
-        leaf = snapshot.leaf_of_category(category)
+        products = snapshot.products  # read once: the live catalog swaps the table whole
+        if "category_id" in products.columns:
+            leaf = LEAF_POSITIONS.candidates(products, cands, products.columns["category_id"], snapshot,
+                                             snapshot.leaf_ids)
+        else:  # as product_column reads a missing column: -1 for every candidate
+            leaf = snapshot.leaf_of_category(np.full(len(cands), -1, np.int64))
         leaves = np.fromiter(affinity, np.int64, len(affinity))
         share = np.fromiter(affinity.values(), np.float64, len(affinity))
         order = np.argsort(leaves)
-        at = np.searchsorted(leaves[order], leaf)
-        hit = isin_few(leaf, leaves) & (leaf >= 0)
+        sorted_leaves = leaves[order]
+        at = np.searchsorted(sorted_leaves, leaf)
+        hit = (sorted_leaves[np.minimum(at, len(leaves) - 1)] == leaf) & (leaf >= 0)  # leaf in leaves
         if not hit.any():
             return
         moves = np.zeros(len(cands))
@@ -57,8 +80,7 @@ class SessionIntent:
         rows = np.flatnonzero(hit)
         leaf_at = at[rows]
         firsts, first_row = np.unique(leaf_at, return_index=True)
-        notes = {a: {"rule": self.name, "delta": float(moves[rows[f]]),
-                     "why": f"{share_of_leaf[a]:.0%} of the shopper's last "
-                            f"{self.settings.intent_window_minutes:g} minutes was in this category"}
+        window, shares = self.settings.intent_window_minutes, share_of_leaf.tolist()
+        notes = {a: {"rule": self.name, "delta": float(moves[rows[f]]), "why": _why(shares[a], window)}
                  for a, f in zip(firsts.tolist(), first_row.tolist(), strict=True)}
-        cands.rule_notes.append(rows.tolist(), [notes[a] for a in leaf_at.tolist()])
+        cands.rule_notes.append(rows, list(map(notes.__getitem__, leaf_at.tolist())))

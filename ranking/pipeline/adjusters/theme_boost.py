@@ -70,10 +70,10 @@ class ThemeBoost:
             keys = [key_of_code[c] for c in codes[left_out].tolist()]
             reasons = {k: {"rule": "traffic_policy", "why": f"not in the {request.hour:02d}:00 campaign: "
                            + ineligible_why(k, self.settings)} for k in dict.fromkeys(keys)}
-            cands.rule_notes.append(left_out.tolist(), [reasons[k] for k in keys])  # one per reason, shared
+            cands.rule_notes.append(left_out, [reasons[k] for k in keys])  # one per reason, shared
         delta = self.settings.theme_boost * score_spread(cands.scores)
         np.add(cands.adjustments, delta, out=cands.adjustments, where=hit)  # not a mask's take and put
         # one note shared by every card it moved (a third of a homepage's candidates: a dict each
         # cost about 0.1 ms); notes are read, never changed, after they are written
         note = {"rule": self.name, "delta": delta, "why": f"category is the theme at {request.hour:02d}:00"}
-        cands.rule_notes.append(np.flatnonzero(hit).tolist(), note)
+        cands.rule_notes.append(np.flatnonzero(hit), note)

@@ -1,0 +1,49 @@
+"""Rule notes added in bulk (``RuleNotes.append``) wait until a row's list is asked for, and then
+read as if each had been appended when it was added (the adjusters note hundreds of rows a page,
+of which 20 are shown)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ranking.pipeline.rule_notes import RuleNotes
+
+
+def test_bulk_notes_wait_until_a_row_is_asked_for_and_join_its_list_in_the_order_added():
+    a, b, c, d = ({"rule": r} for r in "abcd")
+    notes = RuleNotes(6)
+    notes[2].append(a)
+    notes.append(np.array([2, 4, 5]), b)  # rows as an array, one note shared
+    assert set(notes._lists) == {2}  # no list made for the bulk notes yet
+    notes[4].append(c)  # a row asked for: its waiting note first, then the new one
+    notes.append([4, 2], [d, d])
+    assert set(notes._lists) == {2, 4}
+    assert notes[2] == [a, b, d] and notes[4] == [b, c, d]
+    assert notes == [[], [], [a, b, d], [], [b, c, d], [b]] and len(notes._lists) == 2  # compared, not made
+    assert repr(notes) == f"RuleNotes({[[], [], [a, b, d], [], [b, c, d], [b]]!r})"
+    assert list(notes) == [[], [], [a, b, d], [], [b, c, d], [b]]
+
+
+def test_a_take_or_a_padding_shares_the_lists_of_waiting_notes_with_its_parent():
+    shared, later = {"rule": "x"}, {"rule": "later"}
+    notes = RuleNotes(5)
+    notes.append([1, 3], shared)
+    page = notes.take(np.array([3, -4, 0]))  # -4 is row 1
+    assert page == [[shared], [shared], []] and page[0] is notes[3] and page[1] is notes[1]
+    assert 4 not in notes._lists and 0 not in notes._lists  # only the taken rows' lists made
+    page[0].append(later)
+    assert notes[3] == [shared, later]
+    notes.append([4], shared)
+    grown = notes.padded(7)
+    assert grown[4] is notes[4] == [shared] and len(grown) == 7
+
+
+def test_a_row_named_twice_in_one_bulk_append_is_noted_twice_in_turn():
+    a, b, c = ({"rule": r} for r in "abc")
+    notes = RuleNotes(3)
+    notes.append([0], a)
+    notes.append([1, 0, 1], [b, c, a])
+    assert notes == [[a, c], [b, a], []]
+    with pytest.raises(ValueError):
+        notes.append([], [a])
