@@ -15,8 +15,9 @@ from fastapi import FastAPI
 from ranking.settings import Settings, load_settings
 from serving.app import create_app
 from serving.protocol import configure
+from serving.supervisor import SETTINGS_ENV
 
-SETTINGS_ENV = "SHELFRANK_EFFECTIVE_SETTINGS"
+__all__ = ["SETTINGS_ENV", "app_factory"]
 
 
 def app_factory() -> FastAPI:

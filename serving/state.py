@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from pathlib import Path
 
@@ -30,9 +29,9 @@ from ranking.settings import Settings
 from serving import metrics
 from serving.allocator import release_free_memory
 from serving.routing import Router
+from serving.supervisor import CONTROL_FILE, write_control
 
 log = logging.getLogger("shelfrank.serving")
-CONTROL_FILE = ".serving.json"
 
 
 class ReloadNotRecordedError(Exception):
@@ -142,17 +141,7 @@ class ServiceState:
 
     # ---- multi-worker propagation ------------------------------------------------------
     def _write_control(self, path: str) -> None:
-        self.events_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.control_path.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            with open(tmp, "w") as f:
-                f.write(json.dumps({"bundle": path}))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.control_path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_control(self.events_dir, path)
         self._remember_control()
 
     def _remember_control(self) -> None:
@@ -182,7 +171,3 @@ class ServiceState:
             except BundleError as exc:
                 log.error("control file asks for %s, refused: %s", wanted, exc)
                 return False
-
-    def write_initial_control(self) -> None:
-        """Called by ``shelfrank serve`` before workers start: they all serve this bundle."""
-        self._write_control(str(Path(self.settings.serving.bundle).resolve()))

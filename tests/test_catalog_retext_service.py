@@ -83,6 +83,12 @@ def _pick(models: Path) -> dict:
     raise AssertionError("no shopper's homepage shows the moved product from its new leaf")
 
 
+@pytest.fixture(scope="module")
+def pick(small_models: Path) -> dict:
+    """``_pick`` once for both backends: it reads only the bundle, in this process (1-3 s)."""
+    return _pick(small_models)
+
+
 def _search_cards(url: str, query: str) -> dict[int, dict]:
     r = httpx2.post(f"{url}/v1/search", json={"query": query, "page_size": 40}, timeout=10)
     assert r.status_code == 200, r.text
@@ -90,10 +96,9 @@ def _search_cards(url: str, query: str) -> dict[int, dict]:
 
 
 def test_a_retitled_and_a_recategorised_product_reach_every_worker_within_a_second(small_models, tmp_path,
-                                                                                   live_sets):
+                                                                                   live_sets, pick):
     from conftest import record_reliability
 
-    pick = _pick(small_models)
     pid, moved, user = pick["retitled"], pick["moved"], pick["user"]
     first, second = "zorblaxomega thermos flask", f"{pick['brands']} quizzleprime kettle"
     as_of = FeatureSnapshot.load(small_models / "latest" / "snapshot").as_of_ms

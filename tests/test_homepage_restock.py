@@ -106,12 +106,22 @@ def _restock_pick(models: Path, tmp_path: Path) -> tuple[list[int], int, int]:
     raise AssertionError("no shopper's homepage shows a restocked product")
 
 
+Pick = tuple[list[int], int, int]  # the sold-out products, a shopper, the one their homepage shows
+
+
+@pytest.fixture(scope="module")
+def restock_pick(small_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Pick:
+    """``_restock_pick`` once for both backends: it reads only the bundle, in this process."""
+    return _restock_pick(small_models, tmp_path_factory.mktemp("restock-pick"))
+
+
 @pytest.mark.slow
 def test_a_restock_reaches_every_workers_homepage_within_a_second(small_models: Path, tmp_path: Path,
-                                                                   live_sets: list[str]) -> None:
+                                                                   live_sets: list[str],
+                                                                   restock_pick: Pick) -> None:
     from conftest import record_reliability
 
-    sold_out, user, product = _restock_pick(small_models, tmp_path)
+    sold_out, user, product = restock_pick
     as_of = FeatureSnapshot.load(small_models / "latest" / "snapshot").as_of_ms
     body = {"user_id": user, "page_size": 100,
             "context": {"hour": 20, "time": datetime.fromtimestamp(as_of / 1000, UTC).isoformat()}}

@@ -15,7 +15,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from ranking.settings import load_settings
-from serving import state as state_module
+from serving import supervisor as control_module  # where the control file is written (os.replace)
 from serving.app import create_app
 
 AUTH = {"Authorization": "Bearer s3cret"}
@@ -58,7 +58,7 @@ def test_a_reload_that_cannot_be_recorded_swaps_nothing_and_leaves_no_temp_file(
         control_before = (events / ".serving.json").read_text() if (events / ".serving.json").exists() \
             else None
 
-        real_replace = state_module.os.replace
+        real_replace = control_module.os.replace
 
         def disk_full_for_the_control_file(src, dst, *args, **kwargs):
             if str(dst).endswith(".serving.json"):
@@ -66,7 +66,7 @@ def test_a_reload_that_cannot_be_recorded_swaps_nothing_and_leaves_no_temp_file(
             return real_replace(src, dst, *args, **kwargs)
 
         with monkeypatch.context() as patched:
-            patched.setattr(state_module.os, "replace", disk_full_for_the_control_file)
+            patched.setattr(control_module.os, "replace", disk_full_for_the_control_file)
             r = client.post("/admin/reload", json={"bundle": "second"}, headers=AUTH)
         assert r.status_code == 503, r.text
         assert "still serves" in r.json()["detail"] and r.headers["retry-after"]

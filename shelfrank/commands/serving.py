@@ -28,8 +28,8 @@ def serve(
     """Serve search, homepage, rerank, similar, events, metrics and admin reload over HTTP."""
     import uvicorn
 
-    from serving.main import SETTINGS_ENV
     from serving.protocol import PROTOCOL
+    from serving.supervisor import SETTINGS_ENV, write_control
 
     if log_level.lower() not in uvicorn.config.LOG_LEVELS:
         raise typer.BadParameter(f"{log_level!r} is not one of {', '.join(uvicorn.config.LOG_LEVELS)}",
@@ -42,10 +42,8 @@ def serve(
     if not Path(s.bundle).exists():
         typer.echo(f"warning: no bundle at {s.bundle}; the service starts with /readyz false "
                    "(train one with `shelfrank train`, then POST /admin/reload)", err=True)
-    else:
-        from serving.state import ServiceState
-
-        ServiceState(settings).write_initial_control()
+    else:  # not serving.state: the supervisor would import the whole engine for one file
+        write_control(Path(s.events_dir), str(Path(s.bundle).resolve()))
     os.environ[SETTINGS_ENV] = settings_json_with_secrets(settings)  # the workers need the token
     if s.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shelfrank-metrics-")
