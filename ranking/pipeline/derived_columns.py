@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ranking.features.snapshot import EntityTable
+from ranking.features.snapshot import EntityTable, FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet
 
 
@@ -42,3 +42,16 @@ class DerivedColumn:
         column = self.of(*sources)
         safe, known = cands.rows_in(products)
         return column[np.where(known, safe, len(column) - 1)]
+
+
+def _leaf_positions(category: np.ndarray, snapshot: FeatureSnapshot, leaf_ids: np.ndarray) -> np.ndarray:
+    """Every product's leaf position (``leaf_of_category`` of its category read as
+    ``product_column`` reads it: float64, then int), then an unknown product's (category -1);
+    ``leaf_ids``: the snapshot's, which ``leaf_of_category`` reads (a new leaf list builds anew)."""
+    return snapshot.leaf_of_category(np.r_[np.asarray(category).astype(np.float64), -1].astype(np.int64))
+
+
+# the leaf position per product, built once per product table and leaf list, not per request (a
+# take, a cast and a binary search per candidate): session intent reads it, and theme boost's
+# theme slots are built from it
+LEAF_POSITIONS = DerivedColumn(_leaf_positions)

@@ -18,20 +18,8 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.derived_columns import DerivedColumn
+from ranking.pipeline.derived_columns import LEAF_POSITIONS
 from ranking.settings import LiveSettings
-
-
-def _leaf_positions(category: np.ndarray, snapshot: FeatureSnapshot, leaf_ids: np.ndarray) -> np.ndarray:
-    """Every product's leaf position (``leaf_of_category`` of its category read as
-    ``product_column`` reads it: float64, then int), then an unknown product's (category -1);
-    ``leaf_ids``: the snapshot's, which ``leaf_of_category`` reads."""
-    return snapshot.leaf_of_category(np.r_[np.asarray(category).astype(np.float64), -1].astype(np.int64))
-
-
-# the leaf position per product, built once per product table and leaf list, not per request (a
-# take, a cast and a binary search per candidate)
-LEAF_POSITIONS = DerivedColumn(_leaf_positions)
 
 
 @functools.lru_cache(maxsize=4096)

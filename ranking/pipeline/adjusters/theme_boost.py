@@ -15,7 +15,7 @@ from ranking.features.inputs import slot_of_hour
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.derived_columns import DerivedColumn
+from ranking.pipeline.derived_columns import LEAF_POSITIONS, DerivedColumn
 from ranking.pipeline.traffic_grades import GRADE_LETTERS, eligible_candidates, ineligible_why
 from ranking.settings import RulesSettings
 
@@ -24,7 +24,7 @@ def _theme_slots(category: np.ndarray, snapshot: FeatureSnapshot, leaf_ids: np.n
                  leaf_theme_slot: np.ndarray) -> np.ndarray:
     """Every product's leaf's theme slot (-1: no leaf), then an unknown product's (category -1);
     ``leaf_ids`` and ``leaf_theme_slot``: the snapshot's, which ``leaf_of_category`` reads."""
-    leaf = snapshot.leaf_of_category(np.r_[np.asarray(category).astype(np.float64), -1].astype(np.int64))
+    leaf = LEAF_POSITIONS.of(category, snapshot, leaf_ids)
     return np.where(leaf >= 0, leaf_theme_slot[np.maximum(leaf, 0)], -1)
 
 
