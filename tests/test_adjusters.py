@@ -21,6 +21,7 @@ def test_demotion_moves_flagged_products_and_stores_down_in_score_spread_units()
     assert c.adjustments[0] == 0 and c.adjustments[3] == 0
     assert c.rule_notes[2][0]["rule"] == "demotion" and c.scores[2] == -2  # model score untouched
     assert c.rule_notes[2][0]["why"].startswith("product") and c.rule_notes[4][0]["why"].startswith("store")
+    assert c.rule_notes[0] == [] and c.rule_notes[3] == []  # code 0: no note
 
 
 def test_demotion_follows_a_replaced_flag_column_or_store_table():
@@ -123,3 +124,4 @@ def test_value_tilt_adds_weight_times_log_price_over_the_median_on_log_odds_scor
     assert list(np.argsort(-(c3.scores + c3.adjustments))) == [4, 3, 2, 1, 0]
     with pytest.raises(ValueError):
         RulesSettings(value_weight=-1)
+
