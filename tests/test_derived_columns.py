@@ -102,3 +102,25 @@ def test_theme_codes_read_as_each_candidates_grade_store_and_theme_and_follow_wh
                 got = [[{k: v for k, v in n.items() if k != "delta"} for n in c.rule_notes[i]]
                        for i in range(len(ids))]
                 assert got == notes, (version, rules, hour)
+
+
+def test_the_candidates_index_is_kept_per_set_of_located_rows_and_read_anew_for_another():
+    """A page's five or six derived reads share one index per set of located rows and thread: a
+    set taken from it, another set, or a set made where a freed one was are read as their own."""
+    snap = rules_snapshot()
+    column = DerivedColumn(lambda ids: np.r_[ids * 10, -7])
+    ids = snap.products.ids
+
+    def read(product_ids):
+        cands = CandidateSet(np.asarray(product_ids, np.int64))
+        return column.candidates(snap.products, cands, ids).tolist(), cands
+
+    first, cands = read([101, 999, 105])
+    assert first == [1010, -7, 1050] and column.candidates(snap.products, cands, ids).tolist() == first
+    page = cands.take(np.array([2, 1]))
+    assert column.candidates(snap.products, page, ids).tolist() == [1050, -7]
+    assert column.candidates(snap.products, cands, ids).tolist() == first
+    del cands, page
+    for product_ids in ([103, 102, 998], [999, 100, 129], [110, 111, 112]):  # maybe at freed addresses
+        got, _ = read(product_ids)
+        assert got == [p * 10 if p < 130 else -7 for p in product_ids]
