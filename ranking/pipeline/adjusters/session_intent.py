@@ -53,9 +53,9 @@ class SessionIntent:
         # leaves (the last entry: a candidate of no leaf), not a sort and a binary search per page
         n_leaves = len(snapshot.leaf_ids)
         index_of_leaf = np.full(n_leaves + 1, -1, np.intp)
-        leaves = np.fromiter(affinity, np.int64, len(affinity))
-        listed = (leaves >= 0) & (leaves < n_leaves)  # another leaf holds no candidate
-        index_of_leaf[leaves[listed]] = np.flatnonzero(listed)
+        for j, at in enumerate(affinity):  # a shopper's few leaves, set one by one
+            if 0 <= at < n_leaves:  # another leaf holds no candidate
+                index_of_leaf[at] = j
         code = index_of_leaf[leaf]
         if code.max() < 0:
             return
