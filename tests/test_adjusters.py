@@ -126,6 +126,23 @@ def test_value_tilt_adds_weight_times_log_price_over_the_median_on_log_odds_scor
         RulesSettings(value_weight=-1)
 
 
+def test_value_tilt_reads_the_prices_of_the_current_price_column_and_unknown_products_stay():
+    """The floored prices are kept per price column (``FLOORED_PRICES``): a swapped column (the live
+    catalog swaps a changed one whole) is read anew; an unknown product moves not at all."""
+    snap = rules_snapshot(n=5)  # prices 10, 32.5, 55, 77.5, 100
+    tilt = ValueTilt(RulesSettings(value_weight=0.5))
+
+    def moves():
+        c = scored(snap, np.array([100, 104, 999], np.int64))
+        tilt.apply(c, rules_request(), snap)
+        return c.adjustments
+
+    middle = np.sqrt(10 * 100)  # the two known prices' log median
+    np.testing.assert_allclose(moves(), [0.5 * np.log(10 / middle), 0.5 * np.log(100 / middle), 0])
+    snap.products.columns["price"] = np.array([100, 1, 1, 1, 0.001], np.float32)  # 0.001: floored at 0.01
+    np.testing.assert_allclose(moves(), [0.5 * np.log(100 / 1), 0.5 * np.log(0.01 / 1), 0])
+
+
 def test_the_spreads_std_is_numpys_to_the_bit():
     """``spread.std`` repeats ``np.std``'s ufunc calls without its dispatch: the same float on
     scores of any length, scale and stride (a float32 array or a matrix goes to ``np.std``)."""
