@@ -21,6 +21,7 @@ def test_demotion_moves_flagged_products_and_stores_down_in_score_spread_units()
     assert c.adjustments[0] == 0 and c.adjustments[3] == 0
     assert c.rule_notes[2][0]["rule"] == "demotion" and c.scores[2] == -2  # model score untouched
     assert c.rule_notes[2][0]["why"].startswith("product") and c.rule_notes[4][0]["why"].startswith("store")
+    assert c.rule_notes[0] == [] and c.rule_notes[3] == []  # code 0: no note
 
 
 def test_demotion_follows_a_replaced_flag_column_or_store_table():
@@ -123,3 +124,35 @@ def test_value_tilt_adds_weight_times_log_price_over_the_median_on_log_odds_scor
     assert list(np.argsort(-(c3.scores + c3.adjustments))) == [4, 3, 2, 1, 0]
     with pytest.raises(ValueError):
         RulesSettings(value_weight=-1)
+
+
+def test_value_tilt_reads_the_prices_of_the_current_price_column_and_unknown_products_stay():
+    """The floored prices are kept per price column (``FLOORED_PRICES``): a swapped column (the live
+    catalog swaps a changed one whole) is read anew; an unknown product moves not at all."""
+    snap = rules_snapshot(n=5)  # prices 10, 32.5, 55, 77.5, 100
+    tilt = ValueTilt(RulesSettings(value_weight=0.5))
+
+    def moves():
+        c = scored(snap, np.array([100, 104, 999], np.int64))
+        tilt.apply(c, rules_request(), snap)
+        return c.adjustments
+
+    middle = np.sqrt(10 * 100)  # the two known prices' log median
+    np.testing.assert_allclose(moves(), [0.5 * np.log(10 / middle), 0.5 * np.log(100 / middle), 0])
+    snap.products.columns["price"] = np.array([100, 1, 1, 1, 0.001], np.float32)  # 0.001: floored at 0.01
+    np.testing.assert_allclose(moves(), [0.5 * np.log(100 / 1), 0.5 * np.log(0.01 / 1), 0])
+
+
+def test_the_spreads_std_is_numpys_to_the_bit():
+    """``spread.std`` repeats ``np.std``'s ufunc calls without its dispatch: the same float on
+    scores of any length, scale and stride (a float32 array or a matrix goes to ``np.std``)."""
+    from ranking.pipeline.adjusters.spread import std
+
+    rng = np.random.default_rng(7)
+    for i in range(2000):
+        n = int(rng.integers(1, 1500))
+        values = rng.normal(rng.normal() * 10, rng.exponential(3), 2 * n)
+        values = values[::2] if i % 3 == 0 else np.round(values, 2) + 1e6 * (i % 3 == 1)
+        assert np.float64(std(values)).tobytes() == np.std(values).tobytes()
+    small = np.array([1.5, 2.25, 3.0], np.float32)
+    assert std(small) == float(np.std(small)) and std(np.ones((2, 3))) == 0.0

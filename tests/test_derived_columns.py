@@ -4,13 +4,21 @@ values as reading each candidate's columns per request, built again when a colum
 from __future__ import annotations
 
 import numpy as np
-from rules_mall import rules_snapshot
+from rules_mall import rules_request, rules_snapshot, scored
 
-from ranking.pipeline.adjusters.theme_boost import THEME_SLOTS
+from ranking.pipeline.adjusters.theme_boost import THEME_SLOTS, ThemeBoost, slot_now
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.columns import product_column
 from ranking.pipeline.derived_columns import DerivedColumn
-from ranking.pipeline.traffic_grades import candidate_grades, candidate_store_scores, grade_codes
+from ranking.pipeline.traffic_grades import (
+    GRADE_LETTERS,
+    candidate_grades,
+    candidate_store_scores,
+    eligible_candidates,
+    grade_codes,
+    ineligible_why,
+)
+from ranking.settings import RulesSettings
 
 
 def _per_request(snap, cands):
@@ -54,3 +62,65 @@ def test_a_derived_column_is_built_once_per_version_of_its_sources():
     assert column.of(a, b).tolist() == [1, 2, 3, -1] and column.of(a, b).tolist() == [1, 2, 3, -1]
     assert len(built) == 1
     assert column.of(a.copy(), b).tolist() == [1, 2, 3, -1] and len(built) == 2  # an equal but new array
+
+
+def _theme_by_candidate(snap, cands, rules, hour):
+    """Theme boost's moves and notes read per candidate, as before the theme codes were kept."""
+    theme = _derived(snap, cands)[2] == slot_now(hour)
+    eligible, codes, _ = eligible_candidates(snap, cands, rules)
+    hit = theme & eligible if rules.traffic_policy else theme
+    notes = [[] for _ in range(len(cands))]
+    for i in np.flatnonzero(theme & ~hit).tolist():
+        grade = GRADE_LETTERS[codes[i]]
+        key = "" if grade in rules.traffic_slot_grades else grade
+        notes[i] = [{"rule": "traffic_policy", "why": f"not in the {hour:02d}:00 campaign: "
+                     + ineligible_why(key, rules)}]
+    for i in np.flatnonzero(hit).tolist():
+        notes[i] = [{"rule": "theme_boost", "why": f"category is the theme at {hour:02d}:00"}]
+    return hit, notes
+
+
+def test_theme_codes_read_as_each_candidates_grade_store_and_theme_and_follow_what_they_depend_on():
+    """The theme code per product and slot (``THEME_CODES``) is kept per product table, store table
+    and policy: a swapped score column, store column or other settings are read anew."""
+    snap = rules_snapshot()
+    rng = np.random.default_rng(5)
+    ids = np.array([105, 999_999, 100, 103, 129, 112, 101, 118, 104])
+    policies = [RulesSettings(theme_boost=0.5), RulesSettings(theme_boost=0.5, traffic_policy=False),
+                RulesSettings(theme_boost=0.5, traffic_slot_grades=["A", "C"],
+                              traffic_slot_min_store_score=20)]
+    for version in range(3):  # the live catalog swaps a changed column whole, never writes one
+        snap.products.columns["product_score"] = rng.uniform(0, 100, 30).astype(np.float32)
+        snap.products.columns["product_score"][[3, 5]] = np.nan
+        snap.stores.columns["store_experience_score"] = rng.uniform(0, 100, 3).astype(np.float32)
+        for rules in policies:
+            for hour in (9, 14, 20):
+                c = scored(snap, ids)
+                ThemeBoost(rules).apply(c, rules_request(hour=hour), snap)
+                hit, notes = _theme_by_candidate(snap, c, rules, hour)
+                assert (c.adjustments != 0).tolist() == hit.tolist(), (version, rules, hour)
+                got = [[{k: v for k, v in n.items() if k != "delta"} for n in c.rule_notes[i]]
+                       for i in range(len(ids))]
+                assert got == notes, (version, rules, hour)
+
+
+def test_the_candidates_index_is_kept_per_set_of_located_rows_and_read_anew_for_another():
+    """A page's five or six derived reads share one index per set of located rows and thread: a
+    set taken from it, another set, or a set made where a freed one was are read as their own."""
+    snap = rules_snapshot()
+    column = DerivedColumn(lambda ids: np.r_[ids * 10, -7])
+    ids = snap.products.ids
+
+    def read(product_ids):
+        cands = CandidateSet(np.asarray(product_ids, np.int64))
+        return column.candidates(snap.products, cands, ids).tolist(), cands
+
+    first, cands = read([101, 999, 105])
+    assert first == [1010, -7, 1050] and column.candidates(snap.products, cands, ids).tolist() == first
+    page = cands.take(np.array([2, 1]))
+    assert column.candidates(snap.products, page, ids).tolist() == [1050, -7]
+    assert column.candidates(snap.products, cands, ids).tolist() == first
+    del cands, page
+    for product_ids in ([103, 102, 998], [999, 100, 129], [110, 111, 112]):  # maybe at freed addresses
+        got, _ = read(product_ids)
+        assert got == [p * 10 if p < 130 else -7 for p in product_ids]

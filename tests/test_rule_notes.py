@@ -47,3 +47,25 @@ def test_a_row_named_twice_in_one_bulk_append_is_noted_twice_in_turn():
     assert notes == [[a, c], [b, a], []]
     with pytest.raises(ValueError):
         notes.append([], [a])
+
+
+def test_coded_notes_read_as_the_same_rows_noted_one_by_one_in_the_same_order():
+    a, b, c, d = ({"rule": r} for r in "abcd")
+    coded, plain = RuleNotes(6), RuleNotes(6)
+    for notes in (coded, plain):
+        notes[1].append(a)
+    coded.append_coded(np.array([-1, 0, 1, 2, 0, -1], np.int8), [b, None, c])  # None and -1: no note
+    plain.append([1, 3, 4], [b, c, b])
+    for notes in (coded, plain):
+        notes.append([3, 1], d)
+    assert coded == plain == [[], [a, b, d], [], [c, d], [b], []] and len(coded._lists) == 1
+    assert repr(coded) == repr(plain)
+    page = coded.take(np.array([3, 5, 1]))  # the taken rows' waiting notes joined, once
+    assert page == [[c, d], [], [a, b, d]] and page[0] is coded[3] and 5 not in coded._lists
+    assert coded[1] == [a, b, d] and coded[3] == [c, d]  # asked again: not noted twice
+    grown = coded.padded(8)
+    assert list(grown) == [[], [a, b, d], [], [c, d], [b], [], [], []] and grown[4] is coded[4]
+    with pytest.raises(ValueError):
+        coded.append_coded(np.zeros(5, np.int8), [a])
+    with pytest.raises(IndexError):
+        coded.append_coded(np.full(6, 1, np.int8), [a])

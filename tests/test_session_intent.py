@@ -46,8 +46,9 @@ def test_candidates_of_the_shoppers_leaves_move_by_their_share_and_each_gets_its
 def test_no_view_or_no_leaf_of_the_page_moves_nothing():
     snap = rules_snapshot()
     settings = LiveSettings(intent_boost=0.5, intent_window_minutes=30)
-    for view in (None, View({}), View({77: 1.0})):  # 77: a leaf none of the candidates is in
-        c = scored(snap)
+    # 77: a leaf none of the candidates is in (past the leaves); -1: no leaf, as 999's
+    for view in (None, View({}), View({77: 1.0}), View({-1: 1.0})):
+        c = scored(snap, np.array([100, 999, 120], np.int64))
         SessionIntent(settings).apply(c, rules_request(shopper=view), snap)
         assert not c.adjustments.any() and not any(c.rule_notes)
 

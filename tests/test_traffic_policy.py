@@ -191,3 +191,24 @@ def test_the_published_table_follows_the_settings():
     table = policy_section(rules, s.scores)
     assert "never placed in the first 3 positions" in table
     assert "| grade B (product score 60-80) | no subsidy slot and no campaign boost |" in table
+
+
+def test_the_store_moves_follow_a_swapped_store_score_or_store_column_and_other_lines():
+    """Each product's move code is kept per store column, store scores and lines (``MOVE_CODES``):
+    the live catalog swaps a changed column whole, and other settings are other lines."""
+    snap = graded_snapshot(np.full(30, 50), [80, 50, 10])
+    rules = RulesSettings(traffic_store_boost_min=75, traffic_store_boost=0.3,
+                          traffic_store_penalty_below=25, traffic_store_penalty=0.5)
+
+    def signs(rules):
+        c = scored(snap)
+        TrafficPolicy(rules).apply(c, rules_request(), snap)
+        return np.sign(c.adjustments[:3]).tolist()  # products 100-102: stores 0, 1, 2
+
+    assert signs(rules) == [1, 0, -1]
+    snap.stores.columns["store_experience_score"] = np.array([10, 80, 50], np.float32)
+    assert signs(rules) == [-1, 1, 0]
+    snap.products.columns["store_id"] = ((np.arange(30) + 1) % 3).astype(np.float32)  # 100 in store 1
+    assert signs(rules) == [1, 0, -1]
+    assert signs(rules.model_copy(update={"traffic_store_boost_min": 90.0})) == [0, 0, -1]
+    assert signs(rules.model_copy(update={"traffic_store_penalty_below": 60.0})) == [1, -1, -1]

@@ -7,10 +7,17 @@ is another object. The live catalog never writes into a served array: it copies 
 column and swaps the table whole (``ranking/live/catalog_overlay.py``, ``new_products.py``), so
 a changed column is a new object. A request that reads one version while another is being built
 reads a consistent pair (the memo is one tuple, replaced at once).
+
+A page reads five or six derived columns for the same candidates; the candidates' index into
+them (their rows, the unknown product's entry for the others) is made once per set of located
+rows and request thread (:func:`_candidate_index`), as ``score_spread`` keeps its spread.
 """
 
 from __future__ import annotations
 
+import operator
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +25,21 @@ import numpy as np
 
 from ranking.features.snapshot import EntityTable, FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet
+
+_LAST = threading.local()  # .held: (weak references to a set's located rows, their index)
+
+
+def _candidate_index(safe: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Each candidate's row, -1 (a derived column's last entry: the unknown product's) where the
+    table lacks it; kept for the last located rows this thread read, by their identity through
+    weak references (located rows are made once and never written: ``CandidateSet.rows_in``),
+    so neither a request's arrays are held nor a newer pair at a reused address is taken for them."""
+    held = getattr(_LAST, "held", None)
+    if held is not None and held[0]() is safe and held[1]() is known:
+        return held[2]
+    index = np.where(known, safe, -1)
+    _LAST.held = (weakref.ref(safe), weakref.ref(known), index)
+    return index
 
 
 class DerivedColumn:
@@ -31,8 +53,7 @@ class DerivedColumn:
     def of(self, *sources: Any) -> np.ndarray:
         """The column for these sources (built on the first call with them)."""
         memo = self._memo
-        if memo is None or len(memo[0]) != len(sources) or any(
-                a is not b for a, b in zip(memo[0], sources, strict=True)):
+        if memo is None or len(memo[0]) != len(sources) or not all(map(operator.is_, memo[0], sources)):
             memo = self._memo = (sources, self.build(*sources))
         return memo[1]
 
@@ -40,8 +61,7 @@ class DerivedColumn:
         """Each candidate's value (the unknown product's value where ``products`` lacks it);
         ``sources`` are read from the same ``products`` table."""
         column = self.of(*sources)
-        safe, known = cands.rows_in(products)
-        return column[np.where(known, safe, len(column) - 1)]
+        return column[_candidate_index(*cands.rows_in(products))]
 
 
 def _leaf_positions(category: np.ndarray, snapshot: FeatureSnapshot, leaf_ids: np.ndarray) -> np.ndarray:

@@ -7,7 +7,9 @@ are noted. :class:`RuleNotes` reads like that list of lists, but holds only the 
 (by index, iteration or slice), so a set of any size starts at no cost and a ``take`` of it
 carries only the lists made so far. Notes added in bulk (:meth:`RuleNotes.append`: an adjuster
 notes a third to a half of a page's candidates, of which 20 are shown) are held as one mapping
-per call and moved into a candidate's list only when that list is asked for.
+per call and moved into a candidate's list only when that list is asked for;
+:meth:`RuleNotes.append_coded` holds a code per candidate and the few notes the codes name
+instead, so an adjuster noting ~300 rows by a few reasons builds no mapping of rows.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ class RuleNotes(Sequence[list[dict]]):
     with the new set, as a list of lists taken by index shares them: a note added later to a
     list made before the take shows in both sets, a list first made after it belongs to one.
 
-    :meth:`append`'s notes wait, one ``{row: note}`` mapping per call in call order, until the
-    row's list is asked for (read, appended to, iterated, compared or taken): then they join it
-    in the order they were added, after the notes it held, before any added later. So a list
+    :meth:`append`'s notes wait, one ``{row: note}`` mapping per call in call order (or
+    :meth:`append_coded`'s codes and notes), until the row's list is asked for (read, appended
+    to, iterated, compared or taken): then they join it in the order they were added, after the
+    notes it held, before any added later. So a list
     reads as if each note had been appended when it was added, as long as nobody keeps a list
     from before a bulk append and appends to it afterwards (the pipeline's stages ask again).
     """
@@ -40,7 +43,7 @@ class RuleNotes(Sequence[list[dict]]):
     def __init__(self, n: int, lists: dict[int, list[dict]] | None = None) -> None:
         self._n = int(n)
         self._lists: dict[int, list[dict]] = {} if lists is None else lists
-        self._waiting: list[dict[int, dict]] = []  # append's notes not yet in a list, oldest first
+        self._waiting: list[dict[int, dict] | _Coded] = []  # bulk notes not yet in a list, oldest first
 
     @classmethod
     def of(cls, lists: Iterable[list[dict]]) -> RuleNotes:
@@ -71,7 +74,7 @@ class RuleNotes(Sequence[list[dict]]):
     def _made(self, at: int) -> list[dict]:
         notes = self._lists.get(at)
         if self._waiting:
-            due = [held.pop(at) for held in self._waiting if at in held]
+            due = self._due(at)
             if due:
                 if notes is None:
                     notes = self._lists.setdefault(at, [])
@@ -80,11 +83,27 @@ class RuleNotes(Sequence[list[dict]]):
             notes = self._lists.setdefault(at, [])  # setdefault: two readers get one list
         return notes
 
+    def _due(self, at: int) -> list[dict]:
+        """Row ``at``'s waiting notes in the order added, no longer waiting (a coded row's code
+        is cleared: :class:`_Coded` holds its own list of codes)."""
+        due = []
+        for held in self._waiting:
+            if held.__class__ is dict:
+                if at in held:
+                    due.append(held.pop(at))
+                continue
+            code = held.codes[at]  # inline, not a method per row and holder: read for every shown card
+            if code >= 0:
+                held.codes[at] = -1
+                if (note := held.notes[code]) is not None:
+                    due.append(note)
+        return due
+
     def _made_all(self) -> None:
         """Every waiting note moved into its row's list (in the order they were added)."""
         lists = self._lists
         for held in self._waiting:
-            for at, note in held.items():
+            for at, note in held.items():  # a dict, or a _Coded read as one
                 notes = lists.get(at)
                 if notes is None:
                     lists[at] = [note]
@@ -107,7 +126,7 @@ class RuleNotes(Sequence[list[dict]]):
         if not self._waiting:
             return (self._lists.get(at) or [] for at in range(self._n))
         return ((self._lists.get(at) or []) + [held[at] for held in self._waiting if at in held]
-                for at in range(self._n))
+                for at in range(self._n))  # a _Coded answers ``in`` and ``[]`` as a dict
 
     def __repr__(self) -> str:
         return f"RuleNotes({list(self._lists_read())!r})"
@@ -135,6 +154,16 @@ class RuleNotes(Sequence[list[dict]]):
         for k, at in enumerate(rows):  # a row named twice: noted twice, in turn
             self._made(at).append(notes if each is None else each[k])
 
+    def append_coded(self, codes: np.ndarray, notes: Sequence[dict | None]) -> None:
+        """Note each candidate ``i`` with ``notes[codes[i]]``; none where ``codes[i] < 0`` or that
+        note is None. The same lists in the same order as :meth:`append` of those rows and their
+        notes, held as the codes (one int per candidate) and ``notes`` until a row is asked for."""
+        if len(codes) != self._n:
+            raise ValueError(f"{len(codes)} codes for {self._n} candidates")
+        if len(codes) and codes.max() >= len(notes):
+            raise IndexError("a code past the notes given")
+        self._waiting.append(_Coded(codes.tolist(), list(notes)))
+
     def padded(self, n: int) -> RuleNotes:
         """These notes followed by ``n - len(self)`` more candidates' (none made yet), sharing the
         lists made so far (candidates added after these, as the pinned products are)."""
@@ -150,9 +179,36 @@ class RuleNotes(Sequence[list[dict]]):
             return RuleNotes(len(rows))
         at: list[Any] = np.where(rows < 0, rows + self._n, rows).tolist()
         if self._waiting:  # the taken rows' lists are made now, so both sets share them
-            waiting = self._waiting
             for r in set(at):  # a page's 20 rows looked up, not every waiting row listed
-                if any(r in held for held in waiting):
-                    self._made(r)
+                if due := self._due(r):
+                    self._lists.setdefault(r, []).extend(due)
         lists = self._lists
         return RuleNotes(len(at), {j: lists[r] for j, r in enumerate(at) if r in lists})
+
+
+class _Coded:
+    """:meth:`RuleNotes.append_coded`'s waiting notes: ``codes`` (a list of its own: a row taken
+    out of waiting is set to -1) and ``notes``; read as :meth:`RuleNotes.append`'s ``{row: note}``
+    mapping by ``in``, ``[]`` and ``items`` (``RuleNotes._due`` reads the codes itself)."""
+
+    __slots__ = ("codes", "notes")
+
+    def __init__(self, codes: list[int], notes: list[dict | None]) -> None:
+        self.codes, self.notes = codes, notes
+
+    def _note(self, at: int) -> dict | None:
+        code = self.codes[at]
+        return None if code < 0 else self.notes[code]
+
+    def __contains__(self, at: int) -> bool:
+        return self._note(at) is not None
+
+    def __getitem__(self, at: int) -> dict:
+        if (note := self._note(at)) is None:
+            raise KeyError(at)
+        return note
+
+    def items(self) -> Iterator[tuple[int, dict]]:
+        notes = self.notes
+        return ((at, notes[code]) for at, code in enumerate(self.codes)
+                if code >= 0 and notes[code] is not None)

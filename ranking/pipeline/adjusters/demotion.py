@@ -17,7 +17,7 @@ from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.derived_columns import DerivedColumn
 from ranking.settings import RulesSettings
 
-PRODUCT, STORE = 1, 2  # a flagged product's code: its own flag, or (only) its store's
+PRODUCT, STORE = 1, 2  # a flagged product's code: its own flag, or (only) its store's (notes by code)
 
 
 def _demotion_codes(product_ids: np.ndarray, product_demoted: np.ndarray | None,
@@ -56,9 +56,12 @@ class Demotion:
                                           products.columns.get("store_id"), stores,
                                           stores.columns.get("demoted"))
         hit = codes > 0
+        if not hit.any():
+            return
         delta = -self.settings.demotion_penalty * score_spread(cands.scores)
         np.add(cands.adjustments, delta, out=cands.adjustments, where=hit)
-        notes = {code: {"rule": self.name, "delta": delta,  # one per reason, shared by its cards
-                        "why": f"{whose} quality returns far above its category"}
-                 for code, whose in ((PRODUCT, "product"), (STORE, "store"))}
-        cands.rule_notes.append(np.flatnonzero(hit), list(map(notes.__getitem__, codes[hit].tolist())))
+        # one note per reason, shared by its cards, named by the codes themselves (0: none, then
+        # PRODUCT, STORE): RuleNotes.append_coded, not a list and a dict of the flagged rows
+        notes = [None, *({"rule": self.name, "delta": delta, "why": f"{whose} quality returns far above "
+                          "its category"} for whose in ("product", "store"))]
+        cands.rule_notes.append_coded(codes, notes)

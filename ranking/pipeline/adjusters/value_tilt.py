@@ -1,4 +1,8 @@
-"""Value tilt: the mall's explicit choice between orders and order value (GMV)."""
+"""Value tilt: the mall's explicit choice between orders and order value (GMV).
+
+Each product's price floored at 0.01 is kept per price column (:data:`FLOORED_PRICES`) and read
+for a request's candidates with one take; their log and median are the request's.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.columns import product_column
+from ranking.pipeline.derived_columns import DerivedColumn
 from ranking.settings import RulesSettings
 
 
@@ -22,6 +26,16 @@ def middle(values: np.ndarray) -> float:
         return np.partition(values, k)[k]
     part = np.partition(values, (k - 1, k))
     return (part[k - 1] + part[k]) / 2
+
+
+def _floored_prices(price: np.ndarray) -> np.ndarray:
+    """Every product's price (float64, as ``product_column`` reads it) floored at 0.01, then an
+    unknown product's (NaN: ``np.maximum`` keeps it)."""
+    return np.maximum(np.r_[np.asarray(price).astype(np.float64), np.nan], 0.01)
+
+
+# kept while the price column is the same array (the live catalog swaps a changed column whole)
+FLOORED_PRICES = DerivedColumn(_floored_prices)
 
 
 @dataclass
@@ -44,7 +58,10 @@ class ValueTilt:
         if (self.settings.value_weight == 0 or not self.score_is_log_odds or cands.scores is None
                 or len(cands) == 0):
             return
-        log_price = np.log(np.maximum(product_column(snapshot, cands, "price", missing=np.nan), 0.01))
+        products = snapshot.products  # read once: the live catalog swaps the table whole
+        if "price" not in products.columns:  # every price unknown: nothing moves
+            return
+        log_price = np.log(FLOORED_PRICES.candidates(products, cands, products.columns["price"]))
         known = np.isfinite(log_price)
         if not known.any():
             return
