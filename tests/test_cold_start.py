@@ -249,3 +249,26 @@ def test_nan_to_is_numpys_nan_to_num():
         got, want = nan_to(x, nan=nan), np.nan_to_num(x, nan=nan)
         np.testing.assert_array_equal(got, want)
         assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_a_view_of_nothing_new_is_the_computed_empty_view_without_computing_it(monkeypatch):
+    snap = counted_snapshot()  # every product listed 90 days ago, every store 400 days ago
+    settings, rates = ColdStartSettings(), LeafRates.of(snap, 200.0)
+    import ranking.cold_start.view as view_module
+    from ranking.cold_start.posterior import posteriors as computed_posteriors
+
+    quick = cold_start_view(snap, snap.products.ids, NOW, None, settings, rates)
+    computed = computed_posteriors(*(np.zeros(0) for _ in range(5)), strength=200.0)
+    assert quick.rows.tolist() == [] and not quick.new.any()
+    for name, value in vars(computed).items():  # the same empty arrays, of the same dtypes
+        assert getattr(quick.posterior, name).dtype == value.dtype and not len(getattr(quick.posterior, name))
+    assert quick.stage.dtype == stages(computed, settings).dtype and not len(quick.stage)
+    with pytest.raises(ValueError):
+        quick.stage.resize(1)  # shared by every such view: read only
+
+    def never(*args, **kwargs):
+        raise AssertionError("posteriors or stages computed for no new product")
+
+    monkeypatch.setattr(view_module, "posteriors", never)
+    monkeypatch.setattr(view_module, "stages", never)
+    cold_start_view(snap, snap.products.ids, NOW, None, settings, rates)
