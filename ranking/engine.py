@@ -25,7 +25,6 @@ from ranking.card_badges import CardBadges
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
-from ranking.features.snapshot import located
 from ranking.live.features import LIVE_COLUMNS
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
@@ -319,8 +318,7 @@ class Engine:
     def _cards(self, page: CandidateSet, propensity: np.ndarray, now_ms: int) -> list[dict]:
         snap = self.snapshot
         products = snap.products  # read once: the live catalog swaps the table whole
-        p_rows = products.rows(page.product_ids)
-        at = located(p_rows)  # the rows' masks once for every column
+        at = page.rows_in(products)  # located once for every column (a placed page: taken from its set's)
         col = lambda name, missing=np.nan: products.take_located(name, at, missing)  # noqa: E731
         store_ids = col("store_id", -1).astype(np.int64)
         s_rows = snap.stores.rows(store_ids)
