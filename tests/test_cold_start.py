@@ -294,7 +294,7 @@ def test_rows_kept_across_requests_give_the_same_floats_and_a_moved_posterior_is
     alpha[0], beta[0] = 2.0, 20.0  # the widest, in every pool: it sets the grid (as on real pages)
     monkeypatch.setattr(bandit, "member_rows", counted)
     seen: set[int] = set()
-    for request in range(6):  # each request its own quadrature, the kept rows shared
+    for _request in range(6):  # each request its own quadrature, the kept rows shared
         pool = [0, *sorted(rng.choice(np.arange(1, n), 29, replace=False).tolist())]
         computed.clear()
         got = PoolQuadrature(256, kept)(pool, alpha[pool], beta[pool])
