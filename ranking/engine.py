@@ -335,25 +335,25 @@ class Engine:
         price, adv, store_score, pscore = _nums(price), _nums(adv), _nums(store_score), _nums(pscore)
         final, model = _nums(scores + page.adjustments), _nums(scores)
         subsidy, propensity = (np.asarray(subsidy) > 0).tolist(), np.asarray(propensity, np.float64).tolist()
-        cards = []
-        for i in range(len(page)):
-            cards.append({
-                "product_id": ids[i],
-                "title": str(titles[i]),
-                "price": price[i],
-                "price_advantage": adv[i],
-                "store_id": stores[i],
-                "store_name": str(store_names[i]),
-                "store_experience_score": store_score[i],
-                "product_score": pscore[i],
-                "subsidy": subsidy[i],
-                "badges": badges[i],
-                "score": final[i],
-                "model_score": model[i],
-                "position": i + 1,
-                "propensity": propensity[i],
-                "sources": sources[i],
-            })
+        columns = zip(ids, titles.tolist(), price, adv, stores, store_names.tolist(), store_score, pscore,
+                      subsidy, badges, final, model, propensity, sources, strict=True)
+        cards = [{  # one dict display per card, its values zipped (not 15 list lookups by index)
+            "product_id": pid,
+            "title": str(title),
+            "price": p,
+            "price_advantage": a,
+            "store_id": sid,
+            "store_name": str(name),
+            "store_experience_score": ss,
+            "product_score": ps,
+            "subsidy": sub,
+            "badges": bs,
+            "score": f,
+            "model_score": m,
+            "position": i + 1,
+            "propensity": pr,
+            "sources": src,
+        } for i, (pid, title, p, a, sid, name, ss, ps, sub, bs, f, m, pr, src) in enumerate(columns)]
         return cards
 
     def _explain(self, cards: list[dict], page: CandidateSet, contributions: np.ndarray | None,
