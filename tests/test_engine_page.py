@@ -69,8 +69,9 @@ def test_a_cards_fields_come_in_their_order_with_its_own_values(engine: Engine) 
     assert page.cards
     for i, card in enumerate(page.cards):
         assert list(card)[:15] == [
-            "product_id", "title", "price", "price_advantage", "store_id", "store_name", "store_experience_score",
-            "product_score", "subsidy", "badges", "score", "model_score", "position", "propensity", "sources"]
+            "product_id", "title", "price", "price_advantage", "store_id", "store_name",
+            "store_experience_score", "product_score", "subsidy", "badges", "score", "model_score",
+            "position", "propensity", "sources"]
         assert card["position"] == i + 1
         assert card["title"] == str(engine.catalog.titles_of(np.array([card["product_id"]]))[0])
         assert card["store_name"] == str(engine.catalog.store_names_of(np.array([card["store_id"]]))[0])
