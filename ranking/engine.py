@@ -25,7 +25,6 @@ from ranking.card_badges import CardBadges
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
-from ranking.features.snapshot import located
 from ranking.live.features import LIVE_COLUMNS
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
@@ -319,8 +318,7 @@ class Engine:
     def _cards(self, page: CandidateSet, propensity: np.ndarray, now_ms: int) -> list[dict]:
         snap = self.snapshot
         products = snap.products  # read once: the live catalog swaps the table whole
-        p_rows = products.rows(page.product_ids)
-        at = located(p_rows)  # the rows' masks once for every column
+        at = page.rows_in(products)  # located once for every column (a placed page: taken from its set's)
         col = lambda name, missing=np.nan: products.take_located(name, at, missing)  # noqa: E731
         store_ids = col("store_id", -1).astype(np.int64)
         s_rows = snap.stores.rows(store_ids)
@@ -337,25 +335,25 @@ class Engine:
         price, adv, store_score, pscore = _nums(price), _nums(adv), _nums(store_score), _nums(pscore)
         final, model = _nums(scores + page.adjustments), _nums(scores)
         subsidy, propensity = (np.asarray(subsidy) > 0).tolist(), np.asarray(propensity, np.float64).tolist()
-        cards = []
-        for i in range(len(page)):
-            cards.append({
-                "product_id": ids[i],
-                "title": str(titles[i]),
-                "price": price[i],
-                "price_advantage": adv[i],
-                "store_id": stores[i],
-                "store_name": str(store_names[i]),
-                "store_experience_score": store_score[i],
-                "product_score": pscore[i],
-                "subsidy": subsidy[i],
-                "badges": badges[i],
-                "score": final[i],
-                "model_score": model[i],
-                "position": i + 1,
-                "propensity": propensity[i],
-                "sources": sources[i],
-            })
+        columns = zip(ids, titles.tolist(), price, adv, stores, store_names.tolist(), store_score, pscore,
+                      subsidy, badges, final, model, propensity, sources, strict=True)
+        cards = [{  # one dict display per card, its values zipped (not 15 list lookups by index)
+            "product_id": pid,
+            "title": str(title),
+            "price": p,
+            "price_advantage": a,
+            "store_id": sid,
+            "store_name": str(name),
+            "store_experience_score": ss,
+            "product_score": ps,
+            "subsidy": sub,
+            "badges": bs,
+            "score": f,
+            "model_score": m,
+            "position": i + 1,
+            "propensity": pr,
+            "sources": src,
+        } for i, (pid, title, p, a, sid, name, ss, ps, sub, bs, f, m, pr, src) in enumerate(columns)]
         return cards
 
     def _explain(self, cards: list[dict], page: CandidateSet, contributions: np.ndarray | None,

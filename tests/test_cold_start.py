@@ -249,3 +249,63 @@ def test_nan_to_is_numpys_nan_to_num():
         got, want = nan_to(x, nan=nan), np.nan_to_num(x, nan=nan)
         np.testing.assert_array_equal(got, want)
         assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_a_view_of_nothing_new_is_the_computed_empty_view_without_computing_it(monkeypatch):
+    snap = counted_snapshot()  # every product listed 90 days ago, every store 400 days ago
+    settings, rates = ColdStartSettings(), LeafRates.of(snap, 200.0)
+    import ranking.cold_start.view as view_module
+    from ranking.cold_start.posterior import posteriors as computed_posteriors
+
+    quick = cold_start_view(snap, snap.products.ids, NOW, None, settings, rates)
+    computed = computed_posteriors(*(np.zeros(0) for _ in range(5)), strength=200.0)
+    assert quick.rows.tolist() == [] and not quick.new.any()
+    for name, value in vars(computed).items():  # the same empty arrays, of the same dtypes
+        assert getattr(quick.posterior, name).dtype == value.dtype and not len(getattr(quick.posterior, name))
+    assert quick.stage.dtype == stages(computed, settings).dtype and not len(quick.stage)
+    with pytest.raises(ValueError):
+        quick.stage.resize(1)  # shared by every such view: read only
+
+    def never(*args, **kwargs):
+        raise AssertionError("posteriors or stages computed for no new product")
+
+    monkeypatch.setattr(view_module, "posteriors", never)
+    monkeypatch.setattr(view_module, "stages", never)
+    cold_start_view(snap, snap.products.ids, NOW, None, settings, rates)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rows_kept_across_requests_give_the_same_floats_and_a_moved_posterior_is_computed_anew(
+        seed, monkeypatch):
+    import ranking.cold_start.bandit as bandit
+
+    rng = np.random.default_rng(seed)
+    n = 40
+    alpha = 0.05 + rng.integers(0, 4, n) + rng.gamma(1.0, 2.0, n)
+    beta = 20 + rng.integers(0, 2000, n).astype(float)
+    kept = bandit.MemberRows(size=64)
+    computed = []
+    inner = bandit.member_rows
+
+    def counted(a, b, x, logs=None):
+        computed.append(len(a))
+        return inner(a, b, x, logs)
+
+    alpha[0], beta[0] = 2.0, 20.0  # the widest, in every pool: it sets the grid (as on real pages)
+    monkeypatch.setattr(bandit, "member_rows", counted)
+    seen: set[int] = set()
+    for _request in range(6):  # each request its own quadrature, the kept rows shared
+        pool = [0, *sorted(rng.choice(np.arange(1, n), 29, replace=False).tolist())]
+        computed.clear()
+        got = PoolQuadrature(256, kept)(pool, alpha[pool], beta[pool])
+        assert sum(computed) == len(set(pool) - seen)  # only members not met before
+        seen |= set(pool)
+        assert np.array_equal(got, win_probabilities(alpha[pool], beta[pool]))  # bit for bit
+    beta[pool[3]] += 100.0  # the live counts moved: another posterior, never the old row
+    computed.clear()
+    got = PoolQuadrature(256, kept)(pool, alpha[pool], beta[pool])
+    assert computed == [1]
+    assert np.array_equal(got, win_probabilities(alpha[pool], beta[pool]))
+    assert len(kept) <= 64
+    row = next(iter(kept._kept._values.values()))[0]
+    assert not row.flags.writeable and row.base is None  # read only, not a view of its batch

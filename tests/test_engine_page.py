@@ -60,3 +60,18 @@ def test_card_catalog_lookups_find_known_ids_and_leave_the_rest_blank():
     empty = CardCatalog(np.zeros(0, np.int64), np.zeros(0, dtype=object), np.zeros(0, np.int64),
                         np.zeros(0, dtype=object))
     assert empty.titles_of(np.array([1])).tolist() == [""]
+
+
+def test_a_cards_fields_come_in_their_order_with_its_own_values(engine: Engine) -> None:
+    """The card dicts are zipped from whole columns: each field in the documented order, and
+    every value the card's own (its product's title, store and position)."""
+    page = engine.rank("homepage", _request(engine, surface="homepage"))
+    assert page.cards
+    for i, card in enumerate(page.cards):
+        assert list(card)[:15] == [
+            "product_id", "title", "price", "price_advantage", "store_id", "store_name",
+            "store_experience_score", "product_score", "subsidy", "badges", "score", "model_score",
+            "position", "propensity", "sources"]
+        assert card["position"] == i + 1
+        assert card["title"] == str(engine.catalog.titles_of(np.array([card["product_id"]]))[0])
+        assert card["store_name"] == str(engine.catalog.store_names_of(np.array([card["store_id"]]))[0])

@@ -72,3 +72,20 @@ def test_the_default_shows_four_categories_on_homepage_and_channel_and_none_is_f
     defaults = RulesSettings()
     assert defaults.spread_min_categories["homepage"] >= 4 and defaults.spread_min_categories["channel"] >= 4
     assert defaults.spread_min_categories["search"] == 0
+
+
+def test_a_page_already_showing_enough_leaves_reads_nothing_more():
+    from rules_mall import rules_request
+    from test_shelf_spread import _scored
+
+    from ranking.pipeline.selectors import MinCategories, PageDraft
+
+    snap = _mall(n=80, leaves=4)
+    c = _scored(snap)
+    rules = _rules(spread_min_categories={"homepage": 2}, subsidy_share_max={"homepage": 0.5})
+    page = PageDraft(np.arange(80), np.zeros(80, np.int64), 30)
+    page.slots[:] = np.arange(30)  # leaves 10 and 11
+    page.used[:30] = True
+    MinCategories(rules).fill(page, c, rules_request(surface="homepage", page_size=30), snap, None)
+    assert page.slots.tolist() == list(range(30))
+    assert set(page.memo) == {("column", "category_id", -1)}  # not the subsidy column: no swap to make

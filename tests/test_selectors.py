@@ -88,3 +88,61 @@ def test_the_selector_runs_its_policies_in_sequence_and_only_those():
     assert list(plain.rows) == [0, 1, 2, 3, 4]  # no subsidy policy: the slot is not kept
     only = Selector(settings, [SubsidySlots()]).place(scored(snap), request, snap, np.random.default_rng(0))
     assert list(only.rows) == [20]  # the other slots stay empty without a policy to fill them
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_rank_order_is_lexsorts_by_score_then_id_with_ties_nans_and_signed_zeros(seed):
+    from ranking.pipeline.selector import rank_order
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    ids = rng.permutation(np.arange(1000, 1000 + 3 * n, 3)).astype(np.int64)
+    cases = [rng.random(n),  # distinct: the argsort's order
+             np.round(rng.random(n), 2),  # many ties: broken by product id
+             np.where(rng.random(n) < 0.05, np.nan, rng.random(n)),
+             np.where(rng.random(n) < 0.5, 0.0, -0.0) + np.where(rng.random(n) < 0.5, 0.0, 1.0),
+             rng.random(n)[:1], rng.random(n)[:0]]
+    cases[0][7] = cases[0][9]  # one tie among distinct scores
+    for score in cases:
+        got = rank_order(score, ids[:len(score)])
+        assert got.dtype == np.intp
+        assert got.tolist() == np.lexsort((ids[:len(score)], -score)).tolist()
+    distinct = rng.random(n)
+    assert rank_order(distinct, ids).tolist() == np.argsort(-distinct).tolist()
+
+
+def test_the_candidates_new_stores_are_kept_per_product_and_read_anew_when_the_stores_change():
+    import dataclasses
+
+    from ranking.pipeline.columns import product_column, store_flag
+    from ranking.pipeline.selectors import PageDraft
+    from ranking.pipeline.selectors.exploration_slots import NEW_STORE_OF_PRODUCTS, _new_store_candidates
+
+    snap = rules_snapshot(n=30, stores=4)
+    snap.stores.columns["new_store"][1] = 1
+    c = CandidateSet(np.array([129, 101, 999, 105, 100, 102], dtype=np.int64))  # 999: unknown
+
+    def expected(s):
+        stores = product_column(s, c, "store_id", missing=-1).astype(np.int64)
+        return store_flag(s, stores, "new_store"), PageDraft(np.arange(len(c)), stores, 3)
+
+    want, page = expected(snap)
+    assert want.tolist() == [True, True, False, True, False, False]
+    assert _new_store_candidates(snap, c, page).tolist() == want.tolist()
+    kept = NEW_STORE_OF_PRODUCTS.of(snap.products.columns["store_id"], snap.stores,
+                                    snap.stores.columns["new_store"])
+    assert _new_store_candidates(snap, c, page).tolist() == want.tolist()
+    assert NEW_STORE_OF_PRODUCTS.of(snap.products.columns["store_id"], snap.stores,
+                                    snap.stores.columns["new_store"]) is kept  # the same arrays: kept
+    # the live catalog swaps a changed column (a store turning new, a product moving store)
+    flags = snap.stores.columns["new_store"].copy()
+    flags[[1, 2]] = [0, 1]
+    snap.stores.columns["new_store"] = flags
+    store_ids = snap.products.columns["store_id"].copy()
+    store_ids[0] = 2  # product 100 moves to store 2
+    snap.products.columns["store_id"] = store_ids
+    want, page = expected(snap)
+    assert want.tolist() == [False, False, False, False, True, True]
+    assert _new_store_candidates(snap, c, page).tolist() == want.tolist()
+    no_flags = dataclasses.replace(snap, stores=type(snap.stores)(snap.stores.ids, {}))
+    assert not _new_store_candidates(no_flags, c, page).any()

@@ -21,6 +21,12 @@ values to about 1e-14. A page's second slot draws from the first slot's pool les
 plus the next exploring candidate, usually on the same grid: :class:`PoolQuadrature` keeps each
 member's density and CDF on the grid for the request, so the second slot computes one new row
 instead of 30.
+
+Across requests the same exploring products meet on the same grid (the grid spans 0 to the
+widest member's upper bound, which few members set: 120 homepage pools of the demo bundle fall
+on 3 grids), so the selector passes a :class:`MemberRows` shared by every request: a member's
+rows by (grid, alpha, beta), computed once while they are kept. A member's rows do not depend
+on the others (:func:`member_rows`), so a pool gathered from kept rows has the same floats.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 
 import numpy as np
+
+from ranking.bounded_memo import BoundedMemo, read_only
 
 SPAN = 10.0  # the grid covers each member's posterior mean +/- this many standard deviations
 FLOOR = 1e-300  # a CDF below this counts as this (the product of the others stays finite)
@@ -82,6 +90,35 @@ def win_probabilities(alpha: np.ndarray, beta: np.ndarray, grid: int = 256) -> n
     return pool_wins(*member_rows(alpha, beta, grid_points(alpha, beta, grid)))
 
 
+class MemberRows:
+    """:func:`member_rows` of members kept across requests, shared by request threads: each
+    member's (density, CDF) rows by (grid span, points, alpha, beta), at most ``size`` members
+    (2 KB a row at 256 points; the oldest out first). The key is everything a row is computed
+    from, so a kept row is never stale: a member whose live counts move has another beta."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._kept: BoundedMemo[tuple, tuple[np.ndarray, np.ndarray]] = BoundedMemo(size)
+
+    def rows(self, grid: tuple[float, float, int], x: np.ndarray, logs: tuple[np.ndarray, np.ndarray],
+             alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(pdf, cdf) of these members on ``x`` (the grid of span and points ``grid``, ``logs`` its
+        logs): kept rows gathered, the others computed in one batch and kept (copied: a row is not
+        a view holding its batch)."""
+        keys = [(grid, a, b) for a, b in zip(alpha.tolist(), beta.tolist(), strict=True)]
+        got = [self._kept.get(k) for k in keys]
+        missing = [i for i, g in enumerate(got) if g is None]
+        if missing:
+            pdf, cdf = member_rows(alpha[missing], beta[missing], x, logs)
+            for j, i in enumerate(missing):
+                got[i] = self._kept.put(keys[i], read_only((pdf[j].copy(), cdf[j].copy())))
+            if len(missing) == len(keys):
+                return pdf, cdf
+        return np.array([g[0] for g in got]), np.array([g[1] for g in got])
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
 class PoolQuadrature:
     """:func:`win_probabilities` for the successive pools of one request, each member's rows
     kept (by its key) while the grid stays the same. Lives for one request: a member's key must
@@ -92,8 +129,8 @@ class PoolQuadrature:
     density and CDF rows, one row each of two matrices gathered with one take per pool (the grid's
     logs too). A pool is then a handful of numpy calls on top of its new members' rows."""
 
-    def __init__(self, grid: int = 256) -> None:
-        self.grid = grid
+    def __init__(self, grid: int = 256, kept: MemberRows | None = None) -> None:
+        self.grid, self.kept = grid, kept  # kept: rows shared across requests (None: this one's only)
         self._bounds: dict[Hashable, tuple[float, float]] = {}
         self._span: tuple[float, float] | None = None  # the grid's (least lo, greatest hi)
         self._x: np.ndarray | None = None
@@ -109,15 +146,21 @@ class PoolQuadrature:
         at = self._at
         new = [i for i, k in enumerate(keys) if k not in at]
         if len(new) == len(keys):  # nothing kept: the pool's rows in one batch
-            self._pdf, self._cdf = pdf, cdf = member_rows(alpha, beta, self._x, self._logs)
+            self._pdf, self._cdf = pdf, cdf = self._rows(alpha, beta)
             self._at = {k: i for i, k in enumerate(keys)}
             return pool_wins(pdf, cdf)
         if new:
-            pdf, cdf = member_rows(alpha[new], beta[new], self._x, self._logs)
+            pdf, cdf = self._rows(alpha[new], beta[new])
             at.update((keys[i], len(self._pdf) + j) for j, i in enumerate(new))
             self._pdf, self._cdf = np.concatenate((self._pdf, pdf)), np.concatenate((self._cdf, cdf))
         rows = [at[k] for k in keys]
         return pool_wins(self._pdf[rows], self._cdf[rows])
+
+    def _rows(self, alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`member_rows` on the pool's grid, from :attr:`kept` when given."""
+        if self.kept is None:
+            return member_rows(alpha, beta, self._x, self._logs)
+        return self.kept.rows((*self._span, self.grid), self._x, self._logs, alpha, beta)
 
     def _on_grid(self, keys: Sequence[Hashable], alpha: np.ndarray, beta: np.ndarray) -> None:
         """Set the pool's grid (:func:`grid_points`' points), dropping the kept rows when it moved."""

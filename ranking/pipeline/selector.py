@@ -59,10 +59,23 @@ class Selector:
         if size == 0:
             return Placement(np.zeros(0, dtype=np.int64), np.zeros(0))
         rank_score = (cands.scores if cands.scores is not None else np.zeros(n)) + cands.adjustments
-        order = np.lexsort((cands.product_ids, -rank_score))
+        order = rank_order(rank_score, cands.product_ids)
         stores = product_column(snapshot, cands, "store_id", missing=-1).astype(np.int64)
         page = PageDraft(order, stores, size)
         for policy in self.policies:
             policy.fill(page, cands, request, snapshot, rng)
         keep = page.slots >= 0
         return Placement(page.slots[keep], page.propensity[keep])
+
+
+def rank_order(rank_score: np.ndarray, product_ids: np.ndarray) -> np.ndarray:
+    """Rows by ``rank_score``, highest first, ties by product id: ``np.lexsort((product_ids,
+    -rank_score))``. When no two scores are equal (and none is NaN) that order is the only one, and
+    one unstable ``argsort`` finds it in about half lexsort's time (~15 us of a 500-candidate page);
+    a page with a tie (or NaN, or 0.0 beside -0.0) is sorted by lexsort as before."""
+    key = -rank_score
+    order = np.argsort(key)
+    ranked = key[order]
+    if len(ranked) and not np.isnan(ranked[-1]) and not (ranked[1:] == ranked[:-1]).any():
+        return order  # NaN sorts last; equal neighbours are a tie
+    return np.lexsort((product_ids, key))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ranking.cold_start.bandit import PoolQuadrature
+from ranking.cold_start.bandit import MemberRows, PoolQuadrature
 from ranking.cold_start.product_facts import ProductFactsTable
 from ranking.cold_start.stages import EXPLORING
 from ranking.cold_start.view import ColdStartView, LeafRateCache, cold_start_view, table_view
@@ -26,6 +26,10 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.settings import ColdStartSettings
+
+# the pool members' quadrature rows, kept across requests and pipelines (keyed by all they are
+# computed from; 1,024 members, 4 MB): most pools of a page meet members and a grid seen before
+MEMBER_ROWS = MemberRows()
 
 
 @dataclass
@@ -60,7 +64,7 @@ class ColdStartSlots:
         exploring = np.zeros(len(cands), dtype=bool)
         exploring[view.rows] = view.stage == EXPLORING
         placed: dict[int, tuple[int, float, int]] = {}
-        quadrature = PoolQuadrature(s.propensity_grid)  # the slots' pools share most members
+        quadrature = PoolQuadrature(s.propensity_grid, MEMBER_ROWS)  # the slots' pools share most members
         for slot in positions:
             if not page.is_open(slot):
                 continue

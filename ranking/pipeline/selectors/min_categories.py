@@ -39,12 +39,15 @@ class MinCategories:
         placed = page.slots[page.slots >= 0]
         if need <= 1 or not len(placed):
             return
-        leaf = page.column(snapshot, cands, "category_id", missing=-1).astype(np.int64)
+        leaves = page.column(snapshot, cands, "category_id", missing=-1)  # read once a page (the spread's)
+        shown = set(leaves[placed].astype(np.int64).tolist())
+        if len(shown) >= need:  # nearly every page: nothing to swap, so none of the set-up below
+            return
+        leaf = leaves.astype(np.int64)
         subsidy = page.column(snapshot, cands, "subsidy") > 0
         share = self.settings.subsidy_share_max.get(request.surface, 1.0)
         subsidy_room = (math.floor(share * page.size + 1e-9) - int(subsidy[placed].sum())
                         if share < 1 else page.size)
-        shown = set(leaf[placed].tolist())
         order = page.order[~page.used[page.order]]
         while len(shown) < need:
             fresh = order[~np.isin(leaf[order], list(shown)) & (leaf[order] >= 0)
