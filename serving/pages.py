@@ -79,8 +79,13 @@ def _encoded(value: object) -> orjson.Fragment:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def encoded_body(body: dict) -> bytes:
+    """A page's body as the response's JSON (numpy values as numbers, the dropped entries' own JSON)."""
+    return orjson.dumps(body, default=_encoded, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 def page_response(state: ServiceState, page: ServedPage) -> Response:
     """The page as JSON, its metrics and exposure line to follow the response."""
     exposures = state.exposures if state.settings.serving.log_exposures else None
-    return Response(content=orjson.dumps(page.body, default=_encoded, option=orjson.OPT_SERIALIZE_NUMPY),
+    return Response(content=encoded_body(page.body),
                     media_type="application/json", background=BackgroundTask(after_page, page, exposures))

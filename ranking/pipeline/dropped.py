@@ -14,7 +14,6 @@ without the dicts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import pairwise
 
 import numpy as np
 import orjson
@@ -43,18 +42,16 @@ class _Part:
                 for p, r in zip(self.ids.tolist(), self.reason_list(), strict=True)]
 
     def json(self) -> bytes:
-        """The part's entries as JSON objects joined by commas (no brackets): per run of equal
-        reasons, orjson's text of the ids' array with each comma between two ids replaced by
-        the end of one entry and the start of the next (no Python str per id)."""
-        stage = orjson.dumps(self.stage)
+        """The part's entries as JSON objects joined by commas (no brackets). One reason for all
+        (the relevance floor's ~440 on a search): orjson's text of the ids' array with each comma
+        between two ids replaced by the end of one entry and the start of the next, no Python
+        object per id. Mixed reasons (governance's few): orjson of the dicts, as before."""
         if isinstance(self.reasons, str):
-            return _run(self.ids, self.reasons, stage)
+            return _run(self.ids, self.reasons, orjson.dumps(self.stage))
         reasons = self.reason_list()
-        if len(set(reasons)) == 1:  # one reason for all (the relevance floor's ~440): one run
-            return _run(self.ids, reasons[0], stage)
-        listed = self.reasons if self.reasons.dtype.kind in "UO" else np.array(reasons, dtype=object)
-        starts = [0, *(np.flatnonzero(listed[1:] != listed[:-1]) + 1).tolist(), len(reasons)]
-        return b",".join(_run(self.ids[a:b], reasons[a], stage) for a, b in pairwise(starts))
+        if len(set(reasons)) == 1:
+            return _run(self.ids, reasons[0], orjson.dumps(self.stage))
+        return orjson.dumps(self.dicts())[1:-1]
 
 
 def _run(ids: np.ndarray, reason: str, stage: bytes) -> bytes:
