@@ -18,6 +18,7 @@ import numpy as np
 
 from ranking.features.snapshot import EntityTable, FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.filters.reasons import no_reasons
 from ranking.settings import RulesSettings
 
 # the reasons by bit, in the order they were written: a later one names a product barred for several
@@ -98,4 +99,6 @@ class Governance:
               ) -> tuple[np.ndarray, np.ndarray]:
         keep, reason = BY_CODE[bool(self.settings.drop_out_of_stock), bool(self.settings.drop_banned)]
         code = BARRED.candidates(snapshot.products, cands)  # the table read once: it is swapped whole
+        if not code.any():  # nothing barred (every homepage: its recall skips unavailable products)
+            return np.ones(len(cands), dtype=bool), no_reasons(len(cands))
         return keep[code], reason[code]
