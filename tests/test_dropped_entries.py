@@ -122,3 +122,13 @@ def test_a_search_response_writes_the_engines_entries(state: ServiceState) -> No
     body = page_response(state, served).body
     assert body == orjson.dumps({**served.body, "dropped": list(served.body["dropped"])},
                                 option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def test_caller_duplicates_lists_every_repeat_in_the_callers_order() -> None:
+    from ranking.pipeline.pipeline import caller_duplicates
+
+    for candidates, repeats in (([4, 2, 9], []), ([], []), (None, []), ([4, 2, 4, 9, 2, 4], [4, 2, 4]),
+                                ([7, 7], [7])):
+        d = DroppedEntries()
+        caller_duplicates(None if candidates is None else np.asarray(candidates), d)
+        assert list(d) == [{"product_id": p, "reason": "duplicate", "stage": "recall"} for p in repeats]

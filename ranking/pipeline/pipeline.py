@@ -73,6 +73,9 @@ def caller_duplicates(candidates: np.ndarray | None, dropped: DroppedEntries) ->
     if candidates is None or len(candidates) < 2:
         return
     ids = np.asarray(candidates, dtype=np.int64)
+    ordered = np.sort(ids)  # a plain sort finds whether any id repeats (a caller's list rarely
+    if not (ordered[1:] == ordered[:-1]).any():  # does): np.unique's argsort only when one does
+        return
     repeat = np.ones(len(ids), dtype=bool)
     repeat[np.unique(ids, return_index=True)[1]] = False
     dropped.add(ids[repeat], "duplicate", "recall")
