@@ -20,11 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ranking.merchandising.in_force import REASON_PREFIX, STAGE, RulesInForce, rule_name
-from ranking.merchandising.pins import pinned_ids, plan_pins
-from ranking.merchandising.targets import among, describe
+from ranking.merchandising.pins import plan_pins
+from ranking.merchandising.targets import describe
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.dropped import DroppedEntries
 
@@ -48,15 +46,6 @@ def _failed_pins(found: RulesInForce, cands: CandidateSet, dropped: DroppedEntri
         out.append({"product_id": pin.product_id, "reason": f"{REASON_PREFIX}pin:{rule_name(pin.rule)}:{why}",
                     "stage": STAGE})
     return out, {rule_name(pin.rule) for pin, _ in plan.placed}
-
-
-def _pinned_at(found: RulesInForce, page: CandidateSet) -> dict[int, str]:
-    """Each position a pin took -> its rule id, from the ``merch_pin`` notes of the page's pinned
-    products (only the pinned slots write them, only on a pinned product's row): the other cards'
-    notes are not read, so their lists are not made (:class:`~ranking.pipeline.rule_notes.RuleNotes`)."""
-    rows = np.flatnonzero(among(page.product_ids, pinned_ids(found)[1])).tolist()
-    return {n["position"]: n["rule_id"] for i in rows for n in page.rule_notes[i]
-            if n.get("rule") == "merch_pin"}
 
 
 def _note_page(found: RulesInForce, page: CandidateSet, pinned_at: dict[int, str]) -> None:
@@ -112,7 +101,8 @@ def report_page(found: RulesInForce | None, cands: CandidateSet, page: Candidate
         dropped = DroppedEntries(dropped)
     said = _said(found)
     pin_dropped, pinned = _failed_pins(found, cands, dropped, size, max_pins) if said["pins"] else ([], set())
-    pinned_at = _pinned_at(found, page) if said["pins"] else {}
+    pinned_at = ({n["position"]: n["rule_id"] for notes in page.rule_notes for n in notes
+                  if n.get("rule") == "merch_pin"} if said["pins"] else {})
     _note_page(found, page, pinned_at)
     removed_by = dropped.reasons_of(STAGE) if said["removes"] else set()
     moved = _moved(cands)
