@@ -78,6 +78,11 @@ def test_the_report_reads_reasons_without_the_dicts() -> None:
     assert d.reasons_of("nowhere") == set()
     # the first entry of each id wins (3 is out_of_stock in governance before its pin's entry)
     assert d.first_reasons({3, 5, 99}) == {3: "out_of_stock", 5: "duplicate"}
+    big = DroppedEntries()  # a long part is searched with numpy, the short ones walked
+    big.add(np.arange(100, 200, dtype=np.int64), "below_relevance_floor", "relevance_floor")
+    big.add(np.array([7, 150], dtype=np.int64), np.array(["banned", "banned"], dtype=object), "governance")
+    assert big.first_reasons({7, 150, 199, 5}) == {7: "banned", 150: "below_relevance_floor",
+                                                    199: "below_relevance_floor"}
 
 
 @pytest.fixture(scope="module")

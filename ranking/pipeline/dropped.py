@@ -126,16 +126,19 @@ class DroppedEntries(Sequence[dict]):
     def first_reasons(self, ids: set[int]) -> dict[int, str]:
         """The reason of each of ``ids``' first entry (ids without an entry are left out)."""
         out: dict[int, str] = {}
-        wanted = np.fromiter(ids, dtype=np.int64, count=len(ids))
+        wanted = None
         for part in self._parts:
-            if isinstance(part, list):
-                for d in part:
+            if isinstance(part, list) or len(part.ids) <= 32:  # a few: walked in Python
+                entries = part if isinstance(part, list) else part.dicts()
+                for d in entries:
                     if d["product_id"] in ids:
                         out.setdefault(d["product_id"], d["reason"])
                 continue
-            at = np.flatnonzero(isin_few(part.ids, wanted))
-            reasons = part.reason_list() if len(at) else []
-            for i in at.tolist():
+            if wanted is None:
+                wanted = np.fromiter(ids, dtype=np.int64, count=len(ids))
+            at = np.flatnonzero(isin_few(part.ids, wanted)).tolist()
+            reasons = part.reason_list() if at else []
+            for i in at:
                 out.setdefault(int(part.ids[i]), reasons[i])
         return out
 
