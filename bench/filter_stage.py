@@ -8,6 +8,8 @@ source once and keeps its list. It then runs, ``--rounds`` times over those same
 - ``filter``: the pipeline's filter stage (``Pipeline._filter``) on a fresh union, its filters and
   the stage's own work (each dropping filter's ``take``, the dropped entries);
 - ``take20``: a page's ``take`` of 20 rows of the filtered set (the selection's);
+- ``json``: the filter stage's dropped entries written as the response writes them
+  (:func:`serving.pages.encoded_body` of a body holding only them);
 
 and prints, per pipeline, the lowest round's mean CPU ms per request (the thread's CPU time: on a
 shared machine another process's load lifts whole rounds' wall time; the lowest is the code's
@@ -58,10 +60,14 @@ def _stages(engine, name: str, payloads: dict, args: argparse.Namespace) -> None
     both = _lowest(args.rounds, seen,
                    lambda s: pipeline._filter(with_pinned(CandidateSet.union(s[0]), s[2]), s[1]))
     take = _lowest(args.rounds, filtered, lambda c: c.take(np.arange(min(20, len(c)))))
+    from serving.pages import encoded_body
+
+    dropped = [{"dropped": pipeline._filter(with_pinned(CandidateSet.union(p), f), r)[1]} for p, r, f in seen]
+    json = _lowest(args.rounds, dropped, encoded_body)
     size = sum(len(CandidateSet.union(p)) for p, _, _ in seen) / len(seen)
     kept = sum(len(c) for c in filtered) / len(filtered)
     print(f"{name} (CPU): union {union:.3f} ms, filter {both - union:.3f} ms (union + filter {both:.3f}), "
-          f"take20 {take * 1e3:.1f} us; {size:.0f} recalled, {kept:.0f} kept "
+          f"take20 {take * 1e3:.1f} us, json {json * 1e3:.1f} us; {size:.0f} recalled, {kept:.0f} kept "
           f"(lowest of {args.rounds} rounds' means over {len(seen)} requests)")
 
 

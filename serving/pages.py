@@ -6,8 +6,9 @@
 with that arm's engine and rules (or interleaves two arms, :mod:`serving.interleaving`)
 and builds the response body. :func:`page_response` writes the body with orjson (the
 response model documents the shape; skipping a second validation pass over cards the
-engine built saves about 1 ms per page) and hands the side effects
-(:mod:`serving.side_effects`) to run after it is sent.
+engine built saves about 1 ms per page; the ``dropped`` entries, kept as arrays by the
+engine, write their own JSON: :class:`~ranking.pipeline.dropped.DroppedEntries`) and hands
+the side effects (:mod:`serving.side_effects`) to run after it is sent.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.background import BackgroundTask
 
 from ranking.experiments import VARIANT_HEADER
 from ranking.pipeline import RankRequest
+from ranking.pipeline.dropped import DroppedEntries
 from ranking.text import query_id
 from serving.interleaving import interleave
 from serving.routing import Plan, Router, forced_variants
@@ -70,8 +72,20 @@ def serve_page(state: ServiceState, pipeline: str, request: RankRequest, variant
                       typed_query, page.live_features)
 
 
+def _encoded(value: object) -> orjson.Fragment:
+    """orjson's ``default``: the dropped entries' JSON, written from their arrays."""
+    if isinstance(value, DroppedEntries):
+        return orjson.Fragment(value.json())
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def encoded_body(body: dict) -> bytes:
+    """A page's body as the response's JSON (numpy values as numbers, the dropped entries' own JSON)."""
+    return orjson.dumps(body, default=_encoded, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 def page_response(state: ServiceState, page: ServedPage) -> Response:
     """The page as JSON, its metrics and exposure line to follow the response."""
     exposures = state.exposures if state.settings.serving.log_exposures else None
-    return Response(content=orjson.dumps(page.body, option=orjson.OPT_SERIALIZE_NUMPY),
+    return Response(content=encoded_body(page.body),
                     media_type="application/json", background=BackgroundTask(after_page, page, exposures))

@@ -75,7 +75,7 @@ def place_pages() -> list[dict]:
         page = cands.take(placement.rows)
         out.append({"ids": page.product_ids.tolist(), "propensity": placement.propensity.tolist(),
                     "adjustments": np.round(page.adjustments, 9).tolist(),
-                    "notes": [page.notes(i) for i in range(len(page))], "dropped": dropped})
+                    "notes": [page.notes(i) for i in range(len(page))], "dropped": list(dropped)})
     return out
 
 

@@ -24,6 +24,7 @@ from ranking.merchandising.in_force import REASON_PREFIX, STAGE, RulesInForce, r
 from ranking.merchandising.pins import plan_pins
 from ranking.merchandising.targets import describe
 from ranking.pipeline.candidates import CandidateSet
+from ranking.pipeline.dropped import DroppedEntries
 
 
 @dataclass
@@ -33,15 +34,11 @@ class RulesReport:
     redirect: dict | None = None
 
 
-def _failed_pins(found: RulesInForce, cands: CandidateSet, dropped: list[dict], size: int,
+def _failed_pins(found: RulesInForce, cands: CandidateSet, dropped: DroppedEntries, size: int,
                  max_pins: int) -> tuple[list[dict], set[str]]:
     plan = plan_pins(found, cands.product_ids, size, max_pins)
-    removed: dict[int, str] = {}
     lost = {pin.product_id for pin, why in plan.failed if why == "removed"}
-    if lost:
-        for d in dropped:
-            if d["product_id"] in lost:
-                removed.setdefault(d["product_id"], d["reason"])
+    removed = dropped.first_reasons(lost) if lost else {}
     out = []
     for pin, why in plan.failed:
         if why == "removed":
@@ -94,17 +91,20 @@ def _said(found: RulesInForce) -> dict:
     return said
 
 
-def report_page(found: RulesInForce | None, cands: CandidateSet, page: CandidateSet, dropped: list[dict],
-                size: int, max_pins: int) -> RulesReport:
-    """The page's rules report (module docstring); ``cands`` are the candidates placed from."""
+def report_page(found: RulesInForce | None, cands: CandidateSet, page: CandidateSet,
+                dropped: DroppedEntries | list[dict], size: int, max_pins: int) -> RulesReport:
+    """The page's rules report (module docstring); ``cands`` are the candidates placed from,
+    ``dropped`` the page's entries so far (read by their arrays, not as dicts)."""
     if found is None:
         return RulesReport()
+    if not isinstance(dropped, DroppedEntries):
+        dropped = DroppedEntries(dropped)
     said = _said(found)
     pin_dropped, pinned = _failed_pins(found, cands, dropped, size, max_pins) if said["pins"] else ([], set())
     pinned_at = ({n["position"]: n["rule_id"] for notes in page.rule_notes for n in notes
                   if n.get("rule") == "merch_pin"} if said["pins"] else {})
     _note_page(found, page, pinned_at)
-    removed_by = {d["reason"] for d in dropped if d["stage"] == STAGE} if said["removes"] else set()
+    removed_by = dropped.reasons_of(STAGE) if said["removes"] else set()
     moved = _moved(cands)
     applied = [name for name, kind, removal, redirects in said["rules"]
                if removal in removed_by or (kind == "pin" and name in pinned) or redirects

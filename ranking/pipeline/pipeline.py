@@ -32,6 +32,7 @@ from ranking.merchandising.pins import with_pinned
 from ranking.model import RankingModel
 from ranking.pipeline.adjusters import Adjuster, default_adjusters
 from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.dropped import DroppedEntries
 from ranking.pipeline.filters import Filter, default_filters
 from ranking.pipeline.selector import Selector
 from ranking.pipeline.selectors import default_selectors
@@ -66,22 +67,25 @@ class CallerCandidates:
         return ids, -np.arange(len(ids), dtype=np.float64)
 
 
-def caller_duplicates(candidates: np.ndarray | None) -> list[dict]:
+def caller_duplicates(candidates: np.ndarray | None, dropped: DroppedEntries) -> None:
     """Every repeat of an id in the caller's candidates, as a dropped entry (the first
     occurrence is the one ranked), so the union's deduplication drops nothing unexplained."""
     if candidates is None or len(candidates) < 2:
-        return []
+        return
     ids = np.asarray(candidates, dtype=np.int64)
+    ordered = np.sort(ids)  # a plain sort finds whether any id repeats (a caller's list rarely
+    if not (ordered[1:] == ordered[:-1]).any():  # does): np.unique's argsort only when one does
+        return
     repeat = np.ones(len(ids), dtype=bool)
     repeat[np.unique(ids, return_index=True)[1]] = False
-    return [{"product_id": int(p), "reason": "duplicate", "stage": "recall"} for p in ids[repeat]]
+    dropped.add(ids[repeat], "duplicate", "recall")
 
 
 @dataclass
 class PipelineResult:
     cards: CandidateSet  # placed candidates, in page order
     propensity: np.ndarray
-    dropped: list[dict]
+    dropped: DroppedEntries  # reads as a list of {"product_id", "reason", "stage"}
     timings: dict[str, float]
     contributions: np.ndarray | None = None  # (cards, features + 1) when explained
     recalled: int = 0
@@ -145,23 +149,17 @@ class Pipeline:
             parts = {s.name: s.recall(request, self.recall_k) for s in self.sources}
         return CandidateSet.union(parts)
 
-    def _filter(self, cands: CandidateSet, request: RankRequest) -> tuple[CandidateSet, list[dict]]:
-        dropped: list[dict] = []
+    def _filter(self, cands: CandidateSet, request: RankRequest,
+                dropped: DroppedEntries | None = None) -> tuple[CandidateSet, DroppedEntries]:
+        """The candidates every filter keeps, and each removed one appended to ``dropped`` (a new
+        list when None) as arrays: the entries are made only if read (:mod:`.dropped`)."""
+        dropped = DroppedEntries() if dropped is None else dropped
         for f in self.filters:
             keep, reason = f.apply(cands, request, self.snapshot)
             if keep.all():
                 continue
-            # the dropped entries from whole arrays (``tolist`` makes the Python ints and strs at
-            # once): indexing numpy scalars one candidate at a time cost about 1 ms on a search
             gone = ~keep
-            ids = cands.product_ids[gone].tolist()
-            # the filters' reasons are Python strs (an object array) or a numpy str array, whose
-            # tolist is str already; str() of each cost ~25 us a search
-            reason = np.asarray(reason)[gone]
-            reasons = reason.tolist() if reason.dtype.kind in "UO" else map(str, reason.tolist())
-            stage = f.name  # read once, not per entry (a search drops ~460)
-            dropped += [{"product_id": p, "reason": r, "stage": stage}
-                        for p, r in zip(ids, reasons, strict=True)]
+            dropped.add(cands.product_ids[gone], np.asarray(reason)[gone], f.name)
             cands = cands.take(keep)
         return cands, dropped
 
@@ -198,8 +196,9 @@ class Pipeline:
         if self.adds_pinned:
             cands = with_pinned(cands, found)
         lap("recall")
-        cands, dropped = self._filter(cands, request)
-        dropped = caller_duplicates(request.candidates) + dropped
+        dropped = DroppedEntries()
+        caller_duplicates(request.candidates, dropped)  # first, as the caller listed them
+        cands, dropped = self._filter(cands, request, dropped)
         lap("filter")
         self._hydrate(cands, request)
         lap("hydrate")
@@ -213,7 +212,7 @@ class Pipeline:
         page = cands.take(placement.rows)
         report = report_page(found, cands, page, dropped, min(request.page_size, len(cands)),
                              self.merchandising.max_pins_per_page)
-        dropped += report.dropped
+        dropped.extend(report.dropped)
         lap("select")
         contributions = None
         if request.explain and len(page):

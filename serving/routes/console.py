@@ -11,7 +11,6 @@ ranks is logged.
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Header
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
@@ -22,6 +21,7 @@ from serving.auth import admin
 from serving.console_schemas import PREVIEW_EXAMPLES, PREVIEW_OK, PreviewRequest, PreviewResponse
 from serving.dependencies import engine, service_state
 from serving.merchandising_preview import preview
+from serving.pages import encoded_body
 from serving.responses import OPERATOR_ERRORS, errors
 from serving.routes.demo import STATIC_DIR
 from serving.routes.ranking import RankingCall
@@ -47,5 +47,4 @@ async def rules_preview(body: PreviewRequest = Body(openapi_examples=PREVIEW_EXA
     explained, and every product whose position moved. Operator token only; nothing is logged."""
     call = RankingCall(True, x_shelfrank_variant, eng, state)
     answer = await run_in_threadpool(preview, body, call)
-    return Response(content=orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY),
-                    media_type="application/json")
+    return Response(content=encoded_body(answer), media_type="application/json")  # as a page's

@@ -11,6 +11,7 @@ from ranking.badges import BADGES
 from ranking.card_badges import badge_matrix
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.filters.reasons import no_reasons
 from ranking.settings import BadgeSettings
 
 
@@ -23,9 +24,9 @@ class BadgeFilter:
 
     def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
               ) -> tuple[np.ndarray, np.ndarray]:
-        reason = np.full(len(cands), "", dtype=object)
         if not request.badges or not len(cands):
-            return np.ones(len(cands), dtype=bool), reason
+            return np.ones(len(cands), dtype=bool), no_reasons(len(cands))
+        reason = np.full(len(cands), "", dtype=object)
         unknown = sorted(set(request.badges) - set(BADGES))
         if unknown:
             raise ValueError(f"unknown badge codes {unknown}; the codes are {list(BADGES)}")

@@ -1,18 +1,90 @@
 """The governance filter: banned products, products of banned stores and products without stock
 are never shown (read from the snapshot's product columns, which the live catalog overlays:
-ranking/live/catalog_overlay.py)."""
+ranking/live/catalog_overlay.py).
+
+What each product is barred for is one small code per product (a bit per reason), built once per
+version of the ``stock``, ``store_banned`` and ``banned`` columns (:class:`Barred`: the live
+catalog copies a changed column and swaps the table whole, so a change is a new array) and read
+for a request's candidates with one take, instead of three float64 column reads and comparisons
+per request.
+"""
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
-from ranking.features.snapshot import FeatureSnapshot
+from ranking.features.snapshot import EntityTable, FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.columns import product_column
-from ranking.pipeline.filters.reasons import drop
+from ranking.pipeline.filters.reasons import no_reasons
 from ranking.settings import RulesSettings
+
+# the reasons by bit, in the order they were written: a later one names a product barred for several
+REASONS = ("out_of_stock", "store_banned", "banned")
+
+
+def _barred(ids: np.ndarray, stock: np.ndarray | None, store_banned: np.ndarray | None,
+            banned: np.ndarray | None) -> np.ndarray:
+    """Each product's bits (1 << i: ``REASONS[i]``; a missing column bars nothing), then an unknown
+    product's (0), as ``product_column`` reads them: float64, stock ``<= 0``, the flags ``> 0``."""
+    bits = np.zeros(len(ids) + 1, dtype=np.uint8)
+    for i, (column, barred) in enumerate(((stock, np.less_equal), (store_banned, np.greater),
+                                          (banned, np.greater))):
+        if column is not None:
+            bits[:-1] |= barred(np.asarray(column).astype(np.float64), 0).astype(np.uint8) << i
+    return bits
+
+
+class Barred:
+    """:func:`_barred` per version of its arrays, the last few versions kept (two A/B arms serving
+    different bundles alternate): a version is found while each array it was built from is the
+    same object. The arrays are held weakly, so a swapped-out table is not kept alive; the memo
+    is one tuple, replaced at once, so concurrent readers see a whole entry or none."""
+
+    KEPT = 4
+
+    def __init__(self) -> None:
+        self._memo: tuple[tuple[tuple, np.ndarray], ...] = ()
+
+    def of(self, ids: np.ndarray, *columns: np.ndarray | None) -> np.ndarray:
+        sources = (ids, *columns)
+        memo = self._memo
+        for refs, bits in memo:
+            if all((s is None and r is None) or (r is not None and r() is s)
+                   for r, s in zip(refs, sources, strict=True)):
+                return bits
+        bits = _barred(ids, *columns)
+        refs = tuple(None if s is None else weakref.ref(s) for s in sources)
+        self._memo = ((refs, bits), *memo[: self.KEPT - 1])
+        return bits
+
+    def candidates(self, products: EntityTable, cands: CandidateSet) -> np.ndarray:
+        """Each candidate's bits (0 where ``products`` lacks it)."""
+        columns = [products.columns.get(name) for name in ("stock", "store_banned", "banned")]
+        bits = self.of(products.ids, *columns)
+        safe, known = cands.rows_in(products)
+        return bits[np.where(known, safe, len(bits) - 1)]
+
+
+BARRED = Barred()
+
+
+def _tables(drop_out_of_stock: bool, drop_banned: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(keep, reason) for each of the 8 codes: the switched-off reasons ignored, the last
+    switched-on one named."""
+    on = (drop_out_of_stock, drop_banned, drop_banned)
+    keep, reason = np.ones(8, dtype=bool), np.full(8, "", dtype=object)
+    for code in range(8):
+        for i, name in enumerate(REASONS):
+            if on[i] and code >> i & 1:
+                keep[code], reason[code] = False, name
+    return keep, reason
+
+
+# per (rules.drop_out_of_stock, rules.drop_banned)
+BY_CODE = {(a, b): _tables(a, b) for a in (False, True) for b in (False, True)}
 
 
 @dataclass
@@ -25,11 +97,8 @@ class Governance:
 
     def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
               ) -> tuple[np.ndarray, np.ndarray]:
-        reason = np.full(len(cands), "", dtype=object)
-        keep = np.ones(len(cands), dtype=bool)  # from the masks: comparing the reasons costs more
-        if self.settings.drop_out_of_stock:
-            drop(keep, reason, product_column(snapshot, cands, "stock", missing=1.0) <= 0, "out_of_stock")
-        if self.settings.drop_banned:
-            drop(keep, reason, product_column(snapshot, cands, "store_banned") > 0, "store_banned")
-            drop(keep, reason, product_column(snapshot, cands, "banned") > 0, "banned")
-        return keep, reason
+        keep, reason = BY_CODE[bool(self.settings.drop_out_of_stock), bool(self.settings.drop_banned)]
+        code = BARRED.candidates(snapshot.products, cands)  # the table read once: it is swapped whole
+        if not code.any():  # nothing barred (every homepage: its recall skips unavailable products)
+            return np.ones(len(cands), dtype=bool), no_reasons(len(cands))
+        return keep[code], reason[code]

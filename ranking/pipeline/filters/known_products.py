@@ -8,6 +8,7 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.filters.reasons import no_reasons
 
 
 @dataclass
@@ -20,4 +21,6 @@ class KnownProducts:
               ) -> tuple[np.ndarray, np.ndarray]:
         # the located rows the governance filter reads next (CandidateSet.rows_in): one lookup
         keep = cands.rows_in(snapshot.products)[1].copy()
+        if keep.all():  # nearly always: no str array of the reasons
+            return keep, no_reasons(len(cands))
         return keep, np.where(keep, "", "unknown_product")

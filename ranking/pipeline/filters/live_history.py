@@ -22,6 +22,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.membership import isin_few
 from ranking.merchandising.pins import PINNED
 from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.filters.reasons import no_reasons
 from ranking.settings import LiveSettings
 
 
@@ -34,10 +35,10 @@ class LiveHistory:
 
     def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
               ) -> tuple[np.ndarray, np.ndarray]:
-        reason = np.full(len(cands), "", dtype=object)
         view = request.shopper if request is not None else None
         if view is None or not len(view.exclude) or request.surface not in self.settings.exclude_surfaces:
-            return np.ones(len(cands), dtype=bool), reason
+            return np.ones(len(cands), dtype=bool), no_reasons(len(cands))
+        reason = np.full(len(cands), "", dtype=object)
         out = isin_few(cands.product_ids, view.exclude)
         bought = isin_few(cands.product_ids, view.bought)
         if PINNED in cands.source_ranks:  # pinned by the operator: kept unless bought

@@ -16,7 +16,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.merchandising.in_force import REASON_PREFIX, STAGE, rule_name, rules_in_force
 from ranking.merchandising.targets import Columns, among, target_mask
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.filters.reasons import drop
+from ranking.pipeline.filters.reasons import drop, no_reasons
 from ranking.settings import MerchandisingSettings
 
 
@@ -31,7 +31,7 @@ class MerchandisingFilter:
               ) -> tuple[np.ndarray, np.ndarray]:
         found = rules_in_force(request, self.settings)
         if found is None or not found.of("hide", "filter"):
-            return np.ones(len(cands), dtype=bool), np.full(len(cands), "", dtype=object)
+            return np.ones(len(cands), dtype=bool), no_reasons(len(cands))
         reason = np.full(len(cands), "", dtype=object)
         keep = np.ones(len(cands), dtype=bool)  # not a comparison of the reasons per rule
         columns = Columns(snapshot, cands)

@@ -3,6 +3,10 @@
 A filter used to find what it keeps by comparing its reason array (Python strings, one per
 candidate) with ``""``: about as costly as the filter's own column reads on a search's ~640
 candidates. :func:`drop` keeps the boolean mask as the reasons are written instead.
+
+A filter that removes nothing (no badge asked, no live view, no rule, no price filter: most
+requests) returns :func:`no_reasons`, a read-only view of one kept array of empty reasons,
+instead of a new object array of ``""`` per request (~5 us for a search's ~850 candidates).
 """
 
 from __future__ import annotations
@@ -20,3 +24,21 @@ def drop(keep: np.ndarray, reason: np.ndarray, out: np.ndarray, why: str, first_
         return
     reason[out & keep if first_wins else out] = why
     keep &= ~out
+
+
+class _Empty:
+    """The kept array of empty reasons, replaced whole by a longer one when a longer one is asked
+    for (a reader holds the old one or the new one, both read-only)."""
+
+    reasons = np.full(1024, "", dtype=object)
+    reasons.flags.writeable = False
+
+
+def no_reasons(n: int) -> np.ndarray:
+    """``n`` empty reasons (read-only: a filter that removes nothing returns it as its reasons)."""
+    kept = _Empty.reasons
+    if len(kept) < n:
+        kept = np.full(max(n, 2 * len(kept)), "", dtype=object)
+        kept.flags.writeable = False
+        _Empty.reasons = kept
+    return kept[:n]

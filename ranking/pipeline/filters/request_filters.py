@@ -9,7 +9,7 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.columns import product_column
-from ranking.pipeline.filters.reasons import drop
+from ranking.pipeline.filters.reasons import drop, no_reasons
 
 
 @dataclass
@@ -20,8 +20,11 @@ class RequestFilters:
 
     def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
               ) -> tuple[np.ndarray, np.ndarray]:
-        reason = np.full(len(cands), "", dtype=object)
         keep = np.ones(len(cands), dtype=bool)  # from the masks: comparing the reasons costs more
+        if (request.price_min is None and request.price_max is None and request.category_id is None
+                and request.store_id is None):
+            return keep, no_reasons(len(cands))
+        reason = np.full(len(cands), "", dtype=object)
         if request.price_min is not None or request.price_max is not None:  # no price read otherwise
             price = product_column(snapshot, cands, "price", missing=np.nan)
             if request.price_min is not None:
