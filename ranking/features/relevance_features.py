@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from ranking.features.inputs import FeatureInputs
 from ranking.features.registry import feature
 from ranking.features.sparse_rows import hit_dots, row_dots, row_hits, stores_alike
+from ranking.membership import isin_few
 from ranking.recall.tokenize import fold
 
 FEW_QUERIES = 4  # up to this many distinct queries, dot products go query by query
@@ -147,16 +148,20 @@ def brand_match(x: FeatureInputs) -> np.ndarray:
     if not ok.any():
         return out
     brand = x.snapshot.products.take("brand_id", x.product_row, missing=-1).astype(np.int64)
-    stride = int(brand.max(initial=0)) + 2  # brand -1 (unknown) -> 0
+    text = x.snapshot.text
+    # each query's named brands (normalised already: their search forms), found by the names'
+    # openings, not by a test of each candidate brand's name
+    named = [np.asarray(text.brands_named_in(fold(t)), dtype=np.int64) for t in x.queries.texts]
+    if len(named) == 1:  # a served search: the one query of every candidate on search
+        out[ok] = isin_few(brand[ok], named[0])
+        return out
+    named_q = np.repeat(np.arange(len(named), dtype=np.int64), [len(b) for b in named])
+    named_b = np.concatenate(named)
+    keep = named_b >= -1  # a candidate's brand is -1 (unknown) or an id
+    named_q, named_b = named_q[keep], named_b[keep]
+    stride = int(max(brand.max(initial=0), named_b.max(initial=0))) + 2  # brand -1 -> 0
     keys = x.query_index[ok].astype(np.int64) * stride + (brand[ok] + 1)
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    names = x.snapshot.text.brand_search_names()
-    texts = [fold(t) for t in x.queries.texts]  # normalised already: their search forms
-    hit = np.array([
-        float(b in names and names[b] in texts[q])
-        for q, b in zip((uniq // stride).tolist(), (uniq % stride - 1).tolist(), strict=True)
-    ], dtype=np.float32)
-    out[ok] = hit[inverse.ravel()]
+    out[ok] = np.isin(keys, named_q * stride + (named_b + 1))
     return out
 
 
