@@ -1,0 +1,88 @@
+"""A served query's dots with product rows, kept across the searches that ask the query again.
+
+A served search's query is analysed once per catalog text and kept with its batch
+(:func:`ranking.features.inputs.query_batch`). Its relevance dots (the BM25 and token dots, the
+character bigram dot: :mod:`ranking.features.relevance_features`) depend only on the query, the
+product row and the matrix. The mall's head queries repeat, and so do most of their candidates
+(search keeps each query's recall), so :class:`KeptDots`, held by the kept batch, keeps per named
+set of matrices the rows already dotted (sorted) and their values: a repeated query's candidates
+are found by one binary search instead of a gather of their rows; rows not held yet are dotted as
+before (by the caller's ``compute``, the same code) and added, up to ``ROWS_KEPT`` rows per set.
+A row's dot does not depend on the other rows dotted with it, so the values are the same bits.
+
+Validity: the catalog text's matrices are never changed in place (new products or titles swap in
+new matrix objects: ranking.live), so an entry made for other matrix objects is dropped and made
+again. Each entry is read-only and replaced whole (one dict store): request threads read it
+without a lock; two threads adding at once both compute, and the later entry stays (same values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.bounded_memo import read_only
+
+# rows kept per query and set of matrices (a search hydrates ~200-600 candidates): past it the
+# entry starts again from the request's rows. At most ~50 KB a query (rows and two dots)
+ROWS_KEPT = 2048
+
+
+@dataclass(frozen=True)
+class _Entry:
+    matrices: tuple  # the matrices the dots are of (by identity)
+    rows: np.ndarray  # distinct product rows, ascending (int64)
+    values: np.ndarray  # (len(matrices), len(rows)) float64: each matrix's dots
+
+
+class KeptDots:
+    """One query's dots per named set of matrices, as :func:`dots` returns them."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+
+    def dots(self, name: str, matrices: tuple, rows: np.ndarray,
+             compute: Callable[[np.ndarray], list[np.ndarray]]) -> list[np.ndarray]:
+        """Each of ``matrices``' dots (float64) at ``rows``: the kept values, and ``compute(rows)``'s
+        (one array per matrix) for the distinct rows not kept yet, which are then kept."""
+        rows = np.asarray(rows, dtype=np.int64)
+        entry = self._entries.get(name)
+        if entry is not None and len(entry.matrices) == len(matrices) and all(
+                a is b for a, b in zip(entry.matrices, matrices, strict=True)):
+            pos, found = _find(entry.rows, rows)
+            if found.all():
+                return list(entry.values[:, pos])
+            missing = np.unique(rows[~found])
+            if len(entry.rows) + len(missing) > ROWS_KEPT:
+                entry, missing = None, np.unique(rows)
+        else:
+            entry, missing = None, np.unique(rows)
+        entry = self._entries[name] = _added(entry, matrices, missing, compute(missing))
+        return list(entry.values[:, _find(entry.rows, rows)[0]])
+
+    def __getstate__(self) -> dict:
+        """Pickled empty: the entries are a cache and hold the catalog's matrices."""
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
+
+def _find(kept: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's position in ``kept``, clipped; whether it is there)."""
+    if not len(kept):
+        return np.zeros(len(rows), dtype=np.int64), np.zeros(len(rows), dtype=bool)
+    pos = np.minimum(np.searchsorted(kept, rows), len(kept) - 1)
+    return pos, kept[pos] == rows
+
+
+def _added(entry: _Entry | None, matrices: tuple, rows: np.ndarray, values: list[np.ndarray]) -> _Entry:
+    """``entry`` with ``rows`` (distinct, ascending, none kept yet) and their ``values`` added."""
+    made = np.array(values, dtype=np.float64).reshape(len(matrices), len(rows))
+    if entry is not None:
+        together = np.concatenate([entry.rows, rows])
+        order = np.argsort(together, kind="stable")
+        rows, made = together[order], np.concatenate([entry.values, made], axis=1)[:, order]
+    return _Entry(tuple(matrices), *read_only((rows, made)))
