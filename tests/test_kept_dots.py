@@ -179,3 +179,14 @@ def test_a_weight_matrix_stored_otherwise_gets_its_own_gather(snapshot: FeatureS
     cols, vals = q.indices[q.indptr[0]:q.indptr[1]], q.data[q.indptr[0]:q.indptr[1]]
     want = row_dots(edited, x.product_row, cols, vals)
     assert (want > 0).any() and np.array_equal(lexical.view(np.int64), want.view(np.int64))
+
+
+def test_rows_asked_twice_are_kept_once() -> None:
+    rng = np.random.default_rng(13)
+    m = sp.random(200, 50, density=0.3, format="csr", dtype=np.float32, random_state=rng)
+    cols, vals = np.array([1, 4, 30]), np.array([0.5, 2.0, 1.25])
+    kept = KeptDots()
+    for rows in (np.array([5, 9, 5, 100, 9]), np.array([9, 7, 7, 150, 5, 150]), np.array([150, 7])):
+        got = kept.dots("m", (m,), rows, lambda rows: [row_dots(m, rows, cols, vals)])[0]
+        assert np.array_equal(got, row_dots(m, rows, cols, vals))
+    assert kept._entries["m"].rows.tolist() == [5, 7, 9, 100, 150]

@@ -46,21 +46,26 @@ class KeptDots:
     def dots(self, name: str, matrices: tuple, rows: np.ndarray,
              compute: Callable[[np.ndarray], list[np.ndarray]]) -> list[np.ndarray]:
         """Each of ``matrices``' dots (float64) at ``rows``: the kept values, and ``compute(rows)``'s
-        (one array per matrix) for the distinct rows not kept yet, which are then kept."""
+        (one array per matrix) for the rows not kept yet, which are then kept."""
         rows = np.asarray(rows, dtype=np.int64)
         entry = self._entries.get(name)
-        if entry is not None and len(entry.matrices) == len(matrices) and all(
-                a is b for a, b in zip(entry.matrices, matrices, strict=True)):
-            pos, found = _find(entry.rows, rows)
-            if found.all():
-                return list(entry.values[:, pos])
-            missing = np.unique(rows[~found])
-            if len(entry.rows) + len(missing) > ROWS_KEPT:
-                entry, missing = None, np.unique(rows)
+        if entry is None or len(entry.matrices) != len(matrices) or any(
+                a is not b for a, b in zip(entry.matrices, matrices, strict=True)):
+            values = compute(rows)  # the query's first page (of these matrices): as if not kept
+            self._entries[name] = _entry(matrices, rows, np.array(values, dtype=np.float64))
+            return values
+        pos, found = _find(entry.rows, rows)
+        values = entry.values[:, pos]  # a copy: the entry stays as it is
+        if found.all():
+            return list(values)
+        missing = ~found
+        values[:, missing] = compute(rows[missing])
+        if len(entry.rows) + int(missing.sum()) > ROWS_KEPT:  # full: start again from this page
+            self._entries[name] = _entry(matrices, rows, values)
         else:
-            entry, missing = None, np.unique(rows)
-        entry = self._entries[name] = _added(entry, matrices, missing, compute(missing))
-        return list(entry.values[:, _find(entry.rows, rows)[0]])
+            self._entries[name] = _entry(matrices, np.concatenate([entry.rows, rows[missing]]),
+                                         np.concatenate([entry.values, values[:, missing]], axis=1))
+        return list(values)
 
     def __getstate__(self) -> dict:
         """Pickled empty: the entries are a cache and hold the catalog's matrices."""
@@ -78,11 +83,14 @@ def _find(kept: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pos, kept[pos] == rows
 
 
-def _added(entry: _Entry | None, matrices: tuple, rows: np.ndarray, values: list[np.ndarray]) -> _Entry:
-    """``entry`` with ``rows`` (distinct, ascending, none kept yet) and their ``values`` added."""
-    made = np.array(values, dtype=np.float64).reshape(len(matrices), len(rows))
-    if entry is not None:
-        together = np.concatenate([entry.rows, rows])
-        order = np.argsort(together, kind="stable")
-        rows, made = together[order], np.concatenate([entry.values, made], axis=1)[:, order]
-    return _Entry(tuple(matrices), *read_only((rows, made)))
+def _entry(matrices: tuple, rows: np.ndarray, values: np.ndarray) -> _Entry:
+    """The entry of ``rows`` (any order, repeats allowed) and their ``values`` (one row per matrix),
+    rows made distinct and ascending."""
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
+    later = rows[1:] == rows[:-1]  # a repeat of the row before it
+    if later.any():
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = ~later
+        order, rows = order[first], rows[first]
+    return _Entry(tuple(matrices), *read_only((rows, values[:, order])))
