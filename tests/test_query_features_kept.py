@@ -242,3 +242,26 @@ def test_brand_match_equals_each_pair_s_name_test(snapshot: FeatureSnapshot, que
     assert np.array_equal(got, want, equal_nan=True)
     assert (got == 1).sum() >= 5 and (got == 0).sum() > 100 and np.isnan(got).sum() > 1
     assert len(np.unique(brands)) > 100
+
+
+def test_each_column_is_its_feature_s_values_cast_to_float32_with_defaults_filled(
+        snapshot: FeatureSnapshot, monkeypatch) -> None:
+    from ranking.features import compute_features, features, registry
+
+    snap = _own(snapshot)
+    x = _search(snap, _query(snap))
+    x.user_row[:] = np.flatnonzero(snap.users.ids >= 0)[3]  # a known shopper: personal values
+    x.extra["dense_similarity"] = np.linspace(0.1, 0.9, x.n)  # float64 values that round in float32
+    got = compute_features(x)
+    for j, f in enumerate(features()):
+        x.shared.clear()
+        want = np.asarray(f.compute(x)).astype(np.float32)
+        if not np.isnan(f.default):
+            want[np.isnan(want)] = np.float32(f.default)
+        assert np.array_equal(got[:, j].view(np.int32), want.view(np.int32)), f.name
+    assert not np.array_equal(got[:, feature_names().index("dense_similarity")], x.extra["dense_similarity"])
+    chosen = registry._REGISTRY["hour"]  # a feature of the wrong shape is refused, not broadcast
+    monkeypatch.setitem(registry._REGISTRY, "hour", registry.Feature(
+        chosen.name, chosen.group, chosen.meaning, lambda x: np.float32(3.0), chosen.default))
+    with pytest.raises(ValueError, match="hour"):
+        compute_features(x, ["hour"])
