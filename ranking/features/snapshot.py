@@ -70,12 +70,30 @@ class EntityTable:
         """``take`` with the rows already :func:`located`: a caller reading many columns of the
         same rows makes the two masks once instead of once per column."""
         safe, known = at
-        return np.where(known, self.columns[column][safe].astype(np.float64), missing)
+        values = self.columns[column][safe].astype(np.float64, copy=False)  # a new array either way
+        if getattr(at, "all_known", False):  # every row known (most pages): no mask to apply
+            return values
+        return np.where(known, values, missing)
 
 
-def located(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class Located(tuple):
+    """(each row clipped to 0, whether it is known), and ``all_known``: whether every row is
+    known, found once for every column read at these rows (``np.where`` then has nothing to do)."""
+
+    all_known: bool
+
+    def __new__(cls, safe: np.ndarray, known: np.ndarray) -> Located:
+        made = super().__new__(cls, (safe, known))
+        made.all_known = bool(known.all())
+        return made
+
+    def __getnewargs__(self) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(self)
+
+
+def located(rows: np.ndarray) -> Located:
     """(each row clipped to 0, whether it is known) for :meth:`EntityTable.take_located`."""
-    return np.maximum(rows, 0), rows >= 0
+    return Located(np.maximum(rows, 0), rows >= 0)
 
 
 @dataclass
