@@ -185,8 +185,10 @@ def test_rows_asked_twice_are_kept_once() -> None:
     rng = np.random.default_rng(13)
     m = sp.random(200, 50, density=0.3, format="csr", dtype=np.float32, random_state=rng)
     cols, vals = np.array([1, 4, 30]), np.array([0.5, 2.0, 1.25])
-    kept = KeptDots()
+    kept, sorts = KeptDots(), []
     for rows in (np.array([5, 9, 5, 100, 9]), np.array([9, 7, 7, 150, 5, 150]), np.array([150, 7])):
         got = kept.dots("m", (m,), rows, lambda rows: [row_dots(m, rows, cols, vals)])[0]
         assert np.array_equal(got, row_dots(m, rows, cols, vals))
+        sorts.append(kept._entries["m"].ordered)
+    assert sorts == [False, True, True]  # a first page is kept as it came, ordered when next asked
     assert kept._entries["m"].rows.tolist() == [5, 7, 9, 100, 150]

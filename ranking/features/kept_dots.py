@@ -33,8 +33,9 @@ ROWS_KEPT = 2048
 @dataclass(frozen=True)
 class _Entry:
     matrices: tuple  # the matrices the dots are of (by identity)
-    rows: np.ndarray  # distinct product rows, ascending (int64)
+    rows: np.ndarray  # product rows (int64): distinct and ascending when ``ordered``
     values: np.ndarray  # (len(matrices), len(rows)) float64: each matrix's dots
+    ordered: bool = True  # False: a query's first page as it came, ordered when next asked
 
 
 class KeptDots:
@@ -51,9 +52,13 @@ class KeptDots:
         entry = self._entries.get(name)
         if entry is None or len(entry.matrices) != len(matrices) or any(
                 a is not b for a, b in zip(entry.matrices, matrices, strict=True)):
-            values = compute(rows)  # the query's first page (of these matrices): as if not kept
-            self._entries[name] = _entry(matrices, rows, np.array(values, dtype=np.float64))
+            values = compute(rows)  # the query's first page (of these matrices): as if not kept,
+            # kept as it came (ordered by the next page that asks: a query asked once pays no sort)
+            self._entries[name] = _Entry(tuple(matrices), *read_only(
+                (rows.copy(), np.array(values, dtype=np.float64))), ordered=False)
             return values
+        if not entry.ordered:
+            entry = self._entries[name] = _entry(matrices, entry.rows, entry.values)
         pos, found = _find(entry.rows, rows)
         values = entry.values[:, pos]  # a copy: the entry stays as it is
         if found.all():
