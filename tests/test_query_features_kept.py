@@ -188,3 +188,80 @@ def test_a_page_s_matrix_is_written_by_rows_to_the_same_bits(snapshot: FeatureSn
     assert by_rows.flags.c_contiguous and by_rows.dtype == np.float32 and by_rows.shape == (x.n, len(names))
     assert np.array_equal(by_rows.view(np.int32), by_columns.view(np.int32))
     assert np.isfinite(by_rows).any(axis=0).sum() > 40
+
+
+def _brands_named_as_before(x) -> np.ndarray:
+    """``brand_match`` as it was: each (query, candidate brand) pair's name tested in the query."""
+    from ranking.recall.tokenize import fold
+
+    out = np.full(x.n, np.nan)
+    ok = (x.query_index >= 0) & (x.product_row >= 0)
+    brand = x.snapshot.products.take("brand_id", x.product_row, missing=-1).astype(np.int64)
+    names = x.snapshot.text.brand_search_names()
+    texts = [fold(t) for t in x.queries.texts]
+    out[ok] = [float(b in names and names[b] in texts[q])
+               for q, b in zip(x.query_index[ok].tolist(), brand[ok].tolist(), strict=True)]
+    return out
+
+
+def test_the_brands_a_text_names_are_found_by_their_openings(snapshot: FeatureSnapshot) -> None:
+    text = snapshot.text
+    names = {1: "acme", 2: "a", 3: "", 4: "big co", 5: "国", 6: "国美", 7: "acme pro", 8: "cm"}
+    made = CatalogText(text.vocabulary, text.product_tokens, text.bigram_vocabulary, text.product_bigrams,
+                       text.token_leaf, names)
+    rng = np.random.default_rng(5)
+    pieces = [*names.values(), "x", " ", "ac", "me", "国美电器", "pro"]
+    texts = ["", "acme", "acm", "big  co", "中国", "c m"] + [
+        "".join(rng.choice(pieces, size=rng.integers(1, 5))) for _ in range(300)]
+    searched = made.brand_search_names()
+    for t in texts:
+        assert made.brands_named_in(t) == sorted(b for b, n in searched.items() if n in t), t
+    assert made.brands_named_in("acme pro") == [1, 2, 3, 7, 8]
+    catalog = list(text.brand_search_names().items())
+    for b, n in catalog[:50]:
+        assert b in text.brands_named_in(f"red {n} shoes")
+
+
+@pytest.mark.parametrize("queries", [1, 6])
+def test_brand_match_equals_each_pair_s_name_test(snapshot: FeatureSnapshot, queries: int) -> None:
+    rel = _relevance()
+    names = list(snapshot.text.brand_search_names().values())
+    texts = [f"{names[i * 7]} {_query(snapshot)}" for i in range(queries)]  # each names a brand
+    n = 400
+    rng = np.random.default_rng(queries)
+    ids = rng.choice(snapshot.products.ids, n)
+    brands = snapshot.products.take("brand_id", snapshot.products.rows(ids))
+    named = snapshot.products.ids[np.isin(snapshot.products.columns["brand_id"],
+                                          list(snapshot.text.brand_search_names())[:36:7])]
+    ids[::5] = rng.choice(named, len(ids[::5]))  # candidates of the named brands
+    ids[3] = 10**12  # an unknown product
+    req = Requests(np.full(queries + 1, -1), [*texts, None], np.full(queries + 1, 10),
+                   np.r_[np.zeros(queries), 1])
+    x = build_inputs(snapshot, ids, rng.integers(0, queries + 1, n), req)
+    got, want = rel.brand_match(x), _brands_named_as_before(x)
+    assert np.array_equal(got, want, equal_nan=True)
+    assert (got == 1).sum() >= 5 and (got == 0).sum() > 100 and np.isnan(got).sum() > 1
+    assert len(np.unique(brands)) > 100
+
+
+def test_each_column_is_its_feature_s_values_cast_to_float32_with_defaults_filled(
+        snapshot: FeatureSnapshot, monkeypatch) -> None:
+    from ranking.features import compute_features, features, registry
+
+    snap = _own(snapshot)
+    x = _search(snap, _query(snap))
+    x.user_row[:] = np.flatnonzero(snap.users.ids >= 0)[3]  # a known shopper: personal values
+    x.extra["dense_similarity"] = np.linspace(0.1, 0.9, x.n)  # float64 values that round in float32
+    got = compute_features(x)
+    for j, f in enumerate(features()):
+        x.shared.clear()
+        want = np.asarray(f.compute(x)).astype(np.float32)
+        if not np.isnan(f.default):
+            want[np.isnan(want)] = np.float32(f.default)
+        assert np.array_equal(got[:, j].view(np.int32), want.view(np.int32)), f.name
+    assert not np.array_equal(got[:, feature_names().index("dense_similarity")], x.extra["dense_similarity"])
+    chosen = registry._REGISTRY["hour"]  # a feature of the wrong shape is refused, not broadcast
+    monkeypatch.setitem(registry._REGISTRY, "hour", registry.Feature(
+        chosen.name, chosen.group, chosen.meaning, lambda x: np.float32(3.0), chosen.default))
+    with pytest.raises(ValueError, match="hour"):
+        compute_features(x, ["hour"])

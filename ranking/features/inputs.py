@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ranking.bounded_memo import BoundedMemo, read_only
+from ranking.features.kept_dots import KeptDots
 from ranking.features.snapshot import CatalogText, FeatureSnapshot, located
 from ranking.recall.tokenize import char_bigrams, tokenize
 from ranking.text import normalise
@@ -48,6 +49,9 @@ class QueryBatch:
     n_tokens: np.ndarray  # tokens per query, known or not
     n_bigrams: np.ndarray
     intent: np.ndarray  # (nq, L) P(leaf | query) from its tokens
+    # a served search's kept batch (one text, kept per catalog text: query_batch) keeps its dots
+    # with the product rows asked so far; None for every other batch
+    kept_dots: KeptDots | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -185,11 +189,13 @@ def query_batch(snapshot: FeatureSnapshot, texts: list[str]) -> QueryBatch:
     kept = snapshot.derived.get("query_batches")
     if kept is None or kept[0] is not text:
         kept = snapshot.derived["query_batches"] = (text, BoundedMemo(QUERIES_KEPT))
-    return kept[1].kept(texts[0], lambda: _read_only(analyse_queries(snapshot, texts, text)))
+    return kept[1].kept(texts[0], lambda: _kept(analyse_queries(snapshot, texts, text)))
 
 
-def _read_only(batch: QueryBatch) -> QueryBatch:
-    """``batch`` with every array it holds made read-only (a kept batch is shared by threads)."""
+def _kept(batch: QueryBatch) -> QueryBatch:
+    """``batch`` made to be kept: every array it holds read-only (a kept batch is shared by
+    threads), and a :class:`KeptDots` for its dots with the product rows."""
+    batch.kept_dots = KeptDots()
     read_only((batch.tokens.data, batch.tokens.indices, batch.tokens.indptr, batch.bigrams.data,
                batch.bigrams.indices, batch.bigrams.indptr, batch.n_tokens, batch.n_bigrams, batch.intent))
     return batch

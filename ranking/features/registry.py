@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -132,11 +133,11 @@ def compute_features(inputs: FeatureInputs, names: list[str] | None = None) -> n
     for j, f in enumerate(chosen):
         if f.name in gathered:
             continue
-        col = np.asarray(f.compute(inputs), dtype=np.float32)
+        col = np.asarray(f.compute(inputs))
         if col.shape != (inputs.n,):
             raise ValueError(f"feature {f.name!r} returned shape {col.shape}, want ({inputs.n},)")
-        columns[j] = col
-        if not np.isnan(f.default):
+        columns[j] = col  # made float32 as it is written (the cast ``astype(np.float32)`` makes)
+        if not math.isnan(f.default):
             # filled in place in the output column (``col`` may be the caller's own array)
             filled = columns[j]
             filled[np.isnan(filled)] = np.float32(f.default)

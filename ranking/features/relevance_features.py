@@ -13,7 +13,8 @@ import scipy.sparse as sp
 
 from ranking.features.inputs import FeatureInputs
 from ranking.features.registry import feature
-from ranking.features.sparse_rows import hit_dots, row_dots, row_hits, stores_alike
+from ranking.features.sparse_rows import hit_dots, row_dots, row_hits, stores_alike, stores_alike_everywhere
+from ranking.membership import isin_few
 from ranking.recall.tokenize import fold
 
 FEW_QUERIES = 4  # up to this many distinct queries, dot products go query by query
@@ -36,14 +37,19 @@ def _search_rows(x: FeatureInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     if made is None:
         ok = _on_search(x)
         q_rows, p_rows = x.query_index[ok], x.product_row[ok]
-        made = x.shared["search_rows"] = (ok, q_rows, p_rows, np.unique(q_rows).tolist())
+        # a served search's rows all have its one query (``np.unique`` costs ~20 us a search)
+        one = len(q_rows) and (q_rows == q_rows[0]).all()
+        distinct = [int(q_rows[0])] if one else np.unique(q_rows).tolist()
+        made = x.shared["search_rows"] = (ok, q_rows, p_rows, distinct)
     return made
 
 
-def _pair_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], x: FeatureInputs) -> list[np.ndarray]:
+def _pair_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], x: FeatureInputs, name: str
+               ) -> list[np.ndarray]:
     """Row-wise dots of query rows and each of ``matrices``' product rows for every candidate on
     search (NaN elsewhere). Serving gathers the candidates' rows of the first matrix once; a later
-    matrix that stores those rows alike (the BM25 weights of the token matrix) reads the same gather."""
+    matrix that stores those rows alike (the BM25 weights of the token matrix) reads the same
+    gather; a served query's batch keeps the dots of the rows it was asked for, by ``name``."""
     ok, q_rows, p_rows, distinct = _search_rows(x)
     if not len(q_rows):
         return [np.full(x.n, np.nan) for _ in matrices]
@@ -52,11 +58,16 @@ def _pair_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], x: Feature
         # words were added to the catalog text after the queries were read against it
         # (ranking.live.new_products appends columns, never renumbers them): same columns, wider
         q = sp.csr_matrix((q.data, q.indices, q.indptr), shape=(q.shape[0], first.shape[1]))
+    kept = x.queries.kept_dots
     if len(distinct) > FEW_QUERIES:  # training batches: one sparse elementwise product
         values = [np.asarray(q[q_rows].multiply(p[p_rows]).sum(axis=1), dtype=np.float64).ravel()
                   for p in matrices]  # float64, as the NaN-filled columns they were written into
+    elif kept is not None and len(distinct) == 1:  # a served query, kept: its rows dotted before
+        alike = _alike(x, matrices, name)
+        values = kept.dots(name, matrices, p_rows, lambda rows: _few_query_dots(
+            q, matrices, np.full(len(rows), distinct[0]), rows, distinct, alike))
     else:
-        values = _few_query_dots(q, matrices, q_rows, p_rows, distinct)
+        values = _few_query_dots(q, matrices, q_rows, p_rows, distinct, _alike(x, matrices, name))
     if len(q_rows) == x.n:  # every candidate on search (a served search): the values as they are
         return values
     outs = [np.full(x.n, np.nan) for _ in matrices]
@@ -65,10 +76,26 @@ def _pair_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], x: Feature
     return outs
 
 
+def _alike(x: FeatureInputs, matrices: tuple[sp.csr_matrix, ...], name: str) -> tuple[bool, ...]:
+    """Whether each of ``matrices`` stores every entry where the first does (the first itself:
+    True), checked once per set of matrix objects and kept with the snapshot by ``name``."""
+    if len(matrices) == 1:
+        return (True,)
+    key = ("matrices_alike", name)
+    kept = x.snapshot.derived.get(key)
+    if kept is None or len(kept[0]) != len(matrices) or any(
+            a is not b for a, b in zip(kept[0], matrices, strict=True)):
+        first = matrices[0]
+        verdict = tuple(p is first or stores_alike_everywhere(first, p) for p in matrices)
+        kept = x.snapshot.derived[key] = (tuple(matrices), verdict)
+    return kept[1]
+
+
 def _few_query_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], q_rows: np.ndarray,
-                    p_rows: np.ndarray, distinct: list[int]) -> list[np.ndarray]:
+                    p_rows: np.ndarray, distinct: list[int], alike: tuple[bool, ...]) -> list[np.ndarray]:
     """:func:`_pair_dots`' values for a batch of few queries (serving: one), query by query, the
-    candidates' rows of the first matrix gathered directly and once for every matrix stored alike."""
+    candidates' rows of the first matrix gathered directly and once for every matrix stored alike
+    (``alike``: everywhere, else checked on the gathered rows)."""
     first = matrices[0]
     values = [np.empty(len(q_rows)) for _ in matrices]
     for row in distinct:
@@ -76,8 +103,8 @@ def _few_query_dots(q: sp.csr_matrix, matrices: tuple[sp.csr_matrix, ...], q_row
         start, end = q.indptr[row], q.indptr[row + 1]
         columns, weights = q.indices[start:end], q.data[start:end]
         hits = row_hits(first, p_rows[mine], columns)
-        for value, p in zip(values, matrices, strict=True):
-            value[mine] = (hit_dots(hits, p.data, weights) if p is first or stores_alike(hits, first, p)
+        for value, p, everywhere in zip(values, matrices, alike, strict=True):
+            value[mine] = (hit_dots(hits, p.data, weights) if everywhere or stores_alike(hits, first, p)
                            else row_dots(p, p_rows[mine], columns, weights))
     return values
 
@@ -90,7 +117,7 @@ def _token_dots(x: FeatureInputs) -> tuple[np.ndarray, np.ndarray]:
     made = x.shared.get(key)
     if made is None:
         text = x.snapshot.text
-        tokens, bm25 = _pair_dots(x.queries.tokens, (text.product_tokens, text.product_bm25), x)
+        tokens, bm25 = _pair_dots(x.queries.tokens, (text.product_tokens, text.product_bm25), x, "tokens")
         made = x.shared[key] = (bm25, tokens)
     return made
 
@@ -119,7 +146,7 @@ def term_overlap(x: FeatureInputs) -> np.ndarray:
 def char_overlap(x: FeatureInputs) -> np.ndarray:
     if _off_search(x):
         return np.full(x.n, np.nan)
-    shared = _pair_dots(x.queries.bigrams, (x.snapshot.text.product_bigrams,), x)[0]
+    shared = _pair_dots(x.queries.bigrams, (x.snapshot.text.product_bigrams,), x, "bigrams")[0]
     n = x.queries.n_bigrams[np.maximum(x.query_index, 0)]
     return shared / np.maximum(n, 1)
 
@@ -147,16 +174,20 @@ def brand_match(x: FeatureInputs) -> np.ndarray:
     if not ok.any():
         return out
     brand = x.snapshot.products.take("brand_id", x.product_row, missing=-1).astype(np.int64)
-    stride = int(brand.max(initial=0)) + 2  # brand -1 (unknown) -> 0
+    text = x.snapshot.text
+    # each query's named brands (normalised already: their search forms), found by the names'
+    # openings, not by a test of each candidate brand's name
+    named = [np.asarray(text.brands_named_in(fold(t)), dtype=np.int64) for t in x.queries.texts]
+    if len(named) == 1:  # a served search: the one query of every candidate on search
+        out[ok] = isin_few(brand[ok], named[0])
+        return out
+    named_q = np.repeat(np.arange(len(named), dtype=np.int64), [len(b) for b in named])
+    named_b = np.concatenate(named)
+    keep = named_b >= -1  # a candidate's brand is -1 (unknown) or an id
+    named_q, named_b = named_q[keep], named_b[keep]
+    stride = int(max(brand.max(initial=0), named_b.max(initial=0))) + 2  # brand -1 -> 0
     keys = x.query_index[ok].astype(np.int64) * stride + (brand[ok] + 1)
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    names = x.snapshot.text.brand_search_names()
-    texts = [fold(t) for t in x.queries.texts]  # normalised already: their search forms
-    hit = np.array([
-        float(b in names and names[b] in texts[q])
-        for q, b in zip((uniq // stride).tolist(), (uniq % stride - 1).tolist(), strict=True)
-    ], dtype=np.float32)
-    out[ok] = hit[inverse.ravel()]
+    out[ok] = np.isin(keys, named_q * stride + (named_b + 1))
     return out
 
 

@@ -70,12 +70,30 @@ class EntityTable:
         """``take`` with the rows already :func:`located`: a caller reading many columns of the
         same rows makes the two masks once instead of once per column."""
         safe, known = at
-        return np.where(known, self.columns[column][safe].astype(np.float64), missing)
+        values = self.columns[column][safe].astype(np.float64, copy=False)  # a new array either way
+        if getattr(at, "all_known", False):  # every row known (most pages): no mask to apply
+            return values
+        return np.where(known, values, missing)
 
 
-def located(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class Located(tuple):
+    """(each row clipped to 0, whether it is known), and ``all_known``: whether every row is
+    known, found once for every column read at these rows (``np.where`` then has nothing to do)."""
+
+    all_known: bool
+
+    def __new__(cls, safe: np.ndarray, known: np.ndarray) -> Located:
+        made = super().__new__(cls, (safe, known))
+        made.all_known = bool(known.all())
+        return made
+
+    def __getnewargs__(self) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(self)
+
+
+def located(rows: np.ndarray) -> Located:
     """(each row clipped to 0, whether it is known) for :meth:`EntityTable.take_located`."""
-    return np.maximum(rows, 0), rows >= 0
+    return Located(np.maximum(rows, 0), rows >= 0)
 
 
 @dataclass
@@ -143,6 +161,8 @@ class CatalogText:
         self._bigram_index = {t: i for i, t in enumerate(self.bigram_vocabulary)}
         self._brand_search_names: dict[int, str] | None = None
         self._brands_by_search_name: dict[str, list[int]] | None = None
+        # the brand search names by their first two characters, with the names they were made of
+        self._brand_openings: tuple[dict[int, str], dict[str, list[tuple[int, str]]]] | None = None
 
     def brand_search_names(self) -> dict[int, str]:
         """Brand id -> the search form of its name (normalised, accents folded: what
@@ -160,6 +180,22 @@ class CatalogText:
                 found.setdefault(name, []).append(int(brand))
             self._brands_by_search_name = found
         return self._brands_by_search_name
+
+    def brands_named_in(self, text: str) -> list[int]:
+        """The brands whose search name (:meth:`brand_search_names`) is in ``text`` (a search
+        form), ascending: ``sorted(b for b, n in names.items() if n in text)``, but only the names
+        opening with a character pair of ``text`` (or one of its characters, or nothing: names
+        that short) are tried, instead of every brand name per query."""
+        names = self.brand_search_names()
+        kept = self._brand_openings
+        if kept is None or kept[0] is not names:
+            openings: dict[str, list[tuple[int, str]]] = {}
+            for brand, name in names.items():
+                openings.setdefault(name[:2], []).append((brand, name))
+            kept = self._brand_openings = (names, openings)
+        openings = kept[1]
+        pairs = {"", *text, *(text[i:i + 2] for i in range(len(text) - 1))}
+        return sorted(int(b) for p in pairs for b, name in openings.get(p, ()) if name in text)
 
     def characters(self) -> set[str]:
         """Every character of the catalog text (title, brand, category names): each one is

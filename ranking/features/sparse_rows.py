@@ -83,3 +83,11 @@ def row_dots(matrix: sp.csr_matrix, rows: np.ndarray, columns: np.ndarray,
     """``matrix[rows] @ x`` as float64, where ``x`` is ``values`` at ``columns`` (distinct)
     and 0 elsewhere; ``rows`` are row indices (any order, repeats allowed)."""
     return hit_dots(row_hits(matrix, rows, columns), matrix.data, values)
+
+
+def stores_alike_everywhere(gathered: sp.csr_matrix, other: sp.csr_matrix) -> bool:
+    """Whether ``other`` stores every entry exactly where ``gathered`` does (same shape, row bounds
+    and column at every entry): :func:`stores_alike` then holds for any rows, so a caller may check
+    a pair of matrices once (about 0.5 ms for 50,000 titles) instead of once per gather."""
+    return (other.shape == gathered.shape and np.array_equal(other.indptr, gathered.indptr)
+            and np.array_equal(other.indices, gathered.indices))
