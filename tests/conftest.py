@@ -157,3 +157,18 @@ def live_backend(request: pytest.FixtureRequest):
     for state in made:
         state.clear()
         state.close()
+
+
+def loaded_service_state(small_models: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A module's in-process service state on the small bundle (events in a temporary folder),
+    its engine closed after the module: ``yield from`` it in a module-scoped fixture."""
+    from ranking.settings import Settings
+    from serving.state import ServiceState
+
+    settings = Settings(serving={"bundle": str(small_models / "latest"),
+                                 "events_dir": str(tmp_path_factory.mktemp("events"))})
+    served = ServiceState(settings)
+    served.load_initial()
+    assert served.engine is not None, served.load_error
+    yield served
+    served.engine.close()

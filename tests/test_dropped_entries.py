@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
+from conftest import loaded_service_state
 
 from ranking.pipeline import RankRequest
 from ranking.pipeline.dropped import DroppedEntries
-from ranking.settings import Settings
 from serving.pages import page_response, serve_page
 from serving.schemas import RankingResponse
 from serving.state import ServiceState
@@ -87,13 +87,7 @@ def test_the_report_reads_reasons_without_the_dicts() -> None:
 
 @pytest.fixture(scope="module")
 def state(small_models: Path, tmp_path_factory: pytest.TempPathFactory):
-    settings = Settings(serving={"bundle": str(small_models / "latest"),
-                                 "events_dir": str(tmp_path_factory.mktemp("events"))})
-    served = ServiceState(settings)
-    served.load_initial()
-    assert served.engine is not None, served.load_error
-    yield served
-    served.engine.close()
+    yield from loaded_service_state(small_models, tmp_path_factory)
 
 
 def test_a_response_lists_the_dropped_in_the_pipelines_order(state: ServiceState) -> None:

@@ -8,12 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import loaded_service_state
 
 from ranking.engine import Engine, RankedPage
 from ranking.merchandising.book import EMPTY_BOOK, MerchandisingBook
 from ranking.merchandising.synonym import Synonym
 from ranking.pipeline import RankRequest
-from ranking.settings import Settings
 from serving.pages import serve_page
 from serving.schemas import RankingResponse
 from serving.state import ServiceState
@@ -23,13 +23,7 @@ MADE_UP = "zqxfone"  # a word no title holds
 
 @pytest.fixture(scope="module")
 def state(small_models: Path, tmp_path_factory: pytest.TempPathFactory):
-    settings = Settings(serving={"bundle": str(small_models / "latest"),
-                                 "events_dir": str(tmp_path_factory.mktemp("events"))})
-    served = ServiceState(settings)
-    served.load_initial()
-    assert served.engine is not None, served.load_error
-    yield served
-    served.engine.close()
+    yield from loaded_service_state(small_models, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
