@@ -32,6 +32,7 @@ from ranking.pipeline.adjusters import default_adjusters
 from ranking.pipeline.adjusters.exposure_pacing import ExposurePacing
 from ranking.pipeline.adjusters.subsidy_theme import SubsidyTheme
 from ranking.pipeline.candidates import CandidateSet
+from ranking.pipeline.dropped import DroppedEntries
 from ranking.pipeline.filters import Governance, KnownProducts, default_filters
 from ranking.pipeline.filters.relevance_floor import RelevanceFloor
 from ranking.pipeline.live_features import LiveFeatures
@@ -50,7 +51,9 @@ from ranking.surfaces import CATEGORY_CHANNEL, CHANNEL, SUBSIDY_CHANNEL
 @dataclass
 class RankedPage:
     cards: list[dict]
-    dropped: list[dict]
+    # each {"product_id", "reason", "stage"}: the engine's arrays (DroppedEntries, written to JSON
+    # from them), or a plain list once interleaving merged two pages'
+    dropped: DroppedEntries | list[dict]
     timings: dict[str, float]
     recalled: int
     text_matched: list[bool] | None = None  # search: per card, the query's strongest word is in its text
