@@ -3,6 +3,9 @@ values as reading each candidate's columns per request, built again when a colum
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 from rules_mall import rules_request, rules_snapshot, scored
 
@@ -62,6 +65,31 @@ def test_a_derived_column_is_built_once_per_version_of_its_sources():
     assert column.of(a, b).tolist() == [1, 2, 3, -1] and column.of(a, b).tolist() == [1, 2, 3, -1]
     assert len(built) == 1
     assert column.of(a.copy(), b).tolist() == [1, 2, 3, -1] and len(built) == 2  # an equal but new array
+
+
+def test_a_derived_column_keeps_a_few_versions_weakly_and_drops_those_whose_sources_are_gone():
+    built = []
+    column = DerivedColumn(lambda a, lines: built.append(1) or np.r_[a * lines[0], -1])
+    lines = (2.0,)  # a tuple cannot be weakly referenced: held as it is
+    arms = [np.arange(3.0), np.arange(3.0) + 1]  # two tables read in turn (two arms' bundles)
+    for _ in range(3):
+        assert column.of(arms[0], lines).tolist() == [0, 2, 4, -1]
+        assert column.of(arms[1], lines).tolist() == [2, 4, 6, -1]
+    assert len(built) == 2
+    gone = weakref.ref(arms[1])
+    del arms[1]
+    gc.collect()
+    assert gone() is None  # a kept version does not keep its source alive
+    column.of(np.ones(3), lines)  # a new version: the one whose source is gone is dropped
+    assert len(column._memo) == 2
+    for k in range(DerivedColumn.VERSIONS + 2):  # at most VERSIONS kept, the oldest out
+        arms.append(np.full(3, float(k)))
+        column.of(arms[-1], lines)
+    assert len(column._memo) == DerivedColumn.VERSIONS
+    assert column.of(arms[-1], lines).tolist() == [2 * arms[-1][0]] * 3 + [-1]
+    before = len(built)
+    column.of(arms[0], lines)  # pushed out: built again
+    assert len(built) == before + 1
 
 
 def _theme_by_candidate(snap, cands, rules, hour):

@@ -1,6 +1,6 @@
 """The governance filter's per-product code (``filters.governance.BARRED``): the same keep mask and
 reasons as reading the three columns per request, built anew when a column is another array, kept
-per table version without holding a swapped-out table alive."""
+per table version (a derived column) without holding a swapped-out table alive."""
 
 from __future__ import annotations
 

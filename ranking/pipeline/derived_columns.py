@@ -2,11 +2,15 @@
 score, its leaf's theme slot), computed once per version of those arrays instead of once per
 request, and read for a request's candidates with one take.
 
-Each :class:`DerivedColumn` keeps the arrays it was built from and builds anew when any of them
-is another object. The live catalog never writes into a served array: it copies a changed
-column and swaps the table whole (``ranking/live/catalog_overlay.py``, ``new_products.py``), so
-a changed column is a new object. A request that reads one version while another is being built
-reads a consistent pair (the memo is one tuple, replaced at once).
+Each :class:`DerivedColumn` keeps the columns of the last few versions of the arrays it was built
+from (:attr:`DerivedColumn.VERSIONS`: two A/B arms serving different bundles read theirs in
+turn) and builds anew when any source is another object. The live catalog never writes into a
+served array: it copies a changed column and swaps the table whole
+(``ranking/live/catalog_overlay.py``, ``new_products.py``), so a changed column is a new object.
+The sources are held weakly (a swapped-out table is not kept alive, and a version whose sources
+are gone is dropped at the next build); a source that cannot be (a tuple of settings, a number,
+None) is held as it is. A request that reads one version while another is being built reads a
+whole entry (the memo is one tuple, replaced at once).
 
 A page reads five or six derived columns for the same candidates; the candidates' index into
 them (their rows, the unknown product's entry for the others) is made once per set of located
@@ -15,7 +19,6 @@ rows and request thread (:func:`_candidate_index`), as ``score_spread`` keeps it
 
 from __future__ import annotations
 
-import operator
 import threading
 import weakref
 from collections.abc import Callable
@@ -42,20 +45,54 @@ def _candidate_index(safe: np.ndarray, known: np.ndarray) -> np.ndarray:
     return index
 
 
+_WEAK = weakref.ReferenceType
+
+
+def _ref(source: Any) -> weakref.ReferenceType | tuple:
+    """A weak reference to ``source``, or ``(source,)`` when it cannot have one (held as it is)."""
+    try:
+        return weakref.ref(source)
+    except TypeError:
+        return (source,)
+
+
+def _holds(refs: tuple, sources: tuple) -> bool:
+    """Whether ``refs`` (:func:`_ref` of each source of an entry) refer to these very ``sources``
+    (a plain loop, which stops at the first other object: read several times a page)."""
+    if len(refs) != len(sources):
+        return False
+    for r, s in zip(refs, sources, strict=True):  # noqa: SIM110 (a loop costs less than all() here)
+        if (r() if r.__class__ is _WEAK else r[0]) is not s:
+            return False
+    return True
+
+
+def _gone(refs: tuple) -> bool:
+    """Whether a weakly held source of an entry no longer exists."""
+    return any(r() is None for r in refs if r.__class__ is _WEAK)
+
+
 class DerivedColumn:
     """``build(*sources)``: one value per product row and, last, the value of a product the table
-    does not know; kept while every source is the same object."""
+    does not know; kept while every source is the same object (module docstring), for the last
+    :attr:`VERSIONS` versions of the sources."""
+
+    VERSIONS = 4
 
     def __init__(self, build: Callable[..., np.ndarray]) -> None:
         self.build = build
-        self._memo: tuple[tuple[Any, ...], np.ndarray] | None = None
+        self._memo: tuple[tuple[tuple, np.ndarray], ...] = ()  # (sources' references, column), newest first
 
     def of(self, *sources: Any) -> np.ndarray:
         """The column for these sources (built on the first call with them)."""
         memo = self._memo
-        if memo is None or len(memo[0]) != len(sources) or not all(map(operator.is_, memo[0], sources)):
-            memo = self._memo = (sources, self.build(*sources))
-        return memo[1]
+        for refs, column in memo:
+            if _holds(refs, sources):
+                return column
+        column = self.build(*sources)
+        kept = [entry for entry in memo if not _gone(entry[0])][: self.VERSIONS - 1]
+        self._memo = ((tuple(map(_ref, sources)), column), *kept)
+        return column
 
     def candidates(self, products: EntityTable, cands: CandidateSet, *sources: Any) -> np.ndarray:
         """Each candidate's value (the unknown product's value where ``products`` lacks it);

@@ -3,21 +3,21 @@ are never shown (read from the snapshot's product columns, which the live catalo
 ranking/live/catalog_overlay.py).
 
 What each product is barred for is one small code per product (a bit per reason), built once per
-version of the ``stock``, ``store_banned`` and ``banned`` columns (:class:`Barred`: the live
-catalog copies a changed column and swaps the table whole, so a change is a new array) and read
+version of the ``stock``, ``store_banned`` and ``banned`` columns (:data:`BARRED`, a derived
+column: the live catalog copies a changed column and swaps the table whole) and read
 for a request's candidates with one take, instead of three float64 column reads and comparisons
 per request.
 """
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
-from ranking.features.snapshot import EntityTable, FeatureSnapshot
+from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.derived_columns import DerivedColumn
 from ranking.pipeline.filters.reasons import no_reasons
 from ranking.settings import RulesSettings
 
@@ -37,38 +37,8 @@ def _barred(ids: np.ndarray, stock: np.ndarray | None, store_banned: np.ndarray 
     return bits
 
 
-class Barred:
-    """:func:`_barred` per version of its arrays, the last few versions kept (two A/B arms serving
-    different bundles alternate): a version is found while each array it was built from is the
-    same object. The arrays are held weakly, so a swapped-out table is not kept alive; the memo
-    is one tuple, replaced at once, so concurrent readers see a whole entry or none."""
-
-    KEPT = 4
-
-    def __init__(self) -> None:
-        self._memo: tuple[tuple[tuple, np.ndarray], ...] = ()
-
-    def of(self, ids: np.ndarray, *columns: np.ndarray | None) -> np.ndarray:
-        sources = (ids, *columns)
-        memo = self._memo
-        for refs, bits in memo:
-            if all((s is None and r is None) or (r is not None and r() is s)
-                   for r, s in zip(refs, sources, strict=True)):
-                return bits
-        bits = _barred(ids, *columns)
-        refs = tuple(None if s is None else weakref.ref(s) for s in sources)
-        self._memo = ((refs, bits), *memo[: self.KEPT - 1])
-        return bits
-
-    def candidates(self, products: EntityTable, cands: CandidateSet) -> np.ndarray:
-        """Each candidate's bits (0 where ``products`` lacks it)."""
-        columns = [products.columns.get(name) for name in ("stock", "store_banned", "banned")]
-        bits = self.of(products.ids, *columns)
-        safe, known = cands.rows_in(products)
-        return bits[np.where(known, safe, len(bits) - 1)]
-
-
-BARRED = Barred()
+# per version of the ids and the three columns (ranking/pipeline/derived_columns.py)
+BARRED = DerivedColumn(_barred)
 
 
 def _tables(drop_out_of_stock: bool, drop_banned: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +68,9 @@ class Governance:
     def apply(self, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot
               ) -> tuple[np.ndarray, np.ndarray]:
         keep, reason = BY_CODE[bool(self.settings.drop_out_of_stock), bool(self.settings.drop_banned)]
-        code = BARRED.candidates(snapshot.products, cands)  # the table read once: it is swapped whole
+        products = snapshot.products  # read once: the live catalog swaps the table whole
+        columns = (products.columns.get(name) for name in ("stock", "store_banned", "banned"))
+        code = BARRED.candidates(products, cands, products.ids, *columns)
         if not code.any():  # nothing barred (every homepage: its recall skips unavailable products)
             return np.ones(len(cands), dtype=bool), no_reasons(len(cands))
         return keep[code], reason[code]
