@@ -142,17 +142,3 @@ def test_value_tilt_reads_the_prices_of_the_current_price_column_and_unknown_pro
     snap.products.columns["price"] = np.array([100, 1, 1, 1, 0.001], np.float32)  # 0.001: floored at 0.01
     np.testing.assert_allclose(moves(), [0.5 * np.log(100 / 1), 0.5 * np.log(0.01 / 1), 0])
 
-
-def test_the_spreads_std_is_numpys_to_the_bit():
-    """``spread.std`` repeats ``np.std``'s ufunc calls without its dispatch: the same float on
-    scores of any length, scale and stride (a float32 array or a matrix goes to ``np.std``)."""
-    from ranking.pipeline.adjusters.spread import std
-
-    rng = np.random.default_rng(7)
-    for i in range(2000):
-        n = int(rng.integers(1, 1500))
-        values = rng.normal(rng.normal() * 10, rng.exponential(3), 2 * n)
-        values = values[::2] if i % 3 == 0 else np.round(values, 2) + 1e6 * (i % 3 == 1)
-        assert np.float64(std(values)).tobytes() == np.std(values).tobytes()
-    small = np.array([1.5, 2.25, 3.0], np.float32)
-    assert std(small) == float(np.std(small)) and std(np.ones((2, 3))) == 0.0

@@ -10,7 +10,6 @@ nor can name a newer one at a reused address. ``np.std`` of a homepage's ~430 sc
 
 from __future__ import annotations
 
-import math
 import threading
 import weakref
 
@@ -34,18 +33,6 @@ def score_spread(scores: np.ndarray) -> float:
 
 
 def _spread(scores: np.ndarray) -> float:
-    sd = std(scores)
+    sd = float(np.std(scores))
     return sd if sd > 1e-12 else 1.0
 
-
-def std(values: np.ndarray) -> float:
-    """``float(np.std(values))`` to the bit for a 1-D float64 array (otherwise it calls it): the
-    same ufunc calls in the same order as numpy's ``_var`` (a pairwise sum, its mean subtracted,
-    squared, summed again, divided, the square root), without its checks and dispatch (~10 us of
-    the ~15 a page's call cost)."""
-    n = len(values)
-    if values.dtype != np.float64 or values.ndim != 1 or not n:
-        return float(np.std(values))
-    x = np.subtract(values, np.add.reduce(values) / n)
-    np.square(x, out=x)
-    return math.sqrt(np.add.reduce(x) / n)
