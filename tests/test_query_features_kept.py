@@ -133,7 +133,7 @@ def test_the_live_provider_reads_leaves_kept_per_products_table(snapshot: Featur
     builds = []
     kept = live_features.LEAF_CATEGORIES
     monkeypatch.setattr(kept, "build", lambda *a, build=kept.build: builds.append(1) or build(*a))
-    monkeypatch.setattr(kept, "_memo", None)
+    monkeypatch.setattr(kept, "_memo", ())  # nothing kept yet
     ids = np.r_[snap.products.ids[:50], 10**12]  # the last unknown
     request = RankRequest("homepage", 20, 0, 10)
     provider(request, CandidateSet(ids))
