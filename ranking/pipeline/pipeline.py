@@ -57,6 +57,16 @@ class CandidateSource(Protocol):
 ExtraFeatures = Callable[[RankRequest, CandidateSet], dict[str, np.ndarray]]
 
 
+def costly_for(source: CandidateSource, request: RankRequest, k: int) -> bool:
+    """Whether ``source``'s recall for ``request`` computes enough to be worth a hop to the recall
+    pool: not when the source says it is cheap (``pooled = False``), nor when its result for this
+    request is kept (an optional ``kept(request, k)`` says so: the recall is then a lookup)."""
+    if not getattr(source, "pooled", True):
+        return False
+    kept = getattr(source, "kept", None)
+    return kept is None or not kept(request, k)
+
+
 class CallerCandidates:
     """The caller's own candidate list (``/v1/rerank``), in the order given."""
 
@@ -134,14 +144,15 @@ class Pipeline:
 
     # ---- stages --------------------------------------------------------------------------
     def _recall(self, request: RankRequest) -> CandidateSet:
-        # a source says ``pooled = False`` when it costs less than the hop to a pool thread
-        # (homepage: all but the two FAISS scans, 20-300 us each against ~60 us a hop under load)
-        pooled = [s for s in self.sources if getattr(s, "pooled", True)]
-        if len(self.sources) > 1 and self.executor is not None and pooled:
-            # the pooled sources run in the pool while this thread runs the others; with no
-            # cheap source, this thread runs the last pooled one (one handoff fewer)
-            rest = pooled if len(pooled) < len(self.sources) else pooled[:-1]
-            futures = {s.name: self.executor.submit(s.recall, request, self.recall_k) for s in rest}
+        # a source is worth a hop to a pool thread only when it computes (``costly``) and another
+        # costly source can overlap it: every costly source but the last hops, this thread runs
+        # the rest. A cheap one (``pooled = False``: homepage's, 20-300 us against ~60 us a hop
+        # under load) or one whose result is kept (``kept(request, k)``: a repeated query's
+        # search sources, 2-15 us) stays here, where the hop cost more than it did: the page
+        # thread handed the interpreter lock to the pool thread and waited to get it back
+        costly = [s for s in self.sources if costly_for(s, request, self.recall_k)]
+        if self.executor is not None and len(costly) > 1:
+            futures = {s.name: self.executor.submit(s.recall, request, self.recall_k) for s in costly[:-1]}
             parts = {s.name: s.recall(request, self.recall_k) for s in self.sources if s.name not in futures}
             parts.update({name: f.result() for name, f in futures.items()})
             parts = {s.name: parts[s.name] for s in self.sources}  # sources' order
