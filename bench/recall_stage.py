@@ -5,10 +5,10 @@ Serves ``--requests`` pages per pipeline through the real app as :mod:`bench.htt
 then times, ``--rounds`` times over those requests (each with its per-request memo emptied, as a
 new request has it), the lowest round's mean per request:
 
-- ``stage``: the stage as ``Pipeline.run`` runs it (``_recall`` with the recall pool, then
-  ``rules_in_force`` and ``with_pinned``), wall and the process's CPU (every thread's);
-- each source's ``recall`` alone, the ``union`` of their lists, ``rules_in_force`` and
-  ``with_pinned``: this thread's CPU.
+- ``stage``: the stage as ``Pipeline.run`` runs it (``rules_in_force``, then ``_recall`` with the
+  recall pool and the pinned products), wall and the process's CPU (every thread's);
+- each source's ``recall`` alone, ``rules_in_force`` and ``union+pins`` (the union of the
+  sources' lists and the pinned products): this thread's CPU.
 """
 
 from __future__ import annotations
@@ -39,17 +39,15 @@ def _fresh(request):
 
 def _stage(pipeline, request) -> None:
     from ranking.merchandising.in_force import rules_in_force
-    from ranking.merchandising.pins import with_pinned
+    from ranking.merchandising.pins import pinned_list
 
-    cands = pipeline._recall(_fresh(request))
-    found = rules_in_force(request, pipeline.merchandising)
-    if pipeline.adds_pinned:
-        with_pinned(cands, found)
+    found = rules_in_force(_fresh(request), pipeline.merchandising)
+    pipeline._recall(request, pinned_list(found) if pipeline.adds_pinned else None)
 
 
 def _time(pipeline, name: str, requests: list, rounds: int) -> None:
     from ranking.merchandising.in_force import rules_in_force
-    from ranking.merchandising.pins import with_pinned
+    from ranking.merchandising.pins import pinned_list
     from ranking.pipeline.candidates import CandidateSet
 
     k = pipeline.recall_k
@@ -61,14 +59,14 @@ def _time(pipeline, name: str, requests: list, rounds: int) -> None:
     for source in pipeline.sources:
         spent = _lowest(rounds, requests, lambda r, s=source: s.recall(_fresh(r), k))
         parts.append(f"{source.name} {spent:.3f}")
-    lists = [{s.name: s.recall(_fresh(r), k) for s in pipeline.sources} for r in requests]
-    parts.append(f"union {_lowest(rounds, lists, CandidateSet.union):.3f}")
     in_force = _lowest(rounds, requests, lambda r: rules_in_force(_fresh(r), pipeline.merchandising))
     parts.append(f"rules_in_force {in_force:.3f}")
-    made = [(CandidateSet.union(p), rules_in_force(_fresh(r), pipeline.merchandising))
-            for p, r in zip(lists, requests, strict=True)]
-    parts.append(f"with_pinned {_lowest(rounds, made, lambda m: with_pinned(*m)):.3f}")
-    recalled = sum(len(c) for c, _ in made) / len(made)
+    lists = [({s.name: s.recall(_fresh(r), k) for s in pipeline.sources},
+              pinned_list(rules_in_force(r, pipeline.merchandising)) if pipeline.adds_pinned else None)
+             for r in requests]
+    parts.append(f"union+pins {_lowest(rounds, lists, lambda m: CandidateSet.union_counted(*m)):.3f}")
+    made = [CandidateSet.union_counted(*m)[0] for m in lists]
+    recalled = sum(len(c) for c in made) / len(made)
     print(f"{name}: " + ", ".join(parts) + f" (CPU ms; {recalled:.0f} recalled; lowest of {rounds} rounds' "
           f"means over {len(requests)} requests)")
 

@@ -35,8 +35,8 @@ def test_cheap_sources_run_on_the_requests_thread_and_the_union_keeps_the_source
     lists = [("a", [1, 2, 3, 4], False), ("b", [3, 5], True), ("c", [6, 1], False), ("d", [7, 5, 8], True)]
     with ThreadPoolExecutor(2, thread_name_prefix="pool") as pool:
         pooled = [Listed(n, ids, p) for n, ids, p in lists]
-        got = _pipeline(pooled, pool)._recall(request)
-        serial = _pipeline([Listed(n, ids, p) for n, ids, p in lists], None)._recall(request)
+        got = _pipeline(pooled, pool)._recall(request)[0]
+        serial = _pipeline([Listed(n, ids, p) for n, ids, p in lists], None)._recall(request)[0]
         here = threading.current_thread().name
         # the costly sources but the last hop to the pool; this thread runs the cheap ones and that last
         assert [s.threads for s in pooled if s.name != "b"] == [[here], [here], [here]]
@@ -60,12 +60,12 @@ def test_a_kept_result_or_a_lone_costly_source_takes_no_hop() -> None:
 
     for kept in ((True, True), (True, False), (False, True)):
         sources = [Listed("lexical", [1, 2], None, kept[0]), Listed("dense", [2, 3], None, kept[1])]
-        assert _pipeline(sources, NoPool())._recall(request).product_ids.tolist() == [1, 2, 3]
+        assert _pipeline(sources, NoPool())._recall(request)[0].product_ids.tolist() == [1, 2, 3]
     lone = [Listed("a", [1], False), Listed("b", [2], True)]
-    assert _pipeline(lone, NoPool())._recall(request).product_ids.tolist() == [1, 2]
+    assert _pipeline(lone, NoPool())._recall(request)[0].product_ids.tolist() == [1, 2]
     with ThreadPoolExecutor(1, thread_name_prefix="pool") as pool:
         both = [Listed("lexical", [1, 2], None, False), Listed("dense", [2, 3], None, False)]
-        assert _pipeline(both, pool)._recall(request).product_ids.tolist() == [1, 2, 3]
+        assert _pipeline(both, pool)._recall(request)[0].product_ids.tolist() == [1, 2, 3]
         assert both[0].threads[0].startswith("pool")
 
 
@@ -106,8 +106,8 @@ def test_every_homepage_source_runs_on_the_requests_thread() -> None:
             raise AssertionError("a homepage source was sent to the recall pool")
 
     request = RankRequest(surface="homepage", page_size=5, now_ms=0, hour=9, user_id=107)
-    got = _pipeline(sources, NoPool())._recall(request)
-    assert got.product_ids.tolist() == _pipeline(sources, None)._recall(request).product_ids.tolist()
+    got = _pipeline(sources, NoPool())._recall(request)[0]
+    assert got.product_ids.tolist() == _pipeline(sources, None)._recall(request)[0].product_ids.tolist()
     assert len(got)
 
 

@@ -28,7 +28,7 @@ from ranking.features.inputs import Requests, build_inputs
 from ranking.features.per_product import ready_product_feature_table
 from ranking.merchandising.in_force import rules_in_force
 from ranking.merchandising.page_report import report_page
-from ranking.merchandising.pins import with_pinned
+from ranking.merchandising.pins import pinned_list
 from ranking.model import RankingModel
 from ranking.pipeline.adjusters import Adjuster, default_adjusters
 from ranking.pipeline.candidates import CandidateSet, RankRequest
@@ -143,7 +143,10 @@ class Pipeline:
         self.executor = executor
 
     # ---- stages --------------------------------------------------------------------------
-    def _recall(self, request: RankRequest) -> CandidateSet:
+    def _recall(self, request: RankRequest,
+                added: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[CandidateSet, int]:
+        """The union of the sources' lists and then ``added``'s (the pinned products), and how
+        many distinct products the sources recalled."""
         # a source is worth a hop to a pool thread only when it computes (``costly``) and another
         # costly source can overlap it: every costly source but the last hops, this thread runs
         # the rest. A cheap one (``pooled = False``: homepage's, 20-300 us against ~60 us a hop
@@ -158,7 +161,7 @@ class Pipeline:
             parts = {s.name: parts[s.name] for s in self.sources}  # sources' order
         else:
             parts = {s.name: s.recall(request, self.recall_k) for s in self.sources}
-        return CandidateSet.union(parts)
+        return CandidateSet.union_counted(parts, added)
 
     def _filter(self, cands: CandidateSet, request: RankRequest,
                 dropped: DroppedEntries | None = None) -> tuple[CandidateSet, DroppedEntries]:
@@ -201,11 +204,10 @@ class Pipeline:
             timings[stage] = now - t
             t = now
 
-        cands = self._recall(request)
-        recalled = len(cands)
         found = rules_in_force(request, self.merchandising)  # the operator's rules (None: none)
-        if self.adds_pinned:
-            cands = with_pinned(cands, found)
+        # the pinned products join the recalled candidates as one more list (pins.with_pinned's
+        # candidates, in the same union)
+        cands, recalled = self._recall(request, pinned_list(found) if self.adds_pinned else None)
         lap("recall")
         dropped = DroppedEntries()
         caller_duplicates(request.candidates, dropped)  # first, as the caller listed them
