@@ -87,8 +87,8 @@ def main() -> None:
             for name in args.pipelines.split(","):
                 pipeline, kept = engine.pipelines[name], []
                 inner = pipeline._recall
-                pipeline._recall = lambda request, _inner=inner, _kept=kept: (_kept.append(request),
-                                                                              _inner(request))[1]
+                pipeline._recall = lambda request, *rest, _inner=inner, _kept=kept: (
+                    _kept.append(request), _inner(request, *rest))[1]
                 for i in range(args.requests):
                     status, _ = loop.run_until_complete(
                         call(app, "POST", PAGES[name], bodies[name][i % len(bodies[name])]))
