@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import ClassVar, Protocol, TypeVar
 
 import numpy as np
 
+from ranking.bounded_memo import BoundedMemo, read_only
 from ranking.recall.homepage_sources.availability import Availability
 from ranking.recall.homepage_sources.context import ShopperContext
 from ranking.recall.vector_index import VectorIndex
 
 NO_IDS = np.zeros(0, dtype=np.int64)
 T = TypeVar("T")
+# shopper contexts whose lists a source keeps (up to 100 ids each: about 3 MB a source when full)
+SHOPPER_LISTS = 4_096
+_NO_MASK = object()  # no mask seen yet (a bundle without one has the mask None)
 
 
 class ShopperSource(Protocol):
@@ -34,6 +38,10 @@ class ShopperSource(Protocol):
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         """Up to ``k`` product ids, best first (none when the source has nothing to add)."""
+        ...
+
+    def listed(self, context: ShopperContext, k: int) -> np.ndarray:
+        """:meth:`candidates`, or the list kept for this context (``QuotaSource.listed``)."""
         ...
 
 
@@ -72,6 +80,12 @@ class QuotaSource:
     name = ""
     # (mask, {key: value}): what :meth:`per_mask` computed under the current availability mask
     _memo: tuple = field(default_factory=lambda: (None, {}), init=False, repr=False, compare=False)
+    # a source whose list costs tens of us (a few numpy calls per leaf or seed) keeps it per shopper
+    # context (:meth:`listed`); the one-slice sources and ``personal`` (kept its own way) do not
+    keeps_lists: ClassVar[bool] = False
+    # (mask, (id(context), k) -> (context, ids)): :meth:`listed`'s lists under the current mask
+    _lists: tuple = field(default_factory=lambda: (_NO_MASK, BoundedMemo(0)), init=False, repr=False,
+                          compare=False)
 
     @property
     def quota(self) -> int:
@@ -95,3 +109,26 @@ class QuotaSource:
                     array.flags.writeable = False
             values[key] = value
         return values[key]
+
+    def listed(self, context: ShopperContext, k: int) -> np.ndarray:
+        """``candidates(context, k)``, kept (read-only) per context object and ``k`` until the
+        availability mask is replaced when the source :attr:`keeps_lists`. A list depends only on
+        the context, ``k``, the fitted lists and the mask; a returning shopper's context is the
+        same object (``ShopperContextBuilder.kept``: one per user, hour and live history), and
+        ``HomepageRecall.replace_arrays`` builds new sources. Each entry holds its context, so an
+        entry's ``id(context)`` is never another live context's."""
+        if not self.keeps_lists:
+            return self.candidates(context, k)
+        mask = self.fitted.availability.mask
+        held_mask, lists = self._lists
+        if held_mask is not mask:
+            lists = BoundedMemo(SHOPPER_LISTS)
+            self._lists = (mask, lists)  # one assignment: a concurrent reader sees old or new
+        key = (id(context), k)
+        held = lists.get(key)
+        if held is not None and held[0] is context:
+            return held[1]
+        ids = self.candidates(context, k)
+        ids = read_only(ids.copy() if ids is NO_IDS else ids)  # the shared empty one stays writable
+        lists.put(key, (context, ids))  # the oldest out past SHOPPER_LISTS
+        return ids

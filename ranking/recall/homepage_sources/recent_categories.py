@@ -15,6 +15,7 @@ from ranking.recall.homepage_sources.context import ShopperContext
 
 class RecentCategories(QuotaSource):
     name = "recent_categories"
+    keeps_lists = True  # per shopper context (QuotaSource.listed)
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         leaves = context.recent_leaves

@@ -11,6 +11,7 @@ from ranking.recall.homepage_sources.context import ShopperContext
 
 class Repurchase(QuotaSource):
     name = "repurchase"
+    keeps_lists = True  # per shopper context (QuotaSource.listed)
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         bought = context.bought_leaves

@@ -24,6 +24,7 @@ SEED_MEMO = 20_000  # seeds whose neighbour rows are kept (83 ids each: about 13
 @dataclass
 class Similar(QuotaSource):
     name = "similar"
+    keeps_lists = True  # per shopper context (QuotaSource.listed)
     # (seed row, k) -> the seed's FAISS row of k ids, as one search of the seeds returns it
     # (faiss answers each query alone below 20 queries: stacked or not, row for row the same)
     neighbours: BoundedMemo = field(default_factory=lambda: BoundedMemo(SEED_MEMO), init=False, repr=False,

@@ -11,6 +11,7 @@ from ranking.recall.homepage_sources.context import ShopperContext
 
 class TopCategories(QuotaSource):
     name = "top_categories"
+    keeps_lists = True  # per shopper context (QuotaSource.listed)
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         if not len(context.top_leaves):

@@ -13,6 +13,7 @@ TRENDING_HEAD = 50  # the user's categories are looked for in the top 50 x quota
 
 class Trending(QuotaSource):
     name = "trending"
+    keeps_lists = True  # per shopper context (QuotaSource.listed)
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         trending, leaves, top_leaf = self.per_mask(k, lambda: self._head(k))
