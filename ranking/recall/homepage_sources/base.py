@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -22,7 +22,8 @@ from ranking.recall.vector_index import VectorIndex
 
 NO_IDS = np.zeros(0, dtype=np.int64)
 T = TypeVar("T")
-# shopper contexts whose lists a source keeps (up to 100 ids each: about 3 MB a source when full)
+# lists a source keeps, one per distinct input it reads (up to 100 ids and a key of up to ~250
+# bytes each: about 4 MB a source when full)
 SHOPPER_LISTS = 4_096
 _NO_MASK = object()  # no mask seen yet (a bundle without one has the mask None)
 
@@ -80,10 +81,7 @@ class QuotaSource:
     name = ""
     # (mask, {key: value}): what :meth:`per_mask` computed under the current availability mask
     _memo: tuple = field(default_factory=lambda: (None, {}), init=False, repr=False, compare=False)
-    # a source whose list costs tens of us (a few numpy calls per leaf or seed) keeps it per shopper
-    # context (:meth:`listed`); the one-slice sources and ``personal`` (kept its own way) do not
-    keeps_lists: ClassVar[bool] = False
-    # (mask, (id(context), k) -> (context, ids)): :meth:`listed`'s lists under the current mask
+    # (mask, list_key -> ids): :meth:`listed`'s lists under the current availability mask
     _lists: tuple = field(default_factory=lambda: (_NO_MASK, BoundedMemo(0)), init=False, repr=False,
                           compare=False)
 
@@ -110,25 +108,34 @@ class QuotaSource:
             values[key] = value
         return values[key]
 
+    def list_key(self, context: ShopperContext, k: int) -> Hashable | None:
+        """What of the context this source's list reads, with ``k``, as a key (:meth:`listed` keeps
+        the list under it); None: not kept (a source whose list is one slice, or ``personal``,
+        which keeps its own)."""
+        return None
+
     def listed(self, context: ShopperContext, k: int) -> np.ndarray:
-        """``candidates(context, k)``, kept (read-only) per context object and ``k`` until the
-        availability mask is replaced when the source :attr:`keeps_lists`. A list depends only on
-        the context, ``k``, the fitted lists and the mask; a returning shopper's context is the
-        same object (``ShopperContextBuilder.kept``: one per user, hour and live history), and
-        ``HomepageRecall.replace_arrays`` builds new sources. Each entry holds its context, so an
-        entry's ``id(context)`` is never another live context's."""
-        if not self.keeps_lists:
+        """``candidates(context, k)``, kept (read-only) under :meth:`list_key` until the
+        availability mask is replaced: a list depends only on what of the context it reads, ``k``,
+        the fitted lists and the mask, so a returning shopper (at any hour), or another with the
+        same favourite leaves, reads it again (it cost a few numpy calls per leaf or seed: 10-60 us
+        a source). ``HomepageRecall.replace_arrays`` builds new sources: nothing kept survives it."""
+        key = self.list_key(context, k)
+        if key is None:
             return self.candidates(context, k)
         mask = self.fitted.availability.mask
         held_mask, lists = self._lists
         if held_mask is not mask:
             lists = BoundedMemo(SHOPPER_LISTS)
             self._lists = (mask, lists)  # one assignment: a concurrent reader sees old or new
-        key = (id(context), k)
-        held = lists.get(key)
-        if held is not None and held[0] is context:
-            return held[1]
-        ids = self.candidates(context, k)
-        ids = read_only(ids.copy() if ids is NO_IDS else ids)  # the shared empty one stays writable
-        lists.put(key, (context, ids))  # the oldest out past SHOPPER_LISTS
+        ids = lists.get(key)
+        if ids is None:
+            ids = self.candidates(context, k)
+            ids = lists.put(key, read_only(ids.copy() if ids is NO_IDS else ids))  # NO_IDS stays writable
         return ids
+
+
+def array_key(k: int, *arrays: np.ndarray) -> tuple:
+    """``k`` and arrays as a hashable key: each array's dtype and bytes (equal bytes of two dtypes
+    differ)."""
+    return (k, *((a.dtype.str, a.tobytes()) for a in arrays))
