@@ -142,3 +142,20 @@ def test_sources_are_each_cards_recalling_sources_in_the_sources_order():
     assert c.sources == [[n for n in names if ranks[n][i] > 0] for i in range(30)]
     assert any(len(s) > 1 for s in c.sources) and any(not s for s in c.sources)
     assert CandidateSet(np.arange(0), source_ranks={n: np.zeros(0) for n in names}).sources == []
+
+
+@pytest.mark.parametrize("high", [5, 1_000_000])  # repeats (the general union) and none (one list's way)
+def test_the_union_of_one_list_is_the_general_unions(high):
+    rng = np.random.default_rng(high)
+    for size in (0, 1, 7, 300):
+        ids = rng.choice(high, size=size, replace=high < size or high == 5)
+        scores = rng.normal(size=size).astype(np.float32)
+        got, recalled = CandidateSet.union_counted({"caller": (ids, scores)})
+        general = CandidateSet.union({"caller": (ids, scores), "none": (np.zeros(0, np.int64), np.zeros(0))})
+        assert got.product_ids.tolist() == general.product_ids.tolist() and recalled == len(general)
+        assert got.product_ids.dtype == np.int64 and got.product_ids is not ids
+        pairs = (got.source_scores, general.source_scores), (got.source_ranks, general.source_ranks)
+        for column, want in pairs:
+            assert list(column) == ["caller"]
+            np.testing.assert_array_equal(column["caller"], want["caller"])
+            assert column["caller"].dtype == want["caller"].dtype and column["caller"].flags.writeable

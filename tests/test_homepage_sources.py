@@ -11,6 +11,7 @@ from homepage_mall import tiny_mall, tiny_recall
 
 from ranking.pipeline.candidates import RankRequest
 from ranking.recall.homepage_sources import HOMEPAGE_SOURCES, ShopperContext
+from ranking.recall.homepage_sources.base import NO_IDS
 from ranking.recall.homepage_sources.new_stores import NewStores
 from ranking.recall.homepage_sources.personal import Personal
 from ranking.recall.homepage_sources.recent_categories import RecentCategories
@@ -254,6 +255,51 @@ def test_trending_and_theme_follow_a_new_mask_as_a_fresh_recall_would(recall, ma
         recall.availability.mask = before
     for cls in (Trending, Theme):  # and back to the old lists under the old mask
         assert _source(recall, cls).candidates(c, 10).tolist() == kept[cls].tolist()
+
+
+KEEPING = (Similar, TopCategories, RecentCategories, Trending, Repurchase)
+
+
+def test_the_costly_sources_keep_each_list_per_what_it_reads_until_the_mask_is_replaced(recall):
+    c, other = recall.context(USER, 20), recall.context(USER + 1, 20)
+    assert {type(s) for s in recall.components if s.list_key(c, 10) is not None} == set(KEEPING)
+    for cls in KEEPING:
+        source = _source(recall, cls)
+        first = source.listed(c, 10)
+        assert first.tolist() == source.candidates(c, 10).tolist()
+        assert source.listed(c, 10) is first and not first.flags.writeable  # kept, shared read-only
+        assert source.listed(replace(c), 10) is first  # another context reading the same: the same list
+        assert source.listed(c, 4).tolist() == source.candidates(c, 4).tolist()  # per k
+        assert source.listed(other, 10).tolist() == source.candidates(other, 10).tolist()  # per input
+    # a context whose read inputs differ gets its own list, whichever source reads which
+    moved = replace(c, recent_items=c.recent_items[::-1].copy(), top_leaves=c.top_leaves[::-1].copy(),
+                    recent_leaf_weights=c.recent_leaf_weights[::-1].copy(),
+                    bought_leaves=np.r_[c.bought_leaves, recall.a["consumable_leaf"][:1]])
+    for cls in KEEPING:
+        source = _source(recall, cls)
+        assert source.listed(moved, 10).tolist() == source.candidates(moved, 10).tolist()
+    assert NO_IDS.flags.writeable  # the shared empty list is never the one kept (made read-only)
+    kept = {cls: _source(recall, cls).listed(c, 10) for cls in KEEPING}
+    before = recall.availability.mask
+    gone = np.concatenate([ids[:2] for ids in kept.values()])  # sold out since
+    try:
+        recall.availability.mask = before & ~np.isin(recall.product_ids, gone)  # the live catalog's
+        for cls in KEEPING:
+            got = _source(recall, cls).listed(c, 10)
+            assert got.tolist() == _source(recall, cls).candidates(c, 10).tolist()
+            assert cls is Similar or not np.isin(got, gone).any()  # similar reads no mask
+    finally:
+        recall.availability.mask = before
+    assert all(_source(recall, cls).listed(c, 10).tolist() == kept[cls].tolist() for cls in KEEPING)
+
+
+def test_a_recall_given_new_products_starts_with_no_kept_lists(recall):
+    fresh = tiny_recall()
+    c = fresh.context(USER, 9)
+    kept = _source(fresh, Trending).listed(c, 10)
+    fresh.replace_arrays(dict(fresh.a))
+    assert _source(fresh, Trending).listed(c, 10) is not kept  # new sources: nothing kept
+    assert not any(len(s._lists[1]) for s in fresh.components if not isinstance(s, Trending))
 
 
 def test_similar_keeps_each_seeds_faiss_row_as_one_search_of_the_seeds_returns_it(recall, monkeypatch):

@@ -10,7 +10,7 @@ from rules_mall import rules_request, rules_snapshot, scored
 from ranking.merchandising.book import MerchandisingBook
 from ranking.merchandising.in_force import rules_in_force
 from ranking.merchandising.page_report import report_page
-from ranking.merchandising.pins import PINNED, plan_pins, with_pinned
+from ranking.merchandising.pins import PINNED, pinned_list, plan_pins, with_pinned
 from ranking.merchandising.problems import rule_problems
 from ranking.merchandising.rule import Rule
 from ranking.pipeline.adjusters import MerchandisingMoves
@@ -101,6 +101,37 @@ def test_pinned_products_join_the_candidates_as_the_pinned_source():
     assert list(out.product_ids) == [105, 106, 120]
     assert out.sources == [["lexical"], ["lexical", PINNED], [PINNED]]
     assert with_pinned(c, None) is c
+
+
+def _same_candidates(a: CandidateSet, b: CandidateSet) -> None:
+    assert a.product_ids.tolist() == b.product_ids.tolist() and a.sources == b.sources
+    assert list(a.source_scores) == list(b.source_scores) and list(a.source_ranks) == list(b.source_ranks)
+    for name in a.source_scores:
+        np.testing.assert_array_equal(a.source_scores[name], b.source_scores[name])
+        assert a.source_scores[name].dtype == b.source_scores[name].dtype
+        np.testing.assert_array_equal(a.source_ranks[name], b.source_ranks[name])
+        assert a.source_ranks[name].dtype == b.source_ranks[name].dtype
+    assert len(a.rule_notes) == len(b.rule_notes) == len(a)
+    assert not any(a.rule_notes[i] for i in range(len(a)))
+
+
+def test_the_pinned_list_in_the_union_gives_what_with_pinned_gives_the_union():
+    rng = np.random.default_rng(5)
+    pins = rule("p", {"pin": [120, 106, 131]}), rule("q", {"pin": [106, 140], "at": [2, 4]}, priority=2)
+    found = rules_in_force(req(*pins))
+    assert list(pinned_list(found)) == [PINNED] and pinned_list(None) == {}
+    assert pinned_list(found) is pinned_list(found.for_request())  # made once per set of rules
+    for _ in range(200):
+        parts = {f"s{j}": (rng.choice(np.r_[100:112, 120, 131, 140], size=rng.integers(0, 9)),
+                           rng.normal(size=9)) for j in range(rng.integers(0, 4))}
+        parts = {name: (ids, scores[:len(ids)]) for name, (ids, scores) in parts.items()}
+        union = CandidateSet.union(parts)
+        got, recalled = CandidateSet.union_counted(parts, pinned_list(found))
+        _same_candidates(got, with_pinned(union, found))
+        assert recalled == len(union)
+        plain, counted = CandidateSet.union_counted(parts)
+        _same_candidates(plain, union)
+        assert counted == len(union)
 
 
 def place(c, request, snap, merch=None):

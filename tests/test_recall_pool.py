@@ -13,10 +13,12 @@ from ranking.settings import RulesSettings
 
 
 class Listed:
-    def __init__(self, name: str, ids: list[int], pooled: bool | None) -> None:
+    def __init__(self, name: str, ids: list[int], pooled: bool | None, kept: bool | None = None) -> None:
         self.name, self.ids, self.threads = name, np.asarray(ids, np.int64), []
         if pooled is not None:
             self.pooled = pooled
+        if kept is not None:
+            self.kept = lambda request, k: kept
 
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
         self.threads.append(threading.current_thread().name)
@@ -33,17 +35,59 @@ def test_cheap_sources_run_on_the_requests_thread_and_the_union_keeps_the_source
     lists = [("a", [1, 2, 3, 4], False), ("b", [3, 5], True), ("c", [6, 1], False), ("d", [7, 5, 8], True)]
     with ThreadPoolExecutor(2, thread_name_prefix="pool") as pool:
         pooled = [Listed(n, ids, p) for n, ids, p in lists]
-        got = _pipeline(pooled, pool)._recall(request)
-        serial = _pipeline([Listed(n, ids, p) for n, ids, p in lists], None)._recall(request)
+        got = _pipeline(pooled, pool)._recall(request)[0]
+        serial = _pipeline([Listed(n, ids, p) for n, ids, p in lists], None)._recall(request)[0]
         here = threading.current_thread().name
-        assert [s.threads for s in pooled if not s.pooled] == [[here], [here]]
-        assert all(t.startswith("pool") for s in pooled if s.pooled for t in s.threads)
+        # the costly sources but the last hop to the pool; this thread runs the cheap ones and that last
+        assert [s.threads for s in pooled if s.name != "b"] == [[here], [here], [here]]
+        assert pooled[1].threads[0].startswith("pool")
         # no cheap source (search): the last source runs here, the others in the pool
         plain = [Listed("x", [1], None), Listed("y", [2], None)]
         _pipeline(plain, pool)._recall(request)
         assert plain[0].threads[0].startswith("pool") and plain[1].threads == [here]
     assert got.product_ids.tolist() == serial.product_ids.tolist() == [1, 2, 3, 5, 6, 7, 8]
     assert got.sources == serial.sources
+
+
+def test_a_kept_result_or_a_lone_costly_source_takes_no_hop() -> None:
+    # a source whose result for the request is kept is a lookup (a repeated query's search
+    # sources): the hop cost more than it did, so with one costly source left nothing hops
+    request = RankRequest(surface="search", page_size=5, now_ms=0, hour=9, query="q")
+
+    class NoPool:
+        def submit(self, *args, **kwargs):
+            raise AssertionError("a source was sent to the recall pool")
+
+    for kept in ((True, True), (True, False), (False, True)):
+        sources = [Listed("lexical", [1, 2], None, kept[0]), Listed("dense", [2, 3], None, kept[1])]
+        assert _pipeline(sources, NoPool())._recall(request)[0].product_ids.tolist() == [1, 2, 3]
+    lone = [Listed("a", [1], False), Listed("b", [2], True)]
+    assert _pipeline(lone, NoPool())._recall(request)[0].product_ids.tolist() == [1, 2]
+    with ThreadPoolExecutor(1, thread_name_prefix="pool") as pool:
+        both = [Listed("lexical", [1, 2], None, False), Listed("dense", [2, 3], None, False)]
+        assert _pipeline(both, pool)._recall(request)[0].product_ids.tolist() == [1, 2, 3]
+        assert both[0].threads[0].startswith("pool")
+
+
+def test_search_sources_say_kept_once_their_query_was_recalled() -> None:
+    from ranking.recall.bundle_part import DENSE, LEXICAL, SearchSource
+    from ranking.recall.search import SearchRecall
+
+    texts = ["red cotton shirt", "blue denim jeans", "red wool scarf", "green cotton socks"]
+    search = SearchRecall.from_texts(texts, np.arange(1, 5), dim=2)
+    request = RankRequest(surface="search", page_size=5, now_ms=0, hour=9, query="red cotton")
+    for name in (LEXICAL, DENSE):
+        source = SearchSource(name, search)
+        assert not source.kept(request, 3)
+        first = source.recall(request, 3)
+        assert source.kept(request, 3) and not source.kept(request, 2)
+        again = source.recall(request, 3)
+        assert all((a == b).all() for a, b in zip(first, again, strict=True))
+    # a new index (products added) keeps nothing of the old one's
+    search.replace_products(search.bm25, search.index, search.vectors)
+    assert not any(SearchSource(name, search).kept(request, 3) for name in (LEXICAL, DENSE))
+    no_query = RankRequest(surface="search", page_size=5, now_ms=0, hour=9)
+    assert SearchSource(DENSE, search).kept(no_query, 3)
 
 
 def test_every_homepage_source_runs_on_the_requests_thread() -> None:
@@ -62,6 +106,21 @@ def test_every_homepage_source_runs_on_the_requests_thread() -> None:
             raise AssertionError("a homepage source was sent to the recall pool")
 
     request = RankRequest(surface="homepage", page_size=5, now_ms=0, hour=9, user_id=107)
-    got = _pipeline(sources, NoPool())._recall(request)
-    assert got.product_ids.tolist() == _pipeline(sources, None)._recall(request).product_ids.tolist()
+    got = _pipeline(sources, NoPool())._recall(request)[0]
+    assert got.product_ids.tolist() == _pipeline(sources, None)._recall(request)[0].product_ids.tolist()
     assert len(got)
+
+
+def test_a_category_pages_homepage_sources_stay_on_the_requests_thread() -> None:
+    # InCategory wraps a homepage source: as cheap as it, so a category page's ten do not hop
+    from homepage_mall import tiny_recall
+
+    from ranking.recall.bundle_part import HomepageSource
+    from ranking.recall.category_browse import InCategory
+    from ranking.recall.homepage import SOURCES
+
+    recall = tiny_recall()
+    wrapped = [InCategory(HomepageSource(name, recall), None) for name in SOURCES]
+    assert not [s.name for s in wrapped if s.pooled]
+    assert InCategory(Listed("x", [1], None), None).pooled
+    assert not InCategory(Listed("y", [1], False), None).pooled

@@ -67,6 +67,23 @@ def pinned_ids(found: RulesInForce) -> tuple[np.ndarray, np.ndarray, dict[int, i
     return made
 
 
+def pinned_list(found: RulesInForce | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The pinned products as one more recall list, ``{"pinned": (ids, scores)}`` (none without a
+    pin): each pinned product once, in :func:`pinned_ids`' order, scored 0. Listed after the
+    sources' lists in :meth:`CandidateSet.union_counted`, it gives the candidates
+    :func:`with_pinned` gives their union, column for column, in one union instead of a union
+    and two copies of every source's columns. Made once per set of rules (read-only arrays)."""
+    if found is None or not pins_of(found):
+        return {}
+    made = found.shared.get("pinned_list")  # shared by the requests under the same rules (in_force.py)
+    if made is None:
+        pinned = pinned_ids(found)[1]
+        scores = np.zeros(len(pinned))
+        scores.flags.writeable = False
+        made = found.shared["pinned_list"] = {PINNED: (pinned, scores)}
+    return made
+
+
 def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet:
     """``cands`` plus the pinned products it lacks, every pinned one marked by the ``pinned`` source."""
     if not pins_of(found):

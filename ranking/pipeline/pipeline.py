@@ -28,7 +28,7 @@ from ranking.features.inputs import Requests, build_inputs
 from ranking.features.per_product import ready_product_feature_table
 from ranking.merchandising.in_force import rules_in_force
 from ranking.merchandising.page_report import report_page
-from ranking.merchandising.pins import with_pinned
+from ranking.merchandising.pins import pinned_list
 from ranking.model import RankingModel
 from ranking.pipeline.adjusters import Adjuster, default_adjusters
 from ranking.pipeline.candidates import CandidateSet, RankRequest
@@ -55,6 +55,16 @@ class CandidateSource(Protocol):
 
 
 ExtraFeatures = Callable[[RankRequest, CandidateSet], dict[str, np.ndarray]]
+
+
+def costly_for(source: CandidateSource, request: RankRequest, k: int) -> bool:
+    """Whether ``source``'s recall for ``request`` computes enough to be worth a hop to the recall
+    pool: not when the source says it is cheap (``pooled = False``), nor when its result for this
+    request is kept (an optional ``kept(request, k)`` says so: the recall is then a lookup)."""
+    if not getattr(source, "pooled", True):
+        return False
+    kept = getattr(source, "kept", None)
+    return kept is None or not kept(request, k)
 
 
 class CallerCandidates:
@@ -133,21 +143,25 @@ class Pipeline:
         self.executor = executor
 
     # ---- stages --------------------------------------------------------------------------
-    def _recall(self, request: RankRequest) -> CandidateSet:
-        # a source says ``pooled = False`` when it costs less than the hop to a pool thread
-        # (homepage: all but the two FAISS scans, 20-300 us each against ~60 us a hop under load)
-        pooled = [s for s in self.sources if getattr(s, "pooled", True)]
-        if len(self.sources) > 1 and self.executor is not None and pooled:
-            # the pooled sources run in the pool while this thread runs the others; with no
-            # cheap source, this thread runs the last pooled one (one handoff fewer)
-            rest = pooled if len(pooled) < len(self.sources) else pooled[:-1]
-            futures = {s.name: self.executor.submit(s.recall, request, self.recall_k) for s in rest}
+    def _recall(self, request: RankRequest,
+                added: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[CandidateSet, int]:
+        """The union of the sources' lists and then ``added``'s (the pinned products), and how
+        many distinct products the sources recalled."""
+        # a source is worth a hop to a pool thread only when it computes (``costly``) and another
+        # costly source can overlap it: every costly source but the last hops, this thread runs
+        # the rest. A cheap one (``pooled = False``: homepage's, 20-300 us against ~60 us a hop
+        # under load) or one whose result is kept (``kept(request, k)``: a repeated query's
+        # search sources, 2-15 us) stays here, where the hop cost more than it did: the page
+        # thread handed the interpreter lock to the pool thread and waited to get it back
+        costly = [s for s in self.sources if costly_for(s, request, self.recall_k)]
+        if self.executor is not None and len(costly) > 1:
+            futures = {s.name: self.executor.submit(s.recall, request, self.recall_k) for s in costly[:-1]}
             parts = {s.name: s.recall(request, self.recall_k) for s in self.sources if s.name not in futures}
             parts.update({name: f.result() for name, f in futures.items()})
             parts = {s.name: parts[s.name] for s in self.sources}  # sources' order
         else:
             parts = {s.name: s.recall(request, self.recall_k) for s in self.sources}
-        return CandidateSet.union(parts)
+        return CandidateSet.union_counted(parts, added)
 
     def _filter(self, cands: CandidateSet, request: RankRequest,
                 dropped: DroppedEntries | None = None) -> tuple[CandidateSet, DroppedEntries]:
@@ -190,11 +204,10 @@ class Pipeline:
             timings[stage] = now - t
             t = now
 
-        cands = self._recall(request)
-        recalled = len(cands)
         found = rules_in_force(request, self.merchandising)  # the operator's rules (None: none)
-        if self.adds_pinned:
-            cands = with_pinned(cands, found)
+        # the pinned products join the recalled candidates as one more list (pins.with_pinned's
+        # candidates, in the same union)
+        cands, recalled = self._recall(request, pinned_list(found) if self.adds_pinned else None)
         lap("recall")
         dropped = DroppedEntries()
         caller_duplicates(request.candidates, dropped)  # first, as the caller listed them

@@ -70,6 +70,15 @@ class SearchSource:
             return self._search.lexical(request.query, k, rewrite_of(request))
         return self._search.dense(request.query, k, request.hydrated)  # the query's vector kept
 
+    def kept(self, request: RankRequest, k: int) -> bool:
+        """Whether this request's recall is a kept result (a repeated query): then it costs a
+        lookup, less than the hop to the recall pool (``Pipeline._recall`` reads it)."""
+        if not request.query:
+            return True
+        if self.name == LEXICAL:
+            return self._search.lexical_kept(request.query, k, rewrite_of(request))
+        return self._search.dense_kept(request.query, k)
+
 
 # the homepage sources that hop to the recall pool: none. Every source costs less than the hop
 # (0.02-0.3 ms each) or, ``personal``'s one FAISS scan (~0.5 ms, the GIL released while it

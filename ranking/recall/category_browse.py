@@ -84,6 +84,9 @@ class InCategory:
         self.source = source
         self.name = source.name
         self.snapshot = snapshot
+        # as cheap as the source (the pipeline hops only costly sources to its recall pool:
+        # the homepage's are not, and ten of them went there on a category page)
+        self.pooled = getattr(source, "pooled", True)
 
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
         if request.category_id is None:

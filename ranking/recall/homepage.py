@@ -307,7 +307,7 @@ class HomepageRecall:
         nothing to add (or ``k`` is 0): what the pipeline's source for ``name`` asks, without
         going through the other nine."""
         component = self._by_name.get(name)
-        ids = component.candidates(context, k) if k and component is not None else ()
+        ids = component.listed(context, k) if k and component is not None else ()  # kept per context
         return (ids, -np.arange(len(ids), dtype=np.float64)) if len(ids) else None
 
     def merged(self, user_id: int | None, hour: int, k: int, exclude: np.ndarray | None = None) -> np.ndarray:

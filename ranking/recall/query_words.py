@@ -127,6 +127,11 @@ def rewrite_key(rewrite: Any) -> tuple:
     return tuple((a.matched, a.terms) for a in rewrite.alternatives) if rewrite else ()
 
 
+def _lexical_key(query: str, k: int, rewrite: Any, synonym_weight: float) -> tuple:
+    """What :meth:`QueryWordMatcher.lexical` keeps its result under."""
+    return ("lexical", query, rewrite_key(rewrite), k, synonym_weight)
+
+
 def _idf(n: int, df: int) -> float:
     return float(np.log1p((n - df + 0.5) / (df + 0.5)))
 
@@ -279,8 +284,13 @@ class QueryWordMatcher:
         (:meth:`scores`). Kept per (query, rewrite, ``k``, weight) for the last
         ``recall.search_results_kept`` of them (read-only arrays): at 1M products a query's
         scoring touches hundreds of thousands of postings, the same for every repeat."""
-        return self._kept.kept(("lexical", query, rewrite_key(rewrite), k, synonym_weight),
+        return self._kept.kept(_lexical_key(query, k, rewrite, synonym_weight),
                                lambda: read_only(self._lexical(query, k, rewrite, synonym_weight)))
+
+    def lexical_kept(self, query: str, k: int, rewrite: Any = None,
+                     synonym_weight: float = SYNONYM_WEIGHT) -> bool:
+        """Whether :meth:`lexical` of these arguments is kept (a lookup, not a scoring)."""
+        return _lexical_key(query, k, rewrite, synonym_weight) in self._kept
 
     def _lexical(self, query: str, k: int, rewrite: Any,
                  synonym_weight: float) -> tuple[np.ndarray, np.ndarray]:

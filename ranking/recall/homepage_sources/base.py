@@ -15,12 +15,17 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
+from ranking.bounded_memo import BoundedMemo, read_only
 from ranking.recall.homepage_sources.availability import Availability
 from ranking.recall.homepage_sources.context import ShopperContext
 from ranking.recall.vector_index import VectorIndex
 
 NO_IDS = np.zeros(0, dtype=np.int64)
 T = TypeVar("T")
+# lists a source keeps, one per distinct input it reads (up to 100 ids and a key of up to ~250
+# bytes each: about 4 MB a source when full)
+SHOPPER_LISTS = 4_096
+_NO_MASK = object()  # no mask seen yet (a bundle without one has the mask None)
 
 
 class ShopperSource(Protocol):
@@ -34,6 +39,10 @@ class ShopperSource(Protocol):
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         """Up to ``k`` product ids, best first (none when the source has nothing to add)."""
+        ...
+
+    def listed(self, context: ShopperContext, k: int) -> np.ndarray:
+        """:meth:`candidates`, or the list kept for this context (``QuotaSource.listed``)."""
         ...
 
 
@@ -72,6 +81,9 @@ class QuotaSource:
     name = ""
     # (mask, {key: value}): what :meth:`per_mask` computed under the current availability mask
     _memo: tuple = field(default_factory=lambda: (None, {}), init=False, repr=False, compare=False)
+    # (mask, list_key -> ids): :meth:`listed`'s lists under the current availability mask
+    _lists: tuple = field(default_factory=lambda: (_NO_MASK, BoundedMemo(0)), init=False, repr=False,
+                          compare=False)
 
     @property
     def quota(self) -> int:
@@ -95,3 +107,35 @@ class QuotaSource:
                     array.flags.writeable = False
             values[key] = value
         return values[key]
+
+    def list_key(self, context: ShopperContext, k: int) -> Hashable | None:
+        """What of the context this source's list reads, with ``k``, as a key (:meth:`listed` keeps
+        the list under it); None: not kept (a source whose list is one slice, or ``personal``,
+        which keeps its own)."""
+        return None
+
+    def listed(self, context: ShopperContext, k: int) -> np.ndarray:
+        """``candidates(context, k)``, kept (read-only) under :meth:`list_key` until the
+        availability mask is replaced: a list depends only on what of the context it reads, ``k``,
+        the fitted lists and the mask, so a returning shopper (at any hour), or another with the
+        same favourite leaves, reads it again (it cost a few numpy calls per leaf or seed: 10-60 us
+        a source). ``HomepageRecall.replace_arrays`` builds new sources: nothing kept survives it."""
+        key = self.list_key(context, k)
+        if key is None:
+            return self.candidates(context, k)
+        mask = self.fitted.availability.mask
+        held_mask, lists = self._lists
+        if held_mask is not mask:
+            lists = BoundedMemo(SHOPPER_LISTS)
+            self._lists = (mask, lists)  # one assignment: a concurrent reader sees old or new
+        ids = lists.get(key)
+        if ids is None:
+            ids = self.candidates(context, k)
+            ids = lists.put(key, read_only(ids.copy() if ids is NO_IDS else ids))  # NO_IDS stays writable
+        return ids
+
+
+def array_key(k: int, *arrays: np.ndarray) -> tuple:
+    """``k`` and arrays as a hashable key: each array's dtype and bytes (equal bytes of two dtypes
+    differ)."""
+    return (k, *((a.dtype.str, a.tobytes()) for a in arrays))

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
+from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource, array_key
 from ranking.recall.homepage_sources.context import ShopperContext
 
 
 class RecentCategories(QuotaSource):
     name = "recent_categories"
+
+    def list_key(self, context: ShopperContext, k: int) -> tuple:  # what the list reads
+        return array_key(k, context.recent_leaves, context.recent_leaf_weights)
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         leaves = context.recent_leaves

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from ranking.membership import isin_few
-from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
+from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource, array_key
 from ranking.recall.homepage_sources.context import ShopperContext
 
 
 class Repurchase(QuotaSource):
     name = "repurchase"
+
+    def list_key(self, context: ShopperContext, k: int) -> tuple:  # what the list reads
+        return array_key(k, context.bought_leaves)
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         bought = context.bought_leaves

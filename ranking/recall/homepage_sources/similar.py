@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ranking.bounded_memo import BoundedMemo
-from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
+from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource, array_key
 from ranking.recall.homepage_sources.context import ShopperContext
 
 SIMILAR_SEEDS = 3  # the user's strongest recent items whose neighbours "similar" lists
@@ -28,6 +28,9 @@ class Similar(QuotaSource):
     # (faiss answers each query alone below 20 queries: stacked or not, row for row the same)
     neighbours: BoundedMemo = field(default_factory=lambda: BoundedMemo(SEED_MEMO), init=False, repr=False,
                                     compare=False)
+
+    def list_key(self, context: ShopperContext, k: int) -> tuple:  # what the list reads
+        return array_key(k, context.recent_items[:SIMILAR_SEEDS])
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         seeds = context.recent_items[:SIMILAR_SEEDS]

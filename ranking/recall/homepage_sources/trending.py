@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ranking.recall.homepage_sources.base import QuotaSource
+from ranking.recall.homepage_sources.base import QuotaSource, array_key
 from ranking.recall.homepage_sources.context import ShopperContext
 
 TRENDING_HEAD = 50  # the user's categories are looked for in the top 50 x quota trending items
@@ -13,6 +13,9 @@ TRENDING_HEAD = 50  # the user's categories are looked for in the top 50 x quota
 
 class Trending(QuotaSource):
     name = "trending"
+
+    def list_key(self, context: ShopperContext, k: int) -> tuple:  # what the list reads
+        return array_key(k, context.top_leaves)
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         trending, leaves, top_leaf = self.per_mask(k, lambda: self._head(k))

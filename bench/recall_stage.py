@@ -1,0 +1,106 @@
+"""The recall stage alone, with everything on: ``python -m bench.recall_stage BUNDLE``.
+
+Serves ``--requests`` pages per pipeline through the real app as :mod:`bench.http_path` sets it up
+(live state, 1,000 rules, 10,000 synonym sets, live clicks), keeps each page's engine request,
+then times, ``--rounds`` times over those requests (each with its per-request memo emptied, as a
+new request has it), the lowest round's mean per request:
+
+- ``stage``: the stage as ``Pipeline.run`` runs it (``rules_in_force``, then ``_recall`` with the
+  recall pool and the pinned products), wall and the process's CPU (every thread's);
+- each source's ``recall`` alone, ``rules_in_force`` and ``union+pins`` (the union of the
+  sources' lists and the pinned products): this thread's CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tempfile
+import time
+
+from bench.request_components import stage_arguments
+
+
+def _lowest(rounds: int, items: list, step, clock=time.thread_time) -> float:
+    """The lowest round's mean ms of ``clock`` per item of ``step(item)`` over ``items``."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = clock()
+        for item in items:
+            step(item)
+        best = min(best, (clock() - started) / len(items) * 1e3)
+    return best
+
+
+def _fresh(request):
+    request.hydrated.clear()
+    return request
+
+
+def _stage(pipeline, request) -> None:
+    from ranking.merchandising.in_force import rules_in_force
+    from ranking.merchandising.pins import pinned_list
+
+    found = rules_in_force(_fresh(request), pipeline.merchandising)
+    pipeline._recall(request, pinned_list(found) if pipeline.adds_pinned else None)
+
+
+def _time(pipeline, name: str, requests: list, rounds: int) -> None:
+    from ranking.merchandising.in_force import rules_in_force
+    from ranking.merchandising.pins import pinned_list
+    from ranking.pipeline.candidates import CandidateSet
+
+    k = pipeline.recall_k
+    for request in requests:
+        _stage(pipeline, request)  # warm: the kept results as on the bench's repeated payloads
+    wall = _lowest(rounds, requests, lambda r: _stage(pipeline, r), time.perf_counter)
+    cpu = _lowest(rounds, requests, lambda r: _stage(pipeline, r), time.process_time)
+    parts = [f"stage {wall:.3f} ms wall, {cpu:.3f} ms CPU (process)"]
+    for source in pipeline.sources:
+        spent = _lowest(rounds, requests, lambda r, s=source: s.recall(_fresh(r), k))
+        parts.append(f"{source.name} {spent:.3f}")
+    in_force = _lowest(rounds, requests, lambda r: rules_in_force(_fresh(r), pipeline.merchandising))
+    parts.append(f"rules_in_force {in_force:.3f}")
+    lists = [({s.name: s.recall(_fresh(r), k) for s in pipeline.sources},
+              pinned_list(rules_in_force(r, pipeline.merchandising)) if pipeline.adds_pinned else None)
+             for r in requests]
+    parts.append(f"union+pins {_lowest(rounds, lists, lambda m: CandidateSet.union_counted(*m)):.3f}")
+    made = [CandidateSet.union_counted(*m)[0] for m in lists]
+    recalled = sum(len(c) for c in made) / len(made)
+    print(f"{name}: " + ", ".join(parts) + f" (CPU ms; {recalled:.0f} recalled; lowest of {rounds} rounds' "
+          f"means over {len(requests)} requests)")
+
+
+def main() -> None:
+    parser = stage_arguments(__doc__)
+    args = parser.parse_args()
+    from bench.http_path import PAGES, bench_app, call, set_up
+
+    with tempfile.TemporaryDirectory(prefix="recall-stage-") as work:
+        app = bench_app(args.bundle, work, [])
+        loop = asyncio.new_event_loop()
+        lifespan = app.router.lifespan_context(app)
+        loop.run_until_complete(lifespan.__aenter__())
+        try:
+            bodies = loop.run_until_complete(set_up(app, args.bundle, True))
+            engine = app.state.shelfrank.engine
+            for name in args.pipelines.split(","):
+                pipeline, kept = engine.pipelines[name], []
+                inner = pipeline._recall
+                pipeline._recall = lambda request, *rest, _inner=inner, _kept=kept: (
+                    _kept.append(request), _inner(request, *rest))[1]
+                for i in range(args.requests):
+                    status, _ = loop.run_until_complete(
+                        call(app, "POST", PAGES[name], bodies[name][i % len(bodies[name])]))
+                    assert status == 200
+                del pipeline._recall
+                gc.collect()
+                gc.freeze()
+                _time(pipeline, name, kept, args.rounds)
+        finally:
+            loop.run_until_complete(lifespan.__aexit__(None, None, None))
+            loop.close()
+
+
+if __name__ == "__main__":
+    main()
