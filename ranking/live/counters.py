@@ -27,8 +27,10 @@ class BucketRing:
 
     The values are held bucket-major (buckets x rows x 5): a read of a page's rows over a whole
     window gathers one block per bucket and adds the buckets as whole arrays, in the same order
-    (slot 0 first) as a sum over each row's buckets, so the same float32 sums, at a fifth of
-    the cost of reducing the middle axis of rows x buckets x 5 (~0.2 ms for 500 rows of a day).
+    (slot 0 first) as a sum over each row's buckets, so the same float32 sums, without reducing
+    the middle axis of rows x buckets x 5 (a short strided inner loop). With the whole day live
+    (``python -m bench.live_providers BUNDLE --day``) a homepage's day sums went ~145 -> ~90 us;
+    the gather, one cache line per row and bucket of a large state, is most of what is left.
     """
 
     def __init__(self, buckets: int, bucket_seconds: int) -> None:
