@@ -50,6 +50,23 @@ def _wrap(obj: object, method: str, label: str) -> None:
     setattr(obj, method, timed)
 
 
+def _name(provider) -> str:
+    return getattr(provider, "name", None) or getattr(provider, "__name__", type(provider).__name__)
+
+
+def _timed(provider, label: str):
+    """``provider`` (a pipeline's ``extra_features`` callable) with a timer."""
+
+    def timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return provider(*args, **kwargs)
+        finally:
+            TOTALS[label] += time.perf_counter() - started
+
+    return timed
+
+
 def instrument_features() -> None:
     """Wrap every registered feature's ``compute`` with a timer."""
     from ranking.features.registry import features
@@ -78,15 +95,28 @@ def instrument(engine) -> None:
         for kind, parts, method in groups:
             for part in parts:
                 _wrap(part, method, f"{name} {kind}: {getattr(part, 'name', type(part).__name__)}")
+        # each extra-features provider by name (live, dense_similarity)
+        p.extra_features = [_timed(f, f"{name} hydrate: {_name(f)}") for f in p.extra_features]
         for stage in ("_recall", "_filter", "_hydrate"):
             _wrap(p, stage, f"{name} stage {stage.strip('_')}")
         _wrap(p.selector, "place", f"{name} stage select")
         if id(p.model) not in models:
             models.add(id(p.model))
             _wrap(p.model, "score", "model: score")
-    for fn in ("compute_features", "build_inputs", "report_page", "rules_in_force"):
+    for fn in ("compute_features", "build_inputs", "report_page", "rules_in_force",
+               "ready_product_feature_table"):
         _wrap(pipeline_module, fn, f"function: {fn}")  # a module's function, as the pipeline calls it
     _wrap(engine, "_cards", "engine: cards")
+
+
+def instrument_live(live) -> None:
+    """Time the live reads inside the pages (``--app``): the candidates' counters (the live
+    features' and cold start's reads) and the live features' shopper columns."""
+    import ranking.live.features as live_features
+
+    if live is not None:
+        _wrap(live, "product_signals", "live: product_signals (hydrate + cold start)")
+    _wrap(live_features, "_shopper_columns", "live: shopper columns")
 
 
 def stage_arguments(doc: str, pipelines: str = "homepage,search,rerank") -> argparse.ArgumentParser:
@@ -205,6 +235,7 @@ def app_main(args: argparse.Namespace) -> None:
             engine = app.state.shelfrank.engine
             _profile_in_worker(engine)
             ready(engine, args.features)
+            instrument_live(app.state.shelfrank.live)
 
             def rank(pipeline: str, i: int) -> None:
                 batch = bodies[pipeline]

@@ -68,3 +68,29 @@ def test_signals_ctr_and_trend_equal_their_plain_formulas_to_the_bit() -> None:
     act = slice(CLICKS, ORDERS + 1)
     plain = c.trend_of(hour[:, act].sum(axis=1), day[:, act].sum(axis=1))
     assert c._trend(hour, day).tobytes() == plain.tobytes()
+
+
+def test_window_sums_add_each_rows_buckets_in_slot_order_whatever_the_window() -> None:
+    """The ring holds its values bucket-major and adds whole buckets: each row's sum is still its
+    live buckets' float32 values added one by one in slot order (checked with amounts whose sums
+    round differently in another order), for a whole day, part of it and a single bucket."""
+    rng = np.random.default_rng(4)
+    for live in (24, 13, 2, 1):
+        ring = BucketRing(buckets=24, bucket_seconds=3600)
+        ring.reserve(300)
+        assert ring.values.shape == (300, 24, 5)  # rows x buckets x 5, as before
+        for b in range(live):
+            for metric in range(5):
+                amounts = (rng.standard_normal(2_000) * 10.0 ** rng.integers(-3, 7, 2_000)).astype(np.float32)
+                ring.add(rng.integers(0, 300, 2_000), np.full(2_000, b * 3600 + 7), metric, amounts)
+        now = (live - 1) * 3600 + 10
+        slots = ring.live_slots(now)
+        rows = rng.integers(-1, 320, 500)
+        expected = np.zeros((len(rows), 5), np.float32)
+        known = (rows >= 0) & (rows < 300)
+        for i in np.flatnonzero(known):
+            total = ring.values[rows[i], slots[0]].copy()
+            for slot in slots[1:]:
+                total = total + ring.values[rows[i], slot]  # float32, one bucket at a time
+            expected[i] = total
+        assert ring.sums(rows, now).tobytes() == expected.astype(np.float64).tobytes(), live

@@ -178,3 +178,29 @@ def test_event_stream_batches_do_not_depend_on_where_it_stops() -> None:
     va, vb = a.shopper_view(1, None, T0 + MIN), b.shopper_view(1, None, T0 + MIN)
     np.testing.assert_array_equal(va.items, vb.items)
     np.testing.assert_array_equal(va.ignored_shown, vb.ignored_shown)
+
+
+def test_recent_item_interest_adds_an_items_weights_in_view_order() -> None:
+    """An item met many times: its weights are added in the view's order (not sorted, not
+    grouped otherwise), checked with weights that cancel only in that order."""
+    from ranking.live.features import Keys, recent_item_interest
+
+    items = np.tile([10, 11, 12], 20)  # more than a small sort's insertion run
+    kinds = np.ones(60, np.int64)
+    kinds[:3], kinds[-3:] = 0, 2  # each item: +2**53 first, eighteen 1s (lost to it), -2**53 last: 0
+    weights = np.array([2.0 ** 53, 1.0, -(2.0 ** 53)])
+    age = np.zeros(60)
+    ids = np.array([12, 10, 99, 11])
+    got = recent_item_interest(Keys(1), np.zeros(4, np.int64), ids, np.zeros(60, np.int64), items, kinds, age,
+                               1.0, weights)
+    expected = []
+    for product in ids.tolist():
+        total = 0.0
+        for item, kind in zip(items.tolist(), kinds.tolist(), strict=True):
+            if item == product:
+                total += float(weights[kind])  # view order, float64
+        expected.append(total)
+    assert got.tobytes() == np.array(expected, np.float32).tobytes()
+    sorted_sums = [sum(sorted(float(weights[k]) for i, k in zip(items, kinds, strict=True) if i == p))
+                   for p in ids.tolist()]
+    assert not np.array_equal(np.array(sorted_sums, np.float32), got)  # the order matters here

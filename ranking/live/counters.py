@@ -18,18 +18,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from ranking.live.catalog import grown
-
 METRICS = ("impressions", "clicks", "carts", "orders", "gmv")
 IMPRESSIONS, CLICKS, CARTS, ORDERS, GMV = range(len(METRICS))
 
 
 class BucketRing:
-    """One window of ``buckets`` x ``bucket_seconds``, per row, for the five metrics."""
+    """One window of ``buckets`` x ``bucket_seconds``, per row, for the five metrics.
+
+    The values are held bucket-major (buckets x rows x 5): a read of a page's rows over a whole
+    window gathers one block per bucket and adds the buckets as whole arrays, in the same order
+    (slot 0 first) as a sum over each row's buckets, so the same float32 sums, without reducing
+    the middle axis of rows x buckets x 5 (a short strided inner loop). With the whole day live
+    (``python -m bench.live_providers BUNDLE --day``) a homepage's day sums went ~145 -> ~90 us;
+    the gather, one cache line per row and bucket of a large state, is most of what is left.
+    """
 
     def __init__(self, buckets: int, bucket_seconds: int) -> None:
         self.buckets, self.width = buckets, bucket_seconds
-        self.values = np.zeros((0, buckets, len(METRICS)), np.float32)
+        self._values = np.zeros((buckets, 0, len(METRICS)), np.float32)
         self.stamp = np.full(buckets, -(2**62), np.int64)  # absolute bucket each slot holds (none yet)
         self.totals = np.zeros((buckets, len(METRICS)), np.float64)  # all rows, per slot
         self.outside_window = 0
@@ -38,8 +44,17 @@ class BucketRing:
     def seconds(self) -> int:
         return self.buckets * self.width
 
+    @property
+    def values(self) -> np.ndarray:
+        """rows x buckets x 5 (a view of the bucket-major values)."""
+        return self._values.transpose(1, 0, 2)
+
     def reserve(self, rows: int) -> None:
-        self.values = grown(self.values, rows, 0)
+        held = self._values.shape[1]
+        if held < rows:  # as catalog.grown: doubling, at least 16, new rows zero
+            out = np.zeros((self.buckets, max(rows, 2 * held, 16), len(METRICS)), np.float32)
+            out[:, :held] = self._values
+            self._values = out
 
     def add(self, rows: np.ndarray, times: np.ndarray, metric: int, amounts: np.ndarray) -> None:
         """Add ``amounts`` of one metric to rows at times (a batch may span buckets)."""
@@ -54,10 +69,10 @@ class BucketRing:
                 self.outside_window += int(sel.sum())
                 continue
             if self.stamp[slot] < b:  # time entered a new bucket: it starts empty for everyone
-                self.values[:, slot, :] = 0
+                self._values[slot] = 0
                 self.totals[slot] = 0
                 self.stamp[slot] = b
-            np.add.at(self.values[:, slot, metric], rows[sel], amounts[sel])
+            np.add.at(self._values[slot, :, metric], rows[sel], amounts[sel])
             self.totals[slot, metric] += float(amounts[sel].sum())
 
     def window_start(self, now: np.ndarray | int) -> np.ndarray | int:
@@ -71,28 +86,35 @@ class BucketRing:
         current = now // self.width
         return np.flatnonzero((self.stamp > current - self.buckets) & (self.stamp <= current))
 
-    def sums(self, rows: np.ndarray, now: int) -> np.ndarray:
-        """rows x 5 sums over the window ending at ``now`` (rows never counted read 0)."""
-        slots = self.live_slots(now)
+    def sums(self, rows: np.ndarray, now: int, known: np.ndarray | None = None,
+             slots: np.ndarray | None = None) -> np.ndarray:
+        """rows x 5 sums over the window ending at ``now`` (rows never counted read 0). ``known``
+        (rows this ring holds) and ``slots`` (:meth:`live_slots`) when the caller has them."""
+        slots = self.live_slots(now) if slots is None else slots
         out = np.zeros((len(rows), len(METRICS)), np.float64)
-        known = (rows >= 0) & (rows < len(self.values))
+        known = self.holds(rows) if known is None else known
         if len(slots) and known.any():
-            out[known] = self._gather(rows[known], slots).sum(axis=1)
+            out[known] = self._summed(rows[known], slots)
         return out
 
-    def _gather(self, rows: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """rows x slots x 5 values, contiguous (the same array whichever way it is gathered):
-        every slot live (a mall running for a whole window) needs no slot gather, a slot or
-        two (a fresh state) are gathered directly, not after copying all the rows' buckets."""
-        if len(slots) == self.buckets:
-            return self.values[rows]
-        if len(slots) <= 2:
-            return self.values[rows[:, None], slots]
-        return self.values[rows][:, slots, :]
+    def holds(self, rows: np.ndarray) -> np.ndarray:
+        """Which rows this ring counts (-1 and rows past its end read 0)."""
+        return (rows >= 0) & (rows < self._values.shape[1])
 
-    def total(self, now: int) -> np.ndarray:
-        """The five metrics summed over every row in the window."""
-        return self.totals[self.live_slots(now)].sum(axis=0)
+    def _summed(self, rows: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """rows x 5 float32 sums of the ``slots`` (ascending): each row's live buckets added in
+        slot order. One live slot (a fresh state, a quiet hour) is its values as they are (values
+        are never -0.0: a sum of one value is the value); every slot live (a mall running for a
+        whole window) gathers each bucket's rows with one take, no slot gather."""
+        if len(slots) == 1:
+            return self._values[slots[0], rows]
+        gathered = (np.take(self._values, rows, axis=1) if len(slots) == self.buckets
+                    else self._values[slots[:, None], rows])
+        return gathered.sum(axis=0)  # bucket after bucket, as a row's buckets summed in turn
+
+    def total(self, now: int, slots: np.ndarray | None = None) -> np.ndarray:
+        """The five metrics summed over every row in the window (``slots``: :meth:`live_slots`)."""
+        return self.totals[self.live_slots(now) if slots is None else slots].sum(axis=0)
 
 
 def shrunk_ctr(clicks: np.ndarray, impressions: np.ndarray, mall_clicks: np.ndarray | float,
@@ -148,11 +170,15 @@ class WindowedCounters:
         """(last-hour sums, last-day sums, CTR, trend) of rows: each window summed once, where
         asking ``last_hour``, ``last_day``, ``ctr`` and ``trend`` apart sums the hour twice and
         the day three times (a ranking request reads all four for its candidates)."""
-        hour, day = self.last_hour(rows, now), self.last_day(rows, now)
-        return hour, day, self._ctr(day, now), self._trend(hour, day)
+        known = self.hour.holds(rows)  # the two rings grow together (reserve): one mask for both
+        if self.day._values.shape[1] != self.hour._values.shape[1]:
+            known = None
+        day_slots = self.day.live_slots(now)  # the day's sums and the mall's total read the same slots
+        hour, day = self.hour.sums(rows, now, known), self.day.sums(rows, now, known, day_slots)
+        return hour, day, self._ctr(day, now, day_slots), self._trend(hour, day)
 
-    def _ctr(self, day: np.ndarray, now: int) -> np.ndarray:
-        mall = self.day.total(now)
+    def _ctr(self, day: np.ndarray, now: int, slots: np.ndarray | None = None) -> np.ndarray:
+        mall = self.day.total(now, slots)
         return shrunk_ctr(day[:, CLICKS], day[:, IMPRESSIONS], mall[CLICKS], mall[IMPRESSIONS],
                           self.ctr_prior_impressions)
 
@@ -169,4 +195,4 @@ class WindowedCounters:
         return (hour + self.trend_prior) / (day * (self.hour.seconds / self.day.seconds) + self.trend_prior)
 
     def nbytes(self) -> int:
-        return self.hour.values.nbytes + self.day.values.nbytes
+        return self.hour._values.nbytes + self.day._values.nbytes

@@ -56,7 +56,7 @@ def requests_live_columns(views: ShopperViews, signals: Mapping[str, np.ndarray]
     ids = np.asarray(product_ids, np.int64)
     n = len(ids)
     card_of = np.asarray(card_of, np.int64)
-    out = {name: np.full(n, np.nan, np.float32) for name in LIVE_COLUMNS}
+    out: dict[str, np.ndarray] = {}
     known = views.known[card_of] if n else np.zeros(0, bool)
     if known.all() and n:
         out.update(_shopper_columns(views, card_of, ids, np.asarray(leaves, np.int64),
@@ -65,12 +65,14 @@ def requests_live_columns(views: ShopperViews, signals: Mapping[str, np.ndarray]
         cols = _shopper_columns(views, card_of, ids, np.asarray(leaves, np.int64),
                                 np.asarray(item_leaves, np.int64), settings)
         for name, col in cols.items():
+            out[name] = np.full(n, np.nan, np.float32)
             out[name][known] = col[known]
     if signals is not None and n:
         out["live_ctr"] = np.asarray(signals["ctr"], np.float32)
         out["live_trend"] = np.asarray(signals["trend"], np.float32)
         out["live_hour_clicks"] = np.log1p(np.asarray(signals["hour_clicks"], np.float32))
-    return out
+    # a column nothing gave stays missing (NaN); made only then, in the columns' order
+    return {name: out[name] if name in out else np.full(n, np.nan, np.float32) for name in LIVE_COLUMNS}
 
 
 class Keys:
@@ -168,9 +170,16 @@ def recent_item_interest(key: Keys, card_of: np.ndarray, ids: np.ndarray, item_o
     out = np.zeros(len(ids), np.float32)
     if not len(items) or not len(ids):
         return out
-    weight = kind_weights[np.clip(kinds, 0, len(kind_weights) - 1)] * np.power(0.5, age_ms / half_life_ms)
-    uniq, inverse = np.unique(key(item_of, items), return_inverse=True)
-    per_item = np.bincount(inverse.ravel(), weights=weight, minlength=len(uniq))  # in view order
+    # take's clip mode clips the kinds to the weights' range as np.clip did, in one call
+    weight = np.take(kind_weights, kinds, mode="clip") * np.power(0.5, age_ms / half_life_ms)
+    keys = key(item_of, items)
+    order = np.argsort(keys, kind="stable")  # np.unique's grouping without its inverse: equal keys
+    keys = keys[order]  # keep view order, so bincount adds each item's weights in view order still
+    first = np.empty(len(keys), bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    uniq = keys[first]
+    per_item = np.bincount(np.cumsum(first) - 1, weights=weight[order], minlength=len(uniq))
     at, hit = find(uniq, key(card_of, ids))
     out[hit] = per_item[at[hit]].astype(np.float32)
     return out
