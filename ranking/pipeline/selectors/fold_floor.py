@@ -44,7 +44,7 @@ class FoldFloor:
         in_fold_by_score = stream[:fold]
         left = stream[~grade_d[stream]].tolist()  # the other grades in score order, as plain ints
         spread = ShelfSpread(self.settings)
-        caps = PageCaps(page, spread.caps(page, cands, request, snapshot))  # the spread's, made once a page
+        caps = PageCaps.of(page, spread.caps(page, cands, request, snapshot))  # the spread's, shared with it
         for p in range(fold):
             if page.slots[p] >= 0:
                 continue

@@ -17,6 +17,7 @@ around the slot (:meth:`PageCaps.blocked`).
 
 from __future__ import annotations
 
+import weakref
 from bisect import insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -94,12 +95,35 @@ class PageCaps:
     for every cap (about 12 us a slot on a homepage)."""
 
     def __init__(self, page: PageDraft, caps: Sequence[WindowCap]) -> None:
-        self.page, self.caps = page, list(caps)
+        self._page = weakref.ref(page)  # weakly: the page's memo keeps this (:meth:`of`), so no cycle
+        self.caps = list(caps)
         self.at: list[dict[int, list[int]]] = [{} for _ in self.caps]  # per cap: key -> its slots, ascending
         self.crowded: list[set[int]] = [set() for _ in self.caps]  # per cap: keys in >= ``most`` slots
-        for p, r in enumerate(page.slots.tolist()):
+        self.placed = page.slots.tolist()  # the page's slots as this knows them (:meth:`of` checks them)
+        for p, r in enumerate(self.placed):
             if r >= 0:
                 self._hold(p, r)
+
+    @classmethod
+    def of(cls, page: PageDraft, caps: Sequence[WindowCap]) -> PageCaps:
+        """The ``PageCaps`` of these very ``caps`` the page's memo keeps, while the page's slots are
+        still the ones it placed or was built from; else a new one, kept. The fold floor and the
+        shelf spread fill one page under the same caps, one after the other: the spread goes on with
+        the fold floor's instead of holding every placed slot again (a page is placed on one thread)."""
+        kept = page.memo.get(cls)
+        if (kept is not None and kept._page() is page and len(kept.caps) == len(caps)
+                and all(a is b for a, b in zip(kept.caps, caps, strict=True))
+                and kept.placed == page.slots.tolist()):
+            return kept
+        page.memo[cls] = made = cls(page, caps)
+        return made
+
+    @property
+    def page(self) -> PageDraft:
+        """The page these caps fill (alive while a selector fills it)."""
+        page = self._page()
+        assert page is not None, "PageCaps outlived its page"
+        return page
 
     def _hold(self, p: int, row: int) -> None:
         for cap, at, crowded in zip(self.caps, self.at, self.crowded, strict=True):
@@ -113,6 +137,7 @@ class PageCaps:
     def put(self, p: int, row: int) -> None:
         """Place candidate ``row`` at 0-based slot ``p``."""
         self.page.put(p, row)
+        self.placed[p] = row
         self._hold(p, row)
 
     def blocked(self, p: int) -> list[set[int]]:
@@ -197,7 +222,7 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
     of one per card passed over (about 10 a homepage slot once its subsidy share is full)."""
     ranked = page.order[~page.used[page.order]].tolist()  # the cards left, in score order
     rows = list(ranked)  # those not placed yet
-    state = PageCaps(page, caps)
+    state = PageCaps.of(page, caps)  # the fold floor's, when it filled under the same caps
     passing: list[tuple[int, list[set[int]]]] = []  # per slot that passed cards over: (rank placed, blocked)
     for p, slot in enumerate(page.slots.tolist()):
         if slot >= 0:
