@@ -210,9 +210,12 @@ def _fill_by_sliding_counts(page: PageDraft, caps: list[WindowCap]) -> list[list
     return notes
 
 
-def test_fill_in_order_places_and_notes_as_the_plain_sliding_count_filler():
+@pytest.mark.parametrize("head", [window_caps.HEAD_PER_SLOT, 0, 1])
+def test_fill_in_order_places_and_notes_as_the_plain_sliding_count_filler(head, monkeypatch):
     """The slots each key holds, the live caps' scan and the passed-over cards looked up by rank
-    place the same cards with the same notes as the plain filler, on pages partly filled first."""
+    place the same cards with the same notes as the plain filler, on pages partly filled first;
+    also when the first cards made plain ints per slot (``head``) are too few and the rest join."""
+    monkeypatch.setattr(window_caps, "HEAD_PER_SLOT", head)
     rng = np.random.default_rng(3)
     held = 0
     for _ in range(300):

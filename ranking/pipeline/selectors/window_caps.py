@@ -212,6 +212,15 @@ def _held(keys: tuple[int, ...], passed: list[list[set[int]]]) -> set[int]:
     return {c for blocked in passed for c, k in enumerate(keys) if k in blocked[c]}
 
 
+HEAD_PER_SLOT = 8  # cards made plain ints per open slot before the rest are (:func:`fill_in_order`)
+
+
+def _joined(ranked: list[int], rows: list[int], more: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
+    """The cards ``more`` (the rest, in score order) joined to ``ranked`` and ``rows``."""
+    rest = more.tolist()
+    return ranked + rest, rows + rest, more[:0]
+
+
 def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap]) -> None:
     """Fill every empty slot in score order under ``caps``, relaxing them in order when nothing
     left fits (module docstring).
@@ -220,13 +229,19 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
     order), so each slot that passed cards over keeps (its card's rank, its blocked keys), and a
     card placed later looks up the slots that passed it over by rank: one entry a slot instead
     of one per card passed over (about 10 a homepage slot once its subsidy share is full)."""
-    ranked = page.order[~page.used[page.order]].tolist()  # the cards left, in score order
+    left = page.order[~page.used[page.order]]  # the cards left, in score order
+    # as plain ints, the first few per open slot only (a homepage has ~400 left for ~13 slots, ~10 us
+    # of made ints): the rest join when none of those fits a slot (or none is left)
+    head = HEAD_PER_SLOT * int((page.slots < 0).sum())
+    ranked, more = left[:head].tolist(), left[head:]
     rows = list(ranked)  # those not placed yet
     state = PageCaps.of(page, caps)  # the fold floor's, when it filled under the same caps
     passing: list[tuple[int, list[set[int]]]] = []  # per slot that passed cards over: (rank placed, blocked)
     for p, slot in enumerate(page.slots.tolist()):
         if slot >= 0:
             continue
+        if not rows and len(more):
+            ranked, rows, more = _joined(ranked, rows, more)
         if not rows:
             break
         if not caps:
@@ -234,6 +249,9 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
             continue
         blocked = state.blocked(p)
         i, relaxed = state.first_fitting(rows, p, blocked), 0
+        if i < 0 and len(more):  # none of the first fits: the first that does among them all
+            ranked, rows, more = _joined(ranked, rows, more)
+            i = state.first_fitting(rows, p, blocked)
         if i < 0:
             i, relaxed = state.relaxing(rows, blocked)
         row = rows.pop(i)
