@@ -22,9 +22,11 @@ import numpy as np
 
 from ranking.bundle import Bundle, BundleError, load_bundle
 from ranking.card_badges import CardBadges
+from ranking.card_columns import card_store_names, card_titles
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
+from ranking.features.snapshot import Located
 from ranking.live.features import LIVE_COLUMNS
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
@@ -37,6 +39,7 @@ from ranking.pipeline.filters import Governance, KnownProducts, default_filters
 from ranking.pipeline.filters.relevance_floor import RelevanceFloor
 from ranking.pipeline.live_features import LiveFeatures
 from ranking.pipeline.pipeline import CallerCandidates
+from ranking.pipeline.traffic_grades import STORE_SCORES_OF_PRODUCTS
 from ranking.recall.bundle_part import DENSE, RecallPieces, load_recall_part
 from ranking.recall.bundle_part import PART as RECALL_PART
 from ranking.recall.category_browse import CategoryBrowse, InCategory
@@ -322,12 +325,19 @@ class Engine:
         snap = self.snapshot
         products = snap.products  # read once: the live catalog swaps the table whole
         at = page.rows_in(products)  # located once for every column (a placed page: taken from its set's)
+        if not isinstance(at, Located):  # whether every card is known, once: no np.where per column
+            at = Located(*at)
         col = lambda name, missing=np.nan: products.take_located(name, at, missing)  # noqa: E731
         store_ids = col("store_id", -1).astype(np.int64)
-        s_rows = snap.stores.rows(store_ids)
-        store_score = snap.stores.take("store_experience_score", s_rows)
-        titles = self.catalog.titles_of(page.product_ids)
-        store_names = self.catalog.store_names_of(store_ids)
+        stores = snap.stores
+        if "store_experience_score" in stores.columns:  # each product's, kept per version of its sources
+            read = (products.columns["store_id"], stores, stores.columns["store_experience_score"])
+            store_score = STORE_SCORES_OF_PRODUCTS.candidates(products, page, *read)
+        else:
+            store_score = stores.take("store_experience_score", stores.rows(store_ids))
+        catalog = self.catalog  # read once: the live catalog replaces it whole
+        titles = card_titles(catalog, products, page, at)  # their places kept per version of the ids
+        store_names = card_store_names(catalog, products, page, store_ids)
         price, adv, subsidy, pscore = col("price"), col("price_advantage"), col("subsidy", 0), \
             col("product_score")
         scores = page.scores if page.scores is not None else np.full(len(page), np.nan)
@@ -338,7 +348,7 @@ class Engine:
         price, adv, store_score, pscore = _nums(price), _nums(adv), _nums(store_score), _nums(pscore)
         final, model = _nums(scores + page.adjustments), _nums(scores)
         subsidy, propensity = (np.asarray(subsidy) > 0).tolist(), np.asarray(propensity, np.float64).tolist()
-        columns = zip(ids, titles.tolist(), price, adv, stores, store_names.tolist(), store_score, pscore,
+        columns = zip(ids, titles, price, adv, stores, store_names, store_score, pscore,
                       subsidy, badges, final, model, propensity, sources, strict=True)
         cards = [{  # one dict display per card, its values zipped (not 15 list lookups by index)
             "product_id": pid,

@@ -210,9 +210,12 @@ def _fill_by_sliding_counts(page: PageDraft, caps: list[WindowCap]) -> list[list
     return notes
 
 
-def test_fill_in_order_places_and_notes_as_the_plain_sliding_count_filler():
+@pytest.mark.parametrize("head", [window_caps.HEAD_PER_SLOT, 0, 1])
+def test_fill_in_order_places_and_notes_as_the_plain_sliding_count_filler(head, monkeypatch):
     """The slots each key holds, the live caps' scan and the passed-over cards looked up by rank
-    place the same cards with the same notes as the plain filler, on pages partly filled first."""
+    place the same cards with the same notes as the plain filler, on pages partly filled first;
+    also when the first cards made plain ints per slot (``head``) are too few and the rest join."""
+    monkeypatch.setattr(window_caps, "HEAD_PER_SLOT", head)
     rng = np.random.default_rng(3)
     held = 0
     for _ in range(300):
@@ -317,3 +320,36 @@ def test_the_fold_floor_and_the_shelf_spread_share_one_set_of_caps(monkeypatch):
     grades = _column(snap, c, rows, "product_score")
     assert len(rows) == 20 and (grades[:6] > 40).all() and (grades < 40).any()  # the fold floor placed
     assert made == [1]  # made once per page: the fold floor's and the spread's PageCaps share them
+
+
+def test_page_caps_of_a_page_is_shared_while_its_slots_are_the_ones_it_placed():
+    """The fold floor's ``PageCaps`` goes on into the spread (the same caps, the page's slots as it
+    left them); after a card put past it, or with other caps, a new one is built from the page's
+    slots; the page's memo keeps it without a reference cycle (it holds the page weakly)."""
+    import gc
+    import weakref
+
+    rng = np.random.default_rng(11)
+    caps, page, p = _random_page(rng, n=40, slots=(10, 16), keys=4, most=3, window=6, caps=4)
+    first = PageCaps.of(page, caps)
+    free = [int(r) for r in rng.permutation(40) if not page.used[r]]
+    first.put(p, free.pop())
+    assert PageCaps.of(page, caps) is first  # slots as it placed them: the same state goes on
+    assert PageCaps.of(page, list(caps)) is first  # the same cap objects in another list
+    other = [WindowCap("y", rng.integers(-1, 4, 40), 2, 5, str, "relaxed")]
+    assert PageCaps.of(page, other) is not first  # other caps: their own
+    again = PageCaps.of(page, caps)
+    assert again is not first  # the memo held the other caps' since
+    q = int(np.flatnonzero(page.slots < 0)[0])
+    page.put(q, free.pop())  # placed past the caps: they no longer know the page
+    rebuilt = PageCaps.of(page, caps)
+    assert rebuilt is not again
+    assert [rebuilt.blocked(s) for s in range(page.size)] == [PageCaps(page, caps).blocked(s)
+                                                              for s in range(page.size)]
+    gone = weakref.ref(page)
+    gc.disable()
+    try:
+        del page, first, again, rebuilt
+        assert gone() is None  # freed by its count alone: no cycle through the memo's caps
+    finally:
+        gc.enable()

@@ -212,3 +212,27 @@ def test_the_store_moves_follow_a_swapped_store_score_or_store_column_and_other_
     assert signs(rules) == [1, 0, -1]
     assert signs(rules.model_copy(update={"traffic_store_boost_min": 90.0})) == [0, 0, -1]
     assert signs(rules.model_copy(update={"traffic_store_penalty_below": 60.0})) == [1, -1, -1]
+
+
+def test_the_fold_floor_reaches_past_its_first_candidates_when_none_of_them_fits(monkeypatch):
+    """The fold floor makes plain ints of only its first few candidates per slot; when the caps
+    refuse all of those, the rest are tried, so the page is the one every candidate tried gives."""
+    import ranking.pipeline.selectors.fold_floor as fold_floor
+
+    rng = np.random.default_rng(8)
+    rules = RulesSettings(traffic_fold=4, store_diversity_max=1, store_diversity_window=4)
+    reached = 0
+    for _ in range(40):
+        scores = np.where(rng.random(30) < 0.4, 20.0, 50.0)  # grade D or C
+        snap = graded_snapshot(scores, [50, 50, 50])
+        snap.products.columns["store_id"] = np.where(np.arange(30) < 20, 0, rng.integers(1, 3, 30)
+                                                     ).astype(np.float32)  # the best 20 all of store 0
+        pages = []
+        for head in (1, 1000):
+            monkeypatch.setattr(fold_floor, "HEAD_PER_SLOT", head)
+            c = scored(snap)
+            placed = Selector(rules).place(c, rules_request(page_size=8), snap, np.random.default_rng(0))
+            pages.append((placed.rows.tolist(), [list(c.rule_notes[i]) for i in range(30)]))
+        assert pages[0] == pages[1]
+        reached += any(r >= 20 for r in pages[0][0][1:4])  # a card of another store, past the first few
+    assert reached > 30

@@ -49,21 +49,25 @@ def _failed_pins(found: RulesInForce, cands: CandidateSet, dropped: DroppedEntri
 
 
 def _note_page(found: RulesInForce, page: CandidateSet, pinned_at: dict[int, str]) -> None:
+    """The ``merch_pinned_above`` notes, then each filter rule's note on every card. The cards
+    between two pinned positions say the same, so each such run shares one note, and every card
+    one copy of each filter's note, added in bulk (``RuleNotes.append``: each card's list the same,
+    in the same order, as a note made and appended per card, ~1 us each)."""
     filters = _said(found)["filters"]
     if not pinned_at and not filters:
         return
-    above, ids = 0, []
-    for i in range(len(page)):
-        position = i + 1
-        if position in pinned_at:
-            above += 1
-            ids = sorted({*ids, pinned_at[position]})
-        elif above:
-            page.rule_notes[i].append({
-                "rule": "merch_pinned_above", "rule_ids": list(ids),
-                "why": f"{above} pinned card{'s' if above > 1 else ''} above moved it down"})
-        if filters:
-            page.rule_notes[i].extend(dict(n) for n in filters)
+    notes, n = page.rule_notes, len(page)
+    pinned = sorted(p for p in pinned_at if 1 <= p <= n)  # 1-based positions on the page
+    ids: list[str] = []
+    for k, position in enumerate(pinned):
+        ids = sorted({*ids, pinned_at[position]})
+        below = range(position, pinned[k + 1] - 1 if k + 1 < len(pinned) else n)  # 0-based, to the next pin
+        if len(below):
+            above = k + 1
+            notes.append(below, {"rule": "merch_pinned_above", "rule_ids": list(ids),
+                                 "why": f"{above} pinned card{'s' if above > 1 else ''} above moved it down"})
+    for note in filters:
+        notes.append(range(n), dict(note))
 
 
 def _moved(cands: CandidateSet) -> set[str]:

@@ -24,6 +24,8 @@ from ranking.pipeline.selectors.window_caps import PageCaps
 from ranking.pipeline.traffic_grades import GRADES, candidate_grades
 from ranking.settings import RulesSettings
 
+HEAD_PER_SLOT = 8  # candidates made plain ints per fold slot before the rest are (see ``fill``)
+
 
 @dataclass
 class FoldFloor:
@@ -42,15 +44,23 @@ class FoldFloor:
             return
         stream = page.order[~page.used[page.order]]
         in_fold_by_score = stream[:fold]
-        left = stream[~grade_d[stream]].tolist()  # the other grades in score order, as plain ints
+        rest = stream[~grade_d[stream]]  # the other grades in score order
+        # as plain ints, the first few only (~400 made ints cost ~10 us; the fold's few slots nearly
+        # always take one of the first): the rest join when none of those fits a slot
+        head = HEAD_PER_SLOT * fold
+        left, more = rest[:head].tolist(), rest[head:]
         spread = ShelfSpread(self.settings)
-        caps = PageCaps(page, spread.caps(page, cands, request, snapshot))  # the spread's, made once a page
+        caps = PageCaps.of(page, spread.caps(page, cands, request, snapshot))  # the spread's, shared with it
         for p in range(fold):
             if page.slots[p] >= 0:
                 continue
+            at = caps.first_fitting(left, p) if left else -1
+            if at < 0 and len(more):  # none of the first fits: the first that does among them all
+                left, more = left + more.tolist(), more[:0]
+                at = caps.first_fitting(left, p)
             if not left:
                 break
-            caps.put(p, left.pop(max(caps.first_fitting(left, p), 0)))
+            caps.put(p, left.pop(max(at, 0)))
         why = f"grade D: kept below position {self.settings.traffic_fold} by the traffic policy"
         for r in sorted(int(r) for r in in_fold_by_score):
             if grade_d[r] and not page.used[r]:

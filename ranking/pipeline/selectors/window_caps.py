@@ -17,6 +17,7 @@ around the slot (:meth:`PageCaps.blocked`).
 
 from __future__ import annotations
 
+import weakref
 from bisect import insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -94,12 +95,35 @@ class PageCaps:
     for every cap (about 12 us a slot on a homepage)."""
 
     def __init__(self, page: PageDraft, caps: Sequence[WindowCap]) -> None:
-        self.page, self.caps = page, list(caps)
+        self._page = weakref.ref(page)  # weakly: the page's memo keeps this (:meth:`of`), so no cycle
+        self.caps = list(caps)
         self.at: list[dict[int, list[int]]] = [{} for _ in self.caps]  # per cap: key -> its slots, ascending
         self.crowded: list[set[int]] = [set() for _ in self.caps]  # per cap: keys in >= ``most`` slots
-        for p, r in enumerate(page.slots.tolist()):
+        self.placed = page.slots.tolist()  # the page's slots as this knows them (:meth:`of` checks them)
+        for p, r in enumerate(self.placed):
             if r >= 0:
                 self._hold(p, r)
+
+    @classmethod
+    def of(cls, page: PageDraft, caps: Sequence[WindowCap]) -> PageCaps:
+        """The ``PageCaps`` of these very ``caps`` the page's memo keeps, while the page's slots are
+        still the ones it placed or was built from; else a new one, kept. The fold floor and the
+        shelf spread fill one page under the same caps, one after the other: the spread goes on with
+        the fold floor's instead of holding every placed slot again (a page is placed on one thread)."""
+        kept = page.memo.get(cls)
+        if (kept is not None and kept._page() is page and len(kept.caps) == len(caps)
+                and all(a is b for a, b in zip(kept.caps, caps, strict=True))
+                and kept.placed == page.slots.tolist()):
+            return kept
+        page.memo[cls] = made = cls(page, caps)
+        return made
+
+    @property
+    def page(self) -> PageDraft:
+        """The page these caps fill (alive while a selector fills it)."""
+        page = self._page()
+        assert page is not None, "PageCaps outlived its page"
+        return page
 
     def _hold(self, p: int, row: int) -> None:
         for cap, at, crowded in zip(self.caps, self.at, self.crowded, strict=True):
@@ -113,6 +137,7 @@ class PageCaps:
     def put(self, p: int, row: int) -> None:
         """Place candidate ``row`` at 0-based slot ``p``."""
         self.page.put(p, row)
+        self.placed[p] = row
         self._hold(p, row)
 
     def blocked(self, p: int) -> list[set[int]]:
@@ -187,6 +212,15 @@ def _held(keys: tuple[int, ...], passed: list[list[set[int]]]) -> set[int]:
     return {c for blocked in passed for c, k in enumerate(keys) if k in blocked[c]}
 
 
+HEAD_PER_SLOT = 8  # cards made plain ints per open slot before the rest are (:func:`fill_in_order`)
+
+
+def _joined(ranked: list[int], rows: list[int], more: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
+    """The cards ``more`` (the rest, in score order) joined to ``ranked`` and ``rows``."""
+    rest = more.tolist()
+    return ranked + rest, rows + rest, more[:0]
+
+
 def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap]) -> None:
     """Fill every empty slot in score order under ``caps``, relaxing them in order when nothing
     left fits (module docstring).
@@ -195,13 +229,19 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
     order), so each slot that passed cards over keeps (its card's rank, its blocked keys), and a
     card placed later looks up the slots that passed it over by rank: one entry a slot instead
     of one per card passed over (about 10 a homepage slot once its subsidy share is full)."""
-    ranked = page.order[~page.used[page.order]].tolist()  # the cards left, in score order
+    left = page.order[~page.used[page.order]]  # the cards left, in score order
+    # as plain ints, the first few per open slot only (a homepage has ~400 left for ~13 slots, ~10 us
+    # of made ints): the rest join when none of those fits a slot (or none is left)
+    head = HEAD_PER_SLOT * int((page.slots < 0).sum())
+    ranked, more = left[:head].tolist(), left[head:]
     rows = list(ranked)  # those not placed yet
-    state = PageCaps(page, caps)
+    state = PageCaps.of(page, caps)  # the fold floor's, when it filled under the same caps
     passing: list[tuple[int, list[set[int]]]] = []  # per slot that passed cards over: (rank placed, blocked)
     for p, slot in enumerate(page.slots.tolist()):
         if slot >= 0:
             continue
+        if not rows and len(more):
+            ranked, rows, more = _joined(ranked, rows, more)
         if not rows:
             break
         if not caps:
@@ -209,6 +249,9 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
             continue
         blocked = state.blocked(p)
         i, relaxed = state.first_fitting(rows, p, blocked), 0
+        if i < 0 and len(more):  # none of the first fits: the first that does among them all
+            ranked, rows, more = _joined(ranked, rows, more)
+            i = state.first_fitting(rows, p, blocked)
         if i < 0:
             i, relaxed = state.relaxing(rows, blocked)
         row = rows.pop(i)
