@@ -153,3 +153,10 @@ def test_threads_scoring_at_once_each_get_their_own_rows(objects) -> None:
     for t in threads:
         t.join()
     assert not wrong and len({id(b) for b in buffers}) == 8
+
+
+def test_training_builds_the_small_object(small_models: Path) -> None:
+    from ranking.bundle import load_bundle
+
+    bundle = load_bundle(small_models / "latest")
+    assert bundle.manifest["scorer"] == "lleaves" and bundle.model.compiled.contiguous
