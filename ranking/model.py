@@ -7,9 +7,10 @@ serving treats both the same: higher raw score ranks first.
 Loaded from LightGBM's own text format (never a pickle). On the request path it scores
 with one thread, through the trees compiled to machine code by lleaves when the bundle
 carries them (``compiled/model.so``, built at training time, hashed in the manifest;
-about 3.7x faster than ``Booster.predict`` here, scores equal to 1e-14), else through
-LightGBM itself. ``contributions`` always uses LightGBM's ``pred_contrib`` (one column
-per feature plus the bias), which is what ``explain`` shows.
+about 3.7x faster than ``Booster.predict`` here, scores equal to 1e-14; how they are built,
+loaded and called: :mod:`ranking.compiled_trees`), else through LightGBM itself.
+``contributions`` always uses LightGBM's ``pred_contrib`` (one column per feature plus the
+bias), which is what ``explain`` shows.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+
+from ranking.compiled_trees import CompiledTrees, compile_trees
 
 log = logging.getLogger("shelfrank.model")
 COMPILED_FILE = "model.so"
@@ -35,18 +38,16 @@ def compiler_available() -> bool:
 
 def compile_model(model_file: str | Path, out_file: str | Path) -> float:
     """Compile a LightGBM text model to a shared object with lleaves; return the seconds."""
-    import lleaves
-
     started = time.perf_counter()
-    Path(out_file).parent.mkdir(parents=True, exist_ok=True)
-    lleaves.Model(model_file=str(model_file)).compile(cache=str(out_file))
+    compile_trees(model_file, out_file)
     return time.perf_counter() - started
 
 
 class RankingModel:
     """A trained booster (funnel or LambdaRank) and the feature names it expects, in order."""
 
-    def __init__(self, booster: lgb.Booster, compiled=None, kind: str = "lambdarank") -> None:
+    def __init__(self, booster: lgb.Booster, compiled: CompiledTrees | None = None,
+                 kind: str = "lambdarank") -> None:
         self.booster = booster
         self.compiled = compiled
         self.feature_names: list[str] = list(booster.feature_name())
@@ -74,10 +75,9 @@ class RankingModel:
         compiled = None
         if compiled_file is not None and Path(compiled_file).exists():
             try:
-                import lleaves
-
-                compiled = lleaves.Model(model_file=str(path))
-                compiled.compile(cache=str(compiled_file))  # loads the cached object, no compile
+                if booster.num_model_per_iteration() != 1:
+                    raise ValueError("the compiled trees score one class")
+                compiled = CompiledTrees.load(compiled_file, booster.num_feature())
             except Exception as exc:  # missing llvmlite, foreign architecture...
                 log.warning("compiled trees unavailable (%s); scoring with LightGBM", exc)
                 compiled = None
@@ -88,8 +88,7 @@ class RankingModel:
         if len(features) == 0:
             return np.zeros(0)
         if self.compiled is not None:
-            return self.compiled.predict(np.ascontiguousarray(features, dtype=np.float64),
-                                         n_jobs=num_threads)
+            return self.compiled.score(features, num_threads)
         return self.booster.predict(features, num_threads=num_threads)
 
     def score_with_lightgbm(self, features: np.ndarray, num_threads: int = 1) -> np.ndarray:

@@ -1,0 +1,21 @@
+"""bench.request_components' component timers: ``--thread-cpu`` swaps the wall clock for the
+thread's CPU clock."""
+
+from __future__ import annotations
+
+from bench import request_components
+
+
+class _Part:
+    def run(self) -> int:
+        return 7
+
+
+def test_components_are_timed_by_the_chosen_clock(monkeypatch) -> None:
+    ticks = iter([10.0, 10.25])
+    monkeypatch.setitem(request_components.CLOCK, "now", lambda: next(ticks))
+    monkeypatch.setattr(request_components, "TOTALS", request_components.defaultdict(float))
+    part = _Part()
+    request_components._wrap(part, "run", "a part")
+    assert part.run() == 7
+    assert request_components.TOTALS["a part"] == 0.25
