@@ -50,7 +50,7 @@ from serving.merchandising import IMPORT_PATH, start_merchandising, stop_merchan
 from serving.page_route import start_page_threads, stop_page_threads
 from serving.responses import ERROR_RESPONSES
 from serving.routes import catalog, channels, console, demo, docs, events, live, merchandising, merchant, ops
-from serving.routes.ranking import ranking_router
+from serving.routes.ranking import add_ranking_routes
 from serving.state import ServiceState
 
 log = logging.getLogger("shelfrank.serving")
@@ -84,7 +84,7 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=limits.cors_origins,
                            allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", VARIANT_HEADER])
-    app.include_router(ranking_router(limits))
+    add_ranking_routes(app.router, limits)  # not included: one match per page, not two
     app.include_router(channels.router)
     app.include_router(events.router)
     app.include_router(demo.router)

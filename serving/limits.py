@@ -173,8 +173,8 @@ class TimingMiddleware:
 
         def record(status: int, seconds: float) -> None:
             endpoint = getattr(scope.get("route"), "path", "unmatched")
-            metrics.REQUEST_SECONDS.labels(endpoint, scope.get("method", "")).observe(seconds)
-            metrics.RESPONSES.labels(endpoint, str(status)).inc()
+            metrics.child(metrics.REQUEST_SECONDS, endpoint, scope.get("method", "")).observe(seconds)
+            metrics.child(metrics.RESPONSES, endpoint, str(status)).inc()
             if status >= 500:
                 metrics.ERRORS.labels(endpoint).inc()
 

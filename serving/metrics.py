@@ -17,6 +17,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25,
            0.5, 1.0, 2.5)
@@ -45,6 +46,16 @@ RELOADS = Counter("shelfrank_reloads_total", "bundle reloads by outcome", ["outc
 SHED = Counter("shelfrank_shed_total", "requests refused with 503 by backpressure (serving.max_in_flight)")
 TIMEOUTS = Counter("shelfrank_read_timeouts_total",
                    "requests whose body stalled past serving.body_timeout_seconds")
+
+
+def child(metric: MetricWrapperBase, *labels: str) -> MetricWrapperBase:
+    """``metric.labels(*labels)`` for string label values, found in the metric's own children
+    first: ``labels`` converts, validates and takes the metric's lock on every call, about 2 µs
+    each, eight times a page on the event loop. The children are the metric's own dict, read each
+    time, so a ``remove`` or ``clear`` is seen at once; a label set not yet made goes through
+    ``labels``."""
+    found = metric._metrics.get(labels)
+    return found if found is not None else metric.labels(*labels)
 
 
 def set_bundle(version: str | None, previous: str | None) -> None:

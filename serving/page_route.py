@@ -93,16 +93,38 @@ def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel | None:
         return None
 
 
+def _settle(done: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    """On the loop: the page's outcome into ``done`` (never cancelled: it is only shielded)."""
+    if error is None:
+        done.set_result(result)
+    else:
+        done.set_exception(error)
+
+
 async def in_page_thread(executor: ThreadPoolExecutor, fn: Callable[..., Response], *args: Any) -> Response:
     """``fn(*args)`` on a page thread. A cancellation waits for the page to finish and is then
-    raised, as anyio's ``run_sync`` does: admission's slot is held while the page ranks."""
-    future = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+    raised, as anyio's ``run_sync`` does: admission's slot is held while the page ranks.
+
+    The page settles one loop future itself (one ``call_soon_threadsafe``) instead of
+    ``run_in_executor``'s chain of a concurrent future copied into a wrapped one."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def page() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to the awaiting task, raised there (no frame keeps it)
+            loop.call_soon_threadsafe(_settle, done, None, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, done, result, None)
+
+    executor.submit(page)
     cancelled = False
     while True:
         try:
-            result = await asyncio.shield(future)
+            result = await asyncio.shield(done)
         except asyncio.CancelledError:
-            if future.done():
+            if done.done():
                 raise
             cancelled = True
             continue

@@ -20,6 +20,7 @@ from fastapi import HTTPException
 from fastapi.responses import Response
 from starlette.background import BackgroundTask
 
+from ranking.event_log import BufferedAppender
 from ranking.experiments import VARIANT_HEADER
 from ranking.pipeline import RankRequest
 from ranking.pipeline.dropped import DroppedEntries
@@ -84,8 +85,20 @@ def encoded_body(body: dict) -> bytes:
     return orjson.dumps(body, default=_encoded, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+class AfterPage(BackgroundTask):
+    """:func:`~serving.side_effects.after_page` as a response's background task: Starlette's
+    ``BackgroundTask`` asks ``inspect`` whether its function is a coroutine function on every
+    page; this one is known to be."""
+
+    def __init__(self, page: ServedPage, exposures: BufferedAppender | None) -> None:
+        self.page, self.exposures = page, exposures
+
+    async def __call__(self) -> None:
+        await after_page(self.page, self.exposures)
+
+
 def page_response(state: ServiceState, page: ServedPage) -> Response:
     """The page as JSON, its metrics and exposure line to follow the response."""
     exposures = state.exposures if state.settings.serving.log_exposures else None
-    return Response(content=encoded_body(page.body),
-                    media_type="application/json", background=BackgroundTask(after_page, page, exposures))
+    return Response(content=encoded_body(page.body), media_type="application/json",
+                    background=AfterPage(page, exposures))

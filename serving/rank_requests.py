@@ -16,7 +16,7 @@ from datetime import UTC
 
 import numpy as np
 
-from ranking.mall_clock import local_hour
+from ranking.mall_clock import fixed_offset_ms, local_hour
 from ranking.pipeline import RankRequest
 from ranking.settings import ServingSettings
 from serving.schemas import Context, HomepageRequest, RerankRequest, SearchRequest
@@ -46,9 +46,18 @@ def request_time(context: Context | None, timezone: str) -> tuple[int, int]:
         now_ms = int(t.timestamp() * 1000)
     else:
         now_ms = int(time.time() * 1000)
-    hour = context.hour if context and context.hour is not None else \
-        int(local_hour(np.array([now_ms]), timezone)[0])
+    hour = context.hour if context and context.hour is not None else mall_hour(now_ms, timezone)
     return now_ms, hour
+
+
+def mall_hour(now_ms: int, timezone: str) -> int:
+    """:func:`~ranking.mall_clock.local_hour` of one instant: in Python's integers when the zone's
+    offset is fixed (the same floor division and modulo as numpy's, without a one-element array
+    and its ``astype``), else through it."""
+    offset = fixed_offset_ms(timezone)
+    if offset is not None:
+        return (now_ms + offset) // 3_600_000 % 24
+    return int(local_hour(np.array([now_ms]), timezone)[0])
 
 
 def rank_request(body: RankingBody, page_size: int, query: str | None, explain: bool, seed: int,

@@ -81,6 +81,25 @@ def test_a_cancelled_page_is_waited_for_before_the_cancellation_is_raised() -> N
     asyncio.run(run())
 
 
+def test_a_page_returns_or_raises_in_the_awaiting_task_from_its_own_thread() -> None:
+    ran: list[str] = []
+
+    def page(fail: bool) -> str:
+        ran.append(threading.current_thread().name)
+        if fail:
+            raise KeyError("no such page")
+        return "page"
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1, thread_name_prefix="pages") as executor:
+            assert await in_page_thread(executor, page, False) == "page"
+            with pytest.raises(KeyError, match="no such page"):
+                await in_page_thread(executor, page, True)
+
+    asyncio.run(run())
+    assert ran == ["pages_0", "pages_0"]
+
+
 def test_plain_requests_rank_on_the_page_threads_and_the_rest_through_fastapi() -> None:
     seen: list[tuple[str, object]] = []
 

@@ -120,3 +120,27 @@ def test_an_exposure_line_that_cannot_be_written_never_fails_the_page(tmp_path, 
 
     asyncio.run(after_page(_served([{"product_id": 5, "position": 1, "propensity": 1.0}]), Broken()))
     assert "could not log exposures for request 11" in caplog.text
+
+
+def test_a_page_response_runs_after_page_as_its_background_task(tmp_path, monkeypatch) -> None:
+    """``AfterPage`` is awaited by Starlette after the body is sent, with no ``inspect`` per page."""
+    import inspect
+
+    from starlette.background import BackgroundTask
+
+    from serving.pages import AfterPage, page_response
+
+    log = EventLog(tmp_path)
+    exposures = BufferedAppender(log, "exposures", every=3600)
+    settings = Settings()
+    state = type("State", (), {"exposures": exposures, "settings": settings})()
+    with monkeypatch.context() as patched:
+        patched.setattr(inspect, "iscoroutinefunction", lambda f: pytest.fail("inspect asked per page"))
+        response = page_response(state, _served([{"product_id": 9, "position": 1, "propensity": 1.0}]))
+    assert isinstance(response.background, AfterPage) and isinstance(response.background, BackgroundTask)
+    before = _stage_count()
+    asyncio.run(response.background())
+    assert _stage_count() == pytest.approx(before + 0.002)
+    exposures.close()
+    log.close()
+    assert read_event_log(tmp_path).tables["exposures"].column("product_id").to_pylist() == [9]

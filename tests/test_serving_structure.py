@@ -138,3 +138,13 @@ def test_similar_documents_the_default_k_of_the_settings() -> None:
     spec = create_app(load_settings(["serving.similar_k=7"]), load=False).openapi()
     params = spec["paths"]["/v1/products/{product_id}/similar"]["get"]["parameters"]
     assert next(p for p in params if p["name"] == "k")["schema"]["default"] == 7
+
+
+def test_the_ranking_routes_are_the_apps_own_so_a_page_is_matched_once() -> None:
+    """Added to the app's router, not included: an included router's route is matched twice a
+    request behind FastAPI's route contexts (serving.routes.ranking.add_ranking_routes)."""
+    from serving.routes.ranking import RankingRoute
+
+    app = create_app(load_settings([]), load=False)
+    own = {r.path: r for r in app.router.routes if isinstance(r, RankingRoute)}
+    assert sorted(own) == ["/v1/homepage", "/v1/rerank", "/v1/search"]

@@ -9,7 +9,7 @@ import pytest
 from fastapi import HTTPException
 
 from ranking.settings import ServingSettings
-from serving.rank_requests import page_size_for, rank_request, request_time
+from serving.rank_requests import mall_hour, page_size_for, rank_request, request_time
 from serving.schemas import HomepageRequest, RerankRequest, SearchRequest
 from serving.validation import (
     check_event_count,
@@ -110,6 +110,19 @@ def test_request_time_is_the_context_time_on_the_mall_clock() -> None:
     assert hour == 10  # UTC+8
     assert request_time(SearchRequest(query="x", context={"time": "2024-03-01T02:30:00", "hour": 21}).context,
                         "Asia/Shanghai") == (now_ms, 21)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "UTC", "Asia/Kolkata", "America/St_Johns", "Europe/Paris"])
+def test_the_mall_hour_of_one_instant_is_local_hours(zone) -> None:
+    """In Python's integers for a fixed offset (Kolkata +5:30), through ``local_hour`` for a zone
+    with daylight saving time (St John's -3:30/-2:30, Paris): the same hour either way."""
+    from ranking.mall_clock import local_hour
+
+    rng = np.random.default_rng(5)
+    instants = [0, -1, 1_700_000_000_000, *rng.integers(-2_000_000_000_000, 4_000_000_000_000, 300).tolist()]
+    want = local_hour(np.array(instants), zone).tolist()
+    got = [mall_hour(int(t), zone) for t in instants]
+    assert got == want and all(type(h) is int for h in got)
 
 
 def test_one_function_builds_every_endpoints_rank_request() -> None:

@@ -138,9 +138,14 @@ def _similar_endpoint(default_k: int):
     return similar
 
 
-def ranking_router(limits: ServingSettings) -> APIRouter:
-    """The ranking routes; ``/similar``'s default ``k`` is ``serving.similar_k``."""
-    router = APIRouter()
+def add_ranking_routes(router: APIRouter, limits: ServingSettings) -> None:
+    """The ranking routes added to ``router``; ``/similar``'s default ``k`` is ``serving.similar_k``.
+
+    The app adds them to its own router (:func:`serving.app.create_app`), not through
+    ``include_router``: an included router's route is matched twice per request (once to find
+    the included router, again inside it) behind FastAPI's route contexts: about 90 Python calls
+    of a page's event loop (a cProfile of ``bench.http_path``); the routes and ``/openapi.json``
+    are the same."""
     for path, endpoint in (("/v1/search", search), ("/v1/homepage", homepage), ("/v1/rerank", rerank)):
         router.add_api_route(path, endpoint, methods=["POST"], response_model=RankingResponse,
                              tags=["ranking"], responses={**ok(**RANKING_OK), **errors(422, 503)},
@@ -149,4 +154,10 @@ def ranking_router(limits: ServingSettings) -> APIRouter:
                          methods=["GET"], response_model=SimilarResponse, tags=["ranking"],
                          responses={**ok(**SIMILAR_OK), **errors(404, 422, 503)})
     router.add_api_route("/v1/noop", noop, methods=["POST"], include_in_schema=False, response_model=None)
+
+
+def ranking_router(limits: ServingSettings) -> APIRouter:
+    """The ranking routes as a router of their own (:func:`add_ranking_routes`)."""
+    router = APIRouter()
+    add_ranking_routes(router, limits)
     return router
