@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ranking.features import FeatureSnapshot, schema, schema_differences, schema_hash
-from ranking.model import COMPILED_FILE, RankingModel
+from ranking.model import RankingModel, compiled_file_in
 from ranking.recall.tokenize import TokenizerVersionError
 from ranking.settings import redact_secrets
 
@@ -171,7 +171,7 @@ def load_bundle(path: str | Path) -> Bundle:
     real = resolve_bundle(path)
     manifest = verify_bundle(real)
     try:
-        model = RankingModel.load(real / "model.txt", real / COMPILED_PART / COMPILED_FILE,
+        model = RankingModel.load(real / "model.txt", compiled_file_in(real / COMPILED_PART),
                                   kind=str(manifest.get("training", {}).get("model", "lambdarank")))
     except Exception as exc:  # LightGBM raises its own error types
         raise BundleError(f"{real}: model.txt cannot be loaded ({exc})") from exc

@@ -6,7 +6,8 @@ serving treats both the same: higher raw score ranks first.
 
 Loaded from LightGBM's own text format (never a pickle). On the request path it scores
 with one thread, through the trees compiled to machine code by lleaves when the bundle
-carries them (``compiled/model.so``, built at training time, hashed in the manifest;
+carries them (``compiled/model-small.so`` or ``compiled/model.so``, built at training time,
+hashed in the manifest;
 about 3.7x faster than ``Booster.predict`` here, scores equal to 1e-14; how they are built,
 loaded and called: :mod:`ranking.compiled_trees`), else through LightGBM itself.
 ``contributions`` always uses LightGBM's ``pred_contrib`` (one column per feature plus the
@@ -16,6 +17,7 @@ bias), which is what ``explain`` shows.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -25,7 +27,11 @@ import numpy as np
 from ranking.compiled_trees import CompiledTrees, compile_trees
 
 log = logging.getLogger("shelfrank.model")
-COMPILED_FILE = "model.so"
+COMPILED_FILE = "model.so"  # the trees compiled with lleaves' default (large) code model
+# the trees compiled with the small code model (ranking.compiled_trees): a name of its own, so a
+# service older than it, which would load it with LLVM's default loader (its sections apart, where
+# the object's 32-bit offsets may not reach), finds no compiled trees and scores with LightGBM
+SMALL_COMPILED_FILE = "model-small.so"
 
 
 def compiler_available() -> bool:
@@ -36,11 +42,27 @@ def compiler_available() -> bool:
     return True
 
 
-def compile_model(model_file: str | Path, out_file: str | Path) -> float:
-    """Compile a LightGBM text model to a shared object with lleaves; return the seconds."""
+def compile_model(model_file: str | Path, folder: str | Path) -> tuple[float, Path]:
+    """Compile a LightGBM text model into ``folder`` with lleaves; return the seconds and the
+    object's path (:data:`SMALL_COMPILED_FILE` for the small code model, else
+    :data:`COMPILED_FILE`)."""
     started = time.perf_counter()
-    compile_trees(model_file, out_file)
-    return time.perf_counter() - started
+    folder = Path(folder)
+    trial = folder / f".compiling-{os.getpid()}.so"
+    try:
+        code_model = compile_trees(model_file, trial)
+        out = folder / (SMALL_COMPILED_FILE if code_model == "small" else COMPILED_FILE)
+        trial.replace(out)
+    finally:
+        trial.unlink(missing_ok=True)
+    return time.perf_counter() - started, out
+
+
+def compiled_file_in(folder: str | Path) -> Path:
+    """The compiled trees' object in a bundle's ``folder``: the small code model's when there is
+    one, else the default's (which may not exist either: then the model scores with LightGBM)."""
+    small = Path(folder) / SMALL_COMPILED_FILE
+    return small if small.exists() else Path(folder) / COMPILED_FILE
 
 
 class RankingModel:

@@ -160,3 +160,21 @@ def test_training_builds_the_small_object(small_models: Path) -> None:
 
     bundle = load_bundle(small_models / "latest")
     assert bundle.manifest["scorer"] == "lleaves" and bundle.model.compiled.contiguous
+    # under a name of its own: a service older than the small code model finds no ``model.so`` and
+    # scores with LightGBM, instead of loading the object with a loader its offsets may not reach
+    compiled = (small_models / "latest").resolve() / "compiled"
+    assert (compiled / "model-small.so").exists() and not (compiled / "model.so").exists()
+
+
+def test_compile_model_names_the_object_by_its_code_model(tmp_path: Path) -> None:
+    from ranking.model import COMPILED_FILE, SMALL_COMPILED_FILE, compile_model, compiled_file_in
+
+    small_dir, large_dir = tmp_path / "small", tmp_path / "large"
+    small_dir.mkdir(), large_dir.mkdir()
+    _, small = compile_model(_model_file(small_dir), small_dir)
+    _, large = compile_model(_model_file(large_dir, "binary"), large_dir)  # calls exp: large
+    assert small.name == SMALL_COMPILED_FILE and large.name == COMPILED_FILE
+    assert sorted(p.name for p in small_dir.iterdir()) == sorted(["model.txt", SMALL_COMPILED_FILE])
+    assert sorted(p.name for p in large_dir.iterdir()) == sorted(["model.txt", COMPILED_FILE])
+    assert compiled_file_in(small_dir) == small and compiled_file_in(large_dir) == large
+    assert compiled_file_in(tmp_path) == tmp_path / COMPILED_FILE  # none: LightGBM scores

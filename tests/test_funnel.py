@@ -38,8 +38,8 @@ def test_merged_model_scores_the_sum_of_raw_scores_in_lightgbm_and_compiled(tmp_
     from ranking.model import RankingModel, compile_model
 
     (tmp_path / "model.txt").write_text(text)
-    compile_model(tmp_path / "model.txt", tmp_path / "model.so")
-    model = RankingModel.load(tmp_path / "model.txt", tmp_path / "model.so")
+    _, compiled = compile_model(tmp_path / "model.txt", tmp_path)
+    model = RankingModel.load(tmp_path / "model.txt", compiled)
     assert model.scorer == "lleaves"
     np.testing.assert_allclose(model.score(x), want, atol=1e-12)
 

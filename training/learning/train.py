@@ -18,7 +18,7 @@ import numpy as np
 
 from ranking.bundle import COMPILED_PART, write_bundle
 from ranking.catalog import CATALOG_PART, CardCatalog
-from ranking.model import COMPILED_FILE, compile_model, compiler_available
+from ranking.model import compile_model, compiler_available
 from ranking.recall.bundle_part import PART as RECALL_PART
 from ranking.recall.bundle_part import write_recall_part
 from ranking.recall.homepage import HomepageRecall
@@ -102,7 +102,7 @@ def train_bundle(data_dir: str | Path, models_dir: str | Path, settings: Setting
              RECALL_PART: lambda folder: write_recall_part(folder, search, homepage)}
     if settings.training.compile_scorer and compiler_available():
         def compile_trees(folder: Path) -> None:
-            seconds = compile_model(folder.parent / "model.txt", folder / COMPILED_FILE)
+            seconds, _ = compile_model(folder.parent / "model.txt", folder)
             manifest["training"]["compile_seconds"] = round(seconds, 2)
 
         parts[COMPILED_PART] = compile_trees
