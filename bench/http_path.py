@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import tempfile
 import time
@@ -123,6 +124,22 @@ def bench_app(bundle: Path, work: str | Path, overrides: list[str] | tuple[str, 
                                      "serving.admin_token=s3cret", "live.backend=embedded",
                                      "serving.write_rate_per_second=0", "serving.access_log=false",
                                      *overrides]))
+
+
+@contextlib.contextmanager
+def started_app(bundle: Path, prefix: str, overrides: list[str] | tuple[str, ...] = ()):
+    """:func:`bench_app` on a new event loop, its lifespan entered (events in a temporary folder
+    named from ``prefix``): yields (app, loop); the lifespan is left and the loop closed after."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as work:
+        app = bench_app(bundle, work, overrides)
+        loop = asyncio.new_event_loop()
+        lifespan = app.router.lifespan_context(app)
+        loop.run_until_complete(lifespan.__aenter__())
+        try:
+            yield app, loop
+        finally:
+            loop.run_until_complete(lifespan.__aexit__(None, None, None))
+            loop.close()
 
 
 async def set_up(app, bundle: Path, book: bool) -> dict[str, list[bytes]]:

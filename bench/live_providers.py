@@ -18,12 +18,10 @@ single live bucket, whose read is the cheapest).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import cProfile
 import gc
 import pstats
-import tempfile
 import time
 from pathlib import Path
 
@@ -127,39 +125,31 @@ def main() -> None:
     parser.add_argument("--day", action="store_true",
                         help="a day of clicks first: the counters' whole windows live")
     args = parser.parse_args()
-    from bench.http_path import bench_app, set_up
+    from bench.http_path import set_up, started_app
 
-    with tempfile.TemporaryDirectory(prefix="live-providers-") as work:
-        app = bench_app(args.bundle, work)
-        loop = asyncio.new_event_loop()
-        lifespan = app.router.lifespan_context(app)
-        loop.run_until_complete(lifespan.__aenter__())
-        try:
-            if args.day:
-                loop.run_until_complete(_a_day_of_clicks(app, args.bundle))
-            bodies = loop.run_until_complete(set_up(app, args.bundle, True))
-            _say_live_buckets(app.state.shelfrank.live)
-            names = args.pipelines.split(",")
-            seen = _captured(app, loop, bodies, names, args.requests)
-            gc.collect()
-            gc.freeze()
-            for name in names:
-                parts = _parts(app.state.shelfrank.engine.pipelines[name])
-                best = _lowest(parts, seen[name], args.rounds)
-                print(f"== {name} (thread CPU ms per request, lowest of {args.rounds} rounds' means over "
-                      f"{len(seen[name])} requests)")
-                for label, ms in best.items():
-                    print(f"  {ms:7.3f} ms  {label}")
-                if args.profile and "live" in parts:
-                    profiler = cProfile.Profile()
-                    profiler.enable()
-                    for cands, request in seen[name]:
-                        parts["live"](request, cands)
-                    profiler.disable()
-                    pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
-        finally:
-            loop.run_until_complete(lifespan.__aexit__(None, None, None))
-            loop.close()
+    with started_app(args.bundle, "live-providers-") as (app, loop):
+        if args.day:
+            loop.run_until_complete(_a_day_of_clicks(app, args.bundle))
+        bodies = loop.run_until_complete(set_up(app, args.bundle, True))
+        _say_live_buckets(app.state.shelfrank.live)
+        names = args.pipelines.split(",")
+        seen = _captured(app, loop, bodies, names, args.requests)
+        gc.collect()
+        gc.freeze()
+        for name in names:
+            parts = _parts(app.state.shelfrank.engine.pipelines[name])
+            best = _lowest(parts, seen[name], args.rounds)
+            print(f"== {name} (thread CPU ms per request, lowest of {args.rounds} rounds' means over "
+                  f"{len(seen[name])} requests)")
+            for label, ms in best.items():
+                print(f"  {ms:7.3f} ms  {label}")
+            if args.profile and "live" in parts:
+                profiler = cProfile.Profile()
+                profiler.enable()
+                for cands, request in seen[name]:
+                    parts["live"](request, cands)
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
 
 
 if __name__ == "__main__":

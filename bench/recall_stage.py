@@ -13,9 +13,7 @@ new request has it), the lowest round's mean per request:
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import tempfile
 import time
 
 from bench.request_components import stage_arguments
@@ -74,32 +72,24 @@ def _time(pipeline, name: str, requests: list, rounds: int) -> None:
 def main() -> None:
     parser = stage_arguments(__doc__)
     args = parser.parse_args()
-    from bench.http_path import PAGES, bench_app, call, set_up
+    from bench.http_path import PAGES, call, set_up, started_app
 
-    with tempfile.TemporaryDirectory(prefix="recall-stage-") as work:
-        app = bench_app(args.bundle, work, [])
-        loop = asyncio.new_event_loop()
-        lifespan = app.router.lifespan_context(app)
-        loop.run_until_complete(lifespan.__aenter__())
-        try:
-            bodies = loop.run_until_complete(set_up(app, args.bundle, True))
-            engine = app.state.shelfrank.engine
-            for name in args.pipelines.split(","):
-                pipeline, kept = engine.pipelines[name], []
-                inner = pipeline._recall
-                pipeline._recall = lambda request, *rest, _inner=inner, _kept=kept: (
-                    _kept.append(request), _inner(request, *rest))[1]
-                for i in range(args.requests):
-                    status, _ = loop.run_until_complete(
-                        call(app, "POST", PAGES[name], bodies[name][i % len(bodies[name])]))
-                    assert status == 200
-                del pipeline._recall
-                gc.collect()
-                gc.freeze()
-                _time(pipeline, name, kept, args.rounds)
-        finally:
-            loop.run_until_complete(lifespan.__aexit__(None, None, None))
-            loop.close()
+    with started_app(args.bundle, "recall-stage-") as (app, loop):
+        bodies = loop.run_until_complete(set_up(app, args.bundle, True))
+        engine = app.state.shelfrank.engine
+        for name in args.pipelines.split(","):
+            pipeline, kept = engine.pipelines[name], []
+            inner = pipeline._recall
+            pipeline._recall = lambda request, *rest, _inner=inner, _kept=kept: (
+                _kept.append(request), _inner(request, *rest))[1]
+            for i in range(args.requests):
+                status, _ = loop.run_until_complete(
+                    call(app, "POST", PAGES[name], bodies[name][i % len(bodies[name])]))
+                assert status == 200
+            del pipeline._recall
+            gc.collect()
+            gc.freeze()
+            _time(pipeline, name, kept, args.rounds)
 
 
 if __name__ == "__main__":

@@ -221,34 +221,24 @@ def app_main(args: argparse.Namespace) -> None:
     :mod:`bench.http_path` sets it up (live state ``embedded``, the merchandising book of
     :mod:`bench.speed`, the shoppers' live clicks), the app's engine instrumented. The CPU per
     request is the process's: the page, the event loop and the live state's background work."""
-    import asyncio
-    import tempfile
 
-    from bench.http_path import PAGES, bench_app, call, set_up
+    from bench.http_path import PAGES, call, set_up, started_app
 
-    with tempfile.TemporaryDirectory(prefix="request-components-") as work:
-        app = bench_app(args.bundle, work, args.set)
-        loop = asyncio.new_event_loop()
-        lifespan = app.router.lifespan_context(app)
-        loop.run_until_complete(lifespan.__aenter__())
-        try:
-            bodies = loop.run_until_complete(set_up(app, args.bundle, True))
-            engine = app.state.shelfrank.engine
-            _profile_in_worker(engine)
-            ready(engine, args.features)
-            instrument_live(app.state.shelfrank.live)
+    with started_app(args.bundle, "request-components-", args.set) as (app, loop):
+        bodies = loop.run_until_complete(set_up(app, args.bundle, True))
+        engine = app.state.shelfrank.engine
+        _profile_in_worker(engine)
+        ready(engine, args.features)
+        instrument_live(app.state.shelfrank.live)
 
-            def rank(pipeline: str, i: int) -> None:
-                batch = bodies[pipeline]
-                page = call(app, "POST", PAGES[pipeline], batch[i % len(batch)])
-                status, text = loop.run_until_complete(page)
-                assert status == 200, (pipeline, status, text[:300])
+        def rank(pipeline: str, i: int) -> None:
+            batch = bodies[pipeline]
+            page = call(app, "POST", PAGES[pipeline], batch[i % len(batch)])
+            status, text = loop.run_until_complete(page)
+            assert status == 200, (pipeline, status, text[:300])
 
-            for pipeline in args.pipelines.split(","):
-                measure(rank, pipeline, args)
-        finally:
-            loop.run_until_complete(lifespan.__aexit__(None, None, None))
-            loop.close()
+        for pipeline in args.pipelines.split(","):
+            measure(rank, pipeline, args)
 
 
 def main() -> None:
