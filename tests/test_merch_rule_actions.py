@@ -241,3 +241,21 @@ def test_rule_problems_refuse_a_rule_that_would_empty_the_page():
         "boost: brand 77 names no product of the catalog"]
     assert rule_problems(rule("r", {"redirect": {"category_id": 99}}), snap) == [
         "redirect: category 99 has no product in the catalog"]
+
+
+def test_a_pin_plan_is_kept_per_candidate_array_and_made_anew_for_another():
+    """The selector's plan is the report's for the same candidate array (kept by its identity);
+    other candidates, even an equal copy, get their own plan, made from them."""
+    found = rules_in_force(req(rule("p", {"pin": [121, 122], "at": [1, 2]})))
+    ids = np.array([100, 121, 122, 101])
+    first = plan_pins(found, ids, 10, 10)
+    assert plan_pins(found, ids, 10, 10) is first
+    assert [(p.product_id, row) for p, row in first.placed] == [(121, 1), (122, 2)]
+    copy = ids.copy()
+    again = plan_pins(found, copy, 10, 10)
+    assert again is not first and again == first
+    other = plan_pins(found, np.array([122, 100]), 10, 10)
+    assert [(p.product_id, row) for p, row in other.placed] == [(122, 0)]
+    assert [(p.product_id, why) for p, why in other.failed] == [(121, "removed")]
+    assert plan_pins(found, ids, 10, 1) is not first  # another limit: its own plan
+    assert plan_pins(found, ids, 10, 10) is first

@@ -184,6 +184,21 @@ def test_page_caps_blocked_is_the_sliding_count_of_every_window_whatever_the_fil
     assert seen > 500  # most cases block some key
 
 
+def test_page_caps_blocked_sets_are_the_slots_own_and_stay_as_they_were_read():
+    """A slot's blocked sets are copies: a card put later blocks more keys at that slot without
+    changing the sets read before (the filler keeps them to say which caps held a card back)."""
+    cap = WindowCap("x", np.array([7, 7, 7, 3]), 2, 4, str, "relaxed")
+    page = PageDraft(np.arange(4), np.zeros(4, dtype=np.int64), 6)
+    state = PageCaps(page, [cap])
+    state.put(0, 0)
+    before = state.blocked(1)
+    assert before == [set()]
+    state.put(2, 1)  # two cards of key 7 within 4 slots: slot 1 may take no third
+    assert state.blocked(1) == [{7}] and before == [set()]
+    state.blocked(1)[0].add(3)
+    assert state.blocked(1) == [{7}]
+
+
 def _fill_by_sliding_counts(page: PageDraft, caps: list[WindowCap]) -> list[list[dict]]:
     """The filler the plain way: each slot's blocked keys by :meth:`WindowCap.blocked`, every card
     passed over noting that slot's sets, the relaxed card by scoring every card; the notes."""
