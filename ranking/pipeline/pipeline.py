@@ -34,6 +34,7 @@ from ranking.pipeline.adjusters import Adjuster, default_adjusters
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.dropped import DroppedEntries
 from ranking.pipeline.filters import Filter, default_filters
+from ranking.pipeline.kept_union import KeptUnions
 from ranking.pipeline.selector import Selector
 from ranking.pipeline.selectors import default_selectors
 from ranking.settings import (
@@ -141,6 +142,8 @@ class Pipeline:
                               live=live, merchandising=self.merchandising))
         self.selector = Selector(rules, default_selectors(rules, self.merchandising, cold_start))
         self.executor = executor
+        # the union of a repeated query's (or shopper's) kept lists, kept by their identity
+        self.unions = KeptUnions()
 
     # ---- stages --------------------------------------------------------------------------
     def _recall(self, request: RankRequest,
@@ -161,7 +164,7 @@ class Pipeline:
             parts = {s.name: parts[s.name] for s in self.sources}  # sources' order
         else:
             parts = {s.name: s.recall(request, self.recall_k) for s in self.sources}
-        return CandidateSet.union_counted(parts, added)
+        return self.unions.union_counted(parts, added)
 
     def _filter(self, cands: CandidateSet, request: RankRequest,
                 dropped: DroppedEntries | None = None) -> tuple[CandidateSet, DroppedEntries]:
