@@ -146,7 +146,7 @@ class Pipeline:
                               live=live, merchandising=self.merchandising))
         self.selector = Selector(rules, default_selectors(rules, self.merchandising, cold_start))
         self.executor = executor
-        # the union of a repeated query's (or shopper's) kept lists, kept by their identity
+        # the union of a repeated query's (or shopper's) lists, kept by their arrays (kept_union.py)
         self.unions = KeptUnions()
         # the caller's own list is the only one (rerank): the union counts its distinct ids
         self._caller_only = len(self.sources) == 1 and isinstance(self.sources[0], CallerCandidates)
