@@ -84,7 +84,7 @@ def caller_duplicates(candidates: np.ndarray | None, dropped: DroppedEntries,
     occurrence is the one ranked), so the union's deduplication drops nothing unexplained.
     ``distinct``: how many distinct ids ``candidates`` holds, when known (the union of the
     caller's list alone counted them, after its own sort): as many as listed, none repeats and
-    the list is not sorted again (~10 us of a rerank-500)."""
+    the list is not sorted again (~5 us of a rerank-500: timeit of the sort and the compare)."""
     if candidates is None or len(candidates) < 2 or distinct == len(candidates):
         return
     ids = np.asarray(candidates, dtype=np.int64)
