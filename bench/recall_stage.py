@@ -8,7 +8,9 @@ new request has it), the lowest round's mean per request:
 - ``stage``: the stage as ``Pipeline.run`` runs it (``rules_in_force``, then ``_recall`` with the
   recall pool and the pinned products), wall and the process's CPU (every thread's);
 - each source's ``recall`` alone, ``rules_in_force`` and ``union+pins`` (the union of the
-  sources' lists and the pinned products): this thread's CPU.
+  sources' lists and the pinned products) and ``union kept`` (the pipeline's ``unions``, the same
+  union kept by its lists' identity, warmed once; how many it keeps: a list not kept is joined
+  again; ``missed``: a memo that keeps nothing, every call a miss): this thread's CPU.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ def _time(pipeline, name: str, requests: list, rounds: int) -> None:
               pinned_list(rules_in_force(r, pipeline.merchandising)) if pipeline.adds_pinned else None)
              for r in requests]
     parts.append(f"union+pins {_lowest(rounds, lists, lambda m: CandidateSet.union_counted(*m)):.3f}")
+    if hasattr(pipeline, "unions"):  # the union kept by its lists' identity (ranking.pipeline.kept_union)
+        for m in lists:
+            pipeline.unions.union_counted(*m)
+        kept = _lowest(rounds, lists, lambda m: pipeline.unions.union_counted(*m))
+        missed = type(pipeline.unions)(0)  # keeps nothing: every call builds the key and joins
+        missing = _lowest(rounds, lists, lambda m: missed.union_counted(*m))
+        parts.append(f"union kept {kept:.3f} ({len(pipeline.unions)} kept), missed {missing:.3f}")
     made = [CandidateSet.union_counted(*m)[0] for m in lists]
     recalled = sum(len(c) for c in made) / len(made)
     print(f"{name}: " + ", ".join(parts) + f" (CPU ms; {recalled:.0f} recalled; lowest of {rounds} rounds' "

@@ -131,3 +131,37 @@ def test_caller_duplicates_lists_every_repeat_in_the_callers_order() -> None:
         d = DroppedEntries()
         caller_duplicates(None if candidates is None else np.asarray(candidates), d)
         assert list(d) == [{"product_id": p, "reason": "duplicate", "stage": "recall"} for p in repeats]
+
+
+def test_caller_duplicates_told_the_distinct_count_sorts_only_when_an_id_repeats(monkeypatch) -> None:
+    from ranking.pipeline import pipeline
+
+    sorted_lists = []
+    real_sort = np.sort
+    monkeypatch.setattr(pipeline.np, "sort", lambda a, *args, **kw: (sorted_lists.append(len(a)),
+                                                                     real_sort(a, *args, **kw))[1])
+    d = DroppedEntries()
+    pipeline.caller_duplicates(np.asarray([4, 2, 9]), d, distinct=3)  # the union counted 3: none repeats
+    assert list(d) == [] and sorted_lists == []
+    pipeline.caller_duplicates(np.asarray([4, 2, 4, 9, 2, 4]), d, distinct=3)
+    assert [e["product_id"] for e in d] == [4, 2, 4] and sorted_lists == [6]
+
+
+def test_the_rerank_pipeline_tells_caller_duplicates_the_unions_count(state: ServiceState,
+                                                                      monkeypatch) -> None:
+    from ranking.pipeline import pipeline
+
+    told, real = [], pipeline.caller_duplicates
+    monkeypatch.setattr(pipeline, "caller_duplicates", lambda candidates, dropped, distinct=None: (
+        told.append(distinct), real(candidates, dropped, distinct))[1])
+    ids = state.engine.snapshot.products.ids
+    for candidates, distinct in ((ids[:30], 30), (np.r_[ids[:20], ids[5:15]], 20)):
+        request = RankRequest(surface="homepage", page_size=4, now_ms=state.engine.snapshot.as_of_ms, hour=12,
+                              candidates=np.asarray(candidates), seed=7)
+        served = serve_page(state, "rerank", request, None)
+        repeats = [e["product_id"] for e in served.body["dropped"] if e["reason"] == "duplicate"]
+        assert told[-1] == distinct and repeats == ids[5:15].tolist()[:len(candidates) - distinct]
+    request = RankRequest(surface="search", page_size=4, now_ms=state.engine.snapshot.as_of_ms, hour=12,
+                          query="oil", seed=5)
+    serve_page(state, "search", request, None)
+    assert told[-1] is None  # search's sources are not a caller's list: not told
