@@ -293,6 +293,39 @@ def test_every_view_field_equals_the_reads_before(seed, settings):
                 assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
+def reference_leaf_affinity(view, within_ms: int) -> dict[int, float]:
+    """ShopperView.leaf_affinity as it was: a Counter of the leaves."""
+    from collections import Counter
+
+    recent = view.leaves[(view.times_ms >= view.now_ms - within_ms) & (view.leaves >= 0)]
+    counts = Counter(recent.tolist())
+    return {leaf: c / len(recent) for leaf, c in counts.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_what_the_engine_reads_of_a_view_is_what_it_read_before(seed):
+    from ranking.live.state import ShopperViews
+
+    state, shoppers, t = _stream(seed, SMALL_RINGS if seed == 2 else None)
+    rng = np.random.default_rng(seed)
+    seen = 0
+    for user, session in [*shoppers, (999, None)]:
+        view = state.shopper_view(user, session, t)
+        view.leaves = np.where(rng.random(len(view.leaves)) < 0.2, -1, view.leaves)  # some unknown
+        for within in (0, 60_000, 600_000, 3_600_000, 10**12):
+            got, ref = view.leaf_affinity(within), reference_leaf_affinity(view, within)
+            assert list(got.items()) == list(ref.items())  # the same leaves, in the same order
+            seen += len(got) > 1
+        for v in (view, None):
+            got = ShopperViews.of(v, t)
+            known = v is not None and v.known
+            assert got.known.dtype == bool and got.known.tolist() == [known]
+            assert got.now_ms.dtype == np.int64 and np.array_equal(got.now_ms, np.full(1, t, np.int64))
+            if known:
+                assert np.array_equal(got.item_of, np.zeros(len(v.items), np.int64)) and got.items is v.items
+    assert seen, "some shopper touched several leaves"
+
+
 def test_a_state_with_no_event_reads_its_clock_as_before():
     state = LiveState()
     for at in (None, 0, T0, np.int64(T0)):
