@@ -1,17 +1,18 @@
 """The hydrate stage's extra-features providers alone, with everything on: ``python -m
 bench.live_providers BUNDLE [--pipelines homepage,search,rerank] [--rounds 15] [--profile]``.
 
-Builds the real app as ``bench.request_components --app`` does (live state ``embedded``, the
-book of :mod:`bench.speed`, the shoppers' live clicks), serves ``--requests`` pages per pipeline
-through its ASGI callable and keeps each page's hydrated candidates and request. It then calls
-each of the pipeline's ``extra_features`` providers (``live``, ``dense_similarity``) on those
-same candidates ``--rounds`` times, and the live provider's two reads apart (the candidates'
-``product_signals``; the shopper columns), and prints per pipeline the lowest round's mean of
-the thread's CPU ms per request: on a shared machine another process's load lifts whole rounds,
-and the lowest is the provider's own cost. ``--profile`` adds cProfile's top functions of the
-live provider's calls (one extra round). ``--day`` first gives the state a day of traffic (clicks
-on the pages' products every 10 minutes of the last 24 hours, by shoppers of their own), so the
-counters' whole windows are live, as in a mall that has run for a day (a fresh bench state has a
+Builds the real app as ``bench.request_components --app`` does (live state ``embedded``, the book of
+:mod:`bench.speed`, the shoppers' live clicks), serves ``--requests`` pages per pipeline through its
+ASGI callable and keeps each page's hydrated candidates and request. It then calls each of the
+pipeline's ``extra_features`` providers (``live``, ``dense_similarity``) on those same candidates
+``--rounds`` times, and the live provider's two reads apart (the candidates' ``product_signals``;
+the shopper columns), and the request's live view as serving builds it before the engine
+(``serving.live.shopper_view``: the backend's ``shopper_view``), and prints per pipeline the lowest
+round's mean of the thread's CPU ms per request: on a shared machine another process's load lifts
+whole rounds, and the lowest is the provider's own cost. ``--profile`` adds cProfile's top functions
+of the live provider's calls (one extra round). ``--day`` first gives the state a day of traffic
+(clicks on the pages' products every 10 minutes of the last 24 hours, by shoppers of their own), so
+the counters' whole windows are live, as in a mall that has run for a day (a fresh bench state has a
 single live bucket, whose read is the cheapest).
 """
 
@@ -82,9 +83,11 @@ def _say_live_buckets(live) -> None:
               f"day {len(day.live_slots(now))} of {day.buckets}")
 
 
-def _parts(pipeline) -> dict:
-    """What is timed: each provider, then the live provider's two reads apart."""
+def _parts(pipeline, service) -> dict:
+    """What is timed: each provider, then the live provider's two reads apart, then the request's
+    live view (built by serving before the engine runs, so outside the hydrate stage's time)."""
     from ranking.live import features as live_features
+    from serving.live import shopper_view
 
     parts = {getattr(f, "name", None) or getattr(f, "__name__", "?"): f for f in pipeline.extra_features}
     parts["hydrate stage (whole)"] = lambda request, cands: pipeline._hydrate(cands, request)
@@ -101,6 +104,8 @@ def _parts(pipeline) -> dict:
 
         parts["  live: product_signals"] = signals
         parts["  live: shopper columns (with leaves)"] = shopper
+    parts["shopper_view (serving.live, before the engine)"] = (
+        lambda request, cands: shopper_view(service, request.user_id, request.session_id, request.now_ms))
     return parts
 
 
@@ -137,7 +142,7 @@ def main() -> None:
         gc.collect()
         gc.freeze()
         for name in names:
-            parts = _parts(app.state.shelfrank.engine.pipelines[name])
+            parts = _parts(app.state.shelfrank.engine.pipelines[name], app.state.shelfrank)
             best = _lowest(parts, seen[name], args.rounds)
             print(f"== {name} (thread CPU ms per request, lowest of {args.rounds} rounds' means over "
                   f"{len(seen[name])} requests)")

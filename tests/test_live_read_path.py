@@ -101,9 +101,10 @@ def reference_columns(view, signals, ids, leaves, item_leaves, now_ms, s: LiveSe
 
 
 # ---- a random mixed stream -------------------------------------------------------------
-def _stream(seed: int) -> tuple[LiveState, list[tuple[int | None, str | None]], int]:
+def _stream(seed: int, settings: LiveSettings | None = None
+            ) -> tuple[LiveState, list[tuple[int | None, str | None]], int]:
     rng = np.random.default_rng(seed)
-    state = LiveState(LiveSettings(ignore_after_impressions=2, recent_interactions=12))
+    state = LiveState(settings or LiveSettings(ignore_after_impressions=2, recent_interactions=12))
     state.apply("products", [{"product_id": int(p), "category_id": int(p % 7), "store_id": int(p % 5),
                               "brand_id": int(p % 3)} for p in PRODUCTS])
     state.apply("categories", [{"category_id": c, "consumable": True} for c in (2, 5)])
@@ -226,20 +227,140 @@ def test_applying_prepared_chunks_is_replaying_the_tables():
         assert np.array_equal(va.items, vb.items) and np.array_equal(va.ignored_shown, vb.ignored_shown)
 
 
+# ---- the shopper's view read per request (issue 30): every field as the reads before it ------
+def reference_ring_read(ring, row: int) -> dict[str, np.ndarray]:
+    """Ring.read as it was: an arange and a modulo per read, a dict of fancy indexes."""
+    n = int(min(ring.count[row], ring.size)) if row < len(ring.count) else 0
+    at = (ring.count[row] - 1 - np.arange(n)) % ring.size if n else np.zeros(0, np.int64)
+    return {name: array[row, at] for name, array in ring.cols.items()}
+
+
+def reference_ignored_read(cards, row: int, now: int) -> tuple[np.ndarray, np.ndarray]:
+    """IgnoredCards.read as it was: a boolean mask and the sort however few the cards."""
+    if row >= len(cards.item):
+        return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    ok = (cards.item[row] >= 0) & (cards.last[row] >= now - cards.window)
+    items, shown = cards.item[row][ok], cards.shown[row][ok].astype(np.int64)
+    order = np.argsort(-shown, kind="stable")
+    return items[order], shown[order]
+
+
+def reference_now_ms(self: LiveState, at_ms=None) -> int:
+    from ranking.live.batch import to_epoch_ms
+
+    clock = int(to_epoch_ms(self.clock)) if self.clock > np.iinfo(np.int32).min else 0
+    return max(clock, at_ms or 0)
+
+
+VIEW_FIELDS = ("items", "times_ms", "kinds", "leaves", "stores", "brands", "queries", "query_times_ms",
+               "bought", "ignored", "ignored_shown", "exclude")
+
+
+def assert_same_view(got, ref) -> None:
+    assert (got.user_id, got.session_id, got.known, got.now_ms) == (ref.user_id, ref.session_id, ref.known,
+                                                                    ref.now_ms)
+    assert type(got.now_ms) is type(ref.now_ms)
+    for name in VIEW_FIELDS:
+        a, b = getattr(got, name), getattr(ref, name)
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), name
+
+
+SMALL_RINGS = LiveSettings(ignore_after_impressions=2, recent_interactions=3, recent_queries=2,
+                           bought_items=2, ignored_items=4, ignore_window_hours=1)
+
+
+@pytest.mark.parametrize("settings", [None, SMALL_RINGS], ids=["default", "small-rings"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_view_field_equals_the_reads_before(seed, settings):
+    state, shoppers, t = _stream(seed, settings)
+    rings = state.history.interactions, state.history.queries, state.history.bought
+    if settings is SMALL_RINGS:  # the rings went round: their newest-first order wraps
+        assert all((ring.count > ring.size).any() for ring in rings)
+    for now in (None, t - 3_600_000, t, t + 1_800_000, t + 3_600_000, t + 30 * 3_600_000, 5_000_000_000_000):
+        for user, session in [*shoppers, (999, None), (None, "nobody")]:
+            assert_same_view(state.shopper_view(user, session, now),
+                             reference_shopper_view(state, user, session, now))
+    for ring in rings:
+        for row in range(state.shoppers.rows):
+            got, ref = ring.read(row), reference_ring_read(ring, row)
+            assert got.keys() == ref.keys()
+            for name in ref:
+                assert got[name].dtype == ref[name].dtype and np.array_equal(got[name], ref[name])
+    ig = state.history.ignored
+    for row in range(state.shoppers.rows + 2):  # and two rows never reserved
+        for now in (int(to_live_seconds(t)), int(to_live_seconds(t + 3_000_000))):
+            for a, b in zip(ig.read(row, now), reference_ignored_read(ig, row, now), strict=True):
+                assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def reference_leaf_affinity(view, within_ms: int) -> dict[int, float]:
+    """ShopperView.leaf_affinity as it was: a Counter of the leaves."""
+    from collections import Counter
+
+    recent = view.leaves[(view.times_ms >= view.now_ms - within_ms) & (view.leaves >= 0)]
+    counts = Counter(recent.tolist())
+    return {leaf: c / len(recent) for leaf, c in counts.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_what_the_engine_reads_of_a_view_is_what_it_read_before(seed):
+    from ranking.live.state import ShopperViews
+
+    state, shoppers, t = _stream(seed, SMALL_RINGS if seed == 2 else None)
+    rng = np.random.default_rng(seed)
+    seen = 0
+    for user, session in [*shoppers, (999, None)]:
+        view = state.shopper_view(user, session, t)
+        view.leaves = np.where(rng.random(len(view.leaves)) < 0.2, -1, view.leaves)  # some unknown
+        for within in (0, 60_000, 600_000, 3_600_000, 10**12):
+            got, ref = view.leaf_affinity(within), reference_leaf_affinity(view, within)
+            assert list(got.items()) == list(ref.items())  # the same leaves, in the same order
+            seen += len(got) > 1
+        for v in (view, None):
+            got = ShopperViews.of(v, t)
+            known = v is not None and v.known
+            assert got.known.dtype == bool and got.known.tolist() == [known]
+            assert got.now_ms.dtype == np.int64 and np.array_equal(got.now_ms, np.full(1, t, np.int64))
+            if known:
+                assert np.array_equal(got.item_of, np.zeros(len(v.items), np.int64)) and got.items is v.items
+    assert seen, "some shopper touched several leaves"
+
+
+def test_a_state_with_no_event_reads_its_clock_as_before():
+    state = LiveState()
+    for at in (None, 0, T0, np.int64(T0)):
+        assert state.now_ms(at) == reference_now_ms(state, at)
+        assert type(state.now_ms(at)) is type(reference_now_ms(state, at))
+    assert_same_view(state.shopper_view(1, None, T0), reference_shopper_view(state, 1, None, T0))
+
+
+def test_live_second_is_to_live_seconds_of_one_time_wrapped_alike():
+    from ranking.live.batch import EPOCH_MS, live_second
+
+    rng = np.random.default_rng(0)
+    times = [0, 1, -1, EPOCH_MS, EPOCH_MS - 1, EPOCH_MS - 999, T0, 253_402_300_799_999,  # 9999-12-31
+             EPOCH_MS + (2**31 - 1) * 1000, EPOCH_MS + 2**31 * 1000, EPOCH_MS - 2**31 * 1000 - 1,
+             *rng.integers(-(2**62), 2**62, 200).tolist(), *rng.integers(0, 2 * T0, 200).tolist()]
+    for ms in times:
+        assert live_second(ms) == int(to_live_seconds(ms)), ms
+        assert type(live_second(np.int64(ms))) is int
+
+
 # ---- whole pages: the service's path with the live state, before and after -------------------
 def reference_shopper_view(self: LiveState, user_id, session_id=None, at_ms=None):
-    """LiveState.shopper_view as it was (np.isin, np.r_, the sort whatever the shopper)."""
+    """LiveState.shopper_view as it was (np.isin, np.r_, the sort whatever the shopper; the
+    rings' reads and the clock as they were)."""
     from ranking.live.batch import to_epoch_ms
     from ranking.live.state import ShopperView
 
-    now_ms = self.now_ms(at_ms)
+    now_ms = reference_now_ms(self, at_ms)
     row = self.shoppers.find(user_id, session_id)
     if row < 0:
         return ShopperView(user_id, session_id, False, now_ms)
     h, cat, pid = self.history, self.catalog, self.catalog.products.ids
-    it, q, b = h.interactions.read(row), h.queries.read(row), h.bought.read(row)
+    it, q, b = (reference_ring_read(ring, row) for ring in (h.interactions, h.queries, h.bought))
     now = int(to_live_seconds(now_ms))
-    ignored, shown = h.ignored.read(row, now)
+    ignored, shown = reference_ignored_read(h.ignored, row, now)
     final = ~np.isin(cat.leaf[b["item"]], cat.consumable_leaves)
     tired = shown >= self.settings.ignore_after_impressions
     exclude = np.unique(np.r_[pid[b["item"][final]], pid[ignored[tired]]])
