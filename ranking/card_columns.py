@@ -60,11 +60,10 @@ def _read(values: np.ndarray, places: np.ndarray) -> list:
 
 
 def card_titles(catalog: CardCatalog, products: EntityTable, page: CandidateSet,
-                at: tuple[np.ndarray, np.ndarray]) -> list:
+                at: Located) -> list:
     """Each card's title (``catalog.titles_of(page.product_ids)``, as a list); ``at``: the page's
     located rows of ``products``."""
-    if not (at.all_known if isinstance(at, Located) else bool(at[1].all())):  # a product the table
-        # lacks: the catalog may still know it
+    if not at.all_known:  # a product the table lacks: the catalog may still know it
         return catalog.titles_of(page.product_ids).tolist()
     return _read(catalog.titles, TITLE_PLACES.candidates(products, page, products.ids, catalog.product_ids))
 

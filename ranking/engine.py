@@ -26,7 +26,6 @@ from ranking.card_columns import card_store_names, card_titles
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
-from ranking.features.snapshot import Located
 from ranking.live.features import LIVE_COLUMNS
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
@@ -325,8 +324,6 @@ class Engine:
         snap = self.snapshot
         products = snap.products  # read once: the live catalog swaps the table whole
         at = page.rows_in(products)  # located once for every column (a placed page: taken from its set's)
-        if not isinstance(at, Located):  # whether every card is known, once: no np.where per column
-            at = Located(*at)
         col = lambda name, missing=np.nan: products.take_located(name, at, missing)  # noqa: E731
         store_ids = col("store_id", -1).astype(np.int64)
         stores = snap.stores

@@ -90,6 +90,16 @@ class Located(tuple):
     def __getnewargs__(self) -> tuple[np.ndarray, np.ndarray]:
         return tuple(self)
 
+    def taken(self, rows: np.ndarray) -> Located:
+        """These located rows at ``rows`` (a candidate set's ``take``): every row known stays so
+        without looking again."""
+        safe, known = self
+        if not self.all_known:
+            return Located(safe[rows], known[rows])
+        made = tuple.__new__(Located, (safe[rows], known[rows]))
+        made.all_known = True
+        return made
+
 
 def located(rows: np.ndarray) -> Located:
     """(each row clipped to 0, whether it is known) for :meth:`EntityTable.take_located`."""

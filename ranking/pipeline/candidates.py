@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ranking.features.snapshot import EntityTable, located
+from ranking.features.snapshot import EntityTable, Located, located
 from ranking.pipeline.rule_notes import RuleNotes
 from ranking.surfaces import SURFACE_CODES
 
@@ -85,7 +85,7 @@ class CandidateSet:
     # swapped table (the live catalog replaces it whole) is looked up anew.
     _rows: tuple | None = field(default=None, repr=False, compare=False)
 
-    def rows_in(self, products: EntityTable) -> tuple[np.ndarray, np.ndarray]:
+    def rows_in(self, products: EntityTable) -> Located:
         """Each candidate's row in ``products``, :func:`~ranking.features.snapshot.located`
         (for ``EntityTable.take_located``), looked up once per table."""
         if self._rows is None or self._rows[0] is not products or self._rows[1] is not self.product_ids:
@@ -141,8 +141,8 @@ class CandidateSet:
         them (the next filter reads its columns without looking every candidate up again)."""
         if self._rows is None or self._rows[1] is not self.product_ids:
             return None
-        products, _, (safe, known) = self._rows
-        return products, product_ids, (safe[rows], known[rows])
+        products, _, at = self._rows
+        return products, product_ids, at.taken(rows)
 
     def notes(self, i: int) -> list[dict]:
         """Every rule that moved or placed candidate ``i``, as ``explain`` shows them."""
