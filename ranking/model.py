@@ -17,7 +17,6 @@ bias), which is what ``explain`` shows.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -47,14 +46,9 @@ def compile_model(model_file: str | Path, folder: str | Path) -> tuple[float, Pa
     object's path (:data:`SMALL_COMPILED_FILE` for the small code model, else
     :data:`COMPILED_FILE`)."""
     started = time.perf_counter()
-    folder = Path(folder)
-    trial = folder / f".compiling-{os.getpid()}.so"
-    try:
-        code_model = compile_trees(model_file, trial)
-        out = folder / (SMALL_COMPILED_FILE if code_model == "small" else COMPILED_FILE)
-        trial.replace(out)
-    finally:
-        trial.unlink(missing_ok=True)
+    out = Path(folder) / COMPILED_FILE
+    if compile_trees(model_file, out) == "small":  # named for what it is (a bundle is staged aside)
+        out = out.replace(Path(folder) / SMALL_COMPILED_FILE)
     return time.perf_counter() - started, out
 
 

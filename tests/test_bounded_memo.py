@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pickle
-import threading
+
+from threads_at_once import run_at_once
 
 from ranking.bounded_memo import BoundedMemo
 
@@ -29,11 +30,7 @@ def test_threads_filling_one_memo_never_break_it():
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=fill, args=(t,)) for t in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(fill, [(t,) for t in range(4)])
     assert not errors and len(memo) == 50
 
 

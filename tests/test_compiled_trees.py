@@ -4,14 +4,15 @@ buffer the features are copied into."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import pytest
+from threads_at_once import run_at_once
 
 lleaves = pytest.importorskip("lleaves")
+
 
 from ranking import compiled_trees  # noqa: E402
 from ranking.compiled_trees import CompiledTrees, compile_trees, contiguous_loadable  # noqa: E402
@@ -147,11 +148,7 @@ def test_threads_scoring_at_once_each_get_their_own_rows(objects) -> None:
                 wrong.append(i)
         buffers.append(compiled_trees._KEPT.rows)  # held: ids stay distinct while alive
 
-    threads = [threading.Thread(target=serve, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(serve, [(i,) for i in range(8)])
     assert not wrong and len({id(b) for b in buffers}) == 8
 
 

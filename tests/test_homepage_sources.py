@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from homepage_mall import tiny_mall, tiny_recall
+from threads_at_once import run_at_once
 
 from ranking.pipeline.candidates import RankRequest
 from ranking.recall.homepage_sources import HOMEPAGE_SOURCES, ShopperContext
@@ -66,11 +66,7 @@ def test_the_shopper_context_holds_the_user_and_is_empty_for_strangers(recall):
 def test_the_shopper_context_is_built_once_per_request_however_many_sources_ask(recall):
     request = RankRequest(surface="homepage", page_size=10, now_ms=0, hour=20, user_id=USER)
     seen = []
-    threads = [threading.Thread(target=lambda: seen.append(recall.context_for(request))) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(lambda: seen.append(recall.context_for(request)), [()] * 10)
     assert len({id(c) for c in seen}) == 1
     other = RankRequest(surface="homepage", page_size=10, now_ms=0, hour=20, user_id=USER)
     assert recall.context_for(other) is seen[0]  # the same shopper and hour: the kept context

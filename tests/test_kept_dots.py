@@ -4,12 +4,12 @@ as the dots made afresh, refreshed when the catalog text's matrices are swapped.
 from __future__ import annotations
 
 import pickle
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from threads_at_once import run_at_once
 
 from ranking.features import Requests, build_inputs, feature_names
 from ranking.features import kept_dots as kept_module
@@ -147,11 +147,7 @@ def test_kept_dots_under_threads_and_pickled() -> None:
             if not np.array_equal(got, row_dots(m, rows, cols, vals)):
                 bad.append(seed)
 
-    threads = [threading.Thread(target=page, args=(s,)) for s in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(page, [(s,) for s in range(6)])
     assert not bad and len(kept._entries["m"].rows) > 400
     assert not kept._entries["m"].values.flags.writeable
     assert pickle.loads(pickle.dumps(kept))._entries == {}  # a cache: shipped empty
