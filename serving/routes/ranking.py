@@ -4,7 +4,7 @@ Each ranking endpoint validates its body (:mod:`serving.validation`), corrects t
 query's spelling with the engine, builds the engine's request once
 (:func:`serving.rank_requests.rank_request`) and serves the page under the request's
 experiment plan (:mod:`serving.pages`). ``/v1/products/{id}/similar`` reads the
-default ``k`` from settings, so :func:`ranking_router` builds the router per app.
+default ``k`` from settings, so :func:`add_ranking_routes` adds the routes per app.
 """
 
 from __future__ import annotations
@@ -154,10 +154,3 @@ def add_ranking_routes(router: APIRouter, limits: ServingSettings) -> None:
                          methods=["GET"], response_model=SimilarResponse, tags=["ranking"],
                          responses={**ok(**SIMILAR_OK), **errors(404, 422, 503)})
     router.add_api_route("/v1/noop", noop, methods=["POST"], include_in_schema=False, response_model=None)
-
-
-def ranking_router(limits: ServingSettings) -> APIRouter:
-    """The ranking routes as a router of their own (:func:`add_ranking_routes`)."""
-    router = APIRouter()
-    add_ranking_routes(router, limits)
-    return router
