@@ -4,7 +4,8 @@ Loads the bundle as the service does and, for ``--requests`` pages per pipeline 
 :mod:`bench.bench_serving`, as :mod:`bench.request_components` builds them), asks each recall
 source once and keeps its list. It then runs, ``--rounds`` times over those same lists:
 
-- ``union``: :meth:`CandidateSet.union` of the sources' lists;
+- ``union``: the recall stage's union of the sources' lists and the pinned products
+  (:meth:`CandidateSet.union_counted`, not kept: ``Pipeline.unions`` keeps repeats);
 - ``filter``: the pipeline's filter stage (``Pipeline._filter``) on a fresh union, its filters and
   the stage's own work (each dropping filter's ``take``, the dropped entries);
 - ``take20``: a page's ``take`` of 20 rows of the filtered set (the selection's);
@@ -44,8 +45,11 @@ def _lowest(rounds: int, seen: list, step) -> float:
 
 def _stages(engine, name: str, payloads: dict, args: argparse.Namespace) -> None:
     from ranking.merchandising.in_force import rules_in_force
-    from ranking.merchandising.pins import with_pinned
+    from ranking.merchandising.pins import pinned_list
     from ranking.pipeline.candidates import CandidateSet
+
+    def joined(parts: dict, found) -> CandidateSet:  # the union as the recall stage makes it
+        return CandidateSet.union_counted(parts, pinned_list(found) if pipeline.adds_pinned else None)[0]
 
     pipeline = engine.pipelines[name]
     seen = []
@@ -53,18 +57,18 @@ def _stages(engine, name: str, payloads: dict, args: argparse.Namespace) -> None
         request = payload_request(engine, payloads, name, i)
         parts = {s.name: s.recall(request, pipeline.recall_k) for s in pipeline.sources}
         seen.append((parts, request, rules_in_force(request, pipeline.merchandising)))
-    filtered = [pipeline._filter(with_pinned(CandidateSet.union(p), f), r)[0] for p, r, f in seen]
+    filtered = [pipeline._filter(joined(p, f), r)[0] for p, r, f in seen]
     gc.collect()
     gc.freeze()
-    union = _lowest(args.rounds, seen, lambda s: CandidateSet.union(s[0]))
+    union = _lowest(args.rounds, seen, lambda s: joined(s[0], s[2]))
     both = _lowest(args.rounds, seen,
-                   lambda s: pipeline._filter(with_pinned(CandidateSet.union(s[0]), s[2]), s[1]))
+                   lambda s: pipeline._filter(joined(s[0], s[2]), s[1]))
     take = _lowest(args.rounds, filtered, lambda c: c.take(np.arange(min(20, len(c)))))
     from serving.pages import encoded_body
 
-    dropped = [{"dropped": pipeline._filter(with_pinned(CandidateSet.union(p), f), r)[1]} for p, r, f in seen]
+    dropped = [{"dropped": pipeline._filter(joined(p, f), r)[1]} for p, r, f in seen]
     json = _lowest(args.rounds, dropped, encoded_body)
-    size = sum(len(CandidateSet.union(p)) for p, _, _ in seen) / len(seen)
+    size = sum(len(joined(p, f)) for p, _, f in seen) / len(seen)
     kept = sum(len(c) for c in filtered) / len(filtered)
     print(f"{name} (CPU): union {union:.3f} ms, filter {both - union:.3f} ms (union + filter {both:.3f}), "
           f"take20 {take * 1e3:.1f} us, json {json * 1e3:.1f} us; {size:.0f} recalled, {kept:.0f} kept "
@@ -72,16 +76,15 @@ def _stages(engine, name: str, payloads: dict, args: argparse.Namespace) -> None
 
 
 def _recall_both_ways(engine, payloads: dict, args: argparse.Namespace) -> None:
-    from ranking.pipeline.candidates import CandidateSet
-
     pipeline = engine.pipelines["search"]
     requests = [payload_request(engine, payloads, "search", i) for i in range(args.requests)]
 
     def pooled(request) -> None:
         pipeline._recall(request)
 
-    def inline(request) -> None:
-        CandidateSet.union({s.name: s.recall(request, pipeline.recall_k) for s in pipeline.sources})
+    def inline(request) -> None:  # the same union as ``_recall``'s (kept per pipeline)
+        k = pipeline.recall_k
+        pipeline.unions.union_counted({s.name: s.recall(request, k) for s in pipeline.sources})
 
     for way in (pooled, inline):
         for r in requests:

@@ -99,17 +99,6 @@ def test_first_listings_is_the_unique_way_for_any_ids(low, high):
         assert (product_ids[where] == ids).all()
 
 
-def test_padded_notes_share_the_lists_made_and_make_none_for_the_added_candidates():
-    c = CandidateSet(np.arange(5))
-    c.rule_notes[1].append({"rule": "a"})
-    grown = CandidateSet(np.arange(8), rule_notes=c.rule_notes.padded(8))
-    assert grown.rule_notes == [[], [{"rule": "a"}], [], [], [], [], [], []]
-    assert grown.rule_notes[1] is c.rule_notes[1]
-    assert len(grown.rule_notes._lists) == 1  # the comparison made none: only asking does
-    with pytest.raises(ValueError):
-        c.rule_notes.padded(4)
-
-
 def test_rule_notes_append_notes_rows_as_appending_one_by_one():
     from ranking.pipeline.rule_notes import RuleNotes
 

@@ -10,9 +10,10 @@ from rules_mall import rules_request, rules_snapshot, scored
 from ranking.merchandising.book import MerchandisingBook
 from ranking.merchandising.in_force import rules_in_force
 from ranking.merchandising.page_report import report_page
-from ranking.merchandising.pins import PINNED, pinned_list, plan_pins, with_pinned
+from ranking.merchandising.pins import PINNED, pinned_ids, pinned_list, plan_pins
 from ranking.merchandising.problems import rule_problems
 from ranking.merchandising.rule import Rule
+from ranking.merchandising.targets import among
 from ranking.pipeline.adjusters import MerchandisingMoves
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.filters import MerchandisingFilter
@@ -95,12 +96,30 @@ def test_boost_and_bury_add_up_with_a_note_each():
 
 
 def test_pinned_products_join_the_candidates_as_the_pinned_source():
-    c = CandidateSet.union({"lexical": (np.array([105, 106]), np.array([2.0, 1.0]))})
+    lists = {"lexical": (np.array([105, 106]), np.array([2.0, 1.0]))}
     found = rules_in_force(req(rule("p", {"pin": [120, 106]})))
-    out = with_pinned(c, found)
-    assert list(out.product_ids) == [105, 106, 120]
+    out, recalled = CandidateSet.union_counted(lists, pinned_list(found))
+    assert list(out.product_ids) == [105, 106, 120] and recalled == 2
     assert out.sources == [["lexical"], ["lexical", PINNED], [PINNED]]
-    assert with_pinned(c, None) is c
+    assert out.source_ranks[PINNED].tolist() == [0, 2, 1]  # each pinned product's place in the pins
+
+
+def _padded_with_pins(cands: CandidateSet, found) -> CandidateSet:
+    """The reference: ``cands`` padded with the pinned products it lacks, every pinned one marked
+    by the ``pinned`` source (how the pins joined the candidates before they joined the union)."""
+    pinned = pinned_ids(found)[1]
+    first = {p: i + 1 for i, p in enumerate(pinned.tolist())}
+    held = np.flatnonzero(among(cands.product_ids, pinned))
+    new = pinned[~among(pinned, cands.product_ids[held])]
+    n = len(cands) + len(new)
+    ids = np.concatenate([cands.product_ids, new])
+    scores = {k: np.concatenate([v, np.full(len(new), np.nan)]) for k, v in cands.source_scores.items()}
+    ranks = {k: np.concatenate([v, np.zeros(len(new), dtype=v.dtype)]) for k, v in cands.source_ranks.items()}
+    rank = np.zeros(n, dtype=np.int32)
+    rows = np.concatenate([held, np.arange(len(cands), n)])
+    rank[rows] = [first[p] for p in ids[rows].tolist()]
+    scores[PINNED], ranks[PINNED] = np.where(rank > 0, 0.0, np.nan), rank
+    return CandidateSet(ids, scores, ranks)
 
 
 def _same_candidates(a: CandidateSet, b: CandidateSet) -> None:
@@ -115,7 +134,7 @@ def _same_candidates(a: CandidateSet, b: CandidateSet) -> None:
     assert not any(a.rule_notes[i] for i in range(len(a)))
 
 
-def test_the_pinned_list_in_the_union_gives_what_with_pinned_gives_the_union():
+def test_the_pinned_list_in_the_union_gives_the_union_padded_with_the_pins():
     rng = np.random.default_rng(5)
     pins = rule("p", {"pin": [120, 106, 131]}), rule("q", {"pin": [106, 140], "at": [2, 4]}, priority=2)
     found = rules_in_force(req(*pins))
@@ -127,7 +146,7 @@ def test_the_pinned_list_in_the_union_gives_what_with_pinned_gives_the_union():
         parts = {name: (ids, scores[:len(ids)]) for name, (ids, scores) in parts.items()}
         union = CandidateSet.union(parts)
         got, recalled = CandidateSet.union_counted(parts, pinned_list(found))
-        _same_candidates(got, with_pinned(union, found))
+        _same_candidates(got, _padded_with_pins(union, found))
         assert recalled == len(union)
         plain, counted = CandidateSet.union_counted(parts)
         _same_candidates(plain, union)
@@ -165,7 +184,8 @@ def test_two_pins_on_one_position_higher_priority_then_newer_wins():
 def test_hide_beats_a_pin_and_the_page_reports_the_pin():
     snap = snapshot()
     request = req(rule("p", {"pin": [120, 121]}), rule("h", {"hide": [120]}))
-    c = with_pinned(CandidateSet(snap.products.ids[:5]), rules_in_force(request))
+    found = rules_in_force(request)
+    c = CandidateSet.union_counted({"lexical": (snap.products.ids[:5], np.zeros(5))}, pinned_list(found))[0]
     keep, reason = MerchandisingFilter().apply(c, request, snap)
     dropped = [{"product_id": int(c.product_ids[i]), "reason": reason[i], "stage": "merchandising"}
                for i in np.flatnonzero(~keep)]

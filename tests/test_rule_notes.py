@@ -25,7 +25,7 @@ def test_bulk_notes_wait_until_a_row_is_asked_for_and_join_its_list_in_the_order
     assert list(notes) == [[], [], [a, b, d], [], [b, c, d], [b]]
 
 
-def test_a_take_or_a_padding_shares_the_lists_of_waiting_notes_with_its_parent():
+def test_a_take_shares_the_lists_of_waiting_notes_with_its_parent():
     shared, later = {"rule": "x"}, {"rule": "later"}
     notes = RuleNotes(5)
     notes.append([1, 3], shared)
@@ -34,9 +34,6 @@ def test_a_take_or_a_padding_shares_the_lists_of_waiting_notes_with_its_parent()
     assert 4 not in notes._lists and 0 not in notes._lists  # only the taken rows' lists made
     page[0].append(later)
     assert notes[3] == [shared, later]
-    notes.append([4], shared)
-    grown = notes.padded(7)
-    assert grown[4] is notes[4] == [shared] and len(grown) == 7
 
 
 def test_a_row_named_twice_in_one_bulk_append_is_noted_twice_in_turn():
@@ -63,8 +60,6 @@ def test_coded_notes_read_as_the_same_rows_noted_one_by_one_in_the_same_order():
     page = coded.take(np.array([3, 5, 1]))  # the taken rows' waiting notes joined, once
     assert page == [[c, d], [], [a, b, d]] and page[0] is coded[3] and 5 not in coded._lists
     assert coded[1] == [a, b, d] and coded[3] == [c, d]  # asked again: not noted twice
-    grown = coded.padded(8)
-    assert list(grown) == [[], [a, b, d], [], [c, d], [b], [], [], []] and grown[4] is coded[4]
     with pytest.raises(ValueError):
         coded.append_coded(np.zeros(5, np.int8), [a])
     with pytest.raises(IndexError):

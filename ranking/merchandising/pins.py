@@ -1,9 +1,10 @@
 """Pins: the pinned products added as candidates, and which pin gets which position.
 
-:func:`with_pinned` adds every product a pin rule in force names to the recalled candidates, as
-the ``pinned`` source, so a pinned product recall did not bring still gets features, a score
-and an explanation, and still meets the filters (a banned, sold-out, unknown or hidden product
-is removed there: the governance filter wins over a pin).
+:func:`pinned_list` adds every product a pin rule in force names to the recalled candidates, as
+one more recall list (the ``pinned`` source) after the sources' in their union, so a pinned
+product recall did not bring still gets features, a score and an explanation, and still meets the
+filters (a banned, sold-out, unknown or hidden product is removed there: the governance filter
+wins over a pin).
 
 :func:`plan_pins` walks the pins in the conflict order (rule_index.py: priority, specificity,
 newer; inside a rule, its products in order) and gives each its position unless it cannot be
@@ -22,7 +23,6 @@ import numpy as np
 from ranking.merchandising.in_force import RulesInForce
 from ranking.merchandising.rule import Rule
 from ranking.merchandising.targets import among
-from ranking.pipeline.candidates import CandidateSet
 
 PINNED = "pinned"  # the candidate source of pinned products, as a card's ``sources`` shows it
 
@@ -52,18 +52,17 @@ def pins_of(found: RulesInForce | None) -> list[Pin]:
     return pins
 
 
-def pinned_ids(found: RulesInForce) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
-    """(each pin's product id, in the pins' order; the pinned products once each, in order; each
-    pinned product's 1-based place in that order), made once per set of rules (``found.shared``,
-    read-only arrays: every request under the same rules reads them)."""
+def pinned_ids(found: RulesInForce) -> tuple[np.ndarray, np.ndarray]:
+    """(each pin's product id, in the pins' order; the pinned products once each, in order), made
+    once per set of rules (``found.shared``, read-only arrays: every request under the same rules
+    reads them)."""
     made = found.shared.get("pinned_ids")
     if made is None:
         pins = pins_of(found)
         wanted = np.asarray([p.product_id for p in pins], dtype=np.int64)
         pinned = np.asarray(list(dict.fromkeys(p.product_id for p in pins)), dtype=np.int64)
         wanted.flags.writeable = pinned.flags.writeable = False
-        first = {p: i + 1 for i, p in enumerate(pinned.tolist())}
-        made = found.shared["pinned_ids"] = (wanted, pinned, first)
+        made = found.shared["pinned_ids"] = (wanted, pinned)
     return made
 
 
@@ -71,8 +70,9 @@ def pinned_list(found: RulesInForce | None) -> dict[str, tuple[np.ndarray, np.nd
     """The pinned products as one more recall list, ``{"pinned": (ids, scores)}`` (none without a
     pin): each pinned product once, in :func:`pinned_ids`' order, scored 0. Listed after the
     sources' lists in :meth:`CandidateSet.union_counted`, it gives the candidates
-    :func:`with_pinned` gives their union, column for column, in one union instead of a union
-    and two copies of every source's columns. Made once per set of rules (read-only arrays)."""
+    the union of the recalled candidates padded with the pinned products they lack would give,
+    column for column, in one union (a test holds that padding as its reference). Made once per
+    set of rules (read-only arrays)."""
     if found is None or not pins_of(found):
         return {}
     made = found.shared.get("pinned_list")  # shared by the requests under the same rules (in_force.py)
@@ -82,25 +82,6 @@ def pinned_list(found: RulesInForce | None) -> dict[str, tuple[np.ndarray, np.nd
         scores.flags.writeable = False
         made = found.shared["pinned_list"] = {PINNED: (pinned, scores)}
     return made
-
-
-def with_pinned(cands: CandidateSet, found: RulesInForce | None) -> CandidateSet:
-    """``cands`` plus the pinned products it lacks, every pinned one marked by the ``pinned`` source."""
-    if not pins_of(found):
-        return cands
-    _, pinned, first = pinned_ids(found)  # type: ignore[arg-type]
-    held = np.flatnonzero(among(cands.product_ids, pinned))  # the recalled candidates pinned
-    new = pinned[~among(pinned, cands.product_ids[held])]
-    n = len(cands) + len(new)
-    ids = np.concatenate([cands.product_ids, new])
-    scores = {k: np.concatenate([v, np.full(len(new), np.nan)]) for k, v in cands.source_scores.items()}
-    ranks = {k: np.concatenate([v, np.zeros(len(new), dtype=v.dtype)]) for k, v in cands.source_ranks.items()}
-    rank = np.zeros(n, dtype=np.int32)
-    rows = np.concatenate([held, np.arange(len(cands), n)])  # every pinned row: the recalled, the added
-    rank[rows] = [first[p] for p in ids[rows].tolist()]
-    scores[PINNED], ranks[PINNED] = np.where(rank > 0, 0.0, np.nan), rank
-    # the recalled candidates' notes shared, none made for the added ones (rule_notes.RuleNotes)
-    return CandidateSet(ids, scores, ranks, rule_notes=cands.rule_notes.padded(n))
 
 
 def plan_pins(found: RulesInForce | None, product_ids: np.ndarray, size: int, max_pins: int) -> PinPlan:

@@ -214,8 +214,7 @@ class Pipeline:
             t = now
 
         found = rules_in_force(request, self.merchandising)  # the operator's rules (None: none)
-        # the pinned products join the recalled candidates as one more list (pins.with_pinned's
-        # candidates, in the same union)
+        # the pinned products join the recalled candidates as one more list (pins.pinned_list)
         cands, recalled = self._recall(request, pinned_list(found) if self.adds_pinned else None)
         lap("recall")
         dropped = DroppedEntries()

@@ -164,14 +164,6 @@ class RuleNotes(Sequence[list[dict]]):
             raise IndexError("a code past the notes given")
         self._waiting.append(_Coded(codes.tolist(), list(notes)))
 
-    def padded(self, n: int) -> RuleNotes:
-        """These notes followed by ``n - len(self)`` more candidates' (none made yet), sharing the
-        lists made so far (candidates added after these, as the pinned products are)."""
-        if n < self._n:
-            raise ValueError(f"padded to {n}, fewer than the {self._n} candidates noted")
-        self._made_all()  # the lists are shared: made before, as they were
-        return RuleNotes(n, dict(self._lists))
-
     def take(self, rows: np.ndarray) -> RuleNotes:
         """The notes of the candidates at ``rows`` (indices, in the new set's order), sharing the
         lists made so far; nothing to walk when none is (the filter stage's takes)."""
