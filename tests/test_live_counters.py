@@ -94,3 +94,63 @@ def test_window_sums_add_each_rows_buckets_in_slot_order_whatever_the_window() -
                 total = total + ring.values[rows[i], slot]  # float32, one bucket at a time
             expected[i] = total
         assert ring.sums(rows, now).tobytes() == expected.astype(np.float64).tobytes(), live
+
+
+def _slot_order_sums(ring: BucketRing, rows: np.ndarray, now: int) -> np.ndarray:
+    """Each row's live buckets' float32 values added one by one in slot order (0 for rows the
+    ring does not hold), as float64: what a read gives."""
+    values, slots = ring.values, ring.live_slots(now)
+    out = np.zeros((len(rows), 5), np.float32)
+    for i in np.flatnonzero((rows >= 0) & (rows < len(values))):
+        if len(slots):
+            total = values[rows[i], slots[0]].copy()
+            for slot in slots[1:]:
+                total = total + values[rows[i], slot]
+            out[i] = total
+    return out.astype(np.float64)
+
+
+def test_running_window_counts_follow_the_ring_as_buckets_come_and_leave(monkeypatch) -> None:
+    """Whole counts are read from the running window (the gather is never called while the read
+    is in or past the newest bucket) and equal the buckets' slot-order sums to the bit as time
+    enters new buckets, skips some and leaves whole windows behind; GMV, any float, too."""
+    rng = np.random.default_rng(9)
+    ring = BucketRing(buckets=6, bucket_seconds=600)
+    ring.reserve(200)
+    gathered = []
+    real = BucketRing._counts_summed
+    monkeypatch.setattr(BucketRing, "_counts_summed", lambda self, *a: gathered.append(1) or real(self, *a))
+    t = 0
+    for step in range(80):
+        t += int(rng.choice([30, 200, 600, 1_500, 4_000]))
+        n = int(rng.integers(1, 300))
+        times = t - rng.integers(0, 4_500, n)  # late events, some older than the window
+        for metric in range(4):
+            ring.add(rng.integers(0, 200, n), times, metric, rng.integers(1, 4, n).astype(np.float32))
+        ring.add(rng.integers(0, 200, n), times, 4,
+                 (rng.standard_normal(n) * 10.0 ** rng.integers(-3, 7, n)).astype(np.float32))
+        rows = rng.integers(-1, 230, 150)
+        for now in (t, t + 700, t + 2_000, t + 3_700):
+            assert ring.sums(rows, now).tobytes() == _slot_order_sums(ring, rows, now).tobytes(), (step, now)
+        assert ring.sums(rows, t, gmv=False).tobytes() == _slot_order_sums(ring, rows, t)[:, :4].tobytes()
+    assert ring.whole_counts and ring.outside_window > 0 and not gathered
+    before = ring.sums(np.arange(200), t - 700)  # earlier than the newest bucket: gathered
+    assert gathered and before.tobytes() == _slot_order_sums(ring, np.arange(200), t - 700).tobytes()
+
+
+def test_counts_that_are_not_whole_or_reach_2_24_are_gathered_as_before() -> None:
+    """A count given a fraction, or one past 2**24 (where float32 stops counting one by one), turns
+    the running window off for good: reads are the buckets' float32 sums as before."""
+    ring = BucketRing(buckets=6, bucket_seconds=600)
+    ring.reserve(3)
+    ring.add(np.array([0, 1]), np.array([10, 10]), CLICKS, np.array([2**24, 5], np.float32))
+    assert ring.whole_counts
+    ring.add(np.array([0, 1]), np.array([20, 20]), CLICKS, np.ones(2, np.float32))  # 2**24 + 1: no float32
+    assert not ring.whole_counts
+    assert ring.sums(np.array([0, 1]), 20)[:, CLICKS].tolist() == [2**24, 6]
+    other = BucketRing(buckets=6, bucket_seconds=600)
+    other.reserve(3)
+    rows = np.array([0, 0, 2])
+    other.add(rows, np.array([10, 10, 10]), IMPRESSIONS, np.array([0.1, 0.2, 0.3], np.float32))
+    assert not other.whole_counts
+    assert other.sums(rows, 10).tobytes() == _slot_order_sums(other, rows, 10).tobytes()

@@ -346,7 +346,7 @@ class LiveState:
         """Live counters of candidates: last-hour and last-day clicks, orders, GMV, CTR and trend (and the
         last day's impressions, which cold start's posteriors count)."""
         rows = self.catalog.products.find(np.asarray(product_ids, np.int64))
-        now = int(to_live_seconds(self.now_ms(at_ms)))
+        now = live_second(self.now_ms(at_ms))  # to_live_seconds without numpy
         hour, day, ctr, trend = self.products.signals(rows, now)
         return {"hour_impressions": hour[:, IMPRESSIONS], "hour_clicks": hour[:, CLICKS],
                 "day_clicks": day[:, CLICKS], "day_orders": day[:, ORDERS], "day_gmv": day[:, GMV],
