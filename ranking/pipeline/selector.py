@@ -60,7 +60,7 @@ class Selector:
             return Placement(np.zeros(0, dtype=np.int64), np.zeros(0))
         rank_score = (cands.scores if cands.scores is not None else np.zeros(n)) + cands.adjustments
         order = rank_order(rank_score, cands.product_ids)
-        keys = candidate_keys(snapshot, cands)  # store, brand, subsidy, grade: one take for every selector
+        keys = candidate_keys(snapshot, cands)  # store, leaf, brand: one take for every selector
         page = PageDraft(order, keys[:, STORE], size)
         page.once(page_keys, lambda: keys)
         for policy in self.policies:

@@ -19,10 +19,9 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
-from ranking.pipeline.selectors.page_keys import GRADE, page_keys
 from ranking.pipeline.selectors.shelf_spread import ShelfSpread
 from ranking.pipeline.selectors.window_caps import PageCaps
-from ranking.pipeline.traffic_grades import GRADES
+from ranking.pipeline.traffic_grades import GRADES, candidate_grades
 from ranking.settings import RulesSettings
 
 HEAD_PER_SLOT = 8  # candidates made plain ints per fold slot before the rest are (see ``fill``)
@@ -40,7 +39,7 @@ class FoldFloor:
         fold = min(self.settings.traffic_fold, page.size)
         if not self.settings.traffic_policy or fold == 0:
             return
-        grade_d = page_keys(page, snapshot, cands)[:, GRADE] == GRADES.index("D")  # kept per catalog version
+        grade_d = candidate_grades(snapshot, cands) == GRADES.index("D")  # kept per catalog version
         if not grade_d.any():
             return
         stream = page.order[~page.used[page.order]]

@@ -1,19 +1,19 @@
-"""The keys a page's placement reads of each candidate: its store, leaf category, brand, subsidy
-key and product grade, one row of a per-product matrix kept per version of the product columns.
+"""The keys a page's placement reads of each candidate that only a new listing changes: its store,
+leaf category and brand, one row of a per-product matrix kept per version of those columns.
 
-The selector read them one column at a time on every page: the store (``Selector.place``), the
-brand and subsidy keys of the shelf spread's caps (``product_column``, a cast, a comparison and
-``np.where`` each) and the fold floor's grades, about a dozen numpy calls on a page's 200-500
-candidates. :data:`PRODUCT_KEYS` holds every product's keys as one ``int64`` row
+The selector read them one column at a time on every page: the store (``Selector.place``) and the
+shelf spread's brand (and, when capped, leaf) keys, ``product_column`` then a cast each.
+:data:`PRODUCT_KEYS` holds every product's keys as one ``int64`` row
 (:class:`~ranking.pipeline.derived_columns.DerivedColumn`: rebuilt when any column it reads is
-another array, which the live catalog's swaps make), and a page reads its candidates' rows with one
-take (:func:`page_keys`, once per page). Each value is the one the per-page reads made:
+another array), and a page reads its candidates' rows with one take (:func:`page_keys`, once per
+page). Each key is the column read as ``product_column(..., missing=-1).astype(np.int64)`` reads
+it (float64, -1 for an unknown product or a missing column), then ``int64``.
 
-- store, category, brand: the column read as ``product_column`` reads it (float64, -1 for an
-  unknown product or a missing column), then ``int64``;
-- subsidy: 0 for a subsidy product (``subsidy > 0``), -1 otherwise (unknown, missing or NaN): the
-  subsidy share cap's key;
-- grade: :func:`~ranking.pipeline.traffic_grades.grade_codes` of the product score (-1: none).
+Only columns the live catalog does not overlay are kept here (a listing's store, leaf and brand
+change only when new products are appended, which replaces every column): a change it does make
+(``subsidy``, prices, stock, many a second) would rebuild the whole matrix on a request thread
+(about 150 ms at 1M products with the subsidy key and grade in it, a helper's scratch timing), so
+the subsidy key and the grades are read as before.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.derived_columns import DerivedColumn
 from ranking.pipeline.selectors.draft import PageDraft
-from ranking.pipeline.traffic_grades import grade_codes
 
-STORE, CATEGORY, BRAND, SUBSIDY, GRADE = range(5)  # the matrix's columns
+STORE, CATEGORY, BRAND = range(3)  # the matrix's columns
 
 
 def _as_read(column: np.ndarray | None, n: int) -> np.ndarray:
@@ -38,34 +37,22 @@ def _as_read(column: np.ndarray | None, n: int) -> np.ndarray:
 
 
 def _product_keys(ids: np.ndarray, store: np.ndarray | None, category: np.ndarray | None,
-                  brand: np.ndarray | None, subsidy: np.ndarray | None, score: np.ndarray | None
-                  ) -> np.ndarray:
-    """Every product's keys (one row each, columns :data:`STORE` ... :data:`GRADE`), then an
-    unknown product's."""
-    n = len(ids)
-    keys = np.empty((n + 1, 5), dtype=np.int64)
-    keys[:, STORE], keys[:, CATEGORY], keys[:, BRAND] = (_as_read(c, n) for c in (store, category, brand))
-    flag = np.zeros(n + 1, dtype=bool)
-    if subsidy is not None:
-        flag[:n] = np.asarray(subsidy).astype(np.float64) > 0
-    keys[:, SUBSIDY] = np.where(flag, 0, -1)
-    keys[:, GRADE] = -1
-    if score is not None:
-        keys[:n, GRADE] = grade_codes(np.asarray(score).astype(np.float64))
-    return keys
+                  brand: np.ndarray | None) -> np.ndarray:
+    """Every product's keys (one row each, columns :data:`STORE`, :data:`CATEGORY`, :data:`BRAND`),
+    then an unknown product's."""
+    return np.stack([_as_read(c, len(ids)) for c in (store, category, brand)], axis=1)
 
 
-# per product, kept while the product table's ids and key columns are the same arrays
+# per product, kept while the product table's ids and these columns are the same arrays
 PRODUCT_KEYS = DerivedColumn(_product_keys)
 
 
 def candidate_keys(snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:
-    """Each candidate's keys, one row each (columns :data:`STORE` ... :data:`GRADE`)."""
+    """Each candidate's keys, one row each (columns :data:`STORE`, :data:`CATEGORY`, :data:`BRAND`)."""
     products = snapshot.products  # read once: the live catalog swaps the table whole
     columns = products.columns
     return PRODUCT_KEYS.candidates(products, cands, products.ids, columns.get("store_id"),
-                                   columns.get("category_id"), columns.get("brand_id"),
-                                   columns.get("subsidy"), columns.get("product_score"))
+                                   columns.get("category_id"), columns.get("brand_id"))
 
 
 def page_keys(page: PageDraft, snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
-from ranking.pipeline.selectors.page_keys import BRAND, CATEGORY, SUBSIDY, page_keys
+from ranking.pipeline.selectors.page_keys import BRAND, CATEGORY, page_keys
 from ranking.pipeline.selectors.store_diversity import StoreDiversity
 from ranking.pipeline.selectors.window_caps import WindowCap, fill_in_order
 from ranking.settings import RulesSettings
@@ -44,7 +44,7 @@ class ShelfSpread:
               ) -> list[WindowCap]:
         r, surface = self.settings, request.surface
         window = r.spread_window.get(surface, page.size)
-        keys = page_keys(page, snapshot, cands)  # each candidate's leaf, brand and subsidy keys
+        keys = page_keys(page, snapshot, cands)  # each candidate's leaf and brand
         caps = []
         for rule, column, most, what in (
                 ("category_spread", CATEGORY, r.spread_category_max.get(surface, 0), "category"),
@@ -60,8 +60,9 @@ class ShelfSpread:
         if share < 1:
             size = page.size  # the reason below must not hold the page: the page's memo keeps these
             most = math.floor(share * size + 1e-9)  # caps, so it would be a cycle left to the GC
+            subsidy = np.where(page.column(snapshot, cands, "subsidy") > 0, 0, -1)
             caps.append(WindowCap(
-                "subsidy_share", keys[:, SUBSIDY], most, size,
+                "subsidy_share", subsidy, most, size,
                 lambda _key: f"at most {most} big-brand subsidy cards on a {size}-card {surface} "
                              f"page ({share:.0%}, the {surface} policy)",
                 "subsidy share relaxed: no candidate outside the subsidy channel left"))
