@@ -79,6 +79,7 @@ def test_a_page_already_showing_enough_leaves_reads_nothing_more():
     from test_shelf_spread import _scored
 
     from ranking.pipeline.selectors import MinCategories, PageDraft
+    from ranking.pipeline.selectors.page_keys import page_keys
 
     snap = _mall(n=80, leaves=4)
     c = _scored(snap)
@@ -88,4 +89,4 @@ def test_a_page_already_showing_enough_leaves_reads_nothing_more():
     page.used[:30] = True
     MinCategories(rules).fill(page, c, rules_request(surface="homepage", page_size=30), snap, None)
     assert page.slots.tolist() == list(range(30))
-    assert set(page.memo) == {("column", "category_id", -1)}  # not the subsidy column: no swap to make
+    assert set(page.memo) == {page_keys}  # the leaves, not the subsidy column: no swap to make

@@ -199,6 +199,20 @@ def test_page_caps_blocked_sets_are_the_slots_own_and_stay_as_they_were_read():
     assert state.blocked(1) == [{7}]
 
 
+def test_page_caps_blocked_now_is_the_slots_live_sets_and_blocked_copies_them():
+    """The filler reads a slot's sets as they are now (no copy per slot) and copies only those it
+    keeps: ``blocked_now`` equals ``blocked`` until the next card is put, then shows what it blocked."""
+    cap = WindowCap("x", np.array([7, 7, 7, 3]), 2, 4, str, "relaxed")
+    page = PageDraft(np.arange(4), np.zeros(4, dtype=np.int64), 6)
+    state = PageCaps(page, [cap])
+    state.put(0, 0)
+    now, copied = state.blocked_now(1), state.blocked(1)
+    assert now == copied == [set()]
+    state.put(2, 1)
+    assert now == [{7}] and copied == [set()]  # the live set took the key the put blocked
+    assert state.blocked_now(1) == state.blocked(1) == [{7}]
+
+
 def _fill_by_sliding_counts(page: PageDraft, caps: list[WindowCap]) -> list[list[dict]]:
     """The filler the plain way: each slot's blocked keys by :meth:`WindowCap.blocked`, every card
     passed over noting that slot's sets, the relaxed card by scoring every card; the notes."""

@@ -34,8 +34,8 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
-from ranking.pipeline.columns import product_column
 from ranking.pipeline.selectors import PageDraft, PagePolicy, default_selectors
+from ranking.pipeline.selectors.page_keys import STORE, candidate_keys, page_keys
 from ranking.settings import RulesSettings
 
 
@@ -60,8 +60,9 @@ class Selector:
             return Placement(np.zeros(0, dtype=np.int64), np.zeros(0))
         rank_score = (cands.scores if cands.scores is not None else np.zeros(n)) + cands.adjustments
         order = rank_order(rank_score, cands.product_ids)
-        stores = product_column(snapshot, cands, "store_id", missing=-1).astype(np.int64)
-        page = PageDraft(order, stores, size)
+        keys = candidate_keys(snapshot, cands)  # store, leaf, brand: one take for every selector
+        page = PageDraft(order, keys[:, STORE], size)
+        page.once(page_keys, lambda: keys)
         for policy in self.policies:
             policy.fill(page, cands, request, snapshot, rng)
         keep = page.slots >= 0

@@ -21,6 +21,7 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
+from ranking.pipeline.selectors.page_keys import CATEGORY, page_keys
 from ranking.settings import RulesSettings
 
 PLACED_BY_OTHERS = frozenset({"subsidy_slot", "exploration", "cold_start"})
@@ -39,11 +40,10 @@ class MinCategories:
         placed = page.slots[page.slots >= 0]
         if need <= 1 or not len(placed):
             return
-        leaves = page.column(snapshot, cands, "category_id", missing=-1)  # read once a page (the spread's)
-        shown = set(leaves[placed].astype(np.int64).tolist())
+        leaf = page_keys(page, snapshot, cands)[:, CATEGORY]  # read once a page (the selector's)
+        shown = set(leaf[placed].tolist())
         if len(shown) >= need:  # nearly every page: nothing to swap, so none of the set-up below
             return
-        leaf = leaves.astype(np.int64)
         subsidy = page.column(snapshot, cands, "subsidy") > 0
         share = self.settings.subsidy_share_max.get(request.surface, 1.0)
         subsidy_room = (math.floor(share * page.size + 1e-9) - int(subsidy[placed].sum())

@@ -21,13 +21,10 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
+from ranking.pipeline.selectors.page_keys import BRAND, CATEGORY, page_keys
 from ranking.pipeline.selectors.store_diversity import StoreDiversity
 from ranking.pipeline.selectors.window_caps import WindowCap, fill_in_order
 from ranking.settings import RulesSettings
-
-
-def _keys(page: PageDraft, snapshot: FeatureSnapshot, cands: CandidateSet, column: str) -> np.ndarray:
-    return page.column(snapshot, cands, column, missing=-1).astype(np.int64)
 
 
 @dataclass
@@ -47,13 +44,14 @@ class ShelfSpread:
               ) -> list[WindowCap]:
         r, surface = self.settings, request.surface
         window = r.spread_window.get(surface, page.size)
+        keys = page_keys(page, snapshot, cands)  # each candidate's leaf and brand
         caps = []
         for rule, column, most, what in (
-                ("category_spread", "category_id", r.spread_category_max.get(surface, 0), "category"),
-                ("brand_spread", "brand_id", r.spread_brand_max.get(surface, 0), "brand")):
+                ("category_spread", CATEGORY, r.spread_category_max.get(surface, 0), "category"),
+                ("brand_spread", BRAND, r.spread_brand_max.get(surface, 0), "brand")):
             if most > 0:
                 caps.append(WindowCap(
-                    rule, _keys(page, snapshot, cands, column), most, window,
+                    rule, keys[:, column], most, window,
                     lambda key, most=most, what=what: (
                         f"at most {most} cards of {what} {key} in any {window} consecutive slots"),
                     f"{what} spread relaxed: no candidate of another {what} left"))

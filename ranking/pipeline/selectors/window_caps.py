@@ -101,6 +101,9 @@ class PageCaps:
         # per cap and slot: the keys some window holding that slot has full (:meth:`blocked`)
         self.full: list[list[set[int]]] = [[set() for _ in range(page.size)] for _ in self.caps]
         self.placed = page.slots.tolist()  # the page's slots as this knows them (:meth:`of` checks them)
+        # what :meth:`_hold` reads per cap, unpacked once (it runs per cap for every card placed)
+        self._holding = [(cap.key_list, at, full, cap.most, cap.window)
+                         for cap, at, full in zip(self.caps, self.at, self.full, strict=True)]
         for p, r in enumerate(self.placed):
             if r >= 0:
                 self._hold(p, r)
@@ -132,21 +135,24 @@ class PageCaps:
         window holding the whole run also holds. Placing never unblocks a key, and a run broken up
         by a later slot still blocks what it did (its cards are still there), so the union over
         every run ever made is what some window holding each slot has full."""
-        for cap, at, full in zip(self.caps, self.at, self.full, strict=True):
-            k = cap.key_list[row]
+        for keys, at, full, most, w in self._holding:
+            k = keys[row]
             if k < 0:
                 continue
-            slots = at.setdefault(k, [])
-            i = bisect_left(slots, p)
-            slots.insert(i, p)
-            most, w = cap.most, cap.window
+            slots = at.get(k)
+            if slots is None:  # the key's first slot
+                at[k] = slots = [p]
+                i = 0
+            else:
+                i = bisect_left(slots, p)
+                slots.insert(i, p)
             if most <= 0 or len(slots) < most:
                 continue
             for g in range(max(0, i - most + 1), min(i, len(slots) - most) + 1):
                 first, last = slots[g], slots[g + most - 1]
                 if last - first < w:  # blocked: q with max(last, q) - min(first, q) < w
-                    for q in range(max(0, last - w + 1), min(len(full), first + w)):
-                        full[q].add(k)
+                    for held in full[max(0, last - w + 1):first + w]:
+                        held.add(k)
 
     def put(self, p: int, row: int) -> None:
         """Place candidate ``row`` at 0-based slot ``p``."""
@@ -157,13 +163,15 @@ class PageCaps:
     def blocked(self, p: int) -> list[set[int]]:
         """Per cap, the keys that may not take 0-based slot ``p`` (:meth:`WindowCap.blocked`'s sets):
         a key whose ``most`` consecutive slots and ``p`` span fewer than ``window`` slots. Copies
-        (the filler keeps a slot's sets while later cards block more), read from what
-        :meth:`_hold` noted per slot: counting every crowded key's runs at each slot cost ~5 us a
-        slot on a homepage (~80 us a page)."""
-        out = []
-        for cap, full in zip(self.caps, self.full, strict=True):
-            out.append(set(cap.key_list) - {-1} if cap.most <= 0 else set(full[p]))
-        return out
+        (a card put later blocks more keys at ``p``), read from what :meth:`_hold` noted per slot:
+        counting every crowded key's runs at each slot cost ~5 us a slot on a homepage (~80 us a page)."""
+        return [set(keys) for keys in self.blocked_now(p)]
+
+    def blocked_now(self, p: int) -> list[set[int]]:
+        """:meth:`blocked` as it is now, not copied: the sets :meth:`put` adds to (read them before
+        the next card is put; the filler copies only the few it keeps, a slot that passed cards over)."""
+        return [set(cap.key_list) - {-1} if cap.most <= 0 else full[p]
+                for cap, full in zip(self.caps, self.full, strict=True)]
 
     def keys(self, row: int) -> tuple[int, ...]:
         """Candidate ``row``'s key per cap."""
@@ -177,7 +185,7 @@ class PageCaps:
         """Index into ``rows`` of the first candidate every cap allows at slot ``p`` (-1: none);
         only the caps that block a key test a card (most cards passed over are refused by one cap:
         a homepage's subsidy share once half its slots are subsidy cards)."""
-        refusing = self._refusing(self.blocked(p) if blocked is None else blocked)
+        refusing = self._refusing(self.blocked_now(p) if blocked is None else blocked)
         if len(refusing) == 1:
             (keys, refused), = refusing
             for j, r in enumerate(rows):
@@ -236,14 +244,15 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
     card placed later looks up the slots that passed it over by rank: one entry a slot instead
     of one per card passed over (about 10 a homepage slot once its subsidy share is full)."""
     left = page.order[~page.used[page.order]]  # the cards left, in score order
+    slots = page.slots.tolist()
     # as plain ints, the first few per open slot only (a homepage has ~400 left for ~13 slots, ~10 us
     # of made ints): the rest join when none of those fits a slot (or none is left)
-    head = HEAD_PER_SLOT * int((page.slots < 0).sum())
+    head = HEAD_PER_SLOT * slots.count(-1)  # -1: an empty slot
     ranked, more = left[:head].tolist(), left[head:]
     rows = list(ranked)  # those not placed yet
     state = PageCaps.of(page, caps)  # the fold floor's, when it filled under the same caps
     passing: list[tuple[int, list[set[int]]]] = []  # per slot that passed cards over: (rank placed, blocked)
-    for p, slot in enumerate(page.slots.tolist()):
+    for p, slot in enumerate(slots):
         if slot >= 0:
             continue
         if not rows and len(more):
@@ -253,7 +262,7 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
         if not caps:
             page.put(p, rows.pop(0))
             continue
-        blocked = state.blocked(p)
+        blocked = state.blocked_now(p)  # read before this slot's card is put
         i, relaxed = state.first_fitting(rows, p, blocked), 0
         if i < 0 and len(more):  # none of the first fits: the first that does among them all
             ranked, rows, more = _joined(ranked, rows, more)
@@ -265,15 +274,25 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
         if passing or i:  # else no card was ever passed over: its rank is not needed
             rank = ranked.index(row, i)  # rows lost only cards placed, fewer than the slots
             passed = [b for placed_rank, b in passing if placed_rank > rank]
-            if i:
-                passing.append((rank, blocked))
+            if i:  # as they are now: later cards block more keys at this slot
+                passing.append((rank, [set(b) for b in blocked]))
+        if not passed and not relaxed:  # nothing held this card back nor gave way: no note
+            state.put(p, row)
+            continue
         keys = state.keys(row)
         broken = [c for c in range(relaxed) if keys[c] in blocked[c]]
         state.put(p, row)
-        for c in sorted(_held(keys, passed)):
-            if c not in broken:
-                cands.rule_notes[row].append({"rule": caps[c].rule, "position": p + 1,
-                                              "why": caps[c].held_why(int(caps[c].keys[row]))})
-        for c in broken:
+        _note(cands, caps, row, p, sorted(_held(keys, passed)), broken)
+
+
+def _note(cands: CandidateSet, caps: Sequence[WindowCap], row: int, p: int, held: list[int],
+          broken: list[int]) -> None:
+    """The notes of the card ``row`` placed at 0-based slot ``p``: the caps that held it back
+    (``held``, but for those that gave way for it), then the caps relaxed for it (``broken``)."""
+    for c in held:
+        if c not in broken:
             cands.rule_notes[row].append({"rule": caps[c].rule, "position": p + 1,
-                                          "why": caps[c].relaxed_why})
+                                          "why": caps[c].held_why(int(caps[c].keys[row]))})
+    for c in broken:
+        cands.rule_notes[row].append({"rule": caps[c].rule, "position": p + 1,
+                                      "why": caps[c].relaxed_why})
