@@ -203,7 +203,7 @@ class SearchRecall:
 
     def dense_kept(self, query: str, k: int) -> bool:
         """Whether :meth:`dense` of these arguments is a kept result (or recalls nothing): a lookup."""
-        return not searchable(query) or (query, k) in self._dense_kept[1]
+        return _search_text(query) is None or (query, k) in self._dense_kept[1]
 
     def query_vectors(self, texts: list[str], memo: dict | None = None) -> np.ndarray:
         """``encoder.encode(texts)``; one text's row is kept in ``memo`` (a request's
@@ -227,7 +227,7 @@ class SearchRecall:
         """The ``k`` products whose text embeddings are nearest the query's (ids, cosines), kept
         per (query, ``k``) beside the index that answered (``recall.search_results_kept``,
         read-only arrays): the scan gives the same answer every repeat (docs/recall.md)."""
-        if not searchable(query):
+        if _search_text(query) is None:  # kept per text: a token scan cost ~5 us, twice a search
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         index, kept = self._dense_kept
 
