@@ -5,6 +5,8 @@ is never answered from the old index's results."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,35 @@ def test_dense_recall_is_kept_beside_the_index_that_answered(recall) -> None:
     _, ids = bigger.index.search(recall.query_vectors(["phone case"]), 4)  # this recall's encoder
     assert recall.dense("phone case", 4)[0].tolist() == ids[0].tolist()
     assert 9 in ids[0].tolist() and 9 not in first[0].tolist()
+
+
+def test_a_repeated_pages_similarities_are_kept_and_are_dense_similaritys_bits(recall) -> None:
+    ids = np.array([3, 99, 1, 7, 3], dtype=np.int64)  # an unknown id and a repeat
+    for query in ("phone case", "  Phone   CASE ", "手机", "!!!", "", None):
+        want = recall.dense_similarity([query], np.zeros(len(ids), np.int64), ids)
+        got = recall.query_similarity(query, ids)
+        assert got.dtype == np.float32 and not got.flags.writeable
+        assert got.view(np.uint32).tolist() == want.view(np.uint32).tolist()
+    first = recall.query_similarity("phone case", ids)
+    assert recall.query_similarity("phone case", ids) is first  # kept: no gather, no einsum
+    assert recall.query_similarity("phone case", ids[:4]) is not first  # the ids are in the key
+    assert recall.query_similarity("phone case", ids[::-1]).tobytes() == first[::-1].tobytes()
+    memo: dict = {}  # the page's query vector: the one the dense source encoded
+    assert recall.query_similarity("phone stand", ids, memo).tobytes() == \
+        recall.dense_similarity(["phone stand"], np.zeros(len(ids), np.int64), ids).tobytes()
+    assert len(memo) == 1
+
+
+def test_kept_similarities_follow_new_products_and_the_setting(recall) -> None:
+    ids = np.array([2, 9], dtype=np.int64)
+    before = recall.query_similarity("phone case", ids)
+    assert np.isnan(before[1])  # product 9 is not in the index yet
+    bigger = SearchRecall.from_texts([*TEXTS, "phone case phone case"], np.arange(1, len(TEXTS) + 2), dim=4)
+    recall.replace_products(bigger.bm25, bigger.index, bigger.vectors)
+    after = recall.query_similarity("phone case", ids)
+    assert after is not before and not np.isnan(after[1])
+    assert after.tobytes() == recall.dense_similarity(["phone case"], np.zeros(2, np.int64), ids).tobytes()
+    recall.use_query_words_from(RecallSettings(search_results_kept=0))
+    assert recall.query_similarity("phone case", ids) is not recall.query_similarity("phone case", ids)
+    light = pickle.loads(pickle.dumps(recall.dense_only()))  # as training ships it to its workers
+    assert light.query_similarity("phone case", ids).tobytes() == after.tobytes()

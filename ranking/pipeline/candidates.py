@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ranking.features.snapshot import EntityTable, Located, located
+from ranking.features.snapshot import EntityTable, Located
+from ranking.pipeline.kept_located import kept_located
 from ranking.pipeline.rule_notes import RuleNotes
 from ranking.surfaces import SURFACE_CODES
 
@@ -89,7 +90,8 @@ class CandidateSet:
         """Each candidate's row in ``products``, :func:`~ranking.features.snapshot.located`
         (for ``EntityTable.take_located``), looked up once per table."""
         if self._rows is None or self._rows[0] is not products or self._rows[1] is not self.product_ids:
-            self._rows = (products, self.product_ids, located(products.rows(self.product_ids)))
+            # a kept union's ids (read-only, the same array every repeat): looked up once per table
+            self._rows = (products, self.product_ids, kept_located(products, self.product_ids))
         return self._rows[2]
 
     def __post_init__(self) -> None:

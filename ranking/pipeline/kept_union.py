@@ -22,6 +22,7 @@ import numpy as np
 
 from ranking.bounded_memo import BoundedMemo
 from ranking.pipeline.candidates import CandidateSet, Lists
+from ranking.pipeline.kept_located import fixed as _fixed
 
 # unions kept per pipeline: a search's ~850 candidates x (ids, two sources' and the pins' scores
 # and ranks) is ~40 KB, a homepage's ~500 x eleven lists ~70 KB
@@ -30,18 +31,6 @@ KEPT_UNIONS = 128
 # scores); a longer one not fixed (a caller's own list to rerank, 500 ids: a new list nearly every
 # call, whose one-list union is cheap) makes the union not kept rather than hash it every call
 CONTENT_KEY_MAX = 256
-
-
-def _fixed(array: np.ndarray) -> bool:
-    """Whether nothing can write ``array``'s values: it is read-only and owns its data, or its
-    base is a read-only array that does (a slice of a kept list)."""
-    flags = array.flags
-    if flags.writeable:
-        return False
-    if flags.owndata:
-        return True
-    base = array.base
-    return isinstance(base, np.ndarray) and base.base is None and not base.flags.writeable
 
 
 def union_key(parts: Lists, added: Lists | None) -> tuple[tuple, tuple] | None:

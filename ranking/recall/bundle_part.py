@@ -136,8 +136,8 @@ def load_recall_part(folder: Path, bundle, settings) -> RecallPieces:
 
         def dense_similarity(request: RankRequest, cands: CandidateSet) -> dict[str, np.ndarray]:
             query = request.query if request.surface == "search" else None
-            return {"dense_similarity": search.dense_similarity(  # the dense source's query vector
-                [query], np.zeros(len(cands), np.int64), cands.product_ids, request.hydrated)}
+            return {"dense_similarity": search.query_similarity(  # the dense source's query vector
+                query, cands.product_ids, request.hydrated)}  # kept per query and candidates
 
         pieces.extra_features.append(dense_similarity)
         pieces.manifest["search"] = search.manifest

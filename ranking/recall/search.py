@@ -55,6 +55,13 @@ from ranking.text import normalise
 QUERY_VECTORS_KEPT = 4096  # query texts whose dense vectors are kept (64 floats each: ~1 MB)
 
 
+@lru_cache(maxsize=QUERY_VECTORS_KEPT)
+def _search_text(query: str) -> str | None:
+    """``query`` as :meth:`SearchRecall.dense_similarity` embeds it (normalised), None when it
+    has no searchable word; kept per text (a repeated query's normalising and token scan)."""
+    return normalise(query) if searchable(query) else None
+
+
 class SearchRecall:
     def __init__(self, bm25: BM25Index, encoder: TextEncoder, index: VectorIndex,
                  vectors: np.ndarray, manifest: dict) -> None:
@@ -72,11 +79,17 @@ class SearchRecall:
         # and encoding it cost about 0.25 ms a search page; up to QUERY_VECTORS_KEPT, oldest out
         self._kept_vectors: BoundedMemo[str, np.ndarray] = BoundedMemo(QUERY_VECTORS_KEPT)
         self._dense_kept = self._kept_for(index)
+        self._similarity_kept = self._similarities_for(self._rows, vectors)
 
     def _kept_for(self, index: VectorIndex | None) -> tuple[VectorIndex | None, BoundedMemo]:
         """(``index``, (query, k) -> its dense recall): swapped as one value, so a search that
         read one index keeps its result beside that index's, never beside a newer one's."""
         return index, BoundedMemo(self._query_settings.search_results_kept)
+
+    def _similarities_for(self, rows: RowLookup, vectors: np.ndarray) -> tuple:
+        """(``rows``, ``vectors``, (query, candidate ids' bytes) -> their cosines): swapped as one
+        value, so a page's similarities are kept beside the rows and vectors that made them."""
+        return rows, vectors, BoundedMemo(self._query_settings.search_results_kept)
 
     def _matcher(self, r: RecallSettings) -> QueryWordMatcher:
         return QueryWordMatcher(self.bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
@@ -87,6 +100,7 @@ class SearchRecall:
         self._query_settings = recall_settings
         self.query_words = self._matcher(recall_settings)
         self._dense_kept = self._kept_for(self.index)
+        self._similarity_kept = self._similarities_for(self._rows, self.vectors)
         return self
 
     def use_synonyms_from(self, merchandising: MerchandisingSettings) -> SearchRecall:
@@ -122,6 +136,7 @@ class SearchRecall:
         self.bm25 = bm25
         self.product_ids = bm25.product_ids
         self._rows = RowLookup(bm25.product_ids)
+        self._similarity_kept = self._similarities_for(self._rows, vectors)
         self.query_words = self._matcher(self._query_settings)
 
     def dense_only(self) -> SearchRecall:
@@ -134,7 +149,8 @@ class SearchRecall:
                               _correct=SpellCorrection.as_typed, query_words=None,
                               _query_settings=self._query_settings, synonym_weight=self.synonym_weight,
                               _kept_vectors=BoundedMemo(QUERY_VECTORS_KEPT),
-                              _dense_kept=(None, BoundedMemo(0)))
+                              _dense_kept=(None, BoundedMemo(0)),
+                              _similarity_kept=(self._rows, self.vectors, BoundedMemo(0)))
         return light
 
     def correct(self, query: str) -> SpellCorrection:
@@ -187,7 +203,7 @@ class SearchRecall:
 
     def dense_kept(self, query: str, k: int) -> bool:
         """Whether :meth:`dense` of these arguments is a kept result (or recalls nothing): a lookup."""
-        return not searchable(query) or (query, k) in self._dense_kept[1]
+        return _search_text(query) is None or (query, k) in self._dense_kept[1]
 
     def query_vectors(self, texts: list[str], memo: dict | None = None) -> np.ndarray:
         """``encoder.encode(texts)``; one text's row is kept in ``memo`` (a request's
@@ -211,7 +227,7 @@ class SearchRecall:
         """The ``k`` products whose text embeddings are nearest the query's (ids, cosines), kept
         per (query, ``k``) beside the index that answered (``recall.search_results_kept``,
         read-only arrays): the scan gives the same answer every repeat (docs/recall.md)."""
-        if not searchable(query):
+        if _search_text(query) is None:  # kept per text: a token scan cost ~5 us, twice a search
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         index, kept = self._dense_kept
 
@@ -253,6 +269,30 @@ class SearchRecall:
         rows = np.flatnonzero(known)
         out[rows] = np.einsum("ij,ij->i", q_vec[q[rows]], vectors[pos[rows]])
         return out
+
+    def query_similarity(self, query: str | None, product_ids: np.ndarray, memo: dict | None = None
+                         ) -> np.ndarray:
+        """:meth:`dense_similarity` of one request's ``query`` (read-only, float32), kept per (query,
+        the candidate ids in order) beside the rows and vectors that made it (``recall.search_results_kept``):
+        a cosine depends only on the query's vector and the product's row, neither of which changes
+        for these vectors (new products swap in new ones: :meth:`replace_products`), and a repeated
+        search's candidates after the filters are mostly the same list. Computed as
+        :meth:`dense_similarity` computes it, so the values are its bits."""
+        ids = np.asarray(product_ids, dtype=np.int64)
+        text = _search_text(query) if query else None
+        if text is None or not len(ids):
+            return read_only(np.full(len(ids), np.nan, dtype=np.float32))
+        lookup, vectors, kept = self._similarity_kept
+        key = (text, ids.tobytes())
+        got = kept.get(key)
+        if got is None:
+            out = np.full(len(ids), np.nan, dtype=np.float32)
+            q_vec = self.query_vectors([text], memo)
+            pos = lookup.rows(ids)
+            rows = np.flatnonzero(pos >= 0)
+            out[rows] = np.einsum("ij,ij->i", q_vec[np.zeros(len(rows), np.int64)], vectors[pos[rows]])
+            got = kept.put(key, read_only(out))
+        return got
 
     # ---- persistence -----------------------------------------------------------------
     def save(self, folder: Path) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.merchandising.pins import PINNED
 from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.filters.reasons import one_reason
 
 REASON = "below_relevance_floor"
 
@@ -42,7 +43,5 @@ class RelevanceFloor:
             similarity = np.full(len(cands), np.nan)
         # below the floor or NaN (no dense score), except that a floor of -inf keeps every one
         low = ~(similarity >= self.floor) if self.floor != -np.inf else np.zeros(len(cands), dtype=bool)
-        gone = keep & low
-        reason = np.full(len(cands), "", dtype=object)  # one str object for all (a str array's
-        reason[gone] = REASON  # tolist makes one per candidate: ~460 on a search)
-        return ~gone, reason
+        gone = keep & low  # one reason: a kept array of one str object (a str array's tolist
+        return ~gone, one_reason(REASON, len(cands))  # made one per candidate: ~460 on a search)
