@@ -75,6 +75,9 @@ class FeatureInputs:
     # the per-product features of the table ``product_row`` indexes, computed once per table
     # (ranking.features.product_table.ProductFeatureTable); None: each computed per batch
     per_product: ProductFeatureTable | None = None
+    # every candidate is of one request (a served page): one user, hour, slot and surface, which a
+    # feature may then read once (``user_row[0]``) instead of per candidate; False: any batch
+    one_request: bool = False
 
     # what several features of the batch compute alike, made by the first that asks, by key (the
     # query's BM25 and token dots: ranking.features.relevance_features)
@@ -249,4 +252,5 @@ def build_inputs(
         extra=extra or {},
         as_of=as_of or {},
         per_product=per_product,
+        one_request=len(requests.user_id) == 1,  # every row reads request 0 (or -1: the same one)
     )
