@@ -288,6 +288,17 @@ def test_a_served_page_s_personal_features_read_its_one_user_as_the_batch_does(
     assert (personal.store_affinity(x) > 0).any() and (personal.bought_category_before(x) > 0).any()
 
 
+
+def test_each_row_s_slot_is_the_slot_of_its_request_s_hour(snapshot: FeatureSnapshot) -> None:
+    from ranking.features.inputs import slot_of_hour
+
+    hours = np.arange(24)
+    req = np.random.default_rng(2).integers(0, 24, 500)  # slots found per request, then per row
+    x = build_inputs(snapshot, np.resize(snapshot.products.ids, 500), req,
+                     Requests(np.full(24, -1), [None] * 24, hours, np.ones(24)))
+    assert x.slot.dtype == np.int8 and np.array_equal(x.slot, slot_of_hour(hours[req]))
+    assert set(x.slot.tolist()) == {0, 1, 2}
+
 def test_query_matrices_are_the_canonical_csr_scipy_makes_from_pairs() -> None:
     import scipy.sparse as sp
 

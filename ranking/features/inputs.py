@@ -245,7 +245,7 @@ def build_inputs(
         user_row=u_row_req[req],
         leaf=leaf,
         hour=hour,
-        slot=slot_of_hour(hour),
+        slot=slot_of_hour(np.asarray(requests.hour))[req],  # per request, then per row: the same
         surface=np.asarray(requests.surface)[req],
         query_index=q_of_req[req] if len(q_of_req) else np.full(len(req), -1),
         queries=query_batch(snapshot, distinct),
