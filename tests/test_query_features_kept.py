@@ -227,6 +227,27 @@ def _brands_named_as_before(x) -> np.ndarray:
     return out
 
 
+
+def test_a_kept_query_s_brands_are_found_once_per_catalog_brand_names(snapshot: FeatureSnapshot,
+                                                                     monkeypatch) -> None:
+    rel = _relevance()
+    snap = _own(snapshot)
+    brand = int(snap.products.columns["brand_id"][0])
+    query = f"{snap.text.brand_names[brand]} {_query(snap)}"
+    calls = []
+    found = CatalogText.brands_named_in
+    monkeypatch.setattr(CatalogText, "brands_named_in", lambda self, t: calls.append(t) or found(self, t))
+    first = rel.brand_match(_search(snap, query))
+    again = _search(snap, query)  # the same query: its kept batch
+    assert np.array_equal(rel.brand_match(again), first, equal_nan=True) and len(calls) == 1
+    assert np.array_equal(first, _brands_named_as_before(again), equal_nan=True) and (first == 1).any()
+    t = snap.text  # the catalog renames the brand (a new text object, as ranking.live swaps it)
+    snap.text = CatalogText(t.vocabulary, t.product_tokens, t.bigram_vocabulary, t.product_bigrams,
+                            t.token_leaf, {**t.brand_names, brand: "zzzz unnamed"}, t.tokenizer_version)
+    renamed = rel.brand_match(again)  # the batch made before the swap: found again in the new names
+    assert len(calls) == 2 and np.array_equal(renamed, _brands_named_as_before(again), equal_nan=True)
+    assert not np.array_equal(renamed, first, equal_nan=True)
+
 def test_the_brands_a_text_names_are_found_by_their_openings(snapshot: FeatureSnapshot) -> None:
     text = snapshot.text
     names = {1: "acme", 2: "a", 3: "", 4: "big co", 5: "国", 6: "国美", 7: "acme pro", 8: "cm"}

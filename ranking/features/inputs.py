@@ -52,6 +52,9 @@ class QueryBatch:
     # a served search's kept batch (one text, kept per catalog text: query_batch) keeps its dots
     # with the product rows asked so far; None for every other batch
     kept_dots: KeptDots | None = field(default=None, compare=False, repr=False)
+    # the brands each text names, with the catalog's brand names they were found among (by
+    # identity): ranking.features.relevance_features.brand_match, made on its first read
+    named_brands: tuple | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
