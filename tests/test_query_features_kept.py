@@ -205,7 +205,7 @@ def test_the_pipeline_s_page_matrix_is_its_rows_as_written_and_scores_alike(snap
     snap = _own(snapshot)
     x = _search(snap, _query(snap))
     as_written = compute_features(x, any_order=True)
-    rows = _float64_rows(*as_written.shape)  # the model's copy: one pass transposes and widens
+    rows = _float64_rows(*as_written.shape)[0]  # the model's copy: one pass transposes and widens
     np.copyto(rows, as_written, casting="unsafe")
     x.shared.clear()
     want = compute_features(x).astype(np.float64)
