@@ -40,9 +40,10 @@ ENTRY = "forest_root"  # lleaves' name for the function scoring rows [start, end
 MAX_SMALL_OBJECT = 1 << 30  # bytes: a small-model object this large is compiled large instead
 MAX_KEPT_VALUES = 1 << 19  # float64s (4 MB) a thread keeps for its copy; larger pages allocate
 _X86_64, _SHT_RELA, _SHT_REL, _SHT_SYMTAB, _R_X86_64_PC32 = 62, 4, 9, 2, 2
-_DOUBLES = ctypes.POINTER(ctypes.c_double)
-_ENTRY_TYPE = ctypes.CFUNCTYPE(None, _DOUBLES, _DOUBLES, ctypes.c_int32, ctypes.c_int32)
-_KEPT = threading.local()  # .rows: this thread's float64 buffer for a page's features
+# the rows and the scores passed by address (a pointer either way: the entry's arguments are
+# double*), which skips a ctypes pointer object per array per page
+_ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32)
+_KEPT = threading.local()  # .rows, .at: this thread's float64 buffer for a page's features, its address
 
 
 def _sections(data: bytes) -> list[tuple[int, int, int, int]] | None:
@@ -138,10 +139,10 @@ class CompiledTrees:
         n = len(features)
         if n >= 2**31 - 1:  # the entry function's row indexes are int32
             raise ValueError("score at most 2**31 - 2 rows at once")
-        rows = _float64_rows(n, self.n_feature)
+        rows, data = _float64_rows(n, self.n_feature)
         np.copyto(rows, features, casting="unsafe")
         scores = np.zeros(n)  # the blocks of trees after the first add to it
-        data, out = rows.ctypes.data_as(_DOUBLES), scores.ctypes.data_as(_DOUBLES)
+        out = scores.ctypes.data
         if num_threads <= 1 or n < 2 * num_threads:
             self._entry(data, out, 0, n)
             return scores
@@ -151,13 +152,16 @@ class CompiledTrees:
         return scores
 
 
-def _float64_rows(n: int, n_feature: int) -> np.ndarray:
-    """An (n, n_feature) float64 array to copy a page's features into: a view of this thread's
-    kept buffer (grown as needed, up to :data:`MAX_KEPT_VALUES`), else a fresh array."""
+def _float64_rows(n: int, n_feature: int) -> tuple[np.ndarray, int]:
+    """An (n, n_feature) float64 array to copy a page's features into, and its address: a view of
+    this thread's kept buffer (grown as needed, up to :data:`MAX_KEPT_VALUES`; its address kept
+    with it), else a fresh array."""
     size = n * n_feature
     if size > MAX_KEPT_VALUES:
-        return np.empty((n, n_feature))
+        rows = np.empty((n, n_feature))
+        return rows, rows.ctypes.data
     kept = getattr(_KEPT, "rows", None)
     if kept is None or len(kept) < size:
-        kept = _KEPT.rows = np.empty(min(max(size, 1 << 15), MAX_KEPT_VALUES))
-    return kept[:size].reshape(n, n_feature)
+        kept = np.empty(min(max(size, 1 << 15), MAX_KEPT_VALUES))
+        _KEPT.rows, _KEPT.at = kept, kept.ctypes.data
+    return kept[:size].reshape(n, n_feature), _KEPT.at

@@ -133,6 +133,13 @@ def test_the_copy_reuses_the_threads_buffer_and_never_leaks_old_rows(objects, mo
     monkeypatch.setattr(compiled_trees, "MAX_KEPT_VALUES", 10 * N_FEATURES)
     assert np.array_equal(trees.score(big), first)  # over the cap: a fresh copy, nothing kept
     assert compiled_trees._KEPT.rows is kept
+    monkeypatch.undo()
+    assert compiled_trees._KEPT.at == kept.ctypes.data  # the buffer's address, kept with it
+    compiled_trees._KEPT.rows = kept[:10]  # too small for a page: grown, with its new address
+    assert np.array_equal(trees.score(big), first) and compiled_trees._KEPT.rows is not kept
+    assert compiled_trees._KEPT.at == compiled_trees._KEPT.rows.ctypes.data != kept.ctypes.data
+    as_written = np.ascontiguousarray(big.astype(np.float32).T).T  # a page's F-order float32 rows
+    assert np.array_equal(trees.score(as_written), trees.score(np.ascontiguousarray(as_written)))
 
 
 def test_threads_scoring_at_once_each_get_their_own_rows(objects) -> None:

@@ -243,6 +243,62 @@ def test_pair_lookup_of_one_user_equals_the_lookup_through_every_pair() -> None:
     assert pairs.lookup(np.full(3, 5), b[a == 5][:3]).min() > 0  # its own pairs are found
 
 
+@pytest.mark.parametrize("stride", [300, 20_000])  # a few b (leaves, stores) read by a take; products
+def test_one_user_s_pairs_read_by_a_take_equal_the_binary_search(stride: int, monkeypatch) -> None:
+    from ranking.features import snapshot as snapshots
+    from ranking.features.snapshot import PairSet
+
+    rng = np.random.default_rng(stride)
+    a, b = rng.integers(0, 40, 3_000), rng.integers(0, stride, 3_000)
+    pairs = PairSet.build(a, b, rng.random(3_000).astype(np.float32), stride=stride)
+    wanted = np.r_[rng.integers(-3, stride + 5, 400), -1, stride, stride + 1, 0, stride - 1]
+    for user in (-1, 0, 7, 39, 45):
+        taken = pairs.lookup_one(user, wanted)
+        monkeypatch.setattr(snapshots, "DENSE_STRIDE", 0)  # always the binary search
+        searched = pairs.lookup_one(user, wanted)
+        monkeypatch.undo()
+        assert taken.dtype == searched.dtype == np.float32 and taken.shape == wanted.shape
+        assert np.array_equal(taken.view(np.int32), searched.view(np.int32))
+    assert (stride <= snapshots.DENSE_STRIDE) == (stride == 300)
+    assert (pairs.lookup_one(7, b[a == 7]) > 0).all()
+
+
+def test_a_served_page_s_personal_features_read_its_one_user_as_the_batch_does(
+        snapshot: FeatureSnapshot) -> None:
+    import dataclasses
+
+    from ranking.features import personal_features as personal
+
+    known = [int(u) for u in snapshot.users.ids[:400] if len(snapshot.bought_leaf.lookup(
+        np.full(1, snapshot.users.rows(np.array([u]))[0]), np.zeros(1, np.int64)))][:60:15]
+    ids = np.r_[snapshot.products.ids[::7][:300], 10**12]  # an unknown product: no leaf, no store
+    for user, hour in [(known[0], 3), (known[1], 9), (known[2], 15), (-1, 20), (10**12, 20)]:
+        req = Requests(np.array([user]), [None], np.array([hour]), np.array([1]))
+        x = build_inputs(snapshot, ids, np.zeros(len(ids), np.int64), req)
+        batch = dataclasses.replace(x, one_request=False)  # read per candidate, as a training batch
+        assert x.one_request and not build_inputs(snapshot, ids, np.zeros(len(ids), np.int64), Requests(
+            np.array([user, user]), [None, None], np.array([hour, hour]), np.array([1, 1]))).one_request
+        for f in (personal.category_affinity_now, personal.category_affinity, personal.bought_before,
+                  personal.bought_category_before, personal.store_affinity):
+            got, want = f(x), f(batch)
+            assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True), f.__name__
+    x = build_inputs(snapshot, ids, np.zeros(len(ids), np.int64),
+                     Requests(np.array([known[0]]), [None], np.array([9]), np.array([1])))
+    assert np.isfinite(personal.category_affinity(x)).sum() > 200
+    assert (personal.store_affinity(x) > 0).any() and (personal.bought_category_before(x) > 0).any()
+
+
+
+def test_each_row_s_slot_is_the_slot_of_its_request_s_hour(snapshot: FeatureSnapshot) -> None:
+    from ranking.features.inputs import slot_of_hour
+
+    hours = np.arange(24)
+    req = np.random.default_rng(2).integers(0, 24, 500)  # slots found per request, then per row
+    x = build_inputs(snapshot, np.resize(snapshot.products.ids, 500), req,
+                     Requests(np.full(24, -1), [None] * 24, hours, np.ones(24)))
+    assert x.slot.dtype == np.int8 and np.array_equal(x.slot, slot_of_hour(hours[req]))
+    assert set(x.slot.tolist()) == {0, 1, 2}
+
 def test_query_matrices_are_the_canonical_csr_scipy_makes_from_pairs() -> None:
     import scipy.sparse as sp
 

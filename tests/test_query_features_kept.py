@@ -188,6 +188,29 @@ def test_a_page_s_matrix_is_written_by_rows_to_the_same_bits(snapshot: FeatureSn
     assert by_rows.flags.c_contiguous and by_rows.dtype == np.float32 and by_rows.shape == (x.n, len(names))
     assert np.array_equal(by_rows.view(np.int32), by_columns.view(np.int32))
     assert np.isfinite(by_rows).any(axis=0).sum() > 40
+    monkeypatch.setattr(registry, "SMALL_BATCH", 4096)
+    x.shared.clear()
+    as_written = compute_features(x, names, any_order=True)  # the pipeline's: the rows as written
+    assert as_written.flags.f_contiguous and not as_written.flags.c_contiguous
+    assert np.array_equal(as_written.view(np.int32), by_rows.view(np.int32))
+    monkeypatch.setattr(registry, "SMALL_BATCH", 0)
+    assert compute_features(x, names, any_order=True).flags.c_contiguous  # a training batch: C order
+
+
+def test_the_pipeline_s_page_matrix_is_its_rows_as_written_and_scores_alike(snapshot: FeatureSnapshot
+                                                                            ) -> None:
+    from ranking.compiled_trees import _float64_rows
+    from ranking.features import compute_features
+
+    snap = _own(snapshot)
+    x = _search(snap, _query(snap))
+    as_written = compute_features(x, any_order=True)
+    rows = _float64_rows(*as_written.shape)[0]  # the model's copy: one pass transposes and widens
+    np.copyto(rows, as_written, casting="unsafe")
+    x.shared.clear()
+    want = compute_features(x).astype(np.float64)
+    assert not as_written.flags.c_contiguous
+    assert np.array_equal(rows, want, equal_nan=True) and rows.flags.c_contiguous
 
 
 def _brands_named_as_before(x) -> np.ndarray:
@@ -203,6 +226,27 @@ def _brands_named_as_before(x) -> np.ndarray:
                for q, b in zip(x.query_index[ok].tolist(), brand[ok].tolist(), strict=True)]
     return out
 
+
+
+def test_a_kept_query_s_brands_are_found_once_per_catalog_brand_names(snapshot: FeatureSnapshot,
+                                                                     monkeypatch) -> None:
+    rel = _relevance()
+    snap = _own(snapshot)
+    brand = int(snap.products.columns["brand_id"][0])
+    query = f"{snap.text.brand_names[brand]} {_query(snap)}"
+    calls = []
+    found = CatalogText.brands_named_in
+    monkeypatch.setattr(CatalogText, "brands_named_in", lambda self, t: calls.append(t) or found(self, t))
+    first = rel.brand_match(_search(snap, query))
+    again = _search(snap, query)  # the same query: its kept batch
+    assert np.array_equal(rel.brand_match(again), first, equal_nan=True) and len(calls) == 1
+    assert np.array_equal(first, _brands_named_as_before(again), equal_nan=True) and (first == 1).any()
+    t = snap.text  # the catalog renames the brand (a new text object, as ranking.live swaps it)
+    snap.text = CatalogText(t.vocabulary, t.product_tokens, t.bigram_vocabulary, t.product_bigrams,
+                            t.token_leaf, {**t.brand_names, brand: "zzzz unnamed"}, t.tokenizer_version)
+    renamed = rel.brand_match(again)  # the batch made before the swap: found again in the new names
+    assert len(calls) == 2 and np.array_equal(renamed, _brands_named_as_before(again), equal_nan=True)
+    assert not np.array_equal(renamed, first, equal_nan=True)
 
 def test_the_brands_a_text_names_are_found_by_their_openings(snapshot: FeatureSnapshot) -> None:
     text = snapshot.text

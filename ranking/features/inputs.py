@@ -52,6 +52,9 @@ class QueryBatch:
     # a served search's kept batch (one text, kept per catalog text: query_batch) keeps its dots
     # with the product rows asked so far; None for every other batch
     kept_dots: KeptDots | None = field(default=None, compare=False, repr=False)
+    # the brands each text names, with the catalog's brand names they were found among (by
+    # identity): ranking.features.relevance_features.brand_match, made on its first read
+    named_brands: tuple | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -75,6 +78,9 @@ class FeatureInputs:
     # the per-product features of the table ``product_row`` indexes, computed once per table
     # (ranking.features.product_table.ProductFeatureTable); None: each computed per batch
     per_product: ProductFeatureTable | None = None
+    # every candidate is of one request (a served page): one user, hour, slot and surface, which a
+    # feature may then read once (``user_row[0]``) instead of per candidate; False: any batch
+    one_request: bool = False
 
     # what several features of the batch compute alike, made by the first that asks, by key (the
     # query's BM25 and token dots: ranking.features.relevance_features)
@@ -242,11 +248,12 @@ def build_inputs(
         user_row=u_row_req[req],
         leaf=leaf,
         hour=hour,
-        slot=slot_of_hour(hour),
+        slot=slot_of_hour(np.asarray(requests.hour))[req],  # per request, then per row: the same
         surface=np.asarray(requests.surface)[req],
         query_index=q_of_req[req] if len(q_of_req) else np.full(len(req), -1),
         queries=query_batch(snapshot, distinct),
         extra=extra or {},
         as_of=as_of or {},
         per_product=per_product,
+        one_request=len(requests.user_id) == 1,  # every row reads request 0 (or -1: the same one)
     )

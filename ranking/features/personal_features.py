@@ -7,10 +7,31 @@ import numpy as np
 
 from ranking.features.inputs import FeatureInputs
 from ranking.features.registry import feature
+from ranking.features.snapshot import PairSet
 
 
 def _known(x: FeatureInputs) -> np.ndarray:
     return (x.user_row >= 0) & (x.leaf >= 0)
+
+
+def _user_leaves(x: FeatureInputs, table: np.ndarray) -> np.ndarray:
+    """Each candidate's value of ``table`` (per user row, then per leaf: ``user_leaf`` or one time
+    slot of ``user_leaf_slot``), NaN where the user or the leaf is unknown. A served page (one
+    request: one user) reads its user's row once and takes each candidate's leaf from it instead of
+    indexing the table per candidate: the same float32 values."""
+    if x.one_request and x.n:
+        user = int(x.user_row[0])
+        if user < 0:  # as ``np.where`` makes it below: the table's dtype
+            return np.full(x.n, np.nan, dtype=np.result_type(table.dtype, np.float32))
+        return np.where(x.leaf >= 0, table[user][np.maximum(x.leaf, 0)], np.nan)
+    return np.where(_known(x), table[np.maximum(x.user_row, 0), np.maximum(x.leaf, 0)], np.nan)
+
+
+def _pairs(x: FeatureInputs, pairs: PairSet, b: np.ndarray) -> np.ndarray:
+    """``pairs.lookup(x.user_row, b)``; a served page's one user read as one (no scan for it)."""
+    if x.one_request and x.n:
+        return pairs.lookup_one(int(x.user_row[0]), b)
+    return pairs.lookup(x.user_row, b)
 
 
 @feature("category_affinity_now", "personal",
@@ -20,6 +41,8 @@ def category_affinity_now(x: FeatureInputs) -> np.ndarray:
     s = x.snapshot.user_leaf_slot
     if s.shape[0] == 0:
         return np.full(x.n, np.nan)
+    if x.one_request and x.n:  # one slot: its (U, L) plane
+        return _user_leaves(x, s[:, :, int(x.slot[0])])
     v = s[np.maximum(x.user_row, 0), np.maximum(x.leaf, 0), x.slot]
     return np.where(_known(x), v, np.nan)
 
@@ -30,8 +53,7 @@ def category_affinity(x: FeatureInputs) -> np.ndarray:
     s = x.snapshot.user_leaf
     if s.shape[0] == 0:
         return np.full(x.n, np.nan)
-    v = s[np.maximum(x.user_row, 0), np.maximum(x.leaf, 0)]
-    return np.where(_known(x), v, np.nan)
+    return _user_leaves(x, s)
 
 
 @feature("price_band_fit", "personal",
@@ -47,21 +69,21 @@ def price_band_fit(x: FeatureInputs) -> np.ndarray:
          default=0.0,
          label="units the shopper bought before", unit="log1p_count")
 def bought_before(x: FeatureInputs) -> np.ndarray:
-    return np.log1p(x.snapshot.bought.lookup(x.user_row, x.product_row))
+    return np.log1p(_pairs(x, x.snapshot.bought, x.product_row))
 
 
 @feature("bought_category_before", "personal",
          "log(1 + the user's orders in this category): repurchase of consumables", default=0.0,
          label="shopper's orders in this category", unit="log1p_count")
 def bought_category_before(x: FeatureInputs) -> np.ndarray:
-    return np.log1p(x.snapshot.bought_leaf.lookup(x.user_row, x.leaf))
+    return np.log1p(_pairs(x, x.snapshot.bought_leaf, x.leaf))
 
 
 @feature("store_affinity", "personal",
          "log(1 + the user's weighted clicks, carts and orders at this store)", default=0.0,
          label="shopper's visits to this store (weighted)", unit="log1p_count")
 def store_affinity(x: FeatureInputs) -> np.ndarray:
-    return np.log1p(x.snapshot.store_visits.lookup(x.user_row, x.store_row))
+    return np.log1p(_pairs(x, x.snapshot.store_visits, x.store_row))
 
 
 @feature("user_big_brand_share", "personal",

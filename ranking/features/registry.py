@@ -11,6 +11,7 @@ stores :func:`schema` and serving refuses a bundle whose schema differs from the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -114,25 +115,28 @@ def schema_differences(bundle_schema: list[dict]) -> list[str]:
 
 
 # up to this many candidates (a served page), each feature is written as one contiguous row of the
-# transposed matrix, which is transposed once at the end: a column written into a C-order matrix
-# touches a cache line per candidate (about 0.03-0.05 ms a page over ~25 columns). A training
-# batch writes its columns in place instead (no second copy of a large matrix).
+# transposed matrix: a column written into a C-order matrix touches a cache line per candidate
+# (about 0.03-0.05 ms a page over ~25 columns). With ``any_order`` (the pipeline's page) the matrix
+# is returned as that transpose (F order): the model's copy into its float64 rows
+# (ranking.compiled_trees) transposes in the same pass, so no C-order float32 copy is made in
+# between; else it is copied to C order once at the end. A training batch writes its columns in
+# place instead (no second copy of a large matrix).
 SMALL_BATCH = 4096
 
 
-def compute_features(inputs: FeatureInputs, names: list[str] | None = None) -> np.ndarray:
-    """The (n_candidates, n_features) float32 matrix (C order), columns in schema order.
+def compute_features(inputs: FeatureInputs, names: list[str] | None = None, *, any_order: bool = False
+                     ) -> np.ndarray:
+    """The (n_candidates, n_features) float32 matrix, columns in schema order: C order, or with
+    ``any_order`` F order for up to :data:`SMALL_BATCH` candidates (the same values).
 
     Missing values take each feature's default (NaN defaults stay NaN: LightGBM routes them).
     """
-    chosen = features() if names is None else [_REGISTRY[n] for n in names]
+    wanted = tuple(feature_names() if names is None else names)
     small = inputs.n <= SMALL_BATCH
-    out = np.empty((len(chosen), inputs.n) if small else (inputs.n, len(chosen)), dtype=np.float32)
+    out = np.empty((len(wanted), inputs.n) if small else (inputs.n, len(wanted)), dtype=np.float32)
     columns = out if small else out.T  # ``columns[j]``: feature j's values, either way
-    gathered = _gather_per_product(inputs, chosen, columns)
-    for j, f in enumerate(chosen):
-        if f.name in gathered:
-            continue
+    for j, name in _gather_per_product(inputs, wanted, columns):
+        f = _REGISTRY[name]  # looked up per call: a test may swap a feature's definition
         col = np.asarray(f.compute(inputs))
         if col.shape != (inputs.n,):
             raise ValueError(f"feature {f.name!r} returned shape {col.shape}, want ({inputs.n},)")
@@ -141,28 +145,41 @@ def compute_features(inputs: FeatureInputs, names: list[str] | None = None) -> n
             # filled in place in the output column (``col`` may be the caller's own array)
             filled = columns[j]
             filled[np.isnan(filled)] = np.float32(f.default)
-    return np.ascontiguousarray(out.T) if small else out
+    if not small:
+        return out
+    return out.T if any_order else np.ascontiguousarray(out.T)
 
 
-def _gather_per_product(inputs: FeatureInputs, chosen: list[Feature], columns: np.ndarray) -> set[str]:
+def _gather_per_product(inputs: FeatureInputs, wanted: tuple[str, ...], columns: np.ndarray
+                        ) -> tuple[tuple[int, str], ...]:
     """Fill the rows of ``columns`` (one per feature) of the per-product features
     ``inputs.per_product`` holds with one gather of its matrix (the values computing them would
-    give: ranking.features.per_product); return their names. A per-request gather replaces about
-    36 column lookups and conversions."""
+    give: ranking.features.per_product); return the (position, name) of every feature left to
+    compute. A per-request gather replaces about 36 column lookups and conversions."""
     table = inputs.per_product
-    if table is None or inputs.as_of or not table.names:
-        return set()
-    where = {f.name: j for j, f in enumerate(chosen)}
-    at = [where.get(name, -1) for name in table.names]
-    if min(at) < 0:  # asked for fewer features than the table holds
-        return set()
+    usable = table is not None and not inputs.as_of and table.names
+    at, rest = _layout(wanted, table.names if usable else ())
+    if at is None:
+        return rest
     rows = table.matrix[inputs.product_row]  # a row of -1 is the table's unknown product
+    columns[at] = rows.T
+    return rest
+
+
+@functools.lru_cache(maxsize=64)  # the model's names and the table's: one pair per bundle
+def _layout(wanted: tuple[str, ...], gathered: tuple[str, ...]
+            ) -> tuple[slice | list[int] | None, tuple[tuple[int, str], ...]]:
+    """Where the table's ``gathered`` features go among ``wanted`` (a slice when the schema keeps
+    them together; None when ``wanted`` lacks one of them: none is gathered), and the (position,
+    name) of each feature to compute."""
+    where = {name: j for j, name in enumerate(wanted)}
+    at = [where.get(name, -1) for name in gathered]
+    if not at or min(at) < 0:  # asked for fewer features than the table holds
+        return None, tuple(enumerate(wanted))
     first = at[0]
-    if at == list(range(first, first + len(at))):  # the schema keeps them together
-        columns[first:first + len(at)] = rows.T
-    else:
-        columns[at] = rows.T
-    return set(table.names)
+    place = slice(first, first + len(at)) if at == list(range(first, first + len(at))) else at
+    held = set(gathered)
+    return place, tuple((j, name) for j, name in enumerate(wanted) if name not in held)
 
 
 DEFINITION_MODULES = (

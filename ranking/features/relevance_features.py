@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ranking.bounded_memo import read_only
 from ranking.features.inputs import FeatureInputs
 from ranking.features.registry import feature
 from ranking.features.sparse_rows import hit_dots, row_dots, row_hits, stores_alike, stores_alike_everywhere
@@ -174,10 +175,7 @@ def brand_match(x: FeatureInputs) -> np.ndarray:
     if not ok.any():
         return out
     brand = x.snapshot.products.take("brand_id", x.product_row, missing=-1).astype(np.int64)
-    text = x.snapshot.text
-    # each query's named brands (normalised already: their search forms), found by the names'
-    # openings, not by a test of each candidate brand's name
-    named = [np.asarray(text.brands_named_in(fold(t)), dtype=np.int64) for t in x.queries.texts]
+    named = _named_brands(x)
     if len(named) == 1:  # a served search: the one query of every candidate on search
         out[ok] = isin_few(brand[ok], named[0])
         return out
@@ -189,6 +187,21 @@ def brand_match(x: FeatureInputs) -> np.ndarray:
     keys = x.query_index[ok].astype(np.int64) * stride + (brand[ok] + 1)
     out[ok] = np.isin(keys, named_q * stride + (named_b + 1))
     return out
+
+
+def _named_brands(x: FeatureInputs) -> list[np.ndarray]:
+    """Each query's named brands (the texts are normalised already: their search forms), found by
+    the names' openings, not by a test of each candidate brand's name. Kept with the batch (a
+    served query's is kept across its searches) while the catalog's brand names are the same
+    object: new products or titles swap the catalog text, and its names, for another."""
+    text = x.snapshot.text
+    names = text.brand_search_names()
+    kept = x.queries.named_brands
+    if kept is not None and kept[0] is names:
+        return kept[1]
+    named = [read_only(np.asarray(text.brands_named_in(fold(t)), dtype=np.int64)) for t in x.queries.texts]
+    x.queries.named_brands = (names, named)  # one store: a reader sees the old pair or the new
+    return named
 
 
 @feature("query_length", "relevance", "number of words in the query",

@@ -201,7 +201,8 @@ class Pipeline:
         table = ready_product_feature_table(self.snapshot, self.model.feature_names)
         inputs = build_inputs(self.snapshot, cands.product_ids, np.zeros(len(cands), dtype=np.int64),
                               requests, extra=extra, per_product=table)
-        cands.features = compute_features(inputs, self.model.feature_names)
+        # F order: the model's float64 copy transposes it (ranking.features.registry.SMALL_BATCH)
+        cands.features = compute_features(inputs, self.model.feature_names, any_order=True)
 
     def run(self, request: RankRequest) -> PipelineResult:
         timings: dict[str, float] = {}
