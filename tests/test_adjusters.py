@@ -158,3 +158,25 @@ def test_value_tilt_reads_the_prices_of_the_current_price_column_and_unknown_pro
     snap.products.columns["price"] = np.array([100, 1, 1, 1, 0.001], np.float32)  # 0.001: floored at 0.01
     np.testing.assert_allclose(moves(), [0.5 * np.log(100 / 1), 0.5 * np.log(0.01 / 1), 0])
 
+
+
+@pytest.mark.parametrize("with_unknown", [False, True])
+def test_value_tilt_moves_are_the_masked_formulas_to_the_bit_with_or_without_unknown_products(with_unknown):
+    """Every candidate's price known: the moves are computed without the known mask, and are the
+    masked formula's floats to the bit (an unknown product's candidate takes the masked path)."""
+    from ranking.pipeline.adjusters.value_tilt import middle
+
+    snap = rules_snapshot(n=301)
+    rng = np.random.default_rng(7)
+    snap.products.columns["price"] = rng.lognormal(3, 1.5, 301).astype(np.float32)
+    ids = rng.permutation(snap.products.ids)[:211]
+    if with_unknown:
+        ids = np.r_[ids, 5, 99_999]
+    c = scored(snap, ids)
+    ValueTilt(RulesSettings(value_weight=0.7)).apply(c, rules_request(), snap)
+    price = snap.products.take("price", snap.products.rows(ids))
+    log_price = np.log(np.maximum(price, 0.01))
+    known = np.isfinite(log_price)
+    want = np.where(known, 0.7 * (log_price - middle(log_price[known])), 0.0)
+    assert np.array_equal(c.adjustments.view(np.int64), want.view(np.int64))
+    assert (c.adjustments[-2:] == 0).all() if with_unknown else known.all()
