@@ -74,6 +74,22 @@ def test_score_spread_is_the_std_or_one_when_undefined():
     assert score_spread(np.array([5.0])) == 1.0 and score_spread(np.array([2.0, 2.0])) == 1.0
 
 
+def test_score_spread_of_float64_scores_is_np_std_to_the_bit_without_calling_it(monkeypatch):
+    import ranking.pipeline.adjusters.spread as spread_module
+
+    rng = np.random.default_rng(30)
+    cases = [rng.normal(rng.uniform(-5, 5) * 10.0 ** k, 10.0 ** k, n)
+             for k in (-6, -1, 0, 2, 7) for n in (2, 3, 17, 128, 129, 431, 500, 4_099)]
+    cases += [np.round(c, 2) for c in cases[:20]] + [np.array([1e300, -1e300, 3e299]), np.array([0.0, -0.0]),
+                                                    np.array([np.nan, 1.0]), np.array([np.inf, 1.0])]
+    want = [float(np.std(c)) for c in cases]
+    monkeypatch.setattr(spread_module.np, "std", None)  # the float64 path never calls it
+    for c, w in zip(cases, want, strict=True):
+        got = spread_module.std_float64(c)
+        assert got == w or (np.isnan(got) and np.isnan(w)), (len(c), got, w)
+        assert spread_module._spread(c) == (w if w > 1e-12 else 1.0) or np.isnan(w)
+
+
 def test_score_spread_is_kept_per_scores_array_and_thread(monkeypatch):
     import threading
 
@@ -142,3 +158,25 @@ def test_value_tilt_reads_the_prices_of_the_current_price_column_and_unknown_pro
     snap.products.columns["price"] = np.array([100, 1, 1, 1, 0.001], np.float32)  # 0.001: floored at 0.01
     np.testing.assert_allclose(moves(), [0.5 * np.log(100 / 1), 0.5 * np.log(0.01 / 1), 0])
 
+
+
+@pytest.mark.parametrize("with_unknown", [False, True])
+def test_value_tilt_moves_are_the_masked_formulas_to_the_bit_with_or_without_unknown_products(with_unknown):
+    """Every candidate's price known: the moves are computed without the known mask, and are the
+    masked formula's floats to the bit (an unknown product's candidate takes the masked path)."""
+    from ranking.pipeline.adjusters.value_tilt import middle
+
+    snap = rules_snapshot(n=301)
+    rng = np.random.default_rng(7)
+    snap.products.columns["price"] = rng.lognormal(3, 1.5, 301).astype(np.float32)
+    ids = rng.permutation(snap.products.ids)[:211]
+    if with_unknown:
+        ids = np.r_[ids, 5, 99_999]
+    c = scored(snap, ids)
+    ValueTilt(RulesSettings(value_weight=0.7)).apply(c, rules_request(), snap)
+    price = snap.products.take("price", snap.products.rows(ids))
+    log_price = np.log(np.maximum(price, 0.01))
+    known = np.isfinite(log_price)
+    want = np.where(known, 0.7 * (log_price - middle(log_price[known])), 0.0)
+    assert np.array_equal(c.adjustments.view(np.int64), want.view(np.int64))
+    assert (c.adjustments[-2:] == 0).all() if with_unknown else known.all()

@@ -143,6 +143,42 @@ def test_moves_are_made_once_per_set_of_rules_and_notes_each_page():
     assert first.noted_moves[0][1] is not second.noted_moves[0][1]  # each page's own moves
 
 
+def test_moves_are_each_rules_np_where_added_in_the_conflict_order_to_the_bit():
+    """All rules' moves come from one ``np.where`` and are added rule by rule: the floats of one
+    ``np.where`` per rule added in turn; a rule hitting no candidate adds and notes nothing; the
+    signed moves are kept per set of rules, and another book's rules make their own."""
+    snap = rules_snapshot()
+    rules = (rule("up", action={"boost": {"target": {"category_id": 12}, "by": 0.3}}),
+             rule("none", action={"boost": {"target": {"category_id": 77}, "by": 1}}),
+             rule("down", action={"bury": {"target": {"store_id": 2}, "by": 0.7}}),
+             rule("top", action={"boost": {"target": {"category_id": 1}, "by": 0.1}}))
+    prior = np.random.default_rng(3).normal(0, 1e3, 30)  # earlier adjusters' moves: the order matters
+
+    def page(book):
+        c = scored(snap)
+        c.adjustments = prior.copy()
+        request = rules_request(query="rice", now_ms=T0_MS, merchandising=book)
+        MerchandisingMoves().apply(c, request, snap)
+        return c, rules_in_force(request)
+
+    c, found = page(MerchandisingBook(rules))
+    want, hit_ids, by = prior.copy(), [], {"up": 0.3, "none": 1.0, "down": -0.7, "top": 0.1}
+    for r in found.of("boost", "bury"):  # the conflict order
+        hit = target_mask(r.action.boost.target if r.action.boost else r.action.bury.target, c, snap)
+        if hit.any():
+            want += np.where(hit, by[r.id], 0.0)
+            hit_ids.append(r.id)
+    assert np.array_equal(c.adjustments.view(np.int64), want.view(np.int64))
+    assert [n["rule_id"] for n, _ in c.noted_moves] == hit_ids and "none" not in hit_ids
+    assert {n["rule_id"]: m[m != 0].tolist() for n, m in c.noted_moves}["down"] == [-0.7] * 10
+    deltas = found.shared["deltas"]
+    assert deltas.tolist() == [by[r.id] for r in found.of("boost", "bury")] and not deltas.flags.writeable
+    other = MerchandisingBook((rule("up", action={"bury": {"target": {"category_id": 12}, "by": 0.3}}),))
+    c2, found2 = page(other)
+    assert found2.shared["deltas"].tolist() == [-0.3]
+    assert np.array_equal(c2.adjustments, prior + np.where(np.arange(30) >= 15, -0.3, 0.0))
+
+
 def test_target_masks_equal_each_targets_own_mask():
     snap = rules_snapshot()
     snap.products.columns["brand_id"] = (np.arange(30) % 5).astype(np.float32)

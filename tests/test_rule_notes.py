@@ -64,3 +64,26 @@ def test_coded_notes_read_as_the_same_rows_noted_one_by_one_in_the_same_order():
         coded.append_coded(np.zeros(5, np.int8), [a])
     with pytest.raises(IndexError):
         coded.append_coded(np.full(6, 1, np.int8), [a])
+
+
+def test_made_notes_are_made_when_a_row_naming_them_is_first_read_and_shared_by_its_rows():
+    from ranking.pipeline.rule_notes import MadeNotes
+
+    made: list[int] = []
+
+    def make(j: int) -> dict | None:
+        made.append(j)
+        return None if j == 2 else {"rule": "r", "j": j}
+
+    lazy, plain = RuleNotes(6), RuleNotes(6)
+    notes = MadeNotes(4, make)
+    lazy.append_coded(np.array([1, -1, 0, 1, 2, 3], np.int8), notes)
+    assert made == [] and len(notes) == 4  # nothing made by noting
+    plain.append_coded(np.array([1, -1, 0, 1, 2, 3], np.int8), [make(j) for j in range(4)])
+    made.clear()
+    assert lazy[3] == [{"rule": "r", "j": 1}] and made == [1]
+    assert lazy[0][0] is lazy[3][0] and made == [1]  # made once, the same dict for both rows
+    page = lazy.take(np.array([4, 2]))  # None (code 2) notes nothing, as in a list of notes
+    assert page == [[], [{"rule": "r", "j": 0}]] and sorted(made) == [0, 1, 2]
+    assert lazy == plain and notes[-1] == {"rule": "r", "j": 3}
+    assert notes[1:3] == [{"rule": "r", "j": 1}, None]

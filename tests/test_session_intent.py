@@ -43,6 +43,21 @@ def test_candidates_of_the_shoppers_leaves_move_by_their_share_and_each_gets_its
     assert c.rule_notes[0][0] is c.rule_notes[3][0]  # one note per leaf, shared by its cards
 
 
+def test_a_leafs_note_is_made_only_when_a_card_of_it_is_read(monkeypatch):
+    import ranking.pipeline.adjusters.session_intent as module
+
+    snap = rules_snapshot()  # products 100-114 in leaf 11 (position 0), 115-129 in leaf 12 (1)
+    made = []
+    real = module._note
+    monkeypatch.setattr(module, "_note", lambda *a: made.append(a[-1]) or real(*a))
+    c = scored(snap, np.array([120, 101, 125], np.int64))
+    request = rules_request(shopper=View({0: 0.75, 1: 0.25}))
+    SessionIntent(LiveSettings(intent_boost=0.5)).apply(c, request, snap)
+    assert made == [] and c.adjustments.all()
+    assert c.rule_notes[1][0]["why"].startswith("75%") and made == [0]  # leaf 11's note only
+    assert c.rule_notes[0][0] is c.rule_notes[2][0] and made == [0, 1]
+
+
 def test_no_view_or_no_leaf_of_the_page_moves_nothing():
     snap = rules_snapshot()
     settings = LiveSettings(intent_boost=0.5, intent_window_minutes=30)

@@ -9,13 +9,15 @@ carries only the lists made so far. Notes added in bulk (:meth:`RuleNotes.append
 notes a third to a half of a page's candidates, of which 20 are shown) are held as one mapping
 per call and moved into a candidate's list only when that list is asked for;
 :meth:`RuleNotes.append_coded` holds a code per candidate and the few notes the codes name
-instead, so an adjuster noting ~300 rows by a few reasons builds no mapping of rows.
+instead, so an adjuster noting ~300 rows by a few reasons builds no mapping of rows; those notes
+can be made when first read (:class:`MadeNotes`), so a dozen reasons of which the shown cards
+name a few cost a few dicts.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, SupportsIndex, overload
 
 import numpy as np
@@ -157,12 +159,13 @@ class RuleNotes(Sequence[list[dict]]):
     def append_coded(self, codes: np.ndarray, notes: Sequence[dict | None]) -> None:
         """Note each candidate ``i`` with ``notes[codes[i]]``; none where ``codes[i] < 0`` or that
         note is None. The same lists in the same order as :meth:`append` of those rows and their
-        notes, held as the codes (one int per candidate) and ``notes`` until a row is asked for."""
+        notes, held as the codes (one int per candidate) and ``notes`` until a row is asked for
+        (``notes`` a :class:`MadeNotes`: each made when a row naming it is first read)."""
         if len(codes) != self._n:
             raise ValueError(f"{len(codes)} codes for {self._n} candidates")
         if len(codes) and codes.max() >= len(notes):
             raise IndexError("a code past the notes given")
-        self._waiting.append(_Coded(codes.tolist(), list(notes)))
+        self._waiting.append(_Coded(codes.tolist(), notes if notes.__class__ is MadeNotes else list(notes)))
 
     def take(self, rows: np.ndarray) -> RuleNotes:
         """The notes of the candidates at ``rows`` (indices, in the new set's order), sharing the
@@ -178,6 +181,40 @@ class RuleNotes(Sequence[list[dict]]):
         return RuleNotes(len(at), {j: lists[r] for j, r in enumerate(at) if r in lists})
 
 
+class MadeNotes(Sequence[dict | None]):
+    """:meth:`RuleNotes.append_coded`'s notes made when first read: note ``j`` is ``make(j)``, made
+    once and then the same object for every row that names it (as a list of notes shares them).
+    An adjuster noting a page's candidates by a dozen reasons, of which the shown cards name a
+    few, makes only those (``make`` must hold nothing of the request: it outlives no page but is
+    kept with its notes)."""
+
+    __slots__ = ("_made", "_make")
+
+    def __init__(self, count: int, make: Callable[[int], dict | None]) -> None:
+        self._make = make
+        self._made: list[Any] = [_UNMADE] * count
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    @overload
+    def __getitem__(self, j: int) -> dict | None: ...
+
+    @overload
+    def __getitem__(self, j: slice) -> list[dict | None]: ...
+
+    def __getitem__(self, j: int | slice) -> dict | list[dict | None] | None:
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(len(self._made)))]
+        note = self._made[j]
+        if note is _UNMADE:
+            note = self._made[j] = self._make(operator.index(j) % len(self._made))
+        return note
+
+
+_UNMADE = object()  # a MadeNotes entry not made yet
+
+
 class _Coded:
     """:meth:`RuleNotes.append_coded`'s waiting notes: ``codes`` (a list of its own: a row taken
     out of waiting is set to -1) and ``notes``; read as :meth:`RuleNotes.append`'s ``{row: note}``
@@ -185,7 +222,7 @@ class _Coded:
 
     __slots__ = ("codes", "notes")
 
-    def __init__(self, codes: list[int], notes: list[dict | None]) -> None:
+    def __init__(self, codes: list[int], notes: Sequence[dict | None]) -> None:
         self.codes, self.notes = codes, notes
 
     def _note(self, at: int) -> dict | None:

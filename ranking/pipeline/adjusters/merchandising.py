@@ -52,9 +52,20 @@ class MerchandisingMoves:
         if not targets:
             return
         hits = target_masks(targets, cands, snapshot)
-        for (delta, note), hit, any_hit in zip(moves, hits, hits.any(axis=1).tolist(), strict=True):
-            if not any_hit:
-                continue
-            moved = np.where(hit, delta, 0.0)
-            cands.adjustments += moved  # rule by rule, in the conflict order: the same sums
-            cands.noted_moves.append((note, moved))
+        # every rule's move per candidate in one np.where (a rule's row: its move where it hits,
+        # 0.0 elsewhere, as one np.where per rule made it), then added rule by rule in the conflict
+        # order, the rules that hit none skipped: the same sums in the same order
+        moved = np.where(hits, _deltas(found, moves)[:, None], 0.0)
+        for (_, note), row, any_hit in zip(moves, moved, hits.any(axis=1).tolist(), strict=True):
+            if any_hit:
+                cands.adjustments += row
+                cands.noted_moves.append((note, row))
+
+
+def _deltas(found: RulesInForce, moves: list[tuple[float, dict]]) -> np.ndarray:
+    """The signed moves of :func:`rule_moves` as one float64 column, made once per set of rules."""
+    made = found.shared.get("deltas")
+    if made is None:
+        made = found.shared["deltas"] = np.array([delta for delta, _ in moves], np.float64)
+        made.flags.writeable = False  # shared by every request under the rules
+    return made

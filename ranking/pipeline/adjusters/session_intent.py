@@ -20,6 +20,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.adjusters.spread import score_spread
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.derived_columns import LEAF_POSITIONS
+from ranking.pipeline.rule_notes import MadeNotes
 from ranking.settings import LiveSettings
 
 
@@ -66,7 +67,12 @@ class SessionIntent:
         # one note per leaf, shared by its cards (their move is the same), noted as a code per
         # candidate (``RuleNotes.append_coded``): a live shopper's leaves hold ~300 of a homepage's
         # ~500 candidates, of which 20 are shown; notes are read, never changed, once written
-        window, deltas = self.settings.intent_window_minutes, move_of.tolist()
-        notes = [{"rule": self.name, "delta": deltas[j], "why": _why(s, window)}
-                 for j, s in enumerate(affinity.values())]
-        cands.rule_notes.append_coded(code, notes)
+        # each made when a shown card of its leaf is read (MadeNotes: ~15 leaves, a few shown)
+        made = functools.partial(_note, self.name, move_of.tolist(), list(affinity.values()),
+                                 self.settings.intent_window_minutes)
+        cands.rule_notes.append_coded(code, MadeNotes(len(affinity), made))
+
+
+def _note(rule: str, deltas: list[float], shares: list[float], window_minutes: float, j: int) -> dict:
+    """The note of the shopper's ``j``-th leaf: its move and its share of the window."""
+    return {"rule": rule, "delta": deltas[j], "why": _why(shares[j], window_minutes)}

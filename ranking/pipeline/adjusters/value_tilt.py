@@ -1,7 +1,8 @@
 """Value tilt: the mall's explicit choice between orders and order value (GMV).
 
 Each product's price floored at 0.01 is kept per price column (:data:`FLOORED_PRICES`) and read
-for a request's candidates with one take; their log and median are the request's.
+for a request's candidates with one take; their log and median are the request's (when every
+candidate's price is known, as on most pages, without masking the unknown ones out).
 """
 
 from __future__ import annotations
@@ -63,9 +64,13 @@ class ValueTilt:
             return
         log_price = np.log(FLOORED_PRICES.candidates(products, cands, products.columns["price"]))
         known = np.isfinite(log_price)
-        if not known.any():
+        n_known = int(np.count_nonzero(known))
+        if not n_known:
             return
-        delta = np.where(known, self.settings.value_weight * (log_price - middle(log_price[known])), 0.0)
+        if n_known == len(log_price):  # every price known (most pages): no mask to apply, the same floats
+            delta = self.settings.value_weight * (log_price - middle(log_price))
+        else:
+            delta = np.where(known, self.settings.value_weight * (log_price - middle(log_price[known])), 0.0)
         cands.adjustments += delta
         # every candidate moves: one vector, its notes made only for explained cards
         cands.rule_moves[self.name] = (delta, "dearer than the median candidate",
