@@ -20,42 +20,21 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx2
 import numpy as np
 import psutil
 
 from bench.bench_serving import run_wrk, wrk_script
 from bench.speed import PAGES, prepare, workload
-from shelfrank.local_service import free_port, stop_service
+from shelfrank.local_service import start_service, stop_service
 
 
 def start_tree(tree: Path, bundle: Path, events: Path) -> tuple[subprocess.Popen, str]:
-    """The one-worker service of the code in ``tree``: (process, url) once ready."""
-    port = free_port()
-    sets = [f"serving.events_dir={events}", "serving.admin_token=s3cret", "serving.access_log=false",
-            "live.backend=embedded", "serving.write_rate_per_second=0"]
-    cmd = [sys.executable, "-m", "shelfrank.cli", *[a for s in sets for a in ("--set", s)],
-           "serve", "--bundle", str(bundle), "--port", str(port), "--workers", "1", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx2.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx2.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode())
-        time.sleep(0.3)
-    stop_service(proc)
-    raise RuntimeError(f"{tree}: service not ready in 120 s")
+    """The one-worker service of the code in ``tree``, set as ``bench.speed`` sets it: (process, url)."""
+    return start_service(bundle.parent, events, workers=1, bundle=bundle, tree=tree,
+                         extra=["live.backend=embedded", "serving.write_rate_per_second=0"])
 
 
 def main_thread_seconds(pid: int) -> tuple[float, float]:

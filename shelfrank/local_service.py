@@ -20,8 +20,10 @@ def free_port() -> int:
 
 
 def start_service(models: Path, events: Path, workers: int = 1, extra: list[str] | None = None,
-                  bundle: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """Start the service on a free loopback port; return (process, base url) once ready."""
+                  bundle: Path | None = None, tree: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the service on a free loopback port; return (process, base url) once ready.
+    ``tree``: run the code of that checkout (its folder as the working directory and
+    ``PYTHONPATH``) instead of this interpreter's (``bench.loop_cpu`` compares two)."""
     port = free_port()
     # no access log: stderr is a pipe read only if the start fails, and a line per request
     # would fill it (64 KB) and block the server mid-run
@@ -32,7 +34,8 @@ def start_service(models: Path, events: Path, workers: int = 1, extra: list[str]
         cmd += ["--set", s]
     cmd += ["serve", "--bundle", str(bundle or models / "latest"), "--port", str(port),
             "--workers", str(workers), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
+    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
+    proc = subprocess.Popen(cmd, cwd=tree, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
