@@ -54,6 +54,11 @@ from ranking.settings import MerchandisingSettings
 # merchandising.synonym_weight's default, for callers without settings (the service passes its own)
 SYNONYM_WEIGHT: float = MerchandisingSettings.model_fields["synonym_weight"].default
 
+# a synonym term's rows and scores (:meth:`QueryWordMatcher._term`) are kept per index for this many
+# terms, each held by at most TERM_ROWS_KEPT products (8 bytes a row: at most 16 MB an index)
+TERMS_KEPT = 512
+TERM_ROWS_KEPT = 4096
+
 # Lucene's default English stop set: never the strong word, never in a notice
 STOP_WORDS = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no",
@@ -153,6 +158,10 @@ class QueryWordMatcher:
         # results of this index, which never changes in place (new products or texts make a new
         # index and so a new matcher, :meth:`SearchRecall.replace_products`)
         self._kept: BoundedMemo[tuple, Any] = BoundedMemo(results)
+        # synonym term -> (its rows, its scores there), or () when no product holds it: a term's
+        # are the same whichever query's rewrite brings it, and the operator's terms recur across
+        # queries (on bench.merch_synonyms' mix 85% of a first-time query's terms were seen before)
+        self._terms: BoundedMemo[str, tuple] = BoundedMemo(TERMS_KEPT)
 
     # ---- the query's words -------------------------------------------------------------
     def _words(self, query: str) -> QueryWords:
@@ -263,7 +272,7 @@ class QueryWordMatcher:
             else:  # no product holds the word as typed: only its synonyms can
                 held = np.zeros(len(rows), dtype=bool)
             if word.synonyms:
-                terms = [r for r in map(self._term_rows, word.synonyms) if r is not None]
+                terms = [r for r in map(self._term_rows_kept, word.synonyms) if r is not None]
                 held |= (rows >= 0) & in_sorted(rows, terms)
             out[:, k] = held
         return out
@@ -344,12 +353,13 @@ class QueryWordMatcher:
         for alternative in (rewrite.alternatives if rewrite else ()):
             best, held = None, []
             for term in alternative.terms:
-                rows = self._term_rows(term)
-                if rows is None:
+                found = self._term(term)
+                if found is None:
                     continue
+                rows, term_scores = found
                 if best is None:
                     best = np.zeros(len(s), dtype=s.dtype)
-                best[rows] = np.maximum(best[rows], synonym_weight * self._term_scores(term, rows))
+                best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
                 held.append(rows)
             if best is None:
                 continue
@@ -382,6 +392,26 @@ class QueryWordMatcher:
             rows = np.intersect1d(rows, self._word_rows(word), assume_unique=True)
         return rows if len(rows) else None
 
+    def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(:meth:`_term_rows`, :meth:`_term_scores` at those rows) of ``term``, None when no
+        product holds it; kept (read-only) for :data:`TERMS_KEPT` terms of at most
+        :data:`TERM_ROWS_KEPT` rows, oldest out: neither depends on the query, and this index
+        never changes in place (a new one gets a new matcher)."""
+        got = self._terms.get(term)
+        if got is None:
+            rows = self._term_rows(term)
+            got = () if rows is None else (rows, self._term_scores(term, rows))
+            if rows is None or len(rows) <= TERM_ROWS_KEPT:
+                self._terms.put(term, read_only(got))
+        return got or None
+
+    def _term_rows_kept(self, term: str) -> np.ndarray | None:
+        """:meth:`_term_rows`, read from :meth:`_term`'s kept values when there (nothing kept here)."""
+        got = self._terms.get(term)
+        if got is None:
+            return self._term_rows(term)
+        return got[0] if got else None
+
     def _term_scores(self, term: str, rows: np.ndarray) -> np.ndarray:
         """The lexical score of ``term`` at the index ``rows`` holding it (:meth:`_term_rows`): a
         term of one whole-word token is that column's postings as they are."""
@@ -397,7 +427,7 @@ class QueryWordMatcher:
     def _synonym_mask(self, terms: tuple[str, ...]) -> np.ndarray:
         """Per index row: whether the product holds one of ``terms``."""
         held = np.zeros(len(self.bm25.product_ids), dtype=bool)
-        for rows in map(self._term_rows, terms):
+        for rows in map(self._term_rows_kept, terms):
             if rows is not None:
                 held[rows] = True
         return held
