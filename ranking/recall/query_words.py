@@ -152,6 +152,8 @@ class QueryWordMatcher:
         if not bm25.weights.has_sorted_indices:  # postings in row order: looked up by binary search
             bm25.weights.sort_indices()
         self._df = np.diff(bm25.weights.indptr)
+        # each column's postings sorted and distinct: rows held by several parts found by binary search
+        self._postings_canonical = bool(bm25.weights.has_canonical_format)
         self._catalog_words: str | None = None  # "\n"-joined spaced-script vocabulary, built on first use
         self.words = lru_cache(maxsize=cache)(self._words)
         # (query, rewrite, k, weight) -> lexical recall, and (query, rewrite) -> words_with: read-only
@@ -180,6 +182,9 @@ class QueryWordMatcher:
         held = np.zeros(len(self.bm25.product_ids), dtype=bool)
         if not parts or any(not p for p in parts):
             return held
+        if len(parts) > 1 and self._postings_canonical:
+            held[self._held_rows(parts)] = True
+            return held
         held[:] = True
         for part in parts:
             mask = np.zeros(len(held), dtype=bool)
@@ -188,11 +193,28 @@ class QueryWordMatcher:
             held &= mask
         return held
 
+    def _held_rows(self, parts: tuple[tuple[int, ...], ...]) -> np.ndarray:
+        """Sorted index rows of the products holding one column of every part (two parts or more,
+        none empty: a Chinese word's bigrams): the part with the fewest postings, then only those
+        rows looked up in each other part's postings by binary search, instead of a catalog-long
+        mask per part (about 0.5 ms a word). The rows :meth:`_mask` marks, when each column's
+        postings are sorted and distinct (``_postings_canonical``)."""
+        postings = [[self._column_rows(j) for j in part] for part in parts]
+        seed = min(range(len(parts)), key=lambda i: sum(len(r) for r in postings[i]))
+        first = postings[seed]
+        rows = first[0] if len(first) == 1 else np.unique(np.concatenate(first))
+        for i, lists in enumerate(postings):
+            if i != seed and len(rows):
+                rows = rows[in_sorted(rows, lists)]
+        return rows
+
     def _holding(self, parts: tuple[tuple[int, ...], ...]) -> int:
         """Products holding one column of every part."""
         if len(parts) == 1 and len(parts[0]) == 1:  # one column: its document frequency
             return int(self._df[parts[0][0]])
-        return int(self._mask(parts).sum())
+        if len(parts) > 1 and self._postings_canonical and all(parts):
+            return len(self._held_rows(parts))
+        return int(np.count_nonzero(self._mask(parts)))
 
     def _make(self, text: str, parts: tuple[tuple[int, ...], ...], **kw) -> QueryWord:
         df = self._holding(parts)
