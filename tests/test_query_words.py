@@ -176,6 +176,9 @@ def test_the_products_holding_several_parts_are_found_by_binary_search_as_the_ma
         assert m._holding(parts) == int(want.sum()), parts
         if len(parts) > 1 and all(parts):
             assert m._held_rows(parts).tolist() == np.flatnonzero(want).tolist()
+            word = m._make("w", parts)
+            assert word.products == int(want.sum())
+            assert m._word_rows(word).tolist() == np.flatnonzero(want).tolist()
     m._postings_canonical = False  # e.g. an index whose columns may repeat a row
     for parts in cases[:50]:
         assert m._holding(parts) == int(_reference_mask(m, parts).sum())

@@ -394,6 +394,8 @@ class QueryWordMatcher:
     # ---- the operator's synonyms (ranking.merchandising.synonym_index) -----------------
     def _word_rows(self, word: QueryWord) -> np.ndarray:
         """Sorted index rows of the products holding ``word`` as typed (one column of each part)."""
+        if len(word.parts) > 1 and self._postings_canonical and all(word.parts):
+            return self._held_rows(word.parts)  # the same rows, without a sort per part
         out: np.ndarray | None = None
         for part in word.parts:
             if not part:
