@@ -139,3 +139,46 @@ def test_a_card_holds_a_word_through_its_parts_or_a_synonym_term(recall: SearchR
     phone = replace(recall.query_words.words("phone").words[0], synonyms=("手机", "橄榄油"))
     held = recall.query_words.held(QueryWords((phone,)), ids)
     assert held[:, 0].tolist() == [False, False, True, True, True, False]
+
+
+def _reference_mask(m: QueryWordMatcher, parts: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """Whether each index row holds one column of every part, one catalog-long mask per part."""
+    held = np.zeros(len(m.bm25.product_ids), dtype=bool)
+    if not parts or any(not p for p in parts):
+        return held
+    held[:] = True
+    for part in parts:
+        mask = np.zeros(len(held), dtype=bool)
+        for j in part:
+            mask[m.bm25.weights.indices[m.bm25.weights.indptr[j]:m.bm25.weights.indptr[j + 1]]] = True
+        held &= mask
+    return held
+
+
+def test_the_products_holding_several_parts_are_found_by_binary_search_as_the_masks_find_them() -> None:
+    """A word of several parts (a Chinese word's bigrams) counts and marks the products holding
+    all of them from the smallest part's postings looked up in the others' (QueryWordMatcher._held_rows):
+    the rows, the mask and the count the catalog-long masks give, for random parts of one or
+    several columns; with postings not known to be sorted and distinct, the masks themselves."""
+    rng = np.random.default_rng(8)
+    words = ["手机", "壳", "phone", "case", "rice", "大米", "cooker", "电饭煲", "oil", "drill", "kit", "lamp"]
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 6))) for _ in range(400)]
+    m = SearchRecall.from_texts(texts, np.arange(1, 401, dtype=np.int64), dim=4).query_words
+    assert m._postings_canonical
+    columns = len(m.bm25.vocabulary)
+    cases = [tuple(tuple(int(c) for c in rng.choice(columns, size=rng.integers(1, 4), replace=False))
+                   for _ in range(rng.integers(1, 5))) for _ in range(300)]
+    cases += [((0,), ()), ((), (1,)), ((0,),), ((0, 1),)]
+    assert sum(len(c) > 1 and bool(_reference_mask(m, c).any()) for c in cases) > 50  # many found
+    for parts in cases:
+        want = _reference_mask(m, parts)
+        assert m._mask(parts).tolist() == want.tolist(), parts
+        assert m._holding(parts) == int(want.sum()), parts
+        if len(parts) > 1 and all(parts):
+            assert m._held_rows(parts).tolist() == np.flatnonzero(want).tolist()
+            word = m._make("w", parts)
+            assert word.products == int(want.sum())
+            assert m._word_rows(word).tolist() == np.flatnonzero(want).tolist()
+    m._postings_canonical = False  # e.g. an index whose columns may repeat a row
+    for parts in cases[:50]:
+        assert m._holding(parts) == int(_reference_mask(m, parts).sum())

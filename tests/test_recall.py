@@ -237,6 +237,27 @@ def test_the_encoder_gives_the_scipy_expressions_vectors_bit_for_bit(search):
         assert np.array_equal(want.view(np.uint32), got.view(np.uint32))
 
 
+def test_one_text_is_encoded_as_the_batch_path_encodes_it_bit_for_bit(search, catalog):
+    """encode([text]) takes its own small-array path (TextEncoder._encode_one); every vector is the
+    hasher's, _tfidf's and scipy's product's, to the bit, for titles, queries and odd texts."""
+    enc = search.encoder
+    rng = np.random.default_rng(5)
+    titles = catalog["products"].title.astype(str).tolist()
+    texts = [titles[i] for i in rng.choice(len(titles), size=min(400, len(titles)), replace=False)]
+    texts += catalog["queries"].text.astype(str).tolist()[:200]
+    texts += ["", " ", "!!!", "🙂", "a", "大米 大米 rice", "café CAFE Café ＡＢＣ", "x" * 500, "食用油 " * 40]
+    assert any(len(enc.hasher.build_analyzer()(t)) > 200 for t in texts)  # long rows too
+    for text in texts:
+        want = np.asarray(enc._tfidf([text]) @ enc.components.T)
+        want = want / np.maximum(np.linalg.norm(want, axis=1, keepdims=True), 1e-12)
+        got = enc.encode([text])
+        assert got.shape == (1, enc.dim) and got.dtype == np.float32
+        assert np.array_equal(want.astype(np.float32).view(np.uint32), got.view(np.uint32)), text
+    batch = enc.encode(texts[:50])  # many texts: the CSR path, row for row the same
+    assert all(np.array_equal(batch[i:i + 1].view(np.uint32), enc.encode([t]).view(np.uint32))
+               for i, t in enumerate(texts[:50]))
+
+
 def test_fit_hashes_the_catalog_once_and_its_vectors_are_encodes(monkeypatch):
     from ranking.recall import dense
     from ranking.recall.dense import TextEncoder

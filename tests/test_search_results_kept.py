@@ -146,3 +146,43 @@ def test_kept_similarities_follow_new_products_and_the_setting(recall) -> None:
     assert recall.query_similarity("phone case", ids) is not recall.query_similarity("phone case", ids)
     light = pickle.loads(pickle.dumps(recall.dense_only()))  # as training ships it to its workers
     assert light.query_similarity("phone case", ids).tobytes() == after.tobytes()
+
+
+def test_a_synonym_terms_rows_and_scores_are_made_once_across_queries(recall, monkeypatch) -> None:
+    """A term's rows and scores (QueryWordMatcher._term) depend on the term and the index only: a
+    first-time query whose rewrite brings a term another query's brought reads them kept, and gets
+    what making them again gives; a term held by more than TERM_ROWS_KEPT products is not kept."""
+    from ranking.recall import query_words
+
+    matcher = recall.query_words
+    made: list = []
+    monkeypatch.setattr(matcher, "_term_scores", _counting(matcher._term_scores, made))
+    synonyms = SynonymIndex([PHONE, DRILL])
+    for query in ("phone", "phone case", "phone stand"):  # three queries, one term each: 手机
+        matcher.lexical(query, 5, synonyms.rewrite(query))
+    assert [args[0] for args in made] == ["手机"]
+    rows, scores = matcher._term("手机")
+    assert not rows.flags.writeable and not scores.flags.writeable
+    assert rows.tolist() == matcher._term_rows("手机").tolist()
+    catalog = matcher._text_scores("手机", matcher.words("手机"), columns=True)
+    assert scores.tobytes() == catalog[rows].tobytes()
+    assert matcher._term("kettle") is None and matcher._terms.get("kettle") == ()  # no product holds it
+    monkeypatch.setattr(query_words, "TERM_ROWS_KEPT", 1)  # 手机 is in 2 titles: made every time
+    fresh = SearchRecall.from_texts(TEXTS, IDS, dim=4).query_words
+    fresh._term_scores = _counting(fresh._term_scores, again := [])
+    for query in ("phone case", "phone stand"):
+        got = fresh.lexical(query, 5, synonyms.rewrite(query))
+        want = matcher.lexical(query, 5, synonyms.rewrite(query))
+        assert got[0].tolist() == want[0].tolist() and got[1].tobytes() == want[1].tobytes()
+    assert len(again) == 2 and len(fresh._terms) == 0
+
+
+def test_a_new_index_answers_a_synonym_term_from_its_own_products(recall) -> None:
+    """The kept terms are the matcher's, and new products make a new matcher: a term kept before
+    them is found in the new product's title after."""
+    before = recall.lexical("phone", 10, SynonymIndex([PHONE]).rewrite("phone"))[0].tolist()
+    assert recall.query_words._term("手机") is not None and 9 not in before
+    bigger = SearchRecall.from_texts([*TEXTS, "手机 支架"], np.arange(1, len(TEXTS) + 2), dim=4)
+    recall.replace_products(bigger.bm25, bigger.index, bigger.vectors)
+    assert 9 in recall.lexical("phone case", 10, SynonymIndex([PHONE]).rewrite("phone case"))[0].tolist()
+    assert 8 in recall.query_words._term("手机")[0].tolist()  # index row 8: product 9

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.utils import murmurhash3_32
 
 from ranking.recall.svd import truncated_svd
 from ranking.recall.tokenize import search_form
@@ -72,8 +73,31 @@ class TextEncoder:
         return sp.csr_matrix((data[reverse], indices[reverse], indptr), shape=counts.shape)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """(n, dim) L2-normalised embeddings."""
+        """(n, dim) L2-normalised embeddings; one text (a served query) by :meth:`_encode_one`."""
+        if len(texts) == 1:
+            return self._encode_one(texts[0])
         return self._embedded(self._tfidf(texts))
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        """``encode([text])`` (1 x dim), bit for bit, on small arrays instead of scikit-learn's
+        and scipy's objects (about 0.17 -> 0.05 ms a query: the hasher's generators and checks, two
+        CSR constructions). The same steps in the same float32 order: each n-gram's bucket as the
+        hasher finds it (``|murmurhash3_32(gram, 0)| % N_FEATURES``, counts summed, buckets
+        ascending), :meth:`_weighted`'s weights and row norm, then the product with the
+        components summed over the entries in reverse bucket order, one entry after another, as
+        scipy's ``csr_matvecs`` sums them (``tests/test_recall.py`` checks it against
+        :meth:`_tfidf` and the matrix product on catalog titles and odd texts)."""
+        grams = self.hasher.build_analyzer()(text)
+        buckets = np.fromiter((abs(murmurhash3_32(g, 0)) for g in grams), np.int64, len(grams))
+        columns, counts = np.unique(buckets % N_FEATURES, return_counts=True)
+        data = counts.astype(np.float32) * self.idf[columns]
+        square = np.add.reduceat(data * data, [0]) if len(data) else np.zeros(1, np.float32)
+        scale = np.float32(1.0) / np.maximum(np.sqrt(square), np.float32(1e-12))
+        data = (data * np.repeat(scale, len(data)))[::-1]
+        # the rows of the components' transpose, times their entries, added one row at a time:
+        # a reduction over the outer axis adds whole rows in order (no pairwise summation)
+        terms = data[:, None] * self.components.T[columns[::-1]]
+        return _l2(np.add.reduce(terms, axis=0, initial=np.float32(0))[None, :])
 
     def _embedded(self, x: sp.csr_matrix) -> np.ndarray:
         return _l2(np.asarray(x @ self.components.T))

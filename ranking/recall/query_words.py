@@ -54,6 +54,11 @@ from ranking.settings import MerchandisingSettings
 # merchandising.synonym_weight's default, for callers without settings (the service passes its own)
 SYNONYM_WEIGHT: float = MerchandisingSettings.model_fields["synonym_weight"].default
 
+# a synonym term's rows and scores (:meth:`QueryWordMatcher._term`) are kept per index for this many
+# terms, each held by at most TERM_ROWS_KEPT products (8 bytes a row: at most 16 MB an index)
+TERMS_KEPT = 512
+TERM_ROWS_KEPT = 4096
+
 # Lucene's default English stop set: never the strong word, never in a notice
 STOP_WORDS = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no",
@@ -147,12 +152,18 @@ class QueryWordMatcher:
         if not bm25.weights.has_sorted_indices:  # postings in row order: looked up by binary search
             bm25.weights.sort_indices()
         self._df = np.diff(bm25.weights.indptr)
+        # each column's postings sorted and distinct: rows held by several parts found by binary search
+        self._postings_canonical = bool(bm25.weights.has_canonical_format)
         self._catalog_words: str | None = None  # "\n"-joined spaced-script vocabulary, built on first use
         self.words = lru_cache(maxsize=cache)(self._words)
         # (query, rewrite, k, weight) -> lexical recall, and (query, rewrite) -> words_with: read-only
         # results of this index, which never changes in place (new products or texts make a new
         # index and so a new matcher, :meth:`SearchRecall.replace_products`)
         self._kept: BoundedMemo[tuple, Any] = BoundedMemo(results)
+        # synonym term -> (its rows, its scores there), or () when no product holds it: a term's
+        # are the same whichever query's rewrite brings it, and the operator's terms recur across
+        # queries (on bench.merch_synonyms' mix 85% of a first-time query's terms were seen before)
+        self._terms: BoundedMemo[str, tuple] = BoundedMemo(TERMS_KEPT)
 
     # ---- the query's words -------------------------------------------------------------
     def _words(self, query: str) -> QueryWords:
@@ -171,6 +182,9 @@ class QueryWordMatcher:
         held = np.zeros(len(self.bm25.product_ids), dtype=bool)
         if not parts or any(not p for p in parts):
             return held
+        if len(parts) > 1 and self._postings_canonical:
+            held[self._held_rows(parts)] = True
+            return held
         held[:] = True
         for part in parts:
             mask = np.zeros(len(held), dtype=bool)
@@ -179,11 +193,28 @@ class QueryWordMatcher:
             held &= mask
         return held
 
+    def _held_rows(self, parts: tuple[tuple[int, ...], ...]) -> np.ndarray:
+        """Sorted index rows of the products holding one column of every part (two parts or more,
+        none empty: a Chinese word's bigrams): the part with the fewest postings, then only those
+        rows looked up in each other part's postings by binary search, instead of a catalog-long
+        mask per part (about 0.5 ms a word). The rows :meth:`_mask` marks, when each column's
+        postings are sorted and distinct (``_postings_canonical``)."""
+        postings = [[self._column_rows(j) for j in part] for part in parts]
+        seed = min(range(len(parts)), key=lambda i: sum(len(r) for r in postings[i]))
+        first = postings[seed]
+        rows = first[0] if len(first) == 1 else np.unique(np.concatenate(first))
+        for i, lists in enumerate(postings):
+            if i != seed and len(rows):
+                rows = rows[in_sorted(rows, lists)]
+        return rows
+
     def _holding(self, parts: tuple[tuple[int, ...], ...]) -> int:
         """Products holding one column of every part."""
         if len(parts) == 1 and len(parts[0]) == 1:  # one column: its document frequency
             return int(self._df[parts[0][0]])
-        return int(self._mask(parts).sum())
+        if len(parts) > 1 and self._postings_canonical and all(parts):
+            return len(self._held_rows(parts))
+        return int(np.count_nonzero(self._mask(parts)))
 
     def _make(self, text: str, parts: tuple[tuple[int, ...], ...], **kw) -> QueryWord:
         df = self._holding(parts)
@@ -263,7 +294,7 @@ class QueryWordMatcher:
             else:  # no product holds the word as typed: only its synonyms can
                 held = np.zeros(len(rows), dtype=bool)
             if word.synonyms:
-                terms = [r for r in map(self._term_rows, word.synonyms) if r is not None]
+                terms = [r for r in map(self._term_rows_kept, word.synonyms) if r is not None]
                 held |= (rows >= 0) & in_sorted(rows, terms)
             out[:, k] = held
         return out
@@ -344,12 +375,13 @@ class QueryWordMatcher:
         for alternative in (rewrite.alternatives if rewrite else ()):
             best, held = None, []
             for term in alternative.terms:
-                rows = self._term_rows(term)
-                if rows is None:
+                found = self._term(term)
+                if found is None:
                     continue
+                rows, term_scores = found
                 if best is None:
                     best = np.zeros(len(s), dtype=s.dtype)
-                best[rows] = np.maximum(best[rows], synonym_weight * self._term_scores(term, rows))
+                best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
                 held.append(rows)
             if best is None:
                 continue
@@ -362,6 +394,8 @@ class QueryWordMatcher:
     # ---- the operator's synonyms (ranking.merchandising.synonym_index) -----------------
     def _word_rows(self, word: QueryWord) -> np.ndarray:
         """Sorted index rows of the products holding ``word`` as typed (one column of each part)."""
+        if len(word.parts) > 1 and self._postings_canonical and all(word.parts):
+            return self._held_rows(word.parts)  # the same rows, without a sort per part
         out: np.ndarray | None = None
         for part in word.parts:
             if not part:
@@ -382,6 +416,26 @@ class QueryWordMatcher:
             rows = np.intersect1d(rows, self._word_rows(word), assume_unique=True)
         return rows if len(rows) else None
 
+    def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(:meth:`_term_rows`, :meth:`_term_scores` at those rows) of ``term``, None when no
+        product holds it; kept (read-only) for :data:`TERMS_KEPT` terms of at most
+        :data:`TERM_ROWS_KEPT` rows, oldest out: neither depends on the query, and this index
+        never changes in place (a new one gets a new matcher)."""
+        got = self._terms.get(term)
+        if got is None:
+            rows = self._term_rows(term)
+            got = () if rows is None else (rows, self._term_scores(term, rows))
+            if rows is None or len(rows) <= TERM_ROWS_KEPT:
+                self._terms.put(term, read_only(got))
+        return got or None
+
+    def _term_rows_kept(self, term: str) -> np.ndarray | None:
+        """:meth:`_term_rows`, read from :meth:`_term`'s kept values when there (nothing kept here)."""
+        got = self._terms.get(term)
+        if got is None:
+            return self._term_rows(term)
+        return got[0] if got else None
+
     def _term_scores(self, term: str, rows: np.ndarray) -> np.ndarray:
         """The lexical score of ``term`` at the index ``rows`` holding it (:meth:`_term_rows`): a
         term of one whole-word token is that column's postings as they are."""
@@ -397,7 +451,7 @@ class QueryWordMatcher:
     def _synonym_mask(self, terms: tuple[str, ...]) -> np.ndarray:
         """Per index row: whether the product holds one of ``terms``."""
         held = np.zeros(len(self.bm25.product_ids), dtype=bool)
-        for rows in map(self._term_rows, terms):
+        for rows in map(self._term_rows_kept, terms):
             if rows is not None:
                 held[rows] = True
         return held
