@@ -12,7 +12,7 @@ from rules_mall import rules_request, rules_snapshot, scored
 from ranking.pipeline.adjusters.theme_boost import THEME_SLOTS, ThemeBoost, slot_now
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.columns import product_column
-from ranking.pipeline.derived_columns import DerivedColumn
+from ranking.pipeline.derived_columns import LEAF_POSITIONS, DerivedColumn, narrowest
 from ranking.pipeline.traffic_grades import (
     GRADE_LETTERS,
     candidate_grades,
@@ -56,6 +56,33 @@ def test_derived_columns_read_as_the_per_request_columns_and_follow_a_swapped_co
     for got, want in zip(_derived(snap, cands), _per_request(snap, cands), strict=True):
         np.testing.assert_array_equal(got, want)
     assert (candidate_grades(snap, cands)[[0, 2]] == grade_codes(np.array([10.0, 10.0]))).all()
+
+
+def test_narrowest_holds_every_value_exactly_in_the_narrowest_signed_type():
+    for values, dtype in (([-1, 0, 3], np.int8), ([-128, 127], np.int8), ([-1, 128], np.int16),
+                          ([-32_769, 5], np.int32), ([0, 2**31 - 1], np.int32), ([-1, 2**31], np.int64),
+                          ([2**62], np.int64)):
+        got = narrowest(np.array(values, np.int64))
+        assert got.dtype == dtype, values
+        assert got.tolist() == values
+    assert narrowest(np.zeros(0, np.int64)).dtype == np.int64
+
+
+def test_grades_and_leaf_positions_are_narrow_and_read_as_before():
+    snap = rules_snapshot()
+    snap.products.columns["product_score"] = np.random.default_rng(4).uniform(0, 100, 30).astype(np.float32)
+    snap.products.columns["product_score"][3] = np.nan
+    cands = CandidateSet(np.array([105, 999_999, 100, 103, 129, 112]))
+    grades = candidate_grades(snap, cands)
+    assert grades.dtype == np.int8  # -1..3: a 1-byte column, not 8
+    np.testing.assert_array_equal(grades, grade_codes(product_column(snap, cands, "product_score",
+                                                                     missing=np.nan)))
+    cols = snap.products.columns
+    leaf = LEAF_POSITIONS.candidates(snap.products, cands, cols["category_id"], snap, snap.leaf_ids)
+    assert leaf.dtype == np.int8 and len(snap.leaf_ids) < 128
+    want = snap.leaf_of_category(product_column(snap, cands, "category_id", missing=-1).astype(np.int64))
+    np.testing.assert_array_equal(leaf, want)
+    assert leaf[1] == -1  # the unknown product
 
 
 def test_a_derived_column_is_built_once_per_version_of_its_sources():

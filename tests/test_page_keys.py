@@ -43,10 +43,25 @@ def test_the_keys_are_the_per_column_reads_unknown_products_included():
     snap = _snap()
     c = _cands(snap)
     keys = candidate_keys(snap, c)
-    assert keys.dtype == np.int64 and keys.shape == (len(c), 3)
+    assert keys.dtype == np.int8 and keys.shape == (len(c), 3)  # the narrowest type holding them
     for k, want in _per_column(snap, c).items():
         np.testing.assert_array_equal(keys[:, k], want)
     assert (keys[-2] == -1).all()  # the unknown product
+
+
+def test_the_matrix_is_as_wide_as_its_largest_key_needs():
+    for big, dtype in ((127, np.int8), (128, np.int16), (40_000, np.int32), (2**31, np.int64),
+                       (2**40 + 1, np.int64)):
+        snap = _snap()
+        brand = snap.products.columns["brand_id"].copy()
+        brand[5] = big
+        snap.products.columns["brand_id"] = brand
+        c = _cands(snap)
+        keys = candidate_keys(snap, c)
+        assert keys.dtype == dtype, big
+        for k, want in _per_column(snap, c).items():
+            np.testing.assert_array_equal(keys[:, k], want)
+        assert big in keys[:, BRAND].tolist()
 
 
 def test_a_missing_column_reads_as_the_per_column_reads_do():

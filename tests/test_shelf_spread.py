@@ -382,3 +382,13 @@ def test_page_caps_of_a_page_is_shared_while_its_slots_are_the_ones_it_placed():
         assert gone() is None  # freed by its count alone: no cycle through the memo's caps
     finally:
         gc.enable()
+
+
+def test_a_caps_keys_read_as_the_same_python_ints_whatever_their_type():
+    keys = np.array([-1, 3, 127, 0, 3], np.int64)
+    want = WindowCap("x", keys, 1, 3, str, "").key_list
+    for kind in (np.int8, np.int16, np.int32, np.uint16, np.float64):
+        got = WindowCap("x", keys.astype(kind) if kind != np.uint16 else np.abs(keys).astype(kind),
+                        1, 3, str, "").key_list
+        assert got == (want if kind != np.uint16 else [abs(k) for k in want])
+        assert all(type(k) is int for k in got)

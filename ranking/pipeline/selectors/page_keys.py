@@ -3,11 +3,13 @@ leaf category and brand, one row of a per-product matrix kept per version of tho
 
 The selector read them one column at a time on every page: the store (``Selector.place``) and the
 shelf spread's brand (and, when capped, leaf) keys, ``product_column`` then a cast each.
-:data:`PRODUCT_KEYS` holds every product's keys as one ``int64`` row
+:data:`PRODUCT_KEYS` holds every product's keys as one integer row
 (:class:`~ranking.pipeline.derived_columns.DerivedColumn`: rebuilt when any column it reads is
 another array), and a page reads its candidates' rows with one take (:func:`page_keys`, once per
 page). Each key is the column read as ``product_column(..., missing=-1).astype(np.int64)`` reads
-it (float64, -1 for an unknown product or a missing column), then ``int64``.
+it (float64, -1 for an unknown product or a missing column), then ``int64``, the matrix then in the
+narrowest integer type holding every key (the same numbers; a reader makes Python ints of them or
+compares them).
 
 Only columns the live catalog does not overlay are kept here (a listing's store, leaf and brand
 change only when new products are appended, which replaces every column): a change it does make
@@ -22,7 +24,7 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet
-from ranking.pipeline.derived_columns import DerivedColumn
+from ranking.pipeline.derived_columns import DerivedColumn, narrowest
 from ranking.pipeline.selectors.draft import PageDraft
 
 STORE, CATEGORY, BRAND = range(3)  # the matrix's columns
@@ -39,8 +41,10 @@ def _as_read(column: np.ndarray | None, n: int) -> np.ndarray:
 def _product_keys(ids: np.ndarray, store: np.ndarray | None, category: np.ndarray | None,
                   brand: np.ndarray | None) -> np.ndarray:
     """Every product's keys (one row each, columns :data:`STORE`, :data:`CATEGORY`, :data:`BRAND`),
-    then an unknown product's."""
-    return np.stack([_as_read(c, len(ids)) for c in (store, category, brand)], axis=1)
+    then an unknown product's, in the narrowest integer type holding them all (:func:`narrowest`:
+    the same numbers; a row of the demo's is 6 bytes, not 24, so fewer of a page's ~470 scattered
+    rows miss the cache)."""
+    return narrowest(np.stack([_as_read(c, len(ids)) for c in (store, category, brand)], axis=1))
 
 
 # per product, kept while the product table's ids and these columns are the same arrays
