@@ -179,3 +179,20 @@ def test_the_candidates_index_is_kept_per_set_of_located_rows_and_read_anew_for_
     for product_ids in ([103, 102, 998], [999, 100, 129], [110, 111, 112]):  # maybe at freed addresses
         got, _ = read(product_ids)
         assert got == [p * 10 if p < 130 else -7 for p in product_ids]
+
+
+def test_a_set_of_known_candidates_reads_at_its_rows_without_making_an_index(monkeypatch):
+    import ranking.pipeline.derived_columns as derived
+
+    snap = rules_snapshot()
+    column = DerivedColumn(lambda ids: np.r_[ids * 10, -7])
+    ids = snap.products.ids
+    made = []
+    real = derived._candidate_index
+    monkeypatch.setattr(derived, "_candidate_index", lambda *at: made.append(1) or real(*at))
+    known = CandidateSet(np.array([105, 100, 129, 105]))
+    assert column.candidates(snap.products, known, ids).tolist() == [1050, 1000, 1290, 1050]
+    assert column.candidates(snap.products, known.take(np.array([2, 0])), ids).tolist() == [1290, 1050]
+    assert not made  # every row known: the located rows are the index
+    assert column.candidates(snap.products, CandidateSet(np.array([101, 999])), ids).tolist() == [1010, -7]
+    assert made == [1]

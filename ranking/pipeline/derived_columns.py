@@ -14,7 +14,8 @@ whole entry (the memo is one tuple, replaced at once).
 
 A page reads five or six derived columns for the same candidates; the candidates' index into
 them (their rows, the unknown product's entry for the others) is made once per set of located
-rows and request thread (:func:`_candidate_index`), as ``score_spread`` keeps its spread.
+rows and request thread (:func:`_candidate_index`), as ``score_spread`` keeps its spread; when every
+candidate is known (``Located.all_known``, most pages) the located rows are the index themselves.
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ class DerivedColumn:
         """Each candidate's value (the unknown product's value where ``products`` lacks it);
         ``sources`` are read from the same ``products`` table."""
         column = self.of(*sources)
-        return column[_candidate_index(*cands.rows_in(products))]
+        at = cands.rows_in(products)
+        if getattr(at, "all_known", False):  # every row known (most pages): the rows are the index
+            return column[at[0]]
+        return column[_candidate_index(*at)]
 
 
 _SIGNED = (np.int8, np.int16, np.int32, np.int64)
