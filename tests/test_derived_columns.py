@@ -12,7 +12,7 @@ from rules_mall import rules_request, rules_snapshot, scored
 from ranking.pipeline.adjusters.theme_boost import THEME_SLOTS, ThemeBoost, slot_now
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.columns import product_column
-from ranking.pipeline.derived_columns import DerivedColumn
+from ranking.pipeline.derived_columns import LEAF_POSITIONS, DerivedColumn, narrowest
 from ranking.pipeline.traffic_grades import (
     GRADE_LETTERS,
     candidate_grades,
@@ -56,6 +56,33 @@ def test_derived_columns_read_as_the_per_request_columns_and_follow_a_swapped_co
     for got, want in zip(_derived(snap, cands), _per_request(snap, cands), strict=True):
         np.testing.assert_array_equal(got, want)
     assert (candidate_grades(snap, cands)[[0, 2]] == grade_codes(np.array([10.0, 10.0]))).all()
+
+
+def test_narrowest_holds_every_value_exactly_in_the_narrowest_signed_type():
+    for values, dtype in (([-1, 0, 3], np.int8), ([-128, 127], np.int8), ([-1, 128], np.int16),
+                          ([-32_769, 5], np.int32), ([0, 2**31 - 1], np.int32), ([-1, 2**31], np.int64),
+                          ([2**62], np.int64)):
+        got = narrowest(np.array(values, np.int64))
+        assert got.dtype == dtype, values
+        assert got.tolist() == values
+    assert narrowest(np.zeros(0, np.int64)).dtype == np.int64
+
+
+def test_grades_and_leaf_positions_are_narrow_and_read_as_before():
+    snap = rules_snapshot()
+    snap.products.columns["product_score"] = np.random.default_rng(4).uniform(0, 100, 30).astype(np.float32)
+    snap.products.columns["product_score"][3] = np.nan
+    cands = CandidateSet(np.array([105, 999_999, 100, 103, 129, 112]))
+    grades = candidate_grades(snap, cands)
+    assert grades.dtype == np.int8  # -1..3: a 1-byte column, not 8
+    np.testing.assert_array_equal(grades, grade_codes(product_column(snap, cands, "product_score",
+                                                                     missing=np.nan)))
+    cols = snap.products.columns
+    leaf = LEAF_POSITIONS.candidates(snap.products, cands, cols["category_id"], snap, snap.leaf_ids)
+    assert leaf.dtype == np.int8 and len(snap.leaf_ids) < 128
+    want = snap.leaf_of_category(product_column(snap, cands, "category_id", missing=-1).astype(np.int64))
+    np.testing.assert_array_equal(leaf, want)
+    assert leaf[1] == -1  # the unknown product
 
 
 def test_a_derived_column_is_built_once_per_version_of_its_sources():
@@ -152,3 +179,20 @@ def test_the_candidates_index_is_kept_per_set_of_located_rows_and_read_anew_for_
     for product_ids in ([103, 102, 998], [999, 100, 129], [110, 111, 112]):  # maybe at freed addresses
         got, _ = read(product_ids)
         assert got == [p * 10 if p < 130 else -7 for p in product_ids]
+
+
+def test_a_set_of_known_candidates_reads_at_its_rows_without_making_an_index(monkeypatch):
+    import ranking.pipeline.derived_columns as derived
+
+    snap = rules_snapshot()
+    column = DerivedColumn(lambda ids: np.r_[ids * 10, -7])
+    ids = snap.products.ids
+    made = []
+    real = derived._candidate_index
+    monkeypatch.setattr(derived, "_candidate_index", lambda *at: made.append(1) or real(*at))
+    known = CandidateSet(np.array([105, 100, 129, 105]))
+    assert column.candidates(snap.products, known, ids).tolist() == [1050, 1000, 1290, 1050]
+    assert column.candidates(snap.products, known.take(np.array([2, 0])), ids).tolist() == [1290, 1050]
+    assert not made  # every row known: the located rows are the index
+    assert column.candidates(snap.products, CandidateSet(np.array([101, 999])), ids).tolist() == [1010, -7]
+    assert made == [1]

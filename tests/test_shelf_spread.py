@@ -382,3 +382,40 @@ def test_page_caps_of_a_page_is_shared_while_its_slots_are_the_ones_it_placed():
         assert gone() is None  # freed by its count alone: no cycle through the memo's caps
     finally:
         gc.enable()
+
+
+def test_a_caps_keys_read_as_the_same_python_ints_whatever_their_type():
+    keys = np.array([-1, 3, 127, 0, 3], np.int64)
+    want = WindowCap("x", keys, 1, 3, str, "").key_list
+    for kind in (np.int8, np.int16, np.int32, np.uint16, np.float64):
+        got = WindowCap("x", keys.astype(kind) if kind != np.uint16 else np.abs(keys).astype(kind),
+                        1, 3, str, "").key_list
+        assert got == (want if kind != np.uint16 else [abs(k) for k in want])
+        assert all(type(k) is int for k in got)
+
+
+def test_the_subsidy_keys_read_as_the_subsidy_column_and_follow_a_swapped_column():
+    from ranking.pipeline.selectors.shelf_spread import SUBSIDY_KEYS, subsidy_keys
+
+    snap = _mall()
+    column = np.zeros(60, np.float32)
+    column[[0, 3, 7, 8]] = [1, 0.5, np.nan, -1]  # NaN and a negative are not subsidy cards
+    snap.products.columns["subsidy"] = column
+    c = CandidateSet(np.r_[snap.products.ids[::-1], 999_999])  # one product the table lacks
+
+    def per_request():  # what the spread read before: the column as product_column reads it
+        return np.where(product_column(snap, c, "subsidy") > 0, 0, -1)
+
+    keys = subsidy_keys(snap, c)
+    assert keys.dtype == np.int8 and (keys == per_request()).all() and keys[-1] == -1
+    assert sorted(np.flatnonzero(keys == 0).tolist()) == [59 - 3, 59]
+    assert SUBSIDY_KEYS.of(column) is SUBSIDY_KEYS.of(column)  # kept per version of the column
+    changed = column.copy()  # the live catalog copies a changed column and swaps it in
+    changed[[0, 20]] = [0, 1]
+    snap.products.columns["subsidy"] = changed
+    c = CandidateSet(c.product_ids)
+    assert (subsidy_keys(snap, c) == per_request()).all()
+    assert sorted(np.flatnonzero(subsidy_keys(snap, c) == 0).tolist()) == [59 - 20, 59 - 3]
+    del snap.products.columns["subsidy"]
+    assert (subsidy_keys(snap, CandidateSet(c.product_ids)) == -1).all()
+

@@ -236,3 +236,64 @@ def test_the_fold_floor_reaches_past_its_first_candidates_when_none_of_them_fits
         assert pages[0] == pages[1]
         reached += any(r >= 20 for r in pages[0][0][1:4])  # a card of another store, past the first few
     assert reached > 30
+
+
+def _fold_floor_as_it_was(rules: RulesSettings, page, cands, request, snap) -> None:
+    """The fold floor before it read its grades from the placement's keys and found the rows in
+    its fold by score from the first few (the reference for the test below)."""
+    from ranking.pipeline.selectors.window_caps import PageCaps
+    from ranking.pipeline.traffic_grades import GRADES, candidate_grades
+
+    fold = min(rules.traffic_fold, page.size)
+    grade_d = candidate_grades(snap, cands) == GRADES.index("D")
+    if not grade_d.any():
+        return
+    stream = page.order[~page.used[page.order]]
+    in_fold_by_score = stream[:fold]
+    left = stream[~grade_d[stream]].tolist()
+    caps = PageCaps.of(page, ShelfSpread(rules).caps(page, cands, request, snap))
+    for p in range(fold):
+        if page.slots[p] >= 0:
+            continue
+        if not left:
+            break
+        caps.put(p, left.pop(max(caps.first_fitting(left, p), 0)))
+    for r in sorted(int(r) for r in in_fold_by_score):
+        if grade_d[r] and not page.used[r]:
+            why = f"grade D: kept below position {rules.traffic_fold} by the traffic policy"
+            cands.rule_notes[r].append({"rule": "traffic_policy", "why": why})
+
+
+def test_the_fold_floor_places_and_notes_as_it_did_with_slots_placed_before_it():
+    """Random pages with cards placed before the fold floor (in and past the fold): the same slots
+    and notes as the fold floor that read its own grades and every unplaced row in score order."""
+    from ranking.pipeline.selectors.draft import PageDraft
+    from ranking.pipeline.selectors.page_keys import STORE, page_keys
+
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        n = int(rng.integers(5, 30))
+        scores = np.where(rng.random(30) < rng.uniform(0, 0.9), 20.0, rng.uniform(40, 99, 30))
+        scores[rng.random(30) < 0.1] = np.nan
+        snap = graded_snapshot(scores, [50, 50, 50])
+        snap.products.columns["subsidy"] = (rng.random(30) < 0.3).astype(np.float32)
+        rules = RulesSettings(traffic_fold=int(rng.integers(1, 8)),
+                              store_diversity_max=int(rng.integers(1, 3)),
+                              store_diversity_window=int(rng.integers(2, 6)))
+        request = rules_request(page_size=int(rng.integers(3, 12)))
+        ids, order = rng.permutation(snap.products.ids)[:n], rng.permutation(n)  # any rank order
+        made = []
+        for fill in ("reference", "served"):
+            c = scored(snap, ids=ids)
+            keys = page_keys(PageDraft(order, np.zeros(n, np.int64), 1), snap, c)
+            page = PageDraft(order, keys[:, STORE], min(request.page_size, n))
+            page.once(page_keys, lambda keys=keys: keys)
+            placed_rng = np.random.default_rng(trial)
+            for slot in placed_rng.choice(page.size, int(placed_rng.integers(0, page.size)), replace=False):
+                page.put(int(slot), int(placed_rng.choice(np.flatnonzero(~page.used))))
+            if fill == "reference":
+                _fold_floor_as_it_was(rules, page, c, request, snap)
+            else:
+                FoldFloor(rules).fill(page, c, request, snap, np.random.default_rng(0))
+            made.append((page.slots.tolist(), [list(c.rule_notes[i]) for i in range(n)]))
+        assert made[0] == made[1], trial

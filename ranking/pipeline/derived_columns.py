@@ -14,7 +14,8 @@ whole entry (the memo is one tuple, replaced at once).
 
 A page reads five or six derived columns for the same candidates; the candidates' index into
 them (their rows, the unknown product's entry for the others) is made once per set of located
-rows and request thread (:func:`_candidate_index`), as ``score_spread`` keeps its spread.
+rows and request thread (:func:`_candidate_index`), as ``score_spread`` keeps its spread; when every
+candidate is known (``Located.all_known``, most pages) the located rows are the index themselves.
 """
 
 from __future__ import annotations
@@ -98,14 +99,36 @@ class DerivedColumn:
         """Each candidate's value (the unknown product's value where ``products`` lacks it);
         ``sources`` are read from the same ``products`` table."""
         column = self.of(*sources)
-        return column[_candidate_index(*cands.rows_in(products))]
+        at = cands.rows_in(products)
+        if getattr(at, "all_known", False):  # every row known (most pages): the rows are the index
+            return column[at[0]]
+        return column[_candidate_index(*at)]
+
+
+_SIGNED = (np.int8, np.int16, np.int32, np.int64)
+
+
+def narrowest(values: np.ndarray) -> np.ndarray:
+    """Integer ``values`` in the narrowest signed integer type holding every one exactly (the same
+    numbers: a page's scattered rows touch a cache line each, and a narrower column is more often
+    still in cache from the page before); an empty array as it is."""
+    if not len(values):
+        return values
+    lo, hi = int(values.min()), int(values.max())
+    for kind in _SIGNED:
+        info = np.iinfo(kind)
+        if info.min <= lo and hi <= info.max:
+            return values.astype(kind)
+    return values
 
 
 def _leaf_positions(category: np.ndarray, snapshot: FeatureSnapshot, leaf_ids: np.ndarray) -> np.ndarray:
     """Every product's leaf position (``leaf_of_category`` of its category read as
     ``product_column`` reads it: float64, then int), then an unknown product's (category -1);
-    ``leaf_ids``: the snapshot's, which ``leaf_of_category`` reads (a new leaf list builds anew)."""
-    return snapshot.leaf_of_category(np.r_[np.asarray(category).astype(np.float64), -1].astype(np.int64))
+    ``leaf_ids``: the snapshot's, which ``leaf_of_category`` reads (a new leaf list builds anew);
+    in the narrowest integer type holding them (:func:`narrowest`: int8 below 128 leaves)."""
+    return narrowest(snapshot.leaf_of_category(
+        np.r_[np.asarray(category).astype(np.float64), -1].astype(np.int64)))
 
 
 # the leaf position per product, built once per product table and leaf list, not per request (a

@@ -39,8 +39,9 @@ def grades_of(scores: np.ndarray) -> np.ndarray:
 
 
 def _product_grades(scores: np.ndarray) -> np.ndarray:
-    """Every product's grade code, then -1 (an unknown product)."""
-    return np.r_[grade_codes(np.asarray(scores).astype(np.float64)), -1].astype(np.int64)
+    """Every product's grade code, then -1 (an unknown product): int8 (-1 to 3), so a page's
+    ~470 scattered reads touch a 50 KB column at 50,000 products, not a 400 KB one."""
+    return np.r_[grade_codes(np.asarray(scores).astype(np.float64)), -1].astype(np.int8)
 
 
 def _product_store_scores(store_ids: np.ndarray, stores: EntityTable, scores: np.ndarray | None
@@ -60,10 +61,10 @@ STORE_SCORES_OF_PRODUCTS = DerivedColumn(_product_store_scores)
 
 
 def candidate_grades(snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:
-    """Each candidate's product grade code (:func:`grade_codes`; -1: no score)."""
+    """Each candidate's product grade code (:func:`grade_codes`; -1: no score), int8."""
     products = snapshot.products  # read once: the live catalog swaps the table whole
     if "product_score" not in products.columns:
-        return np.full(len(cands), -1, dtype=np.int64)
+        return np.full(len(cands), -1, dtype=np.int8)
     return GRADES_OF_PRODUCTS.candidates(products, cands, products.columns["product_score"])
 
 

@@ -19,9 +19,10 @@ import numpy as np
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.selectors.draft import PageDraft
+from ranking.pipeline.selectors.page_keys import GRADE, page_keys
 from ranking.pipeline.selectors.shelf_spread import ShelfSpread
 from ranking.pipeline.selectors.window_caps import PageCaps
-from ranking.pipeline.traffic_grades import GRADES, candidate_grades
+from ranking.pipeline.traffic_grades import GRADES
 from ranking.settings import RulesSettings
 
 HEAD_PER_SLOT = 8  # candidates made plain ints per fold slot before the rest are (see ``fill``)
@@ -39,12 +40,15 @@ class FoldFloor:
         fold = min(self.settings.traffic_fold, page.size)
         if not self.settings.traffic_policy or fold == 0:
             return
-        grade_d = candidate_grades(snapshot, cands) == GRADES.index("D")  # kept per catalog version
+        # each candidate's grade from the placement's keys (one take a page: ``page_keys``)
+        grade_d = page_keys(page, snapshot, cands)[:, GRADE] == GRADES.index("D")
         if not grade_d.any():
             return
-        stream = page.order[~page.used[page.order]]
-        in_fold_by_score = stream[:fold]
-        rest = stream[~grade_d[stream]]  # the other grades in score order
+        order, used = page.order, page.used
+        rest = order[~(used | grade_d)[order]]  # the other grades, not placed, in score order
+        # the first ``fold`` rows not placed, by score: within the first fold + (rows placed)
+        prefix = order[:fold + int(np.count_nonzero(used))]
+        in_fold_by_score = prefix[~used[prefix]][:fold]
         # as plain ints, the first few only (~400 made ints cost ~10 us; the fold's few slots nearly
         # always take one of the first): the rest join when none of those fits a slot
         head = HEAD_PER_SLOT * fold
@@ -62,6 +66,6 @@ class FoldFloor:
                 break
             caps.put(p, left.pop(max(at, 0)))
         why = f"grade D: kept below position {self.settings.traffic_fold} by the traffic policy"
-        for r in sorted(int(r) for r in in_fold_by_score):
+        for r in sorted(in_fold_by_score.tolist()):
             if grade_d[r] and not page.used[r]:
                 cands.rule_notes[r].append({"rule": self.name, "why": why})

@@ -1,19 +1,26 @@
 """The keys a page's placement reads of each candidate that only a new listing changes: its store,
-leaf category and brand, one row of a per-product matrix kept per version of those columns.
+leaf category, brand and product grade, one row of a per-product matrix kept per version of those
+columns.
 
-The selector read them one column at a time on every page: the store (``Selector.place``) and the
-shelf spread's brand (and, when capped, leaf) keys, ``product_column`` then a cast each.
-:data:`PRODUCT_KEYS` holds every product's keys as one ``int64`` row
-(:class:`~ranking.pipeline.derived_columns.DerivedColumn`: rebuilt when any column it reads is
-another array), and a page reads its candidates' rows with one take (:func:`page_keys`, once per
-page). Each key is the column read as ``product_column(..., missing=-1).astype(np.int64)`` reads
-it (float64, -1 for an unknown product or a missing column), then ``int64``.
+The selector read them one column at a time on every page: the store (``Selector.place``), the
+shelf spread's brand (and, when capped, leaf) keys, ``product_column`` then a cast each, and the
+fold floor's grade (a derived column's take of its own). :data:`PRODUCT_KEYS` holds every
+product's keys as one integer row (:class:`~ranking.pipeline.derived_columns.DerivedColumn`:
+rebuilt when any column it reads is another array), and a page reads its candidates' rows with one
+take (:func:`page_keys`, once per page). Each id key is the column read as
+``product_column(..., missing=-1).astype(np.int64)`` reads it (float64, -1 for an unknown product
+or a missing column); the grade is ``candidate_grades``' code (-1: no score, an unknown product or
+no ``product_score`` column). The matrix is in the narrowest integer type holding every key (the
+same numbers; a reader makes Python ints of them or compares them): on the demo's 50,000 products
+a row is 4 int16 (8 bytes, within one cache line), where the three int64 keys and the int64 grade
+were 32 bytes in two arrays.
 
-Only columns the live catalog does not overlay are kept here (a listing's store, leaf and brand
-change only when new products are appended, which replaces every column): a change it does make
-(``subsidy``, prices, stock, many a second) would rebuild the whole matrix on a request thread
-(about 150 ms at 1M products with the subsidy key and grade in it, a helper's scratch timing), so
-the subsidy key and the grades are read as before.
+Only columns the live catalog does not overlay are kept here (a listing's store, leaf, brand and
+product score change only when new products are appended, which replaces every column:
+``ranking.catalog_changes.OVERLAID`` names what it overlays): a change it does make (``subsidy``,
+prices, stock, many a second) would rebuild the whole matrix on a request thread (about 150 ms at
+1M products with the subsidy key in it, a helper's scratch timing), so the subsidy key is kept
+apart (:mod:`~ranking.pipeline.selectors.shelf_spread`).
 """
 
 from __future__ import annotations
@@ -22,10 +29,11 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet
-from ranking.pipeline.derived_columns import DerivedColumn
+from ranking.pipeline.derived_columns import DerivedColumn, narrowest
 from ranking.pipeline.selectors.draft import PageDraft
+from ranking.pipeline.traffic_grades import grade_codes
 
-STORE, CATEGORY, BRAND = range(3)  # the matrix's columns
+STORE, CATEGORY, BRAND, GRADE = range(4)  # the matrix's columns
 
 
 def _as_read(column: np.ndarray | None, n: int) -> np.ndarray:
@@ -36,11 +44,22 @@ def _as_read(column: np.ndarray | None, n: int) -> np.ndarray:
     return np.r_[np.asarray(column).astype(np.float64), -1].astype(np.int64)
 
 
+def _grades(scores: np.ndarray | None, n: int) -> np.ndarray:
+    """Every product's grade code as ``candidate_grades`` reads it, then -1 (an unknown product);
+    all -1 when the table has no product scores."""
+    if scores is None:
+        return np.full(n + 1, -1, dtype=np.int64)
+    return np.r_[grade_codes(np.asarray(scores).astype(np.float64)), -1]
+
+
 def _product_keys(ids: np.ndarray, store: np.ndarray | None, category: np.ndarray | None,
-                  brand: np.ndarray | None) -> np.ndarray:
-    """Every product's keys (one row each, columns :data:`STORE`, :data:`CATEGORY`, :data:`BRAND`),
-    then an unknown product's."""
-    return np.stack([_as_read(c, len(ids)) for c in (store, category, brand)], axis=1)
+                  brand: np.ndarray | None, scores: np.ndarray | None = None) -> np.ndarray:
+    """Every product's keys (one row each, columns :data:`STORE`, :data:`CATEGORY`, :data:`BRAND`,
+    :data:`GRADE`), then an unknown product's, in the narrowest integer type holding them all
+    (:func:`narrowest`: the same numbers; a row of the demo's is 8 bytes)."""
+    n = len(ids)
+    return narrowest(np.stack([*(_as_read(c, n) for c in (store, category, brand)), _grades(scores, n)],
+                              axis=1))
 
 
 # per product, kept while the product table's ids and these columns are the same arrays
@@ -48,11 +67,13 @@ PRODUCT_KEYS = DerivedColumn(_product_keys)
 
 
 def candidate_keys(snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:
-    """Each candidate's keys, one row each (columns :data:`STORE`, :data:`CATEGORY`, :data:`BRAND`)."""
+    """Each candidate's keys, one row each (columns :data:`STORE`, :data:`CATEGORY`, :data:`BRAND`,
+    :data:`GRADE`)."""
     products = snapshot.products  # read once: the live catalog swaps the table whole
     columns = products.columns
     return PRODUCT_KEYS.candidates(products, cands, products.ids, columns.get("store_id"),
-                                   columns.get("category_id"), columns.get("brand_id"))
+                                   columns.get("category_id"), columns.get("brand_id"),
+                                   columns.get("product_score"))
 
 
 def page_keys(page: PageDraft, snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:

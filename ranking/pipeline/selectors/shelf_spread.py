@@ -9,6 +9,13 @@ subsidy cards on the page (slots placed before it, such as requested subsidy slo
 Search keeps its query's category (the default category cap there is off) and spreads brands.
 A card passed over says which cap held it back; when nothing left fits, the caps give way in
 the order category, brand, store, subsidy share, and the card placed says which one did.
+
+The subsidy share's key per product (0: a subsidy card, -1: not counted) is kept per version of
+the ``subsidy`` column as one int8 each (:data:`SUBSIDY_KEYS`): a page takes its candidates' keys
+with one take instead of the column's float32 take, its float64 copy, a comparison and an
+``np.where``. The live catalog overlays ``subsidy`` (it copies the column and swaps it in), so the
+keys are kept apart from the placement's key matrix (:mod:`.page_keys`, listing columns only): a
+change rebuilds only this column, one comparison over the products (about 1 ms at 1M).
 """
 
 from __future__ import annotations
@@ -20,11 +27,33 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet, RankRequest
+from ranking.pipeline.derived_columns import DerivedColumn
 from ranking.pipeline.selectors.draft import PageDraft
 from ranking.pipeline.selectors.page_keys import BRAND, CATEGORY, page_keys
 from ranking.pipeline.selectors.store_diversity import StoreDiversity
 from ranking.pipeline.selectors.window_caps import WindowCap, fill_in_order
 from ranking.settings import RulesSettings
+
+
+def _subsidy_keys(subsidy: np.ndarray) -> np.ndarray:
+    """Every product's subsidy-share key, then an unknown product's (-1): 0 where ``subsidy > 0``
+    as ``product_column`` reads it (float64: the same comparison; NaN is not a subsidy card)."""
+    on = np.zeros(len(subsidy) + 1, dtype=bool)
+    np.greater(subsidy, 0, out=on[:-1])
+    return on.view(np.int8) - 1
+
+
+# per product, kept while the subsidy column is the same array (the live catalog swaps it whole)
+SUBSIDY_KEYS = DerivedColumn(_subsidy_keys)
+
+
+def subsidy_keys(snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:
+    """Each candidate's subsidy-share key: 0 a subsidy card (``subsidy > 0``), -1 not counted (an
+    unknown product, or every candidate when the table has no ``subsidy`` column)."""
+    products = snapshot.products  # read once: the live catalog swaps the table whole
+    if "subsidy" not in products.columns:
+        return np.full(len(cands), -1, dtype=np.int8)
+    return SUBSIDY_KEYS.candidates(products, cands, products.columns["subsidy"])
 
 
 @dataclass
@@ -60,9 +89,8 @@ class ShelfSpread:
         if share < 1:
             size = page.size  # the reason below must not hold the page: the page's memo keeps these
             most = math.floor(share * size + 1e-9)  # caps, so it would be a cycle left to the GC
-            subsidy = np.where(page.column(snapshot, cands, "subsidy") > 0, 0, -1)
             caps.append(WindowCap(
-                "subsidy_share", subsidy, most, size,
+                "subsidy_share", subsidy_keys(snapshot, cands), most, size,
                 lambda _key: f"at most {most} big-brand subsidy cards on a {size}-card {surface} "
                              f"page ({share:.0%}, the {surface} policy)",
                 "subsidy share relaxed: no candidate outside the subsidy channel left"))

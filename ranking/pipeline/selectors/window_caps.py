@@ -41,7 +41,8 @@ class WindowCap:
     key_list: list[int] = field(init=False, repr=False)  # ``keys`` as Python ints (read per slot)
 
     def __post_init__(self) -> None:
-        self.key_list = np.asarray(self.keys, np.int64).tolist()
+        keys = np.asarray(self.keys)  # any integer type's tolist is the same Python ints (no int64 copy)
+        self.key_list = (keys if keys.dtype.kind in "iu" else keys.astype(np.int64)).tolist()
 
     def blocked(self, slot_keys: list[int], p: int) -> set[int]:
         """Keys that may not take 0-based slot ``p`` (never -1, not counted): some window holding
