@@ -110,3 +110,12 @@ def test_a_page_reads_its_keys_once():
     snap.products.columns["brand_id"] = snap.products.columns["brand_id"] + 1  # a catalog swap mid-page
     assert page_keys(page, snap, c) is first  # the page keeps the view it placed from
     assert page_keys(PageDraft(page.order, page.stores, 10), snap, c)[0, BRAND] == first[0, BRAND] + 1
+
+
+def test_the_key_matrix_reads_no_column_the_live_catalog_overlays():
+    """An overlaid column is copied on every live change, and the whole matrix would then be
+    rebuilt on a request thread (~150 ms at 1M products): its columns are the listing's only."""
+    from ranking.catalog_changes import OVERLAID
+    from ranking.pipeline.selectors.page_keys import LISTING_COLUMNS
+
+    assert not set(LISTING_COLUMNS) & set(OVERLAID)

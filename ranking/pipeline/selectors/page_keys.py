@@ -64,6 +64,8 @@ def _product_keys(ids: np.ndarray, store: np.ndarray | None, category: np.ndarra
 
 # per product, kept while the product table's ids and these columns are the same arrays
 PRODUCT_KEYS = DerivedColumn(_product_keys)
+# the columns it reads: none may be one the live catalog overlays (tests/test_page_keys.py)
+LISTING_COLUMNS = ("store_id", "category_id", "brand_id", "product_score")
 
 
 def candidate_keys(snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:
@@ -71,9 +73,8 @@ def candidate_keys(snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray
     :data:`GRADE`)."""
     products = snapshot.products  # read once: the live catalog swaps the table whole
     columns = products.columns
-    return PRODUCT_KEYS.candidates(products, cands, products.ids, columns.get("store_id"),
-                                   columns.get("category_id"), columns.get("brand_id"),
-                                   columns.get("product_score"))
+    return PRODUCT_KEYS.candidates(products, cands, products.ids,
+                                   *(columns.get(name) for name in LISTING_COLUMNS))
 
 
 def page_keys(page: PageDraft, snapshot: FeatureSnapshot, cands: CandidateSet) -> np.ndarray:
