@@ -11,6 +11,8 @@ source once and keeps its list. It then runs, ``--rounds`` times over those same
 - ``take20``: a page's ``take`` of 20 rows of the filtered set (the selection's);
 - ``json``: the filter stage's dropped entries written as the response writes them
   (:func:`serving.pages.encoded_body` of a body holding only them);
+- with ``--kept``, the union kept by its lists (``Pipeline.unions``, a repeated query's or
+  shopper's) and the filter stage on it (its kept decisions and splits: a repeat's path);
 
 and prints, per pipeline, the lowest round's mean CPU ms per request (the thread's CPU time: on a
 shared machine another process's load lifts whole rounds' wall time; the lowest is the code's
@@ -51,6 +53,9 @@ def _stages(engine, name: str, payloads: dict, args: argparse.Namespace) -> None
     def joined(parts: dict, found) -> CandidateSet:  # the union as the recall stage makes it
         return CandidateSet.union_counted(parts, pinned_list(found) if pipeline.adds_pinned else None)[0]
 
+    def kept(parts: dict, found) -> CandidateSet:  # a repeat's union, kept by its lists
+        return pipeline.unions.union_counted(parts, pinned_list(found) if pipeline.adds_pinned else None)[0]
+
     pipeline = engine.pipelines[name]
     seen = []
     for i in range(args.requests):
@@ -64,6 +69,13 @@ def _stages(engine, name: str, payloads: dict, args: argparse.Namespace) -> None
     both = _lowest(args.rounds, seen,
                    lambda s: pipeline._filter(joined(s[0], s[2]), s[1]))
     take = _lowest(args.rounds, filtered, lambda c: c.take(np.arange(min(20, len(c)))))
+    if args.kept:  # a repeat's union is kept (Pipeline.unions): the filter stage on the kept union
+        for p, r, f in seen:
+            pipeline._filter(kept(p, f), r)
+        kept_union = _lowest(args.rounds, seen, lambda s: kept(s[0], s[2]))
+        kept_both = _lowest(args.rounds, seen, lambda s: pipeline._filter(kept(s[0], s[2]), s[1]))
+        print(f"{name} kept union (CPU): union {kept_union:.3f} ms, filter {kept_both - kept_union:.3f} ms "
+              f"(union + filter {kept_both:.3f})")
     from serving.pages import encoded_body
 
     dropped = [{"dropped": pipeline._filter(joined(p, f), r)[1]} for p, r, f in seen]
@@ -106,6 +118,8 @@ def _recall_both_ways(engine, payloads: dict, args: argparse.Namespace) -> None:
 def main() -> None:
     parser = stage_arguments(__doc__, "search,homepage,rerank")
     parser.add_argument("--recall", action="store_true", help="also the search recall, pooled and inline")
+    parser.add_argument("--kept", action="store_true",
+                        help="also the filter stage on the kept union (a repeated query's or shopper's)")
     args = parser.parse_args()
     from ranking.engine import Engine
     from ranking.recall.vector_index import set_search_threads
