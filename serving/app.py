@@ -44,7 +44,7 @@ from serving.admission import AdmissionMiddleware
 from serving.allocator import tune_allocator
 from serving.auth import ServiceAuth
 from serving.catalog import start_catalog, stop_catalog
-from serving.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, TimingMiddleware
+from serving.limits import RequestLimitsMiddleware
 from serving.live import start_live, stop_live
 from serving.merchandising import IMPORT_PATH, start_merchandising, stop_merchandising
 from serving.page_route import start_page_threads, stop_page_threads
@@ -73,10 +73,10 @@ def create_app(settings: Settings, load: bool = True) -> FastAPI:
     app.state.shelfrank_auth = ServiceAuth(limits)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(Exception, server_error)
-    app.add_middleware(TimingMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes, paths={
-        IMPORT_PATH: (settings.merchandising.max_import_bytes, "merchandising.max_import_bytes")})
-    app.add_middleware(BodyTimeoutMiddleware, seconds=limits.body_timeout_seconds)
+    app.add_middleware(RequestLimitsMiddleware, seconds=limits.body_timeout_seconds,
+                       max_bytes=limits.max_body_bytes, paths={
+                           IMPORT_PATH: (settings.merchandising.max_import_bytes,
+                                         "merchandising.max_import_bytes")})
     if limits.access_log:
         ensure_handler()
         app.add_middleware(AccessLogMiddleware)

@@ -95,6 +95,10 @@ SessionId = Annotated[str, Field(
 Id = Annotated[Int, Field(ge=0, le=MAX_ID)]
 PageSize = Annotated[Int, Field(ge=1, description="cards wanted (limit: serving.max_page_size)")]
 Slots = Annotated[list[Annotated[Int, Field(ge=1)]], Field(max_length=20)]
+# No subsidy slots: a new list per body from a factory, not the default ``[]`` that pydantic
+# deep-copies for every body that leaves it out (~2 µs a page on the event loop); the schema
+# still says ``"default": []``, so /openapi.json is the same (tests/test_request_bodies.py).
+NO_SLOTS: dict[str, Any] = {"default_factory": list, "json_schema_extra": {"default": []}}
 
 
 def _badge_field(code: str, meaning: str) -> Any:
@@ -132,7 +136,7 @@ class SearchRequest(BadgeFilters):
                                        "(20), at most serving.max_page_size")
     filters: Filters | None = None
     context: Context | None = None
-    subsidy_slots: Slots = Field([], description="1-based positions for subsidy-channel products")
+    subsidy_slots: Slots = Field(description="1-based positions for subsidy-channel products", **NO_SLOTS)
     spell_correct: Bool = Field(
         True, description="rewrite words no product holds to catalog words first ('did you mean'); false "
                           "searches exactly as typed (the frontend's 'search instead for ...')")
@@ -144,7 +148,7 @@ class HomepageRequest(BadgeFilters):
     page_size: PageSize | None = Field(None, description="cards wanted; default serving.default_page_size "
                                        "(20), at most serving.max_page_size")
     context: Context | None = None
-    subsidy_slots: Slots = Field([], description="1-based positions for subsidy-channel products")
+    subsidy_slots: Slots = Field(description="1-based positions for subsidy-channel products", **NO_SLOTS)
 
 
 class RerankRequest(BadgeFilters):
@@ -156,7 +160,7 @@ class RerankRequest(BadgeFilters):
     candidates: list[Id] = Field(..., min_length=1)
     page_size: Int | None = Field(None, ge=1, description="default: all candidates")
     context: Context | None = None
-    subsidy_slots: Slots = []
+    subsidy_slots: Slots = Field(**NO_SLOTS)
     spell_correct: Bool = Field(
         True, description="relevance features read the query with words no product holds rewritten to "
                           "catalog words, as /v1/search does; false reads it as typed")
