@@ -118,6 +118,8 @@ def instrument_live(live) -> None:
     if live is not None:
         _wrap(live, "product_signals", "live: product_signals (hydrate + cold start)")
     _wrap(live_features, "_shopper_columns", "live: shopper columns")
+    if hasattr(live_features, "one_shopper_columns"):  # a served page's own form (one shopper)
+        _wrap(live_features, "one_shopper_columns", "live: shopper columns")
 
 
 def stage_arguments(doc: str, pipelines: str = "homepage,search,rerank") -> argparse.ArgumentParser:

@@ -243,7 +243,7 @@ def test_pair_lookup_of_one_user_equals_the_lookup_through_every_pair() -> None:
     assert pairs.lookup(np.full(3, 5), b[a == 5][:3]).min() > 0  # its own pairs are found
 
 
-@pytest.mark.parametrize("stride", [300, 20_000])  # a few b (leaves, stores) read by a take; products
+@pytest.mark.parametrize("stride", [300, 20_000, (1 << 20) + 5])  # leaves or stores, products: a take
 def test_one_user_s_pairs_read_by_a_take_equal_the_binary_search(stride: int, monkeypatch) -> None:
     from ranking.features import snapshot as snapshots
     from ranking.features.snapshot import PairSet
@@ -259,8 +259,56 @@ def test_one_user_s_pairs_read_by_a_take_equal_the_binary_search(stride: int, mo
         monkeypatch.undo()
         assert taken.dtype == searched.dtype == np.float32 and taken.shape == wanted.shape
         assert np.array_equal(taken.view(np.int32), searched.view(np.int32))
-    assert (stride <= snapshots.DENSE_STRIDE) == (stride == 300)
+    assert (stride <= snapshots.DENSE_STRIDE) == (stride < 1 << 20)
     assert (pairs.lookup_one(7, b[a == 7]) > 0).all()
+
+
+def test_one_user_s_pairs_leave_the_thread_s_scratch_zeroed(monkeypatch) -> None:
+    """The take reads a per-thread scratch the pairs are written into and zeroed again: reads of
+    pair sets of several strides on one thread (a longer scratch first), and on threads at once,
+    each give what the binary search gives, and the scratch is all zeros after each read and after
+    a read that raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ranking.features import snapshot as snapshots
+    from ranking.features.snapshot import PairSet
+
+    rng = np.random.default_rng(4)
+    sets = [PairSet.build(rng.integers(0, 30, 2_000), rng.integers(0, stride, 2_000),
+                          rng.random(2_000).astype(np.float32) + 0.5, stride=stride)
+            for stride in (50_000, 300, 7_000)]
+
+    def searched(pairs: PairSet, user: int, wanted: np.ndarray) -> np.ndarray:
+        mine = pairs.keys[(pairs.keys >= user * pairs.stride) & (pairs.keys < (user + 1) * pairs.stride)]
+        at = np.searchsorted(pairs.keys, user * pairs.stride + wanted)
+        hit = np.isin(user * pairs.stride + wanted, mine) & (wanted >= 0) & (wanted < pairs.stride)
+        return np.where(hit, pairs.values[np.minimum(at, len(pairs.keys) - 1)], 0).astype(np.float32)
+
+    def reads(seed: int) -> bool:
+        local = np.random.default_rng(seed)
+        for _ in range(40):
+            pairs = sets[int(local.integers(len(sets)))]
+            user, wanted = int(local.integers(0, 30)), local.integers(-2, 50_010, 300)
+            if not np.array_equal(pairs.lookup_one(user, wanted), searched(pairs, user, wanted)):
+                return False
+            if snapshots._zeroed_scratch(1).any():
+                return False
+        return True
+
+    assert reads(0)
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(reads, range(1, 9)))
+
+    class Raising(np.ndarray):
+        def take(self, *args, **kwargs):
+            raise RuntimeError("the take failed")
+
+    real = snapshots._zeroed_scratch
+    monkeypatch.setattr(snapshots, "_zeroed_scratch", lambda size: real(size).view(Raising))
+    with pytest.raises(RuntimeError):
+        sets[0].lookup_one(3, np.arange(10))  # the take raises after the pairs were written
+    monkeypatch.undo()
+    assert not snapshots._zeroed_scratch(1).any()
 
 
 def test_a_served_page_s_personal_features_read_its_one_user_as_the_batch_does(

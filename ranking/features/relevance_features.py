@@ -27,8 +27,26 @@ def _on_search(x: FeatureInputs) -> np.ndarray:
 
 def _off_search(x: FeatureInputs) -> bool:
     """Whether no candidate of the batch has a query (a homepage, a rerank): every relevance
-    feature is then NaN, and none need build its masks."""
+    feature is then NaN (:func:`_missing`), and none need build its masks."""
     return not len(x.queries.texts)
+
+
+def _missing(x: FeatureInputs) -> np.ndarray:
+    """A read-only float32 column of NaN, one per batch for every relevance feature that has none
+    (off search: seven columns a homepage or rerank made and cast once each before)."""
+    made = x.shared.get("no_relevance")
+    if made is None or len(made) != x.n:
+        made = np.full(x.n, np.nan, np.float32)
+        made.flags.writeable = False
+        x.shared["no_relevance"] = made
+    return made
+
+
+def _one_query(x: FeatureInputs) -> int | None:
+    """The query row of a batch whose every candidate is on search with one query (a served
+    search), else None."""
+    _, q_rows, _, distinct = _search_rows(x)
+    return distinct[0] if len(q_rows) == x.n and len(distinct) == 1 else None
 
 
 def _search_rows(x: FeatureInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
@@ -127,7 +145,7 @@ def _token_dots(x: FeatureInputs) -> tuple[np.ndarray, np.ndarray]:
          label="query words in the text (BM25)", unit="number")
 def lexical_score(x: FeatureInputs) -> np.ndarray:
     if _off_search(x):
-        return np.full(x.n, np.nan)
+        return _missing(x)
     return _token_dots(x)[0]
 
 
@@ -135,7 +153,7 @@ def lexical_score(x: FeatureInputs) -> np.ndarray:
          label="query words found", unit="percent")
 def term_overlap(x: FeatureInputs) -> np.ndarray:
     if _off_search(x):
-        return np.full(x.n, np.nan)
+        return _missing(x)
     shared = _token_dots(x)[1]
     n = x.queries.n_tokens[np.maximum(x.query_index, 0)]
     return shared / np.maximum(n, 1)
@@ -146,7 +164,7 @@ def term_overlap(x: FeatureInputs) -> np.ndarray:
          label="query characters found", unit="percent")
 def char_overlap(x: FeatureInputs) -> np.ndarray:
     if _off_search(x):
-        return np.full(x.n, np.nan)
+        return _missing(x)
     shared = _pair_dots(x.queries.bigrams, (x.snapshot.text.product_bigrams,), x, "bigrams")[0]
     n = x.queries.n_bigrams[np.maximum(x.query_index, 0)]
     return shared / np.maximum(n, 1)
@@ -157,7 +175,10 @@ def char_overlap(x: FeatureInputs) -> np.ndarray:
          label="category fits the query", unit="percent")
 def category_intent(x: FeatureInputs) -> np.ndarray:
     if _off_search(x):
-        return np.full(x.n, np.nan)
+        return _missing(x)
+    one = _one_query(x)
+    if one is not None:  # the query's row after a NaN that every unknown (negative) leaf reads
+        return np.concatenate(([np.nan], x.queries.intent[one])).take(x.leaf + 1, mode="clip")
     ok = _on_search(x) & (x.leaf >= 0)
     out = np.full(x.n, np.nan)
     if ok.any():
@@ -169,8 +190,8 @@ def category_intent(x: FeatureInputs) -> np.ndarray:
          label="query names its brand", unit="flag")
 def brand_match(x: FeatureInputs) -> np.ndarray:
     if _off_search(x):
-        return np.full(x.n, np.nan)
-    ok = _on_search(x)
+        return _missing(x)
+    ok = _search_rows(x)[0]  # the dot features' mask: _on_search's
     out = np.full(x.n, np.nan)
     if not ok.any():
         return out
@@ -208,7 +229,10 @@ def _named_brands(x: FeatureInputs) -> list[np.ndarray]:
          label="query length (words)", unit="count")
 def query_length(x: FeatureInputs) -> np.ndarray:
     if _off_search(x):
-        return np.full(x.n, np.nan)
+        return _missing(x)
+    one = _one_query(x)
+    if one is not None:
+        return np.full(x.n, x.queries.n_tokens[one], np.float64)
     ok = x.query_index >= 0
     out = np.full(x.n, np.nan)
     if ok.any():
@@ -222,5 +246,7 @@ def query_length(x: FeatureInputs) -> np.ndarray:
 def dense_similarity(x: FeatureInputs) -> np.ndarray:
     value = x.extra.get("dense_similarity")
     if value is None or _off_search(x):
-        return np.full(x.n, np.nan)
+        return _missing(x)
+    if _one_query(x) is not None:  # every candidate has the query
+        return value
     return np.where(x.query_index >= 0, value, np.nan)
