@@ -12,7 +12,7 @@ source once and keeps its list. It then runs, ``--rounds`` times over those same
 - ``json``: the filter stage's dropped entries written as the response writes them
   (:func:`serving.pages.encoded_body` of a body holding only them);
 - with ``--kept``, the union kept by its lists (``Pipeline.unions``, a repeated query's or
-  shopper's) and the filter stage on it (its kept decisions and splits: a repeat's path);
+  shopper's) and the filter stage on it (its kept rows and decisions: a repeat's path);
 
 and prints, per pipeline, the lowest round's mean CPU ms per request (the thread's CPU time: on a
 shared machine another process's load lifts whole rounds' wall time; the lowest is the code's
