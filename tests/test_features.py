@@ -363,3 +363,22 @@ def test_query_matrices_are_the_canonical_csr_scipy_makes_from_pairs() -> None:
         assert made.dtype == want.dtype and made.shape == want.shape
         for part in ("indptr", "indices", "data"):
             np.testing.assert_array_equal(getattr(made, part), getattr(want, part))
+
+
+def test_the_schema_order_does_not_depend_on_which_definition_module_is_imported_first():
+    """Importing a definition module directly (relevance_features here) before the registry loaded
+    the others put its features first: a bundle trained so would be refused by a service, and in
+    one test session it changed the small bundle's model and so its pages."""
+    import subprocess
+    import sys
+
+    def names(first_import: str) -> list[str]:
+        code = (f"import {first_import}\nfrom ranking.features.registry import feature_names\n"
+                "print(','.join(feature_names()))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return out.stdout.strip().split(",")
+
+    usual = names("ranking.features.registry")
+    assert names("ranking.features.relevance_features") == usual
+    assert names("ranking.features.live_features") == usual
+    assert usual[0] == "product_score" and len(usual) == len(set(usual))

@@ -42,11 +42,15 @@ class Feature:
 
 
 _REGISTRY: dict[str, Feature] = {}
+# name -> (its module's place in DEFINITION_MODULES, the order it was declared in): the schema order,
+# whichever definition module was imported first (a test or a caller importing one directly)
+_PLACE: dict[str, tuple[int, int]] = {}
 
 
 def feature(name: str, group: str, meaning: str, default: float = float("nan"), *, label: str = "",
             unit: str = "number"):
-    """Decorator: declare ``compute`` as the feature ``name`` (registration order = schema order);
+    """Decorator: declare ``compute`` as the feature ``name`` (schema order: its module's place in
+    :data:`DEFINITION_MODULES`, then declaration order within the module);
     ``label`` and ``unit`` are how an explanation names and shows it (a test requires both)."""
     if group not in GROUPS:
         raise ValueError(f"feature {name!r}: unknown group {group!r}; groups: {GROUPS}")
@@ -55,9 +59,28 @@ def feature(name: str, group: str, meaning: str, default: float = float("nan"), 
         if name in _REGISTRY:
             raise ValueError(f"feature {name!r} is declared twice")
         _REGISTRY[name] = Feature(name, group, meaning, compute, default, label=label, unit=unit)
+        _PLACE[name] = (_module_place(compute.__module__), len(_PLACE))
+        _in_schema_order()
         return compute
 
     return register
+
+
+def _module_place(module: str) -> int:
+    """A definition module's place in :data:`DEFINITION_MODULES` (any other module: after them)."""
+    short = module.rsplit(".", 1)[-1]
+    return DEFINITION_MODULES.index(short) if short in DEFINITION_MODULES else len(DEFINITION_MODULES)
+
+
+def _in_schema_order() -> None:
+    """Reorder the registry by module, then by declaration: importing ``relevance_features``
+    before the others (a direct import) would otherwise put its features first, and a model
+    trained in that order would be refused by a service that loaded them in the usual one."""
+    ordered = sorted(_REGISTRY, key=_PLACE.__getitem__)
+    if ordered != list(_REGISTRY):
+        placed = {name: _REGISTRY[name] for name in ordered}
+        _REGISTRY.clear()
+        _REGISTRY.update(placed)
 
 
 def features() -> list[Feature]:
@@ -196,7 +219,7 @@ DEFINITION_MODULES = (
 
 
 def _load_definitions() -> None:
-    """Import the definition modules; their import order is the schema order."""
+    """Import the definition modules (the schema orders them as listed, whatever the import order)."""
     import importlib
 
     for module in DEFINITION_MODULES:
