@@ -101,18 +101,6 @@ class RuleNotes(Sequence[list[dict]]):
                     due.append(note)
         return due
 
-    def _made_all(self) -> None:
-        """Every waiting note moved into its row's list (in the order they were added)."""
-        lists = self._lists
-        for held in self._waiting:
-            for at, note in held.items():  # a dict, or a _Coded read as one
-                notes = lists.get(at)
-                if notes is None:
-                    lists[at] = [note]
-                else:
-                    notes.append(note)
-        self._waiting = []
-
     def __iter__(self) -> Iterator[list[dict]]:
         return (self._made(at) for at in range(self._n))
 
