@@ -98,9 +98,8 @@ def main() -> None:
     import gc
     import pstats
 
-    parser = stage_arguments(__doc__)
+    parser = stage_arguments(__doc__, profile=True)
     parser.add_argument("--wall", action="store_true", help="time by the wall clock, not the thread's CPU")
-    parser.add_argument("--profile", action="store_true", help="cProfile's top functions of the replays")
     args = parser.parse_args()
     now = time.perf_counter if args.wall else time.thread_time
     from bench.http_path import set_up, started_app

@@ -122,14 +122,18 @@ def instrument_live(live) -> None:
         _wrap(live_features, "one_shopper_columns", "live: shopper columns")
 
 
-def stage_arguments(doc: str, pipelines: str = "homepage,search,rerank") -> argparse.ArgumentParser:
+def stage_arguments(doc: str, pipelines: str = "homepage,search,rerank", profile: bool = False
+                    ) -> argparse.ArgumentParser:
     """The arguments the one-stage benchmarks share (``bench.hydrate_stage``, ``bench.select_stage``,
-    ``bench.filter_stage``): the bundle, the pipelines, the requests replayed and the rounds."""
+    ``bench.filter_stage``, ``bench.adjust_stage``): the bundle, the pipelines, the requests
+    replayed and the rounds; with ``profile``, ``--profile`` (cProfile's top functions)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--pipelines", default=pipelines)
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=15)
+    if profile:
+        parser.add_argument("--profile", action="store_true", help="cProfile's top functions of the replays")
     return parser
 
 

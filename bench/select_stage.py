@@ -40,8 +40,7 @@ def _timed(policy, spent: dict[str, float]):
 
 
 def main() -> None:
-    parser = stage_arguments(__doc__)
-    parser.add_argument("--profile", action="store_true", help="cProfile's top functions of the replays")
+    parser = stage_arguments(__doc__, profile=True)
     parser.add_argument("--cpu", action="store_true", help="time by the thread's CPU clock, not the wall's")
     args = parser.parse_args()
     now = CLOCK["now"] = time.thread_time if args.cpu else time.perf_counter
