@@ -15,7 +15,8 @@ the ``subsidy`` column as one int8 each (:data:`SUBSIDY_KEYS`): a page takes its
 with one take instead of the column's float32 take, its float64 copy, a comparison and an
 ``np.where``. The live catalog overlays ``subsidy`` (it copies the column and swaps it in), so the
 keys are kept apart from the placement's key matrix (:mod:`.page_keys`, listing columns only): a
-change rebuilds only this column, one comparison over the products (about 1 ms at 1M).
+change rebuilds only this column, one comparison over the products (0.28 ms at 1M products:
+``python -m timeit`` of ``_subsidy_keys`` over 1M float32, best of 5).
 """
 
 from __future__ import annotations
