@@ -29,7 +29,7 @@ from ranking.settings import Settings
 from serving import metrics
 from serving.allocator import release_free_memory
 from serving.routing import Router
-from serving.supervisor import CONTROL_FILE, write_control
+from serving.supervisor import CONTROL_FILE, ControlMark, control_mark, write_control
 
 log = logging.getLogger("shelfrank.serving")
 
@@ -51,7 +51,7 @@ class ServiceState:
                                           every=settings.serving.exposure_flush_seconds)
         self.models_root = Path(settings.serving.bundle).parent
         self.control_path = self.events_dir / CONTROL_FILE
-        self._control_seen: int | None = None
+        self._control_seen: ControlMark | None = None
         self.live: LiveBackend | None = None  # the live state: serving/live.py starts and stops it
         self.catalog: CatalogFollower | None = None  # the live catalog: serving/catalog.py starts it
         self.merchandising: MerchFollower | None = None  # rules and synonyms: serving/merchandising.py
@@ -79,7 +79,11 @@ class ServiceState:
         return self.settings.serving.bundle
 
     def load_initial(self) -> None:
-        """Load the configured bundle; on failure keep serving nothing and say why."""
+        """Load the configured bundle; on failure keep serving nothing and say why.
+
+        The control file's mark is taken before it is read: a reload another worker records
+        while this one loads (the service is ready once one worker answers) is followed next."""
+        self._control_seen = control_mark(self.control_path)
         wanted = self._wanted_bundle()
         try:
             self._swap(self._build(wanted))
@@ -87,7 +91,6 @@ class ServiceState:
         except BundleError as exc:
             self.load_error = f"no bundle loaded from {wanted}: {exc}"
             log.error(self.load_error)
-        self._remember_control()
 
     def reload(self, bundle: str | None) -> tuple[Engine, str | None]:
         """Load, verify and swap in a bundle (inside the models directory); raise BundleError.
@@ -141,24 +144,15 @@ class ServiceState:
 
     # ---- multi-worker propagation ------------------------------------------------------
     def _write_control(self, path: str) -> None:
-        write_control(self.events_dir, path)
-        self._remember_control()
-
-    def _remember_control(self) -> None:
-        try:
-            self._control_seen = self.control_path.stat().st_mtime_ns
-        except OSError:
-            self._control_seen = None
+        # this write's own mark: another worker's write right after it is still followed
+        self._control_seen = write_control(self.events_dir, path)
 
     def follow_control(self) -> bool:
         """Reload if another worker moved the control file; True when this worker swapped."""
-        try:
-            mtime = self.control_path.stat().st_mtime_ns
-        except OSError:
+        mark = control_mark(self.control_path)
+        if mark is None or mark == self._control_seen:
             return False
-        if mtime == self._control_seen:
-            return False
-        self._control_seen = mtime
+        self._control_seen = mark
         wanted = self._wanted_bundle()
         current = str(self.engine.bundle.path) if self.engine else None
         if current and Path(wanted).resolve() == Path(current).resolve():

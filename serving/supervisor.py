@@ -19,9 +19,25 @@ SETTINGS_ENV = "SHELFRANK_EFFECTIVE_SETTINGS"
 CONTROL_FILE = ".serving.json"
 
 
-def write_control(events_dir: Path, bundle: str) -> Path:
+ControlMark = tuple[int, int]
+"""Which write of the control file a worker has seen: its inode and mtime. Every write is a new
+file (a rename over the old one), so two writes differ in inode even where the file system's
+clock is too coarse to tell their mtimes apart."""
+
+
+def control_mark(path: Path) -> ControlMark | None:
+    """The mark of the control file now, or None when there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def write_control(events_dir: Path, bundle: str) -> ControlMark:
     """Record ``bundle`` in ``<events_dir>/.serving.json`` atomically (a temporary file, fsync,
-    rename); on failure no temporary file is left and the OSError is raised."""
+    rename) and return the mark of that write; on failure no temporary file is left and the
+    OSError is raised."""
     events_dir.mkdir(parents=True, exist_ok=True)
     path = events_dir / CONTROL_FILE
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -30,8 +46,9 @@ def write_control(events_dir: Path, bundle: str) -> Path:
             f.write(json.dumps({"bundle": bundle}))
             f.flush()
             os.fsync(f.fileno())
+            st = os.fstat(f.fileno())  # the rename keeps both: the mark is this write's
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
         raise
-    return path
+    return st.st_ino, st.st_mtime_ns

@@ -121,3 +121,65 @@ def test_after_kill_9_every_worker_agrees_with_the_bundle_on_disk(small_models, 
         assert _readiness(url) == {503}
     finally:
         stop_service(proc, signal.SIGKILL)
+
+
+def _state(models: Path, events: Path):
+    from serving.state import ServiceState
+
+    return ServiceState(load_settings([f"serving.bundle={models / 'first'}", f"serving.events_dir={events}"]))
+
+
+def test_a_reload_recorded_while_a_worker_still_loads_its_first_bundle_is_followed(small_models, tmp_path):
+    """With two workers the service is ready once one answers: a reload can land there while the
+    other still loads its first bundle. That worker must follow it once loaded (before: it took
+    the control file written during its load as already seen and served the old bundle for good;
+    CI caught it as test_reload_under_load_fails_no_request_and_reaches_every_worker)."""
+    from serving.supervisor import write_control
+
+    models = _models_with_two_bundles(small_models, tmp_path)
+    events = tmp_path / "events"
+    state = _state(models, events)
+    build = state._build
+
+    def the_other_worker_reloads_meanwhile(wanted: str):
+        router = build(wanted)
+        write_control(events, str((models / "second").resolve()))
+        return router
+
+    state._build = the_other_worker_reloads_meanwhile
+    state.load_initial()
+    state._build = build
+    try:
+        assert state.engine.bundle.path == (models / "first").resolve()
+        assert state.follow_control() is True
+        assert state.engine.bundle.path == (models / "second").resolve()
+        assert state.follow_control() is False  # followed once
+    finally:
+        state.engine.close()
+
+
+def test_a_reload_another_worker_records_just_after_is_followed(small_models, tmp_path, monkeypatch):
+    """Two reloads taken by two workers a moment apart: the later one wins on both. Before, the
+    writer looked at the control file again after writing it and could take the other worker's
+    write for its own; now it remembers the write it made."""
+    import serving.state as state_module
+    from serving.supervisor import write_control
+
+    models = _models_with_two_bundles(small_models, tmp_path)
+    events = tmp_path / "events"
+    state = _state(models, events)
+    state.load_initial()
+
+    def then_the_other_worker_writes(events_dir: Path, bundle: str):
+        mine = write_control(events_dir, bundle)
+        write_control(events_dir, str((models / "first").resolve()))
+        return mine
+
+    try:
+        monkeypatch.setattr(state_module, "write_control", then_the_other_worker_writes)
+        state.reload("second")
+        assert state.engine.bundle.path == (models / "second").resolve()
+        assert state.follow_control() is True
+        assert state.engine.bundle.path == (models / "first").resolve()
+    finally:
+        state.engine.close()
