@@ -142,14 +142,16 @@ def started_app(bundle: Path, prefix: str, overrides: list[str] | tuple[str, ...
             loop.close()
 
 
-async def set_up(app, bundle: Path, book: bool) -> dict[str, list[bytes]]:
-    """The book imported (unless ``book`` is false), the shoppers' clicks posted: the bodies per page."""
+async def set_up(app, bundle: Path, book: bool, distinct: int = 0) -> dict[str, list[bytes]]:
+    """The book imported (unless ``book`` is false), the shoppers' clicks posted: the bodies per page
+    (``distinct`` > 0 with the book: :func:`bench.speed.distinct_bodies`, every body a new shopper
+    and, for search, a new query)."""
     from bench.bench_live_cost import CLICKS_PER_SHOPPER
     from bench.bench_serving import request_payloads
     from bench.speed import _strip, workload
 
     if book:
-        merch, bodies = workload(bundle)
+        merch, bodies = workload(bundle, distinct=distinct)
         file = {"format": 1, "rules": [_strip(r) for r in merch["rules"]],
                 "synonyms": [_strip(s) for s in merch["synonyms"]]}
         status, text = await call(app, "POST", "/v1/merchandising/import?mode=replace",

@@ -231,7 +231,7 @@ def app_main(args: argparse.Namespace) -> None:
     from bench.http_path import PAGES, call, set_up, started_app
 
     with started_app(args.bundle, "request-components-", args.set) as (app, loop):
-        bodies = loop.run_until_complete(set_up(app, args.bundle, True))
+        bodies = loop.run_until_complete(set_up(app, args.bundle, True, args.distinct or 0))
         engine = app.state.shelfrank.engine
         _profile_in_worker(engine)
         ready(engine, args.features)
@@ -253,18 +253,19 @@ def main() -> None:
     parser.add_argument("--pipelines", default="homepage,search,rerank")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--profile", action="store_true", help="also cProfile's top functions")
-    parser.add_argument("--distinct", type=int, default=50,
+    parser.add_argument("--distinct", type=int, default=None,
                         help="payloads per page: shoppers and queries repeat every this many requests "
-                             "(50, as bench.speed); more than --requests + 30 makes every measured "
-                             "request a shopper and a query not seen before (the kept results miss)")
+                             "(default 50, as bench.speed); more than --requests + 30 makes every measured "
+                             "request a shopper and a query not seen before (the kept results miss); "
+                             "with --app, N bodies each a new shopper and query (bench.speed --distinct)")
     parser.add_argument("--features", action="store_true",
                         help="also each feature's compute, as 'feature: NAME' (those the per-product table "
                              "gathers are not computed per request and do not show)")
     parser.add_argument("--set", action="append", default=[], help="settings override key=value")
     parser.add_argument("--app", action="store_true",
                         help="through the real app with everything on (live state, the merchandising "
-                             "book, the shoppers' live clicks), as bench.http_path; --distinct is "
-                             "ignored (bench.speed's bodies)")
+                             "book, the shoppers' live clicks), as bench.http_path, on bench.speed's "
+                             "bodies (its --distinct ones with --distinct)")
     parser.add_argument("--thread-cpu", action="store_true",
                         help="time each component by its thread's CPU, not the wall clock (steadier "
                              "on a shared machine; a component waiting on another thread reads low)")
@@ -280,7 +281,7 @@ def main() -> None:
         return
     settings = load_settings(args.set)
     set_search_threads(settings.serving.search_threads)
-    payloads = request_payloads(args.bundle, count=args.distinct)
+    payloads = request_payloads(args.bundle, count=args.distinct or 50)
     engine = Engine.load(args.bundle, settings)
     ready(engine, args.features)
 

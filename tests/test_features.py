@@ -365,6 +365,29 @@ def test_query_matrices_are_the_canonical_csr_scipy_makes_from_pairs() -> None:
             np.testing.assert_array_equal(getattr(made, part), getattr(want, part))
 
 
+def test_one_query_row_is_the_matrix_scipy_makes_and_each_width_gets_its_own() -> None:
+    """A single text's rows (a served search's query) are a copy of a kept empty matrix with their own
+    arrays: the same arrays, dtypes, shape and canonical flags as scipy's, a wider vocabulary
+    (new products) its own shape, and the kept matrix never written."""
+    import scipy.sparse as sp
+
+    from ranking.features import inputs
+
+    rng = np.random.default_rng(4)
+    for width in (50, 50, 51, 7, 50, 2408):
+        known = rng.choice(width, size=int(rng.integers(0, min(width, 9))), replace=False).tolist()
+        made = inputs._one_binary_row(known, width)
+        want = sp.csr_matrix((np.ones(len(known), np.float32), ([0] * len(known), known)), shape=(1, width))
+        assert made.shape == want.shape == (1, width) and made.dtype == want.dtype
+        assert made.has_canonical_format and made.has_sorted_indices
+        for part in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(made, part), getattr(want, part))
+            assert getattr(made, part).dtype == getattr(inputs._binary_rows([0] * len(known), known,
+                                                                            (1, width)), part).dtype
+        assert inputs._ONE_ROW[width].nnz == 0 and inputs._ONE_ROW[width].shape == (1, width)
+        np.testing.assert_array_equal((made @ np.arange(width, dtype=np.float32)), [float(sum(known))])
+
+
 def test_the_schema_order_does_not_depend_on_which_definition_module_is_imported_first():
     """Importing a definition module directly (relevance_features here) before the registry loaded
     the others put its features first: a bundle trained so would be refused by a service, and in

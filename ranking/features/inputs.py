@@ -7,6 +7,7 @@ snapshot, tokenises the distinct query texts once, and derives the time slot.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -131,6 +132,28 @@ def _binary_rows(rows: list[int], cols: list[int], shape: tuple[int, int]) -> sp
     return matrix
 
 
+# width -> an empty (1, width) binary matrix scipy made (:func:`_binary_rows`), which a single text's
+# rows copy (:func:`_one_binary_row`); a few widths (new products widen the catalog text's vocabulary)
+_ONE_ROW: dict[int, sp.csr_matrix] = {}
+ONE_ROW_WIDTHS_KEPT = 8
+
+
+def _one_binary_row(cols: list[int], width: int) -> sp.csr_matrix:
+    """``_binary_rows([0] * len(cols), cols, (1, width))`` (``cols`` distinct): a shallow copy of a
+    kept empty (1, width) matrix scipy made, given this row's own arrays, in that matrix's index
+    type. scipy's constructor checks cost ~25 us a matrix, two for each query a search sees first."""
+    template = _ONE_ROW.get(width)
+    if template is None:
+        if len(_ONE_ROW) >= ONE_ROW_WIDTHS_KEPT:
+            _ONE_ROW.clear()
+        template = _ONE_ROW[width] = _binary_rows([], [], (1, width))
+    matrix = copy.copy(template)  # its shape and canonical flags; the template's arrays not touched
+    matrix.indices = np.array(sorted(cols), dtype=template.indices.dtype)
+    matrix.indptr = np.array([0, len(cols)], dtype=template.indptr.dtype)
+    matrix.data = np.ones(len(cols), dtype=template.data.dtype)
+    return matrix
+
+
 def analyse_queries(snapshot: FeatureSnapshot, texts: list[str], text: CatalogText | None = None
                     ) -> QueryBatch:
     """Tokens, character bigrams and category intent of distinct query texts, against ``text``
@@ -154,8 +177,10 @@ def analyse_queries(snapshot: FeatureSnapshot, texts: list[str], text: CatalogTe
         cols_b += kb
     shape_t = (len(texts), len(text.vocabulary))
     shape_b = (len(texts), len(text.bigram_vocabulary))
-    q_tok = _binary_rows(rows_t, cols_t, shape_t)
-    q_bi = _binary_rows(rows_b, cols_b, shape_b)
+    if len(texts) == 1:  # a served search's query
+        q_tok, q_bi = _one_binary_row(cols_t, shape_t[1]), _one_binary_row(cols_b, shape_b[1])
+    else:
+        q_tok, q_bi = _binary_rows(rows_t, cols_t, shape_t), _binary_rows(rows_b, cols_b, shape_b)
     # the rows of the query tokens only: ``q_tok @ token_leaf`` made scipy copy the whole
     # (V, L) matrix per call (``python -m bench.request_path``: the hydrate stage)
     intent = np.zeros((len(texts), text.token_leaf.shape[1]), dtype=np.float32)

@@ -13,6 +13,7 @@ no fitted object.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -88,9 +89,12 @@ class TextEncoder:
         scipy's ``csr_matvecs`` sums them (``tests/test_recall.py`` checks it against
         :meth:`_tfidf` and the matrix product on catalog titles and odd texts)."""
         grams = self.hasher.build_analyzer()(text)
-        buckets = np.fromiter((abs(murmurhash3_32(g, 0)) for g in grams), np.int64, len(grams))
-        columns, counts = np.unique(buckets % N_FEATURES, return_counts=True)
-        data = counts.astype(np.float32) * self.idf[columns]
+        # the buckets counted and sorted in Python (whole numbers: exact), not by ``np.unique``,
+        # whose sort is four numpy calls and lets go of the interpreter lock mid-encode
+        counted = Counter([abs(murmurhash3_32(g, 0)) % N_FEATURES for g in grams])
+        buckets = sorted(counted)
+        columns = np.array(buckets, dtype=np.int64)
+        data = np.array([counted[b] for b in buckets], dtype=np.float32) * self.idf[columns]
         square = np.add.reduceat(data * data, [0]) if len(data) else np.zeros(1, np.float32)
         scale = np.float32(1.0) / np.maximum(np.sqrt(square), np.float32(1e-12))
         data = (data * np.repeat(scale, len(data)))[::-1]
