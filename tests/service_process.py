@@ -1,18 +1,43 @@
 """Test helpers for a real service process (the implementation lives in shelfrank.local_service),
-and a background load on it."""
+and a background load on it.
+
+The services the tests start here drain for no time at SIGTERM (``serving.drain_seconds=0``,
+unless a test sets it): the drain turns ``/readyz`` 503 for a load balancer the tests do not
+have, and its default second was paid at every ``stop_service`` (twice with two workers).
+A test of the drain itself sets the setting (tests/test_connection_limits.py)."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx2
 
-from shelfrank.local_service import free_port, start_service, stop_service
+from shelfrank import local_service
+from shelfrank.local_service import free_port, stop_service
 
 __all__ = ["Load", "background_load", "free_port", "start_service", "stop_service"]
+
+
+TEST_DRAIN = "serving.drain_seconds=0"
+
+
+def service_sets(extra: list[str] | None) -> list[str]:
+    """``extra`` with no drain in front, unless ``extra`` sets ``serving.drain_seconds`` itself."""
+    extra = list(extra or [])
+    if any(s.startswith("serving.drain_seconds=") for s in extra):
+        return extra
+    return [TEST_DRAIN, *extra]
+
+
+def start_service(models: Path, events: Path, workers: int = 1, extra: list[str] | None = None,
+                  **kwargs) -> tuple[subprocess.Popen, str]:
+    """``shelfrank.local_service.start_service`` with the tests' settings (:func:`service_sets`)."""
+    return local_service.start_service(models, events, workers, service_sets(extra), **kwargs)
 
 
 @dataclass
