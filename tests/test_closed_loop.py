@@ -20,6 +20,8 @@ SESSIONS = 200
 def test_closed_loop_serves_both_arms_logs_every_session_and_reports(small_mall, small_models, tmp_path,
                                                                      monkeypatch):
     monkeypatch.setenv("SHELFRANK_LIVE__POLL_MS", "10")  # the service started below reads it
+    # and stops at once at the end (no load balancer to drain for: tests/service_process.py)
+    monkeypatch.setenv("SHELFRANK_SERVING__DRAIN_SECONDS", "0")
     out = tmp_path / "result.json"
     result = CliRunner().invoke(
         app,
