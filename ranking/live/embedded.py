@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,17 @@ from ranking.live.state import LiveState, ShopperView
 from ranking.settings import LiveSettings
 
 log = logging.getLogger("shelfrank.live")
+PAUSE_SECONDS = 0.0002  # the tail thread's pause between a poll's steps (see EmbeddedLiveState.catch_up)
+
+
+def _pause() -> None:
+    """Give the GIL back for a moment: long enough for a thread waiting for it (a page, the event
+    loop) to wake and take it; ``time.sleep(0)`` returns before a waiter wakes and takes it back."""
+    time.sleep(PAUSE_SECONDS)
+
+
+def _no_pause() -> None:
+    return None
 
 
 class EmbeddedLiveState:
@@ -60,21 +72,34 @@ class EmbeddedLiveState:
         self._thread.start()
         return replayed
 
-    def catch_up(self) -> int:
-        """Apply every line appended since the last look; return how many rows."""
-        rows = self.tail.poll()
+    def catch_up(self, pause: Callable[[], None] | None = None) -> int:
+        """Apply every line appended since the last look; return how many rows.
+
+        ``pause`` (the background thread's :func:`_pause`) is called between the steps done
+        before the lock and inside the longer ones (every few dozen lines parsed, every few
+        hundred rows checked): a poll holding ~100 pages' exposures is ~10 ms of Python, and
+        held in one go it made the page waiting for the GIL one of the slowest in a hundred.
+        The steps and the apply are the same with or without it."""
+        step = pause or _no_pause
+        rows = self.tail.poll(pause)
         self.polls += 1
+        if not any(rows.values()):  # the usual poll: nothing new
+            return 0
+        step()
         with self.lock:  # every showing counts toward a brand's promise, not only the first
             self.channel.add(rows.get("impressions", []))
-        rows["impressions"] = self._first_showings(rows.get("impressions", []))
+        rows["impressions"] = self._first_showings(rows.get("impressions", []), pause)
+        step()
         tables = log_tables(rows)
         if not tables:
             return 0
+        step()
         named = products_named(tables)
         try:  # rows checked and made columns before the lock: requests wait only for the apply
             chunks = list(replay_chunks(tables))
         except LiveInputError as exc:
             chunks, refused = None, exc
+        step()
         with self.lock:
             self._describe(named)
             try:
@@ -100,7 +125,7 @@ class EmbeddedLiveState:
         every = self.settings.poll_ms / 1000.0
         while not self._stop.wait(every):
             try:
-                self.catch_up()
+                self.catch_up(_pause)
             except Exception:  # never let the tail die: log and try again next poll
                 log.exception("tailing the event log failed")
 
