@@ -213,7 +213,8 @@ def test_a_poll_applied_with_pauses_between_its_steps_is_the_same_apply(tmp_path
     assert len(pauses) >= 2 * (200 // 32), "a pause every 32 lines parsed, every 640 rows and between steps"
     for user, session in [(u, None) for u in range(5)] + [(None, f"s-{k}") for k in range(3)]:
         _same(paused.shopper_view(user, session, T0 + 10_000), plain.shopper_view(user, session, T0 + 10_000))
-        assert paused.shopper_view(user, session).queries.tolist() == plain.shopper_view(user, session).queries.tolist()
+        queries = [v.shopper_view(user, session).queries.tolist() for v in (paused, plain)]
+        assert queries[0] == queries[1]
     ids = np.arange(300)
     for name, values in paused.product_signals(ids, T0 + 10_000).items():
         np.testing.assert_array_equal(values, plain.product_signals(ids, T0 + 10_000)[name], err_msg=name)
@@ -226,7 +227,7 @@ def test_the_background_tail_pauses_between_steps(tmp_path, monkeypatch):
     import ranking.live.embedded as embedded
 
     pauses = []
-    monkeypatch.setattr(embedded, "_pause", lambda: pauses.append(1))
+    monkeypatch.setattr(embedded.Pacer, "__call__", lambda self: pauses.append(1))
     live = EmbeddedLiveState(LiveSettings(poll_ms=10), tmp_path)
     live.start()
     try:
@@ -240,3 +241,22 @@ def test_the_background_tail_pauses_between_steps(tmp_path, monkeypatch):
     finally:
         live.stop()
     assert len(pauses) >= 4
+
+
+def test_the_pacer_pauses_three_times_the_work_within_a_budget_a_poll():
+    from ranking.live.embedded import PAUSE_SECONDS, Pacer
+
+    cpu, slept = [0.0], []
+    pacer = Pacer(ratio=3.0, budget=0.05, clock=lambda: cpu[0], sleep=slept.append)
+    pacer.start()
+    for worked in (0.002, 0.0, 0.004, 0.02):
+        cpu[0] += worked
+        pacer()
+    assert slept == pytest.approx([0.006, PAUSE_SECONDS, 0.012, 0.05 - 0.018 - PAUSE_SECONDS])
+    cpu[0] += 0.001
+    pacer()
+    assert len(slept) == 4, "the poll's budget is spent: a backlog goes on at full speed"
+    pacer.start()
+    cpu[0] += 0.001
+    pacer()
+    assert slept[-1] == pytest.approx(0.003), "a new poll: a new budget, counted from its start"
