@@ -269,3 +269,37 @@ def test_id_rows_find_by_id_array_and_by_dict_alike_and_turn_the_array_off_for_a
     assert rows.find(np.array([DENSE_FLOOR + 7])).tolist() == [len(first)]
     negative = IdRows()
     assert negative.add(np.array([-5, 2, -5])).tolist() == [0, 1, 0] and negative._by_id is None
+
+
+def test_first_of_pairs_is_np_uniques_first_rows_sorted() -> None:
+    """A poll's searched impressions keep one query per (shopper, request): the first row of each
+    pair, as ``np.unique(..., axis=0, return_index=True)`` found it, without its void-row sort."""
+    from ranking.live.state import _first_of_pairs
+
+    rng = np.random.default_rng(11)
+    for n, shoppers, requests in [(1, 1, 1), (2, 1, 1), (40, 3, 5), (2_000, 50, 95), (500, 400, 2**62)]:
+        a = rng.integers(0, shoppers, n).astype(np.int64)
+        b = rng.integers(-1, requests, n).astype(np.int64)
+        _, first = np.unique(np.c_[a, b], axis=0, return_index=True)
+        assert _first_of_pairs(a, b).tolist() == np.sort(first).tolist()
+
+
+def test_shopper_rows_resolve_a_run_of_one_shopper_as_row_by_row() -> None:
+    """A page's cards name one shopper in a row: resolving the run at once gives the rows, folds
+    and last-seen times that resolving each row alone gives."""
+    from ranking.live.shoppers import ShopperRows
+
+    rng = np.random.default_rng(3)
+    shoppers = [(int(u), None) for u in range(4)] + [(-1, f"s{k}") for k in range(3)] + [(2, "s1"), (3, "s2")]
+    picks = np.repeat(rng.integers(0, len(shoppers), 60), rng.integers(1, 6, 60))
+    users = np.array([shoppers[i][0] for i in picks], np.int64)
+    sessions = [shoppers[i][1] for i in picks]
+    times = np.arange(len(picks), dtype=np.int32)
+    batch, single = ShopperRows(), ShopperRows()
+    rows, folds = batch.resolve(users, sessions, times)
+    one = [single.resolve(users[i:i + 1], sessions[i:i + 1], times[i:i + 1]) for i in range(len(picks))]
+    assert rows.tolist() == [int(r[0]) for r, _ in one]
+    assert folds == [f for _, fs in one for f in fs] and folds
+    assert batch.users == single.users and batch.sessions == single.sessions
+    np.testing.assert_array_equal(batch.last_seen, single.last_seen)
+    np.testing.assert_array_equal(batch.anonymous, single.anonymous)

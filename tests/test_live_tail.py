@@ -185,3 +185,78 @@ def test_rows_become_the_same_columns_whether_or_not_every_row_holds_every_field
     for rows in (whole, ragged, whole[:1]):
         expected = pa.table({n: [r.get(n) for r in rows] for n in TABLE_COLUMNS if any(n in r for r in rows)})
         assert log_tables({"clicks": rows})["clicks"].equals(expected)
+
+
+def _exposure_lines(log: EventLog, pages: int, first: int = 0) -> None:
+    """``pages`` exposure lines of 20 cards, half of them searches, a few shoppers by session only."""
+    rng = np.random.default_rng(first)
+    lines = []
+    for i in range(first, first + pages):
+        user = None if i % 7 == 0 else int(rng.integers(5))
+        lines.append({"request_id": 1000 + i, "timestamp": T0 + i * 10, "user_id": user,
+                      "session_id": f"s-{i % 3}" if user is None or i % 5 == 0 else None,
+                      "surface": "search" if i % 2 else "homepage", "query_id": 77 + i % 4 if i % 2 else None,
+                      "cards": {"product_id": rng.choice(300, 20, replace=False).tolist(),
+                                "position": list(range(1, 21))}})
+    log.append({"exposures": lines})
+
+
+def test_a_poll_applied_with_pauses_between_its_steps_is_the_same_apply(tmp_path):
+    """The live tail gives the GIL back between a poll's steps and every few dozen lines: the
+    same rows are applied, in the same order, with or without the pauses."""
+    log = EventLog(tmp_path, writer="w")
+    paused, plain = EmbeddedLiveState(LiveSettings(), tmp_path), EmbeddedLiveState(LiveSettings(), tmp_path)
+    pauses = []
+    for first in (0, 200):
+        _exposure_lines(log, 200, first)
+        assert paused.catch_up(lambda: pauses.append(1)) == plain.catch_up() == 200 * 20
+    assert len(pauses) >= 2 * (200 // 32), "a pause every 32 lines parsed, every 640 rows and between steps"
+    for user, session in [(u, None) for u in range(5)] + [(None, f"s-{k}") for k in range(3)]:
+        _same(paused.shopper_view(user, session, T0 + 10_000), plain.shopper_view(user, session, T0 + 10_000))
+        queries = [v.shopper_view(user, session).queries.tolist() for v in (paused, plain)]
+        assert queries[0] == queries[1]
+    ids = np.arange(300)
+    for name, values in paused.product_signals(ids, T0 + 10_000).items():
+        np.testing.assert_array_equal(values, plain.product_signals(ids, T0 + 10_000)[name], err_msg=name)
+    assert paused.catch_up(lambda: pauses.append(1)) == 0
+
+
+def test_the_background_tail_pauses_between_steps(tmp_path, monkeypatch):
+    """The tail thread's polls give the GIL back (a page waiting for it is not held up by a whole
+    burst); an idle poll does not pause."""
+    import ranking.live.embedded as embedded
+
+    pauses = []
+    monkeypatch.setattr(embedded.Pacer, "__call__", lambda self: pauses.append(1))
+    live = EmbeddedLiveState(LiveSettings(poll_ms=10), tmp_path)
+    live.start()
+    try:
+        time.sleep(0.1)
+        assert pauses == [], "nothing to apply: no pause"
+        _exposure_lines(EventLog(tmp_path, writer="w"), 100)
+        sent = time.perf_counter()
+        while live.state.applied["impressions"] < 100 * 20:
+            assert time.perf_counter() - sent < 1.0, "not applied within a second"
+            time.sleep(0.005)
+    finally:
+        live.stop()
+    assert len(pauses) >= 4
+
+
+def test_the_pacer_pauses_three_times_the_work_within_a_budget_a_poll():
+    from ranking.live.embedded import PAUSE_SECONDS, Pacer
+
+    cpu, slept = [0.0], []
+    pacer = Pacer(ratio=3.0, budget=0.05, clock=lambda: cpu[0], sleep=slept.append)
+    pacer.start()
+    for worked in (0.002, 0.0, 0.004, 0.02):
+        cpu[0] += worked
+        pacer()
+    assert slept == pytest.approx([0.006, PAUSE_SECONDS, 0.012, 0.05 - 0.018 - PAUSE_SECONDS])
+    cpu[0] += 0.001
+    pacer()
+    assert len(slept) == 4, "the poll's budget is spent: a backlog goes on at full speed"
+    pacer.start()
+    cpu[0] += 0.001
+    pacer()
+    assert slept[-1] == pytest.approx(0.003), "a new poll: a new budget, counted from its start"

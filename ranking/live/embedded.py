@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,44 @@ from ranking.live.state import LiveState, ShopperView
 from ranking.settings import LiveSettings
 
 log = logging.getLogger("shelfrank.live")
+PAUSE_SECONDS = 0.0002  # the tail thread's shortest pause: a waiter for the GIL has woken and taken it
+PAUSE_RATIO = 3.0  # ... and it pauses this many times the CPU it spent since its last pause
+PAUSE_BUDGET = 0.05  # ... but at most this many seconds a poll in all (a backlog is applied at full speed)
+
+
+class Pacer:
+    """The live tail's pauses between a poll's steps (see :meth:`EmbeddedLiveState.catch_up`).
+
+    Each call sleeps ``ratio`` times the thread CPU spent since the last (at least
+    :data:`PAUSE_SECONDS`: ``time.sleep(0)`` returns before a thread waiting for the GIL has woken
+    and taken it), until ``budget`` seconds of pauses were spent since :meth:`start`. So a poll's
+    ~10 ms burst of Python is spread over ~40 ms, a few pages each waiting ~1 ms for the GIL
+    instead of one page waiting for all of it, while a long backlog still goes at full speed.
+    ``clock`` and ``sleep`` are the thread's CPU clock and ``time.sleep`` (a test gives its own).
+    """
+
+    def __init__(self, ratio: float = PAUSE_RATIO, budget: float = PAUSE_BUDGET,
+                 clock: Callable[[], float] = time.thread_time, sleep: Callable[[float], None] = time.sleep
+                 ) -> None:
+        self.ratio, self.budget, self.clock, self.sleep = ratio, budget, clock, sleep
+        self.left = budget
+        self.mark = clock()
+
+    def start(self) -> Pacer:
+        """A new poll: the whole budget again, the CPU counted from now."""
+        self.left, self.mark = self.budget, self.clock()
+        return self
+
+    def __call__(self) -> None:
+        wait = min(max(PAUSE_SECONDS, self.ratio * (self.clock() - self.mark)), self.left)
+        if wait > 1e-6:  # (a spent budget, to the float's rounding)
+            self.left -= wait
+            self.sleep(wait)
+        self.mark = self.clock()
+
+
+def _no_pause() -> None:
+    return None
 
 
 class EmbeddedLiveState:
@@ -60,21 +99,35 @@ class EmbeddedLiveState:
         self._thread.start()
         return replayed
 
-    def catch_up(self) -> int:
-        """Apply every line appended since the last look; return how many rows."""
-        rows = self.tail.poll()
+    def catch_up(self, pause: Callable[[], None] | None = None) -> int:
+        """Apply every line appended since the last look; return how many rows.
+
+        ``pause`` (the background thread's :class:`Pacer`) is called between the steps done
+        before the lock and inside the longer ones (every few dozen lines parsed, every few
+        hundred rows checked): a poll holding ~100 pages' exposures is ~10 ms of Python, and
+        held in one go it made the page waiting for the GIL one of the slowest in a hundred.
+        The steps and the apply are the same with or without it; the apply under the lock is
+        one step (a reader sees a poll applied whole or not at all)."""
+        step = pause or _no_pause
+        rows = self.tail.poll(pause)
         self.polls += 1
+        if not any(rows.values()):  # the usual poll: nothing new
+            return 0
+        step()
         with self.lock:  # every showing counts toward a brand's promise, not only the first
             self.channel.add(rows.get("impressions", []))
-        rows["impressions"] = self._first_showings(rows.get("impressions", []))
+        rows["impressions"] = self._first_showings(rows.get("impressions", []), pause)
+        step()
         tables = log_tables(rows)
         if not tables:
             return 0
+        step()
         named = products_named(tables)
         try:  # rows checked and made columns before the lock: requests wait only for the apply
             chunks = list(replay_chunks(tables))
         except LiveInputError as exc:
             chunks, refused = None, exc
+        step()
         with self.lock:
             self._describe(named)
             try:
@@ -98,9 +151,10 @@ class EmbeddedLiveState:
 
     def _run(self) -> None:
         every = self.settings.poll_ms / 1000.0
+        pacer = Pacer()
         while not self._stop.wait(every):
             try:
-                self.catch_up()
+                self.catch_up(pacer.start())
             except Exception:  # never let the tail die: log and try again next poll
                 log.exception("tailing the event log failed")
 

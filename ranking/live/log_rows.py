@@ -11,6 +11,7 @@ names them. :func:`log_tables` turns a poll's rows into the Arrow tables
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from operator import itemgetter
 
 import numpy as np
@@ -19,6 +20,7 @@ import pyarrow as pa
 from ranking.live.batch import REPLAY_ORDER
 
 SHOWN_MEMORY = 200_000  # (request id, product) pairs remembered to count a card shown once
+PAUSE_ROWS = 640  # FirstShowings given a ``pause`` calls it after each this many rows (32 pages' cards)
 TABLE_COLUMNS = ("timestamp", "user_id", "session_id", "product_id", "request_id", "query_id", "store_id",
                  "price_paid", "quantity", "cancelled")
 
@@ -30,8 +32,16 @@ class FirstShowings:
         self.memory = memory
         self._shown: OrderedDict[tuple[int, int], None] = OrderedDict()
 
-    def __call__(self, rows: list[dict]) -> list[dict]:
-        out = []
+    def __call__(self, rows: list[dict], pause: Callable[[], None] | None = None) -> list[dict]:
+        """The rows to apply, in order; ``pause`` is called after each :data:`PAUSE_ROWS` rows."""
+        out: list[dict] = []
+        for k in range(0, len(rows), PAUSE_ROWS):
+            if k and pause is not None:
+                pause()
+            self._first(rows[k:k + PAUSE_ROWS], out)
+        return out
+
+    def _first(self, rows: list[dict], out: list[dict]) -> None:
         shown, memory = self._shown, self.memory
         for r in rows:
             get = r.get
@@ -44,7 +54,6 @@ class FirstShowings:
             if len(shown) > memory:
                 shown.popitem(last=False)
             out.append(r)
-        return out
 
     def clear(self) -> None:
         self._shown.clear()

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ import orjson
 log = logging.getLogger("shelfrank.live")
 TAILED_TABLES = ("impressions", "clicks", "carts", "orders", "exposures")
 READ_CHUNK = 1 << 22
+PAUSE_LINES = 32  # a poll given a ``pause`` calls it after each this many lines parsed
 # the fields of an exposure line its cards' impression rows carry (see the module docstring)
 EXPOSURE_FIELDS = ("request_id", "timestamp", "user_id", "session_id", "query_id", "surface", "channel")
 
@@ -89,15 +91,21 @@ class LogTail:
     def __post_init__(self) -> None:
         self.root = Path(self.root)
 
-    def poll(self) -> dict[str, list[dict]]:
-        """Rows of the lines appended since the last poll, per table (exposures as impressions)."""
+    def poll(self, pause: Callable[[], None] | None = None) -> dict[str, list[dict]]:
+        """Rows of the lines appended since the last poll, per table (exposures as impressions);
+        ``pause`` (the live tail's: give the GIL back a moment) is called after each
+        :data:`PAUSE_LINES` lines parsed, so a burst of lines is not one long hold of the GIL."""
         out: dict[str, list[dict]] = {t: [] for t in self.tables if t != "exposures"}
         for table in self.tables:
             folder = self.root / table
             target = out["impressions"] if table == "exposures" else out[table]
             for path in _logs_in(folder):
-                for raw in self._new_lines(path):
-                    target.extend(self._rows(raw, path, table == "exposures"))
+                lines = self._new_lines(path)
+                for k in range(0, len(lines), PAUSE_LINES):
+                    if k and pause is not None:
+                        pause()
+                    for raw in lines[k:k + PAUSE_LINES]:
+                        target.extend(self._rows(raw, path, table == "exposures"))
         return out
 
     def _new_lines(self, path: Path) -> list[bytes]:

@@ -46,7 +46,14 @@ class ShopperRows:
         out = np.empty(len(user_ids), np.int64)
         folds: list[tuple[int, int]] = []
         users, sessions = self.users, self.sessions
-        for i, (user, session) in enumerate(zip(user_ids.tolist(), session_ids, strict=True)):
+        last: tuple[int, str | None] | None = None
+        row = -1
+        for i, shopper in enumerate(zip(user_ids.tolist(), session_ids, strict=True)):
+            if shopper == last:  # the row before's shopper again (a page's cards): resolving it
+                out[i] = row  # again finds the same row and changes nothing
+                continue
+            last = shopper
+            user, session = shopper
             if user >= 0:
                 row = users.get(user)
                 if row is None:

@@ -211,8 +211,7 @@ class LiveState:
         query, request = batch.query_id[order], batch.request_id[order]
         searched = np.flatnonzero(query >= 0)
         if len(searched):  # one query per request (a page holds many cards)
-            _, first = np.unique(np.c_[shoppers[searched], request[searched]], axis=0, return_index=True)
-            pick = searched[np.sort(first)]
+            pick = searched[_first_of_pairs(shoppers[searched], request[searched])]
             self.history.queries.push(shoppers[pick], {"query": query[pick], "time": times[pick]})
 
     def _count_interactions(self, batch: EventBatch, order: np.ndarray, items: np.ndarray, stores: np.ndarray,
@@ -367,6 +366,20 @@ class LiveState:
         return {"shoppers": self.shoppers.nbytes(), "history": self.history.nbytes(),
                 "catalog": self.catalog.nbytes(), "product_counters": self.products.nbytes(),
                 "store_counters": self.stores.nbytes(), "covisitation": self.covisitation.nbytes()}
+
+
+def _first_of_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Positions of each distinct (a, b) pair's first row, ascending: ``np.unique(np.c_[a, b],
+    axis=0, return_index=True)``'s index sorted, without its sort of 16-byte void rows (~40 times
+    slower on a poll's ~1,000 searched impressions). ``np.lexsort`` is stable, so a pair's rows
+    stay in order and the first of each run is its first row."""
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    new = np.empty(len(order), bool)
+    new[:1] = True
+    np.not_equal(a[1:], a[:-1], out=new[1:])
+    new[1:] |= b[1:] != b[:-1]
+    return np.sort(order[new])
 
 
 def _epoch_ms(seconds: np.ndarray) -> np.ndarray:
