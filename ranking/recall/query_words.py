@@ -344,13 +344,13 @@ class QueryWordMatcher:
             s = np.zeros(len(self.bm25.product_ids), dtype=w.dtype)
             for j in self.bm25.query_tokens(text):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
-                s[w.indices[lo:hi]] += w.data[lo:hi]
+                s[w.indices[lo:hi].astype(np.intp)] += w.data[lo:hi]  # intp once, not per gather and scatter
         else:
             s = self.bm25.scores(text)
         for word in words.words:
             for j in (word.parts[0] if word.inside and word.products else ()):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
-                s[w.indices[lo:hi]] += self.weight * w.data[lo:hi]
+                s[w.indices[lo:hi].astype(np.intp)] += self.weight * w.data[lo:hi]
         return s
 
     def _typed_scores(self, query: str, words: QueryWords) -> tuple[np.ndarray, np.ndarray]:
@@ -372,6 +372,7 @@ class QueryWordMatcher:
         "phone case" through the synonym, a title holding both is not counted twice. A term
         no product holds costs a cached lookup; one some do, one sparse column sum."""
         s, hit = self._typed_scores(query, self.words(query))
+        typed = True  # s is still the typed text's own score (no match has added to it yet)
         for alternative in (rewrite.alternatives if rewrite else ()):
             best, held = None, []
             for term in alternative.terms:
@@ -379,6 +380,7 @@ class QueryWordMatcher:
                 if found is None:
                     continue
                 rows, term_scores = found
+                rows = rows.astype(np.intp)  # indexed three times here: converted once
                 if best is None:
                     best = np.zeros(len(s), dtype=s.dtype)
                 best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
@@ -386,10 +388,20 @@ class QueryWordMatcher:
             if best is None:
                 continue
             rows = np.concatenate(held)  # a row twice gets the same value twice: no unique needed
-            own = self._text_scores(alternative.text, self.words(alternative.text), columns=True)[rows]
-            s[rows] = s[rows] + np.maximum(best[rows] - own, 0)
+            before = s[rows]
+            s[rows] = before + np.maximum(best[rows] - self._own(alternative.text, query, typed, before, rows), 0)
             hit[rows] = True
+            typed = False
         return s, hit
+
+    def _own(self, text: str, query: str, typed: bool, before: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """A match's words' own score at ``rows``: when the match is the whole query and no
+        match has added to the scores yet, the typed scores there (``before``): the same
+        column sums in the same order, and the same sub-word additions (:meth:`_typed_scores`);
+        else summed anew over the catalog."""
+        if typed and text == query:
+            return before
+        return self._text_scores(text, self.words(text), columns=True)[rows]
 
     # ---- the operator's synonyms (ranking.merchandising.synonym_index) -----------------
     def _word_rows(self, word: QueryWord) -> np.ndarray:
