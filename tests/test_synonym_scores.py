@@ -160,7 +160,8 @@ def test_a_whole_query_match_reads_its_own_score_from_the_typed_scores(mall, mon
     matcher, _, _ = mall
     summed: list[str] = []
     real = matcher._text_scores
-    monkeypatch.setattr(matcher, "_text_scores", lambda text, *a, **kw: summed.append(text) or real(text, *a, **kw))
+    monkeypatch.setattr(matcher, "_text_scores",
+                        lambda text, *a, **kw: summed.append(text) or real(text, *a, **kw))
     whole = QueryRewrite(alternatives=(Alternative(("cordless", "drill"), ("battery",), ("y",)),),
                          terms_added=("battery",))
     matcher.scores("cordless drill", whole, 0.5)

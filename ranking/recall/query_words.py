@@ -389,7 +389,8 @@ class QueryWordMatcher:
                 continue
             rows = np.concatenate(held)  # a row twice gets the same value twice: no unique needed
             before = s[rows]
-            s[rows] = before + np.maximum(best[rows] - self._own(alternative.text, query, typed, before, rows), 0)
+            own = self._own(alternative.text, query, typed, before, rows)
+            s[rows] = before + np.maximum(best[rows] - own, 0)
             hit[rows] = True
             typed = False
         return s, hit
