@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ranking.bounded_memo import BoundedMemo, read_only
+from ranking.recall.kept_terms import BytesMemo
 from ranking.recall.lexical import BM25Index
 from ranking.recall.tokenize import is_word, pieces
 from ranking.row_lookup import RowLookup
@@ -58,6 +59,9 @@ SYNONYM_WEIGHT: float = MerchandisingSettings.model_fields["synonym_weight"].def
 # terms, each held by at most TERM_ROWS_KEPT products (8 bytes a row: at most 16 MB an index)
 TERMS_KEPT = 512
 TERM_ROWS_KEPT = 4096
+# larger terms' rows and scores are kept per index up to this many bytes in all, oldest out
+# (:class:`~ranking.recall.kept_terms.BytesMemo`: at 1M products ~8 terms of 10^5 products a MB)
+TERM_BYTES_KEPT = 64 << 20
 
 # Lucene's default English stop set: never the strong word, never in a notice
 STOP_WORDS = frozenset((
@@ -164,6 +168,7 @@ class QueryWordMatcher:
         # are the same whichever query's rewrite brings it, and the operator's terms recur across
         # queries (on bench.merch_synonyms' mix 85% of a first-time query's terms were seen before)
         self._terms: BoundedMemo[str, tuple] = BoundedMemo(TERMS_KEPT)
+        self._large_terms = BytesMemo(TERM_BYTES_KEPT)  # terms held by more than TERM_ROWS_KEPT rows
 
     # ---- the query's words -------------------------------------------------------------
     def _words(self, query: str) -> QueryWords:
@@ -432,19 +437,26 @@ class QueryWordMatcher:
     def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(:meth:`_term_rows`, :meth:`_term_scores` at those rows) of ``term``, None when no
         product holds it; kept (read-only) for :data:`TERMS_KEPT` terms of at most
-        :data:`TERM_ROWS_KEPT` rows, oldest out: neither depends on the query, and this index
-        never changes in place (a new one gets a new matcher)."""
+        :data:`TERM_ROWS_KEPT` rows and larger ones up to :data:`TERM_BYTES_KEPT` bytes, oldest
+        out: neither depends on the query, and this index never changes in place (a new one gets
+        a new matcher)."""
         got = self._terms.get(term)
+        if got is None:
+            got = self._large_terms.get(term)
         if got is None:
             rows = self._term_rows(term)
             got = () if rows is None else (rows, self._term_scores(term, rows))
             if rows is None or len(rows) <= TERM_ROWS_KEPT:
                 self._terms.put(term, read_only(got))
+            else:
+                self._large_terms.put(term, read_only(got))
         return got or None
 
     def _term_rows_kept(self, term: str) -> np.ndarray | None:
         """:meth:`_term_rows`, read from :meth:`_term`'s kept values when there (nothing kept here)."""
         got = self._terms.get(term)
+        if got is None:
+            got = self._large_terms.get(term)
         if got is None:
             return self._term_rows(term)
         return got[0] if got else None
