@@ -168,6 +168,7 @@ def test_a_synonym_terms_rows_and_scores_are_made_once_across_queries(recall, mo
     catalog = matcher._text_scores("手机", matcher.words("手机"), columns=True)
     assert scores.tobytes() == catalog[rows].tobytes()
     assert matcher._term("kettle") is None and matcher._terms.get("kettle") == ()  # no product holds it
+    monkeypatch.setattr(query_words, "MATCH_BYTES_KEPT", 0)  # each query's match made anew (its terms read)
     monkeypatch.setattr(query_words, "TERM_ROWS_KEPT", 1)  # 手机 is in 2 titles: a large term
     large = SearchRecall.from_texts(TEXTS, IDS, dim=4).query_words
     large._term_scores = _counting(large._term_scores, once := [])

@@ -10,6 +10,7 @@ import pytest
 
 from ranking.merchandising.synonym import Synonym
 from ranking.merchandising.synonym_index import Alternative, QueryRewrite, SynonymIndex
+from ranking.recall.kept_terms import BytesMemo
 from ranking.recall.query_words import QueryWordMatcher
 from ranking.recall.search import SearchRecall
 from ranking.settings import RecallSettings
@@ -158,6 +159,7 @@ def test_a_whole_query_match_reads_its_own_score_from_the_typed_scores(mall, mon
     """A match of the whole query, first to add to the scores, takes its words' own score from
     the typed scores instead of summing its text again over the catalog; a later one sums anew."""
     matcher, _, _ = mall
+    monkeypatch.setattr(matcher, "_matches", BytesMemo(0))  # every match made (none kept)
     summed: list[str] = []
     real = matcher._text_scores
     monkeypatch.setattr(matcher, "_text_scores",
@@ -173,3 +175,23 @@ def test_a_whole_query_match_reads_its_own_score_from_the_typed_scores(mall, mon
     summed.clear()
     got_s, _ = matcher.scores("cordless drill", after_word, 0.5)
     assert summed.count("cordless drill") == 1 and got_s.tobytes() == want_s.tobytes()
+
+
+def test_a_match_is_made_once_across_queries_and_adds_what_making_it_again_would(mall, monkeypatch) -> None:
+    """A synonym match's rows and what it adds (the match's words, terms and weight only) are
+    kept per index: a second query with the same match sums neither the terms nor the words
+    again, and scores as a matcher keeping nothing."""
+    matcher, _, _ = mall
+    monkeypatch.setattr(matcher, "_matches", BytesMemo(1 << 20))
+    drill = Alternative(("drill",), ("kit", "手机"), ("w",))
+    made: list[str] = []
+    real = matcher._match
+    monkeypatch.setattr(matcher, "_match", lambda a, *rest: made.append(a.text) or real(a, *rest))
+    for query in ("cordless drill", "drill lamp", "drill"):
+        rewrite = QueryRewrite(alternatives=(drill,), terms_added=drill.terms)
+        want_s, want_hit = _reference_scores(matcher, query, rewrite, 0.5)
+        got_s, got_hit = matcher.scores(query, rewrite, 0.5)
+        assert got_s.tobytes() == want_s.tobytes() and got_hit.tolist() == want_hit.tolist(), query
+    assert made == ["drill"] and ("drill", ("kit", "手机"), 0.5) in matcher._matches
+    rows, adds = matcher._matches.get(("drill", ("kit", "手机"), 0.5))
+    assert not rows.flags.writeable and not adds.flags.writeable

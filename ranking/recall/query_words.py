@@ -62,6 +62,8 @@ TERM_ROWS_KEPT = 4096
 # larger terms' rows and scores are kept per index up to this many bytes in all, oldest out
 # (:class:`~ranking.recall.kept_terms.BytesMemo`: at 1M products ~8 terms of 10^5 products a MB)
 TERM_BYTES_KEPT = 64 << 20
+# a synonym match's rows and what it adds there, kept per index up to this many bytes in all
+MATCH_BYTES_KEPT = 32 << 20
 
 # Lucene's default English stop set: never the strong word, never in a notice
 STOP_WORDS = frozenset((
@@ -169,6 +171,8 @@ class QueryWordMatcher:
         # queries (on bench.merch_synonyms' mix 85% of a first-time query's terms were seen before)
         self._terms: BoundedMemo[str, tuple] = BoundedMemo(TERMS_KEPT)
         self._large_terms = BytesMemo(TERM_BYTES_KEPT)  # terms held by more than TERM_ROWS_KEPT rows
+        # (match's words, its terms, synonym weight) -> (rows, what the match adds there) or ()
+        self._matches = BytesMemo(MATCH_BYTES_KEPT)
 
     # ---- the query's words -------------------------------------------------------------
     def _words(self, query: str) -> QueryWords:
@@ -379,34 +383,49 @@ class QueryWordMatcher:
         s, hit = self._typed_scores(query, self.words(query))
         typed = True  # s is still the typed text's own score (no match has added to it yet)
         for alternative in (rewrite.alternatives if rewrite else ()):
-            best, held = None, []
-            for term in alternative.terms:
-                found = self._term(term)
-                if found is None:
-                    continue
-                rows, term_scores = found
-                rows = rows.astype(np.intp)  # indexed three times here: converted once
-                if best is None:
-                    best = np.zeros(len(s), dtype=s.dtype)
-                best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
-                held.append(rows)
-            if best is None:
+            key = (alternative.text, alternative.terms, synonym_weight)
+            got = self._matches.get(key)
+            if got is None:
+                made = self._match(alternative, query, typed, s, synonym_weight)
+                got = self._matches.put(key, read_only(made))
+            if not got:
                 continue
-            rows = np.concatenate(held)  # a row twice gets the same value twice: no unique needed
-            before = s[rows]
-            own = self._own(alternative.text, query, typed, before, rows)
-            s[rows] = before + np.maximum(best[rows] - own, 0)
+            rows, adds = got
+            s[rows] = s[rows] + adds
             hit[rows] = True
             typed = False
         return s, hit
 
-    def _own(self, text: str, query: str, typed: bool, before: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _match(self, alternative: Any, query: str, typed: bool, s: np.ndarray,
+               synonym_weight: float) -> tuple:
+        """(rows, what the match adds to the score there) of one synonym match, () when no product
+        holds any of its terms: at each row holding a term, by how much ``synonym_weight`` times
+        the best term's score beats the match's words' own. It depends on the match's words and
+        terms and the weight only (this index never changes in place), so :meth:`scores` keeps it
+        (the operator's sets give a word the same terms in every query)."""
+        best, held = None, []
+        for term in alternative.terms:
+            found = self._term(term)
+            if found is None:
+                continue
+            rows, term_scores = found
+            rows = rows.astype(np.intp)  # indexed three times here: converted once
+            if best is None:
+                best = np.zeros(len(s), dtype=s.dtype)
+            best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
+            held.append(rows)
+        if best is None:
+            return ()
+        rows = np.concatenate(held)  # a row twice gets the same value twice: no unique needed
+        return rows, np.maximum(best[rows] - self._own(alternative.text, query, typed, s, rows), 0)
+
+    def _own(self, text: str, query: str, typed: bool, s: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """A match's words' own score at ``rows``: when the match is the whole query and no
-        match has added to the scores yet, the typed scores there (``before``): the same
-        column sums in the same order, and the same sub-word additions (:meth:`_typed_scores`);
-        else summed anew over the catalog."""
+        match has added to the scores ``s`` yet, the typed scores there: the same column sums in
+        the same order, and the same sub-word additions (:meth:`_typed_scores`); else summed
+        anew over the catalog."""
         if typed and text == query:
-            return before
+            return s[rows]
         return self._text_scores(text, self.words(text), columns=True)[rows]
 
     # ---- the operator's synonyms (ranking.merchandising.synonym_index) -----------------
