@@ -187,10 +187,11 @@ def test_a_synonym_terms_rows_and_scores_are_made_once_across_queries(recall, mo
 
 
 def test_a_new_index_answers_a_synonym_term_from_its_own_products(recall) -> None:
-    """The kept terms are the matcher's, and new products make a new matcher: a term kept before
-    them is found in the new product's title after."""
+    """The kept terms and matches are the matcher's, and new products make a new matcher: a term
+    and a match ("phone" -> 手机) kept before them find the new product's title after."""
     before = recall.lexical("phone", 10, SynonymIndex([PHONE]).rewrite("phone"))[0].tolist()
     assert recall.query_words._term("手机") is not None and 9 not in before
+    assert len(recall.query_words._matches) == 1  # "phone" and its terms, which "phone case" reads
     bigger = SearchRecall.from_texts([*TEXTS, "手机 支架"], np.arange(1, len(TEXTS) + 2), dim=4)
     recall.replace_products(bigger.bm25, bigger.index, bigger.vectors)
     assert 9 in recall.lexical("phone case", 10, SynonymIndex([PHONE]).rewrite("phone case"))[0].tolist()
