@@ -151,7 +151,8 @@ def test_kept_similarities_follow_new_products_and_the_setting(recall) -> None:
 def test_a_synonym_terms_rows_and_scores_are_made_once_across_queries(recall, monkeypatch) -> None:
     """A term's rows and scores (QueryWordMatcher._term) depend on the term and the index only: a
     first-time query whose rewrite brings a term another query's brought reads them kept, and gets
-    what making them again gives; a term held by more than TERM_ROWS_KEPT products is not kept."""
+    what making them again gives; a term held by more than TERM_ROWS_KEPT products is kept by its
+    bytes (TERM_BYTES_KEPT), and not at all when they have no room."""
     from ranking.recall import query_words
 
     matcher = recall.query_words
@@ -167,21 +168,30 @@ def test_a_synonym_terms_rows_and_scores_are_made_once_across_queries(recall, mo
     catalog = matcher._text_scores("手机", matcher.words("手机"), columns=True)
     assert scores.tobytes() == catalog[rows].tobytes()
     assert matcher._term("kettle") is None and matcher._terms.get("kettle") == ()  # no product holds it
-    monkeypatch.setattr(query_words, "TERM_ROWS_KEPT", 1)  # 手机 is in 2 titles: made every time
+    monkeypatch.setattr(query_words, "MATCH_BYTES_KEPT", 0)  # each query's match made anew (its terms read)
+    monkeypatch.setattr(query_words, "TERM_ROWS_KEPT", 1)  # 手机 is in 2 titles: a large term
+    large = SearchRecall.from_texts(TEXTS, IDS, dim=4).query_words
+    large._term_scores = _counting(large._term_scores, once := [])
+    monkeypatch.setattr(query_words, "TERM_BYTES_KEPT", 0)  # and no bytes for large terms: made every time
     fresh = SearchRecall.from_texts(TEXTS, IDS, dim=4).query_words
     fresh._term_scores = _counting(fresh._term_scores, again := [])
     for query in ("phone case", "phone stand"):
-        got = fresh.lexical(query, 5, synonyms.rewrite(query))
-        want = matcher.lexical(query, 5, synonyms.rewrite(query))
-        assert got[0].tolist() == want[0].tolist() and got[1].tobytes() == want[1].tobytes()
-    assert len(again) == 2 and len(fresh._terms) == 0
+        rewrite = synonyms.rewrite(query)
+        want = matcher.lexical(query, 5, rewrite)
+        for got in (fresh.lexical(query, 5, rewrite), large.lexical(query, 5, rewrite)):
+            assert got[0].tolist() == want[0].tolist() and got[1].tobytes() == want[1].tobytes()
+    assert len(again) == 2 and len(fresh._terms) == 0 and len(fresh._large_terms) == 0
+    assert len(once) == 1 and len(large._terms) == 0 and len(large._large_terms) == 1
+    rows, scores = large._term("手机")
+    assert not scores.flags.writeable and scores.tobytes() == catalog[rows].tobytes()
 
 
 def test_a_new_index_answers_a_synonym_term_from_its_own_products(recall) -> None:
-    """The kept terms are the matcher's, and new products make a new matcher: a term kept before
-    them is found in the new product's title after."""
+    """The kept terms and matches are the matcher's, and new products make a new matcher: a term
+    and a match ("phone" -> 手机) kept before them find the new product's title after."""
     before = recall.lexical("phone", 10, SynonymIndex([PHONE]).rewrite("phone"))[0].tolist()
     assert recall.query_words._term("手机") is not None and 9 not in before
+    assert len(recall.query_words._matches) == 1  # "phone" and its terms, which "phone case" reads
     bigger = SearchRecall.from_texts([*TEXTS, "手机 支架"], np.arange(1, len(TEXTS) + 2), dim=4)
     recall.replace_products(bigger.bm25, bigger.index, bigger.vectors)
     assert 9 in recall.lexical("phone case", 10, SynonymIndex([PHONE]).rewrite("phone case"))[0].tolist()

@@ -10,6 +10,7 @@ import pytest
 
 from ranking.merchandising.synonym import Synonym
 from ranking.merchandising.synonym_index import Alternative, QueryRewrite, SynonymIndex
+from ranking.recall.kept_terms import BytesMemo
 from ranking.recall.query_words import QueryWordMatcher
 from ranking.recall.search import SearchRecall
 from ranking.settings import RecallSettings
@@ -51,7 +52,10 @@ def _reference_scores(m: QueryWordMatcher, query: str, rewrite, weight: float):
 
 
 def _reference_lexical(m: QueryWordMatcher, query: str, k: int, rewrite, weight: float):
-    s, hit = _reference_scores(m, query, rewrite, weight)
+    return _reference_top(m, *_reference_scores(m, query, rewrite, weight), k)
+
+
+def _reference_top(m: QueryWordMatcher, s: np.ndarray, hit: np.ndarray, k: int):
     hits = np.flatnonzero(hit & (s > 0))
     if len(hits) > k:
         hits = hits[np.argpartition(-s[hits], k - 1)[:k]]
@@ -112,3 +116,82 @@ def test_a_rewrite_carrying_a_word_match_then_a_whole_query_match_scores_as_the_
     want_s, want_hit = _reference_scores(matcher, "cordless drill", rewrite, 0.5)
     got_s, got_hit = matcher.scores("cordless drill", rewrite, 0.5)
     assert got_s.tobytes() == want_s.tobytes() and got_hit.tolist() == want_hit.tolist()
+
+
+def _random_rewrite(rng: np.random.Generator, query: str) -> QueryRewrite:
+    """One to three matches over ``query``'s units (the whole query, one word, or a word then the
+    whole query), each with one to three terms of catalog words, word pairs, Chinese words and
+    words no product holds."""
+    units = tuple(query.split())
+    pool = [*LATIN, *CHINESE, "zq1", "phon", "cordless drill", "battery kit", "手机 leather"]
+    shapes = [[units], [units[:1]], [units[-1:], units], [units[:1], units[-1:], units]]
+    matches = shapes[int(rng.integers(len(shapes)))]
+    alternatives = tuple(Alternative(m, tuple(rng.choice(pool, size=int(rng.integers(1, 4)), replace=False)),
+                                     ("r",)) for m in matches)
+    return QueryRewrite(alternatives=alternatives,
+                        terms_added=tuple(dict.fromkeys(t for a in alternatives for t in a.terms)))
+
+
+def test_random_queries_and_rewrites_are_the_reference_bit_for_bit(mall) -> None:
+    """200 random queries of one to three words (catalog, partial and unknown words), each without
+    a rewrite, with the index's and with a random one (a whole-query match first, after a word's
+    match, or none), at ``k`` values that cut through tied scores: the ids, their order and the
+    float32 scores are the reference's, and ties at the k-th score did occur."""
+    matcher, _, synonyms = mall
+    rng = np.random.default_rng(5)
+    vocabulary = [*LATIN, *CHINESE, "cordles", "headph", "zq7", "nothing", "华为手机"]
+    straddled = 0
+    for _ in range(200):
+        query = " ".join(rng.choice(vocabulary, size=int(rng.integers(1, 4))))
+        for rewrite in (None, synonyms.rewrite(query), _random_rewrite(rng, query)):
+            s, hit = _reference_scores(matcher, query, rewrite, 0.5)
+            ranked = np.sort(s[hit & (s > 0)])[::-1]
+            for k in (1, 7, 40, int(rng.integers(1, 400))):
+                straddled += len(ranked) > k and ranked[k - 1] == ranked[k]
+                want_ids, want_scores = _reference_top(matcher, s, hit, k)
+                got_ids, got_scores = matcher.lexical(query, k, rewrite, 0.5)
+                assert got_ids.tolist() == want_ids.tolist(), (query, rewrite, k)
+                assert got_scores.tobytes() == want_scores.tobytes(), (query, rewrite, k)
+    assert straddled > 50  # the k-th score tied with the next: argpartition's pick, not the id's
+
+
+def test_a_whole_query_match_reads_its_own_score_from_the_typed_scores(mall, monkeypatch) -> None:
+    """A match of the whole query, first to add to the scores, takes its words' own score from
+    the typed scores instead of summing its text again over the catalog; a later one sums anew."""
+    matcher, _, _ = mall
+    monkeypatch.setattr(matcher, "_matches", BytesMemo(0))  # every match made (none kept)
+    summed: list[str] = []
+    real = matcher._text_scores
+    monkeypatch.setattr(matcher, "_text_scores",
+                        lambda text, *a, **kw: summed.append(text) or real(text, *a, **kw))
+    whole = QueryRewrite(alternatives=(Alternative(("cordless", "drill"), ("battery",), ("y",)),),
+                         terms_added=("battery",))
+    matcher.scores("cordless drill", whole, 0.5)
+    assert "cordless drill" not in summed
+    after_word = QueryRewrite(alternatives=(Alternative(("drill",), ("kit",), ("w",)), *whole.alternatives),
+                              terms_added=("kit", "battery"))
+    summed.clear()
+    want_s, _ = _reference_scores(matcher, "cordless drill", after_word, 0.5)
+    summed.clear()
+    got_s, _ = matcher.scores("cordless drill", after_word, 0.5)
+    assert summed.count("cordless drill") == 1 and got_s.tobytes() == want_s.tobytes()
+
+
+def test_a_match_is_made_once_across_queries_and_adds_what_making_it_again_would(mall, monkeypatch) -> None:
+    """A synonym match's rows and what it adds (the match's words, terms and weight only) are
+    kept per index: a second query with the same match sums neither the terms nor the words
+    again, and scores as a matcher keeping nothing."""
+    matcher, _, _ = mall
+    monkeypatch.setattr(matcher, "_matches", BytesMemo(1 << 20))
+    drill = Alternative(("drill",), ("kit", "手机"), ("w",))
+    made: list[str] = []
+    real = matcher._match
+    monkeypatch.setattr(matcher, "_match", lambda a, *rest: made.append(a.text) or real(a, *rest))
+    for query in ("cordless drill", "drill lamp", "drill"):
+        rewrite = QueryRewrite(alternatives=(drill,), terms_added=drill.terms)
+        want_s, want_hit = _reference_scores(matcher, query, rewrite, 0.5)
+        got_s, got_hit = matcher.scores(query, rewrite, 0.5)
+        assert got_s.tobytes() == want_s.tobytes() and got_hit.tolist() == want_hit.tolist(), query
+    assert made == ["drill"] and ("drill", ("kit", "手机"), 0.5) in matcher._matches
+    rows, adds = matcher._matches.get(("drill", ("kit", "手机"), 0.5))
+    assert not rows.flags.writeable and not adds.flags.writeable

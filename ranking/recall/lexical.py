@@ -75,7 +75,7 @@ class BM25Index:
         s = np.zeros(len(self.product_ids), dtype=w.dtype if len(cols) else np.float32)
         for j in cols:
             lo, hi = w.indptr[j], w.indptr[j + 1]
-            s[w.indices[lo:hi]] += w.data[lo:hi]
+            s[w.indices[lo:hi].astype(np.intp)] += w.data[lo:hi]  # intp once: one cast, not two
         return s
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ranking.bounded_memo import BoundedMemo, read_only
+from ranking.recall.kept_terms import BytesMemo
 from ranking.recall.lexical import BM25Index
 from ranking.recall.tokenize import is_word, pieces
 from ranking.row_lookup import RowLookup
@@ -58,6 +59,11 @@ SYNONYM_WEIGHT: float = MerchandisingSettings.model_fields["synonym_weight"].def
 # terms, each held by at most TERM_ROWS_KEPT products (8 bytes a row: at most 16 MB an index)
 TERMS_KEPT = 512
 TERM_ROWS_KEPT = 4096
+# larger terms' rows and scores are kept per index up to this many bytes in all, oldest out
+# (:class:`~ranking.recall.kept_terms.BytesMemo`: at 1M products ~8 terms of 10^5 products a MB)
+TERM_BYTES_KEPT = 64 << 20
+# a synonym match's rows and what it adds there, kept per index up to this many bytes in all
+MATCH_BYTES_KEPT = 32 << 20
 
 # Lucene's default English stop set: never the strong word, never in a notice
 STOP_WORDS = frozenset((
@@ -164,6 +170,9 @@ class QueryWordMatcher:
         # are the same whichever query's rewrite brings it, and the operator's terms recur across
         # queries (on bench.merch_synonyms' mix 85% of a first-time query's terms were seen before)
         self._terms: BoundedMemo[str, tuple] = BoundedMemo(TERMS_KEPT)
+        self._large_terms = BytesMemo(TERM_BYTES_KEPT)  # terms held by more than TERM_ROWS_KEPT rows
+        # (match's words, its terms, synonym weight) -> (rows, what the match adds there) or ()
+        self._matches = BytesMemo(MATCH_BYTES_KEPT)
 
     # ---- the query's words -------------------------------------------------------------
     def _words(self, query: str) -> QueryWords:
@@ -344,13 +353,13 @@ class QueryWordMatcher:
             s = np.zeros(len(self.bm25.product_ids), dtype=w.dtype)
             for j in self.bm25.query_tokens(text):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
-                s[w.indices[lo:hi]] += w.data[lo:hi]
+                s[w.indices[lo:hi].astype(np.intp)] += w.data[lo:hi]  # intp once, not per gather and scatter
         else:
             s = self.bm25.scores(text)
         for word in words.words:
             for j in (word.parts[0] if word.inside and word.products else ()):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
-                s[w.indices[lo:hi]] += self.weight * w.data[lo:hi]
+                s[w.indices[lo:hi].astype(np.intp)] += self.weight * w.data[lo:hi]
         return s
 
     def _typed_scores(self, query: str, words: QueryWords) -> tuple[np.ndarray, np.ndarray]:
@@ -372,24 +381,52 @@ class QueryWordMatcher:
         "phone case" through the synonym, a title holding both is not counted twice. A term
         no product holds costs a cached lookup; one some do, one sparse column sum."""
         s, hit = self._typed_scores(query, self.words(query))
+        typed = True  # s is still the typed text's own score (no match has added to it yet)
         for alternative in (rewrite.alternatives if rewrite else ()):
-            best, held = None, []
-            for term in alternative.terms:
-                found = self._term(term)
-                if found is None:
-                    continue
-                rows, term_scores = found
-                if best is None:
-                    best = np.zeros(len(s), dtype=s.dtype)
-                best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
-                held.append(rows)
-            if best is None:
+            key = (alternative.text, alternative.terms, synonym_weight)
+            got = self._matches.get(key)
+            if got is None:
+                made = self._match(alternative, query, typed, s, synonym_weight)
+                got = self._matches.put(key, read_only(made))
+            if not got:
                 continue
-            rows = np.concatenate(held)  # a row twice gets the same value twice: no unique needed
-            own = self._text_scores(alternative.text, self.words(alternative.text), columns=True)[rows]
-            s[rows] = s[rows] + np.maximum(best[rows] - own, 0)
+            rows, adds = got
+            s[rows] = s[rows] + adds
             hit[rows] = True
+            typed = False
         return s, hit
+
+    def _match(self, alternative: Any, query: str, typed: bool, s: np.ndarray,
+               synonym_weight: float) -> tuple:
+        """(rows, what the match adds to the score there) of one synonym match, () when no product
+        holds any of its terms: at each row holding a term, by how much ``synonym_weight`` times
+        the best term's score beats the match's words' own. It depends on the match's words and
+        terms and the weight only (this index never changes in place), so :meth:`scores` keeps it
+        (the operator's sets give a word the same terms in every query)."""
+        best, held = None, []
+        for term in alternative.terms:
+            found = self._term(term)
+            if found is None:
+                continue
+            rows, term_scores = found
+            rows = rows.astype(np.intp)  # indexed three times here: converted once
+            if best is None:
+                best = np.zeros(len(s), dtype=s.dtype)
+            best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
+            held.append(rows)
+        if best is None:
+            return ()
+        rows = np.concatenate(held)  # a row twice gets the same value twice: no unique needed
+        return rows, np.maximum(best[rows] - self._own(alternative.text, query, typed, s, rows), 0)
+
+    def _own(self, text: str, query: str, typed: bool, s: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """A match's words' own score at ``rows``: when the match is the whole query and no
+        match has added to the scores ``s`` yet, the typed scores there: the same column sums in
+        the same order, and the same sub-word additions (:meth:`_typed_scores`); else summed
+        anew over the catalog."""
+        if typed and text == query:
+            return s[rows]
+        return self._text_scores(text, self.words(text), columns=True)[rows]
 
     # ---- the operator's synonyms (ranking.merchandising.synonym_index) -----------------
     def _word_rows(self, word: QueryWord) -> np.ndarray:
@@ -419,19 +456,26 @@ class QueryWordMatcher:
     def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(:meth:`_term_rows`, :meth:`_term_scores` at those rows) of ``term``, None when no
         product holds it; kept (read-only) for :data:`TERMS_KEPT` terms of at most
-        :data:`TERM_ROWS_KEPT` rows, oldest out: neither depends on the query, and this index
-        never changes in place (a new one gets a new matcher)."""
+        :data:`TERM_ROWS_KEPT` rows and larger ones up to :data:`TERM_BYTES_KEPT` bytes, oldest
+        out: neither depends on the query, and this index never changes in place (a new one gets
+        a new matcher)."""
         got = self._terms.get(term)
+        if got is None:
+            got = self._large_terms.get(term)
         if got is None:
             rows = self._term_rows(term)
             got = () if rows is None else (rows, self._term_scores(term, rows))
             if rows is None or len(rows) <= TERM_ROWS_KEPT:
                 self._terms.put(term, read_only(got))
+            else:
+                self._large_terms.put(term, read_only(got))
         return got or None
 
     def _term_rows_kept(self, term: str) -> np.ndarray | None:
         """:meth:`_term_rows`, read from :meth:`_term`'s kept values when there (nothing kept here)."""
         got = self._terms.get(term)
+        if got is None:
+            got = self._large_terms.get(term)
         if got is None:
             return self._term_rows(term)
         return got[0] if got else None
