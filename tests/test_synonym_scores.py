@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ranking.bounded_memo import BytesMemo
 from ranking.merchandising.synonym import Synonym
 from ranking.merchandising.synonym_index import Alternative, QueryRewrite, SynonymIndex
-from ranking.recall.kept_terms import BytesMemo
 from ranking.recall.query_words import QueryWordMatcher
 from ranking.recall.search import SearchRecall
 from ranking.settings import RecallSettings

@@ -45,8 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ranking.bounded_memo import BoundedMemo, read_only
-from ranking.recall.kept_terms import BytesMemo
+from ranking.bounded_memo import BoundedMemo, BytesMemo, read_only
 from ranking.recall.lexical import BM25Index
 from ranking.recall.tokenize import is_word, pieces
 from ranking.row_lookup import RowLookup
@@ -60,7 +59,7 @@ SYNONYM_WEIGHT: float = MerchandisingSettings.model_fields["synonym_weight"].def
 TERMS_KEPT = 512
 TERM_ROWS_KEPT = 4096
 # larger terms' rows and scores are kept per index up to this many bytes in all, oldest out
-# (:class:`~ranking.recall.kept_terms.BytesMemo`: at 1M products ~8 terms of 10^5 products a MB)
+# (:class:`~ranking.bounded_memo.BytesMemo`: at 1M products ~8 terms of 10^5 products a MB)
 TERM_BYTES_KEPT = 64 << 20
 # a synonym match's rows and what it adds there, kept per index up to this many bytes in all
 MATCH_BYTES_KEPT = 32 << 20
