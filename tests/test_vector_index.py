@@ -19,7 +19,8 @@ def _vectors(rng: np.random.Generator, n: int = 3_000, d: int = 8) -> np.ndarray
     return vectors
 
 
-def _plain(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _plain(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray,
+           k: int) -> tuple[np.ndarray, np.ndarray]:
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     scores, rows = index.search(queries, k)
