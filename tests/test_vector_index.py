@@ -1,0 +1,68 @@
+"""An exact index with many zero vectors scans its non-zero rows alone, with faiss's own answers."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+from ranking.recall import vector_index
+from ranking.recall.vector_index import VectorIndex
+
+
+def _vectors(rng: np.random.Generator, n: int = 3_000, d: int = 8) -> np.ndarray:
+    """Unit vectors, a third zero, many repeated (equal scores inside and at the k-th place)."""
+    vectors = rng.normal(size=(n, d)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors[rng.random(n) < 0.35] = 0.0
+    repeats = rng.integers(0, n, n // 4)
+    vectors[repeats] = vectors[rng.integers(0, 40, len(repeats))]  # ties
+    return vectors
+
+
+def _plain(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray,
+           k: int) -> tuple[np.ndarray, np.ndarray]:
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    scores, rows = index.search(queries, k)
+    return scores, np.where(rows >= 0, ids[np.maximum(rows, 0)], -1)
+
+
+def test_the_nonzero_scan_answers_as_the_whole_index(monkeypatch) -> None:
+    rng = np.random.default_rng(3)
+    vectors = _vectors(rng)
+    ids = np.arange(len(vectors), dtype=np.int64) * 7 + 11
+    index = VectorIndex.build(vectors, ids)
+    assert index.nonzero is not None and len(index.nonzero[0]) == int(vectors.any(axis=1).sum())
+    scanned = []
+    knn = faiss.knn
+    monkeypatch.setattr(faiss, "knn", lambda q, xb, k, **kw: scanned.append(len(xb)) or knn(q, xb, k, **kw))
+    queries = np.r_[vectors[rng.integers(0, len(vectors), 150)], rng.normal(size=(150, 8)).astype(np.float32)]
+    for k in (1, 5, 40, 300, 2_500):
+        for i in range(0, len(queries), 3):
+            q = queries[i:i + 1 + i % 3]  # one to three queries a call
+            got, want = index.search(q, k), _plain(vectors, ids, q, k)
+            assert got[0].dtype == want[0].dtype and got[1].dtype == want[1].dtype
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert scanned and set(scanned) == {len(index.nonzero[0])}  # the non-zero rows were what it scanned
+
+
+def test_a_tie_at_the_kth_score_or_a_zero_kth_scans_every_row(monkeypatch) -> None:
+    vectors = np.zeros((400, 4), np.float32)
+    vectors[::2] = [1, 0, 0, 0]  # 200 equal vectors: every k below 200 ties at its k-th score
+    index = VectorIndex.build(vectors, np.arange(400))
+    calls = []
+    search = index.index.search
+    monkeypatch.setattr(index.index, "search", lambda q, k: calls.append(k) or search(q, k))
+    q = np.array([[1, 0, 0, 0]], np.float32)
+    assert np.array_equal(index.search(q, 10)[1], _plain(vectors, index.ids, q, 10)[1])
+    neg = -q  # every non-zero row scores -1, below the zero rows
+    assert np.array_equal(index.search(neg, 10)[1], _plain(vectors, index.ids, neg, 10)[1])
+    assert calls == [10, 10]
+
+
+def test_few_zero_vectors_keep_no_copy(monkeypatch) -> None:
+    vectors = np.eye(16, dtype=np.float32)[np.arange(200) % 16]
+    vectors[:20] = 0.0  # a tenth: under the share
+    assert VectorIndex.build(vectors, np.arange(200)).nonzero is None
+    monkeypatch.setattr(vector_index, "ZERO_SHARE", 0.05)
+    assert VectorIndex.build(vectors, np.arange(200)).nonzero is not None
