@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faiss
 import numpy as np
+import pytest
 
 from ranking.recall import vector_index
 from ranking.recall.vector_index import VectorIndex
@@ -27,7 +28,16 @@ def _plain(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray,
     return scores, np.where(rows >= 0, ids[np.maximum(rows, 0)], -1)
 
 
-def test_the_nonzero_scan_answers_as_the_whole_index(monkeypatch) -> None:
+@pytest.fixture
+def one_faiss_thread():
+    """faiss on one thread here, as the service sets it (``serving.search_threads``)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+def test_the_nonzero_scan_answers_as_the_whole_index(monkeypatch, one_faiss_thread) -> None:
     rng = np.random.default_rng(3)
     vectors = _vectors(rng)
     ids = np.arange(len(vectors), dtype=np.int64) * 7 + 11
@@ -46,7 +56,7 @@ def test_the_nonzero_scan_answers_as_the_whole_index(monkeypatch) -> None:
     assert scanned and set(scanned) == {len(index.nonzero[0])}  # the non-zero rows were what it scanned
 
 
-def test_a_tie_at_the_kth_score_or_a_zero_kth_scans_every_row(monkeypatch) -> None:
+def test_a_tie_at_the_kth_score_or_a_zero_kth_scans_every_row(monkeypatch, one_faiss_thread) -> None:
     vectors = np.zeros((400, 4), np.float32)
     vectors[::2] = [1, 0, 0, 0]  # 200 equal vectors: every k below 200 ties at its k-th score
     index = VectorIndex.build(vectors, np.arange(400))
@@ -66,3 +76,17 @@ def test_few_zero_vectors_keep_no_copy(monkeypatch) -> None:
     assert VectorIndex.build(vectors, np.arange(200)).nonzero is None
     monkeypatch.setattr(vector_index, "ZERO_SHARE", 0.05)
     assert VectorIndex.build(vectors, np.arange(200)).nonzero is not None
+
+
+def test_more_faiss_threads_or_many_queries_scan_every_row(monkeypatch, one_faiss_thread) -> None:
+    """faiss's BLAS blocks (several threads, or many queries at once: offline evaluation) would
+    score a pair by blocks that depend on the rows scanned: there the whole index is scanned."""
+    vectors = _vectors(np.random.default_rng(5))
+    index = VectorIndex.build(vectors, np.arange(len(vectors)))
+    monkeypatch.setattr(faiss, "knn", lambda *a, **kw: pytest.fail("the non-zero rows were scanned"))
+    blas = faiss.cvar.distance_compute_blas_threshold // vectors.shape[1]  # queries: faiss uses BLAS
+    many = np.repeat(vectors[vectors.any(axis=1)][:1], blas, axis=0)
+    assert np.array_equal(index.search(many, 5)[1], _plain(vectors, index.ids, many, 5)[1])
+    faiss.omp_set_num_threads(2)
+    q = vectors[vectors.any(axis=1)][:1]
+    assert np.array_equal(index.search(q, 5)[1], _plain(vectors, index.ids, q, 5)[1])

@@ -12,7 +12,10 @@ those alone (:meth:`VectorIndex.search`), with the same results: faiss scores ea
 row scores the same bits in either scan, and its heap orders equal scores by row, which both scans
 number in the same order. The one thing the zero rows can change is which of several products tied
 at the k-th score make the list, so a search whose k-th score is not above the next one and above
-zero (a zero vector scores 0) scans every row as before.
+zero (a zero vector scores 0) scans every row as before. Only on faiss's one-thread sequential scan
+(the service's: ``serving.search_threads`` 1, a few queries a call): with more threads or more
+queries faiss scores by BLAS blocks split over threads, where which rows share a block (and so a
+score's last bits, and the order of ties) depends on the rows scanned, so it scans every row.
 """
 
 from __future__ import annotations
@@ -41,6 +44,13 @@ def _apply_search_threads() -> None:
     if n and getattr(_APPLIED, "n", 0) != n:
         faiss.omp_set_num_threads(n)
         _APPLIED.n = n
+
+
+def _sequential(queries: int, dim: int) -> bool:
+    """Whether faiss scans ``queries`` vectors pair by pair on this thread (its threshold on
+    queries x dimensions for BLAS, one OpenMP thread): each pair's score then does not depend on
+    the other rows scanned."""
+    return faiss.omp_get_max_threads() == 1 and queries * dim < faiss.cvar.distance_compute_blas_threshold
 
 
 class VectorIndex:
@@ -93,7 +103,7 @@ class VectorIndex:
         """:meth:`search`'s answer from the non-zero rows alone (module docstring), or None when
         it could differ: fewer than ``k + 1`` such rows, or a query's k-th score not above both
         zero and its ``k + 1``-th (a tie at the boundary, which the zero rows' places decide)."""
-        if self.nonzero is None or len(self.nonzero[0]) <= k:
+        if self.nonzero is None or len(self.nonzero[0]) <= k or not _sequential(len(q), self.dim):
             return None
         vectors, ids = self.nonzero
         scores, rows = faiss.knn(q, vectors, k + 1, metric=faiss.METRIC_INNER_PRODUCT)
