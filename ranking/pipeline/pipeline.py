@@ -158,9 +158,9 @@ class Pipeline:
         many distinct products the sources recalled."""
         # a source is worth a hop to a pool thread only when it computes (``costly``) and another
         # costly source can overlap it: every costly source but the last hops, this thread runs
-        # the rest. A cheap one (``pooled = False``: homepage's, 20-300 us against ~60 us a hop
-        # under load) or one whose result is kept (``kept(request, k)``: a repeated query's
-        # search sources, 2-15 us) stays here, where the hop cost more than it did: the page
+        # the rest. One that says it is not (``pooled = False``: every built-in source, homepage's
+        # 20-300 us against ~60 us a hop under load, and search's, whose lexical scoring holds the
+        # interpreter lock) or whose result is kept (``kept(request, k)``) stays here: the page
         # thread handed the interpreter lock to the pool thread and waited to get it back
         costly = [s for s in self.sources if costly_for(s, request, self.recall_k)]
         if self.executor is not None and len(costly) > 1:

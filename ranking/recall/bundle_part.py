@@ -57,7 +57,17 @@ def write_recall_part(folder: Path, search: SearchRecall, homepage: HomepageReca
 
 
 class SearchSource:
-    """One search recall source (``lexical`` or ``dense``) as a pipeline candidate source."""
+    """One search recall source (``lexical`` or ``dense``) as a pipeline candidate source.
+
+    Neither hops to the recall pool (``pooled``), not even for a query asked the first time, when
+    both compute: the lexical scoring is Python and numpy that holds the interpreter lock, so it
+    overlapped little with the dense scan and the hand-offs cost CPU. A first-time search
+    (``python -m bench.request_components BUNDLE --app --pipelines search --requests 300
+    --distinct 400``, three alternations on a quiet machine) cost 10.12, 10.86, 11.58 ms of CPU
+    pooled against 9.04, 9.89, 9.04 inline, at the same wall (8.89, 9.19, 9.73 against 8.95,
+    9.81, 8.96 ms)."""
+
+    pooled = False
 
     def __init__(self, name: str, search: SearchRecall) -> None:
         self.name = name
@@ -69,15 +79,6 @@ class SearchSource:
         if self.name == LEXICAL:  # with the operator's synonyms, when the request's book has some
             return self._search.lexical(request.query, k, rewrite_of(request))
         return self._search.dense(request.query, k, request.hydrated)  # the query's vector kept
-
-    def kept(self, request: RankRequest, k: int) -> bool:
-        """Whether this request's recall is a kept result (a repeated query): then it costs a
-        lookup, less than the hop to the recall pool (``Pipeline._recall`` reads it)."""
-        if not request.query:
-            return True
-        if self.name == LEXICAL:
-            return self._search.lexical_kept(request.query, k, rewrite_of(request))
-        return self._search.dense_kept(request.query, k)
 
 
 # the homepage sources that hop to the recall pool: none. Every source costs less than the hop

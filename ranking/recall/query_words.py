@@ -326,11 +326,6 @@ class QueryWordMatcher:
         return self._kept.kept(_lexical_key(query, k, rewrite, synonym_weight),
                                lambda: read_only(self._lexical(query, k, rewrite, synonym_weight)))
 
-    def lexical_kept(self, query: str, k: int, rewrite: Any = None,
-                     synonym_weight: float = SYNONYM_WEIGHT) -> bool:
-        """Whether :meth:`lexical` of these arguments is kept (a lookup, not a scoring)."""
-        return _lexical_key(query, k, rewrite, synonym_weight) in self._kept
-
     def _lexical(self, query: str, k: int, rewrite: Any,
                  synonym_weight: float) -> tuple[np.ndarray, np.ndarray]:
         words = self.words(query)

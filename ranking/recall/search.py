@@ -197,14 +197,6 @@ class SearchRecall:
         of the words they stand for (:meth:`QueryWordMatcher.scores`)."""
         return self.query_words.lexical(query, k, rewrite, self.synonym_weight)
 
-    def lexical_kept(self, query: str, k: int, rewrite: Any = None) -> bool:
-        """Whether :meth:`lexical` of these arguments is a kept result (a lookup)."""
-        return self.query_words.lexical_kept(query, k, rewrite, self.synonym_weight)
-
-    def dense_kept(self, query: str, k: int) -> bool:
-        """Whether :meth:`dense` of these arguments is a kept result (or recalls nothing): a lookup."""
-        return _search_text(query) is None or (query, k) in self._dense_kept[1]
-
     def query_vectors(self, texts: list[str], memo: dict | None = None) -> np.ndarray:
         """``encoder.encode(texts)``; one text's row is kept in ``memo`` (a request's
         ``hydrated`` dict) when given, so the dense source and the ``dense_similarity`` feature
