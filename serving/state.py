@@ -147,6 +147,9 @@ class ServiceState:
         # this write's own mark: another worker's write right after it is still followed
         self._control_seen = write_control(self.events_dir, path)
 
+    def _serves(self, bundle: str) -> bool:
+        return self.engine is not None and Path(bundle).resolve() == Path(self.engine.bundle.path).resolve()
+
     def follow_control(self) -> bool:
         """Reload if another worker moved the control file; True when this worker swapped."""
         mark = control_mark(self.control_path)
@@ -154,10 +157,11 @@ class ServiceState:
             return False
         self._control_seen = mark
         wanted = self._wanted_bundle()
-        current = str(self.engine.bundle.path) if self.engine else None
-        if current and Path(wanted).resolve() == Path(current).resolve():
+        if self._serves(wanted):
             return False
         with self._reload_lock:
+            if self._serves(wanted):  # this worker's own reload, which held the lock, swapped to it
+                return False
             try:
                 self._swap(self._build(wanted))
                 self.load_error = None

@@ -183,3 +183,40 @@ def test_a_reload_another_worker_records_just_after_is_followed(small_models, tm
         assert state.engine.bundle.path == (models / "first").resolve()
     finally:
         state.engine.close()
+
+
+def test_a_worker_does_not_load_again_the_bundle_its_own_reload_is_swapping_in(small_models, tmp_path):
+    """The taking worker's own watcher can see the control file between its write and the
+    worker remembering it: it waits for the reload's lock, and then finds the bundle served
+    (before: it loaded and verified the same bundle a second time)."""
+    import threading
+
+    models = _models_with_two_bundles(small_models, tmp_path)
+    state = _state(models, tmp_path / "events")
+    state.load_initial()
+    build, builds, followed = state._build, [], []
+
+    def build_and_let_the_watcher_look(wanted: str):
+        builds.append(wanted)
+        router = build(wanted)
+        if len(builds) == 1:  # the reload's build, the lock held: the watcher sees a new mark
+            state._control_seen = None
+            watcher = threading.Thread(target=lambda: followed.append(state.follow_control()))
+            watcher.start()
+            watcher.join(0.5)  # it waits for the lock
+        return router
+
+    state._build = build_and_let_the_watcher_look
+    try:
+        from serving import supervisor
+
+        supervisor.write_control(tmp_path / "events", str((models / "second").resolve()))
+        state.reload("second")
+        for _ in range(100):
+            if followed:
+                break
+            threading.Event().wait(0.05)
+        assert followed == [False] and len(builds) == 1
+        assert state.engine.bundle.path == (models / "second").resolve()
+    finally:
+        state.engine.close()
