@@ -236,7 +236,9 @@ def test_the_background_tail_pauses_between_steps(tmp_path, monkeypatch):
         _exposure_lines(EventLog(tmp_path, writer="w"), 100)
         sent = time.perf_counter()
         while live.state.applied["impressions"] < 100 * 20:
-            assert time.perf_counter() - sent < 1.0, "not applied within a second"
+            # applied while pausing (the service tests hold the live state to a second on every
+            # worker; this one only waits for the apply, generously, on a loaded machine)
+            assert time.perf_counter() - sent < 10.0, "not applied"
             time.sleep(0.005)
     finally:
         live.stop()
