@@ -38,7 +38,7 @@ def grades_of(scores: np.ndarray) -> np.ndarray:
     return GRADE_LETTERS[grade_codes(scores)]
 
 
-def _product_grades(scores: np.ndarray) -> np.ndarray:
+def product_grades(scores: np.ndarray) -> np.ndarray:
     """Every product's grade code, then -1 (an unknown product): int8 (-1 to 3), so a page's
     ~470 scattered reads touch a 50 KB column at 50,000 products, not a 400 KB one."""
     return np.r_[grade_codes(np.asarray(scores).astype(np.float64)), -1].astype(np.int8)
@@ -56,7 +56,7 @@ def _product_store_scores(store_ids: np.ndarray, stores: EntityTable, scores: np
 
 # per product, kept while the columns they read are the same arrays (ranking/pipeline/derived_columns.py):
 # the adjusters and selectors read them for every request (store lookups about 30 us each time)
-GRADES_OF_PRODUCTS = DerivedColumn(_product_grades)
+GRADES_OF_PRODUCTS = DerivedColumn(product_grades)
 STORE_SCORES_OF_PRODUCTS = DerivedColumn(_product_store_scores)
 
 

@@ -31,7 +31,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import CandidateSet
 from ranking.pipeline.derived_columns import DerivedColumn, narrowest
 from ranking.pipeline.selectors.draft import PageDraft
-from ranking.pipeline.traffic_grades import grade_codes
+from ranking.pipeline.traffic_grades import product_grades
 
 STORE, CATEGORY, BRAND, GRADE = range(4)  # the matrix's columns
 
@@ -47,9 +47,7 @@ def _as_read(column: np.ndarray | None, n: int) -> np.ndarray:
 def _grades(scores: np.ndarray | None, n: int) -> np.ndarray:
     """Every product's grade code as ``candidate_grades`` reads it, then -1 (an unknown product);
     all -1 when the table has no product scores."""
-    if scores is None:
-        return np.full(n + 1, -1, dtype=np.int64)
-    return np.r_[grade_codes(np.asarray(scores).astype(np.float64)), -1]
+    return np.full(n + 1, -1, dtype=np.int8) if scores is None else product_grades(scores)
 
 
 def _product_keys(ids: np.ndarray, store: np.ndarray | None, category: np.ndarray | None,
