@@ -182,3 +182,16 @@ def test_the_products_holding_several_parts_are_found_by_binary_search_as_the_ma
     m._postings_canonical = False  # e.g. an index whose columns may repeat a row
     for parts in cases[:50]:
         assert m._holding(parts) == int(_reference_mask(m, parts).sum())
+
+
+def test_a_word_no_product_holds_is_counted_without_a_catalog_long_mask(recall: SearchRecall,
+                                                                         monkeypatch) -> None:
+    """A word with an empty part (no catalog text holds it and no catalog word holds it inside:
+    an operator's made-up term such as "zq17") holds no product: it is counted 0 at once, not by a
+    mask as long as the catalog (at 1M products two 1 MB masks for each such term a query brings)."""
+    m = QueryWordMatcher(recall.bm25, 4, 3, 0.5)
+    monkeypatch.setattr(m, "_mask", lambda parts: pytest.fail(f"a mask for {parts}"))
+    words = m.words("zq17 qqzzy 华为")  # a letters-and-digits term, an unknown word, a Chinese word
+    assert [(w.text, w.products) for w in words.words] == [("zq", 0), ("17", 0), ("qqzzy", 0), ("华为", 0)]
+    assert all(any(not p for p in w.parts) for w in words.words)
+    assert m._holding(((), (0,))) == m._holding(((0,), ())) == m._holding(()) == 0
