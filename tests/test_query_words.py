@@ -182,3 +182,47 @@ def test_the_products_holding_several_parts_are_found_by_binary_search_as_the_ma
     m._postings_canonical = False  # e.g. an index whose columns may repeat a row
     for parts in cases[:50]:
         assert m._holding(parts) == int(_reference_mask(m, parts).sum())
+
+
+def test_a_word_no_product_holds_is_counted_without_a_catalog_long_mask(recall: SearchRecall,
+                                                                         monkeypatch) -> None:
+    """A word with an empty part (no catalog text holds it and no catalog word holds it inside:
+    an operator's made-up term such as "zq17") holds no product: it is counted 0 at once, not by a
+    mask as long as the catalog (at 1M products two 1 MB masks for each such term a query brings)."""
+    m = QueryWordMatcher(recall.bm25, 4, 3, 0.5)
+    monkeypatch.setattr(m, "_mask", lambda parts: pytest.fail(f"a mask for {parts}"))
+    words = m.words("zq17 qqzzy 华为")  # a letters-and-digits term, an unknown word, a Chinese word
+    assert [(w.text, w.products) for w in words.words] == [("zq", 0), ("17", 0), ("qqzzy", 0), ("华为", 0)]
+    assert all(any(not p for p in w.parts) for w in words.words)
+    assert m._holding(((), (0,))) == m._holding(((0,), ())) == m._holding(()) == 0
+
+
+def test_a_text_is_tokenized_once_per_index(recall: SearchRecall, monkeypatch) -> None:
+    """A first-time query's lexical recall tokenized its text for each of the plain-query check
+    (twice), the typed scores and each synonym match, and each term for its rows and again for its
+    scores; the matcher keeps a text's columns (read-only), so each text is tokenized once."""
+    from ranking.merchandising.synonym_index import Alternative, QueryRewrite
+
+    m = QueryWordMatcher(recall.bm25, 4, 3, 0.5, results=0)
+    asked: list[str] = []
+    real = recall.bm25.query_tokens
+    monkeypatch.setattr(recall.bm25, "query_tokens", lambda text: asked.append(text) or real(text))
+    rewrite = QueryRewrite(alternatives=(Alternative(("cordless",), ("电饭煲", "rice cooker"), ("s",)),),
+                           terms_added=("电饭煲", "rice cooker"))
+    for _ in range(2):
+        m.lexical("cordless vacuum", 5)
+        m.lexical("cordless vacuum", 5, rewrite)
+        m.lexical("coffee", 5)
+    assert sorted(asked) == sorted(set(asked)) and {"cordless vacuum", "coffee"} <= set(asked)
+    assert not m.tokens("cordless vacuum").flags.writeable
+
+
+def test_a_new_index_tokenizes_with_its_own_vocabulary() -> None:
+    """The kept columns are the matcher's, one per index: new products (a new index and matcher)
+    tokenize a text against the new vocabulary, not the old one's kept columns."""
+    fresh = SearchRecall.from_texts(TEXTS, IDS, dim=8)
+    assert not len(fresh.query_words.tokens("honor")) and not len(fresh.lexical("honor", 5)[0])
+    bigger = SearchRecall.from_texts([*TEXTS, "Honor smartphone 手机"], np.arange(1, len(TEXTS) + 2), dim=8)
+    fresh.replace_products(bigger.bm25, bigger.index, bigger.vectors)
+    assert fresh.query_words.tokens("honor").tolist() == [bigger.bm25.vocabulary["honor"]]
+    assert fresh.lexical("honor", 5)[0].tolist() == [len(TEXTS) + 1]

@@ -161,6 +161,9 @@ class QueryWordMatcher:
         self._postings_canonical = bool(bm25.weights.has_canonical_format)
         self._catalog_words: str | None = None  # "\n"-joined spaced-script vocabulary, built on first use
         self.words = lru_cache(maxsize=cache)(self._words)
+        # text -> its BM25 columns (read-only): a first-time query's text was tokenized again by each
+        # of _plain (twice), the typed scores, and each synonym term's rows and scores (~10-17 us each)
+        self.tokens = lru_cache(maxsize=cache)(self._tokens)
         # (query, rewrite, k, weight) -> lexical recall, and (query, rewrite) -> words_with: read-only
         # results of this index, which never changes in place (new products or texts make a new
         # index and so a new matcher, :meth:`SearchRecall.replace_products`)
@@ -172,6 +175,10 @@ class QueryWordMatcher:
         self._large_terms = BytesMemo(TERM_BYTES_KEPT)  # terms held by more than TERM_ROWS_KEPT rows
         # (match's words, its terms, synonym weight) -> (rows, what the match adds there) or ()
         self._matches = BytesMemo(MATCH_BYTES_KEPT)
+
+    def _tokens(self, text: str) -> np.ndarray:
+        """``bm25.query_tokens(text)``, read-only (:attr:`tokens` keeps it per text)."""
+        return read_only(self.bm25.query_tokens(text))
 
     # ---- the query's words -------------------------------------------------------------
     def _words(self, query: str) -> QueryWords:
@@ -218,9 +225,11 @@ class QueryWordMatcher:
 
     def _holding(self, parts: tuple[tuple[int, ...], ...]) -> int:
         """Products holding one column of every part."""
+        if not parts or not all(parts):  # an empty part (a word no catalog text holds, no sub-word
+            return 0  # either: half the operator's terms in bench.speed's sets): no catalog-long mask
         if len(parts) == 1 and len(parts[0]) == 1:  # one column: its document frequency
             return int(self._df[parts[0][0]])
-        if len(parts) > 1 and self._postings_canonical and all(parts):
+        if len(parts) > 1 and self._postings_canonical:
             return len(self._held_rows(parts))
         return int(np.count_nonzero(self._mask(parts)))
 
@@ -312,7 +321,7 @@ class QueryWordMatcher:
         Chinese word, no sub-word match): then BM25's own hits are the products holding a word."""
         single = {w.parts[0][0] for w in words.words if len(w.parts) == 1 and len(w.parts[0]) == 1}
         simple = all(not w.inside and (len(w.parts) == 1 and len(w.parts[0]) <= 1) for w in words.words)
-        return simple and set(self.bm25.query_tokens(query).tolist()) == single
+        return simple and set(self.tokens(query).tolist()) == single
 
     def lexical(self, query: str, k: int, rewrite: Any = None,
                 synonym_weight: float = SYNONYM_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
@@ -330,7 +339,7 @@ class QueryWordMatcher:
                  synonym_weight: float) -> tuple[np.ndarray, np.ndarray]:
         words = self.words(query)
         if not rewrite and self._plain(query, words):  # every token a whole catalog word: BM25 as it was
-            return self.bm25.search(query, k)
+            return self.bm25.search(query, k, self.tokens(query))
         s, hit = self.scores(query, rewrite, synonym_weight)
         hits = np.flatnonzero(hit & (s > 0))
         if len(hits) > k:
@@ -345,11 +354,11 @@ class QueryWordMatcher:
         w = self.bm25.weights
         if columns:
             s = np.zeros(len(self.bm25.product_ids), dtype=w.dtype)
-            for j in self.bm25.query_tokens(text):
+            for j in self.tokens(text):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
                 s[w.indices[lo:hi].astype(np.intp)] += w.data[lo:hi]  # intp once, not per gather and scatter
         else:
-            s = self.bm25.scores(text)
+            s = self.bm25.scores(text, self.tokens(text))
         for word in words.words:
             for j in (word.parts[0] if word.inside and word.products else ()):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
@@ -359,7 +368,7 @@ class QueryWordMatcher:
     def _typed_scores(self, query: str, words: QueryWords) -> tuple[np.ndarray, np.ndarray]:
         """(BM25 with sub-word matches, holds a word) per index row, for the words as typed."""
         if self._plain(query, words):  # every token a whole word: a product holds one iff it scores
-            s = self.bm25.scores(query)
+            s = self.bm25.scores(query, self.tokens(query))
             return s, s > 0
         hit = np.zeros(len(self.bm25.product_ids), dtype=bool)
         for word in words.words:
@@ -479,7 +488,7 @@ class QueryWordMatcher:
         term of one whole-word token is that column's postings as they are."""
         w = self.bm25.weights
         words = self.words(term)
-        tokens = self.bm25.query_tokens(term)
+        tokens = self.tokens(term)
         if len(tokens) == 1 and len(words.words) == 1 and not words.words[0].inside:
             lo, hi = w.indptr[tokens[0]], w.indptr[tokens[0] + 1]
             if hi - lo == len(rows):  # the rows are the column's postings
