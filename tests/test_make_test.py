@@ -1,0 +1,36 @@
+"""``make test``'s recipe: the suite's processes keep their bytecode even where the environment
+says not to write it (``PYTHONDONTWRITEBYTECODE``), under ``.venv/pycache``, not in the tree."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+def _pytest_line() -> list[str]:
+    out = subprocess.run(["make", "-n", "-C", str(REPO), "test"], capture_output=True, text=True,
+                         check=True).stdout.replace("\\\n", " ")
+    return shlex.split(next(line for line in out.splitlines() if "-m pytest" in line))
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
+def test_make_test_writes_bytecode_under_the_venv_whatever_the_environment_says(tmp_path):
+    words = _pytest_line()
+    sets = dict(w.split("=", 1) for w in words[:words.index(next(w for w in words if "=" not in w))])
+    assert sets["PYTHONDONTWRITEBYTECODE"] == ""
+    assert sets["PYTHONPYCACHEPREFIX"] == str(REPO / ".venv" / "pycache")
+    # what a process started with those settings does, from an environment that forbids writing
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **sets}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+    (tmp_path / "mod.py").write_text("X = 1\n")
+    probe = "import sys, mod; print(sys.dont_write_bytecode)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "False"
+    assert list((tmp_path / "pycache").rglob("mod.*.pyc")) and not (tmp_path / "__pycache__").exists()
