@@ -23,14 +23,14 @@ demo: $(STAMP)
 ## test: install and run the whole suite (2 workers). BLAS on one thread per worker: two workers
 ## already fill the two cores, and OpenBLAS's second thread only waits on the other worker (the
 ## Home Depot eval took twice the wall with it on a busy machine: tests/conftest.py one_blas_thread).
-## Bytecode is written (under .venv/pycache, not beside the sources) even where the environment
-## sets PYTHONDONTWRITEBYTECODE: without it every pytest worker and every service or CLI process
-## the tests start compiles the project again, and pytest re-rewrites the test modules and
+## Bytecode is written (in the tree's gitignored __pycache__) even where the environment sets
+## PYTHONDONTWRITEBYTECODE: without it every pytest worker and every service or CLI process the
+## tests start compiles the project again, and pytest re-rewrites the test modules and
 ## schemathesis' and hypothesis' plugin packages in every process (about 7 s of CPU per
-## `pytest -n 2` start alone: docs/speed.md, "The suite's time")
+## `pytest -n 2` start alone: docs/speed.md, "The suite's time"). No PYTHONPYCACHEPREFIX: a
+## prefix would also hide the bytecode pip wrote for the installed packages, recompiled then once
 test: $(STAMP)
-	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache \
-		OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --durations=15
+	PYTHONDONTWRITEBYTECODE= OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --durations=15
 
 ## bench: run the benchmarks; results in bench/results.json and bench/results.md
 bench: $(STAMP)
