@@ -26,6 +26,7 @@ from ranking.card_columns import card_store_names, card_titles
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
+from ranking.features.per_product import built_product_feature_table
 from ranking.live.features import LIVE_COLUMNS
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
@@ -217,6 +218,13 @@ class Engine:
                                   f"request: {type(exc).__name__}: {exc}") from exc
             self.warm_up_seconds[name] = time.perf_counter() - started
         return self.warm_up_seconds
+
+    def build_tables(self) -> None:
+        """Build now (on this thread) the per-product feature table of the product table served
+        now, for every pipeline's model
+        (:func:`~ranking.features.per_product.built_product_feature_table`)."""
+        for pipeline in self.pipelines.values():
+            built_product_feature_table(pipeline.snapshot, pipeline.model.feature_names)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False)

@@ -3,7 +3,9 @@
 :func:`start_catalog` builds a :class:`~ranking.live.catalog_follower.CatalogFollower` over the
 feed of the live backend (embedded: this host's log; Redis: the stream every host's applier
 feeds; live state off or failed: this host's log), folds and overlays every change so far on the
-served engines before the worker takes traffic, then follows the feed every ``live.poll_ms``.
+served engines and builds their per-product feature tables for the overlaid product table (the
+warm-up's were built for the table before it) before the worker takes traffic, then follows the
+feed every ``live.poll_ms``.
 It is kept on ``ServiceState.catalog``. A feed that fails at start (Redis down) fails no start:
 the follower retries every poll.
 """
@@ -40,7 +42,13 @@ def start_catalog(state: ServiceState) -> None:
                                settings.scores.price_advantage_clip, hook)
     started = time.perf_counter()
     rows = follower.start()
-    log.info("catalog: %d change rows replayed in %.2f s", rows, time.perf_counter() - started)
+    for engine in served_engines(state):  # the overlay swapped the tables the warm-up built for
+        try:
+            engine.build_tables()
+        except Exception:  # the pages compute these features themselves, and build them aside
+            log.exception("catalog: building the per-product tables at start failed")
+    log.info("catalog: %d change rows replayed and the product tables built in %.2f s", rows,
+             time.perf_counter() - started)
     state.catalog = follower
 
 

@@ -95,6 +95,19 @@ def ready_product_feature_table(snapshot: FeatureSnapshot, names: list[str] | No
     return None
 
 
+def built_product_feature_table(snapshot: FeatureSnapshot, names: list[str] | None = None
+                                ) -> ProductFeatureTable:
+    """The table of the snapshot's current tables, built on this thread if it is not; a build
+    aside that is running is waited for first (it may have been started for tables since
+    swapped). For the worker's start-up, after the live catalog's first overlay swapped the
+    product table the warm-up's table was built for: the worker is ready only once it holds
+    the table of what it serves, so its first pages neither compute these features themselves
+    nor run beside a build of every product's row (about 1.6 s of CPU at 1M products)."""
+    building = snapshot.derived.setdefault(BUILD_LOCK_KEY, threading.Lock())
+    with building:
+        return product_feature_table(snapshot, names)
+
+
 def _build_aside(snapshot: FeatureSnapshot, wanted: tuple[str, ...], building: threading.Lock) -> None:
     """Build until the table holds the snapshot's tables (they may be swapped again meanwhile; at
     most three tries, the next request starts another), then let the next build start."""
