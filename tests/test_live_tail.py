@@ -246,7 +246,7 @@ def test_the_background_tail_pauses_between_steps(tmp_path, monkeypatch):
 
 
 def test_the_pacer_pauses_three_times_the_work_within_a_budget_a_poll():
-    from ranking.live.embedded import PAUSE_SECONDS, Pacer
+    from ranking.live.pacer import PAUSE_SECONDS, Pacer
 
     cpu, slept = [0.0], []
     pacer = Pacer(ratio=3.0, budget=0.05, clock=lambda: cpu[0], sleep=slept.append)

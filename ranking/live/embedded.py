@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -31,50 +30,11 @@ from ranking.live.catalog_feed import LogCatalogFeed
 from ranking.live.channel_exposures import ChannelExposures
 from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
 from ranking.live.log_tail import LogTail
+from ranking.live.pacer import Pacer, no_pause
 from ranking.live.state import LiveState, ShopperView
 from ranking.settings import LiveSettings
 
 log = logging.getLogger("shelfrank.live")
-PAUSE_SECONDS = 0.0002  # the tail thread's shortest pause: a waiter for the GIL has woken and taken it
-PAUSE_RATIO = 3.0  # ... and it pauses this many times the CPU it spent since its last pause
-PAUSE_BUDGET = 0.05  # ... but at most this many seconds a poll in all (a backlog is applied at full speed)
-
-
-class Pacer:
-    """The live tail's pauses between a poll's steps (see :meth:`EmbeddedLiveState.catch_up`).
-
-    Each call sleeps ``ratio`` times the thread CPU spent since the last (at least
-    :data:`PAUSE_SECONDS`: ``time.sleep(0)`` returns before a thread waiting for the GIL has woken
-    and taken it), until ``budget`` seconds of pauses were spent since :meth:`start`. So a poll's
-    ~10 ms burst of Python is spread over ~40 ms, a few pages each waiting ~1 ms for the GIL
-    instead of one page waiting for all of it, while a long backlog still goes at full speed.
-    ``clock`` and ``sleep`` are the thread's CPU clock and ``time.sleep`` (a test gives its own).
-    """
-
-    def __init__(self, ratio: float = PAUSE_RATIO, budget: float = PAUSE_BUDGET,
-                 clock: Callable[[], float] = time.thread_time, sleep: Callable[[float], None] = time.sleep
-                 ) -> None:
-        self.ratio, self.budget, self.clock, self.sleep = ratio, budget, clock, sleep
-        self.left = budget
-        self.mark = clock()
-
-    def start(self) -> Pacer:
-        """A new poll: the whole budget again, the CPU counted from now."""
-        self.left, self.mark = self.budget, self.clock()
-        return self
-
-    def __call__(self) -> None:
-        wait = min(max(PAUSE_SECONDS, self.ratio * (self.clock() - self.mark)), self.left)
-        if wait > 1e-6:  # (a spent budget, to the float's rounding)
-            self.left -= wait
-            self.sleep(wait)
-        self.mark = self.clock()
-
-
-def _no_pause() -> None:
-    return None
-
-
 class EmbeddedLiveState:
     """A :class:`LiveState` fed by tailing the event log under ``events_dir``."""
 
@@ -108,7 +68,7 @@ class EmbeddedLiveState:
         held in one go it made the page waiting for the GIL one of the slowest in a hundred.
         The steps and the apply are the same with or without it; the apply under the lock is
         one step (a reader sees a poll applied whole or not at all)."""
-        step = pause or _no_pause
+        step = pause or no_pause
         rows = self.tail.poll(pause)
         self.polls += 1
         if not any(rows.values()):  # the usual poll: nothing new
