@@ -212,3 +212,58 @@ def test_a_hung_redis_costs_one_read_the_timeout_then_reads_skip_it(server, tmp_
         assert backend.shopper_view(1).items.tolist() == [7], "asked again after live.redis_retry_ms"
     finally:
         backend.stop()
+
+
+def _exposure_pages(log: EventLog, pages: int, first: int = 0) -> None:
+    log.append({"exposures": [{"request_id": first + i, "timestamp": T0 + (first + i) * 10, "user_id": i % 7,
+                               "session_id": None, "surface": "homepage",
+                               "cards": {"product_id": [(first + i + k) % 300 for k in range(20)],
+                                         "position": list(range(1, 21))}} for i in range(pages)]})
+
+
+def test_a_paced_apply_to_redis_is_the_same_apply(server, tmp_path):
+    """The applier gives the GIL back between a poll's steps and every few dozen lines (as the
+    embedded tail does): the same rows reach Redis, once, in the same order, and an idle poll
+    does not pause. (Two logs of the same lines: one applier per host log.)"""
+    pauses, logs = [], [EventLog(tmp_path / name, writer="w") for name in ("paced", "plain")]
+    paced, plain = (_backend(server, tmp_path / name, prefix=f"t-{uuid.uuid4().hex[:8]}:")
+                    for name in ("paced", "plain"))
+    try:
+        for first in (0, 200):
+            for log in logs:
+                _exposure_pages(log, 200, first)
+            assert paced.catch_up(lambda: pauses.append(1)) == plain.catch_up() == 200 * 20
+        assert len(pauses) >= 2 * (200 // 32), "a pause every 32 lines parsed, every 640 rows and between steps"
+        before = len(pauses)
+        assert paced.catch_up(lambda: pauses.append(1)) == 0 and len(pauses) == before, "idle: no pause"
+        for user in range(7):
+            a, b = paced.shopper_view(user, at_ms=T0 + 10_000), plain.shopper_view(user, at_ms=T0 + 10_000)
+            for name in ("items", "ignored", "ignored_shown", "exclude"):
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        ids = np.arange(300)
+        for name, values in paced.product_signals(ids, T0 + 10_000).items():
+            np.testing.assert_array_equal(values, plain.product_signals(ids, T0 + 10_000)[name], err_msg=name)
+    finally:
+        paced.stop()
+        plain.stop()
+
+
+def test_the_background_applier_is_paced(server, tmp_path, monkeypatch):
+    import ranking.live.redis_backend as redis_backend
+
+    pauses = []
+    monkeypatch.setattr(redis_backend.Pacer, "__call__", lambda self: pauses.append(1))
+    events = tmp_path / "events"
+    backend = _backend(server, events, prefix=f"t-{uuid.uuid4().hex[:8]}:", poll_ms=10)
+    backend.start()
+    try:
+        time.sleep(0.1)
+        assert pauses == [], "nothing to apply: no pause"
+        _exposure_pages(EventLog(events, writer="w"), 100)
+        sent = time.perf_counter()
+        while backend.state.applied["impressions"] < 100 * 20:
+            assert time.perf_counter() - sent < 10.0, "not applied"
+            time.sleep(0.005)
+    finally:
+        backend.stop()
+    assert len(pauses) >= 4

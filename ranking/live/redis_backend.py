@@ -64,6 +64,7 @@ from ranking.live.errors import LiveBackendError
 from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
 from ranking.live.log_tail import TAILED_TABLES, LogTail
 from ranking.live.merch_follower import MERCH_STREAM
+from ranking.live.pacer import Pacer, no_pause
 from ranking.live.redis_client import guarded
 from ranking.live.redis_state import RedisLiveState
 from ranking.live.state import ShopperView
@@ -136,16 +137,20 @@ class RedisLiveBackend:
         self._thread.start()
         return applied
 
-    def catch_up(self) -> int:
+    def catch_up(self, pause: Callable[[], None] | None = None) -> int:
         """One poll: take the lock if free; as the applier apply the rows appended since the
-        positions stored in Redis. Return the rows applied (0 on a failure, which is reported)."""
+        positions stored in Redis. Return the rows applied (0 on a failure, which is reported).
+        ``pause`` (the background applier's :class:`~ranking.live.pacer.Pacer`, as the embedded
+        tail's) is called between the poll's steps and every few dozen lines parsed or hundred
+        rows checked: its Python (parsing, the first showings, the tables and the checks) held
+        the GIL in one go while a page of this worker waited. The rows applied are the same."""
         if not self.log_id:
             self.events_dir.mkdir(parents=True, exist_ok=True)
             self.log_id = log_id(self.events_dir)
         if not self.applying and not self._take_lock():
             return 0
         try:
-            applied = self._apply_pending()
+            applied = self._apply_pending(pause)
         except LiveBackendError as exc:
             self.apply_failures += 1
             if not self._failing:
@@ -175,21 +180,28 @@ class RedisLiveBackend:
     def _positions_key(self) -> str:
         return f"{self.state.prefix}logpos:{self.log_id}"
 
-    def _apply_pending(self) -> int:
+    def _apply_pending(self, pause: Callable[[], None] | None = None) -> int:
+        step = pause or no_pause
         stored = self._stored_positions()
         if self.tail is None or (stored is None and self._stored):
             self._open_tail(stored)
         if self._pending is None:
-            rows = self.tail.poll()
+            rows = self.tail.poll(pause)
+            if not any(rows.values()):  # the usual poll: nothing new, no pause
+                step = no_pause
+            step()
             catalog, merch = in_received_order(rows), in_received_order(rows, MERCH_TABLES)
             channel = channel_rows(rows.get("impressions", []))  # every showing counts toward a promise
-            rows["impressions"] = self._showings(rows.get("impressions", []))
+            step()
+            rows["impressions"] = self._showings(rows.get("impressions", []), pause)
+            step()
             self._pending = (log_tables(rows), catalog, merch, self.tail.positions(), channel)
+            step()
         tables, catalog, merch, positions, channel = self._pending
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, catalog,
                           self.catalog_stream_max_len)  # first: a failed apply pushes it again, harmless
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, merch, 0, MERCH_STREAM)
-        applied = self._apply(tables) if tables else 0
+        applied = self._apply(tables, step) if tables else 0
         with guarded(self.state.url):  # the channel's counts with the positions, once (one transaction)
             pipe = self.state.redis.pipeline(transaction=True)
             for (hour, product), n in channel.items():
@@ -242,15 +254,17 @@ class RedisLiveBackend:
             log.info("live state: resuming log %s from its positions in Redis (%d files)", self.log_id,
                      resumed)
 
-    def _apply(self, tables: dict[str, pa.Table]) -> int:
+    def _apply(self, tables: dict[str, pa.Table], step: Callable[[], None] = no_pause) -> int:
         """Describe the products first named, then replay the rows (a row the state refuses is
-        logged, counted and left out; the others are applied)."""
+        logged, counted and left out; the others are applied); ``step`` between the three."""
         self._describe(products_named(tables))
+        step()
         try:
             for table, rows in tables.items():
                 event_batch(table, rows)  # check every row before anything is written
         except LiveInputError as exc:
             tables = self._without_bad_rows(tables, exc)
+        step()
         return self.state.replay(tables) if tables else 0
 
     def _without_bad_rows(self, tables: dict[str, pa.Table], first: LiveInputError) -> dict[str, pa.Table]:
@@ -283,9 +297,10 @@ class RedisLiveBackend:
 
     def _run(self) -> None:
         every = self.settings.poll_ms / 1000.0
+        pacer = Pacer()
         while not self._stop.wait(every):
             try:
-                self.catch_up()
+                self.catch_up(pacer.start())
             except Exception:  # never let the applier die: log and try again next poll
                 log.exception("applying the event log to Redis failed")
 
