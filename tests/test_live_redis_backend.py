@@ -233,7 +233,7 @@ def test_a_paced_apply_to_redis_is_the_same_apply(server, tmp_path):
             for log in logs:
                 _exposure_pages(log, 200, first)
             assert paced.catch_up(lambda: pauses.append(1)) == plain.catch_up() == 200 * 20
-        assert len(pauses) >= 2 * (200 // 32), "a pause every 32 lines parsed, every 640 rows and between steps"
+        assert len(pauses) >= 2 * (200 // 32), "a pause every 32 lines parsed, 640 rows, and between steps"
         before = len(pauses)
         assert paced.catch_up(lambda: pauses.append(1)) == 0 and len(pauses) == before, "idle: no pause"
         for user in range(7):
