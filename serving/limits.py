@@ -179,7 +179,7 @@ async def observed(app, scope, receive, send, done) -> None:
 def record_timing(scope, status: int, seconds: float) -> None:
     """A request's latency per route template and method, its response per status, a 5xx as an error."""
     endpoint = getattr(scope.get("route"), "path", "unmatched")
-    metrics.child(metrics.REQUEST_SECONDS, endpoint, scope.get("method", "")).observe(seconds)
-    metrics.child(metrics.RESPONSES, endpoint, str(status)).inc()
+    metrics.observe(metrics.child(metrics.REQUEST_SECONDS, endpoint, scope.get("method", "")), seconds)
+    metrics.count(metrics.child(metrics.RESPONSES, endpoint, str(status)))
     if status >= 500:
         metrics.ERRORS.labels(endpoint).inc()

@@ -8,6 +8,7 @@ folder before the workers start, and ``/metrics`` aggregates every worker's samp
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -56,6 +57,25 @@ def child(metric: MetricWrapperBase, *labels: str) -> MetricWrapperBase:
     ``labels``."""
     found = metric._metrics.get(labels)
     return found if found is not None else metric.labels(*labels)
+
+
+def observe(histogram: Histogram, amount: float) -> None:
+    """``histogram.observe(amount)`` for a labelled histogram's child (from :func:`child`), the same
+    sum and bucket in either value mode: the bucket found by ``bisect_left`` over the child's upper
+    bounds (the first bound ``>= amount``, as ``observe``'s scan finds it) instead of a Python loop
+    over up to 17 bounds behind the observability check, ~3 -> ~1.7 µs, eight times a page on the
+    event loop. A NaN (which no bound is above) goes through ``observe`` itself."""
+    if amount != amount:
+        histogram.observe(amount)
+        return
+    histogram._sum.inc(amount)
+    histogram._buckets[bisect_left(histogram._upper_bounds, amount)].inc(1)
+
+
+def count(counter: Counter) -> None:
+    """``counter.inc()`` for a labelled counter's child (from :func:`child`): its value's own
+    ``inc(1)``, without ``inc``'s observability, sign and exemplar checks."""
+    counter._value.inc(1)
 
 
 def set_bundle(version: str | None, previous: str | None) -> None:

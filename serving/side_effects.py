@@ -66,7 +66,7 @@ async def after_page(page: ServedPage, exposures: BufferedAppender | None) -> No
     """Stage timings to the metrics; the exposure line when ``exposures`` is given
     (``serving.log_exposures``) and the page has cards."""
     for stage, seconds in page.timings.items():
-        metrics.child(metrics.STAGE_SECONDS, page.pipeline, stage).observe(seconds)
+        metrics.observe(metrics.child(metrics.STAGE_SECONDS, page.pipeline, stage), seconds)
     if exposures is None or not page.body["cards"]:
         return
     try:
