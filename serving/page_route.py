@@ -38,6 +38,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 from ranking.experiments import VARIANT_HEADER
 
@@ -76,6 +77,28 @@ def plain_request(scope: dict) -> tuple[bool, str | None] | None:
                 return None
             variant = value.decode("latin-1")  # as Starlette's Headers decode it
     return (explain, variant) if json_body else None
+
+
+async def read_body(request: Request) -> bytes:
+    """``await request.body()`` for a request not read yet, without Starlette's stream generator
+    and its ``aclosing`` (~6 -> ~2 µs a page): ``Request.stream``'s receive loop inline, leaving
+    the request as ``body()`` leaves it: the bytes on ``_body`` (FastAPI's handler, a fallback,
+    reads them there), ``_stream_consumed`` after the last part, ``_is_disconnected`` and a
+    ``ClientDisconnect`` on a disconnect."""
+    chunks = []
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                request._stream_consumed = True
+                break
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect
+    request._body = body = b"".join(chunks)
+    return body
 
 
 def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel | None:
@@ -153,7 +176,7 @@ class PageRoute(APIRoute):
             if plain is None or engine is None or executor is None:
                 return await fastapi_handler(request)
             try:
-                raw = await request.body()  # Starlette keeps the bytes for a fallback
+                raw = await read_body(request)  # the bytes kept, as Starlette keeps them, for a fallback
             except Exception:  # too large, stalled, disconnected: FastAPI's 400, which the limits rewrite
                 return await fastapi_handler(request)
             body = parse_body(model, raw)

@@ -12,6 +12,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
+from starlette.requests import ClientDisconnect, Request
 
 from ranking.experiments import VARIANT_HEADER
 from serving.page_route import (
@@ -20,6 +21,7 @@ from serving.page_route import (
     in_page_thread,
     parse_body,
     plain_request,
+    read_body,
     start_page_threads,
     stop_page_threads,
 )
@@ -126,3 +128,57 @@ def test_plain_requests_rank_on_the_page_threads_and_the_rest_through_fastapi() 
         stop_page_threads(app)
     assert seen[0][0].startswith("shelfrank-page") and seen[0][1] == (True, None)
     assert getattr(app.state, PAGE_THREADS) is None
+
+
+def _part(body: bytes, more: bool = False) -> dict:
+    return {"type": "http.request", "body": body, "more_body": more}
+
+
+@pytest.mark.parametrize("messages", [
+    [_part(b'{"query": "rice"}')],
+    [_part(b"ab", True), _part(b"", True), {"type": "http.request"}],
+    [_part(b"ab", True), {"type": "other"}, _part(b"c")],
+    [_part(b"ab", True), {"type": "http.disconnect"}],
+])
+def test_read_body_leaves_the_request_as_starlettes_body_leaves_it(messages: list) -> None:
+    """The same bytes or the same ``ClientDisconnect``, and then the same state: the body kept for
+    FastAPI's handler (``body()`` and ``stream()`` give it again), the stream consumed, the
+    disconnect noted."""
+
+    async def read(reader) -> tuple:
+        queue = list(messages)
+
+        async def receive() -> dict:
+            return queue.pop(0)
+
+        request = Request({"type": "http", "method": "POST", "headers": []}, receive)
+        try:
+            got = await reader(request)
+        except ClientDisconnect:
+            return ClientDisconnect, request._stream_consumed, request._is_disconnected, queue
+        state = (request._stream_consumed, request._is_disconnected, request._body)
+        return got, state, await request.body(), [c async for c in request.stream()], queue
+
+    assert asyncio.run(read(read_body)) == asyncio.run(read(Request.body))
+
+
+def test_a_plain_request_reads_its_body_without_starlettes_stream(monkeypatch) -> None:
+    monkeypatch.setattr(Request, "stream", lambda self: pytest.fail("Request.stream on the fast path"))
+    app = FastAPI()
+    app.state.shelfrank = type("State", (), {"engine": object()})()
+
+    class Route(PageRoute):
+        def make_call(explain, variant, engine, state):  # noqa: N805 (a plain function, as RankingCall)
+            return explain
+
+    def endpoint(body: SearchRequest, call: bool = Depends(lambda: False)) -> JSONResponse:
+        return JSONResponse({"query": body.query, "explain": call})
+
+    app.router.add_api_route("/page", endpoint, methods=["POST"], route_class_override=Route)
+    start_page_threads(app, 1)
+    try:
+        with TestClient(app) as client:
+            assert client.post("/page?explain=true", json={"query": "rice"}).json() == \
+                {"query": "rice", "explain": True}
+    finally:
+        stop_page_threads(app)
