@@ -18,6 +18,7 @@ from ranking.experiments import VARIANT_HEADER
 from serving.page_route import (
     PAGE_THREADS,
     PageRoute,
+    PageThreads,
     in_page_thread,
     parse_body,
     plain_request,
@@ -182,3 +183,40 @@ def test_a_plain_request_reads_its_body_without_starlettes_stream(monkeypatch) -
                 {"query": "rice", "explain": True}
     finally:
         stop_page_threads(app)
+
+
+def test_page_threads_run_each_job_once_on_their_own_named_threads_and_stop_after_them() -> None:
+    """A job that raises is logged and its thread goes on; a finished job is not held by its thread
+    (a weak reference to what it closed over dies); ``shutdown`` runs what was handed in first."""
+    import gc
+    import weakref
+
+    threads = PageThreads(3, "pages")
+    ran, gate = [], threading.Event()
+
+    class Held:
+        pass
+
+    held = Held()
+    gone = weakref.ref(held)
+
+    def job(n: int, obj: Held | None = None) -> None:
+        gate.wait(5)
+        ran.append((n, threading.current_thread().name))
+
+    threads.submit(lambda: 1 / 0)
+    for n in range(6):
+        threads.submit(lambda n=n, obj=held: job(n, obj))
+    del held
+    gate.set()
+    deadline = time.monotonic() + 5
+    while len(ran) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    gc.collect()
+    assert gone() is None  # the threads wait for the next job holding none of the last
+    threads.submit(lambda: ran.append((6, threading.current_thread().name)))
+    threads.shutdown(wait=True)
+    assert sorted(n for n, _ in ran) == list(range(7))
+    assert {name for _, name in ran} <= {"pages_0", "pages_1", "pages_2"}
+    assert not any(t.is_alive() for t in threads._threads)
