@@ -731,6 +731,17 @@ class LiveSettings(Section):
                          "one applier (redis backend: ranking/live/redis_backend.py), reads the lines "
                          "appended to every writer's event log files this often (an event acknowledged "
                          "by any worker is visible to all within about this)")
+    apply_pause_ratio: float = Field(
+        3.0, ge=0, description="the live state's background applier (embedded: each worker's tail; "
+        "redis: the host's applier) sleeps this many times the CPU it spent since its last pause "
+        "between a poll's steps, so a page waiting for the interpreter lock is not held up by a "
+        "whole burst (ranking/live/pacer.py)")
+    apply_pause_min_ms: float = Field(
+        0.2, ge=0, description="... at least this long a pause (a shorter sleep returns before a "
+        "thread waiting for the interpreter lock has woken and taken it)")
+    apply_pause_budget_ms: float = Field(
+        50.0, ge=0, description="... and at most this long in all a poll (a backlog is applied at full "
+        "speed past it; 0 turns the pauses off)")
     intent_boost: float = Field(1.0, ge=0, description="session intent: a candidate of a leaf holding "
                                 "share s of the shopper's interactions of the last intent_window_minutes "
                                 "moves up s x this score deviations (ranking/pipeline/adjusters/"

@@ -262,3 +262,36 @@ def test_the_pacer_pauses_three_times_the_work_within_a_budget_a_poll():
     cpu[0] += 0.001
     pacer()
     assert slept[-1] == pytest.approx(0.003), "a new poll: a new budget, counted from its start"
+
+
+def test_the_pacer_follows_the_live_apply_pause_settings(tmp_path, monkeypatch):
+    """``live.apply_pause_*`` set the pauses of both backends' appliers; a zero budget turns them off."""
+    import ranking.live.embedded as embedded
+    from ranking.live.pacer import Pacer
+
+    settings = LiveSettings(apply_pause_ratio=2.0, apply_pause_min_ms=1.0, apply_pause_budget_ms=10.0)
+    cpu, slept = [0.0], []
+    pacer = Pacer.of(settings)
+    assert (pacer.ratio, pacer.shortest, pacer.budget) == (2.0, 0.001, 0.01)
+    pacer.clock, pacer.sleep = (lambda: cpu[0]), slept.append
+    pacer.start()
+    for worked in (0.0, 0.002, 0.02):
+        cpu[0] += worked
+        pacer()
+    assert slept == pytest.approx([0.001, 0.004, 0.01 - 0.005])
+    off, slept = Pacer.of(LiveSettings(apply_pause_budget_ms=0)), []
+    off.sleep = slept.append
+    off.start()
+    off()
+    assert slept == [], "a zero budget: no pause"
+    made = []
+    monkeypatch.setattr(embedded.Pacer, "of", classmethod(lambda cls, s: made.append(s) or Pacer(0, 0)))
+    live = EmbeddedLiveState(LiveSettings(poll_ms=10, apply_pause_ratio=2.0), tmp_path)
+    live.start()
+    try:
+        deadline = time.perf_counter() + 10
+        while not made and time.perf_counter() < deadline:
+            time.sleep(0.01)
+    finally:
+        live.stop()
+    assert made and made[0].apply_pause_ratio == 2.0, "the tail's pacer is made from its settings"

@@ -111,7 +111,7 @@ class EmbeddedLiveState:
 
     def _run(self) -> None:
         every = self.settings.poll_ms / 1000.0
-        pacer = Pacer()
+        pacer = Pacer.of(self.settings)
         while not self._stop.wait(every):
             try:
                 self.catch_up(pacer.start())

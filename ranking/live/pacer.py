@@ -11,9 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-PAUSE_SECONDS = 0.0002  # the tail thread's shortest pause: a waiter for the GIL has woken and taken it
-PAUSE_RATIO = 3.0  # ... and it pauses this many times the CPU it spent since its last pause
-PAUSE_BUDGET = 0.05  # ... but at most this many seconds a poll in all (a backlog is applied at full speed)
+from ranking.settings import LiveSettings
+
+_DEFAULTS = LiveSettings()
+PAUSE_SECONDS = _DEFAULTS.apply_pause_min_ms / 1000  # the defaults of ``live.apply_pause_*``
+PAUSE_RATIO = _DEFAULTS.apply_pause_ratio
+PAUSE_BUDGET = _DEFAULTS.apply_pause_budget_ms / 1000
 
 
 class Pacer:
@@ -24,15 +27,23 @@ class Pacer:
     and taken it), until ``budget`` seconds of pauses were spent since :meth:`start`. So a poll's
     ~10 ms burst of Python is spread over ~40 ms, a few pages each waiting ~1 ms for the GIL
     instead of one page waiting for all of it, while a long backlog still goes at full speed.
-    ``clock`` and ``sleep`` are the thread's CPU clock and ``time.sleep`` (a test gives its own).
+    ``clock`` and ``sleep`` are the thread's CPU clock and ``time.sleep`` (a test gives its own);
+    ``shortest`` is :data:`PAUSE_SECONDS` unless given. :meth:`of` reads the three from settings.
     """
 
     def __init__(self, ratio: float = PAUSE_RATIO, budget: float = PAUSE_BUDGET,
-                 clock: Callable[[], float] = time.thread_time, sleep: Callable[[float], None] = time.sleep
-                 ) -> None:
+                 clock: Callable[[], float] = time.thread_time, sleep: Callable[[float], None] = time.sleep,
+                 shortest: float = PAUSE_SECONDS) -> None:
         self.ratio, self.budget, self.clock, self.sleep = ratio, budget, clock, sleep
+        self.shortest = shortest
         self.left = budget
         self.mark = clock()
+
+    @classmethod
+    def of(cls, settings: LiveSettings) -> Pacer:
+        """The pacer ``live.apply_pause_ratio``, ``_min_ms`` and ``_budget_ms`` describe."""
+        return cls(settings.apply_pause_ratio, settings.apply_pause_budget_ms / 1000,
+                   shortest=settings.apply_pause_min_ms / 1000)
 
     def start(self) -> Pacer:
         """A new poll: the whole budget again, the CPU counted from now."""
@@ -40,7 +51,7 @@ class Pacer:
         return self
 
     def __call__(self) -> None:
-        wait = min(max(PAUSE_SECONDS, self.ratio * (self.clock() - self.mark)), self.left)
+        wait = min(max(self.shortest, self.ratio * (self.clock() - self.mark)), self.left)
         if wait > 1e-6:  # (a spent budget, to the float's rounding)
             self.left -= wait
             self.sleep(wait)
