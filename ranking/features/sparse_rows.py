@@ -42,8 +42,10 @@ def row_hits(matrix: sp.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> Ro
     none = np.zeros(0, dtype=np.int64)
     if not len(rows) or not len(columns):
         return RowHits(rows, none, none, none, none)
-    starts = matrix.indptr[rows]
-    lengths = (matrix.indptr[rows + 1] - starts).astype(np.int64)
+    # ``np.take``, not ``[]``: the same elements without fancy indexing's set-up (~6 and ~10 us of
+    # a first-time query's token and bigram gathers, ~190 rows and ~3,000 and ~5,300 entries)
+    starts = matrix.indptr.take(rows)
+    lengths = (matrix.indptr.take(rows + 1) - starts).astype(np.int64)
     bounds = np.cumsum(lengths)
     # each row's stored entries, rows in the given order, each row's in stored order
     entries = np.arange(int(bounds[-1]), dtype=np.int64)
@@ -51,9 +53,10 @@ def row_hits(matrix: sp.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> Ro
     # the query's position of each entry's column (-1: not in the query), by one lookup
     slot = np.full(matrix.shape[1], -1, dtype=np.int32)
     slot[columns] = np.arange(len(columns), dtype=np.int32)
-    at = slot[matrix.indices[entries]]
+    at = slot.take(matrix.indices.take(entries))
     hits = np.flatnonzero(at >= 0)
-    return RowHits(rows, entries, np.searchsorted(bounds, hits, side="right"), entries[hits], at[hits])
+    owner = np.searchsorted(bounds, hits, side="right")
+    return RowHits(rows, entries, owner, entries.take(hits), at.take(hits))
 
 
 def hit_dots(hits: RowHits, data: np.ndarray, values: np.ndarray) -> np.ndarray:
