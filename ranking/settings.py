@@ -302,6 +302,16 @@ class RecallSettings(Section):
                                 "query words and dense recall are kept per search index "
                                 "(ranking/recall/query_words.py, search.py): a repeated query skips its "
                                 "BM25 scoring and its vector scan; 0 = none")
+    synonym_terms_kept: int = Field(
+        512, ge=0, description="operator synonym terms (each held by at most 4,096 products) whose rows "
+        "and scores are kept per search index, oldest out: a first-time query whose rewrite brings a "
+        "term another query brought reads them kept (ranking/recall/query_words.py)")
+    synonym_large_terms_mb: float = Field(
+        64.0, ge=0, description="... larger terms' rows and scores kept per search index up to this many "
+        "MB in all, oldest out (at 1M products ~8 terms of 100,000 products a MB)")
+    synonym_matches_mb: float = Field(
+        32.0, ge=0, description="... each synonym match's rows and what it adds there, kept per search "
+        "index up to this many MB in all, oldest out")
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
     # search honesty (ranking/recall/query_words.py, ranking/pipeline/filters/relevance_floor.py)

@@ -152,7 +152,7 @@ def test_a_synonym_terms_rows_and_scores_are_made_once_across_queries(recall, mo
     """A term's rows and scores (QueryWordMatcher._term) depend on the term and the index only: a
     first-time query whose rewrite brings a term another query's brought reads them kept, and gets
     what making them again gives; a term held by more than TERM_ROWS_KEPT products is kept by its
-    bytes (TERM_BYTES_KEPT), and not at all when they have no room."""
+    bytes (recall.synonym_large_terms_mb), and not at all when they have no room."""
     from ranking.recall import query_words
 
     matcher = recall.query_words
@@ -168,12 +168,12 @@ def test_a_synonym_terms_rows_and_scores_are_made_once_across_queries(recall, mo
     catalog = matcher._text_scores("手机", matcher.words("手机"), columns=True)
     assert scores.tobytes() == catalog[rows].tobytes()
     assert matcher._term("kettle") is None and matcher._terms.get("kettle") == ()  # no product holds it
-    monkeypatch.setattr(query_words, "MATCH_BYTES_KEPT", 0)  # each query's match made anew (its terms read)
+    no_matches = RecallSettings(synonym_matches_mb=0)  # each query's match made anew (its terms read)
     monkeypatch.setattr(query_words, "TERM_ROWS_KEPT", 1)  # 手机 is in 2 titles: a large term
-    large = SearchRecall.from_texts(TEXTS, IDS, dim=4).query_words
+    large = SearchRecall.from_texts(TEXTS, IDS, dim=4).use_query_words_from(no_matches).query_words
     large._term_scores = _counting(large._term_scores, once := [])
-    monkeypatch.setattr(query_words, "TERM_BYTES_KEPT", 0)  # and no bytes for large terms: made every time
-    fresh = SearchRecall.from_texts(TEXTS, IDS, dim=4).query_words
+    no_room = no_matches.model_copy(update={"synonym_large_terms_mb": 0})  # no bytes for large terms
+    fresh = SearchRecall.from_texts(TEXTS, IDS, dim=4).use_query_words_from(no_room).query_words
     fresh._term_scores = _counting(fresh._term_scores, again := [])
     for query in ("phone case", "phone stand"):
         rewrite = synonyms.rewrite(query)
@@ -196,3 +196,21 @@ def test_a_new_index_answers_a_synonym_term_from_its_own_products(recall) -> Non
     recall.replace_products(bigger.bm25, bigger.index, bigger.vectors)
     assert 9 in recall.lexical("phone case", 10, SynonymIndex([PHONE]).rewrite("phone case"))[0].tolist()
     assert 8 in recall.query_words._term("手机")[0].tolist()  # index row 8: product 9
+
+
+def test_no_synonym_term_is_kept_when_the_setting_keeps_none(recall) -> None:
+    """``recall.synonym_terms_kept`` bounds the small terms kept per index: 0 keeps none, and each
+    query's term is made again (with the same rows and scores)."""
+    synonyms = SynonymIndex([PHONE])
+    kept = recall.query_words
+    for query in ("phone case", "phone stand"):
+        kept.lexical(query, 5, synonyms.rewrite(query))
+    assert len(kept._terms) == 1
+    none = SearchRecall.from_texts(TEXTS, IDS, dim=4).use_query_words_from(
+        RecallSettings(synonym_terms_kept=0, synonym_matches_mb=0)).query_words
+    none._term_scores = _counting(none._term_scores, made := [])
+    for query in ("phone case", "phone stand"):
+        rewrite = synonyms.rewrite(query)
+        got, want = none.lexical(query, 5, rewrite), kept.lexical(query, 5, rewrite)
+        assert got[0].tolist() == want[0].tolist() and got[1].tobytes() == want[1].tobytes()
+    assert len(none._terms) == 0 and len(made) == 2

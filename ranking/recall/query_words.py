@@ -49,20 +49,21 @@ from ranking.bounded_memo import BoundedMemo, BytesMemo, read_only
 from ranking.recall.lexical import BM25Index
 from ranking.recall.tokenize import is_word, pieces
 from ranking.row_lookup import RowLookup
-from ranking.settings import MerchandisingSettings
+from ranking.settings import MerchandisingSettings, RecallSettings
 
 # merchandising.synonym_weight's default, for callers without settings (the service passes its own)
 SYNONYM_WEIGHT: float = MerchandisingSettings.model_fields["synonym_weight"].default
 
-# a synonym term's rows and scores (:meth:`QueryWordMatcher._term`) are kept per index for this many
-# terms, each held by at most TERM_ROWS_KEPT products (8 bytes a row: at most 16 MB an index)
-TERMS_KEPT = 512
+# a synonym term's rows and scores (:meth:`QueryWordMatcher._term`) are kept per index for
+# ``recall.synonym_terms_kept`` terms, each held by at most TERM_ROWS_KEPT products (8 bytes a row: at
+# most 16 MB an index at the default 512); larger terms' rows and scores up to
+# ``recall.synonym_large_terms_mb`` in all, and each synonym match's rows and what it adds there up
+# to ``recall.synonym_matches_mb`` (:class:`~ranking.bounded_memo.BytesMemo`, oldest out)
 TERM_ROWS_KEPT = 4096
-# larger terms' rows and scores are kept per index up to this many bytes in all, oldest out
-# (:class:`~ranking.bounded_memo.BytesMemo`: at 1M products ~8 terms of 10^5 products a MB)
-TERM_BYTES_KEPT = 64 << 20
-# a synonym match's rows and what it adds there, kept per index up to this many bytes in all
-MATCH_BYTES_KEPT = 32 << 20
+_RECALL = RecallSettings()  # the defaults, for callers without settings (the service passes its own)
+TERMS_KEPT = _RECALL.synonym_terms_kept
+TERM_BYTES_KEPT = int(_RECALL.synonym_large_terms_mb * (1 << 20))
+MATCH_BYTES_KEPT = int(_RECALL.synonym_matches_mb * (1 << 20))
 
 # Lucene's default English stop set: never the strong word, never in a notice
 STOP_WORDS = frozenset((
@@ -150,7 +151,8 @@ class QueryWordMatcher:
     """Query words over one BM25 index (its vocabulary and postings), with sub-word matching."""
 
     def __init__(self, bm25: BM25Index, min_length: int, max_expansions: int, weight: float,
-                 cache: int = 4096, results: int = 1024) -> None:
+                 cache: int = 4096, results: int = 1024, terms: int = TERMS_KEPT,
+                 term_bytes: int = TERM_BYTES_KEPT, match_bytes: int = MATCH_BYTES_KEPT) -> None:
         self.bm25 = bm25
         self.min_length, self.max_expansions, self.weight = min_length, max_expansions, weight
         self._rows = RowLookup(bm25.product_ids)
@@ -171,10 +173,10 @@ class QueryWordMatcher:
         # synonym term -> (its rows, its scores there), or () when no product holds it: a term's
         # are the same whichever query's rewrite brings it, and the operator's terms recur across
         # queries (on bench.merch_synonyms' mix 85% of a first-time query's terms were seen before)
-        self._terms: BoundedMemo[str, tuple] = BoundedMemo(TERMS_KEPT)
-        self._large_terms = BytesMemo(TERM_BYTES_KEPT)  # terms held by more than TERM_ROWS_KEPT rows
+        self._terms: BoundedMemo[str, tuple] = BoundedMemo(terms)
+        self._large_terms = BytesMemo(term_bytes)  # terms held by more than TERM_ROWS_KEPT rows
         # (match's words, its terms, synonym weight) -> (rows, what the match adds there) or ()
-        self._matches = BytesMemo(MATCH_BYTES_KEPT)
+        self._matches = BytesMemo(match_bytes)
 
     def _tokens(self, text: str) -> np.ndarray:
         """``bm25.query_tokens(text)``, read-only (:attr:`tokens` keeps it per text)."""
@@ -458,8 +460,8 @@ class QueryWordMatcher:
 
     def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(:meth:`_term_rows`, :meth:`_term_scores` at those rows) of ``term``, None when no
-        product holds it; kept (read-only) for :data:`TERMS_KEPT` terms of at most
-        :data:`TERM_ROWS_KEPT` rows and larger ones up to :data:`TERM_BYTES_KEPT` bytes, oldest
+        product holds it; kept (read-only) for ``recall.synonym_terms_kept`` terms of at most
+        :data:`TERM_ROWS_KEPT` rows and larger ones up to ``recall.synonym_large_terms_mb``, oldest
         out: neither depends on the query, and this index never changes in place (a new one gets
         a new matcher)."""
         got = self._terms.get(term)
