@@ -19,17 +19,14 @@ from typing import Any
 
 from ranking.live.catalog_feed import LogCatalogFeed
 from ranking.live.catalog_follower import CatalogFollower, load_hook
-from serving.state import ServiceState
+from serving.state import ServiceState, router_engines
 
 log = logging.getLogger("shelfrank.catalog")
 
 
 def served_engines(state: ServiceState) -> Iterable[Any]:
     """Every distinct engine loaded now (the default and the experiments')."""
-    router = state.router
-    if router is None:
-        return []
-    return list({id(e): e for e in (router.default, *router.engines.values())}.values())
+    return router_engines(state.router)
 
 
 def start_catalog(state: ServiceState) -> None:

@@ -14,6 +14,7 @@ still on disk, and the worker not draining for shutdown.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -32,6 +33,13 @@ from serving.routing import Router
 from serving.supervisor import CONTROL_FILE, ControlMark, control_mark, write_control
 
 log = logging.getLogger("shelfrank.serving")
+
+
+def router_engines(router: Router | None) -> list[Engine]:
+    """Every distinct engine of ``router`` (the default and the experiments')."""
+    if router is None:
+        return []
+    return list({id(e): e for e in (router.default, *router.engines.values())}.values())
 
 
 class ReloadNotRecordedError(Exception):
@@ -104,6 +112,7 @@ class ServiceState:
             except BundleError:
                 metrics.RELOADS.labels("refused").inc()
                 raise
+            mark = self._prepare(router)
             try:
                 self._write_control(str(router.default.bundle.path))
             except OSError as exc:
@@ -114,7 +123,7 @@ class ServiceState:
                 metrics.RELOADS.labels("not_recorded").inc()
                 raise ReloadNotRecordedError(f"could not record the reload in {self.control_path}: "
                                              f"{exc}") from exc
-            previous = self._swap(router)
+            previous = self._swap(router, mark)
             self.load_error = None
             metrics.RELOADS.labels("ok").inc()
             return router.default, previous
@@ -129,9 +138,28 @@ class ServiceState:
             return f"the served bundle {self.engine.bundle.path} is gone from disk"
         return None
 
-    def _swap(self, router: Router) -> str | None:
-        old = self.router
-        self.router = router
+    def _prepare(self, router: Router) -> int | None:
+        """Before a reloaded router serves: lay the live catalog's changes so far over its engines
+        and build their per-product feature tables for the product table they will serve (the
+        warm-up built them for the bundle's), so the first pages after a reload neither compute
+        those features themselves nor run beside a build of every product's row (~1.5 s of CPU
+        at 1M products). Return the catalog's mark (:meth:`CatalogFollower.swapping`)."""
+        engines = router_engines(router)
+        mark = self.catalog.prepare(engines) if self.catalog is not None else None
+        for engine in engines:
+            try:
+                engine.build_tables()
+            except Exception:  # the pages compute these features themselves, and build them aside
+                log.exception("reload: building the per-product tables before the swap failed")
+        return mark
+
+    def _swap(self, router: Router, mark: int | None = None) -> str | None:
+        catalog = self.catalog
+        swapping = catalog.swapping(router_engines(router), mark) if catalog is not None \
+            else contextlib.nullcontext()
+        with swapping:
+            old = self.router
+            self.router = router
         previous = old.default.version if old else None
         metrics.set_bundle(router.default.version, previous if previous != router.default.version else None)
         if old is not None:
@@ -163,7 +191,8 @@ class ServiceState:
             if self._serves(wanted):  # this worker's own reload, which held the lock, swapped to it
                 return False
             try:
-                self._swap(self._build(wanted))
+                router = self._build(wanted)
+                self._swap(router, self._prepare(router))
                 self.load_error = None
                 return True
             except BundleError as exc:

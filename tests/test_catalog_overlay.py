@@ -124,3 +124,30 @@ def test_an_older_bundle_reprices_the_listing_against_its_implied_reference() ->
                                                                          "price": reference * 0.9})]), CLIP)
     assert abs(after.columns["price_advantage"][0] - 0.1) < 1e-5
     np.testing.assert_array_equal(after.columns["price_advantage"][1:], cols["price_advantage"][1:])
+
+
+def test_no_change_keeps_the_table_so_what_is_built_for_it_stays_valid() -> None:
+    products, refs, rating, leaf = _mall()
+    table = _table(products, _scored(products, refs, rating, leaf))
+    state = CatalogState()
+    assert overlay_products(table, state, None, CLIP) is table  # the start's overlay with no change
+    same = {"product_id": 4, "price": float(products.price[3]), "stock": 5}  # the values it has
+    unknown = {"product_id": 999, "price": 1.0}  # a product this table does not know
+    assert overlay_products(table, state, state.fold([(PRODUCT_CHANGES, same),
+                                                      (PRODUCT_CHANGES, unknown)]), CLIP) is table
+    assert overlay_products(table, state, None, CLIP) is table  # every change so far: still none
+
+
+def test_a_change_shares_every_column_it_leaves_bit_for_bit_the_same() -> None:
+    products, refs, rating, leaf = _mall()
+    table = _table(products, _scored(products, refs, rating, leaf))
+    state = CatalogState()
+    banned = overlay_products(table, state, state.fold([(BANS, {"product_ids": [], "store_ids": [2],
+                                                                "reason": "fraud", "unban": False})]), CLIP)
+    after = overlay_products(banned, state, state.fold([(PRODUCT_CHANGES, {"product_id": 1, "stock": 0})]),
+                             CLIP)
+    assert after is not banned and after.columns["stock"][0] == 0
+    assert after.columns["store_banned"] is banned.columns["store_banned"]  # no new ban: the same column
+    assert after.columns["price_advantage"] is banned.columns["price_advantage"]
+    fresh = overlay_products(table, state, None, CLIP)  # every change so far over the bundle's table
+    assert "store_banned" in fresh.columns and fresh.columns["stock"][0] == 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ranking.cold_start.bandit import MemberRows, PoolQuadrature
-from ranking.cold_start.product_facts import ProductFactsTable
+from ranking.cold_start.product_facts import snapshot_facts
 from ranking.cold_start.stages import EXPLORING
 from ranking.cold_start.view import ColdStartView, LeafRateCache, cold_start_view, table_view
 from ranking.features.snapshot import FeatureSnapshot
@@ -38,8 +38,6 @@ class ColdStartSlots:
 
     settings: ColdStartSettings
     name: str = "cold_start"
-    # every product's store opening, leaf rates and bundle counts, per version of the catalog
-    facts: ProductFactsTable = field(default_factory=ProductFactsTable, repr=False)
     # the leaf rates a request computes its own facts with while ``facts`` is built aside
     rates: LeafRateCache = field(default_factory=LeafRateCache, repr=False)
 
@@ -50,7 +48,8 @@ class ColdStartSlots:
         if not positions or not len(cands):
             return
         products = snapshot.products  # read once: the live catalog swaps the table whole
-        facts = self.facts.ready(products, snapshot.stores, s.prior_strength)
+        # every product's store opening, leaf rates and bundle counts, per version of the catalog
+        facts = snapshot_facts(snapshot).ready(products, snapshot.stores, s.prior_strength)
         if facts is None:  # built aside after a catalog change: this request computes its own
             view = cold_start_view(snapshot, cands.product_ids, request.now_ms, request.live_signals, s,
                                    self.rates.of(snapshot, s.prior_strength))
