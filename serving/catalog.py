@@ -19,7 +19,7 @@ from typing import Any
 
 from ranking.live.catalog_feed import LogCatalogFeed
 from ranking.live.catalog_follower import CatalogFollower, load_hook
-from serving.state import ServiceState, router_engines
+from serving.state import ServiceState, build_tables, router_engines
 
 log = logging.getLogger("shelfrank.catalog")
 
@@ -39,11 +39,7 @@ def start_catalog(state: ServiceState) -> None:
                                settings.scores.price_advantage_clip, hook)
     started = time.perf_counter()
     rows = follower.start()
-    for engine in served_engines(state):  # the overlay swapped the tables the warm-up built for
-        try:
-            engine.build_tables()
-        except Exception:  # the pages compute these features themselves, and build them aside
-            log.exception("catalog: building the per-product tables at start failed")
+    build_tables(served_engines(state), "catalog start")  # an overlay that changed the products
     log.info("catalog: %d change rows replayed and the product tables built in %.2f s", rows,
              time.perf_counter() - started)
     state.catalog = follower

@@ -42,6 +42,17 @@ def router_engines(router: Router | None) -> list[Engine]:
     return list({id(e): e for e in (router.default, *router.engines.values())}.values())
 
 
+def build_tables(engines: list[Engine], when: str) -> None:
+    """Build every engine's per-product feature tables now (:meth:`Engine.build_tables`), before
+    it takes traffic; a failure is logged (``when`` says which step) and leaves the pages to compute
+    these features themselves and build the tables aside, as before."""
+    for engine in engines:
+        try:
+            engine.build_tables()
+        except Exception:
+            log.exception("%s: building the per-product tables failed", when)
+
+
 class ReloadNotRecordedError(Exception):
     """The control file could not be written: no worker swapped."""
 
@@ -146,11 +157,7 @@ class ServiceState:
         at 1M products). Return the catalog's mark (:meth:`CatalogFollower.swapping`)."""
         engines = router_engines(router)
         mark = self.catalog.prepare(engines) if self.catalog is not None else None
-        for engine in engines:
-            try:
-                engine.build_tables()
-            except Exception:  # the pages compute these features themselves, and build them aside
-                log.exception("reload: building the per-product tables before the swap failed")
+        build_tables(engines, "reload, before the swap")
         return mark
 
     def _swap(self, router: Router, mark: int | None = None) -> str | None:
