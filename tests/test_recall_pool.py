@@ -13,12 +13,10 @@ from ranking.settings import RulesSettings
 
 
 class Listed:
-    def __init__(self, name: str, ids: list[int], pooled: bool | None, kept: bool | None = None) -> None:
+    def __init__(self, name: str, ids: list[int], pooled: bool | None) -> None:
         self.name, self.ids, self.threads = name, np.asarray(ids, np.int64), []
         if pooled is not None:
             self.pooled = pooled
-        if kept is not None:
-            self.kept = lambda request, k: kept
 
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
         self.threads.append(threading.current_thread().name)
@@ -49,22 +47,18 @@ def test_cheap_sources_run_on_the_requests_thread_and_the_union_keeps_the_source
     assert got.sources == serial.sources
 
 
-def test_a_kept_result_or_a_lone_costly_source_takes_no_hop() -> None:
-    # a source whose result for the request is kept is a lookup (a repeated query's search
-    # sources): the hop cost more than it did, so with one costly source left nothing hops
+def test_a_lone_costly_source_takes_no_hop() -> None:
+    # with one costly source there is nothing to overlap it: nothing hops
     request = RankRequest(surface="search", page_size=5, now_ms=0, hour=9, query="q")
 
     class NoPool:
         def submit(self, *args, **kwargs):
             raise AssertionError("a source was sent to the recall pool")
 
-    for kept in ((True, True), (True, False), (False, True)):
-        sources = [Listed("lexical", [1, 2], None, kept[0]), Listed("dense", [2, 3], None, kept[1])]
-        assert _pipeline(sources, NoPool())._recall(request)[0].product_ids.tolist() == [1, 2, 3]
     lone = [Listed("a", [1], False), Listed("b", [2], True)]
     assert _pipeline(lone, NoPool())._recall(request)[0].product_ids.tolist() == [1, 2]
     with ThreadPoolExecutor(1, thread_name_prefix="pool") as pool:
-        both = [Listed("lexical", [1, 2], None, False), Listed("dense", [2, 3], None, False)]
+        both = [Listed("lexical", [1, 2], None), Listed("dense", [2, 3], None)]
         assert _pipeline(both, pool)._recall(request)[0].product_ids.tolist() == [1, 2, 3]
         assert both[0].threads[0].startswith("pool")
 

@@ -58,14 +58,11 @@ class CandidateSource(Protocol):
 ExtraFeatures = Callable[[RankRequest, CandidateSet], dict[str, np.ndarray]]
 
 
-def costly_for(source: CandidateSource, request: RankRequest, k: int) -> bool:
-    """Whether ``source``'s recall for ``request`` computes enough to be worth a hop to the recall
-    pool: not when the source says it is cheap (``pooled = False``), nor when its result for this
-    request is kept (an optional ``kept(request, k)`` says so: the recall is then a lookup)."""
-    if not getattr(source, "pooled", True):
-        return False
-    kept = getattr(source, "kept", None)
-    return kept is None or not kept(request, k)
+def costly_for(source: CandidateSource) -> bool:
+    """Whether ``source``'s recall computes enough to be worth a hop to the recall
+    pool: not when the source says it is cheap (``pooled = False``, every built-in source since
+    stop 46: the pool is for a caller's own source that computes without the interpreter lock)."""
+    return bool(getattr(source, "pooled", True))
 
 
 class CallerCandidates:
@@ -160,9 +157,9 @@ class Pipeline:
         # costly source can overlap it: every costly source but the last hops, this thread runs
         # the rest. One that says it is not (``pooled = False``: every built-in source, homepage's
         # 20-300 us against ~60 us a hop under load, and search's, whose lexical scoring holds the
-        # interpreter lock) or whose result is kept (``kept(request, k)``) stays here: the page
-        # thread handed the interpreter lock to the pool thread and waited to get it back
-        costly = [s for s in self.sources if costly_for(s, request, self.recall_k)]
+        # interpreter lock) stays here: the page thread handed the interpreter lock to the pool
+        # thread and waited to get it back
+        costly = [s for s in self.sources if costly_for(s)]
         if self.executor is not None and len(costly) > 1:
             futures = {s.name: self.executor.submit(s.recall, request, self.recall_k) for s in costly[:-1]}
             parts = {s.name: s.recall(request, self.recall_k) for s in self.sources if s.name not in futures}
