@@ -40,7 +40,7 @@ def main() -> None:
     relevant = (test[test.relevance >= settings.real_data.home_depot_relevant]
                 .groupby("search_term").product_uid.apply(lambda s: set(s.astype(int))))
     queries = [speller.correct(q).text for q in relevant.index]
-    words = QueryWordMatcher(bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight)
+    words = QueryWordMatcher.of(bm25, r)
     for name, search in (("bm25", bm25.search), ("query_words", words.lexical)):
         started = time.perf_counter()
         found = [search(q, 100)[0] for q in queries]

@@ -36,8 +36,7 @@ def _rewrites(query: str) -> list:
 
 def test_a_repeated_query_gets_the_kept_read_only_result_a_keepless_matcher_gives(recall) -> None:
     r = RecallSettings()
-    keepless = QueryWordMatcher(recall.bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
-                                results=0)
+    keepless = QueryWordMatcher.of(recall.bm25, r.model_copy(update={"search_results_kept": 0}))
     scored = []
     keepless._lexical = _counting(keepless._lexical, scored)
     matcher = recall.query_words

@@ -60,10 +60,11 @@ SYNONYM_WEIGHT: float = MerchandisingSettings.model_fields["synonym_weight"].def
 # ``recall.synonym_large_terms_mb`` in all, and each synonym match's rows and what it adds there up
 # to ``recall.synonym_matches_mb`` (:class:`~ranking.bounded_memo.BytesMemo`, oldest out)
 TERM_ROWS_KEPT = 4096
+MB = 1 << 20
 _RECALL = RecallSettings()  # the defaults, for callers without settings (the service passes its own)
 TERMS_KEPT = _RECALL.synonym_terms_kept
-TERM_BYTES_KEPT = int(_RECALL.synonym_large_terms_mb * (1 << 20))
-MATCH_BYTES_KEPT = int(_RECALL.synonym_matches_mb * (1 << 20))
+TERM_BYTES_KEPT = int(_RECALL.synonym_large_terms_mb * MB)
+MATCH_BYTES_KEPT = int(_RECALL.synonym_matches_mb * MB)
 
 # Lucene's default English stop set: never the strong word, never in a notice
 STOP_WORDS = frozenset((
@@ -177,6 +178,14 @@ class QueryWordMatcher:
         self._large_terms = BytesMemo(term_bytes)  # terms held by more than TERM_ROWS_KEPT rows
         # (match's words, its terms, synonym weight) -> (rows, what the match adds there) or ()
         self._matches = BytesMemo(match_bytes)
+
+    @classmethod
+    def of(cls, bm25: BM25Index, r: RecallSettings) -> QueryWordMatcher:
+        """The matcher the ``recall.subword_*``, ``spelling_cache_queries``, ``search_results_kept``
+        and ``synonym_*`` settings describe."""
+        return cls(bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
+                   cache=r.spelling_cache_queries, results=r.search_results_kept, terms=r.synonym_terms_kept,
+                   term_bytes=int(r.synonym_large_terms_mb * MB), match_bytes=int(r.synonym_matches_mb * MB))
 
     def _tokens(self, text: str) -> np.ndarray:
         """``bm25.query_tokens(text)``, read-only (:attr:`tokens` keeps it per text)."""

@@ -92,11 +92,7 @@ class SearchRecall:
         return rows, vectors, BoundedMemo(self._query_settings.search_results_kept)
 
     def _matcher(self, r: RecallSettings) -> QueryWordMatcher:
-        return QueryWordMatcher(self.bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
-                                cache=r.spelling_cache_queries, results=r.search_results_kept,
-                                terms=r.synonym_terms_kept,
-                                term_bytes=int(r.synonym_large_terms_mb * (1 << 20)),
-                                match_bytes=int(r.synonym_matches_mb * (1 << 20)))
+        return QueryWordMatcher.of(self.bm25, r)
 
     def use_query_words_from(self, recall_settings: RecallSettings) -> SearchRecall:
         """Match query words as the ``recall.subword_*`` settings say (sub-word length, cap, weight)."""
