@@ -88,7 +88,7 @@ def ready_product_feature_table(snapshot: FeatureSnapshot, names: list[str] | No
     cached = snapshot.derived.get(CACHE_KEY)
     if cached is not None and cached.holds(snapshot, wanted):
         return cached
-    building = snapshot.derived.setdefault(BUILD_LOCK_KEY, threading.Lock())
+    building = _build_lock(snapshot)
     if building.acquire(blocking=False):
         threading.Thread(target=_build_aside, args=(snapshot, wanted, building), daemon=True,
                          name="per-product-features").start()
@@ -103,9 +103,14 @@ def built_product_feature_table(snapshot: FeatureSnapshot, names: list[str] | No
     product table the warm-up's table was built for: the worker is ready only once it holds
     the table of what it serves, so its first pages neither compute these features themselves
     nor run beside a build of every product's row (about 1.6 s of CPU at 1M products)."""
-    building = snapshot.derived.setdefault(BUILD_LOCK_KEY, threading.Lock())
+    building = _build_lock(snapshot)
     with building:
         return product_feature_table(snapshot, names)
+
+
+def _build_lock(snapshot: FeatureSnapshot) -> threading.Lock:
+    """The snapshot's one lock of a table build (aside or on a start-up's thread)."""
+    return snapshot.derived.setdefault(BUILD_LOCK_KEY, threading.Lock())
 
 
 def _build_aside(snapshot: FeatureSnapshot, wanted: tuple[str, ...], building: threading.Lock) -> None:
