@@ -19,3 +19,11 @@ def test_components_are_timed_by_the_chosen_clock(monkeypatch) -> None:
     request_components._wrap(part, "run", "a part")
     assert part.run() == 7
     assert request_components.TOTALS["a part"] == 0.25
+
+
+def test_the_hydrate_providers_are_timed_by_the_chosen_clock_too(monkeypatch) -> None:
+    ticks = iter([3.0, 3.5])
+    monkeypatch.setitem(request_components.CLOCK, "now", lambda: next(ticks))
+    monkeypatch.setattr(request_components, "TOTALS", request_components.defaultdict(float))
+    assert request_components._timed(lambda: 7, "a provider")() == 7
+    assert request_components.TOTALS["a provider"] == 0.5

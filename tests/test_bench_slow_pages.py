@@ -17,3 +17,16 @@ def test_the_report_lists_the_slowest_pages_with_their_threads():
 
 def test_every_running_thread_has_a_cpu_clock():
     assert thread_cpu()["MainThread"] > 0
+
+
+def test_the_components_report_names_each_slow_pages_shopper_and_what_it_spent_above_the_median():
+    served = [{"wall_ms": 5.0, "cpu_ms": 5.0, "threads": {}, "body": i % 4, "first": i < 4, "gc": [],
+               "components": {"recall: personal": 0.1, "model": 1.0, "homepage stage recall": 0.3}}
+              for i in range(40)]
+    served[2].update(wall_ms=12.0, gc=[(0, 0.4)])
+    served[2]["components"] = {"recall: personal": 1.6, "model": 1.1, "homepage stage recall": 2.0}
+    out = report(served, slowest=1)
+    slow = out["slowest"][0]
+    assert slow["i"] == 2 and slow["body"] == 2 and slow["first"] and slow["gc"] == [(0, 0.4)]
+    assert slow["over_median"] == {"recall: personal": 1.5, "model": 0.1}  # stages left out
+    assert out["collections"] == 1

@@ -383,3 +383,49 @@ def test_similars_interleaving_is_the_numpy_forms_list():
         seed_ids = rng.choice(60, seeds, replace=False)
         got = interleaved(list(ids), seed_ids, k)
         assert got.dtype == np.int64 and got.tolist() == _interleaved_with_numpy(ids, seed_ids, k).tolist()
+
+
+def _live_leaves_with_numpy(leaf, recent_leaves, recent_weights):
+    """``ShopperContextBuilder.add_live``'s leaves as numpy wrote them before the dict form."""
+    from ranking.membership import isin_few
+
+    leaf = np.asarray(leaf, np.int64)
+    if not len(leaf):
+        return recent_leaves, recent_weights
+    leaves, first, counts = np.unique(leaf, return_index=True, return_counts=True)
+    order = np.lexsort((first, -counts))  # most touched first, then most recent
+    top_leaf = float(recent_weights.max()) if len(recent_weights) else 1.0
+    weights = (top_leaf + top_leaf * counts[order] / counts.sum()).astype(np.float32)
+    keep = ~isin_few(recent_leaves, leaves)
+    return (np.concatenate([leaves[order], recent_leaves[keep]]).astype(np.int64),
+            np.concatenate([weights, recent_weights[keep]]).astype(np.float32))
+
+
+def test_the_live_leaves_lead_the_recent_ones_as_the_numpy_form_orders_them():
+    from ranking.recall.homepage_sources.context import ShopperContextBuilder
+
+    rng = np.random.default_rng(9)
+    for _ in range(400):
+        leaf = rng.integers(0, 12, int(rng.integers(0, 25))).tolist()  # small range: repeats and ties
+        n = int(rng.integers(0, 8))
+        recent = rng.choice(15, n, replace=False).astype(np.int64)
+        weights = rng.random(n).astype(np.float32) * 3
+        c = ShopperContext(user_id=1, hour=9, slot=0, recent_leaves=recent, recent_leaf_weights=weights)
+        ShopperContextBuilder.add_live_leaves(c, leaf)
+        want_leaves, want_weights = _live_leaves_with_numpy(leaf, recent, weights)
+        assert c.recent_leaves.dtype == np.int64 and c.recent_leaf_weights.dtype == np.float32
+        assert c.recent_leaves.tolist() == want_leaves.tolist()
+        assert c.recent_leaf_weights.tobytes() == want_weights.tobytes()
+
+
+def test_a_live_views_recent_items_are_each_item_once_at_its_newest_place():
+    from ranking.live.state import ShopperView
+
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        items = rng.integers(0, 20, int(rng.integers(0, 40))).astype(np.int64)
+        view = ShopperView(user_id=1, session_id=None, known=True, now_ms=0, items=items)
+        _, first = np.unique(items, return_index=True)
+        for n in (None, 1, 3, 50):
+            got = view.recent_items(n)
+            assert got.dtype == np.int64 and got.tolist() == items[np.sort(first)][:n].tolist()

@@ -90,3 +90,22 @@ def test_more_faiss_threads_or_many_queries_scan_every_row(monkeypatch, one_fais
     faiss.omp_set_num_threads(2)
     q = vectors[vectors.any(axis=1)][:1]
     assert np.array_equal(index.search(q, 5)[1], _plain(vectors, index.ids, q, 5)[1])
+
+
+def test_a_tied_query_among_others_alone_scans_every_row(monkeypatch, one_faiss_thread) -> None:
+    """``similar`` asks for three seeds in one call: a tie at one seed's k-th score rescans that
+    seed alone, and every row of the answer is still the whole index's."""
+    rng = np.random.default_rng(11)
+    vectors = np.zeros((400, 4), np.float32)
+    vectors[::2] = [1, 0, 0, 0]  # 200 equal vectors: a query along them ties at its k-th score
+    spread = rng.normal(size=(100, 4)).astype(np.float32)
+    vectors[1::4] = spread / np.linalg.norm(spread, axis=1, keepdims=True)  # a quarter stays zero
+    index = VectorIndex.build(vectors, np.arange(400, dtype=np.int64) * 3 + 1)
+    calls = []
+    search = index.index.search
+    monkeypatch.setattr(index.index, "search", lambda q, k: calls.append(len(q)) or search(q, k))
+    q = np.array([[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0.6, 0.8]], np.float32)  # the middle one ties
+    got, want = index.search(q, 10), _plain(vectors, index.ids, q, 10)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert got[0].dtype == want[0].dtype and got[1].dtype == want[1].dtype
+    assert calls == [1]  # the tied query alone

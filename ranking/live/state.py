@@ -69,9 +69,10 @@ class ShopperView:
     exclude: np.ndarray = field(default_factory=lambda: EMPTY_I64)
 
     def recent_items(self, n: int | None = None) -> np.ndarray:
-        """Distinct items, most recent interaction first."""
-        _, first = np.unique(self.items, return_index=True)
-        return self.items[np.sort(first)][:n]
+        """Distinct items, most recent interaction first. A dict keeps each id at its first (newest)
+        place: on a view's few dozen items, a fifth of ``np.unique(return_index=True)``'s sort and
+        takes (a first-time shopper's homepage context reads it)."""
+        return np.array(list(dict.fromkeys(self.items.tolist()))[:n], dtype=self.items.dtype)
 
     def leaf_affinity(self, within_ms: int) -> dict[int, float]:
         """Share of the interactions of the last ``within_ms`` per leaf (this session's intent)."""

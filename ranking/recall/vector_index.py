@@ -12,10 +12,11 @@ those alone (:meth:`VectorIndex.search`), with the same results: faiss scores ea
 row scores the same bits in either scan, and its heap orders equal scores by row, which both scans
 number in the same order. The one thing the zero rows can change is which of several products tied
 at the k-th score make the list, so a search whose k-th score is not above the next one and above
-zero (a zero vector scores 0) scans every row as before. Only on faiss's one-thread sequential scan
-(the service's: ``serving.search_threads`` 1, a few queries a call): with more threads or more
-queries faiss scores by BLAS blocks split over threads, where which rows share a block (and so a
-score's last bits, and the order of ties) depends on the rows scanned, so it scans every row.
+zero (a zero vector scores 0) scans every row as before (that query alone, the call's others kept).
+Only on faiss's one-thread sequential scan (the service's: ``serving.search_threads`` 1, a few
+queries a call): with more threads or more queries faiss scores by BLAS blocks split over threads,
+where which rows share a block (and so a score's last bits, and the order of ties) depends on the
+rows scanned, so it scans every row.
 """
 
 from __future__ import annotations
@@ -101,16 +102,22 @@ class VectorIndex:
 
     def _search_nonzero(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
         """:meth:`search`'s answer from the non-zero rows alone (module docstring), or None when
-        it could differ: fewer than ``k + 1`` such rows, or a query's k-th score not above both
-        zero and its ``k + 1``-th (a tie at the boundary, which the zero rows' places decide)."""
+        fewer than ``k + 1`` such rows. A query whose k-th score is not above both zero and its
+        ``k + 1``-th (a tie at the boundary, which the zero rows' places decide) scans every row,
+        alone: on this one-thread path faiss answers each query of a call by itself, so the other
+        queries' rows are the non-zero scan's (the homepage's ``similar`` asks for three seeds at
+        once, and one tied seed rescanned all three)."""
         if self.nonzero is None or len(self.nonzero[0]) <= k or not _sequential(len(q), self.dim):
             return None
         vectors, ids = self.nonzero
         scores, rows = faiss.knn(q, vectors, k + 1, metric=faiss.METRIC_INNER_PRODUCT)
         kth = scores[:, k - 1]
-        if not ((kth > 0) & (kth > scores[:, k])).all():
-            return None
-        return np.ascontiguousarray(scores[:, :k]), ids[rows[:, :k]]
+        tied = np.flatnonzero(~((kth > 0) & (kth > scores[:, k])))
+        scores, found = np.ascontiguousarray(scores[:, :k]), ids[rows[:, :k]]
+        if len(tied):
+            again, rows = self.index.search(np.ascontiguousarray(q[tied]), k)
+            scores[tied], found[tied] = again, np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1)
+        return scores, found
 
     def vectors(self) -> np.ndarray:
         return self.index.reconstruct_n(0, self.size)
