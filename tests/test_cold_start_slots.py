@@ -17,13 +17,14 @@ RULES_OFF = RulesSettings(store_diversity_max=10, exploration_slots=[], traffic_
 NEW = [17, 21, 25, 28]  # ranked low (score order = id order)
 
 
-def _page(surface, settings=None, seed=0, snap=None, channel=None, page_size=10):
+def _page(surface, settings=None, seed=0, snap=None, channel=None, page_size=10, explain=True):
     snap = snap or _new_snapshot()
     c = scored(snap)
     cold = ColdStartSlots(settings or ColdStartSettings())
+    request = rules_request(surface=surface, page_size=page_size, now_ms=NOW, seed=seed, channel=channel,
+                            explain=explain)  # explained: every new candidate's note
     placement = Selector(RULES_OFF, [cold, *default_selectors(RULES_OFF)[3:]]).place(
-        c, rules_request(surface=surface, page_size=page_size, now_ms=NOW, seed=seed, channel=channel), snap,
-        np.random.default_rng(seed))
+        c, request, snap, np.random.default_rng(seed))
     return c, placement
 
 
@@ -80,6 +81,19 @@ def test_every_new_candidate_shows_its_stage_and_a_retired_one_takes_no_slot():
     assert stages == {17: "retired", 21: "retired", 25: "retired", 28: "graduated"}
     note = next(n for n in c.rule_notes[17] if n["rule"] == "cold_start")
     assert note["posterior_mean"] < note["leaf_rate"] and "ranked by the model" in note["why"]
+
+
+def test_a_page_not_explained_notes_only_the_card_the_bandit_placed():
+    """Min categories reads a placed card's note; the other new candidates' notes are for
+    ``explain`` alone, so a page not explained makes none (the same page, the same placed note)."""
+    settings = ColdStartSettings(slots={"homepage": [2]})
+    c, placement = _page("homepage", settings)
+    quiet, same = _page("homepage", settings, explain=False)
+    np.testing.assert_array_equal(same.rows, placement.rows)
+    placed = int(placement.rows[1])
+    assert placed in NEW and sum(bool(c.rule_notes[r]) for r in NEW) > 1
+    assert [r for r in range(len(quiet)) if quiet.rule_notes[r]] == [placed]
+    assert quiet.rule_notes[placed] == c.rule_notes[placed]
 
 
 def test_the_bandit_prefers_the_product_whose_orders_beat_its_leaf():

@@ -53,8 +53,9 @@ def _snapshot(rng: np.random.Generator, n: int = 120, stores: int = 9) -> Featur
     )
 
 
-def place_pages() -> list[dict]:
-    """Each case's page: rows (product ids), propensities, adjustments, notes, dropped."""
+def place_pages(explain: bool = True) -> list[dict]:
+    """Each case's page: rows (product ids), propensities, adjustments, notes, dropped (explained:
+    the notes are made for an explained page, the only one that shows them)."""
     out = []
     for seed, surface, hour, subsidy_slots, exploration, log_odds in CASES:
         rng = np.random.default_rng(seed)
@@ -64,7 +65,7 @@ def place_pages() -> list[dict]:
         rules = RulesSettings(exploration_slots=list(exploration), store_diversity_max=2,
                               store_diversity_window=5, **SPREAD_OFF)
         request = RankRequest(surface=surface, page_size=24, now_ms=0, hour=hour,
-                              subsidy_slots=subsidy_slots, seed=seed)
+                              subsidy_slots=subsidy_slots, seed=seed, explain=explain)
         model = type("M", (), {"score_is_log_odds": log_odds})()
         pipe = Pipeline("golden", [], snapshot, model, rules)
         cands, dropped = pipe._filter(cands, request)
@@ -85,3 +86,7 @@ def test_pages_and_explanations_equal_the_pre_component_output():
     assert len(got) == len(expected)
     for case, (g, e) in enumerate(zip(got, expected, strict=True)):
         assert g == e, CASES[case]
+    # not explained: the same pages, whatever notes they skip
+    plain = json.loads(json.dumps(place_pages(explain=False), default=float))
+    for case, (g, e) in enumerate(zip(plain, expected, strict=True)):
+        assert {**g, "notes": None} == {**e, "notes": None}, CASES[case]

@@ -24,7 +24,7 @@ def test_store_diversity_holds_in_every_window(cap, window):
     c.scores = np.where(store == 0, 10.0, 0.0) - np.arange(40) * 0.01
     placement = Selector(RulesSettings(store_diversity_max=cap, store_diversity_window=window,
                                        exploration_slots=[])).place(
-        c, rules_request(page_size=12), snap, np.random.default_rng(0))
+        c, rules_request(page_size=12, explain=True), snap, np.random.default_rng(0))
     stores = _stores_on_page(snap, c, placement.rows)
     assert len(stores) == 12 and len(set(placement.rows)) == 12
     for start in range(len(stores)):
@@ -38,7 +38,7 @@ def test_diversity_is_relaxed_only_when_nothing_else_is_left():
     c = scored(snap)
     placement = Selector(RulesSettings(store_diversity_max=1, store_diversity_window=3,
                                        exploration_slots=[])).place(
-        c, rules_request(page_size=6), snap, np.random.default_rng(0))
+        c, rules_request(page_size=6, explain=True), snap, np.random.default_rng(0))
     assert list(placement.rows) == [0, 1, 2, 3, 4, 5]
     assert any(n["why"].startswith("diversity relaxed") for n in c.rule_notes[1])
 

@@ -41,8 +41,9 @@ def _rules(**kw) -> RulesSettings:
 
 
 def _place(snap, rules, **request):
-    c = _scored(snap)
-    placed = Selector(rules).place(c, rules_request(**request), snap, np.random.default_rng(0))
+    c = _scored(snap)  # explained: the spread notes its held-back cards only for ``explain``
+    placed = Selector(rules).place(c, rules_request(**{"explain": True, **request}), snap,
+                                   np.random.default_rng(0))
     return c, placed.rows
 
 
@@ -92,6 +93,24 @@ def test_search_keeps_its_category_by_default_and_spreads_brands():
         assert np.bincount(brands[start:start + 10]).max() <= 3
     assert not any(n["rule"] == "category_spread" for r in rows for n in c.rule_notes[r])
     assert any(n["rule"] == "brand_spread" and "brand 0" in n["why"] for r in rows for n in c.rule_notes[r])
+
+
+def test_a_page_not_explained_is_placed_the_same_and_makes_no_note():
+    """The caps' notes (held back, relaxed) are made for an explained page only: no response field
+    of a page not explained reads them; the explained page keeps every one."""
+    snap = _mall(n=60, leaves=2)
+    snap.products.columns["subsidy"][:20] = 1
+    rules = _rules(spread_category_max={"homepage": 2}, spread_brand_max={"homepage": 2},
+                   spread_window={"homepage": 6}, store_diversity_max=2, subsidy_share_max={"homepage": 0.3})
+    c, rows = _place(snap, rules, surface="homepage", page_size=20)
+    noted = {n["rule"] for r in rows for n in c.rule_notes[r]}
+    assert noted == {"category_spread", "brand_spread"}
+    assert any("relaxed" in n["why"] for r in rows for n in c.rule_notes[r])
+    quiet = _scored(snap)
+    placed = Selector(rules).place(quiet, rules_request(surface="homepage", page_size=20), snap,
+                                   np.random.default_rng(0))
+    np.testing.assert_array_equal(placed.rows, rows)
+    assert not any(quiet.rule_notes)
 
 
 def test_the_subsidy_share_follows_the_surface_policy_and_requested_slots_count():
@@ -256,11 +275,17 @@ def test_fill_in_order_places_and_notes_as_the_plain_sliding_count_filler(head, 
         for p, r in enumerate(page.slots.tolist()):
             if r >= 0:
                 plain.put(p, r)
+        quiet = PageDraft(page.order, page.stores, page.size)  # filled without notes (not explained)
+        quiet.slots, quiet.used = page.slots.copy(), page.used.copy()
         c = CandidateSet(np.arange(40))
         window_caps.fill_in_order(page, c, caps)
         want = _fill_by_sliding_counts(plain, caps)
         np.testing.assert_array_equal(page.slots, plain.slots)
         assert [list(n) for n in c.rule_notes] == want
+        unnoted = CandidateSet(np.arange(40))
+        window_caps.fill_in_order(quiet, unnoted, caps, noting=False)
+        np.testing.assert_array_equal(quiet.slots, page.slots)
+        assert not any(unnoted.rule_notes)
         held += sum("held" in n["why"] for notes in want for n in notes)
     assert held > 100  # cards held back by a cap and placed later are among the cases
 

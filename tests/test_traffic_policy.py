@@ -106,11 +106,15 @@ def test_grade_d_stays_below_the_fold_and_only_the_cards_it_pushed_say_so():
     snap = graded_snapshot(scores, [50, 50, 50])
     rules = RulesSettings(traffic_fold=4, store_diversity_max=10)
     c = scored(snap)
-    placed = Selector(rules).place(c, rules_request(page_size=10), snap, np.random.default_rng(0))
+    placed = Selector(rules).place(c, rules_request(page_size=10, explain=True), snap,
+                                   np.random.default_rng(0))
     assert list(placed.rows) == [1, 3, 4, 5, 0, 2, 6, 7, 8, 9]
     why = "grade D: kept below position 4 by the traffic policy"
     assert c.rule_notes[0] == [{"rule": "traffic_policy", "why": why}] and c.rule_notes[2] == c.rule_notes[0]
     assert all(not c.rule_notes[i] for i in range(3, 30))
+    c = scored(snap)  # not explained: the same page, no note (only ``explain`` shows them)
+    placed = Selector(rules).place(c, rules_request(page_size=10), snap, np.random.default_rng(0))
+    assert list(placed.rows) == [1, 3, 4, 5, 0, 2, 6, 7, 8, 9] and not any(c.rule_notes)
     # only grade D left: the floor gives way rather than leave the page short
     c = scored(snap, ids=snap.products.ids[[0, 2, 7]])
     placed = Selector(rules).place(c, rules_request(page_size=3), snap, np.random.default_rng(0))
@@ -280,7 +284,7 @@ def test_the_fold_floor_places_and_notes_as_it_did_with_slots_placed_before_it()
         rules = RulesSettings(traffic_fold=int(rng.integers(1, 8)),
                               store_diversity_max=int(rng.integers(1, 3)),
                               store_diversity_window=int(rng.integers(2, 6)))
-        request = rules_request(page_size=int(rng.integers(3, 12)))
+        request = rules_request(page_size=int(rng.integers(3, 12)), explain=True)  # notes: explained only
         ids, order = rng.permutation(snap.products.ids)[:n], rng.permutation(n)  # any rank order
         made = []
         for fill in ("reference", "served"):

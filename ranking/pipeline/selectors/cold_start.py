@@ -6,9 +6,10 @@ positions). For each open budget position, the pool is the ``cold_start.pool_max
 unplaced candidates in stage ``exploring`` (on search they have all passed the query's
 relevance floor, which runs as a filter before placement); one draw of their order-rate
 posteriors picks the card and its exact propensity (each member's chance of the highest draw,
-by quadrature on ``cold_start.propensity_grid`` points) is logged on the card. Every new candidate gets a
-``cold_start`` note with its stage and posterior mean, so a new product ranked normally shows
-its stage in ``explain`` too; a placed card's note adds its position and propensity.
+by quadrature on ``cold_start.propensity_grid`` points) is logged on the card. On an explained
+page every new candidate gets a ``cold_start`` note with its stage and posterior mean, so a new
+product ranked normally shows its stage in ``explain`` too; a placed card's note (made on every
+page: min categories reads it) adds its position and propensity.
 """
 
 from __future__ import annotations
@@ -76,16 +77,22 @@ class ColdStartSlots:
             r = int(pool[pick])
             page.put(slot - 1, r, float(propensity[pick]))
             placed[r] = (slot, float(propensity[pick]), len(pool))
-        self._note(cands, view, placed)
+        self._note(cands, view, placed, request.explain)
 
-    def _note(self, cands: CandidateSet, view: ColdStartView, placed: dict[int, tuple[int, float, int]]
-              ) -> None:
+    def _note(self, cands: CandidateSet, view: ColdStartView, placed: dict[int, tuple[int, float, int]],
+              everyone: bool) -> None:
+        """Each new candidate's note (``everyone``: an explained page), else the placed cards' only
+        (min categories reads those: it never swaps a card another selector placed)."""
+        if not everyone and not placed:
+            return
         post = view.posterior
         mean, leaf = post.order_mean.tolist(), post.leaf_order_rate.tolist()
         shown, ordered = post.impressions.tolist(), post.orders.tolist()
         stage, new_product = view.stage.tolist(), view.new_product[view.rows].tolist()  # plain values
         rows, notes = view.rows.tolist(), []
-        for k, r in enumerate(rows):  # k: its index among the new ones
+        noted = range(len(rows)) if everyone else [k for k, r in enumerate(rows) if r in placed]
+        for k in noted:  # k: its index among the new ones
+            r = rows[k]
             note = {"rule": self.name, "stage": stage[k], "posterior_mean": mean[k],
                     "leaf_rate": leaf[k], "impressions": shown[k], "orders": ordered[k]}
             if r in placed:
@@ -97,7 +104,7 @@ class ColdStartSlots:
             else:
                 note["why"] = _ranked_why(new_product[k], stage[k])
             notes.append(note)
-        cands.rule_notes.append(rows, notes)
+        cands.rule_notes.append([rows[k] for k in noted], notes)
 
 
 @functools.cache

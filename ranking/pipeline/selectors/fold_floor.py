@@ -4,9 +4,10 @@ The traffic policy's rule for grade D (:mod:`ranking.pipeline.traffic_grades`): 
 among the first ``traffic_fold`` gets the best remaining candidate of another grade (or none),
 keeping the shelf spread's caps (store, category, brand, subsidy share) where it can. A grade D card that
 would have been in the fold by score says so in ``explain`` ("grade D: kept below position 6 by
-the traffic policy"). When only grade D candidates are left the slot stays open and store
-diversity fills it (the floor gives way rather than leave a page short). Slots placed before it
-(a requested subsidy slot: eligible grades only; a new-store exploration slot) are left alone.
+the traffic policy"; noted on an explained page only). When only grade D candidates are left the
+slot stays open and store diversity fills it (the floor gives way rather than leave a page short).
+Slots placed before it (a requested subsidy slot: eligible grades only; a new-store exploration
+slot) are left alone.
 With ``rules.traffic_policy`` off or ``traffic_fold`` 0 it places nothing.
 """
 
@@ -65,6 +66,8 @@ class FoldFloor:
             if not left:
                 break
             caps.put(p, left.pop(max(at, 0)))
+        if not request.explain:  # the notes below: only ``explain`` shows them
+            return
         why = f"grade D: kept below position {self.settings.traffic_fold} by the traffic policy"
         for r in sorted(in_fold_by_score.tolist()):
             if grade_d[r] and not page.used[r]:

@@ -8,7 +8,8 @@ in any ``spread_window`` consecutive slots (0: that cap is off), the store cap o
 subsidy cards on the page (slots placed before it, such as requested subsidy slots, count).
 Search keeps its query's category (the default category cap there is off) and spreads brands.
 A card passed over says which cap held it back; when nothing left fits, the caps give way in
-the order category, brand, store, subsidy share, and the card placed says which one did.
+the order category, brand, store, subsidy share, and the card placed says which one did (these
+notes are made for an explained page only: ``explain`` alone shows them).
 
 The subsidy share's key per product (0: a subsidy card, -1: not counted) is kept per version of
 the ``subsidy`` column as one int8 each (:data:`SUBSIDY_KEYS`): a page takes its candidates' keys
@@ -99,4 +100,5 @@ class ShelfSpread:
 
     def fill(self, page: PageDraft, cands: CandidateSet, request: RankRequest, snapshot: FeatureSnapshot,
              rng: np.random.Generator) -> None:
-        fill_in_order(page, cands, self.caps(page, cands, request, snapshot))
+        # the notes only for an explained page (no other reader: ``fill_in_order``)
+        fill_in_order(page, cands, self.caps(page, cands, request, snapshot), noting=request.explain)

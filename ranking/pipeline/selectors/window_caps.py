@@ -236,9 +236,12 @@ def _joined(ranked: list[int], rows: list[int], more: np.ndarray) -> tuple[list[
     return ranked + rest, rows + rest, more[:0]
 
 
-def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap]) -> None:
+def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap],
+                  noting: bool = True) -> None:
     """Fill every empty slot in score order under ``caps``, relaxing them in order when nothing
-    left fits (module docstring).
+    left fits (module docstring); with ``noting`` False the same cards in the same slots, and no
+    card says why (a page not explained: no response field reads these notes, and a first-time
+    query's page passes twice as many cards over, each noted with a formatted reason).
 
     A card passed over at a slot is one ranked above the card placed there (``rows`` keeps score
     order), so each slot that passed cards over keeps (its card's rank, its blocked keys), and a
@@ -271,6 +274,9 @@ def fill_in_order(page: PageDraft, cands: CandidateSet, caps: Sequence[WindowCap
         if i < 0:
             i, relaxed = state.relaxing(rows, blocked)
         row = rows.pop(i)
+        if not noting:  # the notes alone read what follows: the rows passed over, the caps relaxed
+            state.put(p, row)
+            continue
         passed: list[list[set[int]]] = []
         if passing or i:  # else no card was ever passed over: its rank is not needed
             rank = ranked.index(row, i)  # rows lost only cards placed, fewer than the slots
