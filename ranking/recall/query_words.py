@@ -401,9 +401,8 @@ class QueryWordMatcher:
         the same order row by row (so ``argpartition`` ranks the same input); None when the
         catalog-long sums cost less (:meth:`_sparse_cheaper`)."""
         alternatives = rewrite.alternatives if rewrite else ()
-        plain = self._plain(query, words)
-        typed = self._typed_rows(query, words, plain)
-        rows = typed + [r for _, got, terms in matches for r in (got[:1] if got else [t[0] for t in terms])]
+        rows = self._typed_rows(query, words, self._plain(query, words)) + [
+            r for _, got, terms in matches for r in (got[:1] if got else [t[0] for t in terms])]
         columns = self._score_columns(query, words) + [
             j for a, (_, got, _) in zip(alternatives, matches, strict=True) if got is None and a.text != query
             for j in self._score_columns(a.text, self.words(a.text))]
@@ -411,8 +410,8 @@ class QueryWordMatcher:
             return None
         kind = self.bm25.weights.indices.dtype  # the postings' (a search of them casts nothing)
         union = sorted_union([r.astype(kind, copy=False) for r in rows]) if rows else np.zeros(0, kind)
-        s = self._text_scores_at(query, words, union)
-        hit = s > 0 if plain else self._marked(union, typed)
+        s = self._text_scores_at(query, words, union)  # every row of the union is recalled (holds a
+        # word, or a match's term, or for a plain query a token, where a row holds a word iff it scores)
         own = True  # s is still the typed text's own score (no match has added to it yet)
         for alternative, (key, got, terms) in zip(alternatives, matches, strict=True):
             if got is None:
@@ -422,9 +421,8 @@ class QueryWordMatcher:
                 continue
             at = np.searchsorted(union, got[0].astype(kind))
             s[at] = s[at] + got[1]
-            hit[at] = True
             own = False
-        keep = hit & (s > 0)
+        keep = s > 0
         return union[keep], s[keep]
 
     def _typed_rows(self, query: str, words: QueryWords, plain: bool) -> list[np.ndarray]:
@@ -449,14 +447,6 @@ class QueryWordMatcher:
         df = self._df[np.asarray(columns, dtype=np.intp)]
         searched = int(np.minimum(df, rows).sum()) + rows
         return SPARSE_COST * searched < len(self.bm25.product_ids) + int(df.sum())
-
-    @staticmethod
-    def _marked(union: np.ndarray, arrays: list[np.ndarray]) -> np.ndarray:
-        """Per row of ``union``: whether one of ``arrays`` (sorted, within it) holds it."""
-        out = np.zeros(len(union), dtype=bool)
-        for rows in arrays:
-            out[np.searchsorted(union, rows)] = True
-        return out
 
     def _match_parts(self, alternative: Any, synonym_weight: float) -> tuple[tuple, Any, list]:
         """(memo key, the kept (rows, adds) or () or None when not kept, and then its held terms'
