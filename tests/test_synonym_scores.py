@@ -311,3 +311,19 @@ def test_sorted_union_and_common_are_numpys() -> None:
             at, idx = common(a, b)
             _, want_a, want_b = np.intersect1d(a, b, assume_unique=True, return_indices=True)
             assert at.tolist() == want_a.tolist() and idx.tolist() == want_b.tolist()
+
+
+def test_the_typed_words_recalled_rows_are_their_masks(mall) -> None:
+    """The rows a query recalls for its typed words (QueryWordMatcher._typed_scores' second part:
+    each word's rows marked) are the rows holding one column of every part of a word, as each
+    word's catalog-long mask gives them, for Chinese words of several bigrams, sub-words and runs."""
+    matcher, queries, _ = mall
+    for query in [*queries, "华为手机壳", "平板电 cordles", "手机电饭 headph", "机壳", "大米油 olive"]:
+        words = matcher.words(query)
+        if matcher._plain(query, words):
+            continue
+        want = np.zeros(len(matcher.bm25.product_ids), dtype=bool)
+        for word in words.words:
+            if word.products:
+                want |= matcher._mask(word.parts)
+        assert matcher._typed_scores(query, words)[1].tolist() == want.tolist(), query

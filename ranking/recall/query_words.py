@@ -401,13 +401,15 @@ class QueryWordMatcher:
         the same order row by row (so ``argpartition`` ranks the same input); None when the
         catalog-long sums cost less (:meth:`_sparse_cheaper`)."""
         alternatives = rewrite.alternatives if rewrite else ()
-        rows = self._typed_rows(query, words, self._plain(query, words)) + [
-            r for _, got, terms in matches for r in (got[:1] if got else [t[0] for t in terms])]
+        plain = self._plain(query, words)
+        held = [r for _, got, terms in matches for r in (got[:1] if got else [t[0] for t in terms])]
+        typed = self._df[self.tokens(query)].sum() if plain else sum(w.products for w in words.words)
         columns = self._score_columns(query, words) + [
             j for a, (_, got, _) in zip(alternatives, matches, strict=True) if got is None and a.text != query
             for j in self._score_columns(a.text, self.words(a.text))]
-        if not self._sparse_cheaper(columns, sum(len(r) for r in rows)):
+        if not self._sparse_cheaper(columns, int(typed) + sum(len(r) for r in held)):  # at most the union's
             return None
+        rows = self._typed_rows(query, words, plain) + held
         kind = self.bm25.weights.indices.dtype  # the postings' (a search of them casts nothing)
         union = sorted_union([r.astype(kind, copy=False) for r in rows]) if rows else np.zeros(0, kind)
         s = self._text_scores_at(query, words, union)  # every row of the union is recalled (holds a
@@ -519,7 +521,9 @@ class QueryWordMatcher:
             return s, s > 0
         hit = np.zeros(len(self.bm25.product_ids), dtype=bool)
         for word in words.words:
-            if word.products:
+            if word.products and self._postings_canonical:  # its rows marked: no mask of its own
+                hit[self._word_rows(word)] = True
+            elif word.products:
                 hit |= self._mask(word.parts)
         return self._text_scores(query, words), hit
 
