@@ -569,6 +569,11 @@ class QueryWordMatcher:
         terms' (rows, scores) (:meth:`_term`) when the caller has read them."""
         if terms is None:
             terms = [t for t in map(self._term, alternative.terms) if t is not None]
+        if len(terms) == 1:  # one term held: the best is its own score, at its rows (no catalog-long best)
+            rows, term_scores = terms[0]
+            rows = rows.astype(np.intp)
+            best = np.maximum(np.zeros(len(rows), s.dtype), synonym_weight * term_scores).astype(s.dtype)
+            return rows, np.maximum(best - self._own(alternative.text, query, typed, s, rows), 0)
         best, held = None, []
         for rows, term_scores in terms:
             rows = rows.astype(np.intp)  # indexed three times here: converted once
