@@ -195,3 +195,135 @@ def test_a_match_is_made_once_across_queries_and_adds_what_making_it_again_would
     assert made == ["drill"] and ("drill", ("kit", "手机"), 0.5) in matcher._matches
     rows, adds = matcher._matches.get(("drill", ("kit", "手机"), 0.5))
     assert not rows.flags.writeable and not adds.flags.writeable
+
+
+# ---- the union form (QueryWordMatcher._union_scores): scored at the rows it can recall only ---------
+FORCED = {"union": 0, "catalog": 10 ** 12}  # SPARSE_COST: always the union form, never
+
+
+@pytest.fixture(params=list(FORCED))
+def forced(request, mall, monkeypatch) -> str:
+    """The union form always (SPARSE_COST 0) or never, each with its own fresh kept matches and terms
+    (so the path under test makes them)."""
+    from ranking.recall import query_words
+
+    matcher = mall[0]
+    monkeypatch.setattr(query_words, "SPARSE_COST", FORCED[request.param])
+    monkeypatch.setattr(matcher, "_matches", BytesMemo(1 << 24))
+    monkeypatch.setattr(matcher, "_large_terms", BytesMemo(1 << 24))
+    monkeypatch.setattr(matcher, "_terms", type(matcher._terms)(4096))
+    return request.param
+
+
+def test_both_forms_are_the_reference_bit_for_bit_with_sub_words_and_many_matches(mall, forced) -> None:
+    """200 random queries of one to three words, with Chinese sub-word shapes (a word's bigrams held
+    apart, a run no bigram covers, a character) and Latin parts, each without a rewrite, with the
+    index's and with a random one of one to three matches (the whole query, a word, a word then
+    the whole query): the union form and the catalog-long one give the reference's ids and float32
+    scores, ties at the k-th score included, and the union form did run."""
+    matcher, _, synonyms = mall
+    ran: list = []
+    real = matcher._union_scores
+    matcher._union_scores = lambda *a: (lambda got: ran.append(got is not None) or got)(real(*a))
+    try:
+        rng = np.random.default_rng(17)
+        vocabulary = [*LATIN, *CHINESE, "cordles", "headph", "phon", "zq7", "华为手机壳", "平板电", "电脑壳",
+                      "手机电饭", "大米油", "机壳", "脑", "米", "olive 大米油", "手机 leather"]
+        for _ in range(200):
+            query = " ".join(rng.choice(vocabulary, size=int(rng.integers(1, 4))))
+            for rewrite in (None, synonyms.rewrite(query), _random_rewrite(rng, query)):
+                s, hit = _reference_scores(matcher, query, rewrite, 0.5)
+                for k in (1, 7, 40, int(rng.integers(1, 400))):
+                    want_ids, want_scores = _reference_top(matcher, s, hit, k)
+                    got_ids, got_scores = matcher.lexical(query, k, rewrite, 0.5)
+                    assert got_ids.tolist() == want_ids.tolist(), (forced, query, rewrite, k)
+                    assert got_scores.tobytes() == want_scores.tobytes(), (forced, query, rewrite, k)
+    finally:
+        del matcher._union_scores
+    assert any(ran) == (forced == "union") and all(ran) == (forced == "union")
+
+
+def test_a_match_made_by_one_form_is_what_the_other_makes(mall, monkeypatch) -> None:
+    """The kept synonym matches are shared by both forms: a match made at the union of rows holds
+    the same rows and adds, bit for bit, as the catalog-long one."""
+    from ranking.recall import query_words
+
+    matcher, queries, synonyms = mall
+    kept = {}
+    for name, cost in FORCED.items():
+        monkeypatch.setattr(query_words, "SPARSE_COST", cost)
+        monkeypatch.setattr(matcher, "_matches", BytesMemo(1 << 24))
+        for query in queries:
+            matcher.lexical(query, 50, synonyms.rewrite(query), 0.5)
+        kept[name] = {key: matcher._matches.get(key) for key in list(matcher._matches._values)}
+    assert kept["union"].keys() == kept["catalog"].keys() and len(kept["union"]) > 10
+    for key, got in kept["union"].items():
+        want = kept["catalog"][key]
+        assert (got == () and want == ()) or (got[0].tolist() == want[0].tolist()
+                                              and got[1].tobytes() == want[1].tobytes()), key
+
+
+def test_a_terms_scores_at_its_rows_are_the_catalog_sums(mall, monkeypatch) -> None:
+    """A term's scores summed at its rows only (the union form's rule allowing) are the catalog-long
+    sums there, bit for bit, for whole words, Chinese words of several bigrams and sub-words."""
+    from ranking.recall import query_words
+
+    matcher = mall[0]
+    monkeypatch.setattr(query_words, "SPARSE_COST", 0)
+    for term in [*LATIN, *CHINESE, "phon", "headph", "手机 leather", "cordless drill", "华为手机"]:
+        rows = matcher._term_rows(term)
+        if rows is None:
+            continue
+        words = matcher.words(term)
+        want = matcher._text_scores(term, words, columns=True)[rows]
+        assert matcher._term_scores(term, rows).tobytes() == want.tobytes(), term
+        assert matcher._text_scores_at(term, words, rows, columns=True).tobytes() == want.tobytes(), term
+
+
+def test_the_union_form_runs_only_when_it_searches_fewer_rows_than_the_catalog_sums_touch(mall) -> None:
+    """SPARSE_COST rows of the catalog-long form per row searched: a few rows are scored at the
+    union, most of the catalog's by the catalog-long sums, and postings not sorted and distinct
+    never by binary search."""
+    matcher = mall[0]
+    n, column = len(matcher.bm25.product_ids), [matcher.bm25.vocabulary["phone"]]
+    assert matcher._sparse_cheaper(column, 10)
+    assert not matcher._sparse_cheaper(column, n)
+    matcher._postings_canonical = False
+    try:
+        assert not matcher._sparse_cheaper(column, 10)
+    finally:
+        matcher._postings_canonical = True
+
+
+def test_sorted_union_and_common_are_numpys() -> None:
+    """The sorted distinct values of several arrays are ``np.unique``'s of them joined; the common
+    positions of two sorted distinct arrays are ``np.intersect1d``'s, whichever is the longer."""
+    from ranking.recall.query_words import common, sorted_union
+
+    rng = np.random.default_rng(3)
+    for size in (0, 1, 2, 50, 3000):
+        arrays = [rng.integers(0, 2000, size).astype(np.int32) for _ in range(int(rng.integers(1, 4)))]
+        got = sorted_union(arrays)
+        want = np.unique(np.concatenate(arrays))
+        assert got.dtype == want.dtype and got.tolist() == want.tolist()
+        other = np.unique(rng.integers(0, 2000, int(rng.integers(0, 400))).astype(np.int32))
+        for a, b in ((got, other), (other, got)):
+            at, idx = common(a, b)
+            _, want_a, want_b = np.intersect1d(a, b, assume_unique=True, return_indices=True)
+            assert at.tolist() == want_a.tolist() and idx.tolist() == want_b.tolist()
+
+
+def test_the_typed_words_recalled_rows_are_their_masks(mall) -> None:
+    """The rows a query recalls for its typed words (QueryWordMatcher._typed_scores' second part:
+    each word's rows marked) are the rows holding one column of every part of a word, as each
+    word's catalog-long mask gives them, for Chinese words of several bigrams, sub-words and runs."""
+    matcher, queries, _ = mall
+    for query in [*queries, "华为手机壳", "平板电 cordles", "手机电饭 headph", "机壳", "大米油 olive"]:
+        words = matcher.words(query)
+        if matcher._plain(query, words):
+            continue
+        want = np.zeros(len(matcher.bm25.product_ids), dtype=bool)
+        for word in words.words:
+            if word.products:
+                want |= matcher._mask(word.parts)
+        assert matcher._typed_scores(query, words)[1].tolist() == want.tolist(), query
