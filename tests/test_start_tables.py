@@ -122,3 +122,51 @@ def test_a_change_folded_while_a_reload_is_prepared_reaches_it_after_the_swap(sm
         assert built.default.snapshot.products.columns["price"][7] == price
     finally:
         stop_catalog(state)
+
+
+def test_a_reload_builds_the_feature_table_once_for_the_overlaid_product_table(
+        small_models: Path, tmp_path: Path, monkeypatch) -> None:
+    """The reloaded engine's warm-up builds no table aside for the bundle's product table, which the
+    live catalog's overlay swaps right after (at 1M products ~1.2 s of CPU a reload, built twice)."""
+    from ranking.features import per_product
+    from serving.catalog import start_catalog, stop_catalog
+    from serving.state import ServiceState
+
+    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}",
+                              "live.backend=off", "live.poll_ms=5000"])
+    state = ServiceState(settings)
+    state.load_initial()
+    start_catalog(state)
+    try:
+        _changed_price(state, state.engine, 5)
+        built: list = []
+        build = per_product.build_product_feature_table
+        monkeypatch.setattr(per_product, "build_product_feature_table",
+                            lambda snapshot, names: built.append(snapshot.products) or build(snapshot, names))
+        new, _ = state.reload(None)
+        assert len(built) == 1 and built[0] is new.snapshot.products
+    finally:
+        stop_catalog(state)
+
+
+def test_an_engine_loaded_for_the_service_builds_its_tables_only_when_asked(small_models: Path) -> None:
+    """``Engine.load(tables=False)``: the warm-up computes the per-product features itself and starts
+    no build aside; the default builds them before returning."""
+    from ranking.engine import Engine
+
+    settings = load_settings(["live.backend=off"])
+    engine = Engine.load(small_models / "latest", settings, tables=False)
+    try:
+        assert CACHE_KEY not in engine.snapshot.derived
+        assert not engine.snapshot.derived.get(BUILD_LOCK_KEY, threading.Lock()).locked()
+        engine.build_tables()
+        assert engine.snapshot.derived[CACHE_KEY].holds(engine.snapshot, per_product_names(
+            engine.bundle.model.feature_names))
+    finally:
+        engine.close()
+    loaded = Engine.load(small_models / "latest", settings)
+    try:
+        assert loaded.snapshot.derived[CACHE_KEY].holds(loaded.snapshot, per_product_names(
+            loaded.bundle.model.feature_names))
+    finally:
+        loaded.close()
