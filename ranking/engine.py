@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from ranking.card_columns import card_store_names, card_titles
 from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
-from ranking.features.per_product import built_product_feature_table
+from ranking.features.per_product import built_product_feature_table, no_builds_aside
 from ranking.live.features import LIVE_COLUMNS
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
@@ -165,8 +165,12 @@ class Engine:
         return self.bundle.version
 
     @classmethod
-    def load(cls, path: str | Path, settings: Settings, models_dir: str | Path | None = None) -> Engine:
-        """Load and verify a bundle; raise :class:`BundleError` with the reason if unusable."""
+    def load(cls, path: str | Path, settings: Settings, models_dir: str | Path | None = None,
+             tables: bool = True) -> Engine:
+        """Load and verify a bundle; raise :class:`BundleError` with the reason if unusable.
+        ``tables``: build the per-product tables now (:meth:`build_tables`); False for a caller
+        that builds them once it has laid the live catalog over the product table (the service:
+        ``serving/state.py``), so the 1M table is built once, not for the bundle's table first."""
         bundle = load_bundle(path) if models_dir is None else load_bundle(_inside(path, models_dir))
         catalog_dir = bundle.path / CATALOG_PART
         if not catalog_dir.is_dir():
@@ -176,6 +180,8 @@ class Engine:
         recall = [load_recall_part(recall_dir, bundle, settings)] if recall_dir.is_dir() else []
         engine = cls(bundle, catalog, settings, recall)
         engine.warm_up()
+        if tables:
+            engine.build_tables()
         return engine
 
     def warm_up(self) -> dict[str, float]:
@@ -185,8 +191,25 @@ class Engine:
         failing its first requests; and one-time work (lazily built structures, first
         touches of a 1M-product snapshot, the compiled scorer's first call) is paid now, not
         by the first shopper (``python -m bench.request_path BUNDLE`` prints what each
-        pipeline's warm-up took).
+        pipeline's warm-up took). The pages start no build aside of the per-product tables
+        (:func:`~ranking.features.per_product.no_builds_aside`): :meth:`build_tables` builds them.
         """
+        self.warm_up_seconds: dict[str, float] = {}
+        with no_builds_aside():
+            for name, request in self._warm_requests():
+                started = time.perf_counter()
+                try:
+                    self.rank(name, request)
+                except Exception as exc:  # any failure means this bundle must not serve
+                    raise BundleError(f"{self.bundle.path}: the {name} pipeline failed its warm-up "
+                                      f"request: {type(exc).__name__}: {exc}") from exc
+                self.warm_up_seconds[name] = time.perf_counter() - started
+        return self.warm_up_seconds
+
+    def _warm_requests(self, every_slot: bool = False) -> list[tuple[str, RankRequest]]:
+        """One request per pipeline (name, request), with explanations, at hours of every time slot
+        (08: the morning's, 12, 20: theme boost's theme codes are kept per slot); ``every_slot``: the
+        homepage at each slot's hour too (its theme source keeps its list per slot)."""
         snap = self.snapshot
         ids = snap.products.ids[: min(200, len(snap.products.ids))]
         user = int(snap.users.ids[0]) if len(snap.users.ids) else None
@@ -194,7 +217,7 @@ class Engine:
         requests = {
             "rerank": RankRequest(surface="homepage", page_size=10, now_ms=snap.as_of_ms, hour=12,
                                   user_id=user, candidates=np.asarray(ids, dtype=np.int64), explain=True),
-            "search": RankRequest(surface="search", page_size=10, now_ms=snap.as_of_ms, hour=12,
+            "search": RankRequest(surface="search", page_size=10, now_ms=snap.as_of_ms, hour=8,
                                   user_id=user, query=word, explain=True),
             "homepage": RankRequest(surface="homepage", page_size=10, now_ms=snap.as_of_ms, hour=20,
                                     user_id=user, explain=True),
@@ -206,25 +229,25 @@ class Engine:
             requests[CATEGORY_CHANNEL] = RankRequest(
                 surface=CHANNEL, page_size=10, now_ms=snap.as_of_ms, hour=20, user_id=user, explain=True,
                 channel=CATEGORY_CHANNEL, category_id=int(snap.products.columns["category_id"][0]))
-        self.warm_up_seconds: dict[str, float] = {}
-        for name, request in requests.items():
-            if name not in self.pipelines:
-                continue
-            started = time.perf_counter()
-            try:
-                self.rank(name, request)
-            except Exception as exc:  # any failure means this bundle must not serve
-                raise BundleError(f"{self.bundle.path}: the {name} pipeline failed its warm-up "
-                                  f"request: {type(exc).__name__}: {exc}") from exc
-            self.warm_up_seconds[name] = time.perf_counter() - started
-        return self.warm_up_seconds
+        pages = [(name, r) for name, r in requests.items() if name in self.pipelines]
+        if every_slot:
+            home = requests["homepage"]
+            pages += [("homepage", replace(home, hour=hour)) for hour in (8, 12)]
+        return pages
 
     def build_tables(self) -> None:
-        """Build now (on this thread) the per-product feature table of the product table served
-        now, for every pipeline's model
-        (:func:`~ranking.features.per_product.built_product_feature_table`)."""
+        """Build now (on this thread) what the pages keep per product table, for the product table
+        served now: every pipeline model's per-product feature table
+        (:func:`~ranking.features.per_product.built_product_feature_table`), then what a page
+        builds on its first call after the table (or the homepage's availability mask) was swapped,
+        by ranking the warm-up's pages again (:meth:`_warm_requests`): the derived columns (theme
+        codes of every time slot, grades, select keys, card places...), the homepage lists'
+        available rows and heads, cold start's facts, the cards' badges (at 1M products the first
+        homepage after start built ~80 ms of them, the first search ~18 ms)."""
         for pipeline in self.pipelines.values():
             built_product_feature_table(pipeline.snapshot, pipeline.model.feature_names)
+        for name, request in self._warm_requests(every_slot=True):
+            self.rank(name, request)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False)

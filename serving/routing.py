@@ -69,7 +69,8 @@ class Router:
             reuse.update(previous.engines)
         for bundle in sorted(config.bundles()):
             real = str(resolve_bundle(bundle, models_root))
-            engines[real] = reuse.get(real) or Engine.load(real, settings)
+            # tables built by the caller once the live catalog is laid over (serving/state.py)
+            engines[real] = reuse.get(real) or Engine.load(real, settings, tables=False)
         return cls(default, settings, Assigner(config), engines)
 
     def close_unused(self, keep: Router) -> None:

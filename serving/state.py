@@ -43,7 +43,8 @@ def router_engines(router: Router | None) -> list[Engine]:
 
 
 def build_tables(engines: list[Engine], when: str) -> None:
-    """Build every engine's per-product feature tables now (:meth:`Engine.build_tables`), before
+    """Build every engine's per-product tables now (:meth:`Engine.build_tables`: the feature tables, then
+    what its pages keep per product table), before
     it takes traffic; a failure is logged (``when`` says which step) and leaves the pages to compute
     these features themselves and build the tables aside, as before."""
     for engine in engines:
@@ -83,7 +84,8 @@ class ServiceState:
     def _build(self, wanted: str) -> Router:
         """Engine for ``wanted`` plus the experiments' engines; BundleError with the reason."""
         try:
-            engine = Engine.load(resolve_bundle(wanted, self.models_root), self.settings)
+            # its tables are built once the live catalog is laid over (start_catalog, _prepare)
+            engine = Engine.load(resolve_bundle(wanted, self.models_root), self.settings, tables=False)
             return Router.build(engine, self.settings, self.models_root, previous=self.router)
         except (BundleError, OSError, ValueError) as exc:
             raise BundleError(str(exc)) from exc

@@ -122,3 +122,126 @@ def test_a_change_folded_while_a_reload_is_prepared_reaches_it_after_the_swap(sm
         assert built.default.snapshot.products.columns["price"][7] == price
     finally:
         stop_catalog(state)
+
+
+def _kept_builds(monkeypatch) -> list[str]:
+    """What pages build from now on of what is kept per product table: a derived column (theme
+    codes, grades, select keys...), a homepage list's available rows, a homepage source's value
+    kept per availability mask (trending's head)."""
+    from ranking.pipeline.derived_columns import DerivedColumn, _holds
+    from ranking.recall.homepage_sources.availability import Availability
+    from ranking.recall.homepage_sources.base import QuotaSource
+
+    built: list[str] = []
+    of, segments, per_mask = DerivedColumn.of, Availability.segments, QuotaSource.per_mask
+
+    def counted_of(self, *sources):
+        if not any(_holds(refs, sources) for refs, _ in self._memo):
+            built.append(f"derived column {self.build}")
+        return of(self, *sources)
+
+    def counted_segments(self, rows, ptr=None):
+        hit = self._kept.get(id(rows))
+        if self.mask is not None and not (hit is not None and hit[0] is self.mask and hit[1] is rows
+                                          and hit[2] is ptr):
+            built.append(f"available rows of a homepage list of {len(rows)}")
+        return segments(self, rows, ptr)
+
+    def counted_per_mask(self, key, compute):
+        held, values = self._memo
+        if held is not self.fitted.availability.mask or key not in values:
+            built.append(f"{self.name}'s {key} under the mask")
+        return per_mask(self, key, compute)
+
+    monkeypatch.setattr(DerivedColumn, "of", counted_of)
+    monkeypatch.setattr(Availability, "segments", counted_segments)
+    monkeypatch.setattr(QuotaSource, "per_mask", counted_per_mask)
+    return built
+
+
+def _other_pages(engine) -> list[tuple[str, object]]:
+    """Pages unlike the warm-up's (other shoppers, query, candidates) at an hour of every time slot."""
+    import numpy as np
+
+    from ranking.pipeline import RankRequest
+
+    snap = engine.snapshot
+    users = [int(u) for u in snap.users.ids[5:8]]
+    words = [w for w in snap.text.vocabulary if len(w) >= 3][3:6]
+    now, ids = snap.as_of_ms, snap.products.ids[300:500].astype(np.int64)
+    pages: list[tuple[str, object]] = []
+    for i, hour in enumerate((3, 9, 15, 21)):  # slots 2, 0, 1, 2
+        user = users[i % len(users)]
+        pages += [("search", RankRequest(surface="search", page_size=20, now_ms=now, hour=hour, user_id=user,
+                                         query=words[i % len(words)])),
+                  ("homepage", RankRequest(surface="homepage", page_size=20, now_ms=now, hour=hour,
+                                           user_id=user if i else None)),
+                  ("rerank", RankRequest(surface="homepage", page_size=20, now_ms=now, hour=hour,
+                                         user_id=user, candidates=ids))]
+    return pages
+
+
+def test_the_first_pages_after_start_build_nothing_kept_per_product_table(small_models: Path, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    """``Engine.build_tables`` (after the live catalog's first overlay, which swaps the homepage's
+    availability mask) builds what pages keep per product table: at 1M products the first homepage
+    built ~80 ms of the lists' available rows and trending's head, and a first search at an hour of
+    the morning's slot, which the warm-up never ranked, ~18 ms of theme codes."""
+    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}",
+                              "live.backend=off"])
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 200
+        engine = client.app.state.shelfrank.engine
+        assert engine.recall[0].homepage.availability.mask is not None  # the lists' rows are masked
+        built = _kept_builds(monkeypatch)
+        for name, request in _other_pages(engine):
+            engine.rank(name, request)
+        assert built == []
+
+
+def test_a_reload_builds_the_feature_table_once_for_the_overlaid_product_table(
+        small_models: Path, tmp_path: Path, monkeypatch) -> None:
+    """The reloaded engine's warm-up builds no table aside for the bundle's product table, which the
+    live catalog's overlay swaps right after (at 1M products ~1.2 s of CPU a reload, built twice)."""
+    from ranking.features import per_product
+    from serving.catalog import start_catalog, stop_catalog
+    from serving.state import ServiceState
+
+    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}",
+                              "live.backend=off", "live.poll_ms=5000"])
+    state = ServiceState(settings)
+    state.load_initial()
+    start_catalog(state)
+    try:
+        _changed_price(state, state.engine, 5)
+        built: list = []
+        build = per_product.build_product_feature_table
+        monkeypatch.setattr(per_product, "build_product_feature_table",
+                            lambda snapshot, names: built.append(snapshot.products) or build(snapshot, names))
+        new, _ = state.reload(None)
+        assert len(built) == 1 and built[0] is new.snapshot.products
+    finally:
+        stop_catalog(state)
+
+
+def test_an_engine_loaded_for_the_service_builds_its_tables_only_when_asked(small_models: Path) -> None:
+    """``Engine.load(tables=False)``: the warm-up computes the per-product features itself and starts
+    no build aside; the default builds them before returning."""
+    from ranking.engine import Engine
+
+    settings = load_settings(["live.backend=off"])
+    engine = Engine.load(small_models / "latest", settings, tables=False)
+    try:
+        assert CACHE_KEY not in engine.snapshot.derived
+        assert not engine.snapshot.derived.get(BUILD_LOCK_KEY, threading.Lock()).locked()
+        engine.build_tables()
+        assert engine.snapshot.derived[CACHE_KEY].holds(engine.snapshot, per_product_names(
+            engine.bundle.model.feature_names))
+    finally:
+        engine.close()
+    loaded = Engine.load(small_models / "latest", settings)
+    try:
+        assert loaded.snapshot.derived[CACHE_KEY].holds(loaded.snapshot, per_product_names(
+            loaded.bundle.model.feature_names))
+    finally:
+        loaded.close()
