@@ -144,7 +144,6 @@ def _only_new_objects_collected() -> Iterator[None]:
             gc.unfreeze()
 
 
-
 class _Node:
     pass
 
@@ -160,6 +159,7 @@ def test_the_frozen_heap_still_collects_the_blocks_cycles_and_is_given_back():
         assert gone() is None
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0 if not frozen_before else gc.get_freeze_count() >= frozen_before
+
 
 def test_a_kept_entry_holds_its_lists_so_a_new_array_cannot_take_their_ids():
     unions = KeptUnions()
