@@ -28,9 +28,12 @@ demo: $(STAMP)
 ## tests start compiles the project again, and pytest re-rewrites the test modules and
 ## schemathesis' and hypothesis' plugin packages in every process (about 7 s of CPU per
 ## `pytest -n 2` start alone: docs/speed.md, "The suite's time"). No PYTHONPYCACHEPREFIX: a
-## prefix would also hide the bytecode pip wrote for the installed packages, recompiled then once
+## prefix would also hide the bytecode pip wrote for the installed packages, recompiled then once.
+## --dist worksteal: xdist's default scheduler never takes back tests it queued on a worker, and at
+## the end of a whole run one worker sat idle for 180 s while the other ran the service fuzz's
+## queued groups; with worksteal an idle worker takes half of the other's queue
 test: $(STAMP)
-	PYTHONDONTWRITEBYTECODE= OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --durations=15
+	PYTHONDONTWRITEBYTECODE= OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
 
 ## bench: run the benchmarks; results in bench/results.json and bench/results.md
 bench: $(STAMP)

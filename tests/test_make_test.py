@@ -1,7 +1,7 @@
 """``make test``'s recipe: the suite's processes keep their bytecode even where the environment
 says not to write it (``PYTHONDONTWRITEBYTECODE``), in the tree's gitignored ``__pycache__``, and
 with no ``PYTHONPYCACHEPREFIX`` (which would hide the bytecode pip wrote for the installed
-packages)."""
+packages), and lets an idle xdist worker take tests queued on the other (``--dist worksteal``)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,12 @@ def test_make_test_writes_bytecode_whatever_the_environment_says(tmp_path):
                          text=True, check=True).stdout
     assert out.strip() == "False"
     assert list((tmp_path / "__pycache__").glob("mod.*.pyc"))
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
+def test_make_test_lets_an_idle_worker_take_queued_tests():
+    """xdist's default ``load`` scheduler leaves tests queued on a busy worker while the other
+    idles at the end of the run (180 s in a whole run at stop 48): ``worksteal`` rebalances."""
+    words = _pytest_line()
+    assert words[words.index("-n") + 1] == "2"
+    assert words[words.index("--dist") + 1] == "worksteal"
