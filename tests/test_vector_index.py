@@ -57,6 +57,8 @@ def test_the_nonzero_scan_answers_as_the_whole_index(monkeypatch, one_faiss_thre
 
 
 def test_a_tie_at_the_kth_score_or_a_zero_kth_scans_every_row(monkeypatch, one_faiss_thread) -> None:
+    """From faiss's reservoir ``k`` (100) a tie at the k-th score rescans; below it (faiss's heap)
+    only a k-th score not above zero does."""
     vectors = np.zeros((400, 4), np.float32)
     vectors[::2] = [1, 0, 0, 0]  # 200 equal vectors: every k below 200 ties at its k-th score
     index = VectorIndex.build(vectors, np.arange(400))
@@ -64,10 +66,36 @@ def test_a_tie_at_the_kth_score_or_a_zero_kth_scans_every_row(monkeypatch, one_f
     search = index.index.search
     monkeypatch.setattr(index.index, "search", lambda q, k: calls.append(k) or search(q, k))
     q = np.array([[1, 0, 0, 0]], np.float32)
-    assert np.array_equal(index.search(q, 10)[1], _plain(vectors, index.ids, q, 10)[1])
     neg = -q  # every non-zero row scores -1, below the zero rows
-    assert np.array_equal(index.search(neg, 10)[1], _plain(vectors, index.ids, neg, 10)[1])
-    assert calls == [10, 10]
+    for query, k in ((q, 150), (q, 10), (neg, 10), (neg, 150)):
+        got, want = index.search(query, k), _plain(vectors, index.ids, query, k)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert calls == [150, 10, 150]  # the tie at k = 10 did not rescan
+
+
+def test_below_the_reservoir_k_ties_answer_from_the_nonzero_rows(monkeypatch, one_faiss_thread) -> None:
+    """Many ties at and around the k-th score (a few vectors repeated hundreds of times, zero rows
+    between them): below k = 100 the non-zero scan alone gives the whole index's answer."""
+    rng = np.random.default_rng(17)
+    n, d = 4_000, 6
+    base = rng.normal(size=(12, d)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    vectors = base[rng.integers(0, len(base), n)]  # every score tied with hundreds of others
+    vectors[rng.random(n) < 0.4] = 0.0
+    index = VectorIndex.build(vectors, rng.permutation(n).astype(np.int64))
+    monkeypatch.setattr(index.index, "search", lambda *a: pytest.fail("rescanned every row"))
+    mixed = rng.normal(size=(40, d)).astype(np.float32)
+    queries = np.r_[base, mixed[(mixed @ base.T).max(axis=1) > 0.2]]  # a positive k-th score
+    for k in (2, 3, 17, 50, 83, 99):
+        for i in range(len(queries)):
+            q = queries[i:i + 1 + i % 3]
+            s, _ = faiss.knn(q, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
+            if not (s[:, k - 1] > 0).all():
+                continue
+            got = index.search(q, k)
+            want = _plain(vectors, index.ids, q, k)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (k, i)
+    assert faiss.cvar.distance_compute_min_k_reservoir == 100  # faiss's heap below it (the rule's premise)
 
 
 def test_few_zero_vectors_keep_no_copy(monkeypatch) -> None:
@@ -93,19 +121,19 @@ def test_more_faiss_threads_or_many_queries_scan_every_row(monkeypatch, one_fais
 
 
 def test_a_tied_query_among_others_alone_scans_every_row(monkeypatch, one_faiss_thread) -> None:
-    """``similar`` asks for three seeds in one call: a tie at one seed's k-th score rescans that
-    seed alone, and every row of the answer is still the whole index's."""
+    """``similar`` asks for three seeds in one call: a tie at one seed's k-th score (from faiss's
+    reservoir k) rescans that seed alone, and every row of the answer is still the whole index's."""
     rng = np.random.default_rng(11)
-    vectors = np.zeros((400, 4), np.float32)
-    vectors[::2] = [1, 0, 0, 0]  # 200 equal vectors: a query along them ties at its k-th score
-    spread = rng.normal(size=(100, 4)).astype(np.float32)
-    vectors[1::4] = spread / np.linalg.norm(spread, axis=1, keepdims=True)  # a quarter stays zero
-    index = VectorIndex.build(vectors, np.arange(400, dtype=np.int64) * 3 + 1)
+    vectors = np.zeros((1_200, 4), np.float32)
+    vectors[:400:2] = [1, 0, 0, 0]  # 200 equal vectors: a query along them ties at its k-th score
+    spread = np.abs(rng.normal(size=(400, 4))).astype(np.float32)  # every other query scores them > 0
+    vectors[401::2] = spread / np.linalg.norm(spread, axis=1, keepdims=True)  # the rest stays zero
+    index = VectorIndex.build(vectors, np.arange(1_200, dtype=np.int64) * 3 + 1)
     calls = []
     search = index.index.search
     monkeypatch.setattr(index.index, "search", lambda q, k: calls.append(len(q)) or search(q, k))
     q = np.array([[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0.6, 0.8]], np.float32)  # the middle one ties
-    got, want = index.search(q, 10), _plain(vectors, index.ids, q, 10)
+    got, want = index.search(q, 120), _plain(vectors, index.ids, q, 120)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert got[0].dtype == want[0].dtype and got[1].dtype == want[1].dtype
     assert calls == [1]  # the tied query alone

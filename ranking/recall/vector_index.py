@@ -13,6 +13,14 @@ row scores the same bits in either scan, and its heap orders equal scores by row
 number in the same order. The one thing the zero rows can change is which of several products tied
 at the k-th score make the list, so a search whose k-th score is not above the next one and above
 zero (a zero vector scores 0) scans every row as before (that query alone, the call's others kept).
+Below ``k`` = ``faiss.cvar.distance_compute_min_k_reservoir`` (100; ``similar``'s 83) faiss keeps a
+query's results in a heap (``HeapBlockResultHandler``): a row enters only above the heap's lowest
+score, and the heap's order (``heap_replace_top``/``heap_pop``: ``cmp2``) is by score, then row. A
+row scoring below the k-th score then only ever holds a place no better row has taken yet, as an
+empty place does, so the better rows' heap (and the answer) is the same with or without the zero
+rows, ties at the k-th score included: there a search at ``k`` rescans only when its k-th score is
+not above zero (:meth:`VectorIndex._search_nonzero`). From that ``k`` faiss keeps a reservoir cut by
+partitions, whose choice among tied scores depends on what else entered it: the rule above stays.
 Only on faiss's one-thread sequential scan (the service's: ``serving.search_threads`` 1, a few
 queries a call): with more threads or more queries faiss scores by BLAS blocks split over threads,
 where which rows share a block (and so a score's last bits, and the order of ties) depends on the
@@ -103,17 +111,23 @@ class VectorIndex:
     def _search_nonzero(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
         """:meth:`search`'s answer from the non-zero rows alone (module docstring), or None when
         fewer than ``k + 1`` such rows. A query whose k-th score is not above both zero and its
-        ``k + 1``-th (a tie at the boundary, which the zero rows' places decide) scans every row,
-        alone: on this one-thread path faiss answers each query of a call by itself, so the other
-        queries' rows are the non-zero scan's (the homepage's ``similar`` asks for three seeds at
+        ``k + 1``-th (a tie at the boundary, which the zero rows' places decide; below faiss's
+        reservoir ``k``, only a k-th score not above zero) scans every row, alone: on this
+        one-thread path faiss answers each query of a call by itself, so the other queries' rows
+        are the non-zero scan's (the homepage's ``similar`` asks for three seeds at
         once, and one tied seed rescanned all three)."""
         if self.nonzero is None or len(self.nonzero[0]) <= k or not _sequential(len(q), self.dim):
             return None
         vectors, ids = self.nonzero
-        scores, rows = faiss.knn(q, vectors, k + 1, metric=faiss.METRIC_INNER_PRODUCT)
-        kth = scores[:, k - 1]
-        tied = np.flatnonzero(~((kth > 0) & (kth > scores[:, k])))
-        scores, found = np.ascontiguousarray(scores[:, :k]), ids[rows[:, :k]]
+        if 1 < k < faiss.cvar.distance_compute_min_k_reservoir:  # faiss's heap: only a k-th score <= 0
+            scores, rows = faiss.knn(q, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
+            tied = np.flatnonzero(~(scores[:, k - 1] > 0))
+            found = ids[rows]
+        else:
+            scores, rows = faiss.knn(q, vectors, k + 1, metric=faiss.METRIC_INNER_PRODUCT)
+            kth = scores[:, k - 1]
+            tied = np.flatnonzero(~((kth > 0) & (kth > scores[:, k])))
+            scores, found = np.ascontiguousarray(scores[:, :k]), ids[rows[:, :k]]
         if len(tied):
             again, rows = self.index.search(np.ascontiguousarray(q[tied]), k)
             scores[tied], found[tied] = again, np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1)
