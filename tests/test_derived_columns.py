@@ -196,3 +196,37 @@ def test_a_set_of_known_candidates_reads_at_its_rows_without_making_an_index(mon
     assert not made  # every row known: the located rows are the index
     assert column.candidates(snap.products, CandidateSet(np.array([101, 999])), ids).tolist() == [1010, -7]
     assert made == [1]
+
+
+class _Source:
+    """A weakly referenceable source whose blocks CPython's allocator hands on at once."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
+def test_a_new_source_at_a_freed_sources_address_is_built_anew():
+    """An entry is found by its sources' addresses: one whose weakly held source was freed is not
+    taken for a new object that the allocator put at the same address."""
+    column = DerivedColumn(lambda a, lines: np.array([a.value * lines[0], -1]))
+    lines = (2.0,)
+    reused = 0
+    for k in range(50):
+        a = _Source(float(k))
+        address = id(a)
+        assert column.of(a, lines).tolist() == [2 * k, -1]
+        del a
+        b = _Source(k + 0.5)  # most often at the freed source's address
+        reused += id(b) == address
+        assert column.of(b, lines).tolist() == [2 * k + 1, -1]
+        del b
+    assert reused  # the case above was met (CPython hands a freed object's block to the next one)
+
+
+def test_a_kept_version_is_found_by_its_sources_and_not_by_equal_ones():
+    column = DerivedColumn(lambda a, lines: np.r_[a * lines[0], -1])
+    a = np.arange(3.0)
+    first = column.of(a, tuple([2.0]))
+    assert column.of(a, tuple([2.0])) is not first  # an equal but other tuple: as `is` read it before
+    kept = column.of(a, lines := (3.0,))
+    assert column.of(a, lines) is kept

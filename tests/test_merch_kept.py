@@ -19,7 +19,7 @@ from ranking.merchandising.page_report import report_page
 from ranking.merchandising.pins import plan_pins
 from ranking.merchandising.rule import Rule, RuleTarget
 from ranking.merchandising.rule_index import RuleIndex
-from ranking.merchandising.targets import among, target_mask, target_masks
+from ranking.merchandising.targets import TargetPlan, among, target_mask, target_masks
 from ranking.pipeline.adjusters import MerchandisingMoves
 from ranking.settings import MerchandisingSettings
 
@@ -191,6 +191,32 @@ def test_target_masks_equal_each_targets_own_mask():
     for target, mask in zip(targets, masks, strict=True):
         assert mask.tolist() == target_mask(target, c, snap).tolist(), target
     assert masks.any(axis=1).tolist() == [True, True, True, True, True, False, True, False]
+
+    kept = TargetPlan(targets)
+    for other in (c, scored(snap, np.array([129, 112, 100]))):  # a plan is read for any candidates
+        want = target_masks(targets, other, snap).tolist()
+        assert target_masks(targets, other, snap, plan=kept).tolist() == want
+
+
+def test_the_targets_plan_is_made_once_per_set_of_rules_and_afresh_for_another(monkeypatch):
+    """How the boost and bury targets are read (``TargetPlan``) is kept with the rules' moves: the
+    next page under the same rules reads it, another book's rules make their own."""
+    import ranking.pipeline.adjusters.merchandising as adjuster
+
+    made = []
+    monkeypatch.setattr(adjuster, "TargetPlan", lambda targets: made.append(targets) or TargetPlan(targets))
+    snap = rules_snapshot()
+    book = MerchandisingBook((rule("up", action={"boost": {"target": {"category_id": 12}, "by": 2}}),
+                              rule("down", action={"bury": {"target": {"store_id": 2}, "by": 0.5}})))
+    for _ in range(3):
+        request = rules_request(query="rice", now_ms=T0_MS, merchandising=book)
+        MerchandisingMoves().apply(scored(snap), request, snap)
+    assert len(made) == 1
+    other = MerchandisingBook((rule("up", action={"bury": {"target": {"store_id": 1}, "by": 0.3}}),))
+    c = scored(snap)
+    MerchandisingMoves().apply(c, rules_request(query="rice", now_ms=T0_MS, merchandising=other), snap)
+    assert len(made) == 2 and [t.store_id for t in made[1]] == [1]
+    assert np.array_equal(c.adjustments != 0, target_mask(RuleTarget(store_id=1), c, snap))
 
 
 def test_two_pins_above_a_card_name_both_rules():

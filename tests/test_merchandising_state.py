@@ -119,6 +119,34 @@ def test_the_follower_replays_the_log_then_follows_it(tmp_path: Path):
     follower.stop()
 
 
+
+def test_a_poll_with_no_change_keeps_the_book_and_what_its_index_kept(tmp_path: Path):
+    """A repeating page's rules in force stay kept (``RuleIndex.kept``) through the follower's
+    polls: one that reads nothing new, or only a line folded before (delivered again), keeps the
+    book object; a change publishes a new book, whose index matches afresh."""
+    from rules_mall import rules_request
+
+    from ranking.merchandising.in_force import rules_in_force
+
+    log = EventLog(tmp_path)
+    line = _put("r-a", "大米", 1000)[1]
+    log.append({MERCH_RULES: [line]}, client="operator")
+    follower = MerchFollower([LogCatalogFeed(tmp_path, MERCH_TABLES)], poll_ms=50)
+    follower.catch_up()
+    book = follower.book
+    found = rules_in_force(rules_request(query="大米", now_ms=5000, merchandising=book))
+    assert [r.id for r in found.rules] == ["r-a"] and len(book.rule_index.kept) == 1
+    log.append({MERCH_RULES: [line]}, client="other")  # the same change again: folded once already
+    for _ in range(3):
+        assert follower.catch_up() == 0
+    assert follower.book is book and len(book.rule_index.kept) == 1
+    log.append({MERCH_RULES: [_put("r-b", "大米", 2000)[1]]}, client="operator")
+    assert follower.catch_up() == 1 and follower.book is not book
+    assert not len(follower.book.rule_index.kept)  # matched afresh under the new rules
+    found = rules_in_force(rules_request(query="大米", now_ms=5000, merchandising=follower.book))
+    assert sorted(r.id for r in found.rules) == ["r-a", "r-b"]
+    follower.stop()
+
 def test_the_follower_folds_another_hosts_lines_from_the_redis_stream_once(tmp_path: Path, redis_url: str):
     import redis
 

@@ -102,24 +102,39 @@ def target_mask(target: object, cands: CandidateSet, snapshot: FeatureSnapshot,
 BATCHED = (("category_id", ("category_id", "top_category_id")), ("store_id", ("store_id",)))
 
 
+class TargetPlan:
+    """How :func:`target_masks` reads a list of targets, worked out once per list (a set of
+    rules' boost and bury targets: ``rule_moves`` keeps it with them): per :data:`BATCHED` field
+    the targets naming it and the values they name, and the others (read one by one)."""
+
+    __slots__ = ("batched", "others")
+
+    def __init__(self, targets: list) -> None:
+        self.batched: list[tuple[list[int], tuple[str, ...], np.ndarray]] = []
+        for field_name, compare in BATCHED:
+            at = [i for i, t in enumerate(targets) if getattr(t, field_name, None) is not None]
+            if at:
+                wanted = np.asarray([getattr(targets[i], field_name) for i in at], dtype=np.float64)
+                self.batched.append((at, compare, wanted))
+        self.others = [i for i, t in enumerate(targets)
+                       if getattr(t, "category_id", None) is None and getattr(t, "store_id", None) is None]
+
+
 def target_masks(targets: list, cands: CandidateSet, snapshot: FeatureSnapshot,
-                 columns: Columns | None = None) -> np.ndarray:
+                 columns: Columns | None = None, plan: TargetPlan | None = None) -> np.ndarray:
     """:func:`target_mask` of each of ``targets``, one row each (``len(targets)`` by candidates):
-    the category and store targets compared in one broadcast each, the others one by one."""
+    the category and store targets compared in one broadcast each, the others one by one;
+    ``plan``: :class:`TargetPlan` of ``targets``, kept by the caller (made here when None)."""
     col = columns or Columns(snapshot, cands)
+    plan = plan if plan is not None else TargetPlan(targets)
     out = np.zeros((len(targets), len(cands)), dtype=bool)
-    for field_name, compare in BATCHED:
-        at = [i for i, t in enumerate(targets) if getattr(t, field_name, None) is not None]
-        if not at:
-            continue
-        wanted = np.asarray([getattr(targets[i], field_name) for i in at], dtype=np.float64)
+    for at, compare, wanted in plan.batched:
         hit = np.zeros((len(at), len(cands)), dtype=bool)
         for name in compare:
             hit |= col(name)[None, :] == wanted[:, None]
         out[at] = hit
-    for i, t in enumerate(targets):
-        if getattr(t, "category_id", None) is None and getattr(t, "store_id", None) is None:
-            out[i] = target_mask(t, cands, snapshot, col)
+    for i in plan.others:
+        out[i] = target_mask(targets[i], cands, snapshot, col)
     return out
 
 

@@ -46,53 +46,57 @@ def _candidate_index(safe: np.ndarray, known: np.ndarray) -> np.ndarray:
     return index
 
 
-_WEAK = weakref.ReferenceType
+class _Alive:
+    """Whether every weakly held source of an entry still exists: cleared by the first one's
+    weak reference callback, which runs as that source is freed (before its address can be taken
+    by a new object)."""
+
+    __slots__ = ("alive",)
+
+    def __init__(self) -> None:
+        self.alive = True
+
+    def __call__(self, _ref: weakref.ReferenceType) -> None:
+        self.alive = False
 
 
-def _ref(source: Any) -> weakref.ReferenceType | tuple:
-    """A weak reference to ``source``, or ``(source,)`` when it cannot have one (held as it is)."""
+def _held(source: Any, alive: _Alive) -> weakref.ReferenceType | tuple:
+    """A weak reference to ``source`` that clears ``alive`` when it is freed, or ``(source,)``
+    when it cannot have one (held as it is, so its address stays its own)."""
     try:
-        return weakref.ref(source)
+        return weakref.ref(source, alive)
     except TypeError:
         return (source,)
-
-
-def _holds(refs: tuple, sources: tuple) -> bool:
-    """Whether ``refs`` (:func:`_ref` of each source of an entry) refer to these very ``sources``
-    (a plain loop, which stops at the first other object: read several times a page)."""
-    if len(refs) != len(sources):
-        return False
-    for r, s in zip(refs, sources, strict=True):  # noqa: SIM110 (a loop costs less than all() here)
-        if (r() if r.__class__ is _WEAK else r[0]) is not s:
-            return False
-    return True
-
-
-def _gone(refs: tuple) -> bool:
-    """Whether a weakly held source of an entry no longer exists."""
-    return any(r() is None for r in refs if r.__class__ is _WEAK)
 
 
 class DerivedColumn:
     """``build(*sources)``: one value per product row and, last, the value of a product the table
     does not know; kept while every source is the same object (module docstring), for the last
-    :attr:`VERSIONS` versions of the sources."""
+    :attr:`VERSIONS` versions of the sources.
+
+    An entry is found by its sources' addresses (``id``), one tuple compare (read ~13 times a
+    page: a loop over weak references cost several times that), and taken only while its
+    :class:`_Alive` says every weakly held source still exists: a source at a matching address is
+    then that very object (two live objects never share an address, and one freed cleared the flag
+    before its address could be reused); the others are held as they are."""
 
     VERSIONS = 4
 
     def __init__(self, build: Callable[..., np.ndarray]) -> None:
         self.build = build
-        self._memo: tuple[tuple[tuple, np.ndarray], ...] = ()  # (sources' references, column), newest first
+        # (sources' addresses, their liveness, their references, column), newest first
+        self._memo: tuple[tuple[tuple, _Alive, tuple, np.ndarray], ...] = ()
 
     def of(self, *sources: Any) -> np.ndarray:
         """The column for these sources (built on the first call with them)."""
-        memo = self._memo
-        for refs, column in memo:
-            if _holds(refs, sources):
+        key = tuple(map(id, sources))
+        for ids, alive, _refs, column in self._memo:
+            if ids == key and alive.alive:  # the addresses first: a reused one was cleared before
                 return column
         column = self.build(*sources)
-        kept = [entry for entry in memo if not _gone(entry[0])][: self.VERSIONS - 1]
-        self._memo = ((tuple(map(_ref, sources)), column), *kept)
+        alive = _Alive()
+        kept = [entry for entry in self._memo if entry[1].alive][: self.VERSIONS - 1]
+        self._memo = ((key, alive, tuple(_held(s, alive) for s in sources), column), *kept)
         return column
 
     def candidates(self, products: EntityTable, cands: CandidateSet, *sources: Any) -> np.ndarray:

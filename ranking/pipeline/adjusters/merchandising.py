@@ -15,7 +15,7 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.merchandising.in_force import RulesInForce, rule_name, rules_in_force
-from ranking.merchandising.targets import describe, target_masks
+from ranking.merchandising.targets import TargetPlan, describe, target_masks
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.settings import MerchandisingSettings
 
@@ -37,6 +37,15 @@ def rule_moves(found: RulesInForce) -> tuple[list, list[tuple[float, dict]]]:
     return made
 
 
+def _plan(found: RulesInForce, targets: list) -> TargetPlan:
+    """How ``targets`` (:func:`rule_moves`') are read (:class:`TargetPlan`), made once per set of
+    rules (read only once made)."""
+    made = found.shared.get("target_plan")
+    if made is None:
+        made = found.shared["target_plan"] = TargetPlan(targets)
+    return made
+
+
 @dataclass
 class MerchandisingMoves:
     """Boost and bury rules in force for the request (module docstring)."""
@@ -51,7 +60,7 @@ class MerchandisingMoves:
         targets, moves = rule_moves(found)
         if not targets:
             return
-        hits = target_masks(targets, cands, snapshot)
+        hits = target_masks(targets, cands, snapshot, plan=_plan(found, targets))
         # every rule's move per candidate in one np.where (a rule's row: its move where it hits,
         # 0.0 elsewhere, as one np.where per rule made it), then added rule by rule in the conflict
         # order, the rules that hit none skipped: the same sums in the same order
