@@ -16,6 +16,12 @@ by the page thread's CPU) and the garbage collections (``gc.callbacks``) during 
 names the slowest pages' body (which shopper; ``first`` when its shopper was served for the first
 time) and the components they spent most above that component's median (``over_median``);
 ``--distinct N`` serves :func:`bench.speed.distinct_bodies` (every page a new shopper).
+
+Beside the slowest pages, the percentiles of each page's own CPU (``own_cpu_ms``: the page thread
+and the event loop) and of it with the background threads' CPU spent meanwhile
+(``with_background_cpu_ms``): where the two part at p99 the tail is the background's (the live
+tail's apply, the followers), not the pages'. With ``--components``, the page thread's median CPU
+of a body's first page against its later ones (``page_thread_first_vs_repeat_ms``).
 """
 
 from __future__ import annotations
@@ -116,6 +122,26 @@ def over_median(served: list[dict], i: int, top: int = 4) -> dict[str, float]:
     return {k: round(v, 2) for k, v in sorted(extra.items(), key=lambda kv: -kv[1])[:top]}
 
 
+OWN_THREADS = ("shelfrank-page", "MainThread")  # the page's own: its thread and the event loop
+
+
+def own_and_background(served: list[dict]) -> dict:
+    """Percentiles of each page's own CPU, and of it with the other threads' CPU meanwhile."""
+    own = np.array([sum(s["threads"].get(k, 0.0) for k in OWN_THREADS) for s in served])
+    every = np.array([sum(s["threads"].values()) for s in served])
+    qs = (50, 90, 98, 99, 99.5)
+    return {"own_cpu_ms": {q: round(float(np.percentile(own, q)), 2) for q in qs},
+            "with_background_cpu_ms": {q: round(float(np.percentile(every, q)), 2) for q in qs}}
+
+
+def first_and_repeat(served: list[dict]) -> dict[str, float]:
+    """The page thread's median CPU ms on a body's first page and on its repeats."""
+    page = {flag: [s["threads"].get("shelfrank-page", 0.0) for s in served if s["first"] == flag]
+            for flag in (True, False)}
+    return {("first" if flag else "repeat"): round(float(np.median(v)), 2) if v else None
+            for flag, v in page.items()}
+
+
 def report(served: list[dict], slowest: int) -> dict:
     wall = np.array([s["wall_ms"] for s in served])
     cpu = np.array([s["cpu_ms"] for s in served])
@@ -125,10 +151,12 @@ def report(served: list[dict], slowest: int) -> dict:
            "wall_ms": {q: round(float(np.percentile(wall, q)), 2) for q in (50, 90, 99)},
            "cpu_ms": {q: round(float(np.percentile(cpu, q)), 2) for q in (50, 90, 99)},
            "pages_with_live_tail_over_2ms": int(sum(t > 2.0 for t in tail_busy)),
+           **own_and_background(served),
            "slowest": [{"i": int(i), "wall_ms": round(float(wall[i]), 2), "cpu_ms": round(float(cpu[i]), 2),
                         "threads": served[i]["threads"]} for i in order]}
     if "components" in served[0]:
         out["collections"] = sum(len(s["gc"]) for s in served)
+        out["page_thread_first_vs_repeat_ms"] = first_and_repeat(served)
         for row, i in zip(out["slowest"], order, strict=True):
             s = served[int(i)]
             row.update(body=s["body"], first=s["first"], gc=s["gc"], over_median=over_median(served, int(i)))

@@ -30,3 +30,16 @@ def test_the_components_report_names_each_slow_pages_shopper_and_what_it_spent_a
     assert slow["i"] == 2 and slow["body"] == 2 and slow["first"] and slow["gc"] == [(0, 0.4)]
     assert slow["over_median"] == {"recall: personal": 1.5, "model": 0.1}  # stages left out
     assert out["collections"] == 1
+
+
+def test_the_report_parts_a_pages_own_cpu_from_the_background_threads_and_first_pages_from_repeats():
+    served = [{"wall_ms": 5.0, "cpu_ms": 5.0, "threads": {"shelfrank-page": 4.0, "MainThread": 1.0},
+               "body": i % 50, "first": i < 50, "gc": [], "components": {"model": 1.0}} for i in range(200)]
+    for i in range(0, 50):
+        served[i]["threads"]["shelfrank-page"] = 4.5  # a body's first page
+    for i in (60, 120, 180):
+        served[i]["threads"]["live-tail"] = 4.0  # the tail's apply beside three pages
+    out = report(served, slowest=2)
+    assert out["own_cpu_ms"][99] == 5.5 and out["own_cpu_ms"][50] == 5.0
+    assert out["with_background_cpu_ms"][99.5] > 8.0 and out["with_background_cpu_ms"][50] == 5.0
+    assert out["page_thread_first_vs_repeat_ms"] == {"first": 4.5, "repeat": 4.0}

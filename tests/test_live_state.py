@@ -303,3 +303,78 @@ def test_shopper_rows_resolve_a_run_of_one_shopper_as_row_by_row() -> None:
     assert batch.users == single.users and batch.sessions == single.sessions
     np.testing.assert_array_equal(batch.last_seen, single.last_seen)
     np.testing.assert_array_equal(batch.anonymous, single.anonymous)
+
+
+def _resolve_row_by_row(rows, user_ids: np.ndarray, session_ids: list, times: np.ndarray) -> tuple:
+    """ShopperRows.resolve as it was before runs: every row resolved alone, in order."""
+    out = np.empty(len(user_ids), np.int64)
+    folds = []
+    for i, (user, session) in enumerate(zip(user_ids.tolist(), session_ids, strict=True)):
+        if user >= 0:
+            row = rows.users.get(user)
+            if row is None:
+                row = rows.users[user] = rows._new_row(False)
+            if session is not None:
+                before = rows.sessions.get(session)
+                if before is not None and before != row and rows.anonymous[before]:
+                    folds.append((before, row))
+                    rows.anonymous[before] = False
+                rows.sessions[session] = row
+        else:
+            row = rows.sessions.get(session)
+            if row is None:
+                row = rows.sessions[session] = rows._new_row(True)
+        out[i] = row
+    np.maximum.at(rows.last_seen, out, times)
+    return out, folds
+
+
+def test_shopper_rows_resolve_as_the_row_by_row_loop_on_random_batches() -> None:
+    """Random batches (runs of one shopper, users with and without sessions, anonymous
+    sessions folding into users, equal session ids that are different strings, rows released
+    and reused between batches): the rows, folds and state the plain row-by-row loop gives."""
+    from ranking.live.shoppers import ShopperRows
+
+    rng = np.random.default_rng(11)
+    fast, plain = ShopperRows(), ShopperRows()
+    folded = 0
+    for _ in range(150):
+        n = int(rng.integers(0, 80))
+        users = np.where(rng.random(n) < 0.4, -1, rng.integers(0, 12, n)).astype(np.int64)
+        users = np.repeat(users, rng.integers(1, 5, n))[:n] if n else users
+        sessions = [None if (u >= 0 and rng.random() < 0.5) else "".join(["s", str(int(rng.integers(300)))])
+                    for u in users.tolist()]
+        times = rng.integers(0, 10_000, len(users)).astype(np.int32)
+        got = fast.resolve(users, list(sessions), times)
+        want = _resolve_row_by_row(plain, users, list(sessions), times)
+        assert got[0].dtype == np.int64 and got[0].tolist() == want[0].tolist() and got[1] == want[1]
+        folded += len(want[1])
+        for source, _ in want[1]:
+            fast.release(source)
+            plain.release(source)
+        assert (fast.users, fast.sessions) == (plain.users, plain.sessions)
+        assert (fast._free, fast.rows) == (plain._free, plain.rows)
+        np.testing.assert_array_equal(fast.anonymous, plain.anonymous)
+        np.testing.assert_array_equal(fast.last_seen, plain.last_seen)
+    assert folded >= 10  # the draw folds sessions (and reuses their rows)
+
+
+def test_shopper_runs_begin_where_the_user_or_the_session_changes() -> None:
+    from ranking.live.shoppers import shopper_runs
+
+    users = np.array([3, 3, 3, -1, -1, 3, 3, 3], np.int64)
+    sessions = [None, None, "a", "b", "".join(["b"]), "b", "b", None]
+    assert shopper_runs(users, sessions).tolist() == [0, 2, 3, 5, 7]
+    assert shopper_runs(users, [None] * 8).tolist() == [0, 3, 5]
+    assert shopper_runs(users[:1], [None]).tolist() == [0]
+    assert shopper_runs(users[:0], []).tolist() == []
+
+
+def test_sessions_in_time_order_as_a_take_of_the_list() -> None:
+    from ranking.live.state import _in_order
+
+    rng = np.random.default_rng(5)
+    for sessions in ([None] * 30, [None, "x"] * 15, [f"s{k}" for k in range(30)]):
+        order = rng.permutation(30)
+        assert _in_order(sessions, order) == [sessions[i] for i in order]
+    assert _in_order([], np.zeros(0, np.int64)) == []

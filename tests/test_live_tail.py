@@ -175,6 +175,40 @@ def test_a_line_only_the_standard_library_parses_is_still_read(tmp_path):
     assert tail.bad_lines == 0
 
 
+
+def test_the_subsidy_channels_rows_are_counted_before_the_lock_is_taken(tmp_path, monkeypatch):
+    """A poll's Python pass over every impression for the channel's counts runs while pages may
+    still read the live state; only adding the counts holds the lock."""
+    import threading
+
+    from ranking.live import embedded
+
+    live = EmbeddedLiveState(LiveSettings(), tmp_path)
+    held: list[bool] = []
+    counted = embedded.channel_rows
+
+    def try_lock(free: list[bool]) -> None:  # another thread (a page) asks for the lock
+        free.append(live.lock.acquire(blocking=False))
+        if free[0]:
+            live.lock.release()
+
+    def channel_rows(rows):
+        free: list[bool] = []
+        other = threading.Thread(target=try_lock, args=(free,))
+        other.start()
+        other.join()
+        held.append(not free[0])
+        return counted(rows)
+
+    monkeypatch.setattr(embedded, "channel_rows", channel_rows)
+    exposure = {"request_id": 7, "timestamp": T0, "user_id": 9, "session_id": None, "surface": "channel",
+                "channel": "subsidy", "query_id": None, "cards": {"product_id": [50, 51], "position": [1, 2]}}
+    EventLog(tmp_path, writer="w").append({"exposures": [exposure]})
+    live.catch_up()
+    assert held == [False]
+    assert live.channel_exposures(T0) == {50: 1, 51: 1}
+    live.stop()
+
 def test_rows_become_the_same_columns_whether_or_not_every_row_holds_every_field():
     import pyarrow as pa
 
@@ -182,9 +216,17 @@ def test_rows_become_the_same_columns_whether_or_not_every_row_holds_every_field
 
     whole = [click(i, session="s") for i in range(5)]
     ragged = [click(0), {"request_id": 1, "timestamp": T0, "product_id": 5}, {**click(2), "store_id": 3}]
-    for rows in (whole, ragged, whole[:1]):
+    typed = [{**click(i), "price_paid": 1.5 * i, "quantity": i, "cancelled": i % 2 == 0, "query_id": None,
+              "session_id": None if i % 3 else f"s{i}"} for i in range(6)]
+    paused: list[int] = []
+    for rows in (whole, ragged, whole[:1], typed):
         expected = pa.table({n: [r.get(n) for r in rows] for n in TABLE_COLUMNS if any(n in r for r in rows)})
         assert log_tables({"clicks": rows})["clicks"].equals(expected)
+        paused.clear()
+        got = log_tables({"clicks": rows, "impressions": rows}, lambda: paused.append(1))
+        assert got["clicks"].equals(expected) and got["impressions"].equals(expected)
+        assert got["clicks"].schema == expected.schema
+        assert len(paused) == 2  # once per table, between its columns and its Arrow arrays
 
 
 def _exposure_lines(log: EventLog, pages: int, first: int = 0) -> None:

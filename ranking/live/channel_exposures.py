@@ -41,7 +41,10 @@ class ChannelExposures:
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Count the subsidy channel's rows; return how many."""
-        counts = channel_rows(rows)
+        return self.add_counts(channel_rows(rows))
+
+    def add_counts(self, counts: Mapping[tuple[int, int], int]) -> int:
+        """Add :func:`channel_rows`' counts (made before a reader's lock is taken); return how many."""
         for (hour, product), n in counts.items():
             self.hours.setdefault(hour, Counter())[product] += n
         if self.hours:

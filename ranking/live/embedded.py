@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows, replay_chunks
 from ranking.live.catalog_feed import LogCatalogFeed
-from ranking.live.channel_exposures import ChannelExposures
+from ranking.live.channel_exposures import ChannelExposures, channel_rows
 from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
 from ranking.live.log_tail import LogTail
 from ranking.live.pacer import Pacer, no_pause
@@ -74,11 +74,12 @@ class EmbeddedLiveState:
         if not any(rows.values()):  # the usual poll: nothing new
             return 0
         step()
+        channel = channel_rows(rows.get("impressions", []))  # a pass over every row, not under the lock
         with self.lock:  # every showing counts toward a brand's promise, not only the first
-            self.channel.add(rows.get("impressions", []))
+            self.channel.add_counts(channel)
         rows["impressions"] = self._first_showings(rows.get("impressions", []), pause)
         step()
-        tables = log_tables(rows)
+        tables = log_tables(rows, pause)
         if not tables:
             return 0
         step()

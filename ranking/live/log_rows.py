@@ -77,9 +77,11 @@ class BundleLeaves:
         return product_ids[known], self.leaf[pos[known]]
 
 
-def log_tables(rows: dict[str, list[dict]]) -> dict[str, pa.Table]:
-    """A poll's rows as Arrow tables (only the columns the state reads), in replay order."""
-    return {t: _table(rows[t]) for t in REPLAY_ORDER if rows.get(t)}
+def log_tables(rows: dict[str, list[dict]], pause: Callable[[], None] | None = None) -> dict[str, pa.Table]:
+    """A poll's rows as Arrow tables (only the columns the state reads), in replay order;
+    ``pause`` (the live tail's) is called between a table's rows made columns and the columns
+    made Arrow arrays: a poll's ~2,000 impressions are ~1.5 ms of both, held in one go before."""
+    return {t: _table(rows[t], pause) for t in REPLAY_ORDER if rows.get(t)}
 
 
 def products_named(tables: dict[str, pa.Table]) -> np.ndarray:
@@ -90,7 +92,7 @@ def products_named(tables: dict[str, pa.Table]) -> np.ndarray:
                                      for t in tables.values()]).astype(np.int64))
 
 
-def _table(rows: list[dict]) -> pa.Table:
+def _table(rows: list[dict], pause: Callable[[], None] | None = None) -> pa.Table:
     keys = set().union(*rows)  # one pass over the rows' keys, not one per column
     names = [n for n in TABLE_COLUMNS if n in keys]
     try:  # every row holds every column (a table's rows usually do): one C-level pass
@@ -99,4 +101,6 @@ def _table(rows: list[dict]) -> pa.Table:
         columns = None
     if columns is None:
         columns = [[r.get(n) for r in rows] for n in names]
-    return pa.table({n: list(c) for n, c in zip(names, columns, strict=True)})
+    if pause is not None:
+        pause()
+    return pa.table(dict(zip(names, columns, strict=True)))  # Arrow reads a tuple as a list

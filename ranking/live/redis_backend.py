@@ -195,7 +195,7 @@ class RedisLiveBackend:
             step()
             rows["impressions"] = self._showings(rows.get("impressions", []), pause)
             step()
-            self._pending = (log_tables(rows), catalog, merch, self.tail.positions(), channel)
+            self._pending = (log_tables(rows, pause), catalog, merch, self.tail.positions(), channel)
             step()
         tables, catalog, merch, positions, channel = self._pending
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, catalog,

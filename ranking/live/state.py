@@ -187,7 +187,7 @@ class LiveState:
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
         """The batch's time order, its shoppers' rows, item rows and times (in that order), and folds."""
         order = np.argsort(batch.time, kind="stable")
-        shoppers, folds = self.shoppers.resolve(batch.user_id[order], [batch.session_id[i] for i in order],
+        shoppers, folds = self.shoppers.resolve(batch.user_id[order], _in_order(batch.session_id, order),
                                                 batch.time[order])
         self.history.reserve(self.shoppers.rows)
         return order, shoppers, self._item_rows(batch, order), batch.time[order], folds
@@ -367,6 +367,14 @@ class LiveState:
         return {"shoppers": self.shoppers.nbytes(), "history": self.history.nbytes(),
                 "catalog": self.catalog.nbytes(), "product_counters": self.products.nbytes(),
                 "store_counters": self.stores.nbytes(), "covisitation": self.covisitation.nbytes()}
+
+
+def _in_order(sessions: list[str | None], order: np.ndarray) -> list[str | None]:
+    """``sessions`` taken in ``order`` (under the tail's lock): a list indexed by Python ints, not
+    numpy's one by one (about half the cost on a poll's ~2,000 impressions); none named, no take."""
+    if sessions.count(None) == len(sessions):
+        return [None] * len(sessions)
+    return list(map(sessions.__getitem__, order.tolist()))
 
 
 def _first_of_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
