@@ -141,9 +141,7 @@ def _kept_builds(monkeypatch) -> list[str]:
         return of(self, *sources)
 
     def counted_segments(self, rows, ptr=None):
-        hit = self._kept.get(id(rows))
-        if self.mask is not None and not (hit is not None and hit[0] is self.mask and hit[1] is rows
-                                          and hit[2] is ptr):
+        if not self.holds(rows, ptr):
             built.append(f"available rows of a homepage list of {len(rows)}")
         return segments(self, rows, ptr)
 

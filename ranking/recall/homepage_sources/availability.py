@@ -40,9 +40,9 @@ class Availability:
 
     def __init__(self, mask: np.ndarray | None) -> None:
         self.mask = None if mask is None else np.asarray(mask, bool)
-        # (id(rows), id(mask)) -> Kept: valid while the same three objects are current (the
-        # mask, the list and its pointers are replaced, never written in place)
-        self._kept: dict[tuple[int, int], Kept] = {}
+        # (id(rows), id(ptr), id(mask)) -> Kept: valid while the same three objects are current
+        # (the mask, the list and its pointers are replaced, never written in place)
+        self._kept: dict[tuple[int, int, int], Kept] = {}
 
     def follow(self, product_ids: np.ndarray, products: EntityTable) -> None:
         """The mask of ``product_ids`` (the recall's rows) from ``products``' ``stock``, ``banned``
@@ -67,7 +67,7 @@ class Availability:
             carried = {}
             for entry in list(kept.values()):
                 if entry.mask is held:
-                    carried[(id(entry.rows), id(mask))] = entry.under(mask, flipped)
+                    carried[(id(entry.rows), id(entry.ptr), id(mask))] = entry.under(mask, flipped)
             self._kept = {**kept, **carried}  # the current mask's entries too, for its readers
         self.mask = mask  # one assignment: a reader sees the old mask (and its rows) or the new
         self._kept = {k: e for k, e in self._kept.items() if e.mask is mask}
@@ -81,14 +81,21 @@ class Availability:
         mask = self.mask
         if mask is None:
             return rows, (np.array([0, len(rows)], np.int64) if ptr is None else ptr)
-        hit = self._kept.get((id(rows), id(mask)))
+        hit = self._kept.get((id(rows), id(ptr), id(mask)))
         if hit is not None and hit.mask is mask and hit.rows is rows and hit.ptr is ptr:
             return hit.kept, hit.kept_ptr
         entry = Kept.built(mask, rows, ptr)
         if len(self._kept) > 32:  # lists replaced by live catalog changes: drop the old entries
             self._kept = {}
-        self._kept[(id(rows), id(mask))] = entry
+        self._kept[(id(rows), id(ptr), id(mask))] = entry
         return entry.kept, entry.kept_ptr
+
+    def holds(self, rows: np.ndarray, ptr: np.ndarray | None = None) -> bool:
+        """Whether :meth:`segments` of this list and pointers under the current mask is kept (no mask:
+        nothing to build)."""
+        mask = self.mask
+        hit = self._kept.get((id(rows), id(ptr), id(mask)))
+        return mask is None or (hit is not None and hit.mask is mask and hit.rows is rows and hit.ptr is ptr)
 
     def head(self, rows: np.ndarray, k: int) -> np.ndarray:
         """The first ``k`` available rows of the ranked ``rows``, from the cached available rows."""
