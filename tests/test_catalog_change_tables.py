@@ -46,9 +46,11 @@ def test_patched_available_rows_are_the_rows_a_build_gives() -> None:
         before = rng.random(n) < rng.random()
         after = before.copy()
         if n:
-            flip = rng.integers(0, n, int(rng.integers(0, n + 1)))
+            flip = rng.integers(0, n, int(rng.integers(0, min(n, availability.PATCHED_FLIPS) + 1)))
             after[flip] = ~after[flip]
-        got = patched(Kept.built(before, rows, ptr), after, flipped_rows(before, after))
+        flipped = flipped_rows(before, after)
+        assert flipped is not None
+        got = patched(Kept.built(before, rows, ptr), after, flipped)
         want = Kept.built(after, rows, ptr)
         for name in ("kept", "kept_ptr", "dropped_at"):
             a, b = getattr(got, name), getattr(want, name)

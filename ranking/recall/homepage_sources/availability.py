@@ -110,7 +110,9 @@ class Availability:
         return [kept[lo:min(hi, lo + k)] for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
-PATCHED_FLIPS = 256  # more flipped products than this: a list's available rows are built anew
+# more flipped products than this: a list's available rows are built anew (a patch compares the
+# list with each flipped row: ~0.5 ms a row at 1M rows, a build ~10 ms)
+PATCHED_FLIPS = 16
 
 
 def flipped_rows(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
@@ -163,7 +165,9 @@ def patched(old: Kept, mask: np.ndarray, flipped: np.ndarray) -> Kept:
     back before them. The same arrays :meth:`Kept.built` gives, without a pass over the list's
     rows through the mask."""
     rows = old.rows
-    at = np.flatnonzero(np.isin(rows, flipped)) if len(flipped) else np.zeros(0, np.int64)
+    # kind="sort": one comparison of the list a flipped row (numpy's default for integers, a table
+    # over the rows' range, gathers it at every row: ~15 ms at 1M rows against ~1.7 for 3 rows)
+    at = np.flatnonzero(np.isin(rows, flipped, kind="sort")) if len(flipped) else np.zeros(0, np.int64)
     if not len(at):
         return Kept(mask, rows, old.ptr, old.kept, old.kept_ptr, old.dropped_at)
     back = mask[rows[at]]  # the places whose row is available now (was not), ascending
