@@ -128,7 +128,7 @@ def _kept_builds(monkeypatch) -> list[str]:
     """What pages build from now on of what is kept per product table: a derived column (theme
     codes, grades, select keys...), a homepage list's available rows, a homepage source's value
     kept per availability mask (trending's head)."""
-    from ranking.pipeline.derived_columns import DerivedColumn, _holds
+    from ranking.pipeline.derived_columns import DerivedColumn
     from ranking.recall.homepage_sources.availability import Availability
     from ranking.recall.homepage_sources.base import QuotaSource
 
@@ -136,14 +136,13 @@ def _kept_builds(monkeypatch) -> list[str]:
     of, segments, per_mask = DerivedColumn.of, Availability.segments, QuotaSource.per_mask
 
     def counted_of(self, *sources):
-        if not any(_holds(refs, sources) for refs, _ in self._memo):
+        key = tuple(map(id, sources))  # as ``of`` finds a kept version
+        if not any(ids == key and alive.alive for ids, alive, _, _ in self._memo):
             built.append(f"derived column {self.build}")
         return of(self, *sources)
 
     def counted_segments(self, rows, ptr=None):
-        hit = self._kept.get(id(rows))
-        if self.mask is not None and not (hit is not None and hit[0] is self.mask and hit[1] is rows
-                                          and hit[2] is ptr):
+        if not self.holds(rows, ptr):
             built.append(f"available rows of a homepage list of {len(rows)}")
         return segments(self, rows, ptr)
 

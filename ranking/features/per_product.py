@@ -23,6 +23,11 @@ a new bundle with a new snapshot, so each invalidates the table by being another
 Training (a product column ``as_of`` its request) does not use it. The pipeline asks through
 :func:`ready_product_feature_table`, which builds a stale table in a background thread and lets
 the request meanwhile compute the features itself, so a catalog change costs no request a build.
+The live catalog's follower prepares the table of the product table it is about to swap in
+(:func:`prepare_product_feature_table`: the current table with the rows whose product columns
+changed computed again, row by row alike) and hands it to the readers with the swap, so a change
+of a few products costs neither a build aside (~0.9-1.3 s of CPU at 1M products) nor pages that
+compute these features themselves meanwhile.
 """
 
 from __future__ import annotations
@@ -38,13 +43,14 @@ import numpy as np
 from ranking.features.inputs import FeatureInputs, no_queries
 from ranking.features.product_table import ProductFeatureTable
 from ranking.features.registry import Feature, compute_features, features
-from ranking.features.snapshot import FeatureSnapshot
+from ranking.features.snapshot import EntityTable, FeatureSnapshot
 
 # the definition modules whose features read only the candidate's product and store rows
 # (tests/test_per_product_features.py checks each against other users, hours, surfaces, queries)
 PER_PRODUCT_MODULES = ("product_features", "offer_features", "price_features", "store_features",
                        "creator_features")
 CACHE_KEY = "per_product_features"
+PREPARED_KEY = "per_product_features_prepared"  # the table of the product table about to be swapped in
 BUILD_LOCK_KEY = "per_product_features_building"
 log = logging.getLogger("shelfrank.features")
 _ASIDE = threading.local()  # .off: this thread's pages start no build aside (:func:`no_builds_aside`)
@@ -92,6 +98,9 @@ def ready_product_feature_table(snapshot: FeatureSnapshot, names: list[str] | No
     cached = snapshot.derived.get(CACHE_KEY)
     if cached is not None and cached.holds(snapshot, wanted):
         return cached
+    prepared = snapshot.derived.get(PREPARED_KEY)  # swapped in a moment ago, not yet installed
+    if prepared is not None and prepared.holds(snapshot, wanted):
+        return prepared
     if getattr(_ASIDE, "off", False):
         return None
     building = _build_lock(snapshot)
@@ -149,12 +158,76 @@ def _build_aside(snapshot: FeatureSnapshot, wanted: tuple[str, ...], building: t
         building.release()
 
 
+def prepare_product_feature_table(snapshot: FeatureSnapshot, products: EntityTable) -> bool:
+    """Before the live catalog swaps ``products`` (the overlay of the snapshot's product table: the
+    same ids, some columns new objects) into the snapshot: keep the table of ``products``, made
+    from the current one by computing again only the rows whose values differ in a new column, for
+    the readers to take once it is swapped in (:func:`install_prepared_table` after the swap).
+    False (nothing prepared: the next page builds aside, as before) when there is no current
+    table, the ids, the column names, a store or category column or the dtype of a column differ,
+    or more than half the rows changed."""
+    snapshot.derived.pop(PREPARED_KEY, None)
+    cached = snapshot.derived.get(CACHE_KEY)
+    old = snapshot.products
+    if cached is None or cached.products is not old or cached.stores is not snapshot.stores:
+        return False
+    rows = _changed_rows(old, products)
+    if rows is None or len(rows) > len(old.ids) // 2:
+        return False
+    matrix = cached.matrix.copy()
+    if len(rows) and cached.names:
+        matrix[rows] = _features_of_rows(snapshot, products, rows, cached.names)[0]
+    snapshot.derived[PREPARED_KEY] = ProductFeatureTable(products, cached.stores, cached.names, matrix,
+                                                         cached.store_row, cached.leaf)
+    return True
+
+
+def install_prepared_table(snapshot: FeatureSnapshot) -> None:
+    """After the swap: the prepared table (:func:`prepare_product_feature_table`) is the table, when
+    it holds the snapshot's tables now."""
+    prepared = snapshot.derived.pop(PREPARED_KEY, None)
+    if prepared is not None and prepared.holds(snapshot, prepared.names):
+        snapshot.derived[CACHE_KEY] = prepared
+
+
+def _changed_rows(old: EntityTable, new: EntityTable) -> np.ndarray | None:
+    """The rows whose value differs, bit for bit, in some column of ``new`` that is another object
+    than ``old``'s; None when a row's store or category, the ids or the columns' names or dtypes
+    differ (what the table keeps besides the features: built anew)."""
+    if (old.ids is not new.ids and not np.array_equal(old.ids, new.ids)) \
+            or old.columns.keys() != new.columns.keys():
+        return None
+    changed = np.zeros(len(old.ids), bool)
+    for name, column in new.columns.items():
+        before = old.columns[name]
+        if column is before:
+            continue
+        if name in ("store_id", "category_id") or column.dtype != before.dtype or column.dtype.hasobject \
+                or column.shape != before.shape or column.ndim != 1:
+            return None
+        bits = np.dtype(f"u{column.dtype.itemsize}") if column.dtype.itemsize in (1, 2, 4, 8) else None
+        if bits is None:
+            return None
+        changed |= np.ascontiguousarray(column).view(bits) != np.ascontiguousarray(before).view(bits)
+    return np.flatnonzero(changed)
+
+
 def build_product_feature_table(snapshot: FeatureSnapshot, names: tuple[str, ...]) -> ProductFeatureTable:
     """Compute ``names`` for every product row of the snapshot (and the unknown row) as
     :func:`compute_features` does for a request's candidates."""
     products, stores = snapshot.products, snapshot.stores  # read once: another thread may swap them
-    n = len(products.ids)
-    p_row = np.r_[np.arange(n, dtype=np.int64), -1]
+    p_row = np.r_[np.arange(len(products.ids), dtype=np.int64), -1]
+    matrix, s_row, leaf = _features_of_rows(snapshot, products, p_row, names, stores)
+    return ProductFeatureTable(products, stores, names, matrix, s_row, leaf)
+
+
+def _features_of_rows(snapshot: FeatureSnapshot, products: EntityTable, p_row: np.ndarray,
+                      names: tuple[str, ...], stores: EntityTable | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``names`` of the product rows ``p_row`` of ``products`` (-1: the unknown product), each
+    row's store row and leaf: the rows of a table's matrix."""
+    stores = snapshot.stores if stores is None else stores
+    n = len(p_row)
     # as build_inputs derives them from the product row
     store_ids = products.take("store_id", p_row, missing=-1).astype(np.int64)
     s_row = np.where(store_ids >= 0, stores.rows(store_ids), -1)
@@ -164,9 +237,9 @@ def build_product_feature_table(snapshot: FeatureSnapshot, names: tuple[str, ...
                            snapshot.leaf_theme_slot, snapshot.user_leaf_slot, snapshot.user_leaf,
                            snapshot.bought, snapshot.bought_leaf, snapshot.store_visits, snapshot.text,
                            snapshot.meta)
-    none = np.full(n + 1, -1, dtype=np.int64)
-    zeros = np.zeros(n + 1, dtype=np.int64)
+    none = np.full(n, -1, dtype=np.int64)
+    zeros = np.zeros(n, dtype=np.int64)
     inputs = FeatureInputs(view, p_row, s_row, none, leaf, zeros, zeros.astype(np.int8), zeros, none,
                            no_queries(snapshot))
-    matrix = compute_features(inputs, list(names)) if names else np.zeros((n + 1, 0), np.float32)
-    return ProductFeatureTable(products, stores, names, matrix, s_row, leaf)
+    matrix = compute_features(inputs, list(names)) if names else np.zeros((n, 0), np.float32)
+    return matrix, s_row, leaf

@@ -6,9 +6,12 @@ the rows into its :class:`~ranking.live.catalog_state.CatalogState` and swaps ea
 engine's product table for the overlaid one (:func:`~ranking.live.catalog_overlay.overlay_products`):
 only the touched products for an engine already overlaid, every change so far for an engine
 it has not seen (a reload, an experiment's bundle). Readers never wait: one attribute
-assignment per engine. After each overlay the engine's homepage recalls read which products
-their ranked lists may hand out from the new table (``HomepageRecall.follow_catalog``), so a
-product restocked or unbanned after the bundle was built returns to the homepage sources.
+assignment per engine. What the pages keep per product table (derived columns, the per-product
+feature table, the homepage lists' available rows) is built for the new table on this thread
+before it is swapped in (:mod:`ranking.live.catalog_tables`), so no page after a change builds it.
+After each overlay the engine's homepage recalls read which products their ranked lists may
+hand out from the new table (``HomepageRecall.follow_catalog``), so a product restocked or
+unbanned after the bundle was built returns to the homepage sources.
 
 Products the engine does not know (new products) are handed to the hook
 ``catalog.new_product_hook`` (``function(engine, rows) -> int``, the newprod part's
@@ -33,6 +36,7 @@ import numpy as np
 
 from ranking.live.catalog_overlay import overlay_products, overlay_store_names
 from ranking.live.catalog_state import CatalogState, CatalogView, Folded
+from ranking.live.catalog_tables import prepare_swap, swapped
 from ranking.live.known_product_text import TEXT_FIELDS, retext_products
 
 log = logging.getLogger("shelfrank.catalog")
@@ -150,7 +154,12 @@ class CatalogFollower:
         snapshot = engine.snapshot
         added = self._hand_new_products(engine)
         target = None if fresh else Folded(folded.products | added, folded.store_bans, folded.stores)
-        snapshot.products = overlay_products(snapshot.products, self.state, target, self.clip)
+        served = snapshot.products
+        products = overlay_products(served, self.state, target, self.clip)
+        if products is not served:  # what the pages keep per table, built for the new one first
+            prepare_swap(engine, served, products)
+        snapshot.products = products
+        swapped(engine)
         retexted = self._retext(engine, None if fresh else folded.products)
         snapshot = engine.snapshot
         for recall in getattr(engine, "recall", ()):  # restocked / unbanned back on the homepage lists

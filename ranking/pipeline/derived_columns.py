@@ -86,6 +86,18 @@ class DerivedColumn:
         self.build = build
         # (sources' addresses, their liveness, their references, column), newest first
         self._memo: tuple[tuple[tuple, _Alive, tuple, np.ndarray], ...] = ()
+        EVERY.add(self)
+
+    def build_replacing(self, new: dict[int, Any]) -> None:
+        """Build now the newest kept version that reads a source whose ``id`` is in ``new`` again
+        with each such source replaced by ``new[id(source)]`` (the live catalog, before it swaps in
+        a table whose changed columns are new objects: ``ranking/live/catalog_tables.py``), so no
+        page builds it. Older versions reading it were for tables swapped out before."""
+        for ids, alive, refs, _ in self._memo:
+            if alive.alive and any(i in new for i in ids):
+                sources = tuple(r[0] if isinstance(r, tuple) else r() for r in refs)
+                self.of(*(new.get(id(s), s) for s in sources))
+                return
 
     def of(self, *sources: Any) -> np.ndarray:
         """The column for these sources (built on the first call with them)."""
@@ -108,6 +120,8 @@ class DerivedColumn:
             return column[at[0]]
         return column[_candidate_index(*at)]
 
+
+EVERY: weakref.WeakSet[DerivedColumn] = weakref.WeakSet()  # every derived column made (``build_replacing``)
 
 _SIGNED = (np.int8, np.int16, np.int32, np.int64)
 

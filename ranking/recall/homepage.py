@@ -184,6 +184,10 @@ class HomepageRecall:
         :class:`~ranking.features.snapshot.EntityTable` with ``stock``, ``banned`` and, once the
         live catalog overlaid it, ``store_banned``): called by the live catalog after each overlay."""
         self.availability.follow(self.product_ids, products)
+        for source in self.components:  # what they keep per mask, computed now, not by a page
+            carry = getattr(source, "carry_values", None)
+            if carry is not None:
+                carry()
 
     # ---- fitting ---------------------------------------------------------------------
     @classmethod

@@ -9,6 +9,7 @@ A source that has nothing for this shopper returns no ids.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -107,6 +108,21 @@ class QuotaSource:
                     array.flags.writeable = False
             values[key] = value
         return values[key]
+
+    def per_mask_value(self, key: Hashable) -> object:
+        """What :meth:`per_mask` computes for ``key`` (the sources that keep values per mask say;
+        None: no such value)."""
+        return None
+
+    def carry_values(self) -> None:
+        """Compute now, under the mask just installed, each value :meth:`per_mask` kept under the
+        mask before it (the live catalog's thread, right after a change replaced the mask: at 1M
+        products the first homepage computed trending's head itself)."""
+        held, values = self._memo
+        if held is self.fitted.availability.mask:
+            return
+        for key in list(values):
+            self.per_mask(key, functools.partial(self.per_mask_value, key))
 
     def list_key(self, context: ShopperContext, k: int) -> Hashable | None:
         """What of the context this source's list reads, with ``k``, as a key (:meth:`listed` keeps

@@ -15,6 +15,9 @@ class Theme(QuotaSource):
         # the same for every shopper at this slot: kept per availability mask (about 0.1 ms)
         return self.per_mask((context.slot, k), lambda: self._ids(context.slot, k))
 
+    def per_mask_value(self, key: tuple[int, int]) -> np.ndarray:
+        return self._ids(*key)
+
     def _ids(self, slot: int, k: int) -> np.ndarray:
         theme_leaves = np.flatnonzero(self.fitted.arrays["leaf_theme_slot"] == slot)
         return self.fitted.product_ids[self.fitted.from_leaves(theme_leaves, k)]

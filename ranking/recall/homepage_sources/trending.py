@@ -28,6 +28,9 @@ class Trending(QuotaSource):
             trending = np.concatenate([trending[mine][: k // 2], trending[~mine]])
         return self.fitted.product_ids[trending[:k]]
 
+    def per_mask_value(self, key: int) -> tuple[np.ndarray, np.ndarray, int]:
+        return self._head(key)
+
     def _head(self, k: int) -> tuple[np.ndarray, np.ndarray, int]:
         """The head's rows, their leaves and the largest leaf: the same for every shopper until
         the mask changes, so kept per mask (taking them per request, and np.isin's table over
