@@ -110,16 +110,17 @@ class QuotaSource:
         return values[key]
 
     def per_mask_value(self, key: Hashable) -> object:
-        """What :meth:`per_mask` computes for ``key`` (the sources that keep values per mask say;
-        None: no such value)."""
-        return None
+        """What :meth:`per_mask` computes for ``key``: a source that keeps values per mask says, so
+        :meth:`carry_values` can compute them again (one that does not: its pages do)."""
+        raise NotImplementedError
 
     def carry_values(self) -> None:
         """Compute now, under the mask just installed, each value :meth:`per_mask` kept under the
         mask before it (the live catalog's thread, right after a change replaced the mask: at 1M
-        products the first homepage computed trending's head itself)."""
+        products the first homepage computed trending's head itself). A source that does not say
+        how (:meth:`per_mask_value`) carries nothing: its next page computes them, as before."""
         held, values = self._memo
-        if held is self.fitted.availability.mask:
+        if held is self.fitted.availability.mask or type(self).per_mask_value is QuotaSource.per_mask_value:
             return
         for key in list(values):
             self.per_mask(key, functools.partial(self.per_mask_value, key))
