@@ -37,11 +37,12 @@ def _same(got, want) -> None:
         np.testing.assert_array_equal(g, w)
 
 
-@pytest.mark.parametrize("keyed", [500, 0])
+@pytest.mark.parametrize(("keyed", "hashed"), [(500, 16), (0, 0)])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("flags", FLAGS)
-def test_unique_sorted_is_numpys(dtype, flags, keyed, monkeypatch) -> None:
+def test_unique_sorted_is_numpys(dtype, flags, keyed, hashed, monkeypatch) -> None:
     monkeypatch.setattr(sorted_sets, "KEYED", keyed)  # 0: the keyed sort for small arrays too
+    monkeypatch.setattr(sorted_sets, "HASHED", hashed)  # 0: the sort for the smallest arrays too
     for a in _cases(dtype):
         _same(unique_sorted(a, **flags), np.unique(a, **flags))
 
