@@ -48,6 +48,7 @@ from ranking.recall.spelling import SpellCorrection
 from ranking.recall.subsidy_channel import SubsidyChannel, subsidy_eligible
 from ranking.recall.tokenize import searchable
 from ranking.settings import RulesSettings, Settings
+from ranking.sorted_sets import unique_sorted
 from ranking.surfaces import CATEGORY_CHANNEL, CHANNEL, SUBSIDY_CHANNEL
 
 
@@ -318,7 +319,7 @@ class Engine:
         if self._categories is None:
             cols = self.snapshot.products.columns
             self._categories = {int(c) for name in ("category_id", "top_category_id") if name in cols
-                                for c in np.unique(cols[name])}
+                                for c in unique_sorted(cols[name])}
         return category_id in self._categories
 
     def forget_categories(self) -> None:
@@ -340,7 +341,7 @@ class Engine:
         """Brand ids with a product the subsidy channel may show now (its participating brands)."""
         snap = self.snapshot
         rows = np.flatnonzero(subsidy_eligible(snap, self.settings.channels))
-        return np.unique(snap.products.take("brand_id", rows, missing=-1).astype(np.int64))
+        return unique_sorted(snap.products.take("brand_id", rows, missing=-1).astype(np.int64))
 
     def knows_store(self, store_id: int) -> bool:
         return bool(self.snapshot.stores.rows(np.array([store_id]))[0] >= 0)

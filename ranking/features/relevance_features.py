@@ -17,6 +17,7 @@ from ranking.features.registry import feature
 from ranking.features.sparse_rows import hit_dots, row_dots, row_hits, stores_alike, stores_alike_everywhere
 from ranking.membership import isin_few
 from ranking.recall.tokenize import fold
+from ranking.sorted_sets import unique_sorted
 
 FEW_QUERIES = 4  # up to this many distinct queries, dot products go query by query
 
@@ -58,7 +59,7 @@ def _search_rows(x: FeatureInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         q_rows, p_rows = x.query_index[ok], x.product_row[ok]
         # a served search's rows all have its one query (``np.unique`` costs ~20 us a search)
         one = len(q_rows) and (q_rows == q_rows[0]).all()
-        distinct = [int(q_rows[0])] if one else np.unique(q_rows).tolist()
+        distinct = [int(q_rows[0])] if one else unique_sorted(q_rows).tolist()
         made = x.shared["search_rows"] = (ok, q_rows, p_rows, distinct)
     return made
 

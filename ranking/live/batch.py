@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ranking.sorted_sets import unique_sorted
+
 MAX_SESSION_ID_CHARS = 128
 EPOCH_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 KINDS = ("click", "cart", "order")  # what the interaction ring holds (impressions are counted apart)
@@ -167,7 +169,7 @@ def replay_chunks(tables: Mapping[str, pa.Table], chunk_minutes: float = 60.0
         return
     width = int(chunk_minutes * 60_000)
     chunk = {t: v // width for t, v in times.items()}
-    chunks = np.unique(np.concatenate(list(chunk.values())))
+    chunks = unique_sorted(np.concatenate(list(chunk.values())))
     whole = len(chunks) == 1  # the usual poll: one chunk is the tables whole, no filter to run
     for c in chunks:
         parts = {t: event_batch(t, tables[t] if whole else tables[t].filter(pa.array(chunk[t] == c)))

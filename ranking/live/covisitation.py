@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ranking.live.catalog import grown
+from ranking.sorted_sets import unique_sorted
 
 
 class CoVisitation:
@@ -44,7 +45,7 @@ class CoVisitation:
         src = np.concatenate([before[ok], after[ok]]).astype(np.int64)
         dst = np.concatenate([after[ok], before[ok]]).astype(np.int64)
         w = np.concatenate([weight[ok], weight[ok] * self.backward]).astype(np.float32)
-        touched = np.unique(src)
+        touched = unique_sorted(src)
         old_n, old_w = self.neighbour[touched], self.weight[touched] * self._decay(touched, now)[:, None]
         held = old_n >= 0
         src = np.concatenate([np.repeat(touched, held.sum(axis=1)), src])

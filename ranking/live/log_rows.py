@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from ranking.live.batch import REPLAY_ORDER
+from ranking.sorted_sets import unique_sorted
 
 SHOWN_MEMORY = 200_000  # (request id, product) pairs remembered to count a card shown once
 PAUSE_ROWS = 640  # FirstShowings given a ``pause`` calls it after each this many rows (32 pages' cards)
@@ -88,7 +89,7 @@ def products_named(tables: dict[str, pa.Table]) -> np.ndarray:
     """The distinct product ids the tables name."""
     if not tables:
         return np.zeros(0, np.int64)
-    return np.unique(np.concatenate([t.column("product_id").to_numpy(zero_copy_only=False)
+    return unique_sorted(np.concatenate([t.column("product_id").to_numpy(zero_copy_only=False)
                                      for t in tables.values()]).astype(np.int64))
 
 

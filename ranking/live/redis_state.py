@@ -53,7 +53,9 @@ from ranking.live.redis_scripts import (
     PUSH_CAPPED,
 )
 from ranking.live.state import ShopperView
+from ranking.membership import isin_few
 from ranking.settings import LiveSettings
+from ranking.sorted_sets import unique_sorted
 
 METRIC_FIELDS = "icaog"  # impressions, clicks, carts, orders, GMV (ranking.live.counters.METRICS)
 INTERACTION_FIELDS = "cao"  # clicks, carts, orders: what the trend counts
@@ -220,7 +222,7 @@ class RedisLiveState:
                 keep = bucket > max(clock // width, int(bucket.max(initial=NEVER))) - buckets
                 keys, inverse = np.unique(np.c_[bucket[keep], rows[ok][keep]], axis=0, return_inverse=True)
                 sums = np.bincount(inverse.ravel(), weights=values[keep], minlength=len(keys))
-                for b in np.unique(keys[:, 0]).tolist():
+                for b in unique_sorted(keys[:, 0]).tolist():
                     sel = keys[:, 0] == b
                     fields = " ".join(f"{i}:{metric} {v!r}" for i, v in
                                       zip(keys[sel, 1].tolist(), sums[sel].tolist(), strict=True))
@@ -461,7 +463,7 @@ class RedisLiveState:
             it, q, b = _ints(it, 3), _ints(q, 2), _ints(b, 2)
             about = self._describe(np.r_[it[:, 0], b[:, 0]])
         ignored, shown = self._ignored_cards(ig, int(to_live_seconds(now_ms)))
-        final = ~np.isin(about["leaf"][len(it):], [int(c) for c in consumable])
+        final = ~isin_few(about["leaf"][len(it):], np.array([int(c) for c in consumable], np.int64))
         tired = shown >= self.settings.ignore_after_impressions
         n = len(it)
         return ShopperView(
@@ -469,7 +471,7 @@ class RedisLiveState:
             kinds=it[:, 2].astype(np.int8), leaves=about["leaf"][:n], stores=about["store"][:n],
             brands=about["brand"][:n], queries=q[:, 0], query_times_ms=to_epoch_ms(q[:, 1]), bought=b[:, 0],
             ignored=ignored, ignored_shown=shown,
-            exclude=np.unique(np.r_[b[:, 0][final], ignored[tired]]).astype(np.int64))
+            exclude=unique_sorted(np.r_[b[:, 0][final], ignored[tired]]).astype(np.int64))
 
     def _ignored_cards(self, held: dict[bytes, bytes], now: int) -> tuple[np.ndarray, np.ndarray]:
         """(product ids, times shown) of cards shown within the window, most shown first."""

@@ -40,6 +40,7 @@ from ranking.live.history import ShopperHistory
 from ranking.live.shoppers import ShopperRows
 from ranking.membership import isin_few
 from ranking.settings import LiveSettings
+from ranking.sorted_sets import unique_sorted
 
 METRIC = {0: CLICKS, 1: CARTS, 2: ORDERS}
 ORDER = 2
@@ -325,7 +326,7 @@ class LiveState:
         final = bought[~isin_few(cat.leaf[bought], cat.consumable_leaves)] if len(bought) else bought
         if not len(final) and not len(tired):  # the usual shopper: nothing to sort
             return EMPTY_I64
-        return np.unique(np.concatenate([pid[final], pid[tired]]))
+        return unique_sorted(np.concatenate([pid[final], pid[tired]]))
 
     def shopper_views(self, user_ids: np.ndarray, at_ms: np.ndarray) -> ShopperViews:
         """What :meth:`shopper_view` reads for the features (interactions, ignored cards) of

@@ -95,7 +95,7 @@ def target_mask(target: object, cands: CandidateSet, snapshot: FeatureSnapshot,
     ids = brand_ids(snapshot, target.brand)  # type: ignore[attr-defined]
     if not len(ids):
         return np.zeros(len(cands), dtype=bool)
-    return np.isin(col("brand_id").astype(np.int64), ids)
+    return among(col("brand_id").astype(np.int64), ids)  # np.isin: ~15 us a call, this ~2
 
 
 # the targets :func:`target_masks` compares together: the target's field, the product columns it matches

@@ -50,6 +50,7 @@ from ranking.recall.lexical import BM25Index
 from ranking.recall.tokenize import is_word, pieces
 from ranking.row_lookup import RowLookup
 from ranking.settings import MerchandisingSettings, RecallSettings
+from ranking.sorted_sets import sorted_union
 
 # merchandising.synonym_weight's default, for callers without settings (the service passes its own)
 SYNONYM_WEIGHT: float = MerchandisingSettings.model_fields["synonym_weight"].default
@@ -137,15 +138,6 @@ def in_sorted(rows: np.ndarray, postings: list[np.ndarray]) -> np.ndarray:
         if len(post):
             out |= post[np.minimum(np.searchsorted(post, rows), len(post) - 1)] == rows
     return out
-
-
-def sorted_union(arrays: list[np.ndarray]) -> np.ndarray:
-    """The distinct values of ``arrays`` ascending: ``np.unique`` of them joined, by a sort and a
-    neighbour compare (numpy 2.4's ``np.unique`` of 2,000 rows took 0.14 ms, this 0.01)."""
-    joined = np.sort(np.concatenate(arrays)) if len(arrays) > 1 else np.sort(arrays[0])
-    if len(joined) < 2:
-        return joined
-    return joined[np.concatenate(([True], joined[1:] != joined[:-1]))]
 
 
 def common(rows: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
