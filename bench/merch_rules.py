@@ -38,7 +38,9 @@ def frequent_words(engine: Engine, n: int = 300) -> list[str]:
     """The catalog's most frequent title words (three letters or more, or CJK), most frequent first."""
     titles = engine.catalog.titles_of(engine.snapshot.products.ids)
     counts = Counter(w for t in titles for w in set(str(t).lower().split()) if len(w) >= 3 or not w.isascii())
-    return [w for w, _ in counts.most_common(n)]
+    # ties by word: ``most_common`` breaks them by first sight, which follows the sets' string hashes,
+    # so each process (its own hash seed) drew another book and other searches
+    return [w for w, _ in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0]))[:n]]
 
 
 def _target(rng: np.random.Generator, showable: np.ndarray, brands: list[int], leaves: list[int]) -> dict:

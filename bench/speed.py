@@ -43,8 +43,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -91,7 +93,27 @@ def distinct_bodies(bundle: Path, per_page: int) -> dict[str, list[dict]]:
 
 def workload(bundle: Path, synonyms: int = SYNONYMS, distinct: int = 0) -> tuple[dict, dict[str, list[dict]]]:
     """(the merchandising file to import, the request bodies per page); ``synonyms`` sets;
-    ``distinct`` > 0: :func:`distinct_bodies` instead of the repeating bodies."""
+    ``distinct`` > 0: :func:`distinct_bodies` instead of the repeating bodies.
+
+    Drawn in a child process (:func:`drawn_workload`): the engine loaded to draw them never lives
+    in the caller's, which for ``bench.request_components --app`` and ``bench.http_path`` is the
+    measured app's. There its warm-up's pages left their entries in the per-table memos that live
+    for the process (``ranking/pipeline/derived_columns.py``), newest, so every lookup of the app's
+    pages met the gone engine's entry before its own."""
+    with tempfile.TemporaryDirectory(prefix="speed-workload-") as folder:
+        out = Path(folder) / "workload.pickle"
+        code = ("import pickle, sys; from pathlib import Path; from bench.speed import drawn_workload; "
+                "Path(sys.argv[1]).write_bytes(pickle.dumps(drawn_workload(Path(sys.argv[2]), "
+                "int(sys.argv[3]), int(sys.argv[4]))))")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
+        subprocess.run([sys.executable, "-c", code, str(out), str(bundle), str(synonyms), str(distinct)],
+                       check=True, env=env)
+        return pickle.loads(out.read_bytes())
+
+
+def drawn_workload(bundle: Path, synonyms: int = SYNONYMS, distinct: int = 0
+                   ) -> tuple[dict, dict[str, list[dict]]]:
+    """:func:`workload`'s answer, drawn in this process (an engine loaded, then closed)."""
     from ranking.engine import Engine
     from ranking.settings import load_settings
 

@@ -108,3 +108,20 @@ def test_first_visits_runs_the_one_worker_pages_with_new_shoppers_prefixed(monke
     got = bench.speed.first_visits(Path("B"), tmp_path)
     assert calls == [(Path("B"), tmp_path, False, bench.speed.FIRST_VISITS)]
     assert got == {"first_visit_payloads": "distinct", "first_visit_search_p99_ms": 9.0}
+
+
+def test_the_workload_is_drawn_without_an_engine_in_the_callers_process(small_models: Path, monkeypatch):
+    """``bench.request_components --app`` draws it in the measured app's process: an engine loaded
+    there left its entries first in the per-table memos every page reads."""
+    from ranking.engine import Engine
+
+    bundle = (small_models / "latest").resolve()
+
+    def refused(*args, **kwargs):
+        raise AssertionError("an engine loaded in the caller's process")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Engine, "load", refused)
+        drawn = workload(bundle, synonyms=50)
+    assert drawn == bench.speed.drawn_workload(bundle, synonyms=50), \
+        "the same book and bodies in every process (ties among frequent words broken by the word)"

@@ -132,6 +132,36 @@ def test_a_repeated_pages_similarities_are_kept_and_are_dense_similaritys_bits(r
     assert len(memo) == 1
 
 
+def test_a_querys_other_candidate_lists_compute_only_their_new_products(recall, monkeypatch) -> None:
+    """The same query's candidates differ by a few products from page to page (shoppers' filters):
+    the cosines already computed for the text are gathered, only the others computed, and every
+    list gets :meth:`dense_similarity`'s bits (unknown ids, repeats, a text's cap reached)."""
+    import ranking.recall.search as search_module
+
+    lookup = recall._similarity_kept[0]
+    looked: list[int] = []
+    real_rows = lookup.rows
+    monkeypatch.setattr(lookup, "rows", lambda ids: looked.append(len(ids)) or real_rows(ids))
+    rng, plain = np.random.default_rng(5), SearchRecall.from_texts(TEXTS, IDS, dim=4)  # the same vectors
+    lists = [np.array(ids, np.int64) for ids in ([1, 2, 3, 4], [4, 3, 2, 5], [2, 5], [99, 5, 6, 6, 1])]
+    lists += [rng.integers(0, 12, rng.integers(1, 9)) for _ in range(30)]
+    for n, ids in enumerate(lists):
+        if n == 12:
+            monkeypatch.setattr(search_module, "SIMILARITIES_PER_TEXT", 3)  # past the cap from here
+        for query in ("phone case", "rice cooker"):
+            want = plain.dense_similarity([query], np.zeros(len(ids), np.int64), ids).view(np.uint32)
+            assert recall.query_similarity(query, ids).view(np.uint32).tolist() == want.tolist()
+        if n == 3:
+            assert looked == [4, 4, 1, 1, 3, 3], "only the ids not computed for the text before"
+    recall.use_query_words_from(RecallSettings(search_results_kept=0))  # keeps none: all computed each time
+    looked.clear()
+    lookup = recall._similarity_kept[0]
+    monkeypatch.setattr(lookup, "rows", lambda ids: looked.append(len(ids)) or real_rows(ids))
+    recall.query_similarity("phone case", lists[0])
+    recall.query_similarity("phone case", lists[1])
+    assert looked == [4, 4]
+
+
 def test_kept_similarities_follow_new_products_and_the_setting(recall) -> None:
     ids = np.array([2, 9], dtype=np.int64)
     before = recall.query_similarity("phone case", ids)

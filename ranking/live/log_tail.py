@@ -28,6 +28,17 @@ The first poll reads every file from its start: that is the replay a worker does
 offset) and :meth:`LogTail.resume` starts a new tail from such positions (the Redis backend
 keeps them in Redis, so a new applier goes on where the last one stopped): a file whose inode
 changed, or that is now shorter than its offset, is a different file and is read from its start.
+
+**An idle poll** (~10 a second per follower: the live tail, the catalog's, the merchandising's)
+costs one ``stat`` of each table's folder and one ``fstat`` of each followed file: a folder's
+names are listed again (``scandir``, and each listed path ``stat``-ed for the identity check)
+only when the folder's (device, inode, mtime) differs from the last listing's. Adding, removing,
+renaming or replacing a file in a folder sets its mtime; an append does not, and is seen by the
+file's ``fstat``. The mtime is read from a coarse clock (a tick of a few milliseconds, or seconds
+on some file systems), so two changes within one tick can leave the same mtime: a listing whose
+mtime was not at least :data:`SETTLED_NS` older than the clock when it was taken is not trusted
+(the next poll lists the folder again), so any later change is stamped with a later mtime. As a
+last guard (a wall clock stepped back), every folder is listed again each :data:`RELIST_SECONDS`.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +59,10 @@ READ_CHUNK = 1 << 22
 PAUSE_LINES = 32  # a poll given a ``pause`` calls it after each this many lines parsed
 # the fields of an exposure line its cards' impression rows carry (see the module docstring)
 EXPOSURE_FIELDS = ("request_id", "timestamp", "user_id", "session_id", "query_id", "surface", "channel")
+# a folder's listing is trusted until its mtime changes only when that mtime was this much older
+# than the clock before the listing (the mtime's tick, and a file system's coarser stamps, well past)
+SETTLED_NS = 2_000_000_000
+RELIST_SECONDS = 30.0  # every folder listed again this often all the same (module docstring)
 
 
 def _logs_in(folder: Path) -> list[Path]:
@@ -79,6 +95,16 @@ class _Followed:
 
 
 @dataclass
+class _Listing:
+    """A table folder's files as last listed; ``stamp`` its (device, inode, mtime in ns) then, or
+    None when that mtime was too recent to vouch for the names (list again next poll)."""
+
+    stamp: tuple[int, int, int] | None
+    paths: list[Path]
+    until: float  # time.monotonic(): listed again after this all the same
+
+
+@dataclass
 class LogTail:
     """New complete lines of every writer's files under ``root`` (see the module docstring)."""
 
@@ -87,26 +113,48 @@ class LogTail:
     bad_lines: int = 0
     lines_read: int = 0
     _files: dict[Path, _Followed] = field(default_factory=dict)
+    _listings: dict[str, _Listing] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
+        self._folders = {table: self.root / table for table in self.tables}
 
     def poll(self, pause: Callable[[], None] | None = None) -> dict[str, list[dict]]:
         """Rows of the lines appended since the last poll, per table (exposures as impressions);
         ``pause`` (the live tail's: give the GIL back a moment) is called after each
         :data:`PAUSE_LINES` lines parsed, so a burst of lines is not one long hold of the GIL."""
         out: dict[str, list[dict]] = {t: [] for t in self.tables if t != "exposures"}
+        now_ns = time.time_ns()
         for table in self.tables:
-            folder = self.root / table
             target = out["impressions"] if table == "exposures" else out[table]
-            for path in _logs_in(folder):
-                lines = self._new_lines(path)
+            paths, same_names = self._listed(table, now_ns)
+            for path in paths:
+                f = self._files.get(path) if same_names else None
+                lines = self._read(f) if f is not None else self._new_lines(path)
                 for k in range(0, len(lines), PAUSE_LINES):
                     if k and pause is not None:
                         pause()
                     for raw in lines[k:k + PAUSE_LINES]:
                         target.extend(self._rows(raw, path, table == "exposures"))
         return out
+
+    def _listed(self, table: str, now_ns: int) -> tuple[list[Path], bool]:
+        """(the table folder's files, whether its names are those of the last listing: no file
+        added, removed or replaced since, so each followed file is the one at its path)."""
+        folder = self._folders[table]
+        try:
+            st = os.stat(folder)  # before the listing: a change during it moves the mtime on
+        except (FileNotFoundError, NotADirectoryError):
+            self._listings.pop(table, None)
+            return [], False
+        stamp = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        kept = self._listings.get(table)
+        if kept is not None and kept.stamp == stamp and time.monotonic() < kept.until:
+            return kept.paths, True
+        paths = _logs_in(folder)
+        settled = st.st_mtime_ns < now_ns - SETTLED_NS
+        self._listings[table] = _Listing(stamp if settled else None, paths, time.monotonic() + RELIST_SECONDS)
+        return paths, False
 
     def _new_lines(self, path: Path) -> list[bytes]:
         try:
@@ -132,6 +180,8 @@ class LogTail:
         """Complete lines from the offset on; the offset stops after the last newline, so an
         unfinished line is read again whole next time (or replaced, when its writer cut it)."""
         size = os.fstat(f.fd).st_size
+        if size == f.offset:
+            return []
         if size < f.offset:  # shorter than what was read whole: only a truncation by hand does this
             log.error("%s: shorter (%d bytes) than the complete lines already applied (%d); following "
                       "it from its end", f.path, size, f.offset)
@@ -196,3 +246,4 @@ class LogTail:
         for f in self._files.values():
             os.close(f.fd)
         self._files.clear()
+        self._listings.clear()

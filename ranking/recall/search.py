@@ -53,6 +53,8 @@ from ranking.settings import MerchandisingSettings, RecallSettings
 from ranking.text import normalise
 
 QUERY_VECTORS_KEPT = 4096  # query texts whose dense vectors are kept (64 floats each: ~1 MB)
+SIMILARITIES_PER_TEXT = 2048  # cosines kept per query text across its candidate lists (~24 KB)
+_NO_IDS, _NO_COSINES = read_only(np.zeros(0, np.int64)), read_only(np.zeros(0, np.float32))
 
 
 @lru_cache(maxsize=QUERY_VECTORS_KEPT)
@@ -87,9 +89,11 @@ class SearchRecall:
         return index, BoundedMemo(self._query_settings.search_results_kept)
 
     def _similarities_for(self, rows: RowLookup, vectors: np.ndarray) -> tuple:
-        """(``rows``, ``vectors``, (query, candidate ids' bytes) -> their cosines): swapped as one
-        value, so a page's similarities are kept beside the rows and vectors that made them."""
-        return rows, vectors, BoundedMemo(self._query_settings.search_results_kept)
+        """(``rows``, ``vectors``, (query, candidate ids' bytes) -> their cosines, query -> the ids
+        whose cosines were computed for it (sorted) and those cosines): swapped as one value, so a
+        page's similarities are kept beside the rows and vectors that made them."""
+        kept = self._query_settings.search_results_kept
+        return rows, vectors, BoundedMemo(kept), BoundedMemo(kept)
 
     def _matcher(self, r: RecallSettings) -> QueryWordMatcher:
         return QueryWordMatcher.of(self.bm25, r)
@@ -149,7 +153,7 @@ class SearchRecall:
                               _query_settings=self._query_settings, synonym_weight=self.synonym_weight,
                               _kept_vectors=BoundedMemo(QUERY_VECTORS_KEPT),
                               _dense_kept=(None, BoundedMemo(0)),
-                              _similarity_kept=(self._rows, self.vectors, BoundedMemo(0)))
+                              _similarity_kept=(self._rows, self.vectors, BoundedMemo(0), BoundedMemo(0)))
         return light
 
     def correct(self, query: str) -> SpellCorrection:
@@ -273,17 +277,44 @@ class SearchRecall:
         text = _search_text(query) if query else None
         if text is None or not len(ids):
             return read_only(np.full(len(ids), np.nan, dtype=np.float32))
-        lookup, vectors, kept = self._similarity_kept
+        lookup, vectors, kept, per_text = self._similarity_kept
         key = (text, ids.tobytes())
         got = kept.get(key)
         if got is None:
-            out = np.full(len(ids), np.nan, dtype=np.float32)
-            q_vec = self.query_vectors([text], memo)
-            pos = lookup.rows(ids)
-            rows = np.flatnonzero(pos >= 0)
-            out[rows] = np.einsum("ij,ij->i", q_vec[np.zeros(len(rows), np.int64)], vectors[pos[rows]])
-            got = kept.put(key, read_only(out))
+            made = self._text_similarities(text, ids, (lookup, vectors, per_text), memo)
+            got = kept.put(key, read_only(made))
         return got
+
+    def _text_similarities(self, text: str, ids: np.ndarray, made_by: tuple, memo: dict | None) -> np.ndarray:
+        """:meth:`query_similarity`'s cosines for a candidate list not seen with ``text``: those
+        computed for the text before (its other lists: the same query's candidates differ by a few
+        products from shopper to shopper, and for one shopper as the products shown to them are
+        filtered out) gathered, only the others computed, then kept with them (up to
+        :data:`SIMILARITIES_PER_TEXT`). A row's cosine is one dot product of the row's vector, the
+        same bits whichever rows it is computed beside."""
+        lookup, vectors, per_text = made_by
+        known_ids, known = per_text.get(text) or (_NO_IDS, _NO_COSINES)
+        at = np.minimum(np.searchsorted(known_ids, ids), max(len(known_ids) - 1, 0))
+        have = known_ids[at] == ids if len(known_ids) else np.zeros(len(ids), bool)
+        out = np.full(len(ids), np.nan, dtype=np.float32)
+        out[have] = known[at[have]]
+        fresh = np.flatnonzero(~have)
+        if not len(fresh):
+            return out
+        new_ids = ids[fresh]
+        pos = lookup.rows(new_ids)
+        rows = np.flatnonzero(pos >= 0)
+        q_vec = self.query_vectors([text], memo)
+        out[fresh[rows]] = np.einsum("ij,ij->i", q_vec[np.zeros(len(rows), np.int64)], vectors[pos[rows]])
+        merged_ids, merged = np.concatenate([known_ids, new_ids]), np.concatenate([known, out[fresh]])
+        if len(merged_ids) > SIMILARITIES_PER_TEXT:  # start again from this list's
+            merged_ids, merged = ids, out
+        order = np.argsort(merged_ids, kind="stable")
+        merged_ids, merged = merged_ids[order], merged[order]
+        first = np.ones(len(merged_ids), bool)
+        first[1:] = merged_ids[1:] != merged_ids[:-1]  # a repeated id once (the same cosine)
+        per_text.put(text, (read_only(merged_ids[first]), read_only(merged[first])))
+        return out
 
     # ---- persistence -----------------------------------------------------------------
     def save(self, folder: Path) -> None:
