@@ -149,12 +149,17 @@ def products_named(tables: dict[str, pa.Table]) -> np.ndarray:
 def _table(rows: list[dict], pause: Callable[[], None] | None = None) -> pa.Table:
     keys = set().union(*rows)  # one pass over the rows' keys, not one per column
     names = [n for n in TABLE_COLUMNS if n in keys]
-    try:  # every row holds every column (a table's rows usually do): one C-level pass
-        columns = list(zip(*map(itemgetter(*names), rows), strict=True)) if len(names) > 1 else None
-    except KeyError:  # a row without one of them: None there
-        columns = None
-    if columns is None:
-        columns = [[r.get(n) for r in rows] for n in names]
+    columns = [_column(rows, n) for n in names]
     if pause is not None:
         pause()
-    return pa.table(dict(zip(names, columns, strict=True)))  # Arrow reads a tuple as a list
+    return pa.table(dict(zip(names, columns, strict=True)))
+
+
+def _column(rows: list[dict], name: str) -> list:
+    """Each row's ``name``, None where a row has none: a C-level pass when every row holds it
+    (a table's rows usually do; a third cheaper than one pass making a tuple of every column
+    per row and another transposing them)."""
+    try:
+        return list(map(itemgetter(name), rows))
+    except KeyError:
+        return [r.get(name) for r in rows]
