@@ -154,3 +154,19 @@ def test_counts_that_are_not_whole_or_reach_2_24_are_gathered_as_before() -> Non
     other.add(rows, np.array([10, 10, 10]), IMPRESSIONS, np.array([0.1, 0.2, 0.3], np.float32))
     assert not other.whole_counts
     assert other.sums(rows, 10).tobytes() == _slot_order_sums(other, rows, 10).tobytes()
+
+
+def test_the_running_window_takes_float32_amounts_as_the_mixed_dtype_add_did() -> None:
+    """``_window`` (float64) is given float32 amounts cast to float64 first: numpy's fast
+    ``add.at`` loop, the same sums to the bit as adding the float32 amounts (which numpy casts
+    one by one), repeated rows, fractions and counts past 2**24 included."""
+    rng = np.random.default_rng(3)
+    ring = BucketRing(buckets=24, bucket_seconds=3600)
+    ring.reserve(500)
+    reference = np.zeros(500, np.float64)
+    for step in range(20):
+        rows = rng.integers(0, 500, 2_000)
+        amounts = (rng.random(2_000) * 10 ** rng.integers(0, 9)).astype(np.float32)
+        ring.add(rows, np.full(2_000, 3600 * 5 + step), CLICKS, amounts)
+        np.add.at(reference, rows, amounts)  # float32 amounts into float64: numpy's mixed-dtype add
+    np.testing.assert_array_equal(ring._window[:500, CLICKS], reference)

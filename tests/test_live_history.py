@@ -75,3 +75,19 @@ def test_reading_many_rows_at_once_gives_each_rows_own_read() -> None:
         one = cards.read(row, now)
         assert items[of == i].tolist() == one[0].tolist() and shown[of == i].tolist() == one[1].tolist()
     assert len(cards.read_rows(np.array([0]), np.array([95]))[1]) > 0  # the test reads something
+
+
+def test_ignored_cards_take_the_states_int32_times_as_int64_ones() -> None:
+    """The state's times are int32 and the newest showing per card is an int64 ``maximum.at``
+    (the times cast first for numpy's fast loop): the same cards, counts and times either way."""
+    rng = np.random.default_rng(5)
+    got, ref = IgnoredCards(size=6, window_seconds=3_000), IgnoredCards(size=6, window_seconds=3_000)
+    for cards in (got, ref):
+        cards.reserve(20)
+    for t in range(0, 20_000, 500):
+        rows, items = rng.integers(0, 20, 300), rng.integers(0, 40, 300).astype(np.int32)
+        times = (t + rng.integers(0, 400, 300)).astype(np.int32)
+        got.show(rows, items, times)
+        ref.show(rows, items, times.astype(np.int64))
+    for name in ("item", "shown", "last"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(ref, name), err_msg=name)

@@ -465,3 +465,47 @@ def test_window_sums_equal_the_reference_however_many_buckets_are_live(live_slot
     ref = np.zeros((len(rows), 5))
     ref[known] = ring.values[rows[known]][:, slots, :].sum(axis=1)
     assert np.array_equal(ring.sums(rows, now), ref)
+
+
+def _reference_batch(table: str, rows: list[dict]) -> dict:
+    """event_batch's columns row by row, as its Python loops read them before the null columns
+    were read whole (a left-out or null value: -1, None, False; orders' GMV)."""
+    ints = {n: np.array([-1 if r.get(n) is None else int(r[n]) for r in rows], np.int64)
+            for n in ("timestamp", "user_id", "product_id", "request_id", "query_id", "store_id")}
+    gmv = np.zeros(len(rows), np.float32)
+    if table == "orders":
+        price = np.array([float(r.get("price_paid") or 0.0) for r in rows])
+        quantity = np.array([1 if r.get("quantity") is None else int(r["quantity"]) for r in rows])
+        gmv = (price * quantity).astype(np.float32)
+    stores = ints["store_id"].astype(np.int32)
+    return {"time": to_live_seconds(ints.pop("timestamp")), **ints, "store_id": stores,
+            "gmv": gmv, "cancelled": np.array([bool(r.get("cancelled")) for r in rows]),
+            "session_id": [r.get("session_id") for r in rows]}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_columns_left_out_or_null_give_the_row_by_row_batch(seed):
+    """Columns left out of every row, null in every row (Arrow's null type) or null in some:
+    the batch is the row-by-row reading's, from the Arrow table and from the rows."""
+    rng = np.random.default_rng(seed)
+    for table in ("impressions", "clicks", "orders"):
+        rows = _logged_rows(seed + 17, 40)
+        for name in ("session_id", "store_id", "query_id", "request_id", "cancelled", "price_paid",
+                     "quantity"):
+            how = rng.integers(3)  # 0 kept, 1 left out of every row, 2 null in every row
+            for r in rows:
+                if how == 1:
+                    r.pop(name, None)
+                elif how == 2:
+                    r[name] = None
+        for r in rows:
+            if r.get("user_id") is None and r.get("session_id") is None:
+                r["user_id"] = 7
+        ref = _reference_batch(table, rows)
+        for got in (event_batch(table, pa.Table.from_pylist(rows)), event_batch(table, rows)):
+            for name, want in ref.items():
+                have = getattr(got, name)
+                if name == "session_id":
+                    assert have == want and type(have) is list
+                else:
+                    assert have.dtype == want.dtype and np.array_equal(have, want), (table, name)

@@ -337,3 +337,51 @@ def test_the_pacer_follows_the_live_apply_pause_settings(tmp_path, monkeypatch):
     finally:
         live.stop()
     assert made and made[0].apply_pause_ratio == 2.0, "the tail's pacer is made from its settings"
+
+
+def _first_showings_reference(shown: dict, memory: int, rows: list[dict]) -> list[dict]:
+    """FirstShowings as it was: row by row (an OrderedDict as a plain dict, oldest first)."""
+    out = []
+    for r in rows:
+        if r.get("user_id") is None and not r.get("session_id"):
+            continue
+        key = (r.get("request_id"), r.get("product_id"))
+        if key in shown:
+            continue
+        shown[key] = None
+        if len(shown) > memory:
+            del shown[next(iter(shown))]
+        out.append(r)
+    return out
+
+
+@pytest.mark.parametrize("memory", [50, 700, 200_000])
+def test_first_showings_keep_the_rows_and_the_memory_the_row_by_row_check_kept(memory, monkeypatch):
+    """The usual rows are kept by C-level passes, any other rows one by one: the same rows and
+    the same memory (in order) as the row-by-row check, with shoppers without a user, anonymous
+    visitors, cards shown again in a poll and across polls, missing keys and evictions."""
+    from ranking.live.log_rows import FirstShowings
+
+    rng = np.random.default_rng(memory)
+    got, ref = FirstShowings(memory), {}
+    one_by_one, first, chunks = FirstShowings._one_by_one, FirstShowings._first, []
+    monkeypatch.setattr(FirstShowings, "_one_by_one", lambda s, *a: chunks.append(1) or one_by_one(s, *a))
+    monkeypatch.setattr(FirstShowings, "_first", lambda s, *a: chunks.append(0) or first(s, *a))
+    request = 0
+    for poll in range(40):
+        rows = []
+        for _ in range(int(rng.integers(0, 60))):  # pages of cards
+            request += 1
+            kind = rng.integers(10)
+            user = None if kind < 2 else int(rng.integers(9))
+            session = ("" if kind == 0 else f"s{kind}") if user is None or kind == 9 else None
+            page = [{"request_id": request if kind != 3 else None, "user_id": user, "session_id": session,
+                     "product_id": int(p)} for p in rng.choice(500, 20, replace=False)]
+            if kind == 4:
+                page = [{k: v for k, v in r.items() if k != "session_id"} for r in page]
+            rows += page
+        if poll % 3 == 0 and rows:  # the client's impressions of cards the service showed
+            rows += [dict(r) for r in rows[:: int(rng.integers(2, 9))]]
+        assert got(rows) == _first_showings_reference(ref, memory, rows)
+        assert got.remembered() == list(ref)
+    assert 0 < sum(chunks) < len(chunks) - sum(chunks), "both ways taken: C-level passes and one by one"

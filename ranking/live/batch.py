@@ -83,10 +83,15 @@ def _columns(rows: Rows) -> dict[str, Column]:
     return {name: [row.get(name) for row in rows] for name in names}
 
 
+class _Nulls(list):
+    """A column no row fills (left out, empty, or Arrow's null type): its Nones are read as a
+    whole, without a Python step per row (a poll's impressions name no store, few a session)."""
+
+
 def _pylist(values: Column) -> list:
     if not isinstance(values, pa.ChunkedArray):
         return values
-    return [None] * len(values) if pa.types.is_null(values.type) else values.to_pylist()
+    return _Nulls([None] * len(values)) if pa.types.is_null(values.type) else values.to_pylist()
 
 
 def _ints(values: Column, name: str, table: str, required: bool) -> np.ndarray:
@@ -95,6 +100,8 @@ def _ints(values: Column, name: str, table: str, required: bool) -> np.ndarray:
         # an integer Arrow column (the event log's, read back): no Python int per row
         return (values.fill_null(-1) if values.null_count else values).to_numpy().astype(np.int64)
     values = _pylist(values)
+    if isinstance(values, _Nulls) and not (required and values):
+        return np.full(len(values), -1, np.int64)
     if required and any(v is None for v in values):
         bad = next(i for i, v in enumerate(values) if v is None)
         raise LiveInputError(f"{table} row {bad}: {name} is missing")
@@ -105,11 +112,19 @@ def _ints(values: Column, name: str, table: str, required: bool) -> np.ndarray:
 
 
 def _sessions(values: list, table: str) -> list[str | None]:
+    if isinstance(values, _Nulls):
+        return [None] * len(values)
     for i, v in enumerate(values):
         if v is not None and (not isinstance(v, str) or not v or len(v) > MAX_SESSION_ID_CHARS):
             raise LiveInputError(f"{table} row {i}: session_id must be a non-empty string of at most "
                                  f"{MAX_SESSION_ID_CHARS} characters")
     return [v if v is not None else None for v in values]
+
+
+def _flags(values: list) -> np.ndarray:
+    if isinstance(values, _Nulls):
+        return np.zeros(len(values), bool)
+    return np.array([bool(v) for v in values], dtype=bool)
 
 
 def event_batch(table: str, rows: Rows) -> EventBatch:
@@ -119,11 +134,14 @@ def event_batch(table: str, rows: Rows) -> EventBatch:
     cols = _columns(rows)
     n = len(next(iter(cols.values()))) if cols else 0
     def col(name: str) -> Column:
-        return cols[name] if name in cols and len(cols[name]) else [None] * n
+        return cols[name] if name in cols and len(cols[name]) else _Nulls([None] * n)
     times = _ints(col("timestamp"), "timestamp", table, required=True)
     users = _ints(col("user_id"), "user_id", table, required=False)
-    sessions = _sessions(_pylist(col("session_id")), table)
-    nobody = (users < 0) & np.array([s is None for s in sessions], dtype=bool)
+    named = _pylist(col("session_id"))
+    sessions = _sessions(named, table)
+    nobody = users < 0
+    if not isinstance(named, _Nulls):
+        nobody &= np.array([s is None for s in sessions], dtype=bool)
     if nobody.any():
         raise LiveInputError(f"{table} row {int(np.argmax(nobody))}: names no shopper "
                              "(user_id or session_id)")
@@ -139,7 +157,7 @@ def event_batch(table: str, rows: Rows) -> EventBatch:
         request_id=_ints(col("request_id"), "request_id", table, required=False),
         query_id=_ints(col("query_id"), "query_id", table, required=False),
         store_id=_ints(col("store_id"), "store_id", table, required=False).astype(np.int32),
-        gmv=gmv, cancelled=np.array([bool(v) for v in _pylist(col("cancelled"))], dtype=bool),
+        gmv=gmv, cancelled=_flags(_pylist(col("cancelled"))),
     )
 
 

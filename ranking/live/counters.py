@@ -109,7 +109,10 @@ class BucketRing:
             np.add.at(self._gmv[:, slot], rows, amounts)
             return
         np.add.at(self._values[slot, :, metric], rows, amounts)
-        np.add.at(self._window[:, metric], rows, amounts)
+        # float64 amounts: the same adds (float32 -> float64 is exact, and ``add.at`` casts each
+        # amount so), in numpy's fast loop (~0.2 ms -> 10 us a poll's ~2,000 rows; mixed dtypes
+        # take ``add.at``'s slow path)
+        np.add.at(self._window[:, metric], rows, amounts.astype(np.float64))
         if self.whole_counts and len(rows) and not (
                 amounts.min() >= 0 and (np.floor(amounts) == amounts).all()
                 and self._window[rows, metric].max() <= WHOLE):
