@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from ranking.bounded_memo import BoundedMemo, BytesMemo, read_only
-from ranking.recall.lexical import BM25Index
+from ranking.recall.lexical import BM25Index, add_postings
 from ranking.recall.tokenize import is_word, pieces
 from ranking.row_lookup import RowLookup
 from ranking.settings import MerchandisingSettings, RecallSettings
@@ -152,6 +152,18 @@ def common(rows: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     at = np.searchsorted(post, rows)
     same = post[np.minimum(at, len(post) - 1)] == rows
     return np.flatnonzero(same), at[same]
+
+
+def _positive(s: np.ndarray, hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, scores) of the rows ``hit`` marks with a positive score ``s``, ascending: what
+    ``flatnonzero(hit & (s > 0))`` and ``s`` there give, with ``s > 0`` read at the marked rows
+    only (at 1M products two catalog-long passes and their masks fewer)."""
+    rows = np.flatnonzero(hit)
+    got = s[rows]
+    positive = got > 0
+    if positive.all():
+        return rows, got
+    return rows[positive], got[positive]
 
 
 def rewrite_key(rewrite: Any) -> tuple:
@@ -375,9 +387,7 @@ class QueryWordMatcher:
         matches = [self._match_parts(a, synonym_weight) for a in (rewrite.alternatives if rewrite else ())]
         found = self._union_scores(query, words, rewrite, synonym_weight, matches)
         if found is None:  # the catalog-long sums are cheaper
-            s, hit = self._scores(query, rewrite, synonym_weight, matches)
-            hits = np.flatnonzero(hit & (s > 0))
-            found = hits, s[hits]
+            found = _positive(*self._scores(query, rewrite, synonym_weight, matches))
         hits, s = found
         if len(hits) > k:
             top = np.argpartition(-s, k - 1)[:k]
@@ -492,18 +502,18 @@ class QueryWordMatcher:
         """Per index row: BM25 of ``text`` plus ``weight`` of its sub-word matches; ``columns``:
         summed column by column in numpy (a synonym term: scipy's fancy indexing costs about
         0.3 ms a call, a term's few postings far less)."""
-        w = self.bm25.weights
+        w, distinct = self.bm25.weights, self._postings_canonical
         if columns:
             s = np.zeros(len(self.bm25.product_ids), dtype=w.dtype)
             for j in self.tokens(text):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
-                s[w.indices[lo:hi].astype(np.intp)] += w.data[lo:hi]  # intp once, not per gather and scatter
+                add_postings(s, w.indices[lo:hi], w.data[lo:hi], distinct)
         else:
             s = self.bm25.scores(text, self.tokens(text))
         for word in words.words:
             for j in (word.parts[0] if word.inside and word.products else ()):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
-                s[w.indices[lo:hi].astype(np.intp)] += self.weight * w.data[lo:hi]
+                add_postings(s, w.indices[lo:hi], self.weight * w.data[lo:hi], distinct)
         return s
 
     def _typed_scores(self, query: str, words: QueryWords) -> tuple[np.ndarray, np.ndarray]:
@@ -571,7 +581,10 @@ class QueryWordMatcher:
             rows = rows.astype(np.intp)  # indexed three times here: converted once
             if best is None:
                 best = np.zeros(len(s), dtype=s.dtype)
-            best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
+            if self._postings_canonical:  # a term's rows distinct: the same maximum per row, about
+                np.maximum.at(best, rows, synonym_weight * term_scores)  # half the gather and scatter
+            else:
+                best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
             held.append(rows)
         if best is None:
             return ()
