@@ -241,6 +241,9 @@ def test_both_forms_are_the_reference_bit_for_bit_with_sub_words_and_many_matche
     finally:
         del matcher._union_scores
     assert any(ran) == (forced == "union") and all(ran) == (forced == "union")
+    lent = matcher._scratch.take()  # every match summed in this thread's lent array gave it back zeros
+    assert not lent.any()
+    matcher._scratch.give(lent)
 
 
 def test_a_match_made_by_one_form_is_what_the_other_makes(mall, monkeypatch) -> None:
