@@ -241,6 +241,9 @@ def test_both_forms_are_the_reference_bit_for_bit_with_sub_words_and_many_matche
     finally:
         del matcher._union_scores
     assert any(ran) == (forced == "union") and all(ran) == (forced == "union")
+    lent = matcher._scratch.take()  # every match summed in this thread's lent array gave it back zeros
+    assert not lent.any()
+    matcher._scratch.give(lent)
 
 
 def test_a_match_made_by_one_form_is_what_the_other_makes(mall, monkeypatch) -> None:
@@ -328,3 +331,40 @@ def test_the_typed_words_recalled_rows_are_their_masks(mall) -> None:
             if word.products:
                 want |= matcher._mask(word.parts)
         assert matcher._typed_scores(query, words)[1].tolist() == want.tolist(), query
+
+
+def test_the_positive_marked_rows_are_the_catalog_long_masks() -> None:
+    """The catalog-long form's recalled rows and scores (query_words._positive: ``s > 0`` read at
+    the marked rows) are ``flatnonzero(hit & (s > 0))`` and ``s`` there, with marked rows scoring
+    zero or less and unmarked rows scoring above zero."""
+    from ranking.recall.query_words import _positive
+
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 50, 5000):
+        s = rng.choice(np.array([-1.0, 0.0, 0.5, 2.0], np.float32), size) * rng.random(size, np.float32)
+        for hit in (rng.random(size) < 0.3, s > 0, np.zeros(size, bool)):
+            rows, got = _positive(s, hit)
+            want = np.flatnonzero(hit & (s > 0))
+            assert rows.tolist() == want.tolist() and got.tobytes() == s[want].tobytes()
+
+
+def test_a_columns_postings_are_added_as_the_fancy_index_adds_them() -> None:
+    """lexical.add_postings: distinct rows (numpy's add.at) give ``s[rows] += values`` bit for bit;
+    rows held twice (postings not canonical) keep the fancy index's last write, which add.at would
+    not (it adds both)."""
+    from ranking.recall.lexical import add_postings
+
+    rng = np.random.default_rng(9)
+    s = rng.random(1000, np.float32)
+    rows = np.sort(rng.choice(1000, 300, replace=False)).astype(np.int32)
+    values = rng.random(300, np.float32)
+    want = s.copy()
+    want[rows] += values
+    got = s.copy()
+    add_postings(got, rows, values, distinct=True)
+    assert got.tobytes() == want.tobytes()
+    twice = np.array([3, 3, 7], np.int32)
+    got, want = s.copy(), s.copy()
+    want[twice] += np.float32([1, 2, 4])
+    add_postings(got, twice, np.float32([1, 2, 4]), distinct=False)
+    assert got.tobytes() == want.tobytes() and got[3] == np.float32(s[3] + 2)

@@ -46,8 +46,9 @@ from typing import Any
 import numpy as np
 
 from ranking.bounded_memo import BoundedMemo, BytesMemo, read_only
-from ranking.recall.lexical import BM25Index
+from ranking.recall.lexical import BM25Index, add_postings
 from ranking.recall.tokenize import is_word, pieces
+from ranking.recall.zero_scratch import ZeroScratch, reset
 from ranking.row_lookup import RowLookup
 from ranking.settings import MerchandisingSettings, RecallSettings
 from ranking.sorted_sets import sorted_union
@@ -154,6 +155,18 @@ def common(rows: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(same), at[same]
 
 
+def _positive(s: np.ndarray, hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, scores) of the rows ``hit`` marks with a positive score ``s``, ascending: what
+    ``flatnonzero(hit & (s > 0))`` and ``s`` there give, with ``s > 0`` read at the marked rows
+    only (at 1M products two catalog-long passes and their masks fewer)."""
+    rows = np.flatnonzero(hit)
+    got = s[rows]
+    positive = got > 0
+    if positive.all():
+        return rows, got
+    return rows[positive], got[positive]
+
+
 def rewrite_key(rewrite: Any) -> tuple:
     """What of a synonym rewrite the lexical recall and the words read: each match's query units
     and terms (the sets' ids and the record change no score and no word)."""
@@ -199,6 +212,8 @@ class QueryWordMatcher:
         self._large_terms = BytesMemo(term_bytes)  # terms held by more than TERM_ROWS_KEPT rows
         # (match's words, its terms, synonym weight) -> (rows, what the match adds there) or ()
         self._matches = BytesMemo(match_bytes)
+        # a zeroed catalog-long array per thread for a match's best and own sums (no fresh np.zeros)
+        self._scratch = ZeroScratch(len(bm25.product_ids), bm25.weights.dtype)
 
     @classmethod
     def of(cls, bm25: BM25Index, r: RecallSettings) -> QueryWordMatcher:
@@ -375,9 +390,7 @@ class QueryWordMatcher:
         matches = [self._match_parts(a, synonym_weight) for a in (rewrite.alternatives if rewrite else ())]
         found = self._union_scores(query, words, rewrite, synonym_weight, matches)
         if found is None:  # the catalog-long sums are cheaper
-            s, hit = self._scores(query, rewrite, synonym_weight, matches)
-            hits = np.flatnonzero(hit & (s > 0))
-            found = hits, s[hits]
+            found = _positive(*self._scores(query, rewrite, synonym_weight, matches))
         hits, s = found
         if len(hits) > k:
             top = np.argpartition(-s, k - 1)[:k]
@@ -488,22 +501,24 @@ class QueryWordMatcher:
                 out[at] += self.weight * w.data[lo:hi][idx]
         return out
 
-    def _text_scores(self, text: str, words: QueryWords, columns: bool = False) -> np.ndarray:
+    def _text_scores(self, text: str, words: QueryWords, columns: bool = False,
+                     into: np.ndarray | None = None) -> np.ndarray:
         """Per index row: BM25 of ``text`` plus ``weight`` of its sub-word matches; ``columns``:
         summed column by column in numpy (a synonym term: scipy's fancy indexing costs about
-        0.3 ms a call, a term's few postings far less)."""
-        w = self.bm25.weights
+        0.3 ms a call, a term's few postings far less); ``into``: a zeroed array of the index's
+        dtype to sum in (``columns`` only)."""
+        w, distinct = self.bm25.weights, self._postings_canonical
         if columns:
-            s = np.zeros(len(self.bm25.product_ids), dtype=w.dtype)
+            s = np.zeros(len(self.bm25.product_ids), dtype=w.dtype) if into is None else into
             for j in self.tokens(text):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
-                s[w.indices[lo:hi].astype(np.intp)] += w.data[lo:hi]  # intp once, not per gather and scatter
+                add_postings(s, w.indices[lo:hi], w.data[lo:hi], distinct)
         else:
             s = self.bm25.scores(text, self.tokens(text))
         for word in words.words:
             for j in (word.parts[0] if word.inside and word.products else ()):
                 lo, hi = w.indptr[j], w.indptr[j + 1]
-                s[w.indices[lo:hi].astype(np.intp)] += self.weight * w.data[lo:hi]
+                add_postings(s, w.indices[lo:hi], self.weight * w.data[lo:hi], distinct)
         return s
 
     def _typed_scores(self, query: str, words: QueryWords) -> tuple[np.ndarray, np.ndarray]:
@@ -566,17 +581,24 @@ class QueryWordMatcher:
             rows = rows.astype(np.intp)
             best = np.maximum(np.zeros(len(rows), s.dtype), synonym_weight * term_scores).astype(s.dtype)
             return rows, np.maximum(best - self._own(alternative.text, query, typed, s, rows), 0)
-        best, held = None, []
+        if not terms:
+            return ()
+        best = self._scratch.take() if s.dtype == self._scratch.dtype else np.zeros(len(s), s.dtype)
+        held = []
         for rows, term_scores in terms:
             rows = rows.astype(np.intp)  # indexed three times here: converted once
-            if best is None:
-                best = np.zeros(len(s), dtype=s.dtype)
-            best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
+            if self._postings_canonical:  # a term's rows distinct: the same maximum per row, about
+                np.maximum.at(best, rows, synonym_weight * term_scores)  # half the gather and scatter
+            else:
+                best[rows] = np.maximum(best[rows], synonym_weight * term_scores)
             held.append(rows)
-        if best is None:
-            return ()
         rows = np.concatenate(held)  # a row twice gets the same value twice: no unique needed
-        return rows, np.maximum(best[rows] - self._own(alternative.text, query, typed, s, rows), 0)
+        got = best[rows]
+        if best.dtype == self._scratch.dtype:  # zeros again where the terms wrote, and lent on
+            reset(best, held)
+            self._scratch.give(best)
+        got -= self._own(alternative.text, query, typed, s, rows)
+        return rows, np.maximum(got, 0, out=got)
 
     def _own(self, text: str, query: str, typed: bool, s: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """A match's words' own score at ``rows``: when the match is the whole query and no
@@ -585,7 +607,21 @@ class QueryWordMatcher:
         anew over the catalog."""
         if typed and text == query:
             return s[rows]
-        return self._text_scores(text, self.words(text), columns=True)[rows]
+        return self._text_scores_lent(text, self.words(text), rows)
+
+    def _text_scores_lent(self, text: str, words: QueryWords, rows: np.ndarray) -> np.ndarray:
+        """``_text_scores(text, words, columns=True)[rows]``, summed in this thread's lent zeroed
+        array (:class:`~ranking.recall.zero_scratch.ZeroScratch`) instead of a fresh one: the same
+        additions into the same zeros, set back to zero at the postings added before it is lent on."""
+        w = self.bm25.weights
+        if w.dtype != self._scratch.dtype:
+            return self._text_scores(text, words, columns=True)[rows]
+        s = self._scratch.take()
+        self._text_scores(text, words, columns=True, into=s)
+        got = s[rows]
+        reset(s, [w.indices[w.indptr[j]:w.indptr[j + 1]] for j in self._score_columns(text, words)])
+        self._scratch.give(s)
+        return got
 
     # ---- the operator's synonyms (ranking.merchandising.synonym_index) -----------------
     def _word_rows(self, word: QueryWord) -> np.ndarray:
