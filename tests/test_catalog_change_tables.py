@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from started_worker import started_state
 from test_start_tables import _kept_builds, _other_pages
 
 from ranking.features import per_product
@@ -30,7 +31,6 @@ from ranking.features.per_product import (
 from ranking.features.snapshot import EntityTable, FeatureSnapshot
 from ranking.recall.homepage_sources import availability
 from ranking.recall.homepage_sources.availability import Availability, Kept, flipped_rows, patched
-from ranking.settings import load_settings
 
 
 def test_patched_available_rows_are_the_rows_a_build_gives() -> None:
@@ -146,15 +146,7 @@ def test_the_pages_after_a_change_build_nothing_and_equal_a_fresh_engines(small_
     follower, the next pages build nothing kept per product table (derived columns, the homepage
     lists' available rows, the feature table: none aside either), and they are the pages of a
     fresh engine laid over the changed catalog (a reload's)."""
-    from serving.catalog import start_catalog, stop_catalog
-    from serving.state import ServiceState
-
-    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}",
-                              "live.backend=off", "live.poll_ms=5000"])
-    state = ServiceState(settings)
-    state.load_initial()
-    start_catalog(state)
-    try:
+    with started_state(small_models / "latest", tmp_path) as state:
         engine = state.engine
         pages = _other_pages(engine)
         _served(engine, pages)  # what these pages keep, under the table served now
@@ -177,5 +169,3 @@ def test_the_pages_after_a_change_build_nothing_and_equal_a_fresh_engines(small_
         fresh, _ = state.reload(None)
         assert fresh is not engine
         assert _served(fresh, pages) == after
-    finally:
-        stop_catalog(state)

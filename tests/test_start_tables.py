@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from started_worker import started_state
 
 from ranking.features import feature_names
 from ranking.features.per_product import (
@@ -77,15 +78,7 @@ def test_a_reloaded_engine_is_swapped_in_holding_the_tables_of_what_it_serves(sm
     """A reload lays the catalog's changes over the new engine and builds its tables before the
     swap: the follower's next poll swaps nothing, so no page after a reload starts a build (at 1M
     products ~1.5 s of CPU, beside the first pages)."""
-    from serving.catalog import start_catalog, stop_catalog
-    from serving.state import ServiceState
-
-    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}",
-                              "live.backend=off", "live.poll_ms=5000"])  # a poll meanwhile finds nothing new
-    state = ServiceState(settings)
-    state.load_initial()
-    start_catalog(state)
-    try:
+    with started_state(small_models / "latest", tmp_path) as state:
         old = state.engine
         price = _changed_price(state, old, 5)
         new, _ = state.reload(None)
@@ -98,30 +91,20 @@ def test_a_reloaded_engine_is_swapped_in_holding_the_tables_of_what_it_serves(sm
                                                      per_product_names(pipeline.model.feature_names))
         state.catalog.catch_up()
         assert new.snapshot.products is products, "the next poll swapped the table the tables were built for"
-    finally:
-        stop_catalog(state)
 
 
 def test_a_change_folded_while_a_reload_is_prepared_reaches_it_after_the_swap(small_models: Path,
                                                                               tmp_path: Path) -> None:
-    from serving.catalog import start_catalog, stop_catalog
-    from serving.state import ServiceState, router_engines
+    from serving.state import router_engines
 
-    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}",
-                              "live.backend=off", "live.poll_ms=5000"])
-    state = ServiceState(settings)
-    state.load_initial()
-    start_catalog(state)
-    try:
-        built = state._build(settings.serving.bundle)  # a reload's router, not served yet
+    with started_state(small_models / "latest", tmp_path) as state:
+        built = state._build(state.settings.serving.bundle)  # a reload's router, not served yet
         mark = state.catalog.prepare(router_engines(built))
         price = _changed_price(state, state.engine, 7)  # laid over the served engine only
         state._swap(built, mark)
         assert state.engine is built.default
         state.catalog.catch_up()  # the next poll overlays the swapped-in engine whole
         assert built.default.snapshot.products.columns["price"][7] == price
-    finally:
-        stop_catalog(state)
 
 
 def _kept_builds(monkeypatch) -> list[str]:
@@ -203,15 +186,8 @@ def test_a_reload_builds_the_feature_table_once_for_the_overlaid_product_table(
     """The reloaded engine's warm-up builds no table aside for the bundle's product table, which the
     live catalog's overlay swaps right after (at 1M products ~1.2 s of CPU a reload, built twice)."""
     from ranking.features import per_product
-    from serving.catalog import start_catalog, stop_catalog
-    from serving.state import ServiceState
 
-    settings = load_settings([f"serving.bundle={small_models / 'latest'}", f"serving.events_dir={tmp_path}",
-                              "live.backend=off", "live.poll_ms=5000"])
-    state = ServiceState(settings)
-    state.load_initial()
-    start_catalog(state)
-    try:
+    with started_state(small_models / "latest", tmp_path) as state:
         _changed_price(state, state.engine, 5)
         built: list = []
         build = per_product.build_product_feature_table
@@ -219,8 +195,6 @@ def test_a_reload_builds_the_feature_table_once_for_the_overlaid_product_table(
                             lambda snapshot, names: built.append(snapshot.products) or build(snapshot, names))
         new, _ = state.reload(None)
         assert len(built) == 1 and built[0] is new.snapshot.products
-    finally:
-        stop_catalog(state)
 
 
 def test_an_engine_loaded_for_the_service_builds_its_tables_only_when_asked(small_models: Path) -> None:
