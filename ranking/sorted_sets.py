@@ -13,6 +13,8 @@ own otherwise (floats' NaNs, n-d arrays), so they are right on any numpy
 - :func:`unique_sorted` is ``np.unique`` with ``return_index``/``return_inverse``/``return_counts``.
 - :func:`sorted_union` is ``np.unique`` of some arrays joined (``np.union1d`` of two).
 - :func:`isin_sorted` is ``np.isin`` by a binary search among the members sorted.
+- :func:`common` is ``np.intersect1d(..., return_indices=True)``'s positions for two sorted distinct
+  arrays, the shorter searched for in the longer.
 """
 
 from __future__ import annotations
@@ -101,3 +103,17 @@ def isin_sorted(values: np.ndarray, members: np.ndarray) -> np.ndarray:
     at = np.searchsorted(ids, values)
     at[at == len(ids)] = 0  # past the largest id: compared with the first, never equal
     return ids[at] == values
+
+
+def common(rows: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions in ``rows``, positions in ``post``) of the values both hold, ascending; both
+    sorted and distinct: the shorter searched for in the longer."""
+    if not len(rows) or not len(post):
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    if len(post) <= len(rows):
+        at = np.searchsorted(rows, post)
+        same = rows[np.minimum(at, len(rows) - 1)] == post
+        return at[same], np.flatnonzero(same)
+    at = np.searchsorted(post, rows)
+    same = post[np.minimum(at, len(post) - 1)] == rows
+    return np.flatnonzero(same), at[same]

@@ -301,8 +301,7 @@ def test_the_union_form_runs_only_when_it_searches_fewer_rows_than_the_catalog_s
 def test_sorted_union_and_common_are_numpys() -> None:
     """The sorted distinct values of several arrays are ``np.unique``'s of them joined; the common
     positions of two sorted distinct arrays are ``np.intersect1d``'s, whichever is the longer."""
-    from ranking.recall.query_words import common
-    from ranking.sorted_sets import sorted_union
+    from ranking.sorted_sets import common, sorted_union
 
     rng = np.random.default_rng(3)
     for size in (0, 1, 2, 50, 3000):

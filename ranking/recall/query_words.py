@@ -51,7 +51,7 @@ from ranking.recall.tokenize import is_word, pieces
 from ranking.recall.zero_scratch import ZeroScratch, reset
 from ranking.row_lookup import RowLookup
 from ranking.settings import MerchandisingSettings, RecallSettings
-from ranking.sorted_sets import sorted_union
+from ranking.sorted_sets import common, sorted_union
 
 # merchandising.synonym_weight's default, for callers without settings (the service passes its own)
 SYNONYM_WEIGHT: float = MerchandisingSettings.model_fields["synonym_weight"].default
@@ -139,20 +139,6 @@ def in_sorted(rows: np.ndarray, postings: list[np.ndarray]) -> np.ndarray:
         if len(post):
             out |= post[np.minimum(np.searchsorted(post, rows), len(post) - 1)] == rows
     return out
-
-
-def common(rows: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(positions in ``rows``, positions in ``post``) of the values both hold, ascending; both
-    sorted and distinct: the shorter searched for in the longer."""
-    if not len(rows) or not len(post):
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    if len(post) <= len(rows):
-        at = np.searchsorted(rows, post)
-        same = rows[np.minimum(at, len(rows) - 1)] == post
-        return at[same], np.flatnonzero(same)
-    at = np.searchsorted(post, rows)
-    same = post[np.minimum(at, len(post) - 1)] == rows
-    return np.flatnonzero(same), at[same]
 
 
 def _positive(s: np.ndarray, hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
