@@ -4,7 +4,8 @@ The service keeps, per product table (and per homepage availability mask), what 
 otherwise compute again: the derived columns (theme codes per time slot, grades, select keys,
 floored prices, governance's barred codes...: ``DerivedColumn.of``), the homepage lists' available
 rows (``Availability.segments``), the homepage sources' values per mask (trending's head:
-``QuotaSource.per_mask``) and the per-product feature table
+``QuotaSource.per_mask``), the category page's prior order of the available products
+(``CategoryBrowse._ordered``) and the per-product feature table
 (``per_product.build_product_feature_table``, on a page's thread or aside). Start-up
 (``Engine.build_tables``) and the live catalog's follower (``ranking/live/catalog_tables.py``)
 build them before the pages that read them; :class:`KeptBuilds` says which a page built anyway.
@@ -38,10 +39,12 @@ class KeptBuilds:
     def __enter__(self) -> KeptBuilds:
         from ranking.features import per_product
         from ranking.pipeline.derived_columns import DerivedColumn
+        from ranking.recall.category_browse import CategoryBrowse
         from ranking.recall.homepage_sources.availability import Availability
         from ranking.recall.homepage_sources.base import QuotaSource
 
         of, segments, per_mask = DerivedColumn.of, Availability.segments, QuotaSource.per_mask
+        ordered = CategoryBrowse._ordered
         build_table = per_product.build_product_feature_table
         note = self._note
 
@@ -62,6 +65,12 @@ class KeptBuilds:
                 note(f"{source.name}'s {key} under the mask")
             return per_mask(source, key, compute)
 
+        def counted_ordered(browse):
+            cached = browse._cached
+            if cached is None or cached[0] is not browse.snapshot.products:
+                note("the category page's prior order")
+            return ordered(browse)
+
         def counted_table(snapshot, names):
             note("per-product feature table")
             return build_table(snapshot, names)
@@ -69,6 +78,7 @@ class KeptBuilds:
         for owner, name, patched in ((DerivedColumn, "of", counted_of),
                                      (Availability, "segments", counted_segments),
                                      (QuotaSource, "per_mask", counted_per_mask),
+                                     (CategoryBrowse, "_ordered", counted_ordered),
                                      (per_product, "build_product_feature_table", counted_table)):
             self._restore.append((owner, name, getattr(owner, name)))
             setattr(owner, name, patched)
