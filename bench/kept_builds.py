@@ -5,7 +5,8 @@ otherwise compute again: the derived columns (theme codes per time slot, grades,
 floored prices, governance's barred codes...: ``DerivedColumn.of``), the homepage lists' available
 rows (``Availability.segments``), the homepage sources' values per mask (trending's head:
 ``QuotaSource.per_mask``), the category page's prior order of the available products
-(``CategoryBrowse._ordered``) and the per-product feature table
+(``CategoryBrowse._ordered``, a derived column since stop 49), the subsidy channel's ranked rows
+(``SubsidyChannel.ranked_rows``) and the per-product feature table
 (``per_product.build_product_feature_table``, on a page's thread or aside). Start-up
 (``Engine.build_tables``) and the live catalog's follower (``ranking/live/catalog_tables.py``)
 build them before the pages that read them; :class:`KeptBuilds` says which a page built anyway.
@@ -42,9 +43,10 @@ class KeptBuilds:
         from ranking.recall.category_browse import CategoryBrowse
         from ranking.recall.homepage_sources.availability import Availability
         from ranking.recall.homepage_sources.base import QuotaSource
+        from ranking.recall.subsidy_channel import SubsidyChannel
 
         of, segments, per_mask = DerivedColumn.of, Availability.segments, QuotaSource.per_mask
-        ordered = CategoryBrowse._ordered
+        ordered, ranked = CategoryBrowse._ordered, SubsidyChannel.ranked_rows
         build_table = per_product.build_product_feature_table
         note = self._note
 
@@ -65,11 +67,17 @@ class KeptBuilds:
                 note(f"{source.name}'s {key} under the mask")
             return per_mask(source, key, compute)
 
-        def counted_ordered(browse):
-            cached = browse._cached
-            if cached is None or cached[0] is not browse.snapshot.products:
+        def counted_ordered(browse):  # kept on the source before the order was a derived column
+            cached = getattr(browse, "_cached", False)
+            if cached is not False and (cached is None or cached[0] is not browse.snapshot.products):
                 note("the category page's prior order")
             return ordered(browse)
+
+        def counted_ranked(channel):
+            cached, snap = channel._cached, channel.snapshot
+            if cached is None or cached[0] is not snap.products or cached[1] is not snap.stores:
+                note("the subsidy channel's ranked rows")
+            return ranked(channel)
 
         def counted_table(snapshot, names):
             note("per-product feature table")
@@ -79,6 +87,7 @@ class KeptBuilds:
                                      (Availability, "segments", counted_segments),
                                      (QuotaSource, "per_mask", counted_per_mask),
                                      (CategoryBrowse, "_ordered", counted_ordered),
+                                     (SubsidyChannel, "ranked_rows", counted_ranked),
                                      (per_product, "build_product_feature_table", counted_table)):
             self._restore.append((owner, name, getattr(owner, name)))
             setattr(owner, name, patched)
