@@ -5,8 +5,9 @@ otherwise compute again: the derived columns (theme codes per time slot, grades,
 floored prices, governance's barred codes...: ``DerivedColumn.of``), the homepage lists' available
 rows (``Availability.segments``), the homepage sources' values per mask (trending's head:
 ``QuotaSource.per_mask``), the category page's prior order of the available products
-(``CategoryBrowse._ordered``, a derived column since stop 49), the subsidy channel's ranked rows
-(``SubsidyChannel.ranked_rows``) and the per-product feature table
+(``CategoryBrowse._ordered``), the subsidy channel's ranked rows (``SubsidyChannel.ranked_rows``;
+both derived columns since stop 49, counted as such, and on the sources themselves before) and the
+per-product feature table
 (``per_product.build_product_feature_table``, on a page's thread or aside). Start-up
 (``Engine.build_tables``) and the live catalog's follower (``ranking/live/catalog_tables.py``)
 build them before the pages that read them; :class:`KeptBuilds` says which a page built anyway.
@@ -73,9 +74,10 @@ class KeptBuilds:
                 note("the category page's prior order")
             return ordered(browse)
 
-        def counted_ranked(channel):
-            cached, snap = channel._cached, channel.snapshot
-            if cached is None or cached[0] is not snap.products or cached[1] is not snap.stores:
+        def counted_ranked(channel):  # kept on the source before the rows were a derived column
+            cached, snap = getattr(channel, "_cached", False), channel.snapshot
+            if cached is not False and (cached is None or cached[0] is not snap.products
+                                        or cached[1] is not snap.stores):
                 note("the subsidy channel's ranked rows")
             return ranked(channel)
 
