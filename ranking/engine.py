@@ -14,6 +14,7 @@ the sets that fired (``RankedPage.synonyms``); no book or an empty one changes n
 from __future__ import annotations
 
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -82,6 +83,12 @@ class RankedPage:
         return None if self.query_words is None else count_cards(self.query_words, cards)
 
 
+def _same(held: tuple[weakref.ref, ...] | None, parts: tuple[weakref.ref, ...] | None) -> bool:
+    """Whether two :meth:`Engine._kept_for` readings name the very same live objects."""
+    return held is not None and parts is not None and len(held) == len(parts) and \
+        all(a() is not None and a() is b() for a, b in zip(held, parts, strict=True))
+
+
 class Engine:
     """Everything needed to rank, from one bundle."""
 
@@ -101,6 +108,9 @@ class Engine:
         self._by_rules: dict[str, dict[str, Pipeline]] = {}
         self._categories: set[int] | None = None
         self._badges = CardBadges()  # every product's steady badges, per version of their columns
+        # the parts (``_kept_for``) the warm-up's or build_tables' pages were last ranked on, and
+        # those pages' (pipeline, hour): ``build_tables`` ranks again only what they did not see
+        self._ranked: tuple[tuple[weakref.ref, ...] | None, frozenset] = (None, frozenset())
         self.pipelines = self.pipelines_for(settings.rules)
         by_name = {f.name: f.group for f in features()}
         self.feature_groups = [by_name.get(n, "other") for n in bundle.model.feature_names]
@@ -196,6 +206,7 @@ class Engine:
         (:func:`~ranking.features.per_product.no_builds_aside`): :meth:`build_tables` builds them.
         """
         self.warm_up_seconds: dict[str, float] = {}
+        parts = self._kept_for()
         with no_builds_aside():
             for name, request in self._warm_requests():
                 started = time.perf_counter()
@@ -205,6 +216,7 @@ class Engine:
                     raise BundleError(f"{self.bundle.path}: the {name} pipeline failed its warm-up "
                                       f"request: {type(exc).__name__}: {exc}") from exc
                 self.warm_up_seconds[name] = time.perf_counter() - started
+        self._ranked = (parts, frozenset((name, r.hour) for name, r in self._warm_requests()))
         return self.warm_up_seconds
 
     def _warm_requests(self, every_slot: bool = False) -> list[tuple[str, RankRequest]]:
@@ -244,11 +256,40 @@ class Engine:
         by ranking the warm-up's pages again (:meth:`_warm_requests`): the derived columns (theme
         codes of every time slot, grades, select keys, card places...), the homepage lists'
         available rows and heads, cold start's facts, the cards' badges (at 1M products the first
-        homepage after start built ~80 ms of them, the first search ~18 ms)."""
+        homepage after start built ~80 ms of them, the first search ~18 ms).
+
+        Pages already ranked on the very parts served now (the product table, the catalog text, the
+        homepage's sources: :meth:`_kept_for`) are not ranked again: when the live catalog's first
+        overlay kept the bundle's table (no change logged), the warm-up's pages built what they
+        keep, and only the homepage's other time slots are left (``python -m bench.start_tables
+        BUNDLE``). A homepage availability mask replaced meanwhile carries what it kept
+        (``HomepageRecall.follow_catalog``)."""
         for pipeline in self.pipelines.values():
             built_product_feature_table(pipeline.snapshot, pipeline.model.feature_names)
-        for name, request in self._warm_requests(every_slot=True):
-            self.rank(name, request)
+        parts = self._kept_for()
+        held, ranked = self._ranked
+        if not _same(held, parts):
+            ranked = frozenset()
+        pages = self._warm_requests(every_slot=True)
+        for name, request in pages:
+            if (name, request.hour) not in ranked:
+                self.rank(name, request)
+        self._ranked = (parts, frozenset((name, r.hour) for name, r in pages))
+
+    def _kept_for(self) -> tuple[weakref.ref, ...] | None:
+        """Weak references to what the pages keep their values for and a live change replaces
+        with new objects (never in place): the product table, the catalog text and each homepage
+        source (new ones when the lists change: ``HomepageRecall.replace_arrays``); None when one
+        cannot be referenced weakly (then every page is ranked again)."""
+        snap = self.snapshot
+        parts = [snap.products, snap.text]
+        for recall in self.recall:
+            homepage = getattr(recall, "homepage", None)
+            parts += list(getattr(homepage, "components", ()))
+        try:
+            return tuple(weakref.ref(part) for part in parts)
+        except TypeError:
+            return None
 
     def close(self) -> None:
         self.executor.shutdown(wait=False)

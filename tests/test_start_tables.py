@@ -218,3 +218,72 @@ def test_an_engine_loaded_for_the_service_builds_its_tables_only_when_asked(smal
             loaded.bundle.model.feature_names))
     finally:
         loaded.close()
+
+
+def _ranked_by_build_tables(engine, monkeypatch) -> list[tuple[str, int]]:
+    """The (pipeline, hour) of each page ``engine.build_tables()`` ranks."""
+    from ranking.engine import Engine
+
+    ranked: list[tuple[str, int]] = []
+    rank = Engine.rank
+    monkeypatch.setattr(Engine, "rank", lambda self, name, request, *a, **k: ranked.append(
+        (name, request.hour)) or rank(self, name, request, *a, **k))
+    engine.build_tables()
+    monkeypatch.setattr(Engine, "rank", rank)
+    return ranked
+
+
+def test_build_tables_ranks_again_only_what_the_warm_up_did_not_rank_on_the_parts_served(
+        small_models: Path, monkeypatch) -> None:
+    """On the product table the warm-up ranked on, the warm-up's pages built what they keep: only the
+    homepage's other time slots are ranked (at 1M ~160-180 ms of CPU on each start ranked every page
+    twice); a product table or catalog text swapped in since has every page ranked again, and a
+    second build on the same parts ranks nothing."""
+    import copy
+
+    from ranking.engine import Engine
+
+    settings = load_settings(["live.backend=off"])
+    engine = Engine.load(small_models / "latest", settings, tables=False)
+    try:
+        every = [(name, request.hour) for name, request in engine._warm_requests(every_slot=True)]
+        warmed = {(name, request.hour) for name, request in engine._warm_requests()}
+        assert _ranked_by_build_tables(engine, monkeypatch) == [p for p in every if p not in warmed]
+        assert _ranked_by_build_tables(engine, monkeypatch) == []
+        products = engine.snapshot.products
+        engine.snapshot.products = EntityTable(products.ids, dict(products.columns))
+        assert _ranked_by_build_tables(engine, monkeypatch) == every
+        engine.snapshot.text = copy.copy(engine.snapshot.text)  # as a product re-indexed swaps it
+        assert _ranked_by_build_tables(engine, monkeypatch) == every
+    finally:
+        engine.close()
+
+
+def test_after_a_start_over_logged_changes_the_first_pages_build_nothing_kept_per_product_table(
+        small_models: Path, tmp_path: Path, monkeypatch) -> None:
+    """Catalog changes logged before the start: the first overlay swaps in a new product table (and
+    a new availability mask), so ``build_tables`` ranks every page again for it (the follower also
+    built the derived columns and carried the homepage's kept values before the swap: this guards
+    the path, with the test above guarding which pages are ranked)."""
+    import time
+
+    from ranking.catalog_changes import BANS, PRODUCT_CHANGES, check_ban, check_products
+    from ranking.event_log import EventLog
+    from ranking.live.catalog_state import CatalogState, CatalogView
+
+    snap = FeatureSnapshot.load(small_models / "latest" / "snapshot")
+    view, now = CatalogView(lambda: snap, CatalogState()), int(time.time() * 1000)
+    ids = [int(i) for i in snap.products.ids[[3, 40, 90]]]
+    price = round(float(snap.products.columns["price"][3]) * 0.5 + 1.0, 2)
+    rows = [{"product_id": ids[0], "price": price}, {"product_id": ids[1], "stock": 0}]
+    ban = check_ban({"product_ids": [ids[2]], "reason": "test"}, view, now, 100)
+    EventLog(tmp_path).append({PRODUCT_CHANGES: check_products(rows, view, now)[0], BANS: [ban]})
+    with started_state(small_models / "latest", tmp_path) as state:
+        engine = state.engine
+        served = engine.snapshot.products.columns
+        assert served["price"][3] != snap.products.columns["price"][3], "the overlay swapped the table in"
+        assert served["stock"][40] == 0 and served["banned"][90] == 1
+        built = _kept_builds(monkeypatch)
+        for name, request in _other_pages(engine):
+            engine.rank(name, request)
+        assert built == []

@@ -8,18 +8,20 @@ product has it), it carries the guarantee (假一赔九). The source hands out t
 by merit (product score, then subsidy depth), each with its ``subsidy_depth`` as its source
 score, so ranking sees the depth; the model then ranks them as on any surface.
 
-The mask is computed once per product table (the live catalog swaps the table whole when a
-price, stock or ban changes, so a change is seen at the next request).
+The eligible rows by merit are computed once per version of the columns they read (a
+:class:`~ranking.pipeline.derived_columns.DerivedColumn`: the live catalog swaps the table whole
+when a price, stock or ban changes, with the changed columns new objects, and builds the new rows
+before it swaps the table in: ``ranking/live/catalog_tables.py``), so a change is seen at the next
+request and the first subsidy page after it builds nothing.
 """
 
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import RankRequest
+from ranking.pipeline.derived_columns import DerivedColumn
 from ranking.settings import ChannelSettings
 
 
@@ -28,20 +30,56 @@ def _column(table, name: str, default: float) -> np.ndarray:
     return np.full(len(table.ids), default) if values is None else np.asarray(values, dtype=np.float64)
 
 
+def _values(values: np.ndarray | None, n: int, default: float) -> np.ndarray:
+    return np.full(n, default) if values is None else np.asarray(values, dtype=np.float64)
+
+
+# the product columns eligibility reads, in :func:`_eligible`'s order after ``ids``
+ELIGIBILITY_COLUMNS = ("subsidy", "big_brand", "stock", "banned", "store_banned", "store_id",
+                       "authentic_guarantee")
+
+
+def _eligible(ids: np.ndarray, subsidy: np.ndarray | None, big_brand: np.ndarray | None,
+              stock: np.ndarray | None, banned: np.ndarray | None, store_banned: np.ndarray | None,
+              store_id: np.ndarray | None, authentic: np.ndarray | None, stores,
+              min_store_score: float, requires_authentic: bool) -> np.ndarray:
+    """Per product row: whether the subsidy channel may show it (a missing column: its default)."""
+    n = len(ids)
+    ok = (_values(subsidy, n, 0) > 0) & (_values(big_brand, n, 0) > 0)
+    ok &= (_values(stock, n, 1) > 0) & (_values(banned, n, 0) == 0)
+    if store_banned is not None:
+        ok &= _values(store_banned, n, 0) == 0
+    store_rows = stores.rows(_values(store_id, n, -1).astype(np.int64))
+    store_score = stores.take("store_experience_score", store_rows, missing=np.nan)
+    ok &= store_score >= min_store_score
+    guaranteed = _values(authentic, n, 0) > 0
+    if requires_authentic and guaranteed.any():
+        ok &= guaranteed
+    return ok
+
+
 def subsidy_eligible(snapshot: FeatureSnapshot, settings: ChannelSettings) -> np.ndarray:
     """Per row of ``snapshot.products``: whether the subsidy channel may show it (module docstring)."""
-    products, stores = snapshot.products, snapshot.stores
-    ok = (_column(products, "subsidy", 0) > 0) & (_column(products, "big_brand", 0) > 0)
-    ok &= (_column(products, "stock", 1) > 0) & (_column(products, "banned", 0) == 0)
-    if "store_banned" in products.columns:
-        ok &= _column(products, "store_banned", 0) == 0
-    store_rows = stores.rows(_column(products, "store_id", -1).astype(np.int64))
-    store_score = stores.take("store_experience_score", store_rows, missing=np.nan)
-    ok &= store_score >= settings.subsidy_min_store_score
-    authentic = _column(products, "authentic_guarantee", 0) > 0
-    if settings.subsidy_requires_authentic and authentic.any():
-        ok &= authentic
-    return ok
+    products = snapshot.products
+    return _eligible(products.ids, *map(products.columns.get, ELIGIBILITY_COLUMNS), snapshot.stores,
+                     settings.subsidy_min_store_score, settings.subsidy_requires_authentic)
+
+
+def _ranked(ids: np.ndarray, subsidy: np.ndarray | None, big_brand: np.ndarray | None,
+            stock: np.ndarray | None, banned: np.ndarray | None, store_banned: np.ndarray | None,
+            store_id: np.ndarray | None, authentic: np.ndarray | None, stores, min_store_score: float,
+            requires_authentic: bool, score: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:
+    """Rows of the eligible products, best merit (product score, then subsidy depth) first."""
+    rows = np.flatnonzero(_eligible(ids, subsidy, big_brand, stock, banned, store_banned, store_id, authentic,
+                                    stores, min_store_score, requires_authentic))
+    n = len(ids)
+    merit, by_depth = _values(score, n, 0)[rows], _values(depth, n, 0)[rows]
+    return rows[np.lexsort((-by_depth, -np.nan_to_num(merit, nan=-1.0)))]
+
+
+# kept per version of every column, the store table and the two settings it reads (read whole:
+# not a per-product column plus the unknown's value, as ``DerivedColumn`` usually holds)
+RANKED_ROWS = DerivedColumn(_ranked)
 
 
 class SubsidyChannel:
@@ -52,22 +90,15 @@ class SubsidyChannel:
     def __init__(self, snapshot: FeatureSnapshot, settings: ChannelSettings) -> None:
         self.snapshot = snapshot
         self.settings = settings
-        self._lock = threading.Lock()
-        self._cached: tuple[object, object, np.ndarray] | None = None
 
     def ranked_rows(self) -> np.ndarray:
-        """Rows of the eligible products, best merit first (cached per product and store table)."""
-        products, stores = self.snapshot.products, self.snapshot.stores
-        with self._lock:
-            cached = self._cached
-            if cached is not None and cached[0] is products and cached[1] is stores:
-                return cached[2]
-            rows = np.flatnonzero(subsidy_eligible(self.snapshot, self.settings))
-            merit = _column(products, "product_score", 0)[rows]
-            depth = _column(products, "subsidy_depth", 0)[rows]
-            rows = rows[np.lexsort((-depth, -np.nan_to_num(merit, nan=-1.0)))]
-            self._cached = (products, stores, rows)
-            return rows
+        """Rows of the eligible products, best merit first (kept per version of what they read)."""
+        snap, settings = self.snapshot, self.settings
+        products = snap.products
+        column = products.columns.get
+        return RANKED_ROWS.of(products.ids, *map(column, ELIGIBILITY_COLUMNS), snap.stores,
+                              settings.subsidy_min_store_score, settings.subsidy_requires_authentic,
+                              column("product_score"), column("subsidy_depth"))
 
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
         products = self.snapshot.products

@@ -1,0 +1,72 @@
+"""The category page's prior order: kept per version of the columns it reads, rebuilt by the live
+catalog before a changed table is swapped in, the very rows a sort of the available rows gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from started_worker import started_state
+from test_catalog_change_tables import _change
+from test_start_tables import _kept_builds
+
+from ranking.pipeline import RankRequest
+from ranking.recall.category_browse import CategoryBrowse, _available_by_prior, _prior_order
+from ranking.surfaces import CATEGORY_CHANNEL, CHANNEL
+
+
+def _sorted_available(ids, score, popularity, stock, banned, leaf, top):
+    """The order as it was computed before (the available rows alone, sorted stably by the prior)."""
+    n = len(ids)
+
+    def col(values, default):
+        return np.full(n, default) if values is None else np.asarray(values, dtype=np.float64)
+
+    prior = np.nan_to_num(col(score, 0), nan=0.0) * (1.0 + np.nan_to_num(col(popularity, 0), nan=0.0))
+    rows = np.flatnonzero((col(stock, 1) > 0) & (col(banned, 0) == 0))
+    rows = rows[np.argsort(-prior[rows], kind="stable")]
+    return rows, col(leaf, -1)[rows], col(top, -1)[rows]
+
+
+def test_the_order_is_the_sort_of_the_available_rows_alone_ties_nans_and_missing_columns_included() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        n = int(rng.integers(0, 80))
+        ids = np.arange(n, dtype=np.int64)
+
+        def maybe(values):
+            return None if rng.random() < 0.15 else values
+
+        score = rng.integers(0, 4, n).astype(np.float32) / 4  # heavy ties
+        score[rng.random(n) < 0.1] = np.nan
+        popularity = maybe(rng.integers(0, 3, n).astype(np.float32))
+        stock = maybe(rng.integers(0, 3, n).astype(np.float32))
+        banned = maybe((rng.random(n) < 0.2).astype(np.float32))
+        leaf, top = maybe(rng.integers(0, 5, n)), maybe(rng.integers(0, 2, n))
+        score = maybe(score)
+        got = _available_by_prior(_prior_order(ids, score, popularity), ids, stock, banned, leaf, top)
+        want = _sorted_available(ids, score, popularity, stock, banned, leaf, top)
+        for a, b in zip(got, want, strict=True):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_after_a_stock_out_the_first_category_page_builds_nothing_and_leaves_the_product_out(
+        small_models: Path, tmp_path: Path, monkeypatch) -> None:
+    with started_state(small_models / "latest", tmp_path) as state:
+        engine = state.engine
+        snap = engine.snapshot
+        category = int(snap.products.columns["category_id"][0])
+        page = RankRequest(surface=CHANNEL, page_size=20, now_ms=snap.as_of_ms, hour=15,
+                           channel=CATEGORY_CHANNEL, category_id=category)
+        shown = [c["product_id"] for c in engine.rank(CATEGORY_CHANNEL, page).cards]
+        assert shown
+        built = _kept_builds(monkeypatch)
+        _change(state, engine, "stock", int(snap.products.rows(np.array([shown[0]]))[0]))
+        assert any("available_by_prior" in b for b in built), "built by the follower before the swap"
+        built.clear()
+        after = [c["product_id"] for c in engine.rank(CATEGORY_CHANNEL, page).cards]
+        assert built == [] and shown[0] not in after
+        products = engine.snapshot.products
+        kept = CategoryBrowse(engine.snapshot, state.settings.channels)._ordered()[0]
+        names = ("product_score", "product_popularity", "stock", "banned", "category_id", "top_category_id")
+        assert np.array_equal(kept, _sorted_available(products.ids, *map(products.columns.get, names))[0])
