@@ -46,8 +46,9 @@ def faiss_arithmetic() -> dict[str, str]:
 @dataclass(frozen=True)
 class RowNeighbours:
     """``rows[r]``: row ``r``'s place in ``lists`` (-1: none, a zero vector); ``lists``: index rows
-    (int32), ``k`` a list, as ``search(vector of r, k)`` returns them; ``strict[p, j]``: the list's
-    ``j + 1``-th score is above its next (its head of ``j + 1`` answers a search at ``j + 1``)."""
+    (int32), ``k`` a list, as ``search(vector of r, k)`` returns them; ``strict``: bit ``j`` of a
+    list's row (``np.packbits``, 2.8 -> 0.35 MB at 50,000 products) says its ``j + 1``-th score is
+    above its next (its head of ``j + 1`` answers a search at ``j + 1``)."""
 
     rows: np.ndarray
     lists: np.ndarray
@@ -76,8 +77,9 @@ class RowNeighbours:
         order = np.argsort(index.ids, kind="stable")  # the ids back to index rows (-1 pads kept)
         at = order[np.minimum(np.searchsorted(index.ids[order], ids), index.size - 1)]
         lists = np.where(ids >= 0, at, -1).astype(np.int32)
-        strict = np.ones(scores.shape, bool)
-        strict[:, :-1] = scores[:, :-1] > scores[:, 1:]
+        above = np.ones(scores.shape, bool)
+        above[:, :-1] = scores[:, :-1] > scores[:, 1:]
+        strict = np.packbits(above, axis=1)
         where = np.full(index.size, -1, np.int32)
         where[held] = np.arange(len(held), dtype=np.int32)
         return cls(where, lists, strict, k, faiss_arithmetic())
@@ -89,7 +91,7 @@ class RowNeighbours:
         if at < 0 or k > self.k or k < 1:
             return None
         reservoir = self.k >= faiss.cvar.distance_compute_min_k_reservoir  # not a heap's order
-        if k < self.k and (reservoir or not self.strict[at, k - 1]):
+        if k < self.k and (reservoir or not (self.strict[at, (k - 1) >> 3] >> (7 - (k - 1) % 8)) & 1):
             return None
         return self.lists[at, :k]
 
