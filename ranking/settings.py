@@ -316,7 +316,7 @@ class RecallSettings(Section):
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
     similar_lists: bool = Field(
         True, description="the bundle's build keeps every item's nearest items as the homepage's similar "
-                          "source asks them (exact item index only; ~7 s of CPU and ~14 MB at 50,000 "
+                          "source asks them (exact item index only; ~8 s of CPU and ~12 MB at 50,000 "
                           "products): a shopper's first homepage reads them instead of scanning "
                           "(ranking/recall/row_neighbours.py)")
     # search honesty (ranking/recall/query_words.py, ranking/pipeline/filters/relevance_floor.py)

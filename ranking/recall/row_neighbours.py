@@ -4,8 +4,10 @@ The homepage's ``similar`` source searches the item index with a seed item's own
 answer depends only on the bundle (the index never changes after it is built), so the bundle's
 build computes every non-zero row's ``k`` nearest once (:meth:`RowNeighbours.compute`) and saves
 them beside the index (``neighbours.npz`` and ``neighbours.json`` in its folder): a shopper's
-first homepage reads its seeds' lists instead of scanning (each scan of the demo's 33,671 non-zero
-item vectors cost about 0.3-0.4 ms of a first visit's CPU).
+first homepage reads its seeds' lists instead of scanning (a scan of the demo's 33,671 non-zero
+item vectors cost 0.41-0.55 ms of thread CPU a call, ``python -m bench.request_components BUNDLE
+--app --thread-cpu --pipelines homepage --distinct 400 --scans``; the lists cost ~8 s of CPU and
+~12 MB at 50,000 products when the bundle is built).
 
 Bit for bit the service's answer: the lists are ``VectorIndex.search``'s own, computed on faiss's
 one-thread sequential path, where each query is scanned alone (a batch of queries gives each
