@@ -41,8 +41,8 @@ def test_scans_are_timed_by_index_and_k_with_their_calls_and_rows(monkeypatch) -
     from ranking.recall.dense import TextEncoder
     from ranking.recall.vector_index import VectorIndex
 
-    patched = ((vector_index.VectorIndex, "search"), (vector_index.faiss, "knn"), (faiss.IndexFlatIP, "search"),
-               (faiss.IndexHNSWFlat, "search"), (TextEncoder, "encode"))
+    patched = ((vector_index.VectorIndex, "search"), (vector_index.faiss, "knn"),
+               (faiss.IndexFlatIP, "search"), (faiss.IndexHNSWFlat, "search"), (TextEncoder, "encode"))
     for owner, name in patched:
         monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after the test
     monkeypatch.setattr(request_components, "TOTALS", request_components.defaultdict(float))
