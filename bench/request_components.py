@@ -122,6 +122,45 @@ def instrument_live(live) -> None:
         _wrap(live_features, "one_shopper_columns", "live: shopper columns")
 
 
+SCANS: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # label -> [calls, queries or rows]
+
+
+def instrument_scans() -> None:
+    """Time the FAISS scans and the query's encoding (``--scans``): each exact index's
+    ``VectorIndex.search`` by (rows, dimensions, k), the non-zero rows' scan (``faiss.knn``), a
+    whole-index scan inside it (``index.search``) and ``TextEncoder.encode``, with their calls and
+    queries (rows for ``faiss.knn``), to say what a first visit's recall pays for."""
+    import faiss
+
+    from ranking.recall import vector_index
+    from ranking.recall.dense import TextEncoder
+
+    def counted(label: str, inner, size) -> object:
+        def timed(*args, **kwargs):
+            started = CLOCK["now"]()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                TOTALS[label] += CLOCK["now"]() - started
+                SCANS[label][0] += 1
+                SCANS[label][1] += size(*args)
+
+        return timed
+
+    search = vector_index.VectorIndex.search
+
+    def by_index(self, queries, k):
+        label = f"scan: {self.kind} {self.size}x{self.dim} k={k}"
+        return counted(label, search, lambda self, q, k: len(np.atleast_2d(q)))(self, queries, k)
+
+    vector_index.VectorIndex.search = by_index
+    knn = faiss.knn
+    vector_index.faiss.knn = counted("scan: faiss.knn (rows)", knn, lambda q, xb, k, **kw: len(xb))
+    for cls in (faiss.IndexFlatIP, faiss.IndexHNSWFlat):  # the whole index, inside VectorIndex.search
+        cls.search = counted("scan: whole index (queries)", cls.search, lambda self, x, k, **kw: len(x))
+    TextEncoder.encode = counted("scan: encode (texts)", TextEncoder.encode, lambda self, texts: len(texts))
+
+
 def stage_arguments(doc: str, pipelines: str = "homepage,search,rerank", profile: bool = False
                     ) -> argparse.ArgumentParser:
     """The arguments the one-stage benchmarks share (``bench.hydrate_stage``, ``bench.select_stage``,
@@ -171,6 +210,7 @@ def measure(rank, pipeline: str, args: argparse.Namespace) -> None:
     for i in range(30):
         rank(pipeline, i)
     TOTALS.clear()
+    SCANS.clear()
     profiler = cProfile.Profile() if args.profile else None
     here = profiler if not args.app else None  # the app's pages run on its worker threads
     IN_WORKER["profiler"] = profiler if args.app else None
@@ -187,8 +227,12 @@ def measure(rank, pipeline: str, args: argparse.Namespace) -> None:
     print(f"== {pipeline}: {mean:.2f} ms per request, {cpu:.2f} ms CPU "  # moved by others' load
           f"(mean of {args.requests})")
     for label, seconds in sorted(TOTALS.items(), key=lambda kv: -kv[1]):
-        if seconds / args.requests * 1e3 >= 0.02:
-            print(f"  {seconds / args.requests * 1e3:7.3f} ms  {label}")
+        if seconds / args.requests * 1e3 >= 0.02 or label in SCANS:
+            calls = SCANS.get(label)
+            n = args.requests
+            counts = f"  ({calls[0] / n:.2f} calls, {calls[1] / n:.1f} a page)" if calls else ""
+            print(f"  {seconds / args.requests * 1e3:7.3f} ms  {label}{counts}")
+    SCANS.clear()
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         if os.environ.get("SHELFRANK_PROFILE_CALLERS"):
@@ -266,12 +310,17 @@ def main() -> None:
                         help="through the real app with everything on (live state, the merchandising "
                              "book, the shoppers' live clicks), as bench.http_path, on bench.speed's "
                              "bodies (its --distinct ones with --distinct)")
+    parser.add_argument("--scans", action="store_true",
+                        help="also the FAISS scans (by index and k, with calls and queries a page), the "
+                             "non-zero rows' scan, whole-index scans and the query encoder, as 'scan: ...'")
     parser.add_argument("--thread-cpu", action="store_true",
                         help="time each component by its thread's CPU, not the wall clock (steadier "
                              "on a shared machine; a component waiting on another thread reads low)")
     args = parser.parse_args()
     if args.thread_cpu:
         CLOCK["now"] = time.thread_time
+    if args.scans:
+        instrument_scans()
     from ranking.engine import Engine
     from ranking.recall.vector_index import set_search_threads
     from ranking.settings import load_settings

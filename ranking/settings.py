@@ -314,6 +314,11 @@ class RecallSettings(Section):
         "index up to this many MB in all, oldest out")
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
+    similar_lists: bool = Field(
+        True, description="the bundle's build keeps every item's nearest items as the homepage's similar "
+                          "source asks them (exact item index only; ~8 s of CPU and ~12 MB at 50,000 "
+                          "products): a shopper's first homepage reads them instead of scanning "
+                          "(ranking/recall/row_neighbours.py)")
     # search honesty (ranking/recall/query_words.py, ranking/pipeline/filters/relevance_floor.py)
     subword_min_length: int = Field(
         4, ge=2, description="letters a query word no product text holds needs before it matches the catalog "

@@ -322,6 +322,7 @@ def test_a_recall_given_new_products_starts_with_no_kept_lists(recall):
 def test_similar_keeps_each_seeds_faiss_row_as_one_search_of_the_seeds_returns_it(recall, monkeypatch):
     import ranking.recall.homepage_sources.similar as similar_module
 
+    monkeypatch.setattr(recall.index, "neighbours", None)  # the memo's part: no kept lists (an older bundle)
     source = Similar(recall.components[0].fitted, recall.quotas)  # an empty memo
     c = recall.context(USER, 8)
     seeds = c.recent_items[:3]
@@ -333,6 +334,7 @@ def test_similar_keeps_each_seeds_faiss_row_as_one_search_of_the_seeds_returns_i
     assert source.neighbours_of(seeds[::-1], vectors[::-1], 7).tolist() == searched[::-1].tolist()
     assert not calls  # every seed kept: no scan
     monkeypatch.undo()
+    monkeypatch.setattr(recall.index, "neighbours", None)
     for _ in range(2):  # a fresh memo, then a full one: the list a source with no memo would give
         fresh = Similar(recall.components[0].fitted, recall.quotas).candidates(c, 4)
         assert source.candidates(c, 4).tolist() == fresh.tolist()
@@ -340,6 +342,30 @@ def test_similar_keeps_each_seeds_faiss_row_as_one_search_of_the_seeds_returns_i
     source.neighbours_of(seeds[:1], vectors[:1], 5)
     assert len(source.neighbours) == 2 and (int(seeds[0]), 5) in source.neighbours
     assert Similar(recall.components[0].fitted, recall.quotas).neighbours.size == similar_module.SEED_MEMO
+
+
+def test_similar_reads_the_bundles_kept_lists_without_a_scan(recall, monkeypatch):
+    """A fitted recall keeps every item's neighbours as ``similar`` asks them (its quota plus its
+    seeds): a shopper's seeds are read, not searched, and the list is the one scanning gives."""
+    kept = recall.index.neighbours
+    assert kept is not None and kept.k == recall.quotas["similar"] + 3
+    users = recall.user_ids[:60]
+    scanned = {}
+    with monkeypatch.context() as m:
+        m.setattr(recall.index, "neighbours", None)
+        for user in users:
+            c = recall.context(int(user), 9)
+            scanned[int(user)] = Similar(recall.components[0].fitted, recall.quotas).candidates(c, 12)
+    searches = []
+    search = recall.index.search
+    monkeypatch.setattr(recall.index, "search", lambda q, k: searches.append(len(q)) or search(q, k))
+    source = Similar(recall.components[0].fitted, recall.quotas)
+    for user in users:
+        c = recall.context(int(user), 9)
+        assert source.candidates(c, 12).tolist() == scanned[int(user)].tolist()
+    seeds = sum(len(recall.context(int(u), 9).recent_items[:3]) for u in users)
+    assert seeds and len(searches) < seeds / 4  # only a seed tied at its k-th place is searched
+    assert len(source.neighbours) == sum(searches)  # and kept in the memo as before
 
 
 def test_personal_keeps_each_shoppers_list_until_their_recent_items_change(recall, monkeypatch):

@@ -52,6 +52,7 @@ from ranking.recall.homepage_sources import (
     ShopperContextBuilder,
     build_sources,
 )
+from ranking.recall.homepage_sources.similar import SIMILAR_SEEDS
 from ranking.recall.svd import truncated_svd
 from ranking.recall.vector_index import VectorIndex
 from ranking.row_lookup import RowLookup
@@ -193,20 +194,25 @@ class HomepageRecall:
     @classmethod
     def fit(cls, tables: dict[str, pd.DataFrame], as_of_ms: int, snapshot, quotas: dict[str, int],
             consumable_leaves: np.ndarray | None = None, dim: int = 32, recent_items: int = 20,
-            half_life_days: float = 14.0, seed: int = 7, source_weights: dict[str, float] | None = None
-            ) -> HomepageRecall:
+            half_life_days: float = 14.0, seed: int = 7, source_weights: dict[str, float] | None = None,
+            similar_lists: bool = True, threads: int = 1) -> HomepageRecall:
         """Fit from the mall's event tables (epoch-ms timestamps) before ``as_of_ms`` and a snapshot."""
         return cls.fit_catalog(tables, as_of_ms, HomepageCatalog.from_snapshot(snapshot, consumable_leaves),
                                quotas, dim=dim, recent_items=recent_items, half_life_days=half_life_days,
-                               seed=seed, source_weights=source_weights)
+                               seed=seed, source_weights=source_weights, similar_lists=similar_lists,
+                               threads=threads)
 
     @classmethod
     def fit_catalog(cls, tables: dict[str, pd.DataFrame], as_of_ms: int, catalog: HomepageCatalog,
                     quotas: dict[str, int], dim: int = 32, recent_items: int = 20,
                     half_life_days: float = 14.0, seed: int = 7,
-                    source_weights: dict[str, float] | None = None) -> HomepageRecall:
+                    source_weights: dict[str, float] | None = None, similar_lists: bool = True,
+                    threads: int = 1) -> HomepageRecall:
         """Fit from interaction tables (``clicks``/``carts``/``orders``: user_id, product_id,
-        timestamp) before ``as_of_ms`` over any catalog (the mall's, or a real dataset's)."""
+        timestamp) before ``as_of_ms`` over any catalog (the mall's, or a real dataset's).
+        ``similar_lists`` (settings ``recall.similar_lists``): an exact item index also keeps every
+        item's nearest as the ``similar`` source asks them (its quota plus its seeds), computed on
+        ``threads`` threads (:mod:`ranking.recall.row_neighbours`)."""
         pid, uid = catalog.product_ids, catalog.user_ids
         frames = []
         for name, w in WEIGHTS.items():
@@ -226,6 +232,8 @@ class HomepageRecall:
         x.sum_duplicates()
         items = _item_vectors(x, dim, seed)
         index = VectorIndex.build(items, pid)
+        if similar_lists and quotas.get("similar", 0) > 0:
+            index.keep_neighbours(quotas["similar"] + SIMILAR_SEEDS, threads)
 
         # each user's strongest distinct items (recency-weighted interaction weight, best first)
         strength = (pd.DataFrame({"u": u, "p": p, "w": w}).groupby(["u", "p"], sort=False).w.sum()

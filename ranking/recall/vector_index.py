@@ -25,6 +25,10 @@ Only on faiss's one-thread sequential scan (the service's: ``serving.search_thre
 queries a call): with more threads or more queries faiss scores by BLAS blocks split over threads,
 where which rows share a block (and so a score's last bits, and the order of ties) depends on the
 rows scanned, so it scans every row.
+
+An exact index can also keep each of its own rows' nearest rows, computed once when the bundle is
+built and saved beside it (:meth:`VectorIndex.keep_neighbours`, :mod:`ranking.recall.row_neighbours`):
+the homepage's ``similar`` seeds read them (:meth:`VectorIndex.kept_neighbours`) instead of scanning.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from ranking.recall.row_neighbours import RowNeighbours
 
 ZERO_SHARE = 0.125  # an exact index scans its non-zero rows alone from this share of zero vectors
 _SEARCH_THREADS = [0]  # 0: leave FAISS's default (training builds use every core)
@@ -72,6 +78,8 @@ class VectorIndex:
         # (the non-zero rows' vectors, their ids) when worth a scan of their own; the index is never
         # added to after it is built, so they hold for its life
         self.nonzero = self._nonzero_rows() if kind == "exact" else None
+        # each row's own nearest rows, kept per bundle (exact indexes; None until kept or loaded)
+        self.neighbours: RowNeighbours | None = None
 
     def _nonzero_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         vectors = self.vectors()
@@ -96,6 +104,10 @@ class VectorIndex:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores (q, k), ids (q, k)); id -1 where fewer than k exist."""
         _apply_search_threads()
+        return self.scan(queries, k)
+
+    def scan(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` on this thread's faiss threads as they stand (not the service's count)."""
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, self.size))
         if self.kind == "hnsw":  # per call, not by mutating the shared index (threads)
@@ -133,6 +145,29 @@ class VectorIndex:
             scores[tied], found[tied] = again, np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1)
         return scores, found
 
+    def keep_neighbours(self, k: int, threads: int = 1) -> VectorIndex:
+        """Compute and keep each non-zero row's ``k`` nearest rows (an exact index; an HNSW one's
+        answers are not the service's to repeat, and at its sizes the lists would not fit)."""
+        if self.kind == "exact" and k > 0:
+            self.neighbours = RowNeighbours.compute(self, k, threads)
+        return self
+
+    def kept_neighbours(self, rows: list[int], k: int) -> list[np.ndarray | None]:
+        """For each of this index's own ``rows``, the ids ``search(its vector, k)`` returns (read-only),
+        from the kept lists; None for a row whose answer is not kept (no lists, no list of that ``k``,
+        a tie at its ``k``-th place: :meth:`RowNeighbours.of`)."""
+        kept = self.neighbours
+        if kept is None:
+            return [None] * len(rows)
+        out: list[np.ndarray | None] = []
+        for row in rows:
+            found = kept.of(row, max(1, min(k, self.size)))
+            if found is not None:
+                found = np.where(found >= 0, self.ids[np.maximum(found, 0)], -1)
+                found.flags.writeable = False
+            out.append(found)
+        return out
+
     def vectors(self) -> np.ndarray:
         return self.index.reconstruct_n(0, self.size)
 
@@ -153,10 +188,15 @@ class VectorIndex:
         np.save(folder / "ids.npy", self.ids)
         (folder / "index.json").write_text(json.dumps({"kind": self.kind, "dim": self.dim,
                                                        "ef_search": self.ef_search}))
+        if self.neighbours is not None:
+            self.neighbours.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> VectorIndex:
         meta = json.loads((folder / "index.json").read_text())
         index = faiss.read_index(str(folder / "index.faiss"))
-        return cls(index, np.load(folder / "ids.npy", allow_pickle=False), meta["kind"], meta["dim"],
-                   meta["ef_search"])
+        loaded = cls(index, np.load(folder / "ids.npy", allow_pickle=False), meta["kind"], meta["dim"],
+                     meta["ef_search"])
+        if loaded.kind == "exact":  # a folder saved without lists (an older bundle) keeps none
+            loaded.neighbours = RowNeighbours.load(folder, loaded.size)
+        return loaded

@@ -128,7 +128,8 @@ def build_homepage_recall(mall: MallTables, snapshot, as_of_ms: int, settings: S
     return HomepageRecall.fit(mall.tables, as_of_ms, snapshot, r.homepage_quotas,
                               consumable_leaves=leaves[leaves >= 0], dim=r.item_embedding_dim,
                               recent_items=r.recent_items, seed=settings.training.seed,
-                              source_weights=r.homepage_source_weights)
+                              source_weights=r.homepage_source_weights, similar_lists=r.similar_lists,
+                              threads=settings.training.num_threads)
 
 
 def end_of_logs_ms(mall: MallTables, settings: Settings) -> int:

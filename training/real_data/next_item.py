@@ -148,7 +148,7 @@ def _fit_frozen(train: pd.DataFrame, keys: list[str], settings: Settings
         _tables(frame), as_of_ms, catalog,
         settings.recall.homepage_quotas, dim=rd.taobao_item_embedding_dim,
         recent_items=rd.taobao_recent_items, half_life_days=rd.taobao_half_life_days, seed=rd.seed,
-        source_weights=settings.recall.homepage_source_weights)
+        source_weights=settings.recall.homepage_source_weights, similar_lists=False)
     categories = np.unique(frame.drop_duplicates("item_id").category_id.to_numpy(np.int64))
     return recall, {name: code for code, name in enumerate(names)}, categories[catalog.consumable_leaves]
 

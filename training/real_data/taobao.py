@@ -193,6 +193,7 @@ def candidate_frame(
         half_life_days=rd.taobao_half_life_days,
         seed=rd.seed,
         source_weights=settings.recall.homepage_source_weights,
+        similar_lists=False,
     )
     rows: list[tuple[int, int, str, int]] = []
     # one query at a time, as on the request path: one FAISS thread (many spin on a busy machine)

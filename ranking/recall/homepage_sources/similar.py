@@ -1,10 +1,14 @@
 """``similar``: nearest items to the shopper's strongest few, each listed once, never a seed.
 
 A seed's neighbours are the same for every request of a bundle (the item vectors and their
-index never change after load: a product listed later gets a zero vector, never a seed), so
-each seed's FAISS row is kept once searched (:attr:`Similar.neighbours`, bounded): the scan
-of every item vector cost about 0.3 ms a seed, three seeds a homepage. The default mall's
-20,000 users have about 10,000 distinct seeds among them, so the memo holds them all.
+index never change after load: a product listed later gets a zero vector, never a seed). A
+bundle built with them keeps every item's list beside its index (``VectorIndex.kept_neighbours``,
+:mod:`ranking.recall.row_neighbours`: faiss's own answers, computed at build), so a shopper's first
+homepage reads its seeds' lists. A seed without one (an older bundle, other faiss arithmetic, a
+quota above the lists' or a tie at its ``k``-th place) is searched, and its FAISS row kept once
+searched (:attr:`Similar.neighbours`, bounded): the scan of every item vector cost about 0.3 ms a
+seed, three seeds a homepage. The default mall's 20,000 users have about 10,000 distinct seeds
+among them, so the memo holds them all.
 """
 
 from __future__ import annotations
@@ -51,9 +55,13 @@ class Similar(QuotaSource):
         return np.stack(self.neighbour_rows(seeds, vectors, k))
 
     def neighbour_rows(self, seeds: np.ndarray, vectors: np.ndarray, k: int) -> list[np.ndarray]:
-        """:meth:`neighbours_of`'s rows, one read-only array per seed (not stacked)."""
+        """:meth:`neighbours_of`'s rows, one read-only array per seed (not stacked): the bundle's
+        kept lists, else the memo's, else searched (a seed's row is its index row: the index holds
+        the item vectors in product-row order)."""
         keys = [(row, k) for row in seeds.tolist()]
-        rows = [self.neighbours.get(key) for key in keys]
+        rows = self.fitted.index.kept_neighbours([row for row, _ in keys], k)
+        rows = [row if row is not None else self.neighbours.get(key)
+                for row, key in zip(rows, keys, strict=True)]
         missing = [i for i, row in enumerate(rows) if row is None]
         if missing:
             _, found = self.fitted.index.search(vectors[missing], k)

@@ -1,0 +1,121 @@
+"""Each row's own nearest rows in an exact item index, as the service's scan answers them, kept per bundle.
+
+The homepage's ``similar`` source searches the item index with a seed item's own vector. That
+answer depends only on the bundle (the index never changes after it is built), so the bundle's
+build computes every non-zero row's ``k`` nearest once (:meth:`RowNeighbours.compute`) and saves
+them beside the index (``neighbours.npz`` and ``neighbours.json`` in its folder): a shopper's
+first homepage reads its seeds' lists instead of scanning (a scan of the demo's 33,671 non-zero
+item vectors cost 0.41-0.55 ms of thread CPU a call, ``python -m bench.request_components BUNDLE
+--app --thread-cpu --pipelines homepage --distinct 400 --scans``; the lists cost ~8 s of CPU and
+~12 MB at 50,000 products when the bundle is built).
+
+Bit for bit the service's answer: the lists are ``VectorIndex.search``'s own, computed on faiss's
+one-thread sequential path, where each query is scanned alone (a batch of queries gives each
+the rows it gets by itself) -- the service's path (``serving.search_threads`` 1). Faiss's inner
+products follow its SIMD level (the order of the additions), so the lists hold for the faiss
+version and SIMD level that computed them; a bundle loaded under others keeps none and scans.
+
+A list of ``k`` also answers a search at a smaller ``k'`` when its ``k'``-th score is above its
+next: the ``k'`` nearest are then one set, and faiss's heap (below its reservoir ``k``, 100) and
+its final ``heap_reorder`` order them by score, then row, as they stand at the head of the
+longer list. With a tie there (``strict`` false) the caller scans as before.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import faiss
+import numpy as np
+
+if TYPE_CHECKING:
+    from ranking.recall.vector_index import VectorIndex
+
+BATCH = 256  # queries a faiss call while computing (each scanned alone below faiss's BLAS threshold)
+
+
+def faiss_arithmetic() -> dict[str, str]:
+    """What decides faiss's inner products' last bits here: its version and SIMD level."""
+    config = getattr(faiss, "SIMDConfig", None)
+    level = config.get_level_name() if config is not None else faiss.get_compile_options()
+    return {"faiss": faiss.__version__, "simd": str(level)}
+
+
+@dataclass(frozen=True)
+class RowNeighbours:
+    """``rows[r]``: row ``r``'s place in ``lists`` (-1: none, a zero vector); ``lists``: index rows
+    (int32), ``k`` a list, as ``search(vector of r, k)`` returns them; ``strict``: bit ``j`` of a
+    list's row (``np.packbits``, 2.8 -> 0.35 MB at 50,000 products) says its ``j + 1``-th score is
+    above its next (its head of ``j + 1`` answers a search at ``j + 1``)."""
+
+    rows: np.ndarray
+    lists: np.ndarray
+    strict: np.ndarray
+    k: int
+    arithmetic: dict
+
+    @classmethod
+    def compute(cls, index: VectorIndex, k: int, threads: int = 1) -> RowNeighbours:
+        """Every non-zero row's ``k`` nearest by ``index``'s own search, on ``threads`` Python
+        threads, each with one faiss thread (faiss's sequential path, as the service scans)."""
+        vectors = index.vectors()
+        held = np.flatnonzero(vectors.any(axis=1))
+        k = max(1, min(k, index.size))
+        per_call = max(1, min(BATCH, (faiss.cvar.distance_compute_blas_threshold - 1) // index.dim))
+
+        def part(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            faiss.omp_set_num_threads(1)  # this pool thread's own OpenMP setting
+            return index.scan(vectors[chunk], k)
+
+        chunks = [held[i:i + per_call] for i in range(0, len(held), per_call)]
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            found = list(pool.map(part, chunks))
+        scores = np.vstack([s for s, _ in found]) if found else np.zeros((0, k), np.float32)
+        ids = np.vstack([i for _, i in found]) if found else np.zeros((0, k), np.int64)
+        order = np.argsort(index.ids, kind="stable")  # the ids back to index rows (-1 pads kept)
+        at = order[np.minimum(np.searchsorted(index.ids[order], ids), index.size - 1)]
+        lists = np.where(ids >= 0, at, -1).astype(np.int32)
+        above = np.ones(scores.shape, bool)
+        above[:, :-1] = scores[:, :-1] > scores[:, 1:]
+        strict = np.packbits(above, axis=1)
+        where = np.full(index.size, -1, np.int32)
+        where[held] = np.arange(len(held), dtype=np.int32)
+        return cls(where, lists, strict, k, faiss_arithmetic())
+
+    def of(self, row: int, k: int) -> np.ndarray | None:
+        """Row ``row``'s ``k`` nearest index rows as its search answers them, or None when not
+        kept (no list, a longer ``k``, faiss's reservoir ``k``, or a tie at the ``k``-th place)."""
+        at = int(self.rows[row]) if 0 <= row < len(self.rows) else -1
+        if at < 0 or k > self.k or k < 1:
+            return None
+        reservoir = self.k >= faiss.cvar.distance_compute_min_k_reservoir  # not a heap's order
+        if k < self.k and (reservoir or not (self.strict[at, (k - 1) >> 3] >> (7 - (k - 1) % 8)) & 1):
+            return None
+        return self.lists[at, :k]
+
+    def save(self, folder: Path) -> None:
+        np.savez(folder / "neighbours.npz", rows=self.rows, lists=self.lists, strict=self.strict)
+        (folder / "neighbours.json").write_text(json.dumps({"k": self.k, **self.arithmetic}))
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> RowNeighbours | None:
+        """The lists saved in ``folder``, or None: none saved (a bundle from before), other faiss
+        arithmetic than this process's, or another index's size."""
+        meta_file = folder / "neighbours.json"
+        if not meta_file.is_file():
+            return None
+        meta = json.loads(meta_file.read_text())
+        arithmetic = {"faiss": meta.get("faiss"), "simd": meta.get("simd")}
+        if arithmetic != faiss_arithmetic():
+            return None
+        with np.load(folder / "neighbours.npz", allow_pickle=False) as z:
+            rows, lists, strict = z["rows"], z["lists"], z["strict"]
+        if len(rows) != size:
+            return None
+        for a in (rows, lists, strict):
+            a.flags.writeable = False
+        return cls(rows, lists, strict, int(meta["k"]), arithmetic)
