@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from ranking.live import headroom
 from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows, replay_chunks
 from ranking.live.catalog_feed import LogCatalogFeed
 from ranking.live.channel_exposures import ChannelExposures, channel_rows
@@ -45,6 +47,7 @@ class EmbeddedLiveState:
         self.lock = threading.RLock()
         self.rejected_rows = 0  # rows of the log the live state could not take (logged)
         self.polls = 0
+        self.headroom: Counter[bool] = Counter()  # growths built aside: adopted (True) or dropped
         self._leaves: BundleLeaves | None = None
         self._first_showings = FirstShowings()
         self.channel = ChannelExposures()  # the subsidy channel's served impressions (pacing)
@@ -89,7 +92,10 @@ class EmbeddedLiveState:
         except LiveInputError as exc:
             chunks, refused = None, exc
         step()
+        growth = self._grow_aside(tables, named, step)
         with self.lock:
+            if growth is not None:  # the larger arrays built above: swapped in, not copied here
+                self.headroom[headroom.adopt(self.state, growth)] += 1
             self._describe(named)
             try:
                 if chunks is not None:
@@ -97,6 +103,18 @@ class EmbeddedLiveState:
             except LiveInputError as exc:
                 refused = exc
             return self._apply_one_by_one(tables, refused)
+
+    def _grow_aside(self, tables: dict[str, pa.Table], named: np.ndarray, pause: Callable[[], None]
+                    ) -> headroom.Growth | None:
+        """The per-row arrays this poll's rows may outgrow, grown outside the lock
+        (:mod:`ranking.live.headroom`; the plan reads the state's sizes under it), or None."""
+        coming = headroom.incoming(tables, named)
+        with self.lock:
+            growth = headroom.plan(self.state, coming, self.settings.headroom_share)
+        if growth is None:
+            return None
+        pause()
+        return headroom.build(growth, pause)
 
     def _apply_one_by_one(self, tables: dict[str, pa.Table], first: LiveInputError) -> int:
         """A batch holding a row the state refuses: apply the others, count and log that one."""
