@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from ranking.live import headroom
@@ -21,7 +22,8 @@ T = 1_788_256_800_000
 
 def clicks(start: int, n: int, products: int = 5_000, shoppers: int = 300, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed + start)
-    return [{"request_id": start + i, "timestamp": T + (start + i) * 7_000, "user_id": int(rng.integers(shoppers)),
+    return [{"request_id": start + i, "timestamp": T + (start + i) * 7_000,
+             "user_id": int(rng.integers(shoppers)),
              "session_id": None if i % 5 else f"s{rng.integers(50)}",
              "product_id": int(rng.integers(products)), "position": 1, "store_id": int(rng.integers(40))}
             for i in range(n)]
@@ -85,6 +87,21 @@ def test_the_room_doubles_once_the_rows_pass_the_share_and_fits_a_big_poll():
     assert headroom.room(used=70, incoming=500, capacity=100, share=0.75) == 760
     assert headroom.room(used=0, incoming=1, capacity=0, share=0.75) == 16
     assert headroom.room(used=100, incoming=0, capacity=100, share=1.0) == 100
+
+
+def test_a_polls_new_rows_at_most_are_its_distinct_products_stores_users_and_sessions():
+    from ranking.live.log_rows import log_tables, products_named
+
+    rows = {"clicks": [{**r, "session_id": None} for r in clicks(0, 50)], "impressions": shown(100, 80)}
+    tables = log_tables(rows)
+    assert tables["clicks"].schema.field("session_id").type == pa.null()  # no session named: counted 0
+    named = products_named(tables)
+    keys = ("user_id", "session_id", "store_id")
+    distinct = {t: {k: {r[k] for r in rs if r.get(k) is not None} for k in keys} for t, rs in rows.items()}
+    assert headroom.incoming(tables, named) == {
+        "products": len({r["product_id"] for rs in rows.values() for r in rs}),
+        "stores": len(distinct["clicks"]["store_id"]),
+        "shoppers": sum(len(d["user_id"]) + len(d["session_id"]) for d in distinct.values())}
 
 
 def test_a_grow_built_with_no_write_meanwhile_is_swapped_in_and_the_apply_copies_nothing(monkeypatch):
@@ -151,8 +168,8 @@ def test_applies_running_beside_grows_keep_every_count(seed):
                 growth = headroom.plan(live.state, coming, 0.75)
             if growth is None:
                 continue
-            slow = rng.random() < 0.5  # half the builds sleep between parts: a write lands mid-build
-            headroom.build(growth, lambda: time.sleep(0.002) if slow else None)
+            # half the builds sleep between parts: a write lands mid-build
+            headroom.build(growth, (lambda: time.sleep(0.002)) if rng.random() < 0.5 else None)
             with live.lock:
                 outcomes.append(headroom.adopt(live.state, growth))
 
@@ -203,6 +220,29 @@ def test_the_tail_grows_aside_before_its_apply_and_applies_what_it_applied_befor
             m.setattr(headroom, "plan", lambda *a: None)
             before.catch_up()
     assert live.headroom[True] >= 3 and not live.headroom[False] and not before.headroom
+    assert_same(live.state, before.state)
+    live.stop()
+    before.stop()
+
+
+def test_a_grow_that_fails_costs_the_poll_nothing(tmp_path, monkeypatch):
+    from ranking.event_log import EventLog
+
+    def broken(*a, **k):
+        raise MemoryError("no room for the copies")
+
+    log = EventLog(tmp_path, writer="w")
+    live = EmbeddedLiveState(LiveSettings(), tmp_path)
+    before = EmbeddedLiveState(LiveSettings(), tmp_path)
+    for table, rows in batches(3):
+        log.append({table: rows})
+        with monkeypatch.context() as m:
+            m.setattr(headroom, "build", broken)
+            assert live.catch_up() == len(rows)
+        with monkeypatch.context() as m:
+            m.setattr(headroom, "plan", lambda *a: None)
+            before.catch_up()
+    assert not live.headroom
     assert_same(live.state, before.state)
     live.stop()
     before.stop()

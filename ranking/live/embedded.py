@@ -108,13 +108,17 @@ class EmbeddedLiveState:
                     ) -> headroom.Growth | None:
         """The per-row arrays this poll's rows may outgrow, grown outside the lock
         (:mod:`ranking.live.headroom`; the plan reads the state's sizes under it), or None."""
-        coming = headroom.incoming(tables, named)
-        with self.lock:
-            growth = headroom.plan(self.state, coming, self.settings.headroom_share)
-        if growth is None:
+        try:  # a head start only: whatever goes wrong here, the apply grows what it needs itself
+            coming = headroom.incoming(tables, named)
+            with self.lock:
+                growth = headroom.plan(self.state, coming, self.settings.headroom_share)
+            if growth is None:
+                return None
+            pause()
+            return headroom.build(growth, pause)
+        except Exception:
+            log.exception("growing the live state's arrays before the lock failed; the apply grows them")
             return None
-        pause()
-        return headroom.build(growth, pause)
 
     def _apply_one_by_one(self, tables: dict[str, pa.Table], first: LiveInputError) -> int:
         """A batch holding a row the state refuses: apply the others, count and log that one."""

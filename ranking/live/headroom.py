@@ -116,9 +116,9 @@ def incoming(tables: dict[str, pa.Table], products: np.ndarray) -> dict[str, int
     """Per kind of row, how many new rows a poll's tables may bring at most: its distinct
     ``products`` (:func:`ranking.live.log_rows.products_named`), the distinct stores, users and
     sessions its tables name (summed over tables: an upper bound)."""
-    def distinct(column: str) -> int:
-        return sum(pc.count_distinct(t.column(column)).as_py() for t in tables.values()
-                   if column in t.column_names)
+    def distinct(column: str) -> int:  # (a column of nulls alone has no count_distinct kernel)
+        named = [t.column(column) for t in tables.values() if column in t.column_names]
+        return sum(pc.count_distinct(c).as_py() for c in named if c.null_count < len(c))
 
     return {"products": len(products), "stores": distinct("store_id"),
             "shoppers": distinct("user_id") + distinct("session_id")}
