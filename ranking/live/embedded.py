@@ -29,8 +29,8 @@ import pyarrow as pa
 from ranking.live import headroom
 from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows, replay_chunks
 from ranking.live.catalog_feed import LogCatalogFeed
-from ranking.live.channel_exposures import ChannelExposures, channel_rows
-from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
+from ranking.live.channel_exposures import ChannelExposures, channel_counts
+from ranking.live.log_rows import BundleLeaves, FirstShowings, column_tables, products_named
 from ranking.live.log_tail import LogTail
 from ranking.live.pacer import Pacer, no_pause
 from ranking.live.state import LiveState, ShopperView
@@ -72,17 +72,18 @@ class EmbeddedLiveState:
         The steps and the apply are the same with or without it; the apply under the lock is
         one step (a reader sees a poll applied whole or not at all)."""
         step = pause or no_pause
-        rows = self.tail.poll(pause)
+        rows = self.tail.poll_columns(pause)  # exposures' cards as columns, not a dict per card
         self.polls += 1
-        if not any(rows.values()):  # the usual poll: nothing new
+        if not any(map(len, rows.values())):  # the usual poll: nothing new
             return 0
         step()
-        channel = channel_rows(rows.get("impressions", []))  # a pass over every row, not under the lock
+        impressions = rows["impressions"]
+        channel = channel_counts(impressions)  # a pass over every row, not under the lock
         with self.lock:  # every showing counts toward a brand's promise, not only the first
             self.channel.add_counts(channel)
-        rows["impressions"] = self._first_showings(rows.get("impressions", []), pause)
+        rows["impressions"] = self._first_showings.columns(impressions, pause)
         step()
-        tables = log_tables(rows, pause)
+        tables = column_tables(rows, pause)
         if not tables:
             return 0
         step()
