@@ -124,3 +124,26 @@ def test_the_first_showings_of_columns_pause_every_so_many_rows():
     pauses: list[int] = []
     kept = FirstShowings().columns(cols, lambda: pauses.append(1))
     assert kept is cols and len(pauses) == -(-2000 // PAUSE_ROWS) - 1
+
+
+def test_pages_naming_the_same_fields_then_others_come_back_as_their_dicts(tmp_path):
+    """The usual poll (every line the same fields: the columns extended as they are), then a line
+    naming a field fewer, one more, and client rows naming other fields than the cards."""
+    page = {"request_id": 1, "timestamp": T0, "user_id": 4, "session_id": None, "surface": "search",
+            "query_id": 8, "cards": {"product_id": [5, 6], "position": [1, 2]}}
+    lines = [{**page, "request_id": i} for i in range(40)]
+    lines += [{k: v for k, v in page.items() if k != "query_id"},
+              {**page, "channel": "subsidy", "request_id": 99}]
+    (tmp_path / "exposures").mkdir()
+    (tmp_path / "exposures" / "w.jsonl").write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+    (tmp_path / "impressions").mkdir()
+    (tmp_path / "impressions" / "w.jsonl").write_text(
+        json.dumps({"request_id": 1, "timestamp": T0, "user_id": 4, "product_id": 5, "seen_ms": 3}) + "\n"
+        + json.dumps({"request_id": 2, "timestamp": T0, "user_id": 4, "position": 1, "foo": 2}) + "\n")
+    rows, cols = LogTail(tmp_path).poll(), LogTail(tmp_path).poll_columns()
+    assert cols["impressions"].rows() == rows["impressions"] and len(rows["impressions"]) == 2 + 42 * 2
+    assert column_tables(cols)["impressions"].equals(log_tables(rows)["impressions"])
+    uniform = LogTail(tmp_path, tables=("exposures", "impressions"))  # the cards first: no ragged rows yet
+    (tmp_path / "impressions" / "w.jsonl").unlink()
+    got = uniform.poll_columns()["impressions"]
+    assert got.rows() == LogTail(tmp_path, tables=("exposures", "impressions")).poll()["impressions"]

@@ -57,19 +57,21 @@ class FirstShowings:
         apply, in order, and the same memory; ``pause`` after each :data:`PAUSE_ROWS` rows."""
         users, sessions = rows.column("user_id"), rows.column("session_id")
         requests, products = rows.column("request_id"), rows.column("product_id")
-        kept: list[int] = []
-        every = True  # no row left out so far: the columns are kept whole
+        kept: list[int] | None = None  # None: every row so far kept (the columns are kept whole)
         for k in range(0, len(rows), PAUSE_ROWS):
             if k and pause is not None:
                 pause()
             end = min(k + PAUSE_ROWS, len(rows))
             keys = list(zip(requests[k:end], products[k:end], strict=True))
-            if self._usual(keys, users[k:end], sessions[k:end]):
-                self._keys |= set(keys)
+            fresh = self._fresh(keys, users[k:end], sessions[k:end])
+            if fresh is not None:
+                self._keys |= fresh
                 self._order.append(keys)
                 self._forget()
-                kept.extend(range(k, end))
+                if kept is not None:
+                    kept.extend(range(k, end))
                 continue
+            kept = list(range(k)) if kept is None else kept
             added: list[tuple] = []
             self._order.append(added)
             for i, key in zip(range(k, end), keys, strict=True):
@@ -82,18 +84,18 @@ class FirstShowings:
                 if len(self._keys) > self.memory:
                     self._forget()
                 kept.append(i)
-            every = every and len(kept) == end
-        return rows if every else rows.take(kept)
+        return rows if kept is None else rows.take(kept)
 
-    def _usual(self, keys: list[tuple], users: list, sessions: list) -> bool:
-        """Whether every key is new, among the rows and in the memory, and every row without a
-        user names a session (:meth:`_first`'s check, on columns)."""
+    def _fresh(self, keys: list[tuple], users: list, sessions: list) -> set[tuple] | None:
+        """The keys as a set when every one is new, among the rows and in the memory, and every
+        row without a user names a session (:meth:`_first`'s check, on columns); else None."""
         try:
             fresh = set(keys)
         except TypeError:  # a key that is not hashable: the loop raises as it did
-            return False
-        return (len(fresh) == len(keys) and self._keys.isdisjoint(fresh)
-                and (None not in users or all(compress(sessions, map(is_, users, repeat(None))))))
+            return None
+        usual = (len(fresh) == len(keys) and self._keys.isdisjoint(fresh)
+                 and (None not in users or all(compress(sessions, map(is_, users, repeat(None))))))
+        return fresh if usual else None
 
     def remembered(self) -> list[tuple]:
         """The keys remembered, oldest first."""

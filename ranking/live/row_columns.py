@@ -28,6 +28,7 @@ class RowColumns:
         self.values: dict[str, list] = {}
         self.named: dict[str, list[bool] | None] = {}
         self.n = 0
+        self.ragged = False  # some row left some field out (a ``named`` list is kept)
 
     def __len__(self) -> int:
         return self.n
@@ -43,11 +44,13 @@ class RowColumns:
             if name not in self.values:
                 self.values[name] = [None] * self.n
                 self.named[name] = [False] * self.n if self.n else None
+                self.ragged = self.ragged or bool(self.n)
 
     def _mark(self, name: str, count: int, named: bool) -> None:
         marks = self.named[name]
         if marks is None and not named:
             marks = self.named[name] = [True] * self.n
+            self.ragged = True
         if marks is not None:
             marks.extend(repeat(named, count))
 
@@ -69,6 +72,7 @@ class RowColumns:
                 marks = self.named[name]
                 if marks is None:
                     marks = self.named[name] = [True] * self.n
+                    self.ragged = True
                 marks.extend([name in r for r in rows])
         self.n += len(rows)
 
@@ -77,6 +81,19 @@ class RowColumns:
         position (``products`` and ``positions`` of one length)."""
         count = len(products)
         if not count:
+            return
+        values = self.values
+        if (not self.ragged and self.n and len(values) == len(shared) + 2 and "product_id" in values
+                and "position" in values and values.keys() >= shared.keys()):
+            # the usual page: the fields every row so far named, no more, no fewer
+            for name, column in values.items():
+                if name == "product_id":
+                    column.extend(products)
+                elif name == "position":
+                    column.extend(positions)
+                else:
+                    column.extend(repeat(shared[name], count))
+            self.n += count
             return
         self._open(shared)
         self._open(CARD_FIELDS)
