@@ -153,39 +153,56 @@ def test_a_grow_built_while_a_write_came_is_dropped_and_nothing_written_is_lost(
 def test_applies_running_beside_grows_keep_every_count(seed):
     """A writer applies batches under the lock while another thread plans, builds (sleeping in
     its pauses, so writes land mid-copy) and adopts, again and again; every count, ring and
-    neighbour then equals a state applied alone."""
+    neighbour then equals a state applied alone. Every sixth batch the writer waits for one grow
+    of the stores' rings made while it does not write, which must be swapped in."""
     live = EmbeddedLiveState(LiveSettings(), "/nonexistent-events")
     work = batches(24)
-    done = threading.Event()
+    done, want_quiet, quiet_done = threading.Event(), threading.Event(), threading.Event()
     outcomes: list[bool] = []
+    quiet: list[bool] = []
     rng = np.random.default_rng(seed)
 
     def grow():
         while not done.is_set():
+            calm = want_quiet.is_set()
             with live.lock:
                 used = headroom.parts(live.state)
-                coming = {kind: int(rng.integers(1, 3 * max(n, 8))) for kind, (n, _) in used.items()}
+                if calm:  # the stores' room doubled (a few dozen rows)
+                    n, stores = used["stores"]
+                    coming = {"stores": stores[0].capacity - n + 1}
+                else:
+                    coming = {kind: int(rng.integers(1, 3 * max(n, 8))) for kind, (n, _) in used.items()}
                 growth = headroom.plan(live.state, coming, 0.75)
-            if growth is None:
-                continue
-            # half the builds sleep between parts: a write lands mid-build
-            headroom.build(growth, (lambda: time.sleep(0.002)) if rng.random() < 0.5 else None)
-            with live.lock:
-                outcomes.append(headroom.adopt(live.state, growth))
+            if growth is not None:
+                # half the other builds sleep between parts: a write lands mid-build
+                slow = not calm and rng.random() < 0.5
+                headroom.build(growth, (lambda: time.sleep(0.002)) if slow else None)
+                with live.lock:
+                    outcomes.append(headroom.adopt(live.state, growth))
+            if calm:
+                quiet.append(growth is not None and growth.adopted)
+                want_quiet.clear()
+                quiet_done.set()
 
     grower = threading.Thread(target=grow)
     grower.start()
     try:
-        for table, rows in work:
+        for k, (table, rows) in enumerate(work):
             live.apply(table, rows)
-            time.sleep(0.01)  # (time for a build with no write beside it)
+            if k % 6 == 5:
+                quiet_done.clear()
+                want_quiet.set()
+                assert quiet_done.wait(10)
+            else:
+                time.sleep(0.005)
     finally:
         done.set()
         grower.join()
     plain = LiveState()
     for table, rows in work:
         plain.apply(table, rows)
-    assert True in outcomes and False in outcomes  # grows swapped in, and grows dropped, beside the applies
+    assert quiet == [True] * 4  # a grow with no write beside it: swapped in
+    assert False in outcomes  # and grows dropped beside the applies (a write mid-build)
     assert_same(live.state, plain)
     ids = np.arange(5_000)
     now = T + 24 * 400 * 7_000
