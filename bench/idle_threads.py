@@ -37,12 +37,18 @@ def one_round(bundle: Path, seconds: float, overrides: list[str]) -> dict:
         cpu, count, started = thread_cpu(), polls(app), time.perf_counter()
         time.sleep(seconds)
         cpu_after, count_after, took = thread_cpu(), polls(app), time.perf_counter() - started
+    return per_thread(cpu, cpu_after, count, count_after, took)
+
+
+def per_thread(cpu: dict[str, float], cpu_after: dict[str, float], count: dict[str, int],
+               count_after: dict[str, int], took: float) -> dict:
+    """CPU us a second of each follower (and of the other threads but the bench's own, summed),
+    with each follower's polls a second and CPU us a poll, between two readings ``took`` s apart."""
     out: dict[str, dict] = {}
     for name, spent in cpu_after.items():
-        key = name if name in FOLLOWERS else "other"
         if name == "MainThread":  # the bench's own (asleep)
             continue
-        row = out.setdefault(key, {"us_per_second": 0.0})
+        row = out.setdefault(name if name in FOLLOWERS else "other", {"us_per_second": 0.0})
         row["us_per_second"] += (spent - cpu.get(name, 0.0)) * 1e6 / took
     for name in FOLLOWERS:
         made = count_after[name] - count[name]
