@@ -8,7 +8,9 @@ features) into a fresh event log, ``--batch`` lines at a time (50: the ~0.5 s of
 backend's ``catch_up`` of each batch in thread CPU: the burst the tail thread holds the GIL for
 while pages wait. Prints the median ms per batch and per 1,000 impression rows, and the median
 ms of the one step the tail cannot pace, the apply under the state's lock (``apply_locked``: a
-page reading the live state waits for all of it). ``--shoppers`` draws each line's shopper from
+page reading the live state waits for all of it), and the longest single hold of the state's
+lock (``hold_max``: any step under it, the apply, a catalog description, a grow of the per-row
+arrays when the products, stores or shoppers outgrow them). ``--shoppers`` draws each line's shopper from
 that many (``bench.speed``'s rerank run cycles 50); ``--rounds`` repeats the whole run on a fresh
 state and prints each round's medians and the lowest (steadier on a shared machine). No bundle
 needed.
@@ -71,20 +73,44 @@ def one_round(lines: list[bytes], batch: int) -> dict:
                 locked[0] += time.thread_time() - started
 
         live.state.apply_chunks = timed_apply
+        holds = [0.0]
+        live.lock = HeldLock(live.lock, holds)
         with open(Path(work) / "exposures" / "w.jsonl", "ab") as log:
             for k in range(0, len(lines), batch):
                 log.write(b"".join(lines[k:k + batch]))
                 log.flush()
-                locked[0], started = 0.0, time.thread_time()
+                locked[0], holds[0], started = 0.0, 0.0, time.thread_time()
                 rows = live.catch_up()
-                batches.append(((time.thread_time() - started) * 1000, locked[0] * 1000, rows))
+                spent = time.thread_time() - started
+                batches.append((spent * 1000, locked[0] * 1000, rows, holds[0] * 1000))
         live.stop()  # never started: closes the tail's descriptors
-    ms, apply_ms, rows = (np.array(column) for column in zip(*batches[3:], strict=True))
+    ms, apply_ms, rows, held_ms = (np.array(column) for column in zip(*batches[3:], strict=True))
     return {"batches": len(ms), "lines_per_batch": batch, "rows_per_batch": float(np.median(rows)),
             "ms_per_batch_p50": round(float(np.median(ms)), 3),
             "ms_per_batch_max": round(float(ms.max()), 3),
             "ms_apply_locked_p50": round(float(np.median(apply_ms)), 3),
+            "ms_hold_max": round(float(held_ms.max()), 3),
             "ms_per_1000_rows": round(float(np.median(ms / np.maximum(rows, 1)) * 1000), 3)}
+
+
+class HeldLock:
+    """The state's lock, keeping in ``holds[0]`` the longest thread CPU one outermost hold took."""
+
+    def __init__(self, lock, holds: list[float]) -> None:
+        self.lock, self.holds, self.depth, self.started = lock, holds, 0, 0.0
+
+    def __enter__(self) -> HeldLock:
+        self.lock.acquire()
+        self.depth += 1
+        if self.depth == 1:
+            self.started = time.thread_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.depth -= 1
+        if not self.depth:
+            self.holds[0] = max(self.holds[0], time.thread_time() - self.started)
+        self.lock.release()
 
 
 def main() -> None:

@@ -24,4 +24,5 @@ def test_the_apply_under_the_lock_is_timed_in_each_round(monkeypatch, capsys):
     assert out["rows_per_batch"] == 1000 and len(out["rounds"]) == 2
     for r in (*out["rounds"], out["lowest"]):
         assert 0 < r["ms_apply_locked_p50"] < r["ms_per_batch_p50"] <= r["ms_per_batch_max"]
+        assert r["ms_apply_locked_p50"] <= r["ms_hold_max"] < r["ms_per_batch_max"]
     assert out["lowest"]["ms_apply_locked_p50"] == min(r["ms_apply_locked_p50"] for r in out["rounds"])

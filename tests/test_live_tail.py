@@ -185,14 +185,14 @@ def test_the_subsidy_channels_rows_are_counted_before_the_lock_is_taken(tmp_path
 
     live = EmbeddedLiveState(LiveSettings(), tmp_path)
     held: list[bool] = []
-    counted = embedded.channel_rows
+    counted = embedded.channel_counts
 
     def try_lock(free: list[bool]) -> None:  # another thread (a page) asks for the lock
         free.append(live.lock.acquire(blocking=False))
         if free[0]:
             live.lock.release()
 
-    def channel_rows(rows):
+    def channel_counts(rows):
         free: list[bool] = []
         other = threading.Thread(target=try_lock, args=(free,))
         other.start()
@@ -200,7 +200,7 @@ def test_the_subsidy_channels_rows_are_counted_before_the_lock_is_taken(tmp_path
         held.append(not free[0])
         return counted(rows)
 
-    monkeypatch.setattr(embedded, "channel_rows", channel_rows)
+    monkeypatch.setattr(embedded, "channel_counts", channel_counts)
     exposure = {"request_id": 7, "timestamp": T0, "user_id": 9, "session_id": None, "surface": "channel",
                 "channel": "subsidy", "query_id": None, "cards": {"product_id": [50, 51], "position": [1, 2]}}
     EventLog(tmp_path, writer="w").append({"exposures": [exposure]})

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ranking.live.row_columns import RowColumns
 from ranking.surfaces import CHANNEL, SUBSIDY_CHANNEL
 
 HOUR_MS = 3_600_000
@@ -30,6 +31,23 @@ def channel_rows(rows: Iterable[Mapping[str, Any]]) -> Counter:
                 counts[(int(row["timestamp"]) // HOUR_MS, int(row["product_id"]))] += 1
             except (KeyError, TypeError, ValueError):
                 continue  # the live state refuses such a row with its reason; it is not an exposure
+    return counts
+
+
+def channel_counts(rows: RowColumns) -> Counter:
+    """:func:`channel_rows` of rows held as columns (:mod:`ranking.live.row_columns`)."""
+    surfaces, channels = rows.column("surface"), rows.column("channel")
+    at = [i for i, (surface, channel) in enumerate(zip(surfaces, channels, strict=True))
+          if surface == CHANNEL and channel == SUBSIDY_CHANNEL]
+    if not at:
+        return Counter()
+    times, products = rows.column("timestamp"), rows.column("product_id")
+    counts: Counter = Counter()
+    for i in at:
+        try:
+            counts[(int(times[i]) // HOUR_MS, int(products[i]))] += 1
+        except (TypeError, ValueError):  # (a row without the field reads None) refused by the state
+            continue
     return counts
 
 

@@ -64,15 +64,28 @@ class BucketRing:
         """rows x buckets x 5 (a copy: the counts and GMV side by side)."""
         return np.concatenate([self._values.transpose(1, 0, 2), self._gmv[:, :, None]], axis=2)
 
+    @property
+    def capacity(self) -> int:
+        """Rows the arrays have room for (rows past those used read 0)."""
+        return self._gmv.shape[0]
+
     def reserve(self, rows: int) -> None:
-        held = self._gmv.shape[0]
+        held = self.capacity
         if held < rows:  # as catalog.grown: doubling, at least 16, new rows zero
-            size = max(rows, 2 * held, 16)
-            values = np.zeros((self.buckets, size, GMV), np.float32)
-            gmv = np.zeros((size, self.buckets), np.float32)
-            window = np.zeros((size, len(METRICS)), np.float64)
-            values[:, :held], gmv[:held], window[:held] = self._values, self._gmv, self._window
-            self._values, self._gmv, self._window = values, gmv, window
+            vars(self).update(self.enlarged(max(rows, 2 * held, 16)))
+
+    def enlarged(self, size: int) -> dict[str, np.ndarray]:
+        """The per-row arrays copied into ``size`` rows (or more), new rows zero, by attribute
+        name: the ring itself is only read (:mod:`ranking.live.headroom` builds them outside the
+        lock, where a writer may swap the arrays between two reads here: each is copied by its
+        own length, so that never raises, and such a copy is dropped, a write having come)."""
+        old = self._values, self._gmv, self._window
+        size = max(size, old[0].shape[1], len(old[1]), len(old[2]))
+        values = np.zeros((self.buckets, size, GMV), np.float32)
+        gmv = np.zeros((size, self.buckets), np.float32)
+        window = np.zeros((size, len(METRICS)), np.float64)
+        values[:, :old[0].shape[1]], gmv[:len(old[1])], window[:len(old[2])] = old
+        return {"_values": values, "_gmv": gmv, "_window": window}
 
     def add(self, rows: np.ndarray, times: np.ndarray, metric: int, amounts: np.ndarray) -> None:
         """Add ``amounts`` of one metric to rows at times (a batch may span buckets)."""

@@ -26,10 +26,20 @@ class CoVisitation:
         self.weight = np.zeros((0, neighbours), np.float32)
         self.updated = np.zeros(0, np.int32)  # live seconds of each item's last decay
 
+    @property
+    def capacity(self) -> int:
+        """Item rows the arrays have room for."""
+        return len(self.updated)
+
     def reserve(self, rows: int) -> None:
-        self.neighbour = grown(self.neighbour, rows, -1)
-        self.weight = grown(self.weight, rows, 0)
-        self.updated = grown(self.updated, rows, 0)
+        if self.capacity < rows:
+            vars(self).update(self.enlarged(rows))
+
+    def enlarged(self, rows: int) -> dict[str, np.ndarray]:
+        """The arrays with at least ``rows`` rows (doubling; new rows empty), by attribute name;
+        ``self`` is only read (:mod:`ranking.live.headroom`)."""
+        return {"neighbour": grown(self.neighbour, rows, -1), "weight": grown(self.weight, rows, 0),
+                "updated": grown(self.updated, rows, 0)}
 
     def _decay(self, items: np.ndarray, now: int) -> np.ndarray:
         return np.power(0.5, np.maximum(now - self.updated[items], 0) / self.half_life).astype(np.float32)

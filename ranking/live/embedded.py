@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from ranking.live import headroom
 from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows, replay_chunks
 from ranking.live.catalog_feed import LogCatalogFeed
-from ranking.live.channel_exposures import ChannelExposures, channel_rows
-from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
+from ranking.live.channel_exposures import ChannelExposures, channel_counts
+from ranking.live.log_rows import BundleLeaves, FirstShowings, column_tables, products_named
 from ranking.live.log_tail import LogTail
 from ranking.live.pacer import Pacer, no_pause
 from ranking.live.state import LiveState, ShopperView
@@ -45,6 +47,7 @@ class EmbeddedLiveState:
         self.lock = threading.RLock()
         self.rejected_rows = 0  # rows of the log the live state could not take (logged)
         self.polls = 0
+        self.headroom: Counter[bool] = Counter()  # growths built aside: adopted (True) or dropped
         self._leaves: BundleLeaves | None = None
         self._first_showings = FirstShowings()
         self.channel = ChannelExposures()  # the subsidy channel's served impressions (pacing)
@@ -69,17 +72,18 @@ class EmbeddedLiveState:
         The steps and the apply are the same with or without it; the apply under the lock is
         one step (a reader sees a poll applied whole or not at all)."""
         step = pause or no_pause
-        rows = self.tail.poll(pause)
+        rows = self.tail.poll_columns(pause)  # exposures' cards as columns, not a dict per card
         self.polls += 1
-        if not any(rows.values()):  # the usual poll: nothing new
+        if not any(map(len, rows.values())):  # the usual poll: nothing new
             return 0
         step()
-        channel = channel_rows(rows.get("impressions", []))  # a pass over every row, not under the lock
+        impressions = rows["impressions"]
+        channel = channel_counts(impressions)  # a pass over every row, not under the lock
         with self.lock:  # every showing counts toward a brand's promise, not only the first
             self.channel.add_counts(channel)
-        rows["impressions"] = self._first_showings(rows.get("impressions", []), pause)
+        rows["impressions"] = self._first_showings.columns(impressions, pause)
         step()
-        tables = log_tables(rows, pause)
+        tables = column_tables(rows, pause)
         if not tables:
             return 0
         step()
@@ -89,7 +93,10 @@ class EmbeddedLiveState:
         except LiveInputError as exc:
             chunks, refused = None, exc
         step()
+        growth = self._grow_aside(tables, named, step)
         with self.lock:
+            if growth is not None:  # the larger arrays built above: swapped in, not copied here
+                self.headroom[headroom.adopt(self.state, growth)] += 1
             self._describe(named)
             try:
                 if chunks is not None:
@@ -97,6 +104,22 @@ class EmbeddedLiveState:
             except LiveInputError as exc:
                 refused = exc
             return self._apply_one_by_one(tables, refused)
+
+    def _grow_aside(self, tables: dict[str, pa.Table], named: np.ndarray, pause: Callable[[], None]
+                    ) -> headroom.Growth | None:
+        """The per-row arrays this poll's rows may outgrow, grown outside the lock
+        (:mod:`ranking.live.headroom`; the plan reads the state's sizes under it), or None."""
+        try:  # a head start only: whatever goes wrong here, the apply grows what it needs itself
+            coming = headroom.incoming(tables, named)
+            with self.lock:
+                growth = headroom.plan(self.state, coming, self.settings.headroom_share)
+            if growth is None:
+                return None
+            pause()
+            return headroom.build(growth, pause)
+        except Exception:
+            log.exception("growing the live state's arrays before the lock failed; the apply grows them")
+            return None
 
     def _apply_one_by_one(self, tables: dict[str, pa.Table], first: LiveInputError) -> int:
         """A batch holding a row the state refuses: apply the others, count and log that one."""

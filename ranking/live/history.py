@@ -31,10 +31,20 @@ class Ring:
         # arange and the modulo per read (one request reads three rings)
         self._newest = np.arange(2 * size - 1, -1, -1, dtype=np.intp) % size
 
+    @property
+    def capacity(self) -> int:
+        """Rows the arrays have room for."""
+        return len(self.count)
+
     def reserve(self, rows: int) -> None:
-        self.count = grown(self.count, rows, 0)
-        for name, array in self.cols.items():
-            self.cols[name] = grown(array, rows, 0)
+        if self.capacity < rows:
+            vars(self).update(self.enlarged(rows))
+
+    def enlarged(self, rows: int) -> dict[str, object]:
+        """The count and the columns with at least ``rows`` rows (doubling; new rows empty), by
+        attribute name (the columns a new dict); ``self`` is only read (:mod:`ranking.live.headroom`)."""
+        return {"count": grown(self.count, rows, 0),
+                "cols": {name: grown(array, rows, 0) for name, array in self.cols.items()}}
 
     def push(self, rows: np.ndarray, values: dict[str, np.ndarray]) -> np.ndarray:
         """Append values (in time order) to their rows; return each one's sequence number."""
@@ -108,10 +118,20 @@ class IgnoredCards:
         self.shown = np.zeros((0, size), np.uint16)
         self.last = np.zeros((0, size), np.int32)
 
+    @property
+    def capacity(self) -> int:
+        """Shopper rows the arrays have room for."""
+        return len(self.item)
+
     def reserve(self, rows: int) -> None:
-        self.item = grown(self.item, rows, -1)
-        self.shown = grown(self.shown, rows, 0)
-        self.last = grown(self.last, rows, NEVER)
+        if self.capacity < rows:
+            vars(self).update(self.enlarged(rows))
+
+    def enlarged(self, rows: int) -> dict[str, np.ndarray]:
+        """The arrays with at least ``rows`` rows (doubling; new rows empty), by attribute name;
+        ``self`` is only read (:mod:`ranking.live.headroom`)."""
+        return {"item": grown(self.item, rows, -1), "shown": grown(self.shown, rows, 0),
+                "last": grown(self.last, rows, NEVER)}
 
     def show(self, rows: np.ndarray, items: np.ndarray, times: np.ndarray) -> None:
         """Count showings of cards (one call per batch of impressions)."""

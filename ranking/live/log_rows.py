@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from ranking.live.batch import REPLAY_ORDER
+from ranking.live.row_columns import RowColumns
 from ranking.sorted_sets import unique_sorted
 
 SHOWN_MEMORY = 200_000  # (request id, product) pairs remembered to count a card shown once
@@ -50,6 +51,51 @@ class FirstShowings:
                 pause()
             self._first(rows[k:k + PAUSE_ROWS], out)
         return out
+
+    def columns(self, rows: RowColumns, pause: Callable[[], None] | None = None) -> RowColumns:
+        """:meth:`__call__` of rows held as columns (:mod:`ranking.live.row_columns`): the rows to
+        apply, in order, and the same memory; ``pause`` after each :data:`PAUSE_ROWS` rows."""
+        users, sessions = rows.column("user_id"), rows.column("session_id")
+        requests, products = rows.column("request_id"), rows.column("product_id")
+        kept: list[int] | None = None  # None: every row so far kept (the columns are kept whole)
+        for k in range(0, len(rows), PAUSE_ROWS):
+            if k and pause is not None:
+                pause()
+            end = min(k + PAUSE_ROWS, len(rows))
+            keys = list(zip(requests[k:end], products[k:end], strict=True))
+            fresh = self._fresh(keys, users[k:end], sessions[k:end])
+            if fresh is not None:
+                self._keys |= fresh
+                self._order.append(keys)
+                self._forget()
+                if kept is not None:
+                    kept.extend(range(k, end))
+                continue
+            kept = list(range(k)) if kept is None else kept
+            added: list[tuple] = []
+            self._order.append(added)
+            for i, key in zip(range(k, end), keys, strict=True):
+                if users[i] is None and not sessions[i]:
+                    continue  # an anonymous visitor without a session: no shopper to follow
+                if key in self._keys:
+                    continue
+                self._keys.add(key)
+                added.append(key)
+                if len(self._keys) > self.memory:
+                    self._forget()
+                kept.append(i)
+        return rows if kept is None else rows.take(kept)
+
+    def _fresh(self, keys: list[tuple], users: list, sessions: list) -> set[tuple] | None:
+        """The keys as a set when every one is new, among the rows and in the memory, and every
+        row without a user names a session (:meth:`_first`'s check, on columns); else None."""
+        try:
+            fresh = set(keys)
+        except TypeError:  # a key that is not hashable: the loop raises as it did
+            return None
+        usual = (len(fresh) == len(keys) and self._keys.isdisjoint(fresh)
+                 and (None not in users or all(compress(sessions, map(is_, users, repeat(None))))))
+        return fresh if usual else None
 
     def remembered(self) -> list[tuple]:
         """The keys remembered, oldest first."""
@@ -136,6 +182,23 @@ def log_tables(rows: dict[str, list[dict]], pause: Callable[[], None] | None = N
     ``pause`` (the live tail's) is called between a table's rows made columns and the columns
     made Arrow arrays: a poll's ~2,000 impressions are ~1.5 ms of both, held in one go before."""
     return {t: _table(rows[t], pause) for t in REPLAY_ORDER if rows.get(t)}
+
+
+def column_tables(polled: dict[str, RowColumns], pause: Callable[[], None] | None = None
+                  ) -> dict[str, pa.Table]:
+    """:func:`log_tables` of a poll's rows held as columns (:meth:`LogTail.poll_columns`): the
+    same tables; ``pause`` between a table's columns gathered and made Arrow arrays."""
+    out = {}
+    for t in REPLAY_ORDER:
+        rows = polled.get(t)
+        if rows is None or not len(rows):
+            continue
+        names = [n for n in TABLE_COLUMNS if rows.has(n)]
+        columns = [rows.column(n) for n in names]
+        if pause is not None:
+            pause()
+        out[t] = pa.table(dict(zip(names, columns, strict=True)))
+    return out
 
 
 def products_named(tables: dict[str, pa.Table]) -> np.ndarray:

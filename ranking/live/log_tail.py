@@ -21,6 +21,9 @@ and the channel's counts read; the line stays whole in the log): a line's varian
 queries' text and logged live features copied into each of its 20 cards' rows made the rows
 twice as wide and turning them into columns three times slower, in bursts of ~1,000 rows every
 ``serving.exposure_flush_seconds`` that held the GIL for milliseconds while a page waited.
+:meth:`LogTail.poll_columns` gives the same rows as columns (:mod:`ranking.live.row_columns`),
+an exposure line's cards added without a dict per card: the embedded backend's tail reads that
+(the Redis backend's applier, which also reads the catalog's and merchandising's tables, the dicts).
 Lines are parsed with orjson (three times faster here than the standard library), and with
 :mod:`json` when orjson refuses one (a NaN, an integer past 64 bits): what was read before still is.
 The first poll reads every file from its start: that is the replay a worker does at start.
@@ -52,6 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+
+from ranking.live.row_columns import RowColumns
 
 log = logging.getLogger("shelfrank.live")
 TAILED_TABLES = ("impressions", "clicks", "carts", "orders", "exposures")
@@ -137,6 +142,50 @@ class LogTail:
                     for raw in lines[k:k + PAUSE_LINES]:
                         target.extend(self._rows(raw, path, table == "exposures"))
         return out
+
+    def poll_columns(self, pause: Callable[[], None] | None = None) -> dict[str, RowColumns]:
+        """:meth:`poll`'s rows as columns (:mod:`ranking.live.row_columns`): the same rows in the
+        same order, an exposure line's cards added as columns instead of a dict per card."""
+        out = {t: RowColumns() for t in self.tables if t != "exposures"}
+        now_ns = time.time_ns()
+        for table in self.tables:
+            exposure = table == "exposures"
+            target = out["impressions"] if exposure else out[table]
+            paths, same_names = self._listed(table, now_ns)
+            for path in paths:
+                f = self._files.get(path) if same_names else None
+                lines = self._read(f) if f is not None else self._new_lines(path)
+                for k in range(0, len(lines), PAUSE_LINES):
+                    if k and pause is not None:
+                        pause()
+                    if exposure:
+                        for raw in lines[k:k + PAUSE_LINES]:
+                            self._add_cards(raw, path, target)
+                    else:
+                        target.add_rows([row for raw in lines[k:k + PAUSE_LINES]
+                                         for row in self._rows(raw, path, False)])
+        return out
+
+    def _add_cards(self, raw: bytes, path: Path, target: RowColumns) -> None:
+        """An exposure line's cards added to ``target`` (:meth:`_rows`' rows, as columns)."""
+        self.lines_read += 1
+        try:
+            row = _parsed(raw)
+            if not isinstance(row, dict):
+                raise ValueError(f"a JSON {type(row).__name__}, not an object")
+            cards = row["cards"]
+            shared = {k: row[k] for k in EXPOSURE_FIELDS if k in row}
+            products, positions = cards["product_id"], cards["position"]
+            if type(products) is not list or type(positions) is not list:  # what zip reads of them
+                pairs = list(zip(products, positions, strict=True))
+                products, positions = [p for p, _ in pairs], [q for _, q in pairs]
+            elif len(products) != len(positions):
+                raise ValueError(f"{len(products)} cards' product ids, {len(positions)} positions")
+        except (ValueError, TypeError, KeyError) as exc:
+            self.bad_lines += 1
+            log.error("%s: a line the live state cannot read (%s); not applied", path, exc)
+            return
+        target.add_cards(shared, products, positions)
 
     def _listed(self, table: str, now_ns: int) -> tuple[list[Path], bool]:
         """(the table folder's files, whether its names are those of the last listing: no file

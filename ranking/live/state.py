@@ -128,6 +128,8 @@ class LiveState:
         self.covisitation = CoVisitation(s.covisit_neighbours, s.covisit_half_life_hours * 3600,
                                          s.covisit_backward_weight)
         self.clock = NEVER  # live seconds of the latest event applied
+        # batches applied: a write to the per-row arrays moves it on (ranking.live.headroom checks it)
+        self.writes = 0
         self._next_sweep = np.iinfo(np.int64).min
         self.applied: Counter[str] = Counter()
 
@@ -156,6 +158,7 @@ class LiveState:
         cards, folds) of a checked batch; return how many rows. For a replay that reads views
         alone and so may apply shoppers' batches out of global time order, each shopper's own in
         order (training's live replay): the counters, co-visitation and the clock are untouched."""
+        self.writes += 1
         if len(batch):
             order, shoppers, items, times, folds = self._shopper_rows(batch)
             if batch.kind[0] < 0:
@@ -168,6 +171,7 @@ class LiveState:
 
     def _apply_batch(self, batch: EventBatch) -> None:
         """Apply a checked batch: impressions only, or interactions (clicks, carts, orders) only."""
+        self.writes += 1
         if not len(batch):
             return
         order, shoppers, items, times, folds = self._shopper_rows(batch)
