@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ranking.recall.query_words import QueryWordMatcher, QueryWords, in_sorted
+from ranking.recall.query_words import SPARSE_COUNT, QueryWordMatcher, QueryWords, held_count, in_sorted
 from ranking.recall.search import SearchRecall
 from ranking.settings import RecallSettings
 
@@ -226,3 +226,54 @@ def test_a_new_index_tokenizes_with_its_own_vocabulary() -> None:
     fresh.replace_products(bigger.bm25, bigger.index, bigger.vectors)
     assert fresh.query_words.tokens("honor").tolist() == [bigger.bm25.vocabulary["honor"]]
     assert fresh.lexical("honor", 5)[0].tolist() == [len(TEXTS) + 1]
+
+
+def test_held_count_is_what_a_mask_of_the_rows_counts() -> None:
+    """held_count (a word's products with its synonym terms' on a page) counts the distinct rows
+    of sorted lists as a catalog-long mask of them does, by a sort when they list few rows of the
+    catalog and by the mask when many, in either index type."""
+    rng = np.random.default_rng(13)
+    sorted_form = masked = 0
+    for _ in range(400):
+        n = int(rng.integers(1, 3000))
+        most = int(rng.choice([n // 60, 2 * n // 3])) + 2  # few rows of the catalog, or many
+        lists = [np.unique(rng.integers(0, n, size=rng.integers(0, most))).astype(
+            rng.choice([np.int32, np.int64])) for _ in range(rng.integers(0, 4))]
+        mask = np.zeros(n, dtype=bool)
+        for rows in lists:
+            mask[rows] = True
+        listed = sum(len(r) for r in lists)
+        sorted_form += 0 < listed * SPARSE_COUNT <= n
+        masked += listed * SPARSE_COUNT > n
+        assert held_count(lists, n) == int(mask.sum())
+    assert sorted_form > 50 and masked > 50  # both forms ran
+
+
+def test_a_word_with_synonyms_counts_the_products_holding_it_or_a_term(recall: SearchRecall) -> None:
+    """words_with gives a word the products holding it as typed or one of its synonym terms: the
+    count a mask of the word's and the terms' rows gives (a term twice, a term no product holds)."""
+    from ranking.merchandising.synonym import Synonym
+    from ranking.merchandising.synonym_index import SynonymIndex
+
+    m = QueryWordMatcher(recall.bm25, 4, 3, 0.5)
+    sets = [Synonym(terms=["phone", "手机", "smartphone"], reason="r", id="a"),
+            Synonym(terms=["vacuum", "吸尘器", "zqzq"], reason="r", id="b"),
+            Synonym(terms=["cooker", "电饭煲", "rice"], reason="r", id="c")]
+    index = SynonymIndex(sets)
+    checked = 0
+    for query in ("phone", "vacuum cleaner", "cooker", "rice cooker", "手机"):
+        rewrite = index.rewrite(query)
+        for word in m.words_with(query, rewrite).words:
+            if not word.synonyms:
+                continue
+            mask = np.zeros(len(m.bm25.product_ids), dtype=bool)
+            for term in word.synonyms:
+                rows = m._term_rows(term)
+                if rows is not None:
+                    mask[rows] = True
+            typed = next(w for w in m.words(query).words if w.text == word.text)
+            if typed.products:
+                mask[m._word_rows(typed)] = True
+            assert word.products == int(mask.sum()) > 0, (query, word)
+            checked += 1
+    assert checked >= 4

@@ -74,6 +74,11 @@ MATCH_BYTES_KEPT = int(_RECALL.synonym_matches_mb * MB)
 # as long as the catalog, and a scatter-add per posting; measured at 50,000 and 1M products)
 SPARSE_COST = 8
 
+# :func:`held_count` sorts the rows it counts when they are at most 1/SPARSE_COUNT of the catalog's,
+# else marks a catalog-long mask: about where the two cost alike at 50,000 products (a scratch
+# timeit); the mask's cost grows with the catalog, the sort's with the rows only
+SPARSE_COUNT = 16
+
 # Lucene's default English stop set: never the strong word, never in a notice
 STOP_WORDS = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no",
@@ -151,6 +156,21 @@ def _positive(s: np.ndarray, hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if positive.all():
         return rows, got
     return rows[positive], got[positive]
+
+
+def held_count(rows: list[np.ndarray], n: int) -> int:
+    """How many distinct rows (each below ``n``) the sorted distinct arrays ``rows`` hold together:
+    a sort of them joined when they list at most ``n / SPARSE_COUNT`` rows, else marked in a mask
+    of ``n`` and counted by ``np.count_nonzero`` (summing the booleans as integers costs more)."""
+    listed = sum(len(r) for r in rows)
+    if not listed:
+        return 0
+    if listed * SPARSE_COUNT <= n:
+        return len(sorted_union(rows))
+    held = np.zeros(n, dtype=bool)
+    for r in rows:
+        held[r] = True
+    return int(np.count_nonzero(held))
 
 
 def rewrite_key(rewrite: Any) -> tuple:
@@ -675,13 +695,14 @@ class QueryWordMatcher:
             return self._text_scores_at(term, words, rows, columns=True)
         return self._text_scores(term, words, columns=True)[rows]
 
-    def _synonym_mask(self, terms: tuple[str, ...]) -> np.ndarray:
-        """Per index row: whether the product holds one of ``terms``."""
-        held = np.zeros(len(self.bm25.product_ids), dtype=bool)
-        for rows in map(self._term_rows_kept, terms):
-            if rows is not None:
-                held[rows] = True
-        return held
+    def _holding_any(self, terms: tuple[str, ...], word: QueryWord) -> int:
+        """Products holding one of ``terms`` or ``word`` as typed: :func:`held_count` of their
+        sorted rows (a first-time query's page marked a catalog-long mask per word and summed its
+        booleans as integers)."""
+        rows = [r for r in map(self._term_rows_kept, terms) if r is not None]
+        if word.products:
+            rows.append(self._word_rows(word))
+        return held_count(rows, len(self.bm25.product_ids))
 
     def words_with(self, query: str, rewrite: Any = None) -> QueryWords:
         """The query's words with the synonym terms that stand for each (a word a match of
@@ -703,9 +724,6 @@ class QueryWordMatcher:
             if not terms:
                 out.append(word)
                 continue
-            held = self._synonym_mask(terms)
-            if word.products:
-                held[self._word_rows(word)] = True
-            df = int(held.sum())
+            df = self._holding_any(terms, word)
             out.append(replace(word, products=df, idf=_idf(len(self.bm25.product_ids), df), synonyms=terms))
         return QueryWords(tuple(out))
