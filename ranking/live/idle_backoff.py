@@ -4,7 +4,7 @@ while none does.
 The catalog and merchandising followers (:mod:`ranking.live.catalog_follower`,
 :mod:`ranking.live.merch_follower`) polled ten times a second, and nearly every poll finds
 nothing: an idle poll is a thread's wakeup and a look at the log's folders, ~100-165 us of CPU
-each, 2.2-3.1 ms a second for the two (``python -m bench.idle_threads BUNDLE`` at load 6-9). With
+each, 2.2-3.1 ms a second for the two (``python -m bench.idle_polls BUNDLE`` at load 6-9). With
 the wait below they poll ~2.5 times a second; but a wakeup alone costs more than one beside
 the others' (the live tail's idle poll ~120 -> ~200 us once the followers stopped waking with
 it), so the three threads' sum fell by ~0.4-1.4 ms a second, not by the ~2 the polls saved. A
