@@ -780,6 +780,15 @@ class LiveSettings(Section):
                                "the GIL (docs/catalog.md, 'New products': p99 of search during "
                                "10,000 adds, median of four runs, 167 ms against 210 at 5 ms); 0: "
                                "leave it as it is")
+    new_products_worker: bool = Field(
+        True, description="ranking.live.new_products builds a batch's words and dense vectors (tokenising, "
+                          "the encoder's n-gram hashing) in a process of its own "
+                          "(ranking/live/new_product_worker.py, started at the first add), not on the "
+                          "request threads' interpreter; false: in process. A worker that cannot start, "
+                          "dies or does not answer falls back to in process for that batch (logged)")
+    new_products_worker_timeout_seconds: float = Field(
+        60.0, gt=0, description="... a batch the worker has not answered within this long is built in "
+                                "process instead, and the worker is stopped (a new one starts next batch)")
 
 
 class ConsistencySettings(Section):

@@ -31,6 +31,7 @@ request thread waiting for the GIL waits a tenth as long each time (search p99 d
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import weakref
@@ -47,13 +48,17 @@ from ranking.features.snapshot import CatalogText, EntityTable, FeatureSnapshot
 from ranking.live.new_product_homepage import append_homepage
 from ranking.live.new_product_listing import listing_columns
 from ranking.live.new_product_search import SearchAppend, append_search, bm25_settings, search_statistics
-from ranking.live.new_product_text import CategoryWords, FrozenBm25, append_catalog_text, product_texts
+from ranking.live.new_product_text import CategoryWords, FrozenBm25, append_catalog_text, own_texts, text_rows
+from ranking.live.new_product_words import BatchWords, batch_words
+from ranking.live.new_product_worker import NewProductWorker
+from ranking.recall.bundle_part import PART as RECALL_PART
 
 if TYPE_CHECKING:
     from ranking.engine import Engine
     from ranking.recall.homepage import HomepageRecall
     from ranking.recall.search import SearchRecall
 
+log = logging.getLogger("shelfrank.catalog")
 FIELDS = ("product_id", "store_id", "brand_id", "category_id", "comparable_group_id", "title", "price",
           "list_price", "stock", "subsidy", "banned", "listed_at")
 
@@ -66,6 +71,7 @@ class FrozenState:
     words: CategoryWords | None = None
     text_stats: FrozenBm25 | None = None
     search_stats: FrozenBm25 | None = None
+    worker: NewProductWorker | None = None  # builds batches' words and vectors (live.new_products_worker)
 
 
 _ENGINES: weakref.WeakKeyDictionary[Any, FrozenState] = weakref.WeakKeyDictionary()
@@ -148,22 +154,58 @@ class CatalogBatch:
     homepage: dict[str, np.ndarray] | None = None
 
 
+def start_worker(engine: Engine, state: FrozenState) -> None:
+    """The engine's worker process (:mod:`.new_product_worker`), once, after :func:`prepare`, when
+    ``live.new_products_worker`` is on; stopped by ``Engine.close`` or when the engine is collected."""
+    live = engine.settings.live
+    if state.worker is not None or not live.new_products_worker or state.words is None:
+        return
+    search = search_of(engine)
+    folder = engine.bundle.path / RECALL_PART / "search" / "encoder" if search is not None else None
+    if folder is not None and not folder.is_dir():
+        log.warning("new products: no encoder in %s for the worker process; batches are built in process",
+                    folder)
+        return
+    state.worker = NewProductWorker(folder, search.encoder if search is not None else None, state.words,
+                                    live.new_products_worker_timeout_seconds)
+    weakref.finalize(engine, state.worker.close)
+
+
+def stop_worker(engine: Engine) -> None:
+    """Stop the engine's worker process, if it has one (``Engine.close``)."""
+    with _ENGINES_LOCK:
+        state = _ENGINES.get(engine)
+    if state is not None and state.worker is not None:
+        state.worker.close()
+
+
+def words_of_batch(engine: Engine, state: FrozenState, own: list[str], categories: np.ndarray) -> BatchWords:
+    """The batch's words and vectors (:mod:`.new_product_words`): from the worker process when there
+    is one and it answers, else built here."""
+    made = state.worker.batch_words(own, categories) if state.worker is not None else None
+    if made is None:
+        search = search_of(engine)
+        made = batch_words(own, categories, state.words, search.encoder if search is not None else None)
+    return made
+
+
 def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatch:
     snap: FeatureSnapshot = engine.snapshot
     ids = new.product_id.to_numpy(np.int64)
     categories = new.category_id.to_numpy(np.int64)
     leaves = snap.leaf_of_category(categories)
     titles = new.title.fillna("").astype(str).to_numpy(object)
-    words = state.words
     brands = new.brand_id.to_numpy(np.int64)
-    own, docs, texts = product_texts(snap.text, words, list(titles), brands, categories)
+    own = own_texts(snap.text, list(titles), brands)
+    made = words_of_batch(engine, state, own, categories)
     listing = listing_columns(snap, new, engine.settings.scores.price_advantage_clip)
     products = _products_table(snap.products, ids, listing)
-    text = append_catalog_text(snap.text, own, categories, leaves, words, state.text_stats)
+    text = append_catalog_text(snap.text, text_rows(snap.text, made.features, made.bigrams, leaves,
+                                                    state.text_stats))
     batch = CatalogBatch(products, text, _card_catalog(engine.catalog, ids, titles))
     search = search_of(engine)
     if search is not None:
-        batch.search = append_search(search, docs, texts, ids, state.search_stats)
+        batch.search = append_search(search, made.search, made.vectors, ids, state.search_stats)
     homepage = homepage_of(engine)
     if homepage is not None:
         batch.homepage = append_homepage(homepage.a, products, snap.stores, ids, leaves)
@@ -222,5 +264,6 @@ def add_products(engine: Engine, rows: list[dict]) -> int:
         if new.empty:
             return 0
         prepare(engine, state)
+        start_worker(engine, state)
         publish(engine, _build(engine, state, new))
         return len(new)
