@@ -60,32 +60,41 @@ def synthetic_rows(engine: Engine, n: int, seed: int = 11) -> list[dict]:
     return out
 
 
-def _searcher(engine: Engine, queries: list[str], stop: threading.Event, out: list[float], seed: int) -> None:
+def _searcher(engine: Engine, queries: list[str], stop: threading.Event, out: list[tuple[float, float]],
+              seed: int) -> None:
     rng = np.random.default_rng(seed)
     snap = engine.snapshot
     while not stop.is_set():
         q = queries[int(rng.integers(len(queries)))]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         engine.rank("search", RankRequest(surface="search", page_size=20, now_ms=snap.as_of_ms, hour=12,
                                           user_id=int(snap.users.ids[int(rng.integers(len(snap.users.ids)))]),
                                           query=q))
-        out.append((time.perf_counter() - started) * 1000)
+        out.append(((time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000))
 
 
 def _latencies(engine: Engine, queries: list[str], work) -> tuple[list[float], float]:
     """Search latencies (ms) of ``THREADS`` threads while ``work()`` runs; and its seconds."""
+    wall, _, seconds, _ = _search_times(engine, queries, work)
+    return wall.tolist(), seconds
+
+
+def _search_times(engine: Engine, queries: list[str], work) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Search latencies and their thread CPU (ms) of ``THREADS`` threads while ``work()`` runs;
+    and its seconds, wall and CPU of the thread running it."""
     stop, times = threading.Event(), []
     threads = [threading.Thread(target=_searcher, args=(engine, queries, stop, times, i))
                for i in range(THREADS)]
     for t in threads:
         t.start()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     work()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.thread_time() - cpu
     stop.set()
     for t in threads:
         t.join()
-    return times, seconds
+    wall, search_cpu = (np.array([t[i] for t in times]) for i in (0, 1))
+    return wall, search_cpu, seconds, cpu_seconds
 
 
 def bm25_drift(engine: Engine, rows: list[dict]) -> dict[str, float]:
@@ -119,21 +128,29 @@ def measure(bundle: Path, overrides: list[str] | None = None) -> dict:
     products_before = len(engine.snapshot.products.ids)
     queries = [w for w in engine.snapshot.text.vocabulary if len(w) >= 2][:400]
     rows = synthetic_rows(engine, PRODUCTS)
-    baseline, _ = _latencies(engine, queries, lambda: time.sleep(5))
+    baseline, baseline_cpu, _, _ = _search_times(engine, queries, lambda: time.sleep(5))
 
     def add_all() -> None:
         for i in range(0, len(rows), BATCH):
             add_products(engine, rows[i:i + BATCH])
 
-    during, add_seconds = _latencies(engine, queries, add_all)
+    during, during_cpu, add_seconds, add_cpu = _search_times(engine, queries, add_all)
+    worker = frozen_state(engine).worker
     added = len(engine.snapshot.products.ids) - products_before
+    pct = lambda values, q: round(float(np.percentile(values, q)), 2)  # noqa: E731
     out = {"new_products_bundle_products": products_before, "new_products_added": added,
            "new_products_batch": BATCH, "new_products_add_seconds": round(add_seconds, 2),
+           "new_products_add_thread_cpu_seconds": round(add_cpu, 2),
+           "new_products_worker_batches": worker.batches if worker is not None else 0,
            "new_products_search_threads": THREADS,
-           "new_products_search_baseline_p50_ms": round(float(np.percentile(baseline, 50)), 2),
-           "new_products_search_baseline_p99_ms": round(float(np.percentile(baseline, 99)), 2),
-           "new_products_search_during_p50_ms": round(float(np.percentile(during, 50)), 2),
-           "new_products_search_during_p99_ms": round(float(np.percentile(during, 99)), 2),
+           "new_products_search_baseline_p50_ms": pct(baseline, 50),
+           "new_products_search_baseline_p99_ms": pct(baseline, 99),
+           "new_products_search_baseline_cpu_p50_ms": pct(baseline_cpu, 50),
+           "new_products_search_baseline_cpu_p99_ms": pct(baseline_cpu, 99),
+           "new_products_search_during_p50_ms": pct(during, 50),
+           "new_products_search_during_p99_ms": pct(during, 99),
+           "new_products_search_during_cpu_p50_ms": pct(during_cpu, 50),
+           "new_products_search_during_cpu_p99_ms": pct(during_cpu, 99),
            "new_products_search_during_requests": len(during)}
     out.update({f"new_products_{k}": round(v, 4) for k, v in bm25_drift(engine, rows).items()})
     engine.close()

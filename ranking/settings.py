@@ -786,6 +786,9 @@ class LiveSettings(Section):
                           "(ranking/live/new_product_worker.py, started at the first add), not on the "
                           "request threads' interpreter; false: in process. A worker that cannot start, "
                           "dies or does not answer falls back to in process for that batch (logged)")
+    new_products_worker_nice: int = Field(
+        10, ge=0, le=19, description="... the worker process's niceness (added to the service's): on a "
+                                     "busy machine the request threads get the cores first")
     new_products_worker_timeout_seconds: float = Field(
         60.0, gt=0, description="... a batch the worker has not answered within this long is built in "
                                 "process instead, and the worker is stopped (a new one starts next batch)")

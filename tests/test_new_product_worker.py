@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -206,8 +207,30 @@ def test_closing_the_engine_stops_the_worker_process(engine):
     assert add_products(engine, rows[:5]) == 5
     process = _process(engine)
     assert process is not None and process.is_alive()
+    nice = engine.settings.live.new_products_worker_nice  # below the request threads
+    assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice)
     engine.close()
     process.join(20)
     assert not process.is_alive()
     assert add_products(engine, rows[5:]) == 5  # in process from now on, no new process
     assert frozen_state(engine).worker.starts == 1 and frozen_state(engine).worker._pool is None
+
+
+def test_an_add_hands_the_pages_the_tables_built_for_the_grown_product_table(engine):
+    from ranking.features.per_product import CACHE_KEY, _appended_rows, build_product_feature_table
+
+    before = engine.snapshot.products
+    rows = _rows(engine, 12, int(before.ids.max()) + 1, seed=17)
+    assert add_products(engine, rows) == 12
+    snap = engine.snapshot
+    table = snap.derived.get(CACHE_KEY)  # prepared before the swap, installed with it: no build aside
+    assert table is not None and table.products is snap.products
+    fresh = build_product_feature_table(snap, table.names)
+    assert _same(table.matrix, fresh.matrix) and _same(table.store_row, fresh.store_row)
+    assert _same(table.leaf, fresh.leaf)
+    appended = _appended_rows(before, snap.products).tolist()
+    assert appended == list(range(len(before.ids), len(snap.products.ids)))
+    changed = snap.products.columns["price"].copy()
+    changed[0] += 1  # an old row that differs: not an append
+    other = type(snap.products)(snap.products.ids, {**snap.products.columns, "price": changed})
+    assert _appended_rows(before, other) is None and _appended_rows(before, before) is None

@@ -7,7 +7,8 @@ worker process instead; the engine's process keeps only the look-ups of the batc
 words in its vocabularies, the appends and the swaps (:mod:`ranking.live.new_products`).
 
 The process is started at the first batch that needs it, with a ``spawn`` context (never
-``fork``: the service forks from several threads). Its initializer loads the bundle's dense
+``fork``: the service forks from several threads), at ``live.new_products_worker_nice`` (the
+request threads get a busy machine's cores first). Its initializer loads the bundle's dense
 encoder from the bundle folder once and checks it against the engine's (a CRC of its
 arrays), and keeps the leaf words the engine read at its first add (sent once, a few KB). It
 holds nothing else of the engine: the encoder (IDF and components, ~17 MB at 64 dimensions),
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import zlib
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -53,8 +55,11 @@ def encoder_checksum(encoder: TextEncoder | None) -> int:
     return zlib.crc32(np.ascontiguousarray(encoder.components).data, crc)
 
 
-def _load(encoder_folder: str | None, checksum: int, words: CategoryWords) -> None:
-    """The worker's initializer: the encoder from the bundle folder (checked) and the leaf words."""
+def _load(encoder_folder: str | None, checksum: int, words: CategoryWords, nice: int) -> None:
+    """The worker's initializer: its niceness, the encoder from the bundle folder (checked) and the
+    leaf words."""
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
     encoder = TextEncoder.load(Path(encoder_folder)) if encoder_folder is not None else None
     if encoder_checksum(encoder) != checksum:
         raise RuntimeError(f"the encoder in {encoder_folder} is not the engine's (checksums differ)")
@@ -70,11 +75,11 @@ class NewProductWorker:
     """One engine's worker process (see the module docstring); thread-safe."""
 
     def __init__(self, encoder_folder: Path | None, encoder: TextEncoder | None, words: CategoryWords,
-                 timeout_seconds: float) -> None:
+                 timeout_seconds: float, nice: int = 0) -> None:
         if (encoder_folder is None) != (encoder is None):
             raise ValueError("the encoder's folder and the encoder go together")
         self._args = (str(encoder_folder) if encoder_folder is not None else None, encoder_checksum(encoder),
-                      words)
+                      words, nice)
         self.timeout_seconds = timeout_seconds
         self.starts = 0  # processes started
         self.batches = 0  # batches it built
@@ -123,11 +128,11 @@ class NewProductWorker:
         if kill:  # a process that does not answer would not see shutdown's request either
             for process in list((getattr(pool, "_processes", None) or {}).values()):
                 process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)  # an idle or killed process ends at once
 
     def close(self) -> None:
-        """Stop the worker process once it is idle (a batch in flight still gets its answer); no
-        new one starts: later batches are built in process."""
+        """Stop the worker process, waiting for a batch in flight (it gets its answer); no new one
+        starts: later batches are built in process."""
         with self._lock:
             self._closed = True
             pool = self._pool

@@ -45,6 +45,7 @@ import pandas as pd
 
 from ranking.catalog import CardCatalog
 from ranking.features.snapshot import CatalogText, EntityTable, FeatureSnapshot
+from ranking.live.catalog_tables import prepare_swap, swapped
 from ranking.live.new_product_homepage import append_homepage
 from ranking.live.new_product_listing import listing_columns
 from ranking.live.new_product_search import SearchAppend, append_search, bm25_settings, search_statistics
@@ -167,7 +168,7 @@ def start_worker(engine: Engine, state: FrozenState) -> None:
                     folder)
         return
     state.worker = NewProductWorker(folder, search.encoder if search is not None else None, state.words,
-                                    live.new_products_worker_timeout_seconds)
+                                    live.new_products_worker_timeout_seconds, live.new_products_worker_nice)
     weakref.finalize(engine, state.worker.close)
 
 
@@ -213,7 +214,10 @@ def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatc
 
 
 def publish(engine: Engine, batch: CatalogBatch) -> None:
-    """Swap every part in, in the order of the module docstring."""
+    """Swap every part in, in the order of the module docstring; what the pages keep per product
+    table (derived columns, the per-product feature table: :mod:`.catalog_tables`) built for the
+    new one first, here, not by the first pages after the swap."""
+    prepare_swap(engine, engine.snapshot.products, batch.products)
     engine.catalog = batch.catalog
     search = search_of(engine)
     if batch.search is not None and search is not None:
@@ -225,6 +229,7 @@ def publish(engine: Engine, batch: CatalogBatch) -> None:
         homepage.replace_arrays(batch.homepage)
     engine.snapshot.text = batch.text
     engine.snapshot.products = batch.products
+    swapped(engine)
     engine.forget_categories()
 
 
