@@ -787,8 +787,10 @@ class LiveSettings(Section):
                           "request threads' interpreter; false: in process. A worker that cannot start, "
                           "dies or does not answer falls back to in process for that batch (logged)")
     new_products_worker_nice: int = Field(
-        10, ge=0, le=19, description="... the worker process's niceness (added to the service's): on a "
-                                     "busy machine the request threads get the cores first")
+        0, ge=0, le=19, description="... the worker process's niceness (added to the service's), so the "
+                                    "request threads get the cores first; 0: none (10 measured no lower "
+                                    "search p99 on the loaded 2-core machine and made 10,000 adds take "
+                                    "41-54 s, not 22-26: docs/catalog.md, 'Speed')")
     new_products_worker_timeout_seconds: float = Field(
         60.0, gt=0, description="... a batch the worker has not answered within this long is built in "
                                 "process instead, and the worker is stopped (a new one starts next batch)")

@@ -7,8 +7,8 @@ worker process instead; the engine's process keeps only the look-ups of the batc
 words in its vocabularies, the appends and the swaps (:mod:`ranking.live.new_products`).
 
 The process is started at the first batch that needs it, with a ``spawn`` context (never
-``fork``: the service forks from several threads), at ``live.new_products_worker_nice`` (the
-request threads get a busy machine's cores first). Its initializer loads the bundle's dense
+``fork``: the service forks from several threads), at the niceness ``live.new_products_worker_nice``
+(0 by default). Its initializer loads the bundle's dense
 encoder from the bundle folder once and checks it against the engine's (a CRC of its
 arrays), and keeps the leaf words the engine read at its first add (sent once, a few KB). It
 holds nothing else of the engine: the encoder (IDF and components, ~17 MB at 64 dimensions),
