@@ -13,7 +13,8 @@ encoder from the bundle folder once and checks it against the engine's (a CRC of
 arrays), and keeps the leaf words the engine read at its first add (sent once, a few KB). It
 holds nothing else of the engine: the encoder (IDF and components, ~17 MB at 64 dimensions),
 the leaf words and the libraries it imports. Each batch sends the products' own texts and
-leaves and gets back their tokens as :class:`~ranking.live.new_product_text.BatchTokens` and
+leaves (:meth:`NewProductWorker.submit`: the engine's process builds the batch's product rows and
+homepage rows meanwhile) and gets back their tokens as :class:`~ranking.live.new_product_text.BatchTokens` and
 their vectors: what an in-process build makes, bit for bit (``tests/test_new_product_worker.py``).
 
 When the process cannot start, dies, or has not answered within
@@ -32,6 +33,7 @@ import os
 import threading
 import zlib
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,16 @@ def _batch_words(own: list[str], categories: np.ndarray) -> BatchWords:
     return batch_words(own, categories, _LOADED["words"], _LOADED["encoder"])
 
 
+@dataclass
+class Pending:
+    """A batch handed to the worker (:meth:`NewProductWorker.submit`): no pool when there is none."""
+
+    pool: ProcessPoolExecutor | None
+    future: Future | None
+    size: int
+    error: Exception | None
+
+
 class NewProductWorker:
     """One engine's worker process (see the module docstring); thread-safe."""
 
@@ -102,21 +114,36 @@ class NewProductWorker:
 
     def batch_words(self, own: list[str], categories: np.ndarray) -> BatchWords | None:
         """The batch's words and vectors built in the worker; None (logged) when it cannot."""
+        return self.result(self.submit(own, categories))
+
+    def submit(self, own: list[str], categories: np.ndarray) -> Pending:
+        """Start building the batch's words and vectors in the worker (the caller does its other
+        work meanwhile, then asks :meth:`result`)."""
         pool = self._running()
         if pool is None:  # closed, or MAX_STARTS processes failed (said when the last one did)
+            return Pending(None, None, len(own), None)
+        try:
+            return Pending(pool, pool.submit(_batch_words, list(own), np.asarray(categories, np.int64)),
+                           len(own), None)
+        except Exception as exc:  # a pool already broken or shut down: said by :meth:`result`
+            return Pending(pool, None, len(own), exc)
+
+    def result(self, pending: Pending) -> BatchWords | None:
+        """What :meth:`submit` started; None (logged) when the worker could not build it."""
+        if pending.pool is None:
             self.fallbacks += 1
             return None
-        future: Future | None = None
         try:
-            future = pool.submit(_batch_words, list(own), np.asarray(categories, np.int64))
-            made = future.result(timeout=self.timeout_seconds)
+            if pending.future is None:
+                raise pending.error or RuntimeError("not submitted")
+            made = pending.future.result(timeout=self.timeout_seconds)
         except Exception as exc:  # cannot start, died, timed out, closed meanwhile: in process instead
             self.fallbacks += 1
             log.warning("new products: the worker process could not build a batch of %d (%s: %s); "
-                        "building it in process%s", len(own), type(exc).__name__, exc,
+                        "building it in process%s", pending.size, type(exc).__name__, exc,
                         "" if self.starts < MAX_STARTS else f" (and every batch after it: {MAX_STARTS} "
                         "worker processes failed)")
-            self._stop(pool, kill=True)
+            self._stop(pending.pool, kill=True)
             return None
         self.batches += 1
         return made

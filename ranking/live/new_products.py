@@ -50,7 +50,7 @@ from ranking.live.new_product_homepage import append_homepage
 from ranking.live.new_product_listing import listing_columns
 from ranking.live.new_product_search import SearchAppend, append_search, bm25_settings, search_statistics
 from ranking.live.new_product_text import CategoryWords, FrozenBm25, append_catalog_text, own_texts, text_rows
-from ranking.live.new_product_words import BatchWords, batch_words
+from ranking.live.new_product_words import batch_words
 from ranking.live.new_product_worker import NewProductWorker
 from ranking.recall.bundle_part import PART as RECALL_PART
 
@@ -180,36 +180,30 @@ def stop_worker(engine: Engine) -> None:
         state.worker.close()
 
 
-def words_of_batch(engine: Engine, state: FrozenState, own: list[str], categories: np.ndarray) -> BatchWords:
-    """The batch's words and vectors (:mod:`.new_product_words`): from the worker process when there
-    is one and it answers, else built here."""
-    made = state.worker.batch_words(own, categories) if state.worker is not None else None
-    if made is None:
-        search = search_of(engine)
-        made = batch_words(own, categories, state.words, search.encoder if search is not None else None)
-    return made
-
-
 def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatch:
     snap: FeatureSnapshot = engine.snapshot
     ids = new.product_id.to_numpy(np.int64)
     categories = new.category_id.to_numpy(np.int64)
     leaves = snap.leaf_of_category(categories)
     titles = new.title.fillna("").astype(str).to_numpy(object)
-    brands = new.brand_id.to_numpy(np.int64)
-    own = own_texts(snap.text, list(titles), brands)
-    made = words_of_batch(engine, state, own, categories)
+    own = own_texts(snap.text, list(titles), new.brand_id.to_numpy(np.int64))
+    # the words and vectors (:mod:`.new_product_words`) in the worker process, while this one builds
+    # the rows that do not need them; here when there is no worker or it cannot answer
+    pending = state.worker.submit(own, categories) if state.worker is not None else None
     listing = listing_columns(snap, new, engine.settings.scores.price_advantage_clip)
     products = _products_table(snap.products, ids, listing)
+    catalog = _card_catalog(engine.catalog, ids, titles)
+    homepage = homepage_of(engine)
+    home = append_homepage(homepage.a, products, snap.stores, ids, leaves) if homepage is not None else None
+    search = search_of(engine)
+    made = state.worker.result(pending) if pending is not None else None
+    if made is None:
+        made = batch_words(own, categories, state.words, search.encoder if search is not None else None)
     text = append_catalog_text(snap.text, text_rows(snap.text, made.features, made.bigrams, leaves,
                                                     state.text_stats))
-    batch = CatalogBatch(products, text, _card_catalog(engine.catalog, ids, titles))
-    search = search_of(engine)
+    batch = CatalogBatch(products, text, catalog, homepage=home)
     if search is not None:
         batch.search = append_search(search, made.search, made.vectors, ids, state.search_stats)
-    homepage = homepage_of(engine)
-    if homepage is not None:
-        batch.homepage = append_homepage(homepage.a, products, snap.stores, ids, leaves)
     return batch
 
 
