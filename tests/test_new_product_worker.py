@@ -136,6 +136,9 @@ def test_an_add_through_the_worker_is_bit_for_bit_an_in_process_add(engines):
     stored = [s.index.index.reconstruct_n(0, s.index.size) for s in (sa, sb)]
     assert _same(*stored)
     assert _same(sa.index.ids, sb.index.ids)
+    assert sa.speller.words == sb.speller.words and _same(sa.speller._keys, sb.speller._keys)
+    assert "quillmarsh" in sa.speller.words  # a new word of 15 products: a spelling target
+    assert sa.correct("quilmarsh").text == sb.correct("quilmarsh").text == "quillmarsh"
     ha, hb = homepage_of(worker).a, homepage_of(local).a
     assert ha.keys() == hb.keys() and all(_same(ha[k], hb[k]) for k in ha)
     snap = worker.snapshot

@@ -53,6 +53,7 @@ from ranking.live.new_product_text import CategoryWords, FrozenBm25, append_cata
 from ranking.live.new_product_words import batch_words
 from ranking.live.new_product_worker import NewProductWorker
 from ranking.recall.bundle_part import PART as RECALL_PART
+from ranking.recall.search import speller_of
 
 if TYPE_CHECKING:
     from ranking.engine import Engine
@@ -153,6 +154,7 @@ class CatalogBatch:
     catalog: CardCatalog
     search: SearchAppend | None = None
     homepage: dict[str, np.ndarray] | None = None
+    speller: tuple | None = None  # the search's spelling corrector for the grown vocabulary (speller_of)
 
 
 def start_worker(engine: Engine, state: FrozenState) -> None:
@@ -204,6 +206,8 @@ def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatc
     batch = CatalogBatch(products, text, catalog, homepage=home)
     if search is not None:
         batch.search = append_search(search, made.search, made.vectors, ids, state.search_stats)
+        if batch.search.new_words:  # new words become spelling targets: the corrector built now, not
+            batch.speller = speller_of(batch.search.bm25, engine.settings.recall)  # after the swap
     return batch
 
 
@@ -216,7 +220,9 @@ def publish(engine: Engine, batch: CatalogBatch) -> None:
     search = search_of(engine)
     if batch.search is not None and search is not None:
         batch.search.publish(search)
-        if batch.search.new_words:  # new words become spelling targets
+        if batch.speller is not None:
+            search.use_speller(batch.speller)
+        elif batch.search.new_words:  # new words become spelling targets
             search.use_speller_from(engine.settings.recall)
     homepage = homepage_of(engine)
     if batch.homepage is not None and homepage is not None:
