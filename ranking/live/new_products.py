@@ -22,11 +22,16 @@ then a new product's id can come out of recall but is dropped as unknown. An id 
 highest known one is appended like any other; tables then look ids up through a sorted
 view (:class:`ranking.row_lookup.RowLookup`). One batch at a time per engine (a lock).
 
-A batch is seconds of Python work on the request threads' interpreter: while it runs, the
-thread switch interval is ``live.new_products_switch_interval_ms`` (0.5 ms, not 5), so a
-request thread waiting for the GIL waits a tenth as long each time (search p99 during
-10,000 adds, four alternating runs each on the shared machine: 83-239 ms, median 167, against
-164-317 ms, median 210, at the default 5 ms; ``bench/bench_new_products.py``, docs/catalog.md).
+The batch's words and dense vectors (tokenising, the encoder's n-gram hashing: the Python
+work that held the request threads' interpreter lock) are built in a worker process
+(:mod:`.new_product_worker`, ``live.new_products_worker``; in process when it is off or cannot
+answer) while this process builds the product, card and homepage rows; this process keeps
+the look-ups of the batch's distinct words, the appends, the spelling corrector and what the
+pages keep per product table (both built before the swaps, not by the first pages after
+them), and the swaps. While a batch runs, the thread switch interval is
+``live.new_products_switch_interval_ms`` (0.5 ms, not 5), so a request thread waiting for the
+GIL waits a tenth as long each time. Measured in docs/catalog.md ("Speed";
+``bench/bench_new_products.py``).
 """
 
 from __future__ import annotations
