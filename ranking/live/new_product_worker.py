@@ -8,7 +8,10 @@ words in its vocabularies, the appends and the swaps (:mod:`ranking.live.new_pro
 
 The process is started at the first batch that needs it, with a ``spawn`` context (never
 ``fork``: the service forks from several threads), at the niceness ``live.new_products_worker_nice``
-(0 by default). Its initializer loads the bundle's dense
+(0 by default; ``spawn`` imports the parent's main script in the child, as it does for every
+spawned process: a script must keep its work under ``if __name__ == "__main__"``, which
+``python -m shelfrank``'s package ``__main__`` needs not, multiprocessing skips those). Its
+initializer loads the bundle's dense
 encoder from the bundle folder once and checks it against the engine's (a CRC of its
 arrays), and keeps the leaf words the engine read at its first add (sent once, a few KB). It
 holds nothing else of the engine: the encoder (IDF and components, ~17 MB at 64 dimensions),
