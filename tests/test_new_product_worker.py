@@ -25,13 +25,14 @@ from ranking.live.new_products import (
 from ranking.pipeline import RankRequest
 from ranking.settings import load_settings
 
+ONE = "live.new_products_worker_min_batch=1"  # the tests' batches are small: every one to the worker
 WORDS = ["Quillmarsh", "Tessaford", "Brindlevale", "Orrenwick", "Calloway", "Pimbleton"]
 
 
 @pytest.fixture
 def engines(small_models):
     """The small bundle twice: adds through the worker process, and in process."""
-    worker = Engine.load(small_models / "latest", load_settings([]))
+    worker = Engine.load(small_models / "latest", load_settings([ONE]))
     local = Engine.load(small_models / "latest", load_settings(["live.new_products_worker=false"]))
     yield worker, local
     worker.close()
@@ -40,7 +41,7 @@ def engines(small_models):
 
 @pytest.fixture
 def engine(small_models):
-    eng = Engine.load(small_models / "latest", load_settings([]))
+    eng = Engine.load(small_models / "latest", load_settings([ONE]))
     yield eng
     eng.close()
 
@@ -192,7 +193,7 @@ def test_a_worker_that_dies_is_replaced_and_its_batch_built_in_process(engine, c
 
 
 def test_a_worker_that_does_not_answer_in_time_is_stopped(small_models, caplog):
-    settings = load_settings(["live.new_products_worker_timeout_seconds=0.001"])
+    settings = load_settings([ONE, "live.new_products_worker_timeout_seconds=0.001"])
     eng = Engine.load(small_models / "latest", settings)
     try:
         rows = _rows(eng, 5, int(eng.snapshot.products.ids.max()) + 1, seed=11)
@@ -237,3 +238,16 @@ def test_an_add_hands_the_pages_the_tables_built_for_the_grown_product_table(eng
     changed[0] += 1  # an old row that differs: not an append
     other = type(snap.products)(snap.products.ids, {**snap.products.columns, "price": changed})
     assert _appended_rows(before, other) is None and _appended_rows(before, before) is None
+
+
+def test_a_batch_below_the_minimum_is_built_in_process_and_starts_no_worker(small_models):
+    eng = Engine.load(small_models / "latest", load_settings(["live.new_products_worker_min_batch=8"]))
+    try:
+        rows = _rows(eng, 15, int(eng.snapshot.products.ids.max()) + 1, seed=19)
+        assert add_products(eng, rows[:7]) == 7  # an operator's few upserts: no process started
+        assert frozen_state(eng).worker is None
+        assert add_products(eng, rows[7:]) == 8  # a bulk batch: the worker builds it
+        state = frozen_state(eng)
+        assert state.worker.starts == 1 and state.worker.batches == 1 and state.worker.fallbacks == 0
+    finally:
+        eng.close()

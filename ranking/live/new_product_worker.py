@@ -6,7 +6,9 @@ interpreter lock the request threads wait for. :class:`NewProductWorker` runs it
 worker process instead; the engine's process keeps only the look-ups of the batch's distinct
 words in its vocabularies, the appends and the swaps (:mod:`ranking.live.new_products`).
 
-The process is started at the first batch that needs it, with a ``spawn`` context (never
+Batches of fewer than ``live.new_products_worker_min_batch`` products (100) are built in process
+and start no worker (a few products cost milliseconds there). The process is started at the
+first batch that needs it, with a ``spawn`` context (never
 ``fork``: the service forks from several threads), at the niceness ``live.new_products_worker_nice``
 (0 by default; ``spawn`` imports the parent's main script in the child, as it does for every
 spawned process: a script must keep its work under ``if __name__ == "__main__"``, which

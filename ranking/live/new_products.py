@@ -196,7 +196,8 @@ def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatc
     own = own_texts(snap.text, list(titles), new.brand_id.to_numpy(np.int64))
     # the words and vectors (:mod:`.new_product_words`) in the worker process, while this one builds
     # the rows that do not need them; here when there is no worker or it cannot answer
-    pending = state.worker.submit(own, categories) if state.worker is not None else None
+    pending = state.worker.submit(own, categories) if state.worker is not None and \
+        len(own) >= engine.settings.live.new_products_worker_min_batch else None
     listing = listing_columns(snap, new, engine.settings.scores.price_advantage_clip)
     products = _products_table(snap.products, ids, listing)
     catalog = _card_catalog(engine.catalog, ids, titles)
@@ -274,6 +275,7 @@ def add_products(engine: Engine, rows: list[dict]) -> int:
         if new.empty:
             return 0
         prepare(engine, state)
-        start_worker(engine, state)
+        if len(new) >= engine.settings.live.new_products_worker_min_batch:  # small ones: in process
+            start_worker(engine, state)
         publish(engine, _build(engine, state, new))
         return len(new)
