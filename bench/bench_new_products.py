@@ -6,13 +6,20 @@ the same leaf, its words shuffled, a new brand word and a model code: new vocabu
 mall gets it), and adds them with :func:`ranking.live.new_products.add_products` in batches
 of ``BATCH`` (one swap per batch) while a thread runs search requests
 (``Engine.rank("search")``, queries drawn from the catalog vocabulary) in a loop. Reported:
-the add's wall time (goal: under 30 s), search p50/p99 before and during the add (goal:
-p99 under 15 ms), and how far the frozen BM25 statistics are from updated ones (the mean
-relative difference of the new rows' weights; and how much every existing weight would have
-moved had they been updated, which is why they are not). Run alone:
+the add's wall time (goal: under 30 s) and the CPU of the thread running it (what competes with
+the requests for the interpreter: the worker process's is not in it), how many batches the worker
+process built (``live.new_products_worker``), search p50/p99 before and during the add, wall and
+the search thread's CPU (goal: p99 under 15 ms), and how far the frozen BM25 statistics are from
+updated ones (the mean relative difference of the new rows' weights; and how much every existing
+weight would have moved had they been updated, which is why they are not). Run alone:
 ``python -m bench.bench_new_products [BUNDLE [SECTION.FIELD=VALUE ...]]`` (default: the bench's
-default-scale bundle; e.g. ``live.new_products_switch_interval_ms=0`` for the interpreter's
-own switch interval).
+default-scale bundle; e.g. ``live.new_products_worker=false`` to build batches in process,
+``live.new_products_switch_interval_ms=0`` for the interpreter's own switch interval).
+
+On the shared 2-core machine (load average 5.4-5.5, the 50,000-product demo bundle, alternated
+off/on/on/off, docs/catalog.md "Speed"): worker off, the add took 8.8 / 8.2 s with 4.5 / 4.2 s of
+its thread's CPU, search p50 / p99 during 9.8 / 49.7 and 10.8 / 37.5 ms; worker on, 12.5 / 12.5 s
+with 2.8 / 2.7 s, p50 / p99 during 2.7 / 34.7 and 2.7 / 29.7 ms; p99 before the add 7.4-8.4 ms.
 """
 
 from __future__ import annotations
@@ -60,32 +67,41 @@ def synthetic_rows(engine: Engine, n: int, seed: int = 11) -> list[dict]:
     return out
 
 
-def _searcher(engine: Engine, queries: list[str], stop: threading.Event, out: list[float], seed: int) -> None:
+def _searcher(engine: Engine, queries: list[str], stop: threading.Event, out: list[tuple[float, float]],
+              seed: int) -> None:
     rng = np.random.default_rng(seed)
     snap = engine.snapshot
     while not stop.is_set():
         q = queries[int(rng.integers(len(queries)))]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         engine.rank("search", RankRequest(surface="search", page_size=20, now_ms=snap.as_of_ms, hour=12,
                                           user_id=int(snap.users.ids[int(rng.integers(len(snap.users.ids)))]),
                                           query=q))
-        out.append((time.perf_counter() - started) * 1000)
+        out.append(((time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000))
 
 
 def _latencies(engine: Engine, queries: list[str], work) -> tuple[list[float], float]:
     """Search latencies (ms) of ``THREADS`` threads while ``work()`` runs; and its seconds."""
+    wall, _, seconds, _ = _search_times(engine, queries, work)
+    return wall.tolist(), seconds
+
+
+def _search_times(engine: Engine, queries: list[str], work) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Search latencies and their thread CPU (ms) of ``THREADS`` threads while ``work()`` runs;
+    and its seconds, wall and CPU of the thread running it."""
     stop, times = threading.Event(), []
     threads = [threading.Thread(target=_searcher, args=(engine, queries, stop, times, i))
                for i in range(THREADS)]
     for t in threads:
         t.start()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     work()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.thread_time() - cpu
     stop.set()
     for t in threads:
         t.join()
-    return times, seconds
+    wall, search_cpu = (np.array([t[i] for t in times]) for i in (0, 1))
+    return wall, search_cpu, seconds, cpu_seconds
 
 
 def bm25_drift(engine: Engine, rows: list[dict]) -> dict[str, float]:
@@ -119,21 +135,29 @@ def measure(bundle: Path, overrides: list[str] | None = None) -> dict:
     products_before = len(engine.snapshot.products.ids)
     queries = [w for w in engine.snapshot.text.vocabulary if len(w) >= 2][:400]
     rows = synthetic_rows(engine, PRODUCTS)
-    baseline, _ = _latencies(engine, queries, lambda: time.sleep(5))
+    baseline, baseline_cpu, _, _ = _search_times(engine, queries, lambda: time.sleep(5))
 
     def add_all() -> None:
         for i in range(0, len(rows), BATCH):
             add_products(engine, rows[i:i + BATCH])
 
-    during, add_seconds = _latencies(engine, queries, add_all)
+    during, during_cpu, add_seconds, add_cpu = _search_times(engine, queries, add_all)
+    worker = frozen_state(engine).worker
     added = len(engine.snapshot.products.ids) - products_before
+    pct = lambda values, q: round(float(np.percentile(values, q)), 2)  # noqa: E731
     out = {"new_products_bundle_products": products_before, "new_products_added": added,
            "new_products_batch": BATCH, "new_products_add_seconds": round(add_seconds, 2),
+           "new_products_add_thread_cpu_seconds": round(add_cpu, 2),
+           "new_products_worker_batches": worker.batches if worker is not None else 0,
            "new_products_search_threads": THREADS,
-           "new_products_search_baseline_p50_ms": round(float(np.percentile(baseline, 50)), 2),
-           "new_products_search_baseline_p99_ms": round(float(np.percentile(baseline, 99)), 2),
-           "new_products_search_during_p50_ms": round(float(np.percentile(during, 50)), 2),
-           "new_products_search_during_p99_ms": round(float(np.percentile(during, 99)), 2),
+           "new_products_search_baseline_p50_ms": pct(baseline, 50),
+           "new_products_search_baseline_p99_ms": pct(baseline, 99),
+           "new_products_search_baseline_cpu_p50_ms": pct(baseline_cpu, 50),
+           "new_products_search_baseline_cpu_p99_ms": pct(baseline_cpu, 99),
+           "new_products_search_during_p50_ms": pct(during, 50),
+           "new_products_search_during_p99_ms": pct(during, 99),
+           "new_products_search_during_cpu_p50_ms": pct(during_cpu, 50),
+           "new_products_search_during_cpu_p99_ms": pct(during_cpu, 99),
            "new_products_search_during_requests": len(during)}
     out.update({f"new_products_{k}": round(v, 4) for k, v in bm25_drift(engine, rows).items()})
     engine.close()

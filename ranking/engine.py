@@ -29,6 +29,7 @@ from ranking.explanation import explain_page
 from ranking.features import features
 from ranking.features.per_product import built_product_feature_table, no_builds_aside
 from ranking.live.features import LIVE_COLUMNS
+from ranking.live.new_products import stop_worker
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.adjusters import default_adjusters
@@ -293,6 +294,7 @@ class Engine:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False)
+        stop_worker(self)  # the new products' worker process, if an add started one
 
     # ---- ranking -------------------------------------------------------------------------
     def rank(self, pipeline: str, request: RankRequest, rules: RulesSettings | None = None) -> RankedPage:

@@ -793,8 +793,27 @@ class LiveSettings(Section):
                                "work), the interpreter's thread switch interval, so request threads "
                                "are not queued behind it for the default 5 ms each time they wait for "
                                "the GIL (docs/catalog.md, 'New products': p99 of search during "
-                               "10,000 adds, median of four runs, 167 ms against 210 at 5 ms); 0: "
-                               "leave it as it is")
+                               "10,000 adds built in process, before the worker, median of four "
+                               "runs, 167 ms against 210 at 5 ms); 0: leave it as it is")
+    new_products_worker: bool = Field(
+        True, description="ranking.live.new_products builds a batch's words and dense vectors (tokenising, "
+                          "the encoder's n-gram hashing) in a process of its own "
+                          "(ranking/live/new_product_worker.py, started at the first add), not on the "
+                          "request threads' interpreter; false: in process. A worker that cannot start, "
+                          "dies or does not answer falls back to in process for that batch (logged)")
+    new_products_worker_min_batch: int = Field(
+        100, ge=1, description="... batches of fewer new products are built in process: a few products cost "
+                               "milliseconds there, while the worker's first start costs ~3.5 s (inside "
+                               "the first batch it builds) and ~280 MB; an operator's or merchant's small "
+                               "upserts stay visible within the second, bulk imports go to the worker")
+    new_products_worker_nice: int = Field(
+        0, ge=0, le=19, description="... the worker process's niceness (added to the service's), so the "
+                                    "request threads get the cores first; 0: none (10 measured no lower "
+                                    "search p99 on the loaded 2-core machine and made 10,000 adds take "
+                                    "41-54 s, not 22-26: docs/catalog.md, 'Speed')")
+    new_products_worker_timeout_seconds: float = Field(
+        60.0, gt=0, description="... a batch the worker has not answered within this long is built in "
+                                "process instead, and the worker is stopped (a new one starts next batch)")
 
 
 class ConsistencySettings(Section):

@@ -281,7 +281,7 @@ def test_insertion_keeps_the_existing_order_and_places_by_key():
 
 
 def test_an_hnsw_index_takes_new_products_by_clone_and_add_without_training():
-    from ranking.live.new_product_search import append_search
+    from ranking.live.new_product_search import append_search, encode
     from ranking.recall.search import SearchRecall
     from ranking.recall.tokenize import tokenize
 
@@ -291,7 +291,7 @@ def test_an_hnsw_index_takes_new_products_by_clone_and_add_without_training():
     before = search.index
     stats = search_statistics(search.bm25, 1.2, 0.75)
     new_text = "purple teapot porcelain"
-    added = append_search(search, [tokenize(new_text)], [new_text], np.array([1000]), stats)
+    added = append_search(search, [tokenize(new_text)], encode(search, [new_text]), np.array([1000]), stats)
     added.publish(search)
     assert before.index.ntotal == len(texts)  # the index requests were reading is untouched
     assert search.index.index.ntotal == len(texts) + 1 and search.index.kind == "hnsw"

@@ -172,7 +172,9 @@ def prepare_product_feature_table(snapshot: FeatureSnapshot, products: EntityTab
     if cached is None or cached.products is not old or cached.stores is not snapshot.stores:
         return False
     rows = _changed_rows(old, products)
-    if rows is None or len(rows) > len(old.ids) // 2:
+    if rows is None:
+        return _prepare_appended(snapshot, cached, products)
+    if len(rows) > len(old.ids) // 2:
         return False
     matrix = cached.matrix.copy()
     if len(rows) and cached.names:
@@ -180,6 +182,40 @@ def prepare_product_feature_table(snapshot: FeatureSnapshot, products: EntityTab
     snapshot.derived[PREPARED_KEY] = ProductFeatureTable(products, cached.stores, cached.names, matrix,
                                                          cached.store_row, cached.leaf)
     return True
+
+
+def _prepare_appended(snapshot: FeatureSnapshot, cached: ProductFeatureTable, products: EntityTable) -> bool:
+    """:func:`prepare_product_feature_table` of ``products`` holding the cached table's products
+    and new ones appended (:mod:`ranking.live.new_products`): the cached rows kept, the new rows
+    (and the unknown product's) computed; False when ``products`` is not that."""
+    new_rows = _appended_rows(cached.products, products)
+    if new_rows is None:
+        return False
+    matrix, s_row, leaf = _features_of_rows(snapshot, products, np.r_[new_rows, -1], cached.names)
+    n = len(cached.products.ids)
+    snapshot.derived[PREPARED_KEY] = ProductFeatureTable(
+        products, cached.stores, cached.names, np.r_[cached.matrix[:n], matrix].astype(np.float32),
+        np.r_[cached.store_row[:n], s_row].astype(np.int64), np.r_[cached.leaf[:n], leaf].astype(np.int64))
+    return True
+
+
+def _appended_rows(old: EntityTable, new: EntityTable) -> np.ndarray | None:
+    """The rows of ``new`` after ``old``'s when ``new`` is ``old`` with rows appended (the same
+    ids first, the same columns and dtypes, every old row's value the same, bit for bit); None
+    otherwise."""
+    n = len(old.ids)
+    if len(new.ids) <= n or old.columns.keys() != new.columns.keys() \
+            or not np.array_equal(old.ids, new.ids[:n]):
+        return None
+    for name, column in new.columns.items():
+        before = old.columns[name]
+        if column.dtype != before.dtype or column.dtype.hasobject or column.ndim != 1 or before.ndim != 1:
+            return None
+        bits = np.dtype(f"u{column.dtype.itemsize}") if column.dtype.itemsize in (1, 2, 4, 8) else None
+        if bits is None or not np.array_equal(np.ascontiguousarray(column[:n]).view(bits),
+                                              np.ascontiguousarray(before).view(bits)):
+            return None
+    return np.arange(n, len(new.ids), dtype=np.int64)
 
 
 def install_prepared_table(snapshot: FeatureSnapshot) -> None:

@@ -26,7 +26,8 @@ import faiss
 import numpy as np
 import scipy.sparse as sp
 
-from ranking.live.new_product_text import FrozenBm25, replace_rows, stack_rows, vocabulary_rows
+from ranking.live.new_product_text import BatchTokens, FrozenBm25, replace_rows, stack_rows, token_rows
+from ranking.live.new_product_words import encoded
 from ranking.recall.lexical import BM25_B, BM25_K1, BM25Index
 from ranking.recall.search import SearchRecall
 from ranking.recall.vector_index import VectorIndex
@@ -67,22 +68,22 @@ class SearchAppend:
         search.replace_products(self.bm25, self.index, self.vectors)
 
 
-def lexical_rows(bm25: BM25Index, docs: list[list[str]], stats: FrozenBm25
+def lexical_rows(bm25: BM25Index, docs: list[list[str]] | BatchTokens, stats: FrozenBm25
                  ) -> tuple[dict[str, int], sp.csr_matrix, int]:
     """BM25 rows of these token lists with the frozen ``stats`` (grown with the words first seen
     here, which get columns of their own): the grown vocabulary, the rows, how many new words."""
+    tokens = docs if isinstance(docs, BatchTokens) else BatchTokens.of(docs)
     vocabulary = dict(bm25.vocabulary)
     words = [""] * len(vocabulary)
     for word, j in vocabulary.items():
         words[j] = word
     before = len(words)
-    tf = vocabulary_rows(docs, vocabulary, words, binary=False)
+    tf = token_rows(tokens, vocabulary, words, binary=False)
     stats.grow(np.bincount(tf.indices, minlength=len(words))[before:])
-    lengths = np.asarray([len(d) for d in docs], dtype=np.float64)
-    return vocabulary, stats.weights(tf, lengths), len(words) - before
+    return vocabulary, stats.weights(tf, tokens.lengths.astype(np.float64)), len(words) - before
 
 
-def append_lexical(bm25: BM25Index, docs: list[list[str]], ids: np.ndarray,
+def append_lexical(bm25: BM25Index, docs: list[list[str]] | BatchTokens, ids: np.ndarray,
                    stats: FrozenBm25) -> tuple[BM25Index, int]:
     """A new index: ``bm25``'s rows, then rows of these token lists (see the module docstring)."""
     vocabulary, rows, new_words = lexical_rows(bm25, docs, stats)
@@ -92,12 +93,12 @@ def append_lexical(bm25: BM25Index, docs: list[list[str]], ids: np.ndarray,
 
 def encode(search: SearchRecall, texts: list[str]) -> np.ndarray:
     """The bundle's encoder's vectors of these texts (float32, C order: what FAISS takes)."""
-    return np.ascontiguousarray(search.encoder.encode(texts), dtype=np.float32)
+    return encoded(search.encoder, texts)
 
 
-def append_dense(search: SearchRecall, texts: list[str], ids: np.ndarray) -> tuple[VectorIndex, np.ndarray]:
-    """A cloned vector index with these texts' embeddings added, and the row-aligned vectors."""
-    vectors = encode(search, texts)
+def append_dense(search: SearchRecall, vectors: np.ndarray, ids: np.ndarray
+                 ) -> tuple[VectorIndex, np.ndarray]:
+    """A cloned vector index with these embeddings (:func:`encode`) added, and the row-aligned vectors."""
     old = search.index
     clone = faiss.clone_index(old.index)
     clone.add(vectors)
@@ -105,11 +106,11 @@ def append_dense(search: SearchRecall, texts: list[str], ids: np.ndarray) -> tup
     return index, np.r_[search.vectors, vectors].astype(np.float32)
 
 
-def append_search(search: SearchRecall, docs: list[list[str]], texts: list[str], ids: np.ndarray,
-                  stats: FrozenBm25) -> SearchAppend:
-    """Both sides for these products (token lists for BM25, texts for the encoder)."""
+def append_search(search: SearchRecall, docs: list[list[str]] | BatchTokens, vectors: np.ndarray,
+                  ids: np.ndarray, stats: FrozenBm25) -> SearchAppend:
+    """Both sides for these products (token lists for BM25, their texts' embeddings for FAISS)."""
     bm25, new_words = append_lexical(search.bm25, docs, ids, stats)
-    index, vectors = append_dense(search, texts, ids)
+    index, vectors = append_dense(search, vectors, ids)
     return SearchAppend(bm25, index, vectors, new_words)
 
 

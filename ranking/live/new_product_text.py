@@ -118,24 +118,58 @@ class FrozenBm25:
         return sp.csr_matrix((data.astype(np.float32), (coo.row, coo.col)), shape=tf.shape)
 
 
+@dataclass
+class BatchTokens:
+    """Token lists of some documents, as their own distinct ``words`` (in order of first
+    appearance) and per token its word's position (``codes``): document ``d`` is
+    ``codes[ptr[d]:ptr[d + 1]]``. What the worker process sends back instead of lists of
+    strings (:mod:`ranking.live.new_product_worker`), and what :func:`token_rows` maps to a
+    vocabulary's columns with one dictionary look-up per distinct word, not per token."""
+
+    words: list[str]
+    codes: np.ndarray  # int64, one per token
+    ptr: np.ndarray  # int64, documents + 1
+
+    @classmethod
+    def of(cls, docs: Sequence[Sequence[str]]) -> BatchTokens:
+        index: dict[str, int] = {}
+        codes = [index.setdefault(token, len(index)) for doc in docs for token in doc]
+        ptr = np.zeros(len(docs) + 1, np.int64)
+        ptr[1:] = np.cumsum([len(doc) for doc in docs])
+        return cls(list(index), np.asarray(codes, np.int64), ptr)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Tokens per document."""
+        return np.diff(self.ptr)
+
+
+def token_rows(tokens: BatchTokens, index: dict[str, int], words: list[str], binary: bool) -> sp.csr_matrix:
+    """Rows of these documents over the vocabulary ``index``/``words``, which unseen words are
+    appended to in order of first appearance (in place: the caller's copies); term counts, or
+    1s when ``binary`` (canonical CSR: columns ascending in each row)."""
+    columns = []
+    for token in tokens.words:
+        j = index.get(token)
+        if j is None:
+            j = index[token] = len(words)
+            words.append(token)
+        columns.append(j)
+    n, width = len(tokens.ptr) - 1, len(words)
+    cols = np.asarray(columns, np.int64)[tokens.codes]
+    rows = np.repeat(np.arange(n, dtype=np.int64), tokens.lengths)
+    cells, counts = np.unique(rows * width + cols, return_counts=True)
+    indptr = np.zeros(n + 1, np.int64)
+    indptr[1:] = np.cumsum(np.bincount(cells // max(width, 1), minlength=n))
+    data = np.ones(len(cells), np.float32) if binary else counts.astype(np.float32)
+    return sp.csr_matrix((data, cells % max(width, 1), indptr), shape=(n, width))
+
+
 def vocabulary_rows(docs: Sequence[Sequence[str]], index: dict[str, int], words: list[str],
                     binary: bool) -> sp.csr_matrix:
     """Rows of ``docs`` over the vocabulary ``index``/``words``, which unseen words are appended
     to (in place: the caller's copies); term counts, or 1s when ``binary``."""
-    rows, cols, vals = [], [], []
-    for i, doc in enumerate(docs):
-        counts: dict[int, int] = {}
-        for token in doc:
-            j = index.get(token)
-            if j is None:
-                j = index[token] = len(words)
-                words.append(token)
-            counts[j] = counts.get(j, 0) + 1
-        rows += [i] * len(counts)
-        cols += list(counts)
-        vals += [1] * len(counts) if binary else list(counts.values())
-    coords = (np.asarray(rows, np.int64), np.asarray(cols, np.int64))
-    return sp.csr_matrix((np.asarray(vals, np.float32), coords), shape=(len(docs), len(words)))
+    return token_rows(BatchTokens.of(docs), index, words, binary)
 
 
 def stack_rows(old: sp.csr_matrix, new: sp.csr_matrix) -> sp.csr_matrix:
@@ -164,18 +198,32 @@ class TextRows:
     bm25: sp.csr_matrix
 
 
-def catalog_text_rows(text: CatalogText, feature_texts: list[str], categories: np.ndarray,
-                      leaves: np.ndarray, words: CategoryWords, stats: FrozenBm25) -> TextRows:
-    """Rows for products of these texts (title + brand) and leaf categories, weighted with the
-    frozen ``stats`` (which grow with the new words, as ``token_leaf`` does)."""
+def feature_docs(feature_texts: Sequence[str], categories: np.ndarray, words: CategoryWords
+                 ) -> tuple[list[list[str]], list[list[str]]]:
+    """Per product of these texts (title + brand) and leaf categories: its catalog-text tokens and
+    character bigrams (its own and its leaf's, distinct, sorted)."""
     docs = [sorted(set(tokenize(t)) | set(words.feature_tokens.get(int(c), []))) for t, c in
             zip(feature_texts, categories, strict=True)]
     bigram_docs = [sorted(set(char_bigrams(t)) | set(words.feature_bigrams.get(int(c), []))) for t, c in
                    zip(feature_texts, categories, strict=True)]
+    return docs, bigram_docs
+
+
+def catalog_text_rows(text: CatalogText, feature_texts: list[str], categories: np.ndarray,
+                      leaves: np.ndarray, words: CategoryWords, stats: FrozenBm25) -> TextRows:
+    """Rows for products of these texts (title + brand) and leaf categories, weighted with the
+    frozen ``stats`` (which grow with the new words, as ``token_leaf`` does)."""
+    docs, bigram_docs = feature_docs(feature_texts, categories, words)
+    return text_rows(text, BatchTokens.of(docs), BatchTokens.of(bigram_docs), leaves, stats)
+
+
+def text_rows(text: CatalogText, docs: BatchTokens, bigram_docs: BatchTokens, leaves: np.ndarray,
+              stats: FrozenBm25) -> TextRows:
+    """:func:`catalog_text_rows` of products whose tokens and bigrams (:func:`feature_docs`) are these."""
     vocab, token_index = list(text.vocabulary), dict(text.token_index())
-    tokens = vocabulary_rows(docs, token_index, vocab, binary=True)
+    tokens = token_rows(docs, token_index, vocab, binary=True)
     bigram_vocab, bigram_index = list(text.bigram_vocabulary), dict(text.bigram_index())
-    bigrams = vocabulary_rows(bigram_docs, bigram_index, bigram_vocab, binary=True)
+    bigrams = token_rows(bigram_docs, bigram_index, bigram_vocab, binary=True)
     first_new = len(text.vocabulary)
     new_df = np.bincount(tokens.indices, minlength=len(vocab))[first_new:]
     stats.grow(new_df)
@@ -188,11 +236,9 @@ def catalog_text_rows(text: CatalogText, feature_texts: list[str], categories: n
     return TextRows(out, tokens, bigrams, bm25)
 
 
-def append_catalog_text(text: CatalogText, feature_texts: list[str], categories: np.ndarray,
-                        leaves: np.ndarray, words: CategoryWords, stats: FrozenBm25) -> CatalogText:
-    """A copy of ``text`` with rows for products of these texts (title + brand) and leaf
-    categories appended (see the module docstring); ``stats`` grows with the new words."""
-    rows = catalog_text_rows(text, feature_texts, categories, leaves, words, stats)
+def append_catalog_text(text: CatalogText, rows: TextRows) -> CatalogText:
+    """A copy of ``text`` with these rows (:func:`catalog_text_rows`, :func:`text_rows`) appended
+    (see the module docstring)."""
     out = rows.text
     out.product_tokens = stack_rows(text.product_tokens, rows.tokens)
     out.product_bigrams = stack_rows(text.product_bigrams, rows.bigrams)
@@ -200,16 +246,29 @@ def append_catalog_text(text: CatalogText, feature_texts: list[str], categories:
     return out
 
 
+def own_texts(snapshot_text: CatalogText, titles: Sequence[str], brand_ids: np.ndarray) -> list[str]:
+    """Per product: its own text, title and brand name (the catalog text's)."""
+    brands = [snapshot_text.brand_names.get(int(b), "") for b in np.asarray(brand_ids, np.int64)]
+    return [f"{t} {b}".strip() for t, b in zip(titles, brands, strict=True)]
+
+
+def search_docs(own: Sequence[str], categories: np.ndarray, words: CategoryWords) -> list[list[str]]:
+    """Per product: its search index tokens (its own text's and its leaf's search words)."""
+    return [tokenize(t) + words.search_tokens.get(int(c), []) for t, c in zip(own, categories, strict=True)]
+
+
+def dense_texts(own: Sequence[str], categories: np.ndarray, words: CategoryWords) -> list[str]:
+    """Per product: its text for the dense encoder (its own text and its leaf's display words)."""
+    return [f"{t} {words.display_words(int(c))}".strip() for t, c in zip(own, categories, strict=True)]
+
+
 def product_texts(snapshot_text: CatalogText, words: CategoryWords, titles: Sequence[str],
                   brand_ids: np.ndarray, categories: np.ndarray
                   ) -> tuple[list[str], list[list[str]], list[str]]:
     """Per product: its own text (title and brand name: the catalog text's), its search index
     tokens (with its leaf's search words) and its text for the dense encoder."""
-    brands = [snapshot_text.brand_names.get(int(b), "") for b in np.asarray(brand_ids, np.int64)]
-    own = [f"{t} {b}".strip() for t, b in zip(titles, brands, strict=True)]
-    docs = [tokenize(t) + words.search_tokens.get(int(c), []) for t, c in zip(own, categories, strict=True)]
-    texts = [f"{t} {words.display_words(int(c))}".strip() for t, c in zip(own, categories, strict=True)]
-    return own, docs, texts
+    own = own_texts(snapshot_text, titles, brand_ids)
+    return own, search_docs(own, categories, words), dense_texts(own, categories, words)
 
 
 def new_word_intents(tokens: sp.csr_matrix, leaves: np.ndarray, n_leaves: int, documents: int) -> np.ndarray:

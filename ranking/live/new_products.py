@@ -22,15 +22,21 @@ then a new product's id can come out of recall but is dropped as unknown. An id 
 highest known one is appended like any other; tables then look ids up through a sorted
 view (:class:`ranking.row_lookup.RowLookup`). One batch at a time per engine (a lock).
 
-A batch is seconds of Python work on the request threads' interpreter: while it runs, the
-thread switch interval is ``live.new_products_switch_interval_ms`` (0.5 ms, not 5), so a
-request thread waiting for the GIL waits a tenth as long each time (search p99 during
-10,000 adds, four alternating runs each on the shared machine: 83-239 ms, median 167, against
-164-317 ms, median 210, at the default 5 ms; ``bench/bench_new_products.py``, docs/catalog.md).
+The batch's words and dense vectors (tokenising, the encoder's n-gram hashing: the Python
+work that held the request threads' interpreter lock) are built in a worker process
+(:mod:`.new_product_worker`, ``live.new_products_worker``; in process when it is off or cannot
+answer) while this process builds the product, card and homepage rows; this process keeps
+the look-ups of the batch's distinct words, the appends, the spelling corrector and what the
+pages keep per product table (both built before the swaps, not by the first pages after
+them), and the swaps. While a batch runs, the thread switch interval is
+``live.new_products_switch_interval_ms`` (0.5 ms, not 5), so a request thread waiting for the
+GIL waits a tenth as long each time. Measured in docs/catalog.md ("Speed";
+``bench/bench_new_products.py``).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import weakref
@@ -44,16 +50,22 @@ import pandas as pd
 
 from ranking.catalog import CardCatalog
 from ranking.features.snapshot import CatalogText, EntityTable, FeatureSnapshot
+from ranking.live.catalog_tables import prepare_swap, swapped
 from ranking.live.new_product_homepage import append_homepage
 from ranking.live.new_product_listing import listing_columns
 from ranking.live.new_product_search import SearchAppend, append_search, bm25_settings, search_statistics
-from ranking.live.new_product_text import CategoryWords, FrozenBm25, append_catalog_text, product_texts
+from ranking.live.new_product_text import CategoryWords, FrozenBm25, append_catalog_text, own_texts, text_rows
+from ranking.live.new_product_words import batch_words
+from ranking.live.new_product_worker import NewProductWorker
+from ranking.recall.bundle_part import PART as RECALL_PART
+from ranking.recall.search import speller_of
 
 if TYPE_CHECKING:
     from ranking.engine import Engine
     from ranking.recall.homepage import HomepageRecall
     from ranking.recall.search import SearchRecall
 
+log = logging.getLogger("shelfrank.catalog")
 FIELDS = ("product_id", "store_id", "brand_id", "category_id", "comparable_group_id", "title", "price",
           "list_price", "stock", "subsidy", "banned", "listed_at")
 
@@ -66,6 +78,7 @@ class FrozenState:
     words: CategoryWords | None = None
     text_stats: FrozenBm25 | None = None
     search_stats: FrozenBm25 | None = None
+    worker: NewProductWorker | None = None  # builds batches' words and vectors (live.new_products_worker)
 
 
 _ENGINES: weakref.WeakKeyDictionary[Any, FrozenState] = weakref.WeakKeyDictionary()
@@ -146,6 +159,32 @@ class CatalogBatch:
     catalog: CardCatalog
     search: SearchAppend | None = None
     homepage: dict[str, np.ndarray] | None = None
+    speller: tuple | None = None  # the search's spelling corrector for the grown vocabulary (speller_of)
+
+
+def start_worker(engine: Engine, state: FrozenState) -> None:
+    """The engine's worker process (:mod:`.new_product_worker`), once, after :func:`prepare`, when
+    ``live.new_products_worker`` is on; stopped by ``Engine.close`` or when the engine is collected."""
+    live = engine.settings.live
+    if state.worker is not None or not live.new_products_worker or state.words is None:
+        return
+    search = search_of(engine)
+    folder = engine.bundle.path / RECALL_PART / "search" / "encoder" if search is not None else None
+    if folder is not None and not folder.is_dir():
+        log.warning("new products: no encoder in %s for the worker process; batches are built in process",
+                    folder)
+        return
+    state.worker = NewProductWorker(folder, search.encoder if search is not None else None, state.words,
+                                    live.new_products_worker_timeout_seconds, live.new_products_worker_nice)
+    weakref.finalize(engine, state.worker.close)
+
+
+def stop_worker(engine: Engine) -> None:
+    """Stop the engine's worker process, if it has one (``Engine.close``)."""
+    with _ENGINES_LOCK:
+        state = _ENGINES.get(engine)
+    if state is not None and state.worker is not None:
+        state.worker.close()
 
 
 def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatch:
@@ -154,35 +193,49 @@ def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatc
     categories = new.category_id.to_numpy(np.int64)
     leaves = snap.leaf_of_category(categories)
     titles = new.title.fillna("").astype(str).to_numpy(object)
-    words = state.words
-    brands = new.brand_id.to_numpy(np.int64)
-    own, docs, texts = product_texts(snap.text, words, list(titles), brands, categories)
+    own = own_texts(snap.text, list(titles), new.brand_id.to_numpy(np.int64))
+    # the words and vectors (:mod:`.new_product_words`) in the worker process, while this one builds
+    # the rows that do not need them; here when there is no worker or it cannot answer
+    pending = state.worker.submit(own, categories) if state.worker is not None and \
+        len(own) >= engine.settings.live.new_products_worker_min_batch else None
     listing = listing_columns(snap, new, engine.settings.scores.price_advantage_clip)
     products = _products_table(snap.products, ids, listing)
-    text = append_catalog_text(snap.text, own, categories, leaves, words, state.text_stats)
-    batch = CatalogBatch(products, text, _card_catalog(engine.catalog, ids, titles))
-    search = search_of(engine)
-    if search is not None:
-        batch.search = append_search(search, docs, texts, ids, state.search_stats)
+    catalog = _card_catalog(engine.catalog, ids, titles)
     homepage = homepage_of(engine)
-    if homepage is not None:
-        batch.homepage = append_homepage(homepage.a, products, snap.stores, ids, leaves)
+    home = append_homepage(homepage.a, products, snap.stores, ids, leaves) if homepage is not None else None
+    search = search_of(engine)
+    made = state.worker.result(pending) if pending is not None else None
+    if made is None:
+        made = batch_words(own, categories, state.words, search.encoder if search is not None else None)
+    text = append_catalog_text(snap.text, text_rows(snap.text, made.features, made.bigrams, leaves,
+                                                    state.text_stats))
+    batch = CatalogBatch(products, text, catalog, homepage=home)
+    if search is not None:
+        batch.search = append_search(search, made.search, made.vectors, ids, state.search_stats)
+        if batch.search.new_words:  # new words become spelling targets: the corrector built now, not
+            batch.speller = speller_of(batch.search.bm25, engine.settings.recall)  # after the swap
     return batch
 
 
 def publish(engine: Engine, batch: CatalogBatch) -> None:
-    """Swap every part in, in the order of the module docstring."""
+    """Swap every part in, in the order of the module docstring; what the pages keep per product
+    table (derived columns, the per-product feature table: :mod:`.catalog_tables`) built for the
+    new one first, here, not by the first pages after the swap."""
+    prepare_swap(engine, engine.snapshot.products, batch.products)
     engine.catalog = batch.catalog
     search = search_of(engine)
     if batch.search is not None and search is not None:
         batch.search.publish(search)
-        if batch.search.new_words:  # new words become spelling targets
+        if batch.speller is not None:
+            search.use_speller(batch.speller)
+        elif batch.search.new_words:  # new words become spelling targets
             search.use_speller_from(engine.settings.recall)
     homepage = homepage_of(engine)
     if batch.homepage is not None and homepage is not None:
         homepage.replace_arrays(batch.homepage)
     engine.snapshot.text = batch.text
     engine.snapshot.products = batch.products
+    swapped(engine)
     engine.forget_categories()
 
 
@@ -222,5 +275,7 @@ def add_products(engine: Engine, rows: list[dict]) -> int:
         if new.empty:
             return 0
         prepare(engine, state)
+        if len(new) >= engine.settings.live.new_products_worker_min_batch:  # small ones: in process
+            start_worker(engine, state)
         publish(engine, _build(engine, state, new))
         return len(new)

@@ -64,6 +64,23 @@ def _search_text(query: str) -> str | None:
     return normalise(query) if searchable(query) else None
 
 
+def speller_of(bm25: BM25Index, recall_settings: RecallSettings
+               ) -> tuple[QuerySpeller | None, Callable[[str], SpellCorrection]]:
+    """The spelling corrector over ``bm25``'s vocabulary (:meth:`SearchRecall.use_speller_from`)
+    and the cached function correcting a query with it; (None, as typed) when correction is off."""
+    r = recall_settings
+    if not r.spelling_correction:
+        return None, SpellCorrection.as_typed
+    df = bm25.document_frequency()
+    pinyin = None
+    if r.pinyin_queries:
+        pinyin = PinyinReader(df, min_df=r.spelling_min_df, min_length=r.pinyin_min_length)
+    speller = QuerySpeller(df, min_df=r.spelling_min_df, max_distance=r.spelling_max_distance,
+                           min_length=r.spelling_min_length,
+                           min_length_two_edits=r.spelling_min_length_two_edits, pinyin=pinyin)
+    return speller, lru_cache(maxsize=r.spelling_cache_queries)(speller.correct)
+
+
 class SearchRecall:
     def __init__(self, bm25: BM25Index, encoder: TextEncoder, index: VectorIndex,
                  vectors: np.ndarray, manifest: dict) -> None:
@@ -115,18 +132,12 @@ class SearchRecall:
         """Build the spelling corrector over this catalog's vocabulary as ``recall.spelling_*``
         settings say, with the pinyin reader unless ``recall.pinyin_queries`` is off (none
         when correction is switched off: ``correct`` is then the identity)."""
-        r = recall_settings
-        if not r.spelling_correction:
-            self.speller, self._correct = None, SpellCorrection.as_typed
-            return self
-        df = self.bm25.document_frequency()
-        pinyin = None
-        if r.pinyin_queries:
-            pinyin = PinyinReader(df, min_df=r.spelling_min_df, min_length=r.pinyin_min_length)
-        self.speller = QuerySpeller(df, min_df=r.spelling_min_df,
-                                    max_distance=r.spelling_max_distance, min_length=r.spelling_min_length,
-                                    min_length_two_edits=r.spelling_min_length_two_edits, pinyin=pinyin)
-        self._correct = lru_cache(maxsize=r.spelling_cache_queries)(self.speller.correct)
+        return self.use_speller(speller_of(self.bm25, recall_settings))
+
+    def use_speller(self, made: tuple[QuerySpeller | None, Callable[[str], SpellCorrection]]) -> SearchRecall:
+        """Correct queries with a corrector :func:`speller_of` built (for an index about to be
+        swapped in: :mod:`ranking.live.new_products` builds it before the swap, not after)."""
+        self.speller, self._correct = made
         return self
 
     def replace_products(self, bm25: BM25Index, index: VectorIndex, vectors: np.ndarray) -> None:
