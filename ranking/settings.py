@@ -746,11 +746,6 @@ class LiveSettings(Section):
                          "one applier (redis backend: ranking/live/redis_backend.py), reads the lines "
                          "appended to every writer's event log files this often (an event acknowledged "
                          "by any worker is visible to all within about this)")
-    idle_poll_factor: float = Field(
-        4.0, ge=1, le=50, description="the catalog and merchandising followers wait twice as long after "
-        "each poll that found no change, up to poll_ms times this (a change is applied at once by the "
-        "worker that accepted it, by the others within that wait; ranking/live/idle_backoff.py); 1: "
-        "every poll_ms")
     headroom_share: float = Field(
         0.75, gt=0, le=1, description="the embedded backend's tail grows the live state's per-row arrays "
         "(counters, co-visitation, shopper history) outside its lock once the rows in use plus a poll's "

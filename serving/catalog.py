@@ -36,8 +36,7 @@ def start_catalog(state: ServiceState) -> None:
     settings = state.settings
     hook = load_hook(settings.catalog.new_product_hook)
     follower = CatalogFollower(feed, lambda: served_engines(state), settings.live.poll_ms,
-                               settings.scores.price_advantage_clip, hook,
-                               idle_ms=settings.live.poll_ms * settings.live.idle_poll_factor)
+                               settings.scores.price_advantage_clip, hook)
     started = time.perf_counter()
     rows = follower.start()
     build_tables(served_engines(state), "catalog start")  # an overlay that changed the products

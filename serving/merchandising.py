@@ -43,8 +43,7 @@ def start_merchandising(state: ServiceState) -> None:
     remote = state.live.merch_feed() if state.live is not None else None
     if remote is not None:
         feeds.append(remote)
-    live = state.settings.live
-    follower = MerchFollower(feeds, live.poll_ms, idle_ms=live.poll_ms * live.idle_poll_factor)
+    follower = MerchFollower(feeds, state.settings.live.poll_ms)
     started = time.perf_counter()
     lines = follower.start()
     log.info("merchandising: %d change lines replayed in %.2f s (%d rules, %d synonym sets)", lines,

@@ -1,8 +1,7 @@
 """Every worker follows the catalog change feed and lays it over each engine it serves.
 
 :class:`CatalogFollower` polls a feed (:mod:`ranking.live.catalog_feed`: this host's log for
-the embedded backend, the Redis stream for the Redis backend) every ``live.poll_ms`` (up to
-``live.idle_poll_factor`` times longer while nothing changes: :mod:`ranking.live.idle_backoff`), folds
+the embedded backend, the Redis stream for the Redis backend) every ``live.poll_ms``, folds
 the rows into its :class:`~ranking.live.catalog_state.CatalogState` and swaps each served
 engine's product table for the overlaid one (:func:`~ranking.live.catalog_overlay.overlay_products`):
 only the touched products for an engine already overlaid, every change so far for an engine
@@ -38,7 +37,6 @@ import numpy as np
 from ranking.live.catalog_overlay import overlay_products, overlay_store_names
 from ranking.live.catalog_state import CatalogState, CatalogView, Folded
 from ranking.live.catalog_tables import prepare_swap, swapped
-from ranking.live.idle_backoff import Backoff
 from ranking.live.known_product_text import TEXT_FIELDS, retext_products
 
 log = logging.getLogger("shelfrank.catalog")
@@ -68,9 +66,8 @@ class CatalogFollower:
     """Folds a feed's rows and overlays them on the engines ``engines_of()`` gives (module docstring)."""
 
     def __init__(self, feed: CatalogFeed, engines_of: Callable[[], Iterable[Any]], poll_ms: int,
-                 clip: float, hook: NewProductsHook | None = None, idle_ms: float | None = None) -> None:
+                 clip: float, hook: NewProductsHook | None = None) -> None:
         self.feed, self.engines_of, self.poll_ms, self.clip, self.hook = feed, engines_of, poll_ms, clip, hook
-        self.idle_ms = idle_ms  # the longest wait while polls find nothing (None: poll_ms; idle_backoff.py)
         self.state = CatalogState()
         self.lock = threading.Lock()  # one applier at a time (the thread, or a caller's catch_up)
         self.polls = 0
@@ -234,13 +231,12 @@ class CatalogFollower:
         return set(new)
 
     def _run(self) -> None:
-        backoff = Backoff(self.poll_ms / 1000.0, None if self.idle_ms is None else self.idle_ms / 1000.0)
+        every = self.poll_ms / 1000.0
         failing = False
-        while not self._stop.wait(backoff.wait):
+        while not self._stop.wait(every):
             try:
-                backoff.after(self.catch_up() > 0)
+                self.catch_up()
             except Exception as exc:  # never let the follower die: the rows stay in the feed, read again
-                backoff.after(True)
                 self.failures += 1
                 if not failing:  # one line when it starts failing (Redis down: every poll would fail)
                     log.error("following the catalog changes failed (%s: %s); retrying every poll",

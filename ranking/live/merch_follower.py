@@ -1,7 +1,6 @@
 """Every worker follows the rule and synonym changes and publishes the book its requests carry.
 
-:class:`MerchFollower` polls its feeds every ``live.poll_ms`` (up to ``live.idle_poll_factor``
-times longer while nothing changes: :mod:`ranking.live.idle_backoff`) and folds their lines into a
+:class:`MerchFollower` polls its feeds every ``live.poll_ms`` and folds their lines into a
 :class:`~ranking.merchandising.state.MerchandisingState`, whose ``book`` is replaced by one
 attribute assignment whenever a line is new: a request reads ``follower.book`` once and ranks
 with that one consistent set; readers never wait.
@@ -31,7 +30,6 @@ import threading
 from collections.abc import Sequence
 
 from ranking.live.catalog_follower import CatalogFeed
-from ranking.live.idle_backoff import Backoff
 from ranking.merchandising.book import MerchandisingBook
 from ranking.merchandising.state import MerchandisingState
 
@@ -52,9 +50,8 @@ def warmed(book: MerchandisingBook) -> MerchandisingBook:
 class MerchFollower:
     """Folds its feeds' lines into the book in force (module docstring)."""
 
-    def __init__(self, feeds: Sequence[CatalogFeed], poll_ms: int, idle_ms: float | None = None) -> None:
+    def __init__(self, feeds: Sequence[CatalogFeed], poll_ms: int) -> None:
         self.feeds, self.poll_ms = list(feeds), poll_ms
-        self.idle_ms = idle_ms  # the longest wait while polls find nothing (None: poll_ms; idle_backoff.py)
         self.state = MerchandisingState()
         self._book = self.state.book
         self.lock = threading.Lock()  # one fold at a time (the thread, or a writer's catch_up)
@@ -96,13 +93,11 @@ class MerchFollower:
             return folded
 
     def _run(self) -> None:
-        backoff = Backoff(self.poll_ms / 1000.0, None if self.idle_ms is None else self.idle_ms / 1000.0)
-        while not self._stop.wait(backoff.wait):
-            failures = self.failures
+        every = self.poll_ms / 1000.0
+        while not self._stop.wait(every):
             try:
-                backoff.after(self.catch_up() > 0 or self.failures > failures)  # a failing feed: as often
+                self.catch_up()
             except Exception:  # never let the follower die: the lines stay in the log
-                backoff.after(True)
                 log.exception("merchandising: folding the changes failed; retrying next poll")
 
     def stop(self) -> None:
