@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +30,6 @@ from ranking.explanation import explain_page
 from ranking.features import features
 from ranking.features.per_product import built_product_feature_table, no_builds_aside
 from ranking.live.features import LIVE_COLUMNS
-from ranking.live.new_products import stop_worker
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
 from ranking.pipeline.adjusters import default_adjusters
@@ -100,6 +100,7 @@ class Engine:
         self.settings = settings
         self.snapshot = bundle.snapshot
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recall")
+        self.closers: list[Callable[[], None]] = []  # what parts started by the engine stop at close
         self.recall = recall
         self.similar_fn = next((r.similar for r in recall if r.similar is not None), None)
         self.correct_fn = next((r.correct_query for r in recall if r.correct_query is not None),
@@ -294,7 +295,8 @@ class Engine:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False)
-        stop_worker(self)  # the new products' worker process, if an add started one
+        for close in self.closers:  # the new products' worker process, if an add started one
+            close()
 
     # ---- ranking -------------------------------------------------------------------------
     def rank(self, pipeline: str, request: RankRequest, rules: RulesSettings | None = None) -> RankedPage:

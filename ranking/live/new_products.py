@@ -177,14 +177,7 @@ def start_worker(engine: Engine, state: FrozenState) -> None:
     state.worker = NewProductWorker(folder, search.encoder if search is not None else None, state.words,
                                     live.new_products_worker_timeout_seconds, live.new_products_worker_nice)
     weakref.finalize(engine, state.worker.close)
-
-
-def stop_worker(engine: Engine) -> None:
-    """Stop the engine's worker process, if it has one (``Engine.close``)."""
-    with _ENGINES_LOCK:
-        state = _ENGINES.get(engine)
-    if state is not None and state.worker is not None:
-        state.worker.close()
+    engine.closers.append(state.worker.close)  # Engine.close stops it (the engine knows no part of this)
 
 
 def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatch:

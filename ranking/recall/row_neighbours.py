@@ -27,13 +27,23 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import faiss
 import numpy as np
 
-if TYPE_CHECKING:
-    from ranking.recall.vector_index import VectorIndex
+
+class ScansItself(Protocol):
+    """What :meth:`RowNeighbours.compute` reads of an index (``ranking.recall.vector_index.VectorIndex``,
+    which imports this module: named here by shape, not imported)."""
+
+    ids: np.ndarray
+    size: int
+    dim: int
+
+    def vectors(self) -> np.ndarray: ...
+
+    def scan(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
 BATCH = 256  # queries a faiss call while computing (each scanned alone below faiss's BLAS threshold)
 
@@ -59,7 +69,7 @@ class RowNeighbours:
     arithmetic: dict
 
     @classmethod
-    def compute(cls, index: VectorIndex, k: int, threads: int = 1) -> RowNeighbours:
+    def compute(cls, index: ScansItself, k: int, threads: int = 1) -> RowNeighbours:
         """Every non-zero row's ``k`` nearest by ``index``'s own search, on ``threads`` Python
         threads, each with one faiss thread (faiss's sequential path, as the service scans)."""
         vectors = index.vectors()
