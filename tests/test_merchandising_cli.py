@@ -63,8 +63,12 @@ def test_export_import_round_trip_replace_and_refusal(small_models, tmp_path):
         assert httpx2.post(f"{url}/v1/synonyms", headers=ADMIN,
                            json={"terms": ["phone", "手机"], "reason": "typed"}).status_code == 201
         exported = tmp_path / "book.json"
-        assert "2 rules and 1 synonym sets" in _cli("merchandising", "export", str(exported), "--url", url,
-                                                    "--token", "s3cret")
+        deadline = time.monotonic() + 2.0  # the other worker folds the writes on its next poll
+        while "2 rules and 1 synonym sets" not in (said := _cli(
+                "merchandising", "export", str(exported), "--url", url, "--token", "s3cret")) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "2 rules and 1 synonym sets" in said
         text = exported.read_text(encoding="utf-8")
         assert text == json.dumps(json.loads(text), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
         assert "大米" in text  # readable in a diff, not \\u escapes
