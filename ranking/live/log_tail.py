@@ -50,7 +50,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,14 +124,13 @@ class LogTail:
         self.root = Path(self.root)
         self._folders = {table: self.root / table for table in self.tables}
 
-    def poll(self, pause: Callable[[], None] | None = None) -> dict[str, list[dict]]:
-        """Rows of the lines appended since the last poll, per table (exposures as impressions);
-        ``pause`` (the live tail's: give the GIL back a moment) is called after each
-        :data:`PAUSE_LINES` lines parsed, so a burst of lines is not one long hold of the GIL."""
-        out: dict[str, list[dict]] = {t: [] for t in self.tables if t != "exposures"}
+    def _chunks(self, pause: Callable[[], None] | None) -> Iterator[tuple[str, Path, list[bytes]]]:
+        """(table, file, up to :data:`PAUSE_LINES` of its new lines) for every line appended since
+        the last poll, in the tables' and files' order; ``pause`` (the live tail's: give the GIL back
+        a moment) is called between a file's chunks, so a burst of lines is not one long hold of
+        the GIL."""
         now_ns = time.time_ns()
         for table in self.tables:
-            target = out["impressions"] if table == "exposures" else out[table]
             paths, same_names = self._listed(table, now_ns)
             for path in paths:
                 f = self._files.get(path) if same_names else None
@@ -139,31 +138,29 @@ class LogTail:
                 for k in range(0, len(lines), PAUSE_LINES):
                     if k and pause is not None:
                         pause()
-                    for raw in lines[k:k + PAUSE_LINES]:
-                        target.extend(self._rows(raw, path, table == "exposures"))
+                    yield table, path, lines[k:k + PAUSE_LINES]
+
+    def poll(self, pause: Callable[[], None] | None = None) -> dict[str, list[dict]]:
+        """Rows of the lines appended since the last poll, per table (exposures as impressions),
+        ``pause`` as :meth:`_chunks` calls it."""
+        out: dict[str, list[dict]] = {t: [] for t in self.tables if t != "exposures"}
+        for table, path, chunk in self._chunks(pause):
+            exposure = table == "exposures"
+            target = out["impressions"] if exposure else out[table]
+            for raw in chunk:
+                target.extend(self._rows(raw, path, exposure))
         return out
 
     def poll_columns(self, pause: Callable[[], None] | None = None) -> dict[str, RowColumns]:
         """:meth:`poll`'s rows as columns (:mod:`ranking.live.row_columns`): the same rows in the
         same order, an exposure line's cards added as columns instead of a dict per card."""
         out = {t: RowColumns() for t in self.tables if t != "exposures"}
-        now_ns = time.time_ns()
-        for table in self.tables:
-            exposure = table == "exposures"
-            target = out["impressions"] if exposure else out[table]
-            paths, same_names = self._listed(table, now_ns)
-            for path in paths:
-                f = self._files.get(path) if same_names else None
-                lines = self._read(f) if f is not None else self._new_lines(path)
-                for k in range(0, len(lines), PAUSE_LINES):
-                    if k and pause is not None:
-                        pause()
-                    if exposure:
-                        for raw in lines[k:k + PAUSE_LINES]:
-                            self._add_cards(raw, path, target)
-                    else:
-                        target.add_rows([row for raw in lines[k:k + PAUSE_LINES]
-                                         for row in self._rows(raw, path, False)])
+        for table, path, chunk in self._chunks(pause):
+            if table == "exposures":
+                for raw in chunk:
+                    self._add_cards(raw, path, out["impressions"])
+            else:
+                out[table].add_rows([row for raw in chunk for row in self._rows(raw, path, False)])
         return out
 
     def _add_cards(self, raw: bytes, path: Path, target: RowColumns) -> None:
