@@ -21,27 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.thread_cpu import own_threads
+
 # thread name -> the object on the service state whose ``polls`` that thread counts
 POLLERS = {"live-tail": "live", "catalog-follower": "catalog", "merch-follower": "merchandising"}
-
-
-def thread_seconds() -> dict[int, tuple[str, float]]:
-    """Every running thread's name and CPU seconds so far, by its ident."""
-    out: dict[int, tuple[str, float]] = {}
-    for thread in threading.enumerate():
-        if thread.ident is None:
-            continue
-        try:
-            clock = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
-        except (OSError, ValueError):  # the thread ended between the listing and the read
-            continue
-        out[thread.ident] = (thread.name.rstrip("0123456789_ ") or thread.name, clock)
-    return out
 
 
 def by_name(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
@@ -68,11 +55,11 @@ def polls(state: Any) -> dict[str, int]:
 
 def window(loop: asyncio.AbstractEventLoop, state: Any, seconds: float) -> dict:
     """Run the event loop ``seconds`` with no request: each thread's CPU and polls meanwhile."""
-    before, polled, process = thread_seconds(), polls(state), time.process_time()
+    before, polled, process = own_threads(), polls(state), time.process_time()
     wall = time.perf_counter()
     loop.run_until_complete(asyncio.sleep(seconds))
     wall = time.perf_counter() - wall
-    after, polled_after, process = thread_seconds(), polls(state), time.process_time() - process
+    after, polled_after, process = own_threads(), polls(state), time.process_time() - process
     threads = {}
     for name, spent in sorted(by_name(before, after).items()):
         entry = {"cpu_ms_per_s": round(spent * 1000 / wall, 3)}

@@ -37,8 +37,12 @@ CLOCK = {"now": time.perf_counter}  # ``--thread-cpu``: time.thread_time, the co
 IN_WORKER: dict[str, cProfile.Profile | None] = {"profiler": None}
 
 
-def _wrap(obj: object, method: str, label: str) -> None:
-    inner = getattr(obj, method)
+SCANS: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # label -> [calls, queries or rows]
+
+
+def _timer(inner, label: str, size=None):
+    """``inner`` timed into ``TOTALS[label]`` (``CLOCK``: with ``--thread-cpu`` the thread's CPU, as
+    every other component); with ``size``, also counted into ``SCANS[label]`` (calls, ``size(*args)``)."""
 
     @functools.wraps(inner)
     def timed(*args, **kwargs):
@@ -47,8 +51,15 @@ def _wrap(obj: object, method: str, label: str) -> None:
             return inner(*args, **kwargs)
         finally:
             TOTALS[label] += CLOCK["now"]() - started
+            if size is not None:
+                SCANS[label][0] += 1
+                SCANS[label][1] += size(*args)
 
-    setattr(obj, method, timed)
+    return timed
+
+
+def _wrap(obj: object, method: str, label: str) -> None:
+    setattr(obj, method, _timer(getattr(obj, method), label))
 
 
 def _name(provider) -> str:
@@ -57,15 +68,7 @@ def _name(provider) -> str:
 
 def _timed(provider, label: str):
     """``provider`` (a pipeline's ``extra_features`` callable) with a timer."""
-
-    def timed(*args, **kwargs):
-        started = CLOCK["now"]()  # ``--thread-cpu``: the thread's CPU, as every other component
-        try:
-            return provider(*args, **kwargs)
-        finally:
-            TOTALS[label] += CLOCK["now"]() - started
-
-    return timed
+    return _timer(provider, label)
 
 
 def instrument_features() -> None:
@@ -122,9 +125,6 @@ def instrument_live(live) -> None:
         _wrap(live_features, "one_shopper_columns", "live: shopper columns")
 
 
-SCANS: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # label -> [calls, queries or rows]
-
-
 def instrument_scans() -> None:
     """Time the FAISS scans and the query's encoding (``--scans``): each exact index's
     ``VectorIndex.search`` by (rows, dimensions, k), the non-zero rows' scan (``faiss.knn``), a
@@ -136,16 +136,7 @@ def instrument_scans() -> None:
     from ranking.recall.dense import TextEncoder
 
     def counted(label: str, inner, size) -> object:
-        def timed(*args, **kwargs):
-            started = CLOCK["now"]()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                TOTALS[label] += CLOCK["now"]() - started
-                SCANS[label][0] += 1
-                SCANS[label][1] += size(*args)
-
-        return timed
+        return _timer(inner, label, size)
 
     search = vector_index.VectorIndex.search
 

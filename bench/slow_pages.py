@@ -31,24 +31,18 @@ import asyncio
 import gc
 import json
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench.thread_cpu import own_threads
+
 
 def thread_cpu() -> dict[str, float]:
     """CPU seconds per thread name (numbered pool threads summed under one name)."""
     out: dict[str, float] = {}
-    for thread in threading.enumerate():
-        if thread.ident is None:
-            continue
-        try:
-            clock = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
-        except (OSError, ValueError):  # the thread ended between the listing and the read
-            continue
-        name = thread.name.rstrip("0123456789_ ")
+    for name, clock in own_threads().values():
         out[name] = out.get(name, 0.0) + clock
     return out
 

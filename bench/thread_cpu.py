@@ -12,7 +12,7 @@ Threads are read with psutil (CPU seconds per OS thread of the service and its w
 named from ``py-spy dump`` (which prints each Python thread's OS id and name); without py-spy,
 or where it may not attach, every thread is ``unnamed``. A thread that ended during the run is
 not listed by the OS afterwards: its seconds are ``gone`` (the process's total minus the
-listed threads').
+listed threads'). :func:`own_threads` reads this process's own threads instead (in-process benches).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -30,6 +32,20 @@ ROLES = (("shelfrank-page", "pages"), ("MainThread", "event_loop"), ("recall_", 
          ("live-tail", "live_tail"), ("follower", "followers"), ("flush-exposures", "exposure_flush"),
          ("AnyIO worker", "anyio_pool"))
 _THREAD = re.compile(r'^Thread (\d+) \(\w+\): "([^"]*)"', re.MULTILINE)
+
+
+def own_threads() -> dict[int, tuple[str, float]]:
+    """This process's running threads: ident -> (name without a trailing number, CPU seconds so far)."""
+    out: dict[int, tuple[str, float]] = {}
+    for thread in threading.enumerate():
+        if thread.ident is None:
+            continue
+        try:
+            clock = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        except (OSError, ValueError):  # the thread ended between the listing and the read
+            continue
+        out[thread.ident] = (thread.name.rstrip("0123456789_ ") or thread.name, clock)
+    return out
 
 
 def _processes(pid: int) -> list[psutil.Process]:
