@@ -172,3 +172,14 @@ def loaded_service_state(small_models: Path, tmp_path_factory: pytest.TempPathFa
     assert served.engine is not None, served.load_error
     yield served
     served.engine.close()
+
+
+@pytest.fixture
+def one_faiss_thread():
+    """faiss on one thread here, as the service sets it (``serving.search_threads``)."""
+    import faiss  # here, not at the top: most tests never touch it
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)

@@ -13,15 +13,6 @@ from ranking.recall.row_neighbours import RowNeighbours
 from ranking.recall.vector_index import VectorIndex
 
 
-@pytest.fixture
-def one_faiss_thread():
-    """faiss on one thread here, as the service sets it (``serving.search_threads``)."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
-
-
 def _tied(rng: np.random.Generator, n: int = 2_000, d: int = 6, zero: float = 0.3) -> np.ndarray:
     """Unit vectors from a few bases (every score tied with many others, at the k-th place too),
     some zero (the homepage's untouched products)."""

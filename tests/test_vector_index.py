@@ -28,15 +28,6 @@ def _plain(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray,
     return scores, np.where(rows >= 0, ids[np.maximum(rows, 0)], -1)
 
 
-@pytest.fixture
-def one_faiss_thread():
-    """faiss on one thread here, as the service sets it (``serving.search_threads``)."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
-
-
 def test_the_nonzero_scan_answers_as_the_whole_index(monkeypatch, one_faiss_thread) -> None:
     rng = np.random.default_rng(3)
     vectors = _vectors(rng)
