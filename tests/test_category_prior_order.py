@@ -11,7 +11,7 @@ from test_catalog_change_tables import _change
 from test_start_tables import _kept_builds
 
 from ranking.pipeline import RankRequest
-from ranking.recall.category_browse import CategoryBrowse, _available_by_prior, _prior_order
+from ranking.recall.category_browse import CategoryBrowse, _available_by_prior
 from ranking.surfaces import CATEGORY_CHANNEL, CHANNEL
 
 
@@ -44,7 +44,7 @@ def test_the_order_is_the_sort_of_the_available_rows_alone_ties_nans_and_missing
         banned = maybe((rng.random(n) < 0.2).astype(np.float32))
         leaf, top = maybe(rng.integers(0, 5, n)), maybe(rng.integers(0, 2, n))
         score = maybe(score)
-        got = _available_by_prior(_prior_order(ids, score, popularity), ids, stock, banned, leaf, top)
+        got = _available_by_prior(ids, score, popularity, stock, banned, leaf, top)
         want = _sorted_available(ids, score, popularity, stock, banned, leaf, top)
         for a, b in zip(got, want, strict=True):
             assert a.dtype == b.dtype and np.array_equal(a, b)
@@ -70,3 +70,36 @@ def test_after_a_stock_out_the_first_category_page_builds_nothing_and_leaves_the
         kept = CategoryBrowse(engine.snapshot, state.settings.channels)._ordered()[0]
         names = ("product_score", "product_popularity", "stock", "banned", "category_id", "top_category_id")
         assert np.array_equal(kept, _sorted_available(products.ids, *map(products.columns.get, names))[0])
+
+
+def test_after_new_products_the_first_category_page_builds_nothing_and_can_show_them(
+        small_models: Path, tmp_path: Path, monkeypatch) -> None:
+    """New products replace the ids and every column: the order the follower builds before the swap
+    reads the new prior order, not the swapped-out one (which a page would then build again)."""
+    from ranking.live.new_products import add_products
+
+    with started_state(small_models / "latest", tmp_path) as state:
+        engine = state.engine
+        snap = engine.snapshot
+        category = int(snap.products.columns["category_id"][0])
+        page = RankRequest(surface=CHANNEL, page_size=20, now_ms=snap.as_of_ms, hour=15,
+                           channel=CATEGORY_CHANNEL, category_id=category)
+        assert engine.rank(CATEGORY_CHANNEL, page).cards
+        row, c = 0, snap.products.columns
+        new_id = int(snap.products.ids.max()) + 1
+        built = _kept_builds(monkeypatch)
+        assert add_products(engine, [{
+            "product_id": new_id, "store_id": int(c["store_id"][row]), "brand_id": int(c["brand_id"][row]),
+            "category_id": category, "comparable_group_id": int(c["comparable_group_id"][row]),
+            "title": "Quillmarsh new listing", "price": float(c["price"][row]),
+            "list_price": float(c["list_price"][row]), "stock": 10, "subsidy": False, "banned": False,
+            "listed_at": int(snap.as_of_ms)}]) == 1
+        assert any("available_by_prior" in b for b in built), "built before the swap"
+        built.clear()
+        engine.rank(CATEGORY_CHANNEL, page)
+        assert not [b for b in built if "prior" in b], built  # (the homepage lists' own builds aside)
+        products = engine.snapshot.products
+        kept = CategoryBrowse(engine.snapshot, state.settings.channels)._ordered()[0]
+        names = ("product_score", "product_popularity", "stock", "banned", "category_id", "top_category_id")
+        assert np.array_equal(kept, _sorted_available(products.ids, *map(products.columns.get, names))[0])
+        assert products.rows(np.array([new_id]))[0] in kept

@@ -41,12 +41,15 @@ def _prior_order(ids: np.ndarray, score: np.ndarray | None, popularity: np.ndarr
     return np.argsort(-(score * (1.0 + popularity)), kind="stable")
 
 
-def _available_by_prior(order: np.ndarray, ids: np.ndarray, stock: np.ndarray | None,
-                        banned: np.ndarray | None, leaf: np.ndarray | None,
+def _available_by_prior(ids: np.ndarray, score: np.ndarray | None, popularity: np.ndarray | None,
+                        stock: np.ndarray | None, banned: np.ndarray | None, leaf: np.ndarray | None,
                         top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(the available products' rows in prior order, their leaf, their top category): the rows a
-    stable sort of the available rows alone gives, ties by row as well."""
+    stable sort of the available rows alone gives, ties by row as well. It reads the prior order
+    through :data:`PRIOR_ORDER` itself, so its sources are columns only: the live catalog's
+    ``build_replacing`` then rebuilds it from the new columns, never from a swapped-out order."""
     n = len(ids)
+    order = PRIOR_ORDER.of(ids, score, popularity)
     available = (_values(stock, n, 1) > 0) & (_values(banned, n, 0) == 0)
     rows = order[available[order]]
     return rows, _values(leaf, n, -1)[rows], _values(top, n, -1)[rows]
@@ -80,9 +83,9 @@ class CategoryBrowse:
     def _ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows by prior, their leaf, their top category), available products only."""
         products = self.snapshot.products
-        ids, column = products.ids, products.columns.get
-        order = PRIOR_ORDER.of(ids, column("product_score"), column("product_popularity"))
-        return AVAILABLE_BY_PRIOR.of(order, ids, column("stock"), column("banned"), column("category_id"),
+        column = products.columns.get
+        return AVAILABLE_BY_PRIOR.of(products.ids, column("product_score"), column("product_popularity"),
+                                     column("stock"), column("banned"), column("category_id"),
                                      column("top_category_id"))
 
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
