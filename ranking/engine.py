@@ -210,7 +210,8 @@ class Engine:
         self.warm_up_seconds: dict[str, float] = {}
         parts = self._kept_for()
         with no_builds_aside():
-            for name, request in self._warm_requests():
+            pages = self._warm_requests()
+            for name, request in pages:
                 started = time.perf_counter()
                 try:
                     self.rank(name, request)
@@ -218,7 +219,7 @@ class Engine:
                     raise BundleError(f"{self.bundle.path}: the {name} pipeline failed its warm-up "
                                       f"request: {type(exc).__name__}: {exc}") from exc
                 self.warm_up_seconds[name] = time.perf_counter() - started
-        self._ranked = (parts, frozenset((name, r.hour) for name, r in self._warm_requests()))
+        self._ranked = (parts, frozenset((name, r.hour) for name, r in pages))
         return self.warm_up_seconds
 
     def _warm_requests(self, every_slot: bool = False) -> list[tuple[str, RankRequest]]:

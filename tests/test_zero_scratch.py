@@ -87,9 +87,12 @@ def test_a_match_is_summed_in_the_lent_array_and_gives_it_back_zeroed(matcher, m
     assert got[0].tolist() == want[0].tolist() and got[1].tobytes() == want[1].tobytes()
     m._matches = BytesMemo(1 << 20)
     m._own = lambda *a: (_ for _ in ()).throw(RuntimeError("mid-sum"))
+    given, give = [], m._scratch.give
+    m._scratch.give = lambda array: (given.append(array), give(array))[1]
     with pytest.raises(RuntimeError):
         m.lexical("phone case", 50, rewrite, 0.5)
-    assert not m._scratch.take().any()  # best was zeroed and given back before own failed
+    back = m._scratch.take()  # best was zeroed and given back before own failed: lent again, zeros
+    assert len(given) == 1 and back is given[0] and not back.any()
 
 
 def test_a_new_index_gets_a_lender_of_its_own_size(matcher) -> None:
