@@ -80,7 +80,7 @@ def _process(engine: Engine):
 
 
 def _per_token_rows(docs, index, words, binary):
-    """The per-token loop :func:`token_rows` replaced (as ``vocabulary_rows`` was written)."""
+    """The per-token loop :func:`token_rows` replaced."""
     rows, cols, vals = [], [], []
     for i, doc in enumerate(docs):
         counts: dict[int, int] = {}
@@ -206,7 +206,8 @@ def test_a_worker_that_does_not_answer_in_time_is_stopped(small_models, caplog):
         eng.close()
 
 
-def test_closing_the_engine_stops_the_worker_process(engine):
+def test_closing_the_engine_stops_the_worker_process(small_models):
+    engine = Engine.load(small_models / "latest", load_settings([ONE, "live.new_products_worker_nice=5"]))
     rows = _rows(engine, 10, int(engine.snapshot.products.ids.max()) + 1, seed=13)
     assert add_products(engine, rows[:5]) == 5
     process = _process(engine)

@@ -165,13 +165,6 @@ def token_rows(tokens: BatchTokens, index: dict[str, int], words: list[str], bin
     return sp.csr_matrix((data, cells % max(width, 1), indptr), shape=(n, width))
 
 
-def vocabulary_rows(docs: Sequence[Sequence[str]], index: dict[str, int], words: list[str],
-                    binary: bool) -> sp.csr_matrix:
-    """Rows of ``docs`` over the vocabulary ``index``/``words``, which unseen words are appended
-    to (in place: the caller's copies); term counts, or 1s when ``binary``."""
-    return token_rows(BatchTokens.of(docs), index, words, binary)
-
-
 def stack_rows(old: sp.csr_matrix, new: sp.csr_matrix) -> sp.csr_matrix:
     """``old`` with ``new``'s rows below, both widened to ``new``'s columns (old indices kept)."""
     old = sp.csr_matrix(old)

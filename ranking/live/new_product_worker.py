@@ -23,7 +23,7 @@ homepage rows meanwhile) and gets back their tokens as :class:`~ranking.live.new
 their vectors: what an in-process build makes, bit for bit (``tests/test_new_product_worker.py``).
 
 When the process cannot start, dies, or has not answered within
-``live.new_products_worker_timeout_seconds``, :meth:`NewProductWorker.batch_words` says so in
+``live.new_products_worker_timeout_seconds``, :meth:`NewProductWorker.result` says so in
 a log line and returns None, and the caller builds that batch in process: no batch is lost.
 The broken process is stopped; the next batch starts a new one, up to ``MAX_STARTS`` per
 engine, then every batch is built in process (logged once). :meth:`NewProductWorker.close`
@@ -116,10 +116,6 @@ class NewProductWorker:
                 self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                                  initializer=_load, initargs=self._args)
             return self._pool
-
-    def batch_words(self, own: list[str], categories: np.ndarray) -> BatchWords | None:
-        """The batch's words and vectors built in the worker; None (logged) when it cannot."""
-        return self.result(self.submit(own, categories))
 
     def submit(self, own: list[str], categories: np.ndarray) -> Pending:
         """Start building the batch's words and vectors in the worker (the caller does its other

@@ -58,7 +58,8 @@ from ranking.live.new_product_text import CategoryWords, FrozenBm25, append_cata
 from ranking.live.new_product_words import batch_words
 from ranking.live.new_product_worker import NewProductWorker
 from ranking.recall.bundle_part import PART as RECALL_PART
-from ranking.recall.search import speller_of
+from ranking.recall.bundle_part import search_folder
+from ranking.recall.search import encoder_folder, speller_of
 
 if TYPE_CHECKING:
     from ranking.engine import Engine
@@ -159,7 +160,12 @@ class CatalogBatch:
     catalog: CardCatalog
     search: SearchAppend | None = None
     homepage: dict[str, np.ndarray] | None = None
-    speller: tuple | None = None  # the search's spelling corrector for the grown vocabulary (speller_of)
+
+
+def to_worker(engine: Engine, products: int) -> bool:
+    """Whether a batch of this many new products goes to the worker process: at least
+    ``live.new_products_worker_min_batch`` (smaller ones cost milliseconds in process)."""
+    return products >= engine.settings.live.new_products_worker_min_batch
 
 
 def start_worker(engine: Engine, state: FrozenState) -> None:
@@ -169,7 +175,7 @@ def start_worker(engine: Engine, state: FrozenState) -> None:
     if state.worker is not None or not live.new_products_worker or state.words is None:
         return
     search = search_of(engine)
-    folder = engine.bundle.path / RECALL_PART / "search" / "encoder" if search is not None else None
+    folder = encoder_folder(search_folder(engine.bundle.path / RECALL_PART)) if search is not None else None
     if folder is not None and not folder.is_dir():
         log.warning("new products: no encoder in %s for the worker process; batches are built in process",
                     folder)
@@ -190,7 +196,7 @@ def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatc
     # the words and vectors (:mod:`.new_product_words`) in the worker process, while this one builds
     # the rows that do not need them; here when there is no worker or it cannot answer
     pending = state.worker.submit(own, categories) if state.worker is not None and \
-        len(own) >= engine.settings.live.new_products_worker_min_batch else None
+        to_worker(engine, len(own)) else None
     listing = listing_columns(snap, new, engine.settings.scores.price_advantage_clip)
     products = _products_table(snap.products, ids, listing)
     catalog = _card_catalog(engine.catalog, ids, titles)
@@ -205,24 +211,23 @@ def _build(engine: Engine, state: FrozenState, new: pd.DataFrame) -> CatalogBatc
     batch = CatalogBatch(products, text, catalog, homepage=home)
     if search is not None:
         batch.search = append_search(search, made.search, made.vectors, ids, state.search_stats)
-        if batch.search.new_words:  # new words become spelling targets: the corrector built now, not
-            batch.speller = speller_of(batch.search.bm25, engine.settings.recall)  # after the swap
     return batch
 
 
 def publish(engine: Engine, batch: CatalogBatch) -> None:
     """Swap every part in, in the order of the module docstring; what the pages keep per product
     table (derived columns, the per-product feature table: :mod:`.catalog_tables`) built for the
-    new one first, here, not by the first pages after the swap."""
+    new one first, here, not by the first pages after the swap; so is the spelling corrector when
+    the batch brought new words (they become spelling targets)."""
+    search = search_of(engine)
+    speller = speller_of(batch.search.bm25, engine.settings.recall) if search is not None and \
+        batch.search is not None and batch.search.new_words else None
     prepare_swap(engine, engine.snapshot.products, batch.products)
     engine.catalog = batch.catalog
-    search = search_of(engine)
     if batch.search is not None and search is not None:
         batch.search.publish(search)
-        if batch.speller is not None:
-            search.use_speller(batch.speller)
-        elif batch.search.new_words:  # new words become spelling targets
-            search.use_speller_from(engine.settings.recall)
+        if speller is not None:
+            search.use_speller(speller)
     homepage = homepage_of(engine)
     if batch.homepage is not None and homepage is not None:
         homepage.replace_arrays(batch.homepage)
@@ -268,7 +273,7 @@ def add_products(engine: Engine, rows: list[dict]) -> int:
         if new.empty:
             return 0
         prepare(engine, state)
-        if len(new) >= engine.settings.live.new_products_worker_min_batch:  # small ones: in process
+        if to_worker(engine, len(new)):
             start_worker(engine, state)
         publish(engine, _build(engine, state, new))
         return len(new)

@@ -29,6 +29,11 @@ from ranking.recall.spelling import SpellCorrection
 from ranking.recall.tokenize import TokenizerVersionError
 
 PART = "recall"
+
+
+def search_folder(recall_folder: Path | str) -> Path:
+    """Where a bundle's recall part keeps its search recall (``SearchRecall.save``'s folder)."""
+    return Path(recall_folder) / "search"
 LEXICAL, DENSE = "lexical", "dense"  # the search sources' names, as cards' ``sources`` show them
 
 
@@ -51,7 +56,7 @@ class RecallPieces:
 
 
 def write_recall_part(folder: Path, search: SearchRecall, homepage: HomepageRecall | None) -> None:
-    search.save(Path(folder) / "search")
+    search.save(search_folder(folder))
     if homepage is not None:
         homepage.save(Path(folder) / "homepage")
 
@@ -113,7 +118,7 @@ def load_search_recall(bundle) -> SearchRecall | None:
     snapshot's catalog text; a part an older tokenizer cut differently is a
     :class:`~ranking.bundle.BundleError` saying to rebuild. The service, ``shelfrank
     evaluate`` and the debias study all load it here."""
-    search_dir = bundle.path / PART / "search"
+    search_dir = search_folder(bundle.path / PART)
     if not search_dir.is_dir():
         return None
     try:

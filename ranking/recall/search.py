@@ -64,6 +64,11 @@ def _search_text(query: str) -> str | None:
     return normalise(query) if searchable(query) else None
 
 
+def encoder_folder(folder: Path) -> Path:
+    """Where a saved search recall (``folder``: :meth:`SearchRecall.save`'s) keeps its text encoder."""
+    return Path(folder) / "encoder"
+
+
 def speller_of(bm25: BM25Index, recall_settings: RecallSettings
                ) -> tuple[QuerySpeller | None, Callable[[str], SpellCorrection]]:
     """The spelling corrector over ``bm25``'s vocabulary (:meth:`SearchRecall.use_speller_from`)
@@ -331,7 +336,7 @@ class SearchRecall:
     def save(self, folder: Path) -> None:
         folder = Path(folder)
         self.bm25.save(folder)
-        self.encoder.save(folder / "encoder")
+        self.encoder.save(encoder_folder(folder))
         self.index.save(folder / "faiss")
         np.save(folder / "vectors.npy", self.vectors)
         (folder / "search_manifest.json").write_text(json.dumps(self.manifest, indent=2))
@@ -346,6 +351,6 @@ class SearchRecall:
         manifest = json.loads((folder / "search_manifest.json").read_text())
         require_current_tokens(manifest.get("tokenizer_version", 1), catalog_characters,
                                f"the search recall in {folder}")
-        return cls(BM25Index.load(folder), TextEncoder.load(folder / "encoder"),
+        return cls(BM25Index.load(folder), TextEncoder.load(encoder_folder(folder)),
                    VectorIndex.load(folder / "faiss"), np.load(folder / "vectors.npy", allow_pickle=False),
                    manifest)
