@@ -262,9 +262,9 @@ def test_build_tables_ranks_again_only_what_the_warm_up_did_not_rank_on_the_part
 def test_after_a_start_over_logged_changes_the_first_pages_build_nothing_kept_per_product_table(
         small_models: Path, tmp_path: Path, monkeypatch) -> None:
     """Catalog changes logged before the start: the first overlay swaps in a new product table (and
-    a new availability mask), so ``build_tables`` ranks every page again for it (the follower also
-    built the derived columns and carried the homepage's kept values before the swap: this guards
-    the path, with the test above guarding which pages are ranked)."""
+    a new availability mask), so ``build_tables`` must rank every page again for it; had it taken
+    the new parts for those the warm-up ranked on (``Engine._kept_for``), the first pages would
+    build here. (The follower's builds before a swap are tested in test_catalog_change_tables.)"""
     import time
 
     from ranking.catalog_changes import BANS, PRODUCT_CHANGES, check_ban, check_products
