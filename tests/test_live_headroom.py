@@ -12,10 +12,13 @@ import pytest
 
 from ranking.live import headroom
 from ranking.live.counters import BucketRing
+from ranking.live.covisitation import CoVisitation
 from ranking.live.embedded import EmbeddedLiveState
 from ranking.live.history import IgnoredCards, Ring
 from ranking.live.state import LiveState
 from ranking.settings import LiveSettings
+
+GROWERS = (BucketRing, CoVisitation, Ring, IgnoredCards)  # the parts with a row per product, store, shopper
 
 T = 1_788_256_800_000
 
@@ -121,9 +124,10 @@ def test_a_grow_built_with_no_write_meanwhile_is_swapped_in_and_the_apply_copies
     assert_same(grown, plain)  # the copies hold every row
 
     def no_copy(self, size):
-        raise AssertionError("the apply copied a ring: the room built aside was not enough")
+        raise AssertionError("the apply copied a part: the room built aside was not enough")
 
-    monkeypatch.setattr(BucketRing, "enlarged", no_copy)
+    for part in GROWERS:
+        monkeypatch.setattr(part, "enlarged", no_copy)
     for table, rows in batches(6)[4:]:
         grown.apply(table, rows)
     monkeypatch.undo()
@@ -220,17 +224,19 @@ def test_the_tail_grows_aside_before_its_apply_and_applies_what_it_applied_befor
     live = EmbeddedLiveState(LiveSettings(), tmp_path)
     before = EmbeddedLiveState(LiveSettings(), tmp_path)  # the tail as it was: every grow under the lock
     copied_under_lock: list[str] = []
-    original = BucketRing.enlarged
 
-    def watched(self, size):
-        if live.lock._is_owned():
-            copied_under_lock.append(f"{self.capacity} -> {size}")
-        return original(self, size)
+    def watched(original):
+        def enlarged(self, size):
+            if live.lock._is_owned():
+                copied_under_lock.append(f"{type(self).__name__} {self.capacity} -> {size}")
+            return original(self, size)
+        return enlarged
 
     for table, rows in batches(12):
         log.append({table: rows})
         with monkeypatch.context() as m:
-            m.setattr(BucketRing, "enlarged", watched)
+            for part in GROWERS:
+                m.setattr(part, "enlarged", watched(part.enlarged))
             live.catch_up()
         assert not copied_under_lock, copied_under_lock
         with monkeypatch.context() as m:
