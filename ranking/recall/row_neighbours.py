@@ -32,6 +32,8 @@ from typing import Protocol
 import faiss
 import numpy as np
 
+from ranking.row_lookup import RowLookup
+
 
 class ScansItself(Protocol):
     """What :meth:`RowNeighbours.compute` reads of an index (``ranking.recall.vector_index.VectorIndex``,
@@ -86,9 +88,7 @@ class RowNeighbours:
             found = list(pool.map(part, chunks))
         scores = np.vstack([s for s, _ in found]) if found else np.zeros((0, k), np.float32)
         ids = np.vstack([i for _, i in found]) if found else np.zeros((0, k), np.int64)
-        order = np.argsort(index.ids, kind="stable")  # the ids back to index rows (-1 pads kept)
-        at = order[np.minimum(np.searchsorted(index.ids[order], ids), index.size - 1)]
-        lists = np.where(ids >= 0, at, -1).astype(np.int32)
+        lists = np.where(ids >= 0, RowLookup(index.ids).rows(ids), -1).astype(np.int32)  # ids -> index rows
         above = np.ones(scores.shape, bool)
         above[:, :-1] = scores[:, :-1] > scores[:, 1:]
         strict = np.packbits(above, axis=1)
