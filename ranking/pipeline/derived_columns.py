@@ -46,6 +46,12 @@ def _candidate_index(safe: np.ndarray, known: np.ndarray) -> np.ndarray:
     return index
 
 
+def or_default(values: np.ndarray | None, n: int, default: float) -> np.ndarray:
+    """A product column as float64, or ``n`` values of ``default`` when the table lacks it (what the
+    builds below read from a column that may be missing)."""
+    return np.full(n, default) if values is None else np.asarray(values, dtype=np.float64)
+
+
 class _Alive:
     """Whether every weakly held source of an entry still exists: cleared by the first one's
     weak reference callback, which runs as that source is freed (before its address can be taken

@@ -22,22 +22,18 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import RankRequest
-from ranking.pipeline.derived_columns import DerivedColumn
+from ranking.pipeline.derived_columns import DerivedColumn, or_default
 from ranking.pipeline.pipeline import CandidateSource
 from ranking.settings import ChannelSettings
 
 NO_IDS = np.zeros(0, dtype=np.int64)
 
 
-def _values(values: np.ndarray | None, n: int, default: float) -> np.ndarray:
-    return np.full(n, default) if values is None else np.asarray(values, dtype=np.float64)
-
-
 def _prior_order(ids: np.ndarray, score: np.ndarray | None, popularity: np.ndarray | None) -> np.ndarray:
     """Every product row by the prior, product score x (1 + popularity), best first (ties: by row)."""
     n = len(ids)
-    score = np.nan_to_num(_values(score, n, 0), nan=0.0)
-    popularity = np.nan_to_num(_values(popularity, n, 0), nan=0.0)
+    score = np.nan_to_num(or_default(score, n, 0), nan=0.0)
+    popularity = np.nan_to_num(or_default(popularity, n, 0), nan=0.0)
     return np.argsort(-(score * (1.0 + popularity)), kind="stable")
 
 
@@ -50,9 +46,9 @@ def _available_by_prior(ids: np.ndarray, score: np.ndarray | None, popularity: n
     ``build_replacing`` then rebuilds it from the new columns, never from a swapped-out order."""
     n = len(ids)
     order = PRIOR_ORDER.of(ids, score, popularity)
-    available = (_values(stock, n, 1) > 0) & (_values(banned, n, 0) == 0)
+    available = (or_default(stock, n, 1) > 0) & (or_default(banned, n, 0) == 0)
     rows = order[available[order]]
-    return rows, _values(leaf, n, -1)[rows], _values(top, n, -1)[rows]
+    return rows, or_default(leaf, n, -1)[rows], or_default(top, n, -1)[rows]
 
 
 # kept per version of the columns they read (not a per-product column plus the unknown's value as

@@ -21,18 +21,8 @@ import numpy as np
 
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.pipeline.candidates import RankRequest
-from ranking.pipeline.derived_columns import DerivedColumn
+from ranking.pipeline.derived_columns import DerivedColumn, or_default
 from ranking.settings import ChannelSettings
-
-
-def _column(table, name: str, default: float) -> np.ndarray:
-    values = table.columns.get(name)
-    return np.full(len(table.ids), default) if values is None else np.asarray(values, dtype=np.float64)
-
-
-def _values(values: np.ndarray | None, n: int, default: float) -> np.ndarray:
-    return np.full(n, default) if values is None else np.asarray(values, dtype=np.float64)
-
 
 # the product columns eligibility reads, in :func:`_eligible`'s order after ``ids``
 ELIGIBILITY_COLUMNS = ("subsidy", "big_brand", "stock", "banned", "store_banned", "store_id",
@@ -45,14 +35,14 @@ def _eligible(ids: np.ndarray, subsidy: np.ndarray | None, big_brand: np.ndarray
               min_store_score: float, requires_authentic: bool) -> np.ndarray:
     """Per product row: whether the subsidy channel may show it (a missing column: its default)."""
     n = len(ids)
-    ok = (_values(subsidy, n, 0) > 0) & (_values(big_brand, n, 0) > 0)
-    ok &= (_values(stock, n, 1) > 0) & (_values(banned, n, 0) == 0)
+    ok = (or_default(subsidy, n, 0) > 0) & (or_default(big_brand, n, 0) > 0)
+    ok &= (or_default(stock, n, 1) > 0) & (or_default(banned, n, 0) == 0)
     if store_banned is not None:
-        ok &= _values(store_banned, n, 0) == 0
-    store_rows = stores.rows(_values(store_id, n, -1).astype(np.int64))
+        ok &= or_default(store_banned, n, 0) == 0
+    store_rows = stores.rows(or_default(store_id, n, -1).astype(np.int64))
     store_score = stores.take("store_experience_score", store_rows, missing=np.nan)
     ok &= store_score >= min_store_score
-    guaranteed = _values(authentic, n, 0) > 0
+    guaranteed = or_default(authentic, n, 0) > 0
     if requires_authentic and guaranteed.any():
         ok &= guaranteed
     return ok
@@ -65,15 +55,12 @@ def subsidy_eligible(snapshot: FeatureSnapshot, settings: ChannelSettings) -> np
                      settings.subsidy_min_store_score, settings.subsidy_requires_authentic)
 
 
-def _ranked(ids: np.ndarray, subsidy: np.ndarray | None, big_brand: np.ndarray | None,
-            stock: np.ndarray | None, banned: np.ndarray | None, store_banned: np.ndarray | None,
-            store_id: np.ndarray | None, authentic: np.ndarray | None, stores, min_store_score: float,
-            requires_authentic: bool, score: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:
-    """Rows of the eligible products, best merit (product score, then subsidy depth) first."""
-    rows = np.flatnonzero(_eligible(ids, subsidy, big_brand, stock, banned, store_banned, store_id, authentic,
-                                    stores, min_store_score, requires_authentic))
+def _ranked(score: np.ndarray | None, depth: np.ndarray | None, ids: np.ndarray, *eligibility) -> np.ndarray:
+    """Rows of the eligible products (``ids`` and ``eligibility``: :func:`_eligible`'s sources), best
+    merit (product score, then subsidy depth) first."""
+    rows = np.flatnonzero(_eligible(ids, *eligibility))
     n = len(ids)
-    merit, by_depth = _values(score, n, 0)[rows], _values(depth, n, 0)[rows]
+    merit, by_depth = or_default(score, n, 0)[rows], or_default(depth, n, 0)[rows]
     return rows[np.lexsort((-by_depth, -np.nan_to_num(merit, nan=-1.0)))]
 
 
@@ -96,11 +83,12 @@ class SubsidyChannel:
         snap, settings = self.snapshot, self.settings
         products = snap.products
         column = products.columns.get
-        return RANKED_ROWS.of(products.ids, *map(column, ELIGIBILITY_COLUMNS), snap.stores,
-                              settings.subsidy_min_store_score, settings.subsidy_requires_authentic,
-                              column("product_score"), column("subsidy_depth"))
+        return RANKED_ROWS.of(column("product_score"), column("subsidy_depth"), products.ids,
+                              *map(column, ELIGIBILITY_COLUMNS), snap.stores,
+                              settings.subsidy_min_store_score, settings.subsidy_requires_authentic)
 
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
         products = self.snapshot.products
         rows = self.ranked_rows()[: min(k, self.settings.subsidy_candidates)]
-        return products.ids[rows].astype(np.int64), _column(products, "subsidy_depth", 0)[rows]
+        return products.ids[rows].astype(np.int64), or_default(products.columns.get("subsidy_depth"),
+                                                               len(products.ids), 0)[rows]
