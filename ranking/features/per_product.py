@@ -209,13 +209,19 @@ def _appended_rows(old: EntityTable, new: EntityTable) -> np.ndarray | None:
         return None
     for name, column in new.columns.items():
         before = old.columns[name]
-        if column.dtype != before.dtype or column.dtype.hasobject or column.ndim != 1 or before.ndim != 1:
-            return None
-        bits = np.dtype(f"u{column.dtype.itemsize}") if column.dtype.itemsize in (1, 2, 4, 8) else None
-        if bits is None or not np.array_equal(np.ascontiguousarray(column[:n]).view(bits),
-                                              np.ascontiguousarray(before).view(bits)):
+        if before.ndim != 1 or _as_bits(column) is None or column.dtype != before.dtype \
+                or not np.array_equal(_as_bits(column[:n]), _as_bits(before)):
             return None
     return np.arange(n, len(new.ids), dtype=np.int64)
+
+
+def _as_bits(column: np.ndarray) -> np.ndarray | None:
+    """A one-dimensional column of numbers viewed as unsigned integers of its width (so values are
+    compared bit for bit: NaNs and -0.0 included), or None for any other column."""
+    size = column.dtype.itemsize
+    if column.dtype.hasobject or column.ndim != 1 or size not in (1, 2, 4, 8):
+        return None
+    return np.ascontiguousarray(column).view(np.dtype(f"u{size}"))
 
 
 def install_prepared_table(snapshot: FeatureSnapshot) -> None:
@@ -238,13 +244,11 @@ def _changed_rows(old: EntityTable, new: EntityTable) -> np.ndarray | None:
         before = old.columns[name]
         if column is before:
             continue
-        if name in ("store_id", "category_id") or column.dtype != before.dtype or column.dtype.hasobject \
-                or column.shape != before.shape or column.ndim != 1:
+        bits = _as_bits(column)
+        if name in ("store_id", "category_id") or column.dtype != before.dtype or bits is None \
+                or column.shape != before.shape:
             return None
-        bits = np.dtype(f"u{column.dtype.itemsize}") if column.dtype.itemsize in (1, 2, 4, 8) else None
-        if bits is None:
-            return None
-        changed |= np.ascontiguousarray(column).view(bits) != np.ascontiguousarray(before).view(bits)
+        changed |= bits != _as_bits(before)
     return np.flatnonzero(changed)
 
 
