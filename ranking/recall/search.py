@@ -50,6 +50,7 @@ from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, s
 from ranking.recall.vector_index import VectorIndex
 from ranking.row_lookup import RowLookup
 from ranking.settings import MerchandisingSettings, RecallSettings
+from ranking.sorted_sets import unique_sorted
 from ranking.text import normalise
 
 QUERY_VECTORS_KEPT = 4096  # query texts whose dense vectors are kept (64 floats each: ~1 MB)
@@ -325,11 +326,8 @@ class SearchRecall:
         merged_ids, merged = np.concatenate([known_ids, new_ids]), np.concatenate([known, out[fresh]])
         if len(merged_ids) > SIMILARITIES_PER_TEXT:  # start again from this list's
             merged_ids, merged = ids, out
-        order = np.argsort(merged_ids, kind="stable")
-        merged_ids, merged = merged_ids[order], merged[order]
-        first = np.ones(len(merged_ids), bool)
-        first[1:] = merged_ids[1:] != merged_ids[:-1]  # a repeated id once (the same cosine)
-        per_text.put(text, (read_only(merged_ids[first]), read_only(merged[first])))
+        kept_ids, first = unique_sorted(merged_ids, return_index=True)  # a repeated id once (the same cosine)
+        per_text.put(text, (read_only(kept_ids), read_only(merged[first])))
         return out
 
     # ---- persistence -----------------------------------------------------------------
