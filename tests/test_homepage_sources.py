@@ -11,7 +11,7 @@ from threads_at_once import run_at_once
 
 from ranking.pipeline.candidates import RankRequest
 from ranking.recall.homepage_sources import HOMEPAGE_SOURCES, ShopperContext
-from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
+from ranking.recall.homepage_sources.base import NO_IDS
 from ranking.recall.homepage_sources.new_stores import NewStores
 from ranking.recall.homepage_sources.personal import Personal
 from ranking.recall.homepage_sources.recent_categories import RecentCategories
@@ -216,43 +216,38 @@ def test_one_source_asked_alone_lists_what_all_ten_list(recall):
             assert source.pooled == (name in POOLED_HOMEPAGE)
 
 
-def test_the_per_mask_values_are_kept_until_the_mask_is_replaced_and_read_only(recall):
+def test_the_per_mask_values_are_kept_until_the_mask_is_replaced_and_read_only(recall, monkeypatch):
     source = _source(recall, Theme)
     calls = []
 
-    def compute():
-        calls.append(1)
+    def compute(key):
+        calls.append(key)
         return np.arange(3)
 
-    first = source.per_mask("k", compute)
-    assert source.per_mask("k", compute) is first and len(calls) == 1  # computed once per mask
+    monkeypatch.setattr(source, "per_mask_value", compute)  # (the recall is shared: undone after)
+    source._memo = (None, {})
+    first = source.per_mask("k")
+    assert source.per_mask("k") is first and calls == ["k"]  # computed once per mask
     with pytest.raises(ValueError):
         first[0] = 9  # a caller cannot change what the next request reads
     before = recall.availability.mask
     try:
         recall.availability.mask = np.ones(len(recall.product_ids), bool)  # the live catalog's new mask
-        assert source.per_mask("k", compute) is not first and len(calls) == 2
+        assert source.per_mask("k") is not first and calls == ["k", "k"]
     finally:
         recall.availability.mask = before
 
 
-def test_a_source_that_cannot_compute_its_per_mask_values_again_carries_none_to_a_new_mask(recall):
+def test_a_source_carries_its_per_mask_values_to_a_new_mask(recall):
     theme = _source(recall, Theme)
-
-    class Plain(Theme):  # keeps values per mask but does not say how to compute them again
-        per_mask_value = QuotaSource.per_mask_value
-
-    source = Plain(theme.fitted, recall.quotas)
-    source.per_mask("k", lambda: np.arange(3))
     before = recall.availability.mask
     try:
-        recall.availability.mask = np.ones(len(recall.product_ids), bool)
-        source.carry_values()  # nothing carried (a None kept here would be read by the next page)
-        assert source.per_mask("k", lambda: np.arange(4)).tolist() == [0, 1, 2, 3]
-        theme.per_mask((0, 5), lambda: theme._ids(0, 5))
-        recall.availability.mask = before
-        theme.carry_values()  # one that says how computes them under the new mask now
-        assert theme.per_mask((0, 5), lambda: None).tolist() == theme._ids(0, 5).tolist()
+        theme.per_mask((0, 5))
+        recall.availability.mask = before & (np.arange(len(recall.product_ids)) % 3 > 0)
+        theme.carry_values()  # computed under the new mask now, not by its next page
+        held, values = theme._memo
+        assert held is recall.availability.mask and list(values) == [(0, 5)]
+        assert values[(0, 5)].tolist() == theme._ids(0, 5).tolist()
     finally:
         recall.availability.mask = before
 

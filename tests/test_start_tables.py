@@ -129,11 +129,11 @@ def _kept_builds(monkeypatch) -> list[str]:
             built.append(f"available rows of a homepage list of {len(rows)}")
         return segments(self, rows, ptr)
 
-    def counted_per_mask(self, key, compute):
+    def counted_per_mask(self, key):
         held, values = self._memo
         if held is not self.fitted.availability.mask or key not in values:
             built.append(f"{self.name}'s {key} under the mask")
-        return per_mask(self, key, compute)
+        return per_mask(self, key)
 
     monkeypatch.setattr(DerivedColumn, "of", counted_of)
     monkeypatch.setattr(Availability, "segments", counted_segments)

@@ -9,8 +9,7 @@ A source that has nothing for this shopper returns no ids.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -90,9 +89,9 @@ class QuotaSource:
     def quota(self) -> int:
         return int(self.quotas.get(self.name, 0))
 
-    def per_mask(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """``compute()``, kept until the availability mask is replaced: for a value that depends
-        only on the fitted lists and the mask (and ``key``), not on the shopper. The live catalog
+    def per_mask(self, key: Hashable) -> object:
+        """:meth:`per_mask_value` of ``key``, kept until the availability mask is replaced: for a value
+        that depends only on the fitted lists and the mask (and ``key``), not on the shopper. The live catalog
         replaces the mask at each poll that changes it (never writes it in place), and
         ``HomepageRecall.replace_arrays`` builds new sources, so neither can leave a stale
         value. Arrays kept here are read-only (a caller writing into one would fail loudly)."""
@@ -102,7 +101,7 @@ class QuotaSource:
             values = {}
             self._memo = (mask, values)  # one assignment: a concurrent reader sees old or new
         if key not in values:
-            value = compute()
+            value = self.per_mask_value(key)
             for array in value if isinstance(value, tuple) else (value,):
                 if isinstance(array, np.ndarray):
                     array.flags.writeable = False
@@ -110,20 +109,20 @@ class QuotaSource:
         return values[key]
 
     def per_mask_value(self, key: Hashable) -> object:
-        """What :meth:`per_mask` computes for ``key``: a source that keeps values per mask says, so
-        :meth:`carry_values` can compute them again (one that does not: its pages do)."""
-        raise NotImplementedError
+        """What :meth:`per_mask` keeps for ``key`` (a source that keeps values per mask says how to
+        compute them, so :meth:`carry_values` can compute them again)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no values per availability mask")
 
     def carry_values(self) -> None:
         """Compute now, under the mask just installed, each value :meth:`per_mask` kept under the
         mask before it (the live catalog's thread, right after a change replaced the mask: at 1M
-        products the first homepage computed trending's head itself). A source that does not say
-        how (:meth:`per_mask_value`) carries nothing: its next page computes them, as before."""
+        products the first homepage computed trending's head itself); a source that kept none
+        computes nothing."""
         held, values = self._memo
-        if held is self.fitted.availability.mask or type(self).per_mask_value is QuotaSource.per_mask_value:
+        if held is self.fitted.availability.mask:
             return
         for key in list(values):
-            self.per_mask(key, functools.partial(self.per_mask_value, key))
+            self.per_mask(key)
 
     def list_key(self, context: ShopperContext, k: int) -> Hashable | None:
         """What of the context this source's list reads, with ``k``, as a key (:meth:`listed` keeps

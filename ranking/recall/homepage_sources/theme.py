@@ -13,7 +13,7 @@ class Theme(QuotaSource):
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
         # the same for every shopper at this slot: kept per availability mask (about 0.1 ms)
-        return self.per_mask((context.slot, k), lambda: self._ids(context.slot, k))
+        return self.per_mask((context.slot, k))
 
     def per_mask_value(self, key: tuple[int, int]) -> np.ndarray:
         return self._ids(*key)

@@ -18,7 +18,7 @@ class Trending(QuotaSource):
         return array_key(k, context.top_leaves)
 
     def candidates(self, context: ShopperContext, k: int) -> np.ndarray:
-        trending, leaves, top_leaf = self.per_mask(k, lambda: self._head(k))
+        trending, leaves, top_leaf = self.per_mask(k)
         if len(context.top_leaves):
             # a table over the leaves (-1, no leaf, reads the extra last entry, never set) instead
             # of comparing 50 x quota leaves with each favourite one: np.isin's answer, in ~10 us
