@@ -316,8 +316,9 @@ class RecallSettings(Section):
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
     similar_lists: bool = Field(
         True, description="the bundle's build keeps every item's nearest items as the homepage's similar "
-                          "source asks them (exact item index only; ~8 s of CPU and ~12 MB at 50,000 "
-                          "products): a shopper's first homepage reads them instead of scanning "
+                          "source asks them (exact item index only; ~7 s of CPU and 11.7 MB at 50,000 "
+                          "products, python -m bench.similar_lists BUNDLE): a shopper's first homepage "
+                          "reads them instead of scanning "
                           "(ranking/recall/row_neighbours.py)")
     # search honesty (ranking/recall/query_words.py, ranking/pipeline/filters/relevance_floor.py)
     subword_min_length: int = Field(
@@ -799,8 +800,9 @@ class LiveSettings(Section):
     new_products_worker_min_batch: int = Field(
         100, ge=1, description="... batches of fewer new products are built in process: a few products cost "
                                "milliseconds there, while the worker's first start costs ~3.5 s (inside "
-                               "the first batch it builds) and ~280 MB; an operator's or merchant's small "
-                               "upserts stay visible within the second, bulk imports go to the worker")
+                               "the first batch it builds) and ~280 MB (a scratch reading); an operator's or "
+                               "merchant's small upserts stay visible within the second, bulk imports go to "
+                               "the worker")
     new_products_worker_nice: int = Field(
         0, ge=0, le=19, description="... the worker process's niceness (added to the service's), so the "
                                     "request threads get the cores first; 0: none (10 measured no lower "

@@ -4,8 +4,8 @@ Each product's and store's windowed counters, each item's co-visited neighbours 
 shopper's history rings are arrays with a row per product, store or shopper, doubled by their
 ``reserve`` when a row past their end is written: a copy of every row into arrays twice as long.
 Under the embedded backend's lock that copy was the longest single hold a page could wait
-behind (the products' hour and day rings from 30,000 to 60,000 rows: 8.7 ms, "Stop 48" in
-docs/speed.md). Here the live tail grows them on its own time, in three steps:
+behind (the products' hour and day rings from 30,000 to 60,000 rows: 8.7 ms, a helper's scratch
+reading, "Stop 48" in docs/speed.md). Here the live tail grows them on its own time, in three steps:
 
 * :func:`plan` (under the lock: a few comparisons) names the parts the next apply may outgrow:
   those of a kind of row (products, stores, shoppers) whose rows in use plus the poll's new

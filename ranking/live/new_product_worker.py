@@ -16,8 +16,8 @@ spawned process: a script must keep its work under ``if __name__ == "__main__"``
 initializer loads the bundle's dense
 encoder from the bundle folder once and checks it against the engine's (a CRC of its
 arrays), and keeps the leaf words the engine read at its first add (sent once, a few KB). It
-holds nothing else of the engine: the encoder (IDF and components, ~17 MB at 64 dimensions),
-the leaf words and the libraries it imports. Each batch sends the products' own texts and
+holds nothing else of the engine: the encoder (IDF and components: its arrays' bytes, ~17 MB at
+64 dimensions), the leaf words and the libraries it imports. Each batch sends the products' own texts and
 leaves (:meth:`NewProductWorker.submit`: the engine's process builds the batch's product rows and
 homepage rows meanwhile) and gets back their tokens as :class:`~ranking.live.new_product_text.BatchTokens` and
 their vectors: what an in-process build makes, bit for bit (``tests/test_new_product_worker.py``).

@@ -3,11 +3,12 @@
 The embedded tail reads ~100 exposure lines a poll, each one page of 20 cards. Made into one
 impression dict per card (:meth:`~ranking.live.log_tail.LogTail.poll`), they were read back
 field by field by the first-showing check, the channel's counts and the Arrow tables: ~1.3-1.6
-ms a poll of the tail's Python while pages wait for the interpreter lock. :class:`RowColumns`
-holds the same rows, in the same order, as one list per field (None where a row names none): a
-line's shared fields are repeated once per field, its cards' product ids and positions extended
-as they are. :meth:`RowColumns.rows` gives back the dicts the rows would have been (each with
-the fields its line named), which the tests compare with the dict path.
+ms a poll of the tail's Python (a helper's scratch reading) while pages wait for the interpreter
+lock. :class:`RowColumns` holds the same rows, in the same order, as one list per field (None
+where a row names none): a line's shared fields are repeated once per field, its cards' product
+ids and positions extended as they are. :meth:`RowColumns.rows` gives back the dicts the rows
+would have been (each with the fields its line named), which the tests compare with the dict
+path.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ build computes every non-zero row's ``k`` nearest once (:meth:`RowNeighbours.com
 them beside the index (``neighbours.npz`` and ``neighbours.json`` in its folder): a shopper's
 first homepage reads its seeds' lists instead of scanning (a scan of the demo's 33,671 non-zero
 item vectors cost 0.41-0.55 ms of thread CPU a call, ``python -m bench.request_components BUNDLE
---app --thread-cpu --pipelines homepage --distinct 400 --scans``; the lists cost ~8 s of CPU and
-~12 MB at 50,000 products when the bundle is built).
+--app --thread-cpu --pipelines homepage --distinct 400 --scans``; the lists cost ~7.2 s of CPU and
+11.7 MB at 50,000 products when the bundle is built: ``python -m bench.similar_lists BUNDLE``).
 
 Bit for bit the service's answer: the lists are ``VectorIndex.search``'s own, computed on faiss's
 one-thread sequential path, where each query is scanned alone (a batch of queries gives each
