@@ -62,11 +62,11 @@ class KeptBuilds:
                 note(f"available rows of a homepage list of {len(rows)}")
             return segments(availability, rows, ptr)
 
-        def counted_per_mask(source, key, compute):
+        def counted_per_mask(source, key):
             held, values = source._memo
             if held is not source.fitted.availability.mask or key not in values:
                 note(f"{source.name}'s {key} under the mask")
-            return per_mask(source, key, compute)
+            return per_mask(source, key)
 
         def counted_ordered(browse):  # kept on the source before the order was a derived column
             cached = getattr(browse, "_cached", False)

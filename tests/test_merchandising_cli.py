@@ -21,6 +21,8 @@ from shelfrank.cli import app
 pytestmark = pytest.mark.slow
 runner = CliRunner()
 ADMIN = {"Authorization": "Bearer s3cret"}
+SETTLE = 1.0  # a change reaches every worker within a second (the promise): what a write that reads
+# the book (an import's merge or replace) waits for after the one before, on two workers
 
 
 def _products(models: Path) -> tuple[list[int], int]:
@@ -77,9 +79,11 @@ def test_export_import_round_trip_replace_and_refusal(small_models, tmp_path):
         assert offline.read_text(encoding="utf-8") == text
 
         httpx2.request("DELETE", f"{url}/v1/rules/{made[0]}", params={"reason": "oops"}, headers=ADMIN)
+        time.sleep(SETTLE)  # the import reads the book of whichever worker answers it
         assert "1 rules and 0 synonym sets written, 0 deleted" in _cli(
             "merchandising", "import", str(exported), "--url", url, "--token", "s3cret")
         assert sorted(_ids_within(url, made)) == sorted(made)  # the deleted rule is back, with its id
+        time.sleep(SETTLE)
 
         book = json.loads(text)
         one = tmp_path / "one.json"
