@@ -149,7 +149,7 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     gc.set_threshold(50_000, 20, 100)
     watcher = asyncio.create_task(_follow_reloads(state, limits.reload_poll_seconds))
     _drain_before_exit(state, limits.drain_seconds)
-    start_page_threads(app, limits.max_in_flight)
+    start_page_threads(app, min(limits.page_threads, limits.max_in_flight))
     yield
     stop_page_threads(app)
     watcher.cancel()

@@ -15,9 +15,10 @@ whose handler takes the **plain** request itself:
   ``explain=true``/``explain=false``, at most one variant header (non-empty), an engine loaded;
 * the body read once, decoded by ``orjson`` and validated by the model in Python mode, as
   FastAPI validates it (``json.loads`` then the model): the same values, the same strictness;
-* the endpoint run on :data:`PAGE_THREADS` (``serving.max_in_flight`` threads: admission lets
-  no more pages in at once, so a page never waits for a thread), and, like anyio, a cancelled
-  request still waits for its page to finish before the slot is given back.
+* the endpoint run on :data:`PAGE_THREADS` (``serving.page_threads`` threads, at most
+  ``serving.max_in_flight``; admitted pages beyond them wait in arrival order on the threads'
+  queue), and, like anyio, a cancelled request still waits for its page to finish before the
+  slot is given back.
 
 Anything else (another content type, other query parameters, a body that does not decode or
 validate, no engine, no page threads outside the lifespan) goes to FastAPI's own handler,
@@ -63,6 +64,7 @@ class PageThreads:
 
     def __init__(self, threads: int, name: str) -> None:
         self._jobs: SimpleQueue = SimpleQueue()
+        self.count = threads
         self._threads = [threading.Thread(target=self._work, name=f"{name}_{n}", daemon=True)
                          for n in range(threads)]
         for thread in self._threads:
@@ -94,7 +96,7 @@ class PageThreads:
 
 
 def start_page_threads(app: FastAPI, threads: int) -> None:
-    """The page threads of ``app`` (``serving.max_in_flight``), for the lifespan."""
+    """The page threads of ``app`` (``serving.page_threads``), for the lifespan."""
     setattr(app.state, PAGE_THREADS, PageThreads(threads, "shelfrank-page"))
 
 
