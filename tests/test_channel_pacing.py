@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from ranking.channel_pacing import day_start_ms, due_share, minute_of_day, pace_gap, pacing_report, promise_of
-from ranking.live.channel_exposures import HOUR_MS, KEEP_HOURS, ChannelExposures, channel_rows
+from ranking.live.channel_exposures import HOUR_MS, KEEP_HOURS, ChannelExposures, channel_counts
+from ranking.live.row_columns import RowColumns
 from ranking.pipeline.adjusters.subsidy_theme import in_session
 from ranking.settings import MALL_HOURLY_TRAFFIC, ChannelSettings
 
@@ -62,18 +63,27 @@ def _row(product: int, at_ms: int, channel: str | None = "subsidy", surface: str
     return {"surface": surface, "channel": channel, "product_id": product, "timestamp": at_ms}
 
 
+def _counted(rows: list[dict]):
+    """:func:`channel_counts` of ``rows`` as the live tail holds a poll's rows (columns)."""
+    columns = RowColumns()
+    columns.add_rows(rows)
+    return channel_counts(columns)
+
+
 def test_only_the_subsidy_channels_impressions_count_and_old_hours_go() -> None:
     counts = ChannelExposures()
     day = day_start_ms(NOON_SHANGHAI, "Asia/Shanghai")
-    added = counts.add([_row(1, NOON_SHANGHAI), _row(1, NOON_SHANGHAI + 1), _row(2, day - 1),
-                        _row(3, NOON_SHANGHAI, channel="category"), _row(4, NOON_SHANGHAI, None, "homepage"),
-                        {"surface": "channel", "channel": "subsidy", "product_id": "x", "timestamp": 1}])
+    added = counts.add_counts(_counted([
+        _row(1, NOON_SHANGHAI), _row(1, NOON_SHANGHAI + 1), _row(2, day - 1),
+        _row(3, NOON_SHANGHAI, channel="category"), _row(4, NOON_SHANGHAI, None, "homepage"),
+        {"surface": "channel", "channel": "subsidy", "product_id": "x", "timestamp": 1},
+        {"surface": "channel", "channel": "subsidy", "product_id": 6}]))  # no timestamp: refused later
     assert added == 3
     assert counts.since(day) == {1: 2}  # product 2 was shown yesterday
     assert counts.since(day - HOUR_MS) == {1: 2, 2: 1}
-    counts.add([_row(5, NOON_SHANGHAI + KEEP_HOURS * HOUR_MS)])
+    counts.add_counts(_counted([_row(5, NOON_SHANGHAI + KEEP_HOURS * HOUR_MS)]))
     assert min(counts.hours) > NOON_SHANGHAI // HOUR_MS, "hours older than the window are dropped"
-    assert channel_rows([_row(9, 5)]) == {(0, 9): 1}
+    assert _counted([_row(9, 5)]) == {(0, 9): 1}
 
 
 def test_subsidy_sessions_open_at_their_hours_for_their_length() -> None:

@@ -93,10 +93,14 @@ def test_the_room_doubles_once_the_rows_pass_the_share_and_fits_a_big_poll():
 
 
 def test_a_polls_new_rows_at_most_are_its_distinct_products_stores_users_and_sessions():
-    from ranking.live.log_rows import log_tables, products_named
+    from ranking.live.log_rows import column_tables, products_named
+    from ranking.live.row_columns import RowColumns
 
     rows = {"clicks": [{**r, "session_id": None} for r in clicks(0, 50)], "impressions": shown(100, 80)}
-    tables = log_tables(rows)
+    polled = {t: RowColumns() for t in rows}
+    for t, rs in rows.items():
+        polled[t].add_rows(rs)
+    tables = column_tables(polled)
     assert tables["clicks"].schema.field("session_id").type == pa.null()  # no session named: counted 0
     named = products_named(tables)
     keys = ("user_id", "session_id", "store_id")

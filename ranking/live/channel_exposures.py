@@ -12,8 +12,7 @@ counts from the hour before). Bounded: at most :data:`KEEP_HOURS` hours x the ch
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from ranking.live.row_columns import RowColumns
 from ranking.surfaces import CHANNEL, SUBSIDY_CHANNEL
@@ -22,20 +21,10 @@ HOUR_MS = 3_600_000
 KEEP_HOURS = 48
 
 
-def channel_rows(rows: Iterable[Mapping[str, Any]]) -> Counter:
-    """(UTC hour, product id) -> impressions of the subsidy channel's rows among logged impressions."""
-    counts: Counter = Counter()
-    for row in rows:
-        if row.get("surface") == CHANNEL and row.get("channel") == SUBSIDY_CHANNEL:
-            try:
-                counts[(int(row["timestamp"]) // HOUR_MS, int(row["product_id"]))] += 1
-            except (KeyError, TypeError, ValueError):
-                continue  # the live state refuses such a row with its reason; it is not an exposure
-    return counts
-
-
 def channel_counts(rows: RowColumns) -> Counter:
-    """:func:`channel_rows` of rows held as columns (:mod:`ranking.live.row_columns`)."""
+    """(UTC hour, product id) -> impressions of the subsidy channel's rows among a poll's logged
+    impressions (held as columns, :mod:`ranking.live.row_columns`); a row without a usable
+    timestamp or product id is skipped (the live state refuses it with its reason)."""
     surfaces, channels = rows.column("surface"), rows.column("channel")
     at = [i for i, (surface, channel) in enumerate(zip(surfaces, channels, strict=True))
           if surface == CHANNEL and channel == SUBSIDY_CHANNEL]
@@ -57,12 +46,8 @@ class ChannelExposures:
     def __init__(self) -> None:
         self.hours: dict[int, Counter] = {}
 
-    def add(self, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Count the subsidy channel's rows; return how many."""
-        return self.add_counts(channel_rows(rows))
-
     def add_counts(self, counts: Mapping[tuple[int, int], int]) -> int:
-        """Add :func:`channel_rows`' counts (made before a reader's lock is taken); return how many."""
+        """Add :func:`channel_counts`' counts (made before a reader's lock is taken); return how many."""
         for (hour, product), n in counts.items():
             self.hours.setdefault(hour, Counter())[product] += n
         if self.hours:

@@ -4,8 +4,9 @@
 exposure of the same card (request id, product) are one showing, the second is left out (a
 bounded memory of recent cards), as are impressions naming no shopper. :class:`BundleLeaves`
 is the bundle's product -> leaf lookup a backend describes products with when the log first
-names them. :func:`log_tables` turns a poll's rows into the Arrow tables
-:meth:`LiveState.replay` (or ``RedisLiveState.replay``) takes, in replay order.
+names them. :func:`column_tables` turns a poll's rows (held as columns,
+:meth:`~ranking.live.log_tail.LogTail.poll_columns`) into the Arrow tables :meth:`LiveState.replay`
+(or ``RedisLiveState.replay``) takes, in replay order. Both backends read a poll this way.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from itertools import compress, repeat
-from operator import is_, itemgetter
+from operator import is_
 
 import numpy as np
 import pyarrow as pa
@@ -43,18 +44,9 @@ class FirstShowings:
         self._order: deque[list[tuple]] = deque()
         self._head = 0
 
-    def __call__(self, rows: list[dict], pause: Callable[[], None] | None = None) -> list[dict]:
-        """The rows to apply, in order; ``pause`` is called after each :data:`PAUSE_ROWS` rows."""
-        out: list[dict] = []
-        for k in range(0, len(rows), PAUSE_ROWS):
-            if k and pause is not None:
-                pause()
-            self._first(rows[k:k + PAUSE_ROWS], out)
-        return out
-
     def columns(self, rows: RowColumns, pause: Callable[[], None] | None = None) -> RowColumns:
-        """:meth:`__call__` of rows held as columns (:mod:`ranking.live.row_columns`): the rows to
-        apply, in order, and the same memory; ``pause`` after each :data:`PAUSE_ROWS` rows."""
+        """The rows to apply (rows held as columns, :mod:`ranking.live.row_columns`), in order;
+        ``pause`` is called after each :data:`PAUSE_ROWS` rows."""
         users, sessions = rows.column("user_id"), rows.column("session_id")
         requests, products = rows.column("request_id"), rows.column("product_id")
         kept: list[int] | None = None  # None: every row so far kept (the columns are kept whole)
@@ -101,40 +93,6 @@ class FirstShowings:
         """The keys remembered, oldest first."""
         return [k for i, keys in enumerate(self._order) for k in (keys[self._head:] if i == 0 else keys)]
 
-    def _first(self, rows: list[dict], out: list[dict]) -> None:
-        users = list(map(dict.get, rows, repeat("user_id")))
-        keys = list(zip(map(dict.get, rows, repeat("request_id")), map(dict.get, rows, repeat("product_id")),
-                        strict=True))
-        try:
-            fresh = set(keys)
-            usual = (len(fresh) == len(keys) and self._keys.isdisjoint(fresh)  # each card shown first
-                     and (None not in users or _sessions_named(rows, users)))
-        except TypeError:  # a key that is not hashable: the loop raises as it did
-            usual = False
-        if not usual:
-            self._one_by_one(rows, out)
-            return
-        self._keys |= fresh
-        self._order.append(keys)
-        self._forget()  # the oldest beyond the memory: as one by one, none of these rows were among them
-        out += rows
-
-    def _one_by_one(self, rows: list[dict], out: list[dict]) -> None:
-        shown, added = self._keys, []
-        self._order.append(added)
-        for r in rows:
-            get = r.get
-            if get("user_id") is None and not get("session_id"):
-                continue  # an anonymous visitor without a session: no shopper to follow
-            key = (get("request_id"), get("product_id"))
-            if key in shown:
-                continue
-            shown.add(key)
-            added.append(key)
-            if len(shown) > self.memory:
-                self._forget()
-            out.append(r)
-
     def _forget(self) -> None:
         """Forget the oldest keys beyond :attr:`memory`."""
         excess = len(self._keys) - self.memory
@@ -152,11 +110,6 @@ class FirstShowings:
         self._keys.clear()
         self._order.clear()
         self._head = 0
-
-
-def _sessions_named(rows: list[dict], users: list) -> bool:
-    """Whether every row without a user names a session (a C-level pass)."""
-    return all(compress(map(dict.get, rows, repeat("session_id")), map(is_, users, repeat(None))))
 
 
 class BundleLeaves:
@@ -177,17 +130,11 @@ class BundleLeaves:
         return product_ids[known], self.leaf[pos[known]]
 
 
-def log_tables(rows: dict[str, list[dict]], pause: Callable[[], None] | None = None) -> dict[str, pa.Table]:
-    """A poll's rows as Arrow tables (only the columns the state reads), in replay order;
-    ``pause`` (the live tail's) is called between a table's rows made columns and the columns
-    made Arrow arrays: a poll's ~2,000 impressions are ~1.5 ms of both, held in one go before."""
-    return {t: _table(rows[t], pause) for t in REPLAY_ORDER if rows.get(t)}
-
-
 def column_tables(polled: dict[str, RowColumns], pause: Callable[[], None] | None = None
                   ) -> dict[str, pa.Table]:
-    """:func:`log_tables` of a poll's rows held as columns (:meth:`LogTail.poll_columns`): the
-    same tables; ``pause`` between a table's columns gathered and made Arrow arrays."""
+    """A poll's rows held as columns (:meth:`LogTail.poll_columns`) as Arrow tables (only the
+    columns the state reads, :data:`TABLE_COLUMNS`, each where some row names it), in replay
+    order; ``pause`` (the live tail's) between a table's columns gathered and made Arrow arrays."""
     out = {}
     for t in REPLAY_ORDER:
         rows = polled.get(t)
@@ -207,22 +154,3 @@ def products_named(tables: dict[str, pa.Table]) -> np.ndarray:
         return np.zeros(0, np.int64)
     return unique_sorted(np.concatenate([t.column("product_id").to_numpy(zero_copy_only=False)
                                      for t in tables.values()]).astype(np.int64))
-
-
-def _table(rows: list[dict], pause: Callable[[], None] | None = None) -> pa.Table:
-    keys = set().union(*rows)  # one pass over the rows' keys, not one per column
-    names = [n for n in TABLE_COLUMNS if n in keys]
-    columns = [_column(rows, n) for n in names]
-    if pause is not None:
-        pause()
-    return pa.table(dict(zip(names, columns, strict=True)))
-
-
-def _column(rows: list[dict], name: str) -> list:
-    """Each row's ``name``, None where a row has none: a C-level pass when every row holds it
-    (a table's rows usually do; a third cheaper than one pass making a tuple of every column
-    per row and another transposing them)."""
-    try:
-        return list(map(itemgetter(name), rows))
-    except KeyError:
-        return [r.get(name) for r in rows]

@@ -22,8 +22,9 @@ queries' text and logged live features copied into each of its 20 cards' rows ma
 twice as wide and turning them into columns three times slower, in bursts of ~1,000 rows every
 ``serving.exposure_flush_seconds`` that held the GIL for milliseconds while a page waited.
 :meth:`LogTail.poll_columns` gives the same rows as columns (:mod:`ranking.live.row_columns`),
-an exposure line's cards added without a dict per card: the embedded backend's tail reads that
-(the Redis backend's applier, which also reads the catalog's and merchandising's tables, the dicts).
+an exposure line's cards added without a dict per card: both backends' tails read that (the Redis
+backend's applier makes dicts again of only the few catalog and merchandising rows it forwards);
+:meth:`LogTail.poll`'s dicts are the catalog's and merchandising's followers'.
 Lines are parsed with orjson (three times faster here than the standard library), and with
 :mod:`json` when orjson refuses one (a NaN, an integer past 64 bits): what was read before still is.
 The first poll reads every file from its start: that is the replay a worker does at start.

@@ -59,9 +59,9 @@ import pyarrow as pa
 from ranking.catalog_changes import CATALOG_TABLES
 from ranking.live.batch import LiveInputError, event_batch
 from ranking.live.catalog_feed import RedisCatalogFeed, in_received_order, push_catalog_rows
-from ranking.live.channel_exposures import HOUR_MS, KEEP_HOURS, channel_rows
+from ranking.live.channel_exposures import HOUR_MS, KEEP_HOURS, channel_counts
 from ranking.live.errors import LiveBackendError
-from ranking.live.log_rows import BundleLeaves, FirstShowings, log_tables, products_named
+from ranking.live.log_rows import BundleLeaves, FirstShowings, column_tables, products_named
 from ranking.live.log_tail import TAILED_TABLES, LogTail
 from ranking.live.merch_follower import MERCH_STREAM
 from ranking.live.pacer import Pacer, no_pause
@@ -186,16 +186,17 @@ class RedisLiveBackend:
         if self.tail is None or (stored is None and self._stored):
             self._open_tail(stored)
         if self._pending is None:
-            rows = self.tail.poll(pause)
-            if not any(rows.values()):  # the usual poll: nothing new, no pause
+            rows = self.tail.poll_columns(pause)  # exposures' cards as columns, as the embedded tail
+            if not any(map(len, rows.values())):  # the usual poll: nothing new, no pause
                 step = no_pause
             step()
-            catalog, merch = in_received_order(rows), in_received_order(rows, MERCH_TABLES)
-            channel = channel_rows(rows.get("impressions", []))  # every showing counts toward a promise
+            changes = {t: rows.pop(t).rows() for t in CATALOG_TABLES + MERCH_TABLES}  # a few rows: dicts
+            catalog, merch = in_received_order(changes), in_received_order(changes, MERCH_TABLES)
+            channel = channel_counts(rows["impressions"])  # every showing counts toward a promise
             step()
-            rows["impressions"] = self._showings(rows.get("impressions", []), pause)
+            rows["impressions"] = self._showings.columns(rows["impressions"], pause)
             step()
-            self._pending = (log_tables(rows, pause), catalog, merch, self.tail.positions(), channel)
+            self._pending = (column_tables(rows, pause), catalog, merch, self.tail.positions(), channel)
             step()
         tables, catalog, merch, positions, channel = self._pending
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, catalog,
