@@ -346,27 +346,13 @@ def test_the_pacer_follows_the_live_apply_pause_settings(tmp_path, monkeypatch):
     assert made and made[0].apply_pause_ratio == 2.0, "the tail's pacer is made from its settings"
 
 
-def _first_showings_reference(shown: dict, memory: int, rows: list[dict]) -> list[dict]:
-    """FirstShowings as it was: row by row (an OrderedDict as a plain dict, oldest first)."""
-    out = []
-    for r in rows:
-        if r.get("user_id") is None and not r.get("session_id"):
-            continue
-        key = (r.get("request_id"), r.get("product_id"))
-        if key in shown:
-            continue
-        shown[key] = None
-        if len(shown) > memory:
-            del shown[next(iter(shown))]
-        out.append(r)
-    return out
-
-
 @pytest.mark.parametrize("memory", [50, 700, 200_000])
 def test_first_showings_keep_the_rows_and_the_memory_the_row_by_row_check_kept(memory, monkeypatch):
     """The usual rows are kept by C-level passes, any other rows one by one: the same rows and
     the same memory (in order) as the row-by-row check, with shoppers without a user, anonymous
     visitors, cards shown again in a poll and across polls, missing keys and evictions."""
+    from row_references import first_showings
+
     from ranking.live.log_rows import FirstShowings
     from ranking.live.row_columns import RowColumns
 
@@ -397,6 +383,6 @@ def test_first_showings_keep_the_rows_and_the_memory_the_row_by_row_check_kept(m
             rows += [dict(r) for r in rows[:: int(rng.integers(2, 9))]]
         held = RowColumns()
         held.add_rows(rows)
-        assert got.columns(held).rows() == _first_showings_reference(ref, memory, rows)
+        assert got.columns(held).rows() == first_showings(ref, memory, rows)
         assert got.remembered() == list(ref)
     assert 0 < sum(chunks) < len(chunks), "both ways taken: C-level passes and one by one"
