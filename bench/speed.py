@@ -21,7 +21,8 @@ reads a real history). Then:
 3. **Two workers, 16 connections**, the three pages mixed in turn: requests per second, p99
    and how many answers were shed (503). wrk's percentiles cover every answer; with none shed
    they are the admitted requests' p99, and ``mixed_2w_c16_service_cpu_ms`` is both workers'
-   CPU per request. Goal: >= 600 requests/s with admitted p99 < 50 ms.
+   CPU per request. Goal: >= 600 requests/s with admitted p99 < 50 ms. ``--two-workers-only
+   --backend redis`` runs it with the live state on a private ``redis-server``.
 
 **Repeating or new shoppers and queries.** By default the pages cycle through 50 shoppers
 (search: 200 frequent-word queries), so the results the service keeps per shopper and per query
@@ -49,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx2
@@ -240,10 +242,22 @@ def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path
         stop_service(proc)
 
 
-def two_workers(bundle: Path, book: dict, bodies: dict, work: Path, distinct: int = 0) -> dict:
+def two_workers(bundle: Path, book: dict, bodies: dict, work: Path, distinct: int = 0,
+                backend: str = "embedded") -> dict:
+    """The mixed run at two workers and 16 connections, the live state on ``backend`` (``redis``:
+    a private ``redis-server``, as :mod:`bench.live_backends` starts it)."""
+    from bench.bench_live_state import private_redis
+
+    with private_redis() if backend == "redis" else nullcontext() as redis_url:
+        sets = [f"live.backend={backend}", "serving.write_rate_per_second=0"]
+        if redis_url is not None:
+            sets += [f"live.redis_url={redis_url}", "live.redis_prefix=bench-speed:"]
+        proc, url = start_service(bundle.parent, work / "events-2", workers=2, bundle=bundle, extra=sets)
+        return _mixed(proc, url, book, bodies, work, distinct)
+
+
+def _mixed(proc, url: str, book: dict, bodies: dict, work: Path, distinct: int) -> dict:
     products = np.unique(np.concatenate([b["candidates"] for b in bodies["rerank"]]))
-    proc, url = start_service(bundle.parent, work / "events-2", workers=2, bundle=bundle,
-                              extra=["live.backend=embedded", "serving.write_rate_per_second=0"])
     try:
         prepare(url, book, bodies, products)
         time.sleep(WARM_SECONDS)  # the other worker follows the book (compiling its indexes) and the clicks
@@ -296,6 +310,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--out", type=Path, default=Path("bench/out/speed"))
     parser.add_argument("--two-workers-only", action="store_true", help="only the two-worker mixed run")
+    parser.add_argument("--backend", choices=("embedded", "redis"), default="embedded",
+                        help="--two-workers-only: the live state's backend (redis: a private redis-server)")
     parser.add_argument("--distinct", type=int, default=DISTINCT, metavar="N",
                         help="N bodies per page, every measured request a shopper and a query not seen "
                              "before (default SHELFRANK_BENCH_DISTINCT, else 0: 50 repeating shoppers)")
@@ -307,8 +323,8 @@ def main() -> None:
     if args.two_workers_only:
         book, bodies = workload(args.bundle, distinct=args.distinct)
         with tempfile.TemporaryDirectory() as tmp:
-            result = {**payload_case(args.distinct),
-                      **two_workers(args.bundle, book, bodies, Path(tmp), args.distinct)}
+            result = {**payload_case(args.distinct), "live_backend": args.backend,
+                      **two_workers(args.bundle, book, bodies, Path(tmp), args.distinct, args.backend)}
         args.out.mkdir(parents=True, exist_ok=True)
     else:
         result = run(args.bundle, args.out, distinct=args.distinct)

@@ -125,3 +125,32 @@ def test_the_workload_is_drawn_without_an_engine_in_the_callers_process(small_mo
         drawn = workload(bundle, synonyms=50)
     assert drawn == bench.speed.drawn_workload(bundle, synonyms=50), \
         "the same book and bodies in every process (ties among frequent words broken by the word)"
+
+
+@pytest.mark.parametrize("backend", ["embedded", "redis"])
+def test_the_two_worker_run_serves_the_live_state_on_the_backend_asked(monkeypatch, tmp_path, backend):
+    from contextlib import contextmanager
+
+    import bench.bench_live_state
+
+    started, servers = [], []
+
+    @contextmanager
+    def fake_redis():
+        servers.append("started")
+        yield "redis://127.0.0.1:1/0"
+        servers.append("stopped")
+
+    monkeypatch.setattr(bench.bench_live_state, "private_redis", fake_redis)
+    monkeypatch.setattr(bench.speed, "start_service",
+                        lambda *a, **k: started.append(k["extra"]) or ("p", "u"))
+    monkeypatch.setattr(bench.speed, "_mixed", lambda proc, url, *a: {"served": (proc, url, servers[:])})
+    got = bench.speed.two_workers(Path("B/latest"), {}, {}, tmp_path, 0, backend)
+    assert f"live.backend={backend}" in started[0]
+    if backend == "redis":
+        assert "live.redis_url=redis://127.0.0.1:1/0" in started[0]
+        assert got == {"served": ("p", "u", ["started"])} and servers == ["started", "stopped"]
+    else:
+        assert not any(s.startswith("live.redis") for s in started[0]) and servers == []
+    assert arguments(["b", "--two-workers-only", "--backend", "redis"]).backend == "redis"
+    assert arguments(["b"]).backend == "embedded"
