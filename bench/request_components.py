@@ -99,9 +99,6 @@ def instrument(engine) -> None:
         for kind, parts, method in groups:
             for part in parts:
                 _wrap(part, method, f"{name} {kind}: {getattr(part, 'name', type(part).__name__)}")
-                if kind == "recall" and hasattr(part, "started"):  # a scan started on the pool:
-                    # this thread's part (the query's vector, the hand-off), and its join
-                    _wrap(part, "started", f"{name} recall started: {part.name}")
         # each extra-features provider by name (live, dense_similarity)
         p.extra_features = [_timed(f, f"{name} hydrate: {_name(f)}") for f in p.extra_features]
         for stage in ("_recall", "_filter", "_hydrate"):

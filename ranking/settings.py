@@ -312,15 +312,6 @@ class RecallSettings(Section):
     synonym_matches_mb: float = Field(
         32.0, ge=0, description="... each synonym match's rows and what it adds there, kept per search "
         "index up to this many MB in all, oldest out")
-    dense_scan_overlap: bool = Field(
-        True, description="a search whose dense recall is not kept scans on a recall pool thread while "
-        "the request's thread runs the lexical recall (faiss releases the interpreter lock while it "
-        "scans); false: the scan on the request's thread (ranking/recall/search.py dense_started)")
-    dense_scan_start_wait_ms: float = Field(
-        1.0, ge=0, description="... how long the request's thread waits for a pool thread to enter the "
-        "scan before it goes on (a pool thread that must take the interpreter lock from a thread "
-        "running Python may wait for it up to the 5 ms switch interval); a scan not started by the "
-        "join runs on the request's thread")
     item_embedding_dim: int = Field(32, ge=4, description="co-interaction item embedding size")
     recent_items: int = Field(20, ge=1, description="recent items kept per user for personal recall")
     similar_lists: bool = Field(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -63,23 +63,6 @@ def costly_for(source: CandidateSource) -> bool:
     pool: not when the source says it is cheap (``pooled = False``, every built-in source since
     stop 46: the pool is for a caller's own source that computes without the interpreter lock)."""
     return bool(getattr(source, "pooled", True))
-
-
-def started_sources(sources: Sequence[CandidateSource], request: RankRequest, k: int,
-                    executor: Executor | None) -> dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]]:
-    """Each source's recall started on ``executor`` by the source itself, by name: the ones with a
-    ``started(request, k, executor)`` method that returns a join (a callable giving its recall)
-    rather than None (nothing worth a hop: the source's ``recall`` then runs on this thread). No
-    executor: none."""
-    if executor is None:
-        return {}
-    begun = {}
-    for source in sources:
-        start = getattr(source, "started", None)
-        join = start(request, k, executor) if start is not None else None
-        if join is not None:
-            begun[source.name] = join
-    return begun
 
 
 class CallerCandidates:
@@ -176,21 +159,14 @@ class Pipeline:
         # 20-300 us against ~60 us a hop under load, and search's, whose lexical scoring holds the
         # interpreter lock) stays here: the page thread handed the interpreter lock to the pool
         # thread and waited to get it back
-        # A source that scans without the lock (search's dense source for a query not kept:
-        # ``started``) starts its scan on a pool thread first and is joined after the others ran
-        # here, so its scan overlaps them
-        begun = started_sources(self.sources, request, self.recall_k, self.executor)
-        costly = [s for s in self.sources if s.name not in begun and costly_for(s)]
+        costly = [s for s in self.sources if costly_for(s)]
         if self.executor is not None and len(costly) > 1:
             futures = {s.name: self.executor.submit(s.recall, request, self.recall_k) for s in costly[:-1]}
-            parts = {s.name: s.recall(request, self.recall_k) for s in self.sources
-                     if s.name not in futures and s.name not in begun}
+            parts = {s.name: s.recall(request, self.recall_k) for s in self.sources if s.name not in futures}
             parts.update({name: f.result() for name, f in futures.items()})
-        else:
-            parts = {s.name: s.recall(request, self.recall_k) for s in self.sources if s.name not in begun}
-        if begun or len(costly) > 1:
-            parts.update({name: join() for name, join in begun.items()})
             parts = {s.name: parts[s.name] for s in self.sources}  # sources' order
+        else:
+            parts = {s.name: s.recall(request, self.recall_k) for s in self.sources}
         return self.unions.union_counted(parts, added)
 
     def _filter(self, cands: CandidateSet, request: RankRequest,

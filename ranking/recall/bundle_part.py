@@ -14,7 +14,6 @@ rebuild (:func:`ranking.recall.tokenize.require_current_tokens`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,15 +84,6 @@ class SearchSource:
         if self.name == LEXICAL:  # with the operator's synonyms, when the request's book has some
             return self._search.lexical(request.query, k, rewrite_of(request))
         return self._search.dense(request.query, k, request.hydrated)  # the query's vector kept
-
-    def started(self, request: RankRequest, k: int, executor: Executor
-                ) -> Callable[[], tuple[np.ndarray, np.ndarray]] | None:
-        """The dense source's recall with its FAISS scan started on ``executor`` (the pipeline
-        joins it after the other sources; :meth:`SearchRecall.dense_started`), for a query whose
-        dense recall is not kept; None otherwise (the lexical source, a kept query: no hop)."""
-        if self.name != DENSE or not request.query:
-            return None
-        return self._search.dense_started(request.query, k, request.hydrated, executor)
 
 
 # the homepage sources that hop to the recall pool: none. Every source costs less than the hop

@@ -29,10 +29,8 @@ the catalog words it is part of; ``use_query_words_from`` sets that matching fro
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -65,13 +63,6 @@ def _search_text(query: str) -> str | None:
     """``query`` as :meth:`SearchRecall.dense_similarity` embeds it (normalised), None when it
     has no searchable word; kept per text (a repeated query's normalising and token scan)."""
     return normalise(query) if searchable(query) else None
-
-
-def _found(scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One query's (ids, scores) from :meth:`VectorIndex.search`'s (1, k) answer, padding dropped
-    (read-only)."""
-    keep = ids[0] >= 0
-    return read_only((ids[0][keep], scores[0][keep]))
 
 
 def encoder_folder(folder: Path) -> Path:
@@ -251,44 +242,13 @@ class SearchRecall:
         if _search_text(query) is None:  # kept per text: a token scan cost ~5 us, twice a search
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         index, kept = self._dense_kept
-        return kept.kept((query, k), lambda: _found(*index.search(self.query_vectors([query], memo), k)))
 
-    def dense_started(self, query: str, k: int, memo: dict | None, executor: Executor
-                      ) -> Callable[[], tuple[np.ndarray, np.ndarray]] | None:
-        """:meth:`dense` with its scan started on ``executor``'s thread, for the caller to join
-        (the returned callable gives :meth:`dense`'s answer, kept as it keeps it); None when
-        :meth:`dense` would not scan (a kept (query, ``k``), no searchable word). The query's
-        vector is encoded here (Python); faiss's search releases the interpreter lock for the scan,
-        so this thread's own work (the lexical recall) runs beside it. This thread waits (up to
-        ``recall.dense_scan_start_wait_ms``) until a pool thread has started the scan: a pool
-        thread woken while this one runs Python gets the interpreter lock only when this one
-        drops it, which the lexical scoring may not do before the join (then nothing overlaps,
-        and the hand-offs cost). A scan no pool thread has started when joined (every one busy)
-        is cancelled and run by the joining thread. Both threads search the same index read
-        here, on faiss's threads as each sets them
-        (:func:`ranking.recall.vector_index.set_search_threads`), so the answer is the same bits.
-        None as well when ``recall.dense_scan_overlap`` is off."""
-        settings = self._query_settings
-        if not settings.dense_scan_overlap or _search_text(query) is None:
-            return None
-        index, kept = self._dense_kept
-        if (query, k) in kept:
-            return None
-        vector = self.query_vectors([query], memo)
-        entered = threading.Event()
+        def scan() -> tuple[np.ndarray, np.ndarray]:
+            scores, ids = index.search(self.query_vectors([query], memo), k)
+            keep = ids[0] >= 0
+            return read_only((ids[0][keep], scores[0][keep]))
 
-        def started() -> tuple[np.ndarray, np.ndarray]:
-            entered.set()
-            return index.search(vector, k)
-
-        scan = executor.submit(started)
-        entered.wait(settings.dense_scan_start_wait_ms / 1000)
-
-        def joined() -> tuple[np.ndarray, np.ndarray]:
-            found = index.search(vector, k) if scan.cancel() else scan.result()
-            return kept.put((query, k), _found(*found))
-
-        return joined
+        return kept.kept((query, k), scan)
 
     def dense_batch(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of shape (queries, k) for many queries at once; id -1 pads (and fills
