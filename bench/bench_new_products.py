@@ -37,6 +37,7 @@ from ranking.engine import Engine
 from ranking.live.new_products import add_products, frozen_state
 from ranking.pipeline import RankRequest
 from ranking.recall.tokenize import tokenize
+from ranking.recall.vector_index import set_search_threads
 from ranking.settings import load_settings
 
 PRODUCTS = int(os.environ.get("SHELFRANK_NEW_PRODUCTS", 10_000))
@@ -131,7 +132,9 @@ def bm25_drift(engine: Engine, rows: list[dict]) -> dict[str, float]:
 
 
 def measure(bundle: Path, overrides: list[str] | None = None) -> dict:
-    engine = Engine.load(bundle, load_settings(overrides or []))
+    settings = load_settings(overrides or [])
+    set_search_threads(settings.serving.search_threads)  # as the service does (FAISS's own: every core)
+    engine = Engine.load(bundle, settings)
     products_before = len(engine.snapshot.products.ids)
     queries = [w for w in engine.snapshot.text.vocabulary if len(w) >= 2][:400]
     rows = synthetic_rows(engine, PRODUCTS)
