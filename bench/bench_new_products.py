@@ -43,6 +43,7 @@ from ranking.settings import load_settings
 PRODUCTS = int(os.environ.get("SHELFRANK_NEW_PRODUCTS", 10_000))
 BATCH = int(os.environ.get("SHELFRANK_NEW_PRODUCTS_BATCH", 1_000))
 THREADS = 1  # one request at a time, as wrk's one connection in bench/request_path.py
+AFTER_SWAP_SECONDS = 0.1  # a search this soon after its thread first saw a new product table
 
 
 def synthetic_rows(engine: Engine, n: int, seed: int = 11) -> list[dict]:
@@ -68,17 +69,23 @@ def synthetic_rows(engine: Engine, n: int, seed: int = 11) -> list[dict]:
     return out
 
 
-def _searcher(engine: Engine, queries: list[str], stop: threading.Event, out: list[tuple[float, float]],
-              seed: int) -> None:
+def _searcher(engine: Engine, queries: list[str], stop: threading.Event,
+              out: list[tuple[float, float, float]], seed: int) -> None:
+    """Search in a loop; per search (wall ms, thread CPU ms, seconds since this thread first saw the
+    product table it ranked over: a new one after each new-products swap)."""
     rng = np.random.default_rng(seed)
     snap = engine.snapshot
+    table, seen = None, 0.0
     while not stop.is_set():
         q = queries[int(rng.integers(len(queries)))]
         started, cpu = time.perf_counter(), time.thread_time()
+        if engine.snapshot.products is not table:
+            table, seen = engine.snapshot.products, started
         engine.rank("search", RankRequest(surface="search", page_size=20, now_ms=snap.as_of_ms, hour=12,
                                           user_id=int(snap.users.ids[int(rng.integers(len(snap.users.ids)))]),
                                           query=q))
-        out.append(((time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000))
+        wall_ms, cpu_ms = (time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000
+        out.append((wall_ms, cpu_ms, started - seen))
 
 
 def _latencies(engine: Engine, queries: list[str], work) -> tuple[list[float], float]:
@@ -87,9 +94,11 @@ def _latencies(engine: Engine, queries: list[str], work) -> tuple[list[float], f
     return wall.tolist(), seconds
 
 
-def _search_times(engine: Engine, queries: list[str], work) -> tuple[np.ndarray, np.ndarray, float, float]:
+def _search_times(engine: Engine, queries: list[str], work, since_swap: list | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Search latencies and their thread CPU (ms) of ``THREADS`` threads while ``work()`` runs;
-    and its seconds, wall and CPU of the thread running it."""
+    and its seconds, wall and CPU of the thread running it. ``since_swap``: filled with each
+    search's seconds since its thread first saw the product table it ranked over."""
     stop, times = threading.Event(), []
     threads = [threading.Thread(target=_searcher, args=(engine, queries, stop, times, i))
                for i in range(THREADS)]
@@ -102,6 +111,8 @@ def _search_times(engine: Engine, queries: list[str], work) -> tuple[np.ndarray,
     for t in threads:
         t.join()
     wall, search_cpu = (np.array([t[i] for t in times]) for i in (0, 1))
+    if since_swap is not None:
+        since_swap.extend(t[2] for t in times)
     return wall, search_cpu, seconds, cpu_seconds
 
 
@@ -144,7 +155,9 @@ def measure(bundle: Path, overrides: list[str] | None = None) -> dict:
         for i in range(0, len(rows), BATCH):
             add_products(engine, rows[i:i + BATCH])
 
-    during, during_cpu, add_seconds, add_cpu = _search_times(engine, queries, add_all)
+    since_swap: list[float] = []
+    during, during_cpu, add_seconds, add_cpu = _search_times(engine, queries, add_all, since_swap)
+    after_swap = np.array(since_swap) < AFTER_SWAP_SECONDS
     worker = frozen_state(engine).worker
     added = len(engine.snapshot.products.ids) - products_before
     pct = lambda values, q: round(float(np.percentile(values, q)), 2)  # noqa: E731
@@ -161,7 +174,15 @@ def measure(bundle: Path, overrides: list[str] | None = None) -> dict:
            "new_products_search_during_p99_ms": pct(during, 99),
            "new_products_search_during_cpu_p50_ms": pct(during_cpu, 50),
            "new_products_search_during_cpu_p99_ms": pct(during_cpu, 99),
-           "new_products_search_during_requests": len(during)}
+           "new_products_search_during_requests": len(during),
+           # the searches right after a swap (each one's first-time queries) against the others
+           "new_products_search_after_swap_requests": int(after_swap.sum()),
+           "new_products_search_after_swap_p99_ms": pct(during[after_swap], 99) if after_swap.any() else 0.0,
+           "new_products_search_after_swap_cpu_p50_ms": pct(during_cpu[after_swap], 50) if after_swap.any()
+           else 0.0,
+           "new_products_search_later_p99_ms": pct(during[~after_swap], 99) if (~after_swap).any() else 0.0,
+           "new_products_search_later_cpu_p50_ms": pct(during_cpu[~after_swap], 50) if (~after_swap).any()
+           else 0.0}
     out.update({f"new_products_{k}": round(v, 4) for k, v in bm25_drift(engine, rows).items()})
     engine.close()
     return out
