@@ -202,3 +202,38 @@ def test_pages_after_adds_are_those_of_an_engine_that_kept_nothing(two_engines, 
     for q in queries:
         assert page(warm, q) == page(cold, q), q
     assert sum(carried) >= len(queries) // 2  # most queries answered from the carried lists
+
+
+def test_cold_starts_leaf_rates_of_the_grown_table_are_computed_before_the_swap(small_models,
+                                                                                monkeypatch) -> None:
+    """The first page after an add reads the leaf rates computed before the swap (the same values a
+    page computing them gives), not its own (~5 ms); a table they were not computed for computes them."""
+    from ranking.cold_start import view
+    from ranking.cold_start.posterior import LeafRates
+
+    engine = Engine.load(small_models / "latest", load_settings(["live.new_products_worker=false"]))
+    try:
+        snap = engine.snapshot
+        c = snap.products.columns
+        start = int(snap.products.ids.max()) + 1
+        rows = [{"product_id": start + i, "store_id": int(c["store_id"][i]),
+                 "brand_id": int(c["brand_id"][i]), "category_id": int(c["category_id"][i]),
+                 "comparable_group_id": 10**12 + i,
+                 "title": f"Quillmarsh {engine.catalog.titles_of(snap.products.ids[[i]])[0]}",
+                 "price": float(c["price"][i]), "list_price": float(c["list_price"][i]), "stock": 5,
+                 "subsidy": False, "banned": False, "listed_at": int(snap.as_of_ms)} for i in range(6)]
+        assert add_products(engine, rows) == 6
+        strength = engine.settings.cold_start.prior_strength
+        computed = []
+        of_table = LeafRates.of_table
+        monkeypatch.setattr(LeafRates, "of_table", classmethod(
+            lambda cls, products, s: computed.append(products) or of_table.__func__(cls, products, s)))
+        got = view.LeafRateCache().of(engine.snapshot, strength)
+        assert computed == []  # prepared before the swap
+        want = of_table.__func__(LeafRates, engine.snapshot.products, strength)
+        assert all(getattr(got, f).tobytes() == getattr(want, f).tobytes()
+                   for f in ("leaves", "order_rate", "click_rate"))
+        view.LeafRateCache().of(engine.snapshot, strength * 2)  # another strength: computed here
+        assert len(computed) == 1
+    finally:
+        engine.close()
