@@ -237,3 +237,34 @@ def test_cold_starts_leaf_rates_of_the_grown_table_are_computed_before_the_swap(
         assert len(computed) == 1
     finally:
         engine.close()
+
+
+def test_the_first_search_after_an_add_starts_no_build_aside(small_models, one_faiss_thread,
+                                                             monkeypatch) -> None:
+    """Cold start's facts and the cards' badges of the grown table are built before the swap: the
+    first page after it neither starts their builds aside nor computes them (pages: as before)."""
+    import threading
+
+    engine = Engine.load(small_models / "latest", load_settings(["live.new_products_worker=false"]))
+    try:
+        snap = engine.snapshot
+        c = snap.products.columns
+        start = int(snap.products.ids.max()) + 1
+        request = RankRequest(surface="search", page_size=20, now_ms=snap.as_of_ms, hour=12,
+                              user_id=int(snap.users.ids[3]), query="quillmarsh", explain=True, seed=3)
+        engine.rank("search", request)
+        rows = [{"product_id": start + i, "store_id": int(c["store_id"][i]),
+                 "brand_id": int(c["brand_id"][i]), "category_id": int(c["category_id"][i]),
+                 "comparable_group_id": 10**12 + i, "title": f"Quillmarsh kettle {i}",
+                 "price": float(c["price"][i]), "list_price": float(c["list_price"][i]), "stock": 5,
+                 "subsidy": False, "banned": False, "listed_at": int(snap.as_of_ms)} for i in range(6)]
+        assert add_products(engine, rows) == 6
+        started = []
+        start_thread = threading.Thread.start
+        monkeypatch.setattr(threading.Thread, "start",
+                            lambda self: started.append(self.name) or start_thread(self))
+        page = engine.rank("search", request)
+        assert not [n for n in started if n.startswith("built-aside")], started
+        assert {r["product_id"] for r in rows} & {card["product_id"] for card in page.cards}
+    finally:
+        engine.close()
