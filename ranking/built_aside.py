@@ -35,6 +35,7 @@ class BuiltAside(Generic[T]):
     def __init__(self, name: str) -> None:
         self.name = name
         self._memo: tuple[tuple[Any, ...], T] | None = None
+        self._next: tuple[tuple[Any, ...], T] | None = None  # built by :meth:`prepare`, not asked for yet
         self._building = threading.Lock()
 
     def ready(self, sources: tuple[Any, ...], build: Callable[[tuple[Any, ...], T | None], T]) -> T | None:
@@ -43,6 +44,10 @@ class BuiltAside(Generic[T]):
         memo = self._memo
         if memo is not None and same_sources(memo[0], sources):
             return memo[1]
+        upcoming = self._next
+        if upcoming is not None and same_sources(upcoming[0], sources):  # the swap it was built for
+            self._memo, self._next = upcoming, None
+            return upcoming[1]
         if self._building.acquire(blocking=False):
             threading.Thread(target=self._build, args=(sources, build), daemon=True,
                              name=f"built-aside-{self.name}").start()
@@ -56,6 +61,16 @@ class BuiltAside(Generic[T]):
         table = build(sources, None if memo is None else memo[1])
         self._memo = (sources, table)
         return table
+
+    def prepare(self, sources: tuple[Any, ...], build: Callable[[tuple[Any, ...], T | None], T]) -> None:
+        """Build the table of ``sources`` now, on this thread, and keep it beside the one requests
+        read until a request asks for it: the live catalog calls it before it swaps in the arrays
+        ``sources`` holds (new products), so requests on the old arrays keep theirs meanwhile, and
+        the first ones after the swap neither start a build nor compete with one."""
+        memo = self._memo
+        if memo is not None and same_sources(memo[0], sources):
+            return
+        self._next = (sources, build(sources, None if memo is None else memo[1]))
 
     def _build(self, sources: tuple[Any, ...], build: Callable[[tuple[Any, ...], T | None], T]) -> None:
         try:

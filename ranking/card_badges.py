@@ -75,6 +75,11 @@ class CardBadges:
         last), built on this thread when they are not."""
         return self._bits.now(_sources(products), _build(products))[2]
 
+    def prepare(self, products: EntityTable) -> None:
+        """The bits of ``products`` built now, for the pages after it is swapped in
+        (:meth:`~ranking.built_aside.BuiltAside.prepare`)."""
+        self._bits.prepare(_sources(products), _build(products))
+
     def lists(self, products: EntityTable, at: tuple[np.ndarray, np.ndarray], now_ms: int,
               new_product_days: float) -> list[list[str]]:
         """Each located row's badge codes (``at``: :func:`located` rows of ``products``), the same as

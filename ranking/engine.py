@@ -29,6 +29,7 @@ from ranking.catalog import CATALOG_PART, CardCatalog
 from ranking.explanation import explain_page
 from ranking.features import features
 from ranking.features.per_product import built_product_feature_table, no_builds_aside
+from ranking.features.snapshot import EntityTable
 from ranking.live.features import LIVE_COLUMNS
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
@@ -367,6 +368,11 @@ class Engine:
             self._categories = {int(c) for name in ("category_id", "top_category_id") if name in cols
                                 for c in unique_sorted(cols[name])}
         return category_id in self._categories
+
+    def prepare_badges(self, products: EntityTable) -> None:
+        """The cards' steady badges of ``products`` built now, before it is swapped in (the live
+        catalog, for new products: :mod:`ranking.live.catalog_tables`)."""
+        self._badges.prepare(products)
 
     def forget_categories(self) -> None:
         """Products were added after load (:mod:`ranking.live.new_products`): ``knows_category``

@@ -8,6 +8,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from ranking.built_aside import BuiltAside, same_sources
 
@@ -87,3 +88,23 @@ def test_it_pickles_empty() -> None:
     aside.now((1,), lambda s, last: "t")
     copy = pickle.loads(pickle.dumps(aside))
     assert copy._memo is None and copy.name == "p" and not copy._building.locked()
+
+
+def test_a_table_prepared_before_a_swap_serves_the_old_sources_and_then_the_new_without_a_build(
+        monkeypatch) -> None:
+    aside, seen = BuiltAside("test"), []
+
+    def build(sources, last):
+        seen.append(last)
+        return sources[0].sum()
+
+    old, new = np.ones(3), np.ones(4)
+    assert aside.now((old,), build) == 3
+    aside.prepare((new,), build)  # on the caller's thread, given the last table
+    assert seen == [None, 3]
+    monkeypatch.setattr(threading.Thread, "start", lambda self: pytest.fail("a build aside started"))
+    assert aside.ready((old,), build) == 3  # requests before the swap keep theirs
+    assert aside.ready((new,), build) == 4  # the first after it finds it built
+    assert aside.ready((new,), build) == 4 and aside._next is None and seen == [None, 3]
+    aside.prepare((new,), build)  # already the served one: nothing built
+    assert seen == [None, 3]

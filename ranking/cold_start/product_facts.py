@@ -79,6 +79,11 @@ class ProductFactsTable:
         ``strength``, or None while they are built aside (the request computes its own)."""
         return self._table.ready((*_sources(products, stores), strength), _build(products, stores, strength))
 
+    def prepare(self, products: EntityTable, stores: EntityTable, strength: float) -> None:
+        """The facts of ``products`` built now, for the requests after it is swapped in
+        (:meth:`~ranking.built_aside.BuiltAside.prepare`)."""
+        self._table.prepare((*_sources(products, stores), strength), _build(products, stores, strength))
+
     def of(self, products: EntityTable, stores: EntityTable, strength: float) -> ProductFacts:
         """:meth:`ready`, built on this thread when it is not."""
         return self._table.now((*_sources(products, stores), strength), _build(products, stores, strength))

@@ -63,9 +63,10 @@ class SearchAppend:
     index: VectorIndex
     vectors: np.ndarray
     new_words: int
+    appended: bool = False  # rows appended to the served index (new products), none changed
 
     def publish(self, search: SearchRecall) -> None:
-        search.replace_products(self.bm25, self.index, self.vectors)
+        search.replace_products(self.bm25, self.index, self.vectors, appended=self.appended)
 
 
 def lexical_rows(bm25: BM25Index, docs: list[list[str]] | BatchTokens, stats: FrozenBm25
@@ -111,7 +112,7 @@ def append_search(search: SearchRecall, docs: list[list[str]] | BatchTokens, vec
     """Both sides for these products (token lists for BM25, their texts' embeddings for FAISS)."""
     bm25, new_words = append_lexical(search.bm25, docs, ids, stats)
     index, vectors = append_dense(search, vectors, ids)
-    return SearchAppend(bm25, index, vectors, new_words)
+    return SearchAppend(bm25, index, vectors, new_words, appended=True)
 
 
 def replace_lexical(bm25: BM25Index, rows: np.ndarray, docs: list[list[str]],

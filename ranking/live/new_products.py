@@ -28,10 +28,11 @@ work that held the request threads' interpreter lock) are built in a worker proc
 answer) while this process builds the product, card and homepage rows; this process keeps
 the look-ups of the batch's distinct words, the appends, the spelling corrector and what the
 pages keep per product table (both built before the swaps, not by the first pages after
-them), and the swaps. While a batch runs, the thread switch interval is
-``live.new_products_switch_interval_ms`` (0.5 ms, not 5), so a request thread waiting for the
-GIL waits a tenth as long each time. Measured in docs/catalog.md ("Speed";
-``bench/bench_new_products.py``).
+them), and the swaps. The search index is swapped in as the served one with rows appended, so a
+query's kept dense recall is carried to it (:meth:`SearchRecall.replace_products`, exact).
+While a batch runs, the thread switch interval is ``live.new_products_switch_interval_ms``
+(0.5 ms, not 5), so a request thread waiting for the GIL waits a tenth as long each time.
+Measured in docs/catalog.md ("Speed"; ``bench/bench_new_products.py``).
 """
 
 from __future__ import annotations

@@ -53,6 +53,10 @@ from ranking.settings import MerchandisingSettings, RecallSettings
 from ranking.sorted_sets import unique_sorted
 from ranking.text import normalise
 
+# earlier indexes whose kept dense recall an index grown from them by appended rows (new products)
+# reads: a query kept there is answered from its kept list and a scan of the rows appended since
+# (VectorIndex.top_after_append), not a scan of every row; each at most ``recall.search_results_kept``
+DENSE_CARRIED = 2
 QUERY_VECTORS_KEPT = 4096  # query texts whose dense vectors are kept (64 floats each: ~1 MB)
 SIMILARITIES_PER_TEXT = 2048  # cosines kept per query text across its candidate lists (~24 KB)
 _NO_IDS, _NO_COSINES = read_only(np.zeros(0, np.int64)), read_only(np.zeros(0, np.float32))
@@ -106,10 +110,12 @@ class SearchRecall:
         self._dense_kept = self._kept_for(index)
         self._similarity_kept = self._similarities_for(self._rows, vectors)
 
-    def _kept_for(self, index: VectorIndex | None) -> tuple[VectorIndex | None, BoundedMemo]:
-        """(``index``, (query, k) -> its dense recall): swapped as one value, so a search that
-        read one index keeps its result beside that index's, never beside a newer one's."""
-        return index, BoundedMemo(self._query_settings.search_results_kept)
+    def _kept_for(self, index: VectorIndex | None, carried: tuple = ()) -> tuple:
+        """(``index``, (query, k) -> its dense recall, ``carried``): swapped as one value, so a search
+        that read one index keeps its result beside that index's, never beside a newer one's.
+        ``carried``: (size, kept recall) of up to :data:`DENSE_CARRIED` earlier indexes ``index``
+        extends by appended rows, newest first (:meth:`replace_products`)."""
+        return index, BoundedMemo(self._query_settings.search_results_kept), carried
 
     def _similarities_for(self, rows: RowLookup, vectors: np.ndarray) -> tuple:
         """(``rows``, ``vectors``, (query, candidate ids' bytes) -> their cosines, query -> the ids
@@ -146,13 +152,20 @@ class SearchRecall:
         self.speller, self._correct = made
         return self
 
-    def replace_products(self, bm25: BM25Index, index: VectorIndex, vectors: np.ndarray) -> None:
+    def replace_products(self, bm25: BM25Index, index: VectorIndex, vectors: np.ndarray,
+                         appended: bool = False) -> None:
         """Swap in indexes that hold more products (appended rows: every existing row kept;
-        :mod:`ranking.live.new_products`), in an order that keeps concurrent queries whole:
-        the row-aligned vectors before the id lookup that hands their rows out."""
+        :mod:`ranking.live.new_products`) or changed ones (``retext``), in an order that keeps
+        concurrent queries whole: the row-aligned vectors before the id lookup that hands their
+        rows out. ``appended``: ``index`` is the served one with rows appended, so the dense
+        recall kept for the served one (and those it carried) stays readable by the new one
+        (:meth:`dense`); otherwise it is dropped."""
+        served, kept, carried = self._dense_kept
+        grown = appended and served is not None and index.extends(served)
         self.vectors = vectors
         self.index = index
-        self._dense_kept = self._kept_for(index)
+        self._dense_kept = self._kept_for(index, ((served.size, kept), *carried)[:DENSE_CARRIED]
+                                          if grown else ())
         self.bm25 = bm25
         self.product_ids = bm25.product_ids
         self._rows = RowLookup(bm25.product_ids)
@@ -169,7 +182,7 @@ class SearchRecall:
                               _correct=SpellCorrection.as_typed, query_words=None,
                               _query_settings=self._query_settings, synonym_weight=self.synonym_weight,
                               _kept_vectors=BoundedMemo(QUERY_VECTORS_KEPT),
-                              _dense_kept=(None, BoundedMemo(0)),
+                              _dense_kept=(None, BoundedMemo(0), ()),
                               _similarity_kept=(self._rows, self.vectors, BoundedMemo(0), BoundedMemo(0)))
         return light
 
@@ -238,13 +251,24 @@ class SearchRecall:
     def dense(self, query: str, k: int, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` products whose text embeddings are nearest the query's (ids, cosines), kept
         per (query, ``k``) beside the index that answered (``recall.search_results_kept``,
-        read-only arrays): the scan gives the same answer every repeat (docs/recall.md)."""
+        read-only arrays): the scan gives the same answer every repeat (docs/recall.md). After
+        new products an index with rows appended answers a query kept for the one it grew from
+        from that list and a scan of the appended rows, when that is provably its own scan's
+        answer (:meth:`VectorIndex.top_after_append`); else it scans every row."""
         if _search_text(query) is None:  # kept per text: a token scan cost ~5 us, twice a search
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        index, kept = self._dense_kept
+        index, kept, carried = self._dense_kept
 
         def scan() -> tuple[np.ndarray, np.ndarray]:
-            scores, ids = index.search(self.query_vectors([query], memo), k)
+            vector = self.query_vectors([query], memo)
+            for size, earlier in carried:
+                got = earlier.get((query, k))
+                if got is not None:
+                    grown = index.top_after_append(vector, k, *got, size)
+                    if grown is not None:
+                        return read_only(grown)
+                    break
+            scores, ids = index.search(vector, k)
             keep = ids[0] >= 0
             return read_only((ids[0][keep], scores[0][keep]))
 

@@ -145,6 +145,62 @@ class VectorIndex:
             scores[tied], found[tied] = again, np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1)
         return scores, found
 
+    def extends(self, other: VectorIndex) -> bool:
+        """Whether this index is ``other`` with rows appended (both exact, ``other``'s ids its first):
+        what :meth:`top_after_append` needs of the index that answered before."""
+        return self.kind == other.kind == "exact" and self.dim == other.dim and \
+            self.size >= other.size and np.array_equal(self.ids[:other.size], other.ids)
+
+    def _stored(self) -> np.ndarray | None:
+        """The flat index's vectors in place (no copy; None for another index type)."""
+        get_xb = getattr(self.index, "get_xb", None)
+        if self.kind != "exact" or get_xb is None:
+            return None
+        return faiss.rev_swig_ptr(get_xb(), self.size * self.dim).reshape(self.size, self.dim)
+
+    def top_after_append(self, q: np.ndarray, k: int, ids: np.ndarray, scores: np.ndarray, start: int
+                         ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``search(q, k)``'s answer (ids, scores: one query's, ids not -1) from the answer ``ids``,
+        ``scores`` of an index this one extends by appended rows (:meth:`extends`; ``start``: its
+        size) and a scan of the appended rows alone; None when that cannot be proven the same.
+
+        A row scores the same bits in either scan (faiss's one-thread sequential scan scores each
+        pair alone: :func:`_sequential`, as :meth:`_search_nonzero`), and faiss returns its list by
+        score, equal scores by descending row (its heap's order, reservoir's too). So the appended
+        rows' list goes first (their rows are all above the earlier ones), each part in faiss's
+        order, and a stable sort by score gives faiss's order. Each part's rows not listed score at
+        most its last listed one, so when that last one (of a part with more rows than it lists)
+        falls outside the merged first ``k`` and the ``k``-th score is above the next, every row not
+        listed scores below the ``k``-th: the first ``k`` are the ``k`` best of all rows, which is
+        what faiss returns. Otherwise (a tie at the ``k``-th place, which faiss's heap or reservoir
+        decides; no appended row good enough to make the list, where the earlier scan's choice
+        among rows tied at its last place is not known here) None: the caller scans every row."""
+        k = max(1, min(k, self.size))
+        _apply_search_threads()
+        if not 0 < start <= self.size or len(ids) != min(k, start) or not _sequential(1, self.dim):
+            return None
+        if start == self.size:  # nothing appended: the rows that answered
+            return ids, scores
+        stored = self._stored()
+        if stored is None:
+            return None
+        tail = stored[start:]
+        tail_scores, tail_rows = faiss.knn(np.ascontiguousarray(q, dtype=np.float32).reshape(1, -1), tail,
+                                           min(k, len(tail)), metric=faiss.METRIC_INNER_PRODUCT)
+        listed = tail_scores.shape[1]
+        merged_scores = np.concatenate([tail_scores[0], scores])
+        order = np.argsort(-merged_scores, kind="stable")
+        take = min(k, len(order))
+        place = np.empty(len(order), np.int64)
+        place[order] = np.arange(len(order))
+        cut_new = len(tail) > listed and place[listed - 1] < take  # the last listed of a part not
+        cut_old = start > len(ids) and place[-1] < take  # listed whole, inside the list
+        ranked = merged_scores[order[:take + 1]]
+        if cut_new or cut_old or (len(ranked) > take and not ranked[take - 1] > ranked[take]):
+            return None
+        merged_ids = np.concatenate([self.ids[start + tail_rows[0]], ids])
+        return merged_ids[order[:take]], merged_scores[order[:take]]
+
     def keep_neighbours(self, k: int, threads: int = 1) -> VectorIndex:
         """Compute and keep each non-zero row's ``k`` nearest rows (an exact index; an HNSW one's
         answers are not the service's to repeat, and at its sizes the lists would not fit)."""
