@@ -516,3 +516,21 @@ def test_one_hours_slot_is_the_vectorised_slot():
     from ranking.mall_clock import slot_index, slot_of
 
     assert [slot_of(h) for h in range(24)] == slot_index(np.arange(24)).tolist()
+
+
+def test_a_sources_scores_are_minus_its_ranks_one_read_only_array_per_length(recall):
+    from ranking.pipeline.kept_union import union_key
+
+    context = recall.context(USER, 9)
+    got = recall.sources(USER, 9, context=context)
+    assert got
+    for ids, scores in got.values():
+        want = -np.arange(len(ids), dtype=np.float64)
+        assert scores.dtype == np.float64 and scores.tobytes() == want.tobytes()
+        assert not scores.flags.writeable
+        with pytest.raises(ValueError):
+            scores[0] = 1.0
+    again = recall.sources(USER, 9, context=context)
+    assert all(again[name][1] is scores for name, (_, scores) in got.items())  # no page makes them again
+    _, held = union_key(got, None)
+    assert all(any(scores is h for h in held) for _, scores in got.values())  # named by identity
