@@ -534,3 +534,16 @@ def test_a_sources_scores_are_minus_its_ranks_one_read_only_array_per_length(rec
     assert all(again[name][1] is scores for name, (_, scores) in got.items())  # no page makes them again
     _, held = union_key(got, None)
     assert all(any(scores is h for h in held) for _, scores in got.values())  # named by identity
+
+
+def test_trendings_favourites_first_are_the_concatenated_masks_places():
+    from ranking.recall.homepage_sources.trending import favourites_first
+
+    rng = np.random.default_rng(12)
+    for _ in range(3000):
+        n, k = int(rng.integers(0, 400)), int(rng.integers(1, 80))
+        mine = rng.random(n) < rng.choice([0.02, 0.1, 0.5, 0.9, 1.0])  # favourites rare to everywhere
+        places = np.arange(n)
+        want = np.concatenate([places[mine][: k // 2], places[~mine]])[:k]
+        got = favourites_first(mine, k)
+        assert got.tolist() == want.tolist(), (n, k)
