@@ -63,6 +63,12 @@ def slot_index(hour: np.ndarray | int) -> np.ndarray:
     return np.where((h >= 6) & (h < 12), 0, np.where((h >= 12) & (h < 18), 1, 2)).astype(np.int8)
 
 
+def slot_of(hour: int) -> int:
+    """:func:`slot_index` of one hour, as a Python int (a request's: its five numpy calls cost
+    about 5 us a first-time shopper's homepage context)."""
+    return 0 if 6 <= hour < 12 else 1 if 12 <= hour < 18 else 2
+
+
 def themes_in_force(hour: int) -> tuple[str, ...]:
     """Category themes promoted at this hour of day."""
     return SLOT_THEMES[str(time_slot(hour))]

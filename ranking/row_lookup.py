@@ -40,6 +40,16 @@ class RowLookup:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def held_rows(self, ids: list[int]) -> list[int]:
+        """The rows of the held ``ids``, in their order, the ids not held left out: for a few ids
+        as Python ints (a live view's ~20 items: dense ids by a subtraction each, about a third of
+        :meth:`rows`' numpy calls' time), the same rows :meth:`rows` gives."""
+        if self._first is not None:
+            first, n = self._first, len(self._sorted)
+            return [i - first for i in ids if 0 <= i - first < n]
+        rows = self.rows(np.array(ids, dtype=np.int64)) if ids else np.zeros(0, np.int64)
+        return rows[rows >= 0].tolist()
+
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Row of each id, -1 where the id is not held."""
         ids = np.asarray(ids, dtype=np.int64)

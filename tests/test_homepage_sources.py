@@ -471,3 +471,79 @@ def test_a_live_views_recent_items_are_each_item_once_at_its_newest_place():
         for n in (None, 1, 3, 50):
             got = view.recent_items(n)
             assert got.dtype == np.int64 and got.tolist() == items[np.sort(first)][:n].tolist()
+
+
+def _merged_with_numpy(builder, c, live):
+    """``add_live``'s recent items and weights as numpy merged them before the Python-int form."""
+    from ranking.membership import isin_few
+    from ranking.recall.homepage_sources.context import LIVE_DECAY
+
+    rows = builder.product_rows(live.recent_items())
+    rows = rows[rows >= 0]
+    top = float(c.recent_weights.max()) if len(c.recent_weights) else 1.0
+    live_w = (top * LIVE_DECAY ** np.arange(len(rows))).astype(np.float32) + top
+    old = ~isin_few(c.recent_items, rows)
+    return (np.concatenate([rows, c.recent_items[old]]).astype(np.int64),
+            np.concatenate([live_w, c.recent_weights[old]]).astype(np.float32))
+
+
+def test_a_live_view_leads_the_recent_items_as_the_numpy_form_merged_them(recall):
+    from ranking.live.state import ShopperView
+    from ranking.recall.homepage_sources.context import ShopperContextBuilder
+
+    rng = np.random.default_rng(11)
+    ids = recall.product_ids
+    for _ in range(300):
+        n = int(rng.integers(0, 8))
+        frozen = rng.choice(40, n, replace=False).astype(np.int64)
+        weights = (rng.random(n) * 3).astype(np.float32)
+        # live items: repeats, items of the frozen history, and ids the bundle does not know
+        unknown = [-5, int(ids.max()) + 7][:int(rng.integers(0, 3))]
+        items = np.r_[ids[rng.integers(0, 40, int(rng.integers(0, 30)))], unknown]
+        items = rng.permutation(items).astype(np.int64)
+        view = ShopperView(user_id=1, session_id=None, known=True, now_ms=0, items=items)
+        c = ShopperContext(user_id=1, hour=9, slot=0, row=0, recent_items=frozen, recent_weights=weights)
+        want_items, want_weights = _merged_with_numpy(recall.shopper, c, view)
+        recall.shopper.add_live(c, view)
+        assert c.recent_items.dtype == np.int64 and c.recent_weights.dtype == np.float32
+        assert c.recent_items.tolist() == want_items.tolist()
+        assert c.recent_weights.tobytes() == want_weights.tobytes()
+    unsorted = ShopperContextBuilder({**recall.a, "product_ids": ids[::-1].copy()})  # a binary search
+    assert unsorted.held_rows([int(ids[3]), -1, int(ids[0])]) == [len(ids) - 4, len(ids) - 1]
+
+
+def test_one_hours_slot_is_the_vectorised_slot():
+    from ranking.mall_clock import slot_index, slot_of
+
+    assert [slot_of(h) for h in range(24)] == slot_index(np.arange(24)).tolist()
+
+
+def test_a_sources_scores_are_minus_its_ranks_one_read_only_array_per_length(recall):
+    from ranking.pipeline.kept_union import union_key
+
+    context = recall.context(USER, 9)
+    got = recall.sources(USER, 9, context=context)
+    assert got
+    for ids, scores in got.values():
+        want = -np.arange(len(ids), dtype=np.float64)
+        assert scores.dtype == np.float64 and scores.tobytes() == want.tobytes()
+        assert not scores.flags.writeable
+        with pytest.raises(ValueError):
+            scores[0] = 1.0
+    again = recall.sources(USER, 9, context=context)
+    assert all(again[name][1] is scores for name, (_, scores) in got.items())  # no page makes them again
+    _, held = union_key(got, None)
+    assert all(any(scores is h for h in held) for _, scores in got.values())  # named by identity
+
+
+def test_trendings_favourites_first_are_the_concatenated_masks_places():
+    from ranking.recall.homepage_sources.trending import favourites_first
+
+    rng = np.random.default_rng(12)
+    for _ in range(3000):
+        n, k = int(rng.integers(0, 400)), int(rng.integers(1, 80))
+        mine = rng.random(n) < rng.choice([0.02, 0.1, 0.5, 0.9, 1.0])  # favourites rare to everywhere
+        places = np.arange(n)
+        want = np.concatenate([places[mine][: k // 2], places[~mine]])[:k]
+        got = favourites_first(mine, k)
+        assert got.tolist() == want.tolist(), (n, k)

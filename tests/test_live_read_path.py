@@ -394,7 +394,6 @@ def test_pages_with_the_live_state_are_the_pages_the_pre_change_code_served(smal
     import ranking.live.state as state_module
     import ranking.pipeline.filters.live_history as history_module
     import ranking.pipeline.live_features as provider_module
-    import ranking.recall.homepage_sources.context as context_module
     from ranking.engine import Engine
     from ranking.pipeline import RankRequest
     from ranking.settings import load_settings
@@ -440,7 +439,9 @@ def test_pages_with_the_live_state_are_the_pages_the_pre_change_code_served(smal
     monkeypatch.setattr(LiveState, "product_signals",
                         lambda self, ids, at_ms=None: reference_signals(self, ids, at_ms))
     monkeypatch.setattr(provider_module, "live_feature_columns", reference_columns)
-    for module in (state_module, history_module, context_module):  # session intent: no isin_few since ab98763
+    # session intent: no isin_few since ab98763; the homepage context merges by a set since home-first-14
+    # (tests/test_homepage_sources.py compares it with the numpy form)
+    for module in (state_module, history_module):
         monkeypatch.setattr(module, "isin_few", np.isin)
     before = _pages(engine, state, requests)
     assert sum(len(p) - 1 for p in pages) > 300

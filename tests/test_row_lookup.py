@@ -51,3 +51,18 @@ def test_other_ids_take_the_binary_search(held):
 
 def test_an_empty_lookup_finds_nothing():
     assert RowLookup(np.zeros(0, np.int64)).rows(np.array([0, 1])).tolist() == [-1, -1]
+
+
+@pytest.mark.parametrize("held", [np.arange(7, 1007, dtype=np.int64),
+                                  np.arange(2**40, 2**40 + 500, dtype=np.int64),
+                                  np.array([5, 3, 90, -4, 2**62, 11], dtype=np.int64),
+                                  np.array([-3, 8, 40, 41, 900], dtype=np.int64), np.zeros(0, np.int64)])
+def test_the_held_rows_of_a_few_ids_are_the_rows_without_the_misses(held):
+    lookup = RowLookup(held)
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        pool = _asked(held, rng) if len(held) else np.array(EDGES, np.int64)
+        asked = pool[rng.integers(0, len(pool), 25)]
+        want = [r for r in _reference(held, asked) if r >= 0]
+        assert lookup.held_rows(asked.tolist()) == want
+    assert lookup.held_rows([]) == []

@@ -128,3 +128,15 @@ def test_a_tied_query_among_others_alone_scans_every_row(monkeypatch, one_faiss_
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert got[0].dtype == want[0].dtype and got[1].dtype == want[1].dtype
     assert calls == [1]  # the tied query alone
+
+
+def test_the_tied_queries_are_the_numpy_forms_for_one_query_and_many():
+    from ranking.recall.vector_index import _tied
+
+    rng = np.random.default_rng(8)
+    for _ in range(3000):
+        q = int(rng.choice([1, 1, 2, 5]))
+        kth = rng.choice(np.array([-0.5, 0.0, -0.0, 0.25, 0.5, np.nan], np.float32), q)
+        after = rng.choice(np.array([-0.5, 0.0, 0.25, 0.5, np.nan], np.float32), q)
+        assert _tied(kth).tolist() == np.flatnonzero(~(kth > 0)).tolist()
+        assert _tied(kth, after).tolist() == np.flatnonzero(~((kth > 0) & (kth > after))).tolist()

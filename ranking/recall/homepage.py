@@ -33,6 +33,7 @@ extra dependency, and good enough that personal recall beats popularity by a wid
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from dataclasses import dataclass
@@ -116,6 +117,16 @@ class HomepageCatalog:
 
 
 RECENT_LEAVES = 20  # recent_categories looks at the user's 20 strongest leaves
+
+
+@functools.lru_cache(maxsize=1024)
+def rank_scores(n: int) -> np.ndarray:
+    """A source's scores for a list of ``n`` ids: ``-np.arange(n)`` (float64), one read-only array per
+    length. Shared, the kept union (``ranking.pipeline.kept_union``) names it by identity instead of
+    hashing its bytes, and no page makes it again (ten sources a homepage)."""
+    scores = -np.arange(n, dtype=np.float64)
+    scores.flags.writeable = False
+    return scores
 
 
 def _user_leaf_weights(u: np.ndarray, p: np.ndarray, w: np.ndarray, leaf: np.ndarray, n_users: int,
@@ -320,7 +331,7 @@ class HomepageRecall:
         going through the other nine."""
         component = self._by_name.get(name)
         ids = component.listed(context, k) if k and component is not None else ()  # kept per context
-        return (ids, -np.arange(len(ids), dtype=np.float64)) if len(ids) else None
+        return (ids, rank_scores(len(ids))) if len(ids) else None
 
     def merged(self, user_id: int | None, hour: int, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
         """The union, deduplicated and ranked by weighted reciprocal-rank fusion of the sources.

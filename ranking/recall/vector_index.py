@@ -68,6 +68,19 @@ def _sequential(queries: int, dim: int) -> bool:
     return faiss.omp_get_max_threads() == 1 and queries * dim < faiss.cvar.distance_compute_blas_threshold
 
 
+def _tied(kth: np.ndarray, after: np.ndarray | None = None) -> np.ndarray:
+    """The queries whose ``k``-th score is not above zero (and, given, their next score): each
+    query's row of ``np.flatnonzero(~((kth > 0) & (kth > after)))``. One query (a homepage's
+    ``personal``) compares two Python floats (the float32 values exactly; NaN above nothing, as in
+    numpy) instead of four numpy calls."""
+    if len(kth) == 1:
+        score = float(kth[0])
+        held = score > 0 and (after is None or score > float(after[0]))
+        return np.zeros(0, np.intp) if held else np.zeros(1, np.intp)
+    above = kth > 0 if after is None else (kth > 0) & (kth > after)
+    return np.flatnonzero(~above)
+
+
 class VectorIndex:
     def __init__(self, index, ids: np.ndarray, kind: str, dim: int, ef_search: int = 128) -> None:
         self.index, self.ids, self.kind, self.dim = index, ids, kind, dim
@@ -133,12 +146,11 @@ class VectorIndex:
         vectors, ids = self.nonzero
         if 1 < k < faiss.cvar.distance_compute_min_k_reservoir:  # faiss's heap: only a k-th score <= 0
             scores, rows = faiss.knn(q, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
-            tied = np.flatnonzero(~(scores[:, k - 1] > 0))
+            tied = _tied(scores[:, k - 1])
             found = ids[rows]
         else:
             scores, rows = faiss.knn(q, vectors, k + 1, metric=faiss.METRIC_INNER_PRODUCT)
-            kth = scores[:, k - 1]
-            tied = np.flatnonzero(~((kth > 0) & (kth > scores[:, k])))
+            tied = _tied(scores[:, k - 1], scores[:, k])
             scores, found = np.ascontiguousarray(scores[:, :k]), ids[rows[:, :k]]
         if len(tied):
             again, rows = self.index.search(np.ascontiguousarray(q[tied]), k)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ranking.bounded_memo import BoundedMemo, read_only
-from ranking.membership import isin_few
 from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
 from ranking.recall.homepage_sources.context import ShopperContext
 
@@ -48,7 +47,7 @@ class Personal(QuotaSource):
         if not taste.any():  # only products listed after the fit (zero vectors): no taste yet
             return NO_IDS.copy()
         _, ids = self.fitted.index.search(taste, k + len(recent))
-        ids = ids[0][ids[0] >= 0]
-        # the ones already seen dropped, in order (a mask, not a Python loop over k + 20 ids;
-        # isin_few: np.isin built a table over the id range, about 0.1 ms a call)
-        return ids[~isin_few(ids, self.fitted.product_ids[recent])][:k].astype(np.int64)
+        # the ones already seen dropped, in order: a set of ~20 ids and one pass over k + 20 (the
+        # mask, isin_few's sort and search and the takes cost about a third more)
+        seen = set(self.fitted.product_ids[recent].tolist())
+        return np.array([i for i in ids[0].tolist() if i >= 0 and i not in seen][:k], dtype=np.int64)

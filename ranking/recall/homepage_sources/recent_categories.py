@@ -11,6 +11,7 @@ import numpy as np
 
 from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource, array_key
 from ranking.recall.homepage_sources.context import ShopperContext
+from ranking.stable_top import stable_top
 
 
 class RecentCategories(QuotaSource):
@@ -28,4 +29,4 @@ class RecentCategories(QuotaSource):
         parts = self.fitted.availability.first_of_segments(by_reach, ptr, leaves, k)
         rows = np.concatenate(parts)
         score = np.repeat(context.recent_leaf_weights, [len(x) for x in parts]) * a["reach"][rows]
-        return self.fitted.product_ids[rows[np.argsort(-score, kind="stable")[:k]]]
+        return self.fitted.product_ids[rows[stable_top(-score, k)]]  # np.argsort(-score, kind="stable")[:k]

@@ -25,7 +25,7 @@ class Trending(QuotaSource):
             favourite = np.zeros(max(top_leaf, int(context.top_leaves.max())) + 2, bool)
             favourite[context.top_leaves] = True
             mine = favourite[leaves]
-            trending = np.concatenate([trending[mine][: k // 2], trending[~mine]])
+            return self.fitted.product_ids[trending[favourites_first(mine, k)]]
         return self.fitted.product_ids[trending[:k]]
 
     def per_mask_value(self, key: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -39,3 +39,18 @@ class Trending(QuotaSource):
         rows = self.fitted.head("trending", TRENDING_HEAD * k)
         leaves = self.fitted.arrays["product_leaf"][rows]
         return rows, leaves, int(leaves.max(initial=0))
+
+
+def favourites_first(mine: np.ndarray, k: int) -> np.ndarray:
+    """Places in the head: the first ``k // 2`` where ``mine`` (a favourite leaf), then the first of
+    the others up to ``k`` in all: ``np.concatenate([places[mine][:k // 2], places[~mine]])[:k]``.
+    The others are looked for in the head's first ``2k`` places (nearly always enough: three
+    favourite leaves of ~35), the whole head only when those fall short (the whole head's
+    mask and gathers cost about a third of the source's time)."""
+    first = np.flatnonzero(mine)[: k // 2]
+    need = k - len(first)
+    near = min(len(mine), 2 * k)
+    others = np.flatnonzero(~mine[:near])[:need]
+    if len(others) < need and near < len(mine):
+        others = np.flatnonzero(~mine)[:need]
+    return np.concatenate([first, others])
