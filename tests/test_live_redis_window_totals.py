@@ -62,11 +62,17 @@ def _batches(rng: np.random.Generator, start: int, hours: float, n: int) -> list
     return out
 
 
-def _same(state: RedisLiveState, at_ms: int | None = None, rolled: bool = True) -> None:
+def _same(state: RedisLiveState, at_ms: int | None = None, rolled: bool = True) -> int:
     """The totals' read equals the bucket-by-bucket read, to the bit, for both windows; and the
-    totals were read (``rolled``), not the bucket path they fall back to."""
+    totals were read (``rolled``), not the bucket path they fall back to. Returns how many
+    windows fell back to the bucket path."""
     now = int(to_live_seconds(state.now_ms(at_ms)))
-    got = state._window_sums(["h", "d"], IDS, now)
+    by_buckets, fell_back = state._sums, []
+    state._sums = lambda *args: fell_back.append(args) or by_buckets(*args)
+    try:
+        got = state._window_sums(["h", "d"], IDS, now)
+    finally:
+        state._sums = by_buckets
     for window, (ids_sums, mall) in zip(("h", "d"), got, strict=True):
         want_ids, want_mall = state._sums("pc", window, IDS, now)
         assert np.array_equal(ids_sums, want_ids), (window, np.argwhere(ids_sums != want_ids)[:5])
@@ -74,6 +80,8 @@ def _same(state: RedisLiveState, at_ms: int | None = None, rolled: bool = True) 
         if rolled:
             marker = state.redis.hget(state._key("pcw", window), "@")
             assert int(marker) == now // state.windows[window][1], window
+    assert not (rolled and fell_back)
+    return len(fell_back)
 
 
 def _signals_by_buckets(state: RedisLiveState, at_ms: int | None) -> dict[str, np.ndarray]:
@@ -294,3 +302,35 @@ def test_a_bucket_expired_and_written_again_to_its_old_write_count_is_not_misrea
     state.apply("carts", _rows("carts", [T - 2 * 3600_000 + 1000], rng))
     assert state.redis.hget(state._key("pc", "d", b), "#") == b"1"
     _same(state)
+
+
+def test_reads_that_may_not_roll_read_the_totals_only_when_current_and_the_applier_rolls_them(
+        redis_url) -> None:
+    """The service's pages (``reads_roll`` off) never roll or rebuild: they read the totals when
+    they are at the page's bucket and agree with every bucket, else the buckets (the same sums);
+    ``roll_totals`` (the applier, after each poll) moves them on."""
+    rng = np.random.default_rng(14)
+    state = _state(redis_url)
+    state.reads_roll = False
+    batches = _batches(rng, T, 6, 60)
+    for table, rows in batches[:30]:
+        state.apply(table, rows)
+    assert _same(state, rolled=False) == 2 and state.redis.hget(state._key("pcw", "d"), "@") is None
+    state.roll_totals()
+    behind_seen = 0
+    assert _same(state) == 0  # current: read without rolling
+    for table, rows in batches[30:]:
+        state.apply(table, rows)
+        clock = int(to_live_seconds(state.now_ms()))
+        markers = [int(state.redis.hget(state._key("pcw", w), "@")) for w in ("h", "d")]
+        behind = sum(clock // state.windows[w][1] != m for w, m in zip(("h", "d"), markers, strict=True))
+        assert _same(state, rolled=False) == behind
+        behind_seen += behind
+        assert [int(state.redis.hget(state._key("pcw", w), "@")) for w in ("h", "d")] == markers  # not rolled
+        state.roll_totals()
+        assert _same(state) == 0
+    assert behind_seen > 3  # pages found the totals behind, at bucket boundaries
+    _expire(state, "d", [int(to_live_seconds(state.now_ms())) // 3600])
+    assert _same(state, rolled=False) == 1  # disagrees with a bucket: the buckets, no rebuild
+    state.roll_totals()
+    assert _same(state) == 0

@@ -104,6 +104,7 @@ class RedisLiveBackend:
         self.catalog_stream_max_len = catalog_stream_max_len  # catalog.redis_stream_max_len
         self.events_dir = Path(events_dir)
         self.state = state if state is not None else RedisLiveState(settings)
+        self.state.reads_roll = False  # pages read the window totals as they are; the applier rolls
         self.on_failure = on_failure or (lambda reason, exc: None)
         self.log_id = ""
         self.tail: LogTail | None = None  # only while this worker is the applier
@@ -151,6 +152,7 @@ class RedisLiveBackend:
             return 0
         try:
             applied = self._apply_pending(pause)
+            self.state.roll_totals(int(time.time() * 1000))
         except LiveBackendError as exc:
             self.apply_failures += 1
             if not self._failing:

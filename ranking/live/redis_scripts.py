@@ -23,13 +23,15 @@ server, so two hosts applying events at once cannot lose each other's update.
   stamp (field ``#``) and adds the integer metrics to the window's running totals when the
   bucket is one of those the totals hold and they hold exactly what it held before; otherwise
   it leaves the totals alone (a bucket outside their window: one ahead is added when a read
-  rolls on to it) or voids their marker (they disagree with the bucket: the next read rebuilds
-  them). :data:`WINDOW_TOTALS` — a reader's window totals:
-  checks the totals against every bucket's stamp, rolls them forward to the reader's bucket
-  (subtracting the buckets that left the window, adding those that entered) or rebuilds them
-  from the buckets when they disagree, are missing or the reader is a whole window ahead, then
-  returns the candidates' totals and, bucket by bucket, the GMV of those whose window holds an
-  order (ranking/live/redis_state.py says why the totals are exact).
+  rolls on to it) or voids their marker (they disagree with the bucket: the next rolling read
+  rebuilds them).
+* :data:`WINDOW_TOTALS` — a reader's window totals: checks the totals against every bucket's
+  stamp; with ``roll`` it rolls them forward to the reader's bucket (subtracting the buckets
+  that left the window, adding those that entered) or rebuilds them from the buckets when they
+  disagree, are missing or a whole window behind; without, it answers only when they are
+  current and agree (nothing heavy on a page's path). Then it returns the candidates' totals
+  and, bucket by bucket, the GMV of those whose window holds an order
+  (ranking/live/redis_state.py says why the totals are exact).
 """
 
 from __future__ import annotations
@@ -185,7 +187,7 @@ return 0
 
 WINDOW_TOTALS = _STAMP + """
 local totals, base = ARGV[1], ARGV[2]
-local c, n, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local c, n, ttl, roll = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[7] == '1'
 local metrics = {'i', 'c', 'a', 'o'}
 local CHUNK = 1000
 
@@ -232,6 +234,7 @@ end
 
 local m = tonumber(redis.call('HGET', totals, '@'))
 if m and c < m then return false end
+if not roll and m ~= c then return false end
 local current = m ~= nil and c - m < n
 if current then
   for b = m - n + 1, m do
@@ -241,6 +244,7 @@ if current then
     end
   end
 end
+if not roll and not current then return false end
 if current then
   for b = m - n + 1, c - n do
     shift(b, -1)

@@ -127,6 +127,9 @@ class RedisLiveState:
         self._unignore = self.redis.register_script(HDEL_MANY)
         self._next_sweep = NEVER
         self.applied: Counter[str] = Counter()
+        # whether a read may roll the window totals on (or rebuild them); the service's backend
+        # says no, and its applier rolls them after each poll (:meth:`roll_totals`)
+        self.reads_roll = True
 
     # ---- keys ------------------------------------------------------------------------------
     def _key(self, *parts: object) -> str:
@@ -522,20 +525,22 @@ class RedisLiveState:
             total += np.array([0.0 if v is None else float(v) for v in values])
         return total[:-5].reshape(len(ids), 5), total[-5:]
 
-    def _window_sums(self, windows: list[str], ids: np.ndarray, now: int
+    def _window_sums(self, windows: list[str], ids: np.ndarray, now: int, roll: bool | None = None
                      ) -> list[tuple[np.ndarray, np.ndarray]]:
         """What :meth:`_sums` gives for each window, read from the products' running window
         totals (:data:`WINDOW_TOTALS`, rolled to ``now``'s bucket): candidates x 4 integer
         metrics in one reply, GMV bucket by bucket for just those whose window holds an order,
         added in the buckets' order as :meth:`_sums` adds them (so the same floats). A window
-        whose totals are ahead of ``now`` (another reader rolled them on) is read bucket by
-        bucket."""
+        whose totals are ahead of ``now`` (another reader rolled them on), or, unless ``roll``
+        (default :attr:`reads_roll`), not current at ``now``'s bucket and in agreement with its
+        buckets, is read bucket by bucket."""
+        roll = self.reads_roll if roll is None else roll
         pipe = self.redis.pipeline(transaction=False)
         for window in windows:
             buckets, width = self.windows[window]
             self._totals(keys=[], client=pipe, args=[
                 self._key(TOTALS["pc"], window), self._key("pc", window, ""), now // width, buckets,
-                buckets * width + width, " ".join(map(str, ids.tolist()))])
+                buckets * width + width, " ".join(map(str, ids.tolist())), int(roll)])
         out = []
         for window, got in zip(windows, pipe.execute(), strict=True):
             if got is None:
@@ -553,13 +558,27 @@ class RedisLiveState:
             out.append((total[:-1], total[-1]))
         return out
 
+    def _rolled(self, now: int) -> list[str]:
+        """The windows whose totals may serve ``now``: its bucket not ahead of this host's wall
+        clock (a request's own time in the future must not carry the totals past every other
+        reader)."""
+        wall = int(to_live_seconds(time.time() * 1000))
+        return [w for w in ("h", "d") if now // self.windows[w][1] <= wall // self.windows[w][1]]
+
+    def roll_totals(self, at_ms: int | None = None) -> None:
+        """Roll the products' window totals on to the bucket of ``at_ms`` (or the state's clock if
+        later), rebuilding them if they must be: the applier's job after each poll, so that a
+        page's read (``reads_roll`` off) finds them current and does nothing heavy."""
+        now = int(to_live_seconds(self.now_ms(at_ms)))
+        with guarded(self.url):
+            self._window_sums(self._rolled(now), np.zeros(0, np.int64), now, roll=True)
+
     def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
         """Live counters of candidates: last-hour and last-day clicks, orders, GMV, CTR and trend
         (LiveState's formulas: ranking.live.counters.WindowedCounters)."""
         s, ids = self.settings, np.asarray(product_ids, np.int64)
         now = int(to_live_seconds(self.now_ms(at_ms)))
-        wall = int(to_live_seconds(time.time() * 1000))
-        rolled = [w for w in ("h", "d") if now // self.windows[w][1] <= wall // self.windows[w][1]]
+        rolled = self._rolled(now)
         with guarded(self.url):
             sums = dict(zip(rolled, self._window_sums(rolled, ids, now), strict=True))
             (hour, _), (day, mall) = (sums.get(w) or self._sums("pc", w, ids, now) for w in ("h", "d"))
