@@ -25,13 +25,13 @@ server, so two hosts applying events at once cannot lose each other's update.
   it leaves the totals alone (a bucket outside their window: one ahead is added when a read
   rolls on to it) or voids their marker (they disagree with the bucket: the next rolling read
   rebuilds them).
-* :data:`WINDOW_TOTALS` — a reader's window totals: checks the totals against every bucket's
-  stamp; with ``roll`` it rolls them forward to the reader's bucket (subtracting the buckets
-  that left the window, adding those that entered) or rebuilds them from the buckets when they
-  disagree, are missing or a whole window behind; without, it answers only when they are
-  current and agree (nothing heavy on a page's path). Then it returns the candidates' totals
-  and, bucket by bucket, the GMV of those whose window holds an order
-  (ranking/live/redis_state.py says why the totals are exact).
+* :data:`WINDOW_TOTALS` — a reader's window totals (each window's, in one call): checks the
+  totals against every bucket's stamp; with ``roll`` it rolls them forward to the reader's
+  bucket (subtracting the buckets that left the window, adding those that entered) or rebuilds
+  them from the buckets when they disagree, are missing or a whole window behind; without, it
+  answers only when they are current and agree (nothing heavy on a page's path). Then it
+  returns the candidates' totals and, bucket by bucket, the GMV of those whose window holds an
+  order (ranking/live/redis_state.py says why the totals are exact).
 """
 
 from __future__ import annotations
@@ -186,8 +186,6 @@ return 0
 """
 
 WINDOW_TOTALS = _STAMP + """
-local totals, base = ARGV[1], ARGV[2]
-local c, n, ttl, roll = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[7] == '1'
 local metrics = {'i', 'c', 'a', 'o'}
 local CHUNK = 1000
 
@@ -204,7 +202,7 @@ local function counted(bucket)
   return f, v
 end
 
-local function put(sums)
+local function put(totals, sums)
   local set, del = {}, {}
   for field, x in pairs(sums) do
     if x == 0 then
@@ -220,8 +218,8 @@ local function put(sums)
   if #del > 0 then redis.call('HDEL', totals, unpack(del)) end
 end
 
-local function shift(b, sign)
-  local f, v = counted(base .. b)
+local function shift(totals, bucket, sign)
+  local f, v = counted(bucket)
   local sums = {}
   for s = 1, #f, CHUNK do
     local held = redis.call('HMGET', totals, unpack(f, s, math.min(s + CHUNK - 1, #f)))
@@ -229,71 +227,81 @@ local function shift(b, sign)
       sums[f[s + j - 1]] = (tonumber(held[j]) or 0) + sign * v[s + j - 1]
     end
   end
-  put(sums)
+  put(totals, sums)
 end
 
-local m = tonumber(redis.call('HGET', totals, '@'))
-if m and c < m then return false end
-if not roll and m ~= c then return false end
-local current = m ~= nil and c - m < n
-if current then
-  for b = m - n + 1, m do
-    if stamp(base .. b) ~= (redis.call('HGET', totals, '#' .. b) or '-') then
-      current = false
-      break
+-- one window: 0 when the caller must read its buckets, else {counts, gmv}
+local function window(totals, base, c, n, ttl, ids, roll)
+  local m = tonumber(redis.call('HGET', totals, '@'))
+  if m and c < m then return 0 end
+  if not roll and m ~= c then return 0 end
+  local current = m ~= nil and c - m < n
+  if current then
+    for b = m - n + 1, m do
+      if stamp(base .. b) ~= (redis.call('HGET', totals, '#' .. b) or '-') then
+        current = false
+        break
+      end
     end
   end
-end
-if not roll and not current then return false end
-if current then
-  for b = m - n + 1, c - n do
-    shift(b, -1)
-    redis.call('HDEL', totals, '#' .. b)
-  end
-  for b = m + 1, c do
-    local s = stamp(base .. b)
-    if s ~= '-' then
-      shift(b, 1)
-      redis.call('HSET', totals, '#' .. b, s)
+  if not roll and not current then return 0 end
+  if current then
+    for b = m - n + 1, c - n do
+      shift(totals, base .. b, -1)
+      redis.call('HDEL', totals, '#' .. b)
     end
+    for b = m + 1, c do
+      local s = stamp(base .. b)
+      if s ~= '-' then
+        shift(totals, base .. b, 1)
+        redis.call('HSET', totals, '#' .. b, s)
+      end
+    end
+  else
+    redis.call('DEL', totals)
+    local sums = {}
+    for b = c - n + 1, c do
+      local s = stamp(base .. b)
+      if s ~= '-' then
+        local f, v = counted(base .. b)
+        for j = 1, #f do sums[f[j]] = (sums[f[j]] or 0) + v[j] end
+        redis.call('HSET', totals, '#' .. b, s)
+      end
+    end
+    put(totals, sums)
   end
-else
-  redis.call('DEL', totals)
-  local sums = {}
+  redis.call('HSET', totals, '@', c)
+  redis.call('EXPIRE', totals, ttl)
+
+  local names = {}
+  for id in string.gmatch(ids, '%S+') do
+    for _, metric in ipairs(metrics) do names[#names + 1] = id .. ':' .. metric end
+  end
+  for _, metric in ipairs(metrics) do names[#names + 1] = '*:' .. metric end
+  local out = {}
+  for s = 1, #names, CHUNK do
+    local held = redis.call('HMGET', totals, unpack(names, s, math.min(s + CHUNK - 1, #names)))
+    for j = 1, #held do out[#out + 1] = held[j] or '0' end
+  end
+  local sold = {}
+  for k = 4, #out - 4, 4 do
+    if tonumber(out[k]) > 0 then sold[#sold + 1] = names[k]:sub(1, -2) .. 'g' end
+  end
+  sold[#sold + 1] = '*:g'
+  local gmv = {}
   for b = c - n + 1, c do
-    local s = stamp(base .. b)
-    if s ~= '-' then
-      local f, v = counted(base .. b)
-      for j = 1, #f do sums[f[j]] = (sums[f[j]] or 0) + v[j] end
-      redis.call('HSET', totals, '#' .. b, s)
+    for s = 1, #sold, CHUNK do
+      local held = redis.call('HMGET', base .. b, unpack(sold, s, math.min(s + CHUNK - 1, #sold)))
+      for j = 1, #held do gmv[#gmv + 1] = held[j] or '0' end
     end
   end
-  put(sums)
+  return {table.concat(out, ','), table.concat(gmv, ',')}
 end
-redis.call('HSET', totals, '@', c)
-redis.call('EXPIRE', totals, ttl)
 
-local names = {}
-for id in string.gmatch(ARGV[6], '%S+') do
-  for _, metric in ipairs(metrics) do names[#names + 1] = id .. ':' .. metric end
+local answers = {}
+for i = 1, #ARGV, 7 do
+  answers[#answers + 1] = window(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]),
+                                 ARGV[i + 4], ARGV[i + 5], ARGV[i + 6] == '1')
 end
-for _, metric in ipairs(metrics) do names[#names + 1] = '*:' .. metric end
-local out = {}
-for s = 1, #names, CHUNK do
-  local held = redis.call('HMGET', totals, unpack(names, s, math.min(s + CHUNK - 1, #names)))
-  for j = 1, #held do out[#out + 1] = held[j] or '0' end
-end
-local sold = {}
-for k = 4, #out - 4, 4 do
-  if tonumber(out[k]) > 0 then sold[#sold + 1] = names[k]:sub(1, -2) .. 'g' end
-end
-sold[#sold + 1] = '*:g'
-local gmv = {}
-for b = c - n + 1, c do
-  for s = 1, #sold, CHUNK do
-    local held = redis.call('HMGET', base .. b, unpack(sold, s, math.min(s + CHUNK - 1, #sold)))
-    for j = 1, #held do gmv[#gmv + 1] = held[j] or '0' end
-  end
-end
-return {table.concat(out, ','), table.concat(gmv, ',')}
+return answers
 """

@@ -535,15 +535,17 @@ class RedisLiveState:
         (default :attr:`reads_roll`), not current at ``now``'s bucket and in agreement with its
         buckets, is read bucket by bucket."""
         roll = self.reads_roll if roll is None else roll
-        pipe = self.redis.pipeline(transaction=False)
+        if not windows:
+            return []
+        args: list[object] = []
+        listed = " ".join(map(str, ids.tolist()))
         for window in windows:
             buckets, width = self.windows[window]
-            self._totals(keys=[], client=pipe, args=[
-                self._key(TOTALS["pc"], window), self._key("pc", window, ""), now // width, buckets,
-                buckets * width + width, " ".join(map(str, ids.tolist())), int(roll)])
+            args += [self._key(TOTALS["pc"], window), self._key("pc", window, ""), now // width, buckets,
+                     buckets * width + width, listed, int(roll)]
         out = []
-        for window, got in zip(windows, pipe.execute(), strict=True):
-            if got is None:
+        for window, got in zip(windows, self._totals(keys=[], args=args), strict=True):  # one round trip
+            if got == 0:
                 out.append(self._sums("pc", window, ids, now))
                 continue
             counts = np.array(got[0].split(b","), dtype=np.float64).reshape(len(ids) + 1, 4)
