@@ -23,21 +23,24 @@ Every key starts with the prefix and has a TTL. Keys (after the prefix):
   the integer metrics (``"<id>:<i|c|a|o>"``, ``"*:<...>"``) summed over the buckets of the
   window ending at bucket ``@``, and ``#<bucket>``, the stamp of each bucket as they hold it.
   Writes add to the bucket and, in the same script call, to the totals when the bucket is in
-  their window (:data:`~.redis_scripts.COUNT_MANY`); a read (:data:`~.redis_scripts.WINDOW_TOTALS`,
-  atomic, so any worker may run it while the applier writes) rolls them on to its own bucket
-  (subtracts the buckets that left, adds those that entered) after checking every bucket's
-  stamp against theirs, and rebuilds them from the buckets when one differs (a bucket expired
-  by its TTL in an idle gap, written again after, or written by an older version: stamp
-  ``0``), when they are missing or a window behind. They are therefore exactly the sums of
-  the window's buckets as they are, as the bucket-by-bucket read gives (tests/
-  test_live_redis_window_totals.py). GMV is a float the buckets hold (``HINCRBYFLOAT``) and
-  the read added bucket by bucket: it stays out of the totals and is read bucket by bucket,
-  for only the candidates whose window holds an order (no order, no GMV: both count the same
-  rows), added in the buckets' order, so the same floats. A read at a time whose bucket is
-  behind the totals' (another reader rolled them on), or ahead of this host's wall clock (a
-  request's own time), sums the buckets as before. Only products' counters have totals
-  (pages read no store counters). Every writer of a prefix must run this version: an older
-  one's writes reach the buckets, not the totals.
+  their window (:data:`~.redis_scripts.COUNT_MANY`). :data:`~.redis_scripts.WINDOW_TOTALS`
+  (atomic, so readers and the applier never race) checks every bucket's stamp against theirs;
+  rolling, it moves them on to a bucket (subtracts the buckets that left, adds those that
+  entered), or rebuilds them from the buckets when a stamp differs (a bucket expired by its
+  TTL in an idle gap, written again after, or written by an older version: stamp ``0``), or
+  they are missing or a window behind. They are therefore exactly the sums of the window's
+  buckets as they are, as the bucket-by-bucket read gives (tests/
+  test_live_redis_window_totals.py). Who rolls: the service's applier after each poll
+  (:meth:`RedisLiveState.roll_totals`, to its wall clock's bucket), its pages reading them only
+  when current and in agreement (:attr:`RedisLiveState.reads_roll` off: nothing heavy on a
+  page's path); elsewhere (tests, replay evaluation) each read. GMV is a float the buckets hold
+  (``HINCRBYFLOAT``) and the read added bucket by bucket: it stays out of the totals and is
+  read bucket by bucket, for only the candidates whose window holds an order (no order, no
+  GMV: both count the same rows), added in the buckets' order, so the same floats. A read the
+  totals cannot serve (its bucket behind theirs, ahead of this host's wall clock, or, for a
+  page, not theirs) sums the buckets as before. Only products' counters have totals (pages
+  read no store counters). Every writer of a prefix must run this version: an older one's
+  writes reach the buckets, not the totals.
 * ``cv:<product>`` / ``cva:<product>`` — co-visitation: a sorted set trimmed to the top
   ``covisit_neighbours`` and its decay anchor (:data:`~.redis_scripts.COVISIT_LEARN`).
 * ``cat:leaf`` ``cat:store`` ``cat:brand`` (hashes by product id), ``cat:consumable`` (a set).
