@@ -295,3 +295,22 @@ def test_the_applier_rolls_the_window_totals_and_pages_only_read_them(server, tm
     finally:
         applier.stop()
         reader.stop()
+
+
+def test_a_failed_roll_of_the_totals_is_no_apply_failure(server, tmp_path):
+    prefix, events = f"t-{uuid.uuid4().hex[:8]}:", tmp_path / "events"
+    EventLog(events, writer="w").append({"clicks": [click(1, product=7), click(2, product=8)]})
+    failures: list[str] = []
+    backend = _backend(server, events, failures, prefix=prefix)
+
+    def fail(at_ms=None):
+        raise LiveBackendError("Timeout reading (a long rebuild)")
+
+    backend.state.roll_totals = fail
+    try:
+        assert backend.catch_up() == 2 and backend.apply_failures == 0 and failures == []
+        assert backend.shopper_view(1).items.tolist() == [8, 7]
+        ids = np.array([7, 8])
+        assert backend.product_signals(ids, T0 + 5000)["day_clicks"].tolist() == [1, 1]  # the buckets
+    finally:
+        backend.stop()
