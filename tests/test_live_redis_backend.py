@@ -267,3 +267,50 @@ def test_the_background_applier_is_paced(server, tmp_path, monkeypatch):
     finally:
         backend.stop()
     assert len(pauses) >= 4
+
+
+def test_the_applier_rolls_the_window_totals_and_pages_only_read_them(server, tmp_path):
+    from ranking.live.batch import to_live_seconds
+
+    prefix, events = f"t-{uuid.uuid4().hex[:8]}:", tmp_path / "events"
+    log = EventLog(events, writer="w")
+    log.append({"clicks": [click(i, product=7 + i % 3) for i in range(12)]})
+    applier, reader = _backend(server, events, prefix=prefix), _backend(server, events, prefix=prefix)
+    try:
+        assert not applier.state.reads_roll and not reader.state.reads_roll
+        before = int(to_live_seconds(time.time() * 1000)) // 3600
+        assert applier.catch_up() == 12
+        after = int(to_live_seconds(time.time() * 1000)) // 3600
+        marker = redis.Redis.from_url(server.url).hget(f"{prefix}pcw:d", "@")
+        assert before <= int(marker) <= after, "rolled to the wall clock's bucket"
+        ids = np.arange(5, 12)
+        now_ms = int(time.time() * 1000)
+        got = reader.product_signals(ids, now_ms)
+        state = reader.state
+        now = int(to_live_seconds(state.now_ms(now_ms)))
+        read = state._window_sums(["d"], ids, now)[0][0]
+        assert read.tolist() == state._sums("pc", "d", ids, now)[0].tolist()
+        assert got["day_clicks"].tolist() == [0.0] * len(ids)  # T0's clicks are out of today's window
+        assert reader.product_signals(ids, T0 + 20_000)["day_clicks"].tolist() == [0, 0, 4, 4, 4, 0, 0]
+    finally:
+        applier.stop()
+        reader.stop()
+
+
+def test_a_failed_roll_of_the_totals_is_no_apply_failure(server, tmp_path):
+    prefix, events = f"t-{uuid.uuid4().hex[:8]}:", tmp_path / "events"
+    EventLog(events, writer="w").append({"clicks": [click(1, product=7), click(2, product=8)]})
+    failures: list[str] = []
+    backend = _backend(server, events, failures, prefix=prefix)
+
+    def fail(at_ms=None):
+        raise LiveBackendError("Timeout reading (a long rebuild)")
+
+    backend.state.roll_totals = fail
+    try:
+        assert backend.catch_up() == 2 and backend.apply_failures == 0 and failures == []
+        assert backend.shopper_view(1).items.tolist() == [8, 7]
+        ids = np.array([7, 8])
+        assert backend.product_signals(ids, T0 + 5000)["day_clicks"].tolist() == [1, 1]  # the buckets
+    finally:
+        backend.stop()

@@ -32,6 +32,10 @@
   bundle's frozen state) and, for ``live.redis_retry_ms``, later reads raise at once without
   asking Redis, so a dead server does not cost every request the timeout.
 
+* **Window totals.** After each poll the applier rolls the products' running window totals to
+  its wall clock's bucket; pages only read them, and sum the buckets when they are not current
+  (:mod:`ranking.live.redis_state`, ``pcw:``).
+
 Products get their bundle leaf in Redis when the applier first sees them in the log (and the
 consumable leaves once per applier), as the embedded backend describes them; an impression and
 the service's exposure of one card count once (:class:`~ranking.live.log_rows.FirstShowings`,
@@ -104,6 +108,7 @@ class RedisLiveBackend:
         self.catalog_stream_max_len = catalog_stream_max_len  # catalog.redis_stream_max_len
         self.events_dir = Path(events_dir)
         self.state = state if state is not None else RedisLiveState(settings)
+        self.state.reads_roll = False  # pages read the window totals as they are; the applier rolls
         self.on_failure = on_failure or (lambda reason, exc: None)
         self.log_id = ""
         self.tail: LogTail | None = None  # only while this worker is the applier
@@ -162,7 +167,18 @@ class RedisLiveBackend:
         if self._failing:
             log.warning("live state: applying to Redis works again")
             self._failing = False
+        self._roll_totals()
         return applied
+
+    def _roll_totals(self) -> None:
+        """Roll the products' window totals to this host's wall clock's bucket (pages read them
+        without rolling: ranking/live/redis_state.py). A failure is no apply failure: the pages
+        sum the buckets meanwhile, the next poll rolls again (a rebuild that outlasts the client's
+        timeout still completes on the server)."""
+        try:
+            self.state.roll_totals(int(time.time() * 1000))
+        except LiveBackendError as exc:
+            log.debug("live state: rolling the window totals failed (%s); next poll", exc)
 
     def _take_lock(self) -> bool:
         fd = os.open(self.events_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)

@@ -12,13 +12,26 @@ server, so two hosts applying events at once cannot lose each other's update.
   half_life)``, so decay needs no rewrite; when that factor passes ``2 ** 60`` the scores are
   rescaled to ``now`` (doubles never overflow).
 * :data:`PUSH_CAPPED` — LPUSH + LTRIM + EXPIRE of many shoppers' capped lists, and what each
-  holds after (for co-visitation); :data:`HINCR_MANY` — many counter fields of many bucket
-  hashes; :data:`HDEL_MANY` — clicked cards off many shoppers' ignored lists. One call for a
+  holds after (for co-visitation); :data:`COUNT_MANY` (below) — many counter fields of many
+  bucket hashes; :data:`HDEL_MANY` — clicked cards off many shoppers' ignored lists. One call for a
   whole batch: the client's cost per command, not the server's, bounds throughput, so entries
   travel as one space-separated argument per key (numbers only; keys are separate arguments,
   so a session id may hold any character).
 * :data:`CLOCK_MAX` — the state's clock (live seconds of the latest event applied) only moves
   forward.
+* :data:`COUNT_MANY` — adds to counter buckets (``HINCRBYFLOAT``), bumps each bucket's write
+  stamp (field ``#``) and adds the integer metrics to the window's running totals when the
+  bucket is one of those the totals hold and they hold exactly what it held before; otherwise
+  it leaves the totals alone (a bucket outside their window: one ahead is added when a read
+  rolls on to it) or voids their marker (they disagree with the bucket: the next rolling read
+  rebuilds them).
+* :data:`WINDOW_TOTALS` — a reader's window totals (each window's, in one call): checks the
+  totals against every bucket's stamp; with ``roll`` it rolls them forward to the reader's
+  bucket (subtracting the buckets that left the window, adding those that entered) or rebuilds
+  them from the buckets when they disagree, are missing or a whole window behind; without, it
+  answers only when they are current and agree (nothing heavy on a page's path). Then it
+  returns the candidates' totals and, bucket by bucket, the GMV of those whose window holds an
+  order (ranking/live/redis_state.py says why the totals are exact).
 """
 
 from __future__ import annotations
@@ -86,17 +99,6 @@ end
 return out
 """
 
-HINCR_MANY = """
-for i = 1, #ARGV, 3 do
-  local key = ARGV[i]
-  for field, value in string.gmatch(ARGV[i + 2], '(%S+) (%S+)') do
-    redis.call('HINCRBYFLOAT', key, field, value)
-  end
-  redis.call('EXPIRE', key, ARGV[i + 1])
-end
-return 0
-"""
-
 HDEL_MANY = """
 for i = 1, #ARGV, 2 do
   for field in string.gmatch(ARGV[i + 1], '%S+') do
@@ -141,4 +143,165 @@ local c, t = tonumber(redis.call('GET', KEYS[1])), tonumber(ARGV[1])
 if not c or t > c then c = t end
 redis.call('SET', KEYS[1], c, 'EX', ARGV[2])
 return c
+"""
+
+# A bucket's stamp: its write count ('#', bumped by every COUNT_MANY call), '0' for a bucket an
+# older version wrote (no '#'), '-' for none (never written, expired or deleted).
+_STAMP = """
+local function stamp(key)
+  local n = redis.call('HGET', key, '#')
+  if n then return n end
+  if redis.call('EXISTS', key) == 1 then return '0' end
+  return '-'
+end
+"""
+
+COUNT_MANY = _STAMP + """
+for i = 1, #ARGV, 6 do
+  local key, ttl, payload, totals = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local b, n = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+  local before = totals ~= '-' and stamp(key)
+  for field, value in string.gmatch(payload, '(%S+) (%S+)') do
+    redis.call('HINCRBYFLOAT', key, field, value)
+  end
+  local after = redis.call('HINCRBY', key, '#', 1)
+  redis.call('EXPIRE', key, ttl)
+  if totals ~= '-' then
+    local m = tonumber(redis.call('HGET', totals, '@'))
+    if m and b <= m and b > m - n then
+      if (redis.call('HGET', totals, '#' .. b) or '-') == before then
+        for field, value in string.gmatch(payload, '(%S+) (%S+)') do
+          if string.sub(field, -2) ~= ':g' then
+            redis.call('HINCRBY', totals, field, string.format('%d', tonumber(value)))
+          end
+        end
+        redis.call('HSET', totals, '#' .. b, after)
+      else
+        redis.call('HDEL', totals, '@')
+      end
+    end
+  end
+end
+return 0
+"""
+
+WINDOW_TOTALS = _STAMP + """
+local metrics = {'i', 'c', 'a', 'o'}
+local CHUNK = 1000
+
+local function counted(bucket)
+  local flat = redis.call('HGETALL', bucket)
+  local f, v = {}, {}
+  for j = 1, #flat, 2 do
+    local name = flat[j]
+    if name ~= '#' and string.sub(name, -2) ~= ':g' then
+      f[#f + 1] = name
+      v[#v + 1] = tonumber(flat[j + 1])
+    end
+  end
+  return f, v
+end
+
+local function put(totals, sums)
+  local set, del = {}, {}
+  for field, x in pairs(sums) do
+    if x == 0 then
+      del[#del + 1] = field
+    else
+      set[#set + 1] = field
+      set[#set + 1] = string.format('%d', x)
+    end
+    if #set >= 2 * CHUNK then redis.call('HSET', totals, unpack(set)); set = {} end
+    if #del >= CHUNK then redis.call('HDEL', totals, unpack(del)); del = {} end
+  end
+  if #set > 0 then redis.call('HSET', totals, unpack(set)) end
+  if #del > 0 then redis.call('HDEL', totals, unpack(del)) end
+end
+
+local function shift(totals, bucket, sign)
+  local f, v = counted(bucket)
+  local sums = {}
+  for s = 1, #f, CHUNK do
+    local held = redis.call('HMGET', totals, unpack(f, s, math.min(s + CHUNK - 1, #f)))
+    for j = 1, #held do
+      sums[f[s + j - 1]] = (tonumber(held[j]) or 0) + sign * v[s + j - 1]
+    end
+  end
+  put(totals, sums)
+end
+
+-- one window: 0 when the caller must read its buckets, else {counts, gmv}
+local function window(totals, base, c, n, ttl, ids, roll)
+  local m = tonumber(redis.call('HGET', totals, '@'))
+  if m and c < m then return 0 end
+  if not roll and m ~= c then return 0 end
+  local current = m ~= nil and c - m < n
+  if current then
+    for b = m - n + 1, m do
+      if stamp(base .. b) ~= (redis.call('HGET', totals, '#' .. b) or '-') then
+        current = false
+        break
+      end
+    end
+  end
+  if not roll and not current then return 0 end
+  if current then
+    for b = m - n + 1, c - n do
+      shift(totals, base .. b, -1)
+      redis.call('HDEL', totals, '#' .. b)
+    end
+    for b = m + 1, c do
+      local s = stamp(base .. b)
+      if s ~= '-' then
+        shift(totals, base .. b, 1)
+        redis.call('HSET', totals, '#' .. b, s)
+      end
+    end
+  else
+    redis.call('DEL', totals)
+    local sums = {}
+    for b = c - n + 1, c do
+      local s = stamp(base .. b)
+      if s ~= '-' then
+        local f, v = counted(base .. b)
+        for j = 1, #f do sums[f[j]] = (sums[f[j]] or 0) + v[j] end
+        redis.call('HSET', totals, '#' .. b, s)
+      end
+    end
+    put(totals, sums)
+  end
+  redis.call('HSET', totals, '@', c)
+  redis.call('EXPIRE', totals, ttl)
+
+  local names = {}
+  for id in string.gmatch(ids, '%S+') do
+    for _, metric in ipairs(metrics) do names[#names + 1] = id .. ':' .. metric end
+  end
+  for _, metric in ipairs(metrics) do names[#names + 1] = '*:' .. metric end
+  local out = {}
+  for s = 1, #names, CHUNK do
+    local held = redis.call('HMGET', totals, unpack(names, s, math.min(s + CHUNK - 1, #names)))
+    for j = 1, #held do out[#out + 1] = held[j] or '0' end
+  end
+  local sold = {}
+  for k = 4, #out - 4, 4 do
+    if tonumber(out[k]) > 0 then sold[#sold + 1] = names[k]:sub(1, -2) .. 'g' end
+  end
+  sold[#sold + 1] = '*:g'
+  local gmv = {}
+  for b = c - n + 1, c do
+    for s = 1, #sold, CHUNK do
+      local held = redis.call('HMGET', base .. b, unpack(sold, s, math.min(s + CHUNK - 1, #sold)))
+      for j = 1, #held do gmv[#gmv + 1] = held[j] or '0' end
+    end
+  end
+  return {table.concat(out, ','), table.concat(gmv, ',')}
+end
+
+local answers = {}
+for i = 1, #ARGV, 7 do
+  answers[#answers + 1] = window(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]),
+                                 ARGV[i + 4], ARGV[i + 5], ARGV[i + 6] == '1')
+end
+return answers
 """

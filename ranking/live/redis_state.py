@@ -16,8 +16,31 @@ Every key starts with the prefix and has a TTL. Keys (after the prefix):
   ``sessions`` — a sorted set of sessions by last event, swept like LiveState's: a session idle
   for ``session_ttl_hours`` of event time is forgotten, its anonymous history deleted.
 * ``pc:<h|d>:<bucket>`` / ``sc:...`` — product and store counters, one hash per time bucket
-  (fields ``"<id>:<i|c|a|o|g>"`` and the mall's ``"*:<metric>"``) expiring when it leaves its
-  window (last hour, last day); a read sums the buckets inside the window.
+  (fields ``"<id>:<i|c|a|o|g>"``, the mall's ``"*:<metric>"`` and ``#``, the bucket's write
+  stamp: how many writes it took) expiring when it leaves its window (last hour, last day).
+* ``pcw:<h|d>`` — the products' running window totals, so that a page reads one field per
+  candidate and metric, not one per bucket (30 buckets: 75,000 fields for 500 candidates):
+  the integer metrics (``"<id>:<i|c|a|o>"``, ``"*:<...>"``) summed over the buckets of the
+  window ending at bucket ``@``, and ``#<bucket>``, the stamp of each bucket as they hold it.
+  Writes add to the bucket and, in the same script call, to the totals when the bucket is in
+  their window (:data:`~.redis_scripts.COUNT_MANY`). :data:`~.redis_scripts.WINDOW_TOTALS`
+  (atomic, so readers and the applier never race) checks every bucket's stamp against theirs;
+  rolling, it moves them on to a bucket (subtracts the buckets that left, adds those that
+  entered), or rebuilds them from the buckets when a stamp differs (a bucket expired by its
+  TTL in an idle gap, written again after, or written by an older version: stamp ``0``), or
+  they are missing or a window behind. They are therefore exactly the sums of the window's
+  buckets as they are, as the bucket-by-bucket read gives (tests/
+  test_live_redis_window_totals.py). Who rolls: the service's applier after each poll
+  (:meth:`RedisLiveState.roll_totals`, to its wall clock's bucket), its pages reading them only
+  when current and in agreement (:attr:`RedisLiveState.reads_roll` off: nothing heavy on a
+  page's path); elsewhere (tests, replay evaluation) each read. GMV is a float the buckets hold
+  (``HINCRBYFLOAT``) and the read added bucket by bucket: it stays out of the totals and is
+  read bucket by bucket, for only the candidates whose window holds an order (no order, no
+  GMV: both count the same rows), added in the buckets' order, so the same floats. A read the
+  totals cannot serve (its bucket behind theirs, ahead of this host's wall clock, or, for a
+  page, not theirs) sums the buckets as before. Only products' counters have totals (pages
+  read no store counters). Every writer of a prefix must run this version: an older one's
+  writes reach the buckets, not the totals.
 * ``cv:<product>`` / ``cva:<product>`` — co-visitation: a sorted set trimmed to the top
   ``covisit_neighbours`` and its decay anchor (:data:`~.redis_scripts.COVISIT_LEARN`).
 * ``cat:leaf`` ``cat:store`` ``cat:brand`` (hashes by product id), ``cat:consumable`` (a set).
@@ -35,6 +58,7 @@ of equal weight are ordered by id, not recency; a session's idle time counts its
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -46,17 +70,19 @@ from ranking.live.batch import EventBatch, Rows, event_batch, replay_chunks, to_
 from ranking.live.redis_client import connect, guarded
 from ranking.live.redis_scripts import (
     CLOCK_MAX,
+    COUNT_MANY,
     COVISIT_LEARN,
     HDEL_MANY,
-    HINCR_MANY,
     IGNORED_SHOW,
     PUSH_CAPPED,
+    WINDOW_TOTALS,
 )
 from ranking.live.state import ShopperView
 from ranking.membership import isin_few
 from ranking.settings import LiveSettings
 from ranking.sorted_sets import unique_sorted
 
+TOTALS = {"pc": "pcw"}  # counters with running window totals: products' (what pages read)
 METRIC_FIELDS = "icaog"  # impressions, clicks, carts, orders, GMV (ranking.live.counters.METRICS)
 INTERACTION_FIELDS = "cao"  # clicks, carts, orders: what the trend counts
 KIND_FIELD = {0: "c", 1: "a", 2: "o"}
@@ -99,10 +125,14 @@ class RedisLiveState:
         self._covisit = self.redis.register_script(COVISIT_LEARN)
         self._clock_max = self.redis.register_script(CLOCK_MAX)
         self._pushed = self.redis.register_script(PUSH_CAPPED)
-        self._incr = self.redis.register_script(HINCR_MANY)
+        self._incr = self.redis.register_script(COUNT_MANY)
+        self._totals = self.redis.register_script(WINDOW_TOTALS)
         self._unignore = self.redis.register_script(HDEL_MANY)
         self._next_sweep = NEVER
         self.applied: Counter[str] = Counter()
+        # whether a read may roll the window totals on (or rebuild them); the service's backend
+        # says no, and its applier rolls them after each poll (:meth:`roll_totals`)
+        self.reads_roll = True
 
     # ---- keys ------------------------------------------------------------------------------
     def _key(self, *parts: object) -> str:
@@ -212,8 +242,8 @@ class RedisLiveState:
     def _count(self, incr: list[object], ids: dict[str, np.ndarray], times: np.ndarray, metric: str,
                amounts: np.ndarray | None, clock: int) -> None:
         """Add a metric to products' (``pc``) and stores' (``sc``) buckets of both windows (as
-        :data:`HINCR_MANY` arguments); an event older than a window (by the state's clock) is not
-        counted in it, as in LiveState."""
+        :data:`COUNT_MANY` arguments, which also keep the products' window totals); an event older
+        than a window (by the state's clock) is not counted in it, as in LiveState."""
         for kind, rows in ids.items():
             ok = rows >= 0
             values = np.ones(int(ok.sum())) if amounts is None else amounts[ok].astype(np.float64)
@@ -222,12 +252,13 @@ class RedisLiveState:
                 keep = bucket > max(clock // width, int(bucket.max(initial=NEVER))) - buckets
                 keys, inverse = np.unique(np.c_[bucket[keep], rows[ok][keep]], axis=0, return_inverse=True)
                 sums = np.bincount(inverse.ravel(), weights=values[keep], minlength=len(keys))
+                totals = self._key(TOTALS[kind], window) if kind in TOTALS else "-"
                 for b in unique_sorted(keys[:, 0]).tolist():
                     sel = keys[:, 0] == b
                     fields = " ".join(f"{i}:{metric} {v!r}" for i, v in
                                       zip(keys[sel, 1].tolist(), sums[sel].tolist(), strict=True))
                     incr += [self._key(kind, window, b), buckets * width + width,
-                             f"{fields} *:{metric} {float(sums[sel].sum())!r}"]
+                             f"{fields} *:{metric} {float(sums[sel].sum())!r}", totals, b, buckets]
 
     def _push(self, pipe: Any, shoppers: np.ndarray, part: str, entries: list[str], size: int,
               read: int = -1) -> list[tuple[str, np.ndarray]]:
@@ -497,13 +528,65 @@ class RedisLiveState:
             total += np.array([0.0 if v is None else float(v) for v in values])
         return total[:-5].reshape(len(ids), 5), total[-5:]
 
+    def _window_sums(self, windows: list[str], ids: np.ndarray, now: int, roll: bool | None = None
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """What :meth:`_sums` gives for each window, read from the products' running window
+        totals (:data:`WINDOW_TOTALS`, rolled to ``now``'s bucket): candidates x 4 integer
+        metrics in one reply, GMV bucket by bucket for just those whose window holds an order,
+        added in the buckets' order as :meth:`_sums` adds them (so the same floats). A window
+        whose totals are ahead of ``now`` (another reader rolled them on), or, unless ``roll``
+        (default :attr:`reads_roll`), not current at ``now``'s bucket and in agreement with its
+        buckets, is read bucket by bucket."""
+        roll = self.reads_roll if roll is None else roll
+        if not windows:
+            return []
+        args: list[object] = []
+        listed = " ".join(map(str, ids.tolist()))
+        for window in windows:
+            buckets, width = self.windows[window]
+            args += [self._key(TOTALS["pc"], window), self._key("pc", window, ""), now // width, buckets,
+                     buckets * width + width, listed, int(roll)]
+        out = []
+        for window, got in zip(windows, self._totals(keys=[], args=args), strict=True):  # one round trip
+            if got == 0:
+                out.append(self._sums("pc", window, ids, now))
+                continue
+            counts = np.array(got[0].split(b","), dtype=np.float64).reshape(len(ids) + 1, 4)
+            sold = np.flatnonzero(counts[:-1, 3] > 0)
+            gmv = np.zeros(len(sold) + 1)
+            for row in np.array(got[1].split(b","), dtype=object).reshape(-1, len(sold) + 1):
+                gmv += np.array([float(v) for v in row])
+            total = np.zeros((len(ids) + 1, 5))
+            total[:, :4] = counts
+            total[sold, 4] = gmv[:-1]
+            total[-1, 4] = gmv[-1]
+            out.append((total[:-1], total[-1]))
+        return out
+
+    def _rolled(self, now: int) -> list[str]:
+        """The windows whose totals may serve ``now``: its bucket not ahead of this host's wall
+        clock (a request's own time in the future must not carry the totals past every other
+        reader)."""
+        wall = int(to_live_seconds(time.time() * 1000))
+        return [w for w in ("h", "d") if now // self.windows[w][1] <= wall // self.windows[w][1]]
+
+    def roll_totals(self, at_ms: int | None = None) -> None:
+        """Roll the products' window totals on to the bucket of ``at_ms`` (or the state's clock if
+        later), rebuilding them if they must be: the applier's job after each poll, so that a
+        page's read (``reads_roll`` off) finds them current and does nothing heavy."""
+        now = int(to_live_seconds(self.now_ms(at_ms)))
+        with guarded(self.url):
+            self._window_sums(self._rolled(now), np.zeros(0, np.int64), now, roll=True)
+
     def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
         """Live counters of candidates: last-hour and last-day clicks, orders, GMV, CTR and trend
         (LiveState's formulas: ranking.live.counters.WindowedCounters)."""
         s, ids = self.settings, np.asarray(product_ids, np.int64)
         now = int(to_live_seconds(self.now_ms(at_ms)))
+        rolled = self._rolled(now)
         with guarded(self.url):
-            (hour, _), (day, mall) = self._sums("pc", "h", ids, now), self._sums("pc", "d", ids, now)
+            sums = dict(zip(rolled, self._window_sums(rolled, ids, now), strict=True))
+            (hour, _), (day, mall) = (sums.get(w) or self._sums("pc", w, ids, now) for w in ("h", "d"))
         i, c, o, g = (METRIC_FIELDS.index(m) for m in "icog")
         act = [METRIC_FIELDS.index(m) for m in INTERACTION_FIELDS]
         prior = mall[c] / mall[i] if mall[i] > 0 else 0.0
