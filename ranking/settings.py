@@ -565,11 +565,12 @@ class ServingSettings(Section):
         8, ge=1, description="backpressure: requests one worker works on at once; others queue (health, "
                               "readiness and metrics are never queued)")
     page_threads: int = Field(
-        2, ge=1, description="pages (search, homepage, rerank) one worker ranks at once, on its page "
+        1, ge=1, description="pages (search, homepage, rerank) one worker ranks at once, on its page "
                              "threads (at most max_in_flight); admitted pages beyond them wait in "
-                             "arrival order. Pages are CPU-bound on one interpreter lock: two keep the "
-                             "core busy while one is in FAISS or the trees, and a page waits for the ones "
-                             "ahead of it instead of sharing the lock with seven (docs/serving.md)")
+                             "arrival order. Pages are CPU on one interpreter lock: ranked one at a time "
+                             "a page waits for the ones ahead of it instead of sharing the lock with "
+                             "seven, so a slow page no longer slows every page beside it "
+                             "(docs/serving.md, \"Pages ranked one at a time\")")
     queue_timeout_seconds: float = Field(
         0.25, ge=0, description="backpressure: how long a request may wait for one of the max_in_flight "
                                 "slots before it is shed with 503 and Retry-After (bounds admitted latency)")
