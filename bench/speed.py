@@ -256,7 +256,8 @@ def two_workers(bundle: Path, book: dict, bodies: dict, work: Path, distinct: in
         return _mixed(proc, url, book, bodies, work, distinct)
 
 
-def _mixed(proc, url: str, book: dict, bodies: dict, work: Path, distinct: int) -> dict:
+def _mixed(proc: subprocess.Popen, url: str, book: dict, bodies: dict, work: Path, distinct: int) -> dict:
+    """Prepare the started service (book, clicks), warm both workers, then measure the mixed run."""
     products = np.unique(np.concatenate([b["candidates"] for b in bodies["rerank"]]))
     try:
         prepare(url, book, bodies, products)
