@@ -309,3 +309,30 @@ def test_rows_kept_across_requests_give_the_same_floats_and_a_moved_posterior_is
     assert len(kept) <= 64
     row = next(iter(kept._kept._values.values()))[0]
     assert not row.flags.writeable and row.base is None  # read only, not a view of its batch
+
+
+def test_leaf_rates_are_computed_once_per_version_of_their_columns(monkeypatch) -> None:
+    import gc
+
+    from ranking.cold_start.posterior import LeafRates, leaf_rates
+    from ranking.features.snapshot import EntityTable
+
+    computed = []
+    of_table = LeafRates.of_table
+    monkeypatch.setattr(LeafRates, "of_table", classmethod(
+        lambda cls, products, s: computed.append(products) or of_table.__func__(cls, products, s)))
+    cols = {"category_id": np.array([1.0, 1.0, 2.0]), "impressions_n": np.array([10.0, 0.0, 5.0]),
+            "clicks_n": np.array([1.0, 0.0, 0.0]), "orders_n": np.array([1.0, 0.0, 0.0])}
+    table = EntityTable(np.array([7, 8, 9]), cols)
+    first = leaf_rates(table, 200.0)
+    assert leaf_rates(EntityTable(table.ids, dict(cols)), 200.0) is first  # the same columns
+    assert len(computed) == 1
+    leaf_rates(table, 100.0)  # another strength
+    moved = EntityTable(table.ids, {**cols, "clicks_n": np.array([1.0, 1.0, 0.0])})  # a new count column
+    again = leaf_rates(moved, 200.0)
+    assert len(computed) == 3 and again is not first
+    assert again.click_rate.tobytes() == of_table.__func__(LeafRates, moved, 200.0).click_rate.tobytes()
+    del moved, again
+    gc.collect()
+    leaf_rates(EntityTable(table.ids, {**cols, "clicks_n": np.array([1.0, 1.0, 0.0])}), 200.0)
+    assert len(computed) == 4, "a version whose column is gone is not answered for a new one"

@@ -222,12 +222,16 @@ def test_cold_starts_leaf_rates_of_the_grown_table_are_computed_before_the_swap(
                  "title": f"Quillmarsh {engine.catalog.titles_of(snap.products.ids[[i]])[0]}",
                  "price": float(c["price"][i]), "list_price": float(c["list_price"][i]), "stock": 5,
                  "subsidy": False, "banned": False, "listed_at": int(snap.as_of_ms)} for i in range(6)]
-        assert add_products(engine, rows) == 6
-        strength = engine.settings.cold_start.prior_strength
         computed = []
         of_table = LeafRates.of_table
         monkeypatch.setattr(LeafRates, "of_table", classmethod(
             lambda cls, products, s: computed.append(products) or of_table.__func__(cls, products, s)))
+        assert add_products(engine, rows) == 6
+        leaf = engine.snapshot.products.columns["category_id"]
+        grown = [p for p in computed if p.columns["category_id"] is leaf]
+        assert len(grown) == 1, "once before the swap, shared by the facts prepared beside them"
+        computed.clear()
+        strength = engine.settings.cold_start.prior_strength
         got = view.LeafRateCache().of(engine.snapshot, strength)
         assert computed == []  # prepared before the swap
         want = of_table.__func__(LeafRates, engine.snapshot.products, strength)

@@ -27,7 +27,7 @@ import numpy as np
 
 from ranking.built_aside import BuiltAside
 from ranking.cold_start.newness import store_facts
-from ranking.cold_start.posterior import COUNTS, LeafRates, nan_to
+from ranking.cold_start.posterior import COUNTS, LeafRates, leaf_rates, nan_to
 from ranking.features.snapshot import EntityTable, FeatureSnapshot
 
 NUMBERS = ("leaf_order_rate", "leaf_click_rate", *COUNTS)
@@ -101,5 +101,5 @@ def snapshot_facts(snapshot: FeatureSnapshot) -> ProductFactsTable:
 def _build(products: EntityTable, stores: EntityTable, strength: float):
     def build(sources: tuple, last: ProductFacts | None) -> ProductFacts:
         rows = np.r_[np.arange(len(products.ids)), -1]
-        return ProductFacts.of(products, stores, rows, LeafRates.of_table(products, strength))
+        return ProductFacts.of(products, stores, rows, leaf_rates(products, strength))
     return build

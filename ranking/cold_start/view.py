@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ranking.cold_start.newness import listed_at, newness, store_facts
-from ranking.cold_start.posterior import LeafRates, Posteriors, posteriors
+from ranking.cold_start.posterior import LeafRates, Posteriors, leaf_rates, posteriors
 from ranking.cold_start.product_facts import ProductFacts, numbers
 from ranking.cold_start.stages import STAGES, stages
 from ranking.features.snapshot import EntityTable, FeatureSnapshot
@@ -50,21 +50,10 @@ class ColdStartView:
     stage: np.ndarray
 
 
-# (the leaf column, strength, its table's LeafRates) computed before a swap (prepare_leaf_rates): one
-# slot, replaced at once; it holds the column the table being swapped in serves
-_PREPARED: list[tuple[np.ndarray, float, LeafRates] | None] = [None]
-
-
-def prepare_leaf_rates(products: EntityTable, strength: float) -> None:
-    """The leaf rates of ``products`` computed now, for the :class:`LeafRateCache` that asks for
-    them next: the live catalog calls it before it swaps ``products`` in (new products), so the
-    first page after the swap does not compute them (~5 ms at 50,000 products)."""
-    _PREPARED[0] = (products.columns["category_id"], strength, LeafRates.of_table(products, strength))
-
-
 class LeafRateCache:
-    """The leaf rates of the product table last asked about (recomputed when it changes, or read
-    from :func:`prepare_leaf_rates` when that computed them for the same leaf column)."""
+    """The leaf rates of the product table last asked about (:func:`leaf_rates`: computed once per
+    version of its columns, shared by every pipeline and prepared by the live catalog before a
+    swap); the last answer kept for the same leaf column, one identity check a request."""
 
     def __init__(self) -> None:
         self._key: tuple[Any, int, float] | None = None
@@ -74,10 +63,7 @@ class LeafRateCache:
         leaf = snapshot.products.columns["category_id"]
         key = (leaf, len(leaf), strength)
         if self._key is None or self._key[0] is not leaf or self._key[1:] != key[1:]:
-            prepared = _PREPARED[0]
-            self._rates = prepared[2] if prepared is not None and prepared[0] is leaf and \
-                prepared[1] == strength else LeafRates.of(snapshot, strength)
-            self._key = key
+            self._rates, self._key = leaf_rates(snapshot.products, strength), key
         return self._rates
 
 

@@ -8,7 +8,7 @@ the per-product feature table (~0.9-1.3 s of CPU aside, while every page compute
 itself). :func:`prepare_swap` builds them for the new table before the follower swaps it in and
 :func:`swapped` hands the feature table to the readers right after, so the pages after a change
 find them built; so are, when the leaves moved (new products), cold start's leaf rates
-(:func:`~ranking.cold_start.view.prepare_leaf_rates`) and the tables built aside per version of the
+(:func:`~ranking.cold_start.posterior.leaf_rates`) and the tables built aside per version of the
 product table (cold start's facts, the cards' steady badges: ``BuiltAside.prepare``), which the
 first page after each swap otherwise started two threads for and the pages after it competed
 with. (The homepage lists' available rows are built by the new availability mask itself before
@@ -20,8 +20,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ranking.cold_start.posterior import leaf_rates
 from ranking.cold_start.product_facts import snapshot_facts
-from ranking.cold_start.view import prepare_leaf_rates
 from ranking.features.per_product import install_prepared_table, prepare_product_feature_table
 from ranking.features.snapshot import EntityTable
 from ranking.pipeline.derived_columns import EVERY
@@ -45,7 +45,7 @@ def prepare_swap(engine: Any, old: EntityTable, new: EntityTable) -> None:
         prepare_product_feature_table(engine.snapshot, new)
         if new.columns.get("category_id") is not old.columns.get("category_id"):  # new products
             strength = engine.settings.cold_start.prior_strength
-            prepare_leaf_rates(new, strength)
+            leaf_rates(new, strength)  # kept for the facts below and every pipeline's cold start
             snapshot_facts(engine.snapshot).prepare(new, engine.snapshot.stores, strength)
             engine.prepare_badges(new)
     except Exception:
