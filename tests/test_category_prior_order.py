@@ -50,14 +50,19 @@ def test_the_order_is_the_sort_of_the_available_rows_alone_ties_nans_and_missing
             assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
+def _category_page(state) -> tuple:
+    """(the engine, its snapshot, a category page of the first product's leaf)."""
+    engine = state.engine
+    snap = engine.snapshot
+    category = int(snap.products.columns["category_id"][0])
+    return engine, snap, RankRequest(surface=CHANNEL, page_size=20, now_ms=snap.as_of_ms, hour=15,
+                                     channel=CATEGORY_CHANNEL, category_id=category)
+
+
 def test_after_a_stock_out_the_first_category_page_builds_nothing_and_leaves_the_product_out(
         small_models: Path, tmp_path: Path, monkeypatch) -> None:
     with started_state(small_models / "latest", tmp_path) as state:
-        engine = state.engine
-        snap = engine.snapshot
-        category = int(snap.products.columns["category_id"][0])
-        page = RankRequest(surface=CHANNEL, page_size=20, now_ms=snap.as_of_ms, hour=15,
-                           channel=CATEGORY_CHANNEL, category_id=category)
+        engine, snap, page = _category_page(state)
         shown = [c["product_id"] for c in engine.rank(CATEGORY_CHANNEL, page).cards]
         assert shown
         built = _kept_builds(monkeypatch)
@@ -79,18 +84,14 @@ def test_after_new_products_the_first_category_page_builds_nothing_and_can_show_
     from ranking.live.new_products import add_products
 
     with started_state(small_models / "latest", tmp_path) as state:
-        engine = state.engine
-        snap = engine.snapshot
-        category = int(snap.products.columns["category_id"][0])
-        page = RankRequest(surface=CHANNEL, page_size=20, now_ms=snap.as_of_ms, hour=15,
-                           channel=CATEGORY_CHANNEL, category_id=category)
+        engine, snap, page = _category_page(state)
         assert engine.rank(CATEGORY_CHANNEL, page).cards
         row, c = 0, snap.products.columns
         new_id = int(snap.products.ids.max()) + 1
         built = _kept_builds(monkeypatch)
         assert add_products(engine, [{
             "product_id": new_id, "store_id": int(c["store_id"][row]), "brand_id": int(c["brand_id"][row]),
-            "category_id": category, "comparable_group_id": int(c["comparable_group_id"][row]),
+            "category_id": page.category_id, "comparable_group_id": int(c["comparable_group_id"][row]),
             "title": "Quillmarsh new listing", "price": float(c["price"][row]),
             "list_price": float(c["list_price"][row]), "stock": 10, "subsidy": False, "banned": False,
             "listed_at": int(snap.as_of_ms)}]) == 1

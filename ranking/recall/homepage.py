@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ranking.bounded_memo import read_only
 from ranking.pipeline.candidates import RankRequest
 from ranking.recall.fusion import RRF_K, reciprocal_rank_fusion
 from ranking.recall.homepage_sources import (
@@ -124,9 +125,7 @@ def rank_scores(n: int) -> np.ndarray:
     """A source's scores for a list of ``n`` ids: ``-np.arange(n)`` (float64), one read-only array per
     length. Shared, the kept union (``ranking.pipeline.kept_union``) names it by identity instead of
     hashing its bytes, and no page makes it again (ten sources a homepage)."""
-    scores = -np.arange(n, dtype=np.float64)
-    scores.flags.writeable = False
-    return scores
+    return read_only(-np.arange(n, dtype=np.float64))
 
 
 def _user_leaf_weights(u: np.ndarray, p: np.ndarray, w: np.ndarray, leaf: np.ndarray, n_users: int,

@@ -45,9 +45,7 @@ CONTEXT_MEMO = 4_096  # contexts kept (a few small arrays each: about 6 MB when 
 @functools.lru_cache(maxsize=64)
 def _decay(n: int) -> np.ndarray:
     """``LIVE_DECAY ** np.arange(n)``, made once per length (read-only): the same values each time."""
-    decay = LIVE_DECAY ** np.arange(n)
-    decay.flags.writeable = False
-    return decay
+    return read_only(LIVE_DECAY ** np.arange(n))
 
 
 def _empty(dtype: type = np.int64) -> np.ndarray:
