@@ -17,6 +17,8 @@ import errno
 import json
 import os
 import shutil
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,6 +52,21 @@ def _keep(src: Path, dst: Path) -> str:
     return "copy"
 
 
+def refreshed_version(parent: Bundle, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                      sleep: Callable[[float], None] = time.sleep) -> tuple[datetime, str]:
+    """(when, the version) of a refresh of ``parent``: named as ``write_bundle`` names a bundle, the
+    second it is written and the model's hash (a refresh keeps the model, so its suffix is the
+    parent's), in another second than ``parent``'s own: a refresh written in the second its parent
+    was trained (a fast machine, the tests) carried the parent's very version, so two bundles of
+    different scores had one name. Waits for the next second then (at most one)."""
+    suffix = parent.manifest["files"]["model.txt"][:8]
+    created = now()
+    if f"{created.strftime('%Y%m%dT%H%M%SZ')}-{suffix}" == parent.version:  # not a clock behind it
+        sleep(1.0 - created.microsecond / 1e6 + 0.001)
+        created = now()
+    return created, f"{created.strftime('%Y%m%dT%H%M%SZ')}-{suffix}"
+
+
 def write_refreshed_bundle(models_dir: str | Path, parent: Bundle, snapshot: FeatureSnapshot,
                            refresh: dict, move_latest: bool = True) -> Path:
     """Write the refreshed bundle under ``models_dir`` (optionally moving ``latest``); its path.
@@ -58,10 +75,8 @@ def write_refreshed_bundle(models_dir: str | Path, parent: Bundle, snapshot: Fea
     ``model_version``, ``kept`` and ``kept_by`` added."""
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
-    created = datetime.now(UTC)
+    created, version = refreshed_version(parent)
     kept = kept_files(parent)
-    # same naming as write_bundle: the suffix is the model's hash, unchanged by a refresh
-    version = f"{created.strftime('%Y%m%dT%H%M%SZ')}-{parent.manifest['files']['model.txt'][:8]}"
     final = models_dir / version
     if final.exists():
         raise BundleError(f"{final} already exists (a bundle written this second): refresh again")

@@ -330,3 +330,23 @@ def test_the_service_hot_swaps_a_refresh_under_load_and_keeps_its_model(early_mo
     assert moved, "some shown product's score changed with the refresh"
     explained = next(c for c in after["cards"] if c["product_id"] == moved[0])["explanation"]
     assert explained  # explain reads the same refreshed tables
+
+
+def test_a_refresh_written_in_its_parents_second_waits_for_the_next_one() -> None:
+    """Named by the second and the model's hash, a refresh written in the second its parent was
+    trained carried the parent's very version (the suite's refresh test failed so on a fast run)."""
+    from datetime import UTC, datetime
+
+    from ranking.bundle_refresh import refreshed_version
+
+    parent = type("Parent", (), {"version": "20261207T104536Z-71c28695",
+                                 "manifest": {"files": {"model.txt": "71c28695ffff"}}})()
+    clock = iter([datetime(2026, 12, 7, 10, 45, 36, 400_000, tzinfo=UTC),
+                  datetime(2026, 12, 7, 10, 45, 37, 2_000, tzinfo=UTC)])
+    slept: list[float] = []
+    created, version = refreshed_version(parent, now=lambda: next(clock), sleep=slept.append)
+    assert version == "20261207T104537Z-71c28695" != parent.version and created.second == 37
+    assert slept == [pytest.approx(0.601)]
+    later = iter([datetime(2026, 12, 7, 11, 0, 0, tzinfo=UTC)])
+    assert refreshed_version(parent, now=lambda: next(later), sleep=slept.append)[1] == \
+        "20261207T110000Z-71c28695" and len(slept) == 1
