@@ -579,6 +579,19 @@ class ServingSettings(Section):
         1024, ge=1, description="per worker: open connections plus running requests beyond which uvicorn "
                                 "answers 503 (its limit_concurrency)")
     backlog: int = Field(2048, ge=1, description="listen backlog of the server socket")
+    connection_balance: bool = Field(
+        True, description="with several workers: a worker holding more than its share of the open "
+                          "connections (each worker's count in a small file of a shared folder) answers "
+                          "one request with `Connection: close` per connection_balance_seconds, and the "
+                          "client's new connection lands on any worker. A client pool opened in one burst "
+                          "(a frontend's, wrk's 16) otherwise lands mostly on one worker, which ranks every "
+                          "page while the other idles (docs/serving.md, \"Connections spread over the "
+                          "workers\")")
+    connection_balance_seconds: float = Field(
+        0.1, gt=0, description="how often a worker compares its open connections with the other "
+                               "workers' (and closes at most one after its response)")
+    connection_balance_slack: int = Field(
+        1, ge=0, description="connections a worker may hold above an even share before it closes one")
     max_header_bytes: int = Field(
         16_384, ge=1_024, description="largest request line plus headers a connection may send; past it "
                                       "the connection gets 431 and is closed before more is buffered")

@@ -10,7 +10,8 @@ connection gets 431 and is closed; a head not complete within
 ``serving.header_timeout_seconds`` of the connection opening or of its first byte is
 closed with 408. ``shelfrank serve`` runs uvicorn with it (``http=PROTOCOL``); the
 limits are set by :func:`configure` when a worker builds its app, before any
-connection.
+connection. It also counts the worker's open connections and, with several workers, closes one
+after its response when the worker holds more than its share (:mod:`serving.connection_balance`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ranking.settings import ServingSettings
+from serving import connection_balance
 
 PROTOCOL = "serving.protocol:GuardedHttpToolsProtocol"
 
@@ -38,6 +40,9 @@ def configure(serving: ServingSettings) -> None:
     """Use the settings' head limits for every connection this worker accepts from now on."""
     LIMITS.max_bytes = serving.max_header_bytes
     LIMITS.seconds = serving.header_timeout_seconds
+    if serving.connection_balance:
+        connection_balance.start(serving.port, serving.connection_balance_seconds,
+                                 serving.connection_balance_slack)
 
 
 def _raw_response(status: bytes, reason: str) -> bytes:
@@ -51,6 +56,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if connection_balance.SHARE is not None:
+            connection_balance.SHARE.opened()
         self._head_bytes = 0
         self._in_head = True
         self._head_timer: asyncio.TimerHandle | None = None
@@ -92,7 +99,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._stop_head_clock()
         super().on_headers_complete()
+        share = connection_balance.SHARE
+        if share is not None and not self.pipeline and share.should_shed():
+            self.cycle.keep_alive = False  # `connection: close` on this response, as uvicorn's shutdown does
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_clock()
+        if connection_balance.SHARE is not None:
+            connection_balance.SHARE.closed()
         super().connection_lost(exc)
