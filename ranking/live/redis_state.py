@@ -554,8 +554,8 @@ class RedisLiveState:
             counts = np.array(got[0].split(b","), dtype=np.float64).reshape(len(ids) + 1, 4)
             sold = np.flatnonzero(counts[:-1, 3] > 0)
             gmv = np.zeros(len(sold) + 1)
-            for row in np.array(got[1].split(b","), dtype=object).reshape(-1, len(sold) + 1):
-                gmv += np.array([float(v) for v in row])
+            for row in np.array(got[1].split(b","), dtype=np.float64).reshape(-1, len(sold) + 1):
+                gmv += row  # numpy parses each text to the very float ``float()`` gives
             total = np.zeros((len(ids) + 1, 5))
             total[:, :4] = counts
             total[sold, 4] = gmv[:-1]
