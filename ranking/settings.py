@@ -591,7 +591,11 @@ class ServingSettings(Section):
         0.1, gt=0, description="how often a worker compares its open connections with the other "
                                "workers' (and closes at most one after its response)")
     connection_balance_slack: int = Field(
-        1, ge=0, description="connections a worker may hold above an even share before it closes one")
+        1, ge=0, description="connections a worker may hold above an even share before it closes one "
+                             "(or connection_balance_tolerance of the even share, if more)")
+    connection_balance_tolerance: float = Field(
+        0.1, ge=0, description="share of an even share a worker may hold above it before it closes one "
+                               "(with many connections the counts move by chance: no closing for that)")
     max_header_bytes: int = Field(
         16_384, ge=1_024, description="largest request line plus headers a connection may send; past it "
                                       "the connection gets 431 and is closed before more is buffered")

@@ -7,10 +7,12 @@ connections) lands mostly on one worker (16/0, 15/1, 14/2 in many starts: docs/s
 "Connections spread over the workers"). A worker ranks one page at a time
 (``serving.page_threads``), so that worker queues every page while the other idles. Which worker
 accepts cannot be steered from Python, but a single new connection lands on either about evenly;
-so a worker holding more than an even share (plus ``serving.connection_balance_slack``) answers one
-request per connection above it with ``Connection: close`` (HTTP/1.1's own signal: the response
-is whole, and the client sends its next request on a new connection), comparing the counts once
-per ``serving.connection_balance_seconds``, until they are even.
+so a worker holding more than an even share plus ``serving.connection_balance_slack`` (or plus
+``serving.connection_balance_tolerance`` of the share, if more: with hundreds of connections the
+counts move by chance, and closing for that would only churn) answers one request per connection
+above it with ``Connection: close`` (HTTP/1.1's own signal: the response is whole, and the
+client sends its next request on a new connection), comparing the counts once per
+``serving.connection_balance_seconds``, until they are even.
 
 The counts: each worker writes its open connections (8 bytes) into its own file, named by its pid,
 in a folder named by the service's master process and port (``shelfrank-connections-<ppid>-<port>``
@@ -53,9 +55,10 @@ def shared_folder(port: int, master: int | None = None) -> Path:
 class ConnectionShare:
     """One worker's open connections, the other workers' counts, and when to shed one."""
 
-    def __init__(self, folder: Path, interval: float, slack: int, pid: int | None = None,
-                 alive: Callable[[int], bool] = _alive, clock: Callable[[], float] = time.monotonic) -> None:
-        self.folder, self.interval, self.slack = folder, interval, slack
+    def __init__(self, folder: Path, interval: float, slack: int, tolerance: float = 0.0,
+                 pid: int | None = None, alive: Callable[[int], bool] = _alive,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.folder, self.interval, self.slack, self.tolerance = folder, interval, slack, tolerance
         self.pid = os.getpid() if pid is None else pid
         self.alive, self.clock = alive, clock
         self.open = 0
@@ -105,7 +108,8 @@ class ConnectionShare:
             self._next = now + self.interval
             others = self.peers()
             even = math.ceil((self.open + sum(others)) / (len(others) + 1))
-            self._budget = max(0, self.open - even - self.slack) if others else 0
+            above = max(self.slack, math.ceil(self.tolerance * even))
+            self._budget = max(0, self.open - even - above) if others else 0
         if self._budget <= 0:
             return False
         self._budget -= 1
@@ -144,13 +148,13 @@ def remove_orphans(alive: Callable[[int], bool] = _alive) -> int:
     return removed
 
 
-def start(port: int, interval: float, slack: int) -> ConnectionShare:
+def start(port: int, interval: float, slack: int, tolerance: float) -> ConnectionShare:
     """This worker's share, kept for the protocol (:mod:`serving.protocol`) and removed at exit
     (the folders killed services left removed first)."""
     global SHARE
     remove_orphans()
     if SHARE is not None:
         SHARE.close()
-    SHARE = ConnectionShare(shared_folder(port), interval, slack)
+    SHARE = ConnectionShare(shared_folder(port), interval, slack, tolerance)
     atexit.register(SHARE.close)
     return SHARE

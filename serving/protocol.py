@@ -42,7 +42,7 @@ def configure(serving: ServingSettings) -> None:
     LIMITS.seconds = serving.header_timeout_seconds
     if serving.connection_balance:
         connection_balance.start(serving.port, serving.connection_balance_seconds,
-                                 serving.connection_balance_slack)
+                                 serving.connection_balance_slack, serving.connection_balance_tolerance)
 
 
 def _raw_response(status: bytes, reason: str) -> bytes:

@@ -26,11 +26,11 @@ class Clock:
         return self.now
 
 
-def _pair(folder: Path, a: int, b: int, slack: int = 1, live: set[int] | None = None
+def _pair(folder: Path, a: int, b: int, slack: int = 1, live: set[int] | None = None, tolerance: float = 0.1
           ) -> tuple[ConnectionShare, ConnectionShare, Clock]:
     clock, live = Clock(), {1001, 1002} if live is None else live
-    one = ConnectionShare(folder, 0.1, slack, pid=1001, alive=live.__contains__, clock=clock)
-    two = ConnectionShare(folder, 0.1, slack, pid=1002, alive=live.__contains__, clock=clock)
+    one = ConnectionShare(folder, 0.1, slack, tolerance, pid=1001, alive=live.__contains__, clock=clock)
+    two = ConnectionShare(folder, 0.1, slack, tolerance, pid=1002, alive=live.__contains__, clock=clock)
     for share, n in ((one, a), (two, b)):
         for _ in range(n):
             share.opened()
@@ -48,7 +48,7 @@ def test_each_worker_reads_the_others_open_connections(tmp_path: Path) -> None:
     assert one.peers() == [4]
 
 
-def test_a_worker_over_its_share_closes_the_excess_once_per_interval_and_the_other_none(tmp_path: Path) -> None:
+def test_a_worker_over_its_share_closes_the_excess_once_per_interval_and_none_below(tmp_path: Path) -> None:
     one, two, clock = _pair(tmp_path, 14, 2)
     assert _sheds(one) == 14 - 8 - 1  # above an even 8 plus the slack of 1
     assert _sheds(two) == 0
@@ -65,12 +65,20 @@ def test_a_worker_over_its_share_closes_the_excess_once_per_interval_and_the_oth
 def test_an_even_spread_within_the_slack_closes_nothing(tmp_path: Path) -> None:
     one, two, _ = _pair(tmp_path, 9, 7)
     assert _sheds(one) == 0 and _sheds(two) == 0
-    three, _, _ = _pair(tmp_path / "strict", 9, 7, slack=0)
+    three, _, _ = _pair(tmp_path / "strict", 9, 7, slack=0, tolerance=0.0)
     assert _sheds(three) == 1
 
 
-def test_a_worker_alone_or_beside_a_gone_one_never_closes_and_the_gone_ones_file_is_removed(tmp_path: Path) -> None:
-    one, two, _ = _pair(tmp_path, 12, 0, live={1001})
+def test_with_many_connections_a_share_within_the_tolerance_closes_nothing(tmp_path: Path) -> None:
+    """Hundreds of connections: an even 500, so up to 550 (a tenth above) is left alone."""
+    one, _, _ = _pair(tmp_path, 550, 450)
+    assert _sheds(one, 200) == 0
+    three, _, _ = _pair(tmp_path / "more", 580, 420)
+    assert _sheds(three, 200) == 580 - 500 - 50
+
+
+def test_beside_a_gone_worker_none_is_closed_and_its_file_is_removed(tmp_path: Path) -> None:
+    one, _, _ = _pair(tmp_path, 12, 0, live={1001})
     assert (tmp_path / "1002").exists()
     assert one.peers() == [] and not (tmp_path / "1002").exists()
     assert _sheds(one) == 0
@@ -108,12 +116,13 @@ def _count(folder: Path, pid: int) -> int:
     return int.from_bytes((folder / str(pid)).read_bytes(), "little", signed=True)
 
 
-def test_a_real_worker_over_its_share_closes_connections_down_to_it_and_loses_no_request(small_models: Path,
-                                                                                         tmp_path: Path) -> None:
+def test_a_real_worker_over_its_share_closes_down_to_it_and_loses_no_request(small_models: Path,
+                                                                           tmp_path: Path) -> None:
     """One real worker (its master is this test's process) beside a peer file holding none: of 10
     connections it closes (``Connection: close`` on a whole 200) down to 3, above an even 2 by the
     slack, and none once the peer holds 3 too."""
-    proc, url = start_service(small_models, tmp_path / "events", extra=["serving.connection_balance_seconds=0.01"])
+    proc, url = start_service(small_models, tmp_path / "events",
+                              extra=["serving.connection_balance_seconds=0.01"])
     try:
         parsed = urlparse(url)
         folder = shared_folder(parsed.port, master=os.getpid())
