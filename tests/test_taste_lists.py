@@ -142,5 +142,9 @@ def test_a_bundle_fitted_with_the_lists_serves_the_same_homepages(one_faiss_thre
             got = recall.sources(user, 14)
             assert want.keys() == got.keys()
             assert all(np.array_equal(want[n][0], got[n][0]) for n in want), user
-    loaded.replace_arrays(dict(loaded.a))  # products appended keep the users: the lists stay
-    assert next(s for s in loaded.components if isinstance(s, Personal)).fitted.tastes is loaded.tastes
+    kept = loaded.tastes
+    loaded.replace_arrays(dict(loaded.a))  # products appended keep the users' arrays: the lists stay
+    assert next(s for s in loaded.components if isinstance(s, Personal)).fitted.tastes is kept is not None
+    loaded.replace_arrays(dict(loaded.a, recent_weights=loaded.a["recent_weights"].copy()))  # other ones
+    assert loaded.tastes is None
+    assert next(s for s in loaded.components if isinstance(s, Personal)).fitted.tastes is None

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 SOURCES = ("recently_viewed", "personal", "similar", "trending", "top_categories", "recent_categories",
            "subsidy", "theme", "repurchase", "new_stores")
 WEIGHTS = {"clicks": 1.0, "carts": 2.0, "orders": 4.0}
+USER_ARRAYS = ("user_ids", "recent_ptr", "recent_items", "recent_weights")  # what personal's kept lists read
 DAY_MS = 86_400_000
 
 
@@ -183,7 +184,11 @@ class HomepageRecall:
     def replace_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Swap in fitted arrays that hold more products (rows appended, every existing row
         kept: :mod:`ranking.live.new_products`). Readers of rows go first and the builder
-        that hands rows out last, so a concurrent request never holds a row its sources lack."""
+        that hands rows out last, so a concurrent request never holds a row its sources lack.
+        The shoppers' kept ``personal`` lists stay while the shoppers' arrays are the very ones
+        they were computed from (appending products keeps them); other ones drop the lists (scanned)."""
+        if any(arrays.get(name) is not self.a.get(name) for name in USER_ARRAYS):
+            self.tastes = None
         self.a = arrays
         mask, given = self.availability.mask, arrays.get("available")
         if mask is not None and given is not None and len(given) > len(mask):
