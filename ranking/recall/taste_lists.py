@@ -7,12 +7,12 @@ so the list depends only on the bundle: its build computes each shopper's list o
 (:meth:`TasteLists.compute`) and saves it beside the homepage arrays (``personal_lists.npz`` and
 ``personal_lists.json``), and a shopper's first homepage reads it instead of scanning
 (``Personal.candidates``). A shopper whose live history moved has other recent items: scanned.
-At the demo's 20,000 shoppers (19,590 with a history) the lists cost 6.1-6.2 s of CPU and 12.0 MB
+At the demo's 20,000 shoppers (19,590 with a history) the lists cost 5.7-6.2 s of CPU and 12.0 MB
 (``python -m bench.personal_lists BUNDLE``), and loading them ~20-25 ms of CPU (the fingerprint
-below); the scan they save cost 0.55-0.57 ms of thread CPU on a first homepage (``python -m
-bench.request_components BUNDLE --requests 300 --thread-cpu --pipelines homepage --distinct 400``,
-whose shoppers have no live events: with ``--app`` every shopper has live clicks first, so it
-scans as before).
+below); the scan they save cost 0.49-0.58 ms of thread CPU on a first homepage through the app
+(``python -m bench.request_components BUNDLE --app --no-live-clicks --requests 300 --thread-cpu
+--pipelines homepage --distinct 400``). Shoppers with live clicks (``--app`` alone, as
+``bench.speed`` sets its shoppers up) have other recent items, and scan as before.
 
 Bit for bit the scan's list: the taste vector is the one expression :func:`taste_vector`, one
 shopper at a time, and the search is ``VectorIndex.scan``'s own on faiss's one-thread sequential
