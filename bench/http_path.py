@@ -142,8 +142,10 @@ def started_app(bundle: Path, prefix: str, overrides: list[str] | tuple[str, ...
             loop.close()
 
 
-async def set_up(app, bundle: Path, book: bool, distinct: int = 0) -> dict[str, list[bytes]]:
-    """The book imported (unless ``book`` is false), the shoppers' clicks posted: the bodies per page
+async def set_up(app, bundle: Path, book: bool, distinct: int = 0,
+                 clicks: bool = True) -> dict[str, list[bytes]]:
+    """The book imported (unless ``book`` is false), the shoppers' clicks posted (unless ``clicks`` is
+    false: every shopper then as the bundle knows them, no live event yet): the bodies per page
     (``distinct`` > 0 with the book: :func:`bench.speed.distinct_bodies`, every body a new shopper
     and, for search, a new query)."""
     from bench.bench_live_cost import CLICKS_PER_SHOPPER
@@ -161,7 +163,8 @@ async def set_up(app, bundle: Path, book: bool, distinct: int = 0) -> dict[str, 
         bodies = request_payloads(bundle)
     products = np.unique(np.concatenate([b["candidates"] for b in bodies["rerank"]]))
     rng, now = np.random.default_rng(3), int(time.time() * 1000) - 60_000
-    for n, user in enumerate(sorted({b["user_id"] for b in bodies["homepage"] + bodies["search"]})):
+    shoppers = sorted({b["user_id"] for b in bodies["homepage"] + bodies["search"]}) if clicks else []
+    for n, user in enumerate(shoppers):
         clicks = [{"request_id": 7_000_000 + n * 100 + i, "timestamp": now + i * 1000, "user_id": user,
                    "product_id": int(p), "position": 1}
                   for i, p in enumerate(rng.choice(products, CLICKS_PER_SHOPPER, replace=False))]

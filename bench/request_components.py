@@ -266,7 +266,8 @@ def app_main(args: argparse.Namespace) -> None:
     from bench.http_path import PAGES, call, set_up, started_app
 
     with started_app(args.bundle, "request-components-", args.set) as (app, loop):
-        bodies = loop.run_until_complete(set_up(app, args.bundle, True, args.distinct or 0))
+        bodies = loop.run_until_complete(set_up(app, args.bundle, True, args.distinct or 0,
+                                                not args.no_live_clicks))
         engine = app.state.shelfrank.engine
         _profile_in_worker(engine)
         ready(engine, args.features)
@@ -301,6 +302,9 @@ def main() -> None:
                         help="through the real app with everything on (live state, the merchandising "
                              "book, the shoppers' live clicks), as bench.http_path, on bench.speed's "
                              "bodies (its --distinct ones with --distinct)")
+    parser.add_argument("--no-live-clicks", action="store_true",
+                        help="with --app, post no live clicks first: every shopper as the bundle knows "
+                             "them (a first homepage before any live event reads personal's kept list)")
     parser.add_argument("--scans", action="store_true",
                         help="also the FAISS scans (by index and k, with calls and queries a page), the "
                              "non-zero rows' scan, whole-index scans and the query encoder, as 'scan: ...'")

@@ -320,6 +320,13 @@ class RecallSettings(Section):
                           "products, python -m bench.similar_lists BUNDLE): a shopper's first homepage "
                           "reads them instead of scanning "
                           "(ranking/recall/row_neighbours.py)")
+    personal_lists_mb: float = Field(
+        32.0, ge=0, description="MB of the shoppers' personal lists the bundle's build keeps, as their "
+                                "fitted history gives them (exact item index only; strongest shoppers "
+                                "first, the rest scanned; ~6 s of CPU and 12.0 MB at 20,000 shoppers, "
+                                "python -m bench.personal_lists BUNDLE): a shopper with no live event "
+                                "yet reads its list instead of scanning the item vectors "
+                                "(ranking/recall/taste_lists.py); 0 = none")
     # search honesty (ranking/recall/query_words.py, ranking/pipeline/filters/relevance_floor.py)
     subword_min_length: int = Field(
         4, ge=2, description="letters a query word no product text holds needs before it matches the catalog "

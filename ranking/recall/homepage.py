@@ -56,6 +56,7 @@ from ranking.recall.homepage_sources import (
 )
 from ranking.recall.homepage_sources.similar import SIMILAR_SEEDS
 from ranking.recall.svd import truncated_svd
+from ranking.recall.taste_lists import TasteLists
 from ranking.recall.vector_index import VectorIndex
 from ranking.row_lookup import RowLookup
 
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
 SOURCES = ("recently_viewed", "personal", "similar", "trending", "top_categories", "recent_categories",
            "subsidy", "theme", "repurchase", "new_stores")
 WEIGHTS = {"clicks": 1.0, "carts": 2.0, "orders": 4.0}
+USER_ARRAYS = ("user_ids", "recent_ptr", "recent_items", "recent_weights")  # what personal's kept lists read
 DAY_MS = 86_400_000
 
 
@@ -162,15 +164,18 @@ def _item_vectors(x: sp.csr_matrix, dim: int, seed: int) -> np.ndarray:
 
 class HomepageRecall:
     def __init__(self, arrays: dict[str, np.ndarray], index: VectorIndex, quotas: dict[str, int],
-                 source_weights: dict[str, float] | None = None) -> None:
+                 source_weights: dict[str, float] | None = None, tastes: TasteLists | None = None) -> None:
         self.a = arrays
         self.index = index
+        # each shopper's personal list as the bundle's history gives it (their rows and recent items
+        # never change after the fit: replace_arrays appends products, keeps users)
+        self.tastes = tastes
         self.quotas = quotas
         self.source_weights = dict(source_weights or {})
         self.product_ids = arrays["product_ids"]
         self.user_ids = arrays["user_ids"]
         self.availability = Availability(arrays.get("available"))
-        self.components = build_sources(FittedHomepage(arrays, index, self.availability), self.quotas)
+        self.components = build_sources(FittedHomepage(arrays, index, self.availability, tastes), self.quotas)
         self._by_name = {c.name: c for c in self.components}
         self.shopper = ShopperContextBuilder(arrays)
         self._rows = RowLookup(self.product_ids)
@@ -179,12 +184,17 @@ class HomepageRecall:
     def replace_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Swap in fitted arrays that hold more products (rows appended, every existing row
         kept: :mod:`ranking.live.new_products`). Readers of rows go first and the builder
-        that hands rows out last, so a concurrent request never holds a row its sources lack."""
+        that hands rows out last, so a concurrent request never holds a row its sources lack.
+        The shoppers' kept ``personal`` lists stay while the shoppers' arrays are the very ones
+        they were computed from (appending products keeps them); other ones drop the lists (scanned)."""
+        if any(arrays.get(name) is not self.a.get(name) for name in USER_ARRAYS):
+            self.tastes = None
         self.a = arrays
         mask, given = self.availability.mask, arrays.get("available")
         if mask is not None and given is not None and len(given) > len(mask):
             self.availability.mask = np.r_[mask, given[len(mask):]]  # the new rows as listed
-        self.components = build_sources(FittedHomepage(arrays, self.index, self.availability), self.quotas)
+        self.components = build_sources(FittedHomepage(arrays, self.index, self.availability, self.tastes),
+                                        self.quotas)
         self._by_name = {c.name: c for c in self.components}
         self.product_ids = arrays["product_ids"]
         self._rows = RowLookup(self.product_ids)
@@ -205,24 +215,27 @@ class HomepageRecall:
     def fit(cls, tables: dict[str, pd.DataFrame], as_of_ms: int, snapshot, quotas: dict[str, int],
             consumable_leaves: np.ndarray | None = None, dim: int = 32, recent_items: int = 20,
             half_life_days: float = 14.0, seed: int = 7, source_weights: dict[str, float] | None = None,
-            similar_lists: bool = True, threads: int = 1) -> HomepageRecall:
+            similar_lists: bool = True, threads: int = 1, personal_lists_mb: float = 0.0) -> HomepageRecall:
         """Fit from the mall's event tables (epoch-ms timestamps) before ``as_of_ms`` and a snapshot."""
         return cls.fit_catalog(tables, as_of_ms, HomepageCatalog.from_snapshot(snapshot, consumable_leaves),
                                quotas, dim=dim, recent_items=recent_items, half_life_days=half_life_days,
                                seed=seed, source_weights=source_weights, similar_lists=similar_lists,
-                               threads=threads)
+                               threads=threads, personal_lists_mb=personal_lists_mb)
 
     @classmethod
     def fit_catalog(cls, tables: dict[str, pd.DataFrame], as_of_ms: int, catalog: HomepageCatalog,
                     quotas: dict[str, int], dim: int = 32, recent_items: int = 20,
                     half_life_days: float = 14.0, seed: int = 7,
                     source_weights: dict[str, float] | None = None, similar_lists: bool = True,
-                    threads: int = 1) -> HomepageRecall:
+                    threads: int = 1, personal_lists_mb: float = 0.0) -> HomepageRecall:
         """Fit from interaction tables (``clicks``/``carts``/``orders``: user_id, product_id,
         timestamp) before ``as_of_ms`` over any catalog (the mall's, or a real dataset's).
         ``similar_lists`` (settings ``recall.similar_lists``): an exact item index also keeps every
         item's nearest as the ``similar`` source asks them (its quota plus its seeds), computed on
-        ``threads`` threads (:mod:`ranking.recall.row_neighbours`)."""
+        ``threads`` threads (:mod:`ranking.recall.row_neighbours`). ``personal_lists_mb`` (settings
+        ``recall.personal_lists_mb``; 0: none): an exact item index also keeps up to that many MB of
+        the shoppers' ``personal`` lists as their fitted history gives them
+        (:mod:`ranking.recall.taste_lists`)."""
         pid, uid = catalog.product_ids, catalog.user_ids
         frames = []
         for name, w in WEIGHTS.items():
@@ -289,7 +302,10 @@ class HomepageRecall:
             "bought_stride": np.array([catalog.bought_stride]),
             "available": np.asarray(live, bool),
         }
-        return cls(arrays, index, dict(quotas), source_weights)
+        tastes = None
+        if personal_lists_mb > 0 and index.kind == "exact" and quotas.get("personal", 0) > 0:
+            tastes = TasteLists.compute(index, arrays, quotas["personal"], personal_lists_mb * 1e6, threads)
+        return cls(arrays, index, dict(quotas), source_weights, tastes)
 
     # ---- per request -------------------------------------------------------------------
     def context(self, user_id: int | None, hour: int, live: ShopperView | None = None) -> ShopperContext:
@@ -366,6 +382,8 @@ class HomepageRecall:
         self.index.save(folder / "faiss")
         (folder / "quotas.json").write_text(json.dumps(self.quotas))
         (folder / "source_weights.json").write_text(json.dumps(self.source_weights))
+        if self.tastes is not None:
+            self.tastes.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> HomepageRecall:
@@ -375,4 +393,5 @@ class HomepageRecall:
         quotas = json.loads((folder / "quotas.json").read_text())
         weights_file = folder / "source_weights.json"
         weights = json.loads(weights_file.read_text()) if weights_file.is_file() else {}
-        return cls(arrays, VectorIndex.load(folder / "faiss"), quotas, weights)
+        tastes = TasteLists.load(folder, arrays)  # none: an older bundle, or not these arrays' (scanned)
+        return cls(arrays, VectorIndex.load(folder / "faiss"), quotas, weights, tastes)

@@ -129,7 +129,7 @@ def build_homepage_recall(mall: MallTables, snapshot, as_of_ms: int, settings: S
                               consumable_leaves=leaves[leaves >= 0], dim=r.item_embedding_dim,
                               recent_items=r.recent_items, seed=settings.training.seed,
                               source_weights=r.homepage_source_weights, similar_lists=r.similar_lists,
-                              threads=settings.training.num_threads)
+                              threads=settings.training.num_threads, personal_lists_mb=r.personal_lists_mb)
 
 
 def end_of_logs_ms(mall: MallTables, settings: Settings) -> int:

@@ -18,6 +18,7 @@ import numpy as np
 from ranking.bounded_memo import BoundedMemo, read_only
 from ranking.recall.homepage_sources.availability import Availability
 from ranking.recall.homepage_sources.context import ShopperContext
+from ranking.recall.taste_lists import TasteLists
 from ranking.recall.vector_index import VectorIndex
 
 NO_IDS = np.zeros(0, dtype=np.int64)
@@ -49,12 +50,13 @@ class ShopperSource(Protocol):
 @dataclass(frozen=True)
 class FittedHomepage:
     """The homepage recall's fitted arrays (see ``HomepageRecall.fit_catalog``), its
-    item-vector index and which products its ranked lists may hand out now, as the sources
-    read them."""
+    item-vector index, which products its ranked lists may hand out now and the shoppers'
+    ``personal`` lists the bundle kept (none: scanned), as the sources read them."""
 
     arrays: Mapping[str, np.ndarray]
     index: VectorIndex
     availability: Availability = field(default_factory=lambda: Availability(None))
+    tastes: TasteLists | None = None  # each shopper's personal list as the bundle's history gives it
 
     def head(self, name: str, k: int) -> np.ndarray:
         """Product rows: the first ``k`` available of the ranked list ``name``."""

@@ -9,6 +9,11 @@ vectors, which never change after load: a product listed later gets a zero vecto
 the index), so it is kept per (recent items, weights, k) once searched (:attr:`Personal.lists`,
 bounded): the exact scan of every item vector cost about 0.5 ms a homepage. A shopper whose live
 history moved (a click, a purchase) has other recent items, so another key: scanned again.
+
+Before both, a shopper with no live event yet (their recent items and weights the bundle's own)
+reads the list the bundle's build kept for them (:mod:`ranking.recall.taste_lists`, settings
+``recall.personal_lists_mb``): the scan's very list, so a shopper's first homepage scans nothing.
+A bundle without the lists (an older one, other faiss arithmetic, another quota) scans as before.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from ranking.bounded_memo import BoundedMemo, read_only
 from ranking.recall.homepage_sources.base import NO_IDS, QuotaSource
 from ranking.recall.homepage_sources.context import ShopperContext
+from ranking.recall.taste_lists import taste_vector, unseen
 
 PERSONAL_MEMO = 10_000  # shoppers' lists kept (150 ids and a 240-byte key each: about 17 MB when full)
 
@@ -35,6 +41,11 @@ class Personal(QuotaSource):
         recent = context.recent_items
         if not len(recent):
             return NO_IDS
+        kept = self.fitted.tastes
+        if kept is not None and not context.live and context.row >= 0:  # the bundle's own history
+            rows = kept.of(context.row, k)
+            if rows is not None:
+                return read_only(self.fitted.index.ids[rows])
         weights = np.asarray(context.recent_weights, np.float32)
         key = (np.asarray(recent, np.int64).tobytes(), weights.tobytes(), k)
         return self.lists.kept(key, lambda: read_only(self.search(context, k)))  # oldest out past the size
@@ -42,12 +53,8 @@ class Personal(QuotaSource):
     def search(self, context: ShopperContext, k: int) -> np.ndarray:
         """The list, scanned: the ``k`` nearest items to the taste vector the shopper has not seen."""
         recent = context.recent_items
-        vectors = self.fitted.arrays["item_vectors"][recent]
-        taste = (vectors * context.recent_weights[:, None]).sum(axis=0, keepdims=True)
+        taste = taste_vector(self.fitted.arrays["item_vectors"][recent], context.recent_weights)
         if not taste.any():  # only products listed after the fit (zero vectors): no taste yet
             return NO_IDS.copy()
         _, ids = self.fitted.index.search(taste, k + len(recent))
-        # the ones already seen dropped, in order: a set of ~20 ids and one pass over k + 20 (the
-        # mask, isin_few's sort and search and the takes cost about a third more)
-        seen = set(self.fitted.product_ids[recent].tolist())
-        return np.array([i for i in ids[0].tolist() if i >= 0 and i not in seen][:k], dtype=np.int64)
+        return np.array(unseen(ids[0], self.fitted.product_ids[recent], k), dtype=np.int64)
