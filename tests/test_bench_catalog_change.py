@@ -22,9 +22,7 @@ def test_each_change_is_applied_swapped_and_followed_by_one_page_per_pipeline(sm
     for page in out["pages"].values():
         for figure in ("repeat_cpu_ms", "first_after_cpu_ms"):
             assert 0 < page[figure]["median"] <= page[figure]["max"] < 5_000
-        assert 0 <= page["built_after"] <= 2 and (page["built_after"] == 0) == (page["built"] == [])
-        if kind == "price":  # built before the swap; a store's first ban adds a column pages build on
-            assert page["built_after"] == 0, page["built"]
+        assert page["built_after"] == 0, page["built"]  # built before the swap (a store's first ban too)
     assert out["follower_built"], "the follower builds what the change invalidates before the swap"
 
 

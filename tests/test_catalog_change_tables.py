@@ -119,14 +119,16 @@ def test_the_patched_feature_table_is_the_table_a_build_gives(small_models: Path
 
 
 def _change(state, engine, kind: str, product: int) -> None:
-    """Log one catalog change of ``product`` (a price, a stock-out or a ban) and let the follower fold it."""
+    """Log one catalog change of ``product`` (a price, a stock-out, a ban or its store's ban) and let
+    the follower fold it."""
     from ranking.catalog_changes import BANS, PRODUCT_CHANGES, check_ban, check_products
     from ranking.event_log import EventLog
 
     pid, view = int(engine.snapshot.products.ids[product]), state.catalog.view(engine)
     now = int(time.time() * 1000)
-    if kind == "ban":
-        ban = check_ban({"product_ids": [pid], "reason": "test"}, view, now, 100)
+    if kind in ("ban", "store_ban"):
+        banned = {"product_ids": [pid]} if kind == "ban" else {"store_ids": [view.store_of(pid)]}
+        ban = check_ban({**banned, "reason": "test"}, view, now, 100)
         EventLog(state.events_dir).append({BANS: [ban]})
     else:
         price = round(float(engine.snapshot.products.columns["price"][product]) * 0.5 + 1.0, 2)
@@ -168,4 +170,31 @@ def test_the_pages_after_a_change_build_nothing_and_equal_a_fresh_engines(small_
                 engine.bundle.model.feature_names))
         fresh, _ = state.reload(None)
         assert fresh is not engine
+        assert _served(fresh, pages) == after
+
+
+def test_a_stores_first_ban_adds_a_column_and_the_pages_after_it_still_build_nothing(small_models: Path,
+                                                                                  tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    """A store's first ban adds the ``store_banned`` column (the table had none): the follower builds
+    what reads it (governance's barred codes, the subsidy channel's rows) and patches the feature
+    table at the banned rows before the swap, so the next pages build nothing; they are a fresh
+    engine's pages."""
+    with started_state(small_models / "latest", tmp_path) as state:
+        engine = state.engine
+        assert "store_banned" not in engine.snapshot.products.columns
+        pages = _other_pages(engine)
+        _served(engine, pages)
+        row = engine.snapshot.products.rows(np.array([_served(engine, pages[:1])[0][0][0]]))[0]
+        built = _kept_builds(monkeypatch)
+        tables: list = []
+        build = per_product.build_product_feature_table
+        monkeypatch.setattr(per_product, "build_product_feature_table",
+                            lambda snapshot, names: tables.append(names) or build(snapshot, names))
+        _change(state, engine, "store_ban", int(row))
+        assert engine.snapshot.products.columns["store_banned"].any()
+        built.clear()
+        after = _served(engine, pages)
+        assert built == [] and tables == []
+        fresh, _ = state.reload(None)
         assert _served(fresh, pages) == after

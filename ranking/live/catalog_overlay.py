@@ -30,7 +30,7 @@ import numpy as np
 
 from ranking.catalog import CardCatalog
 from ranking.catalog_changes import OVERLAID
-from ranking.features.snapshot import EntityTable
+from ranking.features.snapshot import ABSENT_IS_ZERO, EntityTable
 from ranking.live.catalog_state import CatalogState, Folded
 from ranking.scores.price_advantage import group_price_advantage
 
@@ -80,7 +80,7 @@ def _kept(table: EntityTable, cols: dict[str, np.ndarray]) -> EntityTable:
     kept = {}
     for name, column in cols.items():
         old = table.columns.get(name)
-        if old is None and name == "store_banned" and not column.any():
+        if old is None and name in ABSENT_IS_ZERO and not column.any():
             continue
         kept[name] = old if old is not None and _same_bits(old, column) else column
     if kept.keys() == table.columns.keys() and all(kept[n] is c for n, c in table.columns.items()):

@@ -39,9 +39,10 @@ def prepare_swap(engine: Any, old: EntityTable, new: EntityTable) -> None:
                     if name in new.columns and new.columns[name] is not column}
         if new.ids is not old.ids:
             replaced[id(old.ids)] = new.ids
-        if replaced:
-            for derived in list(EVERY):
+        for derived in list(EVERY):
+            if replaced:
                 derived.build_replacing(replaced)
+            derived.build_for(old, new)  # also a column ``new`` adds (a store's first ban)
         prepare_product_feature_table(engine.snapshot, new)
         if new.columns.get("category_id") is not old.columns.get("category_id"):  # new products
             strength = engine.settings.cold_start.prior_strength

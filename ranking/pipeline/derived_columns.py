@@ -88,8 +88,11 @@ class DerivedColumn:
 
     VERSIONS = 4
 
-    def __init__(self, build: Callable[..., np.ndarray]) -> None:
+    def __init__(self, build: Callable[..., np.ndarray], table_columns: tuple[str, ...] = ()) -> None:
         self.build = build
+        # the product table's columns its first sources are, by name ("ids": the table's ids), so a
+        # column a new table adds is found too (:meth:`build_for`)
+        self.table_columns = table_columns
         # (sources' addresses, their liveness, their references, column), newest first
         self._memo: tuple[tuple[tuple, _Alive, tuple, np.ndarray], ...] = ()
         EVERY.add(self)
@@ -103,6 +106,23 @@ class DerivedColumn:
             if alive.alive and any(i in new for i in ids):
                 sources = tuple(r[0] if isinstance(r, tuple) else r() for r in refs)
                 self.of(*(new.get(id(s), s) for s in sources))
+                return
+
+    def build_for(self, old: EntityTable, new: EntityTable) -> None:
+        """With :attr:`table_columns`: build now the version for ``new`` of the kept version read
+        from ``old``'s columns, when any of them is another object in ``new`` (a column ``old``
+        lacked too: the live catalog's first store ban adds ``store_banned``, which
+        :meth:`build_replacing`, mapping old objects to new ones, cannot see)."""
+        if not self.table_columns:
+            return
+        before, after = _named(old, self.table_columns), _named(new, self.table_columns)
+        if all(a is b for a, b in zip(before, after, strict=True)):
+            return
+        n = len(before)
+        for _, alive, refs, _ in self._memo:
+            sources = tuple(r[0] if isinstance(r, tuple) else r() for r in refs)
+            if alive.alive and all(s is b for s, b in zip(sources[:n], before, strict=True)):
+                self.of(*after, *sources[n:])
                 return
 
     def of(self, *sources: Any) -> np.ndarray:
@@ -125,6 +145,11 @@ class DerivedColumn:
         if getattr(at, "all_known", False):  # every row known (most pages): the rows are the index
             return column[at[0]]
         return column[_candidate_index(*at)]
+
+
+def _named(table: EntityTable, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """``table``'s columns by name (``ids``: its ids; None where it lacks one), as the pages pass them."""
+    return tuple(table.ids if name == "ids" else table.columns.get(name) for name in names)
 
 
 EVERY: weakref.WeakSet[DerivedColumn] = weakref.WeakSet()  # every derived column made (``build_replacing``)

@@ -66,7 +66,7 @@ def _ranked(score: np.ndarray | None, depth: np.ndarray | None, ids: np.ndarray,
 
 # kept per version of every column, the store table and the two settings it reads (read whole:
 # not a per-product column plus the unknown's value, as ``DerivedColumn`` usually holds)
-RANKED_ROWS = DerivedColumn(_ranked)
+RANKED_ROWS = DerivedColumn(_ranked, ("product_score", "subsidy_depth", "ids", *ELIGIBILITY_COLUMNS))
 
 
 class SubsidyChannel:

@@ -32,6 +32,7 @@ from ranking.settings import RulesSettings
 
 # the reasons by bit, in the order they were written: a later one names a product barred for several
 REASONS = ("out_of_stock", "store_banned", "banned")
+BARRED_COLUMNS = ("stock", "store_banned", "banned")  # what :func:`_barred` reads after the ids
 
 
 def _barred(ids: np.ndarray, stock: np.ndarray | None, store_banned: np.ndarray | None,
@@ -47,7 +48,7 @@ def _barred(ids: np.ndarray, stock: np.ndarray | None, store_banned: np.ndarray 
 
 
 # per version of the ids and the three columns (ranking/pipeline/derived_columns.py)
-BARRED = DerivedColumn(_barred)
+BARRED = DerivedColumn(_barred, ("ids", *BARRED_COLUMNS))
 
 
 def _tables(drop_out_of_stock: bool, drop_banned: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +82,7 @@ class Governance:
               ) -> tuple[np.ndarray, np.ndarray]:
         switches = bool(self.settings.drop_out_of_stock), bool(self.settings.drop_banned)
         products = snapshot.products  # read once: the live catalog swaps the table whole
-        sources = (products.ids, *(products.columns.get(c) for c in ("stock", "store_banned", "banned")))
+        sources = (products.ids, *(products.columns.get(c) for c in BARRED_COLUMNS))
         rows = cands.rows_in(products)[0]
         if not fixed(rows):  # a list made for this request: its rows are looked up anew too
             return _decided(BY_CODE[switches], BARRED.candidates(products, cands, *sources), len(cands))
