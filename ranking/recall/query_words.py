@@ -74,17 +74,6 @@ MATCH_BYTES_KEPT = int(_RECALL.synonym_matches_mb * MB)
 # as long as the catalog, and a scatter-add per posting; measured at 50,000 and 1M products)
 SPARSE_COST = 8
 
-# A first-time query's catalog-long lexical recall is pruned (:meth:`QueryWordMatcher._pruned`): the rows
-# of its highest-bound score sources, at least PRUNE_SEED times k of them, are scored exactly first, and
-# their k-th best score bounds from below the final k-th. A row's float32 score is a sum of at most a few
-# hundred non-negative float32 terms, each at most its source's bound: rounded up by a relative 2^-24 a
-# term at most, so bounds summed in float64 and raised by PRUNE_MARGIN (relative) are never below it
-PRUNE_SEED = 4
-PRUNE_MARGIN = 1e-4
-# ... and tried only when that seed costs at most 1/PRUNE_SEED_SHARE of the catalog-long sums (by
-# _sparse_cheaper's count): a query the bounds do not prune pays at most that much more
-PRUNE_SEED_SHARE = 8
-
 # :func:`held_count` sorts the rows it counts when they are at most 1/SPARSE_COUNT of the catalog's,
 # else marks a catalog-long mask: about where the two cost alike at 50,000 products (a scratch
 # timeit); the mask's cost grows with the catalog, the sort's with the rows only
@@ -231,7 +220,6 @@ class QueryWordMatcher:
         self._matches = BytesMemo(match_bytes)
         # a zeroed catalog-long array per thread for a match's best and own sums (no fresh np.zeros)
         self._scratch = ZeroScratch(len(bm25.product_ids), bm25.weights.dtype)
-        self._largest: np.ndarray | None = None  # each column's largest weight, on first use (_column_max)
 
     @classmethod
     def of(cls, bm25: BM25Index, r: RecallSettings) -> QueryWordMatcher:
@@ -403,23 +391,12 @@ class QueryWordMatcher:
     def _lexical(self, query: str, k: int, rewrite: Any,
                  synonym_weight: float) -> tuple[np.ndarray, np.ndarray]:
         words = self.words(query)
-        plain = self._plain(query, words)
-        found: tuple[np.ndarray, np.ndarray] | None = None
-        if not rewrite and plain:  # every token a whole catalog word: BM25 as it was, unless pruned
-            if len(self.tokens(query)) > 1:
-                found = self._pruned(query, words, True, (), [], synonym_weight, k)
-            if found is None:
-                return self.bm25.search(query, k, self.tokens(query))
-        else:
-            alternatives = rewrite.alternatives if rewrite else ()
-            matches = [self._match_parts(a, synonym_weight) for a in alternatives]
-            found = self._union_scores(query, words, rewrite, synonym_weight, matches)
-            if found is None:  # the catalog-long sums are cheaper than the union's: pruned when that pays
-                terms = [t if got is None else self._held_terms(a) if got else []
-                         for a, (_, got, t) in zip(alternatives, matches, strict=True)]
-                found = self._pruned(query, words, plain, alternatives, terms, synonym_weight, k)
-            if found is None:
-                found = _positive(*self._scores(query, rewrite, synonym_weight, matches))
+        if not rewrite and self._plain(query, words):  # every token a whole catalog word: BM25 as it was
+            return self.bm25.search(query, k, self.tokens(query))
+        matches = [self._match_parts(a, synonym_weight) for a in (rewrite.alternatives if rewrite else ())]
+        found = self._union_scores(query, words, rewrite, synonym_weight, matches)
+        if found is None:  # the catalog-long sums are cheaper
+            found = _positive(*self._scores(query, rewrite, synonym_weight, matches))
         hits, s = found
         order = top_rows(s, hits, self.bm25.product_ids, k)
         return self.bm25.product_ids[hits[order]], s[order]
@@ -458,131 +435,6 @@ class QueryWordMatcher:
         keep = s > 0
         return union[keep], s[keep]
 
-    # ---- exact top-k pruning of a first-time query's catalog-long recall ------------------
-    def _column_max(self) -> np.ndarray:
-        """Each index column's largest weight (0 for an empty column), float64, read-only: the most
-        a column adds to any row's score. Made on first use (a pass over the postings); a race
-        makes it twice, the same (this index never changes in place)."""
-        got = self._largest
-        if got is None:
-            w = self.bm25.weights
-            got = np.zeros(w.shape[1], dtype=np.float64)
-            full = self._df > 0
-            if full.any():
-                got[full] = np.maximum.reduceat(w.data, w.indptr[:-1][full].astype(np.intp))
-            self._largest = got = read_only(got)
-        return got
-
-    def _held_terms(self, alternative: Any) -> list:
-        """A synonym match's held terms' (rows, scores) (:meth:`_term`, kept per term)."""
-        return [t for t in map(self._term, alternative.terms) if t is not None]
-
-    def _sources(self, query: str, words: QueryWords, terms: list,
-                 synonym_weight: float) -> list[tuple[float, list[np.ndarray]]]:
-        """(the most it adds to a row's score, the sorted rows it adds at) of each score source of a
-        query: each query token's column, each sub-word match's column (``weight`` of its weights),
-        each synonym match with a held term (``synonym_weight`` times its terms' largest score: what
-        it adds is at most its best term's, its words' own score being non-negative)."""
-        largest = self._column_max()
-        out = [(float(largest[j]), [self._column_rows(j)]) for j in self.tokens(query).tolist()]
-        out += [(self.weight * float(largest[j]), [self._column_rows(j)])
-                for w in words.words if w.inside and w.products for j in w.parts[0]]
-        out += [(synonym_weight * max(float(s.max()) for _, s in held), [r for r, _ in held])
-                for held in terms if held]
-        return out
-
-    def _pruned(self, query: str, words: QueryWords, plain: bool, alternatives: tuple, terms: list,
-                synonym_weight: float, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """(rows, scores), ascending, of recalled rows with a positive score that hold every row of
-        the top ``k`` in the order (score descending, product id ascending), scored exactly (the
-        same float32 additions in the same order as :meth:`_scores`), or None when pruning does not
-        pay (:meth:`_sparse_cheaper` against the catalog-long sums). MaxScore: the rows of the
-        sources with the largest bounds (:meth:`_sources`; at least ``PRUNE_SEED * k`` rows) are
-        scored first; when ``k`` of them are recalled their ``k``-th best score ``theta`` is at most
-        the final ``k``-th. The sources of smallest bounds summing below ``theta`` (with
-        :data:`PRUNE_MARGIN`) are non-essential: a row holding only those scores below ``theta`` and
-        ranks after ``k`` rows already found, so only the rows of the other sources (and the seed)
-        are scored. ``terms``: each alternative's held terms' (rows, scores)."""
-        sources = self._sources(query, words, terms, synonym_weight)
-        if not sources:  # nothing scores: the catalog-long form's few masks find that as cheaply
-            return None
-        columns = self._score_columns(query, words) + [
-            j for a, held in zip(alternatives, terms, strict=True) if held and a.text != query
-            for j in self._score_columns(a.text, self.words(a.text))]
-        kind = self.bm25.weights.indices.dtype
-        order = sorted(range(len(sources)), key=lambda i: -sources[i][0])
-        if not self._sparse_cheaper(columns, sum(len(r) for r in sources[order[0]][1])):
-            return None  # not even the best case (every source but the largest-bound one pruned) pays
-        target, taken, listed = PRUNE_SEED * k, 0, 0
-        while True:
-            while taken < len(order) and listed < target:
-                listed += sum(len(r) for r in sources[order[taken]][1])
-                taken += 1
-            if not self._sparse_cheaper(columns, listed, PRUNE_SEED_SHARE):
-                return None  # the seed alone would cost a large share of the catalog-long sums
-            seed = sorted_union([r.astype(kind, copy=False) for i in order[:taken] for r in sources[i][1]])
-            s, hit = self._scored_at(query, words, plain, alternatives, terms, synonym_weight, seed)
-            keep = hit & (s > 0)
-            if taken == len(order):  # every source's rows scored: the whole recall
-                return seed[keep], s[keep]
-            if np.count_nonzero(keep) >= k:
-                break
-            target *= 4
-        got = s[keep]
-        theta = float(np.partition(got, len(got) - k)[len(got) - k])
-        bound, essential = 0.0, []
-        for i in reversed(order):  # smallest bounds first: non-essential while they sum below theta
-            if not essential and (bound + sources[i][0]) * (1 + PRUNE_MARGIN) < theta:
-                bound += sources[i][0]
-            else:
-                essential.append(i)
-        rest = sum(len(r) for i in essential for r in sources[i][1])
-        if not self._sparse_cheaper(columns, listed + rest):
-            return None
-        rows = sorted_union([seed] + [r.astype(kind, copy=False) for i in essential for r in sources[i][1]])
-        s, hit = self._scored_at(query, words, plain, alternatives, terms, synonym_weight, rows)
-        keep = hit & (s > 0)
-        return rows[keep], s[keep]
-
-    def _scored_at(self, query: str, words: QueryWords, plain: bool, alternatives: tuple, terms: list,
-                   synonym_weight: float, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(:meth:`_scores`' score, recalled) at the sorted distinct index ``rows``: the typed text's
-        sums (:meth:`_text_scores_at`), then each synonym match's addition at its rows there (by how
-        much ``synonym_weight`` times its best term's score beats its words' own), in order: the
-        same float32 operations per row. ``terms``: each alternative's held terms' (rows, scores)."""
-        s = self._text_scores_at(query, words, rows)
-        typed = s.copy() if any(a.text == query for a in alternatives) else s
-        hit = np.ones(len(rows), dtype=bool) if plain else self._holds_word(words, rows)
-        for alternative, held_terms in zip(alternatives, terms, strict=True):
-            if not held_terms:
-                continue
-            best = np.zeros(len(rows), dtype=s.dtype)
-            held = np.zeros(len(rows), dtype=bool)
-            for term_rows, term_scores in held_terms:
-                at, idx = common(rows if rows.dtype == term_rows.dtype else rows.astype(term_rows.dtype),
-                                 term_rows)
-                best[at] = np.maximum(best[at], synonym_weight * term_scores[idx])
-                held[at] = True
-            at = np.flatnonzero(held)
-            own = typed[at] if alternative.text == query else self._text_scores_at(
-                alternative.text, self.words(alternative.text), rows[at], columns=True)
-            s[at] = s[at] + np.maximum(best[at] - own, 0)
-            hit |= held
-        return s, hit
-
-    def _holds_word(self, words: QueryWords, rows: np.ndarray) -> np.ndarray:
-        """Whether each of the sorted index ``rows`` holds a typed word (one column of each of its
-        parts): :meth:`_typed_scores`' recall there, by binary search in the parts' postings."""
-        hit = np.zeros(len(rows), dtype=bool)
-        for word in words.words:
-            if not word.products or not all(word.parts):
-                continue
-            held = np.ones(len(rows), dtype=bool)
-            for part in word.parts:
-                held &= in_sorted(rows, [self._column_rows(j) for j in part])
-            hit |= held
-        return hit
-
     def _typed_rows(self, query: str, words: QueryWords, plain: bool) -> list[np.ndarray]:
         """Sorted rows that may hold a typed word: each word's (:meth:`_word_rows`), or for a plain
         query (a product holds a word iff it scores) each token's postings."""
@@ -596,16 +448,15 @@ class QueryWordMatcher:
         return [*self.tokens(text).tolist(),
                 *(j for w in words.words if w.inside and w.products for j in w.parts[0])]
 
-    def _sparse_cheaper(self, columns: list[int], rows: int, share: float = 1.0) -> bool:
+    def _sparse_cheaper(self, columns: list[int], rows: int) -> bool:
         """Whether summing ``columns`` at ``rows`` rows by binary search (each the shorter of the
-        rows and the column's postings searched in the longer) costs less than ``1 / share`` of the
-        catalog-long sums: :data:`SPARSE_COST` per row searched, against a row per catalog product
-        and posting."""
+        rows and the column's postings searched in the longer) costs less than the catalog-long
+        sums: :data:`SPARSE_COST` per row searched, against a row per catalog product and posting."""
         if not self._postings_canonical:
             return False
         df = self._df[np.asarray(columns, dtype=np.intp)]
         searched = int(np.minimum(df, rows).sum()) + rows
-        return SPARSE_COST * searched * share < len(self.bm25.product_ids) + int(df.sum())
+        return SPARSE_COST * searched < len(self.bm25.product_ids) + int(df.sum())
 
     def _match_parts(self, alternative: Any, synonym_weight: float) -> tuple[tuple, Any, list]:
         """(memo key, the kept (rows, adds) or () or None when not kept, and then its held terms'
