@@ -406,7 +406,7 @@ class QueryWordMatcher:
         """(rows, scores) of the rows :meth:`scores` recalls with a positive score, ascending: what
         ``flatnonzero(hit & (s > 0))`` and ``s`` there give, scored only at the sorted union of the
         rows holding a typed word and each synonym match's rows, with the same float32 additions in
-        the same order row by row (so ``argpartition`` ranks the same input); None when the
+        the same order row by row (so :func:`top_rows` ranks the same input); None when the
         catalog-long sums cost less (:meth:`_sparse_cheaper`)."""
         alternatives = rewrite.alternatives if rewrite else ()
         plain = self._plain(query, words)
