@@ -277,3 +277,21 @@ def test_a_word_with_synonyms_counts_the_products_holding_it_or_a_term(recall: S
             assert word.products == int(mask.sum()) > 0, (query, word)
             checked += 1
     assert checked >= 4
+
+
+def test_a_tie_at_the_kth_lexical_score_goes_to_the_lower_product_ids() -> None:
+    """The lexical top k is the first k by (score descending, product id ascending), in the
+    words' recall (a Chinese word, a sub-word) as in BM25's own (ranking/recall/lexical.py)."""
+    from ranking.recall.lexical import BM25Index
+
+    ids = np.array([90, 10, 70, 30, 50, 20, 80, 40, 60, 100, 5], dtype=np.int64)
+    texts = ["平板电脑 smartphone"] * 6 + ["平板电脑"] * 4 + ["电脑"]
+    m = QueryWordMatcher(BM25Index.build(texts, ids), 4, 3, 0.5)
+    got, scores = m.lexical("平板电脑 smartphone", 3)
+    assert got.tolist() == [10, 20, 30] and len(set(scores.tolist())) == 1  # three of six tied
+    got, _ = m.lexical("平板电脑 smartphone", 8)
+    assert got.tolist() == [10, 20, 30, 50, 70, 90, 40, 60]  # the six, then the lowest two of four
+    got, _ = m.lexical("平板电脑 phone", 2)  # "phone" only inside "smartphone": a sub-word match
+    assert got.tolist() == [10, 20]
+    got, _ = m.lexical("平板电脑", 2)  # the four shorter titles first; "电脑" alone (5) never recalled
+    assert got.tolist() == [40, 60] and 5 not in m.lexical("平板电脑", 20)[0].tolist()

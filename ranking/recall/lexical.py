@@ -33,6 +33,24 @@ def add_postings(s: np.ndarray, rows: np.ndarray, values: np.ndarray, distinct: 
         s[rows.astype(np.intp)] += values  # intp once: one cast, not two
 
 
+def top_rows(s: np.ndarray, hit: np.ndarray, product_ids: np.ndarray, k: int) -> np.ndarray:
+    """Positions in ``hit`` (index rows) scoring ``s`` of the first ``k`` in the order (score
+    descending, product id ascending), in that order: the lexical recall's top ``k``, a tie at the
+    ``k``-th score going to the lower product ids (not to ``np.argpartition``'s internal order).
+    One partition finds the ``k``-th score; only the rows above it and those at it are read for
+    their ids and sorted."""
+    if len(s) > k:
+        kth = np.partition(s, len(s) - k)[len(s) - k]
+        above = np.flatnonzero(s > kth)
+        tied = np.flatnonzero(s == kth)
+        if len(above) + len(tied) > k:
+            tied = tied[np.argsort(product_ids[hit[tied]], kind="stable")[: k - len(above)]]
+        top = np.concatenate([above, tied])
+    else:
+        top = np.arange(len(s))
+    return top[np.lexsort((product_ids[hit[top]], -s[top]))]
+
+
 class BM25Index:
     def __init__(self, vocabulary: dict[str, int], weights: sp.csc_matrix, product_ids: np.ndarray) -> None:
         self.vocabulary = vocabulary
@@ -108,11 +126,9 @@ class BM25Index:
         return self._top(hit, s[hit], k)
 
     def _top(self, hit: np.ndarray, s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best of rows ``hit`` (ascending) scoring ``s``: ids and scores by score, then id."""
-        if len(hit) > k:
-            top = np.argpartition(-s, k - 1)[:k]
-            hit, s = hit[top], s[top]
-        order = np.lexsort((self.product_ids[hit], -s))
+        """The ``k`` best of rows ``hit`` scoring ``s``: ids and scores by score, then id
+        (:func:`top_rows`)."""
+        order = top_rows(s, hit, self.product_ids, k)
         return self.product_ids[hit[order]], s[order]
 
     def save(self, folder: Path) -> None:

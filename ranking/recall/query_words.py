@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from ranking.bounded_memo import BoundedMemo, BytesMemo, read_only
-from ranking.recall.lexical import BM25Index, add_postings
+from ranking.recall.lexical import BM25Index, add_postings, top_rows
 from ranking.recall.tokenize import is_word, pieces
 from ranking.recall.zero_scratch import ZeroScratch, reset
 from ranking.row_lookup import RowLookup
@@ -398,10 +398,7 @@ class QueryWordMatcher:
         if found is None:  # the catalog-long sums are cheaper
             found = _positive(*self._scores(query, rewrite, synonym_weight, matches))
         hits, s = found
-        if len(hits) > k:
-            top = np.argpartition(-s, k - 1)[:k]
-            hits, s = hits[top], s[top]
-        order = np.lexsort((self.bm25.product_ids[hits], -s))
+        order = top_rows(s, hits, self.bm25.product_ids, k)
         return self.bm25.product_ids[hits[order]], s[order]
 
     def _union_scores(self, query: str, words: QueryWords, rewrite: Any, synonym_weight: float,
@@ -409,7 +406,7 @@ class QueryWordMatcher:
         """(rows, scores) of the rows :meth:`scores` recalls with a positive score, ascending: what
         ``flatnonzero(hit & (s > 0))`` and ``s`` there give, scored only at the sorted union of the
         rows holding a typed word and each synonym match's rows, with the same float32 additions in
-        the same order row by row (so ``argpartition`` ranks the same input); None when the
+        the same order row by row (so :func:`top_rows` ranks the same input); None when the
         catalog-long sums cost less (:meth:`_sparse_cheaper`)."""
         alternatives = rewrite.alternatives if rewrite else ()
         plain = self._plain(query, words)
