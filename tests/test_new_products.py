@@ -297,3 +297,22 @@ def test_an_hnsw_index_takes_new_products_by_clone_and_add_without_training():
     assert search.index.index.ntotal == len(texts) + 1 and search.index.kind == "hnsw"
     assert search.lexical("teapot", 3)[0].tolist() == [1000]
     assert 1000 in search.dense(new_text, 3)[0]
+
+
+def test_the_spelling_corrector_after_a_batch_equals_one_built_afresh_over_the_grown_vocabulary(engine):
+    from ranking.recall.search import speller_of
+
+    c = engine.snapshot.products.columns
+    start = _new_id(engine)
+    rows = [_like(engine, i, start + i, f"Quixotel sprocketrix {i % 4} zebrawood lantern") for i in range(6)]
+    assert add_products(engine, rows) == 6
+    search = _search_recall(engine)
+    served = search.speller
+    fresh, _ = speller_of(search.bm25, engine.settings.recall)
+    assert served.grown and "sprocketrix" in served.words and "quixotel" in served.words
+    assert served.words == fresh.words
+    assert np.array_equal(served._keys, fresh._keys) and np.array_equal(served._owners, fresh._owners)
+    assert served.pinyin._readings == fresh.pinyin._readings
+    assert search.correct("sprocketrx zebrawod").text == fresh.correct("sprocketrx zebrawod").text == \
+        "sprocketrix zebrawood"
+    assert len(c["price"]) < len(engine.snapshot.products.columns["price"])

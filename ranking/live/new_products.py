@@ -221,8 +221,8 @@ def publish(engine: Engine, batch: CatalogBatch) -> None:
     new one first, here, not by the first pages after the swap; so is the spelling corrector when
     the batch brought new words (they become spelling targets)."""
     search = search_of(engine)
-    speller = speller_of(batch.search.bm25, engine.settings.recall) if search is not None and \
-        batch.search is not None and batch.search.new_words else None
+    speller = speller_of(batch.search.bm25, engine.settings.recall, grown_from=search.speller) \
+        if search is not None and batch.search is not None and batch.search.new_words else None
     prepare_swap(engine, engine.snapshot.products, batch.products)
     engine.catalog = batch.catalog
     if batch.search is not None and search is not None:
