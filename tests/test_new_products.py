@@ -316,3 +316,27 @@ def test_the_spelling_corrector_after_a_batch_equals_one_built_afresh_over_the_g
     assert search.correct("sprocketrx zebrawod").text == fresh.correct("sprocketrx zebrawod").text == \
         "sprocketrix zebrawood"
     assert len(c["price"]) < len(engine.snapshot.products.columns["price"])
+
+
+def test_bm25_rows_appended_by_column_equal_the_matrix_through_rows_and_back():
+    import scipy.sparse as sp
+
+    from ranking.live.new_product_search import append_csc_rows
+    from ranking.live.new_product_text import stack_rows
+
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        n, width, k = int(rng.integers(0, 40)), int(rng.integers(1, 30)), int(rng.integers(0, 8))
+        grown = width + int(rng.integers(0, 5))  # words first seen in the new rows: columns of their own
+        old = sp.random(n, width, density=rng.uniform(0, 0.5), format="csc", dtype=np.float32,
+                        random_state=trial)
+        new = sp.random(k, grown, density=rng.uniform(0, 0.6), format="csr", dtype=np.float64,
+                        random_state=trial + 100)
+        if trial % 5 == 0 and old.nnz > 1:  # a column's rows out of order: the general path
+            old.indices[old.indptr[0]:old.indptr[-1]] = old.indices[old.indptr[0]:old.indptr[-1]][::-1].copy()
+            old.has_sorted_indices = False
+        got, want = append_csc_rows(old, new), stack_rows(old.tocsr(), new).tocsc()
+        assert got.shape == want.shape and got.format == "csc"
+        for name in ("data", "indices", "indptr"):
+            a, b = getattr(got, name), getattr(want, name)
+            assert a.dtype == b.dtype and np.array_equal(a, b), (trial, name)
