@@ -340,3 +340,23 @@ def test_bm25_rows_appended_by_column_equal_the_matrix_through_rows_and_back():
         for name in ("data", "indices", "indptr"):
             a, b = getattr(got, name), getattr(want, name)
             assert a.dtype == b.dtype and np.array_equal(a, b), (trial, name)
+
+
+def test_the_listing_history_medians_grouped_once_equal_each_column_grouped_alone():
+    from ranking.live.new_product_listing import leaf_median, leaf_medians
+
+    rng = np.random.default_rng(9)
+    n = 400
+    leaf = rng.integers(0, 12, n)
+    columns = {f"c{i}": rng.normal(size=n) for i in range(4)}
+    columns["c1"][rng.random(n) < 0.3] = np.nan  # some NaN: each column's own rows
+    columns["c2"][leaf == 3] = np.nan  # a leaf with no value in one column: the overall median
+    columns["c3"][:] = np.nan  # no value at all: NaN
+    new_leaf = np.r_[rng.integers(0, 12, 50), [99, -1]]  # leaves the catalog lacks: the overall median
+    for mask in (rng.random(n) < 0.5, np.ones(n, bool), np.zeros(n, bool), leaf == 5):
+        got = leaf_medians(columns, leaf, new_leaf, mask)
+        assert list(got) == list(columns)
+        for name, values in columns.items():
+            want = leaf_median(values, leaf, new_leaf, mask)
+            assert got[name].dtype == want.dtype and np.array_equal(got[name], want, equal_nan=True), name
+    assert leaf_medians({}, leaf, new_leaf, np.ones(n, bool)) == {}

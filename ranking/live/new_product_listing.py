@@ -50,6 +50,26 @@ def leaf_median(values: np.ndarray, leaf: np.ndarray, new_leaf: np.ndarray, mask
     return pd.Series(new_leaf).map(by_leaf).fillna(overall).to_numpy(np.float64)
 
 
+def leaf_medians(columns: dict[str, np.ndarray], leaf: np.ndarray, new_leaf: np.ndarray, mask: np.ndarray
+                 ) -> dict[str, np.ndarray]:
+    """:func:`leaf_median` of several columns over the same ``mask`` rows, grouped once (pandas'
+    median skips each column's NaN, as :func:`leaf_median` drops them: the same floats)."""
+    if not columns:
+        return {}
+    frame = pd.DataFrame({name: np.asarray(v, np.float64)[mask] for name, v in columns.items()})
+    by_leaf = frame.groupby(leaf[mask]).median()
+    at = pd.Index(by_leaf.index).get_indexer(new_leaf)
+    out = {}
+    for name in columns:
+        values = frame[name].to_numpy()
+        ok = ~np.isnan(values)
+        overall = float(np.median(values[ok])) if ok.any() else np.nan
+        found = np.r_[by_leaf[name].to_numpy(np.float64), np.nan]  # a leaf without rows: the NaN at -1
+        medians = found[at]
+        out[name] = np.where(np.isnan(medians), overall, medians)
+    return out
+
+
 def first_by_key(keys: np.ndarray, values: np.ndarray, new_keys: np.ndarray, missing: float) -> np.ndarray:
     """The first value each key has among existing rows, for every new key (``missing`` when none)."""
     first = pd.Series(values).groupby(keys).first()
@@ -156,9 +176,8 @@ def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -
     for name in COUNTS:  # cold start's window counts: a product just listed has none yet
         if name in cols:
             out[name] = np.zeros(len(new))
-    for name in HISTORY_COLUMNS:
-        if name in cols:
-            out[name] = leaf_median(np.asarray(cols[name], np.float64), category, new_cat, cold)
+    out.update(leaf_medians({name: cols[name] for name in HISTORY_COLUMNS if name in cols}, category, new_cat,
+                            cold))
     for name, values in cols.items():
         if name not in out:
             integer = np.issubdtype(values.dtype, np.integer)
