@@ -15,12 +15,25 @@ the requests for the interpreter: the worker process's is not in it), how many b
 process built (``live.new_products_worker``), search p50/p99 before and during the add, wall and
 the search thread's CPU (goal: p99 under 15 ms), the searches within ``AFTER_SWAP_SECONDS`` of their
 thread's first sight of a new product table (each swap's first-time queries: p99 and CPU p50)
-apart from the later ones, and how far the frozen BM25 statistics are from
+apart from the later ones, each search's wait beyond its CPU split into waiting for a core
+(``/proc/thread-self/schedstat``: the machine, the worker process) and waiting for the
+interpreter lock (the rest: the add's own work in this process; ``*_core_wait_*``,
+``*_lock_wait_*``), and how far the frozen BM25 statistics are from
 updated ones (the mean relative difference of the new rows' weights; and how much every existing
 weight would have moved had they been updated, which is why they are not). Run alone:
 ``python -m bench.bench_new_products [BUNDLE [SECTION.FIELD=VALUE ...]]`` (default: the bench's
 default-scale bundle; e.g. ``live.new_products_worker=false`` to build batches in process,
-``live.new_products_switch_interval_ms=0`` for the interpreter's own switch interval).
+``live.new_products_switch_interval_ms=0`` for the interpreter's own switch interval). The cyclic
+GC runs as in the service (the loaded state frozen, gen-0 threshold 50,000: ``serving/app.py``);
+``SHELFRANK_NEW_PRODUCTS_FREEZE_GC=0`` for the interpreter's defaults, under which a gen-2
+collection scans the whole engine (516 ms of wall time once at load 9: scratch reading,
+``/tmp/bulk-add-15/timeline.py``).
+
+Stop 51 (the demo bundle, main's head 77df16d with this bench against the branch bulk-add-15,
+alternated A B B A B A A B at load 8.0-10.6): the add's thread CPU 2.75, 2.58, 2.69, 2.60 s before,
+1.96, 1.85, 1.73, 1.75 after; p99 during 59.9-118.7 ms before, 58.4-249.2 after, core wait p99
+55-351 ms and lock wait p99 1.1-13.4 ms in both: at that load the machine sets the p99
+(docs/catalog.md "Speed").
 
 On the shared 2-core machine (load average 5.4-5.5, the 50,000-product demo bundle, alternated
 off/on/on/off, docs/catalog.md "Speed"): worker off, the add took 8.8 / 8.2 s with 4.5 / 4.2 s of
