@@ -16,9 +16,9 @@ process built (``live.new_products_worker``), search p50/p99 before and during t
 the search thread's CPU (goal: p99 under 15 ms), the searches within ``AFTER_SWAP_SECONDS`` of their
 thread's first sight of a new product table (each swap's first-time queries: p99 and CPU p50)
 apart from the later ones, each search's wait beyond its CPU split into waiting for a core
-(``/proc/thread-self/schedstat``: the machine, the worker process) and waiting for the
-interpreter lock (the rest: the add's own work in this process; ``*_core_wait_*``,
-``*_lock_wait_*``), and how far the frozen BM25 statistics are from
+(``/proc/thread-self/schedstat``: the machine, the worker process) and waiting for a lock (the
+rest: the interpreter's, or another the add holds; the add's own work in this process;
+``*_core_wait_*``, ``*_lock_wait_*``), and how far the frozen BM25 statistics are from
 updated ones (the mean relative difference of the new rows' weights; and how much every existing
 weight would have moved had they been updated, which is why they are not). Run alone:
 ``python -m bench.bench_new_products [BUNDLE [SECTION.FIELD=VALUE ...]]`` (default: the bench's
