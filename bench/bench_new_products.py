@@ -15,12 +15,25 @@ the requests for the interpreter: the worker process's is not in it), how many b
 process built (``live.new_products_worker``), search p50/p99 before and during the add, wall and
 the search thread's CPU (goal: p99 under 15 ms), the searches within ``AFTER_SWAP_SECONDS`` of their
 thread's first sight of a new product table (each swap's first-time queries: p99 and CPU p50)
-apart from the later ones, and how far the frozen BM25 statistics are from
+apart from the later ones, each search's wait beyond its CPU split into waiting for a core
+(``/proc/thread-self/schedstat``: the machine, the worker process) and waiting for a lock (the
+rest: the interpreter's, or another the add holds; the add's own work in this process;
+``*_core_wait_*``, ``*_lock_wait_*``), and how far the frozen BM25 statistics are from
 updated ones (the mean relative difference of the new rows' weights; and how much every existing
 weight would have moved had they been updated, which is why they are not). Run alone:
 ``python -m bench.bench_new_products [BUNDLE [SECTION.FIELD=VALUE ...]]`` (default: the bench's
 default-scale bundle; e.g. ``live.new_products_worker=false`` to build batches in process,
-``live.new_products_switch_interval_ms=0`` for the interpreter's own switch interval).
+``live.new_products_switch_interval_ms=0`` for the interpreter's own switch interval). The cyclic
+GC runs as in the service (the loaded state frozen, gen-0 threshold 50,000: ``serving/app.py``);
+``SHELFRANK_NEW_PRODUCTS_FREEZE_GC=0`` for the interpreter's defaults, under which a gen-2
+collection scans the whole engine (516 ms of wall time once at load 9: scratch reading,
+``/tmp/bulk-add-15/timeline.py``).
+
+Stop 51 (the demo bundle, main's head 77df16d with this bench against the branch bulk-add-15,
+alternated A B B A B A A B at load 8.0-10.6): the add's thread CPU 2.75, 2.58, 2.69, 2.60 s before,
+1.96, 1.85, 1.73, 1.75 after; p99 during 59.9-118.7 ms before, 58.4-249.2 after, core wait p99
+55-351 ms and lock wait p99 1.1-13.4 ms in both: at that load the machine sets the p99
+(docs/catalog.md "Speed").
 
 On the shared 2-core machine (load average 5.4-5.5, the 50,000-product demo bundle, alternated
 off/on/on/off, docs/catalog.md "Speed"): worker off, the add took 8.8 / 8.2 s with 4.5 / 4.2 s of
@@ -39,6 +52,7 @@ after a swap cost less CPU (docs/catalog.md "Speed").
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -59,6 +73,10 @@ PRODUCTS = int(os.environ.get("SHELFRANK_NEW_PRODUCTS", 10_000))
 BATCH = int(os.environ.get("SHELFRANK_NEW_PRODUCTS_BATCH", 1_000))
 THREADS = 1  # one request at a time, as wrk's one connection in bench/request_path.py
 AFTER_SWAP_SECONDS = 0.1  # a search this soon after its thread first saw a new product table
+# the cyclic GC as the service runs it (serving/app.py: the loaded state frozen, gen-0 threshold
+# 50,000); SHELFRANK_NEW_PRODUCTS_FREEZE_GC=0 for the interpreter's defaults
+FREEZE_GC = os.environ.get("SHELFRANK_NEW_PRODUCTS_FREEZE_GC", "1") != "0"
+SERVICE_GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def synthetic_rows(engine: Engine, n: int, seed: int = 11) -> list[dict]:
@@ -84,15 +102,28 @@ def synthetic_rows(engine: Engine, n: int, seed: int = 11) -> list[dict]:
     return out
 
 
+def _schedstat() -> tuple[float, float]:
+    """This thread's ms on a core and ms runnable but waiting for one (Linux's
+    ``/proc/thread-self/schedstat``; NaN elsewhere)."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            run, queued = f.read().split()[:2]
+        return int(run) / 1e6, int(queued) / 1e6
+    except (OSError, ValueError):
+        return float("nan"), float("nan")
+
+
 def _searcher(engine: Engine, queries: list[str], stop: threading.Event,
-              out: list[tuple[float, float, float]], seed: int) -> None:
+              out: list[tuple[float, float, float, float, float]], seed: int) -> None:
     """Search in a loop; per search (wall ms, thread CPU ms, seconds since this thread first saw the
-    product table it ranked over: a new one after each new-products swap)."""
+    product table it ranked over: a new one after each new-products swap, ms waiting for a core,
+    ms neither on a core nor waiting for one: here, waiting for the interpreter lock)."""
     rng = np.random.default_rng(seed)
     snap = engine.snapshot
     table, seen = None, 0.0
     while not stop.is_set():
         q = queries[int(rng.integers(len(queries)))]
+        queued = _schedstat()[1]
         started, cpu = time.perf_counter(), time.thread_time()
         if engine.snapshot.products is not table:
             table, seen = engine.snapshot.products, started
@@ -100,7 +131,8 @@ def _searcher(engine: Engine, queries: list[str], stop: threading.Event,
                                           user_id=int(snap.users.ids[int(rng.integers(len(snap.users.ids)))]),
                                           query=q))
         wall_ms, cpu_ms = (time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000
-        out.append((wall_ms, cpu_ms, started - seen))
+        core_ms = _schedstat()[1] - queued  # (its time on a core is the thread CPU: schedstat's lags a tick)
+        out.append((wall_ms, cpu_ms, started - seen, core_ms, max(wall_ms - cpu_ms - core_ms, 0.0)))
 
 
 def _latencies(engine: Engine, queries: list[str], work) -> tuple[list[float], float]:
@@ -109,11 +141,12 @@ def _latencies(engine: Engine, queries: list[str], work) -> tuple[list[float], f
     return wall.tolist(), seconds
 
 
-def _search_times(engine: Engine, queries: list[str], work, since_swap: list | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, float, float]:
+def _search_times(engine: Engine, queries: list[str], work, since_swap: list | None = None,
+                  waits: list | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Search latencies and their thread CPU (ms) of ``THREADS`` threads while ``work()`` runs;
     and its seconds, wall and CPU of the thread running it. ``since_swap``: filled with each
-    search's seconds since its thread first saw the product table it ranked over."""
+    search's seconds since its thread first saw the product table it ranked over; ``waits``: with
+    each search's (ms waiting for a core, ms waiting for the interpreter lock)."""
     stop, times = threading.Event(), []
     threads = [threading.Thread(target=_searcher, args=(engine, queries, stop, times, i))
                for i in range(THREADS)]
@@ -128,6 +161,8 @@ def _search_times(engine: Engine, queries: list[str], work, since_swap: list | N
     wall, search_cpu = (np.array([t[i] for t in times]) for i in (0, 1))
     if since_swap is not None:
         since_swap.extend(t[2] for t in times)
+    if waits is not None:
+        waits.extend((t[3], t[4]) for t in times)
     return wall, search_cpu, seconds, cpu_seconds
 
 
@@ -164,15 +199,27 @@ def measure(bundle: Path, overrides: list[str] | None = None) -> dict:
     products_before = len(engine.snapshot.products.ids)
     queries = [w for w in engine.snapshot.text.vocabulary if len(w) >= 2][:400]
     rows = synthetic_rows(engine, PRODUCTS)
-    baseline, baseline_cpu, _, _ = _search_times(engine, queries, lambda: time.sleep(5))
+    thresholds = gc.get_threshold()
+    if FREEZE_GC:  # as serving/app.py's start-up does once the bundle is loaded
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*SERVICE_GC_THRESHOLDS)
+    baseline_waits: list[tuple[float, float]] = []
+    baseline, baseline_cpu, _, _ = _search_times(engine, queries, lambda: time.sleep(5), waits=baseline_waits)
 
     def add_all() -> None:
         for i in range(0, len(rows), BATCH):
             add_products(engine, rows[i:i + BATCH])
 
     since_swap: list[float] = []
-    during, during_cpu, add_seconds, add_cpu = _search_times(engine, queries, add_all, since_swap)
+    waits: list[tuple[float, float]] = []
+    during, during_cpu, add_seconds, add_cpu = _search_times(engine, queries, add_all, since_swap, waits)
+    if FREEZE_GC:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
     after_swap = np.array(since_swap) < AFTER_SWAP_SECONDS
+    core_wait, lock_wait = (np.array([w[i] for w in waits]) for i in (0, 1))
+    base_core, base_lock = (np.array([w[i] for w in baseline_waits]) for i in (0, 1))
     worker = frozen_state(engine).worker
     added = len(engine.snapshot.products.ids) - products_before
     pct = lambda values, q: round(float(np.percentile(values, q)), 2)  # noqa: E731
@@ -190,6 +237,14 @@ def measure(bundle: Path, overrides: list[str] | None = None) -> dict:
            "new_products_search_during_cpu_p50_ms": pct(during_cpu, 50),
            "new_products_search_during_cpu_p99_ms": pct(during_cpu, 99),
            "new_products_search_during_requests": len(during),
+           # what the wall time beyond the CPU was: waiting for a core (the machine, the worker
+           # process), or for the interpreter lock (the add's own work in this process)
+           "new_products_search_baseline_core_wait_p99_ms": pct(base_core, 99),
+           "new_products_search_baseline_lock_wait_p99_ms": pct(base_lock, 99),
+           "new_products_search_during_core_wait_p99_ms": pct(core_wait, 99),
+           "new_products_search_during_lock_wait_p50_ms": pct(lock_wait, 50),
+           "new_products_search_during_lock_wait_p99_ms": pct(lock_wait, 99),
+           "new_products_gc_frozen": FREEZE_GC,
            # the searches right after a swap (each one's first-time queries) against the others
            "new_products_search_after_swap_requests": int(after_swap.sum()),
            "new_products_search_after_swap_p99_ms": pct(during[after_swap], 99) if after_swap.any() else 0.0,

@@ -297,3 +297,66 @@ def test_an_hnsw_index_takes_new_products_by_clone_and_add_without_training():
     assert search.index.index.ntotal == len(texts) + 1 and search.index.kind == "hnsw"
     assert search.lexical("teapot", 3)[0].tolist() == [1000]
     assert 1000 in search.dense(new_text, 3)[0]
+
+
+def test_the_spelling_corrector_after_a_batch_equals_one_built_afresh_over_the_grown_vocabulary(engine):
+    from ranking.recall.search import speller_of
+
+    c = engine.snapshot.products.columns
+    start = _new_id(engine)
+    rows = [_like(engine, i, start + i, f"Quixotel sprocketrix {i % 4} zebrawood lantern") for i in range(6)]
+    assert add_products(engine, rows) == 6
+    search = _search_recall(engine)
+    served = search.speller
+    fresh, _ = speller_of(search.bm25, engine.settings.recall)
+    assert served.grown and "sprocketrix" in served.words and "quixotel" in served.words
+    assert served.words == fresh.words
+    assert np.array_equal(served._keys, fresh._keys) and np.array_equal(served._owners, fresh._owners)
+    assert served.pinyin._readings == fresh.pinyin._readings
+    assert search.correct("sprocketrx zebrawod").text == fresh.correct("sprocketrx zebrawod").text == \
+        "sprocketrix zebrawood"
+    assert len(c["price"]) < len(engine.snapshot.products.columns["price"])
+
+
+def test_bm25_rows_appended_by_column_equal_the_matrix_through_rows_and_back():
+    import scipy.sparse as sp
+
+    from ranking.live.new_product_search import append_csc_rows
+    from ranking.live.new_product_text import stack_rows
+
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        n, width, k = int(rng.integers(0, 40)), int(rng.integers(1, 30)), int(rng.integers(0, 8))
+        grown = width + int(rng.integers(0, 5))  # words first seen in the new rows: columns of their own
+        old = sp.random(n, width, density=rng.uniform(0, 0.5), format="csc", dtype=np.float32,
+                        random_state=trial)
+        new = sp.random(k, grown, density=rng.uniform(0, 0.6), format="csr", dtype=np.float64,
+                        random_state=trial + 100)
+        if trial % 5 == 0 and old.nnz > 1:  # a column's rows out of order: the general path
+            old.indices[old.indptr[0]:old.indptr[-1]] = old.indices[old.indptr[0]:old.indptr[-1]][::-1].copy()
+            old.has_sorted_indices = False
+        got, want = append_csc_rows(old, new), stack_rows(old.tocsr(), new).tocsc()
+        assert got.shape == want.shape and got.format == "csc"
+        for name in ("data", "indices", "indptr"):
+            a, b = getattr(got, name), getattr(want, name)
+            assert a.dtype == b.dtype and np.array_equal(a, b), (trial, name)
+
+
+def test_the_listing_history_medians_grouped_once_equal_each_column_grouped_alone():
+    from ranking.live.new_product_listing import leaf_median, leaf_medians
+
+    rng = np.random.default_rng(9)
+    n = 400
+    leaf = rng.integers(0, 12, n)
+    columns = {f"c{i}": rng.normal(size=n) for i in range(4)}
+    columns["c1"][rng.random(n) < 0.3] = np.nan  # some NaN: each column's own rows
+    columns["c2"][leaf == 3] = np.nan  # a leaf with no value in one column: the overall median
+    columns["c3"][:] = np.nan  # no value at all: NaN
+    new_leaf = np.r_[rng.integers(0, 12, 50), [99, -1]]  # leaves the catalog lacks: the overall median
+    for mask in (rng.random(n) < 0.5, np.ones(n, bool), np.zeros(n, bool), leaf == 5):
+        got = leaf_medians(columns, leaf, new_leaf, mask)
+        assert list(got) == list(columns)
+        for name, values in columns.items():
+            want = leaf_median(values, leaf, new_leaf, mask)
+            assert got[name].dtype == want.dtype and np.array_equal(got[name], want, equal_nan=True), name
+    assert leaf_medians({}, leaf, new_leaf, np.ones(n, bool)) == {}

@@ -179,3 +179,24 @@ def _three_script_speller():
     titles = [*TITLES, "Молоко 1л", "Молоко 2л", "Καφές ελληνικός", "Καφές φίλτρου"] * 2
     recall = SearchRecall.from_texts(titles, np.arange(1, len(titles) + 1, dtype=np.int64), dim=4)
     return recall.use_speller_from(load_settings([]).recall).speller
+
+
+def test_a_reader_grown_from_a_smaller_vocabulary_equals_a_fresh_one_and_reads_only_new_characters(
+        recall, monkeypatch):
+    import ranking.recall.pinyin as pinyin
+
+    df = recall.bm25.document_frequency()
+    smaller = {t: n for t, n in df.items() if "机" not in t}
+    earlier = PinyinReader(smaller)
+    asked: list[list[str]] = []
+    real = pinyin.character_readings
+    monkeypatch.setattr(pinyin, "character_readings", lambda chars: asked.append(chars) or real(chars))
+    grown, fresh = PinyinReader(df, grown_from=earlier), PinyinReader(df)
+    assert asked[0] == ["机"] and len(asked) == 2  # the grown reader read only 机; the fresh one all
+    assert grown._readings == fresh._readings and list(grown._readings) == list(fresh._readings)
+    assert grown._start == fresh._start and dict(grown._next) == dict(fresh._next)
+    assert {s: list(c.items()) for s, c in grown._by_syllable.items()} == \
+        {s: list(c.items()) for s, c in fresh._by_syllable.items()}
+    assert grown.read("shouji") == fresh.read("shouji") == "手机"
+    PinyinReader(df, grown_from=grown)
+    assert len(asked) == 2  # nothing new: the table is not read

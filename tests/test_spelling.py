@@ -203,3 +203,32 @@ def test_a_service_with_correction_off_searches_as_typed(small_models: Path, tmp
         assert got["corrected_query"] is None and got["query_id"] == query_id("Cookign oil")
     exposures = read_event_log(tmp_path).tables["exposures"].to_pandas()
     assert len(exposures) and exposures.typed_query_id.isna().all()
+
+
+def _same_index(a: QuerySpeller, b: QuerySpeller) -> None:
+    assert a.words == b.words
+    assert a._keys.dtype == b._keys.dtype and a._owners.dtype == b._owners.dtype
+    assert np.array_equal(a._keys, b._keys) and np.array_equal(a._owners, b._owners)
+
+
+def test_a_speller_grown_from_a_smaller_vocabulary_equals_a_fresh_build():
+    grown_df = {**DF, "typoed": 2, "grommets": 4, "ceilings": 3, "vacuums": 2, "zz": 5, "lamp": 1,
+                "ahinge": 3}  # shares the delete "hinge" with an earlier word and sorts before it
+    earlier = QuerySpeller(DF)
+    grown, fresh = QuerySpeller(grown_df, grown_from=earlier), QuerySpeller(grown_df)
+    assert grown.grown and not fresh.grown
+    _same_index(grown, fresh)
+    for typed in ("vaccuum", "typoedd", "grommts", "ceilngs", "kitchen faucit", "petscreen"):
+        assert grown.correct(typed) == fresh.correct(typed)
+    assert QuerySpeller(grown_df, grown_from=QuerySpeller(grown_df)).grown  # nothing new: still grown
+
+
+def test_a_speller_that_lost_a_target_or_has_other_settings_is_built_afresh():
+    earlier = QuerySpeller(DF)
+    lost = {**DF, "grommet": 1}  # a retitled product took it below min_df
+    speller = QuerySpeller(lost, grown_from=earlier)
+    assert not speller.grown
+    _same_index(speller, QuerySpeller(lost))
+    other = QuerySpeller(DF, max_distance=1, grown_from=earlier)
+    assert not other.grown
+    _same_index(other, QuerySpeller(DF, max_distance=1))

@@ -50,6 +50,26 @@ def leaf_median(values: np.ndarray, leaf: np.ndarray, new_leaf: np.ndarray, mask
     return pd.Series(new_leaf).map(by_leaf).fillna(overall).to_numpy(np.float64)
 
 
+def leaf_medians(columns: dict[str, np.ndarray], leaf: np.ndarray, new_leaf: np.ndarray, mask: np.ndarray
+                 ) -> dict[str, np.ndarray]:
+    """:func:`leaf_median` of several columns over the same ``mask`` rows, grouped once (pandas'
+    median skips each column's NaN, as :func:`leaf_median` drops them: the same floats)."""
+    if not columns:
+        return {}
+    frame = pd.DataFrame({name: np.asarray(v, np.float64)[mask] for name, v in columns.items()})
+    by_leaf = frame.groupby(leaf[mask]).median()
+    at = pd.Index(by_leaf.index).get_indexer(new_leaf)
+    out = {}
+    for name in columns:
+        values = frame[name].to_numpy()
+        ok = ~np.isnan(values)
+        overall = float(np.median(values[ok])) if ok.any() else np.nan
+        found = np.r_[by_leaf[name].to_numpy(np.float64), np.nan]  # a leaf without rows: the NaN at -1
+        medians = found[at]
+        out[name] = np.where(np.isnan(medians), overall, medians)
+    return out
+
+
 def first_by_key(keys: np.ndarray, values: np.ndarray, new_keys: np.ndarray, missing: float) -> np.ndarray:
     """The first value each key has among existing rows, for every new key (``missing`` when none)."""
     first = pd.Series(values).groupby(keys).first()
@@ -57,8 +77,9 @@ def first_by_key(keys: np.ndarray, values: np.ndarray, new_keys: np.ndarray, mis
 
 
 def price_advantages(snapshot: FeatureSnapshot, new: pd.DataFrame, new_leaf: np.ndarray, leaf: np.ndarray,
-                     clip: float) -> tuple[np.ndarray, np.ndarray]:
-    """(price_advantage, product_price) of the new listings (see the module docstring)."""
+                     clip: float, refs: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(price_advantage, product_price) of the new listings (see the module docstring); ``refs``:
+    their :func:`price_references` when the caller has them."""
     cols = snapshot.products.columns
     price = np.asarray(cols["price"], np.float64)
     group = np.asarray(cols[GROUP], np.int64) if GROUP in cols else np.full(len(price), -1, np.int64)
@@ -71,7 +92,7 @@ def price_advantages(snapshot: FeatureSnapshot, new: pd.DataFrame, new_leaf: np.
     others = np.full(len(all_price), np.nan)
     others[members] = median_of_others(all_group[members], all_price[members], all_live[members])
     others = others[len(price):]
-    refs = price_references(snapshot, new, new_leaf, leaf)
+    refs = price_references(snapshot, new, new_leaf, leaf) if refs is None else refs
     outside = refs.get("outside_price", np.full(len(new), np.nan))
     advantage = combine_advantage(new_price, others, outside, refs["category_price"], clip)["price_advantage"]
     return advantage, _percentiles(np.asarray(cols["price_advantage"], np.float64), leaf, new_leaf, advantage)
@@ -149,16 +170,17 @@ def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -
     logp = np.log(np.maximum(np.asarray(cols["price"], np.float64), 0.01))
     median = leaf_median(logp, category, new_cat, np.ones(len(logp), bool))
     out["log_price_vs_category"] = np.log(np.maximum(price, 0.01)) - np.nan_to_num(median, nan=0.0)
-    out["price_advantage"], out["product_price"] = price_advantages(snapshot, new, new_cat, category, clip)
-    out.update({k: v for k, v in price_references(snapshot, new, new_cat, category).items() if k in cols})
+    refs = price_references(snapshot, new, new_cat, category)  # once: the advantage and the row keep them
+    out["price_advantage"], out["product_price"] = price_advantages(snapshot, new, new_cat, category, clip,
+                                                                    refs)
+    out.update({k: v for k, v in refs.items() if k in cols})
     cold = np.asarray(cols["sales_velocity"], np.float64) == 0 if "sales_velocity" in cols else \
         np.ones(len(category), bool)
     for name in COUNTS:  # cold start's window counts: a product just listed has none yet
         if name in cols:
             out[name] = np.zeros(len(new))
-    for name in HISTORY_COLUMNS:
-        if name in cols:
-            out[name] = leaf_median(np.asarray(cols[name], np.float64), category, new_cat, cold)
+    out.update(leaf_medians({name: cols[name] for name in HISTORY_COLUMNS if name in cols}, category, new_cat,
+                            cold))
     for name, values in cols.items():
         if name not in out:
             integer = np.issubdtype(values.dtype, np.integer)

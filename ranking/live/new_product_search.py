@@ -84,11 +84,39 @@ def lexical_rows(bm25: BM25Index, docs: list[list[str]] | BatchTokens, stats: Fr
     return vocabulary, stats.weights(tf, tokens.lengths.astype(np.float64)), len(words) - before
 
 
+def append_csc_rows(old: sp.csc_matrix, new: sp.csr_matrix) -> sp.csc_matrix:
+    """``old`` (by columns) with ``new``'s rows below, widened to ``new``'s columns: the matrix
+    ``stack_rows(old.tocsr(), new).tocsc()`` makes, arrays and all, without converting every row
+    of ``old`` twice (each column's entries of the new rows go after its old ones: their rows are
+    all below). That path when ``old``'s row indices are not sorted within each column."""
+    old = sp.csc_matrix(old)
+    if not old.has_sorted_indices:
+        return stack_rows(old.tocsr(), new).tocsc()
+    add = sp.csc_matrix(new).tocsc()
+    old_counts = np.zeros(new.shape[1], np.int64)
+    old_counts[:old.shape[1]] = np.diff(old.indptr)
+    add_counts = np.diff(add.indptr).astype(np.int64)
+    indptr = np.zeros(new.shape[1] + 1, np.int64)
+    np.cumsum(old_counts + add_counts, out=indptr[1:])
+    # each entry's place: its column's new start plus its place in that column's old or new part
+    old_at = np.arange(old.nnz, dtype=np.int64) + np.repeat(indptr[:-1] - np.r_[old.indptr[:-1], np.full(
+        new.shape[1] - old.shape[1], old.nnz)], old_counts)
+    add_at = np.arange(add.nnz, dtype=np.int64) + np.repeat(indptr[:-1] + old_counts - add.indptr[:-1],
+                                                             add_counts)
+    rows = old.shape[0] + new.shape[0]
+    index = np.int32 if max(rows, int(indptr[-1])) < np.iinfo(np.int32).max else np.int64  # as scipy picks
+    data = np.empty(int(indptr[-1]), old.data.dtype)
+    indices = np.empty(int(indptr[-1]), index)
+    data[old_at], data[add_at] = old.data, add.data
+    indices[old_at], indices[add_at] = old.indices, add.indices + old.shape[0]
+    return sp.csc_matrix((data, indices, indptr.astype(index)), shape=(rows, new.shape[1]))
+
+
 def append_lexical(bm25: BM25Index, docs: list[list[str]] | BatchTokens, ids: np.ndarray,
                    stats: FrozenBm25) -> tuple[BM25Index, int]:
     """A new index: ``bm25``'s rows, then rows of these token lists (see the module docstring)."""
     vocabulary, rows, new_words = lexical_rows(bm25, docs, stats)
-    weights = stack_rows(bm25.weights.tocsr(), rows).tocsc()
+    weights = append_csc_rows(bm25.weights, rows)
     return BM25Index(vocabulary, weights, np.r_[bm25.product_ids, ids].astype(np.int64)), new_words
 
 
@@ -104,7 +132,7 @@ def append_dense(search: SearchRecall, vectors: np.ndarray, ids: np.ndarray
     clone = faiss.clone_index(old.index)
     clone.add(vectors)
     index = VectorIndex(clone, np.r_[old.ids, ids].astype(np.int64), old.kind, old.dim, old.ef_search)
-    return index, np.r_[search.vectors, vectors].astype(np.float32)
+    return index, np.concatenate([search.vectors, vectors], dtype=np.float32)  # one copy, not two
 
 
 def append_search(search: SearchRecall, docs: list[list[str]] | BatchTokens, vectors: np.ndarray,

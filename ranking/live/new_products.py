@@ -26,10 +26,12 @@ The batch's words and dense vectors (tokenising, the encoder's n-gram hashing: t
 work that held the request threads' interpreter lock) are built in a worker process
 (:mod:`.new_product_worker`, ``live.new_products_worker``; in process when it is off or cannot
 answer) while this process builds the product, card and homepage rows; this process keeps
-the look-ups of the batch's distinct words, the appends, the spelling corrector and what the
-pages keep per product table (both built before the swaps, not by the first pages after
-them), and the swaps. The search index is swapped in as the served one with rows appended, so a
-query's kept dense recall is carried to it (:meth:`SearchRecall.replace_products`, exact).
+the look-ups of the batch's distinct words, the appends, the spelling corrector (grown from the
+served one: only the batch's new targets expanded) and what the pages keep per product table
+(both built before the swaps, not by the first pages after them), and the swaps. The search
+index is swapped in as the served one with rows appended (its BM25 rows added by column, not
+through rows and back), so a query's kept dense recall is carried to it
+(:meth:`SearchRecall.replace_products`, exact).
 While a batch runs, the thread switch interval is ``live.new_products_switch_interval_ms``
 (0.5 ms, not 5), so a request thread waiting for the GIL waits a tenth as long each time.
 Measured in docs/catalog.md ("Speed"; ``bench/bench_new_products.py``).
@@ -221,8 +223,8 @@ def publish(engine: Engine, batch: CatalogBatch) -> None:
     new one first, here, not by the first pages after the swap; so is the spelling corrector when
     the batch brought new words (they become spelling targets)."""
     search = search_of(engine)
-    speller = speller_of(batch.search.bm25, engine.settings.recall) if search is not None and \
-        batch.search is not None and batch.search.new_words else None
+    speller = speller_of(batch.search.bm25, engine.settings.recall, grown_from=search.speller) \
+        if search is not None and batch.search is not None and batch.search.new_words else None
     prepare_swap(engine, engine.snapshot.products, batch.products)
     engine.catalog = batch.catalog
     if batch.search is not None and search is not None:

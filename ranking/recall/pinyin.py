@@ -112,7 +112,11 @@ def character_readings(chars: list[str]) -> dict[str, dict[str, float]]:
 class PinyinReader:
     """Reads a-z words as pinyin of the catalog's Chinese (see the module doc)."""
 
-    def __init__(self, document_frequency: dict[str, int], min_df: int = 2, min_length: int = 4) -> None:
+    def __init__(self, document_frequency: dict[str, int], min_df: int = 2, min_length: int = 4,
+                 grown_from: PinyinReader | None = None) -> None:
+        """``grown_from``: a reader of a smaller vocabulary (the served one before a batch of new
+        products) whose characters' readings are reused (a character's readings depend on it
+        alone): the table is read only for characters it did not know."""
         self.min_length = min_length
         chars = {t: n for t, n in document_frequency.items() if len(t) == 1 and n >= min_df and _HAN.match(t)}
         bigrams = {t: n for t, n in document_frequency.items()
@@ -123,7 +127,11 @@ class PinyinReader:
         for pair, n in bigrams.items():
             self._next[pair[0]][pair[1]] = math.log(n / chars[pair[0]])
         self._by_syllable: dict[str, dict[str, float]] = defaultdict(dict)
-        for ch, readings in (character_readings(sorted(chars)) if chars else {}).items():
+        known = grown_from._readings if grown_from is not None else {}
+        unread = sorted(c for c in chars if c not in known)
+        fresh = character_readings(unread) if unread else {}
+        self._readings = {ch: known[ch] if ch in known else fresh[ch] for ch in sorted(chars)}
+        for ch, readings in self._readings.items():
             for r, weight in readings.items():
                 self._by_syllable[r][ch] = weight
         self.syllables = frozenset(self._by_syllable)

@@ -74,20 +74,24 @@ def encoder_folder(folder: Path) -> Path:
     return Path(folder) / "encoder"
 
 
-def speller_of(bm25: BM25Index, recall_settings: RecallSettings
+def speller_of(bm25: BM25Index, recall_settings: RecallSettings, grown_from: QuerySpeller | None = None
                ) -> tuple[QuerySpeller | None, Callable[[str], SpellCorrection]]:
     """The spelling corrector over ``bm25``'s vocabulary (:meth:`SearchRecall.use_speller_from`)
-    and the cached function correcting a query with it; (None, as typed) when correction is off."""
+    and the cached function correcting a query with it; (None, as typed) when correction is off.
+    ``grown_from``: the served corrector of the vocabulary ``bm25``'s grew from (a batch of new
+    products): its delete index and characters' readings are reused, the result a fresh build's."""
     r = recall_settings
     if not r.spelling_correction:
         return None, SpellCorrection.as_typed
     df = bm25.document_frequency()
     pinyin = None
     if r.pinyin_queries:
-        pinyin = PinyinReader(df, min_df=r.spelling_min_df, min_length=r.pinyin_min_length)
+        pinyin = PinyinReader(df, min_df=r.spelling_min_df, min_length=r.pinyin_min_length,
+                              grown_from=grown_from.pinyin if grown_from is not None else None)
     speller = QuerySpeller(df, min_df=r.spelling_min_df, max_distance=r.spelling_max_distance,
                            min_length=r.spelling_min_length,
-                           min_length_two_edits=r.spelling_min_length_two_edits, pinyin=pinyin)
+                           min_length_two_edits=r.spelling_min_length_two_edits, pinyin=pinyin,
+                           grown_from=grown_from)
     return speller, lru_cache(maxsize=r.spelling_cache_queries)(speller.correct)
 
 
