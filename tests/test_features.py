@@ -388,6 +388,32 @@ def test_one_query_row_is_the_matrix_scipy_makes_and_each_width_gets_its_own() -
         np.testing.assert_array_equal((made @ np.arange(width, dtype=np.float32)), [float(sum(known))])
 
 
+def test_one_query_is_analysed_to_the_bits_of_its_row_in_a_batch(snapshot: FeatureSnapshot) -> None:
+    """A served search's one text (its intent rows summed by one reduction, its sparse rows a
+    copy of the kept empty one) gets the bits of its row in a batch of texts (``np.add.at`` and
+    scipy's construction): tokens, bigrams, their counts and the category intent."""
+    from ranking.features.inputs import analyse_queries
+
+    words = [w for w in snapshot.text.vocabulary if len(w) >= 2][:300]
+    rng = np.random.default_rng(8)
+    texts = [" ".join(rng.choice(words, int(rng.integers(1, 5))).tolist()) for _ in range(120)]
+    texts += ["", "zzzz qqqq", "大米", "rice 大米 rice", "!!!"]  # nothing known, repeats, one CJK word
+    for n, text in enumerate(texts):
+        one = analyse_queries(snapshot, [text])
+        batch = analyse_queries(snapshot, [texts[n - 1], text])
+        assert one.intent.dtype == np.float32 and one.intent.shape == (1, batch.intent.shape[1])
+        assert one.intent.tobytes() == batch.intent[1:].tobytes()
+        assert one.n_tokens.tobytes() == batch.n_tokens[1:].tobytes()
+        assert one.n_bigrams.tobytes() == batch.n_bigrams[1:].tobytes()
+        for part in ("tokens", "bigrams"):
+            mine, theirs = getattr(one, part), getattr(batch, part)[1]
+            assert mine.shape == theirs.shape and mine.dtype == theirs.dtype
+            for array in ("indptr", "indices", "data"):
+                assert getattr(mine, array).tolist() == getattr(theirs, array).tolist()
+                assert getattr(mine, array).dtype == getattr(theirs, array).dtype
+    assert any(analyse_queries(snapshot, [t]).intent.any() for t in texts)  # not all zero
+
+
 def test_the_schema_order_does_not_depend_on_which_definition_module_is_imported_first():
     """Importing a definition module directly (relevance_features here) before the registry loaded
     the others put its features first: a bundle trained so would be refused by a service, and in

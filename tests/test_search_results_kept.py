@@ -243,3 +243,37 @@ def test_no_synonym_term_is_kept_when_the_setting_keeps_none(recall) -> None:
         got, want = none.lexical(query, 5, rewrite), kept.lexical(query, 5, rewrite)
         assert got[0].tolist() == want[0].tolist() and got[1].tobytes() == want[1].tobytes()
     assert len(none._terms) == 0 and len(made) == 2
+
+
+def test_a_first_seen_texts_similarities_at_the_served_width_are_dense_similaritys_bits() -> None:
+    """A text no list was computed for takes every id as new and dots each product's vector with
+    the one query vector (not the vector repeated per row): at the served width (64) and over
+    many lists (unknown ids, repeats, empty), the bits :meth:`dense_similarity` gives, first seen
+    and as later lists add to the kept ones."""
+    rng = np.random.default_rng(11)
+    words = ["phone", "case", "leather", "rice", "cooker", "drill", "kit", "手机", "透明", "charger",
+             "stand", "battery", "大米", "5L", "18v", "kettle", "lamp", "wool", "scarf", "red"]
+    texts = [" ".join(rng.choice(words, int(rng.integers(2, 6))).tolist()) for _ in range(300)]
+    ids = np.arange(10, 310, dtype=np.int64)
+    recall = SearchRecall.from_texts(texts, ids, dim=64)
+    plain = SearchRecall.from_texts(texts, ids, dim=64)  # the same vectors, nothing kept
+    assert recall.vectors.shape[1] == 64
+    queries = ["phone case", "rice cooker 5L", "手机 透明", "red wool scarf", "lamp", "kettle kit"]
+    for n in range(60):
+        query = queries[n % len(queries)] if n >= len(queries) else f"{queries[n]} {n}"
+        got_ids = rng.choice(np.r_[ids, [1, 2, 999]], int(rng.integers(0, 250)))
+        want = plain.dense_similarity([query], np.zeros(len(got_ids), np.int64), got_ids)
+        got = recall.query_similarity(query, got_ids)
+        assert got.view(np.uint32).tolist() == want.view(np.uint32).tolist()
+
+
+@pytest.mark.parametrize("width", [1, 4, 7, 16, 33, 63, 64, 65, 128])
+def test_one_vector_dotted_with_rows_is_the_repeated_vectors_einsum(width: int) -> None:
+    """What :meth:`SearchRecall._text_similarities` relies on: ``einsum("ij,j->i")`` of the rows and
+    one vector sums each row as ``einsum("ij,ij->i")`` of the rows and the vector repeated per row."""
+    rng = np.random.default_rng(width)
+    for scale in (1e-3, 1.0, 1e3):
+        rows = (rng.standard_normal((517, width)) * scale).astype(np.float32)
+        vector = rng.standard_normal((1, width)).astype(np.float32)
+        repeated = np.einsum("ij,ij->i", vector[np.zeros(len(rows), np.int64)], rows)
+        assert np.einsum("ij,j->i", rows, vector[0]).tobytes() == repeated.tobytes()

@@ -7,7 +7,6 @@ snapshot, tokenises the distinct query texts once, and derives the time slot.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -147,7 +146,10 @@ def _one_binary_row(cols: list[int], width: int) -> sp.csr_matrix:
         if len(_ONE_ROW) >= ONE_ROW_WIDTHS_KEPT:
             _ONE_ROW.clear()
         template = _ONE_ROW[width] = _binary_rows([], [], (1, width))
-    matrix = copy.copy(template)  # its shape and canonical flags; the template's arrays not touched
+    # its shape and canonical flags; the template's arrays not touched (its attributes copied
+    # directly: ``copy.copy`` goes through ``__reduce_ex__`` and sets them one by one)
+    matrix = object.__new__(type(template))
+    matrix.__dict__.update(template.__dict__)
     matrix.indices = np.array(sorted(cols), dtype=template.indices.dtype)
     matrix.indptr = np.array([0, len(cols)], dtype=template.indptr.dtype)
     matrix.data = np.ones(len(cols), dtype=template.data.dtype)
@@ -183,8 +185,14 @@ def analyse_queries(snapshot: FeatureSnapshot, texts: list[str], text: CatalogTe
         q_tok, q_bi = _binary_rows(rows_t, cols_t, shape_t), _binary_rows(rows_b, cols_b, shape_b)
     # the rows of the query tokens only: ``q_tok @ token_leaf`` made scipy copy the whole
     # (V, L) matrix per call (``python -m bench.request_path``: the hydrate stage)
-    intent = np.zeros((len(texts), text.token_leaf.shape[1]), dtype=np.float32)
-    np.add.at(intent, np.asarray(rows_t, dtype=np.int64), text.token_leaf[np.asarray(cols_t, dtype=np.int64)])
+    leaves = text.token_leaf[np.asarray(cols_t, dtype=np.int64)]
+    if len(texts) == 1:
+        # one query's rows added in order from 0, as ``np.add.at`` adds them (a reduction over
+        # the outer axis adds whole rows one after another), without its per-index set-up
+        intent = np.add.reduce(leaves, axis=0, initial=np.float32(0), keepdims=True)
+    else:
+        intent = np.zeros((len(texts), text.token_leaf.shape[1]), dtype=np.float32)
+        np.add.at(intent, np.asarray(rows_t, dtype=np.int64), leaves)
     total = intent.sum(axis=1, keepdims=True)
     intent = np.divide(intent, total, out=np.zeros_like(intent), where=total > 0)
     return QueryBatch(texts, q_tok, q_bi, n_tok, n_bi, intent)

@@ -339,18 +339,24 @@ class SearchRecall:
         same bits whichever rows it is computed beside."""
         lookup, vectors, per_text = made_by
         known_ids, known = per_text.get(text) or (_NO_IDS, _NO_COSINES)
-        at = np.minimum(np.searchsorted(known_ids, ids), max(len(known_ids) - 1, 0))
-        have = known_ids[at] == ids if len(known_ids) else np.zeros(len(ids), bool)
         out = np.full(len(ids), np.nan, dtype=np.float32)
-        out[have] = known[at[have]]
-        fresh = np.flatnonzero(~have)
-        if not len(fresh):
-            return out
-        new_ids = ids[fresh]
+        if len(known_ids):
+            at = np.minimum(np.searchsorted(known_ids, ids), len(known_ids) - 1)
+            have = known_ids[at] == ids
+            out[have] = known[at[have]]
+            fresh = np.flatnonzero(~have)
+            if not len(fresh):
+                return out
+            new_ids = ids[fresh]
+        else:  # a text asked for the first time (or its list started again): every id is new
+            fresh, new_ids = np.arange(len(ids)), ids
         pos = lookup.rows(new_ids)
         rows = np.flatnonzero(pos >= 0)
         q_vec = self.query_vectors([text], memo)
-        out[fresh[rows]] = np.einsum("ij,ij->i", q_vec[np.zeros(len(rows), np.int64)], vectors[pos[rows]])
+        # each row's dot with the one query vector, summed as ``einsum("ij,ij->i")`` of the vector
+        # repeated per row sums it (the same contiguous inner loop over the 64 values), without
+        # the repeated (rows x 64) copy: tests/test_search_results_kept.py checks the bits
+        out[fresh[rows]] = np.einsum("ij,j->i", vectors[pos[rows]], q_vec[0])
         merged_ids, merged = np.concatenate([known_ids, new_ids]), np.concatenate([known, out[fresh]])
         if len(merged_ids) > SIMILARITIES_PER_TEXT:  # start again from this list's
             merged_ids, merged = ids, out
