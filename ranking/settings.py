@@ -910,6 +910,15 @@ class MerchandisingSettings(Section):
                                      "a product holding it, as an alternative of the query words it "
                                      "stands for: a title holding both gets the larger, not the sum "
                                      "(ranking/recall/query_words.py, docs/merchandising.md)")
+    synonym_terms_held_mb: float = Field(
+        64.0, ge=0, description="each search index holds the rows and scores of every term the book in "
+        "force can add, computed once per book (or index) change by the merchandising follower's thread, "
+        "up to this many MB; a bigger book's other terms are computed per query as before; 0: none held "
+        "(ranking/recall/held_terms.py; bench.merch_synonyms' 27,880 terms at 50,000 products count 11.4 MB, "
+        "4.5 MB of it arrays)")
+    synonym_terms_slice_ms: float = Field(
+        1.0, gt=0, description="the follower computes the book's terms this long at a time, then sleeps "
+        "as long (releasing the interpreter lock to the pages)")
     mine_min_relevance: float = Field(
         2.5, description="shelfrank synonyms mine: a query-log row with a relevance column counts as the "
                          "query leading to the product from this relevance (a clicks column: one click)")
