@@ -309,6 +309,10 @@ class RecallSettings(Section):
     synonym_large_terms_mb: float = Field(
         64.0, ge=0, description="... larger terms' rows and scores kept per search index up to this many "
         "MB in all, oldest out (at 1M products ~8 terms of 100,000 products a MB)")
+    synonym_words_kept: int = Field(
+        4096, ge=0, description="query words with the synonym terms standing for them (their products "
+        "holding the word or a term counted) kept per search index, oldest out: a first-time query whose "
+        "word another query's rewrite gave the same terms reads it kept (ranking/recall/query_words.py)")
     synonym_matches_mb: float = Field(
         32.0, ge=0, description="... each synonym match's rows and what it adds there, kept per search "
         "index up to this many MB in all, oldest out")

@@ -69,6 +69,7 @@ _RECALL = RecallSettings()  # the defaults, for callers without settings (the se
 TERMS_KEPT = _RECALL.synonym_terms_kept
 TERM_BYTES_KEPT = int(_RECALL.synonym_large_terms_mb * MB)
 MATCH_BYTES_KEPT = int(_RECALL.synonym_matches_mb * MB)
+WORDS_WITH_KEPT = _RECALL.synonym_words_kept
 
 # A first-time query is scored at the sorted union of the rows it can recall (the rows holding a typed
 # word, or a synonym match's term) when that is cheaper than the catalog-long sums: a binary search
@@ -199,7 +200,8 @@ class QueryWordMatcher:
 
     def __init__(self, bm25: BM25Index, min_length: int, max_expansions: int, weight: float,
                  cache: int = 4096, results: int = 1024, terms: int = TERMS_KEPT,
-                 term_bytes: int = TERM_BYTES_KEPT, match_bytes: int = MATCH_BYTES_KEPT) -> None:
+                 term_bytes: int = TERM_BYTES_KEPT, match_bytes: int = MATCH_BYTES_KEPT,
+                 words_with: int = WORDS_WITH_KEPT) -> None:
         self.bm25 = bm25
         self.min_length, self.max_expansions, self.weight = min_length, max_expansions, weight
         self._rows = RowLookup(bm25.product_ids)
@@ -224,6 +226,10 @@ class QueryWordMatcher:
         self._large_terms = BytesMemo(term_bytes)  # terms held by more than TERM_ROWS_KEPT rows
         # (match's words, its terms, synonym weight) -> (rows, what the match adds there) or ()
         self._matches = BytesMemo(match_bytes)
+        # (query word, the terms standing for it) -> the word with them, its products holding the word
+        # or a term counted (:meth:`words_with`): the operator's sets give a word the same terms in
+        # every query, and the count depends on the index only besides
+        self._words_with_terms: BoundedMemo[tuple, QueryWord] = BoundedMemo(words_with)
         # a zeroed catalog-long array per thread for a match's best and own sums (no fresh np.zeros)
         self._scratch = ZeroScratch(len(bm25.product_ids), bm25.weights.dtype)
         # the book's terms computed off the pages (ranking.recall.held_terms), one assignment
@@ -235,7 +241,8 @@ class QueryWordMatcher:
         and ``synonym_*`` settings describe."""
         return cls(bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
                    cache=r.spelling_cache_queries, results=r.search_results_kept, terms=r.synonym_terms_kept,
-                   term_bytes=int(r.synonym_large_terms_mb * MB), match_bytes=int(r.synonym_matches_mb * MB))
+                   term_bytes=int(r.synonym_large_terms_mb * MB), match_bytes=int(r.synonym_matches_mb * MB),
+                   words_with=r.synonym_words_kept)
 
     def _tokens(self, text: str) -> np.ndarray:
         """``bm25.query_tokens(text)``, read-only (:attr:`tokens` keeps it per text)."""
@@ -767,7 +774,7 @@ class QueryWordMatcher:
                                lambda: self._words_with(words, rewrite))
 
     def _words_with(self, words: QueryWords, rewrite: Any) -> QueryWords:
-        """:meth:`words_with`, made."""
+        """:meth:`words_with`, made: each word with its terms kept per (word, terms)."""
         out = []
         for word in words.words:
             covering = [a for a in rewrite.alternatives if a.covers(word.text)]
@@ -775,6 +782,10 @@ class QueryWordMatcher:
             if not terms:
                 out.append(word)
                 continue
-            df = self._holding_any(terms, word, getattr(rewrite, "index", None))
-            out.append(replace(word, products=df, idf=_idf(len(self.bm25.product_ids), df), synonyms=terms))
+            got = self._words_with_terms.get((word, terms))
+            if got is None:
+                df = self._holding_any(terms, word, getattr(rewrite, "index", None))
+                got = self._words_with_terms.put((word, terms), replace(
+                    word, products=df, idf=_idf(len(self.bm25.product_ids), df), synonyms=terms))
+            out.append(got)
         return QueryWords(tuple(out))
