@@ -7,6 +7,7 @@ book stop it."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from types import SimpleNamespace
@@ -159,6 +160,32 @@ def test_the_follower_keeps_the_book_warm_on_its_thread_outside_the_fold_lock() 
     finally:
         follower.stop()
     assert seen[0] == ("merch-follower", False, True, True)
+
+
+def test_a_long_hook_keeps_the_follower_polling_and_stops_when_the_book_is_replaced() -> None:
+    polls: list[float] = []
+    answers: list[bool] = []
+    follower = MerchFollower([], poll_ms=10)
+
+    def catch_up() -> int:
+        polls.append(time.monotonic())
+        if len(polls) == 3:  # a change folded while the hook works: a new book in force
+            follower._book = MerchandisingBook(synonyms=(Synonym(terms=["c", "d"], reason="t"),))
+        return 0
+
+    def keep(book, current) -> None:
+        until = time.monotonic() + 5
+        while time.monotonic() < until:
+            answers.append(current())
+            if not answers[-1]:
+                return
+            time.sleep(0.002)
+
+    follower.catch_up = catch_up
+    follower.keep_warm = keep
+    follower.warm()
+    assert len(polls) == 3 and answers[-1] is False and all(answers[:-1])
+    assert all(b - a >= 0.009 for a, b in itertools.pairwise(polls))  # every poll_ms, not every slice
 
 
 def test_the_follower_survives_a_failing_hook() -> None:

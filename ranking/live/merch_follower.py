@@ -25,13 +25,16 @@ round (:meth:`~ranking.merchandising.book.MerchandisingBook.succeeded_by`).
 After each poll the thread (never a writer's ``catch_up``, never a page) calls ``keep_warm(book,
 current)`` outside the fold lock: the service's hook computes the book's synonym terms for each
 search index once (:mod:`ranking.recall.held_terms`), ``current()`` saying whether ``book`` is still
-the one in force (a build for a replaced book stops).
+the one in force. A long build (a big book at 1M products) asks it between slices, and it polls the
+feeds every ``live.poll_ms`` meanwhile, so the worker keeps following the changes and a build for
+a replaced book stops.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from ranking.live.catalog_follower import CatalogFeed
@@ -104,8 +107,21 @@ class MerchFollower:
         if self.keep_warm is None:
             return
         book = self._book
+        every, polled = self.poll_ms / 1000.0, [time.monotonic()]
+
+        def current() -> bool:
+            if self._stop.is_set():
+                return False
+            if time.monotonic() - polled[0] >= every:  # keep following while the hook works
+                polled[0] = time.monotonic()
+                try:
+                    self.catch_up()
+                except Exception:
+                    log.exception("merchandising: folding the changes failed; retrying next poll")
+            return self._book is book
+
         try:
-            self.keep_warm(book, lambda: self._book is book and not self._stop.is_set())
+            self.keep_warm(book, current)
         except Exception:  # the pages compute what it would have held
             log.exception("merchandising: keeping the book's synonym terms failed; retrying next poll")
 
