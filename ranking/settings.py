@@ -921,8 +921,9 @@ class MerchandisingSettings(Section):
         "(ranking/recall/held_terms.py; bench.merch_synonyms' 27,880 terms at 50,000 products count 11.4 MB, "
         "4.5 MB of it arrays)")
     synonym_terms_slice_ms: float = Field(
-        1.0, gt=0, description="the follower computes the book's terms this long at a time, then sleeps "
-        "as long (releasing the interpreter lock to the pages)")
+        0.2, gt=0, description="the follower computes the book's terms this long at a time, then sleeps "
+        "as long (releasing the interpreter lock to the pages, which wait for it up to about a slice each "
+        "time they let it go)")
     mine_min_relevance: float = Field(
         2.5, description="shelfrank synonyms mine: a query-log row with a relevance column counts as the "
                          "query leading to the product from this relevance (a clicks column: one click)")

@@ -220,6 +220,6 @@ def test_the_service_keeper_holds_the_book_for_every_served_engine(texts) -> Non
 
 def test_the_settings_bound_and_pace_it() -> None:
     s = MerchandisingSettings()
-    assert s.synonym_terms_held_mb == 64.0 and s.synonym_terms_slice_ms == 1.0
+    assert s.synonym_terms_held_mb == 64.0 and s.synonym_terms_slice_ms == 0.2
     got = load_settings(["merchandising.synonym_terms_held_mb=2", "merchandising.synonym_terms_slice_ms=3"])
     assert got.merchandising.synonym_terms_held_mb == 2 and got.merchandising.synonym_terms_slice_ms == 3
