@@ -13,7 +13,11 @@ costly case), and the rest long-tail sets of words no query here holds (they fil
 It prints and writes p50/p99 per arm, the difference to ``none``, the mean candidates recalled per arm
 (synonyms recall more products, which the filters, features and model then rank: that work is
 the price of the wider recall, not of the index), how many queries a set fired on, and
-the book's compile time (once per book change, not per request); and the synonym work alone
+the book's compile time (once per book change, not per request); the firing book's terms held
+by the search index as the service's merchandising follower holds them once per book change
+(``held_terms_*``: CPU s, wall s with its pacing, MB; ``--no-held-terms``: computed per query, as
+before :mod:`ranking.recall.held_terms`; the idle book's terms are not held, one book at a time
+as in the service); and the synonym work alone
 (``rewrite_*``, ``lexical_none_*`` / ``lexical_synonyms_*``: one query's lexical recall without
 and with its rewrite, no threads), which a loaded machine blurs less. The issue's goal: at most
 +1 ms p99 at one worker. ``make bench`` runs it on the default bundle
@@ -118,7 +122,7 @@ def measure_lexical(engine: Engine, queries: list[str], book: MerchandisingBook)
             for q in (50, 99)}
 
 
-def run(bundle: Path, sets: int, queries: int, seed: int = 7) -> dict:
+def run(bundle: Path, sets: int, queries: int, seed: int = 7, held_terms: bool = True) -> dict:
     # no kept search recall: each arm asks the same queries in turn, and a kept result would let
     # the second arm skip the recall the first paid for (docs/recall.md)
     engine = Engine.load(bundle, load_settings(["recall.search_results_kept=0"]))
@@ -128,6 +132,15 @@ def run(bundle: Path, sets: int, queries: int, seed: int = 7) -> dict:
         book = MerchandisingBook(synonyms=tuple(built))
         index = book.synonym_index
         compile_ms = (time.perf_counter() - started) * 1000.0
+        held = {}
+        if held_terms:  # as the merchandising follower's thread does once per book (serving/merchandising.py)
+            s, cpu, wall = engine.settings.merchandising, time.process_time(), time.perf_counter()
+            made = engine.search.query_words.hold_terms(index, int(s.synonym_terms_held_mb * (1 << 20)),
+                                                        s.synonym_terms_slice_ms / 1000.0)
+            held = {"held_terms_cpu_s": round(time.process_time() - cpu, 2),
+                    "held_terms_wall_s": round(time.perf_counter() - wall, 2),
+                    "held_terms_mb": round(made.nbytes / (1 << 20), 2) if made else 0.0,
+                    "held_terms_complete": bool(made and made.complete)}
         idle = MerchandisingBook(synonyms=tuple(tail_sets(sets)))  # 10,000 sets, none fires
         books = {"none": None, "idle": idle, "synonyms": book}
         mix = query_mix(engine, queries, seed)
@@ -137,7 +150,7 @@ def run(bundle: Path, sets: int, queries: int, seed: int = 7) -> dict:
                                                   now_ms=engine.snapshot.as_of_ms, merchandising=carried))
         result = measure(engine, mix, books) | measure_lexical(engine, mix, book)
         return {"bundle": str(bundle), "sets": len(index), "terms": index.terms,
-                "compile_ms": round(compile_ms, 1), **result}
+                "compile_ms": round(compile_ms, 1), **held, **result}
     finally:
         engine.close()
 
@@ -153,8 +166,10 @@ def synonym_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
 def main() -> None:
     parser = synonym_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--no-held-terms", action="store_true",
+                        help="the firing book's terms computed per query (no follower holding them)")
     args = parser.parse_args()
-    got = run(args.bundle, args.sets, args.queries)
+    got = run(args.bundle, args.sets, args.queries, held_terms=not args.no_held_terms)
     print(json.dumps(got, ensure_ascii=False, indent=1))
     if args.out is not None:
         args.out.write_text(json.dumps(got, ensure_ascii=False, indent=1))

@@ -309,6 +309,10 @@ class RecallSettings(Section):
     synonym_large_terms_mb: float = Field(
         64.0, ge=0, description="... larger terms' rows and scores kept per search index up to this many "
         "MB in all, oldest out (at 1M products ~8 terms of 100,000 products a MB)")
+    synonym_words_kept: int = Field(
+        4096, ge=0, description="query words with the synonym terms standing for them (their products "
+        "holding the word or a term counted) kept per search index, oldest out: a first-time query whose "
+        "word another query's rewrite gave the same terms reads it kept (ranking/recall/query_words.py)")
     synonym_matches_mb: float = Field(
         32.0, ge=0, description="... each synonym match's rows and what it adds there, kept per search "
         "index up to this many MB in all, oldest out")
@@ -934,6 +938,16 @@ class MerchandisingSettings(Section):
                                      "a product holding it, as an alternative of the query words it "
                                      "stands for: a title holding both gets the larger, not the sum "
                                      "(ranking/recall/query_words.py, docs/merchandising.md)")
+    synonym_terms_held_mb: float = Field(
+        64.0, ge=0, description="each search index holds the rows and scores of every term the book in "
+        "force can add, computed once per book (or index) change by the merchandising follower's thread, "
+        "up to this many MB; a bigger book's other terms are computed per query as before; 0: none held "
+        "(ranking/recall/held_terms.py; bench.merch_synonyms' 27,880 terms at 50,000 products count 11.4 MB, "
+        "4.5 MB of it arrays)")
+    synonym_terms_slice_ms: float = Field(
+        0.2, gt=0, description="the follower computes the book's terms this long at a time, then sleeps "
+        "as long (releasing the interpreter lock to the pages, which wait for it up to about a slice each "
+        "time they let it go)")
     mine_min_relevance: float = Field(
         2.5, description="shelfrank synonyms mine: a query-log row with a relevance column counts as the "
                          "query leading to the product from this relevance (a clicks column: one click)")

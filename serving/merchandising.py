@@ -5,7 +5,9 @@ this host's event log (and, with the Redis backend, the stream every host's appl
 folds every change so far before the worker takes traffic (the replay), then follows every
 ``live.poll_ms``. It is kept on ``ServiceState.merchandising``; :func:`current_book` is what a
 ranking request carries (``RankRequest.merchandising``: None while there is no rule and no
-synonym).
+synonym). After each poll its thread has every served engine's search index hold the book's
+synonym terms (:func:`synonym_terms_keeper`, :mod:`ranking.recall.held_terms`), once per book or
+index change, so no first-time query computes them.
 
 :func:`write_changes` is the one path of every rule and synonym write: the limits
 (``merchandising.*``: 413 naming the limit), one append with an fsync of every line (503 when the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -31,9 +34,10 @@ from ranking.merchandising.changes import DELETE, MERCH_RULES, MERCH_TABLES
 from ranking.merchandising.problems import rule_problems
 from ranking.merchandising.rule import Rule
 from serving.routes.events import unavailable_reason
-from serving.state import ServiceState
+from serving.state import ServiceState, router_engines
 
 log = logging.getLogger("shelfrank.merchandising")
+MB = 1 << 20
 IMPORT_PATH = "/v1/merchandising/import"  # its body may be merchandising.max_import_bytes
 
 
@@ -43,12 +47,29 @@ def start_merchandising(state: ServiceState) -> None:
     remote = state.live.merch_feed() if state.live is not None else None
     if remote is not None:
         feeds.append(remote)
-    follower = MerchFollower(feeds, state.settings.live.poll_ms)
+    follower = MerchFollower(feeds, state.settings.live.poll_ms, keep_warm=synonym_terms_keeper(state))
     started = time.perf_counter()
     lines = follower.start()
     log.info("merchandising: %d change lines replayed in %.2f s (%d rules, %d synonym sets)", lines,
              time.perf_counter() - started, len(follower.book.rules), len(follower.book.synonyms))
     state.merchandising = follower
+
+
+def synonym_terms_keeper(state: ServiceState) -> Callable[[MerchandisingBook, Callable[[], bool]], None]:
+    """The follower's hook: each served engine's search index holds the terms of ``book``'s
+    synonym sets (``merchandising.synonym_terms_held_mb``, ``synonym_terms_slice_ms``); a book
+    without synonyms drops them. An index already holding them returns at once (every poll)."""
+
+    def keep(book: MerchandisingBook, current: Callable[[], bool]) -> None:
+        s = state.settings.merchandising
+        index = book.synonym_index if book and book.synonyms else None
+        for engine in router_engines(state.router):
+            matcher = getattr(getattr(engine, "search", None), "query_words", None)
+            if matcher is not None and current():
+                matcher.hold_terms(index, int(s.synonym_terms_held_mb * MB),
+                                   s.synonym_terms_slice_ms / 1000.0, current)
+
+    return keep
 
 
 def stop_merchandising(state: ServiceState) -> None:

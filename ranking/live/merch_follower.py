@@ -21,13 +21,21 @@ A new book's indexes (``book.rule_index``, ``book.synonym_index``: built lazily,
 built here, before the book is published, so no request pays for compiling 10,000 synonym sets
 after a change; a change of rules only hands the synonym index on unchanged, and the other way
 round (:meth:`~ranking.merchandising.book.MerchandisingBook.succeeded_by`).
+
+After each poll the thread (never a writer's ``catch_up``, never a page) calls ``keep_warm(book,
+current)`` outside the fold lock: the service's hook computes the book's synonym terms for each
+search index once (:mod:`ranking.recall.held_terms`), ``current()`` saying whether ``book`` is still
+the one in force. A long build (a big book at 1M products) asks it between slices, and it polls the
+feeds every ``live.poll_ms`` meanwhile, so the worker keeps following the changes and a build for
+a replaced book stops.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from ranking.live.catalog_follower import CatalogFeed
 from ranking.merchandising.book import MerchandisingBook
@@ -50,8 +58,10 @@ def warmed(book: MerchandisingBook) -> MerchandisingBook:
 class MerchFollower:
     """Folds its feeds' lines into the book in force (module docstring)."""
 
-    def __init__(self, feeds: Sequence[CatalogFeed], poll_ms: int) -> None:
+    def __init__(self, feeds: Sequence[CatalogFeed], poll_ms: int,
+                 keep_warm: Callable[[MerchandisingBook, Callable[[], bool]], None] | None = None) -> None:
         self.feeds, self.poll_ms = list(feeds), poll_ms
+        self.keep_warm = keep_warm  # run by the thread after each poll (module docstring)
         self.state = MerchandisingState()
         self._book = self.state.book
         self.lock = threading.Lock()  # one fold at a time (the thread, or a writer's catch_up)
@@ -92,13 +102,38 @@ class MerchFollower:
                 self._book = warmed(self.state.book)  # one assignment: readers never wait
             return folded
 
+    def warm(self) -> None:
+        """``keep_warm`` for the book in force now, outside the fold lock (module docstring)."""
+        if self.keep_warm is None:
+            return
+        book = self._book
+        every, polled = self.poll_ms / 1000.0, [time.monotonic()]
+
+        def current() -> bool:
+            if self._stop.is_set():
+                return False
+            if time.monotonic() - polled[0] >= every:  # keep following while the hook works
+                polled[0] = time.monotonic()
+                try:
+                    self.catch_up()
+                except Exception:
+                    log.exception("merchandising: folding the changes failed; retrying next poll")
+            return self._book is book
+
+        try:
+            self.keep_warm(book, current)
+        except Exception:  # the pages compute what it would have held
+            log.exception("merchandising: keeping the book's synonym terms failed; retrying next poll")
+
     def _run(self) -> None:
         every = self.poll_ms / 1000.0
+        self.warm()
         while not self._stop.wait(every):
             try:
                 self.catch_up()
             except Exception:  # never let the follower die: the lines stay in the log
                 log.exception("merchandising: folding the changes failed; retrying next poll")
+            self.warm()
 
     def stop(self) -> None:
         self._stop.set()

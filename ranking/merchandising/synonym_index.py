@@ -29,7 +29,7 @@ request, from the book it carries (``RankRequest.merchandising``; None or empty:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ranking.merchandising.synonym import Synonym
@@ -87,6 +87,9 @@ class QueryRewrite:
     terms_added: tuple[str, ...] = ()  # distinct, in the order the matches and sets gave them
     fired: tuple[str | None, ...] = ()  # ids of the sets that added a term (None: a draft's)
     added_by: tuple[tuple[str, ...], ...] = ()  # per fired set, the terms it added
+    # the SynonymIndex that made it: a search index's table of that book's terms is read for it only
+    # (ranking.recall.held_terms); no part of what the rewrite says (equality, repr)
+    index: Any = field(default=None, compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.terms_added)
@@ -126,6 +129,12 @@ class SynonymIndex:
                     self._prefixes.update(keys[i][:n] for n in range(1, len(keys[i])))
         self.sets = len(self._ids)
         self.terms = len(self._targets)
+
+    def added_terms(self) -> tuple[str, ...]:
+        """Every term a query's rewrite can add (each once, in the sets' order): the terms
+        :mod:`ranking.recall.held_terms` computes once per book."""
+        return tuple(dict.fromkeys(t for targets in self._targets.values() for _, others in targets
+                                   for t in others))
 
     def __len__(self) -> int:
         return self.sets
@@ -175,7 +184,7 @@ class SynonymIndex:
         if not added:
             return NO_REWRITE
         return QueryRewrite(tuple(alternatives), tuple(added), tuple(self._ids[p] for p in per_set),
-                            tuple(tuple(t) for t in per_set.values()))
+                            tuple(tuple(t) for t in per_set.values()), index=self)
 
 
 def _unspaced(unit: str) -> bool:

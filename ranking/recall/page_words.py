@@ -34,7 +34,8 @@ def page_words(matcher: QueryWordMatcher, query: str, cards: list[dict], rewrite
     words: QueryWords = matcher.words_with(query, rewrite)
     content = words.content
     index = [words.words.index(w) for w in content]
-    held = matcher.held(words, np.array([c["product_id"] for c in cards], dtype=np.int64))[:, index] \
+    ids = np.array([c["product_id"] for c in cards], dtype=np.int64)
+    held = matcher.held(words, ids, getattr(rewrite, "index", None))[:, index] \
         if cards else np.zeros((0, len(content)), dtype=bool)
     strongest = words.strongest
     top = content.index(strongest) if strongest is not None else None

@@ -39,6 +39,7 @@ one word, so a single shared character no longer recalls a product.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -46,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from ranking.bounded_memo import BoundedMemo, BytesMemo, read_only
+from ranking.recall.held_terms import HeldTerms, build_held_terms
 from ranking.recall.lexical import BM25Index, add_postings, top_rows
 from ranking.recall.tokenize import is_word, pieces
 from ranking.recall.zero_scratch import ZeroScratch, reset
@@ -67,6 +69,7 @@ _RECALL = RecallSettings()  # the defaults, for callers without settings (the se
 TERMS_KEPT = _RECALL.synonym_terms_kept
 TERM_BYTES_KEPT = int(_RECALL.synonym_large_terms_mb * MB)
 MATCH_BYTES_KEPT = int(_RECALL.synonym_matches_mb * MB)
+WORDS_WITH_KEPT = _RECALL.synonym_words_kept
 
 # A first-time query is scored at the sorted union of the rows it can recall (the rows holding a typed
 # word, or a synonym match's term) when that is cheaper than the catalog-long sums: a binary search
@@ -78,6 +81,10 @@ SPARSE_COST = 8
 # else marks a catalog-long mask: about where the two cost alike at 50,000 products (a scratch
 # timeit); the mask's cost grows with the catalog, the sort's with the rows only
 SPARSE_COUNT = 16
+
+# query texts a held-terms build keeps tokenized and cut into words while it works (its own caches,
+# not the pages': a book's 27,880 terms would push every page's query words out)
+HOLD_CACHE = 256
 
 # Lucene's default English stop set: never the strong word, never in a notice
 STOP_WORDS = frozenset((
@@ -193,7 +200,8 @@ class QueryWordMatcher:
 
     def __init__(self, bm25: BM25Index, min_length: int, max_expansions: int, weight: float,
                  cache: int = 4096, results: int = 1024, terms: int = TERMS_KEPT,
-                 term_bytes: int = TERM_BYTES_KEPT, match_bytes: int = MATCH_BYTES_KEPT) -> None:
+                 term_bytes: int = TERM_BYTES_KEPT, match_bytes: int = MATCH_BYTES_KEPT,
+                 words_with: int = WORDS_WITH_KEPT) -> None:
         self.bm25 = bm25
         self.min_length, self.max_expansions, self.weight = min_length, max_expansions, weight
         self._rows = RowLookup(bm25.product_ids)
@@ -218,8 +226,14 @@ class QueryWordMatcher:
         self._large_terms = BytesMemo(term_bytes)  # terms held by more than TERM_ROWS_KEPT rows
         # (match's words, its terms, synonym weight) -> (rows, what the match adds there) or ()
         self._matches = BytesMemo(match_bytes)
+        # (query word, the terms standing for it) -> the word with them, its products holding the word
+        # or a term counted (:meth:`words_with`): the operator's sets give a word the same terms in
+        # every query, and the count depends on the index only besides
+        self._words_with_terms: BoundedMemo[tuple, QueryWord] = BoundedMemo(words_with)
         # a zeroed catalog-long array per thread for a match's best and own sums (no fresh np.zeros)
         self._scratch = ZeroScratch(len(bm25.product_ids), bm25.weights.dtype)
+        # the book's terms computed off the pages (ranking.recall.held_terms), one assignment
+        self._held: HeldTerms | None = None
 
     @classmethod
     def of(cls, bm25: BM25Index, r: RecallSettings) -> QueryWordMatcher:
@@ -227,7 +241,8 @@ class QueryWordMatcher:
         and ``synonym_*`` settings describe."""
         return cls(bm25, r.subword_min_length, r.subword_max_expansions, r.subword_weight,
                    cache=r.spelling_cache_queries, results=r.search_results_kept, terms=r.synonym_terms_kept,
-                   term_bytes=int(r.synonym_large_terms_mb * MB), match_bytes=int(r.synonym_matches_mb * MB))
+                   term_bytes=int(r.synonym_large_terms_mb * MB), match_bytes=int(r.synonym_matches_mb * MB),
+                   words_with=r.synonym_words_kept)
 
     def _tokens(self, text: str) -> np.ndarray:
         """``bm25.query_tokens(text)``, read-only (:attr:`tokens` keeps it per text)."""
@@ -349,9 +364,10 @@ class QueryWordMatcher:
         return tuple(sorted(found, key=lambda t: (-self._df[vocab[t]], t))[: self.max_expansions])
 
     # ---- products holding them ---------------------------------------------------------
-    def held(self, words: QueryWords, product_ids: np.ndarray) -> np.ndarray:
+    def held(self, words: QueryWords, product_ids: np.ndarray, index: Any = None) -> np.ndarray:
         """(products, words) booleans: whether each product's text holds each word, or one of
-        the synonym terms standing for it (False for a product the index does not know)."""
+        the synonym terms standing for it (False for a product the index does not know);
+        ``index``: the SynonymIndex of the rewrite the words came with (:meth:`_term`)."""
         rows = self._rows.rows(np.asarray(product_ids, dtype=np.int64))
         out = np.zeros((len(rows), len(words.words)), dtype=bool)
         for k, word in enumerate(words.words):
@@ -364,7 +380,7 @@ class QueryWordMatcher:
             else:  # no product holds the word as typed: only its synonyms can
                 held = np.zeros(len(rows), dtype=bool)
             if word.synonyms:
-                terms = [r for r in map(self._term_rows_kept, word.synonyms) if r is not None]
+                terms = [r for r in (self._term_rows_kept(t, index) for t in word.synonyms) if r is not None]
                 held |= (rows >= 0) & in_sorted(rows, terms)
             out[:, k] = held
         return out
@@ -393,7 +409,9 @@ class QueryWordMatcher:
         words = self.words(query)
         if not rewrite and self._plain(query, words):  # every token a whole catalog word: BM25 as it was
             return self.bm25.search(query, k, self.tokens(query))
-        matches = [self._match_parts(a, synonym_weight) for a in (rewrite.alternatives if rewrite else ())]
+        index = getattr(rewrite, "index", None)  # its book's terms read from the held table
+        matches = [self._match_parts(a, synonym_weight, index)
+                   for a in (rewrite.alternatives if rewrite else ())]
         found = self._union_scores(query, words, rewrite, synonym_weight, matches)
         if found is None:  # the catalog-long sums are cheaper
             found = _positive(*self._scores(query, rewrite, synonym_weight, matches))
@@ -458,12 +476,14 @@ class QueryWordMatcher:
         searched = int(np.minimum(df, rows).sum()) + rows
         return SPARSE_COST * searched < len(self.bm25.product_ids) + int(df.sum())
 
-    def _match_parts(self, alternative: Any, synonym_weight: float) -> tuple[tuple, Any, list]:
+    def _match_parts(self, alternative: Any, synonym_weight: float,
+                     index: Any = None) -> tuple[tuple, Any, list]:
         """(memo key, the kept (rows, adds) or () or None when not kept, and then its held terms'
-        (rows, scores)) of one synonym match."""
+        (rows, scores)) of one synonym match; ``index``: the rewrite's SynonymIndex (:meth:`_term`)."""
         key = (alternative.text, alternative.terms, synonym_weight)
         got = self._matches.get(key)
-        terms = [] if got is not None else [t for t in map(self._term, alternative.terms) if t is not None]
+        terms = [] if got is not None else [t for t in (self._term(a, index) for a in alternative.terms)
+                                            if t is not None]
         return key, got, terms
 
     def _match_at(self, alternative: Any, query: str, typed: bool, union: np.ndarray, s: np.ndarray,
@@ -553,13 +573,14 @@ class QueryWordMatcher:
         s, hit = self._typed_scores(query, self.words(query))
         typed = True  # s is still the typed text's own score (no match has added to it yet)
         alternatives = rewrite.alternatives if rewrite else ()
+        index = getattr(rewrite, "index", None)
         for alternative, parts in zip(alternatives, matches or [None] * len(alternatives), strict=True):
             key, got, terms = parts or (None, None, None)
             if parts is None:
                 key = (alternative.text, alternative.terms, synonym_weight)
                 got = self._matches.get(key)
             if got is None:
-                made = self._match(alternative, query, typed, s, synonym_weight, terms)
+                made = self._match(alternative, query, typed, s, synonym_weight, terms, index)
                 got = self._matches.put(key, read_only(made))
             if not got:
                 continue
@@ -570,15 +591,16 @@ class QueryWordMatcher:
         return s, hit
 
     def _match(self, alternative: Any, query: str, typed: bool, s: np.ndarray,
-               synonym_weight: float, terms: list | None = None) -> tuple:
+               synonym_weight: float, terms: list | None = None, index: Any = None) -> tuple:
         """(rows, what the match adds to the score there) of one synonym match, () when no product
         holds any of its terms: at each row holding a term, by how much ``synonym_weight`` times
         the best term's score beats the match's words' own. It depends on the match's words and
         terms and the weight only (this index never changes in place), so :meth:`scores` keeps it
         (the operator's sets give a word the same terms in every query). ``terms``: its held
-        terms' (rows, scores) (:meth:`_term`) when the caller has read them."""
+        terms' (rows, scores) (:meth:`_term`) when the caller has read them; ``index``: the
+        rewrite's SynonymIndex."""
         if terms is None:
-            terms = [t for t in map(self._term, alternative.terms) if t is not None]
+            terms = [t for t in (self._term(a, index) for a in alternative.terms) if t is not None]
         if len(terms) == 1:  # one term held: the best is its own score, at its rows (no catalog-long best)
             rows, term_scores = terms[0]
             rows = rows.astype(np.intp)
@@ -651,26 +673,62 @@ class QueryWordMatcher:
             rows = np.intersect1d(rows, self._word_rows(word), assume_unique=True)
         return rows if len(rows) else None
 
-    def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+    def _term(self, term: str, index: Any = None) -> tuple[np.ndarray, np.ndarray] | None:
         """(:meth:`_term_rows`, :meth:`_term_scores` at those rows) of ``term``, None when no
-        product holds it; kept (read-only) for ``recall.synonym_terms_kept`` terms of at most
-        :data:`TERM_ROWS_KEPT` rows and larger ones up to ``recall.synonym_large_terms_mb``, oldest
-        out: neither depends on the query, and this index never changes in place (a new one gets
-        a new matcher)."""
-        got = self._terms.get(term)
+        product holds it: from the table of the book's terms when it is of ``index`` (the
+        rewrite's SynonymIndex) and holds ``term`` (:meth:`hold_terms`); else kept (read-only) for
+        ``recall.synonym_terms_kept`` terms of at most :data:`TERM_ROWS_KEPT` rows and larger ones up
+        to ``recall.synonym_large_terms_mb``, oldest out: neither depends on the query, and this
+        index never changes in place (a new one gets a new matcher)."""
+        held = self._held
+        got = held.get(index, term) if held is not None else None
+        if got is None:
+            got = self._terms.get(term)
         if got is None:
             got = self._large_terms.get(term)
         if got is None:
-            rows = self._term_rows(term)
-            got = () if rows is None else (rows, self._term_scores(term, rows))
-            if rows is None or len(rows) <= TERM_ROWS_KEPT:
-                self._terms.put(term, read_only(got))
+            got = self._term_made(term)
+            if not got or len(got[0]) <= TERM_ROWS_KEPT:
+                self._terms.put(term, got)
             else:
-                self._large_terms.put(term, read_only(got))
+                self._large_terms.put(term, got)
         return got or None
 
-    def _term_rows_kept(self, term: str) -> np.ndarray | None:
-        """:meth:`_term_rows`, read from :meth:`_term`'s kept values when there (nothing kept here)."""
+    def _term_made(self, term: str) -> tuple:
+        """``term``'s (rows, scores), read-only, or () when no product holds it: what :meth:`_term`
+        keeps and :meth:`hold_terms` holds."""
+        rows = self._term_rows(term)
+        return read_only(() if rows is None else (rows, self._term_scores(term, rows)))
+
+    def hold_terms(self, index: Any, max_bytes: int, slice_s: float,
+                   current: Any = lambda: True) -> HeldTerms | None:
+        """Compute every term the synonym book ``index`` (a SynonymIndex; None: drop the table) can
+        add, once, and hold them for the pages' rewrites of that index
+        (:mod:`ranking.recall.held_terms`: up to ``max_bytes``, ``slice_s`` of work at a time,
+        abandoned once ``current()`` is false). Run by the merchandising follower's thread, never a
+        page's; a table already of ``index`` is kept as it is. Its own caches of the terms' words
+        and tokens (:data:`HOLD_CACHE`), so the pages' stay as they were."""
+        held = self._held
+        if index is None or max_bytes <= 0:
+            self._held = None
+            return None
+        if held is not None and held.index is index:
+            return held
+        worker = copy.copy(self)  # the same index, scratch-free paths, caches of its own
+        worker.words = lru_cache(maxsize=HOLD_CACHE)(worker._words)
+        worker.tokens = lru_cache(maxsize=HOLD_CACHE)(worker._tokens)
+        made = build_held_terms(index, index.added_terms(), worker._term_made, max_bytes, slice_s, current)
+        if made is not None:
+            self._held = made  # one assignment: pages read the old table or the new one whole
+        return made
+
+    def _term_rows_kept(self, term: str, index: Any = None) -> np.ndarray | None:
+        """:meth:`_term_rows`, read from the held table of ``index`` or :meth:`_term`'s kept values
+        when there (nothing kept here)."""
+        held = self._held
+        got = held.get(index, term) if held is not None else None
+        if got is not None:
+            return got[0] if got else None
         got = self._terms.get(term)
         if got is None:
             got = self._large_terms.get(term)
@@ -692,11 +750,11 @@ class QueryWordMatcher:
             return self._text_scores_at(term, words, rows, columns=True)
         return self._text_scores(term, words, columns=True)[rows]
 
-    def _holding_any(self, terms: tuple[str, ...], word: QueryWord) -> int:
+    def _holding_any(self, terms: tuple[str, ...], word: QueryWord, index: Any = None) -> int:
         """Products holding one of ``terms`` or ``word`` as typed: :func:`held_count` of their
         sorted rows (a first-time query's page marked a catalog-long mask per word and summed its
-        booleans as integers)."""
-        rows = [r for r in map(self._term_rows_kept, terms) if r is not None]
+        booleans as integers); ``index``: the rewrite's SynonymIndex (:meth:`_term`)."""
+        rows = [r for r in (self._term_rows_kept(t, index) for t in terms) if r is not None]
         if word.products:
             rows.append(self._word_rows(word))
         return held_count(rows, len(self.bm25.product_ids))
@@ -713,7 +771,7 @@ class QueryWordMatcher:
                                lambda: self._words_with(words, rewrite))
 
     def _words_with(self, words: QueryWords, rewrite: Any) -> QueryWords:
-        """:meth:`words_with`, made."""
+        """:meth:`words_with`, made: each word with its terms kept per (word, terms)."""
         out = []
         for word in words.words:
             covering = [a for a in rewrite.alternatives if a.covers(word.text)]
@@ -721,6 +779,10 @@ class QueryWordMatcher:
             if not terms:
                 out.append(word)
                 continue
-            df = self._holding_any(terms, word)
-            out.append(replace(word, products=df, idf=_idf(len(self.bm25.product_ids), df), synonyms=terms))
+            got = self._words_with_terms.get((word, terms))
+            if got is None:
+                df = self._holding_any(terms, word, getattr(rewrite, "index", None))
+                got = self._words_with_terms.put((word, terms), replace(
+                    word, products=df, idf=_idf(len(self.bm25.product_ids), df), synonyms=terms))
+            out.append(got)
         return QueryWords(tuple(out))
