@@ -21,8 +21,10 @@ reads a real history). Then:
 3. **Two workers, 16 connections**, the three pages mixed in turn: requests per second, p99
    and how many answers were shed (503). wrk's percentiles cover every answer; with none shed
    they are the admitted requests' p99, and ``mixed_2w_c16_service_cpu_ms`` is both workers'
-   CPU per request. Goal: >= 600 requests/s with admitted p99 < 50 ms. ``--two-workers-only
-   --backend redis`` runs it with the live state on a private ``redis-server``.
+   CPU per request, ``mixed_2w_c16_busier_worker_connections`` the busier worker's connections of
+   the 16, 2 s and 6 s into the run (8: even). Goal: >= 600 requests/s with admitted p99 < 50
+   ms. ``--two-workers-only --backend redis`` runs it with the live state on a private
+   ``redis-server``.
 
 **Repeating or new shoppers and queries.** By default the pages cycle through 50 shoppers
 (search: 200 frequent-word queries), so the results the service keeps per shopper and per query
@@ -49,8 +51,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 import httpx2
@@ -211,6 +215,36 @@ def driven(pid: int, url: str, script: Path, connections: int, threads: bool = F
     return out
 
 
+@contextmanager
+def busier_sampled(pid: int, url: str, at: tuple[float, ...] = (2.0, 6.0)) -> Iterator[list[int]]:
+    """The busier worker's established connections (of the service ``pid``'s workers, on ``url``'s
+    port), sampled ``at`` these seconds into the block: they move only when the balance closes one,
+    which settles in under a second, and sampling often would take CPU from the run."""
+    port, samples, stop = int(url.rsplit(":", 1)[1]), [], threading.Event()
+
+    def count(worker: psutil.Process) -> int:
+        return sum(1 for c in worker.net_connections(kind="tcp")
+                   if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED)
+
+    def sample() -> None:
+        waited = 0.0
+        for when in at:
+            if stop.wait(when - waited):
+                return
+            waited = when
+            with suppress(psutil.Error):
+                workers = psutil.Process(pid).children(recursive=True)
+                samples.append(max((count(w) for w in workers), default=0))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()
+
+
 def payload_case(distinct: int) -> dict:
     """Which payloads a run measured, for its JSON (module docstring)."""
     return {"payloads": "distinct" if distinct else "repeating",
@@ -266,13 +300,17 @@ def _mixed(proc: subprocess.Popen, url: str, book: dict, bodies: dict, work: Pat
         warm = run_wrk(url, mixed_script(bodies, work, rounds), 16, WARM_SECONDS)  # not counted: both
         # workers' first pages; with distinct bodies the measured run begins where the warm-up stopped
         start = warm["requests"] if distinct else 0
-        high = driven(proc.pid, url, mixed_script(bodies, work, rounds, start, "mixed-measured"), 16)
+        with busier_sampled(proc.pid, url) as spread:
+            high = driven(proc.pid, url, mixed_script(bodies, work, rounds, start, "mixed-measured"), 16)
         return {"mixed_2w_c16_every_request_new": bool(distinct) and start + high["requests"] <= 3 * rounds,
                 "mixed_2w_c16_rps": high["rps"], "mixed_2w_c16_p50_ms": high["p50_ms"],
                 "mixed_2w_c16_service_cpu_ms": high["cpu_ms_per_request"],
                 "mixed_2w_c16_p99_ms": high["p99_ms"], "mixed_2w_c16_requests": high["requests"],
                 "mixed_2w_c16_shed_503": high["statuses"].get("503", 0),
                 "mixed_2w_c16_other_non_200": sum(n for c, n in high["statuses"].items() if c != "503"),
+                # the busier worker's connections of 16, 2 s and 6 s into the run (8: even;
+                # docs/serving.md, "Connections spread over the workers")
+                "mixed_2w_c16_busier_worker_connections": spread,
                 "mixed_2w_goal_met": high["rps"] >= 600 and high["p99_ms"] < 50
                 and not high["statuses"]}
     finally:
