@@ -595,9 +595,9 @@ class ServingSettings(Section):
                           "connections (each worker's count in a small file of a shared folder) answers "
                           "one request with `Connection: close` per connection_balance_seconds, and the "
                           "client's new connection lands on any worker. A client pool opened in one burst "
-                          "(a frontend's, wrk's 16) otherwise lands mostly on one worker, which ranks every "
-                          "page while the other idles (docs/serving.md, \"Connections spread over the "
-                          "workers\")")
+                          "(a frontend's, wrk's 16) otherwise often lands unevenly: the busier worker queues "
+                          "its pages, and one holding them all leaves the other idle (docs/serving.md, "
+                          "\"Connections spread over the workers\")")
     connection_balance_seconds: float = Field(
         0.1, gt=0, description="how often a worker compares its open connections with the other "
                                "workers' (and closes at most one after its response)")

@@ -3,9 +3,10 @@ folder, and a worker above its share closing one connection after its response a
 
 uvicorn's workers accept from one listening socket, and the worker that wakes first takes every
 connection then waiting: a client pool opened in one burst (a frontend's pool, wrk's 16
-connections) lands mostly on one worker (16/0, 15/1, 14/2 in many starts: docs/serving.md,
-"Connections spread over the workers"). A worker ranks one page at a time
-(``serving.page_threads``), so that worker queues every page while the other idles. Which worker
+connections) often lands unevenly and stays so (docs/serving.md, "Connections spread over the
+workers"). A worker ranks one page at a time (``serving.page_threads``), so the busier worker
+queues its connections' pages: the p99 grows with the spread, and when one worker holds them all
+the other idles and the service serves one worker's rate. Which worker
 accepts cannot be steered from Python, but a single new connection lands on either about evenly;
 so a worker holding more than an even share plus ``serving.connection_balance_slack`` (or plus
 ``serving.connection_balance_tolerance`` of the share, if more: with hundreds of connections the
