@@ -593,11 +593,12 @@ class ServingSettings(Section):
     connection_balance: bool = Field(
         True, description="with several workers: a worker holding more than its share of the open "
                           "connections (each worker's count in a small file of a shared folder) answers "
-                          "one request with `Connection: close` per connection_balance_seconds, and the "
-                          "client's new connection lands on any worker. A client pool opened in one burst "
-                          "(a frontend's, wrk's 16) otherwise often lands unevenly: the busier worker queues "
-                          "its pages, and one holding them all leaves the other idle (docs/serving.md, "
-                          "\"Connections spread over the workers\")")
+                          "one request per connection above its share with `Connection: close` "
+                          "(compared every connection_balance_seconds), and the client's new connection "
+                          "lands on any worker. A client pool opened in one burst (a frontend's, wrk's "
+                          "16) otherwise often lands unevenly: the busier worker queues its pages, and "
+                          "one holding them all leaves the other idle (docs/serving.md, \"Connections "
+                          "spread over the workers\")")
     connection_balance_seconds: float = Field(
         0.1, gt=0, description="how often a worker compares its open connections with the other "
                                "workers' (and closes at most one after its response)")
