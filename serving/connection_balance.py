@@ -84,16 +84,21 @@ class ConnectionShare:
         self._write()
 
     def peers(self) -> list[int]:
-        """The other live workers' open connections (a gone worker's file removed)."""
+        """The other live workers' open connections (a gone worker's file removed); none when the
+        folder cannot be read (removed under a running service): a request never fails for it."""
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return []
         counts = []
-        for entry in os.scandir(self.folder):
+        for entry in entries:
             if entry.name == str(self.pid) or not entry.name.isdigit():
                 continue
             if not self.alive(int(entry.name)):
                 with suppress(FileNotFoundError):  # another worker removed it meanwhile
                     os.unlink(entry.path)
                 continue
-            with suppress(FileNotFoundError):  # another worker removed it meanwhile
+            with suppress(OSError):  # another worker removed it meanwhile
                 data = Path(entry.path).read_bytes()
                 if len(data) == _COUNT_BYTES:
                     counts.append(max(0, int.from_bytes(data, "little", signed=True)))

@@ -84,6 +84,15 @@ def test_beside_a_gone_worker_none_is_closed_and_its_file_is_removed(tmp_path: P
     assert _sheds(one) == 0
 
 
+def test_a_folder_removed_under_a_running_worker_closes_nothing_and_raises_nothing(tmp_path: Path) -> None:
+    one, _, _ = _pair(tmp_path / "gone", 14, 2)
+    for file in (tmp_path / "gone").iterdir():
+        file.unlink()
+    (tmp_path / "gone").rmdir()
+    assert _sheds(one) == 0
+    one.opened()  # its own file was unlinked: writing to it still works
+
+
 def test_closing_removes_the_file_and_the_last_one_the_folder(tmp_path: Path) -> None:
     folder = tmp_path / "shared"
     one, two, _ = _pair(folder, 1, 1)
