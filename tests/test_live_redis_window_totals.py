@@ -185,6 +185,13 @@ def _expire(state: RedisLiveState, window: str, buckets: list[int]) -> None:
         assert not state.redis.exists(state._key("pc", window, b))
 
 
+def _written_buckets(state: RedisLiveState, window: str, clock: int) -> list[int]:
+    """The window's buckets (as of live second ``clock``) that Redis holds, oldest first."""
+    n, width = state.windows[window]
+    current = clock // width
+    return [b for b in range(current - n + 1, current + 1) if state.redis.exists(state._key("pc", window, b))]
+
+
 def test_buckets_expired_in_an_idle_gap_are_rebuilt_from_not_subtracted(redis_url) -> None:
     rng = np.random.default_rng(9)
     state = _state(redis_url)
@@ -194,9 +201,8 @@ def test_buckets_expired_in_an_idle_gap_are_rebuilt_from_not_subtracted(redis_ur
     clock = int(to_live_seconds(state.now_ms()))
     _expire(state, "h", [clock // state.windows["h"][1]])  # the totals' own bucket: rebuilt at once
     _same(state)
-    n, width = state.windows["d"]
-    current = clock // width
-    held = [b for b in range(current - n + 1, current + 1) if state.redis.exists(state._key("pc", "d", b))]
+    width = state.windows["d"][1]
+    held = _written_buckets(state, "d", clock)
     assert len(held) > 10
     _expire(state, "d", held[:3])  # the oldest, which a roll would subtract
     at_ms = int(state.now_ms()) + 2 * 3600_000
@@ -226,10 +232,7 @@ def test_buckets_an_older_version_wrote_are_read_and_their_expiry_seen(redis_url
         state.redis.hdel(key, "#")
     state.redis.delete(state._key("pcw", "h"), state._key("pcw", "d"))
     _same(state)
-    clock = int(to_live_seconds(state.now_ms()))
-    n, width = state.windows["d"]
-    current = clock // width
-    held = [b for b in range(current - n + 1, current + 1) if state.redis.exists(state._key("pc", "d", b))]
+    held = _written_buckets(state, "d", int(to_live_seconds(state.now_ms())))
     _expire(state, "d", [held[len(held) // 2]])
     _same(state)
     for table, rows in _batches(rng, T + 26 * 3600_000, 3, 30):  # new writes into old buckets
