@@ -63,7 +63,6 @@ class ConnectionShare:
         self.pid = os.getpid() if pid is None else pid
         self.alive, self.clock = alive, clock
         self.open = 0
-        self.shed = 0  # connections this worker asked to close
         self._next = 0.0
         self._budget = 0  # connections still to close this interval
         folder.mkdir(parents=True, exist_ok=True)
@@ -119,7 +118,6 @@ class ConnectionShare:
         if self._budget <= 0:
             return False
         self._budget -= 1
-        self.shed += 1
         return True
 
     def close(self) -> None:
