@@ -493,7 +493,9 @@ def test_a_live_view_leads_the_recent_items_as_the_numpy_form_merged_them(recall
 
     rng = np.random.default_rng(11)
     ids = recall.product_ids
-    for _ in range(300):
+    unsorted = ShopperContextBuilder({**recall.a, "product_ids": ids[::-1].copy()})  # a binary search
+    for trial in range(300):
+        builder = recall.shopper if trial % 2 else unsorted  # dense ids, and ids that are not
         n = int(rng.integers(0, 8))
         frozen = rng.choice(40, n, replace=False).astype(np.int64)
         weights = (rng.random(n) * 3).astype(np.float32)
@@ -503,12 +505,11 @@ def test_a_live_view_leads_the_recent_items_as_the_numpy_form_merged_them(recall
         items = rng.permutation(items).astype(np.int64)
         view = ShopperView(user_id=1, session_id=None, known=True, now_ms=0, items=items)
         c = ShopperContext(user_id=1, hour=9, slot=0, row=0, recent_items=frozen, recent_weights=weights)
-        want_items, want_weights = _merged_with_numpy(recall.shopper, c, view)
-        recall.shopper.add_live(c, view)
+        want_items, want_weights = _merged_with_numpy(builder, c, view)
+        builder.add_live(c, view)
         assert c.recent_items.dtype == np.int64 and c.recent_weights.dtype == np.float32
         assert c.recent_items.tolist() == want_items.tolist()
         assert c.recent_weights.tobytes() == want_weights.tobytes()
-    unsorted = ShopperContextBuilder({**recall.a, "product_ids": ids[::-1].copy()})  # a binary search
     assert unsorted.held_rows([int(ids[3]), -1, int(ids[0])]) == [len(ids) - 4, len(ids) - 1]
 
 

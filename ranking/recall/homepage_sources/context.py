@@ -125,7 +125,7 @@ class ShopperContextBuilder:
         ~20 items and a frozen history's ~20 are merged as Python ints (the same arrays as the numpy
         calls that merged them, ``np.isin``'s answer by a set: about a third of their time, on every
         first-time shopper's homepage)."""
-        rows = self.held_rows(dict.fromkeys(live.items.tolist()))  # distinct, newest first
+        rows = self.held_rows(list(dict.fromkeys(live.items.tolist())))  # distinct, newest first
         top = float(c.recent_weights.max()) if len(c.recent_weights) else 1.0
         live_w = (top * _decay(len(rows))).astype(np.float32) + top
         live_rows = set(rows)
