@@ -23,7 +23,7 @@ from ranking.recall import held_terms as held_terms_module
 from ranking.recall.held_terms import entry_bytes
 from ranking.recall.query_words import QueryWordMatcher
 from ranking.recall.search import SearchRecall
-from ranking.settings import MerchandisingSettings, RecallSettings, Settings, load_settings
+from ranking.settings import RecallSettings, Settings, load_settings
 from serving.merchandising import synonym_terms_keeper
 
 LATIN = ["cordless", "drill", "battery", "phone", "smartphone", "case", "leather", "rice", "cooker",
@@ -88,21 +88,24 @@ def test_held_terms_give_the_same_recall_words_and_cards_and_no_page_computes_a_
         words = held.words_with(query, rewrite)
         assert words == plain.words_with(query, rewrite), query
         ids = np.concatenate([a[0], [7, 10]])  # and products the index does not know
-        assert np.array_equal(held.held(words, ids, rewrite.index), plain.held(words, ids, rewrite.index))
+        assert np.array_equal(held.held(words, ids), plain.held(words, ids))
     assert fired > len(WORDS)
     assert made == []  # every term a page asked for was read from the table
     assert len(held._terms) == 0 and len(plain._terms) > 0
 
 
-def test_a_rewrite_of_another_book_computes_its_terms_as_before(texts) -> None:
-    m = _matcher(texts)
-    m.hold_terms(SynonymIndex(_sets()), 64 * MB, 0.001)
-    other = SynonymIndex(_sets())  # the same sets, another book: its rewrites never read the table
+def test_a_rewrite_of_another_book_reads_the_table_and_gets_the_same_bits(texts) -> None:
+    """A term's entry depends on the term and the index only: a draft book's rewrite (a console
+    preview) reads the book in force's table for the terms it holds, and computes the rest."""
+    m, plain = _matcher(texts), _matcher(texts)
+    m.hold_terms(SynonymIndex(_sets()[:3]), 64 * MB, 0.001)
+    other = SynonymIndex(_sets())  # more sets than the table's book
     made = _counting(m)
     rewrite = other.rewrite("phone")
-    assert rewrite.index is other
-    m.lexical("phone", 50, rewrite)
-    assert set(made) == {t for a in rewrite.alternatives for t in a.terms}
+    a, b = m.lexical("phone", 50, rewrite), plain.lexical("phone", 50, rewrite)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    asked = {t for al in rewrite.alternatives for t in al.terms}
+    assert set(made) == asked - set(m._held.table)
     assert m.hold_terms(None, 64 * MB, 0.001) is None and m._held is None  # a book without synonyms
 
 
@@ -219,7 +222,5 @@ def test_the_service_keeper_holds_the_book_for_every_served_engine(texts) -> Non
 
 
 def test_the_settings_bound_and_pace_it() -> None:
-    s = MerchandisingSettings()
-    assert s.synonym_terms_held_mb == 64.0 and s.synonym_terms_slice_ms == 0.2
     got = load_settings(["merchandising.synonym_terms_held_mb=2", "merchandising.synonym_terms_slice_ms=3"])
     assert got.merchandising.synonym_terms_held_mb == 2 and got.merchandising.synonym_terms_slice_ms == 3

@@ -29,9 +29,9 @@ def _counted(m: QueryWordMatcher) -> list[tuple]:
     calls: list[tuple] = []
     inner = m._holding_any
 
-    def spy(terms, word, index=None) -> int:
+    def spy(terms, word) -> int:
         calls.append((word.text, terms))
-        return inner(terms, word, index)
+        return inner(terms, word)
 
     m._holding_any = spy
     return calls

@@ -29,7 +29,7 @@ request, from the book it carries (``RankRequest.merchandising``; None or empty:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ranking.merchandising.synonym import Synonym
@@ -87,9 +87,6 @@ class QueryRewrite:
     terms_added: tuple[str, ...] = ()  # distinct, in the order the matches and sets gave them
     fired: tuple[str | None, ...] = ()  # ids of the sets that added a term (None: a draft's)
     added_by: tuple[tuple[str, ...], ...] = ()  # per fired set, the terms it added
-    # the SynonymIndex that made it: a search index's table of that book's terms is read for it only
-    # (ranking.recall.held_terms); no part of what the rewrite says (equality, repr)
-    index: Any = field(default=None, compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.terms_added)
@@ -184,7 +181,7 @@ class SynonymIndex:
         if not added:
             return NO_REWRITE
         return QueryRewrite(tuple(alternatives), tuple(added), tuple(self._ids[p] for p in per_set),
-                            tuple(tuple(t) for t in per_set.values()), index=self)
+                            tuple(tuple(t) for t in per_set.values()))
 
 
 def _unspaced(unit: str) -> bool:

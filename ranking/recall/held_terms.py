@@ -7,12 +7,13 @@ page). :class:`HeldTerms` holds every term a book's sets can add, computed by th
 follower's thread (:mod:`ranking.live.merch_follower`) when a book or an index is new, so a page
 reads them with one dict lookup.
 
-* **Keyed to the book and the index.** A table lives in one index's matcher (a new index makes a
-  new matcher, which holds nothing until the follower builds its table) and names the book's
-  :class:`~ranking.merchandising.synonym_index.SynonymIndex` it was built for: a page reads it
-  only for a rewrite of that very index (:meth:`HeldTerms.get`, by identity); any other rewrite
-  computes its terms per query as before. The values are the same bits either way (the same code
-  on the same index), so a page's results never depend on whether a table was ready.
+* **Of one index, for one book.** A table lives in one index's matcher (a new index makes a new
+  matcher, which holds nothing until the follower builds its table) and names the book's
+  :class:`~ranking.merchandising.synonym_index.SynonymIndex` it was built for (so the follower
+  builds it once per book). A term's entry depends on the term and the index only, so any
+  rewrite (the book in force, a console preview's draft) reads it; a term it lacks is computed per
+  query as before, to the same bits, so a page's results never depend on whether a table was
+  ready.
 * **Bounded.** At most ``merchandising.synonym_terms_held_mb`` MB (each entry counting
   :data:`~ranking.bounded_memo.ENTRY_BYTES` beside its arrays). A book whose terms need more
   (a huge book at 1M products) is held up to the bound, the rest computed per query as before;
@@ -40,16 +41,10 @@ class HeldTerms:
     """One book's terms over one index: term -> (rows, scores) read-only, or () when no product
     holds it (module docstring)."""
 
-    index: Any  # the book's SynonymIndex the table is of (compared by identity)
+    index: Any  # the book's SynonymIndex it was built for (the follower's "built already?")
     table: Mapping[str, tuple]
     complete: bool  # every term the book can add is held (False: the bound stopped it)
     nbytes: int
-
-    def get(self, index: Any, term: str) -> tuple | None:
-        """``term``'s entry when this table is of ``index`` and holds it; None: compute it."""
-        if index is None or index is not self.index:
-            return None
-        return self.table.get(term)
 
 
 def entry_bytes(entry: tuple) -> int:
@@ -68,9 +63,7 @@ def build_held_terms(index: Any, terms: Iterable[str], compute: Callable[[str], 
     table: dict[str, tuple] = {}
     total, complete = 0, True
     started = time.perf_counter()
-    for term in terms:
-        if term in table:
-            continue
+    for term in terms:  # distinct (``SynonymIndex.added_terms``)
         if time.perf_counter() - started >= slice_s:
             if not current():
                 return None

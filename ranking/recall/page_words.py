@@ -35,7 +35,7 @@ def page_words(matcher: QueryWordMatcher, query: str, cards: list[dict], rewrite
     content = words.content
     index = [words.words.index(w) for w in content]
     ids = np.array([c["product_id"] for c in cards], dtype=np.int64)
-    held = matcher.held(words, ids, getattr(rewrite, "index", None))[:, index] \
+    held = matcher.held(words, ids)[:, index] \
         if cards else np.zeros((0, len(content)), dtype=bool)
     strongest = words.strongest
     top = content.index(strongest) if strongest is not None else None

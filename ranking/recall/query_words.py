@@ -364,10 +364,9 @@ class QueryWordMatcher:
         return tuple(sorted(found, key=lambda t: (-self._df[vocab[t]], t))[: self.max_expansions])
 
     # ---- products holding them ---------------------------------------------------------
-    def held(self, words: QueryWords, product_ids: np.ndarray, index: Any = None) -> np.ndarray:
+    def held(self, words: QueryWords, product_ids: np.ndarray) -> np.ndarray:
         """(products, words) booleans: whether each product's text holds each word, or one of
-        the synonym terms standing for it (False for a product the index does not know);
-        ``index``: the SynonymIndex of the rewrite the words came with (:meth:`_term`)."""
+        the synonym terms standing for it (False for a product the index does not know)."""
         rows = self._rows.rows(np.asarray(product_ids, dtype=np.int64))
         out = np.zeros((len(rows), len(words.words)), dtype=bool)
         for k, word in enumerate(words.words):
@@ -380,7 +379,7 @@ class QueryWordMatcher:
             else:  # no product holds the word as typed: only its synonyms can
                 held = np.zeros(len(rows), dtype=bool)
             if word.synonyms:
-                terms = [r for r in (self._term_rows_kept(t, index) for t in word.synonyms) if r is not None]
+                terms = [r for r in map(self._term_rows_kept, word.synonyms) if r is not None]
                 held |= (rows >= 0) & in_sorted(rows, terms)
             out[:, k] = held
         return out
@@ -409,9 +408,7 @@ class QueryWordMatcher:
         words = self.words(query)
         if not rewrite and self._plain(query, words):  # every token a whole catalog word: BM25 as it was
             return self.bm25.search(query, k, self.tokens(query))
-        index = getattr(rewrite, "index", None)  # its book's terms read from the held table
-        matches = [self._match_parts(a, synonym_weight, index)
-                   for a in (rewrite.alternatives if rewrite else ())]
+        matches = [self._match_parts(a, synonym_weight) for a in (rewrite.alternatives if rewrite else ())]
         found = self._union_scores(query, words, rewrite, synonym_weight, matches)
         if found is None:  # the catalog-long sums are cheaper
             found = _positive(*self._scores(query, rewrite, synonym_weight, matches))
@@ -476,14 +473,12 @@ class QueryWordMatcher:
         searched = int(np.minimum(df, rows).sum()) + rows
         return SPARSE_COST * searched < len(self.bm25.product_ids) + int(df.sum())
 
-    def _match_parts(self, alternative: Any, synonym_weight: float,
-                     index: Any = None) -> tuple[tuple, Any, list]:
+    def _match_parts(self, alternative: Any, synonym_weight: float) -> tuple[tuple, Any, list]:
         """(memo key, the kept (rows, adds) or () or None when not kept, and then its held terms'
-        (rows, scores)) of one synonym match; ``index``: the rewrite's SynonymIndex (:meth:`_term`)."""
+        (rows, scores)) of one synonym match."""
         key = (alternative.text, alternative.terms, synonym_weight)
         got = self._matches.get(key)
-        terms = [] if got is not None else [t for t in (self._term(a, index) for a in alternative.terms)
-                                            if t is not None]
+        terms = [] if got is not None else [t for t in map(self._term, alternative.terms) if t is not None]
         return key, got, terms
 
     def _match_at(self, alternative: Any, query: str, typed: bool, union: np.ndarray, s: np.ndarray,
@@ -573,14 +568,13 @@ class QueryWordMatcher:
         s, hit = self._typed_scores(query, self.words(query))
         typed = True  # s is still the typed text's own score (no match has added to it yet)
         alternatives = rewrite.alternatives if rewrite else ()
-        index = getattr(rewrite, "index", None)
         for alternative, parts in zip(alternatives, matches or [None] * len(alternatives), strict=True):
             key, got, terms = parts or (None, None, None)
             if parts is None:
                 key = (alternative.text, alternative.terms, synonym_weight)
                 got = self._matches.get(key)
             if got is None:
-                made = self._match(alternative, query, typed, s, synonym_weight, terms, index)
+                made = self._match(alternative, query, typed, s, synonym_weight, terms)
                 got = self._matches.put(key, read_only(made))
             if not got:
                 continue
@@ -591,16 +585,15 @@ class QueryWordMatcher:
         return s, hit
 
     def _match(self, alternative: Any, query: str, typed: bool, s: np.ndarray,
-               synonym_weight: float, terms: list | None = None, index: Any = None) -> tuple:
+               synonym_weight: float, terms: list | None = None) -> tuple:
         """(rows, what the match adds to the score there) of one synonym match, () when no product
         holds any of its terms: at each row holding a term, by how much ``synonym_weight`` times
         the best term's score beats the match's words' own. It depends on the match's words and
         terms and the weight only (this index never changes in place), so :meth:`scores` keeps it
         (the operator's sets give a word the same terms in every query). ``terms``: its held
-        terms' (rows, scores) (:meth:`_term`) when the caller has read them; ``index``: the
-        rewrite's SynonymIndex."""
+        terms' (rows, scores) (:meth:`_term`) when the caller has read them."""
         if terms is None:
-            terms = [t for t in (self._term(a, index) for a in alternative.terms) if t is not None]
+            terms = [t for t in map(self._term, alternative.terms) if t is not None]
         if len(terms) == 1:  # one term held: the best is its own score, at its rows (no catalog-long best)
             rows, term_scores = terms[0]
             rows = rows.astype(np.intp)
@@ -673,15 +666,15 @@ class QueryWordMatcher:
             rows = np.intersect1d(rows, self._word_rows(word), assume_unique=True)
         return rows if len(rows) else None
 
-    def _term(self, term: str, index: Any = None) -> tuple[np.ndarray, np.ndarray] | None:
+    def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(:meth:`_term_rows`, :meth:`_term_scores` at those rows) of ``term``, None when no
-        product holds it: from the table of the book's terms when it is of ``index`` (the
-        rewrite's SynonymIndex) and holds ``term`` (:meth:`hold_terms`); else kept (read-only) for
+        product holds it: from the table of the book's terms when it holds ``term``
+        (:meth:`hold_terms`: the same bits, whichever book the rewrite came from); else kept (read-only) for
         ``recall.synonym_terms_kept`` terms of at most :data:`TERM_ROWS_KEPT` rows and larger ones up
         to ``recall.synonym_large_terms_mb``, oldest out: neither depends on the query, and this
         index never changes in place (a new one gets a new matcher)."""
         held = self._held
-        got = held.get(index, term) if held is not None else None
+        got = held.table.get(term) if held is not None else None
         if got is None:
             got = self._terms.get(term)
         if got is None:
@@ -722,11 +715,11 @@ class QueryWordMatcher:
             self._held = made  # one assignment: pages read the old table or the new one whole
         return made
 
-    def _term_rows_kept(self, term: str, index: Any = None) -> np.ndarray | None:
-        """:meth:`_term_rows`, read from the held table of ``index`` or :meth:`_term`'s kept values
-        when there (nothing kept here)."""
+    def _term_rows_kept(self, term: str) -> np.ndarray | None:
+        """:meth:`_term_rows`, read from the held table or :meth:`_term`'s kept values when there
+        (nothing kept here)."""
         held = self._held
-        got = held.get(index, term) if held is not None else None
+        got = held.table.get(term) if held is not None else None
         if got is not None:
             return got[0] if got else None
         got = self._terms.get(term)
@@ -750,11 +743,11 @@ class QueryWordMatcher:
             return self._text_scores_at(term, words, rows, columns=True)
         return self._text_scores(term, words, columns=True)[rows]
 
-    def _holding_any(self, terms: tuple[str, ...], word: QueryWord, index: Any = None) -> int:
+    def _holding_any(self, terms: tuple[str, ...], word: QueryWord) -> int:
         """Products holding one of ``terms`` or ``word`` as typed: :func:`held_count` of their
         sorted rows (a first-time query's page marked a catalog-long mask per word and summed its
-        booleans as integers); ``index``: the rewrite's SynonymIndex (:meth:`_term`)."""
-        rows = [r for r in (self._term_rows_kept(t, index) for t in terms) if r is not None]
+        booleans as integers)."""
+        rows = [r for r in map(self._term_rows_kept, terms) if r is not None]
         if word.products:
             rows.append(self._word_rows(word))
         return held_count(rows, len(self.bm25.product_ids))
@@ -781,7 +774,7 @@ class QueryWordMatcher:
                 continue
             got = self._words_with_terms.get((word, terms))
             if got is None:
-                df = self._holding_any(terms, word, getattr(rewrite, "index", None))
+                df = self._holding_any(terms, word)
                 got = self._words_with_terms.put((word, terms), replace(
                     word, products=df, idf=_idf(len(self.bm25.product_ids), df), synonyms=terms))
             out.append(got)
