@@ -58,6 +58,10 @@ class BuiltAside(Generic[T]):
         memo = self._memo
         if memo is not None and same_sources(memo[0], sources):
             return memo[1]
+        upcoming = self._next
+        if upcoming is not None and same_sources(upcoming[0], sources):  # prepared for the swap
+            self._memo, self._next = upcoming, None
+            return upcoming[1]
         table = build(sources, None if memo is None else memo[1])
         self._memo = (sources, table)
         return table

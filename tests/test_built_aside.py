@@ -108,3 +108,16 @@ def test_a_table_prepared_before_a_swap_serves_the_old_sources_and_then_the_new_
     assert aside.ready((new,), build) == 4 and aside._next is None and seen == [None, 3]
     aside.prepare((new,), build)  # already the served one: nothing built
     assert seen == [None, 3]
+
+
+def test_a_prepared_table_is_what_now_gives_too_without_building_it_again() -> None:
+    aside, seen = BuiltAside("test"), []
+
+    def build(sources, last):
+        seen.append(last)
+        return sources[0].sum()
+
+    old, new = np.ones(3), np.ones(4)
+    aside.now((old,), build)
+    aside.prepare((new,), build)
+    assert aside.now((new,), build) == 4 and seen == [None, 3] and aside._next is None

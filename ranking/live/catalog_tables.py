@@ -7,9 +7,10 @@ built by the first pages after it: at 1M products the derived columns that read 
 the per-product feature table (~0.9-1.3 s of CPU aside, while every page computed those features
 itself). :func:`prepare_swap` builds them for the new table before the follower swaps it in and
 :func:`swapped` hands the feature table to the readers right after, so the pages after a change
-find them built; so are, when the leaves moved (new products), cold start's leaf rates
-(:func:`~ranking.cold_start.posterior.leaf_rates`) and the tables built aside per version of the
-product table (cold start's facts, the cards' steady badges: ``BuiltAside.prepare``), which the
+find them built; so are cold start's leaf rates when the leaves moved (new products:
+:func:`~ranking.cold_start.posterior.leaf_rates`) and, when a column they read moved, the tables
+built aside per version of the product table (cold start's facts, the cards' steady badges:
+``BuiltAside.prepare``), which the
 first page after each swap otherwise started two threads for and the pages after it competed
 with. (The homepage lists' available rows are built by the new availability mask itself before
 it is installed: ``Availability.install``.)
@@ -44,11 +45,12 @@ def prepare_swap(engine: Any, old: EntityTable, new: EntityTable) -> None:
                 derived.build_replacing(replaced)
             derived.build_for(old, new)  # also a column ``new`` adds (a store's first ban)
         prepare_product_feature_table(engine.snapshot, new)
+        strength = engine.settings.cold_start.prior_strength
         if new.columns.get("category_id") is not old.columns.get("category_id"):  # new products
-            strength = engine.settings.cold_start.prior_strength
-            leaf_rates(new, strength)  # kept for the facts below and every pipeline's cold start
-            snapshot_facts(engine.snapshot).prepare(new, engine.snapshot.stores, strength)
-            engine.prepare_badges(new)
+            leaf_rates(new, strength)  # kept for every pipeline's cold start
+        # each builds only when a column it reads moved (an offer flag moves the badges alone)
+        snapshot_facts(engine.snapshot).prepare(new, engine.snapshot.stores, strength)
+        engine.prepare_badges(new)
     except Exception:
         log.exception("catalog: building what the change invalidates before the swap failed")
 
