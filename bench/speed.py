@@ -63,6 +63,7 @@ import psutil
 
 from bench.bench_live_cost import ADMIN, give_live_clicks
 from bench.bench_serving import SECONDS, STATUS_COUNTER, request_payloads, run_wrk, wrk_script
+from bench.connection_spread import busier
 from bench.merch_rules import build_book, frequent_words, requests
 from bench.merch_synonyms import synonym_sets
 from bench.thread_cpu import by_role, py_spy, thread_names, thread_seconds
@@ -222,10 +223,6 @@ def busier_sampled(pid: int, url: str, at: tuple[float, ...] = (2.0, 6.0)) -> It
     which settles in under a second, and sampling often would take CPU from the run."""
     port, samples, stop = int(url.rsplit(":", 1)[1]), [], threading.Event()
 
-    def count(worker: psutil.Process) -> int:
-        return sum(1 for c in worker.net_connections(kind="tcp")
-                   if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED)
-
     def sample() -> None:
         waited = 0.0
         for when in at:
@@ -233,8 +230,7 @@ def busier_sampled(pid: int, url: str, at: tuple[float, ...] = (2.0, 6.0)) -> It
                 return
             waited = when
             with suppress(psutil.Error):
-                workers = psutil.Process(pid).children(recursive=True)
-                samples.append(max((count(w) for w in workers), default=0))
+                samples.append(busier(pid, port))
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from bench.connection_spread import worker_connections
 from serving import connection_balance
 from serving.connection_balance import ConnectionShare, remove_orphans, shared_folder
 from shelfrank.local_service import start_service, stop_service
@@ -164,19 +165,6 @@ def test_a_real_worker_over_its_share_closes_down_to_it_and_loses_no_request(sma
         peer.unlink(missing_ok=True)
 
 
-def _per_worker(pid: int, port: int) -> list[int]:
-    """Each worker's established connections on ``port``, as the kernel has them (not the balance's
-    own counts)."""
-    import psutil
-
-    counts = []
-    for child in psutil.Process(pid).children(recursive=True):
-        mine = [c for c in child.net_connections(kind="tcp") if c.laddr and c.laddr.port == port]
-        if any(c.status == psutil.CONN_LISTEN for c in mine):  # a worker (not multiprocessing's helper)
-            counts.append(sum(c.status == psutil.CONN_ESTABLISHED for c in mine))
-    return sorted(counts)
-
-
 def test_two_real_workers_spread_a_burst_of_16_connections_evenly(small_models: Path, tmp_path: Path) -> None:
     """16 connections opened at once on two workers (the burst often lands 13/3 or worse), then
     requests on each, reconnecting when asked: the workers end within the slack of 8 each, counted
@@ -197,7 +185,7 @@ def test_two_real_workers_spread_a_burst_of_16_connections_evenly(small_models: 
                 if _get(conn):
                     conn.close()
                     conns[i] = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
-            counts = _per_worker(proc.pid, parsed.port)
+            counts = worker_connections(proc.pid, parsed.port)
             if len(counts) == 2 and sum(counts) == 16 and counts[1] <= 9:
                 break
         assert len(counts) == 2 and sum(counts) == 16 and counts[1] <= 9, counts
