@@ -68,6 +68,7 @@ from ranking.pipeline import RankRequest
 from ranking.recall.tokenize import tokenize
 from ranking.recall.vector_index import set_search_threads
 from ranking.settings import load_settings
+from serving.app import GC_THRESHOLDS
 
 PRODUCTS = int(os.environ.get("SHELFRANK_NEW_PRODUCTS", 10_000))
 BATCH = int(os.environ.get("SHELFRANK_NEW_PRODUCTS_BATCH", 1_000))
@@ -76,7 +77,6 @@ AFTER_SWAP_SECONDS = 0.1  # a search this soon after its thread first saw a new 
 # the cyclic GC as the service runs it (serving/app.py: the loaded state frozen, gen-0 threshold
 # 50,000); SHELFRANK_NEW_PRODUCTS_FREEZE_GC=0 for the interpreter's defaults
 FREEZE_GC = os.environ.get("SHELFRANK_NEW_PRODUCTS_FREEZE_GC", "1") != "0"
-SERVICE_GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def synthetic_rows(engine: Engine, n: int, seed: int = 11) -> list[dict]:
@@ -203,7 +203,7 @@ def measure(bundle: Path, overrides: list[str] | None = None) -> dict:
     if FREEZE_GC:  # as serving/app.py's start-up does once the bundle is loaded
         gc.collect()
         gc.freeze()
-        gc.set_threshold(*SERVICE_GC_THRESHOLDS)
+        gc.set_threshold(*GC_THRESHOLDS)
     baseline_waits: list[tuple[float, float]] = []
     baseline, baseline_cpu, _, _ = _search_times(engine, queries, lambda: time.sleep(5), waits=baseline_waits)
 

@@ -54,6 +54,9 @@ from serving.routes.ranking import add_ranking_routes
 from serving.state import ServiceState
 
 log = logging.getLogger("shelfrank.serving")
+# the cyclic GC once the loaded state is frozen: young collections rarely (a page makes thousands
+# of objects, none cyclic), so a collection never scans the engine (bench.bench_new_products runs so)
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def create_app(settings: Settings, load: bool = True) -> FastAPI:
@@ -146,7 +149,7 @@ async def _lifespan(app: FastAPI, load: bool) -> AsyncIterator[None]:
     await run_in_threadpool(start_merchandising, state)
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(*GC_THRESHOLDS)
     watcher = asyncio.create_task(_follow_reloads(state, limits.reload_poll_seconds))
     _drain_before_exit(state, limits.drain_seconds)
     start_page_threads(app, min(limits.page_threads, limits.max_in_flight))

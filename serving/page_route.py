@@ -64,12 +64,16 @@ class PageThreads:
 
     def __init__(self, threads: int, name: str) -> None:
         self._jobs: SimpleQueue = SimpleQueue()
-        self.count = threads
         self._threads = [threading.Thread(target=self._work, name=f"{name}_{n}", daemon=True)
                          for n in range(threads)]
         for thread in self._threads:
             thread.start()
 
+
+    @property
+    def count(self) -> int:
+        """The threads started (what a page's concurrency is)."""
+        return len(self._threads)
     def _work(self) -> None:
         get = self._jobs.get
         while True:

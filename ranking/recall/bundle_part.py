@@ -72,20 +72,9 @@ class SearchSource:
     pooled against 9.04, 9.89, 9.04 inline, at the same wall (8.89, 9.19, 9.73 against 8.95,
     9.81, 8.96 ms).
 
-    The other hand-off, the dense scan on the pool beside the lexical recall on the request's
-    thread, was tried at stop 50 and reverted (commit 786c74d and its revert). faiss's calls do
-    release the interpreter lock (its SWIG wrappers put every call inside
-    ``Py_BEGIN_ALLOW_THREADS``; faiss 1.15.1 here), so the scan can run beside Python; the cost is
-    the hand-off itself: a pool thread woken while the request's thread runs Python gets the lock
-    only when that thread drops it (the lexical scoring may not before the join: then the scan ran
-    after it), and making the request's thread wait until the pool thread has entered the scan
-    costs two thread wakeups (the hand-off and the query's encoding 0.30-0.32 ms of wall, the
-    encoding alone ~0.12, at load ~4.6), against a lexical recall of 0.2-0.7 ms to overlap. In the
-    app at load 4-6.5 (scratch readings, 800 first-time searches a form, alternated in blocks of
-    100 in one process) the recall stage's wall p50 went 2.52 -> 4.48 ms with the wait and 2.06 ->
-    2.14 without it; over HTTP at load 5-8 the p99s were the machine's (the no-op's 17-34 ms). On
-    an idle second core it could gain at most the lexical recall's time; with both cores busy (the
-    two-worker goal) the pool thread waits for a core as well."""
+    The dense scan on the pool beside the lexical recall was tried and reverted (commit 786c74d
+    and its revert; docs/speed.md, "Stop 50", has the readings): faiss releases the lock, but the
+    hand-off's two thread wakeups cost about what the lexical recall it would overlap takes."""
 
     pooled = False
 
