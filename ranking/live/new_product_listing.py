@@ -44,16 +44,13 @@ GROUP, LISTED = "comparable_group_id", "listed_at"
 
 def leaf_median(values: np.ndarray, leaf: np.ndarray, new_leaf: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per new row: the median of ``values`` over its leaf's ``mask`` rows (the mask's median, else NaN)."""
-    ok = mask & ~np.isnan(values)
-    by_leaf = pd.Series(values[ok]).groupby(leaf[ok]).median()
-    overall = float(np.median(values[ok])) if ok.any() else np.nan
-    return pd.Series(new_leaf).map(by_leaf).fillna(overall).to_numpy(np.float64)
+    return leaf_medians({"values": values}, leaf, new_leaf, mask)["values"]
 
 
 def leaf_medians(columns: dict[str, np.ndarray], leaf: np.ndarray, new_leaf: np.ndarray, mask: np.ndarray
                  ) -> dict[str, np.ndarray]:
     """:func:`leaf_median` of several columns over the same ``mask`` rows, grouped once (pandas'
-    median skips each column's NaN, as :func:`leaf_median` drops them: the same floats)."""
+    median skips each column's NaN: the floats of each column grouped alone without its NaN)."""
     if not columns:
         return {}
     frame = pd.DataFrame({name: np.asarray(v, np.float64)[mask] for name, v in columns.items()})
