@@ -185,6 +185,16 @@ def _expire(state: RedisLiveState, window: str, buckets: list[int]) -> None:
         assert not state.redis.exists(state._key("pc", window, b))
 
 
+def _applied(redis_url: str, seed: int, hours: float,
+             batches: int) -> tuple[np.random.Generator, RedisLiveState]:
+    """A fresh state with ``batches`` random batches over ``hours`` from ``T`` applied (and the rng)."""
+    rng = np.random.default_rng(seed)
+    state = _state(redis_url)
+    for table, rows in _batches(rng, T, hours, batches):
+        state.apply(table, rows)
+    return rng, state
+
+
 def _written_buckets(state: RedisLiveState, window: str, clock: int) -> list[int]:
     """The window's buckets (as of live second ``clock``) that Redis holds, oldest first."""
     n, width = state.windows[window]
@@ -193,10 +203,7 @@ def _written_buckets(state: RedisLiveState, window: str, clock: int) -> list[int
 
 
 def test_buckets_expired_in_an_idle_gap_are_rebuilt_from_not_subtracted(redis_url) -> None:
-    rng = np.random.default_rng(9)
-    state = _state(redis_url)
-    for table, rows in _batches(rng, T, 26, 200):
-        state.apply(table, rows)
+    rng, state = _applied(redis_url, 9, 26, 200)
     _same(state)
     clock = int(to_live_seconds(state.now_ms()))
     _expire(state, "h", [clock // state.windows["h"][1]])  # the totals' own bucket: rebuilt at once
@@ -223,10 +230,7 @@ def _epoch_ms(live_seconds: int) -> int:
 
 
 def test_buckets_an_older_version_wrote_are_read_and_their_expiry_seen(redis_url) -> None:
-    rng = np.random.default_rng(12)
-    state = _state(redis_url)
-    for table, rows in _batches(rng, T, 26, 120):
-        state.apply(table, rows)
+    rng, state = _applied(redis_url, 12, 26, 120)
     keys = [k for k in state.redis.scan_iter(match=state._key("pc", "*"))]
     for key in keys:  # as the version before the totals left them: no write stamp, no totals
         state.redis.hdel(key, "#")
@@ -254,10 +258,7 @@ def test_a_request_time_ahead_of_the_wall_clock_does_not_move_the_totals(redis_u
 
 
 def test_every_totals_key_expires(redis_url) -> None:
-    rng = np.random.default_rng(4)
-    state = _state(redis_url)
-    for table, rows in _batches(rng, T, 3, 30):
-        state.apply(table, rows)
+    _, state = _applied(redis_url, 4, 3, 30)
     _same(state)
     for window in ("h", "d"):
         n, width = state.windows[window]
