@@ -5,7 +5,8 @@ Starts a private ``redis-server`` (:func:`bench.bench_live_state.private_redis`)
 200 shoppers within the last 20 hours, rolls the window totals as the applier does, then times, in
 this process's CPU (the client: building commands, the socket calls, parsing replies; not Redis's),
 ``RedisLiveState.product_signals`` for ``--pages`` lists of ``--candidates`` products (four passes)
-and ``shopper_view`` for 50 shoppers (four passes). Prints JSON with whether redis-py parses with
+and ``shopper_view`` for 50 shoppers (four passes), and the applier's ``roll_totals`` with nothing to
+roll (200 calls, wall and CPU). Prints JSON with whether redis-py parses with
 hiredis (``PYTHONPATH`` holding a ``hiredis.py`` that raises ImportError compares without it).
 Every candidate of a list has orders in its day here, the costly case for GMV (read bucket by
 bucket); a mall's pages hold fewer.
@@ -67,9 +68,20 @@ def measure(events: int = 6000, products: int = 3000, pages: int = 50, candidate
             for user in range(1, 51):
                 state.shopper_view(user, None, now)
         views = (time.process_time() - started) / 200 * 1000
+        rolls = _rolls(state, now)
         state.close()
     return {"hiredis": bool(redis.utils.HIREDIS_AVAILABLE), "candidates": candidates,
-            "product_signals_cpu_ms": round(signals, 3), "shopper_view_cpu_ms": round(views, 3)}
+            "product_signals_cpu_ms": round(signals, 3), "shopper_view_cpu_ms": round(views, 3), **rolls}
+
+
+def _rolls(state, now: int, calls: int = 200) -> dict:
+    """The applier's ``roll_totals`` after a poll that crossed no bucket (the common case), 200
+    calls: the client's CPU and the wall time (Redis running the script included), ms a call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(calls):
+        state.roll_totals(now)
+    return {"roll_totals_wall_ms": round((time.perf_counter() - wall) / calls * 1000, 3),
+            "roll_totals_cpu_ms": round((time.process_time() - cpu) / calls * 1000, 3)}
 
 
 def main(argv: list[str] | None = None) -> None:

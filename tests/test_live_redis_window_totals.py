@@ -338,3 +338,24 @@ def test_reads_that_may_not_roll_read_the_totals_only_when_current_and_the_appli
     assert _same(state, rolled=False) == 1  # disagrees with a bucket: the buckets, no rebuild
     state.roll_totals()
     assert _same(state) == 0
+
+
+def test_the_appliers_roll_reads_nothing_back(redis_url) -> None:
+    """``roll_totals``' call (mode 2) answers 1 a window once rolled (no mall totals, no GMV
+    bucket by bucket), 0 for a window whose totals are ahead, and leaves what a read (mode 1) of
+    the same moment would have left."""
+    rng = np.random.default_rng(15)
+    rolled_only, read_too = _state(redis_url), _state(redis_url)
+    for table, rows in _batches(rng, T, 6, 40):
+        for state in (rolled_only, read_too):
+            state.apply(table, rows)
+    now = int(to_live_seconds(rolled_only.now_ms()))
+    none = np.zeros(0, np.int64)
+    assert rolled_only._totals(keys=[], args=rolled_only._totals_args(["h", "d"], none, now, 2)) == [1, 1]
+    read = read_too._totals(keys=[], args=read_too._totals_args(["h", "d"], none, now, 1))
+    assert all(isinstance(r, list) and len(r) == 2 for r in read)  # a read answers its sums
+    for window in ("h", "d"):
+        assert rolled_only.redis.hgetall(rolled_only._key("pcw", window)) == \
+            read_too.redis.hgetall(read_too._key("pcw", window))
+    assert rolled_only._totals(keys=[], args=rolled_only._totals_args(["h"], none, now - 7200, 2)) == [0]
+    assert _same(rolled_only, rolled=True) == 0

@@ -31,7 +31,8 @@ server, so two hosts applying events at once cannot lose each other's update.
   them from the buckets when they disagree, are missing or a whole window behind; without, it
   answers only when they are current and agree (nothing heavy on a page's path). Then it
   returns the candidates' totals and, bucket by bucket, the GMV of those whose window holds an
-  order (ranking/live/redis_state.py says why the totals are exact).
+  order (ranking/live/redis_state.py says why the totals are exact); the applier's roll (mode 2)
+  returns 1 once rolled, reading nothing back (no mall totals, no GMV bucket by bucket).
 """
 
 from __future__ import annotations
@@ -230,8 +231,8 @@ local function shift(totals, bucket, sign)
   put(totals, sums)
 end
 
--- one window: 0 when the caller must read its buckets, else {counts, gmv}
-local function window(totals, base, c, n, ttl, ids, roll)
+-- one window: 0 when the caller must read its buckets, 1 when it only rolls, else {counts, gmv}
+local function window(totals, base, c, n, ttl, ids, roll, only)
   local m = tonumber(redis.call('HGET', totals, '@'))
   if m and c < m then return 0 end
   if not roll and m ~= c then return 0 end
@@ -272,6 +273,7 @@ local function window(totals, base, c, n, ttl, ids, roll)
   end
   redis.call('HSET', totals, '@', c)
   redis.call('EXPIRE', totals, ttl)
+  if only then return 1 end
 
   local names = {}
   for id in string.gmatch(ids, '%S+') do
@@ -301,7 +303,7 @@ end
 local answers = {}
 for i = 1, #ARGV, 7 do
   answers[#answers + 1] = window(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]),
-                                 ARGV[i + 4], ARGV[i + 5], ARGV[i + 6] == '1')
+                                 ARGV[i + 4], ARGV[i + 5], ARGV[i + 6] ~= '0', ARGV[i + 6] == '2')
 end
 return answers
 """

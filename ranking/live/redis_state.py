@@ -540,14 +540,9 @@ class RedisLiveState:
         roll = self.reads_roll if roll is None else roll
         if not windows:
             return []
-        args: list[object] = []
-        listed = " ".join(map(str, ids.tolist()))
-        for window in windows:
-            buckets, width = self.windows[window]
-            args += [self._key(TOTALS["pc"], window), self._key("pc", window, ""), now // width, buckets,
-                     buckets * width + width, listed, int(roll)]
-        out = []
-        for window, got in zip(windows, self._totals(keys=[], args=args), strict=True):  # one round trip
+        out = []  # every window in one round trip
+        replies = self._totals(keys=[], args=self._totals_args(windows, ids, now, int(roll)))
+        for window, got in zip(windows, replies, strict=True):
             if got == 0:
                 out.append(self._sums("pc", window, ids, now))
                 continue
@@ -563,6 +558,17 @@ class RedisLiveState:
             out.append((total[:-1], total[-1]))
         return out
 
+    def _totals_args(self, windows: list[str], ids: np.ndarray, now: int, mode: int) -> list[object]:
+        """:data:`WINDOW_TOTALS`' arguments for ``windows`` at ``now``; ``mode`` 0 reads, 1 rolls
+        and reads, 2 only rolls (no reply to read: the applier's roll)."""
+        args: list[object] = []
+        listed = " ".join(map(str, ids.tolist()))
+        for window in windows:
+            buckets, width = self.windows[window]
+            args += [self._key(TOTALS["pc"], window), self._key("pc", window, ""), now // width, buckets,
+                     buckets * width + width, listed, mode]
+        return args
+
     def _rolled(self, now: int) -> list[str]:
         """The windows whose totals may serve ``now``: its bucket not ahead of this host's wall
         clock (a request's own time in the future must not carry the totals past every other
@@ -575,8 +581,10 @@ class RedisLiveState:
         later), rebuilding them if they must be: the applier's job after each poll, so that a
         page's read (``reads_roll`` off) finds them current and does nothing heavy."""
         now = int(to_live_seconds(self.now_ms(at_ms)))
-        with guarded(self.url):
-            self._window_sums(self._rolled(now), np.zeros(0, np.int64), now, roll=True)
+        rolled = self._rolled(now)
+        if rolled:  # only rolled: no mall totals or GMV read back (mode 2), as no page waits on them
+            with guarded(self.url):
+                self._totals(keys=[], args=self._totals_args(rolled, np.zeros(0, np.int64), now, 2))
 
     def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
         """Live counters of candidates: last-hour and last-day clicks, orders, GMV, CTR and trend
