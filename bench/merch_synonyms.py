@@ -77,15 +77,18 @@ def query_mix(engine: Engine, count: int, seed: int) -> list[str]:
     return out[:count]
 
 
-def measure(engine: Engine, queries: list[str], books: dict[str, MerchandisingBook | None]) -> dict:
-    """Each query ranked under every arm's book in turn (the order rotating per query);
-    per-arm latencies (ms), candidates and the queries a set fired on."""
+def measure(engines: dict[str, Engine], queries: list[str],
+            books: dict[str, MerchandisingBook | None]) -> dict:
+    """Each query ranked under every arm's book in turn (the order rotating per query), each arm
+    on its own engine (what one arm's page keeps, such as a query's relevance dots per product,
+    never serves another's); per-arm latencies (ms), candidates and the queries a set fired on."""
     arms = list(books)
     times: dict[str, list[float]] = {arm: [] for arm in arms}
     recalled: dict[str, list[int]] = {arm: [] for arm in arms}
     fired: dict[str, int] = dict.fromkeys(arms, 0)
     for i, query in enumerate(queries):
         for arm in arms[i % len(arms):] + arms[:i % len(arms)]:
+            engine = engines[arm]
             request = RankRequest(surface="search", page_size=20, now_ms=engine.snapshot.as_of_ms, hour=12,
                                   query=query, seed=i, merchandising=books[arm])
             started = time.perf_counter()
@@ -105,27 +108,32 @@ def measure(engine: Engine, queries: list[str], books: dict[str, MerchandisingBo
     return out
 
 
-def measure_lexical(engine: Engine, queries: list[str], book: MerchandisingBook) -> dict:
+def measure_lexical(engines: dict[str, Engine], queries: list[str], book: MerchandisingBook) -> dict:
     """The synonym part alone, with no threads around it: each query's rewrite, and its lexical
-    recall (``recall.candidates`` products) without and with the rewrite, in turn."""
-    index, search, k = book.synonym_index, engine.search, engine.settings.recall.candidates
+    recall (``recall.candidates`` products) without and with the rewrite, in turn, each on its
+    arm's engine."""
+    index, k = book.synonym_index, engines["none"].settings.recall.candidates
     times: dict[str, list[float]] = {"rewrite": [], "lexical_none": [], "lexical_synonyms": []}
     for query in queries:
         started = time.perf_counter()
         rewrite = index.rewrite(query)
         times["rewrite"].append((time.perf_counter() - started) * 1000.0)
-        for name, carried in (("lexical_none", None), ("lexical_synonyms", rewrite)):
+        for name, engine, carried in (("lexical_none", engines["none"], None),
+                                      ("lexical_synonyms", engines["synonyms"], rewrite)):
             started = time.perf_counter()
-            search.lexical(query, k, carried)
+            engine.search.lexical(query, k, carried)
             times[name].append((time.perf_counter() - started) * 1000.0)
     return {f"{name}_{q}_ms": round(float(np.percentile(ms, q)), 3) for name, ms in times.items()
             for q in (50, 99)}
 
 
 def run(bundle: Path, sets: int, queries: int, seed: int = 7, held_terms: bool = True) -> dict:
-    # no kept search recall: each arm asks the same queries in turn, and a kept result would let
-    # the second arm skip the recall the first paid for (docs/recall.md)
-    engine = Engine.load(bundle, load_settings(["recall.search_results_kept=0"]))
+    # no kept search recall: each query is asked once per arm, so every page pays its recall as a
+    # first-time query does (the p99's pages); one engine per arm, so nothing one arm keeps
+    # serves another (docs/recall.md)
+    settings = load_settings(["recall.search_results_kept=0"])
+    engines = {arm: Engine.load(bundle, settings) for arm in ("none", "idle", "synonyms")}
+    engine = engines["synonyms"]
     try:
         built = synonym_sets(engine, sets)
         started = time.perf_counter()
@@ -144,15 +152,17 @@ def run(bundle: Path, sets: int, queries: int, seed: int = 7, held_terms: bool =
         idle = MerchandisingBook(synonyms=tuple(tail_sets(sets)))  # 10,000 sets, none fires
         books = {"none": None, "idle": idle, "synonyms": book}
         mix = query_mix(engine, queries, seed)
-        for query in mix[:20]:  # warm every arm's caches (query words, first touches)
-            for carried in books.values():
-                engine.rank("search", RankRequest(surface="search", page_size=20, hour=12, query=query,
-                                                  now_ms=engine.snapshot.as_of_ms, merchandising=carried))
-        result = measure(engine, mix, books) | measure_lexical(engine, mix, book)
+        for arm, carried in books.items():  # warm every arm's engine on other queries (first touches)
+            for query in query_mix(engine, 20, seed + 1):
+                engines[arm].rank("search", RankRequest(surface="search", page_size=20, hour=12, query=query,
+                                                        now_ms=engine.snapshot.as_of_ms,
+                                                        merchandising=carried))
+        result = measure(engines, mix, books) | measure_lexical(engines, mix, book)
         return {"bundle": str(bundle), "sets": len(index), "terms": index.terms,
                 "compile_ms": round(compile_ms, 1), **held, **result}
     finally:
-        engine.close()
+        for each in engines.values():
+            each.close()
 
 
 def synonym_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
