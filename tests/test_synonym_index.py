@@ -96,3 +96,20 @@ def test_ten_thousand_sets_compile_in_well_under_a_second_and_rewrite_in_microse
     per_query = (time.perf_counter() - started) / 1_000
     assert got.fired == ("s42", "s7")
     assert per_query < 0.002, per_query  # O(query words) lookups, not a loop over the sets
+
+
+def test_a_query_rewrite_is_kept_per_index_and_bounded(monkeypatch) -> None:
+    from ranking.merchandising import synonym_index
+
+    monkeypatch.setattr(synonym_index, "REWRITES_KEPT", 2)
+    index = SynonymIndex([Synonym(terms=["phone", "手机", "smartphone"], reason="r", id="s1")])
+    matched = []
+    match = index._rewrite
+    monkeypatch.setattr(index, "_rewrite", lambda q: matched.append(q) or match(q))
+    first = index.rewrite("phone case")
+    assert index.rewrite("phone case") is first and matched == ["phone case"]  # kept
+    assert first.terms_added == ("手机", "smartphone")
+    assert not index.rewrite("rice") and not index.rewrite("rice")  # no set fires: kept too
+    assert matched == ["phone case", "rice"]
+    index.rewrite("tea")  # a third query: the oldest goes
+    assert index.rewrite("phone case") == first and matched == ["phone case", "rice", "tea", "phone case"]

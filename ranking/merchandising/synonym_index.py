@@ -32,11 +32,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ranking.bounded_memo import BoundedMemo
 from ranking.merchandising.synonym import Synonym
 from ranking.recall.tokenize import pieces
 
 Units = tuple[str, ...]
 HYDRATED_KEY = "synonym_rewrite"  # RankRequest.hydrated key of the request's rewrite
+REWRITES_KEPT = 4_096  # query texts whose rewrite an index keeps (a few hundred bytes each)
 
 
 def units(text: str) -> Units:
@@ -126,6 +128,7 @@ class SynonymIndex:
                     self._prefixes.update(keys[i][:n] for n in range(1, len(keys[i])))
         self.sets = len(self._ids)
         self.terms = len(self._targets)
+        self._rewrites: BoundedMemo[str, QueryRewrite] = BoundedMemo(REWRITES_KEPT)
 
     def added_terms(self) -> tuple[str, ...]:
         """Every term a query's rewrite can add (each once, in the sets' order): the terms
@@ -148,9 +151,14 @@ class SynonymIndex:
         return best
 
     def rewrite(self, query: str) -> QueryRewrite:
-        """The terms ``query`` also searches and the sets that said so (empty: none fired)."""
+        """The terms ``query`` also searches and the sets that said so (empty: none fired), kept
+        per query text for the index's life (it never changes; up to :data:`REWRITES_KEPT`,
+        oldest out): a repeated query's page reads it instead of matching again."""
         if not self._targets:
             return NO_REWRITE
+        return self._rewrites.kept(query, lambda: self._rewrite(query))
+
+    def _rewrite(self, query: str) -> QueryRewrite:
         q = units(query)
         matches: list[tuple[Units, list[tuple[int, tuple[str, ...]]]]] = []
         i = 0
