@@ -8,9 +8,10 @@ so whatever a reader computed from an older table stays valid in the newer one.
 
 Dense ids (consecutive non-negative integers, as a catalog numbered from a sequence is, like
 ``EntityTable.rows``' own) find their rows by a subtraction, with no read of the ids: a binary
-search of a page's ~200 candidates in the 50,000 ids (400 KB) cost 100-130 us of thread CPU
-inside a first-time search page (the dense scan before it leaves the ids out of the cache)
-against ~14 us warm.
+search of a page's ~200 candidates in the 50,000 ids (400 KB) with the ids out of the cache (as
+a first-time search page's dense scan leaves them) cost 34-47 us against the subtraction's
+23-28, warm 4.1 against 3.7-3.9 (``python -m bench.micro_costs``; inside a first-time search
+page a helper's scratch reading put the search at 100-130 us of thread CPU).
 """
 
 from __future__ import annotations

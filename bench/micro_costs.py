@@ -1,0 +1,110 @@
+"""The small per-call costs the code's docstrings quote, measured: ``python -m bench.micro_costs``.
+
+Each line times a helper against the numpy form it replaces, on the sizes the docstring names
+(best of ``--repeats`` timings of ``--calls`` calls, microseconds a call, this thread's wall
+clock): ``ranking.mall_clock.slot_of`` against ``slot_index`` of one hour;
+``ranking.stable_top.stable_top`` against a whole stable sort (1,200 and 20,000 floats with ties,
+k = 60);
+``ranking.row_lookup.RowLookup`` on dense ids against a binary search (200 of 50,000 ids), warm
+and with 32 MB written between calls (``_cold``: a page's other work leaves the ids out of the
+cache); ``ranking.cold_start.posterior``'s ``nan_to`` and ``_clip`` against ``np.nan_to_num``
+and ``np.clip`` (200 rows); and, given ``--bundle``, ``LeafRates.of_table`` on its product
+table (ms). Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def per_call_us(fn: Callable[[], object], calls: int, repeats: int,
+                between: Callable[[], object] | None = None) -> float:
+    """Best of ``repeats`` mean wall times of ``fn`` over ``calls`` calls, in us; ``between`` runs
+    before each call, outside the timing."""
+    best = float("inf")
+    for _ in range(repeats):
+        spent = 0.0
+        for _ in range(calls):
+            if between is not None:
+                between()
+            started = time.perf_counter()
+            fn()
+            spent += time.perf_counter() - started
+        best = min(best, spent / calls)
+    return round(best * 1e6, 2)
+
+
+def measure(calls: int = 2_000, repeats: int = 5, bundle: Path | None = None) -> dict:
+    from ranking.cold_start.posterior import _clip, nan_to
+    from ranking.mall_clock import slot_index, slot_of
+    from ranking.row_lookup import RowLookup
+    from ranking.stable_top import stable_top
+
+    rng = np.random.default_rng(0)
+    # a homepage's recent_categories: -(leaf weight x product reach), floats with ties
+    recent = -(np.repeat(rng.random(6), 200) * np.round(rng.random(1_200) * 100, 1))
+    many = -(np.repeat(rng.random(100), 200) * np.round(rng.random(20_000) * 100, 1))
+    ids = np.arange(1, 50_001, dtype=np.int64)
+    lookup, page = RowLookup(ids), np.sort(rng.choice(ids, 200, replace=False))
+    scratch = np.zeros(32 << 20, np.uint8)
+
+    def evict() -> None:
+        np.add(scratch, 1, out=scratch)  # 32 MB written: the ids leave the cache
+
+    rows = rng.normal(size=200)
+    rows[::17] = np.nan
+    bounds = rng.normal(size=200) - 3, rng.normal(size=200) + 3
+    out = {
+        "slot_of_us": per_call_us(lambda: slot_of(13), calls, repeats),
+        "slot_index_us": per_call_us(lambda: slot_index(13), calls, repeats),
+        "stable_top_us": per_call_us(lambda: stable_top(recent, 60), calls, repeats),
+        "argsort_stable_us": per_call_us(lambda: np.argsort(recent, kind="stable")[:60], calls, repeats),
+        "stable_top_20k_us": per_call_us(lambda: stable_top(many, 60), calls // 10, repeats),
+        "argsort_stable_20k_us": per_call_us(lambda: np.argsort(many, kind="stable")[:60], calls // 10,
+                                             repeats),
+        "row_lookup_dense_us": per_call_us(lambda: lookup.rows(page), calls, repeats),
+        "searchsorted_us": per_call_us(lambda: np.searchsorted(ids, page), calls, repeats),
+        "row_lookup_dense_cold_us": per_call_us(lambda: lookup.rows(page), calls // 20, repeats, evict),
+        "searchsorted_cold_us": per_call_us(lambda: np.searchsorted(ids, page), calls // 20, repeats, evict),
+        "nan_to_us": per_call_us(lambda: nan_to(rows), calls, repeats),
+        "nan_to_num_us": per_call_us(lambda: np.nan_to_num(rows, nan=0.0), calls, repeats),
+        "clip_ufuncs_us": per_call_us(lambda: _clip(rows, *bounds), calls, repeats),
+        "np_clip_us": per_call_us(lambda: np.clip(rows, *bounds), calls, repeats),
+    }
+    if bundle is not None:
+        out |= _leaf_rates_ms(bundle, repeats)
+    return out
+
+
+def _leaf_rates_ms(bundle: Path, repeats: int) -> dict:
+    from ranking.cold_start.posterior import LeafRates
+    from ranking.features.snapshot import FeatureSnapshot
+
+    products = FeatureSnapshot.load(bundle / "snapshot").products
+    best = min(_timed(lambda: LeafRates.of_table(products, 20.0)) for _ in range(repeats))
+    return {"leaf_rates_products": len(products.ids), "leaf_rates_ms": round(best * 1000, 2)}
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--bundle", type=Path, help="also LeafRates.of_table on this bundle's products")
+    args = parser.parse_args(argv)
+    print(json.dumps(measure(args.calls, args.repeats, args.bundle)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""bench.micro_costs: the per-call costs the docstrings quote, each timed beside its numpy form."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import micro_costs
+
+
+def test_every_quoted_cost_is_timed_with_its_numpy_form(capsys, small_models: Path) -> None:
+    micro_costs.main(["--calls", "40", "--repeats", "1", "--bundle", str(small_models / "latest")])
+    out = json.loads(capsys.readouterr().out)
+    pairs = [("slot_of_us", "slot_index_us"), ("stable_top_us", "argsort_stable_us"),
+             ("stable_top_20k_us", "argsort_stable_20k_us"), ("row_lookup_dense_us", "searchsorted_us"),
+             ("row_lookup_dense_cold_us", "searchsorted_cold_us"), ("nan_to_us", "nan_to_num_us"),
+             ("clip_ufuncs_us", "np_clip_us")]
+    for ours, numpy_form in pairs:
+        assert 0 < out[ours] < 10_000 and 0 < out[numpy_form] < 10_000
+    assert out["leaf_rates_products"] > 0 and out["leaf_rates_ms"] > 0
+
+
+def test_per_call_us_is_the_best_mean_of_its_repeats() -> None:
+    calls = []
+    assert micro_costs.per_call_us(lambda: calls.append(1), 10, 3, between=lambda: calls.append(0)) >= 0
+    assert calls == [0, 1] * 30
