@@ -149,8 +149,7 @@ def run(bundle: Path, sets: int, queries: int, seed: int = 7, held_terms: bool =
         held = {}
         if held_terms:  # as the merchandising follower's thread does once per book (serving/merchandising.py)
             s, cpu, wall = engine.settings.merchandising, time.process_time(), time.perf_counter()
-            made = engine.search.query_words.hold_terms(index, int(s.synonym_terms_held_mb * (1 << 20)),
-                                                        s.synonym_terms_slice_ms / 1000.0)
+            made = engine.search.query_words.hold_book_terms(index, s)
             held = {"held_terms_cpu_s": round(time.process_time() - cpu, 2),
                     "held_terms_wall_s": round(time.perf_counter() - wall, 2),
                     "held_terms_mb": round(made.nbytes / (1 << 20), 2) if made else 0.0,

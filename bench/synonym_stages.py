@@ -70,8 +70,7 @@ def run(bundle: Path, queries: int, sets: int = 10_000, seed: int = 7) -> dict:
     try:
         book = MerchandisingBook(synonyms=tuple(synonym_sets(engines["none"], sets)))
         s = engines["held"].settings.merchandising  # as serving/merchandising.py holds them
-        engines["held"].search.query_words.hold_terms(
-            book.synonym_index, int(s.synonym_terms_held_mb * (1 << 20)), s.synonym_terms_slice_ms / 1000.0)
+        engines["held"].search.query_words.hold_book_terms(book.synonym_index, s)
         books = {"none": None, "per_query": book, "held": book}
         mix = query_mix(engines["none"], queries, seed)
         for arm, engine in engines.items():

@@ -37,7 +37,6 @@ from serving.routes.events import unavailable_reason
 from serving.state import ServiceState, router_engines
 
 log = logging.getLogger("shelfrank.merchandising")
-MB = 1 << 20
 IMPORT_PATH = "/v1/merchandising/import"  # its body may be merchandising.max_import_bytes
 
 
@@ -66,8 +65,7 @@ def synonym_terms_keeper(state: ServiceState) -> Callable[[MerchandisingBook, Ca
         for engine in router_engines(state.router):
             matcher = getattr(getattr(engine, "search", None), "query_words", None)
             if matcher is not None and current():
-                matcher.hold_terms(index, int(s.synonym_terms_held_mb * MB),
-                                   s.synonym_terms_slice_ms / 1000.0, current)
+                matcher.hold_book_terms(index, s, current)
 
     return keep
 

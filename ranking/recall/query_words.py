@@ -693,6 +693,14 @@ class QueryWordMatcher:
         rows = self._term_rows(term)
         return read_only(() if rows is None else (rows, self._term_scores(term, rows)))
 
+    def hold_book_terms(self, index: Any, merchandising: Any,
+                        current: Any = lambda: True) -> HeldTerms | None:
+        """:meth:`hold_terms` bounded and paced as ``merchandising`` (a MerchandisingSettings) says
+        (``synonym_terms_held_mb``, ``synonym_terms_slice_ms``): the service's follower and the
+        benches hold a book's terms the one way."""
+        return self.hold_terms(index, int(merchandising.synonym_terms_held_mb * (1 << 20)),
+                               merchandising.synonym_terms_slice_ms / 1000.0, current)
+
     def hold_terms(self, index: Any, max_bytes: int, slice_s: float,
                    current: Any = lambda: True) -> HeldTerms | None:
         """Compute every term the synonym book ``index`` (a SynonymIndex; None: drop the table) can
