@@ -84,6 +84,7 @@ def interleaved(ids: list[np.ndarray], seed_ids: np.ndarray, k: int) -> np.ndarr
     heads = [i for row in rows for i in row[:share]]
     kept = [i for i in dict.fromkeys(heads) if i not in dropped]
     if len(kept) < k:  # the heads alone (a prefix of the order) leave places: the rest, column by column
+        seen = dropped.union(heads)  # what the heads placed or dropped, not read again
         rest = [row[j] for j in range(share, len(rows[0])) for row in rows]
-        kept = [i for i in dict.fromkeys(heads + rest) if i not in dropped]
+        kept += [i for i in dict.fromkeys(rest) if i not in seen]
     return np.array(kept[:k], dtype=np.int64)
