@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ranking.cold_start.newness import listed_at, newness, store_facts
-from ranking.cold_start.posterior import LeafRates, Posteriors, leaf_rates, posteriors
+from ranking.cold_start.posterior import COUNTS, LeafRates, Posteriors, leaf_rates, posteriors
 from ranking.cold_start.product_facts import ProductFacts, numbers
 from ranking.cold_start.stages import STAGES, stages
 from ranking.features.snapshot import EntityTable, FeatureSnapshot
@@ -53,17 +53,22 @@ class ColdStartView:
 class LeafRateCache:
     """The leaf rates of the product table last asked about (:func:`leaf_rates`: computed once per
     version of its columns, shared by every pipeline and prepared by the live catalog before a
-    swap); the last answer kept for the same leaf column, one identity check a request."""
+    swap); the last answer kept for the same columns it reads (the leaf and the three counts, by
+    identity: a changed column is a new object) and strength, four identity checks a request."""
 
     def __init__(self) -> None:
-        self._key: tuple[Any, int, float] | None = None
+        self._columns: tuple[Any, ...] = (None,) * (1 + len(COUNTS))
+        self._size, self._strength = -1, 0.0
         self._rates: LeafRates | None = None
 
     def of(self, snapshot: FeatureSnapshot, strength: float) -> LeafRates:
-        leaf = snapshot.products.columns["category_id"]
-        key = (leaf, len(leaf), strength)
-        if self._key is None or self._key[0] is not leaf or self._key[1:] != key[1:]:
-            self._rates, self._key = leaf_rates(snapshot.products, strength), key
+        cols = snapshot.products.columns
+        columns = (cols.get("category_id"), *(cols.get(c) for c in COUNTS))
+        size = -1 if columns[0] is None else len(columns[0])
+        if self._rates is None or strength != self._strength or size != self._size \
+                or any(a is not b for a, b in zip(columns, self._columns, strict=True)):
+            self._rates = leaf_rates(snapshot.products, strength)
+            self._columns, self._size, self._strength = columns, size, strength
         return self._rates
 
 
