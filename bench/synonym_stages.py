@@ -1,10 +1,9 @@
 """Where a firing synonym book's extra goes, stage by stage: ``python -m bench.synonym_stages BUNDLE``.
 
-:mod:`bench.merch_synonyms` ranks each query under three books on one engine, so the arm asked
-second reads the per-query memos the first filled (the relevance dots a query keeps,
-:mod:`ranking.features.kept_dots`), and splits nothing. Here each arm has its own engine (the
-bundle loaded once per arm, read only), so every page of the pass is a first-time query in its
-arm, and each page and each stage (recall sources, filters, features, model, adjusters,
+:mod:`bench.merch_synonyms` times whole pages and splits nothing. Here, as there since stop 52,
+each arm has its own engine (the bundle loaded once per arm, read only), so every page of the pass
+is a first-time query in its arm and no arm reads the per-query memos another filled (the
+relevance dots a query keeps, :mod:`ranking.features.kept_dots`), and each page and each stage (recall sources, filters, features, model, adjusters,
 selectors: :func:`bench.request_components.instrument`'s timers) is timed by its thread's CPU.
 The arms, alternating page by page on :mod:`bench.merch_synonyms`' query mix and firing book:
 
