@@ -3,8 +3,9 @@
 :mod:`bench.merch_synonyms` times whole pages and splits nothing. Here, as there since stop 52,
 each arm has its own engine (the bundle loaded once per arm, read only), so every page of the pass
 is a first-time query in its arm and no arm reads the per-query memos another filled (the
-relevance dots a query keeps, :mod:`ranking.features.kept_dots`), and each page and each stage (recall sources, filters, features, model, adjusters,
-selectors: :func:`bench.request_components.instrument`'s timers) is timed by its thread's CPU.
+relevance dots a query keeps, :mod:`ranking.features.kept_dots`), and each page and each stage
+(recall sources, filters, features, model, adjusters, selectors:
+:func:`bench.request_components.instrument`'s timers) is timed by its thread's CPU.
 The arms, alternating page by page on :mod:`bench.merch_synonyms`' query mix and firing book:
 
 * ``none``: no book;
