@@ -353,6 +353,10 @@ class Engine:
                 return ids[keep][:k], scores[keep][:k]
             want *= 2
 
+    def homepage_recalls(self) -> list:
+        """The bundle's homepage recalls (HomepageRecall; none without homepage recall)."""
+        return [r.homepage for r in self.recall if getattr(r, "homepage", None) is not None]
+
     def product_leaves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(product ids, their leaf rows, consumable leaf rows) as the homepage recall knows them,
         for the live state's catalog; None for a bundle without homepage recall."""

@@ -331,6 +331,14 @@ class RecallSettings(Section):
                                 "python -m bench.personal_lists BUNDLE): a shopper with no live event "
                                 "yet reads its list instead of scanning the item vectors "
                                 "(ranking/recall/taste_lists.py); 0 = none")
+    homepage_lists_ahead: bool = Field(
+        True, description="compute a shopper's homepage lists (the personal scan among them) when their "
+                          "clicks, carts or orders reach the live state, while the worker ranks no page, "
+                          "so their next homepage reads them kept (ranking/recall/homepage_sources/"
+                          "ahead.py; embedded live state)")
+    homepage_lists_ahead_pending: int = Field(
+        4_096, ge=1, description="shoppers waiting for their lists at most (the oldest dropped: their "
+                                 "page computes them)")
     # search honesty (ranking/recall/query_words.py, ranking/pipeline/filters/relevance_floor.py)
     subword_min_length: int = Field(
         4, ge=2, description="letters a query word no product text holds needs before it matches the catalog "

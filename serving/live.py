@@ -24,8 +24,10 @@ import numpy as np
 
 from ranking.live.backend import open_live_state
 from ranking.live.state import ShopperView
+from ranking.recall.homepage_sources.ahead import ShopperListsAhead
 from serving import metrics
-from serving.state import ServiceState
+from serving.rank_requests import mall_hour
+from serving.state import ServiceState, router_engines
 
 log = logging.getLogger("shelfrank.live")
 _logged: set[str] = set()
@@ -52,11 +54,36 @@ def start_live(state: ServiceState) -> None:
         rows = live.start()
         log.info("live state: %d logged rows replayed in %.2f s", rows, time.perf_counter() - started)
         state.live = live
+        start_lists_ahead(state)
     except Exception as exc:  # a backend that cannot start: frozen pages, never a failed start
         degraded("start", exc)
 
 
+def start_lists_ahead(state: ServiceState) -> None:
+    """Compute a shopper's homepage lists when their events reach the live state
+    (``recall.homepage_lists_ahead``; a backend that tells which shoppers a poll changed: the
+    embedded one), for the engines the router serves at the time."""
+    live, recall = state.live, state.settings.recall
+    if live is None or not recall.homepage_lists_ahead or not hasattr(live, "on_shoppers"):
+        return
+    timezone = state.settings.mall.timezone
+
+    def view_of(user: int) -> ShopperView | None:
+        return shopper_view(state, user, None, int(time.time() * 1000))
+
+    def recalls() -> list:
+        return [h for engine in router_engines(state.router) for h in engine.homepage_recalls()]
+
+    ahead = ShopperListsAhead(recalls, view_of, lambda: mall_hour(int(time.time() * 1000), timezone),
+                              recall.homepage_lists_ahead_pending).start()
+    state.lists_ahead = ahead
+    live.on_shoppers = ahead.add
+
+
 def stop_live(state: ServiceState) -> None:
+    if state.lists_ahead is not None:
+        state.lists_ahead.stop()
+        state.lists_ahead = None
     if state.live is not None:
         state.live.stop()
         state.live = None

@@ -26,6 +26,7 @@ from ranking.event_log import BufferedAppender, EventLog
 from ranking.live.backend import LiveBackend
 from ranking.live.catalog_follower import CatalogFollower
 from ranking.live.merch_follower import MerchFollower
+from ranking.recall.homepage_sources.ahead import ShopperListsAhead
 from ranking.settings import Settings
 from serving import metrics
 from serving.allocator import release_free_memory
@@ -73,6 +74,7 @@ class ServiceState:
         self.control_path = self.events_dir / CONTROL_FILE
         self._control_seen: ControlMark | None = None
         self.live: LiveBackend | None = None  # the live state: serving/live.py starts and stops it
+        self.lists_ahead: ShopperListsAhead | None = None  # shoppers' homepage lists (serving/live.py)
         self.catalog: CatalogFollower | None = None  # the live catalog: serving/catalog.py starts it
         self.merchandising: MerchFollower | None = None  # rules and synonyms: serving/merchandising.py
         self.draining = False  # set at SIGTERM: /readyz answers 503 while requests still run

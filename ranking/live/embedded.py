@@ -37,6 +37,19 @@ from ranking.live.state import LiveState, ShopperView
 from ranking.settings import LiveSettings
 
 log = logging.getLogger("shelfrank.live")
+HISTORY_TABLES = ("clicks", "carts", "orders")  # the tables a shopper's homepage history reads
+
+
+def shoppers_touched(tables: Mapping[str, pa.Table]) -> list[int]:
+    """The distinct signed-in users of a poll's clicks, carts and orders (no anonymous row)."""
+    users: dict[int, None] = {}
+    for name in HISTORY_TABLES:
+        table = tables.get(name)
+        if table is not None and "user_id" in table.column_names:
+            users.update(dict.fromkeys(u for u in table.column("user_id").to_pylist() if u is not None))
+    return list(users)
+
+
 class EmbeddedLiveState:
     """A :class:`LiveState` fed by tailing the event log under ``events_dir``."""
 
@@ -53,6 +66,9 @@ class EmbeddedLiveState:
         self.channel = ChannelExposures()  # the subsidy channel's served impressions (pacing)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # told the signed-in shoppers whose history a poll applied (after the apply, outside the
+        # lock): ranking.recall.homepage_sources.ahead computes their next homepage's lists
+        self.on_shoppers: Callable[[list[int]], None] | None = None
 
     # ---- following the log ---------------------------------------------------------------
     def start(self) -> int:
@@ -98,12 +114,19 @@ class EmbeddedLiveState:
             if growth is not None:  # the larger arrays built above: swapped in, not copied here
                 self.headroom[headroom.adopt(self.state, growth)] += 1
             self._describe(named)
+            applied = None
             try:
                 if chunks is not None:
-                    return self.state.apply_chunks(chunks)
+                    applied = self.state.apply_chunks(chunks)
             except LiveInputError as exc:
                 refused = exc
-            return self._apply_one_by_one(tables, refused)
+            if applied is None:
+                applied = self._apply_one_by_one(tables, refused)
+        if self.on_shoppers is not None:
+            touched = shoppers_touched(tables)
+            if touched:
+                self.on_shoppers(touched)
+        return applied
 
     def _grow_aside(self, tables: dict[str, pa.Table], named: np.ndarray, pause: Callable[[], None]
                     ) -> headroom.Growth | None:

@@ -1,0 +1,108 @@
+"""A shopper's homepage lists computed when their live events arrive, in the worker's idle moments.
+
+A shopper's first homepage after a click pays its recall: the ``personal`` scan over every item
+vector (~0.4 ms of CPU) and the other sources' first lists for the new history, about 0.9 ms of a
+first visit's page (``python -m bench.request_components BUNDLE --app --pipelines homepage
+--distinct 400``), and such first visits are what set the homepage's p99. Every list is kept per
+what it reads (the shopper's recent items and weights, their leaves: ``QuotaSource.listed``), so
+one computed earlier for the same history is the page's very list.
+
+:class:`ShopperListsAhead` is told the shoppers whose history a poll of the live state changed
+(``EmbeddedLiveState.on_shoppers``) and, on its own thread, builds each one's context from the
+live view and asks every homepage source for its list, as a page at the current hour would: the
+page then reads them kept. It works only while this process ranks no page
+(:data:`ranking.pages_in_flight.PAGES`), so a worker busy with pages (two workers at 16
+connections) never starts it and its CPU comes from idle time; the shoppers waiting are bounded
+(the oldest dropped, ``recall.homepage_lists_ahead_pending``). A list it could not compute (a
+reload swapping the recall, a view that failed) is the page's to compute as before: the page's
+own path never depends on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ranking.pages_in_flight import PAGES, PagesInFlight
+
+log = logging.getLogger("shelfrank.homepage_ahead")
+
+
+class ShopperListsAhead:
+    """Shoppers' homepage lists computed ahead of their next page (module docstring)."""
+
+    def __init__(self, recalls: Callable[[], Iterable[Any]], view_of: Callable[[int], Any],
+                 hour_of: Callable[[], int], pending_max: int = 4_096, pages: PagesInFlight = PAGES,
+                 idle_wait_s: float = 0.001) -> None:
+        self.recalls, self.view_of, self.hour_of = recalls, view_of, hour_of
+        self.pending_max, self.pages, self.idle_wait_s = pending_max, pages, idle_wait_s
+        self._pending: OrderedDict[int, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+        self.warmed = self.dropped = self.failed = 0
+
+    def start(self) -> ShopperListsAhead:
+        self._thread = threading.Thread(target=self._run, name="homepage-ahead", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def add(self, user_ids: Iterable[int]) -> None:
+        """Shoppers whose history just changed (the live tail's thread: a few dict operations)."""
+        with self._lock:
+            for user in user_ids:
+                self._pending.pop(user, None)  # a shopper asked again waits from now
+                self._pending[user] = None
+            while len(self._pending) > self.pending_max:
+                self._pending.popitem(last=False)
+                self.dropped += 1
+            if self._pending:
+                self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def _next(self) -> int | None:
+        """The oldest shopper waiting, or None (and the thread sleeps until :meth:`add`)."""
+        with self._lock:
+            if not self._pending:
+                self._wake.clear()
+                return None
+            return self._pending.popitem(last=False)[0]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            while not self._stop.is_set():
+                if self.pages.count:  # a page is being ranked: wait for an idle moment
+                    self._stop.wait(self.idle_wait_s)
+                    continue
+                user = self._next()
+                if user is None:
+                    break
+                self.warm(user)
+
+    def warm(self, user: int) -> None:
+        """Every homepage source's list for ``user`` as their next page at this hour asks it."""
+        try:
+            view = self.view_of(user)
+            if view is None or not getattr(view, "known", False):
+                return
+            hour = self.hour_of()
+            for recall in self.recalls():
+                recall.sources(user, hour, context=recall.context(user, hour, view))
+            self.warmed += 1
+        except Exception as exc:  # the page computes what this could not: never fatal here
+            self.failed += 1
+            if self.failed == 1:
+                log.warning("homepage lists ahead: %s (the pages compute them as before)", exc)
