@@ -3,8 +3,8 @@
 Each line times a helper against the numpy form it replaces, on the sizes the docstring names
 (best of ``--repeats`` timings of ``--calls`` calls, microseconds a call, this thread's wall
 clock): ``ranking.mall_clock.slot_of`` against ``slot_index`` of one hour;
-``ranking.stable_top.stable_top`` against a whole stable sort (1,200 and 20,000 floats with ties,
-k = 60);
+``ranking.stable_top.stable_top``'s partition against a whole stable sort (1,200 and 20,000 floats
+with ties, k = 60; its own size rule off, ``WHOLE_SORT_MAX`` 0);
 ``ranking.row_lookup.RowLookup`` on dense ids against a binary search (200 of 50,000 ids), warm
 and with 32 MB written between calls (``_cold``: a page's other work leaves the ids out of the
 cache); ``ranking.cold_start.posterior``'s ``nan_to`` and ``_clip`` against ``np.nan_to_num``
@@ -41,6 +41,7 @@ def per_call_us(fn: Callable[[], object], calls: int, repeats: int,
 
 
 def measure(calls: int = 2_000, repeats: int = 5, bundle: Path | None = None) -> dict:
+    from ranking import stable_top as top_module
     from ranking.cold_start.posterior import _clip, nan_to
     from ranking.mall_clock import slot_index, slot_of
     from ranking.row_lookup import RowLookup
@@ -60,6 +61,7 @@ def measure(calls: int = 2_000, repeats: int = 5, bundle: Path | None = None) ->
     rows = rng.normal(size=200)
     rows[::17] = np.nan
     bounds = rng.normal(size=200) - 3, rng.normal(size=200) + 3
+    whole_up_to, top_module.WHOLE_SORT_MAX = top_module.WHOLE_SORT_MAX, 0  # the partition at any size
     out = {
         "slot_of_us": per_call_us(lambda: slot_of(13), calls, repeats),
         "slot_index_us": per_call_us(lambda: slot_index(13), calls, repeats),
@@ -77,6 +79,7 @@ def measure(calls: int = 2_000, repeats: int = 5, bundle: Path | None = None) ->
         "clip_ufuncs_us": per_call_us(lambda: _clip(rows, *bounds), calls, repeats),
         "np_clip_us": per_call_us(lambda: np.clip(rows, *bounds), calls, repeats),
     }
+    top_module.WHOLE_SORT_MAX = whole_up_to
     if bundle is not None:
         out |= _leaf_rates_ms(bundle, repeats)
     return out

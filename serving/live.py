@@ -54,9 +54,13 @@ def start_live(state: ServiceState) -> None:
         rows = live.start()
         log.info("live state: %d logged rows replayed in %.2f s", rows, time.perf_counter() - started)
         state.live = live
-        start_lists_ahead(state)
     except Exception as exc:  # a backend that cannot start: frozen pages, never a failed start
         degraded("start", exc)
+        return
+    try:
+        start_lists_ahead(state)
+    except Exception:  # the pages compute their lists as before
+        log.exception("live state: the homepage lists ahead could not start")
 
 
 def start_lists_ahead(state: ServiceState) -> None:
@@ -82,6 +86,8 @@ def start_lists_ahead(state: ServiceState) -> None:
 
 def stop_live(state: ServiceState) -> None:
     if state.lists_ahead is not None:
+        if state.live is not None and hasattr(state.live, "on_shoppers"):
+            state.live.on_shoppers = None  # the tail tells nobody from now
         state.lists_ahead.stop()
         state.lists_ahead = None
     if state.live is not None:

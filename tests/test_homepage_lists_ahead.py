@@ -4,7 +4,6 @@ fatal; wired by the service for the embedded live state."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -149,8 +148,39 @@ def test_the_service_wires_it_to_the_embedded_live_state_and_stops_it() -> None:
     assert isinstance(ahead, ShopperListsAhead) and live.on_shoppers == ahead.add
     stop_live(state)
     assert state.lists_ahead is None and not ahead._thread.is_alive()
+    assert live.on_shoppers is None  # the tail tells nobody once stopped
     off = SimpleNamespace(settings=load_settings(["recall.homepage_lists_ahead=false"]),
                           live=SimpleNamespace(on_shoppers=None), router=None, lists_ahead=None)
     start_lists_ahead(off)
     assert off.lists_ahead is None and off.live.on_shoppers is None
-    assert threading.active_count() >= 1
+    redis_like = SimpleNamespace(settings=load_settings([]), live=SimpleNamespace(stop=lambda: None),
+                                 router=None, lists_ahead=None)  # a backend that tells no shoppers
+    start_lists_ahead(redis_like)
+    assert redis_like.lists_ahead is None and not hasattr(redis_like.live, "on_shoppers")
+
+
+def test_the_idle_event_follows_the_requests_and_pages_in_flight() -> None:
+    pages = PagesInFlight()
+    assert pages.idle.is_set()
+    with pages.page():
+        pages.enter()  # a request around its page
+        assert not pages.idle.is_set() and pages.count == 2
+        pages.leave()
+        assert not pages.idle.is_set()
+    assert pages.idle.is_set() and pages.count == 0
+
+
+def test_a_request_in_flight_in_the_service_holds_the_work_back(small_models: Path) -> None:
+    """The admission middleware counts an admitted request (the warm waits for none in flight)."""
+    import asyncio
+
+    from ranking.pages_in_flight import PAGES
+    from serving.admission import AdmissionMiddleware
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(PAGES.idle.is_set())
+
+    asyncio.run(AdmissionMiddleware(app, 4, 1.0, 1)({"type": "http", "path": "/v1/homepage"}, None, None))
+    assert seen == [False] and PAGES.idle.is_set()

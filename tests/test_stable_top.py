@@ -8,8 +8,12 @@ import pytest
 from ranking.stable_top import stable_top
 
 
+@pytest.mark.parametrize("whole_up_to", [0, 2_048])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
-def test_the_first_places_are_the_stable_sorts(dtype):
+def test_the_first_places_are_the_stable_sorts(dtype, whole_up_to, monkeypatch):
+    from ranking import stable_top as module
+
+    monkeypatch.setattr(module, "WHOLE_SORT_MAX", whole_up_to)  # 0: the partition at every size
     rng = np.random.default_rng(5)
     for _ in range(2000):
         n = int(rng.integers(0, 80))

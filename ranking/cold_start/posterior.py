@@ -148,7 +148,7 @@ def leaf_rates(products: EntityTable, strength: float) -> LeafRates:
     object) and ``strength``: the cold start selector of every pipeline, the product facts and the
     live catalog's preparation before a swap (``ranking/live/catalog_tables.py``) share it, so
     the rates of a table swapped in are computed once, before the swap (1.1 ms at 50,000
-    products: ``python -m bench.micro_costs --bundle BUNDLE``)."""
+    products, the best of five calls: ``python -m bench.micro_costs --bundle BUNDLE``)."""
     global _KEPT
     sources = [products.columns.get(c) for c in ("category_id", *COUNTS)]
     for refs, kept_strength, rates in _KEPT:

@@ -54,22 +54,24 @@ class LeafRateCache:
     """The leaf rates of the product table last asked about (:func:`leaf_rates`: computed once per
     version of its columns, shared by every pipeline and prepared by the live catalog before a
     swap); the last answer kept for the same columns it reads (the leaf and the three counts, by
-    identity: a changed column is a new object) and strength, four identity checks a request."""
+    identity: a changed column is a new object) and strength, four identity checks a request; kept
+    as one value, so a request reading it while a swap replaces it sees one answer whole."""
 
     def __init__(self) -> None:
-        self._columns: tuple[Any, ...] = (None,) * (1 + len(COUNTS))
-        self._size, self._strength = -1, 0.0
-        self._rates: LeafRates | None = None
+        # (columns, leaf length, strength, rates): one value, replaced whole, read once a request
+        self._kept: tuple | None = None
 
     def of(self, snapshot: FeatureSnapshot, strength: float) -> LeafRates:
         cols = snapshot.products.columns
         columns = (cols.get("category_id"), *(cols.get(c) for c in COUNTS))
         size = -1 if columns[0] is None else len(columns[0])
-        if self._rates is None or strength != self._strength or size != self._size \
-                or any(a is not b for a, b in zip(columns, self._columns, strict=True)):
-            self._rates = leaf_rates(snapshot.products, strength)
-            self._columns, self._size, self._strength = columns, size, strength
-        return self._rates
+        kept = self._kept
+        if kept is not None and kept[1] == size and kept[2] == strength \
+                and all(a is b for a, b in zip(columns, kept[0], strict=True)):
+            return kept[3]
+        rates = leaf_rates(snapshot.products, strength)
+        self._kept = (columns, size, strength, rates)
+        return rates
 
 
 def live_counts(live_signals: Any, product_ids: np.ndarray, now_ms: int) -> tuple[np.ndarray, ...]:

@@ -1,21 +1,26 @@
 """A shopper's homepage lists computed when their live events arrive, in the worker's idle moments.
 
 A shopper's first homepage after a click pays its recall: the ``personal`` scan over every item
-vector (~0.4 ms of CPU) and the other sources' first lists for the new history, about 0.9 ms of a
-first visit's page (``python -m bench.request_components BUNDLE --app --pipelines homepage
---distinct 400``), and such first visits are what set the homepage's p99. Every list is kept per
+vector (~0.4 ms of CPU) and the other sources' first lists for the new history, the recall stage
+1.01-1.21 ms of such a page against 0.38-0.51 with the lists kept (``python -m
+bench.request_components BUNDLE --app --pipelines homepage --distinct 400 --thread-cpu``, with and
+without ``--set recall.homepage_lists_ahead=false``; docs/speed.md "Stop 52"). Every list is kept per
 what it reads (the shopper's recent items and weights, their leaves: ``QuotaSource.listed``), so
 one computed earlier for the same history is the page's very list.
 
 :class:`ShopperListsAhead` is told the shoppers whose history a poll of the live state changed
 (``EmbeddedLiveState.on_shoppers``) and, on its own thread, builds each one's context from the
 live view and asks every homepage source for its list, as a page at the current hour would: the
-page then reads them kept. It works only while this process ranks no page
-(:data:`ranking.pages_in_flight.PAGES`), so a worker busy with pages (two workers at 16
-connections) never starts it and its CPU comes from idle time; the shoppers waiting are bounded
-(the oldest dropped, ``recall.homepage_lists_ahead_pending``). A list it could not compute (a
-reload swapping the recall, a view that failed) is the page's to compute as before: the page's
-own path never depends on it.
+page then reads them kept. It starts a shopper only while the process serves no request and ranks
+no page (it waits, without polling, on :data:`ranking.pages_in_flight.PAGES`' ``idle`` event), so
+a worker serving requests back to back (two workers at 16 connections) does not start it; one
+shopper's lists (~1 ms) started in an idle moment run on beside a request that arrives meanwhile.
+The shoppers waiting are bounded (the oldest dropped, ``recall.homepage_lists_ahead_pending``). A
+list it could not compute (a reload swapping the recall, a view that failed) is the page's to
+compute as before: the page's own path never depends on it. Every engine the service routes to
+is warmed (an experiment's arms too: their memos are bounded, oldest out). An anonymous session's
+click folded into a signed-in user is not told (its row names no user): that user's page
+computes as before.
 """
 
 from __future__ import annotations
@@ -35,10 +40,9 @@ class ShopperListsAhead:
     """Shoppers' homepage lists computed ahead of their next page (module docstring)."""
 
     def __init__(self, recalls: Callable[[], Iterable[Any]], view_of: Callable[[int], Any],
-                 hour_of: Callable[[], int], pending_max: int = 4_096, pages: PagesInFlight = PAGES,
-                 idle_wait_s: float = 0.001) -> None:
+                 hour_of: Callable[[], int], pending_max: int = 4_096, pages: PagesInFlight = PAGES) -> None:
         self.recalls, self.view_of, self.hour_of = recalls, view_of, hour_of
-        self.pending_max, self.pages, self.idle_wait_s = pending_max, pages, idle_wait_s
+        self.pending_max, self.pages = pending_max, pages
         self._pending: OrderedDict[int, None] = OrderedDict()
         self._lock = threading.Lock()
         self._wake, self._stop = threading.Event(), threading.Event()
@@ -84,8 +88,8 @@ class ShopperListsAhead:
         while not self._stop.is_set():
             self._wake.wait()
             while not self._stop.is_set():
-                if self.pages.count:  # a page is being ranked: wait for an idle moment
-                    self._stop.wait(self.idle_wait_s)
+                if not self.pages.idle.is_set():  # a request in flight: sleep until none (no GIL)
+                    self.pages.idle.wait(0.5)  # (the timeout only lets stop() be seen)
                     continue
                 user = self._next()
                 if user is None:
@@ -95,11 +99,14 @@ class ShopperListsAhead:
     def warm(self, user: int) -> None:
         """Every homepage source's list for ``user`` as their next page at this hour asks it."""
         try:
+            recalls = list({id(r): r for r in self.recalls()}.values())  # an engine's once
+            if not recalls:
+                return
             view = self.view_of(user)
             if view is None or not getattr(view, "known", False):
                 return
             hour = self.hour_of()
-            for recall in self.recalls():
+            for recall in recalls:
                 recall.sources(user, hour, context=recall.context(user, hour, view))
             self.warmed += 1
         except Exception as exc:  # the page computes what this could not: never fatal here
