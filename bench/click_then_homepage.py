@@ -6,7 +6,7 @@ of :mod:`bench.speed`), with no live clicks yet, warms it on ``--warm`` shoppers
 live tail polls every ``live.poll_ms``) and asks for that shopper's homepage: the pattern a mall
 sees when a shopper clicks a card and comes back to the homepage. Prints the homepage's wall ms
 (p50, p90, p99, mean) and how many shoppers' lists were computed ahead
-(``recall.homepage_lists_ahead``, :mod:`ranking.recall.homepage_sources.ahead`; ``--set
+(``recall.homepage_lists_ahead``, :mod:`ranking.live.homepage_ahead`; ``--set
 recall.homepage_lists_ahead=false`` for the pages without it), as JSON.
 """
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -356,6 +357,15 @@ class Engine:
     def homepage_recalls(self) -> list:
         """The bundle's homepage recalls (HomepageRecall; none without homepage recall)."""
         return [r.homepage for r in self.recall if getattr(r, "homepage", None) is not None]
+
+    def warm_homepage(self, user_id: int, hour: int, view: Any) -> bool:
+        """Compute and keep every homepage source's list for the shopper with live ``view``, as
+        their next homepage at ``hour`` asks it (:mod:`ranking.live.homepage_ahead`); whether this
+        bundle has a homepage recall to warm."""
+        recalls = self.homepage_recalls()
+        for recall in recalls:
+            recall.sources(user_id, hour, context=recall.context(user_id, hour, view))
+        return bool(recalls)
 
     def product_leaves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(product ids, their leaf rows, consumable leaf rows) as the homepage recall knows them,

@@ -1,6 +1,6 @@
 """What this process is serving right now: the requests its service admitted and the pages it ranks.
 
-Background work that helps later pages (``ranking.recall.homepage_sources.ahead``: a shopper's
+Background work that helps later pages (``ranking.live.homepage_ahead``: a shopper's
 homepage lists computed when their events arrive) waits on :attr:`PagesInFlight.idle`, set only
 while nothing is in flight, so it starts in an idle moment of the worker. The service's admission
 (``serving/admission.py``) counts every admitted request from its arrival to its last byte and

@@ -23,8 +23,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ranking.live.backend import open_live_state
+from ranking.live.homepage_ahead import ShopperListsAhead
 from ranking.live.state import ShopperView
-from ranking.recall.homepage_sources.ahead import ShopperListsAhead
 from serving import metrics
 from serving.rank_requests import mall_hour
 from serving.state import ServiceState, router_engines
@@ -75,10 +75,10 @@ def start_lists_ahead(state: ServiceState) -> None:
     def view_of(user: int) -> ShopperView | None:
         return shopper_view(state, user, None, int(time.time() * 1000))
 
-    def recalls() -> list:
-        return [h for engine in router_engines(state.router) for h in engine.homepage_recalls()]
+    def hour_of() -> int:
+        return mall_hour(int(time.time() * 1000), timezone)
 
-    ahead = ShopperListsAhead(recalls, view_of, lambda: mall_hour(int(time.time() * 1000), timezone),
+    ahead = ShopperListsAhead(lambda: router_engines(state.router), view_of, hour_of,
                               recall.homepage_lists_ahead_pending).start()
     state.lists_ahead = ahead
     live.on_shoppers = ahead.add

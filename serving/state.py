@@ -25,8 +25,8 @@ from ranking.engine import Engine
 from ranking.event_log import BufferedAppender, EventLog
 from ranking.live.backend import LiveBackend
 from ranking.live.catalog_follower import CatalogFollower
+from ranking.live.homepage_ahead import ShopperListsAhead
 from ranking.live.merch_follower import MerchFollower
-from ranking.recall.homepage_sources.ahead import ShopperListsAhead
 from ranking.settings import Settings
 from serving import metrics
 from serving.allocator import release_free_memory

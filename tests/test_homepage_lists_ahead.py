@@ -13,27 +13,25 @@ import pytest
 
 from ranking.event_log import EventLog
 from ranking.live.embedded import EmbeddedLiveState, shoppers_touched
+from ranking.live.homepage_ahead import ShopperListsAhead
 from ranking.pages_in_flight import PagesInFlight
 from ranking.pipeline.candidates import RankRequest
-from ranking.recall.homepage_sources.ahead import ShopperListsAhead
 from ranking.recall.homepage_sources.personal import Personal
 from ranking.settings import LiveSettings, load_settings
 
 T0 = 1_788_256_800_000
 
 
-class _Recall:
+class _Engine:
     def __init__(self, fail: bool = False) -> None:
         self.asked: list[tuple[int, int]] = []
         self.fail = fail
 
-    def context(self, user, hour, view):
-        return (user, hour, view)
-
-    def sources(self, user, hour, context=None):
+    def warm_homepage(self, user, hour, view) -> bool:
         if self.fail:
             raise RuntimeError("swapped away")
         self.asked.append((user, hour))
+        return True
 
 
 def _until(check, seconds: float = 5.0) -> None:
@@ -44,7 +42,7 @@ def _until(check, seconds: float = 5.0) -> None:
 
 
 def test_shoppers_are_warmed_oldest_first_only_while_no_page_is_ranked() -> None:
-    recall, pages = _Recall(), PagesInFlight()
+    recall, pages = _Engine(), PagesInFlight()
     ahead = ShopperListsAhead(lambda: [recall], lambda u: SimpleNamespace(known=u != 9), lambda: 20,
                               pending_max=3, pages=pages).start()
     try:
@@ -61,7 +59,7 @@ def test_shoppers_are_warmed_oldest_first_only_while_no_page_is_ranked() -> None
 
 
 def test_a_failure_is_counted_and_the_thread_goes_on() -> None:
-    recall = _Recall(fail=True)
+    recall = _Engine(fail=True)
     ahead = ShopperListsAhead(lambda: [recall], lambda u: SimpleNamespace(known=True), lambda: 8).start()
     try:
         ahead.add([1, 2])
@@ -131,7 +129,7 @@ def test_the_next_homepage_reads_the_lists_kept_and_is_the_same_page(engine, sma
     scans = []
     search = Personal.search
     monkeypatch.setattr(Personal, "search", lambda self, c, k: scans.append(k) or search(self, c, k))
-    ahead = ShopperListsAhead(engine.homepage_recalls, lambda u: view, lambda: 20)
+    ahead = ShopperListsAhead(lambda: [engine, engine], lambda u: view, lambda: 20)  # once each
     ahead.warm(user)
     assert ahead.warmed == 1 and len(scans) == 1  # the scan ran ahead of the page
     got = [c["product_id"] for c in engine.rank("homepage", request).cards]

@@ -67,7 +67,7 @@ class EmbeddedLiveState:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # told the signed-in shoppers whose history a poll applied (after the apply, outside the
-        # lock): ranking.recall.homepage_sources.ahead computes their next homepage's lists
+        # lock): ranking.live.homepage_ahead computes their next homepage's lists
         self.on_shoppers: Callable[[list[int]], None] | None = None
 
     # ---- following the log ---------------------------------------------------------------

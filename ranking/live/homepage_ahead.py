@@ -9,12 +9,13 @@ what it reads (the shopper's recent items and weights, their leaves: ``QuotaSour
 one computed earlier for the same history is the page's very list.
 
 :class:`ShopperListsAhead` is told the shoppers whose history a poll of the live state changed
-(``EmbeddedLiveState.on_shoppers``) and, on its own thread, builds each one's context from the
-live view and asks every homepage source for its list, as a page at the current hour would: the
-page then reads them kept. It starts a shopper only while the process serves no request and ranks
-no page (it waits, without polling, on :data:`ranking.pages_in_flight.PAGES`' ``idle`` event), so
-a worker serving requests back to back (two workers at 16 connections) does not start it; one
-shopper's lists (~1 ms) started in an idle moment run on beside a request that arrives meanwhile.
+(``EmbeddedLiveState.on_shoppers``) and, on its own thread, has each engine build the shopper's
+context from the live view and ask every homepage source for its list, as a page at the current
+hour would (``Engine.warm_homepage``): the page then reads them kept. It starts a shopper only
+while the process serves no request and ranks no page (it waits, without polling, on
+:data:`ranking.pages_in_flight.PAGES`' ``idle`` event), so a worker serving requests back to back
+(two workers at 16 connections) does not start it; one shopper's lists (~1 ms) started in an idle
+moment run on beside a request that arrives meanwhile.
 The shoppers waiting are bounded (the oldest dropped, ``recall.homepage_lists_ahead_pending``). A
 list it could not compute (a reload swapping the recall, a view that failed) is the page's to
 compute as before: the page's own path never depends on it. Every engine the service routes to
@@ -39,9 +40,11 @@ log = logging.getLogger("shelfrank.homepage_ahead")
 class ShopperListsAhead:
     """Shoppers' homepage lists computed ahead of their next page (module docstring)."""
 
-    def __init__(self, recalls: Callable[[], Iterable[Any]], view_of: Callable[[int], Any],
+    def __init__(self, engines: Callable[[], Iterable[Any]], view_of: Callable[[int], Any],
                  hour_of: Callable[[], int], pending_max: int = 4_096, pages: PagesInFlight = PAGES) -> None:
-        self.recalls, self.view_of, self.hour_of = recalls, view_of, hour_of
+        """``engines``: the engines to warm now (each with ``warm_homepage(user, hour, view)``);
+        ``view_of``: a shopper's live view (None: unknown); ``hour_of``: the mall's hour now."""
+        self.engines, self.view_of, self.hour_of = engines, view_of, hour_of
         self.pending_max, self.pages = pending_max, pages
         self._pending: OrderedDict[int, None] = OrderedDict()
         self._lock = threading.Lock()
@@ -99,16 +102,15 @@ class ShopperListsAhead:
     def warm(self, user: int) -> None:
         """Every homepage source's list for ``user`` as their next page at this hour asks it."""
         try:
-            recalls = list({id(r): r for r in self.recalls()}.values())  # an engine's once
-            if not recalls:
+            engines = list({id(e): e for e in self.engines()}.values())  # each once
+            if not engines:
                 return
             view = self.view_of(user)
             if view is None or not getattr(view, "known", False):
                 return
             hour = self.hour_of()
-            for recall in recalls:
-                recall.sources(user, hour, context=recall.context(user, hour, view))
-            self.warmed += 1
+            if sum(bool(engine.warm_homepage(user, hour, view)) for engine in engines):
+                self.warmed += 1
         except Exception as exc:  # the page computes what this could not: never fatal here
             self.failed += 1
             if self.failed == 1:
