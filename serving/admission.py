@@ -16,7 +16,7 @@ import asyncio
 
 import orjson
 
-from ranking.pages_in_flight import PAGES
+from ranking.in_flight import IN_FLIGHT
 from serving import metrics
 
 UNQUEUED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -42,11 +42,11 @@ class AdmissionMiddleware:
             metrics.SHED.inc()
             return await self._shed(send)
         self.in_flight += 1
-        PAGES.enter()  # the process is busy: work for later pages waits (ranking/pages_in_flight.py)
+        IN_FLIGHT.enter()  # the process is busy: work for later pages waits (ranking/in_flight.py)
         try:
             await self.app(scope, receive, send)
         finally:
-            PAGES.leave()
+            IN_FLIGHT.leave()
             self.in_flight -= 1
             self._slots.release()
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from ranking.event_log import EventLog
+from ranking.in_flight import InFlight
 from ranking.live.embedded import EmbeddedLiveState, shoppers_touched
 from ranking.live.homepage_ahead import ShopperListsAhead
-from ranking.pages_in_flight import PagesInFlight
 from ranking.pipeline.candidates import RankRequest
 from ranking.recall.homepage_sources.personal import Personal
 from ranking.settings import LiveSettings, load_settings
@@ -41,15 +41,15 @@ def _until(check, seconds: float = 5.0) -> None:
         time.sleep(0.005)
 
 
-def test_shoppers_are_warmed_oldest_first_only_while_no_page_is_ranked() -> None:
-    recall, pages = _Engine(), PagesInFlight()
+def test_shoppers_are_warmed_oldest_first_only_while_no_request_is_in_flight() -> None:
+    recall, pages = _Engine(), InFlight()
     ahead = ShopperListsAhead(lambda: [recall], lambda u: SimpleNamespace(known=u != 9), lambda: 20,
-                              pending_max=3, pages=pages).start()
+                              pending_max=3, busy=pages).start()
     try:
-        with pages.page():
+        with pages.held():
             ahead.add([1, 2, 1, 9])  # 1 asked again waits from then: 2, 1, 9
             time.sleep(0.05)
-            assert recall.asked == [] and ahead.pending == 3  # a page in flight: nothing started
+            assert recall.asked == [] and ahead.pending == 3  # a request in flight: nothing started
             ahead.add([4])  # a fourth: the oldest (2) dropped
             assert ahead.dropped == 1
         _until(lambda: ahead.pending == 0 and ahead.warmed == 2)
@@ -157,11 +157,11 @@ def test_the_service_wires_it_to_the_embedded_live_state_and_stops_it() -> None:
     assert redis_like.lists_ahead is None and not hasattr(redis_like.live, "on_shoppers")
 
 
-def test_the_idle_event_follows_the_requests_and_pages_in_flight() -> None:
-    pages = PagesInFlight()
+def test_the_idle_event_follows_the_requests_in_flight() -> None:
+    pages = InFlight()
     assert pages.idle.is_set()
-    with pages.page():
-        pages.enter()  # a request around its page
+    with pages.held():
+        pages.enter()  # a second request
         assert not pages.idle.is_set() and pages.count == 2
         pages.leave()
         assert not pages.idle.is_set()
@@ -172,13 +172,13 @@ def test_a_request_in_flight_in_the_service_holds_the_work_back(small_models: Pa
     """The admission middleware counts an admitted request (the warm waits for none in flight)."""
     import asyncio
 
-    from ranking.pages_in_flight import PAGES
+    from ranking.in_flight import IN_FLIGHT
     from serving.admission import AdmissionMiddleware
 
     seen = []
 
     async def app(scope, receive, send):
-        seen.append(PAGES.idle.is_set())
+        seen.append(IN_FLIGHT.idle.is_set())
 
     asyncio.run(AdmissionMiddleware(app, 4, 1.0, 1)({"type": "http", "path": "/v1/homepage"}, None, None))
-    assert seen == [False] and PAGES.idle.is_set()
+    assert seen == [False] and IN_FLIGHT.idle.is_set()

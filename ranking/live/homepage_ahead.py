@@ -12,8 +12,8 @@ one computed earlier for the same history is the page's very list.
 (``EmbeddedLiveState.on_shoppers``) and, on its own thread, has each engine build the shopper's
 context from the live view and ask every homepage source for its list, as a page at the current
 hour would (``Engine.warm_homepage``): the page then reads them kept. It starts a shopper only
-while the process serves no request and ranks no page (it waits, without polling, on
-:data:`ranking.pages_in_flight.PAGES`' ``idle`` event), so a worker serving requests back to back
+while the process's service works on no request (it waits, without polling, on
+:data:`ranking.in_flight.IN_FLIGHT`' ``idle`` event), so a worker serving requests back to back
 (two workers at 16 connections) does not start it; one shopper's lists (~1 ms) started in an idle
 moment run on beside a request that arrives meanwhile.
 The shoppers waiting are bounded (the oldest dropped, ``recall.homepage_lists_ahead_pending``). A
@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ranking.pages_in_flight import PAGES, PagesInFlight
+from ranking.in_flight import IN_FLIGHT, InFlight
 
 log = logging.getLogger("shelfrank.homepage_ahead")
 
@@ -41,11 +41,11 @@ class ShopperListsAhead:
     """Shoppers' homepage lists computed ahead of their next page (module docstring)."""
 
     def __init__(self, engines: Callable[[], Iterable[Any]], view_of: Callable[[int], Any],
-                 hour_of: Callable[[], int], pending_max: int = 4_096, pages: PagesInFlight = PAGES) -> None:
+                 hour_of: Callable[[], int], pending_max: int = 4_096, busy: InFlight = IN_FLIGHT) -> None:
         """``engines``: the engines to warm now (each with ``warm_homepage(user, hour, view)``);
         ``view_of``: a shopper's live view (None: unknown); ``hour_of``: the mall's hour now."""
         self.engines, self.view_of, self.hour_of = engines, view_of, hour_of
-        self.pending_max, self.pages = pending_max, pages
+        self.pending_max, self.busy = pending_max, busy
         self._pending: OrderedDict[int, None] = OrderedDict()
         self._lock = threading.Lock()
         self._wake, self._stop = threading.Event(), threading.Event()
@@ -91,8 +91,8 @@ class ShopperListsAhead:
         while not self._stop.is_set():
             self._wake.wait()
             while not self._stop.is_set():
-                if not self.pages.idle.is_set():  # a request in flight: sleep until none (no GIL)
-                    self.pages.idle.wait(0.5)  # (the timeout only lets stop() be seen)
+                if not self.busy.idle.is_set():  # a request in flight: sleep until none (no GIL)
+                    self.busy.idle.wait(0.5)  # (the timeout only lets stop() be seen)
                     continue
                 user = self._next()
                 if user is None:

@@ -30,7 +30,6 @@ from ranking.merchandising.in_force import rules_in_force
 from ranking.merchandising.page_report import report_page
 from ranking.merchandising.pins import pinned_list
 from ranking.model import RankingModel
-from ranking.pages_in_flight import PAGES
 from ranking.pipeline.adjusters import Adjuster, default_adjusters
 from ranking.pipeline.candidates import CandidateSet, RankRequest
 from ranking.pipeline.dropped import DroppedEntries
@@ -203,12 +202,6 @@ class Pipeline:
         cands.features = compute_features(inputs, self.model.feature_names, any_order=True)
 
     def run(self, request: RankRequest) -> PipelineResult:
-        """The page for ``request``, counted in :data:`ranking.pages_in_flight.PAGES` while it is
-        ranked (background work that helps later pages waits for none)."""
-        with PAGES.page():
-            return self._run(request)
-
-    def _run(self, request: RankRequest) -> PipelineResult:
         timings: dict[str, float] = {}
         t = time.perf_counter()
 
