@@ -41,6 +41,17 @@ class BuiltAside(Generic[T]):
     def ready(self, sources: tuple[Any, ...], build: Callable[[tuple[Any, ...], T | None], T]) -> T | None:
         """The table of ``sources``, or None while it is built aside; ``build(sources, last)``
         makes it (``last``: the previous table, which a build may reuse parts of)."""
+        kept = self._kept(sources)
+        if kept is not None:
+            return kept
+        if self._building.acquire(blocking=False):
+            threading.Thread(target=self._build, args=(sources, build), daemon=True,
+                             name=f"built-aside-{self.name}").start()
+        return None
+
+    def _kept(self, sources: tuple[Any, ...]) -> T | None:
+        """The table of ``sources`` if built: the one in use, or the one :meth:`prepare` built for
+        the swap (then promoted to the one in use)."""
         memo = self._memo
         if memo is not None and same_sources(memo[0], sources):
             return memo[1]
@@ -48,20 +59,14 @@ class BuiltAside(Generic[T]):
         if upcoming is not None and same_sources(upcoming[0], sources):  # the swap it was built for
             self._memo, self._next = upcoming, None
             return upcoming[1]
-        if self._building.acquire(blocking=False):
-            threading.Thread(target=self._build, args=(sources, build), daemon=True,
-                             name=f"built-aside-{self.name}").start()
         return None
 
     def now(self, sources: tuple[Any, ...], build: Callable[[tuple[Any, ...], T | None], T]) -> T:
         """The table of ``sources``, built on this thread when it is not (tests, warm-up)."""
+        kept = self._kept(sources)
+        if kept is not None:
+            return kept
         memo = self._memo
-        if memo is not None and same_sources(memo[0], sources):
-            return memo[1]
-        upcoming = self._next
-        if upcoming is not None and same_sources(upcoming[0], sources):  # prepared for the swap
-            self._memo, self._next = upcoming, None
-            return upcoming[1]
         table = build(sources, None if memo is None else memo[1])
         self._memo = (sources, table)
         return table

@@ -333,9 +333,9 @@ class RecallSettings(Section):
                                 "(ranking/recall/taste_lists.py); 0 = none")
     homepage_lists_ahead: bool = Field(
         True, description="compute a shopper's homepage lists (the personal scan among them) when their "
-                          "clicks, carts or orders reach the live state, while the worker ranks no page, "
-                          "so their next homepage reads them kept (ranking/recall/homepage_sources/"
-                          "ahead.py; embedded live state)")
+                          "clicks, carts or orders reach the live state, starting one only while the "
+                          "worker has no request in flight, so their next homepage reads them kept "
+                          "(ranking/live/homepage_ahead.py; embedded live state)")
     homepage_lists_ahead_pending: int = Field(
         4_096, ge=1, description="shoppers waiting for their lists at most (the oldest dropped: their "
                                  "page computes them)")

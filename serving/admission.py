@@ -31,7 +31,6 @@ class AdmissionMiddleware:
         self.queue_seconds = queue_seconds
         self.retry_after = retry_after
         self._slots: asyncio.Semaphore | None = None  # made on first use, in the server's loop
-        self.in_flight = 0
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("path") in UNQUEUED_PATHS:
@@ -41,13 +40,11 @@ class AdmissionMiddleware:
         if not await self._admit():
             metrics.SHED.inc()
             return await self._shed(send)
-        self.in_flight += 1
-        IN_FLIGHT.enter()  # the process is busy: work for later pages waits (ranking/in_flight.py)
+        IN_FLIGHT.enter()  # counted: work for later pages waits for none (ranking/in_flight.py)
         try:
             await self.app(scope, receive, send)
         finally:
             IN_FLIGHT.leave()
-            self.in_flight -= 1
             self._slots.release()
 
     async def _admit(self) -> bool:

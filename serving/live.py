@@ -86,7 +86,7 @@ def start_lists_ahead(state: ServiceState) -> None:
 
 def stop_live(state: ServiceState) -> None:
     if state.lists_ahead is not None:
-        if state.live is not None and hasattr(state.live, "on_shoppers"):
+        if state.live is not None:
             state.live.on_shoppers = None  # the tail tells nobody from now
         state.lists_ahead.stop()
         state.lists_ahead = None

@@ -69,11 +69,11 @@ class PageThreads:
         for thread in self._threads:
             thread.start()
 
-
     @property
     def count(self) -> int:
         """The threads started (what a page's concurrency is)."""
         return len(self._threads)
+
     def _work(self) -> None:
         get = self._jobs.get
         while True:

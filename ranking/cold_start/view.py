@@ -58,19 +58,18 @@ class LeafRateCache:
     as one value, so a request reading it while a swap replaces it sees one answer whole."""
 
     def __init__(self) -> None:
-        # (columns, leaf length, strength, rates): one value, replaced whole, read once a request
+        # (columns, strength, rates): one value, replaced whole, read once a request
         self._kept: tuple | None = None
 
     def of(self, snapshot: FeatureSnapshot, strength: float) -> LeafRates:
         cols = snapshot.products.columns
         columns = (cols.get("category_id"), *(cols.get(c) for c in COUNTS))
-        size = -1 if columns[0] is None else len(columns[0])
         kept = self._kept
-        if kept is not None and kept[1] == size and kept[2] == strength \
+        if kept is not None and kept[1] == strength \
                 and all(a is b for a, b in zip(columns, kept[0], strict=True)):
-            return kept[3]
+            return kept[2]
         rates = leaf_rates(snapshot.products, strength)
-        self._kept = (columns, size, strength, rates)
+        self._kept = (columns, strength, rates)
         return rates
 
 

@@ -673,12 +673,7 @@ class QueryWordMatcher:
         ``recall.synonym_terms_kept`` terms of at most :data:`TERM_ROWS_KEPT` rows and larger ones up
         to ``recall.synonym_large_terms_mb``, oldest out: neither depends on the query, and this
         index never changes in place (a new one gets a new matcher)."""
-        held = self._held
-        got = held.table.get(term) if held is not None else None
-        if got is None:
-            got = self._terms.get(term)
-        if got is None:
-            got = self._large_terms.get(term)
+        got = self._term_kept(term)
         if got is None:
             got = self._term_made(term)
             if not got or len(got[0]) <= TERM_ROWS_KEPT:
@@ -686,6 +681,17 @@ class QueryWordMatcher:
             else:
                 self._large_terms.put(term, got)
         return got or None
+
+    def _term_kept(self, term: str) -> tuple | None:
+        """``term``'s (rows, scores) or () as held for the book (:meth:`hold_terms`) or kept by an
+        earlier query (small terms, then large ones); None when neither has it."""
+        held = self._held
+        got = held.table.get(term) if held is not None else None
+        if got is None:
+            got = self._terms.get(term)
+        if got is None:
+            got = self._large_terms.get(term)
+        return got
 
     def _term_made(self, term: str) -> tuple:
         """``term``'s (rows, scores), read-only, or () when no product holds it: what :meth:`_term`
@@ -726,13 +732,7 @@ class QueryWordMatcher:
     def _term_rows_kept(self, term: str) -> np.ndarray | None:
         """:meth:`_term_rows`, read from the held table or :meth:`_term`'s kept values when there
         (nothing kept here)."""
-        held = self._held
-        got = held.table.get(term) if held is not None else None
-        if got is not None:
-            return got[0] if got else None
-        got = self._terms.get(term)
-        if got is None:
-            got = self._large_terms.get(term)
+        got = self._term_kept(term)
         if got is None:
             return self._term_rows(term)
         return got[0] if got else None
