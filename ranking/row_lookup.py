@@ -10,7 +10,7 @@ Dense ids (consecutive non-negative integers, as a catalog numbered from a seque
 ``EntityTable.rows``' own) find their rows by a subtraction, with no read of the ids: a binary
 search of a page's ~200 candidates in the 50,000 ids (400 KB) with the ids out of the cache (as
 a first-time search page's dense scan leaves them) cost 34-47 us against the subtraction's
-23-28, warm 4.1 against 3.7-3.9 (``python -m bench.micro_costs``; inside a first-time search
+23-28, warm 4.0-4.1 against 3.6-3.9 (``python -m bench.micro_costs``; inside a first-time search
 page a helper's scratch reading put the search at 100-130 us of thread CPU).
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from bench import micro_costs
@@ -22,5 +23,8 @@ def test_every_quoted_cost_is_timed_with_its_numpy_form(capsys, small_models: Pa
 
 def test_per_call_us_is_the_best_mean_of_its_repeats() -> None:
     calls = []
-    assert micro_costs.per_call_us(lambda: calls.append(1), 10, 3, between=lambda: calls.append(0)) >= 0
-    assert calls == [0, 1] * 30
+    micro_costs.per_call_us(lambda: calls.append(1), 10, 3, between=lambda: calls.append(0))
+    assert calls == [0, 1] * 30  # between before each call, outside the timing
+    slept = micro_costs.per_call_us(lambda: time.sleep(0.002), 5, 2)
+    assert 2_000 <= slept < 50_000  # the loop's mean, in microseconds
+    assert 2_000 <= micro_costs.per_call_us(lambda: time.sleep(0.002), 3, 2, between=lambda: None) < 50_000
