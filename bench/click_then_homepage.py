@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from bench.http_path import ADMIN, PAGES, call, set_up, started_app
+from bench.http_path import ADMIN, PAGES, call, click_rows, set_up, started_app
 
 
 def measure(bundle: Path, sets: list[str], shoppers: int = 200, warm: int = 30, gap: float = 0.15) -> dict:
@@ -34,9 +34,8 @@ def measure(bundle: Path, sets: list[str], shoppers: int = 200, warm: int = 30, 
             loop.run_until_complete(call(app, "POST", PAGES["homepage"], orjson.dumps(body)))
         walls = []
         for n, body in enumerate(homes[warm:warm + shoppers]):
-            clicks = [{"request_id": 9_000_000 + n * 10 + i, "timestamp": now + i, "user_id": body["user_id"],
-                       "product_id": int(p), "position": 1}
-                      for i, p in enumerate(rng.choice(products, 3, replace=False))]
+            clicks = click_rows(body["user_id"], rng.choice(products, 3, replace=False), 9_000_000 + n * 10,
+                                now, 1)
             posted = call(app, "POST", "/v1/events", orjson.dumps({"clicks": clicks}), ADMIN)
             status, text = loop.run_until_complete(posted)
             assert status == 200, text[:300]

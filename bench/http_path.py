@@ -142,6 +142,13 @@ def started_app(bundle: Path, prefix: str, overrides: list[str] | tuple[str, ...
             loop.close()
 
 
+def click_rows(user: int, products: np.ndarray, first_request: int, now_ms: int, step_ms: int) -> list[dict]:
+    """One shopper's clicks on ``products`` for ``POST /v1/events`` (request ids from
+    ``first_request``, timestamps ``step_ms`` apart from ``now_ms``)."""
+    return [{"request_id": first_request + i, "timestamp": now_ms + i * step_ms, "user_id": user,
+             "product_id": int(p), "position": 1} for i, p in enumerate(products)]
+
+
 async def set_up(app, bundle: Path, book: bool, distinct: int = 0,
                  clicks: bool = True) -> dict[str, list[bytes]]:
     """The book imported (unless ``book`` is false), the shoppers' clicks posted (unless ``clicks`` is
@@ -165,10 +172,9 @@ async def set_up(app, bundle: Path, book: bool, distinct: int = 0,
     rng, now = np.random.default_rng(3), int(time.time() * 1000) - 60_000
     shoppers = sorted({b["user_id"] for b in bodies["homepage"] + bodies["search"]}) if clicks else []
     for n, user in enumerate(shoppers):
-        clicks = [{"request_id": 7_000_000 + n * 100 + i, "timestamp": now + i * 1000, "user_id": user,
-                   "product_id": int(p), "position": 1}
-                  for i, p in enumerate(rng.choice(products, CLICKS_PER_SHOPPER, replace=False))]
-        status, text = await call(app, "POST", "/v1/events", orjson.dumps({"clicks": clicks}), ADMIN)
+        rows = click_rows(user, rng.choice(products, CLICKS_PER_SHOPPER, replace=False),
+                          7_000_000 + n * 100, now, 1000)
+        status, text = await call(app, "POST", "/v1/events", orjson.dumps({"clicks": rows}), ADMIN)
         assert status == 200, text[:300]
     await asyncio.sleep(3)  # the live tail and the book's follower catch up
     return {page: [orjson.dumps(b) for b in bodies[page]] for page in PAGES}

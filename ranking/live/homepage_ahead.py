@@ -1,7 +1,7 @@
 """A shopper's homepage lists computed when their live events arrive, in the worker's idle moments.
 
 A shopper's first homepage after a click pays its recall: the ``personal`` scan over every item
-vector (~0.4 ms of CPU) and the other sources' first lists for the new history, the recall stage
+vector (0.39-0.44 ms of thread CPU) and the other sources' first lists for the new history, the recall stage
 1.01-1.21 ms of such a page against 0.38-0.51 with the lists kept (``python -m
 bench.request_components BUNDLE --app --pipelines homepage --distinct 400 --thread-cpu``, with and
 without ``--set recall.homepage_lists_ahead=false``; docs/speed.md "Stop 52"). Every list is kept per
@@ -14,8 +14,8 @@ context from the live view and ask every homepage source for its list, as a page
 hour would (``Engine.warm_homepage``): the page then reads them kept. It starts a shopper only
 while the process's service works on no request (it waits, without polling, on
 :data:`ranking.in_flight.IN_FLIGHT`' ``idle`` event), so a worker serving requests back to back
-(two workers at 16 connections) does not start it; one shopper's lists (~1 ms) started in an idle
-moment run on beside a request that arrives meanwhile.
+(two workers at 16 connections) does not start it; one shopper's lists (about a first homepage's
+recall stage above) started in an idle moment run on beside a request that arrives meanwhile.
 The shoppers waiting are bounded (the oldest dropped, ``recall.homepage_lists_ahead_pending``). A
 list it could not compute (a reload swapping the recall, a view that failed) is the page's to
 compute as before: the page's own path never depends on it. Every engine the service routes to
