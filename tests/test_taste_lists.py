@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from homepage_mall import QUOTAS, tiny_mall
 
-from ranking.recall import taste_lists
+from ranking.recall import row_neighbours, taste_lists
 from ranking.recall.homepage import HomepageRecall
 from ranking.recall.homepage_sources import FittedHomepage, ShopperContext
 from ranking.recall.homepage_sources.personal import Personal
@@ -124,7 +124,7 @@ def test_saved_lists_load_only_under_their_arrays_and_faiss_arithmetic(tied, tmp
     assert all(np.array_equal(back.of(r, 25), kept.of(r, 25)) for r in range(5, len(a["user_ids"])))
     other = dict(a, recent_weights=a["recent_weights"] * 2)
     assert TasteLists.load(tmp_path, other) is None  # other histories than the lists were computed from
-    monkeypatch.setattr(taste_lists, "faiss_arithmetic", lambda: {"faiss": "0.0", "simd": "NONE"})
+    monkeypatch.setattr(row_neighbours, "faiss_arithmetic", lambda: {"faiss": "0.0", "simd": "NONE"})
     assert TasteLists.load(tmp_path, a) is None
 
 

@@ -57,6 +57,30 @@ def faiss_arithmetic() -> dict[str, str]:
     return {"faiss": faiss.__version__, "simd": str(level)}
 
 
+def queries_per_call(dim: int) -> int:
+    """Queries one ``index.scan`` call may hold and stay on faiss's sequential path (each pair scored
+    alone, as the service scans one query): below faiss's BLAS threshold, at most :data:`BATCH`."""
+    return max(1, min(BATCH, (faiss.cvar.distance_compute_blas_threshold - 1) // dim))
+
+
+def scan_calls(index: ScansItself, queries: np.ndarray, calls: list[tuple[np.ndarray, int]],
+               threads: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``index.scan(queries[at], k)`` for each ``(at, k)`` of ``calls`` (each at most
+    :func:`queries_per_call` rows), on ``threads`` Python threads with one faiss thread each."""
+
+    def part(call: tuple[np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:
+        faiss.omp_set_num_threads(1)  # this pool thread's own OpenMP setting
+        return index.scan(queries[call[0]], call[1])
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        return list(pool.map(part, calls))
+
+
+def same_arithmetic(meta: dict) -> bool:
+    """Whether lists saved with ``meta`` came from this process's faiss arithmetic."""
+    return {"faiss": meta.get("faiss"), "simd": meta.get("simd")} == faiss_arithmetic()
+
+
 @dataclass(frozen=True)
 class RowNeighbours:
     """``rows[r]``: row ``r``'s place in ``lists`` (-1: none, a zero vector); ``lists``: index rows
@@ -77,15 +101,9 @@ class RowNeighbours:
         vectors = index.vectors()
         held = np.flatnonzero(vectors.any(axis=1))
         k = max(1, min(k, index.size))
-        per_call = max(1, min(BATCH, (faiss.cvar.distance_compute_blas_threshold - 1) // index.dim))
-
-        def part(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            faiss.omp_set_num_threads(1)  # this pool thread's own OpenMP setting
-            return index.scan(vectors[chunk], k)
-
-        chunks = [held[i:i + per_call] for i in range(0, len(held), per_call)]
-        with ThreadPoolExecutor(max(1, threads)) as pool:
-            found = list(pool.map(part, chunks))
+        per_call = queries_per_call(index.dim)
+        found = scan_calls(index, vectors, [(held[i:i + per_call], k) for i in range(0, len(held), per_call)],
+                           threads)
         scores = np.vstack([s for s, _ in found]) if found else np.zeros((0, k), np.float32)
         ids = np.vstack([i for _, i in found]) if found else np.zeros((0, k), np.int64)
         lists = np.where(ids >= 0, RowLookup(index.ids).rows(ids), -1).astype(np.int32)  # ids -> index rows
@@ -119,9 +137,9 @@ class RowNeighbours:
         if not meta_file.is_file():
             return None
         meta = json.loads(meta_file.read_text())
-        arithmetic = {"faiss": meta.get("faiss"), "simd": meta.get("simd")}
-        if arithmetic != faiss_arithmetic():
+        if not same_arithmetic(meta):
             return None
+        arithmetic = {"faiss": meta.get("faiss"), "simd": meta.get("simd")}
         with np.load(folder / "neighbours.npz", allow_pickle=False) as z:
             rows, lists, strict = z["rows"], z["lists"], z["strict"]
         if len(rows) != size:

@@ -34,14 +34,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 
-from ranking.recall.row_neighbours import BATCH, ScansItself, faiss_arithmetic
+from ranking.recall.row_neighbours import (
+    ScansItself,
+    faiss_arithmetic,
+    queries_per_call,
+    same_arithmetic,
+    scan_calls,
+)
 from ranking.row_lookup import RowLookup
 
 LISTS_FILE, META_FILE = "personal_lists.npz", "personal_lists.json"
@@ -104,22 +108,17 @@ class TasteLists:
             recent = items[ptr[u]:ptr[u + 1]]
             taste = taste_vector(vectors[recent], weights[ptr[u]:ptr[u + 1]])
             tastes[i], held[i] = taste[0], bool(taste.any())  # a zero taste: no list (NO_IDS)
-        per_call = max(1, min(BATCH, (faiss.cvar.distance_compute_blas_threshold - 1) // index.dim))
+        per_call = queries_per_call(index.dim)
         calls = []  # (chosen positions, the search's k): one k a call, as each shopper asks it
         for n in np.unique(lengths[chosen[held]]).tolist():
             at = np.flatnonzero(held & (lengths[chosen] == n))
             calls += [(at[i:i + per_call], k + n) for i in range(0, len(at), per_call)]
 
-        def part(call: tuple[np.ndarray, int]) -> np.ndarray:
-            faiss.omp_set_num_threads(1)  # this pool thread's own OpenMP setting
-            return index.scan(tastes[call[0]], call[1])[1]
-
         lists = [np.zeros(0, np.int64)] * len(chosen)  # as arrays, not Python ints: 8 bytes an id
-        with ThreadPoolExecutor(max(1, threads)) as pool:
-            for (at, _), found in zip(calls, pool.map(part, calls), strict=True):
-                for i, row in zip(at.tolist(), found, strict=True):
-                    u = int(chosen[i])
-                    lists[i] = np.array(unseen(row, product_ids[items[ptr[u]:ptr[u + 1]]], k), np.int64)
+        for (at, _), (_, found) in zip(calls, scan_calls(index, tastes, calls, threads), strict=True):
+            for i, row in zip(at.tolist(), found, strict=True):
+                u = int(chosen[i])
+                lists[i] = np.array(unseen(row, product_ids[items[ptr[u]:ptr[u + 1]]], k), np.int64)
         flat = np.concatenate(lists) if lists else np.zeros(0, np.int64)
         rows = RowLookup(index.ids).rows(flat).astype(np.int32)
         where = np.full(n_users, -1, np.int32)
@@ -154,7 +153,7 @@ class TasteLists:
         if not meta_file.is_file():
             return None
         meta = json.loads(meta_file.read_text())
-        if {"faiss": meta.get("faiss"), "simd": meta.get("simd")} != faiss_arithmetic():
+        if not same_arithmetic(meta):
             return None
         if meta.get("fingerprint") != fingerprint(arrays):
             return None
