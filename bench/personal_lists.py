@@ -15,7 +15,6 @@ SHA-256 in its manifest: how an existing bundle (built before the lists, or with
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from ranking.bundle import MANIFEST, _sha256
 from ranking.recall.homepage import HomepageRecall
 from ranking.recall.homepage_sources.personal import Personal
 from ranking.recall.taste_lists import LISTS_FILE, META_FILE, TasteLists
@@ -50,12 +50,11 @@ def write(bundle: Path, kept: TasteLists) -> None:
     """The lists into the bundle's homepage folder, their hashes into its manifest."""
     folder = bundle / "recall" / "homepage"
     kept.save(folder)
-    manifest_file = bundle / "manifest.json"
+    manifest_file = bundle / MANIFEST
     manifest = json.loads(manifest_file.read_text())
     for name in (LISTS_FILE, META_FILE):
-        rel = str((folder / name).relative_to(bundle))
-        manifest.setdefault("files", {})[rel] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
-    manifest_file.write_text(json.dumps(manifest, indent=2))
+        manifest.setdefault("files", {})[str((folder / name).relative_to(bundle))] = _sha256(folder / name)
+    manifest_file.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=float))
 
 
 def measure(bundle: Path, threads: list[int], check: int | None = None, save: bool = False) -> dict:
