@@ -302,16 +302,6 @@ class RecallSettings(Section):
                                 "query words and dense recall are kept per search index "
                                 "(ranking/recall/query_words.py, search.py): a repeated query skips its "
                                 "BM25 scoring and its vector scan; 0 = none")
-    lexical_exact_max: int = Field(
-        200_000, ge=0, description="catalogs up to this many products score every product holding a query "
-        "word (exact lexical recall); larger ones take candidates from each word's strongest postings and "
-        "rescore them exactly (ranking/recall/lexical_tiers.py, docs/recall.md \"Large catalogs\")")
-    lexical_postings_per_term: int = Field(
-        20_000, ge=1, description="above recall.lexical_exact_max: postings a word keeps in the first tier "
-        "(its highest BM25 weights)")
-    lexical_rescore_multiple: int = Field(
-        8, ge=1, description="above recall.lexical_exact_max: the first tier proposes this many times k "
-        "candidates for the exact rescoring")
     synonym_terms_kept: int = Field(
         512, ge=0, description="operator synonym terms (each held by at most 4,096 products) whose rows "
         "and scores are kept per search index, oldest out: a first-time query whose rewrite brings a "

@@ -186,7 +186,7 @@ def rewrite_key(rewrite: Any) -> tuple:
     return tuple((a.matched, a.terms) for a in rewrite.alternatives) if rewrite else ()
 
 
-def lexical_key(query: str, k: int, rewrite: Any, synonym_weight: float) -> tuple:
+def _lexical_key(query: str, k: int, rewrite: Any, synonym_weight: float) -> tuple:
     """What :meth:`QueryWordMatcher.lexical` keeps its result under."""
     return ("lexical", query, rewrite_key(rewrite), k, synonym_weight)
 
@@ -400,7 +400,7 @@ class QueryWordMatcher:
         (:meth:`scores`). Kept per (query, rewrite, ``k``, weight) for the last
         ``recall.search_results_kept`` of them (read-only arrays): at 1M products a query's
         scoring touches hundreds of thousands of postings, the same for every repeat."""
-        return self._kept.kept(lexical_key(query, k, rewrite, synonym_weight),
+        return self._kept.kept(_lexical_key(query, k, rewrite, synonym_weight),
                                lambda: read_only(self._lexical(query, k, rewrite, synonym_weight)))
 
     def _lexical(self, query: str, k: int, rewrite: Any,
@@ -426,7 +426,7 @@ class QueryWordMatcher:
         alternatives = rewrite.alternatives if rewrite else ()
         plain = self._plain(query, words)
         held = [r for _, got, terms in matches for r in (got[:1] if got else [t[0] for t in terms])]
-        typed = self.typed_holders(query, words, plain)
+        typed = self._df[self.tokens(query)].sum() if plain else sum(w.products for w in words.words)
         columns = self._score_columns(query, words) + [
             j for a, (_, got, _) in zip(alternatives, matches, strict=True) if got is None and a.text != query
             for j in self._score_columns(a.text, self.words(a.text))]
@@ -449,37 +449,6 @@ class QueryWordMatcher:
             own = False
         keep = s > 0
         return union[keep], s[keep]
-
-    def typed_holders(self, query: str, words: QueryWords | None = None, plain: bool | None = None) -> int:
-        """Products holding each typed word of ``query``, summed over its words (a product holding
-        two counted twice): the size of the rows its recall scores before any synonym, at most."""
-        words = self.words(query) if words is None else words
-        if self._plain(query, words) if plain is None else plain:
-            return int(self._df[self.tokens(query)].sum())
-        return sum(w.products for w in words.words)
-
-    def scores_at(self, query: str, rows: np.ndarray, rewrite: Any = None,
-                  synonym_weight: float = SYNONYM_WEIGHT) -> np.ndarray:
-        """``scores(query, rewrite, synonym_weight)[0][rows]`` for sorted distinct index ``rows``,
-        summed at those rows only: the typed text's columns there (:meth:`_text_scores_at`), then
-        each synonym match's terms cut to ``rows`` (:meth:`_match_at` on them), so each row gets
-        the same float32 additions in the same order as the catalog-long sums (tested). What
-        :mod:`ranking.recall.lexical_tiers` rescores a large catalog's candidates with."""
-        rows = np.asarray(rows).astype(self.bm25.weights.indices.dtype, copy=False)
-        s = self._text_scores_at(query, self.words(query), rows)
-        own = True  # s is still the typed text's own score (no match has added to it yet)
-        for alternative in (rewrite.alternatives if rewrite else ()):
-            terms = []
-            for held, term_scores in filter(None, map(self._term, alternative.terms)):
-                at, idx = common(rows, held.astype(rows.dtype, copy=False))
-                terms.append((rows[at], term_scores[idx]))
-            got = self._match_at(alternative, query, own, rows, s, terms, synonym_weight)
-            if not got:
-                continue
-            at = np.searchsorted(rows, got[0].astype(rows.dtype))
-            s[at] = s[at] + got[1]
-            own = False
-        return s
 
     def _typed_rows(self, query: str, words: QueryWords, plain: bool) -> list[np.ndarray]:
         """Sorted rows that may hold a typed word: each word's (:meth:`_word_rows`), or for a plain

@@ -43,7 +43,6 @@ from ranking.product_text import product_texts
 from ranking.recall.dense import TextEncoder
 from ranking.recall.fusion import reciprocal_rank_fusion
 from ranking.recall.lexical import BM25_B, BM25_K1, BM25Index
-from ranking.recall.lexical_tiers import lexical_recall
 from ranking.recall.pinyin import PinyinReader
 from ranking.recall.query_words import SYNONYM_WEIGHT, QueryWordMatcher
 from ranking.recall.spelling import QuerySpeller, SpellCorrection
@@ -130,11 +129,7 @@ class SearchRecall:
         return rows, vectors, BoundedMemo(kept), BoundedMemo(kept)
 
     def _matcher(self, r: RecallSettings) -> QueryWordMatcher:
-        """The index's query words, and beside them the lexical recall ``r`` chooses for its size
-        (:attr:`lexical_words`: the same matcher up to ``recall.lexical_exact_max`` products)."""
-        words = QueryWordMatcher.of(self.bm25, r)
-        self.lexical_words = lexical_recall(words, r)
-        return words
+        return QueryWordMatcher.of(self.bm25, r)
 
     def use_query_words_from(self, recall_settings: RecallSettings) -> SearchRecall:
         """Match query words as the ``recall.subword_*`` settings say (sub-word length, cap, weight)."""
@@ -188,7 +183,7 @@ class SearchRecall:
         light = object.__new__(type(self))
         light.__dict__.update(encoder=self.encoder, vectors=self.vectors, product_ids=self.product_ids,
                               _rows=self._rows, bm25=None, index=None, manifest={}, speller=None,
-                              _correct=SpellCorrection.as_typed, query_words=None, lexical_words=None,
+                              _correct=SpellCorrection.as_typed, query_words=None,
                               _query_settings=self._query_settings, synonym_weight=self.synonym_weight,
                               _kept_vectors=BoundedMemo(QUERY_VECTORS_KEPT),
                               _dense_kept=(None, BoundedMemo(0), ()),
@@ -237,7 +232,7 @@ class SearchRecall:
     def lexical(self, query: str, k: int, rewrite: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Lexical recall of ``query``, with the synonym ``rewrite``'s terms as alternatives
         of the words they stand for (:meth:`QueryWordMatcher.scores`)."""
-        return self.lexical_words.lexical(query, k, rewrite, self.synonym_weight)
+        return self.query_words.lexical(query, k, rewrite, self.synonym_weight)
 
     def query_vectors(self, texts: list[str], memo: dict | None = None) -> np.ndarray:
         """``encoder.encode(texts)``; one text's row is kept in ``memo`` (a request's
