@@ -31,6 +31,7 @@ from ranking.explanation import explain_page
 from ranking.features import features
 from ranking.features.per_product import built_product_feature_table, no_builds_aside
 from ranking.features.snapshot import EntityTable
+from ranking.live.catalog_overlay import carrying_store_bans
 from ranking.live.features import LIVE_COLUMNS
 from ranking.merchandising.synonym_index import rewrite_of
 from ranking.pipeline import Pipeline, RankRequest
@@ -101,6 +102,9 @@ class Engine:
         self.catalog = catalog
         self.settings = settings
         self.snapshot = bundle.snapshot
+        # the live catalog's store bans as a column from the start (zeros: a bundle has none), so a
+        # store's first ban changes its values and adds no column (ranking/live/catalog_overlay.py)
+        self.snapshot.products = carrying_store_bans(self.snapshot.products)
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recall")
         self.closers: list[Callable[[], None]] = []  # what parts started by the engine stop at close
         self.recall = recall

@@ -173,27 +173,36 @@ def test_the_pages_after_a_change_build_nothing_and_equal_a_fresh_engines(small_
         assert _served(fresh, pages) == after
 
 
-def test_a_stores_first_ban_adds_a_column_and_the_pages_after_it_still_build_nothing(small_models: Path,
-                                                                                  tmp_path: Path,
-                                                                                  monkeypatch) -> None:
-    """A store's first ban adds the ``store_banned`` column (the table had none): the follower builds
-    what reads it (governance's barred codes, the subsidy channel's rows) and patches the feature
-    table at the banned rows before the swap, so the next pages build nothing; they are a fresh
-    engine's pages."""
-    with started_state(small_models / "latest", tmp_path) as state:
+def test_a_stores_first_ban_changes_a_column_the_served_table_already_carries(small_models: Path,
+                                                                             tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    """A bundle's product table has no ``store_banned`` (training knows no store ban); the engine
+    serves it with one of zeros from its load, so a store's first ban changes values of a column the
+    table has, as any ban does: the new table has the old one's columns, the follower builds what
+    reads it once each (governance's barred codes, the subsidy channel's rows) and patches the
+    feature table at the banned rows before the swap, the next pages build nothing, and they are a
+    fresh engine's pages."""
+    bundle = small_models / "latest"
+    assert "store_banned" not in FeatureSnapshot.load(bundle / "snapshot").products.columns
+    with started_state(bundle, tmp_path) as state:
         engine = state.engine
-        assert "store_banned" not in engine.snapshot.products.columns
+        served = engine.snapshot.products
+        assert served.columns["store_banned"].dtype == np.float32 and not served.columns["store_banned"].any()
         pages = _other_pages(engine)
         _served(engine, pages)
-        row = engine.snapshot.products.rows(np.array([_served(engine, pages[:1])[0][0][0]]))[0]
+        row = served.rows(np.array([_served(engine, pages[:1])[0][0][0]]))[0]
         built = _kept_builds(monkeypatch)
         tables: list = []
         build = per_product.build_product_feature_table
         monkeypatch.setattr(per_product, "build_product_feature_table",
                             lambda snapshot, names: tables.append(names) or build(snapshot, names))
         _change(state, engine, "store_ban", int(row))
-        assert engine.snapshot.products.columns["store_banned"].any()
-        built.clear()
+        banned = engine.snapshot.products
+        assert banned is not served and list(banned.columns) == list(served.columns)
+        assert banned.columns["store_banned"].any()
+        before_swap, built[:] = list(built), []
+        assert any("_barred" in b for b in before_swap) and len(before_swap) == len(set(before_swap)), \
+            before_swap
         after = _served(engine, pages)
         assert built == [] and tables == []
         fresh, _ = state.reload(None)

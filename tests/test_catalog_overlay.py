@@ -9,7 +9,7 @@ import pandas as pd
 
 from ranking.catalog_changes import BANS, PRODUCT_CHANGES
 from ranking.features.snapshot import EntityTable
-from ranking.live.catalog_overlay import overlay_products
+from ranking.live.catalog_overlay import carrying_store_bans, overlay_products
 from ranking.live.catalog_state import CatalogState
 from ranking.scores.price_advantage import price_advantage
 
@@ -128,7 +128,7 @@ def test_an_older_bundle_reprices_the_listing_against_its_implied_reference() ->
 
 def test_no_change_keeps_the_table_so_what_is_built_for_it_stays_valid() -> None:
     products, refs, rating, leaf = _mall()
-    table = _table(products, _scored(products, refs, rating, leaf))
+    table = carrying_store_bans(_table(products, _scored(products, refs, rating, leaf)))  # as served
     state = CatalogState()
     assert overlay_products(table, state, None, CLIP) is table  # the start's overlay with no change
     same = {"product_id": 4, "price": float(products.price[3]), "stock": 5}  # the values it has
@@ -151,3 +151,22 @@ def test_a_change_shares_every_column_it_leaves_bit_for_bit_the_same() -> None:
     assert after.columns["price_advantage"] is banned.columns["price_advantage"]
     fresh = overlay_products(table, state, None, CLIP)  # every change so far over the bundle's table
     assert "store_banned" in fresh.columns and fresh.columns["stock"][0] == 0
+
+
+def test_the_overlay_always_carries_store_banned_and_a_first_store_ban_adds_no_column() -> None:
+    """A bundle's table has no ``store_banned``: the engine serves it with zeros (``carrying_store_bans``:
+    the other columns shared, a table that has one kept), the overlay writes it even with no store
+    banned, and a store's first ban then changes its values only: the new table has the same columns."""
+    products, refs, rating, leaf = _mall()
+    bundle = _table(products, _scored(products, refs, rating, leaf))
+    assert "store_banned" not in bundle.columns
+    served = carrying_store_bans(bundle)
+    assert carrying_store_bans(served) is served
+    assert served.columns["store_banned"].dtype == np.float32 and not served.columns["store_banned"].any()
+    assert all(served.columns[n] is c for n, c in bundle.columns.items())
+    state = CatalogState()
+    assert not overlay_products(bundle, state, None, CLIP).columns["store_banned"].any()
+    banned = overlay_products(served, state, state.fold([(BANS, {"product_ids": [], "store_ids": [2],
+                                                                 "reason": "fraud", "unban": False})]), CLIP)
+    assert list(banned.columns) == list(served.columns)
+    assert banned.columns["store_banned"].any() and banned.columns["store_banned"].dtype == np.float32

@@ -43,7 +43,7 @@ import numpy as np
 from ranking.features.inputs import FeatureInputs, no_queries
 from ranking.features.product_table import ProductFeatureTable
 from ranking.features.registry import Feature, compute_features, features
-from ranking.features.snapshot import ABSENT_IS_ZERO, EntityTable, FeatureSnapshot
+from ranking.features.snapshot import EntityTable, FeatureSnapshot
 
 # the definition modules whose features read only the candidate's product and store rows
 # (tests/test_per_product_features.py checks each against other users, hours, surfaces, queries)
@@ -234,22 +234,15 @@ def install_prepared_table(snapshot: FeatureSnapshot) -> None:
 
 def _changed_rows(old: EntityTable, new: EntityTable) -> np.ndarray | None:
     """The rows whose value differs, bit for bit, in some column of ``new`` that is another object
-    than ``old``'s, and the rows a column ``new`` adds holds other than zero where every reader takes
-    its absence as zeros (:data:`~ranking.features.snapshot.ABSENT_IS_ZERO`: a store's first ban);
-    None when a row's store or category, the ids or the columns' other names or dtypes differ (what
-    the table keeps besides the features: built anew)."""
-    added = new.columns.keys() - old.columns.keys()
+    than ``old``'s; None when a row's store or category, the ids or the columns' names or dtypes
+    differ (what the table keeps besides the features: built anew). A store's first ban changes
+    values of ``store_banned``, which the served table carries from the engine's load
+    (:func:`~ranking.live.catalog_overlay.carrying_store_bans`): patched like any ban."""
     if (old.ids is not new.ids and not np.array_equal(old.ids, new.ids)) \
-            or not old.columns.keys() <= new.columns.keys() or not added <= ABSENT_IS_ZERO:
+            or old.columns.keys() != new.columns.keys():
         return None
     changed = np.zeros(len(old.ids), bool)
-    for name in added:
-        if new.columns[name].shape != old.ids.shape:
-            return None
-        changed |= new.columns[name] != 0
     for name, column in new.columns.items():
-        if name in added:
-            continue
         before = old.columns[name]
         if column is before:
             continue

@@ -24,11 +24,6 @@ from ranking.features.bm25 import bm25_matrix
 from ranking.recall.tokenize import TOKENIZER_VERSION, require_current_tokens, search_form
 from ranking.row_lookup import RowLookup
 
-# product columns every reader takes as all zeros when a table lacks them: the live catalog adds
-# ``store_banned`` at a store's first ban (ranking/live/catalog_overlay.py), and a table without it
-# bans no store
-ABSENT_IS_ZERO = frozenset({"store_banned"})
-
 
 @dataclass
 class EntityTable:

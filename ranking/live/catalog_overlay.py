@@ -3,8 +3,9 @@
 :func:`overlay_products` takes the served snapshot's product table (an
 :class:`~ranking.features.snapshot.EntityTable`) and returns a new one in which the touched
 products carry their latest changed values (:class:`~ranking.live.catalog_state.CatalogState`):
-``price``, ``list_price``, ``stock``, ``subsidy``, ``banned`` and ``comparable_group_id``; a
-``store_banned`` column (1 for every product of a banned store); ``log_price_vs_category``
+``price``, ``list_price``, ``stock``, ``subsidy``, ``banned`` and ``comparable_group_id``; the
+``store_banned`` column (1 for every product of a banned store, 0 for the others: always carried,
+:func:`carrying_store_bans`); ``log_price_vs_category``
 moved by the change of log price; and ``price_advantage`` recomputed for every listing of the
 comparable groups a price, a group or a ban touched, with the function scoring uses
 (:func:`ranking.scores.price_advantage.group_price_advantage`: the other stores' live listings'
@@ -20,6 +21,12 @@ object (the per-product feature table, ~1.5 s of CPU at 1M products; cold start'
 governance's barred codes) stays valid: the first overlay at start, with no change, costs no
 rebuild. The caller swaps the result in with one assignment (``snapshot.products = ...``), so
 a reader sees the whole batch or none of it, and the read path takes no lock.
+
+A bundle's table has no ``store_banned`` (training knows no store ban): the engine serves it with
+one of zeros from its load (:func:`carrying_store_bans`, ``Engine``), so the first overlay at start
+keeps that table, and a store's first ban changes values of a column the table already has, as any
+other ban does: what reads it is built again from the column it replaces, once, before the swap
+(``ranking/live/catalog_tables.py``), never for a column the table gained.
 :func:`overlay_store_names` does the same for the card catalog's store names (stores added
 through the catalog API).
 """
@@ -30,11 +37,20 @@ import numpy as np
 
 from ranking.catalog import CardCatalog
 from ranking.catalog_changes import OVERLAID
-from ranking.features.snapshot import ABSENT_IS_ZERO, EntityTable
+from ranking.features.snapshot import EntityTable
 from ranking.live.catalog_state import CatalogState, Folded
 from ranking.scores.price_advantage import group_price_advantage
 
 GROUP_COLUMNS = ("comparable_group_id", "outside_price", "category_price", "price_advantage")
+STORE_BANNED = "store_banned"
+
+
+def carrying_store_bans(table: EntityTable) -> EntityTable:
+    """``table`` with a ``store_banned`` column of zeros (float32, as the overlay writes it) when it
+    has none (a bundle's table), else ``table`` itself; the other columns are shared."""
+    if STORE_BANNED in table.columns:
+        return table
+    return EntityTable(table.ids, {**table.columns, STORE_BANNED: np.zeros(len(table.ids), np.float32)})
 
 
 def overlay_products(table: EntityTable, state: CatalogState, folded: Folded | None, clip: float
@@ -67,7 +83,7 @@ def overlay_products(table: EntityTable, state: CatalogState, folded: Folded | N
         cols["log_price_vs_category"] = column
     if "store_id" in cols:
         store = cols["store_id"].astype(np.int64)
-        cols["store_banned"] = np.isin(store, state.banned_store_ids()).astype(np.float32)
+        cols[STORE_BANNED] = np.isin(store, state.banned_store_ids()).astype(np.float32)
     _reprice(cols, rows[repriced], {k: v[repriced] for k, v in before.items()}, state, folded, clip)
     return _kept(table, cols)
 
@@ -75,13 +91,10 @@ def overlay_products(table: EntityTable, state: CatalogState, folded: Folded | N
 def _kept(table: EntityTable, cols: dict[str, np.ndarray]) -> EntityTable:
     """The table of ``cols``, sharing each of ``table``'s columns its copy equals bit for bit (a
     change to the value a product already had, a ``store_banned`` with no new ban), and ``table``
-    itself when no column changed (a ``store_banned`` of zeros where ``table`` has none is no
-    change: every reader takes a missing column as no ban)."""
+    itself when no column changed."""
     kept = {}
     for name, column in cols.items():
         old = table.columns.get(name)
-        if old is None and name in ABSENT_IS_ZERO and not column.any():
-            continue
         kept[name] = old if old is not None and _same_bits(old, column) else column
     if kept.keys() == table.columns.keys() and all(kept[n] is c for n, c in table.columns.items()):
         return table

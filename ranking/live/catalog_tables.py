@@ -43,7 +43,7 @@ def prepare_swap(engine: Any, old: EntityTable, new: EntityTable) -> None:
         for derived in list(EVERY):
             if replaced:
                 derived.build_replacing(replaced)
-            derived.build_for(old, new)  # also a column ``new`` adds (a store's first ban)
+            derived.build_for(old, new)  # also a column ``new`` adds (an older bundle's offer columns)
         prepare_product_feature_table(engine.snapshot, new)
         strength = engine.settings.cold_start.prior_strength
         if new.columns.get("category_id") is not old.columns.get("category_id"):  # new products

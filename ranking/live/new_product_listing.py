@@ -22,8 +22,9 @@ subsidy, ban, comparable group and ``listed_at`` (epoch ms). From the bundle:
   without events toward its leaf, so the model never saw NaN in these columns, and a NaN
   would send every tree down a branch no training row took; ``sales_velocity`` is 0.
 
-Cold start's window counts (``impressions_n``, ``clicks_n``, ``orders_n``) are 0: nothing yet.
-Any other column (one a later part adds) is NaN, or 0 for integer columns.
+Cold start's window counts (``impressions_n``, ``clicks_n``, ``orders_n``) are 0: nothing yet;
+so is ``store_banned`` (its store's ban is the live catalog's overlay, laid over the table right
+after the add). Any other column (one a later part adds) is NaN, or 0 for integer columns.
 """
 
 from __future__ import annotations
@@ -178,6 +179,8 @@ def listing_columns(snapshot: FeatureSnapshot, new: pd.DataFrame, clip: float) -
             out[name] = np.zeros(len(new))
     out.update(leaf_medians({name: cols[name] for name in HISTORY_COLUMNS if name in cols}, category, new_cat,
                             cold))
+    if "store_banned" in cols:  # its store's ban: the live catalog's overlay, laid right after the add
+        out["store_banned"] = np.zeros(len(new))
     for name, values in cols.items():
         if name not in out:
             integer = np.issubdtype(values.dtype, np.integer)

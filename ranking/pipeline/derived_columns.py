@@ -111,8 +111,10 @@ class DerivedColumn:
     def build_for(self, old: EntityTable, new: EntityTable) -> None:
         """With :attr:`table_columns`: build now the version for ``new`` of the kept version read
         from ``old``'s columns, when any of them is another object in ``new`` (a column ``old``
-        lacked too: the live catalog's first store ban adds ``store_banned``, which
-        :meth:`build_replacing`, mapping old objects to new ones, cannot see)."""
+        lacked too, which :meth:`build_replacing`, mapping old objects to new ones, cannot see: the
+        offer columns ``subsidy_depth`` and ``authentic_guarantee``, which the first new products'
+        rows add to the table of a bundle built before offers; a store's first ban adds none: the
+        served table carries ``store_banned`` from the engine's load)."""
         if not self.table_columns:
             return
         before, after = _named(old, self.table_columns), _named(new, self.table_columns)
