@@ -15,7 +15,7 @@ from ranking.recall.category_browse import CategoryBrowse, _available_by_prior
 from ranking.surfaces import CATEGORY_CHANNEL, CHANNEL
 
 
-def _sorted_available(ids, score, popularity, stock, banned, leaf, top):
+def _sorted_available(ids, score, popularity, stock, banned, store_banned, leaf, top):
     """The order as it was computed before (the available rows alone, sorted stably by the prior)."""
     n = len(ids)
 
@@ -23,7 +23,7 @@ def _sorted_available(ids, score, popularity, stock, banned, leaf, top):
         return np.full(n, default) if values is None else np.asarray(values, dtype=np.float64)
 
     prior = np.nan_to_num(col(score, 0), nan=0.0) * (1.0 + np.nan_to_num(col(popularity, 0), nan=0.0))
-    rows = np.flatnonzero((col(stock, 1) > 0) & (col(banned, 0) == 0))
+    rows = np.flatnonzero((col(stock, 1) > 0) & (col(banned, 0) == 0) & (col(store_banned, 0) == 0))
     rows = rows[np.argsort(-prior[rows], kind="stable")]
     return rows, col(leaf, -1)[rows], col(top, -1)[rows]
 
@@ -42,10 +42,11 @@ def test_the_order_is_the_sort_of_the_available_rows_alone_ties_nans_and_missing
         popularity = maybe(rng.integers(0, 3, n).astype(np.float32))
         stock = maybe(rng.integers(0, 3, n).astype(np.float32))
         banned = maybe((rng.random(n) < 0.2).astype(np.float32))
+        store_banned = maybe((rng.random(n) < 0.2).astype(np.float32))
         leaf, top = maybe(rng.integers(0, 5, n)), maybe(rng.integers(0, 2, n))
         score = maybe(score)
-        got = _available_by_prior(ids, score, popularity, stock, banned, leaf, top)
-        want = _sorted_available(ids, score, popularity, stock, banned, leaf, top)
+        got = _available_by_prior(ids, score, popularity, stock, banned, store_banned, leaf, top)
+        want = _sorted_available(ids, score, popularity, stock, banned, store_banned, leaf, top)
         for a, b in zip(got, want, strict=True):
             assert a.dtype == b.dtype and np.array_equal(a, b)
 
@@ -73,7 +74,8 @@ def test_after_a_stock_out_the_first_category_page_builds_nothing_and_leaves_the
         assert built == [] and shown[0] not in after
         products = engine.snapshot.products
         kept = CategoryBrowse(engine.snapshot, state.settings.channels)._ordered()[0]
-        names = ("product_score", "product_popularity", "stock", "banned", "category_id", "top_category_id")
+        names = ("product_score", "product_popularity", "stock", "banned", "store_banned", "category_id",
+                 "top_category_id")
         assert np.array_equal(kept, _sorted_available(products.ids, *map(products.columns.get, names))[0])
 
 
@@ -101,6 +103,32 @@ def test_after_new_products_the_first_category_page_builds_nothing_and_can_show_
         assert not [b for b in built if "prior" in b], built  # (the homepage lists' own builds aside)
         products = engine.snapshot.products
         kept = CategoryBrowse(engine.snapshot, state.settings.channels)._ordered()[0]
-        names = ("product_score", "product_popularity", "stock", "banned", "category_id", "top_category_id")
+        names = ("product_score", "product_popularity", "stock", "banned", "store_banned", "category_id",
+                 "top_category_id")
         assert np.array_equal(kept, _sorted_available(products.ids, *map(products.columns.get, names))[0])
         assert products.rows(np.array([new_id]))[0] in kept
+
+
+def test_a_banned_store_s_products_leave_the_category_recall_so_its_places_go_to_others(
+        small_models: Path, tmp_path: Path, monkeypatch) -> None:
+    """Governance drops a banned store's products after recall; the category source leaves them out
+    itself, so the ``category_candidates`` it hands over are all products a page can show."""
+    with started_state(small_models / "latest", tmp_path) as state:
+        engine, snap, page = _category_page(state)
+        shown = [c["product_id"] for c in engine.rank(CATEGORY_CHANNEL, page).cards]
+        row = int(snap.products.rows(np.array([shown[0]]))[0])
+        store = snap.products.columns["store_id"][row]
+        built = _kept_builds(monkeypatch)
+        _change(state, engine, "store_ban", row)
+        assert any("available_by_prior" in b for b in built), "built by the follower before the swap"
+        products = engine.snapshot.products
+        source = CategoryBrowse(engine.snapshot, state.settings.channels)
+        ids, _ = source.recall(page, 10_000)
+        of_store = products.columns["store_id"][products.rows(ids)] == store
+        assert len(ids) and not of_store.any()
+        names = ("product_score", "product_popularity", "stock", "banned", "store_banned", "category_id",
+                 "top_category_id")
+        assert np.array_equal(source._ordered()[0],
+                              _sorted_available(products.ids, *map(products.columns.get, names))[0])
+        after = [c["product_id"] for c in engine.rank(CATEGORY_CHANNEL, page).cards]
+        assert shown[0] not in after and len(after) == min(page.page_size, len(ids))

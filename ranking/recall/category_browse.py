@@ -38,15 +38,19 @@ def _prior_order(ids: np.ndarray, score: np.ndarray | None, popularity: np.ndarr
 
 
 def _available_by_prior(ids: np.ndarray, score: np.ndarray | None, popularity: np.ndarray | None,
-                        stock: np.ndarray | None, banned: np.ndarray | None, leaf: np.ndarray | None,
-                        top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(the available products' rows in prior order, their leaf, their top category): the rows a
-    stable sort of the available rows alone gives, ties by row as well. It reads the prior order
+                        stock: np.ndarray | None, banned: np.ndarray | None, store_banned: np.ndarray | None,
+                        leaf: np.ndarray | None, top: np.ndarray | None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the available products' rows in prior order, their leaf, their top category): in stock, not
+    banned and not of a banned store (governance would drop them after recall, leaving their places
+    in ``channels.category_candidates`` to nobody); the rows a stable sort of the available rows
+    alone gives, ties by row as well. It reads the prior order
     through :data:`PRIOR_ORDER` itself, so its sources are columns only: the live catalog's
     ``build_replacing`` then rebuilds it from the new columns, never from a swapped-out order."""
     n = len(ids)
     order = PRIOR_ORDER.of(ids, score, popularity)
-    available = (or_default(stock, n, 1) > 0) & (or_default(banned, n, 0) == 0)
+    available = (or_default(stock, n, 1) > 0) & (or_default(banned, n, 0) == 0) \
+        & (or_default(store_banned, n, 0) == 0)
     rows = order[available[order]]
     return rows, or_default(leaf, n, -1)[rows], or_default(top, n, -1)[rows]
 
@@ -81,8 +85,8 @@ class CategoryBrowse:
         products = self.snapshot.products
         column = products.columns.get
         return AVAILABLE_BY_PRIOR.of(products.ids, column("product_score"), column("product_popularity"),
-                                     column("stock"), column("banned"), column("category_id"),
-                                     column("top_category_id"))
+                                     column("stock"), column("banned"), column("store_banned"),
+                                     column("category_id"), column("top_category_id"))
 
     def recall(self, request: RankRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
         if request.category_id is None:
