@@ -765,6 +765,10 @@ class LiveSettings(Section):
     redis_prefix: str = Field(
         "shelfrank:", min_length=1, description="every Redis key of the live state starts with this, so "
         "several malls (or a test) share one server without seeing each other's keys")
+    redis_shoppers_stream_max_len: int = Field(
+        1_000, ge=1, description="redis backend: the stream naming the shoppers each applier poll changed "
+        "(every worker computes their homepage lists ahead: recall.homepage_lists_ahead) is trimmed to "
+        "about this many polls (ranking/live/shoppers_feed.py)")
     redis_timeout_seconds: float = Field(
         0.5, gt=0, description="a Redis call (one pipeline read or write) that takes longer fails with "
         "LiveBackendError, and the service ranks from the bundle's frozen state: short, so a stalled "

@@ -33,23 +33,11 @@ from ranking.live.channel_exposures import ChannelExposures, channel_counts
 from ranking.live.log_rows import BundleLeaves, FirstShowings, column_tables, products_named
 from ranking.live.log_tail import LogTail
 from ranking.live.pacer import Pacer, no_pause
+from ranking.live.shoppers_feed import shoppers_touched
 from ranking.live.state import LiveState, ShopperView
 from ranking.settings import LiveSettings
 
 log = logging.getLogger("shelfrank.live")
-HISTORY_TABLES = ("clicks", "carts", "orders")  # the tables a shopper's homepage history reads
-
-
-def shoppers_touched(tables: Mapping[str, pa.Table]) -> list[int]:
-    """The distinct signed-in users of a poll's clicks, carts and orders (no anonymous row)."""
-    users: dict[int, None] = {}
-    for name in HISTORY_TABLES:
-        table = tables.get(name)
-        if table is not None and "user_id" in table.column_names:
-            users.update(dict.fromkeys(u for u in table.column("user_id").to_pylist() if u is not None))
-    return list(users)
-
-
 class EmbeddedLiveState:
     """A :class:`LiveState` fed by tailing the event log under ``events_dir``."""
 

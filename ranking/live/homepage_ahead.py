@@ -9,19 +9,20 @@ what it reads (the shopper's recent items and weights, their leaves: ``QuotaSour
 one computed earlier for the same history is the page's very list.
 
 :class:`ShopperListsAhead` is told the shoppers whose history a poll of the live state changed
-(``EmbeddedLiveState.on_shoppers``) and, on its own thread, has each engine build the shopper's
-context from the live view and ask every homepage source for its list, as a page at the current
-hour would (``Engine.warm_homepage``): the page then reads them kept. It starts a shopper only
-while the process's service works on no request (it waits, without polling, on
-:data:`ranking.in_flight.IN_FLIGHT`' ``idle`` event), so a worker serving requests back to back
-(two workers at 16 connections) does not start it; one shopper's lists (about a first homepage's
-recall stage above) started in an idle moment run on beside a request that arrives meanwhile.
-The shoppers waiting are bounded (the oldest dropped, ``recall.homepage_lists_ahead_pending``). A
-list it could not compute (a reload swapping the recall, a view that failed) is the page's to
-compute as before: the page's own path never depends on it. Every engine the service routes to
-is warmed (an experiment's arms too: their memos are bounded, oldest out). An anonymous session's
-click folded into a signed-in user is not told (its row names no user): that user's page
-computes as before.
+(``EmbeddedLiveState.on_shoppers``; the Redis backend's ``on_shoppers``, read from the shoppers
+stream every host's applier writes: :mod:`ranking.live.shoppers_feed`) and, on its own thread, has
+each engine build the shopper's context from the live view and ask every homepage source for its
+list, as a page at the current hour would (``Engine.warm_homepage``): the page then reads them
+kept. It starts a shopper only while the process's service works on no request (it waits, without
+polling, on :data:`ranking.in_flight.IN_FLIGHT`' ``idle`` event), so a worker serving requests back
+to back (two workers at 16 connections) does not start it; one shopper's lists (about a first
+homepage's recall stage above) started in an idle moment run on beside a request that arrives
+meanwhile. The shoppers waiting are bounded (the oldest dropped,
+``recall.homepage_lists_ahead_pending``). A list it could not compute (a reload swapping the
+recall, a view that failed) is the page's to compute as before: the page's own path never depends
+on it. Every engine the service routes to is warmed (an experiment's arms too: their memos are
+bounded, oldest out). An anonymous session's click folded into a signed-in user is not told (its
+row names no user): that user's page computes as before.
 """
 
 from __future__ import annotations

@@ -24,6 +24,12 @@
   (:mod:`ranking.merchandising.changes`) go to their own stream ``<prefix>merchandising``, never
   trimmed (a worker that starts must read every rule in force; they are few), which every worker
   follows (:meth:`RedisLiveBackend.merch_feed`, :mod:`ranking.live.merch_follower`).
+* **Shoppers changed.** After each applied poll the applier names the signed-in shoppers whose
+  clicks, carts or orders it applied in the stream ``<prefix>shoppers`` (trimmed to about
+  ``live.redis_shoppers_stream_max_len`` entries), and every worker reads it each poll
+  (:meth:`RedisLiveBackend.tell_shoppers`) to compute their homepage lists ahead
+  (:mod:`ranking.live.shoppers_feed`, :mod:`ranking.live.homepage_ahead`); only while the service
+  listens (``recall.homepage_lists_ahead``).
 * **Failures never lose data.** A failed apply keeps the poll's rows pending and the positions
   unchanged; they are applied again next poll (the log is the truth; the HTTP layer acknowledged
   them once they were durable there). Each failure is reported to ``on_failure("apply", exc)``
@@ -71,6 +77,7 @@ from ranking.live.merch_follower import MERCH_STREAM
 from ranking.live.pacer import Pacer, no_pause
 from ranking.live.redis_client import guarded
 from ranking.live.redis_state import RedisLiveState
+from ranking.live.shoppers_feed import ShoppersFeed, push_shoppers, shoppers_touched
 from ranking.live.state import ShopperView
 from ranking.merchandising.changes import MERCH_TABLES
 from ranking.settings import LiveSettings
@@ -127,6 +134,10 @@ class RedisLiveBackend:
         self._skip_until = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # told the signed-in shoppers whose history a poll changed (any host's applier: the
+        # shoppers stream, read each poll while set: ranking/live/shoppers_feed.py)
+        self.on_shoppers: Callable[[list[int]], None] | None = None
+        self._shoppers: ShoppersFeed | None = None
 
     # ---- the applier -----------------------------------------------------------------------
     @property
@@ -227,7 +238,38 @@ class RedisLiveBackend:
             pipe.set(self._positions_key(), json.dumps(positions), ex=self.state.user_ttl)
             pipe.execute()
         self._pending, self._stored = None, True
+        self._push_shoppers(tables)
         return applied
+
+    def _push_shoppers(self, tables: dict[str, pa.Table]) -> None:
+        """Name the poll's shoppers to every worker, when this one listens (``on_shoppers``: the
+        host's workers share their settings, so its readers do too). A hint: a failure only leaves
+        their pages to compute their lists themselves, and is no apply failure."""
+        if self.on_shoppers is None:
+            return
+        try:
+            push_shoppers(self.state.redis, self.state.url, self.state.prefix, shoppers_touched(tables),
+                          self.settings.redis_shoppers_stream_max_len)
+        except LiveBackendError as exc:
+            log.debug("live state: naming a poll's shoppers failed (%s)", exc)
+
+    def tell_shoppers(self) -> int:
+        """Tell ``on_shoppers`` the shoppers any applier named since the last call (the first call
+        only starts listening); how many. A failed read is tried again next poll."""
+        if self.on_shoppers is None:
+            self._shoppers = None  # listening again starts from then
+            return 0
+        if self._shoppers is None:
+            self._shoppers = ShoppersFeed(self.state.redis, self.state.url, self.state.prefix)
+        try:
+            users = self._shoppers.poll()
+        except LiveBackendError as exc:
+            log.debug("live state: reading the shoppers stream failed (%s); next poll", exc)
+            return 0
+        tell = self.on_shoppers
+        if users and tell is not None:
+            tell(users)
+        return len(users)
 
     def _channel_key(self, hour: int) -> str:
         return f"{self.state.prefix}chexp:{hour}"
@@ -320,6 +362,10 @@ class RedisLiveBackend:
                 self.catch_up(pacer.start())
             except Exception:  # never let the applier die: log and try again next poll
                 log.exception("applying the event log to Redis failed")
+            try:
+                self.tell_shoppers()
+            except Exception:  # the lists ahead's own failure: the pages compute as before
+                log.exception("telling the homepage lists ahead which shoppers changed failed")
 
     def stop(self) -> None:
         """Stop following, release the applier lock (another worker takes it) and the connections."""
