@@ -82,6 +82,8 @@ def start_lists_ahead(state: ServiceState) -> None:
     ahead = ShopperListsAhead(lambda: router_engines(state.router), view_of, hour_of,
                               recall.homepage_lists_ahead_pending).start()
     state.lists_ahead = ahead
+    if hasattr(live, "shoppers_max"):  # a backend naming shoppers to other workers: no more than wait
+        live.shoppers_max = recall.homepage_lists_ahead_pending
     live.on_shoppers = ahead.add
 
 

@@ -152,10 +152,10 @@ def test_the_service_wires_it_to_the_embedded_live_state_and_stops_it() -> None:
                           live=SimpleNamespace(on_shoppers=None), router=None, lists_ahead=None)
     start_lists_ahead(off)
     assert off.lists_ahead is None and off.live.on_shoppers is None
-    redis_like = SimpleNamespace(settings=load_settings([]), live=SimpleNamespace(stop=lambda: None),
-                                 router=None, lists_ahead=None)  # a backend that tells no shoppers
-    start_lists_ahead(redis_like)
-    assert redis_like.lists_ahead is None and not hasattr(redis_like.live, "on_shoppers")
+    silent = SimpleNamespace(settings=load_settings([]), live=SimpleNamespace(stop=lambda: None),
+                             router=None, lists_ahead=None)  # no on_shoppers (a mall's own backend)
+    start_lists_ahead(silent)
+    assert silent.lists_ahead is None and not hasattr(silent.live, "on_shoppers")
 
 
 def test_the_idle_event_follows_the_requests_in_flight() -> None:

@@ -38,6 +38,8 @@ from ranking.live.state import LiveState, ShopperView
 from ranking.settings import LiveSettings
 
 log = logging.getLogger("shelfrank.live")
+
+
 class EmbeddedLiveState:
     """A :class:`LiveState` fed by tailing the event log under ``events_dir``."""
 
@@ -110,10 +112,11 @@ class EmbeddedLiveState:
                 refused = exc
             if applied is None:
                 applied = self._apply_one_by_one(tables, refused)
-        if self.on_shoppers is not None:
+        tell = self.on_shoppers  # read once: the service may clear it meanwhile (stop_live)
+        if tell is not None:
             touched = shoppers_touched(tables)
             if touched:
-                self.on_shoppers(touched)
+                tell(touched)
         return applied
 
     def _grow_aside(self, tables: dict[str, pa.Table], named: np.ndarray, pause: Callable[[], None]

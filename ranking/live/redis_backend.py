@@ -80,7 +80,7 @@ from ranking.live.redis_state import RedisLiveState
 from ranking.live.shoppers_feed import ShoppersFeed, push_shoppers, shoppers_touched
 from ranking.live.state import ShopperView
 from ranking.merchandising.changes import MERCH_TABLES
-from ranking.settings import LiveSettings
+from ranking.settings import LiveSettings, RecallSettings
 
 log = logging.getLogger("shelfrank.live")
 LOCK_FILE = ".live-applier.lock"
@@ -137,6 +137,9 @@ class RedisLiveBackend:
         # told the signed-in shoppers whose history a poll changed (any host's applier: the
         # shoppers stream, read each poll while set: ranking/live/shoppers_feed.py)
         self.on_shoppers: Callable[[list[int]], None] | None = None
+        # users named a poll at most: a worker keeps no more waiting (recall.homepage_lists_ahead_pending,
+        # which the service sets here when it listens)
+        self.shoppers_max = RecallSettings.model_fields["homepage_lists_ahead_pending"].default
         self._shoppers: ShoppersFeed | None = None
 
     # ---- the applier -----------------------------------------------------------------------
@@ -249,7 +252,7 @@ class RedisLiveBackend:
             return
         try:
             push_shoppers(self.state.redis, self.state.url, self.state.prefix, shoppers_touched(tables),
-                          self.settings.redis_shoppers_stream_max_len)
+                          self.settings.redis_shoppers_stream_max_len, self.shoppers_max)
         except LiveBackendError as exc:
             log.debug("live state: naming a poll's shoppers failed (%s)", exc)
 
@@ -262,7 +265,7 @@ class RedisLiveBackend:
         if self._shoppers is None:
             self._shoppers = ShoppersFeed(self.state.redis, self.state.url, self.state.prefix)
         try:
-            users = self._shoppers.poll()
+            users = self._read(self._shoppers.poll)  # not asked while Redis failed lately
         except LiveBackendError as exc:
             log.debug("live state: reading the shoppers stream failed (%s); next poll", exc)
             return 0

@@ -8,8 +8,9 @@ poll's users as one entry of the stream ``<live.redis_prefix>shoppers`` (:func:`
 trimmed to about ``live.redis_shoppers_stream_max_len`` entries), and every worker reads it from
 where it was when it started listening (:class:`ShoppersFeed`): each then computes those
 shoppers' homepage lists in its idle moments (:mod:`ranking.live.homepage_ahead`). It is a hint:
-an entry lost (a failed push, a trimmed stream, a worker that started later) only means a page
-computes its lists itself, as before.
+an entry lost (a failed push, a trimmed stream, a worker that started later, the backlog an
+applier catches up before its service listens) only means a page computes its lists itself, as
+before.
 """
 
 from __future__ import annotations
@@ -27,23 +28,35 @@ READ_BATCH = 1000  # entries read per call (an entry is one applier poll's users
 
 
 def shoppers_touched(tables: Mapping[str, pa.Table]) -> list[int]:
-    """The distinct signed-in users of a poll's clicks, carts and orders (no anonymous row)."""
+    """The distinct signed-in users of a poll's clicks, carts and orders (no anonymous row, and no
+    user id that is not an integer: a row the live state will refuse)."""
     users: dict[int, None] = {}
     for name in HISTORY_TABLES:
         table = tables.get(name)
         if table is not None and "user_id" in table.column_names:
-            users.update(dict.fromkeys(u for u in table.column("user_id").to_pylist() if u is not None))
+            users.update(dict.fromkeys(u for u in table.column("user_id").to_pylist()
+                                       if isinstance(u, int) and not isinstance(u, bool)))
     return list(users)
 
 
-def push_shoppers(redis: Any, url: str, prefix: str, users: list[int], max_len: int) -> None:
-    """One entry of the shoppers stream naming ``users`` (the applier, after a poll's apply;
-    LiveBackendError on failure)."""
-    if not users:
+def push_shoppers(redis: Any, url: str, prefix: str, users: list[int], max_len: int,
+                  max_users: int) -> None:
+    """One entry of the shoppers stream naming ``users``, the last ``max_users`` of them (a replay
+    of the whole log names every user it holds; a worker keeps no more waiting: the applier,
+    after a poll's apply; LiveBackendError on failure)."""
+    if not users or max_users <= 0:
         return
     with guarded(url):
-        redis.xadd(f"{prefix}{SHOPPERS_STREAM}", {"ids": ",".join(map(str, users))}, maxlen=max_len,
-                   approximate=True)
+        redis.xadd(f"{prefix}{SHOPPERS_STREAM}", {"ids": ",".join(map(str, users[-max_users:]))},
+                   maxlen=max_len, approximate=True)
+
+
+def _user(text: bytes) -> int | None:
+    """A user id of an entry, None for anything else (an entry no applier of this version wrote)."""
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
 class ShoppersFeed:
@@ -66,7 +79,8 @@ class ShoppersFeed:
                 answer = self.redis.xread({self.key: self.last_id}, count=READ_BATCH)
                 entries = answer[0][1] if answer else []
                 for entry_id, fields in entries:
-                    users.update(dict.fromkeys(int(u) for u in fields[b"ids"].split(b",")))
-                    self.last_id = entry_id
+                    self.last_id = entry_id  # past it whatever it holds: a bad entry is read once
+                    users.update(dict.fromkeys(u for u in map(_user, fields.get(b"ids", b"").split(b","))
+                                               if u is not None))
                 if len(entries) < READ_BATCH:
                     return list(users)
