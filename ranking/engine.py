@@ -39,6 +39,7 @@ from ranking.pipeline.adjusters import default_adjusters
 from ranking.pipeline.adjusters.exposure_pacing import ExposurePacing
 from ranking.pipeline.adjusters.subsidy_theme import SubsidyTheme
 from ranking.pipeline.candidates import CandidateSet
+from ranking.pipeline.derived_columns import or_default
 from ranking.pipeline.dropped import DroppedEntries
 from ranking.pipeline.filters import Governance, KnownProducts, default_filters
 from ranking.pipeline.filters.relevance_floor import RelevanceFloor
@@ -398,11 +399,14 @@ class Engine:
         self._categories = None
 
     def top_categories(self) -> list[dict]:
-        """The top-level categories with their available products, most first (the category bar)."""
+        """The top-level categories with their available products (in stock, not banned, not of a
+        banned store: what a category page can show), most first (the category bar)."""
         products = self.snapshot.products
         if "top_category_id" not in products.columns:
             return []
-        available = (products.columns["stock"] > 0) & (products.columns["banned"] == 0)
+        n = len(products.ids)
+        available = (products.columns["stock"] > 0) & (products.columns["banned"] == 0) \
+            & (or_default(products.columns.get("store_banned"), n, 0) == 0)
         ids, counts = np.unique(products.columns["top_category_id"][available], return_counts=True)
         return [{"category_id": int(c), "products": int(n)} for c, n in
                 sorted(zip(ids, counts, strict=True), key=lambda x: (-x[1], x[0]))]

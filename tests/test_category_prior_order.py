@@ -112,23 +112,30 @@ def test_after_new_products_the_first_category_page_builds_nothing_and_can_show_
 def test_a_banned_store_s_products_leave_the_category_recall_so_its_places_go_to_others(
         small_models: Path, tmp_path: Path, monkeypatch) -> None:
     """Governance drops a banned store's products after recall; the category source leaves them out
-    itself, so the ``category_candidates`` it hands over are all products a page can show."""
+    itself, so the ``category_candidates`` it hands over are all products a page can show: with the
+    cap at 3 and the store of the category's best product banned, the three are others."""
     with started_state(small_models / "latest", tmp_path) as state:
         engine, snap, page = _category_page(state)
-        shown = [c["product_id"] for c in engine.rank(CATEGORY_CHANNEL, page).cards]
-        row = int(snap.products.rows(np.array([shown[0]]))[0])
+        few = state.settings.channels.model_copy(update={"category_candidates": 3})
+        best = CategoryBrowse(engine.snapshot, few).recall(page, 10)[0]
+        assert len(best) == 3
+        row = int(snap.products.rows(best[:1])[0])
         store = snap.products.columns["store_id"][row]
+        bar = {c["category_id"]: c["products"] for c in engine.top_categories()}
+        c = snap.products.columns
+        of_store = (c["store_id"] == store) & (c["stock"] > 0) & (c["banned"] == 0)
         built = _kept_builds(monkeypatch)
         _change(state, engine, "store_ban", row)
         assert any("available_by_prior" in b for b in built), "built by the follower before the swap"
         products = engine.snapshot.products
-        source = CategoryBrowse(engine.snapshot, state.settings.channels)
-        ids, _ = source.recall(page, 10_000)
-        of_store = products.columns["store_id"][products.rows(ids)] == store
-        assert len(ids) and not of_store.any()
+        ids, _ = CategoryBrowse(engine.snapshot, few).recall(page, 10)
+        assert len(ids) == 3 and not (products.columns["store_id"][products.rows(ids)] == store).any()
         names = ("product_score", "product_popularity", "stock", "banned", "store_banned", "category_id",
                  "top_category_id")
-        assert np.array_equal(source._ordered()[0],
-                              _sorted_available(products.ids, *map(products.columns.get, names))[0])
-        after = [c["product_id"] for c in engine.rank(CATEGORY_CHANNEL, page).cards]
-        assert shown[0] not in after and len(after) == min(page.page_size, len(ids))
+        kept = CategoryBrowse(engine.snapshot, few)._ordered()[0]
+        assert np.array_equal(kept, _sorted_available(products.ids, *map(products.columns.get, names))[0])
+        assert int(best[0]) not in [c["product_id"] for c in engine.rank(CATEGORY_CHANNEL, page).cards]
+        tops, counts = np.unique(c["top_category_id"][of_store], return_counts=True)
+        lost = dict(zip(tops.tolist(), counts.tolist(), strict=True))
+        after = {c["category_id"]: c["products"] for c in engine.top_categories()}  # the category bar
+        assert lost and after == {t: n - lost.get(t, 0) for t, n in bar.items() if n > lost.get(t, 0)}

@@ -2,7 +2,7 @@
 
 A category page (``POST /v1/channel/category/{id}``) browses a leaf or a top-level category
 (``RankRequest.category_id``): this source hands out the category's available products (in
-stock, not banned) by the prior product score x (1 + popularity), at most
+stock, not banned, not of a banned store) by the prior product score x (1 + popularity), at most
 ``channels.category_candidates``; the homepage's personal sources, restricted to the category
 (:class:`InCategory`), add what this shopper's history and live view point to. The model
 ranks the union as on any surface.

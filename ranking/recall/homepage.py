@@ -202,8 +202,9 @@ class HomepageRecall:
 
     def follow_catalog(self, products) -> None:
         """Which products the lists may hand out, from the live product table (an
-        :class:`~ranking.features.snapshot.EntityTable` with ``stock``, ``banned`` and, once the
-        live catalog overlaid it, ``store_banned``): called by the live catalog after each overlay."""
+        :class:`~ranking.features.snapshot.EntityTable` with ``stock``, ``banned`` and
+        ``store_banned``, which the served table carries from the engine's load): called by the live
+        catalog after each overlay."""
         self.availability.follow(self.product_ids, products)
         for source in self.components:  # what they keep per mask, computed now, not by a page
             carry = getattr(source, "carry_values", None)
