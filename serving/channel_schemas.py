@@ -26,7 +26,8 @@ class ChannelResponse(RankingResponse):
 
 class CategoryEntry(BaseModel):
     category_id: int
-    products: int = Field(description="its products in stock and not banned")
+    products: int = Field(description="its products a category page can show: in stock, not banned, "
+                                      "not of a banned store")
 
 
 class TopCategories(BaseModel):
