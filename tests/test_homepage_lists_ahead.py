@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from ranking.live.applied_feed import shoppers_touched
 
 from ranking.event_log import EventLog
 from ranking.in_flight import InFlight
+from ranking.live.applied_feed import shoppers_touched
 from ranking.live.embedded import EmbeddedLiveState
 from ranking.live.homepage_ahead import ShopperListsAhead
 from ranking.pipeline.candidates import RankRequest

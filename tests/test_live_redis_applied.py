@@ -18,7 +18,6 @@ from ranking.settings import LiveSettings, load_settings
 redis = pytest.importorskip("redis")
 
 from ranking.live.applied_feed import APPLIED_STREAM, shoppers_touched  # noqa: E402
-
 from ranking.live.redis_backend import RedisLiveBackend  # noqa: E402
 
 T0 = 1_788_256_800_000
