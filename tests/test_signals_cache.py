@@ -5,7 +5,6 @@ without asking it again, and see an applier's change once it is named."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import numpy as np
@@ -108,6 +107,7 @@ def test_a_following_reader_reads_what_redis_gives_once_and_sees_a_named_change(
         applier.catch_up()
         reader.follow_applied()  # listening: from now on it keeps what its pages read
         assert reader.state.signals is not None
+        reader.state.signals.clock = Clock()  # the test's own time: a slow machine ages nothing
         first = reader.product_signals(ids, at)
         _signals_equal(first, fresh.product_signals(ids, at))
         asked = []
@@ -135,15 +135,17 @@ def test_without_the_stream_a_kept_counter_is_no_older_than_its_maximum_age(redi
     log = EventLog(events, writer="w")
     log.append({"clicks": [_click(1, 10)]})
     applier, reader = RedisLiveBackend(settings, events), RedisLiveBackend(settings, events)
-    ids, at = np.array([10]), T0 + 20_000
+    ids, at, clock = np.array([10]), T0 + 20_000, Clock()
     try:
         applier.catch_up()
         reader.follow_applied()
+        reader.state.signals.clock = clock  # the test's own time: a slow machine ages nothing
         before = reader.product_signals(ids, at)["day_clicks"].tolist()
         log.append({"clicks": [_click(2, 10), _click(3, 10)]})
         applier.catch_up()  # named in the stream, which this reader does not read (a lost entry)
+        clock.now += 0.1
         assert reader.product_signals(ids, at)["day_clicks"].tolist() == before
-        time.sleep(0.2)
+        clock.now += 0.1
         assert reader.product_signals(ids, at)["day_clicks"].tolist() == [before[0] + 2]
     finally:
         applier.stop()
