@@ -765,10 +765,18 @@ class LiveSettings(Section):
     redis_prefix: str = Field(
         "shelfrank:", min_length=1, description="every Redis key of the live state starts with this, so "
         "several malls (or a test) share one server without seeing each other's keys")
-    redis_shoppers_stream_max_len: int = Field(
-        1_000, ge=1, description="redis backend: the stream naming the shoppers each applier poll changed "
-        "(every worker computes their homepage lists ahead: recall.homepage_lists_ahead) is trimmed to "
-        "about this many polls (ranking/live/shoppers_feed.py)")
+    redis_applied_stream_max_len: int = Field(
+        1_000, ge=1, description="redis backend: the stream naming the shoppers and products each applier "
+        "poll changed (every worker computes those shoppers' homepage lists ahead and drops those products' "
+        "kept counters) is trimmed to about this many polls (ranking/live/applied_feed.py)")
+    redis_applied_products_max: int = Field(
+        20_000, ge=1, description="redis backend: a poll naming more products (a replay of the whole log) "
+        "names none and says every product changed instead")
+    redis_signals_max_age_ms: int = Field(
+        1_000, ge=0, description="redis backend: each worker keeps the live counters its pages read "
+        "(products' window sums, the mall's, the state's clock) until an applier names them changed, "
+        "and never longer than this (the bound when a stream entry is lost); 0: every page asks Redis "
+        "(ranking/live/signals_cache.py)")
     redis_timeout_seconds: float = Field(
         0.5, gt=0, description="a Redis call (one pipeline read or write) that takes longer fails with "
         "LiveBackendError, and the service ranks from the bundle's frozen state: short, so a stalled "

@@ -13,9 +13,9 @@ import pytest
 
 from ranking.event_log import EventLog
 from ranking.in_flight import InFlight
+from ranking.live.applied_feed import shoppers_touched
 from ranking.live.embedded import EmbeddedLiveState
 from ranking.live.homepage_ahead import ShopperListsAhead
-from ranking.live.shoppers_feed import shoppers_touched
 from ranking.pipeline.candidates import RankRequest
 from ranking.recall.homepage_sources.personal import Personal
 from ranking.settings import LiveSettings, load_settings

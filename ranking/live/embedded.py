@@ -27,13 +27,13 @@ import numpy as np
 import pyarrow as pa
 
 from ranking.live import headroom
+from ranking.live.applied_feed import shoppers_touched
 from ranking.live.batch import REPLAY_ORDER, LiveInputError, Rows, replay_chunks
 from ranking.live.catalog_feed import LogCatalogFeed
 from ranking.live.channel_exposures import ChannelExposures, channel_counts
 from ranking.live.log_rows import BundleLeaves, FirstShowings, column_tables, products_named
 from ranking.live.log_tail import LogTail
 from ranking.live.pacer import Pacer, no_pause
-from ranking.live.shoppers_feed import shoppers_touched
 from ranking.live.state import LiveState, ShopperView
 from ranking.settings import LiveSettings
 

@@ -9,8 +9,8 @@ what it reads (the shopper's recent items and weights, their leaves: ``QuotaSour
 one computed earlier for the same history is the page's very list.
 
 :class:`ShopperListsAhead` is told the shoppers whose history a poll of the live state changed
-(``EmbeddedLiveState.on_shoppers``; the Redis backend's ``on_shoppers``, read from the shoppers
-stream every host's applier writes: :mod:`ranking.live.shoppers_feed`) and, on its own thread, has
+(``EmbeddedLiveState.on_shoppers``; the Redis backend's ``on_shoppers``, read from the applied
+stream every host's applier writes: :mod:`ranking.live.applied_feed`) and, on its own thread, has
 each engine build the shopper's context from the live view and ask every homepage source for its
 list, as a page at the current hour would (``Engine.warm_homepage``): the page then reads them
 kept. It starts a shopper only while the process's service works on no request (it waits, without

@@ -24,12 +24,13 @@
   (:mod:`ranking.merchandising.changes`) go to their own stream ``<prefix>merchandising``, never
   trimmed (a worker that starts must read every rule in force; they are few), which every worker
   follows (:meth:`RedisLiveBackend.merch_feed`, :mod:`ranking.live.merch_follower`).
-* **Shoppers changed.** After each applied poll the applier names the signed-in shoppers whose
-  clicks, carts or orders it applied in the stream ``<prefix>shoppers`` (trimmed to about
-  ``live.redis_shoppers_stream_max_len`` entries), and every worker reads it each poll
-  (:meth:`RedisLiveBackend.tell_shoppers`) to compute their homepage lists ahead
-  (:mod:`ranking.live.shoppers_feed`, :mod:`ranking.live.homepage_ahead`); only while the service
-  listens (``recall.homepage_lists_ahead``).
+* **What each poll changed.** After each applied poll the applier names its signed-in shoppers
+  (clicks, carts, orders) and its products in the stream ``<prefix>applied`` (trimmed to about
+  ``live.redis_applied_stream_max_len`` entries), and every worker reads it each poll
+  (:meth:`RedisLiveBackend.follow_applied`, :mod:`ranking.live.applied_feed`): the shoppers go to
+  its homepage lists computed ahead (:mod:`ranking.live.homepage_ahead`, while
+  ``recall.homepage_lists_ahead``), the products out of the live counters it keeps for its pages
+  (:mod:`ranking.live.signals_cache`, while ``live.redis_signals_max_age_ms`` > 0).
 * **Failures never lose data.** A failed apply keeps the poll's rows pending and the positions
   unchanged; they are applied again next poll (the log is the truth; the HTTP layer acknowledged
   them once they were durable there). Each failure is reported to ``on_failure("apply", exc)``
@@ -67,6 +68,7 @@ import numpy as np
 import pyarrow as pa
 
 from ranking.catalog_changes import CATALOG_TABLES
+from ranking.live.applied_feed import AppliedFeed, push_applied, shoppers_touched
 from ranking.live.batch import LiveInputError, event_batch
 from ranking.live.catalog_feed import RedisCatalogFeed, in_received_order, push_catalog_rows
 from ranking.live.channel_exposures import HOUR_MS, KEEP_HOURS, channel_counts
@@ -77,7 +79,7 @@ from ranking.live.merch_follower import MERCH_STREAM
 from ranking.live.pacer import Pacer, no_pause
 from ranking.live.redis_client import guarded
 from ranking.live.redis_state import RedisLiveState
-from ranking.live.shoppers_feed import ShoppersFeed, push_shoppers, shoppers_touched
+from ranking.live.signals_cache import SignalsCache
 from ranking.live.state import ShopperView
 from ranking.merchandising.changes import MERCH_TABLES
 from ranking.settings import LiveSettings, RecallSettings
@@ -135,12 +137,12 @@ class RedisLiveBackend:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # told the signed-in shoppers whose history a poll changed (any host's applier: the
-        # shoppers stream, read each poll while set: ranking/live/shoppers_feed.py)
+        # applied stream, read each poll while set: ranking/live/applied_feed.py)
         self.on_shoppers: Callable[[list[int]], None] | None = None
         # users named a poll at most: a worker keeps no more waiting (recall.homepage_lists_ahead_pending,
         # which the service sets here when it listens)
         self.shoppers_max = RecallSettings.model_fields["homepage_lists_ahead_pending"].default
-        self._shoppers: ShoppersFeed | None = None
+        self._applied: AppliedFeed | None = None
 
     # ---- the applier -----------------------------------------------------------------------
     @property
@@ -241,38 +243,57 @@ class RedisLiveBackend:
             pipe.set(self._positions_key(), json.dumps(positions), ex=self.state.user_ttl)
             pipe.execute()
         self._pending, self._stored = None, True
-        self._push_shoppers(tables)
+        self._push_applied(tables)
         return applied
 
-    def _push_shoppers(self, tables: dict[str, pa.Table]) -> None:
-        """Name the poll's shoppers to every worker, when this one listens (``on_shoppers``: the
-        host's workers share their settings, so its readers do too). A hint: a failure only leaves
-        their pages to compute their lists themselves, and is no apply failure."""
-        if self.on_shoppers is None:
+    def _listening(self) -> tuple[bool, bool]:
+        """(whether this worker's lists ahead listen for shoppers, whether it keeps the counters its
+        pages read): what the applied stream is read, and pushed, for."""
+        return self.on_shoppers is not None, self.settings.redis_signals_max_age_ms > 0
+
+    def _push_applied(self, tables: dict[str, pa.Table]) -> None:
+        """Name the poll's shoppers and products to every worker, for what this one listens for (the
+        host's workers share their settings, so its readers do too). A failure is no apply failure:
+        the lists ahead are a hint, and the kept counters are dropped by age meanwhile."""
+        shoppers, counters = self._listening()
+        if not shoppers and not counters:
             return
         try:
-            push_shoppers(self.state.redis, self.state.url, self.state.prefix, shoppers_touched(tables),
-                          self.settings.redis_shoppers_stream_max_len, self.shoppers_max)
+            push_applied(self.state.redis, self.state.url, self.state.prefix,
+                         shoppers_touched(tables) if shoppers else [],
+                         products_named(tables) if counters else np.zeros(0, np.int64),
+                         self.settings.redis_applied_stream_max_len, self.shoppers_max,
+                         self.settings.redis_applied_products_max)
         except LiveBackendError as exc:
-            log.debug("live state: naming a poll's shoppers failed (%s)", exc)
+            log.debug("live state: naming a poll's shoppers and products failed (%s)", exc)
 
-    def tell_shoppers(self) -> int:
-        """Tell ``on_shoppers`` the shoppers any applier named since the last call (the first call
-        only starts listening); how many. A failed read is tried again next poll."""
-        if self.on_shoppers is None:
-            self._shoppers = None  # listening again starts from then
+    def follow_applied(self) -> int:
+        """Read what any applier named since the last call (the first call only starts listening,
+        and from then on this worker keeps the counters its pages read, when it should): drop the
+        products named from the kept counters, tell ``on_shoppers`` the shoppers; how many shoppers.
+        A failed read is tried again next poll."""
+        shoppers, counters = self._listening()
+        if not counters:
+            self.state.signals = None
+        if not shoppers and not counters:
+            self._applied = None  # listening again starts from then
             return 0
-        if self._shoppers is None:
-            self._shoppers = ShoppersFeed(self.state.redis, self.state.url, self.state.prefix)
+        if self._applied is None:
+            self._applied = AppliedFeed(self.state.redis, self.state.url, self.state.prefix)
         try:
-            users = self._read(self._shoppers.poll)  # not asked while Redis failed lately
+            got = self._read(self._applied.poll)  # not asked while Redis failed lately
         except LiveBackendError as exc:
-            log.debug("live state: reading the shoppers stream failed (%s); next poll", exc)
+            log.debug("live state: reading the applied stream failed (%s); next poll", exc)
             return 0
+        kept = self.state.signals
+        if counters and kept is None:  # listening from now: what changes from now on is named
+            self.state.signals = SignalsCache(self.settings.redis_signals_max_age_ms / 1000.0)
+        elif kept is not None and (got.products or got.every_product):
+            kept.forget(got.products, got.every_product)
         tell = self.on_shoppers
-        if users and tell is not None:
-            tell(users)
-        return len(users)
+        if got.users and tell is not None:
+            tell(got.users)
+        return len(got.users)
 
     def _channel_key(self, hour: int) -> str:
         return f"{self.state.prefix}chexp:{hour}"
@@ -366,9 +387,9 @@ class RedisLiveBackend:
             except Exception:  # never let the applier die: log and try again next poll
                 log.exception("applying the event log to Redis failed")
             try:
-                self.tell_shoppers()
+                self.follow_applied()
             except Exception:  # the lists ahead's own failure: the pages compute as before
-                log.exception("telling the homepage lists ahead which shoppers changed failed")
+                log.exception("following what the appliers changed failed")
 
     def stop(self) -> None:
         """Stop following, release the applier lock (another worker takes it) and the connections."""

@@ -77,6 +77,7 @@ from ranking.live.redis_scripts import (
     PUSH_CAPPED,
     WINDOW_TOTALS,
 )
+from ranking.live.signals_cache import SignalsCache
 from ranking.live.state import ShopperView
 from ranking.membership import isin_few
 from ranking.settings import LiveSettings
@@ -133,6 +134,9 @@ class RedisLiveState:
         # whether a read may roll the window totals on (or rebuild them); the service's backend
         # says no, and its applier rolls them after each poll (:meth:`roll_totals`)
         self.reads_roll = True
+        # the counters a page read, kept until an applier changes them: set by the service's backend
+        # once it follows the applied stream (ranking/live/signals_cache.py); None: every read asks
+        self.signals: SignalsCache | None = None
 
     # ---- keys ------------------------------------------------------------------------------
     def _key(self, *parts: object) -> str:
@@ -186,6 +190,8 @@ class RedisLiveState:
             for source, target in folds:
                 self._fold(source, target)
             self._advance(int(times.max()))
+            if self.signals is not None:  # this process's own write: its kept counters of them go
+                self.signals.forget(unique_sorted(products).tolist())
         if counts:
             self._mark(counts)
 
@@ -576,6 +582,46 @@ class RedisLiveState:
         wall = int(to_live_seconds(time.time() * 1000))
         return [w for w in ("h", "d") if now // self.windows[w][1] <= wall // self.windows[w][1]]
 
+    def _read_sums(self, ids: np.ndarray, now: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(ids x 5 sums, the mall's 5) of the hour and the day windows ending at ``now``: the
+        running totals where they serve ``now``, else the buckets."""
+        rolled = self._rolled(now)
+        sums = dict(zip(rolled, self._window_sums(rolled, ids, now), strict=True))
+        return [sums.get(w) or self._sums("pc", w, ids, now) for w in ("h", "d")]
+
+    def _signal_sums(self, ids: np.ndarray, now: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`_read_sums`, from :attr:`signals` where it keeps them (the ids it lacks in
+        either window, and the mall's when it lacks them, read in one call and kept)."""
+        kept = self.signals
+        if kept is None:
+            return self._read_sums(ids, now)
+        buckets = [now // self.windows[w][1] for w in ("h", "d")]
+        parts = [kept.get(w, b, ids) for w, b in zip(("h", "d"), buckets, strict=True)]
+        missing = ~(parts[0][1] & parts[1][1])
+        if not missing.any() and all(p[2] is not None for p in parts):
+            return [(p[0], p[2]) for p in parts]
+        started = kept.clock()
+        fetched = self._read_sums(ids[missing], now)
+        out = []
+        for w, b, (sums, _, _, generation), (read, mall) in zip(("h", "d"), buckets, parts, fetched,
+                                                                strict=True):
+            sums[missing] = read
+            kept.put(w, b, ids[missing], read, mall, generation, started)
+            out.append((sums, mall))
+        return out
+
+    def _kept_clock_ms(self) -> int:
+        """The state's clock in epoch ms (0 when it holds nothing), kept as :attr:`signals` keeps
+        the sums (any apply moves it, and drops it there)."""
+        kept = self.signals
+        got, generation = kept.state_clock() if kept is not None else (None, 0)
+        if got is None:
+            started = kept.clock() if kept is not None else 0.0
+            got = self._clock()
+            if kept is not None:
+                kept.put_state_clock(got, generation, started)
+        return int(to_epoch_ms(got)) if got > NEVER else 0
+
     def roll_totals(self, at_ms: int | None = None) -> None:
         """Roll the products' window totals on to the bucket of ``at_ms`` (or the state's clock if
         later), rebuilding them if they must be: the applier's job after each poll, so that a
@@ -588,13 +634,12 @@ class RedisLiveState:
 
     def product_signals(self, product_ids: np.ndarray, at_ms: int | None = None) -> dict[str, np.ndarray]:
         """Live counters of candidates: last-hour and last-day clicks, orders, GMV, CTR and trend
-        (LiveState's formulas: ranking.live.counters.WindowedCounters)."""
+        (LiveState's formulas: ranking.live.counters.WindowedCounters); the sums read kept when
+        :attr:`signals` keeps them."""
         s, ids = self.settings, np.asarray(product_ids, np.int64)
-        now = int(to_live_seconds(self.now_ms(at_ms)))
-        rolled = self._rolled(now)
         with guarded(self.url):
-            sums = dict(zip(rolled, self._window_sums(rolled, ids, now), strict=True))
-            (hour, _), (day, mall) = (sums.get(w) or self._sums("pc", w, ids, now) for w in ("h", "d"))
+            now = int(to_live_seconds(max(self._kept_clock_ms(), at_ms or 0)))
+            (hour, _), (day, mall) = self._signal_sums(ids, now)
         i, c, o, g = (METRIC_FIELDS.index(m) for m in "icog")
         act = [METRIC_FIELDS.index(m) for m in INTERACTION_FIELDS]
         prior = mall[c] / mall[i] if mall[i] > 0 else 0.0
@@ -645,6 +690,8 @@ class RedisLiveState:
 
     def clear(self) -> int:
         """Delete every key of this prefix (before a rebuild); return how many."""
+        if self.signals is not None:
+            self.signals.forget((), every=True)
         removed = 0
         with guarded(self.url):
             batch = []

@@ -1,4 +1,4 @@
-"""The Redis backend tells every worker which shoppers a poll changed (ranking/live/shoppers_feed.py),
+"""The Redis backend tells every worker which shoppers a poll changed (ranking/live/applied_feed.py),
 on a real, private redis-server: the host's applier names a poll's signed-in shoppers in a stream,
 each worker reads what was named since it started listening, and nobody listening means nothing
 is pushed."""
@@ -17,8 +17,8 @@ from ranking.settings import LiveSettings, load_settings
 
 redis = pytest.importorskip("redis")
 
+from ranking.live.applied_feed import APPLIED_STREAM, shoppers_touched  # noqa: E402
 from ranking.live.redis_backend import RedisLiveBackend  # noqa: E402
-from ranking.live.shoppers_feed import SHOPPERS_STREAM, shoppers_touched  # noqa: E402
 
 T0 = 1_788_256_800_000
 
@@ -46,22 +46,22 @@ def test_every_worker_hears_the_shoppers_the_applier_applied(redis_url, tmp_path
     applier.on_shoppers, reader.on_shoppers = told["applier"].append, told["reader"].append
     try:
         assert applier.catch_up() == 0 and applier.applying and reader.catch_up() == 0 and not reader.applying
-        assert reader.tell_shoppers() == 0 and applier.tell_shoppers() == 0  # listening from now
+        assert reader.follow_applied() == 0 and applier.follow_applied() == 0  # listening from now
         EventLog(tmp_path / "events", writer="w").append({
             "clicks": [_row(1, 7), _row(2, 8), _row(3, 7), _row(4, None, "anon-1")],
             "carts": [{**_row(5, 9), "quantity": 1}],
             "impressions": [{**_row(6, 10), "surface": "homepage"}]})  # seen, not history
         assert applier.catch_up() > 0
-        assert reader.tell_shoppers() == 3 and applier.tell_shoppers() == 3
+        assert reader.follow_applied() == 3 and applier.follow_applied() == 3
         assert told == {"applier": [[7, 8, 9]], "reader": [[7, 8, 9]]}
-        assert reader.tell_shoppers() == 0, "each named once"
+        assert reader.follow_applied() == 0, "each named once"
     finally:
         applier.stop()
         reader.stop()
 
 
 def test_shoppers_named_before_a_worker_listens_are_not_told_to_it(redis_url, tmp_path) -> None:
-    applier, reader, _ = _pair(redis_url, tmp_path)
+    applier, reader, _ = _pair(redis_url, tmp_path, redis_signals_max_age_ms=0)  # shoppers only
     applier.on_shoppers, told = (lambda users: None), []
     log = EventLog(tmp_path / "events", writer="w")
     try:
@@ -69,19 +69,20 @@ def test_shoppers_named_before_a_worker_listens_are_not_told_to_it(redis_url, tm
         log.append({"clicks": [_row(1, 5)]})
         applier.catch_up()
         reader.on_shoppers = told.append
-        assert reader.tell_shoppers() == 0  # starts at the stream's end
+        assert reader.follow_applied() == 0  # starts at the stream's end
         log.append({"clicks": [_row(2, 6)]})
         applier.catch_up()
-        assert reader.tell_shoppers() == 1 and told == [[6]]
+        assert reader.follow_applied() == 1 and told == [[6]]
         reader.on_shoppers = None
-        assert reader.tell_shoppers() == 0 and reader._shoppers is None  # stopped listening
+        assert reader.follow_applied() == 0 and reader._applied is None  # stopped listening
     finally:
         applier.stop()
         reader.stop()
 
 
 def test_nothing_is_pushed_while_nobody_listens_and_the_stream_is_trimmed(redis_url, tmp_path) -> None:
-    applier, other, prefix = _pair(redis_url, tmp_path, redis_shoppers_stream_max_len=10)
+    applier, other, prefix = _pair(redis_url, tmp_path, redis_applied_stream_max_len=10,
+                                   redis_signals_max_age_ms=0)  # no worker keeps counters
     other.stop()
     log = EventLog(tmp_path / "events", writer="w")
     with closing(redis.Redis.from_url(redis_url)) as client:
@@ -93,12 +94,12 @@ def _trimmed(applier: RedisLiveBackend, client, prefix: str, log: EventLog) -> N
         applier.catch_up()
         log.append({"clicks": [_row(1, 5)]})
         applier.catch_up()
-        assert not client.exists(f"{prefix}{SHOPPERS_STREAM}")
+        assert not client.exists(f"{prefix}{APPLIED_STREAM}")
         applier.on_shoppers = lambda users: None
         for i in range(300):
             log.append({"clicks": [_row(10 + i, 1 + i)]})
             applier.catch_up()
-        assert 10 <= client.xlen(f"{prefix}{SHOPPERS_STREAM}") <= 200  # about max_len (approximate trim)
+        assert 10 <= client.xlen(f"{prefix}{APPLIED_STREAM}") <= 200  # about max_len (approximate trim)
     finally:
         applier.stop()
 
@@ -111,7 +112,7 @@ def test_the_background_poll_tells_a_listening_worker(redis_url, tmp_path) -> No
         applier.start()
         reader.start()
         deadline = time.monotonic() + 5
-        while (reader._shoppers is None or reader._shoppers.last_id is None) and time.monotonic() < deadline:
+        while (reader._applied is None or reader._applied.last_id is None) and time.monotonic() < deadline:
             time.sleep(0.01)  # listening from its first background poll on
         EventLog(tmp_path / "events", writer="w").append({"orders": [_order(1, 42)]})
         deadline = time.monotonic() + 5
@@ -129,14 +130,14 @@ def test_a_bad_entry_is_read_once_and_skipped(redis_url, tmp_path) -> None:
     applier.on_shoppers, reader.on_shoppers = (lambda users: None), told.append
     try:
         applier.catch_up()
-        assert reader.tell_shoppers() == 0
+        assert reader.follow_applied() == 0
         with closing(redis.Redis.from_url(redis_url)) as client:
-            client.xadd(f"{prefix}{SHOPPERS_STREAM}", {"ids": "7.5,x,11"})
-            client.xadd(f"{prefix}{SHOPPERS_STREAM}", {"other": "1"})
+            client.xadd(f"{prefix}{APPLIED_STREAM}", {"users": "7.5,x,11", "products": "1,y"})
+            client.xadd(f"{prefix}{APPLIED_STREAM}", {"other": "1"})
         EventLog(tmp_path / "events", writer="w").append({"clicks": [_row(1, 12)]})
         applier.catch_up()
-        assert reader.tell_shoppers() == 2 and told == [[11, 12]]
-        assert reader.tell_shoppers() == 0
+        assert reader.follow_applied() == 2 and told == [[11, 12]]
+        assert reader.follow_applied() == 0
     finally:
         applier.stop()
         reader.stop()
@@ -149,10 +150,10 @@ def test_a_poll_names_no_more_shoppers_than_a_worker_keeps_waiting(redis_url, tm
     applier.shoppers_max = 2
     try:
         applier.catch_up()
-        reader.tell_shoppers()
+        reader.follow_applied()
         EventLog(tmp_path / "events", writer="w").append({"clicks": [_row(1, 5), _row(2, 6), _row(3, 7)]})
         applier.catch_up()
-        assert reader.tell_shoppers() == 2 and told == [[6, 7]]  # the newest
+        assert reader.follow_applied() == 2 and told == [[6, 7]]  # the newest
     finally:
         applier.stop()
         reader.stop()

@@ -1,0 +1,129 @@
+"""A worker's own copy of the live counters its pages read from Redis, kept until they change.
+
+On the Redis backend a page's ``product_signals`` (its candidates' last-hour and last-day sums and
+the mall's) cost a round trip and a script on the one Redis thread every page: ~4.9 ms of wall
+against ~0.15 embedded (docs/speed.md, "Stop 53"). :class:`SignalsCache` keeps, per window and per
+bucket of that window (the sums of a window ending in one bucket are the same for any time in
+it), each product's five sums and the mall's, and the state's clock, as Redis gave them:
+
+* **Dropped when the applier changes them.** Every applier pushes the products each poll named
+  (:mod:`ranking.live.applied_feed`); every worker's poll drops them (:meth:`forget`), with the
+  mall's sums and the clock (any event moves them). "Every product" (a replay) drops all.
+* **Never older than** ``live.redis_signals_max_age_ms`` (1,000): the bound when an entry is lost
+  (a failed push, a trimmed stream, a worker reading late).
+* **No stale value kept by a race.** A page's read that began before a drop is not kept: each
+  :meth:`get` returns the cache's generation, :meth:`put` keeps nothing if a drop happened since.
+* Read under a lock held for one dict lookup an id and a few array takes; a worker's pages, its
+  lists-ahead thread and its poll thread share it. It grows to the products its pages read (at
+  most the catalog: 80 bytes a product a window, ~160 MB at 1M products read in a window bucket).
+
+So a page reads the very sums Redis would have given at the time they were read, never more than a
+poll (or, when an entry is lost, the maximum age) behind Redis. ``live.redis_signals_max_age_ms``
+0 keeps nothing (every page asks Redis, as before).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+METRICS = 5  # each product's sums: impressions, clicks, carts, orders, GMV (redis_state.METRIC_FIELDS)
+
+
+class _Window:
+    """One window's kept sums, for one bucket: a slot per product read, its sums and when read (-inf:
+    dropped), and the mall's sums."""
+
+    def __init__(self, bucket: int) -> None:
+        self.bucket = bucket
+        self.slot: dict[int, int] = {}
+        self.sums = np.zeros((0, METRICS))
+        self.read_at = np.zeros(0)
+        self.mall: tuple[np.ndarray, float] | None = None
+
+    def slots_of(self, ids: list[int], add: bool = False) -> np.ndarray:
+        """Each id's slot (-1: none; ``add``: a new one, the arrays grown by doubling)."""
+        slot = self.slot
+        if not add:
+            return np.fromiter((slot.get(p, -1) for p in ids), np.int64, len(ids))
+        out = np.fromiter((slot.setdefault(p, len(slot)) for p in ids), np.int64, len(ids))
+        if len(slot) > len(self.read_at):
+            size = max(64, 2 * len(slot))
+            self.sums = np.concatenate([self.sums, np.zeros((size - len(self.sums), METRICS))])
+            self.read_at = np.concatenate([self.read_at, np.full(size - len(self.read_at), -np.inf)])
+        return out
+
+
+class SignalsCache:
+    """Products' live window sums and the mall's, as Redis last gave them (module docstring)."""
+
+    def __init__(self, max_age_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age_s, self.clock = max_age_s, clock
+        self.generation = 0
+        self._lock = threading.Lock()
+        self._windows: dict[str, _Window] = {}
+        self._state_clock: tuple[int, float] | None = None
+
+    def get(self, window: str, bucket: int, ids: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+        """(each id's sums, ids x 5, zeros where missing; which ids were found; the mall's sums or
+        None; the generation to :meth:`put` with)."""
+        out = np.zeros((len(ids), METRICS))
+        found = np.zeros(len(ids), dtype=bool)
+        oldest = self.clock() - self.max_age_s
+        with self._lock:
+            kept = self._windows.get(window)
+            mall = None
+            if kept is not None and kept.bucket == bucket:
+                slots = kept.slots_of(ids.tolist())
+                held = slots >= 0
+                found[held] = kept.read_at[slots[held]] >= oldest
+                out[found] = kept.sums[slots[found]]
+                if kept.mall is not None and kept.mall[1] >= oldest:
+                    mall = kept.mall[0]
+            generation = self.generation
+        return out, found, mall, generation
+
+    def put(self, window: str, bucket: int, ids: np.ndarray, sums: np.ndarray, mall: np.ndarray,
+            generation: int, read_at: float) -> None:
+        """Keep ``sums`` (ids x 5) and ``mall`` of ``window`` at ``bucket``, read at ``read_at``
+        (this cache's clock); nothing if a drop happened since ``generation``."""
+        with self._lock:
+            if generation != self.generation:
+                return
+            kept = self._windows.get(window)
+            if kept is None or kept.bucket != bucket:  # another bucket: the old sums are of another
+                kept = self._windows[window] = _Window(bucket)  # window's span
+            slots = kept.slots_of(ids.tolist(), add=True)
+            kept.sums[slots] = sums
+            kept.read_at[slots] = read_at
+            kept.mall = (mall, read_at)
+
+    def state_clock(self) -> tuple[int | None, int]:
+        """(the state's clock as last read, or None when not kept or too old; the generation)."""
+        with self._lock:
+            kept = self._state_clock
+            fresh = kept is not None and kept[1] >= self.clock() - self.max_age_s
+            return (kept[0] if fresh else None), self.generation
+
+    def put_state_clock(self, value: int, generation: int, read_at: float) -> None:
+        with self._lock:
+            if generation == self.generation:
+                self._state_clock = (value, read_at)
+
+    def forget(self, products: Iterable[int], every: bool = False) -> None:
+        """Drop ``products``' sums (all when ``every``), the mall's and the clock: an applier changed them."""
+        products = list(products)  # read once a window
+        with self._lock:
+            self.generation += 1
+            self._state_clock = None
+            for name, kept in list(self._windows.items()):
+                if every:
+                    self._windows[name] = _Window(kept.bucket)
+                    continue
+                kept.mall = None
+                slots = [s for s in map(kept.slot.get, products) if s is not None]
+                kept.read_at[slots] = -np.inf
