@@ -766,7 +766,7 @@ class LiveSettings(Section):
         "shelfrank:", min_length=1, description="every Redis key of the live state starts with this, so "
         "several malls (or a test) share one server without seeing each other's keys")
     redis_applied_stream_max_len: int = Field(
-        1_000, ge=1, description="redis backend: the stream naming the shoppers and products each applier "
+        100, ge=1, description="redis backend: the stream naming the shoppers and products each applier "
         "poll changed (every worker computes those shoppers' homepage lists ahead and drops those products' "
         "kept counters) is trimmed to about this many polls (ranking/live/applied_feed.py)")
     redis_applied_products_max: int = Field(
@@ -777,6 +777,9 @@ class LiveSettings(Section):
         "(products' window sums, the mall's, the state's clock) until an applier names them changed, "
         "and never longer than this (the bound when a stream entry is lost); 0: every page asks Redis "
         "(ranking/live/signals_cache.py)")
+    redis_signals_max_products: int = Field(
+        100_000, ge=1, description="redis backend: products a worker keeps the live counters of, per window "
+        "(then it starts over): ~150-200 bytes each")
     redis_timeout_seconds: float = Field(
         0.5, gt=0, description="a Redis call (one pipeline read or write) that takes longer fails with "
         "LiveBackendError, and the service ranks from the bundle's frozen state: short, so a stalled "

@@ -66,7 +66,7 @@ def start_live(state: ServiceState) -> None:
 def start_lists_ahead(state: ServiceState) -> None:
     """Compute a shopper's homepage lists when their events reach the live state
     (``recall.homepage_lists_ahead``; a backend that tells which shoppers a poll changed: the
-    embedded one, and the Redis one through its shoppers stream), for the engines the router serves
+    embedded one, and the Redis one through its applied stream), for the engines the router serves
     at the time."""
     live, recall = state.live, state.settings.recall
     if live is None or not recall.homepage_lists_ahead or not hasattr(live, "on_shoppers"):

@@ -31,7 +31,7 @@ def _sums(*values: float) -> np.ndarray:
 
 def test_kept_per_bucket_until_dropped_or_too_old() -> None:
     clock = Clock()
-    kept = SignalsCache(1.0, clock)
+    kept = SignalsCache(1.0, clock=clock)
     ids = np.array([7, 8])
     _, found, mall, gen = kept.get("h", 5, ids)
     assert not found.any() and mall is None
@@ -50,7 +50,7 @@ def test_kept_per_bucket_until_dropped_or_too_old() -> None:
 
 def test_a_read_a_drop_overtook_is_not_kept_and_every_drops_all() -> None:
     clock = Clock()
-    kept = SignalsCache(10.0, clock)
+    kept = SignalsCache(10.0, clock=clock)
     ids = np.array([1, 2])
     gen = kept.get("d", 3, ids)[3]
     kept.forget([99])  # an applier's change named while the page read Redis
@@ -63,9 +63,22 @@ def test_a_read_a_drop_overtook_is_not_kept_and_every_drops_all() -> None:
     assert not kept.get("d", 3, ids)[1].any()
 
 
+def test_an_earlier_bucket_does_not_replace_a_later_one_and_a_full_window_starts_over() -> None:
+    clock = Clock()
+    kept = SignalsCache(10.0, max_products=3, clock=clock)
+    gen = kept.get("h", 5, np.array([1]))[3]
+    kept.put("h", 5, np.array([1, 2]), _sums(1, 2), np.zeros(5), gen, clock())
+    kept.put("h", 4, np.array([3]), _sums(3), np.zeros(5), gen, clock())  # a page at an earlier time
+    assert kept.get("h", 5, np.array([1, 2]))[1].all() and not kept.get("h", 4, np.array([3]))[1].any()
+    kept.put("h", 5, np.array([3, 4]), _sums(3, 4), np.zeros(5), gen, clock())  # 4 > 3: starts over
+    assert kept.get("h", 5, np.array([1, 2, 3, 4]))[1].tolist() == [False, False, True, True]
+    kept.put("h", 6, np.array([1]), _sums(1), np.zeros(5), gen, clock())  # a later bucket: its own span
+    assert not kept.get("h", 5, np.array([3]))[1].any() and kept.get("h", 6, np.array([1]))[1].all()
+
+
 def test_the_state_clock_is_kept_as_the_sums_are() -> None:
     clock = Clock()
-    kept = SignalsCache(1.0, clock)
+    kept = SignalsCache(1.0, clock=clock)
     value, gen = kept.state_clock()
     assert value is None
     kept.put_state_clock(42, gen, clock())
@@ -119,7 +132,11 @@ def test_a_following_reader_reads_what_redis_gives_once_and_sees_a_named_change(
         log.append({"clicks": [_click(100 + i, 12) for i in range(5)]})
         applier.catch_up()
         reader.follow_applied()  # product 12 named changed: dropped
+        read, asked = reader.state._read_sums, []
+        monkeypatch.setattr(reader.state, "_read_sums",
+                            lambda i, now: asked.append(i.tolist()) or read(i, now))
         after = reader.product_signals(ids, at)
+        assert asked == [[12]]  # only what changed (with the mall's sums)
         _signals_equal(after, fresh.product_signals(ids, at))
         assert after["day_clicks"][2] == first["day_clicks"][2] + 5
     finally:
@@ -157,9 +174,36 @@ def test_a_backend_not_following_the_stream_keeps_nothing(redis_url, tmp_path) -
     backend = RedisLiveBackend(settings, tmp_path / "events")
     off = RedisLiveBackend(settings.model_copy(update={"redis_signals_max_age_ms": 0}), tmp_path / "events")
     try:
+        backend.product_signals(np.array([1]), T0)
         assert backend.state.signals is None  # a reader that never follows asks Redis every time
         off.follow_applied()
         assert off.state.signals is None and off._applied is None
     finally:
         backend.stop()
         off.stop()
+
+
+def test_the_applier_drops_what_it_writes_and_a_replay_drops_everything(redis_url, tmp_path) -> None:
+    settings = LiveSettings(redis_url=redis_url, redis_prefix=f"k-{uuid.uuid4().hex[:8]}:",
+                            redis_applied_products_max=1)
+    events = tmp_path / "events"
+    log = EventLog(events, writer="w")
+    log.append({"clicks": [_click(1, 10)]})
+    applier, reader = RedisLiveBackend(settings, events), RedisLiveBackend(settings, events)
+    ids, at = np.array([10, 11]), T0 + 20_000
+    try:
+        applier.catch_up()
+        applier.follow_applied()
+        reader.follow_applied()
+        applier.state.signals.clock = reader.state.signals.clock = Clock()
+        first = applier.product_signals(ids, at)["day_clicks"].tolist()
+        assert reader.product_signals(ids, at)["day_clicks"].tolist() == first
+        log.append({"clicks": [_click(2, 10), _click(3, 11)]})
+        applier.catch_up()  # its own write drops them before any stream is read
+        assert applier.product_signals(ids, at)["day_clicks"].tolist() == [first[0] + 1, first[1] + 1]
+        assert reader.product_signals(ids, at)["day_clicks"].tolist() == first  # not yet told
+        reader.follow_applied()  # two products named, above the maximum of one: "every product"
+        assert reader.product_signals(ids, at)["day_clicks"].tolist() == [first[0] + 1, first[1] + 1]
+    finally:
+        applier.stop()
+        reader.stop()

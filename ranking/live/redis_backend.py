@@ -248,22 +248,19 @@ class RedisLiveBackend:
 
     def _listening(self) -> tuple[bool, bool]:
         """(whether this worker's lists ahead listen for shoppers, whether it keeps the counters its
-        pages read): what the applied stream is read, and pushed, for."""
+        pages read): what it reads the applied stream for."""
         return self.on_shoppers is not None, self.settings.redis_signals_max_age_ms > 0
 
     def _push_applied(self, tables: dict[str, pa.Table]) -> None:
-        """Name the poll's shoppers and products to every worker, for what this one listens for (the
-        host's workers share their settings, so its readers do too). A failure is no apply failure:
+        """Name the poll's products to every worker of every host on this prefix (whose kept
+        counters they drop, whatever this host's own settings), and its shoppers while this worker
+        listens for them (the host's workers share their settings). A failure is no apply failure:
         the lists ahead are a hint, and the kept counters are dropped by age meanwhile."""
-        shoppers, counters = self._listening()
-        if not shoppers and not counters:
-            return
         try:
             push_applied(self.state.redis, self.state.url, self.state.prefix,
-                         shoppers_touched(tables) if shoppers else [],
-                         products_named(tables) if counters else np.zeros(0, np.int64),
-                         self.settings.redis_applied_stream_max_len, self.shoppers_max,
-                         self.settings.redis_applied_products_max)
+                         shoppers_touched(tables) if self.on_shoppers is not None else [],
+                         products_named(tables), self.settings.redis_applied_stream_max_len,
+                         self.shoppers_max, self.settings.redis_applied_products_max)
         except LiveBackendError as exc:
             log.debug("live state: naming a poll's shoppers and products failed (%s)", exc)
 
@@ -287,7 +284,8 @@ class RedisLiveBackend:
             return 0
         kept = self.state.signals
         if counters and kept is None:  # listening from now: what changes from now on is named
-            self.state.signals = SignalsCache(self.settings.redis_signals_max_age_ms / 1000.0)
+            self.state.signals = SignalsCache(self.settings.redis_signals_max_age_ms / 1000.0,
+                                              self.settings.redis_signals_max_products)
         elif kept is not None and (got.products or got.every_product):
             kept.forget(got.products, got.every_product)
         tell = self.on_shoppers

@@ -702,6 +702,8 @@ class RedisLiveState:
                     batch = []
             if batch:
                 removed += self.redis.unlink(*batch)
+        if self.signals is not None:  # again: a page may have kept what it read during the unlink
+            self.signals.forget((), every=True)
         self._next_sweep = NEVER
         return removed
 

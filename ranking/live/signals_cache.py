@@ -13,9 +13,12 @@ it), each product's five sums and the mall's, and the state's clock, as Redis ga
   (a failed push, a trimmed stream, a worker reading late).
 * **No stale value kept by a race.** A page's read that began before a drop is not kept: each
   :meth:`get` returns the cache's generation, :meth:`put` keeps nothing if a drop happened since.
-* Read under a lock held for one dict lookup an id and a few array takes; a worker's pages, its
-  lists-ahead thread and its poll thread share it. It grows to the products its pages read (at
-  most the catalog: 80 bytes a product a window, ~160 MB at 1M products read in a window bucket).
+* Under one lock (a worker's pages, its lists-ahead thread and its poll thread share it), held for
+  a dict lookup an id and a few array takes, and for a window's growth (a copy of its arrays).
+* **Bounded.** A window holds the products read in its bucket, up to
+  ``live.redis_signals_max_products`` (100,000; then it starts over): ~150-200 bytes a product a
+  window (a dict entry and its two ints, the sums and the time, the arrays' doubling), ~30-40 MB a
+  worker at the bound. A page of an earlier time than the window's bucket reads but does not keep.
 
 So a page reads the very sums Redis would have given at the time they were read, never more than a
 poll (or, when an entry is lost, the maximum age) behind Redis. ``live.redis_signals_max_age_ms``
@@ -60,8 +63,9 @@ class _Window:
 class SignalsCache:
     """Products' live window sums and the mall's, as Redis last gave them (module docstring)."""
 
-    def __init__(self, max_age_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_age_s, self.clock = max_age_s, clock
+    def __init__(self, max_age_s: float, max_products: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age_s, self.max_products, self.clock = max_age_s, max_products, clock
         self.generation = 0
         self._lock = threading.Lock()
         self._windows: dict[str, _Window] = {}
@@ -95,8 +99,10 @@ class SignalsCache:
             if generation != self.generation:
                 return
             kept = self._windows.get(window)
-            if kept is None or kept.bucket != bucket:  # another bucket: the old sums are of another
-                kept = self._windows[window] = _Window(bucket)  # window's span
+            if kept is not None and kept.bucket > bucket:  # a page of an earlier time: the newer
+                return  # bucket's sums stay (pages at the mall's time would empty them)
+            if kept is None or kept.bucket != bucket or len(kept.slot) + len(ids) > self.max_products:
+                kept = self._windows[window] = _Window(bucket)  # a later bucket (another span), or full
             slots = kept.slots_of(ids.tolist(), add=True)
             kept.sums[slots] = sums
             kept.read_at[slots] = read_at
