@@ -457,10 +457,22 @@ class RedisLiveState:
         return int(value) if value is not None else NEVER
 
     def now_ms(self, at_ms: int | None = None) -> int:
-        """The state's clock in epoch ms (a request's own time if later)."""
+        """The state's clock in epoch ms (a request's own time if later), kept as :attr:`signals`
+        keeps the sums when it does (any apply moves the clock, and drops it there)."""
         with guarded(self.url):
-            clock = self._clock()
+            clock = self._kept_clock()
         return max(int(to_epoch_ms(clock)) if clock > NEVER else 0, at_ms or 0)
+
+    def _kept_clock(self) -> int:
+        kept = self.signals
+        if kept is None:
+            return self._clock()
+        got, generation = kept.state_clock()
+        if got is None:
+            started = kept.clock()
+            got = self._clock()
+            kept.put_state_clock(got, generation, started)
+        return got
 
     def _shopper(self, user_id: int | None, session_id: str | None) -> str | None:
         if user_id is not None:
@@ -610,18 +622,6 @@ class RedisLiveState:
             out.append((sums, mall))
         return out
 
-    def _kept_clock_ms(self) -> int:
-        """The state's clock in epoch ms (0 when it holds nothing), kept as :attr:`signals` keeps
-        the sums (any apply moves it, and drops it there)."""
-        kept = self.signals
-        got, generation = kept.state_clock() if kept is not None else (None, 0)
-        if got is None:
-            started = kept.clock() if kept is not None else 0.0
-            got = self._clock()
-            if kept is not None:
-                kept.put_state_clock(got, generation, started)
-        return int(to_epoch_ms(got)) if got > NEVER else 0
-
     def roll_totals(self, at_ms: int | None = None) -> None:
         """Roll the products' window totals on to the bucket of ``at_ms`` (or the state's clock if
         later), rebuilding them if they must be: the applier's job after each poll, so that a
@@ -637,8 +637,8 @@ class RedisLiveState:
         (LiveState's formulas: ranking.live.counters.WindowedCounters); the sums read kept when
         :attr:`signals` keeps them."""
         s, ids = self.settings, np.asarray(product_ids, np.int64)
+        now = int(to_live_seconds(self.now_ms(at_ms)))
         with guarded(self.url):
-            now = int(to_live_seconds(max(self._kept_clock_ms(), at_ms or 0)))
             (hour, _), (day, mall) = self._signal_sums(ids, now)
         i, c, o, g = (METRIC_FIELDS.index(m) for m in "icog")
         act = [METRIC_FIELDS.index(m) for m in INTERACTION_FIELDS]
@@ -690,8 +690,6 @@ class RedisLiveState:
 
     def clear(self) -> int:
         """Delete every key of this prefix (before a rebuild); return how many."""
-        if self.signals is not None:
-            self.signals.forget((), every=True)
         removed = 0
         with guarded(self.url):
             batch = []
@@ -702,7 +700,7 @@ class RedisLiveState:
                     batch = []
             if batch:
                 removed += self.redis.unlink(*batch)
-        if self.signals is not None:  # again: a page may have kept what it read during the unlink
+        if self.signals is not None:  # after the unlink: a page's read during it is not kept either
             self.signals.forget((), every=True)
         self._next_sweep = NEVER
         return removed
