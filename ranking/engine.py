@@ -39,9 +39,9 @@ from ranking.pipeline.adjusters import default_adjusters
 from ranking.pipeline.adjusters.exposure_pacing import ExposurePacing
 from ranking.pipeline.adjusters.subsidy_theme import SubsidyTheme
 from ranking.pipeline.candidates import CandidateSet
-from ranking.pipeline.derived_columns import or_default
 from ranking.pipeline.dropped import DroppedEntries
 from ranking.pipeline.filters import Governance, KnownProducts, default_filters
+from ranking.pipeline.filters.governance import BARRED, BARRED_COLUMNS
 from ranking.pipeline.filters.relevance_floor import RelevanceFloor
 from ranking.pipeline.live_features import LiveFeatures
 from ranking.pipeline.pipeline import CallerCandidates
@@ -400,13 +400,12 @@ class Engine:
 
     def top_categories(self) -> list[dict]:
         """The top-level categories with their available products (in stock, not banned, not of a
-        banned store: what a category page can show), most first (the category bar)."""
+        banned store: governance's barred codes, kept per version of those columns), most first
+        (the category bar)."""
         products = self.snapshot.products
         if "top_category_id" not in products.columns:
             return []
-        n = len(products.ids)
-        available = (products.columns["stock"] > 0) & (products.columns["banned"] == 0) \
-            & (or_default(products.columns.get("store_banned"), n, 0) == 0)
+        available = BARRED.of(products.ids, *(products.columns.get(c) for c in BARRED_COLUMNS))[:-1] == 0
         ids, counts = np.unique(products.columns["top_category_id"][available], return_counts=True)
         return [{"category_id": int(c), "products": int(n)} for c, n in
                 sorted(zip(ids, counts, strict=True), key=lambda x: (-x[1], x[0]))]
