@@ -107,13 +107,20 @@ def _signals_equal(a: dict, b: dict) -> None:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+def _applier_and_reader(redis_url: str, tmp_path, clicks: list[dict], **kw
+                        ) -> tuple[LiveSettings, EventLog, RedisLiveBackend, RedisLiveBackend]:
+    """(settings, the host's log holding ``clicks``, its applier, a reader) on a prefix of their own."""
+    settings = LiveSettings(redis_url=redis_url, redis_prefix=f"k-{uuid.uuid4().hex[:8]}:", **kw)
+    log = EventLog(tmp_path / "events", writer="w")
+    log.append({"clicks": clicks})
+    events = tmp_path / "events"
+    return settings, log, RedisLiveBackend(settings, events), RedisLiveBackend(settings, events)
+
+
 def test_a_following_reader_reads_what_redis_gives_once_and_sees_a_named_change(redis_url, tmp_path,
                                                                                  monkeypatch) -> None:
-    settings = LiveSettings(redis_url=redis_url, redis_prefix=f"k-{uuid.uuid4().hex[:8]}:")
-    events = tmp_path / "events"
-    log = EventLog(events, writer="w")
-    log.append({"clicks": [_click(i, 10 + i % 4) for i in range(12)]})
-    applier, reader = RedisLiveBackend(settings, events), RedisLiveBackend(settings, events)
+    settings, log, applier, reader = _applier_and_reader(redis_url, tmp_path,
+                                                         [_click(i, 10 + i % 4) for i in range(12)])
     fresh = RedisLiveState(settings)  # keeps nothing: what Redis gives now
     ids, at = np.array([10, 11, 12, 13, 99]), T0 + 20_000
     try:
@@ -146,12 +153,8 @@ def test_a_following_reader_reads_what_redis_gives_once_and_sees_a_named_change(
 
 
 def test_without_the_stream_a_kept_counter_is_no_older_than_its_maximum_age(redis_url, tmp_path) -> None:
-    settings = LiveSettings(redis_url=redis_url, redis_prefix=f"k-{uuid.uuid4().hex[:8]}:",
-                            redis_signals_max_age_ms=150)
-    events = tmp_path / "events"
-    log = EventLog(events, writer="w")
-    log.append({"clicks": [_click(1, 10)]})
-    applier, reader = RedisLiveBackend(settings, events), RedisLiveBackend(settings, events)
+    _, log, applier, reader = _applier_and_reader(redis_url, tmp_path, [_click(1, 10)],
+                                                  redis_signals_max_age_ms=150)
     ids, at, clock = np.array([10]), T0 + 20_000, Clock()
     try:
         applier.catch_up()
@@ -184,12 +187,8 @@ def test_a_backend_not_following_the_stream_keeps_nothing(redis_url, tmp_path) -
 
 
 def test_the_applier_drops_what_it_writes_and_a_replay_drops_everything(redis_url, tmp_path) -> None:
-    settings = LiveSettings(redis_url=redis_url, redis_prefix=f"k-{uuid.uuid4().hex[:8]}:",
-                            redis_applied_products_max=1)
-    events = tmp_path / "events"
-    log = EventLog(events, writer="w")
-    log.append({"clicks": [_click(1, 10)]})
-    applier, reader = RedisLiveBackend(settings, events), RedisLiveBackend(settings, events)
+    _, log, applier, reader = _applier_and_reader(redis_url, tmp_path, [_click(1, 10)],
+                                                  redis_applied_products_max=1)
     ids, at = np.array([10, 11]), T0 + 20_000
     try:
         applier.catch_up()
