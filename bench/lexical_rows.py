@@ -11,6 +11,13 @@ repeats is kept from its first time) and the later ones (``again``: the kept res
 ``recall.search_results_kept``), and how many products a query's rewritten recall ranks before
 its top ``k`` (``synonyms_recalled_p50``/``p90``). At 1M products a first-time query's lexical
 recall is most of a search page (docs/speed.md, "Stop 40").
+
+``--guess``: instead, each distinct query of the mix scored once with its rewrite with
+:func:`ranking.recall.lexical.above_guess` (a large catalog's top ``k`` from the rows above a
+guessed threshold) and once without it (every positive row), alternated query by query (which
+goes first alternating, so the synonym matches one makes and the other reads are shared evenly)
+in one process, every pair of results asserted equal: thread CPU ms per query of each
+(``guess_*``, ``every_row_*``), and how many queries the guess kept rows for (``guessed``).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import numpy as np
 from bench.merch_synonyms import query_mix, synonym_arguments, synonym_sets
 from ranking.engine import Engine
 from ranking.merchandising.book import MerchandisingBook
+from ranking.recall import lexical, query_words
 from ranking.settings import load_settings
 
 
@@ -57,7 +65,41 @@ def recalled(engine: Engine, queries: list[str], rewrites: list) -> dict:
     return {f"synonyms_recalled_p{q}": int(np.percentile(held, q)) for q in (50, 90)}
 
 
-def run(bundle: Path, sets: int, queries: int, rounds: int, seed: int = 7) -> dict:
+def guess_or_not(engine: Engine, queries: list[str], rewrites: list) -> dict:
+    """Each query's first-time lexical recall (its rewrite, nothing kept) with the guess and with
+    every row, alternated; thread CPU ms per query of each (module docstring)."""
+    matcher, k = engine.search.query_words, engine.settings.recall.candidates
+    weight, sample, guess = engine.search.synonym_weight, lexical.GUESS_SAMPLE, query_words.above_guess
+    cpu: dict[str, list[float]] = {"guess": [], "every_row": []}
+    kept = []
+
+    def counted(*args, **kwargs):
+        got = guess(*args, **kwargs)
+        kept.append(got is not None)  # (never in the every-row arm: no stride of 8 there)
+        return got
+
+    query_words.above_guess = counted
+    try:
+        for i, (query, rewrite) in enumerate(zip(queries, rewrites, strict=True)):
+            got = {}
+            for arm in ("guess", "every_row") if i % 2 else ("every_row", "guess"):
+                lexical.GUESS_SAMPLE = sample if arm == "guess" else 1 << 62
+                started = time.thread_time()
+                got[arm] = matcher._lexical(query, k, rewrite, weight)  # not the kept results
+                cpu[arm].append(1000 * (time.thread_time() - started))
+            (ids, scores), (every_ids, every_scores) = got["guess"], got["every_row"]
+            if ids.tolist() != every_ids.tolist() or scores.tobytes() != every_scores.tobytes():
+                raise AssertionError(f"the guess changed the recall of {query!r}")
+    finally:
+        lexical.GUESS_SAMPLE, query_words.above_guess = sample, guess
+    out: dict = {"guessed": sum(kept)}
+    for arm, values in cpu.items():
+        out[f"{arm}_cpu_ms"] = round(float(np.mean(values)), 3)
+        out.update({f"{arm}_p{q}_ms": round(float(np.percentile(values, q)), 3) for q in (50, 90, 99)})
+    return out
+
+
+def run(bundle: Path, sets: int, queries: int, rounds: int, seed: int = 7, guess: bool = False) -> dict:
     engine = Engine.load(bundle, load_settings([]))
     try:
         index = MerchandisingBook(synonyms=tuple(synonym_sets(engine, sets))).synonym_index
@@ -65,6 +107,11 @@ def run(bundle: Path, sets: int, queries: int, rounds: int, seed: int = 7) -> di
         rewrites = [index.rewrite(q) for q in mix]
         warm = [q for q in query_mix(engine, 40, seed + 1) if q not in mix][:20]  # first touches
         measure(engine, warm, [index.rewrite(q) for q in warm], 1)
+        if guess:
+            distinct = list(dict.fromkeys(mix))
+            return {"bundle": bundle.resolve().name, "products": len(engine.search.product_ids), "sets": sets,
+                    "queries": len(distinct),
+                    **guess_or_not(engine, distinct, [index.rewrite(q) for q in distinct])}
         return {"bundle": bundle.resolve().name, "products": len(engine.search.product_ids), "sets": sets,
                 "queries": len(mix), "distinct": len(set(mix)), "rewritten": sum(bool(r) for r in rewrites),
                 "rounds": rounds, **measure(engine, mix, rewrites, rounds), **recalled(engine, mix, rewrites)}
@@ -75,8 +122,10 @@ def run(bundle: Path, sets: int, queries: int, rounds: int, seed: int = 7) -> di
 def main() -> None:
     parser = synonym_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--guess", action="store_true", help="the top k from a guessed threshold against "
+                        "every row, alternated query by query (module docstring)")
     args = parser.parse_args()
-    print(json.dumps(run(args.bundle, args.sets, args.queries, args.rounds)))
+    print(json.dumps(run(args.bundle, args.sets, args.queries, args.rounds, guess=args.guess)))
 
 
 if __name__ == "__main__":

@@ -197,33 +197,44 @@ def test_a_match_is_made_once_across_queries_and_adds_what_making_it_again_would
 
 
 # ---- the union form (QueryWordMatcher._union_scores): scored at the rows it can recall only ---------
-FORCED = {"union": 0, "catalog": 10 ** 12}  # SPARSE_COST: always the union form, never
+FORCED = {"union": 0, "catalog": 10 ** 12, "guess": 10 ** 12}  # SPARSE_COST: the union form always, never
 
 
 @pytest.fixture(params=list(FORCED))
 def forced(request, mall, monkeypatch) -> str:
     """The union form always (SPARSE_COST 0) or never, each with its own fresh kept matches and terms
-    (so the path under test makes them)."""
-    from ranking.recall import query_words
+    (so the path under test makes them); ``guess``: never, with the catalog-long form's top k read
+    from the rows above a guessed threshold (lexical.above_guess, a sample of 64 rows: a stride of
+    46 on this 3,000-product mall; at the default only above ~131,000 products)."""
+    from ranking.recall import lexical, query_words
 
     matcher = mall[0]
     monkeypatch.setattr(query_words, "SPARSE_COST", FORCED[request.param])
+    monkeypatch.setattr(lexical, "GUESS_SAMPLE", 64 if request.param == "guess" else lexical.GUESS_SAMPLE)
     monkeypatch.setattr(matcher, "_matches", BytesMemo(1 << 24))
     monkeypatch.setattr(matcher, "_large_terms", BytesMemo(1 << 24))
     monkeypatch.setattr(matcher, "_terms", type(matcher._terms)(4096))
     return request.param
 
 
-def test_both_forms_are_the_reference_bit_for_bit_with_sub_words_and_many_matches(mall, forced) -> None:
+def test_both_forms_are_the_reference_bit_for_bit_with_sub_words_and_many_matches(mall, forced,
+                                                                                   monkeypatch) -> None:
     """200 random queries of one to three words, with Chinese sub-word shapes (a word's bigrams held
     apart, a run no bigram covers, a character) and Latin parts, each without a rewrite, with the
     index's and with a random one of one to three matches (the whole query, a word, a word then
-    the whole query): the union form and the catalog-long one give the reference's ids and float32
-    scores, ties at the k-th score included, and the union form did run."""
+    the whole query): the union form and the catalog-long one (its top k from every positive row,
+    or from the rows above a guessed threshold) give the reference's ids and float32 scores, ties
+    at the k-th score included, and the form under test did run."""
+    from ranking.recall import query_words
+
     matcher, _, synonyms = mall
     ran: list = []
     real = matcher._union_scores
     matcher._union_scores = lambda *a: (lambda got: ran.append(got is not None) or got)(real(*a))
+    guessed: list = []
+    guess = query_words.above_guess
+    monkeypatch.setattr(query_words, "above_guess", lambda *a: (lambda got: guessed.append(got is not None)
+                                                                or got)(guess(*a)))
     try:
         rng = np.random.default_rng(17)
         vocabulary = [*LATIN, *CHINESE, "cordles", "headph", "phon", "zq7", "华为手机壳", "平板电", "电脑壳",
@@ -240,6 +251,9 @@ def test_both_forms_are_the_reference_bit_for_bit_with_sub_words_and_many_matche
     finally:
         del matcher._union_scores
     assert any(ran) == (forced == "union") and all(ran) == (forced == "union")
+    assert any(guessed) == (forced == "guess")  # the guess kept rows only where it may
+    if forced == "guess":
+        assert not all(guessed)  # and a guess that kept fewer than k fell back
     lent = matcher._scratch.take()  # every match summed in this thread's lent array gave it back zeros
     assert not lent.any()
     matcher._scratch.give(lent)

@@ -48,7 +48,7 @@ import numpy as np
 
 from ranking.bounded_memo import BoundedMemo, BytesMemo, read_only
 from ranking.recall.held_terms import HeldTerms, build_held_terms
-from ranking.recall.lexical import BM25Index, add_postings, top_rows
+from ranking.recall.lexical import BM25Index, above_guess, add_postings, top_rows
 from ranking.recall.tokenize import is_word, pieces
 from ranking.recall.zero_scratch import ZeroScratch, reset
 from ranking.row_lookup import RowLookup
@@ -411,7 +411,10 @@ class QueryWordMatcher:
         matches = [self._match_parts(a, synonym_weight) for a in (rewrite.alternatives if rewrite else ())]
         found = self._union_scores(query, words, rewrite, synonym_weight, matches)
         if found is None:  # the catalog-long sums are cheaper
-            found = _positive(*self._scores(query, rewrite, synonym_weight, matches))
+            s, hit = self._scores(query, rewrite, synonym_weight, matches)
+            found = above_guess(s, hit, k)  # at 1M products: the rows that can be in the top k only
+            if found is None:
+                found = _positive(s, hit)
         hits, s = found
         order = top_rows(s, hits, self.bm25.product_ids, k)
         return self.bm25.product_ids[hits[order]], s[order]
