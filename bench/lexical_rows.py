@@ -12,12 +12,14 @@ repeats is kept from its first time) and the later ones (``again``: the kept res
 its top ``k`` (``synonyms_recalled_p50``/``p90``). At 1M products a first-time query's lexical
 recall is most of a search page (docs/speed.md, "Stop 40").
 
-``--guess``: instead, each distinct query of the mix scored once with its rewrite with
+``--guess``: instead, each distinct query of the mix scored with its rewrite with
 :func:`ranking.recall.lexical.above_guess` (a large catalog's top ``k`` from the rows above a
-guessed threshold) and once without it (every positive row), alternated query by query (which
-goes first alternating, so the synonym matches one makes and the other reads are shared evenly)
-in one process, every pair of results asserted equal: thread CPU ms per query of each
-(``guess_*``, ``every_row_*``), and how many queries the guess kept rows for (``guessed``).
+guessed threshold) and without it (every positive row), one after the other, every pair of
+results asserted equal, in two passes over the queries: the first arm of a query builds its
+synonym matches and terms and the second reads them kept, so the second pass starts from empty
+memos and puts the other arm first for every query (each arm is first once a query). Thread CPU
+ms per recall of each arm over both passes (``guess_*``, ``every_row_*``; a recall's top ``k`` is
+never read kept), and how many queries the guess kept rows for (``guessed``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -66,33 +69,46 @@ def recalled(engine: Engine, queries: list[str], rewrites: list) -> dict:
 
 
 def guess_or_not(engine: Engine, queries: list[str], rewrites: list) -> dict:
-    """Each query's first-time lexical recall (its rewrite, nothing kept) with the guess and with
-    every row, alternated; thread CPU ms per query of each (module docstring)."""
+    """Each query's lexical recall (its rewrite, its top ``k`` not kept) with the guess and with
+    every row, in two passes of opposite orders on empty memos; thread CPU ms of each arm (module
+    docstring)."""
     matcher, k = engine.search.query_words, engine.settings.recall.candidates
-    weight, sample, guess = engine.search.synonym_weight, lexical.GUESS_SAMPLE, query_words.above_guess
+    weight, sample = engine.search.synonym_weight, lexical.GUESS_SAMPLE
     cpu: dict[str, list[float]] = {"guess": [], "every_row": []}
-    kept = []
+    kept_rows: set[int] = set()
+    # BM25Index.search's and the matcher's (a query of whole words with no rewrite takes the first)
+    guesses = {module: module.above_guess for module in (lexical, query_words)}
+    current = [-1]
 
-    def counted(*args, **kwargs):
-        got = guess(*args, **kwargs)
-        kept.append(got is not None)  # (never in the every-row arm: no stride of 8 there)
-        return got
+    def counting(guess: Callable) -> Callable:
+        def counted(*args, **kwargs):
+            got = guess(*args, **kwargs)
+            if got is not None:  # (never in the every-row arm: no stride of 8 there)
+                kept_rows.add(current[0])
+            return got
+        return counted
 
-    query_words.above_guess = counted
+    for module, original in guesses.items():
+        module.above_guess = counting(original)
     try:
-        for i, (query, rewrite) in enumerate(zip(queries, rewrites, strict=True)):
-            got = {}
-            for arm in ("guess", "every_row") if i % 2 else ("every_row", "guess"):
-                lexical.GUESS_SAMPLE = sample if arm == "guess" else 1 << 62
-                started = time.thread_time()
-                got[arm] = matcher._lexical(query, k, rewrite, weight)  # not the kept results
-                cpu[arm].append(1000 * (time.thread_time() - started))
-            (ids, scores), (every_ids, every_scores) = got["guess"], got["every_row"]
-            if ids.tolist() != every_ids.tolist() or scores.tobytes() != every_scores.tobytes():
-                raise AssertionError(f"the guess changed the recall of {query!r}")
+        for first in ("guess", "every_row"):
+            for memo in ("_matches", "_terms", "_large_terms"):  # what a first-time query builds
+                setattr(matcher, memo, type(getattr(matcher, memo))(getattr(matcher, memo).size))
+            for i, (query, rewrite) in enumerate(zip(queries, rewrites, strict=True)):
+                current[0], got = i, {}
+                for arm in (first, "every_row" if first == "guess" else "guess"):
+                    lexical.GUESS_SAMPLE = sample if arm == "guess" else 1 << 62
+                    started = time.thread_time()
+                    got[arm] = matcher._lexical(query, k, rewrite, weight)  # not the kept results
+                    cpu[arm].append(1000 * (time.thread_time() - started))
+                (ids, scores), (every_ids, every_scores) = got["guess"], got["every_row"]
+                if ids.tolist() != every_ids.tolist() or scores.tobytes() != every_scores.tobytes():
+                    raise AssertionError(f"the guess changed the recall of {query!r}")
     finally:
-        lexical.GUESS_SAMPLE, query_words.above_guess = sample, guess
-    out: dict = {"guessed": sum(kept)}
+        lexical.GUESS_SAMPLE = sample
+        for module, original in guesses.items():
+            module.above_guess = original
+    out: dict = {"guessed": len(kept_rows)}
     for arm, values in cpu.items():
         out[f"{arm}_cpu_ms"] = round(float(np.mean(values)), 3)
         out.update({f"{arm}_p{q}_ms": round(float(np.percentile(values, q)), 3) for q in (50, 90, 99)})

@@ -183,3 +183,13 @@ def one_faiss_thread():
     faiss.omp_set_num_threads(1)
     yield
     faiss.omp_set_num_threads(before)
+
+
+def recording(function: Callable, kept: list) -> Callable:
+    """``function`` (a guess that returns None when it keeps nothing), appending to ``kept``
+    whether each call's answer was not None."""
+    def recorded(*args, **kwargs):
+        got = function(*args, **kwargs)
+        kept.append(got is not None)
+        return got
+    return recorded

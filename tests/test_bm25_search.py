@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import recording
 
 from ranking.recall import lexical
 from ranking.recall.lexical import GUESS_MIN_STRIDE as GUESS_MIN
@@ -61,16 +62,17 @@ def test_a_one_token_query_is_the_catalog_long_search_bit_for_bit(k: int) -> Non
 
 
 def _every_positive_top(s: np.ndarray, hit: np.ndarray | None, ids: np.ndarray, k: int) -> list[int]:
+    """The rule itself: every positive marked row sorted, the first k."""
     rows = np.flatnonzero((s > 0) if hit is None else hit & (s > 0))
-    return rows[top_rows(s[rows], rows, ids, k)].tolist()
+    return rows[np.lexsort((ids[rows], -s[rows]))][:k].tolist()
 
 
 @pytest.mark.parametrize("seed", range(30))
 def test_the_rows_above_a_guessed_threshold_give_the_same_top_k(seed: int) -> None:
     """Scores with few distinct values (ties at the k-th one), zeros and negatives, with and
     without a mask of recalled rows: when the guess keeps rows, they hold every row of the top k
-    (above the k-th score and every row tied at it), so top_rows over them is top_rows over every
-    positive row; when it keeps none (a short array, too few rows passing) it says so."""
+    (above the k-th score and every row tied at it), so top_rows over them is the first k of
+    every positive row sorted by (score descending, product id ascending)."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(64 * GUESS_MIN, 20_000))  # a stride of at least the least
     s = (rng.integers(-1, 8, size=n) * rng.choice([1.0, 0.5], size=n)).astype(np.float32)
@@ -97,7 +99,7 @@ def test_the_guess_keeps_nothing_for_a_short_array_or_too_few_passing_rows() -> 
     assert above_guess(s[:64 * 7], None, 10, sample=64) is None  # a stride of 7, under the least
     tied = np.zeros(5000, np.float32)
     tied[::2] = 1.0  # 2,500 positive rows, all tied
-    assert above_guess(tied, None, 3000, sample=64) is None  # k above the positive rows
+    assert above_guess(tied, None, 3000, sample=64) is None  # k so large the sample cannot guess it
     got = above_guess(tied, None, 50, sample=64)
     assert got is not None and len(got[0]) == 2500  # every row tied at the k-th score passes
     lopsided = np.ones(5000, np.float32)
@@ -117,13 +119,7 @@ def test_a_large_catalogs_search_is_the_catalog_long_search_bit_for_bit(monkeypa
     texts = [" ".join(rng.choice(WORDS, size=rng.integers(1, 4))) for _ in range(3000)]
     bm25 = BM25Index.build(texts, np.arange(3000, dtype=np.int64)[::-1] * 7)
     guessed: list = []
-
-    def recorded(*args, **kwargs):
-        got = above_guess(*args, **kwargs)
-        guessed.append(got is not None)
-        return got
-
-    monkeypatch.setattr(lexical, "above_guess", recorded)
+    monkeypatch.setattr(lexical, "above_guess", recording(above_guess, guessed))
     for k in (1, 7, 50, 10_000):
         for query in ("drill rice", "phone case lamp", "手机 大米", "oil kit desk", "absent words"):
             want_ids, want_scores = _catalog_long(bm25, query, k)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import recording
 
 from ranking.bounded_memo import BytesMemo
 from ranking.merchandising.synonym import Synonym
@@ -232,9 +233,7 @@ def test_both_forms_are_the_reference_bit_for_bit_with_sub_words_and_many_matche
     real = matcher._union_scores
     matcher._union_scores = lambda *a: (lambda got: ran.append(got is not None) or got)(real(*a))
     guessed: list = []
-    guess = query_words.above_guess
-    monkeypatch.setattr(query_words, "above_guess", lambda *a: (lambda got: guessed.append(got is not None)
-                                                                or got)(guess(*a)))
+    monkeypatch.setattr(query_words, "above_guess", recording(query_words.above_guess, guessed))
     try:
         rng = np.random.default_rng(17)
         vocabulary = [*LATIN, *CHINESE, "cordles", "headph", "phon", "zq7", "华为手机壳", "平板电", "电脑壳",

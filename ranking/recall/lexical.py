@@ -57,9 +57,10 @@ def above_guess(s: np.ndarray, hit: np.ndarray | None, k: int, sample: int | Non
                 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(rows ascending, their scores) of the rows ``hit`` marks (every row when None) scoring at
     least a threshold guessed from every ``len(s) // sample``-th row (``sample``:
-    :data:`GUESS_SAMPLE`), when at least ``k`` rows pass; None when the array is shorter than
-    :data:`GUESS_MIN_STRIDE` samples or fewer than ``k`` pass (the caller then reads every positive
-    row, as before).
+    :data:`GUESS_SAMPLE`), when at least ``k`` rows pass. None (the caller then reads every
+    positive row, as before) when ``s`` holds fewer than :data:`GUESS_MIN_STRIDE` times ``sample``
+    rows, ``k`` is not positive, the sample holds too few positive marked rows to guess from, or
+    fewer than ``k`` rows pass.
 
     The same top ``k`` as every positive row's: the threshold is above zero, and when ``k`` rows
     pass, the ``k``-th best score of all is at least the threshold, so every row :func:`top_rows`
