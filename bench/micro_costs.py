@@ -8,8 +8,12 @@ with ties, k = 60; its own size rule off, ``WHOLE_SORT_MAX`` 0);
 ``ranking.row_lookup.RowLookup`` on dense ids against a binary search (200 of 50,000 ids), warm
 and with 32 MB written between calls (``_cold``: a page's other work leaves the ids out of the
 cache); ``ranking.cold_start.posterior``'s ``nan_to`` and ``_clip`` against ``np.nan_to_num``
-and ``np.clip`` (200 rows); and, given ``--bundle``, ``LeafRates.of_table`` on its product
-table (ms). Prints JSON.
+and ``np.clip`` (200 rows); the Redis backend's kept counters
+(``ranking.live.signals_cache.SignalsCache``) holding 50,000 products of ids below 1M, a page's
+700 read and kept again (``signals_cache_get_us``, ``_put_us``), 500 dropped (``_forget_us``), and
+the bytes a product a window it holds filled to 100,000 products in both windows, 500 a put
+(``tracemalloc``; ids below 100,000 and below 1M: the by-id array grows with the largest id);
+and, given ``--bundle``, ``LeafRates.of_table`` on its product table (ms). Prints JSON.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ def measure(calls: int = 2_000, repeats: int = 5, bundle: Path | None = None) ->
         out = _pairs(calls, repeats)
     finally:
         top_module.WHOLE_SORT_MAX = whole_up_to
+    out |= _signals_cache(calls, repeats)
     if bundle is not None:
         out |= _leaf_rates_ms(bundle, repeats)
     return out
@@ -97,6 +102,41 @@ def _pairs(calls: int, repeats: int) -> dict:
         "clip_ufuncs_us": per_call_us(lambda: _clip(rows, *bounds), calls, repeats),
         "np_clip_us": per_call_us(lambda: np.clip(rows, *bounds), calls, repeats),
     }
+
+
+def _signals_cache(calls: int, repeats: int) -> dict:
+    """The kept counters' per-page calls (us) and their memory (bytes a product a window)."""
+    import tracemalloc
+
+    from ranking.live.signals_cache import SignalsCache
+
+    rng = np.random.default_rng(1)
+    cache, held = SignalsCache(1e9), rng.choice(1_000_000, 50_000, replace=False).astype(np.int64)
+    for start in range(0, len(held), 700):
+        ids = held[start:start + 700]
+        cache.put("h", 1, ids, np.ones((len(ids), 5)), np.ones(5), cache.get("h", 1, ids)[3], 0.0)
+    page, sums, dropped = rng.choice(held, 700, replace=False), np.ones((700, 5)), held[:500].tolist()
+
+    def keep() -> None:
+        cache.put("h", 1, page, sums, np.ones(5), cache.generation, 0.0)
+
+    out = {
+        "signals_cache_get_us": per_call_us(lambda: cache.get("h", 1, page), calls // 10, repeats),
+        "signals_cache_put_us": per_call_us(keep, calls // 10, repeats),
+        "signals_cache_forget_us": per_call_us(lambda: cache.forget(dropped), calls // 10, repeats),
+    }
+    for below in (100_000, 1_000_000):
+        ids = rng.choice(below, 100_000, replace=False).astype(np.int64)
+        tracemalloc.start()
+        filled = SignalsCache(1e9)
+        for window in ("h", "d"):
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                filled.put(window, 1, part, np.ones((len(part), 5)), np.ones(5), filled.generation, 0.0)
+        held_bytes = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        out[f"signals_cache_bytes_a_product_ids_below_{below}"] = round(held_bytes / (2 * len(ids)), 1)
+    return out
 
 
 def _leaf_rates_ms(bundle: Path, repeats: int) -> dict:

@@ -76,6 +76,23 @@ def test_an_earlier_bucket_does_not_replace_a_later_one_and_a_full_window_starts
     assert not kept.get("h", 5, np.array([3]))[1].any() and kept.get("h", 6, np.array([1]))[1].all()
 
 
+def test_any_product_id_is_kept_and_dropped_small_large_or_negative() -> None:
+    """A window finds small ids in its by-id array and, once a large or negative id turns that off
+    (ranking.live.catalog.IdRows), every id by lookup: the same sums kept and dropped either way,
+    a page's repeated id included."""
+    clock = Clock()
+    kept = SignalsCache(10.0, clock=clock)
+    small, odd = np.array([3, 70_000, 3]), np.array([10 ** 12, -5, 3])
+    kept.put("h", 1, small, _sums(1, 2, 1), np.zeros(5), kept.generation, clock())
+    got, found, _, _ = kept.get("h", 1, np.array([70_000, 3, 4]))
+    assert found.tolist() == [True, True, False] and np.array_equal(got[:2], _sums(2, 1))
+    kept.put("h", 1, odd, _sums(7, 8, 9), np.zeros(5), kept.generation, clock())
+    got, found, _, _ = kept.get("h", 1, np.array([-5, 10 ** 12, 70_000, 3]))
+    assert found.all() and np.array_equal(got, _sums(8, 7, 2, 9))
+    kept.forget([10 ** 12, 3])
+    assert kept.get("h", 1, np.array([10 ** 12, -5, 70_000, 3]))[1].tolist() == [False, True, True, False]
+
+
 def test_the_state_clock_is_kept_as_the_sums_are() -> None:
     clock = Clock()
     kept = SignalsCache(1.0, clock=clock)

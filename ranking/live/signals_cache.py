@@ -14,11 +14,14 @@ it), each product's five sums and the mall's, and the state's clock, as Redis ga
 * **No stale value kept by a race.** A page's read that began before a drop is not kept: each
   :meth:`get` returns the cache's generation, :meth:`put` keeps nothing if a drop happened since.
 * Under one lock (a worker's pages, its lists-ahead thread and its poll thread share it), held for
-  a dict lookup an id and a few array takes, and for a window's growth (a copy of its arrays).
+  a few array takes (a window's products found by :class:`~ranking.live.catalog.IdRows`: one take
+  while ids are small integers, a dict lookup an id else) and for a window's growth (a copy of its
+  arrays). A page's 700 candidates: ~30 us to read, ~25 to keep (``python -m bench.micro_costs``).
 * **Bounded.** A window holds the products read in its bucket, up to
-  ``live.redis_signals_max_products`` (100,000; then it starts over): ~150-200 bytes a product a
-  window (a dict entry and its two ints, the sums and the time, the arrays' doubling), ~30-40 MB a
-  worker at the bound. A page of an earlier time than the window's bucket reads but does not keep.
+  ``live.redis_signals_max_products`` (100,000; then it starts over): ~200-270 bytes a product a
+  window (IdRows' dict entry and by-id array, the sums and the time, the arrays' doubling; more
+  the larger the ids), ~40-50 MB a worker at the bound. A page of an earlier time than the
+  window's bucket reads but does not keep.
 
 So a page reads the very sums Redis would have given at the time they were read, never more than a
 poll (or, when an entry is lost, the maximum age) behind Redis. ``live.redis_signals_max_age_ms``
@@ -33,28 +36,30 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from ranking.live.catalog import IdRows
+
 METRICS = 5  # each product's sums: impressions, clicks, carts, orders, GMV (redis_state.METRIC_FIELDS)
 
 
 class _Window:
-    """One window's kept sums, for one bucket: a slot per product read, its sums and when read (-inf:
-    dropped), and the mall's sums."""
+    """One window's kept sums, for one bucket: a slot per product read (the live catalog's
+    :class:`~ranking.live.catalog.IdRows`: a take, not a dict lookup per id, while ids are small),
+    its sums and when read (-inf: dropped), and the mall's sums."""
 
     def __init__(self, bucket: int) -> None:
         self.bucket = bucket
-        self.slot: dict[int, int] = {}
+        self.slot = IdRows()
         self.sums = np.zeros((0, METRICS))
         self.read_at = np.zeros(0)
         self.mall: tuple[np.ndarray, float] | None = None
 
-    def slots_of(self, ids: list[int], add: bool = False) -> np.ndarray:
+    def slots_of(self, ids: np.ndarray, add: bool = False) -> np.ndarray:
         """Each id's slot (-1: none; ``add``: a new one, the arrays grown by doubling)."""
-        slot = self.slot
         if not add:
-            return np.fromiter((slot.get(p, -1) for p in ids), np.int64, len(ids))
-        out = np.fromiter((slot.setdefault(p, len(slot)) for p in ids), np.int64, len(ids))
-        if len(slot) > len(self.read_at):
-            size = max(64, 2 * len(slot))
+            return self.slot.find(ids)
+        out = self.slot.add(ids)
+        if len(self.slot) > len(self.read_at):
+            size = max(64, 2 * len(self.slot))
             self.sums = np.concatenate([self.sums, np.zeros((size - len(self.sums), METRICS))])
             self.read_at = np.concatenate([self.read_at, np.full(size - len(self.read_at), -np.inf)])
         return out
@@ -82,7 +87,7 @@ class SignalsCache:
             kept = self._windows.get(window)
             mall = None
             if kept is not None and kept.bucket == bucket:
-                slots = kept.slots_of(ids.tolist())
+                slots = kept.slots_of(ids)
                 held = slots >= 0
                 found[held] = kept.read_at[slots[held]] >= oldest
                 out[found] = kept.sums[slots[found]]
@@ -103,7 +108,7 @@ class SignalsCache:
                 return  # bucket's sums stay (pages at the mall's time would empty them)
             if kept is None or kept.bucket != bucket or len(kept.slot) + len(ids) > self.max_products:
                 kept = self._windows[window] = _Window(bucket)  # a later bucket (another span), or full
-            slots = kept.slots_of(ids.tolist(), add=True)
+            slots = kept.slots_of(ids, add=True)
             kept.sums[slots] = sums
             kept.read_at[slots] = read_at
             kept.mall = (mall, read_at)
@@ -122,7 +127,7 @@ class SignalsCache:
 
     def forget(self, products: Iterable[int], every: bool = False) -> None:
         """Drop ``products``' sums (all when ``every``), the mall's and the clock: an applier changed them."""
-        products = list(products)  # read once a window
+        products = np.fromiter(products, np.int64)  # read once a window
         with self._lock:
             self.generation += 1
             self._state_clock = None
@@ -131,5 +136,5 @@ class SignalsCache:
                     self._windows[name] = _Window(kept.bucket)
                     continue
                 kept.mall = None
-                slots = [s for s in map(kept.slot.get, products) if s is not None]
-                kept.read_at[slots] = -np.inf
+                slots = kept.slots_of(products)
+                kept.read_at[slots[slots >= 0]] = -np.inf
