@@ -779,7 +779,8 @@ class LiveSettings(Section):
         "(ranking/live/signals_cache.py)")
     redis_signals_max_products: int = Field(
         100_000, ge=1, description="redis backend: products a worker keeps the live counters of, per window "
-        "(then it starts over): ~200-270 bytes each")
+        "(then it starts over): ~175 bytes each, plus 4 bytes for each id up to about twice the largest "
+        "while ids are below 2,097,152 (ranking/live/signals_cache.py)")
     redis_timeout_seconds: float = Field(
         0.5, gt=0, description="a Redis call (one pipeline read or write) that takes longer fails with "
         "LiveBackendError, and the service ranks from the bundle's frozen state: short, so a stalled "

@@ -84,12 +84,14 @@ def test_any_product_id_is_kept_and_dropped_small_large_or_negative() -> None:
     kept = SignalsCache(10.0, clock=clock)
     small, odd = np.array([3, 70_000, 3]), np.array([10 ** 12, -5, 3])
     kept.put("h", 1, small, _sums(1, 2, 1), np.zeros(5), kept.generation, clock())
-    got, found, _, _ = kept.get("h", 1, np.array([70_000, 3, 4]))
-    assert found.tolist() == [True, True, False] and np.array_equal(got[:2], _sums(2, 1))
+    assert kept._windows["h"].slot._by_id is not None  # the by-id array serves these
+    got, found, _, _ = kept.get("h", 1, np.array([70_000, 3, 4, -5, 3_000_000]))
+    assert found.tolist() == [True, True, False, False, False] and np.array_equal(got[:2], _sums(2, 1))
     kept.put("h", 1, odd, _sums(7, 8, 9), np.zeros(5), kept.generation, clock())
+    assert kept._windows["h"].slot._by_id is None  # a huge or negative id: lookups from here on
     got, found, _, _ = kept.get("h", 1, np.array([-5, 10 ** 12, 70_000, 3]))
     assert found.all() and np.array_equal(got, _sums(8, 7, 2, 9))
-    kept.forget([10 ** 12, 3])
+    kept.forget([10 ** 12, 3, 1 << 70, "7"])  # ids no int64 holds name nothing, the others drop
     assert kept.get("h", 1, np.array([10 ** 12, -5, 70_000, 3]))[1].tolist() == [False, True, True, False]
 
 

@@ -15,13 +15,15 @@ it), each product's five sums and the mall's, and the state's clock, as Redis ga
   :meth:`get` returns the cache's generation, :meth:`put` keeps nothing if a drop happened since.
 * Under one lock (a worker's pages, its lists-ahead thread and its poll thread share it), held for
   a few array takes (a window's products found by :class:`~ranking.live.catalog.IdRows`: one take
-  while ids are small integers, a dict lookup an id else) and for a window's growth (a copy of its
-  arrays). A page's 700 candidates: ~30 us to read, ~25 to keep (``python -m bench.micro_costs``).
+  while every id the window holds is below 2,097,152, a dict lookup an id once one is not) and
+  for a window's growth (a copy of its arrays). A page's 700 candidates: ~30 us to read, ~20 to
+  keep (``python -m bench.micro_costs``); a bucket's first keep fills the by-id array anew.
 * **Bounded.** A window holds the products read in its bucket, up to
-  ``live.redis_signals_max_products`` (100,000; then it starts over): ~200-270 bytes a product a
-  window (IdRows' dict entry and by-id array, the sums and the time, the arrays' doubling; more
-  the larger the ids), ~40-50 MB a worker at the bound. A page of an earlier time than the
-  window's bucket reads but does not keep.
+  ``live.redis_signals_max_products`` (100,000; then it starts over): ~175 bytes a product a
+  window (IdRows' dict entry, the sums and the time, the arrays' doubling) plus the by-id array,
+  4 bytes for each id up to about twice the largest (at most ~17 MB a window): 195 bytes a
+  product with 100,000 ids below 100,000, 268 with ids below 1M, ~350 below 2M, so ~40-70 MB a
+  worker at the bound. A page of an earlier time than the window's bucket reads but does not keep.
 
 So a page reads the very sums Redis would have given at the time they were read, never more than a
 poll (or, when an entry is lost, the maximum age) behind Redis. ``live.redis_signals_max_age_ms``
@@ -38,6 +40,7 @@ import numpy as np
 
 from ranking.live.catalog import IdRows
 
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 METRICS = 5  # each product's sums: impressions, clicks, carts, orders, GMV (redis_state.METRIC_FIELDS)
 
 
@@ -126,8 +129,14 @@ class SignalsCache:
                 self._state_clock = (value, read_at)
 
     def forget(self, products: Iterable[int], every: bool = False) -> None:
-        """Drop ``products``' sums (all when ``every``), the mall's and the clock: an applier changed them."""
-        products = np.fromiter(products, np.int64)  # read once a window
+        """Drop ``products``' sums (all when ``every``), the mall's and the clock: an applier changed
+        them. An id that is not an int64 integer names no kept product (none is kept under it)."""
+        named = list(products)  # read once a window
+        try:
+            ids = np.array(named, np.int64)
+        except (OverflowError, TypeError, ValueError):  # (a stream entry's id past int64, say)
+            fits = [p for p in named if isinstance(p, int | np.integer) and INT64_MIN <= p <= INT64_MAX]
+            ids = np.array(fits, np.int64)
         with self._lock:
             self.generation += 1
             self._state_clock = None
@@ -136,5 +145,5 @@ class SignalsCache:
                     self._windows[name] = _Window(kept.bucket)
                     continue
                 kept.mall = None
-                slots = kept.slots_of(products)
+                slots = kept.slots_of(ids)
                 kept.read_at[slots[slots >= 0]] = -np.inf
