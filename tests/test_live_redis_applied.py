@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -33,18 +34,32 @@ def _order(i: int, user: int) -> dict:
             "product_id": 100 + i, "store_id": 3, "price_paid": 10.0, "quantity": 1, "cancelled": False}
 
 
-def _pair(url: str, tmp_path, **kw) -> tuple[RedisLiveBackend, RedisLiveBackend, str]:
+@contextmanager
+def _paired(url: str, tmp_path, **kw) -> Iterator[tuple[RedisLiveBackend, RedisLiveBackend, str]]:
+    """Two workers' backends on one private prefix (the applier, once it starts, and a reader),
+    stopped at the end."""
     prefix = f"s-{uuid.uuid4().hex[:8]}:"
     settings = LiveSettings(redis_url=url, redis_prefix=prefix, **kw)
     events = tmp_path / "events"
-    return RedisLiveBackend(settings, events), RedisLiveBackend(settings, events), prefix
+    applier, reader = RedisLiveBackend(settings, events), RedisLiveBackend(settings, events)
+    try:
+        yield applier, reader, prefix
+    finally:
+        applier.stop()
+        reader.stop()
+
+
+def _told(applier: RedisLiveBackend, reader: RedisLiveBackend) -> list[list[int]]:
+    """What the reader is told (the applier listens too, and is told nothing kept)."""
+    told: list[list[int]] = []
+    applier.on_shoppers, reader.on_shoppers = (lambda users: None), told.append
+    return told
 
 
 def test_every_worker_hears_the_shoppers_the_applier_applied(redis_url, tmp_path) -> None:
-    applier, reader, _ = _pair(redis_url, tmp_path)
-    told: dict[str, list[list[int]]] = {"applier": [], "reader": []}
-    applier.on_shoppers, reader.on_shoppers = told["applier"].append, told["reader"].append
-    try:
+    with _paired(redis_url, tmp_path) as (applier, reader, _):
+        told: dict[str, list[list[int]]] = {"applier": [], "reader": []}
+        applier.on_shoppers, reader.on_shoppers = told["applier"].append, told["reader"].append
         assert applier.catch_up() == 0 and applier.applying and reader.catch_up() == 0 and not reader.applying
         assert reader.follow_applied() == 0 and applier.follow_applied() == 0  # listening from now
         EventLog(tmp_path / "events", writer="w").append({
@@ -55,16 +70,12 @@ def test_every_worker_hears_the_shoppers_the_applier_applied(redis_url, tmp_path
         assert reader.follow_applied() == 3 and applier.follow_applied() == 3
         assert told == {"applier": [[7, 8, 9]], "reader": [[7, 8, 9]]}
         assert reader.follow_applied() == 0, "each named once"
-    finally:
-        applier.stop()
-        reader.stop()
 
 
 def test_shoppers_named_before_a_worker_listens_are_not_told_to_it(redis_url, tmp_path) -> None:
-    applier, reader, _ = _pair(redis_url, tmp_path, redis_signals_max_age_ms=0)  # shoppers only
-    applier.on_shoppers, told = (lambda users: None), []
-    log = EventLog(tmp_path / "events", writer="w")
-    try:
+    with _paired(redis_url, tmp_path, redis_signals_max_age_ms=0) as (applier, reader, _):  # shoppers only
+        applier.on_shoppers, told = (lambda users: None), []
+        log = EventLog(tmp_path / "events", writer="w")
         applier.catch_up()
         log.append({"clicks": [_row(1, 5)]})
         applier.catch_up()
@@ -75,22 +86,13 @@ def test_shoppers_named_before_a_worker_listens_are_not_told_to_it(redis_url, tm
         assert reader.follow_applied() == 1 and told == [[6]]
         reader.on_shoppers = None
         assert reader.follow_applied() == 0 and reader._applied is None  # stopped listening
-    finally:
-        applier.stop()
-        reader.stop()
 
 
 def test_no_shopper_is_named_while_nobody_listens_and_the_stream_is_trimmed(redis_url, tmp_path) -> None:
-    applier, other, prefix = _pair(redis_url, tmp_path, redis_applied_stream_max_len=10,
-                                   redis_signals_max_age_ms=0)  # its products are named all the same
-    other.stop()
-    log = EventLog(tmp_path / "events", writer="w")
-    with closing(redis.Redis.from_url(redis_url)) as client:
-        _trimmed(applier, client, prefix, log)
-
-
-def _trimmed(applier: RedisLiveBackend, client, prefix: str, log: EventLog) -> None:
-    try:
+    with (_paired(redis_url, tmp_path, redis_applied_stream_max_len=10,
+                  redis_signals_max_age_ms=0) as (applier, _, prefix),  # its products are named all the same
+          closing(redis.Redis.from_url(redis_url)) as client):
+        log = EventLog(tmp_path / "events", writer="w")
         applier.catch_up()
         log.append({"clicks": [_row(1, 5)]})
         applier.catch_up()
@@ -101,15 +103,11 @@ def _trimmed(applier: RedisLiveBackend, client, prefix: str, log: EventLog) -> N
             log.append({"clicks": [_row(10 + i, 1 + i)]})
             applier.catch_up()
         assert 10 <= client.xlen(f"{prefix}{APPLIED_STREAM}") <= 200  # about max_len (approximate trim)
-    finally:
-        applier.stop()
 
 
 def test_the_background_poll_tells_a_listening_worker(redis_url, tmp_path) -> None:
-    applier, reader, _ = _pair(redis_url, tmp_path, poll_ms=20)
-    told: list[list[int]] = []
-    applier.on_shoppers, reader.on_shoppers = (lambda users: None), told.append
-    try:
+    with _paired(redis_url, tmp_path, poll_ms=20) as (applier, reader, _):
+        told = _told(applier, reader)
         applier.start()
         reader.start()
         deadline = time.monotonic() + 5
@@ -120,16 +118,11 @@ def test_the_background_poll_tells_a_listening_worker(redis_url, tmp_path) -> No
         while not told and time.monotonic() < deadline:
             time.sleep(0.02)
         assert told == [[42]]
-    finally:
-        applier.stop()
-        reader.stop()
 
 
 def test_a_bad_entry_is_read_once_and_skipped(redis_url, tmp_path) -> None:
-    applier, reader, prefix = _pair(redis_url, tmp_path)
-    told: list[list[int]] = []
-    applier.on_shoppers, reader.on_shoppers = (lambda users: None), told.append
-    try:
+    with _paired(redis_url, tmp_path) as (applier, reader, prefix):
+        told = _told(applier, reader)
         applier.catch_up()
         assert reader.follow_applied() == 0
         with closing(redis.Redis.from_url(redis_url)) as client:
@@ -139,25 +132,17 @@ def test_a_bad_entry_is_read_once_and_skipped(redis_url, tmp_path) -> None:
         applier.catch_up()
         assert reader.follow_applied() == 2 and told == [[11, 12]]
         assert reader.follow_applied() == 0
-    finally:
-        applier.stop()
-        reader.stop()
 
 
 def test_a_poll_names_no_more_shoppers_than_a_worker_keeps_waiting(redis_url, tmp_path) -> None:
-    applier, reader, _ = _pair(redis_url, tmp_path)
-    told: list[list[int]] = []
-    applier.on_shoppers, reader.on_shoppers = (lambda users: None), told.append
-    applier.shoppers_max = 2
-    try:
+    with _paired(redis_url, tmp_path) as (applier, reader, _):
+        told = _told(applier, reader)
+        applier.shoppers_max = 2
         applier.catch_up()
         reader.follow_applied()
         EventLog(tmp_path / "events", writer="w").append({"clicks": [_row(1, 5), _row(2, 6), _row(3, 7)]})
         applier.catch_up()
         assert reader.follow_applied() == 2 and told == [[6, 7]]  # the newest
-    finally:
-        applier.stop()
-        reader.stop()
 
 
 def test_only_integer_user_ids_are_named() -> None:
@@ -170,12 +155,11 @@ def test_only_integer_user_ids_are_named() -> None:
 def test_the_service_wires_the_redis_backend_to_its_lists_ahead(redis_url, tmp_path) -> None:
     from serving.live import start_lists_ahead, stop_live
 
-    backend, other, _ = _pair(redis_url, tmp_path)
-    other.stop()
-    state = SimpleNamespace(settings=load_settings(["recall.homepage_lists_ahead_pending=77"]), live=backend,
-                            router=None, lists_ahead=None)
-    start_lists_ahead(state)
-    ahead = state.lists_ahead
-    assert ahead is not None and backend.on_shoppers == ahead.add and backend.shoppers_max == 77
-    stop_live(state)
-    assert backend.on_shoppers is None and state.lists_ahead is None and state.live is None
+    with _paired(redis_url, tmp_path) as (backend, _, _):
+        state = SimpleNamespace(settings=load_settings(["recall.homepage_lists_ahead_pending=77"]),
+                                live=backend, router=None, lists_ahead=None)
+        start_lists_ahead(state)
+        ahead = state.lists_ahead
+        assert ahead is not None and backend.on_shoppers == ahead.add and backend.shoppers_max == 77
+        stop_live(state)
+        assert backend.on_shoppers is None and state.lists_ahead is None and state.live is None
