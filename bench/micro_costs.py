@@ -12,7 +12,7 @@ and ``np.clip`` (200 rows); the Redis backend's kept counters
 (``ranking.live.signals_cache.SignalsCache``) holding 50,000 products of ids below 1M, a page's
 700 read and kept again (``signals_cache_get_us``, ``_put_us``), 500 dropped (``_forget_us``), and
 the bytes a product a window it holds filled to 100,000 products in both windows, 500 a put
-(``tracemalloc``; ids below 100,000 and below 1M: the by-id array grows with the largest id);
+(``tracemalloc``; ids below 100,000, 1M and 2M: the by-id array grows with the largest id);
 and, given ``--bundle``, ``LeafRates.of_table`` on its product table (ms). Prints JSON.
 """
 
@@ -127,7 +127,7 @@ def _signals_cache(calls: int, repeats: int) -> dict:
     }
     if tracemalloc.is_tracing():  # another tracer's reading would count this process's other memory
         return out
-    for below in (100_000, 1_000_000):
+    for below in (100_000, 1_000_000, 2_000_000):  # the by-id array stays on below 2,097,152
         ids = rng.choice(below, 100_000, replace=False).astype(np.int64)
         tracemalloc.start()
         filled = SignalsCache(1e9)

@@ -22,8 +22,9 @@ it), each product's five sums and the mall's, and the state's clock, as Redis ga
   ``live.redis_signals_max_products`` (100,000; then it starts over): ~175 bytes a product a
   window (IdRows' dict entry, the sums and the time, the arrays' doubling) plus the by-id array,
   4 bytes for each id up to about twice the largest (at most ~17 MB a window): 195 bytes a
-  product with 100,000 ids below 100,000, 268 with ids below 1M, ~350 below 2M, so ~40-70 MB a
-  worker at the bound. A page of an earlier time than the window's bucket reads but does not keep.
+  product with 100,000 ids below 100,000, 268 with ids below 1M, 347 below 2M (``python -m
+  bench.micro_costs``), so ~40-70 MB a worker at the bound. A page of an earlier time than the
+  window's bucket reads but does not keep.
 
 So a page reads the very sums Redis would have given at the time they were read, never more than a
 poll (or, when an entry is lost, the maximum age) behind Redis. ``live.redis_signals_max_age_ms``
