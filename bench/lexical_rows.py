@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ import numpy as np
 from bench.merch_synonyms import query_mix, synonym_arguments, synonym_sets
 from ranking.engine import Engine
 from ranking.merchandising.book import MerchandisingBook
-from ranking.recall import lexical, query_words
+from ranking.recall import lexical
 from ranking.settings import load_settings
 
 
@@ -76,20 +75,15 @@ def guess_or_not(engine: Engine, queries: list[str], rewrites: list) -> dict:
     weight, sample = engine.search.synonym_weight, lexical.GUESS_SAMPLE
     cpu: dict[str, list[float]] = {"guess": [], "every_row": []}
     kept_rows: set[int] = set()
-    # BM25Index.search's and the matcher's (a query of whole words with no rewrite takes the first)
-    guesses = {module: module.above_guess for module in (lexical, query_words)}
-    current = [-1]
+    guess, current = lexical.above_guess, [-1]
 
-    def counting(guess: Callable) -> Callable:
-        def counted(*args, **kwargs):
-            got = guess(*args, **kwargs)
-            if got is not None:  # (never in the every-row arm: no stride of 8 there)
-                kept_rows.add(current[0])
-            return got
-        return counted
+    def counted(*args, **kwargs):
+        got = guess(*args, **kwargs)
+        if got is not None:  # (never in the every-row arm: no stride of 8 there)
+            kept_rows.add(current[0])
+        return got
 
-    for module, original in guesses.items():
-        module.above_guess = counting(original)
+    lexical.above_guess = counted  # what lexical.ranked_rows calls, for the matcher and BM25Index.search
     try:
         for first in ("guess", "every_row"):
             for memo in ("_matches", "_terms", "_large_terms"):  # what a first-time query builds
@@ -105,9 +99,7 @@ def guess_or_not(engine: Engine, queries: list[str], rewrites: list) -> dict:
                 if ids.tolist() != every_ids.tolist() or scores.tobytes() != every_scores.tobytes():
                     raise AssertionError(f"the guess changed the recall of {query!r}")
     finally:
-        lexical.GUESS_SAMPLE = sample
-        for module, original in guesses.items():
-            module.above_guess = original
+        lexical.GUESS_SAMPLE, lexical.above_guess = sample, guess
     out: dict = {"guessed": len(kept_rows)}
     for arm, values in cpu.items():
         out[f"{arm}_cpu_ms"] = round(float(np.mean(values)), 3)

@@ -11,6 +11,7 @@ import pytest
 
 from bench import lexical_rows
 from ranking.recall import lexical, query_words
+from ranking.recall.lexical import above_guess as guess
 from ranking.settings import load_settings
 
 
@@ -29,19 +30,19 @@ def test_the_guess_is_timed_against_every_row_and_kept_rows_for_some_queries(sma
     assert got["queries"] > 10 and 0 < got["guessed"] <= got["queries"]
     assert got["guess_cpu_ms"] > 0 and got["every_row_cpu_ms"] > 0
     assert got["guess_p99_ms"] >= got["guess_p50_ms"] > 0
-    assert lexical.GUESS_SAMPLE == 64 and query_words.above_guess is lexical.above_guess  # put back
+    assert lexical.GUESS_SAMPLE == 64 and lexical.above_guess is guess  # put back
 
 
 def test_a_guess_that_changed_the_recall_fails_the_bench(small_models: Path, monkeypatch) -> None:
 
-    def wrong(s, hit, k, sample=None):  # the best row left out: a top k that differs
-        got = lexical.above_guess(s, hit, k, sample)
+    def wrong(s, hit, k):  # the best row left out: a top k that differs
+        got = guess(s, hit, k)
         if got is None:
             return None
         keep = np.arange(len(got[0])) != int(np.argmax(got[1]))
         return got[0][keep], got[1][keep]
 
-    monkeypatch.setattr(query_words, "above_guess", wrong)
+    monkeypatch.setattr(lexical, "above_guess", wrong)
     with pytest.raises(AssertionError, match="changed the recall"):
         lexical_rows.run(small_models / "latest", sets=300, queries=30, rounds=1, guess=True)
-    assert lexical.GUESS_SAMPLE == 64 and query_words.above_guess is wrong  # put back after the failure too
+    assert lexical.GUESS_SAMPLE == 64 and lexical.above_guess is wrong  # put back after the failure too

@@ -11,7 +11,7 @@ from conftest import recording
 
 from ranking.recall import lexical
 from ranking.recall.lexical import GUESS_MIN_STRIDE as GUESS_MIN
-from ranking.recall.lexical import BM25Index, above_guess, top_rows
+from ranking.recall.lexical import BM25Index, above_guess, ranked_rows, top_rows
 
 WORDS = ["drill", "rice", "cooker", "phone", "case", "oil", "lamp", "desk", "kit", "手机", "大米"]
 
@@ -67,12 +67,19 @@ def _every_positive_top(s: np.ndarray, hit: np.ndarray | None, ids: np.ndarray, 
     return rows[np.lexsort((ids[rows], -s[rows]))][:k].tolist()
 
 
+@pytest.fixture
+def sample_64(monkeypatch) -> None:
+    """A guess from 64 sampled rows: a test's few thousand scores read as a large catalog's."""
+    monkeypatch.setattr(lexical, "GUESS_SAMPLE", 64)
+
+
 @pytest.mark.parametrize("seed", range(30))
-def test_the_rows_above_a_guessed_threshold_give_the_same_top_k(seed: int) -> None:
+def test_the_rows_above_a_guessed_threshold_give_the_same_top_k(seed: int, sample_64) -> None:
     """Scores with few distinct values (ties at the k-th one), zeros and negatives, with and
     without a mask of recalled rows: when the guess keeps rows, they hold every row of the top k
-    (above the k-th score and every row tied at it), so top_rows over them is the first k of
-    every positive row sorted by (score descending, product id ascending)."""
+    (above the k-th score and every row tied at it), so top_rows over them, and over what
+    ranked_rows gives whether it guessed or not, is the first k of every positive row sorted by
+    (score descending, product id ascending)."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(64 * GUESS_MIN, 20_000))  # a stride of at least the least
     s = (rng.integers(-1, 8, size=n) * rng.choice([1.0, 0.5], size=n)).astype(np.float32)
@@ -82,7 +89,9 @@ def test_the_rows_above_a_guessed_threshold_give_the_same_top_k(seed: int) -> No
     kept = 0
     for hit in (None, rng.random(n) < 0.4):
         for k in (1, 5, 60, int(rng.integers(1, n))):
-            got = above_guess(s, hit, k, sample=64)
+            rows, scores = ranked_rows(s, hit, k)
+            assert rows[top_rows(scores, rows, ids, k)].tolist() == _every_positive_top(s, hit, ids, k)
+            got = above_guess(s, hit, k)
             if got is None:
                 continue
             kept += 1
@@ -92,29 +101,29 @@ def test_the_rows_above_a_guessed_threshold_give_the_same_top_k(seed: int) -> No
     assert kept  # the guess kept rows in some case of every array
 
 
-def test_the_guess_keeps_nothing_for_a_short_array_or_too_few_passing_rows() -> None:
+def test_the_guess_keeps_nothing_for_a_short_array_or_too_few_passing_rows(monkeypatch) -> None:
     s = np.arange(1, 5001, dtype=np.float32)
-    assert above_guess(s, None, 10, sample=64) is not None  # a stride of 78
     assert above_guess(s, None, 10) is None  # at the default sample: a stride of 0, no guess
-    assert above_guess(s[:64 * 7], None, 10, sample=64) is None  # a stride of 7, under the least
+    monkeypatch.setattr(lexical, "GUESS_SAMPLE", 64)
+    assert above_guess(s, None, 10) is not None  # a stride of 78
+    assert above_guess(s[:64 * 7], None, 10) is None  # a stride of 7, under the least
     tied = np.zeros(5000, np.float32)
     tied[::2] = 1.0  # 2,500 positive rows, all tied
-    assert above_guess(tied, None, 3000, sample=64) is None  # k so large the sample cannot guess it
-    got = above_guess(tied, None, 50, sample=64)
+    assert above_guess(tied, None, 3000) is None  # k so large the sample cannot guess it
+    got = above_guess(tied, None, 50)
     assert got is not None and len(got[0]) == 2500  # every row tied at the k-th score passes
     lopsided = np.ones(5000, np.float32)
     lopsided[::78] = 10.0  # the sampled rows (a stride of 78) score above the rest: 65 pass
-    assert above_guess(lopsided, None, 60, sample=64) is not None
-    assert above_guess(lopsided, None, 100, sample=64) is None  # fewer than k pass: every row is read
+    assert above_guess(lopsided, None, 60) is not None
+    assert above_guess(lopsided, None, 100) is None  # fewer than k pass: every row is read
     sparse = np.zeros(5000, np.float32)
     sparse[::50] = 1.0  # 100 positive rows: 3 in the sample, too few to guess from
-    assert above_guess(sparse, None, 5, sample=64) is None
+    assert above_guess(sparse, None, 5) is None
 
 
-def test_a_large_catalogs_search_is_the_catalog_long_search_bit_for_bit(monkeypatch) -> None:
+def test_a_large_catalogs_search_is_the_catalog_long_search_bit_for_bit(monkeypatch, sample_64) -> None:
     """BM25Index.search's many-token queries through the guess (a 64-row sample on 3,000
     products) give what every product's scores give, ties at the k-th score included."""
-    monkeypatch.setattr(lexical, "GUESS_SAMPLE", 64)
     rng = np.random.default_rng(3)
     texts = [" ".join(rng.choice(WORDS, size=rng.integers(1, 4))) for _ in range(3000)]
     bm25 = BM25Index.build(texts, np.arange(3000, dtype=np.int64)[::-1] * 7)

@@ -226,14 +226,14 @@ def test_both_forms_are_the_reference_bit_for_bit_with_sub_words_and_many_matche
     the whole query): the union form and the catalog-long one (its top k from every positive row,
     or from the rows above a guessed threshold) give the reference's ids and float32 scores, ties
     at the k-th score included, and the form under test did run."""
-    from ranking.recall import query_words
+    from ranking.recall import lexical
 
     matcher, _, synonyms = mall
     ran: list = []
     real = matcher._union_scores
     matcher._union_scores = lambda *a: (lambda got: ran.append(got is not None) or got)(real(*a))
     guessed: list = []
-    monkeypatch.setattr(query_words, "above_guess", recording(query_words.above_guess, guessed))
+    monkeypatch.setattr(lexical, "above_guess", recording(lexical.above_guess, guessed))
     try:
         rng = np.random.default_rng(17)
         vocabulary = [*LATIN, *CHINESE, "cordles", "headph", "phon", "zq7", "华为手机壳", "平板电", "电脑壳",
@@ -345,17 +345,18 @@ def test_the_typed_words_recalled_rows_are_their_masks(mall) -> None:
 
 
 def test_the_positive_marked_rows_are_the_catalog_long_masks() -> None:
-    """The catalog-long form's recalled rows and scores (query_words._positive: ``s > 0`` read at
-    the marked rows) are ``flatnonzero(hit & (s > 0))`` and ``s`` there, with marked rows scoring
-    zero or less and unmarked rows scoring above zero."""
-    from ranking.recall.query_words import _positive
+    """The catalog-long form's recalled rows and scores when no guess applies (lexical.ranked_rows:
+    ``s > 0`` read at the marked rows) are ``flatnonzero(hit & (s > 0))`` and ``s`` there, with
+    marked rows scoring zero or less and unmarked rows scoring above zero; with no mask, every
+    positive row."""
+    from ranking.recall.lexical import ranked_rows
 
     rng = np.random.default_rng(5)
     for size in (0, 1, 50, 5000):
         s = rng.choice(np.array([-1.0, 0.0, 0.5, 2.0], np.float32), size) * rng.random(size, np.float32)
-        for hit in (rng.random(size) < 0.3, s > 0, np.zeros(size, bool)):
-            rows, got = _positive(s, hit)
-            want = np.flatnonzero(hit & (s > 0))
+        for hit in (rng.random(size) < 0.3, s > 0, np.zeros(size, bool), None):
+            rows, got = ranked_rows(s, hit, 10)
+            want = np.flatnonzero((s > 0) if hit is None else hit & (s > 0))
             assert rows.tolist() == want.tolist() and got.tobytes() == s[want].tobytes()
 
 

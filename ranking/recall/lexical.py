@@ -53,14 +53,27 @@ def top_rows(s: np.ndarray, hit: np.ndarray, product_ids: np.ndarray, k: int) ->
     return top[np.lexsort((product_ids[hit[top]], -s[top]))]
 
 
-def above_guess(s: np.ndarray, hit: np.ndarray | None, k: int, sample: int | None = None
-                ) -> tuple[np.ndarray, np.ndarray] | None:
+def ranked_rows(s: np.ndarray, hit: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows ascending, their scores) that :func:`top_rows` ranks for the top ``k`` of the
+    catalog-long scores ``s``: the rows above a guessed threshold (:func:`above_guess`) when the
+    guess keeps rows, else every row ``hit`` marks (every row when None) scoring above zero."""
+    found = above_guess(s, hit, k)  # at 1M products: the rows that can be in the top k only
+    if found is not None:
+        return found
+    rows = np.flatnonzero(s > 0) if hit is None else np.flatnonzero(hit)
+    got = s[rows]
+    if hit is None:
+        return rows, got
+    positive = got > 0  # ``s > 0`` read at the marked rows only (at 1M two catalog-long passes fewer)
+    return (rows, got) if positive.all() else (rows[positive], got[positive])
+
+
+def above_guess(s: np.ndarray, hit: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray] | None:
     """(rows ascending, their scores) of the rows ``hit`` marks (every row when None) scoring at
-    least a threshold guessed from every ``len(s) // sample``-th row (``sample``:
-    :data:`GUESS_SAMPLE`), when at least ``k`` rows pass. None (the caller then reads every
-    positive row, as before) when ``s`` holds fewer than :data:`GUESS_MIN_STRIDE` times ``sample``
-    rows, ``k`` is not positive, the sample holds too few positive marked rows to guess from, or
-    fewer than ``k`` rows pass.
+    least a threshold guessed from every ``len(s) // GUESS_SAMPLE``-th row, when at least ``k``
+    rows pass. None (:func:`ranked_rows` then reads every positive row) when ``s`` holds fewer than
+    :data:`GUESS_MIN_STRIDE` times :data:`GUESS_SAMPLE` rows, ``k`` is not positive, the sample
+    holds too few positive marked rows to guess from, or fewer than ``k`` rows pass.
 
     The same top ``k`` as every positive row's: the threshold is above zero, and when ``k`` rows
     pass, the ``k``-th best score of all is at least the threshold, so every row :func:`top_rows`
@@ -69,7 +82,7 @@ def above_guess(s: np.ndarray, hit: np.ndarray | None, k: int, sample: int | Non
     At 1M products a rewritten query marks ~300,000 rows; listing them and partitioning their
     scores cost more than one comparison over the catalog and a list of the ~3,000 rows that pass
     (docs/speed.md, "Stop 54")."""
-    step = len(s) // (sample or GUESS_SAMPLE)
+    step = len(s) // GUESS_SAMPLE
     if step < GUESS_MIN_STRIDE or k <= 0:
         return None
     seen = s[::step]
@@ -155,12 +168,7 @@ class BM25Index:
             hit, s = w.indices[lo:hi], w.data[lo:hi]
             positive = s > 0
             return self._top(hit[positive].astype(np.int64), s[positive], k)
-        s = self.scores(query, cols)
-        found = above_guess(s, None, k)  # at 1M products: the rows that can be in the top k only
-        if found is None:
-            hit = np.flatnonzero(s > 0)
-            found = hit, s[hit]
-        return self._top(*found, k)
+        return self._top(*ranked_rows(self.scores(query, cols), None, k), k)
 
     def _top(self, hit: np.ndarray, s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best of rows ``hit`` scoring ``s``: ids and scores by score, then id

@@ -48,7 +48,7 @@ import numpy as np
 
 from ranking.bounded_memo import BoundedMemo, BytesMemo, read_only
 from ranking.recall.held_terms import HeldTerms, build_held_terms
-from ranking.recall.lexical import BM25Index, above_guess, add_postings, top_rows
+from ranking.recall.lexical import BM25Index, add_postings, ranked_rows, top_rows
 from ranking.recall.tokenize import is_word, pieces
 from ranking.recall.zero_scratch import ZeroScratch, reset
 from ranking.row_lookup import RowLookup
@@ -151,18 +151,6 @@ def in_sorted(rows: np.ndarray, postings: list[np.ndarray]) -> np.ndarray:
         if len(post):
             out |= post[np.minimum(np.searchsorted(post, rows), len(post) - 1)] == rows
     return out
-
-
-def _positive(s: np.ndarray, hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, scores) of the rows ``hit`` marks with a positive score ``s``, ascending: what
-    ``flatnonzero(hit & (s > 0))`` and ``s`` there give, with ``s > 0`` read at the marked rows
-    only (at 1M products two catalog-long passes and their masks fewer)."""
-    rows = np.flatnonzero(hit)
-    got = s[rows]
-    positive = got > 0
-    if positive.all():
-        return rows, got
-    return rows[positive], got[positive]
 
 
 def held_count(rows: list[np.ndarray], n: int) -> int:
@@ -411,10 +399,7 @@ class QueryWordMatcher:
         matches = [self._match_parts(a, synonym_weight) for a in (rewrite.alternatives if rewrite else ())]
         found = self._union_scores(query, words, rewrite, synonym_weight, matches)
         if found is None:  # the catalog-long sums are cheaper
-            s, hit = self._scores(query, rewrite, synonym_weight, matches)
-            found = above_guess(s, hit, k)  # at 1M products: the rows that can be in the top k only
-            if found is None:
-                found = _positive(s, hit)
+            found = ranked_rows(*self._scores(query, rewrite, synonym_weight, matches), k)
         hits, s = found
         order = top_rows(s, hits, self.bm25.product_ids, k)
         return self.bm25.product_ids[hits[order]], s[order]
