@@ -234,7 +234,8 @@ class RedisLiveBackend:
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, catalog,
                           self.catalog_stream_max_len)  # first: a failed apply pushes it again, harmless
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, merch, 0, MERCH_STREAM)
-        applied = self._apply(tables, step) if tables else 0
+        named = products_named(tables) if tables else np.zeros(0, np.int64)  # the apply's and the stream's
+        applied = self._apply(tables, step, named) if tables else 0
         with guarded(self.state.url):  # the channel's counts with the positions, once (one transaction)
             pipe = self.state.redis.pipeline(transaction=True)
             for (hour, product), n in channel.items():
@@ -243,7 +244,7 @@ class RedisLiveBackend:
             pipe.set(self._positions_key(), json.dumps(positions), ex=self.state.user_ttl)
             pipe.execute()
         self._pending, self._stored = None, True
-        self._push_applied(tables)
+        self._push_applied(tables, named)
         return applied
 
     def _listening(self) -> tuple[bool, bool]:
@@ -251,7 +252,7 @@ class RedisLiveBackend:
         pages read): what it reads the applied stream for."""
         return self.on_shoppers is not None, self.settings.redis_signals_max_age_ms > 0
 
-    def _push_applied(self, tables: dict[str, pa.Table]) -> None:
+    def _push_applied(self, tables: dict[str, pa.Table], named: np.ndarray) -> None:
         """Name the poll's products to every worker of every host on this prefix (whose kept
         counters they drop, whatever this host's own settings), and its shoppers while this worker
         listens for them (the host's workers share their settings). A failure is no apply failure:
@@ -259,7 +260,7 @@ class RedisLiveBackend:
         try:
             push_applied(self.state.redis, self.state.url, self.state.prefix,
                          shoppers_touched(tables) if self.on_shoppers is not None else [],
-                         products_named(tables), self.settings.redis_applied_stream_max_len,
+                         named, self.settings.redis_applied_stream_max_len,
                          self.shoppers_max, self.settings.redis_applied_products_max)
         except LiveBackendError as exc:
             log.debug("live state: naming a poll's shoppers and products failed (%s)", exc)
@@ -335,10 +336,12 @@ class RedisLiveBackend:
             log.info("live state: resuming log %s from its positions in Redis (%d files)", self.log_id,
                      resumed)
 
-    def _apply(self, tables: dict[str, pa.Table], step: Callable[[], None] = no_pause) -> int:
-        """Describe the products first named, then replay the rows (a row the state refuses is
-        logged, counted and left out; the others are applied); ``step`` between the three."""
-        self._describe(products_named(tables))
+    def _apply(self, tables: dict[str, pa.Table], step: Callable[[], None] = no_pause,
+               named: np.ndarray | None = None) -> int:
+        """Describe the products first named (``named``: :func:`products_named` of ``tables`` when
+        the caller has it), then replay the rows (a row the state refuses is logged, counted and
+        left out; the others are applied); ``step`` between the three."""
+        self._describe(products_named(tables) if named is None else named)
         step()
         try:
             for table, rows in tables.items():
