@@ -126,7 +126,8 @@ def test_a_bad_entry_is_read_once_and_skipped(redis_url, tmp_path) -> None:
         applier.catch_up()
         assert reader.follow_applied() == 0
         with closing(redis.Redis.from_url(redis_url)) as client:
-            client.xadd(f"{prefix}{APPLIED_STREAM}", {"users": "7.5,x,11", "products": "1,y"})
+            client.xadd(f"{prefix}{APPLIED_STREAM}",  # ids no int64 holds are read as no id
+                        {"users": f"7.5,x,11,{1 << 70}", "products": f"1,y,{1 << 64}"})
             client.xadd(f"{prefix}{APPLIED_STREAM}", {"other": "1"})
         EventLog(tmp_path / "events", writer="w").append({"clicks": [_row(1, 12)]})
         applier.catch_up()
@@ -143,6 +144,13 @@ def test_a_poll_names_no_more_shoppers_than_a_worker_keeps_waiting(redis_url, tm
         EventLog(tmp_path / "events", writer="w").append({"clicks": [_row(1, 5), _row(2, 6), _row(3, 7)]})
         applier.catch_up()
         assert reader.follow_applied() == 2 and told == [[6, 7]]  # the newest
+
+
+def test_an_entry_names_only_int64_ids() -> None:
+    from ranking.live.applied_feed import _ids
+
+    assert _ids(f"1,-2,x,3.5,{(1 << 63) - 1},{1 << 63},{-(1 << 63)},{-(1 << 63) - 1}".encode()) == [
+        1, -2, (1 << 63) - 1, -(1 << 63)]
 
 
 def test_only_integer_user_ids_are_named() -> None:

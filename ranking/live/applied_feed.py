@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ranking.live.catalog_feed import READ_BATCH, stream_key
 from ranking.live.redis_client import guarded
 
 HISTORY_TABLES = ("clicks", "carts", "orders")  # the tables a shopper's homepage history reads
 APPLIED_STREAM = "applied"
 EVERY = b"*"  # an entry's products: every product changed (a replay)
-READ_BATCH = 1000  # entries read per call (an entry is one applier poll)
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def shoppers_touched(tables: Mapping[str, pa.Table]) -> list[int]:
@@ -57,8 +58,8 @@ def push_applied(redis: Any, url: str, prefix: str, users: list[int], products: 
         return
     named = EVERY if len(products) > max_products else ",".join(map(str, products.tolist())).encode()
     with guarded(url):
-        redis.xadd(f"{prefix}{APPLIED_STREAM}", {"users": ",".join(map(str, users)), "products": named},
-                   maxlen=max_len, approximate=True)
+        redis.xadd(stream_key(prefix, APPLIED_STREAM), {"users": ",".join(map(str, users)),
+                                                         "products": named}, maxlen=max_len, approximate=True)
 
 
 @dataclass
@@ -71,13 +72,16 @@ class Applied:
 
 
 def _ids(text: bytes) -> list[int]:
-    """An entry's ids; anything not an integer is left out (an entry no applier of this version wrote)."""
+    """An entry's ids; anything not an int64 integer is left out (an entry no applier of this
+    version wrote: a product or user id is an int64 everywhere else)."""
     out = []
     for part in text.split(b","):
         try:
-            out.append(int(part))
+            value = int(part)
         except ValueError:
             continue
+        if INT64_MIN <= value <= INT64_MAX:
+            out.append(value)
     return out
 
 
@@ -85,7 +89,7 @@ class AppliedFeed:
     """The applied stream from its newest entry at the first :meth:`poll` on (module docstring)."""
 
     def __init__(self, redis: Any, url: str, prefix: str) -> None:
-        self.redis, self.url, self.key = redis, url, f"{prefix}{APPLIED_STREAM}"
+        self.redis, self.url, self.key = redis, url, stream_key(prefix, APPLIED_STREAM)
         self.last_id: bytes | str | None = None  # None: not listening yet
 
     def poll(self) -> Applied:

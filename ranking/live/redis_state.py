@@ -191,7 +191,7 @@ class RedisLiveState:
                 self._fold(source, target)
             self._advance(int(times.max()))
             if self.signals is not None:  # this process's own write: its kept counters of them go
-                self.signals.forget(unique_sorted(products).tolist())
+                self.signals.forget(unique_sorted(products))
         if counts:
             self._mark(counts)
 

@@ -39,9 +39,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ranking.live.catalog import IdRows
+from ranking.live.catalog import IdRows, grown
 
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 METRICS = 5  # each product's sums: impressions, clicks, carts, orders, GMV (redis_state.METRIC_FIELDS)
 
 
@@ -62,10 +61,8 @@ class _Window:
         if not add:
             return self.slot.find(ids)
         out = self.slot.add(ids)
-        if len(self.slot) > len(self.read_at):
-            size = max(64, 2 * len(self.slot))
-            self.sums = np.concatenate([self.sums, np.zeros((size - len(self.sums), METRICS))])
-            self.read_at = np.concatenate([self.read_at, np.full(size - len(self.read_at), -np.inf)])
+        self.sums = grown(self.sums, len(self.slot), 0.0)
+        self.read_at = grown(self.read_at, len(self.slot), -np.inf)
         return out
 
 
@@ -129,15 +126,10 @@ class SignalsCache:
             if generation == self.generation:
                 self._state_clock = (value, read_at)
 
-    def forget(self, products: Iterable[int], every: bool = False) -> None:
+    def forget(self, products: np.ndarray | Iterable[int], every: bool = False) -> None:
         """Drop ``products``' sums (all when ``every``), the mall's and the clock: an applier changed
-        them. An id that is not an int64 integer names no kept product (none is kept under it)."""
-        named = list(products)  # read once a window
-        try:
-            ids = np.array(named, np.int64)
-        except (OverflowError, TypeError, ValueError):  # (a stream entry's id past int64, say)
-            fits = [p for p in named if isinstance(p, int | np.integer) and INT64_MIN <= p <= INT64_MAX]
-            ids = np.array(fits, np.int64)
+        them (int64 ids: :mod:`ranking.live.applied_feed` parses a stream entry's into that range)."""
+        ids = products if isinstance(products, np.ndarray) else np.fromiter(products, np.int64)
         with self._lock:
             self.generation += 1
             self._state_clock = None
