@@ -21,8 +21,8 @@ it), each product's five sums and the mall's, and the state's clock, as Redis ga
 * **Bounded.** A window holds the products read in its bucket, up to
   ``live.redis_signals_max_products`` (100,000; then it starts over): ~175 bytes a product a
   window (IdRows' dict entry, the sums and the time, the arrays' doubling) plus the by-id array,
-  4 bytes for each id up to about twice the largest (at most ~17 MB a window): 195 bytes a
-  product with 100,000 ids below 100,000, 268 with ids below 1M, 347 below 2M (``python -m
+  4 bytes for each id up to about twice the largest (at most ~17 MB a window): 196 bytes a
+  product with 100,000 ids below 100,000, 268 with ids below 1M, 348 below 2M (``python -m
   bench.micro_costs``), so ~40-70 MB a worker at the bound. A page of an earlier time than the
   window's bucket reads but does not keep.
 
