@@ -28,7 +28,10 @@ reads a real history). Then:
 
 **Repeating or new shoppers and queries.** By default the pages cycle through 50 shoppers
 (search: 200 frequent-word queries), so the results the service keeps per shopper and per query
-text hit on nearly every request. ``--distinct N`` (or ``SHELFRANK_BENCH_DISTINCT=N``) makes every
+text hit on every measured request: the one-worker run posts each body once first (:func:`warm`,
+``warm_up_requests`` in the JSON), as the mixed run warms up, so none of its pages is a first
+visit (before stop 55 the first pass was measured, and the 200 first-time searches set the
+search p99). ``--distinct N`` (or ``SHELFRANK_BENCH_DISTINCT=N``) makes every
 measured request a shopper and a query not seen before: N bodies per page from
 :func:`bench.bench_serving.request_payloads`' drawing (what ``bench.request_components --distinct``
 uses), no shopper in two pages and no query twice (:func:`distinct_bodies`); the mixed run's
@@ -56,6 +59,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import numpy as np
@@ -247,12 +251,32 @@ def payload_case(distinct: int) -> dict:
             "payloads_per_page": distinct or 50}  # repeating: request_payloads' 50 (search: 200 queries)
 
 
+def warm(client: Any, bodies: dict[str, list[dict]]) -> int:
+    """Post every body of every measured page once (``client``: an httpx client on the service's
+    base URL), each answer a 200 or an error: the repeating run then measures pages whose shoppers
+    and queries the service has served, as the mixed run measures after its warm-up. Without it
+    the run's first pass over the bodies (200 first-time searches, ~5% of a 15 s run's) set the
+    search p99, which then moved with the run's length; first visits are their own run
+    (:func:`first_visits`). Returns the requests posted."""
+    posted = 0
+    for page in ("search", "homepage", "rerank"):
+        for body in bodies[page]:
+            answer = client.post(PAGES[page], json=body)
+            if answer.status_code != 200:
+                raise RuntimeError(f"warming {page}: {answer.status_code} {answer.text[:300]}")
+            posted += 1
+    return posted
+
+
 def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path, distinct: int = 0) -> dict:
     products = np.unique(np.concatenate([b["candidates"] for b in bodies["rerank"]]))
     proc, url = start_service(bundle.parent, work / "events-1", workers=1, bundle=bundle,
                               extra=["live.backend=embedded", "serving.write_rate_per_second=0"])
     try:
         out: dict = prepare(url, book, bodies, products)
+        if not distinct:  # distinct bodies are each measured once, new: no warm-up may see them
+            with httpx2.Client(base_url=url, timeout=120) as client:
+                out["warm_up_requests"] = warm(client, bodies)
         for page, path in PAGES.items():
             low = driven(proc.pid, url, wrk_script(path, bodies[page], work, count_statuses=True), 1, True)
             out[f"{page}_p50_ms"], out[f"{page}_p99_ms"] = low["p50_ms"], low["p99_ms"]

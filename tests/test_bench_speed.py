@@ -13,7 +13,16 @@ from fastapi.testclient import TestClient
 
 import bench.speed
 from bench.bench_serving import request_payloads
-from bench.speed import PAGES, RULES, arguments, distinct_bodies, mixed_script, payload_case, workload
+from bench.speed import (
+    PAGES,
+    RULES,
+    arguments,
+    distinct_bodies,
+    mixed_script,
+    payload_case,
+    warm,
+    workload,
+)
 from ranking.settings import load_settings
 from serving.app import create_app
 
@@ -37,6 +46,7 @@ def test_the_benchmark_book_imports_whole_and_its_requests_are_served(small_mode
                 assert r.status_code == 200, (page, body, r.text[:300])
         applied = [client.post("/v1/search", json=b).json()["rules_applied"] for b in bodies["search"][:40]]
         assert any(applied), "the benchmark's searches meet the rules they are meant to exercise"
+        assert warm(client, {p: bodies[p][:3] for p in PAGES}) == 9  # the no-op is not warmed
     script = mixed_script(bodies, tmp_path).read_text()
     assert all(f'"{PAGES[p]}"' in script for p in ("search", "homepage", "rerank"))
 
@@ -154,3 +164,64 @@ def test_the_two_worker_run_serves_the_live_state_on_the_backend_asked(monkeypat
         assert not any(s.startswith("live.redis") for s in started[0]) and servers == []
     assert arguments(["b", "--two-workers-only", "--backend", "redis"]).backend == "redis"
     assert arguments(["b"]).backend == "embedded"
+
+
+class _Answer:
+    def __init__(self, status: int) -> None:
+        self.status_code, self.text = status, "refused"
+
+
+def test_a_warm_up_answer_other_than_200_stops_the_run() -> None:
+    class Refusing:
+        def post(self, path, json):
+            return _Answer(422 if json["user_id"] == 2 else 200)
+
+    bodies = {p: [{"user_id": i} for i in range(3)] for p in PAGES}
+    with pytest.raises(RuntimeError, match="warming search: 422"):
+        warm(Refusing(), bodies)
+
+
+@pytest.mark.parametrize("distinct", [0, 40])
+def test_the_repeating_one_worker_run_is_warmed_before_any_page_is_measured(monkeypatch, tmp_path, distinct):
+    """Every body of every ranking page is posted once before the first measured run, and not at
+    all when the bodies are distinct (each is to be measured as a first visit)."""
+    events = []
+
+    class Client:
+        def __init__(self, base_url, timeout):
+            events.append(("client", base_url))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def post(self, path, json):
+            events.append(("warm", path, json["user_id"]))
+            return _Answer(200)
+
+    def driven(pid, url, script, connections, threads=False):
+        events.append(("measure", script.name))
+        return {"p50_ms": 1.0, "p99_ms": 2.0, "cpu_ms_per_request": 1.0, "thread_cpu_ms": {}, "rps": 1.0,
+                "statuses": {}, "requests": 10}
+
+    class Proc:
+        pid = 1
+
+    bodies = {p: [{"user_id": i, "candidates": [1, 2]} for i in range(3)] for p in PAGES}
+    monkeypatch.setattr(bench.speed.httpx2, "Client", Client)
+    monkeypatch.setattr(bench.speed, "start_service", lambda *a, **k: (Proc(), "http://u"))
+    monkeypatch.setattr(bench.speed, "stop_service", lambda proc: None)
+    monkeypatch.setattr(bench.speed, "prepare", lambda *a: {})
+    monkeypatch.setattr(bench.speed, "driven", driven)
+    monkeypatch.setattr(bench.speed, "flame", lambda *a: "drawn")
+    out = bench.speed.one_worker(Path("B/latest"), {}, bodies, tmp_path, tmp_path, distinct)
+    warmed = [e for e in events if e[0] == "warm"]
+    first_measured = next(i for i, e in enumerate(events) if e[0] == "measure")
+    if distinct:
+        assert not warmed and "warm_up_requests" not in out
+        return
+    assert warmed == [("warm", PAGES[p], i) for p in ("search", "homepage", "rerank") for i in range(3)]
+    assert all(e[0] != "warm" for e in events[first_measured:]), "warmed before the first measured run"
+    assert out["warm_up_requests"] == 9 and events[0] == ("client", "http://u")
