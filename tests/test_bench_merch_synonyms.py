@@ -1,5 +1,6 @@
 """bench.merch_synonyms: every arm ranks on its own engine, so nothing one arm keeps (a query's
-relevance dots per product, its words) serves another arm's pages."""
+relevance dots per product, its words) serves another arm's pages; the first-time arms keep no
+search recall, the repeated ones keep it as the service does and measure each query's second page."""
 
 from __future__ import annotations
 
@@ -28,9 +29,35 @@ def test_each_arm_ranks_on_its_own_engine(small_models: Path, monkeypatch) -> No
 
     monkeypatch.setattr(Engine, "load", counting_load)
     monkeypatch.setattr(Engine, "rank", counting_rank)
-    got = merch_synonyms.run(small_models / "latest", sets=300, queries=12)
+    got = merch_synonyms.run(small_models / "latest", sets=300, queries=12, repeated=False)
     assert len(loaded) == 3
     assert {arm: len(seen) for arm, seen in ranked.items()} == {"none": 1, "idle": 1, "synonyms": 1}
     assert len(set().union(*ranked.values())) == 3  # three engines, one an arm
     assert got["none_queries_fired"] == got["idle_queries_fired"] == 0 < got["synonyms_queries_fired"]
     assert got["queries"] == 12 and got["synonyms_p99_ms"] > 0 and got["lexical_synonyms_50_ms"] > 0
+
+
+def test_the_repeated_arms_keep_recall_and_measure_each_query_again(small_models: Path, monkeypatch) -> None:
+    loaded, measured = [], []
+    load, measure = Engine.load, merch_synonyms.measure
+
+    def counting_load(bundle, settings, *args, **kwargs):
+        loaded.append(settings.recall.search_results_kept)
+        return load(bundle, settings, *args, **kwargs)
+
+    def recording_measure(engines, queries, books):
+        kept = {id(e): e.settings.recall.search_results_kept for e in engines.values()}
+        measured.append((tuple(queries), set(kept.values())))
+        return measure(engines, queries, books)
+
+    monkeypatch.setattr(Engine, "load", counting_load)
+    monkeypatch.setattr(merch_synonyms, "measure", recording_measure)
+    got = merch_synonyms.run(small_models / "latest", sets=300, queries=12)
+    default = merch_synonyms.load_settings([]).recall.search_results_kept
+    assert loaded == [0, 0, 0, default, default, default]  # the first-time arms, then the repeated
+    first, repeated_once, repeated_again = measured
+    assert first[1] == {0} and repeated_once[1] == repeated_again[1] == {default}
+    assert first[0] == repeated_once[0] == repeated_again[0], "the same queries every time"
+    assert got["repeated_synonyms_queries_fired"] == got["synonyms_queries_fired"] > 0
+    assert got["repeated_none_queries_fired"] == 0 and "repeated_queries" not in got
+    assert got["repeated_synonyms_p99_ms"] > 0 and "repeated_synonyms_p99_added_ms" in got
