@@ -148,13 +148,17 @@ def _arms(bundle: Path, sets: int, kept: bool, held_terms: bool) -> Iterator[tup
     ``kept``: the engines keep each query's search recall as the service does, else none (every
     page pays its recall as a first-time query does); the firing book's terms held as the
     service's merchandising follower holds them once per book change when ``held_terms``. One
-    engine per arm, so nothing one arm keeps serves another (docs/recall.md)."""
+    engine per arm, so nothing one arm keeps serves another (docs/recall.md); every engine loaded
+    is closed, whatever fails."""
     settings = load_settings([] if kept else ["recall.search_results_kept=0"])
-    engines = {arm: Engine.load(bundle, settings) for arm in ("none", "idle", "synonyms")}
-    engine = engines["synonyms"]
+    engines: dict[str, Engine] = {}
     try:
-        started = time.perf_counter()
-        book = MerchandisingBook(synonyms=tuple(synonym_sets(engine, sets)))
+        for arm in ("none", "idle", "synonyms"):
+            engines[arm] = Engine.load(bundle, settings)
+        engine = engines["synonyms"]
+        built = synonym_sets(engine, sets)
+        started = time.perf_counter()  # the book's compile alone, as the storage compiles it
+        book = MerchandisingBook(synonyms=tuple(built))
         index = book.synonym_index
         info: dict = {"sets": len(index), "terms": index.terms,
                       "compile_ms": round((time.perf_counter() - started) * 1000.0, 1)}
@@ -181,26 +185,46 @@ def _warm(engines: dict[str, Engine], books: dict, queries: list[str]) -> None:
                                                     merchandising=carried))
 
 
-def run(bundle: Path, sets: int, queries: int, seed: int = 7, held_terms: bool = True,
-        repeated: bool = True) -> dict:
-    """The first-time measurement (module docstring); ``repeated``: also ``repeated_*``, the same
-    queries asked a second time on engines that keep a query's recall as the service does (the
-    first time not measured), where the book's extra is the ranking of the candidates its terms
-    add, not their recall."""
+def _first_time(bundle: Path, sets: int, queries: int, seed: int, held_terms: bool
+                ) -> tuple[dict, list[str], list[str]]:
+    """(the first-time figures with the book's build, the measured queries, the warm-up queries),
+    on engines keeping no search recall, closed and released when it returns."""
     with _arms(bundle, sets, kept=False, held_terms=held_terms) as (engines, books, info):
         engine = engines["synonyms"]
         mix = query_mix(engine, queries, seed)
         measured = set(mix)
         warm = [q for q in query_mix(engine, 40 + queries, seed + 1) if q not in measured][:20]
         _warm(engines, books, warm)  # every arm's engine warmed on queries it will not measure
-        result = measure(engines, mix, books) | measure_lexical(engines, mix, books["synonyms"])
+        figures = info | measure(engines, mix, books) | measure_lexical(engines, mix, books["synonyms"])
+    return figures, mix, warm
+
+
+def _repeated(bundle: Path, sets: int, mix: list[str], warm: list[str], held_terms: bool) -> dict:
+    """``mix`` asked a second time on engines keeping a query's recall as the service does (the
+    first time not measured), keys prefixed ``repeated_``. ValueError when the queries outnumber
+    the recall kept (it is first in, first out: a second pass would then find none kept)."""
+    kept = load_settings([]).recall.search_results_kept
+    if len(set(mix) | set(warm)) > kept:
+        raise ValueError(f"{len(set(mix) | set(warm))} distinct queries with the warm-up's, more than "
+                         f"recall.search_results_kept ({kept}): a repeated page would not find its recall")
+    with _arms(bundle, sets, kept=True, held_terms=held_terms) as (engines, books, _):
+        _warm(engines, books, warm)
+        measure(engines, mix, books)  # each query's first time: its recall kept
+        again = measure(engines, mix, books)
+    return {"repeated_distinct_queries": len(set(mix)),
+            **{f"repeated_{k}": v for k, v in again.items() if k != "queries"}}
+
+
+def run(bundle: Path, sets: int, queries: int, seed: int = 7, held_terms: bool = True,
+        repeated: bool = True) -> dict:
+    """The first-time measurement (module docstring); ``repeated``: also ``repeated_*``, the same
+    queries asked a second time on engines that keep a query's recall as the service does, where
+    the book's extra is the ranking of the candidates its terms add, not their recall. The
+    first-time engines are released before the repeated ones load (three engines at a time)."""
+    result, mix, warm = _first_time(bundle, sets, queries, seed, held_terms)
     if repeated:
-        with _arms(bundle, sets, kept=True, held_terms=held_terms) as (engines, books, _):
-            _warm(engines, books, warm)
-            measure(engines, mix, books)  # each query's first time: its recall kept
-            again = measure(engines, mix, books)
-        result |= {f"repeated_{k}": v for k, v in again.items() if k != "queries"}
-    return {"bundle": str(bundle), **info, **result}
+        result |= _repeated(bundle, sets, mix, warm, held_terms)
+    return {"bundle": str(bundle), **result}
 
 
 def synonym_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

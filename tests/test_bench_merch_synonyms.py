@@ -4,7 +4,11 @@ search recall, the repeated ones keep it as the service does and measure each qu
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
+
+import pytest
 
 from bench import merch_synonyms
 from ranking.engine import Engine
@@ -38,26 +42,40 @@ def test_each_arm_ranks_on_its_own_engine(small_models: Path, monkeypatch) -> No
 
 
 def test_the_repeated_arms_keep_recall_and_measure_each_query_again(small_models: Path, monkeypatch) -> None:
-    loaded, measured = [], []
+    loaded, measured, alive_at_load = [], [], []
     load, measure = Engine.load, merch_synonyms.measure
 
     def counting_load(bundle, settings, *args, **kwargs):
+        gc.collect()  # the engines still referenced by anything when this one loads
+        alive_at_load.append(sum(ref() is not None for ref in loaded_refs))
         loaded.append(settings.recall.search_results_kept)
-        return load(bundle, settings, *args, **kwargs)
+        engine = load(bundle, settings, *args, **kwargs)
+        loaded_refs.append(weakref.ref(engine))
+        return engine
 
     def recording_measure(engines, queries, books):
-        kept = {id(e): e.settings.recall.search_results_kept for e in engines.values()}
-        measured.append((tuple(queries), set(kept.values())))
-        return measure(engines, queries, books)
+        kept = {e.settings.recall.search_results_kept for e in engines.values()}
+        measured.append((tuple(queries), kept))
+        return {**measure(engines, queries, books), "pass": len(measured)}
 
+    loaded_refs: list[weakref.ref] = []
     monkeypatch.setattr(Engine, "load", counting_load)
     monkeypatch.setattr(merch_synonyms, "measure", recording_measure)
     got = merch_synonyms.run(small_models / "latest", sets=300, queries=12)
     default = merch_synonyms.load_settings([]).recall.search_results_kept
     assert loaded == [0, 0, 0, default, default, default]  # the first-time arms, then the repeated
+    assert alive_at_load == [0, 1, 2, 0, 1, 2], "the first-time engines released before the next load"
     first, repeated_once, repeated_again = measured
     assert first[1] == {0} and repeated_once[1] == repeated_again[1] == {default}
     assert first[0] == repeated_once[0] == repeated_again[0], "the same queries every time"
+    assert got["pass"] == 1 and got["repeated_pass"] == 3, "the second pass is the one reported"
     assert got["repeated_synonyms_queries_fired"] == got["synonyms_queries_fired"] > 0
     assert got["repeated_none_queries_fired"] == 0 and "repeated_queries" not in got
-    assert got["repeated_synonyms_p99_ms"] > 0 and "repeated_synonyms_p99_added_ms" in got
+    assert got["repeated_distinct_queries"] == len(set(first[0]))
+
+
+def test_more_queries_than_the_kept_recall_are_refused(monkeypatch) -> None:
+    monkeypatch.setattr(merch_synonyms, "load_settings", lambda sets: type(
+        "S", (), {"recall": type("R", (), {"search_results_kept": 3})()})())
+    with pytest.raises(ValueError, match="4 distinct queries"):
+        merch_synonyms._repeated(Path("B"), 10, ["a", "b", "a"], ["c", "d"], held_terms=False)
