@@ -30,8 +30,8 @@ reads a real history). Then:
 (search: 200 frequent-word queries), so the results the service keeps per shopper and per query
 text hit on every measured request: the one-worker run posts each body once first (:func:`warm`,
 ``warm_up_requests`` in the JSON), as the mixed run warms up, so none of its pages is a first
-visit (before stop 55 the first pass was measured, and the 200 first-time searches set the
-search p99). ``--distinct N`` (or ``SHELFRANK_BENCH_DISTINCT=N``) makes every
+visit (before stop 55 the first pass was measured: at 1M its 200 first-time searches, ~10% of a
+10 s run's, set the search p99). ``--distinct N`` (or ``SHELFRANK_BENCH_DISTINCT=N``) makes every
 measured request a shopper and a query not seen before: N bodies per page from
 :func:`bench.bench_serving.request_payloads`' drawing (what ``bench.request_components --distinct``
 uses), no shopper in two pages and no query twice (:func:`distinct_bodies`); the mixed run's
@@ -255,8 +255,8 @@ def warm(client: Any, bodies: dict[str, list[dict]]) -> int:
     """Post every body of every measured page once (``client``: an httpx client on the service's
     base URL), each answer a 200 or an error: the repeating run then measures pages whose shoppers
     and queries the service has served, as the mixed run measures after its warm-up. Without it
-    the run's first pass over the bodies (200 first-time searches, ~5% of a 15 s run's) set the
-    search p99, which then moved with the run's length; first visits are their own run
+    the run's first pass over the bodies was measured too (200 first-time searches, 5-10% of a
+    10-15 s run's: at 1M they set the search p99); first visits are their own run
     (:func:`first_visits`). Returns the requests posted."""
     posted = 0
     for page in ("search", "homepage", "rerank"):
