@@ -102,14 +102,17 @@ def build_book(engine: Engine, words: list[str], seed: int = 7) -> Merchandising
     return MerchandisingBook(tuple(rules))
 
 
-def requests(engine: Engine, words: list[str], seed: int = 7) -> dict[str, list[dict]]:
+def requests(engine: Engine, words: list[str], seed: int = 7, count: int = REQUESTS) -> dict[str, list[dict]]:
+    """``count`` searches and homepages (module docstring); the default's draw is also
+    :mod:`bench.speed`'s search bodies (its first 200), so another count is a parameter, not a new
+    default."""
     rng = np.random.default_rng(seed)
-    zipf = np.minimum(rng.zipf(1.3, REQUESTS) - 1, len(words) - 1)
+    zipf = np.minimum(rng.zipf(1.3, count) - 1, len(words) - 1)
     leaves = np.unique(engine.snapshot.products.columns["category_id"]).astype(int)
     users = engine.snapshot.users.ids
     search = [{"query": words[int(z)], "category_id": int(rng.choice(leaves)) if rng.random() < 0.2 else None,
                "user_id": int(rng.choice(users)), "hour": int(rng.integers(24))} for z in zipf]
-    homepage = [{"user_id": int(rng.choice(users)), "hour": int(rng.integers(24))} for _ in range(REQUESTS)]
+    homepage = [{"user_id": int(rng.choice(users)), "hour": int(rng.integers(24))} for _ in range(count)]
     return {"search": search, "homepage": homepage}
 
 
@@ -147,8 +150,9 @@ def measure(engine: Engine, book: MerchandisingBook, reqs: dict[str, list[dict]]
     return out
 
 
-def run(bundle: Path) -> dict:
-    """The whole measurement (module docstring) on ``bundle``."""
+def run(bundle: Path, count: int = REQUESTS) -> dict:
+    """The whole measurement (module docstring) on ``bundle``, ``count`` requests a surface (a p99
+    of 400 sits at about the fifth slowest; more reads it steadier)."""
     # no kept search recall: each arm asks the same queries in turn, and a kept result would let
     # the second arm skip the recall the first paid for (docs/recall.md)
     engine = Engine.load(bundle, load_settings(["recall.search_results_kept=0"]))
@@ -158,7 +162,7 @@ def run(bundle: Path) -> dict:
         started = time.perf_counter()
         index = book.rule_index
         compile_ms = (time.perf_counter() - started) * 1e3
-        reqs = requests(engine, words)
+        reqs = requests(engine, words, count=count)
         for surface, bodies in reqs.items():  # warm both arms' paths
             for body in bodies[:20]:
                 for b in (None, book):
@@ -174,8 +178,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--requests", type=int, default=REQUESTS, help="requests a surface (each ranked "
+                        "once per arm)")
     args = parser.parse_args()
-    result = run(args.bundle)
+    result = run(args.bundle, args.requests)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
