@@ -1,6 +1,6 @@
 """What 1,000 operator rules cost a search and a homepage page, in process, on one bundle.
 
-``python -m bench.merch_rules BUNDLE --out FILE.json`` loads the bundle (read only) as the
+``python -m bench.merch_rules BUNDLE --out FILE.json [--requests 400]`` loads the bundle (read only) as the
 service does and builds a book of 1,000 rules in force over the catalog's frequent title words
 (the queries a mall's shoppers type most): 700 exact-query rules (pins of one to three products,
 boosts and buries of a product or a brand), 150 contains-word rules (boosts and buries of a
@@ -181,6 +181,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=REQUESTS, help="requests a surface (each ranked "
                         "once per arm)")
     args = parser.parse_args()
+    if args.requests < 1:
+        parser.error(f"--requests must be at least 1, not {args.requests}")
     result = run(args.bundle, args.requests)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench import merch_rules
 from ranking.engine import Engine
 from ranking.settings import load_settings
@@ -32,3 +34,12 @@ def test_the_command_passes_its_count(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setattr("sys.argv", ["merch_rules", "B", "--out", out, "--requests", "1000"])
     merch_rules.main()
     assert got == [(Path("B"), 1000)] and (tmp_path / "o.json").read_text().strip().startswith("{")
+
+
+def test_a_count_below_one_is_refused_with_the_reason(monkeypatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.setattr(merch_rules, "run", lambda *a: pytest.fail("nothing may run"))
+    out = str(tmp_path / "o.json")
+    monkeypatch.setattr("sys.argv", ["merch_rules", "B", "--out", out, "--requests", "0"])
+    with pytest.raises(SystemExit) as exited:
+        merch_rules.main()
+    assert exited.value.code == 2 and "--requests must be at least 1, not 0" in capsys.readouterr().err
