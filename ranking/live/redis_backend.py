@@ -234,7 +234,7 @@ class RedisLiveBackend:
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, catalog,
                           self.catalog_stream_max_len)  # first: a failed apply pushes it again, harmless
         push_catalog_rows(self.state.redis, self.state.url, self.state.prefix, merch, 0, MERCH_STREAM)
-        named = products_named(tables) if tables else np.zeros(0, np.int64)  # the apply's and the stream's
+        named = products_named(tables)  # the apply's and the stream's (none when no tables)
         applied = self._apply(tables, step, named) if tables else 0
         with guarded(self.state.url):  # the channel's counts with the positions, once (one transaction)
             pipe = self.state.redis.pipeline(transaction=True)
@@ -336,12 +336,11 @@ class RedisLiveBackend:
             log.info("live state: resuming log %s from its positions in Redis (%d files)", self.log_id,
                      resumed)
 
-    def _apply(self, tables: dict[str, pa.Table], step: Callable[[], None] = no_pause,
-               named: np.ndarray | None = None) -> int:
-        """Describe the products first named (``named``: :func:`products_named` of ``tables`` when
-        the caller has it), then replay the rows (a row the state refuses is logged, counted and
-        left out; the others are applied); ``step`` between the three."""
-        self._describe(products_named(tables) if named is None else named)
+    def _apply(self, tables: dict[str, pa.Table], step: Callable[[], None], named: np.ndarray) -> int:
+        """Describe the products first named (``named``: :func:`products_named` of ``tables``), then
+        replay the rows (a row the state refuses is logged, counted and left out; the others are
+        applied); ``step`` between the three."""
+        self._describe(named)
         step()
         try:
             for table, rows in tables.items():

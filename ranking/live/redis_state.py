@@ -191,7 +191,7 @@ class RedisLiveState:
                 self._fold(source, target)
             self._advance(int(times.max()))
             if self.signals is not None:  # this process's own write: its kept counters of them go
-                self.signals.forget(unique_sorted(products))
+                self.signals.forget(products)  # repeats and any order: found by row
         if counts:
             self._mark(counts)
 
