@@ -14,12 +14,12 @@ recall is most of a search page (docs/speed.md, "Stop 40").
 
 ``--guess``: instead, each distinct query of the mix scored with its rewrite with
 :func:`ranking.recall.lexical.above_guess` (a large catalog's top ``k`` from the rows above a
-guessed threshold) and without it (every positive row), one after the other, every pair of
-results asserted equal, in two passes over the queries: the first arm of a query builds its
-synonym matches and terms and the second reads them kept, so the second pass starts from empty
-memos and puts the other arm first for every query (each arm is first once a query). Thread CPU
-ms per recall of each arm over both passes (``guess_*``, ``every_row_*``; a recall's top ``k`` is
-never read kept), and how many queries the guess kept rows for (``guessed``).
+guessed threshold) and without it (every positive row), one after the other, every pair of results
+asserted equal, in two passes over the queries: the first arm of a query builds its words, tokens,
+synonym matches and terms and the second reads them kept, so each pass starts from those memos
+empty and the second puts the other arm first for every query (each arm is first once a query).
+Thread CPU ms per recall of each arm over both passes (``guess_*``, ``every_row_*``; a recall's top
+``k`` is never read kept), and how many queries the guess kept rows for (``guessed``).
 """
 
 from __future__ import annotations
@@ -86,8 +86,11 @@ def guess_or_not(engine: Engine, queries: list[str], rewrites: list) -> dict:
     lexical.above_guess = counted  # what lexical.ranked_rows calls, for the matcher and BM25Index.search
     try:
         for first in ("guess", "every_row"):
-            for memo in ("_matches", "_terms", "_large_terms"):  # what a first-time query builds
+            # what a first-time query builds: its matches, terms, words with their terms, words, tokens
+            for memo in ("_matches", "_terms", "_large_terms", "_words_with_terms"):
                 setattr(matcher, memo, type(getattr(matcher, memo))(getattr(matcher, memo).size))
+            matcher.words.cache_clear()  # (each pass's first arm pays for them)
+            matcher.tokens.cache_clear()
             for i, (query, rewrite) in enumerate(zip(queries, rewrites, strict=True)):
                 current[0], got = i, {}
                 for arm in (first, "every_row" if first == "guess" else "guess"):
@@ -116,10 +119,9 @@ def run(bundle: Path, sets: int, queries: int, rounds: int, seed: int = 7, guess
         warm = [q for q in query_mix(engine, 40, seed + 1) if q not in mix][:20]  # first touches
         measure(engine, warm, [index.rewrite(q) for q in warm], 1)
         if guess:
-            distinct = list(dict.fromkeys(mix))
+            distinct = dict(zip(mix, rewrites, strict=True))  # each query once, with its rewrite
             return {"bundle": bundle.resolve().name, "products": len(engine.search.product_ids), "sets": sets,
-                    "queries": len(distinct),
-                    **guess_or_not(engine, distinct, [index.rewrite(q) for q in distinct])}
+                    "queries": len(distinct), **guess_or_not(engine, list(distinct), list(distinct.values()))}
         return {"bundle": bundle.resolve().name, "products": len(engine.search.product_ids), "sets": sets,
                 "queries": len(mix), "distinct": len(set(mix)), "rewritten": sum(bool(r) for r in rewrites),
                 "rounds": rounds, **measure(engine, mix, rewrites, rounds), **recalled(engine, mix, rewrites)}
