@@ -1,6 +1,7 @@
 """Search latency with 10,000 operator synonym sets against none, through the engine.
 
-``python -m bench.merch_synonyms BUNDLE [--sets 10000] [--queries 300] [--out FILE.json]``
+``python -m bench.merch_synonyms BUNDLE [--sets 10000] [--queries 300] [--out FILE.json]
+[--no-held-terms] [--first-time-only]``
 loads the bundle (read only) as the service does and ranks 20-card search pages for a query
 mix (the README's queries, then single and paired title words of the catalog, seeded), each
 query three times in turn: with no book (``none``), with ``--sets`` long-tail sets none of which

@@ -26,19 +26,20 @@ reads a real history). Then:
    ms. ``--two-workers-only --backend redis`` runs it with the live state on a private
    ``redis-server``.
 
-**Repeating or new shoppers and queries.** By default the pages cycle through 50 shoppers
-(search: 200 frequent-word queries), so the results the service keeps per shopper and per query
-text hit on every measured request: the one-worker run posts each body once first (:func:`warm`,
-``warm_up_requests`` in the JSON), as the mixed run warms up, so none of its pages is a first
-visit (before stop 55 the first pass was measured: at 1M its 200 first-time searches, ~10% of a
-10 s run's, set the search p99). ``--distinct N`` (or ``SHELFRANK_BENCH_DISTINCT=N``) makes every
-measured request a shopper and a query not seen before: N bodies per page from
-:func:`bench.bench_serving.request_payloads`' drawing (what ``bench.request_components --distinct``
-uses), no shopper in two pages and no query twice (:func:`distinct_bodies`); the mixed run's
-measured requests start after its warm-up's. Pick N above the requests a run makes (wrk gives
-about 100-200 pages a second at one connection). The JSON says which case ran (``payloads``,
-``payloads_per_page``) and, per run, whether every measured request was new
-(``<page>_every_request_new``, ``mixed_2w_c16_every_request_new``: false once wrk wrapped around).
+**Repeating or new shoppers and queries.** By default the pages cycle through 50 shoppers (search:
+200 bodies, 54 distinct Zipf-drawn frequent-word queries), so the results the service keeps per
+shopper and per query text hit on every measured request: the one-worker run posts each body once
+first (:func:`warm`, ``warm_up_requests`` in the JSON), as the mixed run warms up, so none of its
+pages is a first visit (before stop 55 the first pass was measured: at 1M its 54 first-time
+queries, each ~25 ms against ~4.5 repeated, set the search p99). ``--distinct N`` (or
+``SHELFRANK_BENCH_DISTINCT=N``) makes every measured request a shopper and a query not seen before:
+N bodies per page from :func:`bench.bench_serving.request_payloads`' drawing (what
+``bench.request_components --distinct`` uses), no shopper in two pages and no query twice
+(:func:`distinct_bodies`); the mixed run's measured requests start after its warm-up's. Pick N
+above the requests a run makes (wrk gives about 100-200 pages a second at one connection). The JSON
+says which case ran (``payloads``, ``payloads_per_page``) and, per run, whether every measured
+request was new (``<page>_every_request_new``, ``mixed_2w_c16_every_request_new``: false once wrk
+wrapped around).
 
 The 1M-product goal (search p99 <= 10 ms) is :mod:`bench.bench_large`'s serving stage, which runs
 the one-worker part of this on the large bundle.
@@ -252,11 +253,12 @@ def payload_case(distinct: int) -> dict:
 
 
 def warm(client: Any, bodies: dict[str, list[dict]]) -> int:
-    """Post every body of every measured page once (``client``: an httpx client on the service's
-    base URL), each answer a 200 or an error: the repeating run then measures pages whose shoppers
-    and queries the service has served, as the mixed run measures after its warm-up. Without it
-    the run's first pass over the bodies was measured too (200 first-time searches, 5-10% of a
-    10-15 s run's: at 1M they set the search p99); first visits are their own run
+    """Post every search, homepage and rerank body once (the no-op's are rerank's and keep
+    nothing; ``client``: an httpx client on the service's base URL), each answer a 200 or an
+    error: the repeating run then measures pages whose shoppers and queries the service has
+    served, as the mixed run measures after its warm-up. Without it the run's first pass over the
+    bodies was measured too (54 first-time queries among the 200 search bodies: at 1M they set the
+    search p99); first visits are their own run
     (:func:`first_visits`). Returns the requests posted."""
     posted = 0
     for page in ("search", "homepage", "rerank"):
