@@ -20,6 +20,10 @@ def test_each_run_samples_the_busier_workers_connections_while_wrk_runs(small_mo
     assert run["run"] == 0 and run["rps"] > 0
     assert run["busier_worker"] and all(8 <= n <= 16 for n in run["busier_worker"])
     assert run["at_end"] == run["busier_worker"][-1]
-    # balanced by the end (within the slack of 1 and one reconnect in flight): the balance is on;
-    # tests/test_connection_balance.py holds its exact behaviour
-    assert run["at_end"] <= 10
+    # balanced in the run's second half (within the slack of 1 and one reconnect in flight): the
+    # balance is on. Not the last sample alone: each connection closed reconnects and lands on either
+    # worker, so on a loaded machine a sample can catch two or three landed back on the busier one
+    # before it closes them again (CI read 11 once). tests/test_connection_balance.py holds its exact
+    # behaviour.
+    later = run["busier_worker"][len(run["busier_worker"]) // 2:]
+    assert min(later) <= 10, run["busier_worker"]
