@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -13,20 +12,24 @@ from bench.thread_cpu import by_role, py_spy, role, thread_names, thread_seconds
 # a process whose named threads burn known shares of CPU: the live tail three times the page
 BURNER = """
 import threading, time
-def burn(seconds):
+def burn(seconds, done):
     end = time.thread_time() + seconds
     while time.thread_time() < end:
         pass
+    done.release()
     time.sleep(60)
-go = threading.Event()
+go, done = threading.Event(), threading.Semaphore(0)
 def start():
     go.wait()
     for name, seconds in (("live-tail", 0.6), ("shelfrank-page_0", 0.2)):
-        threading.Thread(target=burn, args=(seconds,), name=name, daemon=True).start()
+        threading.Thread(target=burn, args=(seconds, done), name=name, daemon=True).start()
 threading.Thread(target=start, name="catalog-follower", daemon=True).start()
 print("ready", flush=True)
 input()
 go.set()
+done.acquire()
+done.acquire()
+print("done", flush=True)
 time.sleep(60)
 """
 
@@ -61,7 +64,8 @@ def test_a_real_process_threads_are_named_and_timed():
         before = thread_seconds(proc.pid)
         proc.stdin.write("\n")
         proc.stdin.flush()
-        time.sleep(2.0)  # both burners done (0.8 s of CPU on two cores at most)
+        # both burners done, however long a loaded machine takes to give them their 0.8 s of CPU
+        assert proc.stdout.readline().strip() == "done"
         after = thread_seconds(proc.pid)
         got = by_role(before, after, thread_names(proc.pid), requests=1)
     finally:
