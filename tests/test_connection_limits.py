@@ -101,7 +101,7 @@ def test_a_stalled_body_gets_408_and_ordinary_requests_still_work(service):
 def test_sigterm_turns_readyz_503_then_exits_despite_a_stalled_body(small_models, tmp_path):
     import httpx2
 
-    extra = [*LIMITS, "serving.drain_seconds=2", "serving.body_timeout_seconds=30"]
+    extra = [*LIMITS, "serving.drain_seconds=5", "serving.body_timeout_seconds=30"]
     proc, url = start_service(small_models, tmp_path / "events", extra=extra)
     try:
         stalled = _connect(url)
@@ -110,14 +110,16 @@ def test_sigterm_turns_readyz_503_then_exits_despite_a_stalled_body(small_models
         time.sleep(0.3)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)  # the uvicorn process itself (one worker: it serves)
-        time.sleep(0.5)
-        r = httpx2.get(f"{url}/readyz", timeout=5)
+        # polled, not after a fixed pause: a loaded machine may take a moment to run the handler
+        while (r := httpx2.get(f"{url}/readyz", timeout=5)).status_code != 503 \
+                and time.monotonic() - started < 4:
+            time.sleep(0.05)
         assert r.status_code == 503 and "draining" in r.json()["reason"]
         assert httpx2.get(f"{url}/healthz", timeout=5).status_code == 200  # still serving
-        proc.wait(20)  # drain 2 s + graceful shutdown 3 s, though the body never comes
+        proc.wait(30)  # drain 5 s + graceful shutdown 3 s, though the body never comes
         took = time.monotonic() - started
-        assert took < 12
-        record_reliability("sigterm_stalled_body", drain_s=2, exited_after_s=round(took, 2))
+        assert took < 20
+        record_reliability("sigterm_stalled_body", drain_s=5, exited_after_s=round(took, 2))
         stalled.close()
     finally:
         stop_service(proc, signal.SIGKILL)

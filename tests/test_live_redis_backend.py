@@ -141,7 +141,7 @@ def test_reads_fail_fast_while_redis_is_down_and_the_log_is_replayed_when_it_is_
         started = time.perf_counter()
         with pytest.raises(LiveBackendError, match="not asked"):
             backend.shopper_view(1)
-        assert time.perf_counter() - started < 0.01
+        assert time.perf_counter() - started < 0.1  # loose: a loaded machine's pause is no failure
         log.append({"clicks": [click(2, product=8)]})  # acknowledged while Redis is down
         assert backend.catch_up() == 0 and failures == ["apply"]
         server.start()  # empty: no persistence
@@ -206,8 +206,9 @@ def test_a_hung_redis_costs_one_read_the_timeout_then_reads_skip_it(server, tmp_
                 took.append(time.perf_counter() - started)
         finally:
             os.kill(server.process.pid, signal.SIGCONT)
-        assert 0.25 < took[0] < 1.0, "the first read waits for the timeout"
-        assert max(took[1:]) < 0.01, f"the others do not ask: {took}"
+        assert 0.25 < took[0] < 2.0, "the first read waits for the timeout"
+        # asking would wait the 0.3 s timeout again; the bound leaves a loaded machine's pauses room
+        assert max(took[1:]) < 0.1, f"the others do not ask: {took}"
         time.sleep(1.5)
         assert backend.shopper_view(1).items.tolist() == [7], "asked again after live.redis_retry_ms"
     finally:
