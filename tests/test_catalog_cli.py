@@ -36,7 +36,7 @@ def _cards(url: str, ids: list[int]) -> dict[int, dict]:
 
 
 def _wait(url: str, ids: list[int], check) -> dict[int, dict]:
-    deadline = time.time() + 5
+    deadline = time.time() + 15
     while True:
         cards = _cards(url, ids)
         if check(cards):

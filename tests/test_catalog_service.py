@@ -77,12 +77,12 @@ def _cards(url: str, candidates: list[int]) -> dict[int, dict]:
     return {c["product_id"]: c for c in r.json()["cards"]}
 
 
-def _seen_within(url: str, candidates: list[int], check, acked: float, limit: float = 5.0) -> float:
+def _seen_within(url: str, candidates: list[int], check, acked: float, limit: float = 15.0) -> float:
     """Seconds from ``acked`` to the first of STREAK reranks in a row for which ``check`` holds."""
     return _within(lambda: _cards(url, candidates), check, acked, limit)
 
 
-def _within(ask, check, acked: float, limit: float = 5.0) -> float:
+def _within(ask, check, acked: float, limit: float = 15.0) -> float:
     """Seconds from ``acked`` to the first of STREAK answers of ``ask()`` in a row (fresh
     connections, so both workers) for which ``check`` holds."""
     streak, start = 0, None

@@ -79,7 +79,7 @@ def test_channel_bodies_are_checked_like_the_homepages(client):
 def test_channel_pages_are_logged_on_the_channel_surface(client):
     page = client.post("/v1/channel/subsidy", json={"user_id": 5}).json()
     events = client.app.state.shelfrank.events_dir
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         exposures = read_event_log(events).tables["exposures"].to_pandas()
         mine = exposures[exposures.request_id == page["request_id"]]

@@ -35,7 +35,7 @@ class _Engine:
         return True
 
 
-def _until(check, seconds: float = 5.0) -> None:
+def _until(check, seconds: float = 15.0) -> None:
     stop = time.monotonic() + seconds
     while not check():
         assert time.monotonic() < stop, "not in time"

@@ -110,11 +110,11 @@ def test_the_background_poll_tells_a_listening_worker(redis_url, tmp_path) -> No
         told = _told(applier, reader)
         applier.start()
         reader.start()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 15
         while (reader._applied is None or reader._applied.last_id is None) and time.monotonic() < deadline:
             time.sleep(0.01)  # listening from its first background poll on
         EventLog(tmp_path / "events", writer="w").append({"orders": [_order(1, 42)]})
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 15
         while not told and time.monotonic() < deadline:
             time.sleep(0.02)
         assert told == [[42]]

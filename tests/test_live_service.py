@@ -95,7 +95,7 @@ def _view(url: str, **who) -> dict:
 
 
 def _wait_view(url: str, check, **who) -> dict:
-    deadline = time.time() + 5
+    deadline = time.time() + 15
     while True:
         r = httpx2.get(f"{url}/admin/live/shopper", params=who, headers=ADMIN, timeout=10)
         if r.status_code == 200 and check(r.json()):

@@ -221,7 +221,8 @@ def test_the_preview_ranks_with_the_stored_rules_without_the_listed_ids_and_an_e
     assert r.status_code == 201, r.text
     rule_id = r.json()["id"]
     try:
-        deadline = time.monotonic() + 5  # the book reaches every worker within a second
+        deadline = time.monotonic() + 15  # the book reaches every worker within a second (a loaded
+        # machine's slower poll is no failure here: tests/test_merchandising_service.py holds the second)
         while client.post("/v1/search", json=search).json()["cards"][0]["product_id"] != cards[3]:
             assert time.monotonic() < deadline, "the stored rule never reached the shopper's page"
             time.sleep(0.1)
