@@ -10,7 +10,8 @@ and with 32 MB written between calls (``_cold``: a page's other work leaves the 
 cache); ``ranking.cold_start.posterior``'s ``nan_to`` and ``_clip`` against ``np.nan_to_num``
 and ``np.clip`` (200 rows); the Redis backend's kept counters
 (``ranking.live.signals_cache.SignalsCache``) holding 50,000 products of ids below 1M, a page's
-700 read and kept again (``signals_cache_get_us``, ``_put_us``), 500 dropped (``_forget_us``), and
+700 read and kept again (``signals_cache_get_us``, ``_put_us``), kept as a bucket's first
+(``_first_put_us``: a new window, its by-id array filled anew), 500 dropped (``_forget_us``), and
 the bytes a product a window it holds filled to 100,000 products in both windows, 500 a put
 (``tracemalloc``; ids below 100,000, 1M and 2M: the by-id array grows with the largest id);
 and, given ``--bundle``, ``LeafRates.of_table`` on its product table (ms). Prints JSON.
@@ -120,9 +121,15 @@ def _signals_cache(calls: int, repeats: int) -> dict:
     def keep() -> None:
         cache.put("h", 1, page, sums, np.ones(5), cache.generation, 0.0)
 
+    buckets = iter(range(2, 1 << 62))
+
+    def keep_first() -> None:  # a bucket's first keep: a new window, its by-id array filled anew
+        cache.put("d", next(buckets), page, sums, np.ones(5), cache.generation, 0.0)
+
     out = {
         "signals_cache_get_us": per_call_us(lambda: cache.get("h", 1, page), calls // 10, repeats),
         "signals_cache_put_us": per_call_us(keep, calls // 10, repeats),
+        "signals_cache_first_put_us": per_call_us(keep_first, calls // 10, repeats),
         "signals_cache_forget_us": per_call_us(lambda: cache.forget(dropped), calls // 10, repeats),
     }
     if tracemalloc.is_tracing():  # another tracer's reading would count this process's other memory

@@ -19,8 +19,10 @@ def test_every_quoted_cost_is_timed_with_its_numpy_form(capsys, small_models: Pa
     for ours, numpy_form in pairs:
         assert 0 < out[ours] < 10_000 and 0 < out[numpy_form] < 10_000
     assert out["leaf_rates_products"] > 0 and out["leaf_rates_ms"] > 0
-    for call in ("get", "put", "forget"):
+    for call in ("get", "put", "first_put", "forget"):
         assert 0 < out[f"signals_cache_{call}_us"] < 100_000
+    # a bucket's first keep fills a new by-id array (ids below 1M): dearer than keeping into one
+    assert out["signals_cache_first_put_us"] > out["signals_cache_put_us"]
     # the kept counters' memory: more with larger ids (the by-id array), each within reason
     small, large, largest = (out[f"signals_cache_bytes_a_product_ids_below_{n}"]
                              for n in (100_000, 1_000_000, 2_000_000))
