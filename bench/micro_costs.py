@@ -13,7 +13,9 @@ and ``np.clip`` (200 rows); the Redis backend's kept counters
 700 read and kept again (``signals_cache_get_us``, ``_put_us``), kept as a bucket's first
 (``_first_put_us``: a new window, its by-id array filled anew), 500 dropped (``_forget_us``), and
 the bytes a product a window it holds filled to 100,000 products in both windows, 500 a put
-(``tracemalloc``; ids below 100,000, 1M and 2M: the by-id array grows with the largest id);
+(``tracemalloc``; ids below 100,000, 1M and 2M: the by-id array grows with the largest id); a
+search response's JSON with and without its ``dropped`` entries (``search_json_us``,
+``_without_dropped_us``, and the list's bytes);
 and, given ``--bundle``, ``LeafRates.of_table`` on its product table (ms). Prints JSON.
 """
 
@@ -60,6 +62,7 @@ def measure(calls: int = 2_000, repeats: int = 5, bundle: Path | None = None) ->
     finally:
         top_module.WHOLE_SORT_MAX = whole_up_to
     out |= _signals_cache(calls, repeats)
+    out |= _dropped_json(calls, repeats)
     if bundle is not None:
         out |= _leaf_rates_ms(bundle, repeats)
     return out
@@ -146,6 +149,34 @@ def _signals_cache(calls: int, repeats: int) -> dict:
         tracemalloc.stop()
         out[f"signals_cache_bytes_a_product_ids_below_{below}"] = round(held_bytes / (2 * len(ids)), 1)
     return out
+
+
+def _dropped_json(calls: int, repeats: int) -> dict:
+    """A search response's JSON (``serving.pages.encoded_body``) with and without its ``dropped``
+    list, us: 20 cards and the ~560 dropped entries ranking.pipeline.dropped's docstring gives a
+    search (440 below the relevance floor, 100 repeats, 20 of governance's mixed reasons), ~42 KB;
+    the demo mall's search responses held ~25 KB of them (docs/speed.md, "Stop 55"), so this is
+    the larger end."""
+    from ranking.pipeline.dropped import DroppedEntries
+    from serving.pages import encoded_body
+
+    rng = np.random.default_rng(2)
+    dropped = DroppedEntries()
+    dropped.add(rng.choice(50_000, 440, replace=False).astype(np.int64), "below_relevance_floor",
+                "relevance_floor")
+    dropped.add(rng.choice(50_000, 100, replace=False).astype(np.int64), "duplicate", "recall")
+    dropped.add(rng.choice(50_000, 20, replace=False).astype(np.int64),
+                np.array(["banned", "out_of_stock"] * 10, dtype=object), "governance")
+    card = {"title": "电饭煲 rice cooker 4L", "price": 199.0, "price_advantage": 0.12, "store_id": 7,
+            "store_name": "store 7", "store_experience_score": 0.8, "product_score": 0.7, "subsidy": False,
+            "badges": ["free_shipping", "seven_day_returns"], "score": 1.5, "model_score": 1.4,
+            "propensity": 1.0, "sources": ["lexical", "dense"]}
+    page = {"request_id": 1, "cards": [{"product_id": i, **card, "position": i + 1} for i in range(20)],
+            "dropped": dropped}
+    bare = {**page, "dropped": []}
+    return {"search_json_us": per_call_us(lambda: encoded_body(page), calls, repeats),
+            "search_json_without_dropped_us": per_call_us(lambda: encoded_body(bare), calls, repeats),
+            "search_json_dropped_bytes": len(encoded_body(page)) - len(encoded_body(bare))}
 
 
 def _leaf_rates_ms(bundle: Path, repeats: int) -> dict:

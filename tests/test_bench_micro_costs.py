@@ -21,6 +21,9 @@ def test_every_quoted_cost_is_timed_with_its_numpy_form(capsys, small_models: Pa
     assert out["leaf_rates_products"] > 0 and out["leaf_rates_ms"] > 0
     for call in ("get", "put", "first_put", "forget"):
         assert 0 < out[f"signals_cache_{call}_us"] < 100_000
+    # the search response's JSON: its dropped list adds bytes and time
+    assert out["search_json_dropped_bytes"] > 10_000
+    assert out["search_json_us"] > out["search_json_without_dropped_us"] > 0
     # a bucket's first keep fills a new by-id array (ids below 1M): dearer than keeping into one
     assert out["signals_cache_first_put_us"] > out["signals_cache_put_us"]
     # the kept counters' memory: more with larger ids (the by-id array), each within reason
