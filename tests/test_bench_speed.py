@@ -202,9 +202,9 @@ def test_the_repeating_one_worker_run_is_warmed_before_any_page_is_measured(monk
             return _Answer(200)
 
     def driven(pid, url, script, connections, threads=False):
-        events.append(("measure", script.name))
-        return {"p50_ms": 1.0, "p99_ms": 2.0, "cpu_ms_per_request": 1.0, "thread_cpu_ms": {}, "rps": 1.0,
-                "statuses": {}, "requests": 10}
+        events.append(("measure", script.name, "wrk.thread:stop()" in script.read_text()))
+        return {"p50_ms": 1.0, "p99_ms": 2.0, "mean_ms": 1.25, "cpu_ms_per_request": 1.0, "thread_cpu_ms": {},
+                "rps": 1.0, "statuses": {}, "requests": 10}
 
     class Proc:
         pid = 1
@@ -219,9 +219,16 @@ def test_the_repeating_one_worker_run_is_warmed_before_any_page_is_measured(monk
     out = bench.speed.one_worker(Path("B/latest"), {}, bodies, tmp_path, tmp_path, distinct)
     warmed = [e for e in events if e[0] == "warm"]
     first_measured = next(i for i, e in enumerate(events) if e[0] == "measure")
+    stops = {e[1]: e[2] for e in events if e[0] == "measure"}
     if distinct:
         assert not warmed and "warm_up_requests" not in out
+        # each distinct body posted once: the ranking pages' scripts stop at their last body, and
+        # their rate is read from the mean latency (the stopped run's wrk rate counts idle time)
+        assert stops == {"v1_search.lua": True, "v1_homepage.lua": True, "v1_rerank.lua": True,
+                         "v1_noop.lua": False}
+        assert out["search_rps_c1"] == 800.0 and out["noop_rps_c1"] == 1.0
         return
+    assert not any(stops.values()) and out["search_rps_c1"] == 1.0
     assert warmed == [("warm", PAGES[p], i) for p in ("search", "homepage", "rerank") for i in range(3)]
     assert events.index(("prepare",)) < events.index(warmed[0]), "warmed after the book and the clicks"
     assert all(e[0] != "warm" for e in events[first_measured:]), "warmed before the first measured run"
