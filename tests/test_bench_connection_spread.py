@@ -18,8 +18,9 @@ def test_each_run_samples_the_busier_workers_connections_while_wrk_runs(small_mo
     connection_spread.main([str(small_models / "latest"), "--runs", "1", "--seconds", "2"])
     run = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert run["run"] == 0 and run["rps"] > 0
-    # the busier of two holds at least half of the 16 once all are open (not every sample: wrk
-    # may still be opening them at the first, and a reconnect in flight leaves 15 or 14)
+    # samples were taken while wrk ran: the busier of two holds at least half of the 16 once all
+    # are open (not at every sample: wrk may still be opening them at the first, and a reconnect in
+    # flight leaves 15 or 14)
     assert run["busier_worker"] and max(run["busier_worker"]) >= 8
     assert all(n <= 16 for n in run["busier_worker"])
     assert run["at_end"] == run["busier_worker"][-1]

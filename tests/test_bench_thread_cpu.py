@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 
@@ -65,6 +66,8 @@ def test_a_real_process_threads_are_named_and_timed():
         proc.stdin.write("\n")
         proc.stdin.flush()
         # both burners done, however long a loaded machine takes to give them their 0.8 s of CPU
+        # (up to a minute: a burner that never ends fails the test instead of hanging it)
+        assert select.select([proc.stdout], [], [], 60)[0], "the burners did not finish in 60 s"
         assert proc.stdout.readline().strip() == "done"
         after = thread_seconds(proc.pid)
         got = by_role(before, after, thread_names(proc.pid), requests=1)

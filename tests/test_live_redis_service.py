@@ -73,7 +73,10 @@ def test_redis_stopped_mid_load_fails_no_ranking_request_loses_no_event(small_mo
         with httpx2.Client(timeout=10) as client:
             while not stop.is_set():
                 started = time.perf_counter()
-                statuses.append(client.post(f"{url}/v1/homepage", json={"user_id": user}).status_code)
+                try:
+                    statuses.append(client.post(f"{url}/v1/homepage", json={"user_id": user}).status_code)
+                except httpx2.HTTPError:  # a hang or a reset counts as a failed page, not a dead loader
+                    statuses.append(-1)
                 took.append(time.perf_counter() - started)
 
     loader = threading.Thread(target=rank)
@@ -85,6 +88,7 @@ def test_redis_stopped_mid_load_fails_no_ranking_request_loses_no_event(small_mo
         loader.start()
         time.sleep(1.0)
         own_redis.stop()
+        at_stop = len(statuses)
         down = _clicks(ids[3:5], now + 100, user_id=user)
         assert httpx2.post(f"{url}/v1/events", headers=ADMIN, json=down).status_code == 200, "acknowledged"
         time.sleep(2.0)
@@ -103,8 +107,10 @@ def test_redis_stopped_mid_load_fails_no_ranking_request_loses_no_event(small_mo
     record_reliability("live_redis_stopped_mid_load", requests=len(statuses), failed=failed,
                        degraded_reads=read_degraded, seconds_to_live_again=round(back, 2),
                        p99_ms=round(float(np.percentile(took, 99)) * 1000, 1))
-    # pages served across the outage (how many is recorded above; a loaded machine serves fewer)
-    assert len(statuses) > 20 and failed == 0, f"{failed} of {len(statuses)} ranking requests failed"
+    # pages served from Redis's stop on (how many in all is recorded above; a loaded machine serves
+    # fewer), none failed
+    assert len(statuses) - at_stop >= 10 and failed == 0, \
+        f"{failed} of {len(statuses)} ranking requests failed, {len(statuses) - at_stop} after the stop"
     assert read_degraded > 0 and apply_degraded > 0, "the fall backs are counted"
 
 
