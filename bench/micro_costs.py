@@ -124,10 +124,10 @@ def _signals_cache(calls: int, repeats: int) -> dict:
     def keep() -> None:
         cache.put("h", 1, page, sums, np.ones(5), cache.generation, 0.0)
 
-    buckets = iter(range(2, 1 << 62))
+    buckets, fresh = iter(range(2, 1 << 62)), SignalsCache(1e9)  # its own: the others' cache unchanged
 
     def keep_first() -> None:  # a bucket's first keep: a new window, its by-id array filled anew
-        cache.put("d", next(buckets), page, sums, np.ones(5), cache.generation, 0.0)
+        fresh.put("h", next(buckets), page, sums, np.ones(5), fresh.generation, 0.0)
 
     out = {
         "signals_cache_get_us": per_call_us(lambda: cache.get("h", 1, page), calls // 10, repeats),

@@ -35,11 +35,15 @@ queries, each ~25 ms against ~4.5 repeated, set the search p99). ``--distinct N`
 ``SHELFRANK_BENCH_DISTINCT=N``) makes every measured request a shopper and a query not seen before:
 N bodies per page from :func:`bench.bench_serving.request_payloads`' drawing (what
 ``bench.request_components --distinct`` uses), no shopper in two pages and no query twice
-(:func:`distinct_bodies`); the mixed run's measured requests start after its warm-up's. Pick N
-above the requests a run makes (wrk gives about 100-200 pages a second at one connection). The JSON
-says which case ran (``payloads``, ``payloads_per_page``) and, per run, whether every measured
-request was new (``<page>_every_request_new``, ``mixed_2w_c16_every_request_new``: false once wrk
-wrapped around).
+(:func:`distinct_bodies`); the mixed run's measured requests start after its warm-up's. The
+one-worker search, homepage and rerank runs stop at their last body (each posted once; a stopped
+run's requests/s is 1 / its mean latency, since wrk waits out the seconds, and its service CPU a
+request takes in the idle rest's background wakeups too: ~8 ms of CPU a second in the 1M run's
+no-op, stop 56); the no-op, the
+mixed run and the flame graphs go round the bodies (so the distinct run's flame graphs profile
+second visits). The JSON says which case ran (``payloads``, ``payloads_per_page``) and, per run,
+whether every measured request was new (``<page>_every_request_new``,
+``mixed_2w_c16_every_request_new``: false once wrk wrapped around).
 
 The 1M-product goal (search p99 <= 10 ms) is :mod:`bench.bench_large`'s serving stage, which runs
 the one-worker part of this on the large bundle.
@@ -292,7 +296,8 @@ def one_worker(bundle: Path, book: dict, bodies: dict, work: Path, out_dir: Path
             # them), so wrk's requests/s would count the idle rest: one connection is a closed loop,
             # one request sent as the last is answered, so its rate is 1 / the mean latency (a
             # little above the true one: wrk's few microseconds between an answer and the next send)
-            rps = round(1000.0 / low["mean_ms"], 2) if once else low["rps"]
+            stopped = once and low["requests"] >= len(bodies[page])  # else wrk ran its whole seconds
+            rps = round(1000.0 / low["mean_ms"], 2) if stopped else low["rps"]
             out[f"{page}_rps_c1"], out[f"{page}_non_200"] = rps, sum(low["statuses"].values())
             out[f"{page}_requests_c1"] = low["requests"]
             out[f"{page}_every_request_new"] = bool(distinct) and low["requests"] <= len(bodies[page])
