@@ -15,6 +15,6 @@ from bench.merch_synonyms import run
 
 
 def bench(ctx: BenchContext) -> dict:
-    result = run(ctx.bundle("default"), 10_000, 300, ctx.seed, repeated=True)
+    result = run(ctx.bundle("default"), 10_000, 300, ctx.seed)
     (ctx.work_dir / "merch_synonyms.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
     return {k: v for k, v in result.items() if k != "bundle"}

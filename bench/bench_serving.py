@@ -169,7 +169,7 @@ def wrk_script(path: str, bodies: list[dict], folder: Path, count_statuses: bool
         lines.append(STATUS_COUNTER)
     if once:
         lines.append(STOP_AT_LAST_BODY)
-    script = folder / f"{path.strip('/').replace('/', '_')}.lua"
+    script = folder / f"{path.strip('/').replace('/', '_')}{'-once' if once else ''}.lua"
     script.write_text("\n".join(lines))
     return script
 

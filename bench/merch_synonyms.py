@@ -144,11 +144,13 @@ def measure_lexical(engines: dict[str, Engine], queries: list[str], book: Mercha
 
 
 @contextmanager
-def _arms(bundle: Path, sets: int, kept: bool, held_terms: bool) -> Iterator[tuple[dict, dict, dict]]:
+def _arms(bundle: Path, sets: int, kept: bool, held_terms: bool, books: dict | None = None
+          ) -> Iterator[tuple[dict, dict, dict]]:
     """(an engine per arm, each arm's book, what building the firing book cost) for ``bundle``;
     ``kept``: the engines keep each query's search recall as the service does, else none (every
     page pays its recall as a first-time query does); the firing book's terms held as the
-    service's merchandising follower holds them once per book change when ``held_terms``. One
+    service's merchandising follower holds them once per book change when ``held_terms``;
+    ``books``: an earlier call's, not built again (the terms are held per engine still). One
     engine per arm, so nothing one arm keeps serves another (docs/recall.md); every engine loaded
     is closed, whatever fails."""
     settings = load_settings([] if kept else ["recall.search_results_kept=0"])
@@ -156,13 +158,16 @@ def _arms(bundle: Path, sets: int, kept: bool, held_terms: bool) -> Iterator[tup
     try:
         for arm in ("none", "idle", "synonyms"):
             engines[arm] = Engine.load(bundle, settings)
-        engine = engines["synonyms"]
-        built = synonym_sets(engine, sets)
-        started = time.perf_counter()  # the book's compile alone, as the storage compiles it
-        book = MerchandisingBook(synonyms=tuple(built))
-        index = book.synonym_index
-        info: dict = {"sets": len(index), "terms": index.terms,
-                      "compile_ms": round((time.perf_counter() - started) * 1000.0, 1)}
+        engine, info = engines["synonyms"], {}
+        if books is None:
+            built = synonym_sets(engine, sets)
+            started = time.perf_counter()  # the book's compile alone, as the storage compiles it
+            book = MerchandisingBook(synonyms=tuple(built))
+            info |= {"sets": len(book.synonym_index), "terms": book.synonym_index.terms,
+                     "compile_ms": round((time.perf_counter() - started) * 1000.0, 1)}
+            idle = MerchandisingBook(synonyms=tuple(tail_sets(sets)))  # 10,000 sets, none fires
+            books = {"none": None, "idle": idle, "synonyms": book}
+        index = books["synonyms"].synonym_index
         if held_terms:  # as the merchandising follower's thread does once per book (serving/merchandising.py)
             s, cpu, wall = engine.settings.merchandising, time.process_time(), time.perf_counter()
             made = engine.search.query_words.hold_book_terms(index, s)
@@ -170,37 +175,28 @@ def _arms(bundle: Path, sets: int, kept: bool, held_terms: bool) -> Iterator[tup
                      "held_terms_wall_s": round(time.perf_counter() - wall, 2),
                      "held_terms_mb": round(made.nbytes / (1 << 20), 2) if made else 0.0,
                      "held_terms_complete": bool(made and made.complete)}
-        idle = MerchandisingBook(synonyms=tuple(tail_sets(sets)))  # 10,000 sets, none fires
-        yield engines, {"none": None, "idle": idle, "synonyms": book}, info
+        yield engines, books, info
     finally:
         for each in engines.values():
             each.close()
 
 
-def _warm(engines: dict[str, Engine], books: dict, queries: list[str]) -> None:
-    """Every arm's engine ranks ``queries`` (ones it will not measure) once."""
-    for arm, carried in books.items():
-        for query in queries:
-            engines[arm].rank("search", RankRequest(surface="search", page_size=20, hour=12, query=query,
-                                                    now_ms=engines[arm].snapshot.as_of_ms,
-                                                    merchandising=carried))
-
-
 def _first_time(bundle: Path, sets: int, queries: int, seed: int, held_terms: bool
-                ) -> tuple[dict, list[str], list[str]]:
-    """(the first-time figures with the book's build, the measured queries, the warm-up queries),
-    on engines keeping no search recall, closed and released when it returns."""
+                ) -> tuple[dict, list[str], list[str], dict]:
+    """(the first-time figures with the book's build, the measured queries, the warm-up queries,
+    the books), on engines keeping no search recall, closed and released when it returns."""
     with _arms(bundle, sets, kept=False, held_terms=held_terms) as (engines, books, info):
         engine = engines["synonyms"]
         mix = query_mix(engine, queries, seed)
         measured = set(mix)
         warm = [q for q in query_mix(engine, 40 + queries, seed + 1) if q not in measured][:20]
-        _warm(engines, books, warm)  # every arm's engine warmed on queries it will not measure
+        measure(engines, warm, books)  # every arm's engine warmed on queries it will not measure
         figures = info | measure(engines, mix, books) | measure_lexical(engines, mix, books["synonyms"])
-    return figures, mix, warm
+    return figures, mix, warm, books
 
 
-def _repeated(bundle: Path, sets: int, mix: list[str], warm: list[str], held_terms: bool) -> dict:
+def _repeated(bundle: Path, sets: int, mix: list[str], warm: list[str], held_terms: bool,
+              books: dict | None = None) -> dict:
     """``mix`` asked a second time on engines keeping a query's recall as the service does (the
     first time not measured), keys prefixed ``repeated_``; only ``repeated_skipped`` (why) when the
     queries outnumber the recall kept (first in, first out: a second pass would find none kept,
@@ -209,8 +205,8 @@ def _repeated(bundle: Path, sets: int, mix: list[str], warm: list[str], held_ter
     if distinct > kept:
         return {"repeated_skipped": f"{distinct} distinct queries with the warm-up's, more than "
                                     f"recall.search_results_kept ({kept}): none would be found kept"}
-    with _arms(bundle, sets, kept=True, held_terms=held_terms) as (engines, books, _):
-        _warm(engines, books, warm)
+    with _arms(bundle, sets, kept=True, held_terms=held_terms, books=books) as (engines, books, _):
+        measure(engines, warm, books)
         measure(engines, mix, books)  # each query's first time: its recall kept
         again = measure(engines, mix, books)
     return {"repeated_distinct_queries": len(set(mix)),
@@ -223,9 +219,9 @@ def run(bundle: Path, sets: int, queries: int, seed: int = 7, held_terms: bool =
     queries asked a second time on engines that keep a query's recall as the service does, where
     the book's extra is the ranking of the candidates its terms add, not their recall. The
     first-time engines are released before the repeated ones load (three engines at a time)."""
-    result, mix, warm = _first_time(bundle, sets, queries, seed, held_terms)
-    if repeated:
-        result |= _repeated(bundle, sets, mix, warm, held_terms)
+    result, mix, warm, books = _first_time(bundle, sets, queries, seed, held_terms)
+    if repeated:  # the same books: built once
+        result |= _repeated(bundle, sets, mix, warm, held_terms, books)
     return {"bundle": str(bundle), **result}
 
 

@@ -153,11 +153,13 @@ def _signals_cache(calls: int, repeats: int) -> dict:
 
 def _dropped_json(calls: int, repeats: int) -> dict:
     """A search response's JSON (``serving.pages.encoded_body``) with and without its ``dropped``
-    list, us: 20 cards and the ~560 dropped entries ranking.pipeline.dropped's docstring gives a
+    list, us: the API's example page (``serving.api_examples``) with 20 of its cards and the ~560
+    dropped entries ranking.pipeline.dropped's docstring gives a
     search (440 below the relevance floor, 100 repeats, 20 of governance's mixed reasons), ~42 KB;
     the demo mall's search responses held ~25 KB of them (docs/speed.md, "Stop 55"), so this is
     the larger end."""
     from ranking.pipeline.dropped import DroppedEntries
+    from serving.api_examples import CARD, PAGE
     from serving.pages import encoded_body
 
     rng = np.random.default_rng(2)
@@ -167,11 +169,7 @@ def _dropped_json(calls: int, repeats: int) -> dict:
     dropped.add(rng.choice(50_000, 100, replace=False).astype(np.int64), "duplicate", "recall")
     dropped.add(rng.choice(50_000, 20, replace=False).astype(np.int64),
                 np.array(["banned", "out_of_stock"] * 10, dtype=object), "governance")
-    card = {"title": "电饭煲 rice cooker 4L", "price": 199.0, "price_advantage": 0.12, "store_id": 7,
-            "store_name": "store 7", "store_experience_score": 0.8, "product_score": 0.7, "subsidy": False,
-            "badges": ["free_shipping", "seven_day_returns"], "score": 1.5, "model_score": 1.4,
-            "propensity": 1.0, "sources": ["lexical", "dense"]}
-    page = {"request_id": 1, "cards": [{"product_id": i, **card, "position": i + 1} for i in range(20)],
+    page = {**PAGE, "cards": [{**CARD, "product_id": i, "position": i + 1} for i in range(20)],
             "dropped": dropped}
     bare = {**page, "dropped": []}
     return {"search_json_us": per_call_us(lambda: encoded_body(page), calls, repeats),

@@ -57,16 +57,20 @@ def test_the_repeated_arms_keep_recall_and_measure_each_query_again(small_models
         return {**measure(engines, queries, books), "pass": len(measured)}
 
     loaded_refs: list[weakref.ref] = []
+    drawn, draw = [], merch_synonyms.synonym_sets
     monkeypatch.setattr(Engine, "load", counting_load)
     monkeypatch.setattr(merch_synonyms, "measure", recording_measure)
+    monkeypatch.setattr(merch_synonyms, "synonym_sets", lambda *a: drawn.append(1) or draw(*a))
     got = merch_synonyms.run(small_models / "latest", sets=300, queries=12)
     default = merch_synonyms.load_settings([]).recall.search_results_kept
     assert loaded == [0, 0, 0, default, default, default]  # the first-time arms, then the repeated
     assert alive_at_load == [0, 1, 2, 0, 1, 2], "the first-time engines released before the next load"
-    first, repeated_once, repeated_again = measured
+    assert drawn == [1], "the firing book is built once for both phases"
+    warm, first, warm_again, repeated_once, repeated_again = measured  # each phase warmed first
+    assert warm[0] == warm_again[0] and not set(warm[0]) & set(first[0]), "warmed on other queries"
     assert first[1] == {0} and repeated_once[1] == repeated_again[1] == {default}
     assert first[0] == repeated_once[0] == repeated_again[0], "the same queries every time"
-    assert got["pass"] == 1 and got["repeated_pass"] == 3, "the second pass is the one reported"
+    assert got["pass"] == 2 and got["repeated_pass"] == 5, "the second pass is the one reported"
     assert got["repeated_synonyms_queries_fired"] == got["synonyms_queries_fired"] > 0
     assert got["repeated_none_queries_fired"] == 0 and "repeated_queries" not in got
     assert got["repeated_distinct_queries"] == len(set(first[0]))
