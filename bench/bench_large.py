@@ -12,8 +12,8 @@ large scale's catalog (1M products, 20,000 stores, 200,000 shoppers) with
 ``simulator.sessions``): the scale's own 5M requests do not train on a 24 GB machine (the
 live-feature replay holds every impression: past 19 GB at stop 39). With 500,000: simulate 2 min,
 train 21 min at 10.4 GB peak on 2 cores (docs/speed.md, "Stop 39"); the whole run from nothing
-2,087 s at stop 56 (docs/scaling.md). Search's p99 is judged against the 1M goal, 10 ms
-(:data:`GOALS`; homepage and rerank have none at this scale).
+2,087 s at stop 56, its training 1,385 s at 10.3 GB (docs/scaling.md). Search's p99 is judged against the
+1M goal, 10 ms (:data:`GOALS`; homepage and rerank have none at this scale).
 """
 
 from __future__ import annotations

@@ -153,11 +153,10 @@ def _signals_cache(calls: int, repeats: int) -> dict:
 
 def _dropped_json(calls: int, repeats: int) -> dict:
     """A search response's JSON (``serving.pages.encoded_body``) with and without its ``dropped``
-    list, us: the API's example page (``serving.api_examples``) with 20 of its cards and the ~560
-    dropped entries ranking.pipeline.dropped's docstring gives a
-    search (440 below the relevance floor, 100 repeats, 20 of governance's mixed reasons), ~42 KB;
-    the demo mall's search responses held ~25 KB of them (docs/speed.md, "Stop 55"), so this is
-    the larger end."""
+    list, us: the API's example page (``serving.api_examples``) with 20 of its cards and a search's
+    dropped entries as ranking.pipeline.dropped's docstring counts them (~560; split here 440 below
+    the relevance floor, 100 repeats, 20 of governance's mixed reasons), ~42 KB; the demo mall's
+    search responses held ~25 KB of them (docs/speed.md, "Stop 55"), so this is the larger end."""
     from ranking.pipeline.dropped import DroppedEntries
     from serving.api_examples import CARD, PAGE
     from serving.pages import encoded_body

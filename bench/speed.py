@@ -30,20 +30,20 @@ reads a real history). Then:
 200 bodies, 54 distinct Zipf-drawn frequent-word queries), so the results the service keeps per
 shopper and per query text hit on every measured request: the one-worker run posts each body once
 first (:func:`warm`, ``warm_up_requests`` in the JSON), as the mixed run warms up, so none of its
-pages is a first visit (before stop 55 the first pass was measured: at 1M its 54 first-time
-queries, each ~25 ms against ~4.5 repeated, set the search p99). ``--distinct N`` (or
+pages is a first visit (before stop 55 the first pass was measured: at 1M its 54 first-time queries,
+whose p99 is ~25 ms against ~7.6 repeated, set the search p99). ``--distinct N`` (or
 ``SHELFRANK_BENCH_DISTINCT=N``) makes every measured request a shopper and a query not seen before:
 N bodies per page from :func:`bench.bench_serving.request_payloads`' drawing (what
 ``bench.request_components --distinct`` uses), no shopper in two pages and no query twice
-(:func:`distinct_bodies`); the mixed run's measured requests start after its warm-up's. The
-one-worker search, homepage and rerank runs stop at their last body (each posted once; a stopped
-run's requests/s is 1 / its mean latency, since wrk waits out the seconds, and its service CPU a
-request takes in the idle rest's background wakeups too: the 1M run's no-op, stop 56, read
-~8 ms of CPU a second on the background threads); the no-op, the mixed run and the flame graphs
-go round the bodies (so the distinct run's flame graphs profile second visits). The JSON says
-which case ran (``payloads``, ``payloads_per_page``) and, per run, whether every measured request
-was new (``<page>_every_request_new``, ``mixed_2w_c16_every_request_new``: false once wrk wrapped
-around).
+(:func:`distinct_bodies`); the mixed run's measured requests start after its warm-up's. With
+``--distinct`` the one-worker search, homepage and rerank runs stop at their last body (each posted
+once; a stopped run's requests/s is 1 / its mean latency, since wrk waits out the seconds, and its
+service CPU a request takes in the idle rest's background wakeups too: the 1M run's no-op, stop 56,
+read 0.004 ms a request on the followers and the live tail at 2,046 requests/s, ~8 ms of CPU a
+second); the no-op, the mixed run and the flame graphs go round the bodies (so the distinct run's
+flame graphs profile second visits). The JSON says which case ran (``payloads``,
+``payloads_per_page``) and, per run, whether every measured request was new
+(``<page>_every_request_new``, ``mixed_2w_c16_every_request_new``: false once wrk wrapped around).
 
 The 1M-product goal (search p99 <= 10 ms) is :mod:`bench.bench_large`'s serving stage, which runs
 the one-worker part of this on the large bundle.

@@ -18,7 +18,7 @@ it), each product's five sums and the mall's, and the state's clock, as Redis ga
   while every id the window holds is below 2,097,152, a dict lookup an id once one is not) and
   for a window's growth (a copy of its arrays). A page's 700 candidates: ~30 us to read, ~20 to
   keep (``python -m bench.micro_costs``); a bucket's first keep fills the by-id array anew:
-  ~215-240 us with ids below 1M (``signals_cache_first_put_us``), once a bucket a window.
+  ~210-240 us with ids below 1M (``signals_cache_first_put_us``), once a bucket a window.
 * **Bounded.** A window holds the products read in its bucket, up to
   ``live.redis_signals_max_products`` (100,000; then it starts over): ~175 bytes a product a
   window (IdRows' dict entry, the sums and the time, the arrays' doubling) plus the by-id array,
